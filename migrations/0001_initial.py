@@ -1,4 +1,4 @@
-# Generated from a schema diff on 2026-11-25 18:34.
+# Generated from a schema diff on 2026-11-25 18:39.
 from peewee import *
 
 # Callable defaults (timestamps, tokens) are applied by the models, not the database.
@@ -57,11 +57,24 @@ def up(migrator, db):
             table_name = 'hit'
     db.create_tables([Hit])
 
+    class LabLink(Model):
+        organization = ForeignKeyField(Organization, field=Organization.id, on_delete='CASCADE')
+        batch = ForeignKeyField(Batch, on_delete='CASCADE')
+        token = CharField(unique=True, max_length=64)
+        label = CharField(max_length=120, default='')
+        created_at = DateTimeField()
+        revoked_at = DateTimeField(null=True)
+        class Meta:
+            database = db
+            table_name = 'lab_link'
+    db.create_tables([LabLink])
+
     class Assignment(Model):
         organization = ForeignKeyField(Organization, field=Organization.id, on_delete='CASCADE')
         hit = ForeignKeyField(Hit, on_delete='CASCADE')
         worker_id = CharField(index=True, max_length=16)
         source = CharField(max_length=16)
+        lab_link = ForeignKeyField(LabLink, null=True, on_delete='SET NULL')
         version = CharField(max_length=32)
         mturk_assignment_id = CharField(unique=True, null=True, max_length=64)
         mturk_hit_id = CharField(null=True, max_length=64)
@@ -113,6 +126,22 @@ def up(migrator, db):
             table_name = 'candidate'
             indexes = ((('image_class', 'image'), True),)
     db.create_tables([Candidate])
+
+    class Export(Model):
+        organization = ForeignKeyField(Organization, field=Organization.id, on_delete='CASCADE')
+        batch = ForeignKeyField(Batch, on_delete='CASCADE')
+        kind = CharField(max_length=16)
+        state = CharField(max_length=16, default='queued')
+        job_id = CharField(null=True, max_length=64)
+        path = TextField(null=True)
+        rows = IntegerField(default=0)
+        error = TextField(default='')
+        created_at = DateTimeField()
+        finished_at = DateTimeField(null=True)
+        class Meta:
+            database = db
+            table_name = 'export'
+    db.create_tables([Export])
 
     class HitPage(Model):
         organization = ForeignKeyField(Organization, field=Organization.id, on_delete='CASCADE')
@@ -222,10 +251,12 @@ def down(migrator, db):
     migrator.migrate(migrator.drop_table('image_record'))
     migrator.migrate(migrator.drop_table('page_submission'))
     migrator.migrate(migrator.drop_table('hit_page'))
+    migrator.migrate(migrator.drop_table('export'))
     migrator.migrate(migrator.drop_table('candidate'))
     migrator.migrate(migrator.drop_table('image_class'))
     migrator.migrate(migrator.drop_table('image'))
     migrator.migrate(migrator.drop_table('assignment'))
+    migrator.migrate(migrator.drop_table('lab_link'))
     migrator.migrate(migrator.drop_table('hit'))
     migrator.migrate(migrator.drop_table('batch'))
     migrator.migrate(migrator.drop_table('dataset'))

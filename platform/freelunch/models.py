@@ -194,6 +194,16 @@ class HitPage(TenantModel):
         indexes = ((("hit", "pageno"), True),)
 
 
+class LabLink(TenantModel):
+    """A link for annotators outside MTurk: opens the batch's next free HIT; revocable."""
+
+    batch = ForeignKeyField(Batch, backref="lab_links", on_delete="CASCADE")
+    token = CharField(max_length=64, unique=True, default=new_token)
+    label = CharField(max_length=120, default="")
+    created_at = DateTimeField(default=utcnow)
+    revoked_at = DateTimeField(null=True)
+
+
 # --- what workers did -----------------------------------------------------
 
 SOURCES = ("mturk", "survey", "lab", "preview")
@@ -205,6 +215,7 @@ class Assignment(TenantModel):
     hit = ForeignKeyField(Hit, backref="assignments", on_delete="CASCADE")
     worker_id = CharField(max_length=16, index=True)  # anonymised, never the raw MTurk id
     source = CharField(max_length=16, choices=[(s, s) for s in SOURCES])
+    lab_link = ForeignKeyField(LabLink, null=True, on_delete="SET NULL")
     version = CharField(max_length=32)
     mturk_assignment_id = CharField(max_length=64, null=True, unique=True)
     mturk_hit_id = CharField(max_length=64, null=True)
@@ -275,6 +286,23 @@ class PointerChunk(BaseModel):
         indexes = ((("assignment", "pageno", "seq"), True),)
 
 
+EXPORT_KINDS = ("seed-jsonl", "records-csv", "labels-csv", "workers-csv")
+
+
+class Export(TenantModel):
+    """An export file made by an RQ job, downloadable by the organization that asked for it."""
+
+    batch = ForeignKeyField(Batch, backref="exports", on_delete="CASCADE")
+    kind = CharField(max_length=16, choices=[(k, k) for k in EXPORT_KINDS])
+    state = CharField(max_length=16, default="queued")  # queued, running, done, failed
+    job_id = CharField(max_length=64, null=True)
+    path = TextField(null=True)
+    rows = IntegerField(default=0)
+    error = TextField(default="")
+    created_at = DateTimeField(default=utcnow)
+    finished_at = DateTimeField(null=True)
+
+
 MODELS = [
     Organization,
     User,
@@ -285,10 +313,12 @@ MODELS = [
     Image,
     Candidate,
     Batch,
+    LabLink,
     Hit,
     HitPage,
     Assignment,
     PageSubmission,
     ImageRecord,
     PointerChunk,
+    Export,
 ]

@@ -1,0 +1,48 @@
+"""Keyed identities for workers: anonymised worker ids, assignment tokens, completion codes.
+
+All three are derived with server secrets, so a worker can neither forge a
+token or code nor recover anyone's raw MTurk WorkerId from what we store.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+from flask import current_app
+from itsdangerous import BadSignature, URLSafeSerializer
+
+_TOKEN_SALT = "freelunch.assignment"
+
+
+def _hmac_hex(key: str, message: str) -> str:
+    return hmac.new(key.encode(), message.encode(), hashlib.sha256).hexdigest().upper()
+
+
+def anonymous_worker_id(organization_id: int, raw_worker_id: str) -> str:
+    """10 upper-case hex characters: stable per worker within a tenant, different across tenants."""
+    return _hmac_hex(current_app.config["WORKER_ID_KEY"], f"{organization_id}:{raw_worker_id.strip()}")[:10]
+
+
+def completion_code(hit_key: str, worker_id: str, assignment_id: int) -> str:
+    """6 upper-case hex characters the requester can recompute and the worker cannot forge."""
+    return _hmac_hex(current_app.config["SECRET_KEY"], f"completion:{hit_key}:{worker_id}:{assignment_id}")[:6]
+
+
+def _serializer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=_TOKEN_SALT)
+
+
+def assignment_token(assignment_id: int) -> str:
+    """The signed token that carries a worker's identity in URLs and forms (no cookies in MTurk's iframe)."""
+    return _serializer().dumps(assignment_id)
+
+
+def assignment_from_token(token: str | None) -> int | None:
+    """The assignment id a token was signed for, or None if it is missing, tampered or foreign."""
+    if not token or len(token) > 200:
+        return None
+    try:
+        value = _serializer().loads(token)
+    except BadSignature:
+        return None
+    return value if isinstance(value, int) else None
