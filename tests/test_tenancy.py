@@ -1,40 +1,64 @@
 """Tenants never see each other's data: a foreign id is a 404 on every dashboard route that takes one.
 
-Later features add their routes to FOREIGN_ROUTES; the test walks them all.
+The test walks every route of every blueprint behind ``tenancy.protect``, so
+routes added later are covered without editing this file. A route parameter
+must be named after its model (``dataset_id``, ``batch_id``, ...): add new
+names to ``_other_organization``, or the walk fails and says which.
 """
 import pytest
 
-from freelunch.models import Batch, Dataset, Invite, Membership
+from freelunch.models import (Assignment, Batch, Candidate, Dataset, Export, Hit, HitPage, Image,
+                              ImageClass, Invite, LabLink, Membership, PageSubmission)
 from freelunch.services.accounts import create_user
+from freelunch.tenancy import DASHBOARD_BLUEPRINTS
 from conftest import csrf_token, login
 
-# (method, url template, kind of row): {id} is filled with the other organization's row id.
-FOREIGN_ROUTES = [
-    ("GET", "/datasets/{id}", "dataset"),
-    ("GET", "/batches/{id}", "batch"),
-    ("POST", "/members/{id}/role", "membership"),
-    ("POST", "/members/{id}/remove", "membership"),
-    ("POST", "/members/invites/{id}/revoke", "invite"),
-]
+NON_ID_PARAMS = {"pageno": 1, "kind": "seed-jsonl"}
 
 
-@pytest.fixture
-def other_org_rows(make_account):
-    owner, organization = make_account("other@example.org", "Other")
-    dataset = Dataset.create(organization=organization, name="Theirs")
-    batch = Batch.create(organization=organization, dataset=dataset, name="Their batch")
-    invite = Invite.create(organization=organization, role="viewer", created_by=owner)
-    return {"dataset": dataset.id, "batch": batch.id, "invite": invite.id,
-            "membership": Membership.get(Membership.user == owner).id}
+def _other_organization(make_account) -> dict:
+    """One row of every kind in another organization; returns {route parameter: id}."""
+    owner, org = make_account("other@example.org", "Other")
+    dataset = Dataset.create(organization=org, name="Theirs")
+    image_class = ImageClass.create(organization=org, dataset=dataset, key="n01", names=["fish"])
+    image = Image.create(organization=org, dataset=dataset, key="n01/1", url="http://example.org/1.jpg")
+    Candidate.create(organization=org, image=image, image_class=image_class)
+    batch = Batch.create(organization=org, dataset=dataset, name="Their batch")
+    hit = Hit.create(organization=org, batch=batch)
+    hit_page = HitPage.create(organization=org, hit=hit, pageno=1, image_class=image_class, image_ids=[image.id])
+    assignment = Assignment.create(organization=org, hit=hit, worker_id="ABCDEF0123", source="lab", version="POINTER_ORIGINAL")
+    PageSubmission.create(assignment=assignment, hit_page=hit_page, pageno=1, started_at=1, ended_at=2)
+    return {
+        "dataset_id": dataset.id, "class_id": image_class.id, "image_id": image.id, "batch_id": batch.id,
+        "hit_id": hit.id, "assignment_id": assignment.id,
+        "membership_id": Membership.get(Membership.user == owner).id,
+        "invite_id": Invite.create(organization=org, role="viewer", created_by=owner).id,
+        "link_id": LabLink.create(organization=org, batch=batch).id,
+        "export_id": Export.create(organization=org, batch=batch, kind="seed-jsonl").id,
+    }
 
 
-@pytest.mark.parametrize("method,template,kind", FOREIGN_ROUTES)
-def test_foreign_id_is_404(client, make_account, other_org_rows, method, template, kind):
+def dashboard_routes(app):
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint.split(".")[0] in DASHBOARD_BLUEPRINTS and rule.arguments:
+            for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+                yield rule, method
+
+
+def test_every_dashboard_route_with_an_id_answers_404_for_a_foreign_id(app, client, make_account):
+    foreign = _other_organization(make_account)
     make_account("me@example.org", "Mine")
     login(client, "me@example.org")
-    url = template.format(id=other_org_rows[kind])
-    response = client.open(url, method=method, data={"csrf_token": csrf_token(client), "role": "owner"})
-    assert response.status_code == 404
+    token = csrf_token(client)
+    checked = []
+    for rule, method in dashboard_routes(app):
+        unknown = rule.arguments - foreign.keys() - NON_ID_PARAMS.keys()
+        assert not unknown, f"{rule.rule}: name the parameter after its model and add it to _other_organization"
+        url = rule.build({**NON_ID_PARAMS, **{k: foreign[k] for k in rule.arguments if k in foreign}}, append_unknown=False)[1]
+        response = client.open(url, method=method, data={"csrf_token": token, "role": "owner", "name": "x"})
+        assert response.status_code == 404, f"{method} {url} answered {response.status_code}"
+        checked.append(f"{method} {rule.rule}")
+    assert "GET /datasets/<int:dataset_id>" in checked and "GET /batches/<int:batch_id>" in checked
 
 
 def test_own_rows_are_visible(client, make_account):
@@ -44,13 +68,16 @@ def test_own_rows_are_visible(client, make_account):
     assert "Ours" in client.get(f"/datasets/{dataset.id}").get_data(as_text=True)
 
 
-def test_viewer_cannot_change_anything(client, make_account):
+def test_viewer_cannot_change_anything(app, client, make_account):
     _, organization = make_account("owner@example.org", "Lab")
     viewer = create_user("viewer@example.org", "password123")
     Membership.create(user=viewer, organization=organization, role="viewer")
     login(client, "viewer@example.org")
-    response = client.post("/members/invites", data={"role": "owner", "csrf_token": csrf_token(client)})
-    assert response.status_code == 403
+    token = csrf_token(client)
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint.split(".")[0] in DASHBOARD_BLUEPRINTS and "POST" in rule.methods:
+            url = rule.build({k: 1 for k in rule.arguments} | {"kind": "seed-jsonl"}, append_unknown=False)[1]
+            assert client.post(url, data={"csrf_token": token}).status_code == 403, url
     assert Invite.select().count() == 0
 
 
@@ -68,3 +95,12 @@ def test_admin_area_is_for_site_admins(client, make_account):
     login(client, "root@example.org")
     html = client.get("/admin/").get_data(as_text=True)
     assert "plain@example.org" in html
+
+
+@pytest.mark.parametrize("path", ["/datasets/999999", "/no/such/page"])
+def test_error_pages_use_the_layout(client, make_account, path):
+    make_account("me@example.org")
+    login(client, "me@example.org")
+    response = client.get(path)
+    assert response.status_code == 404
+    assert 'class="topbar"' in response.get_data(as_text=True)

@@ -15,6 +15,8 @@ from flask_login import current_user, login_required
 from .models import Membership, Organization
 
 WRITE_ROLES = ("owner", "requester")
+# Names of the blueprints behind ``protect``: the tenancy tests walk all their routes.
+DASHBOARD_BLUEPRINTS: set[str] = set()
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
@@ -75,6 +77,7 @@ def owned_or_404(model, row_id):
 
 def protect(bp) -> None:
     """Require login and a membership on every view of ``bp``; viewers may only read."""
+    DASHBOARD_BLUEPRINTS.add(bp.name)
 
     @bp.before_request
     @login_required
