@@ -20,7 +20,7 @@ from .accounts import sign_up
 from .hits import build_hits
 from .links import survey_link
 
-EMAIL = "demo@freelunch.local"
+EMAIL = "demo@example.com"
 PASSWORD = "freelunch-demo"
 ORGANIZATION = "Demo Lab"
 DATASET = "Shapes (demo)"

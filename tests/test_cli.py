@@ -1,0 +1,65 @@
+import json
+from urllib.parse import parse_qs, urlparse
+
+from click.testing import CliRunner
+from flask.cli import ScriptInfo
+
+from freelunch.cli import cli
+from freelunch.models import Batch, Candidate, Hit, HitPage, ImageClass, User
+from conftest import login
+
+
+def run(app, *args):
+    result = CliRunner().invoke(cli, list(args), obj=ScriptInfo(create_app=lambda: app))
+    return result
+
+
+def test_demo_json_is_idempotent_and_usable(app, client):
+    first = run(app, "demo", "--json")
+    assert first.exit_code == 0, first.output
+    summary = json.loads(first.output)
+    assert set(summary) == {"dashboard_url", "login", "batch_id", "worker_links"}
+    second = json.loads(run(app, "demo", "--json").output)
+    assert second == summary
+    assert Batch.select().count() == 1 and User.select().count() == 1
+
+    batch = Batch.get_by_id(summary["batch_id"])
+    assert batch.state == "ready"
+    assert len(summary["worker_links"]) == batch.hits.count() > 0
+    query = parse_qs(urlparse(summary["worker_links"][0]).query)
+    assert query["hitDatasetName"] == [str(batch.id)]
+    assert Hit.get(Hit.key == query["imageNetHitId"][0]).batch_id == batch.id
+
+    # Each page mixes the class's candidates with positive and negative controls.
+    page = HitPage.select().first()
+    roles = [c.role for c in Candidate.select().where(Candidate.image.in_(page.image_ids), Candidate.image_class == page.image_class)]
+    assert len(page.image_ids) == batch.images_per_page
+    assert roles.count("positive") == batch.positives_per_page and roles.count("negative") == batch.negatives_per_page
+    assert ImageClass.select().count() >= 3
+
+    login(client, summary["login"]["email"], summary["login"]["password"])
+    assert batch.name in client.get("/batches/").get_data(as_text=True)
+    image = client.get(f"/media/{batch.dataset.images.first().storage_path}")
+    assert image.status_code == 200 and image.mimetype == "image/jpeg"
+
+
+def test_demo_human_output(app):
+    result = run(app, "demo")
+    assert "Login:" in result.output and "demo@example.com" in result.output
+
+
+def test_user_create_admin(app, client):
+    result = run(app, "user", "create", "--email", "root@example.org", "--password", "long-enough", "--admin")
+    assert result.exit_code == 0 and "site admin" in result.output
+    assert User.get(User.email == "root@example.org").is_admin
+    again = run(app, "user", "create", "--email", "root@example.org", "--password", "long-enough")
+    assert again.exit_code != 0 and "already exists" in again.output
+    short = run(app, "user", "create", "--email", "x@example.org", "--password", "short")
+    assert short.exit_code != 0 and "at least 8" in short.output
+    login(client, "root@example.org", "long-enough")
+    assert client.get("/admin/").status_code == 200
+
+
+def test_db_upgrade_reports_up_to_date(app):
+    result = run(app, "db", "upgrade")
+    assert result.exit_code == 0 and "up to date" in result.output
