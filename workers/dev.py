@@ -46,15 +46,20 @@ def main() -> None:
     start_redis, redis_url = redis_command()
     port = os.environ.get("PORT", "5000")
     env = {**os.environ, "REDIS_URL": redis_url, "PUBLIC_URL": os.environ.get("PUBLIC_URL", f"http://127.0.0.1:{port}")}
+    # Redis runs outside honcho so that on Ctrl-C it stops last, after the processes using it.
+    redis = subprocess.Popen(start_redis, shell=True, stdout=subprocess.DEVNULL) if start_redis else None
     manager = Manager()
-    if start_redis:
-        manager.add_process("redis", start_redis, env=env)
     manager.add_process("web", f"{BIN}/flask --app 'freelunch:create_app()' run --port {port} --with-threads", env=env)
     manager.add_process("worker", f"{BIN}/rq worker --worker-class workers.app_worker.AppWorker --url {redis_url} ingest default", env=env)
     manager.add_process("cron", f"{BIN}/rq cron --url {redis_url} workers.cron", env=env)
     summary = subprocess.run([f"{BIN}/freelunch", "demo"], env=env, capture_output=True, text=True, check=True).stdout
     print(f"\nFreelunch is starting on http://127.0.0.1:{port}/  (Ctrl-C stops everything)\n{summary}", flush=True)
-    manager.loop()
+    try:
+        manager.loop()
+    finally:
+        if redis:
+            redis.terminate()
+            redis.wait(timeout=10)
     sys.exit(manager.returncode)
 
 
