@@ -47,7 +47,8 @@ def main() -> None:
     port = os.environ.get("PORT", "5000")
     env = {**os.environ, "REDIS_URL": redis_url, "PUBLIC_URL": os.environ.get("PUBLIC_URL", f"http://127.0.0.1:{port}")}
     # Redis runs outside honcho so that on Ctrl-C it stops last, after the processes using it.
-    redis = subprocess.Popen(start_redis, shell=True, stdout=subprocess.DEVNULL) if start_redis else None
+    # Its own session keeps the terminal's Ctrl-C from reaching it directly.
+    redis = subprocess.Popen(start_redis, shell=True, stdout=subprocess.DEVNULL, start_new_session=True) if start_redis else None
     manager = Manager()
     manager.add_process("web", f"{BIN}/flask --app 'freelunch:create_app()' run --port {port} --with-threads", env=env)
     manager.add_process("worker", f"{BIN}/rq worker --worker-class workers.app_worker.AppWorker --url {redis_url} ingest default", env=env)
