@@ -1,0 +1,31 @@
+import pytest
+
+from freelunch import config
+from freelunch.db import database
+
+
+def test_development_generates_and_keeps_a_secret(tmp_path):
+    first = config.load({}, tmp_path)
+    assert len(first["SECRET_KEY"]) == 64
+    assert config.load({}, tmp_path)["SECRET_KEY"] == first["SECRET_KEY"]
+    assert first["DATABASE_URL"] == f"sqlite:///{tmp_path / 'freelunch.db'}"
+
+
+def test_production_requires_a_secret(tmp_path):
+    with pytest.raises(config.ConfigError, match="SECRET_KEY must be set"):
+        config.load({"FREELUNCH_ENV": "production"}, tmp_path)
+    settings = config.load({"FREELUNCH_ENV": "production", "SECRET_KEY": "s" * 40, "OPEN_SIGNUP": "false"}, tmp_path)
+    assert settings["SESSION_COOKIE_SECURE"] is True and settings["OPEN_SIGNUP"] is False
+
+
+def test_unknown_mode_is_refused(tmp_path):
+    with pytest.raises(config.ConfigError, match="FREELUNCH_ENV"):
+        config.load({"FREELUNCH_ENV": "staging"}, tmp_path)
+
+
+def test_sqlite_runs_in_wal_mode(app):
+    if not database.obj.__class__.__name__.startswith("Sqlite"):
+        pytest.skip("SQLite only")
+    with database.connection_context():
+        assert database.execute_sql("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert database.execute_sql("PRAGMA foreign_keys").fetchone()[0] == 1
