@@ -220,6 +220,7 @@ class Assignment(TenantModel):
     mturk_assignment_id = CharField(max_length=64, null=True, unique=True)
     mturk_hit_id = CharField(max_length=64, null=True)
     turk_submit_to = CharField(max_length=255, null=True)
+    mturk_status = CharField(max_length=16, null=True)  # Submitted, Approved, Rejected: as MTurk last said
     started_at = DateTimeField(default=utcnow)
     done = BooleanField(default=False)
     completed_at = DateTimeField(null=True)
