@@ -1,0 +1,20 @@
+"""RQ jobs for MTurk: publishing and reconciling run off the request path."""
+from rq import get_current_job
+
+from freelunch.models import Batch
+from freelunch.services import mturk
+
+
+def _report(fraction: float) -> None:
+    job = get_current_job()
+    if job:
+        job.meta["progress"] = round(fraction, 3)
+        job.save_meta()
+
+
+def publish_batch(batch_id: int) -> int:
+    return mturk.publish_batch(Batch.get_by_id(batch_id), progress=_report)
+
+
+def sync_batch(batch_id: int) -> dict:
+    return mturk.sync_batch(Batch.get_by_id(batch_id))
