@@ -8,7 +8,9 @@ from flask.cli import FlaskGroup
 
 from . import create_app
 from .db import database
+from .models import Batch
 from .services import demo as demo_service
+from .services import export as export_service
 from .services.accounts import AccountError, create_user
 from .services.schema import make_migration, upgrade
 
@@ -73,3 +75,17 @@ def demo(as_json):
     click.echo("Worker links:")
     for link in summary["worker_links"]:
         click.echo(f"  {link}")
+
+
+@cli.command("export")
+@click.option("--batch", "batch_id", type=int, required=True, help="The batch id.")
+@click.option("--format", "kind", type=click.Choice(["seed-jsonl"]), default="seed-jsonl", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="File to write; stdout if omitted.")
+def export(batch_id, kind, output):
+    """Write a batch's byproduct records, one JSON object per image per submitted page (docs/export.md)."""
+    batch = Batch.get_or_none(Batch.id == batch_id)
+    if batch is None:
+        raise click.ClickException(f"There is no batch {batch_id}.")
+    with click.open_file(output or "-", "w", encoding="utf-8") as out:
+        count = export_service.write_seed_jsonl(batch, out)
+    click.echo(f"Wrote {count} records.", err=True)

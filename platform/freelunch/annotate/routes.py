@@ -1,0 +1,87 @@
+import json
+
+from flask import make_response, redirect, render_template, request, url_for
+
+from ..models import Assignment, ImageClass
+from ..services import annotation
+from ..services.annotation import AnnotationError
+from ..services.identity import assignment_token
+from . import bp
+
+MAX_SUMMARY_BYTES = 4 * 1024 * 1024  # a 48-image page summary is ~50 KB even after long work
+
+
+@bp.errorhandler(AnnotationError)
+def _refused(error: AnnotationError):
+    template = "annotate/_message.html" if request.htmx else "annotate/message.html"
+    return render_template(template, message=error.message, status=error.status), error.status
+
+
+def _term(image_class: ImageClass) -> str:
+    """The class's names as the seed shows them: each capitalised, joined with ', '."""
+    return ", ".join(name[:1].upper() + name[1:] for name in image_class.names) or image_class.key
+
+
+def _task(hit, pageno: int, assignment: Assignment | None, partial: bool):
+    view = annotation.page_view(hit, pageno)
+    image_class = view.hit_page.image_class
+    version = assignment.version if assignment else (hit.batch.versions or ["POINTER_ORIGINAL"])[0]
+    spares = [{"key": i.key, "src": annotation.image_src(i)} for i in view.spares]
+    context = dict(
+        view=view, version=version, image_class=image_class, term=_term(image_class),
+        definition=image_class.description[:1].upper() + image_class.description[1:],
+        token=assignment_token(assignment.id) if assignment else "", preview=assignment is None,
+        images=[(i, annotation.image_src(i)) for i in view.images], spares=json.dumps(spares),
+    )
+    return render_template("annotate/_task.html" if partial else "annotate/page.html", **context)
+
+
+def _done(assignment: Assignment, partial: bool):
+    template = "annotate/_done.html" if partial else "annotate/page.html"
+    return render_template(template, done=assignment)
+
+
+def _show(assignment: Assignment, partial: bool = False):
+    """The assignment's first unsubmitted page, or the completion view."""
+    pageno = annotation.current_pageno(assignment)
+    if pageno is None:
+        annotation.finish_if_done(assignment)
+        return _done(assignment, partial)
+    return _task(assignment.hit, pageno, assignment, partial)
+
+
+@bp.get("/annotate")
+def annotate():
+    """Every worker link lands here; the first real open redirects to the token URL."""
+    if "token" in request.args:
+        return _show(annotation.assignment_from_token(request.args["token"]))
+    opening = annotation.open_link(request.args)
+    if opening.assignment is None:
+        return _task(opening.hit, 1, None, partial=False)
+    return redirect(url_for(".annotate", token=assignment_token(opening.assignment.id)), 303)
+
+
+@bp.post("/annotate/submit")
+def submit():
+    """Store a page's summary (once, however often it is posted) and answer with the next page."""
+    assignment = annotation.assignment_from_token(request.form.get("token"))
+    if (request.content_length or 0) > MAX_SUMMARY_BYTES:
+        raise AnnotationError(413, "This page's data is too large to store.")
+    try:
+        pageno = int(request.form.get("pageno", ""))
+        summary = json.loads(request.form.get("summary", ""))
+    except ValueError:
+        raise AnnotationError(400, "The page was sent without its data. Please press Submit again.") from None
+    annotation.submit_page(assignment, pageno, summary)
+    if request.htmx:
+        return _show(assignment, partial=True)
+    return redirect(url_for(".annotate", token=assignment_token(assignment.id)), 303)
+
+
+@bp.get("/lab/<token>")
+def lab(token):
+    """A lab link asks the annotator who they are, then /annotate hands out their HIT."""
+    link = annotation.lab_link_or_error(token)
+    response = make_response(render_template("annotate/lab.html", link=link))
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response

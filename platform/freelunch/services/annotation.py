@@ -1,0 +1,353 @@
+"""A worker's way through a HIT: opening or resuming an assignment, showing a page, storing a submitted page.
+
+The rules of record-format.md live here, not in the routes: preview records
+nothing, one HIT per worker when the batch asks for it, the interface version
+limited to the batch's versions, resume at the first unsubmitted page, and a
+submitted page stored once, in one transaction, however often it is posted.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from flask import current_app
+from peewee import JOIN, IntegrityError, fn
+
+from .. import storage
+from ..db import database
+from ..models import Assignment, Batch, Hit, HitPage, Image, ImageRecord, LabLink, PageSubmission, VERSIONS, utcnow
+from . import identity
+
+PREVIEW_ASSIGNMENT = "ASSIGNMENT_ID_NOT_AVAILABLE"
+# The completion form posts to turkSubmitTo: only MTurk's own hosts, or a crafted
+# link could send a worker's completed assignment to somebody else's server.
+TURK_SUBMIT_HOSTS = ("https://www.mturk.com", "https://workersandbox.mturk.com")
+ONE_HIT_MESSAGE = "You have already worked on one of our HITs. We do not accept more than 1 HIT per worker."
+MAX_LIST = 20_000  # records per image list in a summary: far above any real page
+
+
+class AnnotationError(Exception):
+    """A link or submission we refuse; ``status`` is the HTTP code, the message is shown to the worker."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass
+class Opening:
+    """What a worker's link leads to: an assignment to work on, or a preview of a HIT."""
+
+    hit: Hit
+    assignment: Assignment | None = None
+
+
+# --- opening a HIT ------------------------------------------------------------
+
+
+def _hit_from_params(params) -> Hit:
+    key = (params.get("imageNetHitId") or "").strip()
+    mturk_hit_id = (params.get("hitId") or "").strip()
+    hit = None
+    if key:
+        hit = Hit.get_or_none(Hit.key == key)
+    elif mturk_hit_id:
+        hit = Hit.get_or_none(Hit.mturk_hit_id == mturk_hit_id)
+    dataset_name = (params.get("hitDatasetName") or "").strip()
+    if hit is None or (dataset_name and dataset_name != str(hit.batch_id)):
+        raise AnnotationError(404, "This link does not lead to a HIT we know. Please return the HIT.")
+    return hit
+
+
+def _version(batch: Batch, hit: Hit, params) -> str:
+    """The link's version if the batch allows it; without one, the batch's versions in turn."""
+    asked = (params.get("version") or params.get("VERSION") or "").strip().upper()
+    allowed = [v for v in batch.versions if v in VERSIONS] or [VERSIONS[0]]
+    if asked:
+        if asked not in allowed:
+            raise AnnotationError(400, f"This link asks for the interface version {asked}, which this task does not use.")
+        return asked
+    return allowed[hit.assignments.count() % len(allowed)]
+
+
+def _turk_submit_to(params) -> str | None:
+    value = (params.get("turkSubmitTo") or "").strip().rstrip("/")
+    if not value:
+        return None
+    parts = urlsplit(value)
+    if f"{parts.scheme}://{parts.netloc}" not in TURK_SUBMIT_HOSTS or parts.path:
+        raise AnnotationError(400, "This link's turkSubmitTo is not Amazon Mechanical Turk.")
+    return value
+
+
+def _check_one_hit_per_worker(batch: Batch, hit: Hit, worker_id: str) -> None:
+    if not batch.one_hit_per_worker:
+        return
+    elsewhere = (
+        Assignment.select()
+        .join(Hit)
+        .where(Hit.batch == batch, Assignment.worker_id == worker_id, Assignment.hit != hit)
+        .exists()
+    )
+    if elsewhere:
+        raise AnnotationError(403, ONE_HIT_MESSAGE)
+
+
+def _get_or_create(hit: Hit, worker_id: str, fields: dict) -> Assignment:
+    existing = Assignment.get_or_none(Assignment.hit == hit, Assignment.worker_id == worker_id)
+    if existing is not None:
+        return existing
+    try:
+        with database.atomic():
+            return Assignment.create(organization=hit.organization_id, hit=hit, worker_id=worker_id, **fields)
+    except IntegrityError:  # the same worker opened the link twice at once
+        return Assignment.get(Assignment.hit == hit, Assignment.worker_id == worker_id)
+
+
+def open_link(params) -> Opening:
+    """Resolve a worker link's query parameters (MTurk, the seed's survey link, or a lab link)."""
+    if params.get("lab"):
+        return Opening(*_open_lab(params))
+    hit = _hit_from_params(params)
+    batch = hit.batch
+    if params.get("assignmentId") == PREVIEW_ASSIGNMENT:
+        return Opening(hit)  # MTurk preview: show the task, record nothing
+    raw_worker = (params.get("workerId") or "").strip()
+    if not raw_worker or len(raw_worker) > 128:
+        raise AnnotationError(400, "This link has no worker id. Open the HIT from the page that gave you the link.")
+    turk_submit_to = _turk_submit_to(params)
+    worker_id = identity.anonymous_worker_id(hit.organization_id, raw_worker)
+    _check_one_hit_per_worker(batch, hit, worker_id)
+    mturk_assignment = (params.get("assignmentId") or "").strip()[:64] or None
+    source = "mturk" if turk_submit_to else ("survey" if params.get("hitDatasetName") else "lab")
+    assignment = _get_or_create(hit, worker_id, dict(
+        source=source, version=_version(batch, hit, params), mturk_assignment_id=mturk_assignment,
+        mturk_hit_id=(params.get("hitId") or "").strip()[:64] or None, turk_submit_to=turk_submit_to,
+    ))
+    if turk_submit_to and not assignment.done and mturk_assignment != assignment.mturk_assignment_id:
+        # A worker who returned the HIT and accepted it again has a new MTurk assignment.
+        assignment.mturk_assignment_id, assignment.turk_submit_to = mturk_assignment, turk_submit_to
+        try:
+            assignment.save()
+        except IntegrityError:
+            raise AnnotationError(409, "This MTurk assignment is already in use by another worker.") from None
+    return Opening(hit, assignment)
+
+
+def lab_link_or_error(token: str) -> LabLink:
+    link = LabLink.get_or_none(LabLink.token == token)
+    if link is None or link.revoked_at is not None:
+        raise AnnotationError(404, "This link is not valid any more. Ask the person who sent it for a new one.")
+    return link
+
+
+def _open_lab(params) -> tuple[Hit, Assignment]:
+    """A lab annotator: their unfinished HIT of the batch, else the next HIT that still needs assignments."""
+    link = lab_link_or_error(params["lab"])
+    raw_worker = (params.get("workerId") or "").strip()
+    if not raw_worker or len(raw_worker) > 128:
+        raise AnnotationError(400, "Please enter your name or id.")
+    batch = link.batch
+    worker_id = identity.anonymous_worker_id(batch.organization_id, raw_worker)
+    mine = (
+        Assignment.select().join(Hit)
+        .where(Hit.batch == batch, Assignment.worker_id == worker_id)
+        .order_by(Assignment.id)
+    )
+    unfinished = next((a for a in mine if not a.done), None)
+    if unfinished is not None:
+        return unfinished.hit, unfinished
+    if batch.one_hit_per_worker and mine.exists():
+        done = mine.first()
+        return done.hit, done  # the completion view again, with the same code
+    taken = Assignment.select(Assignment.hit).where(Assignment.worker_id == worker_id)
+    hit = (
+        Hit.select(Hit).join(Assignment, JOIN.LEFT_OUTER, on=(Assignment.hit == Hit.id))
+        .where(Hit.batch == batch, Hit.id.not_in(taken))
+        .group_by(Hit.id).having(fn.COUNT(Assignment.id) < batch.assignments_per_hit)
+        .order_by(Hit.id).first()
+    )
+    if hit is None:
+        raise AnnotationError(404, "Every HIT of this task has all the annotators it needs. Thank you!")
+    assignment = _get_or_create(hit, worker_id, dict(source="lab", lab_link=link, version=_version(batch, hit, params)))
+    return hit, assignment
+
+
+def assignment_from_token(token: str | None) -> Assignment:
+    assignment_id = identity.assignment_from_token(token)
+    assignment = Assignment.get_or_none(Assignment.id == assignment_id) if assignment_id else None
+    if assignment is None:
+        raise AnnotationError(403, "This link is not valid: it was changed or belongs to another site. "
+                                   "Please open the HIT again from the page that gave you the link.")
+    return assignment
+
+
+# --- pages ------------------------------------------------------------------
+
+
+def page_count(hit: Hit) -> int:
+    return HitPage.select().where(HitPage.hit == hit).count()
+
+
+def _pages(assignment: Assignment) -> tuple[set[int], int | None]:
+    """(submitted pagenos, first page not yet submitted or None), from one consistent read."""
+    submitted = {p.pageno for p in PageSubmission.select(PageSubmission.pageno).where(PageSubmission.assignment == assignment)}
+    pages = HitPage.select(HitPage.pageno).where(HitPage.hit == assignment.hit_id).order_by(HitPage.pageno)
+    return submitted, next((p.pageno for p in pages if p.pageno not in submitted), None)
+
+
+def current_pageno(assignment: Assignment) -> int | None:
+    """The first page not yet submitted, or None when all are."""
+    return _pages(assignment)[1]
+
+
+def image_src(image: Image) -> str:
+    return image.url or storage.url_for_path(image.storage_path)
+
+
+@dataclass
+class PageView:
+    hit_page: HitPage
+    pageno: int
+    pages: int
+    images: list[Image]  # grid order
+    spares: list[Image]
+
+
+def page_view(hit: Hit, pageno: int) -> PageView:
+    hit_page = HitPage.get(HitPage.hit == hit, HitPage.pageno == pageno)
+    ids = list(hit_page.image_ids) + list(hit_page.spare_image_ids)
+    by_id = {i.id: i for i in Image.select(Image.id, Image.key, Image.url, Image.storage_path, Image.width, Image.height).where(Image.id.in_(ids))}
+    return PageView(
+        hit_page=hit_page, pageno=pageno, pages=page_count(hit),
+        images=[by_id[i] for i in hit_page.image_ids if i in by_id],
+        spares=[by_id[i] for i in hit_page.spare_image_ids if i in by_id],
+    )
+
+
+def finish_if_done(assignment: Assignment) -> None:
+    """Mark the assignment done, with its completion code, once every page is in."""
+    if assignment.done or current_pageno(assignment) is not None:
+        return
+    assignment.done = True
+    assignment.completed_at = utcnow()
+    assignment.completion_code = identity.completion_code(assignment.hit.key, assignment.worker_id, assignment.id)
+    assignment.save()
+
+
+# --- storing a submitted page -----------------------------------------------
+
+
+def _int(value, name: str, low: int = 0, high: int = 2**53, null: bool = False) -> int | None:
+    if value is None and null:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value or not low <= value <= high:
+        raise AnnotationError(400, f"The page summary has a bad {name}.")
+    return int(round(value))
+
+
+def _unit(value, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not -0.01 <= value <= 1.01:
+        raise AnnotationError(400, f"The page summary has a bad {name}.")
+    return float(value)
+
+
+def _list(value, name: str) -> list:
+    if not isinstance(value, list) or len(value) > MAX_LIST:
+        raise AnnotationError(400, f"The page summary has a bad {name}.")
+    return value
+
+
+def _hovered(value) -> list[dict]:
+    out = []
+    for item in _list(value, "hoveredRecord"):
+        if not isinstance(item, dict) or item.get("action") not in ("enter", "leave"):
+            raise AnnotationError(400, "The page summary has a bad hoveredRecord.")
+        out.append({"action": item["action"], "time": _int(item.get("time"), "hoveredRecord time")})
+    return out
+
+
+def _selected(value) -> list[dict]:
+    out = []
+    for item in _list(value, "selectedRecord"):
+        if not isinstance(item, dict):
+            raise AnnotationError(400, "The page summary has a bad selectedRecord.")
+        time = _int(item.get("time"), "selectedRecord time")
+        if item.get("input") == "keyboard":
+            out.append({"time": time, "input": "keyboard"})
+        else:
+            out.append({"x": _unit(item.get("x"), "selectedRecord x"), "y": _unit(item.get("y"), "selectedRecord y"), "time": time})
+    return out
+
+
+def _image_record(raw, page: PageView, keys: dict[str, int]) -> dict:
+    if not isinstance(raw, dict):
+        raise AnnotationError(400, "The page summary has a bad image record.")
+    index = _int(raw.get("i"), "grid index", 0, len(page.images) - 1)
+    shown = page.images[index]
+    status = raw.get("loadStatus", "ok")
+    key = raw.get("imageID")
+    if status in ("ok", "dropped"):
+        if key != shown.key:
+            raise AnnotationError(400, f"The page summary names the wrong image at place {index}.")
+        image_id, replaces = shown.id, None
+    elif status == "replacement":
+        if key not in keys or keys[key] not in page.hit_page.spare_image_ids:
+            raise AnnotationError(400, f"The page summary names an unknown replacement at place {index}.")
+        image_id, replaces = keys[key], shown.id
+    else:
+        raise AnnotationError(400, "The page summary has a bad loadStatus.")
+    position = raw.get("imagePosition") or {}
+    if not isinstance(position, dict):
+        raise AnnotationError(400, "The page summary has a bad imagePosition.")
+    return dict(
+        image=image_id, grid_index=index, load_status=status, replaces=replaces,
+        original_width=_int(raw.get("originalImageWidth"), "originalImageWidth", null=True),
+        original_height=_int(raw.get("originalImageHeight"), "originalImageHeight", null=True),
+        width=_int(raw.get("imageWidth"), "imageWidth", null=True),
+        height=_int(raw.get("imageHeight"), "imageHeight", null=True),
+        position_x=_int(position.get("x"), "imagePosition", -(2**31), 2**31, null=True),
+        position_y=_int(position.get("y"), "imagePosition", -(2**31), 2**31, null=True),
+        hovered_record=_hovered(raw.get("hoveredRecord", [])),
+        hovered_count=_int(raw.get("hoveredCount", 0), "hoveredCount"),
+        selected=raw.get("selected") is True,
+        selected_count=_int(raw.get("selectedCount", 0), "selectedCount"),
+        selected_record=_selected(raw.get("selectedRecord", [])),
+        estimate_time=_int(raw.get("estimateTime", 0), "estimateTime"),
+    )
+
+
+def parse_summary(summary, page: PageView) -> tuple[dict, list[dict]]:
+    """Check a page summary against the page that was shown; returns (page fields, image record rows)."""
+    if not isinstance(summary, dict):
+        raise AnnotationError(400, "The page summary is missing.")
+    started = _int(summary.get("startedAt"), "startedAt")
+    ended = _int(summary.get("endedAt"), "endedAt")
+    if ended < started:
+        raise AnnotationError(400, "The page summary ends before it starts.")
+    chunks = _int(summary.get("chunks", 0), "chunk count", 0, 10_000_000)
+    keys = {i.key: i.id for i in page.images + page.spares}
+    rows = [_image_record(raw, page, keys) for raw in _list(summary.get("images"), "image list")]
+    if sorted(r["grid_index"] for r in rows) != list(range(len(page.images))):
+        raise AnnotationError(400, "The page summary must have one record for every image on the page.")
+    return dict(started_at=started, ended_at=ended, chunks_reported=chunks), rows
+
+
+def submit_page(assignment: Assignment, pageno: int, summary) -> bool:
+    """Store one submitted page and its image records once; True if stored now, False if it was already."""
+    submitted, current = _pages(assignment)
+    if assignment.done or pageno in submitted:
+        return False
+    if pageno != current:
+        raise AnnotationError(409, "This page is not the one to submit next. Please reload the page.")
+    page = page_view(assignment.hit, pageno)
+    fields, rows = parse_summary(summary, page)
+    try:
+        with database.atomic():
+            submission = PageSubmission.create(assignment=assignment, hit_page=page.hit_page, pageno=pageno, **fields)
+            ImageRecord.insert_many([dict(row, page=submission) for row in rows]).execute()
+    except IntegrityError:  # a concurrent retry of the same Submit won the race
+        return False
+    finish_if_done(assignment)
+    return True

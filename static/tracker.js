@@ -1,0 +1,357 @@
+/*
+ * Freelunch byproduct tracker for the annotation page (plain JS, no build step).
+ *
+ * Records, per candidate image, exactly the fields of record-format.md (the seed
+ * front end's semantics): hovers, pointer moves (normalised offsetX/offsetY with a
+ * leading-edge 1000/60 ms throttle, none while selected), selecting clicks, counts,
+ * estimateTime, sizes and position. Pointer events stream to the ingest endpoint in
+ * batches about once a second (sendBeacon when the page is hidden); unsent batches
+ * are kept and retried. Submit carries the rest of each record and the batch count.
+ */
+(function () {
+  "use strict";
+
+  var THROTTLE_MS = 1000 / 60;
+  var FLUSH_MS = 1000;
+  var MAX_BATCH = 500; // events per batch; a second at 60 Hz is far below
+  var outbox = []; // sealed batches not yet acknowledged, oldest first, across pages
+  var sending = false;
+  var retryTimer = null;
+  var backoff = 1000;
+  var ingestUrl = "/api/ingest";
+  var page = null; // the page being worked on
+
+  function seqKey(token, pageno) {
+    return "freelunch-seq:" + token.slice(-24) + ":" + pageno;
+  }
+
+  function loadSeq(key) {
+    try {
+      return parseInt(window.sessionStorage.getItem(key) || "0", 10) || 0;
+    } catch (e) {
+      return 0; // storage blocked in some third-party iframes: start at 0
+    }
+  }
+
+  function saveSeq(key, seq) {
+    try {
+      window.sessionStorage.setItem(key, String(seq));
+    } catch (e) { /* see loadSeq */ }
+  }
+
+  // --- streaming batches -------------------------------------------------------
+
+  function seal() {
+    if (!page || page.preview || page.events.length === 0) return;
+    outbox.push({ token: page.token, page: page.pageno, seq: page.seq, events: page.events });
+    page.seq += 1;
+    page.events = [];
+    saveSeq(page.seqKey, page.seq);
+    pump();
+  }
+
+  function retryLater(ms) {
+    backoff = Math.min(backoff * 2, 15000);
+    retryTimer = window.setTimeout(function () { retryTimer = null; pump(); }, ms);
+  }
+
+  function pump() {
+    if (sending || retryTimer || outbox.length === 0) return;
+    sending = true;
+    var batch = outbox[0];
+    fetch(ingestUrl, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(batch),
+      keepalive: true,
+      credentials: "omit"
+    }).then(function (response) {
+      sending = false;
+      var status = response.status;
+      if (response.ok || (status >= 400 && status < 500 && status !== 408 && status !== 429)) {
+        // Stored, or refused for good (bad token or payload): retrying cannot help.
+        if (!response.ok && window.console) console.warn("freelunch: batch refused", status);
+        if (outbox[0] === batch) outbox.shift();
+        backoff = 1000;
+        pump();
+      } else {
+        var after = parseFloat(response.headers.get("Retry-After"));
+        retryLater(after > 0 ? after * 1000 : backoff);
+      }
+    }, function () {
+      sending = false; // network error: keep the batch, try again
+      retryLater(backoff);
+    });
+  }
+
+  function beaconAll() {
+    // Closing or hiding the page: hand everything to the browser. Batches stay in
+    // the outbox, so if the page lives on they are sent again; ingest stores them once.
+    seal();
+    if (!navigator.sendBeacon) return;
+    outbox.forEach(function (batch) { navigator.sendBeacon(ingestUrl, JSON.stringify(batch)); });
+  }
+
+  // --- per-image records -------------------------------------------------------
+
+  function record(rec, event) {
+    if (page.preview || page.frozen) return;
+    page.events.push(event);
+    if (page.events.length >= MAX_BATCH) seal();
+  }
+
+  function startEstimate(rec, time) {
+    if (rec.checked && rec.hovered && !rec.selected && rec.estStart === null) rec.estStart = time;
+  }
+
+  function stopEstimate(rec, time) {
+    if (rec.estStart !== null) {
+      rec.estimateTime += time - rec.estStart;
+      rec.estStart = null;
+    }
+  }
+
+  function ratio(rec, event) {
+    return [event.offsetX / rec.img.offsetWidth, event.offsetY / rec.img.offsetHeight];
+  }
+
+  function showDot(rec) {
+    if (!rec.checked) return;
+    var img = rec.img;
+    rec.dot.style.left = img.offsetLeft + rec.ratioX * img.offsetWidth + "px";
+    rec.dot.style.top = img.offsetTop + rec.ratioY * img.offsetHeight + "px";
+    rec.dot.classList.add("on");
+  }
+
+  function measure(rec) {
+    var img = rec.img;
+    if (!img.complete || img.naturalWidth === 0) return;
+    var box = img.getBoundingClientRect();
+    rec.loaded = true;
+    rec.originalImageWidth = img.naturalWidth;
+    rec.originalImageHeight = img.naturalHeight;
+    rec.imageWidth = img.offsetWidth;
+    rec.imageHeight = img.offsetHeight;
+    rec.imagePosition = { x: Math.round(box.left + window.scrollX), y: Math.round(box.top + window.scrollY) };
+  }
+
+  function measureAll() {
+    // One image loading can move the others: keep every loaded image's numbers current.
+    if (page) page.images.forEach(measure);
+  }
+
+  function setSelected(rec, selected, time) {
+    rec.selected = selected;
+    rec.cell.classList.toggle("selected", selected);
+    rec.img.setAttribute("aria-checked", selected ? "true" : "false");
+    if (selected) {
+      rec.selectedCount += 1;
+      stopEstimate(rec, time);
+    } else {
+      startEstimate(rec, time);
+    }
+  }
+
+  function onEnter(rec) {
+    if (page.frozen) return;
+    var time = Date.now();
+    rec.hovered = true;
+    rec.cell.classList.add("hovered");
+    rec.hoveredCount += 1;
+    rec.hoveredRecord.push({ action: "enter", time: time });
+    startEstimate(rec, time);
+    record(rec, { type: "enter", i: rec.i, time: time });
+  }
+
+  function onLeave(rec) {
+    if (page.frozen) return;
+    var time = Date.now();
+    rec.hovered = false;
+    rec.cell.classList.remove("hovered");
+    rec.hoveredRecord.push({ action: "leave", time: time });
+    stopEstimate(rec, time);
+    record(rec, { type: "leave", i: rec.i, time: time });
+  }
+
+  function onMove(rec, event) {
+    if (rec.selected || page.frozen) return;
+    var now = performance.now();
+    if (now - rec.lastMove < THROTTLE_MS) return; // leading edge: the first move of a window counts
+    rec.lastMove = now;
+    var xy = ratio(rec, event);
+    var time = Date.now();
+    rec.ratioX = xy[0];
+    rec.ratioY = xy[1];
+    if (!rec.checked) {
+      rec.checked = true; // estimateTime counts from the first move over the image
+      startEstimate(rec, time);
+    }
+    showDot(rec);
+    record(rec, { type: "move", i: rec.i, x: xy[0], y: xy[1], time: time });
+  }
+
+  function onClick(rec, event) {
+    event.preventDefault();
+    if (page.frozen) return;
+    var xy = ratio(rec, event);
+    var time = Date.now();
+    var selected = !rec.selected;
+    rec.ratioX = xy[0];
+    rec.ratioY = xy[1];
+    if (selected) rec.selectedRecord.push({ x: xy[0], y: xy[1], time: time });
+    setSelected(rec, selected, time);
+    showDot(rec);
+    record(rec, { type: "click", i: rec.i, x: xy[0], y: xy[1], time: time, selected: selected });
+  }
+
+  function onKey(rec, event) {
+    if (event.key !== " " && event.key !== "Enter") return;
+    event.preventDefault(); // Space would scroll, Enter would submit
+    if (page.frozen || event.repeat) return;
+    var time = Date.now();
+    var selected = !rec.selected;
+    if (selected) rec.selectedRecord.push({ time: time, input: "keyboard" });
+    setSelected(rec, selected, time);
+    record(rec, { type: "key", i: rec.i, time: time, selected: selected });
+  }
+
+  function onError(rec) {
+    // Replace a broken image with an unused spare of the same page, or drop it.
+    var spare = page.spares.shift();
+    var img = rec.img;
+    if (spare) {
+      rec.status = "replacement";
+      rec.key = spare.key;
+      img.removeAttribute("width");
+      img.removeAttribute("height");
+      img.setAttribute("data-image-id", spare.key);
+      img.src = spare.src;
+    } else {
+      rec.status = "dropped";
+      rec.key = rec.original;
+      rec.loaded = false;
+      rec.cell.classList.add("dropped");
+      img.removeAttribute("tabindex");
+    }
+  }
+
+  function track(img) {
+    var cell = img.closest(".cell");
+    var rec = {
+      i: parseInt(img.getAttribute("data-i"), 10), img: img, cell: cell, dot: cell.querySelector(".dot"),
+      key: img.getAttribute("data-image-id"), original: img.getAttribute("data-image-id"), status: "ok",
+      loaded: false, hovered: false, selected: false, checked: false, lastMove: -Infinity,
+      ratioX: 0, ratioY: 0, hoveredRecord: [], hoveredCount: 0, selectedCount: 0, selectedRecord: [],
+      estimateTime: 0, estStart: null, originalImageWidth: null, originalImageHeight: null,
+      imageWidth: null, imageHeight: null, imagePosition: null
+    };
+    img.addEventListener("mouseenter", function () { onEnter(rec); });
+    img.addEventListener("mouseleave", function () { onLeave(rec); });
+    img.addEventListener("mousemove", function (event) { onMove(rec, event); });
+    img.addEventListener("click", function (event) { onClick(rec, event); });
+    img.addEventListener("keydown", function (event) { onKey(rec, event); });
+    img.addEventListener("load", measureAll);
+    img.addEventListener("error", function () { onError(rec); });
+    return rec;
+  }
+
+  // --- the page ----------------------------------------------------------------
+
+  function summary(endedAt) {
+    return {
+      startedAt: page.startedAt,
+      endedAt: endedAt,
+      chunks: page.seq,
+      images: page.images.map(function (rec) {
+        var running = rec.estStart === null ? 0 : endedAt - rec.estStart;
+        return {
+          i: rec.i, imageID: rec.key, loadStatus: rec.status,
+          originalImageWidth: rec.originalImageWidth, originalImageHeight: rec.originalImageHeight,
+          imageWidth: rec.imageWidth, imageHeight: rec.imageHeight, imagePosition: rec.imagePosition,
+          hoveredRecord: rec.hoveredRecord, hoveredCount: rec.hoveredCount,
+          selected: rec.selected, selectedCount: rec.selectedCount, selectedRecord: rec.selectedRecord,
+          estimateTime: rec.estimateTime + running
+        };
+      })
+    };
+  }
+
+  function notice(form, text) {
+    var box = form.querySelector(".notice");
+    if (!box) return;
+    box.textContent = text;
+    box.hidden = !text;
+  }
+
+  function start(form) {
+    var token = form.querySelector("input[name=token]").value;
+    var pageno = parseInt(form.getAttribute("data-pageno"), 10);
+    var key = seqKey(token, pageno);
+    ingestUrl = form.getAttribute("data-ingest") || ingestUrl;
+    page = {
+      form: form, token: token, pageno: pageno, seqKey: key, seq: loadSeq(key), events: [],
+      preview: form.hasAttribute("data-preview"), frozen: false, startedAt: Date.now(),
+      spares: JSON.parse(form.querySelector(".grid").getAttribute("data-spares") || "[]"), images: []
+    };
+    page.images = Array.prototype.map.call(form.querySelectorAll("img[data-image-id]"), track);
+    page.images.forEach(function (rec) {
+      // An image may have loaded, or failed, before this script ran.
+      if (rec.img.complete && rec.img.naturalWidth === 0 && rec.img.getAttribute("src")) onError(rec);
+    });
+    measureAll();
+  }
+
+  function boot() {
+    var form = document.querySelector("form#task");
+    page = null; // no form: the HIT is finished, or this is a message
+    if (form) start(form);
+  }
+
+  document.addEventListener("htmx:configRequest", function (event) {
+    if (!page || event.detail.elt !== page.form) return;
+    var endedAt = Date.now();
+    page.frozen = true; // nothing more is recorded for this page
+    seal();
+    measureAll();
+    var params = event.detail.parameters;
+    var body = JSON.stringify(summary(endedAt));
+    if (typeof params.set === "function") params.set("summary", body);
+    else params.summary = body;
+    notice(page.form, "");
+  });
+
+  function failed(event) {
+    if (!page || event.detail.elt !== page.form) return;
+    page.frozen = false; // the page stays: let the worker go on and press Submit again
+    var xhr = event.detail.xhr;
+    var text = "We could not store this page. Please check your connection and press Submit again.";
+    if (xhr && xhr.status >= 400 && xhr.status < 500 && xhr.responseText) {
+      var doc = new DOMParser().parseFromString(xhr.responseText, "text/html");
+      var h2 = doc.querySelector("h2");
+      if (h2) text = h2.textContent;
+    }
+    notice(page.form, text);
+  }
+  document.addEventListener("htmx:responseError", failed);
+  document.addEventListener("htmx:sendError", failed);
+
+  document.addEventListener("htmx:afterSwap", function () {
+    // Submit swapped in the next page, or the completion view.
+    if (page && document.querySelector("form#task") !== page.form) boot();
+  });
+
+  window.setInterval(seal, FLUSH_MS);
+  window.addEventListener("resize", measureAll);
+  window.addEventListener("pagehide", beaconAll);
+  document.addEventListener("visibilitychange", function () {
+    if (document.visibilityState === "hidden") beaconAll();
+  });
+  window.addEventListener("beforeunload", function (event) {
+    if (page && !page.preview) {
+      event.preventDefault();
+      event.returnValue = ""; // the browser shows its own "leave site?" question
+    }
+  });
+
+  boot();
+})();

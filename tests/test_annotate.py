@@ -1,0 +1,381 @@
+"""The annotation page's links and flows, and storing a submitted page (no browser here; see tests/browser/)."""
+import io
+import json
+import re
+import threading
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from PIL import Image as PILImage
+
+from freelunch import storage
+from freelunch.db import database
+from freelunch.models import (Assignment, Batch, Candidate, Dataset, Hit, HitPage, Image, ImageClass, ImageRecord,
+                              LabLink, PageSubmission, utcnow)
+from freelunch.services.hits import build_hits
+from freelunch.services.identity import anonymous_worker_id, assignment_token, completion_code
+
+SIZES = [(500, 375), (375, 500), (400, 300)]
+
+
+def make_batch(app, organization, *, pages=2, per_page=6, hits=1, versions=("POINTER_ORIGINAL",),
+               one_hit_per_worker=False, assignments_per_hit=3, name="Fish"):
+    """A one-class dataset with real image files and a ready batch of ``hits`` HITs of ``pages`` pages.
+
+    A page's spare images are those of the class's other pages (services/hits.py).
+    """
+    with app.app_context():
+        dataset = Dataset.create(organization=organization, name=f"{name} data")
+        image_class = ImageClass.create(
+            organization=organization, dataset=dataset, key="n01440764", names=["tench", "Tinca tinca"],
+            description="freshwater dace-like game fish", wikipedia=["https://en.wikipedia.org/wiki/Tench"],
+        )
+        for n in range(pages * hits * per_page):
+            width, height = SIZES[n % len(SIZES)]
+            out = io.BytesIO()
+            PILImage.new("RGB", (width, height), ((n * 37) % 255, 90, 160)).save(out, "PNG")
+            path = storage.save(f"datasets/{dataset.id}/n01440764_{n}.png", out.getvalue())
+            image = Image.create(organization=organization, dataset=dataset, key=f"n01440764/n01440764_{n}",
+                                 storage_path=path, width=width, height=height)
+            Candidate.create(organization=organization, image=image, image_class=image_class)
+        batch = Batch.create(
+            organization=organization, dataset=dataset, name=name, pages_per_hit=pages, images_per_page=per_page,
+            versions=list(versions), one_hit_per_worker=one_hit_per_worker, assignments_per_hit=assignments_per_hit,
+        )
+        build_hits(batch)
+        return batch
+
+
+def survey_url(hit, worker="W1", **extra):
+    params = {"hitDatasetName": hit.batch_id, "imageNetHitId": hit.key, "workerId": worker, **extra}
+    return "/annotate?" + "&".join(f"{k}={v}" for k, v in params.items())
+
+
+def open_assignment(client, hit, worker="W1", **extra) -> tuple[str, Assignment]:
+    """Open a survey link; returns (token, assignment)."""
+    response = client.get(survey_url(hit, worker, **extra))
+    assert response.status_code == 303, response.get_data(as_text=True)
+    token = parse_qs(urlsplit(response.headers["Location"]).query)["token"][0]
+    with client.application.app_context():
+        worker_id = anonymous_worker_id(hit.organization_id, worker)
+    return token, Assignment.get(Assignment.worker_id == worker_id, Assignment.hit == hit)
+
+
+def summary_for(hit, pageno, chunks=0, **overrides):
+    """A plausible page summary for the page as the server would show it."""
+    page = HitPage.get(HitPage.hit == hit, HitPage.pageno == pageno)
+    keys = {i.id: i.key for i in Image.select().where(Image.id.in_(page.image_ids))}
+    images = []
+    for n, image_id in enumerate(page.image_ids):
+        images.append({
+            "i": n, "imageID": keys[image_id], "loadStatus": "ok",
+            "originalImageWidth": 500, "originalImageHeight": 375, "imageWidth": 324, "imageHeight": 243,
+            "imagePosition": {"x": 100 + 344 * (n % 3), "y": 400 + 350 * (n // 3)},
+            "hoveredRecord": [{"action": "enter", "time": 1_700_000_000_100}, {"action": "leave", "time": 1_700_000_000_900}],
+            "hoveredCount": 1, "selected": n == 0, "selectedCount": 1 if n == 0 else 0,
+            "selectedRecord": [{"x": 0.5, "y": 0.25, "time": 1_700_000_000_500}] if n == 0 else [],
+            "estimateTime": 400 if n == 0 else 800,
+        })
+    return {"startedAt": 1_700_000_000_000, "endedAt": 1_700_000_010_000, "chunks": chunks, "images": images, **overrides}
+
+
+def post_page(client, token, pageno, summary, htmx=True):
+    headers = {"HX-Request": "true"} if htmx else {}
+    return client.post("/annotate/submit", data={"token": token, "pageno": pageno, "summary": json.dumps(summary)},
+                       headers=headers)
+
+
+@pytest.fixture
+def org(make_account):
+    return make_account("requester@example.org", "Lab")[1]
+
+
+@pytest.fixture
+def batch(app, org):
+    return make_batch(app, org, hits=2)
+
+
+def test_survey_link_opens_an_anonymised_assignment_and_renders_the_page(client, batch):
+    hit = batch.hits.order_by(Hit.id).first()
+    token, assignment = open_assignment(client, hit, "A1RAWWORKER")
+    assert assignment.source == "survey" and assignment.version == "POINTER_ORIGINAL"
+    assert re.fullmatch(r"[0-9A-F]{10}", assignment.worker_id)
+    assert not Assignment.select().where(Assignment.worker_id.contains("A1RAW")).exists()
+    html = client.get(f"/annotate?token={token}").get_data(as_text=True)
+    page = HitPage.get(HitPage.hit == hit, HitPage.pageno == 1)
+    keys = re.findall(r'data-image-id="([^"]+)"', html)
+    assert keys == [Image.get_by_id(i).key for i in page.image_ids]
+    assert "data-submit" in html and "1 page(s) / 2 pages" in html
+    assert "Tench, Tinca tinca" in html and "Definition: Freshwater dace-like game fish" in html
+    assert 'href="https://en.wikipedia.org/wiki/Tench" target="_blank"' in html
+    # Opening the same link again resumes the same assignment.
+    assert open_assignment(client, hit, "A1RAWWORKER")[1].id == assignment.id
+    assert Assignment.select().count() == 1
+
+
+def test_preview_shows_the_task_and_records_nothing(client, batch):
+    hit = batch.hits.first()
+    response = client.get(f"/annotate?imageNetHitId={hit.key}&assignmentId=ASSIGNMENT_ID_NOT_AVAILABLE&hitId=X")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "accept the HIT" in html and "data-preview" in html and re.search(r"data-submit disabled", html)
+    assert len(re.findall("data-image-id=", html)) == 6
+    assert Assignment.select().count() == 0
+    assert client.post("/annotate/submit", data={"token": "", "pageno": 1, "summary": "{}"}).status_code == 403
+    assert PageSubmission.select().count() == 0
+
+
+def test_mturk_external_question_parameters(client, batch):
+    hit = batch.hits.first()
+    hit.mturk_hit_id = "3MTURKHIT"
+    hit.save()
+    base = "/annotate?assignmentId=ASG1&hitId=3MTURKHIT&workerId=AWORKER&turkSubmitTo=https://workersandbox.mturk.com"
+    response = client.get(base)
+    assert response.status_code == 303
+    assignment = Assignment.get()
+    assert (assignment.source, assignment.mturk_assignment_id, assignment.mturk_hit_id, assignment.turk_submit_to) == (
+        "mturk", "ASG1", "3MTURKHIT", "https://workersandbox.mturk.com")
+    # The seed's imageNetHitId in the ExternalURL names the HIT too.
+    other = batch.hits.order_by(Hit.id.desc()).first()
+    assert client.get(f"/annotate?imageNetHitId={other.key}&assignmentId=ASG2&hitId=H&workerId=AWORKER"
+                      "&turkSubmitTo=https%3A%2F%2Fwww.mturk.com").status_code == 303
+    # A turkSubmitTo that is not MTurk would make the completion form post elsewhere.
+    evil = client.get(base.replace("https://workersandbox.mturk.com", "https://evil.example.org").replace("ASG1", "ASG3"))
+    assert evil.status_code == 400 and "not Amazon Mechanical Turk" in evil.get_data(as_text=True)
+
+
+def test_mturk_completion_form_posts_the_assignment_to_turk_submit_to(app, client, batch):
+    hit = batch.hits.first()
+    client.get(f"/annotate?imageNetHitId={hit.key}&assignmentId=ASG9&hitId=H9&workerId=W9"
+               "&turkSubmitTo=https://workersandbox.mturk.com")
+    assignment = Assignment.get()
+    with app.app_context():
+        token = assignment_token(assignment.id)
+    for pageno in (1, 2):
+        assert post_page(client, token, pageno, summary_for(hit, pageno)).status_code == 200
+    html = client.get(f"/annotate?token={token}").get_data(as_text=True)
+    form = re.search(r'<form method="post" action="([^"]+)"[^>]*>(.*?)</form>', html, re.S)
+    assert form.group(1) == "https://workersandbox.mturk.com/mturk/externalSubmit"
+    assert 'name="assignmentId" value="ASG9"' in form.group(2)
+
+
+def test_version_comes_from_the_link_and_is_limited_to_the_batch(app, client, org):
+    batch = make_batch(app, org, hits=3, versions=["POINTER_NO_ORIGINAL", "NO_POINTER_ORIGINAL"])
+    first, second, third = batch.hits.order_by(Hit.id)
+    assert open_assignment(client, first, "W1", VERSION="NO_POINTER_ORIGINAL")[1].version == "NO_POINTER_ORIGINAL"
+    assert open_assignment(client, second, "W1", version="pointer_no_original")[1].version == "POINTER_NO_ORIGINAL"
+    refused = client.get(survey_url(third, "W1", version="POINTER_ORIGINAL"))
+    assert refused.status_code == 400 and "POINTER_ORIGINAL" in refused.get_data(as_text=True)
+    # Without a version the batch's versions take turns.
+    chosen = {open_assignment(client, third, f"W{n}")[1].version for n in range(2, 4)}
+    assert chosen == {"POINTER_NO_ORIGINAL", "NO_POINTER_ORIGINAL"}
+    token, _ = open_assignment(client, third, "W2")
+    html = client.get(f"/annotate?token={token}").get_data(as_text=True)
+    assert 'class="task' in html
+
+
+@pytest.mark.parametrize("token", ["nonsense", "MQ.tampered-signature", ""])
+def test_tampered_or_foreign_token_gets_a_clear_403(client, batch, token):
+    response = client.get(f"/annotate?token={token}")
+    assert response.status_code == 403
+    assert "This link is not valid" in response.get_data(as_text=True)
+
+
+def test_token_from_another_deployment_is_refused(app, client, batch):
+    open_assignment(client, batch.hits.first())
+    app.config["SECRET_KEY"] = "another-deployment"
+    with app.app_context():
+        foreign = assignment_token(1)
+    app.config["SECRET_KEY"] = "test-secret"
+    assert client.get(f"/annotate?token={foreign}").status_code == 403
+
+
+def test_unknown_hit_and_missing_worker_are_clear_errors(client, batch):
+    hit = batch.hits.first()
+    assert client.get("/annotate?imageNetHitId=nope&workerId=W").status_code == 404
+    assert client.get(f"/annotate?hitDatasetName=999&imageNetHitId={hit.key}&workerId=W").status_code == 404
+    missing = client.get(f"/annotate?imageNetHitId={hit.key}")
+    assert missing.status_code == 400 and "no worker id" in missing.get_data(as_text=True)
+
+
+def test_submit_stores_once_resumes_and_completes(app, client, batch):
+    hit = batch.hits.first()
+    token, assignment = open_assignment(client, hit)
+    summary = summary_for(hit, 1, chunks=3)
+    first = post_page(client, token, 1, summary)
+    assert first.status_code == 200 and 'data-pageno="2"' in first.get_data(as_text=True)
+    assert "<html" not in first.get_data(as_text=True)  # an HTMX partial, not a full reload
+    # Pressing Submit twice, or a retried request, stores the page once.
+    assert post_page(client, token, 1, summary).status_code == 200
+    assert PageSubmission.select().count() == 1 and ImageRecord.select().count() == 6
+    stored = PageSubmission.get()
+    assert (stored.pageno, stored.started_at, stored.ended_at, stored.chunks_reported) == (1, summary["startedAt"], summary["endedAt"], 3)
+    record = ImageRecord.get(ImageRecord.grid_index == 0)
+    assert record.selected and record.selected_record == [{"x": 0.5, "y": 0.25, "time": 1_700_000_000_500}]
+    assert (record.width, record.height, record.position_x, record.estimate_time) == (324, 243, 100, 400)
+    # Coming back resumes at the first unsubmitted page.
+    assert 'data-pageno="2"' in client.get(f"/annotate?token={token}").get_data(as_text=True)
+    assert 'data-pageno="2"' in client.get(client.get(survey_url(hit)).headers["Location"]).get_data(as_text=True)
+    done = post_page(client, token, 2, summary_for(hit, 2)).get_data(as_text=True)
+    assignment = Assignment.get_by_id(assignment.id)
+    with app.app_context():
+        assert assignment.done and assignment.completion_code == completion_code(hit.key, assignment.worker_id, assignment.id)
+    assert f"Your survey code is <span class=\"code\" data-completion-code>{assignment.completion_code}" in done
+    assert assignment.completion_code in client.get(f"/annotate?token={token}").get_data(as_text=True)
+    # A late retry of a page after completion changes nothing.
+    assert post_page(client, token, 2, summary_for(hit, 2)).status_code == 200
+    assert PageSubmission.select().count() == 2
+
+
+def test_concurrent_double_submit_stores_once(app, batch):
+    hit = batch.hits.first()
+    client = app.test_client()
+    token, _ = open_assignment(client, hit)
+    summary = summary_for(hit, 1)
+    codes = []
+
+    def press():
+        codes.append(post_page(app.test_client(), token, 1, summary).status_code)
+
+    threads = [threading.Thread(target=press) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert codes == [200] * 4
+    assert PageSubmission.select().count() == 1 and ImageRecord.select().count() == 6
+
+
+def test_plain_form_post_redirects_to_the_page(client, batch):
+    hit = batch.hits.first()
+    token, _ = open_assignment(client, hit)
+    response = post_page(client, token, 1, summary_for(hit, 1), htmx=False)
+    assert response.status_code == 303 and "token=" in response.headers["Location"]
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda s: s.pop("images"), "image list"),
+    (lambda s: s["images"].pop(), "one record for every image"),
+    (lambda s: s["images"][1].update(imageID="n01440764/other"), "wrong image"),
+    (lambda s: s["images"][1].update(i=0, imageID=s["images"][0]["imageID"]), "one record for every image"),
+    (lambda s: s["images"][0]["selectedRecord"][0].update(x=7), "selectedRecord x"),
+    (lambda s: s["images"][0].update(hoveredRecord=[{"action": "jump", "time": 1}]), "hoveredRecord"),
+    (lambda s: s["images"][0].update(estimateTime=-5), "estimateTime"),
+    (lambda s: s["images"][0].update(loadStatus="replacement", imageID="n01440764/n01440764_0"), "replacement"),
+    (lambda s: s.update(endedAt=1), "ends before"),
+])
+def test_bad_summaries_are_refused_clearly(client, batch, change, message):
+    hit = batch.hits.first()
+    token, _ = open_assignment(client, hit)
+    summary = summary_for(hit, 1)
+    change(summary)
+    response = post_page(client, token, 1, summary)
+    assert response.status_code == 400 and message in response.get_data(as_text=True)
+    assert PageSubmission.select().count() == 0
+
+
+def test_pages_are_submitted_in_order_and_need_their_data(client, batch):
+    hit = batch.hits.first()
+    token, _ = open_assignment(client, hit)
+    assert post_page(client, token, 2, summary_for(hit, 2)).status_code == 409
+    no_summary = client.post("/annotate/submit", data={"token": token, "pageno": 1}, headers={"HX-Request": "true"})
+    assert no_summary.status_code == 400
+    assert client.post("/annotate/submit", data={"token": token, "pageno": "x", "summary": "{}"}).status_code == 400
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(junk=st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
+        st.sampled_from(["i", "imageID", "images", "startedAt", "endedAt", "x", "time", "loadStatus",
+                         "hoveredRecord", "selectedRecord", "imagePosition", "chunks"]), inner, max_size=5),
+    max_leaves=12))
+def test_hostile_summaries_never_cause_a_500(app, batch, junk):
+    client = app.test_client()
+    hit = batch.hits.first()
+    token, _ = open_assignment(client, hit)
+    response = post_page(client, token, 1, junk)
+    assert response.status_code in (200, 400, 409)
+
+
+def test_replaced_and_dropped_images_say_which(client, batch):
+    hit = batch.hits.first()
+    page = HitPage.get(HitPage.hit == hit, HitPage.pageno == 1)
+    token, _ = open_assignment(client, hit)
+    summary = summary_for(hit, 1)
+    spare = Image.get_by_id(page.spare_image_ids[0])
+    summary["images"][2].update(imageID=spare.key, loadStatus="replacement")
+    summary["images"][3].update(loadStatus="dropped", imageWidth=None, imageHeight=None, imagePosition=None,
+                                originalImageWidth=None, originalImageHeight=None)
+    assert post_page(client, token, 1, summary).status_code == 200
+    replaced = ImageRecord.get(ImageRecord.grid_index == 2)
+    assert (replaced.image_id, replaced.load_status, replaced.replaces_id) == (spare.id, "replacement", page.image_ids[2])
+    dropped = ImageRecord.get(ImageRecord.grid_index == 3)
+    assert (dropped.image_id, dropped.load_status, dropped.width) == (page.image_ids[3], "dropped", None)
+
+
+def test_one_hit_per_worker(app, client, org):
+    batch = make_batch(app, org, hits=2, one_hit_per_worker=True)
+    first, second = batch.hits.order_by(Hit.id)
+    token, assignment = open_assignment(client, first)
+    for pageno in (1, 2):
+        post_page(client, token, pageno, summary_for(first, pageno))
+    code = Assignment.get_by_id(assignment.id).completion_code
+    # The same HIT again: the same completion code.
+    again = client.get(client.get(survey_url(first)).headers["Location"]).get_data(as_text=True)
+    assert code in again
+    refused = client.get(survey_url(second))
+    assert refused.status_code == 403
+    assert "We do not accept more than 1 HIT per worker" in refused.get_data(as_text=True)
+    assert Assignment.select().count() == 1
+    # Another worker may still take the second HIT.
+    assert client.get(survey_url(second, "W2")).status_code == 303
+
+
+def test_lab_link_asks_for_a_name_then_hands_out_hits(app, client, org):
+    batch = make_batch(app, org, hits=2, assignments_per_hit=1)
+    link = LabLink.create(organization=org, batch=batch, label="Lab round 1")
+    form = client.get(f"/lab/{link.token}").get_data(as_text=True)
+    assert "Lab round 1" in form and 'name="workerId"' in form and f'value="{link.token}"' in form
+    first = client.get(f"/annotate?lab={link.token}&workerId=alice")
+    assert first.status_code == 303
+    alice = Assignment.get()
+    assert (alice.source, alice.lab_link_id) == ("lab", link.id)
+    # Alice again: her unfinished HIT, not a new one.
+    assert client.get(f"/annotate?lab={link.token}&workerId=alice").headers["Location"] == first.headers["Location"]
+    # Bob gets the next HIT that still needs an assignment.
+    client.get(f"/annotate?lab={link.token}&workerId=bob")
+    bob = Assignment.get(Assignment.id != alice.id)
+    assert bob.hit_id != alice.hit_id
+    full = client.get(f"/annotate?lab={link.token}&workerId=carol")
+    assert full.status_code == 404 and "all the annotators it needs" in full.get_data(as_text=True)
+    assert client.get(f"/annotate?lab={link.token}&workerId=").status_code == 400
+    link.revoked_at = utcnow()
+    link.save()
+    assert client.get(f"/lab/{link.token}").status_code == 404
+    assert client.get(f"/annotate?lab={link.token}&workerId=dave").status_code == 404
+
+
+def test_lab_worker_who_finished_gets_the_next_hit(app, client, org):
+    batch = make_batch(app, org, hits=2)
+    link = LabLink.create(organization=org, batch=batch)
+    location = client.get(f"/annotate?lab={link.token}&workerId=alice").headers["Location"]
+    token = parse_qs(urlsplit(location).query)["token"][0]
+    first = Assignment.get()
+    for pageno in (1, 2):
+        post_page(client, token, pageno, summary_for(first.hit, pageno))
+    client.get(f"/annotate?lab={link.token}&workerId=alice")
+    second = Assignment.get(Assignment.id != first.id)
+    assert second.hit_id != first.hit_id
+
+
+def test_worker_routes_need_no_csrf_or_session(app, batch):
+    app.config["WTF_CSRF_ENABLED"] = True
+    client = app.test_client(use_cookies=False)
+    hit = batch.hits.first()
+    token, _ = open_assignment(client, hit)
+    assert post_page(client, token, 1, summary_for(hit, 1)).status_code == 200
+    with database.atomic():
+        assert PageSubmission.select().count() == 1
