@@ -222,8 +222,6 @@
     if (spare) {
       rec.status = "replacement";
       rec.key = spare.key;
-      img.removeAttribute("width");
-      img.removeAttribute("height");
       img.setAttribute("data-image-id", spare.key);
       img.src = spare.src;
     } else {

@@ -218,7 +218,7 @@ class PageView:
 def page_view(hit: Hit, pageno: int) -> PageView:
     hit_page = HitPage.get(HitPage.hit == hit, HitPage.pageno == pageno)
     ids = list(hit_page.image_ids) + list(hit_page.spare_image_ids)
-    by_id = {i.id: i for i in Image.select(Image.id, Image.key, Image.url, Image.storage_path, Image.width, Image.height).where(Image.id.in_(ids))}
+    by_id = {i.id: i for i in Image.select(Image.id, Image.key, Image.url, Image.storage_path).where(Image.id.in_(ids))}
     return PageView(
         hit_page=hit_page, pageno=pageno, pages=page_count(hit),
         images=[by_id[i] for i in hit_page.image_ids if i in by_id],
