@@ -300,8 +300,52 @@ class Export(TenantModel):
     path = TextField(null=True)
     rows = IntegerField(default=0)
     error = TextField(default="")
+    params = JSONField(default=dict)  # what the export was asked for, e.g. the label rule
     created_at = DateTimeField(default=utcnow)
     finished_at = DateTimeField(null=True)
+
+
+# --- review read model: derived from the rows above by services/tallies.py ----
+
+
+class PageTally(BaseModel):
+    """A submitted page's image records added up, so review pages sum pages instead of records.
+
+    Holds nothing that depends on Candidate roles, which may still change.
+    """
+
+    page = ForeignKeyField(PageSubmission, unique=True, on_delete="CASCADE")
+    assignment = ForeignKeyField(Assignment, on_delete="CASCADE")
+    images = IntegerField()  # records of images that were shown (not dropped)
+    selected = IntegerField()
+    # estimateTime histogram: 0, (0, 250], (250, 500], (500, 1000], (1000, 2000], (2000, 4000], over 4000 ms
+    estimate_zero = IntegerField()
+    estimate_250 = IntegerField()
+    estimate_500 = IntegerField()
+    estimate_1000 = IntegerField()
+    estimate_2000 = IntegerField()
+    estimate_4000 = IntegerField()
+    estimate_over = IntegerField()
+
+
+class Vote(BaseModel):
+    """One assignment's answer on one image for one class (selected on any page that showed it).
+
+    The selection frequency of an image is the share of its votes that are
+    selected; the covering index reads those in (class, image) order.
+    """
+
+    batch = ForeignKeyField(Batch, on_delete="CASCADE", index=False)  # the covering index leads with it
+    image_class = ForeignKeyField(ImageClass, on_delete="CASCADE")
+    image = ForeignKeyField(Image, on_delete="CASCADE")
+    assignment = ForeignKeyField(Assignment, on_delete="CASCADE", index=False)  # the unique index leads with it
+    selected = BooleanField()
+
+    class Meta:
+        indexes = (
+            (("assignment", "image_class", "image"), True),
+            (("batch", "image_class", "image", "assignment", "selected"), False),
+        )
 
 
 MODELS = [
@@ -322,4 +366,6 @@ MODELS = [
     ImageRecord,
     PointerChunk,
     Export,
+    PageTally,
+    Vote,
 ]
