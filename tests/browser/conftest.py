@@ -5,21 +5,16 @@ Skipped when /usr/bin/chromium is missing, unless FREELUNCH_REQUIRE_BROWSER=1 (C
 from __future__ import annotations
 
 import os
-import socket
 import threading
 
 import pytest
 from werkzeug.serving import make_server
 
+from worker import free_port
+
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
          "--disable-sync", "--no-first-run"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="session")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import time
 
 from freelunch.models import PageSubmission, PointerChunk
@@ -14,6 +15,12 @@ GEOMETRY_JS = """() => Array.from(document.querySelectorAll('img[data-image-id]'
           width: img.offsetWidth, height: img.offsetHeight,
           x: Math.round(box.left + window.scrollX), y: Math.round(box.top + window.scrollY)};
 })"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def wait_loaded(page) -> None:
