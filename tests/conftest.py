@@ -151,3 +151,15 @@ def make_account(app):
         return user, user.memberships.get().organization
 
     return make
+
+
+@pytest.fixture
+def run_jobs(app, redis_client):
+    """Run every queued RQ job in-process (a real SimpleWorker, burst mode) inside the app context."""
+    from rq import Queue, SimpleWorker
+
+    def run(queue: str = "default") -> None:
+        with app.app_context():
+            SimpleWorker([Queue(queue, connection=redis_client)], connection=redis_client).work(burst=True)
+
+    return run

@@ -9,6 +9,7 @@ import pytest
 
 from freelunch.models import (Assignment, Batch, Candidate, Dataset, Export, Hit, HitPage, Image,
                               ImageClass, Invite, LabLink, Membership, PageSubmission)
+from freelunch.services import jobs
 from freelunch.services.accounts import create_user
 from freelunch.tenancy import DASHBOARD_BLUEPRINTS
 from conftest import csrf_token, login
@@ -16,8 +17,8 @@ from conftest import csrf_token, login
 NON_ID_PARAMS = {"pageno": 1, "kind": "seed-jsonl"}
 
 
-def _other_organization(make_account) -> dict:
-    """One row of every kind in another organization; returns {route parameter: id}."""
+def _other_organization(make_account, app) -> dict:
+    """One row of every kind in another organization (and a background job); returns {route parameter: id}."""
     owner, org = make_account("other@example.org", "Other")
     dataset = Dataset.create(organization=org, name="Theirs")
     image_class = ImageClass.create(organization=org, dataset=dataset, key="n01", names=["fish"])
@@ -28,6 +29,8 @@ def _other_organization(make_account) -> dict:
     hit_page = HitPage.create(organization=org, hit=hit, pageno=1, image_class=image_class, image_ids=[image.id])
     assignment = Assignment.create(organization=org, hit=hit, worker_id="ABCDEF0123", source="lab", version="POINTER_ORIGINAL")
     PageSubmission.create(assignment=assignment, hit_page=hit_page, pageno=1, started_at=1, ended_at=2)
+    with app.app_context():
+        job = jobs.enqueue("tasks.batches.build_batch", batch.id, org.id, organization_id=org.id, scope="t", title="Theirs")
     return {
         "dataset_id": dataset.id, "class_id": image_class.id, "image_id": image.id, "batch_id": batch.id,
         "hit_id": hit.id, "assignment_id": assignment.id,
@@ -35,6 +38,7 @@ def _other_organization(make_account) -> dict:
         "invite_id": Invite.create(organization=org, role="viewer", created_by=owner).id,
         "link_id": LabLink.create(organization=org, batch=batch).id,
         "export_id": Export.create(organization=org, batch=batch, kind="seed-jsonl").id,
+        "job_id": job.id,
     }
 
 
@@ -46,7 +50,7 @@ def dashboard_routes(app):
 
 
 def test_every_dashboard_route_with_an_id_answers_404_for_a_foreign_id(app, client, make_account):
-    foreign = _other_organization(make_account)
+    foreign = _other_organization(make_account, app)
     make_account("me@example.org", "Mine")
     login(client, "me@example.org")
     token = csrf_token(client)

@@ -32,9 +32,9 @@ def create_app(overrides: dict | None = None) -> Flask:
         if not database.is_closed():
             database.close()
 
-    from . import admin, annotate, auth, batches, datasets, errors, members, mturk, navigation, storage
+    from . import admin, annotate, auth, batches, datasets, errors, jobs, members, mturk, navigation, storage
 
-    for module in (auth, members, datasets, batches, admin, storage, mturk, annotate):
+    for module in (auth, members, datasets, batches, admin, storage, mturk, annotate, jobs):
         app.register_blueprint(module.bp)
     app.add_url_rule("/", "home", lambda: redirect(url_for("datasets.index")))
     errors.register(app)

@@ -1,34 +1,166 @@
-"""Media storage for uploaded images: a local folder by default."""
+"""Media storage for uploaded images: a local folder by default, an S3 bucket when S3_BUCKET is set.
+
+Workers load images inside MTurk's iframe without a session, so media is readable
+without one: local files through ``/media/<path>`` (paths carry a hash of the
+image key and are listed nowhere), S3 objects through pre-signed URLs that expire.
+"""
 from __future__ import annotations
 
+import io
+import mimetypes
+import shutil
 from pathlib import Path
+from typing import Protocol
 
 from flask import Blueprint, current_app, send_from_directory, url_for
+from PIL import Image as PILImage
 from werkzeug.utils import safe_join
 
 bp = Blueprint("media", __name__)
 
+THUMBNAIL_SIZE = (240, 240)
+PRESIGNED_SECONDS = 12 * 3600  # longer than any HIT's assignment duration
 
-def media_root() -> Path:
-    return Path(current_app.config["MEDIA_ROOT"])
+
+class Backend(Protocol):
+    def save(self, path: str, data: bytes, content_type: str) -> None: ...
+    def read(self, path: str) -> bytes: ...
+    def exists(self, path: str) -> bool: ...
+    def url(self, path: str) -> str: ...
+    def delete_prefix(self, prefix: str) -> int: ...
 
 
-def save(relative_path: str, data: bytes) -> str:
+class LocalStorage:
+    def __init__(self, root: Path):
+        self.root = root
+
+    def _file(self, path: str) -> Path:
+        target = safe_join(str(self.root), path)
+        if target is None:
+            raise ValueError(f"unsafe media path: {path!r}")
+        return Path(target)
+
+    def save(self, path: str, data: bytes, content_type: str) -> None:
+        target = self._file(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+
+    def read(self, path: str) -> bytes:
+        return self._file(path).read_bytes()
+
+    def exists(self, path: str) -> bool:
+        return self._file(path).is_file()
+
+    def url(self, path: str) -> str:
+        return url_for("media.serve", path=path)
+
+    def delete_prefix(self, prefix: str) -> int:
+        folder = self._file(prefix)
+        if not folder.is_dir():
+            return 0
+        count = sum(1 for p in folder.rglob("*") if p.is_file())
+        shutil.rmtree(folder)
+        return count
+
+
+class S3Storage:
+    def __init__(self, bucket: str, client):
+        self.bucket = bucket
+        self.client = client
+
+    def save(self, path: str, data: bytes, content_type: str) -> None:
+        self.client.put_object(Bucket=self.bucket, Key=path, Body=data, ContentType=content_type)
+
+    def read(self, path: str) -> bytes:
+        return self.client.get_object(Bucket=self.bucket, Key=path)["Body"].read()
+
+    def exists(self, path: str) -> bool:
+        from botocore.exceptions import ClientError
+
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=path)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
+                return False
+            raise
+        return True
+
+    def url(self, path: str) -> str:
+        return self.client.generate_presigned_url(
+            "get_object", Params={"Bucket": self.bucket, "Key": path}, ExpiresIn=PRESIGNED_SECONDS
+        )
+
+    def delete_prefix(self, prefix: str) -> int:
+        deleted = 0
+        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
+            keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+            if keys:
+                self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": keys, "Quiet": True})
+                deleted += len(keys)
+        return deleted
+
+
+def backend() -> Backend:
+    """The app's storage, built once per app from its config."""
+    store = current_app.extensions.get("freelunch.storage")
+    if store is None:
+        bucket = current_app.config.get("S3_BUCKET")
+        if bucket:
+            import boto3
+            from botocore.config import Config
+
+            client = boto3.client(
+                "s3",
+                region_name=current_app.config.get("AWS_REGION"),
+                endpoint_url=current_app.config.get("S3_ENDPOINT_URL"),
+                config=Config(signature_version="s3v4"),  # SigV2 pre-signed URLs are deprecated and refused by newer regions
+            )
+            store = S3Storage(bucket, client)
+        else:
+            store = LocalStorage(Path(current_app.config["MEDIA_ROOT"]))
+        current_app.extensions["freelunch.storage"] = store
+    return store
+
+
+def save(relative_path: str, data: bytes, content_type: str | None = None) -> str:
     """Store bytes under a relative path; returns the path to keep on the Image."""
-    target = safe_join(str(media_root()), relative_path)
-    if target is None:
+    if not relative_path or relative_path.startswith("/") or ".." in relative_path.split("/"):
         raise ValueError(f"unsafe media path: {relative_path!r}")
-    Path(target).parent.mkdir(parents=True, exist_ok=True)
-    Path(target).write_bytes(data)
+    content_type = content_type or mimetypes.guess_type(relative_path)[0] or "application/octet-stream"
+    backend().save(relative_path, data, content_type)
     return relative_path
 
 
+def read(relative_path: str) -> bytes:
+    return backend().read(relative_path)
+
+
 def url_for_path(relative_path: str) -> str:
-    return url_for("media.serve", path=relative_path)
+    """Where a browser loads the file: /media/... locally, a pre-signed URL on S3."""
+    return backend().url(relative_path)
+
+
+def delete_prefix(prefix: str) -> int:
+    """Remove every stored file under a folder (a deleted dataset's media); returns how many."""
+    return backend().delete_prefix(prefix.rstrip("/") + "/")
+
+
+def thumbnail_path(relative_path: str) -> str:
+    return f"thumbs/{relative_path}.jpg"
+
+
+def ensure_thumbnail(relative_path: str) -> str:
+    """A small JPEG of a stored image, made on first use and kept; returns its path."""
+    thumb = thumbnail_path(relative_path)
+    if not backend().exists(thumb):
+        with PILImage.open(io.BytesIO(read(relative_path))) as image:
+            image.thumbnail(THUMBNAIL_SIZE)
+            out = io.BytesIO()
+            image.convert("RGB").save(out, "JPEG", quality=80)
+        save(thumb, out.getvalue(), "image/jpeg")
+    return thumb
 
 
 @bp.get("/media/<path:path>")
 def serve(path):
-    # Workers load these inside MTurk's iframe without a session, so media is public;
-    # paths carry the dataset id and are not listed anywhere.
-    return send_from_directory(media_root(), path, max_age=86400)
+    return send_from_directory(current_app.config["MEDIA_ROOT"], path, max_age=86400)

@@ -1,17 +1,244 @@
-from flask import render_template
+from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
+from peewee import fn
+from wtforms import SelectChoice
 
-from ..models import Batch, Dataset, Hit
+from ..models import Assignment, Batch, Dataset, Hit, ImageClass, LabLink, utcnow
+from ..pagination import paginate
+from ..services import batches as batch_service
+from ..services import jobs, survey
+from ..services.imports import ImportFailure, decode
+from ..services.mturk import FEE_STEP_ASSIGNMENTS
 from ..tenancy import current_org, owned_or_404
 from . import bp
+from .forms import BatchForm, LabLinkForm, SurveyCheckForm
+
+CLASS_CHOICES_MAX = 2000  # the builder lists at most this many classes to tick
+SURVEY_UPLOAD_MAX = 50 * 1024 * 1024
+
+
+# --- list and builder -----------------------------------------------------
 
 
 @bp.get("/")
 def index():
-    batches = Batch.owned(current_org()).join(Dataset).switch(Batch).order_by(Batch.created_at.desc())
-    return render_template("batches/index.html", batches=batches)
+    batches = Batch.owned(current_org()).order_by(Batch.created_at.desc())
+    dataset = None
+    if request.args.get("dataset", "").isdigit():
+        dataset = owned_or_404(Dataset, int(request.args["dataset"]))
+        batches = batches.where(Batch.dataset == dataset)
+    page = paginate(batches)
+    names = dict(Dataset.select(Dataset.id, Dataset.name).where(Dataset.id.in_({b.dataset_id for b in page.items})).tuples())
+    template = "batches/_list.html" if request.htmx else "batches/index.html"
+    return render_template(template, page=page, dataset_names=names, dataset=dataset)
+
+
+def _builder_form(dataset_id: int | None = None) -> tuple[BatchForm, Dataset | None]:
+    """The form with the organization's datasets and the chosen dataset's classes as choices."""
+    form = BatchForm()
+    datasets = list(Dataset.owned(current_org(), Dataset.id, Dataset.name).order_by(Dataset.name).tuples())
+    form.dataset_id.choices = [SelectChoice(d, name) for d, name in datasets]
+    owned = {d for d, _ in datasets}
+    if form.is_submitted():
+        chosen = form.dataset_id.data  # a foreign or unknown id fails the field's choice check
+    else:
+        chosen = dataset_id if dataset_id in owned else (datasets[0][0] if datasets else None)
+        form.dataset_id.data = chosen
+    dataset = Dataset.get_by_id(chosen) if chosen in owned else None
+    form.class_ids.choices = _class_choices(dataset)
+    return form, dataset
+
+
+def _class_choices(dataset: Dataset | None) -> list[SelectChoice]:
+    if dataset is None:
+        return []
+    counts = batch_service.class_role_counts(dataset, None)
+    classes = (ImageClass.select(ImageClass.id, ImageClass.key, ImageClass.names)
+               .where(ImageClass.dataset == dataset).order_by(ImageClass.key).limit(CLASS_CHOICES_MAX))
+    return [SelectChoice(c.id, f"{c.key} · {', '.join(c.names[:2])} · {counts[c.id].get('candidate', 0)} candidates, "
+                   f"{counts[c.id].get('positive', 0)} + {counts[c.id].get('negative', 0)} controls") for c in classes]
+
+
+@bp.get("/new")
+def new():
+    dataset_id = request.args.get("dataset_id", "")
+    form, dataset = _builder_form(int(dataset_id) if dataset_id.isdigit() else None)
+    return render_template("batches/new.html", form=form, dataset=dataset, fee_step=FEE_STEP_ASSIGNMENTS)
+
+
+@bp.get("/new/classes")
+def builder_classes():
+    """The class checkboxes for the dataset chosen in the builder (swapped in when the dataset changes)."""
+    dataset_id = request.args.get("dataset_id", "")
+    if not dataset_id.isdigit():
+        abort(400, "Choose a dataset.")
+    form, dataset = _builder_form(owned_or_404(Dataset, int(dataset_id)).id)
+    return render_template("batches/_builder_classes.html", form=form, dataset=dataset)
+
+
+@bp.post("/")
+def create():
+    form, dataset = _builder_form()
+    if not form.dataset_id.choices:
+        flash("Create a dataset and import its classes and images first.", "error")
+        return redirect(url_for("datasets.index"))
+    if form.validate_on_submit():
+        issues = batch_service.problems(dataset, form.class_ids.data, form.positives_per_page.data,
+                                        form.negatives_per_page.data)
+        if issues:
+            form.class_ids.errors = list(form.class_ids.errors) + issues
+        else:
+            batch = Batch.create(
+                organization=current_org(), dataset=dataset, name=form.name.data.strip(),
+                pages_per_hit=form.pages_per_hit.data, images_per_page=form.images_per_page.data,
+                positives_per_page=form.positives_per_page.data, negatives_per_page=form.negatives_per_page.data,
+                assignments_per_hit=form.assignments_per_hit.data, versions=form.versions.data,
+                one_hit_per_worker=form.one_hit_per_worker.data, reward=form.reward.data,
+                title=form.title.data.strip(), description=form.description.data.strip(),
+            )
+            batch_service.start_build(batch, form.class_ids.data)
+            if batch.assignments_per_hit >= FEE_STEP_ASSIGNMENTS:
+                flash(f"{batch.assignments_per_hit} assignments per HIT: MTurk's fee is 40% instead of 20% "
+                      f"from {FEE_STEP_ASSIGNMENTS} on.", "error")
+            flash(f"Batch {batch.name} created; its HITs are being built.", "success")
+            return redirect(url_for("batches.show", batch_id=batch.id))
+    return render_template("batches/new.html", form=form, dataset=dataset, fee_step=FEE_STEP_ASSIGNMENTS), 422
+
+
+# --- one batch ------------------------------------------------------------
+
+
+def _hit_page(batch: Batch):
+    page = paginate(Hit.select().where(Hit.batch == batch).order_by(Hit.id))
+    ids = [h.id for h in page.items]
+    rows = (Assignment.select(Assignment.hit, fn.COUNT(Assignment.id), fn.SUM(Assignment.done.cast("integer")))
+            .where(Assignment.hit.in_(ids)).group_by(Assignment.hit).tuples()) if ids else []
+    page.assignments = {hit_id: (n, int(done or 0)) for hit_id, n, done in rows}
+    return page
+
+
+def _link_page(batch: Batch):
+    return paginate(LabLink.select().where(LabLink.batch == batch).order_by(LabLink.created_at.desc()), per_page=20)
+
+
+def lab_url(link: LabLink) -> str:
+    """The worker-facing lab link (served by the annotation page's /lab/<token>)."""
+    return f"{current_app.config['PUBLIC_URL']}/lab/{link.token}"
 
 
 @bp.get("/<int:batch_id>")
 def show(batch_id):
     batch = owned_or_404(Batch, batch_id)
-    return render_template("batches/show.html", batch=batch, hits=batch.hits.order_by(Hit.id))
+    return render_template(
+        "batches/show.html", batch=batch, hits=_hit_page(batch), links=_link_page(batch), link_form=LabLinkForm(),
+        check_form=SurveyCheckForm(), recent_jobs=jobs.recent(current_org().id, f"batch:{batch.id}"),
+        lab_url=lab_url, fee_step=FEE_STEP_ASSIGNMENTS,
+    )
+
+
+@bp.get("/<int:batch_id>/hits")
+def hits(batch_id):
+    batch = owned_or_404(Batch, batch_id)
+    if not request.htmx:
+        return redirect(url_for("batches.show", batch_id=batch.id, **request.args))
+    return render_template("batches/_hits.html", batch=batch, hits=_hit_page(batch))
+
+
+@bp.post("/<int:batch_id>/build")
+def build(batch_id):
+    batch = owned_or_404(Batch, batch_id)
+    if batch.state not in ("draft", "failed") or batch.hits.exists():
+        flash("Only a batch whose build failed (and has no HITs) can be built again.", "error")
+    else:
+        issues = batch_service.problems(batch.dataset, None, batch.positives_per_page, batch.negatives_per_page)
+        if issues:
+            flash(" ".join(issues), "error")
+        else:
+            batch_service.start_build(batch, None)
+            flash("Building the HITs again, from every class of the dataset.", "success")
+    return redirect(url_for("batches.show", batch_id=batch.id))
+
+
+# --- lab links ------------------------------------------------------------
+
+
+@bp.get("/<int:batch_id>/links")
+def links(batch_id):
+    batch = owned_or_404(Batch, batch_id)
+    if not request.htmx:
+        return redirect(url_for("batches.show", batch_id=batch.id, **request.args))
+    return render_template("batches/_links.html", batch=batch, links=_link_page(batch), lab_url=lab_url)
+
+
+@bp.post("/<int:batch_id>/links")
+def create_link(batch_id):
+    batch = owned_or_404(Batch, batch_id)
+    form = LabLinkForm()
+    if not form.validate_on_submit():
+        return render_template("batches/_link_error.html", errors=form.label.errors or ["Check the label."]), 422
+    link = LabLink.create(organization=batch.organization_id, batch=batch, label=(form.label.data or "").strip())
+    if not request.htmx:
+        flash("Lab link created: copy it below.", "success")
+        return redirect(url_for("batches.show", batch_id=batch.id))
+    return render_template("batches/_link_row.html", link=link, lab_url=lab_url, new=True)
+
+
+@bp.post("/links/<int:link_id>/revoke")
+def revoke_link(link_id):
+    link = owned_or_404(LabLink, link_id)
+    if link.revoked_at is None:
+        link.revoked_at = utcnow()
+        link.save()
+    if not request.htmx:
+        flash("Lab link revoked: it no longer opens HITs.", "success")
+        return redirect(url_for("batches.show", batch_id=link.batch_id))
+    return render_template("batches/_link_row.html", link=link, lab_url=lab_url)
+
+
+# --- MTurk survey-link kit ------------------------------------------------
+
+
+def _download(body: str, filename: str, mimetype: str) -> Response:
+    return Response(body, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+@bp.get("/<int:batch_id>/survey.csv")
+def survey_csv(batch_id):
+    batch = owned_or_404(Batch, batch_id)
+    return _download(survey.batch_csv(batch), f"freelunch-batch-{batch.id}.csv", "text/csv")
+
+
+@bp.get("/<int:batch_id>/survey.html")
+def survey_html(batch_id):
+    batch = owned_or_404(Batch, batch_id)
+    pointer = any(v.startswith("POINTER") for v in batch.versions)
+    blurred = any(v.endswith("NO_ORIGINAL") for v in batch.versions)
+    html = render_template("batches/survey_landing.html", batch=batch, pointer=pointer, blurred=blurred)
+    return _download(html, f"freelunch-batch-{batch.id}-landing.html", "text/html")
+
+
+@bp.post("/<int:batch_id>/survey/check")
+def survey_check(batch_id):
+    batch = owned_or_404(Batch, batch_id)
+    request.max_content_length = SURVEY_UPLOAD_MAX
+    form = SurveyCheckForm()
+    error, text = None, ""
+    if form.validate_on_submit():
+        try:
+            text = decode(form.results.data.read(), "The results file") if form.results.data else form.pasted.data or ""
+        except ImportFailure as failure:
+            error = str(failure)
+    else:
+        error = " ".join(e for field in form for e in field.errors)
+    if not error and not text.strip():
+        error = "Upload MTurk's results CSV or paste its content."
+    if not error:
+        try:
+            header, rows, verdicts = survey.check_results(batch, text)
+        except survey.ResultsError as failure:
+            error = str(failure)
+    if error:
+        return render_template("batches/_survey_check.html", error=error), 422
+    if request.form.get("action") == "download":
+        return _download(survey.decisions_csv(header, rows, verdicts), f"freelunch-batch-{batch.id}-decisions.csv", "text/csv")
+    return render_template("batches/_survey_check.html", verdicts=verdicts, counts=survey.summary(verdicts),
+                           statuses=survey.STATUSES, text=text)

@@ -1,24 +1,296 @@
-from flask import render_template
+import uuid
+from pathlib import Path
 
-from ..models import Batch, Dataset, Image, ImageClass
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from peewee import fn
+from werkzeug.datastructures import FileStorage
+
+from .. import storage
+from ..models import CANDIDATE_ROLES, Batch, Candidate, Dataset, Image, ImageClass
+from ..pagination import paginate
+from ..services import datasets as dataset_service
+from ..services import jobs
+from ..services.image_imports import check_zip
+from ..services.imports import ImportFailure, split_names
 from ..tenancy import current_org, owned_or_404
 from . import bp
+from .forms import ClassForm, ClassImportForm, DatasetForm, DeleteDatasetForm, ImageImportForm
+
+CLASS_UPLOAD_MAX = 20 * 1024 * 1024
+IMAGE_UPLOAD_MAX = 2 * 1024 * 1024 * 1024
+IMAGES_PER_PAGE = 48
+
+
+def _name_taken(name: str, dataset_id: int | None = None) -> bool:
+    query = Dataset.owned(current_org()).where(Dataset.name == name.strip())
+    if dataset_id:
+        query = query.where(Dataset.id != dataset_id)
+    return query.exists()
+
+
+# --- datasets -------------------------------------------------------------
+
+
+def _index(form: DatasetForm, status: int = 200):
+    datasets = Dataset.owned(current_org()).order_by(Dataset.name)
+    page = paginate(datasets)
+    counts = dict(ImageClass.select(ImageClass.dataset, fn.COUNT(ImageClass.id))
+                  .where(ImageClass.dataset.in_([d.id for d in page.items])).group_by(ImageClass.dataset).tuples())
+    images = dict(Image.select(Image.dataset, fn.COUNT(Image.id))
+                  .where(Image.dataset.in_([d.id for d in page.items])).group_by(Image.dataset).tuples())
+    template = "datasets/_list.html" if request.htmx and request.method == "GET" else "datasets/index.html"
+    return render_template(template, page=page, form=form, class_counts=counts, image_counts=images), status
 
 
 @bp.get("/")
 def index():
-    datasets = Dataset.owned(current_org()).order_by(Dataset.name)
-    return render_template("datasets/index.html", datasets=datasets)
+    return _index(DatasetForm())
+
+
+@bp.post("/")
+def create():
+    form = DatasetForm()
+    if form.validate_on_submit() and _name_taken(form.name.data):
+        form.name.errors.append("You already have a dataset with this name.")
+    elif form.validate_on_submit():
+        dataset = Dataset.create(organization=current_org(), name=form.name.data.strip(), description=form.description.data.strip())
+        flash(f"Dataset {dataset.name} created. Import its classes, then its images.", "success")
+        return redirect(url_for("datasets.show", dataset_id=dataset.id))
+    return _index(form, 422)
+
+
+def _show(dataset: Dataset, status: int = 200, **forms):
+    batches = dataset.batches.order_by(Batch.created_at.desc())
+    return render_template(
+        "datasets/show.html",
+        dataset=dataset,
+        class_count=dataset.classes.count(),
+        image_count=dataset.images.count(),
+        batches=batches.limit(10),
+        batch_count=batches.count(),
+        edit_form=forms.get("edit_form") or DatasetForm(obj=dataset),
+        class_form=forms.get("class_form") or ClassImportForm(),
+        image_form=forms.get("image_form") or ImageImportForm(),
+        recent_jobs=jobs.recent(current_org().id, f"dataset:{dataset.id}"),
+        classes=_class_page(dataset),
+    ), status
 
 
 @bp.get("/<int:dataset_id>")
 def show(dataset_id):
+    return _show(owned_or_404(Dataset, dataset_id))
+
+
+@bp.post("/<int:dataset_id>")
+def update(dataset_id):
     dataset = owned_or_404(Dataset, dataset_id)
-    return render_template(
-        "datasets/show.html",
-        dataset=dataset,
-        classes=dataset.classes.order_by(ImageClass.key),
-        image_count=dataset.images.count(),
-        batches=dataset.batches.order_by(Batch.created_at.desc()),
-        Image=Image,
-    )
+    form = DatasetForm()
+    if form.validate_on_submit() and _name_taken(form.name.data, dataset.id):
+        form.name.errors.append("You already have a dataset with this name.")
+    elif form.validate_on_submit():
+        dataset.name, dataset.description = form.name.data.strip(), form.description.data.strip()
+        dataset.save()
+        flash("Dataset saved.", "success")
+        return redirect(url_for("datasets.show", dataset_id=dataset.id))
+    return _show(dataset, 422, edit_form=form)
+
+
+@bp.get("/<int:dataset_id>/delete")
+def confirm_delete(dataset_id):
+    dataset = owned_or_404(Dataset, dataset_id)
+    return render_template("datasets/delete.html", dataset=dataset, impact=dataset_service.impact(dataset),
+                           form=DeleteDatasetForm())
+
+
+@bp.post("/<int:dataset_id>/delete")
+def delete(dataset_id):
+    dataset = owned_or_404(Dataset, dataset_id)
+    impact = dataset_service.impact(dataset)
+    form = DeleteDatasetForm()
+    if form.validate_on_submit() and impact.needs_typed_confirmation and form.confirm_name.data.strip() != dataset.name:
+        form.confirm_name.errors.append(f"Type {dataset.name} exactly to delete it and its batches.")
+    elif form.validate_on_submit():
+        dataset_service.delete_dataset(dataset)
+        flash(f"Dataset {dataset.name} deleted" + (f", with {len(impact.batches)} batches." if impact.batches else "."), "success")
+        return redirect(url_for("datasets.index"))
+    return render_template("datasets/delete.html", dataset=dataset, impact=impact, form=form), 422
+
+
+# --- classes --------------------------------------------------------------
+
+
+def _class_page(dataset: Dataset):
+    query = ImageClass.select().where(ImageClass.dataset == dataset).order_by(ImageClass.key)
+    search = request.args.get("q", "").strip()
+    if search:
+        query = query.where(ImageClass.key.contains(search) | ImageClass.description.contains(search)
+                            | ImageClass.names.cast("text").contains(search))
+    page = paginate(query)
+    counts: dict[int, dict[str, int]] = {c.id: {} for c in page.items}
+    for class_id, role, n in (Candidate.select(Candidate.image_class, Candidate.role, fn.COUNT(Candidate.id))
+                              .where(Candidate.image_class.in_(list(counts)))
+                              .group_by(Candidate.image_class, Candidate.role).tuples()):
+        counts[class_id][role] = n
+    page.counts = counts
+    page.search = search
+    return page
+
+
+@bp.get("/<int:dataset_id>/classes")
+def classes(dataset_id):
+    dataset = owned_or_404(Dataset, dataset_id)
+    if not request.htmx:
+        return redirect(url_for("datasets.show", dataset_id=dataset.id, **request.args))
+    return render_template("datasets/_classes.html", dataset=dataset, classes=_class_page(dataset))
+
+
+def _class_counts(image_class: ImageClass) -> dict[str, int]:
+    return dict(Candidate.select(Candidate.role, fn.COUNT(Candidate.id)).where(Candidate.image_class == image_class)
+                .group_by(Candidate.role).tuples())
+
+
+@bp.get("/classes/<int:class_id>")
+def class_row(class_id):
+    image_class = owned_or_404(ImageClass, class_id)
+    if not request.htmx:
+        return redirect(url_for("datasets.images", dataset_id=image_class.dataset_id, **{"class": image_class.key}))
+    return render_template("datasets/_class_row.html", c=image_class, counts=_class_counts(image_class))
+
+
+@bp.get("/classes/<int:class_id>/edit")
+def edit_class(class_id):
+    image_class = owned_or_404(ImageClass, class_id)
+    form = ClassForm(names=", ".join(image_class.names), description=image_class.description)
+    return render_template("datasets/_class_edit.html", c=image_class, form=form)
+
+
+@bp.post("/classes/<int:class_id>")
+def save_class(class_id):
+    image_class = owned_or_404(ImageClass, class_id)
+    form = ClassForm()
+    if not form.validate_on_submit():
+        return render_template("datasets/_class_edit.html", c=image_class, form=form), 422
+    image_class.names = split_names(form.names.data)
+    image_class.description = form.description.data.strip()
+    image_class.save()
+    if not request.htmx:
+        flash(f"Class {image_class.key} saved.", "success")
+        return redirect(url_for("datasets.show", dataset_id=image_class.dataset_id))
+    return render_template("datasets/_class_row.html", c=image_class, counts=_class_counts(image_class))
+
+
+# --- images ---------------------------------------------------------------
+
+
+@bp.get("/<int:dataset_id>/images")
+def images(dataset_id):
+    dataset = owned_or_404(Dataset, dataset_id)
+    query = Image.select().where(Image.dataset == dataset).order_by(Image.key)
+    class_key, role = request.args.get("class", "").strip(), request.args.get("role", "")
+    if role and role not in CANDIDATE_ROLES:
+        abort(400, f"role must be one of {', '.join(CANDIDATE_ROLES)}.")
+    image_class = None
+    if class_key:
+        image_class = ImageClass.get_or_none(ImageClass.dataset == dataset, ImageClass.key == class_key)
+        if image_class is None:
+            abort(404, f"This dataset has no class {class_key}.")
+    if image_class or role:
+        candidacy = Candidate.select(Candidate.image).where(Candidate.organization == dataset.organization_id)
+        if image_class:
+            candidacy = candidacy.where(Candidate.image_class == image_class)
+        if role:
+            candidacy = candidacy.where(Candidate.role == role)
+        query = query.where(Image.id.in_(candidacy))
+    page = paginate(query, per_page=IMAGES_PER_PAGE)
+    roles: dict[int, list[tuple[str, str]]] = {i.id: [] for i in page.items}
+    for image_id, key, r in (Candidate.select(Candidate.image, ImageClass.key, Candidate.role).join(ImageClass)
+                             .where(Candidate.image.in_(list(roles))).order_by(ImageClass.key).tuples()):
+        roles[image_id].append((key, r))
+    template = "datasets/_images.html" if request.htmx else "datasets/images.html"
+    return render_template(template, dataset=dataset, page=page, roles=roles, image_class=image_class, role=role)
+
+
+@bp.get("/images/<int:image_id>/thumbnail")
+def thumbnail(image_id):
+    image = owned_or_404(Image, image_id)
+    if image.storage_path:
+        return redirect(storage.url_for_path(storage.ensure_thumbnail(image.storage_path)))
+    return redirect(image.url)
+
+
+# --- imports --------------------------------------------------------------
+
+
+def _save_upload(upload: FileStorage) -> Path:
+    """Keep an upload under instance/uploads/ until its import job reads (and deletes) it."""
+    folder = Path(current_app.config["INSTANCE_PATH"]) / "uploads"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{uuid.uuid4().hex}{Path(upload.filename or '').suffix.lower()[:10]}"
+    upload.save(path)
+    return path
+
+
+def _head(path: Path) -> bytes:
+    with open(path, "rb") as file:
+        return file.read(64)
+
+
+def _started(dataset: Dataset, job, what: str):
+    if request.htmx:
+        return render_template("jobs/_progress.html", job=jobs.status(job.id, current_org().id))
+    flash(f"{what} started; its progress shows below.", "success")
+    return redirect(url_for("datasets.show", dataset_id=dataset.id))
+
+
+def _too_large(limit: int) -> bool:
+    request.max_content_length = limit + 1024 * 1024  # the form's other fields fit in the extra megabyte
+    return (request.content_length or 0) > request.max_content_length
+
+
+@bp.post("/<int:dataset_id>/imports/classes")
+def import_classes(dataset_id):
+    dataset = owned_or_404(Dataset, dataset_id)
+    if _too_large(CLASS_UPLOAD_MAX):
+        abort(413, f"Class files can be at most {CLASS_UPLOAD_MAX // (1024 * 1024)} MB.")
+    form = ClassImportForm()
+    if not form.validate_on_submit():
+        return _import_error(dataset, class_form=form)
+    upload = _save_upload(form.classes.data)
+    kind = "json" if _head(upload).lstrip(b"\xef\xbb\xbf \t\r\n").startswith((b"[", b"{")) else "csv"
+    wikipedia = str(_save_upload(form.wikipedia.data)) if form.wikipedia.data else None
+    job = jobs.enqueue("tasks.imports.import_classes", dataset.id, current_org().id, kind, str(upload), wikipedia,
+                       organization_id=current_org().id, scope=f"dataset:{dataset.id}",
+                       title=f"Import classes from {form.classes.data.filename}")
+    return _started(dataset, job, "The class import")
+
+
+@bp.post("/<int:dataset_id>/imports/images")
+def import_images(dataset_id):
+    dataset = owned_or_404(Dataset, dataset_id)
+    if _too_large(IMAGE_UPLOAD_MAX):
+        abort(413, f"Image uploads can be at most {IMAGE_UPLOAD_MAX // (1024 ** 3)} GB; split the archive.")
+    form = ImageImportForm()
+    if not form.validate_on_submit():
+        return _import_error(dataset, image_form=form)
+    upload = _save_upload(form.images.data)
+    kind = "manifest"
+    if upload.suffix == ".zip" or _head(upload).startswith(b"PK\x03\x04"):
+        kind = "zip"
+        try:
+            check_zip(upload)  # refuse a broken or unsafe archive now, not minutes later
+        except ImportFailure as failure:
+            upload.unlink(missing_ok=True)
+            form.images.errors.append(str(failure))
+            return _import_error(dataset, image_form=form)
+    job = jobs.enqueue("tasks.imports.import_images", dataset.id, current_org().id, kind, str(upload),
+                       form.create_classes.data, organization_id=current_org().id, scope=f"dataset:{dataset.id}",
+                       title=f"Import images from {form.images.data.filename}")
+    return _started(dataset, job, "The image import")
+
+
+def _import_error(dataset: Dataset, **forms):
+    if request.htmx:
+        form = forms.get("class_form") or forms.get("image_form")
+        errors = [e for field in form for e in field.errors]
+        return render_template("datasets/_import_error.html", errors=errors), 422
+    return _show(dataset, 422, **forms)

@@ -7,6 +7,8 @@ from collections.abc import Callable
 from ..db import database
 from ..models import Batch, Candidate, Hit, HitPage, ImageClass
 
+SPARES = 3  # replacement images kept per page
+
 
 class BuildError(ValueError):
     """The dataset cannot fill the batch as configured; the message says why."""
@@ -34,13 +36,17 @@ def _pages_for_class(batch: Batch, image_class: ImageClass, rng: random.Random) 
         images += rng.sample(by_role["positive"], batch.positives_per_page)
         images += rng.sample(by_role["negative"], batch.negatives_per_page)
         rng.shuffle(images)
-        spares = [i for i in candidates if i not in images][:3]
+        # Replacements for images that fail to load: the next candidates, else earlier ones (never this page's).
+        spares = candidates[start + per_page : start + per_page + SPARES]
+        spares += candidates[: min(start, SPARES - len(spares))]
         pages.append((images, spares))
     return pages
 
 
 def build_hits(batch: Batch, class_ids: list[int] | None = None, progress: Callable[[float], None] | None = None) -> int:
     """Create the batch's HITs (pages_per_hit pages each) with a recorded shuffle seed; returns the count."""
+    if batch.hits.exists():
+        raise BuildError("This batch has its HITs already.")
     if batch.shuffle_seed is None:
         batch.shuffle_seed = random.SystemRandom().randrange(2**53)
     rng = random.Random(batch.shuffle_seed)
@@ -58,8 +64,6 @@ def build_hits(batch: Batch, class_ids: list[int] | None = None, progress: Calla
         raise BuildError("The chosen classes have no candidate images.")
     rng.shuffle(pages)
 
-    if batch.hits.exists():
-        raise BuildError("This batch has its HITs already.")
     hit_count = 0
     with database.atomic():
         for start in range(0, len(pages), batch.pages_per_hit):

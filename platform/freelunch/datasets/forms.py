@@ -1,0 +1,40 @@
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from wtforms import BooleanField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, ValidationError
+
+from ..services.imports import split_names
+
+
+class DatasetForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired("Give the dataset a name."), Length(max=120)])
+    description = TextAreaField("Description", validators=[Length(max=2000)])
+
+
+class ClassForm(FlaskForm):
+    names = StringField("Names", validators=[DataRequired("A class needs at least one name."), Length(max=2000)],
+                        description="Synonyms separated by commas (or by semicolons when a name has a comma).")
+    description = TextAreaField("Definition", validators=[Length(max=2000)])
+
+    def validate_names(self, field):
+        names = split_names(field.data or "")
+        if not names:
+            raise ValidationError("A class needs at least one name.")
+        if any(len(name) > 200 for name in names):
+            raise ValidationError("Each name must be at most 200 characters.")
+
+
+class ClassImportForm(FlaskForm):
+    classes = FileField("Class file", validators=[FileRequired("Choose a class_info.json or CSV file.")],
+                        description="ImageNetV2 class_info.json, or a CSV with key, names, description, wikipedia.")
+    wikipedia = FileField("wikipedia_pages.json (optional, with a JSON class file)")
+
+
+class ImageImportForm(FlaskForm):
+    images = FileField("Image file", validators=[FileRequired("Choose a manifest (CSV or JSON Lines) or a ZIP.")],
+                       description="A manifest of image_id, url, class, role; or a ZIP of <class>/<file> folders.")
+    create_classes = BooleanField("Create classes that do not exist yet (named after their key)")
+
+
+class DeleteDatasetForm(FlaskForm):
+    confirm_name = StringField("Type the dataset's name to confirm")

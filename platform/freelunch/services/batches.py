@@ -1,0 +1,45 @@
+"""Making a batch from the builder form: check the dataset can fill it, then build its HITs in a job."""
+from __future__ import annotations
+
+from peewee import fn
+
+from ..models import Batch, Candidate, Dataset, ImageClass
+from . import jobs
+
+
+def class_role_counts(dataset: Dataset, class_ids: list[int] | None) -> dict[int, dict[str, int]]:
+    """Per class of the dataset (or of ``class_ids``): how many candidates, positives and negatives it has."""
+    classes = ImageClass.select(ImageClass.id).where(ImageClass.dataset == dataset)
+    if class_ids:
+        classes = classes.where(ImageClass.id.in_(class_ids))
+    counts: dict[int, dict[str, int]] = {class_id: {} for (class_id,) in classes.tuples()}
+    query = (Candidate.select(Candidate.image_class, Candidate.role, fn.COUNT(Candidate.id))
+             .where(Candidate.image_class.in_(classes)).group_by(Candidate.image_class, Candidate.role))
+    for class_id, role, n in query.tuples():
+        counts[class_id][role] = n
+    return counts
+
+
+def problems(dataset: Dataset, class_ids: list[int] | None, positives: int, negatives: int) -> list[str]:
+    """Why the chosen classes cannot fill pages as configured (empty when they can)."""
+    counts = class_role_counts(dataset, class_ids)
+    if not counts:
+        return ["The dataset has no classes yet: import them first."]
+    if not any(c.get("candidate") for c in counts.values()):
+        return ["The chosen classes have no candidate images: import images first."]
+    short = [cid for cid, c in counts.items() if c.get("candidate") and
+             (c.get("positive", 0) < positives or c.get("negative", 0) < negatives)]
+    if not short:
+        return []
+    keys = [k for (k,) in ImageClass.select(ImageClass.key).where(ImageClass.id.in_(short[:5])).tuples()]
+    more = f" and {len(short) - 5} more" if len(short) > 5 else ""
+    return [f"{len(short)} class(es) have fewer than {positives} positive or {negatives} negative controls "
+            f"({', '.join(keys)}{more}): lower the controls per page, import controls, or leave those classes out."]
+
+
+def start_build(batch: Batch, class_ids: list[int] | None):
+    """Mark the batch as building and queue the job that makes its HITs."""
+    batch.state = "building"
+    batch.save()
+    return jobs.enqueue("tasks.batches.build_batch", batch.id, batch.organization_id, class_ids or None,
+                        organization_id=batch.organization_id, scope=f"batch:{batch.id}", title=f"Build HITs of {batch.name}")

@@ -1,0 +1,357 @@
+"""Importing images into a dataset: a manifest of URLs (CSV or JSON Lines), or a ZIP of files.
+
+Each image is offered to one class with a role (candidate, positive or negative
+control). Sizes are probed with Pillow: a ZIP's files directly, a manifest's
+URLs by fetching them through services/safe_fetch (unless the manifest gives
+width and height). Rows are handled in chunks; a bad row is reported and
+skipped, the good ones still land. A ZIP with an unsafe path (absolute,
+``..``, a link) is refused whole, before anything is stored. The formats are
+documented in docs/import-formats.md; keep the two in step.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import re
+import stat
+import zipfile
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path, PurePosixPath
+
+from flask import current_app
+from PIL import Image as PILImage
+
+from .. import storage
+from ..db import database
+from ..models import CANDIDATE_ROLES, Candidate, Dataset, Image, ImageClass
+from . import safe_fetch
+from .imports import CHUNK, ImportFailure, ProgressFn, Report, check_key, header_map
+
+WEB_FORMATS = {"JPEG": (".jpg", "image/jpeg"), "PNG": (".png", "image/png"),
+               "GIF": (".gif", "image/gif"), "WEBP": (".webp", "image/webp")}
+ROLE_ALIASES = {"candidate": "candidate", "positive": "positive", "negative": "negative",
+                "positive control": "positive", "negative control": "negative", "pos": "positive", "neg": "negative",
+                "": "candidate"}
+IMAGE_KEY_MAX = 255
+URL_MAX = 2048
+SIZE_MAX = 100_000
+FETCH_THREADS = 8
+ZIP_MAX_ENTRIES = 200_000
+ZIP_MAX_FILE = 50 * 1024 * 1024
+ZIP_SKIP = re.compile(r"(^|/)(__MACOSX/|\.)")  # macOS resource forks, .DS_Store and other hidden files
+
+MANIFEST_COLUMNS = {
+    "key": ("image_id", "imageid", "image", "id", "key"),
+    "url": ("url", "image_url"),
+    "class": ("class", "class_key", "wnid", "label"),
+    "role": ("role",),
+    "width": ("width", "original_width"),
+    "height": ("height", "original_height"),
+}
+
+Fetcher = Callable[[str], bytes]
+
+
+def probe(data: bytes) -> tuple[int, int, str]:
+    """(width, height, Pillow format) of an image browsers can show; ValueError says what is wrong."""
+    try:
+        with PILImage.open(io.BytesIO(data)) as image:
+            width, height, kind = image.width, image.height, image.format
+            image.verify()
+    except PILImage.DecompressionBombError as error:
+        raise ValueError("the image has too many pixels to be safe to open") from error
+    except Exception as error:  # Pillow raises many kinds for a file that is not an image
+        raise ValueError("not an image file (Pillow cannot read it)") from error
+    if kind not in WEB_FORMATS:
+        raise ValueError(f"{kind} images do not show in browsers; convert to JPEG or PNG")
+    return width, height, kind
+
+
+def default_fetcher() -> Fetcher:
+    """The safe fetcher; private addresses only for tests that say so (TESTING and IMPORT_ALLOW_PRIVATE_URLS)."""
+    allow = bool(current_app.testing and current_app.config.get("IMPORT_ALLOW_PRIVATE_URLS"))
+    return lambda url: safe_fetch.fetch(url, allow_private=allow)
+
+
+def _classes(dataset: Dataset, keys: set[str], create: bool, report: Report) -> dict[str, int]:
+    """Class key -> id for the keys seen; creates missing ones (named after their key) when asked."""
+    found = dict(ImageClass.select(ImageClass.key, ImageClass.id)
+                 .where(ImageClass.dataset == dataset, ImageClass.key.in_(list(keys))).tuples())
+    missing = keys - found.keys()
+    if create and missing:
+        ImageClass.insert_many([dict(organization=dataset.organization_id, dataset=dataset.id, key=key, names=[key])
+                                for key in sorted(missing)]).execute()
+        report.counts["classes created"] += len(missing)
+        return _classes(dataset, keys, False, report)
+    return found
+
+
+def _store_rows(dataset: Dataset, rows: list[dict], report: Report) -> None:
+    """Upsert images by key and their candidacies by (class, image), in one transaction."""
+    if not rows:
+        return
+    keys = list({row["key"] for row in rows})
+    with database.atomic():
+        existing = {k for (k,) in Image.select(Image.key).where(Image.dataset == dataset, Image.key.in_(keys)).tuples()}
+        latest = {row["key"]: row for row in rows}  # the last row for an image decides its file and size
+        Image.insert_many([
+            dict(organization=dataset.organization_id, dataset=dataset.id, key=key, url=row.get("url"),
+                 storage_path=row.get("storage_path"), width=row["width"], height=row["height"])
+            for key, row in latest.items()
+        ]).on_conflict(conflict_target=[Image.dataset, Image.key],
+                       preserve=[Image.url, Image.storage_path, Image.width, Image.height]).execute()
+        ids = dict(Image.select(Image.key, Image.id).where(Image.dataset == dataset, Image.key.in_(keys)).tuples())
+        candidacies = {(row["class_id"], ids[row["key"]]): row["role"] for row in rows}
+        Candidate.insert_many([
+            dict(organization=dataset.organization_id, image_class=class_id, image=image_id, role=role)
+            for (class_id, image_id), role in candidacies.items()
+        ]).on_conflict(conflict_target=[Candidate.image_class, Candidate.image], preserve=[Candidate.role]).execute()
+    report.counts["images created"] += len(latest.keys() - existing)
+    report.counts["images updated"] += len(latest.keys() & existing)
+    for row in rows:
+        report.counts[f"{row['role']} rows"] += 1
+
+
+# --- manifests ------------------------------------------------------------
+
+
+def _manifest_records(path: Path) -> Iterator[tuple[str, dict]]:
+    """(where, record) for each row of a CSV or JSON Lines manifest; a broken JSON line yields its error."""
+    with open(path, "rb") as head:
+        start = head.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
+    with open(path, encoding="utf-8-sig", newline="") as text:
+        if start.startswith(b"{"):
+            for number, line in enumerate(text, 1):
+                if not line.strip():
+                    continue
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError as error:
+                    yield f"line {number}", {"__error__": f"not valid JSON ({error.msg})"}
+                    continue
+                yield f"line {number}", _json_record(record) if isinstance(record, dict) else {"__error__": "not a JSON object"}
+            return
+        reader = csv.DictReader(text)
+        columns = header_map(reader.fieldnames or [], MANIFEST_COLUMNS)
+        missing = [c for c in ("key", "url", "class") if c not in columns]
+        if missing:
+            raise ImportFailure("The manifest needs a header row with image_id, url and class (optional: role, "
+                                f"width, height), or JSON Lines objects with those keys; missing: {', '.join(missing)}.")
+        try:
+            for record in reader:
+                yield f"line {reader.line_num}", {ours: record.get(theirs) for ours, theirs in columns.items()}
+        except csv.Error as error:
+            raise ImportFailure(f"The CSV cannot be read past line {reader.line_num}: {error}.") from error
+
+
+def _json_record(record: dict) -> dict:
+    """A JSON Lines object's fields under our names (same aliases as the CSV columns)."""
+    columns = header_map(list(record), MANIFEST_COLUMNS)
+    return {ours: record[theirs] for ours, theirs in columns.items()}
+
+
+def _manifest_row(record: dict) -> dict:
+    """Validate one manifest row; ValueError says what is wrong."""
+    if "__error__" in record:
+        raise ValueError(record["__error__"])
+    key = record.get("key")
+    key = str(key).strip() if isinstance(key, (str, int)) else ""
+    if not key:
+        raise ValueError("the image id is missing")
+    if len(key) > IMAGE_KEY_MAX:
+        raise ValueError(f"the image id is longer than {IMAGE_KEY_MAX} characters")
+    url = str(record.get("url") or "").strip()
+    if not url:
+        raise ValueError("the url is missing")
+    if len(url) > URL_MAX:
+        raise ValueError(f"the url is longer than {URL_MAX} characters")
+    safe_fetch.check_url(url)
+    class_key = check_key(str(record.get("class") or ""), "class")
+    role = ROLE_ALIASES.get(str(record.get("role") or "").strip().lower())
+    if role is None:
+        raise ValueError(f"role {record.get('role')!r} is not one of {', '.join(CANDIDATE_ROLES)}")
+    width, height = record.get("width"), record.get("height")
+    if width in (None, "") and height in (None, ""):
+        width = height = None
+    else:
+        try:
+            width, height = int(width), int(height)
+        except (TypeError, ValueError) as error:
+            raise ValueError("width and height must both be whole numbers (or both left out)") from error
+        if not (0 < width <= SIZE_MAX and 0 < height <= SIZE_MAX):
+            raise ValueError(f"width and height must be between 1 and {SIZE_MAX}")
+    return {"key": key, "url": url, "class": class_key, "role": role, "width": width, "height": height}
+
+
+def _probe_urls(rows: list[tuple[str, dict]], fetcher: Fetcher, cache: dict, report: Report) -> list[dict]:
+    """Fill in the sizes of rows without them by fetching each URL once; drops rows that fail."""
+    urls = {row["url"] for _, row in rows if row["width"] is None and row["url"] not in cache}
+
+    def size_of(url: str):
+        try:
+            return probe(fetcher(url))[:2]
+        except (ValueError, OSError) as error:  # FetchError/UnsafeURL are ValueErrors
+            return error
+
+    with ThreadPoolExecutor(FETCH_THREADS) as pool:
+        cache.update(zip(urls, pool.map(size_of, urls)))
+    kept = []
+    for where, row in rows:
+        if row["width"] is None:
+            size = cache[row["url"]]
+            if isinstance(size, Exception):
+                report.error(where, f"{row['url']}: {size}")
+                continue
+            row["width"], row["height"] = size
+        kept.append(row)
+    return kept
+
+
+def import_image_manifest(dataset: Dataset, path: Path, create_classes: bool = False,
+                          fetcher: Fetcher | None = None, progress: ProgressFn | None = None) -> Report:
+    """Images from a manifest of (image id, URL, class, role[, width, height]) rows."""
+    fetcher = fetcher or default_fetcher()
+    report = Report()
+    with open(path, "rb") as count:
+        total = max(sum(1 for _ in count), 1)
+    sizes: dict[str, object] = {}
+    pending: list[tuple[str, dict]] = []
+    done = 0
+
+    def flush():
+        nonlocal pending
+        classes = _classes(dataset, {row["class"] for _, row in pending}, create_classes, report)
+        known = []
+        for where, row in pending:
+            if row["class"] in classes:
+                known.append((where, {**row, "class_id": classes[row["class"]]}))
+            else:
+                report.error(where, f"unknown class {row['class']!r}: import the classes first, or tick "
+                                    "'create missing classes'")
+        _store_rows(dataset, _probe_urls(known, fetcher, sizes, report), report)
+        pending = []
+        if progress:
+            progress(done / total, f"{done} of about {total} rows")
+
+    for where, record in _manifest_records(path):
+        done += 1
+        try:
+            pending.append((where, _manifest_row(record)))
+        except ValueError as error:
+            report.error(where, str(error))
+        if len(pending) >= CHUNK:
+            flush()
+    if pending:
+        flush()
+    if done == 0:
+        raise ImportFailure("The manifest has no rows.")
+    return report
+
+
+# --- ZIP archives ---------------------------------------------------------
+
+
+def _unsafe(info: zipfile.ZipInfo) -> str | None:
+    """Why a ZIP entry's name or type is unsafe to extract, or None."""
+    name = info.filename.replace("\\", "/")
+    if name.startswith("/") or re.match(r"^[A-Za-z]:", name):
+        return "an absolute path"
+    if ".." in PurePosixPath(name).parts:
+        return "a path that climbs out of the folder (..)"
+    if stat.S_ISLNK(info.external_attr >> 16):
+        return "a symbolic link"
+    return None
+
+
+def check_zip(path: Path) -> list[zipfile.ZipInfo]:
+    """The archive's file entries, after refusing the whole archive if any entry is unsafe."""
+    if not zipfile.is_zipfile(path):
+        raise ImportFailure("The file is not a ZIP archive.")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            entries = archive.infolist()
+    except (zipfile.BadZipFile, OSError) as error:
+        raise ImportFailure(f"The ZIP archive cannot be read: {error}.") from error
+    if len(entries) > ZIP_MAX_ENTRIES:
+        raise ImportFailure(f"The ZIP has {len(entries)} entries; split it into archives of at most {ZIP_MAX_ENTRIES}.")
+    unsafe = [f"{info.filename!r} is {reason}" for info in entries if (reason := _unsafe(info))]
+    if unsafe:
+        shown = "; ".join(unsafe[:5]) + (f"; and {len(unsafe) - 5} more" if len(unsafe) > 5 else "")
+        raise ImportFailure(f"The ZIP was refused, nothing was imported: {shown}. "
+                            "Entries must be relative paths <class>/<file>.")
+    return [info for info in entries if not info.is_dir()]
+
+
+def _zip_place(name: str) -> tuple[str, str, str]:
+    """(class key, role, file name) from <class>/<file> or <class>/positive|negative/<file>."""
+    parts = name.replace("\\", "/").split("/")
+    if len(parts) == 2:
+        return check_key(parts[0], "class folder"), "candidate", parts[1]
+    if len(parts) == 3 and parts[1] in CANDIDATE_ROLES:
+        return check_key(parts[0], "class folder"), parts[1], parts[2]
+    raise ValueError("expected <class>/<file> or <class>/positive/<file> or <class>/negative/<file>")
+
+
+def media_path(dataset: Dataset, key: str, kind: str) -> str:
+    """Where a stored image lives: under the dataset, named by a hash of its key (stable, not guessable from a listing)."""
+    return f"datasets/{dataset.id}/{hashlib.sha256(key.encode()).hexdigest()[:24]}{WEB_FORMATS[kind][0]}"
+
+
+def import_image_zip(dataset: Dataset, path: Path, create_classes: bool = False,
+                     progress: ProgressFn | None = None) -> Report:
+    """Images from a ZIP of <class>/<file> folders, stored in media storage."""
+    report = Report()
+    entries = check_zip(path)
+    total = max(len(entries), 1)
+    pending: list[tuple[str, dict]] = []
+    seen: dict[str, str] = {}
+
+    def flush():
+        nonlocal pending
+        classes = _classes(dataset, {row["class"] for _, row in pending}, create_classes, report)
+        rows = []
+        for where, row in pending:
+            if row["class"] not in classes:
+                report.error(where, f"unknown class {row['class']!r}: import the classes first, or tick "
+                                    "'create missing classes'")
+                continue
+            row["storage_path"] = storage.save(media_path(dataset, row["key"], row["kind"]), row.pop("data"),
+                                               WEB_FORMATS[row["kind"]][1])
+            rows.append({**row, "class_id": classes[row["class"]]})
+        _store_rows(dataset, rows, report)
+        pending = []
+
+    with zipfile.ZipFile(path) as archive:
+        for number, info in enumerate(entries, 1):
+            where = info.filename
+            if ZIP_SKIP.search(info.filename):
+                report.counts["hidden or system files skipped"] += 1
+                continue
+            try:
+                class_key, role, filename = _zip_place(info.filename)
+                key = f"{class_key}/{PurePosixPath(filename).stem}"
+                if key in seen:
+                    raise ValueError(f"image id {key} was already taken by {seen[key]}")
+                if info.file_size > ZIP_MAX_FILE:
+                    raise ValueError(f"larger than {ZIP_MAX_FILE // (1024 * 1024)} MB")
+                with archive.open(info) as member:
+                    data = member.read(ZIP_MAX_FILE + 1)
+                if len(data) > ZIP_MAX_FILE:
+                    raise ValueError(f"larger than {ZIP_MAX_FILE // (1024 * 1024)} MB")
+                width, height, kind = probe(data)
+            except (ValueError, zipfile.BadZipFile, OSError) as error:
+                report.error(where, str(error))
+                continue
+            seen[key] = info.filename
+            pending.append((where, {"key": key, "class": class_key, "role": role, "width": width, "height": height,
+                                    "kind": kind, "data": data, "url": None}))
+            if len(pending) >= CHUNK // 5:  # file bytes are held until the chunk is stored
+                flush()
+                if progress:
+                    progress(number / total, f"{number} of {total} files")
+    if pending:
+        flush()
+    return report

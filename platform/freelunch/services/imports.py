@@ -1,0 +1,230 @@
+"""Importing classes into a dataset: ImageNetV2's class_info.json (+ wikipedia_pages.json) or a CSV.
+
+Imports add new classes and update existing ones (matched by key), row by row:
+a bad row is reported with its place in the file and skipped, the good rows
+still land. A file that cannot be read at all raises ImportFailure. The formats
+are documented in docs/import-formats.md; keep the two in step.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from ..db import database
+from ..models import Dataset, ImageClass
+
+MAX_ERRORS_KEPT = 200
+CHUNK = 500
+KEY_MAX = 120
+URL_RE = re.compile(r"^https?://[^\s/$.?#][^\s]*$", re.IGNORECASE)
+
+ProgressFn = Callable[[float, str], None]
+
+
+class ImportFailure(ValueError):
+    """The whole file is unusable (not JSON, not a ZIP, unsafe...); the message says why."""
+
+
+@dataclass
+class Report:
+    """What an import did: counts by kind, and the first errors with where they happened."""
+
+    counts: Counter = field(default_factory=Counter)
+    errors: list[tuple[str, str]] = field(default_factory=list)
+    error_count: int = 0
+
+    def error(self, where: str, message: str) -> None:
+        self.error_count += 1
+        if len(self.errors) < MAX_ERRORS_KEPT:
+            self.errors.append((where, message))
+
+    def as_result(self, summary: str, link: dict | None = None) -> dict:
+        """The job result the progress partial shows (see services/jobs.py)."""
+        result = {"summary": summary, "counts": dict(self.counts), "errors": self.errors, "error_count": self.error_count}
+        if link:
+            result["link"] = link
+        return result
+
+
+def decode(data: bytes, what: str) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise ImportFailure(f"{what} is not UTF-8 text (byte {error.start} is not valid UTF-8).") from error
+
+
+def load_json(data: bytes, what: str):
+    try:
+        return json.loads(decode(data, what))
+    except json.JSONDecodeError as error:
+        raise ImportFailure(f"{what} is not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}.") from error
+
+
+def check_links(value, where: str) -> list[str]:
+    """Wikipedia links as a list of http(s) URLs; raises ValueError naming the bad one."""
+    links = [value] if isinstance(value, str) else value
+    if not isinstance(links, list) or not all(isinstance(link, str) for link in links):
+        raise ValueError(f"{where} must be a URL or a list of URLs")
+    links = [link.strip() for link in links if link.strip()]
+    for link in links:
+        if not URL_RE.match(link):
+            raise ValueError(f"{link!r} is not an http(s) URL")
+    return links
+
+
+def check_key(key, what: str = "key") -> str:
+    if not isinstance(key, str) or not key.strip():
+        raise ValueError(f"the {what} is missing")
+    key = key.strip()
+    if len(key) > KEY_MAX:
+        raise ValueError(f"the {what} is longer than {KEY_MAX} characters")
+    if "/" in key:
+        raise ValueError(f"the {what} {key!r} contains '/', which image ids use as a separator")
+    return key
+
+
+def split_names(cell: str) -> list[str]:
+    """Synonyms separated by ';', or by ',' when the cell has no ';' (as in ImageNet's words.txt)."""
+    separator = ";" if ";" in cell else ","
+    return [name.strip() for name in cell.split(separator) if name.strip()]
+
+
+def upsert_classes(dataset: Dataset, rows: Iterable[dict], report: Report, with_links: bool) -> None:
+    """Insert new classes and update existing ones by key, in chunks; rows are already valid."""
+    rows = list(rows)
+    fields = [ImageClass.names, ImageClass.description] + ([ImageClass.wikipedia] if with_links else [])
+    existing = {key for (key,) in ImageClass.select(ImageClass.key).where(ImageClass.dataset == dataset).tuples()}
+    for start in range(0, len(rows), CHUNK):
+        chunk = rows[start : start + CHUNK]
+        with database.atomic():
+            ImageClass.insert_many(
+                [dict(organization=dataset.organization_id, dataset=dataset.id, key=row["key"], names=row["names"],
+                      description=row["description"], wikipedia=row.get("wikipedia") or []) for row in chunk]
+            ).on_conflict(conflict_target=[ImageClass.dataset, ImageClass.key], preserve=fields).execute()
+    for row in rows:
+        report.counts["classes updated" if row["key"] in existing else "classes created"] += 1
+
+
+def _class_from_json(entry, where: str, links: dict[str, list[str]] | None) -> dict:
+    if not isinstance(entry, dict):
+        raise ValueError("expected an object with wnid, synset and gloss")
+    key = check_key(entry.get("wnid"), "wnid")
+    synset = entry.get("synset")
+    names = [synset] if isinstance(synset, str) else synset
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) and n.strip() for n in names):
+        raise ValueError("synset must be a non-empty list of names")
+    gloss = entry.get("gloss", "")
+    if not isinstance(gloss, str):
+        raise ValueError("gloss must be text")
+    if "cid" in entry and not isinstance(entry["cid"], int):
+        raise ValueError("cid must be an integer")
+    row = {"key": key, "names": [n.strip() for n in names], "description": gloss.strip()}
+    if links is not None:
+        row["wikipedia"] = links.get(key, [])
+    return row
+
+
+def _wikipedia_links(data: bytes, report: Report) -> dict[str, list[str]]:
+    pages = load_json(data, "wikipedia_pages.json")
+    if not isinstance(pages, dict):
+        raise ImportFailure("wikipedia_pages.json must be a JSON object mapping each wnid to its Wikipedia URLs.")
+    links = {}
+    for wnid, value in pages.items():
+        try:
+            links[wnid] = check_links(value, f"the links of {wnid}")
+        except ValueError as error:
+            report.error(f"wikipedia_pages.json {wnid}", str(error))
+    return links
+
+
+def import_classes_json(dataset: Dataset, data: bytes, wikipedia: bytes | None = None,
+                        progress: ProgressFn | None = None) -> Report:
+    """Classes from ImageNetV2's class_info.json: a list of {cid, wnid, synset, gloss}."""
+    report = Report()
+    entries = load_json(data, "The class file")
+    if not isinstance(entries, list):
+        raise ImportFailure("The class file must be a JSON list of classes like ImageNetV2's class_info.json "
+                            '([{"cid": 0, "wnid": "n01440764", "synset": ["tench", ...], "gloss": "..."}, ...]).')
+    links = _wikipedia_links(wikipedia, report) if wikipedia else None
+    rows, seen = [], set()
+    for index, entry in enumerate(entries):
+        where = f"class {index + 1}"
+        try:
+            row = _class_from_json(entry, where, links)
+        except ValueError as error:
+            report.error(where, str(error))
+            continue
+        if row["key"] in seen:
+            report.error(where, f"wnid {row['key']} appears twice; the first one was kept")
+            continue
+        seen.add(row["key"])
+        rows.append(row)
+    if progress:
+        progress(0.5, f"Read {len(rows)} classes")
+    upsert_classes(dataset, rows, report, with_links=links is not None)
+    if links is not None:
+        report.counts["classes with Wikipedia links"] = sum(1 for row in rows if row["wikipedia"])
+    return report
+
+
+CSV_COLUMNS = {
+    "key": ("key", "wnid", "class", "id"),
+    "names": ("names", "synset", "synonyms", "name"),
+    "description": ("description", "gloss", "definition"),
+    "wikipedia": ("wikipedia", "wikipedia_links", "wikipedia_pages", "links"),
+}
+
+
+def header_map(header: list[str], columns: dict[str, tuple[str, ...]]) -> dict[str, str]:
+    """Our field name -> the file's column name, matching aliases case-insensitively."""
+    by_lower = {name.strip().lower(): name for name in header if name}
+    found = {}
+    for ours, aliases in columns.items():
+        for alias in aliases:
+            if alias in by_lower:
+                found[ours] = by_lower[alias]
+                break
+    return found
+
+
+def import_classes_csv(dataset: Dataset, data: bytes, progress: ProgressFn | None = None) -> Report:
+    """Classes from a CSV with a header: key, names, description, wikipedia."""
+    report = Report()
+    reader = csv.DictReader(io.StringIO(decode(data, "The CSV file"), newline=""))
+    columns = header_map(reader.fieldnames or [], CSV_COLUMNS)
+    missing = [c for c in ("key", "names") if c not in columns]
+    if missing:
+        raise ImportFailure(f"The CSV needs a header row with the columns key and names (and optionally description "
+                            f"and wikipedia); missing: {', '.join(missing)}.")
+    rows, seen = [], set()
+    try:
+        for record in reader:
+            where = f"line {reader.line_num}"
+            try:
+                key = check_key(record.get(columns["key"]))
+                names = split_names(record.get(columns["names"]) or "")
+                if not names:
+                    raise ValueError("names is empty")
+                description = record.get(columns["description"]) if "description" in columns else ""
+                row = {"key": key, "names": names, "description": (description or "").strip()}
+                if "wikipedia" in columns:
+                    row["wikipedia"] = check_links(re.split(r"[\s;]+", record.get(columns["wikipedia"]) or ""), "wikipedia")
+            except ValueError as error:
+                report.error(where, str(error))
+                continue
+            if key in seen:
+                report.error(where, f"key {key} appears twice; the first one was kept")
+                continue
+            seen.add(key)
+            rows.append(row)
+    except csv.Error as error:
+        raise ImportFailure(f"The CSV cannot be read past line {reader.line_num}: {error}.") from error
+    if progress:
+        progress(0.5, f"Read {len(rows)} classes")
+    upsert_classes(dataset, rows, report, with_links="wikipedia" in columns)
+    return report

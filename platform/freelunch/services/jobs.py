@@ -1,0 +1,131 @@
+"""Background jobs the dashboard starts and watches: enqueue with an owner, report progress, read status.
+
+A job id reaches the browser, so every job carries its organization in
+``job.meta`` and ``status`` answers only to that organization. Jobs report
+progress through ``job.meta`` (RQ's own mechanism, saved with ``save_meta``).
+A job that fails for a reason the user can fix returns ``{"error": ...}``
+instead of raising, so RQ's failed-job registry (which admins watch) keeps
+only the real faults.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from rq import get_current_job
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
+
+from ..queues import queue, redis_connection
+
+RECENT_KEEP = 10
+RECENT_TTL = 7 * 24 * 3600
+RESULT_TTL = 7 * 24 * 3600
+
+
+@dataclass
+class JobView:
+    """What a progress bar needs to know about one job."""
+
+    id: str
+    title: str
+    state: str  # queued, running, done, failed
+    progress: float  # 0..1
+    message: str = ""
+    error: str = ""
+    result: dict = field(default_factory=dict)
+
+    @property
+    def finished(self) -> bool:
+        return self.state in {"done", "failed"}
+
+    @property
+    def percent(self) -> int:
+        return round(100 * self.progress)
+
+
+def _recent_key(organization_id: int, scope: str) -> str:
+    return f"freelunch:jobs:{organization_id}:{scope}"
+
+
+def enqueue(func: Callable | str, *args, organization_id: int, scope: str, title: str, timeout: int = 3600, **kwargs) -> Job:
+    """Queue ``func(*args, **kwargs)`` for ``organization_id``; ``scope`` names the page that lists it (e.g. "dataset:3")."""
+    job = queue("default").enqueue(
+        func, *args, **kwargs,
+        job_timeout=timeout, result_ttl=RESULT_TTL, failure_ttl=RESULT_TTL,
+        meta={"organization_id": organization_id, "title": title, "progress": 0.0, "message": "Waiting for a worker…"},
+    )
+    key = _recent_key(organization_id, scope)
+    pipe = redis_connection().pipeline()
+    pipe.lpush(key, job.id).ltrim(key, 0, RECENT_KEEP - 1).expire(key, RECENT_TTL)
+    pipe.execute()
+    return job
+
+
+class Progress:
+    """Reports a running job's progress to its ``meta``; a no-op outside a job (services called directly)."""
+
+    def __init__(self, min_interval: float = 0.3):
+        self.job = get_current_job()
+        self.min_interval = min_interval
+        self._saved_at = 0.0
+
+    def __call__(self, fraction: float, message: str = "") -> None:
+        if self.job is None:
+            return
+        now = time.monotonic()
+        if now - self._saved_at < self.min_interval and fraction < 1:
+            return
+        self._saved_at = now
+        self.job.meta["progress"] = max(0.0, min(1.0, fraction))
+        if message:
+            self.job.meta["message"] = message
+        self.job.save_meta()
+
+
+def _view(job: Job) -> JobView:
+    meta = job.meta
+    state = {
+        JobStatus.FINISHED: "done",
+        JobStatus.FAILED: "failed",
+        JobStatus.STOPPED: "failed",
+        JobStatus.CANCELED: "failed",
+        JobStatus.STARTED: "running",
+    }.get(job.get_status(refresh=False), "queued")
+    result = job.return_value() if state == "done" else None
+    result = result if isinstance(result, dict) else {}
+    error = ""
+    if state == "done" and result.get("error"):
+        state, error = "failed", result["error"]
+    elif state == "failed":
+        error = "The job stopped unexpectedly. An admin can see why in the RQ monitor (job " + job.id + ")."
+    return JobView(
+        id=job.id,
+        title=meta.get("title", "Job"),
+        state=state,
+        progress=1.0 if state == "done" else float(meta.get("progress", 0.0)),
+        message=meta.get("message", ""),
+        error=error,
+        result=result,
+    )
+
+
+def status(job_id: str, organization_id: int) -> JobView | None:
+    """The job's state, or None when it does not exist or belongs to another organization."""
+    if not job_id or len(job_id) > 64:
+        return None
+    try:
+        job = Job.fetch(job_id, connection=redis_connection())
+    except (NoSuchJobError, ValueError):
+        return None
+    if job.meta.get("organization_id") != organization_id:
+        return None
+    return _view(job)
+
+
+def recent(organization_id: int, scope: str) -> list[JobView]:
+    """The scope's latest jobs that Redis still holds, newest first."""
+    ids = [i.decode() for i in redis_connection().lrange(_recent_key(organization_id, scope), 0, -1)]
+    jobs = Job.fetch_many(ids, connection=redis_connection()) if ids else []
+    return [_view(job) for job in jobs if job is not None and job.meta.get("organization_id") == organization_id]

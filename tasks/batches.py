@@ -1,0 +1,22 @@
+"""RQ job that builds a batch's HITs (services/hits.build_hits) and reports progress."""
+from __future__ import annotations
+
+from freelunch.models import Batch
+from freelunch.services.hits import BuildError, build_hits
+from freelunch.services.jobs import Progress
+
+
+def build_batch(batch_id: int, organization_id: int, class_ids: list[int] | None = None) -> dict:
+    batch = Batch.get_or_none(Batch.id == batch_id, Batch.organization == organization_id)
+    if batch is None:
+        return {"error": "The batch was deleted before its HITs were built."}
+    try:
+        count = build_hits(batch, class_ids, progress=Progress())
+    except BuildError as error:
+        batch.state = "failed"
+        batch.save()
+        return {"error": str(error)}
+    except Exception:
+        Batch.update(state="failed").where(Batch.id == batch.id).execute()
+        raise
+    return {"summary": f"{count} HITs built (shuffle seed {batch.shuffle_seed})."}

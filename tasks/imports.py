@@ -1,0 +1,57 @@
+"""RQ jobs for dataset imports: read the uploaded file, call the import service, delete the upload.
+
+The web request saves the upload under instance/uploads/ and passes its path;
+the job owns the file from then on and removes it however the import ends.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from freelunch.models import Dataset
+from freelunch.services import image_imports, imports
+from freelunch.services.jobs import Progress
+
+
+def _summary(report: imports.Report) -> str:
+    counts = ", ".join(f"{n} {what}" for what, n in sorted(report.counts.items()) if n) or "nothing imported"
+    return counts + (f"; {report.error_count} rows with errors" if report.error_count else "")
+
+
+def _run(dataset_id: int, organization_id: int, uploads: list[str | None], work) -> dict:
+    try:
+        dataset = Dataset.get_or_none(Dataset.id == dataset_id, Dataset.organization == organization_id)
+        if dataset is None:
+            return {"error": "The dataset was deleted before the import ran."}
+        try:
+            report = work(dataset, Progress())
+        except imports.ImportFailure as failure:
+            return {"error": str(failure)}
+        return report.as_result(_summary(report))
+    finally:
+        for upload in uploads:
+            if upload:
+                Path(upload).unlink(missing_ok=True)
+
+
+def import_classes(dataset_id: int, organization_id: int, kind: str, upload: str, wikipedia: str | None = None) -> dict:
+    """kind: "json" (class_info.json, optional wikipedia_pages.json) or "csv"."""
+
+    def work(dataset, progress):
+        data = Path(upload).read_bytes()
+        if kind == "json":
+            links = Path(wikipedia).read_bytes() if wikipedia else None
+            return imports.import_classes_json(dataset, data, links, progress=progress)
+        return imports.import_classes_csv(dataset, data, progress=progress)
+
+    return _run(dataset_id, organization_id, [upload, wikipedia], work)
+
+
+def import_images(dataset_id: int, organization_id: int, kind: str, upload: str, create_classes: bool = False) -> dict:
+    """kind: "manifest" (CSV or JSON Lines of URLs) or "zip" (<class>/<file> folders)."""
+
+    def work(dataset, progress):
+        if kind == "zip":
+            return image_imports.import_image_zip(dataset, Path(upload), create_classes, progress=progress)
+        return image_imports.import_image_manifest(dataset, Path(upload), create_classes, progress=progress)
+
+    return _run(dataset_id, organization_id, [upload], work)

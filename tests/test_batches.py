@@ -1,0 +1,169 @@
+"""Batches on the dashboard: the builder form, building HITs as an RQ job, lab links."""
+import re
+from collections import Counter
+
+import pytest
+
+from conftest import csrf_token, login
+from freelunch.models import Batch, Candidate, Dataset, Hit, HitPage, Image, ImageClass, LabLink
+
+HTMX = {"HX-Request": "true"}
+
+
+def make_dataset(org, classes=("n01", "n02"), candidates=50, positives=4, negatives=4, name="ImageNet"):
+    dataset = Dataset.create(organization=org, name=name)
+    for key in classes:
+        image_class = ImageClass.create(organization=org, dataset=dataset, key=key, names=[f"{key} thing", "other"])
+        plan = ["candidate"] * candidates + ["positive"] * positives + ["negative"] * negatives
+        for n, role in enumerate(plan):
+            image = Image.create(organization=org, dataset=dataset, key=f"{key}/{n}", url=f"https://img.example/{key}/{n}.jpg",
+                                 width=500, height=375)
+            Candidate.create(organization=org, image=image, image_class=image_class, role=role)
+    return dataset
+
+
+@pytest.fixture
+def org(app, client, make_account):
+    _, organization = make_account("req@example.org", "Lab")
+    login(client, "req@example.org")
+    return organization
+
+
+def builder_data(client, dataset, **overrides):
+    data = {
+        "csrf_token": csrf_token(client), "name": "Round 1", "dataset_id": dataset.id, "pages_per_hit": 3,
+        "images_per_page": 12, "positives_per_page": 2, "negatives_per_page": 1, "assignments_per_hit": 3,
+        "versions": ["POINTER_ORIGINAL", "NO_POINTER_NO_ORIGINAL"], "reward": "0.25",
+        "title": "Click every image of the class", "description": "Ten pages",
+    }
+    data.update(overrides)
+    return {k: v for k, v in data.items() if v is not None}
+
+
+def test_builder_shows_the_imagenetv2_defaults_and_the_datasets_classes(client, org):
+    dataset = make_dataset(org, classes=("n01",), candidates=2)
+    other = make_dataset(org, classes=("z99",), candidates=1, name="Other")
+    page = client.get(f"/batches/new?dataset_id={dataset.id}").get_data(as_text=True)
+    for field, value in [("pages_per_hit", 10), ("images_per_page", 48), ("positives_per_page", 3),
+                         ("negatives_per_page", 3), ("assignments_per_hit", 3)]:
+        assert re.search(rf'name="{field}"[^>]*value="{value}"', page), field
+    assert "n01 · n01 thing, other · 2 candidates, 4 + 4 controls" in page and "z99" not in page
+    swapped = client.get(f"/batches/new/classes?dataset_id={other.id}", headers=HTMX).get_data(as_text=True)
+    assert "z99" in swapped and "n01" not in swapped and "<html" not in swapped
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"name": ""}, "Give the batch a name."),
+    ({"images_per_page": 3, "positives_per_page": 2, "negatives_per_page": 1}, "leave room for at least one candidate"),
+    ({"versions": None}, "Tick at least one interface version."),
+    ({"reward": "-1"}, "Between 0 and 100 USD."),
+    ({"pages_per_hit": "ten"}, "Not a valid integer value."),
+    ({"pages_per_hit": ""}, "Give a number from 1 to 100."),
+    ({"assignments_per_hit": 0}, "Must be between 1 and 100."),
+    ({"positives_per_page": 5}, "fewer than 5 positive or 1 negative controls (n01, n02)"),
+])
+def test_builder_validation_messages(client, org, overrides, message):
+    dataset = make_dataset(org, candidates=5)
+    response = client.post("/batches/", data=builder_data(client, dataset, **overrides))
+    assert response.status_code == 422
+    assert message in response.get_data(as_text=True)
+    assert Batch.select().count() == 0
+
+
+def test_a_foreign_dataset_is_refused_not_swapped(app, client, org, make_account):
+    make_dataset(org, candidates=5)
+    _, theirs = make_account("other@example.org", "Other")
+    foreign = make_dataset(theirs, name="Theirs")
+    response = client.post("/batches/", data=builder_data(client, foreign))
+    assert response.status_code == 422 and "Not a valid choice" in response.get_data(as_text=True)
+    assert Batch.select().count() == 0
+
+
+def test_building_runs_as_a_job_with_controls_mixed_in_and_a_recorded_seed(client, org, run_jobs):
+    dataset = make_dataset(org)
+    n01 = ImageClass.get(ImageClass.key == "n01")
+    response = client.post("/batches/", data=builder_data(client, dataset, class_ids=[n01.id]))
+    batch = Batch.get(Batch.name == "Round 1")
+    assert response.status_code == 302 and batch.state == "building"
+    page = client.get(f"/batches/{batch.id}").get_data(as_text=True)
+    assert 'hx-trigger="every 1s"' in page and "Build HITs of Round 1" in page
+
+    run_jobs()
+    batch = Batch.get_by_id(batch.id)
+    assert batch.state == "ready" and batch.shuffle_seed is not None
+    assert batch.versions == ["POINTER_ORIGINAL", "NO_POINTER_NO_ORIGINAL"] and str(batch.reward) == "0.25"
+    pages = list(HitPage.select().join(Hit).where(Hit.batch == batch))
+    # 50 candidates, 9 per page (12 minus 3 controls): 6 pages of n01 only, in HITs of 3 pages.
+    assert len(pages) == 6 and Hit.select().where(Hit.batch == batch).count() == 2
+    assert {p.image_class_id for p in pages} == {n01.id}
+    roles = dict(Candidate.select(Candidate.image, Candidate.role).where(Candidate.image_class == n01).tuples())
+    for hit_page in pages:
+        count = Counter(roles[i] for i in hit_page.image_ids)
+        assert count["positive"] == 2 and count["negative"] == 1
+        assert not set(hit_page.spare_image_ids) & set(hit_page.image_ids)
+    shown = [i for p in pages for i in p.image_ids if roles[i] == "candidate"]
+    assert sorted(shown) == sorted(i for i, r in roles.items() if r == "candidate"), "every candidate once"
+    assert shown != sorted(shown), "the order is shuffled"
+    done = client.get(f"/batches/{batch.id}").get_data(as_text=True)
+    assert "2 HITs built (shuffle seed" in done and str(batch.shuffle_seed) in done
+
+
+def test_ten_assignments_warn_about_the_mturk_fee(client, org):
+    dataset = make_dataset(org, candidates=5)
+    page = client.post("/batches/", data=builder_data(client, dataset, assignments_per_hit=10), follow_redirects=True)
+    assert "MTurk&#39;s fee is 40% instead of 20%" in page.get_data(as_text=True)
+    form = client.get("/batches/new").get_data(as_text=True)
+    assert 'id="fee-warning"' in form and "hidden" in re.search(r'<p id="fee-warning"[^>]*>', form).group(0)
+
+
+def test_a_failed_build_says_why_and_can_run_again(client, org, run_jobs):
+    dataset = make_dataset(org, candidates=5)
+    client.post("/batches/", data=builder_data(client, dataset))
+    batch = Batch.get(Batch.name == "Round 1")
+    Candidate.update(role="candidate").where(Candidate.role == "negative").execute()  # controls vanish before the build
+    run_jobs()
+    assert Batch.get_by_id(batch.id).state == "failed"
+    page = client.get(f"/batches/{batch.id}").get_data(as_text=True)
+    assert "too few control images" in page and "Build the HITs again" in page
+
+    refused = client.post(f"/batches/{batch.id}/build", data={"csrf_token": csrf_token(client)}, follow_redirects=True)
+    assert "fewer than 2 positive or 1 negative controls" in refused.get_data(as_text=True)
+    Candidate.update(role="negative").where(Candidate.image.in_(
+        Image.select(Image.id).where(Image.key.in_(["n01/0", "n02/0"])))).execute()
+    client.post(f"/batches/{batch.id}/build", data={"csrf_token": csrf_token(client)})
+    run_jobs()
+    assert Batch.get_by_id(batch.id).state == "ready" and Hit.select().count() > 0
+
+
+def test_batch_list_and_hits_are_paginated(client, org):
+    dataset = make_dataset(org, classes=("n01",), candidates=1)
+    for n in range(55):
+        Batch.create(organization=org, dataset=dataset, name=f"Batch {n:02d}")
+    listing = client.get("/batches/").get_data(as_text=True)
+    assert listing.count("/batches/") >= 50 and "Page 1 of 2" in listing
+    batch = Batch.get(Batch.name == "Batch 00")
+    for _ in range(60):
+        Hit.create(organization=org, batch=batch)
+    first = client.get(f"/batches/{batch.id}").get_data(as_text=True)
+    assert "60 HITs" in first and first.count("<code>") - first.count("<code>POINTER") >= 50
+    second = client.get(f"/batches/{batch.id}/hits?page=2", headers=HTMX).get_data(as_text=True)
+    assert "Page 2 of 2" in second and "<html" not in second
+
+
+# --- lab links ------------------------------------------------------------
+
+
+def test_lab_links_generate_copy_and_revoke(app, client, org):
+    batch = Batch.create(organization=org, dataset=make_dataset(org, candidates=1), name="B", state="ready")
+    created = client.post(f"/batches/{batch.id}/links", data={"csrf_token": csrf_token(client), "label": "Session 1"}, headers=HTMX)
+    link = LabLink.get()
+    row = created.get_data(as_text=True)
+    assert created.status_code == 200 and row.lstrip().startswith("<tr")
+    assert f"http://localhost/lab/{link.token}" in row and "navigator.clipboard.writeText" in row and "Session 1" in row
+    too_long = client.post(f"/batches/{batch.id}/links", data={"csrf_token": csrf_token(client), "label": "x" * 200}, headers=HTMX)
+    assert too_long.status_code == 422 and LabLink.select().count() == 1
+
+    revoked = client.post(f"/batches/links/{link.id}/revoke", data={"csrf_token": csrf_token(client)}, headers=HTMX)
+    assert "revoked" in revoked.get_data(as_text=True) and LabLink.get_by_id(link.id).revoked_at is not None
+    page = client.get(f"/batches/{batch.id}").get_data(as_text=True)
+    assert f"<s><code>http://localhost/lab/{link.token}</code></s>" in page

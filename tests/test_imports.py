@@ -1,0 +1,250 @@
+"""Class and image imports (services): good rows land, bad rows are reported with their place, unsafe input is refused."""
+import io
+import json
+import stat
+import zipfile
+
+import pytest
+from PIL import Image as PILImage
+
+from conftest import SHARED
+from freelunch import storage
+from freelunch.models import Candidate, Dataset, Image, ImageClass
+from freelunch.services import image_imports, imports
+from freelunch.services.imports import ImportFailure
+
+IMAGENETV2 = SHARED / "data" / "imagenetv2"
+
+
+def picture(kind: str = "PNG", size=(64, 48)) -> bytes:
+    out = io.BytesIO()
+    PILImage.new("RGB", size, (200, 30, 30)).save(out, kind)
+    return out.getvalue()
+
+
+@pytest.fixture
+def dataset(app, make_account):
+    _, org = make_account("req@example.org", "Lab")
+    return Dataset.create(organization=org, name="ImageNet")
+
+
+def add_class(dataset, key, names=None):
+    return ImageClass.create(organization=dataset.organization_id, dataset=dataset, key=key, names=names or [key])
+
+
+# --- classes --------------------------------------------------------------
+
+
+def test_imagenetv2_class_info_and_wikipedia_pages(dataset):
+    report = imports.import_classes_json(dataset, (IMAGENETV2 / "class_info.json").read_bytes(),
+                                         (IMAGENETV2 / "wikipedia_pages.json").read_bytes())
+    assert report.error_count == 0
+    assert report.counts["classes created"] == 1000
+    tench = ImageClass.get(ImageClass.dataset == dataset, ImageClass.key == "n01440764")
+    assert tench.names == ["tench", "Tinca tinca"]
+    assert tench.description.startswith("freshwater dace-like game fish")
+    assert tench.wikipedia == ["https://en.wikipedia.org/wiki/Tench"]
+
+    again = imports.import_classes_json(dataset, (IMAGENETV2 / "class_info.json").read_bytes())
+    assert again.counts == {"classes updated": 1000}
+    # Without a wikipedia file the links already imported stay.
+    assert ImageClass.get(ImageClass.key == "n01440764").wikipedia == ["https://en.wikipedia.org/wiki/Tench"]
+
+
+def test_class_json_reports_bad_entries_and_keeps_good_ones(dataset):
+    entries = [
+        {"cid": 0, "wnid": "n01", "synset": ["fish"], "gloss": "a fish"},
+        {"cid": 1, "synset": ["no wnid"], "gloss": ""},
+        {"cid": 2, "wnid": "n02", "synset": [], "gloss": ""},
+        {"cid": 3, "wnid": "n01", "synset": ["again"], "gloss": ""},
+        "not an object",
+        {"cid": 5, "wnid": "n03", "synset": "single name", "gloss": "ok"},
+    ]
+    wikipedia = {"n01": ["https://en.wikipedia.org/wiki/Fish"], "n03": ["javascript:alert(1)"]}
+    report = imports.import_classes_json(dataset, json.dumps(entries).encode(), json.dumps(wikipedia).encode())
+    assert report.counts["classes created"] == 2
+    assert [where for where, _ in report.errors] == [
+        "wikipedia_pages.json n03", "class 2", "class 3", "class 4", "class 5"]
+    assert "wnid is missing" in dict(report.errors)["class 2"]
+    assert "appears twice" in dict(report.errors)["class 4"]
+    assert ImageClass.get(ImageClass.key == "n03").names == ["single name"]
+
+
+@pytest.mark.parametrize("data, message", [
+    (b"{not json", "not valid JSON"),
+    (b'{"n01": {}}', "must be a JSON list"),
+    (b"\xff\xfe", "not UTF-8"),
+])
+def test_unreadable_class_json_is_refused_with_a_reason(dataset, data, message):
+    with pytest.raises(ImportFailure, match=message):
+        imports.import_classes_json(dataset, data)
+
+
+def test_class_csv(dataset):
+    data = (
+        "Key,Names,Description,Wikipedia\n"
+        "n01440764,\"tench, Tinca tinca\",a fish,https://en.wikipedia.org/wiki/Tench\n"
+        "n02,goldfish; Carassius auratus,,https://a.example/1 https://a.example/2\n"
+        ",nameless,,\n"
+        "n03,,no names,\n"
+        "n04,bad link,,ftp://example.org/x\n"
+    ).encode("utf-8-sig")
+    report = imports.import_classes_csv(dataset, data)
+    assert report.counts["classes created"] == 2
+    assert [where for where, _ in report.errors] == ["line 4", "line 5", "line 6"]
+    assert ImageClass.get(ImageClass.key == "n01440764").names == ["tench", "Tinca tinca"]
+    goldfish = ImageClass.get(ImageClass.key == "n02")
+    assert goldfish.names == ["goldfish", "Carassius auratus"]
+    assert goldfish.wikipedia == ["https://a.example/1", "https://a.example/2"]
+
+
+def test_class_csv_without_the_needed_columns(dataset):
+    with pytest.raises(ImportFailure, match="missing: names"):
+        imports.import_classes_csv(dataset, b"key,description\nn01,x\n")
+
+
+# --- image manifests ------------------------------------------------------
+
+
+def write(tmp_path, name, text) -> object:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def refuse_fetch(url):
+    raise AssertionError(f"fetched {url} although the manifest gave its size")
+
+
+def test_manifest_csv_with_sizes_needs_no_fetch(dataset, tmp_path):
+    add_class(dataset, "n01")
+    add_class(dataset, "n02")
+    manifest = write(tmp_path, "m.csv", (
+        "image_id,url,class,role,width,height\n"
+        "n01/a,https://img.example/a.jpg,n01,candidate,500,375\n"
+        "n01/b,https://img.example/b.jpg,n01,positive control,10,20\n"
+        "n01/a,https://img.example/a.jpg,n02,negative,500,375\n"
+        "n01/c,https://img.example/c.jpg,n09,candidate,1,1\n"
+        "n01/d,file:///etc/passwd,n01,,1,1\n"
+        "n01/e,https://img.example/e.jpg,n01,maybe,1,1\n"
+        ",https://img.example/f.jpg,n01,,1,1\n"
+        "n01/g,https://img.example/g.jpg,n01,,wide,1\n"
+    ))
+    report = image_imports.import_image_manifest(dataset, manifest, fetcher=refuse_fetch)
+    assert report.counts["images created"] == 2
+    errors = dict(report.errors)
+    assert set(errors) == {"line 5", "line 6", "line 7", "line 8", "line 9"}
+    assert "unknown class 'n09'" in errors["line 5"]
+    assert "only http and https" in errors["line 6"]
+    assert "role 'maybe'" in errors["line 7"]
+    assert "image id is missing" in errors["line 8"]
+    assert "whole numbers" in errors["line 9"]
+    a = Image.get(Image.key == "n01/a")
+    assert (a.width, a.height, a.url) == (500, 375, "https://img.example/a.jpg")
+    roles = {(c.image.key, c.image_class.key): c.role for c in Candidate.select()}
+    assert roles == {("n01/a", "n01"): "candidate", ("n01/b", "n01"): "positive", ("n01/a", "n02"): "negative"}
+
+
+def test_manifest_json_lines_probes_each_url_once_and_reports_failures(dataset, tmp_path):
+    fetched = []
+    bodies = {"https://img.example/a.png": picture(size=(640, 480)), "https://img.example/t.txt": b"hello",
+              "https://img.example/b.tif": picture("TIFF")}
+
+    def fetcher(url):
+        fetched.append(url)
+        if url not in bodies:
+            raise image_imports.safe_fetch.FetchError("the server answered HTTP 404")
+        return bodies[url]
+
+    lines = [
+        {"image_id": "x/1", "url": "https://img.example/a.png", "class": "x"},
+        {"image_id": "x/1", "url": "https://img.example/a.png", "class": "y", "role": "positive"},
+        {"image_id": "x/2", "url": "https://img.example/missing.png", "class": "x"},
+        {"image_id": "x/3", "url": "https://img.example/t.txt", "class": "x"},
+        {"image_id": "x/4", "url": "https://img.example/b.tif", "class": "x"},
+    ]
+    manifest = write(tmp_path, "m.jsonl", "\n".join(json.dumps(line) for line in lines) + "\n\n{broken\n")
+    report = image_imports.import_image_manifest(dataset, manifest, create_classes=True, fetcher=fetcher)
+    assert sorted(fetched) == sorted(set(fetched)) and len(fetched) == 4
+    assert report.counts["classes created"] == 2
+    assert report.counts["images created"] == 1
+    errors = dict(report.errors)
+    assert "HTTP 404" in errors["line 3"]
+    assert "not an image" in errors["line 4"]
+    assert "TIFF images do not show in browsers" in errors["line 5"]
+    assert "not valid JSON" in errors["line 7"]
+    image = Image.get(Image.key == "x/1")
+    assert (image.width, image.height) == (640, 480)
+    assert image.candidacies.count() == 2
+
+
+def test_manifest_needs_its_columns(dataset, tmp_path):
+    with pytest.raises(ImportFailure, match="missing: url, class"):
+        image_imports.import_image_manifest(dataset, write(tmp_path, "m.csv", "image_id,link\n1,2\n"), fetcher=refuse_fetch)
+
+
+# --- ZIP archives ---------------------------------------------------------
+
+
+def make_zip(path, entries: dict[str, bytes], links: tuple[str, ...] = ()):
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in entries.items():
+            archive.writestr(name, data)
+        for name in links:
+            info = zipfile.ZipInfo(name)
+            info.external_attr = (stat.S_IFLNK | 0o777) << 16
+            archive.writestr(info, "/etc/passwd")
+    return path
+
+
+def test_zip_of_class_folders_is_stored_and_probed(app, dataset, tmp_path):
+    add_class(dataset, "cat")
+    archive = make_zip(tmp_path / "images.zip", {
+        "cat/one.png": picture(size=(300, 200)),
+        "cat/two.jpeg": picture("JPEG", (120, 90)),
+        "cat/positive/p1.png": picture(),
+        "cat/negative/n1.png": picture(),
+        "cat/notes.txt": b"not an image",
+        "cat/deep/er/x.png": picture(),
+        "dog/d.png": picture(),
+        "cat/.DS_Store": b"junk",
+        "__MACOSX/cat/._one.png": b"junk",
+        "loose.png": picture(),
+    })
+    with app.app_context():
+        report = image_imports.import_image_zip(dataset, archive)
+        assert report.counts["images created"] == 4
+        assert report.counts["hidden or system files skipped"] == 2
+        errors = dict(report.errors)
+        assert set(errors) == {"cat/notes.txt", "cat/deep/er/x.png", "dog/d.png", "loose.png"}
+        assert "not an image" in errors["cat/notes.txt"]
+        assert "unknown class 'dog'" in errors["dog/d.png"]
+        one = Image.get(Image.key == "cat/one")
+        assert (one.width, one.height, one.url) == (300, 200, None)
+        assert storage.read(one.storage_path) == picture(size=(300, 200))
+        assert one.storage_path.startswith(f"datasets/{dataset.id}/") and one.storage_path.endswith(".png")
+        assert Image.get(Image.key == "cat/two").storage_path.endswith(".jpg")
+        roles = {c.image.key: c.role for c in Candidate.select()}
+        assert roles == {"cat/one": "candidate", "cat/two": "candidate", "cat/p1": "positive", "cat/n1": "negative"}
+
+
+@pytest.mark.parametrize("entries, links, reason", [
+    ({"cat/ok.png": picture(), "../../evil.png": picture()}, (), "climbs out"),
+    ({"cat/..\\..\\evil.png": picture()}, (), "climbs out"),
+    ({"/etc/cron.d/evil.png": picture()}, (), "absolute path"),
+    ({"C:/evil.png": picture()}, (), "absolute path"),
+    ({"cat/ok.png": picture()}, ("cat/link.png",), "symbolic link"),
+])
+def test_unsafe_zip_is_refused_whole(app, dataset, tmp_path, entries, links, reason):
+    add_class(dataset, "cat")
+    archive = make_zip(tmp_path / "evil.zip", entries, links)
+    with app.app_context(), pytest.raises(ImportFailure, match=reason) as refused:
+        image_imports.import_image_zip(dataset, archive)
+    assert "nothing was imported" in str(refused.value)
+    assert Image.select().count() == 0
+    assert not (tmp_path / "media").exists() or not any((tmp_path / "media").rglob("*.png"))
+
+
+def test_a_file_that_is_not_a_zip(app, dataset, tmp_path):
+    with app.app_context(), pytest.raises(ImportFailure, match="not a ZIP"):
+        image_imports.import_image_zip(dataset, write(tmp_path, "x.zip", "plain text"))
