@@ -1,0 +1,56 @@
+"""Pagination for dashboard lists: every list shows one page of rows and links to the others.
+
+The page number comes from the ``page`` query argument, so paginated URLs need
+no route parameter and bookmarks keep working; a number past the end shows the
+last page rather than an empty one.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from flask import request
+
+PER_PAGE = 50
+
+
+@dataclass
+class Page:
+    items: list
+    number: int
+    per_page: int
+    total: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(self.total / self.per_page))
+
+    @property
+    def has_prev(self) -> bool:
+        return self.number > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.number < self.pages
+
+    @property
+    def first_index(self) -> int:
+        """1-based position of the first item, for "rows 51-100 of 340"."""
+        return (self.number - 1) * self.per_page + 1 if self.items else 0
+
+    @property
+    def last_index(self) -> int:
+        return self.first_index + len(self.items) - 1 if self.items else 0
+
+
+def requested_page(arg: str = "page") -> int:
+    """The page number the request asks for; anything that is not a positive number means page 1."""
+    value = request.args.get(arg, "1")
+    return int(value) if value.isdigit() and 0 < int(value) < 10**6 else 1
+
+
+def paginate(query, number: int | None = None, per_page: int = PER_PAGE, total: int | None = None) -> Page:
+    """One page of a peewee query (ordered by the caller); ``total`` spares the count when already known."""
+    total = query.count() if total is None else total
+    number = min(number or requested_page(), max(1, math.ceil(total / per_page)))
+    return Page(items=list(query.paginate(number, per_page)), number=number, per_page=per_page, total=total)
