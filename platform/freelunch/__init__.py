@@ -23,18 +23,17 @@ def create_app(overrides: dict | None = None) -> Flask:
     htmx.init_app(app)
     login_manager.init_app(app)
 
-    @app.before_request
-    def _connect():
-        database.connect(reuse_if_open=True)
-
+    # No connect in before_request: peewee connects on a request's first query,
+    # so requests that never query (the ingest endpoint, static files) cost no
+    # connection, no pragmas, and never wait on a locked database.
     @app.teardown_request
     def _close(exc):
         if not database.is_closed():
             database.close()
 
-    from . import admin, annotate, auth, batches, datasets, errors, jobs, members, mturk, navigation, storage
+    from . import admin, annotate, auth, batches, datasets, errors, ingest, jobs, members, mturk, navigation, review, storage
 
-    for module in (auth, members, datasets, batches, admin, storage, mturk, annotate, jobs):
+    for module in (auth, members, datasets, batches, admin, storage, mturk, annotate, ingest, jobs, review):
         app.register_blueprint(module.bp)
     app.add_url_rule("/", "home", lambda: redirect(url_for("datasets.index")))
     errors.register(app)

@@ -1,4 +1,4 @@
-"""The site admins' area: every organization and user, and (later) the queues."""
+"""The site admins' area: every organization and user, the ingest buffer, and the RQ queues."""
 from flask import Blueprint, abort
 from flask_login import current_user, login_required
 
@@ -12,4 +12,12 @@ def _admins_only():
         abort(403, "Only site admins may open the admin area.")
 
 
-from . import routes  # noqa: E402,F401
+@bp.record_once
+def _mount_queue_monitor(state):
+    # rq-dashboard is a blueprint of its own; it comes with the admin area.
+    from .rq import mount
+
+    mount(state.app)
+
+
+from . import ingest, routes  # noqa: E402,F401

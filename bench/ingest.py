@@ -1,0 +1,264 @@
+"""make bench-ingest: the ingest path under load, against the naive design, with nothing lost.
+
+Starts what production runs (its own redis-server, gunicorn as in the Procfile,
+an RQ worker with the AppWorker class) on a fresh SQLite database, then measures:
+1. saturation throughput (wrk) of /api/ingest, of a bare endpoint that only
+   parses and checks (the ceiling), and of a naive endpoint that INSERTs each batch;
+2. flush throughput: the worker drains the backlog left by step 1;
+3. latency at 1,000 annotators sending one batch a second (open loop);
+4. the same for /api/ingest and the naive endpoint while another process holds
+   the database's write lock 2 s of every 5 s;
+5. latency at 250 and 2,500 annotators;
+and checks every acknowledged event against the database. The last line is
+machine-readable. Options: --workers N (gunicorn), --seconds N (per open-loop phase).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import ExitStack
+from pathlib import Path
+
+import redis
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+BIN = Path(sys.executable).parent
+N_ASSIGNMENTS = 2500
+EVENTS_PER_BATCH = 60
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port: int, seconds: float = 20) -> None:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise SystemExit(f"nothing listens on port {port} after {seconds} s")
+
+
+def start(stack: ExitStack, command: list[str], env: dict, log: Path) -> subprocess.Popen:
+    process = subprocess.Popen(command, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
+                               cwd=ROOT, start_new_session=True)
+
+    def stop():
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+
+    stack.callback(stop)
+    return process
+
+
+def make_assignments(n: int) -> list[str]:
+    """n assignments on one HIT-per-assignment batch; returns their tokens."""
+    from freelunch import create_app
+    from freelunch.db import database
+    from freelunch.models import Assignment, Batch, Dataset, Hit, Organization
+    from freelunch.services.identity import assignment_token
+
+    app = create_app()
+    with app.app_context(), database.connection_context(), database.atomic():
+        org = Organization.create(name="Bench")
+        dataset = Dataset.create(organization=org, name="Bench")
+        batch = Batch.create(organization=org, dataset=dataset, name="Bench")
+        tokens = []
+        for k in range(n):
+            hit = Hit.create(organization=org, batch=batch)
+            assignment = Assignment.create(organization=org, hit=hit, worker_id=f"W{k:09d}", source="lab",
+                                           version="POINTER_ORIGINAL")
+            tokens.append(assignment_token(assignment.id))
+    return tokens
+
+
+def wrk(port: int, path: str, tokens_file: Path, page: int, seq_base: int, seconds: int, connections: int) -> dict:
+    env = {**os.environ, "BENCH_TOKENS": str(tokens_file), "BENCH_PATH": path, "BENCH_PAGE": str(page),
+           "BENCH_SEQ_BASE": str(seq_base)}
+    out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s",
+                          "-s", str(HERE / "ingest_wrk.lua"), f"http://127.0.0.1:{port}{path}"],
+                         env=env, capture_output=True, text=True, check=True).stdout
+    completed = int(re.search(r"(\d+) requests in", out).group(1))
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    return {"path": path, "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+            "completed": completed, "failed": (int(non_2xx.group(1)) if non_2xx else 0)
+            + (sum(map(int, socket_errors.groups())) if socket_errors else 0),
+            "seq_base": seq_base, "page": page}
+
+
+def open_loop(port: int, path: str, tokens_file: Path, annotators: int, seconds: int, page: int, seq_base: int) -> dict:
+    out = subprocess.run([sys.executable, str(HERE / "ingest_load.py"), str(port), path, str(tokens_file),
+                          str(annotators), str(seconds), str(page), str(seq_base)],
+                         capture_output=True, text=True, check=True).stdout
+    results = json.loads(out)
+    latencies = sorted(r[3] for r in results if r[2] == 202)
+    errors = sum(1 for r in results if r[2] != 202)
+
+    def pct(p: float) -> float:
+        return latencies[min(len(latencies) - 1, int(p * len(latencies)))] if latencies else float("nan")
+
+    return {"path": path, "annotators": annotators, "sent": len(results), "errors": errors, "page": page,
+            "p50": pct(0.50), "p99": pct(0.99), "max": latencies[-1] if latencies else float("nan"),
+            "statuses": sorted({r[2] for r in results}), "results": results}
+
+
+def drain(r: redis.Redis, stream: str, worker_log: Path, seconds: float = 120) -> None:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        pending = r.xpending(stream, "flushers")["pending"] if r.exists(stream) and r.xinfo_groups(stream) else 0
+        if r.xlen(stream) == 0 and pending == 0:
+            return
+        time.sleep(0.2)
+    raise SystemExit("the worker did not drain the stream in time; its log ends:\n" + worker_log.read_text()[-3000:])
+
+
+def flush_rate(redis_url: str) -> tuple[int, float]:
+    """Events stored by the flush jobs so far, and the seconds those jobs ran."""
+    from rq import Queue
+    from rq.registry import FinishedJobRegistry
+
+    connection = redis.Redis.from_url(redis_url)
+    queue = Queue("ingest", connection=connection)
+    events, busy = 0, 0.0
+    for job_id in FinishedJobRegistry(queue=queue).get_job_ids():
+        job = queue.fetch_job(job_id)
+        if job and job.started_at and job.func_name == "tasks.ingest.flush":
+            events += job.return_value() or 0
+            busy += (job.ended_at - job.started_at).total_seconds()
+    return events, busy
+
+
+def account(db_path: Path, phases: list[dict], saturation: list[dict]) -> tuple[int, int]:
+    """(lost, duplicated) events: every batch answered 202 must be stored, and stored once."""
+    import sqlite3
+
+    connection = sqlite3.connect(db_path)
+    (duplicated,) = connection.execute(
+        "SELECT COALESCE(SUM(extra), 0) FROM (SELECT SUM(n_events) - MAX(n_events) AS extra FROM pointer_chunk"
+        " GROUP BY assignment_id, pageno, seq)").fetchone()
+    stored = {row: n for *row, n in connection.execute("SELECT assignment_id, pageno, seq, n_events FROM pointer_chunk")}
+    ids = [row[0] for row in connection.execute("SELECT id FROM assignment ORDER BY id")]
+    lost = 0
+    for phase in phases:
+        for who, seq, status, _ in phase["results"]:
+            if status == 202 and stored.get((ids[who], phase["page"], seq)) != EVENTS_PER_BATCH:
+                lost += EVENTS_PER_BATCH
+    for run in saturation:  # wrk: requests still in flight at the end may be stored too, so at least `completed`
+        low, high = run["seq_base"], run["seq_base"] + 1_000_000
+        in_range = sum(1 for (_, page, seq) in stored if page == run["page"] and low <= seq < high)
+        lost += max(0, run["completed"] - run["failed"] - in_range) * EVENTS_PER_BATCH
+    return lost, duplicated
+
+
+def main() -> None:
+    options = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    options.add_argument("--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", 4)))
+    options.add_argument("--seconds", type=int, default=15)
+    options.add_argument("--saturation-seconds", type=int, default=6)
+    args = options.parse_args()
+    for tool in ("wrk", "redis-server"):
+        if not shutil.which(tool):
+            raise SystemExit(f"{tool} is needed: apt-get install {tool.split('-')[0]}")
+
+    with ExitStack() as stack:
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-ingest-")))
+        redis_port, web_port = free_port(), free_port()
+        redis_url = f"redis://127.0.0.1:{redis_port}/0"
+        db_path = tmp / "freelunch.db"
+        env = {**os.environ, "FREELUNCH_ENV": "production", "SECRET_KEY": "bench-secret", "FREELUNCH_INSTANCE": str(tmp),
+               "DATABASE_URL": f"sqlite:///{db_path}", "REDIS_URL": redis_url, "INGEST_STREAM_MAX": "1000000",
+               "PYTHONPATH": str(HERE)}
+        os.environ.update(env)
+        # Redis as production should run it for this data: AOF, fsync once a second.
+        start(stack, ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--dir", str(tmp),
+                      "--save", "", "--appendonly", "yes", "--appendfsync", "everysec"], env, tmp / "redis.log")
+        wait_for_port(redis_port)
+        subprocess.run([str(BIN / "freelunch"), "db", "upgrade"], env=env, check=True, capture_output=True)
+        tokens = make_assignments(N_ASSIGNMENTS)
+        tokens_file = tmp / "tokens.txt"
+        tokens_file.write_text("\n".join(tokens))
+        r = redis.Redis.from_url(redis_url)
+
+        start(stack, [str(BIN / "gunicorn"), "--workers", str(args.workers), "--bind", f"127.0.0.1:{web_port}",
+                      "--pythonpath", str(HERE), "ingest_app:create_app()"], env, tmp / "gunicorn.log")
+        wait_for_port(web_port)
+        print(f"stack: gunicorn x{args.workers} (sync), redis-server (AOF everysec), rq worker; "
+              f"{N_ASSIGNMENTS} assignments, {EVENTS_PER_BATCH} events a batch", flush=True)
+
+        saturation = []
+        for round_ in range(2):
+            for path in ("/bench/bare", "/api/ingest"):
+                run = wrk(web_port, path, tokens_file, 1, 1_000_000 * (len(saturation) + 1), args.saturation_seconds, 32)
+                saturation.append(run)
+                print(f"saturation {path}: {run['rps']:.0f} req/s ({run['failed']} failed)", flush=True)
+        direct_run = wrk(web_port, "/bench/direct", tokens_file, 2, 1_000_000, args.saturation_seconds, 32)
+        print(f"saturation /bench/direct: {direct_run['rps']:.0f} req/s ({direct_run['failed']} failed)", flush=True)
+        bare = max(run["rps"] for run in saturation if run["path"] == "/bench/bare")
+        ingest = max(run["rps"] for run in saturation if run["path"] == "/api/ingest")
+        ingest_runs = [run for run in saturation if run["path"] == "/api/ingest"]
+
+        # The worker starts now, so that saturation measured the endpoints alone; the flush job
+        # enqueued by the first batch drains the backlog, timed by RQ's own job timestamps.
+        backlog = r.xlen("ingest:events")
+        start(stack, [str(BIN / "rq"), "worker", "--worker-class", "workers.app_worker.AppWorker", "--url", redis_url,
+                      "ingest", "default"], env, tmp / "worker.log")
+        drain(r, "ingest:events", tmp / "worker.log")
+        flushed, busy = flush_rate(redis_url)
+        flush_per_s = flushed / busy if busy else 0.0
+        print(f"flush: {backlog} batches, {flushed} events in {busy:.2f} s of flush jobs = {flush_per_s:.0f} events/s",
+              flush=True)
+
+        phases = []
+
+        def phase(label: str, path: str, annotators: int, seconds: int, page: int) -> dict:
+            result = open_loop(web_port, path, tokens_file, annotators, seconds, page, 100 * (len(phases) + 1))
+            phases.append(result)
+            print(f"{label}: {annotators} annotators, {result['sent']} batches, p50 {result['p50']:.1f} ms, "
+                  f"p99 {result['p99']:.1f} ms, max {result['max']:.1f} ms, errors {result['errors']} "
+                  f"(statuses {result['statuses']})", flush=True)
+            return result
+
+        steady = phase("open loop /api/ingest", "/api/ingest", 1000, args.seconds, 1)
+        stall = start(stack, [sys.executable, str(HERE / "ingest_stall.py"), str(db_path), str(args.seconds + 1)], env,
+                      tmp / "stall.log")
+        stalled = phase("stalled /api/ingest", "/api/ingest", 1000, args.seconds, 1)
+        stall.wait(30)
+        start(stack, [sys.executable, str(HERE / "ingest_stall.py"), str(db_path), str(args.seconds + 1)], env,
+              tmp / "stall2.log")
+        direct_stalled = phase("stalled /bench/direct", "/bench/direct", 1000, args.seconds, 3)
+        time.sleep(2)
+        for annotators in (250, 2500):
+            phase("open loop /api/ingest", "/api/ingest", annotators, max(5, args.seconds * 2 // 3), 1)
+
+        drain(r, "ingest:events", tmp / "worker.log")
+        ingest_phases = [p for p in phases if p["path"] == "/api/ingest"]
+        lost, duplicated = account(db_path, ingest_phases, ingest_runs)
+        print(f"accounted: {sum(p['sent'] for p in ingest_phases)} open-loop batches and "
+              f"{sum(run['completed'] for run in ingest_runs)} saturation batches to /api/ingest", flush=True)
+        print(f"ingest_vs_bare={ingest / bare:.2f} p99_ms={steady['p99']:.1f} p99_stalled_ms={stalled['p99']:.1f} "
+              f"direct_p99_stalled_ms={direct_stalled['p99']:.1f} errors_stalled={stalled['errors']} "
+              f"flush_events_per_s={flush_per_s:.0f} lost={lost} duplicated={duplicated}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,39 @@
+"""rq-dashboard at /admin/rq, behind the admin area's own guard.
+
+rq-dashboard is its own blueprint (it cannot nest in ours), so the guard is
+attached to it per app. Its buttons POST with jQuery and no CSRF token: we
+exempt it from Flask-WTF and instead refuse any POST whose Origin (or Referer)
+is not this site, which stops cross-site forgeries just as well.
+"""
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import rq_dashboard
+from flask import Flask, abort, request
+from flask_login import current_user
+from rq_dashboard.web import setup_rq_connection
+
+from ..extensions import csrf, login_manager
+
+URL_PREFIX = "/admin/rq"
+
+
+def mount(app: Flask) -> None:
+    app.config.setdefault("RQ_DASHBOARD_REDIS_URL", app.config["REDIS_URL"])
+    app.register_blueprint(rq_dashboard.blueprint, url_prefix=URL_PREFIX)
+    setup_rq_connection(app)
+    csrf.exempt(rq_dashboard.blueprint)
+    app.before_request_funcs.setdefault(rq_dashboard.blueprint.name, []).insert(0, _admins_only)
+
+
+def _admins_only():
+    if not current_user.is_authenticated:
+        return login_manager.unauthorized()
+    if not current_user.is_admin:
+        abort(403, "Only site admins may open the queue monitor.")
+    if request.method == "POST":
+        origin = request.headers.get("Origin") or request.headers.get("Referer") or ""
+        if urlsplit(origin).netloc != request.host:
+            abort(403, "Queue actions must come from this site's own pages.")
+    return None

@@ -1,0 +1,160 @@
+"""Move pointer-event batches from the Redis stream into PointerChunk rows, exactly once.
+
+A flusher reads through the consumer group, writes a bulk of chunks in one
+transaction with INSERT ... ON CONFLICT DO NOTHING on (assignment, pageno, seq),
+and only then acknowledges and deletes the entries. So:
+- a crash before the commit leaves the entries pending: they are read again (by
+  the same consumer at its next flush, or by another one through XAUTOCLAIM);
+- a crash after the commit but before the ack makes them be written again, and
+  the unique key turns that into a no-op;
+- a retried request or a duplicate beacon is a second entry with the same key.
+Entries are deleted after the ack, so the stream's length is the unflushed backlog.
+"""
+from __future__ import annotations
+
+import time
+
+from flask import current_app
+from peewee import fn
+from redis import Redis
+from redis.exceptions import ResponseError
+
+from ..db import database
+from ..models import Assignment, PageSubmission, PointerChunk
+from .ingest import FLUSH_GUARD, GROUP, STREAM, client, request_flush
+
+BUDGET_S = 20  # one job drains for at most this long, then hands over to a fresh job
+STATS_TTL_S = 2 * 3600
+IDLE_CONSUMER_MS = 3600 * 1000
+FIELDS = [PointerChunk.assignment, PointerChunk.pageno, PointerChunk.seq, PointerChunk.n_events,
+          PointerChunk.events, PointerChunk.received_at]
+
+
+def ensure_group(redis: Redis) -> None:
+    # From id 0, so batches appended before the group existed are flushed too.
+    try:
+        redis.xgroup_create(STREAM, GROUP, id="0", mkstream=True)
+    except ResponseError as error:
+        if "BUSYGROUP" not in str(error):
+            raise
+
+
+def flush(consumer: str) -> int:
+    """Store what is in the stream; returns the number of events stored. Raises on database errors.
+
+    Order: this consumer's own pending entries (left by an earlier failed flush),
+    then entries idle longer than INGEST_CLAIM_IDLE_MS in crashed consumers, then new ones.
+    """
+    redis = client()
+    ensure_group(redis)
+    redis.delete(FLUSH_GUARD)  # from now on a new arrival enqueues the next flush
+    bulk = current_app.config["INGEST_BULK"]
+    deadline = time.monotonic() + BUDGET_S
+    stored = 0
+    while (entries := _read(redis, consumer, "0", bulk)):
+        stored += store(redis, entries)
+    stored += reclaim(redis, consumer)
+    while (entries := _read(redis, consumer, ">", bulk)):
+        stored += store(redis, entries)
+        if time.monotonic() > deadline:
+            request_flush()
+            break
+    return stored
+
+
+def reclaim(redis: Redis, consumer: str) -> int:
+    """Take over and store entries that a crashed (or stuck) consumer has held too long."""
+    config = current_app.config
+    stored, start = 0, "0-0"
+    while True:
+        # Redis 7 adds a third item (ids deleted meanwhile, already dropped from the pending list).
+        start, entries = redis.xautoclaim(
+            STREAM, GROUP, consumer, config["INGEST_CLAIM_IDLE_MS"], start_id=start, count=config["INGEST_BULK"])[:2]
+        if entries:
+            stored += store(redis, entries)
+        if start in (b"0-0", "0-0"):
+            return stored
+
+
+def forget_idle_consumers(redis: Redis) -> int:
+    """Drop consumers with nothing pending that have not read for an hour (each worker process makes one)."""
+    dropped = 0
+    for info in redis.xinfo_consumers(STREAM, GROUP):
+        if info["pending"] == 0 and info["idle"] > IDLE_CONSUMER_MS:
+            dropped += redis.xgroup_delconsumer(STREAM, GROUP, info["name"]) >= 0
+    return dropped
+
+
+def sweep(consumer: str) -> int:
+    """The cron safety net: flush whatever is left, reclaim from crashed consumers, tidy the group."""
+    stored = flush(consumer)
+    forget_idle_consumers(client())
+    return stored
+
+
+def _read(redis: Redis, consumer: str, start: str, count: int) -> list:
+    reply = redis.xreadgroup(GROUP, consumer, {STREAM: start}, count=count)
+    return reply[0][1] if reply else []
+
+
+def store(redis: Redis, entries: list) -> int:
+    """Write one bulk of entries in one transaction, then ack and delete them; returns events stored."""
+    started = time.monotonic()
+    ids = [entry_id for entry_id, _ in entries]
+    rows = [
+        (int(f[b"a"]), int(f[b"p"]), int(f[b"s"]), int(f[b"n"]), f[b"e"].decode(), int(entry_id.split(b"-", 1)[0]))
+        for entry_id, f in entries
+        if f  # an entry deleted while pending comes back empty: it was stored already
+    ]
+    live = _existing_assignments({row[0] for row in rows})
+    rows = [row for row in rows if row[0] in live]  # an assignment deleted meanwhile takes its chunks with it
+    if rows:
+        with database.atomic():
+            PointerChunk.insert_many(rows, fields=FIELDS).on_conflict_ignore().execute()
+    events = sum(row[3] for row in rows)
+    minute = int(time.time()) // 60
+    with redis.pipeline(transaction=False) as pipe:
+        pipe.xack(STREAM, GROUP, *ids)
+        pipe.xdel(STREAM, *ids)
+        key = f"ingest:stats:{minute}"
+        pipe.hincrby(key, "events", events)
+        pipe.hincrby(key, "chunks", len(rows))
+        pipe.hincrby(key, "busy_us", int((time.monotonic() - started) * 1e6))
+        pipe.expire(key, STATS_TTL_S)
+        pipe.execute()
+    return events
+
+
+def _existing_assignments(ids: set[int]) -> set[int]:
+    if not ids:
+        return set()
+    return {row[0] for row in Assignment.select(Assignment.id).where(Assignment.id.in_(list(ids))).tuples()}
+
+
+def chunk_completeness(assignment_id: int) -> list[dict]:
+    """Per submitted page of an assignment: chunks stored against chunks the page reported, and which are missing.
+
+    ``missing`` lists the sequence numbers below ``reported`` that never arrived
+    (a batch may still be in the stream: look again after the next flush).
+    """
+    pages = (PageSubmission.select(PageSubmission.pageno, PageSubmission.chunks_reported)
+             .where(PageSubmission.assignment == assignment_id).order_by(PageSubmission.pageno).tuples())
+    seqs: dict[int, set[int]] = {}
+    for pageno, seq in (PointerChunk.select(PointerChunk.pageno, PointerChunk.seq)
+                        .where(PointerChunk.assignment == assignment_id).tuples()):
+        seqs.setdefault(pageno, set()).add(seq)
+    return [
+        {"pageno": pageno, "reported": reported, "received": len(seqs.get(pageno, ())),
+         "missing": sorted(set(range(reported)) - seqs.get(pageno, set()))}
+        for pageno, reported in pages
+    ]
+
+
+def incomplete_pages(assignment_ids: list[int] | None = None) -> int:
+    """How many submitted pages (of these assignments, or all) have fewer chunks stored than they reported."""
+    received = (PointerChunk.select(fn.COUNT(PointerChunk.id))
+                .where(PointerChunk.assignment == PageSubmission.assignment, PointerChunk.pageno == PageSubmission.pageno))
+    query = PageSubmission.select().where(PageSubmission.chunks_reported > received)
+    if assignment_ids is not None:
+        query = query.where(PageSubmission.assignment.in_(assignment_ids))
+    return query.count()

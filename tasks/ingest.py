@@ -1,0 +1,26 @@
+"""RQ jobs that move pointer events from the Redis stream into the database (services/flush.py)."""
+from __future__ import annotations
+
+import os
+import socket
+
+from rq import get_current_job
+
+from freelunch.services import flush as flush_service
+
+
+def _consumer() -> str:
+    # One consumer per RQ worker (not per forked work horse), so a worker's next
+    # flush picks up what its failed flush left pending.
+    job = get_current_job()
+    return (job.worker_name if job and job.worker_name else None) or f"{socket.gethostname()}.{os.getpid()}"
+
+
+def flush() -> int:
+    """Enqueued when batches arrive (at most one pending): store what the stream holds."""
+    return flush_service.flush(_consumer())
+
+
+def sweep() -> int:
+    """rq cron's safety net: store what is left, reclaim from crashed consumers."""
+    return flush_service.sweep(_consumer())

@@ -1,0 +1,300 @@
+"""POST /api/ingest into the Redis stream, and flush jobs (real RQ) into PointerChunk rows."""
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+
+import pytest
+from rq import Queue
+
+from freelunch.db import database, is_sqlite
+from freelunch.models import (Assignment, Batch, Dataset, Hit, HitPage, ImageClass, Organization, PageSubmission,
+                              PointerChunk)
+from freelunch.services import flush as flush_service
+from freelunch.services.identity import assignment_token
+from freelunch.services.ingest import GROUP, STREAM
+from freelunch.services.accounts import create_user
+from conftest import login
+
+
+def make_assignment(app, worker: str = "W000000001") -> tuple[Assignment, str]:
+    """An assignment on a fresh HIT, and its token (what the annotation page sends)."""
+    org = Organization.get_or_none(Organization.name == "Ingest") or Organization.create(name="Ingest")
+    dataset = Dataset.get_or_none(Dataset.name == "D") or Dataset.create(organization=org, name="D")
+    batch = Batch.create(organization=org, dataset=dataset, name="B")
+    hit = Hit.create(organization=org, batch=batch)
+    assignment = Assignment.create(organization=org, hit=hit, worker_id=worker, source="lab", version="POINTER_ORIGINAL")
+    with app.app_context():
+        return assignment, assignment_token(assignment.id)
+
+
+def events(n: int = 60, start: int | None = None) -> list[dict]:
+    start = start or int(time.time() * 1000)
+    moves = [{"type": "move", "i": 3, "x": k / n, "y": 1 - k / n, "time": start + 17 * k} for k in range(n - 3)]
+    return [{"type": "enter", "i": 3, "time": start - 1}, *moves,
+            {"type": "click", "i": 3, "x": 0.5, "y": 0.5, "time": start + 17 * n, "selected": True},
+            {"type": "leave", "i": 3, "time": start + 17 * n + 5}]
+
+
+def batch(token: str, seq: int = 0, page: int = 1, n: int = 60) -> dict:
+    return {"token": token, "page": page, "seq": seq, "events": events(n)}
+
+
+def post(client, body, content_type: str = "application/json"):
+    data = body if isinstance(body, (bytes, str)) else json.dumps(body)
+    return client.post("/api/ingest", data=data, content_type=content_type)
+
+
+@pytest.fixture
+def token(app):
+    return make_assignment(app)[1]
+
+
+def test_json_and_beacon_bodies_are_accepted_and_flushed(app, client, token, redis_client, run_jobs):
+    sent = batch(token, seq=0)
+    response = post(client, sent)
+    assert response.status_code == 202 and response.get_json() == {"ok": True}
+    beacon = post(client, batch(token, seq=1), content_type="text/plain;charset=UTF-8")  # navigator.sendBeacon
+    assert beacon.status_code == 202
+    assert redis_client.xlen(STREAM) == 2 and PointerChunk.select().count() == 0  # nothing touched the database yet
+
+    run_jobs("ingest")
+    chunks = list(PointerChunk.select().order_by(PointerChunk.seq))
+    assert [(c.pageno, c.seq, c.n_events) for c in chunks] == [(1, 0, 60), (1, 1, 60)]
+    assert json.loads(chunks[0].events) == sent["events"]
+    assert abs(chunks[0].received_at - time.time() * 1000) < 60_000
+    assert redis_client.xlen(STREAM) == 0 and redis_client.xpending(STREAM, GROUP)["pending"] == 0
+
+
+def test_a_duplicate_post_is_stored_once(app, client, token, run_jobs):
+    sent = batch(token, seq=7)
+    assert post(client, sent).status_code == 202
+    run_jobs("ingest")
+    assert post(client, sent).status_code == 202  # a retried request after its answer was lost
+    assert post(client, sent, content_type="text/plain").status_code == 202  # and a duplicate beacon
+    run_jobs("ingest")
+    assert PointerChunk.select().count() == 1
+    assert PointerChunk.get().n_events == 60
+
+
+def test_at_most_one_flush_is_pending(app, client, token, redis_client, run_jobs):
+    queue = Queue("ingest", connection=redis_client)
+    for seq in range(5):
+        assert post(client, batch(token, seq=seq)).status_code == 202
+    assert queue.count == 1
+    run_jobs("ingest")
+    assert queue.count == 0 and PointerChunk.select().count() == 5
+    assert post(client, batch(token, seq=5)).status_code == 202
+    assert queue.count == 1  # a new arrival after the flush started enqueues the next one
+
+
+def _error(response, status: int) -> dict:
+    assert response.status_code == status, response.get_data(as_text=True)
+    body = response.get_json()
+    assert set(body) == {"error", "message"} and body["message"]
+    return body
+
+
+def test_bad_tokens_are_refused(app, client, token):
+    _error(post(client, {**batch(token), "token": "not-a-token"}), 403)
+    forged = token.rsplit(".", 1)[0] + ".AAAAAAAAAAAAAAAAAAAAAAAAAAA"
+    _error(post(client, {**batch(token), "token": forged}), 403)
+    app.config["SECRET_KEY"] = "another-deployment"  # a token signed elsewhere is foreign here
+    _error(post(client, batch(token)), 403)
+
+
+@pytest.mark.parametrize("change", [
+    {"page": 0}, {"page": "1"}, {"seq": -1}, {"seq": 1.5}, {"seq": True}, {"events": []}, {"events": {}},
+    {"extra": 1},
+])
+def test_bad_payloads_are_400(app, client, token, change):
+    _error(post(client, {**batch(token), **change}), 400)
+
+
+@pytest.mark.parametrize("event", [
+    {"type": "move", "i": 0, "x": 1.2, "y": 0.5},  # outside the image
+    {"type": "move", "i": 0, "x": 0.5, "y": -0.2},
+    {"type": "move", "i": 0, "x": "0.5", "y": 0.5},
+    {"type": "move", "i": -1, "x": 0.5, "y": 0.5},
+    {"type": "move", "i": 0, "x": 0.5, "y": 0.5, "time": 0},  # 1970
+    {"type": "move", "i": 0, "x": 0.5, "y": 0.5, "time": 10 ** 15},  # far future
+    {"type": "click", "i": 0, "x": 0.5, "y": 0.5, "selected": "yes"},
+    {"type": "enter", "i": 0, "x": 0.5},  # enter has no position
+    {"type": "teleport", "i": 0},
+])
+def test_bad_events_are_400(app, client, token, event):
+    event = {"time": int(time.time() * 1000), **event}
+    _error(post(client, {**batch(token), "events": [event]}), 400)
+
+
+def test_small_tolerance_outside_the_image_is_accepted(app, client, token):
+    event = {"type": "move", "i": 0, "x": -0.01, "y": 1.02, "time": int(time.time() * 1000)}
+    assert post(client, {**batch(token), "events": [event]}).status_code == 202
+
+
+def test_too_large_is_413_and_too_many_events_is_400(app, client, token):
+    _error(post(client, {**batch(token), "pad": "x" * 200_000}), 413)
+    _error(post(client, batch(token, n=1001)), 400)
+    assert post(client, batch(token, n=1000)).status_code == 202
+
+
+def test_not_json_is_400_and_get_is_405(app, client, token):
+    _error(post(client, b"\xff\xfe not json"), 400)
+    _error(post(client, "token=x&page=1", content_type="application/x-www-form-urlencoded"), 400)
+    assert client.get("/api/ingest").status_code == 405
+
+
+def test_one_assignment_flooding_gets_429(app, client, token):
+    app.config["INGEST_RATE_LIMIT"] = 3
+    other = make_assignment(app, "W000000002")[1]
+    for seq in range(3):
+        assert post(client, batch(token, seq=seq)).status_code == 202
+    body = _error(post(client, batch(token, seq=3)), 429)
+    assert "slow down" in body["message"]
+    assert post(client, batch(other)).status_code == 202  # others are not affected
+
+
+def test_a_full_stream_answers_503_until_flushed(app, client, token, run_jobs):
+    app.config["INGEST_STREAM_MAX"] = 3
+    for seq in range(3):
+        assert post(client, batch(token, seq=seq)).status_code == 202
+    refused = post(client, batch(token, seq=3))
+    _error(refused, 503)
+    assert int(refused.headers["Retry-After"]) > 0
+    run_jobs("ingest")
+    assert post(client, batch(token, seq=3)).status_code == 202  # the client's retry
+    run_jobs("ingest")
+    assert sorted(c.seq for c in PointerChunk.select()) == [0, 1, 2, 3]
+
+
+def test_ingest_answers_while_the_database_is_locked(app, client, token):
+    if not is_sqlite():
+        pytest.skip("SQLite's database-wide write lock")
+    locker = sqlite3.connect(app.config["DATABASE_URL"].removeprefix("sqlite:///"), isolation_level=None)
+    locker.execute("BEGIN EXCLUSIVE")  # not even readers get in
+    try:
+        started = time.monotonic()
+        assert post(client, batch(token)).status_code == 202
+        assert time.monotonic() - started < 5  # a database query would wait for busy_timeout (10 s)
+    finally:
+        locker.execute("ROLLBACK")
+
+
+def test_chunks_of_a_deleted_assignment_are_dropped_not_fatal(app, client, run_jobs, redis_client):
+    gone, gone_token = make_assignment(app, "W000000003")
+    kept, kept_token = make_assignment(app, "W000000004")
+    assert post(client, batch(gone_token)).status_code == 202
+    assert post(client, batch(kept_token)).status_code == 202
+    gone.delete_instance(recursive=True)
+    run_jobs("ingest")
+    assert [c.assignment_id for c in PointerChunk.select()] == [kept.id]
+    assert redis_client.xlen(STREAM) == 0
+
+
+def test_sweep_reclaims_what_a_crashed_consumer_held(app, client, token, redis_client, run_jobs):
+    app.config["INGEST_CLAIM_IDLE_MS"] = 0
+    for seq in range(3):
+        post(client, batch(token, seq=seq))
+    Queue("ingest", connection=redis_client).empty()  # the flush job was lost with its worker
+    with app.app_context():
+        flush_service.ensure_group(redis_client)
+    redis_client.xreadgroup(GROUP, "crashed-worker", {STREAM: ">"}, count=10)  # read, then died
+    assert redis_client.xpending(STREAM, GROUP)["pending"] == 3
+    Queue("ingest", connection=redis_client).enqueue("tasks.ingest.sweep")  # what rq cron does
+    run_jobs("ingest")
+    assert sorted(c.seq for c in PointerChunk.select()) == [0, 1, 2]
+    assert redis_client.xpending(STREAM, GROUP)["pending"] == 0 and redis_client.xlen(STREAM) == 0
+
+
+def test_committed_but_not_acknowledged_is_not_doubled(app, client, token, redis_client, run_jobs):
+    """A flusher that died between its commit and its XACK: the entries come back, the rows do not double."""
+    app.config["INGEST_CLAIM_IDLE_MS"] = 0
+    assert post(client, batch(token, seq=0)).status_code == 202
+    with app.app_context():
+        flush_service.ensure_group(redis_client)
+    [(_, [(entry_id, fields)])] = redis_client.xreadgroup(GROUP, "crashed-worker", {STREAM: ">"}, count=10)
+    assignment_id = int(fields[b"a"])
+    PointerChunk.create(assignment=assignment_id, pageno=1, seq=0, n_events=60, events=fields[b"e"].decode(),
+                        received_at=int(entry_id.split(b"-")[0]))  # its commit went through
+    Queue("ingest", connection=redis_client).enqueue("tasks.ingest.sweep")
+    run_jobs("ingest")
+    assert PointerChunk.select().count() == 1
+    assert redis_client.xpending(STREAM, GROUP)["pending"] == 0
+
+
+def test_chunk_completeness_shows_missing_chunks(app, client, token, run_jobs):
+    assignment = Assignment.get()
+    org = assignment.organization
+    image_class = ImageClass.create(organization=org, dataset=Dataset.get(), key="n01", names=["fish"])
+    for pageno in (1, 2):
+        hit_page = HitPage.create(organization=org, hit=assignment.hit, pageno=pageno, image_class=image_class)
+        PageSubmission.create(assignment=assignment, hit_page=hit_page, pageno=pageno, started_at=1, ended_at=2,
+                              chunks_reported=3)
+    for page, seq in ((1, 0), (1, 2), (2, 0), (2, 1), (2, 2)):
+        assert post(client, batch(token, seq=seq, page=page)).status_code == 202
+    run_jobs("ingest")
+    assert flush_service.chunk_completeness(assignment.id) == [
+        {"pageno": 1, "reported": 3, "received": 2, "missing": [1]},
+        {"pageno": 2, "reported": 3, "received": 3, "missing": []},
+    ]
+    assert flush_service.incomplete_pages([assignment.id]) == 1 and flush_service.incomplete_pages() == 1
+
+
+def test_cron_registers_the_sweep(redis_client):
+    from rq.cron import CronScheduler
+
+    scheduler = CronScheduler(connection=redis_client)
+    scheduler.load_config_from_file("workers.cron")
+    jobs = {(job.func_name, job.queue_name, job.interval) for job in scheduler.get_jobs()}
+    assert ("tasks.ingest.sweep", "ingest", 30) in jobs
+
+
+# --- admin -----------------------------------------------------------------
+
+
+@pytest.fixture
+def admin_client(app, client):
+    create_user("root@example.org", "password123", is_admin=True)
+    login(client, "root@example.org")
+    return client
+
+
+def test_admin_ingest_page_shows_the_buffer(app, admin_client, token, run_jobs):
+    for seq in range(4):
+        post(admin_client, batch(token, seq=seq))
+    html = admin_client.get("/admin/ingest").get_data(as_text=True)
+    assert "Stream length" in html and "<td>4</td>" in html and "s ago" in html
+    run_jobs("ingest")
+    partial = admin_client.get("/admin/ingest", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert "<html" not in partial and "240 events in 4 chunks" in partial and "<td>0</td>" in partial
+
+
+def test_admin_ingest_page_lists_failed_flushes(app, admin_client, redis_client, run_jobs):
+    Queue("ingest", connection=redis_client).enqueue("tasks.ingest.no_such_job")
+    run_jobs("ingest")
+    html = admin_client.get("/admin/ingest").get_data(as_text=True)
+    assert "Latest failures" in html and "no_such_job" in html
+
+
+def test_queue_monitor_is_for_site_admins(app, client, make_account):
+    assert client.get("/admin/rq/").status_code == 302
+    assert "/login" in client.get("/admin/rq/").headers["Location"]
+    assert client.get("/admin/ingest").status_code == 302
+    make_account("plain@example.org")
+    login(client, "plain@example.org")
+    assert client.get("/admin/rq/").status_code == 403
+    assert client.get("/admin/rq/0/data/queues.json").status_code == 403
+    assert client.post("/admin/rq/queue/ingest/compact").status_code == 403
+    assert client.get("/admin/ingest").status_code == 403
+
+
+def test_queue_monitor_works_for_admins_and_refuses_cross_site_posts(app, admin_client, redis_client):
+    Queue("ingest", connection=redis_client).enqueue("tasks.ingest.flush")
+    assert admin_client.get("/admin/rq/").status_code == 200
+    assert admin_client.get("/admin/rq/0/data/queues.json").status_code == 200
+    assert admin_client.post("/admin/rq/queue/ingest/compact").status_code == 403
+    assert admin_client.post("/admin/rq/queue/ingest/compact",
+                             headers={"Origin": "https://evil.example"}).status_code == 403
+    same_site = admin_client.post("/admin/rq/queue/ingest/compact", headers={"Origin": "http://localhost"})
+    assert same_site.status_code == 200

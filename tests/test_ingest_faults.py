@@ -1,0 +1,211 @@
+"""Ingest under faults: a flush worker killed with SIGKILL, a locked database, Redis stopped.
+
+Each test ends by checking every acknowledged batch is stored exactly once.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psycopg2
+import pytest
+import redis as redis_py
+from rq import Queue, SimpleWorker
+
+from freelunch import create_app
+from freelunch.db import database, is_sqlite
+from freelunch.models import PointerChunk
+from freelunch.services.ingest import GROUP, STREAM
+from test_ingest import batch, make_assignment, post
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+def wait_until(condition, seconds: float = 20, what: str = "condition"):
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if condition():
+            return
+        time.sleep(0.02)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+@contextlib.contextmanager
+def write_lock(app):
+    """Another connection holds the lock every writer of pointer_chunk needs."""
+    url = app.config["DATABASE_URL"]
+    if url.startswith("sqlite:///"):
+        import sqlite3
+
+        locker = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None, timeout=30)
+        locker.execute("BEGIN IMMEDIATE")
+    else:
+        locker = psycopg2.connect(url.replace("postgres://", "postgresql://", 1))
+        locker.cursor().execute("LOCK TABLE pointer_chunk IN EXCLUSIVE MODE")
+    try:
+        yield
+    finally:
+        locker.rollback() if not is_sqlite() else locker.execute("ROLLBACK")
+        locker.close()
+
+
+def assert_stored_once(expected_seqs: set[int], n_events: int = 60):
+    rows = list(PointerChunk.select(PointerChunk.seq, PointerChunk.n_events).tuples())
+    assert sorted(seq for seq, _ in rows) == sorted(expected_seqs)  # each once: no loss, no double
+    assert sum(n for _, n in rows) == n_events * len(expected_seqs)
+
+
+def test_a_worker_killed_mid_flush_loses_and_doubles_nothing(app, app_config, client, redis_client, redis_url, tmp_path):
+    """A real `rq worker` (the production AppWorker) is SIGKILLed while its flush holds entries; recovery stores all."""
+    app.config.update(INGEST_CLAIM_IDLE_MS=0, INGEST_RATE_LIMIT=10_000)  # one page sends them all here
+    token = make_assignment(app)[1]
+    sent = set(range(200))
+    for seq in sent:
+        assert post(client, batch(token, seq=seq)).status_code == 202
+    env = {**os.environ, "FREELUNCH_ENV": "testing", "SECRET_KEY": app_config["SECRET_KEY"],
+           "DATABASE_URL": app_config["DATABASE_URL"], "REDIS_URL": redis_url, "FREELUNCH_INSTANCE": str(tmp_path),
+           "INGEST_BULK": "40"}
+    with write_lock(app):
+        worker = subprocess.Popen(
+            [str(BIN / "rq"), "worker", "--burst", "--worker-class", "workers.app_worker.AppWorker",
+             "--url", redis_url, "ingest"],
+            env=env, cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            # The worker has read a bulk and waits for the lock inside its INSERT: mid-flush.
+            wait_until(lambda: redis_client.exists(STREAM) and redis_client.xinfo_groups(STREAM)
+                       and redis_client.xpending(STREAM, GROUP)["pending"] > 0, what="the worker to read a bulk")
+            os.killpg(worker.pid, signal.SIGKILL)  # the worker and its work horse
+            worker.wait(10)
+        finally:
+            if worker.poll() is None:
+                os.killpg(worker.pid, signal.SIGKILL)
+    assert PointerChunk.select().count() == 0 and redis_client.xpending(STREAM, GROUP)["pending"] == 40
+
+    # Recovery is what rq cron does every 30 s: the sweep reclaims the dead consumer's entries.
+    Queue("ingest", connection=redis_client).enqueue("tasks.ingest.sweep")
+    with app.app_context():
+        SimpleWorker([Queue("ingest", connection=redis_client)], connection=redis_client).work(burst=True)
+    assert_stored_once(sent)
+    assert redis_client.xlen(STREAM) == 0 and redis_client.xpending(STREAM, GROUP)["pending"] == 0
+
+
+def test_a_worker_killed_between_bulks_loses_and_doubles_nothing(app, app_config, client, redis_client, redis_url,
+                                                                  tmp_path):
+    """Killed at a random point of a long flush: some bulks committed and acked, one maybe committed only."""
+    app.config.update(INGEST_CLAIM_IDLE_MS=0, INGEST_RATE_LIMIT=10_000)  # one page sends them all here
+    token = make_assignment(app)[1]
+    sent = set(range(600))
+    for seq in sent:
+        assert post(client, batch(token, seq=seq, n=5)).status_code == 202
+    env = {**os.environ, "FREELUNCH_ENV": "testing", "SECRET_KEY": app_config["SECRET_KEY"],
+           "DATABASE_URL": app_config["DATABASE_URL"], "REDIS_URL": redis_url, "FREELUNCH_INSTANCE": str(tmp_path),
+           "INGEST_BULK": "5"}
+    worker = subprocess.Popen(
+        [str(BIN / "rq"), "worker", "--burst", "--worker-class", "workers.app_worker.AppWorker",
+         "--url", redis_url, "ingest"],
+        env=env, cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_until(lambda: PointerChunk.select().count() >= 20, what="the first bulks to commit")
+        os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait(10)
+    finally:
+        if worker.poll() is None:
+            os.killpg(worker.pid, signal.SIGKILL)
+    assert 20 <= PointerChunk.select().count() < 600, "the kill did not land mid-flush"
+
+    Queue("ingest", connection=redis_client).enqueue("tasks.ingest.sweep")
+    with app.app_context():
+        SimpleWorker([Queue("ingest", connection=redis_client)], connection=redis_client).work(burst=True)
+    assert_stored_once(sent, n_events=5)
+    assert redis_client.xlen(STREAM) == 0 and redis_client.xpending(STREAM, GROUP)["pending"] == 0
+
+
+def test_a_locked_database_fails_the_flush_and_the_sweep_stores_everything(app, client, redis_client, run_jobs):
+    token = make_assignment(app)[1]
+    for seq in range(5):
+        assert post(client, batch(token, seq=seq)).status_code == 202
+    # This thread's connection is the flusher's (SimpleWorker runs jobs in-process):
+    # give up on the lock after 50 ms instead of the production 10 s.
+    database.connect(reuse_if_open=True)
+    database.execute_sql("PRAGMA busy_timeout = 50" if is_sqlite() else "SET lock_timeout = '50ms'")
+    queue = Queue("ingest", connection=redis_client)
+    with write_lock(app):
+        run_jobs("ingest")
+    assert queue.failed_job_registry.count == 1  # visible on the admin page
+    assert PointerChunk.select().count() == 0
+    assert redis_client.xlen(STREAM) == 5  # nothing acknowledged, nothing deleted
+
+    app.config["INGEST_CLAIM_IDLE_MS"] = 0  # the entries have been idle long enough to be claimed
+    queue.enqueue("tasks.ingest.sweep")  # rq cron, some time later, in another worker
+    run_jobs("ingest")
+    assert_stored_once(set(range(5)))
+    assert redis_client.xlen(STREAM) == 0 and redis_client.xpending(STREAM, GROUP)["pending"] == 0
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def own_redis(tmp_path):
+    """A throwaway redis-server (AOF on, as production should run it) that the test may stop and restart."""
+    if not subprocess.run(["which", "redis-server"], capture_output=True).returncode == 0:
+        pytest.skip("redis-server is not installed")
+    port = _free_port()
+    command = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", str(tmp_path), "--save", "",
+               "--appendonly", "yes"]
+    processes = []
+
+    def start():
+        processes.append(subprocess.Popen(command, stdout=subprocess.DEVNULL))
+        client = redis_py.Redis(port=port)
+        wait_until(lambda: _pings(client), what="redis-server to start")
+
+    start()
+    yield f"redis://127.0.0.1:{port}/0", start, processes
+    for process in processes:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def _pings(client) -> bool:
+    try:
+        return client.ping()
+    except redis_py.RedisError:
+        return False
+
+
+def test_redis_stopped_answers_503_and_retried_batches_are_stored(app_config, app, own_redis):
+    url, restart, processes = own_redis
+    private = create_app({**app_config, "REDIS_URL": url})
+    client = private.test_client()
+    token = make_assignment(private)[1]
+    for seq in range(5):
+        assert post(client, batch(token, seq=seq)).status_code == 202
+
+    redis_py.Redis.from_url(url).shutdown()  # AOF is written on shutdown
+    processes[-1].wait(10)
+    kept = []
+    for seq in range(5, 10):
+        response = post(client, batch(token, seq=seq))
+        assert response.status_code == 503 and int(response.headers["Retry-After"]) > 0
+        assert response.get_json()["error"] == "Service Unavailable"
+        kept.append(seq)  # the tracker keeps the batch
+
+    restart()
+    for seq in kept:
+        assert post(client, batch(token, seq=seq)).status_code == 202
+    connection = redis_py.Redis.from_url(url)
+    with private.app_context():
+        SimpleWorker([Queue("ingest", connection=connection)], connection=connection).work(burst=True)
+    assert_stored_once(set(range(10)))
