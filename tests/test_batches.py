@@ -4,7 +4,7 @@ from collections import Counter
 
 import pytest
 
-from conftest import csrf_token, login
+from support import csrf_token, login
 from freelunch.models import Batch, Candidate, Dataset, Hit, HitPage, Image, ImageClass, LabLink
 
 HTMX = {"HX-Request": "true"}
@@ -167,3 +167,14 @@ def test_lab_links_generate_copy_and_revoke(app, client, org):
     assert "revoked" in revoked.get_data(as_text=True) and LabLink.get_by_id(link.id).revoked_at is not None
     page = client.get(f"/batches/{batch.id}").get_data(as_text=True)
     assert f"<s><code>http://localhost/lab/{link.token}</code></s>" in page
+
+
+def test_all_classes_means_the_ones_with_images(client, org, run_jobs):
+    dataset = make_dataset(org, candidates=9)
+    ImageClass.create(organization=org, dataset=dataset, key="n03", names=["not imported yet"])
+    client.post("/batches/", data=builder_data(client, dataset))
+    run_jobs()
+    batch = Batch.get(Batch.name == "Round 1")
+    assert batch.state == "ready"
+    keys = {p.image_class.key for p in HitPage.select().join(Hit).where(Hit.batch == batch)}
+    assert keys == {"n01", "n02"}

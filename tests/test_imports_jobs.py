@@ -9,7 +9,7 @@ import pytest
 from rq import get_current_job
 from rq.job import Job
 
-from conftest import SHARED, csrf_token, login
+from support import SHARED, csrf_token, login
 from freelunch.models import Dataset, Image, ImageClass
 from freelunch.services import image_imports
 from test_imports import picture
@@ -159,3 +159,8 @@ def test_jobs_answer_only_their_organization(app, client, requester, make_accoun
     other = app.test_client()
     login(other, "other@example.org")
     assert other.get(f"/jobs/{mine}", headers=HTMX).status_code == 404
+
+
+def test_an_oversized_class_file_is_refused_before_it_is_read(client, requester):
+    response = upload(client, requester, "classes", {"classes": ("huge.json", b"[" + b" " * (22 * 1024 * 1024) + b"]")})
+    assert response.status_code == 413 and "at most 20 MB" in response.get_data(as_text=True)

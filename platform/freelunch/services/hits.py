@@ -26,6 +26,8 @@ def _pages_for_class(batch: Batch, image_class: ImageClass, rng: random.Random) 
     per_page = batch.images_per_page - controls
     if per_page <= 0:
         raise BuildError("Controls fill the whole page: lower the controls or raise the images per page.")
+    if not by_role["candidate"]:
+        return []  # nothing to label in this class (e.g. its images are not imported yet)
     if controls and (len(by_role["positive"]) < batch.positives_per_page or len(by_role["negative"]) < batch.negatives_per_page):
         raise BuildError(f"Class {image_class.key} has too few control images for {controls} controls per page.")
 
