@@ -9,7 +9,6 @@ import fcntl
 import os
 import re
 import uuid
-from pathlib import Path
 
 import psycopg2
 import pytest
@@ -19,11 +18,6 @@ from freelunch import create_app
 from freelunch.db import database
 from freelunch.services.accounts import sign_up
 from freelunch.services.schema import upgrade
-
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-if not SHARED.exists():
-    SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-
 
 def _reachable(url: str) -> bool:
     try:
@@ -126,19 +120,6 @@ def app(app_config, redis_client):
 @pytest.fixture
 def client(app):
     return app.test_client()
-
-
-def csrf_token(client) -> str:
-    """The CSRF token of the client's session, as a page would embed it."""
-    html = client.get("/login", follow_redirects=True).get_data(as_text=True)
-    return re.search(r'name="csrf-token" content="([^"]+)"', html).group(1)
-
-
-def login(client, email: str, password: str = "password123"):
-    token = csrf_token(client)
-    response = client.post("/login", data={"email": email, "password": password, "csrf_token": token})
-    assert response.status_code == 302, response.get_data(as_text=True)
-    return response
 
 
 @pytest.fixture

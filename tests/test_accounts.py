@@ -1,5 +1,5 @@
 from freelunch.models import Membership, Organization, User
-from conftest import csrf_token, login
+from support import csrf_token, login
 
 
 def test_signup_creates_organization_and_owner_with_hashed_password(client):

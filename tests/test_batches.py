@@ -144,10 +144,19 @@ def test_batch_list_and_hits_are_paginated(client, org):
     batch = Batch.get(Batch.name == "Batch 00")
     for _ in range(60):
         Hit.create(organization=org, batch=batch)
+    for n in range(25):
+        LabLink.create(organization=org, batch=batch, label=f"link {n:02d}")
     first = client.get(f"/batches/{batch.id}").get_data(as_text=True)
     assert "60 HITs" in first and first.count("<code>") - first.count("<code>POINTER") >= 50
-    second = client.get(f"/batches/{batch.id}/hits?page=2", headers=HTMX).get_data(as_text=True)
+    # Two lists on one page: each Next link fetches its own list's partial with its own page argument.
+    hits_next = re.search(r'hx-get="([^"]+)" hx-target="#batch-hits"', first).group(1)
+    links_next = re.search(r'hx-get="([^"]+)" hx-target="#lab-links"', first).group(1)
+    assert (hits_next, links_next) == (f"/batches/{batch.id}/hits?page=2", f"/batches/{batch.id}/links?links_page=2")
+    second = client.get(hits_next, headers=HTMX).get_data(as_text=True)
     assert "Page 2 of 2" in second and "<html" not in second
+    links = client.get(links_next, headers=HTMX).get_data(as_text=True)
+    assert "link 04" in links and "link 05" not in links and "<html" not in links
+    assert client.get(links_next).headers["Location"].endswith(f"/batches/{batch.id}?links_page=2")
 
 
 # --- lab links ------------------------------------------------------------

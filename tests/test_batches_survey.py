@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from conftest import csrf_token, login
+from support import csrf_token, login
 from freelunch.models import Assignment, Batch, Dataset, Hit
 from freelunch.services import identity
 

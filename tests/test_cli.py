@@ -6,7 +6,7 @@ from flask.cli import ScriptInfo
 
 from freelunch.cli import cli
 from freelunch.models import Batch, Candidate, Hit, HitPage, ImageClass, User
-from conftest import login
+from support import login
 
 
 def run(app, *args):

@@ -7,7 +7,7 @@ import zipfile
 import pytest
 from PIL import Image as PILImage
 
-from conftest import SHARED
+from support import SHARED
 from freelunch import storage
 from freelunch.models import Candidate, Dataset, Image, ImageClass
 from freelunch.services import image_imports, imports

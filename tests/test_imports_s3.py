@@ -6,7 +6,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from conftest import csrf_token, login
+from support import csrf_token, login
 from freelunch import create_app, storage
 from freelunch.models import Dataset, Image, ImageClass
 from freelunch.services import image_imports

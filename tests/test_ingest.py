@@ -15,7 +15,7 @@ from freelunch.services import flush as flush_service
 from freelunch.services.identity import assignment_token
 from freelunch.services.ingest import GROUP, STREAM
 from freelunch.services.accounts import create_user
-from conftest import login
+from support import login
 
 
 def make_assignment(app, worker: str = "W000000001") -> tuple[Assignment, str]:

@@ -105,7 +105,7 @@ def test_review_approves_and_rejects_with_reason(app, batch, stubbed):
 def test_publish_from_the_dashboard_runs_as_an_rq_job(app, client, make_account, stubbed, monkeypatch, redis_client):
     from rq import Queue, SimpleWorker
 
-    from conftest import csrf_token, login
+    from support import csrf_token, login
 
     stub_client, stubber = stubbed
     _, org = make_account("req@example.org", "Lab")

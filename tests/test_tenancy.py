@@ -12,7 +12,7 @@ from freelunch.models import (Assignment, Batch, Candidate, Dataset, Export, Hit
 from freelunch.services import jobs
 from freelunch.services.accounts import create_user
 from freelunch.tenancy import DASHBOARD_BLUEPRINTS
-from conftest import csrf_token, login
+from support import csrf_token, login
 
 NON_ID_PARAMS = {"pageno": 1, "kind": "seed-jsonl"}
 
