@@ -3,7 +3,7 @@ from peewee import fn
 from wtforms import SelectChoice
 
 from ..models import Assignment, Batch, Dataset, Hit, ImageClass, LabLink, utcnow
-from ..pagination import paginate
+from ..pagination import paginate, requested_page
 from ..services import batches as batch_service
 from ..services import jobs, survey
 from ..services.imports import ImportFailure, decode
@@ -117,7 +117,8 @@ def _hit_page(batch: Batch):
 
 
 def _link_page(batch: Batch):
-    return paginate(LabLink.select().where(LabLink.batch == batch).order_by(LabLink.created_at.desc()), per_page=20)
+    links = LabLink.select().where(LabLink.batch == batch).order_by(LabLink.created_at.desc(), LabLink.id.desc())
+    return paginate(links, number=requested_page("links_page"), per_page=20)  # shares its page with the HIT list
 
 
 def lab_url(link: LabLink) -> str:
