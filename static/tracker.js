@@ -112,15 +112,22 @@
   }
 
   function ratio(rec, event) {
-    return [event.offsetX / rec.img.offsetWidth, event.offsetY / rec.img.offsetHeight];
+    // Sizes come from measure(), so a move reads no layout; before the image loads, ask the DOM.
+    var width = rec.imageWidth || rec.img.offsetWidth;
+    var height = rec.imageHeight || rec.img.offsetHeight;
+    return [event.offsetX / width, event.offsetY / height];
   }
 
   function showDot(rec) {
-    if (!rec.checked) return;
-    var img = rec.img;
-    rec.dot.style.left = img.offsetLeft + rec.ratioX * img.offsetWidth + "px";
-    rec.dot.style.top = img.offsetTop + rec.ratioY * img.offsetHeight + "px";
-    rec.dot.classList.add("on");
+    if (!rec.checked || !rec.loaded) return;
+    // A transform moves the dot without a layout pass.
+    var x = rec.innerX + rec.ratioX * rec.imageWidth;
+    var y = rec.innerY + rec.ratioY * rec.imageHeight;
+    rec.dot.style.transform = "translate(" + x + "px, " + y + "px) translate(-50%, -50%)";
+    if (!rec.dotShown) {
+      rec.dotShown = true;
+      rec.dot.classList.add("on");
+    }
   }
 
   function measure(rec) {
@@ -132,6 +139,8 @@
     rec.originalImageHeight = img.naturalHeight;
     rec.imageWidth = img.offsetWidth;
     rec.imageHeight = img.offsetHeight;
+    rec.innerX = img.offsetLeft; // the img's place in its cell, for the red dot
+    rec.innerY = img.offsetTop;
     rec.imagePosition = { x: Math.round(box.left + window.scrollX), y: Math.round(box.top + window.scrollY) };
   }
 
@@ -239,7 +248,7 @@
       i: parseInt(img.getAttribute("data-i"), 10), img: img, cell: cell, dot: cell.querySelector(".dot"),
       key: img.getAttribute("data-image-id"), original: img.getAttribute("data-image-id"), status: "ok",
       loaded: false, hovered: false, selected: false, checked: false, lastMove: -Infinity,
-      ratioX: 0, ratioY: 0, hoveredRecord: [], hoveredCount: 0, selectedCount: 0, selectedRecord: [],
+      ratioX: 0, ratioY: 0, innerX: 0, innerY: 0, dotShown: false, hoveredRecord: [], hoveredCount: 0, selectedCount: 0, selectedRecord: [],
       estimateTime: 0, estStart: null, originalImageWidth: null, originalImageHeight: null,
       imageWidth: null, imageHeight: null, imagePosition: null
     };

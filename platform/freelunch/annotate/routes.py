@@ -22,10 +22,9 @@ def _term(image_class: ImageClass) -> str:
     return ", ".join(name[:1].upper() + name[1:] for name in image_class.names) or image_class.key
 
 
-def _task(hit, pageno: int, assignment: Assignment | None, partial: bool):
-    view = annotation.page_view(hit, pageno)
+def _task(state: annotation.Progress, version: str, assignment: Assignment | None, partial: bool):
+    view = annotation.page_view(state.current, len(state.pages))
     image_class = view.hit_page.image_class
-    version = assignment.version if assignment else (hit.batch.versions or ["POINTER_ORIGINAL"])[0]
     spares = [{"key": i.key, "src": annotation.image_src(i)} for i in view.spares]
     context = dict(
         view=view, version=version, image_class=image_class, term=_term(image_class),
@@ -43,11 +42,11 @@ def _done(assignment: Assignment, partial: bool):
 
 def _show(assignment: Assignment, partial: bool = False):
     """The assignment's first unsubmitted page, or the completion view."""
-    pageno = annotation.current_pageno(assignment)
-    if pageno is None:
+    state = annotation.progress(assignment.hit_id, assignment.id)
+    if state.current is None:
         annotation.finish_if_done(assignment)
         return _done(assignment, partial)
-    return _task(assignment.hit, pageno, assignment, partial)
+    return _task(state, assignment.version, assignment, partial)
 
 
 @bp.get("/annotate")
@@ -57,7 +56,8 @@ def annotate():
         return _show(annotation.assignment_from_token(request.args["token"]))
     opening = annotation.open_link(request.args)
     if opening.assignment is None:
-        return _task(opening.hit, 1, None, partial=False)
+        version = (opening.hit.batch.versions or ["POINTER_ORIGINAL"])[0]
+        return _task(annotation.progress(opening.hit.id), version, None, partial=False)
     return redirect(url_for(".annotate", token=assignment_token(opening.assignment.id)), 303)
 
 

@@ -15,7 +15,8 @@ from peewee import JOIN, IntegrityError, fn
 
 from .. import storage
 from ..db import database
-from ..models import Assignment, Batch, Hit, HitPage, Image, ImageRecord, LabLink, PageSubmission, VERSIONS, utcnow
+from ..models import (Assignment, Batch, Hit, HitPage, Image, ImageClass, ImageRecord, LabLink, PageSubmission, VERSIONS,
+                      utcnow)
 from . import identity
 
 PREVIEW_ASSIGNMENT = "ASSIGNMENT_ID_NOT_AVAILABLE"
@@ -186,20 +187,35 @@ def assignment_from_token(token: str | None) -> Assignment:
 # --- pages ------------------------------------------------------------------
 
 
-def page_count(hit: Hit) -> int:
-    return HitPage.select().where(HitPage.hit == hit).count()
+@dataclass
+class Progress:
+    """Where an assignment stands: the HIT's pages, which are submitted, and the next one to do."""
+
+    pages: list[HitPage]  # in page order, with their classes
+    submitted: set[int]
+
+    @property
+    def current(self) -> HitPage | None:
+        return next((p for p in self.pages if p.pageno not in self.submitted), None)
 
 
-def _pages(assignment: Assignment) -> tuple[set[int], int | None]:
-    """(submitted pagenos, first page not yet submitted or None), from one consistent read."""
-    submitted = {p.pageno for p in PageSubmission.select(PageSubmission.pageno).where(PageSubmission.assignment == assignment)}
-    pages = HitPage.select(HitPage.pageno).where(HitPage.hit == assignment.hit_id).order_by(HitPage.pageno)
-    return submitted, next((p.pageno for p in pages if p.pageno not in submitted), None)
+def progress(hit_id: int, assignment_id: int | None = None) -> Progress:
+    """The pages of a HIT with, for an assignment, which are submitted: one query, so one consistent view."""
+    submission = fn.COALESCE(PageSubmission.id, 0).alias("submission_id")  # an expression: lands on the HitPage
+    rows = (
+        HitPage.select(HitPage, ImageClass, submission).join(ImageClass).switch(HitPage)
+        .join(PageSubmission, JOIN.LEFT_OUTER,
+              on=(PageSubmission.assignment == assignment_id) & (PageSubmission.pageno == HitPage.pageno))
+        .where(HitPage.hit == hit_id).order_by(HitPage.pageno)
+    )
+    pages = list(rows)
+    return Progress(pages, {p.pageno for p in pages if p.submission_id})
 
 
 def current_pageno(assignment: Assignment) -> int | None:
     """The first page not yet submitted, or None when all are."""
-    return _pages(assignment)[1]
+    current = progress(assignment.hit_id, assignment.id).current
+    return current.pageno if current else None
 
 
 def image_src(image: Image) -> str:
@@ -215,12 +231,11 @@ class PageView:
     spares: list[Image]
 
 
-def page_view(hit: Hit, pageno: int) -> PageView:
-    hit_page = HitPage.get(HitPage.hit == hit, HitPage.pageno == pageno)
+def page_view(hit_page: HitPage, pages: int) -> PageView:
     ids = list(hit_page.image_ids) + list(hit_page.spare_image_ids)
     by_id = {i.id: i for i in Image.select(Image.id, Image.key, Image.url, Image.storage_path).where(Image.id.in_(ids))}
     return PageView(
-        hit_page=hit_page, pageno=pageno, pages=page_count(hit),
+        hit_page=hit_page, pageno=hit_page.pageno, pages=pages,
         images=[by_id[i] for i in hit_page.image_ids if i in by_id],
         spares=[by_id[i] for i in hit_page.spare_image_ids if i in by_id],
     )
@@ -336,12 +351,12 @@ def parse_summary(summary, page: PageView) -> tuple[dict, list[dict]]:
 
 def submit_page(assignment: Assignment, pageno: int, summary) -> bool:
     """Store one submitted page and its image records once; True if stored now, False if it was already."""
-    submitted, current = _pages(assignment)
-    if assignment.done or pageno in submitted:
+    state = progress(assignment.hit_id, assignment.id)
+    if assignment.done or pageno in state.submitted:
         return False
-    if pageno != current:
+    if state.current is None or pageno != state.current.pageno:
         raise AnnotationError(409, "This page is not the one to submit next. Please reload the page.")
-    page = page_view(assignment.hit, pageno)
+    page = page_view(state.current, len(state.pages))
     fields, rows = parse_summary(summary, page)
     try:
         with database.atomic():
