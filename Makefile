@@ -28,5 +28,9 @@ test-postgres: install
 e2e: install
 	$(BIN)/python -m pytest -m browser
 
+# The annotation page: server render time, page weight, tracker cost per pointer event (docs/performance.md).
+bench-page: install
+	$(BIN)/python bench/page.py
+
 clean:
 	rm -rf $(VENV) instance .pytest_cache
