@@ -1,0 +1,49 @@
+from flask_wtf import FlaskForm
+from wtforms import FloatField, IntegerField, SelectField, StringField
+from wtforms.validators import Length, NumberRange, Optional, StopValidation
+
+from ..services.labels import DECISIONS, Rule
+
+
+def given(message: str):
+    """Like InputRequired, but a field left out of a GET form keeps its default instead of failing."""
+
+    def check(form, field):
+        if field.data is None and not field.process_errors:
+            raise StopValidation(message)
+
+    return check
+
+
+class RuleForm(FlaskForm):
+    """The label rule: a frequency threshold, enough annotations, and a bar for workers' control accuracy."""
+
+    threshold = FloatField(
+        "Selection frequency threshold", validators=[given("Give a threshold between 0 and 1."),
+                                                     NumberRange(0, 1, "The threshold is a share between 0 and 1.")],
+        description="An image is a yes for its class when at least this share of its annotators selected it.")
+    min_annotations = IntegerField(
+        "Annotations needed", validators=[given("Give the number of annotations a decision needs."),
+                                          NumberRange(1, 1000, "Between 1 and 1000 annotations.")],
+        description="Fewer annotations than this leave the image undecided.")
+    min_accuracy = FloatField(
+        "Control accuracy bar", validators=[given("Give a bar between 0 and 1 (0 keeps every worker)."),
+                                            NumberRange(0, 1, "The bar is a share between 0 and 1.")],
+        description="Workers whose accuracy on the controls is below this are left out (0 keeps everyone).")
+
+    def rule(self) -> Rule:
+        return Rule(self.threshold.data, self.min_annotations.data, self.min_accuracy.data)
+
+
+class ResultsForm(RuleForm):
+    """The results page's filter: a GET form, so viewers can try rules too; nothing is stored."""
+
+    class Meta:
+        csrf = False
+
+    class_key = StringField("Class key", validators=[Optional(), Length(max=120)])
+    decision = SelectField("Decision", choices=[("", "any")] + [(d, d) for d in DECISIONS], default="")
+
+
+class ExportForm(RuleForm):
+    """Starting an export; the rule matters to the labels CSV, which records it."""

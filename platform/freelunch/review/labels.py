@@ -1,0 +1,32 @@
+"""The results page: selection frequency and label decision per image and class, under the requester's rule."""
+from flask import render_template, request
+
+from ..models import Batch, ImageClass
+from ..pagination import requested_page
+from ..services import labels, tallies
+from ..services.annotation import image_src
+from ..tenancy import owned_or_404
+from . import bp
+from .forms import ExportForm, ResultsForm
+
+
+@bp.get("/batches/<int:batch_id>/results")
+def results(batch_id):
+    batch = owned_or_404(Batch, batch_id)
+    form = ResultsForm(request.args, data=labels.default_rule(batch).as_dict())
+    context = dict(batch=batch, form=form, page=None, summary=None, image_src=image_src)
+    valid = form.validate()
+    image_class = None
+    if valid and form.class_key.data:
+        image_class = ImageClass.get_or_none(ImageClass.dataset == batch.dataset_id, ImageClass.key == form.class_key.data.strip())
+        if image_class is None:
+            form.class_key.errors.append(f"This batch's dataset has no class with the key {form.class_key.data.strip()!r}.")
+            valid = False
+    if valid:
+        tallies.refresh(tallies.in_batch(batch.id))
+        rule = form.rule()
+        page, summary = labels.page(batch, rule, requested_page(), class_id=image_class.id if image_class else None,
+                                    decision=form.decision.data or None)
+        context.update(page=page, summary=summary, rule=rule, export_form=ExportForm(data=rule.as_dict()))
+    template = "review/_results.html" if request.htmx else "review/results.html"
+    return render_template(template, **context), 200 if valid else 422

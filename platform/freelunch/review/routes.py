@@ -1,0 +1,83 @@
+"""A batch's live progress, its assignments and workers, and the replay of a submitted page."""
+from flask import abort, render_template, request
+
+from ..models import Assignment, Batch, Hit, HitPage, ImageClass, PageSubmission
+from ..pagination import paginate
+from ..services import progress, quality, replay, tallies
+from ..tenancy import current_org, owned_or_404
+from . import bp
+
+
+def _partial_or_page(partial_template: str, page_template: str, **context):
+    """The list's partial for an HTMX swap, the whole page otherwise."""
+    return render_template(partial_template if request.htmx else page_template, **context)
+
+
+@bp.get("/batches/<int:batch_id>/progress")
+def progress_view(batch_id):
+    """HITs, assignments, pages and byproducts done, and throughput; the partial polls itself."""
+    batch = owned_or_404(Batch, batch_id)
+    return _partial_or_page("review/_progress.html", "review/progress.html",
+                            batch=batch, progress=progress.batch_progress(batch))
+
+
+@bp.get("/batches/<int:batch_id>/assignments")
+def assignments(batch_id):
+    batch = owned_or_404(Batch, batch_id)
+    tallies.refresh(tallies.in_batch(batch.id))
+    query = Assignment.select(Assignment, Hit).join(Hit).where(Hit.batch == batch)
+    worker = request.args.get("worker", "").strip().upper()[:16]
+    if worker:
+        query = query.where(Assignment.worker_id == worker)
+    page = paginate(query.order_by(Assignment.started_at.desc(), Assignment.id.desc()))
+    found = quality.figures(Assignment.id, Assignment.id.in_([a.id for a in page.items]))
+    rows = [(a, found.get(a.id, quality.Figures())) for a in page.items]
+    return _partial_or_page("review/_assignments.html", "review/assignments.html",
+                            batch=batch, page=page, rows=rows, worker=worker)
+
+
+@bp.get("/assignments/<int:assignment_id>")
+def assignment(assignment_id):
+    assignment = owned_or_404(Assignment, assignment_id)
+    batch = assignment.hit.batch
+    tallies.refresh(Assignment.id == assignment.id)
+    hit_pages = (
+        HitPage.select(HitPage, ImageClass).join(ImageClass)
+        .where(HitPage.hit == assignment.hit_id).order_by(HitPage.pageno)
+    )
+    submitted = {s.pageno: s for s in PageSubmission.select().where(PageSubmission.assignment == assignment)}
+    found = quality.page_figures(assignment)
+    rows = [(hp, submitted.get(hp.pageno), found.get(hp.pageno, quality.Figures())) for hp in hit_pages]
+    return render_template("review/assignment.html", batch=batch, assignment=assignment, rows=rows,
+                           total=quality.figures(Assignment.id, Assignment.id == assignment.id).get(assignment.id))
+
+
+@bp.get("/assignments/<int:assignment_id>/pages/<int:pageno>")
+def replay_view(assignment_id, pageno):
+    """The page as the worker lived it: pointer paths, hovers and clicks over the grid, with a time slider."""
+    assignment = owned_or_404(Assignment, assignment_id)
+    submission = PageSubmission.get_or_none(PageSubmission.assignment == assignment, PageSubmission.pageno == pageno)
+    if submission is None:
+        abort(404, "This page has not been submitted.")
+    return render_template("review/replay.html", batch=assignment.hit.batch, assignment=assignment,
+                           replay=replay.replay(submission))
+
+
+@bp.get("/batches/<int:batch_id>/workers")
+def batch_workers(batch_id):
+    batch = owned_or_404(Batch, batch_id)
+    scope = tallies.in_batch(batch.id)
+    tallies.refresh(scope)
+    page = paginate(quality.workers_query(scope))
+    return _partial_or_page("review/_workers.html", "review/workers.html",
+                            batch=batch, page=page, rows=quality.worker_rows(page.items, scope))
+
+
+@bp.get("/workers")
+def workers():
+    """Every worker of the organization, across its batches."""
+    scope = Assignment.organization == current_org()
+    tallies.refresh(scope)
+    page = paginate(quality.workers_query(scope))
+    return _partial_or_page("review/_workers.html", "review/workers.html",
+                            batch=None, page=page, rows=quality.worker_rows(page.items, scope))

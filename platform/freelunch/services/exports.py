@@ -1,0 +1,232 @@
+"""A batch's export files: made by RQ jobs, kept under instance/exports/<org id>/, downloaded by their organization.
+
+Four kinds. ``seed-jsonl`` is services/export.py's seed-format records;
+``records-csv`` flattens those same records to one CSV row each, with the
+image's role and the byproduct counts; ``labels-csv`` is the results page's
+labels under the rule the requester chose (kept in ``Export.params``);
+``workers-csv`` is the batch's workers table. Every writer streams: rows are
+read in bounded slices and written as they come, so memory stays flat however
+large the batch. A file is written as ``<name>.part`` and renamed when
+complete, so a download never sees half a file.
+"""
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from flask import current_app
+
+from ..models import Assignment, Batch, Candidate, Export, Image, ImageClass, ImageRecord, PageSubmission, utcnow
+from . import export as seed_format
+from . import jobs, labels, quality, tallies
+
+Progress = Callable[..., None]
+REPORT_EVERY = 2000  # rows between progress reports
+WORKERS_PER_QUERY = 200
+
+
+@dataclass(frozen=True)
+class Kind:
+    title: str
+    extension: str
+    mimetype: str
+    description: str
+
+
+KINDS = {
+    "seed-jsonl": Kind("Seed-format JSON Lines", "jsonl", "application/x-ndjson",
+                       "Every image record with its pointer trajectory, hovers and clicks, in the original tool's format."),
+    "records-csv": Kind("Image records CSV", "csv", "text/csv",
+                        "One row per image record: selection, hovers, times, the image's role, byproduct counts."),
+    "labels-csv": Kind("Labels CSV", "csv", "text/csv",
+                       "Selection frequency and label decision per image and class, under the chosen rule."),
+    "workers-csv": Kind("Workers CSV", "csv", "text/csv",
+                        "Per worker: assignments, control accuracy, time per image, estimateTime distribution."),
+}
+
+
+def export_root() -> Path:
+    return Path(current_app.config["INSTANCE_PATH"]) / "exports"
+
+
+def file_path(export: Export) -> Path | None:
+    """The finished file of an export, or None while there is none."""
+    if export.state != "done" or not export.path:
+        return None
+    path = export_root() / export.path
+    return path if path.is_file() else None
+
+
+def download_name(export: Export) -> str:
+    return f"batch-{export.batch_id}-{export.kind}-{export.id}.{KINDS[export.kind].extension}"
+
+
+def start(batch: Batch, kind: str, rule: labels.Rule | None = None) -> Export:
+    """Record an export and queue the job that writes it."""
+    params = (rule or labels.default_rule(batch)).as_dict() if kind == "labels-csv" else {}
+    export = Export.create(organization=batch.organization_id, batch=batch, kind=kind, params=params)
+    job = jobs.enqueue("tasks.exports.run_export", export.id, organization_id=batch.organization_id,
+                       scope=f"exports:{batch.id}", title=f"{KINDS[kind].title} of {batch.name}")
+    export.job_id = job.id
+    export.save(only=[Export.job_id])
+    return export
+
+
+def run(export_id: int, progress: Progress | None = None) -> dict:
+    """Write an export's file (the job's body); returns the job's result."""
+    export = Export.get_or_none(Export.id == export_id)
+    if export is None:
+        return {"error": "The export was deleted before it ran."}
+    report = progress or (lambda fraction, message="": None)
+    Export.update(state="running").where(Export.id == export.id).execute()
+    relative = f"{export.organization_id}/{export.id}-{export.kind}.{KINDS[export.kind].extension}"
+    target = export_root() / relative
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".part")
+    try:
+        with partial.open("w", newline="", encoding="utf-8") as out:
+            rows = WRITERS[export.kind](export.batch, out, export.params, report)
+        partial.replace(target)
+    except Exception as error:
+        partial.unlink(missing_ok=True)
+        Export.update(state="failed", error=f"{type(error).__name__}: {error}"[:1000], finished_at=utcnow()).where(
+            Export.id == export.id).execute()
+        raise
+    Export.update(state="done", path=relative, rows=rows, finished_at=utcnow()).where(Export.id == export.id).execute()
+    return {"summary": f"{rows:,} rows written.", "rows": rows}
+
+
+def _record_count(batch: Batch) -> int:
+    return (
+        ImageRecord.select().join(PageSubmission).join(Assignment)
+        .where(tallies.in_batch(batch.id)).count()
+    )
+
+
+def _counting(rows, total: int, report: Progress, message: str):
+    """Pass rows through, reporting the share done every REPORT_EVERY rows."""
+    n = 0
+    for n, row in enumerate(rows, 1):
+        if n % REPORT_EVERY == 0:
+            report(n / max(total, 1), f"{n:,} of {total:,} {message}")
+        yield row
+    report(1.0, f"{n:,} {message}")
+
+
+# --- the writers: (batch, out, params, report) -> rows written -----------------
+
+
+def write_seed_jsonl(batch: Batch, out: IO[str], params: dict, report: Progress) -> int:
+    n = 0
+    for n, record in enumerate(_counting(seed_format.seed_records(batch), _record_count(batch), report, "records"), 1):
+        out.write(json.dumps(record, separators=(",", ":")))
+        out.write("\n")
+    return n
+
+
+RECORD_COLUMNS = (
+    "batchId", "hitId", "mturkHitId", "assignmentId", "mturkAssignmentId", "worker_id", "source", "version",
+    "pageno", "pageStartedAt", "pageEndedAt", "gridIndex", "classKey", "imageID", "role", "loadStatus",
+    "replacesImageID", "selected", "selectedCount", "clickPoints", "hoveredCount", "estimateTime", "mousePoints",
+    "imageWidth", "imageHeight", "originalImageWidth", "originalImageHeight", "imageX", "imageY",
+)
+
+
+class _Roles:
+    """The control role of (class key, image key) in the batch's dataset, read once per class."""
+
+    def __init__(self, batch: Batch):
+        self.dataset_id = batch.dataset_id
+        self.by_class: dict[str, dict[str, str]] = {}
+
+    def __call__(self, class_key: str, image_key: str) -> str:
+        if class_key not in self.by_class:
+            controls = (
+                Candidate.select(Image.key, Candidate.role).join(Image)
+                .switch(Candidate).join(ImageClass)
+                .where(ImageClass.dataset == self.dataset_id, ImageClass.key == class_key, Candidate.role != "candidate")
+            )
+            self.by_class[class_key] = dict(controls.tuples())
+        return self.by_class[class_key].get(image_key, "candidate")
+
+
+def write_records_csv(batch: Batch, out: IO[str], params: dict, report: Progress) -> int:
+    writer = csv.writer(out)
+    writer.writerow(RECORD_COLUMNS)
+    role = _Roles(batch)
+    n = 0
+    for n, r in enumerate(_counting(seed_format.seed_records(batch), _record_count(batch), report, "records"), 1):
+        position = r["imagePosition"] or {}
+        writer.writerow((
+            r["batchId"], r["hitId"], r["mturkHitId"], r["assignmentId"], r["mturkAssignmentId"], r["worker_id"],
+            r["source"], r["version"], r["pageno"], r["pageStartedAt"], r["pageEndedAt"], r["gridIndex"],
+            r["classKey"], r["imageID"], role(r["classKey"], r["imageID"]), r["loadStatus"], r["replacesImageID"],
+            int(r["selected"]), r["selectedCount"], len(r["selectedRecord"]), r["hoveredCount"], r["estimateTime"],
+            len(r["mouseTracking"]), r["imageWidth"], r["imageHeight"], r["originalImageWidth"],
+            r["originalImageHeight"], position.get("x"), position.get("y"),
+        ))
+    return n
+
+
+LABEL_COLUMNS = ("class_key", "class_names", "image_id", "role", "annotations", "selected", "selection_frequency",
+                 "label", "threshold", "min_annotations", "min_control_accuracy")
+
+
+def write_labels_csv(batch: Batch, out: IO[str], params: dict, report: Progress) -> int:
+    rule = labels.Rule(**params) if params else labels.default_rule(batch)
+    tallies.refresh(tallies.in_batch(batch.id))
+    writer = csv.writer(out)
+    writer.writerow(LABEL_COLUMNS)
+    label = {"yes": 1, "no": 0, "undecided": ""}
+    n = 0
+    for n, row in enumerate(_counting(labels.stream(batch, rule), labels.count(batch, rule), report, "labels"), 1):
+        writer.writerow((
+            row.image_class.key, "; ".join(row.image_class.names), row.image.key, row.role, row.seen, row.selected,
+            f"{row.frequency:.4f}", label[row.decision], rule.threshold, rule.min_annotations, rule.min_accuracy,
+        ))
+    return n
+
+
+WORKER_COLUMNS = (
+    "worker_id", "assignments", "assignments_done", "pages", "images", "selected", "positive_controls",
+    "positive_correct", "negative_controls", "negative_correct", "control_accuracy", "median_seconds_per_image",
+    "seconds_per_page", "chunks_reported", "chunks_received",
+    *(f"estimate_time_{name.removeprefix('estimate_')}" for name, _, _ in tallies.ESTIMATE_BUCKETS),
+)
+
+
+def _rate(value: float | None, digits: int = 4) -> str:
+    return "" if value is None else f"{value:.{digits}f}"
+
+
+def write_workers_csv(batch: Batch, out: IO[str], params: dict, report: Progress) -> int:
+    scope = tallies.in_batch(batch.id)
+    tallies.refresh(scope)
+    writer = csv.writer(out)
+    writer.writerow(WORKER_COLUMNS)
+    workers = quality.workers_query(scope)
+    total = workers.count()
+    n = 0
+    for number in range(1, total // WORKERS_PER_QUERY + 2):
+        for w in quality.worker_rows(workers.paginate(number, WORKERS_PER_QUERY), scope):
+            f = w.figures
+            writer.writerow((
+                w.worker_id, w.assignments, w.done, f.pages, f.images, f.selected, f.positive.n, f.positive.correct,
+                f.negative.n, f.negative.correct, _rate(f.controls.accuracy), _rate(f.seconds_per_image, 3),
+                _rate(f.seconds_per_page, 3), f.chunks_reported, f.chunks_received, *f.estimate_histogram,
+            ))
+            n += 1
+        report(n / max(total, 1), f"{n:,} of {total:,} workers")
+    return n
+
+
+WRITERS = {
+    "seed-jsonl": write_seed_jsonl,
+    "records-csv": write_records_csv,
+    "labels-csv": write_labels_csv,
+    "workers-csv": write_workers_csv,
+}

@@ -1,0 +1,167 @@
+"""Labels from selections: per image and class, the selection frequency and a decision.
+
+Selection frequency is ImageNetV2's: of the assignments that were shown the
+image for the class, the share that selected it. It is read from the votes
+(services/tallies.py: refresh them first), where an image a worker saw twice
+(a control repeated on two pages) is one vote, selected if either record was. Workers whose control accuracy in the batch falls below the
+requester's bar are left out; workers without control answers cannot be judged
+and stay in. A decision needs at least ``min_annotations`` assignments; then an
+image is a "yes" when its frequency reaches the threshold.
+
+The threshold is compared in integers (per mille), so the database and Python
+agree exactly at the boundary: 3 of 10 is a yes at 0.3.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from peewee import Case, fn
+
+from ..models import Assignment, Batch, Candidate, Image, ImageClass, Vote
+from ..pagination import Page
+from .quality import VOTE_SELECTED, control_scores
+from .tallies import in_batch
+
+DECISIONS = ("yes", "no", "undecided")
+
+
+@dataclass(frozen=True)
+class Rule:
+    threshold: float = 0.7
+    min_annotations: int = 3
+    min_accuracy: float = 0.0  # 0 keeps every worker
+
+    @property
+    def per_mille(self) -> int:
+        return round(self.threshold * 1000)
+
+    def decide(self, seen: int, selected: int) -> str:
+        if seen < self.min_annotations:
+            return "undecided"
+        return "yes" if selected * 1000 >= seen * self.per_mille else "no"
+
+    def as_dict(self) -> dict:
+        return {"threshold": self.threshold, "min_annotations": self.min_annotations, "min_accuracy": self.min_accuracy}
+
+
+def default_rule(batch: Batch) -> Rule:
+    """0.7 as in ImageNetV2, with at least 3 annotations (fewer if the batch asks fewer per HIT)."""
+    return Rule(min_annotations=max(1, min(3, batch.assignments_per_hit)))
+
+
+@dataclass
+class LabelRow:
+    image_class: ImageClass
+    image: Image
+    role: str
+    seen: int
+    selected: int
+    decision: str
+
+    @property
+    def frequency(self) -> float:
+        return self.selected / self.seen if self.seen else 0.0
+
+
+@dataclass
+class Summary:
+    total: int
+    decisions: dict[str, int]
+    excluded_workers: list[str]
+
+
+def excluded_workers(batch: Batch, rule: Rule) -> list[str]:
+    """Workers of the batch whose control accuracy is below the bar, sorted."""
+    if rule.min_accuracy <= 0:
+        return []
+    scores = control_scores(Assignment.worker_id, Vote.batch == batch.id, wide=True)
+    controls = {worker: positive + negative for worker, (positive, negative) in scores.items()}
+    return sorted(w for w, s in controls.items() if s.n and s.accuracy < rule.min_accuracy)
+
+
+SEEN_BY = fn.COUNT(Vote.id)
+SELECTED_BY = fn.SUM(VOTE_SELECTED)
+
+
+def _counts(batch: Batch, excluded: list[str], class_id: int | None = None):
+    """(class_id, image_id, seen, selected) per image and class, in the covering index's order."""
+    query = (
+        Vote.select(Vote.image_class.alias("class_id"), Vote.image.alias("image_id"),
+                    SEEN_BY.alias("seen"), SELECTED_BY.alias("selected"))
+        .where(Vote.batch == batch.id)
+        .group_by(Vote.image_class, Vote.image)
+        .order_by(Vote.image_class, Vote.image)
+    )
+    if excluded:
+        query = query.where(Vote.assignment.not_in(
+            Assignment.select(Assignment.id).where(in_batch(batch.id), Assignment.worker_id.in_(excluded))))
+    if class_id is not None:
+        query = query.where(Vote.image_class == class_id)
+    return query
+
+
+def _having(rule: Rule, decision: str):
+    enough = SEEN_BY >= rule.min_annotations
+    reached = SELECTED_BY * 1000 >= SEEN_BY * rule.per_mille
+    return {"yes": enough & reached, "no": enough & ~reached, "undecided": ~enough}[decision]
+
+
+def summary(batch: Batch, rule: Rule, class_id: int | None = None) -> Summary:
+    """How many images and classes there are, and how they are decided."""
+    excluded = excluded_workers(batch, rule)
+    counts = _counts(batch, excluded, class_id).order_by().alias("c")
+    seen, selected = counts.c.seen, counts.c.selected
+    enough = seen >= rule.min_annotations
+    yes = Case(None, [(enough & (selected * 1000 >= seen * rule.per_mille), 1)], 0)
+    undecided = Case(None, [(~enough, 1)], 0)
+    total, n_yes, n_undecided = counts.select_from(fn.COUNT(1), fn.SUM(yes), fn.SUM(undecided)).scalar(as_tuple=True)
+    total, n_yes, n_undecided = total or 0, int(n_yes or 0), int(n_undecided or 0)
+    return Summary(total, {"yes": n_yes, "no": total - n_yes - n_undecided, "undecided": n_undecided}, excluded)
+
+
+def _describe(batch: Batch, rule: Rule, rows: list) -> list[LabelRow]:
+    """Turn (class_id, image_id, seen, selected) rows into LabelRows with their class, image and role."""
+    class_ids = {r[0] for r in rows}
+    image_ids = {r[1] for r in rows}
+    classes = {c.id: c for c in ImageClass.select().where(ImageClass.id.in_(class_ids))}
+    images = {i.id: i for i in Image.select().where(Image.id.in_(image_ids))}
+    roles = {
+        (c.image_class_id, c.image_id): c.role
+        for c in Candidate.select(Candidate.image_class, Candidate.image, Candidate.role).where(
+            Candidate.image_class.in_(class_ids), Candidate.image.in_(image_ids))
+    }
+    return [
+        LabelRow(classes[c], images[i], roles.get((c, i), "candidate"), seen, selected, rule.decide(seen, selected))
+        for c, i, seen, selected in rows
+    ]
+
+
+def page(batch: Batch, rule: Rule, number: int, per_page: int = 50, class_id: int | None = None,
+         decision: str | None = None) -> tuple[Page, Summary]:
+    """One page of labels (optionally one class, one decision) and the summary they belong to."""
+    totals = summary(batch, rule, class_id)
+    query = _counts(batch, totals.excluded_workers, class_id)
+    total = totals.total
+    if decision in DECISIONS:
+        query = query.having(_having(rule, decision))
+        total = totals.decisions[decision]
+    number = max(1, min(number, -(-total // per_page)))
+    rows = list(query.paginate(number, per_page).tuples())
+    return Page(_describe(batch, rule, rows), number, per_page, total), totals
+
+
+def stream(batch: Batch, rule: Rule) -> Iterator[LabelRow]:
+    """Every label of the batch, in class and image order, one class at a time.
+
+    One query per class keeps memory bounded by the largest class on every
+    database (psycopg2 would otherwise hold a whole result set in memory).
+    """
+    excluded = excluded_workers(batch, rule)
+    class_ids = Vote.select(Vote.image_class).distinct().where(Vote.batch == batch.id).order_by(Vote.image_class)
+    for (class_id,) in class_ids.tuples():
+        yield from _describe(batch, rule, list(_counts(batch, excluded, class_id).tuples()))
+
+
+def count(batch: Batch, rule: Rule) -> int:
+    return summary(batch, rule).total

@@ -1,0 +1,129 @@
+"""A batch's progress: HITs, assignments and pages done, byproduct completeness, throughput over time.
+
+All figures are a few aggregate queries, cheap enough to poll every few seconds
+while a requester watches the batch page.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from peewee import fn
+
+from ..db import is_sqlite
+from ..models import Assignment, Batch, Hit, HitPage, PageSubmission, PointerChunk
+from .quality import DONE, Figures
+from .tallies import in_batch
+
+# Bucket widths for the throughput chart, in seconds: the smallest that keeps the chart at MAX_BARS bars.
+BUCKETS = (60, 300, 900, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 86400, 7 * 86400, 30 * 86400)
+MAX_BARS = 48
+
+
+@dataclass
+class Bar:
+    start: dt.datetime
+    pages: int
+
+
+@dataclass
+class Throughput:
+    """Pages submitted per bucket of ``seconds``, oldest first, with empty buckets filled in."""
+
+    seconds: int = 0
+    bars: list[Bar] = field(default_factory=list)
+
+    @property
+    def peak(self) -> int:
+        return max((b.pages for b in self.bars), default=0)
+
+    @property
+    def unit(self) -> str:
+        return _duration(self.seconds)
+
+
+@dataclass
+class BatchProgress:
+    hits: int
+    hits_started: int
+    hits_done: int
+    assignments_target: int
+    assignments_started: int
+    assignments_done: int
+    pages_target: int
+    pages: Figures  # pages, time and pointer batches; no tallies needed here
+    last_submitted_at: dt.datetime | None
+    throughput: Throughput
+
+    @property
+    def assignments_open(self) -> int:
+        return self.assignments_started - self.assignments_done
+
+
+def _duration(seconds: int) -> str:
+    for size, name in ((86400, "day"), (3600, "hour"), (60, "minute")):
+        if seconds % size == 0:
+            n = seconds // size
+            return f"{n} {name}s" if n > 1 else name
+    return f"{seconds} s"
+
+
+def _epoch_seconds(column):
+    """A datetime column as whole seconds since 1970, in each database's own words."""
+    if is_sqlite():
+        return fn.strftime("%s", column).cast("INTEGER")
+    return fn.date_part("epoch", column).cast("BIGINT")
+
+
+def throughput(batch: Batch) -> Throughput:
+    """Pages submitted over time (server clock, not the workers'), bucketed to fit the chart."""
+    epoch = _epoch_seconds(PageSubmission.submitted_at)
+    pages = PageSubmission.select().join(Assignment).where(in_batch(batch.id))
+    first, last = pages.select(fn.MIN(epoch), fn.MAX(epoch)).scalar(as_tuple=True)
+    if first is None:
+        return Throughput()
+    first, last = int(first), int(last)
+    seconds = next((b for b in BUCKETS if (last - first) // b < MAX_BARS), BUCKETS[-1])
+    bucket = (epoch / seconds).alias("bucket")
+    counts = {int(b): n for b, n in pages.select(bucket, fn.COUNT(PageSubmission.id)).group_by(bucket).tuples()}
+    bars = [
+        Bar(dt.datetime.fromtimestamp(b * seconds, dt.timezone.utc).replace(tzinfo=None), counts.get(b, 0))
+        for b in range(first // seconds, last // seconds + 1)
+    ]
+    return Throughput(seconds, bars)
+
+
+def batch_progress(batch: Batch) -> BatchProgress:
+    hits = Hit.select().where(Hit.batch == batch).count()
+    hit_pages = HitPage.select().join(Hit).where(Hit.batch == batch).count()
+    per_hit = Assignment.select(Assignment.hit).where(in_batch(batch.id)).group_by(Assignment.hit)
+    started, done = Assignment.select(fn.COUNT(Assignment.id), fn.SUM(DONE)).where(in_batch(batch.id)).scalar(as_tuple=True)
+
+    submitted = PageSubmission.select(
+        fn.COUNT(PageSubmission.id), fn.SUM(PageSubmission.ended_at - PageSubmission.started_at),
+        fn.SUM(PageSubmission.chunks_reported), fn.MAX(PageSubmission.submitted_at),
+    ).join(Assignment).where(in_batch(batch.id))
+    page_count, total_ms, reported, last = submitted.scalar(as_tuple=True)
+    received = (
+        PointerChunk.select()
+        .join(PageSubmission, on=((PageSubmission.assignment == PointerChunk.assignment)
+                                  & (PageSubmission.pageno == PointerChunk.pageno)))
+        .join(Assignment, on=(PointerChunk.assignment == Assignment.id))
+        .where(in_batch(batch.id))
+        .count()
+    )
+    if isinstance(last, str):  # SQLite hands aggregates back as text
+        last = dt.datetime.fromisoformat(last)
+    return BatchProgress(
+        hits=hits,
+        hits_started=per_hit.count(),
+        hits_done=per_hit.having(fn.SUM(DONE) >= batch.assignments_per_hit).count(),
+        assignments_target=hits * batch.assignments_per_hit,
+        assignments_started=started or 0,
+        assignments_done=int(done or 0),
+        pages_target=hit_pages * batch.assignments_per_hit,
+        pages=Figures(pages=page_count or 0, total_ms=int(total_ms or 0), chunks_reported=int(reported or 0),
+                      chunks_received=received),
+        last_submitted_at=last,
+        throughput=throughput(batch),
+    )

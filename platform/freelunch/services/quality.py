@@ -1,0 +1,229 @@
+"""How well workers did: time, selections, estimateTime, control accuracy, byproduct completeness.
+
+Every figure is an aggregate query grouped by a key the caller picks (an
+assignment, a worker, a page number) over the assignments a ``where`` clause
+admits, read from the review read model (PageTally, Vote: services/tallies.py,
+refresh it first), so a page of 50 workers costs a handful of queries over
+pages, not over image records.
+
+A control's role comes from its Candidate row for the page's class: a positive
+control is right when selected, a negative one when not. Per assignment and
+worker it is read from the votes (an image shown twice to one worker counts
+once); per page, from that page's records.
+"""
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+
+from peewee import JOIN, Case, fn
+
+from ..models import Assignment, Candidate, HitPage, ImageRecord, PageSubmission, PageTally, PointerChunk, Vote
+from .tallies import ESTIMATE_BUCKETS, SEEN, SELECTED
+
+ESTIMATE_LABELS = ("0", "≤250 ms", "≤500 ms", "≤1 s", "≤2 s", "≤4 s", ">4 s")
+CONTROL_ROLES = ("positive", "negative")
+PAGE_MS = PageSubmission.ended_at - PageSubmission.started_at
+VOTE_SELECTED = Case(None, [(Vote.selected == True, 1)], 0)  # noqa: E712 (SQL, not Python)
+DONE = Case(None, [(Assignment.done == True, 1)], 0)  # noqa: E712
+
+
+@dataclass
+class ControlScore:
+    """Answers on known images: ``correct`` of ``n``."""
+
+    n: int = 0
+    correct: int = 0
+
+    @property
+    def accuracy(self) -> float | None:
+        return self.correct / self.n if self.n else None
+
+    def __add__(self, other: ControlScore) -> ControlScore:
+        return ControlScore(self.n + other.n, self.correct + other.correct)
+
+
+def _score(role: str, n: int, selected: int) -> ControlScore:
+    return ControlScore(n, selected if role == "positive" else n - selected)
+
+
+@dataclass
+class Figures:
+    """What one key's submitted pages add up to."""
+
+    pages: int = 0
+    total_ms: int = 0
+    chunks_reported: int = 0
+    chunks_received: int = 0
+    images: int = 0
+    selected: int = 0
+    estimate_histogram: list[int] = field(default_factory=lambda: [0] * len(ESTIMATE_BUCKETS))
+    positive: ControlScore = field(default_factory=ControlScore)
+    negative: ControlScore = field(default_factory=ControlScore)
+    seconds_per_image: float | None = None  # median over pages, when asked for
+
+    @property
+    def controls(self) -> ControlScore:
+        return self.positive + self.negative
+
+    @property
+    def seconds_per_page(self) -> float | None:
+        return self.total_ms / self.pages / 1000 if self.pages else None
+
+    @property
+    def completeness(self) -> float | None:
+        """Share of the pointer batches the tracker reported that reached the database."""
+        if not self.chunks_reported:
+            return None
+        return min(self.chunks_received, self.chunks_reported) / self.chunks_reported
+
+    @property
+    def estimate_bars(self) -> list[tuple[str, int, float]]:
+        """(label, count, share of the tallest bar) per estimateTime bucket, for a small histogram."""
+        top = max(self.estimate_histogram) or 1
+        return [(label, n, n / top) for label, n in zip(ESTIMATE_LABELS, self.estimate_histogram)]
+
+
+def _pages(out: dict, key, where) -> None:
+    sums = [fn.SUM(getattr(PageTally, name)) for name, _, _ in ESTIMATE_BUCKETS]
+    query = (
+        PageSubmission.select(key, fn.COUNT(PageSubmission.id), fn.SUM(PAGE_MS), fn.SUM(PageSubmission.chunks_reported),
+                              fn.SUM(PageTally.images), fn.SUM(PageTally.selected), *sums)
+        .join(Assignment)
+        .switch(PageSubmission)
+        .join(PageTally, JOIN.LEFT_OUTER, on=(PageTally.page == PageSubmission.id))
+        .where(*where)
+        .group_by(key)
+    )
+    for k, pages, ms, reported, images, selected, *histogram in query.tuples():
+        out[k] = Figures(pages, int(ms or 0), int(reported or 0), 0, int(images or 0), int(selected or 0),
+                         [int(n or 0) for n in histogram])
+
+
+def _chunks(out: dict, key, where) -> None:
+    # Only chunks of submitted pages count: a page still open has reported nothing yet.
+    query = (
+        PointerChunk.select(key, fn.COUNT(PointerChunk.id))
+        .join(PageSubmission, on=((PageSubmission.assignment == PointerChunk.assignment)
+                                  & (PageSubmission.pageno == PointerChunk.pageno)))
+        .join(Assignment, on=(PointerChunk.assignment == Assignment.id))
+        .where(*where)
+        .group_by(key)
+    )
+    for k, n in query.tuples():
+        out.setdefault(k, Figures()).chunks_received = n
+
+
+def control_scores(key, *where, wide: bool = False) -> dict:
+    """(positive, negative) ControlScores per key, from the votes of the admitted assignments.
+
+    For a handful of assignments the votes lead (found by assignment); for a wide
+    scope (a batch, an organization) the control candidates lead and find their
+    few votes by index: CROSS JOIN makes SQLite keep that order, and is an inner
+    join like any other to PostgreSQL.
+    """
+    columns = (key, Candidate.role, fn.COUNT(Vote.id), fn.SUM(VOTE_SELECTED))
+    same_image = (Candidate.image_class == Vote.image_class) & (Candidate.image == Vote.image)
+    if wide:
+        query = Candidate.select(*columns).join(Vote, JOIN.CROSS).where(same_image)
+    else:
+        query = Vote.select(*columns).join(Candidate, on=same_image).switch(Vote)
+    query = (
+        query.join(Assignment, on=(Vote.assignment == Assignment.id))
+        .where(Candidate.role.in_(CONTROL_ROLES), *where)
+        .group_by(key, Candidate.role)
+    )
+    out: dict = {}
+    for k, role, n, selected in query.tuples():
+        positive, negative = out.get(k, (ControlScore(), ControlScore()))
+        score = _score(role, n, int(selected or 0))
+        out[k] = (positive + score, negative) if role == "positive" else (positive, negative + score)
+    return out
+
+
+def _speed(out: dict, key, where) -> None:
+    per_page = (
+        PageSubmission.select(key, PAGE_MS, PageTally.images)
+        .join(Assignment)
+        .switch(PageSubmission)
+        .join(PageTally, on=(PageTally.page == PageSubmission.id))
+        .where(PageTally.images > 0, *where)
+    )
+    times: dict = {}
+    for k, ms, images in per_page.tuples():
+        times.setdefault(k, []).append(ms / images / 1000)
+    for k, values in times.items():
+        out.setdefault(k, Figures()).seconds_per_image = statistics.median(values)
+
+
+def figures(key, *where, wide: bool = False, speed: bool = False) -> dict:
+    """Figures per value of ``key`` (an Assignment column) over the assignments ``where`` admits.
+
+    ``wide``: the scope is a batch or an organization (see ``control_scores``);
+    ``speed``: also the median time per image.
+    """
+    out: dict = {}
+    _pages(out, key, where)
+    _chunks(out, key, where)
+    for k, (positive, negative) in control_scores(key, *where, wide=wide).items():
+        row = out.setdefault(k, Figures())
+        row.positive, row.negative = positive, negative
+    if speed:
+        _speed(out, key, where)
+    return out
+
+
+def page_figures(assignment: Assignment) -> dict:
+    """Figures per page number of one assignment; controls from its records (votes have no page)."""
+    mine = PageSubmission.assignment == assignment.id
+    out: dict = {}
+    _pages(out, PageSubmission.pageno, (mine,))
+    _chunks(out, PageSubmission.pageno, (mine,))
+    controls = (
+        ImageRecord.select(PageSubmission.pageno, Candidate.role, fn.COUNT(ImageRecord.id), fn.SUM(SELECTED))
+        .join(PageSubmission)
+        .join(HitPage, on=(PageSubmission.hit_page == HitPage.id))
+        .join(Candidate, on=((Candidate.image_class == HitPage.image_class) & (Candidate.image == ImageRecord.image)))
+        .where(mine, SEEN, Candidate.role.in_(CONTROL_ROLES))
+        .group_by(PageSubmission.pageno, Candidate.role)
+    )
+    for pageno, role, n, selected in controls.tuples():
+        row = out.setdefault(pageno, Figures())
+        score = _score(role, n, int(selected or 0))
+        if role == "positive":
+            row.positive += score
+        else:
+            row.negative += score
+    return out
+
+
+# --- rows for the tables ------------------------------------------------------
+
+
+def workers_query(*where):
+    """One row per anonymised worker (worker_id, assignments, done), in a stable order, for pagination."""
+    return (
+        Assignment.select(Assignment.worker_id, fn.COUNT(Assignment.id).alias("assignments"),
+                          fn.SUM(DONE).alias("done"))
+        .where(*where)
+        .group_by(Assignment.worker_id)
+        .order_by(Assignment.worker_id)
+    )
+
+
+@dataclass
+class WorkerRow:
+    worker_id: str
+    assignments: int
+    done: int
+    figures: Figures
+
+
+def worker_rows(rows, *where) -> list[WorkerRow]:
+    """Figures for the workers of ``rows`` (from ``workers_query``), over the assignments ``where`` admits."""
+    rows = list(rows)
+    if not rows:
+        return []
+    found = figures(Assignment.worker_id, Assignment.worker_id.in_([r.worker_id for r in rows]), *where,
+                    wide=True, speed=True)
+    return [WorkerRow(r.worker_id, r.assignments, int(r.done or 0), found.get(r.worker_id, Figures())) for r in rows]

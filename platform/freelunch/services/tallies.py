@@ -1,0 +1,108 @@
+"""Keeps the review read model (PageTally, Vote) in step with the submitted pages, lazily.
+
+Review pages add up tens of thousands of image records per batch; summing
+them per request is too slow on SQLite, and grouping them by (class, image)
+needs a sort. A submitted page never changes, so its tally and its votes are
+derived once, the first time a review page or an export of its batch asks
+(``refresh``), and read from then on through narrow indexed tables.
+
+Deriving the same page twice (two requests at once) writes the same rows:
+tallies are insert-or-ignore, and a vote is an upsert that ORs the selection,
+so an image shown twice to one worker (a control on two pages) is one vote,
+selected if either record was. Nothing here depends on Candidate roles, which
+a requester may still change; those are joined when read.
+"""
+from __future__ import annotations
+
+from peewee import EXCLUDED, JOIN, Case, fn
+
+from ..db import database
+from ..models import Assignment, Hit, HitPage, ImageRecord, PageSubmission, PageTally, Vote
+
+PAGES_PER_STEP = 200
+SELECTED = Case(None, [(ImageRecord.selected == True, 1)], 0)  # noqa: E712 (SQL, not Python)
+# Records of images that failed to load and were dropped were never seen: they count nowhere.
+SEEN = ImageRecord.load_status != "dropped"
+# (PageTally field, estimateTime above, up to and including) in ms; None is open.
+ESTIMATE_BUCKETS = (
+    ("estimate_zero", None, 0),
+    ("estimate_250", 0, 250),
+    ("estimate_500", 250, 500),
+    ("estimate_1000", 500, 1000),
+    ("estimate_2000", 1000, 2000),
+    ("estimate_4000", 2000, 4000),
+    ("estimate_over", 4000, None),
+)
+
+
+def _in_bucket(low: int | None, high: int | None):
+    condition = None
+    if low is not None:
+        condition = ImageRecord.estimate_time > low
+    if high is not None:
+        upper = ImageRecord.estimate_time <= high
+        condition = upper if condition is None else condition & upper
+    return fn.COALESCE(fn.SUM(Case(None, [(condition, 1)], 0)), 0)
+
+
+def in_batch(batch_id: int):
+    """The ``where`` clause for assignments of one batch."""
+    return Assignment.hit.in_(Hit.select(Hit.id).where(Hit.batch == batch_id))
+
+
+def pending_pages(*where):
+    """Ids of the submitted pages (of the assignments ``where`` admits) that have no tally yet."""
+    return (
+        PageSubmission.select(PageSubmission.id)
+        .join(Assignment)
+        .switch(PageSubmission)
+        .join(PageTally, JOIN.LEFT_OUTER, on=(PageTally.page == PageSubmission.id))
+        .where(PageTally.id.is_null(), *where)
+        .order_by(PageSubmission.id)
+    )
+
+
+def _add_votes(page_ids: list[int]) -> None:
+    answers = (
+        ImageRecord.select(Hit.batch, HitPage.image_class, ImageRecord.image, PageSubmission.assignment,
+                           fn.MAX(SELECTED) == 1)
+        .join(PageSubmission)
+        .join(HitPage, on=(PageSubmission.hit_page == HitPage.id))
+        .join(Hit, on=(HitPage.hit == Hit.id))
+        .where(ImageRecord.page.in_(page_ids), SEEN)
+        .group_by(Hit.batch, PageSubmission.assignment, HitPage.image_class, ImageRecord.image)
+    )
+    (
+        Vote.insert_from(answers, [Vote.batch, Vote.image_class, Vote.image, Vote.assignment, Vote.selected])
+        .on_conflict(conflict_target=[Vote.assignment, Vote.image_class, Vote.image],
+                     update={Vote.selected: Vote.selected | EXCLUDED.selected})
+        .execute()
+    )
+
+
+def _add_tallies(page_ids: list[int]) -> None:
+    # From the page side, so a page whose images were all dropped still gets its (empty) tally.
+    sums = (
+        PageSubmission.select(PageSubmission.id, PageSubmission.assignment, fn.COUNT(ImageRecord.id),
+                              fn.COALESCE(fn.SUM(SELECTED), 0), *(_in_bucket(lo, hi) for _, lo, hi in ESTIMATE_BUCKETS))
+        .join(ImageRecord, JOIN.LEFT_OUTER, on=((ImageRecord.page == PageSubmission.id) & SEEN))
+        .where(PageSubmission.id.in_(page_ids))
+        .group_by(PageSubmission.id, PageSubmission.assignment)
+    )
+    fields = [PageTally.page, PageTally.assignment, PageTally.images, PageTally.selected,
+              *(getattr(PageTally, name) for name, _, _ in ESTIMATE_BUCKETS)]
+    PageTally.insert_from(sums, fields).on_conflict_ignore().execute()
+
+
+def refresh(*where) -> int:
+    """Derive what is missing for the submitted pages ``where`` admits; returns how many pages that was.
+
+    Call with ``in_batch(batch.id)`` or ``Assignment.organization == org`` before reading tallies or votes.
+    """
+    pending = [page_id for (page_id,) in pending_pages(*where).tuples()]
+    for start in range(0, len(pending), PAGES_PER_STEP):
+        step = pending[start:start + PAGES_PER_STEP]
+        with database.atomic():  # votes first: a tally marks its page's votes as written
+            _add_votes(step)
+            _add_tallies(step)
+    return len(pending)

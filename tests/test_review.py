@@ -1,0 +1,177 @@
+"""Progress, assignments, workers and page replay of a batch (tests/review_data.py describes the campaign)."""
+import re
+
+import pytest
+
+from freelunch.models import Assignment, Candidate, Membership, PageTally, Vote
+from freelunch.services import progress, quality, replay, tallies
+from freelunch.services.accounts import create_user
+from support import login
+from review_data import make_campaign
+
+HTMX = {"HX-Request": "true"}
+
+
+@pytest.fixture
+def campaign(app, make_account, client):
+    _, org = make_account("owner@example.org", "Lab")
+    with app.app_context():
+        c = make_campaign(org)
+    login(client, "owner@example.org")
+    return c
+
+
+def text(response) -> str:
+    assert response.status_code == 200, response.status_code
+    return re.sub(r"\s+", " ", response.get_data(as_text=True))
+
+
+def test_progress_counts_hits_assignments_pages_and_byproducts(app, campaign):
+    with app.app_context():
+        p = progress.batch_progress(campaign.batch)
+    assert (p.hits, p.hits_started, p.hits_done) == (2, 2, 1)
+    assert (p.assignments_target, p.assignments_started, p.assignments_done, p.assignments_open) == (4, 4, 3, 1)
+    assert (p.pages_target, p.pages.pages) == (8, 7)
+    # every page stored all its pointer batches but W1's first: 2 of 3
+    assert (p.pages.chunks_received, p.pages.chunks_reported) == (8, 9)
+    assert sum(bar.pages for bar in p.throughput.bars) == 7
+    assert p.throughput.seconds == 60 and len(p.throughput.bars) == 7  # one page a minute
+
+
+def test_progress_page_polls_and_serves_a_partial_to_htmx(client, campaign):
+    url = f"/review/batches/{campaign.batch.id}/progress"
+    page = text(client.get(url))
+    assert "<html" in page and 'hx-trigger="every 5s"' in page
+    partial = text(client.get(url, headers=HTMX))
+    assert "<html" not in partial and 'id="batch-progress"' in partial
+    assert "7<small>/8</small></span> pages submitted" in partial
+    assert "89%" in partial and "8/9" in partial  # byproducts received
+    assert partial.count("<rect") == 7  # one throughput bar per minute with a page
+
+
+def test_empty_batch_progress_says_so(app, client, make_account):
+    _, org = make_account("owner@example.org", "Lab")
+    from freelunch.models import Batch, Dataset
+    with app.app_context():
+        batch = Batch.create(organization=org, dataset=Dataset.create(organization=org, name="D"), name="Empty")
+    login(client, "owner@example.org")
+    assert "No pages submitted yet" in text(client.get(f"/review/batches/{batch.id}/progress"))
+
+
+def test_assignment_figures(app, campaign):
+    a = campaign.assignments
+    with app.app_context():
+        tallies.refresh(tallies.in_batch(campaign.batch.id))
+        found = quality.figures(Assignment.id, Assignment.id.in_([x.id for x in a.values()]))
+    w1, w3, w3b = found[a["h1w1"].id], found[a["h1w3"].id], found[a["h2w3"].id]
+    assert (w1.pages, w1.images, w1.selected, w1.seconds_per_page) == (2, 8, 4, 4.0)
+    assert (w1.positive.n, w1.positive.correct, w1.negative.n, w1.negative.correct) == (2, 2, 2, 2)
+    assert (w3.positive.correct, w3.negative.correct, w3.controls.accuracy) == (0, 0, 0.0)
+    assert (w1.chunks_received, w1.chunks_reported, round(w1.completeness, 3)) == (3, 4, 0.75)
+    assert (w3b.pages, w3b.controls.n) == (1, 2)
+    assert w1.estimate_histogram == [0, 0, 8, 0, 0, 0, 0]  # every image 500 ms: the (250, 500] bucket
+
+
+def test_assignments_page_lists_figures_and_filters_by_worker(client, campaign):
+    url = f"/review/batches/{campaign.batch.id}/assignments"
+    page = text(client.get(url))
+    for worker in ("W1AAAAAAAA", "W2BBBBBBBB", "W3CCCCCCCC"):
+        assert worker in page
+    assert "C0FFEE" in page and "75%" in page and "4.0 s" in page
+    only = text(client.get(url + "?worker=w3cccccccc", headers=HTMX))
+    assert "W3CCCCCCCC" in only and "W1AAAAAAAA" not in only and "<html" not in only
+
+
+def test_assignment_page_lists_each_page_with_a_replay_link(client, campaign):
+    a = campaign.assignments["h2w3"]
+    page = text(client.get(f"/review/assignments/{a.id}"))
+    assert f"/review/assignments/{a.id}/pages/1" in page
+    assert f"/review/assignments/{a.id}/pages/2" not in page and "not submitted" in page
+
+
+def test_replay_draws_paths_clicks_and_hovers(app, client, campaign):
+    a = campaign.assignments["h1w1"]
+    with app.app_context():
+        r = replay.replay(campaign.pages["h1w1a"])
+    first = r.cells[0]
+    assert [m[:2] for m in first.moves] == [(0.1, 0.2), (0.4, 0.5)]
+    assert first.hovers == [(10, 900)]
+    assert first.clicks == [(0.5, 0.5, 500, True)]  # a1 was selected
+    assert r.cells[3].clicks == [] and r.duration == 4000 and r.chunks == 2
+    page = text(client.get(f"/review/assignments/{a.id}/pages/1"))
+    assert 'points="24.0,36.0 96.0,90.0"' in page  # (0.1, 0.2) and (0.4, 0.5) of a 240×180 image
+    assert page.count('class="click on"') == 2 and 'id="replay-data"' in page and "replay.js" in page
+    assert page.count('class="badge positive" title="positive control"') == 1
+
+
+def test_replay_of_a_page_not_submitted_is_404(client, campaign):
+    a = campaign.assignments["h2w3"]
+    assert client.get(f"/review/assignments/{a.id}/pages/2").status_code == 404
+
+
+def test_replay_falls_back_to_the_summary_clicks_when_chunks_are_missing(app, campaign):
+    from freelunch.models import PointerChunk
+    page = campaign.pages["h1w1b"]
+    with app.app_context():
+        PointerChunk.delete().where(PointerChunk.assignment == page.assignment_id, PointerChunk.pageno == 2).execute()
+        r = replay.replay(page)
+    assert r.chunks == 0 and r.cells[0].moves == []
+    assert r.cells[0].clicks == [(0.5, 0.5, 500, True)]
+
+
+def test_workers_of_batch_and_organization(client, campaign):
+    page = text(client.get(f"/review/batches/{campaign.batch.id}/workers"))
+    row = re.search(r"W3CCCCCCCC.*?</tr>", page).group(0)
+    assert "1<small class=\"muted\">/2 done" in row and "0%" in row and "1.0 s" in row
+    assert 'aria-label="estimateTime distribution: 0 0, ≤250 ms 0, ≤500 ms 12' in row
+    org = text(client.get("/review/workers"))
+    assert all(w in org for w in ("W1AAAAAAAA", "W2BBBBBBBB", "W3CCCCCCCC"))
+
+
+def test_workers_table_is_paginated(app, client, campaign):
+    from freelunch.models import Hit
+    with app.app_context():
+        for n in range(55):
+            Assignment.create(organization=campaign.batch.organization_id, hit=campaign.hits[0],
+                              worker_id=f"X{n:09d}", source="lab", version="POINTER_ORIGINAL")
+    first = text(client.get(f"/review/batches/{campaign.batch.id}/workers"))
+    assert "Page 1 of 2" in first and "W3CCCCCCCC" in first and "X000000046" in first and "X000000047" not in first
+    second = text(client.get(f"/review/batches/{campaign.batch.id}/workers?page=2"))
+    assert "X000000047" in second and "X000000054" in second and "W1AAAAAAAA" not in second
+
+
+def test_tallies_are_derived_once_and_refresh_is_idempotent(app, campaign):
+    scope = tallies.in_batch(campaign.batch.id)
+    with app.app_context():
+        assert tallies.refresh(scope) == 7
+        votes = sorted(Vote.select(Vote.assignment, Vote.image, Vote.selected).tuples())
+        assert tallies.refresh(scope) == 0
+        tallies._add_votes([p.id for p in campaign.pages.values()])  # a second request doing the same work
+        tallies._add_tallies([p.id for p in campaign.pages.values()])
+        assert sorted(Vote.select(Vote.assignment, Vote.image, Vote.selected).tuples()) == votes
+        assert PageTally.select().count() == 7 and len(votes) == 7 * 4
+
+
+def test_control_roles_are_read_live(app, campaign):
+    """Correcting a control's role after pages were tallied changes the accuracy at once."""
+    a = campaign.assignments["h1w1"]
+    with app.app_context():
+        tallies.refresh(tallies.in_batch(campaign.batch.id))
+        before = quality.figures(Assignment.id, Assignment.id == a.id)[a.id]
+        Candidate.update(role="candidate").where(Candidate.image == campaign.images["ap"]).execute()
+        after = quality.figures(Assignment.id, Assignment.id == a.id)[a.id]
+    assert (before.positive.n, after.positive.n) == (2, 1)
+
+
+def test_viewer_reads_review_pages(app, client, campaign):
+    viewer = create_user("viewer@example.org", "password123")
+    with app.app_context():
+        Membership.create(user=viewer, organization=campaign.batch.organization_id, role="viewer")
+    client.post("/logout", data={})
+    login(client, "viewer@example.org")
+    b = campaign.batch.id
+    a = campaign.assignments["h1w1"].id
+    for url in (f"/review/batches/{b}/progress", f"/review/batches/{b}/assignments", f"/review/assignments/{a}",
+                f"/review/assignments/{a}/pages/1", f"/review/batches/{b}/workers", "/review/workers",
+                f"/review/batches/{b}/results", f"/review/batches/{b}/exports"):
+        assert client.get(url).status_code == 200, url
