@@ -299,3 +299,22 @@ def test_demo_batch_end_to_end(app, live_server, page):
     chosen = [r for r in records if r["selected"]]
     assert len(chosen) == pages and all(r["gridIndex"] == 0 and r["mouseTracking"] for r in chosen)
     assert all(set(RECORD_FIELDS) <= set(r) for r in records)
+
+
+def test_usable_at_1280_px_and_phones_are_told_to_use_a_pointer(app, live_server, browser, org):
+    batch = make_batch(app, org, pages=1, per_page=6)
+    url = link(live_server, batch.hits.get())
+    desktop = browser.new_context(viewport={"width": 1280, "height": 800})
+    tab = desktop.new_page()
+    tab.goto(url)
+    wait_loaded(tab)
+    assert tab.evaluate("document.documentElement.scrollWidth") <= 1280  # no sideways scrolling
+    assert tab.locator('img[data-i="2"]').bounding_box()["x"] + 324 <= 1280
+    assert tab.is_visible("[data-submit]") and not tab.is_visible(".needs-pointer")
+    desktop.close()
+    phone = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    tab = phone.new_page()
+    tab.goto(url)
+    assert tab.is_visible(".needs-pointer") and "needs a mouse or a trackpad" in tab.inner_text(".needs-pointer")
+    assert not tab.is_visible("form#task")
+    phone.close()
