@@ -112,9 +112,11 @@ def test_requester_imports_edits_and_builds_without_reloads(app, live_server, pa
     assert Batch.get(Batch.name == "Tench round").state == "ready"
 
     # Lab links: generate, then revoke (the confirm dialog is accepted by the page fixture).
+    assert page.is_visible("#lab-links .empty-row")
     page.fill("input[name=label]", "Session 1")
     page.click("button:has-text('Generate a lab link')")
     page.wait_for_selector("#lab-links tr:has-text('Session 1') input[readonly]")
+    assert not page.is_visible("#lab-links .empty-row")
     assert "/lab/" in page.input_value("#lab-links tr:has-text('Session 1') input[readonly]")
     page.click("#lab-links tr:has-text('Session 1') button:has-text('Revoke')")
     page.wait_for_selector("#lab-links tr.revoked:has-text('Session 1')")

@@ -136,7 +136,7 @@ def _manifest_records(path: Path) -> Iterator[tuple[str, dict]]:
             return
         reader = csv.DictReader(text)
         columns = header_map(reader.fieldnames or [], MANIFEST_COLUMNS)
-        missing = [c for c in ("key", "url", "class") if c not in columns]
+        missing = [MANIFEST_COLUMNS[c][0] for c in ("key", "url", "class") if c not in columns]
         if missing:
             raise ImportFailure("The manifest needs a header row with image_id, url and class (optional: role, "
                                 f"width, height), or JSON Lines objects with those keys; missing: {', '.join(missing)}.")
