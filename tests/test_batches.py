@@ -187,3 +187,19 @@ def test_all_classes_means_the_ones_with_images(client, org, run_jobs):
     assert batch.state == "ready"
     keys = {p.image_class.key for p in HitPage.select().join(Hit).where(Hit.batch == batch)}
     assert keys == {"n01", "n02"}
+
+
+def test_an_unexpected_build_fault_fails_the_batch_and_points_to_the_rq_monitor(client, org, run_jobs, monkeypatch):
+    import tasks.batches
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(tasks.batches, "build_hits", broken)
+    client.post("/batches/", data=builder_data(client, make_dataset(org, candidates=5)))
+    run_jobs()
+    batch = Batch.get(Batch.name == "Round 1")
+    assert batch.state == "failed"
+    page = client.get(f"/batches/{batch.id}").get_data(as_text=True)
+    assert "The job stopped unexpectedly. An admin can see why in the RQ monitor" in page
+    assert "disk full" not in page, "tracebacks stay in the RQ monitor"
