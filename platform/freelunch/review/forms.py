@@ -1,5 +1,5 @@
 from flask_wtf import FlaskForm
-from wtforms import FloatField, IntegerField, SelectField, StringField
+from wtforms import FloatField, IntegerField, SelectChoice, SelectField, StringField
 from wtforms.validators import Length, NumberRange, Optional, StopValidation
 
 from ..services.labels import DECISIONS, Rule
@@ -42,7 +42,7 @@ class ResultsForm(RuleForm):
         csrf = False
 
     class_key = StringField("Class key", validators=[Optional(), Length(max=120)])
-    decision = SelectField("Decision", choices=[("", "any")] + [(d, d) for d in DECISIONS], default="")
+    decision = SelectField("Decision", choices=[SelectChoice("", "any")] + [SelectChoice(d, d) for d in DECISIONS], default="")
 
 
 class ExportForm(RuleForm):

@@ -1,0 +1,147 @@
+"""Exports as real RQ jobs: start, watch, download (tests/review_data.py describes the campaign)."""
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from freelunch.models import Export, Membership
+from freelunch.services import exports
+from freelunch.services.accounts import create_user
+from review_data import make_campaign
+from support import csrf_token, login
+
+HTMX = {"HX-Request": "true"}
+RULE = {"threshold": "0.7", "min_annotations": "1", "min_accuracy": "0.5"}
+
+
+@pytest.fixture
+def campaign(app, make_account, client):
+    _, org = make_account("owner@example.org", "Lab")
+    with app.app_context():
+        c = make_campaign(org)
+    login(client, "owner@example.org")
+    return c
+
+
+def start(client, batch, kind, **headers):
+    return client.post(f"/review/batches/{batch.id}/exports/{kind}", data={"csrf_token": csrf_token(client), **RULE},
+                       headers=headers)
+
+
+def finished_file(client, run_jobs, batch, kind) -> tuple[Export, str]:
+    assert start(client, batch, kind).status_code == 302
+    export = Export.select().order_by(Export.id.desc()).get()
+    assert export.state == "queued" and export.job_id
+    assert "waiting for a worker" in client.get(f"/review/exports/{export.id}", headers=HTMX).get_data(as_text=True)
+    run_jobs()
+    export = Export.get_by_id(export.id)
+    assert export.state == "done", export.error
+    row = client.get(f"/review/exports/{export.id}", headers=HTMX).get_data(as_text=True)
+    assert f"/review/exports/{export.id}/download" in row and "hx-trigger" not in row
+    response = client.get(f"/review/exports/{export.id}/download")
+    assert response.status_code == 200
+    assert f"batch-{batch.id}-{kind}-{export.id}" in response.headers["Content-Disposition"]
+    return export, response.get_data(as_text=True)
+
+
+def test_seed_jsonl_holds_every_record_with_its_trajectory(client, run_jobs, campaign, app_config):
+    export, body = finished_file(client, run_jobs, campaign.batch, "seed-jsonl")
+    records = [json.loads(line) for line in body.splitlines()]
+    assert len(records) == export.rows == 28  # 7 pages of 4 images
+    first = records[0]
+    assert first["worker_id"] == "W1AAAAAAAA" and first["imageID"] == "n01/a1" and first["selected"] is True
+    assert [(p["x"], p["y"]) for p in first["mouseTracking"]] == [(0.1, 0.2), (0.4, 0.5)]
+    path = Path(app_config["INSTANCE_PATH"]) / "exports" / str(campaign.batch.organization_id)
+    assert [p.name for p in path.iterdir()] == [f"{export.id}-seed-jsonl.jsonl"]
+
+
+def test_records_csv_summarises_each_record_with_its_role(client, run_jobs, campaign):
+    export, body = finished_file(client, run_jobs, campaign.batch, "records-csv")
+    rows = list(csv.DictReader(io.StringIO(body)))
+    assert len(rows) == export.rows == 28 and rows[0]["worker_id"] == "W1AAAAAAAA"
+    roles = {(r["imageID"], r["role"]) for r in rows}
+    assert ("n01/ap", "positive") in roles and ("n01/an", "negative") in roles and ("n01/a1", "candidate") in roles
+    assert {r["mousePoints"] for r in rows} == {"2"}
+    assert sum(int(r["selected"]) for r in rows) == sum(int(r["clickPoints"]) for r in rows) == 14
+
+
+def test_labels_csv_follows_and_records_the_rule(client, run_jobs, campaign):
+    export, body = finished_file(client, run_jobs, campaign.batch, "labels-csv")
+    assert export.params == {"threshold": 0.7, "min_annotations": 1, "min_accuracy": 0.5}
+    rows = {(r["class_key"], r["image_id"]): r for r in csv.DictReader(io.StringIO(body))}
+    assert len(rows) == export.rows == 12
+    a1 = rows[("n01", "n01/a1")]  # W3 left out: W1's yes alone
+    assert (a1["annotations"], a1["selected"], a1["selection_frequency"], a1["label"]) == ("1", "1", "1.0000", "1")
+    assert rows[("n01", "n01/a2")]["label"] == "0" and rows[("n01", "n01/ap")]["role"] == "positive"
+    assert a1["class_names"] == "fish; tench" and a1["min_control_accuracy"] == "0.5"
+
+
+def test_workers_csv(client, run_jobs, campaign):
+    export, body = finished_file(client, run_jobs, campaign.batch, "workers-csv")
+    rows = {r["worker_id"]: r for r in csv.DictReader(io.StringIO(body))}
+    assert set(rows) == {"W1AAAAAAAA", "W2BBBBBBBB", "W3CCCCCCCC"} and export.rows == 3
+    w3 = rows["W3CCCCCCCC"]
+    assert (w3["assignments"], w3["assignments_done"], w3["pages"], w3["control_accuracy"]) == ("2", "1", "3", "0.0000")
+    assert (w3["median_seconds_per_image"], w3["estimate_time_500"], w3["chunks_received"]) == ("1.000", "12", "3")
+
+
+def test_htmx_start_answers_with_a_row_that_refreshes_when_the_job_ends(client, campaign):
+    response = start(client, campaign.batch, "workers-csv", **HTMX)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and "<html" not in html
+    assert 'hx-trigger="job-finished from:body"' in html and "Workers CSV" in html
+
+
+def test_bad_rule_is_explained(client, campaign):
+    url = f"/review/batches/{campaign.batch.id}/exports/labels-csv"
+    data = {"csrf_token": csrf_token(client), **RULE, "threshold": "7"}
+    page = client.post(url, data=data)
+    assert page.status_code == 422 and "The threshold is a share between 0 and 1." in page.get_data(as_text=True)
+    partial = client.post(url, data=data, headers=HTMX)
+    assert partial.status_code == 422 and partial.headers["HX-Retarget"] == "#export-errors"
+    assert Export.select().count() == 0
+
+
+def test_unknown_kind_and_unfinished_downloads_are_404(client, campaign):
+    assert start(client, campaign.batch, "everything").status_code == 404
+    start(client, campaign.batch, "records-csv")
+    export = Export.get()
+    assert client.get(f"/review/exports/{export.id}/download").status_code == 404
+
+
+def test_a_failing_export_says_why_and_leaves_no_file(client, run_jobs, campaign, monkeypatch, app_config):
+    def broken(batch, out, params, report):
+        out.write("half a file")
+        raise OSError("disk full")
+
+    monkeypatch.setitem(exports.WRITERS, "workers-csv", broken)
+    start(client, campaign.batch, "workers-csv")
+    run_jobs()
+    export = Export.get()
+    assert export.state == "failed" and "disk full" in export.error
+    assert "The export failed: OSError: disk full" in client.get(f"/review/exports/{export.id}").get_data(as_text=True)
+    folder = Path(app_config["INSTANCE_PATH"]) / "exports" / str(campaign.batch.organization_id)
+    assert list(folder.iterdir()) == []
+
+
+def test_an_export_deleted_before_its_job_ran(app, client, run_jobs, campaign):
+    start(client, campaign.batch, "seed-jsonl")
+    Export.delete().execute()
+    with app.app_context():
+        assert exports.run(10**6) == {"error": "The export was deleted before it ran."}
+    run_jobs()  # the queued job finds nothing to do, and says so
+
+
+def test_viewer_downloads_but_cannot_start(app, client, run_jobs, campaign):
+    finished_file(client, run_jobs, campaign.batch, "workers-csv")
+    viewer = create_user("viewer@example.org", "password123")
+    with app.app_context():
+        Membership.create(user=viewer, organization=campaign.batch.organization_id, role="viewer")
+    client.post("/logout", data={"csrf_token": csrf_token(client)})
+    login(client, "viewer@example.org")
+    page = client.get(f"/review/batches/{campaign.batch.id}/exports").get_data(as_text=True)
+    assert "Viewers can download finished exports" in page and "<button>Export</button>" not in page
+    assert client.get(f"/review/exports/{Export.get().id}/download").status_code == 200
+    assert start(client, campaign.batch, "seed-jsonl").status_code == 403
