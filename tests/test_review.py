@@ -175,3 +175,9 @@ def test_viewer_reads_review_pages(app, client, campaign):
                 f"/review/assignments/{a}/pages/1", f"/review/batches/{b}/workers", "/review/workers",
                 f"/review/batches/{b}/results", f"/review/batches/{b}/exports"):
         assert client.get(url).status_code == 200, url
+
+
+def test_batch_page_loads_the_live_progress(client, campaign):
+    page = text(client.get(f"/batches/{campaign.batch.id}"))
+    assert f'hx-get="/review/batches/{campaign.batch.id}/progress" hx-trigger="load"' in page
+    assert f"/review/batches/{campaign.batch.id}/results" in page and f"/review/batches/{campaign.batch.id}/exports" in page
