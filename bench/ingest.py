@@ -70,6 +70,23 @@ def start(stack: ExitStack, command: list[str], env: dict, log: Path) -> subproc
     return process
 
 
+def cpu_seconds(pid: int, with_children: bool = True) -> float:
+    """CPU (user + system) a process and its live children have used, from /proc."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    pids = [pid]
+    if with_children:
+        children = Path(f"/proc/{pid}/task/{pid}/children")
+        pids += [int(c) for c in children.read_text().split()] if children.exists() else []
+    for p in pids:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
 def make_assignments(n: int) -> list[str]:
     """n assignments on one HIT-per-assignment batch; returns their tokens."""
     from freelunch import create_app
@@ -91,19 +108,27 @@ def make_assignments(n: int) -> list[str]:
     return tokens
 
 
-def wrk(port: int, path: str, tokens_file: Path, page: int, seq_base: int, seconds: int, connections: int) -> dict:
+def wrk(port: int, path: str, tokens_file: Path, page: int, seq_base: int, seconds: int, connections: int,
+        watch: dict[str, int]) -> dict:
+    """Saturate ``path``; also returns the CPU each watched process spent per request (ms)."""
+    before = {name: cpu_seconds(pid) for name, pid in watch.items()}
+    load_before = os.times()
     env = {**os.environ, "BENCH_TOKENS": str(tokens_file), "BENCH_PATH": path, "BENCH_PAGE": str(page),
            "BENCH_SEQ_BASE": str(seq_base)}
     out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s",
                           "-s", str(HERE / "ingest_wrk.lua"), f"http://127.0.0.1:{port}{path}"],
                          env=env, capture_output=True, text=True, check=True).stdout
+    load_after = os.times()
     completed = int(re.search(r"(\d+) requests in", out).group(1))
+    cpu_ms = {name: (cpu_seconds(pid) - before[name]) * 1000 / max(completed, 1) for name, pid in watch.items()}
+    cpu_ms["wrk"] = (load_after.children_user + load_after.children_system - load_before.children_user
+                     - load_before.children_system) * 1000 / max(completed, 1)
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     return {"path": path, "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
             "completed": completed, "failed": (int(non_2xx.group(1)) if non_2xx else 0)
             + (sum(map(int, socket_errors.groups())) if socket_errors else 0),
-            "seq_base": seq_base, "page": page}
+            "seq_base": seq_base, "page": page, "cpu_ms": cpu_ms}
 
 
 def open_loop(port: int, path: str, tokens_file: Path, annotators: int, seconds: int, page: int, seq_base: int) -> dict:
@@ -156,7 +181,7 @@ def account(db_path: Path, phases: list[dict], saturation: list[dict]) -> tuple[
     (duplicated,) = connection.execute(
         "SELECT COALESCE(SUM(extra), 0) FROM (SELECT SUM(n_events) - MAX(n_events) AS extra FROM pointer_chunk"
         " GROUP BY assignment_id, pageno, seq)").fetchone()
-    stored = {row: n for *row, n in connection.execute("SELECT assignment_id, pageno, seq, n_events FROM pointer_chunk")}
+    stored = {(a, p, s): n for a, p, s, n in connection.execute("SELECT assignment_id, pageno, seq, n_events FROM pointer_chunk")}
     ids = [row[0] for row in connection.execute("SELECT id FROM assignment ORDER BY id")]
     lost = 0
     for phase in phases:
@@ -175,6 +200,8 @@ def main() -> None:
     options.add_argument("--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", 4)))
     options.add_argument("--seconds", type=int, default=15)
     options.add_argument("--saturation-seconds", type=int, default=6)
+    options.add_argument("--rounds", type=int, default=2, help="alternating wrk rounds of bare and ingest")
+    options.add_argument("--saturation-only", action="store_true", help="stop after the wrk runs")
     args = options.parse_args()
     for tool in ("wrk", "redis-server"):
         if not shutil.which(tool):
@@ -190,7 +217,7 @@ def main() -> None:
                "PYTHONPATH": str(HERE)}
         os.environ.update(env)
         # Redis as production should run it for this data: AOF, fsync once a second.
-        start(stack, ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--dir", str(tmp),
+        redis_server = start(stack, ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--dir", str(tmp),
                       "--save", "", "--appendonly", "yes", "--appendfsync", "everysec"], env, tmp / "redis.log")
         wait_for_port(redis_port)
         subprocess.run([str(BIN / "freelunch"), "db", "upgrade"], env=env, check=True, capture_output=True)
@@ -199,20 +226,31 @@ def main() -> None:
         tokens_file.write_text("\n".join(tokens))
         r = redis.Redis.from_url(redis_url)
 
-        start(stack, [str(BIN / "gunicorn"), "--workers", str(args.workers), "--bind", f"127.0.0.1:{web_port}",
+        web = start(stack, [str(BIN / "gunicorn"), "--workers", str(args.workers), "--bind", f"127.0.0.1:{web_port}",
                       "--pythonpath", str(HERE), "ingest_app:create_app()"], env, tmp / "gunicorn.log")
         wait_for_port(web_port)
         print(f"stack: gunicorn x{args.workers} (sync), redis-server (AOF everysec), rq worker; "
               f"{N_ASSIGNMENTS} assignments, {EVENTS_PER_BATCH} events a batch", flush=True)
 
+        watch = {"gunicorn": web.pid, "redis": redis_server.pid}
+
+        def saturate(path: str, page: int, seq_base: int) -> dict:
+            run = wrk(web_port, path, tokens_file, page, seq_base, args.saturation_seconds, 32, watch)
+            cpu = ", ".join(f"{name} {ms:.3f}" for name, ms in run["cpu_ms"].items())
+            print(f"saturation {path}: {run['rps']:.0f} req/s ({run['failed']} failed); CPU ms a request: {cpu}",
+                  flush=True)
+            return run
+
         saturation = []
-        for round_ in range(2):
+        for round_ in range(args.rounds):
             for path in ("/bench/bare", "/api/ingest"):
-                run = wrk(web_port, path, tokens_file, 1, 1_000_000 * (len(saturation) + 1), args.saturation_seconds, 32)
-                saturation.append(run)
-                print(f"saturation {path}: {run['rps']:.0f} req/s ({run['failed']} failed)", flush=True)
-        direct_run = wrk(web_port, "/bench/direct", tokens_file, 2, 1_000_000, args.saturation_seconds, 32)
-        print(f"saturation /bench/direct: {direct_run['rps']:.0f} req/s ({direct_run['failed']} failed)", flush=True)
+                saturation.append(saturate(path, 1, 1_000_000 * (len(saturation) + 1)))
+        direct_run = saturate("/bench/direct", 2, 1_000_000)
+        if args.saturation_only:
+            bare = max(run["rps"] for run in saturation if run["path"] == "/bench/bare")
+            ingest = max(run["rps"] for run in saturation if run["path"] == "/api/ingest")
+            print(f"ingest_vs_bare={ingest / bare:.2f}")
+            return
         bare = max(run["rps"] for run in saturation if run["path"] == "/bench/bare")
         ingest = max(run["rps"] for run in saturation if run["path"] == "/api/ingest")
         ingest_runs = [run for run in saturation if run["path"] == "/api/ingest"]
