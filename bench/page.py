@@ -1,7 +1,7 @@
 """`make bench-page`: the annotation page's server render time, its weight, and the tracker's cost per pointer event.
 
 1. Server time to render a 48-image page (GET /annotate?token=..., through Flask, the database
-   and the template): median and p95 over 1,000 renders. Target: median <= 5 ms.
+   and the template): median and p95 over 1,000 renders, wall and CPU time. Target: median <= 5 ms.
 2. Page weight without images: the page's HTML plus the JS and CSS it loads. Target: <= 100 KB.
 3. Tracker cost per pointer event in Chromium: the time spent in the tracker's listeners for
    real pointer moves (Playwright), skipped when /usr/bin/chromium is missing.

@@ -311,6 +311,10 @@ def test_usable_at_1280_px_and_phones_are_told_to_use_a_pointer(app, live_server
     assert tab.evaluate("document.documentElement.scrollWidth") <= 1280  # no sideways scrolling
     assert tab.locator('img[data-i="2"]').bounding_box()["x"] + 324 <= 1280
     assert tab.is_visible("[data-submit]") and not tab.is_visible(".needs-pointer")
+    tab.locator('img[data-i="4"]').focus()
+    tab.keyboard.press("Enter")  # Enter toggles like Space, and does not submit the form
+    assert tab.get_attribute('img[data-i="4"]', "aria-checked") == "true"
+    assert tab.locator(".cell.selected").count() == 1 and PageSubmission.select().count() == 0
     desktop.close()
     phone = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
     tab = phone.new_page()
