@@ -1,23 +1,28 @@
 """Byproduct records in the seed's format, streamed: one dict per image per submitted page.
 
-Pages are read in keyset slices and each page's pointer chunks only while that
-page is written, so memory stays flat however large the batch. The field names
-and units are record-format.md's; the context fields are listed in docs/export.md.
+Pages are read in keyset slices of PAGES_PER_QUERY; each slice's image records
+and pointer chunks are read with one query each and dropped once the slice is
+written, so memory stays flat however large the batch. The field names and
+units are record-format.md's; the context fields are listed in docs/export.md.
 """
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
+from operator import itemgetter
 from typing import IO
 
+import orjson
 from peewee import JOIN
 
+from ..db import database
 from ..models import Assignment, Batch, Hit, HitPage, Image, ImageClass, ImageRecord, PageSubmission, PointerChunk
 
 PAGES_PER_QUERY = 200
+BY_TIME = itemgetter("time")
 
 
-def _submitted_pages(batch: Batch) -> Iterator[PageSubmission]:
+def _submitted_pages(batch: Batch) -> Iterator[list[PageSubmission]]:
+    """The batch's submitted pages in id order, a slice at a time."""
     last = 0
     while True:
         pages = list(
@@ -26,88 +31,127 @@ def _submitted_pages(batch: Batch) -> Iterator[PageSubmission]:
             .where(Hit.batch == batch, PageSubmission.id > last)
             .order_by(PageSubmission.id).limit(PAGES_PER_QUERY)
         )
-        yield from pages
+        if pages:
+            yield pages
         if len(pages) < PAGES_PER_QUERY:
             return
         last = pages[-1].id
 
 
-def mouse_tracking(page: PageSubmission) -> dict[int, list[dict]]:
-    """The page's "move" events by grid index, in time order, from its stored chunks.
+def _moves(events: list[dict], page: PageSubmission, into: dict[int, list[dict]]) -> None:
+    started, ended, points_of = page.started_at, page.ended_at, into.setdefault
+    for event in events:
+        if event["type"] == "move" and started <= event["time"] <= ended:
+            points_of(event["i"], []).append({"x": event["x"], "y": event["y"], "time": event["time"]})
 
-    Only moves between the page's startedAt and endedAt count: a worker who
-    reloaded a page mid-way left chunks of an abandoned view of it, whose other
-    fields (hovers, clicks) are not in the submitted records either.
-    """
-    moves: dict[int, list[dict]] = {}
-    chunks = PointerChunk.select(PointerChunk.events).where(
-        PointerChunk.assignment == page.assignment_id, PointerChunk.pageno == page.pageno
-    ).order_by(PointerChunk.seq)
-    for chunk in chunks:
-        for event in json.loads(chunk.events):
-            if event.get("type") == "move" and page.started_at <= event["time"] <= page.ended_at:
-                moves.setdefault(event["i"], []).append({"x": event["x"], "y": event["y"], "time": event["time"]})
+
+def _sorted(moves: dict[int, list[dict]]) -> dict[int, list[dict]]:
     for points in moves.values():
-        points.sort(key=lambda p: p["time"])  # stable: equal times keep their sending order
+        points.sort(key=BY_TIME)  # stable: equal times keep their sending order
     return moves
 
 
-def _records(page: PageSubmission) -> Iterator[dict]:
-    assignment, hit, image_class = page.assignment, page.assignment.hit, page.hit_page.image_class
-    moves = mouse_tracking(page)
+def _slice_tracking(pages: list[PageSubmission]) -> dict[int, dict[int, list[dict]]]:
+    """Per page id, the page's "move" events by grid index, in time order, from its stored chunks.
+
+    One query reads the chunks of a whole slice. Only moves between the page's
+    startedAt and endedAt count: a worker who reloaded a page mid-way left
+    chunks of an abandoned view of it, whose other fields (hovers, clicks) are
+    not in the submitted records either.
+    """
+    by_key = {(p.assignment_id, p.pageno): p for p in pages}
+    moves: dict[int, dict[int, list[dict]]] = {p.id: {} for p in pages}
+    chunks = (
+        PointerChunk.select(PointerChunk.assignment, PointerChunk.pageno, PointerChunk.events)
+        .where(PointerChunk.assignment.in_({p.assignment_id for p in pages}))
+        .order_by(PointerChunk.assignment, PointerChunk.pageno, PointerChunk.seq)
+    )
+    for assignment_id, pageno, events in chunks.tuples():
+        page = by_key.get((assignment_id, pageno))
+        if page is not None:  # chunks of pages outside the slice (or never submitted) are skipped
+            _moves(orjson.loads(events), page, moves[page.id])
+    return {page_id: _sorted(m) for page_id, m in moves.items()}
+
+
+def _json(value):
+    """A JSON column's value: text on SQLite, already decoded by psycopg2 on PostgreSQL."""
+    return orjson.loads(value) if isinstance(value, (str, bytes)) else value
+
+
+def _page_context(page: PageSubmission) -> tuple:
+    """The fields every record of a page shares, in the order _records unpacks them."""
+    assignment, image_class = page.assignment, page.hit_page.image_class
+    hit = assignment.hit
+    return (assignment.worker_id, hit.batch_id, hit.key, assignment.mturk_hit_id or hit.mturk_hit_id, assignment.id,
+            assignment.mturk_assignment_id, assignment.source, assignment.version, page.pageno, page.started_at,
+            page.ended_at, image_class.key, image_class.names)
+
+
+def _records(pages: list[PageSubmission]) -> Iterator[dict]:
+    tracking = _slice_tracking(pages)
     replaced = Image.alias()
     rows = (
-        ImageRecord.select(ImageRecord, Image.key, replaced.key.alias("replaces_key"))
+        ImageRecord.select(
+            ImageRecord.page, ImageRecord.grid_index, Image.key, ImageRecord.original_height,
+            ImageRecord.original_width, ImageRecord.height, ImageRecord.width, ImageRecord.position_x,
+            ImageRecord.position_y, ImageRecord.hovered_record, ImageRecord.hovered_count, ImageRecord.selected,
+            ImageRecord.selected_count, ImageRecord.selected_record, ImageRecord.estimate_time,
+            ImageRecord.load_status, replaced.key)
         .join(Image, on=(ImageRecord.image == Image.id))
         .switch(ImageRecord).join(replaced, on=(ImageRecord.replaces == replaced.id), join_type=JOIN.LEFT_OUTER)
-        .where(ImageRecord.page == page).order_by(ImageRecord.grid_index).objects()
+        .where(ImageRecord.page.in_([p.id for p in pages])).order_by(ImageRecord.page, ImageRecord.grid_index)
     )
-    for row in rows:
-        has_position = row.position_x is not None and row.position_y is not None
+    # Raw rows: peewee's per-column conversion would cost more than all the rest of the export.
+    # Raw rows: peewee's per-column conversion would cost more than all the rest of the export.
+    context = {p.id: _page_context(p) for p in pages}
+    for (page_id, grid_index, key, original_height, original_width, height, width, x, y, hovered, hovered_count,
+         selected, selected_count, selected_record, estimate_time, load_status, replaces_key) in database.execute(rows):
+        (worker_id, batch_id, hit_key, mturk_hit_id, assignment_id, mturk_assignment_id, source, version, pageno,
+         started_at, ended_at, class_key, class_names) = context[page_id]
         yield {
-            "imageID": row.key,
-            "originalImageHeight": row.original_height,
-            "originalImageWidth": row.original_width,
-            "imageHeight": row.height,
-            "imageWidth": row.width,
-            "imagePosition": {"x": row.position_x, "y": row.position_y} if has_position else None,
-            "hoveredRecord": row.hovered_record,
-            "hoveredCount": row.hovered_count,
-            "mouseTracking": moves.get(row.grid_index, []),
-            "selected": row.selected,
-            "selectedCount": row.selected_count,
-            "selectedRecord": row.selected_record,
-            "estimateTime": row.estimate_time,
-            "worker_id": assignment.worker_id,
+            "imageID": key,
+            "originalImageHeight": original_height,
+            "originalImageWidth": original_width,
+            "imageHeight": height,
+            "imageWidth": width,
+            "imagePosition": {"x": x, "y": y} if x is not None and y is not None else None,
+            "hoveredRecord": _json(hovered),
+            "hoveredCount": hovered_count,
+            "mouseTracking": tracking[page_id].get(grid_index, []),
+            "selected": bool(selected),
+            "selectedCount": selected_count,
+            "selectedRecord": _json(selected_record),
+            "estimateTime": estimate_time,
+            "worker_id": worker_id,
             # context: enough to use the record on its own (docs/export.md)
-            "batchId": hit.batch_id,
-            "hitId": hit.key,
-            "mturkHitId": assignment.mturk_hit_id or hit.mturk_hit_id,
-            "assignmentId": assignment.id,
-            "mturkAssignmentId": assignment.mturk_assignment_id,
-            "source": assignment.source,
-            "version": assignment.version,
-            "pageno": page.pageno,
-            "pageStartedAt": page.started_at,
-            "pageEndedAt": page.ended_at,
-            "gridIndex": row.grid_index,
-            "classKey": image_class.key,
-            "classNames": image_class.names,
-            "loadStatus": row.load_status,
-            "replacesImageID": row.replaces_key,
+            "batchId": batch_id,
+            "hitId": hit_key,
+            "mturkHitId": mturk_hit_id,
+            "assignmentId": assignment_id,
+            "mturkAssignmentId": mturk_assignment_id,
+            "source": source,
+            "version": version,
+            "pageno": pageno,
+            "pageStartedAt": started_at,
+            "pageEndedAt": ended_at,
+            "gridIndex": grid_index,
+            "classKey": class_key,
+            "classNames": class_names,
+            "loadStatus": load_status,
+            "replacesImageID": replaces_key,
         }
 
 
 def seed_records(batch: Batch) -> Iterator[dict]:
     """Every image record of every submitted page of the batch, in submission order."""
-    for page in _submitted_pages(batch):
-        yield from _records(page)
+    for pages in _submitted_pages(batch):
+        yield from _records(pages)
 
 
 def write_seed_jsonl(batch: Batch, out: IO[str]) -> int:
     """Write the batch's records as JSON Lines; returns how many."""
     count = 0
     for record in seed_records(batch):
-        out.write(json.dumps(record, separators=(",", ":")) + "\n")
+        out.write(orjson.dumps(record).decode() + "\n")
         count += 1
     return count

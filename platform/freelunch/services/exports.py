@@ -12,12 +12,12 @@ complete, so a download never sees half a file.
 from __future__ import annotations
 
 import csv
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+import orjson
 from flask import current_app
 
 from ..models import Assignment, Batch, Candidate, Export, Image, ImageClass, ImageRecord, PageSubmission, utcnow
@@ -123,7 +123,7 @@ def _counting(rows, total: int, report: Progress, message: str):
 def write_seed_jsonl(batch: Batch, out: IO[str], params: dict, report: Progress) -> int:
     n = 0
     for n, record in enumerate(_counting(seed_format.seed_records(batch), _record_count(batch), report, "records"), 1):
-        out.write(json.dumps(record, separators=(",", ":")))
+        out.write(orjson.dumps(record).decode())  # orjson: json.dumps alone would halve the export's speed
         out.write("\n")
     return n
 
