@@ -160,7 +160,8 @@ def main() -> int:
         weight = page_weight(app, url)
         total_kb = sum(weight.values()) / 1024
         print(f"render of a 48-image page, {RENDERS} renders: median {median:.2f} ms, p95 {p95:.2f} ms "
-              f"(target median <= 5 ms); CPU median {cpu_median:.2f} ms; load average {os.getloadavg()[0]:.1f}")
+              f"(target median <= 5 ms); fastest {min(times):.2f} ms; CPU median {cpu_median:.2f} ms; "
+              f"load average {os.getloadavg()[0]:.1f}")
         print("page weight without images: " + ", ".join(f"{k} {v / 1024:.1f} KB" for k, v in weight.items())
               + f"; total {total_kb:.1f} KB (target <= 100 KB)")
         cost = tracker_cost(app, url)
@@ -170,7 +171,8 @@ def main() -> int:
         else:
             cost_us, events = cost
             print(f"tracker cost in Chromium: {cost_us:.1f} us per pointer event (mean over {events} real events)")
-    print(f"render_median_ms={median:.2f} render_p95_ms={p95:.2f} render_cpu_median_ms={cpu_median:.2f} page_kb={total_kb:.1f} tracker_us_per_event={cost_us:.1f}")
+    print(f"render_median_ms={median:.2f} render_p95_ms={p95:.2f} render_min_ms={min(times):.2f} "
+          f"render_cpu_median_ms={cpu_median:.2f} page_kb={total_kb:.1f} tracker_us_per_event={cost_us:.1f}")
     return 0 if median <= 5 and total_kb <= 100 else 1
 
 

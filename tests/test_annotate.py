@@ -263,7 +263,7 @@ def test_plain_form_post_redirects_to_the_page(client, batch):
     (lambda s: s["images"][0]["selectedRecord"][0].update(x=7), "selectedRecord x"),
     (lambda s: s["images"][0].update(hoveredRecord=[{"action": "jump", "time": 1}]), "hoveredRecord"),
     (lambda s: s["images"][0].update(estimateTime=-5), "estimateTime"),
-    (lambda s: s["images"][0].update(loadStatus="replacement", imageID="n01440764/n01440764_0"), "replacement"),
+    (lambda s: s["images"][0].update(loadStatus="replacement", imageID=s["images"][1]["imageID"]), "replacement"),
     (lambda s: s.update(endedAt=1), "ends before"),
 ])
 def test_bad_summaries_are_refused_clearly(client, batch, change, message):

@@ -40,9 +40,9 @@ def _done(assignment: Assignment, partial: bool):
     return render_template(template, done=assignment)
 
 
-def _show(assignment: Assignment, partial: bool = False):
+def _show(assignment: Assignment, partial: bool = False, state: annotation.Progress | None = None):
     """The assignment's first unsubmitted page, or the completion view."""
-    state = annotation.progress(assignment.hit_id, assignment.id)
+    state = state or annotation.progress(assignment.hit_id, assignment.id)
     if state.current is None:
         annotation.finish_if_done(assignment)
         return _done(assignment, partial)
@@ -53,7 +53,8 @@ def _show(assignment: Assignment, partial: bool = False):
 def annotate():
     """Every worker link lands here; the first real open redirects to the token URL."""
     if "token" in request.args:
-        return _show(annotation.assignment_from_token(request.args["token"]))
+        assignment, state = annotation.opened_by_token(request.args["token"])
+        return _show(assignment, state=state)
     opening = annotation.open_link(request.args)
     if opening.assignment is None:
         version = (opening.hit.batch.versions or ["POINTER_ORIGINAL"])[0]

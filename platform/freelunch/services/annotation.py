@@ -212,6 +212,23 @@ def progress(hit_id: int, assignment_id: int | None = None) -> Progress:
     return Progress(pages, {p.pageno for p in pages if p.submission_id})
 
 
+def opened_by_token(token: str | None) -> tuple[Assignment, Progress]:
+    """A page view's assignment and progress in one query: the hot path of every page a worker opens."""
+    assignment_id = identity.assignment_from_token(token)
+    submission = fn.COALESCE(PageSubmission.id, 0).alias("submission_id")
+    rows = [] if assignment_id is None else list(
+        HitPage.select(HitPage, ImageClass, Assignment, submission).join(ImageClass).switch(HitPage)
+        .join(Assignment, on=(Assignment.hit == HitPage.hit)).switch(HitPage)
+        .join(PageSubmission, JOIN.LEFT_OUTER,
+              on=(PageSubmission.assignment == Assignment.id) & (PageSubmission.pageno == HitPage.pageno))
+        .where(Assignment.id == assignment_id).order_by(HitPage.pageno)
+    )
+    if not rows:
+        assignment_from_token(token)  # a bad token is refused there, with its own message
+        raise AnnotationError(404, "This HIT has no pages. Please return the HIT.")
+    return rows[0].assignment, Progress(rows, {p.pageno for p in rows if p.submission_id})
+
+
 def current_pageno(assignment: Assignment) -> int | None:
     """The first page not yet submitted, or None when all are."""
     current = progress(assignment.hit_id, assignment.id).current
