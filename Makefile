@@ -28,9 +28,17 @@ test-postgres: install
 e2e: install
 	$(BIN)/python -m pytest -m browser
 
+# The ingest path under load against the naive design (docs/performance.md); needs wrk and redis-server from Debian (apt-get install wrk redis-server).
+bench-ingest: install
+	$(BIN)/python bench/ingest.py
+
 # The annotation page: server render time, page weight, tracker cost per pointer event (docs/performance.md).
 bench-page: install
 	$(BIN)/python bench/page.py
+
+# The requester's dashboard on a 144,000-record campaign: page server times, export speed and memory (docs/performance.md).
+bench-dashboard: install
+	$(BIN)/python bench/dashboard.py
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

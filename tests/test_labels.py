@@ -144,3 +144,23 @@ def test_results_are_paginated(app, client, org):
     assert "Page 1 of 2" in first and "n09/049" in first and "n09/050" not in first
     second = client.get(f"/review/batches/{batch.id}/results?page=2").get_data(as_text=True)
     assert "n09/050" in second and "n09/059" in second and "n09/000" not in second
+
+
+def test_cached_counts_follow_new_pages_and_control_corrections(app, campaign):
+    c = campaign
+    rule = labels.Rule(threshold=0.7, min_annotations=1, min_accuracy=0.5)
+    with app.app_context():
+        before = labels.summary(c.batch, rule)
+        assert labels.summary(c.batch, rule) == before  # read back from Redis
+        # The controls were swapped: W3 was right all along, W1 and W2 were wrong.
+        from freelunch.models import Candidate
+        Candidate.update(role="negative").where(Candidate.image.in_([c.images["ap"], c.images["bp"]])).execute()
+        Candidate.update(role="positive").where(Candidate.image.in_([c.images["an"], c.images["bn"]])).execute()
+        swapped = labels.summary(c.batch, rule)
+        assert before.excluded_workers == ["W3CCCCCCCC"] and swapped.excluded_workers == ["W1AAAAAAAA", "W2BBBBBBBB"]
+        # a new page of HIT 2 (W3's page B) changes the votes, so the counts
+        hit_page = HitPage.get(HitPage.hit == c.hits[1], HitPage.pageno == 2)
+        submit_page(c.assignments["h2w3"], hit_page, set(), 10**12)
+        tallies.refresh(tallies.in_batch(c.batch.id))
+        after = labels.summary(c.batch, rule)
+    assert (before.total, swapped.total, after.total) == (12, 10, 12)  # W3 alone had not seen b3, b4

@@ -70,7 +70,7 @@ def batch_workers(batch_id):
     tallies.refresh(scope)
     page = paginate(quality.workers_query(scope))
     return _partial_or_page("review/_workers.html", "review/workers.html",
-                            batch=batch, page=page, rows=quality.worker_rows(page.items, scope))
+                            batch=batch, page=page, rows=quality.worker_rows(page.items, scope, batch_id=batch.id))
 
 
 @bp.get("/workers")

@@ -212,7 +212,7 @@ def write_workers_csv(batch: Batch, out: IO[str], params: dict, report: Progress
     total = workers.count()
     n = 0
     for number in range(1, total // WORKERS_PER_QUERY + 2):
-        for w in quality.worker_rows(workers.paginate(number, WORKERS_PER_QUERY), scope):
+        for w in quality.worker_rows(workers.paginate(number, WORKERS_PER_QUERY), scope, batch_id=batch.id):
             f = w.figures
             writer.writerow((
                 w.worker_id, w.assignments, w.done, f.pages, f.images, f.selected, f.positive.n, f.positive.correct,

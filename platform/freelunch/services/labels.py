@@ -13,17 +13,22 @@ agree exactly at the boundary: 3 of 10 is a yes at 0.3.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from peewee import Case, fn
+from redis import RedisError
 
-from ..models import Assignment, Batch, Candidate, Image, ImageClass, Vote
+from ..models import Assignment, Batch, Candidate, Image, ImageClass, PageTally, Vote
 from ..pagination import Page
+from ..queues import redis_connection
 from .quality import VOTE_SELECTED, control_scores
 from .tallies import in_batch
 
 DECISIONS = ("yes", "no", "undecided")
+SUMMARY_TTL = 3600
 
 
 @dataclass(frozen=True)
@@ -107,16 +112,50 @@ def _having(rule: Rule, decision: str):
     return {"yes": enough & reached, "no": enough & ~reached, "undecided": ~enough}[decision]
 
 
-def summary(batch: Batch, rule: Rule, class_id: int | None = None) -> Summary:
-    """How many images and classes there are, and how they are decided."""
-    excluded = excluded_workers(batch, rule)
+def _decision_counts(batch: Batch, rule: Rule, excluded: list[str], class_id: int | None) -> tuple[int, int, int]:
+    """(pairs, yes, undecided): one pass over the batch's votes."""
     counts = _counts(batch, excluded, class_id).order_by().alias("c")
     seen, selected = counts.c.seen, counts.c.selected
     enough = seen >= rule.min_annotations
     yes = Case(None, [(enough & (selected * 1000 >= seen * rule.per_mille), 1)], 0)
     undecided = Case(None, [(~enough, 1)], 0)
     total, n_yes, n_undecided = counts.select_from(fn.COUNT(1), fn.SUM(yes), fn.SUM(undecided)).scalar(as_tuple=True)
-    total, n_yes, n_undecided = total or 0, int(n_yes or 0), int(n_undecided or 0)
+    return total or 0, int(n_yes or 0), int(n_undecided or 0)
+
+
+def _votes_version(batch: Batch) -> str:
+    """Changes whenever the batch's votes do: they are written with the page tallies, and only then."""
+    count, last = (
+        PageTally.select(fn.COUNT(PageTally.id), fn.MAX(PageTally.id)).join(Assignment)
+        .where(in_batch(batch.id)).scalar(as_tuple=True)
+    )
+    return f"{count}.{last}"
+
+
+def summary(batch: Batch, rule: Rule, class_id: int | None = None) -> Summary:
+    """How many images and classes there are, and how they are decided.
+
+    Counting the decisions reads every vote of the batch, so the counts are kept
+    in Redis for an hour under the votes' version, the rule and the workers left
+    out (recomputed every time: control roles may change): paging through the
+    results reads them once. Without Redis they are simply computed.
+    """
+    excluded = excluded_workers(batch, rule)
+    digest = hashlib.sha1("\n".join(excluded).encode()).hexdigest()[:16]
+    key = (f"freelunch:labels:{batch.id}:{_votes_version(batch)}:{rule.per_mille}:{rule.min_annotations}:"
+           f"{class_id}:{digest}")
+    try:
+        cached = redis_connection().get(key)
+    except RedisError:
+        cached = None
+    if cached:
+        total, n_yes, n_undecided = json.loads(cached)
+    else:
+        total, n_yes, n_undecided = _decision_counts(batch, rule, excluded, class_id)
+        try:
+            redis_connection().set(key, json.dumps([total, n_yes, n_undecided]), ex=SUMMARY_TTL)
+        except RedisError:
+            pass
     return Summary(total, {"yes": n_yes, "no": total - n_yes - n_undecided, "undecided": n_undecided}, excluded)
 
 

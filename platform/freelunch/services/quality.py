@@ -114,13 +114,14 @@ def _chunks(out: dict, key, where) -> None:
         out.setdefault(k, Figures()).chunks_received = n
 
 
-def control_scores(key, *where, wide: bool = False) -> dict:
+def control_scores(key, *where, wide: bool = False, batch_id: int | None = None) -> dict:
     """(positive, negative) ControlScores per key, from the votes of the admitted assignments.
 
     For a handful of assignments the votes lead (found by assignment); for a wide
     scope (a batch, an organization) the control candidates lead and find their
     few votes by index: CROSS JOIN makes SQLite keep that order, and is an inner
-    join like any other to PostgreSQL.
+    join like any other to PostgreSQL. ``batch_id`` lets them use the votes'
+    covering index.
     """
     columns = (key, Candidate.role, fn.COUNT(Vote.id), fn.SUM(VOTE_SELECTED))
     same_image = (Candidate.image_class == Vote.image_class) & (Candidate.image == Vote.image)
@@ -133,6 +134,8 @@ def control_scores(key, *where, wide: bool = False) -> dict:
         .where(Candidate.role.in_(CONTROL_ROLES), *where)
         .group_by(key, Candidate.role)
     )
+    if batch_id is not None:
+        query = query.where(Vote.batch == batch_id)
     out: dict = {}
     for k, role, n, selected in query.tuples():
         positive, negative = out.get(k, (ControlScore(), ControlScore()))
@@ -156,16 +159,16 @@ def _speed(out: dict, key, where) -> None:
         out.setdefault(k, Figures()).seconds_per_image = statistics.median(values)
 
 
-def figures(key, *where, wide: bool = False, speed: bool = False) -> dict:
+def figures(key, *where, wide: bool = False, speed: bool = False, batch_id: int | None = None) -> dict:
     """Figures per value of ``key`` (an Assignment column) over the assignments ``where`` admits.
 
-    ``wide``: the scope is a batch or an organization (see ``control_scores``);
+    ``wide``, ``batch_id``: the scope is a batch or an organization (see ``control_scores``);
     ``speed``: also the median time per image.
     """
     out: dict = {}
     _pages(out, key, where)
     _chunks(out, key, where)
-    for k, (positive, negative) in control_scores(key, *where, wide=wide).items():
+    for k, (positive, negative) in control_scores(key, *where, wide=wide, batch_id=batch_id).items():
         row = out.setdefault(k, Figures())
         row.positive, row.negative = positive, negative
     if speed:
@@ -219,11 +222,12 @@ class WorkerRow:
     figures: Figures
 
 
-def worker_rows(rows, *where) -> list[WorkerRow]:
-    """Figures for the workers of ``rows`` (from ``workers_query``), over the assignments ``where`` admits."""
+def worker_rows(rows, *where, batch_id: int | None = None) -> list[WorkerRow]:
+    """Figures for the workers of ``rows`` (from ``workers_query``), over the assignments ``where`` admits
+    (of the batch ``batch_id``, when the scope is one batch)."""
     rows = list(rows)
     if not rows:
         return []
     found = figures(Assignment.worker_id, Assignment.worker_id.in_([r.worker_id for r in rows]), *where,
-                    wide=True, speed=True)
+                    wide=True, speed=True, batch_id=batch_id)
     return [WorkerRow(r.worker_id, r.assignments, int(r.done or 0), found.get(r.worker_id, Figures())) for r in rows]
