@@ -70,6 +70,23 @@ def start(stack: ExitStack, command: list[str], env: dict, log: Path) -> subproc
     return process
 
 
+def wait_until_idle(port: int, seconds: float = 60) -> None:
+    """Wait until the server answers at once: connections left over from a phase must not slow the next one."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        started = time.monotonic()
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+                s.sendall(b"GET /api/ingest HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                while s.recv(65536):
+                    pass
+        except OSError:
+            pass
+        if time.monotonic() - started < 0.05:
+            return
+        time.sleep(0.5)
+
+
 def cpu_seconds(pid: int, with_children: bool = True) -> float:
     """CPU (user + system) a process and its live children have used, from /proc."""
     ticks = os.sysconf("SC_CLK_TCK")
@@ -136,7 +153,8 @@ def open_loop(port: int, path: str, tokens_file: Path, annotators: int, seconds:
                           str(annotators), str(seconds), str(page), str(seq_base)],
                          capture_output=True, text=True, check=True).stdout
     results = json.loads(out)
-    latencies = sorted(r[3] for r in results if r[2] == 202)
+    # Every request counts: a failure at the time it failed, a timeout as the 15 s it waited.
+    latencies = sorted(r[3] for r in results)
     errors = sum(1 for r in results if r[2] != 202)
 
     def pct(p: float) -> float:
@@ -201,6 +219,7 @@ def main() -> None:
     options.add_argument("--seconds", type=int, default=15)
     options.add_argument("--saturation-seconds", type=int, default=6)
     options.add_argument("--rounds", type=int, default=2, help="alternating wrk rounds of bare and ingest")
+    options.add_argument("--gunicorn", default="", help="more gunicorn options, e.g. '--worker-class gthread --threads 4'")
     options.add_argument("--saturation-only", action="store_true", help="stop after the wrk runs")
     args = options.parse_args()
     for tool in ("wrk", "redis-server"):
@@ -226,10 +245,11 @@ def main() -> None:
         tokens_file.write_text("\n".join(tokens))
         r = redis.Redis.from_url(redis_url)
 
-        web = start(stack, [str(BIN / "gunicorn"), "--workers", str(args.workers), "--bind", f"127.0.0.1:{web_port}",
+        web = start(stack, [str(BIN / "gunicorn"), "--workers", str(args.workers), *args.gunicorn.split(), "--bind", f"127.0.0.1:{web_port}",
                       "--pythonpath", str(HERE), "ingest_app:create_app()"], env, tmp / "gunicorn.log")
         wait_for_port(web_port)
-        print(f"stack: gunicorn x{args.workers} (sync), redis-server (AOF everysec), rq worker; "
+        print(f"load average before: {os.getloadavg()[0]:.2f} (other processes share these {os.cpu_count()} cores)")
+        print(f"stack: gunicorn x{args.workers} {args.gunicorn or '(sync)'}, redis-server (AOF everysec), rq worker; "
               f"{N_ASSIGNMENTS} assignments, {EVENTS_PER_BATCH} events a batch", flush=True)
 
         watch = {"gunicorn": web.pid, "redis": redis_server.pid}
@@ -241,18 +261,21 @@ def main() -> None:
                   flush=True)
             return run
 
+        for path in ("/bench/bare", "/api/ingest"):  # warm-up: imports, connections, caches
+            wrk(web_port, path, tokens_file, 4, 9_000_000, 2, 32, watch)
         saturation = []
         for round_ in range(args.rounds):
             for path in ("/bench/bare", "/api/ingest"):
                 saturation.append(saturate(path, 1, 1_000_000 * (len(saturation) + 1)))
         direct_run = saturate("/bench/direct", 2, 1_000_000)
-        if args.saturation_only:
-            bare = max(run["rps"] for run in saturation if run["path"] == "/bench/bare")
-            ingest = max(run["rps"] for run in saturation if run["path"] == "/api/ingest")
-            print(f"ingest_vs_bare={ingest / bare:.2f}")
-            return
         bare = max(run["rps"] for run in saturation if run["path"] == "/bench/bare")
         ingest = max(run["rps"] for run in saturation if run["path"] == "/api/ingest")
+        cpu_ratio = (statistics.median(sum(r["cpu_ms"].values()) for r in saturation if r["path"] == "/bench/bare")
+                     / statistics.median(sum(r["cpu_ms"].values()) for r in saturation if r["path"] == "/api/ingest"))
+        print(f"ingest vs bare by CPU per request (gunicorn + redis + wrk, medians): {cpu_ratio:.2f}", flush=True)
+        if args.saturation_only:
+            print(f"ingest_vs_bare={ingest / bare:.2f}")
+            return
         ingest_runs = [run for run in saturation if run["path"] == "/api/ingest"]
 
         # The worker starts now, so that saturation measured the endpoints alone; the flush job
@@ -269,6 +292,7 @@ def main() -> None:
         phases = []
 
         def phase(label: str, path: str, annotators: int, seconds: int, page: int) -> dict:
+            wait_until_idle(web_port)
             result = open_loop(web_port, path, tokens_file, annotators, seconds, page, 100 * (len(phases) + 1))
             phases.append(result)
             print(f"{label}: {annotators} annotators, {result['sent']} batches, p50 {result['p50']:.1f} ms, "
@@ -276,23 +300,28 @@ def main() -> None:
                   f"(statuses {result['statuses']})", flush=True)
             return result
 
+        # Lightest first: an overloaded phase leaves a backlog that would spoil the next one.
+        phase("open loop /api/ingest", "/api/ingest", 250, max(5, args.seconds * 2 // 3), 1)
         steady = phase("open loop /api/ingest", "/api/ingest", 1000, args.seconds, 1)
-        stall = start(stack, [sys.executable, str(HERE / "ingest_stall.py"), str(db_path), str(args.seconds + 1)], env,
-                      tmp / "stall.log")
-        stalled = phase("stalled /api/ingest", "/api/ingest", 1000, args.seconds, 1)
-        stall.wait(30)
-        start(stack, [sys.executable, str(HERE / "ingest_stall.py"), str(db_path), str(args.seconds + 1)], env,
-              tmp / "stall2.log")
-        direct_stalled = phase("stalled /bench/direct", "/bench/direct", 1000, args.seconds, 3)
-        time.sleep(2)
-        for annotators in (250, 2500):
-            phase("open loop /api/ingest", "/api/ingest", annotators, max(5, args.seconds * 2 // 3), 1)
+        for path, page in (("/api/ingest", 1), ("/bench/direct", 3)):
+            stall = start(stack, [sys.executable, str(HERE / "ingest_stall.py"), str(db_path), str(args.seconds + 1)],
+                          env, tmp / "stall.log")
+            time.sleep(0.2)  # the first stall begins as the load does
+            result = phase(f"stalled {path}", path, 1000, args.seconds, page)
+            stall.wait(30)
+            if path == "/api/ingest":
+                stalled = result
+            else:
+                direct_stalled = result
+        phase("open loop /api/ingest", "/api/ingest", 2500, max(5, args.seconds * 2 // 3), 1)
 
         drain(r, "ingest:events", tmp / "worker.log")
         ingest_phases = [p for p in phases if p["path"] == "/api/ingest"]
         lost, duplicated = account(db_path, ingest_phases, ingest_runs)
         print(f"accounted: {sum(p['sent'] for p in ingest_phases)} open-loop batches and "
               f"{sum(run['completed'] for run in ingest_runs)} saturation batches to /api/ingest", flush=True)
+        print(f"load average after: {os.getloadavg()[0]:.2f}", flush=True)
+        print(f"load average after: {os.getloadavg()[0]:.2f}", flush=True)
         print(f"ingest_vs_bare={ingest / bare:.2f} p99_ms={steady['p99']:.1f} p99_stalled_ms={stalled['p99']:.1f} "
               f"direct_p99_stalled_ms={direct_stalled['p99']:.1f} errors_stalled={stalled['errors']} "
               f"flush_events_per_s={flush_per_s:.0f} lost={lost} duplicated={duplicated}", flush=True)

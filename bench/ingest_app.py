@@ -1,37 +1,39 @@
 """The benchmark's app: production's, plus two comparison endpoints that exist only here.
 
-- POST /bench/bare: the same reading, parsing and checking as /api/ingest, then
-  the batch is dropped; the ceiling of this stack.
-- POST /bench/direct: the naive design, one INSERT transaction per batch.
+Both are served like /api/ingest (by the WSGI fast path in front of Flask) and
+share its reading, parsing and checking:
+- POST /bench/bare drops the batch: the ceiling of this stack;
+- POST /bench/direct is the naive design, one INSERT transaction per batch.
 
 Served by gunicorn as ``--pythonpath bench 'ingest_app:create_app()'``.
 """
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 
 from flask import Flask
 
 from freelunch import create_app as create_production_app
 from freelunch.db import database
-from freelunch.extensions import csrf
-from freelunch.ingest.routes import ACCEPTED, Refused, checked_batch
+from freelunch.ingest.endpoint import ACCEPTED, Answer, Refused, checked_batch
 from freelunch.models import PointerChunk
 
 
-def bare():
+def bare(app: Flask, environ: Mapping) -> Answer:
     try:
-        checked_batch()
+        checked_batch(app, environ)
     except Refused as refused:
-        return refused.response()
+        return refused.answer
     return ACCEPTED
 
 
-def direct():
+def direct(app: Flask, environ: Mapping) -> Answer:
     try:
-        assignment_id, batch = checked_batch()
+        assignment_id, batch = checked_batch(app, environ)
     except Refused as refused:
-        return refused.response()
+        return refused.answer
+    database.connect(reuse_if_open=True)  # kept open between requests: the naive design at its best
     with database.atomic():
         PointerChunk.insert(assignment=assignment_id, pageno=batch.page, seq=batch.seq, n_events=batch.n_events,
                             events=batch.events_json.decode(), received_at=int(time.time() * 1000)
@@ -41,6 +43,5 @@ def direct():
 
 def create_app() -> Flask:
     app = create_production_app()
-    for view in (bare, direct):
-        app.add_url_rule(f"/bench/{view.__name__}", view.__name__, csrf.exempt(view), methods=["POST"])
+    app.wsgi_app.routes.update({"/bench/bare": bare, "/bench/direct": direct})
     return app

@@ -33,8 +33,9 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     from . import admin, annotate, auth, batches, datasets, errors, ingest, jobs, members, mturk, navigation, review, storage
 
-    for module in (auth, members, datasets, batches, admin, storage, mturk, annotate, ingest, jobs, review):
+    for module in (auth, members, datasets, batches, admin, storage, mturk, annotate, jobs, review):
         app.register_blueprint(module.bp)
+    ingest.install(app)  # POST /api/ingest, answered before Flask (ingest/fastpath.py)
     app.add_url_rule("/", "home", lambda: redirect(url_for("datasets.index")))
     errors.register(app)
     navigation.register(app)

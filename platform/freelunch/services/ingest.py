@@ -16,6 +16,7 @@ import hashlib
 import os
 import threading
 import time
+from collections.abc import Mapping
 from functools import cache
 
 from flask import current_app
@@ -24,8 +25,8 @@ from redis.backoff import NoBackoff
 from redis.connection import Connection
 from redis.exceptions import ConnectionError, NoScriptError, TimeoutError
 from redis.retry import Retry
+from rq import Queue
 
-from ..queues import queue
 
 STREAM = "ingest:events"
 GROUP = "flushers"
@@ -109,9 +110,8 @@ class _Appender(threading.local):
 _appender = _Appender()
 
 
-def append(assignment_id: int, page: int, seq: int, n_events: int, events_json: bytes) -> int:
+def append(config: Mapping, assignment_id: int, page: int, seq: int, n_events: int, events_json: bytes) -> int:
     """ACCEPTED or FLUSH_NEEDED when stored, FULL or FLOOD when refused; raises RedisError when Redis is away."""
-    config = current_app.config
     window = int(time.time()) // RATE_WINDOW_S
     return _appender.call(
         config["REDIS_URL"],
@@ -124,8 +124,9 @@ def append(assignment_id: int, page: int, seq: int, n_events: int, events_json: 
 def request_flush() -> None:
     """Enqueue a flush job unless one is already pending (the guard is cleared when a flush starts)."""
     if client().set(FLUSH_GUARD, 1, nx=True, ex=GUARD_TTL_S):
-        enqueue_flush()
+        enqueue_flush(current_app.config["REDIS_URL"])
 
 
-def enqueue_flush() -> None:
-    queue("ingest").enqueue("tasks.ingest.flush", job_timeout=300, result_ttl=60, failure_ttl=7 * 24 * 3600)
+def enqueue_flush(redis_url: str) -> None:
+    Queue("ingest", connection=_client(redis_url)).enqueue(
+        "tasks.ingest.flush", job_timeout=300, result_ttl=60, failure_ttl=7 * 24 * 3600)
