@@ -42,15 +42,20 @@ def jump(page, x: float, y: float) -> None:
 
 
 def glide(page, i: int, path: list[tuple[float, float]], seconds: float, steps: int = 4) -> list[tuple[float, float]]:
-    """Move along a polyline of image fractions, in many small moves spread over ``seconds``; returns the path."""
+    """Move along a polyline of image fractions for ``seconds``, ~200 moves a second (faster than 60 Hz).
+
+    Paced by the clock, so the path takes ``seconds`` on a fast machine and a slow one alike.
+    """
     legs = max(len(path) - 1, 1)
-    moves_per_leg = max(int(seconds * 200 / legs / steps), 1)  # ~200 moves a second: faster than 60 Hz
+    per_leg = max(int(seconds * 200 / legs / steps), 1)
     jump(page, *at(page, i, *path[0]))
+    start, total, done = time.monotonic(), legs * per_leg, 0
     for (x0, y0), (x1, y1) in zip(path, path[1:]):
-        for k in range(1, moves_per_leg + 1):
-            t = k / moves_per_leg
+        for k in range(1, per_leg + 1):
+            t = k / per_leg
             page.mouse.move(*at(page, i, x0 + (x1 - x0) * t, y0 + (y1 - y0) * t), steps=steps)
-            time.sleep(seconds / legs / moves_per_leg / 2)
+            done += 1
+            time.sleep(max(0.0, start + seconds * done / total - time.monotonic()))
     return path
 
 
