@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 
@@ -324,3 +325,28 @@ def test_usable_at_1280_px_and_phones_are_told_to_use_a_pointer(app, live_server
     assert tab.is_visible(".needs-pointer") and "needs a mouse or a trackpad" in tab.inner_text(".needs-pointer")
     assert not tab.is_visible("form#task")
     phone.close()
+
+
+def test_closing_the_page_still_delivers_the_last_events(app, live_server, browser, org):
+    """Events of the last second are sent on pagehide (sendBeacon, and a keepalive fetch), not lost."""
+    batch = make_batch(app, org, pages=1, per_page=3)
+    context = browser.new_context(viewport={"width": 1400, "height": 1200})
+    tab = context.new_page()
+    tab.goto(link(live_server, batch.hits.get()))
+    wait_loaded(tab)
+    path = glide(tab, 0, [(0.2, 0.2), (0.8, 0.7)], seconds=0.5)
+    last = tab.evaluate("Date.now()")
+    tab.close()  # pagehide, with no Submit
+    context.close()
+    assignment = Assignment.get()
+    with app.app_context():
+        from freelunch.services.flush import flush
+
+        for _ in range(40):
+            flush("browser-test")
+            moves = [e for e in stored_events(assignment.id, 1) if e["type"] == "move"]
+            if moves and moves[-1]["time"] >= last - 40:
+                break
+            time.sleep(0.25)
+    assert moves and moves[-1]["time"] >= last - 40, "the moves of the last moment before closing were lost"
+    assert all(distance_to_path(e["x"], e["y"], path) <= 0.01 for e in moves)
