@@ -248,7 +248,8 @@
       i: parseInt(img.getAttribute("data-i"), 10), img: img, cell: cell, dot: cell.querySelector(".dot"),
       key: img.getAttribute("data-image-id"), original: img.getAttribute("data-image-id"), status: "ok",
       loaded: false, hovered: false, selected: false, checked: false, lastMove: -Infinity,
-      ratioX: 0, ratioY: 0, innerX: 0, innerY: 0, dotShown: false, hoveredRecord: [], hoveredCount: 0, selectedCount: 0, selectedRecord: [],
+      ratioX: 0, ratioY: 0, innerX: 0, innerY: 0, dotShown: false,
+      hoveredRecord: [], hoveredCount: 0, selectedCount: 0, selectedRecord: [],
       estimateTime: 0, estStart: null, originalImageWidth: null, originalImageHeight: null,
       imageWidth: null, imageHeight: null, imagePosition: null
     };
