@@ -181,3 +181,15 @@ def test_batch_page_loads_the_live_progress(client, campaign):
     page = text(client.get(f"/batches/{campaign.batch.id}"))
     assert f'hx-get="/review/batches/{campaign.batch.id}/progress" hx-trigger="load"' in page
     assert f"/review/batches/{campaign.batch.id}/results" in page and f"/review/batches/{campaign.batch.id}/exports" in page
+
+
+def test_organization_workers_page_shows_only_its_own_workers(app, client, campaign, make_account):
+    _, other = make_account("other@example.org", "Other lab")
+    with app.app_context():
+        make_campaign(other, "Theirs")
+        from peewee import fn
+        Assignment.update(worker_id=fn.REPLACE(Assignment.worker_id, "W", "T")).where(
+            Assignment.organization == other).execute()
+    page = text(client.get("/review/workers"))
+    assert "W1AAAAAAAA" in page and "T1AAAAAAAA" not in page
+    assert 'href="/review/workers"' in page  # in the top navigation
