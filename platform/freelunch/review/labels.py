@@ -4,7 +4,6 @@ from flask import render_template, request
 from ..models import Batch, ImageClass
 from ..pagination import requested_page
 from ..services import labels, tallies
-from ..services.annotation import image_src
 from ..tenancy import owned_or_404
 from . import bp
 from .forms import ExportForm, ResultsForm
@@ -14,7 +13,7 @@ from .forms import ExportForm, ResultsForm
 def results(batch_id):
     batch = owned_or_404(Batch, batch_id)
     form = ResultsForm(request.args, data=labels.default_rule(batch).as_dict())
-    context = dict(batch=batch, form=form, page=None, summary=None, image_src=image_src)
+    context = dict(batch=batch, form=form, page=None, summary=None)
     valid = form.validate()
     image_class = None
     if valid and form.class_key.data:
