@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import socket
@@ -42,6 +43,17 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def procfile_web(port: int, workers: int) -> list[str]:
+    """The Procfile's web command, as production runs it, serving the benchmark's app on ``port``."""
+    line = next(line for line in (ROOT / "Procfile").read_text().splitlines() if line.startswith("web:"))
+    values = {"WEB_CONCURRENCY": str(workers), "PORT": str(port)}
+    line = re.sub(r"\$\{(\w+):-([^}]*)\}", lambda m: values.get(m.group(1), m.group(2)), line.removeprefix("web:"))
+    command = shlex.split(line)
+    command[0] = str(BIN / command[0])
+    command[command.index("--bind") + 1] = f"127.0.0.1:{port}"
+    return command[:-1] + ["--pythonpath", str(HERE), "ingest_app:create_app()"]
 
 
 def wait_for_port(port: int, seconds: float = 20) -> None:
@@ -219,7 +231,7 @@ def main() -> None:
     options.add_argument("--seconds", type=int, default=15)
     options.add_argument("--saturation-seconds", type=int, default=6)
     options.add_argument("--rounds", type=int, default=2, help="alternating wrk rounds of bare and ingest")
-    options.add_argument("--gunicorn", default="", help="more gunicorn options, e.g. '--worker-class gthread --threads 4'")
+    options.add_argument("--gunicorn", default="", help="gunicorn options added to the Procfile's, e.g. '--threads 8'")
     options.add_argument("--saturation-only", action="store_true", help="stop after the wrk runs")
     args = options.parse_args()
     for tool in ("wrk", "redis-server"):
@@ -245,11 +257,11 @@ def main() -> None:
         tokens_file.write_text("\n".join(tokens))
         r = redis.Redis.from_url(redis_url)
 
-        web = start(stack, [str(BIN / "gunicorn"), "--workers", str(args.workers), *args.gunicorn.split(), "--bind", f"127.0.0.1:{web_port}",
-                      "--pythonpath", str(HERE), "ingest_app:create_app()"], env, tmp / "gunicorn.log")
+        web_command = procfile_web(web_port, args.workers) + args.gunicorn.split()
+        web = start(stack, web_command, env, tmp / "gunicorn.log")
         wait_for_port(web_port)
         print(f"load average before: {os.getloadavg()[0]:.2f} (other processes share these {os.cpu_count()} cores)")
-        print(f"stack: gunicorn x{args.workers} {args.gunicorn or '(sync)'}, redis-server (AOF everysec), rq worker; "
+        print(f"stack: {' '.join(web_command[1:])}; redis-server (AOF everysec), rq worker; "
               f"{N_ASSIGNMENTS} assignments, {EVENTS_PER_BATCH} events a batch", flush=True)
 
         watch = {"gunicorn": web.pid, "redis": redis_server.pid}
