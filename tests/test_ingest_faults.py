@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+import peewee
 import psycopg2
 import pytest
 import redis as redis_py
@@ -209,3 +210,21 @@ def test_redis_stopped_answers_503_and_retried_batches_are_stored(app_config, ap
     with private.app_context():
         SimpleWorker([Queue("ingest", connection=connection)], connection=connection).work(burst=True)
     assert_stored_once(set(range(10)))
+
+
+def test_the_same_worker_retries_its_own_pending_entries_at_once(app, client, redis_client):
+    """A worker whose flush failed takes its pending entries back at its next flush, without waiting to claim them."""
+    from freelunch.services import flush as flush_service
+
+    token = make_assignment(app)[1]
+    for seq in range(3):
+        assert post(client, batch(token, seq=seq)).status_code == 202
+    database.connect(reuse_if_open=True)
+    database.execute_sql("PRAGMA busy_timeout = 50" if is_sqlite() else "SET lock_timeout = '50ms'")
+    with app.app_context():
+        with write_lock(app), pytest.raises(peewee.OperationalError):
+            flush_service.flush("worker-1")
+        assert redis_client.xpending(STREAM, GROUP)["pending"] == 3  # held by worker-1, idle for less than a minute
+        assert flush_service.flush("worker-2") == 0  # another worker must not take them yet
+        assert flush_service.flush("worker-1") == 180
+    assert_stored_once({0, 1, 2})
