@@ -15,6 +15,7 @@ from __future__ import annotations
 import time
 
 from flask import current_app
+import peewee
 from peewee import fn
 from redis import Redis
 from redis.exceptions import ResponseError
@@ -111,7 +112,7 @@ def store(redis: Redis, entries: list) -> int:
     live = _existing_assignments({row[0] for row in rows})
     rows = [row for row in rows if row[0] in live]  # an assignment deleted meanwhile takes its chunks with it
     if rows:
-        with database.atomic():
+        with database.atomic(), peewee.__exception_wrapper__:  # peewee's error classes, as for its own queries
             database.cursor().executemany(INSERT.replace("?", database.param), rows)
     events = sum(row[3] for row in rows)
     minute = int(time.time()) // 60
