@@ -379,3 +379,18 @@ def test_worker_routes_need_no_csrf_or_session(app, batch):
     assert post_page(client, token, 1, summary_for(hit, 1)).status_code == 200
     with database.atomic():
         assert PageSubmission.select().count() == 1
+
+
+def test_a_long_page_summary_is_stored(client, batch):
+    """Hours on one page make a summary larger than Flask's default 500 KB form field cap."""
+    hit = batch.hits.first()
+    token, _ = open_assignment(client, hit)
+    summary = summary_for(hit, 1)
+    hovers = [{"action": a, "time": 1_700_000_000_000 + n} for n in range(3000) for a in ("enter", "leave")]
+    for image in summary["images"]:
+        image.update(hoveredRecord=hovers, hoveredCount=3000)
+    assert len(json.dumps(summary)) > 600_000
+    assert post_page(client, token, 1, summary).status_code == 200
+    assert ImageRecord.get(ImageRecord.grid_index == 5).hovered_count == 3000
+    too_big = client.post("/annotate/submit", data={"token": token, "pageno": 2, "summary": "x" * (5 * 1024 * 1024)})
+    assert too_big.status_code == 413

@@ -1,6 +1,6 @@
 import json
 
-from flask import make_response, redirect, render_template, request, url_for
+from flask import redirect, render_template, request, url_for
 
 from ..models import Assignment, ImageClass
 from ..services import annotation
@@ -65,9 +65,11 @@ def annotate():
 @bp.post("/annotate/submit")
 def submit():
     """Store a page's summary (once, however often it is posted) and answer with the next page."""
-    assignment = annotation.assignment_from_token(request.form.get("token"))
     if (request.content_length or 0) > MAX_SUMMARY_BYTES:
         raise AnnotationError(413, "This page's data is too large to store.")
+    # Flask's default cap on a form field (500 KB) is below what hours of hovering on one page can produce.
+    request.max_form_memory_size = MAX_SUMMARY_BYTES
+    assignment = annotation.assignment_from_token(request.form.get("token"))
     try:
         pageno = int(request.form.get("pageno", ""))
         summary = json.loads(request.form.get("summary", ""))
@@ -82,7 +84,4 @@ def submit():
 @bp.get("/lab/<token>")
 def lab(token):
     """A lab link asks the annotator who they are, then /annotate hands out their HIT."""
-    link = annotation.lab_link_or_error(token)
-    response = make_response(render_template("annotate/lab.html", link=link))
-    response.headers["Referrer-Policy"] = "no-referrer"
-    return response
+    return render_template("annotate/lab.html", link=annotation.lab_link_or_error(token))
