@@ -67,7 +67,7 @@ def submit():
     """Store a page's summary (once, however often it is posted) and answer with the next page."""
     if (request.content_length or 0) > MAX_SUMMARY_BYTES:
         raise AnnotationError(413, "This page's data is too large to store.")
-    # Flask's default cap on a form field (500 KB) is below what hours of hovering on one page can produce.
+    # Flask caps a multipart form field at 500 KB, below what hours of hovering on one page can produce.
     request.max_form_memory_size = MAX_SUMMARY_BYTES
     assignment = annotation.assignment_from_token(request.form.get("token"))
     try:
