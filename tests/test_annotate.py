@@ -317,8 +317,10 @@ def test_replaced_and_dropped_images_say_which(client, batch):
 
 
 def test_one_hit_per_worker(app, client, org):
-    batch = make_batch(app, org, hits=2, one_hit_per_worker=True)
-    first, second = batch.hits.order_by(Hit.id)
+    """The seed's rule: once a worker has finished a HIT of the batch, any other HIT is refused."""
+    batch = make_batch(app, org, hits=3, one_hit_per_worker=True)
+    first, second, third = batch.hits.order_by(Hit.id)
+    open_assignment(client, third)  # started, never finished: does not count
     token, assignment = open_assignment(client, first)
     for pageno in (1, 2):
         post_page(client, token, pageno, summary_for(first, pageno))
@@ -326,12 +328,16 @@ def test_one_hit_per_worker(app, client, org):
     # The same HIT again: the same completion code.
     again = client.get(client.get(survey_url(first)).headers["Location"]).get_data(as_text=True)
     assert code in again
-    refused = client.get(survey_url(second))
-    assert refused.status_code == 403
-    assert "We do not accept more than 1 HIT per worker" in refused.get_data(as_text=True)
-    assert Assignment.select().count() == 1
-    # Another worker may still take the second HIT.
+    for other in (second, third):
+        refused = client.get(survey_url(other))
+        assert refused.status_code == 403
+        assert "We do not accept more than 1 HIT per worker" in refused.get_data(as_text=True)
+    assert Assignment.select().count() == 2
+    # Another worker may still take the second HIT; without the rule, so may the first worker.
     assert client.get(survey_url(second, "W2")).status_code == 303
+    batch.one_hit_per_worker = False
+    batch.save()
+    assert client.get(survey_url(second)).status_code == 303
 
 
 def test_lab_link_asks_for_a_name_then_hands_out_hits(app, client, org):

@@ -23,7 +23,7 @@ PREVIEW_ASSIGNMENT = "ASSIGNMENT_ID_NOT_AVAILABLE"
 # The completion form posts to turkSubmitTo: only MTurk's own hosts, or a crafted
 # link could send a worker's completed assignment to somebody else's server.
 TURK_SUBMIT_HOSTS = ("https://www.mturk.com", "https://workersandbox.mturk.com")
-ONE_HIT_MESSAGE = "You have already worked on one of our HITs. We do not accept more than 1 HIT per worker."
+ONE_HIT_MESSAGE = "You have already completed one of our HITs. We do not accept more than 1 HIT per worker."
 MAX_LIST = 20_000  # records per image list in a summary: far above any real page
 
 
@@ -83,15 +83,17 @@ def _turk_submit_to(params) -> str | None:
 
 
 def _check_one_hit_per_worker(batch: Batch, hit: Hit, worker_id: str) -> None:
+    """The seed's rule: a worker who has finished a HIT of the batch may not work on another one."""
     if not batch.one_hit_per_worker:
         return
-    elsewhere = (
+    finished_elsewhere = (
         Assignment.select()
         .join(Hit)
-        .where(Hit.batch == batch, Assignment.worker_id == worker_id, Assignment.hit != hit)
+        .where(Hit.batch == batch, Assignment.worker_id == worker_id, Assignment.hit != hit,
+               Assignment.done == True)  # noqa: E712 (peewee builds SQL from ==)
         .exists()
     )
-    if elsewhere:
+    if finished_elsewhere:
         raise AnnotationError(403, ONE_HIT_MESSAGE)
 
 
