@@ -129,7 +129,6 @@ def test_workers_of_batch_and_organization(client, campaign):
 
 
 def test_workers_table_is_paginated(app, client, campaign):
-    from freelunch.models import Hit
     with app.app_context():
         for n in range(55):
             Assignment.create(organization=campaign.batch.organization_id, hit=campaign.hits[0],
