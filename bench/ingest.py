@@ -172,7 +172,9 @@ def open_loop(port: int, path: str, tokens_file: Path, annotators: int, seconds:
     def pct(p: float) -> float:
         return latencies[min(len(latencies) - 1, int(p * len(latencies)))] if latencies else float("nan")
 
+    lags = sorted(r[4] for r in results)
     return {"path": path, "annotators": annotators, "sent": len(results), "errors": errors, "page": page,
+            "client_lag_p99": lags[int(0.99 * len(lags))] if lags else float("nan"),
             "p50": pct(0.50), "p99": pct(0.99), "max": latencies[-1] if latencies else float("nan"),
             "statuses": sorted({r[2] for r in results}), "results": results}
 
@@ -215,7 +217,7 @@ def account(db_path: Path, phases: list[dict], saturation: list[dict]) -> tuple[
     ids = [row[0] for row in connection.execute("SELECT id FROM assignment ORDER BY id")]
     lost = 0
     for phase in phases:
-        for who, seq, status, _ in phase["results"]:
+        for who, seq, status, *_ in phase["results"]:
             if status == 202 and stored.get((ids[who], phase["page"], seq)) != EVENTS_PER_BATCH:
                 lost += EVENTS_PER_BATCH
     for run in saturation:  # wrk: requests still in flight at the end may be stored too, so at least `completed`
@@ -309,7 +311,8 @@ def main() -> None:
             phases.append(result)
             print(f"{label}: {annotators} annotators, {result['sent']} batches, p50 {result['p50']:.1f} ms, "
                   f"p99 {result['p99']:.1f} ms, max {result['max']:.1f} ms, errors {result['errors']} "
-                  f"(statuses {result['statuses']})", flush=True)
+                  f"(statuses {result['statuses']}); the client itself sent late by up to "
+                  f"{result['client_lag_p99']:.1f} ms (p99)", flush=True)
             return result
 
         # Lightest first: an overloaded phase leaves a backlog that would spoil the next one.
@@ -332,7 +335,6 @@ def main() -> None:
         lost, duplicated = account(db_path, ingest_phases, ingest_runs)
         print(f"accounted: {sum(p['sent'] for p in ingest_phases)} open-loop batches and "
               f"{sum(run['completed'] for run in ingest_runs)} saturation batches to /api/ingest", flush=True)
-        print(f"load average after: {os.getloadavg()[0]:.2f}", flush=True)
         print(f"load average after: {os.getloadavg()[0]:.2f}", flush=True)
         print(f"ingest_vs_bare={ingest / bare:.2f} p99_ms={steady['p99']:.1f} p99_stalled_ms={stalled['p99']:.1f} "
               f"direct_p99_stalled_ms={direct_stalled['p99']:.1f} errors_stalled={stalled['errors']} "

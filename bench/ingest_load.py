@@ -8,7 +8,7 @@ a batch due while the previous one is still in flight opens another connection.
 The client is a bare selector loop over non-blocking sockets, because it shares
 the two cores with the server: asyncio's streams cost it ~0.5 ms of CPU a
 request, this ~0.1 ms plus the kernel's. Prints one JSON list: [annotator, seq,
-status, latency ms].
+status, latency ms, how late the client itself sent it ms].
 
     python bench/ingest_load.py PORT PATH TOKENS_FILE ANNOTATORS SECONDS PAGE SEQ_BASE
 """
@@ -39,11 +39,11 @@ def run(port: int, path: str, tokens: list[str], annotators: int, seconds: int, 
     total = annotators * seconds
     tick = 0
     idle: dict[int, socket.socket] = {}  # annotator -> its open connection, between batches
-    in_flight: dict = {}  # socket -> [who, seq, due, request bytes left, answer bytes]
+    in_flight: dict = {}  # socket -> [who, seq, due, request bytes left, answer bytes, sent late by (s)]
 
     def finish(sock, status: int, keep: bool = False) -> None:
-        who, seq, due, _, _ = in_flight.pop(sock)
-        results.append((who, seq, status, round((time.perf_counter() - due) * 1000, 3)))
+        who, seq, due, _, _, late = in_flight.pop(sock)
+        results.append((who, seq, status, round((time.perf_counter() - due) * 1000, 3), round(late * 1000, 3)))
         if keep and who not in idle:
             selector.modify(sock, selectors.EVENT_READ)
             idle[who] = sock
@@ -81,11 +81,11 @@ def run(port: int, path: str, tokens: list[str], annotators: int, seconds: int, 
                 sock.setblocking(False)
                 if sock.connect_ex(("127.0.0.1", port)) not in (0, errno.EINPROGRESS):
                     sock.close()
-                    results.append((who, seq_base + second, 0, 0.0))
+                    results.append((who, seq_base + second, 0, 0.0, 0.0))
                     tick += 1
                     continue
                 selector.register(sock, selectors.EVENT_WRITE)
-            in_flight[sock] = [who, seq_base + second, due, request, b""]
+            in_flight[sock] = [who, seq_base + second, due, request, b"", time.perf_counter() - due]
             tick += 1
         next_due = start + (tick // annotators) + (tick % annotators) / annotators if tick < total else now + 0.05
         for key, mask in selector.select(max(0.0, min(next_due - time.perf_counter(), 0.05))):
@@ -117,7 +117,7 @@ def run(port: int, path: str, tokens: list[str], annotators: int, seconds: int, 
             finish(sock, 0)  # timed out
     for sock in idle.values():
         sock.close()
-    return [(who % len(tokens), seq, status, ms) for who, seq, status, ms in results]
+    return [(who % len(tokens), seq, status, ms, late) for who, seq, status, ms, late in results]
 
 
 if __name__ == "__main__":
