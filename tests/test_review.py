@@ -1,4 +1,5 @@
 """Progress, assignments, workers and page replay of a batch (tests/review_data.py describes the campaign)."""
+import json
 import re
 
 import pytest
@@ -192,3 +193,21 @@ def test_organization_workers_page_shows_only_its_own_workers(app, client, campa
     page = text(client.get("/review/workers"))
     assert "W1AAAAAAAA" in page and "T1AAAAAAAA" not in page
     assert 'href="/review/workers"' in page  # in the top navigation
+
+
+def test_replay_keeps_deselecting_clicks_and_keys_and_ignores_events_of_unknown_places(app, campaign):
+    from freelunch.models import PointerChunk
+    page = campaign.pages["h1w3b"]
+    start = page.started_at
+    with app.app_context():
+        PointerChunk.create(assignment=page.assignment_id, pageno=2, seq=1, n_events=4, received_at=start, events=json.dumps([
+            {"type": "click", "i": 2, "x": 0.3, "y": 0.3, "time": start + 2100, "selected": True},
+            {"type": "click", "i": 2, "x": 0.6, "y": 0.6, "time": start + 2200, "selected": False},
+            {"type": "key", "i": 3, "time": start + 3100, "selected": True},
+            {"type": "move", "i": 99, "x": 0.5, "y": 0.5, "time": start + 100},
+        ]))
+        r = replay.replay(page)
+    assert r.cells[2].clicks == [(0.3, 0.3, 2100, True), (0.6, 0.6, 2200, False)]
+    assert r.cells[3].clicks == [(None, None, 3100, True)]
+    assert sum(len(c.moves) for c in r.cells) == 8  # 2 per image; the move at place 99 is dropped
+    assert json.loads(r.data())["cells"][2]["clicks"][1] == [0.6, 0.6, 2200, False]
