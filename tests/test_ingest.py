@@ -298,3 +298,5 @@ def test_queue_monitor_works_for_admins_and_refuses_cross_site_posts(app, admin_
                              headers={"Origin": "https://evil.example"}).status_code == 403
     same_site = admin_client.post("/admin/rq/queue/ingest/compact", headers={"Origin": "http://localhost"})
     assert same_site.status_code == 200
+    assert admin_client.get("/admin/rq/requeue/ingest").status_code == 403  # a GET that acts, e.g. from an <img>
+    assert admin_client.get("/admin/rq/requeue/ingest", headers={"Referer": "http://localhost/admin/rq/"}).status_code == 200

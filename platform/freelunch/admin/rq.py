@@ -32,7 +32,7 @@ def _admins_only():
         return login_manager.unauthorized()
     if not current_user.is_admin:
         abort(403, "Only site admins may open the queue monitor.")
-    if request.method == "POST":
+    if request.method == "POST" or request.endpoint == "rq_dashboard.requeue_all":  # that one acts on GET too
         origin = request.headers.get("Origin") or request.headers.get("Referer") or ""
         if urlsplit(origin).netloc != request.host:
             abort(403, "Queue actions must come from this site's own pages.")
