@@ -281,7 +281,7 @@ def main() -> None:
         for round_ in range(args.rounds):
             for path in ("/bench/bare", "/api/ingest"):
                 saturation.append(saturate(path, 1, 1_000_000 * (len(saturation) + 1)))
-        direct_run = saturate("/bench/direct", 2, 1_000_000)
+        saturate("/bench/direct", 2, 1_000_000)
         bare = max(run["rps"] for run in saturation if run["path"] == "/bench/bare")
         ingest = max(run["rps"] for run in saturation if run["path"] == "/api/ingest")
         cpu_ratio = (statistics.median(sum(r["cpu_ms"].values()) for r in saturation if r["path"] == "/bench/bare")

@@ -8,7 +8,7 @@ import time
 import pytest
 from rq import Queue
 
-from freelunch.db import database, is_sqlite
+from freelunch.db import is_sqlite
 from freelunch.models import (Assignment, Batch, Dataset, Hit, HitPage, ImageClass, Organization, PageSubmission,
                               PointerChunk)
 from freelunch.services import flush as flush_service

@@ -27,7 +27,6 @@ from redis.exceptions import ConnectionError, NoScriptError, TimeoutError
 from redis.retry import Retry
 from rq import Queue
 
-
 STREAM = "ingest:events"
 GROUP = "flushers"
 FLUSH_GUARD = "ingest:flush-pending"
