@@ -302,6 +302,8 @@
       spares: JSON.parse(form.querySelector(".grid").getAttribute("data-spares") || "[]"), images: []
     };
     page.images = Array.prototype.map.call(form.querySelectorAll("img[data-image-id]"), track);
+    // The requester's preview shows these records live (debug-overlay.js); workers' pages never expose them.
+    if (form.hasAttribute("data-debug")) window.freelunchDebugPage = page;
     page.images.forEach(function (rec) {
       // An image may have loaded, or failed, before this script ran.
       if (rec.img.complete && rec.img.naturalWidth === 0 && rec.img.getAttribute("src")) onError(rec);

@@ -1,6 +1,6 @@
 import json
 
-from flask import redirect, render_template, request, url_for
+from flask import abort, redirect, render_template, request, url_for
 
 from ..models import Assignment, ImageClass
 from ..services import annotation
@@ -22,17 +22,30 @@ def _term(image_class: ImageClass) -> str:
     return ", ".join(name[:1].upper() + name[1:] for name in image_class.names) or image_class.key
 
 
-def _task(state: annotation.Progress, version: str, assignment: Assignment | None, partial: bool):
+def _task(state: annotation.Progress, version: str, assignment: Assignment | None, partial: bool,
+          debug: bool = False, **extra):
     view = annotation.page_view(state.current, len(state.pages))
     image_class = view.hit_page.image_class
     spares = [{"key": i.key, "src": annotation.image_src(i)} for i in view.spares]
     context = dict(
         view=view, version=version, image_class=image_class, term=_term(image_class),
         definition=image_class.description[:1].upper() + image_class.description[1:],
-        token=assignment_token(assignment.id) if assignment else "", preview=assignment is None,
-        images=[(i, annotation.image_src(i)) for i in view.images], spares=json.dumps(spares),
+        token=assignment_token(assignment.id) if assignment else "", preview=assignment is None, debug=debug,
+        images=[(i, annotation.image_src(i)) for i in view.images], spares=json.dumps(spares), **extra,
     )
     return render_template("annotate/_task.html" if partial else "annotate/page.html", **context)
+
+
+def requester_preview(hit_id: int, pageno: int, version: str, **bar):
+    """A page of a HIT exactly as a worker sees it, recording nothing, with the debug overlay.
+
+    ``bar`` is what the preview bar needs: ``batch_id`` and the batch's ``versions``.
+    """
+    state = annotation.progress(hit_id)
+    state = annotation.Progress(state.pages, {p.pageno for p in state.pages if p.pageno < pageno})
+    if state.current is None:
+        abort(404)
+    return _task(state, version, None, partial=False, debug=True, **bar)
 
 
 def _done(assignment: Assignment, partial: bool):

@@ -2,7 +2,8 @@ from flask import Response, abort, current_app, flash, redirect, render_template
 from peewee import fn
 from wtforms import SelectChoice
 
-from ..models import Assignment, Batch, Dataset, Hit, ImageClass, LabLink, utcnow
+from ..annotate.routes import requester_preview
+from ..models import VERSIONS, Assignment, Batch, Dataset, Hit, ImageClass, LabLink, utcnow
 from ..pagination import paginate, requested_page
 from ..services import batches as batch_service
 from ..services import jobs, survey
@@ -160,6 +161,22 @@ def build(batch_id):
 
 
 # --- lab links ------------------------------------------------------------
+
+
+@bp.get("/<int:batch_id>/hits/<int:hit_id>/preview")
+def preview(batch_id, hit_id):
+    """The HIT as a worker sees it, with the seed's debug counters; nothing is recorded."""
+    batch = owned_or_404(Batch, batch_id)
+    hit = owned_or_404(Hit, hit_id)
+    if hit.batch_id != batch.id:
+        abort(404)
+    version = request.args.get("version", "")
+    versions = batch.versions or list(VERSIONS)
+    page = request.args.get("pageno", "1")
+    return requester_preview(
+        hit.id, int(page) if page.isdigit() else 1, version if version in versions else versions[0],
+        batch_id=batch.id, versions=versions,
+    )
 
 
 @bp.get("/<int:batch_id>/links")
