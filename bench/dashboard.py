@@ -264,7 +264,7 @@ def main() -> None:
         export_child(args.database, args.instance, args.batch, args.export_child)
         return
 
-    from freelunch.db import database
+    from freelunch.db import database, is_sqlite
     from freelunch.models import ImageRecord, PointerChunk
     from freelunch.services.schema import upgrade
 
@@ -275,6 +275,8 @@ def main() -> None:
         upgrade(database)
         started = time.perf_counter()
         batch_id = seed(args.hits, args.pages, args.images, args.assignments)
+        if not is_sqlite():  # a live PostgreSQL has statistics (autovacuum); a freshly bulk-loaded one not yet
+            database.execute_sql("ANALYZE")
         records = ImageRecord.select().count()
         chunks = PointerChunk.select().count()
         events = PointerChunk.select(PointerChunk.n_events).tuples()
