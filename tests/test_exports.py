@@ -145,3 +145,20 @@ def test_viewer_downloads_but_cannot_start(app, client, run_jobs, campaign):
     assert "Viewers can download finished exports" in page and "<button>Export</button>" not in page
     assert client.get(f"/review/exports/{Export.get().id}/download").status_code == 200
     assert start(client, campaign.batch, "seed-jsonl").status_code == 403
+
+
+def test_a_finished_export_can_be_deleted_with_its_file(client, run_jobs, campaign, app_config):
+    export, _ = finished_file(client, run_jobs, campaign.batch, "workers-csv")
+    path = Path(app_config["INSTANCE_PATH"]) / "exports" / export.path
+    assert path.is_file()
+    response = client.post(f"/review/exports/{export.id}/delete", data={"csrf_token": csrf_token(client)}, headers=HTMX)
+    assert response.status_code == 200 and response.get_data(as_text=True) == ""
+    assert Export.select().count() == 0 and not path.exists()
+
+
+def test_an_export_being_written_cannot_be_deleted(client, campaign):
+    start(client, campaign.batch, "seed-jsonl")
+    export = Export.get()
+    response = client.post(f"/review/exports/{export.id}/delete", data={"csrf_token": csrf_token(client)})
+    assert response.status_code == 409 and "still being written" in response.get_data(as_text=True)
+    assert Export.select().count() == 1

@@ -63,3 +63,16 @@ def download(export_id):
         abort(404, "This export has no file (yet).")
     kind = exports.KINDS[export.kind]
     return send_file(path, mimetype=kind.mimetype, as_attachment=True, download_name=exports.download_name(export))
+
+
+@bp.post("/exports/<int:export_id>/delete")
+def delete_export(export_id):
+    """Remove a finished export and its file; one still being written is left to finish."""
+    export = owned_or_404(Export, export_id)
+    if export.state in ("queued", "running"):
+        abort(409, "This export is still being written; delete it once it has finished.")
+    exports.delete(export)
+    if request.htmx:
+        return ""
+    flash("Export deleted.", "success")
+    return redirect(url_for("review.exports_view", batch_id=export.batch_id))

@@ -61,6 +61,13 @@ def file_path(export: Export) -> Path | None:
     return path if path.is_file() else None
 
 
+def delete(export: Export) -> None:
+    """Remove an export's row and its file."""
+    if export.path:
+        (export_root() / export.path).unlink(missing_ok=True)
+    export.delete_instance()
+
+
 def download_name(export: Export) -> str:
     return f"batch-{export.batch_id}-{export.kind}-{export.id}.{KINDS[export.kind].extension}"
 
