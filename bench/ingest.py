@@ -230,7 +230,7 @@ def account(db_path: Path, phases: list[dict], saturation: list[dict]) -> tuple[
 def main() -> None:
     options = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     options.add_argument("--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", 4)))
-    options.add_argument("--seconds", type=int, default=15)
+    options.add_argument("--seconds", type=int, default=10)
     options.add_argument("--saturation-seconds", type=int, default=6)
     options.add_argument("--rounds", type=int, default=2, help="alternating wrk rounds of bare and ingest")
     options.add_argument("--gunicorn", default="", help="gunicorn options added to the Procfile's, e.g. '--threads 8'")
@@ -276,7 +276,7 @@ def main() -> None:
             return run
 
         for path in ("/bench/bare", "/api/ingest"):  # warm-up: imports, connections, caches
-            wrk(web_port, path, tokens_file, 4, 9_000_000, 2, 32, watch)
+            wrk(web_port, path, tokens_file, 4, 9_000_000, 3, 32, watch)
         saturation = []
         for round_ in range(args.rounds):
             for path in ("/bench/bare", "/api/ingest"):
