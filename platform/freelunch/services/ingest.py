@@ -22,7 +22,7 @@ from functools import cache
 from flask import current_app
 from redis import Redis
 from redis.backoff import NoBackoff
-from redis.connection import Connection
+from redis.connection import AbstractConnection
 from redis.exceptions import ConnectionError, NoScriptError, TimeoutError
 from redis.retry import Retry
 from rq import Queue
@@ -71,7 +71,7 @@ class _Appender(threading.local):
     Connection per thread and speaks to it directly; everything else uses the client.
     """
 
-    connection: Connection | None = None
+    connection: AbstractConnection | None = None
     key: tuple = ()
 
     def call(self, url: str, *args) -> int:
@@ -84,7 +84,8 @@ class _Appender(threading.local):
     def _evalsha(self, url: str, args: tuple) -> int:
         if self.connection is None or self.key != (url, os.getpid()):  # a forked worker, another app
             self.close()
-            self.connection = Connection(**_client(url).connection_pool.connection_kwargs)
+            pool = _client(url).connection_pool  # its class and settings: TCP, TLS or a unix socket
+            self.connection = pool.connection_class(**pool.connection_kwargs)
             self.key = (url, os.getpid())
         try:
             return self._send("EVALSHA", APPEND_SHA, 3, *args)
