@@ -113,8 +113,8 @@ def app(app_config, redis_client):
     # No app context stays pushed: requests would reuse it, and share ``g`` between them.
     upgrade(database)
     yield application
-    if not database.is_closed():
-        database.close()
+    # Every test has its own database: close its pool, or PostgreSQL runs out of connections.
+    database.obj.close_all()
 
 
 @pytest.fixture

@@ -19,13 +19,20 @@ SQLITE_PRAGMAS = {
 }
 
 
+# Requests and jobs open and close a connection each; a pool makes "close" a
+# return to the pool, so a page view does not pay for a new connection and
+# its PRAGMAs (about 0.75 ms of a 5 ms render on SQLite).
+POOL = {"max_connections": 32, "stale_timeout": 300}
+
+
 def open_database(url: str) -> peewee.Database:
-    """Create the peewee database for a URL and bind the proxy to it."""
+    """Create the (pooled) peewee database for a URL and bind the proxy to it."""
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        db = connect(url, pragmas=SQLITE_PRAGMAS)
+        # Pooled connections move between threads (one at a time), so sqlite3 must allow it.
+        db = connect(url.replace("sqlite://", "sqlite+pool://", 1), pragmas=SQLITE_PRAGMAS, check_same_thread=False, **POOL)
     else:
-        db = connect(url.replace("postgresql://", "postgres://", 1))
+        db = connect(url.replace("postgresql://", "postgres://", 1).replace("postgres://", "postgres+pool://", 1), **POOL)
     database.initialize(db)
     return db
 
