@@ -179,30 +179,35 @@ def open_loop(port: int, path: str, tokens_file: Path, annotators: int, seconds:
             "statuses": sorted({r[2] for r in results}), "results": results}
 
 
-def drain(r: redis.Redis, stream: str, worker_log: Path, seconds: float = 120) -> None:
+def drain(r: redis.Redis, stream: str, worker_log: Path, seconds: float = 120) -> float:
+    """Wait until every batch is flushed; returns when that was (time.time())."""
     end = time.monotonic() + seconds
     while time.monotonic() < end:
         pending = r.xpending(stream, "flushers")["pending"] if r.exists(stream) and r.xinfo_groups(stream) else 0
         if r.xlen(stream) == 0 and pending == 0:
-            return
-        time.sleep(0.2)
+            return time.time()
+        time.sleep(0.02)
     raise SystemExit("the worker did not drain the stream in time; its log ends:\n" + worker_log.read_text()[-3000:])
 
 
-def flush_rate(redis_url: str) -> tuple[int, float]:
-    """Events stored by the flush jobs so far, and the seconds those jobs ran."""
+def first_flush_start(redis_url: str) -> float:
+    """When the first flush job started (time.time()), once the jobs that drained the backlog have finished."""
     from rq import Queue
-    from rq.registry import FinishedJobRegistry
+    from rq.registry import FinishedJobRegistry, StartedJobRegistry
 
     connection = redis.Redis.from_url(redis_url)
     queue = Queue("ingest", connection=connection)
-    events, busy = 0, 0.0
-    for job_id in FinishedJobRegistry(queue=queue).get_job_ids():
-        job = queue.fetch_job(job_id)
-        if job and job.started_at and job.func_name == "tasks.ingest.flush":
-            events += job.return_value() or 0
-            busy += (job.ended_at - job.started_at).total_seconds()
-    return events, busy
+    while StartedJobRegistry(queue=queue).count:  # a flush lingers a moment after the stream is empty
+        time.sleep(0.1)
+    jobs = [queue.fetch_job(job_id) for job_id in FinishedJobRegistry(queue=queue).get_job_ids()]
+    return min(job.started_at.timestamp() for job in jobs if job and job.started_at)
+
+
+def stored_events(db_path: Path) -> int:
+    import sqlite3
+
+    with sqlite3.connect(db_path) as connection:
+        return connection.execute("SELECT COALESCE(SUM(n_events), 0) FROM pointer_chunk").fetchone()[0]
 
 
 def account(db_path: Path, phases: list[dict], saturation: list[dict]) -> tuple[int, int]:
@@ -294,14 +299,14 @@ def main() -> None:
 
         # The worker starts now, so that saturation measured the endpoints alone; the flush job
         # enqueued by the first batch drains the backlog, timed by RQ's own job timestamps.
-        backlog = r.xlen("ingest:events")
+        # Timed from the first flush job's start (worker start-up excluded) to the empty stream.
+        backlog, before = r.xlen("ingest:events"), stored_events(db_path)
         start(stack, [str(BIN / "rq"), "worker", "--worker-class", "workers.app_worker.AppWorker", "--url", redis_url,
                       "ingest", "default"], env, tmp / "worker.log")
-        drain(r, "ingest:events", tmp / "worker.log")
-        flushed, busy = flush_rate(redis_url)
-        flush_per_s = flushed / busy if busy else 0.0
-        print(f"flush: {backlog} batches, {flushed} events in {busy:.2f} s of flush jobs = {flush_per_s:.0f} events/s",
-              flush=True)
+        drained_at = drain(r, "ingest:events", tmp / "worker.log")
+        flushed, seconds = stored_events(db_path) - before, drained_at - first_flush_start(redis_url)
+        flush_per_s = flushed / seconds
+        print(f"flush: {backlog} batches, {flushed} events in {seconds:.2f} s = {flush_per_s:.0f} events/s", flush=True)
 
         phases = []
 
