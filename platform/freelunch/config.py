@@ -70,6 +70,6 @@ def load(env: os._Environ | dict | None = None, instance: Path | None = None) ->
         # Pointer-event ingest (docs/ingest.md): the stream bound turns database lag into 503s.
         "INGEST_STREAM_MAX": int(env.get("INGEST_STREAM_MAX", 50_000)),
         "INGEST_RATE_LIMIT": int(env.get("INGEST_RATE_LIMIT", 60)),
-        "INGEST_BULK": int(env.get("INGEST_BULK", 1000)),
+        "INGEST_BULK": int(env.get("INGEST_BULK", 200)),
         "INGEST_CLAIM_IDLE_MS": int(env.get("INGEST_CLAIM_IDLE_MS", 60_000)),
     }
