@@ -144,3 +144,16 @@ def run_jobs(app, redis_client):
             SimpleWorker([Queue(queue, connection=redis_client)], connection=redis_client).work(burst=True)
 
     return run
+
+
+@pytest.fixture
+def campaign(app, make_account, client):
+    """A reviewed campaign (tests/review_data.py) owned by a logged-in owner."""
+    from review_data import make_campaign
+    from support import login
+
+    _, org = make_account("owner@example.org", "Lab")
+    with app.app_context():
+        c = make_campaign(org)
+    login(client, "owner@example.org")
+    return c

@@ -9,20 +9,11 @@ import pytest
 from freelunch.models import Export, Membership
 from freelunch.services import exports
 from freelunch.services.accounts import create_user
-from review_data import make_campaign
 from support import csrf_token, login
 
 HTMX = {"HX-Request": "true"}
 RULE = {"threshold": "0.7", "min_annotations": "1", "min_accuracy": "0.5"}
 
-
-@pytest.fixture
-def campaign(app, make_account, client):
-    _, org = make_account("owner@example.org", "Lab")
-    with app.app_context():
-        c = make_campaign(org)
-    login(client, "owner@example.org")
-    return c
 
 
 def start(client, batch, kind, **headers):

@@ -13,14 +13,6 @@ from review_data import make_campaign
 HTMX = {"HX-Request": "true"}
 
 
-@pytest.fixture
-def campaign(app, make_account, client):
-    _, org = make_account("owner@example.org", "Lab")
-    with app.app_context():
-        c = make_campaign(org)
-    login(client, "owner@example.org")
-    return c
-
 
 def text(response) -> str:
     assert response.status_code == 200, response.status_code
