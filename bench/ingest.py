@@ -144,9 +144,14 @@ def wrk(port: int, path: str, tokens_file: Path, page: int, seq_base: int, secon
     load_before = os.times()
     env = {**os.environ, "BENCH_TOKENS": str(tokens_file), "BENCH_PATH": path, "BENCH_PAGE": str(page),
            "BENCH_SEQ_BASE": str(seq_base)}
-    out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s",
-                          "-s", str(HERE / "ingest_wrk.lua"), f"http://127.0.0.1:{port}{path}"],
-                         env=env, capture_output=True, text=True, check=True).stdout
+    client = subprocess.Popen(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s",
+                               "-s", str(HERE / "ingest_wrk.lua"), f"http://127.0.0.1:{port}{path}"],
+                              env=env, stdout=subprocess.PIPE, text=True)
+    time.sleep(min(1.0, seconds / 2))
+    spread = connections_per_process(port)
+    out, _ = client.communicate()
+    if client.returncode:
+        raise SystemExit(f"wrk failed: {out}")
     load_after = os.times()
     completed = int(re.search(r"(\d+) requests in", out).group(1))
     cpu_ms = {name: (cpu_seconds(pid) - before[name]) * 1000 / max(completed, 1) for name, pid in watch.items()}
@@ -157,7 +162,17 @@ def wrk(port: int, path: str, tokens_file: Path, page: int, seq_base: int, secon
     return {"path": path, "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
             "completed": completed, "failed": (int(non_2xx.group(1)) if non_2xx else 0)
             + (sum(map(int, socket_errors.groups())) if socket_errors else 0),
-            "seq_base": seq_base, "page": page, "cpu_ms": cpu_ms}
+            "seq_base": seq_base, "page": page, "cpu_ms": cpu_ms, "spread": spread}
+
+
+def connections_per_process(port: int) -> list[int]:
+    """How many of the client's connections each server process holds, most first."""
+    out = subprocess.run(["ss", "-Htnp", "state", "established", f"sport = :{port}"],
+                         capture_output=True, text=True).stdout
+    counts: dict[str, int] = {}
+    for pid in re.findall(r"pid=(\d+)", out):
+        counts[pid] = counts.get(pid, 0) + 1
+    return sorted(counts.values(), reverse=True)
 
 
 WARMUP_S = 2  # the first seconds of a phase: every annotator's first connection, each token's first check
@@ -284,7 +299,8 @@ def main() -> None:
         def saturate(path: str, page: int, seq_base: int) -> dict:
             run = wrk(web_port, path, tokens_file, page, seq_base, args.saturation_seconds, 32, watch)
             cpu = ", ".join(f"{name} {ms:.3f}" for name, ms in run["cpu_ms"].items())
-            print(f"saturation {path}: {run['rps']:.0f} req/s ({run['failed']} failed); CPU ms a request: {cpu}",
+            print(f"saturation {path}: {run['rps']:.0f} req/s ({run['failed']} failed); CPU ms a request: {cpu}; "
+                  f"connections per web process {run['spread']}",
                   flush=True)
             return run
 
