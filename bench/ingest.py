@@ -165,6 +165,12 @@ def wrk(port: int, path: str, tokens_file: Path, page: int, seq_base: int, secon
             "seq_base": seq_base, "page": page, "cpu_ms": cpu_ms, "spread": spread}
 
 
+def round_trips(r: redis.Redis) -> tuple[int, int]:
+    """(append round trips, batches appended) so far, from Redis's command statistics."""
+    stats = r.info("commandstats")
+    return stats.get("cmdstat_evalsha", {}).get("calls", 0), stats.get("cmdstat_xadd", {}).get("calls", 0)
+
+
 def connections_per_process(port: int) -> list[int]:
     """How many of the client's connections each server process holds, most first."""
     out = subprocess.run(["ss", "-Htnp", "state", "established", f"sport = :{port}"],
@@ -260,6 +266,9 @@ def main() -> None:
     options.add_argument("--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", 4)))
     options.add_argument("--seconds", type=int, default=10)
     options.add_argument("--saturation-seconds", type=int, default=6)
+    # Many connections, as many browsers would be: with a few dozen, gunicorn's workers race to accept
+    # them and one process often holds most (printed per run), which swings a run's throughput by 2x.
+    options.add_argument("--connections", type=int, default=512, help="wrk's keep-alive connections")
     options.add_argument("--rounds", type=int, default=2, help="alternating wrk rounds of bare and ingest")
     options.add_argument("--gunicorn", default="", help="gunicorn options added to the Procfile's, e.g. '--threads 8'")
     options.add_argument("--saturation-only", action="store_true", help="stop after the wrk runs")
@@ -297,15 +306,17 @@ def main() -> None:
         watch = {"gunicorn": web.pid, "redis": redis_server.pid}
 
         def saturate(path: str, page: int, seq_base: int) -> dict:
-            run = wrk(web_port, path, tokens_file, page, seq_base, args.saturation_seconds, 32, watch)
+            trips_before = round_trips(r)
+            run = wrk(web_port, path, tokens_file, page, seq_base, args.saturation_seconds, args.connections, watch)
+            trips, appends = (after - before for after, before in zip(round_trips(r), trips_before))
             cpu = ", ".join(f"{name} {ms:.3f}" for name, ms in run["cpu_ms"].items())
+            carried = f"; {appends / trips:.2f} batches a round trip to Redis" if path == "/api/ingest" and trips else ""
             print(f"saturation {path}: {run['rps']:.0f} req/s ({run['failed']} failed); CPU ms a request: {cpu}; "
-                  f"connections per web process {run['spread']}",
-                  flush=True)
+                  f"connections per web process {run['spread']}{carried}", flush=True)
             return run
 
         for path in ("/bench/bare", "/api/ingest"):  # warm-up: imports, connections, caches
-            wrk(web_port, path, tokens_file, 4, 9_000_000, 3, 32, watch)
+            wrk(web_port, path, tokens_file, 4, 9_000_000, 3, args.connections, watch)
         saturation = []
         for round_ in range(args.rounds):
             for path in ("/bench/bare", "/api/ingest"):

@@ -1,4 +1,5 @@
-"""Ingest under faults: a flush worker killed with SIGKILL, a locked database, Redis stopped.
+"""Ingest under faults and concurrency: a flush worker killed with SIGKILL, a locked database, Redis stopped,
+batches of concurrent requests sharing a round trip to Redis.
 
 Each test ends by checking every acknowledged batch is stored exactly once.
 """
@@ -11,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import peewee
@@ -22,7 +24,7 @@ from rq import Queue, SimpleWorker
 from freelunch import create_app
 from freelunch.db import database, is_sqlite
 from freelunch.models import PointerChunk
-from freelunch.services.ingest import GROUP, STREAM
+from freelunch.services.ingest import APPEND_LUA, GROUP, STREAM
 from test_ingest import batch, make_assignment, post
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -228,3 +230,44 @@ def test_the_same_worker_retries_its_own_pending_entries_at_once(app, client, re
         assert flush_service.flush("worker-2") == 0  # another worker must not take them yet
         assert flush_service.flush("worker-1") == 180
     assert_stored_once({0, 1, 2})
+
+
+def _post_concurrently(app, token: str, seqs: range, while_waiting=lambda: None) -> list[int]:
+    """Post one batch per seq from as many threads at once; ``while_waiting`` runs once they are all out."""
+    with ThreadPoolExecutor(len(seqs)) as pool:
+        answers = [pool.submit(lambda seq: post(app.test_client(), batch(token, seq=seq)).status_code, seq)
+                   for seq in seqs]
+        time.sleep(0.2)
+        while_waiting()
+        return [answer.result(timeout=30) for answer in answers]
+
+
+def test_concurrent_batches_share_round_trips_and_are_each_stored_once(app_config, app, own_redis):
+    url = own_redis[0]
+    private = create_app({**app_config, "REDIS_URL": url})
+    token = make_assignment(private)[1]
+    connection = redis_py.Redis.from_url(url)
+    connection.script_load(APPEND_LUA)
+    connection.client_pause(1000, all=False)  # the first round trip waits while the other requests queue
+
+    assert _post_concurrently(private, token, range(8)) == [202] * 8
+
+    stats = connection.info("commandstats")
+    assert stats["cmdstat_xadd"]["calls"] == 8
+    assert stats["cmdstat_evalsha"]["calls"] == 2  # the first batch alone, then the seven that queued behind it
+    with private.app_context():
+        SimpleWorker([Queue("ingest", connection=connection)], connection=connection).work(burst=True)
+    assert_stored_once(set(range(8)))
+
+
+def test_a_round_trip_that_fails_fails_every_batch_it_carries(app_config, app, own_redis):
+    url, _, processes = own_redis
+    private = create_app({**app_config, "REDIS_URL": url})
+    token = make_assignment(private)[1]
+    redis_py.Redis.from_url(url).client_pause(5000, all=False)
+
+    def redis_dies():
+        processes[-1].kill()
+        processes[-1].wait(10)
+
+    assert _post_concurrently(private, token, range(8), while_waiting=redis_dies) == [503] * 8

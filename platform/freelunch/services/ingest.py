@@ -1,10 +1,11 @@
 """The Redis side of pointer-event ingest: append a checked batch to the stream, once.
 
-One Lua script does everything a request needs from Redis in one round trip:
-refuse when the stream is at its bound (back-pressure instead of trimming, which
-could drop unflushed batches), count the assignment's batches in a fixed window
-(flood control), append, and say whether a flush job must be enqueued (a SET NX
-guard, so at most one flush is pending however many batches arrive).
+One Lua script does everything a batch needs from Redis, for several batches
+of concurrent requests in one round trip: refuse when the stream is at its
+bound (back-pressure instead of trimming, which could drop unflushed batches),
+count the assignment's batches in a fixed window (flood control), append, and
+say whether a flush job must be enqueued (a SET NX guard, so at most one flush
+is pending however many batches arrive).
 
 Stream entries hold what the flusher writes as is: assignment, page, seq, the
 event count and the events as compact JSON; the entry id's milliseconds are the
@@ -35,15 +36,35 @@ RATE_WINDOW_S = 10
 
 ACCEPTED, FLUSH_NEEDED, FULL, FLOOD = 0, 1, -1, -2
 
+# KEYS: the stream, the flush guard, then each batch's rate key. ARGV: the four
+# limits, then five values per batch. Returns one outcome per batch.
 APPEND_LUA = """
-if redis.call('XLEN', KEYS[1]) >= tonumber(ARGV[1]) then return -1 end
-local used = redis.call('INCR', KEYS[2])
-if used == 1 then redis.call('EXPIRE', KEYS[2], ARGV[3]) end
-if used > tonumber(ARGV[2]) then return -2 end
-redis.call('XADD', KEYS[1], '*', 'a', ARGV[5], 'p', ARGV[6], 's', ARGV[7], 'n', ARGV[8], 'e', ARGV[9])
-if redis.call('SET', KEYS[3], '1', 'NX', 'EX', ARGV[4]) then return 1 end
-return 0
+local bound, limit = tonumber(ARGV[1]), tonumber(ARGV[2])
+local outcomes, guard_tried = {}, false
+for k = 3, #KEYS do
+  local v = 4 + (k - 3) * 5
+  local outcome = 0
+  if redis.call('XLEN', KEYS[1]) >= bound then
+    outcome = -1
+  else
+    local used = redis.call('INCR', KEYS[k])
+    if used == 1 then redis.call('EXPIRE', KEYS[k], ARGV[3]) end
+    if used > limit then
+      outcome = -2
+    else
+      redis.call('XADD', KEYS[1], '*', 'a', ARGV[v + 1], 'p', ARGV[v + 2], 's', ARGV[v + 3], 'n', ARGV[v + 4],
+                 'e', ARGV[v + 5])
+      if not guard_tried then
+        guard_tried = true
+        if redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[4]) then outcome = 1 end
+      end
+    end
+  end
+  outcomes[#outcomes + 1] = outcome
+end
+return outcomes
 """
+APPEND_SHA = hashlib.sha1(APPEND_LUA.encode()).hexdigest()
 
 
 @cache
@@ -58,67 +79,125 @@ def client() -> Redis:
     return _client(current_app.config["REDIS_URL"])
 
 
-APPEND_SHA = hashlib.sha1(APPEND_LUA.encode()).hexdigest()
+class _Waiter:
+    """One request's batch, waiting for the round trip that carries it."""
+
+    __slots__ = ("rate_key", "values", "done", "outcome", "error", "leads")
+
+    def __init__(self, rate_key: str, values: tuple):
+        self.rate_key, self.values = rate_key, values
+        self.done = threading.Lock()
+        self.done.acquire()  # released when the outcome is in, or when this waiter is to lead
+        self.outcome: int | None = None
+        # Until a reply says otherwise the batch is not stored: a leader that dies
+        # half-way must make its followers answer 503, never 202.
+        self.error: Exception | None = ConnectionError("The round trip carrying this batch did not complete.")
+        self.leads = False
 
 
-class _Appender(threading.local):
-    """This thread's own connection for the hot path.
+class _GroupAppender:
+    """Appends of all a process's request threads to one Redis, several to a round trip (flat combining).
 
-    redis-py's client costs ~110 us of CPU per command here (connection pool,
-    retry wrapper, observability hooks), its Connection ~35 us and the Redis work
-    itself a few: at ~1,000 batches a second that is the gap between the ingest
-    endpoint and the bare one (docs/performance.md). So the endpoint keeps one
-    Connection per thread and speaks to it directly; everything else uses the client.
+    A round trip costs the web process ~60 us of CPU (send, receive, sleeping and
+    waking) and Redis ~40 us of its event loop, whatever it carries. So one
+    thread at a time talks to Redis (the leader), carrying its own batch and
+    every batch that other threads queued while the previous round trip was
+    out; those threads sleep until the leader wakes them with their outcome, and
+    the first of the next queue leads next. With one request in flight this is
+    one round trip, as before; at saturation a trip carries 2-4 batches
+    (docs/performance.md). No background thread: the request threads take turns.
     """
 
-    connection: AbstractConnection | None = None
-    key: tuple = ()
+    def __init__(self, url: str, limits: tuple):
+        self.url, self.limits = url, limits
+        self._lock = threading.Lock()
+        self._queue: list[_Waiter] = []
+        self._busy = False
+        self._connection: AbstractConnection | None = None
+        self._pid = 0
 
-    def call(self, url: str, *args) -> int:
+    def append(self, rate_key: str, values: tuple) -> int:
+        waiter = _Waiter(rate_key, values)
+        with self._lock:
+            self._queue.append(waiter)
+            leads, self._busy = not self._busy, True
+        if not leads:
+            waiter.done.acquire()
+        if leads or waiter.leads:
+            self._lead()
+        if waiter.error is not None:
+            raise waiter.error
+        return waiter.outcome
+
+    def _lead(self) -> None:
+        with self._lock:
+            group, self._queue = self._queue, []  # the leader itself is first
         try:
-            return self._evalsha(url, args)
+            for waiter, outcome in zip(group, self._call(group), strict=True):
+                waiter.outcome, waiter.error = outcome, None
+        except Exception as error:
+            for waiter in group:
+                waiter.error = error
+        finally:
+            with self._lock:
+                if self._queue:
+                    self._queue[0].leads = True
+                    self._queue[0].done.release()
+                else:
+                    self._busy = False
+            for waiter in group[1:]:
+                waiter.done.release()
+
+    def _call(self, group: list[_Waiter]) -> list[int]:
+        keys = [STREAM, FLUSH_GUARD, *(waiter.rate_key for waiter in group)]
+        command = ["EVALSHA", APPEND_SHA, len(keys), *keys, *self.limits, *(v for w in group for v in w.values)]
+        try:
+            return self._send(command)
         except (ConnectionError, TimeoutError, OSError):
-            self.close()  # a connection that died with a Redis restart: one fresh try
-            return self._evalsha(url, args)
+            return self._send(command)  # a connection that died with a Redis restart: one fresh try
 
-    def _evalsha(self, url: str, args: tuple) -> int:
-        if self.connection is None or self.key != (url, os.getpid()):  # a forked worker, another app
-            self.close()
-            pool = _client(url).connection_pool  # its class and settings: TCP, TLS or a unix socket
-            self.connection = pool.connection_class(**pool.connection_kwargs)
-            self.key = (url, os.getpid())
+    def _send(self, command: list) -> list[int]:
+        if self._connection is None or self._pid != os.getpid():  # a forked worker has its own
+            self._connection = self._connect()
         try:
-            return self._send("EVALSHA", APPEND_SHA, 3, *args)
-        except NoScriptError:  # a restarted Redis has an empty script cache
-            self._send("SCRIPT", "LOAD", APPEND_LUA)
-            return self._send("EVALSHA", APPEND_SHA, 3, *args)
-
-    def _send(self, *command) -> int:
-        try:
-            self.connection.send_command(*command, check_health=False)
-            return self.connection.read_response()
+            try:
+                return self._round_trip(command)
+            except NoScriptError:  # a restarted Redis has an empty script cache
+                self._round_trip(["SCRIPT", "LOAD", APPEND_LUA])
+                return self._round_trip(command)
         except (ConnectionError, TimeoutError, OSError):
-            self.close()
+            self._connection.disconnect()
+            self._connection = None
             raise
 
-    def close(self) -> None:
-        if self.connection is not None:
-            self.connection.disconnect()
-        self.connection = None
+    def _connect(self) -> AbstractConnection:
+        # A bare Connection, not the client: redis-py's client costs ~110 us of CPU
+        # per command here (pool checkout, retry wrapper, observability hooks),
+        # its Connection ~35 us. The pool's class and settings: TCP, TLS or a unix socket.
+        pool = _client(self.url).connection_pool
+        self._pid = os.getpid()
+        return pool.connection_class(**pool.connection_kwargs)
+
+    def _round_trip(self, command: list):
+        self._connection.send_command(*command, check_health=False)
+        return self._connection.read_response()
 
 
-_appender = _Appender()
+_appenders: dict[tuple, _GroupAppender] = {}
+_appenders_lock = threading.Lock()
+
+
+def _appender(url: str, limits: tuple) -> _GroupAppender:
+    with _appenders_lock:
+        return _appenders.setdefault((url, limits), _GroupAppender(url, limits))
 
 
 def append(config: Mapping, assignment_id: int, page: int, seq: int, n_events: int, events_json: bytes) -> int:
     """ACCEPTED or FLUSH_NEEDED when stored, FULL or FLOOD when refused; raises RedisError when Redis is away."""
     window = int(time.time()) // RATE_WINDOW_S
-    return _appender.call(
-        config["REDIS_URL"],
-        STREAM, f"ingest:rate:{assignment_id}:{window}", FLUSH_GUARD,
-        config["INGEST_STREAM_MAX"], config["INGEST_RATE_LIMIT"], RATE_WINDOW_S * 2, GUARD_TTL_S,
-        assignment_id, page, seq, n_events, events_json,
-    )
+    limits = (config["INGEST_STREAM_MAX"], config["INGEST_RATE_LIMIT"], RATE_WINDOW_S * 2, GUARD_TTL_S)
+    return _appender(config["REDIS_URL"], limits).append(
+        f"ingest:rate:{assignment_id}:{window}", (assignment_id, page, seq, n_events, events_json))
 
 
 def request_flush() -> None:
