@@ -153,3 +153,14 @@ def test_an_export_being_written_cannot_be_deleted(client, campaign):
     response = client.post(f"/review/exports/{export.id}/delete", data={"csrf_token": csrf_token(client)})
     assert response.status_code == 409 and "still being written" in response.get_data(as_text=True)
     assert Export.select().count() == 1
+
+
+def test_deleting_the_dataset_removes_its_batches_export_files(client, run_jobs, campaign, app_config):
+    export, _ = finished_file(client, run_jobs, campaign.batch, "records-csv")
+    path = Path(app_config["INSTANCE_PATH"]) / "exports" / export.path
+    assert path.is_file()
+    dataset = campaign.batch.dataset
+    response = client.post(f"/datasets/{dataset.id}/delete",
+                           data={"csrf_token": csrf_token(client), "confirm_name": dataset.name})
+    assert response.status_code == 302
+    assert Export.select().count() == 0 and not path.exists()

@@ -2,8 +2,9 @@
 
 Batch.dataset is RESTRICT so that no code path drops a batch's collected work
 by accident. Deleting a dataset on purpose removes its batches too (with their
-HITs, lab links, assignments and annotations): the confirmation page shows
-those counts and, when there is anything to lose, asks for the dataset's name.
+HITs, lab links, assignments, annotations and export files): the confirmation
+page shows those counts and, when there is anything to lose, asks for the
+dataset's name.
 """
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ from dataclasses import dataclass
 from peewee import fn
 
 from .. import storage
+from . import exports
 from ..db import database
-from ..models import Assignment, Batch, Dataset, Hit, Image, ImageClass, PageSubmission
+from ..models import Assignment, Batch, Dataset, Export, Hit, Image, ImageClass, PageSubmission
 
 
 @dataclass
@@ -63,10 +65,13 @@ def impact(dataset: Dataset) -> Impact:
 
 
 def delete_dataset(dataset: Dataset) -> None:
-    """Delete the dataset, its batches (the database cascades the rest) and its stored media."""
+    """Delete the dataset, its batches (the database cascades the rest), their export files and its stored media."""
+    export_files = list(Export.select().join(Batch).where(Batch.dataset == dataset))
     with database.atomic():
         Batch.delete().where(Batch.dataset == dataset).execute()
         dataset.delete_instance()
+    for export in export_files:  # after the commit: a rolled-back delete keeps its files
+        exports.remove_file(export)
     prefix = f"datasets/{dataset.id}"
     storage.delete_prefix(prefix)
     storage.delete_prefix(f"thumbs/{prefix}")  # see storage.thumbnail_path

@@ -63,9 +63,13 @@ def file_path(export: Export) -> Path | None:
 
 def delete(export: Export) -> None:
     """Remove an export's row and its file."""
+    remove_file(export)
+    export.delete_instance()
+
+
+def remove_file(export: Export) -> None:
     if export.path:
         (export_root() / export.path).unlink(missing_ok=True)
-    export.delete_instance()
 
 
 def download_name(export: Export) -> str:
