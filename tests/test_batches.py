@@ -135,6 +135,24 @@ def test_a_failed_build_says_why_and_can_run_again(client, org, run_jobs):
     assert Batch.get_by_id(batch.id).state == "ready" and Hit.select().count() > 0
 
 
+def test_building_again_uses_the_classes_chosen_in_the_builder(client, org, run_jobs):
+    dataset = make_dataset(org, candidates=5)
+    n02 = ImageClass.get(ImageClass.key == "n02")
+    client.post("/batches/", data=builder_data(client, dataset, class_ids=[n02.id]))
+    batch = Batch.get(Batch.name == "Round 1")
+    negatives = list(Candidate.select().where(Candidate.role == "negative"))
+    Candidate.update(role="candidate").where(Candidate.role == "negative").execute()
+    run_jobs()
+    assert Batch.get_by_id(batch.id).state == "failed"
+
+    Candidate.update(role="negative").where(Candidate.id.in_([c.id for c in negatives])).execute()
+    again = client.post(f"/batches/{batch.id}/build", data={"csrf_token": csrf_token(client)}, follow_redirects=True)
+    assert "from the 1 chosen class." in again.get_data(as_text=True)
+    run_jobs()
+    assert Batch.get_by_id(batch.id).state == "ready"
+    assert {p.image_class_id for p in HitPage.select()} == {n02.id}
+
+
 def test_batch_list_and_hits_are_paginated(client, org):
     dataset = make_dataset(org, classes=("n01",), candidates=1)
     for n in range(55):

@@ -174,6 +174,7 @@ class Batch(TenantModel):
     title = CharField(max_length=200, default="")
     description = TextField(default="")
     shuffle_seed = BigIntegerField(null=True)
+    class_ids = JSONField(null=True)  # the classes chosen in the builder; null: every class with images
     mturk = JSONField(default=dict)  # MTurk settings: keywords, durations, qualifications
     created_at = DateTimeField(default=utcnow)
 

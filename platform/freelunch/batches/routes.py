@@ -151,12 +151,15 @@ def build(batch_id):
     if batch.state not in ("draft", "failed") or batch.hits.exists():
         flash("Only a batch whose build failed (and has no HITs) can be built again.", "error")
     else:
-        issues = batch_service.problems(batch.dataset, None, batch.positives_per_page, batch.negatives_per_page)
+        issues = batch_service.problems(batch.dataset, batch.class_ids, batch.positives_per_page,
+                                        batch.negatives_per_page)
         if issues:
             flash(" ".join(issues), "error")
         else:
-            batch_service.start_build(batch, None)
-            flash("Building the HITs again, from every class of the dataset.", "success")
+            batch_service.start_build(batch, batch.class_ids)
+            n = len(batch.class_ids or ())
+            chosen = f"the {n} chosen class{'es' if n != 1 else ''}" if n else "every class of the dataset"
+            flash(f"Building the HITs again, from {chosen}.", "success")
     return redirect(url_for("batches.show", batch_id=batch.id))
 
 

@@ -38,8 +38,11 @@ def problems(dataset: Dataset, class_ids: list[int] | None, positives: int, nega
 
 
 def start_build(batch: Batch, class_ids: list[int] | None):
-    """Mark the batch as building and queue the job that makes its HITs."""
-    batch.state = "building"
+    """Mark the batch as building and queue the job that makes its HITs from ``class_ids`` (None: every class).
+
+    The choice is kept on the batch, so that building again after a failure uses the same classes.
+    """
+    batch.state, batch.class_ids = "building", class_ids or None
     batch.save()
-    return jobs.enqueue("tasks.batches.build_batch", batch.id, batch.organization_id, class_ids or None,
+    return jobs.enqueue("tasks.batches.build_batch", batch.id, batch.organization_id, batch.class_ids,
                         organization_id=batch.organization_id, scope=f"batch:{batch.id}", title=f"Build HITs of {batch.name}")
