@@ -116,6 +116,26 @@ def cpu_seconds(pid: int, with_children: bool = True) -> float:
     return total
 
 
+BUSY, STEAL = (0, 1, 2, 5, 6), (7,)  # /proc/stat's cpu line: user nice system [idle iowait] irq softirq steal
+
+
+def cpu_times() -> list[int]:
+    return [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+
+
+def share(before: list[int], after: list[int], fields: tuple[int, ...]) -> float:
+    """The share of the machine's CPU time between two readings spent in ``fields``."""
+    delta = [a - b for a, b in zip(after, before)]
+    return sum(delta[f] for f in fields) / max(1, sum(delta))
+
+
+def disk_busy_ms(path: Path) -> int:
+    """Milliseconds the disk holding ``path`` has spent doing I/O (io_ticks), or -1 when unknown (overlay, tmpfs)."""
+    device = os.stat(path).st_dev
+    stat = Path(f"/sys/dev/block/{os.major(device)}:{os.minor(device)}/stat")
+    return int(stat.read_text().split()[9]) if stat.exists() else -1
+
+
 def make_assignments(n: int) -> list[str]:
     """n assignments on one HIT-per-assignment batch; returns their tokens."""
     from freelunch import create_app
@@ -286,9 +306,11 @@ def main() -> None:
                "DATABASE_URL": f"sqlite:///{db_path}", "REDIS_URL": redis_url, "INGEST_STREAM_MAX": "1000000",
                "PYTHONPATH": str(HERE)}
         os.environ.update(env)
-        # Redis as production should run it for this data: AOF, fsync once a second.
+        # Redis as production should run it for this data (docs/operations.md): AOF, fsync once a second,
+        # and rewrites of the AOF rare, since each one's end blocks Redis on fsyncs.
         redis_server = start(stack, ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--dir", str(tmp),
-                      "--save", "", "--appendonly", "yes", "--appendfsync", "everysec"], env, tmp / "redis.log")
+                      "--save", "", "--appendonly", "yes", "--appendfsync", "everysec",
+                      "--auto-aof-rewrite-min-size", "1gb", "--latency-monitor-threshold", "10"], env, tmp / "redis.log")
         wait_for_port(redis_port)
         subprocess.run([str(BIN / "freelunch"), "db", "upgrade"], env=env, check=True, capture_output=True)
         tokens = make_assignments(N_ASSIGNMENTS)
@@ -349,13 +371,17 @@ def main() -> None:
 
         def phase(label: str, path: str, annotators: int, seconds: int, page: int) -> dict:
             wait_until_idle(web_port)
+            before, disk_before, started = cpu_times(), disk_busy_ms(tmp), time.monotonic()
             result = open_loop(web_port, path, tokens_file, annotators, seconds, page, 100 * (len(phases) + 1))
+            busy, stolen = (share(before, cpu_times(), fields) for fields in (BUSY, STEAL))
+            disk = (disk_busy_ms(tmp) - disk_before) / 1000 / (time.monotonic() - started) if disk_before >= 0 else float("nan")
             phases.append(result)
             print(f"{label}: {annotators} annotators, {result['sent']} batches, p50 {result['p50']:.1f} ms, "
                   f"p99 {result['p99']:.1f} ms, max {result['max']:.1f} ms (first {WARMUP_S} s included: p99 "
                   f"{result['p99_with_warmup']:.1f} ms), errors {result['errors']} "
                   f"(statuses {result['statuses']}); the client itself sent late by up to "
-                  f"{result['client_lag_p99']:.1f} ms (p99)", flush=True)
+                  f"{result['client_lag_p99']:.1f} ms (p99); the cores were {busy:.0%} busy, "
+                  f"{stolen:.1%} taken by the hypervisor; the disk was busy {disk:.0%} of the time", flush=True)
             return result
 
         # Lightest first: an overloaded phase leaves a backlog that would spoil the next one.
@@ -378,7 +404,12 @@ def main() -> None:
         lost, duplicated = account(db_path, ingest_phases, ingest_runs)
         print(f"accounted: {sum(p['sent'] for p in ingest_phases)} open-loop batches and "
               f"{sum(run['completed'] for run in ingest_runs)} saturation batches to /api/ingest", flush=True)
-        print(f"load average after: {os.getloadavg()[0]:.2f}", flush=True)
+        # Redis's own latency monitor: its event loop's stalls of 10 ms or more, by cause (e.g. aof-write).
+        stalls = ", ".join(f"{name.decode()} {worst} ms at worst"
+                           for name, _, _, worst, *_ in r.execute_command("LATENCY", "LATEST")) or "none"
+        print(f"load average after: {os.getloadavg()[0]:.2f}; Redis wrote its AOF late (an fsync still running) "
+              f"{r.info('persistence')['aof_delayed_fsync']} times; Redis stalls of 10 ms or more: {stalls}",
+              flush=True)
         print(f"ingest_vs_bare={ingest / bare:.2f} p99_ms={steady['p99']:.1f} p99_stalled_ms={stalled['p99']:.1f} "
               f"direct_p99_stalled_ms={direct_stalled['p99']:.1f} errors_stalled={stalled['errors']} "
               f"flush_events_per_s={flush_per_s:.0f} lost={lost} duplicated={duplicated}", flush=True)
