@@ -188,8 +188,11 @@ _appenders_lock = threading.Lock()
 
 
 def _appender(url: str, limits: tuple) -> _GroupAppender:
-    with _appenders_lock:
-        return _appenders.setdefault((url, limits), _GroupAppender(url, limits))
+    appender = _appenders.get((url, limits))
+    if appender is None:
+        with _appenders_lock:
+            appender = _appenders.setdefault((url, limits), _GroupAppender(url, limits))
+    return appender
 
 
 def append(config: Mapping, assignment_id: int, page: int, seq: int, n_events: int, events_json: bytes) -> int:
