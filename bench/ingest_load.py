@@ -70,7 +70,7 @@ def run(port: int, path: str, tokens: list[str], annotators: int, seconds: int, 
             due = start + second + who / annotators  # each annotator once a second, spread evenly
             if due > now:
                 break
-            body = b'{"token":"%s","page":%d,"seq":%d,"events":%s}' % (
+            body = b'{"token":"%s","page":%d,"tab":0,"seq":%d,"events":%s}' % (
                 tokens[who % len(tokens)].encode(), page, seq_base + second, events)
             request = head + b"Content-Length: %d\r\n\r\n" % len(body) + body
             sock = idle.pop(who, None)

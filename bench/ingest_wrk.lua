@@ -31,6 +31,6 @@ function request()
   -- tokens round-robin; seq unique per (thread, counter) so no two requests share a key
   local token = tokens[(counter % #tokens) + 1]
   local seq = seq_base + thread_id * 1000000 + counter
-  local body = '{"token":"' .. token .. '","page":' .. page .. ',"seq":' .. seq .. ',"events":' .. events .. '}'
+  local body = '{"token":"' .. token .. '","page":' .. page .. ',"tab":0,"seq":' .. seq .. ',"events":' .. events .. '}'
   return wrk.format("POST", path, headers, body)
 end

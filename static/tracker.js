@@ -20,6 +20,23 @@
   var backoff = 1000;
   var ingestUrl = "/api/ingest";
   var page = null; // the page being worked on
+  var tab = tabId();
+
+  // Batches are stored once per (assignment, page, tab, seq): a page open in two
+  // tabs numbers its batches in each, and neither tab's are taken for the other's.
+  function tabId() {
+    var id = NaN;
+    try {
+      id = parseInt(window.sessionStorage.getItem("freelunch-tab"), 10);
+    } catch (e) { /* see loadSeq */ }
+    if (!(id >= 0)) {
+      id = window.crypto.getRandomValues(new Uint32Array(1))[0] >>> 1; // 31 bits
+      try {
+        window.sessionStorage.setItem("freelunch-tab", String(id));
+      } catch (e) { /* see loadSeq: a new tab id each load keeps batches apart */ }
+    }
+    return id;
+  }
 
   function seqKey(token, pageno) {
     return "freelunch-seq:" + token.slice(-24) + ":" + pageno;
@@ -43,7 +60,7 @@
 
   function seal() {
     if (!page || page.preview || page.events.length === 0) return;
-    outbox.push({ token: page.token, page: page.pageno, seq: page.seq, events: page.events });
+    outbox.push({ token: page.token, page: page.pageno, tab: tab, seq: page.seq, events: page.events });
     page.seq += 1;
     page.events = [];
     saveSeq(page.seqKey, page.seq);
@@ -269,6 +286,7 @@
     return {
       startedAt: page.startedAt,
       endedAt: endedAt,
+      tab: tab,
       chunks: page.seq,
       images: page.images.map(function (rec) {
         var running = rec.estStart === null ? 0 : endedAt - rec.estStart;

@@ -37,8 +37,8 @@ def events(n: int = 60, start: int | None = None) -> list[dict]:
             {"type": "leave", "i": 3, "time": start + 17 * n + 5}]
 
 
-def batch(token: str, seq: int = 0, page: int = 1, n: int = 60) -> dict:
-    return {"token": token, "page": page, "seq": seq, "events": events(n)}
+def batch(token: str, seq: int = 0, page: int = 1, n: int = 60, tab: int = 0) -> dict:
+    return {"token": token, "page": page, "tab": tab, "seq": seq, "events": events(n)}
 
 
 def post(client, body, content_type: str = "application/json"):
@@ -106,7 +106,7 @@ def test_bad_tokens_are_refused(app, client, token):
 
 @pytest.mark.parametrize("change", [
     {"page": 0}, {"page": "1"}, {"seq": -1}, {"seq": 1.5}, {"seq": True}, {"events": []}, {"events": {}},
-    {"extra": 1},
+    {"tab": -1}, {"tab": 2**31}, {"tab": "1"}, {"extra": 1},
 ])
 def test_bad_payloads_are_400(app, client, token, change):
     _error(post(client, {**batch(token), **change}), 400)
@@ -239,6 +239,25 @@ def test_chunk_completeness_shows_missing_chunks(app, client, token, run_jobs):
         {"pageno": 2, "reported": 3, "received": 3, "missing": []},
     ]
     assert flush_service.incomplete_pages([assignment.id]) == 1 and flush_service.incomplete_pages() == 1
+
+
+def test_two_tabs_on_one_page_are_both_stored_and_the_submitting_tab_is_counted(app, client, token, run_jobs):
+    """The same page open in two tabs: each numbers its batches from 0, and neither tab's are taken for duplicates."""
+    assignment = Assignment.get()
+    org = assignment.organization
+    image_class = ImageClass.create(organization=org, dataset=Dataset.get(), key="n01", names=["fish"])
+    hit_page = HitPage.create(organization=org, hit=assignment.hit, pageno=1, image_class=image_class)
+    for tab, seq in ((11, 0), (11, 1), (22, 0), (22, 1), (22, 3)):
+        assert post(client, batch(token, seq=seq, tab=tab)).status_code == 202
+    run_jobs("ingest")
+    assert sorted(PointerChunk.select(PointerChunk.tab, PointerChunk.seq).tuples()) == [
+        (11, 0), (11, 1), (22, 0), (22, 1), (22, 3)]
+
+    PageSubmission.create(assignment=assignment, hit_page=hit_page, pageno=1, started_at=1, ended_at=2, tab=22,
+                          chunks_reported=4)
+    assert flush_service.chunk_completeness(assignment.id) == [
+        {"pageno": 1, "reported": 4, "received": 3, "missing": [2]}]
+    assert flush_service.incomplete_pages([assignment.id]) == 1
 
 
 def test_cron_registers_the_sweep(redis_client):

@@ -30,7 +30,8 @@ valid_event = st.one_of(
     st.fixed_dictionaries({"type": st.just("key"), "i": index, "time": moment, "selected": st.booleans()}),
 )
 valid_batch = st.fixed_dictionaries({
-    "token": st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=60), "page": st.integers(1, 1000), "seq": st.integers(0, 10_000_000),
+    "token": st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=60), "page": st.integers(1, 1000),
+    "tab": st.integers(0, 2**31 - 1), "seq": st.integers(0, 10_000_000),
     "events": st.lists(valid_event, min_size=1, max_size=80),
 })
 json_values = st.recursive(
@@ -44,8 +45,8 @@ hostile = st.sampled_from([-1, 2, 1e308, -1e308, 10 ** 30, "", "0", None, True, 
 @given(valid_batch)
 def test_valid_batches_pass_and_keep_their_events(data):
     result = parse(encode(data), NOW)
-    assert (result.token, result.page, result.seq, result.n_events) == (
-        data["token"], data["page"], data["seq"], len(data["events"]))
+    assert (result.token, result.page, result.tab, result.seq, result.n_events) == (
+        data["token"], data["page"], data["tab"], data["seq"], len(data["events"]))
     assert json.loads(result.events_json) == data["events"]
 
 
@@ -86,11 +87,12 @@ def _is_bad(key: str, value) -> bool:
     return True  # type, time: no hostile value is an event type or a plausible epoch-ms time
 
 
-@given(valid_batch, st.sampled_from(["token", "page", "seq", "events"]), hostile)
+@given(valid_batch, st.sampled_from(["token", "page", "tab", "seq", "events"]), hostile)
 def test_hostile_top_level_values_are_refused(data, key, bad):
     data[key] = bad
     acceptable = {"token": type(bad) is str and bad != "",  # the signature check refuses it later
                   "page": type(bad) is int and 1 <= bad <= 1000,
+                  "tab": type(bad) is int and 0 <= bad <= 2**31 - 1,
                   "seq": type(bad) is int and 0 <= bad <= 10_000_000, "events": False}[key]
     if acceptable:
         assert parse(encode(data), NOW)

@@ -243,7 +243,8 @@ class PageSubmission(BaseModel):
     pageno = SmallIntegerField()
     started_at = BigIntegerField()  # epoch ms, page shown
     ended_at = BigIntegerField()  # epoch ms, Submit pressed
-    chunks_reported = IntegerField(default=0)  # pointer batches the tracker says it sent
+    tab = IntegerField(default=0)  # the browser tab it was submitted from (PointerChunk.tab)
+    chunks_reported = IntegerField(default=0)  # pointer batches the tracker says it sent from that tab
     submitted_at = DateTimeField(default=utcnow)
 
     class Meta:
@@ -283,13 +284,14 @@ class PointerChunk(BaseModel):
 
     assignment = ForeignKeyField(Assignment, backref="chunks", on_delete="CASCADE")
     pageno = SmallIntegerField()
+    tab = IntegerField(default=0)  # the tracker's random id for the browser tab that sent it
     seq = IntegerField()
     n_events = IntegerField()
     events = TextField()  # the validated events as compact JSON, parsed only on export
     received_at = BigIntegerField()  # epoch ms at the ingest endpoint
 
     class Meta:
-        indexes = ((("assignment", "pageno", "seq"), True),)
+        indexes = ((("assignment", "pageno", "tab", "seq"), True),)
 
 
 EXPORT_KINDS = ("seed-jsonl", "records-csv", "labels-csv", "workers-csv")

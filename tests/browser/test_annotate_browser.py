@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from freelunch.models import Assignment, Hit, PageSubmission
+from freelunch.models import Assignment, Hit, PageSubmission, PointerChunk
 from freelunch.services import demo
 from freelunch.services.export import seed_records
 from test_annotate import make_batch
@@ -350,3 +350,32 @@ def test_closing_the_page_still_delivers_the_last_events(app, live_server, brows
             time.sleep(0.25)
     assert moves and moves[-1]["time"] >= last - 40, "the moves of the last moment before closing were lost"
     assert all(distance_to_path(e["x"], e["y"], path) <= 0.01 for e in moves)
+
+
+def test_a_page_open_in_two_tabs_keeps_both_tabs_batches(app, live_server, browser, org):
+    """Each tab numbers its batches from 0; the submitting tab's moves are the page's, the other tab's stay stored."""
+    batch = make_batch(app, org, pages=1, per_page=3)
+    context = browser.new_context(viewport={"width": 1400, "height": 1200})
+    first, second = context.new_page(), context.new_page()
+    first.goto(link(live_server, batch.hits.get()))
+    wait_loaded(first)
+    glide(first, 0, [(0.2, 0.2), (0.8, 0.7)], seconds=0.5)
+    first.wait_for_timeout(1500)  # its batch 0 goes out
+    second.goto(first.url)
+    wait_loaded(second)
+    path = glide(second, 1, [(0.1, 0.9), (0.9, 0.1)], seconds=0.5)
+    submit(second, next_pageno=None)
+    flush_until_complete(app)
+    context.close()
+
+    tabs = {}
+    for tab, seq in PointerChunk.select(PointerChunk.tab, PointerChunk.seq).tuples():
+        tabs.setdefault(tab, set()).add(seq)
+    assert len(tabs) == 2 and all(0 in seqs for seqs in tabs.values()), "both tabs' first batches are stored"
+    submitted = PageSubmission.get()
+    assert submitted.tab in tabs
+    with app.app_context():
+        records = list(seed_records(batch))
+    moves = records[1]["mouseTracking"]
+    assert moves and all(distance_to_path(m["x"], m["y"], path) <= 0.01 for m in moves)
+    assert not records[0]["mouseTracking"], "the other tab's moves are not the submitted page's"

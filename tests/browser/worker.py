@@ -5,8 +5,8 @@ import json
 import socket
 import time
 
-from freelunch.models import PageSubmission, PointerChunk
-from freelunch.services.flush import flush
+from freelunch.models import PointerChunk
+from freelunch.services.flush import flush, incomplete_pages
 
 NEUTRAL = (12, 12)  # the page's top-left margin: over no image
 GEOMETRY_JS = """() => Array.from(document.querySelectorAll('img[data-image-id]')).map(img => {
@@ -78,15 +78,11 @@ def flush_until_complete(app, timeout: float = 30.0) -> None:
     with app.app_context():
         while True:
             flush("browser-test")
-            missing = [
-                (p.assignment_id, p.pageno) for p in PageSubmission.select()
-                if PointerChunk.select().where(PointerChunk.assignment == p.assignment_id,
-                                               PointerChunk.pageno == p.pageno).count() < p.chunks_reported
-            ]
+            missing = incomplete_pages()
             if not missing:
                 return
             if time.monotonic() > deadline:
-                raise AssertionError(f"pages still missing chunks after {timeout} s: {missing}")
+                raise AssertionError(f"{missing} page(s) still missing chunks after {timeout} s")
             time.sleep(0.5)
 
 

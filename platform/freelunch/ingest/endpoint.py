@@ -80,7 +80,7 @@ def ingest(app: Flask, environ: Mapping) -> Answer:
 
 def _append(config: Mapping, assignment_id: int, batch: Batch) -> int:
     try:
-        outcome = ingest_service.append(config, assignment_id, batch.page, batch.seq, batch.n_events,
+        outcome = ingest_service.append(config, assignment_id, batch.page, batch.tab, batch.seq, batch.n_events,
                                         batch.events_json)
     except RedisError:
         raise Refused(503, "Service Unavailable", "The event buffer is unreachable; keep the batch and retry.",

@@ -15,6 +15,7 @@ MAX_EVENTS = 1000  # a tracker sends ~60-120 a second; a retried backlog is sent
 MAX_BYTES = 128 * 1024
 MAX_PAGE = 1000
 MAX_SEQ = 10_000_000
+MAX_TAB = 2**31 - 1  # the tracker's random id for the browser tab
 MAX_INDEX = 10_000  # grid index; a page shows M images (48 by default)
 TOLERANCE = 0.05  # offsetX/offsetY can fall a pixel or two outside the image's box
 PAST_MS = 30 * 24 * 3600 * 1000  # workers' clocks are wrong by hours, not by months
@@ -30,7 +31,7 @@ SHAPES = {
 }
 POSITIONED = frozenset(("move", "click"))
 TOGGLES = frozenset(("click", "key"))
-TOP_KEYS = frozenset(("token", "page", "seq", "events"))
+TOP_KEYS = frozenset(("token", "page", "tab", "seq", "events"))
 NUMBERS = (int, float)
 
 
@@ -42,6 +43,7 @@ class Invalid(Exception):
 class Batch:
     token: str
     page: int
+    tab: int
     seq: int
     n_events: int
     events_json: bytes
@@ -54,12 +56,14 @@ def parse(body: bytes, now_ms: int, max_events: int = MAX_EVENTS) -> Batch:
     except orjson.JSONDecodeError as error:
         raise Invalid(f"The body is not JSON: {error}") from None
     if type(data) is not dict or data.keys() != TOP_KEYS:
-        raise Invalid("The body must be an object with exactly token, page, seq and events.")
-    token, page, seq, events = data["token"], data["page"], data["seq"], data["events"]
+        raise Invalid("The body must be an object with exactly token, page, tab, seq and events.")
+    token, page, tab, seq, events = data["token"], data["page"], data["tab"], data["seq"], data["events"]
     if type(token) is not str or not token:
         raise Invalid("token must be a non-empty string.")
     if type(page) is not int or not 1 <= page <= MAX_PAGE:
         raise Invalid(f"page must be an integer from 1 to {MAX_PAGE}.")
+    if type(tab) is not int or not 0 <= tab <= MAX_TAB:
+        raise Invalid(f"tab must be an integer from 0 to {MAX_TAB}.")
     if type(seq) is not int or not 0 <= seq <= MAX_SEQ:
         raise Invalid(f"seq must be an integer from 0 to {MAX_SEQ}.")
     if type(events) is not list or not events:
@@ -67,7 +71,7 @@ def parse(body: bytes, now_ms: int, max_events: int = MAX_EVENTS) -> Batch:
     if len(events) > max_events:
         raise Invalid(f"At most {max_events} events per batch; send the rest in the next one.")
     check_events(events, now_ms - PAST_MS, now_ms + FUTURE_MS)
-    return Batch(token, page, seq, len(events), orjson.dumps(events))
+    return Batch(token, page, tab, seq, len(events), orjson.dumps(events))
 
 
 def check_events(events: list, earliest: int, latest: int) -> None:

@@ -15,6 +15,7 @@ from peewee import JOIN, IntegrityError, fn
 
 from .. import storage
 from ..db import database
+from ..ingest.validate import MAX_TAB
 from ..models import (Assignment, Batch, Hit, HitPage, Image, ImageClass, ImageRecord, LabLink, PageSubmission, VERSIONS,
                       utcnow)
 from . import identity
@@ -364,11 +365,12 @@ def parse_summary(summary, page: PageView) -> tuple[dict, list[dict]]:
     if ended < started:
         raise AnnotationError(400, "The page summary ends before it starts.")
     chunks = _int(summary.get("chunks", 0), "chunk count", 0, 10_000_000)
+    tab = _int(summary.get("tab", 0), "tab", 0, MAX_TAB)
     keys = {i.key: i.id for i in page.images + page.spares}
     rows = [_image_record(raw, page, keys) for raw in _list(summary.get("images"), "image list")]
     if sorted(r["grid_index"] for r in rows) != list(range(len(page.images))):
         raise AnnotationError(400, "The page summary must have one record for every image on the page.")
-    return dict(started_at=started, ended_at=ended, chunks_reported=chunks), rows
+    return dict(started_at=started, ended_at=ended, tab=tab, chunks_reported=chunks), rows
 
 
 def submit_page(assignment: Assignment, pageno: int, summary) -> bool:

@@ -57,19 +57,20 @@ def _slice_tracking(pages: list[PageSubmission]) -> dict[int, dict[int, list[dic
     """Per page id, the page's "move" events by grid index, in time order, from its stored chunks.
 
     One query reads the chunks of a whole slice. Only moves between the page's
-    startedAt and endedAt count: a worker who reloaded a page mid-way left
-    chunks of an abandoned view of it, whose other fields (hovers, clicks) are
-    not in the submitted records either.
+    startedAt and endedAt count, and only those of the browser tab that submitted
+    the page: a worker who reloaded a page mid-way, or had it open in another
+    tab, left chunks of an abandoned view of it, whose other fields (hovers,
+    clicks) are not in the submitted records either.
     """
-    by_key = {(p.assignment_id, p.pageno): p for p in pages}
+    by_key = {(p.assignment_id, p.pageno, p.tab): p for p in pages}
     moves: dict[int, dict[int, list[dict]]] = {p.id: {} for p in pages}
     chunks = (
-        PointerChunk.select(PointerChunk.assignment, PointerChunk.pageno, PointerChunk.events)
+        PointerChunk.select(PointerChunk.assignment, PointerChunk.pageno, PointerChunk.tab, PointerChunk.events)
         .where(PointerChunk.assignment.in_({p.assignment_id for p in pages}))
         .order_by(PointerChunk.assignment, PointerChunk.pageno, PointerChunk.seq)
     )
-    for assignment_id, pageno, events in chunks.tuples():
-        page = by_key.get((assignment_id, pageno))
+    for assignment_id, pageno, tab, events in chunks.tuples():
+        page = by_key.get((assignment_id, pageno, tab))
         if page is not None:  # chunks of pages outside the slice (or never submitted) are skipped
             _moves(orjson.loads(events), page, moves[page.id])
     return {page_id: _sorted(m) for page_id, m in moves.items()}

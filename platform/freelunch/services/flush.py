@@ -1,7 +1,7 @@
 """Move pointer-event batches from the Redis stream into PointerChunk rows, exactly once.
 
 A flusher reads through the consumer group, writes a bulk of chunks in one
-transaction with INSERT ... ON CONFLICT DO NOTHING on (assignment, pageno, seq),
+transaction with INSERT ... ON CONFLICT DO NOTHING on (assignment, pageno, tab, seq),
 and only then acknowledges and deletes the entries. So:
 - a crash before the commit leaves the entries pending: they are read again (by
   the same consumer at its next flush, or by another one through XAUTOCLAIM);
@@ -32,8 +32,8 @@ IDLE_CONSUMER_MS = 3600 * 1000
 CHECKPOINT_PAGES = 16_384  # 64 MB of WAL at 4 KB pages
 # One prepared statement run with executemany: peewee's insert_many spends more time
 # writing SQL for a bulk than SQLite spends storing it. Portable: SQLite >= 3.24 and PostgreSQL.
-INSERT = ("INSERT INTO pointer_chunk (assignment_id, pageno, seq, n_events, events, received_at)"
-          " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING")
+INSERT = ("INSERT INTO pointer_chunk (assignment_id, pageno, tab, seq, n_events, events, received_at)"
+          " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING")
 
 
 def ensure_group(redis: Redis) -> None:
@@ -122,7 +122,8 @@ def store(redis: Redis, entries: list) -> int:
     started = time.monotonic()
     ids = [entry_id for entry_id, _ in entries]
     rows = [
-        (int(f[b"a"]), int(f[b"p"]), int(f[b"s"]), int(f[b"n"]), f[b"e"].decode(), int(entry_id.split(b"-", 1)[0]))
+        (int(f[b"a"]), int(f[b"p"]), int(f[b"t"]), int(f[b"s"]), int(f[b"n"]), f[b"e"].decode(),
+         int(entry_id.split(b"-", 1)[0]))
         for entry_id, f in entries
         if f  # an entry deleted while pending comes back empty: it was stored already
     ]
@@ -131,7 +132,7 @@ def store(redis: Redis, entries: list) -> int:
     if rows:
         with database.atomic(), peewee.__exception_wrapper__:  # peewee's error classes, as for its own queries
             database.cursor().executemany(INSERT.replace("?", database.param), rows)
-    events = sum(row[3] for row in rows)
+    events = sum(row[4] for row in rows)
     minute = int(time.time()) // 60
     with redis.pipeline(transaction=False) as pipe:
         pipe.xack(STREAM, GROUP, *ids)
@@ -154,26 +155,29 @@ def _existing_assignments(ids: set[int]) -> set[int]:
 def chunk_completeness(assignment_id: int) -> list[dict]:
     """Per submitted page of an assignment: chunks stored against chunks the page reported, and which are missing.
 
-    ``missing`` lists the sequence numbers below ``reported`` that never arrived
-    (a batch may still be in the stream: look again after the next flush).
+    Counted for the browser tab that submitted the page (another tab's chunks of
+    the same page are kept, but were not reported). ``missing`` lists the sequence
+    numbers below ``reported`` that never arrived (a batch may still be in the
+    stream: look again after the next flush).
     """
-    pages = (PageSubmission.select(PageSubmission.pageno, PageSubmission.chunks_reported)
+    pages = (PageSubmission.select(PageSubmission.pageno, PageSubmission.tab, PageSubmission.chunks_reported)
              .where(PageSubmission.assignment == assignment_id).order_by(PageSubmission.pageno).tuples())
-    seqs: dict[int, set[int]] = {}
-    for pageno, seq in (PointerChunk.select(PointerChunk.pageno, PointerChunk.seq)
-                        .where(PointerChunk.assignment == assignment_id).tuples()):
-        seqs.setdefault(pageno, set()).add(seq)
+    seqs: dict[tuple[int, int], set[int]] = {}
+    for pageno, tab, seq in (PointerChunk.select(PointerChunk.pageno, PointerChunk.tab, PointerChunk.seq)
+                             .where(PointerChunk.assignment == assignment_id).tuples()):
+        seqs.setdefault((pageno, tab), set()).add(seq)
     return [
-        {"pageno": pageno, "reported": reported, "received": len(seqs.get(pageno, ())),
-         "missing": sorted(set(range(reported)) - seqs.get(pageno, set()))}
-        for pageno, reported in pages
+        {"pageno": pageno, "reported": reported, "received": len(seqs.get((pageno, tab), ())),
+         "missing": sorted(set(range(reported)) - seqs.get((pageno, tab), set()))}
+        for pageno, tab, reported in pages
     ]
 
 
 def incomplete_pages(assignment_ids: list[int] | None = None) -> int:
     """How many submitted pages (of these assignments, or all) have fewer chunks stored than they reported."""
     received = (PointerChunk.select(fn.COUNT(PointerChunk.id))
-                .where(PointerChunk.assignment == PageSubmission.assignment, PointerChunk.pageno == PageSubmission.pageno))
+                .where(PointerChunk.assignment == PageSubmission.assignment, PointerChunk.pageno == PageSubmission.pageno,
+                       PointerChunk.tab == PageSubmission.tab))
     query = PageSubmission.select().where(PageSubmission.chunks_reported > received)
     if assignment_ids is not None:
         query = query.where(PageSubmission.assignment.in_(assignment_ids))

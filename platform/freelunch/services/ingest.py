@@ -7,8 +7,8 @@ count the assignment's batches in a fixed window (flood control), append, and
 say whether a flush job must be enqueued (a SET NX guard, so at most one flush
 is pending however many batches arrive).
 
-Stream entries hold what the flusher writes as is: assignment, page, seq, the
-event count and the events as compact JSON; the entry id's milliseconds are the
+Stream entries hold what the flusher writes as is: assignment, page, tab, seq,
+the event count and the events as compact JSON; the entry id's milliseconds are the
 time the batch was received.
 """
 from __future__ import annotations
@@ -37,12 +37,12 @@ RATE_WINDOW_S = 10
 ACCEPTED, FLUSH_NEEDED, FULL, FLOOD = 0, 1, -1, -2
 
 # KEYS: the stream, the flush guard, then each batch's rate key. ARGV: the four
-# limits, then five values per batch. Returns one outcome per batch.
+# limits, then six values per batch. Returns one outcome per batch.
 APPEND_LUA = """
 local bound, limit = tonumber(ARGV[1]), tonumber(ARGV[2])
 local outcomes, guard_tried = {}, false
 for k = 3, #KEYS do
-  local v = 4 + (k - 3) * 5
+  local v = 4 + (k - 3) * 6
   local outcome = 0
   if redis.call('XLEN', KEYS[1]) >= bound then
     outcome = -1
@@ -52,8 +52,8 @@ for k = 3, #KEYS do
     if used > limit then
       outcome = -2
     else
-      redis.call('XADD', KEYS[1], '*', 'a', ARGV[v + 1], 'p', ARGV[v + 2], 's', ARGV[v + 3], 'n', ARGV[v + 4],
-                 'e', ARGV[v + 5])
+      redis.call('XADD', KEYS[1], '*', 'a', ARGV[v + 1], 'p', ARGV[v + 2], 't', ARGV[v + 3], 's', ARGV[v + 4],
+                 'n', ARGV[v + 5], 'e', ARGV[v + 6])
       if not guard_tried then
         guard_tried = true
         if redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[4]) then outcome = 1 end
@@ -195,12 +195,12 @@ def _appender(url: str, limits: tuple) -> _GroupAppender:
     return appender
 
 
-def append(config: Mapping, assignment_id: int, page: int, seq: int, n_events: int, events_json: bytes) -> int:
+def append(config: Mapping, assignment_id: int, page: int, tab: int, seq: int, n_events: int, events_json: bytes) -> int:
     """ACCEPTED or FLUSH_NEEDED when stored, FULL or FLOOD when refused; raises RedisError when Redis is away."""
     window = int(time.time()) // RATE_WINDOW_S
     limits = (config["INGEST_STREAM_MAX"], config["INGEST_RATE_LIMIT"], RATE_WINDOW_S * 2, GUARD_TTL_S)
     return _appender(config["REDIS_URL"], limits).append(
-        f"ingest:rate:{assignment_id}:{window}", (assignment_id, page, seq, n_events, events_json))
+        f"ingest:rate:{assignment_id}:{window}", (assignment_id, page, tab, seq, n_events, events_json))
 
 
 def request_flush() -> None:

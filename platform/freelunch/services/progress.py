@@ -107,7 +107,8 @@ def batch_progress(batch: Batch) -> BatchProgress:
     received = (
         PointerChunk.select()
         .join(PageSubmission, on=((PageSubmission.assignment == PointerChunk.assignment)
-                                  & (PageSubmission.pageno == PointerChunk.pageno)))
+                                  & (PageSubmission.pageno == PointerChunk.pageno)
+                                  & (PageSubmission.tab == PointerChunk.tab)))
         .join(Assignment, on=(PointerChunk.assignment == Assignment.id))
         .where(in_batch(batch.id))
         .count()

@@ -105,7 +105,8 @@ def _chunks(out: dict, key, where) -> None:
     query = (
         PointerChunk.select(key, fn.COUNT(PointerChunk.id))
         .join(PageSubmission, on=((PageSubmission.assignment == PointerChunk.assignment)
-                                  & (PageSubmission.pageno == PointerChunk.pageno)))
+                                  & (PageSubmission.pageno == PointerChunk.pageno)
+                                  & (PageSubmission.tab == PointerChunk.tab)))
         .join(Assignment, on=(PointerChunk.assignment == Assignment.id))
         .where(*where)
         .group_by(key)

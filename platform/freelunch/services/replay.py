@@ -96,7 +96,8 @@ def replay(submission: PageSubmission) -> Replay:
 
     chunks = (
         PointerChunk.select(PointerChunk.events)
-        .where(PointerChunk.assignment == submission.assignment_id, PointerChunk.pageno == submission.pageno)
+        .where(PointerChunk.assignment == submission.assignment_id, PointerChunk.pageno == submission.pageno,
+               PointerChunk.tab == submission.tab)
         .order_by(PointerChunk.seq)
     )
     n_chunks = 0
