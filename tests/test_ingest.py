@@ -260,6 +260,15 @@ def test_two_tabs_on_one_page_are_both_stored_and_the_submitting_tab_is_counted(
     assert flush_service.incomplete_pages([assignment.id]) == 1
 
 
+def test_a_batch_without_a_tab_id_is_tab_0(app, client, token, run_jobs):
+    """A tracker loaded before the tab id existed, still open in a worker's browser, keeps working."""
+    untabbed = batch(token, seq=4)
+    del untabbed["tab"]
+    assert post(client, untabbed).status_code == 202
+    run_jobs("ingest")
+    assert list(PointerChunk.select(PointerChunk.tab, PointerChunk.seq).tuples()) == [(0, 4)]
+
+
 def test_cron_registers_the_sweep(redis_client):
     from rq.cron import CronScheduler
 

@@ -32,6 +32,7 @@ SHAPES = {
 POSITIONED = frozenset(("move", "click"))
 TOGGLES = frozenset(("click", "key"))
 TOP_KEYS = frozenset(("token", "page", "tab", "seq", "events"))
+UNTABBED_KEYS = TOP_KEYS - {"tab"}  # what trackers sent before the tab id: still open in workers' browsers after a deploy
 NUMBERS = (int, float)
 
 
@@ -55,9 +56,9 @@ def parse(body: bytes, now_ms: int, max_events: int = MAX_EVENTS) -> Batch:
         data = orjson.loads(body)
     except orjson.JSONDecodeError as error:
         raise Invalid(f"The body is not JSON: {error}") from None
-    if type(data) is not dict or data.keys() != TOP_KEYS:
+    if type(data) is not dict or (data.keys() != TOP_KEYS and data.keys() != UNTABBED_KEYS):
         raise Invalid("The body must be an object with exactly token, page, tab, seq and events.")
-    token, page, tab, seq, events = data["token"], data["page"], data["tab"], data["seq"], data["events"]
+    token, page, tab, seq, events = data["token"], data["page"], data.get("tab", 0), data["seq"], data["events"]
     if type(token) is not str or not token:
         raise Invalid("token must be a non-empty string.")
     if type(page) is not int or not 1 <= page <= MAX_PAGE:
