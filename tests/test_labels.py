@@ -146,6 +146,32 @@ def test_results_are_paginated(app, client, org):
     assert "n09/050" in second and "n09/059" in second and "n09/000" not in second
 
 
+def _all_pages(app, batch, rule, per_page: int, decision: str | None = None) -> tuple[list, list]:
+    """(every page's labels in page order, the labels as the export streams them), as (class key, image key)."""
+    with app.app_context():
+        expected = [(r.image_class.key, r.image.key) for r in labels.stream(batch, rule)
+                    if decision is None or r.decision == decision]
+        first, _ = labels.page(batch, rule, 1, per_page, decision=decision)
+        pages = [labels.page(batch, rule, n, per_page, decision=decision)[0] for n in range(1, first.pages + 1)]
+    assert first.total == len(expected)
+    return [(r.image_class.key, r.image.key) for page in pages for r in page.items], expected
+
+
+@pytest.mark.parametrize("per_page", [2, 5, 7])
+def test_every_page_holds_its_slice_of_the_labels_in_order(app, org, per_page):
+    """Pages past the middle are read backwards from the end; together the pages are the labels, once, in order."""
+    with app.app_context():
+        batch = _votes(org, 23, 3, 2)
+    shown, expected = _all_pages(app, batch, labels.Rule(threshold=0.5, min_annotations=2), per_page)
+    assert len(expected) == 23 and shown == expected
+
+
+@pytest.mark.parametrize("decision", ["yes", "no", "undecided"])
+def test_pages_of_one_decision_hold_its_labels_in_order(app, campaign, decision):
+    shown, expected = _all_pages(app, campaign.batch, labels.Rule(threshold=0.5, min_annotations=2), 1, decision)
+    assert expected and shown == expected
+
+
 def test_cached_counts_follow_new_pages_and_control_corrections(app, campaign):
     c = campaign
     rule = labels.Rule(threshold=0.7, min_annotations=1, min_accuracy=0.5)
