@@ -6,12 +6,13 @@ from freelunch.services.hits import BuildError, build_hits
 from freelunch.services.jobs import Progress
 
 
-def build_batch(batch_id: int, organization_id: int, class_ids: list[int] | None = None) -> dict:
+def build_batch(batch_id: int, organization_id: int) -> dict:
+    """Build from the classes chosen in the builder (Batch.class_ids; none chosen: every class)."""
     batch = Batch.get_or_none(Batch.id == batch_id, Batch.organization == organization_id)
     if batch is None:
         return {"error": "The batch was deleted before its HITs were built."}
     try:
-        count = build_hits(batch, class_ids, progress=Progress())
+        count = build_hits(batch, batch.class_ids, progress=Progress())
     except BuildError as error:
         batch.state = "failed"
         batch.save()
