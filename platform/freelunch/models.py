@@ -293,6 +293,12 @@ class PointerChunk(BaseModel):
     class Meta:
         indexes = ((("assignment", "pageno", "tab", "seq"), True),)
 
+    @staticmethod
+    def of_submission():
+        """The condition that a chunk is one its page's submission reported: same page, sent from the submitting tab."""
+        return ((PointerChunk.assignment == PageSubmission.assignment) & (PointerChunk.pageno == PageSubmission.pageno)
+                & (PointerChunk.tab == PageSubmission.tab))
+
 
 EXPORT_KINDS = ("seed-jsonl", "records-csv", "labels-csv", "workers-csv")
 

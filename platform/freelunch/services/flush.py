@@ -175,9 +175,7 @@ def chunk_completeness(assignment_id: int) -> list[dict]:
 
 def incomplete_pages(assignment_ids: list[int] | None = None) -> int:
     """How many submitted pages (of these assignments, or all) have fewer chunks stored than they reported."""
-    received = (PointerChunk.select(fn.COUNT(PointerChunk.id))
-                .where(PointerChunk.assignment == PageSubmission.assignment, PointerChunk.pageno == PageSubmission.pageno,
-                       PointerChunk.tab == PageSubmission.tab))
+    received = PointerChunk.select(fn.COUNT(PointerChunk.id)).where(PointerChunk.of_submission())
     query = PageSubmission.select().where(PageSubmission.chunks_reported > received)
     if assignment_ids is not None:
         query = query.where(PageSubmission.assignment.in_(assignment_ids))

@@ -106,9 +106,7 @@ def batch_progress(batch: Batch) -> BatchProgress:
     page_count, total_ms, reported, last = submitted.scalar(as_tuple=True)
     received = (
         PointerChunk.select()
-        .join(PageSubmission, on=((PageSubmission.assignment == PointerChunk.assignment)
-                                  & (PageSubmission.pageno == PointerChunk.pageno)
-                                  & (PageSubmission.tab == PointerChunk.tab)))
+        .join(PageSubmission, on=PointerChunk.of_submission())
         .join(Assignment, on=(PointerChunk.assignment == Assignment.id))
         .where(in_batch(batch.id))
         .count()

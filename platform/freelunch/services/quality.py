@@ -104,9 +104,7 @@ def _chunks(out: dict, key, where) -> None:
     # Only chunks of submitted pages count: a page still open has reported nothing yet.
     query = (
         PointerChunk.select(key, fn.COUNT(PointerChunk.id))
-        .join(PageSubmission, on=((PageSubmission.assignment == PointerChunk.assignment)
-                                  & (PageSubmission.pageno == PointerChunk.pageno)
-                                  & (PageSubmission.tab == PointerChunk.tab)))
+        .join(PageSubmission, on=PointerChunk.of_submission())
         .join(Assignment, on=(PointerChunk.assignment == Assignment.id))
         .where(*where)
         .group_by(key)
