@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from flask import current_app
 from peewee import JOIN, IntegrityError, fn
 
 from .. import storage
