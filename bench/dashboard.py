@@ -89,7 +89,7 @@ def seed(hits: int, pages: int, images: int, assignments: int, seed_value: int =
     from freelunch.db import database
     from freelunch.models import (Assignment, Batch, Candidate, Dataset, Hit, HitPage, Image, ImageClass,
                                   ImageRecord, Membership, PageSubmission, PointerChunk)
-    from freelunch.services.accounts import sign_up
+    from freelunch.services.accounts.users import sign_up
 
     rng = random.Random(seed_value)
     positives = negatives = 3
@@ -213,7 +213,7 @@ def export_child(database_url: str, instance: str, batch_id: int, kind: str) -> 
     """In a subprocess: run one export and print its figures as JSON."""
     from freelunch.db import database
     from freelunch.models import Batch, Export
-    from freelunch.services import exports
+    from freelunch.services.exports import files as exports
 
     app = _app(database_url, instance)
     with app.app_context(), database.connection_context():

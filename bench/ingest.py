@@ -141,7 +141,7 @@ def make_assignments(n: int) -> list[str]:
     from freelunch import create_app
     from freelunch.db import database
     from freelunch.models import Assignment, Batch, Dataset, Hit, Organization
-    from freelunch.services.identity import assignment_token
+    from freelunch.services.accounts.identity import assignment_token
 
     app = create_app()
     with app.app_context(), database.connection_context(), database.atomic():

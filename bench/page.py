@@ -58,9 +58,9 @@ def build(instance: Path):
     from freelunch import create_app, storage
     from freelunch.db import database
     from freelunch.models import Batch, Candidate, Dataset, Image, ImageClass, Organization
-    from freelunch.services import annotation
-    from freelunch.services.hits import build_hits
-    from freelunch.services.identity import assignment_token
+    from freelunch.services.annotation import pages as annotation
+    from freelunch.services.batches.hits import build_hits
+    from freelunch.services.accounts.identity import assignment_token
     from freelunch.services.schema import upgrade
 
     app = create_app()

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from freelunch.models import Batch
-from freelunch.services.hits import BuildError, build_hits
+from freelunch.services.batches.hits import BuildError, build_hits
 from freelunch.services.jobs import Progress
 
 

@@ -1,7 +1,7 @@
 """RQ job for a batch's export: writes the file, reporting progress through the job's meta."""
 from __future__ import annotations
 
-from freelunch.services import exports
+from freelunch.services.exports import files as exports
 from freelunch.services.jobs import Progress
 
 

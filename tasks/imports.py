@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from freelunch.models import Dataset
-from freelunch.services import image_imports, imports
+from freelunch.services.imports import images as image_imports, classes as imports
 from freelunch.services.jobs import Progress
 
 

@@ -1,4 +1,4 @@
-"""RQ jobs that move pointer events from the Redis stream into the database (services/flush.py)."""
+"""RQ jobs that move pointer events from the Redis stream into the database (services/ingest/flush.py)."""
 from __future__ import annotations
 
 import os
@@ -6,7 +6,7 @@ import socket
 
 from rq import get_current_job
 
-from freelunch.services import flush as flush_service
+from freelunch.services.ingest import flush as flush_service
 
 
 def _consumer() -> str:

@@ -2,7 +2,7 @@
 from rq import get_current_job
 
 from freelunch.models import Batch
-from freelunch.services import mturk
+from freelunch.services.mturk import campaign as mturk
 
 
 def _report(fraction: float) -> None:

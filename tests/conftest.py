@@ -16,7 +16,7 @@ import redis as redis_py
 
 from freelunch import create_app
 from freelunch.db import database
-from freelunch.services.accounts import sign_up
+from freelunch.services.accounts.users import sign_up
 from freelunch.services.schema import upgrade
 
 def _reachable(url: str) -> bool:

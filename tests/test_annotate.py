@@ -14,8 +14,8 @@ from freelunch import storage
 from freelunch.db import database
 from freelunch.models import (Assignment, Batch, Candidate, Dataset, Hit, HitPage, Image, ImageClass, ImageRecord,
                               LabLink, PageSubmission, utcnow)
-from freelunch.services.hits import build_hits
-from freelunch.services.identity import anonymous_worker_id, assignment_token, completion_code
+from freelunch.services.batches.hits import build_hits
+from freelunch.services.accounts.identity import anonymous_worker_id, assignment_token, completion_code
 
 SIZES = [(500, 375), (375, 500), (400, 300)]
 
@@ -24,7 +24,7 @@ def make_batch(app, organization, *, pages=2, per_page=6, hits=1, versions=("POI
                one_hit_per_worker=False, assignments_per_hit=3, name="Fish"):
     """A one-class dataset with real image files and a ready batch of ``hits`` HITs of ``pages`` pages.
 
-    A page's spare images are those of the class's other pages (services/hits.py).
+    A page's spare images are those of the class's other pages (services/batches/hits.py).
     """
     with app.app_context():
         dataset = Dataset.create(organization=organization, name=f"{name} data")

@@ -7,7 +7,7 @@ import pytest
 
 from support import csrf_token, login
 from freelunch.models import Assignment, Batch, Dataset, Hit
-from freelunch.services import identity
+from freelunch.services.accounts import identity
 
 HTMX = {"HX-Request": "true"}
 

@@ -7,7 +7,7 @@ from support import csrf_token, login
 from freelunch import storage
 from freelunch.models import (Assignment, Batch, Candidate, Dataset, Hit, HitPage, Image, ImageClass, LabLink,
                               Membership, PageSubmission)
-from freelunch.services.accounts import create_user
+from freelunch.services.accounts.users import create_user
 from test_imports import picture
 
 HTMX = {"HX-Request": "true"}

@@ -6,7 +6,7 @@ from click.testing import CliRunner
 
 from freelunch.cli import cli
 from freelunch.models import Assignment, Hit, PageSubmission, PointerChunk
-from freelunch.services.export import seed_records
+from freelunch.services.exports.seed import seed_records
 from test_annotate import make_batch, open_assignment, post_page, summary_for
 
 T0 = 1_700_000_000_000
@@ -90,7 +90,7 @@ def _peak_bytes(app, batch) -> tuple[int, int]:
 
 def test_export_streams_with_flat_memory(app, client, make_account, monkeypatch):
     """Exporting 8x the pages must not take 8x the memory: the export never holds the batch."""
-    monkeypatch.setattr("freelunch.services.export.PAGES_PER_QUERY", 4)
+    monkeypatch.setattr("freelunch.services.exports.seed.PAGES_PER_QUERY", 4)
     _, org = make_account("requester@example.org", "Lab")
     batch = make_batch(app, org, pages=2, per_page=6, hits=8)
     hits = list(batch.hits.order_by(Hit.id))

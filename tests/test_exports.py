@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from freelunch.models import Export, Membership
-from freelunch.services import exports
-from freelunch.services.accounts import create_user
+from freelunch.services.exports import files as exports
+from freelunch.services.accounts.users import create_user
 from support import csrf_token, login
 
 HTMX = {"HX-Request": "true"}

@@ -1,6 +1,6 @@
 import re
 
-from freelunch.services.identity import (
+from freelunch.services.accounts.identity import (
     anonymous_worker_id,
     assignment_from_token,
     assignment_token,

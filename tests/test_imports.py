@@ -10,8 +10,8 @@ from PIL import Image as PILImage
 from support import SHARED
 from freelunch import storage
 from freelunch.models import Candidate, Dataset, Image, ImageClass
-from freelunch.services import image_imports, imports
-from freelunch.services.imports import ImportFailure
+from freelunch.services.imports import images as image_imports, classes as imports
+from freelunch.services.imports.classes import ImportFailure
 
 IMAGENETV2 = SHARED / "data" / "imagenetv2"
 

@@ -5,8 +5,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from freelunch.services import safe_fetch
-from freelunch.services.safe_fetch import FetchError, UnsafeURL
+from freelunch.services.imports import safe_fetch
+from freelunch.services.imports.safe_fetch import FetchError, UnsafeURL
 from test_imports import picture
 
 PNG = picture(size=(320, 240))

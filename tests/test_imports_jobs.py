@@ -11,7 +11,7 @@ from rq.job import Job
 
 from support import SHARED, csrf_token, login
 from freelunch.models import Dataset, Image, ImageClass
-from freelunch.services import image_imports
+from freelunch.services.imports import images as image_imports
 from test_imports import picture
 from test_imports_fetch import PNG, local_server  # noqa: F401  (fixture)
 

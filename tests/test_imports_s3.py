@@ -9,7 +9,7 @@ from moto import mock_aws
 from support import csrf_token, login
 from freelunch import create_app, storage
 from freelunch.models import Dataset, Image, ImageClass
-from freelunch.services import image_imports
+from freelunch.services.imports import images as image_imports
 from test_imports import picture
 
 BUCKET = "freelunch-media-test"

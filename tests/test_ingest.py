@@ -11,10 +11,10 @@ from rq import Queue
 from freelunch.db import is_sqlite
 from freelunch.models import (Assignment, Batch, Dataset, Hit, HitPage, ImageClass, Organization, PageSubmission,
                               PointerChunk)
-from freelunch.services import flush as flush_service
-from freelunch.services.identity import assignment_token
-from freelunch.services.ingest import GROUP, STREAM
-from freelunch.services.accounts import create_user
+from freelunch.services.ingest import flush as flush_service
+from freelunch.services.accounts.identity import assignment_token
+from freelunch.services.ingest.stream import GROUP, STREAM
+from freelunch.services.accounts.users import create_user
 from support import login
 
 

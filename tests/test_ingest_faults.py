@@ -24,7 +24,7 @@ from rq import Queue, SimpleWorker
 from freelunch import create_app
 from freelunch.db import database, is_sqlite
 from freelunch.models import PointerChunk
-from freelunch.services.ingest import APPEND_LUA, GROUP, STREAM
+from freelunch.services.ingest.stream import APPEND_LUA, GROUP, STREAM
 from test_ingest import batch, make_assignment, post
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -216,7 +216,7 @@ def test_redis_stopped_answers_503_and_retried_batches_are_stored(app_config, ap
 
 def test_the_same_worker_retries_its_own_pending_entries_at_once(app, client, redis_client):
     """A worker whose flush failed takes its pending entries back at its next flush, without waiting to claim them."""
-    from freelunch.services import flush as flush_service
+    from freelunch.services.ingest import flush as flush_service
 
     token = make_assignment(app)[1]
     for seq in range(3):

@@ -4,7 +4,7 @@ import re
 import pytest
 
 from freelunch.models import Assignment, Batch, Dataset, Hit, HitPage, ImageClass, Vote
-from freelunch.services import labels, tallies
+from freelunch.services.review import labels, tallies
 from review_data import make_campaign, make_image, submit_page
 from support import login
 

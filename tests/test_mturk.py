@@ -6,7 +6,7 @@ import pytest
 from botocore.stub import ANY, Stubber
 
 from freelunch.models import Assignment, Batch, Dataset, Hit, Organization
-from freelunch.services import mturk
+from freelunch.services.mturk import campaign as mturk
 
 
 @pytest.fixture

@@ -5,8 +5,8 @@ import re
 import pytest
 
 from freelunch.models import Assignment, Candidate, Membership, PageTally, Vote
-from freelunch.services import progress, quality, replay, tallies
-from freelunch.services.accounts import create_user
+from freelunch.services.review import progress, quality, replay, tallies
+from freelunch.services.accounts.users import create_user
 from support import login
 from review_data import make_campaign
 

@@ -10,7 +10,7 @@ import pytest
 from freelunch.models import (Assignment, Batch, Candidate, Dataset, Export, Hit, HitPage, Image,
                               ImageClass, Invite, LabLink, Membership, PageSubmission)
 from freelunch.services import jobs
-from freelunch.services.accounts import create_user
+from freelunch.services.accounts.users import create_user
 from freelunch.tenancy import DASHBOARD_BLUEPRINTS
 from support import csrf_token, login
 

@@ -10,8 +10,8 @@ from . import create_app
 from .db import database
 from .models import Batch
 from .services import demo as demo_service
-from .services import export as export_service
-from .services.accounts import AccountError, create_user
+from .services.exports import seed as export_service
+from .services.accounts.users import AccountError, create_user
 from .services.schema import make_migration, upgrade
 
 

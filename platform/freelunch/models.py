@@ -318,7 +318,7 @@ class Export(TenantModel):
     finished_at = DateTimeField(null=True)
 
 
-# --- review read model: derived from the rows above by services/tallies.py ----
+# --- review read model: derived from the rows above by services/review/tallies.py ----
 
 
 class PageTally(BaseModel):

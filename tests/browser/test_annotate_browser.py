@@ -8,7 +8,7 @@ import pytest
 
 from freelunch.models import Assignment, Hit, PageSubmission, PointerChunk
 from freelunch.services import demo
-from freelunch.services.export import seed_records
+from freelunch.services.exports.seed import seed_records
 from test_annotate import make_batch
 from worker import (GEOMETRY_JS, NEUTRAL, at, click, distance_to_path, flush_until_complete, glide, jump,
                     stored_events, submit, wait_loaded)
@@ -340,7 +340,7 @@ def test_closing_the_page_still_delivers_the_last_events(app, live_server, brows
     context.close()
     assignment = Assignment.get()
     with app.app_context():
-        from freelunch.services.flush import flush
+        from freelunch.services.ingest.flush import flush
 
         for _ in range(40):
             flush("browser-test")

@@ -13,7 +13,7 @@ import pytest
 import redis as redis_py
 
 from freelunch.models import Assignment, PageSubmission, PointerChunk
-from freelunch.services.export import seed_records
+from freelunch.services.exports.seed import seed_records
 from test_annotate import make_batch
 from worker import NEUTRAL, flush_until_complete, free_port, glide, jump, submit, wait_loaded
 

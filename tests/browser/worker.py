@@ -6,7 +6,7 @@ import socket
 import time
 
 from freelunch.models import PointerChunk
-from freelunch.services.flush import flush, incomplete_pages
+from freelunch.services.ingest.flush import flush, incomplete_pages
 
 NEUTRAL = (12, 12)  # the page's top-left margin: over no image
 GEOMETRY_JS = """() => Array.from(document.querySelectorAll('img[data-image-id]')).map(img => {

@@ -1,7 +1,7 @@
 """The ingest buffer at a glance: the whole page, or (for htmx polling) just the figures."""
 from flask import render_template, request
 
-from ..services.ingest_status import status
+from ..services.ingest.status import status
 from . import bp
 
 

@@ -3,9 +3,9 @@ import json
 from flask import abort, redirect, render_template, request, url_for
 
 from ..models import Assignment, ImageClass
-from ..services import annotation
-from ..services.annotation import AnnotationError
-from ..services.identity import assignment_token
+from ..services.annotation import pages as annotation
+from ..services.annotation.pages import AnnotationError
+from ..services.accounts.identity import assignment_token
 from . import bp
 
 MAX_SUMMARY_BYTES = 4 * 1024 * 1024  # a 48-image page summary is ~50 KB even after long work

@@ -2,7 +2,7 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from flask_login import current_user, login_required, login_user, logout_user
 
 from ..models import Invite
-from ..services.accounts import AccountError, accept_invite, authenticate, create_user, sign_up
+from ..services.accounts.users import AccountError, accept_invite, authenticate, create_user, sign_up
 from ..tenancy import switch_to
 from . import bp
 from .forms import InviteSignupForm, LoginForm, SignupForm

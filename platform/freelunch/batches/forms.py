@@ -8,7 +8,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..models import VERSIONS
-from ..services.mturk import FEE_STEP_ASSIGNMENTS
+from ..services.mturk.campaign import FEE_STEP_ASSIGNMENTS
 VERSION_LABELS = {
     "POINTER_ORIGINAL": "Red pointer, sharp images",
     "NO_POINTER_ORIGINAL": "No pointer, sharp images",

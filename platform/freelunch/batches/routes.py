@@ -5,10 +5,11 @@ from wtforms import SelectChoice
 from ..annotate.routes import requester_preview
 from ..models import VERSIONS, Assignment, Batch, Dataset, Hit, ImageClass, LabLink, utcnow
 from ..pagination import paginate, requested_page
-from ..services import batches as batch_service
-from ..services import jobs, survey
-from ..services.imports import ImportFailure, decode
-from ..services.mturk import FEE_STEP_ASSIGNMENTS
+from ..services.batches import builder as batch_service
+from ..services import jobs
+from ..services.batches import survey
+from ..services.imports.classes import ImportFailure, decode
+from ..services.mturk.campaign import FEE_STEP_ASSIGNMENTS
 from ..tenancy import current_org, owned_or_404
 from . import bp
 from .forms import BatchForm, LabLinkForm, SurveyCheckForm

@@ -3,7 +3,7 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, ValidationError
 
-from ..services.imports import split_names
+from ..services.imports.classes import split_names
 
 
 class DatasetForm(FlaskForm):

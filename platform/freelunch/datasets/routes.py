@@ -8,10 +8,10 @@ from werkzeug.datastructures import FileStorage
 from .. import storage
 from ..models import CANDIDATE_ROLES, Batch, Candidate, Dataset, Image, ImageClass
 from ..pagination import paginate
-from ..services import datasets as dataset_service
+from ..services.datasets import deletion as dataset_service
 from ..services import jobs
-from ..services.image_imports import check_zip
-from ..services.imports import ImportFailure, split_names
+from ..services.imports.images import check_zip
+from ..services.imports.classes import ImportFailure, split_names
 from ..tenancy import current_org, owned_or_404
 from . import bp
 from .forms import ClassForm, ClassImportForm, DatasetForm, DeleteDatasetForm, ImageImportForm

@@ -9,8 +9,8 @@ import orjson
 from flask import Flask
 from redis.exceptions import RedisError
 
-from ..services import ingest as ingest_service
-from ..services.identity import assignment_from_token
+from ..services.ingest import stream as ingest_service
+from ..services.accounts.identity import assignment_from_token
 from .validate import MAX_BYTES, Batch, Invalid, parse
 
 RETRY_AFTER_S = 5

@@ -2,7 +2,7 @@ from flask import flash, redirect, request, url_for
 
 from ..models import Assignment, Batch
 from ..queues import queue
-from ..services.mturk import FEE_STEP_ASSIGNMENTS, MTurkError, review_assignment
+from ..services.mturk.campaign import FEE_STEP_ASSIGNMENTS, MTurkError, review_assignment
 from ..tenancy import owned_or_404
 from . import bp
 

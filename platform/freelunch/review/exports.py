@@ -3,8 +3,9 @@ from flask import abort, flash, make_response, redirect, render_template, reques
 
 from ..models import Batch, Export
 from ..pagination import paginate
-from ..services import exports, jobs
-from ..services.labels import default_rule
+from ..services.exports import files as exports
+from ..services import jobs
+from ..services.review.labels import default_rule
 from ..tenancy import current_org, owned_or_404
 from . import bp
 from .forms import ExportForm

@@ -2,7 +2,7 @@ from flask_wtf import FlaskForm
 from wtforms import FloatField, IntegerField, SelectChoice, SelectField, StringField
 from wtforms.validators import Length, NumberRange, Optional, StopValidation
 
-from ..services.labels import DECISIONS, Rule
+from ..services.review.labels import DECISIONS, Rule
 
 
 def given(message: str):

@@ -3,7 +3,7 @@ from flask import render_template, request
 
 from ..models import Batch, ImageClass
 from ..pagination import requested_page
-from ..services import labels, tallies
+from ..services.review import labels, tallies
 from ..tenancy import owned_or_404
 from . import bp
 from .forms import ExportForm, ResultsForm

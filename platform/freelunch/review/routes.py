@@ -3,7 +3,7 @@ from flask import abort, render_template, request
 
 from ..models import Assignment, Batch, Hit, HitPage, ImageClass, PageSubmission
 from ..pagination import paginate
-from ..services import progress, quality, replay, tallies
+from ..services.review import progress, quality, replay, tallies
 from ..tenancy import current_org, owned_or_404
 from . import bp
 

@@ -1,1 +1,7 @@
-"""Domain operations, shared by views, CLI commands and RQ jobs."""
+"""Domain operations, shared by views, CLI commands and RQ jobs, one subpackage per domain.
+
+Subpackages (each ``__init__`` names its public functions): ``accounts``, ``datasets``,
+``imports``, ``batches``, ``annotation``, ``ingest``, ``review``, ``exports``, ``mturk``.
+Shared modules: ``jobs`` (enqueue and watch background jobs), ``schema`` (migrations),
+``demo`` (the demo organization). Dependencies run one way; see docs/architecture.md.
+"""

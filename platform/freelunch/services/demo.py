@@ -16,9 +16,9 @@ from PIL import ImageDraw, ImageFilter
 from .. import storage
 from ..db import database
 from ..models import Batch, Candidate, Dataset, Hit, Image, ImageClass, Membership, Organization, User
-from .accounts import sign_up
-from .hits import build_hits
-from .links import survey_link
+from .accounts.users import sign_up
+from .batches.hits import build_hits
+from .batches.links import survey_link
 
 EMAIL = "demo@example.com"
 PASSWORD = "freelunch-demo"

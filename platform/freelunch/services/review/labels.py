@@ -2,7 +2,7 @@
 
 Selection frequency is ImageNetV2's: of the assignments that were shown the
 image for the class, the share that selected it. It is read from the votes
-(services/tallies.py: refresh them first), where an image a worker saw twice
+(services/review/tallies.py: refresh them first), where an image a worker saw twice
 (a control repeated on two pages) is one vote, selected if either record was. Workers whose control accuracy in the batch falls below the
 requester's bar are left out; workers without control answers cannot be judged
 and stay in. A decision needs at least ``min_annotations`` assignments; then an
@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from peewee import Case, fn
 from redis import RedisError
 
-from ..models import Assignment, Batch, Candidate, Image, ImageClass, PageTally, Vote
-from ..pagination import Page
-from ..queues import redis_connection
+from ...models import Assignment, Batch, Candidate, Image, ImageClass, PageTally, Vote
+from ...pagination import Page
+from ...queues import redis_connection
 from .quality import VOTE_SELECTED, control_scores
 from .tallies import in_batch
 

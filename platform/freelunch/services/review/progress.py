@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 
 from peewee import fn
 
-from ..db import is_sqlite
-from ..models import Assignment, Batch, Hit, HitPage, PageSubmission, PointerChunk
+from ...db import is_sqlite
+from ...models import Assignment, Batch, Hit, HitPage, PageSubmission, PointerChunk
 from .quality import DONE, Figures
 from .tallies import in_batch
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 
-from ..db import database
-from ..models import Batch, Candidate, Hit, HitPage, ImageClass
+from ...db import database
+from ...models import Batch, Candidate, Hit, HitPage, ImageClass
 
 SPARES = 3  # replacement images kept per page
 

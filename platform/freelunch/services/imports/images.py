@@ -24,11 +24,11 @@ from pathlib import Path, PurePosixPath
 from flask import current_app
 from PIL import Image as PILImage
 
-from .. import storage
-from ..db import database
-from ..models import CANDIDATE_ROLES, Candidate, Dataset, Image, ImageClass
+from ... import storage
+from ...db import database
+from ...models import CANDIDATE_ROLES, Candidate, Dataset, Image, ImageClass
 from . import safe_fetch
-from .imports import CHUNK, ImportFailure, ProgressFn, Report, check_key, header_map
+from .classes import CHUNK, ImportFailure, ProgressFn, Report, check_key, header_map
 
 WEB_FORMATS = {"JPEG": (".jpg", "image/jpeg"), "PNG": (".png", "image/png"),
                "GIF": (".gif", "image/gif"), "WEBP": (".webp", "image/webp")}

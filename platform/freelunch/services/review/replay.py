@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from ..models import Candidate, Image, ImageRecord, PageSubmission, PointerChunk
-from .annotation import image_src
+from ...models import Candidate, Image, ImageRecord, PageSubmission, PointerChunk
+from ..annotation.pages import image_src
 
 
 @dataclass

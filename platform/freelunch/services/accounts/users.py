@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from ..db import database
-from ..models import Invite, Membership, Organization, User, utcnow
+from ...db import database
+from ...models import Invite, Membership, Organization, User, utcnow
 
 
 class AccountError(ValueError):

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from peewee import EXCLUDED, JOIN, Case, fn
 
-from ..db import database
-from ..models import Assignment, Hit, HitPage, ImageRecord, PageSubmission, PageTally, Vote
+from ...db import database
+from ...models import Assignment, Hit, HitPage, ImageRecord, PageSubmission, PageTally, Vote
 
 PAGES_PER_STEP = 200
 SELECTED = Case(None, [(ImageRecord.selected == True, 1)], 0)  # noqa: E712 (SQL, not Python)

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from peewee import fn
 
-from ..models import Batch, Candidate, Dataset, ImageClass
-from . import jobs
+from ...models import Batch, Candidate, Dataset, ImageClass
+from .. import jobs
 
 
 def class_role_counts(dataset: Dataset, class_ids: list[int] | None) -> dict[int, dict[str, int]]:

@@ -14,8 +14,8 @@ from typing import IO
 import orjson
 from peewee import JOIN
 
-from ..db import database
-from ..models import Assignment, Batch, Hit, HitPage, Image, ImageClass, ImageRecord, PageSubmission, PointerChunk
+from ...db import database
+from ...models import Assignment, Batch, Hit, HitPage, Image, ImageClass, ImageRecord, PageSubmission, PointerChunk
 
 # A slice's trajectories are held at once: a busy page has ~3,000 points (~0.8 MB as dicts),
 # so 50 pages keep the peak near 40 MB however large the batch.

@@ -6,9 +6,9 @@ import time
 from redis.exceptions import RedisError
 from rq.registry import FailedJobRegistry
 
-from ..queues import queue
+from ...queues import queue
 from .flush import incomplete_pages
-from .ingest import GROUP, STREAM, client
+from .stream import GROUP, STREAM, client
 
 WINDOW_MIN = 5
 

@@ -15,8 +15,8 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from ..db import database
-from ..models import Dataset, ImageClass
+from ...db import database
+from ...models import Dataset, ImageClass
 
 MAX_ERRORS_KEPT = 200
 CHUNK = 500

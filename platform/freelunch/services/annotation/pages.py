@@ -12,12 +12,12 @@ from urllib.parse import urlsplit
 
 from peewee import JOIN, IntegrityError, fn
 
-from .. import storage
-from ..db import database
-from ..ingest.validate import MAX_TAB
-from ..models import (Assignment, Batch, Hit, HitPage, Image, ImageClass, ImageRecord, LabLink, PageSubmission, VERSIONS,
+from ... import storage
+from ...db import database
+from ...ingest.validate import MAX_TAB
+from ...models import (Assignment, Batch, Hit, HitPage, Image, ImageClass, ImageRecord, LabLink, PageSubmission, VERSIONS,
                       utcnow)
-from . import identity
+from ..accounts import identity
 
 PREVIEW_ASSIGNMENT = "ASSIGNMENT_ID_NOT_AVAILABLE"
 # The completion form posts to turkSubmitTo: only MTurk's own hosts, or a crafted

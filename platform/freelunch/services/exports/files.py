@@ -1,6 +1,6 @@
 """A batch's export files: made by RQ jobs, kept under instance/exports/<org id>/, downloaded by their organization.
 
-Four kinds. ``seed-jsonl`` is services/export.py's seed-format records;
+Four kinds. ``seed-jsonl`` is services/exports/seed.py's seed-format records;
 ``records-csv`` flattens those same records to one CSV row each, with the
 image's role and the byproduct counts; ``labels-csv`` is the results page's
 labels under the rule the requester chose (kept in ``Export.params``);
@@ -20,9 +20,10 @@ from typing import IO
 import orjson
 from flask import current_app
 
-from ..models import Assignment, Batch, Candidate, Export, Image, ImageClass, ImageRecord, PageSubmission, utcnow
-from . import export as seed_format
-from . import jobs, labels, quality, tallies
+from ...models import Assignment, Batch, Candidate, Export, Image, ImageClass, ImageRecord, PageSubmission, utcnow
+from . import seed as seed_format
+from .. import jobs
+from ..review import labels, quality, tallies
 
 Progress = Callable[..., None]
 REPORT_EVERY = 2000  # rows between progress reports

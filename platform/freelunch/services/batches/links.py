@@ -5,7 +5,7 @@ from urllib.parse import urlencode
 
 from flask import current_app
 
-from ..models import Hit
+from ...models import Hit
 
 
 def survey_link(hit: Hit, worker_id: str, version: str | None = None) -> str:

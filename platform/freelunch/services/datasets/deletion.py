@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 from peewee import fn
 
-from .. import storage
-from . import exports
-from ..db import database
-from ..models import Assignment, Batch, Dataset, Export, Hit, Image, ImageClass, PageSubmission
+from ... import storage
+from ..exports import files as exports
+from ...db import database
+from ...models import Assignment, Batch, Dataset, Export, Hit, Image, ImageClass, PageSubmission
 
 
 @dataclass

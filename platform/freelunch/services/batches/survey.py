@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 from flask import current_app
 
-from ..models import VERSIONS, Assignment, Batch, Hit
-from . import identity
+from ...models import VERSIONS, Assignment, Batch, Hit
+from ..accounts import identity
 
 KIT_COLUMNS = ("toolLink", "version", "hitDatasetName", "imageNetHitId")
 CODE_COLUMNS = ("Answer.surveycode", "Answer.surveyCode", "Answer.survey_code")

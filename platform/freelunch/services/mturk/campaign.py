@@ -16,8 +16,8 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 from flask import current_app
 
-from ..db import database
-from ..models import Assignment, Batch, Hit
+from ...db import database
+from ...models import Assignment, Batch, Hit
 
 SANDBOX_ENDPOINT = "https://mturk-requester-sandbox.us-east-1.amazonaws.com"
 EXTERNAL_QUESTION = (

@@ -20,9 +20,9 @@ from peewee import fn
 from redis import Redis
 from redis.exceptions import ResponseError
 
-from ..db import database, is_sqlite
-from ..models import Assignment, PageSubmission, PointerChunk
-from .ingest import FLUSH_GUARD, GROUP, STREAM, client, request_flush
+from ...db import database, is_sqlite
+from ...models import Assignment, PageSubmission, PointerChunk
+from .stream import FLUSH_GUARD, GROUP, STREAM, client, request_flush
 
 BUDGET_S = 10  # one job flushes for at most this long, then hands over to a fresh job
 LINGER_S = 0.5  # and ends after this long without new batches

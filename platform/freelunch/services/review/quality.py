@@ -2,7 +2,7 @@
 
 Every figure is an aggregate query grouped by a key the caller picks (an
 assignment, a worker, a page number) over the assignments a ``where`` clause
-admits, read from the review read model (PageTally, Vote: services/tallies.py,
+admits, read from the review read model (PageTally, Vote: services/review/tallies.py,
 refresh it first), so a page of 50 workers costs a handful of queries over
 pages, not over image records.
 
@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from peewee import JOIN, Case, fn
 
-from ..models import Assignment, Candidate, HitPage, ImageRecord, PageSubmission, PageTally, PointerChunk, Vote
+from ...models import Assignment, Candidate, HitPage, ImageRecord, PageSubmission, PageTally, PointerChunk, Vote
 from .tallies import ESTIMATE_BUCKETS, SEEN, SELECTED
 
 ESTIMATE_LABELS = ("0", "≤250 ms", "≤500 ms", "≤1 s", "≤2 s", "≤4 s", ">4 s")

@@ -1,0 +1,5 @@
+"""A worker's way through a HIT.
+
+- ``pages``: ``open_link``, ``opened_by_token``, ``page_view``, ``parse_summary``, ``submit_page``, ``progress``
+  (open or resume an assignment, show a page, store a submitted page by record-format.md's rules).
+"""
