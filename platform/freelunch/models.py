@@ -361,6 +361,84 @@ class Vote(BaseModel):
         )
 
 
+# --- MTurk: credentials, qualification types, HIT types, HITs (services/mturk/) ----
+
+
+class MTurkAccount(TenantModel):
+    """An organization's own AWS key pair for MTurk; the secret is a Fernet token (services/mturk/credentials.py)."""
+
+    organization = ForeignKeyField(Organization, on_delete="CASCADE", unique=True)
+    access_key_id = CharField(max_length=128)
+    secret_token = TextField()
+    updated_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "mturk_account"
+
+
+class MTurkQualificationType(TenantModel):
+    """A qualification type we created on MTurk, once per organization, environment and purpose.
+
+    ``purpose`` is ``soft-block`` (the organization's block list) or
+    ``did-batch:<batch id>`` (one HIT per worker). The row is written before
+    the create call, with the name we ask for, so a crash is retried by name.
+    """
+
+    sandbox = BooleanField()
+    purpose = CharField(max_length=64)
+    name = CharField(max_length=200)
+    qualification_type_id = CharField(max_length=64, null=True)
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "mturk_qualification_type"
+        indexes = ((("organization", "sandbox", "purpose"), True),)
+
+
+class MTurkHit(TenantModel):
+    """One MTurk HIT for one of our HITs: the intent row of an exactly-once create, then its MTurk state.
+
+    Written (``state`` "intended") with its UniqueRequestToken before
+    CreateHITWithHITType is called; ``sent_at`` is the first time MTurk may have
+    seen the token (its dedupe window is 24 h). A HIT of more than 9
+    assignments is several rows (``part``), so each stays at MTurk's 20 % fee.
+    """
+
+    batch = ForeignKeyField(Batch, backref="mturk_hits", on_delete="CASCADE")
+    hit = ForeignKeyField(Hit, backref="mturk_hits", on_delete="CASCADE")
+    part = SmallIntegerField(default=0)
+    round = SmallIntegerField(default=1)
+    sandbox = BooleanField()
+    max_assignments = SmallIntegerField()
+    unique_request_token = CharField(max_length=64, unique=True)
+    state = CharField(max_length=16, default="intended")  # intended, created, deleted
+    hit_type_id = CharField(max_length=64, null=True)
+    mturk_hit_id = CharField(max_length=64, null=True, unique=True)
+    hit_status = CharField(max_length=16, null=True)  # as MTurk last said: Assignable, Unassignable, Reviewable, ...
+    expires_at = DateTimeField(null=True)
+    intended_at = DateTimeField(default=utcnow)
+    sent_at = DateTimeField(null=True)
+    created_at = DateTimeField(null=True)
+
+    class Meta:
+        table_name = "mturk_hit"
+        indexes = ((("hit", "round", "part"), True),)
+
+
+class MTurkExtension(TenantModel):
+    """Assignments added to an MTurk HIT (CreateAdditionalAssignmentsForHIT): an intent row with its own token."""
+
+    mturk_hit = ForeignKeyField(MTurkHit, backref="extensions", on_delete="CASCADE")
+    assignments = SmallIntegerField()
+    unique_request_token = CharField(max_length=64, unique=True)
+    state = CharField(max_length=16, default="intended")  # intended, done
+    intended_at = DateTimeField(default=utcnow)
+    done_at = DateTimeField(null=True)
+
+    class Meta:
+        table_name = "mturk_extension"
+
+
 MODELS = [
     Organization,
     User,
@@ -381,4 +459,8 @@ MODELS = [
     Export,
     PageTally,
     Vote,
+    MTurkAccount,
+    MTurkQualificationType,
+    MTurkHit,
+    MTurkExtension,
 ]
