@@ -33,8 +33,9 @@ def test_progress_counts_hits_assignments_pages_and_byproducts(app, campaign):
 
 def test_progress_page_polls_and_serves_a_partial_to_htmx(client, campaign):
     url = f"/review/batches/{campaign.batch.id}/progress"
-    page = text(client.get(url))
-    assert "<html" in page and 'hx-trigger="every 5s"' in page
+    assert client.get(url).headers["Location"] == f"/batches/{campaign.batch.id}"  # the Overview tab shows it
+    page = text(client.get(f"/batches/{campaign.batch.id}"))
+    assert "<html" in page and f'hx-get="{url}" hx-trigger="every 5s"' in page
     partial = text(client.get(url, headers=HTMX))
     assert "<html" not in partial and 'id="batch-progress"' in partial
     assert "7<small>/8</small></span> pages submitted" in partial
@@ -48,7 +49,7 @@ def test_empty_batch_progress_says_so(app, client, make_account):
     with app.app_context():
         batch = Batch.create(organization=org, dataset=Dataset.create(organization=org, name="D"), name="Empty")
     login(client, "owner@example.org")
-    assert "No pages submitted yet" in text(client.get(f"/review/batches/{batch.id}/progress"))
+    assert "No pages submitted yet" in text(client.get(f"/batches/{batch.id}"))
 
 
 def test_assignment_figures(app, campaign):
@@ -163,15 +164,15 @@ def test_viewer_reads_review_pages(app, client, campaign):
     login(client, "viewer@example.org")
     b = campaign.batch.id
     a = campaign.assignments["h1w1"].id
-    for url in (f"/review/batches/{b}/progress", f"/review/batches/{b}/assignments", f"/review/assignments/{a}",
+    for url in (f"/batches/{b}", f"/review/batches/{b}/assignments", f"/review/assignments/{a}",
                 f"/review/assignments/{a}/pages/1", f"/review/batches/{b}/workers", "/review/workers",
                 f"/review/batches/{b}/results", f"/review/batches/{b}/exports"):
         assert client.get(url).status_code == 200, url
 
 
-def test_batch_page_loads_the_live_progress(client, campaign):
+def test_batch_page_shows_the_live_progress_and_links_every_tab(client, campaign):
     page = text(client.get(f"/batches/{campaign.batch.id}"))
-    assert f'hx-get="/review/batches/{campaign.batch.id}/progress" hx-trigger="load"' in page
+    assert 'id="batch-progress"' in page and "7<small>/8</small></span> pages submitted" in page
     assert f"/review/batches/{campaign.batch.id}/results" in page and f"/review/batches/{campaign.batch.id}/exports" in page
 
 

@@ -156,6 +156,13 @@ VERSIONS = (
     "POINTER_NO_ORIGINAL",
     "NO_POINTER_NO_ORIGINAL",
 )
+# What each version shows the worker, in a requester's words (POINTER: the red pointer; NO_ORIGINAL: blurred until hover).
+VERSION_MEANINGS = {
+    "POINTER_ORIGINAL": "Red pointer, sharp images",
+    "NO_POINTER_ORIGINAL": "No pointer, sharp images",
+    "POINTER_NO_ORIGINAL": "Red pointer, blurred until hovered",
+    "NO_POINTER_NO_ORIGINAL": "No pointer, blurred until hovered",
+}
 BATCH_STATES = ("draft", "building", "ready", "published", "closed", "failed")
 
 

@@ -108,10 +108,12 @@ def test_requester_imports_edits_and_builds_without_reloads(app, live_server, pa
     page.evaluate("window.__noReload = true")
     run_jobs()
     page.wait_for_selector(".job-done:has-text('2 HITs built')", timeout=15_000)
-    page.wait_for_selector("#batch-hits:has-text('2 HITs')")
+    page.wait_for_selector("#batch-status:has-text('2 HITs')")
     assert Batch.get(Batch.name == "Tench round").state == "ready"
 
     # Lab links: generate, then revoke (the confirm dialog is accepted by the page fixture).
+    page.click(".tabs a:has-text('Lab links')")
+    page.wait_for_selector("#lab-links")
     assert page.is_visible("#lab-links .empty-row")
     page.fill("input[name=label]", "Session 1")
     page.click("button:has-text('Generate a lab link')")

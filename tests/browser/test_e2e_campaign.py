@@ -101,9 +101,11 @@ def test_a_requester_runs_a_campaign_end_to_end(app, app_config, live_server, br
     page.goto(f"{live_server}/batches/{batch.id}")
     page.wait_for_selector("#batch-progress [data-testid=pages-done]:has-text('0/2')")
     page.evaluate("window.__noReload = true")
+    page.click(".tabs a:has-text('Lab links')")
     page.fill("input[name=label]", "Ada's session")
     page.click("button:has-text('Generate a lab link')")
     lab_link = page.input_value("#lab-links tr:has-text(\"Ada's session\") input[readonly]")
+    page.click(".tabs a:has-text('Overview')")
 
     # The annotator, in a browser context of their own: moves over images, selects some, submits both pages.
     annotator = browser.new_context(viewport={"width": 1400, "height": 1500}).new_page()
@@ -131,7 +133,7 @@ def test_a_requester_runs_a_campaign_end_to_end(app, app_config, live_server, br
     # Review: the assignment with its code, then the replay of page 1 with its pointer path and slider.
     assignment = Assignment.get()
     assert assignment.completion_code == code
-    page.click(".subnav a:has-text('Assignments')")
+    page.click(".tabs a:has-text('Review')")
     page.wait_for_selector(f"#assignment-list td:has-text('{code}')")
     page.click(f"#assignment-list a:has-text('{assignment.worker_id}')")
     page.click("a[href$='/pages/1']:has-text('Replay')")
@@ -146,9 +148,9 @@ def test_a_requester_runs_a_campaign_end_to_end(app, app_config, live_server, br
     assert "selected" not in page.get_attribute("[data-cell='0']", "class")
 
     # Results and exports: each export runs as a job, its row turns into a download link.
-    page.click(".subnav a:has-text('Results')")
+    page.click(".tabs a:has-text('Results')")
     page.wait_for_selector("text=image–class pairs annotated")
-    page.click(".subnav a:has-text('Exports')")
+    page.click(".tabs a:has-text('Exports')")
     for title in ("Seed-format JSON Lines", "Image records CSV", "Labels CSV", "Workers CSV"):
         page.click(f".export-kind:has-text('{title}') button")
         page.wait_for_selector(f"#export-rows .export-row:has-text('{title}')")

@@ -28,7 +28,7 @@ def test_preview_shows_live_counters_and_records_nothing(app, live_server, page,
     hit = Hit.get(Hit.batch == batch)
     log_in(page, live_server, "requester@example.org")
 
-    page.goto(f"{live_server}/batches/{batch.id}")
+    page.goto(f"{live_server}/batches/{batch.id}/hits")
     with page.expect_popup() as popup:
         page.locator("a", has_text="preview").first.click()
     preview = popup.value

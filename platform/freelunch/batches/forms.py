@@ -7,14 +7,8 @@ from wtforms import (BooleanField, DecimalField, IntegerField, SelectChoice, Sel
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from ..models import VERSIONS
+from ..models import VERSION_MEANINGS, VERSIONS
 from ..services.mturk.campaign import FEE_STEP_ASSIGNMENTS
-VERSION_LABELS = {
-    "POINTER_ORIGINAL": "Red pointer, sharp images",
-    "NO_POINTER_ORIGINAL": "No pointer, sharp images",
-    "POINTER_NO_ORIGINAL": "Red pointer, blurred until hovered",
-    "NO_POINTER_NO_ORIGINAL": "No pointer, blurred until hovered",
-}
 
 
 class Checkboxes(SelectMultipleField):
@@ -39,7 +33,7 @@ class BatchForm(FlaskForm):
     negatives_per_page = _count("Negative controls per page", 3, 0, 199)
     assignments_per_hit = _count("Assignments per HIT", 3, 1, 100,
                                  description=f"From {FEE_STEP_ASSIGNMENTS} on, MTurk's fee doubles (40% instead of 20%).")
-    versions = Checkboxes("Interface versions", choices=[SelectChoice(v, f"{v}: {VERSION_LABELS[v]}") for v in VERSIONS],
+    versions = Checkboxes("Interface versions", choices=[SelectChoice(v, VERSION_MEANINGS[v]) for v in VERSIONS],
                           default=["POINTER_ORIGINAL"], description="HITs and workers take the ticked versions in turn.")
     one_hit_per_worker = BooleanField("One HIT per worker")
     reward = DecimalField("Reward per assignment (USD)", places=2, default=Decimal("0.10"), validators=[

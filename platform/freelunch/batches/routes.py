@@ -3,15 +3,17 @@ from peewee import fn
 from wtforms import SelectChoice
 
 from ..annotate.routes import requester_preview
-from ..models import VERSIONS, Assignment, Batch, Dataset, Hit, ImageClass, LabLink, utcnow
+from ..models import VERSION_MEANINGS, VERSIONS, Assignment, Batch, Dataset, Hit, ImageClass, LabLink, utcnow
 from ..pagination import paginate, requested_page
 from ..services.batches import builder as batch_service
 from ..services import jobs
 from ..services.batches import survey
 from ..services.imports.classes import ImportFailure, decode
 from ..services.mturk.campaign import FEE_STEP_ASSIGNMENTS
+from ..services.review import progress
 from ..tenancy import current_org, owned_or_404
 from . import bp
+from .tabs import render_tab
 from .forms import BatchForm, LabLinkForm, SurveyCheckForm
 
 CLASS_CHOICES_MAX = 2000  # the builder lists at most this many classes to tick
@@ -101,7 +103,7 @@ def create():
             if batch.assignments_per_hit >= FEE_STEP_ASSIGNMENTS:
                 flash(f"{batch.assignments_per_hit} assignments per HIT: MTurk's fee is 40% instead of 20% "
                       f"from {FEE_STEP_ASSIGNMENTS} on.", "error")
-            flash(f"Batch {batch.name} created; its HITs are being built.", "success")
+            flash(f"Batch {batch.name} created.", "success")
             return redirect(url_for("batches.show", batch_id=batch.id))
     return render_template("batches/new.html", form=form, dataset=dataset, fee_step=FEE_STEP_ASSIGNMENTS), 422
 
@@ -130,20 +132,30 @@ def lab_url(link: LabLink) -> str:
 
 @bp.get("/<int:batch_id>")
 def show(batch_id):
+    """The Overview tab: what the batch asks for, its jobs, its progress."""
     batch = owned_or_404(Batch, batch_id)
-    return render_template(
-        "batches/show.html", batch=batch, hits=_hit_page(batch), links=_link_page(batch), link_form=LabLinkForm(),
-        check_form=SurveyCheckForm(), recent_jobs=jobs.recent(current_org().id, f"batch:{batch.id}"),
-        lab_url=lab_url, fee_step=FEE_STEP_ASSIGNMENTS,
-    )
+    return render_tab("overview", "batches/show.html", batch, recent_jobs=jobs.recent(current_org().id, f"batch:{batch.id}"),
+                      fee_step=FEE_STEP_ASSIGNMENTS, version_meanings=VERSION_MEANINGS)
+
+
+@bp.get("/<int:batch_id>/status")
+def status(batch_id):
+    """The live status line above the tabs (polled)."""
+    batch = owned_or_404(Batch, batch_id)
+    return render_template("batches/_status.html", batch=batch, progress=progress.batch_progress(batch))
 
 
 @bp.get("/<int:batch_id>/hits")
 def hits(batch_id):
     batch = owned_or_404(Batch, batch_id)
-    if not request.htmx:
-        return redirect(url_for("batches.show", batch_id=batch.id, **request.args))
-    return render_template("batches/_hits.html", batch=batch, hits=_hit_page(batch))
+    return render_tab("hits", "batches/hits.html", batch, partial="batches/_hits.html", hits=_hit_page(batch))
+
+
+@bp.get("/<int:batch_id>/mturk")
+def mturk(batch_id):
+    """The MTurk tab: publishing through the API and the survey-link kit."""
+    batch = owned_or_404(Batch, batch_id)
+    return render_tab("mturk", "batches/mturk.html", batch, check_form=SurveyCheckForm(), fee_step=FEE_STEP_ASSIGNMENTS)
 
 
 @bp.post("/<int:batch_id>/build")
@@ -186,9 +198,8 @@ def preview(batch_id, hit_id):
 @bp.get("/<int:batch_id>/links")
 def links(batch_id):
     batch = owned_or_404(Batch, batch_id)
-    if not request.htmx:
-        return redirect(url_for("batches.show", batch_id=batch.id, **request.args))
-    return render_template("batches/_links.html", batch=batch, links=_link_page(batch), lab_url=lab_url)
+    return render_tab("links", "batches/links.html", batch, partial="batches/_links.html", links=_link_page(batch),
+                      link_form=LabLinkForm(), lab_url=lab_url)
 
 
 @bp.post("/<int:batch_id>/links")
@@ -200,7 +211,7 @@ def create_link(batch_id):
     link = LabLink.create(organization=batch.organization_id, batch=batch, label=(form.label.data or "").strip())
     if not request.htmx:
         flash("Lab link created: copy it below.", "success")
-        return redirect(url_for("batches.show", batch_id=batch.id))
+        return redirect(url_for("batches.links", batch_id=batch.id))
     return render_template("batches/_link_row.html", link=link, lab_url=lab_url, new=True)
 
 
@@ -212,7 +223,7 @@ def revoke_link(link_id):
         link.save()
     if not request.htmx:
         flash("Lab link revoked: it no longer opens HITs.", "success")
-        return redirect(url_for("batches.show", batch_id=link.batch_id))
+        return redirect(url_for("batches.links", batch_id=link.batch_id))
     return render_template("batches/_link_row.html", link=link, lab_url=lab_url)
 
 

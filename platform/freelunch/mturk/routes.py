@@ -16,7 +16,7 @@ def publish(batch_id):
         queue().enqueue("tasks.mturk.publish_batch", batch.id, job_timeout=3600)
         note = " Note: 10 or more assignments per HIT doubles MTurk's fee." if batch.assignments_per_hit >= FEE_STEP_ASSIGNMENTS else ""
         flash(f"Publishing {batch.hits.count()} HITs to MTurk in the background.{note}", "success")
-    return redirect(url_for("batches.show", batch_id=batch.id))
+    return redirect(url_for("batches.mturk", batch_id=batch.id))
 
 
 @bp.post("/batches/<int:batch_id>/mturk/sync")
@@ -24,7 +24,7 @@ def sync(batch_id):
     batch = owned_or_404(Batch, batch_id)
     queue().enqueue("tasks.mturk.sync_batch", batch.id)
     flash("Reconciling assignments with MTurk in the background.", "success")
-    return redirect(url_for("batches.show", batch_id=batch.id))
+    return redirect(url_for("batches.mturk", batch_id=batch.id))
 
 
 @bp.post("/assignments/<int:assignment_id>/mturk/review")

@@ -1,6 +1,7 @@
 """Exports of a batch: start one (an RQ job), watch it, download the file."""
 from flask import abort, flash, make_response, redirect, render_template, request, send_file, url_for
 
+from ..batches.tabs import render_tab
 from ..models import Batch, Export
 from ..pagination import paginate
 from ..services.exports import files as exports
@@ -13,8 +14,8 @@ from .forms import ExportForm
 
 def _exports_page(batch: Batch, form: ExportForm, status: int = 200):
     page = paginate(Export.select().where(Export.batch == batch).order_by(Export.id.desc()))
-    return render_template("review/exports.html", batch=batch, page=page, form=form, kinds=exports.KINDS,
-                           job_status=_job_status), status
+    return render_tab("exports", "review/exports.html", batch, status=status, page=page, form=form, kinds=exports.KINDS,
+                      job_status=_job_status)
 
 
 def _job_status(export: Export):

@@ -1,6 +1,7 @@
 """The results page: selection frequency and label decision per image and class, under the requester's rule."""
-from flask import render_template, request
+from flask import request
 
+from ..batches.tabs import render_tab
 from ..models import Batch, ImageClass
 from ..pagination import requested_page
 from ..services.review import labels, tallies
@@ -27,5 +28,5 @@ def results(batch_id):
         page, summary = labels.page(batch, rule, requested_page(), class_id=image_class.id if image_class else None,
                                     decision=form.decision.data or None)
         context.update(page=page, summary=summary, rule=rule, export_form=ExportForm(data=rule.as_dict()))
-    template = "review/_results.html" if request.htmx else "review/results.html"
-    return render_template(template, **context), 200 if valid else 422
+    return render_tab("results", "review/results.html", context.pop("batch"), partial="review/_results.html",
+                      status=200 if valid else 422, **context)

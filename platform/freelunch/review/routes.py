@@ -1,6 +1,7 @@
 """A batch's live progress, its assignments and workers, and the replay of a submitted page."""
-from flask import abort, render_template, request
+from flask import abort, redirect, render_template, request, url_for
 
+from ..batches.tabs import render_tab
 from ..models import Assignment, Batch, Hit, HitPage, ImageClass, PageSubmission
 from ..pagination import paginate
 from ..services.review import progress, quality, replay, tallies
@@ -8,17 +9,13 @@ from ..tenancy import current_org, owned_or_404
 from . import bp
 
 
-def _partial_or_page(partial_template: str, page_template: str, **context):
-    """The list's partial for an HTMX swap, the whole page otherwise."""
-    return render_template(partial_template if request.htmx else page_template, **context)
-
-
 @bp.get("/batches/<int:batch_id>/progress")
 def progress_view(batch_id):
-    """HITs, assignments, pages and byproducts done, and throughput; the partial polls itself."""
+    """HITs, assignments, pages and byproducts done, and throughput: the partial polls itself; a page load gets the Overview tab."""
     batch = owned_or_404(Batch, batch_id)
-    return _partial_or_page("review/_progress.html", "review/progress.html",
-                            batch=batch, progress=progress.batch_progress(batch))
+    if not request.htmx:
+        return redirect(url_for("batches.show", batch_id=batch.id))
+    return render_template("review/_progress.html", batch=batch, progress=progress.batch_progress(batch))
 
 
 @bp.get("/batches/<int:batch_id>/assignments")
@@ -32,8 +29,8 @@ def assignments(batch_id):
     page = paginate(query.order_by(Assignment.started_at.desc(), Assignment.id.desc()))
     found = quality.figures(Assignment.id, Assignment.id.in_([a.id for a in page.items]))
     rows = [(a, found.get(a.id, quality.Figures())) for a in page.items]
-    return _partial_or_page("review/_assignments.html", "review/assignments.html",
-                            batch=batch, page=page, rows=rows, worker=worker)
+    return render_tab("review", "review/assignments.html", batch, partial="review/_assignments.html",
+                      page=page, rows=rows, worker=worker)
 
 
 @bp.get("/assignments/<int:assignment_id>")
@@ -69,8 +66,8 @@ def batch_workers(batch_id):
     scope = tallies.in_batch(batch.id)
     tallies.refresh(scope)
     page = paginate(quality.workers_query(scope))
-    return _partial_or_page("review/_workers.html", "review/workers.html",
-                            batch=batch, page=page, rows=quality.worker_rows(page.items, scope, batch_id=batch.id))
+    return render_tab("review", "review/batch_workers.html", batch, partial="review/_workers.html",
+                      page=page, rows=quality.worker_rows(page.items, scope, batch_id=batch.id))
 
 
 @bp.get("/workers")
@@ -79,5 +76,5 @@ def workers():
     scope = Assignment.organization == current_org()
     tallies.refresh(scope)
     page = paginate(quality.workers_query(scope))
-    return _partial_or_page("review/_workers.html", "review/workers.html",
-                            batch=None, page=page, rows=quality.worker_rows(page.items, scope))
+    template = "review/_workers.html" if request.htmx else "review/workers.html"
+    return render_template(template, batch=None, page=page, rows=quality.worker_rows(page.items, scope))

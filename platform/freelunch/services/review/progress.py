@@ -44,7 +44,11 @@ class Throughput:
 
 @dataclass
 class BatchProgress:
+    """Every figure the batch page shows, read at once, so no two parts of the page disagree."""
+
+    state: str  # the batch's stored state (draft, building, ready, published, closed, failed)
     hits: int
+    hits_published: int
     hits_started: int
     hits_done: int
     assignments_target: int
@@ -58,6 +62,20 @@ class BatchProgress:
     @property
     def assignments_open(self) -> int:
         return self.assignments_started - self.assignments_done
+
+    @property
+    def phase(self) -> str:
+        """The state a requester reads: a ready or published batch is "annotating" once workers started, "complete" when done."""
+        if self.state not in ("ready", "published"):
+            return self.state
+        if self.assignments_target and self.assignments_done >= self.assignments_target:
+            return "complete"
+        return "annotating" if self.assignments_started else self.state
+
+    @property
+    def percent(self) -> int:
+        """Pages submitted as a share of the pages the batch asks for, 0-100."""
+        return min(100, round(100 * self.pages.pages / self.pages_target)) if self.pages_target else 0
 
 
 def _duration(seconds: int) -> str:
@@ -94,7 +112,7 @@ def throughput(batch: Batch) -> Throughput:
 
 
 def batch_progress(batch: Batch) -> BatchProgress:
-    hits = Hit.select().where(Hit.batch == batch).count()
+    hits, published = Hit.select(fn.COUNT(Hit.id), fn.COUNT(Hit.mturk_hit_id)).where(Hit.batch == batch).scalar(as_tuple=True)
     hit_pages = HitPage.select().join(Hit).where(Hit.batch == batch).count()
     per_hit = Assignment.select(Assignment.hit).where(in_batch(batch.id)).group_by(Assignment.hit)
     started, done = Assignment.select(fn.COUNT(Assignment.id), fn.SUM(DONE)).where(in_batch(batch.id)).scalar(as_tuple=True)
@@ -114,7 +132,9 @@ def batch_progress(batch: Batch) -> BatchProgress:
     if isinstance(last, str):  # SQLite hands aggregates back as text
         last = dt.datetime.fromisoformat(last)
     return BatchProgress(
+        state=batch.state,
         hits=hits,
+        hits_published=published or 0,
         hits_started=per_hit.count(),
         hits_done=per_hit.having(fn.SUM(DONE) >= batch.assignments_per_hit).count(),
         assignments_target=hits * batch.assignments_per_hit,

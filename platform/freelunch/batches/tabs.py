@@ -1,0 +1,53 @@
+"""The batch page's tabs: each tab has its own URL; a tab click swaps only the tab, anything else gets the whole page.
+
+A click on a tab is an htmx request aimed at ``#batch-tab`` (pushed into the history), a list
+inside a tab (paging, filters) aims at its own element and gets that list's partial, and a direct
+load, a reload or a history restore gets the whole page. The answer varies on those headers so
+no cache hands a partial to a full load.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import Response, make_response, render_template, request
+
+from ..models import Batch
+from ..services.review import progress
+
+TAB_TARGET = "batch-tab"
+
+
+@dataclass(frozen=True)
+class Tab:
+    key: str
+    label: str
+    endpoint: str
+
+
+TABS = (
+    Tab("overview", "Overview", "batches.show"),
+    Tab("hits", "HITs", "batches.hits"),
+    Tab("links", "Lab links", "batches.links"),
+    Tab("mturk", "MTurk", "batches.mturk"),
+    Tab("review", "Review", "review.assignments"),
+    Tab("results", "Results", "review.results"),
+    Tab("exports", "Exports", "review.exports_view"),
+)
+
+
+def render_tab(tab: str, template: str, batch: Batch, partial: str | None = None, status: int = 200,
+               **context) -> Response:
+    """``template`` (which extends ``batch_layout``) as a tab swap or a whole page; ``partial`` for a list's own swap."""
+    swap = bool(request.htmx) and not request.htmx.history_restore_request
+    if swap and request.htmx.target == TAB_TARGET:
+        layout = "batches/_tab.html"
+    elif swap and partial:
+        layout = None
+    else:
+        layout = "batches/_page.html"
+    context.setdefault("progress", progress.batch_progress(batch))
+    body = render_template(template if layout else partial, batch=batch, tab=tab, batch_layout=layout,
+                           **context)
+    response = make_response(body, status)
+    response.vary.update(("HX-Request", "HX-Target", "HX-History-Restore-Request"))
+    return response

@@ -1,0 +1,55 @@
+"""The batch page in Chromium: tabs swap in place with their own URLs, Back and a reload land on the same tab,
+and the status line follows a build without a reload."""
+from __future__ import annotations
+
+import pytest
+
+from freelunch.models import Batch
+from freelunch.services.batches import builder
+from test_batches import make_dataset
+from test_preview_browser import log_in
+
+pytestmark = pytest.mark.browser
+
+
+def test_tabs_swap_in_place_keep_their_urls_and_the_status_follows_the_build(app, live_server, page, make_account,
+                                                                               run_jobs):
+    _, org = make_account("requester@example.org", "Lab")
+    with app.app_context():
+        dataset = make_dataset(org, classes=("n01",), candidates=20)
+        batch = Batch.create(organization=org, dataset=dataset, name="Tabs", pages_per_hit=2, images_per_page=6,
+                             positives_per_page=1, negatives_per_page=1, assignments_per_hit=2)
+        builder.start_build(batch, None)
+    log_in(page, live_server, "requester@example.org")
+    base = f"{live_server}/batches/{batch.id}"
+    page.goto(base)
+    page.wait_for_selector("[data-testid=batch-phase]:has-text('building')")
+    page.evaluate("window.__noReload = true")
+
+    run_jobs()  # the status line polls every second while building, then reads ready with the HITs' figures
+    page.wait_for_selector("[data-testid=batch-phase]:has-text('ready')", timeout=10_000)
+    hits = page.inner_text("[data-testid=batch-hits]")
+    assert hits.endswith("HITs") and not hits.startswith("0 ")
+
+    page.click(".tabs a:has-text('HITs')")
+    page.wait_for_url(f"{base}/hits")
+    page.wait_for_selector("#batch-hits a:has-text('preview')")
+    assert page.inner_text(".tabs [aria-current=page]") == "HITs"
+    page.click(".tabs a:has-text('MTurk')")
+    page.wait_for_url(f"{base}/mturk")
+    page.wait_for_selector(f"text=0 of {hits.split()[0]} HITs published")
+    assert page.title().startswith("MTurk · Tabs")
+    page.click(".tabs a:has-text('Results')")
+    page.wait_for_url(f"{live_server}/review/batches/{batch.id}/results")
+    page.wait_for_selector("#results")
+    assert page.evaluate("window.__noReload") is True  # every tab came in by an htmx swap
+
+    page.go_back()
+    page.wait_for_url(f"{base}/mturk")
+    page.wait_for_selector(".tabs [aria-current=page]:has-text('MTurk')")
+    page.go_back()
+    page.wait_for_selector(".tabs [aria-current=page]:has-text('HITs')")
+    assert page.url == f"{base}/hits"
+    page.reload()  # a direct load of a tab's URL is the whole page on that tab
+    page.wait_for_selector(".tabs [aria-current=page]:has-text('HITs')")
+    assert page.locator("#batch-status").count() == 1 and page.locator("#batch-hits").count() == 1
