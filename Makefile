@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 POSTGRES_TEST_URL ?= postgres://postgres@127.0.0.1:5432/test
 
-.PHONY: install run test test-postgres e2e bench-ingest bench-page bench-dashboard clean
+.PHONY: install run test test-postgres e2e bench-ingest bench-flush bench-page bench-dashboard clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ e2e: install
 # The ingest path under load against the naive design (docs/performance.md); needs wrk and redis-server from Debian (apt-get install wrk redis-server).
 bench-ingest: install
 	$(BIN)/python bench/ingest.py
+
+# The flush alone, SQLite and PostgreSQL in the same run, and PostgreSQL's alternative bulk writes (docs/performance.md).
+bench-flush: install
+	$(BIN)/python bench/flush.py
 
 # The annotation page: server render time, page weight, tracker cost per pointer event (docs/performance.md).
 bench-page: install

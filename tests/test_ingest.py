@@ -328,3 +328,20 @@ def test_queue_monitor_works_for_admins_and_refuses_cross_site_posts(app, admin_
     assert same_site.status_code == 200
     assert admin_client.get("/admin/rq/requeue/ingest").status_code == 403  # a GET that acts, e.g. from an <img>
     assert admin_client.get("/admin/rq/requeue/ingest", headers={"Referer": "http://localhost/admin/rq/"}).status_code == 200
+
+
+def test_the_bulk_insert_keeps_text_as_is_and_skips_stored_chunks(app, token):
+    """PostgreSQL's COPY text format escapes; SQLite's executemany binds: both store exactly what they got, once."""
+    from freelunch.db import database
+    from freelunch.services.ingest.insert import insert_chunks
+
+    assignment_id = Assignment.select(Assignment.id).scalar()
+    tricky = '[{"type":"move","note":"back\\\\slash \\t tab \\n newline \\r \\\\N"}]'
+    rows = [(assignment_id, 1, 0, seq, 1, tricky, 1_764_000_000_000 + seq) for seq in range(3)]
+    with app.app_context(), database.connection_context():
+        with database.atomic():
+            insert_chunks(rows)
+        with database.atomic():
+            insert_chunks(rows[1:] + [(assignment_id, 1, 0, 3, 1, "[]", 1)])  # two already stored
+    assert [(c.seq, c.events) for c in PointerChunk.select().order_by(PointerChunk.seq)] == [
+        (0, tricky), (1, tricky), (2, tricky), (3, "[]")]

@@ -15,13 +15,13 @@ from __future__ import annotations
 import time
 
 from flask import current_app
-import peewee
 from peewee import fn
 from redis import Redis
 from redis.exceptions import ResponseError
 
 from ...db import database, is_sqlite
 from ...models import Assignment, PageSubmission, PointerChunk
+from .insert import insert_chunks
 from .stream import FLUSH_GUARD, GROUP, STREAM, client, request_flush
 
 BUDGET_S = 10  # one job flushes for at most this long, then hands over to a fresh job
@@ -30,10 +30,6 @@ GATHER_S = 0.1  # the wait for more batches after a short read: the most a batch
 STATS_TTL_S = 2 * 3600
 IDLE_CONSUMER_MS = 3600 * 1000
 CHECKPOINT_PAGES = 16_384  # 64 MB of WAL at 4 KB pages
-# One prepared statement run with executemany: peewee's insert_many spends more time
-# writing SQL for a bulk than SQLite spends storing it. Portable: SQLite >= 3.24 and PostgreSQL.
-INSERT = ("INSERT INTO pointer_chunk (assignment_id, pageno, tab, seq, n_events, events, received_at)"
-          " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING")
 
 
 def ensure_group(redis: Redis) -> None:
@@ -130,8 +126,8 @@ def store(redis: Redis, entries: list) -> int:
     live = _existing_assignments({row[0] for row in rows})
     rows = [row for row in rows if row[0] in live]  # an assignment deleted meanwhile takes its chunks with it
     if rows:
-        with database.atomic(), peewee.__exception_wrapper__:  # peewee's error classes, as for its own queries
-            database.cursor().executemany(INSERT.replace("?", database.param), rows)
+        with database.atomic():
+            insert_chunks(rows)
     events = sum(row[4] for row in rows)
     minute = int(time.time()) // 60
     with redis.pipeline(transaction=False) as pipe:
