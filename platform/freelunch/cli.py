@@ -9,6 +9,7 @@ from flask.cli import FlaskGroup
 from . import create_app
 from .db import database
 from .models import Batch
+from .mturk.commands import mturk as mturk_commands
 from .services import demo as demo_service
 from .services.exports import seed as export_service
 from .services.accounts.users import AccountError, create_user
@@ -89,3 +90,6 @@ def export(batch_id, kind, output):
     with click.open_file(output or "-", "w", encoding="utf-8") as out:
         count = export_service.write_seed_jsonl(batch, out)
     click.echo(f"Wrote {count} records.", err=True)
+
+
+cli.add_command(mturk_commands)

@@ -229,7 +229,8 @@ class Assignment(TenantModel):
     source = CharField(max_length=16, choices=[(s, s) for s in SOURCES])
     lab_link = ForeignKeyField(LabLink, null=True, on_delete="SET NULL")
     version = CharField(max_length=32)
-    mturk_assignment_id = CharField(max_length=64, null=True, unique=True)
+    # MTurk hands an AssignmentId to a new worker once the first returned it: unique with the worker only.
+    mturk_assignment_id = CharField(max_length=64, null=True)
     mturk_hit_id = CharField(max_length=64, null=True)
     turk_submit_to = CharField(max_length=255, null=True)
     mturk_status = CharField(max_length=16, null=True)  # Submitted, Approved, Rejected: as MTurk last said
@@ -239,7 +240,7 @@ class Assignment(TenantModel):
     completion_code = CharField(max_length=6, null=True)
 
     class Meta:
-        indexes = ((("hit", "worker_id"), True),)
+        indexes = ((("hit", "worker_id"), True), (("mturk_assignment_id", "worker_id"), True))
 
 
 class PageSubmission(BaseModel):
@@ -305,6 +306,117 @@ class PointerChunk(BaseModel):
         """The condition that a chunk is one its page's submission reported: same page, sent from the submitting tab."""
         return ((PointerChunk.assignment == PageSubmission.assignment) & (PointerChunk.pageno == PageSubmission.pageno)
                 & (PointerChunk.tab == PageSubmission.tab))
+
+
+# --- MTurk: what reconciliation learnt, and what we asked MTurk to do ---------------
+
+MTURK_STATUSES = ("Submitted", "Approved", "Rejected")
+# An intent row's life: written before the call, then what the call (or MTurk's own state) said.
+INTENT_STATES = ("intended", "done", "adopted", "failed")
+
+
+class MTurkAssignment(TenantModel):
+    """One assignment as MTurk last listed it (services/mturk/tracking.py): the truth that review and pay act on.
+
+    Keyed by MTurk's AssignmentId *and* the worker's HMAC (never the raw WorkerId):
+    an AssignmentId a worker returned is handed to the next worker.
+    """
+
+    hit = ForeignKeyField(Hit, backref="mturk_assignments", on_delete="CASCADE")
+    mturk_hit_id = CharField(max_length=64, index=True)
+    mturk_assignment_id = CharField(max_length=64)
+    worker_id = CharField(max_length=16, index=True)  # identity.anonymous_worker_id, as Assignment.worker_id
+    assignment = ForeignKeyField(Assignment, null=True, backref="mturk_records", on_delete="SET NULL")  # our data
+    status = CharField(max_length=16, choices=[(s, s) for s in MTURK_STATUSES])
+    accepted_at = DateTimeField(null=True)
+    submitted_at = DateTimeField(null=True)
+    auto_approval_at = DateTimeField(null=True)
+    deadline = DateTimeField(null=True)
+    decided_at = DateTimeField(null=True)  # MTurk's ApprovalTime or RejectionTime
+    answer = TextField(default="")  # the form the worker's browser posted to externalSubmit (QuestionFormAnswers)
+    requester_feedback = TextField(default="")
+    flag = CharField(max_length=200, default="")  # why auto-review left it for the requester
+    qualified_at = DateTimeField(null=True)  # when the batch's "did this batch" qualification was granted
+    synced_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "mturk_assignment"
+        indexes = ((("mturk_assignment_id", "worker_id"), True),)
+
+
+REVIEW_ACTIONS = ("approve", "reject", "override")
+
+
+class Decision(TenantModel):
+    """An approve, reject or override-rejection, written before the MTurk call and completed after it."""
+
+    mturk_assignment = ForeignKeyField(MTurkAssignment, backref="decisions", on_delete="CASCADE")
+    action = CharField(max_length=16, choices=[(a, a) for a in REVIEW_ACTIONS])
+    feedback = TextField(default="")
+    rules = JSONField(null=True)  # auto-review: the rules applied and the figures they judged
+    source = CharField(max_length=16)  # dashboard, cli, auto
+    user = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    state = CharField(max_length=16, default="intended", choices=[(s, s) for s in INTENT_STATES])
+    error_code = CharField(max_length=120, default="")
+    error = TextField(default="")
+    created_at = DateTimeField(default=utcnow)
+    finished_at = DateTimeField(null=True)
+
+
+class Bonus(TenantModel):
+    """One bonus: its UniqueRequestToken is fixed when the row is written, so every retry is the same request.
+
+    ``key`` (amount and reason) makes asking twice for the same bonus find this row instead of paying again.
+    """
+
+    mturk_assignment = ForeignKeyField(MTurkAssignment, backref="bonuses", on_delete="CASCADE")
+    amount = DecimalField(max_digits=8, decimal_places=2)
+    reason = TextField()
+    key = CharField(max_length=64)
+    token = CharField(max_length=64, unique=True, default=new_token)
+    state = CharField(max_length=16, default="intended", choices=[(s, s) for s in INTENT_STATES])
+    attempts = IntegerField(default=0)
+    first_sent_at = DateTimeField(null=True)  # MTurk remembers a token for 24 h from here
+    error_code = CharField(max_length=120, default="")
+    error = TextField(default="")
+    user = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    created_at = DateTimeField(default=utcnow)
+    paid_at = DateTimeField(null=True)
+
+    class Meta:
+        indexes = ((("mturk_assignment", "key"), True),)
+
+
+WORKER_ACTIONS = ("soft_block", "hard_block", "notify", "qualify")
+
+
+class WorkerAction(TenantModel):
+    """A block, a message or a qualification for one worker, reached through one of their assignments."""
+
+    mturk_assignment = ForeignKeyField(MTurkAssignment, backref="worker_actions", on_delete="CASCADE")
+    kind = CharField(max_length=16, choices=[(k, k) for k in WORKER_ACTIONS])
+    worker_id = CharField(max_length=16, index=True)
+    subject = CharField(max_length=200, default="")
+    text = TextField(default="")  # the block reason or the message
+    state = CharField(max_length=16, default="intended", choices=[(s, s) for s in INTENT_STATES])
+    error_code = CharField(max_length=120, default="")
+    error = TextField(default="")
+    user = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    created_at = DateTimeField(default=utcnow)
+    finished_at = DateTimeField(null=True)
+
+
+class ReviewRules(TenantModel):
+    """A batch's auto-review rules; a rule left empty is not applied."""
+
+    batch = ForeignKeyField(Batch, backref="review_rules", unique=True, on_delete="CASCADE")
+    min_control_accuracy = DecimalField(max_digits=4, decimal_places=3, null=True)  # 0..1
+    min_seconds_per_page = IntegerField(null=True)
+    require_completion_code = BooleanField(default=True)
+    min_completeness = DecimalField(max_digits=4, decimal_places=3, null=True)  # 0..1
+    reject_failures = BooleanField(default=False)  # else an assignment that fails a rule is left for the requester
+    approve_feedback = TextField(default="")
+    updated_at = DateTimeField(default=utcnow)
 
 
 EXPORT_KINDS = ("seed-jsonl", "records-csv", "labels-csv", "workers-csv")
@@ -470,4 +582,9 @@ MODELS = [
     MTurkQualificationType,
     MTurkHit,
     MTurkExtension,
+    MTurkAssignment,
+    Decision,
+    Bonus,
+    WorkerAction,
+    ReviewRules,
 ]

@@ -129,12 +129,10 @@ def open_link(params) -> Opening:
         mturk_hit_id=(params.get("hitId") or "").strip()[:64] or None, turk_submit_to=turk_submit_to,
     ))
     if turk_submit_to and not assignment.done and mturk_assignment != assignment.mturk_assignment_id:
-        # A worker who returned the HIT and accepted it again has a new MTurk assignment.
+        # A worker who returned the HIT and accepted it again has a new MTurk assignment. The one they
+        # returned may already be another worker's: assignments are unique per (AssignmentId, worker).
         assignment.mturk_assignment_id, assignment.turk_submit_to = mturk_assignment, turk_submit_to
-        try:
-            assignment.save()
-        except IntegrityError:
-            raise AnnotationError(409, "This MTurk assignment is already in use by another worker.") from None
+        assignment.save()
     return Opening(hit, assignment)
 
 

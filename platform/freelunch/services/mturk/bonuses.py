@@ -1,0 +1,156 @@
+"""Bonuses, paid exactly once: a row with its own UniqueRequestToken first, then SendBonus, then the result.
+
+Asking again for the same bonus (same assignment, amount and reason: the row's
+``key``) finds the row instead of writing a second one, so a retried job or
+command cannot pay twice. A row that may have reached MTurk before (an earlier
+attempt) is first looked for in ListBonusPayments: MTurk forgets a token after
+24 h, and after that only the list can tell. SendBonus needs the raw WorkerId:
+it is read from GetAssignment at call time, checked against the hash we keep,
+and forgotten.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+from ...models import Batch, Bonus, Hit, MTurkAssignment, User, utcnow
+from ..accounts import identity
+from . import calls
+from .calls import MTurkError
+
+AMOUNT_PATTERN = re.compile(r"^[0-9]+(\.)?[0-9]{0,2}$")  # MTurk's CurrencyAmount
+REASON_MAX = 1024
+BONUSABLE = ("Approved", "Rejected")  # MTurk bonuses an assignment once it has been decided
+# A token MTurk has seen: the bonus was paid by the first request that carried it.
+DUPLICATE_CODES = ("AWS.MechanicalTurk.DuplicateRequest", "AWS.MechanicalTurk.BonusAlreadyPaid")
+
+
+class BonusError(ValueError):
+    """A bonus we refuse before asking MTurk; the message is for the requester."""
+
+
+def parse_amount(text: str | Decimal) -> Decimal:
+    """Dollars as MTurk takes them: more than zero, whole cents, nothing rounded away."""
+    raw = str(text).strip().lstrip("$")
+    if not AMOUNT_PATTERN.match(raw):
+        raise BonusError(f"The bonus {text!r} is not an amount in dollars and cents, such as 0.25.")
+    try:
+        amount = Decimal(raw)
+    except InvalidOperation:
+        raise BonusError(f"The bonus {text!r} is not an amount in dollars and cents, such as 0.25.") from None
+    if amount <= 0:
+        raise BonusError("A bonus must be more than $0.00.")
+    return amount.quantize(Decimal("0.01"))
+
+
+def _key(amount: Decimal, reason: str) -> str:
+    return hashlib.sha256(f"{amount:.2f}\n{reason}".encode()).hexdigest()[:32]
+
+
+def request(row: MTurkAssignment, amount: str | Decimal, reason: str, user: User | None = None) -> Bonus:
+    """The bonus's row, written once: asking for the same bonus again returns the same row (and token)."""
+    amount = parse_amount(amount)
+    reason = " ".join((reason or "").split())
+    if not reason:
+        raise BonusError("Say why you pay the bonus: MTurk shows the reason to the worker.")
+    if len(reason) > REASON_MAX:
+        raise BonusError(f"The reason is {len(reason)} characters long; keep it under {REASON_MAX}.")
+    if row.status not in BONUSABLE:
+        raise BonusError(f"Assignment {row.mturk_assignment_id} is {row.status} on MTurk: approve (or reject) it "
+                         "before paying a bonus.")
+    bonus, _ = Bonus.get_or_create(mturk_assignment=row, key=_key(amount, reason), defaults=dict(
+        organization=row.organization_id, amount=amount, reason=reason, user=user))
+    return bonus
+
+
+def _already_paid(bonus: Bonus, mturk) -> bool:
+    """Whether MTurk lists this bonus among the assignment's payments (the only proof once the token is forgotten)."""
+    params: dict = {"AssignmentId": bonus.mturk_assignment.mturk_assignment_id, "MaxResults": 100}
+    while True:
+        page = calls.call(mturk, "ListBonusPayments", **params)
+        for payment in page.get("BonusPayments", []):
+            if Decimal(payment["BonusAmount"]) == bonus.amount and " ".join(payment.get("Reason", "").split()) == bonus.reason:
+                return True
+        if not page.get("NextToken") or not page.get("BonusPayments"):
+            return False
+        params["NextToken"] = page["NextToken"]
+
+
+def _raw_worker_id(bonus: Bonus, mturk) -> str:
+    """The WorkerId MTurk holds for the assignment now, if it is still the worker we owe."""
+    row = bonus.mturk_assignment
+    remote = calls.call(mturk, "GetAssignment", AssignmentId=row.mturk_assignment_id)["Assignment"]
+    if identity.anonymous_worker_id(row.organization_id, remote["WorkerId"]) != row.worker_id:
+        raise MTurkError("MTurk now has this assignment with another worker; the bonus was not sent.", "Freelunch.OtherWorker")
+    return remote["WorkerId"]
+
+
+def _finish(bonus: Bonus, state: str, code: str = "", error: str = "") -> Bonus:
+    bonus.state, bonus.error_code, bonus.error = state, code, error
+    if state in ("done", "adopted"):
+        bonus.paid_at = utcnow()
+    bonus.save()
+    return bonus
+
+
+def pay(bonus: Bonus, mturk) -> Bonus:
+    """Send a bonus that is not known to be paid; safe to call again whatever happened before."""
+    if bonus.state in ("done", "adopted"):
+        return bonus
+    try:
+        if bonus.attempts and _already_paid(bonus, mturk):
+            return _finish(bonus, "adopted")
+        worker = _raw_worker_id(bonus, mturk)
+        bonus.attempts += 1
+        bonus.first_sent_at = bonus.first_sent_at or utcnow()
+        bonus.save()  # committed before the call: a crash after it is a retry, found by the token or the list
+        calls.call(mturk, "SendBonus", WorkerId=worker, BonusAmount=f"{bonus.amount:.2f}",
+                   AssignmentId=bonus.mturk_assignment.mturk_assignment_id, Reason=bonus.reason,
+                   UniqueRequestToken=bonus.token)
+    except MTurkError as error:
+        if error.code in DUPLICATE_CODES:
+            return _finish(bonus, "adopted")
+        return _finish(bonus, "failed", error.code, str(error))
+    return _finish(bonus, "done")
+
+
+def bonus_one(row: MTurkAssignment, amount, reason: str, mturk=None, user: User | None = None) -> Bonus:
+    bonus = request(row, amount, reason, user)
+    return pay(bonus, mturk or calls.client_for(row.hit.batch))
+
+
+@dataclass
+class BonusSummary:
+    paid: int = 0  # paid now
+    already: int = 0  # paid before
+    failed: int = 0
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__, summary=f"{self.paid} bonuses paid now, {self.already} paid before, {self.failed} failed.")
+
+
+def approved(batch: Batch) -> Iterator[MTurkAssignment]:
+    return (MTurkAssignment.select().join(Hit)
+            .where(Hit.batch == batch, MTurkAssignment.status == "Approved").order_by(MTurkAssignment.id))
+
+
+def bonus_approved(batch: Batch, amount, reason: str, mturk=None, user: User | None = None,
+                   progress: Callable[[float, str], None] | None = None) -> BonusSummary:
+    """The same bonus for every approved assignment of the batch; run again, it pays only those still unpaid."""
+    parse_amount(amount)
+    rows = list(approved(batch))
+    mturk = mturk or calls.client_for(batch)
+    summary = BonusSummary()
+    for done, row in enumerate(rows, 1):
+        bonus = request(row, amount, reason, user)
+        if bonus.state in ("done", "adopted"):
+            summary.already += 1
+        else:
+            summary.paid += pay(bonus, mturk).state in ("done", "adopted")
+            summary.failed += bonus.state == "failed"
+        if progress:
+            progress(done / len(rows), f"{done} of {len(rows)} assignments")
+    return summary

@@ -1,0 +1,90 @@
+"""RQ jobs for tracking and paying MTurk work: reconcile, auto-review, bulk decisions and bonuses.
+
+Each job takes its organization and answers ``{"error": ...}`` for what the
+requester can fix (MTurk refused, the batch is gone), so RQ's failed registry
+keeps only real faults. Every one is safe to run twice: decisions and bonuses
+are intent rows that a rerun completes instead of repeating.
+"""
+from __future__ import annotations
+
+from freelunch.models import Batch, MTurkAssignment, User
+from freelunch.services.jobs import Progress
+from freelunch.services.mturk import autoreview, bonuses, calls, decisions, tracking
+from freelunch.services.mturk.bonuses import BonusError
+from freelunch.services.mturk.calls import MTurkError
+from freelunch.services.mturk.decisions import DecisionError
+
+
+def _batch(batch_id: int, organization_id: int) -> Batch | None:
+    return Batch.get_or_none(Batch.id == batch_id, Batch.organization == organization_id)
+
+
+def sync_batch(batch_id: int, organization_id: int) -> dict:
+    batch = _batch(batch_id, organization_id)
+    if batch is None:
+        return {"error": "The batch was deleted."}
+    try:
+        return tracking.sync_batch(batch, progress=Progress()).as_dict()
+    except MTurkError as error:
+        return {"error": str(error)}
+
+
+def sync_live_batches() -> dict:
+    """The cron job: reconcile every published batch (one batch's refusal does not stop the others)."""
+    synced, errors = 0, []
+    for batch in Batch.select().where(Batch.state == "published").order_by(Batch.id):
+        try:
+            tracking.sync_batch(batch)
+            synced += 1
+        except MTurkError as error:
+            errors.append([f"batch {batch.id}", str(error)])
+    return {"summary": f"{synced} batches reconciled.", "errors": errors, "error_count": len(errors)}
+
+
+def auto_review(batch_id: int, organization_id: int) -> dict:
+    batch = _batch(batch_id, organization_id)
+    if batch is None:
+        return {"error": "The batch was deleted."}
+    try:
+        tracking.sync_batch(batch)  # decide on what MTurk says now, not on the last reconciliation
+        return autoreview.auto_review(batch, progress=Progress()).as_dict()
+    except MTurkError as error:
+        return {"error": str(error)}
+
+
+def decide_many(batch_id: int, organization_id: int, row_ids: list[int], action: str, feedback: str,
+                user_id: int | None = None) -> dict:
+    """Bulk approve or reject: an intent row per assignment, then its call."""
+    batch = _batch(batch_id, organization_id)
+    if batch is None:
+        return {"error": "The batch was deleted."}
+    rows = list(MTurkAssignment.select().where(MTurkAssignment.id.in_(row_ids),
+                                               MTurkAssignment.organization == organization_id))
+    progress, counts, errors = Progress(), {"done": 0, "adopted": 0, "failed": 0}, []
+    mturk = None
+    for n, row in enumerate(rows, 1):
+        try:
+            decision = decisions.intend(row, action, feedback, source="dashboard", user=User.get_or_none(User.id == user_id))
+            mturk = mturk or calls.client_for(batch)
+            decision = decisions.send(decision, mturk)
+            counts[decision.state] = counts.get(decision.state, 0) + 1
+            if decision.state == "failed":
+                errors.append([row.mturk_assignment_id, decision.error])
+        except (DecisionError, MTurkError) as error:
+            counts["failed"] += 1
+            errors.append([row.mturk_assignment_id, str(error)])
+        progress(n / len(rows), f"{n} of {len(rows)} assignments")
+    verb = decisions.DONE[action]
+    return {"summary": f"{counts['done']} {verb}, {counts['adopted']} already decided on MTurk, {counts['failed']} failed.",
+            "errors": errors, "error_count": len(errors)}
+
+
+def bonus_approved(batch_id: int, organization_id: int, amount: str, reason: str, user_id: int | None = None) -> dict:
+    batch = _batch(batch_id, organization_id)
+    if batch is None:
+        return {"error": "The batch was deleted."}
+    try:
+        summary = bonuses.bonus_approved(batch, amount, reason, user=User.get_or_none(User.id == user_id), progress=Progress())
+    except (BonusError, MTurkError) as error:
+        return {"error": str(error)}
+    return summary.as_dict()

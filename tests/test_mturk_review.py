@@ -1,0 +1,351 @@
+"""Tracking, review and pay, through boto3 checked against MTurk's service model by botocore's Stubber (shapes).
+
+Behaviour over the wire (MTurk's own rules) is in test_mturk_review_wire.py, against the local stand-in.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import boto3
+import pytest
+from botocore.stub import ANY, Stubber
+from click.testing import CliRunner
+from flask.cli import ScriptInfo
+
+from freelunch.cli import cli
+from freelunch.db import database
+from freelunch.models import Assignment, Bonus, Decision, Hit, MTurkAssignment, ReviewRules, utcnow
+from freelunch.services.accounts import identity
+from freelunch.services.mturk import autoreview, bonuses, decisions, tracking
+from freelunch.services.mturk.bonuses import BonusError
+from freelunch.services.mturk.decisions import DecisionError
+from review_data import make_campaign
+
+RAW = {"h1w1": "AW1RAWWORKER", "h1w3": "AW3RAWWORKER", "h2w2": "AW2RAWWORKER", "h2w3": "AW3RAWWORKER"}
+ANSWER = ('<?xml version="1.0" encoding="UTF-8"?><QuestionFormAnswers xmlns="http://mechanicalturk.amazonaws.com/'
+          'AWSMechanicalTurkDataSchemas/2005-10-01/QuestionFormAnswers.xsd"><Answer><QuestionIdentifier>completionCode'
+          '</QuestionIdentifier><FreeText>{code}</FreeText></Answer></QuestionFormAnswers>')
+NOW = dt.datetime.now(dt.timezone.utc)
+
+
+class Runner:
+    """The ``freelunch`` command over the test app."""
+
+    def __init__(self, app):
+        self.app = app
+
+    def invoke(self, args: list[str]):
+        return CliRunner().invoke(cli, args, obj=ScriptInfo(create_app=lambda: self.app))
+
+
+@pytest.fixture
+def stubbed():
+    client = boto3.client("mturk", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y")
+    with Stubber(client) as stubber:
+        yield client, stubber
+        stubber.assert_no_pending_responses()
+
+
+@pytest.fixture
+def mturk_campaign(app, make_account):
+    """review_data's campaign as an MTurk batch: HITs HIT1, HIT2; assignments A1 (h1w1), A3 (h1w3), A2 (h2w2), A4 (h2w3)."""
+    _, org = make_account("owner@example.org", "Lab")
+    with app.app_context():
+        c = make_campaign(org)
+        for n, hit in enumerate(c.hits, 1):
+            hit.mturk_hit_id = f"HIT{n}"
+            hit.save()
+        for key, mturk_id in (("h1w1", "A1"), ("h1w3", "A3"), ("h2w2", "A2"), ("h2w3", "A4")):
+            a = c.assignments[key]
+            a.worker_id = identity.anonymous_worker_id(org.id, RAW[key])
+            a.source, a.mturk_assignment_id = "mturk", mturk_id
+            a.save()
+    c.batch.state = "published"
+    c.batch.save()
+    return c
+
+
+def remote(assignment_id: str, worker: str, hit: str, status: str = "Submitted", code: str = "C0FFEE", minutes: int = 0,
+           auto_hours: float = 72) -> dict:
+    submitted = NOW - dt.timedelta(hours=1) + dt.timedelta(minutes=minutes)
+    out = {"AssignmentId": assignment_id, "WorkerId": worker, "HITId": hit, "AssignmentStatus": status,
+           "AcceptTime": submitted - dt.timedelta(minutes=10), "SubmitTime": submitted,
+           "AutoApprovalTime": NOW + dt.timedelta(hours=auto_hours), "Deadline": submitted + dt.timedelta(minutes=50),
+           "Answer": ANSWER.format(code=code)}
+    if status == "Approved":
+        out["ApprovalTime"] = submitted
+    return out
+
+
+def listing(hit: str, assignments: list[dict], next_token: str | None = None, token: str | None = None):
+    response = {"NumResults": len(assignments), "Assignments": assignments}
+    params = {"HITId": hit, "MaxResults": 100, "AssignmentStatuses": ["Submitted", "Approved", "Rejected"]}
+    if next_token:
+        response["NextToken"] = next_token
+    if token:
+        params["NextToken"] = token
+    return response, params
+
+
+def stub_sync(stubber, hit1: list[dict], hit2: list[dict]) -> None:
+    stubber.add_response("list_assignments_for_hit", *listing("HIT1", hit1))
+    stubber.add_response("list_assignments_for_hit", *listing("HIT2", hit2))
+
+
+def standard_remote() -> tuple[list[dict], list[dict]]:
+    return ([remote("A1", RAW["h1w1"], "HIT1", minutes=1), remote("A3", RAW["h1w3"], "HIT1", minutes=2)],
+            [remote("A2", RAW["h2w2"], "HIT2", minutes=3), remote("A4", RAW["h2w3"], "HIT2", minutes=4),
+             remote("A5", "AW5NOTHINGHERE", "HIT2", minutes=5, auto_hours=5)])
+
+
+def test_sync_pages_past_100_and_stores_no_raw_worker_id(app, mturk_campaign, stubbed):
+    client, stubber = stubbed
+    many = [remote(f"B{n:03d}", f"AWORKER{n:03d}", "HIT1") for n in range(105)]
+    stubber.add_response("list_assignments_for_hit", *listing("HIT1", many[:100], next_token="page2"))
+    stubber.add_response("list_assignments_for_hit", *listing("HIT1", many[100:] + [remote("A1", RAW["h1w1"], "HIT1")],
+                                                              token="page2"))
+    stubber.add_response("list_assignments_for_hit", *listing("HIT2", []))
+    with app.app_context():
+        summary = tracking.sync_batch(mturk_campaign.batch, client)
+        dump = "\n".join(database.connection().iterdump())
+    assert (summary.hits, summary.assignments, summary.matched, summary.no_data) == (2, 106, 1, 105)
+    row = MTurkAssignment.get(MTurkAssignment.mturk_assignment_id == "A1")
+    assert row.assignment_id == mturk_campaign.assignments["h1w1"].id and row.status == "Submitted"
+    assert row.auto_approval_at is not None and row.deadline is not None and row.accepted_at < row.submitted_at
+    assert Assignment.get_by_id(row.assignment_id).mturk_status == "Submitted"
+    assert "AWORKER0" not in dump and RAW["h1w1"] not in dump
+    assert "B104" in dump  # the dump holds what sync stored: the check above could fail
+
+
+def test_sort_out_puts_every_kind_of_mismatch_in_its_pile(app, mturk_campaign, stubbed):
+    client, stubber = stubbed
+    hit1, hit2 = standard_remote()
+    stub_sync(stubber, hit1[:1], hit2)  # A3 (done here) is not submitted on MTurk
+    with app.app_context():
+        tracking.sync_batch(mturk_campaign.batch, client)
+        piles = tracking.sort_out(mturk_campaign.batch)
+    assert [r.mturk_assignment_id for r in piles.ready] == ["A1", "A2"]
+    assert [r.mturk_assignment_id for r in piles.no_data] == ["A4", "A5"]  # A4's second page never came
+    assert [a.mturk_assignment_id for a in piles.not_submitted] == ["A3"]
+    assert [r.mturk_assignment_id for r in piles.closing] == ["A5"]  # MTurk approves it in 5 hours
+    assert dt.timedelta(hours=4) < piles.time_left(piles.closing[0]) < dt.timedelta(hours=5)
+
+
+def test_answer_fields_reads_the_posted_form_and_survives_garbage():
+    assert tracking.answer_fields(ANSWER.format(code="ABC123")) == {"completionCode": "ABC123"}
+    assert tracking.answer_fields("<not xml") == {}
+
+
+def test_a_second_worker_can_work_on_an_assignment_id_the_first_returned(app, client, mturk_campaign):
+    hit = mturk_campaign.hits[0]
+    link = (f"/annotate?imageNetHitId={hit.key}&hitId=HIT1&assignmentId=RETURNED1"
+            "&turkSubmitTo=https://workersandbox.mturk.com&workerId=")
+    assert client.get(link + "AFIRSTWORKER").status_code == 303
+    response = client.get(link + "ASECONDWORKER")  # MTurk handed the returned assignment to the next worker
+    assert response.status_code == 303
+    assert "token=" in response.headers["Location"]
+    rows = Assignment.select().where(Assignment.mturk_assignment_id == "RETURNED1")
+    assert rows.count() == 2 and len({r.worker_id for r in rows}) == 2
+
+
+def test_auto_review_decides_what_the_rules_can_judge_and_records_them(app, mturk_campaign, stubbed):
+    client, stubber = stubbed
+    ReviewRules.create(organization=mturk_campaign.batch.organization, batch=mturk_campaign.batch,
+                       min_control_accuracy=Decimal("0.8"), min_seconds_per_page=2, reject_failures=True,
+                       approve_feedback="Thank you!")
+    hit1, hit2 = standard_remote()
+    stub_sync(stubber, hit1, hit2)
+    stubber.add_response("approve_assignment", {}, {"AssignmentId": "A1", "RequesterFeedback": "Thank you!"})
+    stubber.add_response("reject_assignment", {}, {"AssignmentId": "A3", "RequesterFeedback":
+                         "Your work did not meet this task's quality checks: control accuracy 0% is under 80%."})
+    stubber.add_response("approve_assignment", {}, {"AssignmentId": "A2", "RequesterFeedback": "Thank you!"})
+    with app.app_context():
+        tracking.sync_batch(mturk_campaign.batch, client)
+        summary = autoreview.auto_review(mturk_campaign.batch, client)
+    assert (summary.approved, summary.rejected, summary.flagged, summary.skipped_no_data) == (2, 1, 0, 2)
+    decision = Decision.get(Decision.action == "reject")
+    assert decision.state == "done" and decision.source == "auto"
+    assert decision.rules["rules"]["min_control_accuracy"] == 0.8 and decision.rules["figures"]["control_accuracy"] == 0
+    statuses = {r.mturk_assignment_id: r.status for r in MTurkAssignment.select()}
+    assert statuses == {"A1": "Approved", "A3": "Rejected", "A2": "Approved", "A4": "Submitted", "A5": "Submitted"}
+    with app.app_context():  # run again: nothing left that the rules may decide, no call made
+        again = autoreview.auto_review(mturk_campaign.batch, client)
+    assert (again.approved, again.rejected, again.skipped_no_data) == (0, 0, 2)
+
+
+def test_auto_review_leaves_what_it_cannot_judge_flagged(app, mturk_campaign, stubbed):
+    client, stubber = stubbed
+    ReviewRules.create(organization=mturk_campaign.batch.organization, batch=mturk_campaign.batch)  # a valid code
+    hit1, hit2 = standard_remote()
+    hit1[0]["Answer"] = ANSWER.format(code="")  # A1 posted no code: cannot be judged
+    hit1[1]["Answer"] = ANSWER.format(code="BAD000")  # A3 posted a wrong code: fails, but rejecting is not asked for
+    stub_sync(stubber, hit1, hit2)
+    stubber.add_response("approve_assignment", {}, {"AssignmentId": "A2"})
+    with app.app_context():
+        tracking.sync_batch(mturk_campaign.batch, client)
+        summary = autoreview.auto_review(mturk_campaign.batch, client)
+    assert (summary.approved, summary.rejected, summary.flagged) == (1, 0, 2)
+    flags = {r.mturk_assignment_id: r.flag for r in MTurkAssignment.select().where(MTurkAssignment.flag != "")}
+    assert flags == {"A1": "MTurk's answer has no completion code",
+                     "A3": "the completion code is not the one this assignment was given"}
+
+
+def _synced(app, mturk_campaign, stubber, client, hit1=None, hit2=None):
+    default1, default2 = standard_remote()
+    stub_sync(stubber, hit1 if hit1 is not None else default1, hit2 if hit2 is not None else default2)
+    with app.app_context():
+        tracking.sync_batch(mturk_campaign.batch, client)
+    return {r.mturk_assignment_id: r for r in MTurkAssignment.select()}
+
+
+def test_a_decision_already_made_on_mturk_adopts_its_state(app, mturk_campaign, stubbed):
+    client, stubber = stubbed
+    rows = _synced(app, mturk_campaign, stubber, client)
+    stubber.add_client_error("approve_assignment", "RequestError", "This operation can be called with a status of: Submitted",
+                             response_meta={}, modeled_fields={"TurkErrorCode": "AWS.MechanicalTurk.InvalidAssignmentState"},
+                             expected_params={"AssignmentId": "A1"})
+    stubber.add_response("get_assignment", {"Assignment": remote("A1", RAW["h1w1"], "HIT1", status="Approved")},
+                         {"AssignmentId": "A1"})
+    with app.app_context():
+        decision = decisions.decide(rows["A1"], "approve", mturk=client)
+    assert decision.state == "adopted" and decision.error_code == "AWS.MechanicalTurk.InvalidAssignmentState"
+    assert MTurkAssignment.get_by_id(rows["A1"].id).status == "Approved"
+
+
+def test_bad_decisions_are_refused_before_anything_is_sent(app, mturk_campaign, stubbed):
+    client, stubber = stubbed
+    rows = _synced(app, mturk_campaign, stubber, client)
+    with pytest.raises(DecisionError, match="Say why"):
+        decisions.decide(rows["A1"], "reject", "  ", mturk=client)
+    with pytest.raises(DecisionError, match="at most 1024"):
+        decisions.decide(rows["A1"], "reject", "x" * 1025, mturk=client)
+    with pytest.raises(DecisionError, match="cannot be approved after its rejection"):
+        decisions.decide(rows["A1"], "override", mturk=client)
+    rows["A3"].status, rows["A3"].decided_at = "Rejected", utcnow() - dt.timedelta(days=31)
+    with pytest.raises(DecisionError, match="30 days"):
+        decisions.decide(rows["A3"], "override", mturk=client)
+    assert Decision.select().count() == 0
+
+
+def test_override_rejection_within_30_days(app, mturk_campaign, stubbed):
+    client, stubber = stubbed
+    hit1, hit2 = standard_remote()
+    hit1[1].update(AssignmentStatus="Rejected", RejectionTime=NOW - dt.timedelta(days=3))
+    rows = _synced(app, mturk_campaign, stubber, client, hit1, hit2)
+    stubber.add_response("approve_assignment", {}, {"AssignmentId": "A3", "RequesterFeedback": "Sorry, our mistake.",
+                                                    "OverrideRejection": True})
+    with app.app_context():
+        decisions.decide(rows["A3"], "override", "Sorry, our mistake.", mturk=client)
+    assert MTurkAssignment.get_by_id(rows["A3"].id).status == "Approved"
+
+
+def test_bonus_is_paid_once_and_a_lost_response_is_found_in_the_payments(app, mturk_campaign, stubbed):
+    client, stubber = stubbed
+    hit1, hit2 = standard_remote()
+    hit1[0]["AssignmentStatus"] = "Approved"
+    hit2[0]["AssignmentStatus"] = "Approved"
+    rows = _synced(app, mturk_campaign, stubber, client, hit1, hit2)
+    with pytest.raises(BonusError, match="cents"):
+        bonuses.request(rows["A1"], "1.005", "Great work")
+    with pytest.raises(BonusError, match="approve"):
+        bonuses.request(rows["A3"], "0.25", "Great work")
+    # A1: sent, and the response lost (MTurk had it), then the retry finds it among the payments.
+    stubber.add_response("get_assignment", {"Assignment": hit1[0]}, {"AssignmentId": "A1"})
+    stubber.add_client_error("send_bonus", "ServiceFault", "Internal error", http_status_code=500)
+    with app.app_context():
+        first = bonuses.bonus_one(rows["A1"], "0.25", "Great work", mturk=client)
+    assert first.state == "failed" and first.attempts == 1
+    token = first.token
+    stubber.add_response("list_bonus_payments", {"BonusPayments": [
+        {"WorkerId": RAW["h1w1"], "BonusAmount": "0.25", "AssignmentId": "A1", "Reason": "Great work", "GrantTime": NOW}]},
+        {"AssignmentId": "A1", "MaxResults": 100})
+    with app.app_context():
+        again = bonuses.bonus_one(rows["A1"], Decimal("0.25"), " Great   work ", mturk=client)
+    assert again.id == first.id and again.token == token and again.state == "adopted"
+    with app.app_context():  # a third time: paid, nothing is called at all
+        assert bonuses.bonus_one(rows["A1"], "0.25", "Great work", mturk=client).state == "adopted"
+    assert Bonus.select().count() == 1
+
+
+def test_bulk_bonus_pays_each_approved_assignment_once_with_its_own_token(app, mturk_campaign, stubbed):
+    client, stubber = stubbed
+    hit1, hit2 = standard_remote()
+    hit1[0]["AssignmentStatus"] = "Approved"
+    hit2[0]["AssignmentStatus"] = "Approved"
+    _synced(app, mturk_campaign, stubber, client, hit1, hit2)
+    for row in (hit1[0], hit2[0]):
+        stubber.add_response("get_assignment", {"Assignment": row}, {"AssignmentId": row["AssignmentId"]})
+        stubber.add_response("send_bonus", {}, {"WorkerId": row["WorkerId"], "BonusAmount": "0.10",
+                                                "AssignmentId": row["AssignmentId"], "Reason": "Thanks",
+                                                "UniqueRequestToken": ANY})
+    with app.app_context():
+        first = bonuses.bonus_approved(mturk_campaign.batch, "0.1", "Thanks", mturk=client)
+        second = bonuses.bonus_approved(mturk_campaign.batch, "0.10", "Thanks", mturk=client)
+    assert (first.paid, first.already, second.paid, second.already) == (2, 0, 0, 2)
+    assert len({b.token for b in Bonus.select()}) == 2
+
+
+def test_a_bonus_is_not_sent_when_the_assignment_now_belongs_to_another_worker(app, mturk_campaign, stubbed):
+    client, stubber = stubbed
+    hit1, hit2 = standard_remote()
+    hit1[0]["AssignmentStatus"] = "Approved"
+    rows = _synced(app, mturk_campaign, stubber, client, hit1, hit2)
+    stubber.add_response("get_assignment", {"Assignment": dict(hit1[0], WorkerId="ASOMEONEELSE")}, {"AssignmentId": "A1"})
+    with app.app_context():
+        bonus = bonuses.bonus_one(rows["A1"], "0.25", "Great work", mturk=client)
+    assert bonus.state == "failed" and bonus.error_code == "Freelunch.OtherWorker"
+
+
+def test_cli_bonus_run_twice_pays_once_and_bad_input_exits_non_zero(app, mturk_campaign, stubbed, monkeypatch):
+    from freelunch.services.mturk import calls
+
+    client, stubber = stubbed
+    monkeypatch.setattr(calls, "client_for", lambda batch: client)
+    runner = Runner(app)
+    hit1, hit2 = standard_remote()
+    hit1[0]["AssignmentStatus"] = "Approved"
+    args = ["mturk", "bonus", "--batch", str(mturk_campaign.batch.id), "--assignment", "A1", "--amount", "0.25",
+            "--reason", "Careful work"]
+    stub_sync(stubber, hit1, hit2)
+    stubber.add_response("get_assignment", {"Assignment": hit1[0]}, {"AssignmentId": "A1"})
+    stubber.add_response("send_bonus", {}, {"WorkerId": RAW["h1w1"], "BonusAmount": "0.25", "AssignmentId": "A1",
+                                            "Reason": "Careful work", "UniqueRequestToken": ANY})
+    first = runner.invoke(args=args)
+    assert first.exit_code == 0, first.output
+    assert "paid." in first.output and "2 HITs reconciled" in first.output
+    stub_sync(stubber, hit1, hit2)
+    second = runner.invoke(args=args)
+    assert second.exit_code == 0 and "paid before, nothing sent" in second.output
+    assert Bonus.select().count() == 1
+    bad = runner.invoke(args=args[:-3] + ["1.005", "--reason", "x"])  # nothing stubbed: nothing may be sent
+    assert bad.exit_code != 0 and "dollars and cents" in bad.output
+    unknown = runner.invoke(args=["mturk", "bonus", "--batch", "999", "--assignment", "A1", "--amount", "1",
+                                  "--reason", "x"])
+    assert unknown.exit_code != 0 and "no batch 999" in unknown.output
+
+
+def test_cli_review_by_hand_and_auto(app, mturk_campaign, stubbed, monkeypatch):
+    from freelunch.services.mturk import calls
+
+    client, stubber = stubbed
+    monkeypatch.setattr(calls, "client_for", lambda batch: client)
+    runner = Runner(app)
+    batch = str(mturk_campaign.batch.id)
+    hit1, hit2 = standard_remote()
+    stub_sync(stubber, hit1, hit2)
+    refused = runner.invoke(args=["mturk", "review", "--batch", batch, "--assignment", "A3", "--reject"])
+    assert refused.exit_code != 0 and "Say why you reject" in refused.output
+    stub_sync(stubber, hit1, hit2)
+    stubber.add_response("reject_assignment", {}, {"AssignmentId": "A3", "RequesterFeedback": "Wrong controls."})
+    rejected = runner.invoke(args=["mturk", "review", "--batch", batch, "--assignment", "A3", "--reject",
+                                   "--feedback", "Wrong controls."])
+    assert rejected.exit_code == 0 and "A3: rejected." in rejected.output
+    hit1[1]["AssignmentStatus"] = "Rejected"
+    stub_sync(stubber, hit1, hit2)
+    stubber.add_response("approve_assignment", {}, {"AssignmentId": "A1"})
+    stubber.add_response("approve_assignment", {}, {"AssignmentId": "A2"})
+    auto = runner.invoke(args=["mturk", "review", "--batch", batch, "--auto"])
+    assert auto.exit_code == 0, auto.output
+    assert "Rules: the completion code posted to MTurk is the one we gave" in auto.output
+    assert "2 approved, 0 rejected, 0 left for you, 2 without data here left alone" in auto.output
