@@ -157,3 +157,15 @@ def campaign(app, make_account, client):
         c = make_campaign(org)
     login(client, "owner@example.org")
     return c
+
+
+@pytest.fixture
+def stubbed():
+    """(an MTurk client, its botocore Stubber): every call checked against the service model, none sent."""
+    import boto3
+    from botocore.stub import Stubber
+
+    client = boto3.client("mturk", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y")
+    with Stubber(client) as stubber:
+        yield client, stubber
+        stubber.assert_no_pending_responses()

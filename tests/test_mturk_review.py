@@ -7,9 +7,8 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-import boto3
 import pytest
-from botocore.stub import ANY, Stubber
+from botocore.stub import ANY
 from click.testing import CliRunner
 from flask.cli import ScriptInfo
 
@@ -37,14 +36,6 @@ class Runner:
 
     def invoke(self, args: list[str]):
         return CliRunner().invoke(cli, args, obj=ScriptInfo(create_app=lambda: self.app))
-
-
-@pytest.fixture
-def stubbed():
-    client = boto3.client("mturk", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y")
-    with Stubber(client) as stubber:
-        yield client, stubber
-        stubber.assert_no_pending_responses()
 
 
 @pytest.fixture
