@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from freelunch.models import Batch, MTurkAssignment, User
 from freelunch.services.jobs import Progress
-from freelunch.services.mturk import autoreview, bonuses, calls, decisions, tracking
+from freelunch.services.mturk import autoreview, bonuses, decisions, tracking
 from freelunch.services.mturk.bonuses import BonusError
-from freelunch.services.mturk.calls import MTurkError
+from freelunch.services.mturk.errors import MTurkError
 from freelunch.services.mturk.decisions import DecisionError
 
 
@@ -65,7 +65,7 @@ def decide_many(batch_id: int, organization_id: int, row_ids: list[int], action:
     for n, row in enumerate(rows, 1):
         try:
             decision = decisions.intend(row, action, feedback, source="dashboard", user=User.get_or_none(User.id == user_id))
-            mturk = mturk or calls.client_for(batch)
+            mturk = mturk or tracking.client_for(batch)
             decision = decisions.send(decision, mturk)
             counts[decision.state] = counts.get(decision.state, 0) + 1
             if decision.state == "failed":

@@ -162,10 +162,9 @@ def campaign(app, make_account, client):
 @pytest.fixture
 def stubbed():
     """(an MTurk client, its botocore Stubber): every call checked against the service model, none sent."""
-    import boto3
-    from botocore.stub import Stubber
+    from mturk_support import stubbed_client
 
-    client = boto3.client("mturk", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y")
-    with Stubber(client) as stubber:
+    client, stubber = stubbed_client()
+    with stubber:
         yield client, stubber
         stubber.assert_no_pending_responses()

@@ -14,7 +14,7 @@ from flask.cli import ScriptInfo
 
 from freelunch.cli import cli
 from freelunch.db import database
-from freelunch.models import Assignment, Bonus, Decision, Hit, MTurkAssignment, ReviewRules, utcnow
+from freelunch.models import Assignment, Bonus, Decision, MTurkAssignment, MTurkHit, ReviewRules, utcnow
 from freelunch.services.accounts import identity
 from freelunch.services.mturk import autoreview, bonuses, decisions, tracking
 from freelunch.services.mturk.bonuses import BonusError
@@ -45,8 +45,8 @@ def mturk_campaign(app, make_account):
     with app.app_context():
         c = make_campaign(org)
         for n, hit in enumerate(c.hits, 1):
-            hit.mturk_hit_id = f"HIT{n}"
-            hit.save()
+            MTurkHit.create(organization=org, batch=c.batch, hit=hit, sandbox=True, max_assignments=2, state="created",
+                            unique_request_token=f"token-{n}", mturk_hit_id=f"HIT{n}")
         for key, mturk_id in (("h1w1", "A1"), ("h1w3", "A3"), ("h2w2", "A2"), ("h2w3", "A4")):
             a = c.assignments[key]
             a.worker_id = identity.anonymous_worker_id(org.id, RAW[key])
@@ -289,10 +289,8 @@ def test_a_bonus_is_not_sent_when_the_assignment_now_belongs_to_another_worker(a
 
 
 def test_cli_bonus_run_twice_pays_once_and_bad_input_exits_non_zero(app, mturk_campaign, stubbed, monkeypatch):
-    from freelunch.services.mturk import calls
-
     client, stubber = stubbed
-    monkeypatch.setattr(calls, "client_for", lambda batch: client)
+    monkeypatch.setattr(tracking, "client_for", lambda batch: client)
     runner = Runner(app)
     hit1, hit2 = standard_remote()
     hit1[0]["AssignmentStatus"] = "Approved"
@@ -317,10 +315,8 @@ def test_cli_bonus_run_twice_pays_once_and_bad_input_exits_non_zero(app, mturk_c
 
 
 def test_cli_review_by_hand_and_auto(app, mturk_campaign, stubbed, monkeypatch):
-    from freelunch.services.mturk import calls
-
     client, stubber = stubbed
-    monkeypatch.setattr(calls, "client_for", lambda batch: client)
+    monkeypatch.setattr(tracking, "client_for", lambda batch: client)
     runner = Runner(app)
     batch = str(mturk_campaign.batch.id)
     hit1, hit2 = standard_remote()

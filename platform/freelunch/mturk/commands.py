@@ -10,9 +10,9 @@ import click
 from flask.cli import AppGroup
 
 from ..models import Batch, Hit, MTurkAssignment
-from ..services.mturk import autoreview, bonuses, calls, decisions, tracking
+from ..services.mturk import autoreview, bonuses, decisions, tracking
 from ..services.mturk.bonuses import BonusError
-from ..services.mturk.calls import MTurkError
+from ..services.mturk.errors import MTurkError
 from ..services.mturk.decisions import DecisionError
 
 
@@ -55,7 +55,7 @@ def _row(batch: Batch, assignment_id: str) -> MTurkAssignment:
 def sync(batch_id):
     """Reconcile the batch's assignments with what MTurk lists."""
     batch = _batch(batch_id)
-    _sync(batch, calls.client_for(batch))
+    _sync(batch, tracking.client_for(batch))
 
 
 @mturk.command("review")
@@ -73,7 +73,7 @@ def review(batch_id, auto, assignment_id, action, feedback):
     if assignment_id and not action:
         raise click.UsageError("Say --approve, --reject or --override.")
     batch = _batch(batch_id)
-    mturk = calls.client_for(batch)
+    mturk = tracking.client_for(batch)
     _sync(batch, mturk)
     if auto:
         rules = autoreview.rules_for(batch)
@@ -109,7 +109,7 @@ def bonus(batch_id, assignment_id, amount, reason):
     except BonusError as error:
         raise click.ClickException(str(error)) from error
     batch = _batch(batch_id)
-    mturk = calls.client_for(batch)
+    mturk = tracking.client_for(batch)
     _sync(batch, mturk)
     row = _row(batch, assignment_id)
     try:

@@ -17,7 +17,7 @@ from peewee import fn
 
 from ...models import Assignment, Batch, MTurkAssignment, PageSubmission, ReviewRules
 from ..review import quality, tallies
-from . import calls, decisions, tracking
+from . import decisions, tracking
 
 DEFAULT_REJECT_FEEDBACK = "Your work did not meet this task's quality checks: {reasons}."
 
@@ -126,7 +126,7 @@ def auto_review(batch: Batch, mturk=None, progress: Callable[[float, str], None]
     summary = ReviewSummary(skipped_no_data=len(piles.no_data))
     if not rows:
         return summary
-    mturk = mturk or calls.client_for(batch)
+    mturk = mturk or tracking.client_for(batch)
     ids = [row.assignment_id for row in rows]
     tallies.refresh(Assignment.id.in_(ids))
     found = quality.figures(Assignment.id, Assignment.id.in_(ids))

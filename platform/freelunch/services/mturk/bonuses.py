@@ -18,8 +18,8 @@ from decimal import Decimal, InvalidOperation
 
 from ...models import Batch, Bonus, Hit, MTurkAssignment, User, utcnow
 from ..accounts import identity
-from . import calls
-from .calls import MTurkError
+from . import gateway, tracking
+from .errors import MTurkError
 
 AMOUNT_PATTERN = re.compile(r"^[0-9]+(\.)?[0-9]{0,2}$")  # MTurk's CurrencyAmount
 REASON_MAX = 1024
@@ -70,7 +70,7 @@ def _already_paid(bonus: Bonus, mturk) -> bool:
     """Whether MTurk lists this bonus among the assignment's payments (the only proof once the token is forgotten)."""
     params: dict = {"AssignmentId": bonus.mturk_assignment.mturk_assignment_id, "MaxResults": 100}
     while True:
-        page = calls.call(mturk, "ListBonusPayments", **params)
+        page = gateway.call(mturk, "list_bonus_payments", "list the assignment's bonuses", **params)
         for payment in page.get("BonusPayments", []):
             if Decimal(payment["BonusAmount"]) == bonus.amount and " ".join(payment.get("Reason", "").split()) == bonus.reason:
                 return True
@@ -82,7 +82,8 @@ def _already_paid(bonus: Bonus, mturk) -> bool:
 def _raw_worker_id(bonus: Bonus, mturk) -> str:
     """The WorkerId MTurk holds for the assignment now, if it is still the worker we owe."""
     row = bonus.mturk_assignment
-    remote = calls.call(mturk, "GetAssignment", AssignmentId=row.mturk_assignment_id)["Assignment"]
+    remote = gateway.call(mturk, "get_assignment", f"read assignment {row.mturk_assignment_id}",
+                          AssignmentId=row.mturk_assignment_id)["Assignment"]
     if identity.anonymous_worker_id(row.organization_id, remote["WorkerId"]) != row.worker_id:
         raise MTurkError("MTurk now has this assignment with another worker; the bonus was not sent.", "Freelunch.OtherWorker")
     return remote["WorkerId"]
@@ -107,7 +108,7 @@ def pay(bonus: Bonus, mturk) -> Bonus:
         bonus.attempts += 1
         bonus.first_sent_at = bonus.first_sent_at or utcnow()
         bonus.save()  # committed before the call: a crash after it is a retry, found by the token or the list
-        calls.call(mturk, "SendBonus", WorkerId=worker, BonusAmount=f"{bonus.amount:.2f}",
+        gateway.call(mturk, "send_bonus", "pay the bonus", WorkerId=worker, BonusAmount=f"{bonus.amount:.2f}",
                    AssignmentId=bonus.mturk_assignment.mturk_assignment_id, Reason=bonus.reason,
                    UniqueRequestToken=bonus.token)
     except MTurkError as error:
@@ -119,7 +120,7 @@ def pay(bonus: Bonus, mturk) -> Bonus:
 
 def bonus_one(row: MTurkAssignment, amount, reason: str, mturk=None, user: User | None = None) -> Bonus:
     bonus = request(row, amount, reason, user)
-    return pay(bonus, mturk or calls.client_for(row.hit.batch))
+    return pay(bonus, mturk or tracking.client_for(row.hit.batch))
 
 
 @dataclass
@@ -142,7 +143,7 @@ def bonus_approved(batch: Batch, amount, reason: str, mturk=None, user: User | N
     """The same bonus for every approved assignment of the batch; run again, it pays only those still unpaid."""
     parse_amount(amount)
     rows = list(approved(batch))
-    mturk = mturk or calls.client_for(batch)
+    mturk = mturk or tracking.client_for(batch)
     summary = BonusSummary()
     for done, row in enumerate(rows, 1):
         bonus = request(row, amount, reason, user)

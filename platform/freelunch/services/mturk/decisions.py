@@ -12,8 +12,8 @@ from __future__ import annotations
 import datetime as dt
 
 from ...models import Assignment, Decision, MTurkAssignment, User, utcnow
-from . import calls, tracking
-from .calls import INVALID_ASSIGNMENT_STATE, MTurkError
+from . import gateway, tracking
+from .errors import INVALID_ASSIGNMENT_STATE, MTurkError
 
 FEEDBACK_MAX = 1024  # RequesterFeedback, as MTurk's API reference documents it
 OVERRIDE_WINDOW = dt.timedelta(days=30)  # MTurk accepts OverrideRejection this long after the rejection
@@ -65,16 +65,17 @@ def _request(decision: Decision) -> tuple[str, dict]:
     if decision.feedback:
         params["RequesterFeedback"] = decision.feedback
     if decision.action == "reject":
-        return "RejectAssignment", params
+        return "reject_assignment", params
     if decision.action == "override":
         params["OverrideRejection"] = True
-    return "ApproveAssignment", params
+    return "approve_assignment", params
 
 
 def _adopt(decision: Decision, mturk) -> None:
     """MTurk refused for the assignment's state: take that state as the truth and say so on the decision."""
     row = decision.mturk_assignment
-    remote = calls.call(mturk, "GetAssignment", AssignmentId=row.mturk_assignment_id)["Assignment"]
+    remote = gateway.call(mturk, "get_assignment", f"read assignment {row.mturk_assignment_id}",
+                          AssignmentId=row.mturk_assignment_id)["Assignment"]
     tracking.record(row.hit, remote)
     decision.state = "adopted"
     decision.error_code = INVALID_ASSIGNMENT_STATE
@@ -88,7 +89,7 @@ def send(decision: Decision, mturk) -> Decision:
     row = decision.mturk_assignment
     operation, params = _request(decision)
     try:
-        calls.call(mturk, operation, **params)
+        gateway.call(mturk, operation, f"{decision.action} assignment {row.mturk_assignment_id}", **params)
     except MTurkError as error:
         if error.code == INVALID_ASSIGNMENT_STATE:
             _adopt(decision, mturk)
@@ -109,4 +110,4 @@ def send(decision: Decision, mturk) -> Decision:
 def decide(row: MTurkAssignment, action: str, feedback: str = "", mturk=None, **intent) -> Decision:
     """Decide one assignment now: intent row, call, result."""
     decision = intend(row, action, feedback, **intent)
-    return send(decision, mturk or calls.client_for(row.hit.batch))
+    return send(decision, mturk or tracking.client_for(row.hit.batch))

@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 
 from peewee import JOIN
 
-from ...models import Assignment, Batch, Decision, Hit, MTurkAssignment, utcnow
+from ...models import Assignment, Batch, Decision, Hit, MTurkAssignment, MTurkHit, MTurkQualificationType, utcnow
 from ..accounts import identity
-from . import calls
+from . import gateway
 
 PAGE_SIZE = 100  # ListAssignmentsForHIT's maximum
 LISTED_STATUSES = ["Submitted", "Approved", "Rejected"]
@@ -51,15 +51,24 @@ def answer_fields(answer: str) -> dict[str, str]:
 
 
 def live_hits(batch: Batch) -> list[tuple[Hit, str]]:
-    """(our HIT, MTurk's HITId) for every HIT of the batch that MTurk knows about."""
-    return [(hit, hit.mturk_hit_id) for hit in batch.hits.where(Hit.mturk_hit_id.is_null(False)).order_by(Hit.id)]
+    """(our HIT, MTurk's HITId) for every MTurk HIT of the batch that is not deleted."""
+    rows = (MTurkHit.select(MTurkHit, Hit).join(Hit)
+            .where(MTurkHit.batch == batch, MTurkHit.state == "created", MTurkHit.mturk_hit_id.is_null(False))
+            .order_by(MTurkHit.id))
+    return [(row.hit, row.mturk_hit_id) for row in rows]
+
+
+def client_for(batch: Batch):
+    """A client for the environment (sandbox or production) the batch's HITs were published to."""
+    published = MTurkHit.select(MTurkHit.sandbox).where(MTurkHit.batch == batch).order_by(MTurkHit.id).first()
+    return gateway.client(batch.organization_id, published.sandbox if published else None)
 
 
 def list_assignments(mturk, hit_id: str) -> Iterator[dict]:
     """Every assignment MTurk lists for a HIT, page after page."""
     params: dict = {"HITId": hit_id, "MaxResults": PAGE_SIZE, "AssignmentStatuses": LISTED_STATUSES}
     while True:
-        page = calls.call(mturk, "ListAssignmentsForHIT", **params)
+        page = gateway.call(mturk, "list_assignments_for_hit", f"list the assignments of HIT {hit_id}", **params)
         yield from page.get("Assignments", [])
         if not page.get("NextToken") or not page.get("Assignments"):
             return
@@ -103,11 +112,15 @@ def record(hit: Hit, remote: dict) -> MTurkAssignment:
 
 def _grant_did_this_batch(batch: Batch, row: MTurkAssignment, raw_worker_id: str, mturk) -> bool:
     """One HIT per worker: the qualification that keeps this worker off the batch's other HITs, granted once."""
-    qualification = (batch.mturk or {}).get("did_batch_qualification_id")
-    if not batch.one_hit_per_worker or not qualification or row.qualified_at is not None:
+    if not batch.one_hit_per_worker or row.qualified_at is not None:
         return False
-    calls.call(mturk, "AssociateQualificationWithWorker", QualificationTypeId=qualification, WorkerId=raw_worker_id,
-               IntegerValue=1, SendNotification=False)
+    qualification = MTurkQualificationType.get_or_none(MTurkQualificationType.organization == batch.organization_id,
+                                                       MTurkQualificationType.purpose == f"did-batch:{batch.id}")
+    if qualification is None or not qualification.qualification_type_id:
+        return False
+    gateway.call(mturk, "associate_qualification_with_worker", "mark a worker as having done this batch",
+                 QualificationTypeId=qualification.qualification_type_id, WorkerId=raw_worker_id, IntegerValue=1,
+                 SendNotification=False)
     MTurkAssignment.update(qualified_at=utcnow()).where(MTurkAssignment.id == row.id).execute()
     return True
 
@@ -143,7 +156,7 @@ def sync_hit(hit: Hit, mturk_hit_id: str, mturk, summary: SyncSummary | None = N
 
 def sync_batch(batch: Batch, mturk=None, progress: Callable[[float, str], None] | None = None) -> SyncSummary:
     """Reconcile every live HIT of the batch with MTurk."""
-    mturk = mturk or calls.client_for(batch)
+    mturk = mturk or client_for(batch)
     hits = list(live_hits(batch))
     summary = SyncSummary()
     for done, (hit, mturk_hit_id) in enumerate(hits, 1):
