@@ -8,7 +8,9 @@ from __future__ import annotations
 import fcntl
 import os
 import re
+import threading
 import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import psycopg2
 import pytest
@@ -18,6 +20,7 @@ from freelunch import create_app
 from freelunch.db import database
 from freelunch.services.accounts.users import sign_up
 from freelunch.services.schema import upgrade
+from factories import PICTURE
 
 def _reachable(url: str) -> bool:
     try:
@@ -148,8 +151,8 @@ def run_jobs(app, redis_client):
 
 @pytest.fixture
 def campaign(app, make_account, client):
-    """A reviewed campaign (tests/review_data.py) owned by a logged-in owner."""
-    from review_data import make_campaign
+    """A reviewed campaign (tests/factories.py, make_campaign) owned by a logged-in owner."""
+    from factories import make_campaign
     from support import login
 
     _, org = make_account("owner@example.org", "Lab")
@@ -168,3 +171,36 @@ def stubbed():
     with stubber:
         yield client, stubber
         stubber.assert_no_pending_responses()
+
+
+class _PictureServer(BaseHTTPRequestHandler):
+    routes = {
+        "/a.png": (200, {"Content-Type": "image/png"}, PICTURE),
+        "/hop": (302, {"Location": "/a.png"}, b""),
+        "/to-metadata": (302, {"Location": "http://169.254.169.254/latest/meta-data/"}, b""),
+        "/loop": (302, {"Location": "/loop"}, b""),
+        "/big": (200, {}, b"x" * 5000),
+    }
+
+    def do_GET(self):
+        status, headers, body = self.routes.get(self.path, (404, {}, b"missing"))
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def local_server():
+    """A web server on 127.0.0.1 with a picture, redirects and an oversized body; yields its base URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _PictureServer)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()

@@ -1,5 +1,4 @@
 """The annotation page's links and flows, and storing a submitted page (no browser here; see tests/browser/)."""
-import io
 import json
 import re
 import threading
@@ -8,84 +7,12 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from PIL import Image as PILImage
 
-from freelunch import storage
 from freelunch.db import database
-from freelunch.models import (Assignment, Batch, Candidate, Dataset, Hit, HitPage, Image, ImageClass, ImageRecord,
-                              LabLink, PageSubmission, utcnow)
-from freelunch.services.batches.hits import build_hits
-from freelunch.services.accounts.identity import anonymous_worker_id, assignment_token, completion_code
-
-SIZES = [(500, 375), (375, 500), (400, 300)]
-
-
-def make_batch(app, organization, *, pages=2, per_page=6, hits=1, versions=("POINTER_ORIGINAL",),
-               one_hit_per_worker=False, assignments_per_hit=3, name="Fish"):
-    """A one-class dataset with real image files and a ready batch of ``hits`` HITs of ``pages`` pages.
-
-    A page's spare images are those of the class's other pages (services/batches/hits.py).
-    """
-    with app.app_context():
-        dataset = Dataset.create(organization=organization, name=f"{name} data")
-        image_class = ImageClass.create(
-            organization=organization, dataset=dataset, key="n01440764", names=["tench", "Tinca tinca"],
-            description="freshwater dace-like game fish", wikipedia=["https://en.wikipedia.org/wiki/Tench"],
-        )
-        for n in range(pages * hits * per_page):
-            width, height = SIZES[n % len(SIZES)]
-            out = io.BytesIO()
-            PILImage.new("RGB", (width, height), ((n * 37) % 255, 90, 160)).save(out, "PNG")
-            path = storage.save(f"datasets/{dataset.id}/n01440764_{n}.png", out.getvalue())
-            image = Image.create(organization=organization, dataset=dataset, key=f"n01440764/n01440764_{n}",
-                                 storage_path=path, width=width, height=height)
-            Candidate.create(organization=organization, image=image, image_class=image_class)
-        batch = Batch.create(
-            organization=organization, dataset=dataset, name=name, pages_per_hit=pages, images_per_page=per_page,
-            versions=list(versions), one_hit_per_worker=one_hit_per_worker, assignments_per_hit=assignments_per_hit,
-        )
-        build_hits(batch)
-        return batch
-
-
-def survey_url(hit, worker="W1", **extra):
-    params = {"hitDatasetName": hit.batch_id, "imageNetHitId": hit.key, "workerId": worker, **extra}
-    return "/annotate?" + "&".join(f"{k}={v}" for k, v in params.items())
-
-
-def open_assignment(client, hit, worker="W1", **extra) -> tuple[str, Assignment]:
-    """Open a survey link; returns (token, assignment)."""
-    response = client.get(survey_url(hit, worker, **extra))
-    assert response.status_code == 303, response.get_data(as_text=True)
-    token = parse_qs(urlsplit(response.headers["Location"]).query)["token"][0]
-    with client.application.app_context():
-        worker_id = anonymous_worker_id(hit.organization_id, worker)
-    return token, Assignment.get(Assignment.worker_id == worker_id, Assignment.hit == hit)
-
-
-def summary_for(hit, pageno, chunks=0, **overrides):
-    """A plausible page summary for the page as the server would show it."""
-    page = HitPage.get(HitPage.hit == hit, HitPage.pageno == pageno)
-    keys = {i.id: i.key for i in Image.select().where(Image.id.in_(page.image_ids))}
-    images = []
-    for n, image_id in enumerate(page.image_ids):
-        images.append({
-            "i": n, "imageID": keys[image_id], "loadStatus": "ok",
-            "originalImageWidth": 500, "originalImageHeight": 375, "imageWidth": 324, "imageHeight": 243,
-            "imagePosition": {"x": 100 + 344 * (n % 3), "y": 400 + 350 * (n // 3)},
-            "hoveredRecord": [{"action": "enter", "time": 1_700_000_000_100}, {"action": "leave", "time": 1_700_000_000_900}],
-            "hoveredCount": 1, "selected": n == 0, "selectedCount": 1 if n == 0 else 0,
-            "selectedRecord": [{"x": 0.5, "y": 0.25, "time": 1_700_000_000_500}] if n == 0 else [],
-            "estimateTime": 400 if n == 0 else 800,
-        })
-    return {"startedAt": 1_700_000_000_000, "endedAt": 1_700_000_010_000, "chunks": chunks, "images": images, **overrides}
-
-
-def post_page(client, token, pageno, summary, htmx=True):
-    headers = {"HX-Request": "true"} if htmx else {}
-    return client.post("/annotate/submit", data={"token": token, "pageno": pageno, "summary": json.dumps(summary)},
-                       headers=headers)
-
+from freelunch.models import Assignment, Hit, HitPage, Image, ImageRecord, LabLink, PageSubmission, utcnow
+from freelunch.services.accounts.identity import assignment_token, completion_code
+from factories import make_batch, summary_for
+from support import open_assignment, post_page, survey_url
 
 @pytest.fixture
 def org(make_account):

@@ -4,22 +4,11 @@ from collections import Counter
 
 import pytest
 
+from factories import make_dataset
 from support import csrf_token, login
-from freelunch.models import Batch, Candidate, Dataset, Hit, HitPage, Image, ImageClass, LabLink
+from freelunch.models import Batch, Candidate, Hit, HitPage, Image, ImageClass, LabLink
 
 HTMX = {"HX-Request": "true"}
-
-
-def make_dataset(org, classes=("n01", "n02"), candidates=50, positives=4, negatives=4, name="ImageNet"):
-    dataset = Dataset.create(organization=org, name=name)
-    for key in classes:
-        image_class = ImageClass.create(organization=org, dataset=dataset, key=key, names=[f"{key} thing", "other"])
-        plan = ["candidate"] * candidates + ["positive"] * positives + ["negative"] * negatives
-        for n, role in enumerate(plan):
-            image = Image.create(organization=org, dataset=dataset, key=f"{key}/{n}", url=f"https://img.example/{key}/{n}.jpg",
-                                 width=500, height=375)
-            Candidate.create(organization=org, image=image, image_class=image_class, role=role)
-    return dataset
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from freelunch import storage
 from freelunch.models import (Assignment, Batch, Candidate, Dataset, Hit, HitPage, Image, ImageClass, LabLink,
                               Membership, PageSubmission)
 from freelunch.services.accounts.users import create_user
-from test_imports import picture
+from factories import picture
 
 HTMX = {"HX-Request": "true"}
 

@@ -7,7 +7,8 @@ from click.testing import CliRunner
 from freelunch.cli import cli
 from freelunch.models import Assignment, Hit, PageSubmission, PointerChunk
 from freelunch.services.exports.seed import seed_records
-from test_annotate import make_batch, open_assignment, post_page, summary_for
+from factories import make_batch, summary_for
+from support import open_assignment, post_page
 
 T0 = 1_700_000_000_000
 

@@ -1,4 +1,4 @@
-"""Exports as real RQ jobs: start, watch, download (tests/review_data.py describes the campaign)."""
+"""Exports as real RQ jobs: start, watch, download (tests/factories.py describes the campaign)."""
 import csv
 import io
 import json
@@ -13,7 +13,6 @@ from support import csrf_token, login
 
 HTMX = {"HX-Request": "true"}
 RULE = {"threshold": "0.7", "min_annotations": "1", "min_accuracy": "0.5"}
-
 
 
 def start(client, batch, kind, **headers):

@@ -1,26 +1,16 @@
 """Class and image imports (services): good rows land, bad rows are reported with their place, unsafe input is refused."""
-import io
 import json
 import stat
 import zipfile
 
 import pytest
-from PIL import Image as PILImage
 
-from support import SHARED
+from factories import picture
 from freelunch import storage
+from freelunch.presets import IMAGENET_1K
 from freelunch.models import Candidate, Dataset, Image, ImageClass
 from freelunch.services.imports import images as image_imports, classes as imports
 from freelunch.services.imports.classes import ImportFailure
-
-IMAGENETV2 = SHARED / "data" / "imagenetv2"
-
-
-def picture(kind: str = "PNG", size=(64, 48)) -> bytes:
-    out = io.BytesIO()
-    PILImage.new("RGB", size, (200, 30, 30)).save(out, kind)
-    return out.getvalue()
-
 
 @pytest.fixture
 def dataset(app, make_account):
@@ -36,8 +26,8 @@ def add_class(dataset, key, names=None):
 
 
 def test_imagenetv2_class_info_and_wikipedia_pages(dataset):
-    report = imports.import_classes_json(dataset, (IMAGENETV2 / "class_info.json").read_bytes(),
-                                         (IMAGENETV2 / "wikipedia_pages.json").read_bytes())
+    report = imports.import_classes_json(dataset, IMAGENET_1K.classes(),
+                                         IMAGENET_1K.wikipedia())
     assert report.error_count == 0
     assert report.counts["classes created"] == 1000
     tench = ImageClass.get(ImageClass.dataset == dataset, ImageClass.key == "n01440764")
@@ -45,7 +35,7 @@ def test_imagenetv2_class_info_and_wikipedia_pages(dataset):
     assert tench.description.startswith("freshwater dace-like game fish")
     assert tench.wikipedia == ["https://en.wikipedia.org/wiki/Tench"]
 
-    again = imports.import_classes_json(dataset, (IMAGENETV2 / "class_info.json").read_bytes())
+    again = imports.import_classes_json(dataset, IMAGENET_1K.classes())
     assert again.counts == {"classes updated": 1000}
     # Without a wikipedia file the links already imported stay.
     assert ImageClass.get(ImageClass.key == "n01440764").wikipedia == ["https://en.wikipedia.org/wiki/Tench"]

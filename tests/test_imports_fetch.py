@@ -1,47 +1,11 @@
 """The server fetches manifest URLs only from public addresses; tests reach nothing but a server on 127.0.0.1."""
 import socket
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from freelunch.services.imports import safe_fetch
 from freelunch.services.imports.safe_fetch import FetchError, UnsafeURL
-from test_imports import picture
-
-PNG = picture(size=(320, 240))
-
-
-class Handler(BaseHTTPRequestHandler):
-    routes = {
-        "/a.png": (200, {"Content-Type": "image/png"}, PNG),
-        "/hop": (302, {"Location": "/a.png"}, b""),
-        "/to-metadata": (302, {"Location": "http://169.254.169.254/latest/meta-data/"}, b""),
-        "/loop": (302, {"Location": "/loop"}, b""),
-        "/big": (200, {}, b"x" * 5000),
-    }
-
-    def do_GET(self):
-        status, headers, body = self.routes.get(self.path, (404, {}, b"missing"))
-        self.send_response(status)
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture
-def local_server():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+from factories import PICTURE
 
 
 @pytest.fixture
@@ -86,8 +50,8 @@ def test_malformed_and_non_http_urls_are_refused(url, message, no_connections):
 def test_fetching_from_a_local_server_needs_the_test_allowance(local_server):
     with pytest.raises(UnsafeURL):
         safe_fetch.fetch(f"{local_server}/a.png")
-    assert safe_fetch.fetch(f"{local_server}/a.png", allow_private=True) == PNG
-    assert safe_fetch.fetch(f"{local_server}/hop", allow_private=True) == PNG
+    assert safe_fetch.fetch(f"{local_server}/a.png", allow_private=True) == PICTURE
+    assert safe_fetch.fetch(f"{local_server}/hop", allow_private=True) == PICTURE
 
 
 def test_redirects_are_checked_like_the_first_url(local_server, monkeypatch):

@@ -9,11 +9,11 @@ import pytest
 from rq import get_current_job
 from rq.job import Job
 
-from support import SHARED, csrf_token, login
+from support import csrf_token, login
 from freelunch.models import Dataset, Image, ImageClass
+from freelunch.presets import IMAGENET_1K
 from freelunch.services.imports import images as image_imports
-from test_imports import picture
-from test_imports_fetch import PNG, local_server  # noqa: F401  (fixture)
+from factories import PICTURE, picture
 
 HTMX = {"HX-Request": "true"}
 
@@ -38,8 +38,8 @@ def job_id(html: str) -> str:
 
 def test_class_import_job_reports_progress_and_finishes(app, client, requester, run_jobs):
     response = upload(client, requester, "classes", {
-        "classes": ("class_info.json", (SHARED / "data/imagenetv2/class_info.json").read_bytes()),
-        "wikipedia": ("wikipedia_pages.json", (SHARED / "data/imagenetv2/wikipedia_pages.json").read_bytes()),
+        "classes": ("class_info.json", IMAGENET_1K.classes()),
+        "wikipedia": ("wikipedia_pages.json", IMAGENET_1K.wikipedia()),
     })
     html = response.get_data(as_text=True)
     assert response.status_code == 200
@@ -73,7 +73,7 @@ def test_import_form_errors_are_clear(client, requester):
     assert page.status_code == 422 and "Choose a manifest" in page.get_data(as_text=True)
 
 
-def test_manifest_job_probes_sizes_from_a_local_server_with_the_test_allowance(app, client, requester, run_jobs, local_server):  # noqa: F811
+def test_manifest_job_probes_sizes_from_a_local_server_with_the_test_allowance(app, client, requester, run_jobs, local_server):
     app.config["IMPORT_ALLOW_PRIVATE_URLS"] = True
     manifest = "\n".join(json.dumps({"image_id": f"fish/{n}", "url": f"{local_server}/{path}", "class": "fish"})
                          for n, path in enumerate(["a.png", "hop", "nothing.png"]))
@@ -85,7 +85,7 @@ def test_manifest_job_probes_sizes_from_a_local_server_with_the_test_allowance(a
     assert "2 images created" in body and "HTTP 404" in body
 
 
-def test_without_the_allowance_local_urls_are_refused_row_by_row(client, requester, run_jobs, local_server):  # noqa: F811
+def test_without_the_allowance_local_urls_are_refused_row_by_row(client, requester, run_jobs, local_server):
     ImageClass.create(organization=requester.organization_id, dataset=requester, key="fish", names=["fish"])
     manifest = (f"image_id,url,class\nfish/0,{local_server}/a.png,fish\n"
                 "fish/1,http://169.254.169.254/latest/meta-data/,fish\nfish/2,http://[::1]:80/2.jpg,fish\n")
@@ -104,7 +104,7 @@ def test_progress_is_saved_to_job_meta_while_the_job_runs(app, client, requester
 
         def fetcher(url):
             seen.append(Job.fetch(job.id, connection=job.connection).meta.get("progress"))
-            return PNG
+            return PICTURE
 
         return fetcher
 

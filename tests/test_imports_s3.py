@@ -10,7 +10,7 @@ from support import csrf_token, login
 from freelunch import create_app, storage
 from freelunch.models import Dataset, Image, ImageClass
 from freelunch.services.imports import images as image_imports
-from test_imports import picture
+from factories import picture
 
 BUCKET = "freelunch-media-test"
 

@@ -9,41 +9,12 @@ import pytest
 from rq import Queue
 
 from freelunch.db import is_sqlite
-from freelunch.models import (Assignment, Batch, Dataset, Hit, HitPage, ImageClass, Organization, PageSubmission,
-                              PointerChunk)
+from freelunch.models import Assignment, Dataset, HitPage, ImageClass, PageSubmission, PointerChunk
 from freelunch.services.ingest import flush as flush_service
-from freelunch.services.accounts.identity import assignment_token
 from freelunch.services.ingest.stream import GROUP, STREAM
 from freelunch.services.accounts.users import create_user
-from support import login
-
-
-def make_assignment(app, worker: str = "W000000001") -> tuple[Assignment, str]:
-    """An assignment on a fresh HIT, and its token (what the annotation page sends)."""
-    org = Organization.get_or_none(Organization.name == "Ingest") or Organization.create(name="Ingest")
-    dataset = Dataset.get_or_none(Dataset.name == "D") or Dataset.create(organization=org, name="D")
-    batch = Batch.create(organization=org, dataset=dataset, name="B")
-    hit = Hit.create(organization=org, batch=batch)
-    assignment = Assignment.create(organization=org, hit=hit, worker_id=worker, source="lab", version="POINTER_ORIGINAL")
-    with app.app_context():
-        return assignment, assignment_token(assignment.id)
-
-
-def events(n: int = 60, start: int | None = None) -> list[dict]:
-    start = start or int(time.time() * 1000)
-    moves = [{"type": "move", "i": 3, "x": k / n, "y": 1 - k / n, "time": start + 17 * k} for k in range(n - 3)]
-    return [{"type": "enter", "i": 3, "time": start - 1}, *moves,
-            {"type": "click", "i": 3, "x": 0.5, "y": 0.5, "time": start + 17 * n, "selected": True},
-            {"type": "leave", "i": 3, "time": start + 17 * n + 5}]
-
-
-def batch(token: str, seq: int = 0, page: int = 1, n: int = 60, tab: int = 0) -> dict:
-    return {"token": token, "page": page, "tab": tab, "seq": seq, "events": events(n)}
-
-
-def post(client, body, content_type: str = "application/json"):
-    data = body if isinstance(body, (bytes, str)) else json.dumps(body)
-    return client.post("/api/ingest", data=data, content_type=content_type)
+from factories import make_assignment, pointer_batch
+from support import login, post_ingest
 
 
 @pytest.fixture
@@ -52,10 +23,10 @@ def token(app):
 
 
 def test_json_and_beacon_bodies_are_accepted_and_flushed(app, client, token, redis_client, run_jobs):
-    sent = batch(token, seq=0)
-    response = post(client, sent)
+    sent = pointer_batch(token, seq=0)
+    response = post_ingest(client, sent)
     assert response.status_code == 202 and response.get_json() == {"ok": True}
-    beacon = post(client, batch(token, seq=1), content_type="text/plain;charset=UTF-8")  # navigator.sendBeacon
+    beacon = post_ingest(client, pointer_batch(token, seq=1), content_type="text/plain;charset=UTF-8")  # navigator.sendBeacon
     assert beacon.status_code == 202
     assert redis_client.xlen(STREAM) == 2 and PointerChunk.select().count() == 0  # nothing touched the database yet
 
@@ -68,11 +39,11 @@ def test_json_and_beacon_bodies_are_accepted_and_flushed(app, client, token, red
 
 
 def test_a_duplicate_post_is_stored_once(app, client, token, run_jobs):
-    sent = batch(token, seq=7)
-    assert post(client, sent).status_code == 202
+    sent = pointer_batch(token, seq=7)
+    assert post_ingest(client, sent).status_code == 202
     run_jobs("ingest")
-    assert post(client, sent).status_code == 202  # a retried request after its answer was lost
-    assert post(client, sent, content_type="text/plain").status_code == 202  # and a duplicate beacon
+    assert post_ingest(client, sent).status_code == 202  # a retried request after its answer was lost
+    assert post_ingest(client, sent, content_type="text/plain").status_code == 202  # and a duplicate beacon
     run_jobs("ingest")
     assert PointerChunk.select().count() == 1
     assert PointerChunk.get().n_events == 60
@@ -81,11 +52,11 @@ def test_a_duplicate_post_is_stored_once(app, client, token, run_jobs):
 def test_at_most_one_flush_is_pending(app, client, token, redis_client, run_jobs):
     queue = Queue("ingest", connection=redis_client)
     for seq in range(5):
-        assert post(client, batch(token, seq=seq)).status_code == 202
+        assert post_ingest(client, pointer_batch(token, seq=seq)).status_code == 202
     assert queue.count == 1
     run_jobs("ingest")
     assert queue.count == 0 and PointerChunk.select().count() == 5
-    assert post(client, batch(token, seq=5)).status_code == 202
+    assert post_ingest(client, pointer_batch(token, seq=5)).status_code == 202
     assert queue.count == 1  # a new arrival after the flush started enqueues the next one
 
 
@@ -97,11 +68,11 @@ def _error(response, status: int) -> dict:
 
 
 def test_bad_tokens_are_refused(app, client, token):
-    _error(post(client, {**batch(token), "token": "not-a-token"}), 403)
+    _error(post_ingest(client, {**pointer_batch(token), "token": "not-a-token"}), 403)
     forged = token.rsplit(".", 1)[0] + ".AAAAAAAAAAAAAAAAAAAAAAAAAAA"
-    _error(post(client, {**batch(token), "token": forged}), 403)
+    _error(post_ingest(client, {**pointer_batch(token), "token": forged}), 403)
     app.config["SECRET_KEY"] = "another-deployment"  # a token signed elsewhere is foreign here
-    _error(post(client, batch(token)), 403)
+    _error(post_ingest(client, pointer_batch(token)), 403)
 
 
 @pytest.mark.parametrize("change", [
@@ -109,7 +80,7 @@ def test_bad_tokens_are_refused(app, client, token):
     {"tab": -1}, {"tab": 2**31}, {"tab": "1"}, {"extra": 1},
 ])
 def test_bad_payloads_are_400(app, client, token, change):
-    _error(post(client, {**batch(token), **change}), 400)
+    _error(post_ingest(client, {**pointer_batch(token), **change}), 400)
 
 
 @pytest.mark.parametrize("event", [
@@ -125,23 +96,23 @@ def test_bad_payloads_are_400(app, client, token, change):
 ])
 def test_bad_events_are_400(app, client, token, event):
     event = {"time": int(time.time() * 1000), **event}
-    _error(post(client, {**batch(token), "events": [event]}), 400)
+    _error(post_ingest(client, {**pointer_batch(token), "events": [event]}), 400)
 
 
 def test_small_tolerance_outside_the_image_is_accepted(app, client, token):
     event = {"type": "move", "i": 0, "x": -0.01, "y": 1.02, "time": int(time.time() * 1000)}
-    assert post(client, {**batch(token), "events": [event]}).status_code == 202
+    assert post_ingest(client, {**pointer_batch(token), "events": [event]}).status_code == 202
 
 
 def test_too_large_is_413_and_too_many_events_is_400(app, client, token):
-    _error(post(client, {**batch(token), "pad": "x" * 200_000}), 413)
-    _error(post(client, batch(token, n=1001)), 400)
-    assert post(client, batch(token, n=1000)).status_code == 202
+    _error(post_ingest(client, {**pointer_batch(token), "pad": "x" * 200_000}), 413)
+    _error(post_ingest(client, pointer_batch(token, n=1001)), 400)
+    assert post_ingest(client, pointer_batch(token, n=1000)).status_code == 202
 
 
 def test_not_json_is_400_and_get_is_405(app, client, token):
-    _error(post(client, b"\xff\xfe not json"), 400)
-    _error(post(client, "token=x&page=1", content_type="application/x-www-form-urlencoded"), 400)
+    _error(post_ingest(client, b"\xff\xfe not json"), 400)
+    _error(post_ingest(client, "token=x&page=1", content_type="application/x-www-form-urlencoded"), 400)
     assert client.get("/api/ingest").status_code == 405
 
 
@@ -149,21 +120,21 @@ def test_one_assignment_flooding_gets_429(app, client, token):
     app.config["INGEST_RATE_LIMIT"] = 3
     other = make_assignment(app, "W000000002")[1]
     for seq in range(3):
-        assert post(client, batch(token, seq=seq)).status_code == 202
-    body = _error(post(client, batch(token, seq=3)), 429)
+        assert post_ingest(client, pointer_batch(token, seq=seq)).status_code == 202
+    body = _error(post_ingest(client, pointer_batch(token, seq=3)), 429)
     assert "slow down" in body["message"]
-    assert post(client, batch(other)).status_code == 202  # others are not affected
+    assert post_ingest(client, pointer_batch(other)).status_code == 202  # others are not affected
 
 
 def test_a_full_stream_answers_503_until_flushed(app, client, token, run_jobs):
     app.config["INGEST_STREAM_MAX"] = 3
     for seq in range(3):
-        assert post(client, batch(token, seq=seq)).status_code == 202
-    refused = post(client, batch(token, seq=3))
+        assert post_ingest(client, pointer_batch(token, seq=seq)).status_code == 202
+    refused = post_ingest(client, pointer_batch(token, seq=3))
     _error(refused, 503)
     assert int(refused.headers["Retry-After"]) > 0
     run_jobs("ingest")
-    assert post(client, batch(token, seq=3)).status_code == 202  # the client's retry
+    assert post_ingest(client, pointer_batch(token, seq=3)).status_code == 202  # the client's retry
     run_jobs("ingest")
     assert sorted(c.seq for c in PointerChunk.select()) == [0, 1, 2, 3]
 
@@ -175,7 +146,7 @@ def test_ingest_answers_while_the_database_is_locked(app, client, token):
     locker.execute("BEGIN EXCLUSIVE")  # not even readers get in
     try:
         started = time.monotonic()
-        assert post(client, batch(token)).status_code == 202
+        assert post_ingest(client, pointer_batch(token)).status_code == 202
         assert time.monotonic() - started < 5  # a database query would wait for busy_timeout (10 s)
     finally:
         locker.execute("ROLLBACK")
@@ -184,8 +155,8 @@ def test_ingest_answers_while_the_database_is_locked(app, client, token):
 def test_chunks_of_a_deleted_assignment_are_dropped_not_fatal(app, client, run_jobs, redis_client):
     gone, gone_token = make_assignment(app, "W000000003")
     kept, kept_token = make_assignment(app, "W000000004")
-    assert post(client, batch(gone_token)).status_code == 202
-    assert post(client, batch(kept_token)).status_code == 202
+    assert post_ingest(client, pointer_batch(gone_token)).status_code == 202
+    assert post_ingest(client, pointer_batch(kept_token)).status_code == 202
     gone.delete_instance(recursive=True)
     run_jobs("ingest")
     assert [c.assignment_id for c in PointerChunk.select()] == [kept.id]
@@ -195,7 +166,7 @@ def test_chunks_of_a_deleted_assignment_are_dropped_not_fatal(app, client, run_j
 def test_sweep_reclaims_what_a_crashed_consumer_held(app, client, token, redis_client, run_jobs):
     app.config["INGEST_CLAIM_IDLE_MS"] = 0
     for seq in range(3):
-        post(client, batch(token, seq=seq))
+        post_ingest(client, pointer_batch(token, seq=seq))
     Queue("ingest", connection=redis_client).empty()  # the flush job was lost with its worker
     with app.app_context():
         flush_service.ensure_group(redis_client)
@@ -210,7 +181,7 @@ def test_sweep_reclaims_what_a_crashed_consumer_held(app, client, token, redis_c
 def test_committed_but_not_acknowledged_is_not_doubled(app, client, token, redis_client, run_jobs):
     """A flusher that died between its commit and its XACK: the entries come back, the rows do not double."""
     app.config["INGEST_CLAIM_IDLE_MS"] = 0
-    assert post(client, batch(token, seq=0)).status_code == 202
+    assert post_ingest(client, pointer_batch(token, seq=0)).status_code == 202
     with app.app_context():
         flush_service.ensure_group(redis_client)
     [(_, [(entry_id, fields)])] = redis_client.xreadgroup(GROUP, "crashed-worker", {STREAM: ">"}, count=10)
@@ -232,7 +203,7 @@ def test_chunk_completeness_shows_missing_chunks(app, client, token, run_jobs):
         PageSubmission.create(assignment=assignment, hit_page=hit_page, pageno=pageno, started_at=1, ended_at=2,
                               chunks_reported=3)
     for page, seq in ((1, 0), (1, 2), (2, 0), (2, 1), (2, 2)):
-        assert post(client, batch(token, seq=seq, page=page)).status_code == 202
+        assert post_ingest(client, pointer_batch(token, seq=seq, page=page)).status_code == 202
     run_jobs("ingest")
     assert flush_service.chunk_completeness(assignment.id) == [
         {"pageno": 1, "reported": 3, "received": 2, "missing": [1]},
@@ -248,7 +219,7 @@ def test_two_tabs_on_one_page_are_both_stored_and_the_submitting_tab_is_counted(
     image_class = ImageClass.create(organization=org, dataset=Dataset.get(), key="n01", names=["fish"])
     hit_page = HitPage.create(organization=org, hit=assignment.hit, pageno=1, image_class=image_class)
     for tab, seq in ((11, 0), (11, 1), (22, 0), (22, 1), (22, 3)):
-        assert post(client, batch(token, seq=seq, tab=tab)).status_code == 202
+        assert post_ingest(client, pointer_batch(token, seq=seq, tab=tab)).status_code == 202
     run_jobs("ingest")
     assert sorted(PointerChunk.select(PointerChunk.tab, PointerChunk.seq).tuples()) == [
         (11, 0), (11, 1), (22, 0), (22, 1), (22, 3)]
@@ -262,9 +233,9 @@ def test_two_tabs_on_one_page_are_both_stored_and_the_submitting_tab_is_counted(
 
 def test_a_batch_without_a_tab_id_is_tab_0(app, client, token, run_jobs):
     """A tracker loaded before the tab id existed, still open in a worker's browser, keeps working."""
-    untabbed = batch(token, seq=4)
+    untabbed = pointer_batch(token, seq=4)
     del untabbed["tab"]
-    assert post(client, untabbed).status_code == 202
+    assert post_ingest(client, untabbed).status_code == 202
     run_jobs("ingest")
     assert list(PointerChunk.select(PointerChunk.tab, PointerChunk.seq).tuples()) == [(0, 4)]
 
@@ -290,7 +261,7 @@ def admin_client(app, client):
 
 def test_admin_ingest_page_shows_the_buffer(app, admin_client, token, run_jobs):
     for seq in range(4):
-        post(admin_client, batch(token, seq=seq))
+        post_ingest(admin_client, pointer_batch(token, seq=seq))
     html = admin_client.get("/admin/ingest").get_data(as_text=True)
     assert "Stream length" in html and "<td>4</td>" in html and "s ago" in html
     run_jobs("ingest")

@@ -25,7 +25,8 @@ from freelunch import create_app
 from freelunch.db import database, is_sqlite
 from freelunch.models import PointerChunk
 from freelunch.services.ingest.stream import APPEND_LUA, GROUP, STREAM
-from test_ingest import batch, make_assignment, post
+from factories import make_assignment, pointer_batch
+from support import post_ingest
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -71,7 +72,7 @@ def test_a_worker_killed_mid_flush_loses_and_doubles_nothing(app, app_config, cl
     token = make_assignment(app)[1]
     sent = set(range(200))
     for seq in sent:
-        assert post(client, batch(token, seq=seq)).status_code == 202
+        assert post_ingest(client, pointer_batch(token, seq=seq)).status_code == 202
     env = {**os.environ, "FREELUNCH_ENV": "testing", "SECRET_KEY": app_config["SECRET_KEY"],
            "DATABASE_URL": app_config["DATABASE_URL"], "REDIS_URL": redis_url, "FREELUNCH_INSTANCE": str(tmp_path),
            "INGEST_BULK": "40"}
@@ -106,7 +107,7 @@ def test_a_worker_killed_between_bulks_loses_and_doubles_nothing(app, app_config
     token = make_assignment(app)[1]
     sent = set(range(600))
     for seq in sent:
-        assert post(client, batch(token, seq=seq, n=5)).status_code == 202
+        assert post_ingest(client, pointer_batch(token, seq=seq, n=5)).status_code == 202
     env = {**os.environ, "FREELUNCH_ENV": "testing", "SECRET_KEY": app_config["SECRET_KEY"],
            "DATABASE_URL": app_config["DATABASE_URL"], "REDIS_URL": redis_url, "FREELUNCH_INSTANCE": str(tmp_path),
            "INGEST_BULK": "5"}
@@ -133,7 +134,7 @@ def test_a_worker_killed_between_bulks_loses_and_doubles_nothing(app, app_config
 def test_a_locked_database_fails_the_flush_and_the_sweep_stores_everything(app, client, redis_client, run_jobs):
     token = make_assignment(app)[1]
     for seq in range(5):
-        assert post(client, batch(token, seq=seq)).status_code == 202
+        assert post_ingest(client, pointer_batch(token, seq=seq)).status_code == 202
     # This thread's connection is the flusher's (SimpleWorker runs jobs in-process):
     # give up on the lock after 50 ms instead of the production 10 s.
     database.connect(reuse_if_open=True)
@@ -194,20 +195,20 @@ def test_redis_stopped_answers_503_and_retried_batches_are_stored(app_config, ap
     client = private.test_client()
     token = make_assignment(private)[1]
     for seq in range(5):
-        assert post(client, batch(token, seq=seq)).status_code == 202
+        assert post_ingest(client, pointer_batch(token, seq=seq)).status_code == 202
 
     redis_py.Redis.from_url(url).shutdown()  # AOF is written on shutdown
     processes[-1].wait(10)
     kept = []
     for seq in range(5, 10):
-        response = post(client, batch(token, seq=seq))
+        response = post_ingest(client, pointer_batch(token, seq=seq))
         assert response.status_code == 503 and int(response.headers["Retry-After"]) > 0
         assert response.get_json()["error"] == "Service Unavailable"
         kept.append(seq)  # the tracker keeps the batch
 
     restart()
     for seq in kept:
-        assert post(client, batch(token, seq=seq)).status_code == 202
+        assert post_ingest(client, pointer_batch(token, seq=seq)).status_code == 202
     connection = redis_py.Redis.from_url(url)
     with private.app_context():
         SimpleWorker([Queue("ingest", connection=connection)], connection=connection).work(burst=True)
@@ -220,7 +221,7 @@ def test_the_same_worker_retries_its_own_pending_entries_at_once(app, client, re
 
     token = make_assignment(app)[1]
     for seq in range(3):
-        assert post(client, batch(token, seq=seq)).status_code == 202
+        assert post_ingest(client, pointer_batch(token, seq=seq)).status_code == 202
     database.connect(reuse_if_open=True)
     database.execute_sql("PRAGMA busy_timeout = 50" if is_sqlite() else "SET lock_timeout = '50ms'")
     with app.app_context():
@@ -235,7 +236,7 @@ def test_the_same_worker_retries_its_own_pending_entries_at_once(app, client, re
 def _post_concurrently(app, token: str, seqs: range, while_waiting=lambda: None) -> list[int]:
     """Post one batch per seq from as many threads at once; ``while_waiting`` runs once they are all out."""
     with ThreadPoolExecutor(len(seqs)) as pool:
-        answers = [pool.submit(lambda seq: post(app.test_client(), batch(token, seq=seq)).status_code, seq)
+        answers = [pool.submit(lambda seq: post_ingest(app.test_client(), pointer_batch(token, seq=seq)).status_code, seq)
                    for seq in seqs]
         time.sleep(0.2)
         while_waiting()

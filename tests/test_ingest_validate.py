@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from freelunch.ingest.validate import MAX_BYTES, MAX_EVENTS, Invalid, parse
-from test_ingest import make_assignment
+from factories import make_assignment
 
 NOW = int(time.time() * 1000)
 

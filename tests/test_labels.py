@@ -1,11 +1,11 @@
-"""Selection frequency and label decisions (tests/review_data.py describes the campaign)."""
+"""Selection frequency and label decisions (tests/factories.py describes the campaign)."""
 import re
 
 import pytest
 
 from freelunch.models import Assignment, Batch, Dataset, Hit, HitPage, ImageClass, Vote
 from freelunch.services.review import labels, tallies
-from review_data import make_campaign, make_image, submit_page
+from factories import make_campaign, make_image, submit_page
 from support import login
 
 HTMX = {"HX-Request": "true"}

@@ -1,4 +1,4 @@
-"""Progress, assignments, workers and page replay of a batch (tests/review_data.py describes the campaign)."""
+"""Progress, assignments, workers and page replay of a batch (tests/factories.py describes the campaign)."""
 import json
 import re
 
@@ -8,10 +8,9 @@ from freelunch.models import Assignment, Candidate, Membership, PageTally, Vote
 from freelunch.services.review import progress, quality, replay, tallies
 from freelunch.services.accounts.users import create_user
 from support import login
-from review_data import make_campaign
+from factories import make_campaign
 
 HTMX = {"HX-Request": "true"}
-
 
 
 def text(response) -> str:

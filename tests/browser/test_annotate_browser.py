@@ -9,7 +9,7 @@ import pytest
 from freelunch.models import Assignment, Hit, PageSubmission, PointerChunk
 from freelunch.services import demo
 from freelunch.services.exports.seed import seed_records
-from test_annotate import make_batch
+from factories import make_batch
 from worker import (GEOMETRY_JS, NEUTRAL, at, click, distance_to_path, flush_until_complete, glide, jump,
                     stored_events, submit, wait_loaded)
 

@@ -14,7 +14,7 @@ import redis as redis_py
 
 from freelunch.models import Assignment, PageSubmission, PointerChunk
 from freelunch.services.exports.seed import seed_records
-from test_annotate import make_batch
+from factories import make_batch
 from worker import NEUTRAL, flush_until_complete, free_port, glide, jump, submit, wait_loaded
 
 pytestmark = pytest.mark.browser

@@ -7,16 +7,14 @@ from __future__ import annotations
 
 import io
 import zipfile
-from pathlib import Path
 
 import pytest
 from PIL import Image as PILImage
 
 from freelunch.models import Batch, Dataset
+from freelunch.presets import IMAGENET_1K
 
 pytestmark = pytest.mark.browser
-
-IMAGENETV2 = Path(__file__).resolve().parents[3] / "shared" / "data" / "imagenetv2"  # ../shared, next to the repo
 
 
 def png(colour) -> bytes:
@@ -40,7 +38,6 @@ def still_same_page(page) -> bool:
 
 
 def test_requester_imports_edits_and_builds_without_reloads(app, live_server, page, make_account, run_jobs, tmp_path):
-    data = IMAGENETV2
     make_account("req@example.org", "Lab")
     page.goto(f"{live_server}/login")
     page.fill("input[name=email]", "req@example.org")
@@ -56,8 +53,8 @@ def test_requester_imports_edits_and_builds_without_reloads(app, live_server, pa
     page.evaluate("window.__noReload = true")
 
     # Classes: both files in one HTMX upload; the job card polls until the worker is done.
-    page.set_input_files("input[name=classes]", str(data / "class_info.json"))
-    page.set_input_files("input[name=wikipedia]", str(data / "wikipedia_pages.json"))
+    page.set_input_files("input[name=classes]", str(IMAGENET_1K.classes_file))
+    page.set_input_files("input[name=wikipedia]", str(IMAGENET_1K.wikipedia_file))
     page.click("button:has-text('Import classes')")
     page.wait_for_selector(".job:has-text('Import classes from class_info.json')")
     run_jobs()

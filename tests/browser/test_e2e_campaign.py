@@ -16,12 +16,11 @@ import pytest
 from PIL import Image as PILImage
 
 from freelunch.models import Assignment, Batch, Dataset, ImageClass
-from support import SHARED
+from freelunch.presets import IMAGENET_1K
 from worker import NEUTRAL, click, flush_until_complete, glide, jump, submit, wait_loaded
 
 pytestmark = pytest.mark.browser
 
-IMAGENETV2 = SHARED / "data" / "imagenetv2"
 TENCH = "n01440764"
 PLAN = [(f"{TENCH}/cand_{n}", "candidate") for n in range(8)] + [
     (f"{TENCH}/pos_{n}", "positive") for n in range(2)] + [(f"{TENCH}/neg_{n}", "negative") for n in range(2)]
@@ -70,8 +69,8 @@ def test_a_requester_runs_a_campaign_end_to_end(app, app_config, live_server, br
     page.fill("input[name=name]", "Tench study")
     page.click("button:has-text('Create dataset')")
     page.wait_for_selector("h1:has-text('Tench study')")
-    page.set_input_files("input[name=classes]", str(IMAGENETV2 / "class_info.json"))
-    page.set_input_files("input[name=wikipedia]", str(IMAGENETV2 / "wikipedia_pages.json"))
+    page.set_input_files("input[name=classes]", str(IMAGENET_1K.classes_file))
+    page.set_input_files("input[name=wikipedia]", str(IMAGENET_1K.wikipedia_file))
     page.click("button:has-text('Import classes')")
     page.wait_for_selector(".job:has-text('Import classes')")
     job_done(page, run_jobs, "1000 classes created")

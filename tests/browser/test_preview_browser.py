@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from freelunch.models import Assignment, Hit, PageSubmission
-from test_annotate import make_batch
+from factories import make_batch
 from worker import NEUTRAL, at, click, glide, jump, wait_loaded
 
 pytestmark = pytest.mark.browser
