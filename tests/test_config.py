@@ -1,7 +1,7 @@
 import pytest
 
 from freelunch import config
-from freelunch.db import database
+from freelunch.db import database, is_sqlite
 
 
 def test_development_generates_and_keeps_a_secret(tmp_path):
@@ -24,7 +24,7 @@ def test_unknown_mode_is_refused(tmp_path):
 
 
 def test_sqlite_runs_in_wal_mode(app):
-    if not database.obj.__class__.__name__.startswith("Sqlite"):
+    if not is_sqlite():  # the database is a pooled SqliteDatabase, whose class name starts with "Pooled"
         pytest.skip("SQLite only")
     with database.connection_context():
         assert database.execute_sql("PRAGMA journal_mode").fetchone()[0] == "wal"
