@@ -138,6 +138,16 @@ def make_account(app):
 
 
 @pytest.fixture
+def org(app, client, make_account):
+    """An organization whose owner (req@example.org) is logged in on ``client``."""
+    from support import login
+
+    _, organization = make_account("req@example.org", "Lab")
+    login(client, "req@example.org")
+    return organization
+
+
+@pytest.fixture
 def run_jobs(app, redis_client):
     """Run every queued RQ job in-process (a real SimpleWorker, burst mode) inside the app context."""
     from rq import Queue, SimpleWorker

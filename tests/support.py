@@ -1,4 +1,5 @@
-"""Helpers that drive the test client, imported as ``from support import ...`` (data builders: factories.py).
+"""Helpers that drive the test client or a browser page, imported as ``from support import ...``
+(builders of test data: factories.py).
 
 (Not in conftest.py: tests/browser has a conftest of its own, and two modules
 named ``conftest`` cannot both be imported by name.)
@@ -50,3 +51,24 @@ def post_page(client, token, pageno, summary, htmx=True):
 def post_ingest(client, body, content_type: str = "application/json"):
     data = body if isinstance(body, (bytes, str)) else json.dumps(body)
     return client.post("/api/ingest", data=data, content_type=content_type)
+
+
+def builder_data(client, dataset, **overrides):
+    """The batch builder's form as a requester fills it in; an override of None leaves the field out."""
+    data = {
+        "csrf_token": csrf_token(client), "name": "Round 1", "dataset_id": dataset.id, "pages_per_hit": 3,
+        "images_per_page": 12, "positives_per_page": 2, "negatives_per_page": 1, "assignments_per_hit": 3,
+        "versions": ["POINTER_ORIGINAL", "NO_POINTER_NO_ORIGINAL"], "reward": "0.25",
+        "title": "Click every image of the class", "description": "Ten pages",
+    }
+    data.update(overrides)
+    return {k: v for k, v in data.items() if v is not None}
+
+
+def log_in(page, base: str, email: str) -> None:
+    """Log in through the login form of a real browser page (the session cookie is the page context's)."""
+    page.goto(base + "/login")
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", "password123")
+    page.click("button[type=submit]")
+    page.wait_for_url(base + "/datasets/")

@@ -4,7 +4,8 @@ import re
 import pytest
 
 from freelunch.models import Batch, Hit, HitPage
-from test_batches import builder_data, make_dataset, org  # noqa: F401  (org is a fixture)
+from factories import make_dataset
+from support import builder_data
 
 TABS = {"overview": "", "hits": "/hits", "links": "/links", "mturk": "/mturk"}
 REVIEW_TABS = {"review": "/assignments", "results": "/results", "exports": "/exports"}

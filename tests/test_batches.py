@@ -5,28 +5,10 @@ from collections import Counter
 import pytest
 
 from factories import make_dataset
-from support import csrf_token, login
+from support import builder_data, csrf_token
 from freelunch.models import Batch, Candidate, Hit, HitPage, Image, ImageClass, LabLink
 
 HTMX = {"HX-Request": "true"}
-
-
-@pytest.fixture
-def org(app, client, make_account):
-    _, organization = make_account("req@example.org", "Lab")
-    login(client, "req@example.org")
-    return organization
-
-
-def builder_data(client, dataset, **overrides):
-    data = {
-        "csrf_token": csrf_token(client), "name": "Round 1", "dataset_id": dataset.id, "pages_per_hit": 3,
-        "images_per_page": 12, "positives_per_page": 2, "negatives_per_page": 1, "assignments_per_hit": 3,
-        "versions": ["POINTER_ORIGINAL", "NO_POINTER_NO_ORIGINAL"], "reward": "0.25",
-        "title": "Click every image of the class", "description": "Ten pages",
-    }
-    data.update(overrides)
-    return {k: v for k, v in data.items() if v is not None}
 
 
 def test_builder_shows_the_imagenetv2_defaults_and_the_datasets_classes(client, org):

@@ -1,8 +1,6 @@
 """Datasets on the dashboard: create, rename, browse with pagination, edit classes inline, delete with a clear warning."""
 import re
 
-import pytest
-
 from support import csrf_token, login
 from freelunch import storage
 from freelunch.models import (Assignment, Batch, Candidate, Dataset, Hit, HitPage, Image, ImageClass, LabLink,
@@ -11,13 +9,6 @@ from freelunch.services.accounts.users import create_user
 from factories import picture
 
 HTMX = {"HX-Request": "true"}
-
-
-@pytest.fixture
-def org(app, client, make_account):
-    _, organization = make_account("req@example.org", "Lab")
-    login(client, "req@example.org")
-    return organization
 
 
 def post(client, url, htmx=False, **data):

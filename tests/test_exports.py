@@ -4,8 +4,6 @@ import io
 import json
 from pathlib import Path
 
-import pytest
-
 from freelunch.models import Export, Membership
 from freelunch.services.exports import files as exports
 from freelunch.services.accounts.users import create_user

@@ -19,7 +19,7 @@ from freelunch.services.accounts import identity
 from freelunch.services.mturk import autoreview, bonuses, decisions, tracking
 from freelunch.services.mturk.bonuses import BonusError
 from freelunch.services.mturk.decisions import DecisionError
-from review_data import make_campaign
+from factories import make_campaign
 
 RAW = {"h1w1": "AW1RAWWORKER", "h1w3": "AW3RAWWORKER", "h2w2": "AW2RAWWORKER", "h2w3": "AW3RAWWORKER"}
 ANSWER = ('<?xml version="1.0" encoding="UTF-8"?><QuestionFormAnswers xmlns="http://mechanicalturk.amazonaws.com/'
@@ -40,7 +40,7 @@ class Runner:
 
 @pytest.fixture
 def mturk_campaign(app, make_account):
-    """review_data's campaign as an MTurk batch: HITs HIT1, HIT2; assignments A1 (h1w1), A3 (h1w3), A2 (h2w2), A4 (h2w3)."""
+    """factories.make_campaign's campaign as an MTurk batch: HITs HIT1, HIT2; assignments A1 (h1w1), A3 (h1w3), A2 (h2w2), A4 (h2w3)."""
     _, org = make_account("owner@example.org", "Lab")
     with app.app_context():
         c = make_campaign(org)

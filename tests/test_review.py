@@ -2,8 +2,6 @@
 import json
 import re
 
-import pytest
-
 from freelunch.models import Assignment, Candidate, Membership, PageTally, Vote
 from freelunch.services.review import progress, quality, replay, tallies
 from freelunch.services.accounts.users import create_user

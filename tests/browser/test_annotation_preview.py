@@ -5,17 +5,10 @@ import pytest
 
 from freelunch.models import Assignment, Hit, PageSubmission
 from factories import make_batch
+from support import log_in
 from worker import NEUTRAL, at, click, glide, jump, wait_loaded
 
 pytestmark = pytest.mark.browser
-
-
-def log_in(page, base: str, email: str) -> None:
-    page.goto(base + "/login")
-    page.fill("input[name=email]", email)
-    page.fill("input[name=password]", "password123")
-    page.click("button[type=submit]")
-    page.wait_for_url(base + "/datasets/")
 
 
 def counters(page, i: int) -> str:

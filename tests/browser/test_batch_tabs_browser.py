@@ -6,8 +6,8 @@ import pytest
 
 from freelunch.models import Batch
 from freelunch.services.batches import builder
-from test_batches import make_dataset
-from test_preview_browser import log_in
+from factories import make_dataset
+from support import log_in
 
 pytestmark = pytest.mark.browser
 
