@@ -45,20 +45,24 @@ def redis_command() -> tuple[str | None, str]:
     return command, f"redis://127.0.0.1:{port}/0"
 
 
-def local_mturk_command() -> tuple[str | None, str]:
-    """(command to start the local MTurk or None, the MTURK_ENDPOINT_URL to use)."""
+def local_mturk_command() -> tuple[str | None, dict]:
+    """(command to start the local MTurk or None, the environment that points MTurk clients at it)."""
     if os.environ.get("MTURK_ENDPOINT_URL"):
-        return None, os.environ["MTURK_ENDPOINT_URL"]
+        return None, {}
     port = os.environ.get("LOCALTURK_PORT") or _free_port()
-    return f"{BIN}/python -m freelunch.localturk --port {port} --state {INSTANCE / 'localturk.json'}", f"http://127.0.0.1:{port}"
+    env = {"MTURK_ENDPOINT_URL": f"http://127.0.0.1:{port}"}
+    # The stand-in takes any signature, but boto3 signs only with some credentials; never shadow real ones.
+    if not any(os.environ.get(name) for name in ("AWS_ACCESS_KEY_ID", "AWS_PROFILE", "S3_BUCKET")):
+        env.update(AWS_ACCESS_KEY_ID="localturk", AWS_SECRET_ACCESS_KEY="localturk")
+    return f"{BIN}/python -m freelunch.localturk --port {port} --state {INSTANCE / 'localturk.json'}", env
 
 
 def main() -> None:
     start_redis, redis_url = redis_command()
-    start_mturk, mturk_url = local_mturk_command()
+    start_mturk, mturk_env = local_mturk_command()
     port = os.environ.get("PORT", "5000")
     env = {**os.environ, "REDIS_URL": redis_url, "PUBLIC_URL": os.environ.get("PUBLIC_URL", f"http://127.0.0.1:{port}"),
-           "MTURK_ENDPOINT_URL": mturk_url}
+           **mturk_env}
     # Redis runs outside honcho so that on Ctrl-C it stops last, after the processes using it.
     # Its own session keeps the terminal's Ctrl-C from reaching it directly.
     # No shell in between, so that terminate() reaches redis-server itself.
@@ -70,7 +74,7 @@ def main() -> None:
     if start_mturk:
         manager.add_process("mturk", start_mturk, env=env)
     summary = subprocess.run([f"{BIN}/freelunch", "demo"], env=env, capture_output=True, text=True, check=True).stdout
-    mturk_note = f"Local MTurk (no AWS account needed): {mturk_url}/worker/\n" if start_mturk else ""
+    mturk_note = f"Local MTurk (no AWS account needed): {env['MTURK_ENDPOINT_URL']}/worker/\n" if start_mturk else ""
     print(f"\nFreelunch is starting on http://127.0.0.1:{port}/  (Ctrl-C stops everything)\n{mturk_note}{summary}", flush=True)
     try:
         manager.loop()

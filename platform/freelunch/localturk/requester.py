@@ -397,6 +397,8 @@ def approve_assignment(store: Store, params: dict) -> dict:
 @operation
 def reject_assignment(store: Store, params: dict) -> dict:
     assignment = _assignment(store, params["AssignmentId"])
+    if not params["RequesterFeedback"].strip():
+        raise invalid_parameter("RequesterFeedback", "", "a rejection must say why; the worker is shown it")
     if assignment.status != "Submitted":
         raise _wrong_state(("Submitted",))
     assignment.status = "Rejected"

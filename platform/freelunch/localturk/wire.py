@@ -3,9 +3,10 @@
 Errors are ``{"__type": ..., "Message": ...}`` (plus ``TurkErrorCode`` on
 MTurk's RequestError and ServiceFault), which botocore turns into a ClientError
 whose ``response["Error"]["Code"]`` is the ``__type`` and whose
-``response["TurkErrorCode"]`` is MTurk's code. Requests that break botocore's
-model answer ``ValidationException`` in the words of AWS's front end; those
-that break a documented limit answer ``ParameterValidationError``, as MTurk does.
+``response["TurkErrorCode"]`` is MTurk's code. Every request is checked by the
+gateway's own validator (``services/mturk/validation.py``: botocore's model,
+patterns, enums and maxima, and the limits the API reference adds); what it
+refuses is answered ``ValidationException``, as AWS's front end does.
 Signatures are not verified: any credentials do, but a request must be signed.
 """
 from __future__ import annotations
@@ -16,11 +17,12 @@ import uuid
 
 from flask import Blueprint, Response, current_app, request
 
-from ..services.mturk import service_model
+from ..services.mturk.errors import InvalidRequest
+from ..services.mturk.validation import service_model, validate
 from .requester import OPERATIONS, TurkError
 from .store import Store
 
-TARGET_PREFIX = service_model.service_model().metadata["targetPrefix"] + "."
+TARGET_PREFIX = service_model().metadata["targetPrefix"] + "."
 CONTENT_TYPE = "application/x-amz-json-1.1"
 CREATES = ("CreateHIT", "CreateHITWithHITType")
 
@@ -64,13 +66,12 @@ def call() -> Response:
             params = json.loads(request.get_data() or b"{}")
         except ValueError as error:
             raise TurkError("SerializationException", f"The request body is not JSON: {error}") from error
-        problems = service_model.problems(operation, params) if isinstance(params, dict) else None
-        if problems is None:
+        if not isinstance(params, dict):
             raise TurkError("SerializationException", "The request body must be a JSON object")
-        if problems:
-            if problems[0].documented:
-                raise TurkError("ParameterValidationError", " ".join(p.sentence() for p in problems))
-            raise TurkError("ValidationException", service_model.coral_message(problems))
+        try:
+            validate(operation, params)
+        except InvalidRequest as error:
+            raise TurkError("ValidationException", f"1 validation error detected: {error}") from error
         with store().lock:
             faults = store().faults
             if faults.throttle_first and operation not in faults.throttled:

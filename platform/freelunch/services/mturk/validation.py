@@ -30,6 +30,11 @@ DOCUMENTED_LIMITS: dict[str, dict] = {
     "WorkerIds": {"max": 100},  # NotifyWorkers: at most 100 workers a call
     "MaxAssignments": {"min": 1, "max": 1_000_000},
     "NumberOfAdditionalAssignments": {"min": 1, "max": 1_000_000},
+    "LifetimeInSeconds": {"min": 30, "max": 365 * 24 * 3600},
+    "AssignmentDurationInSeconds": {"min": 30, "max": 365 * 24 * 3600},
+    "AutoApprovalDelayInSeconds": {"min": 0, "max": 30 * 24 * 3600},
+    "Subject": {"max": 200},  # NotifyWorkers
+    "MessageText": {"max": 4096},
 }
 
 
