@@ -1,4 +1,4 @@
-"""RQ jobs for MTurk: publishing and reconciling run off the request path."""
+"""RQ jobs for MTurk publishing (reconciling and paying: tasks/mturk_review.py)."""
 from rq import get_current_job
 
 from freelunch.models import Batch
@@ -14,7 +14,3 @@ def _report(fraction: float) -> None:
 
 def publish_batch(batch_id: int) -> int:
     return mturk.publish_batch(Batch.get_by_id(batch_id), progress=_report)
-
-
-def sync_batch(batch_id: int) -> dict:
-    return mturk.sync_batch(Batch.get_by_id(batch_id))

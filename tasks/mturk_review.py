@@ -88,3 +88,18 @@ def bonus_approved(batch_id: int, organization_id: int, amount: str, reason: str
     except (BonusError, MTurkError) as error:
         return {"error": str(error)}
     return summary.as_dict()
+
+
+def bonus_one(batch_id: int, organization_id: int, row_id: int, amount: str, reason: str, user_id: int | None = None) -> dict:
+    row = MTurkAssignment.get_or_none(MTurkAssignment.id == row_id, MTurkAssignment.organization == organization_id)
+    if row is None:
+        return {"error": "The assignment was deleted."}
+    try:
+        bonus = bonuses.request(row, amount, reason, User.get_or_none(User.id == user_id))
+        paid_before = bonus.state in ("done", "adopted")
+        bonus = bonuses.pay(bonus, tracking.client_for(row.hit.batch))
+    except (BonusError, MTurkError) as error:
+        return {"error": str(error)}
+    if bonus.state == "failed":
+        return {"error": f"The bonus was not paid: {bonus.error} Ask again to retry it (it cannot be paid twice)."}
+    return {"summary": f"${bonus.amount:.2f} for {row.mturk_assignment_id}: " + ("paid before." if paid_before else "paid.")}

@@ -5,7 +5,7 @@ import boto3
 import pytest
 from botocore.stub import ANY, Stubber
 
-from freelunch.models import Assignment, Batch, Dataset, Hit, Organization
+from freelunch.models import Batch, Dataset, Hit, Organization
 from freelunch.services.mturk import campaign as mturk
 
 
@@ -69,37 +69,6 @@ def test_publish_reports_a_refusal_clearly(app, batch, stubbed):
     with app.app_context(), pytest.raises(mturk.MTurkError, match="balance is insufficient"):
         mturk.publish_batch(batch, client)
     assert Hit.select().where(Hit.mturk_hit_id.is_null(False)).count() == 0
-
-
-def test_sync_records_status_and_counts_unknown_submissions(app, batch, stubbed):
-    client, stubber = stubbed
-    hit = Hit.get(Hit.key == "aaa111")
-    hit.mturk_hit_id = "H1"
-    hit.save()
-    ours = Assignment.create(organization=batch.organization, hit=hit, worker_id="ABCDEF0123", source="mturk",
-                             version="POINTER_ORIGINAL", mturk_assignment_id="A1")
-    stubber.add_response("list_assignments_for_hit", {"Assignments": [
-        {"AssignmentId": "A1", "WorkerId": "W1", "HITId": "H1", "AssignmentStatus": "Submitted"},
-        {"AssignmentId": "A9", "WorkerId": "W9", "HITId": "H1", "AssignmentStatus": "Submitted"},
-    ]}, {"HITId": "H1", "MaxResults": 100, "AssignmentStatuses": ["Submitted", "Approved", "Rejected"]})
-    with app.app_context():
-        assert mturk.sync_batch(batch, client) == {"matched": 1, "unknown": 1}
-    assert Assignment.get_by_id(ours.id).mturk_status == "Submitted"
-
-
-def test_review_approves_and_rejects_with_reason(app, batch, stubbed):
-    client, stubber = stubbed
-    hit = Hit.get(Hit.key == "aaa111")
-    assignment = Assignment.create(organization=batch.organization, hit=hit, worker_id="ABCDEF0123", source="mturk",
-                                   version="POINTER_ORIGINAL", mturk_assignment_id="A1")
-    with pytest.raises(mturk.MTurkError, match="Say why"):
-        mturk.review_assignment(assignment, approve=False, feedback=" ", mturk=client)
-    stubber.add_response("reject_assignment", {}, {"AssignmentId": "A1", "RequesterFeedback": "Clicked every image."})
-    mturk.review_assignment(assignment, approve=False, feedback="Clicked every image.", mturk=client)
-    assert Assignment.get_by_id(assignment.id).mturk_status == "Rejected"
-    stubber.add_response("approve_assignment", {}, {"AssignmentId": "A1"})
-    mturk.review_assignment(assignment, approve=True, mturk=client)
-    assert Assignment.get_by_id(assignment.id).mturk_status == "Approved"
 
 
 def test_publish_from_the_dashboard_runs_as_an_rq_job(app, client, make_account, stubbed, monkeypatch, redis_client):

@@ -336,3 +336,42 @@ def test_cli_review_by_hand_and_auto(app, mturk_campaign, stubbed, monkeypatch):
     assert auto.exit_code == 0, auto.output
     assert "Rules: the completion code posted to MTurk is the one we gave" in auto.output
     assert "2 approved, 0 rejected, 0 left for you, 2 without data here left alone" in auto.output
+
+
+def test_the_review_page_reconciles_sorts_out_and_decides_through_jobs(app, client, mturk_campaign, stubbed, monkeypatch,
+                                                                        run_jobs):
+    from support import csrf_token, login
+
+    stub, stubber = stubbed
+    monkeypatch.setattr(tracking, "client_for", lambda batch: stub)
+    login(client, "owner@example.org")
+    batch = mturk_campaign.batch.id
+    page = client.get(f"/batches/{batch}/mturk/review").get_data(as_text=True)
+    assert "(never; it also runs every 10 minutes)" in page
+    token = csrf_token(client)
+    hit1, hit2 = standard_remote()
+    stub_sync(stubber, hit1, hit2)
+    assert client.post(f"/batches/{batch}/mturk/sync", data={"csrf_token": token}).status_code == 302
+    run_jobs()
+    page = client.get(f"/batches/{batch}/mturk/review?show=ready").get_data(as_text=True)
+    assert 'data-assignment="A1"' in page and 'data-assignment="A2"' in page and 'data-assignment="A4"' not in page
+    assert "MTurk will approve (and pay) on its own soon" in page and 'A5</code></a>: <span class="danger" data-time-left>4 h' in page
+    no_data = client.get(f"/batches/{batch}/mturk/review?show=no_data").get_data(as_text=True)
+    assert 'data-assignment="A4"' in no_data and "1 of 2 pages here" in no_data and "nothing here from this worker" in no_data
+    assert "completionCode" in no_data  # the Answer, to decide by hand
+
+    rows = {r.mturk_assignment_id: r.id for r in MTurkAssignment.select()}
+    refused = client.post(f"/batches/{batch}/mturk/decisions", data={"csrf_token": token, "row": rows["A3"],
+                                                                      "action": "reject", "feedback": " "})
+    assert refused.status_code == 400 and "Say why you reject" in refused.get_data(as_text=True)
+    stubber.add_response("approve_assignment", {}, {"AssignmentId": "A1", "RequesterFeedback": "Well done"})
+    stubber.add_response("approve_assignment", {}, {"AssignmentId": "A2", "RequesterFeedback": "Well done"})
+    client.post(f"/batches/{batch}/mturk/decisions", data={"csrf_token": token, "row": [rows["A1"], rows["A2"]],
+                                                          "action": "approve", "feedback": "Well done"})
+    run_jobs()
+    assert {MTurkAssignment.get_by_id(rows[k]).status for k in ("A1", "A2")} == {"Approved"}
+    assert "2 approved, 0 already decided on MTurk, 0 failed." in client.get(f"/batches/{batch}/mturk/review").get_data(as_text=True)
+    bad = client.post(f"/batches/{batch}/mturk/bonuses", data={"csrf_token": token, "amount": "1.005", "reason": "x"})
+    assert bad.status_code == 400 and "dollars and cents" in bad.get_data(as_text=True)
+    detail = client.get(f"/mturk/assignments/{rows['A1']}").get_data(as_text=True)
+    assert "Well done" in detail and "Pay the bonus" in detail and "C0FFEE" in detail

@@ -1,4 +1,4 @@
-"""Requester actions on MTurk: publish a batch, reconcile it, approve or reject assignments."""
+"""Requester actions on MTurk: publish a batch (routes), reconcile, review and pay it (review_routes)."""
 from flask import Blueprint
 
 from ..tenancy import protect
@@ -6,4 +6,4 @@ from ..tenancy import protect
 bp = Blueprint("mturk", __name__)
 protect(bp)
 
-from . import routes  # noqa: E402,F401
+from . import review_routes, routes  # noqa: E402,F401

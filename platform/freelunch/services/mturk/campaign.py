@@ -1,14 +1,13 @@
-"""Amazon Mechanical Turk through boto3: publish a batch's HITs, reconcile assignments, pay or reject.
+"""Amazon Mechanical Turk through boto3: publish a batch's HITs (reconcile, review, pay: tracking, decisions, bonuses).
 
 Lessons from peer platforms, kept here: every CreateHIT carries a stable
 UniqueRequestToken (a retry cannot post a HIT twice) and our HIT key as
 RequesterAnnotation (so a HIT whose id we failed to save can be found again);
-the ExternalURL is XML-escaped; assignments are reconciled by listing them,
-not only by trusting what workers' browsers told us.
+the ExternalURL is XML-escaped.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from urllib.parse import urlencode
 from xml.sax.saxutils import escape
 
@@ -16,8 +15,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 from flask import current_app
 
-from ...db import database
-from ...models import Assignment, Batch, Hit
+from ...models import Batch, Hit
 
 SANDBOX_ENDPOINT = "https://mturk-requester-sandbox.us-east-1.amazonaws.com"
 EXTERNAL_QUESTION = (
@@ -115,47 +113,3 @@ def publish_batch(batch: Batch, mturk=None, progress: Callable[[float], None] | 
     batch.state = "published"
     batch.save()
     return len(pending)
-
-
-def _assignments_of(mturk, hit_id: str) -> Iterator[dict]:
-    params: dict = {"HITId": hit_id, "MaxResults": 100, "AssignmentStatuses": ["Submitted", "Approved", "Rejected"]}
-    while True:
-        page = _call(mturk.list_assignments_for_hit, **params)
-        yield from page.get("Assignments", [])
-        if not page.get("NextToken"):
-            return
-        params["NextToken"] = page["NextToken"]
-
-
-def sync_batch(batch: Batch, mturk=None) -> dict:
-    """Record MTurk's status on our assignments; count submissions we hold no data for."""
-    mturk = mturk or client()
-    counts = {"matched": 0, "unknown": 0}
-    for hit in batch.hits.where(Hit.mturk_hit_id.is_null(False)):
-        for remote in _assignments_of(mturk, hit.mturk_hit_id):
-            updated = (
-                Assignment.update(mturk_status=remote["AssignmentStatus"])
-                .where(Assignment.hit == hit, Assignment.mturk_assignment_id == remote["AssignmentId"])
-                .execute()
-            )
-            counts["matched" if updated else "unknown"] += 1
-    return counts
-
-
-def review_assignment(assignment: Assignment, approve: bool, feedback: str = "", mturk=None) -> None:
-    """Approve (pay) or reject an MTurk assignment, and remember what we told MTurk."""
-    if not assignment.mturk_assignment_id:
-        raise MTurkError("This assignment did not come from MTurk.")
-    if not approve and not feedback.strip():
-        raise MTurkError("Say why you reject: MTurk shows the reason to the worker.")
-    mturk = mturk or client()
-    with database.atomic():
-        if approve:
-            params = {"AssignmentId": assignment.mturk_assignment_id}
-            if feedback.strip():
-                params["RequesterFeedback"] = feedback.strip()[:1024]
-            _call(mturk.approve_assignment, **params)
-        else:
-            _call(mturk.reject_assignment, AssignmentId=assignment.mturk_assignment_id, RequesterFeedback=feedback.strip()[:1024])
-        assignment.mturk_status = "Approved" if approve else "Rejected"
-        assignment.save()

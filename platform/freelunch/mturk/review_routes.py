@@ -1,0 +1,170 @@
+"""The MTurk review page of a batch (under its Review tab): reconcile, sort out, decide, pay, block.
+
+Every MTurk call runs in an RQ job (services/jobs.enqueue, listed on the page),
+never in the request: MTurk throttles, and the gateway retries with backoff.
+"""
+from __future__ import annotations
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from ..batches.tabs import render_tab
+from ..models import Batch, Hit, MTurkAssignment, ReviewRules, utcnow
+from ..services import jobs
+from ..services.mturk import autoreview, tracking
+from ..tenancy import current_org, owned_or_404
+from . import bp
+from .review_forms import BonusForm, DecisionForm, RulesForm
+
+SHOWS = {
+    "ready": "Ready for review",
+    "flagged": "Flagged by the rules",
+    "no_data": "Submitted, no data here",
+    "not_submitted": "Done here, not submitted on MTurk",
+    "decided": "Decided",
+}
+
+
+def _scope(batch: Batch) -> str:
+    return f"batch:{batch.id}"
+
+
+def _enqueue(batch: Batch, func: str, title: str, *args, **kwargs):
+    return jobs.enqueue(func, batch.id, batch.organization_id, *args, organization_id=batch.organization_id,
+                        scope=_scope(batch), title=title, **kwargs)
+
+
+def _page(batch: Batch, show: str, status: int = 200, **forms):
+    piles = tracking.sort_out(batch)
+    flagged = [r for r in piles.ready if r.flag]
+    lists = {"ready": [r for r in piles.ready if not r.flag], "flagged": flagged, "no_data": piles.no_data,
+             "not_submitted": piles.not_submitted, "decided": piles.decided}
+    rules = autoreview.rules_for(batch)
+    synced = MTurkAssignment.select(MTurkAssignment.synced_at).join(Hit).where(Hit.batch == batch) \
+        .order_by(MTurkAssignment.synced_at.desc()).first()
+    forms.setdefault("rules_form", RulesForm(obj=_rules_as_percent(rules), formdata=None))
+    forms.setdefault("decision_form", DecisionForm(formdata=None))
+    forms.setdefault("bonus_form", BonusForm(formdata=None))
+    return render_tab("review", "mturk/review.html", batch, status=status, piles=piles, lists=lists, show=show,
+                      shows=SHOWS, rows=lists[show], rules=rules, rule_words=autoreview.describe(rules),
+                      synced_at=synced.synced_at if synced else None, now=utcnow(), pending=piles.pending,
+                      recent_jobs=jobs.recent(current_org().id, _scope(batch)), **forms)
+
+
+def _rules_as_percent(rules: ReviewRules) -> dict:
+    def percent(value):
+        return None if value is None else value * 100
+
+    return type("Rules", (), dict(
+        min_control_accuracy=percent(rules.min_control_accuracy), min_seconds_per_page=rules.min_seconds_per_page,
+        require_completion_code=rules.require_completion_code, min_completeness=percent(rules.min_completeness),
+        reject_failures=rules.reject_failures, approve_feedback=rules.approve_feedback))()
+
+
+def _show() -> str:
+    show = request.values.get("show", "ready")
+    return show if show in SHOWS else "ready"
+
+
+@bp.get("/batches/<int:batch_id>/mturk/review")
+def review_page(batch_id):
+    batch = owned_or_404(Batch, batch_id)
+    return _page(batch, _show())
+
+
+@bp.post("/batches/<int:batch_id>/mturk/sync")
+def sync(batch_id):
+    batch = owned_or_404(Batch, batch_id)
+    _enqueue(batch, "tasks.mturk_review.sync_batch", f"Reconcile {batch.name} with MTurk")
+    return redirect(url_for(".review_page", batch_id=batch.id, show=_show()))
+
+
+@bp.post("/batches/<int:batch_id>/mturk/rules")
+def save_rules(batch_id):
+    batch = owned_or_404(Batch, batch_id)
+    form = RulesForm()
+    if not form.validate():
+        return _page(batch, _show(), 400, rules_form=form)
+    rules = autoreview.rules_for(batch)
+    rules.min_control_accuracy = None if form.min_control_accuracy.data is None else form.min_control_accuracy.data / 100
+    rules.min_seconds_per_page = form.min_seconds_per_page.data
+    rules.require_completion_code = form.require_completion_code.data
+    rules.min_completeness = None if form.min_completeness.data is None else form.min_completeness.data / 100
+    rules.reject_failures = form.reject_failures.data
+    rules.approve_feedback = (form.approve_feedback.data or "").strip()
+    rules.updated_at = utcnow()
+    rules.save()
+    flash("Auto-review rules saved: " + ("; ".join(autoreview.describe(rules)) or "none") + ".", "success")
+    return redirect(url_for(".review_page", batch_id=batch.id))
+
+
+@bp.post("/batches/<int:batch_id>/mturk/auto-review")
+def run_auto_review(batch_id):
+    batch = owned_or_404(Batch, batch_id)
+    _enqueue(batch, "tasks.mturk_review.auto_review", f"Auto-review {batch.name}")
+    return redirect(url_for(".review_page", batch_id=batch.id))
+
+
+def _selected_rows(batch: Batch) -> list[int]:
+    """The ticked assignments, only those of this batch (a foreign id is simply not found)."""
+    wanted = [int(v) for v in request.form.getlist("row") if v.isdigit()][:1000]
+    query = (MTurkAssignment.select(MTurkAssignment.id).join(Hit)
+             .where(Hit.batch == batch, MTurkAssignment.id.in_(wanted)))
+    return [row.id for row in query]
+
+
+@bp.post("/batches/<int:batch_id>/mturk/decisions")
+def decide(batch_id):
+    """Approve, reject or override the ticked assignments (one, from an assignment's own page)."""
+    batch = owned_or_404(Batch, batch_id)
+    form = DecisionForm()
+    rows = _selected_rows(batch)
+    one = MTurkAssignment.get_by_id(rows[0]) if len(rows) == 1 and request.form.get("back") == "assignment" else None
+    valid = form.validate()
+    if not rows:
+        form.action.errors = [*form.action.errors, "Tick the assignments to decide."]
+    if not rows or not valid:
+        return _assignment_page(one, 400, decision_form=form) if one else _page(batch, _show(), 400, decision_form=form)
+    _enqueue(batch, "tasks.mturk_review.decide_many", f"{form.action.data.capitalize()} {len(rows)} assignments",
+             rows, form.action.data, form.feedback.data or "", current_user.id)
+    if one:
+        return redirect(url_for(".mturk_assignment", mturk_assignment_id=one.id))
+    return redirect(url_for(".review_page", batch_id=batch.id, show=_show()))
+
+
+@bp.post("/batches/<int:batch_id>/mturk/bonuses")
+def bonus_approved(batch_id):
+    batch = owned_or_404(Batch, batch_id)
+    form = BonusForm()
+    if not form.validate():
+        return _page(batch, _show(), 400, bonus_form=form)
+    _enqueue(batch, "tasks.mturk_review.bonus_approved", f"Bonus ${form.amount.data.strip()} for approved assignments",
+             form.amount.data.strip(), form.reason.data.strip(), current_user.id)
+    return redirect(url_for(".review_page", batch_id=batch.id, show="decided"))
+
+
+@bp.get("/mturk/assignments/<int:mturk_assignment_id>")
+def mturk_assignment(mturk_assignment_id):
+    """One MTurk assignment: its Answer, our data, its decisions and bonuses, and what can be done about it."""
+    row = owned_or_404(MTurkAssignment, mturk_assignment_id)
+    return _assignment_page(row)
+
+
+def _assignment_page(row: MTurkAssignment, status: int = 200, **forms):
+    forms.setdefault("decision_form", DecisionForm(formdata=None))
+    forms.setdefault("bonus_form", BonusForm(formdata=None))
+    batch = row.hit.batch
+    return render_template("mturk/assignment.html", batch=batch, row=row, answer=tracking.answer_fields(row.answer),
+                           now=utcnow(), recent_jobs=jobs.recent(current_org().id, _scope(batch)), **forms), status
+
+
+@bp.post("/mturk/assignments/<int:mturk_assignment_id>/bonus")
+def bonus_one(mturk_assignment_id):
+    row = owned_or_404(MTurkAssignment, mturk_assignment_id)
+    form = BonusForm()
+    if not form.validate():
+        return _assignment_page(row, 400, bonus_form=form)
+    batch = row.hit.batch
+    _enqueue(batch, "tasks.mturk_review.bonus_one", f"Bonus ${form.amount.data.strip()} for {row.mturk_assignment_id}",
+             row.id, form.amount.data.strip(), form.reason.data.strip(), current_user.id)
+    return redirect(url_for(".mturk_assignment", mturk_assignment_id=row.id))
