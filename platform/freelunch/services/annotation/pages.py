@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from flask import current_app
 from peewee import JOIN, IntegrityError, fn
 
 from ... import storage
@@ -18,6 +19,7 @@ from ...ingest.validate import MAX_TAB
 from ...models import (Assignment, Batch, Hit, HitPage, Image, ImageClass, ImageRecord, LabLink, PageSubmission, VERSIONS,
                       utcnow)
 from ..accounts import identity
+from ..mturk.gateway import is_local_endpoint
 
 PREVIEW_ASSIGNMENT = "ASSIGNMENT_ID_NOT_AVAILABLE"
 # The completion form posts to turkSubmitTo: only MTurk's own hosts, or a crafted
@@ -72,12 +74,21 @@ def _version(batch: Batch, hit: Hit, params) -> str:
     return allowed[hit.assignments.count() % len(allowed)]
 
 
+def turk_submit_hosts() -> tuple[str, ...]:
+    """MTurk's hosts and, outside production, the local MTurk that MTURK_ENDPOINT_URL names (docs/local-mturk.md)."""
+    local = current_app.config.get("MTURK_ENDPOINT_URL")
+    if not local or current_app.config.get("ENV_MODE") == "production" or not is_local_endpoint(local):
+        return TURK_SUBMIT_HOSTS
+    parts = urlsplit(local)
+    return (*TURK_SUBMIT_HOSTS, f"{parts.scheme}://{parts.netloc}")
+
+
 def _turk_submit_to(params) -> str | None:
     value = (params.get("turkSubmitTo") or "").strip().rstrip("/")
     if not value:
         return None
     parts = urlsplit(value)
-    if f"{parts.scheme}://{parts.netloc}" not in TURK_SUBMIT_HOSTS or parts.path:
+    if f"{parts.scheme}://{parts.netloc}" not in turk_submit_hosts() or parts.path:
         raise AnnotationError(400, "This link's turkSubmitTo is not Amazon Mechanical Turk.")
     return value
 
