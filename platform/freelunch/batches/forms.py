@@ -8,7 +8,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..models import VERSION_MEANINGS, VERSIONS
-from ..services.mturk.campaign import FEE_STEP_ASSIGNMENTS
+from ..services.mturk.cost import FEE_STEP_ASSIGNMENTS
 
 
 class Checkboxes(SelectMultipleField):

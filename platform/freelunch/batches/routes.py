@@ -9,7 +9,7 @@ from ..services.batches import builder as batch_service
 from ..services import jobs
 from ..services.batches import survey
 from ..services.imports.classes import ImportFailure, decode
-from ..services.mturk.campaign import FEE_STEP_ASSIGNMENTS
+from ..services.mturk.cost import FEE_STEP_ASSIGNMENTS
 from ..services.review import progress
 from ..tenancy import current_org, owned_or_404
 from . import bp

@@ -17,6 +17,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from flask import current_app
 
+from ...db import database
 from . import credentials
 from .errors import MTurkError, translate
 from .validation import validate
@@ -58,6 +59,8 @@ def client(organization_id: int | None = None, sandbox: bool | None = None):
 
 def call(mturk, operation: str, action: str, **params) -> dict:
     """``mturk.<operation>(**params)`` after checking them against the model; ``action`` names it in errors."""
+    if database.in_transaction():
+        raise RuntimeError(f"MTurk {operation} called inside a database transaction: commit first, then call MTurk.")
     validate(operation, params)
     try:
         return getattr(mturk, operation)(**params)

@@ -1,0 +1,211 @@
+"""A published batch's MTurk HITs over time: extend, expire, delete when finished, and what it has cost so far.
+
+Extending respects MTurk's 10-assignment rule: a HIT created with fewer than
+10 assignments can never reach 10, and at 10 the fee would double anyway, so
+each MTurk HIT grows to at most 9 and the rest become new MTurk HITs of the
+same pages (new parts, published exactly once like the first). An
+extension is an ``MTurkExtension`` intent row with its own
+UniqueRequestToken; before one is sent again, GetHIT tells whether MTurk
+already applied it (its MaxAssignments), which is read from MTurk's state,
+not its wording.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+
+from ...db import database
+from ...models import Assignment, Batch, Hit, MTurkExtension, MTurkHit, utcnow
+from . import cost, gateway, publish, settings as batch_settings
+from .errors import MTurkError
+
+LIVE = ("created",)
+
+
+def _client(batch: Batch, mturk=None):
+    return mturk or gateway.client(batch.organization_id, batch_settings.of(batch).sandbox)
+
+
+def _live(batch: Batch):
+    return MTurkHit.select().where(MTurkHit.batch == batch, MTurkHit.state.in_(LIVE)).order_by(MTurkHit.id)
+
+
+@dataclass
+class Outcome:
+    """What a lifecycle action did, for the page, the CLI and the job result."""
+
+    done: int = 0
+    skipped: int = 0
+    failed: int = 0
+    errors: list[str] | None = None
+
+    def add_error(self, sentence: str) -> None:
+        self.failed += 1
+        self.errors = (self.errors or []) + [sentence]
+
+
+# --- expire -------------------------------------------------------------------
+
+
+def expire(batch: Batch, mturk=None, progress: Callable[[float, str], None] | None = None) -> Outcome:
+    """Stop every live MTurk HIT of the batch from being found or accepted (assignments in progress may finish)."""
+    mturk = _client(batch, mturk)
+    outcome = Outcome()
+    rows = list(_live(batch))
+    now = dt.datetime.now(dt.timezone.utc)
+    for n, row in enumerate(rows, 1):
+        if row.expires_at is not None and row.expires_at <= now.replace(tzinfo=None):
+            outcome.skipped += 1
+            continue
+        try:
+            # A time in the past expires the HIT at once.
+            gateway.call(mturk, "update_expiration_for_hit", f"expire MTurk HIT {row.mturk_hit_id}",
+                         HITId=row.mturk_hit_id, ExpireAt=now - dt.timedelta(seconds=1))
+        except MTurkError as error:
+            outcome.add_error(str(error))
+            continue
+        row.expires_at = now.replace(tzinfo=None)
+        row.save(only=[MTurkHit.expires_at])
+        outcome.done += 1
+        if progress:
+            progress(n / len(rows), f"{n} of {len(rows)} MTurk HITs expired")
+    return outcome
+
+
+# --- delete finished HITs -------------------------------------------------------
+
+
+def delete_finished(batch: Batch, mturk=None) -> Outcome:
+    """DeleteHIT for each HIT MTurk calls Reviewable with nothing pending; the others are left and counted as skipped."""
+    mturk = _client(batch, mturk)
+    outcome = Outcome()
+    for row in _live(batch):
+        try:
+            remote = gateway.call(mturk, "get_hit", f"read MTurk HIT {row.mturk_hit_id}", HITId=row.mturk_hit_id)["HIT"]
+        except MTurkError as error:
+            outcome.add_error(str(error))
+            continue
+        row.hit_status = remote.get("HITStatus")
+        row.save(only=[MTurkHit.hit_status])
+        if remote.get("HITStatus") != "Reviewable" or remote.get("NumberOfAssignmentsPending", 0):
+            outcome.skipped += 1
+            continue
+        try:
+            gateway.call(mturk, "delete_hit", f"delete MTurk HIT {row.mturk_hit_id}", HITId=row.mturk_hit_id)
+        except MTurkError as error:  # e.g. a submitted assignment not yet approved or rejected
+            outcome.add_error(str(error))
+            continue
+        row.state, row.hit_status = "deleted", "Disposed"
+        row.save(only=[MTurkHit.state, MTurkHit.hit_status])
+        outcome.done += 1
+    return outcome
+
+
+# --- extend ---------------------------------------------------------------------
+
+
+def plan_extension(batch: Batch, more: int) -> list[tuple[Hit | MTurkHit, int]]:
+    """For each of our HITs, where ``more`` assignments go: onto existing MTurk HITs up to 9, then new parts."""
+    if more < 1:
+        raise MTurkError("Add at least one assignment per HIT.", publish.NOT_READY)
+    by_hit: dict[int, list[MTurkHit]] = {}
+    for row in MTurkHit.select().where(MTurkHit.batch == batch, MTurkHit.round == 1).order_by(MTurkHit.part):
+        by_hit.setdefault(row.hit_id, []).append(row)
+    steps: list[tuple[Hit | MTurkHit, int]] = []
+    for hit in Hit.select().where(Hit.batch == batch).order_by(Hit.id):
+        left = more
+        for row in by_hit.get(hit.id, []):
+            pending = sum(e.assignments for e in row.extensions if e.state == "intended")
+            room = cost.MAX_ASSIGNMENTS_PER_MTURK_HIT - row.max_assignments - pending
+            if row.state == "created" and room > 0 and left:
+                steps.append((row, min(room, left)))
+                left -= min(room, left)
+        if left:
+            steps.append((hit, left))
+    return steps
+
+
+def extend(batch: Batch, more: int, mturk=None) -> Outcome:
+    """Give every HIT of the batch ``more`` assignments, exactly once, within MTurk's 10-assignment rule."""
+    mturk = _client(batch, mturk)
+    org = batch.organization_id
+    steps = plan_extension(batch, more)
+    with database.atomic():  # every intent first, then the calls
+        for target, n in steps:
+            if isinstance(target, MTurkHit):
+                count = target.extensions.count() + 1
+                MTurkExtension.create(organization=org, mturk_hit=target, assignments=n,
+                                      unique_request_token=f"freelunch-o{org}-x{target.id}-{count}")
+            else:
+                part = (MTurkHit.select().where(MTurkHit.hit == target, MTurkHit.round == 1).count())
+                for extra, size in enumerate(cost.split(n)):
+                    MTurkHit.create(organization=org, batch=batch, hit=target, part=part + extra, round=1,
+                                    sandbox=batch_settings.of(batch).sandbox, max_assignments=size,
+                                    unique_request_token=publish.token(org, batch.id, target.id, 1, part + extra))
+        Batch.update(assignments_per_hit=Batch.assignments_per_hit + more).where(Batch.id == batch.id).execute()
+    outcome = apply_extensions(batch, mturk)
+    if MTurkHit.select().where(MTurkHit.batch == batch, MTurkHit.state == "intended").exists():
+        outcome.done += publish.publish(Batch.get_by_id(batch.id), mturk=mturk, confirm_production=True).created
+    return outcome
+
+
+def apply_extensions(batch: Batch, mturk) -> Outcome:
+    """Send every extension still intended; one already applied by MTurk (a lost response) is recognised by GetHIT."""
+    outcome = Outcome()
+    rows = (MTurkExtension.select(MTurkExtension, MTurkHit).join(MTurkHit)
+            .where(MTurkHit.batch == batch, MTurkExtension.state == "intended").order_by(MTurkExtension.id))
+    for extension in rows:
+        row = extension.mturk_hit
+        target = row.max_assignments + extension.assignments
+        try:
+            remote = gateway.call(mturk, "get_hit", f"read MTurk HIT {row.mturk_hit_id}", HITId=row.mturk_hit_id)["HIT"]
+            if remote.get("MaxAssignments", 0) < target:
+                gateway.call(mturk, "create_additional_assignments_for_hit", f"extend MTurk HIT {row.mturk_hit_id}",
+                             HITId=row.mturk_hit_id, NumberOfAdditionalAssignments=extension.assignments,
+                             UniqueRequestToken=extension.unique_request_token)
+        except MTurkError as error:
+            outcome.add_error(str(error))
+            continue
+        with database.atomic():
+            MTurkHit.update(max_assignments=target).where(MTurkHit.id == row.id).execute()
+            MTurkExtension.update(state="done", done_at=utcnow()).where(MTurkExtension.id == extension.id).execute()
+        outcome.done += 1
+    return outcome
+
+
+# --- spend ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Spend:
+    """Money the batch has moved on MTurk so far, in dollars."""
+
+    charged: Decimal  # taken from the balance when HITs were created: every assignment's reward and fee
+    approved: int  # assignments paid
+    rewards_paid: Decimal
+    fees_paid: Decimal
+    bonuses: Decimal
+    bonus_fees: Decimal
+
+    @property
+    def paid(self) -> Decimal:
+        return self.rewards_paid + self.fees_paid + self.bonuses + self.bonus_fees
+
+
+def spend(batch: Batch, bonuses: list[Decimal] | None = None) -> Spend:
+    """Rewards and fees of approved assignments, bonuses paid (``bonuses``: each bonus paid), and what creation charged."""
+    reward = Decimal(batch.reward)
+    sizes = [n for (n,) in MTurkHit.select(MTurkHit.max_assignments)
+             .where(MTurkHit.batch == batch, MTurkHit.state != "intended").tuples()]
+    charged = cost.of_sizes(sizes, reward, 0).total
+    approved = (Assignment.select().join(Hit)
+                .where(Hit.batch == batch, Assignment.mturk_status == "Approved").count())
+    size_rate = max(sizes) if sizes else 1
+    bonuses = bonuses or []
+    return Spend(
+        charged=charged, approved=approved, rewards_paid=reward * approved,
+        fees_paid=cost.fee(reward, size_rate) * approved,
+        bonuses=sum(bonuses, Decimal("0")), bonus_fees=sum((cost.fee(b) for b in bonuses), Decimal("0")),
+    )
