@@ -240,3 +240,80 @@ def test_no_mturk_call_inside_a_database_transaction(batch, turk):
     client, _ = turk
     with database.atomic(), pytest.raises(RuntimeError, match="inside a database transaction"):
         gateway.balance(client)
+
+
+# --- lifecycle ----------------------------------------------------------------------
+
+
+def published(batch, sizes=(3,)):
+    """The batch as if published: its intent rows created on MTurk with made-up ids."""
+    publish.ensure_intents(batch, sandbox=True)
+    for n, row in enumerate(MTurkHit.select().order_by(MTurkHit.id)):
+        row.state, row.mturk_hit_id = "created", hit_id(n)
+        row.save()
+    return list(MTurkHit.select().order_by(MTurkHit.id))
+
+
+def test_extend_fills_each_mturk_hit_to_nine_and_puts_the_rest_on_new_ones(batch, turk):
+    from freelunch.services.mturk import lifecycle
+
+    client, stubber = turk
+    rows = published(batch)  # two HITs of 3 assignments
+    stubber.add_response("get_account_balance", {"AvailableBalance": "100.00"}, {})
+    for row in rows:  # 3 + 6 = 9: as far as one MTurk HIT goes
+        stubber.add_response("get_hit", {"HIT": {"HITId": row.mturk_hit_id, "MaxAssignments": 3}}, {"HITId": row.mturk_hit_id})
+        stubber.add_response("create_additional_assignments_for_hit", {}, {
+            "HITId": row.mturk_hit_id, "NumberOfAdditionalAssignments": 6, "UniqueRequestToken": ANY})
+    expect_setup(stubber, batch)  # the 2 left over per HIT: a new MTurk HIT each, published exactly once
+    expect_create(stubber, batch, "aaa111", 1, 20, max_assignments=2)
+    expect_create(stubber, batch, "bbb222", 1, 21, max_assignments=2)
+    outcome = lifecycle.extend(batch, 8, mturk=client)
+    assert (outcome.done, outcome.failed) == (4, 0)
+    assert sorted(r.max_assignments for r in MTurkHit.select()) == [2, 2, 9, 9]
+    assert Batch.get_by_id(batch.id).assignments_per_hit == 11
+
+
+def test_an_extension_mturk_already_applied_is_not_sent_again(batch, turk):
+    from freelunch.models import MTurkExtension
+    from freelunch.services.mturk import lifecycle
+
+    client, stubber = turk
+    row = published(batch)[0]
+    MTurkExtension.create(organization=batch.organization_id, mturk_hit=row, assignments=2, unique_request_token="x-1")
+    # The response was lost, but MTurk has it: MaxAssignments already 5.
+    stubber.add_response("get_hit", {"HIT": {"HITId": row.mturk_hit_id, "MaxAssignments": 5}}, {"HITId": row.mturk_hit_id})
+    assert lifecycle.apply_extensions(batch, client).done == 1
+    assert MTurkHit.get_by_id(row.id).max_assignments == 5 and MTurkExtension.get().state == "done"
+
+
+def test_delete_only_finished_hits(batch, turk):
+    from freelunch.services.mturk import lifecycle
+
+    client, stubber = turk
+    done, busy = published(batch)
+    stubber.add_response("get_hit", {"HIT": {"HITId": done.mturk_hit_id, "HITStatus": "Reviewable",
+                                             "NumberOfAssignmentsPending": 0}}, {"HITId": done.mturk_hit_id})
+    stubber.add_response("delete_hit", {}, {"HITId": done.mturk_hit_id})
+    stubber.add_response("get_hit", {"HIT": {"HITId": busy.mturk_hit_id, "HITStatus": "Assignable",
+                                             "NumberOfAssignmentsPending": 1}}, {"HITId": busy.mturk_hit_id})
+    outcome = lifecycle.delete_finished(batch, client)
+    assert (outcome.done, outcome.skipped) == (1, 1)
+    assert MTurkHit.get_by_id(done.id).state == "deleted" and MTurkHit.get_by_id(busy.id).state == "created"
+
+
+def test_spend_adds_rewards_fees_and_bonuses(batch):
+    from freelunch.models import Bonus, MTurkAssignment
+    from freelunch.services.mturk import lifecycle
+
+    rows = published(batch)
+    hit = Hit.get(Hit.key == "aaa111")
+    for n, status in enumerate(["Approved", "Approved", "Rejected"]):
+        assignment = MTurkAssignment.create(organization=batch.organization_id, hit=hit, mturk_hit_id=rows[0].mturk_hit_id,
+                                            mturk_assignment_id=f"3A{n}", worker_id=f"W{n}", status=status)
+        if n == 0:
+            Bonus.create(organization=batch.organization_id, mturk_assignment=assignment, amount=Decimal("1.00"),
+                         reason="thanks", key="k", state="done")
+    spent = lifecycle.spend(batch)
+    assert spent.charged == Decimal("3.60")  # 6 assignments x ($0.50 + $0.10)
+    assert (spent.approved, spent.rewards_paid, spent.fees_paid) == (2, Decimal("1.00"), Decimal("0.20"))
+    assert (spent.bonuses, spent.bonus_fees, spent.paid) == (Decimal("1.00"), Decimal("0.20"), Decimal("2.40"))

@@ -9,6 +9,7 @@ from flask.cli import FlaskGroup
 from . import create_app
 from .db import database
 from .models import Batch
+from .mturk import publish_commands  # noqa: F401 (adds balance, publish, expire, ... to the mturk group)
 from .mturk.commands import mturk as mturk_commands
 from .services import demo as demo_service
 from .services.exports import seed as export_service

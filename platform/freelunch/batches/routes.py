@@ -9,6 +9,7 @@ from ..services.batches import builder as batch_service
 from ..services import jobs
 from ..services.batches import survey
 from ..services.imports.classes import ImportFailure, decode
+from ..mturk import panel as mturk_panel
 from ..services.mturk.cost import FEE_STEP_ASSIGNMENTS
 from ..services.review import progress
 from ..tenancy import current_org, owned_or_404
@@ -154,8 +155,7 @@ def hits(batch_id):
 @bp.get("/<int:batch_id>/mturk")
 def mturk(batch_id):
     """The MTurk tab: publishing through the API and the survey-link kit."""
-    batch = owned_or_404(Batch, batch_id)
-    return render_tab("mturk", "batches/mturk.html", batch, check_form=SurveyCheckForm(), fee_step=FEE_STEP_ASSIGNMENTS)
+    return mturk_panel.render(owned_or_404(Batch, batch_id))
 
 
 @bp.post("/<int:batch_id>/build")

@@ -1,44 +1,144 @@
-from flask import flash, redirect, request, url_for
+"""Requester actions on MTurk from the batch's MTurk tab: settings, check connection, publish, extend, expire, delete.
 
-from ..models import Assignment, Batch
-from ..queues import queue
-from ..services.mturk.campaign import MTurkError, review_assignment
-from ..services.mturk.cost import FEE_STEP_ASSIGNMENTS
-from ..tenancy import owned_or_404
+Long actions are RQ jobs (tasks/mturk.py) listed on the tab; what cannot go
+ahead (a bad setting, production without confirmation, a low balance) is
+said before anything is queued or sent.
+"""
+from flask import flash, redirect, render_template, request, url_for
+
+from ..models import Batch, MTurkAccount, MTurkHit
+from ..services import jobs
+from ..services.mturk import credentials, gateway, lifecycle, publish, settings as batch_settings
+from ..services.mturk.errors import MTurkError
+from ..tenancy import current_org, owned_or_404, role_required
 from . import bp
+from .forms import CredentialsForm, ExtendForm, PublishForm, SettingsForm, settings_seconds
+from .panel import job_scope, published, render
+
+
+def _tab(batch: Batch):
+    return redirect(url_for("batches.mturk", batch_id=batch.id))
+
+
+def _enqueue(batch: Batch, task: str, title: str, *args) -> None:
+    jobs.enqueue(f"tasks.mturk.{task}", batch.id, batch.organization_id, *args, organization_id=batch.organization_id,
+                 scope=job_scope(batch), title=title)
+
+
+@bp.post("/batches/<int:batch_id>/mturk/settings")
+def save_settings(batch_id):
+    batch = owned_or_404(Batch, batch_id)
+    form = SettingsForm()
+    if published(batch):
+        flash("These settings are fixed once HITs are on MTurk (they make the HIT type): copy the batch to change them.",
+              "error")
+        return _tab(batch)
+    if not form.validate_on_submit():
+        return render(batch, status=422, settings_form=form)
+    chosen = batch_settings.of(batch)
+    chosen.sandbox = form.environment.data != "production"
+    chosen.keywords = (form.keywords.data or "").strip()
+    for name, seconds in settings_seconds(form).items():
+        setattr(chosen, name, seconds)
+    chosen.min_approval_rate, chosen.min_approved_hits = form.min_approval_rate.data, form.min_approved_hits.data
+    chosen.locales, chosen.soft_block = form.countries(), form.soft_block.data
+    batch.title, batch.description, batch.reward = form.title.data.strip(), form.description.data.strip(), form.reward.data
+    batch.save(only=[Batch.title, Batch.description, Batch.reward])
+    batch_settings.save(batch, chosen)
+    flash("MTurk settings saved.", "success")
+    return _tab(batch)
+
+
+@bp.post("/batches/<int:batch_id>/mturk/check")
+def check_connection(batch_id):
+    batch = owned_or_404(Batch, batch_id)
+    ok, sentence = gateway.check_connection(batch.organization_id, batch_settings.of(batch).sandbox)
+    if request.htmx:
+        return render_template("mturk/_connection.html", ok=ok, sentence=sentence)
+    flash(sentence, "success" if ok else "error")
+    return _tab(batch)
 
 
 @bp.post("/batches/<int:batch_id>/mturk/publish")
-def publish(batch_id):
+def publish_batch(batch_id):
     batch = owned_or_404(Batch, batch_id)
-    if batch.state not in ("ready", "published"):
-        flash("Build the batch's HITs before publishing it.", "error")
-    else:
-        queue().enqueue("tasks.mturk.publish_batch", batch.id, job_timeout=3600)
-        note = " Note: 10 or more assignments per HIT doubles MTurk's fee." if batch.assignments_per_hit >= FEE_STEP_ASSIGNMENTS else ""
-        flash(f"Publishing {batch.hits.count()} HITs to MTurk in the background.{note}", "success")
-    return redirect(url_for("batches.mturk", batch_id=batch.id))
+    form = PublishForm()
+    if not form.validate_on_submit():
+        flash("The form expired: reload the page and publish again.", "error")
+        return _tab(batch)
+    the_plan = publish.plan(batch, confirm_production=form.confirm_production.data)
+    if the_plan.problems:
+        for problem in the_plan.problems:
+            flash(problem, "error")
+        return _tab(batch)
+    remaining = the_plan.remaining
+    _enqueue(batch, "publish_batch", "Publish to MTurk", bool(form.confirm_production.data))
+    flash(f"Publishing {remaining.mturk_hits} MTurk HITs (${remaining.total:.2f} with MTurk's fee) to {the_plan.where} "
+          "in the background.", "success")
+    return _tab(batch)
 
 
-@bp.post("/batches/<int:batch_id>/mturk/sync")
-def sync(batch_id):
+@bp.post("/batches/<int:batch_id>/mturk/extend")
+def extend(batch_id):
     batch = owned_or_404(Batch, batch_id)
-    queue().enqueue("tasks.mturk.sync_batch", batch.id)
-    flash("Reconciling assignments with MTurk in the background.", "success")
-    return redirect(url_for("batches.mturk", batch_id=batch.id))
+    form = ExtendForm()
+    if not form.validate_on_submit():
+        for errors in form.errors.values():
+            for error in errors:
+                flash(error, "error")
+        return _tab(batch)
+    try:
+        steps = lifecycle.check_extension(batch, form.more.data, form.confirm_production.data)
+    except MTurkError as error:
+        flash(str(error), "error")
+        return _tab(batch)
+    _enqueue(batch, "extend_batch", "Extend on MTurk", form.more.data, bool(form.confirm_production.data))
+    new = sum(1 for target, _ in steps if not isinstance(target, MTurkHit))
+    flash(f"Adding {form.more.data} assignments to every HIT in the background"
+          + (f" ({new} of our HITs need new MTurk HITs: one MTurk HIT never exceeds 9)." if new else "."), "success")
+    return _tab(batch)
 
 
-@bp.post("/assignments/<int:assignment_id>/mturk/review")
-def review(assignment_id):
-    assignment = owned_or_404(Assignment, assignment_id)
-    decision = request.form.get("decision")
-    if decision not in ("approve", "reject"):
-        flash("Choose approve or reject.", "error")
-    else:
+@bp.post("/batches/<int:batch_id>/mturk/expire")
+def expire(batch_id):
+    batch = owned_or_404(Batch, batch_id)
+    _enqueue(batch, "expire_batch", "Expire on MTurk")
+    flash("Expiring the batch's MTurk HITs in the background: workers who accepted one may still submit it.", "success")
+    return _tab(batch)
+
+
+@bp.post("/batches/<int:batch_id>/mturk/delete-finished")
+def delete_finished(batch_id):
+    batch = owned_or_404(Batch, batch_id)
+    _enqueue(batch, "delete_finished", "Delete finished MTurk HITs")
+    flash("Deleting the MTurk HITs that are finished (every assignment decided) in the background.", "success")
+    return _tab(batch)
+
+
+# --- the organization's AWS key pair ----------------------------------------------
+
+
+@bp.route("/mturk/credentials", methods=["GET", "POST"])
+@role_required("owner")
+def credentials_view():
+    form = CredentialsForm()
+    org = current_org()
+    if form.validate_on_submit():
         try:
-            review_assignment(assignment, decision == "approve", request.form.get("feedback", ""))
+            credentials.store(org.id, form.access_key_id.data, form.secret_access_key.data)
         except MTurkError as error:
             flash(str(error), "error")
         else:
-            flash(f"Assignment {assignment.mturk_assignment_id} {decision}d on MTurk.", "success")
-    return redirect(url_for("batches.show", batch_id=assignment.hit.batch_id))
+            flash("AWS key pair saved (the secret is encrypted). Check the connection from a batch's MTurk tab.", "success")
+            return redirect(url_for("mturk.credentials_view"))
+    account = MTurkAccount.get_or_none(MTurkAccount.organization == org.id)
+    status = 422 if form.is_submitted() and form.errors else 200
+    return render_template("mturk/credentials.html", form=form, account=account), status
+
+
+@bp.post("/mturk/credentials/delete")
+@role_required("owner")
+def delete_credentials():
+    if credentials.remove(current_org().id):
+        flash("AWS key pair removed: MTurk calls now use the server's AWS credentials.", "success")
+    return redirect(url_for("mturk.credentials_view"))

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from ...db import database
-from ...models import Assignment, Batch, Hit, MTurkExtension, MTurkHit, utcnow
+from ...models import Batch, Bonus, Hit, MTurkAssignment, MTurkExtension, MTurkHit, utcnow
 from . import cost, gateway, publish, settings as batch_settings
 from .errors import MTurkError
 
@@ -127,11 +127,26 @@ def plan_extension(batch: Batch, more: int) -> list[tuple[Hit | MTurkHit, int]]:
     return steps
 
 
-def extend(batch: Batch, more: int, mturk=None) -> Outcome:
+def check_extension(batch: Batch, more: int, confirm_production: bool) -> list[tuple[Hit | MTurkHit, int]]:
+    """The extension's steps (plan_extension), or an MTurkError saying why it cannot go ahead; calls nothing."""
+    if not MTurkHit.select().where(MTurkHit.batch == batch, MTurkHit.state == "created").exists():
+        raise MTurkError("Publish the batch before extending it.", publish.NOT_READY)
+    if not batch_settings.of(batch).sandbox and not confirm_production:
+        raise MTurkError("Extending in production spends real money: confirm it first.", publish.NOT_READY)
+    return plan_extension(batch, more)
+
+
+def extend(batch: Batch, more: int, mturk=None, confirm_production: bool = False) -> Outcome:
     """Give every HIT of the batch ``more`` assignments, exactly once, within MTurk's 10-assignment rule."""
+    steps = check_extension(batch, more, confirm_production)
     mturk = _client(batch, mturk)
     org = batch.organization_id
-    steps = plan_extension(batch, more)
+    sizes = [m for target, n in steps for m in ([n] if isinstance(target, MTurkHit) else cost.split(n))]
+    price = cost.of_sizes(sizes, Decimal(batch.reward), 0).total
+    available = Decimal(gateway.balance(mturk))
+    if available < price:
+        raise MTurkError(f"Extending costs ${price:.2f} but the account has ${available:.2f}: add funds first.",
+                         publish.NOT_READY)
     with database.atomic():  # every intent first, then the calls
         for target, n in steps:
             if isinstance(target, MTurkHit):
@@ -191,21 +206,22 @@ class Spend:
 
     @property
     def paid(self) -> Decimal:
+        """Rewards, bonuses and their fees: money that has left the balance for good."""
         return self.rewards_paid + self.fees_paid + self.bonuses + self.bonus_fees
 
 
-def spend(batch: Batch, bonuses: list[Decimal] | None = None) -> Spend:
-    """Rewards and fees of approved assignments, bonuses paid (``bonuses``: each bonus paid), and what creation charged."""
+def spend(batch: Batch) -> Spend:
+    """What creation charged, and what approved assignments (as MTurk last listed them) and paid bonuses cost."""
     reward = Decimal(batch.reward)
     sizes = [n for (n,) in MTurkHit.select(MTurkHit.max_assignments)
              .where(MTurkHit.batch == batch, MTurkHit.state != "intended").tuples()]
     charged = cost.of_sizes(sizes, reward, 0).total
-    approved = (Assignment.select().join(Hit)
-                .where(Hit.batch == batch, Assignment.mturk_status == "Approved").count())
-    size_rate = max(sizes) if sizes else 1
-    bonuses = bonuses or []
+    approved = (MTurkAssignment.select().join(Hit)
+                .where(Hit.batch == batch, MTurkAssignment.status == "Approved").count())
+    paid_bonuses = [amount for (amount,) in Bonus.select(Bonus.amount).join(MTurkAssignment).join(Hit)
+                    .where(Hit.batch == batch, Bonus.state.in_(("done", "adopted"))).tuples()]
     return Spend(
         charged=charged, approved=approved, rewards_paid=reward * approved,
-        fees_paid=cost.fee(reward, size_rate) * approved,
-        bonuses=sum(bonuses, Decimal("0")), bonus_fees=sum((cost.fee(b) for b in bonuses), Decimal("0")),
+        fees_paid=cost.fee(reward, max(sizes, default=1)) * approved,
+        bonuses=sum(paid_bonuses, Decimal("0")), bonus_fees=sum((cost.fee(b) for b in paid_bonuses), Decimal("0")),
     )
