@@ -4,7 +4,10 @@
 - ``validation``: requests checked against botocore's service model (patterns, enums, maxima), ``money``.
 - ``errors``: ``MTurkError`` (one sentence, MTurk's code kept) and the codes callers react to.
 - ``credentials``: an organization's AWS key pair, Fernet-encrypted at rest.
-- ``campaign``: ``publish_batch`` (publish HITs).
+- ``settings``: a batch's MTurk settings and the qualification requirements they make; ``qualifications``: types we own.
+- ``cost``: the fee rules, the split of more than 9 assignments, estimates.
+- ``publish``: the plan (cost, problems) and the exactly-once, resumable publish.
+- ``lifecycle``: extend (within the 10-assignment rule), expire, delete finished HITs, spend so far.
 - ``tracking``: reconciliation (ListAssignmentsForHIT into ``MTurkAssignment``), and ``sort_out``: the mismatch piles.
 - ``decisions``: approve, reject, override a rejection (intent rows; ``InvalidAssignmentState`` adopts MTurk's state).
 - ``autoreview``: a batch's rules, judged from services/review/quality figures.
