@@ -4,7 +4,8 @@ Asking again for the same bonus (same assignment, amount and reason: the row's
 ``key``) finds the row instead of writing a second one, so a retried job or
 command cannot pay twice. A row that may have reached MTurk before (an earlier
 attempt) is first looked for in ListBonusPayments: MTurk forgets a token after
-24 h, and after that only the list can tell. SendBonus needs the raw WorkerId:
+24 h, and after that only the list can tell; a repeated token is refused with no
+documented TurkErrorCode, so a refused resend is confirmed by the list too. SendBonus needs the raw WorkerId:
 it is read from GetAssignment at call time, checked against the hash we keep,
 and forgotten.
 """
@@ -24,8 +25,6 @@ from .errors import MTurkError
 AMOUNT_PATTERN = re.compile(r"^[0-9]+(\.)?[0-9]{0,2}$")  # MTurk's CurrencyAmount
 REASON_MAX = 1024
 BONUSABLE = ("Approved", "Rejected")  # MTurk bonuses an assignment once it has been decided
-# A token MTurk has seen: the bonus was paid by the first request that carried it.
-DUPLICATE_CODES = ("AWS.MechanicalTurk.DuplicateRequest", "AWS.MechanicalTurk.BonusAlreadyPaid")
 
 
 class BonusError(ValueError):
@@ -112,10 +111,18 @@ def pay(bonus: Bonus, mturk) -> Bonus:
                    AssignmentId=bonus.mturk_assignment.mturk_assignment_id, Reason=bonus.reason,
                    UniqueRequestToken=bonus.token)
     except MTurkError as error:
-        if error.code in DUPLICATE_CODES:
+        # A token MTurk has seen is refused with no documented code: only the list can say the bonus went through.
+        if bonus.attempts > 1 and _listed_quietly(bonus, mturk):
             return _finish(bonus, "adopted")
         return _finish(bonus, "failed", error.code, str(error))
     return _finish(bonus, "done")
+
+
+def _listed_quietly(bonus: Bonus, mturk) -> bool:
+    try:
+        return _already_paid(bonus, mturk)
+    except MTurkError:
+        return False
 
 
 def bonus_one(row: MTurkAssignment, amount, reason: str, mturk=None, user: User | None = None) -> Bonus:

@@ -1,0 +1,156 @@
+"""Tracking, review and pay over the wire, against the local MTurk (MTurk's rules, every request checked against its model).
+
+Workers accept and submit on the stand-in's worker site and annotate through our /annotate, as they would from MTurk.
+"""
+from __future__ import annotations
+
+import re
+from urllib.parse import urlencode
+
+import pytest
+from click.testing import CliRunner
+from flask.cli import ScriptInfo
+
+from factories import make_batch, summary_for
+from freelunch.cli import cli
+from freelunch.db import database
+from freelunch.models import Assignment, Bonus, Decision, MTurkAssignment, MTurkHit, ReviewRules
+from freelunch.services.mturk import bonuses, decisions, tracking
+from support import post_page
+
+QUESTION = ('<ExternalQuestion xmlns="http://mechanicalturk.amazonaws.com/AWSMechanicalTurkDataSchemas/2006-07-14/'
+            'ExternalQuestion.xsd"><ExternalURL>https://freelunch.example.org/annotate</ExternalURL>'
+            '<FrameHeight>0</FrameHeight></ExternalQuestion>')
+
+
+@pytest.fixture
+def wired(app, make_account, local_mturk):
+    """A published batch of one two-page HIT on the local MTurk; the app's gateway points at it."""
+    app.config["MTURK_ENDPOINT_URL"] = local_mturk.endpoint_url
+    _, org = make_account("owner@example.org", "Lab")
+    batch = make_batch(app, org, pages=2, per_page=4, assignments_per_hit=3)
+    batch.state = "published"
+    batch.save()
+    return batch
+
+
+def publish(local_mturk, batch, assignments: int = 3) -> str:
+    """The batch's HIT on the stand-in, recorded as mturk-publish records it."""
+    hit = batch.hits.get()
+    created = local_mturk.client().create_hit(
+        MaxAssignments=assignments, LifetimeInSeconds=3600, AssignmentDurationInSeconds=600,
+        AutoApprovalDelayInSeconds=3 * 24 * 3600, Reward="0.50", Title="Find the tench", Description="Click every tench",
+        Question=QUESTION)["HIT"]
+    MTurkHit.create(organization=batch.organization, batch=batch, hit=hit, sandbox=True, max_assignments=assignments,
+                    unique_request_token=f"t-{hit.id}", state="created", mturk_hit_id=created["HITId"],
+                    hit_type_id=created["HITTypeId"])
+    return created["HITId"]
+
+
+def annotate(client, local_mturk, batch, hit_id: str, assignment_id: str, worker: str, pages: int = 2) -> str:
+    """Open our link as MTurk's frame would, submit ``pages`` pages; the completion code shown (or "")."""
+    hit = batch.hits.get()
+    query = urlencode({"hitDatasetName": batch.id, "imageNetHitId": hit.key, "assignmentId": assignment_id,
+                       "hitId": hit_id, "workerId": worker, "turkSubmitTo": local_mturk.endpoint_url})
+    opened = client.get(f"/annotate?{query}")
+    assert opened.status_code == 303, opened.get_data(as_text=True)
+    token = re.search(r"token=([^&]+)", opened.headers["Location"]).group(1)
+    for pageno in range(1, pages + 1):
+        assert post_page(client, token, pageno, summary_for(hit, pageno)).status_code == 200
+    html = client.get(f"/annotate?token={token}").get_data(as_text=True)
+    code = re.search(r"data-completion-code>([0-9A-F]{6})<", html)
+    return code.group(1) if code else ""
+
+
+def run(app, *args):
+    return CliRunner().invoke(cli, list(args), obj=ScriptInfo(create_app=lambda: app))
+
+
+def test_sync_pages_past_100_and_no_raw_worker_id_is_stored(app, wired, local_mturk):
+    hit_id = publish(local_mturk, wired, assignments=105)
+    for n in range(105):
+        assignment_id = local_mturk.accept(hit_id, f"AWIRE{n:04d}")
+        local_mturk.submit(assignment_id, completionCode="NONE00")
+    result = run(app, "mturk", "sync", "--batch", str(wired.id))
+    assert result.exit_code == 0, result.output
+    assert "105 assignments on MTurk, 0 with data here, 105 without" in result.output
+    assert MTurkAssignment.select().count() == 105
+    with app.app_context():
+        dump = "\n".join(database.connection().iterdump())
+    assert "AWIRE" not in dump and "NONE00" in dump  # the Answer is stored, the WorkerIds are not
+
+
+def test_an_assignment_id_returned_by_one_worker_is_worked_by_the_next(app, client, wired, local_mturk):
+    hit_id = publish(local_mturk, wired, assignments=1)
+    first = local_mturk.accept(hit_id, "AFIRSTWORKER")
+    annotate(client, local_mturk, wired, hit_id, first, "AFIRSTWORKER", pages=1)  # starts, then gives up
+    local_mturk.return_assignment(first, "AFIRSTWORKER")
+    second = local_mturk.accept(hit_id, "ASECONDWORKER")
+    assert second == first  # MTurk hands the returned AssignmentId to the next worker
+    code = annotate(client, local_mturk, wired, hit_id, second, "ASECONDWORKER")
+    assert code
+    local_mturk.submit(second, completionCode=code)
+    with app.app_context():
+        tracking.sync_batch(wired)
+    row = MTurkAssignment.get()
+    ours = Assignment.get_by_id(row.assignment_id)
+    assert ours.done and ours.completion_code == code
+    assert Assignment.select().where(Assignment.mturk_assignment_id == first).count() == 2  # both workers' rows kept
+
+
+def test_review_auto_decides_the_annotated_assignment_once_and_leaves_the_other_alone(app, client, wired, local_mturk):
+    hit_id = publish(local_mturk, wired)
+    ReviewRules.create(organization=wired.organization, batch=wired, min_seconds_per_page=5)
+    annotated = local_mturk.accept(hit_id, "AANNOTATOR1")
+    local_mturk.submit(annotated, completionCode=annotate(client, local_mturk, wired, hit_id, annotated, "AANNOTATOR1"))
+    nothing_here = local_mturk.accept(hit_id, "ANODATAHERE1")
+    local_mturk.submit(nothing_here, completionCode="ABCDEF")
+    local_mturk.inject(throttle_first=True)  # MTurk throttles: the gateway backs off and retries
+    first = run(app, "mturk", "review", "--batch", str(wired.id), "--auto")
+    assert first.exit_code == 0, first.output
+    assert "1 approved, 0 rejected, 0 left for you, 1 without data here left alone" in first.output
+    second = run(app, "mturk", "review", "--batch", str(wired.id), "--auto")
+    assert second.exit_code == 0 and "0 approved, 0 rejected, 0 left for you, 1 without data here left alone" in second.output
+    with local_mturk.store.lock:
+        statuses = {a: local_mturk.store.assignments[a].status for a in (annotated, nothing_here)}
+    assert statuses == {annotated: "Approved", nothing_here: "Submitted"}
+    decision = Decision.get()
+    assert decision.rules["rules"]["min_seconds_per_page"] == 5 and decision.rules["figures"]["fastest_page_seconds"] == 10
+
+
+def test_deciding_an_assignment_mturk_approved_meanwhile_adopts_its_state(app, wired, local_mturk):
+    hit_id = publish(local_mturk, wired)
+    assignment_id = local_mturk.accept(hit_id, "ALATEWORKER1")
+    local_mturk.submit(assignment_id, completionCode="ABCDEF")
+    with app.app_context():
+        tracking.sync_batch(wired)
+    local_mturk.advance(3 * 24 * 3600 + 60)  # auto-approval passes before the requester decides
+    with app.app_context():
+        decision = decisions.decide(MTurkAssignment.get(), "reject", "Too late, sorry.")
+    assert decision.state == "adopted" and decision.error_code == "AWS.MechanicalTurk.InvalidAssignmentState"
+    assert MTurkAssignment.get().status == "Approved"
+
+
+def test_the_same_bonus_command_twice_pays_once_and_a_lost_answer_is_found(app, client, wired, local_mturk):
+    hit_id = publish(local_mturk, wired)
+    assignment_id = local_mturk.accept(hit_id, "ABONUSWORKER")
+    local_mturk.submit(assignment_id, completionCode=annotate(client, local_mturk, wired, hit_id, assignment_id, "ABONUSWORKER"))
+    local_mturk.client().approve_assignment(AssignmentId=assignment_id)
+    args = ["mturk", "bonus", "--batch", str(wired.id), "--assignment", assignment_id, "--amount", "0.25",
+            "--reason", "Careful work"]
+    first, second = run(app, *args), run(app, *args)
+    assert first.exit_code == 0 and "paid." in first.output, first.output
+    assert second.exit_code == 0 and "paid before, nothing sent" in second.output
+    assert len(local_mturk.store.bonuses) == 1
+    bad = run(app, *args[:-3], "1.005", "--reason", "x")
+    assert bad.exit_code != 0 and "dollars and cents" in bad.output
+    # A second bonus whose answer is lost: the row stays "intended" after MTurk paid it; a day later it is retried.
+    with app.app_context():
+        bonus = bonuses.request(MTurkAssignment.get(), "0.10", "Extra page")
+        bonuses.pay(bonus, tracking.client_for(wired))
+    Bonus.update(state="intended", paid_at=None).where(Bonus.id == bonus.id).execute()
+    local_mturk.advance(25 * 3600)  # MTurk has forgotten the token: only ListBonusPayments can tell
+    with app.app_context():
+        retried = bonuses.pay(Bonus.get_by_id(bonus.id), tracking.client_for(wired))
+    assert retried.state == "adopted"
+    assert [b.amount for b in local_mturk.store.bonuses] == ["0.25", "0.10"]
