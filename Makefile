@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 POSTGRES_TEST_URL ?= postgres://postgres@127.0.0.1:5432/test
 
-.PHONY: install run test test-postgres e2e bench-ingest bench-flush bench-page bench-dashboard clean
+.PHONY: install run test test-postgres e2e bench-ingest bench-flush bench-page bench-dashboard bench-quality clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,10 @@ bench-page: install
 # The requester's dashboard on a 144,000-record campaign: page server times, export speed and memory (docs/performance.md).
 bench-dashboard: install
 	$(BIN)/python bench/dashboard.py
+
+# Label quality per paid page: fixed-10 majority vote against Dawid–Skene in rounds, and a 144k refit (docs/performance.md).
+bench-quality: install
+	$(BIN)/python bench/quality.py
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

@@ -8,6 +8,7 @@ from flask.cli import FlaskGroup
 
 from . import create_app
 from .db import database
+from .labels_cli import labels
 from .models import Batch
 from .mturk import publish_commands  # noqa: F401 (adds balance, publish, expire, ... to the mturk group)
 from .mturk.commands import mturk as mturk_commands
@@ -20,6 +21,9 @@ from .services.schema import make_migration, upgrade
 @click.group(cls=FlaskGroup, create_app=lambda: create_app())
 def cli():
     """Freelunch: crowdsourced image labelling that keeps the annotation byproducts."""
+
+
+cli.add_command(labels)
 
 
 @cli.group()

@@ -1,0 +1,257 @@
+"""``make bench-quality``: label quality per paid page, fixed-10 majority vote against Dawid–Skene in rounds.
+
+Runs every strategy on the same simulated world (bench/quality_world.py,
+docs/performance.md), prints one table row per strategy, then times a refit of
+144,000 images × 10 votes read from a database (SQLite; ``--database`` for
+PostgreSQL) in a fresh subprocess, so its peak memory is its own. The last
+line holds the figures the issue names, one each.
+
+Timings are wall-clock on a shared machine: the load average is printed with them.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(__file__))
+
+from quality_world import PAGE_CANDIDATES, World, first_pages, make_world  # noqa: E402
+
+from freelunch.services.review import aggregation, rounds  # noqa: E402
+
+FIXED_VOTES = 10
+TARGETS = {
+    "ds_accuracy_at_10": 0.985, "rounds95_votes": 4.0, "rounds95_precision": 0.95, "rounds99_votes": 5.5,
+    "rounds99_precision": 0.99, "rounds99_pages_ratio": 0.70, "fit_s_144k": 10.0, "fit_mb_144k": 300.0,
+}
+
+
+@dataclass
+class Outcome:
+    name: str
+    decision: np.ndarray  # per candidate: yes / no / open
+    votes_per_image: float
+    paid_pages: int
+    rounds: int = 1
+
+    def scores(self, truth: np.ndarray) -> dict:
+        yes = self.decision == "yes"
+        no = self.decision == "no"
+        decided = yes | no
+        return {
+            "precision": float((yes & truth).sum() / max(yes.sum(), 1)),
+            "recall": float((yes & truth).sum() / max(truth.sum(), 1)),
+            "accuracy": float(((yes & truth) | (no & ~truth)).sum() / len(truth)),
+            "open": float((~decided).mean()),
+        }
+
+
+def votes_of(world: World) -> aggregation.Votes:
+    item, worker, selected = world.arrays()
+    return aggregation.Votes(item, worker, selected, world.item_class, world.gold, len(world.activity))
+
+
+def candidate_votes(world: World) -> float:
+    item, _, _ = world.arrays()
+    return float((item < world.n_candidates).sum() / world.n_candidates)
+
+
+def fixed(seed: int, votes: int) -> World:
+    world = make_world(seed)
+    for c in range(world.item_class.max() + 1):
+        for items in first_pages(world, c):
+            world.show(c, items, votes, fill=PAGE_CANDIDATES - len(items))
+    return world
+
+
+def fixed_outcomes(world: World) -> list[Outcome]:
+    v = votes_of(world)
+    n = world.n_candidates
+    mv = aggregation.fit(v, "mv")
+    ds = aggregation.fit(v, "ds")
+    per_image = candidate_votes(world)
+    return [
+        Outcome("fixed-10 MV 0.5", aggregation.decide_frequency(mv.n_selected, mv.n_votes, 0.5)[:n], per_image,
+                world.paid_pages),
+        Outcome("fixed-10 MV 0.7", aggregation.decide_frequency(mv.n_selected, mv.n_votes, 0.7)[:n], per_image,
+                world.paid_pages),
+        Outcome("fixed-10 DS 0.5", aggregation.decide(ds.p_yes, 0.5)[:n], per_image, world.paid_pages),
+    ]
+
+
+def in_rounds(seed: int, target: float, first: int = rounds.DEFAULT_FIRST_ROUND, cap: int = FIXED_VOTES,
+              step: int = rounds.DEFAULT_STEP) -> Outcome:
+    """Round 1: every candidate ``first`` votes; then refit, re-pool the open ones by class, until none is open."""
+    world = make_world(seed)
+    classes = range(world.item_class.max() + 1)
+    for c in classes:
+        for items in first_pages(world, c):
+            world.show(c, items, first, fill=PAGE_CANDIDATES - len(items))
+    n_rounds = 1
+    while True:
+        v = votes_of(world)
+        fitted = aggregation.fit(v, "ds")
+        strength = rounds.typical_strength(fitted, v.worker)
+        more = rounds.more_votes(fitted, world.gold, target, cap, step, strength)
+        planned = rounds.plan(world.item_class, more, PAGE_CANDIDATES)
+        if not planned.pages:
+            break
+        n_rounds += 1
+        for page in planned.pages:
+            world.show(page.item_class, np.array(page.items), page.assignments, fill=page.fill)
+    n = world.n_candidates
+    return Outcome(f"rounds DS {target}", aggregation.decide(fitted.p_yes, target)[:n], candidate_votes(world),
+                   world.paid_pages, n_rounds)
+
+
+def deng(seed: int, target: float, cap: int = FIXED_VOTES, min_cell: int = 5) -> Outcome:
+    """Deng et al.'s calibration: per class, its first page gets ``cap`` votes; its majority labels give a
+    table P(yes | k of m) from the first m votes; the other images are asked one vote per round until the
+    table reaches the target (a cell needs ``min_cell`` calibration images to be trusted)."""
+    world = make_world(seed)
+    n_classes = world.item_class.max() + 1
+    tables = np.full((n_classes, cap + 1, cap + 1), np.nan)
+    calibration = np.zeros(world.n_items, bool)
+    rest = []
+    for c in range(n_classes):
+        pages = first_pages(world, c)
+        world.show(c, pages[0], cap, fill=PAGE_CANDIDATES - len(pages[0]))
+        calibration[pages[0]] = True
+        rest += pages[1:]
+    item, worker, selected = world.arrays()
+    order = np.argsort(item, kind="stable")
+    item, selected = item[order], selected[order]
+    for c in range(n_classes):
+        members = np.flatnonzero(calibration & (world.item_class == c))
+        answers = np.array([selected[item == i] for i in members])  # cap votes each, in the order cast
+        label = answers.mean(axis=1) > 0.5
+        for m in range(1, cap + 1):
+            k = answers[:, :m].sum(axis=1)
+            for j in range(m + 1):
+                cell = k == j
+                if cell.sum() >= min_cell:
+                    tables[c, m, j] = label[cell].mean()
+    for items in rest:
+        c = int(world.item_class[items[0]])
+        world.show(c, items, 1, fill=PAGE_CANDIDATES - len(items))
+    n_rounds = 2  # the calibration pages, then the first vote on the rest
+    while True:
+        item, _, selected = world.arrays()
+        m = np.bincount(item, minlength=world.n_items)
+        k = np.bincount(item, weights=selected, minlength=world.n_items).astype(int)
+        p = tables[world.item_class, np.minimum(m, cap), np.minimum(k, cap)]
+        p = np.where(calibration, (k > m / 2).astype(float), p)
+        decided = (p >= target) | (1 - p >= target)
+        more = np.where(~decided & (m < cap) & (world.gold < 0) & ~calibration, 1, 0)
+        planned = rounds.plan(world.item_class, more, PAGE_CANDIDATES)
+        if not planned.pages:
+            break
+        n_rounds += 1
+        for page in planned.pages:
+            world.show(page.item_class, np.array(page.items), page.assignments, fill=page.fill)
+    n = world.n_candidates
+    decision = aggregation.decide(np.nan_to_num(p, nan=0.5), target)[:n]
+    return Outcome(f"Deng table {target}", decision, candidate_votes(world), world.paid_pages, n_rounds)
+
+
+# --- the 144k refit from a database ------------------------------------------------
+
+
+def fit_child(database_url: str, batch_id: int) -> None:
+    """In a fresh process: read the batch's votes from the database and fit; print seconds and peak MB."""
+    import resource
+
+    from freelunch import create_app
+    from freelunch.models import Batch
+    from freelunch.services.review import fits
+
+    app = create_app({"DATABASE_URL": database_url, "SECRET_KEY": "bench", "WORKER_ID_KEY": "bench",
+                      "INSTANCE_PATH": tempfile.mkdtemp()})
+    with app.app_context():
+        batch = Batch.get_by_id(batch_id)
+        start = time.perf_counter()
+        loaded = fits.load_votes([batch.id])
+        read_s = time.perf_counter() - start
+        fitted = aggregation.fit(loaded.votes, "ds")
+        total = time.perf_counter() - start
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"seconds": total, "read_seconds": read_s, "mb": peak_mb, "items": loaded.votes.n_items,
+                      "votes": len(loaded.votes.item), "iterations": fitted.iterations}))
+
+
+def time_fit(database_url: str | None, images: int, votes: int) -> dict:
+    import seed_votes
+
+    url = database_url or f"sqlite:///{tempfile.mkdtemp()}/bench-quality.db"
+    start = time.perf_counter()
+    batch_id = seed_votes.seed(url, images, votes)
+    seeded = time.perf_counter() - start
+    out = subprocess.run([sys.executable, __file__, "--fit-child", url, str(batch_id)], check=True,
+                         capture_output=True, text=True)
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result["seed_seconds"] = seeded
+    result["database"] = url.split(":")[0]
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seed", type=int, default=2009)
+    parser.add_argument("--database", help="PostgreSQL URL for the 144k refit (default: a fresh SQLite file)")
+    parser.add_argument("--fit-images", type=int, default=144_000)
+    parser.add_argument("--fit-child", nargs=2, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.fit_child:
+        fit_child(args.fit_child[0], int(args.fit_child[1]))
+        return
+    print(f"load average at start: {os.getloadavg()[0]:.2f} (2 cores shared; timings are noisy)")
+    started = time.perf_counter()
+    world = fixed(args.seed, FIXED_VOTES)
+    truth = world.truth[:world.n_candidates]
+    fixed_pages = world.paid_pages
+    outcomes = fixed_outcomes(world)
+    outcomes += [in_rounds(args.seed, 0.95), in_rounds(args.seed, 0.99), deng(args.seed, 0.99)]
+    print(f"world: {world.n_candidates:,} candidates, 200 classes, 600 workers; fixed-10 = {fixed_pages:,} paid pages")
+    print(f"{'strategy':<20} {'votes/img':>9} {'pages':>7} {'ratio':>6} {'rounds':>6} {'precision':>9} "
+          f"{'recall':>7} {'accuracy':>8} {'open':>6}")
+    scores = {}
+    for o in outcomes:
+        s = o.scores(truth)
+        scores[o.name] = (o, s)
+        print(f"{o.name:<20} {o.votes_per_image:>9.2f} {o.paid_pages:>7,} {o.paid_pages / fixed_pages:>6.3f} "
+              f"{o.rounds:>6} {s['precision']:>9.4f} {s['recall']:>7.4f} {s['accuracy']:>8.4f} {s['open']:>6.3f}")
+    print(f"simulation took {time.perf_counter() - started:.1f} s")
+    fit = time_fit(args.database, args.fit_images, FIXED_VOTES)
+    print(f"refit of {fit['items']:,} items x {fit['votes'] / fit['items']:.1f} votes from {fit['database']}: "
+          f"{fit['seconds']:.2f} s ({fit['read_seconds']:.2f} s reading), peak {fit['mb']:.0f} MB, "
+          f"{fit['iterations']} EM iterations; load average {os.getloadavg()[0]:.2f}")
+    mv07, ds10 = scores["fixed-10 MV 0.7"], scores["fixed-10 DS 0.5"]
+    r95, r99 = scores["rounds DS 0.95"], scores["rounds DS 0.99"]
+    figures = {
+        "mv07_precision": mv07[1]["precision"], "mv07_recall": mv07[1]["recall"],
+        "ds_accuracy_at_10": ds10[1]["accuracy"],
+        "rounds95_votes": r95[0].votes_per_image, "rounds95_precision": r95[1]["precision"],
+        "rounds99_votes": r99[0].votes_per_image, "rounds99_precision": r99[1]["precision"],
+        "rounds99_recall": r99[1]["recall"], "rounds99_pages_ratio": r99[0].paid_pages / fixed_pages,
+        "fit_s_144k": fit["seconds"], "fit_mb_144k": fit["mb"],
+    }
+    lower_is_better = {"rounds95_votes", "rounds99_votes", "rounds99_pages_ratio", "fit_s_144k", "fit_mb_144k"}
+    for name, target in TARGETS.items():
+        ok = figures[name] <= target if name in lower_is_better else figures[name] >= target
+        print(f"  {name}: {figures[name]:.4f} (target {'<=' if name in lower_is_better else '>='} {target}) "
+              f"{'ok' if ok else 'MISSED'}")
+    recall_ok = figures["rounds99_recall"] >= figures["mv07_recall"]
+    print(f"  rounds99_recall >= mv07_recall: {'ok' if recall_ok else 'MISSED'}")
+    print(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in figures.items()))
+
+
+if __name__ == "__main__":
+    main()

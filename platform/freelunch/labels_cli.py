@@ -1,0 +1,92 @@
+"""``freelunch labels``: aggregate any vote file, or say which images the next round must ask again.
+
+File in, file out, no database: so votes from anywhere (an old campaign, another
+platform) can be aggregated the way the dashboard does (docs/review.md).
+"""
+from __future__ import annotations
+
+import click
+from flask.cli import AppGroup
+
+from .services.review import aggregation, rounds
+from .services.review.vote_files import VoteFileError, read_votes, write_csv
+
+LABEL_COLUMNS = ("image", "class", "n_votes", "p_yes", "decision")
+OPEN_COLUMNS = ("image", "class", "more_votes")
+
+labels = AppGroup("labels", help="Labels from vote files: Dawid–Skene or selection frequency, and dynamic consensus.")
+
+share = click.FloatRange(0.5, 1.0, min_open=True, max_open=True)
+
+
+def _read(votes_path: str, gold_path: str | None):
+    try:
+        return read_votes(votes_path, gold_path)
+    except VoteFileError as error:
+        raise click.ClickException(str(error)) from error
+
+
+def _write(path: str, header, rows) -> int:
+    try:
+        return write_csv(path, header, rows)
+    except OSError as error:
+        raise click.ClickException(f"{path}: cannot be written ({error.strerror or error}).") from error
+
+
+VOTES = click.option("--votes", "votes_path", required=True, type=click.Path(dir_okay=False),
+                     help="CSV with a header image,class,worker,selected (0/1), one vote a line.")
+GOLD = click.option("--gold", "gold_path", type=click.Path(dir_okay=False),
+                    help="CSV image,class,label (0/1): the controls, known labels that calibrate the workers.")
+OUTPUT = click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="File to write.")
+
+
+@labels.command("aggregate", with_appcontext=False)
+@VOTES
+@GOLD
+@click.option("--model", type=click.Choice(aggregation.MODELS), default="ds", show_default=True,
+              help="ds: Dawid–Skene (per-worker sensitivity and specificity); mv: selection frequency.")
+@click.option("--target-precision", type=share, default=rounds.DEFAULT_TARGET, show_default=True,
+              help="ds: yes once P(yes) reaches it; no once P(no) reaches it or 0.95, whichever is lower.")
+@click.option("--threshold", type=click.FloatRange(0, 1), default=0.7, show_default=True,
+              help="mv: yes once this share of the votes selected the image.")
+@OUTPUT
+def aggregate(votes_path, gold_path, model, target_precision, threshold, output):
+    """Write labels.csv: image,class,n_votes,p_yes,decision (yes, no or open) per image and class.
+
+    Images of known label (in --gold) are listed with that label.
+    """
+    table = _read(votes_path, gold_path)
+    fitted = aggregation.fit(table.votes, model)
+    if model == "mv":
+        decisions = aggregation.decide_frequency(fitted.n_selected, fitted.n_votes, threshold)
+    else:
+        decisions = aggregation.decide(fitted.p_yes, target_precision)
+    known = table.votes.gold != aggregation.UNKNOWN
+    decisions[known] = ["yes" if g == 1 else "no" for g in table.votes.gold[known]]
+    rows = ((image, class_, int(n), f"{p:.6f}", d)
+            for (image, class_), n, p, d in zip(table.items, fitted.n_votes, fitted.p_yes, decisions))
+    n = _write(output, LABEL_COLUMNS, rows)
+    counts = {d: int((decisions == d).sum()) for d in ("yes", "no", "open")}
+    click.echo(f"Wrote {n} labels ({counts['yes']} yes, {counts['no']} no, {counts['open']} open) from "
+               f"{len(table.votes.item)} votes of {len(table.workers)} workers ({model}).", err=True)
+
+
+@labels.command("next-round", with_appcontext=False)
+@VOTES
+@GOLD
+@click.option("--target-precision", type=share, required=True, help="The precision the yes labels must reach.")
+@click.option("--max-votes", type=click.IntRange(1, 1000), default=rounds.DEFAULT_MAX_VOTES, show_default=True,
+              help="The cap: an image with this many votes is not asked again.")
+@click.option("--step", type=click.IntRange(1, 100), default=rounds.DEFAULT_STEP, show_default=True,
+              help="At most this many more votes per image in one round.")
+@OUTPUT
+def next_round(votes_path, gold_path, target_precision, max_votes, step, output):
+    """Write open.csv: image,class,more_votes for every image not yet at the target and under the cap."""
+    table = _read(votes_path, gold_path)
+    fitted = aggregation.fit(table.votes, "ds")
+    strength = rounds.typical_strength(fitted, table.votes.worker)
+    more = rounds.more_votes(fitted, table.votes.gold, target_precision, max_votes, step, strength)
+    rows = ((image, class_, int(m)) for (image, class_), m in zip(table.items, more) if m > 0)
+    n = _write(output, OPEN_COLUMNS, rows)
+    click.echo(f"{n} of {table.votes.n_items} images need {int(more.sum())} more votes "
+               f"(target precision {target_precision}, cap {max_votes}).", err=True)

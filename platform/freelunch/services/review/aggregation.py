@@ -1,0 +1,235 @@
+"""Labels from votes: selection frequency, or two-coin Dawid–Skene with the controls as known labels.
+
+Everything works on flat vote arrays (one entry per vote: item, worker,
+selected), where an *item* is one (image, class) pair. Every step is an
+``np.bincount`` over those arrays, so a refit of 144,000 items × 10 votes is a
+few tens of milliseconds per EM iteration and memory is a handful of arrays of
+the votes' length: no Python loop ever runs per vote.
+
+Dawid–Skene (two-coin): every worker has a sensitivity (P(selected | yes)) and
+a specificity (P(not selected | no)); every class has a prior P(yes). EM
+alternates the posterior P(yes) of every item (E) and the rates and priors
+that make those posteriors most likely (M). Control images are known labels:
+their posterior is fixed, so they anchor the rates (and keep EM from the
+mirror solution where every label is flipped); they do not count towards the
+class prior, since pages hold as many positive as negative controls whatever
+the class's share of positives. Rates and priors get Beta pseudo-counts, so a
+worker with a handful of votes is not taken as perfect.
+
+Selection frequency (``model="mv"``) is the share of an item's votes that
+selected it, the rule ImageNetV2 used; the worker rates are still estimated
+(on the controls alone) so the two models can be compared on the same workers.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+MODELS = ("ds", "mv")
+UNKNOWN = -1  # gold value of an item whose label is not known
+RATE_FLOOR = 1e-3  # no worker is certain: keeps every log finite
+# Beta pseudo-counts: a new worker starts as somewhat better than a coin (2/3)
+RATE_PRIOR = (2.0, 1.0)
+CLASS_PRIOR = (1.0, 1.0)
+NO_CONFIDENCE = 0.95
+
+
+@dataclass
+class Votes:
+    """Votes as parallel arrays; items and workers are 0-based indices."""
+
+    item: np.ndarray  # int, per vote
+    worker: np.ndarray  # int, per vote
+    selected: np.ndarray  # bool, per vote
+    item_class: np.ndarray  # int, per item
+    gold: np.ndarray  # int8, per item: 1, 0 or UNKNOWN
+    n_workers: int
+
+    @property
+    def n_items(self) -> int:
+        return len(self.item_class)
+
+    @property
+    def n_classes(self) -> int:
+        return int(self.item_class.max()) + 1 if len(self.item_class) else 0
+
+    def __post_init__(self):
+        self.item = np.asarray(self.item, dtype=np.int64)
+        self.worker = np.asarray(self.worker, dtype=np.int64)
+        self.selected = np.asarray(self.selected, dtype=bool)
+        self.item_class = np.asarray(self.item_class, dtype=np.int64)
+        self.gold = np.asarray(self.gold, dtype=np.int8)
+
+
+@dataclass
+class Fit:
+    """A model's answer: per item the posterior P(yes), per worker the estimated rates."""
+
+    model: str
+    p_yes: np.ndarray  # per item
+    n_votes: np.ndarray  # per item
+    n_selected: np.ndarray  # per item
+    sensitivity: np.ndarray  # per worker (nan where nothing tells)
+    specificity: np.ndarray  # per worker
+    worker_votes: np.ndarray  # per worker
+    worker_gold: np.ndarray  # per worker: votes on items of known label
+    worker_selected: np.ndarray  # per worker
+    class_prior: np.ndarray  # per class
+    iterations: int = 0
+
+    def decisions(self, target: float) -> np.ndarray:
+        """'yes' / 'no' / 'open' per item: decided once P(yes) or P(no) reaches the target."""
+        return decide(self.p_yes, target)
+
+    def flags(self, min_gold: int = 6) -> np.ndarray:
+        """Per worker: 'always-yes', 'random' or '' (see ``worker_flags``)."""
+        return worker_flags(self.sensitivity, self.specificity, self.worker_gold, self.worker_votes,
+                            self.worker_selected, min_gold)
+
+
+def no_confidence(target: float) -> float:
+    """How sure a "no" must be: the target precision, but at most NO_CONFIDENCE.
+
+    The target precision is the yes labels' (the images that go into the
+    dataset); a wrong "no" only leaves an image out, which costs recall, so
+    a "no" is not worth the votes that P(no) >= 0.99 would take.
+    """
+    return min(target, NO_CONFIDENCE)
+
+
+def decide(p_yes: np.ndarray, target: float) -> np.ndarray:
+    """'yes' where P(yes) >= target, 'no' where P(no) >= no_confidence(target), 'open' in between."""
+    out = np.full(len(p_yes), "open", dtype=object)
+    out[p_yes >= target] = "yes"
+    out[1 - p_yes >= no_confidence(target)] = "no"
+    return out
+
+
+def fit(votes: Votes, model: str = "ds", max_iterations: int = 100, tolerance: float = 1e-5,
+        rate_prior: tuple[float, float] = RATE_PRIOR) -> Fit:
+    """Fit ``model`` ("ds" or "mv") to the votes; ``rate_prior`` are the rates' Beta pseudo-counts."""
+    if model not in MODELS:
+        raise ValueError(f"unknown model {model!r}; one of {', '.join(MODELS)}")
+    n_votes = np.bincount(votes.item, minlength=votes.n_items)
+    n_selected = np.bincount(votes.item, weights=votes.selected, minlength=votes.n_items)
+    known = votes.gold != UNKNOWN
+    with np.errstate(invalid="ignore", divide="ignore"):
+        frequency = np.where(n_votes > 0, n_selected / np.maximum(n_votes, 1), np.nan)
+    if model == "mv":
+        p_yes = np.where(known, votes.gold, np.nan_to_num(frequency, nan=0.0)).astype(float)
+        # Rates on the controls alone: a worker's answers against the known labels.
+        q = np.where(known, votes.gold, np.nan).astype(float)
+        sens, spec = _rates(votes, q, prior=(0.0, 0.0))
+        prior = _class_prior(votes, p_yes, known)
+        return _result("mv", votes, p_yes, n_votes, n_selected, sens, spec, prior, 0)
+    if known[votes.item].any():
+        # Start from what the controls say of each worker, not from the majority: where most workers
+        # answer backwards, the majority would start EM on (and keep it at) the mirror solution.
+        sens, spec = _rates(votes, np.where(known, votes.gold, np.nan).astype(float), rate_prior)
+        q = posterior(votes, sens, spec, _class_prior(votes, np.nan_to_num(frequency, nan=0.5), known), known)
+    else:
+        q = np.nan_to_num(frequency, nan=0.5).astype(float)
+    iterations, sens, spec, prior = 0, None, None, None
+    for iterations in range(1, max_iterations + 1):
+        sens, spec = _rates(votes, q, rate_prior)
+        prior = _class_prior(votes, q, known)
+        new_q = posterior(votes, sens, spec, prior, known)
+        change = float(np.max(np.abs(new_q - q))) if len(q) else 0.0
+        q = new_q
+        if change < tolerance:
+            break
+    # the rates and priors that gave these posteriors (at convergence, those the posteriors give)
+    return _result("ds", votes, q, n_votes, n_selected, sens, spec, prior, iterations)
+
+
+def _rates(votes: Votes, q: np.ndarray, prior: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
+    """Sensitivity and specificity per worker, weighting each vote by its item's P(yes) and P(no).
+
+    Items whose q is nan (unknown, for the controls-only estimate) weigh nothing.
+    """
+    a, b = prior
+    q_vote = q[votes.item]
+    weight_yes = np.nan_to_num(q_vote, nan=0.0)
+    weight_no = np.nan_to_num(1 - q_vote, nan=0.0)
+    sel = votes.selected
+    n = votes.n_workers
+    yes_total = np.bincount(votes.worker, weights=weight_yes, minlength=n)
+    yes_selected = np.bincount(votes.worker, weights=weight_yes * sel, minlength=n)
+    no_total = np.bincount(votes.worker, weights=weight_no, minlength=n)
+    no_unselected = np.bincount(votes.worker, weights=weight_no * ~sel, minlength=n)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sens = (yes_selected + a) / (yes_total + a + b)
+        spec = (no_unselected + a) / (no_total + a + b)
+    return sens, spec
+
+
+def _class_prior(votes: Votes, q: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """Share of yes per class over the items to be labelled (controls excluded), with pseudo-counts."""
+    a, b = CLASS_PRIOR
+    unknown = ~known
+    k = votes.n_classes
+    yes = np.bincount(votes.item_class[unknown], weights=q[unknown], minlength=k)
+    total = np.bincount(votes.item_class[unknown], minlength=k)
+    return (yes + a) / (total + a + b)
+
+
+def posterior(votes: Votes, sens: np.ndarray, spec: np.ndarray, prior: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """P(yes) per item (the E-step): the class prior's log-odds plus each vote's log-likelihood ratio;
+    items of known label keep it."""
+    sens = np.clip(sens, RATE_FLOOR, 1 - RATE_FLOOR)
+    spec = np.clip(spec, RATE_FLOOR, 1 - RATE_FLOOR)
+    llr_selected = np.log(sens) - np.log1p(-spec)
+    llr_unselected = np.log1p(-sens) - np.log(spec)
+    per_vote = np.where(votes.selected, llr_selected[votes.worker], llr_unselected[votes.worker])
+    prior = np.clip(prior, RATE_FLOOR, 1 - RATE_FLOOR)
+    log_odds = np.log(prior / (1 - prior))[votes.item_class]
+    log_odds = log_odds + np.bincount(votes.item, weights=per_vote, minlength=votes.n_items)
+    q = 1 / (1 + np.exp(-np.clip(log_odds, -700, 700)))
+    return np.where(known, votes.gold, q).astype(float)
+
+
+def _result(model, votes, p_yes, n_votes, n_selected, sens, spec, prior, iterations) -> Fit:
+    n = votes.n_workers
+    known = (votes.gold != UNKNOWN)[votes.item]
+    return Fit(
+        model=model, p_yes=p_yes, n_votes=n_votes, n_selected=n_selected.astype(np.int64),
+        sensitivity=sens, specificity=spec,
+        worker_votes=np.bincount(votes.worker, minlength=n),
+        worker_gold=np.bincount(votes.worker, weights=known, minlength=n).astype(np.int64),
+        worker_selected=np.bincount(votes.worker, weights=votes.selected, minlength=n).astype(np.int64),
+        class_prior=prior, iterations=iterations,
+    )
+
+
+def log_likelihood_ratios(fit_: Fit) -> tuple[np.ndarray, np.ndarray]:
+    """Per worker, how far one selected / unselected vote moves an item's log-odds."""
+    sens = np.clip(np.nan_to_num(fit_.sensitivity, nan=0.5), RATE_FLOOR, 1 - RATE_FLOOR)
+    spec = np.clip(np.nan_to_num(fit_.specificity, nan=0.5), RATE_FLOOR, 1 - RATE_FLOOR)
+    return np.log(sens) - np.log1p(-spec), np.log1p(-sens) - np.log(spec)
+
+
+ALWAYS_YES_SHARE = 0.95
+RANDOM_MARGIN = 0.2  # sensitivity + specificity within this of 1: answers unrelated to the image
+
+
+def worker_flags(sensitivity, specificity, gold, votes, selected, min_gold: int = 6) -> np.ndarray:
+    """'always-yes' for a worker who selects (nearly) everything, 'random' for one whose answers carry
+    no information (sensitivity + specificity close to 1), '' otherwise or without enough known labels."""
+    out = np.full(len(votes), "", dtype=object)
+    judged = gold >= min_gold
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = selected / np.maximum(votes, 1)
+        informative = np.nan_to_num(sensitivity + specificity - 1, nan=0.0)
+    out[judged & (np.abs(informative) < RANDOM_MARGIN)] = "random"
+    out[judged & (share >= ALWAYS_YES_SHARE)] = "always-yes"
+    return out
+
+
+def decide_frequency(n_selected: np.ndarray, n_votes: np.ndarray, threshold: float, min_votes: int = 1) -> np.ndarray:
+    """Selection frequency's decision, in integers as services/review/labels.py does (3 of 10 reaches 0.3):
+    'yes' at or above the threshold, 'no' below, 'open' with fewer than ``min_votes`` votes."""
+    reached = n_selected * 1000 >= n_votes * round(threshold * 1000)
+    out = np.where(reached, "yes", "no").astype(object)
+    out[n_votes < min_votes] = "open"
+    return out

@@ -1,0 +1,105 @@
+"""Dynamic consensus (Deng et al. 2009): ask only about the images that are not yet sure, in rounds.
+
+After each round the model is refitted; an image is *open* while neither
+P(yes) has reached the target precision nor P(no) its (lower) bar
+(``aggregation.no_confidence``) and it has fewer votes than the cap. Each open image is asked again, ``step`` votes at most per round,
+as many as a typical worker's votes would take to reach the target if they
+all agreed with the current leaning (at least one). Open images are pooled by
+class into pages; a page's images all get its number of assignments, so
+images needing one vote share pages with those needing two only where that
+saves a page.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .aggregation import UNKNOWN, Fit, log_likelihood_ratios, no_confidence
+
+DEFAULT_FIRST_ROUND = 2  # k0: votes every image gets in round 1
+DEFAULT_STEP = 2  # at most this many more votes per image per round
+DEFAULT_MAX_VOTES = 10
+DEFAULT_TARGET = 0.99  # the target precision of the yes labels
+
+
+def typical_strength(fit: Fit, votes_worker: np.ndarray) -> float:
+    """How far a typical vote moves an item's log-odds: the median over votes of the voter's
+    (llr_selected - llr_unselected) / 2, i.e. a vote-weighted median worker."""
+    selected, unselected = log_likelihood_ratios(fit)
+    strength = (selected - unselected) / 2
+    per_vote = strength[votes_worker]
+    return float(np.median(per_vote)) if len(per_vote) else 1.0
+
+
+def more_votes(fit: Fit, gold: np.ndarray, target: float, max_votes: int = DEFAULT_MAX_VOTES,
+               step: int = DEFAULT_STEP, strength: float = 1.0) -> np.ndarray:
+    """Per item, how many more votes to ask for in the next round (0: decided, known, or at the cap)."""
+    p = np.clip(fit.p_yes, 1e-12, 1 - 1e-12)
+    log_odds = np.log(p) - np.log1p(-p)
+    target_no = no_confidence(target)
+    goal_yes = np.log(target) - np.log1p(-target)
+    goal_no = np.log(target_no) - np.log1p(-target_no)
+    # the distance to the nearer of the two goals, in the direction the item leans
+    gap = np.where(log_odds >= 0, goal_yes - log_odds, goal_no + log_odds)
+    room = max_votes - fit.n_votes
+    need = np.ceil(gap / max(strength, 1e-6))
+    # Two votes only where even two agreeing ones would not reach the goal: no vote is spent past it
+    # when they agree, and a disagreement is answered in the next round, with the refit's knowledge.
+    more = np.clip(need - 1, 1, step)
+    more = np.minimum(more, room)
+    is_open = (gap > 0) & (gold == UNKNOWN) & (room > 0)
+    return np.where(is_open, more, 0).astype(np.int64)
+
+
+@dataclass
+class Page:
+    """One page of a follow-up round: a class, its open items, how many workers see it, and what fills it."""
+
+    item_class: int
+    items: list[int]
+    assignments: int
+    fill: int = 0  # slots left for fresh candidates of the class, else controls
+
+
+@dataclass
+class Plan:
+    pages: list[Page] = field(default_factory=list)
+
+    @property
+    def open_items(self) -> int:
+        return sum(len(p.items) for p in self.pages)
+
+    @property
+    def paid_pages(self) -> int:
+        """Pages times the workers who see them: what the round costs, in page-assignments."""
+        return sum(p.assignments for p in self.pages)
+
+    @property
+    def votes(self) -> int:
+        return sum(len(p.items) * p.assignments for p in self.pages)
+
+
+def plan(item_class: np.ndarray, more: np.ndarray, page_size: int) -> Plan:
+    """Pool the open items (``more`` > 0) by class into pages of ``page_size`` items.
+
+    Within a class, items needing the most votes come first; a page gets the
+    votes of its neediest item, so the last, short page of one need is filled
+    with items of the next need instead of standing half empty.
+    """
+    out = Plan()
+    open_items = np.flatnonzero(more > 0)
+    if not len(open_items):
+        return out
+    order = np.lexsort((-more[open_items], item_class[open_items]))
+    open_items = open_items[order]
+    classes = item_class[open_items]
+    starts = np.flatnonzero(np.r_[True, classes[1:] != classes[:-1]])
+    ends = np.r_[starts[1:], len(open_items)]
+    for start, end in zip(starts, ends):
+        members = open_items[start:end]
+        for at in range(0, len(members), page_size):
+            chunk = members[at:at + page_size]
+            out.pages.append(Page(int(classes[start]), [int(i) for i in chunk], int(more[chunk].max()),
+                                  page_size - len(chunk)))
+    return out

@@ -1,0 +1,156 @@
+"""Vote files for ``freelunch labels``: any crowd's votes in, labels or the next round's asks out.
+
+Liberal in form, strict in values. Columns are found by their header (any
+order, any case, extra columns ignored), cells are stripped, a UTF-8 byte
+order mark and blank lines are ignored. But a value that is not what its
+column holds (a ``selected`` that is not 0 or 1, an empty image, the same
+worker voting twice on one image and class) stops the read with the line it
+is on: a label computed from a file we misread would be worse than none.
+Outputs are written to a temporary file beside the target and renamed into
+place only when complete, so a failure leaves nothing behind.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import os
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .aggregation import UNKNOWN, Votes
+
+VOTE_COLUMNS = ("image", "class", "worker", "selected")
+GOLD_COLUMNS = ("image", "class", "label")
+BINARY = {"0": False, "1": True}
+
+
+class VoteFileError(ValueError):
+    """A file we cannot read as it says; ``str()`` names the file and line."""
+
+    def __init__(self, path: str, line: int | None, message: str):
+        where = f"{path}, line {line}" if line else path
+        super().__init__(f"{where}: {message}")
+
+
+@dataclass
+class VoteTable:
+    """The votes as arrays, with the (image, class) and worker names their indices stand for."""
+
+    votes: Votes
+    items: list[tuple[str, str]]  # per item: (image, class)
+    workers: list[str]
+
+
+def _rows(path: str, columns: tuple[str, ...]) -> Iterable[tuple[int, list[str]]]:
+    """(line number, the named columns' cells) per non-blank line after the header."""
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as error:
+        raise VoteFileError(path, None, f"cannot be read ({error.strerror or error}).") from error
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = raw[:error.start].count(b"\n") + 1
+        raise VoteFileError(path, line, "is not UTF-8 text.") from error
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header = None
+    try:
+        for fields in reader:
+            line = reader.line_num
+            cells = [f.strip() for f in fields]
+            if not any(cells):
+                continue
+            if header is None:
+                header = [c.lower() for c in cells]
+                missing = [c for c in columns if c not in header]
+                if missing:
+                    raise VoteFileError(path, line, f"the header has no column {', '.join(missing)} "
+                                                    f"(it needs {','.join(columns)}; found {','.join(cells)}).")
+                duplicated = sorted({c for c in columns if header.count(c) > 1})
+                if duplicated:
+                    raise VoteFileError(path, line, f"the header names {', '.join(duplicated)} twice.")
+                where = [header.index(c) for c in columns]
+                continue
+            if len(cells) != len(header):
+                raise VoteFileError(path, line, f"has {len(cells)} cells; the header has {len(header)}.")
+            yield line, [cells[i] for i in where]
+    except csv.Error as error:
+        raise VoteFileError(path, reader.line_num, f"is not valid CSV ({error}).") from error
+    if header is None:
+        raise VoteFileError(path, None, f"is empty; it needs a header {','.join(columns)}.")
+
+
+def _binary(path: str, line: int, column: str, value: str) -> bool:
+    if value not in BINARY:
+        raise VoteFileError(path, line, f"{column} is {value!r}; it must be 0 or 1.")
+    return BINARY[value]
+
+
+def _named(path: str, line: int, names: dict[str, str]) -> None:
+    for column, value in names.items():
+        if not value:
+            raise VoteFileError(path, line, f"{column} is empty.")
+
+
+def read_votes(votes_path: str, gold_path: str | None = None) -> VoteTable:
+    """Read votes.csv (image,class,worker,selected) and, optionally, gold.csv (image,class,label)."""
+    item_index: dict[tuple[str, str], int] = {}
+    worker_index: dict[str, int] = {}
+    seen: dict[tuple[int, int], int] = {}  # (item, worker) -> line
+    item, worker, selected = [], [], []
+    for line, (image, class_, who, answer) in _rows(votes_path, VOTE_COLUMNS):
+        _named(votes_path, line, {"image": image, "class": class_, "worker": who})
+        chosen = _binary(votes_path, line, "selected", answer)
+        i = item_index.setdefault((image, class_), len(item_index))
+        w = worker_index.setdefault(who, len(worker_index))
+        first = seen.setdefault((i, w), line)
+        if first != line:
+            raise VoteFileError(votes_path, line, f"worker {who!r} already voted on image {image!r} for class "
+                                                  f"{class_!r} (line {first}).")
+        item.append(i)
+        worker.append(w)
+        selected.append(chosen)
+    if not item_index:
+        raise VoteFileError(votes_path, None, "has a header but no votes.")
+    items = list(item_index)
+    gold = np.full(len(items), UNKNOWN, np.int8)
+    if gold_path:
+        given: dict[int, tuple[int, bool]] = {}
+        for line, (image, class_, label) in _rows(gold_path, GOLD_COLUMNS):
+            _named(gold_path, line, {"image": image, "class": class_})
+            value = _binary(gold_path, line, "label", label)
+            i = item_index.get((image, class_))
+            if i is None:
+                continue  # a control nobody was shown tells nothing
+            if i in given and given[i][1] != value:
+                raise VoteFileError(gold_path, line, f"image {image!r} for class {class_!r} has label "
+                                                     f"{int(given[i][1])} on line {given[i][0]}.")
+            given[i] = (line, value)
+            gold[i] = int(value)
+    class_index: dict[str, int] = {}
+    item_class = [class_index.setdefault(c, len(class_index)) for _, c in items]
+    votes = Votes(np.array(item, np.int64), np.array(worker, np.int64), np.array(selected, bool),
+                  np.array(item_class, np.int64), gold, len(worker_index))
+    return VoteTable(votes, items, list(worker_index))
+
+
+def write_csv(path: str, header: tuple[str, ...], rows: Iterable[tuple]) -> int:
+    """Write rows to ``path`` through a temporary file renamed into place; returns the rows written."""
+    target = Path(path)
+    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent or ".")
+    n = 0
+    try:
+        with os.fdopen(handle, "w", newline="", encoding="utf-8") as out:
+            writer = csv.writer(out)
+            writer.writerow(header)
+            for n, row in enumerate(rows, 1):
+                writer.writerow(row)
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return n
