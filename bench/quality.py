@@ -87,6 +87,14 @@ def fixed_outcomes(world: World) -> list[Outcome]:
     ]
 
 
+def ask_again(world: World, more: np.ndarray) -> bool:
+    """Show the pages of the next round (``more`` votes per item); False when nothing is open."""
+    planned = rounds.plan(world.item_class, more, PAGE_CANDIDATES)
+    for page in planned.pages:
+        world.show(page.item_class, np.array(page.items), page.assignments, fill=page.fill)
+    return bool(planned.pages)
+
+
 def in_rounds(seed: int, target: float, first: int = rounds.DEFAULT_FIRST_ROUND, cap: int = FIXED_VOTES,
               step: int = rounds.DEFAULT_STEP) -> Outcome:
     """Round 1: every candidate ``first`` votes; then refit, re-pool the open ones by class, until none is open."""
@@ -100,13 +108,9 @@ def in_rounds(seed: int, target: float, first: int = rounds.DEFAULT_FIRST_ROUND,
         v = votes_of(world)
         fitted = aggregation.fit(v, "ds")
         strength = rounds.typical_strength(fitted, v.worker)
-        more = rounds.more_votes(fitted, world.gold, target, cap, step, strength)
-        planned = rounds.plan(world.item_class, more, PAGE_CANDIDATES)
-        if not planned.pages:
+        if not ask_again(world, rounds.more_votes(fitted, world.gold, target, cap, step, strength)):
             break
         n_rounds += 1
-        for page in planned.pages:
-            world.show(page.item_class, np.array(page.items), page.assignments, fill=page.fill)
     n = world.n_candidates
     return Outcome(f"rounds DS {target}", aggregation.decide(fitted.p_yes, target)[:n], candidate_votes(world),
                    world.paid_pages, n_rounds)
@@ -149,14 +153,10 @@ def deng(seed: int, target: float, cap: int = FIXED_VOTES, min_cell: int = 5) ->
         k = np.bincount(item, weights=selected, minlength=world.n_items).astype(int)
         p = tables[world.item_class, np.minimum(m, cap), np.minimum(k, cap)]
         p = np.where(calibration, (k > m / 2).astype(float), p)
-        decided = (p >= target) | (1 - p >= target)
-        more = np.where(~decided & (m < cap) & (world.gold < 0) & ~calibration, 1, 0)
-        planned = rounds.plan(world.item_class, more, PAGE_CANDIDATES)
-        if not planned.pages:
+        decided = aggregation.decide(np.nan_to_num(p, nan=0.5), target) != "open"
+        if not ask_again(world, np.where(~decided & (m < cap) & (world.gold < 0) & ~calibration, 1, 0)):
             break
         n_rounds += 1
-        for page in planned.pages:
-            world.show(page.item_class, np.array(page.items), page.assignments, fill=page.fill)
     n = world.n_candidates
     decision = aggregation.decide(np.nan_to_num(p, nan=0.5), target)[:n]
     return Outcome(f"Deng table {target}", decision, candidate_votes(world), world.paid_pages, n_rounds)
