@@ -80,7 +80,7 @@ def run(database_url: str, redis_url: str, tmp: Path, batches: int, bulk: int, r
     from freelunch.models import Assignment, Batch, Dataset, Hit, Organization, PointerChunk
     from freelunch.services.ingest import flush as flush_service
     from freelunch.services.ingest import insert
-    from freelunch.services.ingest.stream import STREAM
+    from freelunch.services.ingest.stream import stream_key
 
     app = create_app({"DATABASE_URL": database_url, "REDIS_URL": redis_url, "SECRET_KEY": "bench",
                       "INSTANCE_PATH": str(tmp), "INGEST_BULK": bulk, "INGEST_STREAM_MAX": 10 ** 7})
@@ -112,12 +112,12 @@ def run(database_url: str, redis_url: str, tmp: Path, batches: int, bulk: int, r
             for round_ in range(rounds):
                 for name in strategies:
                     PointerChunk.truncate_table() if not is_sqlite() else PointerChunk.delete().execute()
-                    fill(r, STREAM, ids, batches, seq_base=round_ * 10 ** 6)
+                    fill(r, stream_key(0), ids, batches, seq_base=round_ * 10 ** 6)
                     flush_service.insert_chunks = alternatives[name]
                     server = backend_pid()
                     cpu_before = (time.process_time(), cpu_seconds(server) if server else 0.0)
                     started = time.perf_counter()
-                    stored = flush_service.flush("bench")
+                    stored = flush_service.flush("bench", 0)
                     seconds = last_store[0] - started  # without the flush's linger for new batches
                     cpu = (time.process_time() - cpu_before[0], (cpu_seconds(server) if server else 0.0) - cpu_before[1])
                     chunks, events = PointerChunk.select(

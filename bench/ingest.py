@@ -35,6 +35,7 @@ import redis
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 BIN = Path(sys.executable).parent
+INGEST_STREAM = "ingest:{0}:events"  # the one shard (services/ingest/stream.py's stream_key(0))
 N_ASSIGNMENTS = 2500
 EVENTS_PER_BATCH = 60
 
@@ -359,12 +360,12 @@ def main() -> None:
         # The worker starts now, so that saturation measured the endpoints alone; the flush job
         # enqueued by the first batch drains the backlog, timed by RQ's own job timestamps.
         # Timed from the first flush job's start (worker start-up excluded) to the empty stream.
-        backlog, before = r.xlen("ingest:events"), stored_events(db_path)
+        backlog, before = r.xlen(INGEST_STREAM), stored_events(db_path)
         # Niced: on this one 2-core box the flusher stands in for worker machines of their own,
         # so its bursts after each stall must not take the cores from the web workers.
         start(stack, ["nice", "-n", "10", str(BIN / "rq"), "worker", "--worker-class", "workers.app_worker.AppWorker", "--url", redis_url,
                       "ingest", "default"], env, tmp / "worker.log")
-        drained_at = drain(r, "ingest:events", tmp / "worker.log")
+        drained_at = drain(r, INGEST_STREAM, tmp / "worker.log")
         flushed, seconds = stored_events(db_path) - before, drained_at - first_flush_start(redis_url)
         flush_per_s = flushed / seconds
         print(f"flush: {backlog} batches, {flushed} events in {seconds:.2f} s = {flush_per_s:.0f} events/s", flush=True)
@@ -401,7 +402,7 @@ def main() -> None:
                 direct_stalled = result
         phase("open loop /api/ingest", "/api/ingest", 2500, max(5, args.seconds * 2 // 3), 1)
 
-        drain(r, "ingest:events", tmp / "worker.log")
+        drain(r, INGEST_STREAM, tmp / "worker.log")
         ingest_phases = [p for p in phases if p["path"] == "/api/ingest"]
         lost, duplicated = account(db_path, ingest_phases, ingest_runs)
         print(f"accounted: {sum(p['sent'] for p in ingest_phases)} open-loop batches and "

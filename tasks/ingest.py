@@ -1,4 +1,4 @@
-"""RQ jobs that move pointer events from the Redis stream into the database (services/ingest/flush.py)."""
+"""RQ jobs that move pointer events from the Redis streams into the database (services/ingest/flush.py)."""
 from __future__ import annotations
 
 import os
@@ -16,11 +16,14 @@ def _consumer() -> str:
     return (job.worker_name if job and job.worker_name else None) or f"{socket.gethostname()}.{os.getpid()}"
 
 
-def flush() -> int:
-    """Enqueued when batches arrive (at most one pending): store what the stream holds."""
-    return flush_service.flush(_consumer())
+def flush(shard: int = 0) -> int:
+    """Enqueued when batches arrive (at most one pending per shard): store what the shard's stream holds.
+
+    ``shard`` defaults to 0 for jobs enqueued before there were shards.
+    """
+    return flush_service.flush(_consumer(), shard)
 
 
 def sweep() -> int:
-    """rq cron's safety net: store what is left, reclaim from crashed consumers."""
+    """rq cron's safety net: store what is left in every shard, reclaim from crashed consumers."""
     return flush_service.sweep(_consumer())

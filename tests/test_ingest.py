@@ -11,10 +11,12 @@ from rq import Queue
 from freelunch.db import is_sqlite
 from freelunch.models import Assignment, Dataset, HitPage, ImageClass, PageSubmission, PointerChunk
 from freelunch.services.ingest import flush as flush_service
-from freelunch.services.ingest.stream import GROUP, STREAM
+from freelunch.services.ingest.stream import GROUP, stream_key
 from freelunch.services.accounts.users import create_user
 from factories import make_assignment, pointer_batch
 from support import login, post_ingest
+
+STREAM = stream_key(0)  # one shard by default
 
 
 @pytest.fixture
@@ -169,7 +171,7 @@ def test_sweep_reclaims_what_a_crashed_consumer_held(app, client, token, redis_c
         post_ingest(client, pointer_batch(token, seq=seq))
     Queue("ingest", connection=redis_client).empty()  # the flush job was lost with its worker
     with app.app_context():
-        flush_service.ensure_group(redis_client)
+        flush_service.ensure_group(redis_client, 0)
     redis_client.xreadgroup(GROUP, "crashed-worker", {STREAM: ">"}, count=10)  # read, then died
     assert redis_client.xpending(STREAM, GROUP)["pending"] == 3
     Queue("ingest", connection=redis_client).enqueue("tasks.ingest.sweep")  # what rq cron does
@@ -183,7 +185,7 @@ def test_committed_but_not_acknowledged_is_not_doubled(app, client, token, redis
     app.config["INGEST_CLAIM_IDLE_MS"] = 0
     assert post_ingest(client, pointer_batch(token, seq=0)).status_code == 202
     with app.app_context():
-        flush_service.ensure_group(redis_client)
+        flush_service.ensure_group(redis_client, 0)
     [(_, [(entry_id, fields)])] = redis_client.xreadgroup(GROUP, "crashed-worker", {STREAM: ">"}, count=10)
     assignment_id = int(fields[b"a"])
     PointerChunk.create(assignment=assignment_id, pageno=1, seq=0, n_events=60, events=fields[b"e"].decode(),

@@ -24,12 +24,14 @@ from rq import Queue, SimpleWorker
 from freelunch import create_app
 from freelunch.db import database, is_sqlite
 from freelunch.models import PointerChunk
-from freelunch.services.ingest.stream import APPEND_LUA, GROUP, STREAM
+from freelunch.services.ingest.stream import APPEND_LUA, GROUP, stream_key
 from factories import make_assignment, pointer_batch
 from support import post_ingest
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
+
+STREAM = stream_key(0)  # one shard by default
 
 
 def wait_until(condition, seconds: float = 20, what: str = "condition"):
@@ -226,10 +228,10 @@ def test_the_same_worker_retries_its_own_pending_entries_at_once(app, client, re
     database.execute_sql("PRAGMA busy_timeout = 50" if is_sqlite() else "SET lock_timeout = '50ms'")
     with app.app_context():
         with write_lock(app), pytest.raises(peewee.OperationalError):
-            flush_service.flush("worker-1")
+            flush_service.flush("worker-1", 0)
         assert redis_client.xpending(STREAM, GROUP)["pending"] == 3  # held by worker-1, idle for less than a minute
-        assert flush_service.flush("worker-2") == 0  # another worker must not take them yet
-        assert flush_service.flush("worker-1") == 180
+        assert flush_service.flush("worker-2", 0) == 0  # another worker must not take them yet
+        assert flush_service.flush("worker-1", 0) == 180
     assert_stored_once({0, 1, 2})
 
 

@@ -32,6 +32,16 @@ def _development_secret(instance: Path) -> str:
     return path.read_text().strip()
 
 
+def _shards(value: str) -> int:
+    try:
+        shards = int(value)
+    except ValueError:
+        shards = 0
+    if not 1 <= shards <= 1024:
+        raise ConfigError(f"INGEST_SHARDS must be a whole number from 1 to 1024, not {value!r}")
+    return shards
+
+
 def load(env: os._Environ | dict | None = None, instance: Path | None = None) -> dict:
     """Build the Flask config mapping from environment variables."""
     env = os.environ if env is None else env
@@ -74,4 +84,9 @@ def load(env: os._Environ | dict | None = None, instance: Path | None = None) ->
         "INGEST_RATE_LIMIT": int(env.get("INGEST_RATE_LIMIT", 60)),
         "INGEST_BULK": int(env.get("INGEST_BULK", 200)),
         "INGEST_CLAIM_IDLE_MS": int(env.get("INGEST_CLAIM_IDLE_MS", 60_000)),
+        # The streams may live apart from RQ's Redis, on a Redis Cluster (RQ's never is);
+        # unset, they share REDIS_URL.
+        "INGEST_REDIS_URL": env.get("INGEST_REDIS_URL") or None,
+        "INGEST_REDIS_CLUSTER": _flag(env.get("INGEST_REDIS_CLUSTER"), False),
+        "INGEST_SHARDS": _shards(env.get("INGEST_SHARDS", "1")),
     }

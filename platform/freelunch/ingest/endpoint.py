@@ -72,7 +72,7 @@ def ingest(app: Flask, environ: Mapping) -> Answer:
         return refused.answer
     if outcome == ingest_service.FLUSH_NEEDED:
         try:
-            ingest_service.enqueue_flush(config["REDIS_URL"])
+            ingest_service.enqueue_flush(config["REDIS_URL"], ingest_service.shard_of(assignment_id, config["INGEST_SHARDS"]))
         except RedisError:
             pass  # the batch is stored; the guard lapses and the cron sweep flushes it
     return ACCEPTED

@@ -1,6 +1,7 @@
-"""Move pointer-event batches from the Redis stream into PointerChunk rows, exactly once.
+"""Move pointer-event batches from a shard's Redis stream into PointerChunk rows, exactly once.
 
-A flusher reads through the consumer group, writes a bulk of chunks in one
+Each shard is flushed on its own (one job per shard at a time, services/ingest/stream.py).
+A flusher reads through the shard's consumer group, writes a bulk of chunks in one
 transaction with INSERT ... ON CONFLICT DO NOTHING on (assignment, pageno, tab, seq),
 and only then acknowledges and deletes the entries. So:
 - a crash before the commit leaves the entries pending: they are read again (by
@@ -22,7 +23,7 @@ from redis.exceptions import ResponseError
 from ...db import database, is_sqlite
 from ...models import Assignment, PageSubmission, PointerChunk
 from .insert import insert_chunks
-from .stream import FLUSH_GUARD, GROUP, STREAM, client, request_flush
+from .stream import GROUP, client, guard_key, request_flush, stats_key, stream_key
 
 BUDGET_S = 10  # one job flushes for at most this long, then hands over to a fresh job
 LINGER_S = 0.5  # and ends after this long without new batches
@@ -32,24 +33,25 @@ IDLE_CONSUMER_MS = 3600 * 1000
 CHECKPOINT_PAGES = 16_384  # 64 MB of WAL at 4 KB pages
 
 
-def ensure_group(redis: Redis) -> None:
+def ensure_group(redis: Redis, shard: int) -> None:
     # From id 0, so batches appended before the group existed are flushed too.
     try:
-        redis.xgroup_create(STREAM, GROUP, id="0", mkstream=True)
+        redis.xgroup_create(stream_key(shard), GROUP, id="0", mkstream=True)
     except ResponseError as error:
         if "BUSYGROUP" not in str(error):
             raise
 
 
-def flush(consumer: str) -> int:
-    """Store what is in the stream; returns the number of events stored. Raises on database errors.
+def flush(consumer: str, shard: int, linger: bool = True) -> int:
+    """Store what is in a shard's stream; returns the number of events stored. Raises on database errors.
 
     Order: this consumer's own pending entries (left by an earlier failed flush),
-    then entries idle longer than INGEST_CLAIM_IDLE_MS in crashed consumers, then new ones.
+    then entries idle longer than INGEST_CLAIM_IDLE_MS in crashed consumers, then new ones,
+    staying a while for more unless ``linger`` is off (the sweep's visit of every shard).
     """
     redis = client()
-    ensure_group(redis)
-    redis.delete(FLUSH_GUARD)  # from now on a new arrival enqueues the next flush
+    ensure_group(redis, shard)
+    redis.delete(guard_key(shard))  # from now on a new arrival enqueues the next flush
     if is_sqlite():
         # A bulk is ~4 MB of WAL; at SQLite's default threshold (1,000 pages) every
         # commit would also checkpoint and fsync the database file. Checkpointing
@@ -58,63 +60,67 @@ def flush(consumer: str) -> int:
     bulk = current_app.config["INGEST_BULK"]
     deadline = time.monotonic() + BUDGET_S
     stored = 0
-    while (entries := _read(redis, consumer, "0", bulk)):
-        stored += store(redis, entries)
-    stored += reclaim(redis, consumer)
+    while (entries := _read(redis, shard, consumer, "0", bulk)):
+        stored += store(redis, shard, entries)
+    stored += reclaim(redis, shard, consumer)
     # Then new entries, and stay a while: under steady load one job keeps flushing
     # instead of a new one (a forked work horse, ~20 ms of CPU) for every few batches.
     # A short read means the backlog is gone: wait for a bulk to gather rather
     # than commit a few batches at a time.
     last = time.monotonic()
     while (now := time.monotonic()) < deadline and now - last < LINGER_S:
-        entries = _read(redis, consumer, ">", bulk)
+        entries = _read(redis, shard, consumer, ">", bulk)
         if entries:
-            stored += store(redis, entries)
+            stored += store(redis, shard, entries)
             last = time.monotonic()
         if len(entries) < bulk:
+            if not linger:
+                break
             time.sleep(GATHER_S)
     if time.monotonic() >= deadline:
-        request_flush()  # a successor, in case nothing arrives to enqueue one
+        request_flush(shard)  # a successor, in case nothing arrives to enqueue one
     return stored
 
 
-def reclaim(redis: Redis, consumer: str) -> int:
-    """Take over and store entries that a crashed (or stuck) consumer has held too long."""
+def reclaim(redis: Redis, shard: int, consumer: str) -> int:
+    """Take over and store entries of a shard that a crashed (or stuck) consumer has held too long."""
     config = current_app.config
     stored, start = 0, "0-0"
     while True:
         # Redis 7 adds a third item (ids deleted meanwhile, already dropped from the pending list).
-        start, entries = redis.xautoclaim(
-            STREAM, GROUP, consumer, config["INGEST_CLAIM_IDLE_MS"], start_id=start, count=config["INGEST_BULK"])[:2]
+        start, entries = redis.xautoclaim(stream_key(shard), GROUP, consumer, config["INGEST_CLAIM_IDLE_MS"],
+                                          start_id=start, count=config["INGEST_BULK"])[:2]
         if entries:
-            stored += store(redis, entries)
+            stored += store(redis, shard, entries)
         if start in (b"0-0", "0-0"):
             return stored
 
 
-def forget_idle_consumers(redis: Redis) -> int:
+def forget_idle_consumers(redis: Redis, shard: int) -> int:
     """Drop consumers with nothing pending that have not read for an hour (each worker process makes one)."""
     dropped = 0
-    for info in redis.xinfo_consumers(STREAM, GROUP):
+    for info in redis.xinfo_consumers(stream_key(shard), GROUP):
         if info["pending"] == 0 and info["idle"] > IDLE_CONSUMER_MS:
-            dropped += redis.xgroup_delconsumer(STREAM, GROUP, info["name"]) >= 0
+            dropped += redis.xgroup_delconsumer(stream_key(shard), GROUP, info["name"]) >= 0
     return dropped
 
 
 def sweep(consumer: str) -> int:
-    """The cron safety net: flush whatever is left, reclaim from crashed consumers, tidy the group."""
-    stored = flush(consumer)
-    forget_idle_consumers(client())
+    """The cron safety net, every shard in turn: flush what is left, reclaim from crashed consumers, tidy the group."""
+    stored = 0
+    for shard in range(current_app.config["INGEST_SHARDS"]):
+        stored += flush(consumer, shard, linger=False)
+        forget_idle_consumers(client(), shard)
     return stored
 
 
-def _read(redis: Redis, consumer: str, start: str, count: int) -> list:
-    reply = redis.xreadgroup(GROUP, consumer, {STREAM: start}, count=count)
+def _read(redis: Redis, shard: int, consumer: str, start: str, count: int) -> list:
+    reply = redis.xreadgroup(GROUP, consumer, {stream_key(shard): start}, count=count)
     return reply[0][1] if reply else []
 
 
-def store(redis: Redis, entries: list) -> int:
-    """Write one bulk of entries in one transaction, then ack and delete them; returns events stored."""
+def store(redis: Redis, shard: int, entries: list) -> int:
+    """Write one bulk of a shard's entries in one transaction, then ack and delete them; returns events stored."""
     started = time.monotonic()
     ids = [entry_id for entry_id, _ in entries]
     rows = [
@@ -131,9 +137,9 @@ def store(redis: Redis, entries: list) -> int:
     events = sum(row[4] for row in rows)
     minute = int(time.time()) // 60
     with redis.pipeline(transaction=False) as pipe:
-        pipe.xack(STREAM, GROUP, *ids)
-        pipe.xdel(STREAM, *ids)
-        key = f"ingest:stats:{minute}"
+        pipe.xack(stream_key(shard), GROUP, *ids)
+        pipe.xdel(stream_key(shard), *ids)
+        key = stats_key(shard, minute)
         pipe.hincrby(key, "events", events)
         pipe.hincrby(key, "chunks", len(rows))
         pipe.hincrby(key, "busy_us", int((time.monotonic() - started) * 1e6))

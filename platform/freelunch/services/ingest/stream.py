@@ -1,11 +1,19 @@
-"""The Redis side of pointer-event ingest: append a checked batch to the stream, once.
+"""The Redis side of pointer-event ingest: append a checked batch to its shard's stream, once.
+
+Batches go to ``INGEST_SHARDS`` streams, the shard chosen by assignment so that
+a page's batches stay in order in one stream. Every key of a shard carries the
+shard's number as a hash tag (``ingest:{3}:events``), so that on a Redis Cluster
+(``INGEST_REDIS_CLUSTER``) each shard lives in one hash slot: the script below
+touches one slot per call, and the cluster spreads the shards over its masters.
+The ingest Redis (``INGEST_REDIS_URL``) may be a cluster; RQ's (``REDIS_URL``)
+never is, since RQ does not support Redis Cluster.
 
 One Lua script does everything a batch needs from Redis, for several batches
-of concurrent requests in one round trip: refuse when the stream is at its
-bound (back-pressure instead of trimming, which could drop unflushed batches),
-count the assignment's batches in a fixed window (flood control), append, and
-say whether a flush job must be enqueued (a SET NX guard, so at most one flush
-is pending however many batches arrive).
+of concurrent requests to the same shard in one round trip: refuse when the
+stream is at its bound (back-pressure instead of trimming, which could drop
+unflushed batches), count the assignment's batches in a fixed window (flood
+control), append, and say whether a flush job must be enqueued (a SET NX guard
+per shard, so at most one flush per shard is pending however many batches arrive).
 
 Stream entries hold what the flusher writes as is: assignment, page, tab, seq,
 the event count and the events as compact JSON; the entry id's milliseconds are the
@@ -17,26 +25,46 @@ import hashlib
 import os
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import cache
 
 from flask import current_app
-from redis import Redis
+from redis import Redis, RedisCluster
 from redis.backoff import NoBackoff
 from redis.connection import AbstractConnection
 from redis.exceptions import ConnectionError, NoScriptError, TimeoutError
 from redis.retry import Retry
 from rq import Queue
 
-STREAM = "ingest:events"
 GROUP = "flushers"
-FLUSH_GUARD = "ingest:flush-pending"
 GUARD_TTL_S = 60  # if the enqueue after setting the guard fails, the guard lapses and cron flushes
 RATE_WINDOW_S = 10
 
+
+def stream_key(shard: int) -> str:
+    return f"ingest:{{{shard}}}:events"
+
+
+def guard_key(shard: int) -> str:
+    return f"ingest:{{{shard}}}:flush-pending"
+
+
+def stats_key(shard: int, minute: int) -> str:
+    return f"ingest:{{{shard}}}:stats:{minute}"
+
+
+def rate_key(shard: int, assignment_id: int, window: int) -> str:
+    return f"ingest:{{{shard}}}:rate:{assignment_id}:{window}"
+
+
+def shard_of(assignment_id: int, shards: int) -> int:
+    """The shard an assignment's batches go to: all of a page's batches in one stream, in order."""
+    return assignment_id % shards
+
+
 ACCEPTED, FLUSH_NEEDED, FULL, FLOOD = 0, 1, -1, -2
 
-# KEYS: the stream, the flush guard, then each batch's rate key. ARGV: the four
+# KEYS (all of one shard, so one hash slot): the stream, the flush guard, then each batch's rate key. ARGV: the four
 # limits, then six values per batch. Returns one outcome per batch.
 APPEND_LUA = """
 local bound, limit = tonumber(ARGV[1]), tonumber(ARGV[2])
@@ -75,8 +103,25 @@ def _client(url: str) -> Redis:
     return Redis.from_url(url, socket_timeout=2, socket_connect_timeout=1, retry=Retry(NoBackoff(), 1))
 
 
-def client() -> Redis:
-    return _client(current_app.config["REDIS_URL"])
+@cache
+def _cluster_client(url: str) -> RedisCluster:
+    # redis-py follows the cluster's slot map, MOVED/ASK redirections and failovers;
+    # the same short socket timeouts, so a master that is away answers 503 quickly.
+    return RedisCluster.from_url(url, socket_timeout=2, socket_connect_timeout=1)
+
+
+def ingest_url(config: Mapping) -> str:
+    return config.get("INGEST_REDIS_URL") or config["REDIS_URL"]
+
+
+def ingest_client(config: Mapping) -> Redis | RedisCluster:
+    """The client of the ingest Redis (the streams), a RedisCluster when INGEST_REDIS_CLUSTER is on."""
+    url = ingest_url(config)
+    return _cluster_client(url) if config["INGEST_REDIS_CLUSTER"] else _client(url)
+
+
+def client() -> Redis | RedisCluster:
+    return ingest_client(current_app.config)
 
 
 class _Waiter:
@@ -96,7 +141,7 @@ class _Waiter:
 
 
 class _GroupAppender:
-    """Appends of all a process's request threads to one Redis, several to a round trip (flat combining).
+    """Appends of all a process's request threads to one shard, several to a round trip (flat combining).
 
     A round trip costs the web process ~60 us of CPU (send, receive, sleeping and
     waking) and Redis ~40 us of its event loop, whatever it carries. So one
@@ -108,13 +153,11 @@ class _GroupAppender:
     (docs/performance.md). No background thread: the request threads take turns.
     """
 
-    def __init__(self, url: str, limits: tuple):
-        self.url, self.limits = url, limits
+    def __init__(self, shard: int, limits: tuple, send: Callable[[list], list[int]]):
+        self.shard, self.limits, self._send = shard, limits, send
         self._lock = threading.Lock()
         self._queue: list[_Waiter] = []
         self._busy = False
-        self._connection: AbstractConnection | None = None
-        self._pid = 0
 
     def append(self, rate_key: str, values: tuple) -> int:
         waiter = _Waiter(rate_key, values)
@@ -149,14 +192,23 @@ class _GroupAppender:
                 waiter.done.release()
 
     def _call(self, group: list[_Waiter]) -> list[int]:
-        keys = [STREAM, FLUSH_GUARD, *(waiter.rate_key for waiter in group)]
+        keys = [stream_key(self.shard), guard_key(self.shard), *(waiter.rate_key for waiter in group)]
         command = ["EVALSHA", APPEND_SHA, len(keys), *keys, *self.limits, *(v for w in group for v in w.values)]
         try:
             return self._send(command)
         except (ConnectionError, TimeoutError, OSError):
             return self._send(command)  # a connection that died with a Redis restart: one fresh try
 
-    def _send(self, command: list) -> list[int]:
+
+class _BareConnection:
+    """Sends to a single Redis through a bare redis-py Connection, one per process."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self._connection: AbstractConnection | None = None
+        self._pid = 0
+
+    def __call__(self, command: list) -> list[int]:
         if self._connection is None or self._pid != os.getpid():  # a forked worker has its own
             self._connection = self._connect()
         try:
@@ -183,15 +235,35 @@ class _GroupAppender:
         return self._connection.read_response()
 
 
+class _ClusterCommand:
+    """Sends through redis-py's RedisCluster, which routes by the keys' hash slot and follows failovers."""
+
+    def __init__(self, url: str):
+        self.cluster = _cluster_client(url)
+
+    def __call__(self, command: list) -> list[int]:
+        try:
+            return self.cluster.execute_command(*command)
+        except NoScriptError:  # a new or promoted master has an empty script cache
+            self.cluster.script_load(APPEND_LUA)  # on every master
+            return self.cluster.execute_command(*command)
+
+
 _appenders: dict[tuple, _GroupAppender] = {}
 _appenders_lock = threading.Lock()
 
 
-def _appender(url: str, limits: tuple) -> _GroupAppender:
-    appender = _appenders.get((url, limits))
+def _appender(config: Mapping, shard: int, limits: tuple) -> _GroupAppender:
+    key = (ingest_url(config), config["INGEST_REDIS_CLUSTER"], shard, limits)
+    appender = _appenders.get(key)
     if appender is None:
         with _appenders_lock:
-            appender = _appenders.setdefault((url, limits), _GroupAppender(url, limits))
+            if key not in _appenders:
+                # Its own connection (one leader at a time uses it); a cluster client is thread-safe and shared.
+                url = ingest_url(config)
+                send = _ClusterCommand(url) if config["INGEST_REDIS_CLUSTER"] else _BareConnection(url)
+                _appenders[key] = _GroupAppender(shard, limits, send)
+            appender = _appenders[key]
     return appender
 
 
@@ -199,16 +271,18 @@ def append(config: Mapping, assignment_id: int, page: int, tab: int, seq: int, n
     """ACCEPTED or FLUSH_NEEDED when stored, FULL or FLOOD when refused; raises RedisError when Redis is away."""
     window = int(time.time()) // RATE_WINDOW_S
     limits = (config["INGEST_STREAM_MAX"], config["INGEST_RATE_LIMIT"], RATE_WINDOW_S * 2, GUARD_TTL_S)
-    return _appender(config["REDIS_URL"], limits).append(
-        f"ingest:rate:{assignment_id}:{window}", (assignment_id, page, tab, seq, n_events, events_json))
+    shard = shard_of(assignment_id, config["INGEST_SHARDS"])
+    return _appender(config, shard, limits).append(
+        rate_key(shard, assignment_id, window), (assignment_id, page, tab, seq, n_events, events_json))
 
 
-def request_flush() -> None:
-    """Enqueue a flush job unless one is already pending (the guard is cleared when a flush starts)."""
-    if client().set(FLUSH_GUARD, 1, nx=True, ex=GUARD_TTL_S):
-        enqueue_flush(current_app.config["REDIS_URL"])
+def request_flush(shard: int) -> None:
+    """Enqueue a shard's flush job unless one is already pending (the guard is cleared when a flush starts)."""
+    if client().set(guard_key(shard), 1, nx=True, ex=GUARD_TTL_S):
+        enqueue_flush(current_app.config["REDIS_URL"], shard)
 
 
-def enqueue_flush(redis_url: str) -> None:
+def enqueue_flush(redis_url: str, shard: int) -> None:
+    """A flush job for one shard, on RQ's own Redis (never the cluster)."""
     Queue("ingest", connection=_client(redis_url)).enqueue(
-        "tasks.ingest.flush", job_timeout=300, result_ttl=60, failure_ttl=7 * 24 * 3600)
+        "tasks.ingest.flush", shard, job_timeout=300, result_ttl=60, failure_ttl=7 * 24 * 3600)
