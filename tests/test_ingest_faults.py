@@ -62,6 +62,18 @@ def write_lock(app):
         locker.close()
 
 
+def kill_worker(worker: subprocess.Popen) -> None:
+    """SIGKILL an `rq worker` and its work horse, which RQ puts in a process group of its own (os.setpgrp)."""
+    children = Path(f"/proc/{worker.pid}/task/{worker.pid}/children")
+    horses = [int(pid) for pid in children.read_text().split()] if children.exists() else []
+    os.killpg(worker.pid, signal.SIGKILL)
+    for horse in horses:
+        try:
+            os.killpg(horse, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
 def assert_stored_once(expected_seqs: set[int], n_events: int = 60):
     rows = list(PointerChunk.select(PointerChunk.seq, PointerChunk.n_events).tuples())
     assert sorted(seq for seq, _ in rows) == sorted(expected_seqs)  # each once: no loss, no double
@@ -87,7 +99,7 @@ def test_a_worker_killed_mid_flush_loses_and_doubles_nothing(app, app_config, cl
             # The worker has read a bulk and waits for the lock inside its INSERT: mid-flush.
             wait_until(lambda: redis_client.exists(STREAM) and redis_client.xinfo_groups(STREAM)
                        and redis_client.xpending(STREAM, GROUP)["pending"] > 0, what="the worker to read a bulk")
-            os.killpg(worker.pid, signal.SIGKILL)  # the worker and its work horse
+            kill_worker(worker)
             worker.wait(10)
         finally:
             if worker.poll() is None:
@@ -119,7 +131,7 @@ def test_a_worker_killed_between_bulks_loses_and_doubles_nothing(app, app_config
         env=env, cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_until(lambda: PointerChunk.select().count() >= 20, what="the first bulks to commit")
-        os.killpg(worker.pid, signal.SIGKILL)
+        kill_worker(worker)
         worker.wait(10)
     finally:
         if worker.poll() is None:

@@ -7,9 +7,8 @@ from rq import Queue
 from freelunch.models import PointerChunk
 from freelunch.services.accounts.users import create_user
 from freelunch.services.ingest.stream import GROUP, shard_of, stream_key
-from support import login
-from factories import make_assignment, pointer_batch as batch
-from support import post_ingest as post
+from factories import make_assignment, pointer_batch
+from support import login, post_ingest
 
 SHARDS = 3
 
@@ -29,7 +28,7 @@ def tokens(app):
 def test_batches_go_to_their_assignments_shard_each_shard_gets_one_flush_job(app, client, tokens, redis_client, run_jobs):
     for assignment_id, token in tokens.items():
         for seq in range(3):
-            assert post(client, batch(token, seq=seq)).status_code == 202
+            assert post_ingest(client, pointer_batch(token, seq=seq)).status_code == 202
     expected = {shard: 3 * sum(1 for a in tokens if shard_of(a, SHARDS) == shard) for shard in range(SHARDS)}
     assert {shard: redis_client.xlen(stream_key(shard)) for shard in range(SHARDS)} == expected
     for shard in range(SHARDS):  # a page's batches in order in one stream
@@ -48,7 +47,7 @@ def test_batches_go_to_their_assignments_shard_each_shard_gets_one_flush_job(app
 
 def test_the_sweep_flushes_every_shard(app, client, tokens, redis_client, run_jobs):
     for token in tokens.values():
-        post(client, batch(token, seq=0))
+        post_ingest(client, pointer_batch(token, seq=0))
     Queue("ingest", connection=redis_client).empty()  # the flush jobs were lost
     Queue("ingest", connection=redis_client).enqueue("tasks.ingest.sweep")
     run_jobs("ingest")
@@ -58,7 +57,7 @@ def test_the_sweep_flushes_every_shard(app, client, tokens, redis_client, run_jo
 
 def test_the_admin_page_shows_each_shard(app, client, tokens, redis_client):
     for token in tokens.values():
-        post(client, batch(token, seq=0))
+        post_ingest(client, pointer_batch(token, seq=0))
     create_user("root@example.org", "password123", is_admin=True)
     login(client, "root@example.org")
     html = client.get("/admin/ingest", headers={"HX-Request": "true"}).get_data(as_text=True)
