@@ -5,6 +5,7 @@ from flask import Flask, redirect, url_for
 
 from . import config
 from .db import database, open_database
+from . import partials
 from .extensions import csrf, htmx, login_manager
 
 
@@ -21,6 +22,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     open_database(app.config["DATABASE_URL"])
     csrf.init_app(app)
     htmx.init_app(app)
+    partials.init_app(app)
     login_manager.init_app(app)
 
     # No connect in before_request: peewee connects on a request's first query,

@@ -2,6 +2,7 @@ import json
 
 from flask import abort, redirect, render_template, request, url_for
 
+from .. import partials
 from ..models import Assignment, ImageClass
 from ..services.annotation import pages as annotation
 from ..services.annotation.pages import AnnotationError
@@ -13,8 +14,8 @@ MAX_SUMMARY_BYTES = 4 * 1024 * 1024  # a 48-image page summary is ~50 KB even af
 
 @bp.errorhandler(AnnotationError)
 def _refused(error: AnnotationError):
-    template = "annotate/_message.html" if request.htmx else "annotate/message.html"
-    return render_template(template, message=error.message, status=error.status), error.status
+    return partials.render("annotate/message.html", "annotate/_message.html", error.status, message=error.message,
+                           status=error.status)
 
 
 def _term(image_class: ImageClass) -> str:
@@ -89,7 +90,7 @@ def submit():
     except ValueError:
         raise AnnotationError(400, "The page was sent without its data. Please press Submit again.") from None
     annotation.submit_page(assignment, pageno, summary)
-    if request.htmx:
+    if partials.wanted():
         return _show(assignment, partial=True)
     return redirect(url_for(".annotate", token=assignment_token(assignment.id)), 303)
 

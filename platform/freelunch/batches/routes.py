@@ -2,6 +2,7 @@ from flask import Response, abort, current_app, flash, redirect, render_template
 from peewee import fn
 from wtforms import SelectChoice
 
+from .. import partials
 from ..annotate.routes import requester_preview
 from ..models import VERSION_MEANINGS, VERSIONS, Assignment, Batch, Dataset, Hit, ImageClass, LabLink, utcnow
 from ..pagination import paginate, requested_page
@@ -33,8 +34,7 @@ def index():
         batches = batches.where(Batch.dataset == dataset)
     page = paginate(batches)
     names = dict(Dataset.select(Dataset.id, Dataset.name).where(Dataset.id.in_({b.dataset_id for b in page.items})).tuples())
-    template = "batches/_list.html" if request.htmx else "batches/index.html"
-    return render_template(template, page=page, dataset_names=names, dataset=dataset)
+    return partials.render("batches/index.html", "batches/_list.html", page=page, dataset_names=names, dataset=dataset)
 
 
 def _builder_form(dataset_id: int | None = None) -> tuple[BatchForm, Dataset | None]:
@@ -209,7 +209,7 @@ def create_link(batch_id):
     if not form.validate_on_submit():
         return render_template("batches/_link_error.html", errors=form.label.errors or ["Check the label."]), 422
     link = LabLink.create(organization=batch.organization_id, batch=batch, label=(form.label.data or "").strip())
-    if not request.htmx:
+    if not partials.wanted():
         flash("Lab link created: copy it below.", "success")
         return redirect(url_for("batches.links", batch_id=batch.id))
     return render_template("batches/_link_row.html", link=link, lab_url=lab_url, new=True)
@@ -221,7 +221,7 @@ def revoke_link(link_id):
     if link.revoked_at is None:
         link.revoked_at = utcnow()
         link.save()
-    if not request.htmx:
+    if not partials.wanted():
         flash("Lab link revoked: it no longer opens HITs.", "success")
         return redirect(url_for("batches.links", batch_id=link.batch_id))
     return render_template("batches/_link_row.html", link=link, lab_url=lab_url)

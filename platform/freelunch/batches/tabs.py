@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from flask import Response, make_response, render_template, request
 
+from .. import partials
 from ..models import Batch
 from ..services.review import progress
 
@@ -38,7 +39,7 @@ TABS = (
 def render_tab(tab: str, template: str, batch: Batch, partial: str | None = None, status: int = 200,
                **context) -> Response:
     """``template`` (which extends ``batch_layout``) as a tab swap or a whole page; ``partial`` for a list's own swap."""
-    swap = bool(request.htmx) and not request.htmx.history_restore_request
+    swap = partials.wanted()
     if swap and request.htmx.target == TAB_TARGET:
         layout = "batches/_tab.html"
     elif swap and partial:
@@ -49,5 +50,5 @@ def render_tab(tab: str, template: str, batch: Batch, partial: str | None = None
     body = render_template(template if layout else partial, batch=batch, tab=tab, batch_layout=layout,
                            **context)
     response = make_response(body, status)
-    response.vary.update(("HX-Request", "HX-Target", "HX-History-Restore-Request"))
+    response.vary.add("HX-Target")  # partials adds HX-Request and HX-History-Restore-Request
     return response

@@ -5,7 +5,7 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from peewee import fn
 from werkzeug.datastructures import FileStorage
 
-from .. import storage
+from .. import partials, storage
 from ..models import CANDIDATE_ROLES, Batch, Candidate, Dataset, Image, ImageClass
 from ..pagination import paginate
 from ..services.datasets import deletion as dataset_service
@@ -38,8 +38,10 @@ def _index(form: DatasetForm, status: int = 200):
                   .where(ImageClass.dataset.in_([d.id for d in page.items])).group_by(ImageClass.dataset).tuples())
     images = dict(Image.select(Image.dataset, fn.COUNT(Image.id))
                   .where(Image.dataset.in_([d.id for d in page.items])).group_by(Image.dataset).tuples())
-    template = "datasets/_list.html" if request.htmx and request.method == "GET" else "datasets/index.html"
-    return render_template(template, page=page, form=form, class_counts=counts, image_counts=images), status
+    # A refused create answers with the whole page (the form shows its errors), htmx or not.
+    partial = "datasets/_list.html" if request.method == "GET" else "datasets/index.html"
+    return partials.render("datasets/index.html", partial, status, page=page, form=form, class_counts=counts,
+                           image_counts=images)
 
 
 @bp.get("/")
@@ -139,7 +141,7 @@ def _class_page(dataset: Dataset):
 @bp.get("/<int:dataset_id>/classes")
 def classes(dataset_id):
     dataset = owned_or_404(Dataset, dataset_id)
-    if not request.htmx:
+    if not partials.wanted():
         return redirect(url_for("datasets.show", dataset_id=dataset.id, **request.args))
     return render_template("datasets/_classes.html", dataset=dataset, classes=_class_page(dataset))
 
@@ -152,7 +154,7 @@ def _class_counts(image_class: ImageClass) -> dict[str, int]:
 @bp.get("/classes/<int:class_id>")
 def class_row(class_id):
     image_class = owned_or_404(ImageClass, class_id)
-    if not request.htmx:
+    if not partials.wanted():
         return redirect(url_for("datasets.images", dataset_id=image_class.dataset_id, **{"class": image_class.key}))
     return render_template("datasets/_class_row.html", c=image_class, counts=_class_counts(image_class))
 
@@ -173,7 +175,7 @@ def save_class(class_id):
     image_class.names = split_names(form.names.data)
     image_class.description = form.description.data.strip()
     image_class.save()
-    if not request.htmx:
+    if not partials.wanted():
         flash(f"Class {image_class.key} saved.", "success")
         return redirect(url_for("datasets.show", dataset_id=image_class.dataset_id))
     return render_template("datasets/_class_row.html", c=image_class, counts=_class_counts(image_class))
@@ -206,8 +208,8 @@ def images(dataset_id):
     for image_id, key, r in (Candidate.select(Candidate.image, ImageClass.key, Candidate.role).join(ImageClass)
                              .where(Candidate.image.in_(list(roles))).order_by(ImageClass.key).tuples()):
         roles[image_id].append((key, r))
-    template = "datasets/_images.html" if request.htmx else "datasets/images.html"
-    return render_template(template, dataset=dataset, page=page, roles=roles, image_class=image_class, role=role)
+    return partials.render("datasets/images.html", "datasets/_images.html", dataset=dataset, page=page, roles=roles,
+                           image_class=image_class, role=role)
 
 
 @bp.get("/images/<int:image_id>/thumbnail")
@@ -236,7 +238,7 @@ def _head(path: Path) -> bytes:
 
 
 def _started(dataset: Dataset, job, what: str):
-    if request.htmx:
+    if partials.wanted():
         return render_template("jobs/_progress.html", job=jobs.status(job.id, current_org().id))
     flash(f"{what} started; its progress shows below.", "success")
     return redirect(url_for("datasets.show", dataset_id=dataset.id))
@@ -289,7 +291,7 @@ def import_images(dataset_id):
 
 
 def _import_error(dataset: Dataset, **forms):
-    if request.htmx:
+    if partials.wanted():
         form = forms.get("class_form") or forms.get("image_form")
         errors = [e for field in form for e in field.errors]
         return render_template("datasets/_import_error.html", errors=errors), 422

@@ -1,6 +1,7 @@
-from flask import abort, render_template, request
+from flask import abort, render_template
 from htmx_flask import make_response
 
+from .. import partials
 from ..services import jobs
 from ..tenancy import current_org
 from . import bp
@@ -12,7 +13,7 @@ def show(job_id):
     job = jobs.status(job_id, current_org().id)
     if job is None:
         abort(404)
-    if not request.htmx:
+    if not partials.wanted():
         return render_template("jobs/show.html", job=job)
     # Lets the page refresh what the job changed, e.g. hx-trigger="job-finished from:body".
     trigger = {"job-finished": {"id": job.id}} if job.finished else None

@@ -1,6 +1,7 @@
 """Exports of a batch: start one (an RQ job), watch it, download the file."""
-from flask import abort, flash, make_response, redirect, render_template, request, send_file, url_for
+from flask import abort, flash, make_response, redirect, render_template, send_file, url_for
 
+from .. import partials
 from ..batches.tabs import render_tab
 from ..models import Batch, Export
 from ..pagination import paginate
@@ -36,13 +37,13 @@ def start_export(batch_id, kind):
         abort(404)
     form = ExportForm()
     if not form.validate_on_submit():
-        if request.htmx:  # shown above the forms, wherever the form was
+        if partials.wanted():  # shown above the forms, wherever the form was
             response = make_response(render_template("review/_export_errors.html", form=form), 422)
             response.headers.update({"HX-Retarget": "#export-errors", "HX-Reswap": "innerHTML"})
             return response
         return _exports_page(batch, form, 422)
     export = exports.start(batch, kind, form.rule())
-    if request.htmx:
+    if partials.wanted():
         return render_template("review/_export.html", export=export, batch=batch, job_status=_job_status,
                                kinds=exports.KINDS)
     flash(f"{exports.KINDS[kind].title} started; the download link appears here when it is ready.", "success")
@@ -74,7 +75,7 @@ def delete_export(export_id):
     if export.state in ("queued", "running"):
         abort(409, "This export is still being written; delete it once it has finished.")
     exports.delete(export)
-    if request.htmx:
+    if partials.wanted():
         return ""
     flash("Export deleted.", "success")
     return redirect(url_for("review.exports_view", batch_id=export.batch_id))

@@ -1,6 +1,7 @@
 """A batch's live progress, its assignments and workers, and the replay of a submitted page."""
 from flask import abort, redirect, render_template, request, url_for
 
+from .. import partials
 from ..batches.tabs import render_tab
 from ..models import Assignment, Batch, Hit, HitPage, ImageClass, PageSubmission
 from ..pagination import paginate
@@ -13,7 +14,7 @@ from . import bp
 def progress_view(batch_id):
     """HITs, assignments, pages and byproducts done, and throughput: the partial polls itself; a page load gets the Overview tab."""
     batch = owned_or_404(Batch, batch_id)
-    if not request.htmx:
+    if not partials.wanted():
         return redirect(url_for("batches.show", batch_id=batch.id))
     return render_template("review/_progress.html", batch=batch, progress=progress.batch_progress(batch))
 
@@ -76,5 +77,5 @@ def workers():
     scope = Assignment.organization == current_org()
     tallies.refresh(scope)
     page = paginate(quality.workers_query(scope))
-    template = "review/_workers.html" if request.htmx else "review/workers.html"
-    return render_template(template, batch=None, page=page, rows=quality.worker_rows(page.items, scope))
+    return partials.render("review/workers.html", "review/_workers.html", batch=None, page=page,
+                           rows=quality.worker_rows(page.items, scope))
