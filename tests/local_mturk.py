@@ -59,6 +59,14 @@ class LocalMTurk:
     def advance(self, seconds: float) -> None:
         self.store.advance(seconds)
 
+    def deliver_to_sqs(self, sqs) -> None:
+        """Send notification events whose transport is SQS to their queue URL through ``sqs`` (moto's, say)."""
+        def deliver(notification: dict, message: str) -> None:
+            if notification["Transport"] == "SQS":
+                sqs.send_message(QueueUrl=notification["Destination"], MessageBody=message)
+
+        self.store.deliver = deliver
+
     def page(self, path: str, data: dict | None = None, worker_id: str | None = None) -> WorkerPage:
         """GET (or POST ``data`` to) a worker-site path, as the worker ``worker_id``."""
         request = urllib.request.Request(self.endpoint_url + path,
@@ -82,9 +90,9 @@ class LocalMTurk:
     def return_assignment(self, assignment_id: str, worker_id: str = "ALOCALWORKER1") -> WorkerPage:
         return self.page(f"/worker/assignments/{assignment_id}/return", {}, worker_id)
 
-    def submit(self, assignment_id: str, **fields: str | list[str]) -> WorkerPage:
-        """POST a form to /mturk/externalSubmit, as an ExternalQuestion page does."""
-        return self.page("/mturk/externalSubmit", {"assignmentId": assignment_id, **fields})
+    def submit(self, assignment_id: str, as_worker: str | None = None, **fields: str | list[str]) -> WorkerPage:
+        """POST a form to /mturk/externalSubmit, as an ExternalQuestion page does (signed in as ``as_worker``)."""
+        return self.page("/mturk/externalSubmit", {"assignmentId": assignment_id, **fields}, as_worker)
 
 
 def _text(html: str) -> str:

@@ -225,7 +225,8 @@ def test_a_returned_assignment_id_is_handed_to_the_next_worker(local_mturk, mtur
     local_mturk.return_assignment(first, "AWORKERONE")
     second = local_mturk.accept(hit["HITId"], "AWORKERTWO")
     assert second == first
-    assert local_mturk.submit(second, done="yes").status == 200
+    assert local_mturk.submit(second, as_worker="AWORKERONE", done="late").status == 403  # not theirs any more
+    assert local_mturk.submit(second, as_worker="AWORKERTWO", done="yes").status == 200
     assignment = mturk.get_assignment(AssignmentId=second)["Assignment"]
     assert assignment["WorkerId"] == "AWORKERTWO"
     assert local_mturk.store.assignments[second].history == [
@@ -461,14 +462,15 @@ def test_notify_workers_takes_at_most_100_and_reports_unknown_workers(local_mtur
 def test_notification_settings_record_the_events_mturk_would_send(local_mturk, mturk):
     hit = make_hit(mturk)
     spec = {"Destination": "https://sqs.us-east-1.amazonaws.com/123456789012/events", "Transport": "SQS",
-            "Version": "2006-05-05", "EventTypes": ["AssignmentSubmitted", "AssignmentReturned"]}
+            "Version": "2006-05-05", "EventTypes": ["AssignmentSubmitted", "AssignmentReturned", "HITExpired"]}
     mturk.update_notification_settings(HITTypeId=hit["HITTypeId"], Notification=spec, Active=True)
     first = local_mturk.accept(hit["HITId"], "AWORKERONE")
     local_mturk.return_assignment(first, "AWORKERONE")
     second = local_mturk.accept(hit["HITId"], "AWORKERTWO")
     local_mturk.submit(second, done="yes")
-    assert [(e["EventType"], e["AssignmentId"]) for e in local_mturk.store.events] == [
-        ("AssignmentReturned", first), ("AssignmentSubmitted", second)]
+    local_mturk.advance(3601)  # the HIT's lifetime runs out
+    assert [(e["EventType"], e.get("AssignmentId")) for e in local_mturk.store.events] == [
+        ("AssignmentReturned", first), ("AssignmentSubmitted", second), ("HITExpired", None)]
     mturk.update_notification_settings(HITTypeId=hit["HITTypeId"], Active=False)
     bad = {**spec, "EventTypes": ["FishCaught"]}
     assert error_of(mturk.update_notification_settings, HITTypeId=hit["HITTypeId"], Notification=bad)["Code"] == \
@@ -524,3 +526,25 @@ def test_state_saved_to_a_file_survives_a_restart(tmp_path):
     again = Store(path)
     assert list(again.hits) == [hit["HITId"]] and again.hit_types[type_id].reward == "0.50"
     assert again.recent_token("CreateHIT", "t1") == hit["HITId"]
+
+
+def test_events_reach_an_sqs_queue_in_mturks_message_format(local_mturk, mturk):
+    import boto3
+    from moto import mock_aws
+
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        queue = sqs.create_queue(QueueName="mturk-events")["QueueUrl"]
+        local_mturk.deliver_to_sqs(sqs)
+        spec = {"Destination": queue, "Transport": "SQS", "Version": "2006-05-05", "EventTypes": ["AssignmentSubmitted"]}
+        mturk.send_test_event_notification(Notification=spec, TestEventType="Ping")
+        hit = make_hit(mturk)
+        mturk.update_notification_settings(HITTypeId=hit["HITTypeId"], Notification=spec, Active=True)
+        assignment_id = local_mturk.accept(hit["HITId"], "AWORKERONE")
+        local_mturk.submit(assignment_id, done="yes")
+        bodies = [json.loads(m["Body"]) for m in sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]]
+    assert [b["EventDocVersion"] for b in bodies] == ["2014-08-15", "2014-08-15"]
+    assert [e["EventType"] for b in bodies for e in b["Events"]] == ["Ping", "AssignmentSubmitted"]
+    submitted_event = bodies[1]["Events"][0]
+    assert (submitted_event["HITId"], submitted_event["AssignmentId"]) == (hit["HITId"], assignment_id)
+    assert len({b["EventDocId"] for b in bodies}) == 2

@@ -326,8 +326,7 @@ def update_expiration_for_hit(store: Store, params: dict) -> dict:
     hit = _hit(store, params["HITId"], deleted_ok=False)
     # A time in the past (0, say) expires the HIT now.
     hit.expiration = max(float(params["ExpireAt"]), store.now())
-    if expired(store, hit):
-        store.event("HITExpired", hit)
+    hit.expiry_announced = False  # catch_up announces the expiry when it comes, now or later
     return {}
 
 
@@ -534,6 +533,12 @@ def notify_workers(store: Store, params: dict) -> dict:
     return {"NotifyWorkersFailureStatuses": failures}
 
 
+def _notification(spec: dict) -> dict:
+    if spec["Version"] != "2006-05-05":
+        raise invalid_parameter("Notification.Version", spec["Version"], "the only version is 2006-05-05")
+    return spec
+
+
 @operation
 def update_notification_settings(store: Store, params: dict) -> dict:
     hit_type = store.hit_types.get(params["HITTypeId"])
@@ -543,10 +548,15 @@ def update_notification_settings(store: Store, params: dict) -> dict:
     if spec is None and hit_type.notification is None:
         raise invalid_parameter("Notification", "null", "this HIT type has no notification to turn on or off")
     if spec is not None:
-        if spec["Version"] != "2006-05-05":
-            raise invalid_parameter("Notification.Version", spec["Version"], "the only version is 2006-05-05")
-        hit_type.notification = spec
+        hit_type.notification = _notification(spec)
         hit_type.notification_active = params.get("Active", True)
     elif "Active" in params:
         hit_type.notification_active = params["Active"]
+    return {}
+
+
+@operation
+def send_test_event_notification(store: Store, params: dict) -> dict:
+    store.send_event(_notification(params["Notification"]), {"EventType": params["TestEventType"],
+                                                             "EventTimestamp": store.timestamp()})
     return {}

@@ -9,11 +9,14 @@ are applied lazily by ``Store.catch_up()`` at the start of every request.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import secrets
 import string
 import threading
 import time
+import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from decimal import Decimal
 from pathlib import Path
@@ -67,6 +70,8 @@ class Hit:
     disposed: bool = False
     # Ids of returned or abandoned assignments, handed to the next worker who accepts.
     free_assignment_ids: list = field(default_factory=list)
+    assignment_ids: list = field(default_factory=list)
+    expiry_announced: bool = False
 
 
 @dataclass
@@ -187,11 +192,17 @@ class Store:
         self.seq = 0
         self.faults = Faults()
         self.submissions: list[dict] = []
+        # (notification specification, message body) -> None: sends events on (to SQS, say); not saved.
+        self.deliver: Callable[[dict, str], None] | None = None
         if self.path and self.path.exists():
             self._load()
 
     def now(self) -> float:
         return time.time() + self.clock_offset
+
+    def timestamp(self) -> str:
+        """Now as the ISO 8601 text of MTurk's event messages."""
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.now()))
 
     def advance(self, seconds: float) -> None:
         with self.lock:
@@ -219,11 +230,22 @@ class Store:
             self.tokens.setdefault(family, {})[token] = [self.now(), created]
 
     def assignments_of(self, hit_id: str) -> list[Assignment]:
-        return sorted((a for a in self.assignments.values() if a.hit_id == hit_id), key=lambda a: a.seq)
+        return sorted((self.assignments[i] for i in self.hits[hit_id].assignment_ids), key=lambda a: a.seq)
+
+    def add_assignment(self, assignment: Assignment) -> None:
+        """A new holder of ``assignment.id`` (new, or handed on after a return)."""
+        hit = self.hits[assignment.hit_id]
+        if assignment.id not in hit.assignment_ids:
+            hit.assignment_ids.append(assignment.id)
+        self.assignments[assignment.id] = assignment
 
     def catch_up(self) -> None:
         """Apply what time did: assignments past their deadline are abandoned, submitted ones auto-approved."""
         now = self.now()
+        for hit in self.hits.values():
+            if not hit.expiry_announced and hit.expiration <= now:
+                hit.expiry_announced = True
+                self.event("HITExpired", hit)
         for assignment in list(self.assignments.values()):
             if assignment.status == "Accepted" and assignment.deadline <= now:
                 self.free(assignment, "Abandoned", assignment.deadline)
@@ -241,21 +263,28 @@ class Store:
         self.event(f"Assignment{how}", hit, assignment)
 
     def event(self, event_type: str, hit: Hit, assignment: Assignment | None = None) -> None:
-        """Record an event MTurk would send to the HIT type's notification destination, when one is active."""
+        """Record (and hand to ``deliver``) an event for the HIT type's notification destination, when one is active."""
         hit_type = self.hit_types.get(hit.type_id)
         if not hit_type or not hit_type.notification_active or not hit_type.notification:
             return
         if event_type not in hit_type.notification.get("EventTypes", []):
             return
-        self.events.append({
-            "Destination": hit_type.notification["Destination"],
-            "Transport": hit_type.notification["Transport"],
-            "EventType": event_type,
-            "EventTimestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.now())),
-            "HITTypeId": hit.type_id,
-            "HITId": hit.id,
-            **({"AssignmentId": assignment.id} if assignment else {}),
+        self.send_event(hit_type.notification, {
+            "EventType": event_type, "EventTimestamp": self.timestamp(),
+            "HITTypeId": hit.type_id, "HITId": hit.id, **({"AssignmentId": assignment.id} if assignment else {}),
         })
+
+    def send_event(self, notification: dict, event: dict) -> None:
+        """Keep the event in ``events``; ``deliver(notification, message)``, when set, sends MTurk's message body."""
+        self.events.append({"Destination": notification["Destination"], "Transport": notification["Transport"], **event})
+        if self.deliver is None:
+            return
+        message = json.dumps({"Events": [event], "EventDocId": uuid.uuid4().hex, "SourceAccount": "000000000000",
+                              "CustomerId": "ALOCALREQUESTER", "EventDocVersion": "2014-08-15"})
+        try:
+            self.deliver(notification, message)
+        except Exception:  # MTurk drops what it cannot deliver; the event stays in ``events``
+            logging.getLogger(__name__).exception("local MTurk could not deliver %s", event["EventType"])
 
     def save(self) -> None:
         """Write the whole state to ``path`` (atomically), so that ``make run`` survives a restart."""

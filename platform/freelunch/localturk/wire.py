@@ -79,6 +79,7 @@ def call() -> Response:
                 raise TurkError("ThrottlingException", "Rate exceeded")
             store().catch_up()
             answer = OPERATIONS[operation](store(), params)
+            store().catch_up()  # what the call set in motion (a HIT expired now, say)
             if not operation.startswith(("Get", "List")):
                 store().save()
             if operation in CREATES and faults.drop_creates > 0:

@@ -130,7 +130,7 @@ def accept(hit_id: str):
             id=assignment_id or new_id(), hit_id=hit.id, worker_id=worker_id, status="Accepted",
             seq=store().next_seq(), accept_time=now, deadline=now + hit_type.assignment_duration, history=history,
         )
-        store().assignments[assignment.id] = assignment
+        store().add_assignment(assignment)
         store().event("AssignmentAccepted", hit, assignment)
         store().save()
     return _with_worker(redirect(url_for(".work", assignment_id=assignment.id)), worker_id)
@@ -159,7 +159,11 @@ def give_back(assignment_id: str):
 
 @bp.route("/mturk/externalSubmit", methods=["GET", "POST"])
 def external_submit():
-    """Record the posted form and mark the assignment Submitted, its Answer built from the fields."""
+    """Record the posted form and mark the assignment Submitted, its Answer built from the fields.
+
+    The worker is the signed-in one (the cookie) when there is one; a form posted without it
+    (a test, a script) is taken on its assignmentId alone.
+    """
     fields = {name: request.values.getlist(name) for name in request.values}
     assignment_id = request.values.get("assignmentId", "")
     if not assignment_id or assignment_id == NOT_AVAILABLE:
@@ -174,6 +178,10 @@ def external_submit():
         if assignment.status != "Accepted":
             return render_template("localturk/message.html", title="Nothing submitted",
                                    text=f"Assignment {assignment_id} is {assignment.status}, not at work."), 409
+        # MTurk knows who is signed in: a worker who returned the HIT cannot submit for its next holder.
+        if current_worker() not in (None, assignment.worker_id):
+            return render_template("localturk/message.html", title="Nothing submitted",
+                                   text=f"Assignment {assignment_id} is another worker's now."), 403
         hit = store().hits[assignment.hit_id]
         now = store().now()
         store().submissions.append({"assignmentId": assignment_id, "workerId": assignment.worker_id,

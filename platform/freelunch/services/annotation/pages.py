@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from flask import current_app
 from peewee import JOIN, IntegrityError, fn
 
 from ... import storage
@@ -19,7 +18,7 @@ from ...ingest.validate import MAX_TAB
 from ...models import (Assignment, Batch, Hit, HitPage, Image, ImageClass, ImageRecord, LabLink, PageSubmission, VERSIONS,
                       utcnow)
 from ..accounts import identity
-from ..mturk.gateway import is_local_endpoint
+from ..mturk.gateway import local_stand_in_origin
 
 PREVIEW_ASSIGNMENT = "ASSIGNMENT_ID_NOT_AVAILABLE"
 # The completion form posts to turkSubmitTo: only MTurk's own hosts, or a crafted
@@ -75,12 +74,9 @@ def _version(batch: Batch, hit: Hit, params) -> str:
 
 
 def turk_submit_hosts() -> tuple[str, ...]:
-    """MTurk's hosts and, outside production, the local MTurk that MTURK_ENDPOINT_URL names (docs/local-mturk.md)."""
-    local = current_app.config.get("MTURK_ENDPOINT_URL")
-    if not local or current_app.config.get("ENV_MODE") == "production" or not is_local_endpoint(local):
-        return TURK_SUBMIT_HOSTS
-    parts = urlsplit(local)
-    return (*TURK_SUBMIT_HOSTS, f"{parts.scheme}://{parts.netloc}")
+    """MTurk's hosts and, outside production, the local MTurk stand-in (docs/local-mturk.md)."""
+    local = local_stand_in_origin()
+    return (*TURK_SUBMIT_HOSTS, local) if local else TURK_SUBMIT_HOSTS
 
 
 def _turk_submit_to(params) -> str | None:

@@ -49,6 +49,18 @@ def is_local_endpoint(url: str | None = None) -> bool:
         return False
 
 
+def local_stand_in_origin() -> str | None:
+    """``scheme://host:port`` of the local MTurk stand-in MTURK_ENDPOINT_URL names, outside production; else None.
+
+    Workers' pages let that origin frame them and take it as ``turkSubmitTo`` (docs/local-mturk.md).
+    """
+    url = current_app.config.get("MTURK_ENDPOINT_URL")
+    if not url or current_app.config.get("ENV_MODE") == "production" or not is_local_endpoint(url):
+        return None
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
 def client(organization_id: int | None = None, sandbox: bool | None = None):
     """A boto3 MTurk client with the organization's stored key pair, else boto3's credential chain."""
     sandbox = default_sandbox() if sandbox is None else sandbox
