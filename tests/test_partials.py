@@ -1,4 +1,7 @@
 """Page or partial (freelunch/partials.py): a history restore gets the whole page; answers say they vary by htmx."""
+import re
+from pathlib import Path
+
 import pytest
 
 from factories import make_dataset
@@ -39,3 +42,11 @@ def test_fragment_only_routes_redirect_a_full_load_and_vary(client, campaign):
 
 def test_answers_that_never_differ_carry_no_htmx_vary(client, org):
     assert "HX-Request" not in client.get("/login").headers.get("Vary", "")
+
+
+def test_views_ask_partials_not_request_htmx():
+    """One place decides page or partial: a view reading ``request.htmx`` itself would miss history restores."""
+    source = Path(__file__).resolve().parents[1] / "platform" / "freelunch"
+    readers = [str(path.relative_to(source)) for path in source.rglob("*.py") if path.name != "partials.py"
+               and re.search(r"request\.htmx(?!\.target)", path.read_text())]
+    assert readers == []

@@ -4,8 +4,9 @@ Long actions are RQ jobs (tasks/mturk.py) listed on the tab; what cannot go
 ahead (a bad setting, production without confirmation, a low balance) is
 said before anything is queued or sent.
 """
-from flask import flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, url_for
 
+from .. import partials
 from ..models import Batch, MTurkAccount, MTurkHit
 from ..services import jobs
 from ..services.mturk import credentials, gateway, lifecycle, publish, settings as batch_settings
@@ -53,7 +54,7 @@ def save_settings(batch_id):
 def check_connection(batch_id):
     batch = owned_or_404(Batch, batch_id)
     ok, sentence = gateway.check_connection(batch.organization_id, batch_settings.of(batch).sandbox)
-    if request.htmx:
+    if partials.wanted():
         return render_template("mturk/_connection.html", ok=ok, sentence=sentence)
     flash(sentence, "success" if ok else "error")
     return _tab(batch)
