@@ -9,7 +9,7 @@ from botocore.stub import ANY
 from freelunch.models import Batch, Dataset, Hit, MTurkHit, MTurkQualificationType, Organization, utcnow
 from freelunch.services.mturk import cost, publish, settings
 from freelunch.services.mturk.errors import HIT_ALREADY_EXISTS, MTurkError
-from mturk_support import client_error, stubbed_client
+from mturk_support import client_error
 
 SOFT_BLOCK_ID = "3SOFTBLOCKQUALIFICATIONTYPE0"
 
@@ -31,11 +31,8 @@ def batch(app):
 
 
 @pytest.fixture
-def turk():
-    client, stubber = stubbed_client()
-    with stubber:
-        yield client, stubber
-        stubber.assert_no_pending_responses()
+def turk(stubbed):
+    return stubbed
 
 
 def expect_setup(stubber, batch, balance="10000.00", soft_block_known=False, extra_requirements=(), new_types=()):

@@ -485,6 +485,18 @@ def get_qualification_type(store: Store, params: dict) -> dict:
 
 
 @operation
+def list_qualification_types(store: Store, params: dict) -> dict:
+    """Our own types (MustBeOwnedByCaller) or every one, matching Query in name, description or keywords."""
+    query = (params.get("Query") or "").lower()
+    found = [q for q in sorted(store.qualification_types.values(), key=lambda q: (q.created, q.id))
+             if query in f"{q.name} {q.description} {q.keywords}".lower()
+             and (not params["MustBeRequestable"] or q.test or q.auto_granted)]
+    order = {q.id: n for n, q in enumerate(found, 1)}
+    page, token = _page(found, params, lambda q: order[q.id])
+    return _paged("QualificationTypes", [_qualification_type_view(q) for q in page], token)
+
+
+@operation
 def associate_qualification_with_worker(store: Store, params: dict) -> dict:
     q = _own_qualification_type(store, params["QualificationTypeId"])
     key = qualifications.qualification_key(q.id, params["WorkerId"])

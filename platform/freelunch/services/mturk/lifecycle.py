@@ -166,6 +166,11 @@ def extend(batch: Batch, more: int, mturk=None, confirm_production: bool = False
     return outcome
 
 
+def _max_assignments(mturk, row: MTurkHit) -> int:
+    return gateway.call(mturk, "get_hit", f"read MTurk HIT {row.mturk_hit_id}", HITId=row.mturk_hit_id)["HIT"].get(
+        "MaxAssignments", 0)
+
+
 def apply_extensions(batch: Batch, mturk) -> Outcome:
     """Send every extension still intended; one already applied by MTurk (a lost response) is recognised by GetHIT."""
     outcome = Outcome()
@@ -175,11 +180,15 @@ def apply_extensions(batch: Batch, mturk) -> Outcome:
         row = extension.mturk_hit
         target = row.max_assignments + extension.assignments
         try:
-            remote = gateway.call(mturk, "get_hit", f"read MTurk HIT {row.mturk_hit_id}", HITId=row.mturk_hit_id)["HIT"]
-            if remote.get("MaxAssignments", 0) < target:
-                gateway.call(mturk, "create_additional_assignments_for_hit", f"extend MTurk HIT {row.mturk_hit_id}",
-                             HITId=row.mturk_hit_id, NumberOfAdditionalAssignments=extension.assignments,
-                             UniqueRequestToken=extension.unique_request_token)
+            if _max_assignments(mturk, row) < target:
+                try:
+                    gateway.call(mturk, "create_additional_assignments_for_hit", f"extend MTurk HIT {row.mturk_hit_id}",
+                                 HITId=row.mturk_hit_id, NumberOfAdditionalAssignments=extension.assignments,
+                                 UniqueRequestToken=extension.unique_request_token)
+                except MTurkError:
+                    # A retry after a lost answer is refused (MTurk documents no code for it): its state tells.
+                    if _max_assignments(mturk, row) < target:
+                        raise
         except MTurkError as error:
             outcome.add_error(str(error))
             continue
