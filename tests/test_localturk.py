@@ -63,6 +63,8 @@ def test_the_wire_protocol_refuses_unsigned_unknown_and_malformed_requests(local
     assert raw_call(local_mturk.endpoint_url, target, b"{}") == (200, {"AvailableBalance": "10000.00", "OnHoldBalance": "0.00"})
     assert raw_call(local_mturk.endpoint_url, target, b"{}", signed=False)[1]["__type"] == "MissingAuthenticationTokenException"
     assert raw_call(local_mturk.endpoint_url, "MTurkRequesterServiceV20170117.MintMoney", b"{}")[1]["__type"] == "UnknownOperationException"
+    unimplemented = raw_call(local_mturk.endpoint_url, "MTurkRequesterServiceV20170117.GetFileUploadURL", b"{}")[1]
+    assert unimplemented["__type"] == "UnknownOperationException" and "does not implement" in unimplemented["Message"]
     assert raw_call(local_mturk.endpoint_url, target, b"{not json")[1]["__type"] == "SerializationException"
     status, body = raw_call(local_mturk.endpoint_url, "MTurkRequesterServiceV20170117.RejectAssignment",
                             b'{"AssignmentId": "3ABC"}')
@@ -411,6 +413,9 @@ def test_a_soft_block_qualification_with_does_not_exist_keeps_the_worker_out(loc
                                             QualificationTypeStatus="Active")["QualificationType"]["QualificationTypeId"]
     assert error_of(mturk.create_qualification_type, Name="Blocked by Lab", Description="again",
                     QualificationTypeStatus="Active")["Code"] == "RequestError"
+    listed = mturk.list_qualification_types(Query="blocked", MustBeRequestable=False, MustBeOwnedByCaller=True)
+    assert [q["QualificationTypeId"] for q in listed["QualificationTypes"]] == [block]
+    assert mturk.list_qualification_types(Query="blocked", MustBeRequestable=True)["NumResults"] == 0
     requirement = {"QualificationTypeId": block, "Comparator": "DoesNotExist", "ActionsGuarded": "DiscoverPreviewAndAccept"}
     hit = make_hit(mturk, max_assignments=3)
     type_id = mturk.create_hit_type(QualificationRequirements=[requirement], **{**HIT_TYPE, "Title": "Guarded"})["HITTypeId"]

@@ -60,8 +60,11 @@ def call() -> Response:
     try:
         if "Authorization" not in request.headers:
             raise TurkError("MissingAuthenticationTokenException", "Missing Authentication Token")
-        if not target.startswith(TARGET_PREFIX) or operation not in OPERATIONS:
+        if not target.startswith(TARGET_PREFIX) or operation not in service_model().operation_names:
             raise TurkError("UnknownOperationException", f"Unknown operation {target!r}")
+        if operation not in OPERATIONS:
+            raise TurkError("UnknownOperationException", f"The local MTurk does not implement {operation} "
+                                                         "(docs/local-mturk.md lists what it does).")
         try:
             params = json.loads(request.get_data() or b"{}")
         except ValueError as error:
