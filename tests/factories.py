@@ -119,6 +119,13 @@ def pointer_batch(token: str, seq: int = 0, page: int = 1, n: int = 60, tab: int
     return {"token": token, "page": page, "tab": tab, "seq": seq, "events": events(n)}
 
 
+# --- MTurk ------------------------------------------------------------------
+
+# CreateHITType's parameters for a plain HIT type.
+HIT_TYPE = {"Title": "Find fish", "Description": "Click every fish", "Reward": "0.50",
+            "AssignmentDurationInSeconds": 600, "AutoApprovalDelayInSeconds": 3600}
+
+
 # --- a small, fully known reviewed campaign -------------------------------
 
 # A small, fully known campaign for the review, labels and exports tests, built directly with the models.

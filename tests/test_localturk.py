@@ -15,14 +15,13 @@ from botocore.exceptions import ClientError, ParamValidationError
 from freelunch.localturk import NotInDevelopment, ensure_development
 from freelunch.localturk.questions import parse_answer
 from freelunch.localturk.store import Store
+from factories import HIT_TYPE
 
 QUESTION = (
     '<ExternalQuestion xmlns="http://mechanicalturk.amazonaws.com/AWSMechanicalTurkDataSchemas/2006-07-14/'
     'ExternalQuestion.xsd"><ExternalURL>http://127.0.0.1:5000/annotate?hitDatasetName=1&amp;imageNetHitId=k1'
     "</ExternalURL><FrameHeight>0</FrameHeight></ExternalQuestion>"
 )
-HIT_TYPE = {"Title": "Find fish", "Description": "Click every fish", "Reward": "0.50",
-            "AssignmentDurationInSeconds": 600, "AutoApprovalDelayInSeconds": 3600}
 DAY = 24 * 3600
 
 

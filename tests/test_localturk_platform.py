@@ -10,9 +10,8 @@ import pytest
 from freelunch.models import Assignment, Hit
 from freelunch.services.accounts.identity import assignment_token
 from freelunch.services.mturk.tracking import answer_fields
-from factories import make_batch, summary_for
+from factories import HIT_TYPE, make_batch, summary_for
 from support import post_page
-from test_localturk import HIT_TYPE
 
 EXTERNAL = ('<ExternalQuestion xmlns="http://mechanicalturk.amazonaws.com/AWSMechanicalTurkDataSchemas/2006-07-14/'
             'ExternalQuestion.xsd"><ExternalURL>http://localhost/annotate?hitDatasetName={batch}&amp;imageNetHitId={key}'
