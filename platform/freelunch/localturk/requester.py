@@ -44,8 +44,11 @@ OPERATIONS: dict[str, Callable[[Store, dict], dict]] = {}
 
 
 def operation(function: Callable[[Store, dict], dict]) -> Callable[[Store, dict], dict]:
-    """Register ``function`` under its wire name (``create_hit_type`` -> ``CreateHITType``)."""
-    OPERATIONS[_wire_name(function.__name__)] = function
+    """Register ``function`` under its wire name (``create_hit_type`` -> ``CreateHITType``), once."""
+    name = _wire_name(function.__name__)
+    if name in OPERATIONS:  # two merges adding the same operation: the second would silently win
+        raise RuntimeError(f"{name} is defined twice in localturk.requester")
+    OPERATIONS[name] = function
     return function
 
 
@@ -462,24 +465,13 @@ def create_qualification_type(store: Store, params: dict) -> dict:
                             "must be unique among all of the QualificationTypes created by the same user.")
     q = QualificationType(
         id=new_id(), name=params["Name"], description=params["Description"], status=params["QualificationTypeStatus"],
-        created=store.now(), seq=store.next_seq(), keywords=params.get("Keywords", ""), auto_granted=params.get("AutoGranted", False),
+        created=store.now(), keywords=params.get("Keywords", ""), auto_granted=params.get("AutoGranted", False),
         auto_granted_value=params.get("AutoGrantedValue", 1), test=params.get("Test", ""),
         answer_key=params.get("AnswerKey", ""), retry_delay=params.get("RetryDelayInSeconds"),
         test_duration=params.get("TestDurationInSeconds"),
     )
     store.qualification_types[q.id] = q
     return {"QualificationType": _qualification_type_view(q)}
-
-
-@operation
-def list_qualification_types(store: Store, params: dict) -> dict:
-    """Ours only (the system ones are not listed); Query matches name, description or keywords."""
-    query = params.get("Query", "").lower()
-    found = sorted((q for q in store.qualification_types.values()
-                    if query in f"{q.name}\n{q.description}\n{q.keywords}".lower()
-                    and (not params["MustBeRequestable"] or q.test or q.auto_granted)), key=lambda q: q.seq)
-    page, token = _page(found, params, lambda q: q.seq)
-    return _paged("QualificationTypes", [_qualification_type_view(q) for q in page], token)
 
 
 def _own_qualification_type(store: Store, type_id: str) -> QualificationType:

@@ -112,7 +112,6 @@ class QualificationType:
     description: str
     status: str
     created: float
-    seq: int = 0
     keywords: str = ""
     auto_granted: bool = False
     auto_granted_value: int = 1
