@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from freelunch.models import Batch, MTurkAssignment, User
 from freelunch.services.jobs import Progress
-from freelunch.services.mturk import autoreview, bonuses, decisions, tracking
+from freelunch.services.mturk import autoreview, bonuses, decisions, tracking, workers
 from freelunch.services.mturk.bonuses import BonusError
 from freelunch.services.mturk.errors import MTurkError
 from freelunch.services.mturk.decisions import DecisionError
+from freelunch.services.mturk.workers import WorkerActionError
 
 
 def _batch(batch_id: int, organization_id: int) -> Batch | None:
@@ -103,3 +104,28 @@ def bonus_one(batch_id: int, organization_id: int, row_id: int, amount: str, rea
     if bonus.state == "failed":
         return {"error": f"The bonus was not paid: {bonus.error} Ask again to retry it (it cannot be paid twice)."}
     return {"summary": f"${bonus.amount:.2f} for {row.mturk_assignment_id}: " + ("paid before." if paid_before else "paid.")}
+
+
+def block_worker(batch_id: int, organization_id: int, row_id: int, reason: str, hard: bool, user_id: int | None = None) -> dict:
+    row = MTurkAssignment.get_or_none(MTurkAssignment.id == row_id, MTurkAssignment.organization == organization_id)
+    if row is None:
+        return {"error": "The assignment was deleted."}
+    try:
+        action = workers.block(row, reason, hard=hard, user=User.get_or_none(User.id == user_id))
+    except WorkerActionError as error:
+        return {"error": str(error)}
+    if action.state == "failed":
+        return {"error": f"The worker was not blocked: {action.error}"}
+    return {"summary": f"Worker {row.worker_id} {'hard' if hard else 'soft'}-blocked."}
+
+
+def notify_workers(batch_id: int, organization_id: int, row_ids: list[int], subject: str, text: str,
+                   user_id: int | None = None) -> dict:
+    batch = _batch(batch_id, organization_id)
+    if batch is None:
+        return {"error": "The batch was deleted."}
+    rows = MTurkAssignment.select().where(MTurkAssignment.id.in_(row_ids), MTurkAssignment.organization == organization_id)
+    try:
+        return workers.notify(rows, subject, text, tracking.client_for(batch), User.get_or_none(User.id == user_id)).as_dict()
+    except (WorkerActionError, MTurkError) as error:
+        return {"error": str(error)}

@@ -14,7 +14,7 @@ from flask.cli import ScriptInfo
 
 from freelunch.cli import cli
 from freelunch.db import database
-from freelunch.models import Assignment, Bonus, Decision, MTurkAssignment, MTurkHit, ReviewRules, utcnow
+from freelunch.models import Assignment, Bonus, Decision, MTurkAssignment, MTurkHit, ReviewRules, WorkerAction, utcnow
 from freelunch.services.accounts import identity
 from freelunch.services.mturk import autoreview, bonuses, decisions, tracking
 from freelunch.services.mturk.bonuses import BonusError
@@ -375,3 +375,26 @@ def test_the_review_page_reconciles_sorts_out_and_decides_through_jobs(app, clie
     assert bad.status_code == 400 and "dollars and cents" in bad.get_data(as_text=True)
     detail = client.get(f"/mturk/assignments/{rows['A1']}").get_data(as_text=True)
     assert "Well done" in detail and "Pay the bonus" in detail and "C0FFEE" in detail
+
+
+def test_notify_workers_sends_at_most_100_a_call_and_records_each_worker(app, mturk_campaign, stubbed):
+    from freelunch.services.mturk import workers
+
+    client, stubber = stubbed
+    many = [remote(f"B{n:03d}", f"AWORKER{n:03d}", "HIT1") for n in range(101)]
+    stub_sync(stubber, many, [])
+    with app.app_context():
+        tracking.sync_batch(mturk_campaign.batch, client)
+    rows = list(MTurkAssignment.select().order_by(MTurkAssignment.id))
+    for row in many:
+        stubber.add_response("get_assignment", {"Assignment": row}, {"AssignmentId": row["AssignmentId"]})
+    stubber.add_response("notify_workers", {"NotifyWorkersFailureStatuses": [
+        {"NotifyWorkersFailureCode": "HardFailure", "NotifyWorkersFailureMessage": "AWORKER007 cannot be reached",
+         "WorkerId": "AWORKER007"}]},
+        {"Subject": "Hello", "MessageText": "Thanks", "WorkerIds": [r["WorkerId"] for r in many[:100]]})
+    stubber.add_response("notify_workers", {}, {"Subject": "Hello", "MessageText": "Thanks", "WorkerIds": ["AWORKER100"]})
+    with app.app_context():
+        summary = workers.notify(rows, "Hello", "Thanks", client)
+    assert (summary.sent, summary.failed) == (100, 1)
+    failed = WorkerAction.get(WorkerAction.state == "failed")
+    assert "AWORKER007" not in failed.error and failed.worker_id in failed.error  # MTurk's message, with the hash

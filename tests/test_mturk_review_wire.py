@@ -154,3 +154,35 @@ def test_the_same_bonus_command_twice_pays_once_and_a_lost_answer_is_found(app, 
         retried = bonuses.pay(Bonus.get_by_id(bonus.id), tracking.client_for(wired))
     assert retried.state == "adopted"
     assert [b.amount for b in local_mturk.store.bonuses] == ["0.25", "0.10"]
+
+
+def test_blocks_and_messages_from_the_dashboard_reach_the_worker_by_their_hash_alone(app, client, wired, local_mturk,
+                                                                                     run_jobs):
+    from support import csrf_token, login
+
+    hit_id = publish(local_mturk, wired)
+    assignment_id = local_mturk.accept(hit_id, "ABLOCKEDONE1")
+    local_mturk.submit(assignment_id, completionCode="ABCDEF")
+    with app.app_context():
+        tracking.sync_batch(wired)
+    row = MTurkAssignment.get()
+    login(client, "owner@example.org")
+    token = csrf_token(client)
+    refused = client.post(f"/mturk/assignments/{row.id}/block", data={"csrf_token": token, "kind": "soft_block", "reason": ""})
+    assert refused.status_code == 400 and "Say why you block" in refused.get_data(as_text=True)
+    for kind in ("soft_block", "hard_block", "soft_block"):  # the second soft block finds the first and sends nothing
+        client.post(f"/mturk/assignments/{row.id}/block", data={"csrf_token": token, "kind": kind, "reason": "Random clicks"})
+    client.post(f"/batches/{wired.id}/mturk/notify", data={"csrf_token": token, "row": row.id, "back": "assignment",
+                                                         "subject": "About your work", "text": "Please slow down."})
+    run_jobs()
+    from freelunch.models import WorkerAction
+    print([(w.kind, w.state, w.error) for w in WorkerAction.select()])
+    with local_mturk.store.lock:
+        qualified = [key for key in local_mturk.store.worker_qualifications if "ABLOCKEDONE1" in key]
+        assert len(qualified) == 1 and "ABLOCKEDONE1" in local_mturk.store.blocks
+        assert [m["Subject"] for m in local_mturk.store.messages] == ["About your work"]
+    page = client.get(f"/mturk/assignments/{row.id}").get_data(as_text=True)
+    assert page.count("Random clicks") == 2 and "About your work" in page
+    with app.app_context():
+        dump = "\n".join(database.connection().iterdump())
+    assert "ABLOCKEDONE1" not in dump

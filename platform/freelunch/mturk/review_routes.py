@@ -9,12 +9,12 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from ..batches.tabs import render_tab
-from ..models import Batch, Hit, MTurkAssignment, ReviewRules, utcnow
+from ..models import Batch, Hit, MTurkAssignment, ReviewRules, WorkerAction, utcnow
 from ..services import jobs
 from ..services.mturk import autoreview, tracking
 from ..tenancy import current_org, owned_or_404
 from . import bp
-from .review_forms import BonusForm, DecisionForm, RulesForm
+from .review_forms import BlockForm, BonusForm, DecisionForm, NotifyForm, RulesForm
 
 SHOWS = {
     "ready": "Ready for review",
@@ -45,6 +45,7 @@ def _page(batch: Batch, show: str, status: int = 200, **forms):
     forms.setdefault("rules_form", RulesForm(obj=_rules_as_percent(rules), formdata=None))
     forms.setdefault("decision_form", DecisionForm(formdata=None))
     forms.setdefault("bonus_form", BonusForm(formdata=None))
+    forms.setdefault("notify_form", NotifyForm(formdata=None))
     return render_tab("review", "mturk/review.html", batch, status=status, piles=piles, lists=lists, show=show,
                       shows=SHOWS, rows=lists[show], rules=rules, rule_words=autoreview.describe(rules),
                       synced_at=synced.synced_at if synced else None, now=utcnow(), pending=piles.pending,
@@ -105,12 +106,26 @@ def run_auto_review(batch_id):
     return redirect(url_for(".review_page", batch_id=batch.id))
 
 
-def _selected_rows(batch: Batch) -> list[int]:
-    """The ticked assignments, only those of this batch (a foreign id is simply not found)."""
+def _selected_rows(batch: Batch) -> tuple[list[int], MTurkAssignment | None]:
+    """The ticked assignments, only those of this batch (a foreign id is simply not found),
+    and the one assignment when the form came from that assignment's own page."""
     wanted = [int(v) for v in request.form.getlist("row") if v.isdigit()][:1000]
     query = (MTurkAssignment.select(MTurkAssignment.id).join(Hit)
              .where(Hit.batch == batch, MTurkAssignment.id.in_(wanted)))
-    return [row.id for row in query]
+    rows = [row.id for row in query]
+    one = MTurkAssignment.get_by_id(rows[0]) if len(rows) == 1 and request.form.get("back") == "assignment" else None
+    return rows, one
+
+
+def _refused(batch: Batch, one: MTurkAssignment | None, **forms):
+    """A form with errors, shown again where it was filled in."""
+    return _assignment_page(one, 400, **forms) if one else _page(batch, _show(), 400, **forms)
+
+
+def _done(batch: Batch, one: MTurkAssignment | None):
+    if one:
+        return redirect(url_for(".mturk_assignment", mturk_assignment_id=one.id))
+    return redirect(url_for(".review_page", batch_id=batch.id, show=_show()))
 
 
 @bp.post("/batches/<int:batch_id>/mturk/decisions")
@@ -118,18 +133,15 @@ def decide(batch_id):
     """Approve, reject or override the ticked assignments (one, from an assignment's own page)."""
     batch = owned_or_404(Batch, batch_id)
     form = DecisionForm()
-    rows = _selected_rows(batch)
-    one = MTurkAssignment.get_by_id(rows[0]) if len(rows) == 1 and request.form.get("back") == "assignment" else None
+    rows, one = _selected_rows(batch)
     valid = form.validate()
     if not rows:
         form.action.errors = [*form.action.errors, "Tick the assignments to decide."]
     if not rows or not valid:
-        return _assignment_page(one, 400, decision_form=form) if one else _page(batch, _show(), 400, decision_form=form)
+        return _refused(batch, one, decision_form=form)
     _enqueue(batch, "tasks.mturk_review.decide_many", f"{form.action.data.capitalize()} {len(rows)} assignments",
              rows, form.action.data, form.feedback.data or "", current_user.id)
-    if one:
-        return redirect(url_for(".mturk_assignment", mturk_assignment_id=one.id))
-    return redirect(url_for(".review_page", batch_id=batch.id, show=_show()))
+    return _done(batch, one)
 
 
 @bp.post("/batches/<int:batch_id>/mturk/bonuses")
@@ -153,8 +165,13 @@ def mturk_assignment(mturk_assignment_id):
 def _assignment_page(row: MTurkAssignment, status: int = 200, **forms):
     forms.setdefault("decision_form", DecisionForm(formdata=None))
     forms.setdefault("bonus_form", BonusForm(formdata=None))
+    forms.setdefault("block_form", BlockForm(formdata=None))
+    forms.setdefault("notify_form", NotifyForm(formdata=None))
     batch = row.hit.batch
+    worker_actions = (WorkerAction.select().where(WorkerAction.organization == row.organization_id,
+                                                  WorkerAction.worker_id == row.worker_id).order_by(WorkerAction.id))
     return render_template("mturk/assignment.html", batch=batch, row=row, answer=tracking.answer_fields(row.answer),
+                           worker_actions=worker_actions,
                            now=utcnow(), recent_jobs=jobs.recent(current_org().id, _scope(batch)), **forms), status
 
 
@@ -168,3 +185,31 @@ def bonus_one(mturk_assignment_id):
     _enqueue(batch, "tasks.mturk_review.bonus_one", f"Bonus ${form.amount.data.strip()} for {row.mturk_assignment_id}",
              row.id, form.amount.data.strip(), form.reason.data.strip(), current_user.id)
     return redirect(url_for(".mturk_assignment", mturk_assignment_id=row.id))
+
+
+@bp.post("/mturk/assignments/<int:mturk_assignment_id>/block")
+def block(mturk_assignment_id):
+    row = owned_or_404(MTurkAssignment, mturk_assignment_id)
+    form = BlockForm()
+    if not form.validate():
+        return _assignment_page(row, 400, block_form=form)
+    hard = form.kind.data == "hard_block"
+    _enqueue(row.hit.batch, "tasks.mturk_review.block_worker", f"{'Hard' if hard else 'Soft'}-block worker {row.worker_id}",
+             row.id, form.reason.data.strip(), hard, current_user.id)
+    return redirect(url_for(".mturk_assignment", mturk_assignment_id=row.id))
+
+
+@bp.post("/batches/<int:batch_id>/mturk/notify")
+def notify(batch_id):
+    """Message the workers of the ticked assignments (of an assignment's page: its worker)."""
+    batch = owned_or_404(Batch, batch_id)
+    form = NotifyForm()
+    rows, one = _selected_rows(batch)
+    valid = form.validate()
+    if not rows:
+        form.subject.errors = [*form.subject.errors, "Tick the assignments whose workers you write to."]
+    if not rows or not valid:
+        return _refused(batch, one, notify_form=form)
+    _enqueue(batch, "tasks.mturk_review.notify_workers", f"Message the workers of {len(rows)} assignments",
+             rows, form.subject.data.strip(), form.text.data.strip(), current_user.id)
+    return _done(batch, one)

@@ -19,7 +19,7 @@ from decimal import Decimal, InvalidOperation
 
 from ...models import Batch, Bonus, Hit, MTurkAssignment, User, utcnow
 from ..accounts import identity
-from . import gateway, tracking
+from . import gateway, tracking, workers
 from .errors import MTurkError
 
 AMOUNT_PATTERN = re.compile(r"^[0-9]+(\.)?[0-9]{0,2}$")  # MTurk's CurrencyAmount
@@ -78,16 +78,6 @@ def _already_paid(bonus: Bonus, mturk) -> bool:
         params["NextToken"] = page["NextToken"]
 
 
-def _raw_worker_id(bonus: Bonus, mturk) -> str:
-    """The WorkerId MTurk holds for the assignment now, if it is still the worker we owe."""
-    row = bonus.mturk_assignment
-    remote = gateway.call(mturk, "get_assignment", f"read assignment {row.mturk_assignment_id}",
-                          AssignmentId=row.mturk_assignment_id)["Assignment"]
-    if identity.anonymous_worker_id(row.organization_id, remote["WorkerId"]) != row.worker_id:
-        raise MTurkError("MTurk now has this assignment with another worker; the bonus was not sent.", "Freelunch.OtherWorker")
-    return remote["WorkerId"]
-
-
 def _finish(bonus: Bonus, state: str, code: str = "", error: str = "") -> Bonus:
     bonus.state, bonus.error_code, bonus.error = state, code, error
     if state in ("done", "adopted"):
@@ -100,10 +90,11 @@ def pay(bonus: Bonus, mturk) -> Bonus:
     """Send a bonus that is not known to be paid; safe to call again whatever happened before."""
     if bonus.state in ("done", "adopted"):
         return bonus
+    worker = None
     try:
         if bonus.attempts and _already_paid(bonus, mturk):
             return _finish(bonus, "adopted")
-        worker = _raw_worker_id(bonus, mturk)
+        worker = workers.raw_worker_id(bonus.mturk_assignment, mturk)
         bonus.attempts += 1
         bonus.first_sent_at = bonus.first_sent_at or utcnow()
         bonus.save()  # committed before the call: a crash after it is a retry, found by the token or the list
@@ -114,7 +105,8 @@ def pay(bonus: Bonus, mturk) -> Bonus:
         # A token MTurk has seen is refused with no documented code: only the list can say the bonus went through.
         if bonus.attempts > 1 and _listed_quietly(bonus, mturk):
             return _finish(bonus, "adopted")
-        return _finish(bonus, "failed", error.code, str(error))
+        return _finish(bonus, "failed", error.code,
+                       identity.without_worker_id(str(error), worker, bonus.mturk_assignment.worker_id))
     return _finish(bonus, "done")
 
 

@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 
 from peewee import JOIN
 
-from ...models import Assignment, Batch, Decision, Hit, MTurkAssignment, MTurkHit, MTurkQualificationType, utcnow
+from ...models import Assignment, Batch, Decision, Hit, MTurkAssignment, MTurkHit, utcnow
 from ..accounts import identity
-from . import gateway
+from . import gateway, qualifications, settings as batch_settings
 
 PAGE_SIZE = 100  # ListAssignmentsForHIT's maximum
 LISTED_STATUSES = ["Submitted", "Approved", "Rejected"]
@@ -59,9 +59,8 @@ def live_hits(batch: Batch) -> list[tuple[Hit, str]]:
 
 
 def client_for(batch: Batch):
-    """A client for the environment (sandbox or production) the batch's HITs were published to."""
-    published = MTurkHit.select(MTurkHit.sandbox).where(MTurkHit.batch == batch).order_by(MTurkHit.id).first()
-    return gateway.client(batch.organization_id, published.sandbox if published else None)
+    """A client for the batch's environment (sandbox or production), with its organization's credentials."""
+    return gateway.client(batch.organization_id, batch_settings.of(batch).sandbox)
 
 
 def list_assignments(mturk, hit_id: str) -> Iterator[dict]:
@@ -114,13 +113,12 @@ def _grant_did_this_batch(batch: Batch, row: MTurkAssignment, raw_worker_id: str
     """One HIT per worker: the qualification that keeps this worker off the batch's other HITs, granted once."""
     if not batch.one_hit_per_worker or row.qualified_at is not None:
         return False
-    qualification = MTurkQualificationType.get_or_none(MTurkQualificationType.organization == batch.organization_id,
-                                                       MTurkQualificationType.purpose == f"did-batch:{batch.id}")
-    if qualification is None or not qualification.qualification_type_id:
+    qualification = qualifications.known(batch.organization_id, batch_settings.of(batch).sandbox,
+                                         qualifications.did_batch(batch.id))
+    if not qualification:
         return False
     gateway.call(mturk, "associate_qualification_with_worker", "mark a worker as having done this batch",
-                 QualificationTypeId=qualification.qualification_type_id, WorkerId=raw_worker_id, IntegerValue=1,
-                 SendNotification=False)
+                 QualificationTypeId=qualification, WorkerId=raw_worker_id, IntegerValue=1, SendNotification=False)
     MTurkAssignment.update(qualified_at=utcnow()).where(MTurkAssignment.id == row.id).execute()
     return True
 
