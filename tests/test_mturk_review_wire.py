@@ -175,8 +175,6 @@ def test_blocks_and_messages_from_the_dashboard_reach_the_worker_by_their_hash_a
     client.post(f"/batches/{wired.id}/mturk/notify", data={"csrf_token": token, "row": row.id, "back": "assignment",
                                                          "subject": "About your work", "text": "Please slow down."})
     run_jobs()
-    from freelunch.models import WorkerAction
-    print([(w.kind, w.state, w.error) for w in WorkerAction.select()])
     with local_mturk.store.lock:
         qualified = [key for key in local_mturk.store.worker_qualifications if "ABLOCKEDONE1" in key]
         assert len(qualified) == 1 and "ABLOCKEDONE1" in local_mturk.store.blocks
