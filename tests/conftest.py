@@ -62,6 +62,18 @@ def redis_url(redis_server_url, tmp_path_factory):
     pytest.fail("all Redis test databases 1-15 are taken by other test runs")
 
 
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory):
+    """A real Redis Cluster of 3 masters and 3 replicas on loopback ports, for the session (tests/redis_cluster.py)."""
+    from redis_cluster import LocalCluster, available
+
+    if not available():
+        pytest.skip("redis-server and redis-cli are needed for the Redis Cluster tests (apt-get install redis-server)")
+    cluster = LocalCluster(tmp_path_factory.mktemp("cluster")).start()
+    yield cluster
+    cluster.stop()
+
+
 @pytest.fixture
 def redis_client(redis_url):
     client = redis_py.Redis.from_url(redis_url)
