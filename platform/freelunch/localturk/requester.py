@@ -474,17 +474,6 @@ def create_qualification_type(store: Store, params: dict) -> dict:
     return {"QualificationType": _qualification_type_view(q)}
 
 
-@operation
-def list_qualification_types(store: Store, params: dict) -> dict:
-    """The caller's own types whose name or description holds ``Query`` (MTurk's system types are not modelled)."""
-    query = (params.get("Query") or "").lower()
-    own = sorted(store.qualification_types.values(), key=lambda q: q.created)
-    found = [q for q in own if (query in q.name.lower() or query in q.description.lower())
-             and (not params.get("MustBeRequestable") or q.test or q.auto_granted)]
-    page, token = _page(list(enumerate(found, 1)), params, lambda numbered: numbered[0])
-    return _paged("QualificationTypes", [_qualification_type_view(q) for _, q in page], token)
-
-
 def _own_qualification_type(store: Store, type_id: str) -> QualificationType:
     q = store.qualification_types.get(type_id)
     if q is None:
