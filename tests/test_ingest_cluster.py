@@ -20,7 +20,7 @@ from freelunch.services.ingest.stream import GROUP, ingest_client, shard_of, str
 from freelunch.services.ingest.status import status
 from factories import make_assignment, pointer_batch
 from support import post_ingest
-from test_ingest_faults import BIN, ROOT, kill_worker, wait_until, write_lock
+from processes import BIN, ROOT, kill_worker, wait_until, write_lock
 
 pytestmark = pytest.mark.cluster
 SHARDS = 6  # hash tags {0}..{5} fall on all three masters (docs/ingest.md, "Shards")

@@ -5,18 +5,14 @@ Each test ends by checking every acknowledged batch is stored exactly once.
 """
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import peewee
-import psycopg2
 import pytest
 import redis as redis_py
 from rq import Queue, SimpleWorker
@@ -26,52 +22,10 @@ from freelunch.db import database, is_sqlite
 from freelunch.models import PointerChunk
 from freelunch.services.ingest.stream import APPEND_LUA, GROUP, stream_key
 from factories import make_assignment, pointer_batch
+from processes import BIN, ROOT, kill_worker, wait_until, write_lock
 from support import post_ingest
 
-ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
-
 STREAM = stream_key(0)  # one shard by default
-
-
-def wait_until(condition, seconds: float = 20, what: str = "condition"):
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        if condition():
-            return
-        time.sleep(0.02)
-    pytest.fail(f"timed out waiting for {what}")
-
-
-@contextlib.contextmanager
-def write_lock(app):
-    """Another connection holds the lock every writer of pointer_chunk needs."""
-    url = app.config["DATABASE_URL"]
-    if url.startswith("sqlite:///"):
-        import sqlite3
-
-        locker = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None, timeout=30)
-        locker.execute("BEGIN IMMEDIATE")
-    else:
-        locker = psycopg2.connect(url.replace("postgres://", "postgresql://", 1))
-        locker.cursor().execute("LOCK TABLE pointer_chunk IN EXCLUSIVE MODE")
-    try:
-        yield
-    finally:
-        locker.rollback() if not is_sqlite() else locker.execute("ROLLBACK")
-        locker.close()
-
-
-def kill_worker(worker: subprocess.Popen) -> None:
-    """SIGKILL an `rq worker` and its work horse, which RQ puts in a process group of its own (os.setpgrp)."""
-    children = Path(f"/proc/{worker.pid}/task/{worker.pid}/children")
-    horses = [int(pid) for pid in children.read_text().split()] if children.exists() else []
-    os.killpg(worker.pid, signal.SIGKILL)
-    for horse in horses:
-        try:
-            os.killpg(horse, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
 
 def assert_stored_once(expected_seqs: set[int], n_events: int = 60):

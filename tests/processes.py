@@ -1,0 +1,61 @@
+"""Helpers for tests that run real processes (RQ workers, servers) and fault them.
+
+Imported as ``from processes import ...`` (test modules never import each other).
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psycopg2
+import pytest
+
+from freelunch.db import is_sqlite
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+def wait_until(condition, seconds: float = 20, what: str = "condition"):
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if condition():
+            return
+        time.sleep(0.02)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+@contextlib.contextmanager
+def write_lock(app):
+    """Another connection holds the lock every writer of pointer_chunk needs."""
+    url = app.config["DATABASE_URL"]
+    if url.startswith("sqlite:///"):
+        import sqlite3
+
+        locker = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None, timeout=30)
+        locker.execute("BEGIN IMMEDIATE")
+    else:
+        locker = psycopg2.connect(url.replace("postgres://", "postgresql://", 1))
+        locker.cursor().execute("LOCK TABLE pointer_chunk IN EXCLUSIVE MODE")
+    try:
+        yield
+    finally:
+        locker.rollback() if not is_sqlite() else locker.execute("ROLLBACK")
+        locker.close()
+
+
+def kill_worker(worker: subprocess.Popen) -> None:
+    """SIGKILL an `rq worker` and its work horse, which RQ puts in a process group of its own (os.setpgrp)."""
+    children = Path(f"/proc/{worker.pid}/task/{worker.pid}/children")
+    horses = [int(pid) for pid in children.read_text().split()] if children.exists() else []
+    os.killpg(worker.pid, signal.SIGKILL)
+    for horse in horses:
+        try:
+            os.killpg(horse, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
