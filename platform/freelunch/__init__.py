@@ -1,7 +1,7 @@
 """Freelunch: crowdsourced image labelling that keeps the annotation byproducts."""
 from __future__ import annotations
 
-from flask import Flask, redirect, url_for
+from flask import Flask
 
 from . import config
 from .db import database, open_database
@@ -33,12 +33,14 @@ def create_app(overrides: dict | None = None) -> Flask:
         if not database.is_closed():
             database.close()
 
-    from . import admin, annotate, auth, batches, datasets, errors, ingest, jobs, members, mturk, navigation, review, storage
+    from . import (admin, annotate, auth, batches, datasets, errors, home, ingest, jobs, members, mturk, navigation,
+                   request_log, review, storage)
 
-    for module in (auth, members, datasets, batches, admin, storage, mturk, annotate, jobs, review):
+    request_log.install(app)
+
+    for module in (home, auth, members, datasets, batches, admin, storage, mturk, annotate, jobs, review):
         app.register_blueprint(module.bp)
     ingest.install(app)  # POST /api/ingest, answered before Flask (ingest/fastpath.py)
-    app.add_url_rule("/", "home", lambda: redirect(url_for("datasets.index")))
     errors.register(app)
     navigation.register(app)
     return app

@@ -75,12 +75,13 @@ def demo(as_json):
     if as_json:
         click.echo(json.dumps(summary))
         return
-    click.echo(f"Dashboard:  {summary['dashboard_url']}")
-    click.echo(f"Login:      {summary['login']['email']} / {summary['login']['password']}")
-    click.echo(f"Batch:      {summary['batch_id']}")
-    click.echo("Worker links:")
+    click.echo("Worker links (each opens a HIT as an MTurk worker would):")
     for link in summary["worker_links"]:
         click.echo(f"  {link}")
+    click.echo(f"Batch:      {summary['batch_id']}")
+    click.echo(f"Dashboard:  {summary['dashboard_url']}")
+    click.echo(f"Login:      {summary['login']['email']} / {summary['login']['password']}")
+    click.echo(f"Site admin: {summary['admin']['email']} / {summary['admin']['password']}")
 
 
 @cli.command("export")

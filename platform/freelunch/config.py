@@ -89,4 +89,6 @@ def load(env: os._Environ | dict | None = None, instance: Path | None = None) ->
         "INGEST_REDIS_URL": env.get("INGEST_REDIS_URL") or None,
         "INGEST_REDIS_CLUSTER": _flag(env.get("INGEST_REDIS_CLUSTER"), False),
         "INGEST_SHARDS": _shards(env.get("INGEST_SHARDS", "1")),
+        # Requests logged: errors (4xx/5xx) and those slower than this; the rest stay out of the log.
+        "REQUEST_LOG_SLOW_MS": int(env.get("REQUEST_LOG_SLOW_MS", 1000)),
     }

@@ -17,14 +17,14 @@ def _safe_next(default: str) -> str:
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     if current_user.is_authenticated:
-        return redirect(url_for("datasets.index"))
+        return redirect(url_for("home.index"))
     form = LoginForm()
     if form.validate_on_submit():
         user = authenticate(form.email.data, form.password.data)
         if user:
             login_user(user)
             session.pop("org_id", None)
-            return redirect(_safe_next(url_for("datasets.index")))
+            return redirect(_safe_next(url_for("home.index")))
         form.password.errors.append("Wrong email or password.")
     return render_template("auth/login.html", form=form, open_signup=current_app.config["OPEN_SIGNUP"])
 
@@ -42,7 +42,7 @@ def signup():
         else:
             login_user(user)
             flash(f"Welcome to Freelunch. {form.organization.data} is ready.", "success")
-            return redirect(url_for("datasets.index"))
+            return redirect(url_for("home.index"))
     return render_template("auth/signup.html", form=form)
 
 

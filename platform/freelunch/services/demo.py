@@ -16,12 +16,15 @@ from PIL import ImageDraw, ImageFilter
 from .. import storage
 from ..db import database
 from ..models import Batch, Candidate, Dataset, Hit, Image, ImageClass, Membership, Organization, User
-from .accounts.users import sign_up
+from .accounts.users import create_user, sign_up
 from .batches.hits import build_hits
 from .batches.links import survey_link
 
 EMAIL = "demo@example.com"
 PASSWORD = "freelunch-demo"
+# A site admin without a membership: opens the admin area (organizations, ingest buffer, RQ monitor).
+ADMIN_EMAIL = "admin@example.com"
+ADMIN_PASSWORD = "freelunch-admin"
 ORGANIZATION = "Demo Lab"
 DATASET = "Shapes (demo)"
 BATCH = "Shapes, first round"
@@ -104,6 +107,8 @@ def ensure_demo() -> dict:
     """Create what is missing of the demo, then describe it. Safe to run again."""
     with database.atomic():
         user = User.get_or_none(User.email == EMAIL) or sign_up(EMAIL, PASSWORD, ORGANIZATION, "Demo Requester")
+        if not User.select().where(User.email == ADMIN_EMAIL).exists():
+            create_user(ADMIN_EMAIL, ADMIN_PASSWORD, "Demo Admin", is_admin=True)
         organization = Membership.get(Membership.user == user).organization
         dataset = Dataset.get_or_none(Dataset.organization == organization, Dataset.name == DATASET)
         dataset = dataset or _make_dataset(organization)
@@ -120,6 +125,7 @@ def ensure_demo() -> dict:
     return {
         "dashboard_url": f"{base}/",
         "login": {"email": EMAIL, "password": PASSWORD},
+        "admin": {"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD},
         "batch_id": batch.id,
         "worker_links": [survey_link(hit, f"demo-worker-{n}") for n, hit in enumerate(hits, 1)],
     }
