@@ -6,7 +6,7 @@ from rq import Queue, SimpleWorker
 
 from freelunch.models import Batch, LabLink
 from freelunch.services.accounts.users import create_user
-from support import login
+from support import csrf_token, login
 
 from workers import app_worker
 
@@ -38,7 +38,7 @@ def test_a_member_lands_on_their_organization_and_an_admin_without_one_on_the_ad
         create_user("root@example.org", "password123", is_admin=True)
     assert login(client, "req@example.org").headers["Location"] == "/"
     assert client.get("/").status_code == 200
-    client.post("/logout")
+    client.post("/logout", data={"csrf_token": csrf_token(client)})
     assert login(client, "root@example.org").headers["Location"] == "/"
     assert client.get("/").headers["Location"] == "/admin/"
 
@@ -68,8 +68,10 @@ def built_something() -> dict:
     return {"summary": "3 HITs built."}
 
 
-class QuietAppWorker(app_worker.AppWorker, SimpleWorker):
-    """AppWorker without the fork, on the test app."""
+class QuietAppWorker(app_worker.AppWorker):
+    """AppWorker without the fork (so the test sees its log), on the test app."""
+
+    execute_job = SimpleWorker.execute_job
 
 
 def test_the_worker_says_one_line_per_job_that_did_something(app, redis_client, lines, monkeypatch):

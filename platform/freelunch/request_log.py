@@ -20,8 +20,8 @@ def install(app: Flask) -> None:
         handler = logging.StreamHandler()
         handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
         log.addHandler(handler)
-        log.setLevel(logging.INFO)
         log.propagate = False
+    log.setLevel(logging.INFO)
     # The development server's own line per request (werkzeug, INFO) is what this log replaces.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
 

@@ -12,7 +12,7 @@ from ..services.batches import survey
 from ..services.imports.classes import ImportFailure, decode
 from ..mturk import panel as mturk_panel
 from ..services.mturk.cost import FEE_STEP_ASSIGNMENTS
-from ..services.review import progress
+from ..services.review import overview, progress
 from ..tenancy import current_org, owned_or_404
 from . import bp
 from .tabs import render_tab
@@ -33,8 +33,8 @@ def index():
         dataset = owned_or_404(Dataset, int(request.args["dataset"]))
         batches = batches.where(Batch.dataset == dataset)
     page = paginate(batches)
-    names = dict(Dataset.select(Dataset.id, Dataset.name).where(Dataset.id.in_({b.dataset_id for b in page.items})).tuples())
-    return partials.render("batches/index.html", "batches/_list.html", page=page, dataset_names=names, dataset=dataset)
+    return partials.render("batches/index.html", "batches/_list.html", page=page,
+                           lines=overview.batch_lines(current_org(), page.items), dataset=dataset)
 
 
 def _builder_form(dataset_id: int | None = None) -> tuple[BatchForm, Dataset | None]:

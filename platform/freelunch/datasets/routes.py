@@ -55,7 +55,7 @@ def create():
     if form.validate_on_submit() and _name_taken(form.name.data):
         form.name.errors.append("You already have a dataset with this name.")
     elif form.validate_on_submit():
-        dataset = Dataset.create(organization=current_org(), name=form.name.data.strip(), description=form.description.data.strip())
+        dataset = Dataset.create(organization=current_org(), name=form.name.data.strip(), description=(form.description.data or "").strip())
         flash(f"Dataset {dataset.name} created. Import its classes, then its images.", "success")
         return redirect(url_for("datasets.show", dataset_id=dataset.id))
     return _index(form, 422)
@@ -90,7 +90,7 @@ def update(dataset_id):
     if form.validate_on_submit() and _name_taken(form.name.data, dataset.id):
         form.name.errors.append("You already have a dataset with this name.")
     elif form.validate_on_submit():
-        dataset.name, dataset.description = form.name.data.strip(), form.description.data.strip()
+        dataset.name, dataset.description = form.name.data.strip(), (form.description.data or "").strip()
         dataset.save()
         flash("Dataset saved.", "success")
         return redirect(url_for("datasets.show", dataset_id=dataset.id))
@@ -173,7 +173,7 @@ def save_class(class_id):
     if not form.validate_on_submit():
         return render_template("datasets/_class_edit.html", c=image_class, form=form), 422
     image_class.names = split_names(form.names.data)
-    image_class.description = form.description.data.strip()
+    image_class.description = (form.description.data or "").strip()
     image_class.save()
     if not partials.wanted():
         flash(f"Class {image_class.key} saved.", "success")

@@ -5,9 +5,12 @@ the task: each class is a shape, positives show it among clutter, negatives don'
 """
 from __future__ import annotations
 
+import csv
 import io
 import math
 import random
+import zipfile
+from functools import lru_cache
 
 from flask import current_app
 from PIL import Image as PILImage
@@ -79,6 +82,33 @@ def draw_image(target: str, positive: bool, rng: random.Random) -> bytes:
     image = image.filter(ImageFilter.GaussianBlur(0.6))
     out = io.BytesIO()
     image.save(out, "JPEG", quality=82)
+    return out.getvalue()
+
+
+SAMPLE_CANDIDATES = 6  # per class in the sample ZIP, with 2 positive and 2 negative controls
+
+
+def sample_classes_csv() -> str:
+    """The demo's classes as a class import CSV (docs/import-formats.md), for a first import."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["key", "names", "description", "wikipedia"])
+    for key, (names, gloss) in CLASSES.items():
+        writer.writerow([key, "; ".join(names), gloss, f"https://en.wikipedia.org/wiki/{names[0].capitalize()}"])
+    return out.getvalue()
+
+
+@lru_cache(maxsize=1)
+def sample_images_zip() -> bytes:
+    """A ZIP of class folders (candidates, positive/ and negative/ controls) drawn like the demo's images."""
+    rng = random.Random(7)
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as archive:  # JPEGs do not compress further
+        for key in CLASSES:
+            plan = [("", rng.random() < 0.5) for _ in range(SAMPLE_CANDIDATES)]
+            plan += [("positive/", True)] * 2 + [("negative/", False)] * 2
+            for n, (folder, positive) in enumerate(plan):
+                archive.writestr(f"{key}/{folder}{key}_{n:02d}.jpg", draw_image(key, positive, rng))
     return out.getvalue()
 
 

@@ -65,17 +65,25 @@ class BatchProgress:
 
     @property
     def phase(self) -> str:
-        """The state a requester reads: a ready or published batch is "annotating" once workers started, "complete" when done."""
-        if self.state not in ("ready", "published"):
-            return self.state
-        if self.assignments_target and self.assignments_done >= self.assignments_target:
-            return "complete"
-        return "annotating" if self.assignments_started else self.state
+        return phase(self.state, self.assignments_target, self.assignments_started, self.assignments_done)
 
     @property
     def percent(self) -> int:
-        """Pages submitted as a share of the pages the batch asks for, 0-100."""
-        return min(100, round(100 * self.pages.pages / self.pages_target)) if self.pages_target else 0
+        return percent(self.pages.pages, self.pages_target)
+
+
+def phase(state: str, assignments_target: int, assignments_started: int, assignments_done: int) -> str:
+    """The state a requester reads: a ready or published batch is "annotating" once workers started, "complete" when done."""
+    if state not in ("ready", "published"):
+        return state
+    if assignments_target and assignments_done >= assignments_target:
+        return "complete"
+    return "annotating" if assignments_started else state
+
+
+def percent(pages_done: int, pages_target: int) -> int:
+    """Pages submitted as a share of the pages the batch asks for, 0-100."""
+    return min(100, round(100 * pages_done / pages_target)) if pages_target else 0
 
 
 def _duration(seconds: int) -> str:

@@ -1,0 +1,138 @@
+"""The organization's overview: each batch's progress, pace and spend, and what needs the requester.
+
+One grouped query per figure for all the batches shown (not one per batch), so
+the home page costs the same with 5 batches or 50.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from peewee import Case, fn
+
+from ...models import (Assignment, Batch, Dataset, Hit, HitPage, ImageClass, Image, LabLink, MTurkAssignment,
+                       Organization, PageSubmission, utcnow)
+from .. import jobs
+from ..mturk import lifecycle
+from . import progress
+from .quality import DONE
+
+BATCHES_SHOWN = 50
+PACE_WINDOW = dt.timedelta(hours=1)
+
+
+@dataclass
+class BatchLine:
+    batch: Batch
+    dataset_name: str
+    hits: int = 0
+    pages_target: int = 0
+    pages_done: int = 0
+    pages_last_hour: int = 0
+    assignments_target: int = 0
+    assignments_started: int = 0
+    assignments_done: int = 0
+    to_review: int = 0
+    spend: Decimal = Decimal("0.00")
+    failed_jobs: int = 0
+
+    @property
+    def phase(self) -> str:
+        return progress.phase(self.batch.state, self.assignments_target, self.assignments_started, self.assignments_done)
+
+    @property
+    def percent(self) -> int:
+        return progress.percent(self.pages_done, self.pages_target)
+
+    @property
+    def pages_per_hour(self) -> int:
+        """Pages submitted in the last hour: the pace now, not the average since the start."""
+        return self.pages_last_hour
+
+    @property
+    def eta(self) -> dt.timedelta | None:
+        """Time left at the current pace; None when nothing moves (or nothing is left)."""
+        left = self.pages_target - self.pages_done
+        if left <= 0 or not self.pages_last_hour:
+            return None
+        return dt.timedelta(hours=left / self.pages_last_hour)
+
+
+@dataclass
+class Overview:
+    batches: list[BatchLine]
+    to_review: int
+    failed_jobs: list[jobs.JobView]
+    import_errors: list[tuple[Dataset, jobs.JobView]]
+    checklist: dict[str, bool] = field(default_factory=dict)
+
+    @property
+    def checklist_done(self) -> bool:
+        return all(self.checklist.values())
+
+    @property
+    def needs_attention(self) -> bool:
+        return bool(self.to_review or self.failed_jobs or self.import_errors)
+
+
+def _grouped(query, batch_column) -> dict[int, tuple]:
+    return {row[0]: row[1:] for row in query.group_by(batch_column).tuples()}
+
+
+def batch_lines(organization: Organization, batches: list[Batch]) -> list[BatchLine]:
+    ids = [b.id for b in batches]
+    if not ids:
+        return []
+    names = dict(Dataset.select(Dataset.id, Dataset.name).where(Dataset.id.in_({b.dataset_id for b in batches})).tuples())
+    hits = _grouped(Hit.select(Hit.batch, fn.COUNT(Hit.id)).where(Hit.batch.in_(ids)), Hit.batch)
+    pages = _grouped(HitPage.select(Hit.batch, fn.COUNT(HitPage.id)).join(Hit).where(Hit.batch.in_(ids)), Hit.batch)
+    assignments = _grouped(Assignment.select(Hit.batch, fn.COUNT(Assignment.id), fn.SUM(DONE)).join(Hit)
+                           .where(Hit.batch.in_(ids)), Hit.batch)
+    since = utcnow() - PACE_WINDOW
+    recent = fn.SUM(Case(None, [(PageSubmission.submitted_at >= since, 1)], 0))
+    submitted = _grouped(PageSubmission.select(Hit.batch, fn.COUNT(PageSubmission.id), recent)
+                         .join(Assignment).join(Hit).where(Hit.batch.in_(ids)), Hit.batch)
+    to_review = _grouped(MTurkAssignment.select(Hit.batch, fn.COUNT(MTurkAssignment.id)).join(Hit)
+                         .where(Hit.batch.in_(ids), MTurkAssignment.status == "Submitted"), Hit.batch)
+    lines = []
+    for b in batches:
+        line = BatchLine(b, names.get(b.dataset_id, ""))
+        line.hits = hits.get(b.id, (0,))[0]
+        line.pages_target = pages.get(b.id, (0,))[0] * b.assignments_per_hit
+        line.assignments_target = line.hits * b.assignments_per_hit
+        started, done = assignments.get(b.id, (0, 0))
+        line.assignments_started, line.assignments_done = started or 0, int(done or 0)
+        count, last_hour = submitted.get(b.id, (0, 0))
+        line.pages_done, line.pages_last_hour = count or 0, int(last_hour or 0)
+        line.to_review = to_review.get(b.id, (0,))[0]
+        # MTurk's money has one reckoning (services/mturk/lifecycle.spend); a batch never published costs nothing.
+        line.spend = lifecycle.spend(b).paid if b.state == "published" or line.to_review else Decimal("0.00")
+        lines.append(line)
+    return lines
+
+
+def _failed(organization: Organization, scope: str) -> list[jobs.JobView]:
+    return [job for job in jobs.recent(organization.id, scope) if job.state == "failed"]
+
+
+def overview(organization: Organization) -> Overview:
+    batches = list(Batch.owned(organization).order_by(Batch.created_at.desc(), Batch.id.desc()).limit(BATCHES_SHOWN))
+    lines = batch_lines(organization, batches)
+    failed = []
+    for line in lines:
+        found = _failed(organization, f"batch:{line.batch.id}")
+        line.failed_jobs = len(found)
+        failed += found
+    import_errors = []
+    for dataset in Dataset.owned(organization).order_by(Dataset.name):
+        for job in jobs.recent(organization.id, f"dataset:{dataset.id}"):
+            if job.state == "failed" or job.result.get("error_count"):
+                import_errors.append((dataset, job))
+    checklist = {
+        "classes": ImageClass.owned(organization).exists(),
+        "images": Image.owned(organization).exists(),
+        "batch": Hit.owned(organization).exists(),
+        "workers": (LabLink.owned(organization).exists() or Hit.owned(organization).where(Hit.mturk_hit_id.is_null(False)).exists()),
+    }
+    return Overview(lines, sum(line.to_review for line in lines), failed, import_errors, checklist)
