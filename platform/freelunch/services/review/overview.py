@@ -106,8 +106,7 @@ def batch_lines(organization: Organization, batches: list[Batch]) -> list[BatchL
         count, last_hour = submitted.get(b.id, (0, 0))
         line.pages_done, line.pages_last_hour = count or 0, int(last_hour or 0)
         line.to_review = to_review.get(b.id, (0,))[0]
-        # MTurk's money has one reckoning (services/mturk/lifecycle.spend); a batch never published costs nothing.
-        line.spend = lifecycle.spend(b).paid if b.state == "published" or line.to_review else Decimal("0.00")
+        line.spend = lifecycle.spend(b).paid  # MTurk's money has one reckoning
         lines.append(line)
     return lines
 
