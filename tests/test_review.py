@@ -3,7 +3,7 @@ import json
 import re
 
 from freelunch.models import Assignment, Candidate, Membership, PageTally, Vote
-from freelunch.services.review import progress, quality, replay, tallies
+from freelunch.services.review import fits, labels, progress, quality, replay, tallies
 from freelunch.services.accounts.users import create_user
 from support import login
 from factories import make_campaign
@@ -140,6 +140,22 @@ def test_tallies_are_derived_once_and_refresh_is_idempotent(app, campaign):
         tallies._add_tallies([p.id for p in campaign.pages.values()])
         assert sorted(Vote.select(Vote.assignment, Vote.image, Vote.selected).tuples()) == votes
         assert PageTally.select().count() == 7 and len(votes) == 7 * 4
+
+
+def test_review_reads_refresh_their_own_tallies(app, campaign):
+    """No caller has to remember tallies.refresh: each reader derives what it reads, and only that."""
+    a = campaign.assignments["h1w1"]
+    with app.app_context():
+        assert PageTally.select().count() == 0
+        assert quality.page_figures(a)[1].pages == 1
+        assert PageTally.select().count() == 2  # h1w1's two pages
+        w1 = quality.figures(Assignment.id, Assignment.id == a.id)[a.id]
+        assert (w1.pages, w1.images, w1.selected, w1.positive.correct) == (2, 8, 4, 2)
+        scope = tallies.in_batch(campaign.batch.id)
+        rows = {row.worker_id: row for row in quality.worker_rows(quality.workers_query(scope), scope)}
+        assert rows["W2BBBBBBBB"].figures.pages == 2 and PageTally.select().count() == 7
+        assert labels.summary(campaign.batch, labels.default_rule(campaign.batch)).total == 12
+        assert len(fits.load_votes([campaign.batch.id]).worker_ids) == 3
 
 
 def test_control_roles_are_read_live(app, campaign):

@@ -4,7 +4,7 @@ from flask import request
 from ..batches.tabs import render_tab
 from ..models import Batch, ImageClass
 from ..pagination import requested_page
-from ..services.review import labels, tallies
+from ..services.review import labels
 from ..tenancy import owned_or_404
 from . import bp
 from .forms import ExportForm, ResultsForm
@@ -23,7 +23,6 @@ def results(batch_id):
             form.class_key.errors.append(f"This batch's dataset has no class with the key {form.class_key.data.strip()!r}.")
             valid = False
     if valid:
-        tallies.refresh(tallies.in_batch(batch.id))
         rule = form.rule()
         page, summary = labels.page(batch, rule, requested_page(), class_id=image_class.id if image_class else None,
                                     decision=form.decision.data or None)

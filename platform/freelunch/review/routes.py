@@ -22,7 +22,6 @@ def progress_view(batch_id):
 @bp.get("/batches/<int:batch_id>/assignments")
 def assignments(batch_id):
     batch = owned_or_404(Batch, batch_id)
-    tallies.refresh(tallies.in_batch(batch.id))
     query = Assignment.select(Assignment, Hit).join(Hit).where(Hit.batch == batch)
     worker = request.args.get("worker", "").strip().upper()[:16]
     if worker:
@@ -38,7 +37,6 @@ def assignments(batch_id):
 def assignment(assignment_id):
     assignment = owned_or_404(Assignment, assignment_id)
     batch = assignment.hit.batch
-    tallies.refresh(Assignment.id == assignment.id)
     hit_pages = (
         HitPage.select(HitPage, ImageClass).join(ImageClass)
         .where(HitPage.hit == assignment.hit_id).order_by(HitPage.pageno)
@@ -65,7 +63,6 @@ def replay_view(assignment_id, pageno):
 def batch_workers(batch_id):
     batch = owned_or_404(Batch, batch_id)
     scope = tallies.in_batch(batch.id)
-    tallies.refresh(scope)
     page = paginate(quality.workers_query(scope))
     return render_tab("review", "review/batch_workers.html", batch, partial="review/_workers.html",
                       page=page, rows=quality.worker_rows(page.items, scope, batch_id=batch.id))
@@ -75,7 +72,6 @@ def batch_workers(batch_id):
 def workers():
     """Every worker of the organization, across its batches."""
     scope = Assignment.organization == current_org()
-    tallies.refresh(scope)
     page = paginate(quality.workers_query(scope))
     return partials.render("review/workers.html", "review/_workers.html", batch=None, page=page,
                            rows=quality.worker_rows(page.items, scope))

@@ -190,7 +190,6 @@ LABEL_COLUMNS = ("class_key", "class_names", "image_id", "role", "annotations", 
 
 def write_labels_csv(batch: Batch, out: IO[str], params: dict, report: Progress) -> int:
     rule = labels.Rule(**params) if params else labels.default_rule(batch)
-    tallies.refresh(tallies.in_batch(batch.id))
     writer = csv.writer(out)
     writer.writerow(LABEL_COLUMNS)
     label = {"yes": 1, "no": 0, "undecided": ""}
@@ -217,7 +216,6 @@ def _rate(value: float | None, digits: int = 4) -> str:
 
 def write_workers_csv(batch: Batch, out: IO[str], params: dict, report: Progress) -> int:
     scope = tallies.in_batch(batch.id)
-    tallies.refresh(scope)
     writer = csv.writer(out)
     writer.writerow(WORKER_COLUMNS)
     workers = quality.workers_query(scope)

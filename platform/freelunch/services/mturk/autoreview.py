@@ -16,7 +16,7 @@ from decimal import Decimal
 from peewee import fn
 
 from ...models import Assignment, Batch, MTurkAssignment, PageSubmission, ReviewRules
-from ..review import quality, tallies
+from ..review import quality
 from . import decisions, tracking
 
 DEFAULT_REJECT_FEEDBACK = "Your work did not meet this task's quality checks: {reasons}."
@@ -128,7 +128,6 @@ def auto_review(batch: Batch, mturk=None, progress: Callable[[float, str], None]
         return summary
     mturk = mturk or tracking.client_for(batch)
     ids = [row.assignment_id for row in rows]
-    tallies.refresh(Assignment.id.in_(ids))
     found = quality.figures(Assignment.id, Assignment.id.in_(ids))
     fastest = _fastest_pages(ids)
     for done, row in enumerate(rows, 1):

@@ -18,6 +18,7 @@ import numpy as np
 from ...db import database
 from ...models import Assignment, Candidate, Hit, Vote
 from .aggregation import UNKNOWN, Votes
+from .tallies import refresh
 
 CLASSES_PER_QUERY = 50
 VOTE_DTYPE = np.dtype([("image_class", np.int64), ("image", np.int64), ("assignment", np.int64), ("selected", bool)])
@@ -38,7 +39,8 @@ def _item_keys(class_ids: np.ndarray, image_ids: np.ndarray) -> np.ndarray:
 
 
 def load_votes(batch_ids: list[int]) -> Loaded:
-    """Every vote of the batches (a batch and the rounds before it), refreshed tallies assumed."""
+    """Every vote of the batches (a batch and the rounds before it), brought up to date first."""
+    refresh(Assignment.hit.in_(Hit.select(Hit.id).where(Hit.batch.in_(batch_ids))))
     mine = Vote.batch.in_(batch_ids)
     class_ids = [c for (c,) in Vote.select(Vote.image_class).distinct().where(mine).order_by(Vote.image_class).tuples()]
     total = Vote.select().where(mine).count()

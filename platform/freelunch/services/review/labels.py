@@ -2,7 +2,8 @@
 
 Selection frequency is ImageNetV2's: of the assignments that were shown the
 image for the class, the share that selected it. It is read from the votes
-(services/review/tallies.py: refresh them first), where an image a worker saw twice
+(services/review/tallies.py, which ``summary``, ``page``, ``stream`` and
+``excluded_workers`` bring up to date first), where an image a worker saw twice
 (a control repeated on two pages) is one vote, selected if either record was. Workers whose control accuracy in the batch falls below the
 requester's bar are left out; workers without control answers cannot be judged
 and stay in. A decision needs at least ``min_annotations`` assignments; then an
@@ -25,7 +26,7 @@ from ...models import Assignment, Batch, Candidate, Image, ImageClass, PageTally
 from ...pagination import Page
 from ...queues import redis_connection
 from .quality import VOTE_SELECTED, control_scores
-from .tallies import in_batch
+from .tallies import in_batch, refresh
 
 DECISIONS = ("yes", "no", "undecided")
 SUMMARY_TTL = 3600
@@ -78,6 +79,7 @@ class Summary:
 
 def excluded_workers(batch: Batch, rule: Rule) -> list[str]:
     """Workers of the batch whose control accuracy is below the bar, sorted."""
+    refresh(in_batch(batch.id))
     if rule.min_accuracy <= 0:
         return []
     scores = control_scores(Assignment.worker_id, Vote.batch == batch.id, wide=True)
@@ -140,7 +142,7 @@ def summary(batch: Batch, rule: Rule, class_id: int | None = None) -> Summary:
     out (recomputed every time: control roles may change): paging through the
     results reads them once. Without Redis they are simply computed.
     """
-    excluded = excluded_workers(batch, rule)
+    excluded = excluded_workers(batch, rule)  # refreshes the batch's votes first
     digest = hashlib.sha1("\n".join(excluded).encode()).hexdigest()[:16]
     key = (f"freelunch:labels:{batch.id}:{_votes_version(batch)}:{rule.per_mille}:{rule.min_annotations}:"
            f"{class_id}:{digest}")
@@ -209,7 +211,7 @@ def stream(batch: Batch, rule: Rule) -> Iterator[LabelRow]:
     One query per class keeps memory bounded by the largest class on every
     database (psycopg2 would otherwise hold a whole result set in memory).
     """
-    excluded = excluded_workers(batch, rule)
+    excluded = excluded_workers(batch, rule)  # refreshes the batch's votes first
     class_ids = Vote.select(Vote.image_class).distinct().where(Vote.batch == batch.id).order_by(Vote.image_class)
     for (class_id,) in class_ids.tuples():
         yield from _describe(batch, rule, list(_counts(batch, excluded, class_id).tuples()))

@@ -3,8 +3,8 @@
 Every figure is an aggregate query grouped by a key the caller picks (an
 assignment, a worker, a page number) over the assignments a ``where`` clause
 admits, read from the review read model (PageTally, Vote: services/review/tallies.py,
-refresh it first), so a page of 50 workers costs a handful of queries over
-pages, not over image records.
+which ``figures`` and ``page_figures`` bring up to date for what they read), so a
+page of 50 workers costs a handful of queries over pages, not over image records.
 
 A control's role comes from its Candidate row for the page's class: a positive
 control is right when selected, a negative one when not. Per assignment and
@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from peewee import JOIN, Case, fn
 
 from ...models import Assignment, Candidate, HitPage, ImageRecord, PageSubmission, PageTally, PointerChunk, Vote
-from .tallies import ESTIMATE_BUCKETS, SEEN, SELECTED
+from .tallies import ESTIMATE_BUCKETS, SEEN, SELECTED, refresh
 
 ESTIMATE_LABELS = ("0", "≤250 ms", "≤500 ms", "≤1 s", "≤2 s", "≤4 s", ">4 s")
 CONTROL_ROLES = ("positive", "negative")
@@ -114,7 +114,7 @@ def _chunks(out: dict, key, where) -> None:
 
 
 def control_scores(key, *where, wide: bool = False, batch_id: int | None = None) -> dict:
-    """(positive, negative) ControlScores per key, from the votes of the admitted assignments.
+    """(positive, negative) ControlScores per key, from the votes of the admitted assignments (refreshed by the caller).
 
     For a handful of assignments the votes lead (found by assignment); for a wide
     scope (a batch, an organization) the control candidates lead and find their
@@ -164,6 +164,7 @@ def figures(key, *where, wide: bool = False, speed: bool = False, batch_id: int 
     ``wide``, ``batch_id``: the scope is a batch or an organization (see ``control_scores``);
     ``speed``: also the median time per image.
     """
+    refresh(*where)
     out: dict = {}
     _pages(out, key, where)
     _chunks(out, key, where)
@@ -177,6 +178,7 @@ def figures(key, *where, wide: bool = False, speed: bool = False, batch_id: int 
 
 def page_figures(assignment: Assignment) -> dict:
     """Figures per page number of one assignment; controls from its records (votes have no page)."""
+    refresh(Assignment.id == assignment.id)
     mine = PageSubmission.assignment == assignment.id
     out: dict = {}
     _pages(out, PageSubmission.pageno, (mine,))

@@ -97,7 +97,9 @@ def _add_tallies(page_ids: list[int]) -> None:
 def refresh(*where) -> int:
     """Derive what is missing for the submitted pages ``where`` admits; returns how many pages that was.
 
-    Call with ``in_batch(batch.id)`` or ``Assignment.organization == org`` before reading tallies or votes.
+    The readers call it themselves (``quality.figures``, ``quality.page_figures``, ``labels.summary``,
+    ``labels.stream``, ``labels.excluded_workers``, ``fits.load_votes``), for just what they read: a
+    caller never has to remember it. When nothing is missing it costs one indexed query.
     """
     pending = [page_id for (page_id,) in pending_pages(*where).tuples()]
     for start in range(0, len(pending), PAGES_PER_STEP):
