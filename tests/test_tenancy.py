@@ -30,7 +30,7 @@ def _other_organization(make_account, app) -> dict:
     assignment = Assignment.create(organization=org, hit=hit, worker_id="ABCDEF0123", source="lab", version="POINTER_ORIGINAL")
     PageSubmission.create(assignment=assignment, hit_page=hit_page, pageno=1, started_at=1, ended_at=2)
     with app.app_context():
-        job = jobs.enqueue("tasks.batches.build_batch", batch.id, org.id, organization_id=org.id, scope="t", title="Theirs")
+        job = jobs.enqueue(jobs.BUILD_BATCH, batch.id, org.id, organization_id=org.id, scope="t", title="Theirs")
     return {
         "dataset_id": dataset.id, "class_id": image_class.id, "image_id": image.id, "batch_id": batch.id,
         "hit_id": hit.id, "assignment_id": assignment.id,

@@ -260,7 +260,7 @@ def import_classes(dataset_id):
     upload = _save_upload(form.classes.data)
     kind = "json" if _head(upload).lstrip(b"\xef\xbb\xbf \t\r\n").startswith((b"[", b"{")) else "csv"
     wikipedia = str(_save_upload(form.wikipedia.data)) if form.wikipedia.data else None
-    job = jobs.enqueue("tasks.imports.import_classes", dataset.id, current_org().id, kind, str(upload), wikipedia,
+    job = jobs.enqueue(jobs.IMPORT_CLASSES, dataset.id, current_org().id, kind, str(upload), wikipedia,
                        organization_id=current_org().id, scope=f"dataset:{dataset.id}",
                        title=f"Import classes from {form.classes.data.filename}")
     return _started(dataset, job, "The class import")
@@ -284,7 +284,7 @@ def import_images(dataset_id):
             upload.unlink(missing_ok=True)
             form.images.errors.append(str(failure))
             return _import_error(dataset, image_form=form)
-    job = jobs.enqueue("tasks.imports.import_images", dataset.id, current_org().id, kind, str(upload),
+    job = jobs.enqueue(jobs.IMPORT_IMAGES, dataset.id, current_org().id, kind, str(upload),
                        form.create_classes.data, organization_id=current_org().id, scope=f"dataset:{dataset.id}",
                        title=f"Import images from {form.images.data.filename}")
     return _started(dataset, job, "The image import")

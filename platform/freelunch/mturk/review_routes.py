@@ -29,8 +29,8 @@ def _scope(batch: Batch) -> str:
     return f"batch:{batch.id}"
 
 
-def _enqueue(batch: Batch, func: str, title: str, *args, **kwargs):
-    return jobs.enqueue(func, batch.id, batch.organization_id, *args, organization_id=batch.organization_id,
+def _enqueue(batch: Batch, task: jobs.Task, title: str, *args, **kwargs):
+    return jobs.enqueue(task, batch.id, batch.organization_id, *args, organization_id=batch.organization_id,
                         scope=_scope(batch), title=title, **kwargs)
 
 
@@ -76,7 +76,7 @@ def review_page(batch_id):
 @bp.post("/batches/<int:batch_id>/mturk/sync")
 def sync(batch_id):
     batch = owned_or_404(Batch, batch_id)
-    _enqueue(batch, "tasks.mturk_review.sync_batch", f"Reconcile {batch.name} with MTurk")
+    _enqueue(batch, jobs.MTURK_SYNC, f"Reconcile {batch.name} with MTurk")
     return redirect(url_for(".review_page", batch_id=batch.id, show=_show()))
 
 
@@ -102,7 +102,7 @@ def save_rules(batch_id):
 @bp.post("/batches/<int:batch_id>/mturk/auto-review")
 def run_auto_review(batch_id):
     batch = owned_or_404(Batch, batch_id)
-    _enqueue(batch, "tasks.mturk_review.auto_review", f"Auto-review {batch.name}")
+    _enqueue(batch, jobs.MTURK_AUTO_REVIEW, f"Auto-review {batch.name}")
     return redirect(url_for(".review_page", batch_id=batch.id))
 
 
@@ -139,7 +139,7 @@ def decide(batch_id):
         form.action.errors = [*form.action.errors, "Tick the assignments to decide."]
     if not rows or not valid:
         return _refused(batch, one, decision_form=form)
-    _enqueue(batch, "tasks.mturk_review.decide_many", f"{form.action.data.capitalize()} {len(rows)} assignments",
+    _enqueue(batch, jobs.MTURK_DECIDE, f"{form.action.data.capitalize()} {len(rows)} assignments",
              rows, form.action.data, form.feedback.data or "", current_user.id)
     return _done(batch, one)
 
@@ -150,7 +150,7 @@ def bonus_approved(batch_id):
     form = BonusForm()
     if not form.validate():
         return _page(batch, _show(), 400, bonus_form=form)
-    _enqueue(batch, "tasks.mturk_review.bonus_approved", f"Bonus ${form.amount.data.strip()} for approved assignments",
+    _enqueue(batch, jobs.MTURK_BONUS_APPROVED, f"Bonus ${form.amount.data.strip()} for approved assignments",
              form.amount.data.strip(), form.reason.data.strip(), current_user.id)
     return redirect(url_for(".review_page", batch_id=batch.id, show="decided"))
 
@@ -182,7 +182,7 @@ def bonus_one(mturk_assignment_id):
     if not form.validate():
         return _assignment_page(row, 400, bonus_form=form)
     batch = row.hit.batch
-    _enqueue(batch, "tasks.mturk_review.bonus_one", f"Bonus ${form.amount.data.strip()} for {row.mturk_assignment_id}",
+    _enqueue(batch, jobs.MTURK_BONUS_ONE, f"Bonus ${form.amount.data.strip()} for {row.mturk_assignment_id}",
              row.id, form.amount.data.strip(), form.reason.data.strip(), current_user.id)
     return redirect(url_for(".mturk_assignment", mturk_assignment_id=row.id))
 
@@ -194,7 +194,7 @@ def block(mturk_assignment_id):
     if not form.validate():
         return _assignment_page(row, 400, block_form=form)
     hard = form.kind.data == "hard_block"
-    _enqueue(row.hit.batch, "tasks.mturk_review.block_worker", f"{'Hard' if hard else 'Soft'}-block worker {row.worker_id}",
+    _enqueue(row.hit.batch, jobs.MTURK_BLOCK, f"{'Hard' if hard else 'Soft'}-block worker {row.worker_id}",
              row.id, form.reason.data.strip(), hard, current_user.id)
     return redirect(url_for(".mturk_assignment", mturk_assignment_id=row.id))
 
@@ -210,6 +210,6 @@ def notify(batch_id):
         form.subject.errors = [*form.subject.errors, "Tick the assignments whose workers you write to."]
     if not rows or not valid:
         return _refused(batch, one, notify_form=form)
-    _enqueue(batch, "tasks.mturk_review.notify_workers", f"Message the workers of {len(rows)} assignments",
+    _enqueue(batch, jobs.MTURK_NOTIFY, f"Message the workers of {len(rows)} assignments",
              rows, form.subject.data.strip(), form.text.data.strip(), current_user.id)
     return _done(batch, one)

@@ -21,8 +21,8 @@ def _tab(batch: Batch):
     return redirect(url_for("batches.mturk", batch_id=batch.id))
 
 
-def _enqueue(batch: Batch, task: str, title: str, *args) -> None:
-    jobs.enqueue(f"tasks.mturk.{task}", batch.id, batch.organization_id, *args, organization_id=batch.organization_id,
+def _enqueue(batch: Batch, task: jobs.Task, title: str, *args) -> None:
+    jobs.enqueue(task, batch.id, batch.organization_id, *args, organization_id=batch.organization_id,
                  scope=job_scope(batch), title=title)
 
 
@@ -73,7 +73,7 @@ def publish_batch(batch_id):
             flash(problem, "error")
         return _tab(batch)
     remaining = the_plan.remaining
-    _enqueue(batch, "publish_batch", "Publish to MTurk", bool(form.confirm_production.data))
+    _enqueue(batch, jobs.MTURK_PUBLISH, "Publish to MTurk", bool(form.confirm_production.data))
     flash(f"Publishing {remaining.mturk_hits} MTurk HITs (${remaining.total:.2f} with MTurk's fee) to {the_plan.where} "
           "in the background.", "success")
     return _tab(batch)
@@ -93,7 +93,7 @@ def extend(batch_id):
     except MTurkError as error:
         flash(str(error), "error")
         return _tab(batch)
-    _enqueue(batch, "extend_batch", "Extend on MTurk", form.more.data, bool(form.confirm_production.data))
+    _enqueue(batch, jobs.MTURK_EXTEND, "Extend on MTurk", form.more.data, bool(form.confirm_production.data))
     new = sum(1 for target, _ in steps if not isinstance(target, MTurkHit))
     flash(f"Adding {form.more.data} assignments to every HIT in the background"
           + (f" ({new} of our HITs need new MTurk HITs: one MTurk HIT never exceeds 9)." if new else "."), "success")
@@ -103,7 +103,7 @@ def extend(batch_id):
 @bp.post("/batches/<int:batch_id>/mturk/expire")
 def expire(batch_id):
     batch = owned_or_404(Batch, batch_id)
-    _enqueue(batch, "expire_batch", "Expire on MTurk")
+    _enqueue(batch, jobs.MTURK_EXPIRE, "Expire on MTurk")
     flash("Expiring the batch's MTurk HITs in the background: workers who accepted one may still submit it.", "success")
     return _tab(batch)
 
@@ -111,7 +111,7 @@ def expire(batch_id):
 @bp.post("/batches/<int:batch_id>/mturk/delete-finished")
 def delete_finished(batch_id):
     batch = owned_or_404(Batch, batch_id)
-    _enqueue(batch, "delete_finished", "Delete finished MTurk HITs")
+    _enqueue(batch, jobs.MTURK_DELETE_FINISHED, "Delete finished MTurk HITs")
     flash("Deleting the MTurk HITs that are finished (every assignment decided) in the background.", "success")
     return _tab(batch)
 

@@ -1,4 +1,4 @@
-"""Background jobs the dashboard starts and watches: enqueue with an owner, report progress, read status.
+"""Background jobs: each named once (``Task``), queued here, the dashboard's with an owner, progress and status.
 
 A job id reaches the browser, so every job carries its organization in
 ``job.meta`` and ``status`` answers only to that organization. Jobs report
@@ -13,15 +13,18 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from rq import get_current_job
+from redis import Redis
+from rq import Queue, get_current_job
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
+from werkzeug.utils import import_string
 
 from ..queues import queue, redis_connection
 
 RECENT_KEEP = 10
 RECENT_TTL = 7 * 24 * 3600
 RESULT_TTL = 7 * 24 * 3600
+CRON_RESULT_TTL = 500  # periodic jobs (workers/cron.py) come back soon; their results need not stay
 
 
 @dataclass
@@ -49,18 +52,63 @@ def _recent_key(organization_id: int, scope: str) -> str:
     return f"freelunch:jobs:{organization_id}:{scope}"
 
 
-def enqueue(func: Callable | str, *args, organization_id: int, scope: str, title: str, timeout: int = 3600, **kwargs) -> Job:
-    """Queue ``func(*args, **kwargs)`` for ``organization_id``; ``scope`` names the page that lists it (e.g. "dataset:3")."""
-    job = queue("default").enqueue(
-        func, *args, **kwargs,
-        job_timeout=timeout, result_ttl=RESULT_TTL, failure_ttl=RESULT_TTL,
-        meta={"organization_id": organization_id, "title": title, "progress": 0.0, "message": "Waiting for a worker…"},
-    )
+@dataclass(frozen=True)
+class Task:
+    """A job function, named once: where the worker finds it (in ``tasks/``), its queue and its time limits."""
+
+    path: str
+    queue: str = "default"
+    timeout: int = 3600
+    result_ttl: int = RESULT_TTL
+
+    def function(self) -> Callable:
+        return import_string(self.path)
+
+
+# Every job there is. Callers name a task by its constant, never by its path; tests/test_jobs.py checks
+# that each path is a function of tasks/ and that tasks/ has no job missing from here.
+IMPORT_CLASSES = Task("tasks.imports.import_classes")
+IMPORT_IMAGES = Task("tasks.imports.import_images")
+BUILD_BATCH = Task("tasks.batches.build_batch")
+RUN_EXPORT = Task("tasks.exports.run_export")
+MTURK_PUBLISH = Task("tasks.mturk.publish_batch")
+MTURK_EXTEND = Task("tasks.mturk.extend_batch")
+MTURK_EXPIRE = Task("tasks.mturk.expire_batch")
+MTURK_DELETE_FINISHED = Task("tasks.mturk.delete_finished")
+MTURK_SYNC = Task("tasks.mturk_review.sync_batch")
+MTURK_SYNC_LIVE = Task("tasks.mturk_review.sync_live_batches", timeout=1800, result_ttl=CRON_RESULT_TTL)
+MTURK_AUTO_REVIEW = Task("tasks.mturk_review.auto_review")
+MTURK_DECIDE = Task("tasks.mturk_review.decide_many")
+MTURK_BONUS_APPROVED = Task("tasks.mturk_review.bonus_approved")
+MTURK_BONUS_ONE = Task("tasks.mturk_review.bonus_one")
+MTURK_BLOCK = Task("tasks.mturk_review.block_worker")
+MTURK_NOTIFY = Task("tasks.mturk_review.notify_workers")
+# Ingest: nobody reads a flush's result, and the sweep is the safety net for lost flushes (cron).
+INGEST_FLUSH = Task("tasks.ingest.flush", queue="ingest", timeout=300, result_ttl=60)
+INGEST_SWEEP = Task("tasks.ingest.sweep", queue="ingest", timeout=300, result_ttl=CRON_RESULT_TTL)
+
+
+def _put(on: Queue, task: Task, args: tuple, kwargs: dict, meta: dict | None = None) -> Job:
+    return on.enqueue(task.path, *args, **kwargs, job_timeout=task.timeout, result_ttl=task.result_ttl,
+                      failure_ttl=RESULT_TTL, meta=meta)
+
+
+def enqueue(task: Task, *args, organization_id: int, scope: str, title: str, **kwargs) -> Job:
+    """Queue ``task(*args, **kwargs)`` for ``organization_id``; ``scope`` names the page that lists it (e.g. "dataset:3")."""
+    job = _put(queue(task.queue), task, args, kwargs,
+               meta={"organization_id": organization_id, "title": title, "progress": 0.0,
+                     "message": "Waiting for a worker…"})
     key = _recent_key(organization_id, scope)
     pipe = redis_connection().pipeline()
     pipe.lpush(key, job.id).ltrim(key, 0, RECENT_KEEP - 1).expire(key, RECENT_TTL)
     pipe.execute()
     return job
+
+
+def enqueue_unwatched(task: Task, *args, connection: Redis) -> Job:
+    """Queue a job no page watches and no organization owns (the ingest flush), on ``connection``:
+    the ingest endpoint answers before Flask, without an app context."""
+    return _put(Queue(task.queue, connection=connection), task, args, {})
 
 
 class Progress:

@@ -44,5 +44,5 @@ def start_build(batch: Batch, class_ids: list[int] | None):
     """
     batch.state, batch.class_ids = "building", class_ids or None
     batch.save()
-    return jobs.enqueue("tasks.batches.build_batch", batch.id, batch.organization_id,
+    return jobs.enqueue(jobs.BUILD_BATCH, batch.id, batch.organization_id,
                         organization_id=batch.organization_id, scope=f"batch:{batch.id}", title=f"Build HITs of {batch.name}")

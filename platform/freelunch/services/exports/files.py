@@ -81,7 +81,7 @@ def start(batch: Batch, kind: str, rule: labels.Rule | None = None) -> Export:
     """Record an export and queue the job that writes it."""
     params = (rule or labels.default_rule(batch)).as_dict() if kind == "labels-csv" else {}
     export = Export.create(organization=batch.organization_id, batch=batch, kind=kind, params=params)
-    job = jobs.enqueue("tasks.exports.run_export", export.id, organization_id=batch.organization_id,
+    job = jobs.enqueue(jobs.RUN_EXPORT, export.id, organization_id=batch.organization_id,
                        scope=f"exports:{batch.id}", title=f"{KINDS[kind].title} of {batch.name}")
     export.job_id = job.id
     export.save(only=[Export.job_id])

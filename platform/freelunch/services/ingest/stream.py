@@ -34,7 +34,8 @@ from redis.backoff import NoBackoff
 from redis.connection import AbstractConnection
 from redis.exceptions import ConnectionError, NoScriptError, TimeoutError
 from redis.retry import Retry
-from rq import Queue
+
+from .. import jobs
 
 GROUP = "flushers"
 GUARD_TTL_S = 60  # if the enqueue after setting the guard fails, the guard lapses and cron flushes
@@ -284,5 +285,4 @@ def request_flush(shard: int) -> None:
 
 def enqueue_flush(redis_url: str, shard: int) -> None:
     """A flush job for one shard, on RQ's own Redis (never the cluster)."""
-    Queue("ingest", connection=_client(redis_url)).enqueue(
-        "tasks.ingest.flush", shard, job_timeout=300, result_ttl=60, failure_ttl=7 * 24 * 3600)
+    jobs.enqueue_unwatched(jobs.INGEST_FLUSH, shard, connection=_client(redis_url))
