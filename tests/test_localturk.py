@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import urllib.error
@@ -552,3 +553,36 @@ def test_events_reach_an_sqs_queue_in_mturks_message_format(local_mturk, mturk):
     submitted_event = bodies[1]["Events"][0]
     assert (submitted_event["HITId"], submitted_event["AssignmentId"]) == (hit["HITId"], assignment_id)
     assert len({b["EventDocId"] for b in bodies}) == 2
+
+
+def admin(endpoint: str, path: str, body: dict | None = None) -> tuple[int, dict]:
+    request = urllib.request.Request(endpoint + path, data=json.dumps(body).encode() if body is not None else None,
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def test_the_command_serves_keeps_state_and_takes_faults_and_time_over_http(tmp_path):
+    state = tmp_path / "turk.json"
+    process = subprocess.Popen([sys.executable, "-m", "freelunch.localturk", "--port", "0", "--state", str(state),
+                                "--faults", "drop-create"], stdout=subprocess.PIPE, text=True,
+                               env={"FREELUNCH_ENV": "development", "PATH": "/usr/bin:/bin"})
+    try:
+        endpoint = re.search(r"(http://127\.0\.0\.1:\d+)/", process.stdout.readline()).group(1)
+        assert admin(endpoint, "/_localturk/state")[1]["faults"]["drop_creates"] == 1
+        assert admin(endpoint, "/_localturk/faults", {"throttle_first": True})[1]["drop_creates"] == 0
+        assert admin(endpoint, "/_localturk/faults", {"drop_creates": "many"})[0] == 400
+        before = admin(endpoint, "/_localturk/state")[1]["now"]
+        assert admin(endpoint, "/_localturk/clock", {"advance": 3600})[1]["now"] >= before + 3600
+        assert admin(endpoint, "/_localturk/clock", {"forward": 1})[0] == 400
+        status, body = raw_call(endpoint, "MTurkRequesterServiceV20170117.CreateHITType", json.dumps(HIT_TYPE).encode())
+        assert (status, body["__type"]) == (400, "ThrottlingException")
+        status, body = raw_call(endpoint, "MTurkRequesterServiceV20170117.CreateHITType", json.dumps(HIT_TYPE).encode())
+        assert status == 200 and body["HITTypeId"] in state.read_text()
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        process.stdout.close()

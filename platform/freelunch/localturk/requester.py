@@ -19,6 +19,7 @@ from .store import FREED, VISIBLE, Assignment, Bonus, Hit, HitType, Qualificatio
 
 CENT = Decimal("0.01")
 OVERRIDE_WINDOW = 30 * 24 * 3600
+AUTO_APPROVAL_DEFAULT = 30 * 24 * 3600  # the legacy reference's default; the current one names none
 # From 10 assignments a HIT MTurk's fee rises, and a HIT made with fewer can never reach 10.
 FEE_STEP = 10
 ANSWER_STATUSES = ("Reviewable", "Approved", "Rejected")
@@ -217,7 +218,7 @@ def _hit_type(store: Store, params: dict) -> HitType:
     wanted = HitType(
         id="", title=params["Title"], description=params["Description"], reward=money(Decimal(params["Reward"])),
         assignment_duration=params["AssignmentDurationInSeconds"],
-        auto_approval_delay=params.get("AutoApprovalDelayInSeconds", 3 * 24 * 3600),
+        auto_approval_delay=params.get("AutoApprovalDelayInSeconds", AUTO_APPROVAL_DEFAULT),
         keywords=params.get("Keywords", ""),
         qualification_requirements=_checked_requirements(store, params.get("QualificationRequirements", [])),
     )
