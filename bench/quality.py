@@ -107,8 +107,7 @@ def in_rounds(seed: int, target: float, first: int = rounds.DEFAULT_FIRST_ROUND,
     while True:
         v = votes_of(world)
         fitted = aggregation.fit(v, "ds")
-        strength = rounds.typical_strength(fitted, v.worker)
-        if not ask_again(world, rounds.more_votes(fitted, world.gold, target, cap, step, strength)):
+        if not ask_again(world, rounds.next_round(fitted, world.gold, target, cap, step)):
             break
         n_rounds += 1
     n = world.n_candidates

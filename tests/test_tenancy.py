@@ -8,7 +8,7 @@ names to ``_other_organization``, or the walk fails and says which.
 import pytest
 
 from freelunch.models import (Assignment, Batch, Candidate, Dataset, Export, Hit, HitPage, Image,
-                              ImageClass, Invite, LabLink, Membership, MTurkAssignment, PageSubmission)
+                              ImageClass, Invite, LabelFit, LabLink, Membership, MTurkAssignment, PageSubmission)
 from freelunch.services import jobs
 from freelunch.services.accounts.users import create_user
 from freelunch.tenancy import DASHBOARD_BLUEPRINTS
@@ -38,6 +38,7 @@ def _other_organization(make_account, app) -> dict:
         "invite_id": Invite.create(organization=org, role="viewer", created_by=owner).id,
         "link_id": LabLink.create(organization=org, batch=batch).id,
         "export_id": Export.create(organization=org, batch=batch, kind="seed-jsonl").id,
+        "fit_id": LabelFit.create(organization=org, batch=batch, model="ds", target_precision=0.99).id,
         "job_id": job.id,
         "mturk_assignment_id": MTurkAssignment.create(organization=org, hit=hit, mturk_hit_id="H1", mturk_assignment_id="A1",
                                                       worker_id="ABCDEF0123", status="Submitted").id,

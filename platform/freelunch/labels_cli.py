@@ -84,8 +84,7 @@ def next_round(votes_path, gold_path, target_precision, max_votes, step, output)
     """Write open.csv: image,class,more_votes for every image not yet at the target and under the cap."""
     table = _read(votes_path, gold_path)
     fitted = aggregation.fit(table.votes, "ds")
-    strength = rounds.typical_strength(fitted, table.votes.worker)
-    more = rounds.more_votes(fitted, table.votes.gold, target_precision, max_votes, step, strength)
+    more = rounds.next_round(fitted, table.votes.gold, target_precision, max_votes, step)
     rows = ((image, class_, int(m)) for (image, class_), m in zip(table.items, more) if m > 0)
     n = _write(output, OPEN_COLUMNS, rows)
     click.echo(f"{n} of {table.votes.n_items} images need {int(more.sum())} more votes "

@@ -16,6 +16,7 @@ from peewee import (
     CharField,
     DateTimeField,
     DecimalField,
+    FloatField,
     ForeignKeyField,
     IntegerField,
     JSONField,
@@ -183,6 +184,10 @@ class Batch(TenantModel):
     shuffle_seed = BigIntegerField(null=True)
     class_ids = JSONField(null=True)  # the classes chosen in the builder; null: every class with images
     mturk = JSONField(default=dict)  # MTurk settings: keywords, durations, qualifications
+    # Rounds (services/review/rounds.py): a follow-up batch asks again about the images its
+    # predecessor left open; round 1 has none.
+    follows = ForeignKeyField("self", null=True, backref="follow_ups", on_delete="SET NULL")
+    round = SmallIntegerField(default=1)
     created_at = DateTimeField(default=utcnow)
 
 
@@ -558,6 +563,68 @@ class MTurkExtension(TenantModel):
         table_name = "mturk_extension"
 
 
+# --- label models fitted to the votes (services/review/fits.py) -----------------------
+
+LABEL_MODELS = ("ds", "mv")
+FIT_STATES = ("queued", "running", "done", "failed")
+
+
+class LabelFit(TenantModel):
+    """A label model fitted to a batch's votes and those of the rounds before it, by an RQ job."""
+
+    batch = ForeignKeyField(Batch, backref="label_fits", on_delete="CASCADE")
+    model = CharField(max_length=8, choices=[(m, m) for m in LABEL_MODELS])  # ds: Dawid–Skene; mv: frequency
+    target_precision = FloatField()
+    threshold = FloatField(default=0.7)  # mv's selection frequency threshold
+    batch_ids = JSONField(default=list)  # the rounds whose votes were read, first round first
+    state = CharField(max_length=16, default="queued", choices=[(s, s) for s in FIT_STATES])
+    job_id = CharField(max_length=64, null=True)
+    images = IntegerField(default=0)  # (image, class) pairs labelled, controls included
+    yes = IntegerField(default=0)
+    no = IntegerField(default=0)
+    open = IntegerField(default=0)
+    votes = IntegerField(default=0)
+    iterations = IntegerField(default=0)
+    error = TextField(default="")
+    created_at = DateTimeField(default=utcnow)
+    finished_at = DateTimeField(null=True)
+
+
+class ImageLabel(BaseModel):
+    """One (image, class) pair's label under one fit."""
+
+    fit = ForeignKeyField(LabelFit, backref="labels", on_delete="CASCADE", index=False)  # the unique index leads
+    image_class = ForeignKeyField(ImageClass, on_delete="CASCADE")
+    image = ForeignKeyField(Image, on_delete="CASCADE")
+    votes = IntegerField()
+    selected = IntegerField()
+    p_yes = FloatField()
+    decision = CharField(max_length=8)  # yes, no, open
+    known = BooleanField(default=False)  # a control: the label is the known one
+
+    class Meta:
+        indexes = (
+            (("fit", "image_class", "image"), True),
+            (("fit", "decision", "image_class", "image"), False),
+        )
+
+
+class WorkerEstimate(BaseModel):
+    """One worker's estimated rates under one fit."""
+
+    fit = ForeignKeyField(LabelFit, backref="workers", on_delete="CASCADE", index=False)
+    worker_id = CharField(max_length=16)  # anonymised
+    sensitivity = FloatField(null=True)  # null: nothing to estimate it from
+    specificity = FloatField(null=True)
+    votes = IntegerField()
+    gold_votes = IntegerField()  # votes on controls
+    selected = IntegerField()
+    flag = CharField(max_length=16, default="")  # always-yes, random
+
+    class Meta:
+        indexes = ((("fit", "worker_id"), True),)
+
+
 MODELS = [
     Organization,
     User,
@@ -587,4 +654,7 @@ MODELS = [
     Bonus,
     WorkerAction,
     ReviewRules,
+    LabelFit,
+    ImageLabel,
+    WorkerEstimate,
 ]

@@ -6,4 +6,4 @@ from ..tenancy import protect
 bp = Blueprint("review", __name__, url_prefix="/review")
 protect(bp)
 
-from . import exports, labels, routes  # noqa: E402,F401
+from . import exports, fits, labels, routes  # noqa: E402,F401

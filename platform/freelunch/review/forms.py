@@ -47,3 +47,19 @@ class ResultsForm(RuleForm):
 
 class ExportForm(RuleForm):
     """Starting an export; the rule matters to the labels CSV, which records it."""
+
+
+class FitForm(FlaskForm):
+    """Fit a label model to the batch's votes (and its earlier rounds'): an RQ job."""
+
+    model = SelectField("Model", choices=[SelectChoice("ds", "Dawid–Skene (per-worker rates)"),
+                                          SelectChoice("mv", "Selection frequency")], default="ds")
+    target_precision = FloatField(
+        "Target precision", default=0.99,
+        validators=[given("Give a target precision between 0.5 and 1."),
+                    NumberRange(0.5, 0.9999, "The target precision is a share between 0.5 and 0.9999.")],
+        description="Dawid–Skene: a yes needs P(yes) at least this; a no needs P(no) at least this or 0.95.")
+    threshold = FloatField(
+        "Frequency threshold", default=0.7,
+        validators=[given("Give a threshold between 0 and 1."), NumberRange(0, 1, "The threshold is a share between 0 and 1.")],
+        description="Selection frequency: a yes needs at least this share of the votes.")

@@ -7,6 +7,7 @@ from ..pagination import requested_page
 from ..services.review import labels
 from ..tenancy import owned_or_404
 from . import bp
+from .fits import panel_context
 from .forms import ExportForm, ResultsForm
 
 
@@ -27,5 +28,6 @@ def results(batch_id):
         page, summary = labels.page(batch, rule, requested_page(), class_id=image_class.id if image_class else None,
                                     decision=form.decision.data or None)
         context.update(page=page, summary=summary, rule=rule, export_form=ExportForm(data=rule.as_dict()))
+    context.update(panel_context(batch))
     return render_tab("results", "review/results.html", context.pop("batch"), partial="review/_results.html",
                       status=200 if valid else 422, **context)

@@ -5,7 +5,7 @@ from .. import partials
 from ..batches.tabs import render_tab
 from ..models import Assignment, Batch, Hit, HitPage, ImageClass, PageSubmission
 from ..pagination import paginate
-from ..services.review import progress, quality, replay, tallies
+from ..services.review import fits, progress, quality, replay, tallies
 from ..tenancy import current_org, owned_or_404
 from . import bp
 
@@ -65,7 +65,8 @@ def batch_workers(batch_id):
     scope = tallies.in_batch(batch.id)
     page = paginate(quality.workers_query(scope))
     return render_tab("review", "review/batch_workers.html", batch, partial="review/_workers.html",
-                      page=page, rows=quality.worker_rows(page.items, scope, batch_id=batch.id))
+                      page=page, rows=quality.worker_rows(page.items, scope, batch_id=batch.id),
+                      estimates=fits.worker_estimates(batch), fit=fits.latest(batch))
 
 
 @bp.get("/workers")

@@ -15,16 +15,20 @@ from peewee import JOIN, IntegrityError, fn
 from ... import storage
 from ...db import database
 from ...ingest.validate import MAX_TAB
-from ...models import (Assignment, Batch, Hit, HitPage, Image, ImageClass, ImageRecord, LabLink, PageSubmission, VERSIONS,
-                      utcnow)
+from ...models import (Assignment, Batch, Candidate, Hit, HitPage, Image, ImageClass, ImageRecord, LabLink, PageSubmission, VERSIONS,
+                      Vote, utcnow)
 from ..accounts import identity
 from ..mturk.gateway import local_stand_in_origin
+from ..review import tallies
+from ..review.fits import rounds_of
 
 PREVIEW_ASSIGNMENT = "ASSIGNMENT_ID_NOT_AVAILABLE"
 # The completion form posts to turkSubmitTo: only MTurk's own hosts, or a crafted
 # link could send a worker's completed assignment to somebody else's server.
 TURK_SUBMIT_HOSTS = ("https://www.mturk.com", "https://workersandbox.mturk.com")
 ONE_HIT_MESSAGE = "You have already completed one of our HITs. We do not accept more than 1 HIT per worker."
+EARLIER_ROUND_MESSAGE = ("You have already answered about some of these images in an earlier round of this task. "
+                         "Please return this HIT: we need a fresh pair of eyes on them.")
 MAX_LIST = 20_000  # records per image list in a summary: far above any real page
 
 
@@ -104,6 +108,37 @@ def _check_one_hit_per_worker(batch: Batch, hit: Hit, worker_id: str) -> None:
         raise AnnotationError(403, ONE_HIT_MESSAGE)
 
 
+def _voted_before(batch: Batch, worker_id: str) -> set[tuple[int, int]]:
+    """(class, image) pairs the worker voted on in the rounds before this batch (none for a first round).
+
+    Controls are left out: every page of every round shows them, as ImageNetV2 did within a batch.
+    """
+    earlier = rounds_of(batch)[:-1]
+    if not earlier:
+        return set()
+    scope = (Assignment.hit.in_(Hit.select(Hit.id).where(Hit.batch.in_(earlier))), Assignment.worker_id == worker_id)
+    tallies.refresh(*scope)
+    candidate = ((Candidate.image_class == Vote.image_class) & (Candidate.image == Vote.image)
+                 & (Candidate.role == "candidate"))
+    return set(Vote.select(Vote.image_class, Vote.image).join(Assignment, on=(Vote.assignment == Assignment.id))
+               .switch(Vote).join(Candidate, on=candidate).where(*scope).tuples())
+
+
+def _shows_again(hit: Hit, seen: set[tuple[int, int]]) -> bool:
+    """Whether the HIT shows the worker an image they voted on for its class in an earlier round."""
+    if not seen:
+        return False
+    return any((page.image_class_id, image) in seen for page in hit.pages for image in page.image_ids)
+
+
+def _check_earlier_rounds(batch: Batch, hit: Hit, worker_id: str) -> None:
+    """Rounds ask fresh workers: nobody votes twice on one image (services/review/round_plan.py)."""
+    if batch.follows_id is None or Assignment.select().where(Assignment.hit == hit, Assignment.worker_id == worker_id).exists():
+        return
+    if _shows_again(hit, _voted_before(batch, worker_id)):
+        raise AnnotationError(403, EARLIER_ROUND_MESSAGE)
+
+
 def _get_or_create(hit: Hit, worker_id: str, fields: dict) -> Assignment:
     existing = Assignment.get_or_none(Assignment.hit == hit, Assignment.worker_id == worker_id)
     if existing is not None:
@@ -129,6 +164,7 @@ def open_link(params) -> Opening:
     turk_submit_to = _turk_submit_to(params)
     worker_id = identity.anonymous_worker_id(hit.organization_id, raw_worker)
     _check_one_hit_per_worker(batch, hit, worker_id)
+    _check_earlier_rounds(batch, hit, worker_id)
     mturk_assignment = (params.get("assignmentId") or "").strip()[:64] or None
     source = "mturk" if turk_submit_to else ("survey" if params.get("hitDatasetName") else "lab")
     assignment = _get_or_create(hit, worker_id, dict(
@@ -170,12 +206,14 @@ def _open_lab(params) -> tuple[Hit, Assignment]:
         done = mine.first()
         return done.hit, done  # the completion view again, with the same code
     taken = Assignment.select(Assignment.hit).where(Assignment.worker_id == worker_id)
-    hit = (
+    free = (
         Hit.select(Hit).join(Assignment, JOIN.LEFT_OUTER, on=(Assignment.hit == Hit.id))
         .where(Hit.batch == batch, Hit.id.not_in(taken))
         .group_by(Hit.id).having(fn.COUNT(Assignment.id) < batch.assignments_per_hit)
-        .order_by(Hit.id).first()
+        .order_by(Hit.id)
     )
+    seen = _voted_before(batch, worker_id) if batch.follows_id else set()
+    hit = next((h for h in (free if seen else free.limit(1)) if not _shows_again(h, seen)), None)
     if hit is None:
         raise AnnotationError(404, "Every HIT of this task has all the annotators it needs. Thank you!")
     assignment = _get_or_create(hit, worker_id, dict(source="lab", lab_link=link, version=_version(batch, hit, params)))

@@ -20,10 +20,11 @@ from typing import IO
 import orjson
 from flask import current_app
 
-from ...models import Assignment, Batch, Candidate, Export, Image, ImageClass, ImageRecord, PageSubmission, utcnow
+from ...models import (Assignment, Batch, Candidate, Export, Image, ImageClass, ImageLabel, ImageRecord, PageSubmission,
+                       utcnow)
 from . import seed as seed_format
 from .. import jobs
-from ..review import labels, quality, tallies
+from ..review import fits, labels, quality, tallies
 
 Progress = Callable[..., None]
 REPORT_EVERY = 2000  # rows between progress reports
@@ -185,7 +186,29 @@ def write_records_csv(batch: Batch, out: IO[str], params: dict, report: Progress
 
 
 LABEL_COLUMNS = ("class_key", "class_names", "image_id", "role", "annotations", "selected", "selection_frequency",
-                 "label", "threshold", "min_annotations", "min_control_accuracy")
+                 "label", "threshold", "min_annotations", "min_control_accuracy", "model", "n_votes", "p_yes",
+                 "model_decision")
+
+
+class _FitLabels:
+    """The batch's latest label fit (services/review/fits.py) per (class, image), read one class at a time."""
+
+    def __init__(self, batch: Batch):
+        self.fit = fits.latest(batch)
+        self.class_id: int | None = None
+        self.rows: dict[int, tuple[int, float, str]] = {}
+
+    def __call__(self, class_id: int, image_id: int) -> tuple:
+        """(model, n_votes, p_yes, decision), empty without a fit or a label."""
+        if self.fit is None:
+            return ("", "", "", "")
+        if class_id != self.class_id:
+            self.class_id = class_id
+            self.rows = {i: (v, p, d) for i, v, p, d in ImageLabel.select(
+                ImageLabel.image, ImageLabel.votes, ImageLabel.p_yes, ImageLabel.decision).where(
+                ImageLabel.fit == self.fit.id, ImageLabel.image_class == class_id).tuples()}
+        found = self.rows.get(image_id)
+        return ("", "", "", "") if found is None else (self.fit.model, found[0], f"{found[1]:.6f}", found[2])
 
 
 def write_labels_csv(batch: Batch, out: IO[str], params: dict, report: Progress) -> int:
@@ -193,11 +216,13 @@ def write_labels_csv(batch: Batch, out: IO[str], params: dict, report: Progress)
     writer = csv.writer(out)
     writer.writerow(LABEL_COLUMNS)
     label = {"yes": 1, "no": 0, "undecided": ""}
+    fitted = _FitLabels(batch)
     n = 0
     for n, row in enumerate(_counting(labels.stream(batch, rule), labels.count(batch, rule), report, "labels"), 1):
         writer.writerow((
             row.image_class.key, "; ".join(row.image_class.names), row.image.key, row.role, row.seen, row.selected,
             f"{row.frequency:.4f}", label[row.decision], rule.threshold, rule.min_annotations, rule.min_accuracy,
+            *fitted(row.image_class.id, row.image.id),
         ))
     return n
 
@@ -207,6 +232,7 @@ WORKER_COLUMNS = (
     "positive_correct", "negative_controls", "negative_correct", "control_accuracy", "median_seconds_per_image",
     "seconds_per_page", "chunks_reported", "chunks_received",
     *(f"estimate_time_{name.removeprefix('estimate_')}" for name, _, _ in tallies.ESTIMATE_BUCKETS),
+    "sensitivity", "specificity", "model_votes", "model_control_votes", "flag",
 )
 
 
@@ -220,14 +246,17 @@ def write_workers_csv(batch: Batch, out: IO[str], params: dict, report: Progress
     writer.writerow(WORKER_COLUMNS)
     workers = quality.workers_query(scope)
     total = workers.count()
+    estimates = fits.worker_estimates(batch)
     n = 0
     for number in range(1, total // WORKERS_PER_QUERY + 2):
         for w in quality.worker_rows(workers.paginate(number, WORKERS_PER_QUERY), scope, batch_id=batch.id):
             f = w.figures
+            e = estimates.get(w.worker_id)
             writer.writerow((
                 w.worker_id, w.assignments, w.done, f.pages, f.images, f.selected, f.positive.n, f.positive.correct,
                 f.negative.n, f.negative.correct, _rate(f.controls.accuracy), _rate(f.seconds_per_image, 3),
                 _rate(f.seconds_per_page, 3), f.chunks_reported, f.chunks_received, *f.estimate_histogram,
+                *((_rate(e.sensitivity), _rate(e.specificity), e.votes, e.gold_votes, e.flag) if e else ("",) * 5),
             ))
             n += 1
         report(n / max(total, 1), f"{n:,} of {total:,} workers")

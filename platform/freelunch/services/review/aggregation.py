@@ -202,10 +202,10 @@ def _result(model, votes, p_yes, n_votes, n_selected, sens, spec, prior, iterati
     )
 
 
-def log_likelihood_ratios(fit_: Fit) -> tuple[np.ndarray, np.ndarray]:
-    """Per worker, how far one selected / unselected vote moves an item's log-odds."""
-    sens = np.clip(np.nan_to_num(fit_.sensitivity, nan=0.5), RATE_FLOOR, 1 - RATE_FLOOR)
-    spec = np.clip(np.nan_to_num(fit_.specificity, nan=0.5), RATE_FLOOR, 1 - RATE_FLOOR)
+def log_likelihood_ratios(sensitivity: np.ndarray, specificity: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per worker, how far one selected / unselected vote moves an item's log-odds (unknown rates: none)."""
+    sens = np.clip(np.nan_to_num(np.asarray(sensitivity, float), nan=0.5), RATE_FLOOR, 1 - RATE_FLOOR)
+    spec = np.clip(np.nan_to_num(np.asarray(specificity, float), nan=0.5), RATE_FLOOR, 1 - RATE_FLOOR)
     return np.log(sens) - np.log1p(-spec), np.log1p(-sens) - np.log(spec)
 
 

@@ -1,4 +1,4 @@
-"""A batch's votes as arrays for services/review/aggregation.py, read from the review read model.
+"""Label fits of a batch: its votes (and its earlier rounds') as arrays, the fit job, and what it stores.
 
 The votes are read through their covering index (batch, class, image,
 assignment, selected), a slice of classes at a time, straight into numpy
@@ -16,7 +16,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...db import database
-from ...models import Assignment, Candidate, Hit, Vote
+from ...models import Assignment, Batch, Candidate, Hit, ImageLabel, LabelFit, Vote, WorkerEstimate, utcnow
+from .. import jobs
+from . import aggregation, tallies
 from .aggregation import UNKNOWN, Votes
 from .tallies import refresh
 
@@ -101,3 +103,127 @@ def _gold(keys: np.ndarray, class_ids: list[int]) -> np.ndarray:
     hit = keys[where] == control_keys
     gold[where[hit]] = np.array([role == "positive" for _, _, role in controls], dtype=np.int8)[hit]
     return gold
+
+
+# --- fitting a batch in the background, and what the dashboard reads -------------
+
+INSERT_ROWS = 1000
+
+
+def rounds_of(batch: Batch) -> list[int]:
+    """The batch's id and those of the rounds it follows, first round first (a cycle is cut)."""
+    chain, current = [], batch
+    while current is not None and current.id not in chain:
+        chain.append(current.id)
+        current = Batch.get_or_none(Batch.id == current.follows_id) if current.follows_id else None
+    return chain[::-1]
+
+
+def start(batch: Batch, model: str, target_precision: float, threshold: float = 0.7) -> LabelFit:
+    """Record a fit and queue the job that makes it."""
+    fit = LabelFit.create(organization=batch.organization_id, batch=batch, model=model,
+                          target_precision=target_precision, threshold=threshold, batch_ids=rounds_of(batch))
+    name = "Dawid–Skene" if model == "ds" else "Selection frequency"
+    job = jobs.enqueue("tasks.labels.fit_labels", fit.id, organization_id=batch.organization_id,
+                       scope=f"labels:{batch.id}", title=f"{name} labels of {batch.name}")
+    fit.job_id = job.id
+    fit.save(only=[LabelFit.job_id])
+    return fit
+
+
+def latest(batch: Batch) -> LabelFit | None:
+    """The batch's newest finished fit."""
+    return (LabelFit.select().where(LabelFit.batch == batch, LabelFit.state == "done")
+            .order_by(LabelFit.id.desc()).first())
+
+
+def pending(batch: Batch) -> LabelFit | None:
+    """A fit of the batch still queued or running, if any."""
+    return (LabelFit.select().where(LabelFit.batch == batch, LabelFit.state.in_(("queued", "running")))
+            .order_by(LabelFit.id.desc()).first())
+
+
+def worker_estimates(batch: Batch) -> dict[str, WorkerEstimate]:
+    """The latest fit's estimate per worker id (empty without a fit)."""
+    fit = latest(batch)
+    if fit is None:
+        return {}
+    return {e.worker_id: e for e in WorkerEstimate.select().where(WorkerEstimate.fit == fit.id)}
+
+
+def run(fit_id: int, progress=None) -> dict:
+    """The job's body: refresh the rounds' votes, fit, store labels and worker estimates."""
+    report = progress or (lambda fraction, message="": None)
+    fit = LabelFit.get_or_none(LabelFit.id == fit_id)
+    if fit is None:
+        return {"error": "The fit was deleted before it ran."}
+    LabelFit.update(state="running").where(LabelFit.id == fit.id).execute()
+    try:
+        result = _fit_and_store(fit, report)
+    except Exception as error:
+        LabelFit.update(state="failed", error=f"{type(error).__name__}: {error}"[:1000], finished_at=utcnow()).where(
+            LabelFit.id == fit.id).execute()
+        raise
+    if "error" in result:
+        LabelFit.update(state="failed", error=result["error"], finished_at=utcnow()).where(
+            LabelFit.id == fit.id).execute()
+    return result
+
+
+def _fit_and_store(fit: LabelFit, report) -> dict:
+    report(0.05, "Adding up the submitted pages…")
+    for batch_id in fit.batch_ids:
+        tallies.refresh(tallies.in_batch(batch_id))
+    report(0.3, "Reading the votes…")
+    loaded = load_votes(fit.batch_ids)
+    if not len(loaded.votes.item):
+        return {"error": "No votes yet: labels need submitted pages."}
+    report(0.5, f"Fitting {len(loaded.votes.item):,} votes…")
+    fitted = aggregation.fit(loaded.votes, fit.model)
+    if fit.model == "mv":
+        decisions = aggregation.decide_frequency(fitted.n_selected, fitted.n_votes, fit.threshold)
+    else:
+        decisions = aggregation.decide(fitted.p_yes, fit.target_precision)
+    known = loaded.votes.gold != UNKNOWN
+    decisions[known] = np.where(loaded.votes.gold[known] == 1, "yes", "no")
+    flags = fitted.flags()
+    counts = {d: int((decisions == d).sum()) for d in ("yes", "no", "open")}
+    report(0.6, "Storing the labels…")
+    with database.atomic():
+        rows = zip(loaded.class_ids.tolist(), loaded.image_ids.tolist(), fitted.n_votes.tolist(),
+                   fitted.n_selected.tolist(), fitted.p_yes.tolist(), decisions.tolist(), known.tolist())
+        fields = [ImageLabel.fit, ImageLabel.image_class, ImageLabel.image, ImageLabel.votes, ImageLabel.selected,
+                  ImageLabel.p_yes, ImageLabel.decision, ImageLabel.known]
+        _insert(ImageLabel, fields, ((fit.id, *row) for row in rows))
+        report(0.9, "Storing the worker estimates…")
+        workers = zip(loaded.worker_ids, _nullable(fitted.sensitivity), _nullable(fitted.specificity),
+                      fitted.worker_votes.tolist(), fitted.worker_gold.tolist(), fitted.worker_selected.tolist(),
+                      flags.tolist())
+        fields = [WorkerEstimate.fit, WorkerEstimate.worker_id, WorkerEstimate.sensitivity,
+                  WorkerEstimate.specificity, WorkerEstimate.votes, WorkerEstimate.gold_votes,
+                  WorkerEstimate.selected, WorkerEstimate.flag]
+        _insert(WorkerEstimate, fields, ((fit.id, *row) for row in workers))
+        LabelFit.update(state="done", images=loaded.votes.n_items, votes=len(loaded.votes.item),
+                        iterations=fitted.iterations, finished_at=utcnow(), **counts).where(
+            LabelFit.id == fit.id).execute()
+        # One finished fit per batch is kept: the labels of older ones are what this one replaces.
+        LabelFit.delete().where(LabelFit.batch == fit.batch_id, LabelFit.id < fit.id,
+                                LabelFit.state.in_(("done", "failed"))).execute()
+    report(1.0, "Done")
+    return {"summary": f"{loaded.votes.n_items:,} images labelled: {counts['yes']:,} yes, {counts['no']:,} no, "
+                       f"{counts['open']:,} open ({len(loaded.worker_ids):,} workers, {fitted.iterations} iterations)."}
+
+
+def _nullable(rates: np.ndarray) -> list[float | None]:
+    return [None if np.isnan(r) else float(r) for r in rates]
+
+
+def _insert(model, fields, rows) -> None:
+    batch: list[tuple] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) == INSERT_ROWS:
+            model.insert_many(batch, fields=fields).execute()
+            batch = []
+    if batch:
+        model.insert_many(batch, fields=fields).execute()

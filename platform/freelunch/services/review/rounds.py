@@ -23,33 +23,44 @@ DEFAULT_MAX_VOTES = 10
 DEFAULT_TARGET = 0.99  # the target precision of the yes labels
 
 
-def typical_strength(fit: Fit, votes_worker: np.ndarray) -> float:
-    """How far a typical vote moves an item's log-odds: the median over votes of the voter's
-    (llr_selected - llr_unselected) / 2, i.e. a vote-weighted median worker."""
-    selected, unselected = log_likelihood_ratios(fit)
+def typical_strength(sensitivity: np.ndarray, specificity: np.ndarray, weights: np.ndarray) -> float:
+    """How far a typical vote moves an item's log-odds: the weighted median over workers (weights: their
+    votes) of (llr_selected - llr_unselected) / 2."""
+    selected, unselected = log_likelihood_ratios(sensitivity, specificity)
     strength = (selected - unselected) / 2
-    per_vote = strength[votes_worker]
-    return float(np.median(per_vote)) if len(per_vote) else 1.0
+    weights = np.asarray(weights, float)
+    if not weights.sum():
+        return 1.0
+    order = np.argsort(strength)
+    cumulative = np.cumsum(weights[order])
+    return float(strength[order][np.searchsorted(cumulative, cumulative[-1] / 2)])
 
 
-def more_votes(fit: Fit, gold: np.ndarray, target: float, max_votes: int = DEFAULT_MAX_VOTES,
-               step: int = DEFAULT_STEP, strength: float = 1.0) -> np.ndarray:
+def more_votes(p_yes: np.ndarray, n_votes: np.ndarray, known: np.ndarray, target: float,
+               max_votes: int = DEFAULT_MAX_VOTES, step: int = DEFAULT_STEP, strength: float = 1.0) -> np.ndarray:
     """Per item, how many more votes to ask for in the next round (0: decided, known, or at the cap)."""
-    p = np.clip(fit.p_yes, 1e-12, 1 - 1e-12)
+    p = np.clip(p_yes, 1e-12, 1 - 1e-12)
     log_odds = np.log(p) - np.log1p(-p)
     target_no = no_confidence(target)
     goal_yes = np.log(target) - np.log1p(-target)
     goal_no = np.log(target_no) - np.log1p(-target_no)
     # the distance to the nearer of the two goals, in the direction the item leans
     gap = np.where(log_odds >= 0, goal_yes - log_odds, goal_no + log_odds)
-    room = max_votes - fit.n_votes
+    room = max_votes - n_votes
     need = np.ceil(gap / max(strength, 1e-6))
     # Two votes only where even two agreeing ones would not reach the goal: no vote is spent past it
     # when they agree, and a disagreement is answered in the next round, with the refit's knowledge.
     more = np.clip(need - 1, 1, step)
     more = np.minimum(more, room)
-    is_open = (gap > 0) & (gold == UNKNOWN) & (room > 0)
+    is_open = (gap > 0) & ~known & (room > 0)
     return np.where(is_open, more, 0).astype(np.int64)
+
+
+def next_round(fit: Fit, gold: np.ndarray, target: float, max_votes: int = DEFAULT_MAX_VOTES,
+               step: int = DEFAULT_STEP) -> np.ndarray:
+    """``more_votes`` straight from a fit: the typical strength from its workers' rates and votes."""
+    strength = typical_strength(fit.sensitivity, fit.specificity, fit.worker_votes)
+    return more_votes(fit.p_yes, fit.n_votes, gold != UNKNOWN, target, max_votes, step, strength)
 
 
 @dataclass

@@ -1,0 +1,137 @@
+"""Label models in the platform: the fit job, the results and workers pages, exports, and rounds
+(tests/factories.py, make_campaign, describes the campaign: W1 and W2 careful, W3 careless)."""
+import csv
+import io
+
+from freelunch.models import Batch, Export, Hit, HitPage, ImageLabel, LabelFit, Vote, WorkerEstimate
+from freelunch.services.accounts.identity import anonymous_worker_id
+from freelunch.services.exports import files as exports
+from freelunch.services.review import fits, tallies
+from support import csrf_token, survey_url
+
+HTMX = {"HX-Request": "true"}
+
+
+def fit(client, batch, run_jobs, model="ds", target="0.9"):
+    response = client.post(f"/review/batches/{batch.id}/fit", headers=HTMX, data={
+        "csrf_token": csrf_token(client), "model": model, "target_precision": target, "threshold": "0.7"})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    run_jobs()
+    return LabelFit.select().where(LabelFit.batch == batch).order_by(LabelFit.id.desc()).first()
+
+
+def test_votes_load_as_arrays_with_the_controls_as_known_labels(app, campaign):
+    with app.app_context():
+        tallies.refresh(tallies.in_batch(campaign.batch.id))
+        loaded = fits.load_votes([campaign.batch.id])
+    assert len(loaded.votes.item) == Vote.select().where(Vote.batch == campaign.batch).count() == 28
+    assert loaded.votes.n_items == 12 and sorted(loaded.worker_ids) == ["W1AAAAAAAA", "W2BBBBBBBB", "W3CCCCCCCC"]
+    gold = {image: int(g) for image, g in zip(loaded.image_ids.tolist(), loaded.votes.gold)}
+    assert gold[campaign.images["ap"].id] == 1 and gold[campaign.images["bn"].id] == 0
+    assert gold[campaign.images["a1"].id] == -1
+
+
+def test_the_fit_job_stores_labels_and_worker_estimates(app, client, campaign, run_jobs):
+    page = client.get(f"/review/batches/{campaign.batch.id}/results").get_data(as_text=True)
+    assert "No label model fitted yet" in page
+    done = fit(client, campaign.batch, run_jobs)
+    assert done.state == "done" and done.model == "ds" and done.batch_ids == [campaign.batch.id]
+    assert done.images == 12 and done.votes == 28 and done.yes + done.no + done.open == 12
+    labels = {(row.image_class.key, row.image.key): row for row in ImageLabel.select().where(ImageLabel.fit == done)}
+    assert len(labels) == 12
+    assert labels[("n01", "n01/ap")].decision == "yes" and labels[("n01", "n01/ap")].known
+    assert labels[("n01", "n01/an")].decision == "no" and labels[("n01", "n01/an")].p_yes == 0
+    assert labels[("n01", "n01/a1")].votes == 2 and labels[("n01", "n01/a1")].selected == 1
+    workers = {w.worker_id: w for w in WorkerEstimate.select().where(WorkerEstimate.fit == done)}
+    assert set(workers) == {"W1AAAAAAAA", "W2BBBBBBBB", "W3CCCCCCCC"}
+    assert workers["W3CCCCCCCC"].specificity < 0.5 < workers["W1AAAAAAAA"].specificity
+    assert workers["W1AAAAAAAA"].gold_votes == 4 and workers["W1AAAAAAAA"].votes == 8
+
+    page = client.get(f"/review/batches/{campaign.batch.id}/results").get_data(as_text=True)
+    assert "Dawid–Skene" in page and f"{done.yes} yes" in page and f"{done.open} open" in page
+    listed = client.get(f"/review/fits/{done.id}/labels?decision=yes").get_data(as_text=True)
+    assert "n01/ap" in listed and "n01/an" not in listed
+    workers_page = client.get(f"/review/batches/{campaign.batch.id}/workers").get_data(as_text=True)
+    assert "Sensitivity" in workers_page and "4 on controls" in workers_page
+
+    again = fit(client, campaign.batch, run_jobs, model="mv")
+    assert again.state == "done" and again.model == "mv"
+    assert LabelFit.select().where(LabelFit.batch == campaign.batch).count() == 1  # the older fit is replaced
+    frequency = ImageLabel.get(ImageLabel.fit == again, ImageLabel.image == campaign.images["a1"])
+    assert frequency.p_yes == 0.5 and frequency.decision == "no"
+
+
+def test_a_bad_fit_form_is_a_form_error(app, client, campaign):
+    response = client.post(f"/review/batches/{campaign.batch.id}/fit", headers=HTMX, data={
+        "csrf_token": csrf_token(client), "model": "ds", "target_precision": "1.5", "threshold": "0.7"})
+    assert response.status_code == 422 and "between 0.5 and 0.9999" in response.get_data(as_text=True)
+    assert client.post(f"/review/batches/{campaign.batch.id}/fit", data={"model": "ds"}).status_code in (302, 400)
+    assert LabelFit.select().count() == 0
+
+
+def test_a_batch_without_votes_fails_with_a_message(app, make_account, run_jobs):
+    from factories import make_batch
+    _, org = make_account("other@example.org", "Other")
+    batch = make_batch(app, org)
+    with app.app_context():
+        started = fits.start(batch, "ds", 0.99)
+    run_jobs()
+    failed = LabelFit.get_by_id(started.id)
+    assert failed.state == "failed" and "No votes yet" in failed.error
+    assert ImageLabel.select().count() == 0
+
+
+def test_exports_carry_the_model(app, client, campaign, run_jobs):
+    done = fit(client, campaign.batch, run_jobs)
+    rows = {}
+    for kind in ("labels-csv", "workers-csv"):
+        with app.app_context():
+            export = exports.start(campaign.batch, kind)
+        run_jobs()
+        export = Export.get_by_id(export.id)
+        with app.app_context():
+            rows[kind] = list(csv.DictReader(io.StringIO(exports.file_path(export).read_text())))
+    label = next(r for r in rows["labels-csv"] if r["image_id"] == "n01/a1")
+    stored = ImageLabel.get(ImageLabel.fit == done, ImageLabel.image == campaign.images["a1"])
+    assert label["model"] == "ds" and label["n_votes"] == "2" and float(label["p_yes"]) == round(stored.p_yes, 6)
+    assert label["model_decision"] == stored.decision
+    worker = next(r for r in rows["workers-csv"] if r["worker_id"] == "W3CCCCCCCC")
+    estimate = WorkerEstimate.get(WorkerEstimate.fit == done, WorkerEstimate.worker_id == "W3CCCCCCCC")
+    assert float(worker["specificity"]) == round(estimate.specificity, 4) and worker["model_control_votes"] == "6"  # three pages, two controls each
+
+
+def test_the_next_round_asks_the_open_images_of_fresh_workers(app, client, campaign, run_jobs):
+    # W1 is "alice" as a survey link would name her, so she can come back for round 2.
+    with app.app_context():
+        alice = anonymous_worker_id(campaign.batch.organization_id, "alice")
+    campaign.assignments["h1w1"].worker_id = alice
+    campaign.assignments["h1w1"].save()
+    done = fit(client, campaign.batch, run_jobs, target="0.99")
+    open_images = {(r.image_class_id, r.image_id) for r in ImageLabel.select().where(
+        ImageLabel.fit == done, ImageLabel.decision == "open")}
+    assert open_images and done.open == len(open_images)
+
+    plan = client.get(f"/review/batches/{campaign.batch.id}/next-round").get_data(as_text=True)
+    assert f"{len(open_images)}</strong> open images" in plan and "Make round 2" in plan
+    response = client.post(f"/review/batches/{campaign.batch.id}/next-round", data={"csrf_token": csrf_token(client)})
+    assert response.status_code == 302
+    follow_up = Batch.get(Batch.follows == campaign.batch)
+    assert follow_up.round == 2 and follow_up.state == "ready" and fits.rounds_of(follow_up) == [
+        campaign.batch.id, follow_up.id]
+    pages = list(HitPage.select().join(Hit).where(Hit.batch == follow_up))
+    asked = {(p.image_class_id, i) for p in pages for i in p.image_ids}
+    controls = {(c.id, campaign.images[k].id) for k, c in (("ap", campaign.classes["A"]), ("an", campaign.classes["A"]),
+                                                           ("bp", campaign.classes["B"]), ("bn", campaign.classes["B"]))}
+    assert open_images <= asked and asked - open_images <= controls
+    assert all(len(p.image_ids) <= follow_up.images_per_page for p in pages)
+
+    # alice voted on candidates of these pages in round 1: she is turned away; a new worker is not.
+    # (The controls come back every round, as they do on every page: seeing one again does not count.)
+    alice_saw = {(campaign.classes["A"].id, campaign.images[k].id) for k in ("a1", "a2")}
+    alice_saw |= {(campaign.classes["B"].id, campaign.images[k].id) for k in ("b1", "b2")}
+    shown = [h for h in Hit.select().where(Hit.batch == follow_up)
+             if alice_saw & {(p.image_class_id, i) for p in h.pages for i in p.image_ids}]
+    assert shown
+    refused = client.get(survey_url(shown[0], "alice"))
+    assert refused.status_code == 403 and "earlier round" in refused.get_data(as_text=True)
+    assert client.get(survey_url(shown[0], "bob")).status_code == 303
