@@ -18,7 +18,7 @@ import numpy as np
 from ...db import database
 from ...models import Assignment, Batch, Candidate, Hit, ImageLabel, LabelFit, Vote, WorkerEstimate, utcnow
 from .. import jobs
-from . import aggregation, tallies
+from . import aggregation
 from .aggregation import UNKNOWN, Votes
 from .tallies import refresh
 
@@ -124,7 +124,7 @@ def start(batch: Batch, model: str, target_precision: float, threshold: float = 
     fit = LabelFit.create(organization=batch.organization_id, batch=batch, model=model,
                           target_precision=target_precision, threshold=threshold, batch_ids=rounds_of(batch))
     name = "Dawid–Skene" if model == "ds" else "Selection frequency"
-    job = jobs.enqueue("tasks.labels.fit_labels", fit.id, organization_id=batch.organization_id,
+    job = jobs.enqueue(jobs.FIT_LABELS, fit.id, organization_id=batch.organization_id,
                        scope=f"labels:{batch.id}", title=f"{name} labels of {batch.name}")
     fit.job_id = job.id
     fit.save(only=[LabelFit.job_id])
@@ -171,10 +171,7 @@ def run(fit_id: int, progress=None) -> dict:
 
 
 def _fit_and_store(fit: LabelFit, report) -> dict:
-    report(0.05, "Adding up the submitted pages…")
-    for batch_id in fit.batch_ids:
-        tallies.refresh(tallies.in_batch(batch_id))
-    report(0.3, "Reading the votes…")
+    report(0.05, "Reading the votes…")
     loaded = load_votes(fit.batch_ids)
     if not len(loaded.votes.item):
         return {"error": "No votes yet: labels need submitted pages."}
