@@ -73,6 +73,22 @@ def test_mturk_external_question_parameters(client, batch):
     assert evil.status_code == 400 and "not Amazon Mechanical Turk" in evil.get_data(as_text=True)
 
 
+def test_a_worker_who_did_a_hit_is_turned_away_from_its_other_mturk_copy(app, client, batch):
+    """More than 9 assignments make several MTurk HITs of one HIT: the same pages must not be done twice."""
+    hit = batch.hits.first()
+    query = f"/annotate?imageNetHitId={hit.key}&workerId=W9&turkSubmitTo=https://workersandbox.mturk.com"
+    client.get(f"{query}&assignmentId=ASG9&hitId=3PARTONE")
+    assignment = Assignment.get()
+    with app.app_context():
+        token = assignment_token(assignment.id)
+    for pageno in (1, 2):
+        assert post_page(client, token, pageno, summary_for(hit, pageno)).status_code == 200
+    again = client.get(f"{query}&assignmentId=ASG10&hitId=3PARTTWO")
+    assert again.status_code == 409 and "another copy of this HIT" in again.get_data(as_text=True)
+    assert client.get(f"{query}&assignmentId=ASG9&hitId=3PARTONE").status_code in (200, 303)  # its own copy still opens
+    assert Assignment.get().mturk_assignment_id == "ASG9"
+
+
 def test_mturk_completion_form_posts_the_assignment_to_turk_submit_to(app, client, batch):
     hit = batch.hits.first()
     client.get(f"/annotate?imageNetHitId={hit.key}&assignmentId=ASG9&hitId=H9&workerId=W9"

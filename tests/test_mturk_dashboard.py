@@ -75,6 +75,7 @@ def test_bad_settings_get_form_errors_and_nothing_is_saved(client, requester):
     html = response.get_data(as_text=True)
     assert response.status_code == 422
     assert "two-letter country codes such as US or GB, not USA" in html
+    assert "The reward 1.005 has fractions of a cent" in html
     assert Batch.get_by_id(requester.id).reward == Decimal("0.25")
 
     response = client.post(f"/batches/{requester.id}/mturk/settings", data={**form, "reward": "0.30", "locales": "us,gb",
@@ -171,9 +172,9 @@ def test_cli_refuses_bad_input_with_a_message_and_a_non_zero_exit(app, requester
     monkeypatch.setattr(gateway, "client", lambda *a, **k: pytest.fail("nothing may be sent"))
     missing = run(app, "mturk", "publish", "--batch", "999", "--yes")
     assert missing.exit_code == 1 and "There is no batch 999." in missing.output
-    Batch.update(reward=Decimal("1.005")).where(Batch.id == requester.id).execute()
+    Batch.update(reward=Decimal("0")).where(Batch.id == requester.id).execute()
     bad = run(app, "mturk", "publish", "--batch", str(requester.id), "--yes")
-    assert bad.exit_code == 1 and "has fractions of a cent" in bad.output and "Traceback" not in bad.output
+    assert bad.exit_code == 1 and "MTurk needs a reward of at least $0.01" in bad.output and "Traceback" not in bad.output
     nobody = run(app, "mturk", "balance", "--org", "Nobody")
     assert nobody.exit_code == 1 and "There is no organization 'Nobody'" in nobody.output
 
@@ -202,3 +203,20 @@ def test_cli_balance_and_expire_over_the_wire(app, requester, monkeypatch, tmp_p
         assert again.exit_code == 0 and "1 MTurk HITs expired, 2 had expired already." in again.output
     assert [op for op, _ in turk.requests] == ["GetAccountBalance"] + ["UpdateExpirationForHIT"] * 4
     assert Organization.select().count() == 1
+
+
+def test_cli_rotate_credentials_re_encrypts_with_the_new_key(app, requester):
+    from cryptography.fernet import Fernet
+
+    from freelunch.services.mturk import credentials
+
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    app.config["MTURK_CREDENTIALS_KEY"] = old
+    with app.app_context():
+        credentials.store(requester.organization_id, "AKIAEXAMPLE12345", "the-secret-key-itself")
+    app.config["MTURK_CREDENTIALS_KEY"] = f"{new},{old}"
+    rotated = run(app, "mturk", "rotate-credentials")
+    assert rotated.exit_code == 0 and "1 key pairs re-encrypted" in rotated.output
+    app.config["MTURK_CREDENTIALS_KEY"] = new
+    with app.app_context():
+        assert credentials.load(requester.organization_id).secret_access_key == "the-secret-key-itself"

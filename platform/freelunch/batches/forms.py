@@ -8,6 +8,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..models import VERSION_MEANINGS, VERSIONS
+from ..mturk.forms import whole_cents
 from ..services.mturk.cost import FEE_STEP_ASSIGNMENTS
 
 
@@ -42,6 +43,9 @@ class BatchForm(FlaskForm):
                         validators=[DataRequired("Give the HITs a title."), Length(max=200)])
     description = TextAreaField("Description", default="Select images containing objects of the appropriate type",
                                 validators=[Length(max=2000)])
+
+    def validate_reward(self, field):
+        whole_cents(field)
 
     def validate_versions(self, field):
         if not field.data:

@@ -9,7 +9,19 @@ from wtforms import (BooleanField, DecimalField, IntegerField, PasswordField, Ra
                      TextAreaField)
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp, ValidationError
 
+from ..services.mturk.errors import InvalidRequest
+from ..services.mturk.validation import money
+
 COUNTRY = re.compile(r"^[A-Z]{2}$")
+
+
+def whole_cents(field) -> None:
+    """MTurk pays whole cents: refuse 1.005 instead of letting the database round it."""
+    if field.data is not None:
+        try:
+            money(field.data, "The reward")
+        except InvalidRequest as refused:
+            raise ValidationError(str(refused)) from None
 
 
 class SettingsForm(FlaskForm):
@@ -32,6 +44,9 @@ class SettingsForm(FlaskForm):
         Optional(), NumberRange(0, 1_000_000, "A number of HITs, or empty for none.")])
     locales = StringField("Worker countries (ISO codes, comma-separated; empty for any)", validators=[Length(max=200)])
     soft_block = BooleanField("Keep out workers on the organization's block list")
+
+    def validate_reward(self, field):
+        whole_cents(field)
 
     def validate_locales(self, field):
         codes = self.countries()

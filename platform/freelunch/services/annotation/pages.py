@@ -26,6 +26,8 @@ PREVIEW_ASSIGNMENT = "ASSIGNMENT_ID_NOT_AVAILABLE"
 # The completion form posts to turkSubmitTo: only MTurk's own hosts, or a crafted
 # link could send a worker's completed assignment to somebody else's server.
 TURK_SUBMIT_HOSTS = ("https://www.mturk.com", "https://workersandbox.mturk.com")
+ALREADY_DONE_MESSAGE = ("You have already done these pages in another copy of this HIT (it is offered more than once). "
+                        "Please return this copy.")
 ONE_HIT_MESSAGE = "You have already completed one of our HITs. We do not accept more than 1 HIT per worker."
 EARLIER_ROUND_MESSAGE = ("You have already answered about some of these images in an earlier round of this task. "
                          "Please return this HIT: we need a fresh pair of eyes on them.")
@@ -166,11 +168,15 @@ def open_link(params) -> Opening:
     _check_one_hit_per_worker(batch, hit, worker_id)
     _check_earlier_rounds(batch, hit, worker_id)
     mturk_assignment = (params.get("assignmentId") or "").strip()[:64] or None
+    mturk_hit = (params.get("hitId") or "").strip()[:64] or None
     source = "mturk" if turk_submit_to else ("survey" if params.get("hitDatasetName") else "lab")
     assignment = _get_or_create(hit, worker_id, dict(
         source=source, version=_version(batch, hit, params), mturk_assignment_id=mturk_assignment,
-        mturk_hit_id=(params.get("hitId") or "").strip()[:64] or None, turk_submit_to=turk_submit_to,
+        mturk_hit_id=mturk_hit, turk_submit_to=turk_submit_to,
     ))
+    if turk_submit_to and assignment.done and mturk_hit and assignment.mturk_hit_id and mturk_hit != assignment.mturk_hit_id:
+        # A HIT of more than 9 assignments is published as several MTurk HITs of the same pages (services/mturk/cost.py).
+        raise AnnotationError(409, ALREADY_DONE_MESSAGE)
     if turk_submit_to and not assignment.done and mturk_assignment != assignment.mturk_assignment_id:
         # A worker who returned the HIT and accepted it again has a new MTurk assignment. The one they
         # returned may already be another worker's: assignments are unique per (AssignmentId, worker).
