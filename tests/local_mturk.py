@@ -20,6 +20,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
+from http.cookiejar import CookieJar
 
 import boto3
 import pytest
@@ -73,8 +74,10 @@ class LocalMTurk:
                                          data=urllib.parse.urlencode(data, doseq=True).encode() if data is not None else None)
         if worker_id:
             request.add_header("Cookie", f"{COOKIE}={worker_id}")
+        # A cookie the site sets (a generated worker id) is sent on along its redirect, as a browser would.
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()))
         try:
-            with urllib.request.urlopen(request, timeout=10) as response:
+            with opener.open(request, timeout=10) as response:
                 return WorkerPage(response.status, response.url, response.read().decode())
         except urllib.error.HTTPError as error:
             return WorkerPage(error.code, error.url, error.read().decode())

@@ -177,6 +177,17 @@ def test_preview_shows_the_external_url_without_an_assignment(local_mturk, mturk
     assert hit["HITId"] in listing.html and "Find fish" in listing.html
 
 
+def test_choosing_a_worker_id_sets_who_works_and_stays_on_this_site(local_mturk, mturk):
+    hit = make_hit(mturk)
+    chosen = local_mturk.page("/worker/identity", {"worker_id": "a1chosen", "next": f"/worker/hits/{hit['HITId']}"})
+    assert chosen.status == 200 and chosen.url.endswith(f"/worker/hits/{hit['HITId']}")
+    assert local_mturk.page("/worker/identity", {"worker_id": "A1", "next": "//evil.example.org/"}).url.endswith("/worker/")
+    assert local_mturk.page("/worker/identity", {"worker_id": "not a worker"}).status == 400
+    generated = local_mturk.accept(hit["HITId"], worker_id="")
+    with local_mturk.store.lock:
+        assert re.fullmatch(r"A[A-Z0-9]{13}", local_mturk.store.assignments[generated].worker_id)
+
+
 def test_accept_shows_the_hit_with_the_query_mturk_sends(local_mturk, mturk):
     hit = make_hit(mturk)
     assignment_id = local_mturk.accept(hit["HITId"], "AWORKERONE")

@@ -87,7 +87,10 @@ def identity():
     if not WORKER_ID.match(worker_id):
         return render_template("localturk/message.html", title="Not a worker id",
                                text="A worker id is an A followed by capital letters and digits, e.g. A1B2C3D4E5F6G7."), 400
-    return _with_worker(redirect(request.form.get("next") or url_for(".index")), worker_id)
+    back = request.form.get("next", "")
+    if not back.startswith("/") or back.startswith("//"):  # only back to a page of this site
+        back = url_for(".index")
+    return _with_worker(redirect(back), worker_id)
 
 
 @bp.get("/worker/hits/<hit_id>")
