@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 POSTGRES_TEST_URL ?= postgres://postgres@127.0.0.1:5432/test
 
-.PHONY: install run test test-postgres e2e bench-ingest bench-flush bench-page bench-dashboard bench-quality clean
+.PHONY: install run test test-postgres e2e bench-ingest bench-flush bench-scale bench-soak bench-page bench-dashboard bench-quality clean
 
 # `make run` installs what running needs (.installed-local); `make test` adds the test tools (.installed-dev).
 $(BIN)/python:
@@ -37,11 +37,20 @@ e2e: install
 
 # The ingest path under load against the naive design (docs/performance.md); needs wrk and redis-server from Debian (apt-get install wrk redis-server).
 bench-ingest: install
-	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/ingest.py $(ARGS)
 
 # The flush alone, SQLite and PostgreSQL in the same run, and PostgreSQL's alternative bulk writes (docs/performance.md).
 bench-flush: install
 	$(BIN)/python bench/flush.py
+
+# PostgreSQL flush, a real Redis Cluster with the Procfile's processes through kills and a failover, ingest_vs_bare (docs/performance.md).
+bench-scale: install
+	$(BIN)/python bench/scale.py
+
+# 500 annotators against the Procfile's processes for MINUTES minutes: RSS, stream length, p50/p99 and flush lag each minute.
+MINUTES ?= 30
+bench-soak: install
+	$(BIN)/python bench/soak.py --minutes $(MINUTES)
 
 # The annotation page: server render time, page weight, tracker cost per pointer event (docs/performance.md).
 bench-page: install
@@ -49,7 +58,7 @@ bench-page: install
 
 # The requester's dashboard on a 144,000-record campaign: page server times, export speed and memory (docs/performance.md).
 bench-dashboard: install
-	$(BIN)/python bench/dashboard.py
+	$(BIN)/python bench/dashboard.py $(ARGS)
 
 # Label quality per paid page: fixed-10 majority vote against Dawid–Skene in rounds, and a 144k refit (docs/performance.md).
 bench-quality: install

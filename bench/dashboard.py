@@ -10,7 +10,7 @@ into a fresh database with bulk inserts, then measures
   a subprocess of its own so its peak resident memory is its alone.
 
 Targets (issue 5): each page <= 150 ms; export >= 20,000 records/s with peak
-memory < 300 MB. ``--database`` runs it on PostgreSQL instead of SQLite.
+memory < 300 MB. ``--database postgres`` runs it on a fresh PostgreSQL database instead of SQLite.
 """
 from __future__ import annotations
 
@@ -26,6 +26,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
+
+import databases
 
 PAGE_TARGET_MS = 150
 EXPORT_TARGET_RATE = 20_000
@@ -253,7 +256,8 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=48)
     parser.add_argument("--assignments", type=int, default=3)
     parser.add_argument("--repeat", type=int, default=5, help="requests per page to take the median of")
-    parser.add_argument("--database", help="an empty database's URL (default: a fresh SQLite file)")
+    parser.add_argument("--database", default="sqlite", help="sqlite (a fresh file, the default), postgres (a fresh "
+                        "database on BENCH_POSTGRES_URL's server) or an empty database's URL")
     parser.add_argument("--keep", action="store_true", help="keep the instance folder (and SQLite file) afterwards")
     parser.add_argument("--instance", help=argparse.SUPPRESS)
     parser.add_argument("--batch", type=int, help=argparse.SUPPRESS)
@@ -269,7 +273,7 @@ def main() -> None:
     from freelunch.services.schema import upgrade
 
     instance = tempfile.mkdtemp(prefix="freelunch-bench-")
-    database_url = args.database or f"sqlite:///{instance}/bench.db"
+    database_url = databases.database_url(args.database, Path(instance), "dashboard")
     app = _app(database_url, instance)
     with app.app_context(), database.connection_context():
         upgrade(database)

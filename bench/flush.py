@@ -30,6 +30,7 @@ from peewee import fn
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from ingest import cpu_seconds, free_port, start, wait_for_port  # noqa: E402
+from databases import POSTGRES_ADMIN_URL, fresh_postgres  # noqa: E402
 from ingest_load import events_json  # noqa: E402
 
 N_ASSIGNMENTS = 500
@@ -137,21 +138,12 @@ def run(database_url: str, redis_url: str, tmp: Path, batches: int, bulk: int, r
     return best
 
 
-def fresh_postgres(admin_url: str, name: str) -> str:
-    connection = psycopg2.connect(admin_url.replace("postgres://", "postgresql://", 1))
-    connection.autocommit = True
-    connection.cursor().execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    connection.cursor().execute(f"CREATE DATABASE {name}")
-    connection.close()
-    return admin_url.rsplit("/", 1)[0] + "/" + name
-
-
 def main() -> None:
     options = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     options.add_argument("--batches", type=int, default=10_000, help="batches of 60 events per flush")
     options.add_argument("--bulk", type=int, default=200, help="INGEST_BULK")
     options.add_argument("--rounds", type=int, default=2, help="flushes per strategy; the best counts")
-    options.add_argument("--postgres", default=os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres"),
+    options.add_argument("--postgres", default=POSTGRES_ADMIN_URL,
                          help="a PostgreSQL server where the benchmark may create and drop database bench_flush")
     options.add_argument("--alternatives", action=argparse.BooleanOptionalAction, default=True,
                          help="also time execute_values and executemany on PostgreSQL")
@@ -167,7 +159,7 @@ def main() -> None:
         print(f"load average before: {os.getloadavg()[0]:.2f} (other processes share these {os.cpu_count()} cores); "
               f"{args.batches} batches of {EVENTS_PER_BATCH} events, bulks of {args.bulk}", flush=True)
         sqlite = run(f"sqlite:///{tmp / 'flush.db'}", redis_url, tmp, args.batches, args.bulk, args.rounds, ["production"])
-        pg_url = fresh_postgres(args.postgres, "bench_flush")
+        pg_url = fresh_postgres("bench_flush", args.postgres)
         strategies = ["production", "execute_values", "executemany"] if args.alternatives else ["production"]
         pg = run(pg_url, redis_url, tmp, args.batches, args.bulk, args.rounds, strategies)
         print(f"load average after: {os.getloadavg()[0]:.2f}", flush=True)

@@ -1,7 +1,8 @@
 """make bench-ingest: the ingest path under load, against the naive design, with nothing lost.
 
 Starts what production runs (its own redis-server, gunicorn as in the Procfile,
-an RQ worker with the AppWorker class) on a fresh SQLite database, then measures:
+an RQ worker with the AppWorker class) on a fresh database (`--database`: sqlite, the
+default, or postgres) with `--shards` stream shards, then measures:
 1. saturation throughput (wrk) of /api/ingest, of a bare endpoint that only
    parses and checks (the ceiling), and of a naive endpoint that INSERTs each batch;
 2. flush throughput: the worker drains the backlog left by step 1;
@@ -32,10 +33,18 @@ from pathlib import Path
 
 import redis
 
+import databases
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 BIN = Path(sys.executable).parent
-INGEST_STREAM = "ingest:{0}:events"  # the one shard (services/ingest/stream.py's stream_key(0))
+
+
+def streams(shards: int) -> list[str]:
+    """The shards' stream keys (services/ingest/stream.py's stream_key)."""
+    return [f"ingest:{{{shard}}}:events" for shard in range(shards)]
+
+
 N_ASSIGNMENTS = 2500
 EVENTS_PER_BATCH = 60
 
@@ -231,15 +240,19 @@ def open_loop(port: int, path: str, tokens_file: Path, annotators: int, seconds:
             "statuses": sorted({r[2] for r in results}), "results": results}
 
 
-def drain(r: redis.Redis, stream: str, worker_log: Path, seconds: float = 120) -> float:
-    """Wait until every batch is flushed; returns when that was (time.time())."""
+def drain(r: redis.Redis, keys: list[str], worker_log: Path, seconds: float = 120) -> float:
+    """Wait until every batch of every shard is flushed; returns when that was (time.time())."""
     end = time.monotonic() + seconds
-    while time.monotonic() < end:
+
+    def unflushed(stream: str) -> int:
         pending = r.xpending(stream, "flushers")["pending"] if r.exists(stream) and r.xinfo_groups(stream) else 0
-        if r.xlen(stream) == 0 and pending == 0:
+        return r.xlen(stream) + pending
+
+    while time.monotonic() < end:
+        if not any(unflushed(stream) for stream in keys):
             return time.time()
         time.sleep(0.02)
-    raise SystemExit("the worker did not drain the stream in time; its log ends:\n" + worker_log.read_text()[-3000:])
+    raise SystemExit("the worker did not drain the streams in time; its log ends:\n" + worker_log.read_text()[-3000:])
 
 
 def first_flush_start(redis_url: str) -> float:
@@ -255,23 +268,18 @@ def first_flush_start(redis_url: str) -> float:
     return min(job.started_at.timestamp() for job in jobs if job and job.started_at)
 
 
-def stored_events(db_path: Path) -> int:
-    import sqlite3
-
-    with sqlite3.connect(db_path) as connection:
-        return connection.execute("SELECT COALESCE(SUM(n_events), 0) FROM pointer_chunk").fetchone()[0]
+def stored_events(database_url: str) -> int:
+    return databases.scalar(database_url, "SELECT COALESCE(SUM(n_events), 0) FROM pointer_chunk")
 
 
-def account(db_path: Path, phases: list[dict], saturation: list[dict]) -> tuple[int, int]:
+def account(database_url: str, phases: list[dict], saturation: list[dict]) -> tuple[int, int]:
     """(lost, duplicated) events: every batch answered 202 must be stored, and stored once."""
-    import sqlite3
-
-    connection = sqlite3.connect(db_path)
-    (duplicated,) = connection.execute(
-        "SELECT COALESCE(SUM(extra), 0) FROM (SELECT SUM(n_events) - MAX(n_events) AS extra FROM pointer_chunk"
-        " GROUP BY assignment_id, pageno, seq)").fetchone()
-    stored = {(a, p, s): n for a, p, s, n in connection.execute("SELECT assignment_id, pageno, seq, n_events FROM pointer_chunk")}
-    ids = [row[0] for row in connection.execute("SELECT id FROM assignment ORDER BY id")]
+    duplicated = databases.scalar(
+        database_url, "SELECT COALESCE(SUM(extra), 0) FROM (SELECT SUM(n_events) - MAX(n_events) AS extra"
+        " FROM pointer_chunk GROUP BY assignment_id, pageno, seq) AS per_batch")
+    stored = {(a, p, s): n for a, p, s, n in databases.rows(
+        database_url, "SELECT assignment_id, pageno, seq, n_events FROM pointer_chunk")}
+    ids = [row[0] for row in databases.rows(database_url, "SELECT id FROM assignment ORDER BY id")]
     lost = 0
     for phase in phases:
         for who, seq, status, *_ in phase["results"]:
@@ -295,6 +303,9 @@ def main() -> None:
     options.add_argument("--rounds", type=int, default=2, help="alternating wrk rounds of bare and ingest")
     options.add_argument("--gunicorn", default="", help="gunicorn options added to the Procfile's, e.g. '--threads 8'")
     options.add_argument("--saturation-only", action="store_true", help="stop after the wrk runs")
+    options.add_argument("--database", default="sqlite", help="sqlite (a fresh file), postgres (a fresh database "
+                         "on BENCH_POSTGRES_URL's server) or a URL")
+    options.add_argument("--shards", type=int, default=1, help="INGEST_SHARDS (all on the benchmark's one Redis)")
     args = options.parse_args()
     for tool in ("wrk", "redis-server"):
         if not shutil.which(tool):
@@ -304,9 +315,10 @@ def main() -> None:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-ingest-")))
         redis_port, web_port = free_port(), free_port()
         redis_url = f"redis://127.0.0.1:{redis_port}/0"
-        db_path = tmp / "freelunch.db"
+        database_url = databases.database_url(args.database, tmp, "ingest")
         env = {**os.environ, "FREELUNCH_ENV": "production", "SECRET_KEY": "bench-secret", "FREELUNCH_INSTANCE": str(tmp),
-               "DATABASE_URL": f"sqlite:///{db_path}", "REDIS_URL": redis_url, "INGEST_STREAM_MAX": "1000000",
+               "DATABASE_URL": database_url, "REDIS_URL": redis_url, "INGEST_STREAM_MAX": "1000000",
+               "INGEST_SHARDS": str(args.shards),
                "PYTHONPATH": str(HERE)}
         os.environ.update(env)
         # Redis as production should run it for this data (docs/operations.md): AOF, fsync once a second,
@@ -353,20 +365,20 @@ def main() -> None:
                      / statistics.median(sum(r["cpu_ms"].values()) for r in saturation if r["path"] == "/api/ingest"))
         print(f"ingest vs bare by CPU per request (gunicorn + redis + wrk, medians): {cpu_ratio:.2f}", flush=True)
         if args.saturation_only:
-            print(f"ingest_vs_bare={ingest / bare:.2f}")
+            print(f"ingest_vs_bare={ingest / bare if bare else float('nan'):.2f}")
             return
         ingest_runs = [run for run in saturation if run["path"] == "/api/ingest"]
 
         # The worker starts now, so that saturation measured the endpoints alone; the flush job
         # enqueued by the first batch drains the backlog, timed by RQ's own job timestamps.
         # Timed from the first flush job's start (worker start-up excluded) to the empty stream.
-        backlog, before = r.xlen(INGEST_STREAM), stored_events(db_path)
+        backlog, before = sum(r.xlen(key) for key in streams(args.shards)), stored_events(database_url)
         # Niced: on this one 2-core box the flusher stands in for worker machines of their own,
         # so its bursts after each stall must not take the cores from the web workers.
         start(stack, ["nice", "-n", "10", str(BIN / "rq"), "worker", "--worker-class", "workers.app_worker.AppWorker", "--url", redis_url,
                       "ingest", "default"], env, tmp / "worker.log")
-        drained_at = drain(r, INGEST_STREAM, tmp / "worker.log")
-        flushed, seconds = stored_events(db_path) - before, drained_at - first_flush_start(redis_url)
+        drained_at = drain(r, streams(args.shards), tmp / "worker.log")
+        flushed, seconds = stored_events(database_url) - before, drained_at - first_flush_start(redis_url)
         flush_per_s = flushed / seconds
         print(f"flush: {backlog} batches, {flushed} events in {seconds:.2f} s = {flush_per_s:.0f} events/s", flush=True)
 
@@ -391,7 +403,7 @@ def main() -> None:
         phase("open loop /api/ingest", "/api/ingest", 250, max(5, args.seconds * 2 // 3), 1)
         steady = phase("open loop /api/ingest", "/api/ingest", 1000, args.seconds, 1)
         for path, page in (("/api/ingest", 1), ("/bench/direct", 3)):
-            stall = start(stack, [sys.executable, str(HERE / "ingest_stall.py"), str(db_path), str(args.seconds + 1)],
+            stall = start(stack, [sys.executable, str(HERE / "ingest_stall.py"), database_url, str(args.seconds + 1)],
                           env, tmp / "stall.log")
             time.sleep(0.2)  # the first stall begins as the load does
             result = phase(f"stalled {path}", path, 1000, args.seconds, page)
@@ -402,9 +414,9 @@ def main() -> None:
                 direct_stalled = result
         phase("open loop /api/ingest", "/api/ingest", 2500, max(5, args.seconds * 2 // 3), 1)
 
-        drain(r, INGEST_STREAM, tmp / "worker.log")
+        drain(r, streams(args.shards), tmp / "worker.log")
         ingest_phases = [p for p in phases if p["path"] == "/api/ingest"]
-        lost, duplicated = account(db_path, ingest_phases, ingest_runs)
+        lost, duplicated = account(database_url, ingest_phases, ingest_runs)
         print(f"accounted: {sum(p['sent'] for p in ingest_phases)} open-loop batches and "
               f"{sum(run['completed'] for run in ingest_runs)} saturation batches to /api/ingest", flush=True)
         # Redis's own latency monitor: its event loop's stalls of 10 ms or more, by cause (e.g. aof-write).
@@ -413,7 +425,8 @@ def main() -> None:
         print(f"load average after: {os.getloadavg()[0]:.2f}; Redis wrote its AOF late (an fsync still running) "
               f"{r.info('persistence')['aof_delayed_fsync']} times; Redis stalls of 10 ms or more: {stalls}",
               flush=True)
-        print(f"ingest_vs_bare={ingest / bare:.2f} p99_ms={steady['p99']:.1f} p99_stalled_ms={stalled['p99']:.1f} "
+        print(f"database={args.database.split(':')[0]} shards={args.shards}", flush=True)
+        print(f"ingest_vs_bare={ingest / bare if bare else float('nan'):.2f} p99_ms={steady['p99']:.1f} p99_stalled_ms={stalled['p99']:.1f} "
               f"direct_p99_stalled_ms={direct_stalled['p99']:.1f} errors_stalled={stalled['errors']} "
               f"flush_events_per_s={flush_per_s:.0f} lost={lost} duplicated={duplicated}", flush=True)
 

@@ -1,19 +1,22 @@
-"""Hold SQLite's write lock for 2 s of every 5 s, as a migration, a backup or a heavy export would.
+"""Hold the database's write lock on pointer_chunk for 2 s of every 5 s, as a migration, a backup or a heavy export would.
 
-    python bench/ingest_stall.py DB_PATH SECONDS
+    python bench/ingest_stall.py DATABASE_URL SECONDS
 """
-import sqlite3
 import sys
 import time
+
+from databases import connect
 
 HOLD_S, PERIOD_S = 2.0, 5.0
 
 if __name__ == "__main__":
-    path, seconds = sys.argv[1], float(sys.argv[2])
-    connection = sqlite3.connect(path, isolation_level=None, timeout=30)
+    url, seconds = sys.argv[1], float(sys.argv[2])
+    connection = connect(url)
+    sqlite = url.startswith("sqlite:///")
     end = time.monotonic() + seconds
     while time.monotonic() < end:
-        connection.execute("BEGIN IMMEDIATE")  # the write lock: every other writer waits
+        # The write lock: every other writer waits.
+        connection.cursor().execute("BEGIN IMMEDIATE" if sqlite else "BEGIN; LOCK TABLE pointer_chunk IN EXCLUSIVE MODE")
         time.sleep(HOLD_S)
-        connection.execute("COMMIT")
+        connection.cursor().execute("COMMIT")
         time.sleep(PERIOD_S - HOLD_S)
