@@ -25,7 +25,7 @@ log = logging.getLogger("freelunch.jobs")
 def _job_log() -> None:
     if not log.handlers:
         handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+        handler.setFormatter(logging.Formatter("%(message)s"))  # the process manager or log router adds the time
         log.addHandler(handler)
         log.propagate = False
     log.setLevel(logging.INFO)

@@ -18,7 +18,7 @@ def install(app: Flask) -> None:
     slow_ms = app.config["REQUEST_LOG_SLOW_MS"]
     if not log.handlers:
         handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+        handler.setFormatter(logging.Formatter("%(message)s"))  # the process manager or log router adds the time
         log.addHandler(handler)
         log.propagate = False
     log.setLevel(logging.INFO)

@@ -3,7 +3,7 @@ import json
 from flask import abort, redirect, render_template, request, url_for
 
 from .. import partials
-from ..models import Assignment, ImageClass
+from ..models import VERSION_MEANINGS, Assignment, ImageClass
 from ..services.annotation import pages as annotation
 from ..services.annotation.pages import AnnotationError
 from ..services.accounts.identity import assignment_token
@@ -46,7 +46,7 @@ def requester_preview(hit_id: int, pageno: int, version: str, **bar):
     state = annotation.Progress(state.pages, {p.pageno for p in state.pages if p.pageno < pageno})
     if state.current is None:
         abort(404)
-    return _task(state, version, None, partial=False, debug=True, **bar)
+    return _task(state, version, None, partial=False, debug=True, version_meanings=VERSION_MEANINGS, **bar)
 
 
 def _done(assignment: Assignment, partial: bool):

@@ -1,3 +1,5 @@
+from dataclasses import dataclass
+
 from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
 from peewee import fn
 from wtforms import SelectChoice
@@ -11,7 +13,7 @@ from ..services import jobs
 from ..services.batches import survey
 from ..services.imports.classes import ImportFailure, decode
 from ..mturk import panel as mturk_panel
-from ..services.mturk.cost import FEE_STEP_ASSIGNMENTS
+from ..services.mturk.cost import FEE_STEP_ASSIGNMENTS, MAX_ASSIGNMENTS_PER_MTURK_HIT, estimate
 from ..services.review import overview, progress
 from ..tenancy import current_org, owned_or_404
 from . import bp
@@ -49,25 +51,65 @@ def _builder_form(dataset_id: int | None = None) -> tuple[BatchForm, Dataset | N
         chosen = dataset_id if dataset_id in owned else (datasets[0][0] if datasets else None)
         form.dataset_id.data = chosen
     dataset = Dataset.get_by_id(chosen) if chosen in owned else None
-    form.class_ids.choices = _class_choices(dataset)
+    form.class_rows = _class_rows(dataset)
+    form.class_ids.choices = [SelectChoice(r.id, r.label) for r in form.class_rows]
     return form, dataset
 
 
-def _class_choices(dataset: Dataset | None) -> list[SelectChoice]:
+@dataclass(frozen=True)
+class ClassRow:
+    """One class in the builder's list, with what the browser needs to filter it and price a choice."""
+
+    id: int
+    key: str
+    names: list[str]
+    candidates: int
+    positives: int
+    negatives: int
+
+    @property
+    def label(self) -> str:
+        return (f"{self.key} · {', '.join(self.names[:2])} · {self.candidates} candidates, "
+                f"{self.positives} + {self.negatives} controls")
+
+    @property
+    def search_text(self) -> str:
+        return " ".join([self.key, *self.names]).lower()
+
+
+def _class_rows(dataset: Dataset | None) -> list[ClassRow]:
     if dataset is None:
         return []
     counts = batch_service.class_role_counts(dataset, None)
     classes = (ImageClass.select(ImageClass.id, ImageClass.key, ImageClass.names)
                .where(ImageClass.dataset == dataset).order_by(ImageClass.key).limit(CLASS_CHOICES_MAX))
-    return [SelectChoice(c.id, f"{c.key} · {', '.join(c.names[:2])} · {counts[c.id].get('candidate', 0)} candidates, "
-                   f"{counts[c.id].get('positive', 0)} + {counts[c.id].get('negative', 0)} controls") for c in classes]
+    return [ClassRow(c.id, c.key, c.names, counts[c.id].get("candidate", 0), counts[c.id].get("positive", 0),
+                     counts[c.id].get("negative", 0)) for c in classes]
+
+
+def _cost_line(form: BatchForm, rows: list[ClassRow]) -> dict | None:
+    """Pages, HITs and MTurk cost of the form's current choice (the builder's JS keeps it current as it changes)."""
+    numbers = (form.images_per_page.data, form.positives_per_page.data, form.negatives_per_page.data,
+               form.pages_per_hit.data, form.assignments_per_hit.data, form.reward.data)
+    if any(n is None for n in numbers):
+        return None
+    images, positives, negatives, pages_per_hit, assignments, reward = numbers
+    chosen = set(form.class_ids.data or ())
+    counts = [r.candidates for r in rows if r.id in chosen or not chosen]
+    pages, hits = batch_service.plan(counts, images, positives + negatives, pages_per_hit)
+    return {"pages": pages, "hits": hits, "assignments": hits * assignments, "cost": estimate(hits, assignments, reward)}
+
+
+def _builder_page(form: BatchForm, dataset: Dataset | None, status: int = 200):
+    return render_template("batches/new.html", form=form, dataset=dataset, fee_step=FEE_STEP_ASSIGNMENTS,
+                           cost=_cost_line(form, form.class_rows), max_part=MAX_ASSIGNMENTS_PER_MTURK_HIT), status
 
 
 @bp.get("/new")
 def new():
     dataset_id = request.args.get("dataset_id", "")
     form, dataset = _builder_form(int(dataset_id) if dataset_id.isdigit() else None)
-    return render_template("batches/new.html", form=form, dataset=dataset, fee_step=FEE_STEP_ASSIGNMENTS)
+    return _builder_page(form, dataset)
 
 
 @bp.get("/new/classes")
@@ -106,7 +148,7 @@ def create():
                       f"from {FEE_STEP_ASSIGNMENTS} on.", "error")
             flash(f"Batch {batch.name} created.", "success")
             return redirect(url_for("batches.show", batch_id=batch.id))
-    return render_template("batches/new.html", form=form, dataset=dataset, fee_step=FEE_STEP_ASSIGNMENTS), 422
+    return _builder_page(form, dataset, 422)
 
 
 # --- one batch ------------------------------------------------------------

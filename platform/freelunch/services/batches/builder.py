@@ -20,6 +20,18 @@ def class_role_counts(dataset: Dataset, class_ids: list[int] | None) -> dict[int
     return counts
 
 
+def plan(candidates_per_class: list[int], images_per_page: int, controls_per_page: int, pages_per_hit: int) -> tuple[int, int]:
+    """(pages, HITs) a build makes from classes with these candidate counts (services/batches/hits.py's split).
+
+    static/builder.js computes the same in the browser, for the builder's cost line.
+    """
+    per_page = images_per_page - controls_per_page
+    if per_page <= 0 or pages_per_hit <= 0:
+        return 0, 0
+    pages = sum(-(-n // per_page) for n in candidates_per_class if n > 0)
+    return pages, -(-pages // pages_per_hit)
+
+
 def problems(dataset: Dataset, class_ids: list[int] | None, positives: int, negatives: int) -> list[str]:
     """Why the chosen classes cannot fill pages as configured (empty when they can)."""
     counts = class_role_counts(dataset, class_ids)
