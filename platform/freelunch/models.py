@@ -424,7 +424,7 @@ class ReviewRules(TenantModel):
     updated_at = DateTimeField(default=utcnow)
 
 
-EXPORT_KINDS = ("seed-jsonl", "records-csv", "labels-csv", "workers-csv")
+EXPORT_KINDS = ("seed-jsonl", "records-csv", "labels-csv", "workers-csv", "imagenet-ab")
 
 
 class Export(TenantModel):

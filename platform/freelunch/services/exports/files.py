@@ -1,6 +1,6 @@
 """A batch's export files: made by RQ jobs, kept under instance/exports/<org id>/, downloaded by their organization.
 
-Four kinds. ``seed-jsonl`` is services/exports/seed.py's seed-format records;
+Five kinds. ``seed-jsonl`` is services/exports/seed.py's seed-format records;
 ``records-csv`` flattens those same records to one CSV row each, with the
 image's role and the byproduct counts; ``labels-csv`` is the results page's
 labels under the rule the requester chose (kept in ``Export.params``);
@@ -22,7 +22,7 @@ from flask import current_app
 
 from ...models import (Assignment, Batch, Candidate, Export, Image, ImageClass, ImageLabel, ImageRecord, PageSubmission,
                        utcnow)
-from . import seed as seed_format
+from . import imagenet_ab, seed as seed_format
 from .. import jobs
 from ..review import fits, labels, quality, tallies
 
@@ -37,6 +37,7 @@ class Kind:
     extension: str
     mimetype: str
     description: str
+    binary: bool = False  # the writer gets a bytes file
 
 
 KINDS = {
@@ -48,6 +49,9 @@ KINDS = {
                        "Selection frequency and label decision per image and class, under the chosen rule."),
     "workers-csv": Kind("Workers CSV", "csv", "text/csv",
                         "Per worker: assignments, control accuracy, time per image, estimateTime distribution."),
+    "imagenet-ab": Kind("ImageNet-AB ZIP", "zip", "application/zip",
+                        "The NFL paper's ImageNet-AB layout: one XML per image decided yes, one metadata per worker.",
+                        binary=True),
 }
 
 
@@ -101,7 +105,8 @@ def run(export_id: int, progress: Progress | None = None) -> dict:
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(target.name + ".part")
     try:
-        with partial.open("w", newline="", encoding="utf-8") as out:
+        opened = partial.open("wb") if KINDS[export.kind].binary else partial.open("w", newline="", encoding="utf-8")
+        with opened as out:
             rows = WRITERS[export.kind](export.batch, out, export.params, report)
         partial.replace(target)
     except Exception as error:
@@ -268,4 +273,5 @@ WRITERS = {
     "records-csv": write_records_csv,
     "labels-csv": write_labels_csv,
     "workers-csv": write_workers_csv,
+    "imagenet-ab": imagenet_ab.write,
 }

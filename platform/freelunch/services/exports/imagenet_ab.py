@@ -1,0 +1,134 @@
+"""The ``imagenet-ab`` export: a batch's byproducts in the layout of the NFL paper's ImageNet-AB release.
+
+A ZIP with one XML file per image decided *yes* for its class, at
+``Annotations/CLS-LOC/train_enriched/<wnid>/<image>.xml``, holding one
+``<metadata>`` element per record of that image (one per worker per page
+that showed it), so the paper's data loader, which reads
+``root.findall("metadata")``, ``selected == "True"`` and
+``selectedRecord/x``, ``selectedRecord/y``, reads it as it is.
+
+A keyboard selection (Space/Enter) has no pointer coordinates. So that a
+loader reading ``selectedRecord/x`` never meets a point without one:
+``selectedRecord`` holds pointer clicks only; a keyboard selection is a
+``keyboardSelectedRecord`` (its time); and an image that ended selected with
+no click at all says ``<selected>keyboard</selected>`` rather than ``True``
+(docs/export.md).
+
+"Decided yes" is the batch's latest label fit (services/review/fits.py) when
+there is one, else the results page's default rule. Records stream in page
+order, so each image's metadata is appended to a file of its own in a
+temporary folder and the files are zipped at the end: memory stays flat.
+"""
+from __future__ import annotations
+
+import hashlib
+import tempfile
+import zipfile
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import IO
+from xml.sax.saxutils import escape
+
+from ...models import Batch, Image, ImageClass, ImageLabel
+from ..review import fits, labels
+from . import seed as seed_format
+
+ROOT = "Annotations/CLS-LOC/train_enriched"
+Progress = Callable[..., None]
+
+
+def decided_yes(batch: Batch) -> set[tuple[str, str]]:
+    """(class key, image key) of every image decided yes."""
+    fit = fits.latest(batch)
+    if fit is not None:
+        return set(ImageLabel.select(ImageClass.key, Image.key).join(ImageClass).switch(ImageLabel).join(Image)
+                   .where(ImageLabel.fit == fit.id, ImageLabel.decision == "yes").tuples())
+    rule = labels.default_rule(batch)
+    return {(row.image_class.key, row.image.key) for row in labels.stream(batch, rule) if row.decision == "yes"}
+
+
+def member_name(class_key: str, image_key: str) -> str:
+    """``Annotations/CLS-LOC/train_enriched/<wnid>/<image>.xml`` for an image key like ``n01440764/n01440764_105``."""
+    return f"{ROOT}/{_safe(class_key)}/{_safe(_stem(image_key))}.xml"
+
+
+def _stem(image_key: str) -> str:
+    """The file name up to its first dot, as the release's loader cuts an image path."""
+    return image_key.rsplit("/", 1)[-1].split(".", 1)[0]
+
+
+def _safe(part: str) -> str:
+    """A path part that cannot climb out of its folder or hide: anything else becomes a hash."""
+    if part and part not in (".", "..") and "/" not in part and "\\" not in part and "\x00" not in part:
+        return part
+    return hashlib.sha1(part.encode()).hexdigest()[:16]
+
+
+def _element(name: str, value) -> str:
+    return f"<{name}>{escape(str(value))}</{name}>"
+
+
+def _points(name: str, entries: Iterable[dict], fields: tuple[str, ...]) -> str:
+    return "".join(f"<{name}>" + "".join(_element(f, e[f]) for f in fields if f in e) + f"</{name}>"
+                   for e in entries)
+
+
+def metadata(record: dict) -> str:
+    """One record as a ``<metadata>`` element."""
+    clicks = [e for e in record["selectedRecord"] if "x" in e and "y" in e]
+    keys = [e for e in record["selectedRecord"] if not ("x" in e and "y" in e)]
+    if not record["selected"]:
+        selected = "False"
+    else:
+        selected = "True" if clicks else "keyboard"
+    position = record["imagePosition"] or {}
+    parts = [
+        _element("imageID", record["imageID"]),
+        _element("worker_id", record["worker_id"]),
+        _element("selected", selected),
+        _element("selectedCount", record["selectedCount"]),
+        _points("selectedRecord", clicks, ("x", "y", "time")),
+        _points("keyboardSelectedRecord", keys, ("time",)),
+        _element("hoveredCount", record["hoveredCount"]),
+        _points("hoveredRecord", record["hoveredRecord"], ("action", "time")),
+        _points("mouseTracking", record["mouseTracking"], ("x", "y", "time")),
+        _element("estimateTime", record["estimateTime"]),
+        _element("imageWidth", record["imageWidth"]), _element("imageHeight", record["imageHeight"]),
+        _element("originalImageWidth", record["originalImageWidth"]),
+        _element("originalImageHeight", record["originalImageHeight"]),
+        _points("imagePosition", [position] if position else [], ("x", "y")),
+    ]
+    return "<metadata>" + "".join(parts) + "</metadata>\n"
+
+
+def write(batch: Batch, out: IO[bytes], params: dict, report: Progress) -> int:
+    """Write the ZIP; returns the number of XML files (images)."""
+    wanted = decided_yes(batch)
+    with tempfile.TemporaryDirectory(prefix="imagenet-ab-") as folder:
+        parts: dict[str, Path] = {}
+        records = 0
+        for record in seed_format.seed_records(batch):
+            key = (record["classKey"], record["imageID"])
+            if key not in wanted or record["loadStatus"] == "dropped":
+                continue
+            name = member_name(*key)
+            path = parts.get(name)
+            if path is None:
+                path = parts[name] = Path(folder) / f"{len(parts)}.part"
+                path.write_text(_element("folder", key[0]) + _element("filename", _stem(key[1])) + "\n",
+                                encoding="utf-8")
+            with path.open("a", encoding="utf-8") as part:
+                part.write(metadata(record))
+            records += 1
+            if records % 2000 == 0:
+                report(0.5, f"{records:,} records of {len(parts):,} images")
+        with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            for n, (name, path) in enumerate(sorted(parts.items()), 1):
+                with archive.open(name, "w") as member:
+                    member.write(b'<?xml version="1.0" encoding="utf-8"?>\n<annotation>\n')
+                    member.write(path.read_bytes())
+                    member.write(b"</annotation>\n")
+                if n % 500 == 0:
+                    report(0.5 + 0.5 * n / len(parts), f"{n:,} of {len(parts):,} images zipped")
+    report(1.0, f"{len(parts):,} images")
+    return len(parts)

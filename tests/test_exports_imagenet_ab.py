@@ -1,0 +1,108 @@
+"""The ``imagenet-ab`` export, read back by a loader written to the ImageNet-AB release's description:
+XML files at ``Annotations/CLS-LOC/train_enriched/<wnid>/<image>.xml``, each ``<metadata>`` with
+``selected`` ("True" for a selected image) and ``selectedRecord`` with ``x`` and ``y``."""
+import os
+import xml.etree.ElementTree as ET
+import zipfile
+
+import numpy as np
+
+from freelunch.models import Batch, Export, Hit, HitPage, Image
+from freelunch.services import demo
+from freelunch.services.exports import files as exports
+from freelunch.services.exports.imagenet_ab import member_name
+from factories import summary_for
+from support import login, open_assignment, post_page
+
+
+# --- the loader, as the release describes it ------------------------------------------
+
+
+def load_points(xml_file):
+    """The selected points of one image: every worker's selectedRecord x, y where selected is True."""
+    root = ET.parse(xml_file).getroot()
+    points = []
+    for obj in root.findall("metadata"):
+        if obj.find("selected").text == "True":
+            selected_point = obj.find("selectedRecord")
+            points.append([float(selected_point.find("x").text), float(selected_point.find("y").text)])
+    return np.array(points)
+
+
+def selected_point_info(image_path, xml_root):
+    """image_path: <root>/Data/CLS-LOC/train/<wnid>/<image>.JPEG -> its XML under train_enriched, or None."""
+    fragments = image_path.split("/")
+    stem = fragments[-1].split(".")[0]
+    source_xml = os.path.join(xml_root, "Annotations", fragments[-4], "train_enriched", fragments[-2], stem + ".xml")
+    if not os.path.isfile(source_xml):
+        return None
+    return load_points(source_xml)
+
+
+# --- the demo batch, annotated through the worker endpoints -------------------------------
+
+
+def annotate(client, hit, worker, keyboard_first=False):
+    """Every page of the HIT: the first image selected (by keyboard on page 1 if asked), the second not."""
+    token, assignment = open_assignment(client, hit, worker)
+    for page in HitPage.select().where(HitPage.hit == hit).order_by(HitPage.pageno):
+        summary = summary_for(hit, page.pageno)
+        if keyboard_first and page.pageno == 1:
+            summary["images"][0]["selectedRecord"] = [{"time": 1_700_000_000_500, "input": "keyboard"}]
+        response = post_page(client, token, page.pageno, summary)
+        assert response.status_code in (200, 204), response.get_data(as_text=True)
+    return assignment
+
+
+def test_the_demo_batch_exports_as_imagenet_ab_and_the_release_loader_reads_it(app, client, run_jobs, tmp_path):
+    with app.app_context():
+        batch = Batch.get_by_id(demo.ensure_demo()["batch_id"])
+    login(client, demo.EMAIL, demo.PASSWORD)
+    hit = Hit.select().where(Hit.batch == batch).order_by(Hit.id).first()
+    for worker, keyboard in (("alice", False), ("bob", False), ("carol", True)):
+        annotate(client, hit, worker, keyboard)
+
+    with app.app_context():
+        export = exports.start(batch, "imagenet-ab")
+    run_jobs()
+    export = Export.get_by_id(export.id)
+    assert export.state == "done", export.error
+    with app.app_context():
+        path = exports.file_path(export)
+    assert client.get(f"/review/exports/{export.id}/download").headers["Content-Type"] == "application/zip"
+    with zipfile.ZipFile(path) as archive:
+        names = archive.namelist()
+        archive.extractall(tmp_path / "xml")
+
+    pages = list(HitPage.select().where(HitPage.hit == hit).order_by(HitPage.pageno))
+    firsts = [(p.image_class.key, Image.get_by_id(p.image_ids[0]).key) for p in pages]
+    seconds = [(p.image_class.key, Image.get_by_id(p.image_ids[1]).key) for p in pages]
+    # three of three selected the first image of each page: decided yes; nobody the second: not exported
+    assert sorted(names) == sorted({member_name(c, i) for c, i in firsts}) == sorted(names)
+    assert export.rows == len(names)
+    for n, (class_key, image_key) in enumerate(firsts):
+        image_path = f"/data/ILSVRC/Data/CLS-LOC/train/{class_key}/{image_key.rsplit('/', 1)[-1]}.JPEG"
+        points = selected_point_info(image_path, str(tmp_path / "xml"))
+        # carol selected page 1's first image with the keyboard: no point for her, and no crash
+        assert points.shape == ((2, 2) if n == 0 else (3, 2)), (n, points)
+        assert np.allclose(points, [0.5, 0.25])
+        root = ET.parse(tmp_path / "xml" / member_name(class_key, image_key)).getroot()
+        metadata = root.findall("metadata")
+        assert len(metadata) == 3 and {m.find("worker_id").text for m in metadata}.__len__() == 3
+        assert all(m.find("hoveredRecord/action").text == "enter" and m.find("estimateTime").text == "400"
+                   for m in metadata)
+        if n == 0:
+            keyboard = [m for m in metadata if m.find("selected").text == "keyboard"]
+            assert len(keyboard) == 1 and keyboard[0].find("selectedRecord") is None
+            assert keyboard[0].find("keyboardSelectedRecord/time").text == "1700000000500"
+    for class_key, image_key in seconds:
+        path = f"/data/ILSVRC/Data/CLS-LOC/train/{class_key}/{image_key.rsplit('/', 1)[-1]}.JPEG"
+        assert selected_point_info(path, str(tmp_path / "xml")) is None
+
+
+def test_member_names_stay_inside_their_folder():
+    assert member_name("n01440764", "n01440764/n01440764_105") == \
+        "Annotations/CLS-LOC/train_enriched/n01440764/n01440764_105.xml"
+    assert member_name("n01", "photo.v2.jpg") == "Annotations/CLS-LOC/train_enriched/n01/photo.xml"
+    escaped = member_name("..", "a/..")
+    assert "/../" not in escaped and escaped.count("/") == 4
