@@ -58,6 +58,14 @@ def raw_call(endpoint: str, target: str, body: bytes, signed: bool = True) -> tu
 # ---------------------------------------------------------------- protocol and validation
 
 
+def test_the_docs_list_every_operation_the_stand_in_serves():
+    from freelunch.config import ROOT
+    from freelunch.localturk.requester import OPERATIONS
+
+    docs = " ".join((ROOT / "docs" / "local-mturk.md").read_text().split())
+    assert all(f" {name}," in docs or f" {name}." in docs for name in OPERATIONS)
+
+
 def test_the_wire_protocol_refuses_unsigned_unknown_and_malformed_requests(local_mturk):
     target = "MTurkRequesterServiceV20170117.GetAccountBalance"
     assert raw_call(local_mturk.endpoint_url, target, b"{}") == (200, {"AvailableBalance": "10000.00", "OnHoldBalance": "0.00"})

@@ -17,7 +17,7 @@ from flask import Blueprint, abort, make_response, redirect, render_template, re
 from . import qualifications
 from .questions import answer_xml
 from .requester import hit_status, hit_view
-from .store import Assignment, Hit, new_id, new_worker_id
+from .store import FREED, Assignment, Hit, new_id, new_worker_id
 from .wire import store
 
 COOKIE = "localturk_worker"
@@ -121,7 +121,7 @@ def accept(hit_id: str):
         refusal = qualifications.refused(store(), worker_id, hit_type.qualification_requirements, "accept")
         if hit_status(store(), hit) != "Assignable":
             refusal = "This HIT is no longer available."
-        elif any(a.worker_id == worker_id and a.status not in ("Returned", "Abandoned") for a in store().assignments_of(hit.id)):
+        elif any(a.worker_id == worker_id and a.status not in FREED for a in store().assignments_of(hit.id)):
             refusal = "You have already accepted this HIT."
         if refusal:
             page = render_template("localturk/message.html", title="You cannot accept this HIT", text=refusal)
