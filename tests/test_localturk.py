@@ -587,8 +587,8 @@ def admin(endpoint: str, path: str, body: dict | None = None) -> tuple[int, dict
 def test_the_command_serves_keeps_state_and_takes_faults_and_time_over_http(tmp_path):
     state = tmp_path / "turk.json"
     process = subprocess.Popen([sys.executable, "-m", "freelunch.localturk", "--port", "0", "--state", str(state),
-                                "--faults", "drop-create"], stdout=subprocess.PIPE, text=True,
-                               env={"FREELUNCH_ENV": "development", "PATH": "/usr/bin:/bin"})
+                                "--faults", "drop-create", "--log", "failures"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, env={"FREELUNCH_ENV": "development", "PATH": "/usr/bin:/bin"})
     try:
         endpoint = re.search(r"(http://127\.0\.0\.1:\d+)/", process.stdout.readline()).group(1)
         assert admin(endpoint, "/_localturk/state")[1]["faults"]["drop_creates"] == 1
@@ -603,5 +603,6 @@ def test_the_command_serves_keeps_state_and_takes_faults_and_time_over_http(tmp_
         assert status == 200 and body["HITTypeId"] in state.read_text()
     finally:
         process.terminate()
-        process.wait(timeout=10)
-        process.stdout.close()
+        _, log = process.communicate(timeout=10)
+    log = re.sub(r"\x1b\[[0-9;]*m", "", log)  # werkzeug colours the status
+    assert '"POST / HTTP/1.1" 400' in log and '" 200 ' not in log  # only refused requests are logged

@@ -63,7 +63,7 @@ def local_mturk_command() -> tuple[str | None, dict]:
     # The stand-in takes any signature, but boto3 signs only with some credentials; never shadow real ones.
     if not any(os.environ.get(name) for name in ("AWS_ACCESS_KEY_ID", "AWS_PROFILE", "S3_BUCKET")):
         env.update(AWS_ACCESS_KEY_ID="localturk", AWS_SECRET_ACCESS_KEY="localturk")
-    return f"{BIN}/python -m freelunch.localturk --port {port} --state {INSTANCE / 'localturk.json'}", env
+    return f"{BIN}/python -m freelunch.localturk --port {port} --state {INSTANCE / 'localturk.json'} --log failures", env
 
 
 def announce_when_ready(url: str, summary: str, timeout: float = 120) -> None:

@@ -55,20 +55,33 @@ def create_app(store: Store | None = None) -> Flask:
     return app
 
 
-class _QuietHandler(WSGIRequestHandler):
+class _SilentHandler(WSGIRequestHandler):
     def log_request(self, *args, **kwargs) -> None:  # tests make thousands of calls
         pass
 
 
-def serve(store: Store, host: str = "127.0.0.1", port: int = 0, quiet: bool = False) -> BaseWSGIServer:
-    """A threaded server for ``store`` on ``host:port`` (0 picks a free port); call ``serve_forever``."""
+class _QuietHandler(WSGIRequestHandler):
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        """Only refusals and failures: ``make run`` stays readable."""
+        if str(code).isdigit() and int(code) >= 400:
+            super().log_request(code, size)
+
+
+HANDLERS = {"all": WSGIRequestHandler, "failures": _QuietHandler, "none": _SilentHandler}
+
+
+def serve(store: Store, host: str = "127.0.0.1", port: int = 0, log: str = "all") -> BaseWSGIServer:
+    """A threaded server for ``store`` on ``host:port`` (0 picks a free port); call ``serve_forever``.
+
+    ``log``: which requests to log, ``all``, ``failures`` (4xx and 5xx) or ``none``.
+    """
     ensure_development(host=host)
-    return make_server(host, port, create_app(store), threaded=True, request_handler=_QuietHandler if quiet else None)
+    return make_server(host, port, create_app(store), threaded=True, request_handler=HANDLERS[log])
 
 
-def serve_in_thread(store: Store, quiet: bool = True) -> tuple[BaseWSGIServer, threading.Thread]:
+def serve_in_thread(store: Store, log: str = "none") -> tuple[BaseWSGIServer, threading.Thread]:
     """Start a server on a free loopback port in a daemon thread; ``server.shutdown()`` stops it."""
-    server = serve(store, quiet=quiet)
+    server = serve(store, log=log)
     thread = threading.Thread(target=server.serve_forever, name="localturk", daemon=True)
     thread.start()
     return server, thread

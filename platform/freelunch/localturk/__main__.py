@@ -15,6 +15,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=8900)
     parser.add_argument("--state", help="a JSON file to keep the state in across restarts (default: memory only)")
     parser.add_argument("--balance", default="10000.00", help="the account's starting balance in dollars")
+    parser.add_argument("--log", choices=("all", "failures", "none"), default="all",
+                        help="which requests to log (default: all)")
     parser.add_argument("--faults", default=os.environ.get("LOCALTURK_FAULTS", ""),
                         help="throttle and/or drop-create[=N], comma-separated (default: $LOCALTURK_FAULTS)")
     args = parser.parse_args(argv)
@@ -22,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
         faults = Faults.parse(args.faults)
         store = Store(args.state, balance=args.balance)
         store.faults = faults
-        server = serve(store, args.host, args.port)
+        server = serve(store, args.host, args.port, log=args.log)
     except (NotInDevelopment, ValueError, ArithmeticError, OSError) as error:
         print(f"localturk: {error}", file=sys.stderr)
         return 2
