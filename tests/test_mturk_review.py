@@ -398,3 +398,19 @@ def test_notify_workers_sends_at_most_100_a_call_and_records_each_worker(app, mt
     assert (summary.sent, summary.failed) == (100, 1)
     failed = WorkerAction.get(WorkerAction.state == "failed")
     assert "AWORKER007" not in failed.error and failed.worker_id in failed.error  # MTurk's message, with the hash
+
+
+def test_access_logs_keep_neither_the_raw_worker_id_nor_the_assignment_token(app, caplog):
+    import logging
+
+    from freelunch.log_redaction import redact
+
+    line = "GET /annotate?hitId=3H&workerId=AREALWORKER&assignmentId=3A&turkSubmitTo=https%3A%2F%2Fwww.mturk.com HTTP/1.1"
+    with caplog.at_level(logging.INFO, logger="werkzeug"):
+        logging.getLogger("werkzeug").info('"%s" %s %s', line, 303, "-")
+        logging.getLogger("werkzeug").info('"%s" %s %s', "GET /annotate?token=eyJsecret.sig HTTP/1.1", 200, "-")
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "AREALWORKER" not in logged and "eyJsecret" not in logged
+    assert "workerId=[redacted]&assignmentId=3A" in logged and "token=[redacted] HTTP/1.1" in logged
+    assert redact("/login?next=%2Fannotate%3FworkerId%3DAX1%26a%3D1") == "/login?next=%2Fannotate%3FworkerId%3D[redacted]"
+    assert redact("/x?csrf_token=abc") == "/x?csrf_token=abc"  # only the worker's own parameters

@@ -5,7 +5,7 @@ from flask import Flask
 
 from . import config
 from .db import database, open_database
-from . import partials
+from . import log_redaction, partials
 from .extensions import csrf, htmx, login_manager
 
 
@@ -20,6 +20,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.config.update(overrides or {})
 
     open_database(app.config["DATABASE_URL"])
+    log_redaction.install()
     csrf.init_app(app)
     htmx.init_app(app)
     partials.init_app(app)
