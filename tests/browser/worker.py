@@ -6,7 +6,7 @@ import socket
 import time
 
 from freelunch.models import PointerChunk
-from freelunch.services.ingest.flush import flush, incomplete_pages
+from freelunch.services.ingest.flush import incomplete_pages, sweep
 
 NEUTRAL = (12, 12)  # the page's top-left margin: over no image
 GEOMETRY_JS = """() => Array.from(document.querySelectorAll('img[data-image-id]')).map(img => {
@@ -77,7 +77,7 @@ def flush_until_complete(app, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     with app.app_context():
         while True:
-            flush("browser-test")
+            sweep("browser-test")  # every shard
             missing = incomplete_pages()
             if not missing:
                 return
