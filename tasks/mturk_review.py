@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from freelunch.models import Batch, MTurkAssignment, User
 from freelunch.services.jobs import Progress
-from freelunch.services.mturk import autoreview, bonuses, decisions, tracking, workers
+from freelunch.services.mturk import autoreview, bonuses, decisions, notifications, tracking, workers
 from freelunch.services.mturk.bonuses import BonusError
 from freelunch.services.mturk.errors import MTurkError
 from freelunch.services.mturk.decisions import DecisionError
@@ -25,9 +25,15 @@ def sync_batch(batch_id: int, organization_id: int) -> dict:
     if batch is None:
         return {"error": "The batch was deleted."}
     try:
-        return tracking.sync_batch(batch, progress=Progress()).as_dict()
+        return _sync(batch, Progress()).as_dict()
     except MTurkError as error:
         return {"error": str(error)}
+
+
+def _sync(batch: Batch, progress=None) -> tracking.SyncSummary:
+    mturk = tracking.client_for(batch)
+    notifications.subscribe(batch, mturk)  # when a queue is configured: events make the next reconcile sooner
+    return tracking.sync_batch(batch, mturk, progress=progress)
 
 
 def sync_live_batches() -> dict:
@@ -35,11 +41,16 @@ def sync_live_batches() -> dict:
     synced, errors = 0, []
     for batch in Batch.select().where(Batch.state == "published").order_by(Batch.id):
         try:
-            tracking.sync_batch(batch)
+            _sync(batch)
             synced += 1
         except MTurkError as error:
             errors.append([f"batch {batch.id}", str(error)])
     return {"summary": f"{synced} batches reconciled.", "errors": errors, "error_count": len(errors)}
+
+
+def poll_notifications() -> dict:
+    """The cron job that reads MTurk's SQS queue, when there is one."""
+    return notifications.poll()
 
 
 def auto_review(batch_id: int, organization_id: int) -> dict:

@@ -184,3 +184,40 @@ def test_blocks_and_messages_from_the_dashboard_reach_the_worker_by_their_hash_a
     with app.app_context():
         dump = "\n".join(database.connection().iterdump())
     assert "ABLOCKEDONE1" not in dump
+
+
+def test_sqs_events_only_trigger_a_reconcile_of_their_hit_once_each(app, wired, local_mturk):
+    import json
+
+    import boto3
+    from moto import mock_aws
+
+    from freelunch.services.mturk import notifications
+    from tasks import mturk_review
+
+    hit_id = publish(local_mturk, wired)
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        queue = sqs.create_queue(QueueName="mturk-events")["QueueUrl"]
+        app.config["MTURK_SQS_QUEUE_URL"] = queue
+        local_mturk.deliver_to_sqs(sqs)
+        with app.app_context():
+            assert "0 assignments on MTurk" in mturk_review.sync_batch(wired.id, wired.organization_id)["summary"]
+        with local_mturk.store.lock:  # reconciling subscribed the batch's HIT type
+            assert next(iter(local_mturk.store.hit_types.values())).notification["Destination"] == queue
+        assignment_id = local_mturk.accept(hit_id, "ANOTIFIEDONE1")
+        local_mturk.submit(assignment_id, completionCode="ABCDEF")
+        with app.app_context():
+            first = notifications.poll()
+        assert first["summary"] == "1 notifications read, 1 HITs reconciled."
+        assert MTurkAssignment.get().mturk_assignment_id == assignment_id
+        with local_mturk.store.lock:  # SQS delivers at least once: the same event document again
+            event = next(e for e in local_mturk.store.events if e["EventType"] == "AssignmentSubmitted")
+        body = {"EventDocId": "doc-1", "Events": [{k: event[k] for k in ("EventType", "HITId", "AssignmentId")}]}
+        for _ in range(2):
+            sqs.send_message(QueueUrl=queue, MessageBody=json.dumps(body))
+        sqs.send_message(QueueUrl=queue, MessageBody="not json")
+        with app.app_context():
+            again = notifications.poll()
+        assert again["summary"] == "3 notifications read, 1 HITs reconciled."
+        assert "Messages" not in sqs.receive_message(QueueUrl=queue)  # every handled message is deleted

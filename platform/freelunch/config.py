@@ -77,6 +77,9 @@ def load(env: os._Environ | dict | None = None, instance: Path | None = None) ->
         "AWS_REGION": env.get("AWS_REGION", "us-east-1"),
         "MTURK_SANDBOX": _flag(env.get("MTURK_SANDBOX"), True),
         "MTURK_ENDPOINT_URL": env.get("MTURK_ENDPOINT_URL") or None,
+        # Optional: MTurk's events go to this SQS queue and make us reconcile their HITs sooner.
+        "MTURK_SQS_QUEUE_URL": env.get("MTURK_SQS_QUEUE_URL") or None,
+        "MTURK_SQS_ENDPOINT_URL": env.get("MTURK_SQS_ENDPOINT_URL") or None,
         # Fernet keys (newest first) for organizations' stored AWS secrets (services/mturk/credentials.py).
         "MTURK_CREDENTIALS_KEY": env.get("MTURK_CREDENTIALS_KEY", ""),
         # Pointer-event ingest (docs/ingest.md): the stream bound turns database lag into 503s.

@@ -84,6 +84,7 @@ MTURK_BONUS_APPROVED = Task("tasks.mturk_review.bonus_approved")
 MTURK_BONUS_ONE = Task("tasks.mturk_review.bonus_one")
 MTURK_BLOCK = Task("tasks.mturk_review.block_worker")
 MTURK_NOTIFY = Task("tasks.mturk_review.notify_workers")
+MTURK_POLL_NOTIFICATIONS = Task("tasks.mturk_review.poll_notifications", timeout=300, result_ttl=CRON_RESULT_TTL)
 # Ingest: nobody reads a flush's result, and the sweep is the safety net for lost flushes (cron).
 INGEST_FLUSH = Task("tasks.ingest.flush", queue="ingest", timeout=300, result_ttl=60)
 INGEST_SWEEP = Task("tasks.ingest.sweep", queue="ingest", timeout=300, result_ttl=CRON_RESULT_TTL)
