@@ -340,10 +340,10 @@ def test_closing_the_page_still_delivers_the_last_events(app, live_server, brows
     context.close()
     assignment = Assignment.get()
     with app.app_context():
-        from freelunch.services.ingest.flush import flush
+        from freelunch.services.ingest.flush import sweep
 
         for _ in range(40):
-            flush("browser-test")
+            sweep("browser-test")  # every ingest shard
             moves = [e for e in stored_events(assignment.id, 1) if e["type"] == "move"]
             if moves and moves[-1]["time"] >= last - 40:
                 break
