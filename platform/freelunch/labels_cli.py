@@ -89,3 +89,24 @@ def next_round(votes_path, gold_path, target_precision, max_votes, step, output)
     n = _write(output, OPEN_COLUMNS, rows)
     click.echo(f"{n} of {table.votes.n_items} images need {int(more.sum())} more votes "
                f"(target precision {target_precision}, cap {max_votes}).", err=True)
+
+
+@labels.command("flags")
+@click.option("--batch", "batch_id", type=int, required=True, help="The batch id.")
+def flags(batch_id):
+    """How often each byproduct flag marks a control answer, and the error rate with and without it."""
+    from .models import Batch
+    from .services.review import byproduct_flags
+
+    if Batch.get_or_none(Batch.id == batch_id) is None:
+        raise click.ClickException(f"There is no batch {batch_id}.")
+    found = byproduct_flags.votes(batch_id)
+    click.echo(f"{len(found)} records; control answers: {sum(v.wrong is not None for v in found)}")
+    for selected_only in (False, True):
+        click.echo("selections on controls only:" if selected_only else "all control answers:")
+        click.echo(f"  {'flag':<12} {'flagged':>8} {'error':>7} {'unflagged':>9} {'error':>7} {'ratio':>6}")
+        for row in byproduct_flags.report(found, selected_only):
+            def rate(value):
+                return "—" if value is None else f"{value:.3f}"
+            click.echo(f"  {row.flag:<12} {row.flagged:>8} {rate(row.error_flagged):>7} {row.unflagged:>9} "
+                       f"{rate(row.error_unflagged):>7} {rate(row.risk_ratio):>6}")
