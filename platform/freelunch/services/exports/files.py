@@ -11,24 +11,15 @@ complete, so a download never sees half a file.
 """
 from __future__ import annotations
 
-import csv
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
 
-import orjson
 from flask import current_app
 
-from ...models import (Assignment, Batch, Candidate, Export, Image, ImageClass, ImageLabel, ImageRecord, PageSubmission,
-                       utcnow)
-from . import imagenet_ab, seed as seed_format
+from ...models import Batch, Export, utcnow
 from .. import jobs
-from ..review import fits, labels, quality, tallies
-
-Progress = Callable[..., None]
-REPORT_EVERY = 2000  # rows between progress reports
-WORKERS_PER_QUERY = 200
+from ..review import labels
+from .writers import WRITERS, Progress
 
 
 @dataclass(frozen=True)
@@ -116,162 +107,3 @@ def run(export_id: int, progress: Progress | None = None) -> dict:
         raise
     Export.update(state="done", path=relative, rows=rows, finished_at=utcnow()).where(Export.id == export.id).execute()
     return {"summary": f"{rows:,} rows written.", "rows": rows}
-
-
-def _record_count(batch: Batch) -> int:
-    return (
-        ImageRecord.select().join(PageSubmission).join(Assignment)
-        .where(tallies.in_batch(batch.id)).count()
-    )
-
-
-def _counting(rows, total: int, report: Progress, message: str):
-    """Pass rows through, reporting the share done every REPORT_EVERY rows."""
-    n = 0
-    for n, row in enumerate(rows, 1):
-        if n % REPORT_EVERY == 0:
-            report(n / max(total, 1), f"{n:,} of {total:,} {message}")
-        yield row
-    report(1.0, f"{n:,} {message}")
-
-
-# --- the writers: (batch, out, params, report) -> rows written -----------------
-
-
-def write_seed_jsonl(batch: Batch, out: IO[str], params: dict, report: Progress) -> int:
-    n = 0
-    for n, record in enumerate(_counting(seed_format.seed_records(batch), _record_count(batch), report, "records"), 1):
-        out.write(orjson.dumps(record).decode())  # orjson: json.dumps alone would halve the export's speed
-        out.write("\n")
-    return n
-
-
-RECORD_COLUMNS = (
-    "batchId", "hitId", "mturkHitId", "assignmentId", "mturkAssignmentId", "worker_id", "source", "version",
-    "pageno", "pageStartedAt", "pageEndedAt", "gridIndex", "classKey", "imageID", "role", "loadStatus",
-    "replacesImageID", "selected", "selectedCount", "clickPoints", "hoveredCount", "estimateTime", "mousePoints",
-    "imageWidth", "imageHeight", "originalImageWidth", "originalImageHeight", "imageX", "imageY",
-)
-
-
-class _Roles:
-    """The control role of (class key, image key) in the batch's dataset, read once per class."""
-
-    def __init__(self, batch: Batch):
-        self.dataset_id = batch.dataset_id
-        self.by_class: dict[str, dict[str, str]] = {}
-
-    def __call__(self, class_key: str, image_key: str) -> str:
-        if class_key not in self.by_class:
-            controls = (
-                Candidate.select(Image.key, Candidate.role).join(Image)
-                .switch(Candidate).join(ImageClass)
-                .where(ImageClass.dataset == self.dataset_id, ImageClass.key == class_key, Candidate.role != "candidate")
-            )
-            self.by_class[class_key] = dict(controls.tuples())
-        return self.by_class[class_key].get(image_key, "candidate")
-
-
-def write_records_csv(batch: Batch, out: IO[str], params: dict, report: Progress) -> int:
-    writer = csv.writer(out)
-    writer.writerow(RECORD_COLUMNS)
-    role = _Roles(batch)
-    n = 0
-    for n, r in enumerate(_counting(seed_format.seed_records(batch), _record_count(batch), report, "records"), 1):
-        position = r["imagePosition"] or {}
-        writer.writerow((
-            r["batchId"], r["hitId"], r["mturkHitId"], r["assignmentId"], r["mturkAssignmentId"], r["worker_id"],
-            r["source"], r["version"], r["pageno"], r["pageStartedAt"], r["pageEndedAt"], r["gridIndex"],
-            r["classKey"], r["imageID"], role(r["classKey"], r["imageID"]), r["loadStatus"], r["replacesImageID"],
-            int(r["selected"]), r["selectedCount"], len(r["selectedRecord"]), r["hoveredCount"], r["estimateTime"],
-            len(r["mouseTracking"]), r["imageWidth"], r["imageHeight"], r["originalImageWidth"],
-            r["originalImageHeight"], position.get("x"), position.get("y"),
-        ))
-    return n
-
-
-LABEL_COLUMNS = ("class_key", "class_names", "image_id", "role", "annotations", "selected", "selection_frequency",
-                 "label", "threshold", "min_annotations", "min_control_accuracy", "model", "n_votes", "p_yes",
-                 "model_decision")
-
-
-class _FitLabels:
-    """The batch's latest label fit (services/review/fits.py) per (class, image), read one class at a time."""
-
-    def __init__(self, batch: Batch):
-        self.fit = fits.latest(batch)
-        self.class_id: int | None = None
-        self.rows: dict[int, tuple[int, float, str]] = {}
-
-    def __call__(self, class_id: int, image_id: int) -> tuple:
-        """(model, n_votes, p_yes, decision), empty without a fit or a label."""
-        if self.fit is None:
-            return ("", "", "", "")
-        if class_id != self.class_id:
-            self.class_id = class_id
-            self.rows = {i: (v, p, d) for i, v, p, d in ImageLabel.select(
-                ImageLabel.image, ImageLabel.votes, ImageLabel.p_yes, ImageLabel.decision).where(
-                ImageLabel.fit == self.fit.id, ImageLabel.image_class == class_id).tuples()}
-        found = self.rows.get(image_id)
-        return ("", "", "", "") if found is None else (self.fit.model, found[0], f"{found[1]:.6f}", found[2])
-
-
-def write_labels_csv(batch: Batch, out: IO[str], params: dict, report: Progress) -> int:
-    rule = labels.Rule(**params) if params else labels.default_rule(batch)
-    writer = csv.writer(out)
-    writer.writerow(LABEL_COLUMNS)
-    label = {"yes": 1, "no": 0, "undecided": ""}
-    fitted = _FitLabels(batch)
-    n = 0
-    for n, row in enumerate(_counting(labels.stream(batch, rule), labels.count(batch, rule), report, "labels"), 1):
-        writer.writerow((
-            row.image_class.key, "; ".join(row.image_class.names), row.image.key, row.role, row.seen, row.selected,
-            f"{row.frequency:.4f}", label[row.decision], rule.threshold, rule.min_annotations, rule.min_accuracy,
-            *fitted(row.image_class.id, row.image.id),
-        ))
-    return n
-
-
-WORKER_COLUMNS = (
-    "worker_id", "assignments", "assignments_done", "pages", "images", "selected", "positive_controls",
-    "positive_correct", "negative_controls", "negative_correct", "control_accuracy", "median_seconds_per_image",
-    "seconds_per_page", "chunks_reported", "chunks_received",
-    *(f"estimate_time_{name.removeprefix('estimate_')}" for name, _, _ in tallies.ESTIMATE_BUCKETS),
-    "sensitivity", "specificity", "model_votes", "model_control_votes", "flag",
-)
-
-
-def _rate(value: float | None, digits: int = 4) -> str:
-    return "" if value is None else f"{value:.{digits}f}"
-
-
-def write_workers_csv(batch: Batch, out: IO[str], params: dict, report: Progress) -> int:
-    scope = tallies.in_batch(batch.id)
-    writer = csv.writer(out)
-    writer.writerow(WORKER_COLUMNS)
-    workers = quality.workers_query(scope)
-    total = workers.count()
-    estimates = fits.worker_estimates(batch)
-    n = 0
-    for number in range(1, total // WORKERS_PER_QUERY + 2):
-        for w in quality.worker_rows(workers.paginate(number, WORKERS_PER_QUERY), scope, batch_id=batch.id):
-            f = w.figures
-            e = estimates.get(w.worker_id)
-            writer.writerow((
-                w.worker_id, w.assignments, w.done, f.pages, f.images, f.selected, f.positive.n, f.positive.correct,
-                f.negative.n, f.negative.correct, _rate(f.controls.accuracy), _rate(f.seconds_per_image, 3),
-                _rate(f.seconds_per_page, 3), f.chunks_reported, f.chunks_received, *f.estimate_histogram,
-                *((_rate(e.sensitivity), _rate(e.specificity), e.votes, e.gold_votes, e.flag) if e else ("",) * 5),
-            ))
-            n += 1
-        report(n / max(total, 1), f"{n:,} of {total:,} workers")
-    return n
-
-
-WRITERS = {
-    "seed-jsonl": write_seed_jsonl,
-    "records-csv": write_records_csv,
-    "labels-csv": write_labels_csv,
-    "workers-csv": write_workers_csv,
-    "imagenet-ab": imagenet_ab.write,
-}
