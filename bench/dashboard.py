@@ -232,10 +232,10 @@ def export_child(database_url: str, instance: str, batch_id: int, kind: str) -> 
 
 
 def time_exports(database_url: str, instance: str, batch_id: int, records: int) -> list[dict]:
-    from freelunch.models import EXPORT_KINDS
+    from freelunch.services.exports.kinds import KINDS
 
     results = []
-    for kind in EXPORT_KINDS:
+    for kind in KINDS:
         out = subprocess.run(
             [sys.executable, __file__, "--export-child", kind, "--database", database_url,
              "--instance", instance, "--batch", str(batch_id)],

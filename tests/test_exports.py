@@ -2,10 +2,18 @@
 import csv
 import io
 import json
+import re
+import zipfile
+from dataclasses import replace
 from pathlib import Path
 
+from click.testing import CliRunner
+from flask.cli import ScriptInfo
+
+from freelunch.cli import cli
 from freelunch.models import Export, Membership
 from freelunch.services.exports import files as exports
+from freelunch.services.exports.kinds import KINDS
 from freelunch.services.accounts.users import create_user
 from support import csrf_token, login
 
@@ -104,7 +112,7 @@ def test_a_failing_export_says_why_and_leaves_no_file(client, run_jobs, campaign
         out.write("half a file")
         raise OSError("disk full")
 
-    monkeypatch.setitem(exports.WRITERS, "workers-csv", broken)
+    monkeypatch.setitem(KINDS, "workers-csv", replace(KINDS["workers-csv"], write=broken))
     start(client, campaign.batch, "workers-csv")
     run_jobs()
     export = Export.get()
@@ -161,3 +169,37 @@ def test_deleting_the_dataset_removes_its_batches_export_files(client, run_jobs,
                            data={"csrf_token": csrf_token(client), "confirm_name": dataset.name})
     assert response.status_code == 302
     assert Export.select().count() == 0 and not path.exists()
+
+
+def contents(kind: str, data: bytes):
+    """The file as written, or for a ZIP its members (whose times are the moment they were written)."""
+    if not KINDS[kind].binary:
+        return data.decode()
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        return {name: archive.read(name) for name in archive.namelist()}
+
+
+def test_the_cli_writes_every_kind_the_dashboard_offers_with_the_same_writer(app, client, run_jobs, campaign, tmp_path):
+    page = client.get(f"/review/batches/{campaign.batch.id}/exports").get_data(as_text=True)
+    offered = set(re.findall(rf"/review/batches/{campaign.batch.id}/exports/([a-z0-9-]+)", page))
+    assert offered == set(KINDS)
+    runner = CliRunner()
+    for kind in KINDS:
+        assert start(client, campaign.batch, kind).status_code == 302
+        run_jobs()
+        export = Export.select().order_by(Export.id.desc()).get()
+        dashboard = client.get(f"/review/exports/{export.id}/download").get_data()
+        out = tmp_path / kind
+        rule = ["--threshold", "0.7", "--min-annotations", "1", "--min-accuracy", "0.5"] if KINDS[kind].rule else []
+        result = runner.invoke(cli, ["export", "--batch", str(campaign.batch.id), "--format", kind, "-o", str(out), *rule],
+                               obj=ScriptInfo(create_app=lambda: app))
+        assert result.exit_code == 0, result.output
+        assert contents(kind, out.read_bytes()) == contents(kind, dashboard), kind
+        assert f"Wrote {export.rows} {KINDS[kind].rows}." in result.output
+
+
+def test_the_cli_refuses_a_label_rule_for_a_kind_that_reads_none(app, campaign):
+    result = CliRunner().invoke(cli, ["export", "--batch", str(campaign.batch.id), "--format", "workers-csv",
+                                      "--threshold", "0.5"], obj=ScriptInfo(create_app=lambda: app))
+    assert result.exit_code != 0 and "workers-csv reads no label rule" in result.output
+    assert "Traceback" not in result.output

@@ -13,7 +13,9 @@ from .models import Batch
 from .mturk import publish_commands  # noqa: F401 (adds balance, publish, expire, ... to the mturk group)
 from .mturk.commands import mturk as mturk_commands
 from .services import demo as demo_service
-from .services.exports import seed as export_service
+from .services.exports import files as export_files
+from .services.exports.kinds import KINDS
+from .services.review.labels import Rule, default_rule
 from .services.accounts.users import AccountError, create_user
 from .services.schema import make_migration, upgrade
 
@@ -86,16 +88,31 @@ def demo(as_json):
 
 @cli.command("export")
 @click.option("--batch", "batch_id", type=int, required=True, help="The batch id.")
-@click.option("--format", "kind", type=click.Choice(["seed-jsonl"]), default="seed-jsonl", show_default=True)
+@click.option("--format", "kind", type=click.Choice(list(KINDS)), default="seed-jsonl", show_default=True,
+              help="Any kind the Exports tab offers (docs/review.md).")
+@click.option("--threshold", type=click.FloatRange(0, 1), help="Label rule: the selection frequency of a yes.")
+@click.option("--min-annotations", type=click.IntRange(1, 1000), help="Label rule: annotations a decision needs.")
+@click.option("--min-accuracy", type=click.FloatRange(0, 1), help="Label rule: workers' control accuracy bar.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="File to write; stdout if omitted.")
-def export(batch_id, kind, output):
-    """Write a batch's byproduct records, one JSON object per image per submitted page (docs/export.md)."""
+def export(batch_id, kind, threshold, min_annotations, min_accuracy, output):
+    """Write one of a batch's exports: the file the Exports tab makes, by the same writer.
+
+    The label rule's options are for the kinds that read one (labels-csv); left out, they are the batch's defaults.
+    """
     batch = Batch.get_or_none(Batch.id == batch_id)
     if batch is None:
         raise click.ClickException(f"There is no batch {batch_id}.")
-    with click.open_file(output or "-", "w", encoding="utf-8") as out:
-        count = export_service.write_seed_jsonl(batch, out)
-    click.echo(f"Wrote {count} records.", err=True)
+    chosen = KINDS[kind]
+    given = {name: value for name, value in (("threshold", threshold), ("min_annotations", min_annotations),
+                                             ("min_accuracy", min_accuracy)) if value is not None}
+    if given and not chosen.rule:
+        raise click.ClickException(f"{kind} reads no label rule: leave out --threshold, --min-annotations and "
+                                   "--min-accuracy.")
+    rule = Rule(**{**default_rule(batch).as_dict(), **given})
+    mode = {"mode": "wb"} if chosen.binary else {"mode": "w", "encoding": "utf-8"}
+    with click.open_file(output or "-", **mode) as out:
+        rows = chosen.write(batch, out, export_files.params(chosen, batch, rule), lambda *report: None)
+    click.echo(f"Wrote {rows} {chosen.rows}.", err=True)
 
 
 cli.add_command(mturk_commands)

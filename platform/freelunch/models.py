@@ -424,14 +424,11 @@ class ReviewRules(TenantModel):
     updated_at = DateTimeField(default=utcnow)
 
 
-EXPORT_KINDS = ("seed-jsonl", "records-csv", "labels-csv", "workers-csv", "imagenet-ab")
-
-
 class Export(TenantModel):
     """An export file made by an RQ job, downloadable by the organization that asked for it."""
 
     batch = ForeignKeyField(Batch, backref="exports", on_delete="CASCADE")
-    kind = CharField(max_length=16, choices=[(k, k) for k in EXPORT_KINDS])
+    kind = CharField(max_length=16)  # a name of services/exports/kinds.KINDS
     state = CharField(max_length=16, default="queued")  # queued, running, done, failed
     job_id = CharField(max_length=64, null=True)
     path = TextField(null=True)

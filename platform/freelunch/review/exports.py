@@ -6,6 +6,7 @@ from ..batches.tabs import render_tab
 from ..models import Batch, Export
 from ..pagination import paginate
 from ..services.exports import files as exports
+from ..services.exports.kinds import KINDS
 from ..services import jobs
 from ..services.review.labels import default_rule
 from ..tenancy import current_org, owned_or_404
@@ -15,7 +16,7 @@ from .forms import ExportForm
 
 def _exports_page(batch: Batch, form: ExportForm, status: int = 200):
     page = paginate(Export.select().where(Export.batch == batch).order_by(Export.id.desc()))
-    return render_tab("exports", "review/exports.html", batch, status=status, page=page, form=form, kinds=exports.KINDS,
+    return render_tab("exports", "review/exports.html", batch, status=status, page=page, form=form, kinds=KINDS,
                       job_status=_job_status)
 
 
@@ -33,7 +34,7 @@ def exports_view(batch_id):
 @bp.post("/batches/<int:batch_id>/exports/<kind>")
 def start_export(batch_id, kind):
     batch = owned_or_404(Batch, batch_id)
-    if kind not in exports.KINDS:
+    if kind not in KINDS:
         abort(404)
     form = ExportForm()
     if not form.validate_on_submit():
@@ -45,8 +46,8 @@ def start_export(batch_id, kind):
     export = exports.start(batch, kind, form.rule())
     if partials.wanted():
         return render_template("review/_export.html", export=export, batch=batch, job_status=_job_status,
-                               kinds=exports.KINDS)
-    flash(f"{exports.KINDS[kind].title} started; the download link appears here when it is ready.", "success")
+                               kinds=KINDS)
+    flash(f"{KINDS[kind].title} started; the download link appears here when it is ready.", "success")
     return redirect(url_for("review.exports_view", batch_id=batch.id))
 
 
@@ -55,7 +56,7 @@ def export_view(export_id):
     """One export's row: progress while it runs (refreshed when its job finishes), then the download link."""
     export = owned_or_404(Export, export_id)
     return render_template("review/_export.html", export=export, batch=export.batch, job_status=_job_status,
-                           kinds=exports.KINDS)
+                           kinds=KINDS)
 
 
 @bp.get("/exports/<int:export_id>/download")
@@ -64,7 +65,7 @@ def download(export_id):
     path = exports.file_path(export)
     if path is None:
         abort(404, "This export has no file (yet).")
-    kind = exports.KINDS[export.kind]
+    kind = KINDS[export.kind]
     return send_file(path, mimetype=kind.mimetype, as_attachment=True, download_name=exports.download_name(export))
 
 

@@ -1,17 +1,12 @@
 """A batch's export files: made by RQ jobs, kept under instance/exports/<org id>/, downloaded by their organization.
 
-Five kinds. ``seed-jsonl`` is services/exports/seed.py's seed-format records;
-``records-csv`` flattens those same records to one CSV row each, with the
-image's role and the byproduct counts; ``labels-csv`` is the results page's
-labels under the rule the requester chose (kept in ``Export.params``);
-``workers-csv`` is the batch's workers table. Every writer streams: rows are
-read in bounded slices and written as they come, so memory stays flat however
-large the batch. A file is written as ``<name>.part`` and renamed when
+The kinds and their writers are services/exports/kinds.py's table; what a kind
+was asked for (the label rule, for a kind that reads one) is kept in
+``Export.params``. A file is written as ``<name>.part`` and renamed when
 complete, so a download never sees half a file.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 from flask import current_app
@@ -19,31 +14,8 @@ from flask import current_app
 from ...models import Batch, Export, utcnow
 from .. import jobs
 from ..review import labels
-from .writers import WRITERS, Progress
-
-
-@dataclass(frozen=True)
-class Kind:
-    title: str
-    extension: str
-    mimetype: str
-    description: str
-    binary: bool = False  # the writer gets a bytes file
-
-
-KINDS = {
-    "seed-jsonl": Kind("Seed-format JSON Lines", "jsonl", "application/x-ndjson",
-                       "Every image record with its pointer trajectory, hovers and clicks, in the original tool's format."),
-    "records-csv": Kind("Image records CSV", "csv", "text/csv",
-                        "One row per image record: selection, hovers, times, the image's role, byproduct counts."),
-    "labels-csv": Kind("Labels CSV", "csv", "text/csv",
-                       "Selection frequency and label decision per image and class, under the chosen rule."),
-    "workers-csv": Kind("Workers CSV", "csv", "text/csv",
-                        "Per worker: assignments, control accuracy, time per image, estimateTime distribution."),
-    "imagenet-ab": Kind("ImageNet-AB ZIP", "zip", "application/zip",
-                        "The NFL paper's ImageNet-AB layout: one XML per image decided yes, one metadata per worker.",
-                        binary=True),
-}
+from .kinds import KINDS, Kind
+from .writers import Progress
 
 
 def export_root() -> Path:
@@ -73,10 +45,15 @@ def download_name(export: Export) -> str:
     return f"batch-{export.batch_id}-{export.kind}-{export.id}.{KINDS[export.kind].extension}"
 
 
+def params(kind: Kind, batch: Batch, rule: labels.Rule | None = None) -> dict:
+    """What the kind's writer reads, as ``Export.params`` records it: the label rule, for a kind that reads one."""
+    return (rule or labels.default_rule(batch)).as_dict() if kind.rule else {}
+
+
 def start(batch: Batch, kind: str, rule: labels.Rule | None = None) -> Export:
     """Record an export and queue the job that writes it."""
-    params = (rule or labels.default_rule(batch)).as_dict() if kind == "labels-csv" else {}
-    export = Export.create(organization=batch.organization_id, batch=batch, kind=kind, params=params)
+    export = Export.create(organization=batch.organization_id, batch=batch, kind=kind,
+                           params=params(KINDS[kind], batch, rule))
     job = jobs.enqueue(jobs.RUN_EXPORT, export.id, organization_id=batch.organization_id,
                        scope=f"exports:{batch.id}", title=f"{KINDS[kind].title} of {batch.name}")
     export.job_id = job.id
@@ -96,9 +73,9 @@ def run(export_id: int, progress: Progress | None = None) -> dict:
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(target.name + ".part")
     try:
-        opened = partial.open("wb") if KINDS[export.kind].binary else partial.open("w", newline="", encoding="utf-8")
-        with opened as out:
-            rows = WRITERS[export.kind](export.batch, out, export.params, report)
+        kind = KINDS[export.kind]
+        with partial.open("wb") if kind.binary else partial.open("w", newline="", encoding="utf-8") as out:
+            rows = kind.write(export.batch, out, export.params, report)
         partial.replace(target)
     except Exception as error:
         partial.unlink(missing_ok=True)

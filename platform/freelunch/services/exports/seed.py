@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from operator import itemgetter
-from typing import IO
 
 import orjson
 from peewee import JOIN
@@ -149,11 +148,3 @@ def seed_records(batch: Batch) -> Iterator[dict]:
     for pages in _submitted_pages(batch):
         yield from _records(pages)
 
-
-def write_seed_jsonl(batch: Batch, out: IO[str]) -> int:
-    """Write the batch's records as JSON Lines; returns how many."""
-    count = 0
-    for record in seed_records(batch):
-        out.write(orjson.dumps(record).decode() + "\n")
-        count += 1
-    return count

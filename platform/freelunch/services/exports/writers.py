@@ -12,7 +12,7 @@ from typing import IO
 import orjson
 
 from ...models import Assignment, Batch, Candidate, Image, ImageClass, ImageLabel, ImageRecord, PageSubmission
-from . import imagenet_ab, seed as seed_format
+from . import seed as seed_format
 from ..review import fits, labels, quality, tallies
 
 Progress = Callable[..., None]
@@ -166,11 +166,3 @@ def write_workers_csv(batch: Batch, out: IO[str], params: dict, report: Progress
         report(n / max(total, 1), f"{n:,} of {total:,} workers")
     return n
 
-
-WRITERS = {
-    "seed-jsonl": write_seed_jsonl,
-    "records-csv": write_records_csv,
-    "labels-csv": write_labels_csv,
-    "workers-csv": write_workers_csv,
-    "imagenet-ab": imagenet_ab.write,
-}
