@@ -13,13 +13,13 @@ from click.testing import CliRunner
 from flask.cli import ScriptInfo
 
 from freelunch.cli import cli
-from freelunch.db import database
 from freelunch.models import Assignment, Bonus, Decision, MTurkAssignment, MTurkHit, ReviewRules, WorkerAction, utcnow
 from freelunch.services.accounts import identity
 from freelunch.services.mturk import autoreview, bonuses, decisions, tracking
 from freelunch.services.mturk.bonuses import BonusError
 from freelunch.services.mturk.decisions import DecisionError
 from factories import make_campaign
+from support import database_dump
 
 RAW = {"h1w1": "AW1RAWWORKER", "h1w3": "AW3RAWWORKER", "h2w2": "AW2RAWWORKER", "h2w3": "AW3RAWWORKER"}
 ANSWER = ('<?xml version="1.0" encoding="UTF-8"?><QuestionFormAnswers xmlns="http://mechanicalturk.amazonaws.com/'
@@ -99,7 +99,7 @@ def test_sync_pages_past_100_and_stores_no_raw_worker_id(app, mturk_campaign, st
     stubber.add_response("list_assignments_for_hit", *listing("HIT2", []))
     with app.app_context():
         summary = tracking.sync_batch(mturk_campaign.batch, client)
-        dump = "\n".join(database.connection().iterdump())
+        dump = database_dump()
     assert (summary.hits, summary.assignments, summary.matched, summary.no_data) == (2, 106, 1, 105)
     row = MTurkAssignment.get(MTurkAssignment.mturk_assignment_id == "A1")
     assert row.assignment_id == mturk_campaign.assignments["h1w1"].id and row.status == "Submitted"

@@ -13,10 +13,9 @@ from flask.cli import ScriptInfo
 
 from factories import make_batch, summary_for
 from freelunch.cli import cli
-from freelunch.db import database
 from freelunch.models import Assignment, Bonus, Decision, MTurkAssignment, MTurkHit, ReviewRules
 from freelunch.services.mturk import bonuses, decisions, tracking
-from support import post_page
+from support import database_dump, post_page
 
 QUESTION = ('<ExternalQuestion xmlns="http://mechanicalturk.amazonaws.com/AWSMechanicalTurkDataSchemas/2006-07-14/'
             'ExternalQuestion.xsd"><ExternalURL>https://freelunch.example.org/annotate</ExternalURL>'
@@ -75,8 +74,7 @@ def test_sync_pages_past_100_and_no_raw_worker_id_is_stored(app, wired, local_mt
     assert result.exit_code == 0, result.output
     assert "105 assignments on MTurk, 0 with data here, 105 without" in result.output
     assert MTurkAssignment.select().count() == 105
-    with app.app_context():
-        dump = "\n".join(database.connection().iterdump())
+    dump = database_dump()
     assert "AWIRE" not in dump and "NONE00" in dump  # the Answer is stored, the WorkerIds are not
 
 
@@ -181,8 +179,7 @@ def test_blocks_and_messages_from_the_dashboard_reach_the_worker_by_their_hash_a
         assert [m["Subject"] for m in local_mturk.store.messages] == ["About your work"]
     page = client.get(f"/mturk/assignments/{row.id}").get_data(as_text=True)
     assert page.count("Random clicks") == 2 and "About your work" in page
-    with app.app_context():
-        dump = "\n".join(database.connection().iterdump())
+    dump = database_dump()
     assert "ABLOCKEDONE1" not in dump
 
 

@@ -17,9 +17,8 @@ from flask.cli import ScriptInfo
 
 from factories import make_batch
 from freelunch.cli import cli
-from freelunch.db import database
 from freelunch.models import Assignment, Decision, MTurkAssignment, MTurkHit, ReviewRules
-from support import log_in
+from support import database_dump, log_in
 from worker import NEUTRAL, click, flush_until_complete, glide, jump, submit, wait_loaded
 
 pytestmark = pytest.mark.browser
@@ -129,8 +128,7 @@ def test_a_paid_batch_rehearsed_on_the_local_mturk(app, live_server, page, local
     page.wait_for_selector(f"tr[data-assignment='{absent}']")
     assert MTurkAssignment.get(MTurkAssignment.mturk_assignment_id == absent).assignment is None
 
-    with app.app_context():
-        dump = "\n".join(database.connection().iterdump())
+    dump = database_dump()
     logged = "\n".join(record.getMessage() for record in caplog.records)
     assert assignment_id in dump and "workerId=[redacted]" in logged  # what the two checks below read is there
     for raw in (WORKER, ABSENT):
