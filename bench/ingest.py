@@ -347,7 +347,8 @@ def main() -> None:
             run = wrk(web_port, path, tokens_file, page, seq_base, args.saturation_seconds, args.connections, watch)
             trips, appends = (after - before for after, before in zip(round_trips(r), trips_before))
             cpu = ", ".join(f"{name} {ms:.3f}" for name, ms in run["cpu_ms"].items())
-            carried = f"; {appends / trips:.2f} batches a round trip to Redis" if path == "/api/ingest" and trips else ""
+            carried = (f"; {run['completed'] / trips:.2f} batches a round trip to Redis, {appends} stream entries"
+                       if path == "/api/ingest" and trips else "")
             print(f"saturation {path}: {run['rps']:.0f} req/s ({run['failed']} failed); CPU ms a request: {cpu}; "
                   f"connections per web process {run['spread']}{carried}", flush=True)
             return run

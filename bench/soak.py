@@ -92,7 +92,7 @@ def main() -> None:
     options = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     options.add_argument("--minutes", type=int, default=int(os.environ.get("MINUTES", 30)))
     options.add_argument("--annotators", type=int, default=500)
-    options.add_argument("--shards", type=int, default=4)
+    options.add_argument("--shards", type=int, default=1, help="INGEST_SHARDS (1: the default deployment)")
     options.add_argument("--web-concurrency", type=int, default=2, help="gunicorn workers per web process")
     args = options.parse_args()
 

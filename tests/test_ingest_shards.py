@@ -33,9 +33,9 @@ def test_batches_go_to_their_assignments_shard_each_shard_gets_one_flush_job(app
     assert {shard: redis_client.xlen(stream_key(shard)) for shard in range(SHARDS)} == expected
     for shard in range(SHARDS):  # a page's batches in order in one stream
         entries = redis_client.xrange(stream_key(shard))
-        assert {int(f[b"a"]) % SHARDS for _, f in entries} <= {shard}
+        assert {int(f[b"a1"]) % SHARDS for _, f in entries} <= {shard}
         for assignment_id in tokens:
-            seqs = [int(f[b"s"]) for _, f in entries if int(f[b"a"]) == assignment_id]
+            seqs = [int(f[b"s1"]) for _, f in entries if int(f[b"a1"]) == assignment_id]
             assert seqs == sorted(seqs)
     jobs = Queue("ingest", connection=redis_client).jobs
     assert sorted(job.args for job in jobs) == sorted((shard,) for shard, n in expected.items() if n)  # one per shard
@@ -66,3 +66,18 @@ def test_the_admin_page_shows_each_shard(app, client, tokens, redis_client):
         assert f"<tr><td>{shard}</td><td>127.0.0.1:" in html
         assert f"</td><td>{length}</td><td>0</td>" in html  # length, then nothing pending
     assert f"<th>Stream length (unflushed batches)</th><td>{sum(lengths)}</td>" in html
+
+
+def test_a_drained_flush_hands_over_to_another_shards_waiting_flush(app, redis_client, monkeypatch):
+    """One ingest worker serves every shard's jobs: a flush does not linger on its drained shard while another waits."""
+    from freelunch.services.ingest import flush as flush_service
+    from freelunch.services.ingest.stream import enqueue_flush
+
+    waits = []
+    monkeypatch.setattr(flush_service.time, "sleep", waits.append)
+    with app.app_context():
+        assert flush_service.flush("worker", 0) == 0 and waits  # alone, it lingers for new batches
+        waits.clear()
+        enqueue_flush(app.config["REDIS_URL"], 1)
+        assert flush_service._others_waiting(0) and not flush_service._others_waiting(1)
+        assert flush_service.flush("worker", 0) == 0 and waits == []  # it left at the first empty read

@@ -90,9 +90,9 @@ INGEST_FLUSH = Task("tasks.ingest.flush", queue="ingest", timeout=300, result_tt
 INGEST_SWEEP = Task("tasks.ingest.sweep", queue="ingest", timeout=300, result_ttl=CRON_RESULT_TTL)
 
 
-def _put(on: Queue, task: Task, args: tuple, kwargs: dict, meta: dict | None = None) -> Job:
+def _put(on: Queue, task: Task, args: tuple, kwargs: dict, meta: dict | None = None, job_id: str | None = None) -> Job:
     return on.enqueue(task.path, *args, **kwargs, job_timeout=task.timeout, result_ttl=task.result_ttl,
-                      failure_ttl=RESULT_TTL, meta=meta)
+                      failure_ttl=RESULT_TTL, meta=meta, job_id=job_id)
 
 
 def enqueue(task: Task, *args, organization_id: int, scope: str, title: str, **kwargs) -> Job:
@@ -107,10 +107,10 @@ def enqueue(task: Task, *args, organization_id: int, scope: str, title: str, **k
     return job
 
 
-def enqueue_unwatched(task: Task, *args, connection: Redis) -> Job:
+def enqueue_unwatched(task: Task, *args, connection: Redis, job_id: str | None = None) -> Job:
     """Queue a job no page watches and no organization owns (the ingest flush), on ``connection``:
-    the ingest endpoint answers before Flask, without an app context."""
-    return _put(Queue(task.queue, connection=connection), task, args, {})
+    the ingest endpoint answers before Flask, without an app context. ``job_id``: RQ's own when None."""
+    return _put(Queue(task.queue, connection=connection), task, args, {}, job_id=job_id)
 
 
 class Progress:

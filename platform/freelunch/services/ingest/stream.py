@@ -15,9 +15,9 @@ unflushed batches), count the assignment's batches in a fixed window (flood
 control), append, and say whether a flush job must be enqueued (a SET NX guard
 per shard, so at most one flush per shard is pending however many batches arrive).
 
-Stream entries hold what the flusher writes as is: assignment, page, tab, seq,
-the event count and the events as compact JSON; the entry id's milliseconds are the
-time the batch was received.
+A stream entry holds the batches of one round trip (of one shard), each as the
+flusher writes it: assignment, page, tab, seq, the event count and the events as
+compact JSON; the entry id's milliseconds are the time the batches were received.
 """
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ import hashlib
 import os
 import threading
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from functools import cache
 
@@ -50,6 +51,11 @@ def guard_key(shard: int) -> str:
     return f"ingest:{{{shard}}}:flush-pending"
 
 
+def backlog_key(shard: int) -> str:
+    """How many batches the shard's stream holds unflushed (an entry holds one round trip's batches)."""
+    return f"ingest:{{{shard}}}:backlog"
+
+
 def stats_key(shard: int, minute: int) -> str:
     return f"ingest:{{{shard}}}:stats:{minute}"
 
@@ -65,31 +71,53 @@ def shard_of(assignment_id: int, shards: int) -> int:
 
 ACCEPTED, FLUSH_NEEDED, FULL, FLOOD = 0, 1, -1, -2
 
-# KEYS (all of one shard, so one hash slot): the stream, the flush guard, then each batch's rate key. ARGV: the four
-# limits, then six values per batch. Returns one outcome per batch.
+# KEYS: four per batch, all of the batch's shard (so, on a cluster, one hash slot per
+# call, since a call carries one shard's batches there): its stream, flush guard and
+# backlog counter, and the assignment's rate key. ARGV: the four limits, then six
+# values per batch. The accepted batches of one shard become ONE stream entry
+# (field b: how many; a1, p1, t1, s1, n1, e1, a2, ...): Redis's cost is mostly per
+# entry, not per byte. So the stream's length counts round trips, and the bound is
+# kept in batches by the backlog counter (the flusher decrements it as it deletes).
+# Returns one outcome per batch; FLUSH_NEEDED for the first batch of a shard whose guard it set.
 APPEND_LUA = """
 local bound, limit = tonumber(ARGV[1]), tonumber(ARGV[2])
-local outcomes, guard_tried = {}, false
-for k = 3, #KEYS do
-  local v = 4 + (k - 3) * 6
+local outcomes, shards, order = {}, {}, {}
+for b = 1, #KEYS / 4 do
+  local k, v = (b - 1) * 4, 4 + (b - 1) * 6
+  local shard = shards[KEYS[k + 1]]
+  if not shard then
+    shard = {guard = KEYS[k + 2], counter = KEYS[k + 3], backlog = tonumber(redis.call('GET', KEYS[k + 3]) or '0'),
+             fields = {}, n = 0, first = 0}
+    shards[KEYS[k + 1]] = shard
+    order[#order + 1] = KEYS[k + 1]
+  end
   local outcome = 0
-  if redis.call('XLEN', KEYS[1]) >= bound then
+  if shard.backlog + shard.n >= bound then
     outcome = -1
   else
-    local used = redis.call('INCR', KEYS[k])
-    if used == 1 then redis.call('EXPIRE', KEYS[k], ARGV[3]) end
+    local used = redis.call('INCR', KEYS[k + 4])
+    if used == 1 then redis.call('EXPIRE', KEYS[k + 4], ARGV[3]) end
     if used > limit then
       outcome = -2
     else
-      redis.call('XADD', KEYS[1], '*', 'a', ARGV[v + 1], 'p', ARGV[v + 2], 't', ARGV[v + 3], 's', ARGV[v + 4],
-                 'n', ARGV[v + 5], 'e', ARGV[v + 6])
-      if not guard_tried then
-        guard_tried = true
-        if redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[4]) then outcome = 1 end
+      shard.n = shard.n + 1
+      local f, i = shard.fields, shard.n
+      for j, name in ipairs({'a', 'p', 't', 's', 'n', 'e'}) do
+        f[#f + 1] = name .. i
+        f[#f + 1] = ARGV[v + j]
       end
+      if shard.first == 0 then shard.first = b end
     end
   end
-  outcomes[#outcomes + 1] = outcome
+  outcomes[b] = outcome
+end
+for _, stream in ipairs(order) do
+  local shard = shards[stream]
+  if shard.n > 0 then
+    redis.call('XADD', stream, '*', 'b', shard.n, unpack(shard.fields))
+    redis.call('INCRBY', shard.counter, shard.n)
+    if redis.call('SET', shard.guard, '1', 'NX', 'EX', ARGV[4]) then outcomes[shard.first] = 1 end
+  end
 end
 return outcomes
 """
@@ -128,10 +156,10 @@ def client() -> Redis | RedisCluster:
 class _Waiter:
     """One request's batch, waiting for the round trip that carries it."""
 
-    __slots__ = ("rate_key", "values", "done", "outcome", "error", "leads")
+    __slots__ = ("keys", "values", "done", "outcome", "error", "leads")
 
-    def __init__(self, rate_key: str, values: tuple):
-        self.rate_key, self.values = rate_key, values
+    def __init__(self, keys: tuple, values: tuple):
+        self.keys, self.values = keys, values
         self.done = threading.Lock()
         self.done.acquire()  # released when the outcome is in, or when this waiter is to lead
         self.outcome: int | None = None
@@ -142,7 +170,7 @@ class _Waiter:
 
 
 class _GroupAppender:
-    """Appends of all a process's request threads to one shard, several to a round trip (flat combining).
+    """Appends of all a process's request threads to one Redis, several to a round trip (flat combining).
 
     A round trip costs the web process ~60 us of CPU (send, receive, sleeping and
     waking) and Redis ~40 us of its event loop, whatever it carries. So one
@@ -152,16 +180,18 @@ class _GroupAppender:
     the first of the next queue leads next. With one request in flight this is
     one round trip, as before; at saturation a trip carries 2-4 batches
     (docs/performance.md). No background thread: the request threads take turns.
+    On a single Redis one appender carries every shard's batches; on a cluster
+    there is one per shard, since a script may touch only one hash slot.
     """
 
-    def __init__(self, shard: int, limits: tuple, send: Callable[[list], list[int]]):
-        self.shard, self.limits, self._send = shard, limits, send
+    def __init__(self, limits: tuple, send: Callable[[list], list[int]]):
+        self.limits, self._send = limits, send
         self._lock = threading.Lock()
         self._queue: list[_Waiter] = []
         self._busy = False
 
-    def append(self, rate_key: str, values: tuple) -> int:
-        waiter = _Waiter(rate_key, values)
+    def append(self, keys: tuple, values: tuple) -> int:
+        waiter = _Waiter(keys, values)
         with self._lock:
             self._queue.append(waiter)
             leads, self._busy = not self._busy, True
@@ -193,7 +223,7 @@ class _GroupAppender:
                 waiter.done.release()
 
     def _call(self, group: list[_Waiter]) -> list[int]:
-        keys = [stream_key(self.shard), guard_key(self.shard), *(waiter.rate_key for waiter in group)]
+        keys = [key for waiter in group for key in waiter.keys]
         command = ["EVALSHA", APPEND_SHA, len(keys), *keys, *self.limits, *(v for w in group for v in w.values)]
         try:
             return self._send(command)
@@ -255,7 +285,8 @@ _appenders_lock = threading.Lock()
 
 
 def _appender(config: Mapping, shard: int, limits: tuple) -> _GroupAppender:
-    key = (ingest_url(config), config["INGEST_REDIS_CLUSTER"], shard, limits)
+    cluster = config["INGEST_REDIS_CLUSTER"]
+    key = (ingest_url(config), cluster, shard if cluster else None, limits)
     appender = _appenders.get(key)
     if appender is None:
         with _appenders_lock:
@@ -263,7 +294,7 @@ def _appender(config: Mapping, shard: int, limits: tuple) -> _GroupAppender:
                 # Its own connection (one leader at a time uses it); a cluster client is thread-safe and shared.
                 url = ingest_url(config)
                 send = _ClusterCommand(url) if config["INGEST_REDIS_CLUSTER"] else _BareConnection(url)
-                _appenders[key] = _GroupAppender(shard, limits, send)
+                _appenders[key] = _GroupAppender(limits, send)
             appender = _appenders[key]
     return appender
 
@@ -273,8 +304,8 @@ def append(config: Mapping, assignment_id: int, page: int, tab: int, seq: int, n
     window = int(time.time()) // RATE_WINDOW_S
     limits = (config["INGEST_STREAM_MAX"], config["INGEST_RATE_LIMIT"], RATE_WINDOW_S * 2, GUARD_TTL_S)
     shard = shard_of(assignment_id, config["INGEST_SHARDS"])
-    return _appender(config, shard, limits).append(
-        rate_key(shard, assignment_id, window), (assignment_id, page, tab, seq, n_events, events_json))
+    keys = (stream_key(shard), guard_key(shard), backlog_key(shard), rate_key(shard, assignment_id, window))
+    return _appender(config, shard, limits).append(keys, (assignment_id, page, tab, seq, n_events, events_json))
 
 
 def request_flush(shard: int) -> None:
@@ -283,6 +314,12 @@ def request_flush(shard: int) -> None:
         enqueue_flush(current_app.config["REDIS_URL"], shard)
 
 
+def flush_job_prefix(shard: int) -> str:
+    """Flush jobs' ids say their shard, so that a flusher sees whether other shards wait (services/ingest/flush.py)."""
+    return f"flush-{shard}-"
+
+
 def enqueue_flush(redis_url: str, shard: int) -> None:
     """A flush job for one shard, on RQ's own Redis (never the cluster)."""
-    jobs.enqueue_unwatched(jobs.INGEST_FLUSH, shard, connection=_client(redis_url))
+    jobs.enqueue_unwatched(jobs.INGEST_FLUSH, shard, connection=_client(redis_url),
+                           job_id=flush_job_prefix(shard) + uuid.uuid4().hex)
