@@ -37,15 +37,13 @@ N_ASSIGNMENTS = 500
 EVENTS_PER_BATCH = 60
 
 
-def fill(r: redis.Redis, stream: str, backlog: str, assignment_ids: list[int], batches: int, seq_base: int) -> None:
-    """Append ``batches`` entries of one batch each, as the ingest endpoint would with one request at a time
-    (the fields its Lua script writes)."""
+def fill(r: redis.Redis, stream: str, assignment_ids: list[int], batches: int, seq_base: int) -> None:
+    """Append ``batches`` entries as the ingest endpoint would (the fields its Lua script writes)."""
     events = events_json(int(time.time() * 1000))
     with r.pipeline(transaction=False) as pipe:
         for k in range(batches):
-            pipe.xadd(stream, {"b": 1, "a1": assignment_ids[k % len(assignment_ids)], "p1": 1, "t1": 0,
-                               "s1": seq_base + k // len(assignment_ids), "n1": EVENTS_PER_BATCH, "e1": events})
-            pipe.incr(backlog, 1)
+            pipe.xadd(stream, {"a": assignment_ids[k % len(assignment_ids)], "p": 1, "t": 0,
+                               "s": seq_base + k // len(assignment_ids), "n": EVENTS_PER_BATCH, "e": events})
             if k % 1000 == 999:
                 pipe.execute()
         pipe.execute()
@@ -83,7 +81,7 @@ def run(database_url: str, redis_url: str, tmp: Path, batches: int, bulk: int, r
     from freelunch.models import Assignment, Batch, Dataset, Hit, Organization, PointerChunk
     from freelunch.services.ingest import flush as flush_service
     from freelunch.services.ingest import insert
-    from freelunch.services.ingest.stream import backlog_key, stream_key
+    from freelunch.services.ingest.stream import stream_key
 
     app = create_app({"DATABASE_URL": database_url, "REDIS_URL": redis_url, "SECRET_KEY": "bench",
                       "INSTANCE_PATH": str(tmp), "INGEST_BULK": bulk, "INGEST_STREAM_MAX": 10 ** 7})
@@ -115,7 +113,7 @@ def run(database_url: str, redis_url: str, tmp: Path, batches: int, bulk: int, r
             for round_ in range(rounds):
                 for name in strategies:
                     PointerChunk.truncate_table() if not is_sqlite() else PointerChunk.delete().execute()
-                    fill(r, stream_key(0), backlog_key(0), ids, batches, seq_base=round_ * 10 ** 6)
+                    fill(r, stream_key(0), ids, batches, seq_base=round_ * 10 ** 6)
                     flush_service.insert_chunks = alternatives[name]
                     server = backend_pid()
                     cpu_before = (time.process_time(), cpu_seconds(server) if server else 0.0)

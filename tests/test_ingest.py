@@ -187,8 +187,8 @@ def test_committed_but_not_acknowledged_is_not_doubled(app, client, token, redis
     with app.app_context():
         flush_service.ensure_group(redis_client, 0)
     [(_, [(entry_id, fields)])] = redis_client.xreadgroup(GROUP, "crashed-worker", {STREAM: ">"}, count=10)
-    assignment_id = int(fields[b"a1"])
-    PointerChunk.create(assignment=assignment_id, pageno=1, seq=0, n_events=60, events=fields[b"e1"].decode(),
+    assignment_id = int(fields[b"a"])
+    PointerChunk.create(assignment=assignment_id, pageno=1, seq=0, n_events=60, events=fields[b"e"].decode(),
                         received_at=int(entry_id.split(b"-")[0]))  # its commit went through
     Queue("ingest", connection=redis_client).enqueue("tasks.ingest.sweep")
     run_jobs("ingest")

@@ -82,7 +82,7 @@ def test_shards_spread_over_the_masters_and_flush_exactly_once(app, client, assi
     assert [s["length"] for s in shards] == [10] * SHARDS
     for shard in range(SHARDS):  # a page's batches in order, in its assignment's shard
         entries = cluster.xrange(stream_key(shard))
-        assert {shard_of(int(f[b"a1"]), SHARDS) for _, f in entries} == {shard}
+        assert {shard_of(int(f[b"a"]), SHARDS) for _, f in entries} == {shard}
     assert len(Queue("ingest", connection=redis_client).jobs) == SHARDS  # one flush job per shard
 
     run_jobs("ingest")

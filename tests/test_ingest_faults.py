@@ -20,7 +20,7 @@ from rq import Queue, SimpleWorker
 from freelunch import create_app
 from freelunch.db import database, is_sqlite
 from freelunch.models import PointerChunk
-from freelunch.services.ingest.stream import APPEND_LUA, GROUP, backlog_key, stream_key
+from freelunch.services.ingest.stream import APPEND_LUA, GROUP, stream_key
 from factories import make_assignment, pointer_batch
 from processes import BIN, ROOT, kill_worker, wait_until, write_lock
 from support import post_ingest
@@ -222,14 +222,11 @@ def test_concurrent_batches_share_round_trips_and_are_each_stored_once(app_confi
     assert _post_concurrently(private, token, range(8)) == [202] * 8
 
     stats = connection.info("commandstats")
+    assert stats["cmdstat_xadd"]["calls"] == 8
     assert stats["cmdstat_evalsha"]["calls"] == 2  # the first batch alone, then the seven that queued behind it
-    assert stats["cmdstat_xadd"]["calls"] == 2  # one stream entry a round trip
-    assert [int(fields[b"b"]) for _, fields in connection.xrange(STREAM)] == [1, 7]
-    assert int(connection.get(backlog_key(0))) == 8  # the bound counts batches
     with private.app_context():
         SimpleWorker([Queue("ingest", connection=connection)], connection=connection).work(burst=True)
     assert_stored_once(set(range(8)))
-    assert connection.xlen(STREAM) == 0 and int(connection.get(backlog_key(0))) == 0
 
 
 def test_a_round_trip_that_fails_fails_every_batch_it_carries(app_config, app, own_redis):

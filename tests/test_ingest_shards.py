@@ -33,9 +33,9 @@ def test_batches_go_to_their_assignments_shard_each_shard_gets_one_flush_job(app
     assert {shard: redis_client.xlen(stream_key(shard)) for shard in range(SHARDS)} == expected
     for shard in range(SHARDS):  # a page's batches in order in one stream
         entries = redis_client.xrange(stream_key(shard))
-        assert {int(f[b"a1"]) % SHARDS for _, f in entries} <= {shard}
+        assert {int(f[b"a"]) % SHARDS for _, f in entries} <= {shard}
         for assignment_id in tokens:
-            seqs = [int(f[b"s1"]) for _, f in entries if int(f[b"a1"]) == assignment_id]
+            seqs = [int(f[b"s"]) for _, f in entries if int(f[b"a"]) == assignment_id]
             assert seqs == sorted(seqs)
     jobs = Queue("ingest", connection=redis_client).jobs
     assert sorted(job.args for job in jobs) == sorted((shard,) for shard, n in expected.items() if n)  # one per shard

@@ -24,7 +24,7 @@ from ...db import database, is_sqlite
 from ...models import Assignment, PageSubmission, PointerChunk
 from ...queues import queue
 from .insert import insert_chunks
-from .stream import GROUP, backlog_key, client, flush_job_prefix, guard_key, request_flush, stats_key, stream_key
+from .stream import GROUP, client, flush_job_prefix, guard_key, request_flush, stats_key, stream_key
 
 BUDGET_S = 10  # one job flushes for at most this long, then hands over to a fresh job
 LINGER_S = 0.5  # and ends after this long without new batches
@@ -58,10 +58,10 @@ def flush(consumer: str, shard: int, linger: bool = True) -> int:
         # commit would also checkpoint and fsync the database file. Checkpointing
         # every 64 MB instead takes flushing from ~550,000 to ~900,000 events/s.
         database.execute_sql(f"PRAGMA wal_autocheckpoint = {CHECKPOINT_PAGES}")
-    bulk = _Bulk(current_app.config["INGEST_BULK"])
+    bulk = current_app.config["INGEST_BULK"]
     deadline = time.monotonic() + BUDGET_S
     stored = 0
-    while (entries := bulk.read(redis, shard, consumer, "0")):
+    while (entries := _read(redis, shard, consumer, "0", bulk)):
         stored += store(redis, shard, entries)
     stored += reclaim(redis, shard, consumer)
     # Then new entries, and stay a while: under steady load one job keeps flushing
@@ -70,11 +70,11 @@ def flush(consumer: str, shard: int, linger: bool = True) -> int:
     # than commit a few batches at a time.
     last = time.monotonic()
     while (now := time.monotonic()) < deadline and now - last < LINGER_S:
-        entries = bulk.read(redis, shard, consumer, ">")
+        entries = _read(redis, shard, consumer, ">", bulk)
         if entries:
             stored += store(redis, shard, entries)
             last = time.monotonic()
-        if bulk.short:
+        if len(entries) < bulk:
             # Drained: stay for more, unless another shard's flush (or the sweep) waits for a worker.
             if not linger or _others_waiting(shard):
                 break
@@ -122,40 +122,21 @@ def sweep(consumer: str) -> int:
     return stored
 
 
-class _Bulk:
-    """Reads of about INGEST_BULK batches: an entry holds one round trip's batches, so the count of
-    entries to ask for follows how many batches the last read's entries held."""
-
-    def __init__(self, batches: int):
-        self.batches, self.per_entry, self.short = batches, 1.0, False
-
-    def read(self, redis: Redis, shard: int, consumer: str, start: str) -> list:
-        count = max(1, round(self.batches / self.per_entry))
-        reply = redis.xreadgroup(GROUP, consumer, {stream_key(shard): start}, count=count)
-        entries = reply[0][1] if reply else []
-        self.short = len(entries) < count
-        held = sum(_held(fields) for _, fields in entries)
-        if held:
-            self.per_entry = max(1.0, held / len(entries))
-        return entries
-
-
-def _held(fields: dict) -> int:
-    """How many batches an entry holds; an entry deleted while pending comes back empty (it was stored)."""
-    return int(fields.get(b"b", 0))
-
-
-def _rows(entry_id: bytes, fields: dict) -> list[tuple]:
-    received = int(entry_id.split(b"-", 1)[0])
-    return [(int(fields[b"a%d" % i]), int(fields[b"p%d" % i]), int(fields[b"t%d" % i]), int(fields[b"s%d" % i]),
-             int(fields[b"n%d" % i]), fields[b"e%d" % i].decode(), received)
-            for i in range(1, _held(fields) + 1)]
+def _read(redis: Redis, shard: int, consumer: str, start: str, count: int) -> list:
+    reply = redis.xreadgroup(GROUP, consumer, {stream_key(shard): start}, count=count)
+    return reply[0][1] if reply else []
 
 
 def store(redis: Redis, shard: int, entries: list) -> int:
     """Write one bulk of a shard's entries in one transaction, then ack and delete them; returns events stored."""
     started = time.monotonic()
-    rows = [row for entry_id, fields in entries for row in _rows(entry_id, fields)]
+    ids = [entry_id for entry_id, _ in entries]
+    rows = [
+        (int(f[b"a"]), int(f[b"p"]), int(f[b"t"]), int(f[b"s"]), int(f[b"n"]), f[b"e"].decode(),
+         int(entry_id.split(b"-", 1)[0]))
+        for entry_id, f in entries
+        if f  # an entry deleted while pending comes back empty: it was stored already
+    ]
     live = _existing_assignments({row[0] for row in rows})
     rows = [row for row in rows if row[0] in live]  # an assignment deleted meanwhile takes its chunks with it
     if rows:
@@ -163,11 +144,9 @@ def store(redis: Redis, shard: int, entries: list) -> int:
             insert_chunks(rows)
     events = sum(row[4] for row in rows)
     minute = int(time.time()) // 60
-    # Acknowledge, delete and count down the backlog in one script: a crash between
-    # deleting and counting would leave the bound too low for good.
-    _acknowledge(redis)(keys=[stream_key(shard), backlog_key(shard)],
-                        args=[GROUP, *(v for entry_id, fields in entries for v in (entry_id, _held(fields)))])
     with redis.pipeline(transaction=False) as pipe:
+        pipe.xack(stream_key(shard), GROUP, *ids)
+        pipe.xdel(stream_key(shard), *ids)
         key = stats_key(shard, minute)
         pipe.hincrby(key, "events", events)
         pipe.hincrby(key, "chunks", len(rows))
@@ -175,28 +154,6 @@ def store(redis: Redis, shard: int, entries: list) -> int:
         pipe.expire(key, STATS_TTL_S)
         pipe.execute()
     return events
-
-
-# KEYS: the stream, its backlog counter. ARGV: the group, then (entry id, batches it holds) pairs.
-ACKNOWLEDGE_LUA = """
-local ids, held = {}, {}
-for i = 2, #ARGV, 2 do
-  ids[#ids + 1] = ARGV[i]
-  held[#held + 1] = tonumber(ARGV[i + 1])
-end
-redis.call('XACK', KEYS[1], ARGV[1], unpack(ids))
-local deleted = 0
-for i, id in ipairs(ids) do
-  if redis.call('XDEL', KEYS[1], id) == 1 then deleted = deleted + held[i] end
-end
-if deleted > 0 then redis.call('DECRBY', KEYS[2], deleted) end
-return deleted
-"""
-
-
-def _acknowledge(redis: Redis):
-    """The acknowledging script (redis-py loads it where it is missing, also on a master promoted by a failover)."""
-    return redis.register_script(ACKNOWLEDGE_LUA)
 
 
 def _existing_assignments(ids: set[int]) -> set[int]:

@@ -10,7 +10,7 @@ from rq.registry import FailedJobRegistry
 
 from ...queues import queue
 from .flush import incomplete_pages
-from .stream import GROUP, backlog_key, client, stats_key, stream_key
+from .stream import GROUP, client, stats_key, stream_key
 
 WINDOW_MIN = 5
 
@@ -51,7 +51,7 @@ def status() -> dict:
 
 def _shard(redis, shard: int) -> dict:
     stream = stream_key(shard)
-    length = int(redis.get(backlog_key(shard)) or 0)  # batches; the stream's entries hold a round trip's each
+    length = redis.xlen(stream)
     oldest = redis.xrange(stream, count=1)
     try:
         pending = redis.xpending(stream, GROUP)["pending"]

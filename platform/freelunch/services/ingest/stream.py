@@ -15,9 +15,9 @@ unflushed batches), count the assignment's batches in a fixed window (flood
 control), append, and say whether a flush job must be enqueued (a SET NX guard
 per shard, so at most one flush per shard is pending however many batches arrive).
 
-A stream entry holds the batches of one round trip (of one shard), each as the
-flusher writes it: assignment, page, tab, seq, the event count and the events as
-compact JSON; the entry id's milliseconds are the time the batches were received.
+Stream entries hold what the flusher writes as is: assignment, page, tab, seq,
+the event count and the events as compact JSON; the entry id's milliseconds are the
+time the batch was received.
 """
 from __future__ import annotations
 
@@ -51,11 +51,6 @@ def guard_key(shard: int) -> str:
     return f"ingest:{{{shard}}}:flush-pending"
 
 
-def backlog_key(shard: int) -> str:
-    """How many batches the shard's stream holds unflushed (an entry holds one round trip's batches)."""
-    return f"ingest:{{{shard}}}:backlog"
-
-
 def stats_key(shard: int, minute: int) -> str:
     return f"ingest:{{{shard}}}:stats:{minute}"
 
@@ -71,53 +66,34 @@ def shard_of(assignment_id: int, shards: int) -> int:
 
 ACCEPTED, FLUSH_NEEDED, FULL, FLOOD = 0, 1, -1, -2
 
-# KEYS: four per batch, all of the batch's shard (so, on a cluster, one hash slot per
-# call, since a call carries one shard's batches there): its stream, flush guard and
-# backlog counter, and the assignment's rate key. ARGV: the four limits, then six
-# values per batch. The accepted batches of one shard become ONE stream entry
-# (field b: how many; a1, p1, t1, s1, n1, e1, a2, ...): Redis's cost is mostly per
-# entry, not per byte. So the stream's length counts round trips, and the bound is
-# kept in batches by the backlog counter (the flusher decrements it as it deletes).
+# KEYS: three per batch, all of the batch's shard (so, on a cluster, where a call carries
+# one shard's batches, one hash slot per call): its stream, its flush guard, the
+# assignment's rate key. ARGV: the four limits, then six values per batch. One entry
+# per batch (one entry per round trip was tried: no gain, docs/performance.md).
 # Returns one outcome per batch; FLUSH_NEEDED for the first batch of a shard whose guard it set.
 APPEND_LUA = """
 local bound, limit = tonumber(ARGV[1]), tonumber(ARGV[2])
-local outcomes, shards, order = {}, {}, {}
-for b = 1, #KEYS / 4 do
-  local k, v = (b - 1) * 4, 4 + (b - 1) * 6
-  local shard = shards[KEYS[k + 1]]
-  if not shard then
-    shard = {guard = KEYS[k + 2], counter = KEYS[k + 3], backlog = tonumber(redis.call('GET', KEYS[k + 3]) or '0'),
-             fields = {}, n = 0, first = 0}
-    shards[KEYS[k + 1]] = shard
-    order[#order + 1] = KEYS[k + 1]
-  end
+local outcomes, guard_tried = {}, {}
+for b = 1, #KEYS / 3 do
+  local k, v = (b - 1) * 3, 4 + (b - 1) * 6
   local outcome = 0
-  if shard.backlog + shard.n >= bound then
+  if redis.call('XLEN', KEYS[k + 1]) >= bound then
     outcome = -1
   else
-    local used = redis.call('INCR', KEYS[k + 4])
-    if used == 1 then redis.call('EXPIRE', KEYS[k + 4], ARGV[3]) end
+    local used = redis.call('INCR', KEYS[k + 3])
+    if used == 1 then redis.call('EXPIRE', KEYS[k + 3], ARGV[3]) end
     if used > limit then
       outcome = -2
     else
-      shard.n = shard.n + 1
-      local f, i = shard.fields, shard.n
-      for j, name in ipairs({'a', 'p', 't', 's', 'n', 'e'}) do
-        f[#f + 1] = name .. i
-        f[#f + 1] = ARGV[v + j]
+      redis.call('XADD', KEYS[k + 1], '*', 'a', ARGV[v + 1], 'p', ARGV[v + 2], 't', ARGV[v + 3], 's', ARGV[v + 4],
+                 'n', ARGV[v + 5], 'e', ARGV[v + 6])
+      if not guard_tried[KEYS[k + 2]] then
+        guard_tried[KEYS[k + 2]] = true
+        if redis.call('SET', KEYS[k + 2], '1', 'NX', 'EX', ARGV[4]) then outcome = 1 end
       end
-      if shard.first == 0 then shard.first = b end
     end
   end
   outcomes[b] = outcome
-end
-for _, stream in ipairs(order) do
-  local shard = shards[stream]
-  if shard.n > 0 then
-    redis.call('XADD', stream, '*', 'b', shard.n, unpack(shard.fields))
-    redis.call('INCRBY', shard.counter, shard.n)
-    if redis.call('SET', shard.guard, '1', 'NX', 'EX', ARGV[4]) then outcomes[shard.first] = 1 end
-  end
 end
 return outcomes
 """
@@ -304,7 +280,7 @@ def append(config: Mapping, assignment_id: int, page: int, tab: int, seq: int, n
     window = int(time.time()) // RATE_WINDOW_S
     limits = (config["INGEST_STREAM_MAX"], config["INGEST_RATE_LIMIT"], RATE_WINDOW_S * 2, GUARD_TTL_S)
     shard = shard_of(assignment_id, config["INGEST_SHARDS"])
-    keys = (stream_key(shard), guard_key(shard), backlog_key(shard), rate_key(shard, assignment_id, window))
+    keys = (stream_key(shard), guard_key(shard), rate_key(shard, assignment_id, window))
     return _appender(config, shard, limits).append(keys, (assignment_id, page, tab, seq, n_events, events_json))
 
 
