@@ -18,6 +18,8 @@ from ...ingest.validate import MAX_TAB
 from ...models import (Assignment, Batch, Candidate, Hit, HitPage, Image, ImageClass, ImageRecord, LabLink, PageSubmission, VERSIONS,
                       Vote, utcnow)
 from ..accounts import identity
+from . import record
+from .record import bounded_list, number
 from ..mturk.gateway import local_stand_in_origin
 from ..review import tallies
 from ..review.fits import rounds_of
@@ -31,7 +33,6 @@ ALREADY_DONE_MESSAGE = ("You have already done these pages in another copy of th
 ONE_HIT_MESSAGE = "You have already completed one of our HITs. We do not accept more than 1 HIT per worker."
 EARLIER_ROUND_MESSAGE = ("You have already answered about some of these images in an earlier round of this task. "
                          "Please return this HIT: we need a fresh pair of eyes on them.")
-MAX_LIST = 20_000  # records per image list in a summary: far above any real page
 
 
 class AnnotationError(Exception):
@@ -325,52 +326,10 @@ def finish_if_done(assignment: Assignment) -> None:
 # --- storing a submitted page -----------------------------------------------
 
 
-def _int(value, name: str, low: int = 0, high: int = 2**53, null: bool = False) -> int | None:
-    if value is None and null:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value or not low <= value <= high:
-        raise AnnotationError(400, f"The page summary has a bad {name}.")
-    return int(round(value))
-
-
-def _unit(value, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not -0.01 <= value <= 1.01:
-        raise AnnotationError(400, f"The page summary has a bad {name}.")
-    return float(value)
-
-
-def _list(value, name: str) -> list:
-    if not isinstance(value, list) or len(value) > MAX_LIST:
-        raise AnnotationError(400, f"The page summary has a bad {name}.")
-    return value
-
-
-def _hovered(value) -> list[dict]:
-    out = []
-    for item in _list(value, "hoveredRecord"):
-        if not isinstance(item, dict) or item.get("action") not in ("enter", "leave"):
-            raise AnnotationError(400, "The page summary has a bad hoveredRecord.")
-        out.append({"action": item["action"], "time": _int(item.get("time"), "hoveredRecord time")})
-    return out
-
-
-def _selected(value) -> list[dict]:
-    out = []
-    for item in _list(value, "selectedRecord"):
-        if not isinstance(item, dict):
-            raise AnnotationError(400, "The page summary has a bad selectedRecord.")
-        time = _int(item.get("time"), "selectedRecord time")
-        if item.get("input") == "keyboard":
-            out.append({"time": time, "input": "keyboard"})
-        else:
-            out.append({"x": _unit(item.get("x"), "selectedRecord x"), "y": _unit(item.get("y"), "selectedRecord y"), "time": time})
-    return out
-
-
 def _image_record(raw, page: PageView, keys: dict[str, int]) -> dict:
     if not isinstance(raw, dict):
         raise AnnotationError(400, "The page summary has a bad image record.")
-    index = _int(raw.get("i"), "grid index", 0, len(page.images) - 1)
+    index = number(raw.get("i"), "grid index", 0, len(page.images) - 1)
     shown = page.images[index]
     status = raw.get("loadStatus", "ok")
     key = raw.get("imageID")
@@ -384,38 +343,28 @@ def _image_record(raw, page: PageView, keys: dict[str, int]) -> dict:
         image_id, replaces = keys[key], shown.id
     else:
         raise AnnotationError(400, "The page summary has a bad loadStatus.")
-    position = raw.get("imagePosition") or {}
-    if not isinstance(position, dict):
-        raise AnnotationError(400, "The page summary has a bad imagePosition.")
-    return dict(
-        image=image_id, grid_index=index, load_status=status, replaces=replaces,
-        original_width=_int(raw.get("originalImageWidth"), "originalImageWidth", null=True),
-        original_height=_int(raw.get("originalImageHeight"), "originalImageHeight", null=True),
-        width=_int(raw.get("imageWidth"), "imageWidth", null=True),
-        height=_int(raw.get("imageHeight"), "imageHeight", null=True),
-        position_x=_int(position.get("x"), "imagePosition", -(2**31), 2**31, null=True),
-        position_y=_int(position.get("y"), "imagePosition", -(2**31), 2**31, null=True),
-        hovered_record=_hovered(raw.get("hoveredRecord", [])),
-        hovered_count=_int(raw.get("hoveredCount", 0), "hoveredCount"),
-        selected=raw.get("selected") is True,
-        selected_count=_int(raw.get("selectedCount", 0), "selectedCount"),
-        selected_record=_selected(raw.get("selectedRecord", [])),
-        estimate_time=_int(raw.get("estimateTime", 0), "estimateTime"),
-    )
+    return dict(image=image_id, grid_index=index, load_status=status, replaces=replaces, **record.checked(raw))
 
 
 def parse_summary(summary, page: PageView) -> tuple[dict, list[dict]]:
     """Check a page summary against the page that was shown; returns (page fields, image record rows)."""
     if not isinstance(summary, dict):
         raise AnnotationError(400, "The page summary is missing.")
-    started = _int(summary.get("startedAt"), "startedAt")
-    ended = _int(summary.get("endedAt"), "endedAt")
+    try:
+        return _parsed(summary, page)
+    except record.BadValue as bad:
+        raise AnnotationError(400, str(bad)) from None
+
+
+def _parsed(summary: dict, page: PageView) -> tuple[dict, list[dict]]:
+    started = number(summary.get("startedAt"), "startedAt")
+    ended = number(summary.get("endedAt"), "endedAt")
     if ended < started:
         raise AnnotationError(400, "The page summary ends before it starts.")
-    chunks = _int(summary.get("chunks", 0), "chunk count", 0, 10_000_000)
-    tab = _int(summary.get("tab", 0), "tab", 0, MAX_TAB)
+    chunks = number(summary.get("chunks", 0), "chunk count", 0, 10_000_000)
+    tab = number(summary.get("tab", 0), "tab", 0, MAX_TAB)
     keys = {i.key: i.id for i in page.images + page.spares}
-    rows = [_image_record(raw, page, keys) for raw in _list(summary.get("images"), "image list")]
+    rows = [_image_record(raw, page, keys) for raw in bounded_list(summary.get("images"), "image list")]
     if sorted(r["grid_index"] for r in rows) != list(range(len(page.images))):
         raise AnnotationError(400, "The page summary must have one record for every image on the page.")
     return dict(started_at=started, ended_at=ended, tab=tab, chunks_reported=chunks), rows

@@ -15,11 +15,14 @@ from peewee import JOIN
 
 from ...db import database
 from ...models import Assignment, Batch, Hit, HitPage, Image, ImageClass, ImageRecord, PageSubmission, PointerChunk
+from ..annotation import record
 
 # A slice's trajectories are held at once: a busy page has ~3,000 points (~0.8 MB as dicts),
 # so 50 pages keep the peak near 40 MB however large the batch.
 PAGES_PER_QUERY = 50
 BY_TIME = itemgetter("time")
+BEFORE_KEYS = [field.key for field in record.BEFORE_TRACKING]
+AFTER_KEYS = [field.key for field in record.AFTER_TRACKING]
 
 
 def _submitted_pages(batch: Batch) -> Iterator[list[PageSubmission]]:
@@ -75,11 +78,6 @@ def _slice_tracking(pages: list[PageSubmission]) -> dict[int, dict[int, list[dic
     return {page_id: _sorted(m) for page_id, m in moves.items()}
 
 
-def _json(value):
-    """A JSON column's value: text on SQLite, already decoded by psycopg2 on PostgreSQL."""
-    return orjson.loads(value) if isinstance(value, (str, bytes)) else value
-
-
 def _page_context(page: PageSubmission) -> tuple:
     """The fields every record of a page shares, in the order _records unpacks them."""
     assignment, image_class = page.assignment, page.hit_page.image_class
@@ -94,35 +92,29 @@ def _records(pages: list[PageSubmission]) -> Iterator[dict]:
     replaced = Image.alias()
     rows = (
         ImageRecord.select(
-            ImageRecord.page, ImageRecord.grid_index, Image.key, ImageRecord.original_height,
-            ImageRecord.original_width, ImageRecord.height, ImageRecord.width, ImageRecord.position_x,
-            ImageRecord.position_y, ImageRecord.hovered_record, ImageRecord.hovered_count, ImageRecord.selected,
-            ImageRecord.selected_count, ImageRecord.selected_record, ImageRecord.estimate_time,
-            ImageRecord.load_status, replaced.key)
+            ImageRecord.page.alias("page_id"), ImageRecord.grid_index, Image.key, ImageRecord.load_status,
+            replaced.key.alias("replaces_key"), *(getattr(ImageRecord, column) for column in record.COLUMNS))
         .join(Image, on=(ImageRecord.image == Image.id))
         .switch(ImageRecord).join(replaced, on=(ImageRecord.replaces == replaced.id), join_type=JOIN.LEFT_OUTER)
         .where(ImageRecord.page.in_([p.id for p in pages])).order_by(ImageRecord.page, ImageRecord.grid_index)
     )
-    # Raw rows: peewee's per-column conversion would cost more than all the rest of the export.
+    # Raw rows, read by name (found once, then by index): peewee's per-column conversion would cost
+    # more than all the rest of the export.
     context = {p.id: _page_context(p) for p in pages}
-    for (page_id, grid_index, key, original_height, original_width, height, width, x, y, hovered, hovered_count,
-         selected, selected_count, selected_record, estimate_time, load_status, replaces_key) in database.execute(rows):
+    own = ("page_id", "grid_index", "key", "load_status", "replaces_key")
+    names = [*own, *record.COLUMNS]
+    page_of, grid_of, key_of, status_of, replaces_of = (itemgetter(names.index(name)) for name in own)
+    before = [field.reader(names) for field in record.BEFORE_TRACKING]
+    after = [field.reader(names) for field in record.AFTER_TRACKING]
+    for row in database.execute(rows):
+        page_id, grid_index = page_of(row), grid_of(row)
         (worker_id, batch_id, hit_key, mturk_hit_id, assignment_id, mturk_assignment_id, source, version, pageno,
          started_at, ended_at, class_key, class_names) = context[page_id]
-        yield {
-            "imageID": key,
-            "originalImageHeight": original_height,
-            "originalImageWidth": original_width,
-            "imageHeight": height,
-            "imageWidth": width,
-            "imagePosition": {"x": x, "y": y} if x is not None and y is not None else None,
-            "hoveredRecord": _json(hovered),
-            "hoveredCount": hovered_count,
-            "mouseTracking": tracking[page_id].get(grid_index, []),
-            "selected": bool(selected),
-            "selectedCount": selected_count,
-            "selectedRecord": _json(selected_record),
-            "estimateTime": estimate_time,
+        out = {"imageID": key_of(row)}
+        out.update(zip(BEFORE_KEYS, [read(row) for read in before]))
+        out["mouseTracking"] = tracking[page_id].get(grid_index, [])
+        out.update(zip(AFTER_KEYS, [read(row) for read in after]))
+        out.update({
             "worker_id": worker_id,
             # context: enough to use the record on its own (docs/export.md)
             "batchId": batch_id,
@@ -138,9 +130,10 @@ def _records(pages: list[PageSubmission]) -> Iterator[dict]:
             "gridIndex": grid_index,
             "classKey": class_key,
             "classNames": class_names,
-            "loadStatus": load_status,
-            "replacesImageID": replaces_key,
-        }
+            "loadStatus": status_of(row),
+            "replacesImageID": replaces_of(row),
+        })
+        yield out
 
 
 def seed_records(batch: Batch) -> Iterator[dict]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Callable
+from operator import itemgetter
 from typing import IO
 
 import orjson
@@ -71,21 +72,25 @@ class _Roles:
         return self.by_class[class_key].get(image_key, "candidate")
 
 
+# Columns that are not a seed-record field of the same name, and how they are read (by name) from the record.
+SUMMARISED = {
+    "selected": lambda r: int(r["selected"]),
+    "clickPoints": lambda r: len(r["selectedRecord"]),
+    "mousePoints": lambda r: len(r["mouseTracking"]),
+    "imageX": lambda r: (r["imagePosition"] or {}).get("x"),
+    "imageY": lambda r: (r["imagePosition"] or {}).get("y"),
+}
+RECORD_CELLS = tuple(SUMMARISED.get(column) or itemgetter(column) for column in RECORD_COLUMNS)
+
+
 def write_records_csv(batch: Batch, out: IO[str], params: dict, report: Progress) -> int:
     writer = csv.writer(out)
     writer.writerow(RECORD_COLUMNS)
     role = _Roles(batch)
     n = 0
     for n, r in enumerate(_counting(seed_format.seed_records(batch), _record_count(batch), report, "records"), 1):
-        position = r["imagePosition"] or {}
-        writer.writerow((
-            r["batchId"], r["hitId"], r["mturkHitId"], r["assignmentId"], r["mturkAssignmentId"], r["worker_id"],
-            r["source"], r["version"], r["pageno"], r["pageStartedAt"], r["pageEndedAt"], r["gridIndex"],
-            r["classKey"], r["imageID"], role(r["classKey"], r["imageID"]), r["loadStatus"], r["replacesImageID"],
-            int(r["selected"]), r["selectedCount"], len(r["selectedRecord"]), r["hoveredCount"], r["estimateTime"],
-            len(r["mouseTracking"]), r["imageWidth"], r["imageHeight"], r["originalImageWidth"],
-            r["originalImageHeight"], position.get("x"), position.get("y"),
-        ))
+        r["role"] = role(r["classKey"], r["imageID"])
+        writer.writerow([cell(r) for cell in RECORD_CELLS])
     return n
 
 
