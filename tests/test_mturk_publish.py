@@ -312,5 +312,8 @@ def test_spend_adds_rewards_fees_and_bonuses(batch):
                          reason="thanks", key="k", state="done")
     spent = lifecycle.spend(batch)
     assert spent.charged == Decimal("3.60")  # 6 assignments x ($0.50 + $0.10)
+    assert spent.held == Decimal("1.80")  # the untouched HIT's 3 slots; the other's three are decided
+    MTurkHit.update(expires_at=utcnow() - dt.timedelta(minutes=1)).execute()
+    assert lifecycle.spend(batch).held == 0  # expired, nothing submitted and undecided: all released
     assert (spent.approved, spent.rewards_paid, spent.fees_paid) == (2, Decimal("1.00"), Decimal("0.20"))
     assert (spent.bonuses, spent.bonus_fees, spent.paid) == (Decimal("1.00"), Decimal("0.20"), Decimal("2.40"))

@@ -16,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
+from peewee import fn
+
 from ...db import database
 from ...models import Batch, Bonus, Hit, MTurkAssignment, MTurkExtension, MTurkHit, utcnow
 from . import cost, gateway, publish, settings as batch_settings
@@ -207,6 +209,7 @@ class Spend:
     """Money the batch has moved on MTurk so far, in dollars."""
 
     charged: Decimal  # taken from the balance when HITs were created: every assignment's reward and fee
+    held: Decimal  # of that, still held: assignments not yet done or decided (released on rejection and at expiry)
     approved: int  # assignments paid
     rewards_paid: Decimal
     fees_paid: Decimal
@@ -219,18 +222,36 @@ class Spend:
         return self.rewards_paid + self.fees_paid + self.bonuses + self.bonus_fees
 
 
+def _held(rows: list[MTurkHit], reward: Decimal) -> Decimal:
+    """What MTurk still holds for the HITs: a live HIT's every undecided slot, an expired one's submitted work only."""
+    listed: dict[tuple[str, str], int] = {}
+    for hit_id, status, n in (MTurkAssignment.select(MTurkAssignment.mturk_hit_id, MTurkAssignment.status,
+                                                     fn.COUNT(MTurkAssignment.id))
+                              .where(MTurkAssignment.mturk_hit_id.in_([r.mturk_hit_id for r in rows]))
+                              .group_by(MTurkAssignment.mturk_hit_id, MTurkAssignment.status).tuples()):
+        listed[(hit_id, status)] = n
+    now = utcnow()
+    held = Decimal("0")
+    for row in rows:
+        unit = reward + cost.fee(reward, row.max_assignments)
+        submitted = listed.get((row.mturk_hit_id, "Submitted"), 0)
+        over = row.state == "deleted" or (row.expires_at is not None and row.expires_at <= now)
+        decided = listed.get((row.mturk_hit_id, "Approved"), 0) + listed.get((row.mturk_hit_id, "Rejected"), 0)
+        held += unit * (submitted if over else max(0, row.max_assignments - decided))
+    return held
+
+
 def spend(batch: Batch) -> Spend:
-    """What creation charged, and what approved assignments (as MTurk last listed them) and paid bonuses cost."""
+    """What creation charged and still holds, and what approved assignments (as MTurk last listed them) and paid bonuses cost."""
     reward = Decimal(batch.reward)
-    sizes = [n for (n,) in MTurkHit.select(MTurkHit.max_assignments)
-             .where(MTurkHit.batch == batch, MTurkHit.state != "intended").tuples()]
-    charged = cost.of_sizes(sizes, reward, 0).total
+    rows = list(MTurkHit.select().where(MTurkHit.batch == batch, MTurkHit.state != "intended"))
+    sizes = [r.max_assignments for r in rows]
     approved = (MTurkAssignment.select().join(Hit)
                 .where(Hit.batch == batch, MTurkAssignment.status == "Approved").count())
     paid_bonuses = [amount for (amount,) in Bonus.select(Bonus.amount).join(MTurkAssignment).join(Hit)
                     .where(Hit.batch == batch, Bonus.state.in_(("done", "adopted"))).tuples()]
     return Spend(
-        charged=charged, approved=approved, rewards_paid=reward * approved,
-        fees_paid=cost.fee(reward, max(sizes, default=1)) * approved,
+        charged=cost.of_sizes(sizes, reward, 0).total, held=_held(rows, reward) if rows else Decimal("0"),
+        approved=approved, rewards_paid=reward * approved, fees_paid=cost.fee(reward, max(sizes, default=1)) * approved,
         bonuses=sum(paid_bonuses, Decimal("0")), bonus_fees=sum((cost.fee(b) for b in paid_bonuses), Decimal("0")),
     )
