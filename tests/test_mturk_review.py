@@ -5,6 +5,7 @@ Behaviour over the wire (MTurk's own rules) is in test_mturk_review_wire.py, aga
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 
 import pytest
@@ -414,3 +415,23 @@ def test_access_logs_keep_neither_the_raw_worker_id_nor_the_assignment_token(app
     assert "workerId=[redacted]&assignmentId=3A" in logged and "token=[redacted] HTTP/1.1" in logged
     assert redact("/login?next=%2Fannotate%3FworkerId%3DAX1%26a%3D1") == "/login?next=%2Fannotate%3FworkerId%3D[redacted]"
     assert redact("/x?csrf_token=abc") == "/x?csrf_token=abc"  # only the worker's own parameters
+
+
+def test_rules_are_saved_from_the_page_and_shown_before_they_run(app, client, mturk_campaign):
+    from support import csrf_token, login
+
+    login(client, "owner@example.org")
+    batch = mturk_campaign.batch.id
+    token = csrf_token(client)
+    bad = client.post(f"/batches/{batch}/mturk/rules", data={"csrf_token": token, "min_control_accuracy": "150"})
+    assert bad.status_code == 400 and "From 0 to 100 %." in bad.get_data(as_text=True)
+    assert ReviewRules.select().count() == 0
+    saved = client.post(f"/batches/{batch}/mturk/rules", data={
+        "csrf_token": token, "min_control_accuracy": "80", "min_seconds_per_page": "3", "require_completion_code": "y",
+        "min_completeness": "", "reject_failures": "y", "approve_feedback": "Thanks!"}, follow_redirects=True)
+    page = saved.get_data(as_text=True)
+    rules = ReviewRules.get()
+    assert (float(rules.min_control_accuracy), rules.min_seconds_per_page, rules.min_completeness, rules.reject_failures) == (
+        0.8, 3, None, True)
+    assert "Approve when control accuracy ≥ 80 %; every page took ≥ 3 s; the completion code posted to MTurk" in page
+    assert re.search(r'<input[^>]*name="min_control_accuracy"[^>]*value="80"', page)  # shown as it was entered

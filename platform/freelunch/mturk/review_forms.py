@@ -12,7 +12,7 @@ from ..services.mturk.decisions import FEEDBACK_MAX
 
 
 def _percent(label: str) -> DecimalField:
-    return DecimalField(label, places=0, validators=[Optional(), NumberRange(Decimal(0), Decimal(100), "From 0 to 100 %.")],
+    return DecimalField(label, places=0, validators=[Optional(), NumberRange(Decimal(0), Decimal(100), "From 0 to 100 %%.")],
                         description="Empty: not checked.")
 
 

@@ -42,7 +42,7 @@ def _page(batch: Batch, show: str, status: int = 200, **forms):
     rules = autoreview.rules_for(batch)
     synced = MTurkAssignment.select(MTurkAssignment.synced_at).join(Hit).where(Hit.batch == batch) \
         .order_by(MTurkAssignment.synced_at.desc()).first()
-    forms.setdefault("rules_form", RulesForm(obj=_rules_as_percent(rules), formdata=None))
+    forms.setdefault("rules_form", _rules_form(rules))
     forms.setdefault("decision_form", DecisionForm(formdata=None))
     forms.setdefault("bonus_form", BonusForm(formdata=None))
     forms.setdefault("notify_form", NotifyForm(formdata=None))
@@ -52,14 +52,15 @@ def _page(batch: Batch, show: str, status: int = 200, **forms):
                       recent_jobs=jobs.recent(current_org().id, _scope(batch)), **forms)
 
 
-def _rules_as_percent(rules: ReviewRules) -> dict:
+def _rules_form(rules: ReviewRules) -> RulesForm:
+    """The rules as the form shows them: shares as percentages."""
     def percent(value):
         return None if value is None else value * 100
 
-    return type("Rules", (), dict(
+    return RulesForm(formdata=None, data=dict(
         min_control_accuracy=percent(rules.min_control_accuracy), min_seconds_per_page=rules.min_seconds_per_page,
         require_completion_code=rules.require_completion_code, min_completeness=percent(rules.min_completeness),
-        reject_failures=rules.reject_failures, approve_feedback=rules.approve_feedback))()
+        reject_failures=rules.reject_failures, approve_feedback=rules.approve_feedback))
 
 
 def _show() -> str:
