@@ -8,13 +8,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from freelunch.models import Dataset
+from freelunch.presets import PRESETS
 from freelunch.services.imports import images as image_imports, classes as imports
 from freelunch.services.jobs import Progress
-
-
-def _summary(report: imports.Report) -> str:
-    counts = ", ".join(f"{n} {what}" for what, n in sorted(report.counts.items()) if n) or "nothing imported"
-    return counts + (f"; {report.error_count} rows with errors" if report.error_count else "")
 
 
 def _run(dataset_id: int, organization_id: int, uploads: list[str | None], work) -> dict:
@@ -26,7 +22,7 @@ def _run(dataset_id: int, organization_id: int, uploads: list[str | None], work)
             report = work(dataset, Progress())
         except imports.ImportFailure as failure:
             return {"error": str(failure)}
-        return report.as_result(_summary(report))
+        return report.as_result(report.summary())
     finally:
         for upload in uploads:
             if upload:
@@ -44,6 +40,12 @@ def import_classes(dataset_id: int, organization_id: int, kind: str, upload: str
         return imports.import_classes_csv(dataset, data, progress=progress)
 
     return _run(dataset_id, organization_id, [upload, wikipedia], work)
+
+
+def import_preset_classes(dataset_id: int, organization_id: int, preset: str) -> dict:
+    """A built-in class list (freelunch/presets/): nothing was uploaded, nothing to delete."""
+    return _run(dataset_id, organization_id, [], lambda dataset, progress: imports.import_preset(
+        dataset, PRESETS[preset], progress=progress))
 
 
 def import_images(dataset_id: int, organization_id: int, kind: str, upload: str, create_classes: bool = False) -> dict:

@@ -5,7 +5,7 @@ from click.testing import CliRunner
 from flask.cli import ScriptInfo
 
 from freelunch.cli import cli
-from freelunch.models import Batch, Candidate, Hit, HitPage, ImageClass, User
+from freelunch.models import Batch, Candidate, Dataset, Hit, HitPage, ImageClass, User
 from support import login
 
 
@@ -73,3 +73,18 @@ def test_user_create_admin(app, client):
 def test_db_upgrade_reports_up_to_date(app):
     result = run(app, "db", "upgrade")
     assert result.exit_code == 0 and "up to date" in result.output
+
+
+def test_classes_import_preset_needs_no_file(app, make_account):
+    _, org = make_account("req@example.org", "Lab")
+    dataset = Dataset.create(organization=org, name="ImageNet")
+    result = run(app, "classes", "import", "--preset", "imagenet-1k", "--dataset", str(dataset.id))
+    assert result.exit_code == 0, result.output
+    assert "1000 classes created" in result.output
+    assert ImageClass.select().where(ImageClass.dataset == dataset).count() == 1000
+    again = run(app, "classes", "import", "--preset", "imagenet-1k", "--dataset", str(dataset.id))
+    assert "1000 classes updated" in again.output
+    missing = run(app, "classes", "import", "--preset", "imagenet-1k", "--dataset", "9999")
+    assert missing.exit_code != 0 and "There is no dataset 9999" in missing.output and "Traceback" not in missing.output
+    unknown = run(app, "classes", "import", "--preset", "imagenet-22k", "--dataset", str(dataset.id))
+    assert unknown.exit_code != 0 and "imagenet-1k" in unknown.output

@@ -164,3 +164,35 @@ def test_jobs_answer_only_their_organization(app, client, requester, make_accoun
 def test_an_oversized_class_file_is_refused_before_it_is_read(client, requester):
     response = upload(client, requester, "classes", {"classes": ("huge.json", b"[" + b" " * (22 * 1024 * 1024) + b"]")})
     assert response.status_code == 413 and "at most 20 MB" in response.get_data(as_text=True)
+
+
+def test_the_imagenet_1k_preset_imports_as_a_job_without_an_upload(app, client, requester, run_jobs):
+    page = client.get(f"/datasets/{requester.id}").get_data(as_text=True)
+    assert "Import the ImageNet-1k classes" in page
+    refused = client.post(f"/datasets/{requester.id}/imports/preset", data={"preset": "imagenet-1k"}, headers=HTMX)
+    assert refused.status_code == 400 and "CSRF" in refused.get_data(as_text=True)
+    unknown = client.post(f"/datasets/{requester.id}/imports/preset",
+                          data={"csrf_token": csrf_token(client), "preset": "imagenet-22k"}, headers=HTMX)
+    assert unknown.status_code == 422 and "Not a valid choice" in unknown.get_data(as_text=True)
+
+    response = client.post(f"/datasets/{requester.id}/imports/preset",
+                           data={"csrf_token": csrf_token(client), "preset": "imagenet-1k"}, headers=HTMX)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and 'hx-trigger="every 1s"' in html and "Import the ImageNet-1k classes" in html
+    assert not (Path(app.config["INSTANCE_PATH"]) / "uploads").exists()
+    run_jobs()
+    done = client.get(f"/jobs/{job_id(html)}", headers=HTMX).get_data(as_text=True)
+    assert "done" in done and "1000 classes created" in done
+    tench = ImageClass.get(ImageClass.dataset == requester, ImageClass.key == "n01440764")
+    assert tench.names == ["tench", "Tinca tinca"] and tench.wikipedia == ["https://en.wikipedia.org/wiki/Tench"]
+    assert IMAGENET_1K.classes_file.is_file(), "the packaged list stays where it is"
+
+
+def test_the_preset_import_reports_its_progress_like_an_upload(app, client, requester, run_jobs, redis_client):
+    response = client.post(f"/datasets/{requester.id}/imports/preset",
+                           data={"csrf_token": csrf_token(client), "preset": "imagenet-1k"}, headers=HTMX)
+    job = Job.fetch(job_id(response.get_data(as_text=True)), connection=redis_client)
+    assert job.meta["message"] == "Waiting for a worker…"
+    run_jobs()
+    job.refresh()
+    assert job.meta["message"] == "Read 1000 classes" and job.meta["progress"] > 0, job.meta

@@ -9,11 +9,13 @@ from flask.cli import FlaskGroup
 from . import create_app
 from .db import database
 from .labels_cli import labels
-from .models import Batch
+from .models import Batch, Dataset
+from .presets import PRESETS
 from .mturk import publish_commands  # noqa: F401 (adds balance, publish, expire, ... to the mturk group)
 from .mturk.commands import mturk as mturk_commands
 from .services import demo as demo_service
 from .services.exports import files as export_files
+from .services.imports.classes import import_preset
 from .services.exports.kinds import KINDS
 from .services.review.labels import Rule, default_rule
 from .services.accounts.users import AccountError, create_user
@@ -84,6 +86,24 @@ def demo(as_json):
     click.echo(f"Dashboard:  {summary['dashboard_url']}")
     click.echo(f"Login:      {summary['login']['email']} / {summary['login']['password']}")
     click.echo(f"Site admin: {summary['admin']['email']} / {summary['admin']['password']}")
+
+
+@cli.group()
+def classes():
+    """A dataset's classes."""
+
+
+@classes.command("import")
+@click.option("--preset", type=click.Choice(list(PRESETS)), required=True,
+              help="A class list that ships with Freelunch (no file needed).")
+@click.option("--dataset", "dataset_id", type=int, required=True, help="The dataset id.")
+def classes_import(preset, dataset_id):
+    """Import a built-in class list into a dataset, as the dataset page's button does."""
+    dataset = Dataset.get_or_none(Dataset.id == dataset_id)
+    if dataset is None:
+        raise click.ClickException(f"There is no dataset {dataset_id}.")
+    report = import_preset(dataset, PRESETS[preset])
+    click.echo(report.summary())
 
 
 @cli.command("export")

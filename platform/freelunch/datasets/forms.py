@@ -1,8 +1,9 @@
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import BooleanField, StringField, TextAreaField
+from wtforms import BooleanField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, ValidationError
 
+from ..presets import PRESETS
 from ..services.imports.classes import split_names
 
 
@@ -28,6 +29,13 @@ class ClassImportForm(FlaskForm):
     classes = FileField("Class file", validators=[FileRequired("Choose a class_info.json or CSV file.")],
                         description="ImageNetV2 class_info.json, or a CSV with key, names, description, wikipedia.")
     wikipedia = FileField("wikipedia_pages.json (optional, with a JSON class file)")
+
+
+class PresetImportForm(FlaskForm):
+    """One of the class lists that ship with Freelunch (freelunch/presets/): no upload."""
+
+    preset = SelectField("Built-in class list", choices=[SelectChoice(p.name, p.title) for p in PRESETS.values()],
+                         validate_choice=True)
 
 
 class ImageImportForm(FlaskForm):

@@ -7,6 +7,7 @@ from werkzeug.datastructures import FileStorage
 
 from .. import partials, storage
 from ..models import CANDIDATE_ROLES, Batch, Candidate, Dataset, Image, ImageClass
+from ..presets import PRESETS
 from ..pagination import paginate
 from ..services.datasets import deletion as dataset_service
 from ..services import jobs
@@ -14,7 +15,7 @@ from ..services.imports.images import check_zip
 from ..services.imports.classes import ImportFailure, split_names
 from ..tenancy import current_org, owned_or_404
 from . import bp
-from .forms import ClassForm, ClassImportForm, DatasetForm, DeleteDatasetForm, ImageImportForm
+from .forms import ClassForm, ClassImportForm, DatasetForm, DeleteDatasetForm, ImageImportForm, PresetImportForm
 
 CLASS_UPLOAD_MAX = 20 * 1024 * 1024
 IMAGE_UPLOAD_MAX = 2 * 1024 * 1024 * 1024
@@ -72,8 +73,10 @@ def _show(dataset: Dataset, status: int = 200, **forms):
         batch_count=batches.count(),
         edit_form=forms.get("edit_form") or DatasetForm(obj=dataset),
         class_form=forms.get("class_form") or ClassImportForm(),
+        preset_form=forms.get("preset_form") or PresetImportForm(),
         image_form=forms.get("image_form") or ImageImportForm(),
         recent_jobs=jobs.recent(current_org().id, f"dataset:{dataset.id}"),
+        presets=PRESETS,
         classes=_class_page(dataset),
     ), status
 
@@ -266,6 +269,19 @@ def import_classes(dataset_id):
     return _started(dataset, job, "The class import")
 
 
+@bp.post("/<int:dataset_id>/imports/preset")
+def import_preset(dataset_id):
+    """A built-in class list into the dataset, as a job like an upload's (nothing is uploaded)."""
+    dataset = owned_or_404(Dataset, dataset_id)
+    form = PresetImportForm()
+    if not form.validate_on_submit():
+        return _import_error(dataset, preset_form=form)
+    preset = PRESETS[form.preset.data]
+    job = jobs.enqueue(jobs.IMPORT_PRESET, dataset.id, current_org().id, preset.name, organization_id=current_org().id,
+                       scope=f"dataset:{dataset.id}", title=f"Import the {preset.title}")
+    return _started(dataset, job, f"The import of the {preset.title}")
+
+
 @bp.post("/<int:dataset_id>/imports/images")
 def import_images(dataset_id):
     dataset = owned_or_404(Dataset, dataset_id)
@@ -292,7 +308,7 @@ def import_images(dataset_id):
 
 def _import_error(dataset: Dataset, **forms):
     if partials.wanted():
-        form = forms.get("class_form") or forms.get("image_form")
+        form = forms.get("class_form") or forms.get("image_form") or forms.get("preset_form")
         errors = [e for field in form for e in field.errors]
         return render_template("datasets/_import_error.html", errors=errors), 422
     return _show(dataset, 422, **forms)

@@ -69,6 +69,7 @@ class Task:
 # that each path is a function of tasks/ and that tasks/ has no job missing from here.
 IMPORT_CLASSES = Task("tasks.imports.import_classes")
 IMPORT_IMAGES = Task("tasks.imports.import_images")
+IMPORT_PRESET = Task("tasks.imports.import_preset_classes")
 BUILD_BATCH = Task("tasks.batches.build_batch")
 RUN_EXPORT = Task("tasks.exports.run_export")
 FIT_LABELS = Task("tasks.labels.fit_labels")

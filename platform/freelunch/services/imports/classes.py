@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from ...db import database
 from ...models import Dataset, ImageClass
+from ...presets import Preset
 
 MAX_ERRORS_KEPT = 200
 CHUNK = 500
@@ -42,6 +43,11 @@ class Report:
         self.error_count += 1
         if len(self.errors) < MAX_ERRORS_KEPT:
             self.errors.append((where, message))
+
+    def summary(self) -> str:
+        """One line: what was imported, and how many rows had errors."""
+        counts = ", ".join(f"{n} {what}" for what, n in sorted(self.counts.items()) if n) or "nothing imported"
+        return counts + (f"; {self.error_count} rows with errors" if self.error_count else "")
 
     def as_result(self, summary: str, link: dict | None = None) -> dict:
         """The job result the progress partial shows (see services/jobs.py)."""
@@ -228,3 +234,8 @@ def import_classes_csv(dataset: Dataset, data: bytes, progress: ProgressFn | Non
         progress(0.5, f"Read {len(rows)} classes")
     upsert_classes(dataset, rows, report, with_links="wikipedia" in columns)
     return report
+
+
+def import_preset(dataset: Dataset, preset: Preset, progress: ProgressFn | None = None) -> Report:
+    """A built-in class list (freelunch/presets/), imported like its class_info.json and wikipedia_pages.json."""
+    return import_classes_json(dataset, preset.classes(), preset.wikipedia(), progress=progress)
