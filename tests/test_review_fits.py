@@ -3,7 +3,8 @@
 import csv
 import io
 
-from freelunch.models import Batch, Export, Hit, HitPage, ImageLabel, LabelFit, Vote, WorkerEstimate
+from freelunch.models import (Assignment, Batch, Export, Hit, HitPage, ImageLabel, LabelFit, LabLink, Vote,
+                              WorkerEstimate)
 from freelunch.services.accounts.identity import anonymous_worker_id
 from freelunch.services.exports import files as exports
 from freelunch.services.review import fits, tallies
@@ -135,3 +136,12 @@ def test_the_next_round_asks_the_open_images_of_fresh_workers(app, client, campa
     refused = client.get(survey_url(shown[0], "alice"))
     assert refused.status_code == 403 and "earlier round" in refused.get_data(as_text=True)
     assert client.get(survey_url(shown[0], "bob")).status_code == 303
+    # Through a lab link she is handed a HIT without her images, if there is one.
+    link = LabLink.create(organization=follow_up.organization_id, batch=follow_up)
+    opened = client.get(f"/annotate?lab={link.token}&workerId=alice")
+    hits = list(Hit.select().where(Hit.batch == follow_up))
+    if len(shown) == len(hits):
+        assert opened.status_code == 404
+    else:
+        given = Assignment.get(Assignment.worker_id == alice, Assignment.hit.in_([h.id for h in hits]))
+        assert given.hit_id not in {h.id for h in shown}
