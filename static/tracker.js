@@ -176,6 +176,19 @@
     } else {
       startEstimate(rec, time);
     }
+    showSelectedCount();
+  }
+
+  function selectedCount() {
+    return page.images.filter(function (rec) { return rec.selected; }).length;
+  }
+
+  // The sticky bar's "· 5 selected", for pages taller than the window.
+  function showSelectedCount() {
+    var box = page && page.form.querySelector("[data-selected-count]");
+    if (box) box.textContent = String(selectedCount());
+    var check = page && page.form.querySelector("[data-none-check]");
+    if (check && selectedCount()) check.hidden = true; // a selection answers the question
   }
 
   function onEnter(rec) {
@@ -288,6 +301,7 @@
       endedAt: endedAt,
       tab: tab,
       chunks: page.seq,
+      noneConfirmed: page.noneConfirmed && selectedCount() === 0,
       images: page.images.map(function (rec) {
         var running = rec.estStart === null ? 0 : endedAt - rec.estStart;
         return {
@@ -316,7 +330,7 @@
     ingestUrl = form.getAttribute("data-ingest") || ingestUrl;
     page = {
       form: form, token: token, pageno: pageno, seqKey: key, seq: loadSeq(key), events: [],
-      preview: form.hasAttribute("data-preview"), frozen: false, startedAt: Date.now(),
+      preview: form.hasAttribute("data-preview"), frozen: false, noneConfirmed: false, startedAt: Date.now(),
       spares: JSON.parse(form.querySelector(".grid").getAttribute("data-spares") || "[]"), images: []
     };
     page.images = Array.prototype.map.call(form.querySelectorAll("img[data-image-id]"), track);
@@ -327,6 +341,17 @@
       if (rec.img.complete && rec.img.naturalWidth === 0 && rec.img.getAttribute("src")) onError(rec);
     });
     measureAll();
+    showSelectedCount();
+    hideBarNearSubmit(form);
+  }
+
+  // The sticky bar repeats Submit only while the page's own Submit is out of sight.
+  function hideBarNearSubmit(form) {
+    var bar = form.querySelector("[data-sticky-bar]"), submit = form.querySelector("[data-submit]");
+    if (!bar || !submit || !window.IntersectionObserver) return;
+    new IntersectionObserver(function (entries) {
+      bar.classList.toggle("out", entries[entries.length - 1].isIntersecting);
+    }).observe(submit);
   }
 
   function boot() {
@@ -334,6 +359,19 @@
     page = null; // no form: the HIT is finished, or this is a message
     if (form) start(form);
   }
+
+  // A page submitted with nothing selected is asked about once ("none of these show ...?"); the second
+  // Submit sends it, with noneConfirmed in the summary. Careful interfaces ask; a stray click should not pass.
+  document.addEventListener("htmx:confirm", function (event) {
+    if (!page || page.preview || event.detail.elt !== page.form || page.noneConfirmed || selectedCount()) return;
+    event.preventDefault();
+    page.noneConfirmed = true;
+    var check = page.form.querySelector("[data-none-check]");
+    if (check) {
+      check.hidden = false;
+      check.scrollIntoView({ block: "nearest" });
+    }
+  });
 
   document.addEventListener("htmx:configRequest", function (event) {
     if (!page || event.detail.elt !== page.form) return;

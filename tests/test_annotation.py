@@ -34,7 +34,7 @@ def test_survey_link_opens_an_anonymised_assignment_and_renders_the_page(client,
     page = HitPage.get(HitPage.hit == hit, HitPage.pageno == 1)
     keys = re.findall(r'data-image-id="([^"]+)"', html)
     assert keys == [Image.get_by_id(i).key for i in page.image_ids]
-    assert "data-submit" in html and "1 page(s) / 2 pages" in html
+    assert "data-submit" in html and "Page 1 of 2</div>" in html and "Page 1 of 2 · <span data-selected-count>0</span> selected" in html
     assert "Tench, Tinca tinca" in html and "Definition: Freshwater dace-like game fish" in html
     assert 'href="https://en.wikipedia.org/wiki/Tench" target="_blank"' in html
     # Opening the same link again resumes the same assignment.
@@ -291,7 +291,8 @@ def test_lab_link_asks_for_a_name_then_hands_out_hits(app, client, org):
     first = client.get(f"/annotate?lab={link.token}&workerId=alice")
     assert first.status_code == 303
     alice = Assignment.get()
-    assert (alice.source, alice.lab_link_id) == ("lab", link.id)
+    assert (alice.source, alice.lab_link_id, alice.lab_name) == ("lab", link.id, "alice")
+    assert alice.worker_id != "alice"  # the anonymised id stays the identity; the name is shown beside it
     # Alice again: her unfinished HIT, not a new one.
     assert client.get(f"/annotate?lab={link.token}&workerId=alice").headers["Location"] == first.headers["Location"]
     # Bob gets the next HIT that still needs an assignment.
@@ -315,9 +316,15 @@ def test_lab_worker_who_finished_gets_the_next_hit(app, client, org):
     first = Assignment.get()
     for pageno in (1, 2):
         post_page(client, token, pageno, summary_for(first.hit, pageno))
-    client.get(f"/annotate?lab={link.token}&workerId=alice")
+    # Reopening the link shows the finished HIT, with the offer of another; only that offer starts one.
+    again = client.get(f"/annotate?lab={link.token}&workerId=alice")
+    assert again.headers["Location"] == location and Assignment.select().count() == 1
+    done = client.get(location).get_data(as_text=True)
+    assert "You have finished this HIT" in done and "AWS MTurk" not in done and 'name="another"' in done
+    assert 'name="workerId" value="alice"' in done
+    client.get(f"/annotate?lab={link.token}&workerId=alice&another=1")
     second = Assignment.get(Assignment.id != first.id)
-    assert second.hit_id != first.hit_id
+    assert second.hit_id != first.hit_id and second.lab_name == "alice"
 
 
 def test_worker_routes_need_no_csrf_or_session(app, batch):

@@ -190,6 +190,16 @@ class Batch(TenantModel):
     round = SmallIntegerField(default=1)
     created_at = DateTimeField(default=utcnow)
 
+    @property
+    def uses_pointer(self) -> bool:
+        """Some of its versions show the red pointer (the instructions explain it then)."""
+        return any(v.startswith("POINTER") for v in self.versions)
+
+    @property
+    def uses_blur(self) -> bool:
+        """Some of its versions blur images until hovered."""
+        return any(v.endswith("NO_ORIGINAL") for v in self.versions)
+
 
 class Hit(TenantModel):
     batch = ForeignKeyField(Batch, backref="hits", on_delete="CASCADE")
@@ -233,6 +243,9 @@ class Assignment(TenantModel):
     worker_id = CharField(max_length=16, index=True)  # anonymised, never the raw MTurk id
     source = CharField(max_length=16, choices=[(s, s) for s in SOURCES])
     lab_link = ForeignKeyField(LabLink, null=True, on_delete="SET NULL")
+    # The name a lab annotator typed, shown to the lab lead beside worker_id. Lab names are not MTurk
+    # worker ids (those are never stored); an MTurk or survey assignment leaves this empty.
+    lab_name = CharField(max_length=128, null=True)
     version = CharField(max_length=32)
     # MTurk hands an AssignmentId to a new worker once the first returned it: unique with the worker only.
     mturk_assignment_id = CharField(max_length=64, null=True)
@@ -258,6 +271,7 @@ class PageSubmission(BaseModel):
     ended_at = BigIntegerField()  # epoch ms, Submit pressed
     tab = IntegerField(default=0)  # the browser tab it was submitted from (PointerChunk.tab)
     chunks_reported = IntegerField(default=0)  # pointer batches the tracker says it sent from that tab
+    none_confirmed = BooleanField(default=False)  # no image selected, and the worker confirmed none shows the class
     submitted_at = DateTimeField(default=utcnow)
 
     class Meta:

@@ -91,7 +91,7 @@ def test_export_matches_what_the_worker_did(app, live_server, page, org):
     assert page.evaluate(GEOMETRY_JS) == list(dom.values())
     submit(page, next_pageno=2)
     assert page.evaluate("window.__sameDocument") is True  # HTMX swapped the page in, no reload
-    assert "2 page(s) / 2 pages" in page.inner_text(".progress")
+    assert page.inner_text(".progress") == "Page 2 of 2"
     dom2 = {g["i"]: g for g in page.evaluate(GEOMETRY_JS)}
     click(page, 3, 0.5, 0.5)
     submit(page, next_pageno=None)
@@ -229,7 +229,7 @@ def test_resume_and_beforeunload(app, live_server, page, org):
     assert "beforeunload" in dialogs
     wait_loaded(page)
     assert page.get_attribute("form#task", "data-pageno") == "2"
-    assert page.inner_text(".progress") == "2 page(s) / 3 pages"
+    assert page.inner_text(".progress") == "Page 2 of 3"
     page.goto(link(live_server, hit))  # the original link resumes too
     assert page.get_attribute("form#task", "data-pageno") == "2"
     assert PageSubmission.select().count() == 1
@@ -286,7 +286,7 @@ def test_demo_batch_end_to_end(app, live_server, page):
         summary = demo.ensure_demo()
     page.goto(summary["worker_links"][0])
     wait_loaded(page)
-    pages = int(re.search(r"/ (\d+) pages", page.inner_text(".progress")).group(1))
+    pages = int(re.search(r"of (\d+)$", page.inner_text(".progress")).group(1))
     for pageno in range(1, pages + 1):
         glide(page, 0, [(0.2, 0.2), (0.7, 0.6)], seconds=0.3)
         click(page, 0, 0.7, 0.6)

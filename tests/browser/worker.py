@@ -64,7 +64,10 @@ def click(page, i: int, fx: float, fy: float) -> None:
 
 
 def submit(page, next_pageno: int | None) -> None:
+    """Press Submit; a page with nothing selected asks once ("none of these show ...?"), so press it again."""
     page.locator("[data-submit]").click()
+    if page.is_visible("[data-none-check]"):
+        page.locator("[data-submit]").click()
     if next_pageno is None:
         page.wait_for_selector("[data-completion-code]")
     else:

@@ -285,9 +285,7 @@ def survey_csv(batch_id):
 @bp.get("/<int:batch_id>/survey.html")
 def survey_html(batch_id):
     batch = owned_or_404(Batch, batch_id)
-    pointer = any(v.startswith("POINTER") for v in batch.versions)
-    blurred = any(v.endswith("NO_ORIGINAL") for v in batch.versions)
-    html = render_template("batches/survey_landing.html", batch=batch, pointer=pointer, blurred=blurred)
+    html = render_template("batches/survey_landing.html", batch=batch)
     return _download(html, f"freelunch-batch-{batch.id}-landing.html", "text/html")
 
 

@@ -1,11 +1,12 @@
 """A batch's live progress, its assignments and workers, and the replay of a submitted page."""
 from flask import abort, redirect, render_template, request, url_for
+from peewee import JOIN
 
 from .. import partials
 from ..batches.tabs import render_tab
-from ..models import Assignment, Batch, Hit, HitPage, ImageClass, PageSubmission
+from ..models import Assignment, Batch, Hit, HitPage, ImageClass, LabLink, PageSubmission
 from ..pagination import paginate
-from ..services.review import fits, progress, quality, replay, tallies
+from ..services.review import annotators, fits, progress, quality, replay, tallies
 from ..tenancy import current_org, owned_or_404
 from . import bp
 
@@ -22,7 +23,8 @@ def progress_view(batch_id):
 @bp.get("/batches/<int:batch_id>/assignments")
 def assignments(batch_id):
     batch = owned_or_404(Batch, batch_id)
-    query = Assignment.select(Assignment, Hit).join(Hit).where(Hit.batch == batch)
+    query = (Assignment.select(Assignment, Hit, LabLink).join(Hit).switch(Assignment)
+             .join(LabLink, JOIN.LEFT_OUTER).where(Hit.batch == batch))
     worker = request.args.get("worker", "").strip().upper()[:16]
     if worker:
         query = query.where(Assignment.worker_id == worker)
@@ -66,6 +68,7 @@ def batch_workers(batch_id):
     page = paginate(quality.workers_query(scope))
     return render_tab("review", "review/batch_workers.html", batch, partial="review/_workers.html",
                       page=page, rows=quality.worker_rows(page.items, scope, batch_id=batch.id),
+                      lab_annotators=annotators.lab_annotators(scope, [w.worker_id for w in page.items]),
                       estimates=fits.worker_estimates(batch), fit=fits.latest(batch))
 
 
@@ -75,4 +78,5 @@ def workers():
     scope = Assignment.organization == current_org()
     page = paginate(quality.workers_query(scope))
     return partials.render("review/workers.html", "review/_workers.html", batch=None, page=page,
-                           rows=quality.worker_rows(page.items, scope))
+                           rows=quality.worker_rows(page.items, scope),
+                           lab_annotators=annotators.lab_annotators(scope, [w.worker_id for w in page.items]))

@@ -194,7 +194,8 @@ def lab_link_or_error(token: str) -> LabLink:
 
 
 def _open_lab(params) -> tuple[Hit, Assignment]:
-    """A lab annotator: their unfinished HIT of the batch, else the next HIT that still needs assignments."""
+    """A lab annotator: their unfinished HIT of the batch; after a finished one, that one's completion view
+    (reopening the link must not start a HIT unasked) unless ``another`` asks for the next free HIT."""
     link = lab_link_or_error(params["lab"])
     raw_worker = (params.get("workerId") or "").strip()
     if not raw_worker or len(raw_worker) > 128:
@@ -209,9 +210,9 @@ def _open_lab(params) -> tuple[Hit, Assignment]:
     unfinished = next((a for a in mine if not a.done), None)
     if unfinished is not None:
         return unfinished.hit, unfinished
-    if batch.one_hit_per_worker and mine.exists():
-        done = mine.first()
-        return done.hit, done  # the completion view again, with the same code
+    finished = mine.order_by(Assignment.id.desc()).first()
+    if finished is not None and (batch.one_hit_per_worker or not params.get("another")):
+        return finished.hit, finished  # the completion view again, with the same code
     taken = Assignment.select(Assignment.hit).where(Assignment.worker_id == worker_id)
     free = (
         Hit.select(Hit).join(Assignment, JOIN.LEFT_OUTER, on=(Assignment.hit == Hit.id))
@@ -223,7 +224,8 @@ def _open_lab(params) -> tuple[Hit, Assignment]:
     hit = next((h for h in (free if seen else free.limit(1)) if not _shows_again(h, seen)), None)
     if hit is None:
         raise AnnotationError(404, "Every HIT of this task has all the annotators it needs. Thank you!")
-    assignment = _get_or_create(hit, worker_id, dict(source="lab", lab_link=link, version=_version(batch, hit, params)))
+    assignment = _get_or_create(hit, worker_id, dict(source="lab", lab_link=link, lab_name=raw_worker,
+                                                     version=_version(batch, hit, params)))
     return hit, assignment
 
 
@@ -367,7 +369,11 @@ def _parsed(summary: dict, page: PageView) -> tuple[dict, list[dict]]:
     rows = [_image_record(raw, page, keys) for raw in bounded_list(summary.get("images"), "image list")]
     if sorted(r["grid_index"] for r in rows) != list(range(len(page.images))):
         raise AnnotationError(400, "The page summary must have one record for every image on the page.")
-    return dict(started_at=started, ended_at=ended, tab=tab, chunks_reported=chunks), rows
+    none_confirmed = summary.get("noneConfirmed", False)
+    if not isinstance(none_confirmed, bool):
+        raise AnnotationError(400, "noneConfirmed must be true or false.")
+    none_confirmed = none_confirmed and not any(r["selected"] for r in rows)  # a selection overrides the answer
+    return dict(started_at=started, ended_at=ended, tab=tab, chunks_reported=chunks, none_confirmed=none_confirmed), rows
 
 
 def submit_page(assignment: Assignment, pageno: int, summary) -> bool:

@@ -84,7 +84,7 @@ def _page_context(page: PageSubmission) -> tuple:
     hit = assignment.hit
     return (assignment.worker_id, hit.batch_id, hit.key, assignment.mturk_hit_id or hit.mturk_hit_id, assignment.id,
             assignment.mturk_assignment_id, assignment.source, assignment.version, page.pageno, page.started_at,
-            page.ended_at, image_class.key, image_class.names)
+            page.ended_at, page.none_confirmed, image_class.key, image_class.names)
 
 
 def _records(pages: list[PageSubmission]) -> Iterator[dict]:
@@ -109,7 +109,7 @@ def _records(pages: list[PageSubmission]) -> Iterator[dict]:
     for row in database.execute(rows):
         page_id, grid_index = page_of(row), grid_of(row)
         (worker_id, batch_id, hit_key, mturk_hit_id, assignment_id, mturk_assignment_id, source, version, pageno,
-         started_at, ended_at, class_key, class_names) = context[page_id]
+         started_at, ended_at, none_confirmed, class_key, class_names) = context[page_id]
         out = {"imageID": key_of(row)}
         out.update(zip(BEFORE_KEYS, [read(row) for read in before]))
         out["mouseTracking"] = tracking[page_id].get(grid_index, [])
@@ -127,6 +127,7 @@ def _records(pages: list[PageSubmission]) -> Iterator[dict]:
             "pageno": pageno,
             "pageStartedAt": started_at,
             "pageEndedAt": ended_at,
+            "pageNoneConfirmed": none_confirmed,
             "gridIndex": grid_index,
             "classKey": class_key,
             "classNames": class_names,

@@ -48,7 +48,7 @@ def write_seed_jsonl(batch: Batch, out: IO[str], params: dict, report: Progress)
 
 RECORD_COLUMNS = (
     "batchId", "hitId", "mturkHitId", "assignmentId", "mturkAssignmentId", "worker_id", "source", "version",
-    "pageno", "pageStartedAt", "pageEndedAt", "gridIndex", "classKey", "imageID", "role", "loadStatus",
+    "pageno", "pageStartedAt", "pageEndedAt", "pageNoneConfirmed", "gridIndex", "classKey", "imageID", "role", "loadStatus",
     "replacesImageID", "selected", "selectedCount", "clickPoints", "hoveredCount", "estimateTime", "mousePoints",
     "imageWidth", "imageHeight", "originalImageWidth", "originalImageHeight", "imageX", "imageY",
 )
@@ -75,6 +75,7 @@ class _Roles:
 # Columns that are not a seed-record field of the same name, and how they are read (by name) from the record.
 SUMMARISED = {
     "selected": lambda r: int(r["selected"]),
+    "pageNoneConfirmed": lambda r: int(r["pageNoneConfirmed"]),
     "clickPoints": lambda r: len(r["selectedRecord"]),
     "mousePoints": lambda r: len(r["mouseTracking"]),
     "imageX": lambda r: (r["imagePosition"] or {}).get("x"),
