@@ -52,7 +52,7 @@ def test_failed_jobs_and_imports_with_errors_need_the_requester(app, client, mak
     login(client, "req@example.org")
     with app.app_context():
         dataset = Dataset.create(organization=org, name="Birds")
-        job = jobs.enqueue("tasks.imports.import_classes", dataset.id, org.id, "csv", "/nonexistent",
+        job = jobs.enqueue(jobs.IMPORT_CLASSES, dataset.id, org.id, "csv", "/nonexistent",
                            organization_id=org.id, scope=f"dataset:{dataset.id}", title="Import classes from birds.csv")
         job.set_status("finished")
         job.save()
