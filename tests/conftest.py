@@ -165,9 +165,11 @@ def run_jobs(app, redis_client):
     """Run every queued RQ job in-process (a real SimpleWorker, burst mode) inside the app context."""
     from rq import Queue, SimpleWorker
 
-    def run(queue: str = "default") -> None:
+    def run(*queues: str) -> None:
+        """The named queues, or the dashboard's two (default, and bulk for imports and exports)."""
         with app.app_context():
-            SimpleWorker([Queue(queue, connection=redis_client)], connection=redis_client).work(burst=True)
+            chosen = [Queue(name, connection=redis_client) for name in queues or ("default", "bulk")]
+            SimpleWorker(chosen, connection=redis_client).work(burst=True)
 
     return run
 

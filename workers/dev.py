@@ -91,6 +91,7 @@ def main() -> None:
     manager = Manager()
     manager.add_process("web", f"{BIN}/flask --app 'freelunch:create_app()' run --port {port} --with-threads", env=env)
     manager.add_process("worker", f"{BIN}/rq worker --quiet --worker-class workers.app_worker.AppWorker --url {redis_url} ingest default", env=env)
+    manager.add_process("bulk", f"{BIN}/rq worker --quiet --worker-class workers.app_worker.AppWorker --url {redis_url} bulk", env=env)
     manager.add_process("cron", f"{BIN}/rq cron --logging-level warning --url {redis_url} workers.cron", env=env)
     if start_mturk:
         manager.add_process("mturk", start_mturk, env=env)

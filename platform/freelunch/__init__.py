@@ -34,8 +34,8 @@ def create_app(overrides: dict | None = None) -> Flask:
         if not database.is_closed():
             database.close()
 
-    from . import (admin, annotate, auth, batches, datasets, errors, formatting, help_pages, home, ingest, jobs, members, mturk,
-                   navigation, request_log, review, storage)
+    from . import (admin, annotate, auth, batches, datasets, errors, formatting, headers, help_pages, home, ingest, jobs, members,
+                   mturk, navigation, request_log, review, storage)
 
     request_log.install(app)
 
@@ -43,6 +43,7 @@ def create_app(overrides: dict | None = None) -> Flask:
         app.register_blueprint(module.bp)
     ingest.install(app)  # POST /api/ingest, answered before Flask (ingest/fastpath.py)
     errors.register(app)
+    headers.register(app)
     navigation.register(app)
     formatting.register(app)
     return app

@@ -39,3 +39,14 @@ def open_database(url: str) -> peewee.Database:
 
 def is_sqlite() -> bool:
     return isinstance(database.obj, peewee.SqliteDatabase)
+
+
+def write_transaction():
+    """A transaction that takes the write lock at its start on SQLite (BEGIN IMMEDIATE).
+
+    A plain SQLite transaction that reads, then writes, fails at once with
+    "database is locked" when another writer committed in between (busy_timeout
+    cannot help: its snapshot is stale); one that locks first just waits.
+    PostgreSQL's row locks need nothing of the kind.
+    """
+    return database.atomic("IMMEDIATE") if is_sqlite() else database.atomic()

@@ -11,7 +11,11 @@ login_manager.login_message_category = "info"
 
 
 @login_manager.user_loader
-def _load_user(user_id: str):
+def _load_user(session_id: str):
+    """The user of a session id "<user id>:<session version>"; any other version (ended sessions) is nobody."""
     from .models import User
 
-    return User.get_or_none(User.id == int(user_id))
+    user_id, _, version = session_id.partition(":")
+    if not (user_id.isdigit() and version.isdigit()) or len(session_id) > 40:
+        return None
+    return User.get_or_none(User.id == int(user_id), User.session_version == int(version))

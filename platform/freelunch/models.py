@@ -36,6 +36,13 @@ def new_token() -> str:
     return secrets.token_urlsafe(16)
 
 
+INVITE_LIFETIME = dt.timedelta(days=7)
+
+
+def invite_expiry() -> dt.datetime:
+    return utcnow() + INVITE_LIFETIME
+
+
 class BaseModel(Model):
     class Meta:
         database = database
@@ -48,6 +55,7 @@ class BaseModel(Model):
 class Organization(BaseModel):
     name = CharField(max_length=120)
     created_at = DateTimeField(default=utcnow)
+    storage_quota_mb = IntegerField(null=True)  # media storage allowed; null: STORAGE_QUOTA_MB
 
 
 class User(UserMixin, BaseModel):
@@ -56,6 +64,11 @@ class User(UserMixin, BaseModel):
     password_hash = CharField(max_length=255)
     is_admin = BooleanField(default=False)
     created_at = DateTimeField(default=utcnow)
+    # Part of every session's user id (get_id): raising it ends every session at once (logout, password change).
+    session_version = IntegerField(default=0)
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.session_version}"
 
 
 ROLES = ("owner", "requester", "viewer")
@@ -81,6 +94,7 @@ class Invite(BaseModel):
     created_at = DateTimeField(default=utcnow)
     used_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
     used_at = DateTimeField(null=True)
+    expires_at = DateTimeField(default=invite_expiry)
 
 
 class TenantModel(BaseModel):
@@ -126,6 +140,7 @@ class Image(TenantModel):
     storage_path = TextField(null=True)  # ... or a file in media storage
     width = IntegerField(null=True)  # original size, probed at import
     height = IntegerField(null=True)
+    stored_bytes = BigIntegerField(default=0)  # what its file takes in media storage: the organization's quota
 
     class Meta:
         indexes = ((("dataset", "key"), True),)
@@ -188,6 +203,7 @@ class Batch(TenantModel):
     # predecessor left open; round 1 has none.
     follows = ForeignKeyField("self", null=True, backref="follow_ups", on_delete="SET NULL")
     round = SmallIntegerField(default=1)
+    excluded_workers = JSONField(default=list)  # anonymised worker ids the requester left out of the labels
     created_at = DateTimeField(default=utcnow)
 
     @property

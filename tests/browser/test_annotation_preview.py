@@ -33,7 +33,7 @@ def test_preview_shows_live_counters_and_records_nothing(app, live_server, page,
     jump(preview, *NEUTRAL)
     glide(preview, 0, [(0.2, 0.2), (0.6, 0.7)], seconds=0.5)
     jump(preview, *NEUTRAL)
-    preview.wait_for_function("document.querySelector('.cell .debug-counters').textContent.includes('hov 1')")
+    preview.wait_for_function("() => document.querySelector('.cell .debug-counters').textContent.includes('hov 1')")
     text = counters(preview, 0)
     assert "sel 0 · hov 1" in text
     assert int(text.split("est ")[1].split(" ms")[0]) > 200
@@ -41,7 +41,7 @@ def test_preview_shows_live_counters_and_records_nothing(app, live_server, page,
     assert abs(x - 0.6) < 0.05 and abs(y - 0.7) < 0.05
 
     click(preview, 1, 0.5, 0.5)
-    preview.wait_for_function("document.querySelectorAll('.cell .debug-counters')[1].textContent.startsWith('sel 1')")
+    preview.wait_for_function("() => document.querySelectorAll('.cell .debug-counters')[1].textContent.startsWith('sel 1')")
     assert preview.locator(".cell").nth(1).get_attribute("class").split().count("selected") == 1
 
     preview.locator(".debug-bar a", has_text="2").first.click()

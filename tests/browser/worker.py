@@ -25,7 +25,7 @@ def free_port() -> int:
 
 def wait_loaded(page) -> None:
     page.wait_for_function(
-        "Array.from(document.querySelectorAll('img[data-image-id]'))"
+        "() => Array.from(document.querySelectorAll('img[data-image-id]'))"
         ".every(i => i.complete && (i.naturalWidth > 0 || i.closest('.cell').classList.contains('dropped')))"
     )
 

@@ -34,7 +34,7 @@ class FastPath:
             except Exception:  # a bug must still answer in JSON, and be logged
                 self.app.logger.exception("Unhandled error on %s", environ.get("PATH_INFO"))
                 status, body, headers = 500, _error("Internal Server Error", "Something went wrong on our side."), []
-        start_response(STATUS_LINES[status], [("Content-Type", "application/json"),
+        start_response(STATUS_LINES[status], [("Content-Type", "application/json"), ("X-Content-Type-Options", "nosniff"),
                                               ("Content-Length", str(len(body))), *headers])
         return [body]
 

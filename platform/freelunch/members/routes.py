@@ -1,7 +1,7 @@
 from flask import flash, redirect, render_template, url_for
 from flask_login import current_user
 
-from ..models import Invite, Membership, User
+from ..models import Invite, Membership, User, utcnow
 from ..tenancy import current_org, owned_or_404, role_required
 from . import bp
 from .forms import RoleForm
@@ -15,7 +15,8 @@ def _page(invite_form=None, **extra):
         .where(Membership.organization == organization)
         .order_by(User.email)
     )
-    invites = Invite.select().where(Invite.organization == organization, Invite.used_at.is_null())
+    invites = Invite.select().where(Invite.organization == organization, Invite.used_at.is_null(),
+                                    Invite.expires_at > utcnow())
     return render_template(
         "members/index.html",
         members=members,

@@ -6,6 +6,11 @@ progress through ``job.meta`` (RQ's own mechanism, saved with ``save_meta``).
 A job that fails for a reason the user can fix returns ``{"error": ...}``
 instead of raising, so RQ's failed-job registry (which admins watch) keeps
 only the real faults.
+
+The RQ monitor shows a job's description and meta as HTML, so neither may
+carry user text: the description is built from the task name and its integer
+arguments only, and the title (a file or batch name) is kept beside the job
+in a key of its own, never in its meta.
 """
 from __future__ import annotations
 
@@ -48,6 +53,11 @@ class JobView:
         return round(100 * self.progress)
 
 
+# Imports and exports read and write whole files: they run on a queue and worker
+# process of their own, so a large upload never delays the ingest flusher.
+BULK_QUEUE = "bulk"
+
+
 def _recent_key(organization_id: int, scope: str) -> str:
     return f"freelunch:jobs:{organization_id}:{scope}"
 
@@ -67,11 +77,11 @@ class Task:
 
 # Every job there is. Callers name a task by its constant, never by its path; tests/test_jobs.py checks
 # that each path is a function of tasks/ and that tasks/ has no job missing from here.
-IMPORT_CLASSES = Task("tasks.imports.import_classes")
-IMPORT_IMAGES = Task("tasks.imports.import_images")
-IMPORT_PRESET = Task("tasks.imports.import_preset_classes")
+IMPORT_CLASSES = Task("tasks.imports.import_classes", queue=BULK_QUEUE)
+IMPORT_IMAGES = Task("tasks.imports.import_images", queue=BULK_QUEUE)
+IMPORT_PRESET = Task("tasks.imports.import_preset_classes", queue=BULK_QUEUE)
 BUILD_BATCH = Task("tasks.batches.build_batch")
-RUN_EXPORT = Task("tasks.exports.run_export")
+RUN_EXPORT = Task("tasks.exports.run_export", queue=BULK_QUEUE)
 FIT_LABELS = Task("tasks.labels.fit_labels")
 MTURK_PUBLISH = Task("tasks.mturk.publish_batch")
 MTURK_EXTEND = Task("tasks.mturk.extend_batch")
@@ -91,18 +101,28 @@ INGEST_FLUSH = Task("tasks.ingest.flush", queue="ingest", timeout=300, result_tt
 INGEST_SWEEP = Task("tasks.ingest.sweep", queue="ingest", timeout=300, result_ttl=CRON_RESULT_TTL)
 
 
+def _title_key(job_id: str) -> str:
+    return f"freelunch:jobs:title:{job_id}"
+
+
+def description(task: Task, args: tuple) -> str:
+    """What the RQ monitor shows for a job: the task and its id arguments, never user text."""
+    ids = ", ".join(str(a) for a in args if isinstance(a, int) and not isinstance(a, bool))
+    return f"{task.path}({ids})"
+
+
 def _put(on: Queue, task: Task, args: tuple, kwargs: dict, meta: dict | None = None, job_id: str | None = None) -> Job:
     return on.enqueue(task.path, *args, **kwargs, job_timeout=task.timeout, result_ttl=task.result_ttl,
-                      failure_ttl=RESULT_TTL, meta=meta, job_id=job_id)
+                      failure_ttl=RESULT_TTL, meta=meta, job_id=job_id, description=description(task, args))
 
 
 def enqueue(task: Task, *args, organization_id: int, scope: str, title: str, **kwargs) -> Job:
     """Queue ``task(*args, **kwargs)`` for ``organization_id``; ``scope`` names the page that lists it (e.g. "dataset:3")."""
     job = _put(queue(task.queue), task, args, kwargs,
-               meta={"organization_id": organization_id, "title": title, "progress": 0.0,
-                     "message": "Waiting for a worker…"})
+               meta={"organization_id": organization_id, "progress": 0.0, "message": "Waiting for a worker…"})
     key = _recent_key(organization_id, scope)
     pipe = redis_connection().pipeline()
+    pipe.set(_title_key(job.id), title, ex=RESULT_TTL)
     pipe.lpush(key, job.id).ltrim(key, 0, RECENT_KEEP - 1).expire(key, RECENT_TTL)
     pipe.execute()
     return job
@@ -135,7 +155,7 @@ class Progress:
         self.job.save_meta()
 
 
-def _view(job: Job) -> JobView:
+def _view(job: Job, title: bytes | None) -> JobView:
     meta = job.meta
     state = {
         JobStatus.FINISHED: "done",
@@ -153,7 +173,7 @@ def _view(job: Job) -> JobView:
         error = "The job stopped unexpectedly. An admin can see why in the RQ monitor (job " + job.id + ")."
     return JobView(
         id=job.id,
-        title=meta.get("title", "Job"),
+        title=title.decode() if title else "Job",
         state=state,
         progress=1.0 if state == "done" else float(meta.get("progress", 0.0)),
         message=meta.get("message", ""),
@@ -172,11 +192,15 @@ def status(job_id: str, organization_id: int) -> JobView | None:
         return None
     if job.meta.get("organization_id") != organization_id:
         return None
-    return _view(job)
+    return _view(job, redis_connection().get(_title_key(job.id)))
 
 
 def recent(organization_id: int, scope: str) -> list[JobView]:
     """The scope's latest jobs that Redis still holds, newest first."""
     ids = [i.decode() for i in redis_connection().lrange(_recent_key(organization_id, scope), 0, -1)]
-    jobs = Job.fetch_many(ids, connection=redis_connection()) if ids else []
-    return [_view(job) for job in jobs if job is not None and job.meta.get("organization_id") == organization_id]
+    if not ids:
+        return []
+    jobs = Job.fetch_many(ids, connection=redis_connection())
+    titles = redis_connection().mget([_title_key(i) for i in ids])
+    return [_view(job, title) for job, title in zip(jobs, titles)
+            if job is not None and job.meta.get("organization_id") == organization_id]

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from ...db import database
+from ...db import database, write_transaction
 from ...models import Invite, Membership, Organization, User, utcnow
 
 
@@ -40,15 +40,51 @@ def authenticate(email: str, password: str) -> User | None:
     return None
 
 
-def accept_invite(invite: Invite, user: User) -> Membership:
-    """Add the user to the invite's organization; an invite works once."""
-    with database.atomic():
-        if invite.used_at is not None:
-            raise AccountError("This invite link has already been used.")
-        membership = Membership.get_or_none(user=user, organization=invite.organization_id)
-        if membership is None:
-            membership = Membership.create(user=user, organization=invite.organization_id, role=invite.role)
-        invite.used_by = user
-        invite.used_at = utcnow()
-        invite.save()
+class InviteUsed(AccountError):
+    """The invite was used (perhaps a moment ago, by a simultaneous request) or has expired."""
+
+    def __init__(self):
+        super().__init__("This invite link has already been used or has expired.")
+
+
+def usable_invite(token: str) -> Invite | None:
+    """The invite of a link, if it is unused and unexpired."""
+    invite = Invite.get_or_none(Invite.token == token)
+    return invite if invite is not None and invite.used_at is None and invite.expires_at > utcnow() else None
+
+
+def _claim(invite: Invite, user: User) -> Membership:
+    """Mark the invite used by ``user`` and add the membership; call inside a transaction.
+
+    The claim is one conditional UPDATE, so of many simultaneous uses of one
+    link exactly one changes the row; the others raise and roll back.
+    """
+    now = utcnow()
+    claimed = (Invite.update(used_by=user, used_at=now)
+               .where(Invite.id == invite.id, Invite.used_at.is_null(), Invite.expires_at > now).execute())
+    if claimed != 1:
+        raise InviteUsed()
+    membership = Membership.get_or_none(user=user, organization=invite.organization_id)
+    if membership is None:
+        membership = Membership.create(user=user, organization=invite.organization_id, role=invite.role)
     return membership
+
+
+def end_sessions(user: User) -> None:
+    """End every session of the user, on every device: sessions name the version they began with (User.get_id)."""
+    User.update(session_version=User.session_version + 1).where(User.id == user.id).execute()
+    user.session_version += 1
+
+
+def accept_invite(invite: Invite, user: User) -> Membership:
+    """Add an existing user to the invite's organization; an invite works once, before it expires."""
+    with write_transaction():
+        return _claim(invite, user)
+
+
+def sign_up_with_invite(invite: Invite, email: str, password: str, name: str = "") -> User:
+    """A new user who joins the invite's organization: both happen, or neither (a used invite makes no account)."""
+    with write_transaction():
+        user = create_user(email, password, name)
+        _claim(invite, user)
+    return user
