@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 
 import pytest
 
@@ -100,3 +101,122 @@ def test_an_expired_invite_is_refused(app, client, make_account):
 def test_new_invites_expire_in_a_week(app, make_account):
     invite = _invite(make_account, app)
     assert dt.timedelta(days=6, hours=23) < invite.expires_at - utcnow() <= dt.timedelta(days=7)
+
+
+# --- automated login and sign-up -----------------------------------------------
+
+
+def _login_attempt(client, email: str, password: str, address: str = "127.0.0.1"):
+    token = csrf_token(client)
+    return client.post("/login", data={"email": email, "password": password, "csrf_token": token},
+                       environ_base={"REMOTE_ADDR": address})
+
+
+def test_one_address_trying_many_accounts_is_slowed_down(client, make_account):
+    answers = [_login_attempt(client, f"nobody{n}@example.org", "wrong password").status_code for n in range(21)]
+    assert answers[:20] == [200] * 20 and answers[20] == 429
+    refused = _login_attempt(client, "nobody@example.org", "wrong password")
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
+    assert "Too many attempts" in refused.get_data(as_text=True)
+
+
+def test_many_addresses_guessing_one_account_are_slowed_down_and_successes_cost_nothing(client, make_account):
+    make_account("me@example.org")
+    for n in range(3):  # the owner logging in is never counted
+        assert _login_attempt(client, "me@example.org", "password123", f"10.0.0.{n}").status_code == 302
+        client.post("/logout", data={"csrf_token": csrf_token(client)})
+    for n in range(5):
+        assert _login_attempt(client, "ME@example.org ", f"guess {n}", f"10.0.1.{n}").status_code == 200
+    assert _login_attempt(client, "me@example.org", "password123", "10.0.2.1").status_code == 429
+    assert _login_attempt(client, "other@example.org", "whatever", "10.0.2.1").status_code == 200
+
+
+def test_sign_up_is_limited_per_address(client, app):
+    app.config["OPEN_SIGNUP"] = True
+    answers = [client.post("/signup", data={"csrf_token": csrf_token(client), "email": f"x{n}@example.org"}).status_code
+               for n in range(6)]
+    assert answers == [200] * 5 + [429]
+
+
+def test_an_unknown_email_costs_one_password_hash_like_a_known_one(app, make_account, monkeypatch):
+    from freelunch.services.accounts import passwords
+    from freelunch.services.accounts.users import authenticate
+
+    make_account("me@example.org")
+    hashed = []
+    real = passwords.check_password_hash
+    monkeypatch.setattr(passwords, "check_password_hash", lambda h, p: hashed.append(h) or real(h, p))
+    with app.app_context():
+        assert authenticate("me@example.org", "wrong") is None
+        assert authenticate("nobody@example.org", "wrong") is None
+    assert len(hashed) == 2 and hashed[0].split("$")[0] == hashed[1].split("$")[0], "same hash method and cost"
+
+
+@pytest.mark.parametrize("password, accepted", [
+    ("12345678", False), ("password123", False), ("qwertyuiop", False), ("short", False), ("Password1234", False),
+    ("newcomer-at-the-lab", False),  # contains the email's name
+    ("correct horse battery", True),
+])
+def test_sign_up_refuses_short_and_common_passwords(client, app, password, accepted):
+    response = client.post("/signup", data={
+        "csrf_token": csrf_token(client), "email": "newcomer@example.org", "organization": "Lab",
+        "password": password, "confirm": password})
+    assert (response.status_code == 302) is accepted, response.get_data(as_text=True)[-2000:]
+    assert User.select().where(User.email == "newcomer@example.org").exists() is accepted
+
+
+def test_the_common_password_list_ships_with_the_package():
+    from freelunch.services.accounts import passwords
+
+    assert len(passwords.common_passwords()) > 19_000 and "12345678" in passwords.common_passwords()
+
+
+# --- sessions ------------------------------------------------------------------
+
+
+def _copy_session(source, app):
+    thief = app.test_client()
+    cookie = source.get_cookie("session")
+    thief.set_cookie(cookie.key, cookie.value, domain=cookie.domain)
+    return thief
+
+
+def test_a_copied_cookie_stops_working_at_logout(app, client, make_account):
+    make_account("me@example.org")
+    login(client, "me@example.org")
+    thief = _copy_session(client, app)
+    assert thief.get("/datasets/").status_code == 200
+    client.post("/logout", data={"csrf_token": csrf_token(client)})
+    response = thief.get("/datasets/")
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
+
+
+def test_a_password_change_ends_every_other_session(app, client, make_account):
+    make_account("me@example.org")
+    login(client, "me@example.org")
+    thief = _copy_session(client, app)
+    response = client.post("/account/password", data={
+        "csrf_token": csrf_token(client), "current": "password123", "password": "a much better one", "confirm": "a much better one"})
+    assert response.status_code == 302
+    assert client.get("/datasets/").status_code == 200, "the session that changed it goes on"
+    assert thief.get("/datasets/").status_code == 302
+    fresh = app.test_client()
+    login(fresh, "me@example.org", "a much better one")
+
+
+def test_a_wrong_current_password_changes_nothing(app, client, make_account):
+    make_account("me@example.org")
+    login(client, "me@example.org")
+    response = client.post("/account/password", data={
+        "csrf_token": csrf_token(client), "current": "nope", "password": "a much better one", "confirm": "a much better one"})
+    assert response.status_code == 200 and "not right" in response.get_data(as_text=True)
+    login(app.test_client(), "me@example.org")
+
+
+def test_an_idle_session_ends(app, client, make_account):
+    app.config["PERMANENT_SESSION_LIFETIME"] = dt.timedelta(seconds=1)
+    make_account("me@example.org")
+    login(client, "me@example.org")
+    assert client.get("/datasets/").status_code == 200
+    time.sleep(2.2)
+    assert client.get("/datasets/").status_code == 302

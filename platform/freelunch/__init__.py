@@ -6,7 +6,7 @@ from flask import Flask
 from . import config
 from .db import database, open_database
 from . import log_redaction, partials
-from .extensions import csrf, htmx, login_manager
+from .extensions import csrf, htmx, limiter, login_manager
 
 
 def create_app(overrides: dict | None = None) -> Flask:
@@ -18,6 +18,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     )
     app.config.update(config.load())
     app.config.update(overrides or {})
+    app.config.setdefault("RATELIMIT_STORAGE_URI", config.limits_storage(app.config["REDIS_URL"]))
 
     open_database(app.config["DATABASE_URL"])
     log_redaction.install()
@@ -25,6 +26,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     htmx.init_app(app)
     partials.init_app(app)
     login_manager.init_app(app)
+    limiter.init_app(app)
 
     # No connect in before_request: peewee connects on a request's first query,
     # so requests that never query (the ingest endpoint, static files) cost no

@@ -18,6 +18,7 @@ from .services.exports import files as export_files
 from .services.imports.classes import import_preset
 from .services.exports.kinds import KINDS
 from .services.review.labels import Rule, default_rule
+from .services.accounts import passwords
 from .services.accounts.users import AccountError, create_user
 from .services.schema import make_migration, upgrade
 
@@ -62,8 +63,9 @@ def user():
 @click.option("--admin", is_flag=True, help="Make the user a site admin.")
 def user_create(email, password, name, admin):
     """Create a user; --admin for a site admin."""
-    if len(password) < 8:
-        raise click.ClickException("The password needs at least 8 characters.")
+    problem = passwords.problem(password, email)
+    if problem:
+        raise click.ClickException(f"That password is refused: {problem}")
     try:
         created = create_user(email, password, name, is_admin=admin)
     except AccountError as error:

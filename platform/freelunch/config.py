@@ -4,6 +4,7 @@ Every variable is listed in docs/configuration.md; keep the two in step.
 """
 from __future__ import annotations
 
+import datetime as dt
 import os
 import secrets
 from pathlib import Path
@@ -42,6 +43,11 @@ def _shards(value: str) -> int:
     return shards
 
 
+def limits_storage(redis_url: str) -> str:
+    """The Redis URL in the form the limits package reads (it spells a Unix socket redis+unix://)."""
+    return "redis+unix://" + redis_url.removeprefix("unix://") if redis_url.startswith("unix://") else redis_url
+
+
 def load(env: os._Environ | dict | None = None, instance: Path | None = None) -> dict:
     """Build the Flask config mapping from environment variables."""
     env = os.environ if env is None else env
@@ -66,6 +72,13 @@ def load(env: os._Environ | dict | None = None, instance: Path | None = None) ->
         "INSTANCE_PATH": str(instance),
         "DATABASE_URL": env.get("DATABASE_URL") or f"sqlite:///{instance / 'freelunch.db'}",
         "REDIS_URL": env.get("REDIS_URL") or DEFAULT_REDIS_URL,
+        # Login, sign-up, invite and password attempts (auth/limits.py), counted in REDIS_URL's Redis.
+        "RATELIMIT_KEY_PREFIX": "freelunch:limits",
+        "RATELIMIT_HEADERS_ENABLED": True,  # Retry-After on a 429
+        "RATELIMIT_SWALLOW_ERRORS": True,  # Redis down: logins still work, unlimited, rather than all failing
+        "RATELIMIT_ENABLED": _flag(env.get("RATELIMIT_ENABLED"), True),
+        # A session ends after this long without a request: the signed cookie's age is checked on every request.
+        "PERMANENT_SESSION_LIFETIME": dt.timedelta(minutes=int(env.get("SESSION_IDLE_MINUTES", 120))),
         "PUBLIC_URL": env.get("PUBLIC_URL", "http://127.0.0.1:5000").rstrip("/"),
         "OPEN_SIGNUP": _flag(env.get("OPEN_SIGNUP"), True),
         "SESSION_COOKIE_SECURE": _flag(env.get("SESSION_COOKIE_SECURE"), mode == "production"),

@@ -1,4 +1,6 @@
 """Flask extensions, created unbound so blueprints can import them."""
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
 from htmx_flask import Htmx
@@ -6,6 +8,8 @@ from htmx_flask import Htmx
 csrf = CSRFProtect()
 htmx = Htmx()
 login_manager = LoginManager()
+# Counts in the Redis we already run (RATELIMIT_STORAGE_URI, set from REDIS_URL); only routes that ask are limited.
+limiter = Limiter(key_func=get_remote_address, default_limits=[])
 login_manager.login_view = "auth.login"
 login_manager.login_message_category = "info"
 

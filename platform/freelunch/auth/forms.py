@@ -1,6 +1,16 @@
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, StringField
-from wtforms.validators import DataRequired, Email, EqualTo, Length
+from wtforms.validators import DataRequired, Email, EqualTo, Length, ValidationError
+
+from ..services.accounts import passwords
+
+
+def strong_password(form, field) -> None:
+    """The password policy of services/accounts/passwords.py, as a form error."""
+    email = form.email.data if hasattr(form, "email") else ""
+    message = passwords.problem(field.data or "", email or "")
+    if message:
+        raise ValidationError(message)
 
 
 class LoginForm(FlaskForm):
@@ -12,11 +22,17 @@ class SignupForm(FlaskForm):
     name = StringField("Your name", validators=[Length(max=120)])
     email = EmailField("Email", validators=[DataRequired(), Email(), Length(max=254)])
     organization = StringField("Organization", validators=[DataRequired(), Length(max=120)])
-    password = PasswordField("Password", validators=[DataRequired(), Length(min=8, max=200)])
+    password = PasswordField("Password", validators=[DataRequired(), strong_password])
     confirm = PasswordField("Repeat password", validators=[EqualTo("password", "Passwords do not match.")])
 
 
 class InviteSignupForm(FlaskForm):
     name = StringField("Your name", validators=[Length(max=120)])
     email = EmailField("Email", validators=[DataRequired(), Email(), Length(max=254)])
-    password = PasswordField("Password", validators=[DataRequired(), Length(min=8, max=200)])
+    password = PasswordField("Password", validators=[DataRequired(), strong_password])
+
+
+class PasswordChangeForm(FlaskForm):
+    current = PasswordField("Current password", validators=[DataRequired()])
+    password = PasswordField("New password", validators=[DataRequired(), strong_password])
+    confirm = PasswordField("Repeat the new password", validators=[EqualTo("password", "Passwords do not match.")])

@@ -3,11 +3,12 @@ from urllib.parse import urlsplit
 from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
-from ..services.accounts.users import (AccountError, InviteUsed, end_sessions, accept_invite, authenticate, sign_up,
+from ..services.accounts.users import (AccountError, InviteUsed, end_sessions,
+                                       change_password as change_account_password, accept_invite, authenticate, sign_up,
                                        sign_up_with_invite, usable_invite)
 from ..tenancy import switch_to
-from . import bp
-from .forms import InviteSignupForm, LoginForm, SignupForm
+from . import bp, limits
+from .forms import InviteSignupForm, LoginForm, PasswordChangeForm, SignupForm
 
 
 def safe_next(target: str | None, default: str) -> str:
@@ -25,7 +26,15 @@ def safe_next(target: str | None, default: str) -> str:
     return target
 
 
+def start_session(user) -> None:
+    """Log the user in for a session that ends after PERMANENT_SESSION_LIFETIME without a request."""
+    login_user(user)
+    session.permanent = True
+
+
 @bp.route("/login", methods=["GET", "POST"])
+@limits.per_address("login")
+@limits.failures_per_account()
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("home.index"))
@@ -33,7 +42,7 @@ def login():
     if form.validate_on_submit():
         user = authenticate(form.email.data, form.password.data)
         if user:
-            login_user(user)
+            start_session(user)
             session.pop("org_id", None)
             return redirect(safe_next(request.args.get("next"), url_for("home.index")))
         form.password.errors.append("Wrong email or password.")
@@ -41,6 +50,7 @@ def login():
 
 
 @bp.route("/signup", methods=["GET", "POST"])
+@limits.per_address("signup")
 def signup():
     if not current_app.config["OPEN_SIGNUP"]:
         abort(404)
@@ -51,7 +61,7 @@ def signup():
         except AccountError as error:
             form.email.errors.append(str(error))
         else:
-            login_user(user)
+            start_session(user)
             flash(f"Welcome to Freelunch. {form.organization.data} is ready.", "success")
             return redirect(url_for("home.index"))
     return render_template("auth/signup.html", form=form)
@@ -67,6 +77,7 @@ def logout():
 
 
 @bp.route("/invite/<token>", methods=["GET", "POST"])
+@limits.per_address("invite")
 def invite(token):
     invitation = usable_invite(token)
     if invitation is None:
@@ -88,7 +99,7 @@ def invite(token):
         except AccountError as error:
             form.email.errors.append(f"{error} Log in first, then open the invite link again.")
         else:
-            login_user(user)
+            start_session(user)
             switch_to(invitation.organization_id)
             flash(f"Welcome. You joined {invitation.organization.name} as {invitation.role}.", "success")
             return redirect(url_for("datasets.index"))
@@ -101,3 +112,27 @@ def switch(organization_id):
     if not switch_to(organization_id):
         abort(404)
     return redirect(url_for("datasets.index"))
+
+
+def _current_account() -> str:
+    return "account:" + current_user.email
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+@limits.per_address("password")
+@limits.failures_per_account(_current_account)
+def change_password():
+    """A new password ends every other session of the account; this one goes on."""
+    form = PasswordChangeForm()
+    if form.validate_on_submit():
+        user = current_user._get_current_object()
+        try:
+            change_account_password(user, form.current.data, form.password.data)
+        except AccountError as error:
+            form.current.errors.append(str(error))
+        else:
+            start_session(user)
+            flash("Password changed. Every other session of your account has ended.", "success")
+            return redirect(url_for("datasets.index"))
+    return render_template("auth/password.html", form=form)

@@ -1,9 +1,10 @@
 """Users, organizations and memberships."""
 from __future__ import annotations
 
-from werkzeug.security import check_password_hash, generate_password_hash
+from werkzeug.security import generate_password_hash
 
 from ...db import database, write_transaction
+from . import passwords
 from ...models import Invite, Membership, Organization, User, utcnow
 
 
@@ -35,9 +36,15 @@ def sign_up(email: str, password: str, organization_name: str, name: str = "") -
 
 def authenticate(email: str, password: str) -> User | None:
     user = User.get_or_none(User.email == normalise_email(email))
-    if user and check_password_hash(user.password_hash, password):
-        return user
-    return None
+    return user if passwords.check(user.password_hash if user else None, password) else None
+
+
+def change_password(user: User, current: str, new: str) -> None:
+    """Set a new password and end every session of the user (the caller starts a fresh one)."""
+    if not passwords.check(user.password_hash, current):
+        raise AccountError("Your current password is not right.")
+    User.update(password_hash=generate_password_hash(new)).where(User.id == user.id).execute()
+    end_sessions(user)
 
 
 class InviteUsed(AccountError):
