@@ -65,7 +65,9 @@ def test_user_create_admin(app, client):
     again = run(app, "user", "create", "--email", "root@example.org", "--password", "long-enough")
     assert again.exit_code != 0 and "already exists" in again.output
     short = run(app, "user", "create", "--email", "x@example.org", "--password", "short")
-    assert short.exit_code != 0 and "at least 8" in short.output
+    assert short.exit_code != 0 and "at least 10" in short.output
+    common = run(app, "user", "create", "--email", "x@example.org", "--password", "1234567890")
+    assert common.exit_code != 0 and "most common" in common.output
     login(client, "root@example.org", "long-enough")
     assert client.get("/admin/").status_code == 200
 
