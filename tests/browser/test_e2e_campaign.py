@@ -58,8 +58,8 @@ def test_a_requester_runs_a_campaign_end_to_end(app, app_config, live_server, br
     page.fill("input[name=name]", "Ada Requester")
     page.fill("input[name=email]", "ada@example.org")
     page.fill("input[name=organization]", "Ada's lab")
-    page.fill("input[name=password]", "password123")
-    page.fill("input[name=confirm]", "password123")
+    page.fill("input[name=password]", "tench study passphrase")
+    page.fill("input[name=confirm]", "tench study passphrase")
     page.click("button:has-text('Sign up')")
     page.wait_for_selector("text=ada@example.org")
 

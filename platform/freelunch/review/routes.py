@@ -1,12 +1,12 @@
 """A batch's live progress, its assignments and workers, and the replay of a submitted page."""
-from flask import abort, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from peewee import JOIN
 
 from .. import partials
 from ..batches.tabs import render_tab
 from ..models import Assignment, Batch, Hit, HitPage, ImageClass, LabLink, PageSubmission
 from ..pagination import paginate
-from ..services.review import annotators, fits, progress, quality, replay, tallies
+from ..services.review import annotators, fits, labels, progress, quality, replay, tallies
 from ..tenancy import current_org, owned_or_404
 from . import bp
 
@@ -70,6 +70,19 @@ def batch_workers(batch_id):
                       page=page, rows=quality.worker_rows(page.items, scope, batch_id=batch.id),
                       lab_annotators=annotators.lab_annotators(scope, [w.worker_id for w in page.items]),
                       estimates=fits.worker_estimates(batch), fit=fits.latest(batch))
+
+
+@bp.post("/batches/<int:batch_id>/exclusions")
+def exclude_worker(batch_id):
+    """Leave a worker's votes out of this batch's labels, or count them again."""
+    batch = owned_or_404(Batch, batch_id)
+    worker = request.form.get("worker_id", "").strip().upper()
+    if not Assignment.select().join(Hit).where(Hit.batch == batch, Assignment.worker_id == worker).exists():
+        abort(404, "No such worker in this batch.")
+    excluded = request.form.get("action") != "include"
+    labels.set_excluded(batch, worker, excluded)
+    flash(f"Worker {worker} is {'left out of' if excluded else 'counted again in'} this batch's labels.", "success")
+    return redirect(url_for("review.batch_workers", batch_id=batch.id))
 
 
 @bp.get("/workers")

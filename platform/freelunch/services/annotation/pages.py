@@ -7,19 +7,22 @@ submitted page stored once, in one transaction, however often it is posted.
 """
 from __future__ import annotations
 
+import datetime as dt
+import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from peewee import JOIN, IntegrityError, fn
 
 from ... import storage
-from ...db import database
+from ...db import database, is_sqlite, write_transaction
 from ...ingest.validate import MAX_TAB
 from ...models import (Assignment, Batch, Candidate, Hit, HitPage, Image, ImageClass, ImageRecord, LabLink, PageSubmission, VERSIONS,
                       Vote, utcnow)
 from ..accounts import identity
 from . import record
 from .record import bounded_list, number
+from ..mturk import settings as mturk_settings
 from ..mturk.gateway import local_stand_in_origin
 from ..review import tallies
 from ..review.fits import rounds_of
@@ -28,6 +31,10 @@ PREVIEW_ASSIGNMENT = "ASSIGNMENT_ID_NOT_AVAILABLE"
 # The completion form posts to turkSubmitTo: only MTurk's own hosts, or a crafted
 # link could send a worker's completed assignment to somebody else's server.
 TURK_SUBMIT_HOSTS = ("https://www.mturk.com", "https://workersandbox.mturk.com")
+# MTurk's ids are upper-case letters and digits; anything else in these parameters is not from MTurk
+# (and would reach our CSVs and pages).
+MTURK_ID = re.compile(r"[A-Z0-9]{1,64}")
+FULL_MESSAGE = "This HIT has all the workers it needs. Please return it and pick another one."
 ALREADY_DONE_MESSAGE = ("You have already done these pages in another copy of this HIT (it is offered more than once). "
                         "Please return this copy.")
 ONE_HIT_MESSAGE = "You have already completed one of our HITs. We do not accept more than 1 HIT per worker."
@@ -142,15 +149,54 @@ def _check_earlier_rounds(batch: Batch, hit: Hit, worker_id: str) -> None:
         raise AnnotationError(403, EARLIER_ROUND_MESSAGE)
 
 
+def assignment_seconds(batch: Batch) -> int:
+    """How long a worker has for a HIT of the batch (its MTurk setting): then the assignment counts as abandoned."""
+    return int(mturk_settings.of(batch).assignment_seconds)
+
+
+def holding_a_slot(batch: Batch):
+    """The condition that an assignment takes one of its HIT's places: finished, or started within the time allowed."""
+    cutoff = utcnow() - dt.timedelta(seconds=assignment_seconds(batch))
+    return (Assignment.done == True) | (Assignment.started_at >= cutoff)  # noqa: E712
+
+
+def _full(hit: Hit, batch: Batch, besides: int | None = None) -> bool:
+    taken = Assignment.select().where(Assignment.hit == hit, holding_a_slot(batch))
+    if besides is not None:
+        taken = taken.where(Assignment.id != besides)
+    return taken.count() >= batch.assignments_per_hit
+
+
 def _get_or_create(hit: Hit, worker_id: str, fields: dict) -> Assignment:
+    """The worker's assignment on the HIT, or a new one if the HIT has a free place (else 409).
+
+    A made-up worker id cannot open more assignments than the HIT asks for;
+    an assignment not finished within the batch's time frees its place, and
+    its worker may go on only while the HIT is not full without them.
+    """
+    batch = hit.batch
     existing = Assignment.get_or_none(Assignment.hit == hit, Assignment.worker_id == worker_id)
     if existing is not None:
+        if not existing.done and existing.started_at < utcnow() - dt.timedelta(seconds=assignment_seconds(batch)) \
+                and _full(hit, batch, besides=existing.id):
+            raise AnnotationError(409, FULL_MESSAGE)
         return existing
     try:
-        with database.atomic():
+        with write_transaction():
+            if not is_sqlite():  # one opening at a time per HIT; SQLite's write lock already serialises
+                Hit.select(Hit.id).where(Hit.id == hit.id).for_update().get()
+            if _full(hit, batch):
+                raise AnnotationError(409, FULL_MESSAGE)
             return Assignment.create(organization=hit.organization_id, hit=hit, worker_id=worker_id, **fields)
     except IntegrityError:  # the same worker opened the link twice at once
         return Assignment.get(Assignment.hit == hit, Assignment.worker_id == worker_id)
+
+
+def _mturk_param(params, name: str) -> str | None:
+    value = (params.get(name) or "").strip()
+    if value and not MTURK_ID.fullmatch(value):
+        raise AnnotationError(400, f"This link's {name} is not one MTurk gives. Open the HIT from MTurk again.")
+    return value or None
 
 
 def open_link(params) -> Opening:
@@ -162,15 +208,16 @@ def open_link(params) -> Opening:
     if params.get("assignmentId") == PREVIEW_ASSIGNMENT:
         return Opening(hit)  # MTurk preview: show the task, record nothing
     raw_worker = (params.get("workerId") or "").strip()
-    if not raw_worker or len(raw_worker) > 128:
+    if not raw_worker or len(raw_worker) > 128 or not raw_worker.isprintable():
         raise AnnotationError(400, "This link has no worker id. Open the HIT from the page that gave you the link.")
     turk_submit_to = _turk_submit_to(params)
+    mturk_assignment, mturk_hit = _mturk_param(params, "assignmentId"), _mturk_param(params, "hitId")
+    source = "mturk" if turk_submit_to else ("survey" if params.get("hitDatasetName") else "lab")
+    if source != "lab":
+        _mturk_param(params, "workerId")
     worker_id = identity.anonymous_worker_id(hit.organization_id, raw_worker)
     _check_one_hit_per_worker(batch, hit, worker_id)
     _check_earlier_rounds(batch, hit, worker_id)
-    mturk_assignment = (params.get("assignmentId") or "").strip()[:64] or None
-    mturk_hit = (params.get("hitId") or "").strip()[:64] or None
-    source = "mturk" if turk_submit_to else ("survey" if params.get("hitDatasetName") else "lab")
     assignment = _get_or_create(hit, worker_id, dict(
         source=source, version=_version(batch, hit, params), mturk_assignment_id=mturk_assignment,
         mturk_hit_id=mturk_hit, turk_submit_to=turk_submit_to,
@@ -215,7 +262,7 @@ def _open_lab(params) -> tuple[Hit, Assignment]:
         return finished.hit, finished  # the completion view again, with the same code
     taken = Assignment.select(Assignment.hit).where(Assignment.worker_id == worker_id)
     free = (
-        Hit.select(Hit).join(Assignment, JOIN.LEFT_OUTER, on=(Assignment.hit == Hit.id))
+        Hit.select(Hit).join(Assignment, JOIN.LEFT_OUTER, on=(Assignment.hit == Hit.id) & holding_a_slot(batch))
         .where(Hit.batch == batch, Hit.id.not_in(taken))
         .group_by(Hit.id).having(fn.COUNT(Assignment.id) < batch.assignments_per_hit)
         .order_by(Hit.id)

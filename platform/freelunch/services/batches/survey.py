@@ -20,6 +20,7 @@ from flask import current_app
 
 from ...models import VERSIONS, Assignment, Batch, Hit
 from ..accounts import identity
+from ..exports import spreadsheet
 
 KIT_COLUMNS = ("toolLink", "version", "hitDatasetName", "imageNetHitId")
 CODE_COLUMNS = ("Answer.surveycode", "Answer.surveyCode", "Answer.survey_code")
@@ -49,7 +50,7 @@ def batch_rows(batch: Batch) -> Iterator[dict]:
 
 def batch_csv(batch: Batch) -> str:
     out = io.StringIO()
-    writer = csv.DictWriter(out, KIT_COLUMNS, lineterminator="\n")
+    writer = spreadsheet.DictWriter(out, KIT_COLUMNS, lineterminator="\n")
     writer.writeheader()
     writer.writerows(batch_rows(batch))
     return out.getvalue()
@@ -135,7 +136,7 @@ def decisions_csv(header: list[str], rows: list[dict], verdicts: list[Checked]) 
     """The results CSV with MTurk's Approve ("x") and Reject (a reason) columns filled in."""
     columns = header + [c for c in ("Approve", "Reject") if c not in header]
     out = io.StringIO()
-    writer = csv.DictWriter(out, columns, extrasaction="ignore", lineterminator="\n")
+    writer = spreadsheet.DictWriter(out, columns, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     for row, verdict in zip(rows, verdicts):
         approve = verdict.status == "match"

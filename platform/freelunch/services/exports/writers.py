@@ -5,7 +5,6 @@ come, so memory stays flat however large the batch.
 """
 from __future__ import annotations
 
-import csv
 from collections.abc import Callable
 from operator import itemgetter
 from typing import IO
@@ -13,7 +12,7 @@ from typing import IO
 import orjson
 
 from ...models import Assignment, Batch, Candidate, Image, ImageClass, ImageLabel, ImageRecord, PageSubmission
-from . import seed as seed_format
+from . import seed as seed_format, spreadsheet
 from ..review import fits, labels, quality, tallies
 
 Progress = Callable[..., None]
@@ -85,7 +84,7 @@ RECORD_CELLS = tuple(SUMMARISED.get(column) or itemgetter(column) for column in 
 
 
 def write_records_csv(batch: Batch, out: IO[str], params: dict, report: Progress) -> int:
-    writer = csv.writer(out)
+    writer = spreadsheet.Writer(out)
     writer.writerow(RECORD_COLUMNS)
     role = _Roles(batch)
     n = 0
@@ -123,7 +122,7 @@ class _FitLabels:
 
 def write_labels_csv(batch: Batch, out: IO[str], params: dict, report: Progress) -> int:
     rule = labels.Rule(**params) if params else labels.default_rule(batch)
-    writer = csv.writer(out)
+    writer = spreadsheet.Writer(out)
     writer.writerow(LABEL_COLUMNS)
     label = {"yes": 1, "no": 0, "undecided": ""}
     fitted = _FitLabels(batch)
@@ -152,7 +151,7 @@ def _rate(value: float | None, digits: int = 4) -> str:
 
 def write_workers_csv(batch: Batch, out: IO[str], params: dict, report: Progress) -> int:
     scope = tallies.in_batch(batch.id)
-    writer = csv.writer(out)
+    writer = spreadsheet.Writer(out)
     writer.writerow(WORKER_COLUMNS)
     workers = quality.workers_query(scope)
     total = workers.count()

@@ -78,13 +78,22 @@ class Summary:
 
 
 def excluded_workers(batch: Batch, rule: Rule) -> list[str]:
-    """Workers of the batch whose control accuracy is below the bar, sorted."""
+    """Workers the requester left out of the batch, and those whose control accuracy is below the bar, sorted."""
+    chosen = set(batch.excluded_workers or [])
     refresh(in_batch(batch.id))
     if rule.min_accuracy <= 0:
-        return []
+        return sorted(chosen)
     scores = control_scores(Assignment.worker_id, Vote.batch == batch.id, wide=True)
     controls = {worker: positive + negative for worker, (positive, negative) in scores.items()}
-    return sorted(w for w, s in controls.items() if s.n and s.accuracy < rule.min_accuracy)
+    return sorted(chosen | {w for w, s in controls.items() if s.n and s.accuracy < rule.min_accuracy})
+
+
+def set_excluded(batch: Batch, worker_id: str, excluded: bool) -> None:
+    """Leave a worker's votes out of the batch's labels (or count them again)."""
+    chosen = set(batch.excluded_workers or [])
+    chosen = chosen | {worker_id} if excluded else chosen - {worker_id}
+    batch.excluded_workers = sorted(chosen)
+    batch.save(only=[Batch.excluded_workers])
 
 
 SEEN_BY = fn.COUNT(Vote.id)

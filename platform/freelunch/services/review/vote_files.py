@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..exports import spreadsheet
 from .aggregation import UNKNOWN, Votes
 
 VOTE_COLUMNS = ("image", "class", "worker", "selected")
@@ -145,7 +146,7 @@ def write_csv(path: str, header: tuple[str, ...], rows: Iterable[tuple]) -> int:
     n = 0
     try:
         with os.fdopen(handle, "w", newline="", encoding="utf-8") as out:
-            writer = csv.writer(out)
+            writer = spreadsheet.Writer(out)
             writer.writerow(header)
             for n, row in enumerate(rows, 1):
                 writer.writerow(row)

@@ -1,0 +1,78 @@
+"""Fake workers: made-up ids cannot open more assignments than a HIT asks for, nor smuggle text in MTurk's parameters."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from factories import make_batch
+from freelunch.models import Assignment, Batch, Hit
+from freelunch.services.review import labels
+from support import csrf_token, login, open_assignment, survey_url
+
+
+@pytest.fixture
+def hit(app, make_account):
+    _, org = make_account("requester@example.org", "Lab")
+    batch = make_batch(app, org, hits=1, assignments_per_hit=3)
+    return batch.hits.get()
+
+
+def test_thirty_made_up_workers_get_three_assignments_on_a_hit_of_three(client, hit):
+    answers = [client.get(survey_url(hit, f"AFAKE{n:02d}")).status_code for n in range(30)]
+    assert answers == [303] * 3 + [409] * 27
+    assert Assignment.select().where(Assignment.hit == hit).count() == 3
+    full = client.get(survey_url(hit, "ALATECOMER"))
+    assert "all the workers it needs" in full.get_data(as_text=True)
+    assert client.get(survey_url(hit, "AFAKE01")).status_code == 303, "a worker who holds a place keeps it"
+
+
+def test_an_abandoned_assignment_frees_its_place(client, hit):
+    for n in range(3):
+        open_assignment(client, hit, f"AWORKER{n}")
+    assert client.get(survey_url(hit, "ANEWCOMER")).status_code == 409
+    gone = Assignment.select().where(Assignment.hit == hit).order_by(Assignment.id).first()
+    Assignment.update(started_at=gone.started_at - dt.timedelta(hours=2)).where(Assignment.id == gone.id).execute()
+    assert client.get(survey_url(hit, "ANEWCOMER")).status_code == 303
+    assert client.get(survey_url(hit, "AWORKER0")).status_code == 409, "its worker lost the place to the newcomer"
+
+
+def test_lab_links_skip_full_hits_and_stop_when_all_are_taken(app, client, make_account):
+    _, org = make_account("lab@example.org", "Lab")
+    batch = make_batch(app, org, hits=1, assignments_per_hit=2)
+    link = batch.lab_links.model.create(organization=org, batch=batch)
+    assert [client.get(f"/annotate?lab={link.token}&workerId=annotator {n}").status_code for n in range(3)] == [303, 303, 404]
+
+
+@pytest.mark.parametrize("param, value", [
+    ("assignmentId", "=HYPERLINK(\"http://evil.example\")"), ("assignmentId", "asg1"), ("hitId", "-X"),
+    ("workerId", "=1-1"), ("workerId", "a1worker"), ("assignmentId", "A" * 65),
+])
+def test_mturk_parameters_must_look_like_mturk_ids(client, hit, param, value):
+    response = client.get(survey_url(hit, **{"workerId": "A1WORKER", param: value}) if param != "workerId"
+                          else survey_url(hit, value))
+    assert response.status_code == 400
+    assert Assignment.select().count() == 0
+
+
+def test_a_requester_leaves_a_worker_out_of_the_labels(app, client, campaign):
+    batch = campaign.batch
+    worker = campaign.assignments["h1w1"].worker_id
+    with app.app_context():
+        before = labels.summary(batch, labels.default_rule(batch))
+    response = client.post(f"/review/batches/{batch.id}/exclusions", data={"csrf_token": csrf_token(client),
+                                                                           "worker_id": worker})
+    assert response.status_code == 302
+    batch = Batch.get_by_id(batch.id)
+    assert batch.excluded_workers == [worker]
+    with app.app_context():
+        after = labels.summary(batch, labels.default_rule(batch))
+    assert after.excluded_workers == [worker] and after != before
+    page = client.get(f"/review/batches/{batch.id}/workers").get_data(as_text=True)
+    assert "Count again" in page
+    client.post(f"/review/batches/{batch.id}/exclusions", data={"csrf_token": csrf_token(client),
+                                                                "worker_id": worker, "action": "include"})
+    assert Batch.get_by_id(batch.id).excluded_workers == []
+    foreign = client.post(f"/review/batches/{batch.id}/exclusions", data={"csrf_token": csrf_token(client),
+                                                                          "worker_id": "NOBODY0000"})
+    assert foreign.status_code == 404
