@@ -2,13 +2,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 import pytest
 
-from factories import make_batch
-from freelunch.models import Assignment, Batch, Hit
+from factories import make_batch, pointer_batch, summary_for
+from freelunch.models import Assignment, Batch, PageSubmission
+from freelunch.services.accounts.identity import assignment_token, token_claims
+from freelunch.services.ingest.closing import GRACE_MS
 from freelunch.services.review import labels
-from support import csrf_token, login, open_assignment, survey_url
+from support import csrf_token, open_assignment, post_ingest, post_page, survey_url
 
 
 @pytest.fixture
@@ -76,3 +79,45 @@ def test_a_requester_leaves_a_worker_out_of_the_labels(app, client, campaign):
     foreign = client.post(f"/review/batches/{batch.id}/exclusions", data={"csrf_token": csrf_token(client),
                                                                           "worker_id": "NOBODY0000"})
     assert foreign.status_code == 404
+
+
+# --- pointer data after Submit ---------------------------------------------------
+
+
+def _close_moment_ago(redis_client, assignment, page, ms_ago):
+    from freelunch.services.ingest.closing import closed_key
+
+    now = int(time.time() * 1000)
+    redis_client.set(closed_key(assignment.id, page), now - ms_ago)
+
+
+def test_a_page_stream_closes_at_submit_after_a_short_grace(app, client, hit, redis_client):
+    token, assignment = open_assignment(client, hit, "AWORKER1")
+    assert post_ingest(client, pointer_batch(token, seq=0, page=1)).status_code == 202
+    assert post_page(client, token, 1, summary_for(hit, 1)).status_code == 200
+    assert post_ingest(client, pointer_batch(token, seq=1, page=1)).status_code == 202, "a late beacon within the grace"
+    _close_moment_ago(redis_client, assignment, 1, GRACE_MS + 1000)
+    late = post_ingest(client, pointer_batch(token, seq=2, page=1))
+    assert late.status_code == 409 and "submitted" in late.get_json()["message"]
+    assert post_ingest(client, pointer_batch(token, seq=0, page=2)).status_code == 202, "the next page is open"
+
+
+def test_pages_outside_the_hit_are_refused(client, hit):
+    token, _ = open_assignment(client, hit, "AWORKER1")
+    assert hit.pages.count() == 2
+    for page in (3, 999):
+        response = post_ingest(client, pointer_batch(token, seq=0, page=page))
+        assert response.status_code == 400 and "2 pages" in response.get_json()["message"]
+
+
+def test_tokens_expire_with_the_assignments_duration(app, client, hit):
+    token, assignment = open_assignment(client, hit, "AWORKER1")
+    with app.app_context():
+        claims = token_claims(token)
+        expired = assignment_token(assignment.id, 2, seconds=-1)
+    assert claims.pages == 2 and 3500 <= claims.expires_at - time.time() <= 3600  # the batch's default hour
+    assert post_ingest(client, pointer_batch(expired, seq=0, page=1)).status_code == 403
+    page = client.get(f"/annotate?token={expired}")
+    assert page.status_code == 403 and "longer than the HIT allows" in page.get_data(as_text=True)
+    assert post_page(client, expired, 1, summary_for(hit, 1)).status_code == 403
+    assert not PageSubmission.select().exists()

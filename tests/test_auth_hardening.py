@@ -24,7 +24,7 @@ def test_login_never_redirects_off_site(client, make_account, target):
     response = client.post("/login", query_string={"next": target},
                            data={"email": "me@example.org", "password": "password123", "csrf_token": token})
     assert response.status_code == 302
-    assert response.headers["Location"] == "/datasets/", f"{target!r} -> {response.headers['Location']!r}"
+    assert response.headers["Location"] == "/", f"{target!r} -> {response.headers['Location']!r}"
 
 
 def test_login_raw_query_forms_never_redirect_off_site(client, make_account):

@@ -6,7 +6,6 @@ from .. import partials
 from ..models import VERSION_MEANINGS, Assignment, ImageClass
 from ..services.annotation import pages as annotation
 from ..services.annotation.pages import AnnotationError
-from ..services.accounts.identity import assignment_token
 from . import bp
 
 MAX_SUMMARY_BYTES = 4 * 1024 * 1024  # a 48-image page summary is ~50 KB even after long work
@@ -23,15 +22,14 @@ def _term(image_class: ImageClass) -> str:
     return ", ".join(name[:1].upper() + name[1:] for name in image_class.names) or image_class.key
 
 
-def _task(state: annotation.Progress, version: str, assignment: Assignment | None, partial: bool,
-          debug: bool = False, **extra):
+def _task(state: annotation.Progress, version: str, token: str, partial: bool, debug: bool = False, **extra):
     view = annotation.page_view(state.current, len(state.pages))
     image_class = view.hit_page.image_class
     spares = [{"key": i.key, "src": annotation.image_src(i)} for i in view.spares]
     context = dict(
         view=view, version=version, image_class=image_class, term=_term(image_class),
         definition=image_class.description[:1].upper() + image_class.description[1:],
-        token=assignment_token(assignment.id) if assignment else "", preview=assignment is None, debug=debug,
+        token=token, preview=not token, debug=debug,
         images=[(i, annotation.image_src(i)) for i in view.images], spares=json.dumps(spares), **extra,
     )
     return render_template("annotate/_task.html" if partial else "annotate/page.html", **context)
@@ -46,7 +44,7 @@ def requester_preview(hit_id: int, pageno: int, version: str, **bar):
     state = annotation.Progress(state.pages, {p.pageno for p in state.pages if p.pageno < pageno})
     if state.current is None:
         abort(404)
-    return _task(state, version, None, partial=False, debug=True, version_meanings=VERSION_MEANINGS, **bar)
+    return _task(state, version, "", partial=False, debug=True, version_meanings=VERSION_MEANINGS, **bar)
 
 
 def _done(assignment: Assignment, partial: bool):
@@ -54,13 +52,13 @@ def _done(assignment: Assignment, partial: bool):
     return render_template(template, done=assignment)
 
 
-def _show(assignment: Assignment, partial: bool = False, state: annotation.Progress | None = None):
-    """The assignment's first unsubmitted page, or the completion view."""
+def _show(assignment: Assignment, token: str, partial: bool = False, state: annotation.Progress | None = None):
+    """The assignment's first unsubmitted page (carrying the token it was opened with), or the completion view."""
     state = state or annotation.progress(assignment.hit_id, assignment.id)
     if state.current is None:
         annotation.finish_if_done(assignment)
         return _done(assignment, partial)
-    return _task(state, assignment.version, assignment, partial)
+    return _task(state, assignment.version, token, partial)
 
 
 @bp.get("/annotate")
@@ -68,12 +66,12 @@ def annotate():
     """Every worker link lands here; the first real open redirects to the token URL."""
     if "token" in request.args:
         assignment, state = annotation.opened_by_token(request.args["token"])
-        return _show(assignment, state=state)
+        return _show(assignment, request.args["token"], state=state)
     opening = annotation.open_link(request.args)
     if opening.assignment is None:
         version = (opening.hit.batch.versions or ["POINTER_ORIGINAL"])[0]
-        return _task(annotation.progress(opening.hit.id), version, None, partial=False)
-    return redirect(url_for(".annotate", token=assignment_token(opening.assignment.id)), 303)
+        return _task(annotation.progress(opening.hit.id), version, "", partial=False)
+    return redirect(url_for(".annotate", token=annotation.token_for(opening.assignment, opening.hit)), 303)
 
 
 @bp.post("/annotate/submit")
@@ -83,16 +81,17 @@ def submit():
         raise AnnotationError(413, "This page's data is too large to store.")
     # Flask caps a multipart form field at 500 KB, below what hours of hovering on one page can produce.
     request.max_form_memory_size = MAX_SUMMARY_BYTES
-    assignment = annotation.assignment_from_token(request.form.get("token"))
+    token = request.form.get("token")
+    assignment = annotation.assignment_from_token(token)
     try:
         pageno = int(request.form.get("pageno", ""))
         summary = json.loads(request.form.get("summary", ""))
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: JSON nested deeper than Python's stack
         raise AnnotationError(400, "The page was sent without its data. Please press Submit again.") from None
     annotation.submit_page(assignment, pageno, summary)
     if partials.wanted():
-        return _show(assignment, partial=True)
-    return redirect(url_for(".annotate", token=assignment_token(assignment.id)), 303)
+        return _show(assignment, token, partial=True)
+    return redirect(url_for(".annotate", token=token), 303)
 
 
 @bp.get("/lab/<token>")

@@ -9,8 +9,8 @@ import orjson
 from flask import Flask
 from redis.exceptions import RedisError
 
-from ..services.ingest import stream as ingest_service
-from ..services.accounts.identity import assignment_from_token
+from ..services.ingest import closing, stream as ingest_service
+from ..services.accounts.identity import TokenClaims, token_claims
 from .validate import MAX_BYTES, Batch, Invalid, parse
 
 RETRY_AFTER_S = 5
@@ -27,13 +27,14 @@ class Refused(Exception):
 
 
 @lru_cache(maxsize=65_536)
-def _assignment_for(app: Flask, secret: str, token: str) -> int | None:
+def _claims_for(app: Flask, secret: str, token: str) -> TokenClaims | None:
     # The signature is the proof: tokens are only issued for assignments that
     # exist, so no database look-up; the cache saves the HMAC for the ~1 batch a
     # second each page sends with the same token. ``secret`` is part of the key
-    # so that a rotated SECRET_KEY does not honour old tokens.
+    # so that a rotated SECRET_KEY does not honour old tokens. Expiry is checked
+    # on every batch, outside the cache.
     with app.app_context():
-        return assignment_from_token(token)
+        return token_claims(token)
 
 
 def read_body(environ: Mapping) -> bytes:
@@ -56,10 +57,14 @@ def checked_batch(app: Flask, environ: Mapping) -> tuple[int, Batch]:
         batch = parse(read_body(environ), int(time.time() * 1000))
     except Invalid as error:
         raise Refused(400, "Bad Request", str(error)) from None
-    assignment_id = _assignment_for(app, app.config["SECRET_KEY"], batch.token)
-    if assignment_id is None:
+    claims = _claims_for(app, app.config["SECRET_KEY"], batch.token)
+    if claims is None:
         raise Refused(403, "Forbidden", "The token is not a valid assignment token.")
-    return assignment_id, batch
+    if claims.expires_at <= time.time():
+        raise Refused(403, "Forbidden", "The token has expired with its assignment.")
+    if batch.page > claims.pages:
+        raise Refused(400, "Bad Request", f"page must be one of the HIT's {claims.pages} pages.")
+    return claims.assignment_id, batch
 
 
 def ingest(app: Flask, environ: Mapping) -> Answer:
@@ -67,6 +72,7 @@ def ingest(app: Flask, environ: Mapping) -> Answer:
     config = app.config
     try:
         assignment_id, batch = checked_batch(app, environ)
+        _refuse_closed(config, assignment_id, batch.page)
         outcome = _append(config, assignment_id, batch)
     except Refused as refused:
         return refused.answer
@@ -76,6 +82,16 @@ def ingest(app: Flask, environ: Mapping) -> Answer:
         except RedisError:
             pass  # the batch is stored; the guard lapses and the cron sweep flushes it
     return ACCEPTED
+
+
+def _refuse_closed(config: Mapping, assignment_id: int, page: int) -> None:
+    try:
+        closed = closing.is_closed(config, assignment_id, page, int(time.time() * 1000))
+    except RedisError:
+        raise Refused(503, "Service Unavailable", "The event buffer is unreachable; keep the batch and retry.",
+                      [("Retry-After", str(RETRY_AFTER_S))]) from None
+    if closed:
+        raise Refused(409, "Conflict", "This page was submitted; its pointer data is closed.")
 
 
 def _append(config: Mapping, assignment_id: int, batch: Batch) -> int:

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import time
+from dataclasses import dataclass
 
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
@@ -32,20 +34,46 @@ def _serializer() -> URLSafeSerializer:
     return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=_TOKEN_SALT)
 
 
-def assignment_token(assignment_id: int) -> str:
-    """The signed token that carries a worker's identity in URLs and forms (no cookies in MTurk's iframe)."""
-    return _serializer().dumps(assignment_id)
+@dataclass(frozen=True)
+class TokenClaims:
+    """What an assignment token vouches for: the assignment, how many pages its HIT has, and until when."""
+
+    assignment_id: int
+    pages: int
+    expires_at: int  # epoch seconds
 
 
-def assignment_from_token(token: str | None) -> int | None:
-    """The assignment id a token was signed for, or None if it is missing, tampered or foreign."""
+# Tokens made without a HIT's figures (tests, tools): any page of a HIT, for a day.
+ANY_PAGES = 1000
+DEFAULT_TOKEN_SECONDS = 24 * 3600
+
+
+def assignment_token(assignment_id: int, pages: int = ANY_PAGES, seconds: int = DEFAULT_TOKEN_SECONDS) -> str:
+    """The signed token that carries a worker's identity in URLs and forms (no cookies in MTurk's iframe).
+
+    It names the HIT's page count and expires ``seconds`` from now (the assignment's duration), so a copied
+    token neither sends pointer data for pages that do not exist nor works after the assignment's time.
+    """
+    return _serializer().dumps([assignment_id, pages, int(time.time()) + seconds])
+
+
+def token_claims(token: str | None) -> TokenClaims | None:
+    """The claims of a genuine token, expired or not; None if it is missing, tampered or foreign."""
     if not token or len(token) > 200:
         return None
     try:
         value = _serializer().loads(token)
     except BadSignature:
         return None
-    return value if isinstance(value, int) else None
+    if not (isinstance(value, list) and len(value) == 3 and all(type(v) is int for v in value)):
+        return None
+    return TokenClaims(*value)
+
+
+def assignment_from_token(token: str | None) -> int | None:
+    """The assignment id a token was signed for, or None if it is missing, tampered, foreign or expired."""
+    claims = token_claims(token)
+    return claims.assignment_id if claims and claims.expires_at > time.time() else None
 
 
 def without_worker_id(text: str, raw_worker_id: str | None, anonymous_id: str) -> str:

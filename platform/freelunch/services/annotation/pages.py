@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from flask import current_app
 from peewee import JOIN, IntegrityError, fn
 
 from ... import storage
@@ -20,6 +21,7 @@ from ...ingest.validate import MAX_TAB
 from ...models import (Assignment, Batch, Candidate, Hit, HitPage, Image, ImageClass, ImageRecord, LabLink, PageSubmission, VERSIONS,
                       Vote, utcnow)
 from ..accounts import identity
+from ..ingest import closing
 from . import record
 from .record import bounded_list, number
 from ..mturk import settings as mturk_settings
@@ -276,9 +278,17 @@ def _open_lab(params) -> tuple[Hit, Assignment]:
     return hit, assignment
 
 
+def token_for(assignment: Assignment, hit: Hit) -> str:
+    """The assignment's token: good for the HIT's pages, for as long as the batch gives a worker."""
+    return identity.assignment_token(assignment.id, hit.pages.count(), assignment_seconds(hit.batch))
+
+
 def assignment_from_token(token: str | None) -> Assignment:
-    assignment_id = identity.assignment_from_token(token)
-    assignment = Assignment.get_or_none(Assignment.id == assignment_id) if assignment_id else None
+    claims = identity.token_claims(token)
+    if claims is not None and identity.assignment_from_token(token) is None:
+        raise AnnotationError(403, "This page was open longer than the HIT allows. "
+                                   "Please open the HIT again from the page that gave you the link.")
+    assignment = Assignment.get_or_none(Assignment.id == claims.assignment_id) if claims else None
     if assignment is None:
         raise AnnotationError(403, "This link is not valid: it was changed or belongs to another site. "
                                    "Please open the HIT again from the page that gave you the link.")
@@ -438,5 +448,6 @@ def submit_page(assignment: Assignment, pageno: int, summary) -> bool:
             ImageRecord.insert_many([dict(row, page=submission) for row in rows]).execute()
     except IntegrityError:  # a concurrent retry of the same Submit won the race
         return False
+    closing.close(current_app.config, assignment.id, pageno)
     finish_if_done(assignment)
     return True
