@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from freelunch.models import Dataset
+from freelunch import storage
+from freelunch.models import Dataset, Image
 from freelunch.presets import PRESETS
 from freelunch.services.imports import images as image_imports, classes as imports
 from freelunch.services.jobs import Progress
@@ -57,3 +58,10 @@ def import_images(dataset_id: int, organization_id: int, kind: str, upload: str,
         return image_imports.import_image_manifest(dataset, Path(upload), create_classes, progress=progress)
 
     return _run(dataset_id, organization_id, [upload], work)
+
+
+def make_thumbnail(image_id: int) -> None:
+    """The thumbnail of an image stored before imports made them (datasets' thumbnail view asks for it)."""
+    image = Image.get_or_none(Image.id == image_id)
+    if image is not None and image.storage_path:
+        storage.ensure_thumbnail(image.storage_path)

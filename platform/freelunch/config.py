@@ -85,6 +85,7 @@ def load(env: os._Environ | dict | None = None, instance: Path | None = None) ->
         "SESSION_COOKIE_SAMESITE": "Lax",
         "WTF_CSRF_TIME_LIMIT": None,
         "MEDIA_ROOT": env.get("MEDIA_ROOT") or str(instance / "media"),
+        "STORAGE_QUOTA_MB": int(env.get("STORAGE_QUOTA_MB", 20_000)),  # media per organization, unless it has its own
         "S3_BUCKET": env.get("S3_BUCKET", ""),
         "S3_ENDPOINT_URL": env.get("S3_ENDPOINT_URL") or None,
         "AWS_REGION": env.get("AWS_REGION", "us-east-1"),

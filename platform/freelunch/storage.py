@@ -19,6 +19,10 @@ from werkzeug.utils import safe_join
 bp = Blueprint("media", __name__)
 
 THUMBNAIL_SIZE = (240, 240)
+# 40 megapixels: a decoded image (a thumbnail's working copy) stays under ~160 MB. Imports refuse larger
+# files before any decode (services/imports/images.probe); Pillow refuses to decode them anyway.
+MAX_PIXELS = 40_000_000
+PILImage.MAX_IMAGE_PIXELS = MAX_PIXELS
 PRESIGNED_SECONDS = 12 * 3600  # longer than any HIT's assignment duration
 
 
@@ -149,11 +153,20 @@ def thumbnail_path(relative_path: str) -> str:
     return f"thumbs/{relative_path}.jpg"
 
 
+def has_thumbnail(relative_path: str) -> bool:
+    return backend().exists(thumbnail_path(relative_path))
+
+
 def ensure_thumbnail(relative_path: str) -> str:
-    """A small JPEG of a stored image, made on first use and kept; returns its path."""
+    """A small JPEG of a stored image, made once and kept; returns its path.
+
+    Decoding costs memory in proportion to the pixels, so this runs in import
+    jobs (and the thumbnail job), never in a web request.
+    """
     thumb = thumbnail_path(relative_path)
     if not backend().exists(thumb):
         with PILImage.open(io.BytesIO(read(relative_path))) as image:
+            image.draft("RGB", THUMBNAIL_SIZE)  # JPEGs decode at a fraction of their size
             image.thumbnail(THUMBNAIL_SIZE)
             out = io.BytesIO()
             image.convert("RGB").save(out, "JPEG", quality=80)

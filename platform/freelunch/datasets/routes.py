@@ -9,8 +9,10 @@ from .. import partials, storage
 from ..models import CANDIDATE_ROLES, Batch, Candidate, Dataset, Image, ImageClass
 from ..presets import PRESETS
 from ..pagination import paginate
+from ..queues import redis_connection
 from ..services.datasets import deletion as dataset_service
 from ..services import jobs
+from ..services.imports import quota
 from ..services.imports.images import check_zip
 from ..services.imports.classes import ImportFailure, split_names
 from ..tenancy import current_org, owned_or_404
@@ -218,9 +220,14 @@ def images(dataset_id):
 @bp.get("/images/<int:image_id>/thumbnail")
 def thumbnail(image_id):
     image = owned_or_404(Image, image_id)
-    if image.storage_path:
-        return redirect(storage.url_for_path(storage.ensure_thumbnail(image.storage_path)))
-    return redirect(image.url)
+    if not image.storage_path:
+        return redirect(image.url)
+    if storage.has_thumbnail(image.storage_path):
+        return redirect(storage.url_for_path(storage.thumbnail_path(image.storage_path)))
+    # Made before imports made thumbnails: a job makes it, the browser shows the original meanwhile.
+    if redis_connection().set(f"freelunch:thumbnail:{image.id}", 1, nx=True, ex=600):
+        jobs.enqueue_unwatched(jobs.MAKE_THUMBNAIL, image.id, connection=redis_connection())
+    return redirect(storage.url_for_path(image.storage_path))
 
 
 # --- imports --------------------------------------------------------------
@@ -295,7 +302,7 @@ def import_images(dataset_id):
     if upload.suffix == ".zip" or _head(upload).startswith(b"PK\x03\x04"):
         kind = "zip"
         try:
-            check_zip(upload)  # refuse a broken or unsafe archive now, not minutes later
+            check_zip(upload, quota.Room(current_org().id))  # refuse a broken, unsafe or too big archive now
         except ImportFailure as failure:
             upload.unlink(missing_ok=True)
             form.images.errors.append(str(failure))

@@ -16,6 +16,7 @@ import io
 import json
 import re
 import stat
+import warnings
 import zipfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -27,7 +28,7 @@ from PIL import Image as PILImage
 from ... import storage
 from ...db import database
 from ...models import CANDIDATE_ROLES, Candidate, Dataset, Image, ImageClass
-from . import safe_fetch
+from . import quota, safe_fetch
 from .classes import CHUNK, ImportFailure, ProgressFn, Report, check_key, header_map
 
 WEB_FORMATS = {"JPEG": (".jpg", "image/jpeg"), "PNG": (".png", "image/png"),
@@ -41,6 +42,11 @@ SIZE_MAX = 100_000
 FETCH_THREADS = 8
 ZIP_MAX_ENTRIES = 200_000
 ZIP_MAX_FILE = 50 * 1024 * 1024
+ZIP_MAX_TOTAL = 4 * 1024 ** 3  # uncompressed, the whole archive: 10 MB that unpack to 10 GB are refused at upload
+ZIP_MAX_RATIO = 100  # photos hardly compress; a file packed 100:1 or better is padding, not a picture
+ZIP_RATIO_FLOOR = 1024 * 1024  # ... once it unpacks to more than a megabyte
+PENDING_MAX_BYTES = 64 * 1024 * 1024  # file bytes held before a chunk is stored
+MAX_PIXELS = storage.MAX_PIXELS
 ZIP_SKIP = re.compile(r"(^|/)(__MACOSX/|\.)")  # macOS resource forks, .DS_Store and other hidden files
 
 MANIFEST_COLUMNS = {
@@ -58,11 +64,15 @@ Fetcher = Callable[[str], bytes]
 def probe(data: bytes) -> tuple[int, int, str]:
     """(width, height, Pillow format) of an image browsers can show; ValueError says what is wrong."""
     try:
-        with PILImage.open(io.BytesIO(data)) as image:
-            width, height, kind = image.width, image.height, image.format
-            image.verify()
-    except PILImage.DecompressionBombError as error:
-        raise ValueError("the image has too many pixels to be safe to open") from error
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", PILImage.DecompressionBombWarning)
+            with PILImage.open(io.BytesIO(data)) as image:  # reads the header only
+                width, height, kind = image.width, image.height, image.format
+                if width * height > MAX_PIXELS:
+                    raise PILImage.DecompressionBombError(f"{width}x{height}")
+                image.verify()
+    except (PILImage.DecompressionBombError, PILImage.DecompressionBombWarning) as error:
+        raise ValueError(f"the image has too many pixels to be safe to open (at most {MAX_PIXELS // 1_000_000} megapixels)") from error
     except Exception as error:  # Pillow raises many kinds for a file that is not an image
         raise ValueError("not an image file (Pillow cannot read it)") from error
     if kind not in WEB_FORMATS:
@@ -99,10 +109,11 @@ def _store_rows(dataset: Dataset, rows: list[dict], report: Report) -> None:
         latest = {row["key"]: row for row in rows}  # the last row for an image decides its file and size
         Image.insert_many([
             dict(organization=dataset.organization_id, dataset=dataset.id, key=key, url=row.get("url"),
-                 storage_path=row.get("storage_path"), width=row["width"], height=row["height"])
+                 storage_path=row.get("storage_path"), width=row["width"], height=row["height"],
+                 stored_bytes=row.get("stored_bytes", 0))
             for key, row in latest.items()
         ]).on_conflict(conflict_target=[Image.dataset, Image.key],
-                       preserve=[Image.url, Image.storage_path, Image.width, Image.height]).execute()
+                       preserve=[Image.url, Image.storage_path, Image.width, Image.height, Image.stored_bytes]).execute()
         ids = dict(Image.select(Image.key, Image.id).where(Image.dataset == dataset, Image.key.in_(keys)).tuples())
         candidacies = {(row["class_id"], ids[row["key"]]): row["role"] for row in rows}
         Candidate.insert_many([
@@ -263,11 +274,14 @@ def _unsafe(info: zipfile.ZipInfo) -> str | None:
         return "a path that climbs out of the folder (..)"
     if stat.S_ISLNK(info.external_attr >> 16):
         return "a symbolic link"
+    if info.file_size > ZIP_RATIO_FLOOR and info.file_size > ZIP_MAX_RATIO * max(info.compress_size, 1):
+        return f"compressed {info.file_size // max(info.compress_size, 1):,} to 1 (a compression bomb, not a picture)"
     return None
 
 
-def check_zip(path: Path) -> list[zipfile.ZipInfo]:
-    """The archive's file entries, after refusing the whole archive if any entry is unsafe."""
+def check_zip(path: Path, room: quota.Room | None = None) -> list[zipfile.ZipInfo]:
+    """The archive's file entries, after refusing the whole archive if any entry is unsafe, if it unpacks
+    to too much, or if it would not fit in the organization's ``room``."""
     if not zipfile.is_zipfile(path):
         raise ImportFailure("The file is not a ZIP archive.")
     try:
@@ -277,6 +291,15 @@ def check_zip(path: Path) -> list[zipfile.ZipInfo]:
         raise ImportFailure(f"The ZIP archive cannot be read: {error}.") from error
     if len(entries) > ZIP_MAX_ENTRIES:
         raise ImportFailure(f"The ZIP has {len(entries)} entries; split it into archives of at most {ZIP_MAX_ENTRIES}.")
+    total = sum(info.file_size for info in entries)
+    if total > ZIP_MAX_TOTAL:
+        raise ImportFailure(f"The ZIP unpacks to {total / 1024 ** 3:,.1f} GB; at most {ZIP_MAX_TOTAL // 1024 ** 3} GB "
+                            "per archive. Split it.")
+    if room is not None:
+        try:
+            room.check(total)
+        except quota.QuotaExceeded as error:
+            raise ImportFailure(str(error)) from error
     unsafe = [f"{info.filename!r} is {reason}" for info in entries if (reason := _unsafe(info))]
     if unsafe:
         shown = "; ".join(unsafe[:5]) + (f"; and {len(unsafe) - 5} more" if len(unsafe) > 5 else "")
@@ -304,25 +327,37 @@ def import_image_zip(dataset: Dataset, path: Path, create_classes: bool = False,
                      progress: ProgressFn | None = None) -> Report:
     """Images from a ZIP of <class>/<file> folders, stored in media storage."""
     report = Report()
-    entries = check_zip(path)
+    room = quota.Room(dataset.organization_id)
+    entries = check_zip(path, room)
     total = max(len(entries), 1)
     pending: list[tuple[str, dict]] = []
+    pending_bytes = 0
     seen: dict[str, str] = {}
 
     def flush():
-        nonlocal pending
+        nonlocal pending, pending_bytes
         classes = _classes(dataset, {row["class"] for _, row in pending}, create_classes, report)
-        rows = []
+        rows, full = [], None
         for where, row in pending:
             if row["class"] not in classes:
                 report.error(where, f"unknown class {row['class']!r}: import the classes first, or tick "
                                     "'create missing classes'")
                 continue
-            row["storage_path"] = storage.save(media_path(dataset, row["key"], row["kind"]), row.pop("data"),
+            data = row.pop("data")
+            try:
+                room.take(len(data))
+            except quota.QuotaExceeded as error:
+                full = error
+                break
+            row["storage_path"] = storage.save(media_path(dataset, row["key"], row["kind"]), data,
                                                WEB_FORMATS[row["kind"]][1])
+            row["stored_bytes"] = len(data)
             rows.append({**row, "class_id": classes[row["class"]]})
+            storage.ensure_thumbnail(row["storage_path"])  # here in the job, not on the dataset page's first view
         _store_rows(dataset, rows, report)
-        pending = []
+        pending, pending_bytes = [], 0
+        if full:
+            raise full
 
     with zipfile.ZipFile(path) as archive:
         for number, info in enumerate(entries, 1):
@@ -348,10 +383,18 @@ def import_image_zip(dataset: Dataset, path: Path, create_classes: bool = False,
             seen[key] = info.filename
             pending.append((where, {"key": key, "class": class_key, "role": role, "width": width, "height": height,
                                     "kind": kind, "data": data, "url": None}))
-            if len(pending) >= CHUNK // 5:  # file bytes are held until the chunk is stored
-                flush()
+            pending_bytes += len(data)
+            if len(pending) >= CHUNK // 5 or pending_bytes >= PENDING_MAX_BYTES:  # file bytes are held until stored
+                try:
+                    flush()
+                except quota.QuotaExceeded as error:
+                    report.error("storage quota", f"{error} The import stopped after {number} of {total} files.")
+                    return report
                 if progress:
                     progress(number / total, f"{number} of {total} files")
     if pending:
-        flush()
+        try:
+            flush()
+        except quota.QuotaExceeded as error:
+            report.error("storage quota", f"{error} The import stopped before its last files.")
     return report

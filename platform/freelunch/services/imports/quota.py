@@ -1,0 +1,48 @@
+"""Each organization's media storage quota: what its stored images take, and what an import may still add.
+
+An import checks the room it needs before it starts (a ZIP's declared sizes)
+and takes bytes as it stores files; when the room runs out it stops with a
+row error, keeping what it stored, rather than filling the disk for everybody.
+"""
+from __future__ import annotations
+
+from flask import current_app
+from peewee import fn
+
+from ...models import Image, Organization
+
+MB = 1024 * 1024
+
+
+class QuotaExceeded(ValueError):
+    """The organization's storage is full; the message says how full and what to do."""
+
+
+def limit_bytes(organization_id: int) -> int:
+    own = Organization.select(Organization.storage_quota_mb).where(Organization.id == organization_id).scalar()
+    return (own or current_app.config["STORAGE_QUOTA_MB"]) * MB
+
+
+def used_bytes(organization_id: int) -> int:
+    return Image.select(fn.COALESCE(fn.SUM(Image.stored_bytes), 0)).where(Image.organization == organization_id).scalar()
+
+
+class Room:
+    """The bytes an organization may still store, taken as files are stored."""
+
+    def __init__(self, organization_id: int):
+        self.limit = limit_bytes(organization_id)
+        self.left = self.limit - used_bytes(organization_id)
+
+    def message(self, wanted: int) -> str:
+        return (f"Your organization's media storage is full: {(self.limit - self.left) / MB:,.0f} of "
+                f"{self.limit / MB:,.0f} MB used, and this needs {wanted / MB:,.1f} MB more. "
+                "Delete a dataset you no longer need, or ask an admin for a larger quota.")
+
+    def check(self, wanted: int) -> None:
+        if wanted > self.left:
+            raise QuotaExceeded(self.message(wanted))
+
+    def take(self, size: int) -> None:
+        self.check(size)
+        self.left -= size
