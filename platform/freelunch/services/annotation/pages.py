@@ -22,12 +22,12 @@ from ...models import (Assignment, Batch, Candidate, Hit, HitPage, Image, ImageC
                       Vote, utcnow)
 from ..accounts import identity
 from ..ingest import closing
-from . import record
-from .record import bounded_list, number
 from ..mturk import settings as mturk_settings
 from ..mturk.gateway import local_stand_in_origin
 from ..review import tallies
 from ..review.fits import rounds_of
+from . import record
+from .record import bounded_list, number
 
 PREVIEW_ASSIGNMENT = "ASSIGNMENT_ID_NOT_AVAILABLE"
 # The completion form posts to turkSubmitTo: only MTurk's own hosts, or a crafted
