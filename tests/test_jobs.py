@@ -26,8 +26,9 @@ def test_a_watched_job_carries_its_owner_and_title_and_the_task_limits(app, redi
         job = jobs.enqueue(jobs.BUILD_BATCH, 1, 2, organization_id=2, scope="batch:1", title="Build HITs of B")
         assert (job.func_name, job.origin, job.timeout, job.result_ttl) == ("tasks.batches.build_batch", "default", 3600,
                                                                             jobs.RESULT_TTL)
-        assert job.meta["organization_id"] == 2 and job.meta["title"] == "Build HITs of B"
-        assert [view.id for view in jobs.recent(2, "batch:1")] == [job.id]
+        assert job.meta["organization_id"] == 2 and "title" not in job.meta, "user text stays out of the monitor"
+        assert job.description == "tasks.batches.build_batch(1, 2)"
+        assert [(view.id, view.title) for view in jobs.recent(2, "batch:1")] == [(job.id, "Build HITs of B")]
         assert jobs.status(job.id, 3) is None  # another organization's job does not exist for it
 
 
