@@ -9,7 +9,8 @@ The ingest Redis (``INGEST_REDIS_URL``) may be a cluster; RQ's (``REDIS_URL``)
 never is, since RQ does not support Redis Cluster.
 
 One Lua script does everything a batch needs from Redis, for several batches
-of concurrent requests to the same shard in one round trip: refuse when the
+of concurrent requests in one round trip (of any shards on a single Redis, of
+one shard on a cluster): refuse when the
 stream is at its bound (back-pressure instead of trimming, which could drop
 unflushed batches), count the assignment's batches in a fixed window (flood
 control), append, and say whether a flush job must be enqueued (a SET NX guard
