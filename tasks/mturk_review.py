@@ -7,7 +7,7 @@ are intent rows that a rerun completes instead of repeating.
 """
 from __future__ import annotations
 
-from freelunch.models import Batch, MTurkAssignment, User
+from freelunch.models import Batch, MTurkAssignment, MTurkHit, User
 from freelunch.services.jobs import Progress
 from freelunch.services.mturk import autoreview, bonuses, decisions, notifications, tracking, workers
 from freelunch.services.mturk.bonuses import BonusError
@@ -37,9 +37,10 @@ def _sync(batch: Batch, progress=None) -> tracking.SyncSummary:
 
 
 def sync_live_batches() -> dict:
-    """The cron job: reconcile every published batch (one batch's refusal does not stop the others)."""
+    """The cron job: reconcile every batch with a live MTurk HIT (one batch's refusal does not stop the others)."""
     synced, errors = 0, []
-    for batch in Batch.select().where(Batch.state == "published").order_by(Batch.id):
+    live = MTurkHit.select(MTurkHit.batch).where(MTurkHit.state == "created")
+    for batch in Batch.select().where(Batch.id.in_(live)).order_by(Batch.id):
         try:
             _sync(batch)
             synced += 1

@@ -435,3 +435,20 @@ def test_rules_are_saved_from_the_page_and_shown_before_they_run(app, client, mt
         0.8, 3, None, True)
     assert "Approve when control accuracy ≥ 80 %; every page took ≥ 3 s; the completion code posted to MTurk" in page
     assert re.search(r'<input[^>]*name="min_control_accuracy"[^>]*value="80"', page)  # shown as it was entered
+
+
+def test_the_cron_job_reconciles_every_batch_with_a_live_hit(app, mturk_campaign, stubbed, monkeypatch):
+    from tasks import mturk_review
+
+    client, stubber = stubbed
+    monkeypatch.setattr(tracking, "client_for", lambda batch: client)
+    mturk_campaign.batch.state = "closed"  # whatever the batch's state, its live HITs are reconciled
+    mturk_campaign.batch.save()
+    hit1, hit2 = standard_remote()
+    stub_sync(stubber, hit1, hit2)
+    with app.app_context():
+        assert mturk_review.sync_live_batches()["summary"] == "1 batches reconciled."
+    assert MTurkAssignment.select().count() == 5
+    MTurkHit.update(state="deleted").execute()
+    with app.app_context():  # deleted HITs: nothing to ask MTurk
+        assert mturk_review.sync_live_batches()["summary"] == "0 batches reconciled."

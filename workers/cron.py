@@ -13,7 +13,7 @@ def _every(seconds: int, task: jobs.Task) -> None:
 # held by a crashed worker (reclaimed once idle for INGEST_CLAIM_IDLE_MS).
 _every(30, jobs.INGEST_SWEEP)
 
-# Reconciliation is the truth about MTurk assignments: every published batch, every 10 minutes.
+# Reconciliation is the truth about MTurk assignments: every batch with a live MTurk HIT, every 10 minutes.
 _every(600, jobs.MTURK_SYNC_LIVE)
 # MTurk's events, when MTURK_SQS_QUEUE_URL names a queue: each only triggers a reconcile of its HIT.
 _every(30, jobs.MTURK_POLL_NOTIFICATIONS)
