@@ -46,11 +46,14 @@
   }
   play.addEventListener("click", function () {
     if (playing !== null) return stop();
-    if (Number(slider.value) >= data.duration) slider.value = 0;
+    // At the end (the page opens there, showing everything), Play starts over. The slider snaps to its
+    // 10 ms steps, so "the end" is the last step, which can lie a few ms before the duration.
+    if (Number(slider.value) >= data.duration - Number(slider.step)) slider.value = 0;
     let before = performance.now();
+    let t = Number(slider.value);  // kept here: the slider rounds to its steps
     play.textContent = "Pause";
     function step(now) {
-      const t = Math.min(data.duration, Number(slider.value) + (now - before) * Number(speed.value));
+      t = Math.min(data.duration, t + (now - before) * Number(speed.value));
       before = now;
       slider.value = t;
       show(t);

@@ -292,7 +292,10 @@ def test_queue_monitor_is_for_site_admins(app, client, make_account):
 
 def test_queue_monitor_works_for_admins_and_refuses_cross_site_posts(app, admin_client, redis_client):
     Queue("ingest", connection=redis_client).enqueue("tasks.ingest.flush")
-    assert admin_client.get("/admin/rq/").status_code == 200
+    monitor = admin_client.get("/admin/rq/")
+    assert monitor.status_code == 200
+    html = monitor.get_data(as_text=True)  # the monitor's own navbar, with the way back (templates/rq_dashboard/)
+    assert 'href="/" title="Back to the Freelunch dashboard"' in html and 'href="/admin/"' in html
     assert admin_client.get("/admin/rq/0/data/queues.json").status_code == 200
     assert admin_client.post("/admin/rq/queue/ingest/compact").status_code == 403
     assert admin_client.post("/admin/rq/queue/ingest/compact",

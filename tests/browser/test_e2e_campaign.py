@@ -145,6 +145,15 @@ def test_a_requester_runs_a_campaign_end_to_end(app, app_config, live_server, br
     page.dispatch_event("#replay-time", "input")
     assert page.get_attribute("[data-cell='0'] .path", "points") == ""
     assert "selected" not in page.get_attribute("[data-cell='0']", "class")
+    # Opened again it shows the end; Play plays it from the start: the path is drawn again, point by point.
+    page.reload()
+    page.wait_for_selector(".replay-grid")
+    page.click("#replay-play")
+    page.wait_for_function("document.querySelector(\"[data-cell='0'] .path\").getAttribute('points') === ''")
+    page.wait_for_function("document.querySelector(\"[data-cell='0'] .path\").getAttribute('points').split(' ').length >= 5",
+                           timeout=20_000)
+    page.wait_for_selector("#replay-play:has-text('Play')", timeout=20_000)  # played to the end, then stopped
+    assert "selected" in page.get_attribute("[data-cell='0']", "class")
 
     # Results and exports: each export runs as a job, its row turns into a download link.
     page.click(".tabs a:has-text('Results')")

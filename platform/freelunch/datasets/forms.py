@@ -27,8 +27,10 @@ class ClassForm(FlaskForm):
 
 class ClassImportForm(FlaskForm):
     classes = FileField("Class file", validators=[FileRequired("Choose a class_info.json or CSV file.")],
+                        render_kw={"accept": ".json,.csv,.txt,application/json,text/csv"},
                         description="ImageNetV2 class_info.json, or a CSV with key, names, description, wikipedia.")
-    wikipedia = FileField("wikipedia_pages.json (optional, with a JSON class file)")
+    wikipedia = FileField("wikipedia_pages.json (optional, with a JSON class file)",
+                          render_kw={"accept": ".json,application/json"})
 
 
 class PresetImportForm(FlaskForm):
@@ -40,6 +42,7 @@ class PresetImportForm(FlaskForm):
 
 class ImageImportForm(FlaskForm):
     images = FileField("Image file", validators=[FileRequired("Choose a manifest (CSV or JSON Lines) or a ZIP.")],
+                       render_kw={"accept": ".zip,.csv,.jsonl,.json,.txt,application/zip,text/csv"},
                        description="A manifest of image_id, url, class, role; or a ZIP of <class>/<file> folders.")
     create_classes = BooleanField("Create classes that do not exist yet (named after their key)")
 

@@ -268,6 +268,11 @@ def import_classes(dataset_id):
     if not form.validate_on_submit():
         return _import_error(dataset, class_form=form)
     upload = _save_upload(form.classes.data)
+    if _head(upload).startswith(b"PK\x03\x04"):
+        upload.unlink(missing_ok=True)
+        form.classes.errors.append("This looks like a ZIP archive. A ZIP of images goes in the Images import below; "
+                                   "classes come as a class_info.json or a CSV.")
+        return _import_error(dataset, class_form=form)
     kind = "json" if _head(upload).lstrip(b"\xef\xbb\xbf \t\r\n").startswith((b"[", b"{")) else "csv"
     wikipedia = str(_save_upload(form.wikipedia.data)) if form.wikipedia.data else None
     job = jobs.enqueue(jobs.IMPORT_CLASSES, dataset.id, current_org().id, kind, str(upload), wikipedia,

@@ -4,3 +4,8 @@ from flask import Blueprint
 bp = Blueprint("help", __name__, url_prefix="/help")
 
 from . import routes  # noqa: E402,F401
+
+
+@bp.record_once
+def _favicon(state):
+    state.app.add_url_rule("/favicon.ico", "favicon", routes.favicon)

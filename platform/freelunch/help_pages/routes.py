@@ -1,7 +1,7 @@
 from functools import lru_cache
 
 import markdown
-from flask import Response, abort, render_template
+from flask import Response, abort, current_app, render_template, send_from_directory
 from markupsafe import Markup
 
 from ..config import ROOT
@@ -28,6 +28,11 @@ def show(page):
         abort(404)
     title, filename = PAGES[page]
     return render_template("help/page.html", title=title, body=_render(filename))
+
+
+def favicon():
+    """/favicon.ico for pages without our <link rel="icon"> (the RQ monitor), so no browser logs a 404."""
+    return send_from_directory(current_app.static_folder, "favicon.svg", mimetype="image/svg+xml", max_age=86400)
 
 
 @bp.get("/samples/<name>")
