@@ -5,6 +5,8 @@
  *   data-copy="ID"        on a <button>: copy the value of input #ID, then say "Copied"
  *   data-reset-on-success on an htmx <form>: clear it after a successful request
  *   data-reveal="ID" data-reveal-at="N" on a number <input>: show #ID while the value is at least N
+ *   data-auto-download    on a link swapped in by htmx: follow it once (an export's row that came back finished,
+ *                         so pressing Export is the requester's one click)
  */
 (function () {
   document.addEventListener("change", function (event) {
@@ -33,6 +35,12 @@
     var target = event.target;
     var shown = target.getAttribute && document.getElementById(target.getAttribute("data-reveal"));
     if (shown) shown.hidden = !(target.valueAsNumber >= Number(target.getAttribute("data-reveal-at")));
+  });
+  document.addEventListener("htmx:afterSettle", function () {
+    document.querySelectorAll("[data-auto-download]").forEach(function (link) {
+      link.removeAttribute("data-auto-download");
+      link.click();
+    });
   });
   document.addEventListener("htmx:afterRequest", function (event) {
     var form = event.detail.elt;

@@ -1,4 +1,7 @@
 """Exports of a batch: start one (an RQ job), watch it, download the file."""
+import tempfile
+import zipfile
+
 from flask import abort, flash, make_response, redirect, render_template, send_file, url_for
 
 from .. import partials
@@ -17,7 +20,7 @@ from .forms import ExportForm
 def _exports_page(batch: Batch, form: ExportForm, status: int = 200):
     page = paginate(Export.select().where(Export.batch == batch).order_by(Export.id.desc()))
     return render_tab("exports", "review/exports.html", batch, status=status, page=page, form=form, kinds=KINDS,
-                      job_status=_job_status)
+                      job_status=_job_status, size=exports.size)
 
 
 def _job_status(export: Export):
@@ -43,20 +46,53 @@ def start_export(batch_id, kind):
             response.headers.update({"HX-Retarget": "#export-errors", "HX-Reswap": "innerHTML"})
             return response
         return _exports_page(batch, form, 422)
-    export = exports.start(batch, kind, form.rule())
+    decision = form.decision.data or None
+    same = None if form.force.data else exports.identical(batch, kind, form.rule(), decision)
+    if same is not None:
+        # Nothing changed since: offer that file instead of writing it again (with a way to insist).
+        if partials.wanted():
+            response = make_response(render_template("review/_export_same.html", export=same, batch=batch, kinds=KINDS,
+                                                     form=form, kind=kind, size=exports.size(same)))
+            response.headers.update({"HX-Retarget": "#export-errors", "HX-Reswap": "innerHTML"})
+            return response
+        flash(f"Nothing changed since export #{same.id}: download it below.", "success")
+        return redirect(url_for("review.exports_view", batch_id=batch.id))
+    export = exports.start(batch, kind, form.rule(), decision)
     if partials.wanted():
-        return render_template("review/_export.html", export=export, batch=batch, job_status=_job_status,
-                               kinds=KINDS)
+        return _row(export)
     flash(f"{KINDS[kind].title} started; the download link appears here when it is ready.", "success")
     return redirect(url_for("review.exports_view", batch_id=batch.id))
+
+
+def _row(export: Export, auto_download: bool = False):
+    return render_template("review/_export.html", export=export, batch=export.batch, job_status=_job_status,
+                           kinds=KINDS, size=exports.size(export), auto_download=auto_download)
 
 
 @bp.get("/exports/<int:export_id>")
 def export_view(export_id):
     """One export's row: progress while it runs (refreshed when its job finishes), then the download link."""
     export = owned_or_404(Export, export_id)
-    return render_template("review/_export.html", export=export, batch=export.batch, job_status=_job_status,
-                           kinds=KINDS)
+    # This row asks again only while its job runs: done now, it downloads itself (one click: the Export button).
+    return _row(export, auto_download=partials.wanted() and export.state == "done")
+
+
+@bp.get("/batches/<int:batch_id>/exports.zip")
+def download_all(batch_id):
+    """Every finished export of the batch in one ZIP."""
+    batch = owned_or_404(Batch, batch_id)
+    done = [e for e in Export.select().where(Export.batch == batch, Export.state == "done").order_by(Export.id)
+            if exports.file_path(e)]
+    if not done:
+        abort(404, "This batch has no finished export yet.")
+    archive = tempfile.SpooledTemporaryFile(max_size=32 * 1024 * 1024)
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as out:
+        for export in done:
+            compress = zipfile.ZIP_STORED if KINDS[export.kind].binary else zipfile.ZIP_DEFLATED
+            out.write(exports.file_path(export), exports.download_name(export), compress_type=compress)
+    archive.seek(0)
+    return send_file(archive, mimetype="application/zip", as_attachment=True,
+                     download_name=f"batch-{batch.id}-exports.zip")
 
 
 @bp.get("/exports/<int:export_id>/download")

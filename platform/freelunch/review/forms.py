@@ -1,5 +1,5 @@
 from flask_wtf import FlaskForm
-from wtforms import FloatField, IntegerField, SelectChoice, SelectField, StringField
+from wtforms import FloatField, HiddenField, IntegerField, SelectChoice, SelectField, StringField
 from wtforms.validators import Length, NumberRange, Optional, StopValidation
 
 from ..services.review.labels import DECISIONS, Rule
@@ -46,7 +46,11 @@ class ResultsForm(RuleForm):
 
 
 class ExportForm(RuleForm):
-    """Starting an export; the rule matters to the labels CSV, which records it."""
+    """Starting an export; the rule (and the results page's decision filter) matter to the labels CSV, which records them."""
+
+    decision = SelectField("Decisions", choices=[SelectChoice("", "all")] + [SelectChoice(d, d) for d in DECISIONS],
+                           default="")
+    force = HiddenField()  # "make a new one anyway", past an identical export
 
 
 class FitForm(FlaskForm):

@@ -11,9 +11,10 @@ from pathlib import Path
 
 from flask import current_app
 
-from ...models import Batch, Export, utcnow
+from ...models import Assignment, Batch, Export, PageSubmission, utcnow
 from .. import jobs
 from ..review import labels
+from ..review.tallies import in_batch
 from .kinds import KINDS, Kind
 from .writers import Progress
 
@@ -45,15 +46,41 @@ def download_name(export: Export) -> str:
     return f"batch-{export.batch_id}-{export.kind}-{export.id}.{KINDS[export.kind].extension}"
 
 
-def params(kind: Kind, batch: Batch, rule: labels.Rule | None = None) -> dict:
-    """What the kind's writer reads, as ``Export.params`` records it: the label rule, for a kind that reads one."""
-    return (rule or labels.default_rule(batch)).as_dict() if kind.rule else {}
+def params(kind: Kind, batch: Batch, rule: labels.Rule | None = None, decision: str | None = None) -> dict:
+    """What the kind's writer reads, as ``Export.params`` records it: the label rule (and the decisions kept,
+    when the results page filtered them), for a kind that reads one."""
+    if not kind.rule:
+        return {}
+    found = (rule or labels.default_rule(batch)).as_dict()
+    return {**found, "decision": decision} if decision else found
 
 
-def start(batch: Batch, kind: str, rule: labels.Rule | None = None) -> Export:
+def size(export: Export) -> int | None:
+    """The finished file's size in bytes."""
+    path = file_path(export)
+    return path.stat().st_size if path else None
+
+
+def identical(batch: Batch, kind: str, rule: labels.Rule | None = None, decision: str | None = None) -> Export | None:
+    """An export of the same kind and parameters that is still current: running, or done with its file and no
+    page submitted since it started. Offered again instead of writing the same file twice."""
+    wanted = params(KINDS[kind], batch, rule, decision)
+    last = (PageSubmission.select(PageSubmission.submitted_at).join(Assignment)
+            .where(in_batch(batch.id)).order_by(PageSubmission.submitted_at.desc()).first())
+    submitted = last.submitted_at if last else None
+    for export in Export.select().where(Export.batch == batch, Export.kind == kind,
+                                        Export.state.in_(("queued", "running", "done"))).order_by(Export.id.desc()):
+        if export.params != wanted:
+            continue
+        if export.state != "done" or (file_path(export) and (submitted is None or submitted < export.created_at)):
+            return export
+    return None
+
+
+def start(batch: Batch, kind: str, rule: labels.Rule | None = None, decision: str | None = None) -> Export:
     """Record an export and queue the job that writes it."""
     export = Export.create(organization=batch.organization_id, batch=batch, kind=kind,
-                           params=params(KINDS[kind], batch, rule))
+                           params=params(KINDS[kind], batch, rule, decision))
     job = jobs.enqueue(jobs.RUN_EXPORT, export.id, organization_id=batch.organization_id,
                        scope=f"exports:{batch.id}", title=f"{KINDS[kind].title} of {batch.name}")
     export.job_id = job.id

@@ -121,13 +121,16 @@ class _FitLabels:
 
 
 def write_labels_csv(batch: Batch, out: IO[str], params: dict, report: Progress) -> int:
+    params = dict(params)
+    decision = params.pop("decision", None)  # the results page's filter: only these decisions
     rule = labels.Rule(**params) if params else labels.default_rule(batch)
     writer = spreadsheet.Writer(out)
     writer.writerow(LABEL_COLUMNS)
     label = {"yes": 1, "no": 0, "undecided": ""}
     fitted = _FitLabels(batch)
+    rows = (row for row in labels.stream(batch, rule) if decision is None or row.decision == decision)
     n = 0
-    for n, row in enumerate(_counting(labels.stream(batch, rule), labels.count(batch, rule), report, "labels"), 1):
+    for n, row in enumerate(_counting(rows, labels.count(batch, rule), report, "labels"), 1):
         writer.writerow((
             row.image_class.key, "; ".join(row.image_class.names), row.image.key, row.role, row.seen, row.selected,
             f"{row.frequency:.4f}", label[row.decision], rule.threshold, rule.min_annotations, rule.min_accuracy,

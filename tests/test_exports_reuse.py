@@ -1,0 +1,66 @@
+"""Exports a requester does not have to think about: sizes shown, the same export offered again instead of
+written twice, the results page's decision filter kept, every file in one ZIP."""
+import csv
+import io
+import re
+import zipfile
+
+from freelunch.models import Export, PageSubmission, utcnow
+from support import csrf_token
+
+HTMX = {"HX-Request": "true"}
+
+
+def start(client, batch_id, kind, **extra):
+    data = {"csrf_token": csrf_token(client), "threshold": "0.5", "min_annotations": "1", "min_accuracy": "0", **extra}
+    return client.post(f"/review/batches/{batch_id}/exports/{kind}", data=data, headers=HTMX)
+
+
+def test_an_identical_export_is_offered_again_until_the_batch_changes(app, client, campaign, run_jobs):
+    b = campaign.batch.id
+    first = start(client, b, "records-csv")
+    assert first.status_code == 200 and Export.select().count() == 1
+    run_jobs()
+    export = Export.get()
+    row = client.get(f"/review/exports/{export.id}", headers=HTMX).get_data(as_text=True)
+    assert "data-auto-download" in row  # the row that refreshes itself when its job ends downloads at once
+    assert re.search(r"\d+ rows · \d+(\.\d)? KB", row)  # its size
+    again = start(client, b, "records-csv")
+    html = again.get_data(as_text=True)
+    assert again.headers["HX-Retarget"] == "#export-errors" and "Nothing changed since" in html
+    assert f"/review/exports/{export.id}/download" in html and Export.select().count() == 1
+    forced = start(client, b, "records-csv", force="1")
+    assert forced.status_code == 200 and Export.select().count() == 2
+    run_jobs()
+    # A page submitted after an export makes it stale: a new one is written.
+    with app.app_context():
+        PageSubmission.update(submitted_at=utcnow()).where(PageSubmission.id == campaign.pages["h1w1a"].id).execute()
+    start(client, b, "records-csv")
+    assert Export.select().count() == 3
+
+
+def test_the_labels_export_keeps_the_results_decision_filter(app, client, campaign, run_jobs):
+    b = campaign.batch.id
+    results = client.get(f"/review/batches/{b}/results?threshold=0.5&min_annotations=1&min_accuracy=0&decision=yes")
+    html = results.get_data(as_text=True)
+    assert 'name="decision" value="yes"' in html and "Export these labels as CSV (yes only)" in html
+    start(client, b, "labels-csv", decision="yes")
+    start(client, b, "labels-csv")
+    run_jobs()
+    only_yes, every = Export.select().order_by(Export.id)
+    assert only_yes.params["decision"] == "yes" and "decision" not in every.params
+    read = lambda e: list(csv.DictReader(io.StringIO(client.get(f"/review/exports/{e.id}/download").get_data(as_text=True))))
+    yes_rows, all_rows = read(only_yes), read(every)
+    assert yes_rows and {r["label"] for r in yes_rows} == {"1"}
+    assert yes_rows == [r for r in all_rows if r["label"] == "1"] and len(all_rows) > len(yes_rows)
+
+
+def test_every_finished_export_in_one_zip(client, campaign, run_jobs):
+    b = campaign.batch.id
+    assert client.get(f"/review/batches/{b}/exports.zip").status_code == 404
+    for kind in ("records-csv", "workers-csv"):
+        start(client, b, kind)
+    run_jobs()
+    response = client.get(f"/review/batches/{b}/exports.zip")
+    names = zipfile.ZipFile(io.BytesIO(response.data)).namelist()
+    assert response.mimetype == "application/zip" and sorted(n.split("-")[2] for n in names) == ["records", "workers"]
