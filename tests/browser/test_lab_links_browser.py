@@ -42,7 +42,7 @@ def test_a_lab_annotator_is_instructed_asked_once_about_an_empty_page_and_named_
 
     # Page 2 with nothing selected: asked once, then stored with the confirmation.
     annotator.locator("[data-submit]").scroll_into_view_if_needed()
-    annotator.wait_for_function("document.querySelector('[data-sticky-bar]').classList.contains('out')")
+    annotator.wait_for_selector("[data-sticky-bar].out", state="attached")  # hidden while the page's own Submit shows
     annotator.click("[data-submit]")
     question = annotator.locator("[data-none-check]")
     assert question.is_visible() and "None of these images show Tench, Tinca tinca?" in question.inner_text()
