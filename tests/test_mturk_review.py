@@ -130,10 +130,13 @@ def test_answer_fields_reads_the_posted_form_and_survives_garbage():
 
 
 def test_a_second_worker_can_work_on_an_assignment_id_the_first_returned(app, client, mturk_campaign):
-    hit = mturk_campaign.hits[0]
-    link = (f"/annotate?imageNetHitId={hit.key}&hitId=HIT1&assignmentId=RETURNED1"
+    hit = mturk_campaign.hits[1]  # one place left: h2w3 gave up long ago
+    Assignment.update(started_at=utcnow() - dt.timedelta(days=2)).where(
+        Assignment.id == mturk_campaign.assignments["h2w3"].id).execute()
+    link = (f"/annotate?imageNetHitId={hit.key}&hitId=HIT2&assignmentId=RETURNED1"
             "&turkSubmitTo=https://workersandbox.mturk.com&workerId=")
     assert client.get(link + "AFIRSTWORKER").status_code == 303
+    assert client.get(link.replace("RETURNED1", "OTHER1") + "ATHIRDWORKER").status_code == 409  # the place is taken
     response = client.get(link + "ASECONDWORKER")  # MTurk handed the returned assignment to the next worker
     assert response.status_code == 303
     assert "token=" in response.headers["Location"]

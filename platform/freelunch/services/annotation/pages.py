@@ -162,10 +162,15 @@ def holding_a_slot(batch: Batch):
     return (Assignment.done == True) | (Assignment.started_at >= cutoff)  # noqa: E712
 
 
-def _full(hit: Hit, batch: Batch, besides: int | None = None) -> bool:
+def _full(hit: Hit, batch: Batch, besides: int | None = None, handed_on: str | None = None) -> bool:
+    """Whether the HIT's places are taken; ``handed_on``: an MTurk AssignmentId arriving with a new worker,
+    whose earlier unfinished holder returned it (MTurk hands a returned assignment to the next worker)."""
     taken = Assignment.select().where(Assignment.hit == hit, holding_a_slot(batch))
     if besides is not None:
         taken = taken.where(Assignment.id != besides)
+    if handed_on is not None:
+        taken = taken.where((Assignment.mturk_assignment_id != handed_on) | Assignment.mturk_assignment_id.is_null()
+                            | (Assignment.done == True))  # noqa: E712
     return taken.count() >= batch.assignments_per_hit
 
 
@@ -187,7 +192,8 @@ def _get_or_create(hit: Hit, worker_id: str, fields: dict) -> Assignment:
         with write_transaction():
             if not is_sqlite():  # one opening at a time per HIT; SQLite's write lock already serialises
                 Hit.select(Hit.id).where(Hit.id == hit.id).for_update().get()
-            if _full(hit, batch):
+            handed_on = fields.get("mturk_assignment_id") if fields.get("turk_submit_to") else None
+            if _full(hit, batch, handed_on=handed_on):
                 raise AnnotationError(409, FULL_MESSAGE)
             return Assignment.create(organization=hit.organization_id, hit=hit, worker_id=worker_id, **fields)
     except IntegrityError:  # the same worker opened the link twice at once
