@@ -4,6 +4,7 @@ from urllib.parse import parse_qs, urlparse
 from click.testing import CliRunner
 from flask.cli import ScriptInfo
 
+from freelunch import storage
 from freelunch.cli import cli
 from freelunch.models import Batch, Candidate, Dataset, Hit, HitPage, ImageClass, User
 from support import login
@@ -41,7 +42,9 @@ def test_demo_json_is_idempotent_and_usable(app, client):
 
     login(client, summary["login"]["email"], summary["login"]["password"])
     assert batch.name in client.get("/batches/").get_data(as_text=True)
-    image = client.get(f"/media/{batch.dataset.images.first().storage_path}")
+    with app.test_request_context():
+        url = storage.url_for_path(batch.dataset.images.first().storage_path)
+    image = client.get(url)
     assert image.status_code == 200 and image.mimetype == "image/jpeg"
 
 

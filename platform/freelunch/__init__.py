@@ -5,6 +5,7 @@ from flask import Flask
 
 from . import config
 from .db import database, open_database
+from .errors import IdConverter
 from . import log_redaction, partials
 from .extensions import csrf, htmx, limiter, login_manager
 
@@ -16,6 +17,7 @@ def create_app(overrides: dict | None = None) -> Flask:
         template_folder=str(config.ROOT / "templates"),
         static_folder=str(config.ROOT / "static"),
     )
+    app.url_map.converters["int"] = IdConverter  # before any route: ids past 64 bits are a 404
     app.config.update(config.load())
     app.config.update(overrides or {})
     app.config.setdefault("RATELIMIT_STORAGE_URI", config.limits_storage(app.config["REDIS_URL"]))

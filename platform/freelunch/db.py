@@ -1,6 +1,7 @@
 """The one database handle, bound at start-up to whatever DATABASE_URL names."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import peewee
@@ -25,10 +26,19 @@ SQLITE_PRAGMAS = {
 POOL = {"max_connections": 32, "stale_timeout": 300}
 
 
+def _private_file(path: Path) -> None:
+    """Create the SQLite file readable by its owner only (SQLite gives its -wal and -shm files the same mode)."""
+    if str(path) in ("", ":memory:"):
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
+    path.chmod(0o600)
+
+
 def open_database(url: str) -> peewee.Database:
     """Create the (pooled) peewee database for a URL and bind the proxy to it."""
     if url.startswith("sqlite:///"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        _private_file(Path(url.removeprefix("sqlite:///")))
         # Pooled connections move between threads (one at a time), so sqlite3 must allow it.
         db = connect(url.replace("sqlite://", "sqlite+pool://", 1), pragmas=SQLITE_PRAGMAS, check_same_thread=False, **POOL)
     else:

@@ -1,6 +1,17 @@
 """Error pages in the site's layout; JSON for API clients."""
 from flask import Flask, jsonify, render_template, request
-from werkzeug.exceptions import HTTPException
+from peewee import DataError
+from werkzeug.exceptions import BadRequest, HTTPException
+from werkzeug.routing import IntegerConverter
+
+ID_MAX = 2**63 - 1  # the largest id a database column holds
+
+
+class IdConverter(IntegerConverter):
+    """``<int:...>`` in every route: a number no row can have (2**63 and more) matches nothing, so it is a 404."""
+
+    def __init__(self, map, fixed_digits=0, min=None, max=ID_MAX, signed=False):
+        super().__init__(map, fixed_digits, min, max, signed)
 
 
 def _wants_json() -> bool:
@@ -13,6 +24,11 @@ def register(app: Flask) -> None:
         if _wants_json():
             return jsonify(error=error.name, message=error.description), error.code
         return render_template("errors/error.html", error=error), error.code
+
+    @app.errorhandler(OverflowError)  # SQLite: a number past 64 bits in a form or query
+    @app.errorhandler(DataError)  # PostgreSQL: the same, or text it cannot store
+    def _out_of_range(error: Exception):
+        return _http_error(BadRequest("A number or text in the request is out of range."))
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception):

@@ -1,18 +1,22 @@
 """Media storage for uploaded images: a local folder by default, an S3 bucket when S3_BUCKET is set.
 
 Workers load images inside MTurk's iframe without a session, so media is readable
-without one: local files through ``/media/<path>`` (paths carry a hash of the
-image key and are listed nowhere), S3 objects through pre-signed URLs that expire.
+without one, but only through URLs that expire: S3's pre-signed URLs, and for
+local files ``/media/<path>?t=<hour>&s=<signature>`` (itsdangerous, keyed by
+SECRET_KEY). The hour is rounded down, so a page's image URLs stay the same for
+an hour and browsers keep caching them.
 """
 from __future__ import annotations
 
 import io
 import mimetypes
 import shutil
+import time
 from pathlib import Path
 from typing import Protocol
 
-from flask import Blueprint, current_app, send_from_directory, url_for
+from flask import Blueprint, abort, current_app, request, send_from_directory, url_for
+from itsdangerous import BadSignature, Signer
 from PIL import Image as PILImage
 from werkzeug.utils import safe_join
 
@@ -56,7 +60,8 @@ class LocalStorage:
         return self._file(path).is_file()
 
     def url(self, path: str) -> str:
-        return url_for("media.serve", path=path)
+        issued = int(time.time()) // 3600 * 3600
+        return url_for("media.serve", path=path, t=issued, s=_media_signer().get_signature(f"{issued}:{path}").decode())
 
     def delete_prefix(self, prefix: str) -> int:
         folder = self._file(prefix)
@@ -174,6 +179,19 @@ def ensure_thumbnail(relative_path: str) -> str:
     return thumb
 
 
+def _media_signer() -> Signer:
+    return Signer(current_app.config["SECRET_KEY"], salt="freelunch.media")
+
+
 @bp.get("/media/<path:path>")
 def serve(path):
-    return send_from_directory(current_app.config["MEDIA_ROOT"], path, max_age=86400)
+    """A stored file, for a URL we signed in the last PRESIGNED_SECONDS; anything else is a 404."""
+    issued = request.args.get("t", "")
+    signature = request.args.get("s", "").encode()
+    try:
+        valid = issued.isdigit() and _media_signer().verify_signature(f"{issued}:{path}", signature)
+    except BadSignature:
+        valid = False
+    if not valid or int(issued) + PRESIGNED_SECONDS < time.time():
+        abort(404)
+    return send_from_directory(current_app.config["MEDIA_ROOT"], path, max_age=3600)

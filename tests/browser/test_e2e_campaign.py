@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from PIL import Image as PILImage
 
+from freelunch import storage
 from freelunch.models import Assignment, Batch, Dataset, ImageClass
 from freelunch.presets import IMAGENET_1K
 from worker import NEUTRAL, click, flush_until_complete, glide, jump, submit, wait_loaded
@@ -27,15 +28,17 @@ PLAN = [(f"{TENCH}/cand_{n}", "candidate") for n in range(8)] + [
     (f"{TENCH}/pos_{n}", "positive") for n in range(2)] + [(f"{TENCH}/neg_{n}", "negative") for n in range(2)]
 
 
-def manifest(media_root: str, base_url: str, folder: Path) -> str:
-    """Images served by the app's own /media/, listed in a CSV manifest with their sizes (nothing to fetch)."""
+def manifest(app, media_root: str, base_url: str, folder: Path) -> str:
+    """Images served by the app's own /media/ (signed URLs), listed in a CSV manifest with their sizes (nothing to fetch)."""
     rows = [("image_id", "url", "class", "role", "width", "height")]
     for n, (image_id, role) in enumerate(PLAN):
         name = image_id.replace("/", "_") + ".png"
         path = Path(media_root) / "e2e" / name
         path.parent.mkdir(parents=True, exist_ok=True)
         PILImage.new("RGB", (300, 200), (20 * n, 120, 200 - 10 * n)).save(path)
-        rows.append((image_id, f"{base_url}/media/e2e/{name}", TENCH, role, "300", "200"))
+        with app.test_request_context():
+            url = storage.url_for_path(f"e2e/{name}")
+        rows.append((image_id, f"{base_url}{url}", TENCH, role, "300", "200"))
     out = folder / "tench.csv"
     with out.open("w", newline="") as f:
         csv.writer(f).writerows(rows)
@@ -75,7 +78,7 @@ def test_a_requester_runs_a_campaign_end_to_end(app, app_config, live_server, br
     page.click("button:has-text('Import classes')")
     page.wait_for_selector(".job:has-text('Import classes')")
     job_done(page, run_jobs, "1000 classes created")
-    page.set_input_files("input[name=images]", manifest(app_config["MEDIA_ROOT"], live_server, tmp_path))
+    page.set_input_files("input[name=images]", manifest(app, app_config["MEDIA_ROOT"], live_server, tmp_path))
     page.click("button:has-text('Import images')")
     page.wait_for_selector(".job:has-text('Import images')")
     job_done(page, run_jobs, "12 images created")

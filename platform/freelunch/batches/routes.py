@@ -140,7 +140,7 @@ def create():
                 positives_per_page=form.positives_per_page.data, negatives_per_page=form.negatives_per_page.data,
                 assignments_per_hit=form.assignments_per_hit.data, versions=form.versions.data,
                 one_hit_per_worker=form.one_hit_per_worker.data, reward=form.reward.data,
-                title=form.title.data.strip(), description=form.description.data.strip(),
+                title=(form.title.data or "").strip(), description=(form.description.data or "").strip(),
             )
             batch_service.start_build(batch, form.class_ids.data)
             if batch.assignments_per_hit >= FEE_STEP_ASSIGNMENTS:

@@ -114,7 +114,7 @@ def delete(dataset_id):
     dataset = owned_or_404(Dataset, dataset_id)
     impact = dataset_service.impact(dataset)
     form = DeleteDatasetForm()
-    if form.validate_on_submit() and impact.needs_typed_confirmation and form.confirm_name.data.strip() != dataset.name:
+    if form.validate_on_submit() and impact.needs_typed_confirmation and (form.confirm_name.data or "").strip() != dataset.name:
         form.confirm_name.errors.append(f"Type {dataset.name} exactly to delete it and its batches.")
     elif form.validate_on_submit():
         dataset_service.delete_dataset(dataset)

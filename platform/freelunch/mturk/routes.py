@@ -43,7 +43,8 @@ def save_settings(batch_id):
         setattr(chosen, name, seconds)
     chosen.min_approval_rate, chosen.min_approved_hits = form.min_approval_rate.data, form.min_approved_hits.data
     chosen.locales, chosen.soft_block = form.countries(), form.soft_block.data
-    batch.title, batch.description, batch.reward = form.title.data.strip(), form.description.data.strip(), form.reward.data
+    batch.title, batch.description = (form.title.data or "").strip(), (form.description.data or "").strip()
+    batch.reward = form.reward.data
     batch.save(only=[Batch.title, Batch.description, Batch.reward])
     batch_settings.save(batch, chosen)
     flash("MTurk settings saved.", "success")

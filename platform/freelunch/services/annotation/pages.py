@@ -403,7 +403,7 @@ def _image_record(raw, page: PageView, keys: dict[str, int]) -> dict:
             raise AnnotationError(400, f"The page summary names the wrong image at place {index}.")
         image_id, replaces = shown.id, None
     elif status == "replacement":
-        if key not in keys or keys[key] not in page.hit_page.spare_image_ids:
+        if not isinstance(key, str) or key not in keys or keys[key] not in page.hit_page.spare_image_ids:
             raise AnnotationError(400, f"The page summary names an unknown replacement at place {index}.")
         image_id, replaces = keys[key], shown.id
     else:

@@ -11,6 +11,7 @@ import csv
 import io
 import json
 import re
+import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -22,6 +23,9 @@ from ...presets import Preset
 MAX_ERRORS_KEPT = 200
 CHUNK = 500
 KEY_MAX = 120
+NAME_MAX = 200  # one synonym
+NAMES_MAX = 100  # synonyms of one class
+DESCRIPTION_MAX = 10_000
 URL_RE = re.compile(r"^https?://[^\s/$.?#][^\s]*$", re.IGNORECASE)
 
 ProgressFn = Callable[[float, str], None]
@@ -69,6 +73,23 @@ def load_json(data: bytes, what: str):
         return json.loads(decode(data, what))
     except json.JSONDecodeError as error:
         raise ImportFailure(f"{what} is not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}.") from error
+    except RecursionError:
+        raise ImportFailure(f"{what} nests its JSON deeper than any class list does.") from None
+
+
+def check_text(value: str, what: str, limit: int) -> str:
+    """``value`` if it has no control character (a NUL would not even reach PostgreSQL) and fits ``limit``."""
+    if any(unicodedata.category(c) == "Cc" and c not in "\t\n\r" for c in value):
+        raise ValueError(f"the {what} contains a control character (such as NUL)")
+    if len(value) > limit:
+        raise ValueError(f"the {what} is longer than {limit:,} characters")
+    return value
+
+
+def check_names(names: list[str]) -> list[str]:
+    if len(names) > NAMES_MAX:
+        raise ValueError(f"a class may have at most {NAMES_MAX} names")
+    return [check_text(name, "name", NAME_MAX) for name in names]
 
 
 def check_links(value, where: str) -> list[str]:
@@ -86,7 +107,7 @@ def check_links(value, where: str) -> list[str]:
 def check_key(key, what: str = "key") -> str:
     if not isinstance(key, str) or not key.strip():
         raise ValueError(f"the {what} is missing")
-    key = key.strip()
+    key = check_text(key.strip(), what, 10 * KEY_MAX)
     if len(key) > KEY_MAX:
         raise ValueError(f"the {what} is longer than {KEY_MAX} characters")
     if "/" in key:
@@ -129,7 +150,8 @@ def _class_from_json(entry, where: str, links: dict[str, list[str]] | None) -> d
         raise ValueError("gloss must be text")
     if "cid" in entry and not isinstance(entry["cid"], int):
         raise ValueError("cid must be an integer")
-    row = {"key": key, "names": [n.strip() for n in names], "description": gloss.strip()}
+    row = {"key": key, "names": check_names([n.strip() for n in names]),
+           "description": check_text(gloss.strip(), "gloss", DESCRIPTION_MAX)}
     if links is not None:
         row["wikipedia"] = links.get(key, [])
     return row
@@ -217,7 +239,8 @@ def import_classes_csv(dataset: Dataset, data: bytes, progress: ProgressFn | Non
                 if not names:
                     raise ValueError("names is empty")
                 description = record.get(columns["description"]) if "description" in columns else ""
-                row = {"key": key, "names": names, "description": (description or "").strip()}
+                row = {"key": key, "names": check_names(names),
+                       "description": check_text((description or "").strip(), "description", DESCRIPTION_MAX)}
                 if "wikipedia" in columns:
                     row["wikipedia"] = check_links(re.split(r"[\s;]+", record.get(columns["wikipedia"]) or ""), "wikipedia")
             except ValueError as error:

@@ -29,7 +29,7 @@ from ... import storage
 from ...db import database
 from ...models import CANDIDATE_ROLES, Candidate, Dataset, Image, ImageClass
 from . import quota, safe_fetch
-from .classes import CHUNK, ImportFailure, ProgressFn, Report, check_key, header_map
+from .classes import CHUNK, ImportFailure, ProgressFn, Report, check_key, check_text, header_map
 
 WEB_FORMATS = {"JPEG": (".jpg", "image/jpeg"), "PNG": (".png", "image/png"),
                "GIF": (".gif", "image/gif"), "WEBP": (".webp", "image/webp")}
@@ -143,6 +143,9 @@ def _manifest_records(path: Path) -> Iterator[tuple[str, dict]]:
                 except json.JSONDecodeError as error:
                     yield f"line {number}", {"__error__": f"not valid JSON ({error.msg})"}
                     continue
+                except RecursionError:
+                    yield f"line {number}", {"__error__": "JSON nested too deeply"}
+                    continue
                 yield f"line {number}", _json_record(record) if isinstance(record, dict) else {"__error__": "not a JSON object"}
             return
         reader = csv.DictReader(text)
@@ -172,8 +175,7 @@ def _manifest_row(record: dict) -> dict:
     key = str(key).strip() if isinstance(key, (str, int)) else ""
     if not key:
         raise ValueError("the image id is missing")
-    if len(key) > IMAGE_KEY_MAX:
-        raise ValueError(f"the image id is longer than {IMAGE_KEY_MAX} characters")
+    check_text(key, "image id", IMAGE_KEY_MAX)
     url = str(record.get("url") or "").strip()
     if not url:
         raise ValueError("the url is missing")
