@@ -4,7 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 POSTGRES_TEST_URL ?= postgres://postgres@127.0.0.1:5432/test
 
-.PHONY: install run test test-postgres e2e bench-ingest bench-flush bench-scale bench-soak bench-page bench-dashboard bench-quality clean
+# screenshots: docs/screenshots/*.png from the real app in Chromium (bench/screenshots.py).
+.PHONY: screenshots install run test test-postgres e2e bench-ingest bench-flush bench-scale bench-soak bench-page bench-dashboard bench-quality clean
 
 # `make run` installs what running needs (.installed-local); `make test` adds the test tools (.installed-dev).
 $(BIN)/python:
@@ -63,6 +64,9 @@ bench-dashboard: install
 # Label quality per paid page: fixed-10 majority vote against Dawid–Skene in rounds, and a 144k refit (docs/performance.md).
 bench-quality: install
 	$(BIN)/python bench/quality.py
+
+screenshots: install
+	$(BIN)/python bench/screenshots.py
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

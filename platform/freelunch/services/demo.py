@@ -157,5 +157,6 @@ def ensure_demo() -> dict:
         "login": {"email": EMAIL, "password": PASSWORD},
         "admin": {"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD},
         "batch_id": batch.id,
-        "worker_links": [survey_link(hit, f"demo-worker-{n}") for n, hit in enumerate(hits, 1)],
+        # MTurk-shaped worker ids: survey links accept no others.
+        "worker_links": [survey_link(hit, f"DEMOWORKER{n}") for n, hit in enumerate(hits, 1)],
     }
