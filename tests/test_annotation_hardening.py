@@ -84,11 +84,11 @@ def test_a_requester_leaves_a_worker_out_of_the_labels(app, client, campaign):
 # --- pointer data after Submit ---------------------------------------------------
 
 
-def _close_moment_ago(redis_client, assignment, page, ms_ago):
-    from freelunch.services.ingest.closing import closed_key
+def _close_moment_ago(app, redis_client, assignment, page, ms_ago):
+    from freelunch.services.ingest.closing import page_closed_key
 
     now = int(time.time() * 1000)
-    redis_client.set(closed_key(assignment.id, page), now - ms_ago)
+    redis_client.set(page_closed_key(app.config, assignment.id, page), now - ms_ago)
 
 
 def test_a_page_stream_closes_at_submit_after_a_short_grace(app, client, hit, redis_client):
@@ -96,7 +96,7 @@ def test_a_page_stream_closes_at_submit_after_a_short_grace(app, client, hit, re
     assert post_ingest(client, pointer_batch(token, seq=0, page=1)).status_code == 202
     assert post_page(client, token, 1, summary_for(hit, 1)).status_code == 200
     assert post_ingest(client, pointer_batch(token, seq=1, page=1)).status_code == 202, "a late beacon within the grace"
-    _close_moment_ago(redis_client, assignment, 1, GRACE_MS + 1000)
+    _close_moment_ago(app, redis_client, assignment, 1, GRACE_MS + 1000)
     late = post_ingest(client, pointer_batch(token, seq=2, page=1))
     assert late.status_code == 409 and "submitted" in late.get_json()["message"]
     assert post_ingest(client, pointer_batch(token, seq=0, page=2)).status_code == 202, "the next page is open"

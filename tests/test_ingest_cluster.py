@@ -183,3 +183,20 @@ def test_a_master_killed_and_its_replica_promoted(app, client, assignments, redi
 def _offsets_equal(master: int, replica: int) -> bool:
     return (redis.Redis(port=master).info("replication")["master_repl_offset"]
             == redis.Redis(port=replica).info("replication")["slave_repl_offset"])
+
+
+def test_a_submitted_pages_stream_closes_on_the_cluster_too(app, client, assignments):
+    """The closed-page key lives in the assignment's shard, so the append script reads it in its one hash slot."""
+    import time
+
+    from freelunch.services.ingest.closing import GRACE_MS, close, page_closed_key
+
+    assignment, token = next(iter(assignments.items()))
+    with app.app_context():
+        close(app.config, assignment.id, 1)
+        assert post_ingest(client, pointer_batch(token, seq=0, page=1, n=10)).status_code == 202  # within the grace
+        ingest_client(app.config).set(page_closed_key(app.config, assignment.id, 1),
+                                      int(time.time() * 1000) - GRACE_MS - 1000)
+    late = post_ingest(client, pointer_batch(token, seq=1, page=1, n=10))
+    assert late.status_code == 409 and "submitted" in late.get_json()["message"]
+    assert post_ingest(client, pointer_batch(token, seq=0, page=2, n=10)).status_code == 202  # the next page is open

@@ -9,7 +9,7 @@ import orjson
 from flask import Flask
 from redis.exceptions import RedisError
 
-from ..services.ingest import closing, stream as ingest_service
+from ..services.ingest import stream as ingest_service
 from ..services.accounts.identity import TokenClaims, token_claims
 from .validate import MAX_BYTES, Batch, Invalid, parse
 
@@ -72,7 +72,6 @@ def ingest(app: Flask, environ: Mapping) -> Answer:
     config = app.config
     try:
         assignment_id, batch = checked_batch(app, environ)
-        _refuse_closed(config, assignment_id, batch.page)
         outcome = _append(config, assignment_id, batch)
     except Refused as refused:
         return refused.answer
@@ -82,16 +81,6 @@ def ingest(app: Flask, environ: Mapping) -> Answer:
         except RedisError:
             pass  # the batch is stored; the guard lapses and the cron sweep flushes it
     return ACCEPTED
-
-
-def _refuse_closed(config: Mapping, assignment_id: int, page: int) -> None:
-    try:
-        closed = closing.is_closed(config, assignment_id, page, int(time.time() * 1000))
-    except RedisError:
-        raise Refused(503, "Service Unavailable", "The event buffer is unreachable; keep the batch and retry.",
-                      [("Retry-After", str(RETRY_AFTER_S))]) from None
-    if closed:
-        raise Refused(409, "Conflict", "This page was submitted; its pointer data is closed.")
 
 
 def _append(config: Mapping, assignment_id: int, batch: Batch) -> int:
@@ -104,6 +93,8 @@ def _append(config: Mapping, assignment_id: int, batch: Batch) -> int:
     if outcome == ingest_service.FULL:
         raise Refused(503, "Service Unavailable", "The event buffer is full while the database catches up; retry.",
                       [("Retry-After", str(RETRY_AFTER_S))])
+    if outcome == ingest_service.CLOSED:
+        raise Refused(409, "Conflict", "This page was submitted; its pointer data is closed.")
     if outcome == ingest_service.FLOOD:
         raise Refused(429, "Too Many Requests", "Too many batches for this assignment; slow down.",
                       [("Retry-After", str(ingest_service.RATE_WINDOW_S))])

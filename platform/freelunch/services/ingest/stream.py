@@ -10,7 +10,8 @@ never is, since RQ does not support Redis Cluster.
 
 One Lua script does everything a batch needs from Redis, for several batches
 of concurrent requests in one round trip (of any shards on a single Redis, of
-one shard on a cluster): refuse when the
+one shard on a cluster): refuse a batch of a page submitted
+more than a grace ago (services/ingest/closing.py), refuse when the
 stream is at its bound (back-pressure instead of trimming, which could drop
 unflushed batches), count the assignment's batches in a fixed window (flood
 control), append, and say whether a flush job must be enqueued (a SET NX guard
@@ -42,6 +43,7 @@ from .. import jobs
 GROUP = "flushers"
 GUARD_TTL_S = 60  # if the enqueue after setting the guard fails, the guard lapses and cron flushes
 RATE_WINDOW_S = 10
+GRACE_MS = 10_000  # batches for a submitted page are still taken this long (services/ingest/closing.py)
 
 
 def stream_key(shard: int) -> str:
@@ -60,25 +62,36 @@ def rate_key(shard: int, assignment_id: int, window: int) -> str:
     return f"ingest:{{{shard}}}:rate:{assignment_id}:{window}"
 
 
+def closed_key(shard: int, assignment_id: int, page: int) -> str:
+    """When the page was submitted (epoch ms): its stream closes GRACE_MS later (services/ingest/closing.py)."""
+    return f"ingest:{{{shard}}}:closed:{assignment_id}:{page}"
+
+
 def shard_of(assignment_id: int, shards: int) -> int:
     """The shard an assignment's batches go to: all of a page's batches in one stream, in order."""
     return assignment_id % shards
 
 
-ACCEPTED, FLUSH_NEEDED, FULL, FLOOD = 0, 1, -1, -2
+ACCEPTED, FLUSH_NEEDED, FULL, FLOOD, CLOSED = 0, 1, -1, -2, -3
 
-# KEYS: three per batch, all of the batch's shard (so, on a cluster, where a call carries
+# KEYS: four per batch, all of the batch's shard (so, on a cluster, where a call carries
 # one shard's batches, one hash slot per call): its stream, its flush guard, the
-# assignment's rate key. ARGV: the four limits, then six values per batch. One entry
-# per batch (one entry per round trip was tried: no gain, docs/performance.md).
-# Returns one outcome per batch; FLUSH_NEEDED for the first batch of a shard whose guard it set.
+# assignment's rate key and its page's closed key (services/ingest/closing.py).
+# ARGV: the five limits, then six values per batch. One entry per batch (one entry
+# per round trip was tried: no gain, docs/performance.md). Returns one outcome per
+# batch; FLUSH_NEEDED for the first batch of a shard whose guard it set.
 APPEND_LUA = """
-local bound, limit = tonumber(ARGV[1]), tonumber(ARGV[2])
+local bound, limit, grace = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[5])
+local time = redis.call('TIME')
+local now_ms = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 local outcomes, guard_tried = {}, {}
-for b = 1, #KEYS / 3 do
-  local k, v = (b - 1) * 3, 4 + (b - 1) * 6
+for b = 1, #KEYS / 4 do
+  local k, v = (b - 1) * 4, 5 + (b - 1) * 6
   local outcome = 0
-  if redis.call('XLEN', KEYS[k + 1]) >= bound then
+  local closed_at = redis.call('GET', KEYS[k + 4])
+  if closed_at and now_ms > tonumber(closed_at) + grace then
+    outcome = -3
+  elseif redis.call('XLEN', KEYS[k + 1]) >= bound then
     outcome = -1
   else
     local used = redis.call('INCR', KEYS[k + 3])
@@ -277,11 +290,12 @@ def _appender(config: Mapping, shard: int, limits: tuple) -> _GroupAppender:
 
 
 def append(config: Mapping, assignment_id: int, page: int, tab: int, seq: int, n_events: int, events_json: bytes) -> int:
-    """ACCEPTED or FLUSH_NEEDED when stored, FULL or FLOOD when refused; raises RedisError when Redis is away."""
+    """ACCEPTED or FLUSH_NEEDED when stored, FULL, FLOOD or CLOSED when refused; raises RedisError when Redis is away."""
     window = int(time.time()) // RATE_WINDOW_S
-    limits = (config["INGEST_STREAM_MAX"], config["INGEST_RATE_LIMIT"], RATE_WINDOW_S * 2, GUARD_TTL_S)
+    limits = (config["INGEST_STREAM_MAX"], config["INGEST_RATE_LIMIT"], RATE_WINDOW_S * 2, GUARD_TTL_S, GRACE_MS)
     shard = shard_of(assignment_id, config["INGEST_SHARDS"])
-    keys = (stream_key(shard), guard_key(shard), rate_key(shard, assignment_id, window))
+    keys = (stream_key(shard), guard_key(shard), rate_key(shard, assignment_id, window),
+            closed_key(shard, assignment_id, page))
     return _appender(config, shard, limits).append(keys, (assignment_id, page, tab, seq, n_events, events_json))
 
 
