@@ -59,7 +59,7 @@ def test_the_demo_batch_exports_as_imagenet_ab_and_the_release_loader_reads_it(a
         batch = Batch.get_by_id(demo.ensure_demo()["batch_id"])
     login(client, demo.EMAIL, demo.PASSWORD)
     hit = Hit.select().where(Hit.batch == batch).order_by(Hit.id).first()
-    for worker, keyboard in (("alice", False), ("bob", False), ("carol", True)):
+    for worker, keyboard in (("ALICE", False), ("BOB", False), ("CAROL", True)):
         annotate(client, hit, worker, keyboard)
 
     with app.app_context():

@@ -104,7 +104,7 @@ def test_exports_carry_the_model(app, client, campaign, run_jobs):
 def test_the_next_round_asks_the_open_images_of_fresh_workers(app, client, campaign, run_jobs):
     # W1 is "alice" as a survey link would name her, so she can come back for round 2.
     with app.app_context():
-        alice = anonymous_worker_id(campaign.batch.organization_id, "alice")
+        alice = anonymous_worker_id(campaign.batch.organization_id, "ALICE")
     campaign.assignments["h1w1"].worker_id = alice
     campaign.assignments["h1w1"].save()
     done = fit(client, campaign.batch, run_jobs, target="0.99")
@@ -133,12 +133,12 @@ def test_the_next_round_asks_the_open_images_of_fresh_workers(app, client, campa
     shown = [h for h in Hit.select().where(Hit.batch == follow_up)
              if alice_saw & {(p.image_class_id, i) for p in h.pages for i in p.image_ids}]
     assert shown
-    refused = client.get(survey_url(shown[0], "alice"))
+    refused = client.get(survey_url(shown[0], "ALICE"))
     assert refused.status_code == 403 and "earlier round" in refused.get_data(as_text=True)
-    assert client.get(survey_url(shown[0], "bob")).status_code == 303
+    assert client.get(survey_url(shown[0], "BOB")).status_code == 303
     # Through a lab link she is handed a HIT without her images, if there is one.
     link = LabLink.create(organization=follow_up.organization_id, batch=follow_up)
-    opened = client.get(f"/annotate?lab={link.token}&workerId=alice")
+    opened = client.get(f"/annotate?lab={link.token}&workerId=ALICE")
     hits = list(Hit.select().where(Hit.batch == follow_up))
     if len(shown) == len(hits):
         assert opened.status_code == 404
