@@ -4,9 +4,9 @@ from flask import Response, abort, current_app, flash, redirect, render_template
 from peewee import fn
 from wtforms import SelectChoice
 
-from .. import partials
+from .. import partials, sorting
 from ..annotate.routes import requester_preview
-from ..models import VERSION_MEANINGS, VERSIONS, Assignment, Batch, Dataset, Hit, ImageClass, LabLink, utcnow
+from ..models import BATCH_STATES, VERSION_MEANINGS, VERSIONS, Assignment, Batch, Dataset, Hit, ImageClass, LabLink, utcnow
 from ..pagination import paginate, requested_page
 from ..services.batches import builder as batch_service
 from ..services import jobs
@@ -20,6 +20,7 @@ from . import bp
 from .tabs import render_tab
 from .forms import BatchForm, LabLinkForm, SurveyCheckForm
 
+BATCH_SORTS = {"name": Batch.name, "created": Batch.created_at, "state": Batch.state}
 CLASS_CHOICES_MAX = 2000  # the builder lists at most this many classes to tick
 SURVEY_UPLOAD_MAX = 50 * 1024 * 1024
 
@@ -29,14 +30,19 @@ SURVEY_UPLOAD_MAX = 50 * 1024 * 1024
 
 @bp.get("/")
 def index():
-    batches = Batch.owned(current_org()).order_by(Batch.created_at.desc())
+    sort = sorting.requested(BATCH_SORTS, "-created")
+    batches = sorting.apply(Batch.owned(current_org()), sort, BATCH_SORTS, Batch.id.desc())
+    state = request.args.get("state", "")
+    if state in BATCH_STATES:
+        batches = batches.where(Batch.state == state)
     dataset = None
     if request.args.get("dataset", "").isdigit():
         dataset = owned_or_404(Dataset, int(request.args["dataset"]))
         batches = batches.where(Batch.dataset == dataset)
     page = paginate(batches)
     return partials.render("batches/index.html", "batches/_list.html", page=page,
-                           lines=overview.batch_lines(current_org(), page.items), dataset=dataset)
+                           lines=overview.batch_lines(current_org(), page.items), dataset=dataset, sort=sort,
+                           state=state, states=BATCH_STATES)
 
 
 def _builder_form(dataset_id: int | None = None) -> tuple[BatchForm, Dataset | None]:

@@ -2,9 +2,9 @@
 from flask import abort, flash, redirect, render_template, request, url_for
 from peewee import JOIN
 
-from .. import partials
+from .. import partials, sorting
 from ..batches.tabs import render_tab
-from ..models import Assignment, Batch, Hit, HitPage, ImageClass, LabLink, PageSubmission
+from ..models import SOURCES, Assignment, Batch, Hit, HitPage, ImageClass, LabLink, PageSubmission
 from ..pagination import paginate
 from ..services.review import annotators, fits, labels, progress, quality, replay, tallies
 from ..tenancy import current_org, owned_or_404
@@ -20,6 +20,10 @@ def progress_view(batch_id):
     return render_template("review/_progress.html", batch=batch, progress=progress.batch_progress(batch))
 
 
+ASSIGNMENT_SORTS = {"started": Assignment.started_at, "worker": Assignment.worker_id, "source": Assignment.source,
+                    "hit": Hit.key, "done": Assignment.done}
+
+
 @bp.get("/batches/<int:batch_id>/assignments")
 def assignments(batch_id):
     batch = owned_or_404(Batch, batch_id)
@@ -28,11 +32,15 @@ def assignments(batch_id):
     worker = request.args.get("worker", "").strip().upper()[:16]
     if worker:
         query = query.where(Assignment.worker_id == worker)
-    page = paginate(query.order_by(Assignment.started_at.desc(), Assignment.id.desc()))
+    source = request.args.get("source", "")
+    if source in SOURCES:
+        query = query.where(Assignment.source == source)
+    sort = sorting.requested(ASSIGNMENT_SORTS, "-started")
+    page = paginate(sorting.apply(query, sort, ASSIGNMENT_SORTS, Assignment.id.desc()))
     found = quality.figures(Assignment.id, Assignment.id.in_([a.id for a in page.items]))
     rows = [(a, found.get(a.id, quality.Figures())) for a in page.items]
     return render_tab("review", "review/assignments.html", batch, partial="review/_assignments.html",
-                      page=page, rows=rows, worker=worker)
+                      page=page, rows=rows, worker=worker, sort=sort, source=source, sources=SOURCES)
 
 
 @bp.get("/assignments/<int:assignment_id>")
