@@ -38,12 +38,12 @@ def create_app(overrides: dict | None = None) -> Flask:
         if not database.is_closed():
             database.close()
 
-    from . import (admin, annotate, auth, batches, datasets, errors, formatting, headers, help_pages, home, ingest, jobs, members,
-                   mturk, navigation, request_log, review, storage)
+    from . import (admin, annotate, auth, batches, datasets, errors, formatting, headers, help_pages, home, ingest, jobs,
+                   media, members, mturk, navigation, request_log, review)
 
     request_log.install(app)
 
-    for module in (home, help_pages, auth, members, datasets, batches, admin, storage, mturk, annotate, jobs, review):
+    for module in (home, help_pages, auth, members, datasets, batches, admin, media, mturk, annotate, jobs, review):
         app.register_blueprint(module.bp)
     ingest.install(app)  # POST /api/ingest, answered before Flask (ingest/fastpath.py)
     errors.register(app)

@@ -2,7 +2,7 @@
 
 Workers load images inside MTurk's iframe without a session, so media is readable
 without one, but only through URLs that expire: S3's pre-signed URLs, and for
-local files ``/media/<path>?t=<hour>&s=<signature>`` (itsdangerous, keyed by
+local files ``/media/<path>?t=<hour>&s=<signature>`` (the media blueprint; itsdangerous, keyed by
 SECRET_KEY). The hour is rounded down, so a page's image URLs stay the same for
 an hour and browsers keep caching them.
 """
@@ -15,12 +15,10 @@ import time
 from pathlib import Path
 from typing import Protocol
 
-from flask import Blueprint, abort, current_app, request, send_from_directory, url_for
+from flask import current_app, url_for
 from itsdangerous import BadSignature, Signer
 from PIL import Image as PILImage
 from werkzeug.utils import safe_join
-
-bp = Blueprint("media", __name__)
 
 THUMBNAIL_SIZE = (240, 240)
 # 40 megapixels: a decoded image (a thumbnail's working copy) stays under ~160 MB. Imports refuse larger
@@ -183,15 +181,10 @@ def _media_signer() -> Signer:
     return Signer(current_app.config["SECRET_KEY"], salt="freelunch.media")
 
 
-@bp.get("/media/<path:path>")
-def serve(path):
-    """A stored file, for a URL we signed in the last PRESIGNED_SECONDS; anything else is a 404."""
-    issued = request.args.get("t", "")
-    signature = request.args.get("s", "").encode()
+def signature_holds(path: str, issued: str, signature: str) -> bool:
+    """Whether ``/media/<path>?t=<issued>&s=<signature>`` is a URL ``LocalStorage.url`` made in the last PRESIGNED_SECONDS."""
     try:
-        valid = issued.isdigit() and _media_signer().verify_signature(f"{issued}:{path}", signature)
+        valid = issued.isdigit() and _media_signer().verify_signature(f"{issued}:{path}", signature.encode())
     except BadSignature:
         valid = False
-    if not valid or int(issued) + PRESIGNED_SECONDS < time.time():
-        abort(404)
-    return send_from_directory(current_app.config["MEDIA_ROOT"], path, max_age=3600)
+    return valid and int(issued) + PRESIGNED_SECONDS >= time.time()
