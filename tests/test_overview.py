@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from freelunch.models import Batch, Bonus, Dataset, Image, ImageClass, MTurkAssignment, PageSubmission, utcnow
 from freelunch.services import jobs
-from freelunch.services.review.overview import overview
+from freelunch.services.overview import overview
 from support import csrf_token, login
 
 

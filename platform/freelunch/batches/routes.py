@@ -14,7 +14,8 @@ from ..services.batches import survey
 from ..services.imports.classes import ImportFailure, decode
 from ..mturk import panel as mturk_panel
 from ..services.mturk.cost import FEE_STEP_ASSIGNMENTS, MAX_ASSIGNMENTS_PER_MTURK_HIT, estimate
-from ..services.review import overview, progress
+from ..services import overview
+from ..services.review import progress
 from ..tenancy import current_org, owned_or_404
 from . import bp
 from .tabs import render_tab

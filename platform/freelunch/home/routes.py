@@ -3,7 +3,7 @@ from flask_login import current_user, login_required
 
 from .. import partials
 from ..auth.forms import LoginForm
-from ..services.review.overview import overview
+from ..services.overview import overview
 from ..tenancy import current_membership, current_org
 from . import bp
 

@@ -3,5 +3,6 @@
 Subpackages (each ``__init__`` names its public functions): ``accounts``, ``datasets``,
 ``imports``, ``batches``, ``annotation``, ``ingest``, ``review``, ``exports``, ``mturk``.
 Shared modules: ``jobs`` (enqueue and watch background jobs), ``schema`` (migrations),
-``demo`` (the demo organization). Dependencies run one way; see docs/architecture.md.
+``demo`` (the demo organization), ``overview`` (the organization's home page: every batch's progress, pace and
+spend, read across the domains). Dependencies run one way; see docs/architecture.md.
 """

@@ -11,12 +11,12 @@ from decimal import Decimal
 
 from peewee import Case, fn
 
-from ...models import (Assignment, Batch, Dataset, Hit, HitPage, ImageClass, Image, LabLink, MTurkAssignment,
+from ..models import (Assignment, Batch, Dataset, Hit, HitPage, ImageClass, Image, LabLink, MTurkAssignment,
                        Organization, PageSubmission, utcnow)
-from .. import jobs
-from ..mturk import lifecycle
-from . import progress
-from .quality import DONE
+from . import jobs
+from .mturk import lifecycle
+from .review import progress
+from .review.quality import DONE
 
 BATCHES_SHOWN = 50
 PACE_WINDOW = dt.timedelta(hours=1)
