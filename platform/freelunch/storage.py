@@ -147,6 +147,11 @@ def url_for_path(relative_path: str) -> str:
     return backend().url(relative_path)
 
 
+def image_src(image) -> str:
+    """Where the browser loads an image (an Image, or a row with its url and storage_path)."""
+    return image.url or url_for_path(image.storage_path)
+
+
 def delete_prefix(prefix: str) -> int:
     """Remove every stored file under a folder (a deleted dataset's media); returns how many."""
     return backend().delete_prefix(prefix.rstrip("/") + "/")

@@ -2,7 +2,7 @@ import json
 
 from flask import abort, redirect, render_template, request, url_for
 
-from .. import partials
+from .. import partials, storage
 from ..models import VERSION_MEANINGS, Assignment, ImageClass
 from ..services.annotation import pages as annotation
 from ..services.annotation.pages import AnnotationError
@@ -25,12 +25,12 @@ def _term(image_class: ImageClass) -> str:
 def _task(state: annotation.Progress, version: str, token: str, partial: bool, debug: bool = False, **extra):
     view = annotation.page_view(state.current, len(state.pages))
     image_class = view.hit_page.image_class
-    spares = [{"key": i.key, "src": annotation.image_src(i)} for i in view.spares]
+    spares = [{"key": i.key, "src": storage.image_src(i)} for i in view.spares]
     context = dict(
         view=view, version=version, image_class=image_class, term=_term(image_class),
         definition=image_class.description[:1].upper() + image_class.description[1:],
         token=token, preview=not token, debug=debug,
-        images=[(i, annotation.image_src(i)) for i in view.images], spares=json.dumps(spares), **extra,
+        images=[(i, storage.image_src(i)) for i in view.images], spares=json.dumps(spares), **extra,
     )
     return render_template("annotate/_task.html" if partial else "annotate/page.html", **context)
 

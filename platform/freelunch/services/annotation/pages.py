@@ -15,7 +15,6 @@ from urllib.parse import urlsplit
 from flask import current_app
 from peewee import JOIN, IntegrityError, fn
 
-from ... import storage
 from ...db import database, is_sqlite, write_transaction
 from ...ingest.validate import MAX_TAB
 from ...models import (Assignment, Batch, Candidate, Hit, HitPage, Image, ImageClass, ImageRecord, LabLink, PageSubmission, VERSIONS,
@@ -350,11 +349,6 @@ def current_pageno(assignment: Assignment) -> int | None:
     """The first page not yet submitted, or None when all are."""
     current = progress(assignment.hit_id, assignment.id).current
     return current.pageno if current else None
-
-
-def image_src(image) -> str:
-    """Where the browser loads an image (an Image, or a row with its url and storage_path)."""
-    return image.url or storage.url_for_path(image.storage_path)
 
 
 @dataclass

@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
+from ... import storage
 from ...models import Candidate, Image, ImageRecord, PageSubmission, PointerChunk
-from ..annotation.pages import image_src
 
 
 @dataclass
@@ -91,7 +91,7 @@ def replay(submission: PageSubmission) -> Replay:
             Candidate.image_class == class_id, Candidate.image.in_([r.image_id for r in records]))
     }
     for r in records:
-        cells[r.grid_index] = Cell(r.grid_index, r.image, image_src(r.image), roles.get(r.image_id, "candidate"), r,
+        cells[r.grid_index] = Cell(r.grid_index, r.image, storage.image_src(r.image), roles.get(r.image_id, "candidate"), r,
                                    hovers=_hover_intervals(r.hovered_record, start, end))
 
     chunks = (
