@@ -161,6 +161,17 @@ def org(app, client, make_account):
 
 
 @pytest.fixture
+def requester(app, client, make_account):
+    """A dataset of an organization whose owner (req@example.org) is logged in on ``client``."""
+    from freelunch.models import Dataset
+    from support import login
+
+    _, org = make_account("req@example.org", "Lab")
+    login(client, "req@example.org")
+    return Dataset.create(organization=org, name="ImageNet")
+
+
+@pytest.fixture
 def run_jobs(app, redis_client):
     """Run every queued RQ job in-process (a real SimpleWorker, burst mode) inside the app context."""
     from rq import Queue, SimpleWorker

@@ -6,12 +6,16 @@ named ``conftest`` cannot both be imported by name.)
 """
 from __future__ import annotations
 
+import io
 import json
 import re
 from urllib.parse import parse_qs, urlsplit
 
-from freelunch.models import Assignment
+from freelunch.models import Assignment, Export
 from freelunch.services.accounts.identity import anonymous_worker_id
+
+HTMX = {"HX-Request": "true"}
+RULE_FORM = {"threshold": "0.7", "min_annotations": "1", "min_accuracy": "0.5"}  # a label rule as the form posts it
 
 
 def csrf_token(client) -> str:
@@ -79,3 +83,38 @@ def database_dump() -> str:
     from freelunch.models import MODELS
 
     return "\n".join(f"{model._meta.table_name} {row}" for model in MODELS for row in model.select().tuples())
+
+
+def start_export(client, batch, kind, **headers):
+    """Start an export from the Exports tab with the label rule RULE_FORM."""
+    return client.post(f"/review/batches/{batch.id}/exports/{kind}", data={"csrf_token": csrf_token(client), **RULE_FORM},
+                       headers=headers)
+
+
+def finished_file(client, run_jobs, batch, kind) -> tuple[Export, str]:
+    """Start an export, watch its row, run the job, download the file: (its Export, its text)."""
+    assert start_export(client, batch, kind).status_code == 302
+    export = Export.select().order_by(Export.id.desc()).get()
+    assert export.state == "queued" and export.job_id
+    assert "waiting for a worker" in client.get(f"/review/exports/{export.id}", headers=HTMX).get_data(as_text=True)
+    run_jobs()
+    export = Export.get_by_id(export.id)
+    assert export.state == "done", export.error
+    row = client.get(f"/review/exports/{export.id}", headers=HTMX).get_data(as_text=True)
+    assert f"/review/exports/{export.id}/download" in row and "hx-trigger" not in row
+    response = client.get(f"/review/exports/{export.id}/download")
+    assert response.status_code == 200
+    assert f"batch-{batch.id}-{kind}-{export.id}" in response.headers["Content-Disposition"]
+    return export, response.get_data(as_text=True)
+
+
+def upload(client, dataset, kind: str, files: dict, htmx=True, **fields):
+    """Upload files to a dataset's import form (classes or images)."""
+    data = {"csrf_token": csrf_token(client), **fields}
+    data.update({name: (io.BytesIO(body), filename) for name, (filename, body) in files.items()})
+    return client.post(f"/datasets/{dataset.id}/imports/{kind}", data=data, content_type="multipart/form-data",
+                        headers=HTMX if htmx else {})
+
+
+def job_id(html: str) -> str:
+    return re.search(r'id="job-([0-9a-f-]+)"', html).group(1)

@@ -15,31 +15,9 @@ from freelunch.models import Export, Membership
 from freelunch.services.exports import files as exports
 from freelunch.services.exports.kinds import KINDS
 from freelunch.services.accounts.users import create_user
-from support import csrf_token, login
+from support import RULE_FORM, csrf_token, finished_file, login, start_export
 
 HTMX = {"HX-Request": "true"}
-RULE = {"threshold": "0.7", "min_annotations": "1", "min_accuracy": "0.5"}
-
-
-def start(client, batch, kind, **headers):
-    return client.post(f"/review/batches/{batch.id}/exports/{kind}", data={"csrf_token": csrf_token(client), **RULE},
-                       headers=headers)
-
-
-def finished_file(client, run_jobs, batch, kind) -> tuple[Export, str]:
-    assert start(client, batch, kind).status_code == 302
-    export = Export.select().order_by(Export.id.desc()).get()
-    assert export.state == "queued" and export.job_id
-    assert "waiting for a worker" in client.get(f"/review/exports/{export.id}", headers=HTMX).get_data(as_text=True)
-    run_jobs()
-    export = Export.get_by_id(export.id)
-    assert export.state == "done", export.error
-    row = client.get(f"/review/exports/{export.id}", headers=HTMX).get_data(as_text=True)
-    assert f"/review/exports/{export.id}/download" in row and "hx-trigger" not in row
-    response = client.get(f"/review/exports/{export.id}/download")
-    assert response.status_code == 200
-    assert f"batch-{batch.id}-{kind}-{export.id}" in response.headers["Content-Disposition"]
-    return export, response.get_data(as_text=True)
 
 
 def test_seed_jsonl_holds_every_record_with_its_trajectory(client, run_jobs, campaign, app_config):
@@ -84,7 +62,7 @@ def test_workers_csv(client, run_jobs, campaign):
 
 
 def test_htmx_start_answers_with_a_row_that_refreshes_when_the_job_ends(client, campaign):
-    response = start(client, campaign.batch, "workers-csv", **HTMX)
+    response = start_export(client, campaign.batch, "workers-csv", **HTMX)
     html = response.get_data(as_text=True)
     assert response.status_code == 200 and "<html" not in html
     assert 'hx-trigger="job-finished from:body"' in html and "Workers CSV" in html
@@ -92,7 +70,7 @@ def test_htmx_start_answers_with_a_row_that_refreshes_when_the_job_ends(client, 
 
 def test_bad_rule_is_explained(client, campaign):
     url = f"/review/batches/{campaign.batch.id}/exports/labels-csv"
-    data = {"csrf_token": csrf_token(client), **RULE, "threshold": "7"}
+    data = {"csrf_token": csrf_token(client), **RULE_FORM, "threshold": "7"}
     page = client.post(url, data=data)
     assert page.status_code == 422 and "The threshold is a share between 0 and 1." in page.get_data(as_text=True)
     partial = client.post(url, data=data, headers=HTMX)
@@ -101,8 +79,8 @@ def test_bad_rule_is_explained(client, campaign):
 
 
 def test_unknown_kind_and_unfinished_downloads_are_404(client, campaign):
-    assert start(client, campaign.batch, "everything").status_code == 404
-    start(client, campaign.batch, "records-csv")
+    assert start_export(client, campaign.batch, "everything").status_code == 404
+    start_export(client, campaign.batch, "records-csv")
     export = Export.get()
     assert client.get(f"/review/exports/{export.id}/download").status_code == 404
 
@@ -113,7 +91,7 @@ def test_a_failing_export_says_why_and_leaves_no_file(client, run_jobs, campaign
         raise OSError("disk full")
 
     monkeypatch.setitem(KINDS, "workers-csv", replace(KINDS["workers-csv"], write=broken))
-    start(client, campaign.batch, "workers-csv")
+    start_export(client, campaign.batch, "workers-csv")
     run_jobs()
     export = Export.get()
     assert export.state == "failed" and "disk full" in export.error
@@ -123,7 +101,7 @@ def test_a_failing_export_says_why_and_leaves_no_file(client, run_jobs, campaign
 
 
 def test_an_export_deleted_before_its_job_ran(app, client, run_jobs, campaign):
-    start(client, campaign.batch, "seed-jsonl")
+    start_export(client, campaign.batch, "seed-jsonl")
     Export.delete().execute()
     with app.app_context():
         assert exports.run(10**6) == {"error": "The export was deleted before it ran."}
@@ -140,7 +118,7 @@ def test_viewer_downloads_but_cannot_start(app, client, run_jobs, campaign):
     page = client.get(f"/review/batches/{campaign.batch.id}/exports").get_data(as_text=True)
     assert "Viewers can download finished exports" in page and "<button>Export</button>" not in page
     assert client.get(f"/review/exports/{Export.get().id}/download").status_code == 200
-    assert start(client, campaign.batch, "seed-jsonl").status_code == 403
+    assert start_export(client, campaign.batch, "seed-jsonl").status_code == 403
 
 
 def test_a_finished_export_can_be_deleted_with_its_file(client, run_jobs, campaign, app_config):
@@ -153,7 +131,7 @@ def test_a_finished_export_can_be_deleted_with_its_file(client, run_jobs, campai
 
 
 def test_an_export_being_written_cannot_be_deleted(client, campaign):
-    start(client, campaign.batch, "seed-jsonl")
+    start_export(client, campaign.batch, "seed-jsonl")
     export = Export.get()
     response = client.post(f"/review/exports/{export.id}/delete", data={"csrf_token": csrf_token(client)})
     assert response.status_code == 409 and "still being written" in response.get_data(as_text=True)
@@ -185,7 +163,7 @@ def test_the_cli_writes_every_kind_the_dashboard_offers_with_the_same_writer(app
     assert offered == set(KINDS)
     runner = CliRunner()
     for kind in KINDS:
-        assert start(client, campaign.batch, kind).status_code == 302
+        assert start_export(client, campaign.batch, kind).status_code == 302
         run_jobs()
         export = Export.select().order_by(Export.id.desc()).get()
         dashboard = client.get(f"/review/exports/{export.id}/download").get_data()

@@ -15,7 +15,7 @@ from freelunch.services import jobs
 from freelunch.services.imports import images as image_imports
 from freelunch.services.imports.classes import ImportFailure
 from freelunch.services.imports.quota import used_bytes
-from test_imports_jobs import job_id, requester, upload  # noqa: F401  (fixture)
+from support import upload
 
 HTMX = {"HX-Request": "true"}
 

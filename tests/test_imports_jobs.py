@@ -1,39 +1,19 @@
 """Imports from the dataset page: uploads become RQ jobs (run by a real worker) whose progress the page polls."""
 import io
 import json
-import re
 import zipfile
 from pathlib import Path
 
-import pytest
 from rq import get_current_job
 from rq.job import Job
 
-from support import csrf_token, login
-from freelunch.models import Dataset, Image, ImageClass
+from support import csrf_token, job_id, login, upload
+from freelunch.models import Image, ImageClass
 from freelunch.presets import IMAGENET_1K
 from freelunch.services.imports import images as image_imports
 from factories import PICTURE, picture
 
 HTMX = {"HX-Request": "true"}
-
-
-@pytest.fixture
-def requester(app, client, make_account):
-    _, org = make_account("req@example.org", "Lab")
-    login(client, "req@example.org")
-    return Dataset.create(organization=org, name="ImageNet")
-
-
-def upload(client, dataset, kind: str, files: dict, htmx=True, **fields):
-    data = {"csrf_token": csrf_token(client), **fields}
-    data.update({name: (io.BytesIO(body), filename) for name, (filename, body) in files.items()})
-    return client.post(f"/datasets/{dataset.id}/imports/{kind}", data=data, content_type="multipart/form-data",
-                        headers=HTMX if htmx else {})
-
-
-def job_id(html: str) -> str:
-    return re.search(r'id="job-([0-9a-f-]+)"', html).group(1)
 
 
 def test_class_import_job_reports_progress_and_finishes(app, client, requester, run_jobs):
