@@ -20,7 +20,7 @@ from flask import current_app
 
 from ...models import VERSIONS, Assignment, Batch, Hit
 from ..accounts import identity
-from ..exports import spreadsheet
+from .. import spreadsheet
 
 KIT_COLUMNS = ("toolLink", "version", "hitDatasetName", "imageNetHitId")
 CODE_COLUMNS = ("Answer.surveycode", "Answer.surveyCode", "Answer.survey_code")

@@ -12,7 +12,8 @@ from typing import IO
 import orjson
 
 from ...models import Assignment, Batch, Candidate, Image, ImageClass, ImageLabel, ImageRecord, PageSubmission
-from . import seed as seed_format, spreadsheet
+from . import seed as seed_format
+from .. import spreadsheet
 from ..review import fits, labels, quality, tallies
 
 Progress = Callable[..., None]

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..exports import spreadsheet
+from .. import spreadsheet
 from .aggregation import UNKNOWN, Votes
 
 VOTE_COLUMNS = ("image", "class", "worker", "selected")

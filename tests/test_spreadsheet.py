@@ -6,7 +6,7 @@ import pytest
 
 from freelunch.models import Assignment, Image, ImageClass
 from freelunch.services.batches import survey
-from freelunch.services.exports.spreadsheet import FORMULA_STARTS, neutral
+from freelunch.services.spreadsheet import FORMULA_STARTS, neutral
 from support import finished_file
 
 HOSTILE = ["=HYPERLINK(\"http://evil.example\",\"x\")", "+1+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)", "\tTAB=1", "\rCR=1"]
