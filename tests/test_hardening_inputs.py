@@ -18,7 +18,7 @@ from freelunch import storage
 from freelunch.errors import IdConverter
 from freelunch.models import Dataset, Image, ImageClass
 from support import csrf_token, login, open_assignment, post_page
-from test_imports_jobs import requester, upload  # noqa: F401  (fixture)
+from support import upload
 
 HUGE = 2**63
 
