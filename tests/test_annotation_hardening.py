@@ -47,15 +47,23 @@ def test_lab_links_skip_full_hits_and_stop_when_all_are_taken(app, client, make_
     assert [client.get(f"/annotate?lab={link.token}&workerId=annotator {n}").status_code for n in range(3)] == [303, 303, 404]
 
 
+MTURK = {"turkSubmitTo": "https://workersandbox.mturk.com", "assignmentId": "3ASG", "hitId": "3HIT"}
+
+
 @pytest.mark.parametrize("param, value", [
     ("assignmentId", "=HYPERLINK(\"http://evil.example\")"), ("assignmentId", "asg1"), ("hitId", "-X"),
     ("workerId", "=1-1"), ("workerId", "a1worker"), ("assignmentId", "A" * 65),
 ])
 def test_mturk_parameters_must_look_like_mturk_ids(client, hit, param, value):
-    response = client.get(survey_url(hit, **{"workerId": "A1WORKER", param: value}) if param != "workerId"
-                          else survey_url(hit, value))
+    params = {**MTURK, "workerId": "A1WORKER", param: value}
+    response = client.get(survey_url(hit, params.pop("workerId"), **params))
     assert response.status_code == 400
     assert Assignment.select().count() == 0
+
+
+def test_survey_and_lab_links_keep_free_form_worker_names(client, hit):
+    assert client.get(survey_url(hit, "ada lovelace")).status_code == 303
+    assert client.get(survey_url(hit, "bad\x01name")).status_code == 400
 
 
 def test_a_requester_leaves_a_worker_out_of_the_labels(app, client, campaign):

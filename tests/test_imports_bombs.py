@@ -115,7 +115,7 @@ def test_thumbnails_are_made_by_jobs_not_by_the_web_process(app, client, request
     decoded = []
     monkeypatch.setattr(storage.PILImage, "open", lambda *a, **k: decoded.append(1) or (_ for _ in ()).throw(AssertionError))
     response = client.get(f"/datasets/images/{image.id}/thumbnail")
-    assert response.status_code == 302 and response.headers["Location"].endswith(".png") and not decoded
+    assert response.status_code == 302 and ".png?" in response.headers["Location"] and not decoded
     monkeypatch.undo()
     run_jobs()
-    assert client.get(f"/datasets/images/{image.id}/thumbnail").headers["Location"].endswith(".jpg")
+    assert ".png.jpg?" in client.get(f"/datasets/images/{image.id}/thumbnail").headers["Location"]

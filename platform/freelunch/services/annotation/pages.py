@@ -220,7 +220,7 @@ def open_link(params) -> Opening:
     turk_submit_to = _turk_submit_to(params)
     mturk_assignment, mturk_hit = _mturk_param(params, "assignmentId"), _mturk_param(params, "hitId")
     source = "mturk" if turk_submit_to else ("survey" if params.get("hitDatasetName") else "lab")
-    if source != "lab":
+    if source == "mturk":  # (stored only as a keyed hash, but an MTurk link's ids are MTurk's)
         _mturk_param(params, "workerId")
     worker_id = identity.anonymous_worker_id(hit.organization_id, raw_worker)
     _check_one_hit_per_worker(batch, hit, worker_id)
