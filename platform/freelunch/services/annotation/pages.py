@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from flask import current_app
 from peewee import JOIN, IntegrityError, fn
+from redis.exceptions import RedisError
 
 from ...db import database, is_sqlite, write_transaction
 from ...ingest.validate import MAX_TAB
@@ -448,6 +449,9 @@ def submit_page(assignment: Assignment, pageno: int, summary) -> bool:
             ImageRecord.insert_many([dict(row, page=submission) for row in rows]).execute()
     except IntegrityError:  # a concurrent retry of the same Submit won the race
         return False
-    closing.close(current_app.config, assignment.id, pageno)
+    try:
+        closing.close(current_app.config, assignment.id, pageno)
+    except RedisError:  # the page is stored; while Redis is down no pointer batch arrives to refuse anyway
+        current_app.logger.warning("could not close the pointer stream of assignment %s page %s", assignment.id, pageno)
     finish_if_done(assignment)
     return True
