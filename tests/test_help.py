@@ -36,3 +36,12 @@ def test_a_zip_sent_as_the_class_file_is_sent_back_with_the_way_to_import_it(cli
 def test_favicon(client):
     assert client.get("/favicon.ico").mimetype == "image/svg+xml"
     assert 'rel="icon"' in client.get("/").get_data(as_text=True)
+
+
+def test_the_results_class_field_picks_from_the_batch_classes_and_a_class_search_is_a_url(client, campaign):
+    html = client.get(f"/review/batches/{campaign.batch.id}/results").get_data(as_text=True)
+    assert 'list="class-keys"' in html and '<option value="n01">' in html and '<option value="n02">' in html
+    dataset_id = campaign.batch.dataset_id
+    search = client.get(f"/datasets/{dataset_id}/classes?q=n01", headers={"HX-Request": "true"})
+    assert search.headers["HX-Push-Url"] == f"/datasets/{dataset_id}?q=n01"
+    assert "n01" in client.get(f"/datasets/{dataset_id}?q=n01").get_data(as_text=True)

@@ -1,7 +1,7 @@
 import uuid
 from pathlib import Path
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, make_response, redirect, render_template, request, url_for
 from peewee import fn
 from werkzeug.datastructures import FileStorage
 
@@ -146,9 +146,13 @@ def _class_page(dataset: Dataset):
 @bp.get("/<int:dataset_id>/classes")
 def classes(dataset_id):
     dataset = owned_or_404(Dataset, dataset_id)
+    page_url = url_for("datasets.show", dataset_id=dataset.id, **request.args)
     if not partials.wanted():
-        return redirect(url_for("datasets.show", dataset_id=dataset.id, **request.args))
-    return render_template("datasets/_classes.html", dataset=dataset, classes=_class_page(dataset))
+        return redirect(page_url)
+    response = make_response(render_template("datasets/_classes.html", dataset=dataset, classes=_class_page(dataset)))
+    if request.htmx.trigger_name != "job-finished" and request.args.get("q") is not None:
+        response.headers["HX-Push-Url"] = page_url  # a search is a URL: bookmarks, Back and reloads keep it
+    return response
 
 
 def _class_counts(image_class: ImageClass) -> dict[str, int]:

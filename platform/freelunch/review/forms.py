@@ -41,7 +41,8 @@ class ResultsForm(RuleForm):
     class Meta:
         csrf = False
 
-    class_key = StringField("Class key", validators=[Optional(), Length(max=120)])
+    class_key = StringField("Class", validators=[Optional(), Length(max=120)],
+                            render_kw={"list": "class-keys", "autocomplete": "off", "placeholder": "any class"})
     decision = SelectField("Decision", choices=[SelectChoice("", "any")] + [SelectChoice(d, d) for d in DECISIONS], default="")
 
 

@@ -2,7 +2,7 @@
 from flask import request
 
 from ..batches.tabs import render_tab
-from ..models import Batch, ImageClass
+from ..models import Batch, Hit, HitPage, ImageClass
 from ..pagination import requested_page
 from ..services.review import labels
 from ..tenancy import owned_or_404
@@ -15,7 +15,10 @@ from .forms import ExportForm, ResultsForm
 def results(batch_id):
     batch = owned_or_404(Batch, batch_id)
     form = ResultsForm(request.args, data=labels.default_rule(batch).as_dict())
-    context = dict(batch=batch, form=form, page=None, summary=None)
+    # The class filter picks from the batch's own classes (a <datalist>: type to narrow, or pick).
+    class_choices = (ImageClass.select(ImageClass.key, ImageClass.names).join(HitPage).join(Hit)
+                     .where(Hit.batch == batch).distinct().order_by(ImageClass.key).tuples())
+    context = dict(batch=batch, form=form, page=None, summary=None, class_choices=list(class_choices))
     valid = form.validate()
     image_class = None
     if valid and form.class_key.data:
