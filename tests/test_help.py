@@ -34,7 +34,8 @@ def test_a_zip_sent_as_the_class_file_is_sent_back_with_the_way_to_import_it(cli
 
 
 def test_favicon(client):
-    assert client.get("/favicon.ico").mimetype == "image/svg+xml"
+    assert client.get("/favicon.ico").mimetype == "image/x-icon"
+    assert client.get("/static/favicon.ico").status_code == 200  # the RQ monitor links this one
     assert 'rel="icon"' in client.get("/").get_data(as_text=True)
 
 

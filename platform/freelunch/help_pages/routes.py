@@ -31,8 +31,9 @@ def show(page):
 
 
 def favicon():
-    """/favicon.ico for pages without our <link rel="icon"> (the RQ monitor), so no browser logs a 404."""
-    return send_from_directory(current_app.static_folder, "favicon.svg", mimetype="image/svg+xml", max_age=86400)
+    """/favicon.ico for pages without a <link rel="icon">, so no browser logs a 404 (static/favicon.ico is the
+    RQ monitor's own link, static/favicon.svg ours)."""
+    return send_from_directory(current_app.static_folder, "favicon.ico", mimetype="image/x-icon", max_age=86400)
 
 
 @bp.get("/samples/<name>")
