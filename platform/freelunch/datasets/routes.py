@@ -150,7 +150,7 @@ def classes(dataset_id):
     if not partials.wanted():
         return redirect(page_url)
     response = make_response(render_template("datasets/_classes.html", dataset=dataset, classes=_class_page(dataset)))
-    if request.htmx.trigger_name != "job-finished" and request.args.get("q") is not None:
+    if "q" in request.args:
         response.headers["HX-Push-Url"] = page_url  # a search is a URL: bookmarks, Back and reloads keep it
     return response
 
