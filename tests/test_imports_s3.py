@@ -45,7 +45,7 @@ def test_zip_import_stores_in_s3_and_serves_presigned_urls(s3_app, make_account,
         report = image_imports.import_image_zip(dataset, archive)
         assert report.counts["images created"] == 1
         image = Image.get()
-        assert keys() == [image.storage_path]
+        assert keys() == sorted([image.storage_path, f"thumbs/{image.storage_path}.jpg"])  # the job made it
         assert storage.read(image.storage_path) == picture(size=(400, 300))
         url = urlsplit(storage.url_for_path(image.storage_path))
         assert url.path.endswith(image.storage_path) and BUCKET in url.netloc + url.path
