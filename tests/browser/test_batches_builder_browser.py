@@ -59,7 +59,7 @@ def test_builder_filters_a_thousand_classes_and_prices_the_choice(app, live_serv
     assert visible.count() >= 3 and all("shark" in t.lower() for t in visible.all_inner_texts())
     page.fill("[data-class-search]", "fish")
     page.check("[data-with-images]")
-    assert page.locator("[data-class-list] li:visible").all_inner_texts() == [
+    assert [t.strip() for t in page.locator("[data-class-list] li:visible").all_inner_texts()] == [
         "n01443537 · goldfish, Carassius auratus · 9 candidates, 2 + 2 controls"]
     page.fill("[data-class-search]", "")
     page.click("[data-select-matching]")
