@@ -23,6 +23,19 @@ from freelunch.services.schema import upgrade
 from factories import PICTURE
 from local_mturk import local_mturk  # noqa: F401  (the fixture, for every test directory)
 
+def pytest_collection_modifyitems(config, items):
+    """Tests of one database engine only (``sqlite_only``, ``postgres_only``) are left out of the other's run.
+
+    They are not skipped: on the other engine there is nothing for them to check.
+    """
+    engine = "postgres" if os.environ.get("FREELUNCH_TEST_DATABASE_URL") else "sqlite"
+    other = "sqlite_only" if engine == "postgres" else "postgres_only"
+    left_out = [item for item in items if item.get_closest_marker(other)]
+    if left_out:
+        config.hook.pytest_deselected(items=left_out)
+        items[:] = [item for item in items if not item.get_closest_marker(other)]
+
+
 def _reachable(url: str) -> bool:
     try:
         return redis_py.Redis.from_url(url, socket_connect_timeout=1).ping()

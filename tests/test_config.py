@@ -1,7 +1,7 @@
 import pytest
 
 from freelunch import config
-from freelunch.db import database, is_sqlite
+from freelunch.db import database
 
 
 def test_development_generates_and_keeps_a_secret(tmp_path):
@@ -35,9 +35,8 @@ def test_ingest_shards_and_their_redis(tmp_path):
             config.load({"INGEST_SHARDS": wrong}, tmp_path)
 
 
+@pytest.mark.sqlite_only
 def test_sqlite_runs_in_wal_mode(app):
-    if not is_sqlite():  # the database is a pooled SqliteDatabase, whose class name starts with "Pooled"
-        pytest.skip("SQLite only")
     with database.connection_context():
         assert database.execute_sql("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert database.execute_sql("PRAGMA foreign_keys").fetchone()[0] == 1

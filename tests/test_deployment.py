@@ -16,16 +16,14 @@ from deployment import Deployment, resend, results, start_load
 from factories import make_assignment
 from processes import wait_until
 
-pytestmark = pytest.mark.cluster
+pytestmark = [pytest.mark.cluster, pytest.mark.postgres_only]  # the deployment runs on PostgreSQL, as production does
 SHARDS = 6
 ANNOTATORS = 40  # per web process, one batch a second each
 SECONDS = 14
 
 
 @pytest.fixture
-def app_config(app_config, redis_cluster, postgres_url):
-    if postgres_url is None:
-        pytest.skip("the deployment runs on PostgreSQL, as production does: make test-postgres")
+def app_config(app_config, redis_cluster):
     redis_cluster.flushall()
     return {**app_config, "INGEST_REDIS_URL": redis_cluster.url, "INGEST_REDIS_CLUSTER": True, "INGEST_SHARDS": SHARDS}
 

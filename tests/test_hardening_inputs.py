@@ -132,10 +132,9 @@ def test_media_needs_a_fresh_signed_url(app, client, requester):
         assert client.get(signed).status_code == 404, "expired"
 
 
+@pytest.mark.sqlite_only
 def test_the_sqlite_file_is_private(app, app_config):
     url = app_config["DATABASE_URL"]
-    if not url.startswith("sqlite:///"):
-        pytest.skip("PostgreSQL")
     mode = stat.S_IMODE(os.stat(url.removeprefix("sqlite:///")).st_mode)
     assert mode == 0o600, oct(mode)
 

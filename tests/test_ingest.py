@@ -8,7 +8,6 @@ import time
 import pytest
 from rq import Queue
 
-from freelunch.db import is_sqlite
 from freelunch.models import Assignment, Dataset, HitPage, ImageClass, PageSubmission, PointerChunk
 from freelunch.services.ingest import flush as flush_service
 from freelunch.services.ingest.stream import GROUP, stream_key
@@ -141,9 +140,8 @@ def test_a_full_stream_answers_503_until_flushed(app, client, token, run_jobs):
     assert sorted(c.seq for c in PointerChunk.select()) == [0, 1, 2, 3]
 
 
+@pytest.mark.sqlite_only  # SQLite's database-wide write lock
 def test_ingest_answers_while_the_database_is_locked(app, client, token):
-    if not is_sqlite():
-        pytest.skip("SQLite's database-wide write lock")
     locker = sqlite3.connect(app.config["DATABASE_URL"].removeprefix("sqlite:///"), isolation_level=None)
     locker.execute("BEGIN EXCLUSIVE")  # not even readers get in
     try:
