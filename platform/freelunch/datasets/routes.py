@@ -5,7 +5,7 @@ from flask import abort, current_app, flash, make_response, redirect, render_tem
 from peewee import fn
 from werkzeug.datastructures import FileStorage
 
-from .. import partials, storage
+from .. import partials, sorting, storage
 from ..models import CANDIDATE_ROLES, Batch, Candidate, Dataset, Image, ImageClass
 from ..presets import PRESETS
 from ..pagination import paginate
@@ -193,10 +193,17 @@ def save_class(class_id):
 # --- images ---------------------------------------------------------------
 
 
+IMAGE_SORTS = {"key": Image.key, "width": Image.width, "height": Image.height, "size": Image.stored_bytes}
+IMAGE_SORT_LABELS = {"key": "key", "-key": "key, descending", "-width": "widest first", "width": "narrowest first",
+                     "-height": "tallest first", "height": "shortest first", "-size": "largest file first",
+                     "size": "smallest file first"}  # a grid has no column headers: its sort is a choice in the form
+
+
 @bp.get("/<int:dataset_id>/images")
 def images(dataset_id):
     dataset = owned_or_404(Dataset, dataset_id)
-    query = Image.select().where(Image.dataset == dataset).order_by(Image.key)
+    sort = sorting.requested(IMAGE_SORTS, "key")
+    query = sorting.apply(Image.select().where(Image.dataset == dataset), sort, IMAGE_SORTS, Image.id)
     class_key, role = request.args.get("class", "").strip(), request.args.get("role", "")
     if role and role not in CANDIDATE_ROLES:
         abort(400, f"role must be one of {', '.join(CANDIDATE_ROLES)}.")
@@ -218,7 +225,7 @@ def images(dataset_id):
                              .where(Candidate.image.in_(list(roles))).order_by(ImageClass.key).tuples()):
         roles[image_id].append((key, r))
     return partials.render("datasets/images.html", "datasets/_images.html", dataset=dataset, page=page, roles=roles,
-                           image_class=image_class, role=role)
+                           image_class=image_class, role=role, sort=sort, sorts=IMAGE_SORT_LABELS)
 
 
 @bp.get("/images/<int:image_id>/thumbnail")

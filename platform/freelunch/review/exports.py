@@ -2,9 +2,9 @@
 import tempfile
 import zipfile
 
-from flask import abort, flash, make_response, redirect, render_template, send_file, url_for
+from flask import abort, flash, make_response, redirect, render_template, request, send_file, url_for
 
-from .. import partials
+from .. import partials, sorting
 from ..batches.tabs import render_tab
 from ..models import Batch, Export
 from ..pagination import paginate
@@ -17,10 +17,20 @@ from . import bp
 from .forms import ExportForm
 
 
+EXPORT_SORTS = {"created": Export.created_at, "kind": Export.kind, "state": Export.state, "rows": Export.rows}
+EXPORT_SORT_LABELS = {"-created": "newest first", "created": "oldest first", "kind": "kind", "state": "state",
+                      "-rows": "most rows first", "rows": "fewest rows first"}  # rows, not a table: a choice in the form
+
+
 def _exports_page(batch: Batch, form: ExportForm, status: int = 200):
-    page = paginate(Export.select().where(Export.batch == batch).order_by(Export.id.desc()))
-    return render_tab("exports", "review/exports.html", batch, status=status, page=page, form=form, kinds=KINDS,
-                      job_status=_job_status, size=exports.size)
+    sort = sorting.requested(EXPORT_SORTS, "-created")
+    query = sorting.apply(Export.select().where(Export.batch == batch), sort, EXPORT_SORTS, Export.id.desc())
+    kind = request.args.get("kind", "")
+    if kind in KINDS:
+        query = query.where(Export.kind == kind)
+    return render_tab("exports", "review/exports.html", batch, partial="review/_exports.html", status=status,
+                      page=paginate(query), form=form, kinds=KINDS, job_status=_job_status, size=exports.size,
+                      sort=sort, kind=kind if kind in KINDS else "", sorts=EXPORT_SORT_LABELS)
 
 
 def _job_status(export: Export):

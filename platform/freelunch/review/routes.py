@@ -73,11 +73,21 @@ def replay_view(assignment_id, pageno):
 def batch_workers(batch_id):
     batch = owned_or_404(Batch, batch_id)
     scope = tallies.in_batch(batch.id)
-    page = paginate(quality.workers_query(scope))
+    estimates = fits.worker_estimates(batch)
+    sort = sorting.requested(quality.WORKER_SORTS, "worker")
+    query = _sorted_workers(scope, sort)
+    flagged = request.args.get("flagged") == "1"
+    if flagged:
+        query = query.where(Assignment.worker_id.in_([w for w, e in estimates.items() if e.flag]))
+    page = paginate(query)
     return render_tab("review", "review/batch_workers.html", batch, partial="review/_workers.html",
                       page=page, rows=quality.worker_rows(page.items, scope, batch_id=batch.id),
                       lab_annotators=annotators.lab_annotators(scope, [w.worker_id for w in page.items]),
-                      estimates=fits.worker_estimates(batch), fit=fits.latest(batch))
+                      estimates=estimates, fit=fits.latest(batch), sort=sort, flagged=flagged)
+
+
+def _sorted_workers(scope, sort: sorting.Sort):
+    return sorting.apply(quality.workers_query(scope), sort, quality.WORKER_SORTS, Assignment.worker_id)
 
 
 @bp.post("/batches/<int:batch_id>/exclusions")
@@ -97,7 +107,8 @@ def exclude_worker(batch_id):
 def workers():
     """Every worker of the organization, across its batches."""
     scope = Assignment.organization == current_org()
-    page = paginate(quality.workers_query(scope))
-    return partials.render("review/workers.html", "review/_workers.html", batch=None, page=page,
+    sort = sorting.requested(quality.WORKER_SORTS, "worker")
+    page = paginate(_sorted_workers(scope, sort))
+    return partials.render("review/workers.html", "review/_workers.html", batch=None, page=page, sort=sort,
                            rows=quality.worker_rows(page.items, scope),
                            lab_annotators=annotators.lab_annotators(scope, [w.worker_id for w in page.items]))

@@ -204,6 +204,10 @@ def page_figures(assignment: Assignment) -> dict:
 # --- rows for the tables ------------------------------------------------------
 
 
+# The workers list's sortable columns (sorting.apply): aggregates, so the database sorts before it paginates.
+WORKER_SORTS = {"worker": Assignment.worker_id, "assignments": fn.COUNT(Assignment.id)}
+
+
 def workers_query(*where):
     """One row per anonymised worker (worker_id, assignments, done), in a stable order, for pagination."""
     return (
