@@ -249,6 +249,24 @@ def test_cron_registers_the_sweep(redis_client):
     assert ("tasks.ingest.sweep", "ingest", 30) in jobs
 
 
+def test_cron_polls_mturk_notifications_only_when_a_queue_is_set(redis_client, monkeypatch):
+    import sys
+
+    from rq.cron import CronScheduler
+
+    def polled() -> bool:
+        sys.modules.pop("workers.cron", None)  # the config reads the environment when it is imported
+        scheduler = CronScheduler(connection=redis_client)
+        scheduler.load_config_from_file("workers.cron")
+        return any(job.func_name == "tasks.mturk_review.poll_notifications" for job in scheduler.get_jobs())
+
+    monkeypatch.delenv("MTURK_SQS_QUEUE_URL", raising=False)
+    assert not polled()
+    monkeypatch.setenv("MTURK_SQS_QUEUE_URL", "https://sqs.us-east-1.amazonaws.com/123456789012/turk")
+    assert polled()
+    sys.modules.pop("workers.cron", None)
+
+
 # --- admin -----------------------------------------------------------------
 
 

@@ -1,4 +1,6 @@
 """Periodic jobs for ``rq cron workers.cron`` (run exactly one cron process)."""
+import os
+
 from rq import cron
 
 from freelunch.services import jobs
@@ -16,4 +18,6 @@ _every(30, jobs.INGEST_SWEEP)
 # Reconciliation is the truth about MTurk assignments: every batch with a live MTurk HIT, every 10 minutes.
 _every(600, jobs.MTURK_SYNC_LIVE)
 # MTurk's events, when MTURK_SQS_QUEUE_URL names a queue: each only triggers a reconcile of its HIT.
-_every(30, jobs.MTURK_POLL_NOTIFICATIONS)
+# Without one the poll has nothing to do, and would log that twice a minute.
+if os.environ.get("MTURK_SQS_QUEUE_URL"):
+    _every(30, jobs.MTURK_POLL_NOTIFICATIONS)
