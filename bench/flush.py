@@ -29,7 +29,7 @@ from peewee import fn
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from ingest import cpu_seconds, free_port, start, wait_for_port  # noqa: E402
+from ingest import cpu_seconds, free_port, start_redis  # noqa: E402
 from databases import POSTGRES_ADMIN_URL, fresh_postgres  # noqa: E402
 from ingest_load import events_json  # noqa: E402
 
@@ -151,10 +151,7 @@ def main() -> None:
     with ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-flush-")))
         port = free_port()
-        start(stack, ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", str(tmp), "--save", "",
-                      "--appendonly", "yes", "--appendfsync", "everysec", "--auto-aof-rewrite-min-size", "1gb"],
-              dict(os.environ), tmp / "redis.log")
-        wait_for_port(port)
+        start_redis(stack, port, tmp, dict(os.environ))
         redis_url = f"redis://127.0.0.1:{port}/0"
         print(f"load average before: {os.getloadavg()[0]:.2f} (other processes share these {os.cpu_count()} cores); "
               f"{args.batches} batches of {EVENTS_PER_BATCH} events, bulks of {args.bulk}", flush=True)

@@ -92,6 +92,16 @@ def start(stack: ExitStack, command: list[str], env: dict, log: Path) -> subproc
     return process
 
 
+def start_redis(stack: ExitStack, port: int, directory: Path, env: dict, *extra: str) -> subprocess.Popen:
+    """Redis as production should run it for pointer data (docs/operations.md): AOF, fsync once a second,
+    and rewrites of the AOF rare, since each one's end blocks Redis on fsyncs. Ready when it returns."""
+    process = start(stack, ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", str(directory),
+                            "--save", "", "--appendonly", "yes", "--appendfsync", "everysec",
+                            "--auto-aof-rewrite-min-size", "1gb", *extra], env, directory / "redis.log")
+    wait_for_port(port)
+    return process
+
+
 def wait_until_idle(port: int, seconds: float = 60) -> None:
     """Wait until the server answers at once: connections left over from a phase must not slow the next one."""
     end = time.monotonic() + seconds
@@ -321,12 +331,7 @@ def main() -> None:
                "INGEST_SHARDS": str(args.shards),
                "PYTHONPATH": str(HERE)}
         os.environ.update(env)
-        # Redis as production should run it for this data (docs/operations.md): AOF, fsync once a second,
-        # and rewrites of the AOF rare, since each one's end blocks Redis on fsyncs.
-        redis_server = start(stack, ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--dir", str(tmp),
-                      "--save", "", "--appendonly", "yes", "--appendfsync", "everysec",
-                      "--auto-aof-rewrite-min-size", "1gb", "--latency-monitor-threshold", "10"], env, tmp / "redis.log")
-        wait_for_port(redis_port)
+        redis_server = start_redis(stack, redis_port, tmp, env, "--latency-monitor-threshold", "10")
         subprocess.run([str(BIN / "freelunch"), "db", "upgrade"], env=env, check=True, capture_output=True)
         tokens = make_assignments(N_ASSIGNMENTS)
         tokens_file = tmp / "tokens.txt"

@@ -31,7 +31,7 @@ sys.path[:0] = [str(HERE), str(ROOT / "tests")]
 
 import databases  # noqa: E402
 from deployment import Deployment, results, start_load  # noqa: E402
-from ingest import free_port, start, wait_for_port  # noqa: E402
+from ingest import free_port, start_redis  # noqa: E402
 from scale import EVENTS_PER_BATCH, drain, make_tokens  # noqa: E402
 
 REFERENCE_MINUTE = 5
@@ -100,10 +100,7 @@ def main() -> None:
     with ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-soak-")))
         port = free_port()
-        start(stack, ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", str(tmp), "--save", "",
-                      "--appendonly", "yes", "--appendfsync", "everysec", "--auto-aof-rewrite-min-size", "1gb"],
-              dict(os.environ), tmp / "redis.log")
-        wait_for_port(port)
+        start_redis(stack, port, tmp, dict(os.environ))
         redis_url = f"redis://127.0.0.1:{port}/0"
         from freelunch import create_app
         from freelunch.db import database
