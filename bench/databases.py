@@ -3,6 +3,7 @@
 ``postgres`` creates (and first drops) database ``bench_<name>`` on the server at
 BENCH_POSTGRES_URL (default: the local one, as `make test-postgres` uses).
 """
+
 from __future__ import annotations
 
 import os

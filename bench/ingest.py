@@ -13,6 +13,7 @@ default, or postgres) with `--shards` stream shards, then measures:
 and checks every acknowledged event against the database. The last line is
 machine-readable. Options: --workers N (gunicorn), --seconds N (per open-loop phase).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,9 +32,8 @@ import time
 from contextlib import ExitStack
 from pathlib import Path
 
-import redis
-
 import databases
+import redis
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -77,8 +77,9 @@ def wait_for_port(port: int, seconds: float = 20) -> None:
 
 
 def start(stack: ExitStack, command: list[str], env: dict, log: Path) -> subprocess.Popen:
-    process = subprocess.Popen(command, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
-                               cwd=ROOT, start_new_session=True)
+    process = subprocess.Popen(
+        command, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, cwd=ROOT, start_new_session=True
+    )
 
     def stop():
         if process.poll() is None:
@@ -95,9 +96,29 @@ def start(stack: ExitStack, command: list[str], env: dict, log: Path) -> subproc
 def start_redis(stack: ExitStack, port: int, directory: Path, env: dict, *extra: str) -> subprocess.Popen:
     """Redis as production should run it for pointer data (docs/operations.md): AOF, fsync once a second,
     and rewrites of the AOF rare, since each one's end blocks Redis on fsyncs. Ready when it returns."""
-    process = start(stack, ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", str(directory),
-                            "--save", "", "--appendonly", "yes", "--appendfsync", "everysec",
-                            "--auto-aof-rewrite-min-size", "1gb", *extra], env, directory / "redis.log")
+    process = start(
+        stack,
+        [
+            "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(directory),
+            "--save",
+            "",
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "everysec",
+            "--auto-aof-rewrite-min-size",
+            "1gb",
+            *extra,
+        ],
+        env,
+        directory / "redis.log",
+    )
     wait_for_port(port)
     return process
 
@@ -171,22 +192,49 @@ def make_assignments(n: int) -> list[str]:
         tokens = []
         for k in range(n):
             hit = Hit.create(organization=org, batch=batch)
-            assignment = Assignment.create(organization=org, hit=hit, worker_id=f"W{k:09d}", source="lab",
-                                           version="POINTER_ORIGINAL")
+            assignment = Assignment.create(
+                organization=org, hit=hit, worker_id=f"W{k:09d}", source="lab", version="POINTER_ORIGINAL"
+            )
             tokens.append(assignment_token(assignment.id))
     return tokens
 
 
-def wrk(port: int, path: str, tokens_file: Path, page: int, seq_base: int, seconds: int, connections: int,
-        watch: dict[str, int]) -> dict:
+def wrk(
+    port: int,
+    path: str,
+    tokens_file: Path,
+    page: int,
+    seq_base: int,
+    seconds: int,
+    connections: int,
+    watch: dict[str, int],
+) -> dict:
     """Saturate ``path``; also returns the CPU each watched process spent per request (ms)."""
     before = {name: cpu_seconds(pid) for name, pid in watch.items()}
     load_before = os.times()
-    env = {**os.environ, "BENCH_TOKENS": str(tokens_file), "BENCH_PATH": path, "BENCH_PAGE": str(page),
-           "BENCH_SEQ_BASE": str(seq_base)}
-    client = subprocess.Popen(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s",
-                               "-s", str(HERE / "ingest_wrk.lua"), f"http://127.0.0.1:{port}{path}"],
-                              env=env, stdout=subprocess.PIPE, text=True)
+    env = {
+        **os.environ,
+        "BENCH_TOKENS": str(tokens_file),
+        "BENCH_PATH": path,
+        "BENCH_PAGE": str(page),
+        "BENCH_SEQ_BASE": str(seq_base),
+    }
+    client = subprocess.Popen(
+        [
+            "wrk",
+            "-t1",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--timeout",
+            "10s",
+            "-s",
+            str(HERE / "ingest_wrk.lua"),
+            f"http://127.0.0.1:{port}{path}",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     time.sleep(min(1.0, seconds / 2))
     spread = connections_per_process(port)
     out, _ = client.communicate()
@@ -195,14 +243,29 @@ def wrk(port: int, path: str, tokens_file: Path, page: int, seq_base: int, secon
     load_after = os.times()
     completed = int(re.search(r"(\d+) requests in", out).group(1))
     cpu_ms = {name: (cpu_seconds(pid) - before[name]) * 1000 / max(completed, 1) for name, pid in watch.items()}
-    cpu_ms["wrk"] = (load_after.children_user + load_after.children_system - load_before.children_user
-                     - load_before.children_system) * 1000 / max(completed, 1)
+    cpu_ms["wrk"] = (
+        (
+            load_after.children_user
+            + load_after.children_system
+            - load_before.children_user
+            - load_before.children_system
+        )
+        * 1000
+        / max(completed, 1)
+    )
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
-    return {"path": path, "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
-            "completed": completed, "failed": (int(non_2xx.group(1)) if non_2xx else 0)
-            + (sum(map(int, socket_errors.groups())) if socket_errors else 0),
-            "seq_base": seq_base, "page": page, "cpu_ms": cpu_ms, "spread": spread}
+    return {
+        "path": path,
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        "completed": completed,
+        "failed": (int(non_2xx.group(1)) if non_2xx else 0)
+        + (sum(map(int, socket_errors.groups())) if socket_errors else 0),
+        "seq_base": seq_base,
+        "page": page,
+        "cpu_ms": cpu_ms,
+        "spread": spread,
+    }
 
 
 def round_trips(r: redis.Redis) -> tuple[int, int]:
@@ -215,8 +278,9 @@ def connections_per_process(port: int) -> list[int]:
     """How many of the client's connections each server process holds, most first (empty without iproute2's ss)."""
     if not shutil.which("ss"):
         return []
-    out = subprocess.run(["ss", "-Htnp", "state", "established", f"sport = :{port}"],
-                         capture_output=True, text=True).stdout
+    out = subprocess.run(
+        ["ss", "-Htnp", "state", "established", f"sport = :{port}"], capture_output=True, text=True
+    ).stdout
     counts: dict[str, int] = {}
     for pid in re.findall(r"pid=(\d+)", out):
         counts[pid] = counts.get(pid, 0) + 1
@@ -232,9 +296,22 @@ def open_loop(port: int, path: str, tokens_file: Path, annotators: int, seconds:
     Every request counts: a failure at the time it failed, a timeout as the 15 s it waited.
     Errors and the accounting of lost batches include the warm-up.
     """
-    out = subprocess.run([sys.executable, str(HERE / "ingest_load.py"), str(port), path, str(tokens_file),
-                          str(annotators), str(seconds + WARMUP_S), str(page), str(seq_base)],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [
+            sys.executable,
+            str(HERE / "ingest_load.py"),
+            str(port),
+            path,
+            str(tokens_file),
+            str(annotators),
+            str(seconds + WARMUP_S),
+            str(page),
+            str(seq_base),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     results = json.loads(out)
 
     def pct(rows: list, p: float) -> float:
@@ -242,12 +319,20 @@ def open_loop(port: int, path: str, tokens_file: Path, annotators: int, seconds:
         return values[min(len(values) - 1, int(p * len(values)))] if values else float("nan")
 
     steady = [r for r in results if r[1] - seq_base >= WARMUP_S]  # seq = seq_base + the second it was due
-    return {"path": path, "annotators": annotators, "sent": len(results), "page": page,
-            "errors": sum(1 for r in results if r[2] != 202),
-            "client_lag_p99": sorted(r[4] for r in steady)[int(0.99 * len(steady))] if steady else float("nan"),
-            "p50": pct(steady, 0.50), "p99": pct(steady, 0.99), "max": pct(steady, 1.0),
-            "p99_with_warmup": pct(results, 0.99),
-            "statuses": sorted({r[2] for r in results}), "results": results}
+    return {
+        "path": path,
+        "annotators": annotators,
+        "sent": len(results),
+        "page": page,
+        "errors": sum(1 for r in results if r[2] != 202),
+        "client_lag_p99": sorted(r[4] for r in steady)[int(0.99 * len(steady))] if steady else float("nan"),
+        "p50": pct(steady, 0.50),
+        "p99": pct(steady, 0.99),
+        "max": pct(steady, 1.0),
+        "p99_with_warmup": pct(results, 0.99),
+        "statuses": sorted({r[2] for r in results}),
+        "results": results,
+    }
 
 
 def drain(r: redis.Redis, keys: list[str], worker_log: Path, seconds: float = 120) -> float:
@@ -285,10 +370,14 @@ def stored_events(database_url: str) -> int:
 def account(database_url: str, phases: list[dict], saturation: list[dict]) -> tuple[int, int]:
     """(lost, duplicated) events: every batch answered 202 must be stored, and stored once."""
     duplicated = databases.scalar(
-        database_url, "SELECT COALESCE(SUM(extra), 0) FROM (SELECT SUM(n_events) - MAX(n_events) AS extra"
-        " FROM pointer_chunk GROUP BY assignment_id, pageno, seq) AS per_batch")
-    stored = {(a, p, s): n for a, p, s, n in databases.rows(
-        database_url, "SELECT assignment_id, pageno, seq, n_events FROM pointer_chunk")}
+        database_url,
+        "SELECT COALESCE(SUM(extra), 0) FROM (SELECT SUM(n_events) - MAX(n_events) AS extra"
+        " FROM pointer_chunk GROUP BY assignment_id, pageno, seq) AS per_batch",
+    )
+    stored = {
+        (a, p, s): n
+        for a, p, s, n in databases.rows(database_url, "SELECT assignment_id, pageno, seq, n_events FROM pointer_chunk")
+    }
     ids = [row[0] for row in databases.rows(database_url, "SELECT id FROM assignment ORDER BY id")]
     lost = 0
     for phase in phases:
@@ -313,8 +402,11 @@ def main() -> None:
     options.add_argument("--rounds", type=int, default=2, help="alternating wrk rounds of bare and ingest")
     options.add_argument("--gunicorn", default="", help="gunicorn options added to the Procfile's, e.g. '--threads 8'")
     options.add_argument("--saturation-only", action="store_true", help="stop after the wrk runs")
-    options.add_argument("--database", default="sqlite", help="sqlite (a fresh file), postgres (a fresh database "
-                         "on BENCH_POSTGRES_URL's server) or a URL")
+    options.add_argument(
+        "--database",
+        default="sqlite",
+        help="sqlite (a fresh file), postgres (a fresh database on BENCH_POSTGRES_URL's server) or a URL",
+    )
     options.add_argument("--shards", type=int, default=1, help="INGEST_SHARDS (all on the benchmark's one Redis)")
     args = options.parse_args()
     for tool in ("wrk", "redis-server"):
@@ -326,10 +418,17 @@ def main() -> None:
         redis_port, web_port = free_port(), free_port()
         redis_url = f"redis://127.0.0.1:{redis_port}/0"
         database_url = databases.database_url(args.database, tmp, "ingest")
-        env = {**os.environ, "FREELUNCH_ENV": "production", "SECRET_KEY": "bench-secret", "FREELUNCH_INSTANCE": str(tmp),
-               "DATABASE_URL": database_url, "REDIS_URL": redis_url, "INGEST_STREAM_MAX": "1000000",
-               "INGEST_SHARDS": str(args.shards),
-               "PYTHONPATH": str(HERE)}
+        env = {
+            **os.environ,
+            "FREELUNCH_ENV": "production",
+            "SECRET_KEY": "bench-secret",
+            "FREELUNCH_INSTANCE": str(tmp),
+            "DATABASE_URL": database_url,
+            "REDIS_URL": redis_url,
+            "INGEST_STREAM_MAX": "1000000",
+            "INGEST_SHARDS": str(args.shards),
+            "PYTHONPATH": str(HERE),
+        }
         os.environ.update(env)
         redis_server = start_redis(stack, redis_port, tmp, env, "--latency-monitor-threshold", "10")
         subprocess.run([str(BIN / "freelunch"), "db", "upgrade"], env=env, check=True, capture_output=True)
@@ -342,8 +441,11 @@ def main() -> None:
         web = start(stack, web_command, env, tmp / "gunicorn.log")
         wait_for_port(web_port)
         print(f"load average before: {os.getloadavg()[0]:.2f} (other processes share these {os.cpu_count()} cores)")
-        print(f"stack: {' '.join(web_command[1:])}; redis-server (AOF everysec), rq worker; "
-              f"{N_ASSIGNMENTS} assignments, {EVENTS_PER_BATCH} events a batch", flush=True)
+        print(
+            f"stack: {' '.join(web_command[1:])}; redis-server (AOF everysec), rq worker; "
+            f"{N_ASSIGNMENTS} assignments, {EVENTS_PER_BATCH} events a batch",
+            flush=True,
+        )
 
         watch = {"gunicorn": web.pid, "redis": redis_server.pid}
 
@@ -352,10 +454,16 @@ def main() -> None:
             run = wrk(web_port, path, tokens_file, page, seq_base, args.saturation_seconds, args.connections, watch)
             trips, appends = (after - before for after, before in zip(round_trips(r), trips_before))
             cpu = ", ".join(f"{name} {ms:.3f}" for name, ms in run["cpu_ms"].items())
-            carried = (f"; {run['completed'] / trips:.2f} batches a round trip to Redis, {appends} stream entries"
-                       if path == "/api/ingest" and trips else "")
-            print(f"saturation {path}: {run['rps']:.0f} req/s ({run['failed']} failed); CPU ms a request: {cpu}; "
-                  f"connections per web process {run['spread']}{carried}", flush=True)
+            carried = (
+                f"; {run['completed'] / trips:.2f} batches a round trip to Redis, {appends} stream entries"
+                if path == "/api/ingest" and trips
+                else ""
+            )
+            print(
+                f"saturation {path}: {run['rps']:.0f} req/s ({run['failed']} failed); CPU ms a request: {cpu}; "
+                f"connections per web process {run['spread']}{carried}",
+                flush=True,
+            )
             return run
 
         for path in ("/bench/bare", "/api/ingest"):  # warm-up: imports, connections, caches
@@ -367,8 +475,9 @@ def main() -> None:
         saturate("/bench/direct", 2, 1_000_000)
         bare = max(run["rps"] for run in saturation if run["path"] == "/bench/bare")
         ingest = max(run["rps"] for run in saturation if run["path"] == "/api/ingest")
-        cpu_ratio = (statistics.median(sum(r["cpu_ms"].values()) for r in saturation if r["path"] == "/bench/bare")
-                     / statistics.median(sum(r["cpu_ms"].values()) for r in saturation if r["path"] == "/api/ingest"))
+        cpu_ratio = statistics.median(
+            sum(r["cpu_ms"].values()) for r in saturation if r["path"] == "/bench/bare"
+        ) / statistics.median(sum(r["cpu_ms"].values()) for r in saturation if r["path"] == "/api/ingest")
         print(f"ingest vs bare by CPU per request (gunicorn + redis + wrk, medians): {cpu_ratio:.2f}", flush=True)
         if args.saturation_only:
             print(f"ingest_vs_bare={ingest / bare if bare else float('nan'):.2f}")
@@ -381,8 +490,24 @@ def main() -> None:
         backlog, before = sum(r.xlen(key) for key in streams(args.shards)), stored_events(database_url)
         # Niced: on this one 2-core box the flusher stands in for worker machines of their own,
         # so its bursts after each stall must not take the cores from the web workers.
-        start(stack, ["nice", "-n", "10", str(BIN / "rq"), "worker", "--worker-class", "workers.app_worker.AppWorker", "--url", redis_url,
-                      "ingest", "default"], env, tmp / "worker.log")
+        start(
+            stack,
+            [
+                "nice",
+                "-n",
+                "10",
+                str(BIN / "rq"),
+                "worker",
+                "--worker-class",
+                "workers.app_worker.AppWorker",
+                "--url",
+                redis_url,
+                "ingest",
+                "default",
+            ],
+            env,
+            tmp / "worker.log",
+        )
         drained_at = drain(r, streams(args.shards), tmp / "worker.log")
         flushed, seconds = stored_events(database_url) - before, drained_at - first_flush_start(redis_url)
         flush_per_s = flushed / seconds
@@ -395,22 +520,33 @@ def main() -> None:
             before, disk_before, started = cpu_times(), disk_busy_ms(tmp), time.monotonic()
             result = open_loop(web_port, path, tokens_file, annotators, seconds, page, 100 * (len(phases) + 1))
             busy, stolen = (share(before, cpu_times(), fields) for fields in (BUSY, STEAL))
-            disk = (disk_busy_ms(tmp) - disk_before) / 1000 / (time.monotonic() - started) if disk_before >= 0 else float("nan")
+            disk = (
+                (disk_busy_ms(tmp) - disk_before) / 1000 / (time.monotonic() - started)
+                if disk_before >= 0
+                else float("nan")
+            )
             phases.append(result)
-            print(f"{label}: {annotators} annotators, {result['sent']} batches, p50 {result['p50']:.1f} ms, "
-                  f"p99 {result['p99']:.1f} ms, max {result['max']:.1f} ms (first {WARMUP_S} s included: p99 "
-                  f"{result['p99_with_warmup']:.1f} ms), errors {result['errors']} "
-                  f"(statuses {result['statuses']}); the client itself sent late by up to "
-                  f"{result['client_lag_p99']:.1f} ms (p99); the cores were {busy:.0%} busy, "
-                  f"{stolen:.1%} taken by the hypervisor; the disk was busy {disk:.0%} of the time", flush=True)
+            print(
+                f"{label}: {annotators} annotators, {result['sent']} batches, p50 {result['p50']:.1f} ms, "
+                f"p99 {result['p99']:.1f} ms, max {result['max']:.1f} ms (first {WARMUP_S} s included: p99 "
+                f"{result['p99_with_warmup']:.1f} ms), errors {result['errors']} "
+                f"(statuses {result['statuses']}); the client itself sent late by up to "
+                f"{result['client_lag_p99']:.1f} ms (p99); the cores were {busy:.0%} busy, "
+                f"{stolen:.1%} taken by the hypervisor; the disk was busy {disk:.0%} of the time",
+                flush=True,
+            )
             return result
 
         # Lightest first: an overloaded phase leaves a backlog that would spoil the next one.
         phase("open loop /api/ingest", "/api/ingest", 250, max(5, args.seconds * 2 // 3), 1)
         steady = phase("open loop /api/ingest", "/api/ingest", 1000, args.seconds, 1)
         for path, page in (("/api/ingest", 1), ("/bench/direct", 3)):
-            stall = start(stack, [sys.executable, str(HERE / "ingest_stall.py"), database_url, str(args.seconds + 1)],
-                          env, tmp / "stall.log")
+            stall = start(
+                stack,
+                [sys.executable, str(HERE / "ingest_stall.py"), database_url, str(args.seconds + 1)],
+                env,
+                tmp / "stall.log",
+            )
             time.sleep(0.2)  # the first stall begins as the load does
             result = phase(f"stalled {path}", path, 1000, args.seconds, page)
             stall.wait(30)
@@ -423,18 +559,31 @@ def main() -> None:
         drain(r, streams(args.shards), tmp / "worker.log")
         ingest_phases = [p for p in phases if p["path"] == "/api/ingest"]
         lost, duplicated = account(database_url, ingest_phases, ingest_runs)
-        print(f"accounted: {sum(p['sent'] for p in ingest_phases)} open-loop batches and "
-              f"{sum(run['completed'] for run in ingest_runs)} saturation batches to /api/ingest", flush=True)
+        print(
+            f"accounted: {sum(p['sent'] for p in ingest_phases)} open-loop batches and "
+            f"{sum(run['completed'] for run in ingest_runs)} saturation batches to /api/ingest",
+            flush=True,
+        )
         # Redis's own latency monitor: its event loop's stalls of 10 ms or more, by cause (e.g. aof-write).
-        stalls = ", ".join(f"{name.decode()} {worst} ms at worst"
-                           for name, _, _, worst, *_ in r.execute_command("LATENCY", "LATEST")) or "none"
-        print(f"load average after: {os.getloadavg()[0]:.2f}; Redis wrote its AOF late (an fsync still running) "
-              f"{r.info('persistence')['aof_delayed_fsync']} times; Redis stalls of 10 ms or more: {stalls}",
-              flush=True)
+        stalls = (
+            ", ".join(
+                f"{name.decode()} {worst} ms at worst"
+                for name, _, _, worst, *_ in r.execute_command("LATENCY", "LATEST")
+            )
+            or "none"
+        )
+        print(
+            f"load average after: {os.getloadavg()[0]:.2f}; Redis wrote its AOF late (an fsync still running) "
+            f"{r.info('persistence')['aof_delayed_fsync']} times; Redis stalls of 10 ms or more: {stalls}",
+            flush=True,
+        )
         print(f"database={args.database.split(':')[0]} shards={args.shards}", flush=True)
-        print(f"ingest_vs_bare={ingest / bare if bare else float('nan'):.2f} p99_ms={steady['p99']:.1f} p99_stalled_ms={stalled['p99']:.1f} "
-              f"direct_p99_stalled_ms={direct_stalled['p99']:.1f} errors_stalled={stalled['errors']} "
-              f"flush_events_per_s={flush_per_s:.0f} lost={lost} duplicated={duplicated}", flush=True)
+        print(
+            f"ingest_vs_bare={ingest / bare if bare else float('nan'):.2f} p99_ms={steady['p99']:.1f} p99_stalled_ms={stalled['p99']:.1f} "
+            f"direct_p99_stalled_ms={direct_stalled['p99']:.1f} errors_stalled={stalled['errors']} "
+            f"flush_events_per_s={flush_per_s:.0f} lost={lost} duplicated={duplicated}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ share its reading, parsing and checking:
 
 Served by gunicorn as ``--pythonpath bench 'ingest_app:create_app()'``.
 """
+
 from __future__ import annotations
 
 import time
@@ -35,9 +36,14 @@ def direct(app: Flask, environ: Mapping) -> Answer:
         return refused.answer
     database.connect(reuse_if_open=True)  # kept open between requests: the naive design at its best
     with database.atomic():
-        PointerChunk.insert(assignment=assignment_id, pageno=batch.page, seq=batch.seq, n_events=batch.n_events,
-                            events=batch.events_json.decode(), received_at=int(time.time() * 1000)
-                            ).on_conflict_ignore().execute()
+        PointerChunk.insert(
+            assignment=assignment_id,
+            pageno=batch.page,
+            seq=batch.seq,
+            n_events=batch.n_events,
+            events=batch.events_json.decode(),
+            received_at=int(time.time() * 1000),
+        ).on_conflict_ignore().execute()
     return ACCEPTED
 
 

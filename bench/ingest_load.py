@@ -12,6 +12,7 @@ status, latency ms, how late the client itself sent it ms].
 
     python bench/ingest_load.py PORT PATH TOKENS_FILE ANNOTATORS SECONDS PAGE SEQ_BASE
 """
+
 from __future__ import annotations
 
 import errno
@@ -25,8 +26,10 @@ TIMEOUT_S = 15.0
 
 
 def events_json(now_ms: int) -> bytes:
-    moves = [f'{{"type":"move","i":{k % 48},"x":{(k * 0.0151) % 1!r},"y":{(k * 0.0234 + 0.1) % 1!r},"time":{now_ms + k * 17}}}'
-             for k in range(60)]
+    moves = [
+        f'{{"type":"move","i":{k % 48},"x":{(k * 0.0151) % 1!r},"y":{(k * 0.0234 + 0.1) % 1!r},"time":{now_ms + k * 17}}}'
+        for k in range(60)
+    ]
     return ("[" + ",".join(moves) + "]").encode()
 
 
@@ -58,7 +61,9 @@ def run(port: int, path: str, tokens: list[str], annotators: int, seconds: int, 
             return None
         headers = answer[:end].lower()
         at = headers.find(b"content-length:")
-        length = int(headers[at + 15:headers.find(b"\r\n", at) if b"\r\n" in headers[at:] else None]) if at >= 0 else 0
+        length = (
+            int(headers[at + 15 : headers.find(b"\r\n", at) if b"\r\n" in headers[at:] else None]) if at >= 0 else 0
+        )
         if len(answer) < end + 4 + length:
             return None
         return int(answer[9:12]), b"connection: close" not in headers
@@ -71,7 +76,11 @@ def run(port: int, path: str, tokens: list[str], annotators: int, seconds: int, 
             if due > now:
                 break
             body = b'{"token":"%s","page":%d,"tab":0,"seq":%d,"events":%s}' % (
-                tokens[who % len(tokens)].encode(), page, seq_base + second, events)
+                tokens[who % len(tokens)].encode(),
+                page,
+                seq_base + second,
+                events,
+            )
             request = head + b"Content-Length: %d\r\n\r\n" % len(body) + body
             sock = idle.pop(who, None)
             if sock is not None:

@@ -1,7 +1,8 @@
 """Hold the database's write lock on pointer_chunk for 2 s of every 5 s, as a migration, a backup or a heavy export would.
 
-    python bench/ingest_stall.py DATABASE_URL SECONDS
+python bench/ingest_stall.py DATABASE_URL SECONDS
 """
+
 import sys
 import time
 
@@ -16,7 +17,9 @@ if __name__ == "__main__":
     end = time.monotonic() + seconds
     while time.monotonic() < end:
         # The write lock: every other writer waits.
-        connection.cursor().execute("BEGIN IMMEDIATE" if sqlite else "BEGIN; LOCK TABLE pointer_chunk IN EXCLUSIVE MODE")
+        connection.cursor().execute(
+            "BEGIN IMMEDIATE" if sqlite else "BEGIN; LOCK TABLE pointer_chunk IN EXCLUSIVE MODE"
+        )
         time.sleep(HOLD_S)
         connection.cursor().execute("COMMIT")
         time.sleep(PERIOD_S - HOLD_S)

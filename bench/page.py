@@ -9,6 +9,7 @@
 Runs on a throwaway SQLite database and media folder; needs no Redis for 1 and 2.
 The last line is one line of figures, for scripts.
 """
+
 from __future__ import annotations
 
 import io
@@ -27,8 +28,14 @@ from werkzeug.test import EnvironBuilder
 ROOT = Path(__file__).resolve().parents[1]
 RENDERS = 1000
 CHROMIUM = "/usr/bin/chromium"
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-         "--disable-sync", "--no-first-run"]
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 # Wraps the page's pointer listeners on images, before the tracker loads, to time each call.
 TIMING_SCRIPT = """
 window.__trackerCost = {n: 0, ms: 0};
@@ -52,15 +59,20 @@ def build(instance: Path):
     """An app on a fresh database with one 48-image page and an assignment; returns (app, token URL)."""
     # No Redis on purpose (port 1 refuses at once): ingest answers 503 and the tracker keeps its batches,
     # which exercises its retry path and leaves the shared Redis alone.
-    os.environ.update(FREELUNCH_INSTANCE=str(instance), SECRET_KEY="bench", FREELUNCH_ENV="testing",
-                      DATABASE_URL=f"sqlite:///{instance / 'bench.db'}", MEDIA_ROOT=str(instance / "media"),
-                      REDIS_URL="redis://127.0.0.1:1/0")
+    os.environ.update(
+        FREELUNCH_INSTANCE=str(instance),
+        SECRET_KEY="bench",
+        FREELUNCH_ENV="testing",
+        DATABASE_URL=f"sqlite:///{instance / 'bench.db'}",
+        MEDIA_ROOT=str(instance / "media"),
+        REDIS_URL="redis://127.0.0.1:1/0",
+    )
     from freelunch import create_app, storage
     from freelunch.db import database
     from freelunch.models import Batch, Candidate, Dataset, Image, ImageClass, Organization
+    from freelunch.services.accounts.identity import assignment_token
     from freelunch.services.annotation import pages as annotation
     from freelunch.services.batches.hits import build_hits
-    from freelunch.services.accounts.identity import assignment_token
     from freelunch.services.schema import upgrade
 
     app = create_app()
@@ -68,9 +80,14 @@ def build(instance: Path):
     with app.app_context():
         org = Organization.create(name="Bench")
         dataset = Dataset.create(organization=org, name="Bench")
-        image_class = ImageClass.create(organization=org, dataset=dataset, key="n01440764", names=["tench", "Tinca tinca"],
-                                        description="freshwater dace-like game fish",
-                                        wikipedia=["https://en.wikipedia.org/wiki/Tench"])
+        image_class = ImageClass.create(
+            organization=org,
+            dataset=dataset,
+            key="n01440764",
+            names=["tench", "Tinca tinca"],
+            description="freshwater dace-like game fish",
+            wikipedia=["https://en.wikipedia.org/wiki/Tench"],
+        )
         for n in range(96):  # two pages of 48: each page's spares come from the other
             out = io.BytesIO()
             PILImage.new("RGB", (500, 375) if n % 2 else (375, 500), (n * 5, 120, 200)).save(out, "JPEG")
@@ -81,7 +98,9 @@ def build(instance: Path):
         build_hits(batch)
         hit = batch.hits.get()
         with app.test_request_context():
-            opening = annotation.open_link({"hitDatasetName": str(batch.id), "imageNetHitId": hit.key, "workerId": "B1"})
+            opening = annotation.open_link(
+                {"hitDatasetName": str(batch.id), "imageNetHitId": hit.key, "workerId": "B1"}
+            )
             url = f"/annotate?token={assignment_token(opening.assignment.id)}"
     database.close()
     return app, url
@@ -115,9 +134,12 @@ def page_weight(app, url: str) -> dict[str, int]:
     html = app.test_client().get(url).get_data()
     assert html.count(b"data-image-id=") == 48
     static = ROOT / "static"
-    return {"html": len(html), "tracker.js": (static / "tracker.js").stat().st_size,
-            "annotate.css": (static / "annotate.css").stat().st_size,
-            "htmx": (static / "htmx-2.0.11.min.js").stat().st_size}
+    return {
+        "html": len(html),
+        "tracker.js": (static / "tracker.js").stat().st_size,
+        "annotate.css": (static / "annotate.css").stat().st_size,
+        "htmx": (static / "htmx-2.0.11.min.js").stat().st_size,
+    }
 
 
 def tracker_cost(app, url: str) -> tuple[float, int] | None:
@@ -142,7 +164,11 @@ def tracker_cost(app, url: str) -> tuple[float, int] | None:
                 box = page.locator(f'img[data-i="{i}"]').bounding_box()
                 for k in range(150):
                     t = k / 150
-                    page.mouse.move(box["x"] + box["width"] * (0.05 + 0.9 * t), box["y"] + box["height"] * (0.5 + 0.4 * (t - 0.5)), steps=2)
+                    page.mouse.move(
+                        box["x"] + box["width"] * (0.05 + 0.9 * t),
+                        box["y"] + box["height"] * (0.5 + 0.4 * (t - 0.5)),
+                        steps=2,
+                    )
                 page.mouse.move(5, 5)
             cost = page.evaluate("window.__trackerCost")
             browser.close()
@@ -159,11 +185,16 @@ def main() -> int:
         cpu_median = statistics.median(cpu)
         weight = page_weight(app, url)
         total_kb = sum(weight.values()) / 1024
-        print(f"render of a 48-image page, {RENDERS} renders: median {median:.2f} ms, p95 {p95:.2f} ms "
-              f"(target median <= 5 ms); fastest {min(times):.2f} ms; CPU median {cpu_median:.2f} ms; "
-              f"load average {os.getloadavg()[0]:.1f}")
-        print("page weight without images: " + ", ".join(f"{k} {v / 1024:.1f} KB" for k, v in weight.items())
-              + f"; total {total_kb:.1f} KB (target <= 100 KB)")
+        print(
+            f"render of a 48-image page, {RENDERS} renders: median {median:.2f} ms, p95 {p95:.2f} ms "
+            f"(target median <= 5 ms); fastest {min(times):.2f} ms; CPU median {cpu_median:.2f} ms; "
+            f"load average {os.getloadavg()[0]:.1f}"
+        )
+        print(
+            "page weight without images: "
+            + ", ".join(f"{k} {v / 1024:.1f} KB" for k, v in weight.items())
+            + f"; total {total_kb:.1f} KB (target <= 100 KB)"
+        )
         cost = tracker_cost(app, url)
         if cost is None:
             print("tracker cost: skipped, /usr/bin/chromium is missing")
@@ -171,8 +202,10 @@ def main() -> int:
         else:
             cost_us, events = cost
             print(f"tracker cost in Chromium: {cost_us:.1f} us per pointer event (mean over {events} real events)")
-    print(f"render_median_ms={median:.2f} render_p95_ms={p95:.2f} render_min_ms={min(times):.2f} "
-          f"render_cpu_median_ms={cpu_median:.2f} page_kb={total_kb:.1f} tracker_us_per_event={cost_us:.1f}")
+    print(
+        f"render_median_ms={median:.2f} render_p95_ms={p95:.2f} render_min_ms={min(times):.2f} "
+        f"render_cpu_median_ms={cpu_median:.2f} page_kb={total_kb:.1f} tracker_us_per_event={cost_us:.1f}"
+    )
     return 0 if median <= 5 and total_kb <= 100 else 1
 
 

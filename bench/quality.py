@@ -8,6 +8,7 @@ line holds the figures the issue names, one each.
 
 Timings are wall-clock on a shared machine: the load average is printed with them.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,8 +30,14 @@ from freelunch.services.review import aggregation, rounds  # noqa: E402
 
 FIXED_VOTES = 10
 TARGETS = {
-    "ds_accuracy_at_10": 0.985, "rounds95_votes": 4.0, "rounds95_precision": 0.95, "rounds99_votes": 5.5,
-    "rounds99_precision": 0.99, "rounds99_pages_ratio": 0.70, "fit_s_144k": 10.0, "fit_mb_144k": 300.0,
+    "ds_accuracy_at_10": 0.985,
+    "rounds95_votes": 4.0,
+    "rounds95_precision": 0.95,
+    "rounds99_votes": 5.5,
+    "rounds99_precision": 0.99,
+    "rounds99_pages_ratio": 0.70,
+    "fit_s_144k": 10.0,
+    "fit_mb_144k": 300.0,
 }
 
 
@@ -79,10 +86,18 @@ def fixed_outcomes(world: World) -> list[Outcome]:
     ds = aggregation.fit(v, "ds")
     per_image = candidate_votes(world)
     return [
-        Outcome("fixed-10 MV 0.5", aggregation.decide_frequency(mv.n_selected, mv.n_votes, 0.5)[:n], per_image,
-                world.paid_pages),
-        Outcome("fixed-10 MV 0.7", aggregation.decide_frequency(mv.n_selected, mv.n_votes, 0.7)[:n], per_image,
-                world.paid_pages),
+        Outcome(
+            "fixed-10 MV 0.5",
+            aggregation.decide_frequency(mv.n_selected, mv.n_votes, 0.5)[:n],
+            per_image,
+            world.paid_pages,
+        ),
+        Outcome(
+            "fixed-10 MV 0.7",
+            aggregation.decide_frequency(mv.n_selected, mv.n_votes, 0.7)[:n],
+            per_image,
+            world.paid_pages,
+        ),
         Outcome("fixed-10 DS 0.5", aggregation.decide(ds.p_yes, 0.5)[:n], per_image, world.paid_pages),
     ]
 
@@ -95,8 +110,13 @@ def ask_again(world: World, more: np.ndarray) -> bool:
     return bool(planned.pages)
 
 
-def in_rounds(seed: int, target: float, first: int = rounds.DEFAULT_FIRST_ROUND, cap: int = FIXED_VOTES,
-              step: int = rounds.DEFAULT_STEP) -> Outcome:
+def in_rounds(
+    seed: int,
+    target: float,
+    first: int = rounds.DEFAULT_FIRST_ROUND,
+    cap: int = FIXED_VOTES,
+    step: int = rounds.DEFAULT_STEP,
+) -> Outcome:
     """Round 1: every candidate ``first`` votes; then refit, re-pool the open ones by class, until none is open."""
     world = make_world(seed)
     classes = range(world.item_class.max() + 1)
@@ -111,8 +131,13 @@ def in_rounds(seed: int, target: float, first: int = rounds.DEFAULT_FIRST_ROUND,
             break
         n_rounds += 1
     n = world.n_candidates
-    return Outcome(f"rounds DS {target}", aggregation.decide(fitted.p_yes, target)[:n], candidate_votes(world),
-                   world.paid_pages, n_rounds)
+    return Outcome(
+        f"rounds DS {target}",
+        aggregation.decide(fitted.p_yes, target)[:n],
+        candidate_votes(world),
+        world.paid_pages,
+        n_rounds,
+    )
 
 
 def deng(seed: int, target: float, cap: int = FIXED_VOTES, min_cell: int = 5) -> Outcome:
@@ -172,8 +197,14 @@ def fit_child(database_url: str, batch_id: int) -> None:
     from freelunch.models import Batch
     from freelunch.services.review import fits
 
-    app = create_app({"DATABASE_URL": database_url, "SECRET_KEY": "bench", "WORKER_ID_KEY": "bench",
-                      "INSTANCE_PATH": tempfile.mkdtemp()})
+    app = create_app(
+        {
+            "DATABASE_URL": database_url,
+            "SECRET_KEY": "bench",
+            "WORKER_ID_KEY": "bench",
+            "INSTANCE_PATH": tempfile.mkdtemp(),
+        }
+    )
     with app.app_context():
         batch = Batch.get_by_id(batch_id)
         cpu = time.process_time()
@@ -184,8 +215,19 @@ def fit_child(database_url: str, batch_id: int) -> None:
         total = time.perf_counter() - start
         cpu = time.process_time() - cpu
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"seconds": total, "cpu_seconds": cpu, "read_seconds": read_s, "mb": peak_mb, "items": loaded.votes.n_items,
-                      "votes": len(loaded.votes.item), "iterations": fitted.iterations}))
+    print(
+        json.dumps(
+            {
+                "seconds": total,
+                "cpu_seconds": cpu,
+                "read_seconds": read_s,
+                "mb": peak_mb,
+                "items": loaded.votes.n_items,
+                "votes": len(loaded.votes.item),
+                "iterations": fitted.iterations,
+            }
+        )
+    )
 
 
 def time_fit(database_url: str | None, images: int, votes: int) -> dict:
@@ -195,8 +237,9 @@ def time_fit(database_url: str | None, images: int, votes: int) -> dict:
     start = time.perf_counter()
     batch_id = seed_votes.seed(url, images, votes)
     seeded = time.perf_counter() - start
-    out = subprocess.run([sys.executable, __file__, "--fit-child", url, str(batch_id)], check=True,
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, __file__, "--fit-child", url, str(batch_id)], check=True, capture_output=True, text=True
+    )
     result = json.loads(out.stdout.strip().splitlines()[-1])
     result["seed_seconds"] = seeded
     result["database"] = url.split(":")[0]
@@ -216,40 +259,53 @@ def main() -> None:
     print(f"load average at start: {os.getloadavg()[0]:.2f} (2 cores shared; timings are noisy)")
     started = time.perf_counter()
     world = fixed(args.seed, FIXED_VOTES)
-    truth = world.truth[:world.n_candidates]
+    truth = world.truth[: world.n_candidates]
     fixed_pages = world.paid_pages
     outcomes = fixed_outcomes(world)
     outcomes += [in_rounds(args.seed, 0.95), in_rounds(args.seed, 0.99), deng(args.seed, 0.99)]
     print(f"world: {world.n_candidates:,} candidates, 200 classes, 600 workers; fixed-10 = {fixed_pages:,} paid pages")
-    print(f"{'strategy':<20} {'votes/img':>9} {'pages':>7} {'ratio':>6} {'rounds':>6} {'precision':>9} "
-          f"{'recall':>7} {'accuracy':>8} {'open':>6}")
+    print(
+        f"{'strategy':<20} {'votes/img':>9} {'pages':>7} {'ratio':>6} {'rounds':>6} {'precision':>9} "
+        f"{'recall':>7} {'accuracy':>8} {'open':>6}"
+    )
     scores = {}
     for o in outcomes:
         s = o.scores(truth)
         scores[o.name] = (o, s)
-        print(f"{o.name:<20} {o.votes_per_image:>9.2f} {o.paid_pages:>7,} {o.paid_pages / fixed_pages:>6.3f} "
-              f"{o.rounds:>6} {s['precision']:>9.4f} {s['recall']:>7.4f} {s['accuracy']:>8.4f} {s['open']:>6.3f}")
+        print(
+            f"{o.name:<20} {o.votes_per_image:>9.2f} {o.paid_pages:>7,} {o.paid_pages / fixed_pages:>6.3f} "
+            f"{o.rounds:>6} {s['precision']:>9.4f} {s['recall']:>7.4f} {s['accuracy']:>8.4f} {s['open']:>6.3f}"
+        )
     print(f"simulation took {time.perf_counter() - started:.1f} s")
     fit = time_fit(args.database, args.fit_images, FIXED_VOTES)
-    print(f"refit of {fit['items']:,} items x {fit['votes'] / fit['items']:.1f} votes from {fit['database']}: "
-          f"{fit['seconds']:.2f} s ({fit['read_seconds']:.2f} s reading; {fit['cpu_seconds']:.2f} s of this process's "
-          f"CPU, the database's own work aside), peak {fit['mb']:.0f} MB, "
-          f"{fit['iterations']} EM iterations; load average {os.getloadavg()[0]:.2f}")
+    print(
+        f"refit of {fit['items']:,} items x {fit['votes'] / fit['items']:.1f} votes from {fit['database']}: "
+        f"{fit['seconds']:.2f} s ({fit['read_seconds']:.2f} s reading; {fit['cpu_seconds']:.2f} s of this process's "
+        f"CPU, the database's own work aside), peak {fit['mb']:.0f} MB, "
+        f"{fit['iterations']} EM iterations; load average {os.getloadavg()[0]:.2f}"
+    )
     mv07, ds10 = scores["fixed-10 MV 0.7"], scores["fixed-10 DS 0.5"]
     r95, r99 = scores["rounds DS 0.95"], scores["rounds DS 0.99"]
     figures = {
-        "mv07_precision": mv07[1]["precision"], "mv07_recall": mv07[1]["recall"],
+        "mv07_precision": mv07[1]["precision"],
+        "mv07_recall": mv07[1]["recall"],
         "ds_accuracy_at_10": ds10[1]["accuracy"],
-        "rounds95_votes": r95[0].votes_per_image, "rounds95_precision": r95[1]["precision"],
-        "rounds99_votes": r99[0].votes_per_image, "rounds99_precision": r99[1]["precision"],
-        "rounds99_recall": r99[1]["recall"], "rounds99_pages_ratio": r99[0].paid_pages / fixed_pages,
-        "fit_s_144k": fit["seconds"], "fit_mb_144k": fit["mb"],
+        "rounds95_votes": r95[0].votes_per_image,
+        "rounds95_precision": r95[1]["precision"],
+        "rounds99_votes": r99[0].votes_per_image,
+        "rounds99_precision": r99[1]["precision"],
+        "rounds99_recall": r99[1]["recall"],
+        "rounds99_pages_ratio": r99[0].paid_pages / fixed_pages,
+        "fit_s_144k": fit["seconds"],
+        "fit_mb_144k": fit["mb"],
     }
     lower_is_better = {"rounds95_votes", "rounds99_votes", "rounds99_pages_ratio", "fit_s_144k", "fit_mb_144k"}
     for name, target in TARGETS.items():
         ok = figures[name] <= target if name in lower_is_better else figures[name] >= target
-        print(f"  {name}: {figures[name]:.4f} (target {'<=' if name in lower_is_better else '>='} {target}) "
-              f"{'ok' if ok else 'MISSED'}")
+        print(
+            f"  {name}: {figures[name]:.4f} (target {'<=' if name in lower_is_better else '>='} {target}) "
+            f"{'ok' if ok else 'MISSED'}"
+        )
     recall_ok = figures["rounds99_recall"] >= figures["mv07_recall"]
     print(f"  rounds99_recall >= mv07_recall: {'ok' if recall_ok else 'MISSED'}")
     print(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in figures.items()))

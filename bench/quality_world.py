@@ -9,6 +9,7 @@ images of known label, 25 positive and 25 negative per class. A page is one
 class: 42 candidates + 3 positive + 3 negative controls, seen by distinct
 workers, none of whom has voted on any of its images before.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -59,17 +60,22 @@ class World:
         return np.flatnonzero((self.item_class == c) & (self.gold < 0))
 
     def arrays(self):
-        return (np.concatenate(self.v_item) if self.v_item else np.zeros(0, np.int64),
-                np.concatenate(self.v_worker) if self.v_worker else np.zeros(0, np.int64),
-                np.concatenate(self.v_selected) if self.v_selected else np.zeros(0, bool))
+        return (
+            np.concatenate(self.v_item) if self.v_item else np.zeros(0, np.int64),
+            np.concatenate(self.v_worker) if self.v_worker else np.zeros(0, np.int64),
+            np.concatenate(self.v_selected) if self.v_selected else np.zeros(0, bool),
+        )
 
     def show(self, c: int, items: np.ndarray, assignments: int, fill: int = 0) -> None:
         """Show a page of class ``c`` (``items`` + 3 + 3 controls + ``fill`` more controls) to distinct
         workers who have not voted on any of its images."""
         positives, negatives = self.controls[c]
         extra = self.rng.choice(np.r_[positives, negatives], size=min(fill, len(positives) * 2), replace=False)
-        page = np.r_[items, self.rng.choice(positives, PAGE_CONTROLS, replace=False),
-                     self.rng.choice(negatives, PAGE_CONTROLS, replace=False)]
+        page = np.r_[
+            items,
+            self.rng.choice(positives, PAGE_CONTROLS, replace=False),
+            self.rng.choice(negatives, PAGE_CONTROLS, replace=False),
+        ]
         page = np.unique(np.r_[page, extra])
         excluded = set().union(*(self.seen.get(int(i), set()) for i in items)) if len(items) else set()
         weights = self.activity.copy()
@@ -124,14 +130,21 @@ def make_world(seed: int = 2009) -> World:
     rates = {k[0]: (k[2], k[3]) for k in KINDS}
     activity = rng.lognormal(0, ACTIVITY_SIGMA, WORKERS)
     return World(
-        rng=rng, item_class=np.concatenate(item_class), truth=np.concatenate(truth),
-        clarity=np.concatenate(clarity), gold=np.concatenate(gold).astype(np.int8), n_candidates=n_candidates,
-        worker_sens=np.array([rates[k][0] for k in kinds]), worker_spec=np.array([rates[k][1] for k in kinds]),
-        worker_kind=kinds, activity=activity / activity.sum(), controls=controls,
+        rng=rng,
+        item_class=np.concatenate(item_class),
+        truth=np.concatenate(truth),
+        clarity=np.concatenate(clarity),
+        gold=np.concatenate(gold).astype(np.int8),
+        n_candidates=n_candidates,
+        worker_sens=np.array([rates[k][0] for k in kinds]),
+        worker_spec=np.array([rates[k][1] for k in kinds]),
+        worker_kind=kinds,
+        activity=activity / activity.sum(),
+        controls=controls,
     )
 
 
 def first_pages(world: World, c: int) -> list[np.ndarray]:
     """A class's candidates cut into pages of 42 (the last one may be short)."""
     items = world.candidates_of(c)
-    return [items[i:i + PAGE_CANDIDATES] for i in range(0, len(items), PAGE_CANDIDATES)]
+    return [items[i : i + PAGE_CANDIDATES] for i in range(0, len(items), PAGE_CANDIDATES)]

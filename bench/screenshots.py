@@ -11,6 +11,7 @@ pages of its first HIT in Chromium (real clicks, real Submit), adds a dataset wi
 
 Redis: REDIS_URL when set, else a private redis-server (as `make run`). Needs /usr/bin/chromium.
 """
+
 from __future__ import annotations
 
 import os
@@ -24,8 +25,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "screenshots"
 CHROMIUM = "/usr/bin/chromium"
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-         "--disable-sync", "--no-first-run"]
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 VIEWPORT = {"width": 1280, "height": 800}
 FISH = ("n01440764", "n01443537", "n01484850", "n01491361", "n01494475")  # tench, goldfish, three sharks
 
@@ -40,8 +47,13 @@ def serve(app) -> tuple[str, callable]:
 
 def main() -> None:
     instance = Path(tempfile.mkdtemp(prefix="freelunch-screens-"))
-    os.environ.update(FREELUNCH_INSTANCE=str(instance), SECRET_KEY="screens", FREELUNCH_ENV="testing",
-                      DATABASE_URL=f"sqlite:///{instance / 'screens.db'}", MEDIA_ROOT=str(instance / "media"))
+    os.environ.update(
+        FREELUNCH_INSTANCE=str(instance),
+        SECRET_KEY="screens",
+        FREELUNCH_ENV="testing",
+        DATABASE_URL=f"sqlite:///{instance / 'screens.db'}",
+        MEDIA_ROOT=str(instance / "media"),
+    )
     from workers.dev import redis_command
 
     start_redis, redis_url = redis_command()
@@ -77,12 +89,19 @@ def shoot(instance: Path) -> None:
         imagenet = Dataset.create(organization=organization, name="ImageNet-1k")
         import_classes_json(imagenet, IMAGENET_1K.classes(), IMAGENET_1K.wikipedia())
         # Candidates (listed by URL, never fetched here) for the fish, so the builder has something to price.
-        for n, image_class in enumerate(ImageClass.select().where(ImageClass.dataset == imagenet,
-                                                                  ImageClass.key.in_(FISH))):
+        for n, image_class in enumerate(
+            ImageClass.select().where(ImageClass.dataset == imagenet, ImageClass.key.in_(FISH))
+        ):
             for k in range(60 + 25 * n):
                 role = "positive" if k < 4 else "negative" if k < 8 else "candidate"
-                image = Image.create(organization=organization, dataset=imagenet, key=f"{image_class.key}/{k}",
-                                     url=f"https://images.example.org/{image_class.key}/{k}.jpg", width=500, height=375)
+                image = Image.create(
+                    organization=organization,
+                    dataset=imagenet,
+                    key=f"{image_class.key}/{k}",
+                    url=f"https://images.example.org/{image_class.key}/{k}.jpg",
+                    width=500,
+                    height=375,
+                )
                 Candidate.create(organization=organization, image=image, image_class=image_class, role=role)
     OUT.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:

@@ -14,6 +14,7 @@ to the last minute (from minute 1 when the run is 5 minutes or shorter, which
 the output says); the web processes count with their gunicorn workers, the RQ
 workers without the work horses they fork per job.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -96,7 +97,10 @@ def main() -> None:
     options.add_argument("--web-concurrency", type=int, default=2, help="gunicorn workers per web process")
     args = options.parse_args()
 
-    print(f"load average before: {os.getloadavg()[0]:.2f} (other processes share these {os.cpu_count()} cores)", flush=True)
+    print(
+        f"load average before: {os.getloadavg()[0]:.2f} (other processes share these {os.cpu_count()} cores)",
+        flush=True,
+    )
     with ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-soak-")))
         port = free_port()
@@ -108,8 +112,13 @@ def main() -> None:
         from freelunch.services.schema import upgrade
 
         database_url = databases.fresh_postgres("bench_soak")
-        settings = {"DATABASE_URL": database_url, "REDIS_URL": redis_url, "SECRET_KEY": "bench-soak",
-                    "INGEST_SHARDS": args.shards, "INSTANCE_PATH": str(tmp)}
+        settings = {
+            "DATABASE_URL": database_url,
+            "REDIS_URL": redis_url,
+            "SECRET_KEY": "bench-soak",
+            "INGEST_SHARDS": args.shards,
+            "INSTANCE_PATH": str(tmp),
+        }
         app = create_app(settings)
         with app.app_context(), database.connection_context():
             upgrade(database)
@@ -119,15 +128,23 @@ def main() -> None:
         files = []
         for k in range(2):
             files.append(tmp / f"tokens{k}.txt")
-            files[-1].write_text("\n".join(tokens[k * half:(k + 1) * half]))
-        env = {"DATABASE_URL": database_url, "REDIS_URL": redis_url, "SECRET_KEY": "bench-soak",
-               "INGEST_SHARDS": str(args.shards), "FREELUNCH_INSTANCE": str(tmp)}
+            files[-1].write_text("\n".join(tokens[k * half : (k + 1) * half]))
+        env = {
+            "DATABASE_URL": database_url,
+            "REDIS_URL": redis_url,
+            "SECRET_KEY": "bench-soak",
+            "INGEST_SHARDS": str(args.shards),
+            "FREELUNCH_INSTANCE": str(tmp),
+        }
         deployment = Deployment(env, tmp, web_concurrency=args.web_concurrency).start()
         stack.callback(deployment.stop)
         with app.app_context():
             redis_client = ingest_client(app.config)
-        print(f"{2 * half} annotators, one batch of {EVENTS_PER_BATCH} events a second each, over 2 web processes "
-              f"({args.web_concurrency} gunicorn workers each); {args.shards} shards on one Redis; PostgreSQL", flush=True)
+        print(
+            f"{2 * half} annotators, one batch of {EVENTS_PER_BATCH} events a second each, over 2 web processes "
+            f"({args.web_concurrency} gunicorn workers each); {args.shards} shards on one Redis; PostgreSQL",
+            flush=True,
+        )
 
         accepted: set[tuple[int, int]] = set()
         latencies: list[float] = []
@@ -136,8 +153,7 @@ def main() -> None:
         for minute in range(1, args.minutes + 1):
             sampler = Sampler(redis_client, args.shards)
             sampler.start()
-            loads = [start_load(web, file, half, 60, 1, minute * 100)
-                     for web, file in zip(deployment.web_ports, files)]
+            loads = [start_load(web, file, half, 60, 1, minute * 100) for web, file in zip(deployment.web_ports, files)]
             minute_latencies = []
             for k, load in enumerate(loads):
                 for who, seq, status, ms, _ in results(load):
@@ -153,26 +169,44 @@ def main() -> None:
             latencies += minute_latencies
             rss = process_rss(deployment)
             rss_by_minute.append(rss)
-            print(f"minute {minute}: p50 {percentile(minute_latencies, 0.5):.1f} ms, p99 "
-                  f"{percentile(minute_latencies, 0.99):.1f} ms; stream length up to {sampler.length}, flush lag up to "
-                  f"{sampler.lag_s:.1f} s; RSS MB " + ", ".join(f"{name} {mb:.0f}" for name, mb in rss.items())
-                  + f"; errors so far {errors}; load average {os.getloadavg()[0]:.2f}", flush=True)
+            print(
+                f"minute {minute}: p50 {percentile(minute_latencies, 0.5):.1f} ms, p99 "
+                f"{percentile(minute_latencies, 0.99):.1f} ms; stream length up to {sampler.length}, flush lag up to "
+                f"{sampler.lag_s:.1f} s; RSS MB "
+                + ", ".join(f"{name} {mb:.0f}" for name, mb in rss.items())
+                + f"; errors so far {errors}; load average {os.getloadavg()[0]:.2f}",
+                flush=True,
+            )
 
         drain(redis_client, args.shards)
-        stored = {(a, s): n for a, s, n in databases.rows(
-            database_url, "SELECT assignment_id, seq, n_events FROM pointer_chunk WHERE pageno = 1")}
+        stored = {
+            (a, s): n
+            for a, s, n in databases.rows(
+                database_url, "SELECT assignment_id, seq, n_events FROM pointer_chunk WHERE pageno = 1"
+            )
+        }
         lost = sum(EVENTS_PER_BATCH for who, seq in accepted if stored.get((ids[who], seq)) != EVENTS_PER_BATCH)
 
         reference = REFERENCE_MINUTE if args.minutes > REFERENCE_MINUTE else 1
         first, last = rss_by_minute[reference - 1], rss_by_minute[-1]
         growth = {name: (last.get(name, 0) - mb) / mb * 100 for name, mb in first.items() if mb}
-        print(f"RSS growth from minute {reference} to minute {args.minutes}"
-              + (" (a run of 5 minutes or less compares with minute 1)" if reference == 1 else "") + ": "
-              + ", ".join(f"{name} {pct:+.1f} %" for name, pct in growth.items()), flush=True)
-        print(f"{sent} batches sent, {len(accepted)} answered 202, {errors} not; load average after "
-              f"{os.getloadavg()[0]:.2f}", flush=True)
-        print(f"soak_rss_growth_pct={max(growth.values()):.1f} soak_p99_ms={percentile(latencies, 0.99):.1f} "
-              f"soak_lost={lost}", flush=True)
+        print(
+            f"RSS growth from minute {reference} to minute {args.minutes}"
+            + (" (a run of 5 minutes or less compares with minute 1)" if reference == 1 else "")
+            + ": "
+            + ", ".join(f"{name} {pct:+.1f} %" for name, pct in growth.items()),
+            flush=True,
+        )
+        print(
+            f"{sent} batches sent, {len(accepted)} answered 202, {errors} not; load average after "
+            f"{os.getloadavg()[0]:.2f}",
+            flush=True,
+        )
+        print(
+            f"soak_rss_growth_pct={max(growth.values()):.1f} soak_p99_ms={percentile(latencies, 0.99):.1f} "
+            f"soak_lost={lost}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

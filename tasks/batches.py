@@ -1,4 +1,5 @@
 """RQ job that builds a batch's HITs (services/hits.build_hits) and reports progress."""
+
 from __future__ import annotations
 
 from freelunch.models import Batch

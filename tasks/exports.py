@@ -1,4 +1,5 @@
 """RQ job for a batch's export: writes the file, reporting progress through the job's meta."""
+
 from __future__ import annotations
 
 from freelunch.services.exports import files as exports

@@ -3,6 +3,7 @@
 The web request saves the upload under instance/uploads/ and passes its path;
 the job owns the file from then on and removes it however the import ends.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -10,7 +11,8 @@ from pathlib import Path
 from freelunch import storage
 from freelunch.models import Dataset, Image
 from freelunch.presets import PRESETS
-from freelunch.services.imports import images as image_imports, classes as imports
+from freelunch.services.imports import classes as imports
+from freelunch.services.imports import images as image_imports
 from freelunch.services.jobs import Progress
 
 
@@ -45,8 +47,12 @@ def import_classes(dataset_id: int, organization_id: int, kind: str, upload: str
 
 def import_preset_classes(dataset_id: int, organization_id: int, preset: str) -> dict:
     """A built-in class list (freelunch/presets/): nothing was uploaded, nothing to delete."""
-    return _run(dataset_id, organization_id, [], lambda dataset, progress: imports.import_preset(
-        dataset, PRESETS[preset], progress=progress))
+    return _run(
+        dataset_id,
+        organization_id,
+        [],
+        lambda dataset, progress: imports.import_preset(dataset, PRESETS[preset], progress=progress),
+    )
 
 
 def import_images(dataset_id: int, organization_id: int, kind: str, upload: str, create_classes: bool = False) -> dict:

@@ -1,4 +1,5 @@
 """RQ jobs that move pointer events from the Redis streams into the database (services/ingest/flush.py)."""
+
 from __future__ import annotations
 
 import os

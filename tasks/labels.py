@@ -1,4 +1,5 @@
 """RQ job that fits a label model to a batch's votes (services/review/fits.py), with progress."""
+
 from __future__ import annotations
 
 from freelunch.services.jobs import Progress

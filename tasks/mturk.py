@@ -5,6 +5,7 @@ requester can fix (MTurk refused, a setting is wrong, the batch is gone), so
 RQ's failed registry keeps only real faults. Each is safe to run again: the
 intent rows make a rerun finish the work instead of repeating it.
 """
+
 from __future__ import annotations
 
 from freelunch.models import Batch
@@ -29,7 +30,9 @@ def publish_batch(batch_id: int, organization_id: int, confirm_production: bool 
 
 
 def _outcome(outcome: lifecycle.Outcome, did: str) -> dict:
-    summary = f"{outcome.done} MTurk HITs {did}" + (f", {outcome.skipped} left as they were" if outcome.skipped else "") + "."
+    summary = (
+        f"{outcome.done} MTurk HITs {did}" + (f", {outcome.skipped} left as they were" if outcome.skipped else "") + "."
+    )
     errors = [["MTurk", e] for e in outcome.errors or []]
     return {"summary": summary, "errors": errors, "error_count": len(errors)}
 

@@ -5,14 +5,15 @@ requester can fix (MTurk refused, the batch is gone), so RQ's failed registry
 keeps only real faults. Every one is safe to run twice: decisions and bonuses
 are intent rows that a rerun completes instead of repeating.
 """
+
 from __future__ import annotations
 
 from freelunch.models import Batch, MTurkAssignment, MTurkHit, User
 from freelunch.services.jobs import Progress
 from freelunch.services.mturk import autoreview, bonuses, decisions, notifications, tracking, workers
 from freelunch.services.mturk.bonuses import BonusError
-from freelunch.services.mturk.errors import MTurkError
 from freelunch.services.mturk.decisions import DecisionError
+from freelunch.services.mturk.errors import MTurkError
 from freelunch.services.mturk.workers import WorkerActionError
 
 
@@ -65,19 +66,23 @@ def auto_review(batch_id: int, organization_id: int) -> dict:
         return {"error": str(error)}
 
 
-def decide_many(batch_id: int, organization_id: int, row_ids: list[int], action: str, feedback: str,
-                user_id: int | None = None) -> dict:
+def decide_many(
+    batch_id: int, organization_id: int, row_ids: list[int], action: str, feedback: str, user_id: int | None = None
+) -> dict:
     """Bulk approve or reject: an intent row per assignment, then its call."""
     batch = _batch(batch_id, organization_id)
     if batch is None:
         return {"error": "The batch was deleted."}
-    rows = list(MTurkAssignment.select().where(MTurkAssignment.id.in_(row_ids),
-                                               MTurkAssignment.organization == organization_id))
+    rows = list(
+        MTurkAssignment.select().where(MTurkAssignment.id.in_(row_ids), MTurkAssignment.organization == organization_id)
+    )
     progress, counts, errors = Progress(), {"done": 0, "adopted": 0, "failed": 0}, []
     mturk = None
     for n, row in enumerate(rows, 1):
         try:
-            decision = decisions.intend(row, action, feedback, source="dashboard", user=User.get_or_none(User.id == user_id))
+            decision = decisions.intend(
+                row, action, feedback, source="dashboard", user=User.get_or_none(User.id == user_id)
+            )
             mturk = mturk or tracking.client_for(batch)
             decision = decisions.send(decision, mturk)
             counts[decision.state] = counts.get(decision.state, 0) + 1
@@ -88,8 +93,11 @@ def decide_many(batch_id: int, organization_id: int, row_ids: list[int], action:
             errors.append([row.mturk_assignment_id, str(error)])
         progress(n / len(rows), f"{n} of {len(rows)} assignments")
     verb = decisions.DONE[action]
-    return {"summary": f"{counts['done']} {verb}, {counts['adopted']} already decided on MTurk, {counts['failed']} failed.",
-            "errors": errors, "error_count": len(errors)}
+    return {
+        "summary": f"{counts['done']} {verb}, {counts['adopted']} already decided on MTurk, {counts['failed']} failed.",
+        "errors": errors,
+        "error_count": len(errors),
+    }
 
 
 def bonus_approved(batch_id: int, organization_id: int, amount: str, reason: str, user_id: int | None = None) -> dict:
@@ -97,13 +105,17 @@ def bonus_approved(batch_id: int, organization_id: int, amount: str, reason: str
     if batch is None:
         return {"error": "The batch was deleted."}
     try:
-        summary = bonuses.bonus_approved(batch, amount, reason, user=User.get_or_none(User.id == user_id), progress=Progress())
+        summary = bonuses.bonus_approved(
+            batch, amount, reason, user=User.get_or_none(User.id == user_id), progress=Progress()
+        )
     except (BonusError, MTurkError) as error:
         return {"error": str(error)}
     return summary.as_dict()
 
 
-def bonus_one(batch_id: int, organization_id: int, row_id: int, amount: str, reason: str, user_id: int | None = None) -> dict:
+def bonus_one(
+    batch_id: int, organization_id: int, row_id: int, amount: str, reason: str, user_id: int | None = None
+) -> dict:
     row = MTurkAssignment.get_or_none(MTurkAssignment.id == row_id, MTurkAssignment.organization == organization_id)
     if row is None:
         return {"error": "The assignment was deleted."}
@@ -115,10 +127,14 @@ def bonus_one(batch_id: int, organization_id: int, row_id: int, amount: str, rea
         return {"error": str(error)}
     if bonus.state == "failed":
         return {"error": f"The bonus was not paid: {bonus.error} Ask again to retry it (it cannot be paid twice)."}
-    return {"summary": f"${bonus.amount:.2f} for {row.mturk_assignment_id}: " + ("paid before." if paid_before else "paid.")}
+    return {
+        "summary": f"${bonus.amount:.2f} for {row.mturk_assignment_id}: " + ("paid before." if paid_before else "paid.")
+    }
 
 
-def block_worker(batch_id: int, organization_id: int, row_id: int, reason: str, hard: bool, user_id: int | None = None) -> dict:
+def block_worker(
+    batch_id: int, organization_id: int, row_id: int, reason: str, hard: bool, user_id: int | None = None
+) -> dict:
     row = MTurkAssignment.get_or_none(MTurkAssignment.id == row_id, MTurkAssignment.organization == organization_id)
     if row is None:
         return {"error": "The assignment was deleted."}
@@ -131,13 +147,18 @@ def block_worker(batch_id: int, organization_id: int, row_id: int, reason: str, 
     return {"summary": f"Worker {row.worker_id} {'hard' if hard else 'soft'}-blocked."}
 
 
-def notify_workers(batch_id: int, organization_id: int, row_ids: list[int], subject: str, text: str,
-                   user_id: int | None = None) -> dict:
+def notify_workers(
+    batch_id: int, organization_id: int, row_ids: list[int], subject: str, text: str, user_id: int | None = None
+) -> dict:
     batch = _batch(batch_id, organization_id)
     if batch is None:
         return {"error": "The batch was deleted."}
-    rows = MTurkAssignment.select().where(MTurkAssignment.id.in_(row_ids), MTurkAssignment.organization == organization_id)
+    rows = MTurkAssignment.select().where(
+        MTurkAssignment.id.in_(row_ids), MTurkAssignment.organization == organization_id
+    )
     try:
-        return workers.notify(rows, subject, text, tracking.client_for(batch), User.get_or_none(User.id == user_id)).as_dict()
+        return workers.notify(
+            rows, subject, text, tracking.client_for(batch), User.get_or_none(User.id == user_id)
+        ).as_dict()
     except (WorkerActionError, MTurkError) as error:
         return {"error": str(error)}

@@ -3,6 +3,7 @@
 The database is SQLite unless FREELUNCH_TEST_DATABASE_URL names a PostgreSQL
 server; then each test run gets its own PostgreSQL database, dropped at the end.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -15,13 +16,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import psycopg2
 import pytest
 import redis as redis_py
+from factories import PICTURE
+from local_mturk import local_mturk  # noqa: F401  (the fixture, for every test directory)
 
 from freelunch import create_app
 from freelunch.db import database
 from freelunch.services.accounts.users import sign_up
 from freelunch.services.schema import upgrade
-from factories import PICTURE
-from local_mturk import local_mturk  # noqa: F401  (the fixture, for every test directory)
+
 
 def pytest_collection_modifyitems(config, items):
     """Tests of one database engine only (``sqlite_only``, ``postgres_only``) are left out of the other's run.
@@ -176,8 +178,9 @@ def org(app, client, make_account):
 @pytest.fixture
 def requester(app, client, make_account):
     """A dataset of an organization whose owner (req@example.org) is logged in on ``client``."""
-    from freelunch.models import Dataset
     from support import login
+
+    from freelunch.models import Dataset
 
     _, org = make_account("req@example.org", "Lab")
     login(client, "req@example.org")

@@ -7,6 +7,7 @@ from bench/ingest_load.py (open loop, one batch a second per annotator), split
 over the two web processes as a load balancer would; any process can be SIGKILLed
 and started again, as a process manager would.
 """
+
 from __future__ import annotations
 
 import json
@@ -34,9 +35,11 @@ def free_port() -> int:
 def procfile(name: str, values: dict[str, str]) -> list[str]:
     """A Procfile line as argv, its ${VAR:-default} filled from ``values``, then the environment."""
     line = next(line for line in (ROOT / "Procfile").read_text().splitlines() if line.startswith(f"{name}:"))
-    line = re.sub(r"\$\{(\w+)(?::-([^}]*))?\}",
-                  lambda m: values.get(m.group(1)) or os.environ.get(m.group(1)) or (m.group(2) or ""),
-                  line.removeprefix(f"{name}:"))
+    line = re.sub(
+        r"\$\{(\w+)(?::-([^}]*))?\}",
+        lambda m: values.get(m.group(1)) or os.environ.get(m.group(1)) or (m.group(2) or ""),
+        line.removeprefix(f"{name}:"),
+    )
     command = shlex.split(line)
     command[0] = str(BIN / command[0])
     return command
@@ -52,7 +55,7 @@ class Deployment:
         self.web_ports = [free_port(), free_port()]
         self.processes: dict[str, subprocess.Popen] = {}
 
-    def start(self) -> "Deployment":
+    def start(self) -> Deployment:
         for k, port in enumerate(self.web_ports):
             self._start(f"web{k}", procfile("web", {"PORT": str(port), "WEB_CONCURRENCY": str(self.web_concurrency)}))
         for name in ("ingest", "worker", "cron"):
@@ -63,8 +66,9 @@ class Deployment:
 
     def _start(self, name: str, command: list[str]) -> None:
         log = (self.logs / f"{name}.log").open("a")
-        self.processes[name] = subprocess.Popen(command, env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                                                start_new_session=True)
+        self.processes[name] = subprocess.Popen(
+            command, env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         self.processes[name].command = command
 
     def kill(self, name: str) -> None:
@@ -82,7 +86,11 @@ class Deployment:
         for name, process in self.processes.items():
             if process.poll() is None:
                 children = Path(f"/proc/{process.pid}/task/{process.pid}/children")
-                result[name] = [process.pid, *(int(c) for c in children.read_text().split())] if children.exists() else [process.pid]
+                result[name] = (
+                    [process.pid, *(int(c) for c in children.read_text().split())]
+                    if children.exists()
+                    else [process.pid]
+                )
         return result
 
     def stop(self) -> None:
@@ -109,10 +117,25 @@ def wait_for_port(port: int, seconds: float = 30) -> None:
     raise RuntimeError(f"nothing listens on port {port} after {seconds} s")
 
 
-def start_load(port: int, tokens_file: Path, annotators: int, seconds: int, page: int, seq_base: int) -> subprocess.Popen:
+def start_load(
+    port: int, tokens_file: Path, annotators: int, seconds: int, page: int, seq_base: int
+) -> subprocess.Popen:
     """bench/ingest_load.py against one web process; its stdout is the JSON list of results."""
-    return subprocess.Popen([sys.executable, str(LOAD), str(port), "/api/ingest", str(tokens_file), str(annotators),
-                             str(seconds), str(page), str(seq_base)], stdout=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [
+            sys.executable,
+            str(LOAD),
+            str(port),
+            "/api/ingest",
+            str(tokens_file),
+            str(annotators),
+            str(seconds),
+            str(page),
+            str(seq_base),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
 
 
 def results(load: subprocess.Popen) -> list[list]:

@@ -4,6 +4,7 @@ Rows are built directly with the models; where a test needs what a worker's
 browser would send, the builders return it as the tracker would. Helpers that
 drive the test client (logging in, posting a page) are in ``support.py``.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -15,8 +16,20 @@ from dataclasses import dataclass, field
 from PIL import Image as PILImage
 
 from freelunch import storage
-from freelunch.models import (Assignment, Batch, Candidate, Dataset, Hit, HitPage, Image, ImageClass, ImageRecord,
-                              Organization, PageSubmission, PointerChunk)
+from freelunch.models import (
+    Assignment,
+    Batch,
+    Candidate,
+    Dataset,
+    Hit,
+    HitPage,
+    Image,
+    ImageClass,
+    ImageRecord,
+    Organization,
+    PageSubmission,
+    PointerChunk,
+)
 from freelunch.services.accounts.identity import assignment_token
 from freelunch.services.batches.hits import build_hits
 
@@ -32,14 +45,21 @@ PICTURE = picture(size=(320, 240))  # what the test web server (conftest.local_s
 
 # --- a dataset and a built batch ------------------------------------------
 
+
 def make_dataset(org, classes=("n01", "n02"), candidates=50, positives=4, negatives=4, name="ImageNet"):
     dataset = Dataset.create(organization=org, name=name)
     for key in classes:
         image_class = ImageClass.create(organization=org, dataset=dataset, key=key, names=[f"{key} thing", "other"])
         plan = ["candidate"] * candidates + ["positive"] * positives + ["negative"] * negatives
         for n, role in enumerate(plan):
-            image = Image.create(organization=org, dataset=dataset, key=f"{key}/{n}", url=f"https://img.example/{key}/{n}.jpg",
-                                 width=500, height=375)
+            image = Image.create(
+                organization=org,
+                dataset=dataset,
+                key=f"{key}/{n}",
+                url=f"https://img.example/{key}/{n}.jpg",
+                width=500,
+                height=375,
+            )
             Candidate.create(organization=org, image=image, image_class=image_class, role=role)
     return dataset
 
@@ -47,8 +67,18 @@ def make_dataset(org, classes=("n01", "n02"), candidates=50, positives=4, negati
 SIZES = [(500, 375), (375, 500), (400, 300)]
 
 
-def make_batch(app, organization, *, pages=2, per_page=6, hits=1, versions=("POINTER_ORIGINAL",),
-               one_hit_per_worker=False, assignments_per_hit=3, name="Fish"):
+def make_batch(
+    app,
+    organization,
+    *,
+    pages=2,
+    per_page=6,
+    hits=1,
+    versions=("POINTER_ORIGINAL",),
+    one_hit_per_worker=False,
+    assignments_per_hit=3,
+    name="Fish",
+):
     """A one-class dataset with real image files and a ready batch of ``hits`` HITs of ``pages`` pages.
 
     A page's spare images are those of the class's other pages (services/batches/hits.py).
@@ -56,20 +86,36 @@ def make_batch(app, organization, *, pages=2, per_page=6, hits=1, versions=("POI
     with app.app_context():
         dataset = Dataset.create(organization=organization, name=f"{name} data")
         image_class = ImageClass.create(
-            organization=organization, dataset=dataset, key="n01440764", names=["tench", "Tinca tinca"],
-            description="freshwater dace-like game fish", wikipedia=["https://en.wikipedia.org/wiki/Tench"],
+            organization=organization,
+            dataset=dataset,
+            key="n01440764",
+            names=["tench", "Tinca tinca"],
+            description="freshwater dace-like game fish",
+            wikipedia=["https://en.wikipedia.org/wiki/Tench"],
         )
         for n in range(pages * hits * per_page):
             width, height = SIZES[n % len(SIZES)]
             out = io.BytesIO()
             PILImage.new("RGB", (width, height), ((n * 37) % 255, 90, 160)).save(out, "PNG")
             path = storage.save(f"datasets/{dataset.id}/n01440764_{n}.png", out.getvalue())
-            image = Image.create(organization=organization, dataset=dataset, key=f"n01440764/n01440764_{n}",
-                                 storage_path=path, width=width, height=height)
+            image = Image.create(
+                organization=organization,
+                dataset=dataset,
+                key=f"n01440764/n01440764_{n}",
+                storage_path=path,
+                width=width,
+                height=height,
+            )
             Candidate.create(organization=organization, image=image, image_class=image_class)
         batch = Batch.create(
-            organization=organization, dataset=dataset, name=name, pages_per_hit=pages, images_per_page=per_page,
-            versions=list(versions), one_hit_per_worker=one_hit_per_worker, assignments_per_hit=assignments_per_hit,
+            organization=organization,
+            dataset=dataset,
+            name=name,
+            pages_per_hit=pages,
+            images_per_page=per_page,
+            versions=list(versions),
+            one_hit_per_worker=one_hit_per_worker,
+            assignments_per_hit=assignments_per_hit,
         )
         build_hits(batch)
         return batch
@@ -81,19 +127,38 @@ def summary_for(hit, pageno, chunks=0, **overrides):
     keys = {i.id: i.key for i in Image.select().where(Image.id.in_(page.image_ids))}
     images = []
     for n, image_id in enumerate(page.image_ids):
-        images.append({
-            "i": n, "imageID": keys[image_id], "loadStatus": "ok",
-            "originalImageWidth": 500, "originalImageHeight": 375, "imageWidth": 324, "imageHeight": 243,
-            "imagePosition": {"x": 100 + 344 * (n % 3), "y": 400 + 350 * (n // 3)},
-            "hoveredRecord": [{"action": "enter", "time": 1_700_000_000_100}, {"action": "leave", "time": 1_700_000_000_900}],
-            "hoveredCount": 1, "selected": n == 0, "selectedCount": 1 if n == 0 else 0,
-            "selectedRecord": [{"x": 0.5, "y": 0.25, "time": 1_700_000_000_500}] if n == 0 else [],
-            "estimateTime": 400 if n == 0 else 800,
-        })
-    return {"startedAt": 1_700_000_000_000, "endedAt": 1_700_000_010_000, "chunks": chunks, "images": images, **overrides}
+        images.append(
+            {
+                "i": n,
+                "imageID": keys[image_id],
+                "loadStatus": "ok",
+                "originalImageWidth": 500,
+                "originalImageHeight": 375,
+                "imageWidth": 324,
+                "imageHeight": 243,
+                "imagePosition": {"x": 100 + 344 * (n % 3), "y": 400 + 350 * (n // 3)},
+                "hoveredRecord": [
+                    {"action": "enter", "time": 1_700_000_000_100},
+                    {"action": "leave", "time": 1_700_000_000_900},
+                ],
+                "hoveredCount": 1,
+                "selected": n == 0,
+                "selectedCount": 1 if n == 0 else 0,
+                "selectedRecord": [{"x": 0.5, "y": 0.25, "time": 1_700_000_000_500}] if n == 0 else [],
+                "estimateTime": 400 if n == 0 else 800,
+            }
+        )
+    return {
+        "startedAt": 1_700_000_000_000,
+        "endedAt": 1_700_000_010_000,
+        "chunks": chunks,
+        "images": images,
+        **overrides,
+    }
 
 
 # --- ingest: an assignment and the pointer batches its tracker posts -----
+
 
 def make_assignment(app, worker: str = "W000000001") -> tuple[Assignment, str]:
     """An assignment on a fresh HIT, and its token (what the annotation page sends)."""
@@ -101,7 +166,9 @@ def make_assignment(app, worker: str = "W000000001") -> tuple[Assignment, str]:
     dataset = Dataset.get_or_none(Dataset.name == "D") or Dataset.create(organization=org, name="D")
     batch = Batch.create(organization=org, dataset=dataset, name="B")
     hit = Hit.create(organization=org, batch=batch)
-    assignment = Assignment.create(organization=org, hit=hit, worker_id=worker, source="lab", version="POINTER_ORIGINAL")
+    assignment = Assignment.create(
+        organization=org, hit=hit, worker_id=worker, source="lab", version="POINTER_ORIGINAL"
+    )
     with app.app_context():
         return assignment, assignment_token(assignment.id)
 
@@ -109,9 +176,12 @@ def make_assignment(app, worker: str = "W000000001") -> tuple[Assignment, str]:
 def events(n: int = 60, start: int | None = None) -> list[dict]:
     start = start or int(time.time() * 1000)
     moves = [{"type": "move", "i": 3, "x": k / n, "y": 1 - k / n, "time": start + 17 * k} for k in range(n - 3)]
-    return [{"type": "enter", "i": 3, "time": start - 1}, *moves,
-            {"type": "click", "i": 3, "x": 0.5, "y": 0.5, "time": start + 17 * n, "selected": True},
-            {"type": "leave", "i": 3, "time": start + 17 * n + 5}]
+    return [
+        {"type": "enter", "i": 3, "time": start - 1},
+        *moves,
+        {"type": "click", "i": 3, "x": 0.5, "y": 0.5, "time": start + 17 * n, "selected": True},
+        {"type": "leave", "i": 3, "time": start + 17 * n + 5},
+    ]
 
 
 def pointer_batch(token: str, seq: int = 0, page: int = 1, n: int = 60, tab: int = 0) -> dict:
@@ -122,8 +192,13 @@ def pointer_batch(token: str, seq: int = 0, page: int = 1, n: int = 60, tab: int
 # --- MTurk ------------------------------------------------------------------
 
 # CreateHITType's parameters for a plain HIT type.
-HIT_TYPE = {"Title": "Find fish", "Description": "Click every fish", "Reward": "0.50",
-            "AssignmentDurationInSeconds": 600, "AutoApprovalDelayInSeconds": 3600}
+HIT_TYPE = {
+    "Title": "Find fish",
+    "Description": "Click every fish",
+    "Reward": "0.50",
+    "AssignmentDurationInSeconds": 600,
+    "AutoApprovalDelayInSeconds": 3600,
+}
 
 
 # --- a small, fully known reviewed campaign -------------------------------
@@ -157,81 +232,147 @@ class Campaign:
 
 
 def make_image(org, dataset, image_class, key: str, role: str) -> Image:
-    image = Image.create(organization=org, dataset=dataset, key=key, url=f"https://example.org/{key}.jpg",
-                         width=500, height=375)
+    image = Image.create(
+        organization=org, dataset=dataset, key=key, url=f"https://example.org/{key}.jpg", width=500, height=375
+    )
     Candidate.create(organization=org, image=image, image_class=image_class, role=role)
     return image
 
 
-def submit_page(assignment: Assignment, hit_page: HitPage, selected: set[int], start: int, *,
-                chunks: int = 1, reported: int | None = None, estimate: int = 500) -> PageSubmission:
+def submit_page(
+    assignment: Assignment,
+    hit_page: HitPage,
+    selected: set[int],
+    start: int,
+    *,
+    chunks: int = 1,
+    reported: int | None = None,
+    estimate: int = 500,
+) -> PageSubmission:
     """Store a submitted page: one record per image (1 s each), ``selected`` image ids selected, with moves."""
     end = start + 1000 * len(hit_page.image_ids)
     page = PageSubmission.create(
-        assignment=assignment, hit_page=hit_page, pageno=hit_page.pageno, started_at=start, ended_at=end,
+        assignment=assignment,
+        hit_page=hit_page,
+        pageno=hit_page.pageno,
+        started_at=start,
+        ended_at=end,
         chunks_reported=chunks if reported is None else reported,
-        submitted_at=dt.datetime.fromtimestamp(end / 1000, dt.timezone.utc).replace(tzinfo=None),
+        submitted_at=dt.datetime.fromtimestamp(end / 1000, dt.UTC).replace(tzinfo=None),
     )
     events = []
     for i, image_id in enumerate(hit_page.image_ids):
         enter = start + 1000 * i
         is_selected = image_id in selected
         ImageRecord.create(
-            page=page, image=image_id, grid_index=i, original_width=500, original_height=375, width=240, height=180,
-            position_x=10 + 250 * i, position_y=300,
+            page=page,
+            image=image_id,
+            grid_index=i,
+            original_width=500,
+            original_height=375,
+            width=240,
+            height=180,
+            position_x=10 + 250 * i,
+            position_y=300,
             hovered_record=[{"action": "enter", "time": enter + 10}, {"action": "leave", "time": enter + 900}],
-            hovered_count=1, selected=is_selected, selected_count=int(is_selected),
+            hovered_count=1,
+            selected=is_selected,
+            selected_count=int(is_selected),
             selected_record=[{"x": 0.5, "y": 0.5, "time": enter + 500}] if is_selected else [],
             estimate_time=estimate,
         )
-        events += [{"type": "enter", "i": i, "time": enter + 10},
-                   {"type": "move", "i": i, "x": 0.1, "y": 0.2, "time": enter + 100},
-                   {"type": "move", "i": i, "x": 0.4, "y": 0.5, "time": enter + 300}]
+        events += [
+            {"type": "enter", "i": i, "time": enter + 10},
+            {"type": "move", "i": i, "x": 0.1, "y": 0.2, "time": enter + 100},
+            {"type": "move", "i": i, "x": 0.4, "y": 0.5, "time": enter + 300},
+        ]
         if is_selected:
             events.append({"type": "click", "i": i, "x": 0.5, "y": 0.5, "time": enter + 500, "selected": True})
         events.append({"type": "leave", "i": i, "time": enter + 900})
     size = -(-len(events) // chunks)
     for seq in range(chunks):
-        part = events[seq * size:(seq + 1) * size]
-        PointerChunk.create(assignment=assignment, pageno=hit_page.pageno, seq=seq, n_events=len(part),
-                            events=json.dumps(part), received_at=start + seq)
+        part = events[seq * size : (seq + 1) * size]
+        PointerChunk.create(
+            assignment=assignment,
+            pageno=hit_page.pageno,
+            seq=seq,
+            n_events=len(part),
+            events=json.dumps(part),
+            received_at=start + seq,
+        )
     return page
 
 
 def make_campaign(org, name: str = "Review batch") -> Campaign:
     dataset = Dataset.create(organization=org, name=f"{name} data")
     classes = {
-        "A": ImageClass.create(organization=org, dataset=dataset, key="n01", names=["fish", "tench"], description="a fish"),
+        "A": ImageClass.create(
+            organization=org, dataset=dataset, key="n01", names=["fish", "tench"], description="a fish"
+        ),
         "B": ImageClass.create(organization=org, dataset=dataset, key="n02", names=["dog"], description="a dog"),
     }
     images = {}
     for letter, image_class in (("a", classes["A"]), ("b", classes["B"])):
         for n in range(1, 5):
-            images[f"{letter}{n}"] = make_image(org, dataset, image_class, f"{image_class.key}/{letter}{n}", "candidate")
+            images[f"{letter}{n}"] = make_image(
+                org, dataset, image_class, f"{image_class.key}/{letter}{n}", "candidate"
+            )
         images[f"{letter}p"] = make_image(org, dataset, image_class, f"{image_class.key}/{letter}p", "positive")
         images[f"{letter}n"] = make_image(org, dataset, image_class, f"{image_class.key}/{letter}n", "negative")
-    batch = Batch.create(organization=org, dataset=dataset, name=name, pages_per_hit=2, images_per_page=4,
-                         positives_per_page=1, negatives_per_page=1, assignments_per_hit=2, state="ready")
+    batch = Batch.create(
+        organization=org,
+        dataset=dataset,
+        name=name,
+        pages_per_hit=2,
+        images_per_page=4,
+        positives_per_page=1,
+        negatives_per_page=1,
+        assignments_per_hit=2,
+        state="ready",
+    )
     i = {k: v.id for k, v in images.items()}
     hits, hit_pages = [], {}
     for h, (a, b) in enumerate(((("a1", "a2"), ("b1", "b2")), (("a3", "a4"), ("b3", "b4"))), 1):
         hit = Hit.create(organization=org, batch=batch)
         hits.append(hit)
-        hit_pages[(h, "A")] = HitPage.create(organization=org, hit=hit, pageno=1, image_class=classes["A"],
-                                             image_ids=[i[a[0]], i["ap"], i[a[1]], i["an"]])
-        hit_pages[(h, "B")] = HitPage.create(organization=org, hit=hit, pageno=2, image_class=classes["B"],
-                                             image_ids=[i[b[0]], i["bn"], i["bp"], i[b[1]]])
+        hit_pages[(h, "A")] = HitPage.create(
+            organization=org,
+            hit=hit,
+            pageno=1,
+            image_class=classes["A"],
+            image_ids=[i[a[0]], i["ap"], i[a[1]], i["an"]],
+        )
+        hit_pages[(h, "B")] = HitPage.create(
+            organization=org,
+            hit=hit,
+            pageno=2,
+            image_class=classes["B"],
+            image_ids=[i[b[0]], i["bn"], i["bp"], i[b[1]]],
+        )
 
     def assign(hit: Hit, worker: str, done: bool) -> Assignment:
-        return Assignment.create(organization=org, hit=hit, worker_id=worker, source="lab", version="POINTER_ORIGINAL",
-                                 done=done, completion_code="C0FFEE" if done else None)
+        return Assignment.create(
+            organization=org,
+            hit=hit,
+            worker_id=worker,
+            source="lab",
+            version="POINTER_ORIGINAL",
+            done=done,
+            completion_code="C0FFEE" if done else None,
+        )
 
-    c = Campaign(batch, images, classes, hits, {
-        "h1w1": assign(hits[0], "W1AAAAAAAA", True),
-        "h1w3": assign(hits[0], "W3CCCCCCCC", True),
-        "h2w2": assign(hits[1], "W2BBBBBBBB", True),
-        "h2w3": assign(hits[1], "W3CCCCCCCC", False),
-    })
+    c = Campaign(
+        batch,
+        images,
+        classes,
+        hits,
+        {
+            "h1w1": assign(hits[0], "W1AAAAAAAA", True),
+            "h1w3": assign(hits[0], "W3CCCCCCCC", True),
+            "h2w2": assign(hits[1], "W2BBBBBBBB", True),
+            "h2w3": assign(hits[1], "W3CCCCCCCC", False),
+        },
+    )
     plan = [
         ("h1w1a", "h1w1", (1, "A"), {"a1", "ap"}, dict(chunks=2, reported=3)),
         ("h1w1b", "h1w1", (1, "B"), {"b1", "bp"}, {}),
@@ -242,6 +383,7 @@ def make_campaign(org, name: str = "Review batch") -> Campaign:
         ("h2w3a", "h2w3", (2, "A"), {"a4", "an"}, {}),
     ]
     for n, (key, assignment, hit_page, chosen, options) in enumerate(plan):
-        c.pages[key] = submit_page(c.assignments[assignment], hit_pages[hit_page], {i[k] for k in chosen},
-                                   T0 + 60_000 * n, **options)
+        c.pages[key] = submit_page(
+            c.assignments[assignment], hit_pages[hit_page], {i[k] for k in chosen}, T0 + 60_000 * n, **options
+        )
     return c

@@ -13,6 +13,7 @@
 read it under ``store.lock``. The fixture sets dummy AWS credentials in the
 environment, so that any boto3 client the code under test builds can sign.
 """
+
 from __future__ import annotations
 
 import re
@@ -47,9 +48,14 @@ class LocalMTurk:
     def client(self, **config):
         """A boto3 MTurk client for the stand-in, with standard retries (as the gateway configures)."""
         retries = config.pop("retries", {"mode": "standard", "max_attempts": 5})
-        return boto3.client("mturk", region_name="us-east-1", endpoint_url=self.endpoint_url,
-                            aws_access_key_id="local", aws_secret_access_key="local",
-                            config=Config(retries=retries, **config))
+        return boto3.client(
+            "mturk",
+            region_name="us-east-1",
+            endpoint_url=self.endpoint_url,
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+            config=Config(retries=retries, **config),
+        )
 
     def inject(self, throttle_first: bool = False, drop_creates: int = 0) -> None:
         """Throttle the first call of every operation; perform ``drop_creates`` CreateHIT* calls but drop their answers."""
@@ -62,6 +68,7 @@ class LocalMTurk:
 
     def deliver_to_sqs(self, sqs) -> None:
         """Send notification events whose transport is SQS to their queue URL through ``sqs`` (moto's, say)."""
+
         def deliver(notification: dict, message: str) -> None:
             if notification["Transport"] == "SQS":
                 sqs.send_message(QueueUrl=notification["Destination"], MessageBody=message)
@@ -70,8 +77,10 @@ class LocalMTurk:
 
     def page(self, path: str, data: dict | None = None, worker_id: str | None = None) -> WorkerPage:
         """GET (or POST ``data`` to) a worker-site path, as the worker ``worker_id``."""
-        request = urllib.request.Request(self.endpoint_url + path,
-                                         data=urllib.parse.urlencode(data, doseq=True).encode() if data is not None else None)
+        request = urllib.request.Request(
+            self.endpoint_url + path,
+            data=urllib.parse.urlencode(data, doseq=True).encode() if data is not None else None,
+        )
         if worker_id:
             request.add_header("Cookie", f"{COOKIE}={worker_id}")
         # A cookie the site sets (a generated worker id) is sent on along its redirect, as a browser would.

@@ -4,6 +4,7 @@ Stubber answers before botocore's retry handler runs, so retries and
 credential failures are tested against ``ScriptedEndpoint``: a loopback HTTP
 server that answers MTurk's JSON 1.1 protocol with the responses a test queues.
 """
+
 from __future__ import annotations
 
 import json
@@ -14,10 +15,16 @@ import boto3
 from botocore.config import Config
 from botocore.stub import Stubber
 
+
 def stubbed_client():
     """(client, stubber) with fixed keys and no retries, for checking request shapes against the model."""
-    client = boto3.client("mturk", region_name="us-east-1", aws_access_key_id="AKIATEST", aws_secret_access_key="secret",
-                          config=Config(retries={"mode": "standard", "total_max_attempts": 1}))
+    client = boto3.client(
+        "mturk",
+        region_name="us-east-1",
+        aws_access_key_id="AKIATEST",
+        aws_secret_access_key="secret",
+        config=Config(retries={"mode": "standard", "total_max_attempts": 1}),
+    )
     return client, Stubber(client)
 
 
@@ -56,11 +63,13 @@ class ScriptedEndpoint:
         self.url = f"http://127.0.0.1:{self.server.server_port}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
-    def answer(self, body: dict, status: int = 200) -> "ScriptedEndpoint":
+    def answer(self, body: dict, status: int = 200) -> ScriptedEndpoint:
         self.responses.append((status, body))
         return self
 
-    def refuse(self, error_type: str, message: str, turk_code: str | None = None, status: int = 400) -> "ScriptedEndpoint":
+    def refuse(
+        self, error_type: str, message: str, turk_code: str | None = None, status: int = 400
+    ) -> ScriptedEndpoint:
         body = {"__type": error_type, "Message": message}
         if turk_code:
             body["TurkErrorCode"] = turk_code
@@ -77,10 +86,16 @@ class ScriptedEndpoint:
 
 def no_ambient_credentials(monkeypatch, tmp_path) -> None:
     """Hide every credential source boto3's chain would find on this machine (and skip the slow metadata lookup)."""
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
-                 "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_WEB_IDENTITY_TOKEN_FILE"):
+    for name in (
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_PROFILE",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-

@@ -2,6 +2,7 @@
 
 Imported as ``from processes import ...`` (test modules never import each other).
 """
+
 from __future__ import annotations
 
 import contextlib

@@ -4,6 +4,7 @@ Started with Redis's own tools (``redis-server --cluster-enabled yes`` and
 ``redis-cli --cluster create ... --cluster-replicas 1``), torn down by ``stop``.
 Nodes can be killed (SIGKILL, as a crashed host) to exercise a failover.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -51,14 +52,25 @@ class LocalCluster:
         """Any node's URL: redis-py's RedisCluster discovers the others."""
         return f"redis://127.0.0.1:{self.ports[0]}"
 
-    def start(self) -> "LocalCluster":
+    def start(self) -> LocalCluster:
         for port in self.ports:
             self._start_node(port)
         for port in self.ports:
             self._wait_ping(port)
-        subprocess.run(["redis-cli", "--cluster", "create", *(f"127.0.0.1:{p}" for p in self.ports),
-                        "--cluster-replicas", str(self.replicas), "--cluster-yes"],
-                       check=True, capture_output=True, timeout=60)
+        subprocess.run(
+            [
+                "redis-cli",
+                "--cluster",
+                "create",
+                *(f"127.0.0.1:{p}" for p in self.ports),
+                "--cluster-replicas",
+                str(self.replicas),
+                "--cluster-yes",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
         self.wait_healthy()
         return self
 
@@ -67,18 +79,42 @@ class LocalCluster:
         roles = [redis.Redis(port=p).info("replication") for p in self.live_ports()]
         replicas = [info for info in roles if info["role"] == "slave"]
         return len(replicas) == len(self.ports) // (1 + self.replicas) * self.replicas and all(
-            info["master_link_status"] == "up" and not info.get("master_sync_in_progress") for info in replicas)
+            info["master_link_status"] == "up" and not info.get("master_sync_in_progress") for info in replicas
+        )
 
     def _start_node(self, port: int) -> None:
         node_dir = self.directory / str(port)
         node_dir.mkdir(parents=True, exist_ok=True)
         # AOF as production runs the ingest Redis (docs/ingest.md); fsync every second.
         self.processes[port] = subprocess.Popen(
-            ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", str(node_dir),
-             "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
-             "--cluster-node-timeout", str(NODE_TIMEOUT_MS), "--appendonly", "yes", "--appendfsync", "everysec",
-             "--save", "", "--auto-aof-rewrite-min-size", "1gb", "--repl-diskless-sync-delay", "0"],
-            stdout=(node_dir / "redis.log").open("w"), stderr=subprocess.STDOUT)
+            [
+                "redis-server",
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(node_dir),
+                "--cluster-enabled",
+                "yes",
+                "--cluster-config-file",
+                "nodes.conf",
+                "--cluster-node-timeout",
+                str(NODE_TIMEOUT_MS),
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "everysec",
+                "--save",
+                "",
+                "--auto-aof-rewrite-min-size",
+                "1gb",
+                "--repl-diskless-sync-delay",
+                "0",
+            ],
+            stdout=(node_dir / "redis.log").open("w"),
+            stderr=subprocess.STDOUT,
+        )
 
     @staticmethod
     def _wait_ping(port: int, seconds: float = 20) -> None:
@@ -99,8 +135,9 @@ class LocalCluster:
         end = time.monotonic() + seconds
         while time.monotonic() < end:
             try:
-                if (all(redis.Redis(port=p).cluster("info")["cluster_state"] == "ok" for p in self.live_ports())
-                        and (not replicated or self.replicas_in_sync())):
+                if all(redis.Redis(port=p).cluster("info")["cluster_state"] == "ok" for p in self.live_ports()) and (
+                    not replicated or self.replicas_in_sync()
+                ):
                     return
             except redis.RedisError:
                 pass

@@ -4,6 +4,7 @@
 (Not in conftest.py: tests/browser has a conftest of its own, and two modules
 named ``conftest`` cannot both be imported by name.)
 """
+
 from __future__ import annotations
 
 import io
@@ -48,8 +49,9 @@ def open_assignment(client, hit, worker="W1", **extra) -> tuple[str, Assignment]
 
 def post_page(client, token, pageno, summary, htmx=True):
     headers = {"HX-Request": "true"} if htmx else {}
-    return client.post("/annotate/submit", data={"token": token, "pageno": pageno, "summary": json.dumps(summary)},
-                       headers=headers)
+    return client.post(
+        "/annotate/submit", data={"token": token, "pageno": pageno, "summary": json.dumps(summary)}, headers=headers
+    )
 
 
 def post_ingest(client, body, content_type: str = "application/json"):
@@ -60,10 +62,18 @@ def post_ingest(client, body, content_type: str = "application/json"):
 def builder_data(client, dataset, **overrides):
     """The batch builder's form as a requester fills it in; an override of None leaves the field out."""
     data = {
-        "csrf_token": csrf_token(client), "name": "Round 1", "dataset_id": dataset.id, "pages_per_hit": 3,
-        "images_per_page": 12, "positives_per_page": 2, "negatives_per_page": 1, "assignments_per_hit": 3,
-        "versions": ["POINTER_ORIGINAL", "NO_POINTER_NO_ORIGINAL"], "reward": "0.25",
-        "title": "Click every image of the class", "description": "Ten pages",
+        "csrf_token": csrf_token(client),
+        "name": "Round 1",
+        "dataset_id": dataset.id,
+        "pages_per_hit": 3,
+        "images_per_page": 12,
+        "positives_per_page": 2,
+        "negatives_per_page": 1,
+        "assignments_per_hit": 3,
+        "versions": ["POINTER_ORIGINAL", "NO_POINTER_NO_ORIGINAL"],
+        "reward": "0.25",
+        "title": "Click every image of the class",
+        "description": "Ten pages",
     }
     data.update(overrides)
     return {k: v for k, v in data.items() if v is not None}
@@ -87,8 +97,11 @@ def database_dump() -> str:
 
 def start_export(client, batch, kind, **headers):
     """Start an export from the Exports tab with the label rule RULE_FORM."""
-    return client.post(f"/review/batches/{batch.id}/exports/{kind}", data={"csrf_token": csrf_token(client), **RULE_FORM},
-                       headers=headers)
+    return client.post(
+        f"/review/batches/{batch.id}/exports/{kind}",
+        data={"csrf_token": csrf_token(client), **RULE_FORM},
+        headers=headers,
+    )
 
 
 def finished_file(client, run_jobs, batch, kind) -> tuple[Export, str]:
@@ -112,8 +125,12 @@ def upload(client, dataset, kind: str, files: dict, htmx=True, **fields):
     """Upload files to a dataset's import form (classes or images)."""
     data = {"csrf_token": csrf_token(client), **fields}
     data.update({name: (io.BytesIO(body), filename) for name, (filename, body) in files.items()})
-    return client.post(f"/datasets/{dataset.id}/imports/{kind}", data=data, content_type="multipart/form-data",
-                        headers=HTMX if htmx else {})
+    return client.post(
+        f"/datasets/{dataset.id}/imports/{kind}",
+        data=data,
+        content_type="multipart/form-data",
+        headers=HTMX if htmx else {},
+    )
 
 
 def job_id(html: str) -> str:

@@ -1,11 +1,20 @@
-from freelunch.models import Membership, Organization, User
 from support import csrf_token, login
+
+from freelunch.models import Membership, Organization, User
 
 
 def test_signup_creates_organization_and_owner_with_hashed_password(client):
     token = csrf_token(client)
-    response = client.post("/signup", data={"email": "Ann@Example.org", "organization": "Ann Lab",
-                                             "password": "s3cret-pass", "confirm": "s3cret-pass", "csrf_token": token})
+    response = client.post(
+        "/signup",
+        data={
+            "email": "Ann@Example.org",
+            "organization": "Ann Lab",
+            "password": "s3cret-pass",
+            "confirm": "s3cret-pass",
+            "csrf_token": token,
+        },
+    )
     assert response.status_code == 302
     user = User.get(User.email == "ann@example.org")
     assert user.password_hash != "s3cret-pass" and "s3cret-pass" not in user.password_hash
@@ -15,8 +24,16 @@ def test_signup_creates_organization_and_owner_with_hashed_password(client):
 
 
 def test_bad_signup_rerenders_form_with_messages(client):
-    response = client.post("/signup", data={"email": "not-an-email", "organization": "", "password": "short",
-                                            "confirm": "other", "csrf_token": csrf_token(client)})
+    response = client.post(
+        "/signup",
+        data={
+            "email": "not-an-email",
+            "organization": "",
+            "password": "short",
+            "confirm": "other",
+            "csrf_token": csrf_token(client),
+        },
+    )
     html = response.get_data(as_text=True)
     assert response.status_code == 200
     assert "Invalid email address." in html and "Passwords do not match." in html

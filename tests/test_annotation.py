@@ -1,18 +1,20 @@
 """The annotation page's links and flows, and storing a submitted page (no browser here; see tests/browser/)."""
+
 import json
 import re
 import threading
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from factories import make_batch, summary_for
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support import open_assignment, post_page, survey_url
 
 from freelunch.db import database
 from freelunch.models import Assignment, Hit, HitPage, Image, ImageRecord, LabLink, PageSubmission, utcnow
 from freelunch.services.accounts.identity import assignment_token, completion_code
-from factories import make_batch, summary_for
-from support import open_assignment, post_page, survey_url
+
 
 @pytest.fixture
 def org(make_account):
@@ -34,7 +36,11 @@ def test_survey_link_opens_an_anonymised_assignment_and_renders_the_page(client,
     page = HitPage.get(HitPage.hit == hit, HitPage.pageno == 1)
     keys = re.findall(r'data-image-id="([^"]+)"', html)
     assert keys == [Image.get_by_id(i).key for i in page.image_ids]
-    assert "data-submit" in html and "Page 1 of 2</div>" in html and "Page 1 of 2 · <span data-selected-count>0</span> selected" in html
+    assert (
+        "data-submit" in html
+        and "Page 1 of 2</div>" in html
+        and "Page 1 of 2 · <span data-selected-count>0</span> selected" in html
+    )
     assert "Tench, Tinca tinca" in html and "Definition: Freshwater dace-like game fish" in html
     assert 'href="https://en.wikipedia.org/wiki/Tench" target="_blank"' in html
     # Opening the same link again resumes the same assignment.
@@ -63,13 +69,24 @@ def test_mturk_external_question_parameters(client, batch):
     assert response.status_code == 303
     assignment = Assignment.get()
     assert (assignment.source, assignment.mturk_assignment_id, assignment.mturk_hit_id, assignment.turk_submit_to) == (
-        "mturk", "ASG1", "3MTURKHIT", "https://workersandbox.mturk.com")
+        "mturk",
+        "ASG1",
+        "3MTURKHIT",
+        "https://workersandbox.mturk.com",
+    )
     # The seed's imageNetHitId in the ExternalURL names the HIT too.
     other = batch.hits.order_by(Hit.id.desc()).first()
-    assert client.get(f"/annotate?imageNetHitId={other.key}&assignmentId=ASG2&hitId=H&workerId=AWORKER"
-                      "&turkSubmitTo=https%3A%2F%2Fwww.mturk.com").status_code == 303
+    assert (
+        client.get(
+            f"/annotate?imageNetHitId={other.key}&assignmentId=ASG2&hitId=H&workerId=AWORKER"
+            "&turkSubmitTo=https%3A%2F%2Fwww.mturk.com"
+        ).status_code
+        == 303
+    )
     # A turkSubmitTo that is not MTurk would make the completion form post elsewhere.
-    evil = client.get(base.replace("https://workersandbox.mturk.com", "https://evil.example.org").replace("ASG1", "ASG3"))
+    evil = client.get(
+        base.replace("https://workersandbox.mturk.com", "https://evil.example.org").replace("ASG1", "ASG3")
+    )
     assert evil.status_code == 400 and "not Amazon Mechanical Turk" in evil.get_data(as_text=True)
 
 
@@ -91,8 +108,10 @@ def test_a_worker_who_did_a_hit_is_turned_away_from_its_other_mturk_copy(app, cl
 
 def test_mturk_completion_form_posts_the_assignment_to_turk_submit_to(app, client, batch):
     hit = batch.hits.first()
-    client.get(f"/annotate?imageNetHitId={hit.key}&assignmentId=ASG9&hitId=H9&workerId=W9"
-               "&turkSubmitTo=https://workersandbox.mturk.com")
+    client.get(
+        f"/annotate?imageNetHitId={hit.key}&assignmentId=ASG9&hitId=H9&workerId=W9"
+        "&turkSubmitTo=https://workersandbox.mturk.com"
+    )
     assignment = Assignment.get()
     with app.app_context():
         token = assignment_token(assignment.id)
@@ -154,7 +173,12 @@ def test_submit_stores_once_resumes_and_completes(app, client, batch):
     assert post_page(client, token, 1, summary).status_code == 200
     assert PageSubmission.select().count() == 1 and ImageRecord.select().count() == 6
     stored = PageSubmission.get()
-    assert (stored.pageno, stored.started_at, stored.ended_at, stored.chunks_reported) == (1, summary["startedAt"], summary["endedAt"], 3)
+    assert (stored.pageno, stored.started_at, stored.ended_at, stored.chunks_reported) == (
+        1,
+        summary["startedAt"],
+        summary["endedAt"],
+        3,
+    )
     record = ImageRecord.get(ImageRecord.grid_index == 0)
     assert record.selected and record.selected_record == [{"x": 0.5, "y": 0.25, "time": 1_700_000_000_500}]
     assert (record.width, record.height, record.position_x, record.estimate_time) == (324, 243, 100, 400)
@@ -164,8 +188,10 @@ def test_submit_stores_once_resumes_and_completes(app, client, batch):
     done = post_page(client, token, 2, summary_for(hit, 2)).get_data(as_text=True)
     assignment = Assignment.get_by_id(assignment.id)
     with app.app_context():
-        assert assignment.done and assignment.completion_code == completion_code(hit.key, assignment.worker_id, assignment.id)
-    assert f"Your survey code is <span class=\"code\" data-completion-code>{assignment.completion_code}" in done
+        assert assignment.done and assignment.completion_code == completion_code(
+            hit.key, assignment.worker_id, assignment.id
+        )
+    assert f'Your survey code is <span class="code" data-completion-code>{assignment.completion_code}' in done
     assert assignment.completion_code in client.get(f"/annotate?token={token}").get_data(as_text=True)
     # A late retry of a page after completion changes nothing.
     assert post_page(client, token, 2, summary_for(hit, 2)).status_code == 200
@@ -198,17 +224,20 @@ def test_plain_form_post_redirects_to_the_page(client, batch):
     assert response.status_code == 303 and "token=" in response.headers["Location"]
 
 
-@pytest.mark.parametrize("change, message", [
-    (lambda s: s.pop("images"), "image list"),
-    (lambda s: s["images"].pop(), "one record for every image"),
-    (lambda s: s["images"][1].update(imageID="n01440764/other"), "wrong image"),
-    (lambda s: s["images"][1].update(i=0, imageID=s["images"][0]["imageID"]), "one record for every image"),
-    (lambda s: s["images"][0]["selectedRecord"][0].update(x=7), "selectedRecord x"),
-    (lambda s: s["images"][0].update(hoveredRecord=[{"action": "jump", "time": 1}]), "hoveredRecord"),
-    (lambda s: s["images"][0].update(estimateTime=-5), "estimateTime"),
-    (lambda s: s["images"][0].update(loadStatus="replacement", imageID=s["images"][1]["imageID"]), "replacement"),
-    (lambda s: s.update(endedAt=1), "ends before"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda s: s.pop("images"), "image list"),
+        (lambda s: s["images"].pop(), "one record for every image"),
+        (lambda s: s["images"][1].update(imageID="n01440764/other"), "wrong image"),
+        (lambda s: s["images"][1].update(i=0, imageID=s["images"][0]["imageID"]), "one record for every image"),
+        (lambda s: s["images"][0]["selectedRecord"][0].update(x=7), "selectedRecord x"),
+        (lambda s: s["images"][0].update(hoveredRecord=[{"action": "jump", "time": 1}]), "hoveredRecord"),
+        (lambda s: s["images"][0].update(estimateTime=-5), "estimateTime"),
+        (lambda s: s["images"][0].update(loadStatus="replacement", imageID=s["images"][1]["imageID"]), "replacement"),
+        (lambda s: s.update(endedAt=1), "ends before"),
+    ],
+)
 def test_bad_summaries_are_refused_clearly(client, batch, change, message):
     hit = batch.hits.first()
     token, _ = open_assignment(client, hit)
@@ -229,12 +258,35 @@ def test_pages_are_submitted_in_order_and_need_their_data(client, batch):
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(junk=st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
-        st.sampled_from(["i", "imageID", "images", "startedAt", "endedAt", "x", "time", "loadStatus",
-                         "hoveredRecord", "selectedRecord", "imagePosition", "chunks"]), inner, max_size=5),
-    max_leaves=12))
+@given(
+    junk=st.recursive(
+        st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+        lambda inner: (
+            st.lists(inner, max_size=4)
+            | st.dictionaries(
+                st.sampled_from(
+                    [
+                        "i",
+                        "imageID",
+                        "images",
+                        "startedAt",
+                        "endedAt",
+                        "x",
+                        "time",
+                        "loadStatus",
+                        "hoveredRecord",
+                        "selectedRecord",
+                        "imagePosition",
+                        "chunks",
+                    ]
+                ),
+                inner,
+                max_size=5,
+            )
+        ),
+        max_leaves=12,
+    )
+)
 def test_hostile_summaries_never_cause_a_500(app, batch, junk):
     client = app.test_client()
     hit = batch.hits.first()
@@ -250,11 +302,21 @@ def test_replaced_and_dropped_images_say_which(client, batch):
     summary = summary_for(hit, 1)
     spare = Image.get_by_id(page.spare_image_ids[0])
     summary["images"][2].update(imageID=spare.key, loadStatus="replacement")
-    summary["images"][3].update(loadStatus="dropped", imageWidth=None, imageHeight=None, imagePosition=None,
-                                originalImageWidth=None, originalImageHeight=None)
+    summary["images"][3].update(
+        loadStatus="dropped",
+        imageWidth=None,
+        imageHeight=None,
+        imagePosition=None,
+        originalImageWidth=None,
+        originalImageHeight=None,
+    )
     assert post_page(client, token, 1, summary).status_code == 200
     replaced = ImageRecord.get(ImageRecord.grid_index == 2)
-    assert (replaced.image_id, replaced.load_status, replaced.replaces_id) == (spare.id, "replacement", page.image_ids[2])
+    assert (replaced.image_id, replaced.load_status, replaced.replaces_id) == (
+        spare.id,
+        "replacement",
+        page.image_ids[2],
+    )
     dropped = ImageRecord.get(ImageRecord.grid_index == 3)
     assert (dropped.image_id, dropped.load_status, dropped.width) == (page.image_ids[3], "dropped", None)
 
@@ -347,8 +409,12 @@ def test_a_long_page_summary_is_stored(client, batch):
         image.update(hoveredRecord=hovers, hoveredCount=3000)
     assert len(json.dumps(summary)) > 600_000
     # Multipart, where Flask applies its 500 KB cap on a form field (HTMX sends urlencoded, capped only by ours).
-    response = client.post("/annotate/submit", data={"token": token, "pageno": 1, "summary": json.dumps(summary)},
-                           headers={"HX-Request": "true"}, content_type="multipart/form-data")
+    response = client.post(
+        "/annotate/submit",
+        data={"token": token, "pageno": 1, "summary": json.dumps(summary)},
+        headers={"HX-Request": "true"},
+        content_type="multipart/form-data",
+    )
     assert response.status_code == 200
     assert ImageRecord.get(ImageRecord.grid_index == 5).hovered_count == 3000
     too_big = client.post("/annotate/submit", data={"token": token, "pageno": 2, "summary": "x" * (5 * 1024 * 1024)})

@@ -1,17 +1,18 @@
 """Fake workers: made-up ids cannot open more assignments than a HIT asks for, nor smuggle text in MTurk's parameters."""
+
 from __future__ import annotations
 
 import datetime as dt
 import time
 
 import pytest
-
 from factories import make_batch, pointer_batch, summary_for
+from support import csrf_token, open_assignment, post_ingest, post_page, survey_url
+
 from freelunch.models import Assignment, Batch, PageSubmission
 from freelunch.services.accounts.identity import assignment_token, token_claims
 from freelunch.services.ingest.closing import GRACE_MS
 from freelunch.services.review import labels
-from support import csrf_token, open_assignment, post_ingest, post_page, survey_url
 
 
 @pytest.fixture
@@ -44,16 +45,27 @@ def test_lab_links_skip_full_hits_and_stop_when_all_are_taken(app, client, make_
     _, org = make_account("lab@example.org", "Lab")
     batch = make_batch(app, org, hits=1, assignments_per_hit=2)
     link = batch.lab_links.model.create(organization=org, batch=batch)
-    assert [client.get(f"/annotate?lab={link.token}&workerId=annotator {n}").status_code for n in range(3)] == [303, 303, 404]
+    assert [client.get(f"/annotate?lab={link.token}&workerId=annotator {n}").status_code for n in range(3)] == [
+        303,
+        303,
+        404,
+    ]
 
 
 MTURK = {"turkSubmitTo": "https://workersandbox.mturk.com", "assignmentId": "3ASG", "hitId": "3HIT"}
 
 
-@pytest.mark.parametrize("param, value", [
-    ("assignmentId", "=HYPERLINK(\"http://evil.example\")"), ("assignmentId", "asg1"), ("hitId", "-X"),
-    ("workerId", "=1-1"), ("workerId", "a1worker"), ("assignmentId", "A" * 65),
-])
+@pytest.mark.parametrize(
+    "param, value",
+    [
+        ("assignmentId", '=HYPERLINK("http://evil.example")'),
+        ("assignmentId", "asg1"),
+        ("hitId", "-X"),
+        ("workerId", "=1-1"),
+        ("workerId", "a1worker"),
+        ("assignmentId", "A" * 65),
+    ],
+)
 def test_mturk_parameters_must_look_like_mturk_ids(client, hit, param, value):
     params = {**MTURK, "workerId": "A1WORKER", param: value}
     response = client.get(survey_url(hit, params.pop("workerId"), **params))
@@ -71,8 +83,9 @@ def test_a_requester_leaves_a_worker_out_of_the_labels(app, client, campaign):
     worker = campaign.assignments["h1w1"].worker_id
     with app.app_context():
         before = labels.summary(batch, labels.default_rule(batch))
-    response = client.post(f"/review/batches/{batch.id}/exclusions", data={"csrf_token": csrf_token(client),
-                                                                           "worker_id": worker})
+    response = client.post(
+        f"/review/batches/{batch.id}/exclusions", data={"csrf_token": csrf_token(client), "worker_id": worker}
+    )
     assert response.status_code == 302
     batch = Batch.get_by_id(batch.id)
     assert batch.excluded_workers == [worker]
@@ -81,11 +94,14 @@ def test_a_requester_leaves_a_worker_out_of_the_labels(app, client, campaign):
     assert after.excluded_workers == [worker] and after != before
     page = client.get(f"/review/batches/{batch.id}/workers").get_data(as_text=True)
     assert "Count again" in page
-    client.post(f"/review/batches/{batch.id}/exclusions", data={"csrf_token": csrf_token(client),
-                                                                "worker_id": worker, "action": "include"})
+    client.post(
+        f"/review/batches/{batch.id}/exclusions",
+        data={"csrf_token": csrf_token(client), "worker_id": worker, "action": "include"},
+    )
     assert Batch.get_by_id(batch.id).excluded_workers == []
-    foreign = client.post(f"/review/batches/{batch.id}/exclusions", data={"csrf_token": csrf_token(client),
-                                                                          "worker_id": "NOBODY0000"})
+    foreign = client.post(
+        f"/review/batches/{batch.id}/exclusions", data={"csrf_token": csrf_token(client), "worker_id": "NOBODY0000"}
+    )
     assert foreign.status_code == 404
 
 

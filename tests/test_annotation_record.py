@@ -1,15 +1,16 @@
 """The per-image record's field table (services/annotation/record.py) against everything that reads a record's fields."""
+
 import re
 from pathlib import Path
 
 import pytest
-
 from factories import make_batch, summary_for
+from support import open_assignment, post_page
+
 from freelunch.models import ImageRecord
 from freelunch.services.annotation import record
 from freelunch.services.exports import writers
 from freelunch.services.exports.seed import seed_records
-from support import open_assignment, post_page
 
 ROOT = Path(__file__).resolve().parents[1]
 # Record fields the records CSV shows another way, or not at all.
@@ -46,8 +47,9 @@ def test_what_the_tracker_sent_is_what_the_export_holds_field_by_field(app, clie
     with app.app_context():
         exported = list(seed_records(batch))
     keys = list(exported[0])
-    assert keys[:keys.index("worker_id")] == (["imageID", *(f.key for f in record.BEFORE_TRACKING), "mouseTracking",
-                                                *(f.key for f in record.AFTER_TRACKING)])
+    assert keys[: keys.index("worker_id")] == (
+        ["imageID", *(f.key for f in record.BEFORE_TRACKING), "mouseTracking", *(f.key for f in record.AFTER_TRACKING)]
+    )
     for image, out in zip(sent["images"], exported):
         for field in record.FIELDS:
             assert out[field.key] == image[field.key], field.key

@@ -1,4 +1,5 @@
 """Accounts under attack: open redirects after login, replayed and expired invites."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -6,14 +7,25 @@ import threading
 import time
 
 import pytest
-
-from freelunch.models import Invite, Membership, User, utcnow
 from support import csrf_token, login
 
+from freelunch.models import Invite, Membership, User, utcnow
+
 OFF_SITE = [
-    "//evil.example/", "/\t/evil.example/", "/\\evil.example/", "\\\\evil.example",
-    "/\r\nSet-Cookie: x=1", "/\n/evil.example", "https://evil.example/", "http:evil.example", "javascript:alert(1)",
-    "data:text/html,x", "evil.example", " //evil.example", "/\x00/evil.example", "///evil.example",
+    "//evil.example/",
+    "/\t/evil.example/",
+    "/\\evil.example/",
+    "\\\\evil.example",
+    "/\r\nSet-Cookie: x=1",
+    "/\n/evil.example",
+    "https://evil.example/",
+    "http:evil.example",
+    "javascript:alert(1)",
+    "data:text/html,x",
+    "evil.example",
+    " //evil.example",
+    "/\x00/evil.example",
+    "///evil.example",
 ]
 
 
@@ -21,8 +33,11 @@ OFF_SITE = [
 def test_login_never_redirects_off_site(client, make_account, target):
     make_account("me@example.org")
     token = csrf_token(client)
-    response = client.post("/login", query_string={"next": target},
-                           data={"email": "me@example.org", "password": "password123", "csrf_token": token})
+    response = client.post(
+        "/login",
+        query_string={"next": target},
+        data={"email": "me@example.org", "password": "password123", "csrf_token": token},
+    )
     assert response.status_code == 302
     assert response.headers["Location"] == "/", f"{target!r} -> {response.headers['Location']!r}"
 
@@ -30,11 +45,18 @@ def test_login_never_redirects_off_site(client, make_account, target):
 def test_login_raw_query_forms_never_redirect_off_site(client, make_account):
     """The attacker's own encodings, straight in the query string (no client-side quoting)."""
     make_account("me@example.org")
-    for query in ("next=/%09/evil.example/", "next=/%5Cevil.example", "next=%2F%2Fevil.example", "next=/%0d%0aX:y",
-                  "next=/%E2%80%AE/evil"):
+    for query in (
+        "next=/%09/evil.example/",
+        "next=/%5Cevil.example",
+        "next=%2F%2Fevil.example",
+        "next=/%0d%0aX:y",
+        "next=/%E2%80%AE/evil",
+    ):
         client.post("/logout", data={"csrf_token": csrf_token(client)})
-        response = client.post(f"/login?{query}", data={"email": "me@example.org", "password": "password123",
-                                                        "csrf_token": csrf_token(client)})
+        response = client.post(
+            f"/login?{query}",
+            data={"email": "me@example.org", "password": "password123", "csrf_token": csrf_token(client)},
+        )
         assert response.status_code == 302, query
         location = response.headers["Location"]
         assert location.startswith("/") and not location.startswith(("//", "/\\")), (query, location)
@@ -42,8 +64,10 @@ def test_login_raw_query_forms_never_redirect_off_site(client, make_account):
 
 def test_login_keeps_a_same_site_next(client, make_account):
     make_account("me@example.org")
-    response = client.post("/login?next=/batches/?page=2", data={"email": "me@example.org", "password": "password123",
-                                                                "csrf_token": csrf_token(client)})
+    response = client.post(
+        "/login?next=/batches/?page=2",
+        data={"email": "me@example.org", "password": "password123", "csrf_token": csrf_token(client)},
+    )
     assert response.headers["Location"] == "/batches/?page=2"
 
 
@@ -62,8 +86,10 @@ def test_simultaneous_sign_ups_on_one_invite_make_one_membership(app, make_accou
 
     def sign_up(n: int) -> None:
         start.wait()
-        response = clients[n].post(f"/invite/{invite.token}", data={
-            "email": f"new{n}@example.org", "password": "a long new passphrase", "csrf_token": tokens[n]})
+        response = clients[n].post(
+            f"/invite/{invite.token}",
+            data={"email": f"new{n}@example.org", "password": "a long new passphrase", "csrf_token": tokens[n]},
+        )
         statuses.append(response.status_code)
 
     threads = [threading.Thread(target=sign_up, args=(n,)) for n in range(len(clients))]
@@ -72,7 +98,9 @@ def test_simultaneous_sign_ups_on_one_invite_make_one_membership(app, make_accou
     for thread in threads:
         thread.join()
     assert sorted(statuses) == [302] + [404] * 7, statuses
-    joined = Membership.select().where(Membership.organization == invite.organization_id, Membership.role == "requester")
+    joined = Membership.select().where(
+        Membership.organization == invite.organization_id, Membership.role == "requester"
+    )
     assert joined.count() == 1
     assert User.select().count() == 2, "a refused sign-up leaves no account behind"
 
@@ -92,8 +120,10 @@ def test_an_invite_works_once_for_logged_in_users_too(app, client, make_account)
 def test_an_expired_invite_is_refused(app, client, make_account):
     invite = _invite(make_account, app, expires_at=utcnow() - dt.timedelta(seconds=1))
     assert client.get(f"/invite/{invite.token}").status_code == 404
-    response = client.post(f"/invite/{invite.token}", data={
-        "email": "late@example.org", "password": "a long new passphrase", "csrf_token": csrf_token(client)})
+    response = client.post(
+        f"/invite/{invite.token}",
+        data={"email": "late@example.org", "password": "a long new passphrase", "csrf_token": csrf_token(client)},
+    )
     assert response.status_code == 404
     assert not User.select().where(User.email == "late@example.org").exists()
 
@@ -108,8 +138,11 @@ def test_new_invites_expire_in_a_week(app, make_account):
 
 def _login_attempt(client, email: str, password: str, address: str = "127.0.0.1"):
     token = csrf_token(client)
-    return client.post("/login", data={"email": email, "password": password, "csrf_token": token},
-                       environ_base={"REMOTE_ADDR": address})
+    return client.post(
+        "/login",
+        data={"email": email, "password": password, "csrf_token": token},
+        environ_base={"REMOTE_ADDR": address},
+    )
 
 
 def test_one_address_trying_many_accounts_is_slowed_down(client, make_account):
@@ -133,8 +166,10 @@ def test_many_addresses_guessing_one_account_are_slowed_down_and_successes_cost_
 
 def test_sign_up_is_limited_per_address(client, app):
     app.config["OPEN_SIGNUP"] = True
-    answers = [client.post("/signup", data={"csrf_token": csrf_token(client), "email": f"x{n}@example.org"}).status_code
-               for n in range(6)]
+    answers = [
+        client.post("/signup", data={"csrf_token": csrf_token(client), "email": f"x{n}@example.org"}).status_code
+        for n in range(6)
+    ]
     assert answers == [200] * 5 + [429]
 
 
@@ -152,15 +187,29 @@ def test_an_unknown_email_costs_one_password_hash_like_a_known_one(app, make_acc
     assert len(hashed) == 2 and hashed[0].split("$")[0] == hashed[1].split("$")[0], "same hash method and cost"
 
 
-@pytest.mark.parametrize("password, accepted", [
-    ("12345678", False), ("password123", False), ("qwertyuiop", False), ("short", False), ("Password1234", False),
-    ("newcomer-at-the-lab", False),  # contains the email's name
-    ("correct horse battery", True),
-])
+@pytest.mark.parametrize(
+    "password, accepted",
+    [
+        ("12345678", False),
+        ("password123", False),
+        ("qwertyuiop", False),
+        ("short", False),
+        ("Password1234", False),
+        ("newcomer-at-the-lab", False),  # contains the email's name
+        ("correct horse battery", True),
+    ],
+)
 def test_sign_up_refuses_short_and_common_passwords(client, app, password, accepted):
-    response = client.post("/signup", data={
-        "csrf_token": csrf_token(client), "email": "newcomer@example.org", "organization": "Lab",
-        "password": password, "confirm": password})
+    response = client.post(
+        "/signup",
+        data={
+            "csrf_token": csrf_token(client),
+            "email": "newcomer@example.org",
+            "organization": "Lab",
+            "password": password,
+            "confirm": password,
+        },
+    )
     assert (response.status_code == 302) is accepted, response.get_data(as_text=True)[-2000:]
     assert User.select().where(User.email == "newcomer@example.org").exists() is accepted
 
@@ -195,8 +244,15 @@ def test_a_password_change_ends_every_other_session(app, client, make_account):
     make_account("me@example.org")
     login(client, "me@example.org")
     thief = _copy_session(client, app)
-    response = client.post("/account/password", data={
-        "csrf_token": csrf_token(client), "current": "password123", "password": "a much better one", "confirm": "a much better one"})
+    response = client.post(
+        "/account/password",
+        data={
+            "csrf_token": csrf_token(client),
+            "current": "password123",
+            "password": "a much better one",
+            "confirm": "a much better one",
+        },
+    )
     assert response.status_code == 302
     assert client.get("/datasets/").status_code == 200, "the session that changed it goes on"
     assert thief.get("/datasets/").status_code == 302
@@ -207,8 +263,15 @@ def test_a_password_change_ends_every_other_session(app, client, make_account):
 def test_a_wrong_current_password_changes_nothing(app, client, make_account):
     make_account("me@example.org")
     login(client, "me@example.org")
-    response = client.post("/account/password", data={
-        "csrf_token": csrf_token(client), "current": "nope", "password": "a much better one", "confirm": "a much better one"})
+    response = client.post(
+        "/account/password",
+        data={
+            "csrf_token": csrf_token(client),
+            "current": "nope",
+            "password": "a much better one",
+            "confirm": "a much better one",
+        },
+    )
     assert response.status_code == 200 and "not right" in response.get_data(as_text=True)
     login(app.test_client(), "me@example.org")
 

@@ -1,11 +1,12 @@
 """Batches on the dashboard: the builder form, building HITs as an RQ job, lab links."""
+
 import re
 from collections import Counter
 
 import pytest
-
 from factories import make_dataset
 from support import builder_data, csrf_token
+
 from freelunch.models import Batch, Candidate, Hit, HitPage, Image, ImageClass, LabLink
 
 HTMX = {"HX-Request": "true"}
@@ -15,25 +16,36 @@ def test_builder_shows_the_imagenetv2_defaults_and_the_datasets_classes(client, 
     dataset = make_dataset(org, classes=("n01",), candidates=2)
     other = make_dataset(org, classes=("z99",), candidates=1, name="Other")
     page = client.get(f"/batches/new?dataset_id={dataset.id}").get_data(as_text=True)
-    for field, value in [("pages_per_hit", 10), ("images_per_page", 48), ("positives_per_page", 3),
-                         ("negatives_per_page", 3), ("assignments_per_hit", 3)]:
+    for field, value in [
+        ("pages_per_hit", 10),
+        ("images_per_page", 48),
+        ("positives_per_page", 3),
+        ("negatives_per_page", 3),
+        ("assignments_per_hit", 3),
+    ]:
         assert re.search(rf'name="{field}"[^>]*value="{value}"', page), field
     assert "n01 · n01 thing, other · 2 candidates, 4 + 4 controls" in page and "z99" not in page
     swapped = client.get(f"/batches/new/classes?dataset_id={other.id}", headers=HTMX).get_data(as_text=True)
     assert "z99" in swapped and "n01" not in swapped and "<html" not in swapped
 
 
-@pytest.mark.parametrize("overrides, message", [
-    ({"name": ""}, "Give the batch a name."),
-    ({"images_per_page": 3, "positives_per_page": 2, "negatives_per_page": 1}, "leave room for at least one candidate"),
-    ({"versions": None}, "Tick at least one interface version."),
-    ({"reward": "-1"}, "Between 0 and 100 USD."),
-    ({"reward": "1.005"}, "The reward 1.005 has fractions of a cent"),
-    ({"pages_per_hit": "ten"}, "Not a valid integer value."),
-    ({"pages_per_hit": ""}, "Give a number from 1 to 100."),
-    ({"assignments_per_hit": 0}, "Must be between 1 and 100."),
-    ({"positives_per_page": 5}, "fewer than 5 positive or 1 negative controls (n01, n02)"),
-])
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"name": ""}, "Give the batch a name."),
+        (
+            {"images_per_page": 3, "positives_per_page": 2, "negatives_per_page": 1},
+            "leave room for at least one candidate",
+        ),
+        ({"versions": None}, "Tick at least one interface version."),
+        ({"reward": "-1"}, "Between 0 and 100 USD."),
+        ({"reward": "1.005"}, "The reward 1.005 has fractions of a cent"),
+        ({"pages_per_hit": "ten"}, "Not a valid integer value."),
+        ({"pages_per_hit": ""}, "Give a number from 1 to 100."),
+        ({"assignments_per_hit": 0}, "Must be between 1 and 100."),
+        ({"positives_per_page": 5}, "fewer than 5 positive or 1 negative controls (n01, n02)"),
+    ],
+)
 def test_builder_validation_messages(client, org, overrides, message):
     dataset = make_dataset(org, candidates=5)
     response = client.post("/batches/", data=builder_data(client, dataset, **overrides))
@@ -100,8 +112,9 @@ def test_a_failed_build_says_why_and_can_run_again(client, org, run_jobs):
 
     refused = client.post(f"/batches/{batch.id}/build", data={"csrf_token": csrf_token(client)}, follow_redirects=True)
     assert "fewer than 2 positive or 1 negative controls" in refused.get_data(as_text=True)
-    Candidate.update(role="negative").where(Candidate.image.in_(
-        Image.select(Image.id).where(Image.key.in_(["n01/0", "n02/0"])))).execute()
+    Candidate.update(role="negative").where(
+        Candidate.image.in_(Image.select(Image.id).where(Image.key.in_(["n01/0", "n02/0"])))
+    ).execute()
     client.post(f"/batches/{batch.id}/build", data={"csrf_token": csrf_token(client)})
     run_jobs()
     assert Batch.get_by_id(batch.id).state == "ready" and Hit.select().count() > 0
@@ -155,12 +168,18 @@ def test_batch_list_and_hits_are_paginated(client, org):
 
 def test_lab_links_generate_copy_and_revoke(app, client, org):
     batch = Batch.create(organization=org, dataset=make_dataset(org, candidates=1), name="B", state="ready")
-    created = client.post(f"/batches/{batch.id}/links", data={"csrf_token": csrf_token(client), "label": "Session 1"}, headers=HTMX)
+    created = client.post(
+        f"/batches/{batch.id}/links", data={"csrf_token": csrf_token(client), "label": "Session 1"}, headers=HTMX
+    )
     link = LabLink.get()
     row = created.get_data(as_text=True)
     assert created.status_code == 200 and row.lstrip().startswith("<tr")
-    assert f"http://localhost/lab/{link.token}" in row and f'data-copy="lab-link-{link.id}"' in row and "Session 1" in row
-    too_long = client.post(f"/batches/{batch.id}/links", data={"csrf_token": csrf_token(client), "label": "x" * 200}, headers=HTMX)
+    assert (
+        f"http://localhost/lab/{link.token}" in row and f'data-copy="lab-link-{link.id}"' in row and "Session 1" in row
+    )
+    too_long = client.post(
+        f"/batches/{batch.id}/links", data={"csrf_token": csrf_token(client), "label": "x" * 200}, headers=HTMX
+    )
     assert too_long.status_code == 422 and LabLink.select().count() == 1
 
     revoked = client.post(f"/batches/links/{link.id}/revoke", data={"csrf_token": csrf_token(client)}, headers=HTMX)

@@ -1,11 +1,12 @@
 """The batch page's tabs: a URL per tab, a fragment for a tab swap, the whole page otherwise; one source for its figures."""
+
 import re
 
 import pytest
-
-from freelunch.models import Batch, Hit, HitPage
 from factories import make_dataset
 from support import builder_data
+
+from freelunch.models import Batch, Hit, HitPage
 
 TABS = {"overview": "", "hits": "/hits", "links": "/links", "mturk": "/mturk"}
 REVIEW_TABS = {"review": "/assignments", "results": "/results", "exports": "/exports"}
@@ -73,7 +74,8 @@ def test_a_batch_with_workers_reads_annotating_then_complete(app, client, campai
 
 
 def test_the_overview_shows_interface_versions_by_their_meaning(client, org):
-    batch = Batch.create(organization=org, dataset=make_dataset(org, candidates=1), name="B",
-                         versions=["POINTER_NO_ORIGINAL"])
+    batch = Batch.create(
+        organization=org, dataset=make_dataset(org, candidates=1), name="B", versions=["POINTER_NO_ORIGINAL"]
+    )
     html = client.get(f"/batches/{batch.id}").get_data(as_text=True)
     assert '<span title="POINTER_NO_ORIGINAL">Red pointer, blurred until hovered</span>' in html

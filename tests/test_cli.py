@@ -3,11 +3,11 @@ from urllib.parse import parse_qs, urlparse
 
 from click.testing import CliRunner
 from flask.cli import ScriptInfo
+from support import login
 
 from freelunch import storage
 from freelunch.cli import cli
 from freelunch.models import Batch, Candidate, Dataset, Hit, HitPage, ImageClass, User
-from support import login
 
 
 def run(app, *args):
@@ -35,7 +35,12 @@ def test_demo_json_is_idempotent_and_usable(app, client):
 
     # Each page mixes the class's candidates with positive and negative controls.
     page = HitPage.select().first()
-    roles = [c.role for c in Candidate.select().where(Candidate.image.in_(page.image_ids), Candidate.image_class == page.image_class)]
+    roles = [
+        c.role
+        for c in Candidate.select().where(
+            Candidate.image.in_(page.image_ids), Candidate.image_class == page.image_class
+        )
+    ]
     assert len(page.image_ids) == batch.images_per_page
     assert roles.count("positive") == batch.positives_per_page and roles.count("negative") == batch.negatives_per_page
     assert ImageClass.select().count() >= 3

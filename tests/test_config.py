@@ -26,10 +26,14 @@ def test_unknown_mode_is_refused(tmp_path):
 def test_ingest_shards_and_their_redis(tmp_path):
     default = config.load({}, tmp_path)
     assert (default["INGEST_SHARDS"], default["INGEST_REDIS_URL"], default["INGEST_REDIS_CLUSTER"]) == (1, None, False)
-    cluster = config.load({"INGEST_SHARDS": "12", "INGEST_REDIS_URL": "redis://10.0.0.5:7000",
-                           "INGEST_REDIS_CLUSTER": "yes"}, tmp_path)
+    cluster = config.load(
+        {"INGEST_SHARDS": "12", "INGEST_REDIS_URL": "redis://10.0.0.5:7000", "INGEST_REDIS_CLUSTER": "yes"}, tmp_path
+    )
     assert (cluster["INGEST_SHARDS"], cluster["INGEST_REDIS_URL"], cluster["INGEST_REDIS_CLUSTER"]) == (
-        12, "redis://10.0.0.5:7000", True)
+        12,
+        "redis://10.0.0.5:7000",
+        True,
+    )
     for wrong in ("0", "many", "-3"):
         with pytest.raises(config.ConfigError, match="INGEST_SHARDS must be a whole number"):
             config.load({"INGEST_SHARDS": wrong}, tmp_path)

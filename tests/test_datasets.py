@@ -1,12 +1,25 @@
 """Datasets on the dashboard: create, rename, browse with pagination, edit classes inline, delete with a clear warning."""
+
 import re
 
-from support import csrf_token, login
-from freelunch import storage
-from freelunch.models import (Assignment, Batch, Candidate, Dataset, Hit, HitPage, Image, ImageClass, LabLink,
-                              Membership, PageSubmission)
-from freelunch.services.accounts.users import create_user
 from factories import picture
+from support import csrf_token, login
+
+from freelunch import storage
+from freelunch.models import (
+    Assignment,
+    Batch,
+    Candidate,
+    Dataset,
+    Hit,
+    HitPage,
+    Image,
+    ImageClass,
+    LabLink,
+    Membership,
+    PageSubmission,
+)
+from freelunch.services.accounts.users import create_user
 
 HTMX = {"HX-Request": "true"}
 
@@ -42,8 +55,16 @@ def test_dataset_list_is_paginated(client, org):
 
 
 def _classes(dataset, n):
-    return [ImageClass.create(organization=dataset.organization_id, dataset=dataset, key=f"n{i:03d}",
-                              names=[f"thing {i}"], description=f"definition {i}") for i in range(n)]
+    return [
+        ImageClass.create(
+            organization=dataset.organization_id,
+            dataset=dataset,
+            key=f"n{i:03d}",
+            names=[f"thing {i}"],
+            description=f"definition {i}",
+        )
+        for i in range(n)
+    ]
 
 
 def test_classes_are_paginated_and_searchable(client, org):
@@ -52,7 +73,9 @@ def test_classes_are_paginated_and_searchable(client, org):
     page = client.get(f"/datasets/{dataset.id}").get_data(as_text=True)
     assert "n049" in page and "n050" not in page
     # The page's Next link fetches the list's own partial, not the whole page.
-    next_url = re.search(r'<a href="[^"]+" hx-get="([^"]+)" hx-target="#class-list"', page).group(1).replace("&amp;", "&")
+    next_url = (
+        re.search(r'<a href="[^"]+" hx-get="([^"]+)" hx-target="#class-list"', page).group(1).replace("&amp;", "&")
+    )
     assert next_url == f"/datasets/{dataset.id}/classes?page=2"
     second = client.get(next_url, headers=HTMX).get_data(as_text=True)
     assert "n050" in second and "n049" not in second and "<html" not in second
@@ -67,7 +90,9 @@ def test_inline_class_edit(client, org):
     assert 'value="thing 0"' in edit and "hx-post" in edit
     bad = post(client, f"/datasets/classes/{image_class.id}", htmx=True, names=" , ", description="x")
     assert bad.status_code == 422 and "at least one name" in bad.get_data(as_text=True)
-    good = post(client, f"/datasets/classes/{image_class.id}", htmx=True, names="tench, Tinca tinca", description=" a fish ")
+    good = post(
+        client, f"/datasets/classes/{image_class.id}", htmx=True, names="tench, Tinca tinca", description=" a fish "
+    )
     assert good.status_code == 200 and good.get_data(as_text=True).lstrip().startswith("<tr")
     saved = ImageClass.get_by_id(image_class.id)
     assert (saved.names, saved.description) == (["tench", "Tinca tinca"], "a fish")
@@ -79,13 +104,24 @@ def test_image_browser_filters_and_paginates(app, client, org):
     dataset = Dataset.create(organization=org, name="D")
     fish, bird = _classes(dataset, 2)
     for n in range(50):
-        image = Image.create(organization=org, dataset=dataset, key=f"n000/{n:02d}", url=f"https://img.example/{n}.jpg", width=500, height=375)
+        image = Image.create(
+            organization=org,
+            dataset=dataset,
+            key=f"n000/{n:02d}",
+            url=f"https://img.example/{n}.jpg",
+            width=500,
+            height=375,
+        )
         Candidate.create(organization=org, image=image, image_class=fish, role="positive" if n < 3 else "candidate")
-    other = Image.create(organization=org, dataset=dataset, key="n001/x", url="https://img.example/x.jpg", width=1, height=1)
+    other = Image.create(
+        organization=org, dataset=dataset, key="n001/x", url="https://img.example/x.jpg", width=1, height=1
+    )
     Candidate.create(organization=org, image=other, image_class=bird)
     page = client.get(f"/datasets/{dataset.id}/images").get_data(as_text=True)
     assert page.count('loading="lazy"') == 48 and "Page 1 of 2" in page
-    positives = client.get(f"/datasets/{dataset.id}/images?class=n000&role=positive", headers=HTMX).get_data(as_text=True)
+    positives = client.get(f"/datasets/{dataset.id}/images?class=n000&role=positive", headers=HTMX).get_data(
+        as_text=True
+    )
     assert positives.count('loading="lazy"') == 3 and "n001/x" not in positives
     assert client.get(f"/datasets/{dataset.id}/images?class=zzz").status_code == 404
     assert client.get(f"/datasets/{dataset.id}/images?role=boss").status_code == 400
@@ -101,7 +137,9 @@ def _campaign(org, dataset):
     batch = Batch.create(organization=org, dataset=dataset, name="Round 1", state="published")
     hit = Hit.create(organization=org, batch=batch)
     page = HitPage.create(organization=org, hit=hit, pageno=1, image_class=image_class, image_ids=[image.id])
-    assignment = Assignment.create(organization=org, hit=hit, worker_id="ABCDEF0123", source="lab", version="POINTER_ORIGINAL")
+    assignment = Assignment.create(
+        organization=org, hit=hit, worker_id="ABCDEF0123", source="lab", version="POINTER_ORIGINAL"
+    )
     PageSubmission.create(assignment=assignment, hit_page=page, pageno=1, started_at=1, ended_at=2)
     LabLink.create(organization=org, batch=batch)
     return batch

@@ -1,4 +1,5 @@
 """Exports as real RQ jobs: start, watch, download (tests/factories.py describes the campaign)."""
+
 import csv
 import io
 import json
@@ -9,13 +10,13 @@ from pathlib import Path
 
 from click.testing import CliRunner
 from flask.cli import ScriptInfo
+from support import RULE_FORM, csrf_token, finished_file, login, start_export
 
 from freelunch.cli import cli
 from freelunch.models import Export, Membership
+from freelunch.services.accounts.users import create_user
 from freelunch.services.exports import files as exports
 from freelunch.services.exports.kinds import KINDS
-from freelunch.services.accounts.users import create_user
-from support import RULE_FORM, csrf_token, finished_file, login, start_export
 
 HTMX = {"HX-Request": "true"}
 
@@ -143,8 +144,9 @@ def test_deleting_the_dataset_removes_its_batches_export_files(client, run_jobs,
     path = Path(app_config["INSTANCE_PATH"]) / "exports" / export.path
     assert path.is_file()
     dataset = campaign.batch.dataset
-    response = client.post(f"/datasets/{dataset.id}/delete",
-                           data={"csrf_token": csrf_token(client), "confirm_name": dataset.name})
+    response = client.post(
+        f"/datasets/{dataset.id}/delete", data={"csrf_token": csrf_token(client), "confirm_name": dataset.name}
+    )
     assert response.status_code == 302
     assert Export.select().count() == 0 and not path.exists()
 
@@ -169,15 +171,21 @@ def test_the_cli_writes_every_kind_the_dashboard_offers_with_the_same_writer(app
         dashboard = client.get(f"/review/exports/{export.id}/download").get_data()
         out = tmp_path / kind
         rule = ["--threshold", "0.7", "--min-annotations", "1", "--min-accuracy", "0.5"] if KINDS[kind].rule else []
-        result = runner.invoke(cli, ["export", "--batch", str(campaign.batch.id), "--format", kind, "-o", str(out), *rule],
-                               obj=ScriptInfo(create_app=lambda: app))
+        result = runner.invoke(
+            cli,
+            ["export", "--batch", str(campaign.batch.id), "--format", kind, "-o", str(out), *rule],
+            obj=ScriptInfo(create_app=lambda: app),
+        )
         assert result.exit_code == 0, result.output
         assert contents(kind, out.read_bytes()) == contents(kind, dashboard), kind
         assert f"Wrote {export.rows} {KINDS[kind].rows}." in result.output
 
 
 def test_the_cli_refuses_a_label_rule_for_a_kind_that_reads_none(app, campaign):
-    result = CliRunner().invoke(cli, ["export", "--batch", str(campaign.batch.id), "--format", "workers-csv",
-                                      "--threshold", "0.5"], obj=ScriptInfo(create_app=lambda: app))
+    result = CliRunner().invoke(
+        cli,
+        ["export", "--batch", str(campaign.batch.id), "--format", "workers-csv", "--threshold", "0.5"],
+        obj=ScriptInfo(create_app=lambda: app),
+    )
     assert result.exit_code != 0 and "workers-csv reads no label rule" in result.output
     assert "Traceback" not in result.output

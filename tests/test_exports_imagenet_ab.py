@@ -1,19 +1,19 @@
 """The ``imagenet-ab`` export, read back by a loader written to the ImageNet-AB release's description:
 XML files at ``Annotations/CLS-LOC/train_enriched/<wnid>/<image>.xml``, each ``<metadata>`` with
 ``selected`` ("True" for a selected image) and ``selectedRecord`` with ``x`` and ``y``."""
+
 import os
 import xml.etree.ElementTree as ET
 import zipfile
 
 import numpy as np
+from factories import summary_for
+from support import login, open_assignment, post_page
 
 from freelunch.models import Batch, Export, Hit, HitPage, Image
 from freelunch.services import demo
 from freelunch.services.exports import files as exports
 from freelunch.services.exports.imagenet_ab import member_name
-from factories import summary_for
-from support import login, open_assignment, post_page
-
 
 # --- the loader, as the release describes it ------------------------------------------
 
@@ -110,8 +110,10 @@ def test_the_demo_batch_exports_as_imagenet_ab_and_the_release_loader_reads_it(a
 
 
 def test_member_names_stay_inside_their_folder():
-    assert member_name("n01440764", "n01440764/n01440764_105") == \
-        "Annotations/CLS-LOC/train_enriched/n01440764/n01440764_105.xml"
+    assert (
+        member_name("n01440764", "n01440764/n01440764_105")
+        == "Annotations/CLS-LOC/train_enriched/n01440764/n01440764_105.xml"
+    )
     assert member_name("n01", "photo.v2.jpg") == "Annotations/CLS-LOC/train_enriched/n01/photo.xml"
     escaped = member_name("..", "a/..")
     assert "/../" not in escaped and escaped.count("/") == 4

@@ -1,21 +1,28 @@
 """The seed-format export: every record-format.md field, trajectories from stored chunks, streamed."""
+
 import json
 import tracemalloc
 
 from click.testing import CliRunner
+from factories import make_batch, summary_for
+from support import open_assignment, post_page
 
 from freelunch.cli import cli
 from freelunch.models import Assignment, Hit, PageSubmission, PointerChunk
 from freelunch.services.exports.seed import seed_records
-from factories import make_batch, summary_for
-from support import open_assignment, post_page
 
 T0 = 1_700_000_000_000
 
 
 def chunk(assignment, pageno, seq, events):
-    PointerChunk.create(assignment=assignment, pageno=pageno, seq=seq, n_events=len(events),
-                        events=json.dumps(events, separators=(",", ":")), received_at=T0)
+    PointerChunk.create(
+        assignment=assignment,
+        pageno=pageno,
+        seq=seq,
+        n_events=len(events),
+        events=json.dumps(events, separators=(",", ":")),
+        received_at=T0,
+    )
 
 
 def test_records_carry_every_field_and_trajectories_in_time_order(app, client, make_account):
@@ -25,12 +32,26 @@ def test_records_carry_every_field_and_trajectories_in_time_order(app, client, m
     token, assignment = open_assignment(client, hit, "RAWWORKER", version="POINTER_ORIGINAL")
     post_page(client, token, 1, summary_for(hit, 1, chunks=3))
     # Chunks arrive in any order; events of other images, other types and an abandoned view are left out.
-    chunk(assignment, 1, 1, [{"type": "move", "i": 0, "x": 0.3, "y": 0.4, "time": T0 + 300},
-                             {"type": "click", "i": 0, "x": 0.3, "y": 0.4, "time": T0 + 310, "selected": True}])
-    chunk(assignment, 1, 0, [{"type": "enter", "i": 0, "time": T0 + 100},
-                             {"type": "move", "i": 0, "x": 0.1, "y": 0.2, "time": T0 + 100},
-                             {"type": "move", "i": 1, "x": 0.5, "y": 0.5, "time": T0 + 150},
-                             {"type": "move", "i": 0, "x": 0.2, "y": 0.3, "time": T0 + 200}])
+    chunk(
+        assignment,
+        1,
+        1,
+        [
+            {"type": "move", "i": 0, "x": 0.3, "y": 0.4, "time": T0 + 300},
+            {"type": "click", "i": 0, "x": 0.3, "y": 0.4, "time": T0 + 310, "selected": True},
+        ],
+    )
+    chunk(
+        assignment,
+        1,
+        0,
+        [
+            {"type": "enter", "i": 0, "time": T0 + 100},
+            {"type": "move", "i": 0, "x": 0.1, "y": 0.2, "time": T0 + 100},
+            {"type": "move", "i": 1, "x": 0.5, "y": 0.5, "time": T0 + 150},
+            {"type": "move", "i": 0, "x": 0.2, "y": 0.3, "time": T0 + 200},
+        ],
+    )
     chunk(assignment, 1, 2, [{"type": "move", "i": 0, "x": 0.9, "y": 0.9, "time": T0 - 5000}])
     chunk(assignment, 2, 0, [{"type": "move", "i": 0, "x": 0.7, "y": 0.7, "time": T0 + 100}])  # page 2: not submitted
 
@@ -38,20 +59,56 @@ def test_records_carry_every_field_and_trajectories_in_time_order(app, client, m
         records = list(seed_records(batch))
     assert len(records) == 6 and [r["gridIndex"] for r in records] == list(range(6))
     first = records[0]
-    assert first["mouseTracking"] == [{"x": 0.1, "y": 0.2, "time": T0 + 100}, {"x": 0.2, "y": 0.3, "time": T0 + 200},
-                                      {"x": 0.3, "y": 0.4, "time": T0 + 300}]
+    assert first["mouseTracking"] == [
+        {"x": 0.1, "y": 0.2, "time": T0 + 100},
+        {"x": 0.2, "y": 0.3, "time": T0 + 200},
+        {"x": 0.3, "y": 0.4, "time": T0 + 300},
+    ]
     assert records[1]["mouseTracking"] == [{"x": 0.5, "y": 0.5, "time": T0 + 150}]
     assert records[2]["mouseTracking"] == []
     sent = summary_for(hit, 1)["images"][0]
-    for field in ("imageID", "originalImageHeight", "originalImageWidth", "imageHeight", "imageWidth", "imagePosition",
-                  "hoveredRecord", "hoveredCount", "selected", "selectedCount", "selectedRecord", "estimateTime"):
+    for field in (
+        "imageID",
+        "originalImageHeight",
+        "originalImageWidth",
+        "imageHeight",
+        "imageWidth",
+        "imagePosition",
+        "hoveredRecord",
+        "hoveredCount",
+        "selected",
+        "selectedCount",
+        "selectedRecord",
+        "estimateTime",
+    ):
         assert first[field] == sent[field], field
     assert first["worker_id"] == assignment.worker_id and "RAWWORKER" not in json.dumps(records)
-    assert {k: first[k] for k in ("batchId", "hitId", "assignmentId", "version", "pageno", "classKey", "classNames",
-                                  "loadStatus", "replacesImageID", "source")} == {
-        "batchId": batch.id, "hitId": hit.key, "assignmentId": assignment.id, "version": "POINTER_ORIGINAL",
-        "pageno": 1, "classKey": "n01440764", "classNames": ["tench", "Tinca tinca"], "loadStatus": "ok",
-        "replacesImageID": None, "source": "survey"}
+    assert {
+        k: first[k]
+        for k in (
+            "batchId",
+            "hitId",
+            "assignmentId",
+            "version",
+            "pageno",
+            "classKey",
+            "classNames",
+            "loadStatus",
+            "replacesImageID",
+            "source",
+        )
+    } == {
+        "batchId": batch.id,
+        "hitId": hit.key,
+        "assignmentId": assignment.id,
+        "version": "POINTER_ORIGINAL",
+        "pageno": 1,
+        "classKey": "n01440764",
+        "classNames": ["tench", "Tinca tinca"],
+        "loadStatus": "ok",
+        "replacesImageID": None,
+        "source": "survey",
+    }
     assert (first["pageStartedAt"], first["pageEndedAt"]) == (T0, T0 + 10_000)
 
 

@@ -1,13 +1,12 @@
 """A newcomer's first minutes: the landing page, where each kind of user lands, and a log quiet enough to read."""
+
 import logging
 
 import pytest
 from rq import Queue, SimpleWorker
-
-from freelunch.models import Batch, LabLink
-from freelunch.services.accounts.users import create_user
 from support import csrf_token, login
 
+from freelunch.services.accounts.users import create_user
 from workers import app_worker
 
 
@@ -54,10 +53,15 @@ def test_requests_are_logged_only_when_they_fail_or_are_slow_and_never_with_a_to
     assert [r.getMessage().rsplit(" ", 2)[0] for r in lines] == ["GET /batches/999999 404", "GET /lab/… 404"]
     app.config["REQUEST_LOG_SLOW_MS"] = 0  # read when the app is built: a new app logs every request as slow
     from freelunch import create_app
+
     slow = create_app({**app.config, "REQUEST_LOG_SLOW_MS": 0}).test_client()
     lines.clear()
     slow.get("/login")
-    assert len(lines) == 1 and lines[0].getMessage().startswith("GET /login 200") and lines[0].getMessage().endswith("(slow)")
+    assert (
+        len(lines) == 1
+        and lines[0].getMessage().startswith("GET /login 200")
+        and lines[0].getMessage().endswith("(slow)")
+    )
 
 
 def nothing_to_do() -> int:

@@ -1,24 +1,24 @@
 """Hostile input finds no 500: ids past 64 bits, deep JSON, odd summaries, control characters; media needs a signed URL;
 the SQLite file is private."""
+
 from __future__ import annotations
 
-import io
 import json
 import os
 import stat
 import time
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from factories import make_batch, summary_for
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from rq import Queue
 from rq.registry import FailedJobRegistry
+from support import csrf_token, login, open_assignment, post_page, upload
 
-from factories import make_batch, summary_for
 from freelunch import storage
 from freelunch.errors import IdConverter
-from freelunch.models import Dataset, Image, ImageClass
-from support import csrf_token, login, open_assignment, post_page
-from support import upload
+from freelunch.models import ImageClass
 
 HUGE = 2**63
 
@@ -45,8 +45,17 @@ def test_ids_past_64_bits_are_4xx_everywhere(app, client, make_account):
 def test_a_huge_id_in_a_form_or_query_is_a_400_not_a_500(app, client, make_account):
     make_account("me@example.org")
     login(client, "me@example.org")
-    response = client.post("/batches/new", data={"csrf_token": csrf_token(client), "name": "x", "dataset_id": HUGE,
-                                                 "pages_per_hit": 1, "images_per_page": 1, "assignments_per_hit": 1})
+    response = client.post(
+        "/batches/new",
+        data={
+            "csrf_token": csrf_token(client),
+            "name": "x",
+            "dataset_id": HUGE,
+            "pages_per_hit": 1,
+            "images_per_page": 1,
+            "assignments_per_hit": 1,
+        },
+    )
     assert response.status_code < 500
     assert client.get(f"/batches/new?dataset_id={HUGE}").status_code < 500
 
@@ -71,22 +80,50 @@ def test_deep_json_and_odd_replacements_in_a_summary_are_400s(client, worker_pag
     hit, token = worker_page
     deep = client.post("/annotate/submit", data={"token": token, "pageno": 1, "summary": "[" * 100_000 + "]" * 100_000})
     assert deep.status_code == 400
-    for odd in ({"imageID": {"a": 1}}, {"imageID": [1]}, {"imageID": None}, {"imagePosition": [1, 2]},
-                {"hoveredRecord": _deep(50)}, {"selectedRecord": [{"x": {"y": 1}}]}):
+    for odd in (
+        {"imageID": {"a": 1}},
+        {"imageID": [1]},
+        {"imageID": None},
+        {"imagePosition": [1, 2]},
+        {"hoveredRecord": _deep(50)},
+        {"selectedRecord": [{"x": {"y": 1}}]},
+    ):
         summary = summary_for(hit, 1)
-        summary["images"][0].update(loadStatus="replacement", **odd) if "imageID" in odd else summary["images"][0].update(odd)
+        summary["images"][0].update(loadStatus="replacement", **odd) if "imageID" in odd else summary["images"][
+            0
+        ].update(odd)
         assert post_page(client, token, 1, summary).status_code == 400, odd
 
 
-json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
-                           lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
-                           max_leaves=30)
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
+    max_leaves=30,
+)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(field=st.sampled_from(["startedAt", "endedAt", "chunks", "tab", "images", "i", "imageID", "loadStatus",
-                              "imagePosition", "hoveredRecord", "selectedRecord", "estimateTime", "selected"]),
-       value=json_values, pageno=st.one_of(st.integers(min_value=-2, max_value=2**64), st.text(max_size=5)))
+@given(
+    field=st.sampled_from(
+        [
+            "startedAt",
+            "endedAt",
+            "chunks",
+            "tab",
+            "images",
+            "i",
+            "imageID",
+            "loadStatus",
+            "imagePosition",
+            "hoveredRecord",
+            "selectedRecord",
+            "estimateTime",
+            "selected",
+        ]
+    ),
+    value=json_values,
+    pageno=st.one_of(st.integers(min_value=-2, max_value=2**64), st.text(max_size=5)),
+)
 def test_worker_submit_never_answers_500(client, worker_page, field, value, pageno):
     hit, token = worker_page
     summary = summary_for(hit, 1)
@@ -97,8 +134,13 @@ def test_worker_submit_never_answers_500(client, worker_page, field, value, page
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(body=st.one_of(json_values.map(json.dumps), st.binary(max_size=200).map(lambda b: b.decode("latin-1")),
-                      st.just("[" * 5000 + "]" * 5000)))
+@given(
+    body=st.one_of(
+        json_values.map(json.dumps),
+        st.binary(max_size=200).map(lambda b: b.decode("latin-1")),
+        st.just("[" * 5000 + "]" * 5000),
+    )
+)
 def test_class_imports_never_crash_a_job(app, client, requester, run_jobs, redis_client, body):
     response = upload(client, requester, "classes", {"classes": ("c.json", body.encode())})
     assert response.status_code < 500
@@ -109,7 +151,12 @@ def test_class_imports_never_crash_a_job(app, client, requester, run_jobs, redis
 
 @pytest.mark.parametrize("name, message", [("tench\x00", "control character"), ("x" * 10_000, "longer than 200")])
 def test_import_refuses_nul_bytes_and_endless_class_names(app, client, requester, run_jobs, name, message):
-    upload(client, requester, "classes", {"classes": ("c.csv", f"key,names,description\nn01,{name},fish\nn02,dog,a dog\n".encode())})
+    upload(
+        client,
+        requester,
+        "classes",
+        {"classes": ("c.csv", f"key,names,description\nn01,{name},fish\nn02,dog,a dog\n".encode())},
+    )
     run_jobs()
     assert [c.key for c in ImageClass.select()] == ["n02"]
     assert message in client.get(f"/datasets/{requester.id}").get_data(as_text=True)
@@ -141,13 +188,20 @@ def test_the_sqlite_file_is_private(app, app_config):
 
 def test_every_dashboard_form_posted_empty_or_with_huge_numbers_is_never_a_500(app, client, campaign):
     """Forms missing fields (a description, say) or carrying ids past 64 bits get form errors, not 500s."""
-    from freelunch.models import Assignment, Export, Hit, Membership
+    from freelunch.models import Assignment, Membership
     from freelunch.tenancy import DASHBOARD_BLUEPRINTS
 
-    own = {"dataset_id": campaign.batch.dataset_id, "batch_id": campaign.batch.id,
-           "class_id": next(iter(campaign.classes.values())).id, "image_id": next(iter(campaign.images.values())).id,
-           "hit_id": campaign.hits[0].id, "assignment_id": Assignment.select().first().id,
-           "membership_id": Membership.select().first().id, "kind": "labels-csv", "pageno": 1}
+    own = {
+        "dataset_id": campaign.batch.dataset_id,
+        "batch_id": campaign.batch.id,
+        "class_id": next(iter(campaign.classes.values())).id,
+        "image_id": next(iter(campaign.images.values())).id,
+        "hit_id": campaign.hits[0].id,
+        "assignment_id": Assignment.select().first().id,
+        "membership_id": Membership.select().first().id,
+        "kind": "labels-csv",
+        "pageno": 1,
+    }
     token = csrf_token(client)
     checked = 0
     for rule in app.url_map.iter_rules():

@@ -1,18 +1,30 @@
 """Security headers on every response of every blueprint: a walk over the URL map, like the tenancy test."""
+
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
 import pytest
+from support import login
 
 from freelunch.headers import MTURK_FRAME_HOSTS
 from freelunch.services.accounts.users import create_user
-from support import login
 
-PARAMS = {"kind": "seed-jsonl", "pageno": 1, "path": "x.jpg", "filename": "app.css", "token": "x", "job_id": "x",
-          "instance_number": 0, "queue_name": "default", "registry_name": "queued", "per_page": 10, "order": "asc",
-          "page": 1}
+PARAMS = {
+    "kind": "seed-jsonl",
+    "pageno": 1,
+    "path": "x.jpg",
+    "filename": "app.css",
+    "token": "x",
+    "job_id": "x",
+    "instance_number": 0,
+    "queue_name": "default",
+    "registry_name": "queued",
+    "per_page": 10,
+    "order": "asc",
+    "page": 1,
+}
 
 
 def _directives(policy: str) -> dict[str, list[str]]:
@@ -55,8 +67,19 @@ def test_every_get_route_answers_with_the_security_headers(app, client, make_acc
         else:
             assert "'unsafe-eval'" not in csp["script-src"], url
         seen.add(endpoint.split(".")[0])
-    assert {"auth", "datasets", "batches", "review", "members", "admin", "annotate", "media", "rq_dashboard",
-            "static", "jobs"} <= seen
+    assert {
+        "auth",
+        "datasets",
+        "batches",
+        "review",
+        "members",
+        "admin",
+        "annotate",
+        "media",
+        "rq_dashboard",
+        "static",
+        "jobs",
+    } <= seen
 
 
 def test_hsts_when_served_over_https(client):
@@ -76,7 +99,9 @@ def test_the_ingest_fast_path_says_nosniff(client):
     assert client.post("/api/ingest", data=b"{}").headers["X-Content-Type-Options"] == "nosniff"
 
 
-INLINE_SCRIPT = re.compile(r"""\son[a-z]+\s*=|['"]on[a-z]+['"]\s*:|hx-on|<script(?![^>]*\bsrc=)(?![^>]*application/json)""")
+INLINE_SCRIPT = re.compile(
+    r"""\son[a-z]+\s*=|['"]on[a-z]+['"]\s*:|hx-on|<script(?![^>]*\bsrc=)(?![^>]*application/json)"""
+)
 # Files a browser never runs at our origin: a landing page requesters download for MTurk; the monitor's
 # override, whose one inline script carries the nonce.
 NOT_SERVED = {"batches/survey_landing.html", "rq_dashboard/base.html"}
@@ -85,7 +110,10 @@ NOT_SERVED = {"batches/survey_landing.html", "rq_dashboard/base.html"}
 def test_no_template_has_inline_script_the_policy_would_block():
     """The CSP refuses inline handlers and scripts: behaviours go in static/app.js, wired by data attributes."""
     root = Path(__file__).resolve().parents[1] / "templates"
-    found = [f"{path.relative_to(root)}: {match.group(0).strip()}"
-             for path in root.rglob("*.html") if str(path.relative_to(root)) not in NOT_SERVED
-             for match in INLINE_SCRIPT.finditer(path.read_text())]
+    found = [
+        f"{path.relative_to(root)}: {match.group(0).strip()}"
+        for path in root.rglob("*.html")
+        if str(path.relative_to(root)) not in NOT_SERVED
+        for match in INLINE_SCRIPT.finditer(path.read_text())
+    ]
     assert not found, found

@@ -1,16 +1,20 @@
 """Help a hosted user can reach: import formats on the dashboard, file inputs that say what they take, a ZIP in
 the wrong box explained, a favicon."""
+
 import io
 import zipfile
 
-from freelunch.models import Dataset
 from support import csrf_token, login
+
+from freelunch.models import Dataset
 
 
 def test_import_help_is_a_dashboard_page_linked_from_the_imports(client, make_account):
     help_page = client.get("/help/imports")
     html = help_page.get_data(as_text=True)
-    assert help_page.status_code == 200 and "<h1" in html and '<h2 id="images">Images</h2>' in html and "<table>" in html
+    assert (
+        help_page.status_code == 200 and "<h1" in html and '<h2 id="images">Images</h2>' in html and "<table>" in html
+    )
     assert client.get("/help/nothing").status_code == 404
     _, org = make_account("req@example.org", "Lab")
     login(client, "req@example.org")
@@ -27,9 +31,12 @@ def test_a_zip_sent_as_the_class_file_is_sent_back_with_the_way_to_import_it(cli
     archive = io.BytesIO()
     with zipfile.ZipFile(archive, "w") as z:
         z.writestr("n01/a.jpg", b"not really")
-    response = client.post(f"/datasets/{dataset.id}/imports/classes", data={
-        "csrf_token": csrf_token(client), "classes": (io.BytesIO(archive.getvalue()), "classes.zip")},
-        content_type="multipart/form-data", headers={"HX-Request": "true"})
+    response = client.post(
+        f"/datasets/{dataset.id}/imports/classes",
+        data={"csrf_token": csrf_token(client), "classes": (io.BytesIO(archive.getvalue()), "classes.zip")},
+        content_type="multipart/form-data",
+        headers={"HX-Request": "true"},
+    )
     assert response.status_code == 422 and "This looks like a ZIP archive" in response.get_data(as_text=True)
 
 

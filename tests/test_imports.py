@@ -1,16 +1,19 @@
 """Class and image imports (services): good rows land, bad rows are reported with their place, unsafe input is refused."""
+
 import json
 import stat
 import zipfile
 
 import pytest
-
 from factories import picture
+
 from freelunch import storage
-from freelunch.presets import IMAGENET_1K
 from freelunch.models import Candidate, Dataset, Image, ImageClass
-from freelunch.services.imports import images as image_imports, classes as imports
+from freelunch.presets import IMAGENET_1K
+from freelunch.services.imports import classes as imports
+from freelunch.services.imports import images as image_imports
 from freelunch.services.imports.classes import ImportFailure
+
 
 @pytest.fixture
 def dataset(app, make_account):
@@ -26,8 +29,7 @@ def add_class(dataset, key, names=None):
 
 
 def test_imagenetv2_class_info_and_wikipedia_pages(dataset):
-    report = imports.import_classes_json(dataset, IMAGENET_1K.classes(),
-                                         IMAGENET_1K.wikipedia())
+    report = imports.import_classes_json(dataset, IMAGENET_1K.classes(), IMAGENET_1K.wikipedia())
     assert report.error_count == 0
     assert report.counts["classes created"] == 1000
     tench = ImageClass.get(ImageClass.dataset == dataset, ImageClass.key == "n01440764")
@@ -54,17 +56,25 @@ def test_class_json_reports_bad_entries_and_keeps_good_ones(dataset):
     report = imports.import_classes_json(dataset, json.dumps(entries).encode(), json.dumps(wikipedia).encode())
     assert report.counts["classes created"] == 2
     assert [where for where, _ in report.errors] == [
-        "wikipedia_pages.json n03", "class 2", "class 3", "class 4", "class 5"]
+        "wikipedia_pages.json n03",
+        "class 2",
+        "class 3",
+        "class 4",
+        "class 5",
+    ]
     assert "wnid is missing" in dict(report.errors)["class 2"]
     assert "appears twice" in dict(report.errors)["class 4"]
     assert ImageClass.get(ImageClass.key == "n03").names == ["single name"]
 
 
-@pytest.mark.parametrize("data, message", [
-    (b"{not json", "not valid JSON"),
-    (b'{"n01": {}}', "must be a JSON list"),
-    (b"\xff\xfe", "not UTF-8"),
-])
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        (b"{not json", "not valid JSON"),
+        (b'{"n01": {}}', "must be a JSON list"),
+        (b"\xff\xfe", "not UTF-8"),
+    ],
+)
 def test_unreadable_class_json_is_refused_with_a_reason(dataset, data, message):
     with pytest.raises(ImportFailure, match=message):
         imports.import_classes_json(dataset, data)
@@ -73,7 +83,7 @@ def test_unreadable_class_json_is_refused_with_a_reason(dataset, data, message):
 def test_class_csv(dataset):
     data = (
         "Key,Names,Description,Wikipedia\n"
-        "n01440764,\"tench, Tinca tinca\",a fish,https://en.wikipedia.org/wiki/Tench\n"
+        'n01440764,"tench, Tinca tinca",a fish,https://en.wikipedia.org/wiki/Tench\n'
         "n02,goldfish; Carassius auratus,,https://a.example/1 https://a.example/2\n"
         ",nameless,,\n"
         "n03,,no names,\n"
@@ -109,17 +119,21 @@ def refuse_fetch(url):
 def test_manifest_csv_with_sizes_needs_no_fetch(dataset, tmp_path):
     add_class(dataset, "n01")
     add_class(dataset, "n02")
-    manifest = write(tmp_path, "m.csv", (
-        "image_id,url,class,role,width,height\n"
-        "n01/a,https://img.example/a.jpg,n01,candidate,500,375\n"
-        "n01/b,https://img.example/b.jpg,n01,positive control,10,20\n"
-        "n01/a,https://img.example/a.jpg,n02,negative,500,375\n"
-        "n01/c,https://img.example/c.jpg,n09,candidate,1,1\n"
-        "n01/d,file:///etc/passwd,n01,,1,1\n"
-        "n01/e,https://img.example/e.jpg,n01,maybe,1,1\n"
-        ",https://img.example/f.jpg,n01,,1,1\n"
-        "n01/g,https://img.example/g.jpg,n01,,wide,1\n"
-    ))
+    manifest = write(
+        tmp_path,
+        "m.csv",
+        (
+            "image_id,url,class,role,width,height\n"
+            "n01/a,https://img.example/a.jpg,n01,candidate,500,375\n"
+            "n01/b,https://img.example/b.jpg,n01,positive control,10,20\n"
+            "n01/a,https://img.example/a.jpg,n02,negative,500,375\n"
+            "n01/c,https://img.example/c.jpg,n09,candidate,1,1\n"
+            "n01/d,file:///etc/passwd,n01,,1,1\n"
+            "n01/e,https://img.example/e.jpg,n01,maybe,1,1\n"
+            ",https://img.example/f.jpg,n01,,1,1\n"
+            "n01/g,https://img.example/g.jpg,n01,,wide,1\n"
+        ),
+    )
     report = image_imports.import_image_manifest(dataset, manifest, fetcher=refuse_fetch)
     assert report.counts["images created"] == 2
     errors = dict(report.errors)
@@ -137,8 +151,11 @@ def test_manifest_csv_with_sizes_needs_no_fetch(dataset, tmp_path):
 
 def test_manifest_json_lines_probes_each_url_once_and_reports_failures(dataset, tmp_path):
     fetched = []
-    bodies = {"https://img.example/a.png": picture(size=(640, 480)), "https://img.example/t.txt": b"hello",
-              "https://img.example/b.tif": picture("TIFF")}
+    bodies = {
+        "https://img.example/a.png": picture(size=(640, 480)),
+        "https://img.example/t.txt": b"hello",
+        "https://img.example/b.tif": picture("TIFF"),
+    }
 
     def fetcher(url):
         fetched.append(url)
@@ -170,7 +187,9 @@ def test_manifest_json_lines_probes_each_url_once_and_reports_failures(dataset, 
 
 def test_manifest_needs_its_columns(dataset, tmp_path):
     with pytest.raises(ImportFailure, match="missing: url, class"):
-        image_imports.import_image_manifest(dataset, write(tmp_path, "m.csv", "image_id,link\n1,2\n"), fetcher=refuse_fetch)
+        image_imports.import_image_manifest(
+            dataset, write(tmp_path, "m.csv", "image_id,link\n1,2\n"), fetcher=refuse_fetch
+        )
 
 
 # --- ZIP archives ---------------------------------------------------------
@@ -189,18 +208,21 @@ def make_zip(path, entries: dict[str, bytes], links: tuple[str, ...] = ()):
 
 def test_zip_of_class_folders_is_stored_and_probed(app, dataset, tmp_path):
     add_class(dataset, "cat")
-    archive = make_zip(tmp_path / "images.zip", {
-        "cat/one.png": picture(size=(300, 200)),
-        "cat/two.jpeg": picture("JPEG", (120, 90)),
-        "cat/positive/p1.png": picture(),
-        "cat/negative/n1.png": picture(),
-        "cat/notes.txt": b"not an image",
-        "cat/deep/er/x.png": picture(),
-        "dog/d.png": picture(),
-        "cat/.DS_Store": b"junk",
-        "__MACOSX/cat/._one.png": b"junk",
-        "loose.png": picture(),
-    })
+    archive = make_zip(
+        tmp_path / "images.zip",
+        {
+            "cat/one.png": picture(size=(300, 200)),
+            "cat/two.jpeg": picture("JPEG", (120, 90)),
+            "cat/positive/p1.png": picture(),
+            "cat/negative/n1.png": picture(),
+            "cat/notes.txt": b"not an image",
+            "cat/deep/er/x.png": picture(),
+            "dog/d.png": picture(),
+            "cat/.DS_Store": b"junk",
+            "__MACOSX/cat/._one.png": b"junk",
+            "loose.png": picture(),
+        },
+    )
     with app.app_context():
         report = image_imports.import_image_zip(dataset, archive)
         assert report.counts["images created"] == 4
@@ -218,13 +240,16 @@ def test_zip_of_class_folders_is_stored_and_probed(app, dataset, tmp_path):
         assert roles == {"cat/one": "candidate", "cat/two": "candidate", "cat/p1": "positive", "cat/n1": "negative"}
 
 
-@pytest.mark.parametrize("entries, links, reason", [
-    ({"cat/ok.png": picture(), "../../evil.png": picture()}, (), "climbs out"),
-    ({"cat/..\\..\\evil.png": picture()}, (), "climbs out"),
-    ({"/etc/cron.d/evil.png": picture()}, (), "absolute path"),
-    ({"C:/evil.png": picture()}, (), "absolute path"),
-    ({"cat/ok.png": picture()}, ("cat/link.png",), "symbolic link"),
-])
+@pytest.mark.parametrize(
+    "entries, links, reason",
+    [
+        ({"cat/ok.png": picture(), "../../evil.png": picture()}, (), "climbs out"),
+        ({"cat/..\\..\\evil.png": picture()}, (), "climbs out"),
+        ({"/etc/cron.d/evil.png": picture()}, (), "absolute path"),
+        ({"C:/evil.png": picture()}, (), "absolute path"),
+        ({"cat/ok.png": picture()}, ("cat/link.png",), "symbolic link"),
+    ],
+)
 def test_unsafe_zip_is_refused_whole(app, dataset, tmp_path, entries, links, reason):
     add_class(dataset, "cat")
     archive = make_zip(tmp_path / "evil.zip", entries, links)

@@ -1,4 +1,5 @@
 """Upload bombs: archives that unpack to far more than they weigh, huge pictures, a full storage quota."""
+
 from __future__ import annotations
 
 import io
@@ -6,16 +7,14 @@ import os
 import zipfile
 from pathlib import Path
 
-import pytest
-from PIL import Image as PILImage
-
 from factories import picture
+from PIL import Image as PILImage
+from support import upload
+
 from freelunch.models import Image, ImageClass, Organization
 from freelunch.services import jobs
 from freelunch.services.imports import images as image_imports
-from freelunch.services.imports.classes import ImportFailure
 from freelunch.services.imports.quota import used_bytes
-from support import upload
 
 HTMX = {"HX-Request": "true"}
 
@@ -38,7 +37,7 @@ def noise(size=(300, 300)) -> bytes:
 def test_a_zip_bomb_is_refused_at_upload_without_unpacking(app, client, requester, redis_client, monkeypatch):
     # Bounded: 3 x 8 MB of zeros (24 MB unpacked, ~25 KB packed) against a 16 MB cap made small for the test.
     monkeypatch.setattr(image_imports, "ZIP_MAX_TOTAL", 16 * 1024 * 1024)
-    monkeypatch.setattr(image_imports, "ZIP_MAX_RATIO", 10 ** 9)  # the total alone refuses it
+    monkeypatch.setattr(image_imports, "ZIP_MAX_RATIO", 10**9)  # the total alone refuses it
     bomb = _zip({f"cat/{n}.png": b"\0" * (8 * 1024 * 1024) for n in range(3)})
     assert len(bomb) < 100_000
     response = upload(client, requester, "images", {"images": ("bomb.zip", bomb)})
@@ -56,8 +55,12 @@ def test_a_huge_picture_is_a_row_error_not_a_decoded_bitmap(app, client, request
     ImageClass.create(organization=requester.organization_id, dataset=requester, key="cat", names=["cat"])
     out = io.BytesIO()
     PILImage.new("1", (12_000, 12_000)).save(out, "PNG")  # 144 megapixels, a few KB on disk
-    upload(client, requester, "images", {"images": ("huge.zip", _zip({"cat/huge.png": out.getvalue(),
-                                                                      "cat/fine.png": picture()}))})
+    upload(
+        client,
+        requester,
+        "images",
+        {"images": ("huge.zip", _zip({"cat/huge.png": out.getvalue(), "cat/fine.png": picture()}))},
+    )
     run_jobs()
     assert [i.key for i in Image.select()] == ["cat/fine"]
     page = client.get(f"/datasets/{requester.id}").get_data(as_text=True)
@@ -97,9 +100,11 @@ def test_imports_and_exports_run_on_their_own_queue_and_worker():
     assert jobs.INGEST_FLUSH.queue == "ingest" and jobs.BUILD_BATCH.queue == "default"
     procfile = (Path(__file__).resolve().parents[1] / "Procfile").read_text().splitlines()
     workers = {line.split(":")[0]: line.split()[-1] for line in procfile if " rq worker " in line}
-    assert workers["bulk"] == jobs.BULK_QUEUE and all(q != jobs.BULK_QUEUE for name, q in workers.items() if name != "bulk")
+    assert workers["bulk"] == jobs.BULK_QUEUE and all(
+        q != jobs.BULK_QUEUE for name, q in workers.items() if name != "bulk"
+    )
     dev = (Path(__file__).resolve().parents[1] / "workers" / "dev.py").read_text()
-    assert f"--url {{redis_url}} {jobs.BULK_QUEUE}\"" in dev
+    assert f'--url {{redis_url}} {jobs.BULK_QUEUE}"' in dev
 
 
 def test_thumbnails_are_made_by_jobs_not_by_the_web_process(app, client, requester, run_jobs, monkeypatch):
@@ -113,7 +118,9 @@ def test_thumbnails_are_made_by_jobs_not_by_the_web_process(app, client, request
         assert storage.has_thumbnail(image.storage_path), "the import made it"
         storage.delete_prefix("thumbs")  # as for images imported before thumbnails were made in jobs
     decoded = []
-    monkeypatch.setattr(storage.PILImage, "open", lambda *a, **k: decoded.append(1) or (_ for _ in ()).throw(AssertionError))
+    monkeypatch.setattr(
+        storage.PILImage, "open", lambda *a, **k: decoded.append(1) or (_ for _ in ()).throw(AssertionError)
+    )
     response = client.get(f"/datasets/images/{image.id}/thumbnail")
     assert response.status_code == 302 and ".png?" in response.headers["Location"] and not decoded
     monkeypatch.undo()

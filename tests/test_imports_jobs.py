@@ -1,26 +1,32 @@
 """Imports from the dataset page: uploads become RQ jobs (run by a real worker) whose progress the page polls."""
+
 import io
 import json
 import zipfile
 from pathlib import Path
 
+from factories import PICTURE, picture
 from rq import get_current_job
 from rq.job import Job
-
 from support import csrf_token, job_id, login, upload
+
 from freelunch.models import Image, ImageClass
 from freelunch.presets import IMAGENET_1K
 from freelunch.services.imports import images as image_imports
-from factories import PICTURE, picture
 
 HTMX = {"HX-Request": "true"}
 
 
 def test_class_import_job_reports_progress_and_finishes(app, client, requester, run_jobs):
-    response = upload(client, requester, "classes", {
-        "classes": ("class_info.json", IMAGENET_1K.classes()),
-        "wikipedia": ("wikipedia_pages.json", IMAGENET_1K.wikipedia()),
-    })
+    response = upload(
+        client,
+        requester,
+        "classes",
+        {
+            "classes": ("class_info.json", IMAGENET_1K.classes()),
+            "wikipedia": ("wikipedia_pages.json", IMAGENET_1K.wikipedia()),
+        },
+    )
     html = response.get_data(as_text=True)
     assert response.status_code == 200
     assert 'hx-trigger="every 1s"' in html and "Import classes from class_info.json" in html
@@ -53,12 +59,17 @@ def test_import_form_errors_are_clear(client, requester):
     assert page.status_code == 422 and "Choose a manifest" in page.get_data(as_text=True)
 
 
-def test_manifest_job_probes_sizes_from_a_local_server_with_the_test_allowance(app, client, requester, run_jobs, local_server):
+def test_manifest_job_probes_sizes_from_a_local_server_with_the_test_allowance(
+    app, client, requester, run_jobs, local_server
+):
     app.config["IMPORT_ALLOW_PRIVATE_URLS"] = True
-    manifest = "\n".join(json.dumps({"image_id": f"fish/{n}", "url": f"{local_server}/{path}", "class": "fish"})
-                         for n, path in enumerate(["a.png", "hop", "nothing.png"]))
-    html = upload(client, requester, "images", {"images": ("m.jsonl", manifest.encode())},
-                  create_classes="y").get_data(as_text=True)
+    manifest = "\n".join(
+        json.dumps({"image_id": f"fish/{n}", "url": f"{local_server}/{path}", "class": "fish"})
+        for n, path in enumerate(["a.png", "hop", "nothing.png"])
+    )
+    html = upload(client, requester, "images", {"images": ("m.jsonl", manifest.encode())}, create_classes="y").get_data(
+        as_text=True
+    )
     run_jobs()
     assert {(i.key, i.width, i.height) for i in Image.select()} == {("fish/0", 320, 240), ("fish/1", 320, 240)}
     body = client.get(f"/jobs/{job_id(html)}", headers=HTMX).get_data(as_text=True)
@@ -67,8 +78,10 @@ def test_manifest_job_probes_sizes_from_a_local_server_with_the_test_allowance(a
 
 def test_without_the_allowance_local_urls_are_refused_row_by_row(client, requester, run_jobs, local_server):
     ImageClass.create(organization=requester.organization_id, dataset=requester, key="fish", names=["fish"])
-    manifest = (f"image_id,url,class\nfish/0,{local_server}/a.png,fish\n"
-                "fish/1,http://169.254.169.254/latest/meta-data/,fish\nfish/2,http://[::1]:80/2.jpg,fish\n")
+    manifest = (
+        f"image_id,url,class\nfish/0,{local_server}/a.png,fish\n"
+        "fish/1,http://169.254.169.254/latest/meta-data/,fish\nfish/2,http://[::1]:80/2.jpg,fish\n"
+    )
     html = upload(client, requester, "images", {"images": ("m.csv", manifest.encode())}).get_data(as_text=True)
     run_jobs()
     assert Image.select().count() == 0
@@ -151,12 +164,18 @@ def test_the_imagenet_1k_preset_imports_as_a_job_without_an_upload(app, client, 
     assert "Import the ImageNet-1k classes" in page
     refused = client.post(f"/datasets/{requester.id}/imports/preset", data={"preset": "imagenet-1k"}, headers=HTMX)
     assert refused.status_code == 400 and "CSRF" in refused.get_data(as_text=True)
-    unknown = client.post(f"/datasets/{requester.id}/imports/preset",
-                          data={"csrf_token": csrf_token(client), "preset": "imagenet-22k"}, headers=HTMX)
+    unknown = client.post(
+        f"/datasets/{requester.id}/imports/preset",
+        data={"csrf_token": csrf_token(client), "preset": "imagenet-22k"},
+        headers=HTMX,
+    )
     assert unknown.status_code == 422 and "Not a valid choice" in unknown.get_data(as_text=True)
 
-    response = client.post(f"/datasets/{requester.id}/imports/preset",
-                           data={"csrf_token": csrf_token(client), "preset": "imagenet-1k"}, headers=HTMX)
+    response = client.post(
+        f"/datasets/{requester.id}/imports/preset",
+        data={"csrf_token": csrf_token(client), "preset": "imagenet-1k"},
+        headers=HTMX,
+    )
     html = response.get_data(as_text=True)
     assert response.status_code == 200 and 'hx-trigger="every 1s"' in html and "Import the ImageNet-1k classes" in html
     assert not (Path(app.config["INSTANCE_PATH"]) / "uploads").exists()
@@ -169,8 +188,11 @@ def test_the_imagenet_1k_preset_imports_as_a_job_without_an_upload(app, client, 
 
 
 def test_the_preset_import_reports_its_progress_like_an_upload(app, client, requester, run_jobs, redis_client):
-    response = client.post(f"/datasets/{requester.id}/imports/preset",
-                           data={"csrf_token": csrf_token(client), "preset": "imagenet-1k"}, headers=HTMX)
+    response = client.post(
+        f"/datasets/{requester.id}/imports/preset",
+        data={"csrf_token": csrf_token(client), "preset": "imagenet-1k"},
+        headers=HTMX,
+    )
     job = Job.fetch(job_id(response.get_data(as_text=True)), connection=redis_client)
     assert job.meta["message"] == "Waiting for a worker…"
     run_jobs()

@@ -1,23 +1,28 @@
 """Media on S3 (moto): a ZIP import stores its images in the bucket, browsers get pre-signed URLs."""
+
 import zipfile
 from urllib.parse import parse_qs, urlsplit
 
 import boto3
 import pytest
+from factories import picture
 from moto import mock_aws
-
 from support import csrf_token, login
+
 from freelunch import create_app, storage
 from freelunch.models import Dataset, Image, ImageClass
 from freelunch.services.imports import images as image_imports
-from factories import picture
 
 BUCKET = "freelunch-media-test"
 
 
 @pytest.fixture
 def s3_app(app_config, redis_client, monkeypatch):
-    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}.items():
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+    }.items():
         monkeypatch.setenv(name, value)
     with mock_aws():
         boto3.client("s3", region_name="us-east-1").create_bucket(Bucket=BUCKET)

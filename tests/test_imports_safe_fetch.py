@@ -1,11 +1,12 @@
 """The server fetches manifest URLs only from public addresses; tests reach nothing but a server on 127.0.0.1."""
+
 import socket
 
 import pytest
+from factories import PICTURE
 
 from freelunch.services.imports import safe_fetch
 from freelunch.services.imports.safe_fetch import FetchError, UnsafeURL
-from factories import PICTURE
 
 
 @pytest.fixture
@@ -18,30 +19,50 @@ def no_connections(monkeypatch):
     monkeypatch.setattr(socket, "create_connection", refuse)
 
 
-@pytest.mark.parametrize("url", [
-    "http://127.0.0.1/x.png", "http://localhost:8080/x.png", "http://10.1.2.3/x.png", "http://192.168.0.10/x.png",
-    "http://172.16.5.4/x.png", "http://169.254.169.254/latest/meta-data/", "http://[::1]/x.png",
-    "http://[::ffff:127.0.0.1]/x.png", "http://0.0.0.0/x.png", "http://100.64.0.1/x.png", "http://224.0.0.1/x.png",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1/x.png",
+        "http://localhost:8080/x.png",
+        "http://10.1.2.3/x.png",
+        "http://192.168.0.10/x.png",
+        "http://172.16.5.4/x.png",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://[::1]/x.png",
+        "http://[::ffff:127.0.0.1]/x.png",
+        "http://0.0.0.0/x.png",
+        "http://100.64.0.1/x.png",
+        "http://224.0.0.1/x.png",
+    ],
+)
 def test_private_loopback_and_reserved_addresses_are_refused(url, no_connections):
     with pytest.raises(UnsafeURL, match="private, loopback or reserved"):
         safe_fetch.fetch(url)
 
 
 def test_a_public_name_that_resolves_to_a_private_address_is_refused(monkeypatch, no_connections):
-    monkeypatch.setattr(socket, "getaddrinfo", lambda *a, **k: [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.34", 80)),
-                                                                (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("10.0.0.7", 80))])
+    monkeypatch.setattr(
+        socket,
+        "getaddrinfo",
+        lambda *a, **k: [
+            (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.34", 80)),
+            (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("10.0.0.7", 80)),
+        ],
+    )
     with pytest.raises(UnsafeURL, match=r"images\.example\.com .*10\.0\.0\.7"):
         safe_fetch.fetch("https://images.example.com/cat.jpg")
 
 
-@pytest.mark.parametrize("url, message", [
-    ("file:///etc/passwd", "only http and https"),
-    ("gopher://example.org/", "only http and https"),
-    ("http:///nohost", "no host"),
-    ("http://user:secret@example.org/x.png", "user name or password"),
-    ("http://example.org:99999/x.png", "not a valid URL"),
-])
+@pytest.mark.parametrize(
+    "url, message",
+    [
+        ("file:///etc/passwd", "only http and https"),
+        ("gopher://example.org/", "only http and https"),
+        ("http:///nohost", "no host"),
+        ("http://user:secret@example.org/x.png", "user name or password"),
+        ("http://example.org:99999/x.png", "not a valid URL"),
+    ],
+)
 def test_malformed_and_non_http_urls_are_refused(url, message, no_connections):
     with pytest.raises(UnsafeURL, match=message):
         safe_fetch.fetch(url)
@@ -57,7 +78,9 @@ def test_fetching_from_a_local_server_needs_the_test_allowance(local_server):
 def test_redirects_are_checked_like_the_first_url(local_server, monkeypatch):
     # Only the local server is allowed: the redirect to the metadata address must be refused on its own.
     real_resolve = safe_fetch.resolve
-    monkeypatch.setattr(safe_fetch, "resolve", lambda host, port, allow=False: real_resolve(host, port, host == "127.0.0.1"))
+    monkeypatch.setattr(
+        safe_fetch, "resolve", lambda host, port, allow=False: real_resolve(host, port, host == "127.0.0.1")
+    )
     with pytest.raises(UnsafeURL, match="169.254.169.254"):
         safe_fetch.fetch(f"{local_server}/to-metadata")
     with pytest.raises(FetchError, match="more than 3 redirects"):

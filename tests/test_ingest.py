@@ -1,4 +1,5 @@
 """POST /api/ingest into the Redis stream, and flush jobs (real RQ) into PointerChunk rows."""
+
 from __future__ import annotations
 
 import json
@@ -6,14 +7,14 @@ import sqlite3
 import time
 
 import pytest
+from factories import make_assignment, pointer_batch
 from rq import Queue
+from support import login, post_ingest
 
 from freelunch.models import Assignment, Dataset, HitPage, ImageClass, PageSubmission, PointerChunk
+from freelunch.services.accounts.users import create_user
 from freelunch.services.ingest import flush as flush_service
 from freelunch.services.ingest.stream import GROUP, stream_key
-from freelunch.services.accounts.users import create_user
-from factories import make_assignment, pointer_batch
-from support import login, post_ingest
 
 STREAM = stream_key(0)  # one shard by default
 
@@ -27,7 +28,9 @@ def test_json_and_beacon_bodies_are_accepted_and_flushed(app, client, token, red
     sent = pointer_batch(token, seq=0)
     response = post_ingest(client, sent)
     assert response.status_code == 202 and response.get_json() == {"ok": True}
-    beacon = post_ingest(client, pointer_batch(token, seq=1), content_type="text/plain;charset=UTF-8")  # navigator.sendBeacon
+    beacon = post_ingest(
+        client, pointer_batch(token, seq=1), content_type="text/plain;charset=UTF-8"
+    )  # navigator.sendBeacon
     assert beacon.status_code == 202
     assert redis_client.xlen(STREAM) == 2 and PointerChunk.select().count() == 0  # nothing touched the database yet
 
@@ -76,25 +79,40 @@ def test_bad_tokens_are_refused(app, client, token):
     _error(post_ingest(client, pointer_batch(token)), 403)
 
 
-@pytest.mark.parametrize("change", [
-    {"page": 0}, {"page": "1"}, {"seq": -1}, {"seq": 1.5}, {"seq": True}, {"events": []}, {"events": {}},
-    {"tab": -1}, {"tab": 2**31}, {"tab": "1"}, {"extra": 1},
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"page": 0},
+        {"page": "1"},
+        {"seq": -1},
+        {"seq": 1.5},
+        {"seq": True},
+        {"events": []},
+        {"events": {}},
+        {"tab": -1},
+        {"tab": 2**31},
+        {"tab": "1"},
+        {"extra": 1},
+    ],
+)
 def test_bad_payloads_are_400(app, client, token, change):
     _error(post_ingest(client, {**pointer_batch(token), **change}), 400)
 
 
-@pytest.mark.parametrize("event", [
-    {"type": "move", "i": 0, "x": 1.2, "y": 0.5},  # outside the image
-    {"type": "move", "i": 0, "x": 0.5, "y": -0.2},
-    {"type": "move", "i": 0, "x": "0.5", "y": 0.5},
-    {"type": "move", "i": -1, "x": 0.5, "y": 0.5},
-    {"type": "move", "i": 0, "x": 0.5, "y": 0.5, "time": 0},  # 1970
-    {"type": "move", "i": 0, "x": 0.5, "y": 0.5, "time": 10 ** 15},  # far future
-    {"type": "click", "i": 0, "x": 0.5, "y": 0.5, "selected": "yes"},
-    {"type": "enter", "i": 0, "x": 0.5},  # enter has no position
-    {"type": "teleport", "i": 0},
-])
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"type": "move", "i": 0, "x": 1.2, "y": 0.5},  # outside the image
+        {"type": "move", "i": 0, "x": 0.5, "y": -0.2},
+        {"type": "move", "i": 0, "x": "0.5", "y": 0.5},
+        {"type": "move", "i": -1, "x": 0.5, "y": 0.5},
+        {"type": "move", "i": 0, "x": 0.5, "y": 0.5, "time": 0},  # 1970
+        {"type": "move", "i": 0, "x": 0.5, "y": 0.5, "time": 10**15},  # far future
+        {"type": "click", "i": 0, "x": 0.5, "y": 0.5, "selected": "yes"},
+        {"type": "enter", "i": 0, "x": 0.5},  # enter has no position
+        {"type": "teleport", "i": 0},
+    ],
+)
 def test_bad_events_are_400(app, client, token, event):
     event = {"time": int(time.time() * 1000), **event}
     _error(post_ingest(client, {**pointer_batch(token), "events": [event]}), 400)
@@ -186,8 +204,14 @@ def test_committed_but_not_acknowledged_is_not_doubled(app, client, token, redis
         flush_service.ensure_group(redis_client, 0)
     [(_, [(entry_id, fields)])] = redis_client.xreadgroup(GROUP, "crashed-worker", {STREAM: ">"}, count=10)
     assignment_id = int(fields[b"a"])
-    PointerChunk.create(assignment=assignment_id, pageno=1, seq=0, n_events=60, events=fields[b"e"].decode(),
-                        received_at=int(entry_id.split(b"-")[0]))  # its commit went through
+    PointerChunk.create(
+        assignment=assignment_id,
+        pageno=1,
+        seq=0,
+        n_events=60,
+        events=fields[b"e"].decode(),
+        received_at=int(entry_id.split(b"-")[0]),
+    )  # its commit went through
     Queue("ingest", connection=redis_client).enqueue("tasks.ingest.sweep")
     run_jobs("ingest")
     assert PointerChunk.select().count() == 1
@@ -200,8 +224,9 @@ def test_chunk_completeness_shows_missing_chunks(app, client, token, run_jobs):
     image_class = ImageClass.create(organization=org, dataset=Dataset.get(), key="n01", names=["fish"])
     for pageno in (1, 2):
         hit_page = HitPage.create(organization=org, hit=assignment.hit, pageno=pageno, image_class=image_class)
-        PageSubmission.create(assignment=assignment, hit_page=hit_page, pageno=pageno, started_at=1, ended_at=2,
-                              chunks_reported=3)
+        PageSubmission.create(
+            assignment=assignment, hit_page=hit_page, pageno=pageno, started_at=1, ended_at=2, chunks_reported=3
+        )
     for page, seq in ((1, 0), (1, 2), (2, 0), (2, 1), (2, 2)):
         assert post_ingest(client, pointer_batch(token, seq=seq, page=page)).status_code == 202
     run_jobs("ingest")
@@ -222,12 +247,19 @@ def test_two_tabs_on_one_page_are_both_stored_and_the_submitting_tab_is_counted(
         assert post_ingest(client, pointer_batch(token, seq=seq, tab=tab)).status_code == 202
     run_jobs("ingest")
     assert sorted(PointerChunk.select(PointerChunk.tab, PointerChunk.seq).tuples()) == [
-        (11, 0), (11, 1), (22, 0), (22, 1), (22, 3)]
+        (11, 0),
+        (11, 1),
+        (22, 0),
+        (22, 1),
+        (22, 3),
+    ]
 
-    PageSubmission.create(assignment=assignment, hit_page=hit_page, pageno=1, started_at=1, ended_at=2, tab=22,
-                          chunks_reported=4)
+    PageSubmission.create(
+        assignment=assignment, hit_page=hit_page, pageno=1, started_at=1, ended_at=2, tab=22, chunks_reported=4
+    )
     assert flush_service.chunk_completeness(assignment.id) == [
-        {"pageno": 1, "reported": 4, "received": 3, "missing": [2]}]
+        {"pageno": 1, "reported": 4, "received": 3, "missing": [2]}
+    ]
     assert flush_service.incomplete_pages([assignment.id]) == 1
 
 
@@ -314,12 +346,17 @@ def test_queue_monitor_works_for_admins_and_refuses_cross_site_posts(app, admin_
     assert 'href="/" title="Back to the Freelunch dashboard"' in html and 'href="/admin/"' in html
     assert admin_client.get("/admin/rq/0/data/queues.json").status_code == 200
     assert admin_client.post("/admin/rq/queue/ingest/compact").status_code == 403
-    assert admin_client.post("/admin/rq/queue/ingest/compact",
-                             headers={"Origin": "https://evil.example"}).status_code == 403
+    assert (
+        admin_client.post("/admin/rq/queue/ingest/compact", headers={"Origin": "https://evil.example"}).status_code
+        == 403
+    )
     same_site = admin_client.post("/admin/rq/queue/ingest/compact", headers={"Origin": "http://localhost"})
     assert same_site.status_code == 200
     assert admin_client.get("/admin/rq/requeue/ingest").status_code == 403  # a GET that acts, e.g. from an <img>
-    assert admin_client.get("/admin/rq/requeue/ingest", headers={"Referer": "http://localhost/admin/rq/"}).status_code == 200
+    assert (
+        admin_client.get("/admin/rq/requeue/ingest", headers={"Referer": "http://localhost/admin/rq/"}).status_code
+        == 200
+    )
 
 
 def test_the_bulk_insert_keeps_text_as_is_and_skips_stored_chunks(app, token):
@@ -336,4 +373,8 @@ def test_the_bulk_insert_keeps_text_as_is_and_skips_stored_chunks(app, token):
         with database.atomic():
             insert_chunks(rows[1:] + [(assignment_id, 1, 0, 3, 1, "[]", 1)])  # two already stored
     assert [(c.seq, c.events) for c in PointerChunk.select().order_by(PointerChunk.seq)] == [
-        (0, tricky), (1, tricky), (2, tricky), (3, "[]")]
+        (0, tricky),
+        (1, tricky),
+        (2, tricky),
+        (3, "[]"),
+    ]

@@ -5,6 +5,7 @@ added, and a master killed with its replica promoted. The last one also shows
 what a failover can lose (docs/ingest.md, "Redis Cluster and failover"): batches
 acknowledged by a master that had not yet reached its replica.
 """
+
 from __future__ import annotations
 
 import os
@@ -13,14 +14,14 @@ import subprocess
 
 import pytest
 import redis
+from factories import make_assignment, pointer_batch
+from processes import BIN, ROOT, kill_worker, wait_until, write_lock
 from rq import Queue, SimpleWorker
+from support import post_ingest
 
 from freelunch.models import PointerChunk
-from freelunch.services.ingest.stream import GROUP, ingest_client, shard_of, stream_key
 from freelunch.services.ingest.status import status
-from factories import make_assignment, pointer_batch
-from support import post_ingest
-from processes import BIN, ROOT, kill_worker, wait_until, write_lock
+from freelunch.services.ingest.stream import GROUP, ingest_client, shard_of, stream_key
 
 pytestmark = pytest.mark.cluster
 SHARDS = 6  # hash tags {0}..{5} fall on all three masters (docs/ingest.md, "Shards")
@@ -29,8 +30,13 @@ SHARDS = 6  # hash tags {0}..{5} fall on all three masters (docs/ingest.md, "Sha
 @pytest.fixture
 def app_config(app_config, redis_cluster):
     redis_cluster.flushall()
-    return {**app_config, "INGEST_REDIS_URL": redis_cluster.url, "INGEST_REDIS_CLUSTER": True,
-            "INGEST_SHARDS": SHARDS, "INGEST_RATE_LIMIT": 10_000}
+    return {
+        **app_config,
+        "INGEST_REDIS_URL": redis_cluster.url,
+        "INGEST_REDIS_CLUSTER": True,
+        "INGEST_SHARDS": SHARDS,
+        "INGEST_RATE_LIMIT": 10_000,
+    }
 
 
 @pytest.fixture
@@ -69,8 +75,9 @@ def assert_empty(app) -> None:
             assert cluster.xpending(stream_key(shard), GROUP)["pending"] == 0
 
 
-def test_shards_spread_over_the_masters_and_flush_exactly_once(app, client, assignments, redis_client, redis_cluster,
-                                                               run_jobs):
+def test_shards_spread_over_the_masters_and_flush_exactly_once(
+    app, client, assignments, redis_client, redis_cluster, run_jobs
+):
     accepted = send(client, assignments, range(5))
     assert len(accepted) == 60
     with app.app_context():
@@ -90,26 +97,51 @@ def test_shards_spread_over_the_masters_and_flush_exactly_once(app, client, assi
     assert_empty(app)
 
 
-def test_a_flusher_killed_mid_bulk_loses_and_doubles_nothing(app, app_config, client, assignments, redis_client,
-                                                             redis_url, tmp_path):
+def test_a_flusher_killed_mid_bulk_loses_and_doubles_nothing(
+    app, app_config, client, assignments, redis_client, redis_url, tmp_path
+):
     """A real `rq worker` flushing from the cluster is SIGKILLed while its bulk waits inside the INSERT."""
     accepted = send(client, assignments, range(10))
-    env = {**os.environ, "FREELUNCH_ENV": "testing", "SECRET_KEY": app_config["SECRET_KEY"],
-           "DATABASE_URL": app_config["DATABASE_URL"], "REDIS_URL": redis_url, "FREELUNCH_INSTANCE": str(tmp_path),
-           "INGEST_REDIS_URL": app_config["INGEST_REDIS_URL"], "INGEST_REDIS_CLUSTER": "true",
-           "INGEST_SHARDS": str(SHARDS), "INGEST_BULK": "7"}
+    env = {
+        **os.environ,
+        "FREELUNCH_ENV": "testing",
+        "SECRET_KEY": app_config["SECRET_KEY"],
+        "DATABASE_URL": app_config["DATABASE_URL"],
+        "REDIS_URL": redis_url,
+        "FREELUNCH_INSTANCE": str(tmp_path),
+        "INGEST_REDIS_URL": app_config["INGEST_REDIS_URL"],
+        "INGEST_REDIS_CLUSTER": "true",
+        "INGEST_SHARDS": str(SHARDS),
+        "INGEST_BULK": "7",
+    }
     with app.app_context():
         cluster = ingest_client(app.config)
 
     def pending() -> int:
-        return sum(cluster.xpending(stream_key(s), GROUP)["pending"] for s in range(SHARDS)
-                   if cluster.exists(stream_key(s)) and cluster.xinfo_groups(stream_key(s)))
+        return sum(
+            cluster.xpending(stream_key(s), GROUP)["pending"]
+            for s in range(SHARDS)
+            if cluster.exists(stream_key(s)) and cluster.xinfo_groups(stream_key(s))
+        )
 
     with write_lock(app):
         worker = subprocess.Popen(
-            [str(BIN / "rq"), "worker", "--burst", "--worker-class", "workers.app_worker.AppWorker",
-             "--url", redis_url, "ingest"],
-            env=env, cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                str(BIN / "rq"),
+                "worker",
+                "--burst",
+                "--worker-class",
+                "workers.app_worker.AppWorker",
+                "--url",
+                redis_url,
+                "ingest",
+            ],
+            env=env,
+            cwd=ROOT,
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             wait_until(lambda: pending() > 0, what="the worker to read a bulk from the cluster")
             kill_worker(worker)
@@ -181,8 +213,10 @@ def test_a_master_killed_and_its_replica_promoted(app, client, assignments, redi
 
 
 def _offsets_equal(master: int, replica: int) -> bool:
-    return (redis.Redis(port=master).info("replication")["master_repl_offset"]
-            == redis.Redis(port=replica).info("replication")["slave_repl_offset"])
+    return (
+        redis.Redis(port=master).info("replication")["master_repl_offset"]
+        == redis.Redis(port=replica).info("replication")["slave_repl_offset"]
+    )
 
 
 def test_a_submitted_pages_stream_closes_on_the_cluster_too(app, client, assignments):
@@ -195,8 +229,9 @@ def test_a_submitted_pages_stream_closes_on_the_cluster_too(app, client, assignm
     with app.app_context():
         close(app.config, assignment.id, 1)
         assert post_ingest(client, pointer_batch(token, seq=0, page=1, n=10)).status_code == 202  # within the grace
-        ingest_client(app.config).set(page_closed_key(app.config, assignment.id, 1),
-                                      int(time.time() * 1000) - GRACE_MS - 1000)
+        ingest_client(app.config).set(
+            page_closed_key(app.config, assignment.id, 1), int(time.time() * 1000) - GRACE_MS - 1000
+        )
     late = post_ingest(client, pointer_batch(token, seq=1, page=1, n=10))
     assert late.status_code == 409 and "submitted" in late.get_json()["message"]
     assert post_ingest(client, pointer_batch(token, seq=0, page=2, n=10)).status_code == 202  # the next page is open

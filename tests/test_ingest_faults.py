@@ -3,6 +3,7 @@ batches of concurrent requests sharing a round trip to Redis.
 
 Each test ends by checking every acknowledged batch is stored exactly once.
 """
+
 from __future__ import annotations
 
 import os
@@ -15,15 +16,15 @@ from concurrent.futures import ThreadPoolExecutor
 import peewee
 import pytest
 import redis as redis_py
+from factories import make_assignment, pointer_batch
+from processes import BIN, ROOT, kill_worker, wait_until, write_lock
 from rq import Queue, SimpleWorker
+from support import post_ingest
 
 from freelunch import create_app
 from freelunch.db import database, is_sqlite
 from freelunch.models import PointerChunk
 from freelunch.services.ingest.stream import APPEND_LUA, GROUP, stream_key
-from factories import make_assignment, pointer_batch
-from processes import BIN, ROOT, kill_worker, wait_until, write_lock
-from support import post_ingest
 
 STREAM = stream_key(0)  # one shard by default
 
@@ -34,25 +35,52 @@ def assert_stored_once(expected_seqs: set[int], n_events: int = 60):
     assert sum(n for _, n in rows) == n_events * len(expected_seqs)
 
 
-def test_a_worker_killed_mid_flush_loses_and_doubles_nothing(app, app_config, client, redis_client, redis_url, tmp_path):
+def test_a_worker_killed_mid_flush_loses_and_doubles_nothing(
+    app, app_config, client, redis_client, redis_url, tmp_path
+):
     """A real `rq worker` (the production AppWorker) is SIGKILLed while its flush holds entries; recovery stores all."""
     app.config.update(INGEST_CLAIM_IDLE_MS=0, INGEST_RATE_LIMIT=10_000)  # one page sends them all here
     token = make_assignment(app)[1]
     sent = set(range(200))
     for seq in sent:
         assert post_ingest(client, pointer_batch(token, seq=seq)).status_code == 202
-    env = {**os.environ, "FREELUNCH_ENV": "testing", "SECRET_KEY": app_config["SECRET_KEY"],
-           "DATABASE_URL": app_config["DATABASE_URL"], "REDIS_URL": redis_url, "FREELUNCH_INSTANCE": str(tmp_path),
-           "INGEST_BULK": "40"}
+    env = {
+        **os.environ,
+        "FREELUNCH_ENV": "testing",
+        "SECRET_KEY": app_config["SECRET_KEY"],
+        "DATABASE_URL": app_config["DATABASE_URL"],
+        "REDIS_URL": redis_url,
+        "FREELUNCH_INSTANCE": str(tmp_path),
+        "INGEST_BULK": "40",
+    }
     with write_lock(app):
         worker = subprocess.Popen(
-            [str(BIN / "rq"), "worker", "--burst", "--worker-class", "workers.app_worker.AppWorker",
-             "--url", redis_url, "ingest"],
-            env=env, cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            [
+                str(BIN / "rq"),
+                "worker",
+                "--burst",
+                "--worker-class",
+                "workers.app_worker.AppWorker",
+                "--url",
+                redis_url,
+                "ingest",
+            ],
+            env=env,
+            cwd=ROOT,
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         try:
             # The worker has read a bulk and waits for the lock inside its INSERT: mid-flush.
-            wait_until(lambda: redis_client.exists(STREAM) and redis_client.xinfo_groups(STREAM)
-                       and redis_client.xpending(STREAM, GROUP)["pending"] > 0, what="the worker to read a bulk")
+            wait_until(
+                lambda: (
+                    redis_client.exists(STREAM)
+                    and redis_client.xinfo_groups(STREAM)
+                    and redis_client.xpending(STREAM, GROUP)["pending"] > 0
+                ),
+                what="the worker to read a bulk",
+            )
             kill_worker(worker)
             worker.wait(10)
         finally:
@@ -68,21 +96,41 @@ def test_a_worker_killed_mid_flush_loses_and_doubles_nothing(app, app_config, cl
     assert redis_client.xlen(STREAM) == 0 and redis_client.xpending(STREAM, GROUP)["pending"] == 0
 
 
-def test_a_worker_killed_between_bulks_loses_and_doubles_nothing(app, app_config, client, redis_client, redis_url,
-                                                                  tmp_path):
+def test_a_worker_killed_between_bulks_loses_and_doubles_nothing(
+    app, app_config, client, redis_client, redis_url, tmp_path
+):
     """Killed at a random point of a long flush: some bulks committed and acked, one maybe committed only."""
     app.config.update(INGEST_CLAIM_IDLE_MS=0, INGEST_RATE_LIMIT=10_000)  # one page sends them all here
     token = make_assignment(app)[1]
     sent = set(range(600))
     for seq in sent:
         assert post_ingest(client, pointer_batch(token, seq=seq, n=5)).status_code == 202
-    env = {**os.environ, "FREELUNCH_ENV": "testing", "SECRET_KEY": app_config["SECRET_KEY"],
-           "DATABASE_URL": app_config["DATABASE_URL"], "REDIS_URL": redis_url, "FREELUNCH_INSTANCE": str(tmp_path),
-           "INGEST_BULK": "5"}
+    env = {
+        **os.environ,
+        "FREELUNCH_ENV": "testing",
+        "SECRET_KEY": app_config["SECRET_KEY"],
+        "DATABASE_URL": app_config["DATABASE_URL"],
+        "REDIS_URL": redis_url,
+        "FREELUNCH_INSTANCE": str(tmp_path),
+        "INGEST_BULK": "5",
+    }
     worker = subprocess.Popen(
-        [str(BIN / "rq"), "worker", "--burst", "--worker-class", "workers.app_worker.AppWorker",
-         "--url", redis_url, "ingest"],
-        env=env, cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [
+            str(BIN / "rq"),
+            "worker",
+            "--burst",
+            "--worker-class",
+            "workers.app_worker.AppWorker",
+            "--url",
+            redis_url,
+            "ingest",
+        ],
+        env=env,
+        cwd=ROOT,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         wait_until(lambda: PointerChunk.select().count() >= 20, what="the first bulks to commit")
         kill_worker(worker)
@@ -133,8 +181,19 @@ def own_redis(tmp_path):
     if not subprocess.run(["which", "redis-server"], capture_output=True).returncode == 0:
         pytest.skip("redis-server is not installed")
     port = _free_port()
-    command = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", str(tmp_path), "--save", "",
-               "--appendonly", "yes"]
+    command = [
+        "redis-server",
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--dir",
+        str(tmp_path),
+        "--save",
+        "",
+        "--appendonly",
+        "yes",
+    ]
     processes = []
 
     def start():
@@ -204,8 +263,10 @@ def test_the_same_worker_retries_its_own_pending_entries_at_once(app, client, re
 def _post_concurrently(app, token: str, seqs: range, while_waiting=lambda: None) -> list[int]:
     """Post one batch per seq from as many threads at once; ``while_waiting`` runs once they are all out."""
     with ThreadPoolExecutor(len(seqs)) as pool:
-        answers = [pool.submit(lambda seq: post_ingest(app.test_client(), pointer_batch(token, seq=seq)).status_code, seq)
-                   for seq in seqs]
+        answers = [
+            pool.submit(lambda seq: post_ingest(app.test_client(), pointer_batch(token, seq=seq)).status_code, seq)
+            for seq in seqs
+        ]
         time.sleep(0.2)
         while_waiting()
         return [answer.result(timeout=30) for answer in answers]

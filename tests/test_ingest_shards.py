@@ -1,14 +1,15 @@
 """Ingest over several stream shards on one Redis: routing by assignment, a flush job per shard, sweep, admin page."""
+
 from __future__ import annotations
 
 import pytest
+from factories import make_assignment, pointer_batch
 from rq import Queue
+from support import login, post_ingest
 
 from freelunch.models import PointerChunk
 from freelunch.services.accounts.users import create_user
 from freelunch.services.ingest.stream import GROUP, shard_of, stream_key
-from factories import make_assignment, pointer_batch
-from support import login, post_ingest
 
 SHARDS = 3
 
@@ -25,7 +26,9 @@ def tokens(app):
     return {assignment.id: token for assignment, token in made}
 
 
-def test_batches_go_to_their_assignments_shard_each_shard_gets_one_flush_job(app, client, tokens, redis_client, run_jobs):
+def test_batches_go_to_their_assignments_shard_each_shard_gets_one_flush_job(
+    app, client, tokens, redis_client, run_jobs
+):
     for assignment_id, token in tokens.items():
         for seq in range(3):
             assert post_ingest(client, pointer_batch(token, seq=seq)).status_code == 202

@@ -1,15 +1,16 @@
 """Property tests of the ingest validator and endpoint: any input is a batch or a clear 4xx, never a 500."""
+
 from __future__ import annotations
 
 import json
 import time
 
 import pytest
+from factories import make_assignment
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from freelunch.ingest.validate import MAX_BYTES, MAX_EVENTS, Invalid, parse
-from factories import make_assignment
 
 NOW = int(time.time() * 1000)
 
@@ -25,28 +26,45 @@ index = st.integers(min_value=0, max_value=47)
 valid_event = st.one_of(
     st.fixed_dictionaries({"type": st.just("move"), "i": index, "x": coordinate, "y": coordinate, "time": moment}),
     st.fixed_dictionaries({"type": st.sampled_from(["enter", "leave"]), "i": index, "time": moment}),
-    st.fixed_dictionaries({"type": st.just("click"), "i": index, "x": coordinate, "y": coordinate, "time": moment,
-                           "selected": st.booleans()}),
+    st.fixed_dictionaries(
+        {
+            "type": st.just("click"),
+            "i": index,
+            "x": coordinate,
+            "y": coordinate,
+            "time": moment,
+            "selected": st.booleans(),
+        }
+    ),
     st.fixed_dictionaries({"type": st.just("key"), "i": index, "time": moment, "selected": st.booleans()}),
 )
-valid_batch = st.fixed_dictionaries({
-    "token": st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=60), "page": st.integers(1, 1000),
-    "tab": st.integers(0, 2**31 - 1), "seq": st.integers(0, 10_000_000),
-    "events": st.lists(valid_event, min_size=1, max_size=80),
-})
+valid_batch = st.fixed_dictionaries(
+    {
+        "token": st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=60),
+        "page": st.integers(1, 1000),
+        "tab": st.integers(0, 2**31 - 1),
+        "seq": st.integers(0, 10_000_000),
+        "events": st.lists(valid_event, min_size=1, max_size=80),
+    }
+)
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | text,
     lambda children: st.lists(children) | st.dictionaries(text, children),
     max_leaves=40,
 )
-hostile = st.sampled_from([-1, 2, 1e308, -1e308, 10 ** 30, "", "0", None, True, [], {}, "\u0000", "x" * 1000])
+hostile = st.sampled_from([-1, 2, 1e308, -1e308, 10**30, "", "0", None, True, [], {}, "\u0000", "x" * 1000])
 
 
 @given(valid_batch)
 def test_valid_batches_pass_and_keep_their_events(data):
     result = parse(encode(data), NOW)
     assert (result.token, result.page, result.tab, result.seq, result.n_events) == (
-        data["token"], data["page"], data["tab"], data["seq"], len(data["events"]))
+        data["token"],
+        data["page"],
+        data["tab"],
+        data["seq"],
+        len(data["events"]),
+    )
     assert json.loads(result.events_json) == data["events"]
 
 
@@ -90,10 +108,13 @@ def _is_bad(key: str, value) -> bool:
 @given(valid_batch, st.sampled_from(["token", "page", "tab", "seq", "events"]), hostile)
 def test_hostile_top_level_values_are_refused(data, key, bad):
     data[key] = bad
-    acceptable = {"token": type(bad) is str and bad != "",  # the signature check refuses it later
-                  "page": type(bad) is int and 1 <= bad <= 1000,
-                  "tab": type(bad) is int and 0 <= bad <= 2**31 - 1,
-                  "seq": type(bad) is int and 0 <= bad <= 10_000_000, "events": False}[key]
+    acceptable = {
+        "token": type(bad) is str and bad != "",  # the signature check refuses it later
+        "page": type(bad) is int and 1 <= bad <= 1000,
+        "tab": type(bad) is int and 0 <= bad <= 2**31 - 1,
+        "seq": type(bad) is int and 0 <= bad <= 10_000_000,
+        "events": False,
+    }[key]
     if acceptable:
         assert parse(encode(data), NOW)
     else:
@@ -110,8 +131,10 @@ def test_caps_on_events_and_nesting():
 
 
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture], max_examples=60, deadline=None)
-@given(body=st.one_of(st.binary(max_size=3000), json_values.map(encode), valid_batch.map(encode)),
-       content_type=st.sampled_from(["application/json", "text/plain;charset=UTF-8", "application/octet-stream"]))
+@given(
+    body=st.one_of(st.binary(max_size=3000), json_values.map(encode), valid_batch.map(encode)),
+    content_type=st.sampled_from(["application/json", "text/plain;charset=UTF-8", "application/octet-stream"]),
+)
 def test_the_endpoint_answers_4xx_never_500(app, body, content_type):
     # Random tokens fail the signature check (403); everything else is 400 or 413.
     response = app.test_client().post("/api/ingest", data=body, content_type=content_type)
@@ -127,7 +150,7 @@ def token(app):
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture], max_examples=40, deadline=None)
 @given(data=valid_batch, extra=st.integers(min_value=0, max_value=3 * MAX_BYTES))
 def test_valid_token_with_any_batch_is_202_or_4xx(app, token, data, extra):
-    app.config["INGEST_RATE_LIMIT"] = 10 ** 9
+    app.config["INGEST_RATE_LIMIT"] = 10**9
     data["token"] = token
     body = encode(data)
     if extra:  # an unknown key, padded to around the body cap

@@ -1,4 +1,5 @@
 """The local MTurk over the wire: an unmodified boto3 client against a running stand-in (fixture ``local_mturk``)."""
+
 from __future__ import annotations
 
 import json
@@ -12,11 +13,11 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from botocore.exceptions import ClientError, ParamValidationError
+from factories import HIT_TYPE
 
 from freelunch.localturk import NotInDevelopment, ensure_development
 from freelunch.localturk.questions import parse_answer
 from freelunch.localturk.store import Store
-from factories import HIT_TYPE
 
 QUESTION = (
     '<ExternalQuestion xmlns="http://mechanicalturk.amazonaws.com/AWSMechanicalTurkDataSchemas/2006-07-14/'
@@ -33,7 +34,13 @@ def mturk(local_mturk):
 
 def make_hit(mturk, max_assignments=3, **extra):
     type_id = mturk.create_hit_type(**HIT_TYPE)["HITTypeId"]
-    params = {"HITTypeId": type_id, "LifetimeInSeconds": 3600, "MaxAssignments": max_assignments, "Question": QUESTION, **extra}
+    params = {
+        "HITTypeId": type_id,
+        "LifetimeInSeconds": 3600,
+        "MaxAssignments": max_assignments,
+        "Question": QUESTION,
+        **extra,
+    }
     return mturk.create_hit_with_hit_type(**params)["HIT"]
 
 
@@ -68,15 +75,27 @@ def test_the_docs_list_every_operation_the_stand_in_serves():
 
 def test_the_wire_protocol_refuses_unsigned_unknown_and_malformed_requests(local_mturk):
     target = "MTurkRequesterServiceV20170117.GetAccountBalance"
-    assert raw_call(local_mturk.endpoint_url, target, b"{}") == (200, {"AvailableBalance": "10000.00", "OnHoldBalance": "0.00"})
-    assert raw_call(local_mturk.endpoint_url, target, b"{}", signed=False)[1]["__type"] == "MissingAuthenticationTokenException"
-    assert raw_call(local_mturk.endpoint_url, "MTurkRequesterServiceV20170117.MintMoney", b"{}")[1]["__type"] == "UnknownOperationException"
+    assert raw_call(local_mturk.endpoint_url, target, b"{}") == (
+        200,
+        {"AvailableBalance": "10000.00", "OnHoldBalance": "0.00"},
+    )
+    assert (
+        raw_call(local_mturk.endpoint_url, target, b"{}", signed=False)[1]["__type"]
+        == "MissingAuthenticationTokenException"
+    )
+    assert (
+        raw_call(local_mturk.endpoint_url, "MTurkRequesterServiceV20170117.MintMoney", b"{}")[1]["__type"]
+        == "UnknownOperationException"
+    )
     unimplemented = raw_call(local_mturk.endpoint_url, "MTurkRequesterServiceV20170117.GetFileUploadURL", b"{}")[1]
     assert unimplemented["__type"] == "UnknownOperationException" and "does not implement" in unimplemented["Message"]
     assert raw_call(local_mturk.endpoint_url, target, b"{not json")[1]["__type"] == "SerializationException"
-    status, body = raw_call(local_mturk.endpoint_url, "MTurkRequesterServiceV20170117.RejectAssignment",
-                            b'{"AssignmentId": "3ABC"}')
-    assert status == 400 and body["__type"] == "ValidationException" and "RequesterFeedback is required" in body["Message"]
+    status, body = raw_call(
+        local_mturk.endpoint_url, "MTurkRequesterServiceV20170117.RejectAssignment", b'{"AssignmentId": "3ABC"}'
+    )
+    assert (
+        status == 400 and body["__type"] == "ValidationException" and "RequesterFeedback is required" in body["Message"]
+    )
     status, body = raw_call(local_mturk.endpoint_url, "MTurkRequesterServiceV20170117.ListHITs", b'{"Colour": "red"}')
     assert status == 400 and body["__type"] == "ValidationException" and "Colour" in body["Message"]
 
@@ -85,39 +104,62 @@ def test_a_reward_of_1_005_is_refused_by_the_model_and_nothing_is_created(local_
     error = error_of(mturk.create_hit, LifetimeInSeconds=3600, Question=QUESTION, **{**HIT_TYPE, "Reward": "1.005"})
     assert error["Code"] == "ValidationException"
     assert "Reward '1.005'" in error["Message"] and "^[0-9]+(\\.)?[0-9]{0,2}$" in error["Message"]
-    assert error_of(mturk.send_bonus, WorkerId="A1", BonusAmount="0.255", AssignmentId="3X", Reason="r")["Code"] == "ValidationException"
+    assert (
+        error_of(mturk.send_bonus, WorkerId="A1", BonusAmount="0.255", AssignmentId="3X", Reason="r")["Code"]
+        == "ValidationException"
+    )
     assert local_mturk.store.hits == {} and local_mturk.store.hit_types == {}
 
 
 @pytest.mark.parametrize("max_assignments", [0, 1_000_001])
 def test_max_assignments_beyond_the_documented_limits_is_refused(local_mturk, mturk, max_assignments):
     type_id = mturk.create_hit_type(**HIT_TYPE)["HITTypeId"]
-    error = error_of(mturk.create_hit_with_hit_type, HITTypeId=type_id, LifetimeInSeconds=3600,
-                     MaxAssignments=max_assignments, Question=QUESTION)
+    error = error_of(
+        mturk.create_hit_with_hit_type,
+        HITTypeId=type_id,
+        LifetimeInSeconds=3600,
+        MaxAssignments=max_assignments,
+        Question=QUESTION,
+    )
     assert error["Code"] == "ValidationException" and "MaxAssignments" in error["Message"]
     assert local_mturk.store.hits == {}
 
 
 def test_patterns_enums_and_maxima_that_botocore_lets_through_are_refused(mturk):
-    assert "UniqueRequestToken" in error_of(mturk.create_hit, LifetimeInSeconds=3600, Question=QUESTION,
-                                             UniqueRequestToken="t" * 65, **HIT_TYPE)["Message"]
+    assert (
+        "UniqueRequestToken"
+        in error_of(
+            mturk.create_hit, LifetimeInSeconds=3600, Question=QUESTION, UniqueRequestToken="t" * 65, **HIT_TYPE
+        )["Message"]
+    )
     bad_comparator = {"QualificationTypeId": "000000000000000000L0", "Comparator": "AtLeast", "IntegerValues": [95]}
     message = error_of(mturk.create_hit_type, QualificationRequirements=[bad_comparator], **HIT_TYPE)["Message"]
     assert "QualificationRequirements[0].Comparator must be one of" in message
     assert "MaxResults allows at most 100" in error_of(mturk.list_hits, MaxResults=101)["Message"]
     assert error_of(mturk.get_hit, HITId="not-an-id")["Code"] == "ValidationException"
     assert error_of(mturk.create_hit_type, **{**HIT_TYPE, "Title": "t" * 129})["Code"] == "ValidationException"
-    assert error_of(mturk.create_hit_type, **{**HIT_TYPE, "AssignmentDurationInSeconds": 10})["Code"] == "ValidationException"
+    assert (
+        error_of(mturk.create_hit_type, **{**HIT_TYPE, "AssignmentDurationInSeconds": 10})["Code"]
+        == "ValidationException"
+    )
 
 
 def test_a_malformed_question_or_a_requirement_on_an_unknown_qualification_is_refused(mturk):
     type_id = mturk.create_hit_type(**HIT_TYPE)["HITTypeId"]
-    error = error_of(mturk.create_hit_with_hit_type, HITTypeId=type_id, LifetimeInSeconds=3600, Question="<ExternalQuestion>")
+    error = error_of(
+        mturk.create_hit_with_hit_type, HITTypeId=type_id, LifetimeInSeconds=3600, Question="<ExternalQuestion>"
+    )
     assert error["Code"] == "ParameterValidationError" and "error parsing the XML question" in error["Message"]
     unknown = {"QualificationTypeId": "3NOSUCHQUALIFICATION", "Comparator": "Exists"}
-    assert error_of(mturk.create_hit_type, QualificationRequirements=[unknown], **HIT_TYPE)["Code"] == "ParameterValidationError"
+    assert (
+        error_of(mturk.create_hit_type, QualificationRequirements=[unknown], **HIT_TYPE)["Code"]
+        == "ParameterValidationError"
+    )
     valueless = {"QualificationTypeId": "000000000000000000L0", "Comparator": "GreaterThanOrEqualTo"}
-    assert error_of(mturk.create_hit_type, QualificationRequirements=[valueless], **HIT_TYPE)["Code"] == "ParameterValidationError"
+    assert (
+        error_of(mturk.create_hit_type, QualificationRequirements=[valueless], **HIT_TYPE)["Code"]
+        == "ParameterValidationError"
+    )
 
 
 # ---------------------------------------------------------------- HIT types, HITs, tokens, paging
@@ -142,21 +184,29 @@ def test_created_hit_reads_back_with_its_type_and_counts(mturk):
 
 def test_a_repeated_unique_request_token_answers_hit_already_exists_with_the_hit_id_for_24_hours(local_mturk, mturk):
     hit = make_hit(mturk, UniqueRequestToken="org1-batch2-hit3-r1")
-    error = error_of(mturk.create_hit_with_hit_type, HITTypeId=hit["HITTypeId"], LifetimeInSeconds=3600,
-                     Question=QUESTION, UniqueRequestToken="org1-batch2-hit3-r1")
+    error = error_of(
+        mturk.create_hit_with_hit_type,
+        HITTypeId=hit["HITTypeId"],
+        LifetimeInSeconds=3600,
+        Question=QUESTION,
+        UniqueRequestToken="org1-batch2-hit3-r1",
+    )
     assert (error["Code"], error["TurkErrorCode"]) == ("RequestError", "AWS.MechanicalTurk.HitAlreadyExists")
     assert hit["HITId"] in error["Message"]
     assert len(local_mturk.store.hits) == 1
     local_mturk.advance(DAY + 1)  # MTurk forgets the token after 24 hours: a duplicate HIT is possible
-    again = mturk.create_hit_with_hit_type(HITTypeId=hit["HITTypeId"], LifetimeInSeconds=3600, Question=QUESTION,
-                                           UniqueRequestToken="org1-batch2-hit3-r1")["HIT"]
+    again = mturk.create_hit_with_hit_type(
+        HITTypeId=hit["HITTypeId"], LifetimeInSeconds=3600, Question=QUESTION, UniqueRequestToken="org1-batch2-hit3-r1"
+    )["HIT"]
     assert again["HITId"] != hit["HITId"] and len(local_mturk.store.hits) == 2
 
 
 def test_list_hits_pages_past_100_with_next_token(mturk):
     type_id = mturk.create_hit_type(**HIT_TYPE)["HITTypeId"]
-    created = {mturk.create_hit_with_hit_type(HITTypeId=type_id, LifetimeInSeconds=3600, Question=QUESTION)["HIT"]["HITId"]
-               for _ in range(205)}
+    created = {
+        mturk.create_hit_with_hit_type(HITTypeId=type_id, LifetimeInSeconds=3600, Question=QUESTION)["HIT"]["HITId"]
+        for _ in range(205)
+    }
     seen, sizes, params = [], [], {"MaxResults": 100}
     while True:
         page = mturk.list_hits(**params)
@@ -189,7 +239,9 @@ def test_choosing_a_worker_id_sets_who_works_and_stays_on_this_site(local_mturk,
     hit = make_hit(mturk)
     chosen = local_mturk.page("/worker/identity", {"worker_id": "a1chosen", "next": f"/worker/hits/{hit['HITId']}"})
     assert chosen.status == 200 and chosen.url.endswith(f"/worker/hits/{hit['HITId']}")
-    assert local_mturk.page("/worker/identity", {"worker_id": "A1", "next": "//evil.example.org/"}).url.endswith("/worker/")
+    assert local_mturk.page("/worker/identity", {"worker_id": "A1", "next": "//evil.example.org/"}).url.endswith(
+        "/worker/"
+    )
     assert local_mturk.page("/worker/identity", {"worker_id": "not a worker"}).status == 400
     generated = local_mturk.accept(hit["HITId"], worker_id="")
     with local_mturk.store.lock:
@@ -251,7 +303,8 @@ def test_a_returned_assignment_id_is_handed_to_the_next_worker(local_mturk, mtur
     assignment = mturk.get_assignment(AssignmentId=second)["Assignment"]
     assert assignment["WorkerId"] == "AWORKERTWO"
     assert local_mturk.store.assignments[second].history == [
-        {"worker_id": "AWORKERONE", "status": "Returned", "time": pytest.approx(local_mturk.store.now(), abs=60)}]
+        {"worker_id": "AWORKERONE", "status": "Returned", "time": pytest.approx(local_mturk.store.now(), abs=60)}
+    ]
 
 
 def test_an_abandoned_assignment_frees_its_slot_under_the_same_id(local_mturk, mturk):
@@ -282,22 +335,31 @@ def test_approve_only_when_submitted(local_mturk, mturk):
     again = error_of(mturk.approve_assignment, AssignmentId=at_work)
     assert (again["Code"], again["TurkErrorCode"]) == ("RequestError", "AWS.MechanicalTurk.InvalidAssignmentState")
     assert "status of: Submitted" in again["Message"]
-    assert error_of(mturk.reject_assignment, AssignmentId=at_work, RequesterFeedback="no")["TurkErrorCode"] == \
-        "AWS.MechanicalTurk.InvalidAssignmentState"
+    assert (
+        error_of(mturk.reject_assignment, AssignmentId=at_work, RequesterFeedback="no")["TurkErrorCode"]
+        == "AWS.MechanicalTurk.InvalidAssignmentState"
+    )
     assignment = mturk.get_assignment(AssignmentId=at_work)["Assignment"]
     assert assignment["AssignmentStatus"] == "Approved" and assignment["RequesterFeedback"] == "Thanks"
-    assert error_of(mturk.approve_assignment, AssignmentId="3NOSUCHASSIGNMENT")["TurkErrorCode"] == \
-        "AWS.MechanicalTurk.AssignmentDoesNotExist"
+    assert (
+        error_of(mturk.approve_assignment, AssignmentId="3NOSUCHASSIGNMENT")["TurkErrorCode"]
+        == "AWS.MechanicalTurk.AssignmentDoesNotExist"
+    )
 
 
 def test_reject_needs_feedback_and_a_rejection_can_be_overridden(local_mturk, mturk):
     _, assignment_id = submitted(local_mturk, mturk)
     with pytest.raises(ParamValidationError):  # botocore itself knows RequesterFeedback is required
         mturk.reject_assignment(AssignmentId=assignment_id)
-    assert error_of(mturk.reject_assignment, AssignmentId=assignment_id, RequesterFeedback="")["Code"] == "ParameterValidationError"
+    assert (
+        error_of(mturk.reject_assignment, AssignmentId=assignment_id, RequesterFeedback="")["Code"]
+        == "ParameterValidationError"
+    )
     mturk.reject_assignment(AssignmentId=assignment_id, RequesterFeedback="No fish were clicked.")
-    assert error_of(mturk.approve_assignment, AssignmentId=assignment_id)["TurkErrorCode"] == \
-        "AWS.MechanicalTurk.InvalidAssignmentState"
+    assert (
+        error_of(mturk.approve_assignment, AssignmentId=assignment_id)["TurkErrorCode"]
+        == "AWS.MechanicalTurk.InvalidAssignmentState"
+    )
     mturk.approve_assignment(AssignmentId=assignment_id, OverrideRejection=True)
     assert mturk.get_assignment(AssignmentId=assignment_id)["Assignment"]["AssignmentStatus"] == "Approved"
 
@@ -306,8 +368,10 @@ def test_an_override_after_30_days_is_refused(local_mturk, mturk):
     _, assignment_id = submitted(local_mturk, mturk)
     mturk.reject_assignment(AssignmentId=assignment_id, RequesterFeedback="No fish were clicked.")
     local_mturk.advance(31 * DAY)
-    assert error_of(mturk.approve_assignment, AssignmentId=assignment_id, OverrideRejection=True)["TurkErrorCode"] == \
-        "AWS.MechanicalTurk.InvalidAssignmentState"
+    assert (
+        error_of(mturk.approve_assignment, AssignmentId=assignment_id, OverrideRejection=True)["TurkErrorCode"]
+        == "AWS.MechanicalTurk.InvalidAssignmentState"
+    )
 
 
 def test_submitted_work_is_approved_automatically_after_the_delay(local_mturk, mturk):
@@ -317,8 +381,10 @@ def test_submitted_work_is_approved_automatically_after_the_delay(local_mturk, m
     local_mturk.advance(2)
     assignment = mturk.get_assignment(AssignmentId=assignment_id)["Assignment"]
     assert assignment["AssignmentStatus"] == "Approved" and assignment["ApprovalTime"] == assignment["AutoApprovalTime"]
-    assert error_of(mturk.reject_assignment, AssignmentId=assignment_id, RequesterFeedback="late")["TurkErrorCode"] == \
-        "AWS.MechanicalTurk.InvalidAssignmentState"
+    assert (
+        error_of(mturk.reject_assignment, AssignmentId=assignment_id, RequesterFeedback="late")["TurkErrorCode"]
+        == "AWS.MechanicalTurk.InvalidAssignmentState"
+    )
 
 
 def test_list_assignments_pages_and_filters_by_status(local_mturk, mturk):
@@ -328,23 +394,38 @@ def test_list_assignments_pages_and_filters_by_status(local_mturk, mturk):
         local_mturk.submit(assignment_id, done="yes")
     mturk.approve_assignment(AssignmentId=ids[0])
     mturk.reject_assignment(AssignmentId=ids[1], RequesterFeedback="empty")
-    pages = mturk.get_paginator("list_assignments_for_hit").paginate(HITId=hit["HITId"], PaginationConfig={"PageSize": 2})
+    pages = mturk.get_paginator("list_assignments_for_hit").paginate(
+        HITId=hit["HITId"], PaginationConfig={"PageSize": 2}
+    )
     assert [len(p["Assignments"]) for p in pages] == [2, 2, 1]
     only = mturk.list_assignments_for_hit(HITId=hit["HITId"], AssignmentStatuses=["Submitted"])["Assignments"]
     assert sorted(a["AssignmentId"] for a in only) == sorted(ids[2:])
-    assert error_of(mturk.list_assignments_for_hit, HITId=hit["HITId"], AssignmentStatuses=["Accepted"])["Code"] == \
-        "ValidationException"
+    assert (
+        error_of(mturk.list_assignments_for_hit, HITId=hit["HITId"], AssignmentStatuses=["Accepted"])["Code"]
+        == "ValidationException"
+    )
 
 
 def test_a_bonus_needs_the_assignments_worker_and_its_token_pays_once(local_mturk, mturk):
     hit, assignment_id = submitted(local_mturk, mturk)
     mturk.approve_assignment(AssignmentId=assignment_id)
     before = mturk.get_account_balance()["AvailableBalance"]
-    wrong = error_of(mturk.send_bonus, WorkerId="ASOMEONEELSE", BonusAmount="0.25", AssignmentId=assignment_id,
-                     Reason="Great work", UniqueRequestToken="bonus-1")
+    wrong = error_of(
+        mturk.send_bonus,
+        WorkerId="ASOMEONEELSE",
+        BonusAmount="0.25",
+        AssignmentId=assignment_id,
+        Reason="Great work",
+        UniqueRequestToken="bonus-1",
+    )
     assert wrong["Code"] == "ParameterValidationError" and "WorkerId" in wrong["Message"]
-    bonus = {"WorkerId": "AWORKERONE", "BonusAmount": "0.25", "AssignmentId": assignment_id, "Reason": "Great work",
-             "UniqueRequestToken": "bonus-1"}
+    bonus = {
+        "WorkerId": "AWORKERONE",
+        "BonusAmount": "0.25",
+        "AssignmentId": assignment_id,
+        "Reason": "Great work",
+        "UniqueRequestToken": "bonus-1",
+    }
     mturk.send_bonus(**bonus)
     repeated = error_of(mturk.send_bonus, **bonus)
     assert repeated["Code"] == "RequestError" and "bonus-1" in repeated["Message"]
@@ -361,8 +442,13 @@ def test_the_balance_holds_rewards_and_fees_and_refuses_what_it_cannot_pay(local
     type_id = mturk.create_hit_type(**HIT_TYPE)["HITTypeId"]
     mturk.create_hit_with_hit_type(HITTypeId=type_id, LifetimeInSeconds=3600, MaxAssignments=10, Question=QUESTION)
     assert mturk.get_account_balance()["AvailableBalance"] == "9991.20"  # 10 x (0.50 + 40 %)
-    error = error_of(mturk.create_hit_with_hit_type, HITTypeId=type_id, LifetimeInSeconds=3600,
-                     MaxAssignments=100_000, Question=QUESTION)
+    error = error_of(
+        mturk.create_hit_with_hit_type,
+        HITTypeId=type_id,
+        LifetimeInSeconds=3600,
+        MaxAssignments=100_000,
+        Question=QUESTION,
+    )
     assert error["TurkErrorCode"] == "AWS.MechanicalTurk.InsufficientFunds"
 
 
@@ -372,16 +458,32 @@ def test_the_balance_holds_rewards_and_fees_and_refuses_what_it_cannot_pay(local
 def test_a_hit_made_with_fewer_than_10_assignments_cannot_reach_10(local_mturk, mturk):
     hit = make_hit(mturk, max_assignments=5)
     error = error_of(mturk.create_additional_assignments_for_hit, HITId=hit["HITId"], NumberOfAdditionalAssignments=5)
-    assert (error["Code"], error["TurkErrorCode"]) == ("RequestError", "AWS.MechanicalTurk.InvalidMaximumAssignmentsIncrease")
-    mturk.create_additional_assignments_for_hit(HITId=hit["HITId"], NumberOfAdditionalAssignments=4, UniqueRequestToken="x1")
+    assert (error["Code"], error["TurkErrorCode"]) == (
+        "RequestError",
+        "AWS.MechanicalTurk.InvalidMaximumAssignmentsIncrease",
+    )
+    mturk.create_additional_assignments_for_hit(
+        HITId=hit["HITId"], NumberOfAdditionalAssignments=4, UniqueRequestToken="x1"
+    )
     assert mturk.get_hit(HITId=hit["HITId"])["HIT"]["MaxAssignments"] == 9
-    assert error_of(mturk.create_additional_assignments_for_hit, HITId=hit["HITId"], NumberOfAdditionalAssignments=1,
-                    UniqueRequestToken="x1")["Code"] == "RequestError"
+    assert (
+        error_of(
+            mturk.create_additional_assignments_for_hit,
+            HITId=hit["HITId"],
+            NumberOfAdditionalAssignments=1,
+            UniqueRequestToken="x1",
+        )["Code"]
+        == "RequestError"
+    )
     big = make_hit(mturk, max_assignments=10)
     mturk.create_additional_assignments_for_hit(HITId=big["HITId"], NumberOfAdditionalAssignments=5)
     assert mturk.get_hit(HITId=big["HITId"])["HIT"]["MaxAssignments"] == 15
-    assert error_of(mturk.create_additional_assignments_for_hit, HITId=big["HITId"],
-                    NumberOfAdditionalAssignments=0)["Code"] == "ValidationException"
+    assert (
+        error_of(mturk.create_additional_assignments_for_hit, HITId=big["HITId"], NumberOfAdditionalAssignments=0)[
+            "Code"
+        ]
+        == "ValidationException"
+    )
 
 
 def test_update_expiration_expires_now_and_extends_again(local_mturk, mturk):
@@ -397,9 +499,13 @@ def test_update_expiration_expires_now_and_extends_again(local_mturk, mturk):
 
 def test_delete_hit_only_when_reviewable_and_every_submission_decided(local_mturk, mturk):
     hit, assignment_id = submitted(local_mturk, mturk, max_assignments=2)
-    assert error_of(mturk.delete_hit, HITId=hit["HITId"])["TurkErrorCode"] == "AWS.MechanicalTurk.InvalidHITState"  # Assignable
+    assert (
+        error_of(mturk.delete_hit, HITId=hit["HITId"])["TurkErrorCode"] == "AWS.MechanicalTurk.InvalidHITState"
+    )  # Assignable
     mturk.update_expiration_for_hit(HITId=hit["HITId"], ExpireAt=0)
-    assert error_of(mturk.delete_hit, HITId=hit["HITId"])["TurkErrorCode"] == "AWS.MechanicalTurk.InvalidHITState"  # undecided
+    assert (
+        error_of(mturk.delete_hit, HITId=hit["HITId"])["TurkErrorCode"] == "AWS.MechanicalTurk.InvalidHITState"
+    )  # undecided
     mturk.approve_assignment(AssignmentId=assignment_id)
     assert [h["HITId"] for h in mturk.list_reviewable_hits()["HITs"]] == [hit["HITId"]]
     mturk.delete_hit(HITId=hit["HITId"])
@@ -428,20 +534,36 @@ def test_list_reviewable_hits_filters_by_type_and_status(local_mturk, mturk):
 
 
 def test_a_soft_block_qualification_with_does_not_exist_keeps_the_worker_out(local_mturk, mturk):
-    block = mturk.create_qualification_type(Name="Blocked by Lab", Description="soft block",
-                                            QualificationTypeStatus="Active")["QualificationType"]["QualificationTypeId"]
-    assert error_of(mturk.create_qualification_type, Name="Blocked by Lab", Description="again",
-                    QualificationTypeStatus="Active")["Code"] == "RequestError"
+    block = mturk.create_qualification_type(
+        Name="Blocked by Lab", Description="soft block", QualificationTypeStatus="Active"
+    )["QualificationType"]["QualificationTypeId"]
+    assert (
+        error_of(
+            mturk.create_qualification_type,
+            Name="Blocked by Lab",
+            Description="again",
+            QualificationTypeStatus="Active",
+        )["Code"]
+        == "RequestError"
+    )
     listed = mturk.list_qualification_types(Query="blocked", MustBeRequestable=False, MustBeOwnedByCaller=True)
     assert [q["QualificationTypeId"] for q in listed["QualificationTypes"]] == [block]
     assert mturk.list_qualification_types(Query="blocked", MustBeRequestable=True)["NumResults"] == 0
-    requirement = {"QualificationTypeId": block, "Comparator": "DoesNotExist", "ActionsGuarded": "DiscoverPreviewAndAccept"}
+    requirement = {
+        "QualificationTypeId": block,
+        "Comparator": "DoesNotExist",
+        "ActionsGuarded": "DiscoverPreviewAndAccept",
+    }
     hit = make_hit(mturk, max_assignments=3)
-    type_id = mturk.create_hit_type(QualificationRequirements=[requirement], **{**HIT_TYPE, "Title": "Guarded"})["HITTypeId"]
-    guarded = mturk.create_hit_with_hit_type(HITTypeId=type_id, LifetimeInSeconds=3600, MaxAssignments=2,
-                                             Question=QUESTION)["HIT"]
-    mturk.associate_qualification_with_worker(QualificationTypeId=block, WorkerId="ABLOCKED", IntegerValue=1,
-                                              SendNotification=False)
+    type_id = mturk.create_hit_type(QualificationRequirements=[requirement], **{**HIT_TYPE, "Title": "Guarded"})[
+        "HITTypeId"
+    ]
+    guarded = mturk.create_hit_with_hit_type(
+        HITTypeId=type_id, LifetimeInSeconds=3600, MaxAssignments=2, Question=QUESTION
+    )["HIT"]
+    mturk.associate_qualification_with_worker(
+        QualificationTypeId=block, WorkerId="ABLOCKED", IntegerValue=1, SendNotification=False
+    )
     refused = local_mturk.page(f"/worker/hits/{guarded['HITId']}/accept", {"worker_id": "ABLOCKED"})
     assert refused.status == 403 and block in refused.html
     assert guarded["HITId"] not in local_mturk.page("/worker/", worker_id="ABLOCKED").html
@@ -452,11 +574,18 @@ def test_a_soft_block_qualification_with_does_not_exist_keeps_the_worker_out(loc
 
 
 def test_system_qualifications_come_from_the_workers_profile(local_mturk, mturk):
-    requirements = [{"QualificationTypeId": "000000000000000000L0", "Comparator": "GreaterThanOrEqualTo", "IntegerValues": [95]},
-                    {"QualificationTypeId": "00000000000000000071", "Comparator": "In",
-                     "LocaleValues": [{"Country": "US"}, {"Country": "GB"}]}]
+    requirements = [
+        {"QualificationTypeId": "000000000000000000L0", "Comparator": "GreaterThanOrEqualTo", "IntegerValues": [95]},
+        {
+            "QualificationTypeId": "00000000000000000071",
+            "Comparator": "In",
+            "LocaleValues": [{"Country": "US"}, {"Country": "GB"}],
+        },
+    ]
     type_id = mturk.create_hit_type(QualificationRequirements=requirements, **HIT_TYPE)["HITTypeId"]
-    hit = mturk.create_hit_with_hit_type(HITTypeId=type_id, LifetimeInSeconds=3600, MaxAssignments=3, Question=QUESTION)["HIT"]
+    hit = mturk.create_hit_with_hit_type(
+        HITTypeId=type_id, LifetimeInSeconds=3600, MaxAssignments=3, Question=QUESTION
+    )["HIT"]
     local_mturk.accept(hit["HITId"], "AGOODWORKER")
     with local_mturk.store.lock:
         local_mturk.store.worker("ALOWRATE").approval_rate = 90
@@ -476,7 +605,9 @@ def test_a_hard_block_keeps_the_worker_out_until_deleted(local_mturk, mturk):
 
 def test_notify_workers_takes_at_most_100_and_reports_unknown_workers(local_mturk, mturk):
     _, assignment_id = submitted(local_mturk, mturk, worker_id="AWORKERONE")
-    answer = mturk.notify_workers(Subject="New batch", MessageText="More fish tomorrow.", WorkerIds=["AWORKERONE", "ASTRANGER"])
+    answer = mturk.notify_workers(
+        Subject="New batch", MessageText="More fish tomorrow.", WorkerIds=["AWORKERONE", "ASTRANGER"]
+    )
     assert [f["WorkerId"] for f in answer["NotifyWorkersFailureStatuses"]] == ["ASTRANGER"]
     assert [m["WorkerId"] for m in local_mturk.store.messages] == ["AWORKERONE"]
     too_many = error_of(mturk.notify_workers, Subject="s", MessageText="m", WorkerIds=[f"AW{n}" for n in range(101)])
@@ -485,8 +616,12 @@ def test_notify_workers_takes_at_most_100_and_reports_unknown_workers(local_mtur
 
 def test_notification_settings_record_the_events_mturk_would_send(local_mturk, mturk):
     hit = make_hit(mturk)
-    spec = {"Destination": "https://sqs.us-east-1.amazonaws.com/123456789012/events", "Transport": "SQS",
-            "Version": "2006-05-05", "EventTypes": ["AssignmentSubmitted", "AssignmentReturned", "HITExpired"]}
+    spec = {
+        "Destination": "https://sqs.us-east-1.amazonaws.com/123456789012/events",
+        "Transport": "SQS",
+        "Version": "2006-05-05",
+        "EventTypes": ["AssignmentSubmitted", "AssignmentReturned", "HITExpired"],
+    }
     mturk.update_notification_settings(HITTypeId=hit["HITTypeId"], Notification=spec, Active=True)
     first = local_mturk.accept(hit["HITId"], "AWORKERONE")
     local_mturk.return_assignment(first, "AWORKERONE")
@@ -494,11 +629,16 @@ def test_notification_settings_record_the_events_mturk_would_send(local_mturk, m
     local_mturk.submit(second, done="yes")
     local_mturk.advance(3601)  # the HIT's lifetime runs out
     assert [(e["EventType"], e.get("AssignmentId")) for e in local_mturk.store.events] == [
-        ("AssignmentReturned", first), ("AssignmentSubmitted", second), ("HITExpired", None)]
+        ("AssignmentReturned", first),
+        ("AssignmentSubmitted", second),
+        ("HITExpired", None),
+    ]
     mturk.update_notification_settings(HITTypeId=hit["HITTypeId"], Active=False)
     bad = {**spec, "EventTypes": ["FishCaught"]}
-    assert error_of(mturk.update_notification_settings, HITTypeId=hit["HITTypeId"], Notification=bad)["Code"] == \
-        "ValidationException"
+    assert (
+        error_of(mturk.update_notification_settings, HITTypeId=hit["HITTypeId"], Notification=bad)["Code"]
+        == "ValidationException"
+    )
 
 
 # ---------------------------------------------------------------- faults: callers' retries are exercised
@@ -517,8 +657,13 @@ def test_a_dropped_create_response_then_the_retry_answers_hit_already_exists(loc
     mturk = local_mturk.client()
     type_id = mturk.create_hit_type(**HIT_TYPE)["HITTypeId"]
     local_mturk.inject(throttle_first=True, drop_creates=1)
-    error = error_of(mturk.create_hit_with_hit_type, HITTypeId=type_id, LifetimeInSeconds=3600, Question=QUESTION,
-                     UniqueRequestToken="org1-batch1-hit1")
+    error = error_of(
+        mturk.create_hit_with_hit_type,
+        HITTypeId=type_id,
+        LifetimeInSeconds=3600,
+        Question=QUESTION,
+        UniqueRequestToken="org1-batch1-hit1",
+    )
     assert error["TurkErrorCode"] == "AWS.MechanicalTurk.HitAlreadyExists"
     (created,) = local_mturk.store.hits
     assert created in error["Message"] and local_mturk.store.faults.dropped == [created]
@@ -532,8 +677,13 @@ def test_it_refuses_production(monkeypatch):
         ensure_development({"FREELUNCH_ENV": "production"})
     with pytest.raises(NotInDevelopment):
         ensure_development({"FREELUNCH_ENV": "development"}, host="0.0.0.0")
-    ran = subprocess.run([sys.executable, "-m", "freelunch.localturk", "--port", "0"], capture_output=True, text=True,
-                         env={"FREELUNCH_ENV": "production", "PATH": "/usr/bin:/bin"}, timeout=60)
+    ran = subprocess.run(
+        [sys.executable, "-m", "freelunch.localturk", "--port", "0"],
+        capture_output=True,
+        text=True,
+        env={"FREELUNCH_ENV": "production", "PATH": "/usr/bin:/bin"},
+        timeout=60,
+    )
     assert ran.returncode == 2 and "FREELUNCH_ENV=development or testing" in ran.stderr
 
 
@@ -544,8 +694,9 @@ def test_state_saved_to_a_file_survives_a_restart(tmp_path):
         from freelunch.localturk.requester import OPERATIONS
 
         type_id = OPERATIONS["CreateHITType"](store, dict(HIT_TYPE))["HITTypeId"]
-        hit = OPERATIONS["CreateHITWithHITType"](store, {"HITTypeId": type_id, "LifetimeInSeconds": 60,
-                                                         "Question": QUESTION, "UniqueRequestToken": "t1"})["HIT"]
+        hit = OPERATIONS["CreateHITWithHITType"](
+            store, {"HITTypeId": type_id, "LifetimeInSeconds": 60, "Question": QUESTION, "UniqueRequestToken": "t1"}
+        )["HIT"]
         store.save()
     again = Store(path)
     assert list(again.hits) == [hit["HITId"]] and again.hit_types[type_id].reward == "0.50"
@@ -560,13 +711,20 @@ def test_events_reach_an_sqs_queue_in_mturks_message_format(local_mturk, mturk):
         sqs = boto3.client("sqs", region_name="us-east-1")
         queue = sqs.create_queue(QueueName="mturk-events")["QueueUrl"]
         local_mturk.deliver_to_sqs(sqs)
-        spec = {"Destination": queue, "Transport": "SQS", "Version": "2006-05-05", "EventTypes": ["AssignmentSubmitted"]}
+        spec = {
+            "Destination": queue,
+            "Transport": "SQS",
+            "Version": "2006-05-05",
+            "EventTypes": ["AssignmentSubmitted"],
+        }
         mturk.send_test_event_notification(Notification=spec, TestEventType="Ping")
         hit = make_hit(mturk)
         mturk.update_notification_settings(HITTypeId=hit["HITTypeId"], Notification=spec, Active=True)
         assignment_id = local_mturk.accept(hit["HITId"], "AWORKERONE")
         local_mturk.submit(assignment_id, done="yes")
-        bodies = [json.loads(m["Body"]) for m in sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]]
+        bodies = [
+            json.loads(m["Body"]) for m in sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
+        ]
     assert [b["EventDocVersion"] for b in bodies] == ["2014-08-15", "2014-08-15"]
     assert [e["EventType"] for b in bodies for e in b["Events"]] == ["Ping", "AssignmentSubmitted"]
     submitted_event = bodies[1]["Events"][0]
@@ -575,8 +733,11 @@ def test_events_reach_an_sqs_queue_in_mturks_message_format(local_mturk, mturk):
 
 
 def admin(endpoint: str, path: str, body: dict | None = None) -> tuple[int, dict]:
-    request = urllib.request.Request(endpoint + path, data=json.dumps(body).encode() if body is not None else None,
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        endpoint + path,
+        data=json.dumps(body).encode() if body is not None else None,
+        headers={"Content-Type": "application/json"},
+    )
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, json.loads(response.read())
@@ -586,9 +747,25 @@ def admin(endpoint: str, path: str, body: dict | None = None) -> tuple[int, dict
 
 def test_the_command_serves_keeps_state_and_takes_faults_and_time_over_http(tmp_path):
     state = tmp_path / "turk.json"
-    process = subprocess.Popen([sys.executable, "-m", "freelunch.localturk", "--port", "0", "--state", str(state),
-                                "--faults", "drop-create", "--log", "failures"], stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True, env={"FREELUNCH_ENV": "development", "PATH": "/usr/bin:/bin"})
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "freelunch.localturk",
+            "--port",
+            "0",
+            "--state",
+            str(state),
+            "--faults",
+            "drop-create",
+            "--log",
+            "failures",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={"FREELUNCH_ENV": "development", "PATH": "/usr/bin:/bin"},
+    )
     try:
         endpoint = re.search(r"(http://127\.0\.0\.1:\d+)/", process.stdout.readline()).group(1)
         assert admin(endpoint, "/_localturk/state")[1]["faults"]["drop_creates"] == 1

@@ -1,4 +1,5 @@
 """The platform behind the local MTurk: the worker site's frame opens our annotate page, whose form posts back to it."""
+
 from __future__ import annotations
 
 import re
@@ -6,16 +7,18 @@ from html import unescape
 from urllib.parse import urlsplit
 
 import pytest
+from factories import HIT_TYPE, make_batch, summary_for
+from support import post_page
 
 from freelunch.models import Assignment, Hit
 from freelunch.services.accounts.identity import assignment_token
 from freelunch.services.mturk.tracking import answer_fields
-from factories import HIT_TYPE, make_batch, summary_for
-from support import post_page
 
-EXTERNAL = ('<ExternalQuestion xmlns="http://mechanicalturk.amazonaws.com/AWSMechanicalTurkDataSchemas/2006-07-14/'
-            'ExternalQuestion.xsd"><ExternalURL>http://localhost/annotate?hitDatasetName={batch}&amp;imageNetHitId={key}'
-            "</ExternalURL><FrameHeight>0</FrameHeight></ExternalQuestion>")
+EXTERNAL = (
+    '<ExternalQuestion xmlns="http://mechanicalturk.amazonaws.com/AWSMechanicalTurkDataSchemas/2006-07-14/'
+    'ExternalQuestion.xsd"><ExternalURL>http://localhost/annotate?hitDatasetName={batch}&amp;imageNetHitId={key}'
+    "</ExternalURL><FrameHeight>0</FrameHeight></ExternalQuestion>"
+)
 
 
 @pytest.fixture
@@ -34,10 +37,16 @@ def test_a_worker_on_the_local_mturk_annotates_and_submits_to_it(app, client, ba
     mturk = local_mturk.client()
     hit = batch.hits.order_by(Hit.id).first()
     type_id = mturk.create_hit_type(**HIT_TYPE)["HITTypeId"]
-    remote = mturk.create_hit_with_hit_type(HITTypeId=type_id, LifetimeInSeconds=3600, MaxAssignments=1,
-                                            Question=EXTERNAL.format(batch=batch.id, key=hit.key))["HIT"]
+    remote = mturk.create_hit_with_hit_type(
+        HITTypeId=type_id,
+        LifetimeInSeconds=3600,
+        MaxAssignments=1,
+        Question=EXTERNAL.format(batch=batch.id, key=hit.key),
+    )["HIT"]
     assignment_id = local_mturk.accept(remote["HITId"], "AWORKERONE")
-    opened = client.get(frame_path(local_mturk.page(f"/worker/assignments/{assignment_id}", worker_id="AWORKERONE").html))
+    opened = client.get(
+        frame_path(local_mturk.page(f"/worker/assignments/{assignment_id}", worker_id="AWORKERONE").html)
+    )
     assert opened.status_code == 303  # on to the worker's signed assignment link
     ours = Assignment.get()
     assert (ours.mturk_assignment_id, ours.turk_submit_to) == (assignment_id, local_mturk.endpoint_url)
@@ -57,8 +66,10 @@ def test_a_worker_on_the_local_mturk_annotates_and_submits_to_it(app, client, ba
 
 def test_the_local_mturk_is_no_submit_target_in_production_or_when_not_configured(app, client, batch, local_mturk):
     hit = batch.hits.first()
-    link = (f"/annotate?imageNetHitId={hit.key}&assignmentId=3ASG&hitId=3HIT&workerId=AWORKER"
-            f"&turkSubmitTo={local_mturk.endpoint_url}")
+    link = (
+        f"/annotate?imageNetHitId={hit.key}&assignmentId=3ASG&hitId=3HIT&workerId=AWORKER"
+        f"&turkSubmitTo={local_mturk.endpoint_url}"
+    )
     assert client.get(link).status_code == 400  # MTURK_ENDPOINT_URL unset
     app.config.update(MTURK_ENDPOINT_URL=local_mturk.endpoint_url, ENV_MODE="production")
     assert client.get(link).status_code == 400

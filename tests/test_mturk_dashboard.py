@@ -1,16 +1,17 @@
 """The MTurk tab and the ``freelunch mturk`` publishing commands: cost first, clear refusals, nothing sent on bad input."""
+
 from decimal import Decimal
 
 import pytest
 from botocore.stub import ANY
 from click.testing import CliRunner
 from flask.cli import ScriptInfo
+from mturk_support import ScriptedEndpoint, no_ambient_credentials
+from support import csrf_token, login
 
 from freelunch.cli import cli
 from freelunch.models import Batch, Dataset, Hit, MTurkAccount, MTurkHit, Organization
 from freelunch.services.mturk import gateway, publish
-from mturk_support import ScriptedEndpoint, no_ambient_credentials
-from support import csrf_token, login
 
 
 @pytest.fixture
@@ -18,8 +19,16 @@ def requester(app, make_account, client):
     _, org = make_account("req@example.org", "Lab")
     with app.app_context():
         dataset = Dataset.create(organization=org, name="D")
-        batch = Batch.create(organization=org, dataset=dataset, name="Fish", title="Find fish", description="Click fish",
-                             reward=Decimal("0.25"), assignments_per_hit=3, state="ready")
+        batch = Batch.create(
+            organization=org,
+            dataset=dataset,
+            name="Fish",
+            title="Find fish",
+            description="Click fish",
+            reward=Decimal("0.25"),
+            assignments_per_hit=3,
+            state="ready",
+        )
         for key in ("k1", "k2", "k3"):
             Hit.create(organization=org, batch=batch, key=key)
     login(client, "req@example.org")
@@ -36,9 +45,18 @@ def expect_publish(stubber, batch, hits, sizes=(3,)):
         for part, size in enumerate(sizes):
             token = publish.token(batch.organization_id, batch.id, hit.id, 1, part)
             n += 1
-            stubber.add_response("create_hit_with_hit_type", {"HIT": {"HITId": f"3H{n:028d}", "RequesterAnnotation": token}},
-                                 {"HITTypeId": "3TYPE", "MaxAssignments": size, "LifetimeInSeconds": ANY, "Question": ANY,
-                                  "RequesterAnnotation": token, "UniqueRequestToken": token})
+            stubber.add_response(
+                "create_hit_with_hit_type",
+                {"HIT": {"HITId": f"3H{n:028d}", "RequesterAnnotation": token}},
+                {
+                    "HITTypeId": "3TYPE",
+                    "MaxAssignments": size,
+                    "LifetimeInSeconds": ANY,
+                    "Question": ANY,
+                    "RequesterAnnotation": token,
+                    "UniqueRequestToken": token,
+                },
+            )
 
 
 def test_the_tab_shows_the_cost_and_publishing_runs_as_a_job(app, client, requester, stubbed, monkeypatch, run_jobs):
@@ -50,9 +68,12 @@ def test_the_tab_shows_the_cost_and_publishing_runs_as_a_job(app, client, reques
     assert "Publish 3 MTurk HITs ($2.70) to the MTurk sandbox" in html
 
     expect_publish(stubber, requester, list(Hit.select().order_by(Hit.id)))
-    response = client.post(f"/batches/{requester.id}/mturk/publish", data={"csrf_token": csrf_token(client)},
-                           follow_redirects=True)
-    assert "Publishing 3 MTurk HITs ($2.70 with MTurk&#39;s fee) to the MTurk sandbox" in response.get_data(as_text=True)
+    response = client.post(
+        f"/batches/{requester.id}/mturk/publish", data={"csrf_token": csrf_token(client)}, follow_redirects=True
+    )
+    assert "Publishing 3 MTurk HITs ($2.70 with MTurk&#39;s fee) to the MTurk sandbox" in response.get_data(
+        as_text=True
+    )
     run_jobs()
     assert MTurkHit.select().where(MTurkHit.state == "created").count() == 3
     html = client.get(f"/batches/{requester.id}/mturk").get_data(as_text=True)
@@ -68,9 +89,20 @@ def test_more_than_nine_assignments_are_split_on_the_page(client, requester):
 
 
 def test_bad_settings_get_form_errors_and_nothing_is_saved(client, requester):
-    form = {"csrf_token": csrf_token(client), "environment": "sandbox", "title": "Find fish", "description": "Click",
-            "keywords": "fish", "reward": "1.005", "assignment_minutes": "60", "lifetime_hours": "72",
-            "auto_approval_hours": "72", "min_approval_rate": "95", "min_approved_hits": "100", "locales": "US, USA"}
+    form = {
+        "csrf_token": csrf_token(client),
+        "environment": "sandbox",
+        "title": "Find fish",
+        "description": "Click",
+        "keywords": "fish",
+        "reward": "1.005",
+        "assignment_minutes": "60",
+        "lifetime_hours": "72",
+        "auto_approval_hours": "72",
+        "min_approval_rate": "95",
+        "min_approved_hits": "100",
+        "locales": "US, USA",
+    }
     response = client.post(f"/batches/{requester.id}/mturk/settings", data=form)
     html = response.get_data(as_text=True)
     assert response.status_code == 422
@@ -78,8 +110,10 @@ def test_bad_settings_get_form_errors_and_nothing_is_saved(client, requester):
     assert "The reward 1.005 has fractions of a cent" in html
     assert Batch.get_by_id(requester.id).reward == Decimal("0.25")
 
-    response = client.post(f"/batches/{requester.id}/mturk/settings", data={**form, "reward": "0.30", "locales": "us,gb",
-                                                                           "min_approved_hits": ""})
+    response = client.post(
+        f"/batches/{requester.id}/mturk/settings",
+        data={**form, "reward": "0.30", "locales": "us,gb", "min_approved_hits": ""},
+    )
     assert response.status_code == 302
     saved = Batch.get_by_id(requester.id)
     assert saved.reward == Decimal("0.30") and saved.mturk["locales"] == ["US", "GB"]
@@ -90,8 +124,9 @@ def test_production_publish_needs_confirmation_and_https_and_sends_nothing(app, 
     monkeypatch.setattr(gateway, "client", lambda *a, **k: pytest.fail("nothing may be sent"))
     Batch.update(mturk={"sandbox": False}).where(Batch.id == requester.id).execute()
     app.config["MTURK_ENDPOINT_URL"] = None
-    response = client.post(f"/batches/{requester.id}/mturk/publish", data={"csrf_token": csrf_token(client)},
-                           follow_redirects=True)
+    response = client.post(
+        f"/batches/{requester.id}/mturk/publish", data={"csrf_token": csrf_token(client)}, follow_redirects=True
+    )
     html = response.get_data(as_text=True)
     assert "spends real money: confirm it first" in html and "set PUBLIC_URL to an https:// address" in html
     assert not MTurkHit.select().exists()
@@ -101,8 +136,13 @@ def test_a_foreign_batch_is_a_404_and_nothing_is_sent(app, client, requester, ma
     monkeypatch.setattr(gateway, "client", lambda *a, **k: pytest.fail("nothing may be sent"))
     _, other = make_account("other@example.org", "Other")
     with app.app_context():
-        theirs = Batch.create(organization=other, dataset=Dataset.create(organization=other, name="X"), name="Theirs",
-                              state="ready", reward=Decimal("0.10"))
+        theirs = Batch.create(
+            organization=other,
+            dataset=Dataset.create(organization=other, name="X"),
+            name="Theirs",
+            state="ready",
+            reward=Decimal("0.10"),
+        )
     token = csrf_token(client)
     for action in ("publish", "check", "expire", "extend", "delete-finished", "settings"):
         assert client.post(f"/batches/{theirs.id}/mturk/{action}", data={"csrf_token": token}).status_code == 404
@@ -114,12 +154,20 @@ def test_check_connection_shows_the_balance_or_what_is_wrong(app, client, reques
     with ScriptedEndpoint() as turk:
         app.config["MTURK_ENDPOINT_URL"] = turk.url
         url = f"/batches/{requester.id}/mturk/check"
-        html = client.post(url, data={"csrf_token": csrf_token(client)}, headers={"HX-Request": "true"}).get_data(as_text=True)
+        html = client.post(url, data={"csrf_token": csrf_token(client)}, headers={"HX-Request": "true"}).get_data(
+            as_text=True
+        )
         assert "No AWS credentials for MTurk" in html and "flash error" in html
 
         token = csrf_token(client)
-        response = client.post("/mturk/credentials", data={"csrf_token": token, "access_key_id": "AKIAEXAMPLE12345",
-                                                           "secret_access_key": "s3cret/key/that/is/long"})
+        response = client.post(
+            "/mturk/credentials",
+            data={
+                "csrf_token": token,
+                "access_key_id": "AKIAEXAMPLE12345",
+                "secret_access_key": "s3cret/key/that/is/long",
+            },
+        )
         assert response.status_code == 302
         assert "s3cret" not in MTurkAccount.get().secret_token
         assert "s3cret" not in client.get("/mturk/credentials").get_data(as_text=True)
@@ -140,8 +188,17 @@ def test_only_owners_handle_credentials(app, client, requester):
     client.post("/logout", data={"csrf_token": csrf_token(client)})
     login(client, "member@example.org")
     assert client.get("/mturk/credentials").status_code == 403
-    assert client.post("/mturk/credentials", data={"csrf_token": csrf_token(client), "access_key_id": "AKIAEXAMPLE12345",
-                                                   "secret_access_key": "s3cret/key/that/is/long"}).status_code == 403
+    assert (
+        client.post(
+            "/mturk/credentials",
+            data={
+                "csrf_token": csrf_token(client),
+                "access_key_id": "AKIAEXAMPLE12345",
+                "secret_access_key": "s3cret/key/that/is/long",
+            },
+        ).status_code
+        == 403
+    )
     assert not MTurkAccount.select().exists()
 
 
@@ -174,7 +231,9 @@ def test_cli_refuses_bad_input_with_a_message_and_a_non_zero_exit(app, requester
     assert missing.exit_code == 1 and "There is no batch 999." in missing.output
     Batch.update(reward=Decimal("0")).where(Batch.id == requester.id).execute()
     bad = run(app, "mturk", "publish", "--batch", str(requester.id), "--yes")
-    assert bad.exit_code == 1 and "MTurk needs a reward of at least $0.01" in bad.output and "Traceback" not in bad.output
+    assert (
+        bad.exit_code == 1 and "MTurk needs a reward of at least $0.01" in bad.output and "Traceback" not in bad.output
+    )
     nobody = run(app, "mturk", "balance", "--org", "Nobody")
     assert nobody.exit_code == 1 and "There is no organization 'Nobody'" in nobody.output
 

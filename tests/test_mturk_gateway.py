@@ -1,30 +1,51 @@
 """The MTurk gateway: requests checked against botocore's model before sending, errors read by code, retries, credentials."""
+
 from decimal import Decimal
 
 import pytest
 from cryptography.fernet import Fernet
+from mturk_support import ScriptedEndpoint, client_error, no_ambient_credentials, stubbed_client
 
 from freelunch.models import MTurkAccount, Organization
 from freelunch.services.mturk import credentials, gateway
 from freelunch.services.mturk.errors import INSUFFICIENT_FUNDS, NO_CREDENTIALS, InvalidRequest, MTurkError
 from freelunch.services.mturk.validation import money, validate
-from mturk_support import ScriptedEndpoint, client_error, no_ambient_credentials, stubbed_client
 
-HIT_TYPE = {"AssignmentDurationInSeconds": 3600, "Reward": "0.50", "Title": "Find fish", "Description": "Click every fish"}
+HIT_TYPE = {
+    "AssignmentDurationInSeconds": 3600,
+    "Reward": "0.50",
+    "Title": "Find fish",
+    "Description": "Click every fish",
+}
 
 
-@pytest.mark.parametrize("change, rule", [
-    ({"Reward": "1.005"}, r"Reward '1.005' does not have the form"),
-    ({"Reward": "-1"}, r"Reward '-1' does not have the form"),
-    ({"Title": "t" * 129}, r"Title allows at most 128 characters"),
-    ({"Title": None, "Description": "d"}, r"CreateHITType.Title is required"),
-    ({"AssignmentDurationInSeconds": "3600"}, r"must be a whole number"),
-    ({"QualificationRequirements": [{"QualificationTypeId": "000000000000000000L0", "Comparator": "AtLeast"}]},
-     r"Comparator must be one of LessThan"),
-    ({"QualificationRequirements": [{"QualificationTypeId": "00000000000000000071", "Comparator": "EqualTo",
-                                     "LocaleValues": [{"Country": "USA"}]}]}, r"Country allows at most 2 characters"),
-    ({"Colour": "red"}, r"CreateHITType has no field Colour"),
-])
+@pytest.mark.parametrize(
+    "change, rule",
+    [
+        ({"Reward": "1.005"}, r"Reward '1.005' does not have the form"),
+        ({"Reward": "-1"}, r"Reward '-1' does not have the form"),
+        ({"Title": "t" * 129}, r"Title allows at most 128 characters"),
+        ({"Title": None, "Description": "d"}, r"CreateHITType.Title is required"),
+        ({"AssignmentDurationInSeconds": "3600"}, r"must be a whole number"),
+        (
+            {"QualificationRequirements": [{"QualificationTypeId": "000000000000000000L0", "Comparator": "AtLeast"}]},
+            r"Comparator must be one of LessThan",
+        ),
+        (
+            {
+                "QualificationRequirements": [
+                    {
+                        "QualificationTypeId": "00000000000000000071",
+                        "Comparator": "EqualTo",
+                        "LocaleValues": [{"Country": "USA"}],
+                    }
+                ]
+            },
+            r"Country allows at most 2 characters",
+        ),
+        ({"Colour": "red"}, r"CreateHITType has no field Colour"),
+    ],
+)
 def test_a_request_the_model_forbids_is_refused_before_it_is_sent(change, rule):
     client, stubber = stubbed_client()
     params = {**HIT_TYPE, **change}
@@ -64,8 +85,10 @@ def test_errors_are_read_by_code_not_by_wording():
     client, stubber = stubbed_client()
     # The message does not mention money at all: only the code says what happened.
     stubber.add_client_error("create_hit_with_hit_type", **client_error("RequestError", "Nope.", INSUFFICIENT_FUNDS))
-    stubber.add_client_error("get_hit", **client_error("RequestError", "Hit 'H9' does not exist. (1234)",
-                                                       "AWS.MechanicalTurk.HITDoesNotExist"))
+    stubber.add_client_error(
+        "get_hit",
+        **client_error("RequestError", "Hit 'H9' does not exist. (1234)", "AWS.MechanicalTurk.HITDoesNotExist"),
+    )
     with stubber:
         with pytest.raises(MTurkError) as refused:
             gateway.call(client, "create_hit_with_hit_type", "create HIT 1", HITTypeId="HT1", LifetimeInSeconds=60)
@@ -96,8 +119,11 @@ def test_throttling_backs_off_and_retries_over_the_wire(wire):
 
 
 def test_throttling_that_never_stops_ends_in_one_sentence(wire, monkeypatch):
-    monkeypatch.setattr(gateway, "CLIENT_CONFIG", gateway.CLIENT_CONFIG.merge(
-        gateway.Config(retries={"mode": "standard", "total_max_attempts": 3})))
+    monkeypatch.setattr(
+        gateway,
+        "CLIENT_CONFIG",
+        gateway.CLIENT_CONFIG.merge(gateway.Config(retries={"mode": "standard", "total_max_attempts": 3})),
+    )
     for _ in range(3):
         wire.refuse("ThrottlingException", "Rate exceeded")
     with pytest.raises(MTurkError, match="throttling requests and kept refusing"):
@@ -160,4 +186,7 @@ def test_local_endpoint_detection(app):
         assert gateway.is_local_endpoint("http://127.0.0.1:5001") and gateway.is_local_endpoint("http://localhost:9")
         assert not gateway.is_local_endpoint(gateway.SANDBOX_ENDPOINT)
         app.config["MTURK_ENDPOINT_URL"] = None
-        assert gateway.endpoint(True) == gateway.SANDBOX_ENDPOINT and gateway.endpoint(False) == gateway.PRODUCTION_ENDPOINT
+        assert (
+            gateway.endpoint(True) == gateway.SANDBOX_ENDPOINT
+            and gateway.endpoint(False) == gateway.PRODUCTION_ENDPOINT
+        )

@@ -1,15 +1,16 @@
 """Publishing a batch to MTurk: the HIT type, qualifications, cost, and each HIT exactly once (Stubber against the model)."""
+
 import datetime as dt
 import re
 from decimal import Decimal
 
 import pytest
 from botocore.stub import ANY
+from mturk_support import client_error
 
 from freelunch.models import Batch, Dataset, Hit, MTurkHit, MTurkQualificationType, Organization, utcnow
 from freelunch.services.mturk import cost, publish, settings
 from freelunch.services.mturk.errors import HIT_ALREADY_EXISTS, MTurkError
-from mturk_support import client_error
 
 SOFT_BLOCK_ID = "3SOFTBLOCKQUALIFICATIONTYPE0"
 
@@ -23,8 +24,16 @@ def batch(app):
     with app.app_context():
         org = Organization.create(name="Lab")
         dataset = Dataset.create(organization=org, name="D")
-        batch = Batch.create(organization=org, dataset=dataset, name="B", title="Find fish", reward=Decimal("0.50"),
-                             description="Click every fish", assignments_per_hit=3, state="ready")
+        batch = Batch.create(
+            organization=org,
+            dataset=dataset,
+            name="B",
+            title="Find fish",
+            reward=Decimal("0.50"),
+            description="Click every fish",
+            assignments_per_hit=3,
+            state="ready",
+        )
         for key in ("aaa111", "bbb222"):
             Hit.create(organization=org, batch=batch, key=key)
         yield batch
@@ -39,32 +48,72 @@ def expect_setup(stubber, batch, balance="10000.00", soft_block_known=False, ext
     """The calls before the first HIT: balance, qualification types we own (looked up by name, then created), the HIT type."""
     stubber.add_response("get_account_balance", {"AvailableBalance": balance}, {})
     for type_id in ([] if soft_block_known else [SOFT_BLOCK_ID]) + list(new_types):
-        stubber.add_response("list_qualification_types", {"QualificationTypes": []},
-                             {"Query": ANY, "MustBeRequestable": False, "MustBeOwnedByCaller": True, "MaxResults": 100})
-        stubber.add_response("create_qualification_type", {"QualificationType": {"QualificationTypeId": type_id}},
-                             {"Name": ANY, "Description": ANY, "Keywords": "freelunch", "QualificationTypeStatus": "Active"})
-    stubber.add_response("create_hit_type", {"HITTypeId": "3HITTYPE"}, {
-        "Title": "Find fish", "Description": "Click every fish", "Keywords": ANY, "Reward": "0.50",
-        "AssignmentDurationInSeconds": 3600, "AutoApprovalDelayInSeconds": 3 * 24 * 3600,
-        "QualificationRequirements": [
-            {"QualificationTypeId": settings.APPROVAL_RATE, "Comparator": "GreaterThanOrEqualTo", "IntegerValues": [95],
-             "ActionsGuarded": "DiscoverPreviewAndAccept"},
-            {"QualificationTypeId": settings.APPROVED_HITS, "Comparator": "GreaterThanOrEqualTo", "IntegerValues": [100],
-             "ActionsGuarded": "DiscoverPreviewAndAccept"},
-            {"QualificationTypeId": SOFT_BLOCK_ID, "Comparator": "DoesNotExist", "ActionsGuarded": "DiscoverPreviewAndAccept"},
-            *extra_requirements,
-        ],
-    })
+        stubber.add_response(
+            "list_qualification_types",
+            {"QualificationTypes": []},
+            {"Query": ANY, "MustBeRequestable": False, "MustBeOwnedByCaller": True, "MaxResults": 100},
+        )
+        stubber.add_response(
+            "create_qualification_type",
+            {"QualificationType": {"QualificationTypeId": type_id}},
+            {"Name": ANY, "Description": ANY, "Keywords": "freelunch", "QualificationTypeStatus": "Active"},
+        )
+    stubber.add_response(
+        "create_hit_type",
+        {"HITTypeId": "3HITTYPE"},
+        {
+            "Title": "Find fish",
+            "Description": "Click every fish",
+            "Keywords": ANY,
+            "Reward": "0.50",
+            "AssignmentDurationInSeconds": 3600,
+            "AutoApprovalDelayInSeconds": 3 * 24 * 3600,
+            "QualificationRequirements": [
+                {
+                    "QualificationTypeId": settings.APPROVAL_RATE,
+                    "Comparator": "GreaterThanOrEqualTo",
+                    "IntegerValues": [95],
+                    "ActionsGuarded": "DiscoverPreviewAndAccept",
+                },
+                {
+                    "QualificationTypeId": settings.APPROVED_HITS,
+                    "Comparator": "GreaterThanOrEqualTo",
+                    "IntegerValues": [100],
+                    "ActionsGuarded": "DiscoverPreviewAndAccept",
+                },
+                {
+                    "QualificationTypeId": SOFT_BLOCK_ID,
+                    "Comparator": "DoesNotExist",
+                    "ActionsGuarded": "DiscoverPreviewAndAccept",
+                },
+                *extra_requirements,
+            ],
+        },
+    )
 
 
 def expect_create(stubber, batch, hit_key, part, number, max_assignments=3):
     hit = Hit.get(Hit.key == hit_key)
     token = publish.token(batch.organization_id, batch.id, hit.id, 1, part)
-    stubber.add_response("create_hit_with_hit_type", {"HIT": {"HITId": hit_id(number), "HITTypeId": "3HITTYPE",
-                                                              "HITStatus": "Assignable", "RequesterAnnotation": token}}, {
-        "HITTypeId": "3HITTYPE", "MaxAssignments": max_assignments, "LifetimeInSeconds": 7 * 24 * 3600,
-        "Question": ANY, "RequesterAnnotation": token, "UniqueRequestToken": token,
-    })
+    stubber.add_response(
+        "create_hit_with_hit_type",
+        {
+            "HIT": {
+                "HITId": hit_id(number),
+                "HITTypeId": "3HITTYPE",
+                "HITStatus": "Assignable",
+                "RequesterAnnotation": token,
+            }
+        },
+        {
+            "HITTypeId": "3HITTYPE",
+            "MaxAssignments": max_assignments,
+            "LifetimeInSeconds": 7 * 24 * 3600,
+            "Question": ANY,
+            "RequesterAnnotation": token,
+            "UniqueRequestToken": token,
+        },
+    )
     return token
 
 
@@ -94,14 +143,31 @@ def test_a_lost_create_response_is_adopted_by_its_token(batch, turk):
     client, stubber = turk
     expect_setup(stubber, batch)
     token = publish.token(batch.organization_id, batch.id, Hit.get(Hit.key == "aaa111").id, 1, 0)
-    stubber.add_client_error("create_hit_with_hit_type", **client_error(
-        "RequestError", f"The HIT type 3HITTYPE0000000000000000000000 already has HIT {hit_id(7)} for this token.",
-        HIT_ALREADY_EXISTS))
-    stubber.add_response("get_hit", {"HIT": {"HITId": "3HITTYPE0000000000000000000000", "RequesterAnnotation": "other"}},
-                         {"HITId": "3HITTYPE0000000000000000000000"})
-    stubber.add_response("get_hit", {"HIT": {"HITId": hit_id(7), "RequesterAnnotation": token, "HITStatus": "Assignable",
-                                             "Expiration": dt.datetime(2030, 1, 1, tzinfo=dt.timezone.utc)}},
-                         {"HITId": hit_id(7)})
+    stubber.add_client_error(
+        "create_hit_with_hit_type",
+        **client_error(
+            "RequestError",
+            f"The HIT type 3HITTYPE0000000000000000000000 already has HIT {hit_id(7)} for this token.",
+            HIT_ALREADY_EXISTS,
+        ),
+    )
+    stubber.add_response(
+        "get_hit",
+        {"HIT": {"HITId": "3HITTYPE0000000000000000000000", "RequesterAnnotation": "other"}},
+        {"HITId": "3HITTYPE0000000000000000000000"},
+    )
+    stubber.add_response(
+        "get_hit",
+        {
+            "HIT": {
+                "HITId": hit_id(7),
+                "RequesterAnnotation": token,
+                "HITStatus": "Assignable",
+                "Expiration": dt.datetime(2030, 1, 1, tzinfo=dt.UTC),
+            }
+        },
+        {"HITId": hit_id(7)},
+    )
     expect_create(stubber, batch, "bbb222", 0, 8)
     result = publish.publish(batch, mturk=client)
     assert (result.created, result.adopted) == (1, 1)
@@ -132,10 +198,16 @@ def test_a_token_past_the_24_hour_window_is_looked_for_before_it_is_sent_again(b
     MTurkHit.update(sent_at=long_ago).execute()
     found_token = MTurkHit.get(MTurkHit.hit == Hit.get(Hit.key == "aaa111")).unique_request_token
     expect_setup(stubber, batch)
-    stubber.add_response("list_hits", {"HITs": [{"HITId": "3OTHER", "RequesterAnnotation": "someone else"}], "NextToken": "n2"},
-                         {"MaxResults": 100})
-    stubber.add_response("list_hits", {"HITs": [{"HITId": hit_id(5), "RequesterAnnotation": found_token}]},
-                         {"MaxResults": 100, "NextToken": "n2"})
+    stubber.add_response(
+        "list_hits",
+        {"HITs": [{"HITId": "3OTHER", "RequesterAnnotation": "someone else"}], "NextToken": "n2"},
+        {"MaxResults": 100},
+    )
+    stubber.add_response(
+        "list_hits",
+        {"HITs": [{"HITId": hit_id(5), "RequesterAnnotation": found_token}]},
+        {"MaxResults": 100, "NextToken": "n2"},
+    )
     expect_create(stubber, batch, "bbb222", 0, 6)  # not on MTurk: created again, once
     result = publish.publish(batch, mturk=client)
     assert (result.created, result.adopted) == (1, 1)
@@ -174,12 +246,15 @@ def test_the_balance_must_cover_the_cost(batch, turk):
     assert not MTurkHit.select().where(MTurkHit.state != "intended").exists()
 
 
-@pytest.mark.parametrize("change, problem", [
-    ({"reward": Decimal("1.005")}, "has fractions of a cent"),
-    ({"reward": Decimal("0")}, "at least $0.01"),
-    ({"title": "t" * 129}, "Title allows at most 128 characters"),
-    ({"state": "building"}, "Build the batch's HITs"),
-])
+@pytest.mark.parametrize(
+    "change, problem",
+    [
+        ({"reward": Decimal("1.005")}, "has fractions of a cent"),
+        ({"reward": Decimal("0")}, "at least $0.01"),
+        ({"title": "t" * 129}, "Title allows at most 128 characters"),
+        ({"state": "building"}, "Build the batch's HITs"),
+    ],
+)
 def test_bad_input_is_refused_before_anything_is_sent(batch, turk, change, problem):
     client, _ = turk
     for name, value in change.items():  # in memory: PostgreSQL's numeric(8, 2) would round 1.005 on saving
@@ -206,10 +281,18 @@ def test_one_hit_per_worker_makes_a_did_this_batch_qualification(batch, turk):
     client, stubber = turk
     Batch.update(one_hit_per_worker=True).where(Batch.id == batch.id).execute()
     batch = Batch.get_by_id(batch.id)
-    MTurkQualificationType.create(organization=batch.organization_id, sandbox=True, purpose="soft-block", name="x",
-                                  qualification_type_id=SOFT_BLOCK_ID)
-    did_requirement = {"QualificationTypeId": "3DIDBATCH", "Comparator": "DoesNotExist",
-                       "ActionsGuarded": "DiscoverPreviewAndAccept"}
+    MTurkQualificationType.create(
+        organization=batch.organization_id,
+        sandbox=True,
+        purpose="soft-block",
+        name="x",
+        qualification_type_id=SOFT_BLOCK_ID,
+    )
+    did_requirement = {
+        "QualificationTypeId": "3DIDBATCH",
+        "Comparator": "DoesNotExist",
+        "ActionsGuarded": "DiscoverPreviewAndAccept",
+    }
     expect_setup(stubber, batch, soft_block_known=True, new_types=["3DIDBATCH"], extra_requirements=[did_requirement])
     expect_create(stubber, batch, "aaa111", 0, 1)
     expect_create(stubber, batch, "bbb222", 0, 2)
@@ -223,9 +306,16 @@ def test_a_qualification_type_created_before_a_crash_is_found_by_name(batch, tur
     from freelunch.services.mturk import qualifications
 
     row = qualifications._intent(batch.organization_id, True, qualifications.SOFT_BLOCK)
-    stubber.add_response("list_qualification_types", {"QualificationTypes": [
-        {"QualificationTypeId": "3NOTIT", "Name": row.name + " (2)"},
-        {"QualificationTypeId": "3FOUND", "Name": row.name}]}, None)
+    stubber.add_response(
+        "list_qualification_types",
+        {
+            "QualificationTypes": [
+                {"QualificationTypeId": "3NOTIT", "Name": row.name + " (2)"},
+                {"QualificationTypeId": "3FOUND", "Name": row.name},
+            ]
+        },
+        None,
+    )
     assert qualifications.ensure(client, batch.organization_id, True, qualifications.SOFT_BLOCK) == "3FOUND"
     assert qualifications.ensure(client, batch.organization_id, True, qualifications.SOFT_BLOCK) == "3FOUND"  # no call
 
@@ -258,9 +348,14 @@ def test_extend_fills_each_mturk_hit_to_nine_and_puts_the_rest_on_new_ones(batch
     rows = published(batch)  # two HITs of 3 assignments
     stubber.add_response("get_account_balance", {"AvailableBalance": "100.00"}, {})
     for row in rows:  # 3 + 6 = 9: as far as one MTurk HIT goes
-        stubber.add_response("get_hit", {"HIT": {"HITId": row.mturk_hit_id, "MaxAssignments": 3}}, {"HITId": row.mturk_hit_id})
-        stubber.add_response("create_additional_assignments_for_hit", {}, {
-            "HITId": row.mturk_hit_id, "NumberOfAdditionalAssignments": 6, "UniqueRequestToken": ANY})
+        stubber.add_response(
+            "get_hit", {"HIT": {"HITId": row.mturk_hit_id, "MaxAssignments": 3}}, {"HITId": row.mturk_hit_id}
+        )
+        stubber.add_response(
+            "create_additional_assignments_for_hit",
+            {},
+            {"HITId": row.mturk_hit_id, "NumberOfAdditionalAssignments": 6, "UniqueRequestToken": ANY},
+        )
     expect_setup(stubber, batch)  # the 2 left over per HIT: a new MTurk HIT each, published exactly once
     expect_create(stubber, batch, "aaa111", 1, 20, max_assignments=2)
     expect_create(stubber, batch, "bbb222", 1, 21, max_assignments=2)
@@ -278,7 +373,9 @@ def test_an_extension_mturk_already_applied_is_not_sent_again(batch, turk):
     row = published(batch)[0]
     MTurkExtension.create(organization=batch.organization_id, mturk_hit=row, assignments=2, unique_request_token="x-1")
     # The response was lost, but MTurk has it: MaxAssignments already 5.
-    stubber.add_response("get_hit", {"HIT": {"HITId": row.mturk_hit_id, "MaxAssignments": 5}}, {"HITId": row.mturk_hit_id})
+    stubber.add_response(
+        "get_hit", {"HIT": {"HITId": row.mturk_hit_id, "MaxAssignments": 5}}, {"HITId": row.mturk_hit_id}
+    )
     assert lifecycle.apply_extensions(batch, client).done == 1
     assert MTurkHit.get_by_id(row.id).max_assignments == 5 and MTurkExtension.get().state == "done"
 
@@ -288,11 +385,17 @@ def test_delete_only_finished_hits(batch, turk):
 
     client, stubber = turk
     done, busy = published(batch)
-    stubber.add_response("get_hit", {"HIT": {"HITId": done.mturk_hit_id, "HITStatus": "Reviewable",
-                                             "NumberOfAssignmentsPending": 0}}, {"HITId": done.mturk_hit_id})
+    stubber.add_response(
+        "get_hit",
+        {"HIT": {"HITId": done.mturk_hit_id, "HITStatus": "Reviewable", "NumberOfAssignmentsPending": 0}},
+        {"HITId": done.mturk_hit_id},
+    )
     stubber.add_response("delete_hit", {}, {"HITId": done.mturk_hit_id})
-    stubber.add_response("get_hit", {"HIT": {"HITId": busy.mturk_hit_id, "HITStatus": "Assignable",
-                                             "NumberOfAssignmentsPending": 1}}, {"HITId": busy.mturk_hit_id})
+    stubber.add_response(
+        "get_hit",
+        {"HIT": {"HITId": busy.mturk_hit_id, "HITStatus": "Assignable", "NumberOfAssignmentsPending": 1}},
+        {"HITId": busy.mturk_hit_id},
+    )
     outcome = lifecycle.delete_finished(batch, client)
     assert (outcome.done, outcome.skipped) == (1, 1)
     assert MTurkHit.get_by_id(done.id).state == "deleted" and MTurkHit.get_by_id(busy.id).state == "created"
@@ -305,11 +408,23 @@ def test_spend_adds_rewards_fees_and_bonuses(batch):
     rows = published(batch)
     hit = Hit.get(Hit.key == "aaa111")
     for n, status in enumerate(["Approved", "Approved", "Rejected"]):
-        assignment = MTurkAssignment.create(organization=batch.organization_id, hit=hit, mturk_hit_id=rows[0].mturk_hit_id,
-                                            mturk_assignment_id=f"3A{n}", worker_id=f"W{n}", status=status)
+        assignment = MTurkAssignment.create(
+            organization=batch.organization_id,
+            hit=hit,
+            mturk_hit_id=rows[0].mturk_hit_id,
+            mturk_assignment_id=f"3A{n}",
+            worker_id=f"W{n}",
+            status=status,
+        )
         if n == 0:
-            Bonus.create(organization=batch.organization_id, mturk_assignment=assignment, amount=Decimal("1.00"),
-                         reason="thanks", key="k", state="done")
+            Bonus.create(
+                organization=batch.organization_id,
+                mturk_assignment=assignment,
+                amount=Decimal("1.00"),
+                reason="thanks",
+                key="k",
+                state="done",
+            )
     spent = lifecycle.spend(batch)
     assert spent.charged == Decimal("3.60")  # 6 assignments x ($0.50 + $0.10)
     assert spent.held == Decimal("1.80")  # the untouched HIT's 3 slots; the other's three are decided

@@ -4,6 +4,7 @@ The stand-in validates every request against botocore's model, throttles the
 first call of each operation when asked and drops the answer of a create
 after performing it; here the gateway's unmodified boto3 client talks to it.
 """
+
 import datetime as dt
 from decimal import Decimal
 
@@ -22,9 +23,16 @@ def wire_batch(app, local_mturk):
     app.config["MTURK_ENDPOINT_URL"] = local_mturk.endpoint_url
     with app.app_context():
         org = Organization.create(name="Lab")
-        batch = Batch.create(organization=org, dataset=Dataset.create(organization=org, name="D"), name="Fish",
-                             title="Find fish", description="Click every fish", reward=Decimal("0.10"),
-                             assignments_per_hit=3, state="ready")
+        batch = Batch.create(
+            organization=org,
+            dataset=Dataset.create(organization=org, name="D"),
+            name="Fish",
+            title="Find fish",
+            description="Click every fish",
+            reward=Decimal("0.10"),
+            assignments_per_hit=3,
+            state="ready",
+        )
         for n in range(5):
             Hit.create(organization=org, batch=batch, key=f"wire{n}")
     return batch
@@ -45,7 +53,10 @@ def test_cli_publishes_every_hit_exactly_once_through_throttling_and_a_dropped_c
     assert first.exit_code == 0, first.output
     # 5 HITs x 3 assignments x $0.10 = $1.50, + 20 % with MTurk's $0.01 minimum ($0.02 each) = $1.80.
     assert "= $1.50 + $0.30 MTurk fee = $1.80 for 5 MTurk HITs." in first.output
-    assert "4 MTurk HITs created, 1 recovered from an interrupted publish, 0 already there: 5 in all on the local MTurk stand-in." in first.output
+    assert (
+        "4 MTurk HITs created, 1 recovered from an interrupted publish, 0 already there: 5 in all on the local MTurk stand-in."
+        in first.output
+    )
     with local_mturk.store.lock:
         assert local_mturk.store.faults.dropped and local_mturk.store.faults.throttled  # the faults did happen
         assert available_balance(local_mturk.store) == Decimal("10000.00") - Decimal("1.80")  # charged once
@@ -70,7 +81,9 @@ def test_cli_publishes_every_hit_exactly_once_through_throttling_and_a_dropped_c
 
 def test_the_hit_type_carries_the_qualifications_and_the_soft_block_type_is_made_once(app, local_mturk, wire_batch):
     with app.app_context():
-        Batch.update(one_hit_per_worker=True, mturk={"locales": ["US", "GB"]}).where(Batch.id == wire_batch.id).execute()
+        Batch.update(one_hit_per_worker=True, mturk={"locales": ["US", "GB"]}).where(
+            Batch.id == wire_batch.id
+        ).execute()
         publish.publish(Batch.get_by_id(wire_batch.id))
     with local_mturk.store.lock:
         (hit_type,) = local_mturk.store.hit_types.values()
@@ -89,11 +102,17 @@ def test_a_token_past_mturks_24_hours_is_found_by_its_annotation_not_created_aga
         publish.ensure_intents(wire_batch, sandbox=True)
         lost = MTurkHit.select().order_by(MTurkHit.id).first()
         mturk = gateway.client(None)
-        hit_type = mturk.create_hit_type(Title="Find fish", Description="Click every fish", Reward="0.10",
-                                         AssignmentDurationInSeconds=3600)["HITTypeId"]
-        mturk.create_hit_with_hit_type(HITTypeId=hit_type, MaxAssignments=3, LifetimeInSeconds=7 * 24 * 3600,
-                                       Question=publish.external_question(lost.hit), UniqueRequestToken=lost.unique_request_token,
-                                       RequesterAnnotation=lost.unique_request_token)
+        hit_type = mturk.create_hit_type(
+            Title="Find fish", Description="Click every fish", Reward="0.10", AssignmentDurationInSeconds=3600
+        )["HITTypeId"]
+        mturk.create_hit_with_hit_type(
+            HITTypeId=hit_type,
+            MaxAssignments=3,
+            LifetimeInSeconds=7 * 24 * 3600,
+            Question=publish.external_question(lost.hit),
+            UniqueRequestToken=lost.unique_request_token,
+            RequesterAnnotation=lost.unique_request_token,
+        )
         MTurkHit.update(sent_at=utcnow() - dt.timedelta(hours=49)).where(MTurkHit.id == lost.id).execute()
         local_mturk.advance(49 * 3600)
         result = publish.publish(Batch.get_by_id(wire_batch.id))

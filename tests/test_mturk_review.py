@@ -2,6 +2,7 @@
 
 Behaviour over the wire (MTurk's own rules) is in test_mturk_review_wire.py, against the local stand-in.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -11,7 +12,9 @@ from decimal import Decimal
 import pytest
 from botocore.stub import ANY
 from click.testing import CliRunner
+from factories import make_campaign
 from flask.cli import ScriptInfo
+from support import database_dump
 
 from freelunch.cli import cli
 from freelunch.models import Assignment, Bonus, Decision, MTurkAssignment, MTurkHit, ReviewRules, WorkerAction, utcnow
@@ -19,14 +22,14 @@ from freelunch.services.accounts import identity
 from freelunch.services.mturk import autoreview, bonuses, decisions, tracking
 from freelunch.services.mturk.bonuses import BonusError
 from freelunch.services.mturk.decisions import DecisionError
-from factories import make_campaign
-from support import database_dump
 
 RAW = {"h1w1": "AW1RAWWORKER", "h1w3": "AW3RAWWORKER", "h2w2": "AW2RAWWORKER", "h2w3": "AW3RAWWORKER"}
-ANSWER = ('<?xml version="1.0" encoding="UTF-8"?><QuestionFormAnswers xmlns="http://mechanicalturk.amazonaws.com/'
-          'AWSMechanicalTurkDataSchemas/2005-10-01/QuestionFormAnswers.xsd"><Answer><QuestionIdentifier>completionCode'
-          '</QuestionIdentifier><FreeText>{code}</FreeText></Answer></QuestionFormAnswers>')
-NOW = dt.datetime.now(dt.timezone.utc)
+ANSWER = (
+    '<?xml version="1.0" encoding="UTF-8"?><QuestionFormAnswers xmlns="http://mechanicalturk.amazonaws.com/'
+    'AWSMechanicalTurkDataSchemas/2005-10-01/QuestionFormAnswers.xsd"><Answer><QuestionIdentifier>completionCode'
+    "</QuestionIdentifier><FreeText>{code}</FreeText></Answer></QuestionFormAnswers>"
+)
+NOW = dt.datetime.now(dt.UTC)
 
 
 class Runner:
@@ -46,8 +49,16 @@ def mturk_campaign(app, make_account):
     with app.app_context():
         c = make_campaign(org)
         for n, hit in enumerate(c.hits, 1):
-            MTurkHit.create(organization=org, batch=c.batch, hit=hit, sandbox=True, max_assignments=2, state="created",
-                            unique_request_token=f"token-{n}", mturk_hit_id=f"HIT{n}")
+            MTurkHit.create(
+                organization=org,
+                batch=c.batch,
+                hit=hit,
+                sandbox=True,
+                max_assignments=2,
+                state="created",
+                unique_request_token=f"token-{n}",
+                mturk_hit_id=f"HIT{n}",
+            )
         for key, mturk_id in (("h1w1", "A1"), ("h1w3", "A3"), ("h2w2", "A2"), ("h2w3", "A4")):
             a = c.assignments[key]
             a.worker_id = identity.anonymous_worker_id(org.id, RAW[key])
@@ -58,13 +69,27 @@ def mturk_campaign(app, make_account):
     return c
 
 
-def remote(assignment_id: str, worker: str, hit: str, status: str = "Submitted", code: str = "C0FFEE", minutes: int = 0,
-           auto_hours: float = 72) -> dict:
+def remote(
+    assignment_id: str,
+    worker: str,
+    hit: str,
+    status: str = "Submitted",
+    code: str = "C0FFEE",
+    minutes: int = 0,
+    auto_hours: float = 72,
+) -> dict:
     submitted = NOW - dt.timedelta(hours=1) + dt.timedelta(minutes=minutes)
-    out = {"AssignmentId": assignment_id, "WorkerId": worker, "HITId": hit, "AssignmentStatus": status,
-           "AcceptTime": submitted - dt.timedelta(minutes=10), "SubmitTime": submitted,
-           "AutoApprovalTime": NOW + dt.timedelta(hours=auto_hours), "Deadline": submitted + dt.timedelta(minutes=50),
-           "Answer": ANSWER.format(code=code)}
+    out = {
+        "AssignmentId": assignment_id,
+        "WorkerId": worker,
+        "HITId": hit,
+        "AssignmentStatus": status,
+        "AcceptTime": submitted - dt.timedelta(minutes=10),
+        "SubmitTime": submitted,
+        "AutoApprovalTime": NOW + dt.timedelta(hours=auto_hours),
+        "Deadline": submitted + dt.timedelta(minutes=50),
+        "Answer": ANSWER.format(code=code),
+    }
     if status == "Approved":
         out["ApprovalTime"] = submitted
     return out
@@ -86,17 +111,23 @@ def stub_sync(stubber, hit1: list[dict], hit2: list[dict]) -> None:
 
 
 def standard_remote() -> tuple[list[dict], list[dict]]:
-    return ([remote("A1", RAW["h1w1"], "HIT1", minutes=1), remote("A3", RAW["h1w3"], "HIT1", minutes=2)],
-            [remote("A2", RAW["h2w2"], "HIT2", minutes=3), remote("A4", RAW["h2w3"], "HIT2", minutes=4),
-             remote("A5", "AW5NOTHINGHERE", "HIT2", minutes=5, auto_hours=5)])
+    return (
+        [remote("A1", RAW["h1w1"], "HIT1", minutes=1), remote("A3", RAW["h1w3"], "HIT1", minutes=2)],
+        [
+            remote("A2", RAW["h2w2"], "HIT2", minutes=3),
+            remote("A4", RAW["h2w3"], "HIT2", minutes=4),
+            remote("A5", "AW5NOTHINGHERE", "HIT2", minutes=5, auto_hours=5),
+        ],
+    )
 
 
 def test_sync_pages_past_100_and_stores_no_raw_worker_id(app, mturk_campaign, stubbed):
     client, stubber = stubbed
     many = [remote(f"B{n:03d}", f"AWORKER{n:03d}", "HIT1") for n in range(105)]
     stubber.add_response("list_assignments_for_hit", *listing("HIT1", many[:100], next_token="page2"))
-    stubber.add_response("list_assignments_for_hit", *listing("HIT1", many[100:] + [remote("A1", RAW["h1w1"], "HIT1")],
-                                                              token="page2"))
+    stubber.add_response(
+        "list_assignments_for_hit", *listing("HIT1", many[100:] + [remote("A1", RAW["h1w1"], "HIT1")], token="page2")
+    )
     stubber.add_response("list_assignments_for_hit", *listing("HIT2", []))
     with app.app_context():
         summary = tracking.sync_batch(mturk_campaign.batch, client)
@@ -132,9 +163,12 @@ def test_answer_fields_reads_the_posted_form_and_survives_garbage():
 def test_a_second_worker_can_work_on_an_assignment_id_the_first_returned(app, client, mturk_campaign):
     hit = mturk_campaign.hits[1]  # one place left: h2w3 gave up long ago
     Assignment.update(started_at=utcnow() - dt.timedelta(days=2)).where(
-        Assignment.id == mturk_campaign.assignments["h2w3"].id).execute()
-    link = (f"/annotate?imageNetHitId={hit.key}&hitId=HIT2&assignmentId=RETURNED1"
-            "&turkSubmitTo=https://workersandbox.mturk.com&workerId=")
+        Assignment.id == mturk_campaign.assignments["h2w3"].id
+    ).execute()
+    link = (
+        f"/annotate?imageNetHitId={hit.key}&hitId=HIT2&assignmentId=RETURNED1"
+        "&turkSubmitTo=https://workersandbox.mturk.com&workerId="
+    )
     assert client.get(link + "AFIRSTWORKER").status_code == 303
     assert client.get(link.replace("RETURNED1", "OTHER1") + "ATHIRDWORKER").status_code == 409  # the place is taken
     response = client.get(link + "ASECONDWORKER")  # MTurk handed the returned assignment to the next worker
@@ -146,14 +180,25 @@ def test_a_second_worker_can_work_on_an_assignment_id_the_first_returned(app, cl
 
 def test_auto_review_decides_what_the_rules_can_judge_and_records_them(app, mturk_campaign, stubbed):
     client, stubber = stubbed
-    ReviewRules.create(organization=mturk_campaign.batch.organization, batch=mturk_campaign.batch,
-                       min_control_accuracy=Decimal("0.8"), min_seconds_per_page=2, reject_failures=True,
-                       approve_feedback="Thank you!")
+    ReviewRules.create(
+        organization=mturk_campaign.batch.organization,
+        batch=mturk_campaign.batch,
+        min_control_accuracy=Decimal("0.8"),
+        min_seconds_per_page=2,
+        reject_failures=True,
+        approve_feedback="Thank you!",
+    )
     hit1, hit2 = standard_remote()
     stub_sync(stubber, hit1, hit2)
     stubber.add_response("approve_assignment", {}, {"AssignmentId": "A1", "RequesterFeedback": "Thank you!"})
-    stubber.add_response("reject_assignment", {}, {"AssignmentId": "A3", "RequesterFeedback":
-                         "Your work did not meet this task's quality checks: control accuracy 0% is under 80%."})
+    stubber.add_response(
+        "reject_assignment",
+        {},
+        {
+            "AssignmentId": "A3",
+            "RequesterFeedback": "Your work did not meet this task's quality checks: control accuracy 0% is under 80%.",
+        },
+    )
     stubber.add_response("approve_assignment", {}, {"AssignmentId": "A2", "RequesterFeedback": "Thank you!"})
     with app.app_context():
         tracking.sync_batch(mturk_campaign.batch, client)
@@ -182,8 +227,10 @@ def test_auto_review_leaves_what_it_cannot_judge_flagged(app, mturk_campaign, st
         summary = autoreview.auto_review(mturk_campaign.batch, client)
     assert (summary.approved, summary.rejected, summary.flagged) == (1, 0, 2)
     flags = {r.mturk_assignment_id: r.flag for r in MTurkAssignment.select().where(MTurkAssignment.flag != "")}
-    assert flags == {"A1": "MTurk's answer has no completion code",
-                     "A3": "the completion code is not the one this assignment was given"}
+    assert flags == {
+        "A1": "MTurk's answer has no completion code",
+        "A3": "the completion code is not the one this assignment was given",
+    }
 
 
 def _synced(app, mturk_campaign, stubber, client, hit1=None, hit2=None):
@@ -197,11 +244,17 @@ def _synced(app, mturk_campaign, stubber, client, hit1=None, hit2=None):
 def test_a_decision_already_made_on_mturk_adopts_its_state(app, mturk_campaign, stubbed):
     client, stubber = stubbed
     rows = _synced(app, mturk_campaign, stubber, client)
-    stubber.add_client_error("approve_assignment", "RequestError", "This operation can be called with a status of: Submitted",
-                             response_meta={}, modeled_fields={"TurkErrorCode": "AWS.MechanicalTurk.InvalidAssignmentState"},
-                             expected_params={"AssignmentId": "A1"})
-    stubber.add_response("get_assignment", {"Assignment": remote("A1", RAW["h1w1"], "HIT1", status="Approved")},
-                         {"AssignmentId": "A1"})
+    stubber.add_client_error(
+        "approve_assignment",
+        "RequestError",
+        "This operation can be called with a status of: Submitted",
+        response_meta={},
+        modeled_fields={"TurkErrorCode": "AWS.MechanicalTurk.InvalidAssignmentState"},
+        expected_params={"AssignmentId": "A1"},
+    )
+    stubber.add_response(
+        "get_assignment", {"Assignment": remote("A1", RAW["h1w1"], "HIT1", status="Approved")}, {"AssignmentId": "A1"}
+    )
     with app.app_context():
         decision = decisions.decide(rows["A1"], "approve", mturk=client)
     assert decision.state == "adopted" and decision.error_code == "AWS.MechanicalTurk.InvalidAssignmentState"
@@ -228,8 +281,11 @@ def test_override_rejection_within_30_days(app, mturk_campaign, stubbed):
     hit1, hit2 = standard_remote()
     hit1[1].update(AssignmentStatus="Rejected", RejectionTime=NOW - dt.timedelta(days=3))
     rows = _synced(app, mturk_campaign, stubber, client, hit1, hit2)
-    stubber.add_response("approve_assignment", {}, {"AssignmentId": "A3", "RequesterFeedback": "Sorry, our mistake.",
-                                                    "OverrideRejection": True})
+    stubber.add_response(
+        "approve_assignment",
+        {},
+        {"AssignmentId": "A3", "RequesterFeedback": "Sorry, our mistake.", "OverrideRejection": True},
+    )
     with app.app_context():
         decisions.decide(rows["A3"], "override", "Sorry, our mistake.", mturk=client)
     assert MTurkAssignment.get_by_id(rows["A3"].id).status == "Approved"
@@ -252,9 +308,21 @@ def test_bonus_is_paid_once_and_a_lost_response_is_found_in_the_payments(app, mt
         first = bonuses.bonus_one(rows["A1"], "0.25", "Great work", mturk=client)
     assert first.state == "failed" and first.attempts == 1
     token = first.token
-    stubber.add_response("list_bonus_payments", {"BonusPayments": [
-        {"WorkerId": RAW["h1w1"], "BonusAmount": "0.25", "AssignmentId": "A1", "Reason": "Great work", "GrantTime": NOW}]},
-        {"AssignmentId": "A1", "MaxResults": 100})
+    stubber.add_response(
+        "list_bonus_payments",
+        {
+            "BonusPayments": [
+                {
+                    "WorkerId": RAW["h1w1"],
+                    "BonusAmount": "0.25",
+                    "AssignmentId": "A1",
+                    "Reason": "Great work",
+                    "GrantTime": NOW,
+                }
+            ]
+        },
+        {"AssignmentId": "A1", "MaxResults": 100},
+    )
     with app.app_context():
         again = bonuses.bonus_one(rows["A1"], Decimal("0.25"), " Great   work ", mturk=client)
     assert again.id == first.id and again.token == token and again.state == "adopted"
@@ -271,9 +339,17 @@ def test_bulk_bonus_pays_each_approved_assignment_once_with_its_own_token(app, m
     _synced(app, mturk_campaign, stubber, client, hit1, hit2)
     for row in (hit1[0], hit2[0]):
         stubber.add_response("get_assignment", {"Assignment": row}, {"AssignmentId": row["AssignmentId"]})
-        stubber.add_response("send_bonus", {}, {"WorkerId": row["WorkerId"], "BonusAmount": "0.10",
-                                                "AssignmentId": row["AssignmentId"], "Reason": "Thanks",
-                                                "UniqueRequestToken": ANY})
+        stubber.add_response(
+            "send_bonus",
+            {},
+            {
+                "WorkerId": row["WorkerId"],
+                "BonusAmount": "0.10",
+                "AssignmentId": row["AssignmentId"],
+                "Reason": "Thanks",
+                "UniqueRequestToken": ANY,
+            },
+        )
     with app.app_context():
         first = bonuses.bonus_approved(mturk_campaign.batch, "0.1", "Thanks", mturk=client)
         second = bonuses.bonus_approved(mturk_campaign.batch, "0.10", "Thanks", mturk=client)
@@ -286,7 +362,9 @@ def test_a_bonus_is_not_sent_when_the_assignment_now_belongs_to_another_worker(a
     hit1, hit2 = standard_remote()
     hit1[0]["AssignmentStatus"] = "Approved"
     rows = _synced(app, mturk_campaign, stubber, client, hit1, hit2)
-    stubber.add_response("get_assignment", {"Assignment": dict(hit1[0], WorkerId="ASOMEONEELSE")}, {"AssignmentId": "A1"})
+    stubber.add_response(
+        "get_assignment", {"Assignment": dict(hit1[0], WorkerId="ASOMEONEELSE")}, {"AssignmentId": "A1"}
+    )
     with app.app_context():
         bonus = bonuses.bonus_one(rows["A1"], "0.25", "Great work", mturk=client)
     assert bonus.state == "failed" and bonus.error_code == "Freelunch.OtherWorker"
@@ -298,12 +376,31 @@ def test_cli_bonus_run_twice_pays_once_and_bad_input_exits_non_zero(app, mturk_c
     runner = Runner(app)
     hit1, hit2 = standard_remote()
     hit1[0]["AssignmentStatus"] = "Approved"
-    args = ["mturk", "bonus", "--batch", str(mturk_campaign.batch.id), "--assignment", "A1", "--amount", "0.25",
-            "--reason", "Careful work"]
+    args = [
+        "mturk",
+        "bonus",
+        "--batch",
+        str(mturk_campaign.batch.id),
+        "--assignment",
+        "A1",
+        "--amount",
+        "0.25",
+        "--reason",
+        "Careful work",
+    ]
     stub_sync(stubber, hit1, hit2)
     stubber.add_response("get_assignment", {"Assignment": hit1[0]}, {"AssignmentId": "A1"})
-    stubber.add_response("send_bonus", {}, {"WorkerId": RAW["h1w1"], "BonusAmount": "0.25", "AssignmentId": "A1",
-                                            "Reason": "Careful work", "UniqueRequestToken": ANY})
+    stubber.add_response(
+        "send_bonus",
+        {},
+        {
+            "WorkerId": RAW["h1w1"],
+            "BonusAmount": "0.25",
+            "AssignmentId": "A1",
+            "Reason": "Careful work",
+            "UniqueRequestToken": ANY,
+        },
+    )
     first = runner.invoke(args=args)
     assert first.exit_code == 0, first.output
     assert "paid." in first.output and "2 HITs reconciled" in first.output
@@ -313,8 +410,9 @@ def test_cli_bonus_run_twice_pays_once_and_bad_input_exits_non_zero(app, mturk_c
     assert Bonus.select().count() == 1
     bad = runner.invoke(args=args[:-3] + ["1.005", "--reason", "x"])  # nothing stubbed: nothing may be sent
     assert bad.exit_code != 0 and "dollars and cents" in bad.output
-    unknown = runner.invoke(args=["mturk", "bonus", "--batch", "999", "--assignment", "A1", "--amount", "1",
-                                  "--reason", "x"])
+    unknown = runner.invoke(
+        args=["mturk", "bonus", "--batch", "999", "--assignment", "A1", "--amount", "1", "--reason", "x"]
+    )
     assert unknown.exit_code != 0 and "no batch 999" in unknown.output
 
 
@@ -329,8 +427,9 @@ def test_cli_review_by_hand_and_auto(app, mturk_campaign, stubbed, monkeypatch):
     assert refused.exit_code != 0 and "Say why you reject" in refused.output
     stub_sync(stubber, hit1, hit2)
     stubber.add_response("reject_assignment", {}, {"AssignmentId": "A3", "RequesterFeedback": "Wrong controls."})
-    rejected = runner.invoke(args=["mturk", "review", "--batch", batch, "--assignment", "A3", "--reject",
-                                   "--feedback", "Wrong controls."])
+    rejected = runner.invoke(
+        args=["mturk", "review", "--batch", batch, "--assignment", "A3", "--reject", "--feedback", "Wrong controls."]
+    )
     assert rejected.exit_code == 0 and "A3: rejected." in rejected.output
     hit1[1]["AssignmentStatus"] = "Rejected"
     stub_sync(stubber, hit1, hit2)
@@ -342,8 +441,9 @@ def test_cli_review_by_hand_and_auto(app, mturk_campaign, stubbed, monkeypatch):
     assert "2 approved, 0 rejected, 0 left for you, 2 without data here left alone" in auto.output
 
 
-def test_the_review_page_reconciles_sorts_out_and_decides_through_jobs(app, client, mturk_campaign, stubbed, monkeypatch,
-                                                                        run_jobs):
+def test_the_review_page_reconciles_sorts_out_and_decides_through_jobs(
+    app, client, mturk_campaign, stubbed, monkeypatch, run_jobs
+):
     from support import csrf_token, login
 
     stub, stubber = stubbed
@@ -359,22 +459,35 @@ def test_the_review_page_reconciles_sorts_out_and_decides_through_jobs(app, clie
     run_jobs()
     page = client.get(f"/batches/{batch}/mturk/review?show=ready").get_data(as_text=True)
     assert 'data-assignment="A1"' in page and 'data-assignment="A2"' in page and 'data-assignment="A4"' not in page
-    assert "MTurk will approve (and pay) on its own soon" in page and 'A5</code></a>: <span class="danger" data-time-left>4 h' in page
+    assert (
+        "MTurk will approve (and pay) on its own soon" in page
+        and 'A5</code></a>: <span class="danger" data-time-left>4 h' in page
+    )
     no_data = client.get(f"/batches/{batch}/mturk/review?show=no_data").get_data(as_text=True)
-    assert 'data-assignment="A4"' in no_data and "1 of 2 pages here" in no_data and "nothing here from this worker" in no_data
+    assert (
+        'data-assignment="A4"' in no_data
+        and "1 of 2 pages here" in no_data
+        and "nothing here from this worker" in no_data
+    )
     assert "completionCode" in no_data  # the Answer, to decide by hand
 
     rows = {r.mturk_assignment_id: r.id for r in MTurkAssignment.select()}
-    refused = client.post(f"/batches/{batch}/mturk/decisions", data={"csrf_token": token, "row": rows["A3"],
-                                                                      "action": "reject", "feedback": " "})
+    refused = client.post(
+        f"/batches/{batch}/mturk/decisions",
+        data={"csrf_token": token, "row": rows["A3"], "action": "reject", "feedback": " "},
+    )
     assert refused.status_code == 400 and "Say why you reject" in refused.get_data(as_text=True)
     stubber.add_response("approve_assignment", {}, {"AssignmentId": "A1", "RequesterFeedback": "Well done"})
     stubber.add_response("approve_assignment", {}, {"AssignmentId": "A2", "RequesterFeedback": "Well done"})
-    client.post(f"/batches/{batch}/mturk/decisions", data={"csrf_token": token, "row": [rows["A1"], rows["A2"]],
-                                                          "action": "approve", "feedback": "Well done"})
+    client.post(
+        f"/batches/{batch}/mturk/decisions",
+        data={"csrf_token": token, "row": [rows["A1"], rows["A2"]], "action": "approve", "feedback": "Well done"},
+    )
     run_jobs()
     assert {MTurkAssignment.get_by_id(rows[k]).status for k in ("A1", "A2")} == {"Approved"}
-    assert "2 approved, 0 already decided on MTurk, 0 failed." in client.get(f"/batches/{batch}/mturk/review").get_data(as_text=True)
+    assert "2 approved, 0 already decided on MTurk, 0 failed." in client.get(f"/batches/{batch}/mturk/review").get_data(
+        as_text=True
+    )
     bad = client.post(f"/batches/{batch}/mturk/bonuses", data={"csrf_token": token, "amount": "1.005", "reason": "x"})
     assert bad.status_code == 400 and "dollars and cents" in bad.get_data(as_text=True)
     detail = client.get(f"/mturk/assignments/{rows['A1']}").get_data(as_text=True)
@@ -392,11 +505,22 @@ def test_notify_workers_sends_at_most_100_a_call_and_records_each_worker(app, mt
     rows = list(MTurkAssignment.select().order_by(MTurkAssignment.id))
     for row in many:
         stubber.add_response("get_assignment", {"Assignment": row}, {"AssignmentId": row["AssignmentId"]})
-    stubber.add_response("notify_workers", {"NotifyWorkersFailureStatuses": [
-        {"NotifyWorkersFailureCode": "HardFailure", "NotifyWorkersFailureMessage": "AWORKER007 cannot be reached",
-         "WorkerId": "AWORKER007"}]},
-        {"Subject": "Hello", "MessageText": "Thanks", "WorkerIds": [r["WorkerId"] for r in many[:100]]})
-    stubber.add_response("notify_workers", {}, {"Subject": "Hello", "MessageText": "Thanks", "WorkerIds": ["AWORKER100"]})
+    stubber.add_response(
+        "notify_workers",
+        {
+            "NotifyWorkersFailureStatuses": [
+                {
+                    "NotifyWorkersFailureCode": "HardFailure",
+                    "NotifyWorkersFailureMessage": "AWORKER007 cannot be reached",
+                    "WorkerId": "AWORKER007",
+                }
+            ]
+        },
+        {"Subject": "Hello", "MessageText": "Thanks", "WorkerIds": [r["WorkerId"] for r in many[:100]]},
+    )
+    stubber.add_response(
+        "notify_workers", {}, {"Subject": "Hello", "MessageText": "Thanks", "WorkerIds": ["AWORKER100"]}
+    )
     with app.app_context():
         summary = workers.notify(rows, "Hello", "Thanks", client)
     assert (summary.sent, summary.failed) == (100, 1)
@@ -409,14 +533,18 @@ def test_access_logs_keep_neither_the_raw_worker_id_nor_the_assignment_token(app
 
     from freelunch.log_redaction import redact
 
-    line = "GET /annotate?hitId=3H&workerId=AREALWORKER&assignmentId=3A&turkSubmitTo=https%3A%2F%2Fwww.mturk.com HTTP/1.1"
+    line = (
+        "GET /annotate?hitId=3H&workerId=AREALWORKER&assignmentId=3A&turkSubmitTo=https%3A%2F%2Fwww.mturk.com HTTP/1.1"
+    )
     with caplog.at_level(logging.INFO, logger="werkzeug"):
         logging.getLogger("werkzeug").info('"%s" %s %s', line, 303, "-")
         logging.getLogger("werkzeug").info('"%s" %s %s', "GET /annotate?token=eyJsecret.sig HTTP/1.1", 200, "-")
     logged = "\n".join(r.getMessage() for r in caplog.records)
     assert "AREALWORKER" not in logged and "eyJsecret" not in logged
     assert "workerId=[redacted]&assignmentId=3A" in logged and "token=[redacted] HTTP/1.1" in logged
-    assert redact("/login?next=%2Fannotate%3FworkerId%3DAX1%26a%3D1") == "/login?next=%2Fannotate%3FworkerId%3D[redacted]"
+    assert (
+        redact("/login?next=%2Fannotate%3FworkerId%3DAX1%26a%3D1") == "/login?next=%2Fannotate%3FworkerId%3D[redacted]"
+    )
     assert redact("/x?csrf_token=abc") == "/x?csrf_token=abc"  # only the worker's own parameters
 
 
@@ -429,13 +557,27 @@ def test_rules_are_saved_from_the_page_and_shown_before_they_run(app, client, mt
     bad = client.post(f"/batches/{batch}/mturk/rules", data={"csrf_token": token, "min_control_accuracy": "150"})
     assert bad.status_code == 400 and "From 0 to 100 %." in bad.get_data(as_text=True)
     assert ReviewRules.select().count() == 0
-    saved = client.post(f"/batches/{batch}/mturk/rules", data={
-        "csrf_token": token, "min_control_accuracy": "80", "min_seconds_per_page": "3", "require_completion_code": "y",
-        "min_completeness": "", "reject_failures": "y", "approve_feedback": "Thanks!"}, follow_redirects=True)
+    saved = client.post(
+        f"/batches/{batch}/mturk/rules",
+        data={
+            "csrf_token": token,
+            "min_control_accuracy": "80",
+            "min_seconds_per_page": "3",
+            "require_completion_code": "y",
+            "min_completeness": "",
+            "reject_failures": "y",
+            "approve_feedback": "Thanks!",
+        },
+        follow_redirects=True,
+    )
     page = saved.get_data(as_text=True)
     rules = ReviewRules.get()
-    assert (float(rules.min_control_accuracy), rules.min_seconds_per_page, rules.min_completeness, rules.reject_failures) == (
-        0.8, 3, None, True)
+    assert (
+        float(rules.min_control_accuracy),
+        rules.min_seconds_per_page,
+        rules.min_completeness,
+        rules.reject_failures,
+    ) == (0.8, 3, None, True)
     assert "Approve when control accuracy ≥ 80 %; every page took ≥ 3 s; the completion code posted to MTurk" in page
     assert re.search(r'<input[^>]*name="min_control_accuracy"[^>]*value="80"', page)  # shown as it was entered
 

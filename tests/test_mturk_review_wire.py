@@ -2,6 +2,7 @@
 
 Workers accept and submit on the stand-in's worker site and annotate through our /annotate, as they would from MTurk.
 """
+
 from __future__ import annotations
 
 import re
@@ -9,17 +10,19 @@ from urllib.parse import urlencode
 
 import pytest
 from click.testing import CliRunner
-from flask.cli import ScriptInfo
-
 from factories import make_batch, summary_for
+from flask.cli import ScriptInfo
+from support import database_dump, post_page
+
 from freelunch.cli import cli
 from freelunch.models import Assignment, Bonus, Decision, MTurkAssignment, MTurkHit, ReviewRules
 from freelunch.services.mturk import bonuses, decisions, tracking
-from support import database_dump, post_page
 
-QUESTION = ('<ExternalQuestion xmlns="http://mechanicalturk.amazonaws.com/AWSMechanicalTurkDataSchemas/2006-07-14/'
-            'ExternalQuestion.xsd"><ExternalURL>https://freelunch.example.org/annotate</ExternalURL>'
-            '<FrameHeight>0</FrameHeight></ExternalQuestion>')
+QUESTION = (
+    '<ExternalQuestion xmlns="http://mechanicalturk.amazonaws.com/AWSMechanicalTurkDataSchemas/2006-07-14/'
+    'ExternalQuestion.xsd"><ExternalURL>https://freelunch.example.org/annotate</ExternalURL>'
+    "<FrameHeight>0</FrameHeight></ExternalQuestion>"
+)
 
 
 @pytest.fixture
@@ -37,20 +40,42 @@ def publish(local_mturk, batch, assignments: int = 3) -> str:
     """The batch's HIT on the stand-in, recorded as mturk-publish records it."""
     hit = batch.hits.get()
     created = local_mturk.client().create_hit(
-        MaxAssignments=assignments, LifetimeInSeconds=3600, AssignmentDurationInSeconds=600,
-        AutoApprovalDelayInSeconds=3 * 24 * 3600, Reward="0.50", Title="Find the tench", Description="Click every tench",
-        Question=QUESTION)["HIT"]
-    MTurkHit.create(organization=batch.organization, batch=batch, hit=hit, sandbox=True, max_assignments=assignments,
-                    unique_request_token=f"t-{hit.id}", state="created", mturk_hit_id=created["HITId"],
-                    hit_type_id=created["HITTypeId"])
+        MaxAssignments=assignments,
+        LifetimeInSeconds=3600,
+        AssignmentDurationInSeconds=600,
+        AutoApprovalDelayInSeconds=3 * 24 * 3600,
+        Reward="0.50",
+        Title="Find the tench",
+        Description="Click every tench",
+        Question=QUESTION,
+    )["HIT"]
+    MTurkHit.create(
+        organization=batch.organization,
+        batch=batch,
+        hit=hit,
+        sandbox=True,
+        max_assignments=assignments,
+        unique_request_token=f"t-{hit.id}",
+        state="created",
+        mturk_hit_id=created["HITId"],
+        hit_type_id=created["HITTypeId"],
+    )
     return created["HITId"]
 
 
 def annotate(client, local_mturk, batch, hit_id: str, assignment_id: str, worker: str, pages: int = 2) -> str:
     """Open our link as MTurk's frame would, submit ``pages`` pages; the completion code shown (or "")."""
     hit = batch.hits.get()
-    query = urlencode({"hitDatasetName": batch.id, "imageNetHitId": hit.key, "assignmentId": assignment_id,
-                       "hitId": hit_id, "workerId": worker, "turkSubmitTo": local_mturk.endpoint_url})
+    query = urlencode(
+        {
+            "hitDatasetName": batch.id,
+            "imageNetHitId": hit.key,
+            "assignmentId": assignment_id,
+            "hitId": hit_id,
+            "workerId": worker,
+            "turkSubmitTo": local_mturk.endpoint_url,
+        }
+    )
     opened = client.get(f"/annotate?{query}")
     assert opened.status_code == 303, opened.get_data(as_text=True)
     token = re.search(r"token=([^&]+)", opened.headers["Location"]).group(1)
@@ -108,12 +133,17 @@ def test_review_auto_decides_the_annotated_assignment_once_and_leaves_the_other_
     assert first.exit_code == 0, first.output
     assert "1 approved, 0 rejected, 0 left for you, 1 without data here left alone" in first.output
     second = run(app, "mturk", "review", "--batch", str(wired.id), "--auto")
-    assert second.exit_code == 0 and "0 approved, 0 rejected, 0 left for you, 1 without data here left alone" in second.output
+    assert (
+        second.exit_code == 0
+        and "0 approved, 0 rejected, 0 left for you, 1 without data here left alone" in second.output
+    )
     with local_mturk.store.lock:
         statuses = {a: local_mturk.store.assignments[a].status for a in (annotated, nothing_here)}
     assert statuses == {annotated: "Approved", nothing_here: "Submitted"}
     decision = Decision.get()
-    assert decision.rules["rules"]["min_seconds_per_page"] == 5 and decision.rules["figures"]["fastest_page_seconds"] == 10
+    assert (
+        decision.rules["rules"]["min_seconds_per_page"] == 5 and decision.rules["figures"]["fastest_page_seconds"] == 10
+    )
 
 
 def test_deciding_an_assignment_mturk_approved_meanwhile_adopts_its_state(app, wired, local_mturk):
@@ -132,10 +162,22 @@ def test_deciding_an_assignment_mturk_approved_meanwhile_adopts_its_state(app, w
 def test_the_same_bonus_command_twice_pays_once_and_a_lost_answer_is_found(app, client, wired, local_mturk):
     hit_id = publish(local_mturk, wired)
     assignment_id = local_mturk.accept(hit_id, "ABONUSWORKER")
-    local_mturk.submit(assignment_id, completionCode=annotate(client, local_mturk, wired, hit_id, assignment_id, "ABONUSWORKER"))
+    local_mturk.submit(
+        assignment_id, completionCode=annotate(client, local_mturk, wired, hit_id, assignment_id, "ABONUSWORKER")
+    )
     local_mturk.client().approve_assignment(AssignmentId=assignment_id)
-    args = ["mturk", "bonus", "--batch", str(wired.id), "--assignment", assignment_id, "--amount", "0.25",
-            "--reason", "Careful work"]
+    args = [
+        "mturk",
+        "bonus",
+        "--batch",
+        str(wired.id),
+        "--assignment",
+        assignment_id,
+        "--amount",
+        "0.25",
+        "--reason",
+        "Careful work",
+    ]
     first, second = run(app, *args), run(app, *args)
     assert first.exit_code == 0 and "paid." in first.output, first.output
     assert second.exit_code == 0 and "paid before, nothing sent" in second.output
@@ -154,8 +196,9 @@ def test_the_same_bonus_command_twice_pays_once_and_a_lost_answer_is_found(app, 
     assert [b.amount for b in local_mturk.store.bonuses] == ["0.25", "0.10"]
 
 
-def test_blocks_and_messages_from_the_dashboard_reach_the_worker_by_their_hash_alone(app, client, wired, local_mturk,
-                                                                                     run_jobs):
+def test_blocks_and_messages_from_the_dashboard_reach_the_worker_by_their_hash_alone(
+    app, client, wired, local_mturk, run_jobs
+):
     from support import csrf_token, login
 
     hit_id = publish(local_mturk, wired)
@@ -166,12 +209,24 @@ def test_blocks_and_messages_from_the_dashboard_reach_the_worker_by_their_hash_a
     row = MTurkAssignment.get()
     login(client, "owner@example.org")
     token = csrf_token(client)
-    refused = client.post(f"/mturk/assignments/{row.id}/block", data={"csrf_token": token, "kind": "soft_block", "reason": ""})
+    refused = client.post(
+        f"/mturk/assignments/{row.id}/block", data={"csrf_token": token, "kind": "soft_block", "reason": ""}
+    )
     assert refused.status_code == 400 and "Say why you block" in refused.get_data(as_text=True)
     for kind in ("soft_block", "hard_block", "soft_block"):  # the second soft block finds the first and sends nothing
-        client.post(f"/mturk/assignments/{row.id}/block", data={"csrf_token": token, "kind": kind, "reason": "Random clicks"})
-    client.post(f"/batches/{wired.id}/mturk/notify", data={"csrf_token": token, "row": row.id, "back": "assignment",
-                                                         "subject": "About your work", "text": "Please slow down."})
+        client.post(
+            f"/mturk/assignments/{row.id}/block", data={"csrf_token": token, "kind": kind, "reason": "Random clicks"}
+        )
+    client.post(
+        f"/batches/{wired.id}/mturk/notify",
+        data={
+            "csrf_token": token,
+            "row": row.id,
+            "back": "assignment",
+            "subject": "About your work",
+            "text": "Please slow down.",
+        },
+    )
     run_jobs()
     with local_mturk.store.lock:
         qualified = [key for key in local_mturk.store.worker_qualifications if "ABLOCKEDONE1" in key]

@@ -1,14 +1,15 @@
 """The organization's overview: progress, pace, ETA and spend per batch, what needs the requester, the first steps."""
+
 import datetime as dt
 import io
 import re
 import zipfile
 from decimal import Decimal
 
+from support import csrf_token, login
+
 from freelunch.models import Batch, Bonus, Dataset, Image, ImageClass, MTurkAssignment, PageSubmission, utcnow
 from freelunch.services import jobs
-from freelunch.services.overview import overview
-from support import csrf_token, login
 
 
 def row(html: str, batch_id: int) -> str:
@@ -21,14 +22,42 @@ def test_each_batch_shows_its_progress_pace_eta_and_spend(app, client, campaign)
         Batch.update(reward=Decimal("0.50")).where(Batch.id == batch.id).execute()
         # 2 of the 7 pages were submitted in the last hour: 2 pages/hour, 1 page left of 8.
         recent = [campaign.pages["h2w3a"].id, campaign.pages["h2w2b"].id]
-        PageSubmission.update(submitted_at=utcnow() - dt.timedelta(minutes=5)).where(PageSubmission.id.in_(recent)).execute()
+        PageSubmission.update(submitted_at=utcnow() - dt.timedelta(minutes=5)).where(
+            PageSubmission.id.in_(recent)
+        ).execute()
         hit = campaign.hits[0]
-        approved = MTurkAssignment.create(organization=batch.organization_id, hit=hit, mturk_hit_id="H1", mturk_assignment_id="A1",
-                                          worker_id="W1", status="Approved")
-        MTurkAssignment.create(organization=batch.organization_id, hit=hit, mturk_hit_id="H1", mturk_assignment_id="A2",
-                               worker_id="W3", status="Submitted")
-        Bonus.create(organization=batch.organization_id, mturk_assignment=approved, amount=Decimal("1.00"), reason="r", key="k", state="done")
-        Bonus.create(organization=batch.organization_id, mturk_assignment=approved, amount=Decimal("5.00"), reason="r", key="k2", state="intended")
+        approved = MTurkAssignment.create(
+            organization=batch.organization_id,
+            hit=hit,
+            mturk_hit_id="H1",
+            mturk_assignment_id="A1",
+            worker_id="W1",
+            status="Approved",
+        )
+        MTurkAssignment.create(
+            organization=batch.organization_id,
+            hit=hit,
+            mturk_hit_id="H1",
+            mturk_assignment_id="A2",
+            worker_id="W3",
+            status="Submitted",
+        )
+        Bonus.create(
+            organization=batch.organization_id,
+            mturk_assignment=approved,
+            amount=Decimal("1.00"),
+            reason="r",
+            key="k",
+            state="done",
+        )
+        Bonus.create(
+            organization=batch.organization_id,
+            mturk_assignment=approved,
+            amount=Decimal("5.00"),
+            reason="r",
+            key="k2",
+            state="intended",
+        )
     html = client.get("/").get_data(as_text=True)
     line = row(html, batch.id)
     assert ">annotating</span>" in line and 'value="88"' in line and "7/8 pages · 88%" in line
@@ -52,15 +81,28 @@ def test_failed_jobs_and_imports_with_errors_need_the_requester(app, client, mak
     login(client, "req@example.org")
     with app.app_context():
         dataset = Dataset.create(organization=org, name="Birds")
-        job = jobs.enqueue(jobs.IMPORT_CLASSES, dataset.id, org.id, "csv", "/nonexistent",
-                           organization_id=org.id, scope=f"dataset:{dataset.id}", title="Import classes from birds.csv")
+        job = jobs.enqueue(
+            jobs.IMPORT_CLASSES,
+            dataset.id,
+            org.id,
+            "csv",
+            "/nonexistent",
+            organization_id=org.id,
+            scope=f"dataset:{dataset.id}",
+            title="Import classes from birds.csv",
+        )
         job.set_status("finished")
         job.save()
         job.connection.hset(job.key, "status", "finished")
     from rq.job import Job
     from rq.results import Result
-    Result.create(Job.fetch(job.id, connection=redis_client), Result.Type.SUCCESSFUL, ttl=60,
-                  return_value={"summary": "3 classes created", "errors": [["line 4", "no key"]], "error_count": 1})
+
+    Result.create(
+        Job.fetch(job.id, connection=redis_client),
+        Result.Type.SUCCESSFUL,
+        ttl=60,
+        return_value={"summary": "3 classes created", "errors": [["line 4", "no key"]], "error_count": 1},
+    )
     html = client.get("/").get_data(as_text=True)
     assert "Needs you" in html and "Import classes from birds.csv" in html and "left 1 row out" in html
 
@@ -80,11 +122,17 @@ def test_an_empty_organization_gets_the_first_steps_and_sample_files_that_import
     client.post("/datasets/", data={"csrf_token": csrf_token(client), "name": "Shapes"})
     dataset = Dataset.get(Dataset.name == "Shapes")
     token = csrf_token(client)
-    client.post(f"/datasets/{dataset.id}/imports/classes", data={
-        "csrf_token": token, "classes": (io.BytesIO(classes.data), "shapes-classes.csv")}, content_type="multipart/form-data")
+    client.post(
+        f"/datasets/{dataset.id}/imports/classes",
+        data={"csrf_token": token, "classes": (io.BytesIO(classes.data), "shapes-classes.csv")},
+        content_type="multipart/form-data",
+    )
     run_jobs()
-    client.post(f"/datasets/{dataset.id}/imports/images", data={
-        "csrf_token": token, "images": (io.BytesIO(images.data), "shapes-images.zip")}, content_type="multipart/form-data")
+    client.post(
+        f"/datasets/{dataset.id}/imports/images",
+        data={"csrf_token": token, "images": (io.BytesIO(images.data), "shapes-images.zip")},
+        content_type="multipart/form-data",
+    )
     run_jobs()
     assert ImageClass.select().count() == 4 and Image.select().count() == 40
     html = client.get("/").get_data(as_text=True)

@@ -1,9 +1,9 @@
 """Page or partial (freelunch/partials.py): a history restore gets the whole page; answers say they vary by htmx."""
+
 import re
 from pathlib import Path
 
 import pytest
-
 from factories import make_dataset
 
 SWAP = {"HX-Request": "true"}
@@ -47,6 +47,9 @@ def test_answers_that_never_differ_carry_no_htmx_vary(client, org):
 def test_views_ask_partials_not_request_htmx():
     """One place decides page or partial: a view reading ``request.htmx`` itself would miss history restores."""
     source = Path(__file__).resolve().parents[1] / "platform" / "freelunch"
-    readers = [str(path.relative_to(source)) for path in source.rglob("*.py") if path.name != "partials.py"
-               and re.search(r"request\.htmx(?!\.target)", path.read_text())]
+    readers = [
+        str(path.relative_to(source))
+        for path in source.rglob("*.py")
+        if path.name != "partials.py" and re.search(r"request\.htmx(?!\.target)", path.read_text())
+    ]
     assert readers == []

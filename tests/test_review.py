@@ -1,12 +1,14 @@
 """Progress, assignments, workers and page replay of a batch (tests/factories.py describes the campaign)."""
+
 import json
 import re
 
-from freelunch.models import Assignment, Candidate, Membership, PageTally, Vote
-from freelunch.services.review import fits, labels, progress, quality, replay, tallies
-from freelunch.services.accounts.users import create_user
-from support import login
 from factories import make_campaign
+from support import login
+
+from freelunch.models import Assignment, Candidate, Membership, PageTally, Vote
+from freelunch.services.accounts.users import create_user
+from freelunch.services.review import fits, labels, progress, quality, replay, tallies
 
 HTMX = {"HX-Request": "true"}
 
@@ -43,6 +45,7 @@ def test_progress_page_polls_and_serves_a_partial_to_htmx(client, campaign):
 def test_empty_batch_progress_says_so(app, client, make_account):
     _, org = make_account("owner@example.org", "Lab")
     from freelunch.models import Batch, Dataset
+
     with app.app_context():
         batch = Batch.create(organization=org, dataset=Dataset.create(organization=org, name="D"), name="Empty")
     login(client, "owner@example.org")
@@ -102,6 +105,7 @@ def test_replay_of_a_page_not_submitted_is_404(client, campaign):
 
 def test_replay_falls_back_to_the_summary_clicks_when_chunks_are_missing(app, campaign):
     from freelunch.models import PointerChunk
+
     page = campaign.pages["h1w1b"]
     with app.app_context():
         PointerChunk.delete().where(PointerChunk.assignment == page.assignment_id, PointerChunk.pageno == 2).execute()
@@ -113,7 +117,7 @@ def test_replay_falls_back_to_the_summary_clicks_when_chunks_are_missing(app, ca
 def test_workers_of_batch_and_organization(client, campaign):
     page = text(client.get(f"/review/batches/{campaign.batch.id}/workers"))
     row = re.search(r"W3CCCCCCCC.*?</tr>", page).group(0)
-    assert "1<small class=\"muted\">/2 done" in row and "0%" in row and "1.0 s" in row
+    assert '1<small class="muted">/2 done' in row and "0%" in row and "1.0 s" in row
     assert 'aria-label="estimateTime distribution: 0 0, ≤250 ms 0, ≤500 ms 12' in row
     org = text(client.get("/review/workers"))
     assert all(w in org for w in ("W1AAAAAAAA", "W2BBBBBBBB", "W3CCCCCCCC"))
@@ -122,8 +126,13 @@ def test_workers_of_batch_and_organization(client, campaign):
 def test_workers_table_is_paginated(app, client, campaign):
     with app.app_context():
         for n in range(55):
-            Assignment.create(organization=campaign.batch.organization_id, hit=campaign.hits[0],
-                              worker_id=f"X{n:09d}", source="lab", version="POINTER_ORIGINAL")
+            Assignment.create(
+                organization=campaign.batch.organization_id,
+                hit=campaign.hits[0],
+                worker_id=f"X{n:09d}",
+                source="lab",
+                version="POINTER_ORIGINAL",
+            )
     first = text(client.get(f"/review/batches/{campaign.batch.id}/workers"))
     assert "Page 1 of 2" in first and "W3CCCCCCCC" in first and "X000000046" in first and "X000000047" not in first
     second = text(client.get(f"/review/batches/{campaign.batch.id}/workers?page=2"))
@@ -177,16 +186,26 @@ def test_viewer_reads_review_pages(app, client, campaign):
     login(client, "viewer@example.org")
     b = campaign.batch.id
     a = campaign.assignments["h1w1"].id
-    for url in (f"/batches/{b}", f"/review/batches/{b}/assignments", f"/review/assignments/{a}",
-                f"/review/assignments/{a}/pages/1", f"/review/batches/{b}/workers", "/review/workers",
-                f"/review/batches/{b}/results", f"/review/batches/{b}/exports"):
+    for url in (
+        f"/batches/{b}",
+        f"/review/batches/{b}/assignments",
+        f"/review/assignments/{a}",
+        f"/review/assignments/{a}/pages/1",
+        f"/review/batches/{b}/workers",
+        "/review/workers",
+        f"/review/batches/{b}/results",
+        f"/review/batches/{b}/exports",
+    ):
         assert client.get(url).status_code == 200, url
 
 
 def test_batch_page_shows_the_live_progress_and_links_every_tab(client, campaign):
     page = text(client.get(f"/batches/{campaign.batch.id}"))
     assert 'id="batch-progress"' in page and "7<small>/8</small></span> pages submitted" in page
-    assert f"/review/batches/{campaign.batch.id}/results" in page and f"/review/batches/{campaign.batch.id}/exports" in page
+    assert (
+        f"/review/batches/{campaign.batch.id}/results" in page
+        and f"/review/batches/{campaign.batch.id}/exports" in page
+    )
 
 
 def test_organization_workers_page_shows_only_its_own_workers(app, client, campaign, make_account):
@@ -194,8 +213,10 @@ def test_organization_workers_page_shows_only_its_own_workers(app, client, campa
     with app.app_context():
         make_campaign(other, "Theirs")
         from peewee import fn
+
         Assignment.update(worker_id=fn.REPLACE(Assignment.worker_id, "W", "T")).where(
-            Assignment.organization == other).execute()
+            Assignment.organization == other
+        ).execute()
     page = text(client.get("/review/workers"))
     assert "W1AAAAAAAA" in page and "T1AAAAAAAA" not in page
     assert 'href="/review/workers"' in page  # in the top navigation
@@ -203,15 +224,25 @@ def test_organization_workers_page_shows_only_its_own_workers(app, client, campa
 
 def test_replay_keeps_deselecting_clicks_and_keys_and_ignores_events_of_unknown_places(app, campaign):
     from freelunch.models import PointerChunk
+
     page = campaign.pages["h1w3b"]
     start = page.started_at
     with app.app_context():
-        PointerChunk.create(assignment=page.assignment_id, pageno=2, seq=1, n_events=4, received_at=start, events=json.dumps([
-            {"type": "click", "i": 2, "x": 0.3, "y": 0.3, "time": start + 2100, "selected": True},
-            {"type": "click", "i": 2, "x": 0.6, "y": 0.6, "time": start + 2200, "selected": False},
-            {"type": "key", "i": 3, "time": start + 3100, "selected": True},
-            {"type": "move", "i": 99, "x": 0.5, "y": 0.5, "time": start + 100},
-        ]))
+        PointerChunk.create(
+            assignment=page.assignment_id,
+            pageno=2,
+            seq=1,
+            n_events=4,
+            received_at=start,
+            events=json.dumps(
+                [
+                    {"type": "click", "i": 2, "x": 0.3, "y": 0.3, "time": start + 2100, "selected": True},
+                    {"type": "click", "i": 2, "x": 0.6, "y": 0.6, "time": start + 2200, "selected": False},
+                    {"type": "key", "i": 3, "time": start + 3100, "selected": True},
+                    {"type": "move", "i": 99, "x": 0.5, "y": 0.5, "time": start + 100},
+                ]
+            ),
+        )
         r = replay.replay(page)
     assert r.cells[2].clicks == [(0.3, 0.3, 2100, True), (0.6, 0.6, 2200, False)]
     assert r.cells[3].clicks == [(None, None, 3100, True)]

@@ -1,5 +1,6 @@
 """Dawid–Skene and selection frequency (services/review/aggregation.py): by hand, on simulated workers, and
 against crowd-kit's implementation."""
+
 import numpy as np
 import pytest
 
@@ -27,8 +28,7 @@ def test_the_posterior_is_the_prior_odds_times_each_votes_likelihood_ratio():
     # Worker 0 (sensitivity 0.9, specificity 0.8) selected item 0, worker 1 (0.6, 0.7) did not:
     # odds = 1 * (0.9 / 0.2) * (0.4 / 0.7) = 18/7, P(yes) = 18/25.
     votes = Votes([0, 0, 1], [0, 1, 1], [True, False, True], [0, 0], [UNKNOWN, 1], 2)
-    p = aggregation.posterior(votes, np.array([0.9, 0.6]), np.array([0.8, 0.7]), np.array([0.5]),
-                              votes.gold != UNKNOWN)
+    p = aggregation.posterior(votes, np.array([0.9, 0.6]), np.array([0.8, 0.7]), np.array([0.5]), votes.gold != UNKNOWN)
     assert p[0] == pytest.approx(18 / 25)
     assert p[1] == 1.0  # a known label stays what it is
 
@@ -82,15 +82,20 @@ def test_the_controls_hold_the_labels_when_most_workers_answer_backwards():
     unknown = votes.gold == UNKNOWN
     assert ((fitted.p_yes >= 0.5) == truth)[unknown].mean() > 0.97
     assert fitted.sensitivity[0] < 0.25 and fitted.sensitivity[-1] > 0.8
-    blind = Votes(votes.item, votes.worker, votes.selected, votes.item_class,
-                  np.full(votes.n_items, UNKNOWN, np.int8), votes.n_workers)
+    blind = Votes(
+        votes.item,
+        votes.worker,
+        votes.selected,
+        votes.item_class,
+        np.full(votes.n_items, UNKNOWN, np.int8),
+        votes.n_workers,
+    )
     assert ((aggregation.fit(blind, "ds").p_yes >= 0.5) == truth).mean() < 0.1
 
 
 def test_per_class_priors_and_items_without_votes():
     # class 0 mostly yes, class 1 mostly no; item 4 (class 1) has no vote and gets its class's prior
-    votes = Votes([0, 1, 2, 3], [0, 0, 0, 0], [True, True, False, False], [0, 0, 1, 1, 1],
-                  [UNKNOWN] * 5, 1)
+    votes = Votes([0, 1, 2, 3], [0, 0, 0, 0], [True, True, False, False], [0, 0, 1, 1, 1], [UNKNOWN] * 5, 1)
     fitted = aggregation.fit(votes, "ds")
     assert fitted.n_votes[4] == 0
     assert fitted.p_yes[4] == pytest.approx(fitted.class_prior[1])
@@ -114,6 +119,7 @@ def test_agrees_with_crowd_kit():
     without controls and without pseudo-counts, gives the same labels and worker rates."""
     import pandas as pd  # with crowd-kit, a dev dependency
     from crowdkit import aggregation as crowdkit
+
     rates = [GOOD] * 10 + [MEDIOCRE] * 5 + [(0.8, 0.6)] * 3
     votes, truth = simulate(rates, n_items=1500, votes_per_item=5, seed=4)
     ours = aggregation.fit(votes, "ds", rate_prior=(0.0, 0.0), tolerance=1e-8)

@@ -1,4 +1,5 @@
 """Byproduct flags (services/review/byproduct_flags.py) on hand-made records, and their report."""
+
 from click.testing import CliRunner
 from flask.cli import ScriptInfo
 
@@ -41,7 +42,9 @@ def test_each_flag_marks_what_it_says(app, campaign):
     fast.ended_at = fast.started_at + 40  # 10 ms an image, against the others' 1 s
     fast.save()
     silent = campaign.pages["h1w1b"]
-    PointerChunk.delete().where(PointerChunk.assignment == silent.assignment_id, PointerChunk.pageno == silent.pageno).execute()
+    PointerChunk.delete().where(
+        PointerChunk.assignment == silent.assignment_id, PointerChunk.pageno == silent.pageno
+    ).execute()
     PageSubmission.update(ended_at=silent.started_at + 40_000).where(PageSubmission.id == silent.id).execute()
 
     by_page = {}
@@ -60,8 +63,9 @@ def test_each_flag_marks_what_it_says(app, campaign):
 
 
 def test_the_flags_command_prints_the_report(app, campaign):
-    result = CliRunner().invoke(cli, ["labels", "flags", "--batch", str(campaign.batch.id)],
-                                obj=ScriptInfo(create_app=lambda: app))
+    result = CliRunner().invoke(
+        cli, ["labels", "flags", "--batch", str(campaign.batch.id)], obj=ScriptInfo(create_app=lambda: app)
+    )
     assert result.exit_code == 0, result.output
     assert "28 records; control answers: 14" in result.output and "no_hover" in result.output
     missing = CliRunner().invoke(cli, ["labels", "flags", "--batch", "999"], obj=ScriptInfo(create_app=lambda: app))

@@ -1,21 +1,36 @@
 """Label models in the platform: the fit job, the results and workers pages, exports, and rounds
 (tests/factories.py, make_campaign, describes the campaign: W1 and W2 careful, W3 careless)."""
+
 import csv
 import io
 
-from freelunch.models import (Assignment, Batch, Export, Hit, HitPage, ImageLabel, LabelFit, LabLink, Vote,
-                              WorkerEstimate)
+from support import csrf_token, survey_url
+
+from freelunch.models import (
+    Assignment,
+    Batch,
+    Export,
+    Hit,
+    HitPage,
+    ImageLabel,
+    LabelFit,
+    LabLink,
+    Vote,
+    WorkerEstimate,
+)
 from freelunch.services.accounts.identity import anonymous_worker_id
 from freelunch.services.exports import files as exports
 from freelunch.services.review import fits, tallies
-from support import csrf_token, survey_url
 
 HTMX = {"HX-Request": "true"}
 
 
 def fit(client, batch, run_jobs, model="ds", target="0.9"):
-    response = client.post(f"/review/batches/{batch.id}/fit", headers=HTMX, data={
-        "csrf_token": csrf_token(client), "model": model, "target_precision": target, "threshold": "0.7"})
+    response = client.post(
+        f"/review/batches/{batch.id}/fit",
+        headers=HTMX,
+        data={"csrf_token": csrf_token(client), "model": model, "target_precision": target, "threshold": "0.7"},
+    )
     assert response.status_code == 200, response.get_data(as_text=True)
     run_jobs()
     return LabelFit.select().where(LabelFit.batch == batch).order_by(LabelFit.id.desc()).first()
@@ -63,8 +78,11 @@ def test_the_fit_job_stores_labels_and_worker_estimates(app, client, campaign, r
 
 
 def test_a_bad_fit_form_is_a_form_error(app, client, campaign):
-    response = client.post(f"/review/batches/{campaign.batch.id}/fit", headers=HTMX, data={
-        "csrf_token": csrf_token(client), "model": "ds", "target_precision": "1.5", "threshold": "0.7"})
+    response = client.post(
+        f"/review/batches/{campaign.batch.id}/fit",
+        headers=HTMX,
+        data={"csrf_token": csrf_token(client), "model": "ds", "target_precision": "1.5", "threshold": "0.7"},
+    )
     assert response.status_code == 422 and "between 0.5 and 0.9999" in response.get_data(as_text=True)
     assert client.post(f"/review/batches/{campaign.batch.id}/fit", data={"model": "ds"}).status_code in (302, 400)
     assert LabelFit.select().count() == 0
@@ -72,6 +90,7 @@ def test_a_bad_fit_form_is_a_form_error(app, client, campaign):
 
 def test_a_batch_without_votes_fails_with_a_message(app, make_account, run_jobs):
     from factories import make_batch
+
     _, org = make_account("other@example.org", "Other")
     batch = make_batch(app, org)
     with app.app_context():
@@ -98,7 +117,9 @@ def test_exports_carry_the_model(app, client, campaign, run_jobs):
     assert label["model_decision"] == stored.decision
     worker = next(r for r in rows["workers-csv"] if r["worker_id"] == "W3CCCCCCCC")
     estimate = WorkerEstimate.get(WorkerEstimate.fit == done, WorkerEstimate.worker_id == "W3CCCCCCCC")
-    assert float(worker["specificity"]) == round(estimate.specificity, 4) and worker["model_control_votes"] == "6"  # three pages, two controls each
+    assert (
+        float(worker["specificity"]) == round(estimate.specificity, 4) and worker["model_control_votes"] == "6"
+    )  # three pages, two controls each
 
 
 def test_the_next_round_asks_the_open_images_of_fresh_workers(app, client, campaign, run_jobs):
@@ -108,8 +129,10 @@ def test_the_next_round_asks_the_open_images_of_fresh_workers(app, client, campa
     campaign.assignments["h1w1"].worker_id = alice
     campaign.assignments["h1w1"].save()
     done = fit(client, campaign.batch, run_jobs, target="0.99")
-    open_images = {(r.image_class_id, r.image_id) for r in ImageLabel.select().where(
-        ImageLabel.fit == done, ImageLabel.decision == "open")}
+    open_images = {
+        (r.image_class_id, r.image_id)
+        for r in ImageLabel.select().where(ImageLabel.fit == done, ImageLabel.decision == "open")
+    }
     assert open_images and done.open == len(open_images)
 
     plan = client.get(f"/review/batches/{campaign.batch.id}/next-round").get_data(as_text=True)
@@ -117,12 +140,22 @@ def test_the_next_round_asks_the_open_images_of_fresh_workers(app, client, campa
     response = client.post(f"/review/batches/{campaign.batch.id}/next-round", data={"csrf_token": csrf_token(client)})
     assert response.status_code == 302
     follow_up = Batch.get(Batch.follows == campaign.batch)
-    assert follow_up.round == 2 and follow_up.state == "ready" and fits.rounds_of(follow_up) == [
-        campaign.batch.id, follow_up.id]
+    assert (
+        follow_up.round == 2
+        and follow_up.state == "ready"
+        and fits.rounds_of(follow_up) == [campaign.batch.id, follow_up.id]
+    )
     pages = list(HitPage.select().join(Hit).where(Hit.batch == follow_up))
     asked = {(p.image_class_id, i) for p in pages for i in p.image_ids}
-    controls = {(c.id, campaign.images[k].id) for k, c in (("ap", campaign.classes["A"]), ("an", campaign.classes["A"]),
-                                                           ("bp", campaign.classes["B"]), ("bn", campaign.classes["B"]))}
+    controls = {
+        (c.id, campaign.images[k].id)
+        for k, c in (
+            ("ap", campaign.classes["A"]),
+            ("an", campaign.classes["A"]),
+            ("bp", campaign.classes["B"]),
+            ("bn", campaign.classes["B"]),
+        )
+    }
     assert open_images <= asked and asked - open_images <= controls
     assert all(len(p.image_ids) <= follow_up.images_per_page for p in pages)
 
@@ -130,8 +163,11 @@ def test_the_next_round_asks_the_open_images_of_fresh_workers(app, client, campa
     # (The controls come back every round, as they do on every page: seeing one again does not count.)
     alice_saw = {(campaign.classes["A"].id, campaign.images[k].id) for k in ("a1", "a2")}
     alice_saw |= {(campaign.classes["B"].id, campaign.images[k].id) for k in ("b1", "b2")}
-    shown = [h for h in Hit.select().where(Hit.batch == follow_up)
-             if alice_saw & {(p.image_class_id, i) for p in h.pages for i in p.image_ids}]
+    shown = [
+        h
+        for h in Hit.select().where(Hit.batch == follow_up)
+        if alice_saw & {(p.image_class_id, i) for p in h.pages for i in p.image_ids}
+    ]
     assert shown
     refused = client.get(survey_url(shown[0], "ALICE"))
     assert refused.status_code == 403 and "earlier round" in refused.get_data(as_text=True)

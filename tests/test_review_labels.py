@@ -1,12 +1,13 @@
 """Selection frequency and label decisions (tests/factories.py describes the campaign)."""
+
 import re
 
 import pytest
+from factories import make_campaign, make_image, submit_page
+from support import login
 
 from freelunch.models import Assignment, Batch, Dataset, Hit, HitPage, ImageClass, Vote
 from freelunch.services.review import labels, tallies
-from factories import make_campaign, make_image, submit_page
-from support import login
 
 HTMX = {"HX-Request": "true"}
 
@@ -62,10 +63,19 @@ def test_an_image_shown_twice_to_one_worker_is_one_vote(app, campaign):
     with app.app_context():
         hit = Hit.create(organization=c.batch.organization_id, batch=c.batch)
         ids = [c.images[k].id for k in ("a1", "ap", "a2", "an")]
-        pages = [HitPage.create(organization=c.batch.organization_id, hit=hit, pageno=n, image_class=c.classes["A"],
-                                image_ids=ids) for n in (1, 2)]
-        worker = Assignment.create(organization=c.batch.organization_id, hit=hit, worker_id="W6FFFFFFFF",
-                                   source="lab", version="POINTER_ORIGINAL")
+        pages = [
+            HitPage.create(
+                organization=c.batch.organization_id, hit=hit, pageno=n, image_class=c.classes["A"], image_ids=ids
+            )
+            for n in (1, 2)
+        ]
+        worker = Assignment.create(
+            organization=c.batch.organization_id,
+            hit=hit,
+            worker_id="W6FFFFFFFF",
+            source="lab",
+            version="POINTER_ORIGINAL",
+        )
         submit_page(worker, pages[0], {c.images["ap"].id}, 10**12)
         submit_page(worker, pages[1], set(), 10**12 + 10_000)
         tallies.refresh(tallies.in_batch(c.batch.id))
@@ -80,16 +90,26 @@ def _votes(org, n_images: int, seen: int, selected: int, workers_prefix: str = "
     image_class = ImageClass.create(organization=org, dataset=dataset, key="n09", names=["thing"])
     batch = Batch.create(organization=org, dataset=dataset, name="Votes", assignments_per_hit=seen)
     hit = Hit.create(organization=org, batch=batch)
-    assignments = [Assignment.create(organization=org, hit=hit, worker_id=f"{workers_prefix}{n:09d}", source="lab",
-                                     version="POINTER_ORIGINAL") for n in range(seen)]
+    assignments = [
+        Assignment.create(
+            organization=org, hit=hit, worker_id=f"{workers_prefix}{n:09d}", source="lab", version="POINTER_ORIGINAL"
+        )
+        for n in range(seen)
+    ]
     for k in range(n_images):
         image = make_image(org, dataset, image_class, f"n09/{k:03d}", "candidate")
-        Vote.insert_many([dict(batch=batch, image_class=image_class, image=image, assignment=a, selected=n < selected)
-                          for n, a in enumerate(assignments)]).execute()
+        Vote.insert_many(
+            [
+                dict(batch=batch, image_class=image_class, image=image, assignment=a, selected=n < selected)
+                for n, a in enumerate(assignments)
+            ]
+        ).execute()
     return batch
 
 
-@pytest.mark.parametrize("threshold, selected, decision", [(0.3, 3, "yes"), (0.7, 7, "yes"), (0.71, 7, "no"), (0.7, 6, "no")])
+@pytest.mark.parametrize(
+    "threshold, selected, decision", [(0.3, 3, "yes"), (0.7, 7, "yes"), (0.71, 7, "no"), (0.7, 6, "no")]
+)
 def test_the_threshold_boundary_is_exact_in_sql_and_python(app, org, threshold, selected, decision):
     """3 of 10 reaches 0.3 (10 * 0.3 is 3.0000000000000004 in floating point)."""
     rule = labels.Rule(threshold=threshold, min_annotations=10)
@@ -124,14 +144,17 @@ def test_results_filters_by_class_and_decision(client, campaign):
     assert "<html" not in partial and "n02/b3" in partial and "n02/bp" not in partial  # bp: 2 of 3 < 0.7
 
 
-@pytest.mark.parametrize("query, message", [
-    ("threshold=2", "The threshold is a share between 0 and 1."),
-    ("threshold=abc", "Not a valid float value."),
-    ("min_annotations=0", "Between 1 and 1000 annotations."),
-    ("min_accuracy=-1", "The bar is a share between 0 and 1."),
-    ("class_key=n99", "no class with the key &#39;n99&#39;"),
-    ("decision=maybe", "Not a valid choice."),
-])
+@pytest.mark.parametrize(
+    "query, message",
+    [
+        ("threshold=2", "The threshold is a share between 0 and 1."),
+        ("threshold=abc", "Not a valid float value."),
+        ("min_annotations=0", "Between 1 and 1000 annotations."),
+        ("min_accuracy=-1", "The bar is a share between 0 and 1."),
+        ("class_key=n99", "no class with the key &#39;n99&#39;"),
+        ("decision=maybe", "Not a valid choice."),
+    ],
+)
 def test_results_form_explains_bad_values(client, campaign, query, message):
     response = client.get(f"/review/batches/{campaign.batch.id}/results?{query}")
     assert response.status_code == 422 and message in response.get_data(as_text=True)
@@ -149,8 +172,11 @@ def test_results_are_paginated(app, client, org):
 def _all_pages(app, batch, rule, per_page: int, decision: str | None = None) -> tuple[list, list]:
     """(every page's labels in page order, the labels as the export streams them), as (class key, image key)."""
     with app.app_context():
-        expected = [(r.image_class.key, r.image.key) for r in labels.stream(batch, rule)
-                    if decision is None or r.decision == decision]
+        expected = [
+            (r.image_class.key, r.image.key)
+            for r in labels.stream(batch, rule)
+            if decision is None or r.decision == decision
+        ]
         first, _ = labels.page(batch, rule, 1, per_page, decision=decision)
         pages = [labels.page(batch, rule, n, per_page, decision=decision)[0] for n in range(1, first.pages + 1)]
     assert first.total == len(expected)
@@ -180,6 +206,7 @@ def test_cached_counts_follow_new_pages_and_control_corrections(app, campaign):
         assert labels.summary(c.batch, rule) == before  # read back from Redis
         # The controls were swapped: W3 was right all along, W1 and W2 were wrong.
         from freelunch.models import Candidate
+
         Candidate.update(role="negative").where(Candidate.image.in_([c.images["ap"], c.images["bp"]])).execute()
         Candidate.update(role="positive").where(Candidate.image.in_([c.images["an"], c.images["bn"]])).execute()
         swapped = labels.summary(c.batch, rule)

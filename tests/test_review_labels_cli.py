@@ -1,4 +1,5 @@
 """``freelunch labels aggregate`` and ``next-round``: vote files in, labels and asks out."""
+
 import csv
 import subprocess
 import sys
@@ -66,19 +67,25 @@ def test_aggregate_labels_every_image_with_dawid_skene(tmp_path):
     accuracy = sum(truth[(r["image"], r["class"])] == (r["decision"] == "yes") for r in decided) / len(decided)
     assert accuracy > 0.96
     controls = {(r["image"], r["class"]): r for r in rows if int(r["image"][3:7]) % 10 == 0}
-    assert all(r["decision"] == ("yes" if truth[k] else "no") and float(r["p_yes"]) == truth[k]
-               for k, r in controls.items())
+    assert all(
+        r["decision"] == ("yes" if truth[k] else "no") and float(r["p_yes"]) == truth[k] for k, r in controls.items()
+    )
     assert "labels" in result.output and "(ds)" in result.output
 
 
 def test_selection_frequency_is_the_other_model(tmp_path):
     votes = tmp_path / "votes.csv"
-    votes.write_text("image,class,worker,selected\n" + "".join(
-        f"a,c,w{i},{int(i < 7)}\n" for i in range(10)) + "".join(f"b,c,w{i},{int(i < 6)}\n" for i in range(10)))
+    votes.write_text(
+        "image,class,worker,selected\n"
+        + "".join(f"a,c,w{i},{int(i < 7)}\n" for i in range(10))
+        + "".join(f"b,c,w{i},{int(i < 6)}\n" for i in range(10))
+    )
     out = tmp_path / "labels.csv"
     assert run("aggregate", "--votes", votes, "--model", "mv", "-o", out).exit_code == 0
     assert [(r["image"], r["n_votes"], r["p_yes"], r["decision"]) for r in read(out)] == [
-        ("a", "10", "0.700000", "yes"), ("b", "10", "0.600000", "no")]
+        ("a", "10", "0.700000", "yes"),
+        ("b", "10", "0.600000", "no"),
+    ]
     assert run("aggregate", "--votes", votes, "--model", "mv", "--threshold", "0.6", "-o", out).exit_code == 0
     assert [r["decision"] for r in read(out)] == ["yes", "yes"]
 
@@ -88,23 +95,35 @@ def test_form_is_read_liberally(tmp_path):
     blank lines: the same votes."""
     plain, odd = tmp_path / "plain.csv", tmp_path / "odd.csv"
     plain.write_text("image,class,worker,selected\na,c,w1,1\na,c,w2,0\nb,c,w1,0\n")
-    odd.write_bytes("\ufeff Worker , SELECTED,note, Image ,class\r\n w1 ,1,x, a ,c\r\n\r\nw2, 0,,a,c\r\nw1,0,y,b, c\r\n"
-                    .encode("utf-8"))
+    odd.write_bytes(
+        "\ufeff Worker , SELECTED,note, Image ,class\r\n w1 ,1,x, a ,c\r\n\r\nw2, 0,,a,c\r\nw1,0,y,b, c\r\n".encode(
+            "utf-8"
+        )
+    )
     for name in (plain, odd):
         assert run("aggregate", "--votes", name, "-o", tmp_path / f"{name.stem}.out").exit_code == 0
     assert (tmp_path / "plain.out").read_text() == (tmp_path / "odd.out").read_text()
 
 
-@pytest.mark.parametrize("content, message", [
-    ("image,class,selected\na,c,1\n", "votes.csv, line 1: the header has no column worker"),
-    ("image,class,worker,selected\na,c,w1,1\na,c,w2,yes\n", "votes.csv, line 3: selected is 'yes'; it must be 0 or 1."),
-    ("image,class,worker,selected\na,c,w1,1\n\nb,c,,0\n", "votes.csv, line 4: worker is empty."),
-    ("image,class,worker,selected\na,c,w1,1\na,c,w1,0\n", "votes.csv, line 3: worker 'w1' already voted on image 'a' for class 'c' (line 2)."),
-    ("image,class,worker,selected\na,c,w1\n", "votes.csv, line 2: has 3 cells; the header has 4."),
-    ("image,class,worker,selected\n", "votes.csv: has a header but no votes."),
-    ("", "votes.csv: is empty"),
-    ("image,class,worker,selected,worker\na,c,w,1,w\n", "votes.csv, line 1: the header names worker twice."),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("image,class,selected\na,c,1\n", "votes.csv, line 1: the header has no column worker"),
+        (
+            "image,class,worker,selected\na,c,w1,1\na,c,w2,yes\n",
+            "votes.csv, line 3: selected is 'yes'; it must be 0 or 1.",
+        ),
+        ("image,class,worker,selected\na,c,w1,1\n\nb,c,,0\n", "votes.csv, line 4: worker is empty."),
+        (
+            "image,class,worker,selected\na,c,w1,1\na,c,w1,0\n",
+            "votes.csv, line 3: worker 'w1' already voted on image 'a' for class 'c' (line 2).",
+        ),
+        ("image,class,worker,selected\na,c,w1\n", "votes.csv, line 2: has 3 cells; the header has 4."),
+        ("image,class,worker,selected\n", "votes.csv: has a header but no votes."),
+        ("", "votes.csv: is empty"),
+        ("image,class,worker,selected,worker\na,c,w,1,w\n", "votes.csv, line 1: the header names worker twice."),
+    ],
+)
 def test_a_malformed_vote_file_names_its_line_and_writes_nothing(tmp_path, content, message):
     votes, out = tmp_path / "votes.csv", tmp_path / "labels.csv"
     votes.write_text(content)
@@ -134,8 +153,9 @@ def test_a_malformed_gold_file_or_unreadable_bytes_are_refused(tmp_path):
 def test_next_round_asks_only_the_open_images_under_the_cap(tmp_path):
     votes, gold, truth = simulated_files(tmp_path, votes=2)
     out = tmp_path / "open.csv"
-    result = run("next-round", "--votes", votes, "--gold", gold, "--target-precision", "0.99", "--max-votes", "4",
-                 "-o", out)
+    result = run(
+        "next-round", "--votes", votes, "--gold", gold, "--target-precision", "0.99", "--max-votes", "4", "-o", out
+    )
     assert result.exit_code == 0, result.output
     asked = {(r["image"], r["class"]): int(r["more_votes"]) for r in read(out)}
     labels_out = tmp_path / "labels.csv"
@@ -145,7 +165,9 @@ def test_next_round_asks_only_the_open_images_under_the_cap(tmp_path):
     assert set(asked.values()) <= {1, 2}  # at most the step, at least one
     assert not any(int(k[0][3:7]) % 10 == 0 for k in asked)  # controls are never asked
     # with the cap at the votes they have, nothing is asked
-    assert run("next-round", "--votes", votes, "--target-precision", "0.99", "--max-votes", "2", "-o", out).exit_code == 0
+    assert (
+        run("next-round", "--votes", votes, "--target-precision", "0.99", "--max-votes", "2", "-o", out).exit_code == 0
+    )
     assert read(out) == []
 
 
@@ -153,8 +175,12 @@ def test_the_installed_command_runs_without_a_database(tmp_path):
     votes, gold, _ = simulated_files(tmp_path, n_images=50)
     out = tmp_path / "labels.csv"
     freelunch = Path(sys.executable).with_name("freelunch")
-    done = subprocess.run([str(freelunch), "labels", "aggregate", "--votes", str(votes), "--gold", str(gold),
-                           "-o", str(out)], capture_output=True, text=True, cwd=tmp_path,
-                          env={"PATH": "/usr/bin:/bin"})
+    done = subprocess.run(
+        [str(freelunch), "labels", "aggregate", "--votes", str(votes), "--gold", str(gold), "-o", str(out)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin"},
+    )
     assert done.returncode == 0, done.stderr
     assert len(read(out)) == 50

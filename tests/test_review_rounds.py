@@ -1,4 +1,5 @@
 """Dynamic consensus (services/review/rounds.py): who is asked again, how often, on which pages."""
+
 import numpy as np
 
 from freelunch.services.review import aggregation, rounds
@@ -7,8 +8,18 @@ from freelunch.services.review.aggregation import UNKNOWN, Fit
 
 def fit_of(p_yes, n_votes):
     n = len(p_yes)
-    return Fit("ds", np.array(p_yes, float), np.array(n_votes), np.zeros(n, int), np.array([0.9]), np.array([0.9]),
-               np.array([10]), np.array([0]), np.array([5]), np.array([0.5]))
+    return Fit(
+        "ds",
+        np.array(p_yes, float),
+        np.array(n_votes),
+        np.zeros(n, int),
+        np.array([0.9]),
+        np.array([0.9]),
+        np.array([10]),
+        np.array([0]),
+        np.array([5]),
+        np.array([0.5]),
+    )
 
 
 def test_more_votes_for_the_open_ones_only():
@@ -56,7 +67,10 @@ def test_plan_pools_by_class_neediest_first_and_counts_the_cost():
     more[50:53] = 1
     planned = rounds.plan(item_class, more, page_size=42)
     assert [(p.item_class, len(p.items), p.assignments, p.fill) for p in planned.pages] == [
-        (0, 42, 2, 0), (0, 6, 2, 36), (1, 3, 1, 39)]
+        (0, 42, 2, 0),
+        (0, 6, 2, 36),
+        (1, 3, 1, 39),
+    ]
     assert set(planned.pages[0].items) <= set(range(45))  # the neediest first
     assert sorted(i for p in planned.pages for i in p.items) == list(np.flatnonzero(more))
     assert planned.open_items == 51 and planned.paid_pages == 5 and planned.votes == 42 * 2 + 6 * 2 + 3

@@ -1,4 +1,5 @@
 """Migrations build exactly the schema the models describe, on SQLite and PostgreSQL."""
+
 from freelunch.db import database
 from freelunch.models import MODELS
 from freelunch.services.schema import drift, upgrade

@@ -1,12 +1,14 @@
 """Images, exports and workers lists: sorted by the URL's ``sort`` (either way), narrowed by their filter, and an
 unknown sort is the default order, not an error."""
+
 from __future__ import annotations
 
 import re
 
-from freelunch.models import Dataset, Export, ImageClass, LabelFit, WorkerEstimate
 from factories import make_image
 from support import HTMX
+
+from freelunch.models import Dataset, Export, ImageClass, LabelFit, WorkerEstimate
 
 
 def shown_images(client, dataset, query: str = "") -> list[str]:
@@ -40,8 +42,10 @@ def shown_exports(client, batch, query: str = "") -> list[int]:
 def test_exports_sort_by_rows_either_way_and_filter_by_kind(app, client, campaign):
     batch = campaign.batch
     with app.app_context():
-        made = [Export.create(organization=batch.organization_id, batch=batch, kind=kind, state="failed", rows=rows).id
-                for kind, rows in (("records-csv", 20), ("workers-csv", 5), ("records-csv", 10))]
+        made = [
+            Export.create(organization=batch.organization_id, batch=batch, kind=kind, state="failed", rows=rows).id
+            for kind, rows in (("records-csv", 20), ("workers-csv", 5), ("records-csv", 10))
+        ]
     first, second, third = made
     assert shown_exports(client, batch, "sort=rows") == [second, third, first]
     assert shown_exports(client, batch, "sort=-rows") == [first, third, second]
@@ -72,8 +76,9 @@ def test_workers_sort_by_assignments_either_way_in_the_database_and_page(client,
 def test_workers_filter_to_the_flagged_ones(app, client, campaign):
     batch = campaign.batch
     with app.app_context():
-        fit = LabelFit.create(organization=batch.organization_id, batch=batch, model="ds", target_precision=0.9,
-                              state="done")
+        fit = LabelFit.create(
+            organization=batch.organization_id, batch=batch, model="ds", target_precision=0.9, state="done"
+        )
         for worker, flag in (("W1AAAAAAAA", ""), ("W2BBBBBBBB", "always-yes"), ("W3CCCCCCCC", "random")):
             WorkerEstimate.create(fit=fit, worker_id=worker, votes=8, gold_votes=2, selected=4, flag=flag)
     url = f"/review/batches/{batch.id}/workers"

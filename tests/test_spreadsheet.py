@@ -1,15 +1,16 @@
 """No CSV we write starts a cell like a formula: worker, class and image text arrives neutralised."""
+
 import csv
 import io
 
 import pytest
+from support import finished_file
 
 from freelunch.models import Assignment, Image, ImageClass
 from freelunch.services.batches import survey
 from freelunch.services.spreadsheet import FORMULA_STARTS, neutral
-from support import finished_file
 
-HOSTILE = ["=HYPERLINK(\"http://evil.example\",\"x\")", "+1+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)", "\tTAB=1", "\rCR=1"]
+HOSTILE = ['=HYPERLINK("http://evil.example","x")', "+1+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)", "\tTAB=1", "\rCR=1"]
 
 
 def _cells(body: str):
@@ -23,7 +24,9 @@ def _plant(campaign) -> None:
     for image, value in zip(campaign.images.values(), HOSTILE * 3):
         Image.update(key=f"{value}{image.id}").where(Image.id == image.id).execute()
     for assignment, value in zip(campaign.assignments.values(), HOSTILE):
-        Assignment.update(mturk_assignment_id=value + str(assignment.id)).where(Assignment.id == assignment.id).execute()
+        Assignment.update(mturk_assignment_id=value + str(assignment.id)).where(
+            Assignment.id == assignment.id
+        ).execute()
 
 
 @pytest.mark.parametrize("kind", ["records-csv", "labels-csv", "workers-csv"])

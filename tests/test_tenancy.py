@@ -5,14 +5,30 @@ routes added later are covered without editing this file. A route parameter
 must be named after its model (``dataset_id``, ``batch_id``, ...): add new
 names to ``_other_organization``, or the walk fails and says which.
 """
-import pytest
 
-from freelunch.models import (Assignment, Batch, Candidate, Dataset, Export, Hit, HitPage, Image,
-                              ImageClass, Invite, LabelFit, LabLink, Membership, MTurkAssignment, PageSubmission)
+import pytest
+from support import csrf_token, login
+
+from freelunch.models import (
+    Assignment,
+    Batch,
+    Candidate,
+    Dataset,
+    Export,
+    Hit,
+    HitPage,
+    Image,
+    ImageClass,
+    Invite,
+    LabelFit,
+    LabLink,
+    Membership,
+    MTurkAssignment,
+    PageSubmission,
+)
 from freelunch.services import jobs
 from freelunch.services.accounts.users import create_user
 from freelunch.tenancy import DASHBOARD_BLUEPRINTS
-from support import csrf_token, login
 
 NON_ID_PARAMS = {"pageno": 1, "kind": "seed-jsonl"}
 
@@ -27,21 +43,33 @@ def _other_organization(make_account, app) -> dict:
     batch = Batch.create(organization=org, dataset=dataset, name="Their batch")
     hit = Hit.create(organization=org, batch=batch)
     hit_page = HitPage.create(organization=org, hit=hit, pageno=1, image_class=image_class, image_ids=[image.id])
-    assignment = Assignment.create(organization=org, hit=hit, worker_id="ABCDEF0123", source="lab", version="POINTER_ORIGINAL")
+    assignment = Assignment.create(
+        organization=org, hit=hit, worker_id="ABCDEF0123", source="lab", version="POINTER_ORIGINAL"
+    )
     PageSubmission.create(assignment=assignment, hit_page=hit_page, pageno=1, started_at=1, ended_at=2)
     with app.app_context():
         job = jobs.enqueue(jobs.BUILD_BATCH, batch.id, org.id, organization_id=org.id, scope="t", title="Theirs")
     return {
-        "dataset_id": dataset.id, "class_id": image_class.id, "image_id": image.id, "batch_id": batch.id,
-        "hit_id": hit.id, "assignment_id": assignment.id,
+        "dataset_id": dataset.id,
+        "class_id": image_class.id,
+        "image_id": image.id,
+        "batch_id": batch.id,
+        "hit_id": hit.id,
+        "assignment_id": assignment.id,
         "membership_id": Membership.get(Membership.user == owner).id,
         "invite_id": Invite.create(organization=org, role="viewer", created_by=owner).id,
         "link_id": LabLink.create(organization=org, batch=batch).id,
         "export_id": Export.create(organization=org, batch=batch, kind="seed-jsonl").id,
         "fit_id": LabelFit.create(organization=org, batch=batch, model="ds", target_precision=0.99).id,
         "job_id": job.id,
-        "mturk_assignment_id": MTurkAssignment.create(organization=org, hit=hit, mturk_hit_id="H1", mturk_assignment_id="A1",
-                                                      worker_id="ABCDEF0123", status="Submitted").id,
+        "mturk_assignment_id": MTurkAssignment.create(
+            organization=org,
+            hit=hit,
+            mturk_hit_id="H1",
+            mturk_assignment_id="A1",
+            worker_id="ABCDEF0123",
+            status="Submitted",
+        ).id,
     }
 
 
@@ -61,7 +89,9 @@ def test_every_dashboard_route_with_an_id_answers_404_for_a_foreign_id(app, clie
     for rule, method in dashboard_routes(app):
         unknown = rule.arguments - foreign.keys() - NON_ID_PARAMS.keys()
         assert not unknown, f"{rule.rule}: name the parameter after its model and add it to _other_organization"
-        url = rule.build({**NON_ID_PARAMS, **{k: foreign[k] for k in rule.arguments if k in foreign}}, append_unknown=False)[1]
+        url = rule.build(
+            {**NON_ID_PARAMS, **{k: foreign[k] for k in rule.arguments if k in foreign}}, append_unknown=False
+        )[1]
         response = client.open(url, method=method, data={"csrf_token": token, "role": "owner", "name": "x"})
         assert response.status_code == 404, f"{method} {url} answered {response.status_code}"
         checked.append(f"{method} {rule.rule}")

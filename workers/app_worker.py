@@ -8,6 +8,7 @@ Run with ``--quiet``, RQ's own four lines per job are dropped; this worker
 then says one line for each job that did something (a non-empty result), so an
 idle platform, whose cron sweep finds nothing every 30 s, stays silent.
 """
+
 from __future__ import annotations
 
 import logging
@@ -50,6 +51,7 @@ class AppWorker(Worker):
             done = super().perform_job(job, queue)
         result = job.return_value()
         if done and result:
-            log.info("%s: %s (%.1f s)", job.meta.get("title") or job.func_name, describe(result),
-                     time.monotonic() - started)
+            log.info(
+                "%s: %s (%.1f s)", job.meta.get("title") or job.func_name, describe(result), time.monotonic() - started
+            )
         return done

@@ -1,4 +1,5 @@
 """Periodic jobs for ``rq cron workers.cron`` (run exactly one cron process)."""
+
 import os
 
 from rq import cron
@@ -7,8 +8,9 @@ from freelunch.services import jobs
 
 
 def _every(seconds: int, task: jobs.Task) -> None:
-    cron.register(task.function(), queue_name=task.queue, interval=seconds, job_timeout=task.timeout,
-                  result_ttl=task.result_ttl)
+    cron.register(
+        task.function(), queue_name=task.queue, interval=seconds, job_timeout=task.timeout, result_ttl=task.result_ttl
+    )
 
 
 # The ingest safety net: batches whose flush job was lost or failed, and entries

@@ -11,6 +11,7 @@ requests are logged only when they fail or are slow (freelunch/request_log.py),
 RQ's per-job lines are off (--quiet) and the worker says one line per job that
 did something (workers/app_worker.py), rq cron logs warnings only.
 """
+
 from __future__ import annotations
 
 import os
@@ -63,7 +64,10 @@ def local_mturk_command() -> tuple[str | None, dict]:
     # The stand-in takes any signature, but boto3 signs only with some credentials; never shadow real ones.
     if not any(os.environ.get(name) for name in ("AWS_ACCESS_KEY_ID", "AWS_PROFILE", "S3_BUCKET")):
         env.update(AWS_ACCESS_KEY_ID="localturk", AWS_SECRET_ACCESS_KEY="localturk")
-    return f"{BIN}/python -m freelunch.localturk --port {port} --state {INSTANCE / 'localturk.json'} --log failures", env
+    return (
+        f"{BIN}/python -m freelunch.localturk --port {port} --state {INSTANCE / 'localturk.json'} --log failures",
+        env,
+    )
 
 
 def announce_when_ready(url: str, summary: str, timeout: float = 120) -> None:
@@ -82,22 +86,38 @@ def main() -> None:
     start_redis, redis_url = redis_command()
     start_mturk, mturk_env = local_mturk_command()
     port = os.environ.get("PORT", "5000")
-    env = {**os.environ, "REDIS_URL": redis_url, "PUBLIC_URL": os.environ.get("PUBLIC_URL", f"http://127.0.0.1:{port}"),
-           **mturk_env}
+    env = {
+        **os.environ,
+        "REDIS_URL": redis_url,
+        "PUBLIC_URL": os.environ.get("PUBLIC_URL", f"http://127.0.0.1:{port}"),
+        **mturk_env,
+    }
     # Redis runs outside honcho so that on Ctrl-C it stops last, after the processes using it.
     # Its own session keeps the terminal's Ctrl-C from reaching it directly.
     # No shell in between, so that terminate() reaches redis-server itself.
-    redis = subprocess.Popen(shlex.split(start_redis), stdout=subprocess.DEVNULL, start_new_session=True) if start_redis else None
+    redis = (
+        subprocess.Popen(shlex.split(start_redis), stdout=subprocess.DEVNULL, start_new_session=True)
+        if start_redis
+        else None
+    )
     manager = Manager()
     manager.add_process("web", f"{BIN}/flask --app 'freelunch:create_app()' run --port {port} --with-threads", env=env)
-    manager.add_process("worker", f"{BIN}/rq worker --quiet --worker-class workers.app_worker.AppWorker --url {redis_url} ingest default", env=env)
-    manager.add_process("bulk", f"{BIN}/rq worker --quiet --worker-class workers.app_worker.AppWorker --url {redis_url} bulk", env=env)
+    manager.add_process(
+        "worker",
+        f"{BIN}/rq worker --quiet --worker-class workers.app_worker.AppWorker --url {redis_url} ingest default",
+        env=env,
+    )
+    manager.add_process(
+        "bulk", f"{BIN}/rq worker --quiet --worker-class workers.app_worker.AppWorker --url {redis_url} bulk", env=env
+    )
     manager.add_process("cron", f"{BIN}/rq cron --logging-level warning --url {redis_url} workers.cron", env=env)
     if start_mturk:
         manager.add_process("mturk", start_mturk, env=env)
     summary = subprocess.run([f"{BIN}/freelunch", "demo"], env=env, capture_output=True, text=True, check=True).stdout
     mturk_note = f"Local MTurk (no AWS account needed): {env['MTURK_ENDPOINT_URL']}/worker/\n" if start_mturk else ""
-    threading.Thread(target=announce_when_ready, args=(f"http://127.0.0.1:{port}/", mturk_note + summary), daemon=True).start()
+    threading.Thread(
+        target=announce_when_ready, args=(f"http://127.0.0.1:{port}/", mturk_note + summary), daemon=True
+    ).start()
     try:
         manager.loop()
     finally:

@@ -1,12 +1,12 @@
 """Freelunch: crowdsourced image labelling that keeps the annotation byproducts."""
+
 from __future__ import annotations
 
 from flask import Flask
 
-from . import config
+from . import config, log_redaction, partials
 from .db import database, open_database
 from .errors import IdConverter
-from . import log_redaction, partials
 from .extensions import csrf, htmx, limiter, login_manager
 
 
@@ -38,8 +38,26 @@ def create_app(overrides: dict | None = None) -> Flask:
         if not database.is_closed():
             database.close()
 
-    from . import (admin, annotate, auth, batches, datasets, errors, formatting, headers, help_pages, home, ingest, jobs,
-                   media, members, mturk, navigation, request_log, review)
+    from . import (
+        admin,
+        annotate,
+        auth,
+        batches,
+        datasets,
+        errors,
+        formatting,
+        headers,
+        help_pages,
+        home,
+        ingest,
+        jobs,
+        media,
+        members,
+        mturk,
+        navigation,
+        request_log,
+        review,
+    )
 
     request_log.install(app)
 

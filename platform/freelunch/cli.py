@@ -1,4 +1,5 @@
 """The ``freelunch`` command: Flask's CLI over the app factory, plus the project's commands."""
+
 from __future__ import annotations
 
 import json
@@ -10,16 +11,16 @@ from . import create_app
 from .db import database
 from .labels_cli import labels
 from .models import Batch, Dataset
-from .presets import PRESETS
 from .mturk import publish_commands  # noqa: F401 (adds balance, publish, expire, ... to the mturk group)
 from .mturk.commands import mturk as mturk_commands
+from .presets import PRESETS
 from .services import demo as demo_service
-from .services.exports import files as export_files
-from .services.imports.classes import import_preset
-from .services.exports.kinds import KINDS
-from .services.review.labels import Rule, default_rule
 from .services.accounts import passwords
 from .services.accounts.users import AccountError, create_user
+from .services.exports import files as export_files
+from .services.exports.kinds import KINDS
+from .services.imports.classes import import_preset
+from .services.review.labels import Rule, default_rule
 from .services.schema import make_migration, upgrade
 
 
@@ -96,8 +97,12 @@ def classes():
 
 
 @classes.command("import")
-@click.option("--preset", type=click.Choice(list(PRESETS)), required=True,
-              help="A class list that ships with Freelunch (no file needed).")
+@click.option(
+    "--preset",
+    type=click.Choice(list(PRESETS)),
+    required=True,
+    help="A class list that ships with Freelunch (no file needed).",
+)
 @click.option("--dataset", "dataset_id", type=int, required=True, help="The dataset id.")
 def classes_import(preset, dataset_id):
     """Import a built-in class list into a dataset, as the dataset page's button does."""
@@ -110,12 +115,20 @@ def classes_import(preset, dataset_id):
 
 @cli.command("export")
 @click.option("--batch", "batch_id", type=int, required=True, help="The batch id.")
-@click.option("--format", "kind", type=click.Choice(list(KINDS)), default="seed-jsonl", show_default=True,
-              help="Any kind the Exports tab offers (docs/review.md).")
+@click.option(
+    "--format",
+    "kind",
+    type=click.Choice(list(KINDS)),
+    default="seed-jsonl",
+    show_default=True,
+    help="Any kind the Exports tab offers (docs/review.md).",
+)
 @click.option("--threshold", type=click.FloatRange(0, 1), help="Label rule: the selection frequency of a yes.")
 @click.option("--min-annotations", type=click.IntRange(1, 1000), help="Label rule: annotations a decision needs.")
 @click.option("--min-accuracy", type=click.FloatRange(0, 1), help="Label rule: workers' control accuracy bar.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="File to write; stdout if omitted.")
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, writable=True), help="File to write; stdout if omitted."
+)
 def export(batch_id, kind, threshold, min_annotations, min_accuracy, output):
     """Write one of a batch's exports: the file the Exports tab makes, by the same writer.
 
@@ -125,11 +138,19 @@ def export(batch_id, kind, threshold, min_annotations, min_accuracy, output):
     if batch is None:
         raise click.ClickException(f"There is no batch {batch_id}.")
     chosen = KINDS[kind]
-    given = {name: value for name, value in (("threshold", threshold), ("min_annotations", min_annotations),
-                                             ("min_accuracy", min_accuracy)) if value is not None}
+    given = {
+        name: value
+        for name, value in (
+            ("threshold", threshold),
+            ("min_annotations", min_annotations),
+            ("min_accuracy", min_accuracy),
+        )
+        if value is not None
+    }
     if given and not chosen.rule:
-        raise click.ClickException(f"{kind} reads no label rule: leave out --threshold, --min-annotations and "
-                                   "--min-accuracy.")
+        raise click.ClickException(
+            f"{kind} reads no label rule: leave out --threshold, --min-annotations and --min-accuracy."
+        )
     rule = Rule(**{**default_rule(batch).as_dict(), **given})
     mode = {"mode": "wb"} if chosen.binary else {"mode": "w", "encoding": "utf-8"}
     with click.open_file(output or "-", **mode) as out:

@@ -2,6 +2,7 @@
 
 Every variable is listed in docs/configuration.md; keep the two in step.
 """
+
 from __future__ import annotations
 
 import datetime as dt

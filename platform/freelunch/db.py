@@ -1,4 +1,5 @@
 """The one database handle, bound at start-up to whatever DATABASE_URL names."""
+
 from __future__ import annotations
 
 import os
@@ -40,9 +41,13 @@ def open_database(url: str) -> peewee.Database:
     if url.startswith("sqlite:///"):
         _private_file(Path(url.removeprefix("sqlite:///")))
         # Pooled connections move between threads (one at a time), so sqlite3 must allow it.
-        db = connect(url.replace("sqlite://", "sqlite+pool://", 1), pragmas=SQLITE_PRAGMAS, check_same_thread=False, **POOL)
+        db = connect(
+            url.replace("sqlite://", "sqlite+pool://", 1), pragmas=SQLITE_PRAGMAS, check_same_thread=False, **POOL
+        )
     else:
-        db = connect(url.replace("postgresql://", "postgres://", 1).replace("postgres://", "postgres+pool://", 1), **POOL)
+        db = connect(
+            url.replace("postgresql://", "postgres://", 1).replace("postgres://", "postgres+pool://", 1), **POOL
+        )
     database.initialize(db)
     return db
 

@@ -1,4 +1,5 @@
 """Error pages in the site's layout; JSON for API clients."""
+
 from flask import Flask, jsonify, render_template, request
 from peewee import DataError
 from werkzeug.exceptions import BadRequest, HTTPException

@@ -1,4 +1,5 @@
 """Template filters for figures a person reads."""
+
 from __future__ import annotations
 
 import datetime as dt

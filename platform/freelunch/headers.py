@@ -8,6 +8,7 @@ inline block carries this request's nonce (templates/rq_dashboard/base.html), so
 markup injected into a page cannot run, whatever an upstream template forgets
 to escape.
 """
+
 from __future__ import annotations
 
 import secrets
@@ -49,17 +50,19 @@ def mturk_origins() -> list[str]:
 
 
 def _policy(script_src: str, frame_ancestors: str, form_action: str) -> str:
-    return "; ".join((
-        "default-src 'self'",
-        f"script-src {script_src}",
-        "style-src 'self' 'unsafe-inline'",  # htmx injects its indicator style; styles cannot run code
-        "img-src * data: blob:",  # datasets may list images by external URL
-        "connect-src 'self'",
-        "object-src 'none'",
-        "base-uri 'none'",
-        f"form-action {form_action}",
-        f"frame-ancestors {frame_ancestors}",
-    ))
+    return "; ".join(
+        (
+            "default-src 'self'",
+            f"script-src {script_src}",
+            "style-src 'self' 'unsafe-inline'",  # htmx injects its indicator style; styles cannot run code
+            "img-src * data: blob:",  # datasets may list images by external URL
+            "connect-src 'self'",
+            "object-src 'none'",
+            "base-uri 'none'",
+            f"form-action {form_action}",
+            f"frame-ancestors {frame_ancestors}",
+        )
+    )
 
 
 def content_security_policy(blueprint: str | None) -> str:

@@ -3,6 +3,7 @@
 File in, file out, no database: so votes from anywhere (an old campaign, another
 platform) can be aggregated the way the dashboard does (docs/review.md).
 """
+
 from __future__ import annotations
 
 import click
@@ -33,22 +34,46 @@ def _write(path: str, header, rows) -> int:
         raise click.ClickException(f"{path}: cannot be written ({error.strerror or error}).") from error
 
 
-VOTES = click.option("--votes", "votes_path", required=True, type=click.Path(dir_okay=False),
-                     help="CSV with a header image,class,worker,selected (0/1), one vote a line.")
-GOLD = click.option("--gold", "gold_path", type=click.Path(dir_okay=False),
-                    help="CSV image,class,label (0/1): the controls, known labels that calibrate the workers.")
+VOTES = click.option(
+    "--votes",
+    "votes_path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="CSV with a header image,class,worker,selected (0/1), one vote a line.",
+)
+GOLD = click.option(
+    "--gold",
+    "gold_path",
+    type=click.Path(dir_okay=False),
+    help="CSV image,class,label (0/1): the controls, known labels that calibrate the workers.",
+)
 OUTPUT = click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="File to write.")
 
 
 @labels.command("aggregate", with_appcontext=False)
 @VOTES
 @GOLD
-@click.option("--model", type=click.Choice(aggregation.MODELS), default="ds", show_default=True,
-              help="ds: Dawid–Skene (per-worker sensitivity and specificity); mv: selection frequency.")
-@click.option("--target-precision", type=share, default=rounds.DEFAULT_TARGET, show_default=True,
-              help="ds: yes once P(yes) reaches it; no once P(no) reaches it or 0.95, whichever is lower.")
-@click.option("--threshold", type=click.FloatRange(0, 1), default=0.7, show_default=True,
-              help="mv: yes once this share of the votes selected the image.")
+@click.option(
+    "--model",
+    type=click.Choice(aggregation.MODELS),
+    default="ds",
+    show_default=True,
+    help="ds: Dawid–Skene (per-worker sensitivity and specificity); mv: selection frequency.",
+)
+@click.option(
+    "--target-precision",
+    type=share,
+    default=rounds.DEFAULT_TARGET,
+    show_default=True,
+    help="ds: yes once P(yes) reaches it; no once P(no) reaches it or 0.95, whichever is lower.",
+)
+@click.option(
+    "--threshold",
+    type=click.FloatRange(0, 1),
+    default=0.7,
+    show_default=True,
+    help="mv: yes once this share of the votes selected the image.",
+)
 @OUTPUT
 def aggregate(votes_path, gold_path, model, target_precision, threshold, output):
     """Write labels.csv: image,class,n_votes,p_yes,decision (yes, no or open) per image and class.
@@ -63,22 +88,37 @@ def aggregate(votes_path, gold_path, model, target_precision, threshold, output)
         decisions = aggregation.decide(fitted.p_yes, target_precision)
     known = table.votes.gold != aggregation.UNKNOWN
     decisions[known] = ["yes" if g == 1 else "no" for g in table.votes.gold[known]]
-    rows = ((image, class_, int(n), f"{p:.6f}", d)
-            for (image, class_), n, p, d in zip(table.items, fitted.n_votes, fitted.p_yes, decisions))
+    rows = (
+        (image, class_, int(n), f"{p:.6f}", d)
+        for (image, class_), n, p, d in zip(table.items, fitted.n_votes, fitted.p_yes, decisions)
+    )
     n = _write(output, LABEL_COLUMNS, rows)
     counts = {d: int((decisions == d).sum()) for d in ("yes", "no", "open")}
-    click.echo(f"Wrote {n} labels ({counts['yes']} yes, {counts['no']} no, {counts['open']} open) from "
-               f"{len(table.votes.item)} votes of {len(table.workers)} workers ({model}).", err=True)
+    click.echo(
+        f"Wrote {n} labels ({counts['yes']} yes, {counts['no']} no, {counts['open']} open) from "
+        f"{len(table.votes.item)} votes of {len(table.workers)} workers ({model}).",
+        err=True,
+    )
 
 
 @labels.command("next-round", with_appcontext=False)
 @VOTES
 @GOLD
 @click.option("--target-precision", type=share, required=True, help="The precision the yes labels must reach.")
-@click.option("--max-votes", type=click.IntRange(1, 1000), default=rounds.DEFAULT_MAX_VOTES, show_default=True,
-              help="The cap: an image with this many votes is not asked again.")
-@click.option("--step", type=click.IntRange(1, 100), default=rounds.DEFAULT_STEP, show_default=True,
-              help="At most this many more votes per image in one round.")
+@click.option(
+    "--max-votes",
+    type=click.IntRange(1, 1000),
+    default=rounds.DEFAULT_MAX_VOTES,
+    show_default=True,
+    help="The cap: an image with this many votes is not asked again.",
+)
+@click.option(
+    "--step",
+    type=click.IntRange(1, 100),
+    default=rounds.DEFAULT_STEP,
+    show_default=True,
+    help="At most this many more votes per image in one round.",
+)
 @OUTPUT
 def next_round(votes_path, gold_path, target_precision, max_votes, step, output):
     """Write open.csv: image,class,more_votes for every image not yet at the target and under the cap."""
@@ -87,8 +127,11 @@ def next_round(votes_path, gold_path, target_precision, max_votes, step, output)
     more = rounds.next_round(fitted, table.votes.gold, target_precision, max_votes, step)
     rows = ((image, class_, int(m)) for (image, class_), m in zip(table.items, more) if m > 0)
     n = _write(output, OPEN_COLUMNS, rows)
-    click.echo(f"{n} of {table.votes.n_items} images need {int(more.sum())} more votes "
-               f"(target precision {target_precision}, cap {max_votes}).", err=True)
+    click.echo(
+        f"{n} of {table.votes.n_items} images need {int(more.sum())} more votes "
+        f"(target precision {target_precision}, cap {max_votes}).",
+        err=True,
+    )
 
 
 @labels.command("flags")
@@ -106,7 +149,11 @@ def flags(batch_id):
         click.echo("selections on controls only:" if selected_only else "all control answers:")
         click.echo(f"  {'flag':<12} {'flagged':>8} {'error':>7} {'unflagged':>9} {'error':>7} {'ratio':>6}")
         for row in byproduct_flags.report(found, selected_only):
+
             def rate(value):
                 return "—" if value is None else f"{value:.3f}"
-            click.echo(f"  {row.flag:<12} {row.flagged:>8} {rate(row.error_flagged):>7} {row.unflagged:>9} "
-                       f"{rate(row.error_unflagged):>7} {rate(row.risk_ratio):>6}")
+
+            click.echo(
+                f"  {row.flag:<12} {row.flagged:>8} {rate(row.error_flagged):>7} {row.unflagged:>9} "
+                f"{rate(row.error_unflagged):>7} {rate(row.risk_ratio):>6}"
+            )

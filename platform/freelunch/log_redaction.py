@@ -5,6 +5,7 @@ A logging filter on the web servers' access loggers (werkzeug's for ``make run``
 gunicorn's when an access log is turned on) rewrites those values before any
 handler writes the line.
 """
+
 from __future__ import annotations
 
 import logging

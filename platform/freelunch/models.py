@@ -4,6 +4,7 @@ Every table a tenant owns carries its ``organization`` directly (denormalised
 from its parent), so that one mechanism, ``TenantModel.owned``, scopes any
 dashboard query to the current organization without a join.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -29,7 +30,7 @@ from .db import database
 
 
 def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 def new_token() -> str:
@@ -339,8 +340,11 @@ class PointerChunk(BaseModel):
     @staticmethod
     def of_submission():
         """The condition that a chunk is one its page's submission reported: same page, sent from the submitting tab."""
-        return ((PointerChunk.assignment == PageSubmission.assignment) & (PointerChunk.pageno == PageSubmission.pageno)
-                & (PointerChunk.tab == PageSubmission.tab))
+        return (
+            (PointerChunk.assignment == PageSubmission.assignment)
+            & (PointerChunk.pageno == PageSubmission.pageno)
+            & (PointerChunk.tab == PageSubmission.tab)
+        )
 
 
 # --- MTurk: what reconciliation learnt, and what we asked MTurk to do ---------------

@@ -1,4 +1,5 @@
 """What every dashboard page needs to draw its navigation."""
+
 from flask import Flask
 from flask_login import current_user
 

@@ -4,6 +4,7 @@ The page number comes from the ``page`` query argument, so paginated URLs need
 no route parameter and bookmarks keep working; a number past the end shows the
 last page rather than an empty one.
 """
+
 from __future__ import annotations
 
 import math

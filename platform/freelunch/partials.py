@@ -9,6 +9,7 @@ A response whose request asked ``wanted()`` differs by those headers, so it says
 ``Vary: HX-Request, HX-History-Restore-Request`` (added after the view returns): no cache
 hands a fragment to a full load or the reverse.
 """
+
 from __future__ import annotations
 
 from flask import Flask, Response, g, render_template, request

@@ -1,4 +1,5 @@
 """Redis connections and RQ queues, one pool per process."""
+
 from __future__ import annotations
 
 from functools import cache

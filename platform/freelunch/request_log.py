@@ -4,6 +4,7 @@ Every request logged would bury the few that matter (an idle batch page polls
 every 5 s, an annotator's page posts pointer batches every second), so requests
 that answered below 400 within ``REQUEST_LOG_SLOW_MS`` are not logged.
 """
+
 from __future__ import annotations
 
 import logging
@@ -34,8 +35,15 @@ def install(app: Flask) -> None:
         started = g.pop("request_started", None)
         ms = 1000 * (time.perf_counter() - started) if started is not None else 0.0
         if response.status_code >= 400 or ms >= slow_ms:
-            log.log(logging.WARNING if response.status_code >= 500 else logging.INFO, "%s %s %s %.0f ms%s",
-                    request.method, _path(), response.status_code, ms, " (slow)" if ms >= slow_ms else "")
+            log.log(
+                logging.WARNING if response.status_code >= 500 else logging.INFO,
+                "%s %s %s %.0f ms%s",
+                request.method,
+                _path(),
+                response.status_code,
+                ms,
+                " (slow)" if ms >= slow_ms else "",
+            )
         return response
 
 

@@ -4,6 +4,7 @@ descending), so a sorted list is a URL (bookmarks, Back, a reload keep it), like
 A view names its sortable columns and a default; ``templates/_sorting.html``'s ``th`` draws the header
 links that flip the order and keep every other argument.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -6,6 +6,7 @@ local files ``/media/<path>?t=<hour>&s=<signature>`` (the media blueprint; itsda
 SECRET_KEY). The hour is rounded down, so a page's image URLs stay the same for
 an hour and browsers keep caching them.
 """
+
 from __future__ import annotations
 
 import io
@@ -120,7 +121,9 @@ def backend() -> Backend:
                 "s3",
                 region_name=current_app.config.get("AWS_REGION"),
                 endpoint_url=current_app.config.get("S3_ENDPOINT_URL"),
-                config=Config(signature_version="s3v4"),  # SigV2 pre-signed URLs are deprecated and refused by newer regions
+                config=Config(
+                    signature_version="s3v4"
+                ),  # SigV2 pre-signed URLs are deprecated and refused by newer regions
             )
             store = S3Storage(bucket, client)
         else:

@@ -5,6 +5,7 @@ against the user's memberships on every request, so a removed member loses
 access at once. Dashboard blueprints call ``protect(bp)``; views fetch rows with
 ``owned_or_404`` and list them with ``Model.owned(current_org())``.
 """
+
 from __future__ import annotations
 
 from functools import wraps

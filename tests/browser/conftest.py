@@ -2,6 +2,7 @@
 
 Skipped when /usr/bin/chromium is missing, unless FREELUNCH_REQUIRE_BROWSER=1 (CI), then failed.
 """
+
 from __future__ import annotations
 
 import os
@@ -9,12 +10,17 @@ import threading
 
 import pytest
 from werkzeug.serving import make_server
-
 from worker import free_port
 
 CHROMIUM = "/usr/bin/chromium"
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-         "--disable-sync", "--no-first-run"]
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 @pytest.fixture(scope="session")

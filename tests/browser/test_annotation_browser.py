@@ -1,23 +1,48 @@
 """A scripted worker in real Chromium; the export must show exactly what was done (record-format.md)."""
+
 from __future__ import annotations
 
 import re
 import time
 
 import pytest
+from factories import make_batch
+from worker import (
+    GEOMETRY_JS,
+    NEUTRAL,
+    at,
+    click,
+    distance_to_path,
+    flush_until_complete,
+    glide,
+    jump,
+    stored_events,
+    submit,
+    wait_loaded,
+)
 
 from freelunch.models import Assignment, Hit, PageSubmission, PointerChunk
 from freelunch.services import demo
 from freelunch.services.exports.seed import seed_records
-from factories import make_batch
-from worker import (GEOMETRY_JS, NEUTRAL, at, click, distance_to_path, flush_until_complete, glide, jump,
-                    stored_events, submit, wait_loaded)
 
 pytestmark = pytest.mark.browser
 
-RECORD_FIELDS = ["imageID", "originalImageHeight", "originalImageWidth", "imageHeight", "imageWidth", "imagePosition",
-                 "hoveredRecord", "hoveredCount", "mouseTracking", "selected", "selectedCount", "selectedRecord",
-                 "estimateTime", "worker_id"]
+RECORD_FIELDS = [
+    "imageID",
+    "originalImageHeight",
+    "originalImageWidth",
+    "imageHeight",
+    "imageWidth",
+    "imagePosition",
+    "hoveredRecord",
+    "hoveredCount",
+    "mouseTracking",
+    "selected",
+    "selectedCount",
+    "selectedRecord",
+    "estimateTime",
+    "worker_id",
+]
 
 
 @pytest.fixture
@@ -103,11 +128,14 @@ def test_export_matches_what_the_worker_did(app, live_server, page, org):
         records = list(seed_records(batch))
     assert len(records) == 12
     for record in records:
-        assert list(record)[:len(RECORD_FIELDS)] == RECORD_FIELDS
+        assert list(record)[: len(RECORD_FIELDS)] == RECORD_FIELDS
         assert record["worker_id"] == assignment.worker_id and re.fullmatch(r"[0-9A-F]{10}", record["worker_id"])
         geometry = (dom if record["pageno"] == 1 else dom2)[record["gridIndex"]]
         assert record["imageID"] == geometry["key"]
-        assert (record["originalImageWidth"], record["originalImageHeight"]) == (geometry["naturalWidth"], geometry["naturalHeight"])
+        assert (record["originalImageWidth"], record["originalImageHeight"]) == (
+            geometry["naturalWidth"],
+            geometry["naturalHeight"],
+        )
         assert (record["imageWidth"], record["imageHeight"]) == (geometry["width"], geometry["height"])
         assert record["imagePosition"] == {"x": geometry["x"], "y": geometry["y"]}
         assert record["hoveredCount"] == sum(h["action"] == "enter" for h in record["hoveredRecord"])
@@ -117,8 +145,11 @@ def test_export_matches_what_the_worker_did(app, live_server, page, org):
         assert all(b - a >= 15 for a, b in zip(times, times[1:])), "more than ~60 points a second"
         for point in record["mouseTracking"]:
             assert -0.01 <= point["x"] <= 1.01 and -0.01 <= point["y"] <= 1.01
-        clicks = [e for e in stored_events(assignment.id, record["pageno"])
-                  if e["type"] in ("click", "key") and e["i"] == record["gridIndex"]]
+        clicks = [
+            e
+            for e in stored_events(assignment.id, record["pageno"])
+            if e["type"] in ("click", "key") and e["i"] == record["gridIndex"]
+        ]
         assert record["selectedCount"] == sum(e["selected"] for e in clicks) == len(record["selectedRecord"])
         assert record["selected"] == (clicks[-1]["selected"] if clicks else False)
         assert abs(record["estimateTime"] - expected_estimate(record, [e for e in clicks if e["type"] == "click"])) <= 2
@@ -145,7 +176,9 @@ def test_export_matches_what_the_worker_did(app, live_server, page, org):
     assert all(distance_to_path(p["x"], p["y"], path_d) <= 0.01 for p in second["mouseTracking"])
     # Image 2: the keyboard, no pointer coordinates.
     assert by_key["selected"] and by_key["hoveredCount"] == 0 and by_key["mouseTracking"] == []
-    assert [set(r) for r in by_key["selectedRecord"]] == [{"time", "input"}] and by_key["selectedRecord"][0]["input"] == "keyboard"
+    assert [set(r) for r in by_key["selectedRecord"]] == [{"time", "input"}] and by_key["selectedRecord"][0][
+        "input"
+    ] == "keyboard"
     assert by_key["estimateTime"] == 0
     # Image 4: three enters and leaves.
     assert fourth["hoveredCount"] == 3 and not fourth["selected"] and fourth["selectedRecord"] == []
@@ -202,8 +235,10 @@ def test_preview_shows_the_task_and_sends_nothing(app, live_server, page, org):
     hit = batch.hits.get()
     requests = []
     page.on("request", lambda request: requests.append(request.url))
-    page.goto(f"{live_server}/annotate?imageNetHitId={hit.key}&assignmentId=ASSIGNMENT_ID_NOT_AVAILABLE&hitId=X"
-              "&turkSubmitTo=https://www.mturk.com")
+    page.goto(
+        f"{live_server}/annotate?imageNetHitId={hit.key}&assignmentId=ASSIGNMENT_ID_NOT_AVAILABLE&hitId=X"
+        "&turkSubmitTo=https://www.mturk.com"
+    )
     wait_loaded(page)
     assert "accept the HIT" in page.inner_text(".banner")
     glide(page, 0, [(0.2, 0.2), (0.8, 0.8)], seconds=0.4)
@@ -257,6 +292,7 @@ def test_mturk_completion_and_one_hit_per_worker(app, live_server, page, org):
 
 def test_broken_images_are_replaced_or_dropped(app, live_server, page, org):
     import os
+
     from freelunch.models import HitPage, Image
 
     batch = make_batch(app, org, pages=2, per_page=6)

@@ -3,6 +3,7 @@
 Uses a throwaway redis-server on a free port (never the shared one), with an
 append-only file so that a restart keeps what was accepted before the stop.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -11,11 +12,11 @@ import time
 
 import pytest
 import redis as redis_py
+from factories import make_batch
+from worker import NEUTRAL, flush_until_complete, free_port, glide, jump, submit, wait_loaded
 
 from freelunch.models import Assignment, PageSubmission, PointerChunk
 from freelunch.services.exports.seed import seed_records
-from factories import make_batch
-from worker import NEUTRAL, flush_until_complete, free_port, glide, jump, submit, wait_loaded
 
 pytestmark = pytest.mark.browser
 REDIS_SERVER = shutil.which("redis-server")
@@ -33,9 +34,23 @@ class ThrowawayRedis:
 
     def start(self) -> None:
         self.process = subprocess.Popen(
-            [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.directory),
-             "--save", "", "--appendonly", "yes", "--appendfsync", "always"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                REDIS_SERVER,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(self.directory),
+                "--save",
+                "",
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
@@ -99,7 +114,9 @@ def test_a_page_interrupted_by_a_redis_outage_ends_complete(app, live_server, pa
     pages = list(PageSubmission.select().order_by(PageSubmission.pageno))
     assignment = Assignment.get()
     for stored in pages:
-        chunks = PointerChunk.select().where(PointerChunk.assignment == assignment, PointerChunk.pageno == stored.pageno)
+        chunks = PointerChunk.select().where(
+            PointerChunk.assignment == assignment, PointerChunk.pageno == stored.pageno
+        )
         assert sorted(c.seq for c in chunks) == list(range(stored.chunks_reported))
     with app.app_context():
         records = {(r["pageno"], r["gridIndex"]): r for r in seed_records(batch)}

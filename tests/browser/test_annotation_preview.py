@@ -1,12 +1,13 @@
 """The requester previews a HIT exactly as a worker sees it, with the seed's live debug counters; nothing is stored."""
+
 from __future__ import annotations
 
 import pytest
-
-from freelunch.models import Assignment, Hit, PageSubmission
 from factories import make_batch
 from support import log_in
-from worker import NEUTRAL, at, click, glide, jump, wait_loaded
+from worker import NEUTRAL, click, glide, jump, wait_loaded
+
+from freelunch.models import Assignment, Hit, PageSubmission
 
 pytestmark = pytest.mark.browser
 
@@ -41,7 +42,9 @@ def test_preview_shows_live_counters_and_records_nothing(app, live_server, page,
     assert abs(x - 0.6) < 0.05 and abs(y - 0.7) < 0.05
 
     click(preview, 1, 0.5, 0.5)
-    preview.wait_for_function("() => document.querySelectorAll('.cell .debug-counters')[1].textContent.startsWith('sel 1')")
+    preview.wait_for_function(
+        "() => document.querySelectorAll('.cell .debug-counters')[1].textContent.startsWith('sel 1')"
+    )
     assert preview.locator(".cell").nth(1).get_attribute("class").split().count("selected") == 1
 
     preview.locator(".debug-bar a", has_text="2").first.click()
@@ -53,4 +56,3 @@ def test_preview_shows_live_counters_and_records_nothing(app, live_server, page,
     assert "blur" in preview.locator("form#task").get_attribute("class")
 
     assert Assignment.select().count() == 0 and PageSubmission.select().count() == 0
-

@@ -1,5 +1,6 @@
 """The builder on a 1,000-class dataset in Chromium: search, "only classes with images", select all matching,
 and a cost line that prices the choice as the server will build it."""
+
 from __future__ import annotations
 
 import json
@@ -7,12 +8,12 @@ import time
 from decimal import Decimal
 
 import pytest
+from support import log_in
 
 from freelunch.models import Batch, Candidate, Dataset, Hit, HitPage, Image, ImageClass
+from freelunch.presets import IMAGENET_1K
 from freelunch.services.batches.builder import plan
 from freelunch.services.mturk.cost import estimate
-from freelunch.presets import IMAGENET_1K
-from support import log_in
 
 pytestmark = pytest.mark.browser
 
@@ -23,21 +24,35 @@ FISH = {"n01440764": 14, "n01443537": 9, "n01484850": 0}  # tench, goldfish (wit
 def imagenet(org) -> Dataset:
     """The 1,000 ImageNet classes; only FISH's first two have candidates (and 2 + 2 controls each)."""
     dataset = Dataset.create(organization=org, name="ImageNet-1k")
-    ImageClass.insert_many([dict(organization=org, dataset=dataset, key=c["wnid"], names=c["synset"], description=c["gloss"])
-                            for c in IMAGENET_CLASSES]).execute()
+    ImageClass.insert_many(
+        [
+            dict(organization=org, dataset=dataset, key=c["wnid"], names=c["synset"], description=c["gloss"])
+            for c in IMAGENET_CLASSES
+        ]
+    ).execute()
     for key, candidates in FISH.items():
         image_class = ImageClass.get(ImageClass.dataset == dataset, ImageClass.key == key)
-        for n, role in enumerate(["candidate"] * candidates + (["positive"] * 2 + ["negative"] * 2 if candidates else [])):
-            image = Image.create(organization=org, dataset=dataset, key=f"{key}/{n}", url=f"https://img.example/{key}/{n}.jpg",
-                                 width=400, height=300)
+        for n, role in enumerate(
+            ["candidate"] * candidates + (["positive"] * 2 + ["negative"] * 2 if candidates else [])
+        ):
+            image = Image.create(
+                organization=org,
+                dataset=dataset,
+                key=f"{key}/{n}",
+                url=f"https://img.example/{key}/{n}.jpg",
+                width=400,
+                height=300,
+            )
             Candidate.create(organization=org, image=image, image_class=image_class, role=role)
     return dataset
 
 
 def cost_line(pages: int, hits: int, assignments: int, reward: str) -> str:
     e = estimate(hits, assignments, Decimal(reward))
-    return (f"{pages} pages · {hits} HITs · {hits * assignments} assignments · on MTurk ${e.total:,.2f} "
-            f"(${e.rewards:,.2f} rewards + ${e.fees:,.2f} MTurk fee)")
+    return (
+        f"{pages} pages · {hits} HITs · {hits * assignments} assignments · on MTurk ${e.total:,.2f} "
+        f"(${e.rewards:,.2f} rewards + ${e.fees:,.2f} MTurk fee)"
+    )
 
 
 def test_builder_filters_a_thousand_classes_and_prices_the_choice(app, live_server, page, make_account, run_jobs):
@@ -60,14 +75,21 @@ def test_builder_filters_a_thousand_classes_and_prices_the_choice(app, live_serv
     page.fill("[data-class-search]", "fish")
     page.check("[data-with-images]")
     assert [t.strip() for t in page.locator("[data-class-list] li:visible").all_inner_texts()] == [
-        "n01443537 · goldfish, Carassius auratus · 9 candidates, 2 + 2 controls"]
+        "n01443537 · goldfish, Carassius auratus · 9 candidates, 2 + 2 controls"
+    ]
     page.fill("[data-class-search]", "")
     page.click("[data-select-matching]")
     assert page.inner_text("[data-class-count]").startswith("2 of 1,000 classes shown · 2 selected.")
 
     # The cost line follows every number: 6 images with 1 + 1 controls leaves 4 candidates a page.
-    for name, value in [("pages_per_hit", "2"), ("images_per_page", "6"), ("positives_per_page", "1"),
-                        ("negatives_per_page", "1"), ("assignments_per_hit", "12"), ("reward", "0.35")]:
+    for name, value in [
+        ("pages_per_hit", "2"),
+        ("images_per_page", "6"),
+        ("positives_per_page", "1"),
+        ("negatives_per_page", "1"),
+        ("assignments_per_hit", "12"),
+        ("reward", "0.35"),
+    ]:
         page.fill(f"input[name={name}]", value)
     pages, hits = plan([14, 9], 6, 2, 2)
     assert (pages, hits) == (7, 4)

@@ -1,24 +1,34 @@
 """The batch page in Chromium: tabs swap in place with their own URLs, Back and a reload land on the same tab,
 and the status line follows a build without a reload."""
+
 from __future__ import annotations
 
 import pytest
+from factories import make_dataset
+from support import log_in
 
 from freelunch.models import Batch
 from freelunch.services.batches import builder
-from factories import make_dataset
-from support import log_in
 
 pytestmark = pytest.mark.browser
 
 
-def test_tabs_swap_in_place_keep_their_urls_and_the_status_follows_the_build(app, live_server, page, make_account,
-                                                                               run_jobs):
+def test_tabs_swap_in_place_keep_their_urls_and_the_status_follows_the_build(
+    app, live_server, page, make_account, run_jobs
+):
     _, org = make_account("requester@example.org", "Lab")
     with app.app_context():
         dataset = make_dataset(org, classes=("n01",), candidates=20)
-        batch = Batch.create(organization=org, dataset=dataset, name="Tabs", pages_per_hit=2, images_per_page=6,
-                             positives_per_page=1, negatives_per_page=1, assignments_per_hit=2)
+        batch = Batch.create(
+            organization=org,
+            dataset=dataset,
+            name="Tabs",
+            pages_per_hit=2,
+            images_per_page=6,
+            positives_per_page=1,
+            negatives_per_page=1,
+            assignments_per_hit=2,
+        )
         builder.start_build(batch, None)
     log_in(page, live_server, "requester@example.org")
     base = f"{live_server}/batches/{batch.id}"

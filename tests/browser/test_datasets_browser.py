@@ -3,6 +3,7 @@
 Every in-page action must be an HTMX swap: a marker set on ``window`` at the
 start survives only if the page never reloads.
 """
+
 from __future__ import annotations
 
 import io
@@ -85,8 +86,10 @@ def test_requester_imports_edits_and_builds_without_reloads(app, live_server, pa
     page.wait_for_selector(".job-done:has-text('8 candidate rows')", timeout=15_000)
     assert still_same_page(page)
     page.goto(f"{live_server}/datasets/{dataset.id}/images?class=n01440764")
-    page.wait_for_function("() => document.querySelectorAll('.thumbs img').length === 14 && "
-                           "Array.from(document.querySelectorAll('.thumbs img')).every(i => i.complete && i.naturalWidth > 0)")
+    page.wait_for_function(
+        "() => document.querySelectorAll('.thumbs img').length === 14 && "
+        "Array.from(document.querySelectorAll('.thumbs img')).every(i => i.complete && i.naturalWidth > 0)"
+    )
 
     # The builder: the fee warning follows the assignments field; the build runs as a job.
     page.goto(f"{live_server}/batches/new?dataset_id={dataset.id}")

@@ -5,6 +5,7 @@ and downloads every export.
 The requester's batch page is never reloaded while the annotator works: the progress panel must update
 itself (a marker set on ``window`` survives only without a reload).
 """
+
 from __future__ import annotations
 
 import csv
@@ -15,17 +16,20 @@ from pathlib import Path
 
 import pytest
 from PIL import Image as PILImage
+from worker import NEUTRAL, click, flush_until_complete, glide, jump, submit, wait_loaded
 
 from freelunch import storage
 from freelunch.models import Assignment, Batch, Dataset, ImageClass
 from freelunch.presets import IMAGENET_1K
-from worker import NEUTRAL, click, flush_until_complete, glide, jump, submit, wait_loaded
 
 pytestmark = pytest.mark.browser
 
 TENCH = "n01440764"
-PLAN = [(f"{TENCH}/cand_{n}", "candidate") for n in range(8)] + [
-    (f"{TENCH}/pos_{n}", "positive") for n in range(2)] + [(f"{TENCH}/neg_{n}", "negative") for n in range(2)]
+PLAN = (
+    [(f"{TENCH}/cand_{n}", "candidate") for n in range(8)]
+    + [(f"{TENCH}/pos_{n}", "positive") for n in range(2)]
+    + [(f"{TENCH}/neg_{n}", "negative") for n in range(2)]
+)
 
 
 def manifest(app, media_root: str, base_url: str, folder: Path) -> str:
@@ -107,7 +111,7 @@ def test_a_requester_runs_a_campaign_end_to_end(app, app_config, live_server, br
     page.click(".tabs a:has-text('Lab links')")
     page.fill("input[name=label]", "Ada's session")
     page.click("button:has-text('Generate a lab link')")
-    lab_link = page.input_value("#lab-links tr:has-text(\"Ada's session\") input[readonly]")
+    lab_link = page.input_value('#lab-links tr:has-text("Ada\'s session") input[readonly]')
     page.click(".tabs a:has-text('Overview')")
 
     # The annotator, in a browser context of their own: moves over images, selects some, submits both pages.
@@ -178,15 +182,24 @@ def test_a_requester_runs_a_campaign_end_to_end(app, app_config, live_server, br
     for title in ("Seed-format JSON Lines", "Image records CSV", "Labels CSV", "Workers CSV"):
         page.wait_for_selector(f".export-row:has-text('{title}') a:has-text('Download')", timeout=15_000)
 
-    seed = [json.loads(line) for line in downloaded(page, ".export-row:has-text('Seed-format') a:has-text('Download')").splitlines()]
+    seed = [
+        json.loads(line)
+        for line in downloaded(page, ".export-row:has-text('Seed-format') a:has-text('Download')").splitlines()
+    ]
     assert len(seed) == 12 and {r["worker_id"] for r in seed} == {assignment.worker_id}
     first = next(r for r in seed if r["pageno"] == 1 and r["gridIndex"] == 0)
     assert first["selected"] is True and len(first["mouseTracking"]) >= 5 and first["hoveredCount"] >= 1
-    records = list(csv.DictReader(io.StringIO(downloaded(page, ".export-row:has-text('Image records') a:has-text('Download')"))))
+    records = list(
+        csv.DictReader(io.StringIO(downloaded(page, ".export-row:has-text('Image records') a:has-text('Download')")))
+    )
     assert len(records) == 12 and {r["role"] for r in records} == {"candidate", "positive", "negative"}
-    labels = list(csv.DictReader(io.StringIO(downloaded(page, ".export-row:has-text('Labels CSV') a:has-text('Download')"))))
+    labels = list(
+        csv.DictReader(io.StringIO(downloaded(page, ".export-row:has-text('Labels CSV') a:has-text('Download')")))
+    )
     # 8 candidates and the controls shown (a control may be drawn for both pages); one annotation decides
     assert len(labels) == len({r["imageID"] for r in seed}) >= 10
     assert {r["image_id"] for r in labels if r["label"] == "1"} == {r["imageID"] for r in seed if r["selected"]}
-    workers = list(csv.DictReader(io.StringIO(downloaded(page, ".export-row:has-text('Workers CSV') a:has-text('Download')"))))
+    workers = list(
+        csv.DictReader(io.StringIO(downloaded(page, ".export-row:has-text('Workers CSV') a:has-text('Download')")))
+    )
     assert [(w["worker_id"], w["pages"]) for w in workers] == [(assignment.worker_id, "2")]

@@ -1,12 +1,12 @@
 """Exports in Chromium: the results page's "Export these labels as CSV" keeps the decision filter, and one click
 (the Export button) ends in a download once the job is done."""
+
 from __future__ import annotations
 
 import csv
 from pathlib import Path
 
 import pytest
-
 from factories import make_campaign
 from support import log_in
 
@@ -18,7 +18,9 @@ def test_filtered_labels_export_downloads_itself(app, live_server, page, make_ac
     with app.app_context():
         campaign = make_campaign(org)
     log_in(page, live_server, "owner@example.org")
-    page.goto(f"{live_server}/review/batches/{campaign.batch.id}/results?threshold=0.5&min_annotations=1&min_accuracy=0")
+    page.goto(
+        f"{live_server}/review/batches/{campaign.batch.id}/results?threshold=0.5&min_annotations=1&min_accuracy=0"
+    )
     page.select_option("select[name=decision]", "yes")
     page.click("#results button:has-text('Apply')")
     page.wait_for_url("**decision=yes**")

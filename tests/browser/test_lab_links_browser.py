@@ -1,20 +1,22 @@
 """Lab annotators in Chromium: instructions before the grid, a sticky bar at 1280x800, the empty-page question,
 their typed name on the review pages, and a finished link that stays finished."""
+
 from __future__ import annotations
 
 import pytest
-
-from freelunch.models import Assignment, LabLink, PageSubmission
-from freelunch.services.exports.seed import seed_records
 from factories import make_batch
 from support import log_in
 from worker import click, wait_loaded
+
+from freelunch.models import Assignment, LabLink, PageSubmission
+from freelunch.services.exports.seed import seed_records
 
 pytestmark = pytest.mark.browser
 
 
 def test_a_lab_annotator_is_instructed_asked_once_about_an_empty_page_and_named_for_the_lead(
-        app, live_server, browser, page, make_account):
+    app, live_server, browser, page, make_account
+):
     _, org = make_account("lead@example.org", "Lab")
     batch = make_batch(app, org, pages=2, per_page=12, versions=("POINTER_NO_ORIGINAL",))
     with app.app_context():

@@ -5,6 +5,7 @@ The stand-in throttles the first call of every operation and drops one create's 
 request against MTurk's model. A second worker submits on MTurk without sending us anything: the rules must
 leave that one alone. No raw WorkerId may reach the database or the access log.
 """
+
 from __future__ import annotations
 
 import logging
@@ -13,13 +14,13 @@ from decimal import Decimal
 
 import pytest
 from click.testing import CliRunner
-from flask.cli import ScriptInfo
-
 from factories import make_batch
-from freelunch.cli import cli
-from freelunch.models import Assignment, Decision, MTurkAssignment, MTurkHit, ReviewRules
+from flask.cli import ScriptInfo
 from support import database_dump, log_in
 from worker import NEUTRAL, click, flush_until_complete, glide, jump, submit, wait_loaded
+
+from freelunch.cli import cli
+from freelunch.models import Assignment, Decision, MTurkAssignment, MTurkHit, ReviewRules
 
 pytestmark = pytest.mark.browser
 
@@ -110,8 +111,18 @@ def test_a_paid_batch_rehearsed_on_the_local_mturk(app, live_server, page, local
         assert local_mturk.store.assignments[absent].status == "Submitted"
     assert Decision.select().count() == 1
 
-    bonus = ["mturk", "bonus", "--batch", str(batch.id), "--assignment", assignment_id, "--amount", "0.25",
-             "--reason", "Careful pointer work"]
+    bonus = [
+        "mturk",
+        "bonus",
+        "--batch",
+        str(batch.id),
+        "--assignment",
+        assignment_id,
+        "--amount",
+        "0.25",
+        "--reason",
+        "Careful pointer work",
+    ]
     assert "paid." in run(app, *bonus)
     assert "paid before, nothing sent" in run(app, *bonus)
     with local_mturk.store.lock:

@@ -1,12 +1,13 @@
 """Tables in Chromium: a header click sorts (and again, the other way), a filter narrows, and the URL keeps both,
 so Back and a reload show the same list."""
+
 from __future__ import annotations
 
 import pytest
-
-from freelunch.models import Batch
 from factories import make_campaign, make_dataset
 from support import log_in
+
+from freelunch.models import Batch
 
 pytestmark = pytest.mark.browser
 

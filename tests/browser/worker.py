@@ -1,4 +1,5 @@
 """A scripted worker for the browser tests: pointer paths over images, clicks, keys, and what the DOM says."""
+
 from __future__ import annotations
 
 import json

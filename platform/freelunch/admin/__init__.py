@@ -1,4 +1,5 @@
 """The site admins' area: every organization and user, the ingest buffer, and the RQ queues."""
+
 from flask import Blueprint, abort
 from flask_login import current_user, login_required
 

@@ -12,6 +12,7 @@ so every string in the monitor's JSON is HTML-escaped on the way out (the
 templates then show it as text), and the headers module's CSP refuses inline
 script besides.
 """
+
 from __future__ import annotations
 
 import json

@@ -4,6 +4,7 @@ Workers have no account and, inside MTurk's iframe, no usable cookies: every
 route here is csrf-exempt and identifies the worker by the signed assignment
 token carried in the URL and the forms.
 """
+
 from flask import Blueprint
 
 from ..extensions import csrf

@@ -13,8 +13,9 @@ MAX_SUMMARY_BYTES = 4 * 1024 * 1024  # a 48-image page summary is ~50 KB even af
 
 @bp.errorhandler(AnnotationError)
 def _refused(error: AnnotationError):
-    return partials.render("annotate/message.html", "annotate/_message.html", error.status, message=error.message,
-                           status=error.status)
+    return partials.render(
+        "annotate/message.html", "annotate/_message.html", error.status, message=error.message, status=error.status
+    )
 
 
 def _term(image_class: ImageClass) -> str:
@@ -27,10 +28,17 @@ def _task(state: annotation.Progress, version: str, token: str, partial: bool, d
     image_class = view.hit_page.image_class
     spares = [{"key": i.key, "src": storage.image_src(i)} for i in view.spares]
     context = dict(
-        view=view, version=version, image_class=image_class, term=_term(image_class),
+        view=view,
+        version=version,
+        image_class=image_class,
+        term=_term(image_class),
         definition=image_class.description[:1].upper() + image_class.description[1:],
-        token=token, preview=not token, debug=debug,
-        images=[(i, storage.image_src(i)) for i in view.images], spares=json.dumps(spares), **extra,
+        token=token,
+        preview=not token,
+        debug=debug,
+        images=[(i, storage.image_src(i)) for i in view.images],
+        spares=json.dumps(spares),
+        **extra,
     )
     return render_template("annotate/_task.html" if partial else "annotate/page.html", **context)
 

@@ -5,6 +5,7 @@ limits count only failures (a bot trying many passwords on one account, from
 many addresses), so the account's owner, who gets in, is never held up. Both
 live in Redis through Flask-Limiter; a refusal is a 429 with Retry-After.
 """
+
 from __future__ import annotations
 
 from flask import Response, request
@@ -35,5 +36,11 @@ def per_address(name: str):
 
 
 def failures_per_account(key_func=_account):
-    return limiter.limit(FAILURES_PER_ACCOUNT, key_func=key_func, methods=["POST"], scope="account",
-                         deduct_when=_failed, error_message=MESSAGE)
+    return limiter.limit(
+        FAILURES_PER_ACCOUNT,
+        key_func=key_func,
+        methods=["POST"],
+        scope="account",
+        deduct_when=_failed,
+        error_message=MESSAGE,
+    )

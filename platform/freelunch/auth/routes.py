@@ -3,9 +3,19 @@ from urllib.parse import urlsplit
 from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
-from ..services.accounts.users import (AccountError, InviteUsed, end_sessions,
-                                       change_password as change_account_password, accept_invite, authenticate, sign_up,
-                                       sign_up_with_invite, usable_invite)
+from ..services.accounts.users import (
+    AccountError,
+    InviteUsed,
+    accept_invite,
+    authenticate,
+    end_sessions,
+    sign_up,
+    sign_up_with_invite,
+    usable_invite,
+)
+from ..services.accounts.users import (
+    change_password as change_account_password,
+)
 from ..tenancy import switch_to
 from . import bp, limits
 from .forms import InviteSignupForm, LoginForm, PasswordChangeForm, SignupForm

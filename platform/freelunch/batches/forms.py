@@ -2,8 +2,16 @@ from decimal import Decimal
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from wtforms import (BooleanField, DecimalField, IntegerField, SelectChoice, SelectField, SelectMultipleField, StringField,
-                     TextAreaField)
+from wtforms import (
+    BooleanField,
+    DecimalField,
+    IntegerField,
+    SelectChoice,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
@@ -18,10 +26,15 @@ class Checkboxes(SelectMultipleField):
 
 
 def _count(label: str, default: int, low: int, high: int, **kwargs) -> IntegerField:
-    return IntegerField(label, default=default, validators=[
-        InputRequired(f"Give a number from {low} to {high}."),
-        NumberRange(low, high, f"Must be between {low} and {high}."),
-    ], **kwargs)
+    return IntegerField(
+        label,
+        default=default,
+        validators=[
+            InputRequired(f"Give a number from {low} to {high}."),
+            NumberRange(low, high, f"Must be between {low} and {high}."),
+        ],
+        **kwargs,
+    )
 
 
 class BatchForm(FlaskForm):
@@ -30,19 +43,41 @@ class BatchForm(FlaskForm):
     class_ids = Checkboxes("Classes", coerce=int, description="None ticked means every class of the dataset.")
     pages_per_hit = _count("Pages per HIT (N)", 10, 1, 100)
     images_per_page = _count("Images per page (M)", 48, 1, 200, description="The seed shows 3 columns; 48 per page.")
-    positives_per_page = _count("Positive controls per page", 3, 0, 199, description="ImageNetV2 used 3 positives and 3 negatives in 48.")
+    positives_per_page = _count(
+        "Positive controls per page", 3, 0, 199, description="ImageNetV2 used 3 positives and 3 negatives in 48."
+    )
     negatives_per_page = _count("Negative controls per page", 3, 0, 199)
-    assignments_per_hit = _count("Assignments per HIT", 3, 1, 100,
-                                 description=f"From {FEE_STEP_ASSIGNMENTS} on, MTurk's fee doubles (40% instead of 20%).")
-    versions = Checkboxes("Interface versions", choices=[SelectChoice(v, VERSION_MEANINGS[v]) for v in VERSIONS],
-                          default=["POINTER_ORIGINAL"], description="HITs and workers take the ticked versions in turn.")
+    assignments_per_hit = _count(
+        "Assignments per HIT",
+        3,
+        1,
+        100,
+        description=f"From {FEE_STEP_ASSIGNMENTS} on, MTurk's fee doubles (40% instead of 20%).",
+    )
+    versions = Checkboxes(
+        "Interface versions",
+        choices=[SelectChoice(v, VERSION_MEANINGS[v]) for v in VERSIONS],
+        default=["POINTER_ORIGINAL"],
+        description="HITs and workers take the ticked versions in turn.",
+    )
     one_hit_per_worker = BooleanField("One HIT per worker")
-    reward = DecimalField("Reward per assignment (USD)", places=2, default=Decimal("0.10"), validators=[
-        InputRequired("Give a reward, e.g. 0.10."), NumberRange(Decimal("0"), Decimal("100"), "Between 0 and 100 USD.")])
-    title = StringField("Title (shown to workers)", default="Label new images for machine learning dataset",
-                        validators=[DataRequired("Give the HITs a title."), Length(max=200)])
-    description = TextAreaField("Description", default="Select images containing objects of the appropriate type",
-                                validators=[Length(max=2000)])
+    reward = DecimalField(
+        "Reward per assignment (USD)",
+        places=2,
+        default=Decimal("0.10"),
+        validators=[
+            InputRequired("Give a reward, e.g. 0.10."),
+            NumberRange(Decimal("0"), Decimal("100"), "Between 0 and 100 USD."),
+        ],
+    )
+    title = StringField(
+        "Title (shown to workers)",
+        default="Label new images for machine learning dataset",
+        validators=[DataRequired("Give the HITs a title."), Length(max=200)],
+    )
+    description = TextAreaField(
+        "Description", default="Select images containing objects of the appropriate type", validators=[Length(max=2000)]
+    )
 
     def validate_reward(self, field):
         whole_cents(field)
@@ -52,8 +87,10 @@ class BatchForm(FlaskForm):
             raise ValidationError("Tick at least one interface version.")
 
     def validate_negatives_per_page(self, field):
-        if None not in (field.data, self.positives_per_page.data, self.images_per_page.data) \
-                and field.data + self.positives_per_page.data >= self.images_per_page.data:
+        if (
+            None not in (field.data, self.positives_per_page.data, self.images_per_page.data)
+            and field.data + self.positives_per_page.data >= self.images_per_page.data
+        ):
             raise ValidationError("Controls must leave room for at least one candidate image per page.")
 
 

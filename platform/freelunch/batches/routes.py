@@ -6,20 +6,30 @@ from wtforms import SelectChoice
 
 from .. import partials, sorting
 from ..annotate.routes import requester_preview
-from ..models import BATCH_STATES, VERSION_MEANINGS, VERSIONS, Assignment, Batch, Dataset, Hit, ImageClass, LabLink, utcnow
+from ..models import (
+    BATCH_STATES,
+    VERSION_MEANINGS,
+    VERSIONS,
+    Assignment,
+    Batch,
+    Dataset,
+    Hit,
+    ImageClass,
+    LabLink,
+    utcnow,
+)
+from ..mturk import panel as mturk_panel
 from ..pagination import paginate, requested_page
+from ..services import jobs, overview
 from ..services.batches import builder as batch_service
-from ..services import jobs
 from ..services.batches import survey
 from ..services.imports.classes import ImportFailure, decode
-from ..mturk import panel as mturk_panel
 from ..services.mturk.cost import FEE_STEP_ASSIGNMENTS, MAX_ASSIGNMENTS_PER_MTURK_HIT, estimate
-from ..services import overview
 from ..services.review import progress
 from ..tenancy import current_org, owned_or_404
 from . import bp
-from .tabs import render_tab
 from .forms import BatchForm, LabLinkForm, SurveyCheckForm
+from .tabs import render_tab
 
 BATCH_SORTS = {"name": Batch.name, "created": Batch.created_at, "state": Batch.state}
 CLASS_CHOICES_MAX = 2000  # the builder lists at most this many classes to tick
@@ -41,9 +51,16 @@ def index():
         dataset = owned_or_404(Dataset, int(request.args["dataset"]))
         batches = batches.where(Batch.dataset == dataset)
     page = paginate(batches)
-    return partials.render("batches/index.html", "batches/_list.html", page=page,
-                           lines=overview.batch_lines(current_org(), page.items), dataset=dataset, sort=sort,
-                           state=state, states=BATCH_STATES)
+    return partials.render(
+        "batches/index.html",
+        "batches/_list.html",
+        page=page,
+        lines=overview.batch_lines(current_org(), page.items),
+        dataset=dataset,
+        sort=sort,
+        state=state,
+        states=BATCH_STATES,
+    )
 
 
 def _builder_form(dataset_id: int | None = None) -> tuple[BatchForm, Dataset | None]:
@@ -76,8 +93,10 @@ class ClassRow:
 
     @property
     def label(self) -> str:
-        return (f"{self.key} · {', '.join(self.names[:2])} · {self.candidates} candidates, "
-                f"{self.positives} + {self.negatives} controls")
+        return (
+            f"{self.key} · {', '.join(self.names[:2])} · {self.candidates} candidates, "
+            f"{self.positives} + {self.negatives} controls"
+        )
 
     @property
     def search_text(self) -> str:
@@ -88,28 +107,58 @@ def _class_rows(dataset: Dataset | None) -> list[ClassRow]:
     if dataset is None:
         return []
     counts = batch_service.class_role_counts(dataset, None)
-    classes = (ImageClass.select(ImageClass.id, ImageClass.key, ImageClass.names)
-               .where(ImageClass.dataset == dataset).order_by(ImageClass.key).limit(CLASS_CHOICES_MAX))
-    return [ClassRow(c.id, c.key, c.names, counts[c.id].get("candidate", 0), counts[c.id].get("positive", 0),
-                     counts[c.id].get("negative", 0)) for c in classes]
+    classes = (
+        ImageClass.select(ImageClass.id, ImageClass.key, ImageClass.names)
+        .where(ImageClass.dataset == dataset)
+        .order_by(ImageClass.key)
+        .limit(CLASS_CHOICES_MAX)
+    )
+    return [
+        ClassRow(
+            c.id,
+            c.key,
+            c.names,
+            counts[c.id].get("candidate", 0),
+            counts[c.id].get("positive", 0),
+            counts[c.id].get("negative", 0),
+        )
+        for c in classes
+    ]
 
 
 def _cost_line(form: BatchForm, rows: list[ClassRow]) -> dict | None:
     """Pages, HITs and MTurk cost of the form's current choice (the builder's JS keeps it current as it changes)."""
-    numbers = (form.images_per_page.data, form.positives_per_page.data, form.negatives_per_page.data,
-               form.pages_per_hit.data, form.assignments_per_hit.data, form.reward.data)
+    numbers = (
+        form.images_per_page.data,
+        form.positives_per_page.data,
+        form.negatives_per_page.data,
+        form.pages_per_hit.data,
+        form.assignments_per_hit.data,
+        form.reward.data,
+    )
     if any(n is None for n in numbers):
         return None
     images, positives, negatives, pages_per_hit, assignments, reward = numbers
     chosen = set(form.class_ids.data or ())
     counts = [r.candidates for r in rows if r.id in chosen or not chosen]
     pages, hits = batch_service.plan(counts, images, positives + negatives, pages_per_hit)
-    return {"pages": pages, "hits": hits, "assignments": hits * assignments, "cost": estimate(hits, assignments, reward)}
+    return {
+        "pages": pages,
+        "hits": hits,
+        "assignments": hits * assignments,
+        "cost": estimate(hits, assignments, reward),
+    }
 
 
 def _builder_page(form: BatchForm, dataset: Dataset | None, status: int = 200):
-    return render_template("batches/new.html", form=form, dataset=dataset, fee_step=FEE_STEP_ASSIGNMENTS,
-                           cost=_cost_line(form, form.class_rows), max_part=MAX_ASSIGNMENTS_PER_MTURK_HIT), status
+    return render_template(
+        "batches/new.html",
+        form=form,
+        dataset=dataset,
+        fee_step=FEE_STEP_ASSIGNMENTS,
+        cost=_cost_line(form, form.class_rows),
+        max_part=MAX_ASSIGNMENTS_PER_MTURK_HIT,
+    ), status
 
 
 @bp.get("/new")
@@ -136,23 +185,34 @@ def create():
         flash("Create a dataset and import its classes and images first.", "error")
         return redirect(url_for("datasets.index"))
     if form.validate_on_submit():
-        issues = batch_service.problems(dataset, form.class_ids.data, form.positives_per_page.data,
-                                        form.negatives_per_page.data)
+        issues = batch_service.problems(
+            dataset, form.class_ids.data, form.positives_per_page.data, form.negatives_per_page.data
+        )
         if issues:
             form.class_ids.errors = list(form.class_ids.errors) + issues
         else:
             batch = Batch.create(
-                organization=current_org(), dataset=dataset, name=form.name.data.strip(),
-                pages_per_hit=form.pages_per_hit.data, images_per_page=form.images_per_page.data,
-                positives_per_page=form.positives_per_page.data, negatives_per_page=form.negatives_per_page.data,
-                assignments_per_hit=form.assignments_per_hit.data, versions=form.versions.data,
-                one_hit_per_worker=form.one_hit_per_worker.data, reward=form.reward.data,
-                title=(form.title.data or "").strip(), description=(form.description.data or "").strip(),
+                organization=current_org(),
+                dataset=dataset,
+                name=form.name.data.strip(),
+                pages_per_hit=form.pages_per_hit.data,
+                images_per_page=form.images_per_page.data,
+                positives_per_page=form.positives_per_page.data,
+                negatives_per_page=form.negatives_per_page.data,
+                assignments_per_hit=form.assignments_per_hit.data,
+                versions=form.versions.data,
+                one_hit_per_worker=form.one_hit_per_worker.data,
+                reward=form.reward.data,
+                title=(form.title.data or "").strip(),
+                description=(form.description.data or "").strip(),
             )
             batch_service.start_build(batch, form.class_ids.data)
             if batch.assignments_per_hit >= FEE_STEP_ASSIGNMENTS:
-                flash(f"{batch.assignments_per_hit} assignments per HIT: MTurk's fee is 40% instead of 20% "
-                      f"from {FEE_STEP_ASSIGNMENTS} on.", "error")
+                flash(
+                    f"{batch.assignments_per_hit} assignments per HIT: MTurk's fee is 40% instead of 20% "
+                    f"from {FEE_STEP_ASSIGNMENTS} on.",
+                    "error",
+                )
             flash(f"Batch {batch.name} created.", "success")
             return redirect(url_for("batches.show", batch_id=batch.id))
     return _builder_page(form, dataset, 422)
@@ -164,8 +224,16 @@ def create():
 def _hit_page(batch: Batch):
     page = paginate(Hit.select().where(Hit.batch == batch).order_by(Hit.id))
     ids = [h.id for h in page.items]
-    rows = (Assignment.select(Assignment.hit, fn.COUNT(Assignment.id), fn.SUM(Assignment.done.cast("integer")))
-            .where(Assignment.hit.in_(ids)).group_by(Assignment.hit).tuples()) if ids else []
+    rows = (
+        (
+            Assignment.select(Assignment.hit, fn.COUNT(Assignment.id), fn.SUM(Assignment.done.cast("integer")))
+            .where(Assignment.hit.in_(ids))
+            .group_by(Assignment.hit)
+            .tuples()
+        )
+        if ids
+        else []
+    )
     page.assignments = {hit_id: (n, int(done or 0)) for hit_id, n, done in rows}
     return page
 
@@ -184,8 +252,14 @@ def lab_url(link: LabLink) -> str:
 def show(batch_id):
     """The Overview tab: what the batch asks for, its jobs, its progress."""
     batch = owned_or_404(Batch, batch_id)
-    return render_tab("overview", "batches/show.html", batch, recent_jobs=jobs.recent(current_org().id, f"batch:{batch.id}"),
-                      fee_step=FEE_STEP_ASSIGNMENTS, version_meanings=VERSION_MEANINGS)
+    return render_tab(
+        "overview",
+        "batches/show.html",
+        batch,
+        recent_jobs=jobs.recent(current_org().id, f"batch:{batch.id}"),
+        fee_step=FEE_STEP_ASSIGNMENTS,
+        version_meanings=VERSION_MEANINGS,
+    )
 
 
 @bp.get("/<int:batch_id>/status")
@@ -213,8 +287,9 @@ def build(batch_id):
     if batch.state not in ("draft", "failed") or batch.hits.exists():
         flash("Only a batch whose build failed (and has no HITs) can be built again.", "error")
     else:
-        issues = batch_service.problems(batch.dataset, batch.class_ids, batch.positives_per_page,
-                                        batch.negatives_per_page)
+        issues = batch_service.problems(
+            batch.dataset, batch.class_ids, batch.positives_per_page, batch.negatives_per_page
+        )
         if issues:
             flash(" ".join(issues), "error")
         else:
@@ -239,16 +314,26 @@ def preview(batch_id, hit_id):
     versions = batch.versions or list(VERSIONS)
     page = request.args.get("pageno", "1")
     return requester_preview(
-        hit.id, int(page) if page.isdigit() else 1, version if version in versions else versions[0],
-        batch_id=batch.id, versions=versions,
+        hit.id,
+        int(page) if page.isdigit() else 1,
+        version if version in versions else versions[0],
+        batch_id=batch.id,
+        versions=versions,
     )
 
 
 @bp.get("/<int:batch_id>/links")
 def links(batch_id):
     batch = owned_or_404(Batch, batch_id)
-    return render_tab("links", "batches/links.html", batch, partial="batches/_links.html", links=_link_page(batch),
-                      link_form=LabLinkForm(), lab_url=lab_url)
+    return render_tab(
+        "links",
+        "batches/links.html",
+        batch,
+        partial="batches/_links.html",
+        links=_link_page(batch),
+        link_form=LabLinkForm(),
+        lab_url=lab_url,
+    )
 
 
 @bp.post("/<int:batch_id>/links")
@@ -319,6 +404,13 @@ def survey_check(batch_id):
     if error:
         return render_template("batches/_survey_check.html", error=error), 422
     if request.form.get("action") == "download":
-        return _download(survey.decisions_csv(header, rows, verdicts), f"freelunch-batch-{batch.id}-decisions.csv", "text/csv")
-    return render_template("batches/_survey_check.html", verdicts=verdicts, counts=survey.summary(verdicts),
-                           statuses=survey.STATUSES, text=text)
+        return _download(
+            survey.decisions_csv(header, rows, verdicts), f"freelunch-batch-{batch.id}-decisions.csv", "text/csv"
+        )
+    return render_template(
+        "batches/_survey_check.html",
+        verdicts=verdicts,
+        counts=survey.summary(verdicts),
+        statuses=survey.STATUSES,
+        text=text,
+    )

@@ -5,6 +5,7 @@ inside a tab (paging, filters) aims at its own element and gets that list's part
 load, a reload or a history restore gets the whole page. The answer varies on those headers so
 no cache hands a partial to a full load.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -36,8 +37,9 @@ TABS = (
 )
 
 
-def render_tab(tab: str, template: str, batch: Batch, partial: str | None = None, status: int = 200,
-               **context) -> Response:
+def render_tab(
+    tab: str, template: str, batch: Batch, partial: str | None = None, status: int = 200, **context
+) -> Response:
     """``template`` (which extends ``batch_layout``) as a tab swap or a whole page; ``partial`` for a list's own swap."""
     swap = partials.wanted()
     if swap and request.htmx.target == TAB_TARGET:
@@ -47,8 +49,7 @@ def render_tab(tab: str, template: str, batch: Batch, partial: str | None = None
     else:
         layout = "batches/_page.html"
     context.setdefault("progress", progress.batch_progress(batch))
-    body = render_template(template if layout else partial, batch=batch, tab=tab, batch_layout=layout,
-                           **context)
+    body = render_template(template if layout else partial, batch=batch, tab=tab, batch_layout=layout, **context)
     response = make_response(body, status)
     response.vary.add("HX-Target")  # partials adds HX-Request and HX-History-Restore-Request
     return response

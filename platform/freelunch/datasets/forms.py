@@ -13,8 +13,11 @@ class DatasetForm(FlaskForm):
 
 
 class ClassForm(FlaskForm):
-    names = StringField("Names", validators=[DataRequired("A class needs at least one name."), Length(max=2000)],
-                        description="Synonyms separated by commas (or by semicolons when a name has a comma).")
+    names = StringField(
+        "Names",
+        validators=[DataRequired("A class needs at least one name."), Length(max=2000)],
+        description="Synonyms separated by commas (or by semicolons when a name has a comma).",
+    )
     description = TextAreaField("Definition", validators=[Length(max=2000)])
 
     def validate_names(self, field):
@@ -26,24 +29,32 @@ class ClassForm(FlaskForm):
 
 
 class ClassImportForm(FlaskForm):
-    classes = FileField("Class file", validators=[FileRequired("Choose a class_info.json or CSV file.")],
-                        render_kw={"accept": ".json,.csv,.txt,application/json,text/csv"},
-                        description="ImageNetV2 class_info.json, or a CSV with key, names, description, wikipedia.")
-    wikipedia = FileField("wikipedia_pages.json (optional, with a JSON class file)",
-                          render_kw={"accept": ".json,application/json"})
+    classes = FileField(
+        "Class file",
+        validators=[FileRequired("Choose a class_info.json or CSV file.")],
+        render_kw={"accept": ".json,.csv,.txt,application/json,text/csv"},
+        description="ImageNetV2 class_info.json, or a CSV with key, names, description, wikipedia.",
+    )
+    wikipedia = FileField(
+        "wikipedia_pages.json (optional, with a JSON class file)", render_kw={"accept": ".json,application/json"}
+    )
 
 
 class PresetImportForm(FlaskForm):
     """One of the class lists that ship with Freelunch (freelunch/presets/): no upload."""
 
-    preset = SelectField("Built-in class list", choices=[SelectChoice(p.name, p.title) for p in PRESETS.values()],
-                         validate_choice=True)
+    preset = SelectField(
+        "Built-in class list", choices=[SelectChoice(p.name, p.title) for p in PRESETS.values()], validate_choice=True
+    )
 
 
 class ImageImportForm(FlaskForm):
-    images = FileField("Image file", validators=[FileRequired("Choose a manifest (CSV or JSON Lines) or a ZIP.")],
-                       render_kw={"accept": ".zip,.csv,.jsonl,.json,.txt,application/zip,text/csv"},
-                       description="A manifest of image_id, url, class, role; or a ZIP of <class>/<file> folders.")
+    images = FileField(
+        "Image file",
+        validators=[FileRequired("Choose a manifest (CSV or JSON Lines) or a ZIP.")],
+        render_kw={"accept": ".zip,.csv,.jsonl,.json,.txt,application/zip,text/csv"},
+        description="A manifest of image_id, url, class, role; or a ZIP of <class>/<file> folders.",
+    )
     create_classes = BooleanField("Create classes that do not exist yet (named after their key)")
 
 

@@ -7,14 +7,14 @@ from werkzeug.datastructures import FileStorage
 
 from .. import partials, sorting, storage
 from ..models import CANDIDATE_ROLES, Batch, Candidate, Dataset, Image, ImageClass
-from ..presets import PRESETS
 from ..pagination import paginate
+from ..presets import PRESETS
 from ..queues import redis_connection
-from ..services.datasets import deletion as dataset_service
 from ..services import jobs
+from ..services.datasets import deletion as dataset_service
 from ..services.imports import quota
-from ..services.imports.images import check_zip
 from ..services.imports.classes import ImportFailure, split_names
+from ..services.imports.images import check_zip
 from ..tenancy import current_org, owned_or_404
 from . import bp
 from .forms import ClassForm, ClassImportForm, DatasetForm, DeleteDatasetForm, ImageImportForm, PresetImportForm
@@ -37,14 +37,23 @@ def _name_taken(name: str, dataset_id: int | None = None) -> bool:
 def _index(form: DatasetForm, status: int = 200):
     datasets = Dataset.owned(current_org()).order_by(Dataset.name)
     page = paginate(datasets)
-    counts = dict(ImageClass.select(ImageClass.dataset, fn.COUNT(ImageClass.id))
-                  .where(ImageClass.dataset.in_([d.id for d in page.items])).group_by(ImageClass.dataset).tuples())
-    images = dict(Image.select(Image.dataset, fn.COUNT(Image.id))
-                  .where(Image.dataset.in_([d.id for d in page.items])).group_by(Image.dataset).tuples())
+    counts = dict(
+        ImageClass.select(ImageClass.dataset, fn.COUNT(ImageClass.id))
+        .where(ImageClass.dataset.in_([d.id for d in page.items]))
+        .group_by(ImageClass.dataset)
+        .tuples()
+    )
+    images = dict(
+        Image.select(Image.dataset, fn.COUNT(Image.id))
+        .where(Image.dataset.in_([d.id for d in page.items]))
+        .group_by(Image.dataset)
+        .tuples()
+    )
     # A refused create answers with the whole page (the form shows its errors), htmx or not.
     partial = "datasets/_list.html" if request.method == "GET" else "datasets/index.html"
-    return partials.render("datasets/index.html", partial, status, page=page, form=form, class_counts=counts,
-                           image_counts=images)
+    return partials.render(
+        "datasets/index.html", partial, status, page=page, form=form, class_counts=counts, image_counts=images
+    )
 
 
 @bp.get("/")
@@ -58,7 +67,9 @@ def create():
     if form.validate_on_submit() and _name_taken(form.name.data):
         form.name.errors.append("You already have a dataset with this name.")
     elif form.validate_on_submit():
-        dataset = Dataset.create(organization=current_org(), name=form.name.data.strip(), description=(form.description.data or "").strip())
+        dataset = Dataset.create(
+            organization=current_org(), name=form.name.data.strip(), description=(form.description.data or "").strip()
+        )
         flash(f"Dataset {dataset.name} created. Import its classes, then its images.", "success")
         return redirect(url_for("datasets.show", dataset_id=dataset.id))
     return _index(form, 422)
@@ -105,8 +116,9 @@ def update(dataset_id):
 @bp.get("/<int:dataset_id>/delete")
 def confirm_delete(dataset_id):
     dataset = owned_or_404(Dataset, dataset_id)
-    return render_template("datasets/delete.html", dataset=dataset, impact=dataset_service.impact(dataset),
-                           form=DeleteDatasetForm())
+    return render_template(
+        "datasets/delete.html", dataset=dataset, impact=dataset_service.impact(dataset), form=DeleteDatasetForm()
+    )
 
 
 @bp.post("/<int:dataset_id>/delete")
@@ -114,11 +126,18 @@ def delete(dataset_id):
     dataset = owned_or_404(Dataset, dataset_id)
     impact = dataset_service.impact(dataset)
     form = DeleteDatasetForm()
-    if form.validate_on_submit() and impact.needs_typed_confirmation and (form.confirm_name.data or "").strip() != dataset.name:
+    if (
+        form.validate_on_submit()
+        and impact.needs_typed_confirmation
+        and (form.confirm_name.data or "").strip() != dataset.name
+    ):
         form.confirm_name.errors.append(f"Type {dataset.name} exactly to delete it and its batches.")
     elif form.validate_on_submit():
         dataset_service.delete_dataset(dataset)
-        flash(f"Dataset {dataset.name} deleted" + (f", with {len(impact.batches)} batches." if impact.batches else "."), "success")
+        flash(
+            f"Dataset {dataset.name} deleted" + (f", with {len(impact.batches)} batches." if impact.batches else "."),
+            "success",
+        )
         return redirect(url_for("datasets.index"))
     return render_template("datasets/delete.html", dataset=dataset, impact=impact, form=form), 422
 
@@ -130,13 +149,19 @@ def _class_page(dataset: Dataset):
     query = ImageClass.select().where(ImageClass.dataset == dataset).order_by(ImageClass.key)
     search = request.args.get("q", "").strip()
     if search:
-        query = query.where(ImageClass.key.contains(search) | ImageClass.description.contains(search)
-                            | ImageClass.names.cast("text").contains(search))
+        query = query.where(
+            ImageClass.key.contains(search)
+            | ImageClass.description.contains(search)
+            | ImageClass.names.cast("text").contains(search)
+        )
     page = paginate(query)
     counts: dict[int, dict[str, int]] = {c.id: {} for c in page.items}
-    for class_id, role, n in (Candidate.select(Candidate.image_class, Candidate.role, fn.COUNT(Candidate.id))
-                              .where(Candidate.image_class.in_(list(counts)))
-                              .group_by(Candidate.image_class, Candidate.role).tuples()):
+    for class_id, role, n in (
+        Candidate.select(Candidate.image_class, Candidate.role, fn.COUNT(Candidate.id))
+        .where(Candidate.image_class.in_(list(counts)))
+        .group_by(Candidate.image_class, Candidate.role)
+        .tuples()
+    ):
         counts[class_id][role] = n
     page.counts = counts
     page.search = search
@@ -156,8 +181,12 @@ def classes(dataset_id):
 
 
 def _class_counts(image_class: ImageClass) -> dict[str, int]:
-    return dict(Candidate.select(Candidate.role, fn.COUNT(Candidate.id)).where(Candidate.image_class == image_class)
-                .group_by(Candidate.role).tuples())
+    return dict(
+        Candidate.select(Candidate.role, fn.COUNT(Candidate.id))
+        .where(Candidate.image_class == image_class)
+        .group_by(Candidate.role)
+        .tuples()
+    )
 
 
 @bp.get("/classes/<int:class_id>")
@@ -194,9 +223,16 @@ def save_class(class_id):
 
 
 IMAGE_SORTS = {"key": Image.key, "width": Image.width, "height": Image.height, "size": Image.stored_bytes}
-IMAGE_SORT_LABELS = {"key": "key", "-key": "key, descending", "-width": "widest first", "width": "narrowest first",
-                     "-height": "tallest first", "height": "shortest first", "-size": "largest file first",
-                     "size": "smallest file first"}  # a grid has no column headers: its sort is a choice in the form
+IMAGE_SORT_LABELS = {
+    "key": "key",
+    "-key": "key, descending",
+    "-width": "widest first",
+    "width": "narrowest first",
+    "-height": "tallest first",
+    "height": "shortest first",
+    "-size": "largest file first",
+    "size": "smallest file first",
+}  # a grid has no column headers: its sort is a choice in the form
 
 
 @bp.get("/<int:dataset_id>/images")
@@ -221,11 +257,25 @@ def images(dataset_id):
         query = query.where(Image.id.in_(candidacy))
     page = paginate(query, per_page=IMAGES_PER_PAGE)
     roles: dict[int, list[tuple[str, str]]] = {i.id: [] for i in page.items}
-    for image_id, key, r in (Candidate.select(Candidate.image, ImageClass.key, Candidate.role).join(ImageClass)
-                             .where(Candidate.image.in_(list(roles))).order_by(ImageClass.key).tuples()):
+    for image_id, key, r in (
+        Candidate.select(Candidate.image, ImageClass.key, Candidate.role)
+        .join(ImageClass)
+        .where(Candidate.image.in_(list(roles)))
+        .order_by(ImageClass.key)
+        .tuples()
+    ):
         roles[image_id].append((key, r))
-    return partials.render("datasets/images.html", "datasets/_images.html", dataset=dataset, page=page, roles=roles,
-                           image_class=image_class, role=role, sort=sort, sorts=IMAGE_SORT_LABELS)
+    return partials.render(
+        "datasets/images.html",
+        "datasets/_images.html",
+        dataset=dataset,
+        page=page,
+        roles=roles,
+        image_class=image_class,
+        role=role,
+        sort=sort,
+        sorts=IMAGE_SORT_LABELS,
+    )
 
 
 @bp.get("/images/<int:image_id>/thumbnail")
@@ -281,14 +331,24 @@ def import_classes(dataset_id):
     upload = _save_upload(form.classes.data)
     if _head(upload).startswith(b"PK\x03\x04"):
         upload.unlink(missing_ok=True)
-        form.classes.errors.append("This looks like a ZIP archive. A ZIP of images goes in the Images import below; "
-                                   "classes come as a class_info.json or a CSV.")
+        form.classes.errors.append(
+            "This looks like a ZIP archive. A ZIP of images goes in the Images import below; "
+            "classes come as a class_info.json or a CSV."
+        )
         return _import_error(dataset, class_form=form)
     kind = "json" if _head(upload).lstrip(b"\xef\xbb\xbf \t\r\n").startswith((b"[", b"{")) else "csv"
     wikipedia = str(_save_upload(form.wikipedia.data)) if form.wikipedia.data else None
-    job = jobs.enqueue(jobs.IMPORT_CLASSES, dataset.id, current_org().id, kind, str(upload), wikipedia,
-                       organization_id=current_org().id, scope=f"dataset:{dataset.id}",
-                       title=f"Import classes from {form.classes.data.filename}")
+    job = jobs.enqueue(
+        jobs.IMPORT_CLASSES,
+        dataset.id,
+        current_org().id,
+        kind,
+        str(upload),
+        wikipedia,
+        organization_id=current_org().id,
+        scope=f"dataset:{dataset.id}",
+        title=f"Import classes from {form.classes.data.filename}",
+    )
     return _started(dataset, job, "The class import")
 
 
@@ -300,8 +360,15 @@ def import_preset(dataset_id):
     if not form.validate_on_submit():
         return _import_error(dataset, preset_form=form)
     preset = PRESETS[form.preset.data]
-    job = jobs.enqueue(jobs.IMPORT_PRESET, dataset.id, current_org().id, preset.name, organization_id=current_org().id,
-                       scope=f"dataset:{dataset.id}", title=f"Import the {preset.title}")
+    job = jobs.enqueue(
+        jobs.IMPORT_PRESET,
+        dataset.id,
+        current_org().id,
+        preset.name,
+        organization_id=current_org().id,
+        scope=f"dataset:{dataset.id}",
+        title=f"Import the {preset.title}",
+    )
     return _started(dataset, job, f"The import of the {preset.title}")
 
 
@@ -309,7 +376,7 @@ def import_preset(dataset_id):
 def import_images(dataset_id):
     dataset = owned_or_404(Dataset, dataset_id)
     if _too_large(IMAGE_UPLOAD_MAX):
-        abort(413, f"Image uploads can be at most {IMAGE_UPLOAD_MAX // (1024 ** 3)} GB; split the archive.")
+        abort(413, f"Image uploads can be at most {IMAGE_UPLOAD_MAX // (1024**3)} GB; split the archive.")
     form = ImageImportForm()
     if not form.validate_on_submit():
         return _import_error(dataset, image_form=form)
@@ -323,9 +390,17 @@ def import_images(dataset_id):
             upload.unlink(missing_ok=True)
             form.images.errors.append(str(failure))
             return _import_error(dataset, image_form=form)
-    job = jobs.enqueue(jobs.IMPORT_IMAGES, dataset.id, current_org().id, kind, str(upload),
-                       form.create_classes.data, organization_id=current_org().id, scope=f"dataset:{dataset.id}",
-                       title=f"Import images from {form.images.data.filename}")
+    job = jobs.enqueue(
+        jobs.IMPORT_IMAGES,
+        dataset.id,
+        current_org().id,
+        kind,
+        str(upload),
+        form.create_classes.data,
+        organization_id=current_org().id,
+        scope=f"dataset:{dataset.id}",
+        title=f"Import images from {form.images.data.filename}",
+    )
     return _started(dataset, job, "The image import")
 
 

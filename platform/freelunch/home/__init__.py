@@ -1,4 +1,5 @@
 """The site's front door: a landing page with the login for visitors, the organization's overview for members."""
+
 from flask import Blueprint
 
 bp = Blueprint("home", __name__)

@@ -7,6 +7,7 @@ database. Skipping Flask's request machinery saves about a third of the CPU a
 request costs, which is what lets two cores take 1,000 batches a second
 (docs/performance.md).
 """
+
 from .fastpath import install
 
 __all__ = ["install"]

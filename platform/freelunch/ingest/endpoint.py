@@ -1,4 +1,5 @@
 """The ingest endpoint: read, check, append to Redis, answer 202. Never touches the database."""
+
 from __future__ import annotations
 
 import time
@@ -9,8 +10,8 @@ import orjson
 from flask import Flask
 from redis.exceptions import RedisError
 
-from ..services.ingest import stream as ingest_service
 from ..services.accounts.identity import TokenClaims, token_claims
+from ..services.ingest import stream as ingest_service
 from .validate import MAX_BYTES, Batch, Invalid, parse
 
 RETRY_AFTER_S = 5
@@ -77,7 +78,9 @@ def ingest(app: Flask, environ: Mapping) -> Answer:
         return refused.answer
     if outcome == ingest_service.FLUSH_NEEDED:
         try:
-            ingest_service.enqueue_flush(config["REDIS_URL"], ingest_service.shard_of(assignment_id, config["INGEST_SHARDS"]))
+            ingest_service.enqueue_flush(
+                config["REDIS_URL"], ingest_service.shard_of(assignment_id, config["INGEST_SHARDS"])
+            )
         except RedisError:
             pass  # the batch is stored; the guard lapses and the cron sweep flushes it
     return ACCEPTED
@@ -85,17 +88,30 @@ def ingest(app: Flask, environ: Mapping) -> Answer:
 
 def _append(config: Mapping, assignment_id: int, batch: Batch) -> int:
     try:
-        outcome = ingest_service.append(config, assignment_id, batch.page, batch.tab, batch.seq, batch.n_events,
-                                        batch.events_json)
+        outcome = ingest_service.append(
+            config, assignment_id, batch.page, batch.tab, batch.seq, batch.n_events, batch.events_json
+        )
     except RedisError:
-        raise Refused(503, "Service Unavailable", "The event buffer is unreachable; keep the batch and retry.",
-                      [("Retry-After", str(RETRY_AFTER_S))]) from None
+        raise Refused(
+            503,
+            "Service Unavailable",
+            "The event buffer is unreachable; keep the batch and retry.",
+            [("Retry-After", str(RETRY_AFTER_S))],
+        ) from None
     if outcome == ingest_service.FULL:
-        raise Refused(503, "Service Unavailable", "The event buffer is full while the database catches up; retry.",
-                      [("Retry-After", str(RETRY_AFTER_S))])
+        raise Refused(
+            503,
+            "Service Unavailable",
+            "The event buffer is full while the database catches up; retry.",
+            [("Retry-After", str(RETRY_AFTER_S))],
+        )
     if outcome == ingest_service.CLOSED:
         raise Refused(409, "Conflict", "This page was submitted; its pointer data is closed.")
     if outcome == ingest_service.FLOOD:
-        raise Refused(429, "Too Many Requests", "Too many batches for this assignment; slow down.",
-                      [("Retry-After", str(ingest_service.RATE_WINDOW_S))])
+        raise Refused(
+            429,
+            "Too Many Requests",
+            "Too many batches for this assignment; slow down.",
+            [("Retry-After", str(ingest_service.RATE_WINDOW_S))],
+        )
     return outcome

@@ -4,6 +4,7 @@ A handler takes the Flask app (for its config) and the WSGI environ and returns
 (status, JSON body, extra headers). Every other path, and every method but POST
 on these paths, goes on to Flask unchanged.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
@@ -34,8 +35,15 @@ class FastPath:
             except Exception:  # a bug must still answer in JSON, and be logged
                 self.app.logger.exception("Unhandled error on %s", environ.get("PATH_INFO"))
                 status, body, headers = 500, _error("Internal Server Error", "Something went wrong on our side."), []
-        start_response(STATUS_LINES[status], [("Content-Type", "application/json"), ("X-Content-Type-Options", "nosniff"),
-                                              ("Content-Length", str(len(body))), *headers])
+        start_response(
+            STATUS_LINES[status],
+            [
+                ("Content-Type", "application/json"),
+                ("X-Content-Type-Options", "nosniff"),
+                ("Content-Length", str(len(body))),
+                *headers,
+            ],
+        )
         return [body]
 
 

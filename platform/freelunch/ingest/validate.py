@@ -5,6 +5,7 @@ booleans), because this runs ~1,000 times a second with ~60 events each. The
 result is the events re-encoded as compact JSON, so the flusher stores bytes and
 never touches an event again.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -32,7 +33,9 @@ SHAPES = {
 POSITIONED = frozenset(("move", "click"))
 TOGGLES = frozenset(("click", "key"))
 TOP_KEYS = frozenset(("token", "page", "tab", "seq", "events"))
-UNTABBED_KEYS = TOP_KEYS - {"tab"}  # what trackers sent before the tab id: still open in workers' browsers after a deploy
+UNTABBED_KEYS = TOP_KEYS - {
+    "tab"
+}  # what trackers sent before the tab id: still open in workers' browsers after a deploy
 NUMBERS = (int, float)
 
 

@@ -1,4 +1,5 @@
 """Progress of background jobs, for any dashboard page that started one (imports, builds, exports)."""
+
 from flask import Blueprint
 
 from ..tenancy import protect

@@ -12,6 +12,7 @@ it models and what it does not.
 Run it alone with ``python -m freelunch.localturk --port 8900``. It refuses to
 start unless FREELUNCH_ENV is development or testing, and binds loopback only.
 """
+
 from __future__ import annotations
 
 import datetime
@@ -46,7 +47,9 @@ def create_app(store: Store | None = None) -> Flask:
     ensure_development()
     app = Flask(__name__, template_folder=str(ROOT / "templates"), static_folder=None)
     app.extensions["localturk"] = store if store is not None else Store()
-    app.jinja_env.filters["when"] = lambda t: datetime.datetime.fromtimestamp(t, datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    app.jinja_env.filters["when"] = lambda t: datetime.datetime.fromtimestamp(t, datetime.UTC).strftime(
+        "%Y-%m-%d %H:%M UTC"
+    )
 
     from . import admin, wire, worker_site
 

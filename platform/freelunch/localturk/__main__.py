@@ -1,4 +1,5 @@
 """``python -m freelunch.localturk --port 8900``: the local MTurk on its own (see ``freelunch.localturk``)."""
+
 from __future__ import annotations
 
 import argparse
@@ -15,10 +16,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=8900)
     parser.add_argument("--state", help="a JSON file to keep the state in across restarts (default: memory only)")
     parser.add_argument("--balance", default="10000.00", help="the account's starting balance in dollars")
-    parser.add_argument("--log", choices=("all", "failures", "none"), default="all",
-                        help="which requests to log (default: all)")
-    parser.add_argument("--faults", default=os.environ.get("LOCALTURK_FAULTS", ""),
-                        help="throttle and/or drop-create[=N], comma-separated (default: $LOCALTURK_FAULTS)")
+    parser.add_argument(
+        "--log", choices=("all", "failures", "none"), default="all", help="which requests to log (default: all)"
+    )
+    parser.add_argument(
+        "--faults",
+        default=os.environ.get("LOCALTURK_FAULTS", ""),
+        help="throttle and/or drop-create[=N], comma-separated (default: $LOCALTURK_FAULTS)",
+    )
     args = parser.parse_args(argv)
     try:
         faults = Faults.parse(args.faults)

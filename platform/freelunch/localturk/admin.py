@@ -3,6 +3,7 @@
 For a stand-in run as its own process (``make run``, a subprocess in a test);
 in-process tests use the ``Store`` directly.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict
@@ -23,8 +24,12 @@ def state():
             hits=[asdict(h) for h in store().hits.values()],
             assignments=[asdict(a) for a in store().assignments.values()],
             bonuses=[asdict(b) for b in store().bonuses],
-            blocks=store().blocks, messages=store().messages, events=store().events,
-            submissions=store().submissions, faults=asdict(store().faults), now=store().now(),
+            blocks=store().blocks,
+            messages=store().messages,
+            events=store().events,
+            submissions=store().submissions,
+            faults=asdict(store().faults),
+            now=store().now(),
         )
 
 
@@ -33,7 +38,9 @@ def faults():
     """Body: ``{"throttle_first": true, "drop_creates": 1}``; replaces the current faults."""
     body = request.get_json(silent=True) or {}
     try:
-        new = Faults(throttle_first=bool(body.get("throttle_first", False)), drop_creates=int(body.get("drop_creates", 0)))
+        new = Faults(
+            throttle_first=bool(body.get("throttle_first", False)), drop_creates=int(body.get("drop_creates", 0))
+        )
     except (TypeError, ValueError):
         return jsonify(error="drop_creates must be a whole number"), 400
     with store().lock:

@@ -5,6 +5,7 @@ The system qualifications take their values from the local worker's profile
 passes the usual "95 % approved, 100 HITs" requirements; custom ones come from
 AssociateQualificationWithWorker.
 """
+
 from __future__ import annotations
 
 from .store import Store
@@ -20,7 +21,11 @@ NO_VALUE = ("Exists", "DoesNotExist")
 ONE_VALUE = ("LessThan", "LessThanOrEqualTo", "GreaterThan", "GreaterThanOrEqualTo", "EqualTo", "NotEqualTo")
 LOCALE_COMPARATORS = ("EqualTo", "NotEqualTo", "In", "NotIn")
 # How much a failed requirement hides, from least to most.
-ACTIONS = {"Accept": ("accept",), "PreviewAndAccept": ("preview", "accept"), "DiscoverPreviewAndAccept": ("discover", "preview", "accept")}
+ACTIONS = {
+    "Accept": ("accept",),
+    "PreviewAndAccept": ("preview", "accept"),
+    "DiscoverPreviewAndAccept": ("discover", "preview", "accept"),
+}
 
 
 def requirement_problem(store: Store, requirement: dict) -> str | None:
@@ -66,7 +71,8 @@ def qualification_key(type_id: str, worker_id: str) -> str:
 
 def _locale_matches(locale: dict, wanted: dict) -> bool:
     return locale.get("Country") == wanted["Country"] and (
-        "Subdivision" not in wanted or locale.get("Subdivision") == wanted["Subdivision"])
+        "Subdivision" not in wanted or locale.get("Subdivision") == wanted["Subdivision"]
+    )
 
 
 def meets(store: Store, worker_id: str, requirement: dict) -> bool:

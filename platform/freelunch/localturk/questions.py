@@ -1,10 +1,13 @@
 """The XML MTurk exchanges: the Question a HIT is created with, and the Answer an externalSubmit produces."""
+
 from __future__ import annotations
 
 from xml.etree import ElementTree
 from xml.sax.saxutils import escape
 
-ANSWERS_NAMESPACE = "http://mechanicalturk.amazonaws.com/AWSMechanicalTurkDataSchemas/2005-10-01/QuestionFormAnswers.xsd"
+ANSWERS_NAMESPACE = (
+    "http://mechanicalturk.amazonaws.com/AWSMechanicalTurkDataSchemas/2005-10-01/QuestionFormAnswers.xsd"
+)
 QUESTION_KINDS = ("ExternalQuestion", "HTMLQuestion", "QuestionForm")
 PARSE_ERROR = (
     "There was an error parsing the XML question or answer data in your request. Please make sure the data is "
@@ -24,7 +27,9 @@ def parse_question(xml: str) -> tuple[str, int]:
         raise QuestionError(PARSE_ERROR.format(details=error)) from error
     kind = root.tag.rsplit("}", 1)[-1]
     if kind not in QUESTION_KINDS:
-        raise QuestionError(PARSE_ERROR.format(details=f"the root element {kind} is not one of {', '.join(QUESTION_KINDS)}"))
+        raise QuestionError(
+            PARSE_ERROR.format(details=f"the root element {kind} is not one of {', '.join(QUESTION_KINDS)}")
+        )
     if kind != "ExternalQuestion":
         return "", 0
     found = {child.tag.rsplit("}", 1)[-1]: (child.text or "").strip() for child in root}
@@ -48,8 +53,10 @@ def answer_xml(fields: dict[str, list[str]]) -> str:
     for name, values in fields.items():
         if name == "assignmentId":
             continue
-        parts.append(f"<Answer><QuestionIdentifier>{escape(name)}</QuestionIdentifier>"
-                     f"<FreeText>{escape('|'.join(values))}</FreeText></Answer>")
+        parts.append(
+            f"<Answer><QuestionIdentifier>{escape(name)}</QuestionIdentifier>"
+            f"<FreeText>{escape('|'.join(values))}</FreeText></Answer>"
+        )
     parts.append("</QuestionFormAnswers>")
     return "".join(parts).encode("ascii", "xmlcharrefreplace").decode("ascii")
 
@@ -58,4 +65,7 @@ def parse_answer(xml: str) -> dict[str, str]:
     """QuestionIdentifier -> FreeText of an Answer (what a requester's code reads back)."""
     root = ElementTree.fromstring(xml.encode("ascii"))
     ns = {"a": ANSWERS_NAMESPACE}
-    return {a.findtext("a:QuestionIdentifier", "", ns): a.findtext("a:FreeText", "", ns) for a in root.findall("a:Answer", ns)}
+    return {
+        a.findtext("a:QuestionIdentifier", "", ns): a.findtext("a:FreeText", "", ns)
+        for a in root.findall("a:Answer", ns)
+    }

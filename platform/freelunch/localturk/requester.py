@@ -6,6 +6,7 @@ raises ``TurkError``. Where the reference names an error code it is used
 (HitAlreadyExists, InvalidAssignmentState, InvalidMaximumAssignmentsIncrease);
 elsewhere the answer is a RequestError with a plain message, as MTurk gives.
 """
+
 from __future__ import annotations
 
 import base64
@@ -82,8 +83,7 @@ def counts(store: Store, hit: Hit) -> dict[str, int]:
     pending = sum(a.status == "Accepted" for a in held)
     submitted = sum(a.status == "Submitted" for a in held)
     completed = sum(a.status in ("Approved", "Rejected") for a in held)
-    return {"pending": pending, "submitted": submitted, "completed": completed,
-            "free": hit.max_assignments - len(held)}
+    return {"pending": pending, "submitted": submitted, "completed": completed, "free": hit.max_assignments - len(held)}
 
 
 def expired(store: Store, hit: Hit) -> bool:
@@ -105,12 +105,22 @@ def hit_view(store: Store, hit: Hit) -> dict:
     hit_type = store.hit_types[hit.type_id]
     slots = counts(store, hit)
     view = {
-        "HITId": hit.id, "HITTypeId": hit.type_id, "HITGroupId": hit.type_id, "CreationTime": hit.created,
-        "Title": hit_type.title, "Description": hit_type.description, "Question": hit.question,
-        "Keywords": hit_type.keywords, "HITStatus": hit_status(store, hit), "MaxAssignments": hit.max_assignments,
-        "Reward": hit_type.reward, "AutoApprovalDelayInSeconds": hit_type.auto_approval_delay,
-        "Expiration": hit.expiration, "AssignmentDurationInSeconds": hit_type.assignment_duration,
-        "QualificationRequirements": hit_type.qualification_requirements, "HITReviewStatus": hit.review_status,
+        "HITId": hit.id,
+        "HITTypeId": hit.type_id,
+        "HITGroupId": hit.type_id,
+        "CreationTime": hit.created,
+        "Title": hit_type.title,
+        "Description": hit_type.description,
+        "Question": hit.question,
+        "Keywords": hit_type.keywords,
+        "HITStatus": hit_status(store, hit),
+        "MaxAssignments": hit.max_assignments,
+        "Reward": hit_type.reward,
+        "AutoApprovalDelayInSeconds": hit_type.auto_approval_delay,
+        "Expiration": hit.expiration,
+        "AssignmentDurationInSeconds": hit_type.assignment_duration,
+        "QualificationRequirements": hit_type.qualification_requirements,
+        "HITReviewStatus": hit.review_status,
         "NumberOfAssignmentsPending": slots["pending"],
         "NumberOfAssignmentsAvailable": 0 if expired(store, hit) or hit.disposed else slots["free"],
         "NumberOfAssignmentsCompleted": slots["completed"],
@@ -124,11 +134,18 @@ def hit_view(store: Store, hit: Hit) -> dict:
 
 def assignment_view(assignment: Assignment) -> dict:
     view = {
-        "AssignmentId": assignment.id, "WorkerId": assignment.worker_id, "HITId": assignment.hit_id,
-        "AssignmentStatus": assignment.status, "AcceptTime": assignment.accept_time, "Deadline": assignment.deadline,
-        "SubmitTime": assignment.submit_time, "AutoApprovalTime": assignment.auto_approval_time,
-        "ApprovalTime": assignment.approval_time, "RejectionTime": assignment.rejection_time,
-        "Answer": assignment.answer, "RequesterFeedback": assignment.feedback or None,
+        "AssignmentId": assignment.id,
+        "WorkerId": assignment.worker_id,
+        "HITId": assignment.hit_id,
+        "AssignmentStatus": assignment.status,
+        "AcceptTime": assignment.accept_time,
+        "Deadline": assignment.deadline,
+        "SubmitTime": assignment.submit_time,
+        "AutoApprovalTime": assignment.auto_approval_time,
+        "ApprovalTime": assignment.approval_time,
+        "RejectionTime": assignment.rejection_time,
+        "Answer": assignment.answer,
+        "RequesterFeedback": assignment.feedback or None,
     }
     return {k: v for k, v in view.items() if v is not None}
 
@@ -186,8 +203,10 @@ def _assignment(store: Store, assignment_id: str) -> Assignment:
 
 
 def _wrong_state(allowed: tuple[str, ...]) -> TurkError:
-    return request_error(f"This operation can be called with a status of: {','.join(allowed)}",
-                         "AWS.MechanicalTurk.InvalidAssignmentState")
+    return request_error(
+        f"This operation can be called with a status of: {','.join(allowed)}",
+        "AWS.MechanicalTurk.InvalidAssignmentState",
+    )
 
 
 def _paged(key: str, items: list, token: str | None) -> dict:
@@ -216,17 +235,33 @@ def _checked_requirements(store: Store, requirements: list[dict]) -> list[dict]:
 def _hit_type(store: Store, params: dict) -> HitType:
     """The HIT type with these properties: an existing one when every property matches, as MTurk does."""
     wanted = HitType(
-        id="", title=params["Title"], description=params["Description"], reward=money(Decimal(params["Reward"])),
+        id="",
+        title=params["Title"],
+        description=params["Description"],
+        reward=money(Decimal(params["Reward"])),
         assignment_duration=params["AssignmentDurationInSeconds"],
         auto_approval_delay=params.get("AutoApprovalDelayInSeconds", AUTO_APPROVAL_DEFAULT),
         keywords=params.get("Keywords", ""),
         qualification_requirements=_checked_requirements(store, params.get("QualificationRequirements", [])),
     )
     for existing in store.hit_types.values():
-        if (existing.title, existing.description, existing.reward, existing.assignment_duration,
-                existing.auto_approval_delay, existing.keywords, existing.qualification_requirements) == (
-                wanted.title, wanted.description, wanted.reward, wanted.assignment_duration,
-                wanted.auto_approval_delay, wanted.keywords, wanted.qualification_requirements):
+        if (
+            existing.title,
+            existing.description,
+            existing.reward,
+            existing.assignment_duration,
+            existing.auto_approval_delay,
+            existing.keywords,
+            existing.qualification_requirements,
+        ) == (
+            wanted.title,
+            wanted.description,
+            wanted.reward,
+            wanted.assignment_duration,
+            wanted.auto_approval_delay,
+            wanted.keywords,
+            wanted.qualification_requirements,
+        ):
             return existing
     wanted.id = new_id()
     store.hit_types[wanted.id] = wanted
@@ -242,8 +277,10 @@ def _create_hit(store: Store, hit_type: HitType, params: dict) -> dict:
     token = params.get("UniqueRequestToken")
     earlier = store.recent_token("CreateHIT", token)
     if earlier:
-        raise request_error(f"There is already a HIT with this UniqueRequestToken. HITId: {earlier}",
-                            "AWS.MechanicalTurk.HitAlreadyExists")
+        raise request_error(
+            f"There is already a HIT with this UniqueRequestToken. HITId: {earlier}",
+            "AWS.MechanicalTurk.HitAlreadyExists",
+        )
     if bool(params.get("Question")) == bool(params.get("HITLayoutId")):
         raise invalid_parameter("Question", params.get("Question", ""), "give either a Question or a HITLayoutId")
     external_url, frame_height = "", 0
@@ -254,16 +291,24 @@ def _create_hit(store: Store, hit_type: HitType, params: dict) -> dict:
             raise TurkError("ParameterValidationError", str(error)) from error
     now = store.now()
     hit = Hit(
-        id=new_id(), type_id=hit_type.id, seq=store.next_seq(), created=now,
-        expiration=now + params["LifetimeInSeconds"], max_assignments=params.get("MaxAssignments", 1),
-        question=params.get("Question", ""), external_url=external_url, frame_height=frame_height,
-        requester_annotation=params.get("RequesterAnnotation", ""), layout_id=params.get("HITLayoutId", ""),
+        id=new_id(),
+        type_id=hit_type.id,
+        seq=store.next_seq(),
+        created=now,
+        expiration=now + params["LifetimeInSeconds"],
+        max_assignments=params.get("MaxAssignments", 1),
+        question=params.get("Question", ""),
+        external_url=external_url,
+        frame_height=frame_height,
+        requester_annotation=params.get("RequesterAnnotation", ""),
+        layout_id=params.get("HITLayoutId", ""),
     )
     reward = Decimal(hit_type.reward)
     cost = (reward + fee(reward, fee_rate(hit))) * hit.max_assignments
     if cost > available_balance(store):
-        raise request_error("Your account balance is insufficient to create this HIT.",
-                            "AWS.MechanicalTurk.InsufficientFunds")
+        raise request_error(
+            "Your account balance is insufficient to create this HIT.", "AWS.MechanicalTurk.InsufficientFunds"
+        )
     store.hits[hit.id] = hit
     store.remember_token("CreateHIT", token, hit.id)
     store.event("HITCreated", hit)
@@ -298,8 +343,14 @@ def list_hits(store: Store, params: dict) -> dict:
 @operation
 def list_reviewable_hits(store: Store, params: dict) -> dict:
     status = params.get("Status", "Reviewable")
-    found = sorted((h for h in store.hits.values() if hit_status(store, h) == status
-                    and params.get("HITTypeId") in (None, h.type_id)), key=lambda h: h.seq)
+    found = sorted(
+        (
+            h
+            for h in store.hits.values()
+            if hit_status(store, h) == status and params.get("HITTypeId") in (None, h.type_id)
+        ),
+        key=lambda h: h.seq,
+    )
     page, token = _page(found, params, lambda h: h.seq)
     return _paged("HITs", [hit_view(store, h) for h in page], token)
 
@@ -314,11 +365,14 @@ def create_additional_assignments_for_hit(store: Store, params: dict) -> dict:
     if hit.max_assignments < FEE_STEP <= hit.max_assignments + extra:
         raise request_error(
             f"HIT {hit.id} was created with fewer than {FEE_STEP} assignments and cannot be extended to "
-            f"{FEE_STEP} or more.", "AWS.MechanicalTurk.InvalidMaximumAssignmentsIncrease")
+            f"{FEE_STEP} or more.",
+            "AWS.MechanicalTurk.InvalidMaximumAssignmentsIncrease",
+        )
     reward = Decimal(store.hit_types[hit.type_id].reward)
     if (reward + fee(reward, fee_rate(hit))) * extra > available_balance(store):
-        raise request_error("Your account balance is insufficient to add these assignments.",
-                            "AWS.MechanicalTurk.InsufficientFunds")
+        raise request_error(
+            "Your account balance is insufficient to add these assignments.", "AWS.MechanicalTurk.InsufficientFunds"
+        )
     hit.max_assignments += extra
     store.remember_token("CreateAdditionalAssignmentsForHIT", token, hit.id)
     store.event("HITExtended", hit)
@@ -339,8 +393,11 @@ def update_hit_review_status(store: Store, params: dict) -> dict:
     hit = _hit(store, params["HITId"], deleted_ok=False)
     wanted = "Reviewing" if params.get("Revert") else "Reviewable"
     if hit_status(store, hit) != wanted:
-        raise request_error(f"This HIT is currently in the state '{hit_status(store, hit)}'. "
-                            f"This operation can be called with a status of: {wanted}", "AWS.MechanicalTurk.InvalidHITState")
+        raise request_error(
+            f"This HIT is currently in the state '{hit_status(store, hit)}'. "
+            f"This operation can be called with a status of: {wanted}",
+            "AWS.MechanicalTurk.InvalidHITState",
+        )
     hit.reviewing = not params.get("Revert")
     return {}
 
@@ -352,9 +409,11 @@ def delete_hit(store: Store, params: dict) -> dict:
     state = hit_status(store, hit)
     if state != "Reviewable" or counts(store, hit)["submitted"]:
         detail = " with assignments still to approve or reject" if state == "Reviewable" else ""
-        raise request_error(f"This HIT is currently in the state '{state}'{detail}. This operation can be called "
-                            "with a status of: Reviewable, once every submitted assignment is approved or rejected",
-                            "AWS.MechanicalTurk.InvalidHITState")
+        raise request_error(
+            f"This HIT is currently in the state '{state}'{detail}. This operation can be called "
+            "with a status of: Reviewable, once every submitted assignment is approved or rejected",
+            "AWS.MechanicalTurk.InvalidHITState",
+        )
     hit.disposed = True
     store.event("HITDisposed", hit)
     return {}
@@ -384,8 +443,10 @@ def approve_assignment(store: Store, params: dict) -> dict:
     hit = store.hits[assignment.hit_id]
     if assignment.status == "Rejected" and params.get("OverrideRejection"):
         if hit.disposed or store.now() - assignment.submit_time > OVERRIDE_WINDOW:
-            raise request_error("A rejection can be overridden only within 30 days of submission, "
-                                "and not once its HIT is deleted.", "AWS.MechanicalTurk.InvalidAssignmentState")
+            raise request_error(
+                "A rejection can be overridden only within 30 days of submission, and not once its HIT is deleted.",
+                "AWS.MechanicalTurk.InvalidAssignmentState",
+            )
     elif assignment.status != "Submitted":
         raise _wrong_state(("Submitted",))
     assignment.status = "Approved"
@@ -421,9 +482,18 @@ def send_bonus(store: Store, params: dict) -> dict:
         raise invalid_parameter("WorkerId", params["WorkerId"], "it is not the worker of this assignment")
     amount = Decimal(params["BonusAmount"])
     if amount + fee(amount, Decimal("0.20")) > available_balance(store):
-        raise request_error("Your account balance is insufficient to pay this bonus.", "AWS.MechanicalTurk.InsufficientFunds")
-    bonus = Bonus(seq=store.next_seq(), worker_id=assignment.worker_id, assignment_id=assignment.id,
-                  hit_id=assignment.hit_id, amount=money(amount), reason=params["Reason"], grant_time=store.now())
+        raise request_error(
+            "Your account balance is insufficient to pay this bonus.", "AWS.MechanicalTurk.InsufficientFunds"
+        )
+    bonus = Bonus(
+        seq=store.next_seq(),
+        worker_id=assignment.worker_id,
+        assignment_id=assignment.id,
+        hit_id=assignment.hit_id,
+        amount=money(amount),
+        reason=params["Reason"],
+        grant_time=store.now(),
+    )
     store.bonuses.append(bonus)
     store.remember_token("SendBonus", token, str(bonus.seq))
     return {}
@@ -435,11 +505,22 @@ def list_bonus_payments(store: Store, params: dict) -> dict:
         raise invalid_parameter("HITId", params.get("HITId", ""), "give either a HITId or an AssignmentId")
     if "HITId" in params:
         _hit(store, params["HITId"])
-    found = [b for b in store.bonuses if params.get("HITId") in (None, b.hit_id)
-             and params.get("AssignmentId") in (None, b.assignment_id)]
+    found = [
+        b
+        for b in store.bonuses
+        if params.get("HITId") in (None, b.hit_id) and params.get("AssignmentId") in (None, b.assignment_id)
+    ]
     page, token = _page(found, params, lambda b: b.seq)
-    payments = [{"WorkerId": b.worker_id, "BonusAmount": b.amount, "AssignmentId": b.assignment_id,
-                 "Reason": b.reason, "GrantTime": b.grant_time} for b in page]
+    payments = [
+        {
+            "WorkerId": b.worker_id,
+            "BonusAmount": b.amount,
+            "AssignmentId": b.assignment_id,
+            "Reason": b.reason,
+            "GrantTime": b.grant_time,
+        }
+        for b in page
+    ]
     return _paged("BonusPayments", payments, token)
 
 
@@ -447,9 +528,16 @@ def list_bonus_payments(store: Store, params: dict) -> dict:
 
 
 def _qualification_type_view(q: QualificationType) -> dict:
-    view = {"QualificationTypeId": q.id, "CreationTime": q.created, "Name": q.name, "Description": q.description,
-            "Keywords": q.keywords, "QualificationTypeStatus": q.status, "IsRequestable": bool(q.test or q.auto_granted),
-            "AutoGranted": q.auto_granted}
+    view = {
+        "QualificationTypeId": q.id,
+        "CreationTime": q.created,
+        "Name": q.name,
+        "Description": q.description,
+        "Keywords": q.keywords,
+        "QualificationTypeStatus": q.status,
+        "IsRequestable": bool(q.test or q.auto_granted),
+        "AutoGranted": q.auto_granted,
+    }
     if q.auto_granted:
         view["AutoGrantedValue"] = q.auto_granted_value
     if q.test:
@@ -462,13 +550,22 @@ def _qualification_type_view(q: QualificationType) -> dict:
 @operation
 def create_qualification_type(store: Store, params: dict) -> dict:
     if any(q.name == params["Name"] for q in store.qualification_types.values()):
-        raise request_error("You have already created a QualificationType with this name. A QualificationType's name "
-                            "must be unique among all of the QualificationTypes created by the same user.")
+        raise request_error(
+            "You have already created a QualificationType with this name. A QualificationType's name "
+            "must be unique among all of the QualificationTypes created by the same user."
+        )
     q = QualificationType(
-        id=new_id(), name=params["Name"], description=params["Description"], status=params["QualificationTypeStatus"],
-        created=store.now(), keywords=params.get("Keywords", ""), auto_granted=params.get("AutoGranted", False),
-        auto_granted_value=params.get("AutoGrantedValue", 1), test=params.get("Test", ""),
-        answer_key=params.get("AnswerKey", ""), retry_delay=params.get("RetryDelayInSeconds"),
+        id=new_id(),
+        name=params["Name"],
+        description=params["Description"],
+        status=params["QualificationTypeStatus"],
+        created=store.now(),
+        keywords=params.get("Keywords", ""),
+        auto_granted=params.get("AutoGranted", False),
+        auto_granted_value=params.get("AutoGrantedValue", 1),
+        test=params.get("Test", ""),
+        answer_key=params.get("AnswerKey", ""),
+        retry_delay=params.get("RetryDelayInSeconds"),
         test_duration=params.get("TestDurationInSeconds"),
     )
     store.qualification_types[q.id] = q
@@ -478,23 +575,30 @@ def create_qualification_type(store: Store, params: dict) -> dict:
 def _own_qualification_type(store: Store, type_id: str) -> QualificationType:
     q = store.qualification_types.get(type_id)
     if q is None:
-        raise request_error(f"QualificationType {type_id} does not exist or is not yours.",
-                            "AWS.MechanicalTurk.QualificationTypeDoesNotExist")
+        raise request_error(
+            f"QualificationType {type_id} does not exist or is not yours.",
+            "AWS.MechanicalTurk.QualificationTypeDoesNotExist",
+        )
     return q
 
 
 @operation
 def get_qualification_type(store: Store, params: dict) -> dict:
-    return {"QualificationType": _qualification_type_view(_own_qualification_type(store, params["QualificationTypeId"]))}
+    return {
+        "QualificationType": _qualification_type_view(_own_qualification_type(store, params["QualificationTypeId"]))
+    }
 
 
 @operation
 def list_qualification_types(store: Store, params: dict) -> dict:
     """Our own types (MustBeOwnedByCaller) or every one, matching Query in name, description or keywords."""
     query = (params.get("Query") or "").lower()
-    found = [q for q in sorted(store.qualification_types.values(), key=lambda q: (q.created, q.id))
-             if query in f"{q.name} {q.description} {q.keywords}".lower()
-             and (not params["MustBeRequestable"] or q.test or q.auto_granted)]
+    found = [
+        q
+        for q in sorted(store.qualification_types.values(), key=lambda q: (q.created, q.id))
+        if query in f"{q.name} {q.description} {q.keywords}".lower()
+        and (not params["MustBeRequestable"] or q.test or q.auto_granted)
+    ]
     order = {q.id: n for n, q in enumerate(found, 1)}
     page, token = _page(found, params, lambda q: order[q.id])
     return _paged("QualificationTypes", [_qualification_type_view(q) for q in page], token)
@@ -537,15 +641,28 @@ def list_worker_blocks(store: Store, params: dict) -> dict:
 @operation
 def notify_workers(store: Store, params: dict) -> dict:
     """Delivered to workers who have worked for this requester; the others come back as failures."""
-    worked = {a.worker_id for a in store.assignments.values()} | {h["worker_id"] for a in store.assignments.values() for h in a.history}
+    worked = {a.worker_id for a in store.assignments.values()} | {
+        h["worker_id"] for a in store.assignments.values() for h in a.history
+    }
     failures = []
     for worker_id in params["WorkerIds"]:
         if worker_id in worked:
-            store.messages.append({"WorkerId": worker_id, "Subject": params["Subject"],
-                                   "MessageText": params["MessageText"], "Time": store.now()})
+            store.messages.append(
+                {
+                    "WorkerId": worker_id,
+                    "Subject": params["Subject"],
+                    "MessageText": params["MessageText"],
+                    "Time": store.now(),
+                }
+            )
         else:
-            failures.append({"NotifyWorkersFailureCode": "HardFailure", "WorkerId": worker_id,
-                             "NotifyWorkersFailureMessage": f"Worker {worker_id} has not worked for you."})
+            failures.append(
+                {
+                    "NotifyWorkersFailureCode": "HardFailure",
+                    "WorkerId": worker_id,
+                    "NotifyWorkersFailureMessage": f"Worker {worker_id} has not worked for you.",
+                }
+            )
     return {"NotifyWorkersFailureStatuses": failures}
 
 
@@ -573,6 +690,8 @@ def update_notification_settings(store: Store, params: dict) -> dict:
 
 @operation
 def send_test_event_notification(store: Store, params: dict) -> dict:
-    store.send_event(_notification(params["Notification"]), {"EventType": params["TestEventType"],
-                                                             "EventTimestamp": store.timestamp()})
+    store.send_event(
+        _notification(params["Notification"]),
+        {"EventType": params["TestEventType"], "EventTimestamp": store.timestamp()},
+    )
     return {}

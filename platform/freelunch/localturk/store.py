@@ -6,6 +6,7 @@ offset tests move forward (auto-approval, deadlines, the 24-hour token window)
 without sleeping. Time-driven changes (abandoned and auto-approved assignments)
 are applied lazily by ``Store.catch_up()`` at the start of every request.
 """
+
 from __future__ import annotations
 
 import json
@@ -269,18 +270,33 @@ class Store:
             return
         if event_type not in hit_type.notification.get("EventTypes", []):
             return
-        self.send_event(hit_type.notification, {
-            "EventType": event_type, "EventTimestamp": self.timestamp(),
-            "HITTypeId": hit.type_id, "HITId": hit.id, **({"AssignmentId": assignment.id} if assignment else {}),
-        })
+        self.send_event(
+            hit_type.notification,
+            {
+                "EventType": event_type,
+                "EventTimestamp": self.timestamp(),
+                "HITTypeId": hit.type_id,
+                "HITId": hit.id,
+                **({"AssignmentId": assignment.id} if assignment else {}),
+            },
+        )
 
     def send_event(self, notification: dict, event: dict) -> None:
         """Keep the event in ``events``; ``deliver(notification, message)``, when set, sends MTurk's message body."""
-        self.events.append({"Destination": notification["Destination"], "Transport": notification["Transport"], **event})
+        self.events.append(
+            {"Destination": notification["Destination"], "Transport": notification["Transport"], **event}
+        )
         if self.deliver is None:
             return
-        message = json.dumps({"Events": [event], "EventDocId": uuid.uuid4().hex, "SourceAccount": "000000000000",
-                              "CustomerId": "ALOCALREQUESTER", "EventDocVersion": "2014-08-15"})
+        message = json.dumps(
+            {
+                "Events": [event],
+                "EventDocId": uuid.uuid4().hex,
+                "SourceAccount": "000000000000",
+                "CustomerId": "ALOCALREQUESTER",
+                "EventDocVersion": "2014-08-15",
+            }
+        )
         try:
             self.deliver(notification, message)
         except Exception:  # MTurk drops what it cannot deliver; the event stays in ``events``
@@ -292,9 +308,15 @@ class Store:
             return
         data = {name: [asdict(row) for row in getattr(self, name).values()] for name in _TABLES}
         data.update(
-            bonuses=[asdict(b) for b in self.bonuses], worker_qualifications=self.worker_qualifications,
-            blocks=self.blocks, messages=self.messages, events=self.events, tokens=self.tokens, seq=self.seq,
-            clock_offset=self.clock_offset, submissions=self.submissions,
+            bonuses=[asdict(b) for b in self.bonuses],
+            worker_qualifications=self.worker_qualifications,
+            blocks=self.blocks,
+            messages=self.messages,
+            events=self.events,
+            tokens=self.tokens,
+            seq=self.seq,
+            clock_offset=self.clock_offset,
+            submissions=self.submissions,
         )
         self.path.parent.mkdir(parents=True, exist_ok=True)
         scratch = self.path.with_suffix(".tmp")
@@ -305,8 +327,21 @@ class Store:
         data = json.loads(self.path.read_text())
         for name, cls in _TABLES.items():
             known = {f.name for f in fields(cls)}
-            setattr(self, name, {row["id"]: cls(**{k: v for k, v in row.items() if k in known}) for row in data.get(name, [])})
+            setattr(
+                self,
+                name,
+                {row["id"]: cls(**{k: v for k, v in row.items() if k in known}) for row in data.get(name, [])},
+            )
         self.bonuses = [Bonus(**row) for row in data.get("bonuses", [])]
-        for name in ("worker_qualifications", "blocks", "messages", "events", "tokens", "seq", "clock_offset", "submissions"):
+        for name in (
+            "worker_qualifications",
+            "blocks",
+            "messages",
+            "events",
+            "tokens",
+            "seq",
+            "clock_offset",
+            "submissions",
+        ):
             if name in data:
                 setattr(self, name, data[name])

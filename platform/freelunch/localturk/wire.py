@@ -9,6 +9,7 @@ patterns, enums and maxima, and the limits the API reference adds); what it
 refuses is answered ``ValidationException``, as AWS's front end does.
 Signatures are not verified: any credentials do, but a request must be signed.
 """
+
 from __future__ import annotations
 
 import json
@@ -63,8 +64,10 @@ def call() -> Response:
         if not target.startswith(TARGET_PREFIX) or operation not in service_model().operation_names:
             raise TurkError("UnknownOperationException", f"Unknown operation {target!r}")
         if operation not in OPERATIONS:
-            raise TurkError("UnknownOperationException", f"The local MTurk does not implement {operation} "
-                                                         "(docs/local-mturk.md lists what it does).")
+            raise TurkError(
+                "UnknownOperationException",
+                f"The local MTurk does not implement {operation} (docs/local-mturk.md lists what it does).",
+            )
         try:
             params = json.loads(request.get_data() or b"{}")
         except ValueError as error:
@@ -93,5 +96,7 @@ def call() -> Response:
         return _error(error)
     except Exception:  # a bug of ours: answer as MTurk's own faults do, and keep the traceback in the log
         current_app.logger.exception("local MTurk failed on %s", operation)
-        return _error(TurkError("ServiceFault", "The local MTurk failed; see its log.", "AWS.MechanicalTurk.ServiceFault", 500))
+        return _error(
+            TurkError("ServiceFault", "The local MTurk failed; see its log.", "AWS.MechanicalTurk.ServiceFault", 500)
+        )
     return _answer(answer)

@@ -7,6 +7,7 @@ adds: ``assignmentId=ASSIGNMENT_ID_NOT_AVAILABLE&hitId=...`` in preview, and
 and ``workerId`` once accepted. There is no CSRF protection: the stand-in only
 runs in development, on loopback, with made-up workers and no money.
 """
+
 from __future__ import annotations
 
 import re
@@ -85,8 +86,11 @@ def index():
 def identity():
     worker_id = request.form.get("worker_id", "").strip().upper() or new_worker_id()
     if not WORKER_ID.match(worker_id):
-        return render_template("localturk/message.html", title="Not a worker id",
-                               text="A worker id is an A followed by capital letters and digits, e.g. A1B2C3D4E5F6G7."), 400
+        return render_template(
+            "localturk/message.html",
+            title="Not a worker id",
+            text="A worker id is an A followed by capital letters and digits, e.g. A1B2C3D4E5F6G7.",
+        ), 400
     back = request.form.get("next", "")
     if not back.startswith("/") or back.startswith("//"):  # only back to a page of this site
         back = url_for(".index")
@@ -104,8 +108,15 @@ def preview(hit_id: str):
         refusal = worker_id and qualifications.refused(store(), worker_id, requirements, "accept")
         view = hit_view(store(), hit)
     src = None if hidden or not hit.external_url else frame_url(hit, assignmentId=NOT_AVAILABLE, hitId=hit.id)
-    return render_template("localturk/preview.html", hit=view, frame=src, frame_height=hit.frame_height,
-                           hidden=hidden, refusal=refusal, worker_id=worker_id)
+    return render_template(
+        "localturk/preview.html",
+        hit=view,
+        frame=src,
+        frame_height=hit.frame_height,
+        hidden=hidden,
+        refusal=refusal,
+        worker_id=worker_id,
+    )
 
 
 @bp.post("/worker/hits/<hit_id>/accept")
@@ -130,8 +141,14 @@ def accept(hit_id: str):
         assignment_id = hit.free_assignment_ids.pop(0) if hit.free_assignment_ids else None
         history = store().assignments[assignment_id].history if assignment_id else []
         assignment = Assignment(
-            id=assignment_id or new_id(), hit_id=hit.id, worker_id=worker_id, status="Accepted",
-            seq=store().next_seq(), accept_time=now, deadline=now + hit_type.assignment_duration, history=history,
+            id=assignment_id or new_id(),
+            hit_id=hit.id,
+            worker_id=worker_id,
+            status="Accepted",
+            seq=store().next_seq(),
+            accept_time=now,
+            deadline=now + hit_type.assignment_duration,
+            history=history,
         )
         store().add_assignment(assignment)
         store().event("AssignmentAccepted", hit, assignment)
@@ -146,8 +163,12 @@ def work(assignment_id: str):
         assignment = _assignment_of_worker(assignment_id)
         hit = store().hits[assignment.hit_id]
         view = hit_view(store(), hit)
-    src = frame_url(hit, assignmentId=assignment.id, hitId=hit.id, turkSubmitTo=turk_submit_to(), workerId=assignment.worker_id)
-    return render_template("localturk/work.html", hit=view, assignment=assignment, frame=src, frame_height=hit.frame_height)
+    src = frame_url(
+        hit, assignmentId=assignment.id, hitId=hit.id, turkSubmitTo=turk_submit_to(), workerId=assignment.worker_id
+    )
+    return render_template(
+        "localturk/work.html", hit=view, assignment=assignment, frame=src, frame_height=hit.frame_height
+    )
 
 
 @bp.post("/worker/assignments/<assignment_id>/return")
@@ -170,25 +191,36 @@ def external_submit():
     fields = {name: request.values.getlist(name) for name in request.values}
     assignment_id = request.values.get("assignmentId", "")
     if not assignment_id or assignment_id == NOT_AVAILABLE:
-        return render_template("localturk/message.html", title="Nothing submitted",
-                               text="The form has no assignmentId: accept the HIT before submitting it."), 400
+        return render_template(
+            "localturk/message.html",
+            title="Nothing submitted",
+            text="The form has no assignmentId: accept the HIT before submitting it.",
+        ), 400
     with store().lock:
         store().catch_up()
         assignment = store().assignments.get(assignment_id)
         if assignment is None:
-            return render_template("localturk/message.html", title="Nothing submitted",
-                                   text=f"There is no assignment {assignment_id}."), 404
+            return render_template(
+                "localturk/message.html", title="Nothing submitted", text=f"There is no assignment {assignment_id}."
+            ), 404
         if assignment.status != "Accepted":
-            return render_template("localturk/message.html", title="Nothing submitted",
-                                   text=f"Assignment {assignment_id} is {assignment.status}, not at work."), 409
+            return render_template(
+                "localturk/message.html",
+                title="Nothing submitted",
+                text=f"Assignment {assignment_id} is {assignment.status}, not at work.",
+            ), 409
         # MTurk knows who is signed in: a worker who returned the HIT cannot submit for its next holder.
         if current_worker() not in (None, assignment.worker_id):
-            return render_template("localturk/message.html", title="Nothing submitted",
-                                   text=f"Assignment {assignment_id} is another worker's now."), 403
+            return render_template(
+                "localturk/message.html",
+                title="Nothing submitted",
+                text=f"Assignment {assignment_id} is another worker's now.",
+            ), 403
         hit = store().hits[assignment.hit_id]
         now = store().now()
-        store().submissions.append({"assignmentId": assignment_id, "workerId": assignment.worker_id,
-                                    "fields": fields, "time": now})
+        store().submissions.append(
+            {"assignmentId": assignment_id, "workerId": assignment.worker_id, "fields": fields, "time": now}
+        )
         assignment.form = fields
         assignment.answer = answer_xml(fields)
         assignment.status = "Submitted"

@@ -15,8 +15,9 @@ def _page(invite_form=None, **extra):
         .where(Membership.organization == organization)
         .order_by(User.email)
     )
-    invites = Invite.select().where(Invite.organization == organization, Invite.used_at.is_null(),
-                                    Invite.expires_at > utcnow())
+    invites = Invite.select().where(
+        Invite.organization == organization, Invite.used_at.is_null(), Invite.expires_at > utcnow()
+    )
     return render_template(
         "members/index.html",
         members=members,

@@ -1,4 +1,5 @@
 """Requester actions on MTurk: publish a batch (routes), reconcile, review and pay it (review_routes)."""
+
 from flask import Blueprint
 
 from ..tenancy import protect

@@ -4,6 +4,7 @@ Each prints its progress and a summary, and exits non-zero when anything
 failed. Review and bonus reconcile the batch first: they act on what MTurk
 says now. Run twice, each does nothing new the second time (intent rows).
 """
+
 from __future__ import annotations
 
 import click
@@ -12,8 +13,8 @@ from flask.cli import AppGroup
 from ..models import Batch, Hit, MTurkAssignment
 from ..services.mturk import autoreview, bonuses, decisions, tracking
 from ..services.mturk.bonuses import BonusError
-from ..services.mturk.errors import MTurkError
 from ..services.mturk.decisions import DecisionError
+from ..services.mturk.errors import MTurkError
 
 
 @click.group("mturk", cls=AppGroup)
@@ -42,9 +43,13 @@ def _sync(batch: Batch, mturk) -> tracking.SyncSummary:
 
 
 def _row(batch: Batch, assignment_id: str) -> MTurkAssignment:
-    row = (MTurkAssignment.select().join(Hit)
-           .where(Hit.batch == batch, MTurkAssignment.mturk_assignment_id == assignment_id.strip())
-           .order_by(MTurkAssignment.synced_at.desc()).first())
+    row = (
+        MTurkAssignment.select()
+        .join(Hit)
+        .where(Hit.batch == batch, MTurkAssignment.mturk_assignment_id == assignment_id.strip())
+        .order_by(MTurkAssignment.synced_at.desc())
+        .first()
+    )
     if row is None:
         raise click.ClickException(f"MTurk lists no submitted assignment {assignment_id} for batch {batch.id}.")
     return row
@@ -93,8 +98,10 @@ def review(batch_id, auto, assignment_id, action, feedback):
         raise click.ClickException(str(error)) from error
     if decision.state == "failed":
         raise click.ClickException(decision.error)
-    click.echo(f"Assignment {row.mturk_assignment_id}: {decisions.DONE[decision.action]}"
-               + (f" ({decision.error})" if decision.state == "adopted" else "."))
+    click.echo(
+        f"Assignment {row.mturk_assignment_id}: {decisions.DONE[decision.action]}"
+        + (f" ({decision.error})" if decision.state == "adopted" else ".")
+    )
 
 
 @mturk.command("bonus")
@@ -120,5 +127,7 @@ def bonus(batch_id, assignment_id, amount, reason):
         raise click.ClickException(str(error)) from error
     if result.state == "failed":
         raise click.ClickException(f"The bonus was not paid: {result.error} Run the command again to retry.")
-    click.echo(f"Bonus ${result.amount:.2f} for assignment {row.mturk_assignment_id}: "
-               + ("paid before, nothing sent." if paid_before else "paid."))
+    click.echo(
+        f"Bonus ${result.amount:.2f} for assignment {row.mturk_assignment_id}: "
+        + ("paid before, nothing sent." if paid_before else "paid.")
+    )

@@ -1,12 +1,21 @@
 """Forms of the MTurk tab: the batch's MTurk settings, publishing, extending, and an organization's AWS key pair."""
+
 from __future__ import annotations
 
 import re
 from decimal import Decimal
 
 from flask_wtf import FlaskForm
-from wtforms import (BooleanField, DecimalField, IntegerField, PasswordField, RadioField, SelectChoice, StringField,
-                     TextAreaField)
+from wtforms import (
+    BooleanField,
+    DecimalField,
+    IntegerField,
+    PasswordField,
+    RadioField,
+    SelectChoice,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp, ValidationError
 
 from ..services.mturk.errors import InvalidRequest
@@ -25,23 +34,52 @@ def whole_cents(field) -> None:
 
 
 class SettingsForm(FlaskForm):
-    environment = RadioField("Where to publish", choices=[SelectChoice("sandbox", "Sandbox (no money, test workers)"),
-                                                           SelectChoice("production", "Production (real workers, real money)")])
-    title = StringField("Title (shown to workers)", validators=[DataRequired("Give the HITs a title."), Length(max=128)])
+    environment = RadioField(
+        "Where to publish",
+        choices=[
+            SelectChoice("sandbox", "Sandbox (no money, test workers)"),
+            SelectChoice("production", "Production (real workers, real money)"),
+        ],
+    )
+    title = StringField(
+        "Title (shown to workers)", validators=[DataRequired("Give the HITs a title."), Length(max=128)]
+    )
     description = TextAreaField("Description", validators=[DataRequired("Describe the task."), Length(max=2000)])
     keywords = StringField("Keywords", validators=[Length(max=1000)])
-    reward = DecimalField("Reward per assignment (USD)", places=2, validators=[
-        InputRequired("Give a reward, e.g. 0.10."), NumberRange(Decimal("0.01"), Decimal("100"), "Between 0.01 and 100 USD.")])
-    assignment_minutes = IntegerField("Time a worker has (minutes)", validators=[
-        InputRequired("Give the minutes a worker has."), NumberRange(1, 365 * 24 * 60, "Between 1 minute and 365 days.")])
-    lifetime_hours = IntegerField("HITs stay listed for (hours)", validators=[
-        InputRequired("Give the hours."), NumberRange(1, 365 * 24, "Between 1 hour and 365 days.")])
-    auto_approval_hours = IntegerField("Auto-approve undecided work after (hours)", validators=[
-        InputRequired("Give the hours."), NumberRange(0, 30 * 24, "Between 0 and 30 days (MTurk's limit).")])
-    min_approval_rate = IntegerField("Minimum approval rate (%)", validators=[
-        Optional(), NumberRange(0, 100, "A percentage from 0 to 100, or empty for none.")])
-    min_approved_hits = IntegerField("Minimum approved HITs", validators=[
-        Optional(), NumberRange(0, 1_000_000, "A number of HITs, or empty for none.")])
+    reward = DecimalField(
+        "Reward per assignment (USD)",
+        places=2,
+        validators=[
+            InputRequired("Give a reward, e.g. 0.10."),
+            NumberRange(Decimal("0.01"), Decimal("100"), "Between 0.01 and 100 USD."),
+        ],
+    )
+    assignment_minutes = IntegerField(
+        "Time a worker has (minutes)",
+        validators=[
+            InputRequired("Give the minutes a worker has."),
+            NumberRange(1, 365 * 24 * 60, "Between 1 minute and 365 days."),
+        ],
+    )
+    lifetime_hours = IntegerField(
+        "HITs stay listed for (hours)",
+        validators=[InputRequired("Give the hours."), NumberRange(1, 365 * 24, "Between 1 hour and 365 days.")],
+    )
+    auto_approval_hours = IntegerField(
+        "Auto-approve undecided work after (hours)",
+        validators=[
+            InputRequired("Give the hours."),
+            NumberRange(0, 30 * 24, "Between 0 and 30 days (MTurk's limit)."),
+        ],
+    )
+    min_approval_rate = IntegerField(
+        "Minimum approval rate (%)",
+        validators=[Optional(), NumberRange(0, 100, "A percentage from 0 to 100, or empty for none.")],
+    )
+    min_approved_hits = IntegerField(
+        "Minimum approved HITs",
+        validators=[Optional(), NumberRange(0, 1_000_000, "A number of HITs, or empty for none.")],
+    )
     locales = StringField("Worker countries (ISO codes, comma-separated; empty for any)", validators=[Length(max=200)])
     soft_block = BooleanField("Keep out workers on the organization's block list")
 
@@ -65,21 +103,35 @@ class PublishForm(FlaskForm):
 
 
 class ExtendForm(FlaskForm):
-    more = IntegerField("Assignments to add to every HIT", validators=[
-        InputRequired("Give a number of assignments."), NumberRange(1, 100, "Between 1 and 100.")])
+    more = IntegerField(
+        "Assignments to add to every HIT",
+        validators=[InputRequired("Give a number of assignments."), NumberRange(1, 100, "Between 1 and 100.")],
+    )
     confirm_production = BooleanField("I understand this spends real money (production)")
 
 
 class CredentialsForm(FlaskForm):
-    access_key_id = StringField("AWS access key id", validators=[
-        DataRequired("Give the access key id."), Length(max=128),
-        Regexp(r"^[A-Z0-9]{16,128}$", message="An access key id is 16 or more capital letters and digits (AKIA…).")])
-    secret_access_key = PasswordField("AWS secret access key", validators=[
-        DataRequired("Give the secret access key."), Length(min=16, max=128, message="That is not a secret access key.")])
+    access_key_id = StringField(
+        "AWS access key id",
+        validators=[
+            DataRequired("Give the access key id."),
+            Length(max=128),
+            Regexp(r"^[A-Z0-9]{16,128}$", message="An access key id is 16 or more capital letters and digits (AKIA…)."),
+        ],
+    )
+    secret_access_key = PasswordField(
+        "AWS secret access key",
+        validators=[
+            DataRequired("Give the secret access key."),
+            Length(min=16, max=128, message="That is not a secret access key."),
+        ],
+    )
 
 
 def settings_seconds(form: SettingsForm) -> dict:
     """The form's durations in the seconds MTurk takes."""
-    return {"assignment_seconds": form.assignment_minutes.data * 60, "lifetime_seconds": form.lifetime_hours.data * 3600,
-            "auto_approval_seconds": form.auto_approval_hours.data * 3600}
-
+    return {
+        "assignment_seconds": form.assignment_minutes.data * 60,
+        "lifetime_seconds": form.lifetime_hours.data * 3600,
+        "auto_approval_seconds": form.auto_approval_hours.data * 3600,
+    }

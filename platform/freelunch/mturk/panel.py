@@ -1,4 +1,5 @@
 """The batch page's MTurk tab: what it shows (settings, cost, spend, jobs) gathered in one place for every view that draws it."""
+
 from __future__ import annotations
 
 from flask import Response
@@ -8,7 +9,8 @@ from ..batches.forms import SurveyCheckForm
 from ..batches.tabs import render_tab
 from ..models import Batch, MTurkAccount, MTurkHit
 from ..services import jobs
-from ..services.mturk import cost, lifecycle, publish, settings as batch_settings
+from ..services.mturk import cost, lifecycle, publish
+from ..services.mturk import settings as batch_settings
 from .forms import ExtendForm, PublishForm, SettingsForm
 
 
@@ -19,14 +21,22 @@ def job_scope(batch: Batch) -> str:
 def settings_form(batch: Batch) -> SettingsForm:
     """The settings form filled from the batch (on GET) or from the request (on POST)."""
     chosen = batch_settings.of(batch)
-    return SettingsForm(data={
-        "environment": "sandbox" if chosen.sandbox else "production", "title": batch.title or batch.name,
-        "description": batch.description or batch.title or batch.name, "keywords": chosen.keywords,
-        "reward": batch.reward, "assignment_minutes": chosen.assignment_seconds // 60,
-        "lifetime_hours": chosen.lifetime_seconds // 3600, "auto_approval_hours": chosen.auto_approval_seconds // 3600,
-        "min_approval_rate": chosen.min_approval_rate, "min_approved_hits": chosen.min_approved_hits,
-        "locales": ", ".join(chosen.locales), "soft_block": chosen.soft_block,
-    })
+    return SettingsForm(
+        data={
+            "environment": "sandbox" if chosen.sandbox else "production",
+            "title": batch.title or batch.name,
+            "description": batch.description or batch.title or batch.name,
+            "keywords": chosen.keywords,
+            "reward": batch.reward,
+            "assignment_minutes": chosen.assignment_seconds // 60,
+            "lifetime_hours": chosen.lifetime_seconds // 3600,
+            "auto_approval_hours": chosen.auto_approval_seconds // 3600,
+            "min_approval_rate": chosen.min_approval_rate,
+            "min_approved_hits": chosen.min_approved_hits,
+            "locales": ", ".join(chosen.locales),
+            "soft_block": chosen.soft_block,
+        }
+    )
 
 
 def published(batch: Batch) -> bool:
@@ -36,14 +46,26 @@ def published(batch: Batch) -> bool:
 
 def render(batch: Batch, status: int = 200, **forms) -> Response:
     the_plan = publish.plan(batch, confirm_production=True)  # the confirmation is a box on the form, not a problem
-    counts = dict(MTurkHit.select(MTurkHit.state, fn.COUNT(MTurkHit.id)).where(MTurkHit.batch == batch)
-                  .group_by(MTurkHit.state).tuples())
+    counts = dict(
+        MTurkHit.select(MTurkHit.state, fn.COUNT(MTurkHit.id))
+        .where(MTurkHit.batch == batch)
+        .group_by(MTurkHit.state)
+        .tuples()
+    )
     return render_tab(
-        "mturk", "batches/mturk.html", batch, status=status, check_form=forms.get("check_form") or SurveyCheckForm(),
-        fee_step=cost.FEE_STEP_ASSIGNMENTS, mturk_plan=the_plan, mturk_spend=lifecycle.spend(batch),
-        mturk_counts=counts, mturk_published=published(batch),
+        "mturk",
+        "batches/mturk.html",
+        batch,
+        status=status,
+        check_form=forms.get("check_form") or SurveyCheckForm(),
+        fee_step=cost.FEE_STEP_ASSIGNMENTS,
+        mturk_plan=the_plan,
+        mturk_spend=lifecycle.spend(batch),
+        mturk_counts=counts,
+        mturk_published=published(batch),
         mturk_account=MTurkAccount.get_or_none(MTurkAccount.organization == batch.organization_id),
         mturk_jobs=jobs.recent(batch.organization_id, job_scope(batch)),
         settings_form=forms.get("settings_form") or settings_form(batch),
-        publish_form=forms.get("publish_form") or PublishForm(), extend_form=forms.get("extend_form") or ExtendForm(),
+        publish_form=forms.get("publish_form") or PublishForm(),
+        extend_form=forms.get("extend_form") or ExtendForm(),
     )

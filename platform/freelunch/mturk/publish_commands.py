@@ -4,6 +4,7 @@ They run in the foreground with progress on stderr, print a summary, and
 exit non-zero on failure. They honour MTURK_ENDPOINT_URL, MTURK_SANDBOX and
 boto3's credential chain (an organization's stored key pair wins).
 """
+
 from __future__ import annotations
 
 import click
@@ -31,7 +32,9 @@ def _fail_on(outcome: lifecycle.Outcome) -> None:
 
 
 @mturk.command("balance")
-@click.option("--org", "org_ref", help="Use this organization's stored key pair (its id or name); default: boto3's chain.")
+@click.option(
+    "--org", "org_ref", help="Use this organization's stored key pair (its id or name); default: boto3's chain."
+)
 @click.option("--production", is_flag=True, help="Ask production instead of the MTURK_SANDBOX default.")
 def balance(org_ref, production):
     """Show the MTurk account balance, or why it cannot be read."""
@@ -50,12 +53,16 @@ def publish_batch(batch_id, yes):
     batch = _batch(batch_id)
     the_plan = publish.plan(batch, confirm_production=True)
     whole, remaining = the_plan.whole, the_plan.remaining
-    click.echo(f"Batch {batch.id} ({batch.name}) to {the_plan.where}: {whole.hits} HITs x {batch.assignments_per_hit} "
-               f"assignments x ${batch.reward:.2f} = ${whole.rewards:.2f} + ${whole.fees:.2f} MTurk fee "
-               f"= ${whole.total:.2f} for {whole.mturk_hits} MTurk HITs.")
+    click.echo(
+        f"Batch {batch.id} ({batch.name}) to {the_plan.where}: {whole.hits} HITs x {batch.assignments_per_hit} "
+        f"assignments x ${batch.reward:.2f} = ${whole.rewards:.2f} + ${whole.fees:.2f} MTurk fee "
+        f"= ${whole.total:.2f} for {whole.mturk_hits} MTurk HITs."
+    )
     if the_plan.split_reason:
-        click.echo(f"Each HIT becomes {len(the_plan.split)} MTurk HITs ({' + '.join(map(str, the_plan.split))} "
-                   f"assignments). {the_plan.split_reason}")
+        click.echo(
+            f"Each HIT becomes {len(the_plan.split)} MTurk HITs ({' + '.join(map(str, the_plan.split))} "
+            f"assignments). {the_plan.split_reason}"
+        )
     if the_plan.problems:
         raise click.ClickException(" ".join(the_plan.problems))
     if not remaining.mturk_hits:
@@ -68,7 +75,9 @@ def publish_batch(batch_id, yes):
     try:
         result = publish.publish(batch, confirm_production=True, progress=_progress)
     except MTurkError as error:
-        raise click.ClickException(f"{error} Run the command again to resume: HITs already created are kept.") from error
+        raise click.ClickException(
+            f"{error} Run the command again to resume: HITs already created are kept."
+        ) from error
     click.echo(result.summary(the_plan.where))
 
 
@@ -87,7 +96,9 @@ def expire(batch_id):
 
 @mturk.command("extend")
 @click.option("--batch", "batch_id", type=int, required=True, help="The batch id.")
-@click.option("--assignments", "more", type=click.IntRange(1, 100), required=True, help="Assignments to add to every HIT.")
+@click.option(
+    "--assignments", "more", type=click.IntRange(1, 100), required=True, help="Assignments to add to every HIT."
+)
 @click.option("--yes", is_flag=True, help="Do not ask (production included).")
 def extend(batch_id, more, yes):
     """Add assignments to every HIT: onto its MTurk HITs up to 9 each, the rest as new MTurk HITs."""
@@ -124,4 +135,6 @@ def rotate_credentials():
         raise click.ClickException(str(error)) from error
     click.echo(f"{rotated} key pairs re-encrypted with the first key.")
     if unreadable:
-        raise click.ClickException(f"{unreadable} key pairs no listed key can read: their organizations must enter them again.")
+        raise click.ClickException(
+            f"{unreadable} key pairs no listed key can read: their organizations must enter them again."
+        )

@@ -1,4 +1,5 @@
 """Forms of the MTurk review page: auto-review rules, decisions, bonuses, blocks and messages."""
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -12,15 +13,21 @@ from ..services.mturk.decisions import FEEDBACK_MAX
 
 
 def _percent(label: str) -> DecimalField:
-    return DecimalField(label, places=0, validators=[Optional(), NumberRange(Decimal(0), Decimal(100), "From 0 to 100 %%.")],
-                        description="Empty: not checked.")
+    return DecimalField(
+        label,
+        places=0,
+        validators=[Optional(), NumberRange(Decimal(0), Decimal(100), "From 0 to 100 %%.")],
+        description="Empty: not checked.",
+    )
 
 
 class RulesForm(FlaskForm):
     min_control_accuracy = _percent("Control accuracy at least (%)")
-    min_seconds_per_page = IntegerField("Every page took at least (seconds)",
-                                        validators=[Optional(), NumberRange(0, 3600, "From 0 to 3600 seconds.")],
-                                        description="Empty: not checked.")
+    min_seconds_per_page = IntegerField(
+        "Every page took at least (seconds)",
+        validators=[Optional(), NumberRange(0, 3600, "From 0 to 3600 seconds.")],
+        description="Empty: not checked.",
+    )
     require_completion_code = BooleanField("The completion code posted to MTurk is the one we gave")
     min_completeness = _percent("Pointer data complete at least (%)")
     reject_failures = BooleanField("Reject what fails a rule (otherwise it is left for you, flagged)")
@@ -28,11 +35,21 @@ class RulesForm(FlaskForm):
 
 
 class DecisionForm(FlaskForm):
-    action = RadioField("Decision", choices=[SelectChoice("approve", "Approve"), SelectChoice("reject", "Reject"),
-                                             SelectChoice("override", "Approve after a rejection")], default="approve",
-                        validators=[DataRequired("Choose a decision.")])
-    feedback = TextAreaField("Feedback to the worker", validators=[Length(max=FEEDBACK_MAX)],
-                             description="Required to reject: MTurk shows it to the worker.")
+    action = RadioField(
+        "Decision",
+        choices=[
+            SelectChoice("approve", "Approve"),
+            SelectChoice("reject", "Reject"),
+            SelectChoice("override", "Approve after a rejection"),
+        ],
+        default="approve",
+        validators=[DataRequired("Choose a decision.")],
+    )
+    feedback = TextAreaField(
+        "Feedback to the worker",
+        validators=[Length(max=FEEDBACK_MAX)],
+        description="Required to reject: MTurk shows it to the worker.",
+    )
 
     def validate_feedback(self, field):
         if self.action.data == "reject" and not (field.data or "").strip():
@@ -41,7 +58,9 @@ class DecisionForm(FlaskForm):
 
 class BonusForm(FlaskForm):
     amount = StringField("Bonus (USD)", validators=[DataRequired("Give an amount, e.g. 0.25.")])
-    reason = StringField("Reason shown to the worker", validators=[DataRequired("Say why you pay the bonus."), Length(max=1024)])
+    reason = StringField(
+        "Reason shown to the worker", validators=[DataRequired("Say why you pay the bonus."), Length(max=1024)]
+    )
 
     def validate_amount(self, field):
         try:
@@ -51,10 +70,14 @@ class BonusForm(FlaskForm):
 
 
 class BlockForm(FlaskForm):
-    kind = RadioField("Block", choices=[
-        SelectChoice("soft_block", "Soft: keep them off this organization's HITs (a qualification)"),
-        SelectChoice("hard_block", "Hard: MTurk's CreateWorkerBlock (counts against the worker)")],
-                      default="soft_block")
+    kind = RadioField(
+        "Block",
+        choices=[
+            SelectChoice("soft_block", "Soft: keep them off this organization's HITs (a qualification)"),
+            SelectChoice("hard_block", "Hard: MTurk's CreateWorkerBlock (counts against the worker)"),
+        ],
+        default="soft_block",
+    )
     reason = StringField("Reason", validators=[DataRequired("Say why you block the worker."), Length(max=1024)])
 
 

@@ -3,6 +3,7 @@
 Every MTurk call runs in an RQ job (services/jobs.enqueue, listed on the page),
 never in the request: MTurk throttles, and the gateway retries with backoff.
 """
+
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
@@ -30,37 +31,77 @@ def _scope(batch: Batch) -> str:
 
 
 def _enqueue(batch: Batch, task: jobs.Task, title: str, *args, **kwargs):
-    return jobs.enqueue(task, batch.id, batch.organization_id, *args, organization_id=batch.organization_id,
-                        scope=_scope(batch), title=title, **kwargs)
+    return jobs.enqueue(
+        task,
+        batch.id,
+        batch.organization_id,
+        *args,
+        organization_id=batch.organization_id,
+        scope=_scope(batch),
+        title=title,
+        **kwargs,
+    )
 
 
 def _page(batch: Batch, show: str, status: int = 200, **forms):
     piles = tracking.sort_out(batch)
     flagged = [r for r in piles.ready if r.flag]
-    lists = {"ready": [r for r in piles.ready if not r.flag], "flagged": flagged, "no_data": piles.no_data,
-             "not_submitted": piles.not_submitted, "decided": piles.decided}
+    lists = {
+        "ready": [r for r in piles.ready if not r.flag],
+        "flagged": flagged,
+        "no_data": piles.no_data,
+        "not_submitted": piles.not_submitted,
+        "decided": piles.decided,
+    }
     rules = autoreview.rules_for(batch)
-    synced = MTurkAssignment.select(MTurkAssignment.synced_at).join(Hit).where(Hit.batch == batch) \
-        .order_by(MTurkAssignment.synced_at.desc()).first()
+    synced = (
+        MTurkAssignment.select(MTurkAssignment.synced_at)
+        .join(Hit)
+        .where(Hit.batch == batch)
+        .order_by(MTurkAssignment.synced_at.desc())
+        .first()
+    )
     forms.setdefault("rules_form", _rules_form(rules))
     forms.setdefault("decision_form", DecisionForm(formdata=None))
     forms.setdefault("bonus_form", BonusForm(formdata=None))
     forms.setdefault("notify_form", NotifyForm(formdata=None))
-    return render_tab("review", "mturk/review.html", batch, status=status, piles=piles, lists=lists, show=show,
-                      shows=SHOWS, rows=lists[show], rules=rules, rule_words=autoreview.describe(rules),
-                      synced_at=synced.synced_at if synced else None, now=utcnow(), pending=piles.pending,
-                      recent_jobs=jobs.recent(current_org().id, _scope(batch)), **forms)
+    return render_tab(
+        "review",
+        "mturk/review.html",
+        batch,
+        status=status,
+        piles=piles,
+        lists=lists,
+        show=show,
+        shows=SHOWS,
+        rows=lists[show],
+        rules=rules,
+        rule_words=autoreview.describe(rules),
+        synced_at=synced.synced_at if synced else None,
+        now=utcnow(),
+        pending=piles.pending,
+        recent_jobs=jobs.recent(current_org().id, _scope(batch)),
+        **forms,
+    )
 
 
 def _rules_form(rules: ReviewRules) -> RulesForm:
     """The rules as the form shows them: shares as percentages."""
+
     def percent(value):
         return None if value is None else value * 100
 
-    return RulesForm(formdata=None, data=dict(
-        min_control_accuracy=percent(rules.min_control_accuracy), min_seconds_per_page=rules.min_seconds_per_page,
-        require_completion_code=rules.require_completion_code, min_completeness=percent(rules.min_completeness),
-        reject_failures=rules.reject_failures, approve_feedback=rules.approve_feedback))
+    return RulesForm(
+        formdata=None,
+        data=dict(
+            min_control_accuracy=percent(rules.min_control_accuracy),
+            min_seconds_per_page=rules.min_seconds_per_page,
+            require_completion_code=rules.require_completion_code,
+            min_completeness=percent(rules.min_completeness),
+            reject_failures=rules.reject_failures,
+            approve_feedback=rules.approve_feedback,
+        ),
+    )
 
 
 def _show() -> str:
@@ -88,7 +129,9 @@ def save_rules(batch_id):
     if not form.validate():
         return _page(batch, _show(), 400, rules_form=form)
     rules = autoreview.rules_for(batch)
-    rules.min_control_accuracy = None if form.min_control_accuracy.data is None else form.min_control_accuracy.data / 100
+    rules.min_control_accuracy = (
+        None if form.min_control_accuracy.data is None else form.min_control_accuracy.data / 100
+    )
     rules.min_seconds_per_page = form.min_seconds_per_page.data
     rules.require_completion_code = form.require_completion_code.data
     rules.min_completeness = None if form.min_completeness.data is None else form.min_completeness.data / 100
@@ -111,8 +154,9 @@ def _selected_rows(batch: Batch) -> tuple[list[int], MTurkAssignment | None]:
     """The ticked assignments, only those of this batch (a foreign id is simply not found),
     and the one assignment when the form came from that assignment's own page."""
     wanted = [int(v) for v in request.form.getlist("row") if v.isdigit()][:1000]
-    query = (MTurkAssignment.select(MTurkAssignment.id).join(Hit)
-             .where(Hit.batch == batch, MTurkAssignment.id.in_(wanted)))
+    query = (
+        MTurkAssignment.select(MTurkAssignment.id).join(Hit).where(Hit.batch == batch, MTurkAssignment.id.in_(wanted))
+    )
     rows = [row.id for row in query]
     one = MTurkAssignment.get_by_id(rows[0]) if len(rows) == 1 and request.form.get("back") == "assignment" else None
     return rows, one
@@ -140,8 +184,15 @@ def decide(batch_id):
         form.action.errors = [*form.action.errors, "Tick the assignments to decide."]
     if not rows or not valid:
         return _refused(batch, one, decision_form=form)
-    _enqueue(batch, jobs.MTURK_DECIDE, f"{form.action.data.capitalize()} {len(rows)} assignments",
-             rows, form.action.data, form.feedback.data or "", current_user.id)
+    _enqueue(
+        batch,
+        jobs.MTURK_DECIDE,
+        f"{form.action.data.capitalize()} {len(rows)} assignments",
+        rows,
+        form.action.data,
+        form.feedback.data or "",
+        current_user.id,
+    )
     return _done(batch, one)
 
 
@@ -151,8 +202,14 @@ def bonus_approved(batch_id):
     form = BonusForm()
     if not form.validate():
         return _page(batch, _show(), 400, bonus_form=form)
-    _enqueue(batch, jobs.MTURK_BONUS_APPROVED, f"Bonus ${form.amount.data.strip()} for approved assignments",
-             form.amount.data.strip(), form.reason.data.strip(), current_user.id)
+    _enqueue(
+        batch,
+        jobs.MTURK_BONUS_APPROVED,
+        f"Bonus ${form.amount.data.strip()} for approved assignments",
+        form.amount.data.strip(),
+        form.reason.data.strip(),
+        current_user.id,
+    )
     return redirect(url_for(".review_page", batch_id=batch.id, show="decided"))
 
 
@@ -169,11 +226,21 @@ def _assignment_page(row: MTurkAssignment, status: int = 200, **forms):
     forms.setdefault("block_form", BlockForm(formdata=None))
     forms.setdefault("notify_form", NotifyForm(formdata=None))
     batch = row.hit.batch
-    worker_actions = (WorkerAction.select().where(WorkerAction.organization == row.organization_id,
-                                                  WorkerAction.worker_id == row.worker_id).order_by(WorkerAction.id))
-    return render_template("mturk/assignment.html", batch=batch, row=row, answer=tracking.answer_fields(row.answer),
-                           worker_actions=worker_actions,
-                           now=utcnow(), recent_jobs=jobs.recent(current_org().id, _scope(batch)), **forms), status
+    worker_actions = (
+        WorkerAction.select()
+        .where(WorkerAction.organization == row.organization_id, WorkerAction.worker_id == row.worker_id)
+        .order_by(WorkerAction.id)
+    )
+    return render_template(
+        "mturk/assignment.html",
+        batch=batch,
+        row=row,
+        answer=tracking.answer_fields(row.answer),
+        worker_actions=worker_actions,
+        now=utcnow(),
+        recent_jobs=jobs.recent(current_org().id, _scope(batch)),
+        **forms,
+    ), status
 
 
 @bp.post("/mturk/assignments/<int:mturk_assignment_id>/bonus")
@@ -183,8 +250,15 @@ def bonus_one(mturk_assignment_id):
     if not form.validate():
         return _assignment_page(row, 400, bonus_form=form)
     batch = row.hit.batch
-    _enqueue(batch, jobs.MTURK_BONUS_ONE, f"Bonus ${form.amount.data.strip()} for {row.mturk_assignment_id}",
-             row.id, form.amount.data.strip(), form.reason.data.strip(), current_user.id)
+    _enqueue(
+        batch,
+        jobs.MTURK_BONUS_ONE,
+        f"Bonus ${form.amount.data.strip()} for {row.mturk_assignment_id}",
+        row.id,
+        form.amount.data.strip(),
+        form.reason.data.strip(),
+        current_user.id,
+    )
     return redirect(url_for(".mturk_assignment", mturk_assignment_id=row.id))
 
 
@@ -195,8 +269,15 @@ def block(mturk_assignment_id):
     if not form.validate():
         return _assignment_page(row, 400, block_form=form)
     hard = form.kind.data == "hard_block"
-    _enqueue(row.hit.batch, jobs.MTURK_BLOCK, f"{'Hard' if hard else 'Soft'}-block worker {row.worker_id}",
-             row.id, form.reason.data.strip(), hard, current_user.id)
+    _enqueue(
+        row.hit.batch,
+        jobs.MTURK_BLOCK,
+        f"{'Hard' if hard else 'Soft'}-block worker {row.worker_id}",
+        row.id,
+        form.reason.data.strip(),
+        hard,
+        current_user.id,
+    )
     return redirect(url_for(".mturk_assignment", mturk_assignment_id=row.id))
 
 
@@ -211,6 +292,13 @@ def notify(batch_id):
         form.subject.errors = [*form.subject.errors, "Tick the assignments whose workers you write to."]
     if not rows or not valid:
         return _refused(batch, one, notify_form=form)
-    _enqueue(batch, jobs.MTURK_NOTIFY, f"Message the workers of {len(rows)} assignments",
-             rows, form.subject.data.strip(), form.text.data.strip(), current_user.id)
+    _enqueue(
+        batch,
+        jobs.MTURK_NOTIFY,
+        f"Message the workers of {len(rows)} assignments",
+        rows,
+        form.subject.data.strip(),
+        form.text.data.strip(),
+        current_user.id,
+    )
     return _done(batch, one)

@@ -4,12 +4,14 @@ Long actions are RQ jobs (tasks/mturk.py) listed on the tab; what cannot go
 ahead (a bad setting, production without confirmation, a low balance) is
 said before anything is queued or sent.
 """
+
 from flask import flash, redirect, render_template, url_for
 
 from .. import partials
 from ..models import Batch, MTurkAccount, MTurkHit
 from ..services import jobs
-from ..services.mturk import credentials, gateway, lifecycle, publish, settings as batch_settings
+from ..services.mturk import credentials, gateway, lifecycle, publish
+from ..services.mturk import settings as batch_settings
 from ..services.mturk.errors import MTurkError
 from ..tenancy import current_org, owned_or_404, role_required
 from . import bp
@@ -22,8 +24,15 @@ def _tab(batch: Batch):
 
 
 def _enqueue(batch: Batch, task: jobs.Task, title: str, *args) -> None:
-    jobs.enqueue(task, batch.id, batch.organization_id, *args, organization_id=batch.organization_id,
-                 scope=job_scope(batch), title=title)
+    jobs.enqueue(
+        task,
+        batch.id,
+        batch.organization_id,
+        *args,
+        organization_id=batch.organization_id,
+        scope=job_scope(batch),
+        title=title,
+    )
 
 
 @bp.post("/batches/<int:batch_id>/mturk/settings")
@@ -31,8 +40,10 @@ def save_settings(batch_id):
     batch = owned_or_404(Batch, batch_id)
     form = SettingsForm()
     if published(batch):
-        flash("These settings are fixed once HITs are on MTurk (they make the HIT type): copy the batch to change them.",
-              "error")
+        flash(
+            "These settings are fixed once HITs are on MTurk (they make the HIT type): copy the batch to change them.",
+            "error",
+        )
         return _tab(batch)
     if not form.validate_on_submit():
         return render(batch, status=422, settings_form=form)
@@ -75,8 +86,11 @@ def publish_batch(batch_id):
         return _tab(batch)
     remaining = the_plan.remaining
     _enqueue(batch, jobs.MTURK_PUBLISH, "Publish to MTurk", bool(form.confirm_production.data))
-    flash(f"Publishing {remaining.mturk_hits} MTurk HITs (${remaining.total:.2f} with MTurk's fee) to {the_plan.where} "
-          "in the background.", "success")
+    flash(
+        f"Publishing {remaining.mturk_hits} MTurk HITs (${remaining.total:.2f} with MTurk's fee) to {the_plan.where} "
+        "in the background.",
+        "success",
+    )
     return _tab(batch)
 
 
@@ -96,8 +110,11 @@ def extend(batch_id):
         return _tab(batch)
     _enqueue(batch, jobs.MTURK_EXTEND, "Extend on MTurk", form.more.data, bool(form.confirm_production.data))
     new = sum(1 for target, _ in steps if not isinstance(target, MTurkHit))
-    flash(f"Adding {form.more.data} assignments to every HIT in the background"
-          + (f" ({new} of our HITs need new MTurk HITs: one MTurk HIT never exceeds 9)." if new else "."), "success")
+    flash(
+        f"Adding {form.more.data} assignments to every HIT in the background"
+        + (f" ({new} of our HITs need new MTurk HITs: one MTurk HIT never exceeds 9)." if new else "."),
+        "success",
+    )
     return _tab(batch)
 
 
@@ -131,7 +148,10 @@ def credentials_view():
         except MTurkError as error:
             flash(str(error), "error")
         else:
-            flash("AWS key pair saved (the secret is encrypted). Check the connection from a batch's MTurk tab.", "success")
+            flash(
+                "AWS key pair saved (the secret is encrypted). Check the connection from a batch's MTurk tab.",
+                "success",
+            )
             return redirect(url_for("mturk.credentials_view"))
     account = MTurkAccount.get_or_none(MTurkAccount.organization == org.id)
     status = 422 if form.is_submitted() and form.errors else 200

@@ -5,6 +5,7 @@ reads (``class_info.json``, optionally ``wikipedia_pages.json``) and the
 licence they came under; pyproject.toml ships them as package data, so an
 installed Freelunch needs nothing beside it.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -1,4 +1,5 @@
 """Progress and review of a batch: assignments, workers, page replays, labels and exports."""
+
 from flask import Blueprint
 
 from ..tenancy import protect

@@ -1,4 +1,5 @@
 """Exports of a batch: start one (an RQ job), watch it, download the file."""
+
 import tempfile
 import zipfile
 
@@ -8,18 +9,23 @@ from .. import partials, sorting
 from ..batches.tabs import render_tab
 from ..models import Batch, Export
 from ..pagination import paginate
+from ..services import jobs
 from ..services.exports import files as exports
 from ..services.exports.kinds import KINDS
-from ..services import jobs
 from ..services.review.labels import default_rule
 from ..tenancy import current_org, owned_or_404
 from . import bp
 from .forms import ExportForm
 
-
 EXPORT_SORTS = {"created": Export.created_at, "kind": Export.kind, "state": Export.state, "rows": Export.rows}
-EXPORT_SORT_LABELS = {"-created": "newest first", "created": "oldest first", "kind": "kind", "state": "state",
-                      "-rows": "most rows first", "rows": "fewest rows first"}  # rows, not a table: a choice in the form
+EXPORT_SORT_LABELS = {
+    "-created": "newest first",
+    "created": "oldest first",
+    "kind": "kind",
+    "state": "state",
+    "-rows": "most rows first",
+    "rows": "fewest rows first",
+}  # rows, not a table: a choice in the form
 
 
 def _exports_page(batch: Batch, form: ExportForm, status: int = 200):
@@ -28,9 +34,21 @@ def _exports_page(batch: Batch, form: ExportForm, status: int = 200):
     kind = request.args.get("kind", "")
     if kind in KINDS:
         query = query.where(Export.kind == kind)
-    return render_tab("exports", "review/exports.html", batch, partial="review/_exports.html", status=status,
-                      page=paginate(query), form=form, kinds=KINDS, job_status=_job_status, size=exports.size,
-                      sort=sort, kind=kind if kind in KINDS else "", sorts=EXPORT_SORT_LABELS)
+    return render_tab(
+        "exports",
+        "review/exports.html",
+        batch,
+        partial="review/_exports.html",
+        status=status,
+        page=paginate(query),
+        form=form,
+        kinds=KINDS,
+        job_status=_job_status,
+        size=exports.size,
+        sort=sort,
+        kind=kind if kind in KINDS else "",
+        sorts=EXPORT_SORT_LABELS,
+    )
 
 
 def _job_status(export: Export):
@@ -61,8 +79,17 @@ def start_export(batch_id, kind):
     if same is not None:
         # Nothing changed since: offer that file instead of writing it again (with a way to insist).
         if partials.wanted():
-            response = make_response(render_template("review/_export_same.html", export=same, batch=batch, kinds=KINDS,
-                                                     form=form, kind=kind, size=exports.size(same)))
+            response = make_response(
+                render_template(
+                    "review/_export_same.html",
+                    export=same,
+                    batch=batch,
+                    kinds=KINDS,
+                    form=form,
+                    kind=kind,
+                    size=exports.size(same),
+                )
+            )
             response.headers.update({"HX-Retarget": "#export-errors", "HX-Reswap": "innerHTML"})
             return response
         flash(f"Nothing changed since export #{same.id}: download it below.", "success")
@@ -75,8 +102,15 @@ def start_export(batch_id, kind):
 
 
 def _row(export: Export, auto_download: bool = False):
-    return render_template("review/_export.html", export=export, batch=export.batch, job_status=_job_status,
-                           kinds=KINDS, size=exports.size(export), auto_download=auto_download)
+    return render_template(
+        "review/_export.html",
+        export=export,
+        batch=export.batch,
+        job_status=_job_status,
+        kinds=KINDS,
+        size=exports.size(export),
+        auto_download=auto_download,
+    )
 
 
 @bp.get("/exports/<int:export_id>")
@@ -91,8 +125,11 @@ def export_view(export_id):
 def download_all(batch_id):
     """Every finished export of the batch in one ZIP."""
     batch = owned_or_404(Batch, batch_id)
-    done = [e for e in Export.select().where(Export.batch == batch, Export.state == "done").order_by(Export.id)
-            if exports.file_path(e)]
+    done = [
+        e
+        for e in Export.select().where(Export.batch == batch, Export.state == "done").order_by(Export.id)
+        if exports.file_path(e)
+    ]
     if not done:
         abort(404, "This batch has no finished export yet.")
     archive = tempfile.SpooledTemporaryFile(max_size=32 * 1024 * 1024)
@@ -101,8 +138,9 @@ def download_all(batch_id):
             compress = zipfile.ZIP_STORED if KINDS[export.kind].binary else zipfile.ZIP_DEFLATED
             out.write(exports.file_path(export), exports.download_name(export), compress_type=compress)
     archive.seek(0)
-    return send_file(archive, mimetype="application/zip", as_attachment=True,
-                     download_name=f"batch-{batch.id}-exports.zip")
+    return send_file(
+        archive, mimetype="application/zip", as_attachment=True, download_name=f"batch-{batch.id}-exports.zip"
+    )
 
 
 @bp.get("/exports/<int:export_id>/download")

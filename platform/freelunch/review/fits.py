@@ -1,4 +1,5 @@
 """Label models on the results page: fit one (an RQ job), see its counts, page through its labels."""
+
 from flask import flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 
@@ -20,8 +21,13 @@ def panel_context(batch: Batch, form: FitForm | None = None) -> dict:
     """What ``review/_fit.html`` needs: the latest fit, one still running, and the form."""
     running = fits.pending(batch)
     job = jobs.status(running.job_id, current_org().id) if running and running.job_id else None
-    return dict(fit=fits.latest(batch), running=running, running_job=job,
-                fit_form=form or FitForm(formdata=None), rounds=fits.rounds_of(batch))
+    return dict(
+        fit=fits.latest(batch),
+        running=running,
+        running_job=job,
+        fit_form=form or FitForm(formdata=None),
+        rounds=fits.rounds_of(batch),
+    )
 
 
 @bp.get("/batches/<int:batch_id>/fit")
@@ -53,13 +59,26 @@ def fit_labels(fit_id):
     """One fit's labels, optionally of one decision, least certain first among the open ones."""
     fit = owned_or_404(LabelFit, fit_id)
     decision = request.args.get("decision", "")
-    query = (ImageLabel.select(ImageLabel, Image, ImageClass).join(Image).switch(ImageLabel).join(ImageClass)
-             .where(ImageLabel.fit == fit.id))
+    query = (
+        ImageLabel.select(ImageLabel, Image, ImageClass)
+        .join(Image)
+        .switch(ImageLabel)
+        .join(ImageClass)
+        .where(ImageLabel.fit == fit.id)
+    )
     if decision in DECISIONS:
         query = query.where(ImageLabel.decision == decision)
     page = paginate(query.order_by(ImageLabel.image_class, ImageLabel.image))
-    return render_tab("results", "review/fit_labels.html", fit.batch, partial="review/_fit_labels.html",
-                      fit=fit, page=page, decision=decision, decisions=DECISIONS)
+    return render_tab(
+        "results",
+        "review/fit_labels.html",
+        fit.batch,
+        partial="review/_fit_labels.html",
+        fit=fit,
+        page=page,
+        decision=decision,
+        decisions=DECISIONS,
+    )
 
 
 @bp.get("/batches/<int:batch_id>/next-round")
@@ -75,8 +94,9 @@ def plan_round(batch_id):
             round_plan = round_plan_service.plan(batch, fit)
         except round_plan_service.PlanError as failure:
             error = str(failure)
-    return render_tab("results", "review/round_plan.html", batch, fit=fit, plan=round_plan, error=error,
-                      form=FlaskForm())
+    return render_tab(
+        "results", "review/round_plan.html", batch, fit=fit, plan=round_plan, error=error, form=FlaskForm()
+    )
 
 
 @bp.post("/batches/<int:batch_id>/next-round")

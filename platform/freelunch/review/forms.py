@@ -19,17 +19,29 @@ class RuleForm(FlaskForm):
     """The label rule: a frequency threshold, enough annotations, and a bar for workers' control accuracy."""
 
     threshold = FloatField(
-        "Selection frequency threshold", validators=[given("Give a threshold between 0 and 1."),
-                                                     NumberRange(0, 1, "The threshold is a share between 0 and 1.")],
-        description="An image is a yes for its class when at least this share of its annotators selected it.")
+        "Selection frequency threshold",
+        validators=[
+            given("Give a threshold between 0 and 1."),
+            NumberRange(0, 1, "The threshold is a share between 0 and 1."),
+        ],
+        description="An image is a yes for its class when at least this share of its annotators selected it.",
+    )
     min_annotations = IntegerField(
-        "Annotations needed", validators=[given("Give the number of annotations a decision needs."),
-                                          NumberRange(1, 1000, "Between 1 and 1000 annotations.")],
-        description="Fewer annotations than this leave the image undecided.")
+        "Annotations needed",
+        validators=[
+            given("Give the number of annotations a decision needs."),
+            NumberRange(1, 1000, "Between 1 and 1000 annotations."),
+        ],
+        description="Fewer annotations than this leave the image undecided.",
+    )
     min_accuracy = FloatField(
-        "Control accuracy bar", validators=[given("Give a bar between 0 and 1 (0 keeps every worker)."),
-                                            NumberRange(0, 1, "The bar is a share between 0 and 1.")],
-        description="Workers whose accuracy on the controls is below this are left out (0 keeps everyone).")
+        "Control accuracy bar",
+        validators=[
+            given("Give a bar between 0 and 1 (0 keeps every worker)."),
+            NumberRange(0, 1, "The bar is a share between 0 and 1."),
+        ],
+        description="Workers whose accuracy on the controls is below this are left out (0 keeps everyone).",
+    )
 
     def rule(self) -> Rule:
         return Rule(self.threshold.data, self.min_annotations.data, self.min_accuracy.data)
@@ -41,30 +53,48 @@ class ResultsForm(RuleForm):
     class Meta:
         csrf = False
 
-    class_key = StringField("Class", validators=[Optional(), Length(max=120)],
-                            render_kw={"list": "class-keys", "autocomplete": "off", "placeholder": "any class"})
-    decision = SelectField("Decision", choices=[SelectChoice("", "any")] + [SelectChoice(d, d) for d in DECISIONS], default="")
+    class_key = StringField(
+        "Class",
+        validators=[Optional(), Length(max=120)],
+        render_kw={"list": "class-keys", "autocomplete": "off", "placeholder": "any class"},
+    )
+    decision = SelectField(
+        "Decision", choices=[SelectChoice("", "any")] + [SelectChoice(d, d) for d in DECISIONS], default=""
+    )
 
 
 class ExportForm(RuleForm):
     """Starting an export; the rule (and the results page's decision filter) matter to the labels CSV, which records them."""
 
-    decision = SelectField("Decisions", choices=[SelectChoice("", "all")] + [SelectChoice(d, d) for d in DECISIONS],
-                           default="")
+    decision = SelectField(
+        "Decisions", choices=[SelectChoice("", "all")] + [SelectChoice(d, d) for d in DECISIONS], default=""
+    )
     force = HiddenField()  # "make a new one anyway", past an identical export
 
 
 class FitForm(FlaskForm):
     """Fit a label model to the batch's votes (and its earlier rounds'): an RQ job."""
 
-    model = SelectField("Model", choices=[SelectChoice("ds", "Dawid–Skene (per-worker rates)"),
-                                          SelectChoice("mv", "Selection frequency")], default="ds")
+    model = SelectField(
+        "Model",
+        choices=[SelectChoice("ds", "Dawid–Skene (per-worker rates)"), SelectChoice("mv", "Selection frequency")],
+        default="ds",
+    )
     target_precision = FloatField(
-        "Target precision", default=0.99,
-        validators=[given("Give a target precision between 0.5 and 1."),
-                    NumberRange(0.5, 0.9999, "The target precision is a share between 0.5 and 0.9999.")],
-        description="Dawid–Skene: a yes needs P(yes) at least this; a no needs P(no) at least this or 0.95.")
+        "Target precision",
+        default=0.99,
+        validators=[
+            given("Give a target precision between 0.5 and 1."),
+            NumberRange(0.5, 0.9999, "The target precision is a share between 0.5 and 0.9999."),
+        ],
+        description="Dawid–Skene: a yes needs P(yes) at least this; a no needs P(no) at least this or 0.95.",
+    )
     threshold = FloatField(
-        "Frequency threshold", default=0.7,
-        validators=[given("Give a threshold between 0 and 1."), NumberRange(0, 1, "The threshold is a share between 0 and 1.")],
-        description="Selection frequency: a yes needs at least this share of the votes.")
+        "Frequency threshold",
+        default=0.7,
+        validators=[
+            given("Give a threshold between 0 and 1."),
+            NumberRange(0, 1, "The threshold is a share between 0 and 1."),
+        ],
+        description="Selection frequency: a yes needs at least this share of the votes.",
+    )

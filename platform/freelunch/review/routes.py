@@ -1,4 +1,5 @@
 """A batch's live progress, its assignments and workers, and the replay of a submitted page."""
+
 from flask import abort, flash, redirect, render_template, request, url_for
 from peewee import JOIN
 
@@ -20,15 +21,25 @@ def progress_view(batch_id):
     return render_template("review/_progress.html", batch=batch, progress=progress.batch_progress(batch))
 
 
-ASSIGNMENT_SORTS = {"started": Assignment.started_at, "worker": Assignment.worker_id, "source": Assignment.source,
-                    "hit": Hit.key, "done": Assignment.done}
+ASSIGNMENT_SORTS = {
+    "started": Assignment.started_at,
+    "worker": Assignment.worker_id,
+    "source": Assignment.source,
+    "hit": Hit.key,
+    "done": Assignment.done,
+}
 
 
 @bp.get("/batches/<int:batch_id>/assignments")
 def assignments(batch_id):
     batch = owned_or_404(Batch, batch_id)
-    query = (Assignment.select(Assignment, Hit, LabLink).join(Hit).switch(Assignment)
-             .join(LabLink, JOIN.LEFT_OUTER).where(Hit.batch == batch))
+    query = (
+        Assignment.select(Assignment, Hit, LabLink)
+        .join(Hit)
+        .switch(Assignment)
+        .join(LabLink, JOIN.LEFT_OUTER)
+        .where(Hit.batch == batch)
+    )
     worker = request.args.get("worker", "").strip().upper()[:16]
     if worker:
         query = query.where(Assignment.worker_id == worker)
@@ -39,8 +50,18 @@ def assignments(batch_id):
     page = paginate(sorting.apply(query, sort, ASSIGNMENT_SORTS, Assignment.id.desc()))
     found = quality.figures(Assignment.id, Assignment.id.in_([a.id for a in page.items]))
     rows = [(a, found.get(a.id, quality.Figures())) for a in page.items]
-    return render_tab("review", "review/assignments.html", batch, partial="review/_assignments.html",
-                      page=page, rows=rows, worker=worker, sort=sort, source=source, sources=SOURCES)
+    return render_tab(
+        "review",
+        "review/assignments.html",
+        batch,
+        partial="review/_assignments.html",
+        page=page,
+        rows=rows,
+        worker=worker,
+        sort=sort,
+        source=source,
+        sources=SOURCES,
+    )
 
 
 @bp.get("/assignments/<int:assignment_id>")
@@ -48,14 +69,21 @@ def assignment(assignment_id):
     assignment = owned_or_404(Assignment, assignment_id)
     batch = assignment.hit.batch
     hit_pages = (
-        HitPage.select(HitPage, ImageClass).join(ImageClass)
-        .where(HitPage.hit == assignment.hit_id).order_by(HitPage.pageno)
+        HitPage.select(HitPage, ImageClass)
+        .join(ImageClass)
+        .where(HitPage.hit == assignment.hit_id)
+        .order_by(HitPage.pageno)
     )
     submitted = {s.pageno: s for s in PageSubmission.select().where(PageSubmission.assignment == assignment)}
     found = quality.page_figures(assignment)
     rows = [(hp, submitted.get(hp.pageno), found.get(hp.pageno, quality.Figures())) for hp in hit_pages]
-    return render_template("review/assignment.html", batch=batch, assignment=assignment, rows=rows,
-                           total=quality.figures(Assignment.id, Assignment.id == assignment.id).get(assignment.id))
+    return render_template(
+        "review/assignment.html",
+        batch=batch,
+        assignment=assignment,
+        rows=rows,
+        total=quality.figures(Assignment.id, Assignment.id == assignment.id).get(assignment.id),
+    )
 
 
 @bp.get("/assignments/<int:assignment_id>/pages/<int:pageno>")
@@ -65,8 +93,9 @@ def replay_view(assignment_id, pageno):
     submission = PageSubmission.get_or_none(PageSubmission.assignment == assignment, PageSubmission.pageno == pageno)
     if submission is None:
         abort(404, "This page has not been submitted.")
-    return render_template("review/replay.html", batch=assignment.hit.batch, assignment=assignment,
-                           replay=replay.replay(submission))
+    return render_template(
+        "review/replay.html", batch=assignment.hit.batch, assignment=assignment, replay=replay.replay(submission)
+    )
 
 
 @bp.get("/batches/<int:batch_id>/workers")
@@ -80,10 +109,19 @@ def batch_workers(batch_id):
     if flagged:
         query = query.where(Assignment.worker_id.in_([w for w, e in estimates.items() if e.flag]))
     page = paginate(query)
-    return render_tab("review", "review/batch_workers.html", batch, partial="review/_workers.html",
-                      page=page, rows=quality.worker_rows(page.items, scope, batch_id=batch.id),
-                      lab_annotators=annotators.lab_annotators(scope, [w.worker_id for w in page.items]),
-                      estimates=estimates, fit=fits.latest(batch), sort=sort, flagged=flagged)
+    return render_tab(
+        "review",
+        "review/batch_workers.html",
+        batch,
+        partial="review/_workers.html",
+        page=page,
+        rows=quality.worker_rows(page.items, scope, batch_id=batch.id),
+        lab_annotators=annotators.lab_annotators(scope, [w.worker_id for w in page.items]),
+        estimates=estimates,
+        fit=fits.latest(batch),
+        sort=sort,
+        flagged=flagged,
+    )
 
 
 def _sorted_workers(scope, sort: sorting.Sort):
@@ -109,6 +147,12 @@ def workers():
     scope = Assignment.organization == current_org()
     sort = sorting.requested(quality.WORKER_SORTS, "worker")
     page = paginate(_sorted_workers(scope, sort))
-    return partials.render("review/workers.html", "review/_workers.html", batch=None, page=page, sort=sort,
-                           rows=quality.worker_rows(page.items, scope),
-                           lab_annotators=annotators.lab_annotators(scope, [w.worker_id for w in page.items]))
+    return partials.render(
+        "review/workers.html",
+        "review/_workers.html",
+        batch=None,
+        page=page,
+        sort=sort,
+        rows=quality.worker_rows(page.items, scope),
+        lab_annotators=annotators.lab_annotators(scope, [w.worker_id for w in page.items]),
+    )

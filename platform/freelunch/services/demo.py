@@ -3,6 +3,7 @@
 Images are drawn with Pillow so the demo needs no download, yet a person can do
 the task: each class is a shape, positives show it among clutter, negatives don't.
 """
+
 from __future__ import annotations
 
 import csv
@@ -33,9 +34,15 @@ DATASET = "Shapes (demo)"
 BATCH = "Shapes, first round"
 
 CLASSES = {
-    "circle": (["circle", "disc"], "a plane figure bounded by a closed curve every point of which is equidistant from the centre"),
+    "circle": (
+        ["circle", "disc"],
+        "a plane figure bounded by a closed curve every point of which is equidistant from the centre",
+    ),
     "triangle": (["triangle", "trigon", "trilateral"], "a three-sided polygon"),
-    "star": (["star", "five-pointed star"], "a plane figure with five points radiating from a centre; often used as an emblem"),
+    "star": (
+        ["star", "five-pointed star"],
+        "a plane figure with five points radiating from a centre; often used as an emblem",
+    ),
     "square": (["square", "foursquare"], "a plane rectangle with four equal sides and four right angles"),
 }
 CANDIDATES_PER_CLASS = 24
@@ -50,7 +57,10 @@ def _polygon(shape: str, cx: float, cy: float, r: float, turn: float) -> list[tu
         corners = [(1, a) for a in (45, 135, 225, 315)]
     else:  # star
         corners = [(1 if i % 2 == 0 else 0.42, i * 36) for i in range(10)]
-    return [(cx + k * r * math.cos(math.radians(a + turn)), cy + k * r * math.sin(math.radians(a + turn))) for k, a in corners]
+    return [
+        (cx + k * r * math.cos(math.radians(a + turn)), cy + k * r * math.sin(math.radians(a + turn)))
+        for k, a in corners
+    ]
 
 
 def _draw_shape(draw: ImageDraw.ImageDraw, shape: str, box: tuple[int, int], rng: random.Random) -> None:
@@ -114,10 +124,16 @@ def sample_images_zip() -> bytes:
 
 def _make_dataset(organization: Organization) -> Dataset:
     rng = random.Random(2023)
-    dataset = Dataset.create(organization=organization, name=DATASET, description="Shapes drawn at run time for trying Freelunch.")
+    dataset = Dataset.create(
+        organization=organization, name=DATASET, description="Shapes drawn at run time for trying Freelunch."
+    )
     for key, (names, gloss) in CLASSES.items():
         image_class = ImageClass.create(
-            organization=organization, dataset=dataset, key=key, names=names, description=gloss,
+            organization=organization,
+            dataset=dataset,
+            key=key,
+            names=names,
+            description=gloss,
             wikipedia=[f"https://en.wikipedia.org/wiki/{names[0].capitalize()}"],
         )
         plan = [("candidate", rng.random() < 0.5) for _ in range(CANDIDATES_PER_CLASS)]
@@ -127,8 +143,14 @@ def _make_dataset(organization: Organization) -> Dataset:
             path = storage.save(f"datasets/{dataset.id}/{key}/{key}_{n:03d}.jpg", data)
             with PILImage.open(io.BytesIO(data)) as probe:
                 width, height = probe.size
-            image = Image.create(organization=organization, dataset=dataset, key=f"{key}/{key}_{n:03d}",
-                                 storage_path=path, width=width, height=height)
+            image = Image.create(
+                organization=organization,
+                dataset=dataset,
+                key=f"{key}/{key}_{n:03d}",
+                storage_path=path,
+                width=width,
+                height=height,
+            )
             Candidate.create(organization=organization, image=image, image_class=image_class, role=role)
     return dataset
 
@@ -145,9 +167,18 @@ def ensure_demo() -> dict:
         batch = Batch.get_or_none(Batch.organization == organization, Batch.name == BATCH)
         if batch is None:
             batch = Batch.create(
-                organization=organization, dataset=dataset, name=BATCH, pages_per_hit=4, images_per_page=16,
-                positives_per_page=2, negatives_per_page=2, assignments_per_hit=3, versions=["POINTER_ORIGINAL", "NO_POINTER_ORIGINAL", "POINTER_NO_ORIGINAL", "NO_POINTER_NO_ORIGINAL"],
-                title="Click every image that shows the shape", description="Demo batch", reward="0.50",
+                organization=organization,
+                dataset=dataset,
+                name=BATCH,
+                pages_per_hit=4,
+                images_per_page=16,
+                positives_per_page=2,
+                negatives_per_page=2,
+                assignments_per_hit=3,
+                versions=["POINTER_ORIGINAL", "NO_POINTER_ORIGINAL", "POINTER_NO_ORIGINAL", "NO_POINTER_NO_ORIGINAL"],
+                title="Click every image that shows the shape",
+                description="Demo batch",
+                reward="0.50",
             )
             build_hits(batch)
     hits = batch.hits.order_by(Hit.id)

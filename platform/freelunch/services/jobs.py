@@ -12,6 +12,7 @@ carry user text: the description is built from the task name and its integer
 arguments only, and the title (a file or batch name) is kept beside the job
 in a key of its own, never in its meta.
 """
+
 from __future__ import annotations
 
 import time
@@ -113,14 +114,28 @@ def description(task: Task, args: tuple) -> str:
 
 
 def _put(on: Queue, task: Task, args: tuple, kwargs: dict, meta: dict | None = None, job_id: str | None = None) -> Job:
-    return on.enqueue(task.path, *args, **kwargs, job_timeout=task.timeout, result_ttl=task.result_ttl,
-                      failure_ttl=RESULT_TTL, meta=meta, job_id=job_id, description=description(task, args))
+    return on.enqueue(
+        task.path,
+        *args,
+        **kwargs,
+        job_timeout=task.timeout,
+        result_ttl=task.result_ttl,
+        failure_ttl=RESULT_TTL,
+        meta=meta,
+        job_id=job_id,
+        description=description(task, args),
+    )
 
 
 def enqueue(task: Task, *args, organization_id: int, scope: str, title: str, **kwargs) -> Job:
     """Queue ``task(*args, **kwargs)`` for ``organization_id``; ``scope`` names the page that lists it (e.g. "dataset:3")."""
-    job = _put(queue(task.queue), task, args, kwargs,
-               meta={"organization_id": organization_id, "progress": 0.0, "message": "Waiting for a worker…"})
+    job = _put(
+        queue(task.queue),
+        task,
+        args,
+        kwargs,
+        meta={"organization_id": organization_id, "progress": 0.0, "message": "Waiting for a worker…"},
+    )
     key = _recent_key(organization_id, scope)
     pipe = redis_connection().pipeline()
     pipe.set(_title_key(job.id), title, ex=RESULT_TTL)
@@ -203,5 +218,8 @@ def recent(organization_id: int, scope: str) -> list[JobView]:
         return []
     jobs = Job.fetch_many(ids, connection=redis_connection())
     titles = redis_connection().mget([_title_key(i) for i in ids])
-    return [_view(job, title) for job, title in zip(jobs, titles)
-            if job is not None and job.meta.get("organization_id") == organization_id]
+    return [
+        _view(job, title)
+        for job, title in zip(jobs, titles)
+        if job is not None and job.meta.get("organization_id") == organization_id
+    ]

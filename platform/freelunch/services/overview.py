@@ -3,6 +3,7 @@
 One grouped query per figure for all the batches shown (not one per batch), so
 the home page costs the same with 5 batches or 50.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -11,8 +12,20 @@ from decimal import Decimal
 
 from peewee import Case, fn
 
-from ..models import (Assignment, Batch, Dataset, Hit, HitPage, ImageClass, Image, LabLink, MTurkAssignment,
-                       Organization, PageSubmission, utcnow)
+from ..models import (
+    Assignment,
+    Batch,
+    Dataset,
+    Hit,
+    HitPage,
+    Image,
+    ImageClass,
+    LabLink,
+    MTurkAssignment,
+    Organization,
+    PageSubmission,
+    utcnow,
+)
 from . import jobs
 from .mturk import lifecycle
 from .review import progress
@@ -39,7 +52,9 @@ class BatchLine:
 
     @property
     def phase(self) -> str:
-        return progress.phase(self.batch.state, self.assignments_target, self.assignments_started, self.assignments_done)
+        return progress.phase(
+            self.batch.state, self.assignments_target, self.assignments_started, self.assignments_done
+        )
 
     @property
     def percent(self) -> int:
@@ -84,17 +99,30 @@ def batch_lines(organization: Organization, batches: list[Batch]) -> list[BatchL
     ids = [b.id for b in batches]
     if not ids:
         return []
-    names = dict(Dataset.select(Dataset.id, Dataset.name).where(Dataset.id.in_({b.dataset_id for b in batches})).tuples())
+    names = dict(
+        Dataset.select(Dataset.id, Dataset.name).where(Dataset.id.in_({b.dataset_id for b in batches})).tuples()
+    )
     hits = _grouped(Hit.select(Hit.batch, fn.COUNT(Hit.id)).where(Hit.batch.in_(ids)), Hit.batch)
     pages = _grouped(HitPage.select(Hit.batch, fn.COUNT(HitPage.id)).join(Hit).where(Hit.batch.in_(ids)), Hit.batch)
-    assignments = _grouped(Assignment.select(Hit.batch, fn.COUNT(Assignment.id), fn.SUM(DONE)).join(Hit)
-                           .where(Hit.batch.in_(ids)), Hit.batch)
+    assignments = _grouped(
+        Assignment.select(Hit.batch, fn.COUNT(Assignment.id), fn.SUM(DONE)).join(Hit).where(Hit.batch.in_(ids)),
+        Hit.batch,
+    )
     since = utcnow() - PACE_WINDOW
     recent = fn.SUM(Case(None, [(PageSubmission.submitted_at >= since, 1)], 0))
-    submitted = _grouped(PageSubmission.select(Hit.batch, fn.COUNT(PageSubmission.id), recent)
-                         .join(Assignment).join(Hit).where(Hit.batch.in_(ids)), Hit.batch)
-    to_review = _grouped(MTurkAssignment.select(Hit.batch, fn.COUNT(MTurkAssignment.id)).join(Hit)
-                         .where(Hit.batch.in_(ids), MTurkAssignment.status == "Submitted"), Hit.batch)
+    submitted = _grouped(
+        PageSubmission.select(Hit.batch, fn.COUNT(PageSubmission.id), recent)
+        .join(Assignment)
+        .join(Hit)
+        .where(Hit.batch.in_(ids)),
+        Hit.batch,
+    )
+    to_review = _grouped(
+        MTurkAssignment.select(Hit.batch, fn.COUNT(MTurkAssignment.id))
+        .join(Hit)
+        .where(Hit.batch.in_(ids), MTurkAssignment.status == "Submitted"),
+        Hit.batch,
+    )
     lines = []
     for b in batches:
         line = BatchLine(b, names.get(b.dataset_id, ""))
@@ -132,6 +160,9 @@ def overview(organization: Organization) -> Overview:
         "classes": ImageClass.owned(organization).exists(),
         "images": Image.owned(organization).exists(),
         "batch": Hit.owned(organization).exists(),
-        "workers": (LabLink.owned(organization).exists() or Hit.owned(organization).where(Hit.mturk_hit_id.is_null(False)).exists()),
+        "workers": (
+            LabLink.owned(organization).exists()
+            or Hit.owned(organization).where(Hit.mturk_hit_id.is_null(False)).exists()
+        ),
     }
     return Overview(lines, sum(line.to_review for line in lines), failed, import_errors, checklist)

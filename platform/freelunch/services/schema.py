@@ -1,4 +1,5 @@
 """Schema migrations with peewee's own runner (playhouse.migrations) and differ."""
+
 from __future__ import annotations
 
 from playhouse.migrations import Runner, template

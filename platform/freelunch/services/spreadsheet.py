@@ -7,6 +7,7 @@ machine. OWASP's remedy: prefix such a cell with a single quote, which the
 spreadsheet shows as text. Numbers are written as numbers, untouched; only
 strings are changed. Every CSV we write goes through here.
 """
+
 from __future__ import annotations
 
 import csv

@@ -3,6 +3,7 @@
 All three are derived with server secrets, so a worker can neither forge a
 token or code nor recover anyone's raw MTurk WorkerId from what we store.
 """
+
 from __future__ import annotations
 
 import hashlib

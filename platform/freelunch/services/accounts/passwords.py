@@ -3,6 +3,7 @@
 A password needs ``MIN_LENGTH`` characters and must not be on the shipped list
 of common (breached) passwords (data/README.md says where it comes from).
 """
+
 from __future__ import annotations
 
 import gzip

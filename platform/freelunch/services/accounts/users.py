@@ -1,11 +1,12 @@
 """Users, organizations and memberships."""
+
 from __future__ import annotations
 
 from werkzeug.security import generate_password_hash
 
 from ...db import database, write_transaction
-from . import passwords
 from ...models import Invite, Membership, Organization, User, utcnow
+from . import passwords
 
 
 class AccountError(ValueError):
@@ -67,8 +68,11 @@ def _claim(invite: Invite, user: User) -> Membership:
     link exactly one changes the row; the others raise and roll back.
     """
     now = utcnow()
-    claimed = (Invite.update(used_by=user, used_at=now)
-               .where(Invite.id == invite.id, Invite.used_at.is_null(), Invite.expires_at > now).execute())
+    claimed = (
+        Invite.update(used_by=user, used_at=now)
+        .where(Invite.id == invite.id, Invite.used_at.is_null(), Invite.expires_at > now)
+        .execute()
+    )
     if claimed != 1:
         raise InviteUsed()
     membership = Membership.get_or_none(user=user, organization=invite.organization_id)

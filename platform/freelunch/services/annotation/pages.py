@@ -5,6 +5,7 @@ nothing, one HIT per worker when the batch asks for it, the interface version
 limited to the batch's versions, resume at the first unsubmitted page, and a
 submitted page stored once, in one transaction, however often it is posted.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -18,8 +19,21 @@ from redis.exceptions import RedisError
 
 from ...db import database, is_sqlite, write_transaction
 from ...ingest.validate import MAX_TAB
-from ...models import (Assignment, Batch, Candidate, Hit, HitPage, Image, ImageClass, ImageRecord, LabLink, PageSubmission, VERSIONS,
-                      Vote, utcnow)
+from ...models import (
+    VERSIONS,
+    Assignment,
+    Batch,
+    Candidate,
+    Hit,
+    HitPage,
+    Image,
+    ImageClass,
+    ImageRecord,
+    LabLink,
+    PageSubmission,
+    Vote,
+    utcnow,
+)
 from ..accounts import identity
 from ..ingest import closing
 from ..mturk import settings as mturk_settings
@@ -37,11 +51,15 @@ TURK_SUBMIT_HOSTS = ("https://www.mturk.com", "https://workersandbox.mturk.com")
 # (and would reach our CSVs and pages).
 MTURK_ID = re.compile(r"[A-Z0-9]{1,64}")
 FULL_MESSAGE = "This HIT has all the workers it needs. Please return it and pick another one."
-ALREADY_DONE_MESSAGE = ("You have already done these pages in another copy of this HIT (it is offered more than once). "
-                        "Please return this copy.")
+ALREADY_DONE_MESSAGE = (
+    "You have already done these pages in another copy of this HIT (it is offered more than once). "
+    "Please return this copy."
+)
 ONE_HIT_MESSAGE = "You have already completed one of our HITs. We do not accept more than 1 HIT per worker."
-EARLIER_ROUND_MESSAGE = ("You have already answered about some of these images in an earlier round of this task. "
-                         "Please return this HIT: we need a fresh pair of eyes on them.")
+EARLIER_ROUND_MESSAGE = (
+    "You have already answered about some of these images in an earlier round of this task. "
+    "Please return this HIT: we need a fresh pair of eyes on them."
+)
 
 
 class AnnotationError(Exception):
@@ -84,7 +102,9 @@ def _version(batch: Batch, hit: Hit, params) -> str:
     allowed = [v for v in batch.versions if v in VERSIONS] or [VERSIONS[0]]
     if asked:
         if asked not in allowed:
-            raise AnnotationError(400, f"This link asks for the interface version {asked}, which this task does not use.")
+            raise AnnotationError(
+                400, f"This link asks for the interface version {asked}, which this task does not use."
+            )
         return asked
     return allowed[hit.assignments.count() % len(allowed)]
 
@@ -112,8 +132,7 @@ def _check_one_hit_per_worker(batch: Batch, hit: Hit, worker_id: str) -> None:
     finished_elsewhere = (
         Assignment.select()
         .join(Hit)
-        .where(Hit.batch == batch, Assignment.worker_id == worker_id, Assignment.hit != hit,
-               Assignment.done == True)  # noqa: E712 (peewee builds SQL from ==)
+        .where(Hit.batch == batch, Assignment.worker_id == worker_id, Assignment.hit != hit, Assignment.done == True)  # noqa: E712 (peewee builds SQL from ==)
         .exists()
     )
     if finished_elsewhere:
@@ -130,10 +149,17 @@ def _voted_before(batch: Batch, worker_id: str) -> set[tuple[int, int]]:
         return set()
     scope = (Assignment.hit.in_(Hit.select(Hit.id).where(Hit.batch.in_(earlier))), Assignment.worker_id == worker_id)
     tallies.refresh(*scope)
-    candidate = ((Candidate.image_class == Vote.image_class) & (Candidate.image == Vote.image)
-                 & (Candidate.role == "candidate"))
-    return set(Vote.select(Vote.image_class, Vote.image).join(Assignment, on=(Vote.assignment == Assignment.id))
-               .switch(Vote).join(Candidate, on=candidate).where(*scope).tuples())
+    candidate = (
+        (Candidate.image_class == Vote.image_class) & (Candidate.image == Vote.image) & (Candidate.role == "candidate")
+    )
+    return set(
+        Vote.select(Vote.image_class, Vote.image)
+        .join(Assignment, on=(Vote.assignment == Assignment.id))
+        .switch(Vote)
+        .join(Candidate, on=candidate)
+        .where(*scope)
+        .tuples()
+    )
 
 
 def _shows_again(hit: Hit, seen: set[tuple[int, int]]) -> bool:
@@ -145,7 +171,10 @@ def _shows_again(hit: Hit, seen: set[tuple[int, int]]) -> bool:
 
 def _check_earlier_rounds(batch: Batch, hit: Hit, worker_id: str) -> None:
     """Rounds ask fresh workers: nobody votes twice on one image (services/review/round_plan.py)."""
-    if batch.follows_id is None or Assignment.select().where(Assignment.hit == hit, Assignment.worker_id == worker_id).exists():
+    if (
+        batch.follows_id is None
+        or Assignment.select().where(Assignment.hit == hit, Assignment.worker_id == worker_id).exists()
+    ):
         return
     if _shows_again(hit, _voted_before(batch, worker_id)):
         raise AnnotationError(403, EARLIER_ROUND_MESSAGE)
@@ -169,8 +198,11 @@ def _full(hit: Hit, batch: Batch, besides: int | None = None, handed_on: str | N
     if besides is not None:
         taken = taken.where(Assignment.id != besides)
     if handed_on is not None:
-        taken = taken.where((Assignment.mturk_assignment_id != handed_on) | Assignment.mturk_assignment_id.is_null()
-                            | (Assignment.done == True))  # noqa: E712
+        taken = taken.where(
+            (Assignment.mturk_assignment_id != handed_on)
+            | Assignment.mturk_assignment_id.is_null()
+            | (Assignment.done == True)
+        )  # noqa: E712
     return taken.count() >= batch.assignments_per_hit
 
 
@@ -184,8 +216,11 @@ def _get_or_create(hit: Hit, worker_id: str, fields: dict) -> Assignment:
     batch = hit.batch
     existing = Assignment.get_or_none(Assignment.hit == hit, Assignment.worker_id == worker_id)
     if existing is not None:
-        if not existing.done and existing.started_at < utcnow() - dt.timedelta(seconds=assignment_seconds(batch)) \
-                and _full(hit, batch, besides=existing.id):
+        if (
+            not existing.done
+            and existing.started_at < utcnow() - dt.timedelta(seconds=assignment_seconds(batch))
+            and _full(hit, batch, besides=existing.id)
+        ):
             raise AnnotationError(409, FULL_MESSAGE)
         return existing
     try:
@@ -226,11 +261,24 @@ def open_link(params) -> Opening:
     worker_id = identity.anonymous_worker_id(hit.organization_id, raw_worker)
     _check_one_hit_per_worker(batch, hit, worker_id)
     _check_earlier_rounds(batch, hit, worker_id)
-    assignment = _get_or_create(hit, worker_id, dict(
-        source=source, version=_version(batch, hit, params), mturk_assignment_id=mturk_assignment,
-        mturk_hit_id=mturk_hit, turk_submit_to=turk_submit_to,
-    ))
-    if turk_submit_to and assignment.done and mturk_hit and assignment.mturk_hit_id and mturk_hit != assignment.mturk_hit_id:
+    assignment = _get_or_create(
+        hit,
+        worker_id,
+        dict(
+            source=source,
+            version=_version(batch, hit, params),
+            mturk_assignment_id=mturk_assignment,
+            mturk_hit_id=mturk_hit,
+            turk_submit_to=turk_submit_to,
+        ),
+    )
+    if (
+        turk_submit_to
+        and assignment.done
+        and mturk_hit
+        and assignment.mturk_hit_id
+        and mturk_hit != assignment.mturk_hit_id
+    ):
         # A HIT of more than 9 assignments is published as several MTurk HITs of the same pages (services/mturk/cost.py).
         raise AnnotationError(409, ALREADY_DONE_MESSAGE)
     if turk_submit_to and not assignment.done and mturk_assignment != assignment.mturk_assignment_id:
@@ -258,7 +306,8 @@ def _open_lab(params) -> tuple[Hit, Assignment]:
     batch = link.batch
     worker_id = identity.anonymous_worker_id(batch.organization_id, raw_worker)
     mine = (
-        Assignment.select().join(Hit)
+        Assignment.select()
+        .join(Hit)
         .where(Hit.batch == batch, Assignment.worker_id == worker_id)
         .order_by(Assignment.id)
     )
@@ -270,17 +319,20 @@ def _open_lab(params) -> tuple[Hit, Assignment]:
         return finished.hit, finished  # the completion view again, with the same code
     taken = Assignment.select(Assignment.hit).where(Assignment.worker_id == worker_id)
     free = (
-        Hit.select(Hit).join(Assignment, JOIN.LEFT_OUTER, on=(Assignment.hit == Hit.id) & holding_a_slot(batch))
+        Hit.select(Hit)
+        .join(Assignment, JOIN.LEFT_OUTER, on=(Assignment.hit == Hit.id) & holding_a_slot(batch))
         .where(Hit.batch == batch, Hit.id.not_in(taken))
-        .group_by(Hit.id).having(fn.COUNT(Assignment.id) < batch.assignments_per_hit)
+        .group_by(Hit.id)
+        .having(fn.COUNT(Assignment.id) < batch.assignments_per_hit)
         .order_by(Hit.id)
     )
     seen = _voted_before(batch, worker_id) if batch.follows_id else set()
     hit = next((h for h in (free if seen else free.limit(1)) if not _shows_again(h, seen)), None)
     if hit is None:
         raise AnnotationError(404, "Every HIT of this task has all the annotators it needs. Thank you!")
-    assignment = _get_or_create(hit, worker_id, dict(source="lab", lab_link=link, lab_name=raw_worker,
-                                                     version=_version(batch, hit, params)))
+    assignment = _get_or_create(
+        hit, worker_id, dict(source="lab", lab_link=link, lab_name=raw_worker, version=_version(batch, hit, params))
+    )
     return hit, assignment
 
 
@@ -292,12 +344,18 @@ def token_for(assignment: Assignment, hit: Hit) -> str:
 def assignment_from_token(token: str | None) -> Assignment:
     claims = identity.token_claims(token)
     if claims is not None and identity.assignment_from_token(token) is None:
-        raise AnnotationError(403, "This page was open longer than the HIT allows. "
-                                   "Please open the HIT again from the page that gave you the link.")
+        raise AnnotationError(
+            403,
+            "This page was open longer than the HIT allows. "
+            "Please open the HIT again from the page that gave you the link.",
+        )
     assignment = Assignment.get_or_none(Assignment.id == claims.assignment_id) if claims else None
     if assignment is None:
-        raise AnnotationError(403, "This link is not valid: it was changed or belongs to another site. "
-                                   "Please open the HIT again from the page that gave you the link.")
+        raise AnnotationError(
+            403,
+            "This link is not valid: it was changed or belongs to another site. "
+            "Please open the HIT again from the page that gave you the link.",
+        )
     return assignment
 
 
@@ -320,10 +378,16 @@ def progress(hit_id: int, assignment_id: int | None = None) -> Progress:
     """The pages of a HIT with, for an assignment, which are submitted: one query, so one consistent view."""
     submission = fn.COALESCE(PageSubmission.id, 0).alias("submission_id")  # an expression: lands on the HitPage
     rows = (
-        HitPage.select(HitPage, ImageClass, submission).join(ImageClass).switch(HitPage)
-        .join(PageSubmission, JOIN.LEFT_OUTER,
-              on=(PageSubmission.assignment == assignment_id) & (PageSubmission.pageno == HitPage.pageno))
-        .where(HitPage.hit == hit_id).order_by(HitPage.pageno)
+        HitPage.select(HitPage, ImageClass, submission)
+        .join(ImageClass)
+        .switch(HitPage)
+        .join(
+            PageSubmission,
+            JOIN.LEFT_OUTER,
+            on=(PageSubmission.assignment == assignment_id) & (PageSubmission.pageno == HitPage.pageno),
+        )
+        .where(HitPage.hit == hit_id)
+        .order_by(HitPage.pageno)
     )
     pages = list(rows)
     return Progress(pages, {p.pageno for p in pages if p.submission_id})
@@ -333,12 +397,23 @@ def opened_by_token(token: str | None) -> tuple[Assignment, Progress]:
     """A page view's assignment and progress in one query: the hot path of every page a worker opens."""
     assignment_id = identity.assignment_from_token(token)
     submission = fn.COALESCE(PageSubmission.id, 0).alias("submission_id")
-    rows = [] if assignment_id is None else list(
-        HitPage.select(HitPage, ImageClass, Assignment, submission).join(ImageClass).switch(HitPage)
-        .join(Assignment, on=(Assignment.hit == HitPage.hit)).switch(HitPage)
-        .join(PageSubmission, JOIN.LEFT_OUTER,
-              on=(PageSubmission.assignment == Assignment.id) & (PageSubmission.pageno == HitPage.pageno))
-        .where(Assignment.id == assignment_id).order_by(HitPage.pageno)
+    rows = (
+        []
+        if assignment_id is None
+        else list(
+            HitPage.select(HitPage, ImageClass, Assignment, submission)
+            .join(ImageClass)
+            .switch(HitPage)
+            .join(Assignment, on=(Assignment.hit == HitPage.hit))
+            .switch(HitPage)
+            .join(
+                PageSubmission,
+                JOIN.LEFT_OUTER,
+                on=(PageSubmission.assignment == Assignment.id) & (PageSubmission.pageno == HitPage.pageno),
+            )
+            .where(Assignment.id == assignment_id)
+            .order_by(HitPage.pageno)
+        )
     )
     if not rows:
         assignment_from_token(token)  # a bad token is refused there, with its own message
@@ -367,7 +442,9 @@ def page_view(hit_page: HitPage, pages: int) -> PageView:
     images = Image.select(Image.id, Image.key, Image.url, Image.storage_path).where(Image.id.in_(ids))
     by_id = {i.id: i for i in images.namedtuples()}
     return PageView(
-        hit_page=hit_page, pageno=hit_page.pageno, pages=pages,
+        hit_page=hit_page,
+        pageno=hit_page.pageno,
+        pages=pages,
         images=[by_id[i] for i in hit_page.image_ids if i in by_id],
         spares=[by_id[i] for i in hit_page.spare_image_ids if i in by_id],
     )
@@ -431,7 +508,9 @@ def _parsed(summary: dict, page: PageView) -> tuple[dict, list[dict]]:
     if not isinstance(none_confirmed, bool):
         raise AnnotationError(400, "noneConfirmed must be true or false.")
     none_confirmed = none_confirmed and not any(r["selected"] for r in rows)  # a selection overrides the answer
-    return dict(started_at=started, ended_at=ended, tab=tab, chunks_reported=chunks, none_confirmed=none_confirmed), rows
+    return dict(
+        started_at=started, ended_at=ended, tab=tab, chunks_reported=chunks, none_confirmed=none_confirmed
+    ), rows
 
 
 def submit_page(assignment: Assignment, pageno: int, summary) -> bool:

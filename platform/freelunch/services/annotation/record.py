@@ -13,6 +13,7 @@ Not here: ``imageID``, ``loadStatus`` and ``replacesImageID``, which are checked
 against the page that was shown (pages._image_record); ``mouseTracking``, which
 arrives as PointerChunks; and the page's context (worker, HIT, times).
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
@@ -69,8 +70,10 @@ def position(value) -> tuple:
     value = value or {}
     if not isinstance(value, dict):
         raise BadValue("The page summary has a bad imagePosition.")
-    return (number(value.get("x"), "imagePosition", -(2**31), 2**31, null=True),
-            number(value.get("y"), "imagePosition", -(2**31), 2**31, null=True))
+    return (
+        number(value.get("x"), "imagePosition", -(2**31), 2**31, null=True),
+        number(value.get("y"), "imagePosition", -(2**31), 2**31, null=True),
+    )
 
 
 def hovers(value) -> tuple:
@@ -91,8 +94,13 @@ def selections(value) -> tuple:
         if item.get("input") == "keyboard":
             out.append({"time": time, "input": "keyboard"})
         else:
-            out.append({"x": unit(item.get("x"), "selectedRecord x"), "y": unit(item.get("y"), "selectedRecord y"),
-                        "time": time})
+            out.append(
+                {
+                    "x": unit(item.get("x"), "selectedRecord x"),
+                    "y": unit(item.get("y"), "selectedRecord y"),
+                    "time": time,
+                }
+            )
     return (out,)
 
 
@@ -112,7 +120,9 @@ class Field:
     key: str  # in the tracker's page summary and in the export
     columns: tuple[str, ...]  # ImageRecord columns it is stored in
     check: Callable[[Any], tuple]  # the tracker's value -> the columns' values; BadValue if it is not one
-    out: Callable[..., Any] | None = None  # the columns' stored values -> the exported value (None: the value as stored)
+    out: Callable[..., Any] | None = (
+        None  # the columns' stored values -> the exported value (None: the value as stored)
+    )
 
     def reader(self, names: Sequence[str]) -> Callable[[Sequence], Any]:
         """The exported value from a raw row whose columns are ``names``: found by name once, then read by index."""
@@ -146,8 +156,10 @@ FIELDS: tuple[Field, ...] = (
 )
 BY_KEY = {field.key: field for field in FIELDS}
 COLUMNS: tuple[str, ...] = tuple(column for field in FIELDS for column in field.columns)
-BEFORE_TRACKING = FIELDS[:FIELDS.index(BY_KEY["hoveredCount"]) + 1]  # the export's order: these, mouseTracking, the rest
-AFTER_TRACKING = FIELDS[len(BEFORE_TRACKING):]
+BEFORE_TRACKING = FIELDS[
+    : FIELDS.index(BY_KEY["hoveredCount"]) + 1
+]  # the export's order: these, mouseTracking, the rest
+AFTER_TRACKING = FIELDS[len(BEFORE_TRACKING) :]
 
 
 def checked(raw: Mapping) -> dict:

@@ -1,4 +1,5 @@
 """Making a batch from the builder form: check the dataset can fill it, then build its HITs in a job."""
+
 from __future__ import annotations
 
 from peewee import fn
@@ -13,14 +14,19 @@ def class_role_counts(dataset: Dataset, class_ids: list[int] | None) -> dict[int
     if class_ids:
         classes = classes.where(ImageClass.id.in_(class_ids))
     counts: dict[int, dict[str, int]] = {class_id: {} for (class_id,) in classes.tuples()}
-    query = (Candidate.select(Candidate.image_class, Candidate.role, fn.COUNT(Candidate.id))
-             .where(Candidate.image_class.in_(classes)).group_by(Candidate.image_class, Candidate.role))
+    query = (
+        Candidate.select(Candidate.image_class, Candidate.role, fn.COUNT(Candidate.id))
+        .where(Candidate.image_class.in_(classes))
+        .group_by(Candidate.image_class, Candidate.role)
+    )
     for class_id, role, n in query.tuples():
         counts[class_id][role] = n
     return counts
 
 
-def plan(candidates_per_class: list[int], images_per_page: int, controls_per_page: int, pages_per_hit: int) -> tuple[int, int]:
+def plan(
+    candidates_per_class: list[int], images_per_page: int, controls_per_page: int, pages_per_hit: int
+) -> tuple[int, int]:
     """(pages, HITs) a build makes from classes with these candidate counts (services/batches/hits.py's split).
 
     static/builder.js computes the same in the browser, for the builder's cost line.
@@ -39,14 +45,19 @@ def problems(dataset: Dataset, class_ids: list[int] | None, positives: int, nega
         return ["The dataset has no classes yet: import them first."]
     if not any(c.get("candidate") for c in counts.values()):
         return ["The chosen classes have no candidate images: import images first."]
-    short = [cid for cid, c in counts.items() if c.get("candidate") and
-             (c.get("positive", 0) < positives or c.get("negative", 0) < negatives)]
+    short = [
+        cid
+        for cid, c in counts.items()
+        if c.get("candidate") and (c.get("positive", 0) < positives or c.get("negative", 0) < negatives)
+    ]
     if not short:
         return []
     keys = [k for (k,) in ImageClass.select(ImageClass.key).where(ImageClass.id.in_(short[:5])).tuples()]
     more = f" and {len(short) - 5} more" if len(short) > 5 else ""
-    return [f"{len(short)} class(es) have fewer than {positives} positive or {negatives} negative controls "
-            f"({', '.join(keys)}{more}): lower the controls per page, import controls, or leave those classes out."]
+    return [
+        f"{len(short)} class(es) have fewer than {positives} positive or {negatives} negative controls "
+        f"({', '.join(keys)}{more}): lower the controls per page, import controls, or leave those classes out."
+    ]
 
 
 def start_build(batch: Batch, class_ids: list[int] | None):
@@ -56,5 +67,11 @@ def start_build(batch: Batch, class_ids: list[int] | None):
     """
     batch.state, batch.class_ids = "building", class_ids or None
     batch.save()
-    return jobs.enqueue(jobs.BUILD_BATCH, batch.id, batch.organization_id,
-                        organization_id=batch.organization_id, scope=f"batch:{batch.id}", title=f"Build HITs of {batch.name}")
+    return jobs.enqueue(
+        jobs.BUILD_BATCH,
+        batch.id,
+        batch.organization_id,
+        organization_id=batch.organization_id,
+        scope=f"batch:{batch.id}",
+        title=f"Build HITs of {batch.name}",
+    )

@@ -1,4 +1,5 @@
 """Turning a batch's dataset into HITs: pages of one class with its candidates and controls."""
+
 from __future__ import annotations
 
 import random
@@ -28,7 +29,9 @@ def _pages_for_class(batch: Batch, image_class: ImageClass, rng: random.Random) 
         raise BuildError("Controls fill the whole page: lower the controls or raise the images per page.")
     if not by_role["candidate"]:
         return []  # nothing to label in this class (e.g. its images are not imported yet)
-    if controls and (len(by_role["positive"]) < batch.positives_per_page or len(by_role["negative"]) < batch.negatives_per_page):
+    if controls and (
+        len(by_role["positive"]) < batch.positives_per_page or len(by_role["negative"]) < batch.negatives_per_page
+    ):
         raise BuildError(f"Class {image_class.key} has too few control images for {controls} controls per page.")
 
     candidates = by_role["candidate"]
@@ -45,7 +48,9 @@ def _pages_for_class(batch: Batch, image_class: ImageClass, rng: random.Random) 
     return pages
 
 
-def build_hits(batch: Batch, class_ids: list[int] | None = None, progress: Callable[[float], None] | None = None) -> int:
+def build_hits(
+    batch: Batch, class_ids: list[int] | None = None, progress: Callable[[float], None] | None = None
+) -> int:
     """Create the batch's HITs (pages_per_hit pages each) with a recorded shuffle seed; returns the count."""
     if batch.hits.exists():
         raise BuildError("This batch has its HITs already.")
@@ -72,8 +77,14 @@ def build_hits(batch: Batch, class_ids: list[int] | None = None, progress: Calla
             hit = Hit.create(organization=batch.organization_id, batch=batch)
             HitPage.insert_many(
                 [
-                    dict(organization=batch.organization_id, hit=hit, pageno=n, image_class=image_class,
-                         image_ids=images, spare_image_ids=spares)
+                    dict(
+                        organization=batch.organization_id,
+                        hit=hit,
+                        pageno=n,
+                        image_class=image_class,
+                        image_ids=images,
+                        spare_image_ids=spares,
+                    )
                     for n, (image_class, images, spares) in enumerate(pages[start : start + batch.pages_per_hit], 1)
                 ]
             ).execute()

@@ -1,4 +1,5 @@
 """The URLs a worker opens to do a HIT."""
+
 from __future__ import annotations
 
 from urllib.parse import urlencode

@@ -8,6 +8,7 @@ says, row by row, whether the code belongs to that worker's assignment, and
 ``decisions_csv`` returns the same CSV with Approve/Reject filled in, ready to
 upload to MTurk.
 """
+
 from __future__ import annotations
 
 import csv
@@ -19,8 +20,8 @@ from dataclasses import dataclass
 from flask import current_app
 
 from ...models import VERSIONS, Assignment, Batch, Hit
-from ..accounts import identity
 from .. import spreadsheet
+from ..accounts import identity
 
 KIT_COLUMNS = ("toolLink", "version", "hitDatasetName", "imageNetHitId")
 CODE_COLUMNS = ("Answer.surveycode", "Answer.surveyCode", "Answer.survey_code")
@@ -44,8 +45,12 @@ def batch_rows(batch: Batch) -> Iterator[dict]:
     versions = [v for v in batch.versions if v in VERSIONS] or [VERSIONS[0]]
     tool_link = f"{current_app.config['PUBLIC_URL']}/annotate"
     for n, hit in enumerate(Hit.select(Hit.key).where(Hit.batch == batch).order_by(Hit.id)):
-        yield {"toolLink": tool_link, "version": versions[n % len(versions)], "hitDatasetName": str(batch.id),
-               "imageNetHitId": hit.key}
+        yield {
+            "toolLink": tool_link,
+            "version": versions[n % len(versions)],
+            "hitDatasetName": str(batch.id),
+            "imageNetHitId": hit.key,
+        }
 
 
 def batch_csv(batch: Batch) -> str:
@@ -77,8 +82,10 @@ def _read(text: str) -> tuple[list[str], list[dict]]:
     if not any(c in header for c in CODE_COLUMNS):
         missing.append("Answer.surveycode")
     if missing:
-        raise ResultsError("This is not MTurk's results CSV for a survey-link batch: it lacks the column(s) "
-                           f"{', '.join(missing)}. Download it from MTurk's Manage > Results page.")
+        raise ResultsError(
+            "This is not MTurk's results CSV for a survey-link batch: it lacks the column(s) "
+            f"{', '.join(missing)}. Download it from MTurk's Manage > Results page."
+        )
     try:
         rows = []
         for row in reader:
@@ -140,5 +147,7 @@ def decisions_csv(header: list[str], rows: list[dict], verdicts: list[Checked]) 
     writer.writeheader()
     for row, verdict in zip(rows, verdicts):
         approve = verdict.status == "match"
-        writer.writerow({**row, "Approve": "x" if approve else "", "Reject": "" if approve else verdict.explanation + "."})
+        writer.writerow(
+            {**row, "Approve": "x" if approve else "", "Reject": "" if approve else verdict.explanation + "."}
+        )
     return out.getvalue()

@@ -6,6 +6,7 @@ HITs, lab links, assignments, annotations and export files): the confirmation
 page shows those counts and, when there is anything to lose, asks for the
 dataset's name.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -13,9 +14,9 @@ from dataclasses import dataclass
 from peewee import fn
 
 from ... import storage
-from ..exports import files as exports
 from ...db import database
 from ...models import Assignment, Batch, Dataset, Export, Hit, Image, ImageClass, PageSubmission
+from ..exports import files as exports
 
 
 @dataclass
@@ -52,11 +53,34 @@ class Impact:
 def impact(dataset: Dataset) -> Impact:
     batches = list(Batch.select().where(Batch.dataset == dataset).order_by(Batch.created_at))
     ids = [b.id for b in batches]
-    hits = dict(Hit.select(Hit.batch, fn.COUNT(Hit.id)).where(Hit.batch.in_(ids)).group_by(Hit.batch).tuples()) if ids else {}
-    assignments = dict(Assignment.select(Hit.batch, fn.COUNT(Assignment.id)).join(Hit)
-                       .where(Hit.batch.in_(ids)).group_by(Hit.batch).tuples()) if ids else {}
-    pages = dict(PageSubmission.select(Hit.batch, fn.COUNT(PageSubmission.id)).join(Assignment).join(Hit)
-                 .where(Hit.batch.in_(ids)).group_by(Hit.batch).tuples()) if ids else {}
+    hits = (
+        dict(Hit.select(Hit.batch, fn.COUNT(Hit.id)).where(Hit.batch.in_(ids)).group_by(Hit.batch).tuples())
+        if ids
+        else {}
+    )
+    assignments = (
+        dict(
+            Assignment.select(Hit.batch, fn.COUNT(Assignment.id))
+            .join(Hit)
+            .where(Hit.batch.in_(ids))
+            .group_by(Hit.batch)
+            .tuples()
+        )
+        if ids
+        else {}
+    )
+    pages = (
+        dict(
+            PageSubmission.select(Hit.batch, fn.COUNT(PageSubmission.id))
+            .join(Assignment)
+            .join(Hit)
+            .where(Hit.batch.in_(ids))
+            .group_by(Hit.batch)
+            .tuples()
+        )
+        if ids
+        else {}
+    )
     return Impact(
         classes=ImageClass.select().where(ImageClass.dataset == dataset).count(),
         images=Image.select().where(Image.dataset == dataset).count(),

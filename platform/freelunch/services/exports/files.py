@@ -5,6 +5,7 @@ was asked for (the label rule, for a kind that reads one) is kept in
 ``Export.params``. A file is written as ``<name>.part`` and renamed when
 complete, so a download never sees half a file.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -65,11 +66,19 @@ def identical(batch: Batch, kind: str, rule: labels.Rule | None = None, decision
     """An export of the same kind and parameters that is still current: running, or done with its file and no
     page submitted since it started. Offered again instead of writing the same file twice."""
     wanted = params(KINDS[kind], batch, rule, decision)
-    last = (PageSubmission.select(PageSubmission.submitted_at).join(Assignment)
-            .where(in_batch(batch.id)).order_by(PageSubmission.submitted_at.desc()).first())
+    last = (
+        PageSubmission.select(PageSubmission.submitted_at)
+        .join(Assignment)
+        .where(in_batch(batch.id))
+        .order_by(PageSubmission.submitted_at.desc())
+        .first()
+    )
     submitted = last.submitted_at if last else None
-    for export in Export.select().where(Export.batch == batch, Export.kind == kind,
-                                        Export.state.in_(("queued", "running", "done"))).order_by(Export.id.desc()):
+    for export in (
+        Export.select()
+        .where(Export.batch == batch, Export.kind == kind, Export.state.in_(("queued", "running", "done")))
+        .order_by(Export.id.desc())
+    ):
         if export.params != wanted:
             continue
         if export.state != "done" or (file_path(export) and (submitted is None or submitted < export.created_at)):
@@ -79,10 +88,16 @@ def identical(batch: Batch, kind: str, rule: labels.Rule | None = None, decision
 
 def start(batch: Batch, kind: str, rule: labels.Rule | None = None, decision: str | None = None) -> Export:
     """Record an export and queue the job that writes it."""
-    export = Export.create(organization=batch.organization_id, batch=batch, kind=kind,
-                           params=params(KINDS[kind], batch, rule, decision))
-    job = jobs.enqueue(jobs.RUN_EXPORT, export.id, organization_id=batch.organization_id,
-                       scope=f"exports:{batch.id}", title=f"{KINDS[kind].title} of {batch.name}")
+    export = Export.create(
+        organization=batch.organization_id, batch=batch, kind=kind, params=params(KINDS[kind], batch, rule, decision)
+    )
+    job = jobs.enqueue(
+        jobs.RUN_EXPORT,
+        export.id,
+        organization_id=batch.organization_id,
+        scope=f"exports:{batch.id}",
+        title=f"{KINDS[kind].title} of {batch.name}",
+    )
     export.job_id = job.id
     export.save(only=[Export.job_id])
     return export
@@ -107,7 +122,8 @@ def run(export_id: int, progress: Progress | None = None) -> dict:
     except Exception as error:
         partial.unlink(missing_ok=True)
         Export.update(state="failed", error=f"{type(error).__name__}: {error}"[:1000], finished_at=utcnow()).where(
-            Export.id == export.id).execute()
+            Export.id == export.id
+        ).execute()
         raise
     Export.update(state="done", path=relative, rows=rows, finished_at=utcnow()).where(Export.id == export.id).execute()
     return {"summary": f"{rows:,} rows written.", "rows": rows}

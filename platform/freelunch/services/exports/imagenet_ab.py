@@ -19,6 +19,7 @@ there is one, else the results page's default rule. Records stream in page
 order, so each image's metadata is appended to a file of its own in a
 temporary folder and the files are zipped at the end: memory stays flat.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -41,8 +42,14 @@ def decided_yes(batch: Batch) -> set[tuple[str, str]]:
     """(class key, image key) of every image decided yes."""
     fit = fits.latest(batch)
     if fit is not None:
-        return set(ImageLabel.select(ImageClass.key, Image.key).join(ImageClass).switch(ImageLabel).join(Image)
-                   .where(ImageLabel.fit == fit.id, ImageLabel.decision == "yes").tuples())
+        return set(
+            ImageLabel.select(ImageClass.key, Image.key)
+            .join(ImageClass)
+            .switch(ImageLabel)
+            .join(Image)
+            .where(ImageLabel.fit == fit.id, ImageLabel.decision == "yes")
+            .tuples()
+        )
     rule = labels.default_rule(batch)
     return {(row.image_class.key, row.image.key) for row in labels.stream(batch, rule) if row.decision == "yes"}
 
@@ -69,8 +76,7 @@ def _element(name: str, value) -> str:
 
 
 def _points(name: str, entries: Iterable[dict], fields: tuple[str, ...]) -> str:
-    return "".join(f"<{name}>" + "".join(_element(f, e[f]) for f in fields if f in e) + f"</{name}>"
-                   for e in entries)
+    return "".join(f"<{name}>" + "".join(_element(f, e[f]) for f in fields if f in e) + f"</{name}>" for e in entries)
 
 
 def metadata(record: dict) -> str:
@@ -93,7 +99,8 @@ def metadata(record: dict) -> str:
         _points("hoveredRecord", record["hoveredRecord"], ("action", "time")),
         _points("mouseTracking", record["mouseTracking"], ("x", "y", "time")),
         _element("estimateTime", record["estimateTime"]),
-        _element("imageWidth", record["imageWidth"]), _element("imageHeight", record["imageHeight"]),
+        _element("imageWidth", record["imageWidth"]),
+        _element("imageHeight", record["imageHeight"]),
         _element("originalImageWidth", record["originalImageWidth"]),
         _element("originalImageHeight", record["originalImageHeight"]),
         _points("imagePosition", [position] if position else [], ("x", "y")),
@@ -115,8 +122,9 @@ def write(batch: Batch, out: IO[bytes], params: dict, report: Progress) -> int:
             path = parts.get(name)
             if path is None:
                 path = parts[name] = Path(folder) / f"{len(parts)}.part"
-                path.write_text(_element("folder", key[0]) + _element("filename", _stem(key[1])) + "\n",
-                                encoding="utf-8")
+                path.write_text(
+                    _element("folder", key[0]) + _element("filename", _stem(key[1])) + "\n", encoding="utf-8"
+                )
             with path.open("a", encoding="utf-8") as part:
                 part.write(metadata(record))
             records += 1

@@ -5,6 +5,7 @@ and pointer chunks are read with one query each and dropped once the slice is
 written, so memory stays flat however large the batch. The field names and
 units are record-format.md's; the context fields are listed in docs/export.md.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -31,9 +32,14 @@ def _submitted_pages(batch: Batch) -> Iterator[list[PageSubmission]]:
     while True:
         pages = list(
             PageSubmission.select(PageSubmission, Assignment, Hit, HitPage, ImageClass)
-            .join(Assignment).join(Hit).switch(PageSubmission).join(HitPage).join(ImageClass)
+            .join(Assignment)
+            .join(Hit)
+            .switch(PageSubmission)
+            .join(HitPage)
+            .join(ImageClass)
             .where(Hit.batch == batch, PageSubmission.id > last)
-            .order_by(PageSubmission.id).limit(PAGES_PER_QUERY)
+            .order_by(PageSubmission.id)
+            .limit(PAGES_PER_QUERY)
         )
         if pages:
             yield pages
@@ -82,9 +88,22 @@ def _page_context(page: PageSubmission) -> tuple:
     """The fields every record of a page shares, in the order _records unpacks them."""
     assignment, image_class = page.assignment, page.hit_page.image_class
     hit = assignment.hit
-    return (assignment.worker_id, hit.batch_id, hit.key, assignment.mturk_hit_id or hit.mturk_hit_id, assignment.id,
-            assignment.mturk_assignment_id, assignment.source, assignment.version, page.pageno, page.started_at,
-            page.ended_at, page.none_confirmed, image_class.key, image_class.names)
+    return (
+        assignment.worker_id,
+        hit.batch_id,
+        hit.key,
+        assignment.mturk_hit_id or hit.mturk_hit_id,
+        assignment.id,
+        assignment.mturk_assignment_id,
+        assignment.source,
+        assignment.version,
+        page.pageno,
+        page.started_at,
+        page.ended_at,
+        page.none_confirmed,
+        image_class.key,
+        image_class.names,
+    )
 
 
 def _records(pages: list[PageSubmission]) -> Iterator[dict]:
@@ -92,11 +111,18 @@ def _records(pages: list[PageSubmission]) -> Iterator[dict]:
     replaced = Image.alias()
     rows = (
         ImageRecord.select(
-            ImageRecord.page.alias("page_id"), ImageRecord.grid_index, Image.key, ImageRecord.load_status,
-            replaced.key.alias("replaces_key"), *(getattr(ImageRecord, column) for column in record.COLUMNS))
+            ImageRecord.page.alias("page_id"),
+            ImageRecord.grid_index,
+            Image.key,
+            ImageRecord.load_status,
+            replaced.key.alias("replaces_key"),
+            *(getattr(ImageRecord, column) for column in record.COLUMNS),
+        )
         .join(Image, on=(ImageRecord.image == Image.id))
-        .switch(ImageRecord).join(replaced, on=(ImageRecord.replaces == replaced.id), join_type=JOIN.LEFT_OUTER)
-        .where(ImageRecord.page.in_([p.id for p in pages])).order_by(ImageRecord.page, ImageRecord.grid_index)
+        .switch(ImageRecord)
+        .join(replaced, on=(ImageRecord.replaces == replaced.id), join_type=JOIN.LEFT_OUTER)
+        .where(ImageRecord.page.in_([p.id for p in pages]))
+        .order_by(ImageRecord.page, ImageRecord.grid_index)
     )
     # Raw rows, read by name (found once, then by index): peewee's per-column conversion would cost
     # more than all the rest of the export.
@@ -108,32 +134,48 @@ def _records(pages: list[PageSubmission]) -> Iterator[dict]:
     after = [field.reader(names) for field in record.AFTER_TRACKING]
     for row in database.execute(rows):
         page_id, grid_index = page_of(row), grid_of(row)
-        (worker_id, batch_id, hit_key, mturk_hit_id, assignment_id, mturk_assignment_id, source, version, pageno,
-         started_at, ended_at, none_confirmed, class_key, class_names) = context[page_id]
+        (
+            worker_id,
+            batch_id,
+            hit_key,
+            mturk_hit_id,
+            assignment_id,
+            mturk_assignment_id,
+            source,
+            version,
+            pageno,
+            started_at,
+            ended_at,
+            none_confirmed,
+            class_key,
+            class_names,
+        ) = context[page_id]
         out = {"imageID": key_of(row)}
         out.update(zip(BEFORE_KEYS, [read(row) for read in before]))
         out["mouseTracking"] = tracking[page_id].get(grid_index, [])
         out.update(zip(AFTER_KEYS, [read(row) for read in after]))
-        out.update({
-            "worker_id": worker_id,
-            # context: enough to use the record on its own (docs/export.md)
-            "batchId": batch_id,
-            "hitId": hit_key,
-            "mturkHitId": mturk_hit_id,
-            "assignmentId": assignment_id,
-            "mturkAssignmentId": mturk_assignment_id,
-            "source": source,
-            "version": version,
-            "pageno": pageno,
-            "pageStartedAt": started_at,
-            "pageEndedAt": ended_at,
-            "pageNoneConfirmed": none_confirmed,
-            "gridIndex": grid_index,
-            "classKey": class_key,
-            "classNames": class_names,
-            "loadStatus": status_of(row),
-            "replacesImageID": replaces_of(row),
-        })
+        out.update(
+            {
+                "worker_id": worker_id,
+                # context: enough to use the record on its own (docs/export.md)
+                "batchId": batch_id,
+                "hitId": hit_key,
+                "mturkHitId": mturk_hit_id,
+                "assignmentId": assignment_id,
+                "mturkAssignmentId": mturk_assignment_id,
+                "source": source,
+                "version": version,
+                "pageno": pageno,
+                "pageStartedAt": started_at,
+                "pageEndedAt": ended_at,
+                "pageNoneConfirmed": none_confirmed,
+                "gridIndex": grid_index,
+                "classKey": class_key,
+                "classNames": class_names,
+                "loadStatus": status_of(row),
+                "replacesImageID": replaces_of(row),
+            }
+        )
         yield out
 
 
@@ -141,4 +183,3 @@ def seed_records(batch: Batch) -> Iterator[dict]:
     """Every image record of every submitted page of the batch, in submission order."""
     for pages in _submitted_pages(batch):
         yield from _records(pages)
-

@@ -3,6 +3,7 @@
 Every writer streams: rows are read in bounded slices and written as they
 come, so memory stays flat however large the batch.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -12,9 +13,9 @@ from typing import IO
 import orjson
 
 from ...models import Assignment, Batch, Candidate, Image, ImageClass, ImageLabel, ImageRecord, PageSubmission
-from . import seed as seed_format
 from .. import spreadsheet
 from ..review import fits, labels, quality, tallies
+from . import seed as seed_format
 
 Progress = Callable[..., None]
 REPORT_EVERY = 2000  # rows between progress reports
@@ -22,10 +23,7 @@ WORKERS_PER_QUERY = 200
 
 
 def _record_count(batch: Batch) -> int:
-    return (
-        ImageRecord.select().join(PageSubmission).join(Assignment)
-        .where(tallies.in_batch(batch.id)).count()
-    )
+    return ImageRecord.select().join(PageSubmission).join(Assignment).where(tallies.in_batch(batch.id)).count()
 
 
 def _counting(rows, total: int, report: Progress, message: str):
@@ -47,10 +45,36 @@ def write_seed_jsonl(batch: Batch, out: IO[str], params: dict, report: Progress)
 
 
 RECORD_COLUMNS = (
-    "batchId", "hitId", "mturkHitId", "assignmentId", "mturkAssignmentId", "worker_id", "source", "version",
-    "pageno", "pageStartedAt", "pageEndedAt", "pageNoneConfirmed", "gridIndex", "classKey", "imageID", "role", "loadStatus",
-    "replacesImageID", "selected", "selectedCount", "clickPoints", "hoveredCount", "estimateTime", "mousePoints",
-    "imageWidth", "imageHeight", "originalImageWidth", "originalImageHeight", "imageX", "imageY",
+    "batchId",
+    "hitId",
+    "mturkHitId",
+    "assignmentId",
+    "mturkAssignmentId",
+    "worker_id",
+    "source",
+    "version",
+    "pageno",
+    "pageStartedAt",
+    "pageEndedAt",
+    "pageNoneConfirmed",
+    "gridIndex",
+    "classKey",
+    "imageID",
+    "role",
+    "loadStatus",
+    "replacesImageID",
+    "selected",
+    "selectedCount",
+    "clickPoints",
+    "hoveredCount",
+    "estimateTime",
+    "mousePoints",
+    "imageWidth",
+    "imageHeight",
+    "originalImageWidth",
+    "originalImageHeight",
+    "imageX",
+    "imageY",
 )
 
 
@@ -64,9 +88,13 @@ class _Roles:
     def __call__(self, class_key: str, image_key: str) -> str:
         if class_key not in self.by_class:
             controls = (
-                Candidate.select(Image.key, Candidate.role).join(Image)
-                .switch(Candidate).join(ImageClass)
-                .where(ImageClass.dataset == self.dataset_id, ImageClass.key == class_key, Candidate.role != "candidate")
+                Candidate.select(Image.key, Candidate.role)
+                .join(Image)
+                .switch(Candidate)
+                .join(ImageClass)
+                .where(
+                    ImageClass.dataset == self.dataset_id, ImageClass.key == class_key, Candidate.role != "candidate"
+                )
             )
             self.by_class[class_key] = dict(controls.tuples())
         return self.by_class[class_key].get(image_key, "candidate")
@@ -95,9 +123,23 @@ def write_records_csv(batch: Batch, out: IO[str], params: dict, report: Progress
     return n
 
 
-LABEL_COLUMNS = ("class_key", "class_names", "image_id", "role", "annotations", "selected", "selection_frequency",
-                 "label", "threshold", "min_annotations", "min_control_accuracy", "model", "n_votes", "p_yes",
-                 "model_decision")
+LABEL_COLUMNS = (
+    "class_key",
+    "class_names",
+    "image_id",
+    "role",
+    "annotations",
+    "selected",
+    "selection_frequency",
+    "label",
+    "threshold",
+    "min_annotations",
+    "min_control_accuracy",
+    "model",
+    "n_votes",
+    "p_yes",
+    "model_decision",
+)
 
 
 class _FitLabels:
@@ -114,9 +156,14 @@ class _FitLabels:
             return ("", "", "", "")
         if class_id != self.class_id:
             self.class_id = class_id
-            self.rows = {i: (v, p, d) for i, v, p, d in ImageLabel.select(
-                ImageLabel.image, ImageLabel.votes, ImageLabel.p_yes, ImageLabel.decision).where(
-                ImageLabel.fit == self.fit.id, ImageLabel.image_class == class_id).tuples()}
+            self.rows = {
+                i: (v, p, d)
+                for i, v, p, d in ImageLabel.select(
+                    ImageLabel.image, ImageLabel.votes, ImageLabel.p_yes, ImageLabel.decision
+                )
+                .where(ImageLabel.fit == self.fit.id, ImageLabel.image_class == class_id)
+                .tuples()
+            }
         found = self.rows.get(image_id)
         return ("", "", "", "") if found is None else (self.fit.model, found[0], f"{found[1]:.6f}", found[2])
 
@@ -132,20 +179,47 @@ def write_labels_csv(batch: Batch, out: IO[str], params: dict, report: Progress)
     rows = (row for row in labels.stream(batch, rule) if decision is None or row.decision == decision)
     n = 0
     for n, row in enumerate(_counting(rows, labels.count(batch, rule), report, "labels"), 1):
-        writer.writerow((
-            row.image_class.key, "; ".join(row.image_class.names), row.image.key, row.role, row.seen, row.selected,
-            f"{row.frequency:.4f}", label[row.decision], rule.threshold, rule.min_annotations, rule.min_accuracy,
-            *fitted(row.image_class.id, row.image.id),
-        ))
+        writer.writerow(
+            (
+                row.image_class.key,
+                "; ".join(row.image_class.names),
+                row.image.key,
+                row.role,
+                row.seen,
+                row.selected,
+                f"{row.frequency:.4f}",
+                label[row.decision],
+                rule.threshold,
+                rule.min_annotations,
+                rule.min_accuracy,
+                *fitted(row.image_class.id, row.image.id),
+            )
+        )
     return n
 
 
 WORKER_COLUMNS = (
-    "worker_id", "assignments", "assignments_done", "pages", "images", "selected", "positive_controls",
-    "positive_correct", "negative_controls", "negative_correct", "control_accuracy", "median_seconds_per_image",
-    "seconds_per_page", "chunks_reported", "chunks_received",
+    "worker_id",
+    "assignments",
+    "assignments_done",
+    "pages",
+    "images",
+    "selected",
+    "positive_controls",
+    "positive_correct",
+    "negative_controls",
+    "negative_correct",
+    "control_accuracy",
+    "median_seconds_per_image",
+    "seconds_per_page",
+    "chunks_reported",
+    "chunks_received",
     *(f"estimate_time_{name.removeprefix('estimate_')}" for name, _, _ in tallies.ESTIMATE_BUCKETS),
-    "sensitivity", "specificity", "model_votes", "model_control_votes", "flag",
+    "sensitivity",
+    "specificity",
+    "model_votes",
+    "model_control_votes",
+    "flag",
 )
 
 
@@ -165,13 +239,27 @@ def write_workers_csv(batch: Batch, out: IO[str], params: dict, report: Progress
         for w in quality.worker_rows(workers.paginate(number, WORKERS_PER_QUERY), scope, batch_id=batch.id):
             f = w.figures
             e = estimates.get(w.worker_id)
-            writer.writerow((
-                w.worker_id, w.assignments, w.done, f.pages, f.images, f.selected, f.positive.n, f.positive.correct,
-                f.negative.n, f.negative.correct, _rate(f.controls.accuracy), _rate(f.seconds_per_image, 3),
-                _rate(f.seconds_per_page, 3), f.chunks_reported, f.chunks_received, *f.estimate_histogram,
-                *((_rate(e.sensitivity), _rate(e.specificity), e.votes, e.gold_votes, e.flag) if e else ("",) * 5),
-            ))
+            writer.writerow(
+                (
+                    w.worker_id,
+                    w.assignments,
+                    w.done,
+                    f.pages,
+                    f.images,
+                    f.selected,
+                    f.positive.n,
+                    f.positive.correct,
+                    f.negative.n,
+                    f.negative.correct,
+                    _rate(f.controls.accuracy),
+                    _rate(f.seconds_per_image, 3),
+                    _rate(f.seconds_per_page, 3),
+                    f.chunks_reported,
+                    f.chunks_received,
+                    *f.estimate_histogram,
+                    *((_rate(e.sensitivity), _rate(e.specificity), e.votes, e.gold_votes, e.flag) if e else ("",) * 5),
+                )
+            )
             n += 1
         report(n / max(total, 1), f"{n:,} of {total:,} workers")
     return n
-

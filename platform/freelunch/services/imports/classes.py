@@ -5,6 +5,7 @@ a bad row is reported with its place in the file and skipped, the good rows
 still land. A file that cannot be read at all raises ImportFailure. The formats
 are documented in docs/import-formats.md; keep the two in step.
 """
+
 from __future__ import annotations
 
 import csv
@@ -55,7 +56,12 @@ class Report:
 
     def as_result(self, summary: str, link: dict | None = None) -> dict:
         """The job result the progress partial shows (see services/jobs.py)."""
-        result = {"summary": summary, "counts": dict(self.counts), "errors": self.errors, "error_count": self.error_count}
+        result = {
+            "summary": summary,
+            "counts": dict(self.counts),
+            "errors": self.errors,
+            "error_count": self.error_count,
+        }
         if link:
             result["link"] = link
         return result
@@ -72,7 +78,9 @@ def load_json(data: bytes, what: str):
     try:
         return json.loads(decode(data, what))
     except json.JSONDecodeError as error:
-        raise ImportFailure(f"{what} is not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}.") from error
+        raise ImportFailure(
+            f"{what} is not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}."
+        ) from error
     except RecursionError:
         raise ImportFailure(f"{what} nests its JSON deeper than any class list does.") from None
 
@@ -130,8 +138,17 @@ def upsert_classes(dataset: Dataset, rows: Iterable[dict], report: Report, with_
         chunk = rows[start : start + CHUNK]
         with database.atomic():
             ImageClass.insert_many(
-                [dict(organization=dataset.organization_id, dataset=dataset.id, key=row["key"], names=row["names"],
-                      description=row["description"], wikipedia=row.get("wikipedia") or []) for row in chunk]
+                [
+                    dict(
+                        organization=dataset.organization_id,
+                        dataset=dataset.id,
+                        key=row["key"],
+                        names=row["names"],
+                        description=row["description"],
+                        wikipedia=row.get("wikipedia") or [],
+                    )
+                    for row in chunk
+                ]
             ).on_conflict(conflict_target=[ImageClass.dataset, ImageClass.key], preserve=fields).execute()
     for row in rows:
         report.counts["classes updated" if row["key"] in existing else "classes created"] += 1
@@ -150,8 +167,11 @@ def _class_from_json(entry, where: str, links: dict[str, list[str]] | None) -> d
         raise ValueError("gloss must be text")
     if "cid" in entry and not isinstance(entry["cid"], int):
         raise ValueError("cid must be an integer")
-    row = {"key": key, "names": check_names([n.strip() for n in names]),
-           "description": check_text(gloss.strip(), "gloss", DESCRIPTION_MAX)}
+    row = {
+        "key": key,
+        "names": check_names([n.strip() for n in names]),
+        "description": check_text(gloss.strip(), "gloss", DESCRIPTION_MAX),
+    }
     if links is not None:
         row["wikipedia"] = links.get(key, [])
     return row
@@ -170,14 +190,17 @@ def _wikipedia_links(data: bytes, report: Report) -> dict[str, list[str]]:
     return links
 
 
-def import_classes_json(dataset: Dataset, data: bytes, wikipedia: bytes | None = None,
-                        progress: ProgressFn | None = None) -> Report:
+def import_classes_json(
+    dataset: Dataset, data: bytes, wikipedia: bytes | None = None, progress: ProgressFn | None = None
+) -> Report:
     """Classes from ImageNetV2's class_info.json: a list of {cid, wnid, synset, gloss}."""
     report = Report()
     entries = load_json(data, "The class file")
     if not isinstance(entries, list):
-        raise ImportFailure("The class file must be a JSON list of classes like ImageNetV2's class_info.json "
-                            '([{"cid": 0, "wnid": "n01440764", "synset": ["tench", ...], "gloss": "..."}, ...]).')
+        raise ImportFailure(
+            "The class file must be a JSON list of classes like ImageNetV2's class_info.json "
+            '([{"cid": 0, "wnid": "n01440764", "synset": ["tench", ...], "gloss": "..."}, ...]).'
+        )
     links = _wikipedia_links(wikipedia, report) if wikipedia else None
     rows, seen = [], set()
     for index, entry in enumerate(entries):
@@ -227,8 +250,10 @@ def import_classes_csv(dataset: Dataset, data: bytes, progress: ProgressFn | Non
     columns = header_map(reader.fieldnames or [], CSV_COLUMNS)
     missing = [c for c in ("key", "names") if c not in columns]
     if missing:
-        raise ImportFailure(f"The CSV needs a header row with the columns key and names (and optionally description "
-                            f"and wikipedia); missing: {', '.join(missing)}.")
+        raise ImportFailure(
+            f"The CSV needs a header row with the columns key and names (and optionally description "
+            f"and wikipedia); missing: {', '.join(missing)}."
+        )
     rows, seen = [], set()
     try:
         for record in reader:
@@ -239,10 +264,15 @@ def import_classes_csv(dataset: Dataset, data: bytes, progress: ProgressFn | Non
                 if not names:
                     raise ValueError("names is empty")
                 description = record.get(columns["description"]) if "description" in columns else ""
-                row = {"key": key, "names": check_names(names),
-                       "description": check_text((description or "").strip(), "description", DESCRIPTION_MAX)}
+                row = {
+                    "key": key,
+                    "names": check_names(names),
+                    "description": check_text((description or "").strip(), "description", DESCRIPTION_MAX),
+                }
                 if "wikipedia" in columns:
-                    row["wikipedia"] = check_links(re.split(r"[\s;]+", record.get(columns["wikipedia"]) or ""), "wikipedia")
+                    row["wikipedia"] = check_links(
+                        re.split(r"[\s;]+", record.get(columns["wikipedia"]) or ""), "wikipedia"
+                    )
             except ValueError as error:
                 report.error(where, str(error))
                 continue

@@ -8,6 +8,7 @@ skipped, the good ones still land. A ZIP with an unsafe path (absolute,
 ``..``, a link) is refused whole, before anything is stored. The formats are
 documented in docs/import-formats.md; keep the two in step.
 """
+
 from __future__ import annotations
 
 import csv
@@ -31,18 +32,29 @@ from ...models import CANDIDATE_ROLES, Candidate, Dataset, Image, ImageClass
 from . import quota, safe_fetch
 from .classes import CHUNK, ImportFailure, ProgressFn, Report, check_key, check_text, header_map
 
-WEB_FORMATS = {"JPEG": (".jpg", "image/jpeg"), "PNG": (".png", "image/png"),
-               "GIF": (".gif", "image/gif"), "WEBP": (".webp", "image/webp")}
-ROLE_ALIASES = {"candidate": "candidate", "positive": "positive", "negative": "negative",
-                "positive control": "positive", "negative control": "negative", "pos": "positive", "neg": "negative",
-                "": "candidate"}
+WEB_FORMATS = {
+    "JPEG": (".jpg", "image/jpeg"),
+    "PNG": (".png", "image/png"),
+    "GIF": (".gif", "image/gif"),
+    "WEBP": (".webp", "image/webp"),
+}
+ROLE_ALIASES = {
+    "candidate": "candidate",
+    "positive": "positive",
+    "negative": "negative",
+    "positive control": "positive",
+    "negative control": "negative",
+    "pos": "positive",
+    "neg": "negative",
+    "": "candidate",
+}
 IMAGE_KEY_MAX = 255
 URL_MAX = 2048
 SIZE_MAX = 100_000
 FETCH_THREADS = 8
 ZIP_MAX_ENTRIES = 200_000
 ZIP_MAX_FILE = 50 * 1024 * 1024
-ZIP_MAX_TOTAL = 4 * 1024 ** 3  # uncompressed, the whole archive: 10 MB that unpack to 10 GB are refused at upload
+ZIP_MAX_TOTAL = 4 * 1024**3  # uncompressed, the whole archive: 10 MB that unpack to 10 GB are refused at upload
 ZIP_MAX_RATIO = 100  # photos hardly compress; a file packed 100:1 or better is padding, not a picture
 ZIP_RATIO_FLOOR = 1024 * 1024  # ... once it unpacks to more than a megabyte
 PENDING_MAX_BYTES = 64 * 1024 * 1024  # file bytes held before a chunk is stored
@@ -72,7 +84,9 @@ def probe(data: bytes) -> tuple[int, int, str]:
                     raise PILImage.DecompressionBombError(f"{width}x{height}")
                 image.verify()
     except (PILImage.DecompressionBombError, PILImage.DecompressionBombWarning) as error:
-        raise ValueError(f"the image has too many pixels to be safe to open (at most {MAX_PIXELS // 1_000_000} megapixels)") from error
+        raise ValueError(
+            f"the image has too many pixels to be safe to open (at most {MAX_PIXELS // 1_000_000} megapixels)"
+        ) from error
     except Exception as error:  # Pillow raises many kinds for a file that is not an image
         raise ValueError("not an image file (Pillow cannot read it)") from error
     if kind not in WEB_FORMATS:
@@ -88,12 +102,19 @@ def default_fetcher() -> Fetcher:
 
 def _classes(dataset: Dataset, keys: set[str], create: bool, report: Report) -> dict[str, int]:
     """Class key -> id for the keys seen; creates missing ones (named after their key) when asked."""
-    found = dict(ImageClass.select(ImageClass.key, ImageClass.id)
-                 .where(ImageClass.dataset == dataset, ImageClass.key.in_(list(keys))).tuples())
+    found = dict(
+        ImageClass.select(ImageClass.key, ImageClass.id)
+        .where(ImageClass.dataset == dataset, ImageClass.key.in_(list(keys)))
+        .tuples()
+    )
     missing = keys - found.keys()
     if create and missing:
-        ImageClass.insert_many([dict(organization=dataset.organization_id, dataset=dataset.id, key=key, names=[key])
-                                for key in sorted(missing)]).execute()
+        ImageClass.insert_many(
+            [
+                dict(organization=dataset.organization_id, dataset=dataset.id, key=key, names=[key])
+                for key in sorted(missing)
+            ]
+        ).execute()
         report.counts["classes created"] += len(missing)
         return _classes(dataset, keys, False, report)
     return found
@@ -107,19 +128,32 @@ def _store_rows(dataset: Dataset, rows: list[dict], report: Report) -> None:
     with database.atomic():
         existing = {k for (k,) in Image.select(Image.key).where(Image.dataset == dataset, Image.key.in_(keys)).tuples()}
         latest = {row["key"]: row for row in rows}  # the last row for an image decides its file and size
-        Image.insert_many([
-            dict(organization=dataset.organization_id, dataset=dataset.id, key=key, url=row.get("url"),
-                 storage_path=row.get("storage_path"), width=row["width"], height=row["height"],
-                 stored_bytes=row.get("stored_bytes", 0))
-            for key, row in latest.items()
-        ]).on_conflict(conflict_target=[Image.dataset, Image.key],
-                       preserve=[Image.url, Image.storage_path, Image.width, Image.height, Image.stored_bytes]).execute()
+        Image.insert_many(
+            [
+                dict(
+                    organization=dataset.organization_id,
+                    dataset=dataset.id,
+                    key=key,
+                    url=row.get("url"),
+                    storage_path=row.get("storage_path"),
+                    width=row["width"],
+                    height=row["height"],
+                    stored_bytes=row.get("stored_bytes", 0),
+                )
+                for key, row in latest.items()
+            ]
+        ).on_conflict(
+            conflict_target=[Image.dataset, Image.key],
+            preserve=[Image.url, Image.storage_path, Image.width, Image.height, Image.stored_bytes],
+        ).execute()
         ids = dict(Image.select(Image.key, Image.id).where(Image.dataset == dataset, Image.key.in_(keys)).tuples())
         candidacies = {(row["class_id"], ids[row["key"]]): row["role"] for row in rows}
-        Candidate.insert_many([
-            dict(organization=dataset.organization_id, image_class=class_id, image=image_id, role=role)
-            for (class_id, image_id), role in candidacies.items()
-        ]).on_conflict(conflict_target=[Candidate.image_class, Candidate.image], preserve=[Candidate.role]).execute()
+        Candidate.insert_many(
+            [
+                dict(organization=dataset.organization_id, image_class=class_id, image=image_id, role=role)
+                for (class_id, image_id), role in candidacies.items()
+            ]
+        ).on_conflict(conflict_target=[Candidate.image_class, Candidate.image], preserve=[Candidate.role]).execute()
     report.counts["images created"] += len(latest.keys() - existing)
     report.counts["images updated"] += len(latest.keys() & existing)
     for row in rows:
@@ -146,14 +180,19 @@ def _manifest_records(path: Path) -> Iterator[tuple[str, dict]]:
                 except RecursionError:
                     yield f"line {number}", {"__error__": "JSON nested too deeply"}
                     continue
-                yield f"line {number}", _json_record(record) if isinstance(record, dict) else {"__error__": "not a JSON object"}
+                yield (
+                    f"line {number}",
+                    _json_record(record) if isinstance(record, dict) else {"__error__": "not a JSON object"},
+                )
             return
         reader = csv.DictReader(text)
         columns = header_map(reader.fieldnames or [], MANIFEST_COLUMNS)
         missing = [MANIFEST_COLUMNS[c][0] for c in ("key", "url", "class") if c not in columns]
         if missing:
-            raise ImportFailure("The manifest needs a header row with image_id, url and class (optional: role, "
-                                f"width, height), or JSON Lines objects with those keys; missing: {', '.join(missing)}.")
+            raise ImportFailure(
+                "The manifest needs a header row with image_id, url and class (optional: role, "
+                f"width, height), or JSON Lines objects with those keys; missing: {', '.join(missing)}."
+            )
         try:
             for record in reader:
                 yield f"line {reader.line_num}", {ours: record.get(theirs) for ours, theirs in columns.items()}
@@ -223,8 +262,13 @@ def _probe_urls(rows: list[tuple[str, dict]], fetcher: Fetcher, cache: dict, rep
     return kept
 
 
-def import_image_manifest(dataset: Dataset, path: Path, create_classes: bool = False,
-                          fetcher: Fetcher | None = None, progress: ProgressFn | None = None) -> Report:
+def import_image_manifest(
+    dataset: Dataset,
+    path: Path,
+    create_classes: bool = False,
+    fetcher: Fetcher | None = None,
+    progress: ProgressFn | None = None,
+) -> Report:
     """Images from a manifest of (image id, URL, class, role[, width, height]) rows."""
     fetcher = fetcher or default_fetcher()
     report = Report()
@@ -242,8 +286,9 @@ def import_image_manifest(dataset: Dataset, path: Path, create_classes: bool = F
             if row["class"] in classes:
                 known.append((where, {**row, "class_id": classes[row["class"]]}))
             else:
-                report.error(where, f"unknown class {row['class']!r}: import the classes first, or tick "
-                                    "'create missing classes'")
+                report.error(
+                    where, f"unknown class {row['class']!r}: import the classes first, or tick 'create missing classes'"
+                )
         _store_rows(dataset, _probe_urls(known, fetcher, sizes, report), report)
         pending = []
         if progress:
@@ -295,8 +340,10 @@ def check_zip(path: Path, room: quota.Room | None = None) -> list[zipfile.ZipInf
         raise ImportFailure(f"The ZIP has {len(entries)} entries; split it into archives of at most {ZIP_MAX_ENTRIES}.")
     total = sum(info.file_size for info in entries)
     if total > ZIP_MAX_TOTAL:
-        raise ImportFailure(f"The ZIP unpacks to {total / 1024 ** 3:,.1f} GB; at most {ZIP_MAX_TOTAL // 1024 ** 3} GB "
-                            "per archive. Split it.")
+        raise ImportFailure(
+            f"The ZIP unpacks to {total / 1024**3:,.1f} GB; at most {ZIP_MAX_TOTAL // 1024**3} GB "
+            "per archive. Split it."
+        )
     if room is not None:
         try:
             room.check(total)
@@ -305,8 +352,9 @@ def check_zip(path: Path, room: quota.Room | None = None) -> list[zipfile.ZipInf
     unsafe = [f"{info.filename!r} is {reason}" for info in entries if (reason := _unsafe(info))]
     if unsafe:
         shown = "; ".join(unsafe[:5]) + (f"; and {len(unsafe) - 5} more" if len(unsafe) > 5 else "")
-        raise ImportFailure(f"The ZIP was refused, nothing was imported: {shown}. "
-                            "Entries must be relative paths <class>/<file>.")
+        raise ImportFailure(
+            f"The ZIP was refused, nothing was imported: {shown}. Entries must be relative paths <class>/<file>."
+        )
     return [info for info in entries if not info.is_dir()]
 
 
@@ -325,8 +373,9 @@ def media_path(dataset: Dataset, key: str, kind: str) -> str:
     return f"datasets/{dataset.id}/{hashlib.sha256(key.encode()).hexdigest()[:24]}{WEB_FORMATS[kind][0]}"
 
 
-def import_image_zip(dataset: Dataset, path: Path, create_classes: bool = False,
-                     progress: ProgressFn | None = None) -> Report:
+def import_image_zip(
+    dataset: Dataset, path: Path, create_classes: bool = False, progress: ProgressFn | None = None
+) -> Report:
     """Images from a ZIP of <class>/<file> folders, stored in media storage."""
     report = Report()
     room = quota.Room(dataset.organization_id)
@@ -342,8 +391,9 @@ def import_image_zip(dataset: Dataset, path: Path, create_classes: bool = False,
         rows, full = [], None
         for where, row in pending:
             if row["class"] not in classes:
-                report.error(where, f"unknown class {row['class']!r}: import the classes first, or tick "
-                                    "'create missing classes'")
+                report.error(
+                    where, f"unknown class {row['class']!r}: import the classes first, or tick 'create missing classes'"
+                )
                 continue
             data = row.pop("data")
             try:
@@ -351,8 +401,9 @@ def import_image_zip(dataset: Dataset, path: Path, create_classes: bool = False,
             except quota.QuotaExceeded as error:
                 full = error
                 break
-            row["storage_path"] = storage.save(media_path(dataset, row["key"], row["kind"]), data,
-                                               WEB_FORMATS[row["kind"]][1])
+            row["storage_path"] = storage.save(
+                media_path(dataset, row["key"], row["kind"]), data, WEB_FORMATS[row["kind"]][1]
+            )
             row["stored_bytes"] = len(data)
             rows.append({**row, "class_id": classes[row["class"]]})
             storage.ensure_thumbnail(row["storage_path"])  # here in the job, not on the dataset page's first view
@@ -383,8 +434,21 @@ def import_image_zip(dataset: Dataset, path: Path, create_classes: bool = False,
                 report.error(where, str(error))
                 continue
             seen[key] = info.filename
-            pending.append((where, {"key": key, "class": class_key, "role": role, "width": width, "height": height,
-                                    "kind": kind, "data": data, "url": None}))
+            pending.append(
+                (
+                    where,
+                    {
+                        "key": key,
+                        "class": class_key,
+                        "role": role,
+                        "width": width,
+                        "height": height,
+                        "kind": kind,
+                        "data": data,
+                        "url": None,
+                    },
+                )
+            )
             pending_bytes += len(data)
             if len(pending) >= CHUNK // 5 or pending_bytes >= PENDING_MAX_BYTES:  # file bytes are held until stored
                 try:

@@ -4,6 +4,7 @@ An import checks the room it needs before it starts (a ZIP's declared sizes)
 and takes bytes as it stores files; when the room runs out it stops with a
 row error, keeping what it stored, rather than filling the disk for everybody.
 """
+
 from __future__ import annotations
 
 from flask import current_app
@@ -24,7 +25,9 @@ def limit_bytes(organization_id: int) -> int:
 
 
 def used_bytes(organization_id: int) -> int:
-    return Image.select(fn.COALESCE(fn.SUM(Image.stored_bytes), 0)).where(Image.organization == organization_id).scalar()
+    return (
+        Image.select(fn.COALESCE(fn.SUM(Image.stored_bytes), 0)).where(Image.organization == organization_id).scalar()
+    )
 
 
 class Room:
@@ -35,9 +38,11 @@ class Room:
         self.left = self.limit - used_bytes(organization_id)
 
     def message(self, wanted: int) -> str:
-        return (f"Your organization's media storage is full: {(self.limit - self.left) / MB:,.0f} of "
-                f"{self.limit / MB:,.0f} MB used, and this needs {wanted / MB:,.1f} MB more. "
-                "Delete a dataset you no longer need, or ask an admin for a larger quota.")
+        return (
+            f"Your organization's media storage is full: {(self.limit - self.left) / MB:,.0f} of "
+            f"{self.limit / MB:,.0f} MB used, and this needs {wanted / MB:,.1f} MB more. "
+            "Delete a dataset you no longer need, or ask an admin for a larger quota."
+        )
 
     def check(self, wanted: int) -> None:
         if wanted > self.left:

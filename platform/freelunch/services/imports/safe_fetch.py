@@ -8,6 +8,7 @@ the connection goes to the address we checked (no second DNS answer can swap
 in 127.0.0.1); redirects are followed by hand and checked the same way; the
 body is capped in size and time. Environment proxies are not used.
 """
+
 from __future__ import annotations
 
 import http.client
@@ -39,8 +40,9 @@ class UnsafeURL(FetchError):
 def _is_public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
         ip = ip.ipv4_mapped
-    return ip.is_global and not (ip.is_multicast or ip.is_reserved or ip.is_private or ip.is_loopback
-                                 or ip.is_link_local or ip.is_unspecified)
+    return ip.is_global and not (
+        ip.is_multicast or ip.is_reserved or ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_unspecified
+    )
 
 
 def resolve(host: str, port: int, allow_private: bool = False) -> str:
@@ -55,7 +57,9 @@ def resolve(host: str, port: int, allow_private: bool = False) -> str:
     for address in addresses:
         ip = ipaddress.ip_address(address.split("%")[0])
         if not allow_private and not _is_public(ip):
-            raise UnsafeURL(f"{host} is a private, loopback or reserved address ({ip}); the server does not fetch those")
+            raise UnsafeURL(
+                f"{host} is a private, loopback or reserved address ({ip}); the server does not fetch those"
+            )
     return addresses[0]
 
 

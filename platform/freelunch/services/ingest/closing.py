@@ -8,6 +8,7 @@ key per submitted page, kept as long as a token can live, in the shard of the
 page's assignment: the append script reads it in the same round trip as it
 appends (services/ingest/stream.py), at no extra cost to the endpoint.
 """
+
 from __future__ import annotations
 
 import time
@@ -24,5 +25,4 @@ def page_closed_key(config: Mapping, assignment_id: int, page: int) -> str:
 
 def close(config: Mapping, assignment_id: int, page: int) -> None:
     """Mark the page submitted, now (the first Submit counts: a retried one does not move the time)."""
-    ingest_client(config).set(page_closed_key(config, assignment_id, page), int(time.time() * 1000), nx=True,
-                              ex=KEEP_S)
+    ingest_client(config).set(page_closed_key(config, assignment_id, page), int(time.time() * 1000), nx=True, ex=KEEP_S)

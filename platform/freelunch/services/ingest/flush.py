@@ -11,6 +11,7 @@ and only then acknowledges and deletes the entries. So:
 - a retried request or a duplicate beacon is a second entry with the same key.
 Entries are deleted after the ack, so the stream's length is the unflushed backlog.
 """
+
 from __future__ import annotations
 
 import time
@@ -61,7 +62,7 @@ def flush(consumer: str, shard: int, linger: bool = True) -> int:
     bulk = current_app.config["INGEST_BULK"]
     deadline = time.monotonic() + BUDGET_S
     stored = 0
-    while (entries := _read(redis, shard, consumer, "0", bulk)):
+    while entries := _read(redis, shard, consumer, "0", bulk):
         stored += store(redis, shard, entries)
     stored += reclaim(redis, shard, consumer)
     # Then new entries, and stay a while: under steady load one job keeps flushing
@@ -96,8 +97,14 @@ def reclaim(redis: Redis, shard: int, consumer: str) -> int:
     stored, start = 0, "0-0"
     while True:
         # Redis 7 adds a third item (ids deleted meanwhile, already dropped from the pending list).
-        start, entries = redis.xautoclaim(stream_key(shard), GROUP, consumer, config["INGEST_CLAIM_IDLE_MS"],
-                                          start_id=start, count=config["INGEST_BULK"])[:2]
+        start, entries = redis.xautoclaim(
+            stream_key(shard),
+            GROUP,
+            consumer,
+            config["INGEST_CLAIM_IDLE_MS"],
+            start_id=start,
+            count=config["INGEST_BULK"],
+        )[:2]
         if entries:
             stored += store(redis, shard, entries)
         if start in (b"0-0", "0-0"):
@@ -132,8 +139,15 @@ def store(redis: Redis, shard: int, entries: list) -> int:
     started = time.monotonic()
     ids = [entry_id for entry_id, _ in entries]
     rows = [
-        (int(f[b"a"]), int(f[b"p"]), int(f[b"t"]), int(f[b"s"]), int(f[b"n"]), f[b"e"].decode(),
-         int(entry_id.split(b"-", 1)[0]))
+        (
+            int(f[b"a"]),
+            int(f[b"p"]),
+            int(f[b"t"]),
+            int(f[b"s"]),
+            int(f[b"n"]),
+            f[b"e"].decode(),
+            int(entry_id.split(b"-", 1)[0]),
+        )
         for entry_id, f in entries
         if f  # an entry deleted while pending comes back empty: it was stored already
     ]
@@ -170,15 +184,26 @@ def chunk_completeness(assignment_id: int) -> list[dict]:
     numbers below ``reported`` that never arrived (a batch may still be in the
     stream: look again after the next flush).
     """
-    pages = (PageSubmission.select(PageSubmission.pageno, PageSubmission.tab, PageSubmission.chunks_reported)
-             .where(PageSubmission.assignment == assignment_id).order_by(PageSubmission.pageno).tuples())
+    pages = (
+        PageSubmission.select(PageSubmission.pageno, PageSubmission.tab, PageSubmission.chunks_reported)
+        .where(PageSubmission.assignment == assignment_id)
+        .order_by(PageSubmission.pageno)
+        .tuples()
+    )
     seqs: dict[tuple[int, int], set[int]] = {}
-    for pageno, tab, seq in (PointerChunk.select(PointerChunk.pageno, PointerChunk.tab, PointerChunk.seq)
-                             .where(PointerChunk.assignment == assignment_id).tuples()):
+    for pageno, tab, seq in (
+        PointerChunk.select(PointerChunk.pageno, PointerChunk.tab, PointerChunk.seq)
+        .where(PointerChunk.assignment == assignment_id)
+        .tuples()
+    ):
         seqs.setdefault((pageno, tab), set()).add(seq)
     return [
-        {"pageno": pageno, "reported": reported, "received": len(seqs.get((pageno, tab), ())),
-         "missing": sorted(set(range(reported)) - seqs.get((pageno, tab), set()))}
+        {
+            "pageno": pageno,
+            "reported": reported,
+            "received": len(seqs.get((pageno, tab), ())),
+            "missing": sorted(set(range(reported)) - seqs.get((pageno, tab), set())),
+        }
         for pageno, tab, reported in pages
     ]
 

@@ -11,6 +11,7 @@ Each engine at its fastest (bench/flush.py measures the alternatives):
 Either way the unique key ``(assignment, pageno, tab, seq)`` makes a re-delivered
 batch a no-op, which is what lets the flusher acknowledge only after the commit.
 """
+
 from __future__ import annotations
 
 import io
@@ -28,10 +29,13 @@ INSERT = f"INSERT INTO pointer_chunk ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) ON
 # crashed flush, and no catalog churn (ON COMMIT DROP would create a table per bulk).
 # The events are compressed as the target column is (lz4 since migration 0012 where the
 # server has it), so that INSERT ... SELECT moves them as they are.
-STAGING = ("CREATE TEMPORARY TABLE IF NOT EXISTS pointer_chunk_staging (assignment_id integer, pageno smallint,"
-           " tab integer, seq integer, n_events integer, events text{}, received_at bigint) ON COMMIT DELETE ROWS")
-EVENTS_COMPRESSION = ("SELECT attcompression FROM pg_attribute"
-                      " WHERE attrelid = 'pointer_chunk'::regclass AND attname = 'events'")
+STAGING = (
+    "CREATE TEMPORARY TABLE IF NOT EXISTS pointer_chunk_staging (assignment_id integer, pageno smallint,"
+    " tab integer, seq integer, n_events integer, events text{}, received_at bigint) ON COMMIT DELETE ROWS"
+)
+EVENTS_COMPRESSION = (
+    "SELECT attcompression FROM pg_attribute WHERE attrelid = 'pointer_chunk'::regclass AND attname = 'events'"
+)
 COPY = f"COPY pointer_chunk_staging ({COLUMNS}) FROM STDIN"
 MOVE = f"INSERT INTO pointer_chunk ({COLUMNS}) SELECT {COLUMNS} FROM pointer_chunk_staging ON CONFLICT DO NOTHING"
 

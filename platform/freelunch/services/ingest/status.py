@@ -1,4 +1,5 @@
 """What the admins' ingest page shows: the backlog in each shard's stream, how fast it drains, what failed."""
+
 from __future__ import annotations
 
 import time

@@ -21,6 +21,7 @@ Stream entries hold what the flusher writes as is: assignment, page, tab, seq,
 the event count and the events as compact JSON; the entry id's milliseconds are the
 time the batch was received.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -289,13 +290,19 @@ def _appender(config: Mapping, shard: int, limits: tuple) -> _GroupAppender:
     return appender
 
 
-def append(config: Mapping, assignment_id: int, page: int, tab: int, seq: int, n_events: int, events_json: bytes) -> int:
+def append(
+    config: Mapping, assignment_id: int, page: int, tab: int, seq: int, n_events: int, events_json: bytes
+) -> int:
     """ACCEPTED or FLUSH_NEEDED when stored, FULL, FLOOD or CLOSED when refused; raises RedisError when Redis is away."""
     window = int(time.time()) // RATE_WINDOW_S
     limits = (config["INGEST_STREAM_MAX"], config["INGEST_RATE_LIMIT"], RATE_WINDOW_S * 2, GUARD_TTL_S, GRACE_MS)
     shard = shard_of(assignment_id, config["INGEST_SHARDS"])
-    keys = (stream_key(shard), guard_key(shard), rate_key(shard, assignment_id, window),
-            closed_key(shard, assignment_id, page))
+    keys = (
+        stream_key(shard),
+        guard_key(shard),
+        rate_key(shard, assignment_id, window),
+        closed_key(shard, assignment_id, page),
+    )
     return _appender(config, shard, limits).append(keys, (assignment_id, page, tab, seq, n_events, events_json))
 
 
@@ -312,5 +319,6 @@ def flush_job_prefix(shard: int) -> str:
 
 def enqueue_flush(redis_url: str, shard: int) -> None:
     """A flush job for one shard, on RQ's own Redis (never the cluster)."""
-    jobs.enqueue_unwatched(jobs.INGEST_FLUSH, shard, connection=_client(redis_url),
-                           job_id=flush_job_prefix(shard) + uuid.uuid4().hex)
+    jobs.enqueue_unwatched(
+        jobs.INGEST_FLUSH, shard, connection=_client(redis_url), job_id=flush_job_prefix(shard) + uuid.uuid4().hex
+    )

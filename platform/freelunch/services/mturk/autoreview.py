@@ -7,6 +7,7 @@ data reported) leaves the assignment for the requester, flagged with why: the
 rules approve what they can show is good, and reject only what they can show
 is not, and only when the batch asks them to.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -44,12 +45,17 @@ def describe(rules: ReviewRules) -> list[str]:
 
 def as_dict(rules: ReviewRules) -> dict:
     """The rules as recorded on each decision they make."""
+
     def number(value):
         return None if value is None else float(value)
 
-    return {"min_control_accuracy": number(rules.min_control_accuracy), "min_seconds_per_page": rules.min_seconds_per_page,
-            "require_completion_code": rules.require_completion_code, "min_completeness": number(rules.min_completeness),
-            "reject_failures": rules.reject_failures}
+    return {
+        "min_control_accuracy": number(rules.min_control_accuracy),
+        "min_seconds_per_page": rules.min_seconds_per_page,
+        "require_completion_code": rules.require_completion_code,
+        "min_completeness": number(rules.min_completeness),
+        "reject_failures": rules.reject_failures,
+    }
 
 
 @dataclass
@@ -64,8 +70,12 @@ def judge(rules: ReviewRules, row: MTurkAssignment, found: quality.Figures, fast
     """One assignment against the rules, from figures already read."""
     verdict = Verdict(None)
     accuracy = found.controls.accuracy
-    verdict.figures = {"control_accuracy": accuracy, "fastest_page_seconds": None if fastest_ms is None else fastest_ms / 1000,
-                       "completeness": found.completeness, "pages": found.pages}
+    verdict.figures = {
+        "control_accuracy": accuracy,
+        "fastest_page_seconds": None if fastest_ms is None else fastest_ms / 1000,
+        "completeness": found.completeness,
+        "pages": found.pages,
+    }
     if rules.min_control_accuracy is not None:
         if accuracy is None:
             verdict.unjudged.append("no control images were answered")
@@ -87,7 +97,9 @@ def judge(rules: ReviewRules, row: MTurkAssignment, found: quality.Figures, fast
         if found.completeness is None:
             verdict.unjudged.append("no pointer data was reported")
         elif found.completeness < float(rules.min_completeness):
-            verdict.failed.append(f"pointer data is {found.completeness:.0%} complete, under {float(rules.min_completeness):.0%}")
+            verdict.failed.append(
+                f"pointer data is {found.completeness:.0%} complete, under {float(rules.min_completeness):.0%}"
+            )
     if verdict.failed:
         verdict.action = "reject" if rules.reject_failures else None
     elif not verdict.unjudged:
@@ -96,8 +108,11 @@ def judge(rules: ReviewRules, row: MTurkAssignment, found: quality.Figures, fast
 
 
 def _fastest_pages(assignment_ids: list[int]) -> dict[int, int]:
-    query = (PageSubmission.select(PageSubmission.assignment, fn.MIN(quality.PAGE_MS))
-             .where(PageSubmission.assignment.in_(assignment_ids)).group_by(PageSubmission.assignment))
+    query = (
+        PageSubmission.select(PageSubmission.assignment, fn.MIN(quality.PAGE_MS))
+        .where(PageSubmission.assignment.in_(assignment_ids))
+        .group_by(PageSubmission.assignment)
+    )
     return {a: int(ms) for a, ms in query.tuples()}
 
 
@@ -111,13 +126,20 @@ class ReviewSummary:
     skipped_no_data: int = 0  # submitted on MTurk, nothing here: never auto-decided
 
     def as_dict(self) -> dict:
-        return dict(self.__dict__, summary=(
-            f"{self.approved} approved, {self.rejected} rejected, {self.flagged} left for you, "
-            f"{self.skipped_no_data} without data here left alone" + (f", {self.failed} failed" if self.failed else "") + "."))
+        return dict(
+            self.__dict__,
+            summary=(
+                f"{self.approved} approved, {self.rejected} rejected, {self.flagged} left for you, "
+                f"{self.skipped_no_data} without data here left alone"
+                + (f", {self.failed} failed" if self.failed else "")
+                + "."
+            ),
+        )
 
 
-def auto_review(batch: Batch, mturk=None, progress: Callable[[float, str], None] | None = None,
-                source: str = "auto") -> ReviewSummary:
+def auto_review(
+    batch: Batch, mturk=None, progress: Callable[[float, str], None] | None = None, source: str = "auto"
+) -> ReviewSummary:
     """Apply the batch's rules to every assignment they may decide."""
     rules = rules_for(batch)
     recorded = as_dict(rules)
@@ -137,10 +159,18 @@ def auto_review(batch: Batch, mturk=None, progress: Callable[[float, str], None]
             MTurkAssignment.update(flag=flag[:200]).where(MTurkAssignment.id == row.id).execute()
             summary.flagged += 1
         else:
-            feedback = (rules.approve_feedback if verdict.action == "approve"
-                        else DEFAULT_REJECT_FEEDBACK.format(reasons="; ".join(verdict.failed)))
-            decision = decisions.intend(row, verdict.action, feedback, source=source,
-                                        rules={"rules": recorded, "figures": verdict.figures, "failed": verdict.failed})
+            feedback = (
+                rules.approve_feedback
+                if verdict.action == "approve"
+                else DEFAULT_REJECT_FEEDBACK.format(reasons="; ".join(verdict.failed))
+            )
+            decision = decisions.intend(
+                row,
+                verdict.action,
+                feedback,
+                source=source,
+                rules={"rules": recorded, "figures": verdict.figures, "failed": verdict.failed},
+            )
             decision = decisions.send(decision, mturk)
             if decision.state == "done":
                 summary.approved += decision.action == "approve"
@@ -151,4 +181,3 @@ def auto_review(batch: Batch, mturk=None, progress: Callable[[float, str], None]
         if progress:
             progress(done / len(rows), f"{done} of {len(rows)} assignments judged")
     return summary
-

@@ -9,6 +9,7 @@ documented TurkErrorCode, so a refused resend is confirmed by the list too. Send
 it is read from GetAssignment at call time, checked against the hash we keep,
 and forgotten.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -58,10 +59,15 @@ def request(row: MTurkAssignment, amount: str | Decimal, reason: str, user: User
     if len(reason) > REASON_MAX:
         raise BonusError(f"The reason is {len(reason)} characters long; keep it under {REASON_MAX}.")
     if row.status not in BONUSABLE:
-        raise BonusError(f"Assignment {row.mturk_assignment_id} is {row.status} on MTurk: approve (or reject) it "
-                         "before paying a bonus.")
-    bonus, _ = Bonus.get_or_create(mturk_assignment=row, key=_key(amount, reason), defaults=dict(
-        organization=row.organization_id, amount=amount, reason=reason, user=user))
+        raise BonusError(
+            f"Assignment {row.mturk_assignment_id} is {row.status} on MTurk: approve (or reject) it "
+            "before paying a bonus."
+        )
+    bonus, _ = Bonus.get_or_create(
+        mturk_assignment=row,
+        key=_key(amount, reason),
+        defaults=dict(organization=row.organization_id, amount=amount, reason=reason, user=user),
+    )
     return bonus
 
 
@@ -71,7 +77,10 @@ def _already_paid(bonus: Bonus, mturk) -> bool:
     while True:
         page = gateway.call(mturk, "list_bonus_payments", "list the assignment's bonuses", **params)
         for payment in page.get("BonusPayments", []):
-            if Decimal(payment["BonusAmount"]) == bonus.amount and " ".join(payment.get("Reason", "").split()) == bonus.reason:
+            if (
+                Decimal(payment["BonusAmount"]) == bonus.amount
+                and " ".join(payment.get("Reason", "").split()) == bonus.reason
+            ):
                 return True
         if not page.get("NextToken") or not page.get("BonusPayments"):
             return False
@@ -98,15 +107,26 @@ def pay(bonus: Bonus, mturk) -> Bonus:
         bonus.attempts += 1
         bonus.first_sent_at = bonus.first_sent_at or utcnow()
         bonus.save()  # committed before the call: a crash after it is a retry, found by the token or the list
-        gateway.call(mturk, "send_bonus", "pay the bonus", WorkerId=worker, BonusAmount=f"{bonus.amount:.2f}",
-                   AssignmentId=bonus.mturk_assignment.mturk_assignment_id, Reason=bonus.reason,
-                   UniqueRequestToken=bonus.token)
+        gateway.call(
+            mturk,
+            "send_bonus",
+            "pay the bonus",
+            WorkerId=worker,
+            BonusAmount=f"{bonus.amount:.2f}",
+            AssignmentId=bonus.mturk_assignment.mturk_assignment_id,
+            Reason=bonus.reason,
+            UniqueRequestToken=bonus.token,
+        )
     except MTurkError as error:
         # A token MTurk has seen is refused with no documented code: only the list can say the bonus went through.
         if bonus.attempts > 1 and _listed_quietly(bonus, mturk):
             return _finish(bonus, "adopted")
-        return _finish(bonus, "failed", error.code,
-                       identity.without_worker_id(str(error), worker, bonus.mturk_assignment.worker_id))
+        return _finish(
+            bonus,
+            "failed",
+            error.code,
+            identity.without_worker_id(str(error), worker, bonus.mturk_assignment.worker_id),
+        )
     return _finish(bonus, "done")
 
 
@@ -129,16 +149,28 @@ class BonusSummary:
     failed: int = 0
 
     def as_dict(self) -> dict:
-        return dict(self.__dict__, summary=f"{self.paid} bonuses paid now, {self.already} paid before, {self.failed} failed.")
+        return dict(
+            self.__dict__, summary=f"{self.paid} bonuses paid now, {self.already} paid before, {self.failed} failed."
+        )
 
 
 def approved(batch: Batch) -> Iterator[MTurkAssignment]:
-    return (MTurkAssignment.select().join(Hit)
-            .where(Hit.batch == batch, MTurkAssignment.status == "Approved").order_by(MTurkAssignment.id))
+    return (
+        MTurkAssignment.select()
+        .join(Hit)
+        .where(Hit.batch == batch, MTurkAssignment.status == "Approved")
+        .order_by(MTurkAssignment.id)
+    )
 
 
-def bonus_approved(batch: Batch, amount, reason: str, mturk=None, user: User | None = None,
-                   progress: Callable[[float, str], None] | None = None) -> BonusSummary:
+def bonus_approved(
+    batch: Batch,
+    amount,
+    reason: str,
+    mturk=None,
+    user: User | None = None,
+    progress: Callable[[float, str], None] | None = None,
+) -> BonusSummary:
     """The same bonus for every approved assignment of the batch; run again, it pays only those still unpaid."""
     parse_amount(amount)
     rows = list(approved(batch))

@@ -7,6 +7,7 @@ than 10 assignments can never be extended to 10 or more. So a batch asking for
 more than 9 assignments per HIT is published as several MTurk HITs of at most
 9 each, showing the same pages: the same assignments at half the commission.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -19,9 +20,11 @@ MAX_ASSIGNMENTS_PER_MTURK_HIT = FEE_STEP_ASSIGNMENTS - 1
 MIN_FEE = Decimal("0.01")
 CENT = Decimal("0.01")
 
-SPLIT_REASON = (f"MTurk charges a {LARGE_HIT_FEE_RATE:.0%} fee instead of {FEE_RATE:.0%} on a HIT of "
-                f"{FEE_STEP_ASSIGNMENTS} or more assignments, so each of our HITs is published as several MTurk HITs "
-                f"of at most {MAX_ASSIGNMENTS_PER_MTURK_HIT} assignments showing the same pages.")
+SPLIT_REASON = (
+    f"MTurk charges a {LARGE_HIT_FEE_RATE:.0%} fee instead of {FEE_RATE:.0%} on a HIT of "
+    f"{FEE_STEP_ASSIGNMENTS} or more assignments, so each of our HITs is published as several MTurk HITs "
+    f"of at most {MAX_ASSIGNMENTS_PER_MTURK_HIT} assignments showing the same pages."
+)
 
 
 def split(assignments: int) -> list[int]:
@@ -59,12 +62,22 @@ def estimate(hits: int, assignments_per_hit: int, reward: Decimal) -> Estimate:
     parts = split(assignments_per_hit)
     reward = Decimal(reward)
     per_hit_fees = sum((fee(reward, size) * size for size in parts), Decimal("0"))
-    return Estimate(hits=hits, mturk_hits=hits * len(parts), assignments=hits * assignments_per_hit,
-                    rewards=reward * hits * assignments_per_hit, fees=per_hit_fees * hits)
+    return Estimate(
+        hits=hits,
+        mturk_hits=hits * len(parts),
+        assignments=hits * assignments_per_hit,
+        rewards=reward * hits * assignments_per_hit,
+        fees=per_hit_fees * hits,
+    )
 
 
 def of_sizes(sizes: list[int], reward: Decimal, hits: int) -> Estimate:
     """The cost of MTurk HITs of the given assignment counts (e.g. those not yet created)."""
     reward = Decimal(reward)
-    return Estimate(hits=hits, mturk_hits=len(sizes), assignments=sum(sizes), rewards=reward * sum(sizes),
-                    fees=sum((fee(reward, n) * n for n in sizes), Decimal("0")))
+    return Estimate(
+        hits=hits,
+        mturk_hits=len(sizes),
+        assignments=sum(sizes),
+        rewards=reward * sum(sizes),
+        fees=sum((fee(reward, n) * n for n in sizes), Decimal("0")),
+    )

@@ -8,6 +8,7 @@ production, an unset variable means a key derived from ``SECRET_KEY``, so
 ``make run`` needs no set-up. An organization without a key pair uses the
 server's boto3 credential chain (environment, profile, instance role).
 """
+
 from __future__ import annotations
 
 import base64
@@ -32,15 +33,19 @@ def _fernet() -> MultiFernet:
     keys = [k.strip() for k in (config.get("MTURK_CREDENTIALS_KEY") or "").split(",") if k.strip()]
     if not keys:
         if config.get("ENV_MODE") == "production":
-            raise MTurkError("MTURK_CREDENTIALS_KEY is not set, so organizations' AWS keys cannot be stored or read: "
-                             "ask the operator to set it (docs/configuration.md).", NO_CREDENTIALS)
+            raise MTurkError(
+                "MTURK_CREDENTIALS_KEY is not set, so organizations' AWS keys cannot be stored or read: "
+                "ask the operator to set it (docs/configuration.md).",
+                NO_CREDENTIALS,
+            )
         derived = hashlib.sha256(f"freelunch.mturk-credentials:{config['SECRET_KEY']}".encode()).digest()
         keys = [base64.urlsafe_b64encode(derived).decode()]
     try:
         return MultiFernet([Fernet(k) for k in keys])
     except ValueError:
-        raise MTurkError("MTURK_CREDENTIALS_KEY is not a list of Fernet keys (32 url-safe base64 bytes each).",
-                         NO_CREDENTIALS) from None
+        raise MTurkError(
+            "MTURK_CREDENTIALS_KEY is not a list of Fernet keys (32 url-safe base64 bytes each).", NO_CREDENTIALS
+        ) from None
 
 
 def store(organization_id: int, access_key_id: str, secret_access_key: str) -> MTurkAccount:
@@ -48,7 +53,9 @@ def store(organization_id: int, access_key_id: str, secret_access_key: str) -> M
     token = _fernet().encrypt(secret_access_key.strip().encode()).decode()
     account = MTurkAccount.get_or_none(MTurkAccount.organization == organization_id)
     if account is None:
-        return MTurkAccount.create(organization=organization_id, access_key_id=access_key_id.strip(), secret_token=token)
+        return MTurkAccount.create(
+            organization=organization_id, access_key_id=access_key_id.strip(), secret_token=token
+        )
     account.access_key_id, account.secret_token, account.updated_at = access_key_id.strip(), token, utcnow()
     account.save()
     return account
@@ -68,8 +75,11 @@ def load(organization_id: int | None) -> KeyPair | None:
     try:
         secret = _fernet().decrypt(account.secret_token.encode()).decode()
     except InvalidToken:
-        raise MTurkError("The organization's stored AWS secret key cannot be decrypted with the server's "
-                         "MTURK_CREDENTIALS_KEY (was the key changed?): enter the key pair again.", NO_CREDENTIALS) from None
+        raise MTurkError(
+            "The organization's stored AWS secret key cannot be decrypted with the server's "
+            "MTURK_CREDENTIALS_KEY (was the key changed?): enter the key pair again.",
+            NO_CREDENTIALS,
+        ) from None
     return KeyPair(account.access_key_id, secret)
 
 

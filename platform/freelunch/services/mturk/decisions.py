@@ -7,6 +7,7 @@ allows the decision (``InvalidAssignmentState``: auto-approved meanwhile,
 decided by someone on MTurk's site), we adopt MTurk's state from GetAssignment
 instead of failing.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -37,7 +38,9 @@ def check(row: MTurkAssignment, action: str, feedback: str, now: dt.datetime | N
     if len(feedback) > FEEDBACK_MAX:
         raise DecisionError(f"The feedback is {len(feedback)} characters long; MTurk takes at most {FEEDBACK_MAX}.")
     if row.status != ALLOWED_FROM[action]:
-        raise DecisionError(f"Assignment {row.mturk_assignment_id} is {row.status} on MTurk: it cannot be {DONE[action]} now.")
+        raise DecisionError(
+            f"Assignment {row.mturk_assignment_id} is {row.status} on MTurk: it cannot be {DONE[action]} now."
+        )
     if action == "override" and row.decided_at and (now or utcnow()) - row.decided_at > OVERRIDE_WINDOW:
         raise DecisionError("MTurk lets a rejection be overridden for 30 days only; this one is older.")
     return feedback
@@ -48,15 +51,28 @@ def in_flight(row: MTurkAssignment) -> Decision | None:
     return row.decisions.where(Decision.state == "intended").order_by(Decision.id).first()
 
 
-def intend(row: MTurkAssignment, action: str, feedback: str = "", source: str = "dashboard", user: User | None = None,
-           rules: dict | None = None) -> Decision:
+def intend(
+    row: MTurkAssignment,
+    action: str,
+    feedback: str = "",
+    source: str = "dashboard",
+    user: User | None = None,
+    rules: dict | None = None,
+) -> Decision:
     """Write the decision before anything is sent; a decision already in flight for the assignment is returned instead."""
     pending = in_flight(row)
     if pending is not None:
         return pending
     feedback = check(row, action, feedback)
-    return Decision.create(organization=row.organization_id, mturk_assignment=row, action=action, feedback=feedback,
-                           source=source, user=user, rules=rules)
+    return Decision.create(
+        organization=row.organization_id,
+        mturk_assignment=row,
+        action=action,
+        feedback=feedback,
+        source=source,
+        user=user,
+        rules=rules,
+    )
 
 
 def _request(decision: Decision) -> tuple[str, dict]:
@@ -74,8 +90,9 @@ def _request(decision: Decision) -> tuple[str, dict]:
 def _adopt(decision: Decision, mturk) -> None:
     """MTurk refused for the assignment's state: take that state as the truth and say so on the decision."""
     row = decision.mturk_assignment
-    remote = gateway.call(mturk, "get_assignment", f"read assignment {row.mturk_assignment_id}",
-                          AssignmentId=row.mturk_assignment_id)["Assignment"]
+    remote = gateway.call(
+        mturk, "get_assignment", f"read assignment {row.mturk_assignment_id}", AssignmentId=row.mturk_assignment_id
+    )["Assignment"]
     tracking.record(row.hit, remote)
     decision.state = "adopted"
     decision.error_code = INVALID_ASSIGNMENT_STATE
@@ -98,8 +115,9 @@ def send(decision: Decision, mturk) -> Decision:
     else:
         decision.state = "done"
         now = utcnow()
-        MTurkAssignment.update(status=RESULT[decision.action], decided_at=now, flag="",
-                               requester_feedback=decision.feedback).where(MTurkAssignment.id == row.id).execute()
+        MTurkAssignment.update(
+            status=RESULT[decision.action], decided_at=now, flag="", requester_feedback=decision.feedback
+        ).where(MTurkAssignment.id == row.id).execute()
         if row.assignment_id:
             Assignment.update(mturk_status=RESULT[decision.action]).where(Assignment.id == row.assignment_id).execute()
     decision.finished_at = utcnow()

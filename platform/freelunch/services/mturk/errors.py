@@ -7,6 +7,7 @@ MTurk answers a refused call with an error ``Code`` (``RequestError`` or
 take MTurk's assignment state) compare ``MTurkError.code``; the wording of
 MTurk's message is only ever shown, never parsed for meaning.
 """
+
 from __future__ import annotations
 
 from botocore.exceptions import (
@@ -75,12 +76,16 @@ def translate(error: Exception, action: str) -> MTurkError:
             sentence = f"MTurk refused to {action}: {message or code}".rstrip(".") + "."
         return MTurkError(sentence, code, message)
     if isinstance(error, (NoCredentialsError, PartialCredentialsError)):
-        return MTurkError("No AWS credentials for MTurk: enter this organization's access key pair on the MTurk "
-                          "settings page, or give the server AWS credentials (AWS_ACCESS_KEY_ID, a profile or a role).",
-                          NO_CREDENTIALS)
+        return MTurkError(
+            "No AWS credentials for MTurk: enter this organization's access key pair on the MTurk "
+            "settings page, or give the server AWS credentials (AWS_ACCESS_KEY_ID, a profile or a role).",
+            NO_CREDENTIALS,
+        )
     if isinstance(error, (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError)):
-        return MTurkError(f"MTurk could not be reached to {action}: check the network or MTURK_ENDPOINT_URL, then try again.",
-                          UNREACHABLE)
+        return MTurkError(
+            f"MTurk could not be reached to {action}: check the network or MTURK_ENDPOINT_URL, then try again.",
+            UNREACHABLE,
+        )
     if isinstance(error, BotoCoreError):
         return MTurkError(f"MTurk could not be asked to {action}: {error}.", UNREACHABLE)
     raise error

@@ -7,6 +7,7 @@ one plain sentence with MTurk's code kept (errors.py). Never call it inside a
 database transaction: a slow or retried call would hold the transaction open,
 and a rollback would forget that MTurk acted.
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -88,8 +89,13 @@ def balance(mturk) -> str:
 def check_connection(organization_id: int | None, sandbox: bool | None = None) -> tuple[bool, str]:
     """(ok, sentence) for the "check connection" button: the balance, or what is wrong with the credentials."""
     sandbox = default_sandbox() if sandbox is None else sandbox
-    where = ("the local MTurk stand-in" if is_local_endpoint(endpoint(sandbox))
-             else "the MTurk sandbox" if sandbox else "MTurk (production)")
+    where = (
+        "the local MTurk stand-in"
+        if is_local_endpoint(endpoint(sandbox))
+        else "the MTurk sandbox"
+        if sandbox
+        else "MTurk (production)"
+    )
     try:
         source = "this organization's key pair" if credentials.load(organization_id) else "the server's AWS credentials"
         amount = balance(client(organization_id, sandbox))

@@ -9,6 +9,7 @@ UniqueRequestToken; before one is sent again, GetHIT tells whether MTurk
 already applied it (its MaxAssignments), which is read from MTurk's state,
 not its wording.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -20,7 +21,8 @@ from peewee import fn
 
 from ...db import database
 from ...models import Batch, Bonus, Hit, MTurkAssignment, MTurkExtension, MTurkHit, utcnow
-from . import cost, gateway, publish, settings as batch_settings
+from . import cost, gateway, publish
+from . import settings as batch_settings
 from .errors import MTurkError
 
 LIVE = ("created",)
@@ -56,15 +58,20 @@ def expire(batch: Batch, mturk=None, progress: Callable[[float, str], None] | No
     mturk = _client(batch, mturk)
     outcome = Outcome()
     rows = list(_live(batch))
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     for n, row in enumerate(rows, 1):
         if row.expires_at is not None and row.expires_at <= now.replace(tzinfo=None):
             outcome.skipped += 1
             continue
         try:
             # A time in the past expires the HIT at once.
-            gateway.call(mturk, "update_expiration_for_hit", f"expire MTurk HIT {row.mturk_hit_id}",
-                         HITId=row.mturk_hit_id, ExpireAt=now - dt.timedelta(seconds=1))
+            gateway.call(
+                mturk,
+                "update_expiration_for_hit",
+                f"expire MTurk HIT {row.mturk_hit_id}",
+                HITId=row.mturk_hit_id,
+                ExpireAt=now - dt.timedelta(seconds=1),
+            )
         except MTurkError as error:
             outcome.add_error(str(error))
             continue
@@ -147,20 +154,32 @@ def extend(batch: Batch, more: int, mturk=None, confirm_production: bool = False
     price = cost.of_sizes(sizes, Decimal(batch.reward), 0).total
     available = Decimal(gateway.balance(mturk))
     if available < price:
-        raise MTurkError(f"Extending costs ${price:.2f} but the account has ${available:.2f}: add funds first.",
-                         publish.NOT_READY)
+        raise MTurkError(
+            f"Extending costs ${price:.2f} but the account has ${available:.2f}: add funds first.", publish.NOT_READY
+        )
     with database.atomic():  # every intent first, then the calls
         for target, n in steps:
             if isinstance(target, MTurkHit):
                 count = target.extensions.count() + 1
-                MTurkExtension.create(organization=org, mturk_hit=target, assignments=n,
-                                      unique_request_token=f"freelunch-o{org}-x{target.id}-{count}")
+                MTurkExtension.create(
+                    organization=org,
+                    mturk_hit=target,
+                    assignments=n,
+                    unique_request_token=f"freelunch-o{org}-x{target.id}-{count}",
+                )
             else:
-                part = (MTurkHit.select().where(MTurkHit.hit == target, MTurkHit.round == 1).count())
+                part = MTurkHit.select().where(MTurkHit.hit == target, MTurkHit.round == 1).count()
                 for extra, size in enumerate(cost.split(n)):
-                    MTurkHit.create(organization=org, batch=batch, hit=target, part=part + extra, round=1,
-                                    sandbox=batch_settings.of(batch).sandbox, max_assignments=size,
-                                    unique_request_token=publish.token(org, batch.id, target.id, 1, part + extra))
+                    MTurkHit.create(
+                        organization=org,
+                        batch=batch,
+                        hit=target,
+                        part=part + extra,
+                        round=1,
+                        sandbox=batch_settings.of(batch).sandbox,
+                        max_assignments=size,
+                        unique_request_token=publish.token(org, batch.id, target.id, 1, part + extra),
+                    )
         Batch.update(assignments_per_hit=Batch.assignments_per_hit + more).where(Batch.id == batch.id).execute()
     outcome = apply_extensions(batch, mturk)
     if MTurkHit.select().where(MTurkHit.batch == batch, MTurkHit.state == "intended").exists():
@@ -170,23 +189,33 @@ def extend(batch: Batch, more: int, mturk=None, confirm_production: bool = False
 
 def _max_assignments(mturk, row: MTurkHit) -> int:
     return gateway.call(mturk, "get_hit", f"read MTurk HIT {row.mturk_hit_id}", HITId=row.mturk_hit_id)["HIT"].get(
-        "MaxAssignments", 0)
+        "MaxAssignments", 0
+    )
 
 
 def apply_extensions(batch: Batch, mturk) -> Outcome:
     """Send every extension still intended; one already applied by MTurk (a lost response) is recognised by GetHIT."""
     outcome = Outcome()
-    rows = (MTurkExtension.select(MTurkExtension, MTurkHit).join(MTurkHit)
-            .where(MTurkHit.batch == batch, MTurkExtension.state == "intended").order_by(MTurkExtension.id))
+    rows = (
+        MTurkExtension.select(MTurkExtension, MTurkHit)
+        .join(MTurkHit)
+        .where(MTurkHit.batch == batch, MTurkExtension.state == "intended")
+        .order_by(MTurkExtension.id)
+    )
     for extension in rows:
         row = extension.mturk_hit
         target = row.max_assignments + extension.assignments
         try:
             if _max_assignments(mturk, row) < target:
                 try:
-                    gateway.call(mturk, "create_additional_assignments_for_hit", f"extend MTurk HIT {row.mturk_hit_id}",
-                                 HITId=row.mturk_hit_id, NumberOfAdditionalAssignments=extension.assignments,
-                                 UniqueRequestToken=extension.unique_request_token)
+                    gateway.call(
+                        mturk,
+                        "create_additional_assignments_for_hit",
+                        f"extend MTurk HIT {row.mturk_hit_id}",
+                        HITId=row.mturk_hit_id,
+                        NumberOfAdditionalAssignments=extension.assignments,
+                        UniqueRequestToken=extension.unique_request_token,
+                    )
                 except MTurkError:
                     # A retry after a lost answer is refused (MTurk documents no code for it): its state tells.
                     if _max_assignments(mturk, row) < target:
@@ -225,10 +254,12 @@ class Spend:
 def _held(rows: list[MTurkHit], reward: Decimal) -> Decimal:
     """What MTurk still holds for the HITs: a live HIT's every undecided slot, an expired one's submitted work only."""
     listed: dict[tuple[str, str], int] = {}
-    for hit_id, status, n in (MTurkAssignment.select(MTurkAssignment.mturk_hit_id, MTurkAssignment.status,
-                                                     fn.COUNT(MTurkAssignment.id))
-                              .where(MTurkAssignment.mturk_hit_id.in_([r.mturk_hit_id for r in rows]))
-                              .group_by(MTurkAssignment.mturk_hit_id, MTurkAssignment.status).tuples()):
+    for hit_id, status, n in (
+        MTurkAssignment.select(MTurkAssignment.mturk_hit_id, MTurkAssignment.status, fn.COUNT(MTurkAssignment.id))
+        .where(MTurkAssignment.mturk_hit_id.in_([r.mturk_hit_id for r in rows]))
+        .group_by(MTurkAssignment.mturk_hit_id, MTurkAssignment.status)
+        .tuples()
+    ):
         listed[(hit_id, status)] = n
     now = utcnow()
     held = Decimal("0")
@@ -246,12 +277,23 @@ def spend(batch: Batch) -> Spend:
     reward = Decimal(batch.reward)
     rows = list(MTurkHit.select().where(MTurkHit.batch == batch, MTurkHit.state != "intended"))
     sizes = [r.max_assignments for r in rows]
-    approved = (MTurkAssignment.select().join(Hit)
-                .where(Hit.batch == batch, MTurkAssignment.status == "Approved").count())
-    paid_bonuses = [amount for (amount,) in Bonus.select(Bonus.amount).join(MTurkAssignment).join(Hit)
-                    .where(Hit.batch == batch, Bonus.state.in_(("done", "adopted"))).tuples()]
+    approved = (
+        MTurkAssignment.select().join(Hit).where(Hit.batch == batch, MTurkAssignment.status == "Approved").count()
+    )
+    paid_bonuses = [
+        amount
+        for (amount,) in Bonus.select(Bonus.amount)
+        .join(MTurkAssignment)
+        .join(Hit)
+        .where(Hit.batch == batch, Bonus.state.in_(("done", "adopted")))
+        .tuples()
+    ]
     return Spend(
-        charged=cost.of_sizes(sizes, reward, 0).total, held=_held(rows, reward) if rows else Decimal("0"),
-        approved=approved, rewards_paid=reward * approved, fees_paid=cost.fee(reward, max(sizes, default=1)) * approved,
-        bonuses=sum(paid_bonuses, Decimal("0")), bonus_fees=sum((cost.fee(b) for b in paid_bonuses), Decimal("0")),
+        charged=cost.of_sizes(sizes, reward, 0).total,
+        held=_held(rows, reward) if rows else Decimal("0"),
+        approved=approved,
+        rewards_paid=reward * approved,
+        fees_paid=cost.fee(reward, max(sizes, default=1)) * approved,
+        bonuses=sum(paid_bonuses, Decimal("0")),
+        bonus_fees=sum((cost.fee(b) for b in paid_bonuses), Decimal("0")),
     )

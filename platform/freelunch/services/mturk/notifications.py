@@ -7,6 +7,7 @@ than the 10-minute reconciliation would. Nothing is taken from the event itself.
 SQS delivers at least once, so a message is handled once per EventDocId
 (remembered in Redis for a week) and deleted after its HITs are reconciled.
 """
+
 from __future__ import annotations
 
 import json
@@ -19,8 +20,15 @@ from ...queues import redis_connection
 from . import gateway, tracking
 from .errors import MTurkError
 
-EVENT_TYPES = ["AssignmentSubmitted", "AssignmentReturned", "AssignmentAbandoned", "AssignmentApproved",
-               "AssignmentRejected", "HITReviewable", "HITExpired"]
+EVENT_TYPES = [
+    "AssignmentSubmitted",
+    "AssignmentReturned",
+    "AssignmentAbandoned",
+    "AssignmentApproved",
+    "AssignmentRejected",
+    "HITReviewable",
+    "HITExpired",
+]
 VERSION = "2006-05-05"  # the notification format MTurk's API reference names
 SEEN_TTL = 7 * 24 * 3600
 RECEIVE_ROUNDS = 10  # messages read per poll: 10 rounds of at most 10
@@ -35,18 +43,30 @@ def subscribe(batch: Batch, mturk) -> int:
     url = queue_url()
     if not url:
         return 0
-    types = {t for (t,) in MTurkHit.select(MTurkHit.hit_type_id)
-             .where(MTurkHit.batch == batch, MTurkHit.hit_type_id.is_null(False)).distinct().tuples()}
+    types = {
+        t
+        for (t,) in MTurkHit.select(MTurkHit.hit_type_id)
+        .where(MTurkHit.batch == batch, MTurkHit.hit_type_id.is_null(False))
+        .distinct()
+        .tuples()
+    }
     for hit_type_id in sorted(types):
-        gateway.call(mturk, "update_notification_settings", "send the HIT type's events to the SQS queue",
-                     HITTypeId=hit_type_id, Active=True,
-                     Notification={"Destination": url, "Transport": "SQS", "Version": VERSION, "EventTypes": EVENT_TYPES})
+        gateway.call(
+            mturk,
+            "update_notification_settings",
+            "send the HIT type's events to the SQS queue",
+            HITTypeId=hit_type_id,
+            Active=True,
+            Notification={"Destination": url, "Transport": "SQS", "Version": VERSION, "EventTypes": EVENT_TYPES},
+        )
     return len(types)
 
 
 def _sqs():
     config = current_app.config
-    return boto3.client("sqs", region_name=config["AWS_REGION"], endpoint_url=config.get("MTURK_SQS_ENDPOINT_URL") or None)
+    return boto3.client(
+        "sqs", region_name=config["AWS_REGION"], endpoint_url=config.get("MTURK_SQS_ENDPOINT_URL") or None
+    )
 
 
 def _first_time(event_id: str) -> bool:
@@ -94,5 +114,8 @@ def poll() -> dict:
             except ValueError:
                 pass  # not an MTurk event document: nothing to do, and nothing to keep
             sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-    return {"summary": f"{messages} notifications read, {hits} HITs reconciled.", "errors": errors,
-            "error_count": len(errors)}
+    return {
+        "summary": f"{messages} notifications read, {hits} HITs reconciled.",
+        "errors": errors,
+        "error_count": len(errors),
+    }

@@ -12,6 +12,7 @@ of the account matches such intents by RequesterAnnotation (= the token)
 before any of them is sent again. Every MTurk call runs outside a database
 transaction (gateway.call refuses otherwise).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -26,7 +27,8 @@ from flask import current_app
 
 from ...db import database
 from ...models import Batch, Hit, MTurkHit, utcnow
-from . import cost, gateway, qualifications, settings as batch_settings
+from . import cost, gateway, qualifications
+from . import settings as batch_settings
 from .errors import HIT_ALREADY_EXISTS, InvalidRequest, MTurkError
 from .validation import money, validate
 
@@ -62,7 +64,7 @@ def external_question(hit: Hit) -> str:
 def _naive_utc(moment: dt.datetime | None) -> dt.datetime | None:
     if moment is None or moment.tzinfo is None:
         return moment
-    return moment.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return moment.astimezone(dt.UTC).replace(tzinfo=None)
 
 
 # --- what a publish would do ------------------------------------------------
@@ -117,8 +119,10 @@ def plan(batch: Batch, confirm_production: bool = False) -> Plan:
             problems.append("MTurk needs a reward of at least $0.01 an assignment.")
         # Qualification ids are placeholders here: only the shape of the request is checked.
         validate("create_hit_type", hit_type_params(batch, chosen, batch_settings.requirements(chosen, "X", "X")))
-        validate("create_hit_with_hit_type", {"HITTypeId": "X", "LifetimeInSeconds": int(chosen.lifetime_seconds),
-                                              "MaxAssignments": max(sizes or [1])})
+        validate(
+            "create_hit_with_hit_type",
+            {"HITTypeId": "X", "LifetimeInSeconds": int(chosen.lifetime_seconds), "MaxAssignments": max(sizes or [1])},
+        )
     except InvalidRequest as refused:
         problems.append(str(refused))
         reward = Decimal("0")
@@ -128,13 +132,21 @@ def plan(batch: Batch, confirm_production: bool = False) -> Plan:
     if not chosen.sandbox:
         public = current_app.config["PUBLIC_URL"]
         if urlsplit(public).scheme != "https" and not gateway.is_local_endpoint(gateway.endpoint(False)):
-            problems.append(f"MTurk shows only HTTPS task pages: set PUBLIC_URL to an https:// address (it is {public}).")
+            problems.append(
+                f"MTurk shows only HTTPS task pages: set PUBLIC_URL to an https:// address (it is {public})."
+            )
         if not confirm_production:
             problems.append("Publishing to production spends real money: confirm it first.")
     remaining_sizes = _unpublished_sizes(batch, sizes)
-    return Plan(batch=batch, settings=chosen, whole=cost.estimate(hits, batch.assignments_per_hit, reward),
-                remaining=cost.of_sizes(remaining_sizes, reward, hits), split=sizes, where=where(chosen.sandbox),
-                problems=problems)
+    return Plan(
+        batch=batch,
+        settings=chosen,
+        whole=cost.estimate(hits, batch.assignments_per_hit, reward),
+        remaining=cost.of_sizes(remaining_sizes, reward, hits),
+        split=sizes,
+        where=where(chosen.sandbox),
+        problems=problems,
+    )
 
 
 # --- publishing ---------------------------------------------------------------
@@ -142,8 +154,12 @@ def plan(batch: Batch, confirm_production: bool = False) -> Plan:
 
 def _unpublished_sizes(batch: Batch, sizes: list[int], round_: int = 1) -> list[int]:
     """Assignments of each MTurk HIT still to create: intents not yet created, and the split of HITs with no intent."""
-    intended = [n for (n,) in MTurkHit.select(MTurkHit.max_assignments).where(
-        MTurkHit.batch == batch, MTurkHit.round == round_, MTurkHit.state == "intended").tuples()]
+    intended = [
+        n
+        for (n,) in MTurkHit.select(MTurkHit.max_assignments)
+        .where(MTurkHit.batch == batch, MTurkHit.round == round_, MTurkHit.state == "intended")
+        .tuples()
+    ]
     planned = MTurkHit.select(MTurkHit.hit).where(MTurkHit.batch == batch, MTurkHit.round == round_)
     unplanned = Hit.select().where(Hit.batch == batch, Hit.id.not_in(planned)).count()
     return intended + list(sizes) * unplanned
@@ -158,15 +174,22 @@ def ensure_intents(batch: Batch, sandbox: bool, round_: int = 1) -> int:
     sizes = cost.split(batch.assignments_per_hit)
     planned = MTurkHit.select(MTurkHit.hit).where(MTurkHit.batch == batch, MTurkHit.round == round_)
     rows = [
-        {"organization": batch.organization_id, "batch": batch.id, "hit": hit_id, "part": part, "round": round_,
-         "sandbox": sandbox, "max_assignments": size,
-         "unique_request_token": token(batch.organization_id, batch.id, hit_id, round_, part)}
+        {
+            "organization": batch.organization_id,
+            "batch": batch.id,
+            "hit": hit_id,
+            "part": part,
+            "round": round_,
+            "sandbox": sandbox,
+            "max_assignments": size,
+            "unique_request_token": token(batch.organization_id, batch.id, hit_id, round_, part),
+        }
         for (hit_id,) in Hit.select(Hit.id).where(Hit.batch == batch, Hit.id.not_in(planned)).order_by(Hit.id).tuples()
         for part, size in enumerate(sizes)
     ]
     with database.atomic():
         for start in range(0, len(rows), 500):
-            MTurkHit.insert_many(rows[start:start + 500]).on_conflict_ignore().execute()
+            MTurkHit.insert_many(rows[start : start + 500]).on_conflict_ignore().execute()
     return len(rows)
 
 
@@ -207,8 +230,12 @@ def _existing(mturk, intent: MTurkHit, refusal: MTurkError, batch: Batch) -> dic
             return remote
     remote = scan(mturk, batch).get(intent.unique_request_token)
     if remote is None:
-        raise MTurkError(f"MTurk says HIT {intent.hit_id} (part {intent.part + 1}) already exists but it cannot be "
-                         "found on the account: try again later.", HIT_ALREADY_EXISTS, refusal.detail)
+        raise MTurkError(
+            f"MTurk says HIT {intent.hit_id} (part {intent.part + 1}) already exists but it cannot be "
+            "found on the account: try again later.",
+            HIT_ALREADY_EXISTS,
+            refusal.detail,
+        )
     return remote
 
 
@@ -226,8 +253,14 @@ class Result:
         return f"{fresh}{adopted}, {self.already} already there: {self.total} in all on {where_to}."
 
 
-def publish(batch: Batch, *, confirm_production: bool = False, progress: Callable[[float, str], None] | None = None,
-            mturk=None, round_: int = 1) -> Result:
+def publish(
+    batch: Batch,
+    *,
+    confirm_production: bool = False,
+    progress: Callable[[float, str], None] | None = None,
+    mturk=None,
+    round_: int = 1,
+) -> Result:
     """Publish every MTurk HIT of the batch not yet created; safe to run again at any point."""
     the_plan = plan(batch, confirm_production)
     if the_plan.problems:
@@ -238,8 +271,11 @@ def publish(batch: Batch, *, confirm_production: bool = False, progress: Callabl
     progress = progress or (lambda fraction, message="": None)
 
     ensure_intents(batch, chosen.sandbox, round_)
-    pending = list(MTurkHit.select().where(MTurkHit.batch == batch, MTurkHit.round == round_, MTurkHit.state == "intended")
-                   .order_by(MTurkHit.hit, MTurkHit.part))
+    pending = list(
+        MTurkHit.select()
+        .where(MTurkHit.batch == batch, MTurkHit.round == round_, MTurkHit.state == "intended")
+        .order_by(MTurkHit.hit, MTurkHit.part)
+    )
     result = Result(total=MTurkHit.select().where(MTurkHit.batch == batch, MTurkHit.round == round_).count())
     result.already = result.total - len(pending)
     if not pending:
@@ -249,14 +285,23 @@ def publish(batch: Batch, *, confirm_production: bool = False, progress: Callabl
     if the_plan.remaining.total > 0:
         available = Decimal(gateway.balance(mturk))
         if available < the_plan.remaining.total:
-            raise MTurkError(f"Publishing costs ${the_plan.remaining.total:.2f} but the account has ${available:.2f}: "
-                             "add funds on MTurk's requester site first.", NOT_READY)
-    soft_block = qualifications.ensure(mturk, org, chosen.sandbox, qualifications.SOFT_BLOCK) if chosen.soft_block else None
-    did_batch = (qualifications.ensure(mturk, org, chosen.sandbox, qualifications.did_batch(batch.id))
-                 if batch.one_hit_per_worker else None)
+            raise MTurkError(
+                f"Publishing costs ${the_plan.remaining.total:.2f} but the account has ${available:.2f}: "
+                "add funds on MTurk's requester site first.",
+                NOT_READY,
+            )
+    soft_block = (
+        qualifications.ensure(mturk, org, chosen.sandbox, qualifications.SOFT_BLOCK) if chosen.soft_block else None
+    )
+    did_batch = (
+        qualifications.ensure(mturk, org, chosen.sandbox, qualifications.did_batch(batch.id))
+        if batch.one_hit_per_worker
+        else None
+    )
     requirements = batch_settings.requirements(chosen, soft_block, did_batch)
-    hit_type = gateway.call(mturk, "create_hit_type", "create the batch's HIT type",
-                            **hit_type_params(batch, chosen, requirements))
+    hit_type = gateway.call(
+        mturk, "create_hit_type", "create the batch's HIT type", **hit_type_params(batch, chosen, requirements)
+    )
     result.hit_type_id = hit_type["HITTypeId"]
 
     stale_before = utcnow() - TOKEN_WINDOW
@@ -274,10 +319,15 @@ def publish(batch: Batch, *, confirm_production: bool = False, progress: Callabl
             intent.save(only=[MTurkHit.sent_at])
         try:
             remote = gateway.call(
-                mturk, "create_hit_with_hit_type", f"create MTurk HIT {done} of {len(pending)}",
-                HITTypeId=result.hit_type_id, MaxAssignments=intent.max_assignments,
-                LifetimeInSeconds=int(chosen.lifetime_seconds), Question=external_question(hits[intent.hit_id]),
-                RequesterAnnotation=intent.unique_request_token, UniqueRequestToken=intent.unique_request_token,
+                mturk,
+                "create_hit_with_hit_type",
+                f"create MTurk HIT {done} of {len(pending)}",
+                HITTypeId=result.hit_type_id,
+                MaxAssignments=intent.max_assignments,
+                LifetimeInSeconds=int(chosen.lifetime_seconds),
+                Question=external_question(hits[intent.hit_id]),
+                RequesterAnnotation=intent.unique_request_token,
+                UniqueRequestToken=intent.unique_request_token,
             )["HIT"]
             result.created += 1
         except MTurkError as refusal:

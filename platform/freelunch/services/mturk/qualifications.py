@@ -7,6 +7,7 @@ for by that name: a crash between the two never makes a second type.
 Granting them (on a block, on a worker's first accept or submit) is
 services/mturk's review side; here they are made and found.
 """
+
 from __future__ import annotations
 
 import secrets
@@ -38,7 +39,9 @@ def _intent(organization_id: int, sandbox: bool, purpose: str) -> MTurkQualifica
     name = f"Freelunch {purpose} org {organization_id} {secrets.token_hex(3)}"
     try:
         with database.atomic():
-            return MTurkQualificationType.create(organization=organization_id, sandbox=sandbox, purpose=purpose, name=name)
+            return MTurkQualificationType.create(
+                organization=organization_id, sandbox=sandbox, purpose=purpose, name=name
+            )
     except IntegrityError:  # another publish wrote it first
         return MTurkQualificationType.get(organization=organization_id, sandbox=sandbox, purpose=purpose)
 
@@ -62,9 +65,15 @@ def ensure(mturk, organization_id: int, sandbox: bool, purpose: str) -> str:
         return row.qualification_type_id
     type_id = _find_by_name(mturk, row.name)
     if type_id is None:
-        created = gateway.call(mturk, "create_qualification_type", f"create the {purpose} qualification type",
-                               Name=row.name, Description=_description(purpose), Keywords="freelunch",
-                               QualificationTypeStatus="Active")
+        created = gateway.call(
+            mturk,
+            "create_qualification_type",
+            f"create the {purpose} qualification type",
+            Name=row.name,
+            Description=_description(purpose),
+            Keywords="freelunch",
+            QualificationTypeStatus="Active",
+        )
         type_id = created["QualificationType"]["QualificationTypeId"]
     row.qualification_type_id = type_id
     row.save(only=[MTurkQualificationType.qualification_type_id])

@@ -5,6 +5,7 @@ Defaults follow common practice for image labelling: approval rate at least
 soft-block list. Masters are not offered: their qualification ids differ in
 the sandbox and they cost an extra fee.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
@@ -58,14 +59,32 @@ def requirements(settings: MTurkSettings, soft_block_id: str | None, did_batch_i
     """The QualificationRequirements of the batch's HIT type."""
     wanted = []
     if settings.min_approval_rate is not None:
-        wanted.append({"QualificationTypeId": APPROVAL_RATE, "Comparator": "GreaterThanOrEqualTo",
-                       "IntegerValues": [int(settings.min_approval_rate)], "ActionsGuarded": GUARD})
+        wanted.append(
+            {
+                "QualificationTypeId": APPROVAL_RATE,
+                "Comparator": "GreaterThanOrEqualTo",
+                "IntegerValues": [int(settings.min_approval_rate)],
+                "ActionsGuarded": GUARD,
+            }
+        )
     if settings.min_approved_hits is not None:
-        wanted.append({"QualificationTypeId": APPROVED_HITS, "Comparator": "GreaterThanOrEqualTo",
-                       "IntegerValues": [int(settings.min_approved_hits)], "ActionsGuarded": GUARD})
+        wanted.append(
+            {
+                "QualificationTypeId": APPROVED_HITS,
+                "Comparator": "GreaterThanOrEqualTo",
+                "IntegerValues": [int(settings.min_approved_hits)],
+                "ActionsGuarded": GUARD,
+            }
+        )
     if settings.locales:
-        wanted.append({"QualificationTypeId": LOCALE, "Comparator": "In",
-                       "LocaleValues": [{"Country": c} for c in settings.locales], "ActionsGuarded": GUARD})
+        wanted.append(
+            {
+                "QualificationTypeId": LOCALE,
+                "Comparator": "In",
+                "LocaleValues": [{"Country": c} for c in settings.locales],
+                "ActionsGuarded": GUARD,
+            }
+        )
     for blocked in (soft_block_id, did_batch_id):
         if blocked:
             wanted.append({"QualificationTypeId": blocked, "Comparator": "DoesNotExist", "ActionsGuarded": GUARD})

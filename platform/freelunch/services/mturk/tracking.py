@@ -9,6 +9,7 @@ batch's "did this batch" qualification).
 ``sort_out`` then puts every assignment of the batch in one of the piles the
 Review tab shows (see ``Piles``).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -20,7 +21,8 @@ from peewee import JOIN
 
 from ...models import Assignment, Batch, Decision, Hit, MTurkAssignment, MTurkHit, utcnow
 from ..accounts import identity
-from . import gateway, qualifications, settings as batch_settings
+from . import gateway, qualifications
+from . import settings as batch_settings
 
 PAGE_SIZE = 100  # ListAssignmentsForHIT's maximum
 LISTED_STATUSES = ["Submitted", "Approved", "Rejected"]
@@ -31,7 +33,7 @@ def naive_utc(value: dt.datetime | None) -> dt.datetime | None:
     """botocore's aware timestamps as the naive UTC the database keeps."""
     if value is None:
         return None
-    return value.astimezone(dt.timezone.utc).replace(tzinfo=None) if value.tzinfo else value
+    return value.astimezone(dt.UTC).replace(tzinfo=None) if value.tzinfo else value
 
 
 def answer_fields(answer: str) -> dict[str, str]:
@@ -52,9 +54,12 @@ def answer_fields(answer: str) -> dict[str, str]:
 
 def live_hits(batch: Batch) -> list[tuple[Hit, str]]:
     """(our HIT, MTurk's HITId) for every MTurk HIT of the batch that is not deleted."""
-    rows = (MTurkHit.select(MTurkHit, Hit).join(Hit)
-            .where(MTurkHit.batch == batch, MTurkHit.state == "created", MTurkHit.mturk_hit_id.is_null(False))
-            .order_by(MTurkHit.id))
+    rows = (
+        MTurkHit.select(MTurkHit, Hit)
+        .join(Hit)
+        .where(MTurkHit.batch == batch, MTurkHit.state == "created", MTurkHit.mturk_hit_id.is_null(False))
+        .order_by(MTurkHit.id)
+    )
     return [(row.hit, row.mturk_hit_id) for row in rows]
 
 
@@ -92,15 +97,25 @@ def _fields(remote: dict) -> dict:
 def record(hit: Hit, remote: dict) -> MTurkAssignment:
     """Store one listed (or fetched) assignment; the raw WorkerId goes no further than the hash."""
     worker_id = identity.anonymous_worker_id(hit.organization_id, remote["WorkerId"])
-    ours = Assignment.get_or_none(Assignment.hit == hit, Assignment.mturk_assignment_id == remote["AssignmentId"],
-                                  Assignment.worker_id == worker_id)
+    ours = Assignment.get_or_none(
+        Assignment.hit == hit,
+        Assignment.mturk_assignment_id == remote["AssignmentId"],
+        Assignment.worker_id == worker_id,
+    )
     fields = _fields(remote)
-    row = MTurkAssignment.get_or_none(MTurkAssignment.mturk_assignment_id == remote["AssignmentId"],
-                                      MTurkAssignment.worker_id == worker_id)
+    row = MTurkAssignment.get_or_none(
+        MTurkAssignment.mturk_assignment_id == remote["AssignmentId"], MTurkAssignment.worker_id == worker_id
+    )
     if row is None:
-        row = MTurkAssignment.create(organization=hit.organization_id, hit=hit, mturk_hit_id=remote["HITId"],
-                                     mturk_assignment_id=remote["AssignmentId"], worker_id=worker_id, assignment=ours,
-                                     **fields)
+        row = MTurkAssignment.create(
+            organization=hit.organization_id,
+            hit=hit,
+            mturk_hit_id=remote["HITId"],
+            mturk_assignment_id=remote["AssignmentId"],
+            worker_id=worker_id,
+            assignment=ours,
+            **fields,
+        )
     else:
         MTurkAssignment.update(assignment=ours, **fields).where(MTurkAssignment.id == row.id).execute()
         row = MTurkAssignment.get_by_id(row.id)
@@ -113,12 +128,20 @@ def _grant_did_this_batch(batch: Batch, row: MTurkAssignment, raw_worker_id: str
     """One HIT per worker: the qualification that keeps this worker off the batch's other HITs, granted once."""
     if not batch.one_hit_per_worker or row.qualified_at is not None:
         return False
-    qualification = qualifications.known(batch.organization_id, batch_settings.of(batch).sandbox,
-                                         qualifications.did_batch(batch.id))
+    qualification = qualifications.known(
+        batch.organization_id, batch_settings.of(batch).sandbox, qualifications.did_batch(batch.id)
+    )
     if not qualification:
         return False
-    gateway.call(mturk, "associate_qualification_with_worker", "mark a worker as having done this batch",
-                 QualificationTypeId=qualification, WorkerId=raw_worker_id, IntegerValue=1, SendNotification=False)
+    gateway.call(
+        mturk,
+        "associate_qualification_with_worker",
+        "mark a worker as having done this batch",
+        QualificationTypeId=qualification,
+        WorkerId=raw_worker_id,
+        IntegerValue=1,
+        SendNotification=False,
+    )
     MTurkAssignment.update(qualified_at=utcnow()).where(MTurkAssignment.id == row.id).execute()
     return True
 
@@ -132,9 +155,13 @@ class SyncSummary:
     qualified: int = 0
 
     def as_dict(self) -> dict:
-        return dict(self.__dict__, summary=(
-            f"{self.hits} HITs reconciled: {self.assignments} assignments on MTurk, {self.matched} with data here, "
-            f"{self.no_data} without."))
+        return dict(
+            self.__dict__,
+            summary=(
+                f"{self.hits} HITs reconciled: {self.assignments} assignments on MTurk, {self.matched} with data here, "
+                f"{self.no_data} without."
+            ),
+        )
 
 
 def sync_hit(hit: Hit, mturk_hit_id: str, mturk, summary: SyncSummary | None = None) -> SyncSummary:
@@ -172,7 +199,9 @@ class Piles:
     """Every MTurk assignment of a batch, by what the requester has to do about it."""
 
     ready: list[MTurkAssignment] = field(default_factory=list)  # submitted, our data complete: review it
-    no_data: list[MTurkAssignment] = field(default_factory=list)  # submitted, nothing here: decide by hand, with the Answer
+    no_data: list[MTurkAssignment] = field(
+        default_factory=list
+    )  # submitted, nothing here: decide by hand, with the Answer
     not_submitted: list[Assignment] = field(default_factory=list)  # done here, MTurk lists no submission: compensate
     closing: list[MTurkAssignment] = field(default_factory=list)  # undecided and MTurk approves it soon
     decided: list[MTurkAssignment] = field(default_factory=list)
@@ -192,13 +221,19 @@ def sort_out(batch: Batch, now: dt.datetime | None = None) -> Piles:
     piles = Piles()
     rows = (
         MTurkAssignment.select(MTurkAssignment, Assignment)
-        .join(Hit).switch(MTurkAssignment)
+        .join(Hit)
+        .switch(MTurkAssignment)
         .join(Assignment, JOIN.LEFT_OUTER, on=(MTurkAssignment.assignment == Assignment.id))
         .where(Hit.batch == batch)
         .order_by(MTurkAssignment.submitted_at, MTurkAssignment.id)
     )
-    in_flight = {d.mturk_assignment_id for d in Decision.select(Decision.mturk_assignment)
-                 .join(MTurkAssignment).join(Hit).where(Hit.batch == batch, Decision.state == "intended")}
+    in_flight = {
+        d.mturk_assignment_id
+        for d in Decision.select(Decision.mturk_assignment)
+        .join(MTurkAssignment)
+        .join(Hit)
+        .where(Hit.batch == batch, Decision.state == "intended")
+    }
     listed = set()
     for row in rows:
         listed.add((row.mturk_assignment_id, row.worker_id))
@@ -214,7 +249,8 @@ def sort_out(batch: Batch, now: dt.datetime | None = None) -> Piles:
         if row.auto_approval_at and row.auto_approval_at - now <= AUTO_APPROVAL_WARNING:
             piles.closing.append(row)
     done_here = (
-        Assignment.select().join(Hit)
+        Assignment.select()
+        .join(Hit)
         .where(Hit.batch == batch, Assignment.source == "mturk", Assignment.done == True)  # noqa: E712
         .order_by(Assignment.completed_at)
     )

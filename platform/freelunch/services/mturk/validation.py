@@ -7,6 +7,7 @@ after money has been committed elsewhere in a flow. So every request is walked
 once here, generically from the model's shapes, and a few limits that MTurk's
 API reference documents but the model leaves out are added by member name.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -128,6 +129,10 @@ def _range(size: int, limits: dict, where: str, unit: str | None) -> None:
         return f"{n} {unit}{'s' if n != 1 else ''}" if unit else str(n)
 
     if "min" in limits and size < limits["min"]:
-        raise InvalidRequest(f"{where} needs at least {amount(limits['min'])}" + (f", not {size}." if not unit else "."))
+        raise InvalidRequest(
+            f"{where} needs at least {amount(limits['min'])}" + (f", not {size}." if not unit else ".")
+        )
     if "max" in limits and size > limits["max"]:
-        raise InvalidRequest(f"{where} allows at most {amount(limits['max'])}" + (f", not {size}." if not unit else f"; it has {size}."))
+        raise InvalidRequest(
+            f"{where} allows at most {amount(limits['max'])}" + (f", not {size}." if not unit else f"; it has {size}.")
+        )

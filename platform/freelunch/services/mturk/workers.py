@@ -8,6 +8,7 @@ NotifyWorkers takes at most 100 workers a call. The WorkerId comes from
 GetAssignment of one of the worker's assignments, and is checked against the
 hash we keep (an AssignmentId can change hands) before it is used.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -15,7 +16,8 @@ from dataclasses import dataclass, field
 
 from ...models import MTurkAssignment, User, WorkerAction, utcnow
 from ..accounts import identity
-from . import gateway, qualifications, settings as batch_settings, tracking
+from . import gateway, qualifications, tracking
+from . import settings as batch_settings
 from .errors import MTurkError
 
 NOTIFY_BATCH = 100  # NotifyWorkers' WorkerIds maximum
@@ -29,10 +31,13 @@ class WorkerActionError(ValueError):
 
 def raw_worker_id(row: MTurkAssignment, mturk) -> str:
     """The WorkerId of the worker we hashed, read from MTurk now and never stored."""
-    remote = gateway.call(mturk, "get_assignment", f"read assignment {row.mturk_assignment_id}",
-                          AssignmentId=row.mturk_assignment_id)["Assignment"]
+    remote = gateway.call(
+        mturk, "get_assignment", f"read assignment {row.mturk_assignment_id}", AssignmentId=row.mturk_assignment_id
+    )["Assignment"]
     if identity.anonymous_worker_id(row.organization_id, remote["WorkerId"]) != row.worker_id:
-        raise MTurkError("MTurk now has this assignment with another worker; nothing was sent.", "Freelunch.OtherWorker")
+        raise MTurkError(
+            "MTurk now has this assignment with another worker; nothing was sent.", "Freelunch.OtherWorker"
+        )
     return remote["WorkerId"]
 
 
@@ -51,12 +56,22 @@ def block(row: MTurkAssignment, reason: str, hard: bool = False, mturk=None, use
     if not reason:
         raise WorkerActionError("Say why you block the worker.")
     kind = "hard_block" if hard else "soft_block"
-    done = WorkerAction.get_or_none(WorkerAction.organization == row.organization_id, WorkerAction.worker_id == row.worker_id,
-                                    WorkerAction.kind == kind, WorkerAction.state == "done")
+    done = WorkerAction.get_or_none(
+        WorkerAction.organization == row.organization_id,
+        WorkerAction.worker_id == row.worker_id,
+        WorkerAction.kind == kind,
+        WorkerAction.state == "done",
+    )
     if done is not None:
         return done  # blocked already: a retried job or a second click sends nothing
-    action = WorkerAction.create(organization=row.organization_id, mturk_assignment=row, kind=kind,
-                                 worker_id=row.worker_id, text=reason, user=user)
+    action = WorkerAction.create(
+        organization=row.organization_id,
+        mturk_assignment=row,
+        kind=kind,
+        worker_id=row.worker_id,
+        text=reason,
+        user=user,
+    )
     batch = row.hit.batch
     mturk = mturk or tracking.client_for(batch)
     worker = None
@@ -65,10 +80,18 @@ def block(row: MTurkAssignment, reason: str, hard: bool = False, mturk=None, use
         if hard:
             gateway.call(mturk, "create_worker_block", "block the worker", WorkerId=worker, Reason=reason)
         else:
-            qualification = qualifications.ensure(mturk, row.organization_id, batch_settings.of(batch).sandbox,
-                                                  qualifications.SOFT_BLOCK)
-            gateway.call(mturk, "associate_qualification_with_worker", "block the worker from our HITs",
-                         QualificationTypeId=qualification, WorkerId=worker, IntegerValue=1, SendNotification=False)
+            qualification = qualifications.ensure(
+                mturk, row.organization_id, batch_settings.of(batch).sandbox, qualifications.SOFT_BLOCK
+            )
+            gateway.call(
+                mturk,
+                "associate_qualification_with_worker",
+                "block the worker from our HITs",
+                QualificationTypeId=qualification,
+                WorkerId=worker,
+                IntegerValue=1,
+                SendNotification=False,
+            )
     except MTurkError as error:
         return _finish(action, error, worker)
     return _finish(action)
@@ -81,8 +104,11 @@ class NotifySummary:
     errors: list[list[str]] = field(default_factory=list)
 
     def as_dict(self) -> dict:
-        return {"summary": f"Message sent to {self.sent} workers, {self.failed} failed.", "errors": self.errors,
-                "error_count": len(self.errors)}
+        return {
+            "summary": f"Message sent to {self.sent} workers, {self.failed} failed.",
+            "errors": self.errors,
+            "error_count": len(self.errors),
+        }
 
 
 def notify(rows: Iterable[MTurkAssignment], subject: str, text: str, mturk, user: User | None = None) -> NotifySummary:
@@ -98,8 +124,15 @@ def notify(rows: Iterable[MTurkAssignment], subject: str, text: str, mturk, user
         by_worker.setdefault(row.worker_id, row)
     pending: list[tuple[str, WorkerAction]] = []
     for row in by_worker.values():
-        action = WorkerAction.create(organization=row.organization_id, mturk_assignment=row, kind="notify",
-                                     worker_id=row.worker_id, subject=subject, text=text, user=user)
+        action = WorkerAction.create(
+            organization=row.organization_id,
+            mturk_assignment=row,
+            kind="notify",
+            worker_id=row.worker_id,
+            subject=subject,
+            text=text,
+            user=user,
+        )
         try:
             pending.append((raw_worker_id(row, mturk), action))
         except MTurkError as error:
@@ -107,10 +140,16 @@ def notify(rows: Iterable[MTurkAssignment], subject: str, text: str, mturk, user
             summary.failed += 1
             summary.errors.append([row.mturk_assignment_id, str(error)])
     for start in range(0, len(pending), NOTIFY_BATCH):
-        chunk = pending[start:start + NOTIFY_BATCH]
+        chunk = pending[start : start + NOTIFY_BATCH]
         try:
-            answer = gateway.call(mturk, "notify_workers", "message the workers", Subject=subject, MessageText=text,
-                                  WorkerIds=[worker for worker, _ in chunk])
+            answer = gateway.call(
+                mturk,
+                "notify_workers",
+                "message the workers",
+                Subject=subject,
+                MessageText=text,
+                WorkerIds=[worker for worker, _ in chunk],
+            )
         except MTurkError as error:
             for worker, action in chunk:
                 _finish(action, error, worker)
@@ -121,8 +160,14 @@ def notify(rows: Iterable[MTurkAssignment], subject: str, text: str, mturk, user
         for worker, action in chunk:
             status = refused.get(worker)
             if status:
-                _finish(action, MTurkError(status.get("NotifyWorkersFailureMessage", "MTurk did not deliver it."),
-                                           status.get("NotifyWorkersFailureCode", "")), worker)
+                _finish(
+                    action,
+                    MTurkError(
+                        status.get("NotifyWorkersFailureMessage", "MTurk did not deliver it."),
+                        status.get("NotifyWorkersFailureCode", ""),
+                    ),
+                    worker,
+                )
                 summary.failed += 1
                 summary.errors.append([action.mturk_assignment.mturk_assignment_id, action.error])
             else:

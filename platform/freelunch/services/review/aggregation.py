@@ -20,6 +20,7 @@ Selection frequency (``model="mv"``) is the share of an item's votes that
 selected it, the rule ImageNetV2 used; the worker rates are still estimated
 (on the controls alone) so the two models can be compared on the same workers.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -84,8 +85,9 @@ class Fit:
 
     def flags(self, min_gold: int = 6) -> np.ndarray:
         """Per worker: 'always-yes', 'random' or '' (see ``worker_flags``)."""
-        return worker_flags(self.sensitivity, self.specificity, self.worker_gold, self.worker_votes,
-                            self.worker_selected, min_gold)
+        return worker_flags(
+            self.sensitivity, self.specificity, self.worker_gold, self.worker_votes, self.worker_selected, min_gold
+        )
 
 
 def no_confidence(target: float) -> float:
@@ -106,8 +108,13 @@ def decide(p_yes: np.ndarray, target: float) -> np.ndarray:
     return out
 
 
-def fit(votes: Votes, model: str = "ds", max_iterations: int = 100, tolerance: float = 1e-5,
-        rate_prior: tuple[float, float] = RATE_PRIOR) -> Fit:
+def fit(
+    votes: Votes,
+    model: str = "ds",
+    max_iterations: int = 100,
+    tolerance: float = 1e-5,
+    rate_prior: tuple[float, float] = RATE_PRIOR,
+) -> Fit:
     """Fit ``model`` ("ds" or "mv") to the votes; ``rate_prior`` are the rates' Beta pseudo-counts."""
     if model not in MODELS:
         raise ValueError(f"unknown model {model!r}; one of {', '.join(MODELS)}")
@@ -193,12 +200,17 @@ def _result(model, votes, p_yes, n_votes, n_selected, sens, spec, prior, iterati
     n = votes.n_workers
     known = (votes.gold != UNKNOWN)[votes.item]
     return Fit(
-        model=model, p_yes=p_yes, n_votes=n_votes, n_selected=n_selected.astype(np.int64),
-        sensitivity=sens, specificity=spec,
+        model=model,
+        p_yes=p_yes,
+        n_votes=n_votes,
+        n_selected=n_selected.astype(np.int64),
+        sensitivity=sens,
+        specificity=spec,
         worker_votes=np.bincount(votes.worker, minlength=n),
         worker_gold=np.bincount(votes.worker, weights=known, minlength=n).astype(np.int64),
         worker_selected=np.bincount(votes.worker, weights=votes.selected, minlength=n).astype(np.int64),
-        class_prior=prior, iterations=iterations,
+        class_prior=prior,
+        iterations=iterations,
     )
 
 

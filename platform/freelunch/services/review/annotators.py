@@ -4,6 +4,7 @@ The id (an HMAC of the name) stays the identity everywhere; the name is shown so
 lab lead can tell who did what. MTurk and survey workers have no name here: their
 raw worker ids are never stored.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -21,10 +22,13 @@ def lab_annotators(scope, worker_ids: list[str]) -> dict[str, LabAnnotator]:
     """The lab annotators among ``worker_ids`` whose assignments match ``scope`` (a where clause)."""
     if not worker_ids:
         return {}
-    rows = (Assignment.select(Assignment.worker_id, Assignment.lab_name, LabLink.label)
-            .join(LabLink, on=(Assignment.lab_link == LabLink.id))
-            .where(scope, Assignment.worker_id.in_(worker_ids), Assignment.lab_name.is_null(False))
-            .order_by(Assignment.id).tuples())
+    rows = (
+        Assignment.select(Assignment.worker_id, Assignment.lab_name, LabLink.label)
+        .join(LabLink, on=(Assignment.lab_link == LabLink.id))
+        .where(scope, Assignment.worker_id.in_(worker_ids), Assignment.lab_name.is_null(False))
+        .order_by(Assignment.id)
+        .tuples()
+    )
     found: dict[str, LabAnnotator] = {}
     for worker_id, name, label in rows:
         annotator = found.setdefault(worker_id, LabAnnotator(name, []))

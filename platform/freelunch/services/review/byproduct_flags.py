@@ -17,6 +17,7 @@ flag against the control answers: the error rate of flagged and unflagged
 answers, so a requester can see whether a flag means anything on their crowd
 before trusting it. Nothing here weighs votes.
 """
+
 from __future__ import annotations
 
 import statistics
@@ -73,8 +74,11 @@ def _record_flags(hovered: list[dict], selected_record: list[dict], selected: bo
 
 
 def _points(selected_record: list[dict]) -> set[tuple[float, float]]:
-    return {(round(e["x"], POINT_DIGITS), round(e["y"], POINT_DIGITS)) for e in selected_record
-            if isinstance(e, dict) and "x" in e and "y" in e}
+    return {
+        (round(e["x"], POINT_DIGITS), round(e["y"], POINT_DIGITS))
+        for e in selected_record
+        if isinstance(e, dict) and "x" in e and "y" in e
+    }
 
 
 def _away_pages(page_ids: list[int]) -> set[int]:
@@ -83,9 +87,11 @@ def _away_pages(page_ids: list[int]) -> set[int]:
     away = set()
     for page in pages.values():
         times, tabs = [page.started_at, page.ended_at], set()
-        for tab, events in (PointerChunk.select(PointerChunk.tab, PointerChunk.events)
-                            .where(PointerChunk.assignment == page.assignment_id,
-                                   PointerChunk.pageno == page.pageno).tuples()):
+        for tab, events in (
+            PointerChunk.select(PointerChunk.tab, PointerChunk.events)
+            .where(PointerChunk.assignment == page.assignment_id, PointerChunk.pageno == page.pageno)
+            .tuples()
+        ):
             tabs.add(tab)
             times += [e["time"] for e in orjson.loads(events) if page.started_at <= e["time"] <= page.ended_at]
         times.sort()
@@ -97,11 +103,21 @@ def _away_pages(page_ids: list[int]) -> set[int]:
 def votes(batch_id: int) -> list[Vote]:
     """Every shown record of the batch's submitted pages, flagged."""
     rows = (
-        ImageRecord.select(ImageRecord.page, ImageRecord.selected, ImageRecord.hovered_record,
-                           ImageRecord.selected_record, Assignment.worker_id, Candidate.role,
-                           PageSubmission.started_at, PageSubmission.ended_at)
-        .join(PageSubmission).join(Assignment).join(Hit)
-        .switch(PageSubmission).join(HitPage, on=(PageSubmission.hit_page == HitPage.id))
+        ImageRecord.select(
+            ImageRecord.page,
+            ImageRecord.selected,
+            ImageRecord.hovered_record,
+            ImageRecord.selected_record,
+            Assignment.worker_id,
+            Candidate.role,
+            PageSubmission.started_at,
+            PageSubmission.ended_at,
+        )
+        .join(PageSubmission)
+        .join(Assignment)
+        .join(Hit)
+        .switch(PageSubmission)
+        .join(HitPage, on=(PageSubmission.hit_page == HitPage.id))
         .join(Candidate, on=((Candidate.image_class == HitPage.image_class) & (Candidate.image == ImageRecord.image)))
         .where(Hit.batch == batch_id, ImageRecord.load_status != "dropped")
         .order_by(ImageRecord.page, ImageRecord.grid_index)
@@ -112,7 +128,9 @@ def votes(batch_id: int) -> list[Vote]:
     per_image: dict[int, tuple[int, int]] = {}  # page -> (ms, images)
     for page_id, selected, hovered, selected_record, worker, role, started, ended in rows:
         hovered = hovered if isinstance(hovered, list) else orjson.loads(hovered or "[]")
-        selected_record = selected_record if isinstance(selected_record, list) else orjson.loads(selected_record or "[]")
+        selected_record = (
+            selected_record if isinstance(selected_record, list) else orjson.loads(selected_record or "[]")
+        )
         vote = Vote(page_id, worker, role, bool(selected), _record_flags(hovered, selected_record, bool(selected)))
         out.append(vote)
         points_by_page[page_id].append(_points(selected_record))
@@ -179,8 +197,9 @@ def report(all_votes: list[Vote], selected_only: bool = False) -> list[FlagRow]:
     for flag in FLAGS:
         flagged = [v for v in controls if flag in v.flags]
         unflagged = [v for v in controls if flag not in v.flags]
-        rows.append(FlagRow(flag, len(flagged), sum(v.wrong for v in flagged), len(unflagged),
-                            sum(v.wrong for v in unflagged)))
+        rows.append(
+            FlagRow(flag, len(flagged), sum(v.wrong for v in flagged), len(unflagged), sum(v.wrong for v in unflagged))
+        )
     return rows
 
 

@@ -10,6 +10,7 @@ anonymised worker ids (one worker's votes pool across the HITs and rounds
 read); items are (class, image) pairs; the control candidates of those
 classes are the known labels.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -57,9 +58,11 @@ def load_votes(batch_ids: list[int]) -> Loaded:
     keys, counts, answers = [], [], []
     for batch_id in batch_ids:
         for low, high in _class_ranges(batch_id):
-            query = (Vote.select(Vote.image_class * ITEM_SHIFT + Vote.image, fn.COUNT(Vote.id), _joined(ANSWER))
-                     .where(Vote.batch == batch_id, Vote.image_class.between(low, high))
-                     .group_by(Vote.image_class, Vote.image))
+            query = (
+                Vote.select(Vote.image_class * ITEM_SHIFT + Vote.image, fn.COUNT(Vote.id), _joined(ANSWER))
+                .where(Vote.batch == batch_id, Vote.image_class.between(low, high))
+                .group_by(Vote.image_class, Vote.image)
+            )
             # the driver's own cursor: peewee's row wrappers would cost more than the fit
             rows = database.execute(query).fetchall()
             keys.append(np.fromiter((r[0] for r in rows), np.int64, len(rows)))
@@ -93,8 +96,9 @@ def _class_ranges(batch_id: int) -> list[tuple[int, int]]:
 
 def _workers(assignments: np.ndarray, batch_ids: list[int]) -> tuple[np.ndarray, list[str]]:
     """Per vote, the index of its assignment's worker; and the worker ids, sorted."""
-    rows = database.execute(Assignment.select(Assignment.id, Assignment.worker_id).join(Hit)
-                            .where(Hit.batch.in_(batch_ids))).fetchall()
+    rows = database.execute(
+        Assignment.select(Assignment.id, Assignment.worker_id).join(Hit).where(Hit.batch.in_(batch_ids))
+    ).fetchall()
     worker_ids = sorted({w for _, w in rows})
     index = {w: i for i, w in enumerate(worker_ids)}
     ids = np.array([a for a, _ in rows], dtype=np.int64)
@@ -113,11 +117,12 @@ def _gold(keys: np.ndarray, item_class_ids: np.ndarray) -> np.ndarray:
         return gold
     classes = np.unique(item_class_ids)
     for start in range(0, len(classes), CLASSES_PER_QUERY * 20):
-        chunk = classes[start:start + CLASSES_PER_QUERY * 20]
-        query = (Candidate.select(Candidate.image_class * ITEM_SHIFT + Candidate.image,
-                                  Case(None, [(Candidate.role == "positive", 1)], 0))
-                 .where(Candidate.role.in_(("positive", "negative")),
-                        Candidate.image_class.between(int(chunk[0]), int(chunk[-1]))))
+        chunk = classes[start : start + CLASSES_PER_QUERY * 20]
+        query = Candidate.select(
+            Candidate.image_class * ITEM_SHIFT + Candidate.image, Case(None, [(Candidate.role == "positive", 1)], 0)
+        ).where(
+            Candidate.role.in_(("positive", "negative")), Candidate.image_class.between(int(chunk[0]), int(chunk[-1]))
+        )
         controls = np.array(database.execute(query).fetchall(), dtype=np.int64).reshape(-1, 2)
         where = np.minimum(np.searchsorted(keys, controls[:, 0]), len(keys) - 1)
         hit = keys[where] == controls[:, 0]
@@ -141,11 +146,22 @@ def rounds_of(batch: Batch) -> list[int]:
 
 def start(batch: Batch, model: str, target_precision: float, threshold: float = 0.7) -> LabelFit:
     """Record a fit and queue the job that makes it."""
-    fit = LabelFit.create(organization=batch.organization_id, batch=batch, model=model,
-                          target_precision=target_precision, threshold=threshold, batch_ids=rounds_of(batch))
+    fit = LabelFit.create(
+        organization=batch.organization_id,
+        batch=batch,
+        model=model,
+        target_precision=target_precision,
+        threshold=threshold,
+        batch_ids=rounds_of(batch),
+    )
     name = "Dawid–Skene" if model == "ds" else "Selection frequency"
-    job = jobs.enqueue(jobs.FIT_LABELS, fit.id, organization_id=batch.organization_id,
-                       scope=f"labels:{batch.id}", title=f"{name} labels of {batch.name}")
+    job = jobs.enqueue(
+        jobs.FIT_LABELS,
+        fit.id,
+        organization_id=batch.organization_id,
+        scope=f"labels:{batch.id}",
+        title=f"{name} labels of {batch.name}",
+    )
     fit.job_id = job.id
     fit.save(only=[LabelFit.job_id])
     return fit
@@ -153,14 +169,19 @@ def start(batch: Batch, model: str, target_precision: float, threshold: float = 
 
 def latest(batch: Batch) -> LabelFit | None:
     """The batch's newest finished fit."""
-    return (LabelFit.select().where(LabelFit.batch == batch, LabelFit.state == "done")
-            .order_by(LabelFit.id.desc()).first())
+    return (
+        LabelFit.select().where(LabelFit.batch == batch, LabelFit.state == "done").order_by(LabelFit.id.desc()).first()
+    )
 
 
 def pending(batch: Batch) -> LabelFit | None:
     """A fit of the batch still queued or running, if any."""
-    return (LabelFit.select().where(LabelFit.batch == batch, LabelFit.state.in_(("queued", "running")))
-            .order_by(LabelFit.id.desc()).first())
+    return (
+        LabelFit.select()
+        .where(LabelFit.batch == batch, LabelFit.state.in_(("queued", "running")))
+        .order_by(LabelFit.id.desc())
+        .first()
+    )
 
 
 def worker_estimates(batch: Batch) -> dict[str, WorkerEstimate]:
@@ -182,11 +203,13 @@ def run(fit_id: int, progress=None) -> dict:
         result = _fit_and_store(fit, report)
     except Exception as error:
         LabelFit.update(state="failed", error=f"{type(error).__name__}: {error}"[:1000], finished_at=utcnow()).where(
-            LabelFit.id == fit.id).execute()
+            LabelFit.id == fit.id
+        ).execute()
         raise
     if "error" in result:
         LabelFit.update(state="failed", error=result["error"], finished_at=utcnow()).where(
-            LabelFit.id == fit.id).execute()
+            LabelFit.id == fit.id
+        ).execute()
     return result
 
 
@@ -207,28 +230,64 @@ def _fit_and_store(fit: LabelFit, report) -> dict:
     counts = {d: int((decisions == d).sum()) for d in ("yes", "no", "open")}
     report(0.6, "Storing the labels…")
     with database.atomic():
-        rows = zip(loaded.class_ids.tolist(), loaded.image_ids.tolist(), fitted.n_votes.tolist(),
-                   fitted.n_selected.tolist(), fitted.p_yes.tolist(), decisions.tolist(), known.tolist())
-        fields = [ImageLabel.fit, ImageLabel.image_class, ImageLabel.image, ImageLabel.votes, ImageLabel.selected,
-                  ImageLabel.p_yes, ImageLabel.decision, ImageLabel.known]
+        rows = zip(
+            loaded.class_ids.tolist(),
+            loaded.image_ids.tolist(),
+            fitted.n_votes.tolist(),
+            fitted.n_selected.tolist(),
+            fitted.p_yes.tolist(),
+            decisions.tolist(),
+            known.tolist(),
+        )
+        fields = [
+            ImageLabel.fit,
+            ImageLabel.image_class,
+            ImageLabel.image,
+            ImageLabel.votes,
+            ImageLabel.selected,
+            ImageLabel.p_yes,
+            ImageLabel.decision,
+            ImageLabel.known,
+        ]
         _insert(ImageLabel, fields, ((fit.id, *row) for row in rows))
         report(0.9, "Storing the worker estimates…")
-        workers = zip(loaded.worker_ids, _nullable(fitted.sensitivity), _nullable(fitted.specificity),
-                      fitted.worker_votes.tolist(), fitted.worker_gold.tolist(), fitted.worker_selected.tolist(),
-                      flags.tolist())
-        fields = [WorkerEstimate.fit, WorkerEstimate.worker_id, WorkerEstimate.sensitivity,
-                  WorkerEstimate.specificity, WorkerEstimate.votes, WorkerEstimate.gold_votes,
-                  WorkerEstimate.selected, WorkerEstimate.flag]
+        workers = zip(
+            loaded.worker_ids,
+            _nullable(fitted.sensitivity),
+            _nullable(fitted.specificity),
+            fitted.worker_votes.tolist(),
+            fitted.worker_gold.tolist(),
+            fitted.worker_selected.tolist(),
+            flags.tolist(),
+        )
+        fields = [
+            WorkerEstimate.fit,
+            WorkerEstimate.worker_id,
+            WorkerEstimate.sensitivity,
+            WorkerEstimate.specificity,
+            WorkerEstimate.votes,
+            WorkerEstimate.gold_votes,
+            WorkerEstimate.selected,
+            WorkerEstimate.flag,
+        ]
         _insert(WorkerEstimate, fields, ((fit.id, *row) for row in workers))
-        LabelFit.update(state="done", images=loaded.votes.n_items, votes=len(loaded.votes.item),
-                        iterations=fitted.iterations, finished_at=utcnow(), **counts).where(
-            LabelFit.id == fit.id).execute()
+        LabelFit.update(
+            state="done",
+            images=loaded.votes.n_items,
+            votes=len(loaded.votes.item),
+            iterations=fitted.iterations,
+            finished_at=utcnow(),
+            **counts,
+        ).where(LabelFit.id == fit.id).execute()
         # One finished fit per batch is kept: the labels of older ones are what this one replaces.
-        LabelFit.delete().where(LabelFit.batch == fit.batch_id, LabelFit.id < fit.id,
-                                LabelFit.state.in_(("done", "failed"))).execute()
+        LabelFit.delete().where(
+            LabelFit.batch == fit.batch_id, LabelFit.id < fit.id, LabelFit.state.in_(("done", "failed"))
+        ).execute()
     report(1.0, "Done")
-    return {"summary": f"{loaded.votes.n_items:,} images labelled: {counts['yes']:,} yes, {counts['no']:,} no, "
-                       f"{counts['open']:,} open ({len(loaded.worker_ids):,} workers, {fitted.iterations} iterations)."}
+    return {
+        "summary": f"{loaded.votes.n_items:,} images labelled: {counts['yes']:,} yes, {counts['no']:,} no, "
+        f"{counts['open']:,} open ({len(loaded.worker_ids):,} workers, {fitted.iterations} iterations)."
+    }
 
 
 def _nullable(rates: np.ndarray) -> list[float | None]:

@@ -12,6 +12,7 @@ image is a "yes" when its frequency reaches the threshold.
 The threshold is compared in integers (per mille), so the database and Python
 agree exactly at the boundary: 3 of 10 is a yes at 0.3.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -103,15 +104,22 @@ SELECTED_BY = fn.SUM(VOTE_SELECTED)
 def _counts(batch: Batch, excluded: list[str], class_id: int | None = None):
     """(class_id, image_id, seen, selected) per image and class, in the covering index's order."""
     query = (
-        Vote.select(Vote.image_class.alias("class_id"), Vote.image.alias("image_id"),
-                    SEEN_BY.alias("seen"), SELECTED_BY.alias("selected"))
+        Vote.select(
+            Vote.image_class.alias("class_id"),
+            Vote.image.alias("image_id"),
+            SEEN_BY.alias("seen"),
+            SELECTED_BY.alias("selected"),
+        )
         .where(Vote.batch == batch.id)
         .group_by(Vote.image_class, Vote.image)
         .order_by(Vote.image_class, Vote.image)
     )
     if excluded:
-        query = query.where(Vote.assignment.not_in(
-            Assignment.select(Assignment.id).where(in_batch(batch.id), Assignment.worker_id.in_(excluded))))
+        query = query.where(
+            Vote.assignment.not_in(
+                Assignment.select(Assignment.id).where(in_batch(batch.id), Assignment.worker_id.in_(excluded))
+            )
+        )
     if class_id is not None:
         query = query.where(Vote.image_class == class_id)
     return query
@@ -137,8 +145,10 @@ def _decision_counts(batch: Batch, rule: Rule, excluded: list[str], class_id: in
 def _votes_version(batch: Batch) -> str:
     """Changes whenever the batch's votes do: they are written with the page tallies, and only then."""
     count, last = (
-        PageTally.select(fn.COUNT(PageTally.id), fn.MAX(PageTally.id)).join(Assignment)
-        .where(in_batch(batch.id)).scalar(as_tuple=True)
+        PageTally.select(fn.COUNT(PageTally.id), fn.MAX(PageTally.id))
+        .join(Assignment)
+        .where(in_batch(batch.id))
+        .scalar(as_tuple=True)
     )
     return f"{count}.{last}"
 
@@ -153,8 +163,10 @@ def summary(batch: Batch, rule: Rule, class_id: int | None = None) -> Summary:
     """
     excluded = excluded_workers(batch, rule)  # refreshes the batch's votes first
     digest = hashlib.sha1("\n".join(excluded).encode()).hexdigest()[:16]
-    key = (f"freelunch:labels:{batch.id}:{_votes_version(batch)}:{rule.per_mille}:{rule.min_annotations}:"
-           f"{class_id}:{digest}")
+    key = (
+        f"freelunch:labels:{batch.id}:{_votes_version(batch)}:{rule.per_mille}:{rule.min_annotations}:"
+        f"{class_id}:{digest}"
+    )
     try:
         cached = redis_connection().get(key)
     except RedisError:
@@ -179,7 +191,8 @@ def _describe(batch: Batch, rule: Rule, rows: list) -> list[LabelRow]:
     roles = {
         (c.image_class_id, c.image_id): c.role
         for c in Candidate.select(Candidate.image_class, Candidate.image, Candidate.role).where(
-            Candidate.image_class.in_(class_ids), Candidate.image.in_(image_ids))
+            Candidate.image_class.in_(class_ids), Candidate.image.in_(image_ids)
+        )
     }
     return [
         LabelRow(classes[c], images[i], roles.get((c, i), "candidate"), seen, selected, rule.decide(seen, selected))
@@ -187,8 +200,9 @@ def _describe(batch: Batch, rule: Rule, rows: list) -> list[LabelRow]:
     ]
 
 
-def page(batch: Batch, rule: Rule, number: int, per_page: int = 50, class_id: int | None = None,
-         decision: str | None = None) -> tuple[Page, Summary]:
+def page(
+    batch: Batch, rule: Rule, number: int, per_page: int = 50, class_id: int | None = None, decision: str | None = None
+) -> tuple[Page, Summary]:
     """One page of labels (optionally one class, one decision) and the summary they belong to."""
     totals = summary(batch, rule, class_id)
     query = _counts(batch, totals.excluded_workers, class_id)

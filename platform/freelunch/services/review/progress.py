@@ -3,6 +3,7 @@
 All figures are a few aggregate queries, cheap enough to poll every few seconds
 while a requester watches the batch page.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -113,22 +114,32 @@ def throughput(batch: Batch) -> Throughput:
     bucket = (epoch / seconds).alias("bucket")
     counts = {int(b): n for b, n in pages.select(bucket, fn.COUNT(PageSubmission.id)).group_by(bucket).tuples()}
     bars = [
-        Bar(dt.datetime.fromtimestamp(b * seconds, dt.timezone.utc).replace(tzinfo=None), counts.get(b, 0))
+        Bar(dt.datetime.fromtimestamp(b * seconds, dt.UTC).replace(tzinfo=None), counts.get(b, 0))
         for b in range(first // seconds, last // seconds + 1)
     ]
     return Throughput(seconds, bars)
 
 
 def batch_progress(batch: Batch) -> BatchProgress:
-    hits, published = Hit.select(fn.COUNT(Hit.id), fn.COUNT(Hit.mturk_hit_id)).where(Hit.batch == batch).scalar(as_tuple=True)
+    hits, published = (
+        Hit.select(fn.COUNT(Hit.id), fn.COUNT(Hit.mturk_hit_id)).where(Hit.batch == batch).scalar(as_tuple=True)
+    )
     hit_pages = HitPage.select().join(Hit).where(Hit.batch == batch).count()
     per_hit = Assignment.select(Assignment.hit).where(in_batch(batch.id)).group_by(Assignment.hit)
-    started, done = Assignment.select(fn.COUNT(Assignment.id), fn.SUM(DONE)).where(in_batch(batch.id)).scalar(as_tuple=True)
+    started, done = (
+        Assignment.select(fn.COUNT(Assignment.id), fn.SUM(DONE)).where(in_batch(batch.id)).scalar(as_tuple=True)
+    )
 
-    submitted = PageSubmission.select(
-        fn.COUNT(PageSubmission.id), fn.SUM(PageSubmission.ended_at - PageSubmission.started_at),
-        fn.SUM(PageSubmission.chunks_reported), fn.MAX(PageSubmission.submitted_at),
-    ).join(Assignment).where(in_batch(batch.id))
+    submitted = (
+        PageSubmission.select(
+            fn.COUNT(PageSubmission.id),
+            fn.SUM(PageSubmission.ended_at - PageSubmission.started_at),
+            fn.SUM(PageSubmission.chunks_reported),
+            fn.MAX(PageSubmission.submitted_at),
+        )
+        .join(Assignment)
+        .where(in_batch(batch.id))
+    )
     page_count, total_ms, reported, last = submitted.scalar(as_tuple=True)
     received = (
         PointerChunk.select()
@@ -149,8 +160,12 @@ def batch_progress(batch: Batch) -> BatchProgress:
         assignments_started=started or 0,
         assignments_done=int(done or 0),
         pages_target=hit_pages * batch.assignments_per_hit,
-        pages=Figures(pages=page_count or 0, total_ms=int(total_ms or 0), chunks_reported=int(reported or 0),
-                      chunks_received=received),
+        pages=Figures(
+            pages=page_count or 0,
+            total_ms=int(total_ms or 0),
+            chunks_reported=int(reported or 0),
+            chunks_received=received,
+        ),
         last_submitted_at=last,
         throughput=throughput(batch),
     )

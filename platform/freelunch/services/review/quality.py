@@ -11,6 +11,7 @@ control is right when selected, a negative one when not. Per assignment and
 worker it is read from the votes (an image shown twice to one worker counts
 once); per page, from that page's records.
 """
+
 from __future__ import annotations
 
 import statistics
@@ -87,8 +88,15 @@ class Figures:
 def _pages(out: dict, key, where) -> None:
     sums = [fn.SUM(getattr(PageTally, name)) for name, _, _ in ESTIMATE_BUCKETS]
     query = (
-        PageSubmission.select(key, fn.COUNT(PageSubmission.id), fn.SUM(PAGE_MS), fn.SUM(PageSubmission.chunks_reported),
-                              fn.SUM(PageTally.images), fn.SUM(PageTally.selected), *sums)
+        PageSubmission.select(
+            key,
+            fn.COUNT(PageSubmission.id),
+            fn.SUM(PAGE_MS),
+            fn.SUM(PageSubmission.chunks_reported),
+            fn.SUM(PageTally.images),
+            fn.SUM(PageTally.selected),
+            *sums,
+        )
         .join(Assignment)
         .switch(PageSubmission)
         .join(PageTally, JOIN.LEFT_OUTER, on=(PageTally.page == PageSubmission.id))
@@ -96,8 +104,15 @@ def _pages(out: dict, key, where) -> None:
         .group_by(key)
     )
     for k, pages, ms, reported, images, selected, *histogram in query.tuples():
-        out[k] = Figures(pages, int(ms or 0), int(reported or 0), 0, int(images or 0), int(selected or 0),
-                         [int(n or 0) for n in histogram])
+        out[k] = Figures(
+            pages,
+            int(ms or 0),
+            int(reported or 0),
+            0,
+            int(images or 0),
+            int(selected or 0),
+            [int(n or 0) for n in histogram],
+        )
 
 
 def _chunks(out: dict, key, where) -> None:
@@ -211,8 +226,9 @@ WORKER_SORTS = {"worker": Assignment.worker_id, "assignments": fn.COUNT(Assignme
 def workers_query(*where):
     """One row per anonymised worker (worker_id, assignments, done), in a stable order, for pagination."""
     return (
-        Assignment.select(Assignment.worker_id, fn.COUNT(Assignment.id).alias("assignments"),
-                          fn.SUM(DONE).alias("done"))
+        Assignment.select(
+            Assignment.worker_id, fn.COUNT(Assignment.id).alias("assignments"), fn.SUM(DONE).alias("done")
+        )
         .where(*where)
         .group_by(Assignment.worker_id)
         .order_by(Assignment.worker_id)
@@ -233,6 +249,12 @@ def worker_rows(rows, *where, batch_id: int | None = None) -> list[WorkerRow]:
     rows = list(rows)
     if not rows:
         return []
-    found = figures(Assignment.worker_id, Assignment.worker_id.in_([r.worker_id for r in rows]), *where,
-                    wide=True, speed=True, batch_id=batch_id)
+    found = figures(
+        Assignment.worker_id,
+        Assignment.worker_id.in_([r.worker_id for r in rows]),
+        *where,
+        wide=True,
+        speed=True,
+        batch_id=batch_id,
+    )
     return [WorkerRow(r.worker_id, r.assignments, int(r.done or 0), found.get(r.worker_id, Figures())) for r in rows]

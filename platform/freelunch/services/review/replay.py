@@ -6,6 +6,7 @@ which the page summarised at Submit; de-selecting clicks only exist in the
 chunks. Times are kept relative to the page's start so the slider can scrub
 from 0 to the page's duration.
 """
+
 from __future__ import annotations
 
 import json
@@ -46,14 +47,24 @@ class Replay:
 
     def data(self) -> str:
         """The timeline as compact JSON for the slider script, safe inside a <script> element."""
-        return json.dumps({
-            "duration": self.duration,
-            "cells": [
-                {"i": c.index, "w": c.box[0], "h": c.box[1], "moves": c.moves,
-                 "clicks": c.clicks, "hovers": c.hovers, "selected": c.record.selected}
-                for c in self.cells
-            ],
-        }, separators=(",", ":")).replace("</", "<\\/")
+        return json.dumps(
+            {
+                "duration": self.duration,
+                "cells": [
+                    {
+                        "i": c.index,
+                        "w": c.box[0],
+                        "h": c.box[1],
+                        "moves": c.moves,
+                        "clicks": c.clicks,
+                        "hovers": c.hovers,
+                        "selected": c.record.selected,
+                    }
+                    for c in self.cells
+                ],
+            },
+            separators=(",", ":"),
+        ).replace("</", "<\\/")
 
 
 def _hover_intervals(hovered_record: list, start: int, end: int) -> list[tuple[int, int]]:
@@ -88,16 +99,26 @@ def replay(submission: PageSubmission) -> Replay:
     roles = {
         c.image_id: c.role
         for c in Candidate.select(Candidate.image, Candidate.role).where(
-            Candidate.image_class == class_id, Candidate.image.in_([r.image_id for r in records]))
+            Candidate.image_class == class_id, Candidate.image.in_([r.image_id for r in records])
+        )
     }
     for r in records:
-        cells[r.grid_index] = Cell(r.grid_index, r.image, storage.image_src(r.image), roles.get(r.image_id, "candidate"), r,
-                                   hovers=_hover_intervals(r.hovered_record, start, end))
+        cells[r.grid_index] = Cell(
+            r.grid_index,
+            r.image,
+            storage.image_src(r.image),
+            roles.get(r.image_id, "candidate"),
+            r,
+            hovers=_hover_intervals(r.hovered_record, start, end),
+        )
 
     chunks = (
         PointerChunk.select(PointerChunk.events)
-        .where(PointerChunk.assignment == submission.assignment_id, PointerChunk.pageno == submission.pageno,
-               PointerChunk.tab == submission.tab)
+        .where(
+            PointerChunk.assignment == submission.assignment_id,
+            PointerChunk.pageno == submission.pageno,
+            PointerChunk.tab == submission.tab,
+        )
         .order_by(PointerChunk.seq)
     )
     n_chunks = 0
@@ -119,6 +140,8 @@ def replay(submission: PageSubmission) -> Replay:
         if cell.clicks:
             cell.clicks.sort(key=lambda c: c[2])
         else:  # the chunks are missing: the summary still knows the clicks that selected
-            cell.clicks = [(_unit(s.get("x")), _unit(s.get("y")), int(s.get("time", start)) - start, True)
-                           for s in cell.record.selected_record or []]
+            cell.clicks = [
+                (_unit(s.get("x")), _unit(s.get("y")), int(s.get("time", start)) - start, True)
+                for s in cell.record.selected_record or []
+            ]
     return Replay(submission, max(end - start, 1), [cells[i] for i in sorted(cells)], n_chunks)

@@ -13,6 +13,7 @@ assignments per HIT as its neediest page (a batch has one number); its
 earlier round are kept off the HITs that show it again
 (``services/annotation/pages.py``).
 """
+
 from __future__ import annotations
 
 import math
@@ -66,32 +67,42 @@ class RoundPlan:
 
 
 def _labels(fit: LabelFit) -> np.ndarray:
-    query = (ImageLabel.select(ImageLabel.image_class, ImageLabel.image, ImageLabel.p_yes, ImageLabel.votes,
-                               ImageLabel.known).where(ImageLabel.fit == fit.id)
-             .order_by(ImageLabel.image_class, ImageLabel.image))
+    query = (
+        ImageLabel.select(
+            ImageLabel.image_class, ImageLabel.image, ImageLabel.p_yes, ImageLabel.votes, ImageLabel.known
+        )
+        .where(ImageLabel.fit == fit.id)
+        .order_by(ImageLabel.image_class, ImageLabel.image)
+    )
     dtype = [("image_class", np.int64), ("image", np.int64), ("p_yes", float), ("votes", np.int64), ("known", bool)]
     return np.fromiter(database.execute(query), dtype=dtype)
 
 
-def plan(batch: Batch, fit: LabelFit, max_votes: int = rounds.DEFAULT_MAX_VOTES,
-         step: int = rounds.DEFAULT_STEP) -> RoundPlan:
+def plan(
+    batch: Batch, fit: LabelFit, max_votes: int = rounds.DEFAULT_MAX_VOTES, step: int = rounds.DEFAULT_STEP
+) -> RoundPlan:
     if fit.model != "ds":
         raise PlanError("Rounds are planned from a Dawid–Skene fit: fit one first.")
     labels = _labels(fit)
-    estimates = list(WorkerEstimate.select(WorkerEstimate.sensitivity, WorkerEstimate.specificity,
-                                           WorkerEstimate.votes).where(WorkerEstimate.fit == fit.id).tuples())
+    estimates = list(
+        WorkerEstimate.select(WorkerEstimate.sensitivity, WorkerEstimate.specificity, WorkerEstimate.votes)
+        .where(WorkerEstimate.fit == fit.id)
+        .tuples()
+    )
     sens = np.array([np.nan if s is None else s for s, _, _ in estimates], float)
     spec = np.array([np.nan if s is None else s for _, s, _ in estimates], float)
     strength = rounds.typical_strength(sens, spec, np.array([v for _, _, v in estimates], float))
-    more = rounds.more_votes(labels["p_yes"], labels["votes"], labels["known"], fit.target_precision,
-                             max_votes, step, strength)
+    more = rounds.more_votes(
+        labels["p_yes"], labels["votes"], labels["known"], fit.target_precision, max_votes, step, strength
+    )
     per_page = batch.images_per_page - batch.positives_per_page - batch.negatives_per_page
     out = RoundPlan(fit, max_votes, votes=int(more.sum()))
     if not more.any():
         return out
     planned = rounds.plan(labels["image_class"], more, per_page)
-    classes = {c.id: c for c in ImageClass.select().where(ImageClass.id.in_(
-        sorted({p.item_class for p in planned.pages})))}
+    classes = {
+        c.id: c for c in ImageClass.select().where(ImageClass.id.in_(sorted({p.item_class for p in planned.pages})))
+    }
     shown = set(zip(labels["image_class"].tolist(), labels["image"].tolist()))
     rows: dict[int, ClassRow] = {}
     for page in planned.pages:
@@ -101,9 +112,14 @@ def plan(batch: Batch, fit: LabelFit, max_votes: int = rounds.DEFAULT_MAX_VOTES,
         row.open += len(images)
         row.pages += 1
         if page.fill:
-            fresh = [i for (i,) in Candidate.select(Candidate.image).where(
-                Candidate.image_class == class_id, Candidate.role == "candidate").order_by(Candidate.image).tuples()
-                if (class_id, i) not in shown][:page.fill]
+            fresh = [
+                i
+                for (i,) in Candidate.select(Candidate.image)
+                .where(Candidate.image_class == class_id, Candidate.role == "candidate")
+                .order_by(Candidate.image)
+                .tuples()
+                if (class_id, i) not in shown
+            ][: page.fill]
             shown.update((class_id, i) for i in fresh)
             row.fresh += len(fresh)
             row.controls += page.fill - len(fresh)
@@ -121,13 +137,25 @@ def create_follow_up(batch: Batch, round_plan: RoundPlan) -> Batch:
     seed = rng.randrange(2**53)
     with database.atomic():
         follow_up = Batch.create(
-            organization=batch.organization_id, dataset=batch.dataset_id, name=f"{batch.name} · round {batch.round + 1}"[:120],
-            state="ready", pages_per_hit=batch.pages_per_hit, images_per_page=batch.images_per_page,
-            positives_per_page=batch.positives_per_page, negatives_per_page=batch.negatives_per_page,
-            assignments_per_hit=round_plan.assignments_per_hit, versions=batch.versions,
-            one_hit_per_worker=batch.one_hit_per_worker, reward=batch.reward, title=batch.title,
-            description=batch.description, shuffle_seed=seed, class_ids=batch.class_ids, mturk=batch.mturk,
-            follows=batch, round=batch.round + 1,
+            organization=batch.organization_id,
+            dataset=batch.dataset_id,
+            name=f"{batch.name} · round {batch.round + 1}"[:120],
+            state="ready",
+            pages_per_hit=batch.pages_per_hit,
+            images_per_page=batch.images_per_page,
+            positives_per_page=batch.positives_per_page,
+            negatives_per_page=batch.negatives_per_page,
+            assignments_per_hit=round_plan.assignments_per_hit,
+            versions=batch.versions,
+            one_hit_per_worker=batch.one_hit_per_worker,
+            reward=batch.reward,
+            title=batch.title,
+            description=batch.description,
+            shuffle_seed=seed,
+            class_ids=batch.class_ids,
+            mturk=batch.mturk,
+            follows=batch,
+            round=batch.round + 1,
         )
         pages = []
         for class_id, images, _ in round_plan.pages:
@@ -138,25 +166,36 @@ def create_follow_up(batch: Batch, round_plan: RoundPlan) -> Batch:
         rng.shuffle(pages)
         for start in range(0, len(pages), batch.pages_per_hit):
             hit = Hit.create(organization=batch.organization_id, batch=follow_up)
-            HitPage.insert_many([
-                dict(organization=batch.organization_id, hit=hit, pageno=n, image_class=class_id, image_ids=grid,
-                     spare_image_ids=[])
-                for n, (class_id, grid) in enumerate(pages[start:start + batch.pages_per_hit], 1)
-            ]).execute()
+            HitPage.insert_many(
+                [
+                    dict(
+                        organization=batch.organization_id,
+                        hit=hit,
+                        pageno=n,
+                        image_class=class_id,
+                        image_ids=grid,
+                        spare_image_ids=[],
+                    )
+                    for n, (class_id, grid) in enumerate(pages[start : start + batch.pages_per_hit], 1)
+                ]
+            ).execute()
     return follow_up
 
 
 def _controls(batch: Batch, class_id: int, slots: int, rng: random.Random) -> list[int]:
     """The page's positive and negative controls, then more of either to fill its remaining slots."""
     by_role: dict[str, list[int]] = {"positive": [], "negative": []}
-    for image, role in Candidate.select(Candidate.image, Candidate.role).where(
-            Candidate.image_class == class_id, Candidate.role.in_(("positive", "negative"))).tuples():
+    for image, role in (
+        Candidate.select(Candidate.image, Candidate.role)
+        .where(Candidate.image_class == class_id, Candidate.role.in_(("positive", "negative")))
+        .tuples()
+    ):
         by_role[role].append(image)
     chosen = rng.sample(by_role["positive"], min(batch.positives_per_page, len(by_role["positive"])))
     chosen += rng.sample(by_role["negative"], min(batch.negatives_per_page, len(by_role["negative"])))
     rest = [i for i in by_role["positive"] + by_role["negative"] if i not in chosen]
     rng.shuffle(rest)
-    return chosen + rest[:max(0, slots - len(chosen))]
+    return chosen + rest[: max(0, slots - len(chosen))]
 
 
 def earlier_rounds(batch: Batch) -> list[int]:

@@ -9,6 +9,7 @@ class into pages; a page's images all get its number of assignments, so
 images needing one vote share pages with those needing two only where that
 saves a page.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -36,8 +37,15 @@ def typical_strength(sensitivity: np.ndarray, specificity: np.ndarray, weights: 
     return float(strength[order][np.searchsorted(cumulative, cumulative[-1] / 2)])
 
 
-def more_votes(p_yes: np.ndarray, n_votes: np.ndarray, known: np.ndarray, target: float,
-               max_votes: int = DEFAULT_MAX_VOTES, step: int = DEFAULT_STEP, strength: float = 1.0) -> np.ndarray:
+def more_votes(
+    p_yes: np.ndarray,
+    n_votes: np.ndarray,
+    known: np.ndarray,
+    target: float,
+    max_votes: int = DEFAULT_MAX_VOTES,
+    step: int = DEFAULT_STEP,
+    strength: float = 1.0,
+) -> np.ndarray:
     """Per item, how many more votes to ask for in the next round (0: decided, known, or at the cap)."""
     p = np.clip(p_yes, 1e-12, 1 - 1e-12)
     log_odds = np.log(p) - np.log1p(-p)
@@ -56,8 +64,9 @@ def more_votes(p_yes: np.ndarray, n_votes: np.ndarray, known: np.ndarray, target
     return np.where(is_open, more, 0).astype(np.int64)
 
 
-def next_round(fit: Fit, gold: np.ndarray, target: float, max_votes: int = DEFAULT_MAX_VOTES,
-               step: int = DEFAULT_STEP) -> np.ndarray:
+def next_round(
+    fit: Fit, gold: np.ndarray, target: float, max_votes: int = DEFAULT_MAX_VOTES, step: int = DEFAULT_STEP
+) -> np.ndarray:
     """``more_votes`` straight from a fit: the typical strength from its workers' rates and votes."""
     strength = typical_strength(fit.sensitivity, fit.specificity, fit.worker_votes)
     return more_votes(fit.p_yes, fit.n_votes, gold != UNKNOWN, target, max_votes, step, strength)
@@ -110,7 +119,8 @@ def plan(item_class: np.ndarray, more: np.ndarray, page_size: int) -> Plan:
     for start, end in zip(starts, ends):
         members = open_items[start:end]
         for at in range(0, len(members), page_size):
-            chunk = members[at:at + page_size]
-            out.pages.append(Page(int(classes[start]), [int(i) for i in chunk], int(more[chunk].max()),
-                                  page_size - len(chunk)))
+            chunk = members[at : at + page_size]
+            out.pages.append(
+                Page(int(classes[start]), [int(i) for i in chunk], int(more[chunk].max()), page_size - len(chunk))
+            )
     return out

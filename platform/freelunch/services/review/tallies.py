@@ -12,6 +12,7 @@ so an image shown twice to one worker (a control on two pages) is one vote,
 selected if either record was. Nothing here depends on Candidate roles, which
 a requester may still change; those are joined when read.
 """
+
 from __future__ import annotations
 
 from peewee import EXCLUDED, JOIN, Case, fn
@@ -64,8 +65,9 @@ def pending_pages(*where):
 
 def _add_votes(page_ids: list[int]) -> None:
     answers = (
-        ImageRecord.select(Hit.batch, HitPage.image_class, ImageRecord.image, PageSubmission.assignment,
-                           fn.MAX(SELECTED) == 1)
+        ImageRecord.select(
+            Hit.batch, HitPage.image_class, ImageRecord.image, PageSubmission.assignment, fn.MAX(SELECTED) == 1
+        )
         .join(PageSubmission)
         .join(HitPage, on=(PageSubmission.hit_page == HitPage.id))
         .join(Hit, on=(HitPage.hit == Hit.id))
@@ -74,8 +76,10 @@ def _add_votes(page_ids: list[int]) -> None:
     )
     (
         Vote.insert_from(answers, [Vote.batch, Vote.image_class, Vote.image, Vote.assignment, Vote.selected])
-        .on_conflict(conflict_target=[Vote.assignment, Vote.image_class, Vote.image],
-                     update={Vote.selected: Vote.selected | EXCLUDED.selected})
+        .on_conflict(
+            conflict_target=[Vote.assignment, Vote.image_class, Vote.image],
+            update={Vote.selected: Vote.selected | EXCLUDED.selected},
+        )
         .execute()
     )
 
@@ -83,14 +87,24 @@ def _add_votes(page_ids: list[int]) -> None:
 def _add_tallies(page_ids: list[int]) -> None:
     # From the page side, so a page whose images were all dropped still gets its (empty) tally.
     sums = (
-        PageSubmission.select(PageSubmission.id, PageSubmission.assignment, fn.COUNT(ImageRecord.id),
-                              fn.COALESCE(fn.SUM(SELECTED), 0), *(_in_bucket(lo, hi) for _, lo, hi in ESTIMATE_BUCKETS))
+        PageSubmission.select(
+            PageSubmission.id,
+            PageSubmission.assignment,
+            fn.COUNT(ImageRecord.id),
+            fn.COALESCE(fn.SUM(SELECTED), 0),
+            *(_in_bucket(lo, hi) for _, lo, hi in ESTIMATE_BUCKETS),
+        )
         .join(ImageRecord, JOIN.LEFT_OUTER, on=((ImageRecord.page == PageSubmission.id) & SEEN))
         .where(PageSubmission.id.in_(page_ids))
         .group_by(PageSubmission.id, PageSubmission.assignment)
     )
-    fields = [PageTally.page, PageTally.assignment, PageTally.images, PageTally.selected,
-              *(getattr(PageTally, name) for name, _, _ in ESTIMATE_BUCKETS)]
+    fields = [
+        PageTally.page,
+        PageTally.assignment,
+        PageTally.images,
+        PageTally.selected,
+        *(getattr(PageTally, name) for name, _, _ in ESTIMATE_BUCKETS),
+    ]
     PageTally.insert_from(sums, fields).on_conflict_ignore().execute()
 
 
@@ -103,7 +117,7 @@ def refresh(*where) -> int:
     """
     pending = [page_id for (page_id,) in pending_pages(*where).tuples()]
     for start in range(0, len(pending), PAGES_PER_STEP):
-        step = pending[start:start + PAGES_PER_STEP]
+        step = pending[start : start + PAGES_PER_STEP]
         with database.atomic():  # votes first: a tally marks its page's votes as written
             _add_votes(step)
             _add_tallies(step)

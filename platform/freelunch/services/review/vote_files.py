@@ -9,6 +9,7 @@ is on: a label computed from a file we misread would be worse than none.
 Outputs are written to a temporary file beside the target and renamed into
 place only when complete, so a failure leaves nothing behind.
 """
+
 from __future__ import annotations
 
 import csv
@@ -55,7 +56,7 @@ def _rows(path: str, columns: tuple[str, ...]) -> Iterable[tuple[int, list[str]]
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        line = raw[:error.start].count(b"\n") + 1
+        line = raw[: error.start].count(b"\n") + 1
         raise VoteFileError(path, line, "is not UTF-8 text.") from error
     reader = csv.reader(io.StringIO(text, newline=""))
     header = None
@@ -69,8 +70,12 @@ def _rows(path: str, columns: tuple[str, ...]) -> Iterable[tuple[int, list[str]]
                 header = [c.lower() for c in cells]
                 missing = [c for c in columns if c not in header]
                 if missing:
-                    raise VoteFileError(path, line, f"the header has no column {', '.join(missing)} "
-                                                    f"(it needs {','.join(columns)}; found {','.join(cells)}).")
+                    raise VoteFileError(
+                        path,
+                        line,
+                        f"the header has no column {', '.join(missing)} "
+                        f"(it needs {','.join(columns)}; found {','.join(cells)}).",
+                    )
                 duplicated = sorted({c for c in columns if header.count(c) > 1})
                 if duplicated:
                     raise VoteFileError(path, line, f"the header names {', '.join(duplicated)} twice.")
@@ -110,8 +115,11 @@ def read_votes(votes_path: str, gold_path: str | None = None) -> VoteTable:
         w = worker_index.setdefault(who, len(worker_index))
         first = seen.setdefault((i, w), line)
         if first != line:
-            raise VoteFileError(votes_path, line, f"worker {who!r} already voted on image {image!r} for class "
-                                                  f"{class_!r} (line {first}).")
+            raise VoteFileError(
+                votes_path,
+                line,
+                f"worker {who!r} already voted on image {image!r} for class {class_!r} (line {first}).",
+            )
         item.append(i)
         worker.append(w)
         selected.append(chosen)
@@ -128,14 +136,23 @@ def read_votes(votes_path: str, gold_path: str | None = None) -> VoteTable:
             if i is None:
                 continue  # a control nobody was shown tells nothing
             if i in given and given[i][1] != value:
-                raise VoteFileError(gold_path, line, f"image {image!r} for class {class_!r} has label "
-                                                     f"{int(given[i][1])} on line {given[i][0]}.")
+                raise VoteFileError(
+                    gold_path,
+                    line,
+                    f"image {image!r} for class {class_!r} has label {int(given[i][1])} on line {given[i][0]}.",
+                )
             given[i] = (line, value)
             gold[i] = int(value)
     class_index: dict[str, int] = {}
     item_class = [class_index.setdefault(c, len(class_index)) for _, c in items]
-    votes = Votes(np.array(item, np.int64), np.array(worker, np.int64), np.array(selected, bool),
-                  np.array(item_class, np.int64), gold, len(worker_index))
+    votes = Votes(
+        np.array(item, np.int64),
+        np.array(worker, np.int64),
+        np.array(selected, bool),
+        np.array(item_class, np.int64),
+        gold,
+        len(worker_index),
+    )
     return VoteTable(votes, items, list(worker_index))
 
 
