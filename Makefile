@@ -3,22 +3,39 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 POSTGRES_TEST_URL ?= postgres://postgres@127.0.0.1:5432/test
+# Every install takes its versions from the lock, so a run, a test and CI get the same set on any day; `make lock` renews it.
+LOCK := constraints.txt
 
 # screenshots: docs/screenshots/*.png from the real app in Chromium (bench/screenshots.py).
-.PHONY: screenshots install run test test-postgres e2e bench-ingest bench-flush bench-scale bench-soak bench-page bench-dashboard bench-quality clean
+.PHONY: screenshots install lock lint run test test-postgres e2e bench-ingest bench-flush bench-scale bench-soak bench-page bench-dashboard bench-quality clean
 
 # `make run` installs what running needs (.installed-local); `make test` adds the test tools (.installed-dev).
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-$(BIN)/.installed-local: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[local]'
+$(BIN)/.installed-local: pyproject.toml $(LOCK) | $(BIN)/python
+	$(BIN)/pip install --quiet -c $(LOCK) -e '.[local]'
 	touch $@
 
-$(BIN)/.installed-dev: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[dev]'
+$(BIN)/.installed-dev: pyproject.toml $(LOCK) | $(BIN)/python
+	$(BIN)/pip install --quiet -c $(LOCK) -e '.[dev]'
 	touch $@ $(BIN)/.installed-local
+
+# Renew the lock: resolve pyproject.toml's ranges afresh in a throwaway venv and pin what it installed.
+lock:
+	rm -rf .lock-venv
+	$(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/pip install --quiet --upgrade pip
+	.lock-venv/bin/pip install --quiet -e '.[dev]'
+	{ echo '# The whole dependency set, pinned: every install reads it (pip -c). Renew with `make lock`; do not edit by hand.'; \
+	  .lock-venv/bin/pip freeze --exclude-editable; } > $(LOCK)
+	rm -rf .lock-venv
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 install: $(BIN)/.installed-dev
 
