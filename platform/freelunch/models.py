@@ -57,6 +57,10 @@ class Organization(BaseModel):
     name = CharField(max_length=120)
     created_at = DateTimeField(default=utcnow)
     storage_quota_mb = IntegerField(null=True)  # media storage allowed; null: STORAGE_QUOTA_MB
+    # What MTurk calls may spend in a UTC day (rewards, bonuses, fees); null: MTURK_DAILY_LIMIT (services/mturk/budget.py)
+    mturk_daily_limit = DecimalField(max_digits=10, decimal_places=2, null=True)
+    # The lowest hourly pay the organization means to offer; null: FAIR_PAY_FLOOR (services/mturk/fairpay.py)
+    hourly_pay_floor = DecimalField(max_digits=6, decimal_places=2, null=True)
 
 
 class User(UserMixin, BaseModel):
@@ -531,6 +535,41 @@ class MTurkAccount(TenantModel):
         table_name = "mturk_account"
 
 
+class ServerAccountGrant(TenantModel):
+    """A site admin let an organization with no key pair of its own use the server's MTurk account (services/mturk/access.py).
+
+    A grant in force has no ``revoked_at``; revoked grants stay as the record of who allowed what, when.
+    """
+
+    granted_by = CharField(max_length=254)  # the admin's email, or "command line (<unix user>)"
+    granted_at = DateTimeField(default=utcnow)
+    note = TextField(default="")
+    revoked_by = CharField(max_length=254, default="")
+    revoked_at = DateTimeField(null=True)
+
+    class Meta:
+        table_name = "server_account_grant"
+
+
+MTURK_SPEND_KINDS = ("hit", "extension", "bonus")
+
+
+class MTurkSpend(TenantModel):
+    """Money an MTurk call is about to move, reserved against the organization's daily limit before the call.
+
+    Keyed by the intent's UniqueRequestToken, so a retried call reserves nothing twice; a call MTurk refused
+    releases its reservation (services/mturk/budget.py).
+    """
+
+    token = CharField(max_length=128, unique=True)
+    kind = CharField(max_length=16, choices=[(k, k) for k in MTURK_SPEND_KINDS])
+    amount = DecimalField(max_digits=12, decimal_places=2)  # rewards or bonus, with MTurk's fee
+    created_at = DateTimeField(default=utcnow, index=True)
+
+    class Meta:
+        table_name = "mturk_spend"
+
+
 class MTurkQualificationType(TenantModel):
     """A qualification type we created on MTurk, once per organization, environment and purpose.
 
@@ -677,6 +716,8 @@ MODELS = [
     PageTally,
     Vote,
     MTurkAccount,
+    ServerAccountGrant,
+    MTurkSpend,
     MTurkQualificationType,
     MTurkHit,
     MTurkExtension,
