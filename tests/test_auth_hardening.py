@@ -153,15 +153,68 @@ def test_one_address_trying_many_accounts_is_slowed_down(client, make_account):
     assert "Too many attempts" in refused.get_data(as_text=True)
 
 
-def test_many_addresses_guessing_one_account_are_slowed_down_and_successes_cost_nothing(client, make_account):
+def _json_login(client, email: str, password: str, address: str = "127.0.0.1"):
+    return client.post(
+        "/login",
+        json={"email": email, "password": password},
+        headers={"X-CSRFToken": csrf_token(client)},
+        environ_base={"REMOTE_ADDR": address},
+    )
+
+
+def _multipart_login(client, email: str, password: str, address: str = "127.0.0.1"):
+    return client.post(
+        "/login",
+        data={"email": email, "password": password, "csrf_token": csrf_token(client)},
+        content_type="multipart/form-data",
+        environ_base={"REMOTE_ADDR": address},
+    )
+
+
+def test_failures_from_one_address_never_lock_the_owner_out_from_another(app, make_account):
     make_account("me@example.org")
-    for n in range(3):  # the owner logging in is never counted
-        assert _login_attempt(client, "me@example.org", "password123", f"10.0.0.{n}").status_code == 302
-        client.post("/logout", data={"csrf_token": csrf_token(client)})
+    attacker, owner = app.test_client(), app.test_client()
     for n in range(5):
-        assert _login_attempt(client, "ME@example.org ", f"guess {n}", f"10.0.1.{n}").status_code == 200
-    assert _login_attempt(client, "me@example.org", "password123", "10.0.2.1").status_code == 429
-    assert _login_attempt(client, "other@example.org", "whatever", "10.0.2.1").status_code == 200
+        assert _login_attempt(attacker, "ME@example.org ", f"guess {n}", "10.0.1.1").status_code == 200
+    assert _login_attempt(attacker, "me@example.org", "password123", "10.0.1.1").status_code == 429
+    assert _login_attempt(owner, "me@example.org", "password123", "10.0.2.1").status_code == 302
+
+
+@pytest.mark.parametrize("post", [_json_login, _multipart_login], ids=["json", "multipart"])
+def test_every_way_of_posting_the_form_counts_against_the_same_limit(app, make_account, post):
+    make_account("me@example.org")
+    client = app.test_client()
+    assert post(client, "me@example.org", "password123").status_code == 302  # the form accepts this encoding
+    client.post("/logout", data={"csrf_token": csrf_token(client)})
+    for n in range(3):
+        assert _login_attempt(client, "me@example.org", f"guess {n}", "10.0.1.1").status_code == 200
+    for n in range(2):
+        assert post(client, "me@example.org", f"other guess {n}", "10.0.1.1").status_code == 200
+    assert post(client, "me@example.org", "guess 5", "10.0.1.1").status_code == 429
+    assert _login_attempt(client, "me@example.org", "password123", "10.0.1.1").status_code == 429
+
+
+def test_many_addresses_guessing_one_account_are_slowed_but_the_owners_browser_gets_in(app, make_account):
+    make_account("me@example.org")
+    owner, stranger = app.test_client(), app.test_client()
+    assert _login_attempt(owner, "me@example.org", "password123", "10.0.0.1").status_code == 302  # successes are free
+    owner.post("/logout", data={"csrf_token": csrf_token(owner)})
+    attacker = app.test_client()
+    for n in range(20):
+        assert _login_attempt(attacker, "me@example.org", f"guess {n}", f"10.0.1.{n}").status_code == 200
+    assert _login_attempt(attacker, "me@example.org", "guess", "10.0.3.1").status_code == 429
+    assert _login_attempt(stranger, "me@example.org", "password123", "10.0.2.1").status_code == 429
+    assert _login_attempt(owner, "me@example.org", "password123", "10.0.2.2").status_code == 302
+    assert _login_attempt(stranger, "other@example.org", "whatever", "10.0.2.1").status_code == 200
+
+
+def test_a_forged_device_cookie_is_no_key(app, make_account):
+    make_account("me@example.org")
+    attacker = app.test_client()
+    for n in range(20):
+        assert _login_attempt(attacker, "me@example.org", f"guess {n}", f"10.0.1.{n}").status_code == 200
+    attacker.set_cookie("freelunch_device", "not-signed")
+    assert _login_attempt(attacker, "me@example.org", "password123", "10.0.4.1").status_code == 429
 
 
 def test_sign_up_is_limited_per_address(client, app):

@@ -44,7 +44,7 @@ def start_session(user) -> None:
 
 @bp.route("/login", methods=["GET", "POST"])
 @limits.per_address("login")
-@limits.failures_per_account()
+@limits.login_failures()
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("home.index"))
@@ -54,7 +54,8 @@ def login():
         if user:
             start_session(user)
             session.pop("org_id", None)
-            return redirect(safe_next(request.args.get("next"), url_for("home.index")))
+            response = redirect(safe_next(request.args.get("next"), url_for("home.index")))
+            return limits.remember_browser(response, user.email)
         form.password.errors.append("Wrong email or password.")
     return render_template("auth/login.html", form=form, open_signup=current_app.config["OPEN_SIGNUP"])
 
