@@ -114,10 +114,6 @@ def test_form_is_read_liberally(tmp_path):
             "votes.csv, line 3: selected is 'yes'; it must be 0 or 1.",
         ),
         ("image,class,worker,selected\na,c,w1,1\n\nb,c,,0\n", "votes.csv, line 4: worker is empty."),
-        (
-            "image,class,worker,selected\na,c,w1,1\na,c,w1,0\n",
-            "votes.csv, line 3: worker 'w1' already voted on image 'a' for class 'c' (line 2).",
-        ),
         ("image,class,worker,selected\na,c,w1\n", "votes.csv, line 2: has 3 cells; the header has 4."),
         ("image,class,worker,selected\n", "votes.csv: has a header but no votes."),
         ("", "votes.csv: is empty"),
@@ -134,6 +130,43 @@ def test_a_malformed_vote_file_names_its_line_and_writes_nothing(tmp_path, conte
         assert "Traceback" not in result.output
         assert out.read_text() == "an earlier result\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["labels.csv", "votes.csv"]  # no temporary left
+
+
+def test_repeated_votes_count_each_on_a_control_and_the_last_on_a_candidate(tmp_path):
+    votes, gold, out = tmp_path / "votes.csv", tmp_path / "gold.csv", tmp_path / "labels.csv"
+    votes.write_text(
+        "image,class,worker,selected\n"
+        "cand,c,w1,1\n"  # line 2: w1 changes their mind on a candidate (lines 2, 5): line 5 counts
+        "cand,c,w2,0\n"
+        "ctrl,c,w1,1\n"  # a control seen three times by w1: every answer counts
+        "cand,c,w1,0\n"
+        "ctrl,c,w1,1\n"
+        "ctrl,c,w1,0\n"
+    )
+    gold.write_text("image,class,label\nctrl,c,1\n")
+    for command in (["aggregate", "--model", "mv"], ["next-round", "--target-precision", "0.99"]):
+        result = run(*command, "--votes", votes, "--gold", gold, "-o", out)
+        assert result.exit_code == 0, result.output
+        assert (
+            "votes.csv, lines 2, 5: worker 'w1' voted 2 times on image 'cand' for class 'c'; "
+            "the last vote (line 5) counts." in result.output
+        )
+        assert "votes.csv: 2 repeated votes on controls, each counted" in result.output
+    run("aggregate", "--model", "mv", "--votes", votes, "--gold", gold, "-o", out)
+    assert [(r["image"], r["n_votes"], r["p_yes"]) for r in read(out)] == [
+        ("cand", "2", "0.000000"),  # w1's last (0) and w2's (0)
+        ("ctrl", "3", "1.000000"),  # a control carries its known label, with all three votes
+    ]
+
+
+def test_many_repeated_votes_are_named_up_to_a_limit(tmp_path):
+    votes, out = tmp_path / "votes.csv", tmp_path / "labels.csv"
+    votes.write_text("image,class,worker,selected\n" + "".join(f"i{n},c,w,1\ni{n},c,w,0\n" for n in range(25)))
+    result = run("aggregate", "--votes", votes, "-o", out)
+    assert result.exit_code == 0, result.output
+    assert result.output.count("counts.") == 21  # 20 named, then one line for the other 5
+    assert "votes.csv: 5 more times a worker voted more than once on a candidate" in result.output
+    assert all(r["n_votes"] == "1" for r in read(out))
 
 
 def test_a_malformed_gold_file_or_unreadable_bytes_are_refused(tmp_path):

@@ -22,9 +22,12 @@ share = click.FloatRange(0.5, 1.0, min_open=True, max_open=True)
 
 def _read(votes_path: str, gold_path: str | None):
     try:
-        return read_votes(votes_path, gold_path)
+        table = read_votes(votes_path, gold_path)
     except VoteFileError as error:
         raise click.ClickException(str(error)) from error
+    for warning in table.warnings:
+        click.echo(f"Warning: {warning}", err=True)
+    return table
 
 
 def _write(path: str, header, rows) -> int:

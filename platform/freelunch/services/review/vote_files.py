@@ -3,9 +3,17 @@
 Liberal in form, strict in values. Columns are found by their header (any
 order, any case, extra columns ignored), cells are stripped, a UTF-8 byte
 order mark and blank lines are ignored. But a value that is not what its
-column holds (a ``selected`` that is not 0 or 1, an empty image, the same
-worker voting twice on one image and class) stops the read with the line it
-is on: a label computed from a file we misread would be worse than none.
+column holds (a ``selected`` that is not 0 or 1, an empty image) stops the
+read with the line it is on: a label computed from a file we misread would be
+worse than none.
+
+A worker who voted more than once on one image and class is not a misread
+file: real MTurk data has it (controls recur across a worker's HITs). On a
+control each vote counts: every answer against a known label tells how the
+worker answers. On a candidate only the last vote counts, with a warning
+naming the lines: the worker's repeated answers on one image are not
+independent evidence (the same eyes on the same ambiguity), and Dawid–Skene
+would take two of them for two workers' worth.
 Outputs are written to a temporary file beside the target and renamed into
 place only when complete, so a failure leaves nothing behind.
 """
@@ -17,7 +25,7 @@ import io
 import os
 import tempfile
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +53,7 @@ class VoteTable:
     votes: Votes
     items: list[tuple[str, str]]  # per item: (image, class)
     workers: list[str]
+    warnings: list[str] = field(default_factory=list)  # what was read but not counted as given
 
 
 def _rows(path: str, columns: tuple[str, ...]) -> Iterable[tuple[int, list[str]]]:
@@ -106,20 +115,18 @@ def read_votes(votes_path: str, gold_path: str | None = None) -> VoteTable:
     """Read votes.csv (image,class,worker,selected) and, optionally, gold.csv (image,class,label)."""
     item_index: dict[tuple[str, str], int] = {}
     worker_index: dict[str, int] = {}
-    seen: dict[tuple[int, int], int] = {}  # (item, worker) -> line
-    item, worker, selected = [], [], []
+    seen: dict[tuple[int, int], int] = {}  # (item, worker) -> its first vote's index
+    repeated: dict[tuple[int, int], list[int]] = {}  # (item, worker) -> every vote's index, when more than one
+    item, worker, selected, lines = [], [], [], []
     for line, (image, class_, who, answer) in _rows(votes_path, VOTE_COLUMNS):
         _named(votes_path, line, {"image": image, "class": class_, "worker": who})
         chosen = _binary(votes_path, line, "selected", answer)
         i = item_index.setdefault((image, class_), len(item_index))
         w = worker_index.setdefault(who, len(worker_index))
-        first = seen.setdefault((i, w), line)
-        if first != line:
-            raise VoteFileError(
-                votes_path,
-                line,
-                f"worker {who!r} already voted on image {image!r} for class {class_!r} (line {first}).",
-            )
+        first = seen.setdefault((i, w), len(item))
+        if first != len(item):
+            repeated.setdefault((i, w), [first]).append(len(item))
+        lines.append(line)
         item.append(i)
         worker.append(w)
         selected.append(chosen)
@@ -143,17 +150,53 @@ def read_votes(votes_path: str, gold_path: str | None = None) -> VoteTable:
                 )
             given[i] = (line, value)
             gold[i] = int(value)
+    workers = list(worker_index)
+    keep, warnings = _repeated_votes(votes_path, repeated, gold, items, workers, lines, len(item))
     class_index: dict[str, int] = {}
     item_class = [class_index.setdefault(c, len(class_index)) for _, c in items]
     votes = Votes(
-        np.array(item, np.int64),
-        np.array(worker, np.int64),
-        np.array(selected, bool),
+        np.array(item, np.int64)[keep],
+        np.array(worker, np.int64)[keep],
+        np.array(selected, bool)[keep],
         np.array(item_class, np.int64),
         gold,
         len(worker_index),
     )
-    return VoteTable(votes, items, list(worker_index))
+    return VoteTable(votes, items, workers, warnings)
+
+
+SHOWN_REPEATS = 20  # repeated votes on candidates named one by one; the rest are counted
+
+
+def _repeated_votes(path, repeated, gold, items, workers, lines, n_votes) -> tuple[np.ndarray, list[str]]:
+    """Which votes count (a mask) and what to tell about the repeated ones: on a control every vote
+    counts; on a candidate the last one (see the module's docstring)."""
+    keep = np.ones(n_votes, bool)
+    on_controls, on_candidates = 0, []
+    for (i, w), indices in repeated.items():
+        if gold[i] != UNKNOWN:
+            on_controls += len(indices) - 1
+            continue
+        keep[indices[:-1]] = False
+        on_candidates.append((i, w, indices))
+    warnings = []
+    for i, w, indices in on_candidates[:SHOWN_REPEATS]:
+        (image, class_), at = items[i], [lines[v] for v in indices]
+        warnings.append(
+            f"{path}, lines {', '.join(map(str, at))}: worker {workers[w]!r} voted {len(at)} times on image "
+            f"{image!r} for class {class_!r}; the last vote (line {at[-1]}) counts."
+        )
+    if len(on_candidates) > SHOWN_REPEATS:
+        warnings.append(
+            f"{path}: {len(on_candidates) - SHOWN_REPEATS} more times a worker voted more than once on a "
+            "candidate; the last vote of each counts."
+        )
+    if on_controls:
+        warnings.append(
+            f"{path}: {on_controls} repeated votes on controls, each counted (a worker's every answer on a "
+            "known label tells how they answer)."
+        )
+    return keep, warnings
 
 
 def write_csv(path: str, header: tuple[str, ...], rows: Iterable[tuple]) -> int:
