@@ -57,7 +57,8 @@ def _app(database_url: str, instance: str):
 
 
 def _page_activity(rng: random.Random, start: int, roles: list[str], accuracy: float):
-    """One worker's page: a visit to each image in turn, with moves, hovers and clicks; returns (records, events, end)."""
+    """One worker's page: a visit to each image in turn, with moves, hovers and clicks; returns (records, events,
+    end)."""
     t = start + rng.randint(800, 3000)
     records, events = [], []
     for i, role in enumerate(roles):
@@ -405,14 +406,16 @@ def main() -> None:
     print(f"pages: server time, median of {args.repeat} warm requests (first request in brackets)")
     for name, (first, ms) in pages.items():
         print(
-            f"  {name:<12} {ms:7.1f} ms  (first {first:7.1f} ms)   target <= {PAGE_TARGET_MS} ms   ratio {ms / PAGE_TARGET_MS:.2f}"
+            f"  {name:<12} {ms:7.1f} ms  (first {first:7.1f} ms)   target <= {PAGE_TARGET_MS} ms   "
+            f"ratio {ms / PAGE_TARGET_MS:.2f}"
         )
     print(f"exports: {records:,} image records; records/s = image records / wall seconds (CPU seconds in brackets)")
     for f in time_exports(database_url, instance, batch_id, records):
         print(
             f"  {f['kind']:<12} {f['rows']:>7,} rows {f['seconds']:6.2f} s {f['records_per_s']:>9,.0f} records/s "
             f"({records / f['cpu_seconds']:,.0f})   target >= {EXPORT_TARGET_RATE:,} ratio "
-            f"{f['records_per_s'] / EXPORT_TARGET_RATE:.2f}   peak RSS {f['peak_mb']:.0f} MB target < {EXPORT_TARGET_MB} "
+            f"{f['records_per_s'] / EXPORT_TARGET_RATE:.2f}   peak RSS {f['peak_mb']:.0f} MB "
+            f"target < {EXPORT_TARGET_MB} "
             f"ratio {f['peak_mb'] / EXPORT_TARGET_MB:.2f}   file {f['bytes'] / 1e6:.1f} MB"
         )
     if args.keep:

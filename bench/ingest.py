@@ -469,7 +469,7 @@ def main() -> None:
         for path in ("/bench/bare", "/api/ingest"):  # warm-up: imports, connections, caches
             wrk(web_port, path, tokens_file, 4, 9_000_000, 3, args.connections, watch)
         saturation = []
-        for round_ in range(args.rounds):
+        for _ in range(args.rounds):
             for path in ("/bench/bare", "/api/ingest"):
                 saturation.append(saturate(path, 1, 1_000_000 * (len(saturation) + 1)))
         saturate("/bench/direct", 2, 1_000_000)
@@ -579,7 +579,8 @@ def main() -> None:
         )
         print(f"database={args.database.split(':')[0]} shards={args.shards}", flush=True)
         print(
-            f"ingest_vs_bare={ingest / bare if bare else float('nan'):.2f} p99_ms={steady['p99']:.1f} p99_stalled_ms={stalled['p99']:.1f} "
+            f"ingest_vs_bare={ingest / bare if bare else float('nan'):.2f} p99_ms={steady['p99']:.1f} "
+            f"p99_stalled_ms={stalled['p99']:.1f} "
             f"direct_p99_stalled_ms={direct_stalled['p99']:.1f} errors_stalled={stalled['errors']} "
             f"flush_events_per_s={flush_per_s:.0f} lost={lost} duplicated={duplicated}",
             flush=True,

@@ -27,7 +27,8 @@ TIMEOUT_S = 15.0
 
 def events_json(now_ms: int) -> bytes:
     moves = [
-        f'{{"type":"move","i":{k % 48},"x":{(k * 0.0151) % 1!r},"y":{(k * 0.0234 + 0.1) % 1!r},"time":{now_ms + k * 17}}}'
+        f'{{"type":"move","i":{k % 48},"x":{(k * 0.0151) % 1!r},"y":{(k * 0.0234 + 0.1) % 1!r},'
+        f'"time":{now_ms + k * 17}}}'
         for k in range(60)
     ]
     return ("[" + ",".join(moves) + "]").encode()

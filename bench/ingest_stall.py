@@ -1,4 +1,5 @@
-"""Hold the database's write lock on pointer_chunk for 2 s of every 5 s, as a migration, a backup or a heavy export would.
+"""Hold the database's write lock on pointer_chunk for 2 s of every 5 s, as a migration, a backup or a heavy export
+would.
 
 python bench/ingest_stall.py DATABASE_URL SECONDS
 """

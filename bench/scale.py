@@ -252,12 +252,13 @@ def main() -> None:
             name: sum(cpu_seconds(pid, with_children=False) for pid in pids) for name, pids in watched.items()
         }
         steady = phase(1, [])
+        cpu_ms = {
+            name: (sum(cpu_seconds(pid, with_children=False) for pid in pids) - cpu_before[name]) * 1000
+            for name, pids in watched.items()
+        }
         print(
             "  CPU per batch answered: "
-            + ", ".join(
-                f"{name} {(sum(cpu_seconds(pid, with_children=False) for pid in pids) - cpu_before[name]) * 1000 / len(steady.accepted):.3f} ms"
-                for name, pids in watched.items()
-            )
+            + ", ".join(f"{name} {ms / len(steady.accepted):.3f} ms" for name, ms in cpu_ms.items())
             + " (the flush's own: bench/flush.py above)",
             flush=True,
         )

@@ -1,4 +1,5 @@
-"""The ``local_mturk`` fixture: a local MTurk (``freelunch.localturk``) on a free loopback port, for over-the-wire tests.
+"""The ``local_mturk`` fixture: a local MTurk (``freelunch.localturk``) on a free loopback port, for over-the-wire
+tests.
 
     def test_publish(app, local_mturk):
         app.config["MTURK_ENDPOINT_URL"] = local_mturk.endpoint_url
@@ -58,7 +59,8 @@ class LocalMTurk:
         )
 
     def inject(self, throttle_first: bool = False, drop_creates: int = 0) -> None:
-        """Throttle the first call of every operation; perform ``drop_creates`` CreateHIT* calls but drop their answers."""
+        """Throttle the first call of every operation; perform ``drop_creates`` CreateHIT* calls but drop their
+        answers."""
         with self.store.lock:
             self.store.faults.throttle_first = throttle_first
             self.store.faults.drop_creates = drop_creates

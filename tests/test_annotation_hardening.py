@@ -1,4 +1,4 @@
-"""Fake workers: made-up ids cannot open more assignments than a HIT asks for, nor smuggle text in MTurk's parameters."""
+"""Fake workers: made-up ids cannot open more assignments than a HIT asks for, nor smuggle text into MTurk's calls."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The per-image record's field table (services/annotation/record.py) against everything that reads a record's fields."""
+"""The per-image record's field table (services/annotation/record.py) against all that reads a record's fields."""
 
 import re
 from pathlib import Path

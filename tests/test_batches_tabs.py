@@ -1,4 +1,5 @@
-"""The batch page's tabs: a URL per tab, a fragment for a tab swap, the whole page otherwise; one source for its figures."""
+"""The batch page's tabs: a URL per tab, a fragment for a tab swap, the whole page otherwise; one source for its
+figures."""
 
 import re
 

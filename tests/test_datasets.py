@@ -1,4 +1,5 @@
-"""Datasets on the dashboard: create, rename, browse with pagination, edit classes inline, delete with a clear warning."""
+"""Datasets on the dashboard: create, rename, browse with pagination, edit classes inline, delete with a clear
+warning."""
 
 import re
 

@@ -51,9 +51,10 @@ def test_the_labels_export_keeps_the_results_decision_filter(app, client, campai
     run_jobs()
     only_yes, every = Export.select().order_by(Export.id)
     assert only_yes.params["decision"] == "yes" and "decision" not in every.params
-    read = lambda e: list(
-        csv.DictReader(io.StringIO(client.get(f"/review/exports/{e.id}/download").get_data(as_text=True)))
-    )
+
+    def read(e):
+        return list(csv.DictReader(io.StringIO(client.get(f"/review/exports/{e.id}/download").get_data(as_text=True))))
+
     yes_rows, all_rows = read(only_yes), read(every)
     assert yes_rows and {r["label"] for r in yes_rows} == {"1"}
     assert yes_rows == [r for r in all_rows if r["label"] == "1"] and len(all_rows) > len(yes_rows)

@@ -130,7 +130,7 @@ def test_cli_writes_jsonl_and_refuses_unknown_batches(app, client, make_account,
     assert len(lines) == 12 and {r["pageno"] for r in lines} == {1, 2}
     assert "Wrote 12 records" in result.output
     stdout = runner.invoke(cli, ["export", "--batch", str(batch.id)])
-    assert stdout.exit_code == 0 and len([l for l in stdout.output.splitlines() if l.startswith("{")]) == 12
+    assert stdout.exit_code == 0 and len([line for line in stdout.output.splitlines() if line.startswith("{")]) == 12
     missing = runner.invoke(cli, ["export", "--batch", "9999", "--format", "seed-jsonl"])
     assert missing.exit_code != 0 and "There is no batch 9999" in missing.output and "Traceback" not in missing.output
     wrong = runner.invoke(cli, ["export", "--batch", str(batch.id), "--format", "xml"])

@@ -1,4 +1,5 @@
-"""Class and image imports (services): good rows land, bad rows are reported with their place, unsafe input is refused."""
+"""Class and image imports (services): good rows land, bad rows are reported with their place, unsafe input is
+refused."""
 
 import json
 import stat

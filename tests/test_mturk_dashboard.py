@@ -1,4 +1,5 @@
-"""The MTurk tab and the ``freelunch mturk`` publishing commands: cost first, clear refusals, nothing sent on bad input."""
+"""The MTurk tab and the ``freelunch mturk`` publishing commands: cost first, clear refusals, nothing sent on bad
+input."""
 
 from decimal import Decimal
 

@@ -1,4 +1,5 @@
-"""The MTurk gateway: requests checked against botocore's model before sending, errors read by code, retries, credentials."""
+"""The MTurk gateway: requests checked against botocore's model before sending, errors read by code, retries,
+credentials."""
 
 from decimal import Decimal
 

@@ -1,4 +1,5 @@
-"""Publishing a batch to MTurk: the HIT type, qualifications, cost, and each HIT exactly once (Stubber against the model)."""
+"""Publishing a batch to MTurk: the HIT type, qualifications, cost, and each HIT exactly once (Stubber against the
+model)."""
 
 import datetime as dt
 import re
@@ -45,7 +46,8 @@ def turk(stubbed):
 
 
 def expect_setup(stubber, batch, balance="10000.00", soft_block_known=False, extra_requirements=(), new_types=()):
-    """The calls before the first HIT: balance, qualification types we own (looked up by name, then created), the HIT type."""
+    """The calls before the first HIT: balance, qualification types we own (looked up by name, then created), the HIT
+    type."""
     stubber.add_response("get_account_balance", {"AvailableBalance": balance}, {})
     for type_id in ([] if soft_block_known else [SOFT_BLOCK_ID]) + list(new_types):
         stubber.add_response(
@@ -139,7 +141,8 @@ def test_the_external_url_is_xml_escaped(batch):
 
 
 def test_a_lost_create_response_is_adopted_by_its_token(batch, turk):
-    """The retry after a lost response is refused with HitAlreadyExists; the HIT named in the message is confirmed and kept."""
+    """The retry after a lost response is refused with HitAlreadyExists; the HIT named in the message is confirmed and
+    kept."""
     client, stubber = turk
     expect_setup(stubber, batch)
     token = publish.token(batch.organization_id, batch.id, Hit.get(Hit.key == "aaa111").id, 1, 0)

@@ -1,4 +1,5 @@
-"""Publishing over the wire, against the local MTurk (fixture ``local_mturk``): MTurk's rules, throttling, a dropped create.
+"""Publishing over the wire, against the local MTurk (fixture ``local_mturk``): MTurk's rules, throttling, a dropped
+create.
 
 The stand-in validates every request against botocore's model, throttles the
 first call of each operation when asked and drops the answer of a create
@@ -54,8 +55,8 @@ def test_cli_publishes_every_hit_exactly_once_through_throttling_and_a_dropped_c
     # 5 HITs x 3 assignments x $0.10 = $1.50, + 20 % with MTurk's $0.01 minimum ($0.02 each) = $1.80.
     assert "= $1.50 + $0.30 MTurk fee = $1.80 for 5 MTurk HITs." in first.output
     assert (
-        "4 MTurk HITs created, 1 recovered from an interrupted publish, 0 already there: 5 in all on the local MTurk stand-in."
-        in first.output
+        "4 MTurk HITs created, 1 recovered from an interrupted publish, 0 already there: "
+        "5 in all on the local MTurk stand-in." in first.output
     )
     with local_mturk.store.lock:
         assert local_mturk.store.faults.dropped and local_mturk.store.faults.throttled  # the faults did happen

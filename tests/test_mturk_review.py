@@ -44,7 +44,8 @@ class Runner:
 
 @pytest.fixture
 def mturk_campaign(app, make_account):
-    """factories.make_campaign's campaign as an MTurk batch: HITs HIT1, HIT2; assignments A1 (h1w1), A3 (h1w3), A2 (h2w2), A4 (h2w3)."""
+    """factories.make_campaign's campaign as an MTurk batch: HITs HIT1, HIT2; assignments A1 (h1w1), A3 (h1w3), A2
+    (h2w2), A4 (h2w3)."""
     _, org = make_account("owner@example.org", "Lab")
     with app.app_context():
         c = make_campaign(org)

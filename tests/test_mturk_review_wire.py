@@ -1,4 +1,5 @@
-"""Tracking, review and pay over the wire, against the local MTurk (MTurk's rules, every request checked against its model).
+"""Tracking, review and pay over the wire, against the local MTurk (MTurk's rules, every request checked against its
+model).
 
 Workers accept and submit on the stand-in's worker site and annotate through our /annotate, as they would from MTurk.
 """

@@ -85,7 +85,8 @@ def test_an_image_shown_twice_to_one_worker_is_one_vote(app, campaign):
 
 
 def _votes(org, n_images: int, seen: int, selected: int, workers_prefix: str = "V"):
-    """A batch whose one class has ``n_images`` candidates, each voted by ``seen`` assignments, ``selected`` of them yes."""
+    """A batch whose one class has ``n_images`` candidates, each voted by ``seen`` assignments, ``selected`` of them
+    yes."""
     dataset = Dataset.create(organization=org, name="Votes")
     image_class = ImageClass.create(organization=org, dataset=dataset, key="n09", names=["thing"])
     batch = Batch.create(organization=org, dataset=dataset, name="Votes", assignments_per_hit=seen)

@@ -177,7 +177,8 @@ VERSIONS = (
     "POINTER_NO_ORIGINAL",
     "NO_POINTER_NO_ORIGINAL",
 )
-# What each version shows the worker, in a requester's words (POINTER: the red pointer; NO_ORIGINAL: blurred until hover).
+# What each version shows the worker, in a requester's words (POINTER: the red pointer; NO_ORIGINAL: blurred until
+# hover).
 VERSION_MEANINGS = {
     "POINTER_ORIGINAL": "Red pointer, sharp images",
     "NO_POINTER_ORIGINAL": "No pointer, sharp images",

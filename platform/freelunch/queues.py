@@ -8,8 +8,6 @@ from flask import current_app
 from redis import Redis
 from rq import Queue
 
-QUEUE_NAMES = ("ingest", "default", "bulk")  # bulk: imports and exports (services/jobs.py)
-
 
 @cache
 def _redis_for(url: str) -> Redis:

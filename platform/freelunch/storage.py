@@ -190,7 +190,8 @@ def _media_signer() -> Signer:
 
 
 def signature_holds(path: str, issued: str, signature: str) -> bool:
-    """Whether ``/media/<path>?t=<issued>&s=<signature>`` is a URL ``LocalStorage.url`` made in the last PRESIGNED_SECONDS."""
+    """Whether ``/media/<path>?t=<issued>&s=<signature>`` is a URL ``LocalStorage.url`` made in the last
+    PRESIGNED_SECONDS."""
     try:
         valid = issued.isdigit() and _media_signer().verify_signature(f"{issued}:{path}", signature.encode())
     except BadSignature:

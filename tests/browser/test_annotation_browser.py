@@ -195,7 +195,8 @@ STYLE_JS = """i => { const img = document.querySelector(`img[data-i="${i}"]`); c
   const dot = cell.querySelector('.dot'); const d = dot.getBoundingClientRect();
   return {filter: getComputedStyle(img).filter, border: getComputedStyle(cell).borderTopColor,
           borderWidth: getComputedStyle(cell).borderTopWidth, dot: getComputedStyle(dot).display,
-          dotX: d.left + d.width / 2, dotY: d.top + d.height / 2, dotSize: d.width, colour: getComputedStyle(dot).backgroundColor}; }"""
+          dotX: d.left + d.width / 2, dotY: d.top + d.height / 2, dotSize: d.width,
+          colour: getComputedStyle(dot).backgroundColor}; }"""
 
 
 @pytest.mark.parametrize("version", VERSIONS)

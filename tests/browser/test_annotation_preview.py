@@ -7,7 +7,7 @@ from factories import make_batch
 from support import log_in
 from worker import NEUTRAL, click, glide, jump, wait_loaded
 
-from freelunch.models import Assignment, Hit, PageSubmission
+from freelunch.models import Assignment, PageSubmission
 
 pytestmark = pytest.mark.browser
 
@@ -19,7 +19,6 @@ def counters(page, i: int) -> str:
 def test_preview_shows_live_counters_and_records_nothing(app, live_server, page, make_account):
     _, org = make_account("requester@example.org", "Lab")
     batch = make_batch(app, org, pages=2, per_page=6, versions=("POINTER_ORIGINAL", "NO_POINTER_NO_ORIGINAL"))
-    hit = Hit.get(Hit.batch == batch)
     log_in(page, live_server, "requester@example.org")
 
     page.goto(f"{live_server}/batches/{batch.id}/hits")

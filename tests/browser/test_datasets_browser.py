@@ -1,4 +1,5 @@
-"""A requester's dataset and batch work in real Chromium: uploads, progress polling, inline edits, the builder, lab links.
+"""A requester's dataset and batch work in real Chromium: uploads, progress polling, inline edits, the builder, lab
+links.
 
 Every in-page action must be an HTMX swap: a marker set on ``window`` at the
 start survives only if the page never reloads.

@@ -33,7 +33,8 @@ PLAN = (
 
 
 def manifest(app, media_root: str, base_url: str, folder: Path) -> str:
-    """Images served by the app's own /media/ (signed URLs), listed in a CSV manifest with their sizes (nothing to fetch)."""
+    """Images served by the app's own /media/ (signed URLs), listed in a CSV manifest with their sizes (nothing to
+    fetch)."""
     rows = [("image_id", "url", "class", "role", "width", "height")]
     for n, (image_id, role) in enumerate(PLAN):
         name = image_id.replace("/", "_") + ".png"
@@ -163,7 +164,10 @@ def test_a_requester_runs_a_campaign_end_to_end(app, app_config, live_server, br
     whole = len(path.split())
     points = []
     deadline = time.monotonic() + 20
-    redrawn = lambda: any(n < whole for n in points) and points[-1] == whole
+
+    def redrawn():
+        return any(n < whole for n in points) and points[-1] == whole
+
     while time.monotonic() < deadline and not redrawn():
         points.append(len(page.get_attribute("[data-cell='0'] .path", "points").split()))
         page.wait_for_timeout(20)

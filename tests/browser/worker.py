@@ -77,7 +77,7 @@ def submit(page, next_pageno: int | None) -> None:
 
 
 def flush_until_complete(app, timeout: float = 30.0) -> None:
-    """Run the ingest flush until every submitted page has the chunks it reported (the tracker may still be retrying)."""
+    """Run the ingest flush until every submitted page has the chunks it reported (the tracker may be retrying)."""
     deadline = time.monotonic() + timeout
     with app.app_context():
         while True:

@@ -40,7 +40,7 @@ TABS = (
 def render_tab(
     tab: str, template: str, batch: Batch, partial: str | None = None, status: int = 200, **context
 ) -> Response:
-    """``template`` (which extends ``batch_layout``) as a tab swap or a whole page; ``partial`` for a list's own swap."""
+    """``template`` (which extends ``batch_layout``) as a tab swap or a whole page; ``partial`` for a list's swap."""
     swap = partials.wanted()
     if swap and request.htmx.target == TAB_TARGET:
         layout = "batches/_tab.html"

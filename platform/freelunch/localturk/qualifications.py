@@ -112,5 +112,8 @@ def refused(store: Store, worker_id: str, requirements: list[dict], action: str)
         return "You are blocked from working on this requester's HITs."
     for requirement in requirements:
         if action in guarded_actions(requirement) and not meets(store, worker_id, requirement):
-            return f"You do not meet the qualification requirement {requirement['QualificationTypeId']} ({requirement['Comparator']})."
+            return (
+                f"You do not meet the qualification requirement {requirement['QualificationTypeId']} "
+                f"({requirement['Comparator']})."
+            )
     return None

@@ -1,4 +1,5 @@
-"""The batch page's MTurk tab: what it shows (settings, cost, spend, jobs) gathered in one place for every view that draws it."""
+"""The batch page's MTurk tab: what it shows (settings, cost, spend, jobs) gathered in one place for every view that
+draws it."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""``freelunch mturk balance/publish/expire/extend/delete-finished/rotate-credentials``, on the ``mturk`` group of commands.py.
+"""``freelunch mturk balance/publish/expire/extend/delete-finished/rotate-credentials``, on the ``mturk`` group of
+commands.py.
 
 They run in the foreground with progress on stderr, print a summary, and
 exit non-zero on failure. They honour MTURK_ENDPOINT_URL, MTURK_SANDBOX and

@@ -64,7 +64,8 @@ class ResultsForm(RuleForm):
 
 
 class ExportForm(RuleForm):
-    """Starting an export; the rule (and the results page's decision filter) matter to the labels CSV, which records them."""
+    """Starting an export; the rule (and the results page's decision filter) matter to the labels CSV, which records
+    them."""
 
     decision = SelectField(
         "Decisions", choices=[SelectChoice("", "all")] + [SelectChoice(d, d) for d in DECISIONS], default=""

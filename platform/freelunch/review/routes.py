@@ -14,7 +14,8 @@ from . import bp
 
 @bp.get("/batches/<int:batch_id>/progress")
 def progress_view(batch_id):
-    """HITs, assignments, pages and byproducts done, and throughput: the partial polls itself; a page load gets the Overview tab."""
+    """HITs, assignments, pages and byproducts done, and throughput: the partial polls itself; a page load gets the
+    Overview tab."""
     batch = owned_or_404(Batch, batch_id)
     if not partials.wanted():
         return redirect(url_for("batches.show", batch_id=batch.id))

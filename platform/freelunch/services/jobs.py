@@ -128,7 +128,8 @@ def _put(on: Queue, task: Task, args: tuple, kwargs: dict, meta: dict | None = N
 
 
 def enqueue(task: Task, *args, organization_id: int, scope: str, title: str, **kwargs) -> Job:
-    """Queue ``task(*args, **kwargs)`` for ``organization_id``; ``scope`` names the page that lists it (e.g. "dataset:3")."""
+    """Queue ``task(*args, **kwargs)`` for ``organization_id``; ``scope`` names the page that lists it (e.g.
+    "dataset:3")."""
     job = _put(
         queue(task.queue),
         task,

@@ -78,5 +78,5 @@ def assignment_from_token(token: str | None) -> int | None:
 
 
 def without_worker_id(text: str, raw_worker_id: str | None, anonymous_id: str) -> str:
-    """``text`` (an MTurk error message, say) with a raw WorkerId replaced by its hash, so it can be stored or logged."""
+    """``text`` (an MTurk error message, say) with a raw WorkerId replaced by its hash, to be stored or logged."""
     return text.replace(raw_worker_id, anonymous_id) if raw_worker_id else text

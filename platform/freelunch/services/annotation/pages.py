@@ -201,8 +201,8 @@ def _full(hit: Hit, batch: Batch, besides: int | None = None, handed_on: str | N
         taken = taken.where(
             (Assignment.mturk_assignment_id != handed_on)
             | Assignment.mturk_assignment_id.is_null()
-            | (Assignment.done == True)
-        )  # noqa: E712
+            | (Assignment.done == True)  # noqa: E712  (peewee builds SQL from ==)
+        )
     return taken.count() >= batch.assignments_per_hit
 
 
@@ -279,7 +279,8 @@ def open_link(params) -> Opening:
         and assignment.mturk_hit_id
         and mturk_hit != assignment.mturk_hit_id
     ):
-        # A HIT of more than 9 assignments is published as several MTurk HITs of the same pages (services/mturk/cost.py).
+        # A HIT of more than 9 assignments is published as several MTurk HITs of the same pages
+        # (services/mturk/cost.py).
         raise AnnotationError(409, ALREADY_DONE_MESSAGE)
     if turk_submit_to and not assignment.done and mturk_assignment != assignment.mturk_assignment_id:
         # A worker who returned the HIT and accepted it again has a new MTurk assignment. The one they

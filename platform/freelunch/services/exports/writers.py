@@ -37,11 +37,12 @@ def _counting(rows, total: int, report: Progress, message: str):
 
 
 def write_seed_jsonl(batch: Batch, out: IO[str], params: dict, report: Progress) -> int:
-    n = 0
-    for n, record in enumerate(_counting(seed_format.seed_records(batch), _record_count(batch), report, "records"), 1):
+    written = 0
+    for record in _counting(seed_format.seed_records(batch), _record_count(batch), report, "records"):
         out.write(orjson.dumps(record).decode())  # orjson: json.dumps alone would halve the export's speed
         out.write("\n")
-    return n
+        written += 1
+    return written
 
 
 RECORD_COLUMNS = (
@@ -116,11 +117,12 @@ def write_records_csv(batch: Batch, out: IO[str], params: dict, report: Progress
     writer = spreadsheet.Writer(out)
     writer.writerow(RECORD_COLUMNS)
     role = _Roles(batch)
-    n = 0
-    for n, r in enumerate(_counting(seed_format.seed_records(batch), _record_count(batch), report, "records"), 1):
+    written = 0
+    for r in _counting(seed_format.seed_records(batch), _record_count(batch), report, "records"):
         r["role"] = role(r["classKey"], r["imageID"])
         writer.writerow([cell(r) for cell in RECORD_CELLS])
-    return n
+        written += 1
+    return written
 
 
 LABEL_COLUMNS = (
@@ -177,8 +179,9 @@ def write_labels_csv(batch: Batch, out: IO[str], params: dict, report: Progress)
     label = {"yes": 1, "no": 0, "undecided": ""}
     fitted = _FitLabels(batch)
     rows = (row for row in labels.stream(batch, rule) if decision is None or row.decision == decision)
-    n = 0
-    for n, row in enumerate(_counting(rows, labels.count(batch, rule), report, "labels"), 1):
+    written = 0
+    for row in _counting(rows, labels.count(batch, rule), report, "labels"):
+        written += 1
         writer.writerow(
             (
                 row.image_class.key,
@@ -195,7 +198,7 @@ def write_labels_csv(batch: Batch, out: IO[str], params: dict, report: Progress)
                 *fitted(row.image_class.id, row.image.id),
             )
         )
-    return n
+    return written
 
 
 WORKER_COLUMNS = (

@@ -369,7 +369,8 @@ def _zip_place(name: str) -> tuple[str, str, str]:
 
 
 def media_path(dataset: Dataset, key: str, kind: str) -> str:
-    """Where a stored image lives: under the dataset, named by a hash of its key (stable, not guessable from a listing)."""
+    """Where a stored image lives: under the dataset, named by a hash of its key (stable, not guessable from a
+    listing)."""
     return f"datasets/{dataset.id}/{hashlib.sha256(key.encode()).hexdigest()[:24]}{WEB_FORMATS[kind][0]}"
 
 

@@ -1,6 +1,7 @@
 """Pointer-event ingest behind the WSGI edge (``freelunch.ingest``): Redis stream in, database rows out.
 
 - ``stream``: ``append``, ``request_flush`` (append a checked batch to the Redis stream, once).
-- ``flush``: ``flush``, ``sweep``, ``reclaim``, ``incomplete_pages`` (move batches into PointerChunk rows, exactly once).
+- ``flush``: ``flush``, ``sweep``, ``reclaim``, ``incomplete_pages`` (move batches into PointerChunk rows, exactly
+  once).
 - ``status``: ``status`` (the admins' ingest page: backlog, drain rate, failures).
 """

@@ -293,7 +293,7 @@ def _appender(config: Mapping, shard: int, limits: tuple) -> _GroupAppender:
 def append(
     config: Mapping, assignment_id: int, page: int, tab: int, seq: int, n_events: int, events_json: bytes
 ) -> int:
-    """ACCEPTED or FLUSH_NEEDED when stored, FULL, FLOOD or CLOSED when refused; raises RedisError when Redis is away."""
+    """ACCEPTED or FLUSH_NEEDED when stored, FULL, FLOOD or CLOSED when refused; RedisError when Redis is away."""
     window = int(time.time()) // RATE_WINDOW_S
     limits = (config["INGEST_STREAM_MAX"], config["INGEST_RATE_LIMIT"], RATE_WINDOW_S * 2, GUARD_TTL_S, GRACE_MS)
     shard = shard_of(assignment_id, config["INGEST_SHARDS"])

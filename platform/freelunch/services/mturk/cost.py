@@ -28,7 +28,7 @@ SPLIT_REASON = (
 
 
 def split(assignments: int) -> list[int]:
-    """The MTurk HITs for one of our HITs: as few as possible, each of at most 9 assignments, sizes as even as can be."""
+    """The MTurk HITs for one of our HITs: as few as possible, each of at most 9 assignments, sizes as even as can be"""
     if assignments < 1:
         return []
     parts = -(-assignments // MAX_ASSIGNMENTS_PER_MTURK_HIT)

@@ -29,7 +29,8 @@ class DecisionError(ValueError):
 
 
 def check(row: MTurkAssignment, action: str, feedback: str, now: dt.datetime | None = None) -> str:
-    """The cleaned feedback, or DecisionError: nothing that MTurk would refuse (or a worker would not understand) is sent."""
+    """The cleaned feedback, or DecisionError: nothing that MTurk would refuse (or a worker would not understand) is
+    sent."""
     feedback = " ".join((feedback or "").split())
     if action not in ALLOWED_FROM:
         raise DecisionError("Choose approve, reject or override.")
@@ -59,7 +60,8 @@ def intend(
     user: User | None = None,
     rules: dict | None = None,
 ) -> Decision:
-    """Write the decision before anything is sent; a decision already in flight for the assignment is returned instead."""
+    """Write the decision before anything is sent; a decision already in flight for the assignment is returned
+    instead."""
     pending = in_flight(row)
     if pending is not None:
         return pending

@@ -27,18 +27,24 @@ NO_CREDENTIALS = "Freelunch.NoCredentials"
 UNREACHABLE = "Freelunch.Unreachable"
 INVALID_REQUEST = "Freelunch.InvalidRequest"
 
+UNKNOWN_ACCESS_KEY = "MTurk does not recognise the access key: check the organization's AWS access key id."
+
 # What the requester can do about a code; anything else is reported with MTurk's own message.
 SENTENCES = {
-    INSUFFICIENT_FUNDS: "Your MTurk account's balance is too low for this: add funds in the MTurk requester site, then try again.",
+    INSUFFICIENT_FUNDS: (
+        "Your MTurk account's balance is too low for this: add funds in the MTurk requester site, then try again."
+    ),
     HIT_ALREADY_EXISTS: "MTurk already has this HIT (the request was sent before).",
     INVALID_ASSIGNMENT_STATE: "MTurk no longer allows this for the assignment in its present state.",
-    "UnrecognizedClientException": "MTurk does not recognise the access key: check the organization's AWS access key id.",
-    "InvalidClientTokenId": "MTurk does not recognise the access key: check the organization's AWS access key id.",
+    "UnrecognizedClientException": UNKNOWN_ACCESS_KEY,
+    "InvalidClientTokenId": UNKNOWN_ACCESS_KEY,
     "InvalidSignatureException": "MTurk refused the secret access key: enter the key pair again.",
     "SignatureDoesNotMatch": "MTurk refused the secret access key: enter the key pair again.",
     "AccessDeniedException": "This AWS account may not use MTurk: link it to an MTurk requester account first.",
     "ExpiredTokenException": "The AWS credentials have expired: renew them.",
-    "ThrottlingException": "MTurk is throttling requests and kept refusing after several retries: try again in a minute.",
+    "ThrottlingException": (
+        "MTurk is throttling requests and kept refusing after several retries: try again in a minute."
+    ),
     "ServiceFault": "MTurk had an internal problem: try again in a few minutes.",
 }
 

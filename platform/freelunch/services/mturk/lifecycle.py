@@ -87,7 +87,7 @@ def expire(batch: Batch, mturk=None, progress: Callable[[float, str], None] | No
 
 
 def delete_finished(batch: Batch, mturk=None) -> Outcome:
-    """DeleteHIT for each HIT MTurk calls Reviewable with nothing pending; the others are left and counted as skipped."""
+    """DeleteHIT for each HIT MTurk calls Reviewable with nothing pending; the others are left, counted as skipped."""
     mturk = _client(batch, mturk)
     outcome = Outcome()
     for row in _live(batch):
@@ -273,7 +273,8 @@ def _held(rows: list[MTurkHit], reward: Decimal) -> Decimal:
 
 
 def spend(batch: Batch) -> Spend:
-    """What creation charged and still holds, and what approved assignments (as MTurk last listed them) and paid bonuses cost."""
+    """What creation charged and still holds, and what approved assignments (as MTurk last listed them) and paid
+    bonuses cost."""
     reward = Decimal(batch.reward)
     rows = list(MTurkHit.select().where(MTurkHit.batch == batch, MTurkHit.state != "intended"))
     sizes = [r.max_assignments for r in rows]

@@ -205,7 +205,8 @@ def _record(intent: MTurkHit, remote: dict) -> None:
 
 
 def scan(mturk, batch: Batch) -> dict[str, dict]:
-    """Every MTurk HIT of the account that belongs to the batch, by RequesterAnnotation (our token): one ListHITs pass."""
+    """Every MTurk HIT of the account that belongs to the batch, by RequesterAnnotation (our token): one ListHITs
+    pass."""
     prefix = token_prefix(batch.organization_id, batch.id)
     found: dict[str, dict] = {}
     params: dict = {"MaxResults": 100}

@@ -138,7 +138,8 @@ def fit(
     else:
         q = np.nan_to_num(frequency, nan=0.5).astype(float)
     iterations, sens, spec, prior = 0, None, None, None
-    for iterations in range(1, max_iterations + 1):
+    while iterations < max_iterations:
+        iterations += 1
         sens, spec = _rates(votes, q, rate_prior)
         prior = _class_prior(votes, q, known)
         new_q = posterior(votes, sens, spec, prior, known)

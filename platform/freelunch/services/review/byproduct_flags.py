@@ -201,14 +201,3 @@ def report(all_votes: list[Vote], selected_only: bool = False) -> list[FlagRow]:
             FlagRow(flag, len(flagged), sum(v.wrong for v in flagged), len(unflagged), sum(v.wrong for v in unflagged))
         )
     return rows
-
-
-def per_worker(all_votes: list[Vote]) -> dict[str, dict[str, float]]:
-    """Per worker, the share of their records carrying each flag."""
-    totals: dict[str, int] = defaultdict(int)
-    counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for vote in all_votes:
-        totals[vote.worker_id] += 1
-        for flag in vote.flags:
-            counts[vote.worker_id][flag] += 1
-    return {w: {f: counts[w][f] / n for f in FLAGS} for w, n in totals.items()}

@@ -48,10 +48,6 @@ class Loaded:
     worker_ids: list[str]  # per worker index: anonymised worker id
 
 
-def _item_keys(class_ids: np.ndarray, image_ids: np.ndarray) -> np.ndarray:
-    return class_ids.astype(np.int64) * ITEM_SHIFT + image_ids.astype(np.int64)
-
-
 def load_votes(batch_ids: list[int]) -> Loaded:
     """Every vote of the batches (a batch and the rounds before it), brought up to date first."""
     refresh(Assignment.hit.in_(Hit.select(Hit.id).where(Hit.batch.in_(batch_ids))))

@@ -4,7 +4,8 @@ Selection frequency is ImageNetV2's: of the assignments that were shown the
 image for the class, the share that selected it. It is read from the votes
 (services/review/tallies.py, which ``summary``, ``page``, ``stream`` and
 ``excluded_workers`` bring up to date first), where an image a worker saw twice
-(a control repeated on two pages) is one vote, selected if either record was. Workers whose control accuracy in the batch falls below the
+(a control repeated on two pages) is one vote, selected if either record was. Workers whose control accuracy in the
+batch falls below the
 requester's bar are left out; workers without control answers cannot be judged
 and stay in. A decision needs at least ``min_annotations`` assignments; then an
 image is a "yes" when its frequency reaches the threshold.

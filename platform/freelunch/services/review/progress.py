@@ -74,7 +74,8 @@ class BatchProgress:
 
 
 def phase(state: str, assignments_target: int, assignments_started: int, assignments_done: int) -> str:
-    """The state a requester reads: a ready or published batch is "annotating" once workers started, "complete" when done."""
+    """The state a requester reads: a ready or published batch is "annotating" once workers started, "complete" when
+    done."""
     if state not in ("ready", "published"):
         return state
     if assignments_target and assignments_done >= assignments_target:

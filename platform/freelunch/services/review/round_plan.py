@@ -26,7 +26,6 @@ import numpy as np
 from ...db import database
 from ...models import Batch, Candidate, Hit, HitPage, ImageClass, ImageLabel, LabelFit, WorkerEstimate
 from . import rounds
-from .fits import rounds_of
 
 
 class PlanError(ValueError):
@@ -196,8 +195,3 @@ def _controls(batch: Batch, class_id: int, slots: int, rng: random.Random) -> li
     rest = [i for i in by_role["positive"] + by_role["negative"] if i not in chosen]
     rng.shuffle(rest)
     return chosen + rest[: max(0, slots - len(chosen))]
-
-
-def earlier_rounds(batch: Batch) -> list[int]:
-    """The ids of the rounds before ``batch``."""
-    return rounds_of(batch)[:-1]

@@ -2,7 +2,8 @@
 
 After each round the model is refitted; an image is *open* while neither
 P(yes) has reached the target precision nor P(no) its (lower) bar
-(``aggregation.no_confidence``) and it has fewer votes than the cap. Each open image is asked again, ``step`` votes at most per round,
+(``aggregation.no_confidence``) and it has fewer votes than the cap. Each open image is asked again, ``step`` votes at
+most per round,
 as many as a typical worker's votes would take to reach the target if they
 all agreed with the current leaning (at least one). Open images are pooled by
 class into pages; a page's images all get its number of assignments, so

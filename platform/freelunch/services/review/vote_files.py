@@ -203,15 +203,16 @@ def write_csv(path: str, header: tuple[str, ...], rows: Iterable[tuple]) -> int:
     """Write rows to ``path`` through a temporary file renamed into place; returns the rows written."""
     target = Path(path)
     handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent or ".")
-    n = 0
+    written = 0
     try:
         with os.fdopen(handle, "w", newline="", encoding="utf-8") as out:
             writer = spreadsheet.Writer(out)
             writer.writerow(header)
-            for n, row in enumerate(rows, 1):
+            for row in rows:
                 writer.writerow(row)
+                written += 1
         os.replace(temporary, target)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
-    return n
+    return written
