@@ -57,7 +57,8 @@ class Organization(BaseModel):
     name = CharField(max_length=120)
     created_at = DateTimeField(default=utcnow)
     storage_quota_mb = IntegerField(null=True)  # media storage allowed; null: STORAGE_QUOTA_MB
-    # What MTurk calls may spend in a UTC day (rewards, bonuses, fees); null: MTURK_DAILY_LIMIT (services/mturk/budget.py)
+    # What MTurk calls may spend in a UTC day (rewards, bonuses, fees);
+    # null: MTURK_DAILY_LIMIT (services/mturk/budget.py)
     mturk_daily_limit = DecimalField(max_digits=10, decimal_places=2, null=True)
     # The lowest hourly pay the organization means to offer; null: FAIR_PAY_FLOOR (services/mturk/fairpay.py)
     hourly_pay_floor = DecimalField(max_digits=6, decimal_places=2, null=True)
@@ -537,9 +538,10 @@ class MTurkAccount(TenantModel):
 
 
 class ServerAccountGrant(TenantModel):
-    """A site admin let an organization with no key pair of its own use the server's MTurk account (services/mturk/access.py).
+    """A site admin let an organization with no key pair of its own use the server's MTurk account.
 
-    A grant in force has no ``revoked_at``; revoked grants stay as the record of who allowed what, when.
+    A grant in force (services/mturk/access.py) has no ``revoked_at``; revoked grants stay as the record of who
+    allowed what, when.
     """
 
     granted_by = CharField(max_length=254)  # the admin's email, or "command line (<unix user>)"
