@@ -116,23 +116,33 @@ def in_rounds(
     first: int = rounds.DEFAULT_FIRST_ROUND,
     cap: int = FIXED_VOTES,
     step: int = rounds.DEFAULT_STEP,
+    scores: np.ndarray | None = None,
+    lean_first: bool = False,
+    name: str = "rounds DS",
 ) -> Outcome:
-    """Round 1: every candidate ``first`` votes; then refit, re-pool the open ones by class, until none is open."""
+    """Round 1: every candidate ``first`` votes; then refit, re-pool the open ones by class, until none is open.
+
+    With a model's ``scores`` every fit takes its prior from them, and with ``lean_first`` round 1 asks one
+    vote of the images the model (calibrated on the controls) is sure about: the code that
+    ``freelunch labels next-round --scores`` runs."""
     world = make_world(seed)
-    classes = range(world.item_class.max() + 1)
-    for c in classes:
-        for items in first_pages(world, c):
-            world.show(c, items, first, fill=PAGE_CANDIDATES - len(items))
+    if scores is not None and lean_first:
+        asked, _ = rounds.first_round(scores, world.item_class, world.gold, target, first)
+        ask_again(world, asked)
+    else:
+        for c in range(world.item_class.max() + 1):
+            for items in first_pages(world, c):
+                world.show(c, items, first, fill=PAGE_CANDIDATES - len(items))
     n_rounds = 1
     while True:
         v = votes_of(world)
-        fitted = aggregation.fit(v, "ds")
+        fitted = aggregation.fit(v, "ds", scores=scores)
         if not ask_again(world, rounds.next_round(fitted, world.gold, target, cap, step)):
             break
         n_rounds += 1
     n = world.n_candidates
     return Outcome(
-        f"rounds DS {target}",
+        f"{name} {target}",
         aggregation.decide(fitted.p_yes, target)[:n],
         candidate_votes(world),
         world.paid_pages,

@@ -148,3 +148,35 @@ def first_pages(world: World, c: int) -> list[np.ndarray]:
     """A class's candidates cut into pages of 42 (the last one may be short)."""
     items = world.candidates_of(c)
     return [items[i : i + PAGE_CANDIDATES] for i in range(0, len(items), PAGE_CANDIDATES)]
+
+
+def auc(scores: np.ndarray, truth: np.ndarray) -> float:
+    """The chance a random positive scores above a random negative (ties count half)."""
+    order = np.argsort(scores, kind="stable")
+    ranks = np.empty(len(scores))
+    ranks[order] = np.arange(1, len(scores) + 1)
+    _, inverse, counts = np.unique(scores, return_inverse=True, return_counts=True)
+    ranks = np.bincount(inverse, ranks)[inverse] / counts[inverse]  # ties share their mean rank
+    n_pos, n_neg = truth.sum(), (~truth).sum()
+    return float((ranks[truth].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def model_scores(world: World, target_auc: float, seed: int = 1) -> tuple[np.ndarray, float]:
+    """A model's scores for every item, a clarity-dependent signal of the truth: score = ±d/2 × clarity
+    + N(0, 1) (+ for positives), so the images that puzzle workers puzzle the model too. ``d`` is found by
+    bisection so that the candidates' AUC is ``target_auc`` (0.5: random scores). Returns the scores and
+    the AUC they reach. Drawn from their own generator, so the world's votes are the same with or without.
+    """
+    noise = np.random.default_rng(seed).standard_normal(world.n_items)
+    sign = np.where(world.truth, 0.5, -0.5) * world.clarity
+    candidates = slice(0, world.n_candidates)
+    truth = world.truth[candidates]
+    low, high = 0.0, 20.0
+    for _ in range(50):
+        d = (low + high) / 2
+        if auc((d * sign + noise)[candidates], truth) < target_auc:
+            low = d
+        else:
+            high = d
+    scores = d * sign + noise
+    return scores, auc(scores[candidates], truth)

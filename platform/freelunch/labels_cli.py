@@ -7,10 +7,11 @@ platform) can be aggregated the way the dashboard does (docs/review.md).
 from __future__ import annotations
 
 import click
+import numpy as np
 from flask.cli import AppGroup
 
 from .services.review import aggregation, rounds
-from .services.review.vote_files import VoteFileError, read_votes, write_csv
+from .services.review.vote_files import VoteFileError, read_scores, read_votes, write_csv
 
 LABEL_COLUMNS = ("image", "class", "n_votes", "p_yes", "decision")
 OPEN_COLUMNS = ("image", "class", "more_votes")
@@ -28,6 +29,39 @@ def _read(votes_path: str, gold_path: str | None):
     for warning in table.warnings:
         click.echo(f"Warning: {warning}", err=True)
     return table
+
+
+def _scores(scores_path: str | None, table):
+    """The model's score per item (nan where none), or None without --scores."""
+    if not scores_path:
+        return None
+    try:
+        scores, unmatched = read_scores(scores_path, table)
+    except VoteFileError as error:
+        raise click.ClickException(str(error)) from error
+    candidates = table.votes.gold == aggregation.UNKNOWN
+    scored = int((candidates & ~np.isnan(scores)).sum())
+    click.echo(
+        f"Scores for {scored} of {int(candidates.sum())} images to label"
+        + (f"; {unmatched} rows name images nobody voted on (ignored)." if unmatched else "."),
+        err=True,
+    )
+    return scores
+
+
+def _say_calibration(fitted) -> None:
+    calibration = fitted.calibration
+    if calibration is None:
+        return
+    slope = f"slope {calibration.pooled_slope:.2f} ± {calibration.pooled_se:.2f} per logit of rank"
+    if calibration.trusted:
+        click.echo(f"Model scores used as each image's prior ({slope}).", err=True)
+    else:
+        click.echo(
+            f"Model scores not used: the votes do not show them to predict the labels ({slope}); "
+            "every image keeps its class's prior.",
+            err=True,
+        )
 
 
 def _write(path: str, header, rows) -> int:
@@ -49,6 +83,13 @@ GOLD = click.option(
     "gold_path",
     type=click.Path(dir_okay=False),
     help="CSV image,class,label (0/1): the controls, known labels that calibrate the workers.",
+)
+SCORES = click.option(
+    "--scores",
+    "scores_path",
+    type=click.Path(dir_okay=False),
+    help="CSV image,class,score: a model's scores (any number, higher = more likely shows the class), "
+    "calibrated on the votes and used as each image's prior (Dawid–Skene only).",
 )
 OUTPUT = click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="File to write.")
 
@@ -77,14 +118,18 @@ OUTPUT = click.option("-o", "--output", required=True, type=click.Path(dir_okay=
     show_default=True,
     help="mv: yes once this share of the votes selected the image.",
 )
+@SCORES
 @OUTPUT
-def aggregate(votes_path, gold_path, model, target_precision, threshold, output):
+def aggregate(votes_path, gold_path, model, target_precision, threshold, scores_path, output):
     """Write labels.csv: image,class,n_votes,p_yes,decision (yes, no or open) per image and class.
 
     Images of known label (in --gold) are listed with that label.
     """
     table = _read(votes_path, gold_path)
-    fitted = aggregation.fit(table.votes, model)
+    if scores_path and model != "ds":
+        raise click.ClickException("--scores is read by Dawid–Skene (--model ds) only.")
+    fitted = aggregation.fit(table.votes, model, scores=_scores(scores_path, table))
+    _say_calibration(fitted)
     if model == "mv":
         decisions = aggregation.decide_frequency(fitted.n_selected, fitted.n_votes, threshold)
     else:
@@ -122,11 +167,16 @@ def aggregate(votes_path, gold_path, model, target_precision, threshold, output)
     show_default=True,
     help="At most this many more votes per image in one round.",
 )
+@SCORES
 @OUTPUT
-def next_round(votes_path, gold_path, target_precision, max_votes, step, output):
-    """Write open.csv: image,class,more_votes for every image not yet at the target and under the cap."""
+def next_round(votes_path, gold_path, target_precision, max_votes, step, scores_path, output):
+    """Write open.csv: image,class,more_votes for every image not yet at the target and under the cap.
+
+    With --scores, an image whose prior and votes together reach the target is not asked again."""
     table = _read(votes_path, gold_path)
-    fitted = aggregation.fit(table.votes, "ds")
+    scores = _scores(scores_path, table)
+    fitted = aggregation.fit(table.votes, "ds", scores=scores)
+    _say_calibration(fitted)
     more = rounds.next_round(fitted, table.votes.gold, target_precision, max_votes, step)
     rows = ((image, class_, int(m)) for (image, class_), m in zip(table.items, more) if m > 0)
     n = _write(output, OPEN_COLUMNS, rows)
@@ -135,6 +185,11 @@ def next_round(votes_path, gold_path, target_precision, max_votes, step, output)
         f"(target precision {target_precision}, cap {max_votes}).",
         err=True,
     )
+    if scores is not None:
+        without = rounds.next_round(
+            aggregation.fit(table.votes, "ds"), table.votes.gold, target_precision, max_votes, step
+        )
+        click.echo(f"Without the scores: {int((without > 0).sum())} images, {int(without.sum())} more votes.", err=True)
 
 
 @labels.command("flags")

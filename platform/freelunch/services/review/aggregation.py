@@ -27,6 +27,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import prior as model_prior
+
 MODELS = ("ds", "mv")
 UNKNOWN = -1  # gold value of an item whose label is not known
 RATE_FLOOR = 1e-3  # no worker is certain: keeps every log finite
@@ -78,6 +80,7 @@ class Fit:
     worker_selected: np.ndarray  # per worker
     class_prior: np.ndarray  # per class
     iterations: int = 0
+    calibration: model_prior.Calibration | None = None  # how the model's scores were read, when given
 
     def decisions(self, target: float) -> np.ndarray:
         """'yes' / 'no' / 'open' per item: decided once P(yes) or P(no) reaches the target."""
@@ -114,8 +117,12 @@ def fit(
     max_iterations: int = 100,
     tolerance: float = 1e-5,
     rate_prior: tuple[float, float] = RATE_PRIOR,
+    scores: np.ndarray | None = None,
 ) -> Fit:
-    """Fit ``model`` ("ds" or "mv") to the votes; ``rate_prior`` are the rates' Beta pseudo-counts."""
+    """Fit ``model`` ("ds" or "mv") to the votes; ``rate_prior`` are the rates' Beta pseudo-counts.
+
+    ``scores`` (per item, nan where none) are a model's: Dawid–Skene then takes each scored candidate's
+    prior from them, calibrated inside EM (services/review/prior.py); selection frequency ignores them."""
     if model not in MODELS:
         raise ValueError(f"unknown model {model!r}; one of {', '.join(MODELS)}")
     n_votes = np.bincount(votes.item, minlength=votes.n_items)
@@ -137,18 +144,24 @@ def fit(
         q = posterior(votes, sens, spec, _class_prior(votes, np.nan_to_num(frequency, nan=0.5), known), known)
     else:
         q = np.nan_to_num(frequency, nan=0.5).astype(float)
-    iterations, sens, spec, prior = 0, None, None, None
+    z = None if scores is None else model_prior.standardize(scores, votes.item_class, known)
+    iterations, sens, spec, prior, calibration, item_prior = 0, None, None, None, None, None
     while iterations < max_iterations:
         iterations += 1
         sens, spec = _rates(votes, q, rate_prior)
         prior = _class_prior(votes, q, known)
-        new_q = posterior(votes, sens, spec, prior, known)
+        if z is not None:
+            calibration = model_prior.calibrate(z, q, votes.item_class, votes.n_classes, ~known, calibration)
+            item_prior = calibration.log_odds(z, votes.item_class)
+        new_q = posterior(votes, sens, spec, prior, known, item_prior)
         change = float(np.max(np.abs(new_q - q))) if len(q) else 0.0
         q = new_q
         if change < tolerance:
             break
     # the rates and priors that gave these posteriors (at convergence, those the posteriors give)
-    return _result("ds", votes, q, n_votes, n_selected, sens, spec, prior, iterations)
+    result = _result("ds", votes, q, n_votes, n_selected, sens, spec, prior, iterations)
+    result.calibration = calibration
+    return result
 
 
 def _rates(votes: Votes, q: np.ndarray, prior: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
@@ -182,9 +195,16 @@ def _class_prior(votes: Votes, q: np.ndarray, known: np.ndarray) -> np.ndarray:
     return (yes + a) / (total + a + b)
 
 
-def posterior(votes: Votes, sens: np.ndarray, spec: np.ndarray, prior: np.ndarray, known: np.ndarray) -> np.ndarray:
-    """P(yes) per item (the E-step): the class prior's log-odds plus each vote's log-likelihood ratio;
-    items of known label keep it."""
+def posterior(
+    votes: Votes,
+    sens: np.ndarray,
+    spec: np.ndarray,
+    prior: np.ndarray,
+    known: np.ndarray,
+    item_prior: np.ndarray | None = None,
+) -> np.ndarray:
+    """P(yes) per item (the E-step): the prior's log-odds plus each vote's log-likelihood ratio; items of
+    known label keep it. The prior is the class's, or ``item_prior``'s log-odds where that is not nan."""
     sens = np.clip(sens, RATE_FLOOR, 1 - RATE_FLOOR)
     spec = np.clip(spec, RATE_FLOOR, 1 - RATE_FLOOR)
     llr_selected = np.log(sens) - np.log1p(-spec)
@@ -192,6 +212,8 @@ def posterior(votes: Votes, sens: np.ndarray, spec: np.ndarray, prior: np.ndarra
     per_vote = np.where(votes.selected, llr_selected[votes.worker], llr_unselected[votes.worker])
     prior = np.clip(prior, RATE_FLOOR, 1 - RATE_FLOOR)
     log_odds = np.log(prior / (1 - prior))[votes.item_class]
+    if item_prior is not None:
+        log_odds = np.where(np.isnan(item_prior), log_odds, item_prior)
     log_odds = log_odds + np.bincount(votes.item, weights=per_vote, minlength=votes.n_items)
     q = 1 / (1 + np.exp(-np.clip(log_odds, -700, 700)))
     return np.where(known, votes.gold, q).astype(float)

@@ -17,12 +17,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import prior as model_prior
 from .aggregation import UNKNOWN, Fit, log_likelihood_ratios, no_confidence
 
 DEFAULT_FIRST_ROUND = 2  # k0: votes every image gets in round 1
 DEFAULT_STEP = 2  # at most this many more votes per image per round
 DEFAULT_MAX_VOTES = 10
 DEFAULT_TARGET = 0.99  # the target precision of the yes labels
+# how far one vote moves an image's log-odds before any vote tells the crowd's rates: a worker right 85 % of
+# the time, each way (log(0.85 / 0.15))
+FIRST_ROUND_STRENGTH = 1.73
 
 
 def typical_strength(sensitivity: np.ndarray, specificity: np.ndarray, weights: np.ndarray) -> float:
@@ -48,13 +52,7 @@ def more_votes(
     strength: float = 1.0,
 ) -> np.ndarray:
     """Per item, how many more votes to ask for in the next round (0: decided, known, or at the cap)."""
-    p = np.clip(p_yes, 1e-12, 1 - 1e-12)
-    log_odds = np.log(p) - np.log1p(-p)
-    target_no = no_confidence(target)
-    goal_yes = np.log(target) - np.log1p(-target)
-    goal_no = np.log(target_no) - np.log1p(-target_no)
-    # the distance to the nearer of the two goals, in the direction the item leans
-    gap = np.where(log_odds >= 0, goal_yes - log_odds, goal_no + log_odds)
+    gap = _gap(p_yes, target)
     room = max_votes - n_votes
     need = np.ceil(gap / max(strength, 1e-6))
     # Two votes only where even two agreeing ones would not reach the goal: no vote is spent past it
@@ -63,6 +61,16 @@ def more_votes(
     more = np.minimum(more, room)
     is_open = (gap > 0) & ~known & (room > 0)
     return np.where(is_open, more, 0).astype(np.int64)
+
+
+def _gap(p_yes: np.ndarray, target: float) -> np.ndarray:
+    """Per item, the log-odds still missing to the nearer of the two goals, in the direction it leans."""
+    p = np.clip(p_yes, 1e-12, 1 - 1e-12)
+    log_odds = np.log(p) - np.log1p(-p)
+    target_no = no_confidence(target)
+    goal_yes = np.log(target) - np.log1p(-target)
+    goal_no = np.log(target_no) - np.log1p(-target_no)
+    return np.where(log_odds >= 0, goal_yes - log_odds, goal_no + log_odds)
 
 
 def next_round(
@@ -125,3 +133,27 @@ def plan(item_class: np.ndarray, more: np.ndarray, page_size: int) -> Plan:
                 Page(int(classes[start]), [int(i) for i in chunk], int(more[chunk].max()), page_size - len(chunk))
             )
     return out
+
+
+def first_round(
+    scores: np.ndarray,
+    item_class: np.ndarray,
+    gold: np.ndarray,
+    target: float,
+    first: int = DEFAULT_FIRST_ROUND,
+    strength: float = FIRST_ROUND_STRENGTH,
+) -> tuple[np.ndarray, model_prior.Calibration]:
+    """Votes per candidate in round 1 when a model's scores are at hand: ``first`` each, but fewer for an
+    image whose prior (the model calibrated on the controls) needs fewer agreeing votes to reach the target.
+
+    Never none: a label always rests on at least one vote. A model the controls do not show to be better
+    than chance (random, inverted) leaves every image at ``first``.
+    """
+    n_classes = int(item_class.max()) + 1 if len(item_class) else 0
+    calibration = model_prior.on_controls(scores, item_class, gold, n_classes)
+    z = model_prior.standardize(scores, item_class, gold != UNKNOWN)
+    log_odds = calibration.log_odds(z, item_class)
+    p = 1 / (1 + np.exp(-np.nan_to_num(log_odds, nan=0.0)))
+    # as in every later round: one vote fewer than the agreeing votes the goal needs, the refit telling the rest
+    asked = np.maximum(more_votes(p, np.zeros(len(p), np.int64), gold != UNKNOWN, target, first, first, strength), 1)
+    return np.where(gold != UNKNOWN, 0, asked).astype(np.int64), calibration

@@ -35,6 +35,7 @@ from .aggregation import UNKNOWN, Votes
 
 VOTE_COLUMNS = ("image", "class", "worker", "selected")
 GOLD_COLUMNS = ("image", "class", "label")
+SCORE_COLUMNS = ("image", "class", "score")
 BINARY = {"0": False, "1": True}
 
 
@@ -197,6 +198,36 @@ def _repeated_votes(path, repeated, gold, items, workers, lines, n_votes) -> tup
             "known label tells how they answer)."
         )
     return keep, warnings
+
+
+def read_scores(path: str, table: VoteTable) -> tuple[np.ndarray, int]:
+    """Read scores.csv (image,class,score: any finite real number, higher = more likely shows the class).
+
+    Returns the score per item of ``table`` (nan where none) and how many rows named an image and class
+    nobody voted on (ignored: nothing to label there)."""
+    index = {key: i for i, key in enumerate(table.items)}
+    scores = np.full(len(table.items), np.nan)
+    given: dict[int, tuple[int, float]] = {}
+    unmatched = 0
+    for line, (image, class_, value) in _rows(path, SCORE_COLUMNS):
+        _named(path, line, {"image": image, "class": class_})
+        try:
+            score = float(value)
+        except ValueError:
+            score = float("nan")
+        if not np.isfinite(score):
+            raise VoteFileError(path, line, f"score is {value!r}; it must be a finite number.")
+        i = index.get((image, class_))
+        if i is None:
+            unmatched += 1
+            continue
+        if i in given and given[i][1] != score:
+            raise VoteFileError(
+                path, line, f"image {image!r} for class {class_!r} has score {given[i][1]:g} on line {given[i][0]}."
+            )
+        given[i] = (line, score)
+        scores[i] = score
+    return scores, unmatched
 
 
 def write_csv(path: str, header: tuple[str, ...], rows: Iterable[tuple]) -> int:
