@@ -15,7 +15,8 @@ def test_signup_creates_organization_and_owner_with_hashed_password(client):
             "csrf_token": token,
         },
     )
-    assert response.status_code == 302
+    assert response.status_code == 302 and response.headers["Location"].startswith("/login")
+    login(client, "ann@example.org", "s3cret-pass")
     user = User.get(User.email == "ann@example.org")
     assert user.password_hash != "s3cret-pass" and "s3cret-pass" not in user.password_hash
     membership = Membership.get(Membership.user == user)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import threading
 import time
 
@@ -224,6 +225,44 @@ def test_sign_up_is_limited_per_address(client, app):
         for n in range(6)
     ]
     assert answers == [200] * 5 + [429]
+
+
+def _sign_up(client, email: str, organization: str = "Lab"):
+    return client.post(
+        "/signup",
+        data={
+            "csrf_token": csrf_token(client),
+            "email": email,
+            "organization": organization,
+            "password": "correct horse battery",
+            "confirm": "correct horse battery",
+        },
+        follow_redirects=True,
+    )
+
+
+def test_sign_up_answers_the_same_whether_or_not_the_email_has_an_account(app, make_account):
+    app.config["OPEN_SIGNUP"] = True
+    make_account("taken@example.org")
+    new = _sign_up(app.test_client(), "fresh@example.org").get_data(as_text=True)
+    taken = _sign_up(app.test_client(), "taken@example.org").get_data(as_text=True)
+    per_request = re.compile(r"[\w.-]{60,}")  # CSRF tokens and nonces differ per request
+    assert per_request.sub("", new.replace("fresh@example.org", "EMAIL")) == per_request.sub(
+        "", taken.replace("taken@example.org", "EMAIL")
+    )
+    assert "already exists" not in taken
+    assert Membership.select().join(User).where(User.email == "taken@example.org").count() == 1  # nothing changed
+
+
+def test_the_owner_of_an_email_hears_of_a_sign_up_attempt_at_their_next_login(app, client, make_account):
+    app.config["OPEN_SIGNUP"] = True
+    make_account("taken@example.org")
+    _sign_up(app.test_client(), "taken@example.org")
+    page = login(client, "taken@example.org")
+    assert "Someone tried to sign up with your email" in client.get(page.headers["Location"]).get_data(as_text=True)
+    client.post("/logout", data={"csrf_token": csrf_token(client)})
+    page = login(client, "taken@example.org")
+    assert "Someone tried" not in client.get(page.headers["Location"]).get_data(as_text=True)  # told once
 
 
 def test_an_unknown_email_costs_one_password_hash_like_a_known_one(app, make_account, monkeypatch):

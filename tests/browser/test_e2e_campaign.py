@@ -70,6 +70,9 @@ def test_a_requester_runs_a_campaign_end_to_end(app, app_config, live_server, br
     page.fill("input[name=password]", "tench study passphrase")
     page.fill("input[name=confirm]", "tench study passphrase")
     page.click("button:has-text('Sign up')")
+    page.wait_for_selector("h1:has-text('Log in')")  # sign-up never says whether the email had an account
+    page.fill("input[name=password]", "tench study passphrase")
+    page.click("button:has-text('Log in')")
     page.wait_for_selector("text=ada@example.org")
 
     # A dataset with the ImageNetV2 classes and a manifest of images.

@@ -11,6 +11,7 @@ from ..services.accounts.users import (
     end_sessions,
     sign_up,
     sign_up_with_invite,
+    take_sign_up_notice,
     usable_invite,
 )
 from ..services.accounts.users import (
@@ -49,11 +50,20 @@ def login():
     if current_user.is_authenticated:
         return redirect(url_for("home.index"))
     form = LoginForm()
+    if request.method == "GET" and not form.email.data:
+        form.email.data = request.args.get("email", "")[:254]
     if form.validate_on_submit():
         user = authenticate(form.email.data, form.password.data)
         if user:
             start_session(user)
             session.pop("org_id", None)
+            attempted = take_sign_up_notice(user)
+            if attempted:
+                flash(
+                    f"Someone tried to sign up with your email on {attempted}. Nothing changed; "
+                    "if it was not you, no action is needed.",
+                    "info",
+                )
             response = redirect(safe_next(request.args.get("next"), url_for("home.index")))
             return limits.remember_browser(response, user.email)
         form.password.errors.append("Wrong email or password.")
@@ -67,14 +77,15 @@ def signup():
         abort(404)
     form = SignupForm()
     if form.validate_on_submit():
-        try:
-            user = sign_up(form.email.data, form.password.data, form.organization.data, form.name.data)
-        except AccountError as error:
-            form.email.errors.append(str(error))
-        else:
-            start_session(user)
-            flash(f"Welcome to Freelunch. {form.organization.data} is ready.", "success")
-            return redirect(url_for("home.index"))
+        # One answer whether or not the email had an account, so sign-up never tells (issue 18): the new
+        # user logs in with the password they just chose; an existing one hears of it at their next login.
+        sign_up(form.email.data, form.password.data, form.organization.data, form.name.data)
+        flash(
+            "Thank you. If this email was new, your account and organization are ready: log in with the password "
+            "you chose. If it already had an account, nothing changed: log in with that account's password.",
+            "success",
+        )
+        return redirect(url_for("auth.login", email=form.email.data))
     return render_template("auth/signup.html", form=form)
 
 

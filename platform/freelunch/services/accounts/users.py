@@ -6,6 +6,7 @@ from werkzeug.security import generate_password_hash
 
 from ...db import database, write_transaction
 from ...models import Invite, Membership, Organization, User, utcnow
+from ...queues import redis_connection
 from . import passwords
 
 
@@ -26,13 +27,42 @@ def create_user(email: str, password: str, name: str = "", is_admin: bool = Fals
     )
 
 
-def sign_up(email: str, password: str, organization_name: str, name: str = "") -> User:
-    """A new user and a new organization that the user owns."""
+def sign_up(email: str, password: str, organization_name: str, name: str = "") -> User | None:
+    """A new user and a new organization that the user owns; None, and nothing changed, when the email has an account.
+
+    The caller answers both the same way, so sign-up never tells whether an
+    email has an account; the account's owner learns of the attempt at their
+    next login (``note_sign_up_attempt``). Both ways hash a password, so they
+    take the same time.
+    """
+    existing = User.get_or_none(User.email == normalise_email(email))
+    if existing is not None:
+        generate_password_hash(password)
+        note_sign_up_attempt(existing)
+        return None
     with database.atomic():
         user = create_user(email, password, name)
         organization = Organization.create(name=organization_name.strip())
         Membership.create(user=user, organization=organization, role="owner")
     return user
+
+
+SIGN_UP_NOTICE_DAYS = 30
+
+
+def _notice_key(user: User) -> str:
+    return f"freelunch:signup-attempt:{user.id}"
+
+
+def note_sign_up_attempt(user: User) -> None:
+    """Remember, for the account's next login, that someone tried to sign up with its email."""
+    redis_connection().set(_notice_key(user), utcnow().strftime("%Y-%m-%d %H:%M UTC"), ex=SIGN_UP_NOTICE_DAYS * 86400)
+
+
+def take_sign_up_notice(user: User) -> str | None:
+    """When someone last tried to sign up with the user's email (shown once, at login), or None."""
+    when = redis_connection().getdel(_notice_key(user))
+    return when.decode() if when else None
 
 
 def authenticate(email: str, password: str) -> User | None:
