@@ -105,7 +105,10 @@ class LocalMTurk:
         return self.page(f"/worker/assignments/{assignment_id}/return", {}, worker_id)
 
     def submit(self, assignment_id: str, as_worker: str | None = None, **fields: str | list[str]) -> WorkerPage:
-        """POST a form to /mturk/externalSubmit, as an ExternalQuestion page does (signed in as ``as_worker``)."""
+        """POST a form to /mturk/externalSubmit, as an ExternalQuestion page does, signed in as ``as_worker``
+        (by default the assignment's holder, as in that worker's browser)."""
+        if as_worker is None and assignment_id in self.store.assignments:
+            as_worker = self.store.assignments[assignment_id].worker_id
         return self.page("/mturk/externalSubmit", {"assignmentId": assignment_id, **fields}, as_worker)
 
 

@@ -307,6 +307,22 @@ def test_a_returned_assignment_id_is_handed_to_the_next_worker(local_mturk, mtur
     ]
 
 
+def test_nobody_submits_another_workers_assignment(local_mturk, mturk):
+    hit = make_hit(mturk, max_assignments=2)
+    theirs = local_mturk.accept(hit["HITId"], "AWORKERONE")
+    local_mturk.accept(hit["HITId"], "AWORKERTWO")
+    refused = local_mturk.page("/mturk/externalSubmit", {"assignmentId": theirs, "done": "x"})  # no cookie
+    assert refused.status == 403 and "not yours" in refused.html
+    assert local_mturk.submit(theirs, as_worker="AWORKERTWO", done="x").status == 403
+    assert local_mturk.store.assignments[theirs].status == "Accepted" and not local_mturk.store.submissions
+    assert local_mturk.submit(theirs, as_worker="AWORKERONE", done="yes").status == 200
+
+
+def test_the_admin_endpoints_are_off_without_a_token(local_mturk):
+    assert admin(local_mturk.endpoint_url, "/_localturk/state", token=None)[0] == 404
+    assert admin(local_mturk.endpoint_url, "/_localturk/state")[0] == 404
+
+
 def test_an_abandoned_assignment_frees_its_slot_under_the_same_id(local_mturk, mturk):
     hit = make_hit(mturk, max_assignments=1)
     first = local_mturk.accept(hit["HITId"], "AWORKERONE")
@@ -732,17 +748,21 @@ def test_events_reach_an_sqs_queue_in_mturks_message_format(local_mturk, mturk):
     assert len({b["EventDocId"] for b in bodies}) == 2
 
 
-def admin(endpoint: str, path: str, body: dict | None = None) -> tuple[int, dict]:
+ADMIN_TOKEN = "test-admin-token"
+
+
+def admin(endpoint: str, path: str, body: dict | None = None, token: str | None = ADMIN_TOKEN) -> tuple[int, dict]:
     request = urllib.request.Request(
         endpoint + path,
         data=json.dumps(body).encode() if body is not None else None,
-        headers={"Content-Type": "application/json"},
+        headers={"Content-Type": "application/json", **({"Authorization": f"Bearer {token}"} if token else {})},
     )
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
+        body = error.read()
+        return error.code, json.loads(body) if body.startswith(b"{") else {}
 
 
 def test_the_command_serves_keeps_state_and_takes_faults_and_time_over_http(tmp_path):
@@ -764,10 +784,13 @@ def test_the_command_serves_keeps_state_and_takes_faults_and_time_over_http(tmp_
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={"FREELUNCH_ENV": "development", "PATH": "/usr/bin:/bin"},
+        env={"FREELUNCH_ENV": "development", "PATH": "/usr/bin:/bin", "LOCALTURK_ADMIN_TOKEN": ADMIN_TOKEN},
     )
     try:
         endpoint = re.search(r"(http://127\.0\.0\.1:\d+)/", process.stdout.readline()).group(1)
+        assert admin(endpoint, "/_localturk/state", token=None)[0] == 401  # worker ids need the token
+        assert admin(endpoint, "/_localturk/state", token="guess")[0] == 401
+        assert admin(endpoint, "/_localturk/clock", {"advance": 3600}, token=None)[0] == 401
         assert admin(endpoint, "/_localturk/state")[1]["faults"]["drop_creates"] == 1
         assert admin(endpoint, "/_localturk/faults", {"throttle_first": True})[1]["drop_creates"] == 0
         assert admin(endpoint, "/_localturk/faults", {"drop_creates": "many"})[0] == 400

@@ -58,7 +58,8 @@ def test_a_worker_on_the_local_mturk_annotates_and_submits_to_it(app, client, ba
     form = re.search(r'<form method="post" action="([^"]+)" class="mturk">(.*?)</form>', html, re.S)
     assert form.group(1) == f"{local_mturk.endpoint_url}/mturk/externalSubmit"
     fields = dict(re.findall(r'name="([^"]+)" value="([^"]*)"', form.group(2)))
-    assert local_mturk.page("/mturk/externalSubmit", fields).status == 200
+    assert local_mturk.page("/mturk/externalSubmit", fields).status == 403  # not signed in as the worker
+    assert local_mturk.page("/mturk/externalSubmit", fields, "AWORKERONE").status == 200
     answer = mturk.get_assignment(AssignmentId=assignment_id)["Assignment"]
     assert answer["AssignmentStatus"] == "Submitted"
     assert answer_fields(answer["Answer"]) == {"completionCode": fields["completionCode"]}

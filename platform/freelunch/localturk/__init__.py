@@ -47,6 +47,7 @@ def create_app(store: Store | None = None) -> Flask:
     ensure_development()
     app = Flask(__name__, template_folder=str(ROOT / "templates"), static_folder=None)
     app.extensions["localturk"] = store if store is not None else Store()
+    app.config["LOCALTURK_ADMIN_TOKEN"] = os.environ.get("LOCALTURK_ADMIN_TOKEN", "")  # /_localturk (admin.py)
     app.jinja_env.filters["when"] = lambda t: datetime.datetime.fromtimestamp(t, datetime.UTC).strftime(
         "%Y-%m-%d %H:%M UTC"
     )

@@ -1,19 +1,34 @@
 """``/_localturk``: look at the stand-in's state, inject faults and move its clock, over HTTP.
 
 For a stand-in run as its own process (``make run``, a subprocess in a test);
-in-process tests use the ``Store`` directly.
+in-process tests use the ``Store`` directly. These endpoints show every worker's
+id and move the clock, so they answer only a request that carries the token the
+stand-in was started with (``LOCALTURK_ADMIN_TOKEN``, sent as ``Authorization:
+Bearer <token>``); with no token set they are off (404).
 """
 
 from __future__ import annotations
 
+import hmac
 from dataclasses import asdict
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, abort, current_app, jsonify, request
 
 from .store import Faults
 from .wire import store
 
 bp = Blueprint("localturk_admin", __name__, url_prefix="/_localturk")
+
+
+@bp.before_request
+def _only_with_the_token():
+    token = current_app.config.get("LOCALTURK_ADMIN_TOKEN") or ""
+    if not token:
+        abort(404)
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.encode(), token.encode()):
+        return jsonify(error="send Authorization: Bearer $LOCALTURK_ADMIN_TOKEN"), 401
+    return None
 
 
 @bp.get("/state")

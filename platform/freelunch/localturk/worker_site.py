@@ -185,8 +185,8 @@ def give_back(assignment_id: str):
 def external_submit():
     """Record the posted form and mark the assignment Submitted, its Answer built from the fields.
 
-    The worker is the signed-in one (the cookie) when there is one; a form posted without it
-    (a test, a script) is taken on its assignmentId alone.
+    Only the worker who holds the assignment may submit it, as on MTurk, where the worker is
+    signed in: a form posted without that worker's cookie (another worker's, or none) is refused.
     """
     fields = {name: request.values.getlist(name) for name in request.values}
     assignment_id = request.values.get("assignmentId", "")
@@ -209,12 +209,13 @@ def external_submit():
                 title="Nothing submitted",
                 text=f"Assignment {assignment_id} is {assignment.status}, not at work.",
             ), 409
-        # MTurk knows who is signed in: a worker who returned the HIT cannot submit for its next holder.
-        if current_worker() not in (None, assignment.worker_id):
+        # MTurk knows who is signed in: nobody submits for another worker's assignment (nor for the
+        # next holder of a HIT they returned), and a form without a signed-in worker is nobody's.
+        if current_worker() != assignment.worker_id:
             return render_template(
                 "localturk/message.html",
                 title="Nothing submitted",
-                text=f"Assignment {assignment_id} is another worker's now.",
+                text=f"Assignment {assignment_id} is not yours: sign in as the worker who accepted it.",
             ), 403
         hit = store().hits[assignment.hit_id]
         now = store().now()
