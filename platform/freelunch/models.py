@@ -211,6 +211,9 @@ class Batch(TenantModel):
     follows = ForeignKeyField("self", null=True, backref="follow_ups", on_delete="SET NULL")
     round = SmallIntegerField(default=1)
     excluded_workers = JSONField(default=list)  # anonymised worker ids the requester left out of the labels
+    # The labels every export uses (services/review/of_record.py): {} the default rule, not chosen yet;
+    # {"source": "rule", "threshold", "min_annotations", "min_accuracy"} or {"source": "fit"} (the latest fit).
+    labels_of_record = JSONField(default=dict)
     created_at = DateTimeField(default=utcnow)
 
     @property
@@ -657,6 +660,7 @@ class LabelFit(TenantModel):
     no = IntegerField(default=0)
     open = IntegerField(default=0)
     votes = IntegerField(default=0)
+    votes_version = CharField(max_length=64, default="")  # the counted votes it read; another now: the fit is stale
     iterations = IntegerField(default=0)
     error = TextField(default="")
     created_at = DateTimeField(default=utcnow)

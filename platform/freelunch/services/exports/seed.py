@@ -4,6 +4,8 @@ Pages are read in keyset slices of PAGES_PER_QUERY; each slice's image records
 and pointer chunks are read with one query each and dropped once the slice is
 written, so memory stays flat however large the batch. The field names and
 units are record-format.md's; the context fields are listed in docs/export.md.
+Only the pages whose votes count are written (services/review/counted.py): an
+MTurk assignment's once MTurk has confirmed it, never a rejected one's.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from peewee import JOIN
 from ...db import database
 from ...models import Assignment, Batch, Hit, HitPage, Image, ImageClass, ImageRecord, PageSubmission, PointerChunk
 from ..annotation import record
+from ..review.counted import COUNTS
 
 # A slice's trajectories are held at once: a busy page has ~3,000 points (~0.8 MB as dicts),
 # so 50 pages keep the peak near 40 MB however large the batch.
@@ -27,7 +30,7 @@ AFTER_KEYS = [field.key for field in record.AFTER_TRACKING]
 
 
 def _submitted_pages(batch: Batch) -> Iterator[list[PageSubmission]]:
-    """The batch's submitted pages in id order, a slice at a time."""
+    """The batch's submitted pages whose votes count, in id order, a slice at a time."""
     last = 0
     while True:
         pages = list(
@@ -37,7 +40,7 @@ def _submitted_pages(batch: Batch) -> Iterator[list[PageSubmission]]:
             .switch(PageSubmission)
             .join(HitPage)
             .join(ImageClass)
-            .where(Hit.batch == batch, PageSubmission.id > last)
+            .where(Hit.batch == batch, COUNTS, PageSubmission.id > last)
             .order_by(PageSubmission.id)
             .limit(PAGES_PER_QUERY)
         )

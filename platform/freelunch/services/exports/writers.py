@@ -14,7 +14,7 @@ import orjson
 
 from ...models import Assignment, Batch, Candidate, Image, ImageClass, ImageLabel, ImageRecord, PageSubmission
 from .. import spreadsheet
-from ..review import fits, labels, quality, tallies
+from ..review import counted, fits, labels, quality, tallies
 from . import seed as seed_format
 
 Progress = Callable[..., None]
@@ -23,7 +23,13 @@ WORKERS_PER_QUERY = 200
 
 
 def _record_count(batch: Batch) -> int:
-    return ImageRecord.select().join(PageSubmission).join(Assignment).where(tallies.in_batch(batch.id)).count()
+    return (
+        ImageRecord.select()
+        .join(PageSubmission)
+        .join(Assignment)
+        .where(tallies.in_batch(batch.id), counted.COUNTS)
+        .count()
+    )
 
 
 def _counting(rows, total: int, report: Progress, message: str):

@@ -8,7 +8,9 @@ Python object per vote, which took reading 1.44 M votes from ~7 s to ~2 s on
 SQLite, and memory stays a few arrays of the votes' length. Workers are
 anonymised worker ids (one worker's votes pool across the HITs and rounds
 read); items are (class, image) pairs; the control candidates of those
-classes are the known labels.
+classes are the known labels. Only the votes that count are read
+(services/review/counted.py): not an MTurk assignment's until MTurk confirmed
+it, never a rejected one's, and none of the workers left out of any round.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from peewee import Case, Cast, fn
 from ...db import database, is_sqlite
 from ...models import Assignment, Batch, Candidate, Hit, ImageLabel, LabelFit, Vote, WorkerEstimate, utcnow
 from .. import jobs
-from . import aggregation
+from . import aggregation, counted
 from .aggregation import UNKNOWN, Votes
 from .quality import VOTE_SELECTED
 from .tallies import refresh
@@ -48,15 +50,28 @@ class Loaded:
     worker_ids: list[str]  # per worker index: anonymised worker id
 
 
-def load_votes(batch_ids: list[int]) -> Loaded:
-    """Every vote of the batches (a batch and the rounds before it), brought up to date first."""
+def left_out_workers(batch_ids: list[int]) -> list[str]:
+    """The workers the requester left out of any of the rounds: a fit reads none of their votes."""
+    chosen = Batch.select(Batch.excluded_workers).where(Batch.id.in_(batch_ids)).tuples()
+    return sorted({worker for (workers,) in chosen for worker in workers or []})
+
+
+def votes_version(batch_ids: list[int]) -> str:
+    """What a fit of these rounds would read now (``counted.version``); brought up to date first."""
     refresh(Assignment.hit.in_(Hit.select(Hit.id).where(Hit.batch.in_(batch_ids))))
+    return counted.version(batch_ids, left_out_workers(batch_ids))
+
+
+def load_votes(batch_ids: list[int]) -> Loaded:
+    """Every vote that counts of the batches (a batch and the rounds before it), brought up to date first."""
+    refresh(Assignment.hit.in_(Hit.select(Hit.id).where(Hit.batch.in_(batch_ids))))
+    left_out = counted.votes_where(batch_ids, left_out_workers(batch_ids))
     keys, counts, answers = [], [], []
     for batch_id in batch_ids:
         for low, high in _class_ranges(batch_id):
             query = (
                 Vote.select(Vote.image_class * ITEM_SHIFT + Vote.image, fn.COUNT(Vote.id), _joined(ANSWER))
-                .where(Vote.batch == batch_id, Vote.image_class.between(low, high))
+                .where(Vote.batch == batch_id, Vote.image_class.between(low, high), *left_out)
                 .group_by(Vote.image_class, Vote.image)
             )
             # the driver's own cursor: peewee's row wrappers would cost more than the fit
@@ -180,6 +195,11 @@ def pending(batch: Batch) -> LabelFit | None:
     )
 
 
+def is_stale(fit: LabelFit) -> bool:
+    """Whether the votes that count changed since the fit read them (new pages, MTurk's word, a worker left out)."""
+    return fit.votes_version != votes_version(fit.batch_ids)
+
+
 def worker_estimates(batch: Batch) -> dict[str, WorkerEstimate]:
     """The latest fit's estimate per worker id (empty without a fit)."""
     fit = latest(batch)
@@ -211,6 +231,7 @@ def run(fit_id: int, progress=None) -> dict:
 
 def _fit_and_store(fit: LabelFit, report) -> dict:
     report(0.05, "Reading the votes…")
+    version = votes_version(fit.batch_ids)  # before reading: a page arriving meanwhile makes the fit stale, not wrong
     loaded = load_votes(fit.batch_ids)
     if not len(loaded.votes.item):
         return {"error": "No votes yet: labels need submitted pages."}
@@ -271,6 +292,7 @@ def _fit_and_store(fit: LabelFit, report) -> dict:
             state="done",
             images=loaded.votes.n_items,
             votes=len(loaded.votes.item),
+            votes_version=version,
             iterations=fitted.iterations,
             finished_at=utcnow(),
             **counts,

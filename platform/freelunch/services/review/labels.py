@@ -4,11 +4,13 @@ Selection frequency is ImageNetV2's: of the assignments that were shown the
 image for the class, the share that selected it. It is read from the votes
 (services/review/tallies.py, which ``summary``, ``page``, ``stream`` and
 ``excluded_workers`` bring up to date first), where an image a worker saw twice
-(a control repeated on two pages) is one vote, selected if either record was. Workers whose control accuracy in the
-batch falls below the
-requester's bar are left out; workers without control answers cannot be judged
-and stay in. A decision needs at least ``min_annotations`` assignments; then an
-image is a "yes" when its frequency reaches the threshold.
+(a control repeated on two pages) is one vote, selected if either record was.
+Workers whose control accuracy in the batch falls below the requester's bar are
+left out; workers without control answers cannot be judged and stay in. A
+decision needs at least ``min_annotations`` assignments; then an image is a
+"yes" when its frequency reaches the threshold. Only the votes that count are
+read (services/review/counted.py): an MTurk assignment's once MTurk has
+confirmed it, never a rejected one's.
 
 The threshold is compared in integers (per mille), so the database and Python
 agree exactly at the boundary: 3 of 10 is a yes at 0.3.
@@ -16,7 +18,6 @@ agree exactly at the boundary: 3 of 10 is a yes at 0.3.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,9 +25,10 @@ from dataclasses import dataclass
 from peewee import Case, fn
 from redis import RedisError
 
-from ...models import Assignment, Batch, Candidate, Image, ImageClass, PageTally, Vote
+from ...models import Assignment, Batch, Candidate, Image, ImageClass, Vote
 from ...pagination import Page
 from ...queues import redis_connection
+from . import counted
 from .quality import VOTE_SELECTED, control_scores
 from .tallies import in_batch, refresh
 
@@ -77,6 +79,8 @@ class Summary:
     total: int
     decisions: dict[str, int]
     excluded_workers: list[str]
+    waiting_votes: int = 0  # votes of MTurk assignments MTurk has not confirmed yet (counted.waiting)
+    waiting_assignments: int = 0
 
 
 def excluded_workers(batch: Batch, rule: Rule) -> list[str]:
@@ -85,7 +89,7 @@ def excluded_workers(batch: Batch, rule: Rule) -> list[str]:
     refresh(in_batch(batch.id))
     if rule.min_accuracy <= 0:
         return sorted(chosen)
-    scores = control_scores(Assignment.worker_id, Vote.batch == batch.id, wide=True)
+    scores = control_scores(Assignment.worker_id, Vote.batch == batch.id, counted.COUNTS, wide=True)
     controls = {worker: positive + negative for worker, (positive, negative) in scores.items()}
     return sorted(chosen | {w for w, s in controls.items() if s.n and s.accuracy < rule.min_accuracy})
 
@@ -102,8 +106,10 @@ SEEN_BY = fn.COUNT(Vote.id)
 SELECTED_BY = fn.SUM(VOTE_SELECTED)
 
 
-def _counts(batch: Batch, excluded: list[str], class_id: int | None = None):
-    """(class_id, image_id, seen, selected) per image and class, in the covering index's order."""
+def _counts(batch: Batch, left_out: list, class_id: int | None = None):
+    """(class_id, image_id, seen, selected) per image and class, in the covering index's order.
+
+    ``left_out``: ``counted.votes_where``'s clauses (the votes that do not count, the workers left out)."""
     query = (
         Vote.select(
             Vote.image_class.alias("class_id"),
@@ -111,16 +117,10 @@ def _counts(batch: Batch, excluded: list[str], class_id: int | None = None):
             SEEN_BY.alias("seen"),
             SELECTED_BY.alias("selected"),
         )
-        .where(Vote.batch == batch.id)
+        .where(Vote.batch == batch.id, *left_out)
         .group_by(Vote.image_class, Vote.image)
         .order_by(Vote.image_class, Vote.image)
     )
-    if excluded:
-        query = query.where(
-            Vote.assignment.not_in(
-                Assignment.select(Assignment.id).where(in_batch(batch.id), Assignment.worker_id.in_(excluded))
-            )
-        )
     if class_id is not None:
         query = query.where(Vote.image_class == class_id)
     return query
@@ -132,9 +132,9 @@ def _having(rule: Rule, decision: str):
     return {"yes": enough & reached, "no": enough & ~reached, "undecided": ~enough}[decision]
 
 
-def _decision_counts(batch: Batch, rule: Rule, excluded: list[str], class_id: int | None) -> tuple[int, int, int]:
+def _decision_counts(batch: Batch, rule: Rule, left_out: list, class_id: int | None) -> tuple[int, int, int]:
     """(pairs, yes, undecided): one pass over the batch's votes."""
-    counts = _counts(batch, excluded, class_id).order_by().alias("c")
+    counts = _counts(batch, left_out, class_id).order_by().alias("c")
     seen, selected = counts.c.seen, counts.c.selected
     enough = seen >= rule.min_annotations
     yes = Case(None, [(enough & (selected * 1000 >= seen * rule.per_mille), 1)], 0)
@@ -143,30 +143,19 @@ def _decision_counts(batch: Batch, rule: Rule, excluded: list[str], class_id: in
     return total or 0, int(n_yes or 0), int(n_undecided or 0)
 
 
-def _votes_version(batch: Batch) -> str:
-    """Changes whenever the batch's votes do: they are written with the page tallies, and only then."""
-    count, last = (
-        PageTally.select(fn.COUNT(PageTally.id), fn.MAX(PageTally.id))
-        .join(Assignment)
-        .where(in_batch(batch.id))
-        .scalar(as_tuple=True)
-    )
-    return f"{count}.{last}"
-
-
 def summary(batch: Batch, rule: Rule, class_id: int | None = None) -> Summary:
     """How many images and classes there are, and how they are decided.
 
     Counting the decisions reads every vote of the batch, so the counts are kept
-    in Redis for an hour under the votes' version, the rule and the workers left
-    out (recomputed every time: control roles may change): paging through the
-    results reads them once. Without Redis they are simply computed.
+    in Redis for an hour under the votes' version, the rule and which votes count
+    (recomputed every time: control roles, MTurk's word and the workers left out
+    may change): paging through the results reads them once. Without Redis they
+    are simply computed.
     """
     excluded = excluded_workers(batch, rule)  # refreshes the batch's votes first
-    digest = hashlib.sha1("\n".join(excluded).encode()).hexdigest()[:16]
     key = (
-        f"freelunch:labels:{batch.id}:{_votes_version(batch)}:{rule.per_mille}:{rule.min_annotations}:"
-        f"{class_id}:{digest}"
+        f"freelunch:labels:{batch.id}:{counted.version([batch.id], excluded)}:{rule.per_mille}:"
+        f"{rule.min_annotations}:{class_id}"
     )
     try:
         cached = redis_connection().get(key)
@@ -175,12 +164,20 @@ def summary(batch: Batch, rule: Rule, class_id: int | None = None) -> Summary:
     if cached:
         total, n_yes, n_undecided = json.loads(cached)
     else:
-        total, n_yes, n_undecided = _decision_counts(batch, rule, excluded, class_id)
+        left_out = counted.votes_where([batch.id], excluded)
+        total, n_yes, n_undecided = _decision_counts(batch, rule, left_out, class_id)
         try:
             redis_connection().set(key, json.dumps([total, n_yes, n_undecided]), ex=SUMMARY_TTL)
         except RedisError:
             pass
-    return Summary(total, {"yes": n_yes, "no": total - n_yes - n_undecided, "undecided": n_undecided}, excluded)
+    waiting_votes, waiting_assignments = counted.waiting([batch.id])
+    return Summary(
+        total,
+        {"yes": n_yes, "no": total - n_yes - n_undecided, "undecided": n_undecided},
+        excluded,
+        waiting_votes,
+        waiting_assignments,
+    )
 
 
 def _describe(batch: Batch, rule: Rule, rows: list) -> list[LabelRow]:
@@ -206,7 +203,7 @@ def page(
 ) -> tuple[Page, Summary]:
     """One page of labels (optionally one class, one decision) and the summary they belong to."""
     totals = summary(batch, rule, class_id)
-    query = _counts(batch, totals.excluded_workers, class_id)
+    query = _counts(batch, counted.votes_where([batch.id], totals.excluded_workers), class_id)
     total = totals.total
     if decision in DECISIONS:
         query = query.having(_having(rule, decision))
@@ -235,10 +232,10 @@ def stream(batch: Batch, rule: Rule) -> Iterator[LabelRow]:
     One query per class keeps memory bounded by the largest class on every
     database (psycopg2 would otherwise hold a whole result set in memory).
     """
-    excluded = excluded_workers(batch, rule)  # refreshes the batch's votes first
+    left_out = counted.votes_where([batch.id], excluded_workers(batch, rule))  # refreshes the batch's votes first
     class_ids = Vote.select(Vote.image_class).distinct().where(Vote.batch == batch.id).order_by(Vote.image_class)
     for (class_id,) in class_ids.tuples():
-        yield from _describe(batch, rule, list(_counts(batch, excluded, class_id).tuples()))
+        yield from _describe(batch, rule, list(_counts(batch, left_out, class_id).tuples()))
 
 
 def count(batch: Batch, rule: Rule) -> int:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from peewee import JOIN, Case, fn
 
 from ...models import Assignment, Candidate, HitPage, ImageRecord, PageSubmission, PageTally, PointerChunk, Vote
+from .counted import COUNTS
 from .tallies import ESTIMATE_BUCKETS, SEEN, SELECTED, refresh
 
 ESTIMATE_LABELS = ("0", "≤250 ms", "≤500 ms", "≤1 s", "≤2 s", "≤4 s", ">4 s")
@@ -217,7 +218,8 @@ def page_figures(assignment: Assignment) -> dict:
 
 
 # --- rows for the tables ------------------------------------------------------
-
+# A worker's figures are over the assignments whose votes count (services/review/counted.py): an MTurk
+# worker appears once MTurk has confirmed an assignment of theirs; a rejected assignment is not theirs to count.
 
 # The workers list's sortable columns (sorting.apply): aggregates, so the database sorts before it paginates.
 WORKER_SORTS = {"worker": Assignment.worker_id, "assignments": fn.COUNT(Assignment.id)}
@@ -229,7 +231,7 @@ def workers_query(*where):
         Assignment.select(
             Assignment.worker_id, fn.COUNT(Assignment.id).alias("assignments"), fn.SUM(DONE).alias("done")
         )
-        .where(*where)
+        .where(COUNTS, *where)
         .group_by(Assignment.worker_id)
         .order_by(Assignment.worker_id)
     )
@@ -252,6 +254,7 @@ def worker_rows(rows, *where, batch_id: int | None = None) -> list[WorkerRow]:
     found = figures(
         Assignment.worker_id,
         Assignment.worker_id.in_([r.worker_id for r in rows]),
+        COUNTS,
         *where,
         wide=True,
         speed=True,

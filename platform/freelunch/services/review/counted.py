@@ -1,0 +1,73 @@
+"""Which votes count: the one rule every reader of votes applies (labels, fits and rounds, exports, quality).
+
+On MTurk, MTurk is the truth. An MTurk link carries a WorkerId and an
+AssignmentId that anyone can make up, so an MTurk assignment's votes count
+only once reconcile (services/mturk/tracking.py) has seen that assignment
+Submitted or Approved on MTurk with the same worker: ``record`` then sets
+``Assignment.mturk_status``, and only for the assignment whose (HIT,
+AssignmentId, worker hash) MTurk listed. Until then its votes *wait*; a
+Rejected one never counts. Lab-link and survey-link votes count at once.
+
+Readers that join Assignment use ``COUNTS``; readers of the Vote table alone
+use ``votes_where`` (nothing at all to add when every assignment of the
+batches counts, so the covering index is read as before).
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from peewee import fn
+
+from ...models import Assignment, Hit, PageTally, Vote
+
+CONFIRMED = ("Submitted", "Approved")
+ON_MTURK = Assignment.source == "mturk"
+# Spelt out both ways: SQL's NOT of a NULL status is NULL, not true.
+COUNTS = ~ON_MTURK | Assignment.mturk_status.in_(CONFIRMED)
+WAITING = ON_MTURK & (Assignment.mturk_status.is_null() | Assignment.mturk_status.not_in((*CONFIRMED, "Rejected")))
+NOT_COUNTED = ON_MTURK & (Assignment.mturk_status.is_null() | Assignment.mturk_status.not_in(CONFIRMED))
+
+
+def _of_batches(batch_ids: list[int]):
+    return Assignment.hit.in_(Hit.select(Hit.id).where(Hit.batch.in_(batch_ids)))
+
+
+def left_out(batch_ids: list[int], workers: list[str] | tuple[str, ...] = ()):
+    """Ids of the batches' assignments whose votes do not count (a subquery), also those of ``workers``."""
+    condition = NOT_COUNTED
+    if workers:
+        condition = condition | Assignment.worker_id.in_(list(workers))
+    return Assignment.select(Assignment.id).where(_of_batches(batch_ids), condition)
+
+
+def votes_where(batch_ids: list[int], workers: list[str] | tuple[str, ...] = ()) -> list:
+    """The ``where`` clauses that keep a Vote query to the votes that count (none when all do)."""
+    out = left_out(batch_ids, workers)
+    if not out.exists():
+        return []
+    return [Vote.assignment.not_in(out)]
+
+
+def version(batch_ids: list[int], workers: list[str] | tuple[str, ...] = ()) -> str:
+    """Changes whenever the batches' counted votes do: new pages (votes are written with their page's tally, and
+    only then: bring them up to date first), or another set left out (reconcile, a rejection, a worker left out)."""
+    pages, last = (
+        PageTally.select(fn.COUNT(PageTally.id), fn.MAX(PageTally.id))
+        .join(Assignment)
+        .where(_of_batches(batch_ids))
+        .scalar(as_tuple=True)
+    )
+    ids = ",".join(str(a) for (a,) in left_out(batch_ids, workers).order_by(Assignment.id).tuples())
+    return f"{pages}.{last}.{hashlib.sha1(ids.encode()).hexdigest()[:16]}"
+
+
+def waiting(batch_ids: list[int]) -> tuple[int, int]:
+    """(votes, assignments with votes) of MTurk assignments MTurk has not confirmed yet, nor rejected."""
+    pending = Assignment.select(Assignment.id).where(_of_batches(batch_ids), WAITING)
+    votes, assignments = (
+        Vote.select(fn.COUNT(Vote.id), fn.COUNT(Vote.assignment.distinct()))
+        .where(Vote.assignment.in_(pending))
+        .scalar(as_tuple=True)
+    )
+    return int(votes or 0), int(assignments or 0)

@@ -1,0 +1,172 @@
+"""Which votes count (services/review/counted.py): on MTurk, only what MTurk confirmed (tests/factories.py describes
+the campaign: its lab workers W1, W2, W3 count as they always did)."""
+
+import csv
+import datetime as dt
+import io
+import json
+
+import pytest
+from factories import submit_page
+from mturk_support import stubbed_client
+
+from freelunch.models import Assignment, HitPage, ImageLabel, LabelFit, MTurkHit
+from freelunch.services.accounts.identity import anonymous_worker_id
+from freelunch.services.exports import imagenet_ab, writers
+from freelunch.services.mturk import tracking
+from freelunch.services.review import counted, fits, labels, quality, tallies
+
+NOW = dt.datetime.now(dt.UTC)
+INVENTED = [f"AINVENTED{n:02d}" for n in range(12)]
+
+
+def remote(assignment_id: str, worker: str, hit: str, status: str) -> dict:
+    submitted = NOW - dt.timedelta(hours=1)
+    out = {
+        "AssignmentId": assignment_id,
+        "WorkerId": worker,
+        "HITId": hit,
+        "AssignmentStatus": status,
+        "AcceptTime": submitted - dt.timedelta(minutes=10),
+        "SubmitTime": submitted,
+        "AutoApprovalTime": NOW + dt.timedelta(hours=72),
+        "Deadline": submitted + dt.timedelta(minutes=50),
+        "Answer": "",
+    }
+    if status == "Rejected":
+        out["RejectionTime"] = submitted
+    return out
+
+
+def reconcile(batch, hit1: list[dict], hit2: list[dict]) -> None:
+    """``tracking.sync_batch`` against botocore's Stubber: MTurk lists ``hit1`` and ``hit2``."""
+    client, stubber = stubbed_client()
+    statuses = ["Submitted", "Approved", "Rejected"]
+    with stubber:
+        for hit_id, listed in (("HIT1", hit1), ("HIT2", hit2)):
+            stubber.add_response(
+                "list_assignments_for_hit",
+                {"NumResults": len(listed), "Assignments": listed},
+                {"HITId": hit_id, "MaxResults": 100, "AssignmentStatuses": statuses},
+            )
+        tracking.sync_batch(batch, client)
+        stubber.assert_no_pending_responses()
+
+
+@pytest.fixture
+def on_mturk(app, campaign):
+    """The campaign published to MTurk (HIT1, HIT2), and twelve workerIds that arrived with one assignmentId
+    of HIT2, "AREAL", each submitting page A selecting a4, which the lab workers split on (W2 no, W3 yes);
+    and on HIT1 an MTurk worker "ABADWORKER" (assignment "ABAD") selecting a1 and a2."""
+    c = campaign
+    org = c.batch.organization_id
+    with app.app_context():
+        for n, hit in enumerate(c.hits, 1):
+            MTurkHit.create(
+                organization=org,
+                batch=c.batch,
+                hit=hit,
+                sandbox=True,
+                max_assignments=2,
+                state="created",
+                unique_request_token=f"token-{n}",
+                mturk_hit_id=f"HIT{n}",
+            )
+        page_a = {n: HitPage.get(HitPage.hit == c.hits[n - 1], HitPage.pageno == 1) for n in (1, 2)}
+
+        def mturk_assignment(hit_no: int, assignment_id: str, raw_worker: str, chosen: set[str]) -> Assignment:
+            a = Assignment.create(
+                organization=org,
+                hit=c.hits[hit_no - 1],
+                worker_id=anonymous_worker_id(org, raw_worker),
+                source="mturk",
+                version="POINTER_ORIGINAL",
+                mturk_assignment_id=assignment_id,
+                mturk_hit_id=f"HIT{hit_no}",
+                turk_submit_to="https://workersandbox.mturk.com",
+                done=True,
+            )
+            submit_page(a, page_a[hit_no], {c.images[k].id for k in chosen}, 2 * 10**12)
+            return a
+
+        for raw in INVENTED:
+            mturk_assignment(2, "AREAL", raw, {"a4"})
+        mturk_assignment(1, "ABAD", "ABADWORKER", {"a1", "a2"})
+    return c
+
+
+def labelled(batch) -> dict:
+    return {(r.image_class.key, r.image.key): (r.seen, r.selected, r.decision) for r in labels.stream(batch, RULE)}
+
+
+RULE = labels.Rule(threshold=0.7, min_annotations=2)
+
+
+def exported(batch, write) -> str:
+    out = io.StringIO()
+    write(batch, out, {}, lambda *a, **k: None)
+    return out.getvalue()
+
+
+def test_unconfirmed_mturk_votes_wait_and_confirmed_ones_count(app, on_mturk, run_jobs):
+    batch = on_mturk.batch
+    with app.app_context():
+        got = labelled(batch)
+        assert got[("n01", "n01/a4")] == (2, 1, "no")  # W2 and W3: the twelve invented votes are out
+        assert got[("n01", "n01/a2")] == (2, 1, "no") and got[("n01", "n01/a1")] == (2, 1, "no")
+        summary = labels.summary(batch, RULE)
+        assert (summary.waiting_votes, summary.waiting_assignments) == (13 * 4, 13)
+        assert fits.load_votes([batch.id]).votes.item.size == 28  # the lab workers' votes, as before
+        lab_workers = {w.worker_id for w in quality.workers_query(tallies.in_batch(batch.id))}
+        assert lab_workers == {"W1AAAAAAAA", "W2BBBBBBBB", "W3CCCCCCCC"}
+        records = list(csv.DictReader(io.StringIO(exported(batch, writers.write_records_csv))))
+        assert len(records) == 28 and {r["source"] for r in records} == {"lab"}
+        assert all(json.loads(line)["source"] == "lab" for line in exported(batch, writers.write_seed_jsonl).split())
+        assert ("n01", "n01/a4") not in imagenet_ab.decided_yes(batch)  # 13 of 14 with the invented votes
+
+        real, rejected = INVENTED[5], "ABADWORKER"
+        reconcile(batch, [remote("ABAD", rejected, "HIT1", "Rejected")], [remote("AREAL", real, "HIT2", "Submitted")])
+        got = labelled(batch)
+        assert got[("n01", "n01/a4")] == (3, 2, "no")  # W2, W3 and the one MTurk lists
+        assert got[("n01", "n01/a2")] == (2, 1, "no")  # the rejected assignment never counts
+        summary = labels.summary(batch, RULE)
+        assert (summary.waiting_votes, summary.waiting_assignments) == (11 * 4, 11)
+        assert fits.load_votes([batch.id]).votes.item.size == 28 + 4
+        rows = list(csv.DictReader(io.StringIO(exported(batch, writers.write_labels_csv))))
+        a4 = next(r for r in rows if r["image_id"] == "n01/a4")
+        assert (a4["annotations"], a4["selected"]) == ("3", "2")
+        workers = [json.loads(line)["worker_id"] for line in exported(batch, writers.write_seed_jsonl).split()]
+        assert workers.count(anonymous_worker_id(batch.organization_id, real)) == 4 and len(workers) == 32
+
+        # Approved counts too; a later rejection takes the votes out again.
+        reconcile(batch, [remote("ABAD", rejected, "HIT1", "Rejected")], [remote("AREAL", real, "HIT2", "Approved")])
+        assert labelled(batch)[("n01", "n01/a4")] == (3, 2, "no")
+        reconcile(batch, [remote("ABAD", rejected, "HIT1", "Rejected")], [remote("AREAL", real, "HIT2", "Rejected")])
+        assert labelled(batch)[("n01", "n01/a4")] == (2, 1, "no")
+
+
+def test_a_fit_reads_only_confirmed_votes_and_goes_stale_when_mturk_confirms_more(app, on_mturk, run_jobs):
+    batch = on_mturk.batch
+    with app.app_context():
+        fit = fits.start(batch, "ds", 0.9)
+    run_jobs()
+    with app.app_context():
+        fit = LabelFit.get_by_id(fit.id)
+        assert fit.state == "done" and fit.votes == 28 and not fits.is_stale(fit)
+        a4 = ImageLabel.get(ImageLabel.fit == fit, ImageLabel.image == on_mturk.images["a4"])
+        assert (a4.votes, a4.selected) == (2, 1)
+        reconcile(batch, [], [remote("AREAL", INVENTED[0], "HIT2", "Submitted")])
+        assert fits.is_stale(fit)
+        refit = fits.start(batch, "ds", 0.9)
+    run_jobs()
+    with app.app_context():
+        refit = LabelFit.get_by_id(refit.id)
+        assert refit.votes == 32 and not fits.is_stale(refit)
+        a4 = ImageLabel.get(ImageLabel.fit == refit, ImageLabel.image == on_mturk.images["a4"])
+        assert (a4.votes, a4.selected) == (3, 2)
+
+
+def test_lab_and_survey_votes_need_no_confirmation(app, campaign):
+    with app.app_context():
+        assert counted.votes_where([campaign.batch.id]) == []  # nothing to leave out: the plain index read
+        assert counted.waiting([campaign.batch.id]) == (0, 0)
