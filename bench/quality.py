@@ -24,7 +24,14 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
 
-from quality_world import PAGE_CANDIDATES, World, first_pages, make_world  # noqa: E402
+from quality_world import (  # noqa: E402
+    PAGE_CANDIDATES,
+    World,
+    first_pages,
+    make_world,
+    model_scores,
+    random_scores,
+)
 
 from freelunch.services.review import aggregation, rounds  # noqa: E402
 
@@ -38,7 +45,12 @@ TARGETS = {
     "rounds99_pages_ratio": 0.70,
     "fit_s_144k": 10.0,
     "fit_mb_144k": 300.0,
+    "prior99_votes": 3.0,
+    "prior99_precision": 0.99,
+    "useless_prior99_precision": 0.99,
+    "inverted_prior99_precision": 0.99,
 }
+MODEL_AUC = 0.95
 
 
 @dataclass
@@ -115,16 +127,17 @@ def in_rounds(
     target: float,
     first: int = rounds.DEFAULT_FIRST_ROUND,
     cap: int = FIXED_VOTES,
-    step: int = rounds.DEFAULT_STEP,
+    step: int | None = None,
     scores: np.ndarray | None = None,
     lean_first: bool = False,
     name: str = "rounds DS",
 ) -> Outcome:
     """Round 1: every candidate ``first`` votes; then refit, re-pool the open ones by class, until none is open.
 
-    With a model's ``scores`` every fit takes its prior from them, and with ``lean_first`` round 1 asks one
-    vote of the images the model (calibrated on the controls) is sure about: the code that
-    ``freelunch labels next-round --scores`` runs."""
+    With a model's ``scores`` every fit takes its prior from them, and with ``lean_first`` round 1 asks fewer
+    votes of the images the model (calibrated on the controls) is sure about: the code that
+    ``freelunch labels first-round`` and ``next-round --scores`` run. ``step`` None: the rounds' default (one
+    vote a round where the model is trusted, else two)."""
     world = make_world(seed)
     if scores is not None and lean_first:
         asked, _ = rounds.first_round(scores, world.item_class, world.gold, target, first)
@@ -273,9 +286,17 @@ def main() -> None:
     fixed_pages = world.paid_pages
     outcomes = fixed_outcomes(world)
     outcomes += [in_rounds(args.seed, 0.95), in_rounds(args.seed, 0.99), deng(args.seed, 0.99)]
+    # the scored worlds: the same world's votes, a model's scores beside them
+    good, model_auc = model_scores(world, MODEL_AUC)
+    useless = random_scores(world)
+    for name, scores in (("prior", good), ("useless prior", useless), ("inverted prior", -good)):
+        for target in (0.95, 0.99) if name == "prior" else (0.99,):
+            outcomes.append(in_rounds(args.seed, target, scores=scores, lean_first=True, name=f"{name} DS"))
+    outcomes.append(in_rounds(args.seed, 0.99, scores=good, step=rounds.DEFAULT_STEP, name="prior k0=2,step=2"))
     print(f"world: {world.n_candidates:,} candidates, 200 classes, 600 workers; fixed-10 = {fixed_pages:,} paid pages")
+    print(f"model scores: AUC {model_auc:.3f} (prior), 0.5 (useless prior), {1 - model_auc:.3f} (inverted prior)")
     print(
-        f"{'strategy':<20} {'votes/img':>9} {'pages':>7} {'ratio':>6} {'rounds':>6} {'precision':>9} "
+        f"{'strategy':<26} {'votes/img':>9} {'pages':>7} {'ratio':>6} {'rounds':>6} {'precision':>9} "
         f"{'recall':>7} {'accuracy':>8} {'open':>6}"
     )
     scores = {}
@@ -283,7 +304,7 @@ def main() -> None:
         s = o.scores(truth)
         scores[o.name] = (o, s)
         print(
-            f"{o.name:<20} {o.votes_per_image:>9.2f} {o.paid_pages:>7,} {o.paid_pages / fixed_pages:>6.3f} "
+            f"{o.name:<26} {o.votes_per_image:>9.2f} {o.paid_pages:>7,} {o.paid_pages / fixed_pages:>6.3f} "
             f"{o.rounds:>6} {s['precision']:>9.4f} {s['recall']:>7.4f} {s['accuracy']:>8.4f} {s['open']:>6.3f}"
         )
     print(f"simulation took {time.perf_counter() - started:.1f} s")
@@ -296,6 +317,8 @@ def main() -> None:
     )
     mv07, ds10 = scores["fixed-10 MV 0.7"], scores["fixed-10 DS 0.5"]
     r95, r99 = scores["rounds DS 0.95"], scores["rounds DS 0.99"]
+    p95, p99 = scores["prior DS 0.95"], scores["prior DS 0.99"]
+    useless99, inverted99 = scores["useless prior DS 0.99"], scores["inverted prior DS 0.99"]
     figures = {
         "mv07_precision": mv07[1]["precision"],
         "mv07_recall": mv07[1]["recall"],
@@ -308,8 +331,22 @@ def main() -> None:
         "rounds99_pages_ratio": r99[0].paid_pages / fixed_pages,
         "fit_s_144k": fit["seconds"],
         "fit_mb_144k": fit["mb"],
+        "prior95_votes": p95[0].votes_per_image,
+        "prior99_votes": p99[0].votes_per_image,
+        "prior99_precision": p99[1]["precision"],
+        "prior99_recall": p99[1]["recall"],
+        "useless_prior99_votes": useless99[0].votes_per_image,
+        "useless_prior99_precision": useless99[1]["precision"],
+        "inverted_prior99_precision": inverted99[1]["precision"],
     }
-    lower_is_better = {"rounds95_votes", "rounds99_votes", "rounds99_pages_ratio", "fit_s_144k", "fit_mb_144k"}
+    lower_is_better = {
+        "rounds95_votes",
+        "rounds99_votes",
+        "rounds99_pages_ratio",
+        "fit_s_144k",
+        "fit_mb_144k",
+        "prior99_votes",
+    }
     for name, target in TARGETS.items():
         ok = figures[name] <= target if name in lower_is_better else figures[name] >= target
         print(
@@ -318,6 +355,11 @@ def main() -> None:
         )
     recall_ok = figures["rounds99_recall"] >= figures["mv07_recall"]
     print(f"  rounds99_recall >= mv07_recall: {'ok' if recall_ok else 'MISSED'}")
+    prior_recall_ok = figures["prior99_recall"] >= figures["mv07_recall"]
+    print(f"  prior99_recall >= mv07_recall: {'ok' if prior_recall_ok else 'MISSED'}")
+    useless_ratio = figures["useless_prior99_votes"] / figures["rounds99_votes"]
+    print(f"  useless_prior99_votes / rounds99_votes: {useless_ratio:.4f} (within 5 %: ", end="")
+    print("ok)" if abs(useless_ratio - 1) <= 0.05 else "MISSED)")
     print(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in figures.items()))
 
 

@@ -180,3 +180,8 @@ def model_scores(world: World, target_auc: float, seed: int = 1) -> tuple[np.nda
             high = d
     scores = d * sign + noise
     return scores, auc(scores[candidates], truth)
+
+
+def random_scores(world: World, seed: int = 2) -> np.ndarray:
+    """A model with no signal: N(0, 1) scores that know nothing of the truth."""
+    return np.random.default_rng(seed).standard_normal(world.n_items)

@@ -196,3 +196,24 @@ def test_the_cli_says_when_it_ignores_scores_and_refuses_bad_ones(tmp_path):
         assert result.exit_code == 1 and message in result.output, result.output
     result = run("aggregate", *files, "--model", "mv", "--scores", tmp_path / "scores.csv")
     assert result.exit_code == 1 and "--scores is read by Dawid–Skene" in result.output
+
+
+def test_the_cli_plans_a_lean_first_round_from_scores_and_controls(tmp_path):
+    v, truth, scores = crowd(model_strength=4.0)
+    vote_files(tmp_path, v, scores, truth)
+    out = tmp_path / "first.csv"
+    args = ["--scores", tmp_path / "scores.csv", "--gold", tmp_path / "gold.csv", "--target-precision", "0.99"]
+    result = run("first-round", *args, "-o", out)
+    assert result.exit_code == 0, result.output
+    rows = read(out)
+    asked, _ = rounds.first_round(scores, v.item_class, v.gold, 0.99)
+    candidates = v.gold == UNKNOWN
+    assert len(rows) == candidates.sum()  # controls get no row
+    assert [int(r["votes"]) for r in rows] == list(asked[candidates])
+    saved = 2 * candidates.sum() - asked.sum()
+    assert saved > 0 and f"({saved} fewer than 2 each)" in result.output and "trusted" in result.output
+    # a model the controls do not vouch for changes nothing
+    vote_files(tmp_path, v, np.random.default_rng(0).standard_normal(v.n_items), truth)
+    result = run("first-round", *args, "-o", out)
+    assert result.exit_code == 0 and "(0 fewer than 2 each)" in result.output and "not trusted" in result.output
+    assert {r["votes"] for r in read(out)} == {"2"}

@@ -11,10 +11,11 @@ import numpy as np
 from flask.cli import AppGroup
 
 from .services.review import aggregation, rounds
-from .services.review.vote_files import VoteFileError, read_scores, read_votes, write_csv
+from .services.review.vote_files import VoteFileError, read_scored_items, read_scores, read_votes, write_csv
 
 LABEL_COLUMNS = ("image", "class", "n_votes", "p_yes", "decision")
 OPEN_COLUMNS = ("image", "class", "more_votes")
+FIRST_COLUMNS = ("image", "class", "votes")
 
 labels = AppGroup("labels", help="Labels from vote files: Dawid–Skene or selection frequency, and dynamic consensus.")
 
@@ -36,7 +37,7 @@ def _scores(scores_path: str | None, table):
     if not scores_path:
         return None
     try:
-        scores, unmatched = read_scores(scores_path, table)
+        scores, unmatched = read_scores(scores_path, table.items)
     except VoteFileError as error:
         raise click.ClickException(str(error)) from error
     candidates = table.votes.gold == aggregation.UNKNOWN
@@ -163,9 +164,8 @@ def aggregate(votes_path, gold_path, model, target_precision, threshold, scores_
 @click.option(
     "--step",
     type=click.IntRange(1, 100),
-    default=rounds.DEFAULT_STEP,
-    show_default=True,
-    help="At most this many more votes per image in one round.",
+    help=f"At most this many more votes per image in one round [default: {rounds.STEP_WITH_PRIOR} when the "
+    f"--scores are used, else {rounds.DEFAULT_STEP}].",
 )
 @SCORES
 @OUTPUT
@@ -190,6 +190,48 @@ def next_round(votes_path, gold_path, target_precision, max_votes, step, scores_
             aggregation.fit(table.votes, "ds"), table.votes.gold, target_precision, max_votes, step
         )
         click.echo(f"Without the scores: {int((without > 0).sum())} images, {int(without.sum())} more votes.", err=True)
+
+
+@labels.command("first-round", with_appcontext=False)
+@click.option(
+    "--scores",
+    "scores_path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="CSV image,class,score: every image to label, and the controls, with a model's score.",
+)
+@GOLD
+@click.option("--target-precision", type=share, required=True, help="The precision the yes labels must reach.")
+@click.option(
+    "--votes-each",
+    "first",
+    type=click.IntRange(1, 100),
+    default=rounds.DEFAULT_FIRST_ROUND,
+    show_default=True,
+    help="Round 1's votes per image; images the model is sure about get fewer.",
+)
+@OUTPUT
+def first_round(scores_path, gold_path, target_precision, first, output):
+    """Write first.csv: image,class,votes for round 1, fewer votes where the model is sure.
+
+    The model is calibrated on the controls (--gold, scored in --scores too); a model they do not show to
+    be better than chance leaves every image at --votes-each.
+    """
+    try:
+        scored = read_scored_items(scores_path, gold_path)
+    except VoteFileError as error:
+        raise click.ClickException(str(error)) from error
+    asked, calibration = rounds.first_round(scored.scores, scored.item_class, scored.gold, target_precision, first)
+    candidates = scored.gold == aggregation.UNKNOWN
+    rows = ((image, class_, int(n)) for (image, class_), n, c in zip(scored.items, asked, candidates) if c)
+    n = _write(output, FIRST_COLUMNS, rows)
+    full = first * n
+    click.echo(
+        f"Round 1 asks {int(asked.sum())} votes of {n} images ({full - int(asked.sum())} fewer than "
+        f"{first} each); the model on the controls: slope {calibration.pooled_slope:.2f} ± "
+        f"{calibration.pooled_se:.2f}, {'trusted' if calibration.trusted else 'not trusted'}.",
+        err=True,
+    )
 
 
 @labels.command("flags")

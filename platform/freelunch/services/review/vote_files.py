@@ -134,23 +134,7 @@ def read_votes(votes_path: str, gold_path: str | None = None) -> VoteTable:
     if not item_index:
         raise VoteFileError(votes_path, None, "has a header but no votes.")
     items = list(item_index)
-    gold = np.full(len(items), UNKNOWN, np.int8)
-    if gold_path:
-        given: dict[int, tuple[int, bool]] = {}
-        for line, (image, class_, label) in _rows(gold_path, GOLD_COLUMNS):
-            _named(gold_path, line, {"image": image, "class": class_})
-            value = _binary(gold_path, line, "label", label)
-            i = item_index.get((image, class_))
-            if i is None:
-                continue  # a control nobody was shown tells nothing
-            if i in given and given[i][1] != value:
-                raise VoteFileError(
-                    gold_path,
-                    line,
-                    f"image {image!r} for class {class_!r} has label {int(given[i][1])} on line {given[i][0]}.",
-                )
-            given[i] = (line, value)
-            gold[i] = int(value)
+    gold = _read_gold(gold_path, item_index) if gold_path else np.full(len(items), UNKNOWN, np.int8)
     workers = list(worker_index)
     keep, warnings = _repeated_votes(votes_path, repeated, gold, items, workers, lines, len(item))
     class_index: dict[str, int] = {}
@@ -164,6 +148,27 @@ def read_votes(votes_path: str, gold_path: str | None = None) -> VoteTable:
         len(worker_index),
     )
     return VoteTable(votes, items, workers, warnings)
+
+
+def _read_gold(gold_path: str, item_index: dict[tuple[str, str], int]) -> np.ndarray:
+    """Per item of ``item_index``, its known label from gold.csv (image,class,label), else UNKNOWN."""
+    gold = np.full(len(item_index), UNKNOWN, np.int8)
+    given: dict[int, tuple[int, bool]] = {}
+    for line, (image, class_, label) in _rows(gold_path, GOLD_COLUMNS):
+        _named(gold_path, line, {"image": image, "class": class_})
+        value = _binary(gold_path, line, "label", label)
+        i = item_index.get((image, class_))
+        if i is None:
+            continue  # a control nobody was shown tells nothing
+        if i in given and given[i][1] != value:
+            raise VoteFileError(
+                gold_path,
+                line,
+                f"image {image!r} for class {class_!r} has label {int(given[i][1])} on line {given[i][0]}.",
+            )
+        given[i] = (line, value)
+        gold[i] = int(value)
+    return gold
 
 
 SHOWN_REPEATS = 20  # repeated votes on candidates named one by one; the rest are counted
@@ -200,13 +205,13 @@ def _repeated_votes(path, repeated, gold, items, workers, lines, n_votes) -> tup
     return keep, warnings
 
 
-def read_scores(path: str, table: VoteTable) -> tuple[np.ndarray, int]:
+def read_scores(path: str, items: list[tuple[str, str]]) -> tuple[np.ndarray, int]:
     """Read scores.csv (image,class,score: any finite real number, higher = more likely shows the class).
 
-    Returns the score per item of ``table`` (nan where none) and how many rows named an image and class
-    nobody voted on (ignored: nothing to label there)."""
-    index = {key: i for i, key in enumerate(table.items)}
-    scores = np.full(len(table.items), np.nan)
+    Returns the score per (image, class) of ``items`` (nan where none) and how many rows named another
+    (ignored: nobody voted on it, nothing to label there)."""
+    index = {key: i for i, key in enumerate(items)}
+    scores = np.full(len(items), np.nan)
     given: dict[int, tuple[int, float]] = {}
     unmatched = 0
     for line, (image, class_, value) in _rows(path, SCORE_COLUMNS):
@@ -228,6 +233,32 @@ def read_scores(path: str, table: VoteTable) -> tuple[np.ndarray, int]:
         given[i] = (line, score)
         scores[i] = score
     return scores, unmatched
+
+
+@dataclass
+class ScoredItems:
+    """The images of scores.csv before anyone voted on them (for the first round)."""
+
+    items: list[tuple[str, str]]  # per item: (image, class)
+    item_class: np.ndarray
+    gold: np.ndarray  # per item: the label gold.csv gives a control, else UNKNOWN
+    scores: np.ndarray
+
+
+def read_scored_items(scores_path: str, gold_path: str | None) -> ScoredItems:
+    """Every (image, class) scores.csv names, with its score and, for the controls, gold.csv's label."""
+    item_index: dict[tuple[str, str], int] = {}
+    for line, (image, class_, _) in _rows(scores_path, SCORE_COLUMNS):
+        _named(scores_path, line, {"image": image, "class": class_})
+        item_index.setdefault((image, class_), len(item_index))
+    if not item_index:
+        raise VoteFileError(scores_path, None, "has a header but no scores.")
+    items = list(item_index)
+    gold = _read_gold(gold_path, item_index) if gold_path else np.full(len(items), UNKNOWN, np.int8)
+    scores, _ = read_scores(scores_path, items)
+    class_index: dict[str, int] = {}
+    item_class = np.array([class_index.setdefault(c, len(class_index)) for _, c in items], np.int64)
+    return ScoredItems(items, item_class, gold, scores)
 
 
 def write_csv(path: str, header: tuple[str, ...], rows: Iterable[tuple]) -> int:
