@@ -288,9 +288,14 @@ def test_pages_are_submitted_in_order_and_need_their_data(client, batch):
     )
 )
 def test_hostile_summaries_never_cause_a_500(app, batch, junk):
-    client = app.test_client()
+    client = app.test_client()  # a new browser each example: it goes on with the assignment by its token
     hit = batch.hits.first()
-    token, _ = open_assignment(client, hit)
+    opened = Assignment.get_or_none(Assignment.hit == hit)
+    if opened is None:
+        token, _ = open_assignment(client, hit)
+    else:
+        with app.app_context():
+            token = assignment_token(opened.id)
     response = post_page(client, token, 1, junk)
     assert response.status_code in (200, 400, 409)
 

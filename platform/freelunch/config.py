@@ -107,6 +107,8 @@ def load(env: os._Environ | dict | None = None, instance: Path | None = None) ->
         "INGEST_REDIS_URL": env.get("INGEST_REDIS_URL") or None,
         "INGEST_REDIS_CLUSTER": _flag(env.get("INGEST_REDIS_CLUSTER"), False),
         "INGEST_SHARDS": _shards(env.get("INGEST_SHARDS", "1")),
+        # An unfinished assignment with no page and no pointer batch for this long frees its HIT place.
+        "PLACE_IDLE_MINUTES": int(env.get("PLACE_IDLE_MINUTES", 10)),
         # Requests logged: errors (4xx/5xx) and those slower than this; the rest stay out of the log.
         "REQUEST_LOG_SLOW_MS": int(env.get("REQUEST_LOG_SLOW_MS", 1000)),
     }

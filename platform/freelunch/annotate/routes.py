@@ -1,10 +1,12 @@
 import json
 
-from flask import abort, redirect, render_template, request, url_for
+from flask import abort, current_app, redirect, render_template, request, url_for
 
 from .. import partials, storage
 from ..models import VERSION_MEANINGS, Assignment, ImageClass
+from ..services.accounts import identity
 from ..services.annotation import pages as annotation
+from ..services.annotation import places
 from ..services.annotation.pages import AnnotationError
 from . import bp
 
@@ -75,11 +77,32 @@ def annotate():
     if "token" in request.args:
         assignment, state = annotation.opened_by_token(request.args["token"])
         return _show(assignment, request.args["token"], state=state)
-    opening = annotation.open_link(request.args)
+    opening = annotation.open_link(request.args, request.cookies)
     if opening.assignment is None:
         version = (opening.hit.batch.versions or ["POINTER_ORIGINAL"])[0]
         return _task(annotation.progress(opening.hit.id), version, "", partial=False)
-    return redirect(url_for(".annotate", token=annotation.token_for(opening.assignment, opening.hit)), 303)
+    response = redirect(url_for(".annotate", token=annotation.token_for(opening.assignment, opening.hit)), 303)
+    _remember_browser(response, opening.assignment)
+    return response
+
+
+def _remember_browser(response, assignment: Assignment) -> None:
+    """The cookie by which this browser, and only this one, may reopen the assignment from its link.
+
+    MTurk shows the page in a third-party iframe: over HTTPS the cookie is SameSite=None; Secure so it is
+    sent there where the browser allows third-party cookies. Where it does not, the signed token in the
+    page's URL and forms and the MTurk AssignmentId still carry the worker on.
+    """
+    secure = request.is_secure or current_app.config["PUBLIC_URL"].startswith("https://")
+    response.set_cookie(
+        identity.browser_cookie(assignment.id),
+        identity.browser_key(assignment.id),
+        max_age=places.assignment_seconds(assignment.hit.batch),
+        path=url_for(".annotate"),
+        secure=secure,
+        httponly=True,
+        samesite="None" if secure else "Lax",
+    )
 
 
 @bp.post("/annotate/submit")

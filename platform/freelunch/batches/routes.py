@@ -16,6 +16,7 @@ from ..models import (
     Hit,
     ImageClass,
     LabLink,
+    MTurkHit,
     utcnow,
 )
 from ..mturk import panel as mturk_panel
@@ -333,6 +334,7 @@ def links(batch_id):
         links=_link_page(batch),
         link_form=LabLinkForm(),
         lab_url=lab_url,
+        on_mturk=MTurkHit.select().where(MTurkHit.batch == batch, MTurkHit.state == "created").exists(),
     )
 
 

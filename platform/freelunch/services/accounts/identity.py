@@ -31,6 +31,20 @@ def completion_code(hit_key: str, worker_id: str, assignment_id: int) -> str:
     return _hmac_hex(current_app.config["SECRET_KEY"], f"completion:{hit_key}:{worker_id}:{assignment_id}")[:6]
 
 
+def browser_cookie(assignment_id: int) -> str:
+    """The name of the cookie by which the browser that started an assignment is known again."""
+    return f"freelunch_a{assignment_id}"
+
+
+def browser_key(assignment_id: int) -> str:
+    """The cookie's value: only the server can make it, and only the browser that started the assignment got it."""
+    return _hmac_hex(current_app.config["SECRET_KEY"], f"browser:{assignment_id}")[:32]
+
+
+def holds_browser_key(cookies, assignment_id: int) -> bool:
+    return hmac.compare_digest(cookies.get(browser_cookie(assignment_id), ""), browser_key(assignment_id))
+
+
 def _serializer() -> URLSafeSerializer:
     return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=_TOKEN_SALT)
 

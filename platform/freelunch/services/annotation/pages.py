@@ -8,7 +8,6 @@ submitted page stored once, in one transaction, however often it is posted.
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -36,11 +35,10 @@ from ...models import (
 )
 from ..accounts import identity
 from ..ingest import closing
-from ..mturk import settings as mturk_settings
 from ..mturk.gateway import local_stand_in_origin
 from ..review import tallies
 from ..review.fits import rounds_of
-from . import record
+from . import places, record
 from .record import bounded_list, number
 
 PREVIEW_ASSIGNMENT = "ASSIGNMENT_ID_NOT_AVAILABLE"
@@ -56,6 +54,15 @@ ALREADY_DONE_MESSAGE = (
     "Please return this copy."
 )
 ONE_HIT_MESSAGE = "You have already completed one of our HITs. We do not accept more than 1 HIT per worker."
+ANOTHER_BROWSER_MESSAGE = (
+    "This HIT is already in progress in another browser. Please go on with it there, "
+    "or open it from the MTurk assignment you accepted."
+)
+RETURNED_MESSAGE = (
+    "You started this HIT under another MTurk assignment, which you returned. "
+    "Please return this one too: a HIT cannot be done twice."
+)
+FOREIGN_ASSIGNMENT_MESSAGE = "This link's assignmentId belongs to another HIT. Open the HIT from MTurk again."
 EARLIER_ROUND_MESSAGE = (
     "You have already answered about some of these images in an earlier round of this task. "
     "Please return this HIT: we need a fresh pair of eyes on them."
@@ -180,55 +187,56 @@ def _check_earlier_rounds(batch: Batch, hit: Hit, worker_id: str) -> None:
         raise AnnotationError(403, EARLIER_ROUND_MESSAGE)
 
 
-def assignment_seconds(batch: Batch) -> int:
-    """How long a worker has for a HIT of the batch (its MTurk setting): then the assignment counts as abandoned."""
-    return int(mturk_settings.of(batch).assignment_seconds)
+def _may_continue(existing: Assignment, mturk_assignment: str | None, cookies) -> None:
+    """Only the browser that started an assignment, or its own MTurk AssignmentId, goes on with it.
+
+    WorkerIds are no secret (requesters and forums see them): a link with someone's workerId and
+    another AssignmentId must neither continue their HIT nor rewrite the AssignmentId their Submit posts.
+    """
+    if mturk_assignment is not None and mturk_assignment == existing.mturk_assignment_id:
+        return
+    if not identity.holds_browser_key(cookies or {}, existing.id):
+        raise AnnotationError(409, ANOTHER_BROWSER_MESSAGE)
+    if mturk_assignment is not None and existing.source == "mturk" and not existing.done:
+        raise AnnotationError(409, RETURNED_MESSAGE)
 
 
-def holding_a_slot(batch: Batch):
-    """The condition that an assignment takes one of its HIT's places: finished, or started within the time allowed."""
-    cutoff = utcnow() - dt.timedelta(seconds=assignment_seconds(batch))
-    return (Assignment.done == True) | (Assignment.started_at >= cutoff)  # noqa: E712
+def _check_mturk_assignment(hit: Hit, mturk_assignment: str | None) -> None:
+    """An MTurk AssignmentId belongs to one MTurk HIT, so to one of our HITs: elsewhere it was made up."""
+    if mturk_assignment is not None and (
+        Assignment.select()
+        .where(Assignment.mturk_assignment_id == mturk_assignment, Assignment.hit != hit, Assignment.source == "mturk")
+        .exists()
+    ):
+        raise AnnotationError(409, FOREIGN_ASSIGNMENT_MESSAGE)
 
 
-def _full(hit: Hit, batch: Batch, besides: int | None = None, handed_on: str | None = None) -> bool:
-    """Whether the HIT's places are taken; ``handed_on``: an MTurk AssignmentId arriving with a new worker,
-    whose earlier unfinished holder returned it (MTurk hands a returned assignment to the next worker)."""
-    taken = Assignment.select().where(Assignment.hit == hit, holding_a_slot(batch))
-    if besides is not None:
-        taken = taken.where(Assignment.id != besides)
-    if handed_on is not None:
-        taken = taken.where(
-            (Assignment.mturk_assignment_id != handed_on)
-            | Assignment.mturk_assignment_id.is_null()
-            | (Assignment.done == True)  # noqa: E712  (peewee builds SQL from ==)
-        )
-    return taken.count() >= batch.assignments_per_hit
+def _get_or_create(hit: Hit, worker_id: str, fields: dict, cookies=None) -> Assignment:
+    """The worker's assignment on the HIT, or a new one if the HIT has a free place in its pool (else 409).
 
-
-def _get_or_create(hit: Hit, worker_id: str, fields: dict) -> Assignment:
-    """The worker's assignment on the HIT, or a new one if the HIT has a free place (else 409).
-
-    A made-up worker id cannot open more assignments than the HIT asks for;
-    an assignment not finished within the batch's time frees its place, and
-    its worker may go on only while the HIT is not full without them.
+    Places are counted by services/annotation/places.py: made-up worker ids cannot take more places than
+    the HIT asks for, an idle assignment frees its place, and its worker may go on only while the HIT is
+    not full without them.
     """
     batch = hit.batch
+    source, mturk_id = fields["source"], fields.get("mturk_assignment_id")
     existing = Assignment.get_or_none(Assignment.hit == hit, Assignment.worker_id == worker_id)
     if existing is not None:
+        _may_continue(existing, mturk_id, cookies)
         if (
             not existing.done
-            and existing.started_at < utcnow() - dt.timedelta(seconds=assignment_seconds(batch))
-            and _full(hit, batch, besides=existing.id)
+            and not places.holds_place(existing, batch)
+            and places.full(hit, batch, existing.source, besides=existing, mturk_id=existing.mturk_assignment_id)
         ):
             raise AnnotationError(409, FULL_MESSAGE)
         return existing
+    if source == "mturk":
+        _check_mturk_assignment(hit, mturk_id)
     try:
         with write_transaction():
             if not is_sqlite():  # one opening at a time per HIT; SQLite's write lock already serialises
                 Hit.select(Hit.id).where(Hit.id == hit.id).for_update().get()
-            handed_on = fields.get("mturk_assignment_id") if fields.get("turk_submit_to") else None
-            if _full(hit, batch, handed_on=handed_on):
+            if places.full(hit, batch, source, mturk_id=mturk_id if source == "mturk" else None):
                 raise AnnotationError(409, FULL_MESSAGE)
             return Assignment.create(organization=hit.organization_id, hit=hit, worker_id=worker_id, **fields)
     except IntegrityError:  # the same worker opened the link twice at once
@@ -242,8 +250,11 @@ def _mturk_param(params, name: str) -> str | None:
     return value or None
 
 
-def open_link(params) -> Opening:
-    """Resolve a worker link's query parameters (MTurk, the seed's survey link, or a lab link)."""
+def open_link(params, cookies=None) -> Opening:
+    """Resolve a worker link's query parameters (MTurk, the seed's survey link, or a lab link).
+
+    ``cookies``: the request's, where the browser that started an assignment keeps its key.
+    """
     if params.get("lab"):
         return Opening(*_open_lab(params))
     hit = _hit_from_params(params)
@@ -271,6 +282,7 @@ def open_link(params) -> Opening:
             mturk_hit_id=mturk_hit,
             turk_submit_to=turk_submit_to,
         ),
+        cookies,
     )
     if (
         turk_submit_to
@@ -282,11 +294,6 @@ def open_link(params) -> Opening:
         # A HIT of more than 9 assignments is published as several MTurk HITs of the same pages
         # (services/mturk/cost.py).
         raise AnnotationError(409, ALREADY_DONE_MESSAGE)
-    if turk_submit_to and not assignment.done and mturk_assignment != assignment.mturk_assignment_id:
-        # A worker who returned the HIT and accepted it again has a new MTurk assignment. The one they
-        # returned may already be another worker's: assignments are unique per (AssignmentId, worker).
-        assignment.mturk_assignment_id, assignment.turk_submit_to = mturk_assignment, turk_submit_to
-        assignment.save()
     return Opening(hit, assignment)
 
 
@@ -318,17 +325,9 @@ def _open_lab(params) -> tuple[Hit, Assignment]:
     finished = mine.order_by(Assignment.id.desc()).first()
     if finished is not None and (batch.one_hit_per_worker or not params.get("another")):
         return finished.hit, finished  # the completion view again, with the same code
-    taken = Assignment.select(Assignment.hit).where(Assignment.worker_id == worker_id)
-    free = (
-        Hit.select(Hit)
-        .join(Assignment, JOIN.LEFT_OUTER, on=(Assignment.hit == Hit.id) & holding_a_slot(batch))
-        .where(Hit.batch == batch, Hit.id.not_in(taken))
-        .group_by(Hit.id)
-        .having(fn.COUNT(Assignment.id) < batch.assignments_per_hit)
-        .order_by(Hit.id)
-    )
+    done_before = Assignment.select(Assignment.hit).where(Assignment.worker_id == worker_id)
     seen = _voted_before(batch, worker_id) if batch.follows_id else set()
-    hit = next((h for h in (free if seen else free.limit(1)) if not _shows_again(h, seen)), None)
+    hit = next((h for h in places.with_a_free_lab_place(batch, done_before) if not _shows_again(h, seen)), None)
     if hit is None:
         raise AnnotationError(404, "Every HIT of this task has all the annotators it needs. Thank you!")
     assignment = _get_or_create(
@@ -339,7 +338,7 @@ def _open_lab(params) -> tuple[Hit, Assignment]:
 
 def token_for(assignment: Assignment, hit: Hit) -> str:
     """The assignment's token: good for the HIT's pages, for as long as the batch gives a worker."""
-    return identity.assignment_token(assignment.id, hit.pages.count(), assignment_seconds(hit.batch))
+    return identity.assignment_token(assignment.id, hit.pages.count(), places.assignment_seconds(hit.batch))
 
 
 def assignment_from_token(token: str | None) -> Assignment:
