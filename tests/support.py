@@ -109,7 +109,7 @@ def finished_file(client, run_jobs, batch, kind) -> tuple[Export, str]:
     assert start_export(client, batch, kind).status_code == 302
     export = Export.select().order_by(Export.id.desc()).get()
     assert export.state == "queued" and export.job_id
-    assert "waiting for a worker" in client.get(f"/review/exports/{export.id}", headers=HTMX).get_data(as_text=True)
+    assert "in the queue" in client.get(f"/review/exports/{export.id}", headers=HTMX).get_data(as_text=True)
     run_jobs()
     export = Export.get_by_id(export.id)
     assert export.state == "done", export.error

@@ -194,7 +194,7 @@ def test_the_preset_import_reports_its_progress_like_an_upload(app, client, requ
         headers=HTMX,
     )
     job = Job.fetch(job_id(response.get_data(as_text=True)), connection=redis_client)
-    assert job.meta["message"] == "Waiting for a worker…"
+    assert job.meta["message"] == "In the queue…"
     run_jobs()
     job.refresh()
     assert job.meta["message"] == "Read 1000 classes" and job.meta["progress"] > 0, job.meta

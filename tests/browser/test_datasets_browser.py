@@ -79,7 +79,7 @@ def test_requester_imports_edits_and_builds_without_reloads(app, live_server, pa
         archive.writestr("../escape.png", png((0, 0, 0)))
     page.set_input_files("input[name=images]", str(evil))
     page.click("button:has-text('Import images')")
-    page.wait_for_selector("#import-jobs .flash.error:has-text('climbs out of the folder')")
+    page.wait_for_selector(".jobs .flash.error:has-text('climbs out of the folder')")
     page.set_input_files("input[name=images]", images_zip(tmp_path / "tench.zip"))
     page.click("button:has-text('Import images')")
     page.wait_for_selector(".job:has-text('Import images from tench.zip')")

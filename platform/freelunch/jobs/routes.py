@@ -1,10 +1,24 @@
-from flask import abort, render_template
+import re
+
+from flask import abort, render_template, request
 from htmx_flask import make_response
 
 from .. import partials
 from ..services import jobs
 from ..tenancy import current_org
 from . import bp
+
+SCOPE = re.compile(r"[a-z]+:\d{1,12}")
+
+
+@bp.get("/")
+def index():
+    """A page's job list (jobs/_list.html), which reloads itself when one of its jobs ends.
+    The scope's key holds this organization's jobs only, so any scope is safe to answer."""
+    scope = request.args.get("scope", "")
+    if not SCOPE.fullmatch(scope):
+        abort(404)
+    return render_template("jobs/_list.html", jobs=jobs.recent(current_org().id, scope), jobs_scope=scope)
 
 
 @bp.get("/<job_id>")
@@ -15,6 +29,14 @@ def show(job_id):
         abort(404)
     if not partials.wanted():
         return render_template("jobs/show.html", job=job)
-    # Lets the page refresh what the job changed, e.g. hx-trigger="job-finished from:body".
-    trigger = {"job-finished": {"id": job.id}} if job.finished else None
-    return make_response(render_template("jobs/_progress.html", job=job), trigger=trigger)
+    return make_response(render_template("jobs/_progress.html", job=job), trigger=finished_events(job))
+
+
+def finished_events(job: jobs.JobView) -> dict | None:
+    """What the page hears when the job ends: job-finished, and "<panel>-changed" for each panel its task changes,
+    on which those panels reload themselves (hx-trigger="<panel>-changed from:body", templates/_panels.html)."""
+    if not job.finished:
+        return None
+    events = {"job-finished": {"id": job.id, "changes": list(job.changes)}}
+    events.update({f"{panel}-changed": {"id": job.id} for panel in job.changes})
+    return events

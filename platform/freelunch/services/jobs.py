@@ -44,6 +44,7 @@ class JobView:
     message: str = ""
     error: str = ""
     result: dict = field(default_factory=dict)
+    changes: tuple[str, ...] = ()  # the panels its end changes (Task.changes)
 
     @property
     def finished(self) -> bool:
@@ -63,14 +64,30 @@ def _recent_key(organization_id: int, scope: str) -> str:
     return f"freelunch:jobs:{organization_id}:{scope}"
 
 
+# What a job can change, as the pages show it. When a watched job ends, its progress partial sends the
+# event "<panel>-changed" for each panel its task names (jobs/routes.py), and every element that shows that
+# data reloads itself from its own URL on hx-trigger="<panel>-changed from:body" (templates/_panels.html).
+# tests/test_job_panels.py pins it: every watched task names its panels, every panel has listeners on the pages.
+PANELS = {
+    "dataset": "a dataset's counts, classes and images",
+    "hits": "a batch's state, shape and HITs",
+    "mturk": "a batch's MTurk HITs, publishing and spend",
+    "assignments": "a batch's assignments, their MTurk decisions and bonuses",
+    "labels": "a batch's labels and label fits",
+    "exports": "a batch's export files",
+}
+
+
 @dataclass(frozen=True)
 class Task:
-    """A job function, named once: where the worker finds it (in ``tasks/``), its queue and its time limits."""
+    """A job function, named once: where the worker finds it (in ``tasks/``), its queue and its time limits,
+    and (for a job a page watches) the panels its end changes (``PANELS``)."""
 
     path: str
     queue: str = "default"
     timeout: int = 3600
     result_ttl: int = RESULT_TTL
+    changes: tuple[str, ...] = ()
 
     def function(self) -> Callable:
         return import_string(self.path)
@@ -78,25 +95,25 @@ class Task:
 
 # Every job there is. Callers name a task by its constant, never by its path; tests/test_jobs.py checks
 # that each path is a function of tasks/ and that tasks/ has no job missing from here.
-IMPORT_CLASSES = Task("tasks.imports.import_classes", queue=BULK_QUEUE)
-IMPORT_IMAGES = Task("tasks.imports.import_images", queue=BULK_QUEUE)
-IMPORT_PRESET = Task("tasks.imports.import_preset_classes", queue=BULK_QUEUE)
-BUILD_BATCH = Task("tasks.batches.build_batch")
-RUN_EXPORT = Task("tasks.exports.run_export", queue=BULK_QUEUE)
+IMPORT_CLASSES = Task("tasks.imports.import_classes", queue=BULK_QUEUE, changes=("dataset",))
+IMPORT_IMAGES = Task("tasks.imports.import_images", queue=BULK_QUEUE, changes=("dataset",))
+IMPORT_PRESET = Task("tasks.imports.import_preset_classes", queue=BULK_QUEUE, changes=("dataset",))
+BUILD_BATCH = Task("tasks.batches.build_batch", changes=("hits",))
+RUN_EXPORT = Task("tasks.exports.run_export", queue=BULK_QUEUE, changes=("exports",))
 MAKE_THUMBNAIL = Task("tasks.imports.make_thumbnail", queue=BULK_QUEUE, result_ttl=60)
-FIT_LABELS = Task("tasks.labels.fit_labels")
-MTURK_PUBLISH = Task("tasks.mturk.publish_batch")
-MTURK_EXTEND = Task("tasks.mturk.extend_batch")
-MTURK_EXPIRE = Task("tasks.mturk.expire_batch")
-MTURK_DELETE_FINISHED = Task("tasks.mturk.delete_finished")
-MTURK_SYNC = Task("tasks.mturk_review.sync_batch")
+FIT_LABELS = Task("tasks.labels.fit_labels", changes=("labels",))
+MTURK_PUBLISH = Task("tasks.mturk.publish_batch", changes=("mturk",))
+MTURK_EXTEND = Task("tasks.mturk.extend_batch", changes=("mturk",))
+MTURK_EXPIRE = Task("tasks.mturk.expire_batch", changes=("mturk",))
+MTURK_DELETE_FINISHED = Task("tasks.mturk.delete_finished", changes=("mturk",))
+MTURK_SYNC = Task("tasks.mturk_review.sync_batch", changes=("mturk", "assignments"))
 MTURK_SYNC_LIVE = Task("tasks.mturk_review.sync_live_batches", timeout=1800, result_ttl=CRON_RESULT_TTL)
-MTURK_AUTO_REVIEW = Task("tasks.mturk_review.auto_review")
-MTURK_DECIDE = Task("tasks.mturk_review.decide_many")
-MTURK_BONUS_APPROVED = Task("tasks.mturk_review.bonus_approved")
-MTURK_BONUS_ONE = Task("tasks.mturk_review.bonus_one")
-MTURK_BLOCK = Task("tasks.mturk_review.block_worker")
-MTURK_NOTIFY = Task("tasks.mturk_review.notify_workers")
+MTURK_AUTO_REVIEW = Task("tasks.mturk_review.auto_review", changes=("mturk", "assignments"))
+MTURK_DECIDE = Task("tasks.mturk_review.decide_many", changes=("mturk", "assignments"))
+MTURK_BONUS_APPROVED = Task("tasks.mturk_review.bonus_approved", changes=("mturk", "assignments"))
+MTURK_BONUS_ONE = Task("tasks.mturk_review.bonus_one", changes=("mturk", "assignments"))
+MTURK_BLOCK = Task("tasks.mturk_review.block_worker", changes=("assignments",))
+MTURK_NOTIFY = Task("tasks.mturk_review.notify_workers", changes=("assignments",))
 MTURK_POLL_NOTIFICATIONS = Task("tasks.mturk_review.poll_notifications", timeout=300, result_ttl=CRON_RESULT_TTL)
 # Ingest: nobody reads a flush's result, and the sweep is the safety net for lost flushes (cron).
 INGEST_FLUSH = Task("tasks.ingest.flush", queue="ingest", timeout=300, result_ttl=60)
@@ -128,14 +145,15 @@ def _put(on: Queue, task: Task, args: tuple, kwargs: dict, meta: dict | None = N
 
 
 def enqueue(task: Task, *args, organization_id: int, scope: str, title: str, **kwargs) -> Job:
-    """Queue ``task(*args, **kwargs)`` for ``organization_id``; ``scope`` names the page that lists it (e.g.
-    "dataset:3")."""
+    """Queue ``task(*args, **kwargs)`` for ``organization_id``; ``scope`` names the page listing it ("dataset:3")."""
+    if not task.changes:
+        raise ValueError(f"{task.path} is watched by a page, so its Task must name the panels it changes")
     job = _put(
         queue(task.queue),
         task,
         args,
         kwargs,
-        meta={"organization_id": organization_id, "progress": 0.0, "message": "Waiting for a worker…"},
+        meta={"organization_id": organization_id, "progress": 0.0, "message": "In the queue…"},
     )
     key = _recent_key(organization_id, scope)
     pipe = redis_connection().pipeline()
@@ -172,6 +190,11 @@ class Progress:
         self.job.save_meta()
 
 
+def task_of(job: Job) -> Task | None:
+    """The Task a job runs (by its function's path), None for a function the table does not name."""
+    return next((t for t in globals().values() if isinstance(t, Task) and t.path == job.func_name), None)
+
+
 def _view(job: Job, title: bytes | None) -> JobView:
     meta = job.meta
     state = {
@@ -196,6 +219,7 @@ def _view(job: Job, title: bytes | None) -> JobView:
         message=meta.get("message", ""),
         error=error,
         result=result,
+        changes=task.changes if (task := task_of(job)) else (),
     )
 
 

@@ -1,0 +1,143 @@
+"""When a background job ends, every panel it changed reloads itself: one mechanism, pinned here.
+
+Each Task names the panels it changes (services/jobs.PANELS), a finished job's progress partial sends
+"<panel>-changed" (jobs/routes.finished_events), and each panel that shows such data listens for it and reloads
+itself from its own URL (templates/_panels.html). The browser side: tests/browser/test_job_panels_browser.py.
+"""
+
+from __future__ import annotations
+
+import json
+from html.parser import HTMLParser
+
+import pytest
+from factories import make_campaign, make_dataset
+from support import HTMX, builder_data
+
+from freelunch.models import Batch
+from freelunch.services import jobs
+
+# Jobs no page watches: periodic (cron) or internal. Every other task is queued by jobs.enqueue for a page.
+UNWATCHED = {
+    jobs.MAKE_THUMBNAIL,
+    jobs.MTURK_SYNC_LIVE,
+    jobs.MTURK_POLL_NOTIFICATIONS,
+    jobs.INGEST_FLUSH,
+    jobs.INGEST_SWEEP,
+}
+VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
+
+
+def tasks() -> list[jobs.Task]:
+    return [t for t in vars(jobs).values() if isinstance(t, jobs.Task)]
+
+
+class Listeners(HTMLParser):
+    """Each text of a page with the element around it (innermost first) that reloads on an event from the body."""
+
+    def __init__(self):
+        super().__init__()
+        self.stack: list[tuple[str, dict]] = []
+        self.texts: list[tuple[str, list[dict]]] = []
+        self.panels: list[dict] = []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if "data-panel" in attrs:
+            self.panels.append(attrs)
+        if tag not in VOID:
+            self.stack.append((tag, attrs))
+
+    def handle_endtag(self, tag):
+        while self.stack and self.stack.pop()[0] != tag:
+            pass
+
+    def handle_data(self, data):
+        if data.strip():
+            around = [a for _, a in reversed(self.stack) if "from:body" in (a.get("hx-trigger") or "")]
+            self.texts.append((" ".join(data.split()), around))
+
+    def around(self, text: str) -> list[dict]:
+        for seen, around in self.texts:
+            if text in seen:
+                return around
+        raise AssertionError(f"{text!r} is not on the page")
+
+
+def listens(element: dict, task: jobs.Task) -> bool:
+    trigger = element.get("hx-trigger", "")
+    return "job-finished from:body" in trigger or any(f"{p}-changed from:body" in trigger for p in task.changes)
+
+
+def test_every_watched_task_names_the_panels_its_end_changes(app):
+    for task in tasks():
+        if task in UNWATCHED:
+            assert not task.changes, task.path
+        else:
+            assert task.changes and set(task.changes) <= set(jobs.PANELS), task.path
+    with app.app_context(), pytest.raises(ValueError, match="must name the panels"):
+        jobs.enqueue(jobs.MTURK_SYNC_LIVE, organization_id=1, scope="batch:1", title="Reconcile")
+
+
+def test_a_finished_job_tells_the_page_which_panels_it_changed(app, client, org, run_jobs):
+    dataset = make_dataset(org, classes=("n01",), candidates=40)
+    client.post("/batches/", data=builder_data(client, dataset, pages_per_hit=2, images_per_page=12))
+    batch = Batch.get()
+    with app.app_context():
+        (job,) = jobs.recent(org.id, f"batch:{batch.id}")
+    running = client.get(f"/jobs/{job.id}", headers=HTMX)
+    assert "HX-Trigger" not in running.headers and "in the queue" in running.get_data(as_text=True)
+    run_jobs()
+    finished = client.get(f"/jobs/{job.id}", headers=HTMX)
+    events = json.loads(finished.headers["HX-Trigger"])
+    assert events == {"job-finished": {"id": job.id, "changes": ["hits"]}, "hits-changed": {"id": job.id}}
+    assert "hx-trigger" not in finished.get_data(as_text=True)  # a finished job stops polling
+
+    listed = client.get(f"/jobs/?scope=batch:{batch.id}", headers=HTMX).get_data(as_text=True)
+    assert 'class="activity"' in listed and "2 pages" not in listed and "Build HITs of Round 1" in listed
+    assert client.get("/jobs/?scope=batch:1;x", headers=HTMX).status_code == 404
+
+
+# What each job changes, and where the page shows it: (page, a text of it, a job that changes it).
+SHOWN = [
+    ("/batches/{batch}", "2 HITs", jobs.BUILD_BATCH),  # the status line
+    ("/batches/{batch}", "pages ×", jobs.BUILD_BATCH),  # the shape
+    ("/batches/{batch}", "Progress", jobs.MTURK_SYNC),
+    ("/batches/{batch}/hits", "Assignments (done / started)", jobs.BUILD_BATCH),
+    ("/batches/{batch}/hits", "Assignments (done / started)", jobs.MTURK_PUBLISH),
+    ("/batches/{batch}/mturk", "HITs published", jobs.MTURK_PUBLISH),
+    ("/batches/{batch}/mturk", "Whole batch", jobs.MTURK_EXTEND),
+    ("/batches/{batch}/mturk", "Settings", jobs.MTURK_PUBLISH),  # locked once published
+    ("/batches/{batch}/mturk/review", "last reconciliation", jobs.MTURK_SYNC),
+    ("/batches/{batch}/mturk/review", "Ready for review", jobs.MTURK_DECIDE),
+    ("/batches/{batch}/mturk/review", "Ready for review", jobs.MTURK_AUTO_REVIEW),
+    ("/review/batches/{batch}/assignments", "W1AAAAAAAA", jobs.MTURK_DECIDE),
+    ("/review/batches/{batch}/results", "Decision", jobs.FIT_LABELS),
+    ("/review/batches/{batch}/exports", "No exports yet.", jobs.RUN_EXPORT),
+    ("/datasets/{dataset}", "classes ·", jobs.IMPORT_CLASSES),
+    ("/datasets/{dataset}", "images", jobs.IMPORT_IMAGES),
+    ("/datasets/{dataset}", "Definition", jobs.IMPORT_PRESET),
+]
+
+
+def test_every_panel_that_shows_what_a_job_changes_reloads_itself_when_that_job_ends(client, org):
+    campaign = make_campaign(org)
+    ids = {"batch": campaign.batch.id, "dataset": campaign.batch.dataset_id}
+    parsed: dict[str, Listeners] = {}
+    for url in {page for page, _, _ in SHOWN}:
+        response = client.get(url.format(**ids))
+        assert response.status_code == 200, url
+        parsed[url] = Listeners()
+        parsed[url].feed(response.get_data(as_text=True))
+
+    for url, text, task in SHOWN:
+        assert any(listens(element, task) for element in parsed[url].around(text)), (url, text, task.path)
+
+    panels = [panel for page in parsed.values() for panel in page.panels]
+    assert {name for panel in panels for name in panel["data-panel"].split()} == set(jobs.PANELS)
+    for panel in panels:  # each reloads from its own URL, which answers with the panel
+        names = panel["data-panel"].split()
+        assert panel["hx-trigger"].startswith(", ".join(f"{name}-changed from:body" for name in names))
+        assert panel["hx-select"] == f"#{panel['id']}" and panel["hx-disinherit"] == "*"
+        answer = client.get(panel["hx-get"], headers={**HTMX, "HX-Target": panel["id"]})
+        assert answer.status_code == 200 and f'id="{panel["id"]}"' in answer.get_data(as_text=True), panel
