@@ -101,7 +101,7 @@ def test_progress_is_saved_to_job_meta_while_the_job_runs(app, client, requester
 
         return fetcher
 
-    monkeypatch.setattr(image_imports, "CHUNK", 2)
+    monkeypatch.setattr(image_imports, "MANIFEST_CHUNK", 2)
     monkeypatch.setattr(image_imports, "default_fetcher", fetcher_for_this_job)
     manifest = "image_id,url,class\n" + "".join(f"c/{n},https://img.example/{n}.png,c\n" for n in range(6))
     upload(client, requester, "images", {"images": ("m.csv", manifest.encode())}, create_classes="y")

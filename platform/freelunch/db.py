@@ -65,3 +65,24 @@ def write_transaction():
     PostgreSQL's row locks need nothing of the kind.
     """
     return database.atomic("IMMEDIATE") if is_sqlite() else database.atomic()
+
+
+def insert_rows(statement: str, rows: list[tuple]) -> None:
+    """Run ``INSERT INTO t (cols) VALUES {values} ...`` for many rows, each engine at its fastest.
+
+    peewee's insert_many spends more time writing SQL for a bulk than either engine
+    spends storing it (a 1.3 M-row manifest: 4 of every 10 seconds). SQLite, in
+    process, runs one prepared single-row statement per row; PostgreSQL gets one
+    multi-row VALUES list (psycopg2's execute_values), one round trip a bulk.
+    ``{values}`` stands where the VALUES list goes; runs in the caller's transaction.
+    """
+    if not rows:
+        return
+    with peewee.__exception_wrapper__:  # peewee's error classes, as for its own queries
+        cursor = database.cursor()
+        if is_sqlite():
+            cursor.executemany(statement.format(values="VALUES (" + ", ".join("?" * len(rows[0])) + ")"), rows)
+        else:
+            from psycopg2.extras import execute_values
+
+            execute_values(cursor, statement.format(values="VALUES %s"), rows, page_size=len(rows))

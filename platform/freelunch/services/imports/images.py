@@ -27,8 +27,8 @@ from flask import current_app
 from PIL import Image as PILImage
 
 from ... import storage
-from ...db import database
-from ...models import CANDIDATE_ROLES, Candidate, Dataset, Image, ImageClass
+from ...db import database, insert_rows
+from ...models import CANDIDATE_ROLES, Dataset, Image, ImageClass
 from . import quota, safe_fetch
 from .classes import CHUNK, ImportFailure, ProgressFn, Report, check_key, check_text, header_map
 
@@ -57,6 +57,7 @@ ZIP_MAX_FILE = 50 * 1024 * 1024
 ZIP_MAX_TOTAL = 4 * 1024**3  # uncompressed, the whole archive: 10 MB that unpack to 10 GB are refused at upload
 ZIP_MAX_RATIO = 100  # photos hardly compress; a file packed 100:1 or better is padding, not a picture
 ZIP_RATIO_FLOOR = 1024 * 1024  # ... once it unpacks to more than a megabyte
+MANIFEST_CHUNK = 5000  # rows a transaction: fewer round trips; a chunk of manifest rows is a few MB at most
 PENDING_MAX_BYTES = 64 * 1024 * 1024  # file bytes held before a chunk is stored
 MAX_PIXELS = storage.MAX_PIXELS
 ZIP_SKIP = re.compile(r"(^|/)(__MACOSX/|\.)")  # macOS resource forks, .DS_Store and other hidden files
@@ -120,40 +121,47 @@ def _classes(dataset: Dataset, keys: set[str], create: bool, report: Report) -> 
     return found
 
 
+IMAGE_UPSERT = (
+    "INSERT INTO image (organization_id, dataset_id, key, url, storage_path, width, height, stored_bytes) {values}"
+    " ON CONFLICT (dataset_id, key) DO UPDATE SET url = excluded.url, storage_path = excluded.storage_path,"
+    " width = excluded.width, height = excluded.height, stored_bytes = excluded.stored_bytes"
+)
+CANDIDATE_UPSERT = (
+    "INSERT INTO candidate (organization_id, image_class_id, image_id, role) {values}"
+    " ON CONFLICT (image_class_id, image_id) DO UPDATE SET role = excluded.role"
+)
+
+
 def _store_rows(dataset: Dataset, rows: list[dict], report: Report) -> None:
     """Upsert images by key and their candidacies by (class, image), in one transaction."""
     if not rows:
         return
-    keys = list({row["key"] for row in rows})
+    org = dataset.organization_id
+    latest = {row["key"]: row for row in rows}  # the last row for an image decides its file and size
+    keys = list(latest)
     with database.atomic():
         existing = {k for (k,) in Image.select(Image.key).where(Image.dataset == dataset, Image.key.in_(keys)).tuples()}
-        latest = {row["key"]: row for row in rows}  # the last row for an image decides its file and size
-        Image.insert_many(
+        insert_rows(
+            IMAGE_UPSERT,
             [
-                dict(
-                    organization=dataset.organization_id,
-                    dataset=dataset.id,
-                    key=key,
-                    url=row.get("url"),
-                    storage_path=row.get("storage_path"),
-                    width=row["width"],
-                    height=row["height"],
-                    stored_bytes=row.get("stored_bytes", 0),
+                (
+                    org,
+                    dataset.id,
+                    key,
+                    row.get("url"),
+                    row.get("storage_path"),
+                    row["width"],
+                    row["height"],
+                    row.get("stored_bytes", 0),
                 )
                 for key, row in latest.items()
-            ]
-        ).on_conflict(
-            conflict_target=[Image.dataset, Image.key],
-            preserve=[Image.url, Image.storage_path, Image.width, Image.height, Image.stored_bytes],
-        ).execute()
+            ],
+        )
         ids = dict(Image.select(Image.key, Image.id).where(Image.dataset == dataset, Image.key.in_(keys)).tuples())
         candidacies = {(row["class_id"], ids[row["key"]]): row["role"] for row in rows}
-        Candidate.insert_many(
-            [
-                dict(organization=dataset.organization_id, image_class=class_id, image=image_id, role=role)
-                for (class_id, image_id), role in candidacies.items()
-            ]
-        ).on_conflict(conflict_target=[Candidate.image_class, Candidate.image], preserve=[Candidate.role]).execute()
+        insert_rows(
+            CANDIDATE_UPSERT, [(org, class_id, image_id, role) for (class_id, image_id), role in candidacies.items()]
+        )
     report.counts["images created"] += len(latest.keys() - existing)
     report.counts["images updated"] += len(latest.keys() & existing)
     for row in rows:
@@ -300,7 +308,7 @@ def import_image_manifest(
             pending.append((where, _manifest_row(record)))
         except ValueError as error:
             report.error(where, str(error))
-        if len(pending) >= CHUNK:
+        if len(pending) >= MANIFEST_CHUNK:
             flush()
     if pending:
         flush()
