@@ -144,6 +144,8 @@ def block_worker(
         return {"error": str(error)}
     if action.state == "failed":
         return {"error": f"The worker was not blocked: {action.error}"}
+    if hard and action.kind == "soft_block":
+        return {"summary": f"Worker {row.worker_id} soft-blocked: {workers.SHARED_ACCOUNT_BLOCK}"}
     return {"summary": f"Worker {row.worker_id} {'hard' if hard else 'soft'}-blocked."}
 
 

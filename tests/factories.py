@@ -29,6 +29,7 @@ from freelunch.models import (
     Organization,
     PageSubmission,
     PointerChunk,
+    ServerAccountGrant,
 )
 from freelunch.services.accounts.identity import assignment_token
 from freelunch.services.batches.hits import build_hits
@@ -67,6 +68,11 @@ def make_dataset(org, classes=("n01", "n02"), candidates=50, positives=4, negati
 SIZES = [(500, 375), (375, 500), (400, 300)]
 
 
+def grant_server_account(org) -> ServerAccountGrant:
+    """Let an organization with no key pair use the server's MTurk account, as a site admin would."""
+    return ServerAccountGrant.create(organization=org, granted_by="tests")
+
+
 def make_batch(
     app,
     organization,
@@ -78,6 +84,7 @@ def make_batch(
     one_hit_per_worker=False,
     assignments_per_hit=3,
     name="Fish",
+    reward="0.00",
 ):
     """A one-class dataset with real image files and a ready batch of ``hits`` HITs of ``pages`` pages.
 
@@ -116,6 +123,7 @@ def make_batch(
             versions=list(versions),
             one_hit_per_worker=one_hit_per_worker,
             assignments_per_hit=assignments_per_hit,
+            reward=reward,
         )
         build_hits(batch)
         return batch

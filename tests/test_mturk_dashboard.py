@@ -4,6 +4,7 @@ input."""
 from decimal import Decimal
 
 import pytest
+from factories import grant_server_account
 from botocore.stub import ANY
 from click.testing import CliRunner
 from flask.cli import ScriptInfo
@@ -19,6 +20,7 @@ from freelunch.services.mturk import gateway, publish
 def requester(app, make_account, client):
     _, org = make_account("req@example.org", "Lab")
     with app.app_context():
+        grant_server_account(org)
         dataset = Dataset.create(organization=org, name="D")
         batch = Batch.create(
             organization=org,

@@ -7,7 +7,7 @@ import pytest
 from cryptography.fernet import Fernet
 from mturk_support import ScriptedEndpoint, client_error, no_ambient_credentials, stubbed_client
 
-from freelunch.models import MTurkAccount, Organization
+from freelunch.models import MTurkAccount, Organization, ServerAccountGrant
 from freelunch.services.mturk import credentials, gateway
 from freelunch.services.mturk.errors import INSUFFICIENT_FUNDS, NO_CREDENTIALS, InvalidRequest, MTurkError
 from freelunch.services.mturk.validation import money, validate
@@ -137,7 +137,10 @@ def test_check_connection_says_when_credentials_are_missing_or_wrong(app, monkey
     with ScriptedEndpoint() as turk, app.app_context():
         app.config["MTURK_ENDPOINT_URL"] = turk.url
         org = Organization.create(name="Lab")
-        ok, sentence = gateway.check_connection(org.id)
+        ok, sentence = gateway.check_connection(org.id)  # no key pair, no grant: nothing of the server's account
+        assert not ok and "has no MTurk account yet" in sentence and "balance" not in sentence
+        ServerAccountGrant.create(organization=org, granted_by="admin@example.org")
+        ok, sentence = gateway.check_connection(org.id)  # granted, but the server has no credentials
         assert not ok and "No AWS credentials for MTurk" in sentence and "local MTurk stand-in" in sentence
         assert turk.requests == []  # nothing unsigned went out
 

@@ -6,6 +6,7 @@ import re
 from decimal import Decimal
 
 import pytest
+from factories import grant_server_account
 from botocore.stub import ANY
 from mturk_support import client_error
 
@@ -24,6 +25,7 @@ def hit_id(n: int) -> str:
 def batch(app):
     with app.app_context():
         org = Organization.create(name="Lab")
+        grant_server_account(org)
         dataset = Dataset.create(organization=org, name="D")
         batch = Batch.create(
             organization=org,

@@ -10,6 +10,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from factories import grant_server_account
 from click.testing import CliRunner
 from flask.cli import ScriptInfo
 
@@ -24,6 +25,7 @@ def wire_batch(app, local_mturk):
     app.config["MTURK_ENDPOINT_URL"] = local_mturk.endpoint_url
     with app.app_context():
         org = Organization.create(name="Lab")
+        grant_server_account(org)
         batch = Batch.create(
             organization=org,
             dataset=Dataset.create(organization=org, name="D"),

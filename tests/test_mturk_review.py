@@ -12,7 +12,7 @@ from decimal import Decimal
 import pytest
 from botocore.stub import ANY
 from click.testing import CliRunner
-from factories import make_campaign
+from factories import grant_server_account, make_campaign
 from flask.cli import ScriptInfo
 from support import database_dump
 
@@ -48,7 +48,10 @@ def mturk_campaign(app, make_account):
     (h2w2), A4 (h2w3)."""
     _, org = make_account("owner@example.org", "Lab")
     with app.app_context():
+        grant_server_account(org)
         c = make_campaign(org)
+        c.batch.reward = Decimal("0.50")  # an MTurk batch pays a reward; bonuses are bounded by it
+        c.batch.save()
         for n, hit in enumerate(c.hits, 1):
             MTurkHit.create(
                 organization=org,

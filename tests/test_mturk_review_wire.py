@@ -11,13 +11,13 @@ from urllib.parse import urlencode
 
 import pytest
 from click.testing import CliRunner
-from factories import make_batch, summary_for
+from factories import grant_server_account, make_batch, summary_for
 from flask.cli import ScriptInfo
 from support import database_dump, post_page
 
 from freelunch.cli import cli
 from freelunch.models import Assignment, Bonus, Decision, MTurkAssignment, MTurkHit, ReviewRules
-from freelunch.services.mturk import bonuses, decisions, tracking
+from freelunch.services.mturk import bonuses, credentials, decisions, tracking
 
 QUESTION = (
     '<ExternalQuestion xmlns="http://mechanicalturk.amazonaws.com/AWSMechanicalTurkDataSchemas/2006-07-14/'
@@ -31,7 +31,9 @@ def wired(app, make_account, local_mturk):
     """A published batch of one two-page HIT on the local MTurk; the app's gateway points at it."""
     app.config["MTURK_ENDPOINT_URL"] = local_mturk.endpoint_url
     _, org = make_account("owner@example.org", "Lab")
-    batch = make_batch(app, org, pages=2, per_page=4, assignments_per_hit=3)
+    with app.app_context():
+        grant_server_account(org)
+    batch = make_batch(app, org, pages=2, per_page=4, assignments_per_hit=3, reward="0.50")
     batch.state = "published"
     batch.save()
     return batch
@@ -208,6 +210,8 @@ def test_blocks_and_messages_from_the_dashboard_reach_the_worker_by_their_hash_a
     with app.app_context():
         tracking.sync_batch(wired)
     row = MTurkAssignment.get()
+    with app.app_context():  # a hard block needs an account of the organization's own (test_mturk_money.py)
+        credentials.store(wired.organization_id, "AKIALOCAL", "local-secret")
     login(client, "owner@example.org")
     token = csrf_token(client)
     refused = client.post(

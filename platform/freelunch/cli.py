@@ -11,7 +11,7 @@ from . import create_app
 from .db import database
 from .labels_cli import labels
 from .models import Batch, Dataset
-from .mturk import publish_commands  # noqa: F401 (adds balance, publish, expire, ... to the mturk group)
+from .mturk import account_commands, publish_commands  # noqa: F401 (add grant, publish, ... to the mturk group)
 from .mturk.commands import mturk as mturk_commands
 from .presets import PRESETS
 from .services import demo as demo_service

@@ -44,6 +44,18 @@ def _shards(value: str) -> int:
     return shards
 
 
+def _amount(env, name: str, default: str) -> str:
+    """A positive amount (dollars, or a multiple) as a string, so Decimal reads it exactly."""
+    value = (env.get(name) or default).strip()
+    try:
+        ok = float(value) > 0 and value.replace(".", "", 1).isdecimal() and value.isascii()
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ConfigError(f"{name} must be a positive number such as {default}, not {value!r}")
+    return value
+
+
 def limits_storage(redis_url: str) -> str:
     """The Redis URL in the form the limits package reads (it spells a Unix socket redis+unix://)."""
     return "redis+unix://" + redis_url.removeprefix("unix://") if redis_url.startswith("unix://") else redis_url
@@ -95,6 +107,15 @@ def load(env: os._Environ | dict | None = None, instance: Path | None = None) ->
         # Optional: MTurk's events go to this SQS queue and make us reconcile their HITs sooner.
         "MTURK_SQS_QUEUE_URL": env.get("MTURK_SQS_QUEUE_URL") or None,
         "MTURK_SQS_ENDPOINT_URL": env.get("MTURK_SQS_ENDPOINT_URL") or None,
+        # Money bounds (services/mturk/budget.py, bonuses.py): what an organization may spend on MTurk a UTC day
+        # unless it has its own limit, and the largest bonus: a multiple of the reward, never above the cap.
+        "MTURK_DAILY_LIMIT": _amount(env, "MTURK_DAILY_LIMIT", "100.00"),
+        "MTURK_BONUS_MAX_MULTIPLE": _amount(env, "MTURK_BONUS_MAX_MULTIPLE", "20"),
+        "MTURK_BONUS_MAX": _amount(env, "MTURK_BONUS_MAX", "25.00"),
+        # Fair pay (services/mturk/fairpay.py): the hourly floor unless the organization sets its own, and the
+        # seconds a page is assumed to take before the organization has measured any.
+        "FAIR_PAY_FLOOR": _amount(env, "FAIR_PAY_FLOOR", "7.25"),
+        "FAIR_PAY_SECONDS_PER_PAGE": _amount(env, "FAIR_PAY_SECONDS_PER_PAGE", "60"),
         # Fernet keys (newest first) for organizations' stored AWS secrets (services/mturk/credentials.py).
         "MTURK_CREDENTIALS_KEY": env.get("MTURK_CREDENTIALS_KEY", ""),
         # Pointer-event ingest (docs/ingest.md): the stream bound turns database lag into 503s.

@@ -14,7 +14,7 @@ from decimal import Decimal
 
 import pytest
 from click.testing import CliRunner
-from factories import make_batch
+from factories import grant_server_account, make_batch
 from flask.cli import ScriptInfo
 from support import database_dump, log_in
 from worker import NEUTRAL, click, flush_until_complete, glide, jump, submit, wait_loaded
@@ -50,6 +50,8 @@ def test_a_paid_batch_rehearsed_on_the_local_mturk(app, live_server, page, local
     caplog.set_level(logging.INFO, logger="werkzeug")
     app.config["MTURK_ENDPOINT_URL"] = local_mturk.endpoint_url
     _, org = make_account("requester@example.org", "Lab")
+    with app.app_context():
+        grant_server_account(org)
     batch = make_batch(app, org, pages=2, per_page=4, assignments_per_hit=2)
     batch.title, batch.description, batch.reward = "Find the tench", "Click every tench", Decimal("0.50")
     batch.save()

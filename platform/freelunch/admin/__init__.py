@@ -21,4 +21,4 @@ def _mount_queue_monitor(state):
     mount(state.app)
 
 
-from . import ingest, routes  # noqa: E402,F401
+from . import ingest, mturk, routes  # noqa: E402,F401

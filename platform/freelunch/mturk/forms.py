@@ -128,6 +128,23 @@ class CredentialsForm(FlaskForm):
     )
 
 
+class MoneyForm(FlaskForm):
+    """An organization's own money settings: its daily MTurk limit (own account only) and its hourly pay floor."""
+
+    daily_limit = DecimalField(
+        "Daily MTurk limit (USD, UTC day)",
+        places=2,
+        validators=[Optional(), NumberRange(Decimal("0"), Decimal("99999999"), "From 0 to 99,999,999 dollars.")],
+        description="Rewards, bonuses and MTurk's fees. Empty: the site default.",
+    )
+    hourly_pay_floor = DecimalField(
+        "Lowest hourly pay you mean to offer (USD)",
+        places=2,
+        validators=[Optional(), NumberRange(Decimal("0"), Decimal("1000"), "From 0 to 1,000 dollars an hour.")],
+        description="The MTurk tab warns below it. Empty: the site default.",
+    )
+
+
 def settings_seconds(form: SettingsForm) -> dict:
     """The form's durations in the seconds MTurk takes."""
     return {

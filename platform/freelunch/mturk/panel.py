@@ -10,7 +10,7 @@ from ..batches.forms import SurveyCheckForm
 from ..batches.tabs import render_tab
 from ..models import Batch, MTurkAccount, MTurkHit
 from ..services import jobs
-from ..services.mturk import cost, lifecycle, publish
+from ..services.mturk import access, cost, lifecycle, publish
 from ..services.mturk import settings as batch_settings
 from .forms import ExtendForm, PublishForm, SettingsForm
 
@@ -65,6 +65,7 @@ def render(batch: Batch, status: int = 200, **forms) -> Response:
         mturk_counts=counts,
         mturk_published=published(batch),
         mturk_account=MTurkAccount.get_or_none(MTurkAccount.organization == batch.organization_id),
+        mturk_source=access.source(batch.organization_id),
         mturk_jobs=jobs.recent(batch.organization_id, job_scope(batch)),
         settings_form=forms.get("settings_form") or settings_form(batch),
         publish_form=forms.get("publish_form") or PublishForm(),

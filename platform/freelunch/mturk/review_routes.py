@@ -12,7 +12,8 @@ from flask_login import current_user
 from ..batches.tabs import render_tab
 from ..models import Batch, Hit, MTurkAssignment, ReviewRules, WorkerAction, utcnow
 from ..services import jobs
-from ..services.mturk import autoreview, tracking
+from ..services.mturk import autoreview, bonuses, tracking
+from ..services.mturk.bonuses import BonusError
 from ..tenancy import current_org, owned_or_404
 from . import bp
 from .review_forms import BlockForm, BonusForm, DecisionForm, NotifyForm, RulesForm
@@ -196,11 +197,21 @@ def decide(batch_id):
     return _done(batch, one)
 
 
+def _within_ceiling(batch: Batch, form: BonusForm) -> bool:
+    """Whether the bonus is within the batch's ceiling (services/mturk/bonuses.py); else the form says why."""
+    try:
+        bonuses.check_amount(batch, form.amount.data)
+    except BonusError as error:
+        form.amount.errors = [*form.amount.errors, str(error)]
+        return False
+    return True
+
+
 @bp.post("/batches/<int:batch_id>/mturk/bonuses")
 def bonus_approved(batch_id):
     batch = owned_or_404(Batch, batch_id)
     form = BonusForm()
-    if not form.validate():
+    if not form.validate() or not _within_ceiling(batch, form):
         return _page(batch, _show(), 400, bonus_form=form)
     _enqueue(
         batch,
@@ -247,9 +258,9 @@ def _assignment_page(row: MTurkAssignment, status: int = 200, **forms):
 def bonus_one(mturk_assignment_id):
     row = owned_or_404(MTurkAssignment, mturk_assignment_id)
     form = BonusForm()
-    if not form.validate():
-        return _assignment_page(row, 400, bonus_form=form)
     batch = row.hit.batch
+    if not form.validate() or not _within_ceiling(batch, form):
+        return _assignment_page(row, 400, bonus_form=form)
     _enqueue(
         batch,
         jobs.MTURK_BONUS_ONE,

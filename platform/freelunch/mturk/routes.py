@@ -8,14 +8,14 @@ said before anything is queued or sent.
 from flask import flash, redirect, render_template, url_for
 
 from .. import partials
-from ..models import Batch, MTurkAccount, MTurkHit
+from ..models import Batch, MTurkAccount, MTurkHit, Organization
 from ..services import jobs
-from ..services.mturk import credentials, gateway, lifecycle, publish
+from ..services.mturk import access, budget, credentials, fairpay, gateway, lifecycle, publish
 from ..services.mturk import settings as batch_settings
 from ..services.mturk.errors import MTurkError
 from ..tenancy import current_org, owned_or_404, role_required
 from . import bp
-from .forms import CredentialsForm, ExtendForm, PublishForm, SettingsForm, settings_seconds
+from .forms import CredentialsForm, ExtendForm, MoneyForm, PublishForm, SettingsForm, settings_seconds
 from .panel import job_scope, published, render
 
 
@@ -153,14 +153,51 @@ def credentials_view():
                 "success",
             )
             return redirect(url_for("mturk.credentials_view"))
-    account = MTurkAccount.get_or_none(MTurkAccount.organization == org.id)
     status = 422 if form.is_submitted() and form.errors else 200
-    return render_template("mturk/credentials.html", form=form, account=account), status
+    return _account_page(form, MoneyForm(formdata=None, data=_money_data(org)), status)
+
+
+def _money_data(org: Organization) -> dict:
+    return {"daily_limit": org.mturk_daily_limit, "hourly_pay_floor": org.hourly_pay_floor}
+
+
+def _account_page(form: CredentialsForm, money_form: MoneyForm, status: int = 200):
+    org = current_org()
+    return render_template(
+        "mturk/credentials.html",
+        form=form,
+        money_form=money_form,
+        account=MTurkAccount.get_or_none(MTurkAccount.organization == org.id),
+        source=access.source(org.id),
+        today=budget.today(org.id),
+        default_floor=fairpay.default_floor(),
+    ), status
+
+
+@bp.post("/mturk/account/money")
+@role_required("owner")
+def save_money():
+    """The owner's daily limit (only on an account of its own: a site admin sets it on the server's) and pay floor."""
+    org = current_org()
+    form = MoneyForm()
+    if not form.validate_on_submit():
+        return _account_page(CredentialsForm(formdata=None), form, 422)
+    fields = [Organization.hourly_pay_floor]
+    org.hourly_pay_floor = form.hourly_pay_floor.data
+    if access.owns_account(org.id):
+        org.mturk_daily_limit = form.daily_limit.data
+        fields.append(Organization.mturk_daily_limit)
+    org.save(only=fields)
+    flash("Money settings saved.", "success")
+    return redirect(url_for("mturk.credentials_view"))
 
 
 @bp.post("/mturk/credentials/delete")
 @role_required("owner")
 def delete_credentials():
     if credentials.remove(current_org().id):
-        flash("AWS key pair removed: MTurk calls now use the server's AWS credentials.", "success")
+        if access.source(current_org().id) == access.SERVER:
+            flash("AWS key pair removed: MTurk calls now use the server's account, as a site admin granted.", "success")
+        else:
+            flash("AWS key pair removed: this organization cannot use MTurk until it adds one again.", "success")
     return redirect(url_for("mturk.credentials_view"))

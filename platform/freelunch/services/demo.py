@@ -23,6 +23,7 @@ from ..models import Batch, Candidate, Dataset, Hit, Image, ImageClass, Membersh
 from .accounts.users import create_user, sign_up
 from .batches.hits import build_hits
 from .batches.links import survey_link
+from .mturk import access, gateway
 
 EMAIL = "demo@example.com"
 PASSWORD = "freelunch-demo"
@@ -181,6 +182,9 @@ def ensure_demo() -> dict:
                 reward="0.50",
             )
             build_hits(batch)
+        if current_app.config.get("MTURK_ENDPOINT_URL") and gateway.is_local_endpoint():
+            # Only the local stand-in: the demo rehearses MTurk on the server's (fake) account, never real money.
+            access.grant(organization, "freelunch demo (local MTurk stand-in)", "demo organization")
     hits = batch.hits.order_by(Hit.id)
     base = current_app.config["PUBLIC_URL"]
     return {

@@ -8,6 +8,11 @@ attempt) is first looked for in ListBonusPayments: MTurk forgets a token after
 documented TurkErrorCode, so a refused resend is confirmed by the list too. SendBonus needs the raw WorkerId:
 it is read from GetAssignment at call time, checked against the hash we keep,
 and forgotten.
+
+A bonus is bounded: at most ``MTURK_BONUS_MAX_MULTIPLE`` times the batch's
+reward and never above ``MTURK_BONUS_MAX`` (``ceiling``), and it reserves its
+cost with MTurk's fee against the organization's daily limit before SendBonus
+(budget.py).
 """
 
 from __future__ import annotations
@@ -18,12 +23,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
+from flask import current_app
+
 from ...models import Batch, Bonus, Hit, MTurkAssignment, User, utcnow
 from ..accounts import identity
-from . import gateway, tracking, workers
+from . import access, budget, cost, gateway, tracking, workers
 from .errors import MTurkError
 
-AMOUNT_PATTERN = re.compile(r"^[0-9]+(\.)?[0-9]{0,2}$")  # MTurk's CurrencyAmount
+AMOUNT_PATTERN = re.compile(r"^[0-9]{1,9}(\.)?[0-9]{0,2}$")  # MTurk's CurrencyAmount (the cap refuses the large)
 REASON_MAX = 1024
 BONUSABLE = ("Approved", "Rejected")  # MTurk bonuses an assignment once it has been decided
 
@@ -46,6 +53,32 @@ def parse_amount(text: str | Decimal) -> Decimal:
     return amount.quantize(Decimal("0.01"))
 
 
+def ceiling(batch: Batch) -> Decimal:
+    """The largest bonus an assignment of the batch may get: a multiple of its reward, within the absolute cap."""
+    config = current_app.config
+    multiple = Decimal(config["MTURK_BONUS_MAX_MULTIPLE"]) * Decimal(batch.reward)
+    return min(multiple, Decimal(config["MTURK_BONUS_MAX"])).quantize(Decimal("0.01"))
+
+
+def check_amount(batch: Batch, text: str | Decimal) -> Decimal:
+    """The bonus in dollars, or BonusError when it is not an amount or is above the batch's ceiling."""
+    amount = parse_amount(text)
+    top = ceiling(batch)
+    if amount > top:
+        config = current_app.config
+        raise BonusError(
+            f"A bonus of ${amount:.2f} is more than this batch allows: at most ${top:.2f} an assignment "
+            f"({config['MTURK_BONUS_MAX_MULTIPLE']} times the ${Decimal(batch.reward):.2f} reward, and never more "
+            f"than ${Decimal(config['MTURK_BONUS_MAX']):.2f}; the operator sets both). Pay a smaller bonus."
+        )
+    return amount
+
+
+def price(amount: Decimal) -> Decimal:
+    """What a bonus costs with MTurk's fee."""
+    return amount + cost.fee(amount)
+
+
 def _key(amount: Decimal, reason: str) -> str:
     return hashlib.sha256(f"{amount:.2f}\n{reason}".encode()).hexdigest()[:32]
 
@@ -63,6 +96,7 @@ def request(row: MTurkAssignment, amount: str | Decimal, reason: str, user: User
             f"Assignment {row.mturk_assignment_id} is {row.status} on MTurk: approve (or reject) it "
             "before paying a bonus."
         )
+    check_amount(row.hit.batch, amount)
     bonus, _ = Bonus.get_or_create(
         mturk_assignment=row,
         key=_key(amount, reason),
@@ -100,9 +134,14 @@ def pay(bonus: Bonus, mturk) -> Bonus:
     if bonus.state in ("done", "adopted"):
         return bonus
     worker = None
+    org = bonus.organization_id
+    spend = [budget.Reservation(bonus.token, "bonus", price(bonus.amount))]
     try:
+        access.require(org)
         if bonus.attempts and _already_paid(bonus, mturk):
+            budget.reserve(org, spend, "this bonus", enforce=False)  # paid before: it counts, whatever the limit
             return _finish(bonus, "adopted")
+        budget.reserve(org, spend, "this bonus")
         worker = workers.raw_worker_id(bonus.mturk_assignment, mturk)
         bonus.attempts += 1
         bonus.first_sent_at = bonus.first_sent_at or utcnow()
@@ -121,6 +160,7 @@ def pay(bonus: Bonus, mturk) -> Bonus:
         # A token MTurk has seen is refused with no documented code: only the list can say the bonus went through.
         if bonus.attempts > 1 and _listed_quietly(bonus, mturk):
             return _finish(bonus, "adopted")
+        budget.release([bonus.token])  # not paid: MTurk took nothing
         return _finish(
             bonus,
             "failed",
@@ -154,6 +194,17 @@ class BonusSummary:
         )
 
 
+def already_paid(rows: list[MTurkAssignment], amount: Decimal, reason: str) -> set[int]:
+    """Ids of the rows that got this very bonus (same amount and reason) already: asking again pays them nothing."""
+    key = _key(amount, " ".join((reason or "").split()))
+    return {
+        b.mturk_assignment_id
+        for b in Bonus.select(Bonus.mturk_assignment).where(
+            Bonus.mturk_assignment.in_([r.id for r in rows]), Bonus.key == key, Bonus.state.in_(("done", "adopted"))
+        )
+    }
+
+
 def approved(batch: Batch) -> Iterator[MTurkAssignment]:
     return (
         MTurkAssignment.select()
@@ -171,9 +222,15 @@ def bonus_approved(
     user: User | None = None,
     progress: Callable[[float, str], None] | None = None,
 ) -> BonusSummary:
-    """The same bonus for every approved assignment of the batch; run again, it pays only those still unpaid."""
-    parse_amount(amount)
+    """The same bonus for every approved assignment of the batch; run again, it pays only those still unpaid.
+
+    The whole lot is checked against the daily limit before the first bonus is sent.
+    """
+    amount = check_amount(batch, amount)
+    access.require(batch.organization_id)
     rows = list(approved(batch))
+    unpaid = len(rows) - len(already_paid(rows, amount, reason))
+    budget.check(batch.organization_id, price(amount) * unpaid, f"a ${amount:.2f} bonus for {unpaid} assignments")
     mturk = mturk or tracking.client_for(batch)
     summary = BonusSummary()
     for done, row in enumerate(rows, 1):

@@ -24,6 +24,8 @@ HIT_ALREADY_EXISTS = "AWS.MechanicalTurk.HitAlreadyExists"
 INVALID_ASSIGNMENT_STATE = "AWS.MechanicalTurk.InvalidAssignmentState"
 INSUFFICIENT_FUNDS = "AWS.MechanicalTurk.InsufficientFunds"
 NO_CREDENTIALS = "Freelunch.NoCredentials"
+NO_ACCOUNT = "Freelunch.NoAccount"  # no key pair of its own and no grant of the server's account
+OVER_LIMIT = "Freelunch.OverLimit"  # the daily spending limit would be crossed
 UNREACHABLE = "Freelunch.Unreachable"
 INVALID_REQUEST = "Freelunch.InvalidRequest"
 

@@ -19,7 +19,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from flask import current_app
 
 from ...db import database
-from . import credentials
+from . import access, credentials
 from .errors import MTurkError, translate
 from .validation import validate
 
@@ -63,9 +63,13 @@ def local_stand_in_origin() -> str | None:
 
 
 def client(organization_id: int | None = None, sandbox: bool | None = None):
-    """A boto3 MTurk client with the organization's stored key pair, else boto3's credential chain."""
+    """A boto3 MTurk client with the organization's key pair, or the server's credential chain when it was granted.
+
+    ``None`` is the operator at the command line, who uses the server's account knowingly. An organization
+    with neither a key pair nor a grant gets an MTurkError (access.NO_ACCOUNT_SENTENCE) and no client.
+    """
     sandbox = default_sandbox() if sandbox is None else sandbox
-    keys = credentials.load(organization_id)
+    keys = credentials.load(organization_id) if access.require_or_operator(organization_id) == access.OWN else None
     extra = {"aws_access_key_id": keys.access_key_id, "aws_secret_access_key": keys.secret_access_key} if keys else {}
     return boto3.session.Session().client("mturk", endpoint_url=endpoint(sandbox), config=CLIENT_CONFIG, **extra)
 
@@ -97,7 +101,13 @@ def check_connection(organization_id: int | None, sandbox: bool | None = None) -
         else "MTurk (production)"
     )
     try:
-        source = "this organization's key pair" if credentials.load(organization_id) else "the server's AWS credentials"
+        owner = access.require_or_operator(organization_id)
+        source = {
+            access.OWN: "this organization's key pair",
+            access.SERVER: "the server's account (granted by a site admin)",
+        }[owner]
+        if organization_id is None:
+            source = "the server's AWS credentials"
         amount = balance(client(organization_id, sandbox))
     except MTurkError as error:
         return False, f"Could not connect to {where}. {error}"

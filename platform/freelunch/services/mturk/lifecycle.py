@@ -21,7 +21,7 @@ from peewee import fn
 
 from ...db import database
 from ...models import Batch, Bonus, Hit, MTurkAssignment, MTurkExtension, MTurkHit, utcnow
-from . import cost, gateway, publish
+from . import access, budget, cost, gateway, publish
 from . import settings as batch_settings
 from .errors import MTurkError
 
@@ -138,11 +138,20 @@ def plan_extension(batch: Batch, more: int) -> list[tuple[Hit | MTurkHit, int]]:
 
 def check_extension(batch: Batch, more: int, confirm_production: bool) -> list[tuple[Hit | MTurkHit, int]]:
     """The extension's steps (plan_extension), or an MTurkError saying why it cannot go ahead; calls nothing."""
+    access.require(batch.organization_id)
     if not MTurkHit.select().where(MTurkHit.batch == batch, MTurkHit.state == "created").exists():
         raise MTurkError("Publish the batch before extending it.", publish.NOT_READY)
     if not batch_settings.of(batch).sandbox and not confirm_production:
         raise MTurkError("Extending in production spends real money: confirm it first.", publish.NOT_READY)
-    return plan_extension(batch, more)
+    steps = plan_extension(batch, more)
+    budget.check(batch.organization_id, extension_price(batch, steps), "extending the batch")
+    return steps
+
+
+def extension_price(batch: Batch, steps: list[tuple[Hit | MTurkHit, int]]) -> Decimal:
+    """What the extension costs with MTurk's fee: assignments added to MTurk HITs, and the new MTurk HITs."""
+    sizes = [m for target, n in steps for m in ([n] if isinstance(target, MTurkHit) else cost.split(n))]
+    return cost.of_sizes(sizes, Decimal(batch.reward), 0).total
 
 
 def extend(batch: Batch, more: int, mturk=None, confirm_production: bool = False) -> Outcome:
@@ -150,8 +159,7 @@ def extend(batch: Batch, more: int, mturk=None, confirm_production: bool = False
     steps = check_extension(batch, more, confirm_production)
     mturk = _client(batch, mturk)
     org = batch.organization_id
-    sizes = [m for target, n in steps for m in ([n] if isinstance(target, MTurkHit) else cost.split(n))]
-    price = cost.of_sizes(sizes, Decimal(batch.reward), 0).total
+    price = extension_price(batch, steps)
     available = Decimal(gateway.balance(mturk))
     if available < price:
         raise MTurkError(
@@ -202,10 +210,14 @@ def apply_extensions(batch: Batch, mturk) -> Outcome:
         .where(MTurkHit.batch == batch, MTurkExtension.state == "intended")
         .order_by(MTurkExtension.id)
     )
+    reward = Decimal(batch.reward)
     for extension in rows:
         row = extension.mturk_hit
         target = row.max_assignments + extension.assignments
         try:
+            price = cost.of_sizes([extension.assignments], reward, 0).total
+            token = extension.unique_request_token
+            budget.reserve(batch.organization_id, [budget.Reservation(token, "extension", price)], "extending a HIT")
             if _max_assignments(mturk, row) < target:
                 try:
                     gateway.call(
@@ -221,6 +233,7 @@ def apply_extensions(batch: Batch, mturk) -> Outcome:
                     if _max_assignments(mturk, row) < target:
                         raise
         except MTurkError as error:
+            budget.release([extension.unique_request_token])  # nothing was added: MTurk took no money
             outcome.add_error(str(error))
             continue
         with database.atomic():

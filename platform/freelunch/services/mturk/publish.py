@@ -27,7 +27,7 @@ from flask import current_app
 
 from ...db import database
 from ...models import Batch, Hit, MTurkHit, utcnow
-from . import cost, gateway, qualifications
+from . import access, budget, cost, gateway, qualifications
 from . import settings as batch_settings
 from .errors import HIT_ALREADY_EXISTS, InvalidRequest, MTurkError
 from .validation import money, validate
@@ -81,6 +81,7 @@ class Plan:
     split: list[int]  # assignments of the MTurk HITs each of our HITs becomes
     where: str
     problems: list[str] = field(default_factory=list)
+    today: budget.Today | None = None  # the organization's MTurk spending today and its daily limit
 
     @property
     def split_reason(self) -> str:
@@ -137,15 +138,21 @@ def plan(batch: Batch, confirm_production: bool = False) -> Plan:
             )
         if not confirm_production:
             problems.append("Publishing to production spends real money: confirm it first.")
-    remaining_sizes = _unpublished_sizes(batch, sizes)
+    if access.source(batch.organization_id) is None:
+        problems.insert(0, access.NO_ACCOUNT_SENTENCE)
+    remaining = cost.of_sizes(_unpublished_sizes(batch, sizes), reward, hits)
+    today = budget.today(batch.organization_id)
+    if remaining.total > today.left:
+        problems.append(str(budget.refusal(batch.organization_id, remaining.total, "publishing the rest of the batch")))
     return Plan(
         batch=batch,
         settings=chosen,
         whole=cost.estimate(hits, batch.assignments_per_hit, reward),
-        remaining=cost.of_sizes(remaining_sizes, reward, hits),
+        remaining=remaining,
         split=sizes,
         where=where(chosen.sandbox),
         problems=problems,
+        today=today,
     )
 
 
@@ -262,7 +269,12 @@ def publish(
     mturk=None,
     round_: int = 1,
 ) -> Result:
-    """Publish every MTurk HIT of the batch not yet created; safe to run again at any point."""
+    """Publish every MTurk HIT of the batch not yet created; safe to run again at any point.
+
+    The organization's account and its daily limit are checked before any call: every HIT still to create
+    reserves its cost first (budget.py), and what was not created when MTurk refuses is released.
+    """
+    access.require(batch.organization_id)
     the_plan = plan(batch, confirm_production)
     if the_plan.problems:
         raise MTurkError(" ".join(the_plan.problems), NOT_READY)
@@ -282,7 +294,27 @@ def publish(
     if not pending:
         Batch.update(state="published").where(Batch.id == batch.id).execute()
         return result
+    reward = Decimal(batch.reward)
+    budget.reserve(
+        org,
+        [
+            budget.Reservation(i.unique_request_token, "hit", cost.of_sizes([i.max_assignments], reward, 0).total)
+            for i in pending
+        ],
+        "publishing the batch",
+    )
+    try:
+        _create(batch, the_plan, pending, result, mturk, progress)
+    except MTurkError:
+        budget.release(i.unique_request_token for i in pending if i.state == "intended")
+        raise
+    Batch.update(state="published").where(Batch.id == batch.id).execute()
+    return result
 
+
+def _create(batch: Batch, the_plan: Plan, pending: list[MTurkHit], result: Result, mturk, progress) -> None:
+    """The HIT type, then each pending MTurk HIT exactly once (adopting those an earlier attempt made)."""
+    chosen, org = the_plan.settings, batch.organization_id
     if the_plan.remaining.total > 0:
         available = Decimal(gateway.balance(mturk))
         if available < the_plan.remaining.total:
@@ -339,5 +371,3 @@ def publish(
         intent.hit_type_id = result.hit_type_id
         _record(intent, remote)
         progress(done / len(pending), f"{done} of {len(pending)} MTurk HITs created or recovered")
-    Batch.update(state="published").where(Batch.id == batch.id).execute()
-    return result

@@ -7,6 +7,10 @@ CreateWorkerBlock, which counts against the worker's standing: for abuse.
 NotifyWorkers takes at most 100 workers a call. The WorkerId comes from
 GetAssignment of one of the worker's assignments, and is checked against the
 hash we keep (an AssignmentId can change hands) before it is used.
+
+A hard block reaches every requester of the MTurk account, so only an
+organization that owns its account (its own key pair) makes one: on the
+server's shared account a block is always the organization's own soft block.
 """
 
 from __future__ import annotations
@@ -16,13 +20,19 @@ from dataclasses import dataclass, field
 
 from ...models import MTurkAssignment, User, WorkerAction, utcnow
 from ..accounts import identity
-from . import gateway, qualifications, tracking
+from . import access, gateway, qualifications, tracking
 from . import settings as batch_settings
 from .errors import MTurkError
 
 NOTIFY_BATCH = 100  # NotifyWorkers' WorkerIds maximum
 SUBJECT_MAX = 200
 MESSAGE_MAX = 4096
+
+
+SHARED_ACCOUNT_BLOCK = (
+    "this organization uses the server's shared MTurk account, where a hard block would keep the worker from "
+    "every organization on it, so the block is this organization's own (a soft block)."
+)
 
 
 class WorkerActionError(ValueError):
@@ -51,10 +61,11 @@ def _finish(action: WorkerAction, error: MTurkError | None = None, worker: str |
 
 
 def block(row: MTurkAssignment, reason: str, hard: bool = False, mturk=None, user: User | None = None) -> WorkerAction:
-    """Block the worker of ``row``: soft (our qualification) unless ``hard`` (CreateWorkerBlock)."""
+    """Block the worker of ``row``: soft (our qualification) unless ``hard`` (CreateWorkerBlock) on an owned account."""
     reason = " ".join((reason or "").split())
     if not reason:
         raise WorkerActionError("Say why you block the worker.")
+    hard = hard and access.owns_account(row.organization_id)
     kind = "hard_block" if hard else "soft_block"
     done = WorkerAction.get_or_none(
         WorkerAction.organization == row.organization_id,
@@ -73,9 +84,9 @@ def block(row: MTurkAssignment, reason: str, hard: bool = False, mturk=None, use
         user=user,
     )
     batch = row.hit.batch
-    mturk = mturk or tracking.client_for(batch)
     worker = None
     try:
+        mturk = mturk or tracking.client_for(batch)
         worker = raw_worker_id(row, mturk)
         if hard:
             gateway.call(mturk, "create_worker_block", "block the worker", WorkerId=worker, Reason=reason)

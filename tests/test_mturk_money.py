@@ -1,0 +1,334 @@
+"""Money that can be trusted: the server's account only by grant, bonus caps, a daily limit, blocks per organization."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from botocore.stub import ANY
+from click.testing import CliRunner
+from factories import grant_server_account, make_batch, make_campaign
+from flask.cli import ScriptInfo
+from support import csrf_token, login
+
+from freelunch.cli import cli
+from freelunch.models import (
+    Batch,
+    Bonus,
+    Dataset,
+    Hit,
+    MTurkAssignment,
+    MTurkHit,
+    MTurkSpend,
+    Organization,
+    ServerAccountGrant,
+    User,
+)
+from freelunch.services.accounts import identity
+from freelunch.services.mturk import access, bonuses, budget, cost, publish, settings, tracking
+from freelunch.services.mturk.bonuses import BonusError
+from freelunch.services.mturk.errors import NO_ACCOUNT, MTurkError
+
+
+def calls_of(client) -> list[str]:
+    """The operations the client is asked to send (recorded before Stubber answers)."""
+    seen: list[str] = []
+    client.meta.events.register("before-parameter-build.mturk", lambda model, **_: seen.append(model.name))
+    return seen
+
+
+@pytest.fixture
+def batch(app):
+    """A ready batch of two HITs x 3 assignments at $0.50, of an organization with no key pair."""
+    with app.app_context():
+        org = Organization.create(name="Self-signed-up")
+        batch = Batch.create(
+            organization=org,
+            dataset=Dataset.create(organization=org, name="D"),
+            name="B",
+            title="Find fish",
+            description="Click every fish",
+            reward=Decimal("0.50"),
+            assignments_per_hit=3,
+            state="ready",
+        )
+        for key in ("m1", "m2"):
+            Hit.create(organization=org, batch=batch, key=key)
+        chosen = settings.of(batch)
+        chosen.soft_block, chosen.min_approval_rate, chosen.min_approved_hits = False, None, None
+        settings.save(batch, chosen)
+        yield batch
+
+
+def expect_publish(stubber, hits=2):
+    stubber.add_response("get_account_balance", {"AvailableBalance": "10000.00"}, {})
+    stubber.add_response("create_hit_type", {"HITTypeId": "3HITTYPE"}, None)
+    for n in range(hits):
+        stubber.add_response(
+            "create_hit_with_hit_type",
+            {"HIT": {"HITId": f"3HIT{n:026d}", "HITTypeId": "3HITTYPE", "HITStatus": "Assignable"}},
+            {
+                "HITTypeId": "3HITTYPE",
+                "MaxAssignments": 3,
+                "LifetimeInSeconds": ANY,
+                "Question": ANY,
+                "RequesterAnnotation": ANY,
+                "UniqueRequestToken": ANY,
+            },
+        )
+
+
+def test_a_keyless_organization_publishes_only_once_granted(app, batch, stubbed):
+    client, stubber = stubbed
+    sent = calls_of(client)
+    with app.app_context():
+        assert access.source(batch.organization_id) is None
+        the_plan = publish.plan(batch)
+        assert access.NO_ACCOUNT_SENTENCE in the_plan.problems
+        with pytest.raises(MTurkError) as refused:
+            publish.publish(batch, mturk=client)
+        assert refused.value.code == NO_ACCOUNT and "key pair" in str(refused.value)
+        assert sent == [] and MTurkHit.select().count() == 0 and MTurkSpend.select().count() == 0
+
+        grant_server_account(batch.organization)
+        expect_publish(stubber)
+        result = publish.publish(batch, mturk=client)
+        assert result.created == 2
+        # What was created is counted against the day: 2 HITs x 3 x ($0.50 + $0.10 fee).
+        assert (
+            budget.spent_today(batch.organization_id) == Decimal("3.60") == cost.estimate(2, 3, Decimal("0.50")).total
+        )
+
+        ServerAccountGrant.update(revoked_at=ServerAccountGrant.granted_at, revoked_by="admin").execute()
+        with pytest.raises(MTurkError) as again:
+            publish.publish(batch, mturk=client)
+        assert again.value.code == NO_ACCOUNT
+
+
+def test_a_spending_limit_crossed_by_a_publish_is_refused_before_any_call(app, batch, stubbed):
+    client, stubber = stubbed
+    sent = calls_of(client)
+    with app.app_context():
+        grant_server_account(batch.organization)
+        Organization.update(mturk_daily_limit=Decimal("3.00")).execute()  # the batch costs $3.60
+        the_plan = publish.plan(batch)
+        assert any("daily MTurk limit" in p for p in the_plan.problems)
+        with pytest.raises(MTurkError, match=r"costs \$3\.60 .* \$0\.00 of its \$3\.00 daily MTurk limit"):
+            publish.publish(batch, mturk=client)
+        assert sent == [] and MTurkSpend.select().count() == 0
+
+        Organization.update(mturk_daily_limit=Decimal("3.60")).execute()  # exactly enough
+        expect_publish(stubber)
+        assert publish.publish(batch, mturk=client).created == 2
+        assert budget.today(batch.organization_id).left == Decimal("0.00")
+
+
+def test_a_refused_create_releases_what_it_reserved(app, batch, stubbed):
+    client, stubber = stubbed
+    with app.app_context():
+        grant_server_account(batch.organization)
+        stubber.add_response("get_account_balance", {"AvailableBalance": "10000.00"}, {})
+        stubber.add_client_error("create_hit_type", "RequestError", "Nope", http_status_code=400)
+        with pytest.raises(MTurkError):
+            publish.publish(batch, mturk=client)
+        assert budget.spent_today(batch.organization_id) == Decimal("0.00")
+
+
+@pytest.fixture
+def approved(app, make_account):
+    """An approved MTurk assignment (A1, worker AW1RAWWORKER) of a $0.50 batch; its organization has no key pair."""
+    _, org = make_account("owner@example.org", "Lab")
+    with app.app_context():
+        c = make_campaign(org)
+        c.batch.reward = Decimal("0.50")
+        c.batch.save()
+        hit = c.hits[0]
+        row = MTurkAssignment.create(
+            organization=org,
+            hit=hit,
+            mturk_hit_id="HIT1",
+            mturk_assignment_id="A1",
+            worker_id=identity.anonymous_worker_id(org.id, "AW1RAWWORKER"),
+            status="Approved",
+        )
+    return row
+
+
+def expect_bonus(stubber, amount="1.00"):
+    stubber.add_response(
+        "get_assignment",
+        {
+            "Assignment": {
+                "AssignmentId": "A1",
+                "WorkerId": "AW1RAWWORKER",
+                "HITId": "HIT1",
+                "AssignmentStatus": "Approved",
+            }
+        },
+        {"AssignmentId": "A1"},
+    )
+    stubber.add_response(
+        "send_bonus",
+        {},
+        {
+            "WorkerId": "AW1RAWWORKER",
+            "BonusAmount": amount,
+            "AssignmentId": "A1",
+            "Reason": "Thanks",
+            "UniqueRequestToken": ANY,
+        },
+    )
+
+
+def test_a_keyless_organizations_bonus_is_refused_without_a_grant_and_paid_with_one(app, approved, stubbed):
+    client, stubber = stubbed
+    sent = calls_of(client)
+    with app.app_context():
+        bonus = bonuses.bonus_one(approved, "1.00", "Thanks", mturk=client)
+        assert bonus.state == "failed" and bonus.error_code == NO_ACCOUNT and sent == []
+        grant_server_account(approved.organization)
+        expect_bonus(stubber)
+        assert bonuses.bonus_one(approved, "1.00", "Thanks", mturk=client).state == "done"
+        assert budget.spent_today(approved.organization_id) == Decimal("1.20")  # the bonus and MTurk's 20 %
+
+
+def test_a_bonus_over_the_cap_is_refused(app, approved, client, stubbed):
+    mturk, _ = stubbed
+    with app.app_context():
+        grant_server_account(approved.organization)
+        assert bonuses.ceiling(approved.hit.batch) == Decimal("10.00")  # 20 x $0.50, under the $25 cap
+        with pytest.raises(BonusError, match=r"at most \$10\.00 an assignment"):
+            bonuses.bonus_one(approved, "10.01", "Thanks", mturk=mturk)
+        with pytest.raises(BonusError, match="not an amount"):
+            bonuses.request(approved, "99999999999.99", "Thanks")
+        app.config["MTURK_BONUS_MAX"] = "2.00"
+        with pytest.raises(BonusError, match=r"at most \$2\.00"):
+            bonuses.request(approved, "2.50", "Thanks")
+        assert Bonus.select().count() == 0
+    login(client, "owner@example.org")
+    page = client.post(
+        f"/mturk/assignments/{approved.id}/bonus",
+        data={"csrf_token": csrf_token(client), "amount": "2500", "reason": "Thanks"},
+    )
+    assert page.status_code == 400 and "more than this batch allows" in page.get_data(as_text=True)
+
+
+def test_a_bonus_beyond_the_daily_limit_is_refused_before_it_is_sent(app, approved, stubbed):
+    client, _ = stubbed
+    sent = calls_of(client)
+    with app.app_context():
+        grant_server_account(approved.organization)
+        Organization.update(mturk_daily_limit=Decimal("1.00")).execute()
+        bonus = bonuses.bonus_one(approved, "1.00", "Thanks", mturk=client)  # $1.20 with the fee
+        assert bonus.state == "failed" and "daily MTurk limit" in bonus.error and sent == []
+        with pytest.raises(MTurkError, match="daily MTurk limit"):
+            bonuses.bonus_approved(approved.hit.batch, "1.00", "Thanks again", mturk=client)
+        assert sent == []
+
+
+def test_the_tab_of_a_keyless_organization_never_shows_the_servers_account(app, client, make_account, local_mturk):
+    app.config["MTURK_ENDPOINT_URL"] = local_mturk.endpoint_url
+    _, org = make_account("req@example.org", "Lab")
+    batch = make_batch(app, org, reward="0.50")
+    login(client, "req@example.org")
+    tab = client.get(f"/batches/{batch.id}/mturk").get_data(as_text=True)
+    assert "has no MTurk account yet" in tab and "server" not in tab.lower()
+    assert "Publish 1 MTurk HITs" not in tab
+    answer = client.post(
+        f"/batches/{batch.id}/mturk/check", data={"csrf_token": csrf_token(client)}, headers={"HX-Request": "true"}
+    ).get_data(as_text=True)
+    assert "has no MTurk account yet" in answer and "10000" not in answer and "balance" not in answer
+    with app.app_context():
+        grant_server_account(org)
+    answer = client.post(
+        f"/batches/{batch.id}/mturk/check", data={"csrf_token": csrf_token(client)}, headers={"HX-Request": "true"}
+    ).get_data(as_text=True)
+    assert "the available balance is $10000.00" in answer and "granted" in answer
+    tab = client.get(f"/batches/{batch.id}/mturk").get_data(as_text=True)
+    assert "Spent on MTurk today" in tab and "$0.00 of $100.00" in tab
+
+
+def test_a_shared_account_block_stays_with_its_organization(app, client, make_account, local_mturk, run_jobs):
+    """On the server's account a hard block would keep the worker from everyone: it becomes the org's soft block."""
+    app.config["MTURK_ENDPOINT_URL"] = local_mturk.endpoint_url
+    _, first = make_account("owner@example.org", "First")
+    _, second = make_account("other@example.org", "Second")
+    with app.app_context():
+        grant_server_account(first)
+        grant_server_account(second)
+    ours = make_batch(app, first, reward="0.50", assignments_per_hit=2)
+    theirs = make_batch(app, second, reward="0.50", assignments_per_hit=2, name="Theirs")
+    with app.app_context():
+        for b in (ours, theirs):
+            chosen = settings.of(b)
+            chosen.min_approval_rate, chosen.min_approved_hits = None, None  # the local worker has no history
+            settings.save(b, chosen)
+        publish.publish(Batch.get_by_id(ours.id))
+        ours_hit = MTurkHit.get(MTurkHit.batch == ours.id).mturk_hit_id
+    assignment_id = local_mturk.accept(ours_hit, "ABLOCKEDONE1")
+    local_mturk.submit(assignment_id, completionCode="ABCDEF")
+    with app.app_context():
+        tracking.sync_batch(Batch.get_by_id(ours.id))
+    row = MTurkAssignment.get()
+    login(client, "owner@example.org")
+    client.post(
+        f"/mturk/assignments/{row.id}/block",
+        data={"csrf_token": csrf_token(client), "kind": "hard_block", "reason": "Random clicks"},
+    )
+    run_jobs()
+    with local_mturk.store.lock:
+        assert "ABLOCKEDONE1" not in local_mturk.store.blocks  # no CreateWorkerBlock on the shared account
+        assert [k for k in local_mturk.store.worker_qualifications if "ABLOCKEDONE1" in k]  # the org's own block
+    with app.app_context():
+        publish.publish(Batch.get_by_id(theirs.id))  # the other organization's HITs ...
+        theirs_hit = MTurkHit.get(MTurkHit.batch == theirs.id).mturk_hit_id
+    assert local_mturk.accept(theirs_hit, "ABLOCKEDONE1")  # ... stay open to the worker
+    with pytest.raises(AssertionError, match="accept refused"):
+        with app.app_context():
+            publish.publish(Batch.get_by_id(ours.id))
+        local_mturk.accept(ours_hit, "ABLOCKEDONE1")  # while ours are closed to them
+
+
+def test_grants_from_the_command_line_and_the_admin_page_are_recorded_and_revocable(app, client, make_account):
+    _, org = make_account("req@example.org", "Self-signed-up")
+    runner = CliRunner()
+
+    def run(*args):
+        return runner.invoke(cli, list(args), obj=ScriptInfo(create_app=lambda: app))
+
+    granted = run("mturk", "grant", "--org", "Self-signed-up", "--note", "pilot study", "--daily-limit", "40")
+    assert granted.exit_code == 0 and "Granted Self-signed-up the server's MTurk account" in granted.output
+    assert "daily limit $40.00" in granted.output
+    with app.app_context():
+        grant = access.grant_in_force(org.id)
+        assert grant.granted_by.startswith("command line (") and grant.note == "pilot study"
+        assert budget.limit(org.id) == Decimal("40.00")
+    revoked = run("mturk", "revoke", "--org", str(org.id))
+    assert revoked.exit_code == 0
+    assert run("mturk", "revoke", "--org", str(org.id)).exit_code != 0  # nothing left to revoke
+    listed = run("mturk", "grants")
+    assert "pilot study" in listed.output and "revoked by command line" in listed.output
+    assert run("mturk", "limit", "--org", str(org.id), "lots").exit_code != 0
+
+    with app.app_context():
+        owner = User.get(User.email == "req@example.org")
+        User.create(email="admin@example.org", password_hash=owner.password_hash, is_admin=True)
+    login(client, "admin@example.org")
+    token = csrf_token(client)
+    page = client.get("/admin/").get_data(as_text=True)
+    assert "Grant the server" in page
+    client.post(f"/admin/organizations/{org.id}/mturk/grant", data={"csrf_token": token, "note": "course"})
+    with app.app_context():
+        assert access.grant_in_force(org.id).granted_by == "admin@example.org"
+    page = client.get("/admin/").get_data(as_text=True)
+    assert "granted by admin@example.org" in page and "course" in page
+    client.post(f"/admin/organizations/{org.id}/mturk/revoke", data={})  # no CSRF token: refused
+    with app.app_context():
+        assert access.grant_in_force(org.id) is not None
+    client.post(f"/admin/organizations/{org.id}/mturk/limit", data={"csrf_token": token, "daily_limit": "abc"})
+    client.post(f"/admin/organizations/{org.id}/mturk/revoke", data={"csrf_token": token})
+    with app.app_context():
+        assert access.grant_in_force(org.id) is None
+        assert ServerAccountGrant.select().where(ServerAccountGrant.organization == org.id).count() == 2  # kept
+        assert budget.limit(org.id) == Decimal("40.00")  # "abc" changed nothing
+    assert client.post("/admin/organizations/999/mturk/grant", data={"csrf_token": token}).status_code == 404
