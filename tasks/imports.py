@@ -13,6 +13,7 @@ from freelunch.models import Dataset, Image
 from freelunch.presets import PRESETS
 from freelunch.services.imports import classes as imports
 from freelunch.services.imports import images as image_imports
+from freelunch.services.imports import scores as score_imports
 from freelunch.services.jobs import Progress
 
 
@@ -64,6 +65,16 @@ def import_images(dataset_id: int, organization_id: int, kind: str, upload: str,
         return image_imports.import_image_manifest(dataset, Path(upload), create_classes, progress=progress)
 
     return _run(dataset_id, organization_id, [upload], work)
+
+
+def import_scores(dataset_id: int, organization_id: int, upload: str) -> dict:
+    """A model's scores (CSV image,class,score): the label model's prior."""
+    return _run(
+        dataset_id,
+        organization_id,
+        [upload],
+        lambda dataset, progress: score_imports.import_scores(dataset, Path(upload).read_bytes(), progress=progress),
+    )
 
 
 def make_thumbnail(image_id: int) -> None:

@@ -661,10 +661,24 @@ class LabelFit(TenantModel):
     open = IntegerField(default=0)
     votes = IntegerField(default=0)
     votes_version = CharField(max_length=64, default="")  # the counted votes it read; another now: the fit is stale
+    prior = JSONField(default=dict)  # the model scores' calibration and what they saved (empty: no scores)
     iterations = IntegerField(default=0)
     error = TextField(default="")
     created_at = DateTimeField(default=utcnow)
     finished_at = DateTimeField(null=True)
+
+
+class ModelScore(TenantModel):
+    """A requester's model's score for one image and class (any number, higher = more likely shows the class):
+    the label model's prior once calibrated (services/review/prior.py). A later import replaces it."""
+
+    dataset = ForeignKeyField(Dataset, backref="model_scores", on_delete="CASCADE")
+    image_class = ForeignKeyField(ImageClass, on_delete="CASCADE")
+    image = ForeignKeyField(Image, on_delete="CASCADE")
+    score = FloatField()
+
+    class Meta:
+        indexes = ((("image_class", "image"), True),)
 
 
 class ImageLabel(BaseModel):

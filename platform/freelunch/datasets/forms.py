@@ -58,5 +58,15 @@ class ImageImportForm(FlaskForm):
     create_classes = BooleanField("Create classes that do not exist yet (named after their key)")
 
 
+class ScoreImportForm(FlaskForm):
+    scores = FileField(
+        "Scores file",
+        validators=[FileRequired("Choose a CSV of image, class, score.")],
+        render_kw={"accept": ".csv,.txt,text/csv"},
+        description="A model's score per image and class (any number, higher = more likely shows the class): "
+        "the label model calibrates it on the votes and uses it as each image's prior.",
+    )
+
+
 class DeleteDatasetForm(FlaskForm):
     confirm_name = StringField("Type the dataset's name to confirm")

@@ -6,7 +6,7 @@ from peewee import fn
 from werkzeug.datastructures import FileStorage
 
 from .. import partials, sorting, storage
-from ..models import CANDIDATE_ROLES, Batch, Candidate, Dataset, Image, ImageClass
+from ..models import CANDIDATE_ROLES, Batch, Candidate, Dataset, Image, ImageClass, ModelScore
 from ..pagination import paginate
 from ..presets import PRESETS
 from ..queues import redis_connection
@@ -17,9 +17,18 @@ from ..services.imports.classes import ImportFailure, split_names
 from ..services.imports.images import check_zip
 from ..tenancy import current_org, owned_or_404
 from . import bp
-from .forms import ClassForm, ClassImportForm, DatasetForm, DeleteDatasetForm, ImageImportForm, PresetImportForm
+from .forms import (
+    ClassForm,
+    ClassImportForm,
+    DatasetForm,
+    DeleteDatasetForm,
+    ImageImportForm,
+    PresetImportForm,
+    ScoreImportForm,
+)
 
 CLASS_UPLOAD_MAX = 20 * 1024 * 1024
+SCORE_UPLOAD_MAX = 200 * 1024 * 1024  # 1.28 M images x a few classes of scores
 IMAGE_UPLOAD_MAX = 2 * 1024 * 1024 * 1024
 IMAGES_PER_PAGE = 48
 
@@ -88,6 +97,8 @@ def _show(dataset: Dataset, status: int = 200, **forms):
         class_form=forms.get("class_form") or ClassImportForm(),
         preset_form=forms.get("preset_form") or PresetImportForm(),
         image_form=forms.get("image_form") or ImageImportForm(),
+        score_form=forms.get("score_form") or ScoreImportForm(),
+        score_count=ModelScore.select().where(ModelScore.dataset == dataset).count(),
         recent_jobs=jobs.recent(current_org().id, f"dataset:{dataset.id}"),
         presets=PRESETS,
         classes=_class_page(dataset),
@@ -404,9 +415,30 @@ def import_images(dataset_id):
     return _started(dataset, job, "The image import")
 
 
+@bp.post("/<int:dataset_id>/imports/scores")
+def import_scores(dataset_id):
+    dataset = owned_or_404(Dataset, dataset_id)
+    if _too_large(SCORE_UPLOAD_MAX):
+        abort(413, f"Score files can be at most {SCORE_UPLOAD_MAX // (1024 * 1024)} MB.")
+    form = ScoreImportForm()
+    if not form.validate_on_submit():
+        return _import_error(dataset, score_form=form)
+    upload = _save_upload(form.scores.data)
+    job = jobs.enqueue(
+        jobs.IMPORT_SCORES,
+        dataset.id,
+        current_org().id,
+        str(upload),
+        organization_id=current_org().id,
+        scope=f"dataset:{dataset.id}",
+        title=f"Import model scores from {form.scores.data.filename}",
+    )
+    return _started(dataset, job, "The score import")
+
+
 def _import_error(dataset: Dataset, **forms):
     if partials.wanted():
-        form = forms.get("class_form") or forms.get("image_form") or forms.get("preset_form")
+        form = forms.get("class_form") or forms.get("image_form") or forms.get("preset_form") or forms.get("score_form")
         errors = [e for field in form for e in field.errors]
         return render_template("datasets/_import_error.html", errors=errors), 422
     return _show(dataset, 422, **forms)

@@ -98,6 +98,7 @@ class Task:
 IMPORT_CLASSES = Task("tasks.imports.import_classes", queue=BULK_QUEUE, changes=("dataset",))
 IMPORT_IMAGES = Task("tasks.imports.import_images", queue=BULK_QUEUE, changes=("dataset",))
 IMPORT_PRESET = Task("tasks.imports.import_preset_classes", queue=BULK_QUEUE, changes=("dataset",))
+IMPORT_SCORES = Task("tasks.imports.import_scores", queue=BULK_QUEUE, changes=("dataset",))
 BUILD_BATCH = Task("tasks.batches.build_batch", changes=("hits",))
 RUN_EXPORT = Task("tasks.exports.run_export", queue=BULK_QUEUE, changes=("exports",))
 MAKE_THUMBNAIL = Task("tasks.imports.make_thumbnail", queue=BULK_QUEUE, result_ttl=60)

@@ -35,6 +35,8 @@ SLOPE_SHRINK = 30.0  # the ridge pulling a class's slope towards the pooled one,
 POOLED_SHRINK = 1.0  # the ridge pulling the pooled slope towards 0: keeps it finite when the labels are separable
 INTERCEPT_SHRINK = 0.01  # keeps a class whose candidates all lean one way finite
 CONFIDENCE = 2.0  # standard errors the pooled slope must clear above zero for the model to be used
+START_MISTRUST = 0.1  # EM starts by taking one label in ten for unexplained by the model
+MISTRUST_FLOOR = 0.02  # the model alone never makes an image more than ~99 % sure
 NEWTON_STEPS = 5  # per EM iteration, warm-started from the last: together they converge
 
 
@@ -49,6 +51,8 @@ class Calibration:
     trusted: bool
     scored: int  # candidates with a score
     raw_slope: np.ndarray  # per class, before the clamp at zero: where the next EM iteration starts
+    base: np.ndarray  # per class: the share of yes among its scored candidates
+    mistrust: float  # the share of labels the model does not explain (they follow the base rate)
 
     @property
     def lower_bound(self) -> float:
@@ -58,7 +62,9 @@ class Calibration:
         """Per item the prior log-odds (nan where the item has no score or the model is not trusted)."""
         if not self.trusted:
             return np.full(len(z), np.nan)
-        return self.intercept[item_class] + self.slope[item_class] * z
+        s = 1 / (1 + np.exp(-np.clip(self.intercept[item_class] + self.slope[item_class] * z, -30, 30)))
+        p = np.clip(self.mistrust * self.base[item_class] + (1 - self.mistrust) * s, 1e-12, 1 - 1e-12)
+        return np.log(p) - np.log1p(-p)
 
 
 def standardize(scores: np.ndarray, item_class: np.ndarray, known: np.ndarray) -> np.ndarray:
@@ -86,18 +92,26 @@ def standardize(scores: np.ndarray, item_class: np.ndarray, known: np.ndarray) -
 def calibrate(
     z: np.ndarray, q: np.ndarray, item_class: np.ndarray, n_classes: int, use: np.ndarray, start=None
 ) -> Calibration:
-    """Fit logit P(yes) = intercept[c] + slope[c] * z to the posteriors ``q`` of the items ``use`` picks
-    (those without a ``z`` aside): Newton steps on the penalised log-likelihood, warm-started from ``start``."""
+    """Fit P(yes) = mistrust * base[c] + (1 - mistrust) * sigmoid(intercept[c] + slope[c] * z) to the
+    posteriors ``q`` of the items ``use`` picks (those without a ``z`` aside): Fisher-scoring steps on the
+    penalised log-likelihood for the logistic part and an EM step for the mixture weight, warm-started
+    from ``start``."""
     use = use & ~np.isnan(z)
     zc, qc, cc = z[use], q[use], item_class[use]
+    counts = np.bincount(cc, minlength=n_classes)
+    base = (np.bincount(cc, qc, n_classes) + 1) / (counts + 2)
     if start is None:
-        a, b, pooled = np.zeros(n_classes), np.zeros(n_classes), 0.0
+        a, b, pooled, mistrust = np.zeros(n_classes), np.zeros(n_classes), 0.0, START_MISTRUST
     else:
-        a, b, pooled = start.intercept.copy(), start.raw_slope.copy(), start.pooled_slope
+        a, b, pooled, mistrust = start.intercept.copy(), start.raw_slope.copy(), start.pooled_slope, start.mistrust
     info = np.zeros(n_classes)
+    pi = base[cc]
     for _ in range(NEWTON_STEPS):
-        p = 1 / (1 + np.exp(-np.clip(a[cc] + b[cc] * zc, -30, 30)))
-        w, r = p * (1 - p), qc - p
+        s = 1 / (1 + np.exp(-np.clip(a[cc] + b[cc] * zc, -30, 30)))
+        p = np.clip(mistrust * pi + (1 - mistrust) * s, 1e-12, 1 - 1e-12)
+        slope_of_p = (1 - mistrust) * s * (1 - s)  # dp / d(intercept + slope * z)
+        r = (qc - p) / (p * (1 - p)) * slope_of_p
+        w = slope_of_p**2 / (p * (1 - p))
         g_a = np.bincount(cc, r, n_classes) - INTERCEPT_SHRINK * a
         g_b = np.bincount(cc, r * zc, n_classes) - SLOPE_SHRINK * (b - pooled)
         h_aa = np.bincount(cc, w, n_classes) + INTERCEPT_SHRINK
@@ -110,10 +124,16 @@ def calibrate(
         # what each class's data say of its slope once its intercept is fitted: the weights of the pooled slope
         info = np.maximum(h_bb_data - h_ab**2 / h_aa, 0.0)
         pooled = float((info * b).sum() / (info.sum() + POOLED_SHRINK))
+    if len(qc):
+        # EM for the mixture weight: the share of each label that the base rate, not the model, explains
+        s = 1 / (1 + np.exp(-np.clip(a[cc] + b[cc] * zc, -30, 30)))
+        p = np.clip(mistrust * pi + (1 - mistrust) * s, 1e-12, 1 - 1e-12)
+        explained = mistrust * (qc * pi / p + (1 - qc) * (1 - pi) / (1 - p))
+        mistrust = float(np.clip(explained.mean(), MISTRUST_FLOOR, 1.0))
     se = float(1 / np.sqrt(info.sum())) if info.sum() > 0 else np.inf
     trusted = bool(pooled - CONFIDENCE * se > 0)
     slope = np.maximum(b, 0.0) if trusted else np.zeros(n_classes)
-    return Calibration(a, slope, pooled, se, trusted, int(use.sum()), b)
+    return Calibration(a, slope, pooled, se, trusted, int(use.sum()), b, base, mistrust)
 
 
 def on_controls(scores: np.ndarray, item_class: np.ndarray, gold: np.ndarray, n_classes: int) -> Calibration:

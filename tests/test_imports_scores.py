@@ -1,0 +1,67 @@
+"""Model scores imported on the dataset's page: an RQ job (run by a real worker) with per-row errors."""
+
+from support import job_id, upload
+
+from freelunch.models import Image, ImageClass, ModelScore
+
+HTMX = {"HX-Request": "true"}
+
+
+def _dataset(requester):
+    org = requester.organization_id
+    fish = ImageClass.create(organization=org, dataset=requester, key="fish", names=["fish"])
+    dog = ImageClass.create(organization=org, dataset=requester, key="dog", names=["dog"])
+    images = {k: Image.create(organization=org, dataset=requester, key=k, url=f"https://x.org/{k}.jpg") for k in "abc"}
+    return fish, dog, images
+
+
+def test_scores_import_as_a_job_that_reports_bad_rows_and_keeps_the_good(client, requester, run_jobs):
+    fish, dog, images = _dataset(requester)
+    scores = (
+        "\ufeffImage,CLASS,Score,note\r\n"
+        "a,fish,0.9,x\r\n"
+        "b,fish,-2.5e1,\r\n"
+        "a,dog,3,\r\n"
+        "zzz,fish,1,\r\n"  # line 5: no such image
+        "c,cat,1,\r\n"  # line 6: no such class
+        "c,fish,high,\r\n"  # line 7: not a number
+        "c,fish,inf,\r\n"  # line 8: not finite
+        "a,fish,0.1,\r\n"  # line 9: a second score in the file
+    )
+    html = upload(client, requester, "scores", {"scores": ("scores.csv", scores.encode())}).get_data(as_text=True)
+    assert "Import model scores from scores.csv" in html
+    run_jobs()
+    stored = {(s.image.key, s.image_class.key): s.score for s in ModelScore.select()}
+    assert stored == {("a", "fish"): 0.9, ("b", "fish"): -25.0, ("a", "dog"): 3.0}
+    assert {s.organization_id for s in ModelScore.select()} == {requester.organization_id}
+    body = client.get(f"/jobs/{job_id(html)}", headers=HTMX).get_data(as_text=True)
+    assert "3 scores" in body and "5 rows with errors" in body
+    for where, what in [
+        ("line 5", "the dataset has no image &#39;zzz&#39;"),
+        ("line 6", "the dataset has no class &#39;cat&#39;"),
+        ("line 7", "score &#39;high&#39; is not a finite number"),
+        ("line 8", "score &#39;inf&#39; is not a finite number"),
+        ("line 9", "appears twice; the first score was kept"),
+    ]:
+        assert where in body and what in body, (where, what)
+    # importing again replaces a score; the page says how many are stored
+    upload(client, requester, "scores", {"scores": ("again.csv", b"image,class,score\na,fish,0.2\n")})
+    run_jobs()
+    assert ModelScore.get(ModelScore.image == images["a"], ModelScore.image_class == fish).score == 0.2
+    assert ModelScore.select().count() == 3
+    assert "3 scores stored" in client.get(f"/datasets/{requester.id}").get_data(as_text=True)
+
+
+def test_a_scores_file_without_its_columns_fails_with_the_reason(client, requester, run_jobs):
+    _dataset(requester)
+    html = upload(client, requester, "scores", {"scores": ("s.csv", b"image,probability\na,0.5\n")}).get_data(
+        as_text=True
+    )
+    run_jobs()
+    body = client.get(f"/jobs/{job_id(html)}", headers=HTMX).get_data(as_text=True)
+    assert (
+        "failed" in body and "needs a header row with the columns image, class and score; missing: class, score" in body
+    )
+    assert ModelScore.select().count() == 0
+    missing = upload(client, requester, "scores", {})
+    assert missing.status_code == 422 and "Choose a CSV of image, class, score." in missing.get_data(as_text=True)
