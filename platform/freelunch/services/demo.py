@@ -52,6 +52,7 @@ SIZES = [(320, 240), (300, 300), (360, 240), (240, 320)]
 
 
 def _polygon(shape: str, cx: float, cy: float, r: float, turn: float) -> list[tuple[float, float]]:
+    corners: list[tuple[float, int]]  # (radius as a share of r, angle in degrees)
     if shape == "triangle":
         corners = [(1, a) for a in (0, 120, 240)]
     elif shape == "square":

@@ -159,7 +159,9 @@ def enqueue(task: Task, *args, organization_id: int, scope: str, title: str, **k
     key = _recent_key(organization_id, scope)
     pipe = redis_connection().pipeline()
     pipe.set(_title_key(job.id), title, ex=RESULT_TTL)
-    pipe.lpush(key, job.id).ltrim(key, 0, RECENT_KEEP - 1).expire(key, RECENT_TTL)
+    pipe.lpush(key, job.id)
+    pipe.ltrim(key, 0, RECENT_KEEP - 1)
+    pipe.expire(key, RECENT_TTL)
     pipe.execute()
     return job
 
@@ -196,7 +198,12 @@ def task_of(job: Job) -> Task | None:
     return next((t for t in globals().values() if isinstance(t, Task) and t.path == job.func_name), None)
 
 
-def _view(job: Job, title: bytes | None) -> JobView:
+def _text(reply: bytes | str) -> str:
+    """A Redis reply as text: our connections answer bytes, redis-py's types allow either."""
+    return reply.decode() if isinstance(reply, bytes) else reply
+
+
+def _view(job: Job, title: bytes | str | None) -> JobView:
     meta = job.meta
     state = {
         JobStatus.FINISHED: "done",
@@ -214,7 +221,7 @@ def _view(job: Job, title: bytes | None) -> JobView:
         error = "The job stopped unexpectedly. An admin can see why in the RQ monitor (job " + job.id + ")."
     return JobView(
         id=job.id,
-        title=title.decode() if title else "Job",
+        title=_text(title) if title else "Job",
         state=state,
         progress=1.0 if state == "done" else float(meta.get("progress", 0.0)),
         message=meta.get("message", ""),
@@ -239,7 +246,7 @@ def status(job_id: str, organization_id: int) -> JobView | None:
 
 def recent(organization_id: int, scope: str) -> list[JobView]:
     """The scope's latest jobs that Redis still holds, newest first."""
-    ids = [i.decode() for i in redis_connection().lrange(_recent_key(organization_id, scope), 0, -1)]
+    ids = [_text(i) for i in redis_connection().lrange(_recent_key(organization_id, scope), 0, -1)]
     if not ids:
         return []
     jobs = Job.fetch_many(ids, connection=redis_connection())

@@ -62,7 +62,7 @@ def note_sign_up_attempt(user: User) -> None:
 def take_sign_up_notice(user: User) -> str | None:
     """When someone last tried to sign up with the user's email (shown once, at login), or None."""
     when = redis_connection().getdel(_notice_key(user))
-    return when.decode() if when else None
+    return when.decode() if isinstance(when, bytes) else when  # our connections answer bytes
 
 
 def authenticate(email: str, password: str) -> User | None:

@@ -17,6 +17,7 @@ worker accepted on MTurk (issue 19).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 
 from flask import current_app
 from peewee import fn
@@ -98,7 +99,7 @@ def holds_place(assignment: Assignment, batch: Batch) -> bool:
     return Assignment.select().where(Assignment.id == assignment.id, holding(batch)).exists()
 
 
-def with_a_free_lab_place(batch: Batch, exclude) -> list[Hit]:
+def with_a_free_lab_place(batch: Batch, exclude) -> Iterator[Hit]:
     """The batch's HITs, in id order, whose lab-link pool has a free place, leaving out the HIT ids ``exclude``."""
     hits = Hit.select(Hit.id).where(Hit.batch == batch)
     places = taken(hits, batch, LINKS)

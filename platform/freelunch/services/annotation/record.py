@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
-from typing import Any
+from typing import Any, Literal, overload
 
 import orjson
 
@@ -28,6 +28,14 @@ MAX_LIST = 20_000  # entries of a list in a summary (images, hoveredRecord, ...)
 
 class BadValue(ValueError):
     """A summary value that is not what the tracker sends; its message names the field."""
+
+
+@overload
+def number(value, name: str, low: int = 0, high: int = 2**53, null: Literal[False] = False) -> int: ...
+
+
+@overload
+def number(value, name: str, low: int = 0, high: int = 2**53, *, null: bool) -> int | None: ...
 
 
 def number(value, name: str, low: int = 0, high: int = 2**53, null: bool = False) -> int | None:
@@ -86,7 +94,7 @@ def hovers(value) -> tuple:
 
 
 def selections(value) -> tuple:
-    out = []
+    out: list[dict[str, str | int | float | None]] = []
     for item in bounded_list([] if value is None else value, "selectedRecord"):
         if not isinstance(item, dict):
             raise BadValue("The page summary has a bad selectedRecord.")

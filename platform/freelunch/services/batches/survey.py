@@ -77,7 +77,7 @@ class Checked:
 
 def _read(text: str) -> tuple[list[str], list[dict]]:
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff"), newline=""))
-    header = reader.fieldnames or []
+    header = list(reader.fieldnames or [])
     missing = [c for c in ("WorkerId", "Input.imageNetHitId") if c not in header]
     if not any(c in header for c in CODE_COLUMNS):
         missing.append("Answer.surveycode")

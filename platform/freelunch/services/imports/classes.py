@@ -14,7 +14,7 @@ import json
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from ...db import database
@@ -231,7 +231,7 @@ CSV_COLUMNS = {
 }
 
 
-def header_map(header: list[str], columns: dict[str, tuple[str, ...]]) -> dict[str, str]:
+def header_map(header: Sequence[str], columns: dict[str, tuple[str, ...]]) -> dict[str, str]:
     """Our field name -> the file's column name, matching aliases case-insensitively."""
     by_lower = {name.strip().lower(): name for name in header if name}
     found = {}

@@ -233,16 +233,18 @@ def _manifest_row(record: dict) -> dict:
     role = ROLE_ALIASES.get(str(record.get("role") or "").strip().lower())
     if role is None:
         raise ValueError(f"role {record.get('role')!r} is not one of {', '.join(CANDIDATE_ROLES)}")
-    width, height = record.get("width"), record.get("height")
-    if width in (None, "") and height in (None, ""):
-        width = height = None
-    else:
-        try:
-            width, height = int(width), int(height)
-        except (TypeError, ValueError) as error:
-            raise ValueError("width and height must both be whole numbers (or both left out)") from error
-        if not (0 < width <= SIZE_MAX and 0 < height <= SIZE_MAX):
-            raise ValueError(f"width and height must be between 1 and {SIZE_MAX}")
+    given = record.get("width"), record.get("height")
+    if given[0] in (None, "") and given[1] in (None, ""):
+        return {"key": key, "url": url, "class": class_key, "role": role, "width": None, "height": None}
+    both = "width and height must both be whole numbers (or both left out)"
+    if given[0] is None or given[1] is None:
+        raise ValueError(both)
+    try:
+        width, height = int(given[0]), int(given[1])
+    except (TypeError, ValueError) as error:
+        raise ValueError(both) from error
+    if not (0 < width <= SIZE_MAX and 0 < height <= SIZE_MAX):
+        raise ValueError(f"width and height must be between 1 and {SIZE_MAX}")
     return {"key": key, "url": url, "class": class_key, "role": role, "width": width, "height": height}
 
 

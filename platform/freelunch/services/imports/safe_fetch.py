@@ -51,7 +51,7 @@ def resolve(host: str, port: int, allow_private: bool = False) -> str:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as error:
         raise FetchError(f"cannot resolve host {host!r}") from error
-    addresses = [info[4][0] for info in infos]
+    addresses = [str(info[4][0]) for info in infos]
     if not addresses:
         raise FetchError(f"cannot resolve host {host!r}")
     for address in addresses:

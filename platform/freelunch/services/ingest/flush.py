@@ -15,10 +15,11 @@ Entries are deleted after the ack, so the stream's length is the unflushed backl
 from __future__ import annotations
 
 import time
+from typing import cast
 
 from flask import current_app
 from peewee import fn
-from redis import Redis
+from redis import Redis, RedisCluster
 from redis.exceptions import ResponseError
 
 from ...db import database, is_sqlite
@@ -35,7 +36,7 @@ IDLE_CONSUMER_MS = 3600 * 1000
 CHECKPOINT_PAGES = 16_384  # 64 MB of WAL at 4 KB pages
 
 
-def ensure_group(redis: Redis, shard: int) -> None:
+def ensure_group(redis: Redis | RedisCluster, shard: int) -> None:
     # From id 0, so batches appended before the group existed are flushed too.
     try:
         redis.xgroup_create(stream_key(shard), GROUP, id="0", mkstream=True)
@@ -91,7 +92,7 @@ def _others_waiting(shard: int) -> bool:
     return any(not job_id.startswith(own) for job_id in queue("ingest").get_job_ids(0, 99))
 
 
-def reclaim(redis: Redis, shard: int, consumer: str) -> int:
+def reclaim(redis: Redis | RedisCluster, shard: int, consumer: str) -> int:
     """Take over and store entries of a shard that a crashed (or stuck) consumer has held too long."""
     config = current_app.config
     stored, start = 0, "0-0"
@@ -111,7 +112,7 @@ def reclaim(redis: Redis, shard: int, consumer: str) -> int:
             return stored
 
 
-def forget_idle_consumers(redis: Redis, shard: int) -> int:
+def forget_idle_consumers(redis: Redis | RedisCluster, shard: int) -> int:
     """Drop consumers with nothing pending that have not read for an hour (each worker process makes one)."""
     dropped = 0
     for info in redis.xinfo_consumers(stream_key(shard), GROUP):
@@ -129,12 +130,13 @@ def sweep(consumer: str) -> int:
     return stored
 
 
-def _read(redis: Redis, shard: int, consumer: str, start: str, count: int) -> list:
-    reply = redis.xreadgroup(GROUP, consumer, {stream_key(shard): start}, count=count)
+def _read(redis: Redis | RedisCluster, shard: int, consumer: str, start: str, count: int) -> list:
+    # RESP2 (our connections) answers a list; redis-py's type allows RESP3's dict too.
+    reply = cast(list, redis.xreadgroup(GROUP, consumer, {stream_key(shard): start}, count=count))
     return reply[0][1] if reply else []
 
 
-def store(redis: Redis, shard: int, entries: list) -> int:
+def store(redis: Redis | RedisCluster, shard: int, entries: list) -> int:
     """Write one bulk of a shard's entries in one transaction, then ack and delete them; returns events stored."""
     started = time.monotonic()
     ids = [entry_id for entry_id, _ in entries]

@@ -192,6 +192,7 @@ class _GroupAppender:
             self._lead()
         if waiter.error is not None:
             raise waiter.error
+        assert waiter.outcome is not None  # the reply that cleared the error set it
         return waiter.outcome
 
     def _lead(self) -> None:
@@ -253,6 +254,7 @@ class _BareConnection:
         return pool.connection_class(**pool.connection_kwargs)
 
     def _round_trip(self, command: list):
+        assert self._connection is not None  # __call__ connects first
         self._connection.send_command(*command, check_health=False)
         return self._connection.read_response()
 

@@ -281,7 +281,7 @@ def publish(
     chosen = the_plan.settings
     org = batch.organization_id
     mturk = mturk or gateway.client(org, chosen.sandbox)
-    progress = progress or (lambda fraction, message="": None)
+    report: Callable[[float, str], None] = progress or (lambda fraction, message: None)
 
     ensure_intents(batch, chosen.sandbox, round_)
     pending = list(
@@ -304,7 +304,7 @@ def publish(
         "publishing the batch",
     )
     try:
-        _create(batch, the_plan, pending, result, mturk, progress)
+        _create(batch, the_plan, pending, result, mturk, report)
     except MTurkError:
         budget.release(i.unique_request_token for i in pending if i.state == "intended")
         raise
@@ -312,7 +312,9 @@ def publish(
     return result
 
 
-def _create(batch: Batch, the_plan: Plan, pending: list[MTurkHit], result: Result, mturk, progress) -> None:
+def _create(
+    batch: Batch, the_plan: Plan, pending: list[MTurkHit], result: Result, mturk, progress: Callable[[float, str], None]
+) -> None:
     """The HIT type, then each pending MTurk HIT exactly once (adopting those an earlier attempt made)."""
     chosen, org = the_plan.settings, batch.organization_id
     if the_plan.remaining.total > 0:

@@ -128,6 +128,9 @@ def fit(
     n_votes = np.bincount(votes.item, minlength=votes.n_items)
     n_selected = np.bincount(votes.item, weights=votes.selected, minlength=votes.n_items)
     known = votes.gold != UNKNOWN
+    sens: np.ndarray | None
+    spec: np.ndarray | None
+    prior: np.ndarray | None
     with np.errstate(invalid="ignore", divide="ignore"):
         frequency = np.where(n_votes > 0, n_selected / np.maximum(n_votes, 1), np.nan)
     if model == "mv":

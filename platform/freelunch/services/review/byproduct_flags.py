@@ -198,6 +198,12 @@ def report(all_votes: list[Vote], selected_only: bool = False) -> list[FlagRow]:
         flagged = [v for v in controls if flag in v.flags]
         unflagged = [v for v in controls if flag not in v.flags]
         rows.append(
-            FlagRow(flag, len(flagged), sum(v.wrong for v in flagged), len(unflagged), sum(v.wrong for v in unflagged))
+            FlagRow(
+                flag,
+                len(flagged),
+                sum(bool(v.wrong) for v in flagged),
+                len(unflagged),
+                sum(bool(v.wrong) for v in unflagged),
+            )
         )
     return rows

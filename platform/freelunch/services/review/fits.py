@@ -66,7 +66,9 @@ def load_votes(batch_ids: list[int]) -> Loaded:
     """Every vote that counts of the batches (a batch and the rounds before it), brought up to date first."""
     refresh(Assignment.hit.in_(Hit.select(Hit.id).where(Hit.batch.in_(batch_ids))))
     left_out = counted.votes_where(batch_ids, left_out_workers(batch_ids))
-    keys, counts, answers = [], [], []
+    key_parts: list[np.ndarray] = []
+    count_parts: list[np.ndarray] = []
+    answer_parts: list[np.ndarray] = []
     for batch_id in batch_ids:
         for low, high in _class_ranges(batch_id):
             query = (
@@ -76,12 +78,12 @@ def load_votes(batch_ids: list[int]) -> Loaded:
             )
             # the driver's own cursor: peewee's row wrappers would cost more than the fit
             rows = database.execute(query).fetchall()
-            keys.append(np.fromiter((r[0] for r in rows), np.int64, len(rows)))
-            counts.append(np.fromiter((r[1] for r in rows), np.int64, len(rows)))
-            answers.append(np.fromstring(",".join(r[2] for r in rows), dtype=np.int64, sep=","))
+            key_parts.append(np.fromiter((r[0] for r in rows), np.int64, len(rows)))
+            count_parts.append(np.fromiter((r[1] for r in rows), np.int64, len(rows)))
+            answer_parts.append(np.fromstring(",".join(r[2] for r in rows), dtype=np.int64, sep=","))
             del rows
-    keys = np.repeat(np.concatenate(keys), np.concatenate(counts)) if keys else np.zeros(0, np.int64)
-    answers = np.concatenate(answers) if answers else np.zeros(0, np.int64)
+    keys = np.repeat(np.concatenate(key_parts), np.concatenate(count_parts)) if key_parts else np.zeros(0, np.int64)
+    answers = np.concatenate(answer_parts) if answer_parts else np.zeros(0, np.int64)
     assignment, selected = answers >> 1, (answers & 1).astype(bool)
     del answers
     items, item = np.unique(keys, return_inverse=True)
@@ -148,7 +150,8 @@ INSERT_ROWS = 1000
 
 def rounds_of(batch: Batch) -> list[int]:
     """The batch's id and those of the rounds it follows, first round first (a cycle is cut)."""
-    chain, current = [], batch
+    chain: list[int] = []
+    current: Batch | None = batch
     while current is not None and current.id not in chain:
         chain.append(current.id)
         current = Batch.get_or_none(Batch.id == current.follows_id) if current.follows_id else None

@@ -143,7 +143,7 @@ def on_controls(scores: np.ndarray, item_class: np.ndarray, gold: np.ndarray, n_
     votes in round 1, and every later fit calibrates on the candidates' own votes."""
     known = gold >= 0
     z = standardize(scores, item_class, known)
-    calibration = None
-    for _ in range(10):
+    calibration = calibrate(z, gold.astype(float), item_class, n_classes, known)
+    for _ in range(9):
         calibration = calibrate(z, gold.astype(float), item_class, n_classes, known, calibration)
     return calibration

@@ -118,7 +118,10 @@ def read_votes(votes_path: str, gold_path: str | None = None) -> VoteTable:
     worker_index: dict[str, int] = {}
     seen: dict[tuple[int, int], int] = {}  # (item, worker) -> its first vote's index
     repeated: dict[tuple[int, int], list[int]] = {}  # (item, worker) -> every vote's index, when more than one
-    item, worker, selected, lines = [], [], [], []
+    item: list[int] = []
+    worker: list[int] = []
+    selected: list[bool] = []
+    lines: list[int] = []
     for line, (image, class_, who, answer) in _rows(votes_path, VOTE_COLUMNS):
         _named(votes_path, line, {"image": image, "class": class_, "worker": who})
         chosen = _binary(votes_path, line, "selected", answer)
