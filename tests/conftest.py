@@ -189,14 +189,15 @@ def requester(app, client, make_account):
 
 @pytest.fixture
 def run_jobs(app, redis_client):
-    """Run every queued RQ job in-process (a real SimpleWorker, burst mode) inside the app context."""
-    from rq import Queue, SimpleWorker
+    """Run every queued RQ job in-process (a SimpleWorker in burst mode, tests/burst_worker.py) in the app context."""
+    from burst_worker import BurstWorker
+    from rq import Queue
 
     def run(*queues: str) -> None:
         """The named queues, or the dashboard's two (default, and bulk for imports and exports)."""
         with app.app_context():
             chosen = [Queue(name, connection=redis_client) for name in queues or ("default", "bulk")]
-            SimpleWorker(chosen, connection=redis_client).work(burst=True)
+            BurstWorker(chosen, connection=redis_client).work(burst=True)
 
     return run
 

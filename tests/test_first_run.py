@@ -3,6 +3,7 @@
 import logging
 
 import pytest
+from burst_worker import BurstWorker
 from rq import Queue, SimpleWorker
 from support import csrf_token, login
 
@@ -73,9 +74,11 @@ def built_something() -> dict:
 
 
 class QuietAppWorker(app_worker.AppWorker):
-    """AppWorker without the fork (so the test sees its log), on the test app."""
+    """AppWorker without the fork (so the test sees its log) nor the command listener (tests/burst_worker.py)."""
 
     execute_job = SimpleWorker.execute_job
+    subscribe = BurstWorker.subscribe
+    unsubscribe = BurstWorker.unsubscribe
 
 
 def test_the_worker_says_one_line_per_job_that_did_something(app, redis_client, lines, monkeypatch):

@@ -14,9 +14,10 @@ import subprocess
 
 import pytest
 import redis
+from burst_worker import BurstWorker
 from factories import make_assignment, pointer_batch
 from processes import BIN, ROOT, kill_worker, wait_until, write_lock
-from rq import Queue, SimpleWorker
+from rq import Queue
 from support import post_ingest
 
 from freelunch.models import PointerChunk
@@ -64,7 +65,7 @@ def flush_everything(app, redis_client) -> None:
     app.config["INGEST_CLAIM_IDLE_MS"] = 0
     Queue("ingest", connection=redis_client).enqueue("tasks.ingest.sweep")
     with app.app_context():
-        SimpleWorker([Queue("ingest", connection=redis_client)], connection=redis_client).work(burst=True)
+        BurstWorker([Queue("ingest", connection=redis_client)], connection=redis_client).work(burst=True)
 
 
 def assert_empty(app) -> None:

@@ -16,9 +16,10 @@ from concurrent.futures import ThreadPoolExecutor
 import peewee
 import pytest
 import redis as redis_py
+from burst_worker import BurstWorker
 from factories import make_assignment, pointer_batch
 from processes import BIN, ROOT, kill_worker, wait_until, write_lock
-from rq import Queue, SimpleWorker
+from rq import Queue
 from support import post_ingest
 
 from freelunch import create_app
@@ -91,7 +92,7 @@ def test_a_worker_killed_mid_flush_loses_and_doubles_nothing(
     # Recovery is what rq cron does every 30 s: the sweep reclaims the dead consumer's entries.
     Queue("ingest", connection=redis_client).enqueue("tasks.ingest.sweep")
     with app.app_context():
-        SimpleWorker([Queue("ingest", connection=redis_client)], connection=redis_client).work(burst=True)
+        BurstWorker([Queue("ingest", connection=redis_client)], connection=redis_client).work(burst=True)
     assert_stored_once(sent)
     assert redis_client.xlen(STREAM) == 0 and redis_client.xpending(STREAM, GROUP)["pending"] == 0
 
@@ -142,7 +143,7 @@ def test_a_worker_killed_between_bulks_loses_and_doubles_nothing(
 
     Queue("ingest", connection=redis_client).enqueue("tasks.ingest.sweep")
     with app.app_context():
-        SimpleWorker([Queue("ingest", connection=redis_client)], connection=redis_client).work(burst=True)
+        BurstWorker([Queue("ingest", connection=redis_client)], connection=redis_client).work(burst=True)
     assert_stored_once(sent, n_events=5)
     assert redis_client.xlen(STREAM) == 0 and redis_client.xpending(STREAM, GROUP)["pending"] == 0
 
@@ -238,7 +239,7 @@ def test_redis_stopped_answers_503_and_retried_batches_are_stored(app_config, ap
         assert post_ingest(client, pointer_batch(token, seq=seq)).status_code == 202
     connection = redis_py.Redis.from_url(url)
     with private.app_context():
-        SimpleWorker([Queue("ingest", connection=connection)], connection=connection).work(burst=True)
+        BurstWorker([Queue("ingest", connection=connection)], connection=connection).work(burst=True)
     assert_stored_once(set(range(10)))
 
 
@@ -286,7 +287,7 @@ def test_concurrent_batches_share_round_trips_and_are_each_stored_once(app_confi
     assert stats["cmdstat_xadd"]["calls"] == 8
     assert stats["cmdstat_evalsha"]["calls"] == 2  # the first batch alone, then the seven that queued behind it
     with private.app_context():
-        SimpleWorker([Queue("ingest", connection=connection)], connection=connection).work(burst=True)
+        BurstWorker([Queue("ingest", connection=connection)], connection=connection).work(burst=True)
     assert_stored_once(set(range(8)))
 
 
