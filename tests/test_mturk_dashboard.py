@@ -4,9 +4,9 @@ input."""
 from decimal import Decimal
 
 import pytest
-from factories import grant_server_account
 from botocore.stub import ANY
 from click.testing import CliRunner
+from factories import grant_server_account
 from flask.cli import ScriptInfo
 from mturk_support import ScriptedEndpoint, no_ambient_credentials
 from support import csrf_token, login

@@ -6,8 +6,8 @@ import re
 from decimal import Decimal
 
 import pytest
-from factories import grant_server_account
 from botocore.stub import ANY
+from factories import grant_server_account
 from mturk_support import client_error
 
 from freelunch.models import Batch, Dataset, Hit, MTurkHit, MTurkQualificationType, Organization, utcnow

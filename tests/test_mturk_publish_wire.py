@@ -10,8 +10,8 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
-from factories import grant_server_account
 from click.testing import CliRunner
+from factories import grant_server_account
 from flask.cli import ScriptInfo
 
 from freelunch.cli import cli
