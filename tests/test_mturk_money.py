@@ -25,7 +25,7 @@ from freelunch.models import (
     User,
 )
 from freelunch.services.accounts import identity
-from freelunch.services.mturk import access, bonuses, budget, cost, publish, settings, tracking
+from freelunch.services.mturk import access, bonuses, budget, cost, credentials, publish, settings, tracking
 from freelunch.services.mturk.bonuses import BonusError
 from freelunch.services.mturk.errors import NO_ACCOUNT, MTurkError
 
@@ -332,3 +332,25 @@ def test_grants_from_the_command_line_and_the_admin_page_are_recorded_and_revoca
         assert ServerAccountGrant.select().where(ServerAccountGrant.organization == org.id).count() == 2  # kept
         assert budget.limit(org.id) == Decimal("40.00")  # "abc" changed nothing
     assert client.post("/admin/organizations/999/mturk/grant", data={"csrf_token": token}).status_code == 404
+
+
+def test_owners_set_the_daily_limit_only_on_an_account_of_their_own(app, client, make_account):
+    _, org = make_account("req@example.org", "Lab")
+    with app.app_context():
+        grant_server_account(org)
+    login(client, "req@example.org")
+    page = client.get("/mturk/credentials").get_data(as_text=True)
+    assert "the server's MTurk account, which a site admin granted" in page and 'name="daily_limit"' not in page
+    token = csrf_token(client)
+    client.post("/mturk/account/money", data={"csrf_token": token, "daily_limit": "5000", "hourly_pay_floor": "12"})
+    with app.app_context():
+        org = Organization.get_by_id(org.id)
+        assert org.mturk_daily_limit is None and org.hourly_pay_floor == Decimal("12.00")  # the admin's to set
+        credentials.store(org.id, "AKIAEXAMPLE12345", "the-secret-key-itself")
+    assert 'name="daily_limit"' in client.get("/mturk/credentials").get_data(as_text=True)
+    client.post("/mturk/account/money", data={"csrf_token": token, "daily_limit": "250", "hourly_pay_floor": ""})
+    bad = client.post("/mturk/account/money", data={"csrf_token": token, "daily_limit": "-3"})
+    assert bad.status_code == 422 and "From 0 to 99,999,999 dollars." in bad.get_data(as_text=True)
+    with app.app_context():
+        assert budget.limit(org.id) == Decimal("250.00")
+        assert Organization.get_by_id(org.id).hourly_pay_floor is None

@@ -483,10 +483,10 @@ def test_the_review_page_reconciles_sorts_out_and_decides_through_jobs(
     assert refused.status_code == 400 and "Say why you reject" in refused.get_data(as_text=True)
     stubber.add_response("approve_assignment", {}, {"AssignmentId": "A1", "RequesterFeedback": "Well done"})
     stubber.add_response("approve_assignment", {}, {"AssignmentId": "A2", "RequesterFeedback": "Well done"})
-    client.post(
-        f"/batches/{batch}/mturk/decisions",
-        data={"csrf_token": token, "row": [rows["A1"], rows["A2"]], "action": "approve", "feedback": "Well done"},
-    )
+    ticked = {"csrf_token": token, "row": [rows["A1"], rows["A2"]], "action": "approve", "feedback": "Well done"}
+    step = client.post(f"/batches/{batch}/mturk/decisions", data=ticked).get_data(as_text=True)  # confirm first
+    assert "the workers are paid $1.00 in rewards + $0.20 MTurk fee = $1.20" in step and "Approve them" in step
+    client.post(f"/batches/{batch}/mturk/decisions", data={**ticked, "confirmed": "1"})
     run_jobs()
     assert {MTurkAssignment.get_by_id(rows[k]).status for k in ("A1", "A2")} == {"Approved"}
     assert "2 approved, 0 already decided on MTurk, 0 failed." in client.get(f"/batches/{batch}/mturk/review").get_data(

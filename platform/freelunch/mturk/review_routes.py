@@ -9,10 +9,11 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from .. import partials
 from ..batches.tabs import render_tab
 from ..models import Batch, Hit, MTurkAssignment, ReviewRules, WorkerAction, utcnow
 from ..services import jobs
-from ..services.mturk import autoreview, bonuses, tracking
+from ..services.mturk import autoreview, bonuses, confirm, tracking
 from ..services.mturk.bonuses import BonusError
 from ..tenancy import current_org, owned_or_404
 from . import bp
@@ -184,7 +185,13 @@ def decide(batch_id):
     if not rows:
         form.action.errors = [*form.action.errors, "Tick the assignments to decide."]
     if not rows or not valid:
+        if not one and partials.wanted():
+            return _confirm_step(batch, "decide", _form_problems(form))
         return _refused(batch, one, decision_form=form)
+    if not one and request.form.get("confirmed") != "1":  # a bulk decision: show what it does first
+        chosen = list(MTurkAssignment.select().where(MTurkAssignment.id.in_(rows)).order_by(MTurkAssignment.id))
+        fields = [("row", r) for r in rows] + [("action", form.action.data), ("feedback", form.feedback.data or "")]
+        return _confirm_step(batch, "decide", preview=confirm.decision(batch, chosen, form.action.data), fields=fields)
     _enqueue(
         batch,
         jobs.MTURK_DECIDE,
@@ -195,6 +202,35 @@ def decide(batch_id):
         current_user.id,
     )
     return _done(batch, one)
+
+
+CONFIRM_TARGETS = {"decide": "mturk-decide-confirm", "bonus": "mturk-bonus-confirm"}
+CONFIRM_LABELS = {
+    "approve": "Approve them",
+    "reject": "Reject them",
+    "override": "Approve them after the rejection",
+    "bonus": "Pay the bonuses",
+}
+
+
+def _form_problems(form) -> list[str]:
+    return [error for errors in form.errors.values() for error in errors]
+
+
+def _confirm_step(batch: Batch, kind: str, problems: list[str] | None = None, preview=None, fields=()):
+    """The confirmation step of a bulk action, rendered here: the fragment for htmx, else the page showing it."""
+    step = {
+        "kind": kind,
+        "preview": preview,
+        "problems": problems or [],
+        "fields": list(fields),
+        "label": CONFIRM_LABELS.get(preview.action if preview else "", "Confirm"),
+        "action_url": url_for(".decide" if kind == "decide" else ".bonus_approved", batch_id=batch.id, show=_show()),
+        "cancel_url": url_for(".review_page", batch_id=batch.id, show=_show()),
+    }
+    if partials.wanted() and request.headers.get("HX-Target") == CONFIRM_TARGETS[kind]:
+        return render_template("mturk/_confirm.html", step=step)
+    return _page(batch, _show(), 200 if preview else 400, confirm_step=step)
 
 
 def _within_ceiling(batch: Batch, form: BonusForm) -> bool:
@@ -212,7 +248,13 @@ def bonus_approved(batch_id):
     batch = owned_or_404(Batch, batch_id)
     form = BonusForm()
     if not form.validate() or not _within_ceiling(batch, form):
+        if partials.wanted():
+            return _confirm_step(batch, "bonus", _form_problems(form))
         return _page(batch, _show(), 400, bonus_form=form)
+    if request.form.get("confirmed") != "1":  # show how many get it and the total with MTurk's fee first
+        amount, reason = form.amount.data.strip(), form.reason.data.strip()
+        preview = confirm.bonus(batch, amount, reason)
+        return _confirm_step(batch, "bonus", preview=preview, fields=[("amount", amount), ("reason", reason)])
     _enqueue(
         batch,
         jobs.MTURK_BONUS_APPROVED,

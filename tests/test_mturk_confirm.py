@@ -1,0 +1,122 @@
+"""Where money moves the requester sees the total with MTurk's fee and confirms: bulk decisions and bonuses."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+
+import pytest
+from factories import grant_server_account, make_campaign
+from support import csrf_token, login
+
+from freelunch.models import MTurkAssignment, MTurkHit, Organization
+from freelunch.services import jobs
+from freelunch.services.accounts import identity
+
+HTMX = {"HX-Request": "true"}
+
+
+@pytest.fixture
+def review(app, make_account, client):
+    """A $0.50 MTurk batch: A1, A2 approved, A3 submitted, on MTurk HITs of 3 (20 % fee); its owner logged in."""
+    _, org = make_account("owner@example.org", "Lab")
+    with app.app_context():
+        grant_server_account(org)
+        c = make_campaign(org)
+        c.batch.reward = Decimal("0.50")
+        c.batch.save()
+        hit = c.hits[0]
+        MTurkHit.create(
+            organization=org,
+            batch=c.batch,
+            hit=hit,
+            sandbox=True,
+            max_assignments=3,
+            state="created",
+            unique_request_token="token-1",
+            mturk_hit_id="HIT1",
+        )
+        for n, status in enumerate(("Approved", "Approved", "Submitted"), 1):
+            MTurkAssignment.create(
+                organization=org,
+                hit=hit,
+                mturk_hit_id="HIT1",
+                mturk_assignment_id=f"A{n}",
+                worker_id=identity.anonymous_worker_id(org.id, f"AW{n}RAWWORKER"),
+                status=status,
+            )
+    login(client, "owner@example.org")
+    return c.batch
+
+
+def queued(app, batch) -> list[str]:
+    with app.app_context():
+        return [job.title for job in jobs.recent(batch.organization_id, f"batch:{batch.id}")]
+
+
+def test_a_bulk_bonus_shows_the_total_with_the_fee_then_pays_on_confirmation(app, client, review):
+    url = f"/batches/{review.id}/mturk/bonuses"
+    data = {"csrf_token": csrf_token(client), "amount": "1.00", "reason": "Careful work"}
+    step = client.post(url, data=data, headers={**HTMX, "HX-Target": "mturk-bonus-confirm"})
+    html = step.get_data(as_text=True)
+    assert step.status_code == 200 and "<html" not in html  # the step alone, rendered by the server
+    assert "Pay a $1.00 bonus to 2 approved assignments: $2.00 + $0.40 MTurk fee (20 %) = $2.40" in html
+    assert "Total with MTurk's fee: <strong>$2.40</strong>" in html
+    assert "Spent on MTurk today: $0.00 of $100.00." in html
+    assert 'name="confirmed" value="1"' in html and ">Pay the bonuses<" in html
+    assert queued(app, review) == []  # nothing happens before the confirmation
+
+    without_js = client.post(url, data=data).get_data(as_text=True)  # the whole page, showing the same step
+    assert "<html" in without_js and "= $2.40" in without_js and queued(app, review) == []
+
+    confirmed = client.post(url, data={**data, "confirmed": "1"})
+    assert confirmed.status_code == 302
+    assert queued(app, review) == ["Bonus $1.00 for approved assignments"]
+
+
+def test_a_bonus_that_would_cross_the_daily_limit_cannot_be_confirmed(app, client, review):
+    with app.app_context():
+        Organization.update(mturk_daily_limit=Decimal("2.00")).execute()
+    html = client.post(
+        f"/batches/{review.id}/mturk/bonuses",
+        data={"csrf_token": csrf_token(client), "amount": "1.00", "reason": "Careful work"},
+        headers={**HTMX, "HX-Target": "mturk-bonus-confirm"},
+    ).get_data(as_text=True)
+    assert "daily MTurk limit" in html and "raise the daily limit" in html
+    assert 'name="confirmed"' not in html
+    over_cap = client.post(
+        f"/batches/{review.id}/mturk/bonuses",
+        data={"csrf_token": csrf_token(client), "amount": "2500", "reason": "Careful work"},
+        headers={**HTMX, "HX-Target": "mturk-bonus-confirm"},
+    ).get_data(as_text=True)
+    assert "more than this batch allows" in over_cap and 'name="confirmed"' not in over_cap
+
+
+def test_a_bulk_reject_says_what_happens_and_skips_what_it_cannot_decide(app, client, review):
+    rows = {r.mturk_assignment_id: r.id for r in MTurkAssignment.select()}
+    data = {"csrf_token": csrf_token(client), "row": list(rows.values()), "action": "reject", "feedback": "Random"}
+    html = client.post(
+        f"/batches/{review.id}/mturk/decisions", data=data, headers={**HTMX, "HX-Target": "mturk-decide-confirm"}
+    ).get_data(as_text=True)
+    assert "Reject 1 assignment: the workers are not paid, MTurk returns $0.50 in rewards + $0.10 MTurk fee" in html
+    assert "2 ticked assignments are not Submitted on MTurk" in html
+    assert re.findall(r'name="row" value="(\d+)"', html) == [str(v) for v in rows.values()]
+    assert queued(app, review) == []
+    nothing = client.post(
+        f"/batches/{review.id}/mturk/decisions",
+        data={"csrf_token": csrf_token(client), "action": "approve"},
+        headers={**HTMX, "HX-Target": "mturk-decide-confirm"},
+    ).get_data(as_text=True)
+    assert "Tick the assignments to decide." in nothing and 'name="confirmed"' not in nothing
+    client.post(f"/batches/{review.id}/mturk/decisions", data={**data, "confirmed": "1"})
+    assert queued(app, review) == ["Reject 3 assignments"]
+
+
+def test_buttons_for_no_assignment_are_disabled(app, client, review):
+    page = client.get(f"/batches/{review.id}/mturk/review?show=ready").get_data(as_text=True)
+    assert re.search(r"<button type=\"submit\">Pay the bonus to 2 approved assignments", page)
+    with app.app_context():
+        MTurkAssignment.update(status="Rejected").execute()
+    page = client.get(f"/batches/{review.id}/mturk/review?show=ready").get_data(as_text=True)
+    assert re.search(r"<button type=\"submit\" disabled>Pay the bonus to 0 approved assignments", page)
+    assert re.search(r"<button type=\"submit\" disabled>Run auto-review on 0 assignments", page)
