@@ -7,6 +7,7 @@
  * estimateTime, sizes and position. Pointer events stream to the ingest endpoint in
  * batches about once a second (sendBeacon when the page is hidden); unsent batches
  * are kept and retried. Submit carries the rest of each record and the batch count.
+ * Loaded in the head, not deferred: a click that comes before the page is tracked is held, not lost.
  */
 (function () {
   "use strict";
@@ -229,11 +230,12 @@
     record(rec, { type: "move", i: rec.i, x: xy[0], y: xy[1], time: time });
   }
 
-  function onClick(rec, event) {
+  // ``at``: when the click happened, for one held until the page was tracked (holdEarly); else now.
+  function onClick(rec, event, at) {
     event.preventDefault();
     if (page.frozen) return;
     var xy = ratio(rec, event);
-    var time = Date.now();
+    var time = at || Date.now();
     var selected = !rec.selected;
     rec.ratioX = xy[0];
     rec.ratioY = xy[1];
@@ -243,11 +245,11 @@
     record(rec, { type: "click", i: rec.i, x: xy[0], y: xy[1], time: time, selected: selected });
   }
 
-  function onKey(rec, event) {
+  function onKey(rec, event, at) {
     if (event.key !== " " && event.key !== "Enter") return;
     event.preventDefault(); // Space would scroll, Enter would submit
     if (page.frozen || event.repeat) return;
-    var time = Date.now();
+    var time = at || Date.now();
     var selected = !rec.selected;
     if (selected) rec.selectedRecord.push({ time: time, input: "keyboard" });
     setSelected(rec, selected, time);
@@ -291,6 +293,37 @@
     img.addEventListener("load", measureAll);
     img.addEventListener("error", function () { onError(rec); });
     return rec;
+  }
+
+  // --- clicks before the page is tracked ---------------------------------------
+
+  // This script runs in the page's head, before the grid exists, and tracks the page once the document is parsed.
+  // A slow machine can draw the grid before that: a click or key on an image then waits here, and is replayed
+  // with its own time when the page starts, so a worker's selection is never lost.
+  var early = [];
+
+  function holdEarly(event) {
+    var img = event.target instanceof Element ? event.target.closest("img[data-image-id]") : null;
+    if (!img || (page && page.form.contains(img))) return; // tracked: the image's own listener has it
+    if (event.type === "keydown" && event.key !== " " && event.key !== "Enter") return;
+    event.preventDefault();
+    early.push({
+      type: event.type, img: img, offsetX: event.offsetX, offsetY: event.offsetY, key: event.key,
+      repeat: event.repeat, time: Date.now(), preventDefault: function () {}
+    });
+  }
+  document.addEventListener("click", holdEarly, true);
+  document.addEventListener("keydown", holdEarly, true);
+
+  function replayEarly() {
+    var held = early;
+    early = [];
+    held.forEach(function (event) {
+      var rec = page.images.filter(function (r) { return r.img === event.img; })[0];
+      if (!rec) return; // an image of a page that is gone
+      if (event.type === "click") onClick(rec, event, event.time);
+      else onKey(rec, event, event.time);
+    });
   }
 
   // --- the page ----------------------------------------------------------------
@@ -341,6 +374,7 @@
       if (rec.img.complete && rec.img.naturalWidth === 0 && rec.img.getAttribute("src")) onError(rec);
     });
     measureAll();
+    replayEarly();
     showSelectedCount();
     hideBarNearSubmit(form);
   }
@@ -419,5 +453,6 @@
     }
   });
 
-  boot();
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", boot);
+  else boot();
 })();

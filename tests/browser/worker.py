@@ -25,8 +25,11 @@ def free_port() -> int:
 
 
 def wait_loaded(page) -> None:
+    """Wait for what pointer moves need: the page tracked (the document done), a swapped-in page settled (htmx
+    scrolls it to the top only then, which would move the images under a click aimed before), every image loaded."""
     page.wait_for_function(
-        "() => Array.from(document.querySelectorAll('img[data-image-id]'))"
+        "() => document.readyState === 'complete' && !document.querySelector('.htmx-settling')"
+        " && Array.from(document.querySelectorAll('img[data-image-id]'))"
         ".every(i => i.complete && (i.naturalWidth > 0 || i.closest('.cell').classList.contains('dropped')))"
     )
 
