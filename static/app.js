@@ -7,6 +7,8 @@
  *   data-reveal="ID" data-reveal-at="N" on a number <input>: show #ID while the value is at least N
  *   data-auto-download    on a link swapped in by htmx: follow it once (an export's row that came back finished,
  *                         so pressing Export is the requester's one click)
+ *   data-unsaved-blocks="SELECTOR" on a <form>: once it has unsaved edits, disable the buttons SELECTOR finds and
+ *                         show [data-unsaved-note] (Publish sends the saved settings, never half-edited ones)
  */
 (function () {
   document.addEventListener("change", function (event) {
@@ -31,6 +33,15 @@
     if (input && navigator.clipboard) navigator.clipboard.writeText(input.value);
     button.textContent = "Copied";
   });
+  function unsaved(event) {
+    var form = event.target.form;
+    var blocks = form && form.getAttribute("data-unsaved-blocks");
+    if (!blocks) return;
+    document.querySelectorAll(blocks).forEach(function (button) { button.disabled = true; });
+    document.querySelectorAll("[data-unsaved-note]").forEach(function (note) { note.hidden = false; });
+  }
+  document.addEventListener("input", unsaved);
+  document.addEventListener("change", unsaved);
   document.addEventListener("input", function (event) {
     var target = event.target;
     var shown = target.getAttribute && document.getElementById(target.getAttribute("data-reveal"));

@@ -1,6 +1,7 @@
 """The MTurk tab and the ``freelunch mturk`` publishing commands: cost first, clear refusals, nothing sent on bad
 input."""
 
+import re
 from decimal import Decimal
 
 import pytest
@@ -14,6 +15,11 @@ from support import csrf_token, login
 from freelunch.cli import cli
 from freelunch.models import Batch, Dataset, Hit, MTurkAccount, MTurkHit, Organization
 from freelunch.services.mturk import gateway, publish
+
+
+def shown_on(html: str) -> str:
+    """The review step's fingerprint of what it showed, as its Publish form posts it."""
+    return re.search(r'name="shown" type="hidden" value="(\w*)"', html).group(1)
 
 
 @pytest.fixture
@@ -68,11 +74,15 @@ def test_the_tab_shows_the_cost_and_publishing_runs_as_a_job(app, client, reques
     html = client.get(f"/batches/{requester.id}/mturk").get_data(as_text=True)
     # 3 HITs x 3 assignments x $0.25 = $2.25, + 20 % fee ($0.05 an assignment) = $2.70.
     assert "$2.25" in html and "$0.45" in html and "$2.70" in html and "the MTurk sandbox" in html
-    assert "Publish 3 MTurk HITs ($2.70) to the MTurk sandbox" in html
+    assert "Review and publish" in html and "Publish 3" not in html  # a review step comes first
+    review = client.get(f"/batches/{requester.id}/mturk/publish").get_data(as_text=True)
+    assert "Publish 3 MTurk HITs for $2.70" in review and "$2.25 in rewards + $0.45 MTurk fee" in review
 
     expect_publish(stubber, requester, list(Hit.select().order_by(Hit.id)))
     response = client.post(
-        f"/batches/{requester.id}/mturk/publish", data={"csrf_token": csrf_token(client)}, follow_redirects=True
+        f"/batches/{requester.id}/mturk/publish",
+        data={"csrf_token": csrf_token(client), "shown": shown_on(review)},
+        follow_redirects=True,
     )
     assert "Publishing 3 MTurk HITs ($2.70 with MTurk&#39;s fee) to the MTurk sandbox" in response.get_data(
         as_text=True
@@ -88,7 +98,21 @@ def test_more_than_nine_assignments_are_split_on_the_page(client, requester):
     Batch.update(assignments_per_hit=12).where(Batch.id == requester.id).execute()
     html = client.get(f"/batches/{requester.id}/mturk").get_data(as_text=True)
     assert "Each HIT becomes 2 MTurk HITs of 6 + 6 assignments" in html and "40%" in html
-    assert "Publish 6 MTurk HITs" in html
+    assert "Publish 6 MTurk HITs" in client.get(f"/batches/{requester.id}/mturk/publish").get_data(as_text=True)
+
+
+def test_publish_refuses_settings_other_than_those_reviewed(client, requester, monkeypatch):
+    monkeypatch.setattr(gateway, "client", lambda *a, **k: pytest.fail("nothing may be sent"))
+    review = client.get(f"/batches/{requester.id}/mturk/publish").get_data(as_text=True)
+    Batch.update(reward=Decimal("0.40")).where(Batch.id == requester.id).execute()  # saved in another tab
+    response = client.post(
+        f"/batches/{requester.id}/mturk/publish",
+        data={"csrf_token": csrf_token(client), "shown": shown_on(review)},
+        follow_redirects=True,
+    )
+    html = response.get_data(as_text=True)
+    assert "changed since you reviewed them: nothing was published" in html and "$0.40 an assignment" in html
+    assert not MTurkHit.select().exists()
 
 
 def test_bad_settings_get_form_errors_and_nothing_is_saved(client, requester):
@@ -127,6 +151,8 @@ def test_production_publish_needs_confirmation_and_https_and_sends_nothing(app, 
     monkeypatch.setattr(gateway, "client", lambda *a, **k: pytest.fail("nothing may be sent"))
     Batch.update(mturk={"sandbox": False}).where(Batch.id == requester.id).execute()
     app.config["MTURK_ENDPOINT_URL"] = None
+    review = client.get(f"/batches/{requester.id}/mturk/publish").get_data(as_text=True)
+    assert "set PUBLIC_URL to an https:// address" in review and "Publish 3" not in review
     response = client.post(
         f"/batches/{requester.id}/mturk/publish", data={"csrf_token": csrf_token(client)}, follow_redirects=True
     )

@@ -17,9 +17,20 @@ from flask.cli import ScriptInfo
 from support import database_dump
 
 from freelunch.cli import cli
-from freelunch.models import Assignment, Bonus, Decision, MTurkAssignment, MTurkHit, ReviewRules, WorkerAction, utcnow
+from freelunch.models import (
+    Assignment,
+    Batch,
+    Bonus,
+    Decision,
+    MTurkAssignment,
+    MTurkHit,
+    ReviewRules,
+    WorkerAction,
+    utcnow,
+)
 from freelunch.services.accounts import identity
 from freelunch.services.mturk import autoreview, bonuses, decisions, tracking
+from freelunch.services.mturk import settings as batch_settings
 from freelunch.services.mturk.bonuses import BonusError
 from freelunch.services.mturk.decisions import DecisionError
 
@@ -157,6 +168,18 @@ def test_sort_out_puts_every_kind_of_mismatch_in_its_pile(app, mturk_campaign, s
     assert [a.mturk_assignment_id for a in piles.not_submitted] == ["A3"]
     assert [r.mturk_assignment_id for r in piles.closing] == ["A5"]  # MTurk approves it in 5 hours
     assert dt.timedelta(hours=4) < piles.time_left(piles.closing[0]) < dt.timedelta(hours=5)
+
+
+def test_work_done_here_is_not_called_unsubmitted_before_mturk_was_asked(app, mturk_campaign, stubbed):
+    client, stubber = stubbed
+    with app.app_context():
+        before = tracking.sort_out(mturk_campaign.batch)
+        assert before.not_submitted == [] and before.unreconciled, "never reconciled: MTurk was not asked yet"
+        stub_sync(stubber, *standard_remote())
+        tracking.sync_batch(mturk_campaign.batch, client)
+        assert batch_settings.reconciled_at(Batch.get_by_id(mturk_campaign.batch.id)) is not None
+        after = tracking.sort_out(Batch.get_by_id(mturk_campaign.batch.id))
+        assert after.unreconciled == []
 
 
 def test_answer_fields_reads_the_posted_form_and_survives_garbage():

@@ -9,6 +9,7 @@ from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DecimalField,
+    HiddenField,
     IntegerField,
     PasswordField,
     RadioField,
@@ -100,6 +101,8 @@ class SettingsForm(FlaskForm):
 
 class PublishForm(FlaskForm):
     confirm_production = BooleanField("I understand this publishes to production and spends real money")
+    # What the review step showed (panel.shown): publishing refuses when the saved settings differ from it.
+    shown = HiddenField()
 
 
 class ExtendForm(FlaskForm):

@@ -3,6 +3,9 @@ draws it."""
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 from flask import Response
 from peewee import fn
 
@@ -40,12 +43,25 @@ def settings_form(batch: Batch) -> SettingsForm:
     )
 
 
+def shown(batch: Batch) -> str:
+    """A fingerprint of everything publishing sends (the saved settings, title, description, reward, assignments):
+    the review step carries it, so Publish publishes what the requester reviewed or nothing."""
+    sent = {
+        "settings": batch_settings.of(batch).as_json(),
+        "text": [batch.title or batch.name, batch.description or batch.title or batch.name],
+        "reward": str(batch.reward),
+        "assignments": batch.assignments_per_hit,
+    }
+    return hashlib.sha256(json.dumps(sent, sort_keys=True).encode()).hexdigest()[:32]
+
+
 def published(batch: Batch) -> bool:
     """Whether any MTurk HIT exists for the batch: its HIT type (reward, title, qualifications) is then fixed."""
     return MTurkHit.select().where(MTurkHit.batch == batch, MTurkHit.state != "intended").exists()
 
 
-def render(batch: Batch, status: int = 200, **forms) -> Response:
+def render(batch: Batch, status: int = 200, reviewing: bool = False, **forms) -> Response:
+    """The MTurk tab; ``reviewing``: with the review step before publishing (what goes to MTurk and its total)."""
     the_plan = publish.plan(batch, confirm_production=True)  # the confirmation is a box on the form, not a problem
     counts = dict(
         MTurkHit.select(MTurkHit.state, fn.COUNT(MTurkHit.id))
@@ -68,6 +84,7 @@ def render(batch: Batch, status: int = 200, **forms) -> Response:
         mturk_source=access.source(batch.organization_id),
         mturk_jobs=jobs.recent(batch.organization_id, job_scope(batch)),
         settings_form=forms.get("settings_form") or settings_form(batch),
-        publish_form=forms.get("publish_form") or PublishForm(),
+        publish_form=forms.get("publish_form") or PublishForm(data={"shown": shown(batch)}),
+        reviewing=reviewing,
         extend_form=forms.get("extend_form") or ExtendForm(),
     )

@@ -14,6 +14,7 @@ from ..batches.tabs import render_tab
 from ..models import Batch, Hit, MTurkAssignment, ReviewRules, WorkerAction, utcnow
 from ..services import jobs
 from ..services.mturk import autoreview, bonuses, confirm, tracking
+from ..services.mturk import settings as batch_settings
 from ..services.mturk.bonuses import BonusError
 from ..tenancy import current_org, owned_or_404
 from . import bp
@@ -56,13 +57,6 @@ def _page(batch: Batch, show: str, status: int = 200, **forms):
         "decided": piles.decided,
     }
     rules = autoreview.rules_for(batch)
-    synced = (
-        MTurkAssignment.select(MTurkAssignment.synced_at)
-        .join(Hit)
-        .where(Hit.batch == batch)
-        .order_by(MTurkAssignment.synced_at.desc())
-        .first()
-    )
     forms.setdefault("rules_form", _rules_form(rules))
     forms.setdefault("decision_form", DecisionForm(formdata=None))
     forms.setdefault("bonus_form", BonusForm(formdata=None))
@@ -79,7 +73,8 @@ def _page(batch: Batch, show: str, status: int = 200, **forms):
         rows=lists[show],
         rules=rules,
         rule_words=autoreview.describe(rules),
-        synced_at=synced.synced_at if synced else None,
+        synced_at=batch_settings.reconciled_at(batch),
+        unreconciled=piles.unreconciled,
         now=utcnow(),
         pending=piles.pending,
         recent_jobs=jobs.recent(current_org().id, _scope(batch)),

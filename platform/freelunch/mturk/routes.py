@@ -16,7 +16,7 @@ from ..services.mturk.errors import MTurkError
 from ..tenancy import current_org, owned_or_404, role_required
 from . import bp
 from .forms import CredentialsForm, ExtendForm, MoneyForm, PublishForm, SettingsForm, settings_seconds
-from .panel import job_scope, published, render
+from .panel import job_scope, published, render, shown
 
 
 def _tab(batch: Batch):
@@ -72,6 +72,12 @@ def check_connection(batch_id):
     return _tab(batch)
 
 
+@bp.get("/batches/<int:batch_id>/mturk/publish")
+def review_publish(batch_id):
+    """The review step: what publishing sends to MTurk (the saved settings) and its total, then the Publish button."""
+    return render(owned_or_404(Batch, batch_id), reviewing=True)
+
+
 @bp.post("/batches/<int:batch_id>/mturk/publish")
 def publish_batch(batch_id):
     batch = owned_or_404(Batch, batch_id)
@@ -84,6 +90,9 @@ def publish_batch(batch_id):
         for problem in the_plan.problems:
             flash(problem, "error")
         return _tab(batch)
+    if form.shown.data != shown(batch):
+        flash("The MTurk settings changed since you reviewed them: nothing was published. Review them again.", "error")
+        return redirect(url_for("mturk.review_publish", batch_id=batch.id))
     remaining = the_plan.remaining
     _enqueue(batch, jobs.MTURK_PUBLISH, "Publish to MTurk", bool(form.confirm_production.data))
     flash(

@@ -8,6 +8,7 @@ the sandbox and they cost an extra fee.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import asdict, dataclass, field, fields
 
 from flask import current_app
@@ -21,6 +22,7 @@ LOCALE = "00000000000000000071"  # Worker_Locale
 GUARD = "DiscoverPreviewAndAccept"
 
 DAY = 24 * 3600
+RECONCILED = "reconciled_at"  # Batch.mturk's key for the last reconciliation's time
 
 
 @dataclass
@@ -53,6 +55,18 @@ def of(batch: Batch) -> MTurkSettings:
 def save(batch: Batch, settings: MTurkSettings) -> None:
     batch.mturk = {**(batch.mturk or {}), **settings.as_json()}
     batch.save(only=[Batch.mturk])
+
+
+def mark_reconciled(batch: Batch, when: dt.datetime) -> None:
+    """Remember when the batch was last reconciled with MTurk (kept beside the settings, not one of them)."""
+    batch.mturk = {**(batch.mturk or {}), RECONCILED: when.isoformat()}
+    batch.save(only=[Batch.mturk])
+
+
+def reconciled_at(batch: Batch) -> dt.datetime | None:
+    """When the batch was last reconciled with MTurk, None if never."""
+    stamp = (batch.mturk or {}).get(RECONCILED)
+    return dt.datetime.fromisoformat(stamp) if stamp else None
 
 
 def requirements(settings: MTurkSettings, soft_block_id: str | None, did_batch_id: str | None) -> list[dict]:

@@ -184,10 +184,12 @@ def sync_batch(batch: Batch, mturk=None, progress: Callable[[float, str], None] 
     mturk = mturk or client_for(batch)
     hits = list(live_hits(batch))
     summary = SyncSummary()
+    started = utcnow()
     for done, (hit, mturk_hit_id) in enumerate(hits, 1):
         sync_hit(hit, mturk_hit_id, mturk, summary)
         if progress:
             progress(done / len(hits), f"{done} of {len(hits)} HITs reconciled")
+    batch_settings.mark_reconciled(batch, started)
     return summary
 
 
@@ -203,6 +205,7 @@ class Piles:
         default_factory=list
     )  # submitted, nothing here: decide by hand, with the Answer
     not_submitted: list[Assignment] = field(default_factory=list)  # done here, MTurk lists no submission: compensate
+    unreconciled: list[Assignment] = field(default_factory=list)  # done here since the last reconciliation
     closing: list[MTurkAssignment] = field(default_factory=list)  # undecided and MTurk approves it soon
     decided: list[MTurkAssignment] = field(default_factory=list)
     pending: list[MTurkAssignment] = field(default_factory=list)  # a decision was sent and has no answer yet
@@ -254,5 +257,10 @@ def sort_out(batch: Batch, now: dt.datetime | None = None) -> Piles:
         .where(Hit.batch == batch, Assignment.source == "mturk", Assignment.done == True)  # noqa: E712
         .order_by(Assignment.completed_at)
     )
-    piles.not_submitted = [a for a in done_here if (a.mturk_assignment_id, a.worker_id) not in listed]
+    # MTurk was asked about work done before the last reconciliation only: the rest is not "not submitted" yet.
+    reconciled = batch_settings.reconciled_at(batch)
+    for a in done_here:
+        if (a.mturk_assignment_id, a.worker_id) not in listed:
+            asked = reconciled is not None and (a.completed_at is None or a.completed_at <= reconciled)
+            (piles.not_submitted if asked else piles.unreconciled).append(a)
     return piles

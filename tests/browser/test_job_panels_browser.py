@@ -1,0 +1,88 @@
+"""In Chromium: settings first, Publish publishes what was reviewed, and every panel a job changes follows its end
+without a reload (publish on the MTurk tab, reconcile on Review › MTurk, an export on the Exports tab)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from factories import make_batch
+from support import log_in
+
+pytestmark = pytest.mark.browser
+
+
+def no_reload_since(page) -> None:
+    page.evaluate("window.__noReload = true")
+
+
+def still_no_reload(page) -> bool:
+    return page.evaluate("window.__noReload === true")
+
+
+def test_edit_then_publish_sends_the_edited_settings_and_the_panels_follow_their_jobs(
+    app, live_server, page, local_mturk, make_account, run_jobs
+):
+    app.config["MTURK_ENDPOINT_URL"] = local_mturk.endpoint_url
+    _, org = make_account("requester@example.org", "Lab")
+    batch = make_batch(app, org, pages=2, per_page=4, assignments_per_hit=2)
+    batch.title, batch.description, batch.reward = "Find the tench", "Click every tench", Decimal("0.50")
+    batch.save()
+    log_in(page, live_server, "requester@example.org")
+    tab = f"{live_server}/batches/{batch.id}/mturk"
+    page.goto(tab)
+
+    # Settings come first; an unsaved edit blocks publishing until it is saved.
+    settings = page.locator("form.mturk-settings")
+    publish = page.locator("button[data-publish]")
+    assert settings.bounding_box()["y"] < publish.bounding_box()["y"]
+    assert publish.is_enabled()
+    page.fill("input[name=title]", "Find the tench, edited")
+    page.fill("input[name=reward]", "0.70")
+    assert publish.is_disabled() and page.is_visible("[data-unsaved-note]")
+    page.click("form.mturk-settings button[type=submit]")
+    page.wait_for_selector(".flash:has-text('MTurk settings saved')")
+
+    # The review step shows what goes to MTurk and the total with MTurk's fee: 2 x $0.70 + 20 %.
+    page.click("button[data-publish]")
+    page.wait_for_selector("#publish-review")
+    assert page.inner_text("[data-review=title]") == "Find the tench, edited"
+    assert page.inner_text("[data-review=reward]") == "$0.70 an assignment"
+    assert "$1.40 in rewards + $0.28 MTurk fee = $1.68" in page.inner_text("[data-review=total]")
+    page.click("#publish-review button[data-publish]")
+    page.wait_for_url(tab)
+    page.wait_for_selector("#mturk-panel .job:has-text('Publish to MTurk')")
+    assert "0 of 1 HITs published" in page.inner_text("#mturk-panel")
+    no_reload_since(page)
+
+    run_jobs()
+    page.wait_for_selector("#mturk-panel:has-text('1 of 1 HITs published')", timeout=15_000)
+    page.wait_for_selector("#mturk-panel:has-text('Every HIT of the batch is on MTurk.')")
+    assert page.locator("#mturk-panel button[data-publish]").count() == 0
+    assert page.locator("#mturk-panel .activity .job-done:has-text('Publish to MTurk')").count() == 1
+    assert still_no_reload(page)
+    with local_mturk.store.lock:
+        (hit,) = local_mturk.store.hits.values()
+        sent = local_mturk.store.hit_types[hit.type_id]
+        assert (sent.title, Decimal(sent.reward)) == ("Find the tench, edited", Decimal("0.70"))
+
+    # Reconcile: the page said "never"; when the job ends it says when.
+    page.goto(f"{live_server}/batches/{batch.id}/mturk/review")
+    assert "(never;" in page.inner_text("#mturk-review")
+    page.click("#mturk-review button:has-text('Reconcile now')")
+    page.wait_for_selector(".job:has-text('Reconcile')")
+    no_reload_since(page)
+    run_jobs()
+    page.locator("#mturk-review").filter(has_not_text="(never;").wait_for(timeout=15_000)
+    assert still_no_reload(page)
+
+    # An export: "No exports yet." goes once the file is there.
+    page.goto(f"{live_server}/review/batches/{batch.id}/exports")
+    assert page.is_visible("#export-summary:has-text('No exports yet.')")
+    no_reload_since(page)
+    with page.expect_download(timeout=20_000):
+        page.click(".export-kind:has-text('Image records CSV') button")
+        page.wait_for_selector("#export-rows .export-row")
+        run_jobs()
+    page.wait_for_selector("#export-summary:has-text('Download all finished exports')", timeout=15_000)
+    assert not page.is_visible("text=No exports yet.") and still_no_reload(page)
