@@ -6,7 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from factories import make_batch
+from factories import grant_server_account, make_batch
 from support import log_in
 
 pytestmark = pytest.mark.browser
@@ -28,6 +28,8 @@ def test_edit_then_publish_sends_the_edited_settings_and_the_panels_follow_their
     batch = make_batch(app, org, pages=2, per_page=4, assignments_per_hit=2)
     batch.title, batch.description, batch.reward = "Find the tench", "Click every tench", Decimal("0.50")
     batch.save()
+    with app.app_context():
+        grant_server_account(org)  # the server's MTurk account (here the local one), as a site admin allows it
     log_in(page, live_server, "requester@example.org")
     tab = f"{live_server}/batches/{batch.id}/mturk"
     page.goto(tab)
