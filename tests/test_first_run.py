@@ -86,7 +86,7 @@ def test_the_worker_says_one_line_per_job_that_did_something(app, redis_client, 
     queue = Queue("default", connection=redis_client)
     for _ in range(3):
         queue.enqueue(nothing_to_do)  # the idle cron sweep
-    queue.enqueue(built_something, meta={"title": "Build HITs of Round 1"})
+    queue.enqueue(built_something)
     QuietAppWorker([queue], connection=redis_client).work(burst=True)
     messages = [r.getMessage() for r in lines]
-    assert len(messages) == 1 and messages[0].startswith("Build HITs of Round 1: 3 HITs built. (")
+    assert len(messages) == 1 and messages[0].startswith("test_first_run.built_something: 3 HITs built. (")
