@@ -8,9 +8,11 @@ are intent rows that a rerun completes instead of repeating.
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from freelunch.models import Batch, MTurkAssignment, MTurkHit, User
 from freelunch.services.jobs import Progress
-from freelunch.services.mturk import autoreview, bonuses, decisions, notifications, tracking, workers
+from freelunch.services.mturk import autoreview, bonuses, decisions, fairpay, notifications, tracking, workers
 from freelunch.services.mturk.bonuses import BonusError
 from freelunch.services.mturk.decisions import DecisionError
 from freelunch.services.mturk.errors import MTurkError
@@ -107,6 +109,25 @@ def bonus_approved(batch_id: int, organization_id: int, amount: str, reason: str
     try:
         summary = bonuses.bonus_approved(
             batch, amount, reason, user=User.get_or_none(User.id == user_id), progress=Progress()
+        )
+    except (BonusError, MTurkError) as error:
+        return {"error": str(error)}
+    return summary.as_dict()
+
+
+def top_up(batch_id: int, organization_id: int, rate: str, user_id: int | None = None) -> dict:
+    """Bring every approved assignment up to ``rate`` dollars an hour with a bonus each (services/mturk/fairpay.py)."""
+    batch = _batch(batch_id, organization_id)
+    if batch is None:
+        return {"error": "The batch was deleted."}
+    plan = fairpay.top_up(batch, Decimal(rate))
+    try:
+        summary = bonuses.pay_each(
+            batch,
+            plan.pay,
+            fairpay.top_up_reason(plan.rate),
+            user=User.get_or_none(User.id == user_id),
+            progress=Progress(),
         )
     except (BonusError, MTurkError) as error:
         return {"error": str(error)}

@@ -13,7 +13,7 @@ from ..batches.forms import SurveyCheckForm
 from ..batches.tabs import render_tab
 from ..models import Batch, MTurkAccount, MTurkHit
 from ..services import jobs
-from ..services.mturk import access, cost, lifecycle, publish
+from ..services.mturk import access, cost, fairpay, lifecycle, publish
 from ..services.mturk import settings as batch_settings
 from .forms import ExtendForm, PublishForm, SettingsForm
 
@@ -78,6 +78,8 @@ def render(batch: Batch, status: int = 200, reviewing: bool = False, **forms) ->
         fee_step=cost.FEE_STEP_ASSIGNMENTS,
         mturk_plan=the_plan,
         mturk_spend=lifecycle.spend(batch),
+        fair_pay=fairpay.estimate(batch),
+        effective_pay=fairpay.effective(batch),
         mturk_counts=counts,
         mturk_published=published(batch),
         mturk_account=MTurkAccount.get_or_none(MTurkAccount.organization == batch.organization_id),

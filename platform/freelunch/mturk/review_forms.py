@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, DecimalField, IntegerField, RadioField, SelectChoice, StringField, TextAreaField
-from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 
 from ..services.mturk.bonuses import BonusError, parse_amount
 from ..services.mturk.decisions import FEEDBACK_MAX
@@ -84,3 +84,14 @@ class BlockForm(FlaskForm):
 class NotifyForm(FlaskForm):
     subject = StringField("Subject", validators=[DataRequired("Give the message a subject."), Length(max=200)])
     text = TextAreaField("Message", validators=[DataRequired("Write the message."), Length(max=4096)])
+
+
+class TopUpForm(FlaskForm):
+    rate = DecimalField(
+        "Bring approved assignments up to (USD an hour)",
+        places=2,
+        validators=[
+            InputRequired("Give an hourly rate, e.g. 7.25."),
+            NumberRange(Decimal("0.01"), Decimal("1000"), "From 0.01 to 1,000 dollars an hour."),
+        ],
+    )

@@ -6,6 +6,8 @@ never in the request: MTurk throttles, and the gateway retries with backoff.
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
@@ -13,12 +15,12 @@ from .. import partials
 from ..batches.tabs import render_tab
 from ..models import Batch, Hit, MTurkAssignment, ReviewRules, WorkerAction, utcnow
 from ..services import jobs
-from ..services.mturk import autoreview, bonuses, confirm, tracking
+from ..services.mturk import autoreview, bonuses, confirm, fairpay, tracking
 from ..services.mturk import settings as batch_settings
 from ..services.mturk.bonuses import BonusError
 from ..tenancy import current_org, owned_or_404
 from . import bp
-from .review_forms import BlockForm, BonusForm, DecisionForm, NotifyForm, RulesForm
+from .review_forms import BlockForm, BonusForm, DecisionForm, NotifyForm, RulesForm, TopUpForm
 
 SHOWS = {
     "ready": "Ready for review",
@@ -61,6 +63,7 @@ def _page(batch: Batch, show: str, status: int = 200, **forms):
     forms.setdefault("decision_form", DecisionForm(formdata=None))
     forms.setdefault("bonus_form", BonusForm(formdata=None))
     forms.setdefault("notify_form", NotifyForm(formdata=None))
+    forms.setdefault("top_up_form", TopUpForm(formdata=None, data={"rate": fairpay.floor(batch.organization_id)}))
     return render_tab(
         "review",
         "mturk/review.html",
@@ -77,6 +80,7 @@ def _page(batch: Batch, show: str, status: int = 200, **forms):
         unreconciled=piles.unreconciled,
         now=utcnow(),
         pending=piles.pending,
+        effective_pay=fairpay.effective(batch),
         recent_jobs=jobs.recent(current_org().id, _scope(batch)),
         **forms,
     )
@@ -199,12 +203,14 @@ def decide(batch_id):
     return _done(batch, one)
 
 
-CONFIRM_TARGETS = {"decide": "mturk-decide-confirm", "bonus": "mturk-bonus-confirm"}
+CONFIRM_TARGETS = {"decide": "mturk-decide-confirm", "bonus": "mturk-bonus-confirm", "top_up": "mturk-top-up-confirm"}
+CONFIRM_ROUTES = {"decide": ".decide", "bonus": ".bonus_approved", "top_up": ".top_up"}
 CONFIRM_LABELS = {
     "approve": "Approve them",
     "reject": "Reject them",
     "override": "Approve them after the rejection",
     "bonus": "Pay the bonuses",
+    "top_up": "Pay the top-ups",
 }
 
 
@@ -220,7 +226,7 @@ def _confirm_step(batch: Batch, kind: str, problems: list[str] | None = None, pr
         "problems": problems or [],
         "fields": list(fields),
         "label": CONFIRM_LABELS.get(preview.action if preview else "", "Confirm"),
-        "action_url": url_for(".decide" if kind == "decide" else ".bonus_approved", batch_id=batch.id, show=_show()),
+        "action_url": url_for(CONFIRM_ROUTES[kind], batch_id=batch.id, show=_show()),
         "cancel_url": url_for(".review_page", batch_id=batch.id, show=_show()),
     }
     if partials.wanted() and request.headers.get("HX-Target") == CONFIRM_TARGETS[kind]:
@@ -257,6 +263,24 @@ def bonus_approved(batch_id):
         form.amount.data.strip(),
         form.reason.data.strip(),
         current_user.id,
+    )
+    return redirect(url_for(".review_page", batch_id=batch.id, show="decided"))
+
+
+@bp.post("/batches/<int:batch_id>/mturk/top-up")
+def top_up(batch_id):
+    """Bonuses bringing approved assignments up to an hourly rate: the confirmation step, then the job."""
+    batch = owned_or_404(Batch, batch_id)
+    form = TopUpForm()
+    if not form.validate():
+        if partials.wanted():
+            return _confirm_step(batch, "top_up", _form_problems(form))
+        return _page(batch, _show(), 400, top_up_form=form)
+    rate = form.rate.data.quantize(Decimal("0.01"))
+    if request.form.get("confirmed") != "1":
+        return _confirm_step(batch, "top_up", preview=confirm.top_up(batch, rate), fields=[("rate", f"{rate:.2f}")])
+    _enqueue(
+        batch, jobs.MTURK_TOP_UP, f"Top up approved assignments to ${rate:.2f} an hour", f"{rate:.2f}", current_user.id
     )
     return redirect(url_for(".review_page", batch_id=batch.id, show="decided"))
 

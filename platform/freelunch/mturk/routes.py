@@ -5,7 +5,9 @@ ahead (a bad setting, production without confirmation, a low balance) is
 said before anything is queued or sent.
 """
 
-from flask import flash, redirect, render_template, url_for
+from decimal import Decimal, InvalidOperation
+
+from flask import flash, redirect, render_template, request, url_for
 
 from .. import partials
 from ..models import Batch, MTurkAccount, MTurkHit, Organization
@@ -60,6 +62,19 @@ def save_settings(batch_id):
     batch_settings.save(batch, chosen)
     flash("MTurk settings saved.", "success")
     return _tab(batch)
+
+
+@bp.get("/batches/<int:batch_id>/mturk/fair-pay")
+def fair_pay(batch_id):
+    """What the reward being typed would pay an hour (the settings form asks as it changes)."""
+    batch = owned_or_404(Batch, batch_id)
+    try:
+        reward = Decimal(request.args.get("reward", "").strip())
+    except InvalidOperation:
+        reward = Decimal(batch.reward)
+    if not reward.is_finite() or not Decimal("0") <= reward <= Decimal("100"):
+        reward = Decimal(batch.reward)
+    return render_template("mturk/_fair_pay.html", batch=batch, estimate=fairpay.estimate(batch, reward))
 
 
 @bp.post("/batches/<int:batch_id>/mturk/check")

@@ -112,6 +112,7 @@ MTURK_SYNC_LIVE = Task("tasks.mturk_review.sync_live_batches", timeout=1800, res
 MTURK_AUTO_REVIEW = Task("tasks.mturk_review.auto_review", changes=("mturk", "assignments"))
 MTURK_DECIDE = Task("tasks.mturk_review.decide_many", changes=("mturk", "assignments"))
 MTURK_BONUS_APPROVED = Task("tasks.mturk_review.bonus_approved", changes=("mturk", "assignments"))
+MTURK_TOP_UP = Task("tasks.mturk_review.top_up", changes=("mturk", "assignments"))
 MTURK_BONUS_ONE = Task("tasks.mturk_review.bonus_one", changes=("mturk", "assignments"))
 MTURK_BLOCK = Task("tasks.mturk_review.block_worker", changes=("assignments",))
 MTURK_NOTIFY = Task("tasks.mturk_review.notify_workers", changes=("assignments",))

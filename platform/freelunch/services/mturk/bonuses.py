@@ -222,18 +222,35 @@ def bonus_approved(
     user: User | None = None,
     progress: Callable[[float, str], None] | None = None,
 ) -> BonusSummary:
-    """The same bonus for every approved assignment of the batch; run again, it pays only those still unpaid.
-
-    The whole lot is checked against the daily limit before the first bonus is sent.
-    """
+    """The same bonus for every approved assignment of the batch; run again, it pays only those still unpaid."""
     amount = check_amount(batch, amount)
+    return pay_each(batch, [(row, amount) for row in approved(batch)], reason, mturk, user, progress)
+
+
+def pay_each(
+    batch: Batch,
+    pairs: list[tuple[MTurkAssignment, Decimal]],
+    reason: str,
+    mturk=None,
+    user: User | None = None,
+    progress: Callable[[float, str], None] | None = None,
+) -> BonusSummary:
+    """A bonus of its own amount for each assignment, each paid once; the whole lot is checked against the
+    daily limit before the first is sent."""
     access.require(batch.organization_id)
-    rows = list(approved(batch))
-    unpaid = len(rows) - len(already_paid(rows, amount, reason))
-    budget.check(batch.organization_id, price(amount) * unpaid, f"a ${amount:.2f} bonus for {unpaid} assignments")
+    reason = " ".join((reason or "").split())
+    unpaid = [
+        amount
+        for row, amount in pairs
+        if not Bonus.select()
+        .where(Bonus.mturk_assignment == row, Bonus.key == _key(amount, reason), Bonus.state.in_(("done", "adopted")))
+        .exists()
+    ]
+    total = sum((price(a) for a in unpaid), Decimal("0"))
+    budget.check(batch.organization_id, total, f"bonuses for {len(unpaid)} assignments")
     mturk = mturk or tracking.client_for(batch)
     summary = BonusSummary()
-    for done, row in enumerate(rows, 1):
+    for done, (row, amount) in enumerate(pairs, 1):
         bonus = request(row, amount, reason, user)
         if bonus.state in ("done", "adopted"):
             summary.already += 1
@@ -241,5 +258,5 @@ def bonus_approved(
             summary.paid += pay(bonus, mturk).state in ("done", "adopted")
             summary.failed += bonus.state == "failed"
         if progress:
-            progress(done / len(rows), f"{done} of {len(rows)} assignments")
+            progress(done / len(pairs), f"{done} of {len(pairs)} assignments")
     return summary

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from ...models import Batch, MTurkAssignment, MTurkHit
-from . import access, bonuses, budget, cost
+from . import access, bonuses, budget, cost, fairpay
 from .bonuses import BonusError
 from .decisions import ALLOWED_FROM, DONE
 
@@ -107,4 +107,37 @@ def bonus(batch: Batch, amount_text: str, reason: str) -> Preview:
         preview.problems.append(str(budget.refusal(batch.organization_id, preview.total, "this bonus")))
     if not n:
         preview.problems.append("No approved assignment is left to pay this bonus.")
+    return preview
+
+
+def top_up(batch: Batch, rate: Decimal) -> Preview:
+    """Top-ups bringing approved assignments to ``rate`` an hour (fairpay.py): who gets how much, with the fee."""
+    plan = fairpay.top_up(batch, rate)
+    fees = sum((cost.fee(a) for _, a in plan.pay), Decimal("0"))
+    n = len(plan.pay)
+    preview = Preview("top_up", n, plan.enough + plan.unmeasured, plan.amount, fees)
+    preview.sentences.append(
+        f"Top up {n} approved assignment{'s' * (n != 1)} to ${plan.rate:.2f} an hour for the time our server saw "
+        f"each take: ${preview.amount:.2f} in bonuses + ${preview.fees:.2f} MTurk fee (20 %) = ${preview.total:.2f}."
+    )
+    if plan.pay:
+        amounts = sorted(a for _, a in plan.pay)
+        preview.sentences.append(f"From ${amounts[0]:.2f} to ${amounts[-1]:.2f} an assignment.")
+    if plan.enough:
+        preview.sentences.append(f"{plan.enough} already got at least that (reward and earlier top-ups).")
+    if plan.unmeasured:
+        preview.sentences.append(f"{plan.unmeasured} have no finished work here to time and get nothing.")
+    if plan.capped:
+        preview.sentences.append(
+            f"{plan.capped} top-up{'s are' if plan.capped != 1 else ' is'} cut to the largest bonus allowed, "
+            f"${bonuses.ceiling(batch):.2f}."
+        )
+    today = budget.today(batch.organization_id)
+    preview.sentences.append(f"Spent on MTurk today: ${today.spent:.2f} of ${today.limit:.2f}.")
+    if access.source(batch.organization_id) is None:
+        preview.problems.append(access.NO_ACCOUNT_SENTENCE)
+    elif preview.total > today.left:
+        preview.problems.append(str(budget.refusal(batch.organization_id, preview.total, "this top-up")))
+    if not n:
+        preview.problems.append("No approved assignment is paid less than that: there is nothing to top up.")
     return preview

@@ -7,8 +7,9 @@ seconds per page (the median over its finished assignments) once it has any,
 else ``FAIR_PAY_SECONDS_PER_PAGE``. The floor is the organization's own, else
 ``FAIR_PAY_FLOOR`` ($7.25, the US federal minimum wage: docs/mturk-publish.md
 says why). A top-up bonus brings each approved assignment up to a chosen
-hourly rate; it is paid through bonuses.py (once per assignment, capped, within
-the daily limit).
+hourly rate, less top-ups paid before; it is paid through bonuses.py (each bonus
+once, within the bonus ceiling and the daily limit) after the requester confirms
+the total (confirm.py).
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from decimal import ROUND_CEILING, Decimal
 
 from flask import current_app
 
-from ...models import Assignment, Batch, Hit, MTurkAssignment, Organization
+from ...models import Assignment, Batch, Bonus, Hit, MTurkAssignment, Organization
+from . import bonuses
 
 CENT = Decimal("0.01")
 SAMPLE = 500  # the organization's latest finished assignments that measure its seconds per page
@@ -53,6 +55,7 @@ def _seconds(query) -> list[float]:
 class Estimate:
     """The hourly pay a reward would give, and where the time per page came from."""
 
+    reward: Decimal
     seconds_per_page: float
     measured: int  # finished assignments it was measured on; 0: the stated default
     seconds_per_assignment: float
@@ -62,6 +65,12 @@ class Estimate:
     @property
     def below_floor(self) -> bool:
         return self.hourly < self.floor
+
+    @property
+    def fair_reward(self) -> Decimal:
+        """The smallest reward that pays the floor for the estimated time."""
+        owed = self.floor * Decimal(self.seconds_per_assignment) / Decimal(3600)
+        return owed.quantize(CENT, ROUND_CEILING)
 
 
 def estimate(batch: Batch, reward: Decimal | None = None) -> Estimate:
@@ -83,7 +92,7 @@ def estimate(batch: Batch, reward: Decimal | None = None) -> Estimate:
     per_assignment = seconds * max(batch.pages_per_hit, 1)
     reward = Decimal(batch.reward if reward is None else reward)
     return Estimate(
-        seconds, len(per_page), per_assignment, hourly(reward, per_assignment), floor(batch.organization_id)
+        reward, seconds, len(per_page), per_assignment, hourly(reward, per_assignment), floor(batch.organization_id)
     )
 
 
@@ -125,11 +134,66 @@ def effective(batch: Batch) -> Effective | None:
     )
 
 
-def top_up(row: MTurkAssignment, rate: Decimal) -> Decimal:
-    """The bonus that brings an approved assignment's pay up to ``rate`` an hour for the time the server saw it take."""
+TOP_UP_PREFIX = "Top-up to $"  # how a top-up is told from other bonuses (bonus reasons are ours, shown to workers)
+TOP_UP_REASON = TOP_UP_PREFIX + "{rate:.2f} an hour for the time this HIT took you, by our server's clock."
+
+
+def top_up_reason(rate: Decimal) -> str:
+    return TOP_UP_REASON.format(rate=Decimal(rate))
+
+
+def _topped_up(row: MTurkAssignment) -> Decimal:
+    """Top-ups already paid on the assignment (at any rate): a higher rate later pays only the difference."""
+    return sum(
+        (
+            b.amount
+            for b in Bonus.select(Bonus.amount, Bonus.reason).where(
+                Bonus.mturk_assignment == row, Bonus.state.in_(("done", "adopted"))
+            )
+            if b.reason.startswith(TOP_UP_PREFIX)
+        ),
+        Decimal("0"),
+    )
+
+
+def owed(row: MTurkAssignment, rate: Decimal) -> Decimal:
+    """The bonus bringing an approved assignment to ``rate`` an hour for the time the server saw, less top-ups."""
     assignment = row.assignment
     if assignment is None or assignment.completed_at is None:
         return Decimal("0.00")
     seconds = max((assignment.completed_at - assignment.started_at).total_seconds(), MIN_SECONDS)
-    owed = Decimal(rate) * Decimal(seconds) / Decimal(3600) - Decimal(row.hit.batch.reward)
-    return max(Decimal("0.00"), owed.quantize(CENT, ROUND_CEILING))
+    due = Decimal(rate) * Decimal(seconds) / Decimal(3600) - Decimal(row.hit.batch.reward) - _topped_up(row)
+    return max(Decimal("0.00"), due.quantize(CENT, ROUND_CEILING))
+
+
+@dataclass
+class TopUp:
+    """Each approved assignment's top-up to ``rate`` an hour, within the bonus ceiling."""
+
+    rate: Decimal
+    pay: list[tuple[MTurkAssignment, Decimal]]  # the assignments that get one, and how much
+    enough: int  # approved assignments already paid at least the rate
+    unmeasured: int  # approved assignments with no finished work here to time
+    capped: int  # top-ups cut to the bonus ceiling
+
+    @property
+    def amount(self) -> Decimal:
+        return sum((a for _, a in self.pay), Decimal("0"))
+
+
+def top_up(batch: Batch, rate: Decimal) -> TopUp:
+    """The top-ups of the batch's approved assignments to ``rate`` an hour, each within the bonus ceiling."""
+    ceiling = bonuses.ceiling(batch)
+    plan = TopUp(Decimal(rate).quantize(CENT), [], 0, 0, 0)
+    for row in bonuses.approved(batch):
+        if row.assignment is None or row.assignment.completed_at is None:
+            plan.unmeasured += 1
+            continue
+        amount = owed(row, plan.rate)
+        if amount <= 0:
+            plan.enough += 1
+            continue
+        if amount > ceiling:
+            amount, plan.capped = ceiling, plan.capped + 1
+        plan.pay.append((row, amount))
+    return plan
