@@ -28,7 +28,7 @@ def timed(assignment: Assignment, seconds: int) -> None:
 
 @pytest.fixture
 def campaign(app, make_account, client):
-    """A $0.50 two-page MTurk batch; its three finished assignments took 60, 120 and 600 s, and are approved on MTurk."""
+    """A $0.50 two-page MTurk batch; its three finished assignments took 60, 120 and 600 s, all approved on MTurk."""
     _, org = make_account("owner@example.org", "Lab")
     with app.app_context():
         grant_server_account(org)
