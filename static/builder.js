@@ -83,6 +83,40 @@
       dollars(rewards + fees) + " (" + dollars(rewards) + " rewards + " + dollars(fees) + " MTurk fee)";
     var warning = document.getElementById("fee-warning");
     if (warning) warning.hidden = !(assignments >= feeStep);
+    shapeWarnings(form, chosen.length ? chosen : all, perPage, pages, pagesPerHit);
+  }
+
+  // What the chosen classes cannot fill of the asked shape (services/batches/builder.shape_warnings says the same).
+  function shapeWarnings(form, chosen, perPage, pages, pagesPerHit) {
+    var list = form.querySelector("[data-shape-warnings]");
+    if (!list) return;
+    var positives = number(form, "positives_per_page"), negatives = number(form, "negatives_per_page");
+    var images = number(form, "images_per_page"), said = [];
+    var filled = chosen.filter(function (r) { return Number(r.getAttribute("data-candidates")) > 0; });
+    var short = filled.filter(function (r) {
+      return Number(r.getAttribute("data-positives")) < positives || Number(r.getAttribute("data-negatives")) < negatives;
+    }).map(function (r) { return r.getAttribute("data-key"); });
+    if (short.length) {
+      said.push(short.length + (short.length === 1 ? " class (" : " classes (") + short.slice(0, 5).join(", ") +
+        (short.length > 5 ? " and " + (short.length - 5) + " more" : "") + (short.length === 1 ? ") has" : ") have") +
+        " fewer than " + positives + " positive or " + negatives + " negative controls: the build would stop. " +
+        "Lower the controls per page, import controls, or leave them out.");
+    }
+    if (filled.length && pages < pagesPerHit) {
+      said.push("The chosen classes fill only " + pages + (pages === 1 ? " page" : " pages") + ": a HIT will have " +
+        pages + ", not " + pagesPerHit + ".");
+    }
+    var partial = filled.filter(function (r) { return Number(r.getAttribute("data-candidates")) % perPage; }).length;
+    if (partial) {
+      said.push(partial + " of the " + pages + " pages will show fewer than " + images +
+        " images (a class's last page takes the candidates that are left).");
+    }
+    list.replaceChildren.apply(list, said.map(function (text) {
+      var item = document.createElement("li");
+      item.textContent = text;
+      return item;
+    }));
+    list.hidden = !said.length;
   }
 
   function refresh(form) {

@@ -213,3 +213,19 @@ def test_an_unexpected_build_fault_fails_the_batch_and_points_to_the_rq_monitor(
     page = client.get(f"/batches/{batch.id}").get_data(as_text=True)
     assert "The job stopped unexpectedly. An admin can see why in the RQ monitor" in page
     assert "disk full" not in page, "tracebacks stay in the RQ monitor"
+
+
+def test_the_builder_warns_where_the_dataset_cannot_fill_the_shape_asked_for(client, org):
+    from freelunch.services.batches.builder import shape_warnings
+
+    # 10 pages of 48 (2 + 1 controls) asked; two classes of 20 and 50 candidates, one short of negatives.
+    said = shape_warnings([("n01", 20, 4, 4), ("n02", 50, 2, 0), ("n03", 0, 0, 0)], 48, 2, 1, 10)
+    assert said[0].startswith("1 class (n02) has fewer than 2 positive or 1 negative controls")
+    assert said[1] == "The chosen classes fill only 3 pages: a HIT will have 3, not 10."
+    assert said[2].startswith("2 of the 3 pages will show fewer than 48 images")
+    assert shape_warnings([("n01", 90, 4, 4)], 48, 2, 1, 2) == []  # 2 full pages of 45 + 3 controls
+
+    dataset = make_dataset(org, classes=("n01",), candidates=20, positives=1, negatives=1)
+    html = client.get(f"/batches/new?dataset_id={dataset.id}").get_data(as_text=True)
+    assert 'data-positives="1" data-negatives="1"' in html  # builder.js says the same as the form changes
+    assert "The chosen classes fill only 1 page" in html

@@ -214,7 +214,36 @@ class Batch(TenantModel):
     # The labels every export uses (services/review/of_record.py): {} the default rule, not chosen yet;
     # {"source": "rule", "threshold", "min_annotations", "min_accuracy"} or {"source": "fit"} (the latest fit).
     labels_of_record = JSONField(default=dict)
+    # The shape its HITs were built in, which the dataset may have made smaller than the one asked for:
+    # {"pages_per_hit": [fewest, most], "images_per_page": [fewest, most]}; null until built (record_shape).
+    built_shape = JSONField(null=True)
     created_at = DateTimeField(default=utcnow)
+
+    def record_shape(self) -> None:
+        """Store the shape of the HITs as built (every builder calls this once its HITs exist)."""
+        pages: dict[int, int] = {}
+        sizes = []
+        for hit_id, image_ids in (
+            HitPage.select(HitPage.hit, HitPage.image_ids).join(Hit).where(Hit.batch == self).tuples()
+        ):
+            pages[hit_id] = pages.get(hit_id, 0) + 1
+            sizes.append(len(image_ids))
+        if not sizes:
+            return
+        self.built_shape = {
+            "pages_per_hit": [min(pages.values()), max(pages.values())],
+            "images_per_page": [min(sizes), max(sizes)],
+        }
+        self.save(only=[Batch.built_shape])
+
+    def shape(self) -> tuple[str, str]:
+        """(pages per HIT, images per page) as a person reads them: as built ("3", "12–20"), else as asked."""
+        if not self.built_shape:
+            return str(self.pages_per_hit), str(self.images_per_page)
+        return tuple(  # type: ignore[return-value]
+            f"{lo}–{hi}" if lo != hi else str(lo)
+            for lo, hi in (self.built_shape["pages_per_hit"], self.built_shape["images_per_page"])
+        )
 
     @property
     def uses_pointer(self) -> bool:

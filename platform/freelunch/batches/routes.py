@@ -143,7 +143,9 @@ def _cost_line(form: BatchForm, rows: list[ClassRow]) -> dict | None:
     chosen = set(form.class_ids.data or ())
     counts = [r.candidates for r in rows if r.id in chosen or not chosen]
     pages, hits = batch_service.plan(counts, images, positives + negatives, pages_per_hit)
+    classes = [(r.key, r.candidates, r.positives, r.negatives) for r in rows if r.id in chosen or not chosen]
     return {
+        "warnings": batch_service.shape_warnings(classes, images, positives, negatives, pages_per_hit),
         "pages": pages,
         "hits": hits,
         "assignments": hits * assignments,

@@ -38,6 +38,39 @@ def plan(
     return pages, -(-pages // pages_per_hit)
 
 
+def shape_warnings(
+    classes: list[tuple[str, int, int, int]], images_per_page: int, positives: int, negatives: int, pages_per_hit: int
+) -> list[str]:
+    """Where the chosen classes (key, candidates, positives, negatives) cannot fill the shape asked for, said before
+    the build; static/builder.js says the same as the form changes."""
+    per_page = images_per_page - positives - negatives
+    classes = [c for c in classes if c[1] > 0]
+    if per_page <= 0 or pages_per_hit <= 0 or not classes:
+        return []
+    warnings = []
+    short = [key for key, _, pos, neg in classes if pos < positives or neg < negatives]
+    if short:
+        more = f" and {len(short) - 5} more" if len(short) > 5 else ""
+        warnings.append(
+            f"{len(short)} class{'' if len(short) == 1 else 'es'} ({', '.join(short[:5])}{more}) "
+            f"{'has' if len(short) == 1 else 'have'} fewer than {positives} positive or {negatives} negative "
+            "controls: the build would stop. Lower the controls per page, import controls, or leave them out."
+        )
+    pages = sum(-(-n // per_page) for _, n, _, _ in classes)
+    if pages < pages_per_hit:
+        warnings.append(
+            f"The chosen classes fill only {pages} page{'' if pages == 1 else 's'}: a HIT will have "
+            f"{pages}, not {pages_per_hit}."
+        )
+    partial = sum(1 for _, n, _, _ in classes if n % per_page)
+    if partial:
+        warnings.append(
+            f"{partial} of the {pages} pages will show fewer than {images_per_page} images "
+            "(a class's last page takes the candidates that are left)."
+        )
+    return warnings
+
+
 def problems(dataset: Dataset, class_ids: list[int] | None, positives: int, negatives: int) -> list[str]:
     """Why the chosen classes cannot fill pages as configured (empty when they can)."""
     counts = class_role_counts(dataset, class_ids)

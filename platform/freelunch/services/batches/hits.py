@@ -93,4 +93,5 @@ def build_hits(
                 progress(0.5 + 0.5 * start / len(pages))
         batch.state = "ready"
         batch.save()
+        batch.record_shape()
     return hit_count

@@ -152,7 +152,8 @@ def create_follow_up(batch: Batch, round_plan: RoundPlan) -> Batch:
             description=batch.description,
             shuffle_seed=seed,
             class_ids=batch.class_ids,
-            mturk=batch.mturk,
+            # The MTurk settings, not the record of the last reconcile (services/mturk/settings.RECONCILED).
+            mturk={k: v for k, v in (batch.mturk or {}).items() if k != "reconciled_at"},
             follows=batch,
             round=batch.round + 1,
         )
@@ -178,6 +179,7 @@ def create_follow_up(batch: Batch, round_plan: RoundPlan) -> Batch:
                     for n, (class_id, grid) in enumerate(pages[start : start + batch.pages_per_hit], 1)
                 ]
             ).execute()
+        follow_up.record_shape()
     return follow_up
 
 
