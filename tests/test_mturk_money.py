@@ -354,3 +354,46 @@ def test_owners_set_the_daily_limit_only_on_an_account_of_their_own(app, client,
     with app.app_context():
         assert budget.limit(org.id) == Decimal("250.00")
         assert Organization.get_by_id(org.id).hourly_pay_floor is None
+
+
+def test_an_extension_over_the_daily_limit_is_refused_before_any_call(app, batch, stubbed):
+    from freelunch.services.mturk import lifecycle
+
+    client, stubber = stubbed
+    sent = calls_of(client)
+    with app.app_context():
+        grant_server_account(batch.organization)
+        publish.ensure_intents(batch, sandbox=True)
+        for n, row in enumerate(MTurkHit.select().order_by(MTurkHit.id)):
+            row.state, row.mturk_hit_id = "created", f"3HIT{n:026d}"
+            row.save()
+        Organization.update(mturk_daily_limit=Decimal("5.00")).execute()
+        # 6 more on each of 2 MTurk HITs: 12 x ($0.50 + $0.10) = $7.20
+        with pytest.raises(MTurkError, match=r"Extending the batch costs \$7\.20 .* \$5\.00 daily MTurk limit"):
+            lifecycle.extend(batch, 6, mturk=client)
+        assert sent == [] and MTurkSpend.select().count() == 0
+        Organization.update(mturk_daily_limit=Decimal("7.20")).execute()
+        stubber.add_response("get_account_balance", {"AvailableBalance": "100.00"}, {})
+        for row in MTurkHit.select().order_by(MTurkHit.id):
+            stubber.add_response("get_hit", {"HIT": {"MaxAssignments": 3}}, {"HITId": row.mturk_hit_id})
+            stubber.add_response(
+                "create_additional_assignments_for_hit",
+                {},
+                {"HITId": row.mturk_hit_id, "NumberOfAdditionalAssignments": 6, "UniqueRequestToken": ANY},
+            )
+        assert lifecycle.extend(batch, 6, mturk=client).done == 2
+        assert budget.spent_today(batch.organization_id) == Decimal("7.20")
+
+
+def test_the_block_form_offers_no_hard_block_on_the_shared_account(app, client, approved):
+    login(client, "owner@example.org")
+    with app.app_context():
+        grant_server_account(approved.organization)
+    page = client.get(f"/mturk/assignments/{approved.id}").get_data(as_text=True)
+    assert (
+        'value="hard_block"' not in page and "a block keeps the worker from\n    this organization's HITs only" in page
+    )
+    with app.app_context():
+        credentials.store(approved.organization_id, "AKIAEXAMPLE12345", "the-secret-key-itself")
+    page = client.get(f"/mturk/assignments/{approved.id}").get_data(as_text=True)
+    assert 'value="hard_block"' in page and "shared MTurk account" not in page

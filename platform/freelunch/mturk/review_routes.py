@@ -15,7 +15,7 @@ from .. import partials
 from ..batches.tabs import render_tab
 from ..models import Batch, Hit, MTurkAssignment, ReviewRules, WorkerAction, utcnow
 from ..services import jobs
-from ..services.mturk import autoreview, bonuses, confirm, fairpay, tracking
+from ..services.mturk import access, autoreview, bonuses, confirm, fairpay, tracking
 from ..services.mturk import settings as batch_settings
 from ..services.mturk.bonuses import BonusError
 from ..tenancy import current_org, owned_or_404
@@ -296,6 +296,9 @@ def _assignment_page(row: MTurkAssignment, status: int = 200, **forms):
     forms.setdefault("decision_form", DecisionForm(formdata=None))
     forms.setdefault("bonus_form", BonusForm(formdata=None))
     forms.setdefault("block_form", BlockForm(formdata=None))
+    shared = not access.owns_account(row.organization_id)
+    if shared:  # a hard block would reach every organization on the server's account (services/mturk/workers.py)
+        forms["block_form"].kind.choices = [c for c in forms["block_form"].kind.choices if c.value != "hard_block"]
     forms.setdefault("notify_form", NotifyForm(formdata=None))
     batch = row.hit.batch
     worker_actions = (
@@ -309,6 +312,7 @@ def _assignment_page(row: MTurkAssignment, status: int = 200, **forms):
         row=row,
         answer=tracking.answer_fields(row.answer),
         worker_actions=worker_actions,
+        shared_account=shared,
         now=utcnow(),
         recent_jobs=jobs.recent(current_org().id, _scope(batch)),
         **forms,

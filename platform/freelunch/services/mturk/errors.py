@@ -85,8 +85,8 @@ def translate(error: Exception, action: str) -> MTurkError:
         return MTurkError(sentence, code, message)
     if isinstance(error, (NoCredentialsError, PartialCredentialsError)):
         return MTurkError(
-            "No AWS credentials for MTurk: enter this organization's access key pair on the MTurk "
-            "settings page, or give the server AWS credentials (AWS_ACCESS_KEY_ID, a profile or a role).",
+            "No AWS credentials for MTurk: enter this organization's own key pair on the MTurk account page, "
+            "or ask the operator to give the server AWS credentials (AWS_ACCESS_KEY_ID, a profile or a role).",
             NO_CREDENTIALS,
         )
     if isinstance(error, (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError)):
