@@ -96,7 +96,11 @@ def database_dump() -> str:
 
 
 def start_export(client, batch, kind, **headers):
-    """Start an export from the Exports tab with the label rule RULE_FORM."""
+    """Make the label rule RULE_FORM the batch's labels of record (Results tab), then start an export from the
+    Exports tab."""
+    client.post(
+        f"/review/batches/{batch.id}/labels-of-record/rule", data={"csrf_token": csrf_token(client), **RULE_FORM}
+    )
     return client.post(
         f"/review/batches/{batch.id}/exports/{kind}",
         data={"csrf_token": csrf_token(client), **RULE_FORM},

@@ -13,7 +13,7 @@ from flask.cli import ScriptInfo
 from support import RULE_FORM, csrf_token, finished_file, login, start_export
 
 from freelunch.cli import cli
-from freelunch.models import Export, Membership
+from freelunch.models import Batch, Export, Membership
 from freelunch.services.accounts.users import create_user
 from freelunch.services.exports import files as exports
 from freelunch.services.exports.kinds import KINDS
@@ -44,13 +44,17 @@ def test_records_csv_summarises_each_record_with_its_role(client, run_jobs, camp
 
 def test_labels_csv_follows_and_records_the_rule(client, run_jobs, campaign):
     export, body = finished_file(client, run_jobs, campaign.batch, "labels-csv")
-    assert export.params == {"threshold": 0.7, "min_annotations": 1, "min_accuracy": 0.5}
+    assert export.params["labels_of_record"] == "rule" and export.params["threshold"] == 0.7
+    assert (export.params["min_annotations"], export.params["min_accuracy"]) == (1, 0.5)
     rows = {(r["class_key"], r["image_id"]): r for r in csv.DictReader(io.StringIO(body))}
     assert len(rows) == export.rows == 12
     a1 = rows[("n01", "n01/a1")]  # W3 left out: W1's yes alone
     assert (a1["annotations"], a1["selected"], a1["selection_frequency"], a1["label"]) == ("1", "1", "1.0000", "1")
     assert rows[("n01", "n01/a2")]["label"] == "0" and rows[("n01", "n01/ap")]["role"] == "positive"
-    assert a1["class_names"] == "fish; tench" and a1["min_control_accuracy"] == "0.5"
+    assert a1["class_names"] == "fish; tench" and a1["decision"] == "yes"
+    assert {r["labels_of_record"] for r in rows.values()} == {
+        "selection frequency rule: threshold 0.7, at least 1 annotation, control accuracy bar 0.5"
+    }
 
 
 def test_workers_csv(client, run_jobs, campaign):
@@ -69,14 +73,13 @@ def test_htmx_start_answers_with_a_row_that_refreshes_when_the_job_ends(client, 
     assert 'hx-trigger="job-finished from:body"' in html and "Workers CSV" in html
 
 
-def test_bad_rule_is_explained(client, campaign):
-    url = f"/review/batches/{campaign.batch.id}/exports/labels-csv"
-    data = {"csrf_token": csrf_token(client), **RULE_FORM, "threshold": "7"}
-    page = client.post(url, data=data)
-    assert page.status_code == 422 and "The threshold is a share between 0 and 1." in page.get_data(as_text=True)
-    partial = client.post(url, data=data, headers=HTMX)
-    assert partial.status_code == 422 and partial.headers["HX-Retarget"] == "#export-errors"
-    assert Export.select().count() == 0
+def test_a_bad_rule_is_explained_and_not_made_the_labels_of_record(client, campaign):
+    url = f"/review/batches/{campaign.batch.id}/labels-of-record/rule"
+    response = client.post(url, data={"csrf_token": csrf_token(client), **RULE_FORM, "threshold": "7"})
+    assert response.status_code == 302
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "The threshold is a share between 0 and 1." in page and "no labels chosen yet" in page
+    assert Batch.get_by_id(campaign.batch.id).labels_of_record == {}
 
 
 def test_unknown_kind_and_unfinished_downloads_are_404(client, campaign):
@@ -170,22 +173,11 @@ def test_the_cli_writes_every_kind_the_dashboard_offers_with_the_same_writer(app
         export = Export.select().order_by(Export.id.desc()).get()
         dashboard = client.get(f"/review/exports/{export.id}/download").get_data()
         out = tmp_path / kind
-        rule = ["--threshold", "0.7", "--min-annotations", "1", "--min-accuracy", "0.5"] if KINDS[kind].rule else []
         result = runner.invoke(
             cli,
-            ["export", "--batch", str(campaign.batch.id), "--format", kind, "-o", str(out), *rule],
+            ["export", "--batch", str(campaign.batch.id), "--format", kind, "-o", str(out)],
             obj=ScriptInfo(create_app=lambda: app),
         )
         assert result.exit_code == 0, result.output
         assert contents(kind, out.read_bytes()) == contents(kind, dashboard), kind
         assert f"Wrote {export.rows} {KINDS[kind].rows}." in result.output
-
-
-def test_the_cli_refuses_a_label_rule_for_a_kind_that_reads_none(app, campaign):
-    result = CliRunner().invoke(
-        cli,
-        ["export", "--batch", str(campaign.batch.id), "--format", "workers-csv", "--threshold", "0.5"],
-        obj=ScriptInfo(create_app=lambda: app),
-    )
-    assert result.exit_code != 0 and "workers-csv reads no label rule" in result.output
-    assert "Traceback" not in result.output

@@ -14,7 +14,10 @@ HTMX = {"HX-Request": "true"}
 
 
 def start(client, batch_id, kind, **extra):
-    data = {"csrf_token": csrf_token(client), "threshold": "0.5", "min_annotations": "1", "min_accuracy": "0", **extra}
+    """Make the rule 0.5 / 1 / 0 the labels of record, and start an export."""
+    rule = {"threshold": "0.5", "min_annotations": "1", "min_accuracy": "0"}
+    client.post(f"/review/batches/{batch_id}/labels-of-record/rule", data={"csrf_token": csrf_token(client), **rule})
+    data = {"csrf_token": csrf_token(client), **extra}
     return client.post(f"/review/batches/{batch_id}/exports/{kind}", data=data, headers=HTMX)
 
 
@@ -45,7 +48,7 @@ def test_the_labels_export_keeps_the_results_decision_filter(app, client, campai
     b = campaign.batch.id
     results = client.get(f"/review/batches/{b}/results?threshold=0.5&min_annotations=1&min_accuracy=0&decision=yes")
     html = results.get_data(as_text=True)
-    assert 'name="decision" value="yes"' in html and "Export these labels as CSV (yes only)" in html
+    assert 'name="decision" value="yes"' in html and "Export the labels of record as CSV (yes only)" in html
     start(client, b, "labels-csv", decision="yes")
     start(client, b, "labels-csv")
     run_jobs()

@@ -103,18 +103,23 @@ def test_a_batch_without_votes_fails_with_a_message(app, make_account, run_jobs)
 
 def test_exports_carry_the_model(app, client, campaign, run_jobs):
     done = fit(client, campaign.batch, run_jobs)
+    chosen = client.post(
+        f"/review/batches/{campaign.batch.id}/labels-of-record/fit", data={"csrf_token": csrf_token(client)}
+    )
+    assert chosen.status_code == 302
     rows = {}
     for kind in ("labels-csv", "workers-csv"):
         with app.app_context():
-            export = exports.start(campaign.batch, kind)
+            export = exports.start(Batch.get_by_id(campaign.batch.id), kind)
         run_jobs()
         export = Export.get_by_id(export.id)
         with app.app_context():
             rows[kind] = list(csv.DictReader(io.StringIO(exports.file_path(export).read_text())))
     label = next(r for r in rows["labels-csv"] if r["image_id"] == "n01/a1")
     stored = ImageLabel.get(ImageLabel.fit == done, ImageLabel.image == campaign.images["a1"])
-    assert label["model"] == "ds" and label["n_votes"] == "2" and float(label["p_yes"]) == round(stored.p_yes, 6)
-    assert label["model_decision"] == stored.decision
+    assert label["labels_of_record"].startswith(f"label fit #{done.id}: Dawid–Skene")
+    assert label["annotations"] == "2" and float(label["p_yes"]) == round(stored.p_yes, 6)
+    assert label["decision"] == stored.decision
     worker = next(r for r in rows["workers-csv"] if r["worker_id"] == "W3CCCCCCCC")
     estimate = WorkerEstimate.get(WorkerEstimate.fit == done, WorkerEstimate.worker_id == "W3CCCCCCCC")
     assert (

@@ -133,7 +133,7 @@ def test_results_page_shows_labels_and_counts(client, campaign):
     html = re.sub(r"\s+", " ", page.get_data(as_text=True))
     assert page.status_code == 200
     assert "<strong>12</strong> image–class pairs annotated" in html and "W3CCCCCCCC" in html
-    assert "n01/a1" in html and "1 of 1" in html and "Export these labels as CSV" in html
+    assert "n01/a1" in html and "1 of 1" in html and "Export the labels of record as CSV" in html
 
 
 def test_results_filters_by_class_and_decision(client, campaign):

@@ -20,7 +20,7 @@ from .services.accounts.users import AccountError, create_user
 from .services.exports import files as export_files
 from .services.exports.kinds import KINDS
 from .services.imports.classes import import_preset
-from .services.review.labels import Rule, default_rule
+from .services.review.of_record import RecordError
 from .services.schema import make_migration, upgrade
 
 
@@ -123,38 +123,24 @@ def classes_import(preset, dataset_id):
     show_default=True,
     help="Any kind the Exports tab offers (docs/review.md).",
 )
-@click.option("--threshold", type=click.FloatRange(0, 1), help="Label rule: the selection frequency of a yes.")
-@click.option("--min-annotations", type=click.IntRange(1, 1000), help="Label rule: annotations a decision needs.")
-@click.option("--min-accuracy", type=click.FloatRange(0, 1), help="Label rule: workers' control accuracy bar.")
 @click.option(
     "-o", "--output", type=click.Path(dir_okay=False, writable=True), help="File to write; stdout if omitted."
 )
-def export(batch_id, kind, threshold, min_annotations, min_accuracy, output):
+def export(batch_id, kind, output):
     """Write one of a batch's exports: the file the Exports tab makes, by the same writer.
 
-    The label rule's options are for the kinds that read one (labels-csv); left out, they are the batch's defaults.
+    A kind that carries labels writes the batch's labels of record (chosen on its Results tab) and names them.
     """
     batch = Batch.get_or_none(Batch.id == batch_id)
     if batch is None:
         raise click.ClickException(f"There is no batch {batch_id}.")
     chosen = KINDS[kind]
-    given = {
-        name: value
-        for name, value in (
-            ("threshold", threshold),
-            ("min_annotations", min_annotations),
-            ("min_accuracy", min_accuracy),
-        )
-        if value is not None
-    }
-    if given and not chosen.rule:
-        raise click.ClickException(
-            f"{kind} reads no label rule: leave out --threshold, --min-annotations and --min-accuracy."
-        )
-    rule = Rule(**{**default_rule(batch).as_dict(), **given})
     mode = {"mode": "wb"} if chosen.binary else {"mode": "w", "encoding": "utf-8"}
-    with click.open_file(output or "-", **mode) as out:
-        rows = chosen.write(batch, out, export_files.params(chosen, batch, rule), lambda *report: None)
+    try:
+        with click.open_file(output or "-", **mode) as out:
+            rows = chosen.write(batch, out, export_files.params(chosen, batch), lambda *report: None)
+    except RecordError as error:
+        raise click.ClickException(str(error)) from error
     click.echo(f"Wrote {rows} {chosen.rows}.", err=True)
 
 

@@ -1,4 +1,4 @@
-"""Exports in Chromium: the results page's "Export these labels as CSV" keeps the decision filter, and one click
+"""Exports in Chromium: the results page's "Export the labels of record as CSV" keeps the decision filter, and one click
 (the Export button) ends in a download once the job is done."""
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ def test_filtered_labels_export_downloads_itself(app, live_server, page, make_ac
     page.select_option("select[name=decision]", "yes")
     page.click("#results button:has-text('Apply')")
     page.wait_for_url("**decision=yes**")
-    page.click("button:has-text('Export these labels as CSV (yes only)')")
+    page.click("button:has-text('Export the labels of record as CSV (yes only)')")
     page.wait_for_selector("#results-export .export-row:has-text('yes only')")
     with page.expect_download(timeout=20_000) as info:
         run_jobs()  # the row hears its job end, comes back finished, and starts its own download

@@ -12,7 +12,7 @@ from ..pagination import paginate
 from ..services import jobs
 from ..services.exports import files as exports
 from ..services.exports.kinds import KINDS
-from ..services.review.labels import default_rule
+from ..services.review import of_record
 from ..tenancy import current_org, owned_or_404
 from . import bp
 from .forms import ExportForm
@@ -48,6 +48,7 @@ def _exports_page(batch: Batch, form: ExportForm, status: int = 200):
         sort=sort,
         kind=kind if kind in KINDS else "",
         sorts=EXPORT_SORT_LABELS,
+        record=of_record.of(batch),
     )
 
 
@@ -59,7 +60,7 @@ def _job_status(export: Export):
 @bp.get("/batches/<int:batch_id>/exports")
 def exports_view(batch_id):
     batch = owned_or_404(Batch, batch_id)
-    return _exports_page(batch, ExportForm(data=default_rule(batch).as_dict()))
+    return _exports_page(batch, ExportForm())
 
 
 @bp.post("/batches/<int:batch_id>/exports/<kind>")
@@ -75,7 +76,7 @@ def start_export(batch_id, kind):
             return response
         return _exports_page(batch, form, 422)
     decision = form.decision.data or None
-    same = None if form.force.data else exports.identical(batch, kind, form.rule(), decision)
+    same = None if form.force.data else exports.identical(batch, kind, decision)
     if same is not None:
         # Nothing changed since: offer that file instead of writing it again (with a way to insist).
         if partials.wanted():
@@ -94,7 +95,7 @@ def start_export(batch_id, kind):
             return response
         flash(f"Nothing changed since export #{same.id}: download it below.", "success")
         return redirect(url_for("review.exports_view", batch_id=batch.id))
-    export = exports.start(batch, kind, form.rule(), decision)
+    export = exports.start(batch, kind, decision)
     if partials.wanted():
         return _row(export)
     flash(f"{KINDS[kind].title} started; the download link appears here when it is ready.", "success")

@@ -63,9 +63,9 @@ class ResultsForm(RuleForm):
     )
 
 
-class ExportForm(RuleForm):
-    """Starting an export; the rule (and the results page's decision filter) matter to the labels CSV, which records
-    them."""
+class ExportForm(FlaskForm):
+    """Starting an export; a kind that carries labels writes the labels of record (and the results page's decision
+    filter, for the labels CSV), and records them."""
 
     decision = SelectField(
         "Decisions", choices=[SelectChoice("", "all")] + [SelectChoice(d, d) for d in DECISIONS], default=""

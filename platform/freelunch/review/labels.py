@@ -1,21 +1,23 @@
-"""The results page: selection frequency and label decision per image and class, under the requester's rule."""
+"""The results page: the labels of record, and selection frequency and decision per image and class under a rule."""
 
-from flask import request
+from flask import flash, redirect, render_template, request, url_for
+from flask_wtf import FlaskForm
 
 from ..batches.tabs import render_tab
 from ..models import Batch, Hit, HitPage, ImageClass
 from ..pagination import requested_page
-from ..services.review import labels
+from ..services.review import counted, fits, labels, of_record
 from ..tenancy import owned_or_404
 from . import bp
 from .fits import panel_context
-from .forms import ExportForm, ResultsForm
+from .forms import ExportForm, ResultsForm, RuleForm
 
 
 @bp.get("/batches/<int:batch_id>/results")
 def results(batch_id):
     batch = owned_or_404(Batch, batch_id)
-    form = ResultsForm(request.args, data=labels.default_rule(batch).as_dict())
+    record = of_record.of(batch)
+    form = ResultsForm(request.args, data=(record.rule or labels.default_rule(batch)).as_dict())
     # The class filter picks from the batch's own classes (a <datalist>: type to narrow, or pick).
     class_choices = (
         ImageClass.select(ImageClass.key, ImageClass.names)
@@ -47,8 +49,9 @@ def results(batch_id):
             class_id=image_class.id if image_class else None,
             decision=form.decision.data or None,
         )
-        context.update(page=page, summary=summary, rule=rule, export_form=ExportForm(data=rule.as_dict()))
+        context.update(page=page, summary=summary, rule=rule, export_form=ExportForm(), is_record=record.rule == rule)
     context.update(panel_context(batch))
+    context.update(record_context(batch, record))
     return render_tab(
         "results",
         "review/results.html",
@@ -57,3 +60,61 @@ def results(batch_id):
         status=200 if valid else 422,
         **context,
     )
+
+
+def record_context(batch: Batch, record: of_record.Record) -> dict:
+    """What ``review/_record.html`` needs: the labels of record, their counts, and the votes still waiting."""
+    waiting_votes, waiting_assignments = counted.waiting([batch.id])
+    return dict(
+        fit=fits.latest(batch),
+        record=record,
+        record_counts=of_record.decisions(batch, record),
+        record_stale=record.fit is not None and fits.is_stale(record.fit),
+        waiting_votes=waiting_votes,
+        waiting_assignments=waiting_assignments,
+    )
+
+
+@bp.get("/batches/<int:batch_id>/labels-of-record")
+def record_panel(batch_id):
+    """The labels of record panel alone: it reloads itself when a job of the page (a fit, a reconcile) ends."""
+    batch = owned_or_404(Batch, batch_id)
+    return render_template("review/_record.html", batch=batch, **record_context(batch, of_record.of(batch)))
+
+
+@bp.post("/batches/<int:batch_id>/labels-of-record/rule")
+def choose_rule(batch_id):
+    """Make the rule on screen the batch's labels of record."""
+    batch = owned_or_404(Batch, batch_id)
+    form = RuleForm()
+    if not form.validate_on_submit():
+        for errors in form.errors.values():
+            for error in errors:
+                flash(error, "error")
+        return redirect(url_for("review.results", batch_id=batch.id))
+    of_record.choose_rule(batch, form.rule())
+    flash(
+        f"The labels of record are now the {of_record.of(batch).describe()}: Results and every export use them.",
+        "success",
+    )
+    return redirect(url_for("review.results", batch_id=batch.id, **form.rule().as_dict()))
+
+
+@bp.post("/batches/<int:batch_id>/labels-of-record/fit")
+def choose_fit(batch_id):
+    """Make the latest label fit (and each later one) the batch's labels of record."""
+    batch = owned_or_404(Batch, batch_id)
+    if not FlaskForm().validate_on_submit():
+        flash("The form expired; here it is again.", "error")
+        return redirect(url_for("review.results", batch_id=batch.id))
+    try:
+        of_record.choose_fit(batch)
+    except of_record.RecordError as error:
+        flash(str(error), "error")
+    else:
+        flash(
+            f"The labels of record are now the {of_record.of(batch).describe()}: Results and every export use "
+            "them, and each later fit.",
+            "success",
+        )
+    return redirect(url_for("review.results", batch_id=batch.id))

@@ -1,8 +1,8 @@
 """A batch's export files: made by RQ jobs, kept under instance/exports/<org id>/, downloaded by their organization.
 
 The kinds and their writers are services/exports/kinds.py's table; what a kind
-was asked for (the label rule, for a kind that reads one) is kept in
-``Export.params``. A file is written as ``<name>.part`` and renamed when
+was asked for (the labels of record, for a kind that carries labels, and which
+votes counted) is kept in ``Export.params``. A file is written as ``<name>.part`` and renamed when
 complete, so a download never sees half a file.
 """
 
@@ -14,7 +14,7 @@ from flask import current_app
 
 from ...models import Assignment, Batch, Export, PageSubmission, utcnow
 from .. import jobs
-from ..review import labels
+from ..review import counted, of_record
 from ..review.tallies import in_batch
 from .kinds import KINDS, Kind
 from .writers import Progress
@@ -47,13 +47,16 @@ def download_name(export: Export) -> str:
     return f"batch-{export.batch_id}-{export.kind}-{export.id}.{KINDS[export.kind].extension}"
 
 
-def params(kind: Kind, batch: Batch, rule: labels.Rule | None = None, decision: str | None = None) -> dict:
-    """What the kind's writer reads, as ``Export.params`` records it: the label rule (and the decisions kept,
-    when the results page filtered them), for a kind that reads one."""
-    if not kind.rule:
-        return {}
-    found = (rule or labels.default_rule(batch)).as_dict()
-    return {**found, "decision": decision} if decision else found
+def params(kind: Kind, batch: Batch, decision: str | None = None) -> dict:
+    """What the kind's writer reads, as ``Export.params`` records it: which votes count now (reconcile changes
+    that without a new page); for a kind that carries labels, the labels of record (and the decisions kept,
+    when the results page filtered them)."""
+    out = {"votes": counted.version([batch.id], batch.excluded_workers or [])}
+    if kind.labels:
+        out.update(of_record.of(batch).params())
+        if decision:
+            out["decision"] = decision
+    return out
 
 
 def size(export: Export) -> int | None:
@@ -62,10 +65,10 @@ def size(export: Export) -> int | None:
     return path.stat().st_size if path else None
 
 
-def identical(batch: Batch, kind: str, rule: labels.Rule | None = None, decision: str | None = None) -> Export | None:
+def identical(batch: Batch, kind: str, decision: str | None = None) -> Export | None:
     """An export of the same kind and parameters that is still current: running, or done with its file and no
     page submitted since it started. Offered again instead of writing the same file twice."""
-    wanted = params(KINDS[kind], batch, rule, decision)
+    wanted = params(KINDS[kind], batch, decision)
     last = (
         PageSubmission.select(PageSubmission.submitted_at)
         .join(Assignment)
@@ -86,10 +89,10 @@ def identical(batch: Batch, kind: str, rule: labels.Rule | None = None, decision
     return None
 
 
-def start(batch: Batch, kind: str, rule: labels.Rule | None = None, decision: str | None = None) -> Export:
+def start(batch: Batch, kind: str, decision: str | None = None) -> Export:
     """Record an export and queue the job that writes it."""
     export = Export.create(
-        organization=batch.organization_id, batch=batch, kind=kind, params=params(KINDS[kind], batch, rule, decision)
+        organization=batch.organization_id, batch=batch, kind=kind, params=params(KINDS[kind], batch, decision)
     )
     job = jobs.enqueue(
         jobs.RUN_EXPORT,
@@ -119,6 +122,10 @@ def run(export_id: int, progress: Progress | None = None) -> dict:
         with partial.open("wb") if kind.binary else partial.open("w", newline="", encoding="utf-8") as out:
             rows = kind.write(export.batch, out, export.params, report)
         partial.replace(target)
+    except of_record.RecordError as error:  # the labels it was asked for are gone: the user can fix that
+        partial.unlink(missing_ok=True)
+        Export.update(state="failed", error=str(error), finished_at=utcnow()).where(Export.id == export.id).execute()
+        return {"error": str(error)}
     except Exception as error:
         partial.unlink(missing_ok=True)
         Export.update(state="failed", error=f"{type(error).__name__}: {error}"[:1000], finished_at=utcnow()).where(

@@ -14,8 +14,9 @@ loader reading ``selectedRecord/x`` never meets a point without one:
 no click at all says ``<selected>keyboard</selected>`` rather than ``True``
 (docs/export.md).
 
-"Decided yes" is the batch's latest label fit (services/review/fits.py) when
-there is one, else the results page's default rule. Records stream in page
+"Decided yes" is the batch's labels of record (services/review/of_record.py:
+the chosen rule or the latest fit), as the export recorded them when it
+started; ``labels_of_record.txt`` in the archive says which. Records stream in page
 order, so each image's metadata is appended to a file of its own in a
 temporary folder and the files are zipped at the end: memory stays flat.
 """
@@ -30,28 +31,18 @@ from pathlib import Path
 from typing import IO
 from xml.sax.saxutils import escape
 
-from ...models import Batch, Image, ImageClass, ImageLabel
-from ..review import fits, labels
+from ...models import Batch
+from ..review import of_record
 from . import seed as seed_format
 
 ROOT = "Annotations/CLS-LOC/train_enriched"
+RECORD_MEMBER = "labels_of_record.txt"
 Progress = Callable[..., None]
 
 
-def decided_yes(batch: Batch) -> set[tuple[str, str]]:
-    """(class key, image key) of every image decided yes."""
-    fit = fits.latest(batch)
-    if fit is not None:
-        return set(
-            ImageLabel.select(ImageClass.key, Image.key)
-            .join(ImageClass)
-            .switch(ImageLabel)
-            .join(Image)
-            .where(ImageLabel.fit == fit.id, ImageLabel.decision == "yes")
-            .tuples()
-        )
-    rule = labels.default_rule(batch)
-    return {(row.image_class.key, row.image.key) for row in labels.stream(batch, rule) if row.decision == "yes"}
+def decided_yes(batch: Batch, params: dict | None = None) -> set[tuple[str, str]]:
+    """(class key, image key) of every image the labels of record (those ``params`` recorded) call yes."""
+    return of_record.yes_set(batch, of_record.from_params(batch, params or {}))
 
 
 def member_name(class_key: str, image_key: str) -> str:
@@ -110,7 +101,8 @@ def metadata(record: dict) -> str:
 
 def write(batch: Batch, out: IO[bytes], params: dict, report: Progress) -> int:
     """Write the ZIP; returns the number of XML files (images)."""
-    wanted = decided_yes(batch)
+    chosen = of_record.from_params(batch, params)
+    wanted = of_record.yes_set(batch, chosen)
     with tempfile.TemporaryDirectory(prefix="imagenet-ab-") as folder:
         parts: dict[str, Path] = {}
         records = 0
@@ -131,6 +123,8 @@ def write(batch: Batch, out: IO[bytes], params: dict, report: Progress) -> int:
             if records % 2000 == 0:
                 report(0.5, f"{records:,} records of {len(parts):,} images")
         with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            note = f"Images decided yes by the batch's labels of record, the {chosen.describe()}.\n"
+            archive.writestr(RECORD_MEMBER, note)
             for n, (name, path) in enumerate(sorted(parts.items()), 1):
                 with archive.open(name, "w") as member:
                     member.write(b'<?xml version="1.0" encoding="utf-8"?>\n<annotation>\n')

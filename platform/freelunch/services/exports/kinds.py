@@ -3,9 +3,10 @@
 Adding a kind is one row here (and its writer, ``(batch, out, params, report) -> rows``):
 the Exports tab lists it, ``POST /review/batches/<id>/exports/<name>`` starts it,
 ``freelunch export --format <name>`` writes it through the same writer, and its
-file is named, typed and downloaded by this row. A kind whose ``rule`` is set
-reads the label rule (threshold, annotations needed, control accuracy bar): the
-form and the CLI ask for it, and ``Export.params`` records it.
+file is named, typed and downloaded by this row. A kind whose ``labels`` is set
+carries labels: the batch's labels of record (services/review/of_record.py,
+recorded in ``Export.params`` when the export starts), and ``labels`` says where
+the file names the labels it used. The other kinds carry votes, not labels.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ class Kind:
     description: str
     rows: str  # what one row is, for "Wrote 12 records."
     write: Callable[[Batch, IO, dict, writers.Progress], int]
-    rule: bool = False
+    labels: str = ""  # where the file names the labels of record it used; "": it carries no labels
     binary: bool = False  # the writer gets a bytes file
 
 
@@ -57,10 +58,10 @@ KINDS: dict[str, Kind] = {
             "Labels CSV",
             "csv",
             "text/csv",
-            "Selection frequency and label decision per image and class, under the chosen rule.",
+            "Per image and class: its votes and its label under the batch's labels of record.",
             "labels",
             writers.write_labels_csv,
-            rule=True,
+            labels="the labels_of_record column",
         ),
         Kind(
             "workers-csv",
@@ -76,10 +77,12 @@ KINDS: dict[str, Kind] = {
             "ImageNet-AB ZIP",
             "zip",
             "application/zip",
-            "The NFL paper's ImageNet-AB layout: one XML per image decided yes, one metadata per worker.",
+            "The NFL paper's ImageNet-AB layout: one XML per image the labels of record call yes, one metadata per "
+            "worker.",
             "images",
             imagenet_ab.write,
             binary=True,
+            labels=f"the archive's {imagenet_ab.RECORD_MEMBER}",
         ),
     )
 }

@@ -12,9 +12,9 @@ from typing import IO
 
 import orjson
 
-from ...models import Assignment, Batch, Candidate, Image, ImageClass, ImageLabel, ImageRecord, PageSubmission
+from ...models import Assignment, Batch, Candidate, Image, ImageClass, ImageRecord, PageSubmission
 from .. import spreadsheet
-from ..review import counted, fits, labels, quality, tallies
+from ..review import counted, fits, of_record, quality, tallies
 from . import seed as seed_format
 
 Progress = Callable[..., None]
@@ -140,53 +140,25 @@ LABEL_COLUMNS = (
     "selected",
     "selection_frequency",
     "label",
-    "threshold",
-    "min_annotations",
-    "min_control_accuracy",
-    "model",
-    "n_votes",
+    "decision",
     "p_yes",
-    "model_decision",
+    "labels_of_record",
 )
 
 
-class _FitLabels:
-    """The batch's latest label fit (services/review/fits.py) per (class, image), read one class at a time."""
-
-    def __init__(self, batch: Batch):
-        self.fit = fits.latest(batch)
-        self.class_id: int | None = None
-        self.rows: dict[int, tuple[int, float, str]] = {}
-
-    def __call__(self, class_id: int, image_id: int) -> tuple:
-        """(model, n_votes, p_yes, decision), empty without a fit or a label."""
-        if self.fit is None:
-            return ("", "", "", "")
-        if class_id != self.class_id:
-            self.class_id = class_id
-            self.rows = {
-                i: (v, p, d)
-                for i, v, p, d in ImageLabel.select(
-                    ImageLabel.image, ImageLabel.votes, ImageLabel.p_yes, ImageLabel.decision
-                )
-                .where(ImageLabel.fit == self.fit.id, ImageLabel.image_class == class_id)
-                .tuples()
-            }
-        found = self.rows.get(image_id)
-        return ("", "", "", "") if found is None else (self.fit.model, found[0], f"{found[1]:.6f}", found[2])
-
-
 def write_labels_csv(batch: Batch, out: IO[str], params: dict, report: Progress) -> int:
-    params = dict(params)
-    decision = params.pop("decision", None)  # the results page's filter: only these decisions
-    rule = labels.Rule(**params) if params else labels.default_rule(batch)
+    """The batch's labels of record (as ``params`` recorded them), each row naming them: one set of labels."""
+    record = of_record.from_params(batch, params)
+    decision = params.get("decision")  # the results page's filter: only these decisions
+    if decision == "undecided":
+        decision = "open"
+    described = record.describe()
     writer = spreadsheet.Writer(out)
     writer.writerow(LABEL_COLUMNS)
-    label = {"yes": 1, "no": 0, "undecided": ""}
-    fitted = _FitLabels(batch)
-    rows = (row for row in labels.stream(batch, rule) if decision is None or row.decision == decision)
+    label = {"yes": 1, "no": 0, "open": ""}
+    rows = (row for row in of_record.rows(batch, record) if decision is None or row.decision == decision)
     written = 0
-    for row in _counting(rows, labels.count(batch, rule), report, "labels"):
+    for row in _counting(rows, of_record.count(batch, record), report, "labels"):
         written += 1
         writer.writerow(
             (
@@ -194,14 +166,13 @@ def write_labels_csv(batch: Batch, out: IO[str], params: dict, report: Progress)
                 "; ".join(row.image_class.names),
                 row.image.key,
                 row.role,
-                row.seen,
+                row.votes,
                 row.selected,
                 f"{row.frequency:.4f}",
                 label[row.decision],
-                rule.threshold,
-                rule.min_annotations,
-                rule.min_accuracy,
-                *fitted(row.image_class.id, row.image.id),
+                row.decision,
+                "" if row.p_yes is None else f"{row.p_yes:.6f}",
+                described,
             )
         )
     return written
