@@ -21,9 +21,21 @@ import numpy as np
 from peewee import Case, Cast, fn
 
 from ...db import database, is_sqlite
-from ...models import Assignment, Batch, Candidate, Hit, ImageLabel, LabelFit, Vote, WorkerEstimate, utcnow
+from ...models import (
+    Assignment,
+    Batch,
+    Candidate,
+    Hit,
+    ImageClass,
+    ImageLabel,
+    LabelFit,
+    ModelScore,
+    Vote,
+    WorkerEstimate,
+    utcnow,
+)
 from .. import jobs
-from . import aggregation, counted
+from . import aggregation, counted, prior_report
 from .aggregation import UNKNOWN, Votes
 from .quality import VOTE_SELECTED
 from .tallies import refresh
@@ -143,6 +155,33 @@ def _gold(keys: np.ndarray, item_class_ids: np.ndarray) -> np.ndarray:
     return gold
 
 
+def load_scores(loaded: Loaded) -> np.ndarray | None:
+    """Per item, the model's score imported for its image and class (nan where none); None if no item has one."""
+    keys = loaded.class_ids * ITEM_SHIFT + loaded.image_ids  # sorted: items come from np.unique
+    scores = np.full(len(keys), np.nan)
+    classes = np.unique(loaded.class_ids)
+    for start in range(0, len(classes), CLASSES_PER_QUERY):
+        chunk = classes[start : start + CLASSES_PER_QUERY]
+        query = ModelScore.select(ModelScore.image_class * ITEM_SHIFT + ModelScore.image, ModelScore.score).where(
+            ModelScore.image_class.in_(chunk.tolist())
+        )
+        rows = database.execute(query).fetchall()
+        if not rows:
+            continue
+        found = np.array([r[0] for r in rows], np.int64)
+        where = np.minimum(np.searchsorted(keys, found), len(keys) - 1)
+        hit = keys[where] == found
+        scores[where[hit]] = np.array([r[1] for r in rows], float)[hit]
+    return scores if np.isfinite(scores).any() else None
+
+
+def _class_keys(loaded: Loaded) -> list[str]:
+    """Per class index of the votes, its key."""
+    ids = np.unique(loaded.class_ids).tolist()
+    keys = dict(ImageClass.select(ImageClass.id, ImageClass.key).where(ImageClass.id.in_(ids)).tuples())
+    return [keys.get(i, str(i)) for i in ids]
+
+
 # --- fitting a batch in the background, and what the dashboard reads -------------
 
 INSERT_ROWS = 1000
@@ -239,7 +278,13 @@ def _fit_and_store(fit: LabelFit, report) -> dict:
     if not len(loaded.votes.item):
         return {"error": "No votes yet: labels need submitted pages."}
     report(0.5, f"Fitting {len(loaded.votes.item):,} votes…")
-    fitted = aggregation.fit(loaded.votes, fit.model)
+    scores = load_scores(loaded) if fit.model == "ds" else None
+    fitted = aggregation.fit(loaded.votes, fit.model, scores=scores)
+    prior = {}
+    if scores is not None:
+        report(0.55, "Measuring the model's scores against the votes…")
+        without = aggregation.fit(loaded.votes, fit.model)
+        prior = prior_report.summarize(loaded.votes, scores, fitted, without, fit.target_precision, _class_keys(loaded))
     if fit.model == "mv":
         decisions = aggregation.decide_frequency(fitted.n_selected, fitted.n_votes, fit.threshold)
     else:
@@ -297,6 +342,7 @@ def _fit_and_store(fit: LabelFit, report) -> dict:
             votes=len(loaded.votes.item),
             votes_version=version,
             iterations=fitted.iterations,
+            prior=prior,
             finished_at=utcnow(),
             **counts,
         ).where(LabelFit.id == fit.id).execute()

@@ -77,11 +77,11 @@ def _labels(fit: LabelFit) -> np.ndarray:
     return np.fromiter(database.execute(query), dtype=dtype)
 
 
-def plan(
-    batch: Batch, fit: LabelFit, max_votes: int = rounds.DEFAULT_MAX_VOTES, step: int = rounds.DEFAULT_STEP
-) -> RoundPlan:
+def plan(batch: Batch, fit: LabelFit, max_votes: int = rounds.DEFAULT_MAX_VOTES, step: int | None = None) -> RoundPlan:
     if fit.model != "ds":
         raise PlanError("Rounds are planned from a Dawid–Skene fit: fit one first.")
+    if step is None:  # one vote a round where the fit trusted a model's scores (rounds.default_step)
+        step = rounds.STEP_WITH_PRIOR if (fit.prior or {}).get("used") else rounds.DEFAULT_STEP
     labels = _labels(fit)
     estimates = list(
         WorkerEstimate.select(WorkerEstimate.sensitivity, WorkerEstimate.specificity, WorkerEstimate.votes)

@@ -1,0 +1,91 @@
+"""What the requester sees of a model's scores after a fit: how far they were trusted, how they agree with the
+votes, and what they saved (the Results tab's "Model scores" panel, stored in ``LabelFit.prior``).
+
+Agreement is measured against the fit *without* the scores, so the votes alone judge the model: per decile of
+the scores' within-class rank, the share of yes the votes give (a reliability table), and per class the AUC of
+the scores against the way the votes lean (P(yes) of the votes alone at least 0.5 or not).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import prior, rounds
+from .aggregation import UNKNOWN, Fit, Votes
+
+DECILES = 10
+
+
+def _auc(scores: np.ndarray, positive: np.ndarray) -> float | None:
+    """The chance a positive outranks a negative (ties half); None without both."""
+    n_pos, n_neg = int(positive.sum()), int((~positive).sum())
+    if not n_pos or not n_neg:
+        return None
+    _, inverse, counts = np.unique(scores, return_inverse=True, return_counts=True)
+    mid_rank = (np.cumsum(counts) - (counts - 1) / 2)[inverse]
+    return float((mid_rank[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def summarize(
+    votes: Votes,
+    scores: np.ndarray,
+    with_scores: Fit,
+    without: Fit,
+    target: float,
+    class_keys: list[str],
+    max_votes: int = rounds.DEFAULT_MAX_VOTES,
+) -> dict:
+    """A JSON-able account of the scores in one fit (``class_keys``: per class index, its key)."""
+    calibration = with_scores.calibration
+    known = votes.gold != UNKNOWN
+    z = prior.standardize(scores, votes.item_class, known)
+    scored = ~known & ~np.isnan(z)
+    share = 1 / (1 + np.exp(-z))  # the within-class rank, 0..1
+    decile = np.minimum((share * DECILES).astype(int), DECILES - 1)
+    believed = 1 / (1 + np.exp(-calibration.log_odds(z, votes.item_class)))  # nan where not trusted
+    votes_say = without.p_yes
+    reliability = []
+    for d in range(DECILES):
+        members = scored & (decile == d)
+        if members.any():
+            reliability.append(
+                {
+                    "decile": d + 1,
+                    "images": int(members.sum()),
+                    "prior": None if not calibration.trusted else float(np.mean(believed[members])),
+                    "votes_yes": float(np.mean(votes_say[members])),
+                }
+            )
+    decided = without.decisions(target)
+    leaning = votes_say >= 0.5
+    classes = []
+    for c, key in enumerate(class_keys):
+        members = scored & (votes.item_class == c)
+        classes.append(
+            {
+                "key": key,
+                "scored": int(members.sum()),
+                "slope": float(calibration.slope[c]),
+                "auc": _auc(scores[members], leaning[members]),
+            }
+        )
+    ask_with = rounds.next_round(with_scores, votes.gold, target, max_votes)
+    ask_without = rounds.next_round(without, votes.gold, target, max_votes)
+    return {
+        "used": calibration.trusted,
+        "slope": calibration.pooled_slope,
+        "slope_se": calibration.pooled_se,
+        "mistrust": calibration.mistrust,
+        "scored": int(scored.sum()),
+        "candidates": int((~known).sum()),
+        "decided": {
+            "with": int((with_scores.decisions(target)[~known] != "open").sum()),
+            "without": int((decided[~known] != "open").sum()),
+        },
+        "next_round": {
+            "with": {"images": int((ask_with > 0).sum()), "votes": int(ask_with.sum())},
+            "without": {"images": int((ask_without > 0).sum()), "votes": int(ask_without.sum())},
+        },
+        "reliability": reliability,
+        "classes": classes,
+    }
