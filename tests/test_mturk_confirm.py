@@ -120,3 +120,16 @@ def test_buttons_for_no_assignment_are_disabled(app, client, review):
     page = client.get(f"/batches/{review.id}/mturk/review?show=ready").get_data(as_text=True)
     assert re.search(r"<button type=\"submit\" disabled>Pay the bonus to 0 approved assignments", page)
     assert re.search(r"<button type=\"submit\" disabled>Run auto-review on 0 assignments", page)
+
+
+def test_one_assignments_bonus_is_confirmed_with_its_fee_too(app, client, review):
+    row = MTurkAssignment.get(MTurkAssignment.mturk_assignment_id == "A1")
+    url = f"/mturk/assignments/{row.id}/bonus"
+    data = {"csrf_token": csrf_token(client), "amount": "1.00", "reason": "Careful work"}
+    html = client.post(url, data=data, headers={**HTMX, "HX-Target": "mturk-bonus-one-confirm"}).get_data(as_text=True)
+    assert "<html" not in html and "Pay a $1.00 bonus for assignment A1: $1.00 + $0.20 MTurk fee (20 %) = $1.20" in html
+    assert queued(app, review) == []
+    page = client.post(url, data=data).get_data(as_text=True)  # without JavaScript: the assignment page shows it
+    assert "<html" in page and "= $1.20" in page and queued(app, review) == []
+    assert client.post(url, data={**data, "confirmed": "1"}).status_code == 302
+    assert queued(app, review) == ["Bonus $1.00 for A1"]

@@ -319,13 +319,39 @@ def _assignment_page(row: MTurkAssignment, status: int = 200, **forms):
     ), status
 
 
+BONUS_ONE_TARGET = "mturk-bonus-one-confirm"
+
+
+def _bonus_one_step(row: MTurkAssignment, problems: list[str], preview=None, fields=()) -> dict:
+    page = url_for(".mturk_assignment", mturk_assignment_id=row.id)
+    return {
+        "kind": "bonus_one",
+        "preview": preview,
+        "problems": problems,
+        "fields": list(fields),
+        "label": "Pay the bonus",
+        "action_url": url_for(".bonus_one", mturk_assignment_id=row.id),
+        "cancel_url": page,
+    }
+
+
 @bp.post("/mturk/assignments/<int:mturk_assignment_id>/bonus")
 def bonus_one(mturk_assignment_id):
     row = owned_or_404(MTurkAssignment, mturk_assignment_id)
     form = BonusForm()
     batch = row.hit.batch
     if not form.validate() or not _within_ceiling(batch, form):
+        if partials.wanted() and request.headers.get("HX-Target") == BONUS_ONE_TARGET:
+            return render_template("mturk/_confirm.html", step=_bonus_one_step(row, _form_problems(form)))
         return _assignment_page(row, 400, bonus_form=form)
+    if request.form.get("confirmed") != "1":  # the total with MTurk's fee first
+        amount, reason = form.amount.data.strip(), form.reason.data.strip()
+        step = _bonus_one_step(
+            row, [], confirm.bonus_one(row, amount, reason), [("amount", amount), ("reason", reason)]
+        )
+        if partials.wanted() and request.headers.get("HX-Target") == BONUS_ONE_TARGET:
+            return render_template("mturk/_confirm.html", step=step)
+        return _assignment_page(row, confirm_step=step)
     _enqueue(
         batch,
         jobs.MTURK_BONUS_ONE,

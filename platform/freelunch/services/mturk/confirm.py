@@ -141,3 +141,30 @@ def top_up(batch: Batch, rate: Decimal) -> Preview:
     if not n:
         preview.problems.append("No approved assignment is paid less than that: there is nothing to top up.")
     return preview
+
+
+def bonus_one(row: MTurkAssignment, amount_text: str, reason: str) -> Preview:
+    """One assignment's bonus: its total with the fee, today's spend, and whether it was paid before."""
+    batch = row.hit.batch
+    try:
+        amount = bonuses.check_amount(batch, amount_text)
+    except BonusError as error:
+        preview = Preview("bonus", 0, 0, Decimal("0"), Decimal("0"))
+        preview.problems.append(str(error))
+        return preview
+    if bonuses.already_paid([row], amount, reason):
+        preview = Preview("bonus", 0, 1, Decimal("0"), Decimal("0"))
+        preview.problems.append("This assignment got this bonus (same amount and reason) before: it is paid once.")
+        return preview
+    preview = Preview("bonus", 1, 0, amount, cost.fee(amount))
+    preview.sentences.append(
+        f"Pay a ${amount:.2f} bonus for assignment {row.mturk_assignment_id}: ${preview.amount:.2f} + "
+        f"${preview.fees:.2f} MTurk fee (20 %) = ${preview.total:.2f}, new money from the balance."
+    )
+    today = budget.today(batch.organization_id)
+    preview.sentences.append(f"Spent on MTurk today: ${today.spent:.2f} of ${today.limit:.2f}.")
+    if access.source(batch.organization_id) is None:
+        preview.problems.append(access.NO_ACCOUNT_SENTENCE)
+    elif preview.total > today.left:
+        preview.problems.append(str(budget.refusal(batch.organization_id, preview.total, "this bonus")))
+    return preview
