@@ -15,6 +15,7 @@ from freelunch.services.imports import classes as imports
 from freelunch.services.imports import images as image_imports
 from freelunch.services.imports import scores as score_imports
 from freelunch.services.jobs import Progress
+from freelunch.services.review import prior_report
 
 
 def _run(dataset_id: int, organization_id: int, uploads: list[str | None], work) -> dict:
@@ -68,13 +69,19 @@ def import_images(dataset_id: int, organization_id: int, kind: str, upload: str,
 
 
 def import_scores(dataset_id: int, organization_id: int, upload: str) -> dict:
-    """A model's scores (CSV image,class,score): the label model's prior."""
-    return _run(
-        dataset_id,
-        organization_id,
-        [upload],
-        lambda dataset, progress: score_imports.import_scores(dataset, Path(upload).read_bytes(), progress=progress),
-    )
+    """A model's scores (CSV image,class,score): the label model's prior; the summary says what a first round
+    could save with them."""
+    savings = []
+
+    def work(dataset, progress):
+        report = score_imports.import_scores(dataset, Path(upload).read_bytes(), progress=progress)
+        savings.append(prior_report.first_round_savings(dataset.id))
+        return report
+
+    result = _run(dataset_id, organization_id, [upload], work)
+    if savings and "summary" in result:
+        result["summary"] += ". " + savings[0]
+    return result
 
 
 def make_thumbnail(image_id: int) -> None:

@@ -1,5 +1,7 @@
 """Model scores imported on the dataset's page: an RQ job (run by a real worker) with per-row errors."""
 
+import re
+
 from support import job_id, upload
 
 from freelunch.models import Image, ImageClass, ModelScore
@@ -65,3 +67,33 @@ def test_a_scores_file_without_its_columns_fails_with_the_reason(client, request
     assert ModelScore.select().count() == 0
     missing = upload(client, requester, "scores", {})
     assert missing.status_code == 422 and "Choose a CSV of image, class, score." in missing.get_data(as_text=True)
+
+
+def test_the_import_says_what_a_first_round_could_save(app, client, requester, run_jobs):
+    """Scores that the controls vouch for: the summary counts the votes a lean first round would not ask."""
+    import numpy as np
+    from factories import make_dataset
+
+    from freelunch.models import Candidate
+
+    with app.app_context():
+        dataset = make_dataset(
+            requester.organization_id, classes=("n01", "n02"), candidates=60, positives=10, negatives=10, name="Scored"
+        )
+        rng = np.random.default_rng(3)
+        lines = ["image,class,score"]
+        for c in Candidate.select().where(Candidate.organization == requester.organization_id):
+            sign = {"positive": 1, "negative": -1}.get(c.role, rng.choice([-1, 1]))
+            lines.append(f"{c.image.key},{c.image_class.key},{3 * sign + rng.standard_normal():.3f}")
+    html = upload(client, dataset, "scores", {"scores": ("s.csv", "\n".join(lines).encode())}).get_data(as_text=True)
+    run_jobs()
+    body = client.get(f"/jobs/{job_id(html)}", headers=HTMX).get_data(as_text=True)
+    assert "160 scores" in body and "fewer votes of the 120 scored candidates" in body
+    saved = int(re.search(r"could ask ([0-9,]+) fewer votes", body).group(1).replace(",", ""))
+    assert 30 < saved <= 120
+    # random scores: the controls do not vouch for them
+    lines = [lines[0]] + [",".join(line.split(",")[:2] + [f"{rng.standard_normal():.3f}"]) for line in lines[1:]]
+    html = upload(client, dataset, "scores", {"scores": ("r.csv", "\n".join(lines).encode())}).get_data(as_text=True)
+    run_jobs()
+    body = client.get(f"/jobs/{job_id(html)}", headers=HTMX).get_data(as_text=True)
+    assert "do not show the model to be better than chance" in body

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...models import Candidate, ModelScore
 from . import prior, rounds
 from .aggregation import UNKNOWN, Fit, Votes
 
@@ -89,3 +90,32 @@ def summarize(
         "reliability": reliability,
         "classes": classes,
     }
+
+
+def first_round_savings(dataset_id: int, target: float = rounds.DEFAULT_TARGET) -> str:
+    """What a first round could save with the dataset's scores: ``rounds.first_round`` over its scored
+    candidates, the scored controls vouching for the model (one sentence for the import's summary)."""
+    rows = (
+        Candidate.select(Candidate.image_class, Candidate.role, ModelScore.score)
+        .join(ModelScore, on=(ModelScore.image == Candidate.image) & (ModelScore.image_class == Candidate.image_class))
+        .where(ModelScore.dataset == dataset_id)
+        .tuples()
+    )
+    classes, roles, scores = zip(*rows) if rows else ((), (), ())
+    if not classes:
+        return "No candidate of the dataset has a score yet."
+    _, item_class = np.unique(np.array(classes), return_inverse=True)
+    gold = np.array([{"positive": 1, "negative": 0}.get(r, UNKNOWN) for r in roles], np.int8)
+    asked, calibration = rounds.first_round(np.array(scores, float), item_class, gold, target)
+    candidates = int((gold == UNKNOWN).sum())
+    full = rounds.DEFAULT_FIRST_ROUND * candidates
+    if not calibration.trusted:
+        return (
+            f"The {int((gold != UNKNOWN).sum())} scored controls do not show the model to be better than chance: "
+            "a first round would ask every image as many votes as without it."
+        )
+    return (
+        f"With these scores a first round of {rounds.DEFAULT_FIRST_ROUND} votes per image could ask "
+        f"{full - int(asked.sum()):,} fewer votes of the {candidates:,} scored candidates "
+        f"({int((asked < rounds.DEFAULT_FIRST_ROUND).sum()):,} images the model is sure about, by its controls)."
+    )
