@@ -149,3 +149,18 @@ def test_a_top_up_brings_approved_work_to_the_rate_once_after_confirmation(
         url, data={**data, "rate": "12.00"}, headers={**HTMX, "HX-Target": "mturk-top-up-confirm"}
     ).get_data(as_text=True)
     assert re.search(r"\$0\.50 in bonuses", higher)  # $2.00 for 600 s, less the reward and the $1.00 top-up
+
+
+def test_the_builder_shows_the_hourly_pay_of_the_reward_as_it_is_typed(app, client, org):
+    from factories import make_dataset
+
+    with app.app_context():
+        dataset = make_dataset(org)
+    page = client.get(f"/batches/new?dataset_id={dataset.id}").get_data(as_text=True)
+    assert 'hx-get="/mturk/fair-pay"' in page and "an hour</strong>" in page
+    typed = client.get("/mturk/fair-pay?reward=0.10&pages_per_hit=10", headers=HTMX).get_data(as_text=True)
+    assert (
+        "At $0.10 a HIT of 10 pages" in typed and "$0.60 an hour" in typed and "raise the reward to at least" in typed
+    )
+    odd = client.get("/mturk/fair-pay?reward=%C2%B2&pages_per_hit=-4", headers=HTMX)  # a Unicode digit, a negative
+    assert odd.status_code == 200 and "At $0.00 a HIT of 1 page," in odd.get_data(as_text=True)

@@ -1,4 +1,5 @@
 from dataclasses import dataclass
+from decimal import Decimal
 
 from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
 from peewee import fn
@@ -25,6 +26,7 @@ from ..services import jobs, overview
 from ..services.batches import builder as batch_service
 from ..services.batches import survey
 from ..services.imports.classes import ImportFailure, decode
+from ..services.mturk import fairpay
 from ..services.mturk.cost import FEE_STEP_ASSIGNMENTS, MAX_ASSIGNMENTS_PER_MTURK_HIT, estimate
 from ..services.review import progress
 from ..tenancy import current_org, owned_or_404
@@ -161,6 +163,7 @@ def _builder_page(form: BatchForm, dataset: Dataset | None, status: int = 200):
         fee_step=FEE_STEP_ASSIGNMENTS,
         cost=_cost_line(form, form.class_rows),
         max_part=MAX_ASSIGNMENTS_PER_MTURK_HIT,
+        fair_pay=fairpay.estimate_for(current_org().id, form.pages_per_hit.data or 1, form.reward.data or Decimal(0)),
     ), status
 
 

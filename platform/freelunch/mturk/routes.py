@@ -68,13 +68,25 @@ def save_settings(batch_id):
 def fair_pay(batch_id):
     """What the reward being typed would pay an hour (the settings form asks as it changes)."""
     batch = owned_or_404(Batch, batch_id)
+    reward = _typed("reward", Decimal(batch.reward), Decimal("100"))
+    return render_template("mturk/_fair_pay.html", estimate=fairpay.estimate(batch, reward))
+
+
+@bp.get("/mturk/fair-pay")
+def fair_pay_estimate():
+    """The same for the batch builder, before the batch exists: its reward and pages a HIT, as typed."""
+    reward = _typed("reward", Decimal("0"), Decimal("100"))
+    pages = int(_typed("pages_per_hit", Decimal("1"), Decimal("100")))
+    return render_template("mturk/_fair_pay.html", estimate=fairpay.estimate_for(current_org().id, pages, reward))
+
+
+def _typed(name: str, default: Decimal, top: Decimal) -> Decimal:
+    """A number from the query string, or ``default`` when it is not one from 0 to ``top``."""
     try:
-        reward = Decimal(request.args.get("reward", "").strip())
+        value = Decimal(request.args.get(name, "").strip())
     except InvalidOperation:
-        reward = Decimal(batch.reward)
-    if not reward.is_finite() or not Decimal("0") <= reward <= Decimal("100"):
-        reward = Decimal(batch.reward)
-    return render_template("mturk/_fair_pay.html", batch=batch, estimate=fairpay.estimate(batch, reward))
+        return default
+    return value if value.is_finite() and Decimal("0") <= value <= top else default
 
 
 @bp.post("/batches/<int:batch_id>/mturk/check")

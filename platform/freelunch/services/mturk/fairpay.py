@@ -56,6 +56,7 @@ class Estimate:
     """The hourly pay a reward would give, and where the time per page came from."""
 
     reward: Decimal
+    pages: int  # pages a HIT
     seconds_per_page: float
     measured: int  # finished assignments it was measured on; 0: the stated default
     seconds_per_assignment: float
@@ -75,11 +76,16 @@ class Estimate:
 
 def estimate(batch: Batch, reward: Decimal | None = None) -> Estimate:
     """The hourly pay of the batch's reward (or ``reward``) for a HIT of its pages."""
+    return estimate_for(batch.organization_id, batch.pages_per_hit, Decimal(batch.reward if reward is None else reward))
+
+
+def estimate_for(organization_id: int, pages_per_hit: int, reward: Decimal) -> Estimate:
+    """The hourly pay of ``reward`` for a HIT of ``pages_per_hit`` pages, at the organization's measured pace."""
     rows = (
         Assignment.select(Assignment.started_at, Assignment.completed_at, Batch.pages_per_hit)
         .join(Hit)
         .join(Batch)
-        .where(Assignment.organization == batch.organization_id, Assignment.done == True)  # noqa: E712
+        .where(Assignment.organization == organization_id, Assignment.done == True)  # noqa: E712
         .order_by(Assignment.id.desc())
         .limit(SAMPLE)
     )
@@ -89,10 +95,16 @@ def estimate(batch: Batch, reward: Decimal | None = None) -> Estimate:
         if completed is not None and (completed - started).total_seconds() >= MIN_SECONDS
     ]
     seconds = statistics.median(per_page) if per_page else float(current_app.config["FAIR_PAY_SECONDS_PER_PAGE"])
-    per_assignment = seconds * max(batch.pages_per_hit, 1)
-    reward = Decimal(batch.reward if reward is None else reward)
+    pages = max(pages_per_hit, 1)
+    per_assignment = seconds * pages
     return Estimate(
-        reward, seconds, len(per_page), per_assignment, hourly(reward, per_assignment), floor(batch.organization_id)
+        Decimal(reward),
+        pages,
+        seconds,
+        len(per_page),
+        per_assignment,
+        hourly(reward, per_assignment),
+        floor(organization_id),
     )
 
 
