@@ -120,8 +120,8 @@ def top_up(batch: Batch, rate: Decimal) -> Preview:
         f"Top up {n} approved assignment{'s' * (n != 1)} to ${plan.rate:.2f} an hour for the time our server saw "
         f"each take: ${preview.amount:.2f} in bonuses + ${preview.fees:.2f} MTurk fee (20 %) = ${preview.total:.2f}."
     )
-    if plan.pay:
-        amounts = sorted(a for _, a in plan.pay)
+    amounts = sorted(a for _, a in plan.pay)
+    if amounts and amounts[0] != amounts[-1]:
         preview.sentences.append(f"From ${amounts[0]:.2f} to ${amounts[-1]:.2f} an assignment.")
     if plan.enough:
         preview.sentences.append(f"{plan.enough} already got at least that (reward and earlier top-ups).")
