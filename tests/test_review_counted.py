@@ -9,8 +9,9 @@ import json
 import pytest
 from factories import submit_page
 from mturk_support import stubbed_client
+from support import csrf_token
 
-from freelunch.models import Assignment, HitPage, ImageLabel, LabelFit, MTurkHit
+from freelunch.models import Assignment, Batch, HitPage, ImageLabel, LabelFit, MTurkAssignment, MTurkHit
 from freelunch.services.accounts.identity import anonymous_worker_id
 from freelunch.services.exports import imagenet_ab, writers
 from freelunch.services.mturk import tracking
@@ -170,3 +171,51 @@ def test_lab_and_survey_votes_need_no_confirmation(app, campaign):
     with app.app_context():
         assert counted.votes_where([campaign.batch.id]) == []  # nothing to leave out: the plain index read
         assert counted.waiting([campaign.batch.id]) == (0, 0)
+
+
+def test_reject_then_labels_leaves_the_worker_out_with_the_right_reason_and_the_fit_stale(
+    app, client, on_mturk, run_jobs
+):
+    batch, real = on_mturk.batch, INVENTED[3]
+    with app.app_context():
+        reconcile(batch, [], [remote("AREAL", real, "HIT2", "Submitted")])
+        fit = fits.start(batch, "ds", 0.9)
+    run_jobs()
+    with app.app_context():
+        worker = anonymous_worker_id(batch.organization_id, real)
+        row = MTurkAssignment.get(MTurkAssignment.mturk_assignment_id == "AREAL", MTurkAssignment.worker_id == worker)
+        assert labelled(batch)[("n01", "n01/a4")] == (3, 2, "no")
+        assert not fits.is_stale(LabelFit.get_by_id(fit.id))
+
+    form = client.get(f"/batches/{batch.id}/mturk/review").get_data(as_text=True)
+    assert "also leave these workers out of this batch" in form
+    response = client.post(
+        f"/batches/{batch.id}/mturk/decisions",
+        data={
+            "csrf_token": csrf_token(client),
+            "row": row.id,
+            "action": "reject",
+            "feedback": "The controls were answered at random.",
+            "leave_out": "y",
+            "confirmed": "1",
+        },
+    )
+    assert response.status_code == 302
+    assert Batch.get_by_id(batch.id).excluded_workers == [worker]  # at once, whatever MTurk answers later
+    with app.app_context():
+        assert labelled(Batch.get_by_id(batch.id))[("n01", "n01/a4")] == (2, 1, "no")
+        assert fits.is_stale(LabelFit.get_by_id(fit.id))
+    page = client.get(f"/review/batches/{batch.id}/results").get_data(as_text=True)
+    assert f"Left out by you: <code>{worker}</code>" in page and "control accuracy:" not in page
+    assert 'data-testid="fit-stale"' in page
+    refit = client.post(
+        f"/review/batches/{batch.id}/fit",
+        headers={"HX-Request": "true"},
+        data={"csrf_token": csrf_token(client), "model": "ds", "target_precision": "0.9", "threshold": "0.7"},
+    )
+    assert refit.status_code == 200
+    run_jobs("default")
+    newest = LabelFit.select().where(LabelFit.batch == batch, LabelFit.state == "done").order_by(LabelFit.id.desc())
+    a4 = ImageLabel.get(ImageLabel.fit == newest.get(), ImageLabel.image == on_mturk.images["a4"])
+    assert (a4.votes, a4.selected) == (2, 1)
+    assert 'data-testid="fit-stale"' not in client.get(f"/review/batches/{batch.id}/results").get_data(as_text=True)

@@ -1,5 +1,5 @@
-"""Exports in Chromium: the results page's "Export the labels of record as CSV" keeps the decision filter, and one click
-(the Export button) ends in a download once the job is done."""
+"""Exports in Chromium: a rule made the labels of record on the results page, its "Export the labels of record as
+CSV" keeps the decision filter, and one click (the Export button) ends in a download once the job is done."""
 
 from __future__ import annotations
 
@@ -21,6 +21,8 @@ def test_filtered_labels_export_downloads_itself(app, live_server, page, make_ac
     page.goto(
         f"{live_server}/review/batches/{campaign.batch.id}/results?threshold=0.5&min_annotations=1&min_accuracy=0"
     )
+    page.click("button:has-text('Make this rule the labels of record')")
+    page.wait_for_selector("[data-testid=rule-is-record]")
     page.select_option("select[name=decision]", "yes")
     page.click("#results button:has-text('Apply')")
     page.wait_for_url("**decision=yes**")

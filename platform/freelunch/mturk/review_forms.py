@@ -50,6 +50,7 @@ class DecisionForm(FlaskForm):
         validators=[Length(max=FEEDBACK_MAX)],
         description="Required to reject: MTurk shows it to the worker.",
     )
+    leave_out = BooleanField("When rejecting, also leave these workers out of this batch's labels")
 
     def validate_feedback(self, field):
         if self.action.data == "reject" and not (field.data or "").strip():

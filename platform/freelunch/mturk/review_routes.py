@@ -18,6 +18,7 @@ from ..services import jobs
 from ..services.mturk import access, autoreview, bonuses, confirm, fairpay, tracking
 from ..services.mturk import settings as batch_settings
 from ..services.mturk.bonuses import BonusError
+from ..services.review import labels
 from ..tenancy import current_org, owned_or_404
 from . import bp
 from .review_forms import BlockForm, BonusForm, DecisionForm, NotifyForm, RulesForm, TopUpForm
@@ -190,7 +191,10 @@ def decide(batch_id):
     if not one and request.form.get("confirmed") != "1":  # a bulk decision: show what it does first
         chosen = list(MTurkAssignment.select().where(MTurkAssignment.id.in_(rows)).order_by(MTurkAssignment.id))
         fields = [("row", r) for r in rows] + [("action", form.action.data), ("feedback", form.feedback.data or "")]
+        fields += [("leave_out", "y")] if form.leave_out.data else []
         return _confirm_step(batch, "decide", preview=confirm.decision(batch, chosen, form.action.data), fields=fields)
+    if form.action.data == "reject" and form.leave_out.data:
+        _leave_out(batch, rows)
     _enqueue(
         batch,
         jobs.MTURK_DECIDE,
@@ -201,6 +205,18 @@ def decide(batch_id):
         current_user.id,
     )
     return _done(batch, one)
+
+
+def _leave_out(batch: Batch, rows: list[int]) -> None:
+    """Rejecting, the requester also left the workers out of the labels: their votes count nowhere in the batch."""
+    workers = sorted({row.worker_id for row in MTurkAssignment.select().where(MTurkAssignment.id.in_(rows))})
+    for worker in workers:
+        labels.set_excluded(batch, worker, True)
+    flash(
+        f"Left {len(workers)} worker{'' if len(workers) == 1 else 's'} out of this batch's labels "
+        "(Review › Workers counts them again). A label fit made before is out of date: fit again on Results.",
+        "success",
+    )
 
 
 CONFIRM_TARGETS = {"decide": "mturk-decide-confirm", "bonus": "mturk-bonus-confirm", "top_up": "mturk-top-up-confirm"}

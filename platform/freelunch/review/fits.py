@@ -18,11 +18,14 @@ DECISIONS = ("yes", "no", "open")
 
 
 def panel_context(batch: Batch, form: FitForm | None = None) -> dict:
-    """What ``review/_fit.html`` needs: the latest fit, one still running, and the form."""
+    """What ``review/_fit.html`` needs: the latest fit (and whether the votes changed since), one still running,
+    and the form."""
     running = fits.pending(batch)
     job = jobs.status(running.job_id, current_org().id) if running and running.job_id else None
+    fit = fits.latest(batch)
     return dict(
-        fit=fits.latest(batch),
+        fit=fit,
+        fit_stale=fit is not None and fits.is_stale(fit),
         running=running,
         running_job=job,
         fit_form=form or FitForm(formdata=None),
