@@ -30,6 +30,7 @@ from freelunch.models import (
     PageSubmission,
     PointerChunk,
     ServerAccountGrant,
+    Vote,
 )
 from freelunch.services.accounts.identity import assignment_token
 from freelunch.services.batches.hits import build_hits
@@ -395,3 +396,38 @@ def make_campaign(org, name: str = "Review batch") -> Campaign:
             c.assignments[assignment], hit_pages[hit_page], {i[k] for k in chosen}, T0 + 60_000 * n, **options
         )
     return c
+
+
+def make_voted_batch(org, candidates=150, controls=10, workers=12, seed=4):
+    """A batch over two classes (n01, n02) of ``candidates`` candidates and ``controls`` + ``controls`` controls,
+    two votes per candidate and four per control from workers right 85 % of the time, written straight into
+    the Vote table (what a label fit reads). Returns the batch and the truth per (class id, image id)."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    dataset = make_dataset(org, ("n01", "n02"), candidates, controls, controls, name="Scored")
+    batch = Batch.create(organization=org, dataset=dataset, name="Scored", state="published")
+    hit = Hit.create(organization=org, batch=batch)
+    assignments = [
+        Assignment.create(
+            organization=org,
+            hit=hit,
+            worker_id=f"W{w:09d}",
+            source="survey",
+            version="POINTER_ORIGINAL",
+            started_at=dt.datetime(2026, 1, 1),
+            done=True,
+        ).id
+        for w in range(workers)
+    ]
+    truth, rows = {}, []
+    for candidate in Candidate.select().join(Image).where(Image.dataset == dataset).order_by(Candidate.id):
+        key = (candidate.image_class_id, candidate.image_id)
+        truth[key] = candidate.role == "positive" or (candidate.role == "candidate" and bool(rng.random() < 0.5))
+        for a in rng.choice(assignments, 2 if candidate.role == "candidate" else 4, replace=False):
+            right = rng.random() < 0.85
+            rows.append(
+                dict(batch=batch.id, image_class=key[0], image=key[1], assignment=int(a), selected=truth[key] == right)
+            )
+    Vote.insert_many(rows).execute()
+    return batch, truth

@@ -51,7 +51,7 @@ def test_scores_import_as_a_job_that_reports_bad_rows_and_keeps_the_good(client,
     run_jobs()
     assert ModelScore.get(ModelScore.image == images["a"], ModelScore.image_class == fish).score == 0.2
     assert ModelScore.select().count() == 3
-    assert "3 scores stored" in client.get(f"/datasets/{requester.id}").get_data(as_text=True)
+    assert "3 model scores" in client.get(f"/datasets/{requester.id}").get_data(as_text=True)
 
 
 def test_a_scores_file_without_its_columns_fails_with_the_reason(client, requester, run_jobs):

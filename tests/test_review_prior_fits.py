@@ -1,61 +1,21 @@
 """A model's scores in the platform's label fits: the fit job reads the dataset's imported scores, stores what it
 made of them, and the Results tab shows it (trust, reliability, votes saved)."""
 
-import datetime as dt
-
 import numpy as np
 import pytest
-from factories import make_dataset
+from factories import make_voted_batch
 from support import csrf_token
 
-from freelunch.models import Assignment, Batch, Candidate, Hit, Image, LabelFit, ModelScore, Vote
+from freelunch.models import Batch, LabelFit, ModelScore
 from freelunch.services.review import round_plan
 
 HTMX = {"HX-Request": "true"}
-WORKERS = 12
 
 
 @pytest.fixture
 def voted(app, requester):
-    """Two classes of 150 candidates and 10 + 10 controls, two votes per candidate and four per control from
-    workers right 85 % of the time, written straight into the Vote table (what a fit reads). Returns the
-    batch and the truth per (class id, image id)."""
-    rng = np.random.default_rng(4)
-    org = requester.organization_id
     with app.app_context():
-        dataset = make_dataset(org, classes=("n01", "n02"), candidates=150, positives=10, negatives=10, name="Scored")
-        batch = Batch.create(organization=org, dataset=dataset, name="Scored", state="published")
-        hit = Hit.create(organization=org, batch=batch)
-        assignments = [
-            Assignment.create(
-                organization=org,
-                hit=hit,
-                worker_id=f"W{w:09d}",
-                source="survey",
-                version="POINTER_ORIGINAL",
-                started_at=dt.datetime(2026, 1, 1),
-                done=True,
-            ).id
-            for w in range(WORKERS)
-        ]
-        truth, rows = {}, []
-        for candidate in Candidate.select().join(Image).where(Image.dataset == dataset):
-            key = (candidate.image_class_id, candidate.image_id)
-            truth[key] = candidate.role == "positive" or (candidate.role == "candidate" and rng.random() < 0.5)
-            n = 2 if candidate.role == "candidate" else 4
-            for a in rng.choice(assignments, n, replace=False):
-                right = rng.random() < 0.85
-                rows.append(
-                    dict(
-                        batch=batch.id,
-                        image_class=key[0],
-                        image=key[1],
-                        assignment=int(a),
-                        selected=truth[key] if right else not truth[key],
-                    )
-                )
-        Vote.insert_many(rows).execute()
-    return batch, truth
+        return make_voted_batch(requester.organization_id)
 
 
 def score(app, batch, truth, sign=1.0):

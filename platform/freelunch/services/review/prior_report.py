@@ -117,5 +117,6 @@ def first_round_savings(dataset_id: int, target: float = rounds.DEFAULT_TARGET) 
     return (
         f"With these scores a first round of {rounds.DEFAULT_FIRST_ROUND} votes per image could ask "
         f"{full - int(asked.sum()):,} fewer votes of the {candidates:,} scored candidates "
-        f"({int((asked < rounds.DEFAULT_FIRST_ROUND).sum()):,} images the model is sure about, by its controls)."
+        f"({int(((asked < rounds.DEFAULT_FIRST_ROUND) & (gold == UNKNOWN)).sum()):,} images the model is sure about, "
+        "by its controls)."
     )
