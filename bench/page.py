@@ -99,7 +99,7 @@ def build(instance: Path):
         hit = batch.hits.get()
         with app.test_request_context():
             opening = annotation.open_link(
-                {"hitDatasetName": str(batch.id), "imageNetHitId": hit.key, "workerId": "B1"}
+                {"hitDatasetName": str(batch.id), "imageNetHitId": hit.key, "workerId": "B1", "pointer": "fine"}
             )
             url = f"/annotate?token={assignment_token(opening.assignment.id)}"
     database.close()

@@ -33,7 +33,8 @@ def login(client, email: str, password: str = "password123"):
 
 
 def survey_url(hit, worker="W1", **extra):
-    params = {"hitDatasetName": hit.batch_id, "imageNetHitId": hit.key, "workerId": worker, **extra}
+    """A survey link as a browser with a mouse opens it (``pointer=fine``: see annotate/device_check.html)."""
+    params = {"hitDatasetName": hit.batch_id, "imageNetHitId": hit.key, "workerId": worker, "pointer": "fine", **extra}
     return "/annotate?" + "&".join(f"{k}={v}" for k, v in params.items())
 
 

@@ -64,7 +64,7 @@ def test_mturk_external_question_parameters(client, batch):
     hit = batch.hits.first()
     hit.mturk_hit_id = "3MTURKHIT"
     hit.save()
-    base = "/annotate?assignmentId=ASG1&hitId=3MTURKHIT&workerId=AWORKER&turkSubmitTo=https://workersandbox.mturk.com"
+    base = "/annotate?pointer=fine&assignmentId=ASG1&hitId=3MTURKHIT&workerId=AWORKER&turkSubmitTo=https://workersandbox.mturk.com"
     response = client.get(base)
     assert response.status_code == 303
     assignment = Assignment.get()
@@ -78,7 +78,7 @@ def test_mturk_external_question_parameters(client, batch):
     other = batch.hits.order_by(Hit.id.desc()).first()
     assert (
         client.get(
-            f"/annotate?imageNetHitId={other.key}&assignmentId=ASG2&hitId=H&workerId=AWORKER"
+            f"/annotate?pointer=fine&imageNetHitId={other.key}&assignmentId=ASG2&hitId=H&workerId=AWORKER"
             "&turkSubmitTo=https%3A%2F%2Fwww.mturk.com"
         ).status_code
         == 303
@@ -93,7 +93,7 @@ def test_mturk_external_question_parameters(client, batch):
 def test_a_worker_who_did_a_hit_is_turned_away_from_its_other_mturk_copy(app, client, batch):
     """More than 9 assignments make several MTurk HITs of one HIT: the same pages must not be done twice."""
     hit = batch.hits.first()
-    query = f"/annotate?imageNetHitId={hit.key}&workerId=W9&turkSubmitTo=https://workersandbox.mturk.com"
+    query = f"/annotate?pointer=fine&imageNetHitId={hit.key}&workerId=W9&turkSubmitTo=https://workersandbox.mturk.com"
     client.get(f"{query}&assignmentId=ASG9&hitId=3PARTONE")
     assignment = Assignment.get()
     with app.app_context():
@@ -109,7 +109,7 @@ def test_a_worker_who_did_a_hit_is_turned_away_from_its_other_mturk_copy(app, cl
 def test_mturk_completion_form_posts_the_assignment_to_turk_submit_to(app, client, batch):
     hit = batch.hits.first()
     client.get(
-        f"/annotate?imageNetHitId={hit.key}&assignmentId=ASG9&hitId=H9&workerId=W9"
+        f"/annotate?pointer=fine&imageNetHitId={hit.key}&assignmentId=ASG9&hitId=H9&workerId=W9"
         "&turkSubmitTo=https://workersandbox.mturk.com"
     )
     assignment = Assignment.get()
@@ -156,9 +156,11 @@ def test_token_from_another_deployment_is_refused(app, client, batch):
 
 def test_unknown_hit_and_missing_worker_are_clear_errors(client, batch):
     hit = batch.hits.first()
-    assert client.get("/annotate?imageNetHitId=nope&workerId=W").status_code == 404
-    assert client.get(f"/annotate?hitDatasetName=999&imageNetHitId={hit.key}&workerId=W").status_code == 404
-    missing = client.get(f"/annotate?imageNetHitId={hit.key}")
+    assert client.get("/annotate?pointer=fine&imageNetHitId=nope&workerId=W").status_code == 404
+    assert (
+        client.get(f"/annotate?pointer=fine&hitDatasetName=999&imageNetHitId={hit.key}&workerId=W").status_code == 404
+    )
+    missing = client.get(f"/annotate?pointer=fine&imageNetHitId={hit.key}")
     assert missing.status_code == 400 and "no worker id" in missing.get_data(as_text=True)
 
 
@@ -355,41 +357,44 @@ def test_lab_link_asks_for_a_name_then_hands_out_hits(app, client, org):
     link = LabLink.create(organization=org, batch=batch, label="Lab round 1")
     form = client.get(f"/lab/{link.token}").get_data(as_text=True)
     assert "Lab round 1" in form and 'name="workerId"' in form and f'value="{link.token}"' in form
-    first = client.get(f"/annotate?lab={link.token}&workerId=alice")
+    first = client.get(f"/annotate?pointer=fine&lab={link.token}&workerId=alice")
     assert first.status_code == 303
     alice = Assignment.get()
     assert (alice.source, alice.lab_link_id, alice.lab_name) == ("lab", link.id, "alice")
     assert alice.worker_id != "alice"  # the anonymised id stays the identity; the name is shown beside it
     # Alice again: her unfinished HIT, not a new one.
-    assert client.get(f"/annotate?lab={link.token}&workerId=alice").headers["Location"] == first.headers["Location"]
+    assert (
+        client.get(f"/annotate?pointer=fine&lab={link.token}&workerId=alice").headers["Location"]
+        == first.headers["Location"]
+    )
     # Bob gets the next HIT that still needs an assignment.
-    client.get(f"/annotate?lab={link.token}&workerId=bob")
+    client.get(f"/annotate?pointer=fine&lab={link.token}&workerId=bob")
     bob = Assignment.get(Assignment.id != alice.id)
     assert bob.hit_id != alice.hit_id
-    full = client.get(f"/annotate?lab={link.token}&workerId=carol")
+    full = client.get(f"/annotate?pointer=fine&lab={link.token}&workerId=carol")
     assert full.status_code == 404 and "all the annotators it needs" in full.get_data(as_text=True)
-    assert client.get(f"/annotate?lab={link.token}&workerId=").status_code == 400
+    assert client.get(f"/annotate?pointer=fine&lab={link.token}&workerId=").status_code == 400
     link.revoked_at = utcnow()
     link.save()
     assert client.get(f"/lab/{link.token}").status_code == 404
-    assert client.get(f"/annotate?lab={link.token}&workerId=dave").status_code == 404
+    assert client.get(f"/annotate?pointer=fine&lab={link.token}&workerId=dave").status_code == 404
 
 
 def test_lab_worker_who_finished_gets_the_next_hit(app, client, org):
     batch = make_batch(app, org, hits=2)
     link = LabLink.create(organization=org, batch=batch)
-    location = client.get(f"/annotate?lab={link.token}&workerId=alice").headers["Location"]
+    location = client.get(f"/annotate?pointer=fine&lab={link.token}&workerId=alice").headers["Location"]
     token = parse_qs(urlsplit(location).query)["token"][0]
     first = Assignment.get()
     for pageno in (1, 2):
         post_page(client, token, pageno, summary_for(first.hit, pageno))
     # Reopening the link shows the finished HIT, with the offer of another; only that offer starts one.
-    again = client.get(f"/annotate?lab={link.token}&workerId=alice")
+    again = client.get(f"/annotate?pointer=fine&lab={link.token}&workerId=alice")
     assert again.headers["Location"] == location and Assignment.select().count() == 1
     done = client.get(location).get_data(as_text=True)
     assert "You have finished this HIT" in done and "AWS MTurk" not in done and 'name="another"' in done
     assert 'name="workerId" value="alice"' in done
-    client.get(f"/annotate?lab={link.token}&workerId=alice&another=1")
+    client.get(f"/annotate?pointer=fine&lab={link.token}&workerId=alice&another=1")
     second = Assignment.get(Assignment.id != first.id)
     assert second.hit_id != first.hit_id and second.lab_name == "alice"
 

@@ -45,7 +45,9 @@ def test_lab_links_skip_full_hits_and_stop_when_all_are_taken(app, client, make_
     _, org = make_account("lab@example.org", "Lab")
     batch = make_batch(app, org, hits=1, assignments_per_hit=2)
     link = batch.lab_links.model.create(organization=org, batch=batch)
-    assert [client.get(f"/annotate?lab={link.token}&workerId=annotator {n}").status_code for n in range(3)] == [
+    assert [
+        client.get(f"/annotate?pointer=fine&lab={link.token}&workerId=annotator {n}").status_code for n in range(3)
+    ] == [
         303,
         303,
         404,

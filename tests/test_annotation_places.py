@@ -28,7 +28,7 @@ def hit(app, org):
 
 def mturk_url(hit, worker, assignment, mturk_hit="3MTURKHIT"):
     return (
-        f"/annotate?imageNetHitId={hit.key}&workerId={worker}&assignmentId={assignment}"
+        f"/annotate?pointer=fine&imageNetHitId={hit.key}&workerId={worker}&assignmentId={assignment}"
         f"&hitId={mturk_hit}&turkSubmitTo={SANDBOX}"
     )
 
@@ -110,10 +110,10 @@ def test_made_up_mturk_assignments_are_freed_when_idle(app, hit):
 
 def test_lab_links_and_mturk_keep_their_own_places(app, hit):
     link = LabLink.create(organization=hit.organization_id, batch=hit.batch_id)
-    assert opens(app, f"/annotate?lab={link.token}&workerId=Ada") == 303
+    assert opens(app, f"/annotate?pointer=fine&lab={link.token}&workerId=Ada") == 303
     mturk = [opens(app, mturk_url(hit, f"AMTURK{n}", f"3ASSIGNMENT{n}")) for n in range(4)]
     assert mturk == [303, 303, 303, 409], "a lab annotator takes none of the places MTurk sold"
-    lab = [opens(app, f"/annotate?lab={link.token}&workerId=Annotator {n}") for n in range(3)]
+    lab = [opens(app, f"/annotate?pointer=fine&lab={link.token}&workerId=Annotator {n}") for n in range(3)]
     assert lab == [303, 303, 404], "nor the MTurk workers any of the lab links'"
     assert opens(app, survey_url(hit, "ASURVEYWORKER")) == 409, "survey links share the lab links' places"
 
@@ -180,3 +180,23 @@ def test_the_browser_cookie_reaches_mturks_frame_over_https(app, client, hit, pu
     cookie = next(c for c in response.headers.getlist("Set-Cookie") if c.startswith("freelunch_a"))
     assert all(attribute in cookie.split("; ") for attribute in attributes), cookie
     assert ("Secure" in cookie.split("; ")) == public_url.startswith("https")
+
+
+# --- phones hold no place ------------------------------------------------------------------
+
+
+def test_a_new_assignment_waits_for_the_browser_to_say_it_has_a_mouse(app, client, hit):
+    link = LabLink.create(organization=hit.organization_id, batch=hit.batch_id)
+    unchecked = [
+        survey_url(hit, "A1WORKER", pointer="unknown"),
+        f"/annotate?lab={link.token}&workerId=Ada",
+        f"/annotate?imageNetHitId={hit.key}&workerId=AWORKER&assignmentId=3ASG&hitId=3HIT&turkSubmitTo={SANDBOX}",
+    ]
+    for url in unchecked:
+        response = client.get(url)
+        html = response.get_data(as_text=True)
+        assert response.status_code == 200 and "data-device-check" in html and "device-check.js" in html
+        assert "needs a mouse or a trackpad" in html
+    assert "please return the HIT on MTurk" in " ".join(html.split()), "an MTurk worker is told to return the HIT"
+    assert not Assignment.select().exists()
+    assert client.get(survey_url(hit, "A1WORKER")).status_code == 303  # pointer=fine: the device said yes

@@ -27,9 +27,10 @@ def batch(app, make_account):
 
 
 def frame_path(page_html: str) -> str:
-    """The annotate URL in the worker site's frame, as our test client asks for it."""
+    """The annotate URL in the worker site's frame, as our test client asks for it once the page in the frame
+    has seen a mouse (``pointer=fine``, added by static/device-check.js)."""
     src = urlsplit(unescape(re.search(r'id="hit-frame" src="([^"]+)"', page_html).group(1)))
-    return f"{src.path}?{src.query}"
+    return f"{src.path}?{src.query}&pointer=fine"
 
 
 def test_a_worker_on_the_local_mturk_annotates_and_submits_to_it(app, client, batch, local_mturk):
@@ -68,7 +69,7 @@ def test_a_worker_on_the_local_mturk_annotates_and_submits_to_it(app, client, ba
 def test_the_local_mturk_is_no_submit_target_in_production_or_when_not_configured(app, client, batch, local_mturk):
     hit = batch.hits.first()
     link = (
-        f"/annotate?imageNetHitId={hit.key}&assignmentId=3ASG&hitId=3HIT&workerId=AWORKER"
+        f"/annotate?pointer=fine&imageNetHitId={hit.key}&assignmentId=3ASG&hitId=3HIT&workerId=AWORKER"
         f"&turkSubmitTo={local_mturk.endpoint_url}"
     )
     assert client.get(link).status_code == 400  # MTURK_ENDPOINT_URL unset

@@ -193,7 +193,7 @@ def test_a_second_worker_can_work_on_an_assignment_id_the_first_returned(app, cl
         Assignment.id == mturk_campaign.assignments["h2w3"].id
     ).execute()
     link = (
-        f"/annotate?imageNetHitId={hit.key}&hitId=HIT2&assignmentId=RETURNED1"
+        f"/annotate?pointer=fine&imageNetHitId={hit.key}&hitId=HIT2&assignmentId=RETURNED1"
         "&turkSubmitTo=https://workersandbox.mturk.com&workerId="
     )
     assert client.get(link + "AFIRSTWORKER").status_code == 303

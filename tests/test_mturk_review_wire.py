@@ -77,6 +77,7 @@ def annotate(client, local_mturk, batch, hit_id: str, assignment_id: str, worker
             "hitId": hit_id,
             "workerId": worker,
             "turkSubmitTo": local_mturk.endpoint_url,
+            "pointer": "fine",  # (the page a browser first gets adds it once it has seen a mouse)
         }
     )
     opened = client.get(f"/annotate?{query}")

@@ -179,7 +179,7 @@ def test_the_next_round_asks_the_open_images_of_fresh_workers(app, client, campa
     assert client.get(survey_url(shown[0], "BOB")).status_code == 303
     # Through a lab link she is handed a HIT without her images, if there is one.
     link = LabLink.create(organization=follow_up.organization_id, batch=follow_up)
-    opened = client.get(f"/annotate?lab={link.token}&workerId=ALICE")
+    opened = client.get(f"/annotate?pointer=fine&lab={link.token}&workerId=ALICE")
     hits = list(Hit.select().where(Hit.batch == follow_up))
     if len(shown) == len(hits):
         assert opened.status_code == 404

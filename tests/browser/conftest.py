@@ -24,18 +24,23 @@ FLAGS = [
 
 
 @pytest.fixture(scope="session")
-def browser():
+def playwright():
     if not os.path.exists(CHROMIUM):
         if os.environ.get("FREELUNCH_REQUIRE_BROWSER") == "1":
             pytest.fail(f"{CHROMIUM} is missing and FREELUNCH_REQUIRE_BROWSER=1")
         pytest.skip(f"{CHROMIUM} is missing")
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as playwright:
-        # launch() gives every run a fresh temporary profile.
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        yield chromium
-        chromium.close()
+    with sync_playwright() as running:
+        yield running  # .devices: Playwright's device descriptors (a phone's viewport, touch, user agent)
+
+
+@pytest.fixture(scope="session")
+def browser(playwright):
+    # launch() gives every run a fresh temporary profile.
+    chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+    yield chromium
+    chromium.close()
 
 
 @pytest.fixture

@@ -361,6 +361,7 @@ def test_usable_at_1280_px_and_phones_are_told_to_use_a_pointer(app, live_server
     tab.goto(link(live_server, batch.hits.get(), "W2"))  # (W1's HIT goes on only in the browser that started it)
     assert tab.is_visible(".needs-pointer") and "needs a mouse or a trackpad" in tab.inner_text(".needs-pointer")
     assert not tab.is_visible("form#task")
+    assert Assignment.select().count() == 1, "the phone opened nothing (W1's is the computer's)"
     phone.close()
 
 

@@ -123,3 +123,42 @@ def test_a_hit_in_progress_cannot_be_taken_over_from_another_browser(app, live_s
     assert Assignment.get_by_id(mine.id).done
     victim.close()
     attacker.close()
+
+
+def test_a_phone_is_told_before_anything_is_created(app, live_server, playwright, browser, local_mturk, org):
+    batch = make_batch(app, org, pages=1, per_page=4, assignments_per_hit=3)
+    link = LabLink.create(organization=org, batch=batch, label="Lab session")
+    hit_id = publish(app, local_mturk, batch)
+    hit = batch.hits.get()
+    phone = browser.new_context(**playwright.devices["Pixel 5"])  # is_mobile, has_touch, a phone's screen
+    assert playwright.devices["Pixel 5"]["is_mobile"] and playwright.devices["Pixel 5"]["has_touch"]
+    tab = phone.new_page()
+
+    tab.goto(f"{live_server}/lab/{link.token}")  # told on the lab page, before typing a name
+    assert tab.is_visible(".needs-pointer") and "needs a mouse or a trackpad" in tab.inner_text(".needs-pointer")
+    assert not tab.is_visible("form.lab")
+
+    tab.goto(f"{live_server}/annotate?hitDatasetName={batch.id}&imageNetHitId={hit.key}&workerId=APHONEWORKER")
+    tab.wait_for_selector("[data-device-check] .needs-pointer")
+    assert "Nothing has been started" in tab.inner_text(".needs-pointer") and not tab.is_visible(".opening")
+
+    tab.goto(f"{local_mturk.endpoint_url}/worker/")  # an MTurk worker who accepts anyway
+    tab.fill("input[name=worker_id]", "APHONEWORKER")
+    tab.click("header button")
+    tab.goto(f"{local_mturk.endpoint_url}/worker/hits/{hit_id}")
+    tab.frame_locator("#hit-frame").locator(".needs-pointer").wait_for()  # the preview says so too
+    tab.click("#accept")
+    notice = tab.frame_locator("#hit-frame").locator("[data-device-check] .needs-pointer")
+    notice.wait_for()
+    assert "please return the HIT on MTurk" in " ".join(notice.inner_text().split())
+    tab.wait_for_timeout(500)  # (a page that went on would have replaced itself by now; nothing may be created)
+    assert not Assignment.select().exists()
+    phone.close()
+
+    computer = browser.new_context(viewport={"width": 1400, "height": 1500})  # the same links on a computer
+    tab = computer.new_page()
+    tab.goto(f"{live_server}/annotate?hitDatasetName={batch.id}&imageNetHitId={hit.key}&workerId=APHONEWORKER")
+    tab.wait_for_selector("form#task[data-pageno='1']")
+    assert "token=" in tab.url and "pointer=" not in tab.url
+    assert Assignment.select().count() == 1
+    computer.close()

@@ -77,7 +77,10 @@ def annotate():
     if "token" in request.args:
         assignment, state = annotation.opened_by_token(request.args["token"])
         return _show(assignment, request.args["token"], state=state)
-    opening = annotation.open_link(request.args, request.cookies)
+    try:
+        opening = annotation.open_link(request.args, request.cookies)
+    except annotation.DeviceUnchecked:
+        return render_template("annotate/device_check.html", mturk=bool(request.args.get("turkSubmitTo")))
     if opening.assignment is None:
         version = (opening.hit.batch.versions or ["POINTER_ORIGINAL"])[0]
         return _task(annotation.progress(opening.hit.id), version, "", partial=False)

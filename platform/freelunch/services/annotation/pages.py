@@ -78,6 +78,13 @@ class AnnotationError(Exception):
         self.message = message
 
 
+class DeviceUnchecked(Exception):
+    """A link would open a new assignment before the browser said it has a mouse or trackpad (``pointer=fine``).
+
+    The page that asks it (templates/annotate/device_check.html) opens nothing: a phone holds no place.
+    """
+
+
 @dataclass
 class Opening:
     """What a worker's link leads to: an assignment to work on, or a preview of a HIT."""
@@ -211,7 +218,7 @@ def _check_mturk_assignment(hit: Hit, mturk_assignment: str | None) -> None:
         raise AnnotationError(409, FOREIGN_ASSIGNMENT_MESSAGE)
 
 
-def _get_or_create(hit: Hit, worker_id: str, fields: dict, cookies=None) -> Assignment:
+def _get_or_create(hit: Hit, worker_id: str, fields: dict, params, cookies=None) -> Assignment:
     """The worker's assignment on the HIT, or a new one if the HIT has a free place in its pool (else 409).
 
     Places are counted by services/annotation/places.py: made-up worker ids cannot take more places than
@@ -232,6 +239,8 @@ def _get_or_create(hit: Hit, worker_id: str, fields: dict, cookies=None) -> Assi
         return existing
     if source == "mturk":
         _check_mturk_assignment(hit, mturk_id)
+    if params.get("pointer") != "fine":
+        raise DeviceUnchecked()
     try:
         with write_transaction():
             if not is_sqlite():  # one opening at a time per HIT; SQLite's write lock already serialises
@@ -282,6 +291,7 @@ def open_link(params, cookies=None) -> Opening:
             mturk_hit_id=mturk_hit,
             turk_submit_to=turk_submit_to,
         ),
+        params,
         cookies,
     )
     if (
@@ -331,7 +341,10 @@ def _open_lab(params) -> tuple[Hit, Assignment]:
     if hit is None:
         raise AnnotationError(404, "Every HIT of this task has all the annotators it needs. Thank you!")
     assignment = _get_or_create(
-        hit, worker_id, dict(source="lab", lab_link=link, lab_name=raw_worker, version=_version(batch, hit, params))
+        hit,
+        worker_id,
+        dict(source="lab", lab_link=link, lab_name=raw_worker, version=_version(batch, hit, params)),
+        params,
     )
     return hit, assignment
 
