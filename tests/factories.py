@@ -34,6 +34,7 @@ from freelunch.models import (
 )
 from freelunch.services.accounts.identity import assignment_token
 from freelunch.services.batches.hits import build_hits
+from freelunch.services.review import tallies
 
 
 def picture(kind: str = "PNG", size=(64, 48)) -> bytes:
@@ -309,6 +310,7 @@ def submit_page(
             events=json.dumps(part),
             received_at=start + seq,
         )
+    tallies.derive([page.id])  # as the platform does when it stores a submitted page
     return page
 
 

@@ -12,7 +12,18 @@ from hypothesis import strategies as st
 from support import open_assignment, post_page, survey_url
 
 from freelunch.db import database
-from freelunch.models import Assignment, Hit, HitPage, Image, ImageRecord, LabLink, PageSubmission, utcnow
+from freelunch.models import (
+    Assignment,
+    Hit,
+    HitPage,
+    Image,
+    ImageRecord,
+    LabLink,
+    PageSubmission,
+    PageTally,
+    Vote,
+    utcnow,
+)
 from freelunch.services.accounts.identity import assignment_token, completion_code
 
 
@@ -175,6 +186,10 @@ def test_submit_stores_once_resumes_and_completes(app, client, batch):
     assert post_page(client, token, 1, summary).status_code == 200
     assert PageSubmission.select().count() == 1 and ImageRecord.select().count() == 6
     stored = PageSubmission.get()
+    # The review read model is derived with the page, once: no review request ever has to.
+    tally = PageTally.get(PageTally.page == stored.id)
+    assert (tally.images, tally.selected) == (6, sum(1 for r in summary["images"] if r["selected"]))
+    assert Vote.select().where(Vote.assignment == assignment.id).count() == 6
     assert (stored.pageno, stored.started_at, stored.ended_at, stored.chunks_reported) == (
         1,
         summary["startedAt"],

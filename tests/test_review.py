@@ -139,9 +139,17 @@ def test_workers_table_is_paginated(app, client, campaign):
     assert "X000000047" in second and "X000000054" in second and "W1AAAAAAAA" not in second
 
 
+def _stored_without_tallies():
+    """Pages as a bulk load (or a version before submit-time tallies) left them: no votes, no tallies."""
+    PageTally.delete().execute()
+    Vote.delete().execute()
+
+
 def test_tallies_are_derived_once_and_refresh_is_idempotent(app, campaign):
     scope = tallies.in_batch(campaign.batch.id)
     with app.app_context():
+        assert tallies.refresh(scope) == 0  # the campaign's pages were tallied as they were stored
+        _stored_without_tallies()
         assert tallies.refresh(scope) == 7
         votes = sorted(Vote.select(Vote.assignment, Vote.image, Vote.selected).tuples())
         assert tallies.refresh(scope) == 0
@@ -151,18 +159,24 @@ def test_tallies_are_derived_once_and_refresh_is_idempotent(app, campaign):
         assert PageTally.select().count() == 7 and len(votes) == 7 * 4
 
 
-def test_review_reads_refresh_their_own_tallies(app, campaign):
-    """No caller has to remember tallies.refresh: each reader derives what it reads, and only that."""
+def test_review_reads_derive_nothing_and_the_periodic_job_derives_what_is_missing(app, campaign, run_jobs):
+    """Readers only read (a request never derives a batch's read model); pages stored without their tallies
+    are derived by the fit job and by the periodic job (workers/cron.py), not by a page view."""
+    from freelunch.services import jobs
+
     a = campaign.assignments["h1w1"]
     with app.app_context():
-        assert PageTally.select().count() == 0
-        assert quality.page_figures(a)[1].pages == 1
-        assert PageTally.select().count() == 2  # h1w1's two pages
+        _stored_without_tallies()
+        assert sum(f.images for f in quality.page_figures(a).values()) == 0
+        assert quality.figures(Assignment.id, Assignment.id == a.id)[a.id].images == 0
+        assert labels.summary(campaign.batch, labels.default_rule(campaign.batch)).total == 0
+        assert PageTally.select().count() == 0 and Vote.select().count() == 0
+        jobs.queue(jobs.DERIVE_MISSING_TALLIES.queue).enqueue(jobs.DERIVE_MISSING_TALLIES.path)
+    run_jobs()
+    with app.app_context():
+        assert PageTally.select().count() == 7
         w1 = quality.figures(Assignment.id, Assignment.id == a.id)[a.id]
         assert (w1.pages, w1.images, w1.selected, w1.positive.correct) == (2, 8, 4, 2)
-        scope = tallies.in_batch(campaign.batch.id)
-        rows = {row.worker_id: row for row in quality.worker_rows(quality.workers_query(scope), scope)}
-        assert rows["W2BBBBBBBB"].figures.pages == 2 and PageTally.select().count() == 7
         assert labels.summary(campaign.batch, labels.default_rule(campaign.batch)).total == 12
         assert len(fits.load_votes([campaign.batch.id]).worker_ids) == 3
 

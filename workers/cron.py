@@ -17,6 +17,9 @@ def _every(seconds: int, task: jobs.Task) -> None:
 # held by a crashed worker (reclaimed once idle for INGEST_CLAIM_IDLE_MS).
 _every(30, jobs.INGEST_SWEEP)
 
+# Pages are tallied as they are stored; this derives any stored otherwise (before that rule, or by a bulk load).
+_every(300, jobs.DERIVE_MISSING_TALLIES)
+
 # Reconciliation is the truth about MTurk assignments: every batch with a live MTurk HIT, every 10 minutes.
 _every(600, jobs.MTURK_SYNC_LIVE)
 # MTurk's events, when MTURK_SQS_QUEUE_URL names a queue: each only triggers a reconcile of its HIT.

@@ -162,7 +162,6 @@ def _voted_before(batch: Batch, worker_id: str) -> set[tuple[int, int]]:
     if not earlier:
         return set()
     scope = (Assignment.hit.in_(Hit.select(Hit.id).where(Hit.batch.in_(earlier))), Assignment.worker_id == worker_id)
-    tallies.refresh(*scope)
     candidate = (
         (Candidate.image_class == Vote.image_class) & (Candidate.image == Vote.image) & (Candidate.role == "candidate")
     )
@@ -539,6 +538,7 @@ def submit_page(assignment: Assignment, pageno: int, summary) -> bool:
         with database.atomic():
             submission = PageSubmission.create(assignment=assignment, hit_page=page.hit_page, pageno=pageno, **fields)
             ImageRecord.insert_many([dict(row, page=submission) for row in rows]).execute()
+            tallies.derive([submission.id])  # the review read model, once, with the page
     except IntegrityError:  # a concurrent retry of the same Submit won the race
         return False
     try:

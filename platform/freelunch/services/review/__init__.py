@@ -1,6 +1,6 @@
 """Reading a batch's results: tallies, quality, labels, progress and replay.
 
-- ``tallies``: ``refresh``, ``in_batch`` (the review read model, PageTally and Vote, kept in step lazily).
+- ``tallies``: ``derive``, ``refresh``, ``in_batch`` (the review read model, derived as pages are stored).
 - ``quality``: ``figures``, ``page_figures``, ``worker_rows``, ``control_scores`` (how well workers did).
 - ``labels``: ``summary``, ``page``, ``stream``, ``count``, ``default_rule`` (selection frequency and decisions).
 - ``progress``: ``batch_progress``, ``throughput`` (HITs, assignments and pages done).

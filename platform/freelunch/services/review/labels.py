@@ -30,7 +30,6 @@ from ...pagination import Page
 from ...queues import redis_connection
 from . import counted
 from .quality import VOTE_SELECTED, control_scores
-from .tallies import in_batch, refresh
 
 DECISIONS = ("yes", "no", "undecided")
 SUMMARY_TTL = 3600
@@ -86,7 +85,6 @@ class Summary:
 def excluded_workers(batch: Batch, rule: Rule) -> list[str]:
     """Workers the requester left out of the batch, and those whose control accuracy is below the bar, sorted."""
     chosen = set(batch.excluded_workers or [])
-    refresh(in_batch(batch.id))
     if rule.min_accuracy <= 0:
         return sorted(chosen)
     scores = control_scores(Assignment.worker_id, Vote.batch == batch.id, counted.COUNTS, wide=True)
@@ -152,7 +150,7 @@ def summary(batch: Batch, rule: Rule, class_id: int | None = None) -> Summary:
     may change): paging through the results reads them once. Without Redis they
     are simply computed.
     """
-    excluded = excluded_workers(batch, rule)  # refreshes the batch's votes first
+    excluded = excluded_workers(batch, rule)
     key = (
         f"freelunch:labels:{batch.id}:{counted.version([batch.id], excluded)}:{rule.per_mille}:"
         f"{rule.min_annotations}:{class_id}"
@@ -232,7 +230,7 @@ def stream(batch: Batch, rule: Rule) -> Iterator[LabelRow]:
     One query per class keeps memory bounded by the largest class on every
     database (psycopg2 would otherwise hold a whole result set in memory).
     """
-    left_out = counted.votes_where([batch.id], excluded_workers(batch, rule))  # refreshes the batch's votes first
+    left_out = counted.votes_where([batch.id], excluded_workers(batch, rule))
     class_ids = Vote.select(Vote.image_class).distinct().where(Vote.batch == batch.id).order_by(Vote.image_class)
     for (class_id,) in class_ids.tuples():
         yield from _describe(batch, rule, list(_counts(batch, left_out, class_id).tuples()))

@@ -21,7 +21,7 @@ from peewee import JOIN, Case, fn
 
 from ...models import Assignment, Candidate, HitPage, ImageRecord, PageSubmission, PageTally, PointerChunk, Vote
 from .counted import COUNTS
-from .tallies import ESTIMATE_BUCKETS, SEEN, SELECTED, refresh
+from .tallies import ESTIMATE_BUCKETS, SEEN, SELECTED
 
 ESTIMATE_LABELS = ("0", "≤250 ms", "≤500 ms", "≤1 s", "≤2 s", "≤4 s", ">4 s")
 CONTROL_ROLES = ("positive", "negative")
@@ -130,7 +130,7 @@ def _chunks(out: dict, key, where) -> None:
 
 
 def control_scores(key, *where, wide: bool = False, batch_id: int | None = None) -> dict:
-    """(positive, negative) ControlScores per key, from the votes of the admitted assignments (refreshed by the caller).
+    """(positive, negative) ControlScores per key, from the votes of the admitted assignments.
 
     For a handful of assignments the votes lead (found by assignment); for a wide
     scope (a batch, an organization) the control candidates lead and find their
@@ -180,7 +180,6 @@ def figures(key, *where, wide: bool = False, speed: bool = False, batch_id: int 
     ``wide``, ``batch_id``: the scope is a batch or an organization (see ``control_scores``);
     ``speed``: also the median time per image.
     """
-    refresh(*where)
     out: dict = {}
     _pages(out, key, where)
     _chunks(out, key, where)
@@ -194,7 +193,6 @@ def figures(key, *where, wide: bool = False, speed: bool = False, batch_id: int 
 
 def page_figures(assignment: Assignment) -> dict:
     """Figures per page number of one assignment; controls from its records (votes have no page)."""
-    refresh(Assignment.id == assignment.id)
     mine = PageSubmission.assignment == assignment.id
     out: dict = {}
     _pages(out, PageSubmission.pageno, (mine,))

@@ -1,10 +1,15 @@
-"""Keeps the review read model (PageTally, Vote) in step with the submitted pages, lazily.
+"""The review read model (PageTally, Vote): derived from each submitted page as it is stored.
 
-Review pages add up tens of thousands of image records per batch; summing
-them per request is too slow on SQLite, and grouping them by (class, image)
-needs a sort. A submitted page never changes, so its tally and its votes are
-derived once, the first time a review page or an export of its batch asks
-(``refresh``), and read from then on through narrow indexed tables.
+Review pages add up millions of image records per batch; summing them per
+request is too slow, and grouping them by (class, image) needs a sort. A
+submitted page never changes, so its tally and its votes are derived once, in
+the transaction that stores the page (``derive``, called by
+services/annotation/pages.submit_page), and read from then on through narrow
+indexed tables. No request derives anything: at ImageNet's size (305,000
+pages a batch) even the check for underived pages is an anti-join a page view
+cannot afford. ``refresh`` derives whatever is missing (pages stored before
+this rule, or by a bulk load) in steps; the label fit job and a periodic job
+(``tasks/labels.derive_missing``) run it.
 
 Deriving the same page twice (two requests at once) writes the same rows:
 tallies are insert-or-ignore, and a vote is an upsert that ORs the selection,
@@ -108,17 +113,16 @@ def _add_tallies(page_ids: list[int]) -> None:
     PageTally.insert_from(sums, fields).on_conflict_ignore().execute()
 
 
-def refresh(*where) -> int:
-    """Derive what is missing for the submitted pages ``where`` admits; returns how many pages that was.
+def derive(page_ids: list[int]) -> None:
+    """The votes and tallies of these submitted pages, in the caller's transaction."""
+    _add_votes(page_ids)  # votes first: a tally marks its page's votes as written
+    _add_tallies(page_ids)
 
-    The readers call it themselves (``quality.figures``, ``quality.page_figures``, ``labels.summary``,
-    ``labels.stream``, ``labels.excluded_workers``, ``fits.load_votes``), for just what they read: a
-    caller never has to remember it. When nothing is missing it costs one indexed query.
-    """
+
+def refresh(*where) -> int:
+    """Derive what is missing for the submitted pages ``where`` admits, in steps; returns how many pages that was."""
     pending = [page_id for (page_id,) in pending_pages(*where).tuples()]
     for start in range(0, len(pending), PAGES_PER_STEP):
-        step = pending[start : start + PAGES_PER_STEP]
-        with database.atomic():  # votes first: a tally marks its page's votes as written
-            _add_votes(step)
-            _add_tallies(step)
+        with database.atomic():
+            derive(pending[start : start + PAGES_PER_STEP])
     return len(pending)
