@@ -382,6 +382,7 @@ def main() -> None:
 
     from freelunch.db import database, is_sqlite
     from freelunch.models import ImageRecord, PointerChunk
+    from freelunch.services.review import tallies
     from freelunch.services.schema import upgrade
 
     instance = tempfile.mkdtemp(prefix="freelunch-bench-")
@@ -391,6 +392,7 @@ def main() -> None:
         upgrade(database)
         started = time.perf_counter()
         batch_id = seed(args.hits, args.pages, args.images, args.assignments)
+        tallies.refresh(tallies.in_batch(batch_id))  # what the platform derives as each page is submitted
         if not is_sqlite():  # a live PostgreSQL has statistics (autovacuum); a freshly bulk-loaded one not yet
             database.execute_sql("ANALYZE")
         records = ImageRecord.select().count()

@@ -62,3 +62,13 @@ def rows(url: str, sql: str) -> list[tuple]:
         return cursor.fetchall()
     finally:
         connection.close()
+
+
+def drop_postgres(name: str, admin_url: str = POSTGRES_ADMIN_URL) -> None:
+    """Drop a benchmark's database (the benchmarks clean up after themselves)."""
+    import psycopg2
+
+    connection = psycopg2.connect(admin_url.replace("postgres://", "postgresql://", 1))
+    connection.autocommit = True
+    connection.cursor().execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    connection.close()
