@@ -5,6 +5,7 @@ import re
 from support import job_id, upload
 
 from freelunch.models import Image, ImageClass, ModelScore
+from freelunch.services.datasets import deletion
 
 HTMX = {"HX-Request": "true"}
 
@@ -17,7 +18,7 @@ def _dataset(requester):
     return fish, dog, images
 
 
-def test_scores_import_as_a_job_that_reports_bad_rows_and_keeps_the_good(client, requester, run_jobs):
+def test_scores_import_as_a_job_that_reports_bad_rows_and_keeps_the_good(app, client, requester, run_jobs):
     fish, dog, images = _dataset(requester)
     scores = (
         "\ufeffImage,CLASS,Score,note\r\n"
@@ -52,6 +53,10 @@ def test_scores_import_as_a_job_that_reports_bad_rows_and_keeps_the_good(client,
     assert ModelScore.get(ModelScore.image == images["a"], ModelScore.image_class == fish).score == 0.2
     assert ModelScore.select().count() == 3
     assert "3 model scores" in client.get(f"/datasets/{requester.id}").get_data(as_text=True)
+    # deleting the dataset takes its scores with it
+    with app.app_context():
+        deletion.delete_dataset(requester)
+    assert ModelScore.select().count() == 0
 
 
 def test_a_scores_file_without_its_columns_fails_with_the_reason(client, requester, run_jobs):
