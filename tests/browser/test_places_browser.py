@@ -11,7 +11,7 @@ from decimal import Decimal
 
 import pytest
 from click.testing import CliRunner
-from factories import make_batch
+from factories import grant_server_account, make_batch
 from flask.cli import ScriptInfo
 from worker import submit, wait_loaded
 
@@ -23,6 +23,8 @@ pytestmark = pytest.mark.browser
 
 def publish(app, local_mturk, batch) -> str:
     app.config["MTURK_ENDPOINT_URL"] = local_mturk.endpoint_url
+    with app.app_context():
+        grant_server_account(batch.organization)  # (the stand-in plays the server's account)
     batch.title, batch.description, batch.reward = "Find the tench", "Click every tench", Decimal("0.50")
     batch.save()
     result = CliRunner().invoke(
