@@ -21,6 +21,7 @@ def test_signup_creates_organization_and_owner_with_hashed_password(client):
     assert user.password_hash != "s3cret-pass" and "s3cret-pass" not in user.password_hash
     membership = Membership.get(Membership.user == user)
     assert membership.role == "owner" and membership.organization.name == "Ann Lab"
+    assert membership.organization.storage_quota_mb == 1000  # SIGNUP_STORAGE_QUOTA_MB: sign-ups do not multiply disk
     assert "Ann Lab" in client.get("/datasets/").get_data(as_text=True)
 
 

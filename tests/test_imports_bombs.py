@@ -7,6 +7,7 @@ import os
 import zipfile
 from pathlib import Path
 
+import pytest
 from factories import picture
 from PIL import Image as PILImage
 from support import upload
@@ -49,6 +50,33 @@ def test_padded_pictures_are_refused_as_compression_bombs(app, client, requester
     padded = picture() + b"\0" * (4 * 1024 * 1024)  # a real PNG, then 4 MB of padding
     response = upload(client, requester, "images", {"images": ("padded.zip", _zip({"cat/p.png": padded}))})
     assert response.status_code == 422 and "compression bomb" in response.get_data(as_text=True)
+
+
+def test_many_padded_pictures_under_the_per_file_floor_are_refused_by_the_archive_expansion(
+    app, client, requester, redis_client
+):
+    padded = picture() + b"\0" * (900 * 1024)  # each under the 1 MiB floor of the per-file ratio check
+    bomb = _zip({f"cat/{n}.png": padded for n in range(40)})  # 36 MB of files in a ZIP of ~40 KB
+    assert len(bomb) < 100_000 and all(
+        info.file_size < image_imports.ZIP_RATIO_FLOOR for info in zipfile.ZipFile(io.BytesIO(bomb)).infolist()
+    )
+    response = upload(client, requester, "images", {"images": ("padded.zip", bomb)})
+    text = response.get_data(as_text=True)
+    assert response.status_code == 422 and "times its size" in text and "Nothing was imported" in text
+    assert not redis_client.keys("rq:job:*"), "nothing was queued"
+
+
+def test_the_import_job_checks_the_expansion_and_the_quota_before_extracting(app, requester, tmp_path, monkeypatch):
+    from freelunch.services.imports.classes import ImportFailure
+
+    padded = picture() + b"\0" * (900 * 1024)
+    path = tmp_path / "padded.zip"
+    path.write_bytes(_zip({f"cat/{n}.png": padded for n in range(40)}))
+    saved = []
+    monkeypatch.setattr(image_imports.storage, "save", lambda *args: saved.append(args))
+    with app.app_context(), pytest.raises(ImportFailure, match="times its size"):
+        image_imports.import_image_zip(requester, path, create_classes=True)
+    assert saved == [] and Image.select().count() == 0
 
 
 def test_a_huge_picture_is_a_row_error_not_a_decoded_bitmap(app, client, requester, run_jobs):

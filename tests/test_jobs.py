@@ -4,7 +4,11 @@ import importlib
 import inspect
 import pkgutil
 
+import pytest
+
 import tasks
+from freelunch.models import Export
+from freelunch.queues import queue
 from freelunch.services import jobs
 
 
@@ -44,3 +48,38 @@ def test_an_unwatched_job_has_no_owner(redis_client):
     job = jobs.enqueue_unwatched(jobs.INGEST_FLUSH, 3, connection=redis_client)
     assert (job.func_name, job.origin, job.args, job.result_ttl) == ("tasks.ingest.flush", "ingest", (3,), 60)
     assert "organization_id" not in job.meta
+
+
+def test_an_organization_has_a_few_places_per_queue_and_others_are_not_held_up(app, redis_client, run_jobs):
+    app.config["JOBS_PENDING_PER_ORGANIZATION"] = 3
+    with app.app_context():
+        queued = [jobs.enqueue(jobs.BUILD_BATCH, n, 1, organization_id=1, scope="batch:1", title="B") for n in range(3)]
+        with pytest.raises(jobs.QueueFull, match="3 HIT builds, label fits and MTurk calls waiting or running"):
+            jobs.enqueue(jobs.BUILD_BATCH, 9, 1, organization_id=1, scope="batch:1", title="B")
+        assert len(queue("default")) == 3  # the refused job was not queued
+        jobs.enqueue(jobs.BUILD_BATCH, 9, 2, organization_id=2, scope="batch:9", title="B")  # another organization
+        jobs.enqueue(jobs.RUN_EXPORT, 9, organization_id=1, scope="exports:1", title="E")  # another queue
+        queued[0].cancel()  # a job that ended frees its place
+        jobs.enqueue(jobs.BUILD_BATCH, 10, 1, organization_id=1, scope="batch:1", title="B")
+
+
+def test_a_refused_job_is_a_clear_answer_on_the_page(app, client, make_account, redis_client):
+    from factories import make_batch
+    from support import RULE_FORM, csrf_token, login
+
+    _, org = make_account("me@example.org")
+    batch = make_batch(app, org)
+    login(client, "me@example.org")
+    app.config["JOBS_PENDING_PER_ORGANIZATION"] = 1
+    with app.app_context():
+        jobs.enqueue(jobs.RUN_EXPORT, 1, organization_id=org.id, scope="exports:1", title="E")
+    url, form = (
+        f"/review/batches/{batch.id}/exports/records-csv",
+        {"csrf_token": csrf_token(client), "force": "y", **RULE_FORM},
+    )
+    response = client.post(url, data=form)
+    assert response.status_code == 429 and "imports and exports waiting or running" in response.get_data(as_text=True)
+    swapped = client.post(url, data=form, headers={"HX-Request": "true"})
+    assert swapped.status_code == 422 and swapped.headers["HX-Retarget"] == "#flashes"
+    assert "imports and exports waiting or running" in swapped.get_data(as_text=True)
+    assert Export.select().count() == 0  # a refused export leaves no row behind

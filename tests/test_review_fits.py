@@ -88,6 +88,17 @@ def test_a_bad_fit_form_is_a_form_error(app, client, campaign):
     assert LabelFit.select().count() == 0
 
 
+def test_a_second_fit_is_refused_while_one_is_pending(app, client, campaign, run_jobs):
+    form = {"csrf_token": csrf_token(client), "model": "ds", "target_precision": "0.9", "threshold": "0.7"}
+    url = f"/review/batches/{campaign.batch.id}/fit"
+    assert client.post(url, headers=HTMX, data=form).status_code == 200  # queued, no worker yet
+    refused = client.post(url, headers=HTMX, data=form)
+    assert refused.status_code == 422 and "still running" in refused.get_data(as_text=True)
+    assert LabelFit.select().where(LabelFit.batch == campaign.batch).count() == 1
+    run_jobs()
+    assert fit(client, campaign.batch, run_jobs).state == "done"  # once it is done, fitting again works
+
+
 def test_a_batch_without_votes_fails_with_a_message(app, make_account, run_jobs):
     from factories import make_batch
 

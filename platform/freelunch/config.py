@@ -99,6 +99,8 @@ def load(env: os._Environ | dict | None = None, instance: Path | None = None) ->
         "WTF_CSRF_TIME_LIMIT": None,
         "MEDIA_ROOT": env.get("MEDIA_ROOT") or str(instance / "media"),
         "STORAGE_QUOTA_MB": int(env.get("STORAGE_QUOTA_MB", 20_000)),  # media per organization, unless it has its own
+        # The quota given to an organization made by open sign-up (services/accounts/users.sign_up).
+        "SIGNUP_STORAGE_QUOTA_MB": int(env.get("SIGNUP_STORAGE_QUOTA_MB", 1_000)),
         "S3_BUCKET": env.get("S3_BUCKET", ""),
         "S3_ENDPOINT_URL": env.get("S3_ENDPOINT_URL") or None,
         "AWS_REGION": env.get("AWS_REGION", "us-east-1"),
@@ -130,6 +132,8 @@ def load(env: os._Environ | dict | None = None, instance: Path | None = None) ->
         "INGEST_SHARDS": _shards(env.get("INGEST_SHARDS", "1")),
         # An unfinished assignment with no page and no pointer batch for this long frees its HIT place.
         "PLACE_IDLE_MINUTES": int(env.get("PLACE_IDLE_MINUTES", 10)),
+        # Jobs one organization may have waiting or running per queue (services/jobs.py); more are refused.
+        "JOBS_PENDING_PER_ORGANIZATION": int(env.get("JOBS_PENDING_PER_ORGANIZATION", 20)),
         # Requests logged: errors (4xx/5xx) and those slower than this; the rest stay out of the log.
         "REQUEST_LOG_SLOW_MS": int(env.get("REQUEST_LOG_SLOW_MS", 1000)),
     }

@@ -1,9 +1,12 @@
 """Error pages in the site's layout; JSON for API clients."""
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, jsonify, make_response, render_template, request
 from peewee import DataError
-from werkzeug.exceptions import BadRequest, HTTPException
+from werkzeug.exceptions import BadRequest, HTTPException, TooManyRequests
 from werkzeug.routing import IntegerConverter
+
+from . import partials
+from .services import jobs
 
 ID_MAX = 2**63 - 1  # the largest id a database column holds
 
@@ -30,6 +33,16 @@ def register(app: Flask) -> None:
     @app.errorhandler(DataError)  # PostgreSQL: the same, or text it cannot store
     def _out_of_range(error: Exception):
         return _http_error(BadRequest("A number or text in the request is out of range."))
+
+    @app.errorhandler(jobs.QueueFull)  # the organization's pending jobs are at their limit (services/jobs.py)
+    def _queue_full(error: jobs.QueueFull):
+        if _wants_json():
+            return jsonify(error="Too Many Requests", message=str(error)), 429
+        if partials.wanted():  # every page has #flashes (base.html), wherever the form meant to swap
+            response = make_response(render_template("errors/_flash.html", message=str(error)), 422)
+            response.headers.update({"HX-Retarget": "#flashes", "HX-Reswap": "innerHTML"})
+            return response
+        return _http_error(TooManyRequests(str(error)))
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception):

@@ -50,7 +50,13 @@ def start_fit(batch_id):
             for error in errors:
                 flash(error, "error")
         return redirect(url_for("review.results", batch_id=batch.id))
-    fits.start(batch, form.model.data, form.target_precision.data, form.threshold.data)
+    try:
+        fits.start(batch, form.model.data, form.target_precision.data, form.threshold.data)
+    except fits.FitPending as refusal:
+        if partials.wanted():
+            return render_template("review/_fit.html", batch=batch, refusal=str(refusal), **panel_context(batch)), 422
+        flash(str(refusal), "error")
+        return redirect(url_for("review.results", batch_id=batch.id))
     if partials.wanted():
         return render_template("review/_fit.html", batch=batch, **panel_context(batch))
     flash("Fitting the labels; the counts appear here when the job is done.", "success")

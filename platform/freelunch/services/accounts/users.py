@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask import current_app
 from werkzeug.security import generate_password_hash
 
 from ...db import database, write_transaction
@@ -42,7 +43,10 @@ def sign_up(email: str, password: str, organization_name: str, name: str = "") -
         return None
     with database.atomic():
         user = create_user(email, password, name)
-        organization = Organization.create(name=organization_name.strip())
+        # Sign-up is open and free: each organization it makes gets the smaller quota, so that many sign-ups
+        # do not multiply the disk anyone may fill (an operator raises an organization's storage_quota_mb).
+        quota = current_app.config["SIGNUP_STORAGE_QUOTA_MB"]
+        organization = Organization.create(name=organization_name.strip(), storage_quota_mb=quota)
         Membership.create(user=user, organization=organization, role="owner")
     return user
 

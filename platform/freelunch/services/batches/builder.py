@@ -98,9 +98,7 @@ def start_build(batch: Batch, class_ids: list[int] | None):
 
     The choice is kept on the batch, so that building again after a failure uses the same classes.
     """
-    batch.state, batch.class_ids = "building", class_ids or None
-    batch.save()
-    return jobs.enqueue(
+    job = jobs.enqueue(  # first: a refused job (jobs.QueueFull) leaves the batch as it was
         jobs.BUILD_BATCH,
         batch.id,
         batch.organization_id,
@@ -108,3 +106,6 @@ def start_build(batch: Batch, class_ids: list[int] | None):
         scope=f"batch:{batch.id}",
         title=f"Build HITs of {batch.name}",
     )
+    batch.state, batch.class_ids = "building", class_ids or None
+    batch.save()
+    return job

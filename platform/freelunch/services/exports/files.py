@@ -94,13 +94,17 @@ def start(batch: Batch, kind: str, decision: str | None = None) -> Export:
     export = Export.create(
         organization=batch.organization_id, batch=batch, kind=kind, params=params(KINDS[kind], batch, decision)
     )
-    job = jobs.enqueue(
-        jobs.RUN_EXPORT,
-        export.id,
-        organization_id=batch.organization_id,
-        scope=f"exports:{batch.id}",
-        title=f"{KINDS[kind].title} of {batch.name}",
-    )
+    try:
+        job = jobs.enqueue(
+            jobs.RUN_EXPORT,
+            export.id,
+            organization_id=batch.organization_id,
+            scope=f"exports:{batch.id}",
+            title=f"{KINDS[kind].title} of {batch.name}",
+        )
+    except jobs.QueueFull:
+        export.delete_instance()
+        raise
     export.job_id = job.id
     export.save(only=[Export.job_id])
     return export

@@ -58,6 +58,10 @@ ZIP_MAX_TOTAL = 4 * 1024**3  # uncompressed, the whole archive: 10 MB that unpac
 ZIP_MAX_RATIO = 100  # photos hardly compress; a file packed 100:1 or better is padding, not a picture
 ZIP_RATIO_FLOOR = 1024 * 1024  # ... once it unpacks to more than a megabyte
 MANIFEST_CHUNK = 5000  # rows a transaction: fewer round trips; a chunk of manifest rows is a few MB at most
+# The whole archive too: many padded files just under the floor (300 x 1 MB from 0.5 MB) are as much a bomb.
+# Pictures in a ZIP unpack to about their archive's size; 10 times it is far beyond any real photo archive.
+ZIP_MAX_EXPANSION = 10
+ZIP_EXPANSION_FLOOR = 16 * 1024 * 1024  # ... once the archive unpacks to more than 16 MB
 PENDING_MAX_BYTES = 64 * 1024 * 1024  # file bytes held before a chunk is stored
 MAX_PIXELS = storage.MAX_PIXELS
 ZIP_SKIP = re.compile(r"(^|/)(__MACOSX/|\.)")  # macOS resource forks, .DS_Store and other hidden files
@@ -354,7 +358,14 @@ def check_zip(path: Path, room: quota.Room | None = None) -> list[zipfile.ZipInf
             f"The ZIP unpacks to {total / 1024**3:,.1f} GB; at most {ZIP_MAX_TOTAL // 1024**3} GB "
             "per archive. Split it."
         )
-    if room is not None:
+    packed = path.stat().st_size
+    if total > ZIP_EXPANSION_FLOOR and total > ZIP_MAX_EXPANSION * packed:
+        raise ImportFailure(
+            f"The ZIP unpacks to {total / 1024**2:,.1f} MB from {packed / 1024**2:,.1f} MB, "
+            f"{total // max(packed, 1):,} times its size; pictures hardly compress, so an archive may unpack to at "
+            f"most {ZIP_MAX_EXPANSION} times its size. Nothing was imported: this is padding, not pictures."
+        )
+    if room is not None:  # before a byte is extracted: its declared sizes, against what the organization has left
         try:
             room.check(total)
         except quota.QuotaExceeded as error:

@@ -197,8 +197,18 @@ def rounds_of(batch: Batch) -> list[int]:
     return chain[::-1]
 
 
+class FitPending(Exception):
+    """The batch has a fit queued or running: a second would only wait for it and read the same votes."""
+
+    def __init__(self):
+        super().__init__("A fit of this batch is still running: wait for it to finish before fitting again.")
+
+
 def start(batch: Batch, model: str, target_precision: float, threshold: float = 0.7) -> LabelFit:
-    """Record a fit and queue the job that makes it."""
+    """Record a fit and queue the job that makes it; FitPending while another fit of the batch is pending,
+    jobs.QueueFull (and no fit recorded) when the organization has too many jobs pending."""
+    if pending(batch) is not None:
+        raise FitPending()
     fit = LabelFit.create(
         organization=batch.organization_id,
         batch=batch,
@@ -208,13 +218,17 @@ def start(batch: Batch, model: str, target_precision: float, threshold: float = 
         batch_ids=rounds_of(batch),
     )
     name = "Dawid–Skene" if model == "ds" else "Selection frequency"
-    job = jobs.enqueue(
-        jobs.FIT_LABELS,
-        fit.id,
-        organization_id=batch.organization_id,
-        scope=f"labels:{batch.id}",
-        title=f"{name} labels of {batch.name}",
-    )
+    try:
+        job = jobs.enqueue(
+            jobs.FIT_LABELS,
+            fit.id,
+            organization_id=batch.organization_id,
+            scope=f"labels:{batch.id}",
+            title=f"{name} labels of {batch.name}",
+        )
+    except jobs.QueueFull:
+        fit.delete_instance()
+        raise
     fit.job_id = job.id
     fit.save(only=[LabelFit.job_id])
     return fit
