@@ -31,6 +31,7 @@ from freelunch.models import (
     PointerChunk,
     ServerAccountGrant,
     Vote,
+    utcnow,
 )
 from freelunch.services.accounts.identity import assignment_token
 from freelunch.services.batches.hits import build_hits
@@ -165,6 +166,22 @@ def summary_for(hit, pageno, chunks=0, **overrides):
         "images": images,
         **overrides,
     }
+
+
+def worked_for(assignments, seconds_per_page: int = 60) -> None:
+    """Make the server's clock agree that the assignments' pages took time: opened ``seconds_per_page`` per page
+    ago, each page submitted ``seconds_per_page`` after the one before (auto-review bounds a page's claimed time by
+    the server's)."""
+    now = utcnow()
+    for assignment in assignments:
+        pages = list(
+            PageSubmission.select().where(PageSubmission.assignment == assignment).order_by(PageSubmission.pageno)
+        )
+        opened = now - dt.timedelta(seconds=seconds_per_page * (len(pages) + 1))
+        Assignment.update(started_at=opened).where(Assignment.id == assignment).execute()
+        for n, page in enumerate(pages, 1):
+            submitted = opened + dt.timedelta(seconds=seconds_per_page * n)
+            PageSubmission.update(submitted_at=submitted).where(PageSubmission.id == page.id).execute()
 
 
 # --- ingest: an assignment and the pointer batches its tracker posts -----

@@ -12,7 +12,7 @@ from decimal import Decimal
 import pytest
 from botocore.stub import ANY
 from click.testing import CliRunner
-from factories import grant_server_account, make_campaign
+from factories import grant_server_account, make_campaign, worked_for
 from flask.cli import ScriptInfo
 from support import database_dump
 
@@ -24,6 +24,8 @@ from freelunch.models import (
     Decision,
     MTurkAssignment,
     MTurkHit,
+    PageSubmission,
+    PointerChunk,
     ReviewRules,
     WorkerAction,
     utcnow,
@@ -33,6 +35,7 @@ from freelunch.services.mturk import autoreview, bonuses, decisions, tracking
 from freelunch.services.mturk import settings as batch_settings
 from freelunch.services.mturk.bonuses import BonusError
 from freelunch.services.mturk.decisions import DecisionError
+from freelunch.services.review import quality
 
 RAW = {"h1w1": "AW1RAWWORKER", "h1w3": "AW3RAWWORKER", "h2w2": "AW2RAWWORKER", "h2w3": "AW3RAWWORKER"}
 ANSWER = (
@@ -79,6 +82,7 @@ def mturk_campaign(app, make_account):
             a.worker_id = identity.anonymous_worker_id(org.id, RAW[key])
             a.source, a.mturk_assignment_id = "mturk", mturk_id
             a.save()
+        worked_for(c.assignments.values())
     c.batch.state = "published"
     c.batch.save()
     return c
@@ -230,7 +234,7 @@ def test_auto_review_decides_what_the_rules_can_judge_and_records_them(app, mtur
     with app.app_context():
         tracking.sync_batch(mturk_campaign.batch, client)
         summary = autoreview.auto_review(mturk_campaign.batch, client)
-    assert (summary.approved, summary.rejected, summary.flagged, summary.skipped_no_data) == (2, 1, 0, 2)
+    assert (summary.approved, summary.rejected, summary.flagged, summary.skipped_no_data) == (2, 1, 0, 2), summary
     decision = Decision.get(Decision.action == "reject")
     assert decision.state == "done" and decision.source == "auto"
     assert decision.rules["rules"]["min_control_accuracy"] == 0.8 and decision.rules["figures"]["control_accuracy"] == 0
@@ -239,6 +243,33 @@ def test_auto_review_decides_what_the_rules_can_judge_and_records_them(app, mtur
     with app.app_context():  # run again: nothing left that the rules may decide, no call made
         again = autoreview.auto_review(mturk_campaign.batch, client)
     assert (again.approved, again.rejected, again.skipped_no_data) == (0, 0, 2)
+
+
+def test_auto_review_bounds_a_pages_claimed_time_and_chunks_by_what_the_server_saw(app, mturk_campaign):
+    rushed, calm = mturk_campaign.assignments["h1w1"], mturk_campaign.assignments["h2w2"]
+    claims = PageSubmission.update(started_at=1_700_000_000_000, ended_at=1_700_000_010_000)  # each page claims 10 s
+    claims.where(PageSubmission.assignment.in_([rushed.id, calm.id])).execute()
+    pages = list(PageSubmission.select().where(PageSubmission.assignment == rushed).order_by(PageSubmission.pageno))
+    for page in pages[1:]:  # ... but the server got each page 20 ms after the one before
+        PageSubmission.update(submitted_at=pages[0].submitted_at + dt.timedelta(milliseconds=20)).where(
+            PageSubmission.id == page.id
+        ).execute()
+    fastest = autoreview._fastest_pages([rushed.id, calm.id])
+    assert fastest[rushed.id] == 20 and fastest[calm.id] == 10_000
+
+    page = pages[0]
+    PointerChunk.delete().where(PointerChunk.assignment == rushed).execute()
+    PageSubmission.update(chunks_reported=0).where(PageSubmission.assignment == rushed).execute()
+    PageSubmission.update(chunks_reported=1).where(PageSubmission.id == page.id).execute()  # claims one batch
+    for seq in (0, 39):  # the tracker numbers batches from 0: batch 39 arrived, so 40 were sent
+        PointerChunk.create(
+            assignment=rushed, pageno=page.pageno, tab=page.tab, seq=seq, n_events=1, events="[]", received_at=1
+        )
+    with app.app_context():
+        found = quality.figures(Assignment.id, Assignment.id.in_([rushed.id]))
+        assert found[rushed.id].completeness == 1.0  # what the page claims
+        autoreview._bound_reported_chunks(found, [rushed.id])
+    assert found[rushed.id].completeness == 2 / 40
 
 
 def test_auto_review_leaves_what_it_cannot_judge_flagged(app, mturk_campaign, stubbed):

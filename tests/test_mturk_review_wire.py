@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 
 import pytest
 from click.testing import CliRunner
-from factories import grant_server_account, make_batch, summary_for
+from factories import grant_server_account, make_batch, summary_for, worked_for
 from flask.cli import ScriptInfo
 from support import database_dump, post_page
 
@@ -130,6 +130,7 @@ def test_review_auto_decides_the_annotated_assignment_once_and_leaves_the_other_
     ReviewRules.create(organization=wired.organization, batch=wired, min_seconds_per_page=5)
     annotated = local_mturk.accept(hit_id, "AANNOTATOR1")
     local_mturk.submit(annotated, completionCode=annotate(client, local_mturk, wired, hit_id, annotated, "AANNOTATOR1"))
+    worked_for(Assignment.select().where(Assignment.mturk_assignment_id == annotated))  # pages took a minute each
     nothing_here = local_mturk.accept(hit_id, "ANODATAHERE1")
     local_mturk.submit(nothing_here, completionCode="ABCDEF")
     local_mturk.inject(throttle_first=True)  # MTurk throttles: the gateway backs off and retries

@@ -10,13 +10,14 @@ is not, and only when the batch asks them to.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from peewee import fn
+from peewee import JOIN, fn
 
-from ...models import Assignment, Batch, MTurkAssignment, PageSubmission, ReviewRules
+from ...models import Assignment, Batch, MTurkAssignment, PageSubmission, PointerChunk, ReviewRules
 from ..review import quality
 from . import decisions, tracking
 
@@ -108,12 +109,56 @@ def judge(rules: ReviewRules, row: MTurkAssignment, found: quality.Figures, fast
 
 
 def _fastest_pages(assignment_ids: list[int]) -> dict[int, int]:
-    query = (
-        PageSubmission.select(PageSubmission.assignment, fn.MIN(quality.PAGE_MS))
-        .where(PageSubmission.assignment.in_(assignment_ids))
-        .group_by(PageSubmission.assignment)
+    """Each assignment's fastest page in ms: the time its browser claims, but never more than the server saw.
+
+    A page was shown after the server served it (the assignment's start for the
+    first page, the previous page's Submit for the others) and submitted before
+    the server received it, so the claim is bounded by that window: a page
+    posted 0.02 s after the previous one took 0.02 s, whatever it claims.
+    """
+    opened = dict(
+        Assignment.select(Assignment.id, Assignment.started_at).where(Assignment.id.in_(assignment_ids)).tuples()
     )
-    return {a: int(ms) for a, ms in query.tuples()}
+    pages = (
+        PageSubmission.select(
+            PageSubmission.assignment, PageSubmission.started_at, PageSubmission.ended_at, PageSubmission.submitted_at
+        )
+        .where(PageSubmission.assignment.in_(assignment_ids))
+        .order_by(PageSubmission.assignment, PageSubmission.pageno)
+        .tuples()
+    )
+    fastest: dict[int, int] = {}
+    shown_since: dict[int, dt.datetime] = {}
+    for assignment_id, started, ended, submitted in pages:
+        since = shown_since.get(assignment_id) or opened[assignment_id]
+        seen_ms = max(0, int((submitted - since).total_seconds() * 1000))
+        ms = min(ended - started, seen_ms)
+        fastest[assignment_id] = min(fastest.get(assignment_id, ms), ms)
+        shown_since[assignment_id] = submitted
+    return fastest
+
+
+def _bound_reported_chunks(found: dict[int, quality.Figures], assignment_ids: list[int]) -> None:
+    """Count at least as many pointer batches sent as the server saw numbered, whatever the page reported.
+
+    The tracker numbers its batches per page and tab from 0, so a page whose
+    batch 40 arrived sent at least 41: a page that reports fewer (to look
+    complete) is held to what the server saw.
+    """
+    pages = (
+        PageSubmission.select(PageSubmission.assignment, PageSubmission.chunks_reported, fn.MAX(PointerChunk.seq))
+        .join(PointerChunk, JOIN.LEFT_OUTER, on=PointerChunk.of_submission())
+        .where(PageSubmission.assignment.in_(assignment_ids))
+        .group_by(PageSubmission.id, PageSubmission.assignment, PageSubmission.chunks_reported)
+        .tuples()
+    )
+    expected: dict[int, int] = {}
+    for assignment_id, reported, highest in pages:
+        seen = 0 if highest is None else highest + 1
+        expected[assignment_id] = expected.get(assignment_id, 0) + max(reported, seen)
+    for assignment_id, count in expected.items():
+        if assignment_id in found:
+            found[assignment_id].chunks_reported = count
 
 
 @dataclass
@@ -151,6 +196,7 @@ def auto_review(
     mturk = mturk or tracking.client_for(batch)
     ids = [row.assignment_id for row in rows]
     found = quality.figures(Assignment.id, Assignment.id.in_(ids))
+    _bound_reported_chunks(found, ids)
     fastest = _fastest_pages(ids)
     for done, row in enumerate(rows, 1):
         verdict = judge(rules, row, found.get(row.assignment_id, quality.Figures()), fastest.get(row.assignment_id))
