@@ -19,8 +19,10 @@ login_manager.login_message_category = "info"
 def _load_user(session_id: str):
     """The user of a session id "<user id>:<session version>"; any other version (ended sessions) is nobody."""
     from .models import User
+    from .parsing import whole_number
 
     user_id, _, version = session_id.partition(":")
-    if not (user_id.isdigit() and version.isdigit()) or len(session_id) > 40:
+    user_id, version = whole_number(user_id), whole_number(version, high=2**31 - 1)
+    if user_id is None or version is None:
         return None
-    return User.get_or_none(User.id == int(user_id), User.session_version == int(version))
+    return User.get_or_none(User.id == user_id, User.session_version == version)

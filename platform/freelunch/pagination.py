@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 from flask import request
 
+from .parsing import whole_number
+
 PER_PAGE = 50
 
 
@@ -46,8 +48,7 @@ class Page:
 
 def requested_page(arg: str = "page") -> int:
     """The page number the request asks for; anything that is not a positive number means page 1."""
-    value = request.args.get(arg, "1")
-    return int(value) if value.isdigit() and 0 < int(value) < 10**6 else 1
+    return whole_number(request.args.get(arg), 1, low=1, high=10**6 - 1)
 
 
 def paginate(query, number: int | None = None, per_page: int = PER_PAGE, total: int | None = None) -> Page:

@@ -21,6 +21,8 @@ from itsdangerous import BadSignature, Signer
 from PIL import Image as PILImage
 from werkzeug.utils import safe_join
 
+from .parsing import whole_number
+
 THUMBNAIL_SIZE = (240, 240)
 # 40 megapixels: a decoded image (a thumbnail's working copy) stays under ~160 MB. Imports refuse larger
 # files before any decode (services/imports/images.probe); Pillow refuses to decode them anyway.
@@ -193,7 +195,9 @@ def signature_holds(path: str, issued: str, signature: str) -> bool:
     """Whether ``/media/<path>?t=<issued>&s=<signature>`` is a URL ``LocalStorage.url`` made in the last
     PRESIGNED_SECONDS."""
     try:
-        valid = issued.isdigit() and _media_signer().verify_signature(f"{issued}:{path}", signature.encode())
+        valid = whole_number(issued) is not None and _media_signer().verify_signature(
+            f"{issued}:{path}", signature.encode()
+        )
     except BadSignature:
         valid = False
     return valid and int(issued) + PRESIGNED_SECONDS >= time.time()

@@ -9,10 +9,11 @@ from __future__ import annotations
 from flask import abort, flash, redirect, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from wtforms import DecimalField, StringField
+from wtforms import StringField
 from wtforms.validators import Length, NumberRange, Optional
 
 from ..models import Organization
+from ..parsing import PlainDecimalField
 from ..services.mturk import access
 from . import bp
 
@@ -22,7 +23,7 @@ class GrantForm(FlaskForm):
 
 
 class LimitForm(FlaskForm):
-    daily_limit = DecimalField(
+    daily_limit = PlainDecimalField(
         "Daily MTurk limit (USD)",
         places=2,
         validators=[Optional(), NumberRange(0, 99_999_999, "From 0 to 99,999,999 dollars.")],

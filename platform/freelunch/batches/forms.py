@@ -4,7 +4,6 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import (
     BooleanField,
-    DecimalField,
     IntegerField,
     SelectChoice,
     SelectField,
@@ -17,6 +16,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..models import VERSION_MEANINGS, VERSIONS
 from ..mturk.forms import whole_cents
+from ..parsing import PlainDecimalField
 from ..services.mturk.cost import FEE_STEP_ASSIGNMENTS
 
 
@@ -61,7 +61,7 @@ class BatchForm(FlaskForm):
         description="HITs and workers take the ticked versions in turn.",
     )
     one_hit_per_worker = BooleanField("One HIT per worker")
-    reward = DecimalField(
+    reward = PlainDecimalField(
         "Reward per assignment (USD)",
         places=2,
         default=Decimal("0.10"),

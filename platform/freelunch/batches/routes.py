@@ -22,6 +22,7 @@ from ..models import (
 )
 from ..mturk import panel as mturk_panel
 from ..pagination import paginate, requested_page
+from ..parsing import whole_number
 from ..services import jobs, overview
 from ..services.batches import builder as batch_service
 from ..services.batches import survey
@@ -50,8 +51,9 @@ def index():
     if state in BATCH_STATES:
         batches = batches.where(Batch.state == state)
     dataset = None
-    if request.args.get("dataset", "").isdigit():
-        dataset = owned_or_404(Dataset, int(request.args["dataset"]))
+    dataset_id = whole_number(request.args.get("dataset"))
+    if dataset_id is not None:
+        dataset = owned_or_404(Dataset, dataset_id)
         batches = batches.where(Batch.dataset == dataset)
     page = paginate(batches)
     return partials.render(
@@ -169,18 +171,17 @@ def _builder_page(form: BatchForm, dataset: Dataset | None, status: int = 200):
 
 @bp.get("/new")
 def new():
-    dataset_id = request.args.get("dataset_id", "")
-    form, dataset = _builder_form(int(dataset_id) if dataset_id.isdigit() else None)
+    form, dataset = _builder_form(whole_number(request.args.get("dataset_id")))
     return _builder_page(form, dataset)
 
 
 @bp.get("/new/classes")
 def builder_classes():
     """The class checkboxes for the dataset chosen in the builder (swapped in when the dataset changes)."""
-    dataset_id = request.args.get("dataset_id", "")
-    if not dataset_id.isdigit():
+    dataset_id = whole_number(request.args.get("dataset_id"))
+    if dataset_id is None:
         abort(400, "Choose a dataset.")
-    form, dataset = _builder_form(owned_or_404(Dataset, int(dataset_id)).id)
+    form, dataset = _builder_form(owned_or_404(Dataset, dataset_id).id)
     return render_template("batches/_builder_classes.html", form=form, dataset=dataset)
 
 
@@ -318,10 +319,9 @@ def preview(batch_id, hit_id):
         abort(404)
     version = request.args.get("version", "")
     versions = batch.versions or list(VERSIONS)
-    page = request.args.get("pageno", "1")
     return requester_preview(
         hit.id,
-        int(page) if page.isdigit() else 1,
+        whole_number(request.args.get("pageno"), 1, low=1, high=10_000),
         version if version in versions else versions[0],
         batch_id=batch.id,
         versions=versions,

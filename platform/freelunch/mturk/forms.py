@@ -8,7 +8,6 @@ from decimal import Decimal
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
-    DecimalField,
     HiddenField,
     IntegerField,
     PasswordField,
@@ -19,6 +18,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp, ValidationError
 
+from ..parsing import PlainDecimalField
 from ..services.mturk.errors import InvalidRequest
 from ..services.mturk.validation import money
 
@@ -47,7 +47,7 @@ class SettingsForm(FlaskForm):
     )
     description = TextAreaField("Description", validators=[DataRequired("Describe the task."), Length(max=2000)])
     keywords = StringField("Keywords", validators=[Length(max=1000)])
-    reward = DecimalField(
+    reward = PlainDecimalField(
         "Reward per assignment (USD)",
         places=2,
         validators=[
@@ -134,13 +134,13 @@ class CredentialsForm(FlaskForm):
 class MoneyForm(FlaskForm):
     """An organization's own money settings: its daily MTurk limit (own account only) and its hourly pay floor."""
 
-    daily_limit = DecimalField(
+    daily_limit = PlainDecimalField(
         "Daily MTurk limit (USD, UTC day)",
         places=2,
         validators=[Optional(), NumberRange(Decimal("0"), Decimal("99999999"), "From 0 to 99,999,999 dollars.")],
         description="Rewards, bonuses and MTurk's fees. Empty: the site default.",
     )
-    hourly_pay_floor = DecimalField(
+    hourly_pay_floor = PlainDecimalField(
         "Lowest hourly pay you mean to offer (USD)",
         places=2,
         validators=[Optional(), NumberRange(Decimal("0"), Decimal("1000"), "From 0 to 1,000 dollars an hour.")],

@@ -11,6 +11,7 @@ from __future__ import annotations
 import click
 
 from ..models import Organization
+from ..parsing import whole_number
 from ..services.mturk import credentials, gateway, lifecycle, publish
 from ..services.mturk.errors import MTurkError
 from .commands import _batch, _progress, mturk
@@ -18,7 +19,8 @@ from .commands import _batch, _progress, mturk
 
 def _organization(ref: str) -> Organization:
     """An organization by id or exact name (organizations have no slug)."""
-    found = Organization.get_or_none(Organization.id == int(ref)) if ref.isdigit() else None
+    number = whole_number(ref)
+    found = Organization.get_or_none(Organization.id == number) if number is not None else None
     found = found or Organization.get_or_none(Organization.name == ref)
     if found is None:
         raise click.ClickException(f"There is no organization {ref!r} (give its id or its exact name).")

@@ -5,15 +5,16 @@ from __future__ import annotations
 from decimal import Decimal
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DecimalField, IntegerField, RadioField, SelectChoice, StringField, TextAreaField
+from wtforms import BooleanField, IntegerField, RadioField, SelectChoice, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 
+from ..parsing import PlainDecimalField
 from ..services.mturk.bonuses import BonusError, parse_amount
 from ..services.mturk.decisions import FEEDBACK_MAX
 
 
-def _percent(label: str) -> DecimalField:
-    return DecimalField(
+def _percent(label: str) -> PlainDecimalField:
+    return PlainDecimalField(
         label,
         places=0,
         validators=[Optional(), NumberRange(Decimal(0), Decimal(100), "From 0 to 100 %%.")],
@@ -88,7 +89,7 @@ class NotifyForm(FlaskForm):
 
 
 class TopUpForm(FlaskForm):
-    rate = DecimalField(
+    rate = PlainDecimalField(
         "Bring approved assignments up to (USD an hour)",
         places=2,
         validators=[

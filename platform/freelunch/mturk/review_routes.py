@@ -14,6 +14,7 @@ from flask_login import current_user
 from .. import partials
 from ..batches.tabs import render_tab
 from ..models import Batch, Hit, MTurkAssignment, ReviewRules, WorkerAction, utcnow
+from ..parsing import whole_number
 from ..services import jobs
 from ..services.mturk import access, autoreview, bonuses, confirm, fairpay, tracking
 from ..services.mturk import settings as batch_settings
@@ -155,7 +156,7 @@ def run_auto_review(batch_id):
 def _selected_rows(batch: Batch) -> tuple[list[int], MTurkAssignment | None]:
     """The ticked assignments, only those of this batch (a foreign id is simply not found),
     and the one assignment when the form came from that assignment's own page."""
-    wanted = [int(v) for v in request.form.getlist("row") if v.isdigit()][:1000]
+    wanted = [n for n in (whole_number(v) for v in request.form.getlist("row")) if n is not None][:1000]
     query = (
         MTurkAssignment.select(MTurkAssignment.id).join(Hit).where(Hit.batch == batch, MTurkAssignment.id.in_(wanted))
     )

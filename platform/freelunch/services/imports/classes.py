@@ -86,9 +86,12 @@ def load_json(data: bytes, what: str):
 
 
 def check_text(value: str, what: str, limit: int) -> str:
-    """``value`` if it has no control character (a NUL would not even reach PostgreSQL) and fits ``limit``."""
+    """``value`` if it has no control character (a NUL would not even reach PostgreSQL), is text a database
+    can store (no lone surrogate: a JSON ``"\\ud800"``, or bytes that were not UTF-8), and fits ``limit``."""
     if any(unicodedata.category(c) == "Cc" and c not in "\t\n\r" for c in value):
         raise ValueError(f"the {what} contains a control character (such as NUL)")
+    if any(unicodedata.category(c) == "Cs" for c in value):
+        raise ValueError(f"the {what} is not valid text (a lone surrogate, or bytes that are not UTF-8)")
     if len(value) > limit:
         raise ValueError(f"the {what} is longer than {limit:,} characters")
     return value
@@ -107,6 +110,7 @@ def check_links(value, where: str) -> list[str]:
         raise ValueError(f"{where} must be a URL or a list of URLs")
     links = [link.strip() for link in links if link.strip()]
     for link in links:
+        check_text(link, "link", 2048)
         if not URL_RE.match(link):
             raise ValueError(f"{link!r} is not an http(s) URL")
     return links
@@ -186,7 +190,7 @@ def _wikipedia_links(data: bytes, report: Report) -> dict[str, list[str]]:
         try:
             links[wnid] = check_links(value, f"the links of {wnid}")
         except ValueError as error:
-            report.error(f"wikipedia_pages.json {wnid}", str(error))
+            report.error(f"wikipedia_pages.json {wnid!r}", str(error))
     return links
 
 

@@ -179,7 +179,9 @@ def _manifest_records(path: Path) -> Iterator[tuple[str, dict]]:
     """(where, record) for each row of a CSV or JSON Lines manifest; a broken JSON line yields its error."""
     with open(path, "rb") as head:
         start = head.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
-    with open(path, encoding="utf-8-sig", newline="") as text:
+    # Bytes that are not UTF-8 become lone surrogates, which check_text refuses as a row error: one bad
+    # line costs that line, not the whole import (nor a crashed job).
+    with open(path, encoding="utf-8-sig", errors="surrogateescape", newline="") as text:
         if start.startswith(b"{"):
             for number, line in enumerate(text, 1):
                 if not line.strip():
@@ -230,6 +232,7 @@ def _manifest_row(record: dict) -> dict:
     url = str(record.get("url") or "").strip()
     if not url:
         raise ValueError("the url is missing")
+    check_text(url, "url", URL_MAX)
     if len(url) > URL_MAX:
         raise ValueError(f"the url is longer than {URL_MAX} characters")
     safe_fetch.check_url(url)
@@ -348,7 +351,7 @@ def check_zip(path: Path, room: quota.Room | None = None) -> list[zipfile.ZipInf
     try:
         with zipfile.ZipFile(path) as archive:
             entries = archive.infolist()
-    except (zipfile.BadZipFile, OSError) as error:
+    except (zipfile.BadZipFile, OSError, UnicodeDecodeError) as error:  # a name flagged UTF-8 that is not
         raise ImportFailure(f"The ZIP archive cannot be read: {error}.") from error
     if len(entries) > ZIP_MAX_ENTRIES:
         raise ImportFailure(f"The ZIP has {len(entries)} entries; split it into archives of at most {ZIP_MAX_ENTRIES}.")
