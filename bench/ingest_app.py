@@ -31,13 +31,13 @@ def bare(app: Flask, environ: Mapping) -> Answer:
 
 def direct(app: Flask, environ: Mapping) -> Answer:
     try:
-        assignment_id, batch = checked_batch(app, environ)
+        claims, batch = checked_batch(app, environ)
     except Refused as refused:
         return refused.answer
     database.connect(reuse_if_open=True)  # kept open between requests: the naive design at its best
     with database.atomic():
         PointerChunk.insert(
-            assignment=assignment_id,
+            assignment=claims.assignment_id,
             pageno=batch.page,
             seq=batch.seq,
             n_events=batch.n_events,

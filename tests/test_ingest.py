@@ -378,3 +378,37 @@ def test_the_bulk_insert_keeps_text_as_is_and_skips_stored_chunks(app, token):
         (2, tricky),
         (3, "[]"),
     ]
+
+
+def test_a_sender_with_many_assignments_of_one_hit_is_stopped_at_the_bound(app, client, make_account, redis_client):
+    from factories import make_batch
+
+    from freelunch.services.annotation.pages import token_for
+    from freelunch.services.ingest import budget
+
+    _, org = make_account("requester@example.org")
+    batch = make_batch(app, org, pages=1, per_page=2, assignments_per_hit=2)
+    hit = batch.hits.get()
+    with app.app_context():
+        assignments = [
+            Assignment.create(
+                organization=org, hit=hit, worker_id=f"W{n:09d}", source="lab", version="POINTER_ORIGINAL"
+            )
+            for n in range(12)  # invented workers: assignments cost nothing to open
+        ]
+        tokens = [token_for(a, hit) for a in assignments]
+    page_bound, hit_bound = budget.page_bytes(2), budget.hit_bytes(2, 1, 2)
+    answers = {a.id: [] for a in assignments}
+    for assignment, token in zip(assignments, tokens):
+        for seq in range(6):
+            response = post_ingest(client, pointer_batch(token, seq=seq, n=400))
+            answers[assignment.id].append(response.status_code)
+    stored: dict[int, int] = {}
+    for _, fields in redis_client.xrange(stream_key(0)):
+        stored[int(fields[b"a"])] = stored.get(int(fields[b"a"]), 0) + len(fields[b"e"])
+    assert 202 in answers[assignments[0].id] and answers[assignments[0].id][-1] == 409  # a page's worth, then no more
+    assert all(size <= page_bound for size in stored.values())
+    assert sum(stored.values()) <= hit_bound < page_bound * len(assignments)
+    assert all(set(codes) == {409} for codes in list(answers.values())[-3:])  # the HIT is full for latecomers
+    refused = post_ingest(client, pointer_batch(tokens[-1], seq=99, n=400))
+    assert refused.status_code == 409 and "HIT has stored" in refused.get_json()["message"]

@@ -52,8 +52,8 @@ def read_body(environ: Mapping) -> bytes:
     return body
 
 
-def checked_batch(app: Flask, environ: Mapping) -> tuple[int, Batch]:
-    """(assignment id, batch) of a request, or Refused. Shared with the benchmark's bare endpoint."""
+def checked_batch(app: Flask, environ: Mapping) -> tuple[TokenClaims, Batch]:
+    """(the token's claims, batch) of a request, or Refused. Shared with the benchmark's bare endpoint."""
     try:
         batch = parse(read_body(environ), int(time.time() * 1000))
     except Invalid as error:
@@ -65,15 +65,16 @@ def checked_batch(app: Flask, environ: Mapping) -> tuple[int, Batch]:
         raise Refused(403, "Forbidden", "The token has expired with its assignment.")
     if batch.page > claims.pages:
         raise Refused(400, "Bad Request", f"page must be one of the HIT's {claims.pages} pages.")
-    return claims.assignment_id, batch
+    return claims, batch
 
 
 def ingest(app: Flask, environ: Mapping) -> Answer:
     """POST /api/ingest (docs/ingest.md)."""
     config = app.config
     try:
-        assignment_id, batch = checked_batch(app, environ)
-        outcome = _append(config, assignment_id, batch)
+        claims, batch = checked_batch(app, environ)
+        assignment_id = claims.assignment_id
+        outcome = _append(config, claims, batch)
     except Refused as refused:
         return refused.answer
     if outcome == ingest_service.FLUSH_NEEDED:
@@ -86,10 +87,13 @@ def ingest(app: Flask, environ: Mapping) -> Answer:
     return ACCEPTED
 
 
-def _append(config: Mapping, assignment_id: int, batch: Batch) -> int:
+def _append(config: Mapping, claims: TokenClaims, batch: Batch) -> int:
+    bounds = ingest_service.Bounds.of(
+        claims.assignment_id, claims.pages, claims.expires_at, claims.hit_id, claims.page_bytes, claims.hit_bytes
+    )
     try:
         outcome = ingest_service.append(
-            config, assignment_id, batch.page, batch.tab, batch.seq, batch.n_events, batch.events_json
+            config, claims.assignment_id, batch.page, batch.tab, batch.seq, batch.n_events, batch.events_json, bounds
         )
     except RedisError:
         raise Refused(
@@ -107,6 +111,16 @@ def _append(config: Mapping, assignment_id: int, batch: Batch) -> int:
         )
     if outcome == ingest_service.CLOSED:
         raise Refused(409, "Conflict", "This page was submitted; its pointer data is closed.")
+    if outcome == ingest_service.PAGE_FULL:
+        raise Refused(
+            409,
+            "Conflict",
+            "This page has sent more pointer data than a worker's page holds (docs/ingest.md); the rest is refused.",
+        )
+    if outcome == ingest_service.HIT_FULL:
+        raise Refused(
+            409, "Conflict", "This HIT has stored as much pointer data as all its assignments may; the rest is refused."
+        )
     if outcome == ingest_service.FLOOD:
         raise Refused(
             429,

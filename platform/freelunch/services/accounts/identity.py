@@ -51,11 +51,15 @@ def _serializer() -> URLSafeSerializer:
 
 @dataclass(frozen=True)
 class TokenClaims:
-    """What an assignment token vouches for: the assignment, how many pages its HIT has, and until when."""
+    """What an assignment token vouches for: the assignment, how many pages its HIT has, until when, and how much
+    pointer data a page of it and its HIT in all may store (services/ingest/budget.py; 0: the defaults)."""
 
     assignment_id: int
     pages: int
     expires_at: int  # epoch seconds
+    hit_id: int = 0
+    page_bytes: int = 0
+    hit_bytes: int = 0
 
 
 # Tokens made without a HIT's figures (tests, tools): any page of a HIT, for a day.
@@ -63,13 +67,22 @@ ANY_PAGES = 1000
 DEFAULT_TOKEN_SECONDS = 24 * 3600
 
 
-def assignment_token(assignment_id: int, pages: int = ANY_PAGES, seconds: int = DEFAULT_TOKEN_SECONDS) -> str:
+def assignment_token(
+    assignment_id: int,
+    pages: int = ANY_PAGES,
+    seconds: int = DEFAULT_TOKEN_SECONDS,
+    hit_id: int = 0,
+    page_bytes: int = 0,
+    hit_bytes: int = 0,
+) -> str:
     """The signed token that carries a worker's identity in URLs and forms (no cookies in MTurk's iframe).
 
     It names the HIT's page count and expires ``seconds`` from now (the assignment's duration), so a copied
-    token neither sends pointer data for pages that do not exist nor works after the assignment's time.
+    token neither sends pointer data for pages that do not exist nor works after the assignment's time; and
+    it carries its HIT and the pointer data a page and the HIT may store, which the ingest endpoint enforces
+    without the database.
     """
-    return _serializer().dumps([assignment_id, pages, int(time.time()) + seconds])
+    return _serializer().dumps([assignment_id, pages, int(time.time()) + seconds, hit_id, page_bytes, hit_bytes])
 
 
 def token_claims(token: str | None) -> TokenClaims | None:
@@ -80,7 +93,8 @@ def token_claims(token: str | None) -> TokenClaims | None:
         value = _serializer().loads(token)
     except BadSignature:
         return None
-    if not (isinstance(value, list) and len(value) == 3 and all(type(v) is int for v in value)):
+    # Three figures: a token issued before the HIT and its bounds travelled in it.
+    if not (isinstance(value, list) and len(value) in (3, 6) and all(type(v) is int for v in value)):
         return None
     return TokenClaims(*value)
 

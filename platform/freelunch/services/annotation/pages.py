@@ -34,7 +34,7 @@ from ...models import (
     utcnow,
 )
 from ..accounts import identity
-from ..ingest import closing
+from ..ingest import budget, closing
 from ..mturk.gateway import local_stand_in_origin
 from ..review import tallies
 from ..review.fits import rounds_of
@@ -349,8 +349,18 @@ def _open_lab(params) -> tuple[Hit, Assignment]:
 
 
 def token_for(assignment: Assignment, hit: Hit) -> str:
-    """The assignment's token: good for the HIT's pages, for as long as the batch gives a worker."""
-    return identity.assignment_token(assignment.id, hit.pages.count(), places.assignment_seconds(hit.batch))
+    """The assignment's token: good for the HIT's pages, for as long as the batch gives a worker, with the
+    pointer data a page and the HIT may store (services/ingest/budget.py)."""
+    images = [len(ids) for (ids,) in HitPage.select(HitPage.image_ids).where(HitPage.hit == hit.id).tuples()]
+    widest, pages = max(images, default=0), len(images)
+    return identity.assignment_token(
+        assignment.id,
+        pages,
+        places.assignment_seconds(hit.batch),
+        hit_id=hit.id,
+        page_bytes=budget.page_bytes(widest),
+        hit_bytes=budget.hit_bytes(widest, pages, hit.batch.assignments_per_hit),
+    )
 
 
 def assignment_from_token(token: str | None) -> Assignment:

@@ -14,7 +14,8 @@ one shard on a cluster): refuse a batch of a page submitted
 more than a grace ago (services/ingest/closing.py), refuse when the
 stream is at its bound (back-pressure instead of trimming, which could drop
 unflushed batches), count the assignment's batches in a fixed window (flood
-control), append, and say whether a flush job must be enqueued (a SET NX guard
+control), count the bytes of the page-assignment and of its HIT against their
+bounds (services/ingest/budget.py), append, and say whether a flush job must be enqueued (a SET NX guard
 per shard, so at most one flush per shard is pending however many batches arrive).
 
 Stream entries hold what the flusher writes as is: assignment, page, tab, seq,
@@ -30,6 +31,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from functools import cache
 
 from flask import current_app
@@ -40,6 +42,7 @@ from redis.exceptions import ConnectionError, NoScriptError, TimeoutError
 from redis.retry import Retry
 
 from .. import jobs
+from . import budget
 
 GROUP = "flushers"
 GUARD_TTL_S = 60  # if the enqueue after setting the guard fails, the guard lapses and cron flushes
@@ -63,6 +66,16 @@ def rate_key(shard: int, assignment_id: int, window: int) -> str:
     return f"ingest:{{{shard}}}:rate:{assignment_id}:{window}"
 
 
+def page_bytes_key(shard: int, assignment_id: int, page: int) -> str:
+    return f"ingest:{{{shard}}}:bytes:{assignment_id}:{page}"
+
+
+def hit_bytes_key(shard: int, hit: str) -> str:
+    """A HIT's bytes on one shard (its assignments may spread over shards: with N shards a HIT may store N times
+    its bound at most, one per shard)."""
+    return f"ingest:{{{shard}}}:hit-bytes:{hit}"
+
+
 def closed_key(shard: int, assignment_id: int, page: int) -> str:
     """When the page was submitted (epoch ms): its stream closes GRACE_MS later (services/ingest/closing.py)."""
     return f"ingest:{{{shard}}}:closed:{assignment_id}:{page}"
@@ -73,23 +86,27 @@ def shard_of(assignment_id: int, shards: int) -> int:
     return assignment_id % shards
 
 
-ACCEPTED, FLUSH_NEEDED, FULL, FLOOD, CLOSED = 0, 1, -1, -2, -3
+ACCEPTED, FLUSH_NEEDED, FULL, FLOOD, CLOSED, PAGE_FULL, HIT_FULL = 0, 1, -1, -2, -3, -4, -5
+KEYS_PER_BATCH, VALUES_PER_BATCH = 6, 9
 
-# KEYS: four per batch, all of the batch's shard (so, on a cluster, where a call carries
+# KEYS: six per batch, all of the batch's shard (so, on a cluster, where a call carries
 # one shard's batches, one hash slot per call): its stream, its flush guard, the
-# assignment's rate key and its page's closed key (services/ingest/closing.py).
-# ARGV: the five limits, then six values per batch. One entry per batch (one entry
-# per round trip was tried: no gain, docs/performance.md). Returns one outcome per
-# batch; FLUSH_NEEDED for the first batch of a shard whose guard it set.
+# assignment's rate key, its page's closed key (services/ingest/closing.py), and the
+# byte counts of its page-assignment and of its HIT (services/ingest/budget.py).
+# ARGV: the five limits, then nine values per batch: the six of the entry, the page's
+# and the HIT's byte bounds, and when the counts may go (the token's expiry). One entry
+# per batch (one entry per round trip was tried: no gain, docs/performance.md). Returns
+# one outcome per batch; FLUSH_NEEDED for the first batch of a shard whose guard it set.
 APPEND_LUA = """
 local bound, limit, grace = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[5])
 local time = redis.call('TIME')
 local now_ms = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 local outcomes, guard_tried = {}, {}
-for b = 1, #KEYS / 4 do
-  local k, v = (b - 1) * 4, 5 + (b - 1) * 6
+for b = 1, #KEYS / 6 do
+  local k, v = (b - 1) * 6, 5 + (b - 1) * 9
   local outcome = 0
   local closed_at = redis.call('GET', KEYS[k + 4])
+  local size = string.len(ARGV[v + 6])
   if closed_at and now_ms > tonumber(closed_at) + grace then
     outcome = -3
   elseif redis.call('XLEN', KEYS[k + 1]) >= bound then
@@ -97,9 +114,18 @@ for b = 1, #KEYS / 4 do
   else
     local used = redis.call('INCR', KEYS[k + 3])
     if used == 1 then redis.call('EXPIRE', KEYS[k + 3], ARGV[3]) end
+    local page_used = tonumber(redis.call('GET', KEYS[k + 5]) or '0') + size
+    local hit_used = tonumber(redis.call('GET', KEYS[k + 6]) or '0') + size
     if used > limit then
       outcome = -2
+    elseif page_used > tonumber(ARGV[v + 7]) then
+      outcome = -4
+    elseif hit_used > tonumber(ARGV[v + 8]) then
+      outcome = -5
     else
+      for _, key in ipairs({KEYS[k + 5], KEYS[k + 6]}) do
+        if redis.call('INCRBY', key, size) == size then redis.call('EXPIREAT', key, ARGV[v + 9]) end
+      end
       redis.call('XADD', KEYS[k + 1], '*', 'a', ARGV[v + 1], 'p', ARGV[v + 2], 't', ARGV[v + 3], 's', ARGV[v + 4],
                  'n', ARGV[v + 5], 'e', ARGV[v + 6])
       if not guard_tried[KEYS[k + 2]] then
@@ -292,10 +318,35 @@ def _appender(config: Mapping, shard: int, limits: tuple) -> _GroupAppender:
     return appender
 
 
+@dataclass(frozen=True)
+class Bounds:
+    """What the batch's page-assignment and HIT may store (services/ingest/budget.py), from its token."""
+
+    hit: str  # the HIT's id, or "a<assignment>" for a token that names none
+    page_bytes: int
+    hit_bytes: int
+    until: int  # epoch seconds: the counts are kept as long as the token works
+
+    @classmethod
+    def of(cls, assignment_id: int, pages: int, expires_at: int, hit_id=0, page_bytes=0, hit_bytes=0) -> Bounds:
+        page = page_bytes or budget.page_bytes(budget.DEFAULT_IMAGES)
+        total = hit_bytes or budget.hit_bytes(budget.DEFAULT_IMAGES, min(pages, 100), budget.DEFAULT_ASSIGNMENTS)
+        return cls(str(hit_id) if hit_id else f"a{assignment_id}", page, total, expires_at + 3600)
+
+
 def append(
-    config: Mapping, assignment_id: int, page: int, tab: int, seq: int, n_events: int, events_json: bytes
+    config: Mapping,
+    assignment_id: int,
+    page: int,
+    tab: int,
+    seq: int,
+    n_events: int,
+    events_json: bytes,
+    bounds: Bounds | None = None,
 ) -> int:
-    """ACCEPTED or FLUSH_NEEDED when stored, FULL, FLOOD or CLOSED when refused; RedisError when Redis is away."""
+    """ACCEPTED or FLUSH_NEEDED when stored; FULL, FLOOD, CLOSED, PAGE_FULL or HIT_FULL when refused; RedisError
+    when Redis is away. ``bounds``: a token's (the defaults of a day's token when None)."""
+    bounds = bounds or Bounds.of(assignment_id, budget.DEFAULT_PAGES, int(time.time()) + 86400)
     window = int(time.time()) // RATE_WINDOW_S
     limits = (config["INGEST_STREAM_MAX"], config["INGEST_RATE_LIMIT"], RATE_WINDOW_S * 2, GUARD_TTL_S, GRACE_MS)
     shard = shard_of(assignment_id, config["INGEST_SHARDS"])
@@ -304,8 +355,11 @@ def append(
         guard_key(shard),
         rate_key(shard, assignment_id, window),
         closed_key(shard, assignment_id, page),
+        page_bytes_key(shard, assignment_id, page),
+        hit_bytes_key(shard, bounds.hit),
     )
-    return _appender(config, shard, limits).append(keys, (assignment_id, page, tab, seq, n_events, events_json))
+    values = (assignment_id, page, tab, seq, n_events, events_json, bounds.page_bytes, bounds.hit_bytes, bounds.until)
+    return _appender(config, shard, limits).append(keys, values)
 
 
 def request_flush(shard: int) -> None:
