@@ -52,6 +52,10 @@
     return n.toLocaleString("en-US");
   }
 
+  function counted(n, word) {  // formatting.counted: "1 page", "2 pages"
+    return n === 1 ? "1 " + word : count(n) + " " + word + "s";
+  }
+
   function summarise(form) {
     var all = rows(form), chosen = all.filter(function (r) { return r.querySelector("input").checked; });
     var shown = all.filter(function (r) { return !r.hidden; }).length;
@@ -79,7 +83,7 @@
       return sum + feeCents(rewardCents, size, feeStep) * size;
     }, 0);
     var rewards = rewardCents * hits * assignments, fees = feesPerHit * hits;
-    line.textContent = count(pages) + " pages · " + count(hits) + " HITs · " + count(hits * assignments) + " assignments · on MTurk " +
+    line.textContent = counted(pages, "page") + " · " + counted(hits, "HIT") + " · " + counted(hits * assignments, "assignment") + " · on MTurk " +
       dollars(rewards + fees) + " (" + dollars(rewards) + " rewards + " + dollars(fees) + " MTurk fee)";
     var warning = document.getElementById("fee-warning");
     if (warning) warning.hidden = !(assignments >= feeStep);

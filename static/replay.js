@@ -24,8 +24,12 @@
       const moves = c.moves.filter(function (m) { return m[2] <= t; });
       c.path.setAttribute("points", moves.map(function (m) { return (m[0] * c.w).toFixed(1) + "," + (m[1] * c.h).toFixed(1); }).join(" "));
       const last = moves[moves.length - 1];
-      c.pointer.setAttribute("cx", last ? last[0] * c.w : -100);
-      c.pointer.setAttribute("cy", last ? last[1] * c.h : -100);
+      // No point yet: hidden, never parked off the image (the frame's svg shows what overflows it).
+      c.pointer.setAttribute("visibility", last ? "visible" : "hidden");
+      if (last) {
+        c.pointer.setAttribute("cx", last[0] * c.w);
+        c.pointer.setAttribute("cy", last[1] * c.h);
+      }
       c.clickMarks.forEach(function (mark) { mark.style.display = Number(mark.dataset.t) <= t ? "" : "none"; });
       const clicks = c.clicks.filter(function (k) { return k[2] <= t; });
       const selected = t >= data.duration ? c.selected : (clicks.length ? clicks[clicks.length - 1][3] : false);

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from freelunch.formatting import counted
 from freelunch.models import Batch
 from freelunch.services.batches.hits import BuildError, build_hits
 from freelunch.services.jobs import Progress
@@ -21,4 +22,4 @@ def build_batch(batch_id: int, organization_id: int) -> dict:
     except Exception:
         Batch.update(state="failed").where(Batch.id == batch.id).execute()
         raise
-    return {"summary": f"{count} HITs built (shuffle seed {batch.shuffle_seed})."}
+    return {"summary": f"{counted(count, 'HIT')} built."}

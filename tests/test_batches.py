@@ -89,7 +89,7 @@ def test_building_runs_as_a_job_with_controls_mixed_in_and_a_recorded_seed(clien
     assert sorted(shown) == sorted(i for i, r in roles.items() if r == "candidate"), "every candidate once"
     assert shown != sorted(shown), "the order is shuffled"
     done = client.get(f"/batches/{batch.id}").get_data(as_text=True)
-    assert "2 HITs built (shuffle seed" in done and str(batch.shuffle_seed) in done
+    assert "2 HITs built." in done and "image order no." in done and str(batch.shuffle_seed) in done
 
 
 def test_ten_assignments_warn_about_the_mturk_fee(client, org):

@@ -105,7 +105,7 @@ SHOWN = [
     ("/batches/{batch}", "Progress", jobs.MTURK_SYNC),
     ("/batches/{batch}/hits", "Assignments (done / started)", jobs.BUILD_BATCH),
     ("/batches/{batch}/hits", "Assignments (done / started)", jobs.MTURK_PUBLISH),
-    ("/batches/{batch}/mturk", "HITs published", jobs.MTURK_PUBLISH),
+    ("/batches/{batch}/mturk", "published ·", jobs.MTURK_PUBLISH),
     ("/batches/{batch}/mturk", "Whole batch", jobs.MTURK_EXTEND),
     ("/batches/{batch}/mturk", "Settings", jobs.MTURK_PUBLISH),  # locked once published
     ("/batches/{batch}/mturk/review", "last reconciliation", jobs.MTURK_SYNC),

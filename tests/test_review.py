@@ -118,7 +118,7 @@ def test_workers_of_batch_and_organization(client, campaign):
     page = text(client.get(f"/review/batches/{campaign.batch.id}/workers"))
     row = re.search(r"W3CCCCCCCC.*?</tr>", page).group(0)
     assert '1<small class="muted">/2 done' in row and "0%" in row and "1.0 s" in row
-    assert 'aria-label="estimateTime distribution: 0 0, ≤250 ms 0, ≤500 ms 12' in row
+    assert 'aria-label="Hover time distribution: 0 0, ≤250 ms 0, ≤500 ms 12' in row
     org = text(client.get("/review/workers"))
     assert all(w in org for w in ("W1AAAAAAAA", "W2BBBBBBBB", "W3CCCCCCCC"))
 

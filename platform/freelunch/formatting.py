@@ -27,6 +27,23 @@ def file_size(value: int) -> str:
     return ""
 
 
+def counted(n: int, word: str) -> str:
+    """A count with its noun in the right number: "1 HIT", "2 HITs", "1,234 rows", "1 class", "3 classes"."""
+    if n == 1:
+        return f"1 {word}"
+    plural = word + ("es" if word.endswith(("s", "ch", "sh", "x")) else "s")
+    return f"{n:,} {plural}"
+
+
+def version_name(code: str) -> str:
+    """An interface version as requesters read it ("Red pointer, sharp images"), never its code name."""
+    from .models import VERSION_MEANINGS
+
+    return VERSION_MEANINGS.get(code, code)
+
+
 def register(app: Flask) -> None:
+    app.add_template_filter(counted)
+    app.add_template_filter(version_name)
     app.add_template_filter(duration)
     app.add_template_filter(file_size)

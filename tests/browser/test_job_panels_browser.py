@@ -54,11 +54,11 @@ def test_edit_then_publish_sends_the_edited_settings_and_the_panels_follow_their
     page.click("#publish-review button[data-publish]")
     page.wait_for_url(tab)
     page.wait_for_selector("#mturk-panel .job:has-text('Publish to MTurk')")
-    assert "0 of 1 HITs published" in page.inner_text("#mturk-panel")
+    assert "0 of 1 HIT published" in page.inner_text("#mturk-panel")
     no_reload_since(page)
 
     run_jobs()
-    page.wait_for_selector("#mturk-panel:has-text('1 of 1 HITs published')", timeout=15_000)
+    page.wait_for_selector("#mturk-panel:has-text('1 of 1 HIT published')", timeout=15_000)
     page.wait_for_selector("#mturk-panel:has-text('Every HIT of the batch is on MTurk.')")
     assert page.locator("#mturk-panel button[data-publish]").count() == 0
     assert page.locator("#mturk-panel .activity .job-done:has-text('Publish to MTurk')").count() == 1

@@ -8,7 +8,6 @@ from wtforms import SelectChoice
 from .. import partials, sorting
 from ..annotate.routes import requester_preview
 from ..models import (
-    BATCH_STATES,
     VERSION_MEANINGS,
     VERSIONS,
     Assignment,
@@ -47,9 +46,17 @@ SURVEY_UPLOAD_MAX = 50 * 1024 * 1024
 def index():
     sort = sorting.requested(BATCH_SORTS, "-created")
     batches = sorting.apply(Batch.owned(current_org()), sort, BATCH_SORTS, Batch.id.desc())
-    state = request.args.get("state", "")
-    if state in BATCH_STATES:
-        batches = batches.where(Batch.state == state)
+    state = request.args.get("state", "")  # a phase: the list shows phases, so it filters on them
+    if state in progress.PHASES:
+        live = list(
+            Batch.owned(current_org(), Batch.id, Batch.state, Batch.assignments_per_hit).where(
+                Batch.state.in_(("ready", "published"))
+            )
+        )
+        in_phase = [batch_id for batch_id, p in progress.phases(live).items() if p == state]
+        batches = batches.where(
+            (Batch.state == state) & Batch.state.not_in(("ready", "published")) | Batch.id.in_(in_phase)
+        )
     dataset = None
     dataset_id = whole_number(request.args.get("dataset"))
     if dataset_id is not None:
@@ -64,7 +71,7 @@ def index():
         dataset=dataset,
         sort=sort,
         state=state,
-        states=BATCH_STATES,
+        states=progress.PHASES,
     )
 
 

@@ -10,6 +10,7 @@ from decimal import Decimal, InvalidOperation
 from flask import flash, redirect, render_template, request, url_for
 
 from .. import partials
+from ..formatting import counted
 from ..models import Batch, MTurkAccount, MTurkHit, Organization
 from ..services import jobs
 from ..services.mturk import access, budget, credentials, fairpay, gateway, lifecycle, publish
@@ -123,7 +124,8 @@ def publish_batch(batch_id):
     remaining = the_plan.remaining
     _enqueue(batch, jobs.MTURK_PUBLISH, "Publish to MTurk", bool(form.confirm_production.data))
     flash(
-        f"Publishing {remaining.mturk_hits} MTurk HITs (${remaining.total:.2f} with MTurk's fee) to {the_plan.where} "
+        f"Publishing {counted(remaining.mturk_hits, 'MTurk HIT')} (${remaining.total:.2f} with MTurk's fee) to "
+        f"{the_plan.where} "
         "in the background.",
         "success",
     )

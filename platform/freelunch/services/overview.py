@@ -49,6 +49,7 @@ class BatchLine:
     to_review: int = 0
     spend: Decimal = Decimal("0.00")
     failed_jobs: int = 0
+    reachable: bool = True  # lab links or MTurk HITs lead workers to it
 
     @property
     def phase(self) -> str:
@@ -59,6 +60,15 @@ class BatchLine:
     @property
     def percent(self) -> int:
         return progress.percent(self.pages_done, self.pages_target)
+
+    @property
+    def stuck(self) -> str:
+        """Why the batch waits for the requester rather than for workers ("" when it does not)."""
+        # A next round is made ready and left for the requester to hand out; round 1 may run on survey links.
+        if self.batch.round > 1 and self.batch.state == "ready" and self.hits and not self.assignments_started:
+            if not self.reachable:
+                return f"round {self.batch.round} is ready, and no lab link or MTurk HIT leads workers to it yet"
+        return ""
 
     @property
     def pages_per_hour(self) -> int:
@@ -87,8 +97,12 @@ class Overview:
         return all(self.checklist.values())
 
     @property
+    def stuck(self) -> list[BatchLine]:
+        return [line for line in self.batches if line.stuck]
+
+    @property
     def needs_attention(self) -> bool:
-        return bool(self.to_review or self.failed_jobs or self.import_errors)
+        return bool(self.to_review or self.failed_jobs or self.import_errors or self.stuck)
 
 
 def _grouped(query, batch_column) -> dict[int, tuple]:
@@ -123,6 +137,16 @@ def batch_lines(organization: Organization, batches: list[Batch]) -> list[BatchL
         .where(Hit.batch.in_(ids), MTurkAssignment.status == "Submitted"),
         Hit.batch,
     )
+    reachable = {
+        batch_id
+        for (batch_id,) in LabLink.select(LabLink.batch)
+        .where(LabLink.batch.in_(ids), LabLink.revoked_at.is_null())
+        .distinct()
+        .tuples()
+    } | {
+        batch_id
+        for (batch_id,) in Hit.select(Hit.batch).where(Hit.batch.in_(ids), Hit.mturk_hit_id.is_null(False)).tuples()
+    }
     lines = []
     for b in batches:
         line = BatchLine(b, names.get(b.dataset_id, ""))
@@ -135,6 +159,7 @@ def batch_lines(organization: Organization, batches: list[Batch]) -> list[BatchL
         line.pages_done, line.pages_last_hour = count or 0, int(last_hour or 0)
         line.to_review = to_review.get(b.id, (0,))[0]
         line.spend = lifecycle.spend(b).paid  # MTurk's money has one reckoning
+        line.reachable = b.id in reachable
         lines.append(line)
     return lines
 
@@ -153,9 +178,12 @@ def overview(organization: Organization) -> Overview:
         failed += found
     import_errors = []
     for dataset in Dataset.owned(organization).order_by(Dataset.name):
-        for job in jobs.recent(organization.id, f"dataset:{dataset.id}"):
-            if job.state == "failed" or job.result.get("error_count"):
+        seen = set()
+        for job in jobs.recent(organization.id, f"dataset:{dataset.id}"):  # newest first
+            # The same import run again says what its newest run left: one line, not one per run.
+            if job.title not in seen and (job.state == "failed" or job.result.get("error_count")):
                 import_errors.append((dataset, job))
+            seen.add(job.title)
     checklist = {
         "classes": ImageClass.owned(organization).exists(),
         "images": Image.owned(organization).exists(),

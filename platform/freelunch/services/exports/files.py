@@ -12,6 +12,7 @@ from pathlib import Path
 
 from flask import current_app
 
+from ...formatting import counted
 from ...models import Assignment, Batch, Export, PageSubmission, utcnow
 from .. import jobs
 from ..review import counted, of_record
@@ -137,4 +138,4 @@ def run(export_id: int, progress: Progress | None = None) -> dict:
         ).execute()
         raise
     Export.update(state="done", path=relative, rows=rows, finished_at=utcnow()).where(Export.id == export.id).execute()
-    return {"summary": f"{rows:,} rows written.", "rows": rows}
+    return {"summary": f"{counted(rows, 'row')} written.", "rows": rows}

@@ -68,7 +68,7 @@ KINDS: dict[str, Kind] = {
             "Workers CSV",
             "csv",
             "text/csv",
-            "Per worker: assignments, control accuracy, time per image, estimateTime distribution.",
+            "Per worker: assignments, control accuracy, time per image, hover-time distribution.",
             "workers",
             writers.write_workers_csv,
         ),

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from peewee import JOIN
 
+from ...formatting import counted
 from ...models import Assignment, Batch, Decision, Hit, MTurkAssignment, MTurkHit, utcnow
 from ..accounts import identity
 from . import gateway, qualifications
@@ -158,7 +159,8 @@ class SyncSummary:
         return dict(
             self.__dict__,
             summary=(
-                f"{self.hits} HITs reconciled: {self.assignments} assignments on MTurk, {self.matched} with data here, "
+                f"{counted(self.hits, 'HIT')} reconciled: {counted(self.assignments, 'assignment')} on MTurk, "
+                f"{self.matched} with data here, "
                 f"{self.no_data} without."
             ),
         )

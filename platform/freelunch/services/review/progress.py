@@ -73,6 +73,27 @@ class BatchProgress:
         return percent(self.pages.pages, self.pages_target)
 
 
+# Every phase a requester reads, in a batch's order of life: the list filters on these, and shows them.
+PHASES = ("draft", "building", "ready", "published", "annotating", "complete", "closed", "failed")
+
+
+def phases(batches: list) -> dict[int, str]:
+    """The phase of each batch (id -> phase), from two grouped queries."""
+    ids = [b.id for b in batches]
+    hits = dict(Hit.select(Hit.batch, fn.COUNT(Hit.id)).where(Hit.batch.in_(ids)).group_by(Hit.batch).tuples())
+    started = {
+        batch_id: (n, int(d or 0))
+        for batch_id, n, d in Assignment.select(Hit.batch, fn.COUNT(Assignment.id), fn.SUM(DONE))
+        .join(Hit)
+        .where(Hit.batch.in_(ids))
+        .group_by(Hit.batch)
+        .tuples()
+    }
+    return {
+        b.id: phase(b.state, hits.get(b.id, 0) * b.assignments_per_hit, *started.get(b.id, (0, 0))) for b in batches
+    }
+
+
 def phase(state: str, assignments_target: int, assignments_started: int, assignments_done: int) -> str:
     """The state a requester reads: a ready or published batch is "annotating" once workers started, "complete" when
     done."""
