@@ -20,7 +20,7 @@ def results_yes(client, batch) -> int:
     """The yes count the Results tab states for the labels of record."""
     html = client.get(f"/review/batches/{batch.id}/results").get_data(as_text=True)
     panel = html[html.index('data-testid="labels-of-record"') :]
-    return int(re.search(r'class="decision yes">([\d,]+) yes', panel).group(1).replace(",", ""))
+    return int(re.search(r'class="decision yes"[^>]*>([\d,]+) yes', panel).group(1).replace(",", ""))
 
 
 def exported(app, client, run_jobs, batch, kind) -> tuple[Export, bytes]:
