@@ -76,7 +76,7 @@ def client(organization_id: int | None = None, sandbox: bool | None = None):
 
 def call(mturk, operation: str, action: str, **params) -> dict:
     """``mturk.<operation>(**params)`` after checking them against the model; ``action`` names it in errors."""
-    if database.in_transaction():
+    if database.obj is not None and database.in_transaction():  # no database bound: no transaction to be in
         raise RuntimeError(f"MTurk {operation} called inside a database transaction: commit first, then call MTurk.")
     validate(operation, params)
     try:
