@@ -72,3 +72,31 @@ def test_every_finished_export_in_one_zip(client, campaign, run_jobs):
     response = client.get(f"/review/batches/{b}/exports.zip")
     names = zipfile.ZipFile(io.BytesIO(response.data)).namelist()
     assert response.mimetype == "application/zip" and sorted(n.split("-")[2] for n in names) == ["records", "workers"]
+
+
+def test_forced_re_exports_count_in_the_storage_quota_and_are_limited(app, client, campaign, run_jobs):
+    from freelunch.models import Image, Organization
+    from freelunch.services.exports import files
+    from freelunch.services.imports import quota
+
+    b, org = campaign.batch.id, campaign.batch.organization_id
+    assert start(client, b, "seed-jsonl").status_code == 200
+    run_jobs()
+    with app.app_context():
+        written = files.size(Export.get())
+        assert written and quota.exported_bytes(org) == written  # the folder the files are in, counted
+        assert quota.used_bytes(org) >= written
+    for _ in range(files.FORCED_PER_HOUR - 1):
+        assert start(client, b, "seed-jsonl", force="1").status_code == 200
+        run_jobs()
+    refused = start(client, b, "seed-jsonl", force="1")
+    assert refused.status_code == 422 and "in the last hour" in refused.get_data(as_text=True)
+    assert Export.select().count() == files.FORCED_PER_HOUR
+
+    with app.app_context():  # a 1 MB quota that images and the export files fill: no more exports, forced or not
+        image = next(iter(campaign.images.values()))
+        Image.update(stored_bytes=quota.MB - written).where(Image.id == image.id).execute()
+        Organization.update(storage_quota_mb=1).where(Organization.id == org).execute()
+        assert quota.used_bytes(org) > quota.MB
+    full = start(client, b, "records-csv")
+    assert full.status_code == 422 and "storage is full" in full.get_data(as_text=True)

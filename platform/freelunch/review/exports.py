@@ -95,7 +95,15 @@ def start_export(batch_id, kind):
             return response
         flash(f"Nothing changed since export #{same.id}: download it below.", "success")
         return redirect(url_for("review.exports_view", batch_id=batch.id))
-    export = exports.start(batch, kind, decision)
+    try:
+        export = exports.start(batch, kind, decision, forced=bool(form.force.data))
+    except exports.ExportRefused as refused:
+        if partials.wanted():
+            response = make_response(render_template("errors/_flash.html", message=str(refused)), 422)
+            response.headers.update({"HX-Retarget": "#export-errors", "HX-Reswap": "innerHTML"})
+            return response
+        flash(str(refused), "error")
+        return redirect(url_for("review.exports_view", batch_id=batch.id))
     if partials.wanted():
         return _row(export)
     flash(f"{KINDS[kind].title} started; the download link appears here when it is ready.", "success")

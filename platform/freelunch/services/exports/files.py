@@ -8,6 +8,7 @@ complete, so a download never sees half a file.
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 from flask import current_app
@@ -15,6 +16,7 @@ from flask import current_app
 from ...formatting import counted
 from ...models import Assignment, Batch, Export, PageSubmission, utcnow
 from .. import jobs
+from ..imports import quota
 from ..review import counted, of_record
 from ..review.tallies import in_batch
 from .kinds import KINDS, Kind
@@ -90,8 +92,40 @@ def identical(batch: Batch, kind: str, decision: str | None = None) -> Export | 
     return None
 
 
-def start(batch: Batch, kind: str, decision: str | None = None) -> Export:
-    """Record an export and queue the job that writes it."""
+FORCED_PER_HOUR = 3  # exports of one kind of one batch that a requester may insist on writing again in an hour
+
+
+class ExportRefused(Exception):
+    """An export not started: the organization's storage is full, or the same file was written again too often."""
+
+
+def _check_room(batch: Batch, kind: str) -> None:
+    """Export files count in the organization's storage quota: refuse one that would not fit (judged by the size of
+    the last file of the kind), so that re-exports cannot fill the disk."""
+    last = (
+        Export.select()
+        .where(Export.batch == batch, Export.kind == kind, Export.state == "done")
+        .order_by(Export.id.desc())
+        .first()
+    )
+    try:
+        quota.Room(batch.organization_id).check(max(size(last) or 0, 1) if last else 1)
+    except quota.QuotaExceeded as error:
+        raise ExportRefused(str(error)) from None
+
+
+def start(batch: Batch, kind: str, decision: str | None = None, forced: bool = False) -> Export:
+    """Record an export and queue the job that writes it; ExportRefused when the storage quota is full, or when
+    ``forced`` (an identical file exists) and the kind was written FORCED_PER_HOUR times in the last hour."""
+    _check_room(batch, kind)
+    if forced:
+        since = utcnow() - dt.timedelta(hours=1)
+        recent = Export.select().where(Export.batch == batch, Export.kind == kind, Export.created_at >= since).count()
+        if recent >= FORCED_PER_HOUR:
+            raise ExportRefused(
+                f"This export was written {recent} times in the last hour and nothing changed since: download the "
+                "latest file, or write it again in an hour."
+            )
     export = Export.create(
         organization=batch.organization_id, batch=batch, kind=kind, params=params(KINDS[kind], batch, decision)
     )
