@@ -78,7 +78,7 @@ def _app(database_url: str, instance: str):
             "SECRET_KEY": "bench",
             "WORKER_ID_KEY": "bench",
             "WTF_CSRF_ENABLED": False,
-            "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/13"),
+            "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
         }
     )
 
