@@ -109,7 +109,7 @@ def exported(batch, write) -> str:
     return out.getvalue()
 
 
-def test_unconfirmed_mturk_votes_wait_and_confirmed_ones_count(app, on_mturk, run_jobs):
+def test_unconfirmed_mturk_votes_wait_and_confirmed_ones_count(app, client, on_mturk, run_jobs):
     batch = on_mturk.batch
     with app.app_context():
         got = labelled(batch)
@@ -136,6 +136,16 @@ def test_unconfirmed_mturk_votes_wait_and_confirmed_ones_count(app, on_mturk, ru
         rows = list(csv.DictReader(io.StringIO(exported(batch, writers.write_labels_csv))))
         a4 = next(r for r in rows if r["image_id"] == "n01/a4")
         assert (a4["annotations"], a4["selected"]) == ("3", "2")
+        # The assignment list says which votes wait and which never count; in Python as in SQL.
+        every = list(Assignment.select())
+        assert {a.id for a in Assignment.select().where(counted.COUNTS)} == {
+            a.id for a in every if counted.state(a) == "counts"
+        }
+        assert {a.id for a in Assignment.select().where(counted.WAITING)} == {
+            a.id for a in every if counted.state(a) == "waiting"
+        }
+        listed = client.get(f"/review/batches/{batch.id}/assignments").get_data(as_text=True)
+        assert listed.count('data-testid="votes-wait"') == 11 and listed.count('data-testid="votes-rejected"') == 1
         workers = [json.loads(line)["worker_id"] for line in exported(batch, writers.write_seed_jsonl).split()]
         assert workers.count(anonymous_worker_id(batch.organization_id, real)) == 4 and len(workers) == 32
 

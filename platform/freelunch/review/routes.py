@@ -7,7 +7,7 @@ from .. import partials, sorting
 from ..batches.tabs import render_tab
 from ..models import SOURCES, Assignment, Batch, Hit, HitPage, ImageClass, LabLink, PageSubmission
 from ..pagination import paginate
-from ..services.review import annotators, fits, labels, progress, quality, replay, tallies
+from ..services.review import annotators, counted, fits, labels, progress, quality, replay, tallies
 from ..tenancy import current_org, owned_or_404
 from . import bp
 
@@ -51,6 +51,7 @@ def assignments(batch_id):
     page = paginate(sorting.apply(query, sort, ASSIGNMENT_SORTS, Assignment.id.desc()))
     found = quality.figures(Assignment.id, Assignment.id.in_([a.id for a in page.items]))
     rows = [(a, found.get(a.id, quality.Figures())) for a in page.items]
+    counting = {a.id: counted.state(a) for a in page.items}
     return render_tab(
         "review",
         "review/assignments.html",
@@ -58,6 +59,7 @@ def assignments(batch_id):
         partial="review/_assignments.html",
         page=page,
         rows=rows,
+        counting=counting,
         worker=worker,
         sort=sort,
         source=source,

@@ -29,6 +29,13 @@ WAITING = ON_MTURK & (Assignment.mturk_status.is_null() | Assignment.mturk_statu
 NOT_COUNTED = ON_MTURK & (Assignment.mturk_status.is_null() | Assignment.mturk_status.not_in(CONFIRMED))
 
 
+def state(assignment: Assignment) -> str:
+    """One assignment's standing, as ``COUNTS`` and ``WAITING`` decide it in SQL: "counts", "waiting" or "rejected"."""
+    if assignment.source != "mturk" or assignment.mturk_status in CONFIRMED:
+        return "counts"
+    return "rejected" if assignment.mturk_status == "Rejected" else "waiting"
+
+
 def _of_batches(batch_ids: list[int]):
     return Assignment.hit.in_(Hit.select(Hit.id).where(Hit.batch.in_(batch_ids)))
 
