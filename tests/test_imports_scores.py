@@ -2,7 +2,7 @@
 
 import re
 
-from support import job_id, upload
+from support import csrf_token, job_id, upload
 
 from freelunch.models import Image, ImageClass, ModelScore
 from freelunch.services.datasets import deletion
@@ -53,7 +53,18 @@ def test_scores_import_as_a_job_that_reports_bad_rows_and_keeps_the_good(app, cl
     assert ModelScore.get(ModelScore.image == images["a"], ModelScore.image_class == fish).score == 0.2
     assert ModelScore.select().count() == 3
     assert "3 model scores" in client.get(f"/datasets/{requester.id}").get_data(as_text=True)
+    # the requester can forget them (with a CSRF token); a viewer cannot
+    page = client.get(f"/datasets/{requester.id}").get_data(as_text=True)
+    assert "Delete the 3 model scores" in page
+    assert client.post(f"/datasets/{requester.id}/scores/delete").status_code == 400
+    assert ModelScore.select().count() == 3
+    done = client.post(f"/datasets/{requester.id}/scores/delete", data={"csrf_token": csrf_token(client)})
+    assert done.status_code == 302 and ModelScore.select().count() == 0
+    assert "3 model scores deleted" in client.get(done.headers["Location"]).get_data(as_text=True)
+    upload(client, requester, "scores", {"scores": ("again.csv", b"image,class,score\na,fish,0.2\n")})
+    run_jobs()
     # deleting the dataset takes its scores with it
+    assert ModelScore.select().count() == 1
     with app.app_context():
         deletion.delete_dataset(requester)
     assert ModelScore.select().count() == 0

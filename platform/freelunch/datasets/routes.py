@@ -440,6 +440,15 @@ def import_scores(dataset_id):
     return _started(dataset, job, "The score import")
 
 
+@bp.post("/<int:dataset_id>/scores/delete")
+def delete_scores(dataset_id):
+    """Forget the dataset's model scores: later fits use none (those already made keep what they stored)."""
+    dataset = owned_or_404(Dataset, dataset_id)  # the CSRF token is checked app-wide (extensions.csrf)
+    deleted = ModelScore.delete().where(ModelScore.dataset == dataset).execute()
+    flash(f"{deleted:,} model scores deleted; later label fits use none.", "success")
+    return redirect(url_for("datasets.show", dataset_id=dataset.id))
+
+
 def _import_error(dataset: Dataset, **forms):
     if partials.wanted():
         form = forms.get("class_form") or forms.get("image_form") or forms.get("preset_form") or forms.get("score_form")
