@@ -27,7 +27,7 @@ from freelunch.models import (
 from freelunch.services.accounts import identity
 from freelunch.services.mturk import access, bonuses, budget, cost, credentials, publish, settings, tracking
 from freelunch.services.mturk.bonuses import BonusError
-from freelunch.services.mturk.errors import NO_ACCOUNT, MTurkError
+from freelunch.services.mturk.errors import NO_ACCOUNT, OVER_LIMIT, MTurkError
 
 
 def calls_of(client) -> list[str]:
@@ -397,3 +397,35 @@ def test_the_block_form_offers_no_hard_block_on_the_shared_account(app, client, 
         credentials.store(approved.organization_id, "AKIAEXAMPLE12345", "the-secret-key-itself")
     page = client.get(f"/mturk/assignments/{approved.id}").get_data(as_text=True)
     assert 'value="hard_block"' in page and "shared MTurk account" not in page
+
+
+def test_two_reservations_at_once_cannot_both_fit_under_the_limit(app, batch):
+    """Each fits alone, not both: the organization's row is locked while today's spend is added up."""
+    import threading
+
+    with app.app_context():
+        Organization.update(mturk_daily_limit=Decimal("10.00")).execute()
+    outcomes: list[str] = []
+    start = threading.Barrier(2)
+
+    def reserve(token: str) -> None:
+        with app.app_context():
+            start.wait()
+            try:
+                budget.reserve(batch.organization_id, [budget.Reservation(token, "bonus", Decimal("6.00"))], "a bonus")
+                outcomes.append("reserved")
+            except MTurkError as refused:
+                outcomes.append(refused.code)
+            finally:
+                from freelunch.db import database
+
+                database.close()
+
+    threads = [threading.Thread(target=reserve, args=(f"token-{n}",)) for n in (1, 2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes) == sorted(["reserved", OVER_LIMIT])
+    with app.app_context():
+        assert budget.spent_today(batch.organization_id) == Decimal("6.00")
