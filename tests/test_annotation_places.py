@@ -15,7 +15,7 @@ from factories import make_batch, summary_for
 from support import open_assignment, post_page, survey_url
 
 from freelunch.config import load
-from freelunch.models import Assignment, Hit, LabLink, MTurkHit, PointerChunk
+from freelunch.models import Assignment, Hit, LabLink, MTurkHit, PageSubmission, PointerChunk, utcnow
 from freelunch.services.accounts.identity import anonymous_worker_id
 
 SANDBOX = "https://workersandbox.mturk.com"
@@ -155,6 +155,25 @@ def test_a_workers_hit_cannot_be_taken_over_with_their_worker_id(app, hit):
     returned = victim.get(mturk_url(hit, "AVICTIM", "3SECONDASSIGNMENT"))
     assert returned.status_code == 409 and "which you returned" in returned.get_data(as_text=True)
     assert assignment_of(app, hit, "AVICTIM").mturk_assignment_id == "3VICTIMSASSIGNMENT", "never rewritten"
+
+
+def test_an_empty_abandoned_mturk_assignment_gives_way_to_the_next_assignment_id(app, client, hit):
+    """Someone opened the HIT with the victim's WorkerId ahead of them and left: once it is idle, the victim's
+    own AssignmentId gets the HIT; an assignment with a page stored is never replaced."""
+    assert opens(app, mturk_url(hit, "AVICTIM", "3SQUATTERS")) == 303
+    assert opens(app, mturk_url(hit, "AVICTIM", "3VICTIMS")) == 409, "not while it may still be someone's"
+    _backdate(assignment_of(app, hit, "AVICTIM"), 11)
+    victim = app.test_client()
+    assert victim.get(mturk_url(hit, "AVICTIM", "3VICTIMS")).status_code == 303
+    assert [a.mturk_assignment_id for a in Assignment.select()] == ["3VICTIMS"]
+
+    token, worker = open_assignment(client, hit, "AWORKER2")
+    assert post_page(client, token, 1, summary_for(hit, 1)).status_code == 200
+    Assignment.update(source="mturk", mturk_assignment_id="3WORKED").where(Assignment.id == worker.id).execute()
+    _backdate(worker, 11)
+    PageSubmission.update(submitted_at=utcnow() - dt.timedelta(minutes=11)).execute()
+    assert opens(app, mturk_url(hit, "AWORKER2", "3OTHER")) == 409
+    assert Assignment.get_by_id(worker.id).mturk_assignment_id == "3WORKED"
 
 
 def test_a_finished_survey_hit_shows_its_code_only_in_its_own_browser(app, client, hit):

@@ -207,6 +207,23 @@ def _may_continue(existing: Assignment, mturk_assignment: str | None, cookies) -
         raise AnnotationError(409, RETURNED_MESSAGE)
 
 
+def _left_empty(existing: Assignment, mturk_assignment: str | None, batch: Batch) -> bool:
+    """Whether an MTurk assignment arriving under another AssignmentId may replace ``existing``: MTurk's,
+    unfinished, without a submitted page, and idle long enough to have lost its place.
+
+    Then nobody's work is lost, and a link opened with someone's WorkerId ahead of them (or a HIT they
+    returned and accepted again) does not keep them out of the HIT. An active one is never replaced.
+    """
+    return (
+        mturk_assignment is not None
+        and existing.source == "mturk"
+        and mturk_assignment != existing.mturk_assignment_id
+        and not existing.done
+        and not PageSubmission.select().where(PageSubmission.assignment == existing).exists()
+        and not places.holds_place(existing, batch)
+    )
+
+
 def _check_mturk_assignment(hit: Hit, mturk_assignment: str | None) -> None:
     """An MTurk AssignmentId belongs to one MTurk HIT, so to one of our HITs: elsewhere it was made up."""
     if mturk_assignment is not None and (
@@ -227,6 +244,9 @@ def _get_or_create(hit: Hit, worker_id: str, fields: dict, params, cookies=None)
     batch = hit.batch
     source, mturk_id = fields["source"], fields.get("mturk_assignment_id")
     existing = Assignment.get_or_none(Assignment.hit == hit, Assignment.worker_id == worker_id)
+    replaced = existing if existing is not None and _left_empty(existing, mturk_id, batch) else None
+    if replaced is not None:
+        existing = None
     if existing is not None:
         _may_continue(existing, mturk_id, cookies)
         if (
@@ -244,6 +264,8 @@ def _get_or_create(hit: Hit, worker_id: str, fields: dict, params, cookies=None)
         with write_transaction():
             if not is_sqlite():  # one opening at a time per HIT; SQLite's write lock already serialises
                 Hit.select(Hit.id).where(Hit.id == hit.id).for_update().get()
+            if replaced is not None:  # (its pointer batches go with it: no page of it was ever stored)
+                Assignment.delete().where(Assignment.id == replaced.id, Assignment.done == False).execute()  # noqa: E712
             if places.full(hit, batch, source, mturk_id=mturk_id if source == "mturk" else None):
                 raise AnnotationError(409, FULL_MESSAGE)
             return Assignment.create(organization=hit.organization_id, hit=hit, worker_id=worker_id, **fields)
