@@ -182,16 +182,16 @@ def test_a_requester_runs_a_campaign_end_to_end(app, app_config, live_server, br
     page.click(".tabs a:has-text('Results')")
     page.wait_for_selector("text=image–class pairs annotated")
     page.click(".tabs a:has-text('Exports')")
-    for title in ("Seed-format JSON Lines", "Image records CSV", "Labels CSV", "Workers CSV"):
+    for title in ("ImageNetV2-tool JSON Lines", "Image records CSV", "Labels CSV", "Workers CSV"):
         page.click(f".export-kind:has-text('{title}') button")
         page.wait_for_selector(f"#export-rows .export-row:has-text('{title}')")
     run_jobs()
-    for title in ("Seed-format JSON Lines", "Image records CSV", "Labels CSV", "Workers CSV"):
+    for title in ("ImageNetV2-tool JSON Lines", "Image records CSV", "Labels CSV", "Workers CSV"):
         page.wait_for_selector(f".export-row:has-text('{title}') a:has-text('Download')", timeout=15_000)
 
     seed = [
         json.loads(line)
-        for line in downloaded(page, ".export-row:has-text('Seed-format') a:has-text('Download')").splitlines()
+        for line in downloaded(page, ".export-row:has-text('ImageNetV2-tool') a:has-text('Download')").splitlines()
     ]
     assert len(seed) == 12 and {r["worker_id"] for r in seed} == {assignment.worker_id}
     first = next(r for r in seed if r["pageno"] == 1 and r["gridIndex"] == 0)

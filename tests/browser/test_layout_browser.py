@@ -17,7 +17,7 @@ pytestmark = pytest.mark.browser
 
 # Words of the code, not of the product: the seed's field and version names, RQ's workers, the RNG's seed.
 CODE_NAMES = re.compile(
-    r"the seed|shuffle seed|estimateTime|waiting for a worker|\b(?:NO_)?POINTER_(?:NO_)?ORIGINAL\b|"
+    r"(?i:the seed|shuffle seed|seed-format|waiting for a worker)|estimateTime|\b(?:NO_)?POINTER_(?:NO_)?ORIGINAL\b|"
     r"\b[a-z]+[A-Z][a-zA-Z]*Id\b"
 )
 

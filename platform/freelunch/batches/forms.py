@@ -42,7 +42,7 @@ class BatchForm(FlaskForm):
     dataset_id = SelectField("Dataset", coerce=int, validate_choice=True)
     class_ids = Checkboxes("Classes", coerce=int, description="None ticked means every class of the dataset.")
     pages_per_hit = _count("Pages per HIT (N)", 10, 1, 100)
-    images_per_page = _count("Images per page (M)", 48, 1, 200, description="The seed shows 3 columns; 48 per page.")
+    images_per_page = _count("Images per page (M)", 48, 1, 200, description="ImageNetV2's tool: 3 columns, 48 a page.")
     positives_per_page = _count(
         "Positive controls per page", 3, 0, 199, description="ImageNetV2 used 3 positives and 3 negatives in 48."
     )

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from flask import current_app
 
-from ...formatting import counted
+from ... import formatting
 from ...models import Assignment, Batch, Export, PageSubmission, utcnow
 from .. import jobs
 from ..imports import quota
@@ -172,4 +172,4 @@ def run(export_id: int, progress: Progress | None = None) -> dict:
         ).execute()
         raise
     Export.update(state="done", path=relative, rows=rows, finished_at=utcnow()).where(Export.id == export.id).execute()
-    return {"summary": f"{counted(rows, 'row')} written.", "rows": rows}
+    return {"summary": f"{formatting.counted(rows, 'row')} written.", "rows": rows}

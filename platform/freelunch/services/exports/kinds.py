@@ -37,7 +37,7 @@ KINDS: dict[str, Kind] = {
     for kind in (
         Kind(
             "seed-jsonl",
-            "Seed-format JSON Lines",
+            "ImageNetV2-tool JSON Lines",
             "jsonl",
             "application/x-ndjson",
             "Every image record with its pointer trajectory, hovers and clicks, in the original tool's format.",
