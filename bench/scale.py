@@ -44,6 +44,11 @@ from redis_cluster import LocalCluster  # noqa: E402
 EVENTS_PER_BATCH = 60
 
 
+# The benchmarks send one batch a second to one page for as long as they run (a soak, 30 minutes and more):
+# their tokens carry pointer-data bounds for a day of that (services/ingest/budget.py), not a real page's.
+DAY_OF_BATCHES = 24 * 3600 * 5_000
+
+
 def make_tokens(app, n: int) -> list[str]:
     from freelunch.db import database
     from freelunch.models import Assignment, Batch, Dataset, Hit, Organization
@@ -61,7 +66,9 @@ def make_tokens(app, n: int) -> list[str]:
                     worker_id=f"W{k:09d}",
                     source="lab",
                     version="POINTER_ORIGINAL",
-                ).id
+                ).id,
+                page_bytes=DAY_OF_BATCHES,
+                hit_bytes=DAY_OF_BATCHES,
             )
             for k in range(n)
         ]
