@@ -6,9 +6,8 @@ from werkzeug.exceptions import BadRequest, HTTPException, TooManyRequests
 from werkzeug.routing import IntegerConverter
 
 from . import partials
+from .parsing import ID_MAX
 from .services import jobs
-
-ID_MAX = 2**63 - 1  # the largest id a database column holds
 
 
 class IdConverter(IntegerConverter):
