@@ -38,6 +38,8 @@ def summarize(
 ) -> dict:
     """A JSON-able account of the scores in one fit (``class_keys``: per class index, its key)."""
     calibration = with_scores.calibration
+    if calibration is None:
+        raise ValueError("with_scores must be a Dawid–Skene fit given the scores")
     known = votes.gold != UNKNOWN
     z = prior.standardize(scores, votes.item_class, known)
     scored = ~known & ~np.isnan(z)
