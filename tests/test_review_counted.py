@@ -117,6 +117,8 @@ def test_unconfirmed_mturk_votes_wait_and_confirmed_ones_count(app, client, on_m
         assert got[("n01", "n01/a2")] == (2, 1, "no") and got[("n01", "n01/a1")] == (2, 1, "no")
         summary = labels.summary(batch, RULE)
         assert (summary.waiting_votes, summary.waiting_assignments) == (13 * 4, 13)
+        results = " ".join(client.get(f"/review/batches/{batch.id}/results").get_data(as_text=True).split())
+        assert "52 votes of 13 MTurk assignments wait for MTurk to confirm" in results
         assert fits.load_votes([batch.id]).votes.item.size == 28  # the lab workers' votes, as before
         lab_workers = {w.worker_id for w in quality.workers_query(tallies.in_batch(batch.id))}
         assert lab_workers == {"W1AAAAAAAA", "W2BBBBBBBB", "W3CCCCCCCC"}
