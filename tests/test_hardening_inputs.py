@@ -17,8 +17,8 @@ from rq.registry import FailedJobRegistry
 from support import csrf_token, login, open_assignment, post_page, upload
 
 from freelunch import storage
-from freelunch.errors import IdConverter
 from freelunch.models import ImageClass
+from freelunch.web.errors import IdConverter
 
 HUGE = 2**63
 

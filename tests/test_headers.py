@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from support import login
 
-from freelunch.headers import MTURK_FRAME_HOSTS
 from freelunch.services.accounts.users import create_user
+from freelunch.web.headers import MTURK_FRAME_HOSTS
 
 PARAMS = {
     "kind": "seed-jsonl",

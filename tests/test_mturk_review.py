@@ -589,7 +589,7 @@ def test_notify_workers_sends_at_most_100_a_call_and_records_each_worker(app, mt
 def test_access_logs_keep_neither_the_raw_worker_id_nor_the_assignment_token(app, caplog):
     import logging
 
-    from freelunch.log_redaction import redact
+    from freelunch.web.log_redaction import redact
 
     line = (
         "GET /annotate?hitId=3H&workerId=AREALWORKER&assignmentId=3A&turkSubmitTo=https%3A%2F%2Fwww.mturk.com HTTP/1.1"

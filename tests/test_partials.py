@@ -1,4 +1,4 @@
-"""Page or partial (freelunch/partials.py): a history restore gets the whole page; answers say they vary by htmx."""
+"""Page or partial (freelunch/web/partials.py): a history restore gets the whole page; answers say they vary by htmx."""
 
 import re
 from pathlib import Path

@@ -7,7 +7,7 @@ so a paid batch can be rehearsed with no AWS account. Ctrl-C stops everything,
 and that is a clean stop (exit status 0).
 
 Quiet by default, so the logins printed once the platform answers stay on screen:
-requests are logged only when they fail or are slow (freelunch/request_log.py),
+requests are logged only when they fail or are slow (freelunch/web/request_log.py),
 RQ's per-job lines are off (--quiet) and the worker says one line per job that
 did something (workers/app_worker.py), rq cron logs warnings only.
 """

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from flask import Flask
 
-from . import config, log_redaction, partials
+from . import config
 from .db import database, open_database
-from .errors import IdConverter
-from .extensions import csrf, htmx, limiter, login_manager
+from .web import log_redaction, partials
+from .web.errors import IdConverter
+from .web.extensions import csrf, htmx, limiter, login_manager
 
 
 def create_app(overrides: dict | None = None) -> Flask:
@@ -44,9 +45,7 @@ def create_app(overrides: dict | None = None) -> Flask:
         auth,
         batches,
         datasets,
-        errors,
         formatting,
-        headers,
         help_pages,
         home,
         ingest,
@@ -54,10 +53,9 @@ def create_app(overrides: dict | None = None) -> Flask:
         media,
         members,
         mturk,
-        navigation,
-        request_log,
         review,
     )
+    from .web import errors, headers, navigation, request_log
 
     request_log.install(app)
 

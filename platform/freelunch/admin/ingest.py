@@ -1,7 +1,7 @@
 """The ingest buffer at a glance: the whole page, or (for htmx polling) just the figures."""
 
-from .. import partials
 from ..services.ingest.status import status
+from ..web import partials
 from . import bp
 
 

@@ -24,7 +24,7 @@ from flask import Flask, Response, abort, request
 from flask_login import current_user
 from rq_dashboard.web import setup_rq_connection
 
-from ..extensions import csrf, login_manager
+from ..web.extensions import csrf, login_manager
 
 URL_PREFIX = "/admin/rq"
 

@@ -7,7 +7,7 @@ token carried in the URL and the forms.
 
 from flask import Blueprint
 
-from ..extensions import csrf
+from ..web.extensions import csrf
 
 bp = Blueprint("annotate", __name__)
 csrf.exempt(bp)

@@ -2,12 +2,13 @@ import json
 
 from flask import abort, current_app, redirect, render_template, request, url_for
 
-from .. import partials, storage
+from .. import storage
 from ..models import VERSION_MEANINGS, Assignment, ImageClass
 from ..services.accounts import identity
 from ..services.annotation import pages as annotation
 from ..services.annotation import places
 from ..services.annotation.pages import AnnotationError
+from ..web import partials
 from . import bp
 
 MAX_SUMMARY_BYTES = 4 * 1024 * 1024  # a 48-image page summary is ~50 KB even after long work

@@ -24,8 +24,8 @@ from flask import Response, current_app, request
 from flask_limiter.util import get_remote_address
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
-from ..extensions import limiter
 from ..services.accounts.users import normalise_email
+from ..web.extensions import limiter
 
 PER_ADDRESS = {
     "login": "20 per minute; 200 per hour",

@@ -5,7 +5,6 @@ from flask import Response, abort, current_app, flash, redirect, render_template
 from peewee import fn
 from wtforms import SelectChoice
 
-from .. import partials, sorting
 from ..annotate.routes import requester_preview
 from ..models import (
     VERSION_MEANINGS,
@@ -20,7 +19,6 @@ from ..models import (
     utcnow,
 )
 from ..mturk import panel as mturk_panel
-from ..pagination import paginate, requested_page
 from ..parsing import whole_number
 from ..services import jobs, overview
 from ..services.batches import builder as batch_service
@@ -30,6 +28,8 @@ from ..services.mturk import fairpay
 from ..services.mturk.cost import FEE_STEP_ASSIGNMENTS, MAX_ASSIGNMENTS_PER_MTURK_HIT, estimate
 from ..services.review import progress
 from ..tenancy import current_org, owned_or_404
+from ..web import partials, sorting
+from ..web.pagination import paginate, requested_page
 from . import bp
 from .forms import BatchForm, LabLinkForm, SurveyCheckForm
 from .tabs import render_tab

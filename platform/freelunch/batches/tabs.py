@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 from flask import Response, make_response, render_template, request
 
-from .. import partials
 from ..models import Batch
 from ..services.review import progress
+from ..web import partials
 
 TAB_TARGET = "batch-tab"
 

@@ -6,9 +6,8 @@ from flask import abort, current_app, flash, make_response, redirect, render_tem
 from peewee import fn
 from werkzeug.datastructures import FileStorage
 
-from .. import partials, sorting, storage
+from .. import storage
 from ..models import CANDIDATE_ROLES, Batch, Candidate, Dataset, Image, ImageClass, ModelScore
-from ..pagination import paginate
 from ..presets import PRESETS
 from ..queues import redis_connection
 from ..services import jobs
@@ -17,6 +16,8 @@ from ..services.imports import quota
 from ..services.imports.classes import ImportFailure, split_names
 from ..services.imports.images import check_zip
 from ..tenancy import current_org, owned_or_404
+from ..web import partials, sorting
+from ..web.pagination import paginate
 from . import bp
 from .forms import (
     ClassForm,

@@ -3,9 +3,9 @@ import re
 from flask import abort, render_template, request
 from htmx_flask import make_response
 
-from .. import partials
 from ..services import jobs
 from ..tenancy import current_org
+from ..web import partials
 from . import bp
 
 SCOPE = re.compile(r"[a-z]+:\d{1,12}")

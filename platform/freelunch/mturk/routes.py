@@ -9,7 +9,6 @@ from decimal import Decimal, InvalidOperation
 
 from flask import flash, redirect, render_template, request, url_for
 
-from .. import partials
 from ..formatting import counted
 from ..models import Batch, MTurkAccount, MTurkHit, Organization
 from ..services import jobs
@@ -17,6 +16,7 @@ from ..services.mturk import access, budget, credentials, fairpay, gateway, life
 from ..services.mturk import settings as batch_settings
 from ..services.mturk.errors import MTurkError
 from ..tenancy import current_org, owned_or_404, role_required
+from ..web import partials
 from . import bp
 from .forms import CredentialsForm, ExtendForm, MoneyForm, PublishForm, SettingsForm, settings_seconds
 from .panel import job_scope, published, render, shown

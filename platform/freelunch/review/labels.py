@@ -5,9 +5,9 @@ from flask_wtf import FlaskForm
 
 from ..batches.tabs import render_tab
 from ..models import Batch, Hit, HitPage, ImageClass
-from ..pagination import requested_page
 from ..services.review import counted, fits, labels, of_record
 from ..tenancy import owned_or_404
+from ..web.pagination import requested_page
 from . import bp
 from .fits import panel_context
 from .forms import ExportForm, ResultsForm, RuleForm

@@ -26,8 +26,8 @@ from peewee import Case, fn
 from redis import RedisError
 
 from ...models import Assignment, Batch, Candidate, Image, ImageClass, Vote
-from ...pagination import Page
 from ...queues import redis_connection
+from ...web.pagination import Page
 from . import counted
 from .quality import VOTE_SELECTED, control_scores
 

@@ -3,8 +3,8 @@
 from flask import Flask
 from flask_login import current_user
 
-from .models import Membership, Organization
-from .tenancy import can_write, current_membership
+from ..models import Membership, Organization
+from ..tenancy import can_write, current_membership
 
 
 def register(app: Flask) -> None:

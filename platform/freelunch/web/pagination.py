@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from flask import request
 
-from .parsing import whole_number
+from ..parsing import whole_number
 
 PER_PAGE = 50
 

@@ -5,9 +5,9 @@ from peewee import DataError
 from werkzeug.exceptions import BadRequest, HTTPException, TooManyRequests
 from werkzeug.routing import IntegerConverter
 
+from ..parsing import ID_MAX
+from ..services import jobs
 from . import partials
-from .parsing import ID_MAX
-from .services import jobs
 
 
 class IdConverter(IntegerConverter):

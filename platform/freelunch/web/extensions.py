@@ -6,7 +6,7 @@ from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
 from htmx_flask import Htmx
 
-from .parsing import whole_number
+from ..parsing import whole_number
 
 csrf = CSRFProtect()
 htmx = Htmx()
@@ -20,7 +20,7 @@ login_manager.login_message_category = "info"
 @login_manager.user_loader
 def _load_user(session_id: str):
     """The user of a session id "<user id>:<session version>"; any other version (ended sessions) is nobody."""
-    from .models import User
+    from ..models import User
 
     user_id, _, version = session_id.partition(":")
     user_id, version = whole_number(user_id), whole_number(version, high=2**31 - 1)
