@@ -10,7 +10,7 @@ from factories import make_assignment
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from freelunch.ingest.validate import MAX_BYTES, MAX_EVENTS, Invalid, parse
+from freelunch.services.ingest.validate import MAX_BYTES, MAX_EVENTS, Invalid, parse
 
 NOW = int(time.time() * 1000)
 

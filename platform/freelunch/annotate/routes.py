@@ -1,14 +1,14 @@
 import json
 
-from flask import abort, current_app, redirect, render_template, request, url_for
+from flask import current_app, redirect, render_template, request, url_for
 
-from .. import storage
-from ..models import VERSION_MEANINGS, Assignment, ImageClass
+from ..models import Assignment
 from ..services.accounts import identity
 from ..services.annotation import pages as annotation
 from ..services.annotation import places
 from ..services.annotation.pages import AnnotationError
 from ..web import partials
+from ..web.task_page import render_task
 from . import bp
 
 MAX_SUMMARY_BYTES = 4 * 1024 * 1024  # a 48-image page summary is ~50 KB even after long work
@@ -19,43 +19,6 @@ def _refused(error: AnnotationError):
     return partials.render(
         "annotate/message.html", "annotate/_message.html", error.status, message=error.message, status=error.status
     )
-
-
-def _term(image_class: ImageClass) -> str:
-    """The class's names as the seed shows them: each capitalised, joined with ', '."""
-    return ", ".join(name[:1].upper() + name[1:] for name in image_class.names) or image_class.key
-
-
-def _task(state: annotation.Progress, version: str, token: str, partial: bool, debug: bool = False, **extra):
-    view = annotation.page_view(state.current, len(state.pages))
-    image_class = view.hit_page.image_class
-    spares = [{"key": i.key, "src": storage.image_src(i)} for i in view.spares]
-    context = dict(
-        view=view,
-        version=version,
-        image_class=image_class,
-        term=_term(image_class),
-        definition=image_class.description[:1].upper() + image_class.description[1:],
-        token=token,
-        preview=not token,
-        debug=debug,
-        images=[(i, storage.image_src(i)) for i in view.images],
-        spares=json.dumps(spares),
-        **extra,
-    )
-    return render_template("annotate/_task.html" if partial else "annotate/page.html", **context)
-
-
-def requester_preview(hit_id: int, pageno: int, version: str, **bar):
-    """A page of a HIT exactly as a worker sees it, recording nothing, with the debug overlay.
-
-    ``bar`` is what the preview bar needs: ``batch_id`` and the batch's ``versions``.
-    """
-    state = annotation.progress(hit_id)
-    state = annotation.Progress(state.pages, {p.pageno for p in state.pages if p.pageno < pageno})
-    if state.current is None:
-        abort(404)
-    return _task(state, version, "", partial=False, debug=True, version_meanings=VERSION_MEANINGS, **bar)
 
 
 def _done(assignment: Assignment, partial: bool):
@@ -69,7 +32,7 @@ def _show(assignment: Assignment, token: str, partial: bool = False, state: anno
     if state.current is None:
         annotation.finish_if_done(assignment)
         return _done(assignment, partial)
-    return _task(state, assignment.version, token, partial)
+    return render_task(state, assignment.version, token, partial)
 
 
 @bp.get("/annotate")
@@ -84,7 +47,7 @@ def annotate():
         return render_template("annotate/device_check.html", mturk=bool(request.args.get("turkSubmitTo")))
     if opening.assignment is None:
         version = (opening.hit.batch.versions or ["POINTER_ORIGINAL"])[0]
-        return _task(annotation.progress(opening.hit.id), version, "", partial=False)
+        return render_task(annotation.progress(opening.hit.id), version, "", partial=False)
     response = redirect(url_for(".annotate", token=annotation.token_for(opening.assignment, opening.hit)), 303)
     _remember_browser(response, opening.assignment)
     return response

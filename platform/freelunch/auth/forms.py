@@ -13,11 +13,6 @@ def strong_password(form, field) -> None:
         raise ValidationError(message)
 
 
-class LoginForm(FlaskForm):
-    email = EmailField("Email", validators=[DataRequired(), Email()])
-    password = PasswordField("Password", validators=[DataRequired()])
-
-
 class SignupForm(FlaskForm):
     name = StringField("Your name", validators=[Length(max=120)])
     email = EmailField("Email", validators=[DataRequired(), Email(), Length(max=254)])

@@ -18,8 +18,9 @@ from ..services.accounts.users import (
     change_password as change_account_password,
 )
 from ..tenancy import switch_to
+from ..web.forms import LoginForm
 from . import bp, limits
-from .forms import InviteSignupForm, LoginForm, PasswordChangeForm, SignupForm
+from .forms import InviteSignupForm, PasswordChangeForm, SignupForm
 
 
 def safe_next(target: str | None, default: str) -> str:

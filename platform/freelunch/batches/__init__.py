@@ -1,7 +1,7 @@
 from flask import Blueprint
 
 from ..tenancy import protect
-from .tabs import TABS
+from ..web.batch_tabs import TABS
 
 bp = Blueprint("batches", __name__, url_prefix="/batches")
 protect(bp)

@@ -1,7 +1,6 @@
 from decimal import Decimal
 
 from flask_wtf import FlaskForm
-from flask_wtf.file import FileField
 from wtforms import (
     BooleanField,
     IntegerField,
@@ -15,9 +14,9 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..models import VERSION_MEANINGS, VERSIONS
-from ..mturk.forms import whole_cents
 from ..parsing import PlainDecimalField
 from ..services.mturk.cost import FEE_STEP_ASSIGNMENTS
+from ..web.forms import whole_cents
 
 
 class Checkboxes(SelectMultipleField):
@@ -96,8 +95,3 @@ class BatchForm(FlaskForm):
 
 class LabLinkForm(FlaskForm):
     label = StringField("Label (who the link is for)", validators=[Optional(), Length(max=120)])
-
-
-class SurveyCheckForm(FlaskForm):
-    results = FileField("MTurk results CSV")
-    pasted = TextAreaField("…or paste its content", validators=[Length(max=50 * 1024 * 1024)])

@@ -1,11 +1,10 @@
 from dataclasses import dataclass
 from decimal import Decimal
 
-from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from peewee import fn
 from wtforms import SelectChoice
 
-from ..annotate.routes import requester_preview
 from ..models import (
     VERSION_MEANINGS,
     VERSIONS,
@@ -18,25 +17,22 @@ from ..models import (
     MTurkHit,
     utcnow,
 )
-from ..mturk import panel as mturk_panel
 from ..parsing import whole_number
 from ..services import jobs, overview
 from ..services.batches import builder as batch_service
-from ..services.batches import survey
-from ..services.imports.classes import ImportFailure, decode
 from ..services.mturk import fairpay
 from ..services.mturk.cost import FEE_STEP_ASSIGNMENTS, MAX_ASSIGNMENTS_PER_MTURK_HIT, estimate
 from ..services.review import progress
 from ..tenancy import current_org, owned_or_404
 from ..web import partials, sorting
+from ..web.batch_tabs import render_tab
 from ..web.pagination import paginate, requested_page
+from ..web.task_page import requester_preview
 from . import bp
-from .forms import BatchForm, LabLinkForm, SurveyCheckForm
-from .tabs import render_tab
+from .forms import BatchForm, LabLinkForm
 
 BATCH_SORTS = {"name": Batch.name, "created": Batch.created_at, "state": Batch.state}
 CLASS_CHOICES_MAX = 2000  # the builder lists at most this many classes to tick
-SURVEY_UPLOAD_MAX = 50 * 1024 * 1024
 
 
 # --- list and builder -----------------------------------------------------
@@ -289,12 +285,6 @@ def hits(batch_id):
     return render_tab("hits", "batches/hits.html", batch, partial="batches/_hits.html", hits=_hit_page(batch))
 
 
-@bp.get("/<int:batch_id>/mturk")
-def mturk(batch_id):
-    """The MTurk tab: publishing through the API and the survey-link kit."""
-    return mturk_panel.render(owned_or_404(Batch, batch_id))
-
-
 @bp.post("/<int:batch_id>/build")
 def build(batch_id):
     batch = owned_or_404(Batch, batch_id)
@@ -373,58 +363,3 @@ def revoke_link(link_id):
         flash("Lab link revoked: it no longer opens HITs.", "success")
         return redirect(url_for("batches.links", batch_id=link.batch_id))
     return render_template("batches/_link_row.html", link=link, lab_url=lab_url)
-
-
-# --- MTurk survey-link kit ------------------------------------------------
-
-
-def _download(body: str, filename: str, mimetype: str) -> Response:
-    return Response(body, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
-
-
-@bp.get("/<int:batch_id>/survey.csv")
-def survey_csv(batch_id):
-    batch = owned_or_404(Batch, batch_id)
-    return _download(survey.batch_csv(batch), f"freelunch-batch-{batch.id}.csv", "text/csv")
-
-
-@bp.get("/<int:batch_id>/survey.html")
-def survey_html(batch_id):
-    batch = owned_or_404(Batch, batch_id)
-    html = render_template("batches/survey_landing.html", batch=batch)
-    return _download(html, f"freelunch-batch-{batch.id}-landing.html", "text/html")
-
-
-@bp.post("/<int:batch_id>/survey/check")
-def survey_check(batch_id):
-    batch = owned_or_404(Batch, batch_id)
-    request.max_content_length = SURVEY_UPLOAD_MAX
-    form = SurveyCheckForm()
-    error, text = None, ""
-    if form.validate_on_submit():
-        try:
-            text = decode(form.results.data.read(), "The results file") if form.results.data else form.pasted.data or ""
-        except ImportFailure as failure:
-            error = str(failure)
-    else:
-        error = " ".join(e for field in form for e in field.errors)
-    if not error and not text.strip():
-        error = "Upload MTurk's results CSV or paste its content."
-    if not error:
-        try:
-            header, rows, verdicts = survey.check_results(batch, text)
-        except survey.ResultsError as failure:
-            error = str(failure)
-    if error:
-        return render_template("batches/_survey_check.html", error=error), 422
-    if request.form.get("action") == "download":
-        return _download(
-            survey.decisions_csv(header, rows, verdicts), f"freelunch-batch-{batch.id}-decisions.csv", "text/csv"
-        )
-    return render_template(
-        "batches/_survey_check.html",
-        verdicts=verdicts,
-        counts=survey.summary(verdicts),
-        statuses=survey.STATUSES,
-        text=text,
-    )

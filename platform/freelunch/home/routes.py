@@ -1,10 +1,10 @@
 from flask import current_app, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
-from ..auth.forms import LoginForm
 from ..services.overview import overview
 from ..tenancy import current_membership, current_org
 from ..web import partials
+from ..web.forms import LoginForm
 from . import bp
 
 

@@ -12,7 +12,7 @@ from redis.exceptions import RedisError
 
 from ..services.accounts.identity import TokenClaims, token_claims
 from ..services.ingest import stream as ingest_service
-from .validate import MAX_BYTES, Batch, Invalid, parse
+from ..services.ingest.validate import MAX_BYTES, Batch, Invalid, parse
 
 RETRY_AFTER_S = 5
 Answer = tuple[int, bytes, list[tuple[str, str]]]  # status, JSON body, extra headers

@@ -6,6 +6,7 @@ import re
 from decimal import Decimal
 
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
 from wtforms import (
     BooleanField,
     HiddenField,
@@ -19,19 +20,9 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp, ValidationError
 
 from ..parsing import PlainDecimalField
-from ..services.mturk.errors import InvalidRequest
-from ..services.mturk.validation import money
+from ..web.forms import whole_cents
 
 COUNTRY = re.compile(r"^[A-Z]{2}$")
-
-
-def whole_cents(field) -> None:
-    """MTurk pays whole cents: refuse 1.005 instead of letting the database round it."""
-    if field.data is not None:
-        try:
-            money(field.data, "The reward")
-        except InvalidRequest as refused:
-            raise ValidationError(str(refused)) from None
 
 
 class SettingsForm(FlaskForm):
@@ -155,3 +146,8 @@ def settings_seconds(form: SettingsForm) -> dict:
         "lifetime_seconds": form.lifetime_hours.data * 3600,
         "auto_approval_seconds": form.auto_approval_hours.data * 3600,
     }
+
+
+class SurveyCheckForm(FlaskForm):
+    results = FileField("MTurk results CSV")
+    pasted = TextAreaField("…or paste its content", validators=[Length(max=50 * 1024 * 1024)])

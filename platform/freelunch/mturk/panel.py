@@ -9,13 +9,12 @@ import json
 from flask import Response
 from peewee import fn
 
-from ..batches.forms import SurveyCheckForm
-from ..batches.tabs import render_tab
 from ..models import Batch, MTurkAccount, MTurkHit
 from ..services import jobs
 from ..services.mturk import access, cost, fairpay, lifecycle, publish
 from ..services.mturk import settings as batch_settings
-from .forms import ExtendForm, PublishForm, SettingsForm
+from ..web.batch_tabs import render_tab
+from .forms import ExtendForm, PublishForm, SettingsForm, SurveyCheckForm
 
 
 def job_scope(batch: Batch) -> str:

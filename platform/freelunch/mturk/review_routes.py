@@ -11,7 +11,6 @@ from decimal import Decimal
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from ..batches.tabs import render_tab
 from ..models import Batch, Hit, MTurkAssignment, ReviewRules, WorkerAction, utcnow
 from ..parsing import whole_number
 from ..services import jobs
@@ -21,6 +20,7 @@ from ..services.mturk.bonuses import BonusError
 from ..services.review import labels
 from ..tenancy import current_org, owned_or_404
 from ..web import partials
+from ..web.batch_tabs import render_tab
 from . import bp
 from .review_forms import BlockForm, BonusForm, DecisionForm, NotifyForm, RulesForm, TopUpForm
 

@@ -23,7 +23,13 @@ from .panel import job_scope, published, render, shown
 
 
 def _tab(batch: Batch):
-    return redirect(url_for("batches.mturk", batch_id=batch.id))
+    return redirect(url_for("mturk.tab", batch_id=batch.id))
+
+
+@bp.get("/batches/<int:batch_id>/mturk")
+def tab(batch_id):
+    """The MTurk tab: publishing through the API and the survey-link kit."""
+    return render(owned_or_404(Batch, batch_id))
 
 
 def _enqueue(batch: Batch, task: jobs.Task, title: str, *args) -> None:

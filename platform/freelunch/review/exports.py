@@ -5,7 +5,6 @@ import zipfile
 
 from flask import abort, flash, make_response, redirect, render_template, request, send_file, url_for
 
-from ..batches.tabs import render_tab
 from ..models import Batch, Export
 from ..services import jobs
 from ..services.exports import files as exports
@@ -13,6 +12,7 @@ from ..services.exports.kinds import KINDS
 from ..services.review import of_record
 from ..tenancy import current_org, owned_or_404
 from ..web import partials, sorting
+from ..web.batch_tabs import render_tab
 from ..web.pagination import paginate
 from . import bp
 from .forms import ExportForm

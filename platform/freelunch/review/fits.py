@@ -3,13 +3,13 @@
 from flask import flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 
-from ..batches.tabs import render_tab
 from ..models import Batch, Image, ImageClass, ImageLabel, LabelFit
 from ..services import jobs
 from ..services.review import fits
 from ..services.review import round_plan as round_plan_service
 from ..tenancy import current_org, owned_or_404
 from ..web import partials
+from ..web.batch_tabs import render_tab
 from ..web.pagination import paginate
 from . import bp
 from .forms import FitForm

@@ -3,10 +3,10 @@
 from flask import flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 
-from ..batches.tabs import render_tab
 from ..models import Batch, Hit, HitPage, ImageClass
 from ..services.review import counted, fits, labels, of_record
 from ..tenancy import owned_or_404
+from ..web.batch_tabs import render_tab
 from ..web.pagination import requested_page
 from . import bp
 from .fits import panel_context

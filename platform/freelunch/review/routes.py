@@ -3,11 +3,11 @@
 from flask import abort, flash, redirect, render_template, request, url_for
 from peewee import JOIN
 
-from ..batches.tabs import render_tab
 from ..models import SOURCES, Assignment, Batch, Hit, HitPage, ImageClass, LabLink, PageSubmission
 from ..services.review import annotators, counted, fits, labels, progress, quality, replay, tallies
 from ..tenancy import current_org, owned_or_404
 from ..web import partials, sorting
+from ..web.batch_tabs import render_tab
 from ..web.pagination import paginate
 from . import bp
 

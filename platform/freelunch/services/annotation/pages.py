@@ -17,7 +17,6 @@ from peewee import JOIN, IntegrityError, fn
 from redis.exceptions import RedisError
 
 from ...db import database, is_sqlite, write_transaction
-from ...ingest.validate import MAX_TAB
 from ...models import (
     VERSIONS,
     Assignment,
@@ -35,6 +34,7 @@ from ...models import (
 )
 from ..accounts import identity
 from ..ingest import budget, closing
+from ..ingest.validate import MAX_TAB
 from ..mturk.gateway import local_stand_in_origin
 from ..review import tallies
 from ..review.fits import rounds_of

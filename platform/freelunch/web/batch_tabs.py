@@ -14,7 +14,7 @@ from flask import Response, make_response, render_template, request
 
 from ..models import Batch
 from ..services.review import progress
-from ..web import partials
+from . import partials
 
 TAB_TARGET = "batch-tab"
 
@@ -30,7 +30,7 @@ TABS = (
     Tab("overview", "Overview", "batches.show"),
     Tab("hits", "HITs", "batches.hits"),
     Tab("links", "Lab links", "batches.links"),
-    Tab("mturk", "MTurk", "batches.mturk"),
+    Tab("mturk", "MTurk", "mturk.tab"),
     Tab("review", "Review", "review.assignments"),
     Tab("results", "Results", "review.results"),
     Tab("exports", "Exports", "review.exports_view"),
