@@ -17,7 +17,7 @@ from flask import Flask
 
 from freelunch import create_app as create_production_app
 from freelunch.db import database
-from freelunch.ingest.endpoint import ACCEPTED, Answer, Refused, checked_batch
+from freelunch.ingest_middleware.endpoint import ACCEPTED, Answer, Refused, checked_batch
 from freelunch.models import PointerChunk
 
 

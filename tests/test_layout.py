@@ -84,7 +84,7 @@ def imported_modules(path: Path) -> set[str]:
 
 
 # The WSGI app in front of Flask that takes pointer batches: the web layer, like a blueprint.
-MIDDLEWARE = ("ingest",)
+MIDDLEWARE = ("ingest_middleware",)
 
 
 def imported_blueprints(folder: Path, layer: tuple = tuple(BLUEPRINTS)) -> dict[str, set[str]]:

@@ -48,7 +48,7 @@ def create_app(overrides: dict | None = None) -> Flask:
         formatting,
         help_pages,
         home,
-        ingest,
+        ingest_middleware,
         jobs,
         media,
         members,
@@ -61,7 +61,7 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     for module in (home, help_pages, auth, members, datasets, batches, admin, media, mturk, annotate, jobs, review):
         app.register_blueprint(module.bp)
-    ingest.install(app)  # POST /api/ingest, answered before Flask (ingest/fastpath.py)
+    ingest_middleware.install(app)  # POST /api/ingest, answered before Flask (ingest_middleware/fastpath.py)
     errors.register(app)
     headers.register(app)
     navigation.register(app)

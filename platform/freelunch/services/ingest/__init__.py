@@ -1,4 +1,4 @@
-"""Pointer-event ingest behind the WSGI edge (``freelunch.ingest``): Redis stream in, database rows out.
+"""Pointer-event ingest behind the WSGI edge (``freelunch.ingest_middleware``): Redis stream in, database rows out.
 
 - ``validate``: ``parse`` (one pointer batch checked and re-encoded, as cheaply as the hot path allows).
 - ``stream``: ``append``, ``request_flush`` (append a checked batch to the Redis stream, once).
