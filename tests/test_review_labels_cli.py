@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from freelunch.labels_cli import labels
+from freelunch.cli.labels import labels
 
 GOOD = (0.9, 0.88)
 

@@ -5,7 +5,7 @@ import csv
 import numpy as np
 from click.testing import CliRunner
 
-from freelunch.labels_cli import labels
+from freelunch.cli.labels import labels
 from freelunch.services.review import aggregation, prior, rounds
 from freelunch.services.review.aggregation import UNKNOWN
 

@@ -1,4 +1,5 @@
-"""``freelunch mturk grant/revoke/grants/limit``: which organization may use the server's MTurk account.
+"""``freelunch mturk grant/revoke/grants/limit`` (``ACCOUNTS``, added to the ``mturk`` group by mturk.py): which
+organization may use the server's MTurk account.
 
 The same decisions as the admin page (services/mturk/access.py, budget.py);
 a grant made here records "command line (<unix user>)" as who made it.
@@ -10,11 +11,11 @@ import getpass
 from decimal import Decimal, InvalidOperation
 
 import click
+from flask.cli import with_appcontext
 
 from ..models import MTurkAccount, Organization, ServerAccountGrant
 from ..services.mturk import access, budget
-from .commands import mturk
-from .publish_commands import _organization
+from .common import organization_or_fail
 
 
 def _operator() -> str:
@@ -38,13 +39,14 @@ def _set_limit(org: Organization, text: str) -> None:
     org.save(only=[Organization.mturk_daily_limit])
 
 
-@mturk.command("grant")
+@click.command("grant")
+@with_appcontext
 @click.option("--org", "org_ref", required=True, help="The organization's id or exact name.")
 @click.option("--note", default="", help="Why: kept with the grant.")
 @click.option("--daily-limit", help="Its daily MTurk limit in dollars ('default': MTURK_DAILY_LIMIT).")
 def grant(org_ref, note, daily_limit):
     """Let an organization with no key pair of its own use the server's MTurk account (and its balance)."""
-    org = _organization(org_ref)
+    org = organization_or_fail(org_ref)
     if daily_limit is not None:
         _set_limit(org, daily_limit)
     found, new = access.grant(org, _operator(), note)
@@ -56,17 +58,19 @@ def grant(org_ref, note, daily_limit):
     )
 
 
-@mturk.command("revoke")
+@click.command("revoke")
+@with_appcontext
 @click.option("--org", "org_ref", required=True, help="The organization's id or exact name.")
 def revoke(org_ref):
     """End an organization's use of the server's MTurk account: its next MTurk call is refused."""
-    org = _organization(org_ref)
+    org = organization_or_fail(org_ref)
     if not access.revoke(org, _operator()):
         raise click.ClickException(f"{org.name} has no grant of the server's MTurk account.")
     click.echo(f"Revoked: {org.name} may no longer use the server's MTurk account.")
 
 
-@mturk.command("grants")
+@click.command("grants")
+@with_appcontext
 def grants():
     """List every grant of the server's account, in force and revoked."""
     rows = (
@@ -83,12 +87,16 @@ def grants():
         click.echo("No organization was ever granted the server's MTurk account.")
 
 
-@mturk.command("limit")
+@click.command("limit")
+@with_appcontext
 @click.option("--org", "org_ref", required=True, help="The organization's id or exact name.")
 @click.argument("dollars")
 def limit(org_ref, dollars):
     """Set an organization's daily MTurk limit in dollars ('default': MTURK_DAILY_LIMIT)."""
-    org = _organization(org_ref)
+    org = organization_or_fail(org_ref)
     _set_limit(org, dollars)
     today = budget.today(org.id)
     click.echo(f"{org.name}: daily MTurk limit ${today.limit:.2f}, spent today ${today.spent:.2f}.")
+
+
+ACCOUNTS = (grant, revoke, grants, limit)

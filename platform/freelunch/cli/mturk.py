@@ -1,4 +1,5 @@
-"""``freelunch mturk sync/review/bonus``: the same services as the dashboard, in the foreground.
+"""``freelunch mturk``: sync, review and bonus here; publishing in mturk_publish.py, the server account's grants in
+mturk_accounts.py. The dashboard's services, in the foreground.
 
 Each prints its progress and a summary, and exits non-zero when anything
 failed. Review and bonus reconcile the batch first: they act on what MTurk
@@ -15,6 +16,9 @@ from ..services.mturk import autoreview, bonuses, decisions, tracking
 from ..services.mturk.bonuses import BonusError
 from ..services.mturk.decisions import DecisionError
 from ..services.mturk.errors import MTurkError
+from .common import batch_or_fail, echo_progress
+from .mturk_accounts import ACCOUNTS
+from .mturk_publish import PUBLISHING
 
 
 @click.group("mturk", cls=AppGroup)
@@ -22,20 +26,9 @@ def mturk():
     """Amazon Mechanical Turk: publish, reconcile, review, pay."""
 
 
-def _batch(batch_id: int) -> Batch:
-    batch = Batch.get_or_none(Batch.id == batch_id)
-    if batch is None:
-        raise click.ClickException(f"There is no batch {batch_id}.")
-    return batch
-
-
-def _progress(fraction: float, message: str) -> None:
-    click.echo(f"  {fraction:4.0%}  {message}", err=True)
-
-
 def _sync(batch: Batch, mturk) -> tracking.SyncSummary:
     try:
-        summary = tracking.sync_batch(batch, mturk, progress=_progress)
+        summary = tracking.sync_batch(batch, mturk, progress=echo_progress)
     except MTurkError as error:
         raise click.ClickException(str(error)) from error
     click.echo(summary.as_dict()["summary"])
@@ -59,7 +52,7 @@ def _row(batch: Batch, assignment_id: str) -> MTurkAssignment:
 @click.option("--batch", "batch_id", type=int, required=True, help="The batch id.")
 def sync(batch_id):
     """Reconcile the batch's assignments with what MTurk lists."""
-    batch = _batch(batch_id)
+    batch = batch_or_fail(batch_id)
     _sync(batch, tracking.client_for(batch))
 
 
@@ -77,14 +70,14 @@ def review(batch_id, auto, assignment_id, action, feedback):
         raise click.UsageError("Give either --auto or --assignment ASSIGNMENT_ID.")
     if assignment_id and not action:
         raise click.UsageError("Say --approve, --reject or --override.")
-    batch = _batch(batch_id)
+    batch = batch_or_fail(batch_id)
     mturk = tracking.client_for(batch)
     _sync(batch, mturk)
     if auto:
         rules = autoreview.rules_for(batch)
         click.echo("Rules: " + ("; ".join(autoreview.describe(rules)) or "none (every judged assignment is approved)"))
         try:
-            summary = autoreview.auto_review(batch, mturk, progress=_progress, source="cli")
+            summary = autoreview.auto_review(batch, mturk, progress=echo_progress, source="cli")
         except MTurkError as error:
             raise click.ClickException(str(error)) from error
         click.echo(summary.as_dict()["summary"])
@@ -115,7 +108,7 @@ def bonus(batch_id, assignment_id, amount, reason):
         bonuses.parse_amount(amount)
     except BonusError as error:
         raise click.ClickException(str(error)) from error
-    batch = _batch(batch_id)
+    batch = batch_or_fail(batch_id)
     mturk = tracking.client_for(batch)
     _sync(batch, mturk)
     row = _row(batch, assignment_id)
@@ -131,3 +124,7 @@ def bonus(batch_id, assignment_id, amount, reason):
         f"Bonus ${result.amount:.2f} for assignment {row.mturk_assignment_id}: "
         + ("paid before, nothing sent." if paid_before else "paid.")
     )
+
+
+for command in PUBLISHING + ACCOUNTS:
+    mturk.add_command(command)

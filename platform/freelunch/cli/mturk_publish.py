@@ -1,5 +1,5 @@
-"""``freelunch mturk balance/publish/expire/extend/delete-finished/rotate-credentials``, on the ``mturk`` group of
-commands.py.
+"""``freelunch mturk balance/publish/expire/extend/delete-finished/rotate-credentials``: ``PUBLISHING``, added to
+the ``mturk`` group by mturk.py.
 
 They run in the foreground with progress on stderr, print a summary, and
 exit non-zero on failure. They honour MTURK_ENDPOINT_URL, MTURK_SANDBOX and
@@ -9,22 +9,11 @@ boto3's credential chain (an organization's stored key pair wins).
 from __future__ import annotations
 
 import click
+from flask.cli import with_appcontext
 
-from ..models import Organization
-from ..parsing import whole_number
 from ..services.mturk import credentials, gateway, lifecycle, publish
 from ..services.mturk.errors import MTurkError
-from .commands import _batch, _progress, mturk
-
-
-def _organization(ref: str) -> Organization:
-    """An organization by id or exact name (organizations have no slug)."""
-    number = whole_number(ref)
-    found = Organization.get_or_none(Organization.id == number) if number is not None else None
-    found = found or Organization.get_or_none(Organization.name == ref)
-    if found is None:
-        raise click.ClickException(f"There is no organization {ref!r} (give its id or its exact name).")
-    return found
+from .common import batch_or_fail, echo_progress, organization_or_fail
 
 
 def _fail_on(outcome: lifecycle.Outcome) -> None:
@@ -34,26 +23,28 @@ def _fail_on(outcome: lifecycle.Outcome) -> None:
         raise click.ClickException(f"{outcome.failed} MTurk HITs failed; run the command again to retry them.")
 
 
-@mturk.command("balance")
+@click.command("balance")
+@with_appcontext
 @click.option(
     "--org", "org_ref", help="Use this organization's stored key pair (its id or name); default: boto3's chain."
 )
 @click.option("--production", is_flag=True, help="Ask production instead of the MTURK_SANDBOX default.")
 def balance(org_ref, production):
     """Show the MTurk account balance, or why it cannot be read."""
-    org = _organization(org_ref) if org_ref else None
+    org = organization_or_fail(org_ref) if org_ref else None
     ok, sentence = gateway.check_connection(org.id if org else None, False if production else None)
     if not ok:
         raise click.ClickException(sentence)
     click.echo(sentence)
 
 
-@mturk.command("publish")
+@click.command("publish")
+@with_appcontext
 @click.option("--batch", "batch_id", type=int, required=True, help="The batch id.")
 @click.option("--yes", is_flag=True, help="Publish without asking (production included).")
 def publish_batch(batch_id, yes):
     """Show the cost, then publish every MTurk HIT of the batch not yet created (a second run creates nothing)."""
-    batch = _batch(batch_id)
+    batch = batch_or_fail(batch_id)
     the_plan = publish.plan(batch, confirm_production=True)
     whole, remaining = the_plan.whole, the_plan.remaining
     click.echo(
@@ -76,7 +67,7 @@ def publish_batch(batch_id, yes):
         real = "" if the_plan.settings.sandbox else " This spends real money."
         click.confirm(f"Publish them to {the_plan.where}?{real}", abort=True)
     try:
-        result = publish.publish(batch, confirm_production=True, progress=_progress)
+        result = publish.publish(batch, confirm_production=True, progress=echo_progress)
     except MTurkError as error:
         raise click.ClickException(
             f"{error} Run the command again to resume: HITs already created are kept."
@@ -84,20 +75,22 @@ def publish_batch(batch_id, yes):
     click.echo(result.summary(the_plan.where))
 
 
-@mturk.command("expire")
+@click.command("expire")
+@with_appcontext
 @click.option("--batch", "batch_id", type=int, required=True, help="The batch id.")
 def expire(batch_id):
     """Expire every live MTurk HIT of the batch now (accepted assignments may still be submitted)."""
-    batch = _batch(batch_id)
+    batch = batch_or_fail(batch_id)
     try:
-        outcome = lifecycle.expire(batch, progress=_progress)
+        outcome = lifecycle.expire(batch, progress=echo_progress)
     except MTurkError as error:
         raise click.ClickException(str(error)) from error
     click.echo(f"{outcome.done} MTurk HITs expired, {outcome.skipped} had expired already.")
     _fail_on(outcome)
 
 
-@mturk.command("extend")
+@click.command("extend")
+@with_appcontext
 @click.option("--batch", "batch_id", type=int, required=True, help="The batch id.")
 @click.option(
     "--assignments", "more", type=click.IntRange(1, 100), required=True, help="Assignments to add to every HIT."
@@ -105,7 +98,7 @@ def expire(batch_id):
 @click.option("--yes", is_flag=True, help="Do not ask (production included).")
 def extend(batch_id, more, yes):
     """Add assignments to every HIT: onto its MTurk HITs up to 9 each, the rest as new MTurk HITs."""
-    batch = _batch(batch_id)
+    batch = batch_or_fail(batch_id)
     if not yes:
         click.confirm(f"Add {more} assignments to each of the batch's {batch.hits.count()} HITs?", abort=True)
     try:
@@ -116,11 +109,12 @@ def extend(batch_id, more, yes):
     _fail_on(outcome)
 
 
-@mturk.command("delete-finished")
+@click.command("delete-finished")
+@with_appcontext
 @click.option("--batch", "batch_id", type=int, required=True, help="The batch id.")
 def delete_finished(batch_id):
     """Delete the batch's MTurk HITs that are finished (Reviewable, every assignment decided)."""
-    batch = _batch(batch_id)
+    batch = batch_or_fail(batch_id)
     try:
         outcome = lifecycle.delete_finished(batch)
     except MTurkError as error:
@@ -129,7 +123,8 @@ def delete_finished(batch_id):
     _fail_on(outcome)
 
 
-@mturk.command("rotate-credentials")
+@click.command("rotate-credentials")
+@with_appcontext
 def rotate_credentials():
     """Re-encrypt every stored AWS secret with the first key of MTURK_CREDENTIALS_KEY (docs/configuration.md)."""
     try:
@@ -141,3 +136,7 @@ def rotate_credentials():
         raise click.ClickException(
             f"{unreadable} key pairs no listed key can read: their organizations must enter them again."
         )
+
+
+# The publishing commands, in the order ``freelunch mturk --help`` lists them (alphabetical, by click).
+PUBLISHING = (balance, publish_batch, expire, extend, delete_finished, rotate_credentials)

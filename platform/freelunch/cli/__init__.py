@@ -1,4 +1,8 @@
-"""The ``freelunch`` command: Flask's CLI over the app factory, plus the project's commands."""
+"""The ``freelunch`` command: Flask's CLI over the app factory, plus the project's commands.
+
+Every command of the project is in this package and joins the group here, by name: ``labels`` (labels.py),
+``mturk`` (mturk.py, with mturk_publish.py); ``db``, ``user``, ``demo``, ``classes`` and ``export`` below.
+"""
 
 from __future__ import annotations
 
@@ -7,21 +11,20 @@ import json
 import click
 from flask.cli import FlaskGroup
 
-from . import create_app
-from .db import database
-from .labels_cli import labels
-from .models import Batch, Dataset
-from .mturk import account_commands, publish_commands  # noqa: F401 (add grant, publish, ... to the mturk group)
-from .mturk.commands import mturk as mturk_commands
-from .presets import PRESETS
-from .services import demo as demo_service
-from .services.accounts import passwords
-from .services.accounts.users import AccountError, create_user
-from .services.exports import files as export_files
-from .services.exports.kinds import KINDS
-from .services.imports.classes import import_preset
-from .services.review.of_record import RecordError
-from .services.schema import make_migration, upgrade
+from .. import create_app
+from ..db import database
+from ..models import Batch, Dataset
+from ..presets import PRESETS
+from ..services import demo as demo_service
+from ..services.accounts import passwords
+from ..services.accounts.users import AccountError, create_user
+from ..services.exports import files as export_files
+from ..services.exports.kinds import KINDS
+from ..services.imports.classes import import_preset
+from ..services.review.of_record import RecordError
+from ..services.schema import make_migration, upgrade
+from .labels import labels
+from .mturk import mturk as mturk_commands
 
 
 @click.group(cls=FlaskGroup, create_app=lambda: create_app())
