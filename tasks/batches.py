@@ -5,7 +5,7 @@ from __future__ import annotations
 from freelunch.formatting import counted
 from freelunch.models import Batch
 from freelunch.services.batches.hits import BuildError, build_hits
-from freelunch.services.jobs import Progress
+from freelunch.services.jobs import JobProgress
 
 
 def build_batch(batch_id: int, organization_id: int) -> dict:
@@ -14,7 +14,7 @@ def build_batch(batch_id: int, organization_id: int) -> dict:
     if batch is None:
         return {"error": "The batch was deleted before its HITs were built."}
     try:
-        count = build_hits(batch, batch.class_ids, progress=Progress())
+        count = build_hits(batch, batch.class_ids, progress=JobProgress())
     except BuildError as error:
         batch.state = "failed"
         batch.save()

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from freelunch.services.exports import files as exports
-from freelunch.services.jobs import Progress
+from freelunch.services.jobs import JobProgress
 
 
 def run_export(export_id: int) -> dict:
-    return exports.run(export_id, Progress())
+    return exports.run(export_id, JobProgress())

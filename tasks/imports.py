@@ -14,7 +14,7 @@ from freelunch.presets import PRESETS
 from freelunch.services.imports import classes as imports
 from freelunch.services.imports import images as image_imports
 from freelunch.services.imports import scores as score_imports
-from freelunch.services.jobs import Progress
+from freelunch.services.jobs import JobProgress
 from freelunch.services.review import prior_report
 
 
@@ -24,7 +24,7 @@ def _run(dataset_id: int, organization_id: int, uploads: list[str | None], work)
         if dataset is None:
             return {"error": "The dataset was deleted before the import ran."}
         try:
-            report = work(dataset, Progress())
+            report = work(dataset, JobProgress())
         except imports.ImportFailure as failure:
             return {"error": str(failure)}
         return report.as_result(report.summary())

@@ -3,12 +3,12 @@ and deriving the review read model of pages that were stored without it (service
 
 from __future__ import annotations
 
-from freelunch.services.jobs import Progress
+from freelunch.services.jobs import JobProgress
 from freelunch.services.review import fits, tallies
 
 
 def fit_labels(fit_id: int) -> dict:
-    return fits.run(fit_id, Progress())
+    return fits.run(fit_id, JobProgress())
 
 
 def derive_missing() -> dict:

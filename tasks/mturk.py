@@ -9,7 +9,7 @@ intent rows make a rerun finish the work instead of repeating it.
 from __future__ import annotations
 
 from freelunch.models import Batch
-from freelunch.services.jobs import Progress
+from freelunch.services.jobs import JobProgress
 from freelunch.services.mturk import lifecycle, publish
 from freelunch.services.mturk.errors import MTurkError
 
@@ -23,7 +23,7 @@ def publish_batch(batch_id: int, organization_id: int, confirm_production: bool 
     if batch is None:
         return {"error": "The batch was deleted before it was published."}
     try:
-        result = publish.publish(batch, confirm_production=confirm_production, progress=Progress())
+        result = publish.publish(batch, confirm_production=confirm_production, progress=JobProgress())
     except MTurkError as error:
         return {"error": str(error)}
     return {"summary": result.summary(publish.where(publish.plan(batch).settings.sandbox))}
@@ -42,7 +42,7 @@ def expire_batch(batch_id: int, organization_id: int) -> dict:
     if batch is None:
         return {"error": "The batch was deleted."}
     try:
-        return _outcome(lifecycle.expire(batch, progress=Progress()), "expired")
+        return _outcome(lifecycle.expire(batch, progress=JobProgress()), "expired")
     except MTurkError as error:
         return {"error": str(error)}
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from freelunch.models import Batch, MTurkAssignment, MTurkHit, User
-from freelunch.services.jobs import Progress
+from freelunch.services.jobs import JobProgress
 from freelunch.services.mturk import autoreview, bonuses, decisions, fairpay, notifications, tracking, workers
 from freelunch.services.mturk.bonuses import BonusError
 from freelunch.services.mturk.decisions import DecisionError
@@ -28,7 +28,7 @@ def sync_batch(batch_id: int, organization_id: int) -> dict:
     if batch is None:
         return {"error": "The batch was deleted."}
     try:
-        return _sync(batch, Progress()).as_dict()
+        return _sync(batch, JobProgress()).as_dict()
     except MTurkError as error:
         return {"error": str(error)}
 
@@ -63,7 +63,7 @@ def auto_review(batch_id: int, organization_id: int) -> dict:
         return {"error": "The batch was deleted."}
     try:
         tracking.sync_batch(batch)  # decide on what MTurk says now, not on the last reconciliation
-        return autoreview.auto_review(batch, progress=Progress()).as_dict()
+        return autoreview.auto_review(batch, progress=JobProgress()).as_dict()
     except MTurkError as error:
         return {"error": str(error)}
 
@@ -78,7 +78,7 @@ def decide_many(
     rows = list(
         MTurkAssignment.select().where(MTurkAssignment.id.in_(row_ids), MTurkAssignment.organization == organization_id)
     )
-    progress, counts, errors = Progress(), {"done": 0, "adopted": 0, "failed": 0}, []
+    progress, counts, errors = JobProgress(), {"done": 0, "adopted": 0, "failed": 0}, []
     mturk = None
     for n, row in enumerate(rows, 1):
         try:
@@ -108,7 +108,7 @@ def bonus_approved(batch_id: int, organization_id: int, amount: str, reason: str
         return {"error": "The batch was deleted."}
     try:
         summary = bonuses.bonus_approved(
-            batch, amount, reason, user=User.get_or_none(User.id == user_id), progress=Progress()
+            batch, amount, reason, user=User.get_or_none(User.id == user_id), progress=JobProgress()
         )
     except (BonusError, MTurkError) as error:
         return {"error": str(error)}
@@ -127,7 +127,7 @@ def top_up(batch_id: int, organization_id: int, rate: str, user_id: int | None =
             plan.pay,
             fairpay.top_up_reason(plan.rate),
             user=User.get_or_none(User.id == user_id),
-            progress=Progress(),
+            progress=JobProgress(),
         )
     except (BonusError, MTurkError) as error:
         return {"error": str(error)}

@@ -78,7 +78,7 @@ def test_every_get_route_answers_with_the_security_headers(app, client, make_acc
         "media",
         "rq_dashboard",
         "static",
-        "jobs",
+        "job_progress",
     } <= seen
 
 

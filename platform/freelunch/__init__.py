@@ -49,7 +49,7 @@ def create_app(overrides: dict | None = None) -> Flask:
         help_pages,
         home,
         ingest_middleware,
-        jobs,
+        job_progress,
         media,
         members,
         mturk,
@@ -59,7 +59,20 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     request_log.install(app)
 
-    for module in (home, help_pages, auth, members, datasets, batches, admin, media, mturk, annotate, jobs, review):
+    for module in (
+        home,
+        help_pages,
+        auth,
+        members,
+        datasets,
+        batches,
+        admin,
+        media,
+        mturk,
+        annotate,
+        job_progress,
+        review,
+    ):
         app.register_blueprint(module.bp)
     ingest_middleware.install(app)  # POST /api/ingest, answered before Flask (ingest_middleware/fastpath.py)
     errors.register(app)

@@ -26,9 +26,9 @@ def _done(assignment: Assignment, partial: bool):
     return render_template(template, done=assignment)
 
 
-def _show(assignment: Assignment, token: str, partial: bool = False, state: annotation.Progress | None = None):
+def _show(assignment: Assignment, token: str, partial: bool = False, state: annotation.HitPages | None = None):
     """The assignment's first unsubmitted page (carrying the token it was opened with), or the completion view."""
-    state = state or annotation.progress(assignment.hit_id, assignment.id)
+    state = state or annotation.hit_pages(assignment.hit_id, assignment.id)
     if state.current is None:
         annotation.finish_if_done(assignment)
         return _done(assignment, partial)
@@ -47,7 +47,7 @@ def annotate():
         return render_template("annotate/device_check.html", mturk=bool(request.args.get("turkSubmitTo")))
     if opening.assignment is None:
         version = (opening.hit.batch.versions or ["POINTER_ORIGINAL"])[0]
-        return render_task(annotation.progress(opening.hit.id), version, "", partial=False)
+        return render_task(annotation.hit_pages(opening.hit.id), version, "", partial=False)
     response = redirect(url_for(".annotate", token=annotation.token_for(opening.assignment, opening.hit)), 303)
     _remember_browser(response, opening.assignment)
     return response

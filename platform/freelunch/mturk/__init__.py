@@ -1,5 +1,5 @@
-"""The batch page's MTurk tab: publish a batch (routes), reconcile, review and pay it (review_routes), and the
-survey-link kit for publishing without the API (survey_routes)."""
+"""The batch page's MTurk tab: publish a batch (routes); reconcile it, decide on its MTurk assignments and pay
+them (assignment_routes); the survey-link kit for publishing without the API (survey_routes)."""
 
 from flask import Blueprint
 
@@ -8,4 +8,4 @@ from ..tenancy import protect
 bp = Blueprint("mturk", __name__)
 protect(bp)
 
-from . import review_routes, routes, survey_routes  # noqa: E402,F401
+from . import assignment_routes, routes, survey_routes  # noqa: E402,F401

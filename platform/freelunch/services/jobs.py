@@ -19,6 +19,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from flask import current_app
 from redis import Redis
@@ -224,8 +225,15 @@ def enqueue_unwatched(task: Task, *args, connection: Redis, job_id: str | None =
     return _put(Queue(task.queue, connection=connection), task, args, {}, job_id=job_id)
 
 
-class Progress:
-    """Reports a running job's progress to its ``meta``; a no-op outside a job (services called directly)."""
+class ReportProgress(Protocol):
+    """The progress callback every long service takes: ``report(0.4, "400 of 1,000 images")``."""
+
+    def __call__(self, fraction: float, message: str = "") -> None: ...
+
+
+class JobProgress:
+    """A ReportProgress that writes a running job's progress to its ``meta``; a no-op outside a job (services called
+    directly)."""
 
     def __init__(self, min_interval: float = 0.3):
         self.job = get_current_job()

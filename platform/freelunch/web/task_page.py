@@ -15,7 +15,7 @@ def _term(image_class: ImageClass) -> str:
     return ", ".join(name[:1].upper() + name[1:] for name in image_class.names) or image_class.key
 
 
-def render_task(state: annotation.Progress, version: str, token: str, partial: bool, debug: bool = False, **extra):
+def render_task(state: annotation.HitPages, version: str, token: str, partial: bool, debug: bool = False, **extra):
     """The page ``state`` is at (``partial``: the task alone, for an htmx swap), as the worker draws and submits it."""
     view = annotation.page_view(state.current, len(state.pages))
     image_class = view.hit_page.image_class
@@ -41,8 +41,8 @@ def requester_preview(hit_id: int, pageno: int, version: str, **bar):
 
     ``bar`` is what the preview bar needs: ``batch_id`` and the batch's ``versions``.
     """
-    state = annotation.progress(hit_id)
-    state = annotation.Progress(state.pages, {p.pageno for p in state.pages if p.pageno < pageno})
+    state = annotation.hit_pages(hit_id)
+    state = annotation.HitPages(state.pages, {p.pageno for p in state.pages if p.pageno < pageno})
     if state.current is None:
         abort(404)
     return render_task(state, version, "", partial=False, debug=True, version_meanings=VERSION_MEANINGS, **bar)

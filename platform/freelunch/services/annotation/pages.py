@@ -407,7 +407,7 @@ def assignment_from_token(token: str | None) -> Assignment:
 
 
 @dataclass
-class Progress:
+class HitPages:
     """Where an assignment stands: the HIT's pages, which are submitted, and the next one to do."""
 
     pages: list[HitPage]  # in page order, with their classes
@@ -418,7 +418,7 @@ class Progress:
         return next((p for p in self.pages if p.pageno not in self.submitted), None)
 
 
-def progress(hit_id: int, assignment_id: int | None = None) -> Progress:
+def hit_pages(hit_id: int, assignment_id: int | None = None) -> HitPages:
     """The pages of a HIT with, for an assignment, which are submitted: one query, so one consistent view."""
     submission = fn.COALESCE(PageSubmission.id, 0).alias("submission_id")  # an expression: lands on the HitPage
     rows = (
@@ -434,11 +434,11 @@ def progress(hit_id: int, assignment_id: int | None = None) -> Progress:
         .order_by(HitPage.pageno)
     )
     pages = list(rows)
-    return Progress(pages, {p.pageno for p in pages if p.submission_id})
+    return HitPages(pages, {p.pageno for p in pages if p.submission_id})
 
 
-def opened_by_token(token: str | None) -> tuple[Assignment, Progress]:
-    """A page view's assignment and progress in one query: the hot path of every page a worker opens."""
+def opened_by_token(token: str | None) -> tuple[Assignment, HitPages]:
+    """A page view's assignment and its HIT's pages in one query: the hot path of every page a worker opens."""
     assignment_id = identity.assignment_from_token(token)
     submission = fn.COALESCE(PageSubmission.id, 0).alias("submission_id")
     rows = (
@@ -462,12 +462,12 @@ def opened_by_token(token: str | None) -> tuple[Assignment, Progress]:
     if not rows:
         assignment_from_token(token)  # a bad token is refused there, with its own message
         raise AnnotationError(404, "This HIT has no pages. Please return the HIT.")
-    return rows[0].assignment, Progress(rows, {p.pageno for p in rows if p.submission_id})
+    return rows[0].assignment, HitPages(rows, {p.pageno for p in rows if p.submission_id})
 
 
 def current_pageno(assignment: Assignment) -> int | None:
     """The first page not yet submitted, or None when all are."""
-    current = progress(assignment.hit_id, assignment.id).current
+    current = hit_pages(assignment.hit_id, assignment.id).current
     return current.pageno if current else None
 
 
@@ -559,7 +559,7 @@ def _parsed(summary: dict, page: PageView) -> tuple[dict, list[dict]]:
 
 def submit_page(assignment: Assignment, pageno: int, summary) -> bool:
     """Store one submitted page and its image records once; True if stored now, False if it was already."""
-    state = progress(assignment.hit_id, assignment.id)
+    state = hit_pages(assignment.hit_id, assignment.id)
     if assignment.done or pageno in state.submitted:
         return False
     if state.current is None or pageno != state.current.pageno:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
 
 from ...db import database
 from ...models import Batch, Candidate, Hit, HitPage, ImageClass
+from ..jobs import ReportProgress
 
 SPARES = 3  # replacement images kept per page
 
@@ -48,9 +48,7 @@ def _pages_for_class(batch: Batch, image_class: ImageClass, rng: random.Random) 
     return pages
 
 
-def build_hits(
-    batch: Batch, class_ids: list[int] | None = None, progress: Callable[[float], None] | None = None
-) -> int:
+def build_hits(batch: Batch, class_ids: list[int] | None = None, progress: ReportProgress | None = None) -> int:
     """Create the batch's HITs (pages_per_hit pages each) with a recorded shuffle seed; returns the count."""
     if batch.hits.exists():
         raise BuildError("This batch has its HITs already.")

@@ -17,10 +17,10 @@ from ... import formatting
 from ...models import Assignment, Batch, Export, PageSubmission, utcnow
 from .. import jobs
 from ..imports import quota
+from ..jobs import ReportProgress
 from ..review import counted, of_record
 from ..review.tallies import in_batch
 from .kinds import KINDS, Kind
-from .writers import Progress
 
 
 def export_root() -> Path:
@@ -145,7 +145,7 @@ def start(batch: Batch, kind: str, decision: str | None = None, forced: bool = F
     return export
 
 
-def run(export_id: int, progress: Progress | None = None) -> dict:
+def run(export_id: int, progress: ReportProgress | None = None) -> dict:
     """Write an export's file (the job's body); returns the job's result."""
     export = Export.get_or_none(Export.id == export_id)
     if export is None:

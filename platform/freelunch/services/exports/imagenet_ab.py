@@ -26,18 +26,18 @@ from __future__ import annotations
 import hashlib
 import tempfile
 import zipfile
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 from typing import IO
 from xml.sax.saxutils import escape
 
 from ...models import Batch
+from ..jobs import ReportProgress
 from ..review import of_record
 from . import seed as seed_format
 
 ROOT = "Annotations/CLS-LOC/train_enriched"
 RECORD_MEMBER = "labels_of_record.txt"
-Progress = Callable[..., None]
 
 
 def decided_yes(batch: Batch, params: dict | None = None) -> set[tuple[str, str]]:
@@ -99,7 +99,7 @@ def metadata(record: dict) -> str:
     return "<metadata>" + "".join(parts) + "</metadata>\n"
 
 
-def write(batch: Batch, out: IO[bytes], params: dict, report: Progress) -> int:
+def write(batch: Batch, out: IO[bytes], params: dict, report: ReportProgress) -> int:
     """Write the ZIP; returns the number of XML files (images)."""
     chosen = of_record.from_params(batch, params)
     wanted = of_record.yes_set(batch, chosen)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import IO
 
 from ...models import Batch
+from ..jobs import ReportProgress
 from . import imagenet_ab, writers
 
 
@@ -27,7 +28,7 @@ class Kind:
     mimetype: str
     description: str
     rows: str  # what one row is, for "Wrote 12 records."
-    write: Callable[[Batch, IO, dict, writers.Progress], int]
+    write: Callable[[Batch, IO, dict, ReportProgress], int]
     labels: str = ""  # where the file names the labels of record it used; "": it carries no labels
     binary: bool = False  # the writer gets a bytes file
 

@@ -6,7 +6,6 @@ come, so memory stays flat however large the batch.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from operator import itemgetter
 from typing import IO
 
@@ -14,10 +13,10 @@ import orjson
 
 from ...models import Assignment, Batch, Candidate, Image, ImageClass, ImageRecord, PageSubmission
 from .. import spreadsheet
+from ..jobs import ReportProgress
 from ..review import counted, fits, of_record, quality, tallies
 from . import seed as seed_format
 
-Progress = Callable[..., None]
 REPORT_EVERY = 2000  # rows between progress reports
 WORKERS_PER_QUERY = 200
 
@@ -32,7 +31,7 @@ def _record_count(batch: Batch) -> int:
     )
 
 
-def _counting(rows, total: int, report: Progress, message: str):
+def _counting(rows, total: int, report: ReportProgress, message: str):
     """Pass rows through, reporting the share done every REPORT_EVERY rows."""
     n = 0
     for n, row in enumerate(rows, 1):
@@ -42,7 +41,7 @@ def _counting(rows, total: int, report: Progress, message: str):
     report(1.0, f"{n:,} {message}")
 
 
-def write_seed_jsonl(batch: Batch, out: IO[str], params: dict, report: Progress) -> int:
+def write_seed_jsonl(batch: Batch, out: IO[str], params: dict, report: ReportProgress) -> int:
     written = 0
     for record in _counting(seed_format.seed_records(batch), _record_count(batch), report, "records"):
         out.write(orjson.dumps(record).decode())  # orjson: json.dumps alone would halve the export's speed
@@ -119,7 +118,7 @@ SUMMARISED = {
 RECORD_CELLS = tuple(SUMMARISED.get(column) or itemgetter(column) for column in RECORD_COLUMNS)
 
 
-def write_records_csv(batch: Batch, out: IO[str], params: dict, report: Progress) -> int:
+def write_records_csv(batch: Batch, out: IO[str], params: dict, report: ReportProgress) -> int:
     writer = spreadsheet.Writer(out)
     writer.writerow(RECORD_COLUMNS)
     role = _Roles(batch)
@@ -146,7 +145,7 @@ LABEL_COLUMNS = (
 )
 
 
-def write_labels_csv(batch: Batch, out: IO[str], params: dict, report: Progress) -> int:
+def write_labels_csv(batch: Batch, out: IO[str], params: dict, report: ReportProgress) -> int:
     """The batch's labels of record (as ``params`` recorded them), each row naming them: one set of labels."""
     record = of_record.from_params(batch, params)
     decision = params.get("decision")  # the results page's filter: only these decisions
@@ -207,7 +206,7 @@ def _rate(value: float | None, digits: int = 4) -> str:
     return "" if value is None else f"{value:.{digits}f}"
 
 
-def write_workers_csv(batch: Batch, out: IO[str], params: dict, report: Progress) -> int:
+def write_workers_csv(batch: Batch, out: IO[str], params: dict, report: ReportProgress) -> int:
     scope = tallies.in_batch(batch.id)
     writer = spreadsheet.Writer(out)
     writer.writerow(WORKER_COLUMNS)

@@ -14,12 +14,13 @@ import json
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from ...db import database
 from ...models import Dataset, ImageClass
 from ...presets import Preset
+from ..jobs import ReportProgress
 
 MAX_ERRORS_KEPT = 200
 CHUNK = 500
@@ -28,8 +29,6 @@ NAME_MAX = 200  # one synonym
 NAMES_MAX = 100  # synonyms of one class
 DESCRIPTION_MAX = 10_000
 URL_RE = re.compile(r"^https?://[^\s/$.?#][^\s]*$", re.IGNORECASE)
-
-ProgressFn = Callable[[float, str], None]
 
 
 class ImportFailure(ValueError):
@@ -195,7 +194,7 @@ def _wikipedia_links(data: bytes, report: Report) -> dict[str, list[str]]:
 
 
 def import_classes_json(
-    dataset: Dataset, data: bytes, wikipedia: bytes | None = None, progress: ProgressFn | None = None
+    dataset: Dataset, data: bytes, wikipedia: bytes | None = None, progress: ReportProgress | None = None
 ) -> Report:
     """Classes from ImageNetV2's class_info.json: a list of {cid, wnid, synset, gloss}."""
     report = Report()
@@ -247,7 +246,7 @@ def header_map(header: Sequence[str], columns: dict[str, tuple[str, ...]]) -> di
     return found
 
 
-def import_classes_csv(dataset: Dataset, data: bytes, progress: ProgressFn | None = None) -> Report:
+def import_classes_csv(dataset: Dataset, data: bytes, progress: ReportProgress | None = None) -> Report:
     """Classes from a CSV with a header: key, names, description, wikipedia."""
     report = Report()
     reader = csv.DictReader(io.StringIO(decode(data, "The CSV file"), newline=""))
@@ -293,6 +292,6 @@ def import_classes_csv(dataset: Dataset, data: bytes, progress: ProgressFn | Non
     return report
 
 
-def import_preset(dataset: Dataset, preset: Preset, progress: ProgressFn | None = None) -> Report:
+def import_preset(dataset: Dataset, preset: Preset, progress: ReportProgress | None = None) -> Report:
     """A built-in class list (freelunch/presets/), imported like its class_info.json and wikipedia_pages.json."""
     return import_classes_json(dataset, preset.classes(), preset.wikipedia(), progress=progress)

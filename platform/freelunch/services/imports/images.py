@@ -29,8 +29,9 @@ from PIL import Image as PILImage
 from ... import storage
 from ...db import database, insert_rows
 from ...models import CANDIDATE_ROLES, Dataset, Image, ImageClass
+from ..jobs import ReportProgress
 from . import quota, safe_fetch
-from .classes import CHUNK, ImportFailure, ProgressFn, Report, check_key, check_text, header_map
+from .classes import CHUNK, ImportFailure, Report, check_key, check_text, header_map
 
 WEB_FORMATS = {
     "JPEG": (".jpg", "image/jpeg"),
@@ -284,7 +285,7 @@ def import_image_manifest(
     path: Path,
     create_classes: bool = False,
     fetcher: Fetcher | None = None,
-    progress: ProgressFn | None = None,
+    progress: ReportProgress | None = None,
 ) -> Report:
     """Images from a manifest of (image id, URL, class, role[, width, height]) rows."""
     fetcher = fetcher or default_fetcher()
@@ -399,7 +400,7 @@ def media_path(dataset: Dataset, key: str, kind: str) -> str:
 
 
 def import_image_zip(
-    dataset: Dataset, path: Path, create_classes: bool = False, progress: ProgressFn | None = None
+    dataset: Dataset, path: Path, create_classes: bool = False, progress: ReportProgress | None = None
 ) -> Report:
     """Images from a ZIP of <class>/<file> folders, stored in media storage."""
     report = Report()

@@ -15,12 +15,13 @@ import math
 
 from ...db import database
 from ...models import Dataset, Image, ImageClass, ModelScore
-from .classes import CHUNK, ImportFailure, ProgressFn, Report, decode, header_map
+from ..jobs import ReportProgress
+from .classes import CHUNK, ImportFailure, Report, decode, header_map
 
 COLUMNS = {"image": ("image", "image_id", "imageid"), "class": ("class", "class_key", "wnid"), "score": ("score",)}
 
 
-def import_scores(dataset: Dataset, data: bytes, progress: ProgressFn | None = None) -> Report:
+def import_scores(dataset: Dataset, data: bytes, progress: ReportProgress | None = None) -> Report:
     report = Report()
     text = decode(data, "The scores file")
     reader = csv.DictReader(io.StringIO(text, newline=""))

@@ -11,13 +11,13 @@ is not, and only when the batch asks them to.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from peewee import JOIN, fn
 
 from ...models import Assignment, Batch, MTurkAssignment, PageSubmission, PointerChunk, ReviewRules
+from ..jobs import ReportProgress
 from ..review import quality
 from . import decisions, tracking
 
@@ -183,7 +183,7 @@ class ReviewSummary:
 
 
 def auto_review(
-    batch: Batch, mturk=None, progress: Callable[[float, str], None] | None = None, source: str = "auto"
+    batch: Batch, mturk=None, progress: ReportProgress | None = None, source: str = "auto"
 ) -> ReviewSummary:
     """Apply the batch's rules to every assignment they may decide."""
     rules = rules_for(batch)

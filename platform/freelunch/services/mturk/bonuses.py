@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
@@ -27,6 +27,7 @@ from flask import current_app
 
 from ...models import Batch, Bonus, Hit, MTurkAssignment, User, utcnow
 from ..accounts import identity
+from ..jobs import ReportProgress
 from . import access, budget, cost, gateway, tracking, workers
 from .errors import MTurkError
 
@@ -220,7 +221,7 @@ def bonus_approved(
     reason: str,
     mturk=None,
     user: User | None = None,
-    progress: Callable[[float, str], None] | None = None,
+    progress: ReportProgress | None = None,
 ) -> BonusSummary:
     """The same bonus for every approved assignment of the batch; run again, it pays only those still unpaid."""
     amount = check_amount(batch, amount)
@@ -233,7 +234,7 @@ def pay_each(
     reason: str,
     mturk=None,
     user: User | None = None,
-    progress: Callable[[float, str], None] | None = None,
+    progress: ReportProgress | None = None,
 ) -> BonusSummary:
     """A bonus of its own amount for each assignment, each paid once; the whole lot is checked against the
     daily limit before the first is sent."""

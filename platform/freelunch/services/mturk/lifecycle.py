@@ -13,7 +13,6 @@ not its wording.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -21,6 +20,7 @@ from peewee import fn
 
 from ...db import database
 from ...models import Batch, Bonus, Hit, MTurkAssignment, MTurkExtension, MTurkHit, utcnow
+from ..jobs import ReportProgress
 from . import access, budget, cost, gateway, publish
 from . import settings as batch_settings
 from .errors import MTurkError
@@ -53,7 +53,7 @@ class Outcome:
 # --- expire -------------------------------------------------------------------
 
 
-def expire(batch: Batch, mturk=None, progress: Callable[[float, str], None] | None = None) -> Outcome:
+def expire(batch: Batch, mturk=None, progress: ReportProgress | None = None) -> Outcome:
     """Stop every live MTurk HIT of the batch from being found or accepted (assignments in progress may finish)."""
     mturk = _client(batch, mturk)
     outcome = Outcome()

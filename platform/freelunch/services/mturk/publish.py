@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from urllib.parse import urlencode, urlsplit
@@ -27,6 +26,7 @@ from flask import current_app
 
 from ...db import database
 from ...models import Batch, Hit, MTurkHit, utcnow
+from ..jobs import ReportProgress
 from . import access, budget, cost, gateway, qualifications
 from . import settings as batch_settings
 from .errors import HIT_ALREADY_EXISTS, InvalidRequest, MTurkError
@@ -265,7 +265,7 @@ def publish(
     batch: Batch,
     *,
     confirm_production: bool = False,
-    progress: Callable[[float, str], None] | None = None,
+    progress: ReportProgress | None = None,
     mturk=None,
     round_: int = 1,
 ) -> Result:
@@ -281,7 +281,7 @@ def publish(
     chosen = the_plan.settings
     org = batch.organization_id
     mturk = mturk or gateway.client(org, chosen.sandbox)
-    report: Callable[[float, str], None] = progress or (lambda fraction, message: None)
+    report: ReportProgress = progress or (lambda fraction, message="": None)
 
     ensure_intents(batch, chosen.sandbox, round_)
     pending = list(
@@ -313,7 +313,7 @@ def publish(
 
 
 def _create(
-    batch: Batch, the_plan: Plan, pending: list[MTurkHit], result: Result, mturk, progress: Callable[[float, str], None]
+    batch: Batch, the_plan: Plan, pending: list[MTurkHit], result: Result, mturk, progress: ReportProgress
 ) -> None:
     """The HIT type, then each pending MTurk HIT exactly once (adopting those an earlier attempt made)."""
     chosen, org = the_plan.settings, batch.organization_id

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import xml.etree.ElementTree as ElementTree
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from peewee import JOIN
@@ -22,6 +22,7 @@ from peewee import JOIN
 from ...formatting import counted
 from ...models import Assignment, Batch, Decision, Hit, MTurkAssignment, MTurkHit, utcnow
 from ..accounts import identity
+from ..jobs import ReportProgress
 from . import gateway, qualifications
 from . import settings as batch_settings
 
@@ -181,7 +182,7 @@ def sync_hit(hit: Hit, mturk_hit_id: str, mturk, summary: SyncSummary | None = N
     return summary
 
 
-def sync_batch(batch: Batch, mturk=None, progress: Callable[[float, str], None] | None = None) -> SyncSummary:
+def sync_batch(batch: Batch, mturk=None, progress: ReportProgress | None = None) -> SyncSummary:
     """Reconcile every live HIT of the batch with MTurk."""
     mturk = mturk or client_for(batch)
     hits = list(live_hits(batch))

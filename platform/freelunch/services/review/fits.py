@@ -35,6 +35,7 @@ from ...models import (
     utcnow,
 )
 from .. import jobs
+from ..jobs import ReportProgress
 from . import aggregation, counted, prior_report
 from .aggregation import UNKNOWN, Votes
 from .quality import VOTE_SELECTED
@@ -264,7 +265,7 @@ def worker_estimates(batch: Batch) -> dict[str, WorkerEstimate]:
     return {e.worker_id: e for e in WorkerEstimate.select().where(WorkerEstimate.fit == fit.id)}
 
 
-def run(fit_id: int, progress=None) -> dict:
+def run(fit_id: int, progress: ReportProgress | None = None) -> dict:
     """The job's body: refresh the rounds' votes, fit, store labels and worker estimates."""
     report = progress or (lambda fraction, message="": None)
     fit = LabelFit.get_or_none(LabelFit.id == fit_id)

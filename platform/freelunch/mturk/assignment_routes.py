@@ -22,7 +22,7 @@ from ..tenancy import current_org, owned_or_404
 from ..web import partials
 from ..web.batch_tabs import render_tab
 from . import bp
-from .review_forms import BlockForm, BonusForm, DecisionForm, NotifyForm, RulesForm, TopUpForm
+from .assignment_forms import BlockForm, BonusForm, DecisionForm, NotifyForm, RulesForm, TopUpForm
 
 SHOWS = {
     "ready": "Ready for review",
@@ -113,7 +113,7 @@ def _show() -> str:
 
 
 @bp.get("/batches/<int:batch_id>/mturk/review")
-def review_page(batch_id):
+def assignments(batch_id):
     batch = owned_or_404(Batch, batch_id)
     return _page(batch, _show())
 
@@ -122,7 +122,7 @@ def review_page(batch_id):
 def sync(batch_id):
     batch = owned_or_404(Batch, batch_id)
     _enqueue(batch, jobs.MTURK_SYNC, f"Reconcile {batch.name} with MTurk")
-    return redirect(url_for(".review_page", batch_id=batch.id, show=_show()))
+    return redirect(url_for(".assignments", batch_id=batch.id, show=_show()))
 
 
 @bp.post("/batches/<int:batch_id>/mturk/rules")
@@ -143,14 +143,14 @@ def save_rules(batch_id):
     rules.updated_at = utcnow()
     rules.save()
     flash("Auto-review rules saved: " + ("; ".join(autoreview.describe(rules)) or "none") + ".", "success")
-    return redirect(url_for(".review_page", batch_id=batch.id))
+    return redirect(url_for(".assignments", batch_id=batch.id))
 
 
 @bp.post("/batches/<int:batch_id>/mturk/auto-review")
 def run_auto_review(batch_id):
     batch = owned_or_404(Batch, batch_id)
     _enqueue(batch, jobs.MTURK_AUTO_REVIEW, f"Auto-review {batch.name}")
-    return redirect(url_for(".review_page", batch_id=batch.id))
+    return redirect(url_for(".assignments", batch_id=batch.id))
 
 
 def _selected_rows(batch: Batch) -> tuple[list[int], MTurkAssignment | None]:
@@ -173,7 +173,7 @@ def _refused(batch: Batch, one: MTurkAssignment | None, **forms):
 def _done(batch: Batch, one: MTurkAssignment | None):
     if one:
         return redirect(url_for(".mturk_assignment", mturk_assignment_id=one.id))
-    return redirect(url_for(".review_page", batch_id=batch.id, show=_show()))
+    return redirect(url_for(".assignments", batch_id=batch.id, show=_show()))
 
 
 @bp.post("/batches/<int:batch_id>/mturk/decisions")
@@ -244,7 +244,7 @@ def _confirm_step(batch: Batch, kind: str, problems: list[str] | None = None, pr
         "fields": list(fields),
         "label": CONFIRM_LABELS.get(preview.action if preview else "", "Confirm"),
         "action_url": url_for(CONFIRM_ROUTES[kind], batch_id=batch.id, show=_show()),
-        "cancel_url": url_for(".review_page", batch_id=batch.id, show=_show()),
+        "cancel_url": url_for(".assignments", batch_id=batch.id, show=_show()),
     }
     if partials.wanted() and request.headers.get("HX-Target") == CONFIRM_TARGETS[kind]:
         return render_template("mturk/_confirm.html", step=step)
@@ -281,7 +281,7 @@ def bonus_approved(batch_id):
         form.reason.data.strip(),
         current_user.id,
     )
-    return redirect(url_for(".review_page", batch_id=batch.id, show="decided"))
+    return redirect(url_for(".assignments", batch_id=batch.id, show="decided"))
 
 
 @bp.post("/batches/<int:batch_id>/mturk/top-up")
@@ -299,7 +299,7 @@ def top_up(batch_id):
     _enqueue(
         batch, jobs.MTURK_TOP_UP, f"Top up approved assignments to ${rate:.2f} an hour", f"{rate:.2f}", current_user.id
     )
-    return redirect(url_for(".review_page", batch_id=batch.id, show="decided"))
+    return redirect(url_for(".assignments", batch_id=batch.id, show="decided"))
 
 
 @bp.get("/mturk/assignments/<int:mturk_assignment_id>")

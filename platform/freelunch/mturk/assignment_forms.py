@@ -1,4 +1,4 @@
-"""Forms of the MTurk review page: auto-review rules, decisions, bonuses, blocks and messages."""
+"""Forms of the MTurk assignments page: auto-review rules, decisions, bonuses, blocks and messages."""
 
 from __future__ import annotations
 
