@@ -53,12 +53,12 @@ def test_every_path_a_doc_names_exists(doc):
 def test_the_path_finder_finds_paths_and_only_paths(tmp_path):
     doc = tmp_path / "x.md"
     doc.write_text(
-        "See `services/jobs.py`, tests/browser/ and [a](docs/ops.md); ../shared/notes.md; `services/jobs.enqueue`.\n"
+        "See `services/jobs.py`, tests/browser/ and [a](docs/ops.md); ../outside/notes.md; `services/jobs.enqueue`.\n"
         "Not paths: /help/imports, https://example.org/a/b.png, s3://bucket/key.png, and/or, `<area>/`.\n"
         "```\nn01440764/positive/ctrl_1.png\n```\n"
     )
-    assert named_paths(doc) == {"services/jobs.py", "tests/browser/", "docs/ops.md", "../shared/notes.md"}
-    assert not exists("../shared/notes.md", doc) and exists("services/jobs.py", doc)
+    assert named_paths(doc) == {"services/jobs.py", "tests/browser/", "docs/ops.md", "../outside/notes.md"}
+    assert not exists("../outside/notes.md", doc) and exists("services/jobs.py", doc)
 
 
 def procfile_processes() -> list[str]:
