@@ -192,8 +192,14 @@ def decide(batch_id):
     if not one and request.form.get("confirmed") != "1":  # a bulk decision: show what it does first
         chosen = list(MTurkAssignment.select().where(MTurkAssignment.id.in_(rows)).order_by(MTurkAssignment.id))
         fields = [("row", r) for r in rows] + [("action", form.action.data), ("feedback", form.feedback.data or "")]
-        fields += [("leave_out", "y")] if form.leave_out.data else []
-        return _confirm_step(batch, "decide", preview=confirm.decision(batch, chosen, form.action.data), fields=fields)
+        preview = confirm.decision(batch, chosen, form.action.data)
+        if form.action.data == "reject" and form.leave_out.data:
+            fields.append(("leave_out", "y"))
+            workers = len({row.worker_id for row in chosen})
+            preview.sentences.append(
+                f"{workers} worker{'' if workers == 1 else 's'} will be left out of this batch's labels at once."
+            )
+        return _confirm_step(batch, "decide", preview=preview, fields=fields)
     if form.action.data == "reject" and form.leave_out.data:
         _leave_out(batch, rows)
     _enqueue(
