@@ -268,7 +268,7 @@ def test_sqs_events_only_trigger_a_reconcile_of_their_hit_once_each(app, wired, 
         local_mturk.submit(assignment_id, completionCode="ABCDEF")
         with app.app_context():
             first = notifications.poll()
-        assert first["summary"] == "1 notifications read, 1 HITs reconciled."
+        assert first["summary"] == "1 notification read, 1 HIT reconciled."
         assert MTurkAssignment.get().mturk_assignment_id == assignment_id
         with local_mturk.store.lock:  # SQS delivers at least once: the same event document again
             event = next(e for e in local_mturk.store.events if e["EventType"] == "AssignmentSubmitted")
@@ -278,5 +278,5 @@ def test_sqs_events_only_trigger_a_reconcile_of_their_hit_once_each(app, wired, 
         sqs.send_message(QueueUrl=queue, MessageBody="not json")
         with app.app_context():
             again = notifications.poll()
-        assert again["summary"] == "3 notifications read, 1 HITs reconciled."
+        assert again["summary"] == "3 notifications read, 1 HIT reconciled."
         assert "Messages" not in sqs.receive_message(QueueUrl=queue)  # every handled message is deleted

@@ -104,7 +104,7 @@ def test_a_requester_runs_a_campaign_end_to_end(app, app_config, live_server, br
     page.check(f"input[name=class_ids][value='{tench.id}']")
     page.click("button:has-text('Create batch')")
     page.wait_for_selector(".job:has-text('Build HITs of Tench round')")
-    job_done(page, run_jobs, "1 HITs built")
+    job_done(page, run_jobs, "1 HIT built")
     batch = Batch.get(Batch.name == "Tench round")
     assert batch.state == "ready"
 

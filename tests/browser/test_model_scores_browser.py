@@ -41,9 +41,7 @@ def test_scores_import_then_a_fit_shows_the_model_panel(app, live_server, page, 
     page.wait_for_selector("#dataset-summary:has-text('340 model scores')")
     page.wait_for_selector("#dataset-scores button:has-text('Delete the 340 model scores')")
     job = page.inner_text(".job:has-text('Import model scores from scores.csv')")
-    assert (
-        "1 rows with errors" in job and "no image 'nope'" in job and "fewer votes of the 300 scored candidates" in job
-    )
+    assert "1 row with errors" in job and "no image 'nope'" in job and "fewer votes of the 300 scored candidates" in job
     assert page.evaluate("window.__noReload === true")
 
     page.goto(f"{live_server}/review/batches/{batch.id}/results")

@@ -60,7 +60,7 @@ def test_a_paid_batch_rehearsed_on_the_local_mturk(app, live_server, page, local
     # Publish through MTurk's throttling and a lost create answer: every HIT once.
     local_mturk.inject(throttle_first=True, drop_creates=1)
     published = run(app, "mturk", "publish", "--batch", str(batch.id), "--yes")
-    assert "$1.20 for 1 MTurk HITs" in published, published  # 2 assignments x $0.50 + 20 % fee
+    assert "$1.20 for 1 MTurk HIT." in published, published  # 2 assignments x $0.50 + 20 % fee
     assert "nothing to publish" in run(app, "mturk", "publish", "--batch", str(batch.id), "--yes")
     hit_id = MTurkHit.get().mturk_hit_id
     with local_mturk.store.lock:
@@ -103,7 +103,7 @@ def test_a_paid_batch_rehearsed_on_the_local_mturk(app, live_server, page, local
     local_mturk.submit(absent, completionCode="ABC123")
 
     synced = run(app, "mturk", "sync", "--batch", str(batch.id))
-    assert "1 HITs reconciled: 2 assignments on MTurk, 1 with data here, 1 without." in synced
+    assert "1 HIT reconciled: 2 assignments on MTurk, 1 with data here, 1 without." in synced
     reviewed = run(app, "mturk", "review", "--batch", str(batch.id), "--auto")
     assert "1 approved, 0 rejected, 0 left for you, 1 without data here left alone." in reviewed
     again = run(app, "mturk", "review", "--batch", str(batch.id), "--auto")

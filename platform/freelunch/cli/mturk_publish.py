@@ -11,6 +11,7 @@ from __future__ import annotations
 import click
 from flask.cli import with_appcontext
 
+from ..formatting import counted
 from ..services.mturk import credentials, gateway, lifecycle, publish
 from ..services.mturk.errors import MTurkError
 from .common import batch_or_fail, echo_progress, organization_or_fail
@@ -50,7 +51,7 @@ def publish_batch(batch_id, yes):
     click.echo(
         f"Batch {batch.id} ({batch.name}) to {the_plan.where}: {whole.hits} HITs x {batch.assignments_per_hit} "
         f"assignments x ${batch.reward:.2f} = ${whole.rewards:.2f} + ${whole.fees:.2f} MTurk fee "
-        f"= ${whole.total:.2f} for {whole.mturk_hits} MTurk HITs."
+        f"= ${whole.total:.2f} for {counted(whole.mturk_hits, 'MTurk HIT')}."
     )
     if the_plan.split_reason:
         click.echo(

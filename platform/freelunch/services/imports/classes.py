@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from ... import formatting
 from ...db import database
 from ...models import Dataset, ImageClass
 from ...presets import Preset
@@ -51,7 +52,7 @@ class Report:
     def summary(self) -> str:
         """One line: what was imported, and how many rows had errors."""
         counts = ", ".join(f"{n} {what}" for what, n in sorted(self.counts.items()) if n) or "nothing imported"
-        return counts + (f"; {self.error_count} rows with errors" if self.error_count else "")
+        return counts + (f"; {formatting.counted(self.error_count, 'row')} with errors" if self.error_count else "")
 
     def as_result(self, summary: str, link: dict | None = None) -> dict:
         """The job result the progress partial shows (see services/jobs.py)."""

@@ -15,6 +15,7 @@ import json
 import boto3
 from flask import current_app
 
+from ... import formatting
 from ...models import Batch, Hit, MTurkHit
 from ...queues import redis_connection
 from . import gateway, tracking
@@ -115,7 +116,8 @@ def poll() -> dict:
                 pass  # not an MTurk event document: nothing to do, and nothing to keep
             sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
     return {
-        "summary": f"{messages} notifications read, {hits} HITs reconciled.",
+        "summary": f"{formatting.counted(messages, 'notification')} read, "
+        f"{formatting.counted(hits, 'HIT')} reconciled.",
         "errors": errors,
         "error_count": len(errors),
     }

@@ -191,7 +191,7 @@ def sync_batch(batch: Batch, mturk=None, progress: ReportProgress | None = None)
     for done, (hit, mturk_hit_id) in enumerate(hits, 1):
         sync_hit(hit, mturk_hit_id, mturk, summary)
         if progress:
-            progress(done / len(hits), f"{done} of {len(hits)} HITs reconciled")
+            progress(done / len(hits), f"{done} of {counted(len(hits), 'HIT')} reconciled")
     batch_settings.mark_reconciled(batch, started)
     return summary
 
