@@ -1,9 +1,7 @@
 """RQ jobs for MTurk publishing and a batch's HIT lifecycle: thin wrappers over services/mturk.
 
-Each takes its organization and answers ``{"error": ...}`` for what the
-requester can fix (MTurk refused, a setting is wrong, the batch is gone), so
-RQ's failed registry keeps only real faults. Each is safe to run again: the
-intent rows make a rerun finish the work instead of repeating it.
+Each is a ``batch_job`` (tasks/__init__.py): what the requester can fix comes back as ``{"error": ...}``. Each is safe
+to run again: the intent rows make a rerun finish the work instead of repeating it.
 """
 
 from __future__ import annotations
@@ -11,21 +9,13 @@ from __future__ import annotations
 from freelunch.models import Batch
 from freelunch.services.jobs import JobProgress
 from freelunch.services.mturk import lifecycle, publish
-from freelunch.services.mturk.errors import MTurkError
+
+from . import batch_job
 
 
-def _batch(batch_id: int, organization_id: int) -> Batch | None:
-    return Batch.get_or_none(Batch.id == batch_id, Batch.organization == organization_id)
-
-
-def publish_batch(batch_id: int, organization_id: int, confirm_production: bool = False) -> dict:
-    batch = _batch(batch_id, organization_id)
-    if batch is None:
-        return {"error": "The batch was deleted before it was published."}
-    try:
-        result = publish.publish(batch, confirm_production=confirm_production, progress=JobProgress())
-    except MTurkError as error:
-        return {"error": str(error)}
+@batch_job(gone="The batch was deleted before it was published.")
+def publish_batch(batch: Batch, confirm_production: bool = False) -> dict:
+    result = publish.publish(batch, confirm_production=confirm_production, progress=JobProgress())
     return {"summary": result.summary(publish.where(publish.plan(batch).settings.sandbox))}
 
 
@@ -37,31 +27,16 @@ def _outcome(outcome: lifecycle.Outcome, did: str) -> dict:
     return {"summary": summary, "errors": errors, "error_count": len(errors)}
 
 
-def expire_batch(batch_id: int, organization_id: int) -> dict:
-    batch = _batch(batch_id, organization_id)
-    if batch is None:
-        return {"error": "The batch was deleted."}
-    try:
-        return _outcome(lifecycle.expire(batch, progress=JobProgress()), "expired")
-    except MTurkError as error:
-        return {"error": str(error)}
+@batch_job()
+def expire_batch(batch: Batch) -> dict:
+    return _outcome(lifecycle.expire(batch, progress=JobProgress()), "expired")
 
 
-def extend_batch(batch_id: int, organization_id: int, more: int, confirm_production: bool = False) -> dict:
-    batch = _batch(batch_id, organization_id)
-    if batch is None:
-        return {"error": "The batch was deleted."}
-    try:
-        return _outcome(lifecycle.extend(batch, more, confirm_production=confirm_production), "extended or created")
-    except MTurkError as error:
-        return {"error": str(error)}
+@batch_job()
+def extend_batch(batch: Batch, more: int, confirm_production: bool = False) -> dict:
+    return _outcome(lifecycle.extend(batch, more, confirm_production=confirm_production), "extended or created")
 
 
-def delete_finished(batch_id: int, organization_id: int) -> dict:
-    batch = _batch(batch_id, organization_id)
-    if batch is None:
-        return {"error": "The batch was deleted."}
-    try:
-        return _outcome(lifecycle.delete_finished(batch), "deleted (finished)")
-    except MTurkError as error:
-        return {"error": str(error)}
+@batch_job()
+def delete_finished(batch: Batch) -> dict:
+    return _outcome(lifecycle.delete_finished(batch), "deleted (finished)")

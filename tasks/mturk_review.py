@@ -1,9 +1,8 @@
 """RQ jobs for tracking and paying MTurk work: reconcile, auto-review, bulk decisions and bonuses.
 
-Each job takes its organization and answers ``{"error": ...}`` for what the
-requester can fix (MTurk refused, the batch is gone), so RQ's failed registry
-keeps only real faults. Every one is safe to run twice: decisions and bonuses
-are intent rows that a rerun completes instead of repeating.
+Each is a ``batch_job`` or ``assignment_job`` (tasks/__init__.py): what the requester can fix comes back as
+``{"error": ...}``. Every one is safe to run twice: decisions and bonuses are intent rows that a rerun completes
+instead of repeating.
 """
 
 from __future__ import annotations
@@ -11,29 +10,19 @@ from __future__ import annotations
 from decimal import Decimal
 
 from freelunch.models import Batch, MTurkAssignment, MTurkHit, User
-from freelunch.services.jobs import JobProgress
+from freelunch.services.errors import RequesterError
+from freelunch.services.jobs import JobProgress, ReportProgress
 from freelunch.services.mturk import autoreview, bonuses, decisions, fairpay, notifications, tracking, workers
-from freelunch.services.mturk.bonuses import BonusError
-from freelunch.services.mturk.decisions import DecisionError
-from freelunch.services.mturk.errors import MTurkError
-from freelunch.services.mturk.workers import WorkerActionError
+
+from . import assignment_job, batch_job
 
 
-def _batch(batch_id: int, organization_id: int) -> Batch | None:
-    return Batch.get_or_none(Batch.id == batch_id, Batch.organization == organization_id)
+@batch_job()
+def sync_batch(batch: Batch) -> dict:
+    return _sync(batch, JobProgress()).as_dict()
 
 
-def sync_batch(batch_id: int, organization_id: int) -> dict:
-    batch = _batch(batch_id, organization_id)
-    if batch is None:
-        return {"error": "The batch was deleted."}
-    try:
-        return _sync(batch, JobProgress()).as_dict()
-    except MTurkError as error:
-        return {"error": str(error)}
-
-
-def _sync(batch: Batch, progress=None) -> tracking.SyncSummary:
+def _sync(batch: Batch, progress: ReportProgress | None = None) -> tracking.SyncSummary:
     mturk = tracking.client_for(batch)
     notifications.subscribe(batch, mturk)  # when a queue is configured: events make the next reconcile sooner
     return tracking.sync_batch(batch, mturk, progress=progress)
@@ -47,7 +36,7 @@ def sync_live_batches() -> dict:
         try:
             _sync(batch)
             synced += 1
-        except MTurkError as error:
+        except RequesterError as error:
             errors.append([f"batch {batch.id}", str(error)])
     return {"summary": f"{synced} batches reconciled.", "errors": errors, "error_count": len(errors)}
 
@@ -57,26 +46,19 @@ def poll_notifications() -> dict:
     return notifications.poll()
 
 
-def auto_review(batch_id: int, organization_id: int) -> dict:
-    batch = _batch(batch_id, organization_id)
-    if batch is None:
-        return {"error": "The batch was deleted."}
-    try:
-        tracking.sync_batch(batch)  # decide on what MTurk says now, not on the last reconciliation
-        return autoreview.auto_review(batch, progress=JobProgress()).as_dict()
-    except MTurkError as error:
-        return {"error": str(error)}
+@batch_job()
+def auto_review(batch: Batch) -> dict:
+    tracking.sync_batch(batch)  # decide on what MTurk says now, not on the last reconciliation
+    return autoreview.auto_review(batch, progress=JobProgress()).as_dict()
 
 
-def decide_many(
-    batch_id: int, organization_id: int, row_ids: list[int], action: str, feedback: str, user_id: int | None = None
-) -> dict:
+@batch_job()
+def decide_many(batch: Batch, row_ids: list[int], action: str, feedback: str, user_id: int | None = None) -> dict:
     """Bulk approve or reject: an intent row per assignment, then its call."""
-    batch = _batch(batch_id, organization_id)
-    if batch is None:
-        return {"error": "The batch was deleted."}
     rows = list(
-        MTurkAssignment.select().where(MTurkAssignment.id.in_(row_ids), MTurkAssignment.organization == organization_id)
+        MTurkAssignment.select().where(
+            MTurkAssignment.id.in_(row_ids), MTurkAssignment.organization == batch.organization_id
+        )
     )
     progress, counts, errors = JobProgress(), {"done": 0, "adopted": 0, "failed": 0}, []
     mturk = None
@@ -90,7 +72,7 @@ def decide_many(
             counts[decision.state] = counts.get(decision.state, 0) + 1
             if decision.state == "failed":
                 errors.append([row.mturk_assignment_id, decision.error])
-        except (DecisionError, MTurkError) as error:
+        except RequesterError as error:
             counts["failed"] += 1
             errors.append([row.mturk_assignment_id, str(error)])
         progress(n / len(rows), f"{n} of {len(rows)} assignments")
@@ -102,50 +84,27 @@ def decide_many(
     }
 
 
-def bonus_approved(batch_id: int, organization_id: int, amount: str, reason: str, user_id: int | None = None) -> dict:
-    batch = _batch(batch_id, organization_id)
-    if batch is None:
-        return {"error": "The batch was deleted."}
-    try:
-        summary = bonuses.bonus_approved(
-            batch, amount, reason, user=User.get_or_none(User.id == user_id), progress=JobProgress()
-        )
-    except (BonusError, MTurkError) as error:
-        return {"error": str(error)}
-    return summary.as_dict()
+@batch_job()
+def bonus_approved(batch: Batch, amount: str, reason: str, user_id: int | None = None) -> dict:
+    user = User.get_or_none(User.id == user_id)
+    return bonuses.bonus_approved(batch, amount, reason, user=user, progress=JobProgress()).as_dict()
 
 
-def top_up(batch_id: int, organization_id: int, rate: str, user_id: int | None = None) -> dict:
+@batch_job()
+def top_up(batch: Batch, rate: str, user_id: int | None = None) -> dict:
     """Bring every approved assignment up to ``rate`` dollars an hour with a bonus each (services/mturk/fairpay.py)."""
-    batch = _batch(batch_id, organization_id)
-    if batch is None:
-        return {"error": "The batch was deleted."}
     plan = fairpay.top_up(batch, Decimal(rate))
-    try:
-        summary = bonuses.pay_each(
-            batch,
-            plan.pay,
-            fairpay.top_up_reason(plan.rate),
-            user=User.get_or_none(User.id == user_id),
-            progress=JobProgress(),
-        )
-    except (BonusError, MTurkError) as error:
-        return {"error": str(error)}
-    return summary.as_dict()
+    user = User.get_or_none(User.id == user_id)
+    return bonuses.pay_each(
+        batch, plan.pay, fairpay.top_up_reason(plan.rate), user=user, progress=JobProgress()
+    ).as_dict()
 
 
-def bonus_one(
-    batch_id: int, organization_id: int, row_id: int, amount: str, reason: str, user_id: int | None = None
-) -> dict:
-    row = MTurkAssignment.get_or_none(MTurkAssignment.id == row_id, MTurkAssignment.organization == organization_id)
-    if row is None:
-        return {"error": "The assignment was deleted."}
-    try:
-        bonus = bonuses.request(row, amount, reason, User.get_or_none(User.id == user_id))
-        paid_before = bonus.state in ("done", "adopted")
-        bonus = bonuses.pay(bonus, tracking.client_for(row.hit.batch))
-    except (BonusError, MTurkError) as error:
-        return {"error": str(error)}
+@assignment_job
+def bonus_one(row: MTurkAssignment, amount: str, reason: str, user_id: int | None = None) -> dict:
+    bonus = bonuses.request(row, amount, reason, User.get_or_none(User.id == user_id))
+    paid_before = bonus.state in ("done", "adopted")
+    bonus = bonuses.pay(bonus, tracking.client_for(row.hit.batch))
     if bonus.state == "failed":
         return {"error": f"The bonus was not paid: {bonus.error} Ask again to retry it (it cannot be paid twice)."}
     return {
@@ -153,16 +112,9 @@ def bonus_one(
     }
 
 
-def block_worker(
-    batch_id: int, organization_id: int, row_id: int, reason: str, hard: bool, user_id: int | None = None
-) -> dict:
-    row = MTurkAssignment.get_or_none(MTurkAssignment.id == row_id, MTurkAssignment.organization == organization_id)
-    if row is None:
-        return {"error": "The assignment was deleted."}
-    try:
-        action = workers.block(row, reason, hard=hard, user=User.get_or_none(User.id == user_id))
-    except WorkerActionError as error:
-        return {"error": str(error)}
+@assignment_job
+def block_worker(row: MTurkAssignment, reason: str, hard: bool, user_id: int | None = None) -> dict:
+    action = workers.block(row, reason, hard=hard, user=User.get_or_none(User.id == user_id))
     if action.state == "failed":
         return {"error": f"The worker was not blocked: {action.error}"}
     if hard and action.kind == "soft_block":
@@ -170,18 +122,11 @@ def block_worker(
     return {"summary": f"Worker {row.worker_id} {'hard' if hard else 'soft'}-blocked."}
 
 
-def notify_workers(
-    batch_id: int, organization_id: int, row_ids: list[int], subject: str, text: str, user_id: int | None = None
-) -> dict:
-    batch = _batch(batch_id, organization_id)
-    if batch is None:
-        return {"error": "The batch was deleted."}
+@batch_job()
+def notify_workers(batch: Batch, row_ids: list[int], subject: str, text: str, user_id: int | None = None) -> dict:
     rows = MTurkAssignment.select().where(
-        MTurkAssignment.id.in_(row_ids), MTurkAssignment.organization == organization_id
+        MTurkAssignment.id.in_(row_ids), MTurkAssignment.organization == batch.organization_id
     )
-    try:
-        return workers.notify(
-            rows, subject, text, tracking.client_for(batch), User.get_or_none(User.id == user_id)
-        ).as_dict()
-    except (WorkerActionError, MTurkError) as error:
-        return {"error": str(error)}
+    return workers.notify(
+        rows, subject, text, tracking.client_for(batch), User.get_or_none(User.id == user_id)
+    ).as_dict()

@@ -5,11 +5,13 @@ import inspect
 import pkgutil
 
 import pytest
+from factories import make_batch
 
 import tasks
 from freelunch.models import Export
 from freelunch.queues import queue
 from freelunch.services import jobs
+from freelunch.services.mturk.errors import MTurkError
 
 
 def declared() -> dict[str, jobs.Task]:
@@ -83,3 +85,26 @@ def test_a_refused_job_is_a_clear_answer_on_the_page(app, client, make_account, 
     assert swapped.status_code == 422 and swapped.headers["HX-Retarget"] == "#flashes"
     assert "imports and exports waiting or running" in swapped.get_data(as_text=True)
     assert Export.select().count() == 0  # a refused export leaves no row behind
+
+
+def test_a_batch_job_answers_a_missing_batch_and_what_the_requester_can_fix_as_an_error(app, make_account):
+    """tasks.batch_job: the one way a job loads its batch (for its organization only) and reports a RequesterError."""
+    _, org = make_account("jobs@example.org", "Lab")
+    _, other = make_account("other@example.org", "Other")
+    batch = make_batch(app, org, name="Fish")
+
+    @tasks.batch_job(gone="The batch was deleted before it ran.")
+    def rename(batch, refusal: str = "") -> dict:
+        if refusal:
+            raise MTurkError(refusal)
+        return {"summary": f"ran on {batch.name}"}
+
+    with app.app_context():
+        assert rename(batch.id, org.id) == {"summary": "ran on Fish"}
+        assert rename(batch.id, org.id, "MTurk refused: top up the balance.") == {
+            "error": "MTurk refused: top up the balance."
+        }
+        assert rename(batch.id, other.id) == {"error": "The batch was deleted before it ran."}  # another organization's
+        assert rename(batch.id + 1000, org.id) == {"error": "The batch was deleted before it ran."}
+        with pytest.raises(ZeroDivisionError):  # a fault is not the requester's to fix: RQ's failed registry keeps it
+            tasks.batch_job()(lambda batch: 1 / 0)(batch.id, org.id)

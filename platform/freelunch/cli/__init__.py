@@ -17,7 +17,8 @@ from ..models import Batch, Dataset
 from ..presets import PRESETS
 from ..services import demo as demo_service
 from ..services.accounts import passwords
-from ..services.accounts.users import AccountError, create_user
+from ..services.accounts.users import create_user
+from ..services.errors import RequesterError
 from ..services.exports import files as export_files
 from ..services.exports.kinds import KINDS
 from ..services.imports.classes import import_preset
@@ -27,7 +28,18 @@ from .labels import labels
 from .mturk import mturk as mturk_commands
 
 
-@click.group(cls=FlaskGroup, create_app=lambda: create_app())
+class Commands(FlaskGroup):
+    """Flask's CLI group, where a RequesterError from any command is its one-line error (exit code 1), never a
+    traceback: so a command calls a service and lets what the requester can fix speak for itself."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except RequesterError as error:
+            raise click.ClickException(str(error)) from error
+
+
+@click.group(cls=Commands, create_app=lambda: create_app())
 def cli():
     """Freelunch: crowdsourced image labelling that keeps the annotation byproducts."""
 
@@ -70,10 +82,7 @@ def user_create(email, password, name, admin):
     problem = passwords.problem(password, email)
     if problem:
         raise click.ClickException(f"That password is refused: {problem}")
-    try:
-        created = create_user(email, password, name, is_admin=admin)
-    except AccountError as error:
-        raise click.ClickException(str(error)) from error
+    created = create_user(email, password, name, is_admin=admin)
     click.echo(f"Created {'site admin' if admin else 'user'} {created.email}.")
 
 

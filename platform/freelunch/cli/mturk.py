@@ -13,9 +13,6 @@ from flask.cli import AppGroup
 
 from ..models import Batch, Hit, MTurkAssignment
 from ..services.mturk import autoreview, bonuses, decisions, tracking
-from ..services.mturk.bonuses import BonusError
-from ..services.mturk.decisions import DecisionError
-from ..services.mturk.errors import MTurkError
 from .common import batch_or_fail, echo_progress
 from .mturk_accounts import ACCOUNTS
 from .mturk_publish import PUBLISHING
@@ -27,10 +24,7 @@ def mturk():
 
 
 def _sync(batch: Batch, mturk) -> tracking.SyncSummary:
-    try:
-        summary = tracking.sync_batch(batch, mturk, progress=echo_progress)
-    except MTurkError as error:
-        raise click.ClickException(str(error)) from error
+    summary = tracking.sync_batch(batch, mturk, progress=echo_progress)
     click.echo(summary.as_dict()["summary"])
     return summary
 
@@ -76,19 +70,13 @@ def review(batch_id, auto, assignment_id, action, feedback):
     if auto:
         rules = autoreview.rules_for(batch)
         click.echo("Rules: " + ("; ".join(autoreview.describe(rules)) or "none (every judged assignment is approved)"))
-        try:
-            summary = autoreview.auto_review(batch, mturk, progress=echo_progress, source="cli")
-        except MTurkError as error:
-            raise click.ClickException(str(error)) from error
+        summary = autoreview.auto_review(batch, mturk, progress=echo_progress, source="cli")
         click.echo(summary.as_dict()["summary"])
         if summary.failed:
             raise click.ClickException(f"{summary.failed} decisions failed; run the command again to retry them.")
         return
     row = _row(batch, assignment_id)
-    try:
-        decision = decisions.decide(row, action, feedback, mturk, source="cli")
-    except (DecisionError, MTurkError) as error:
-        raise click.ClickException(str(error)) from error
+    decision = decisions.decide(row, action, feedback, mturk, source="cli")
     if decision.state == "failed":
         raise click.ClickException(decision.error)
     click.echo(
@@ -104,20 +92,14 @@ def review(batch_id, auto, assignment_id, action, feedback):
 @click.option("--reason", required=True, help="What MTurk shows the worker.")
 def bonus(batch_id, assignment_id, amount, reason):
     """Pay a bonus once: the same command run again finds it paid and pays nothing."""
-    try:
-        bonuses.parse_amount(amount)
-    except BonusError as error:
-        raise click.ClickException(str(error)) from error
+    bonuses.parse_amount(amount)
     batch = batch_or_fail(batch_id)
     mturk = tracking.client_for(batch)
     _sync(batch, mturk)
     row = _row(batch, assignment_id)
-    try:
-        request = bonuses.request(row, amount, reason)
-        paid_before = request.state in ("done", "adopted")
-        result = bonuses.pay(request, mturk)
-    except (BonusError, MTurkError) as error:
-        raise click.ClickException(str(error)) from error
+    request = bonuses.request(row, amount, reason)
+    paid_before = request.state in ("done", "adopted")
+    result = bonuses.pay(request, mturk)
     if result.state == "failed":
         raise click.ClickException(f"The bonus was not paid: {result.error} Run the command again to retry.")
     click.echo(

@@ -82,10 +82,7 @@ def publish_batch(batch_id, yes):
 def expire(batch_id):
     """Expire every live MTurk HIT of the batch now (accepted assignments may still be submitted)."""
     batch = batch_or_fail(batch_id)
-    try:
-        outcome = lifecycle.expire(batch, progress=echo_progress)
-    except MTurkError as error:
-        raise click.ClickException(str(error)) from error
+    outcome = lifecycle.expire(batch, progress=echo_progress)
     click.echo(f"{outcome.done} MTurk HITs expired, {outcome.skipped} had expired already.")
     _fail_on(outcome)
 
@@ -102,10 +99,7 @@ def extend(batch_id, more, yes):
     batch = batch_or_fail(batch_id)
     if not yes:
         click.confirm(f"Add {more} assignments to each of the batch's {batch.hits.count()} HITs?", abort=True)
-    try:
-        outcome = lifecycle.extend(batch, more, confirm_production=True)
-    except MTurkError as error:
-        raise click.ClickException(str(error)) from error
+    outcome = lifecycle.extend(batch, more, confirm_production=True)
     click.echo(f"{outcome.done} MTurk HITs extended or created.")
     _fail_on(outcome)
 
@@ -116,10 +110,7 @@ def extend(batch_id, more, yes):
 def delete_finished(batch_id):
     """Delete the batch's MTurk HITs that are finished (Reviewable, every assignment decided)."""
     batch = batch_or_fail(batch_id)
-    try:
-        outcome = lifecycle.delete_finished(batch)
-    except MTurkError as error:
-        raise click.ClickException(str(error)) from error
+    outcome = lifecycle.delete_finished(batch)
     click.echo(f"{outcome.done} MTurk HITs deleted, {outcome.skipped} not finished yet.")
     _fail_on(outcome)
 
@@ -128,10 +119,7 @@ def delete_finished(batch_id):
 @with_appcontext
 def rotate_credentials():
     """Re-encrypt every stored AWS secret with the first key of MTURK_CREDENTIALS_KEY (docs/configuration.md)."""
-    try:
-        rotated, unreadable = credentials.rotate()
-    except MTurkError as error:
-        raise click.ClickException(str(error)) from error
+    rotated, unreadable = credentials.rotate()
     click.echo(f"{rotated} key pairs re-encrypted with the first key.")
     if unreadable:
         raise click.ClickException(

@@ -29,6 +29,7 @@ from rq.job import Job, JobStatus
 from werkzeug.utils import import_string
 
 from ..queues import queue, redis_connection
+from .errors import RequesterError
 
 RECENT_KEEP = 10
 RECENT_TTL = 7 * 24 * 3600
@@ -155,7 +156,7 @@ QUEUE_WORK = {"default": "HIT builds, label fits and MTurk calls", BULK_QUEUE: "
 PENDING_STATES = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHEDULED}
 
 
-class QueueFull(Exception):
+class QueueFull(RequesterError):
     """The organization already has as many jobs waiting or running on the task's queue as it may."""
 
     def __init__(self, task: Task, limit: int):

@@ -8,10 +8,11 @@ from werkzeug.security import generate_password_hash
 from ...db import database, write_transaction
 from ...models import Invite, Membership, Organization, User, utcnow
 from ...queues import redis_connection
+from ..errors import RequesterError
 from . import passwords
 
 
-class AccountError(ValueError):
+class AccountError(RequesterError, ValueError):
     """A request that cannot be honoured, with a message fit for the user."""
 
 

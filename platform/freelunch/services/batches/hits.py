@@ -6,12 +6,13 @@ import random
 
 from ...db import database
 from ...models import Batch, Candidate, Hit, HitPage, ImageClass
+from ..errors import RequesterError
 from ..jobs import ReportProgress
 
 SPARES = 3  # replacement images kept per page
 
 
-class BuildError(ValueError):
+class BuildError(RequesterError, ValueError):
     """The dataset cannot fill the batch as configured; the message says why."""
 
 

@@ -22,6 +22,7 @@ from flask import current_app
 from ...models import VERSIONS, Assignment, Batch, Hit
 from .. import spreadsheet
 from ..accounts import identity
+from ..errors import RequesterError
 
 KIT_COLUMNS = ("toolLink", "version", "hitDatasetName", "imageNetHitId")
 CODE_COLUMNS = ("Answer.surveycode", "Answer.surveyCode", "Answer.survey_code")
@@ -36,7 +37,7 @@ STATUSES = {
 MAX_ROWS = 100_000
 
 
-class ResultsError(ValueError):
+class ResultsError(RequesterError, ValueError):
     """The pasted results cannot be read; the message says what is missing."""
 
 

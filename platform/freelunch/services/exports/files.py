@@ -16,6 +16,7 @@ from flask import current_app
 from ... import formatting
 from ...models import Assignment, Batch, Export, PageSubmission, utcnow
 from .. import jobs
+from ..errors import RequesterError
 from ..imports import quota
 from ..jobs import ReportProgress
 from ..review import counted, of_record
@@ -95,7 +96,7 @@ def identical(batch: Batch, kind: str, decision: str | None = None) -> Export | 
 FORCED_PER_HOUR = 3  # exports of one kind of one batch that a requester may insist on writing again in an hour
 
 
-class ExportRefused(Exception):
+class ExportRefused(RequesterError):
     """An export not started: the organization's storage is full, or the same file was written again too often."""
 
 

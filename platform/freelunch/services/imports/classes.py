@@ -21,6 +21,7 @@ from ... import formatting
 from ...db import database
 from ...models import Dataset, ImageClass
 from ...presets import Preset
+from ..errors import RequesterError
 from ..jobs import ReportProgress
 
 MAX_ERRORS_KEPT = 200
@@ -32,7 +33,7 @@ DESCRIPTION_MAX = 10_000
 URL_RE = re.compile(r"^https?://[^\s/$.?#][^\s]*$", re.IGNORECASE)
 
 
-class ImportFailure(ValueError):
+class ImportFailure(RequesterError, ValueError):
     """The whole file is unusable (not JSON, not a ZIP, unsafe...); the message says why."""
 
 

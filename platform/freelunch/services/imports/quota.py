@@ -14,11 +14,12 @@ from flask import current_app
 from peewee import fn
 
 from ...models import Image, Organization
+from ..errors import RequesterError
 
 MB = 1024 * 1024
 
 
-class QuotaExceeded(ValueError):
+class QuotaExceeded(RequesterError, ValueError):
     """The organization's storage is full; the message says how full and what to do."""
 
 

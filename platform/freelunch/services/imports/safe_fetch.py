@@ -18,6 +18,8 @@ import ssl
 import time
 from urllib.parse import urljoin, urlsplit
 
+from ..errors import RequesterError
+
 MAX_BYTES = 20 * 1024 * 1024
 TIMEOUT = 10.0  # seconds per socket operation
 DEADLINE = 30.0  # seconds for the whole fetch
@@ -29,7 +31,7 @@ def _size(n: int) -> str:
     return f"{n // (1024 * 1024)} MB" if n >= 1024 * 1024 else f"{n} bytes"
 
 
-class FetchError(ValueError):
+class FetchError(RequesterError, ValueError):
     """The URL could not be fetched; the message says why, for the import report."""
 
 

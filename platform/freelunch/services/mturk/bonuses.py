@@ -27,6 +27,7 @@ from flask import current_app
 
 from ...models import Batch, Bonus, Hit, MTurkAssignment, User, utcnow
 from ..accounts import identity
+from ..errors import RequesterError
 from ..jobs import ReportProgress
 from . import access, budget, cost, gateway, tracking, workers
 from .errors import MTurkError
@@ -36,7 +37,7 @@ REASON_MAX = 1024
 BONUSABLE = ("Approved", "Rejected")  # MTurk bonuses an assignment once it has been decided
 
 
-class BonusError(ValueError):
+class BonusError(RequesterError, ValueError):
     """A bonus we refuse before asking MTurk; the message is for the requester."""
 
 

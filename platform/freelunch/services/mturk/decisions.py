@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 
 from ...models import Assignment, Decision, MTurkAssignment, User, utcnow
+from ..errors import RequesterError
 from . import gateway, tracking
 from .errors import INVALID_ASSIGNMENT_STATE, MTurkError
 
@@ -24,7 +25,7 @@ RESULT = {"approve": "Approved", "reject": "Rejected", "override": "Approved"}
 DONE = {"approve": "approved", "reject": "rejected", "override": "approved after its rejection"}
 
 
-class DecisionError(ValueError):
+class DecisionError(RequesterError, ValueError):
     """A decision we refuse before asking MTurk; the message says why, for the requester."""
 
 

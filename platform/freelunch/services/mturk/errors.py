@@ -20,6 +20,8 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
+from ..errors import RequesterError
+
 HIT_ALREADY_EXISTS = "AWS.MechanicalTurk.HitAlreadyExists"
 INVALID_ASSIGNMENT_STATE = "AWS.MechanicalTurk.InvalidAssignmentState"
 INSUFFICIENT_FUNDS = "AWS.MechanicalTurk.InsufficientFunds"
@@ -51,7 +53,7 @@ SENTENCES = {
 }
 
 
-class MTurkError(RuntimeError):
+class MTurkError(RequesterError, RuntimeError):
     """MTurk refused, could not be reached, or would refuse; ``str()`` is one sentence fit for the requester."""
 
     def __init__(self, sentence: str, code: str = "", detail: str = ""):

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from ...models import MTurkAssignment, User, WorkerAction, utcnow
 from ..accounts import identity
+from ..errors import RequesterError
 from . import access, gateway, qualifications, tracking
 from . import settings as batch_settings
 from .errors import MTurkError
@@ -35,7 +36,7 @@ SHARED_ACCOUNT_BLOCK = (
 )
 
 
-class WorkerActionError(ValueError):
+class WorkerActionError(RequesterError, ValueError):
     """An action we refuse before asking MTurk; the message is for the requester."""
 
 

@@ -14,12 +14,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from ...models import Batch, Candidate, Image, ImageClass, ImageLabel, LabelFit
+from ..errors import RequesterError
 from . import fits, labels
 
 MODEL_NAMES = {"ds": "Dawid–Skene", "mv": "selection frequency"}
 
 
-class RecordError(Exception):
+class RecordError(RequesterError):
     """The labels asked for are not there (any more); the message says what to do."""
 
 

@@ -25,10 +25,11 @@ import numpy as np
 
 from ...db import database
 from ...models import Batch, Candidate, Hit, HitPage, ImageClass, ImageLabel, LabelFit, WorkerEstimate
+from ..errors import RequesterError
 from . import rounds
 
 
-class PlanError(ValueError):
+class PlanError(RequesterError, ValueError):
     """No round can be planned; the message says why."""
 
 

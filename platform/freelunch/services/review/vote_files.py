@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import spreadsheet
+from ..errors import RequesterError
 from .aggregation import UNKNOWN, Votes
 
 VOTE_COLUMNS = ("image", "class", "worker", "selected")
@@ -39,7 +40,7 @@ SCORE_COLUMNS = ("image", "class", "score")
 BINARY = {"0": False, "1": True}
 
 
-class VoteFileError(ValueError):
+class VoteFileError(RequesterError, ValueError):
     """A file we cannot read as it says; ``str()`` names the file and line."""
 
     def __init__(self, path: str, line: int | None, message: str):
