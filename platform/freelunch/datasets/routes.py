@@ -15,6 +15,7 @@ from ..services.datasets import deletion as dataset_service
 from ..services.imports import quota
 from ..services.imports.classes import ImportFailure, split_names
 from ..services.imports.images import check_zip
+from ..services.review import progress
 from ..tenancy import current_org, owned_or_404
 from ..web import partials, sorting
 from ..web.pagination import paginate
@@ -88,12 +89,14 @@ def create():
 
 def _show(dataset: Dataset, status: int = 200, **forms):
     batches = dataset.batches.order_by(Batch.created_at.desc())
+    shown = list(batches.limit(10))
     return render_template(
         "datasets/show.html",
         dataset=dataset,
         class_count=dataset.classes.count(),
         image_count=dataset.images.count(),
-        batches=batches.limit(10),
+        batches=shown,
+        phases=progress.phases(shown),  # the phase a requester reads, as on the batch list
         batch_count=batches.count(),
         edit_form=forms.get("edit_form") or DatasetForm(obj=dataset),
         class_form=forms.get("class_form") or ClassImportForm(),
