@@ -258,7 +258,7 @@ IMAGE_SORT_LABELS = {
 def images(dataset_id):
     dataset = owned_or_404(Dataset, dataset_id)
     sort = sorting.requested(IMAGE_SORTS, "key")
-    query = sorting.apply(Image.select().where(Image.dataset == dataset), sort, IMAGE_SORTS, Image.id)
+    query = Image.select().where(Image.dataset == dataset)
     class_key, role = request.args.get("class", "").strip(), request.args.get("role", "")
     if role and role not in CANDIDATE_ROLES:
         abort(400, f"role must be one of {', '.join(CANDIDATE_ROLES)}.")
@@ -274,7 +274,11 @@ def images(dataset_id):
         if role:
             candidacy = candidacy.where(Candidate.role == role)
         query = query.where(Image.id.in_(candidacy))
-    page = paginate(query, per_page=IMAGES_PER_PAGE)
+    page = paginate(
+        sorting.apply(query, sort, IMAGE_SORTS, Image.id),
+        per_page=IMAGES_PER_PAGE,
+        backwards=sorting.apply(query, sort, IMAGE_SORTS, Image.id, backwards=True),
+    )
     roles: dict[int, list[tuple[str, str]]] = {i.id: [] for i in page.items}
     for image_id, key, r in (
         Candidate.select(Candidate.image, ImageClass.key, Candidate.role)

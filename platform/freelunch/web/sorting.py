@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask import request
+from peewee import Ordering
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,14 @@ def requested(columns: dict, default: str) -> Sort:
     return Sort(key, value.startswith("-"))
 
 
-def apply(query, sort: Sort, columns: dict, *tie_breakers):
-    """``query`` ordered by the sort's column, then ``tie_breakers`` (a stable order for pagination)."""
-    column = columns[sort.key]
-    return query.order_by(column.desc() if sort.descending else column.asc(), *tie_breakers)
+def apply(query, sort: Sort, columns: dict, *tie_breakers, backwards: bool = False):
+    """``query`` ordered by the sort's column, then ``tie_breakers`` (a stable order for pagination).
+
+    ``backwards``: the exact opposite order (every column flipped; NULLs too, on SQLite and PostgreSQL alike),
+    so that pagination can read a page near the end from the end (see ``pagination.paginate``).
+    """
+    descending = [sort.descending] + [isinstance(t, Ordering) and t.direction == "DESC" for t in tie_breakers]
+    nodes = [columns[sort.key]] + [t.node if isinstance(t, Ordering) else t for t in tie_breakers]
+    return query.order_by(
+        *(node.desc() if down != backwards else node.asc() for node, down in zip(nodes, descending, strict=True))
+    )
