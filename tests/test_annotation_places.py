@@ -14,7 +14,7 @@ import pytest
 from factories import make_batch, summary_for
 from support import open_assignment, post_page, survey_url
 
-from freelunch.config import load
+from freelunch.config import ConfigError, load
 from freelunch.models import Assignment, Hit, LabLink, MTurkHit, PageSubmission, PointerChunk, utcnow
 from freelunch.services.accounts.identity import anonymous_worker_id
 
@@ -89,6 +89,9 @@ def test_an_idle_assignment_frees_its_place_after_the_idle_time(app, client, hit
 def test_the_idle_time_is_configurable(app, client, hit):
     assert load({"PLACE_IDLE_MINUTES": "3", "SECRET_KEY": "x"})["PLACE_IDLE_MINUTES"] == 3
     assert load({"SECRET_KEY": "x"})["PLACE_IDLE_MINUTES"] == 10
+    for wrong in ("0", "ten", "-5"):
+        with pytest.raises(ConfigError, match="PLACE_IDLE_MINUTES must be a whole number"):
+            load({"PLACE_IDLE_MINUTES": wrong, "SECRET_KEY": "x"})
     app.config["PLACE_IDLE_MINUTES"] = 30
     assignments = [open_assignment(client, hit, f"W{n}")[1] for n in range(3)]
     for assignment in assignments:

@@ -56,6 +56,16 @@ def _amount(env, name: str, default: str) -> str:
     return value
 
 
+def _place_idle_minutes(value: str) -> int:
+    try:
+        minutes = int(value)
+    except ValueError:
+        minutes = 0
+    if minutes < 1:
+        raise ConfigError(f"PLACE_IDLE_MINUTES must be a whole number of minutes, at least 1, not {value!r}")
+    return minutes
+
+
 def limits_storage(redis_url: str) -> str:
     """The Redis URL in the form the limits package reads (it spells a Unix socket redis+unix://)."""
     return "redis+unix://" + redis_url.removeprefix("unix://") if redis_url.startswith("unix://") else redis_url
@@ -131,7 +141,7 @@ def load(env: os._Environ | dict | None = None, instance: Path | None = None) ->
         "INGEST_REDIS_CLUSTER": _flag(env.get("INGEST_REDIS_CLUSTER"), False),
         "INGEST_SHARDS": _shards(env.get("INGEST_SHARDS", "1")),
         # An unfinished assignment with no page and no pointer batch for this long frees its HIT place.
-        "PLACE_IDLE_MINUTES": int(env.get("PLACE_IDLE_MINUTES", 10)),
+        "PLACE_IDLE_MINUTES": _place_idle_minutes(env.get("PLACE_IDLE_MINUTES", "10")),
         # Jobs one organization may have waiting or running per queue (services/jobs.py); more are refused.
         "JOBS_PENDING_PER_ORGANIZATION": int(env.get("JOBS_PENDING_PER_ORGANIZATION", 20)),
         # Requests logged: errors (4xx/5xx) and those slower than this; the rest stay out of the log.
