@@ -4,7 +4,7 @@
 from factories import make_campaign
 from support import login
 
-from freelunch.models import Batch, Hit, LabLink
+from freelunch.models import Assignment, Batch, Hit, ImageRecord, LabLink, PageSubmission
 from freelunch.services.accounts.users import create_user
 
 
@@ -44,3 +44,12 @@ def test_a_site_admin_without_an_organization_sees_the_admin_area_only(app, clie
     html = client.get("/admin/").get_data(as_text=True)
     assert 'href="/admin/"' in html
     assert not any(f'href="{path}"' in html for path in ("/datasets/", "/batches/", "/review/workers", "/members/"))
+
+
+def test_needs_you_names_a_hit_that_showed_a_page_short_of_images(client, org):
+    batch = make_campaign(org, "Broken images").batch
+    assert "short of images" not in client.get("/").get_data(as_text=True)
+    record = ImageRecord.select().join(PageSubmission).join(Assignment).join(Hit).where(Hit.batch == batch).first()
+    ImageRecord.update(load_status="dropped").where(ImageRecord.id == record.id).execute()
+    html = client.get("/").get_data(as_text=True)
+    assert "Broken images</a>:\n      1 HIT showed workers a page short of images" in html

@@ -20,6 +20,7 @@ from ..models import (
     HitPage,
     Image,
     ImageClass,
+    ImageRecord,
     LabLink,
     MTurkAssignment,
     Organization,
@@ -50,6 +51,7 @@ class BatchLine:
     spend: Decimal = Decimal("0.00")
     failed_jobs: int = 0
     reachable: bool = True  # lab links or MTurk HITs lead workers to it
+    unworkable_hits: int = 0  # HITs that showed a worker a page short of images (one failed to load, no spare left)
 
     @property
     def phase(self) -> str:
@@ -98,7 +100,7 @@ class Overview:
 
     @property
     def stuck(self) -> list[BatchLine]:
-        return [line for line in self.batches if line.stuck]
+        return [line for line in self.batches if line.stuck or line.unworkable_hits]
 
     @property
     def needs_attention(self) -> bool:
@@ -147,9 +149,18 @@ def batch_lines(organization: Organization, batches: list[Batch]) -> list[BatchL
         batch_id
         for (batch_id,) in Hit.select(Hit.batch).where(Hit.batch.in_(ids), Hit.mturk_hit_id.is_null(False)).tuples()
     }
+    unworkable = _grouped(
+        ImageRecord.select(Hit.batch, fn.COUNT(fn.DISTINCT(Hit.id)))
+        .join(PageSubmission)
+        .join(Assignment)
+        .join(Hit)
+        .where(Hit.batch.in_(ids), ImageRecord.load_status == "dropped"),
+        Hit.batch,
+    )
     lines = []
     for b in batches:
         line = BatchLine(b, names.get(b.dataset_id, ""))
+        line.unworkable_hits = unworkable.get(b.id, (0,))[0]
         line.hits = hits.get(b.id, (0,))[0]
         line.pages_target = pages.get(b.id, (0,))[0] * b.assignments_per_hit
         line.assignments_target = line.hits * b.assignments_per_hit
