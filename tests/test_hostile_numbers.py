@@ -118,6 +118,8 @@ def test_every_dashboard_page_takes_any_query_without_a_500(app, client, campaig
         ("/batches/new/classes", {"dataset_id": "²"}),
         ("/datasets/{dataset_id}/classes", {"dataset_id": "1", "_external": "1", "q": "x"}),
         ("/batches/{batch_id}/hits/{hit_id}/preview", {"pageno": "²"}),
+        ("/batches/", {"_method": "²", "sort": "name"}),  # url_for's own keywords, in the sort and page links
+        ("/review/batches/{batch_id}/assignments", {"_external": "1", "batch_id": "2"}),
     ],
 )
 def test_the_reported_queries_are_4xx_or_pages(app, client, campaign, url, query):

@@ -55,7 +55,7 @@ def create_app(overrides: dict | None = None) -> Flask:
         mturk,
         review,
     )
-    from .web import errors, headers, navigation, request_log
+    from .web import errors, headers, navigation, query_urls, request_log
 
     request_log.install(app)
 
@@ -78,5 +78,6 @@ def create_app(overrides: dict | None = None) -> Flask:
     errors.register(app)
     headers.register(app)
     navigation.register(app)
+    query_urls.register(app)
     formatting.register(app)
     return app

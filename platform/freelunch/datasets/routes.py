@@ -1,6 +1,5 @@
 import uuid
 from pathlib import Path
-from urllib.parse import urlencode
 
 from flask import abort, current_app, flash, make_response, redirect, render_template, request, url_for
 from peewee import fn
@@ -19,6 +18,7 @@ from ..services.review import progress
 from ..tenancy import current_org, owned_or_404
 from ..web import partials, sorting
 from ..web.pagination import paginate
+from ..web.query_urls import url_with_query
 from . import bp
 from .forms import (
     ClassForm,
@@ -187,10 +187,7 @@ def _class_page(dataset: Dataset):
 @bp.get("/<int:dataset_id>/classes")
 def classes(dataset_id):
     dataset = owned_or_404(Dataset, dataset_id)
-    # The query as it came, re-encoded: as keyword arguments of url_for, a "dataset_id" or "_external" in it
-    # would be taken for url_for's own (a 500).
-    query = urlencode(list(request.args.items(multi=True)))
-    page_url = url_for("datasets.show", dataset_id=dataset.id) + (f"?{query}" if query else "")
+    page_url = url_with_query("datasets.show", {"dataset_id": dataset.id})
     if not partials.wanted():
         return redirect(page_url)
     response = make_response(render_template("datasets/_classes.html", dataset=dataset, classes=_class_page(dataset)))
