@@ -236,6 +236,11 @@ class Batch(TenantModel):
         }
         self.save(only=[Batch.built_shape])
 
+    @property
+    def pages_per_hit_built(self) -> int:
+        """Pages of its longest HIT as built (as asked until it is built): what a worker's HIT takes."""
+        return self.built_shape["pages_per_hit"][1] if self.built_shape else self.pages_per_hit
+
     def shape(self) -> tuple[str, str]:
         """(pages per HIT, images per page) as a person reads them: as built ("3", "12–20"), else as asked."""
         if not self.built_shape:

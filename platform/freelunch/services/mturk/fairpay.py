@@ -76,7 +76,8 @@ class Estimate:
 
 def estimate(batch: Batch, reward: Decimal | None = None) -> Estimate:
     """The hourly pay of the batch's reward (or ``reward``) for a HIT of its pages."""
-    return estimate_for(batch.organization_id, batch.pages_per_hit, Decimal(batch.reward if reward is None else reward))
+    reward = Decimal(batch.reward if reward is None else reward)
+    return estimate_for(batch.organization_id, batch.pages_per_hit_built, reward)
 
 
 def estimate_for(organization_id: int, pages_per_hit: int, reward: Decimal) -> Estimate:
