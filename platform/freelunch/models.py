@@ -149,7 +149,14 @@ class Image(TenantModel):
     stored_bytes = BigIntegerField(default=0)  # what its file takes in media storage: the organization's quota
 
     class Meta:
-        indexes = ((("dataset", "key"), True),)
+        indexes = (
+            (("dataset", "key"), True),
+            # The images list's other sorts (datasets/routes.IMAGE_SORTS), id the tie-breaker: a page is read from
+            # the index, not by sorting every image of the dataset.
+            (("dataset", "width", "id"), False),
+            (("dataset", "height", "id"), False),
+            (("dataset", "stored_bytes", "id"), False),
+        )
 
 
 CANDIDATE_ROLES = ("candidate", "positive", "negative")

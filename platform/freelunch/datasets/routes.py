@@ -271,10 +271,13 @@ def images(dataset_id):
         if role:
             candidacy = candidacy.where(Candidate.role == role)
         query = query.where(Image.id.in_(candidacy))
+    # A key is unique in its dataset: it needs no tie-breaker, and without one the (dataset, key) index serves the
+    # order; the other sorts have their (dataset, column, id) index.
+    tie_breakers = () if sort.key == "key" else (Image.id,)
     page = paginate(
-        sorting.apply(query, sort, IMAGE_SORTS, Image.id),
+        sorting.apply(query, sort, IMAGE_SORTS, *tie_breakers),
         per_page=IMAGES_PER_PAGE,
-        backwards=sorting.apply(query, sort, IMAGE_SORTS, Image.id, backwards=True),
+        backwards=sorting.apply(query, sort, IMAGE_SORTS, *tie_breakers, backwards=True),
     )
     roles: dict[int, list[tuple[str, str]]] = {i.id: [] for i in page.items}
     for image_id, key, r in (
