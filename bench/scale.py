@@ -1,9 +1,9 @@
 """make bench-scale: the scaled-out path measured, with every acknowledged event accounted for.
 
 1. The flush into PostgreSQL beside SQLite's, in one run (bench/flush.py, production's COPY).
-2. A real Redis Cluster (3 masters + 3 replicas, tests/redis_cluster.py) holding
+2. A real Redis Cluster (3 masters + 3 replicas, tests/helpers/redis_cluster.py) holding
    ``--shards`` ingest shards, and the Procfile's processes as a deployment
-   (tests/deployment.py: two web processes, the ingest worker, the other worker,
+   (tests/helpers/deployment.py: two web processes, the ingest worker, the other worker,
    cron) on a fresh PostgreSQL database, RQ on its own plain Redis. Three phases
    of open-loop load over both web processes, each on its own page number:
    - steady: nothing killed (``cluster_lost``, ``cluster_duplicated``);
@@ -33,7 +33,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-sys.path[:0] = [str(HERE), str(ROOT / "tests")]
+sys.path[:0] = [str(HERE), str(ROOT / "tests" / "helpers")]
 
 import databases  # noqa: E402
 import flush as flush_bench  # noqa: E402

@@ -1,6 +1,6 @@
 """make bench-soak MINUTES=30: 500 simulated annotators for a long while against the Procfile's processes.
 
-The deployment of tests/deployment.py (two web processes, the ingest worker,
+The deployment of tests/helpers/deployment.py (two web processes, the ingest worker,
 the other worker, cron) on a fresh PostgreSQL database and its own Redis (AOF
 everysec, as docs/ingest.md says to run it), with ``--shards`` stream shards.
 Each minute, every annotator sends one batch a second (bench/ingest_load.py,
@@ -28,7 +28,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-sys.path[:0] = [str(HERE), str(ROOT / "tests")]
+sys.path[:0] = [str(HERE), str(ROOT / "tests" / "helpers")]
 
 import databases  # noqa: E402
 from deployment import Deployment, results, start_load  # noqa: E402

@@ -4,7 +4,7 @@ A job over one of an organization's batches (or MTurk assignments) is written on
 ``assignment_job``): it loads the row for the organization the job was queued for, and turns what the requester can
 fix (a row deleted meanwhile, any ``RequesterError``) into ``{"error": ...}``, so RQ's failed registry keeps only
 real faults. (Helpers live here, not in a module of their own: every public function of a module of tasks/ is a job,
-tests/test_jobs.py.)
+tests/services/test_jobs.py.)
 """
 
 from __future__ import annotations

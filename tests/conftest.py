@@ -79,7 +79,8 @@ def redis_url(redis_server_url, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def redis_cluster(tmp_path_factory):
-    """A real Redis Cluster of 3 masters and 3 replicas on loopback ports, for the session (tests/redis_cluster.py)."""
+    """A real Redis Cluster of 3 masters and 3 replicas on loopback ports, for the session
+    (tests/helpers/redis_cluster.py)."""
     from redis_cluster import LocalCluster, available
 
     if not available():
@@ -189,7 +190,8 @@ def requester(app, client, make_account):
 
 @pytest.fixture
 def run_jobs(app, redis_client):
-    """Run every queued RQ job in-process (a SimpleWorker in burst mode, tests/burst_worker.py) in the app context."""
+    """Run every queued RQ job in-process (a SimpleWorker in burst mode, tests/helpers/burst_worker.py) in the app
+    context."""
     from burst_worker import BurstWorker
     from rq import Queue
 
@@ -204,7 +206,7 @@ def run_jobs(app, redis_client):
 
 @pytest.fixture
 def campaign(app, make_account, client):
-    """A reviewed campaign (tests/factories.py, make_campaign) owned by a logged-in owner."""
+    """A reviewed campaign (tests/helpers/factories.py, make_campaign) owned by a logged-in owner."""
     from factories import make_campaign
     from support import login
 

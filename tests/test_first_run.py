@@ -74,7 +74,8 @@ def built_something() -> dict:
 
 
 class QuietAppWorker(app_worker.AppWorker):
-    """AppWorker without the fork (so the test sees its log) nor the command listener (tests/burst_worker.py)."""
+    """AppWorker without the fork (so the test sees its log) nor the command listener
+    (tests/helpers/burst_worker.py)."""
 
     execute_job = SimpleWorker.execute_job
     subscribe = BurstWorker.subscribe

@@ -51,6 +51,7 @@ class AppWorker(Worker):
             done = super().perform_job(job, queue)
         result = job.return_value()
         if done and result:
-            # By its function: the title a requester gave is user text, kept out of job.meta (tests/test_jobs.py).
+            # By its function: the title a requester gave is user text, kept out of job.meta
+            # (tests/services/test_jobs.py).
             log.info("%s: %s (%.1f s)", job.func_name, describe(result), time.monotonic() - started)
         return done

@@ -1,6 +1,6 @@
 """Reject then labels, in Chromium: rejecting a worker on the MTurk review page leaves them out of the labels in the
 same step, Results says why (left out by you, not a control accuracy bar), and the label fit says it is out of date
-(tests/factories.py describes the campaign: W3 answers every control wrong)."""
+(tests/helpers/factories.py describes the campaign: W3 answers every control wrong)."""
 
 from __future__ import annotations
 

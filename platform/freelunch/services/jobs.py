@@ -71,7 +71,7 @@ def _recent_key(organization_id: int, scope: str) -> str:
 # What a job can change, as the pages show it. When a watched job ends, its progress partial sends the
 # event "<panel>-changed" for each panel its task names (jobs/routes.py), and every element that shows that
 # data reloads itself from its own URL on hx-trigger="<panel>-changed from:body" (templates/_panels.html).
-# tests/test_job_panels.py pins it: every watched task names its panels, every panel has listeners on the pages.
+# tests/web/test_job_panels.py pins it: every watched task names its panels, every panel has listeners on the pages.
 PANELS = {
     "dataset": "a dataset's counts, classes and images",
     "hits": "a batch's state, shape and HITs",
@@ -97,7 +97,7 @@ class Task:
         return import_string(self.path)
 
 
-# Every job there is. Callers name a task by its constant, never by its path; tests/test_jobs.py checks
+# Every job there is. Callers name a task by its constant, never by its path; tests/services/test_jobs.py checks
 # that each path is a function of tasks/ and that tasks/ has no job missing from here.
 IMPORT_CLASSES = Task("tasks.imports.import_classes", queue=BULK_QUEUE, changes=("dataset",))
 IMPORT_IMAGES = Task("tasks.imports.import_images", queue=BULK_QUEUE, changes=("dataset",))

@@ -6,7 +6,7 @@ here (``hovered_count``). Everything that touches a record's fields reads them
 from this table, by name: the summary check (services/annotation/pages.py), the
 seed export's SELECT (services/exports/seed.py) and the records CSV
 (services/exports/writers.py); the model, replay and docs/export.md are tested
-against it (tests/test_annotation_record.py). Adding a field is a row here, a
+against it (tests/services/annotation/test_annotation_record.py). Adding a field is a row here, a
 column (and its migration), and where the tracker measures it.
 
 Not here: ``imageID``, ``loadStatus`` and ``replacesImageID``, which are checked

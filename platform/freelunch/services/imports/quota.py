@@ -37,7 +37,7 @@ def used_bytes(organization_id: int) -> int:
 
 def exported_bytes(organization_id: int) -> int:
     """The organization's export files: the folder services/exports/files.py writes them to (named here, since
-    imports depend on no other domain; tests/test_exports.py checks that the two agree)."""
+    imports depend on no other domain; tests/services/exports/test_exports.py checks that the two agree)."""
     folder = Path(current_app.config["INSTANCE_PATH"]) / "exports" / str(organization_id)
     try:
         with os.scandir(folder) as entries:

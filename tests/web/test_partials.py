@@ -46,7 +46,7 @@ def test_answers_that_never_differ_carry_no_htmx_vary(client, org):
 
 def test_views_ask_partials_not_request_htmx():
     """One place decides page or partial: a view reading ``request.htmx`` itself would miss history restores."""
-    source = Path(__file__).resolve().parents[1] / "platform" / "freelunch"
+    source = Path(__file__).resolve().parents[2] / "platform" / "freelunch"
     readers = [
         str(path.relative_to(source))
         for path in source.rglob("*.py")

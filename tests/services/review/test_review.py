@@ -1,4 +1,4 @@
-"""Progress, assignments, workers and page replay of a batch (tests/factories.py describes the campaign)."""
+"""Progress, assignments, workers and page replay of a batch (tests/helpers/factories.py describes the campaign)."""
 
 import json
 import re

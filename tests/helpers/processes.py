@@ -18,7 +18,7 @@ import pytest
 
 from freelunch.db import is_sqlite
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 
 

@@ -1,4 +1,4 @@
-"""Exports as real RQ jobs: start, watch, download (tests/factories.py describes the campaign)."""
+"""Exports as real RQ jobs: start, watch, download (tests/helpers/factories.py describes the campaign)."""
 
 import csv
 import io

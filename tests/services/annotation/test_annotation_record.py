@@ -12,7 +12,7 @@ from freelunch.services.annotation import record
 from freelunch.services.exports import writers
 from freelunch.services.exports.seed import seed_records
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 # Record fields the records CSV shows another way, or not at all.
 CSV_SHOWS = {"imagePosition": ("imageX", "imageY"), "selectedRecord": ("clickPoints",), "hoveredRecord": ()}
 

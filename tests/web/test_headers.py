@@ -109,7 +109,7 @@ NOT_SERVED = {"batches/survey_landing.html", "rq_dashboard/base.html"}
 
 def test_no_template_has_inline_script_the_policy_would_block():
     """The CSP refuses inline handlers and scripts: behaviours go in static/app.js, wired by data attributes."""
-    root = Path(__file__).resolve().parents[1] / "templates"
+    root = Path(__file__).resolve().parents[2] / "templates"
     found = [
         f"{path.relative_to(root)}: {match.group(0).strip()}"
         for path in root.rglob("*.html")

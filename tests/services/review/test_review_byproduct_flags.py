@@ -14,7 +14,7 @@ def flagged(app, batch_id):
 
 
 def test_the_factory_pages_raise_only_same_point(app, campaign):
-    """tests/factories.py clicks every selected image at its centre, 490 ms after entering it: a selection
+    """tests/helpers/factories.py clicks every selected image at its centre, 490 ms after entering it: a selection
     shares its point with any other selection of its page, and nothing else is flagged."""
     found = flagged(app, campaign.batch.id)
     assert len(found) == 28

@@ -1,5 +1,5 @@
 """One labels of record per batch: Results and every export that carries labels agree on the yes set
-(tests/factories.py describes the campaign)."""
+(tests/helpers/factories.py describes the campaign)."""
 
 import csv
 import io

@@ -1,4 +1,4 @@
-"""Selection frequency and label decisions (tests/factories.py describes the campaign)."""
+"""Selection frequency and label decisions (tests/helpers/factories.py describes the campaign)."""
 
 import re
 

@@ -1,5 +1,5 @@
 """Label models in the platform: the fit job, the results and workers pages, exports, and rounds
-(tests/factories.py, make_campaign, describes the campaign: W1 and W2 careful, W3 careless)."""
+(tests/helpers/factories.py, make_campaign, describes the campaign: W1 and W2 careful, W3 careless)."""
 
 import csv
 import io

@@ -128,12 +128,12 @@ def _path(app, data: bytes) -> Path:
 def test_imports_and_exports_run_on_their_own_queue_and_worker():
     assert jobs.IMPORT_CLASSES.queue == jobs.IMPORT_IMAGES.queue == jobs.RUN_EXPORT.queue == jobs.BULK_QUEUE
     assert jobs.INGEST_FLUSH.queue == "ingest" and jobs.BUILD_BATCH.queue == "default"
-    procfile = (Path(__file__).resolve().parents[1] / "Procfile").read_text().splitlines()
+    procfile = (Path(__file__).resolve().parents[3] / "Procfile").read_text().splitlines()
     workers = {line.split(":")[0]: line.split()[-1] for line in procfile if " rq worker " in line}
     assert workers["bulk"] == jobs.BULK_QUEUE and all(
         q != jobs.BULK_QUEUE for name, q in workers.items() if name != "bulk"
     )
-    dev = (Path(__file__).resolve().parents[1] / "workers" / "dev.py").read_text()
+    dev = (Path(__file__).resolve().parents[3] / "workers" / "dev.py").read_text()
     assert f'--url {{redis_url}} {jobs.BULK_QUEUE}"' in dev
 
 

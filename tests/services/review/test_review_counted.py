@@ -1,5 +1,5 @@
-"""Which votes count (services/review/counted.py): on MTurk, only what MTurk confirmed (tests/factories.py describes
-the campaign: its lab workers W1, W2, W3 count as they always did)."""
+"""Which votes count (services/review/counted.py): on MTurk, only what MTurk confirmed (tests/helpers/factories.py
+describes the campaign: its lab workers W1, W2, W3 count as they always did)."""
 
 import csv
 import datetime as dt
