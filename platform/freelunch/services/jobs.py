@@ -182,13 +182,15 @@ def _take_place(task: Task, organization_id: int, job_id: str) -> None:
     limit = current_app.config["JOBS_PENDING_PER_ORGANIZATION"]
     connection, key = redis_connection(), _pending_key(organization_id, task.queue)
     if connection.scard(key) >= limit:
-        ids = [i.decode() for i in connection.smembers(key)]
+        ids = [_text(i) for i in connection.smembers(key)]
         jobs = Job.fetch_many(ids, connection=connection)
         ended = [i for i, job in zip(ids, jobs) if job is None or job.get_status(refresh=False) not in PENDING_STATES]
         if ended:
             connection.srem(key, *ended)
     pipe = connection.pipeline()
-    pipe.sadd(key, job_id).scard(key).expire(key, RESULT_TTL)
+    pipe.sadd(key, job_id)
+    pipe.scard(key)
+    pipe.expire(key, RESULT_TTL)
     _, count, _ = pipe.execute()
     if count > limit:
         connection.srem(key, job_id)

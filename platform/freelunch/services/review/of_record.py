@@ -31,6 +31,11 @@ class Record:
     fit: LabelFit | None = None
     chosen: bool = True  # False: the default rule, nobody chose yet
 
+    def rule_used(self) -> labels.Rule:
+        """The rule of a record without a fit (a record has one or the other)."""
+        assert self.rule is not None, "a record of labels has a rule or a fit"
+        return self.rule
+
     def describe(self) -> str:
         """In a requester's words, as Results, the Exports tab and the files say it."""
         if self.fit is not None:
@@ -39,7 +44,7 @@ class Record:
             rounds = f" of {len(fit.batch_ids)} rounds" if len(fit.batch_ids) > 1 else ""
             finished = fit.finished_at.strftime("%Y-%m-%d %H:%M") if fit.finished_at else "not finished"
             return f"label fit #{fit.id}: {MODEL_NAMES[fit.model]} at {at}{rounds} (fitted {finished} UTC)"
-        rule = self.rule
+        rule = self.rule_used()
         bar = f", control accuracy bar {rule.min_accuracy:g}" if rule.min_accuracy else ""
         return (
             f"selection frequency rule: threshold {rule.threshold:g}, at least {rule.min_annotations} "
@@ -50,7 +55,7 @@ class Record:
         """What an export records (``Export.params``): which labels, exactly."""
         if self.fit is not None:
             return {"labels_of_record": "fit", "fit": self.fit.id}
-        return {"labels_of_record": "rule", **self.rule.as_dict()}
+        return {"labels_of_record": "rule", **self.rule_used().as_dict()}
 
 
 def of(batch: Batch) -> Record:
@@ -110,7 +115,7 @@ class Label:
 def rows(batch: Batch, record: Record) -> Iterator[Label]:
     """Every label of record, in class and image order, one class at a time."""
     if record.fit is None:
-        for row in labels.stream(batch, record.rule):
+        for row in labels.stream(batch, record.rule_used()):
             decision = "open" if row.decision == "undecided" else row.decision
             yield Label(row.image_class, row.image, row.role, row.seen, row.selected, decision)
         return
@@ -141,14 +146,14 @@ def rows(batch: Batch, record: Record) -> Iterator[Label]:
 def count(batch: Batch, record: Record) -> int:
     if record.fit is not None:
         return record.fit.images
-    return labels.count(batch, record.rule)
+    return labels.count(batch, record.rule_used())
 
 
 def decisions(batch: Batch, record: Record) -> dict[str, int]:
     """How many labels of record are yes, no and open."""
     if record.fit is not None:
         return {"yes": record.fit.yes, "no": record.fit.no, "open": record.fit.open}
-    found = labels.summary(batch, record.rule).decisions
+    found = labels.summary(batch, record.rule_used()).decisions
     return {"yes": found["yes"], "no": found["no"], "open": found["undecided"]}
 
 
