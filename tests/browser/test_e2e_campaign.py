@@ -50,9 +50,13 @@ def manifest(app, media_root: str, base_url: str, folder: Path) -> str:
     return str(out)
 
 
+# Waits for what a page shows after a job or a replay: generous, as only a page that never shows it fails.
+BUSY_MACHINE_MS = 60_000
+
+
 def job_done(page, run_jobs, text: str) -> None:
     run_jobs()
-    page.wait_for_selector(f".job-done:has-text('{text}')", timeout=15_000)
+    page.wait_for_selector(f".job-done:has-text('{text}')", timeout=BUSY_MACHINE_MS)
 
 
 def downloaded(page, selector: str) -> str:
@@ -137,7 +141,7 @@ def test_a_requester_runs_a_campaign_end_to_end(app, app_config, live_server, br
     flush_until_complete(app)
 
     # The requester's page updates itself: both pages in, every pointer batch stored.
-    page.wait_for_selector("#batch-progress [data-testid=pages-done]:has-text('2/2')", timeout=15_000)
+    page.wait_for_selector("#batch-progress [data-testid=pages-done]:has-text('2/2')", timeout=BUSY_MACHINE_MS)
     page.wait_for_selector("#batch-progress:has-text('100%')")
     assert page.evaluate("window.__noReload") is True
 
@@ -175,7 +179,7 @@ def test_a_requester_runs_a_campaign_end_to_end(app, app_config, live_server, br
         points.append(len(page.get_attribute("[data-cell='0'] .path", "points").split()))
         page.wait_for_timeout(20)
     assert redrawn(), points  # shorter than the whole path, then drawn again to its end
-    page.wait_for_selector("#replay-play:has-text('Play')", timeout=20_000)  # played to the end, then stopped
+    page.wait_for_selector("#replay-play:has-text('Play')", timeout=BUSY_MACHINE_MS)  # played to the end, then stopped
     assert "selected" in page.get_attribute("[data-cell='0']", "class")
 
     # Results and exports: each export runs as a job, its row turns into a download link.
@@ -187,7 +191,7 @@ def test_a_requester_runs_a_campaign_end_to_end(app, app_config, live_server, br
         page.wait_for_selector(f"#export-rows .export-row:has-text('{title}')")
     run_jobs()
     for title in ("ImageNetV2-tool JSON Lines", "Image records CSV", "Labels CSV", "Workers CSV"):
-        page.wait_for_selector(f".export-row:has-text('{title}') a:has-text('Download')", timeout=15_000)
+        page.wait_for_selector(f".export-row:has-text('{title}') a:has-text('Download')", timeout=BUSY_MACHINE_MS)
 
     seed = [
         json.loads(line)
