@@ -147,6 +147,7 @@ class Image(TenantModel):
     width = IntegerField(null=True)  # original size, probed at import
     height = IntegerField(null=True)
     stored_bytes = BigIntegerField(default=0)  # what its file takes in media storage: the organization's quota
+    phash = BigIntegerField(null=True)  # 64-bit perceptual hash, signed (services/duplicates/hashing.py); None: unknown
 
     class Meta:
         indexes = (
@@ -157,6 +158,25 @@ class Image(TenantModel):
             (("dataset", "height", "id"), False),
             (("dataset", "stored_bytes", "id"), False),
         )
+
+
+DUPLICATE_DECISIONS = ("keep", "drop")
+
+
+class DuplicateMember(TenantModel):
+    """One image of a group of near-duplicates the search found in a dataset (services/duplicates/groups.py).
+
+    ``group`` numbers the dataset's groups; ``distance`` is in bits from the group's first image. A dropped
+    image is left out of the HITs the builder makes; an empty decision is one the requester has not made."""
+
+    dataset = ForeignKeyField(Dataset, backref="duplicates", on_delete="CASCADE")
+    group = IntegerField()
+    image = ForeignKeyField(Image, on_delete="CASCADE")
+    distance = SmallIntegerField()
+    decision = CharField(max_length=8, null=True, choices=[(d, d) for d in DUPLICATE_DECISIONS])
+
+    class Meta:
+        indexes = ((("dataset", "group"), False), (("dataset", "image"), True))
 
 
 CANDIDATE_ROLES = ("candidate", "positive", "negative")
@@ -765,6 +785,7 @@ MODELS = [
     Dataset,
     ImageClass,
     Image,
+    DuplicateMember,
     Candidate,
     Batch,
     LabLink,

@@ -11,6 +11,7 @@ from factories import picture
 from freelunch import storage
 from freelunch.models import Candidate, Dataset, Image, ImageClass
 from freelunch.presets import IMAGENET_1K
+from freelunch.services.duplicates import hashing
 from freelunch.services.imports import classes as imports
 from freelunch.services.imports import images as image_imports
 from freelunch.services.imports.classes import ImportFailure
@@ -183,7 +184,31 @@ def test_manifest_json_lines_probes_each_url_once_and_reports_failures(dataset, 
     assert "not valid JSON" in errors["line 7"]
     image = Image.get(Image.key == "x/1")
     assert (image.width, image.height) == (640, 480)
+    assert image.phash == hashing.phash_of_bytes(bodies["https://img.example/a.png"])  # fetched, so hashed
     assert image.candidacies.count() == 2
+
+
+def test_manifest_phash_beside_the_size_is_kept_and_checked(dataset, tmp_path):
+    add_class(dataset, "n01")
+    manifest = write(
+        tmp_path,
+        "m.csv",
+        (
+            "image_id,url,class,width,height,phash\n"
+            "n01/a,https://img.example/a.jpg,n01,500,375,ffd8c0a0b0e0f001\n"
+            "n01/b,https://img.example/b.jpg,n01,500,375,\n"
+            "n01/c,https://img.example/c.jpg,n01,500,375,not-a-hash\n"
+            "n01/d,https://img.example/d.jpg,n01,,,0000000000000001\n"
+        ),
+    )
+    report = image_imports.import_image_manifest(dataset, manifest, fetcher=refuse_fetch)
+    assert report.counts["images created"] == 2
+    errors = dict(report.errors)
+    assert "not 16 hexadecimal digits" in errors["line 4"]
+    assert "needs width and height" in errors["line 5"]
+    a = Image.get(Image.key == "n01/a")
+    assert hashing.to_hex(a.phash) == "ffd8c0a0b0e0f001" and a.phash < 0  # the top bit set: stored signed
+    assert Image.get(Image.key == "n01/b").phash is None
 
 
 def test_manifest_needs_its_columns(dataset, tmp_path):
@@ -234,6 +259,7 @@ def test_zip_of_class_folders_is_stored_and_probed(app, dataset, tmp_path):
         assert "unknown class 'dog'" in errors["dog/d.png"]
         one = Image.get(Image.key == "cat/one")
         assert (one.width, one.height, one.url) == (300, 200, None)
+        assert one.phash == hashing.phash_of_bytes(picture(size=(300, 200)))
         assert storage.read(one.storage_path) == picture(size=(300, 200))
         assert one.storage_path.startswith(f"datasets/{dataset.id}/") and one.storage_path.endswith(".png")
         assert Image.get(Image.key == "cat/two").storage_path.endswith(".jpg")

@@ -1,9 +1,10 @@
 """Importing images into a dataset: a manifest of URLs (CSV or JSON Lines), or a ZIP of files.
 
 Each image is offered to one class with a role (candidate, positive or negative
-control). Sizes are probed with Pillow: a ZIP's files directly, a manifest's
-URLs by fetching them through services/safe_fetch (unless the manifest gives
-width and height). Rows are handled in chunks; a bad row is reported and
+control). Sizes and perceptual hashes (services/duplicates/hashing.py) are
+probed with Pillow: a ZIP's files directly, a manifest's URLs by fetching them
+through services/safe_fetch (unless the manifest gives width and height, and
+then perhaps the hash). Rows are handled in chunks; a bad row is reported and
 skipped, the good ones still land. A ZIP with an unsafe path (absolute,
 ``..``, a link) is refused whole, before anything is stored. The formats are
 documented in docs/import-formats.md; keep the two in step.
@@ -29,6 +30,7 @@ from PIL import Image as PILImage
 from ... import storage
 from ...db import database, insert_rows
 from ...models import CANDIDATE_ROLES, Dataset, Image, ImageClass
+from ..duplicates import hashing
 from ..jobs import ReportProgress
 from . import quota, safe_fetch
 from .classes import CHUNK, ImportFailure, Report, check_key, check_text, header_map
@@ -74,13 +76,15 @@ MANIFEST_COLUMNS = {
     "role": ("role",),
     "width": ("width", "original_width"),
     "height": ("height", "original_height"),
+    "phash": ("phash", "perceptual_hash"),
 }
 
 Fetcher = Callable[[str], bytes]
 
 
-def probe(data: bytes) -> tuple[int, int, str]:
-    """(width, height, Pillow format) of an image browsers can show; ValueError says what is wrong."""
+def probe(data: bytes) -> tuple[int, int, str, int]:
+    """(width, height, Pillow format, perceptual hash) of an image browsers can show; ValueError says what is
+    wrong."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", PILImage.DecompressionBombWarning)
@@ -89,6 +93,7 @@ def probe(data: bytes) -> tuple[int, int, str]:
                 if width * height > MAX_PIXELS:
                     raise PILImage.DecompressionBombError(f"{width}x{height}")
                 image.verify()
+            phash = hashing.phash_of_bytes(data)  # verify() leaves the image unusable: decoded afresh
     except (PILImage.DecompressionBombError, PILImage.DecompressionBombWarning) as error:
         raise ValueError(
             f"the image has too many pixels to be safe to open (at most {MAX_PIXELS // 1_000_000} megapixels)"
@@ -97,7 +102,7 @@ def probe(data: bytes) -> tuple[int, int, str]:
         raise ValueError("not an image file (Pillow cannot read it)") from error
     if kind not in WEB_FORMATS:
         raise ValueError(f"{kind} images do not show in browsers; convert to JPEG or PNG")
-    return width, height, kind
+    return width, height, kind, phash
 
 
 def default_fetcher() -> Fetcher:
@@ -127,9 +132,9 @@ def _classes(dataset: Dataset, keys: set[str], create: bool, report: Report) -> 
 
 
 IMAGE_UPSERT = (
-    "INSERT INTO image (organization_id, dataset_id, key, url, storage_path, width, height, stored_bytes) {values}"
-    " ON CONFLICT (dataset_id, key) DO UPDATE SET url = excluded.url, storage_path = excluded.storage_path,"
-    " width = excluded.width, height = excluded.height, stored_bytes = excluded.stored_bytes"
+    "INSERT INTO image (organization_id, dataset_id, key, url, storage_path, width, height, stored_bytes, phash)"
+    " {values} ON CONFLICT (dataset_id, key) DO UPDATE SET url = excluded.url, storage_path = excluded.storage_path,"
+    " width = excluded.width, height = excluded.height, stored_bytes = excluded.stored_bytes, phash = excluded.phash"
 )
 CANDIDATE_UPSERT = (
     "INSERT INTO candidate (organization_id, image_class_id, image_id, role) {values}"
@@ -158,6 +163,7 @@ def _store_rows(dataset: Dataset, rows: list[dict], report: Report) -> None:
                     row["width"],
                     row["height"],
                     row.get("stored_bytes", 0),
+                    row.get("phash"),
                 )
                 for key, row in latest.items()
             ],
@@ -206,7 +212,7 @@ def _manifest_records(path: Path) -> Iterator[tuple[str, dict]]:
         if missing:
             raise ImportFailure(
                 "The manifest needs a header row with image_id, url and class (optional: role, "
-                f"width, height), or JSON Lines objects with those keys; missing: {', '.join(missing)}."
+                f"width, height, phash), or JSON Lines objects with those keys; missing: {', '.join(missing)}."
             )
         try:
             for record in reader:
@@ -243,6 +249,8 @@ def _manifest_row(record: dict) -> dict:
         raise ValueError(f"role {record.get('role')!r} is not one of {', '.join(CANDIDATE_ROLES)}")
     given = record.get("width"), record.get("height")
     if given[0] in (None, "") and given[1] in (None, ""):
+        if str(record.get("phash") or "").strip():
+            raise ValueError("a phash needs width and height beside it (without them the image is fetched and hashed)")
         return {"key": key, "url": url, "class": class_key, "role": role, "width": None, "height": None}
     both = "width and height must both be whole numbers (or both left out)"
     if given[0] is None or given[1] is None:
@@ -253,16 +261,19 @@ def _manifest_row(record: dict) -> dict:
         raise ValueError(both) from error
     if not (0 < width <= SIZE_MAX and 0 < height <= SIZE_MAX):
         raise ValueError(f"width and height must be between 1 and {SIZE_MAX}")
-    return {"key": key, "url": url, "class": class_key, "role": role, "width": width, "height": height}
+    given_hash = str(record.get("phash") or "").strip()
+    phash = hashing.parse_hex(given_hash) if given_hash else None
+    return {"key": key, "url": url, "class": class_key, "role": role, "width": width, "height": height, "phash": phash}
 
 
 def _probe_urls(rows: list[tuple[str, dict]], fetcher: Fetcher, cache: dict, report: Report) -> list[dict]:
-    """Fill in the sizes of rows without them by fetching each URL once; drops rows that fail."""
+    """Fill in the sizes and hashes of rows without sizes by fetching each URL once; drops rows that fail."""
     urls = {row["url"] for _, row in rows if row["width"] is None and row["url"] not in cache}
 
     def size_of(url: str):
         try:
-            return probe(fetcher(url))[:2]
+            width, height, _, phash = probe(fetcher(url))
+            return width, height, phash
         except (ValueError, OSError) as error:  # FetchError/UnsafeURL are ValueErrors
             return error
 
@@ -275,7 +286,7 @@ def _probe_urls(rows: list[tuple[str, dict]], fetcher: Fetcher, cache: dict, rep
             if isinstance(size, Exception):
                 report.error(where, f"{row['url']}: {size}")
                 continue
-            row["width"], row["height"] = size
+            row["width"], row["height"], row["phash"] = size
         kept.append(row)
     return kept
 
@@ -287,7 +298,7 @@ def import_image_manifest(
     fetcher: Fetcher | None = None,
     progress: ReportProgress | None = None,
 ) -> Report:
-    """Images from a manifest of (image id, URL, class, role[, width, height]) rows."""
+    """Images from a manifest of (image id, URL, class, role[, width, height[, phash]]) rows."""
     fetcher = fetcher or default_fetcher()
     report = Report()
     with open(path, "rb") as count:
@@ -455,7 +466,7 @@ def import_image_zip(
                     data = member.read(ZIP_MAX_FILE + 1)
                 if len(data) > ZIP_MAX_FILE:
                     raise ValueError(f"larger than {ZIP_MAX_FILE // (1024 * 1024)} MB")
-                width, height, kind = probe(data)
+                width, height, kind, phash = probe(data)
             except (ValueError, zipfile.BadZipFile, OSError) as error:
                 report.error(where, str(error))
                 continue
@@ -469,6 +480,7 @@ def import_image_zip(
                         "role": role,
                         "width": width,
                         "height": height,
+                        "phash": phash,
                         "kind": kind,
                         "data": data,
                         "url": None,
