@@ -14,6 +14,7 @@ from worker import (
     click,
     distance_to_path,
     flush_until_complete,
+    flush_until_stored,
     glide,
     jump,
     stored_events,
@@ -405,7 +406,7 @@ def test_a_page_open_in_two_tabs_keeps_both_tabs_batches(app, live_server, brows
     first.goto(link(live_server, batch.hits.get()))
     wait_loaded(first)
     glide(first, 0, [(0.2, 0.2), (0.8, 0.7)], seconds=0.5)
-    first.wait_for_timeout(1500)  # its batch 0 goes out
+    flush_until_stored(app, 1)  # the first tab's batch 0 is in before the second tab opens
     second.goto(first.url)
     wait_loaded(second)
     path = glide(second, 1, [(0.1, 0.9), (0.9, 0.1)], seconds=0.5)

@@ -93,6 +93,17 @@ def flush_until_complete(app, timeout: float = 30.0) -> None:
             time.sleep(0.5)
 
 
+def flush_until_stored(app, chunks: int, timeout: float = 60.0) -> None:
+    """Run the ingest flush until at least ``chunks`` pointer batches are stored (a tab sends one a second)."""
+    deadline = time.monotonic() + timeout
+    with app.app_context():
+        while PointerChunk.select().count() < chunks:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"fewer than {chunks} pointer batches stored after {timeout} s")
+            sweep("browser-test")
+            time.sleep(0.25)
+
+
 def stored_events(assignment_id: int, pageno: int) -> list[dict]:
     events = []
     for chunk in PointerChunk.select().where(PointerChunk.assignment == assignment_id, PointerChunk.pageno == pageno):
