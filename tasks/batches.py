@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from freelunch.formatting import counted
 from freelunch.models import Batch
+from freelunch.services.batches.builder import dropped_candidates
 from freelunch.services.batches.hits import BuildError, build_hits
 from freelunch.services.jobs import JobProgress
 
@@ -22,4 +23,8 @@ def build_batch(batch_id: int, organization_id: int) -> dict:
     except Exception:
         Batch.update(state="failed").where(Batch.id == batch.id).execute()
         raise
-    return {"summary": f"{counted(count, 'HIT')} built."}
+    summary = f"{counted(count, 'HIT')} built."
+    left_out = dropped_candidates(batch.dataset, batch.class_ids)
+    if left_out:
+        summary += f" {counted(left_out, 'candidate')} dropped as near-duplicates left out."
+    return {"summary": summary}

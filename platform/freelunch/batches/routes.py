@@ -84,6 +84,7 @@ def _builder_form(dataset_id: int | None = None) -> tuple[BatchForm, Dataset | N
         form.dataset_id.data = chosen
     dataset = Dataset.get_by_id(chosen) if chosen in owned else None
     form.class_rows = _class_rows(dataset)
+    form.dropped_duplicates = batch_service.dropped_candidates(dataset, None) if dataset else 0
     form.class_ids.choices = [SelectChoice(r.id, r.label) for r in form.class_rows]
     return form, dataset
 

@@ -11,6 +11,7 @@ from ..presets import PRESETS
 from ..queues import redis_connection
 from ..services import jobs
 from ..services.datasets import deletion as dataset_service
+from ..services.duplicates import groups as duplicate_groups
 from ..services.imports import quota
 from ..services.imports.classes import ImportFailure, split_names
 from ..services.imports.images import check_zip
@@ -34,6 +35,7 @@ CLASS_UPLOAD_MAX = 20 * 1024 * 1024
 SCORE_UPLOAD_MAX = 200 * 1024 * 1024  # 1.28 M images x a few classes of scores
 IMAGE_UPLOAD_MAX = 2 * 1024 * 1024 * 1024
 IMAGES_PER_PAGE = 48
+DUPLICATE_GROUPS_SHOWN = 50  # the first groups; deciding them and searching again brings the rest
 
 
 def _name_taken(name: str, dataset_id: int | None = None) -> bool:
@@ -107,6 +109,8 @@ def _show(dataset: Dataset, status: int = 200, **forms):
         recent_jobs=jobs.recent(current_org().id, f"dataset:{dataset.id}"),
         presets=PRESETS,
         classes=_class_page(dataset),
+        duplicates=duplicate_groups.listing(dataset, DUPLICATE_GROUPS_SHOWN),
+        duplicate_counts=duplicate_groups.counts(dataset),
     ), status
 
 
@@ -455,6 +459,32 @@ def delete_scores(dataset_id):
     deleted = ModelScore.delete().where(ModelScore.dataset == dataset).execute()
     flash(f"{deleted:,} model scores deleted; later label fits use none.", "success")
     return redirect(url_for("datasets.show", dataset_id=dataset.id))
+
+
+@bp.post("/<int:dataset_id>/duplicates/find")
+def find_duplicates(dataset_id):
+    """Search the dataset's images for near-duplicates, in a job; the duplicates panel reloads when it ends."""
+    dataset = owned_or_404(Dataset, dataset_id)  # the CSRF token is checked app-wide (extensions.csrf)
+    job = jobs.enqueue(
+        jobs.FIND_DUPLICATES,
+        dataset.id,
+        current_org().id,
+        organization_id=current_org().id,
+        scope=f"dataset:{dataset.id}",
+        title="Find near-duplicate images",
+    )
+    return _started(dataset, job, "The search for near-duplicates")
+
+
+@bp.post("/<int:dataset_id>/duplicates/<int:group>")
+def decide_duplicates(dataset_id, group):
+    """Keep one image of a group (drop the rest), drop all, or keep all; a group or image of another dataset: 404."""
+    dataset = owned_or_404(Dataset, dataset_id)
+    keep = request.form.get("keep", type=int)
+    if not duplicate_groups.decide(dataset, group, request.form.get("decision", ""), keep):
+        abort(404)
+    flash("Decision saved: dropped images are left out of the HITs built from now on.", "success")
+    return redirect(url_for("datasets.show", dataset_id=dataset.id, _anchor="duplicates"))
 
 
 def _import_error(dataset: Dataset, **forms):

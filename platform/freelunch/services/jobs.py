@@ -103,6 +103,7 @@ IMPORT_CLASSES = Task("tasks.imports.import_classes", queue=BULK_QUEUE, changes=
 IMPORT_IMAGES = Task("tasks.imports.import_images", queue=BULK_QUEUE, changes=("dataset",))
 IMPORT_PRESET = Task("tasks.imports.import_preset_classes", queue=BULK_QUEUE, changes=("dataset",))
 IMPORT_SCORES = Task("tasks.imports.import_scores", queue=BULK_QUEUE, changes=("dataset",))
+FIND_DUPLICATES = Task("tasks.duplicates.find_duplicates", queue=BULK_QUEUE, changes=("dataset",))
 BUILD_BATCH = Task("tasks.batches.build_batch", changes=("hits",))
 RUN_EXPORT = Task("tasks.exports.run_export", queue=BULK_QUEUE, changes=("exports",))
 MAKE_THUMBNAIL = Task("tasks.imports.make_thumbnail", queue=BULK_QUEUE, result_ttl=60)
@@ -152,7 +153,10 @@ def _put(on: Queue, task: Task, args: tuple, kwargs: dict, meta: dict | None = N
 
 
 # What a queue's jobs are, in the words of a refusal (users never see a queue's name).
-QUEUE_WORK = {"default": "HIT builds, label fits and MTurk calls", BULK_QUEUE: "imports and exports"}
+QUEUE_WORK = {
+    "default": "HIT builds, label fits and MTurk calls",
+    BULK_QUEUE: "imports and exports",
+}
 PENDING_STATES = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHEDULED}
 
 

@@ -6,22 +6,39 @@ from peewee import fn
 
 from ...models import Batch, Candidate, Dataset, ImageClass
 from .. import jobs
+from ..duplicates.groups import dropped
 
 
 def class_role_counts(dataset: Dataset, class_ids: list[int] | None) -> dict[int, dict[str, int]]:
-    """Per class of the dataset (or of ``class_ids``): how many candidates, positives and negatives it has."""
+    """Per class of the dataset (or of ``class_ids``): how many candidates (less the near-duplicates dropped),
+    positives and negatives it has."""
     classes = ImageClass.select(ImageClass.id).where(ImageClass.dataset == dataset)
     if class_ids:
         classes = classes.where(ImageClass.id.in_(class_ids))
     counts: dict[int, dict[str, int]] = {class_id: {} for (class_id,) in classes.tuples()}
     query = (
         Candidate.select(Candidate.image_class, Candidate.role, fn.COUNT(Candidate.id))
-        .where(Candidate.image_class.in_(classes))
+        .where(
+            Candidate.image_class.in_(classes),
+            ~((Candidate.role == "candidate") & Candidate.image.in_(dropped(dataset.id))),
+        )
         .group_by(Candidate.image_class, Candidate.role)
     )
     for class_id, role, n in query.tuples():
         counts[class_id][role] = n
     return counts
+
+
+def dropped_candidates(dataset: Dataset, class_ids: list[int] | None) -> int:
+    """How many candidacies of the chosen classes the builder leaves out as dropped near-duplicates."""
+    query = (
+        Candidate.select()
+        .join(ImageClass)
+        .where(ImageClass.dataset == dataset, Candidate.role == "candidate", Candidate.image.in_(dropped(dataset.id)))
+    )
+    if class_ids:
+        query = query.where(Candidate.image_class.in_(class_ids))
+    return query.count()
 
 
 def plan(

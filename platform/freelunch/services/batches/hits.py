@@ -6,6 +6,7 @@ import random
 
 from ...db import database
 from ...models import Batch, Candidate, Hit, HitPage, ImageClass
+from ..duplicates.groups import dropped
 from ..errors import RequesterError
 from ..jobs import ReportProgress
 
@@ -19,7 +20,11 @@ class BuildError(RequesterError, ValueError):
 def _pages_for_class(batch: Batch, image_class: ImageClass, rng: random.Random) -> list[tuple[list[int], list[int]]]:
     """Split a class's candidates into pages, mixing controls in; returns (images, spares) per page."""
     by_role: dict[str, list[int]] = {"candidate": [], "positive": [], "negative": []}
-    for candidate in Candidate.select(Candidate.image, Candidate.role).where(Candidate.image_class == image_class):
+    left_out = dropped(batch.dataset_id)  # near-duplicates the requester dropped: nobody is paid to label them twice
+    query = Candidate.select(Candidate.image, Candidate.role).where(
+        Candidate.image_class == image_class, ~((Candidate.role == "candidate") & Candidate.image.in_(left_out))
+    )
+    for candidate in query:
         by_role[candidate.role].append(candidate.image_id)
     for ids in by_role.values():
         rng.shuffle(ids)

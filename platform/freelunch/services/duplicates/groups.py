@@ -1,0 +1,132 @@
+"""A dataset's near-duplicate groups: found among its hashed images (search.py), stored, and decided by the requester.
+
+A group is a connected set of images each within ``search.DISTANCE`` bits of another; its first image is the one
+imported first, and every member's distance is counted from it. Searching again keeps the decisions already
+made for images still in a group. Dropped images are left out of the HITs the builder makes (``dropped``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from ...db import database
+from ...models import Candidate, Dataset, DuplicateMember, Image, ImageClass
+from . import search
+
+INSERT_CHUNK = 5000
+
+
+def find(dataset: Dataset, progress=None) -> dict[str, int]:
+    """Search the dataset's hashed images for near-duplicates and store the groups; counts for the summary."""
+    rows = np.array(
+        list(Image.select(Image.id, Image.phash).where(Image.dataset == dataset, Image.phash.is_null(False)).tuples()),
+        dtype=np.int64,
+    ).reshape(-1, 2)
+    unhashed = Image.select().where(Image.dataset == dataset, Image.phash.is_null()).count()
+    ids, hashes = rows[:, 0], rows[:, 1].view(np.uint64)
+    if progress:
+        progress(0.1, f"Comparing {len(ids):,} images")
+    i, j, _ = search.near_pairs(hashes, search.DISTANCE)
+    n = len(ids)
+    members: list[tuple[int, int, int]] = []  # (group, image id, distance to the group's first)
+    if len(i):
+        _, component = connected_components(coo_matrix((np.ones(len(i)), (i, j)), shape=(n, n)), directed=False)
+        sizes = np.bincount(component)
+        grouped = np.flatnonzero(sizes[component] > 1)
+        grouped = grouped[np.lexsort((ids[grouped], component[grouped]))]  # by group, then by import order
+        number = 0
+        for start in np.flatnonzero(np.r_[True, component[grouped][1:] != component[grouped][:-1]]):
+            number += 1
+            group = grouped[start : start + sizes[component[grouped[start]]]]
+            first = hashes[group[0]]
+            for index, bits in zip(group, np.bitwise_count(hashes[group] ^ first)):
+                members.append((number, int(ids[index]), int(bits)))
+    decided = dict(
+        DuplicateMember.select(DuplicateMember.image, DuplicateMember.decision)
+        .where(DuplicateMember.dataset == dataset, DuplicateMember.decision.is_null(False))
+        .tuples()
+    )
+    with database.atomic():
+        DuplicateMember.delete().where(DuplicateMember.dataset == dataset).execute()
+        for start in range(0, len(members), INSERT_CHUNK):
+            DuplicateMember.insert_many(
+                [
+                    dict(
+                        organization=dataset.organization_id,
+                        dataset=dataset.id,
+                        group=group,
+                        image=image_id,
+                        distance=bits,
+                        decision=decided.get(image_id),
+                    )
+                    for group, image_id, bits in members[start : start + INSERT_CHUNK]
+                ]
+            ).execute()
+    groups = len({group for group, _, _ in members})
+    return {"groups": groups, "images": len(members), "compared": n, "unhashed": unhashed}
+
+
+def listing(dataset: Dataset, limit: int = 50) -> list[dict]:
+    """The first ``limit`` groups, each with its members (image, distance, decision, class keys) in import order."""
+    rows = list(
+        DuplicateMember.select(DuplicateMember, Image)
+        .join(Image)
+        .where(DuplicateMember.dataset == dataset, DuplicateMember.group <= limit)
+        .order_by(DuplicateMember.group, DuplicateMember.distance, Image.id)
+    )
+    classes: dict[int, list[str]] = {}
+    query = (
+        Candidate.select(Candidate.image, ImageClass.key)
+        .join(ImageClass)
+        .where(Candidate.image.in_([row.image_id for row in rows]))
+        .tuples()
+    )
+    for image_id, key in query:
+        classes.setdefault(image_id, []).append(key)
+    groups: dict[int, dict] = {}
+    for row in rows:
+        group = groups.setdefault(row.group, {"number": row.group, "members": [], "classes": set()})
+        keys = sorted(classes.get(row.image_id, []))
+        group["members"].append(
+            {"image": row.image, "distance": row.distance, "decision": row.decision, "classes": keys}
+        )
+        group["classes"].update(keys)
+    return [{**g, "across": len(g["classes"]) > 1} for g in groups.values()]
+
+
+def counts(dataset: Dataset) -> dict[str, int]:
+    """How many groups and images the last search found, how many are dropped and how many groups await a decision."""
+    members = DuplicateMember.select().where(DuplicateMember.dataset == dataset)
+    return {
+        "groups": members.select(DuplicateMember.group).distinct().count(),
+        "images": members.count(),
+        "dropped": members.where(DuplicateMember.decision == "drop").count(),
+        "undecided": members.where(DuplicateMember.decision.is_null()).select(DuplicateMember.group).distinct().count(),
+    }
+
+
+DECISIONS = ("keep-one", "drop-all", "keep-all")
+
+
+def decide(dataset: Dataset, group: int, decision: str, keep_image_id: int | None = None) -> bool:
+    """Keep one image of the group and drop the rest, drop all or keep all; False when the group or image is not
+    the dataset's (the caller answers 404)."""
+    members = DuplicateMember.select().where(DuplicateMember.dataset == dataset, DuplicateMember.group == group)
+    image_ids = [m.image_id for m in members]
+    if not image_ids or decision not in DECISIONS or (decision == "keep-one" and keep_image_id not in image_ids):
+        return False
+    with database.atomic():
+        where = (DuplicateMember.dataset == dataset) & (DuplicateMember.group == group)
+        DuplicateMember.update(decision="keep" if decision == "keep-all" else "drop").where(where).execute()
+        if decision == "keep-one":
+            DuplicateMember.update(decision="keep").where(where & (DuplicateMember.image == keep_image_id)).execute()
+    return True
+
+
+def dropped(dataset_id: int):
+    """The dataset's image ids the requester dropped as near-duplicates (a subquery)."""
+    return DuplicateMember.select(DuplicateMember.image).where(
+        DuplicateMember.dataset == dataset_id, DuplicateMember.decision == "drop"
+    )

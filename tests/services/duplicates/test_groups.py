@@ -1,0 +1,97 @@
+"""A dataset's near-duplicate groups: found by a real RQ job, shown on the dataset's page, decided by the requester
+(CSRF-checked, tenancy-checked), and the dropped images left out of the HITs the builder makes."""
+
+import random
+
+from factories import make_dataset
+from support import csrf_token, login
+
+from freelunch.models import Batch, DuplicateMember, HitPage, Image
+from freelunch.services.batches import builder
+from freelunch.services.batches.hits import build_hits
+from freelunch.services.duplicates import groups, hashing
+
+
+def plant(dataset):
+    """Distinct random hashes, then: n01/1 3 bits from n01/0 (one class), n02/0 1 bit from n01/5 (across
+    classes), n01/3 12 bits from n01/2 (too far). Returns the images by key."""
+    rng = random.Random(7)
+    images = {i.key: i for i in Image.select().where(Image.dataset == dataset)}
+    bits = {key: rng.getrandbits(64) for key in images}
+    bits["n01/1"] = bits["n01/0"] ^ 0b10101
+    bits["n02/0"] = bits["n01/5"] ^ (1 << 63)
+    bits["n01/3"] = bits["n01/2"] ^ 0xFFF
+    for key, image in images.items():
+        image.phash = hashing.to_signed(bits[key])
+        image.save()
+    return images
+
+
+def test_groups_within_and_across_classes_and_the_builder_leaves_dropped_out(org):
+    dataset = make_dataset(org, candidates=10, positives=0, negatives=0)
+    images = plant(dataset)
+    Image.update(phash=None).where(Image.id == images["n02/9"].id).execute()
+    found = groups.find(dataset)
+    assert found == {"groups": 2, "images": 4, "compared": 19, "unhashed": 1}
+    listed = groups.listing(dataset)
+    members = [[(m["image"].key, m["distance"], m["decision"]) for m in g["members"]] for g in listed]
+    assert members == [[("n01/0", 0, None), ("n01/1", 3, None)], [("n01/5", 0, None), ("n02/0", 1, None)]]
+    assert [g["across"] for g in listed] == [False, True]
+
+    assert groups.decide(dataset, 1, "keep-one", images["n01/1"].id)
+    assert groups.decide(dataset, 2, "keep-all")
+    assert not groups.decide(dataset, 1, "keep-one", images["n02/3"].id)  # not a member: refused
+    assert not groups.decide(dataset, 9, "drop-all")
+    assert groups.counts(dataset) == {"groups": 2, "images": 4, "dropped": 1, "undecided": 0}
+    groups.find(dataset)  # searching again keeps what was decided
+    assert dict(DuplicateMember.select(DuplicateMember.image, DuplicateMember.decision).tuples()) == {
+        images["n01/0"].id: "drop",
+        images["n01/1"].id: "keep",
+        images["n01/5"].id: "keep",
+        images["n02/0"].id: "keep",
+    }
+
+    counts = builder.class_role_counts(dataset, None)
+    assert [counts[c]["candidate"] for c in sorted(counts)] == [9, 10]
+    assert builder.dropped_candidates(dataset, None) == 1
+    batch = Batch.create(organization=org, dataset=dataset, name="b", images_per_page=5, pages_per_hit=2)
+    build_hits(batch)
+    shown = [i for page in HitPage.select() for i in page.image_ids + page.spare_image_ids]
+    assert images["n01/0"].id not in shown and images["n01/1"].id in shown
+    assert len({i for page in HitPage.select() for i in page.image_ids}) == 19
+
+
+def post(client, url, **data):
+    return client.post(url, data={"csrf_token": csrf_token(client), **data})
+
+
+def test_the_page_runs_the_search_shows_the_groups_and_takes_decisions(app, client, org, make_account, run_jobs):
+    dataset = make_dataset(org, candidates=10, positives=0, negatives=0)
+    images = plant(dataset)
+    page = client.get(f"/datasets/{dataset.id}").get_data(as_text=True)
+    assert "No near-duplicates found yet" in page
+    assert client.post(f"/datasets/{dataset.id}/duplicates/find").status_code == 400  # no CSRF token
+    assert post(client, f"/datasets/{dataset.id}/duplicates/find").status_code == 302
+    run_jobs()
+    page = client.get(f"/datasets/{dataset.id}").get_data(as_text=True)
+    assert "2 groups of near-duplicates (4 images)" in page and "2 groups to decide" in page
+    assert "across classes: n01, n02" in page and "3 bits from the first" in page
+    assert f"/datasets/images/{images['n01/1'].id}/thumbnail" in page
+
+    keep = post(client, f"/datasets/{dataset.id}/duplicates/1", decision="keep-one", keep=images["n01/1"].id)
+    assert keep.status_code == 302 and keep.headers["Location"].endswith("#duplicates")
+    assert DuplicateMember.get(DuplicateMember.image == images["n01/0"].id).decision == "drop"
+    builder_page = client.get(f"/batches/new?dataset_id={dataset.id}").get_data(as_text=True)
+    assert "1 candidate dropped as near-duplicates" in builder_page
+    assert post(client, f"/datasets/{dataset.id}/duplicates/2", decision="explode").status_code == 404
+
+    _, other = make_account("other@example.org", "Other lab")
+    foreign = make_dataset(other, candidates=10, positives=0, negatives=0, name="Theirs")
+    plant(foreign)
+    groups.find(foreign)
+    other_client = app.test_client()
+    login(other_client, "other@example.org")
+    assert post(other_client, f"/datasets/{dataset.id}/duplicates/2", decision="drop-all").status_code == 404
+    assert post(other_client, f"/datasets/{dataset.id}/duplicates/find").status_code == 404
+    assert post(other_client, f"/datasets/{foreign.id}/duplicates/2", decision="drop-all").status_code == 302
+    assert DuplicateMember.get(DuplicateMember.image == images["n02/0"].id).decision is None
