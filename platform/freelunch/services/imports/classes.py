@@ -191,7 +191,8 @@ def _wikipedia_links(data: bytes, report: Report) -> dict[str, list[str]]:
         try:
             links[wnid] = check_links(value, f"the links of {wnid}")
         except ValueError as error:
-            report.error(f"wikipedia_pages.json {wnid!r}", str(error))
+            shown = wnid.encode("utf-8", "backslashreplace").decode()  # a lone surrogate could not be shown
+            report.error(f"wikipedia_pages.json {shown}", str(error))
     return links
 
 
