@@ -23,6 +23,7 @@ from ..models import Batch, Candidate, Dataset, Hit, Image, ImageClass, Membersh
 from .accounts.users import create_user, sign_up
 from .batches.hits import build_hits
 from .batches.links import survey_link
+from .duplicates import hashing
 from .mturk import access, gateway
 
 EMAIL = "demo@example.com"
@@ -152,6 +153,7 @@ def _make_dataset(organization: Organization) -> Dataset:
                 storage_path=path,
                 width=width,
                 height=height,
+                phash=hashing.phash_of_bytes(data),  # as an import would: the duplicates panel can search them
             )
             Candidate.create(organization=organization, image=image, image_class=image_class, role=role)
     return dataset
