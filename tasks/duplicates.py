@@ -4,16 +4,23 @@ from __future__ import annotations
 
 from freelunch.formatting import counted
 from freelunch.models import Dataset
-from freelunch.services.duplicates import groups
+from freelunch.services.duplicates import groups, missing
 from freelunch.services.jobs import JobProgress
 
 
-def find_duplicates(dataset_id: int, organization_id: int) -> dict:
+def find_duplicates(dataset_id: int, organization_id: int, hash_missing: bool = False) -> dict:
+    """``hash_missing``: first fetch (or read) and hash the images without a hash."""
     dataset = Dataset.get_or_none(Dataset.id == dataset_id, Dataset.organization == organization_id)
     if dataset is None:
         return {"error": "The dataset was deleted before the search ran."}
-    found = groups.find(dataset, progress=JobProgress())
-    summary = f"{counted(found['groups'], 'group')} of near-duplicates among {counted(found['compared'], 'image')}."
+    progress = JobProgress()
+    summary = ""
+    if hash_missing:
+        hashed = missing.hash_missing(dataset, progress=progress)
+        summary = f"{counted(hashed['hashed'], 'image')} hashed"
+        summary += f", {counted(hashed['failed'], 'image')} could not be read. " if hashed["failed"] else ". "
+    found = groups.find(dataset, progress=progress)
+    summary += f"{counted(found['groups'], 'group')} of near-duplicates among {counted(found['compared'], 'image')}."
     if found["unhashed"]:
-        summary += f" {counted(found['unhashed'], 'image')} without a hash (a manifest's size, no phash) not compared."
+        summary += f" {counted(found['unhashed'], 'image')} without a hash not compared."
     return {"summary": summary}

@@ -469,6 +469,7 @@ def find_duplicates(dataset_id):
         jobs.FIND_DUPLICATES,
         dataset.id,
         current_org().id,
+        hash_missing=request.form.get("hash_missing") == "y",
         organization_id=current_org().id,
         scope=f"dataset:{dataset.id}",
         title="Find near-duplicate images",

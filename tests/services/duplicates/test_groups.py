@@ -3,9 +3,10 @@
 
 import random
 
-from factories import make_dataset
+from factories import PICTURE, make_dataset, picture
 from support import csrf_token, login
 
+from freelunch import storage
 from freelunch.models import Batch, DuplicateMember, HitPage, Image
 from freelunch.services.batches import builder
 from freelunch.services.batches.hits import build_hits
@@ -42,7 +43,7 @@ def test_groups_within_and_across_classes_and_the_builder_leaves_dropped_out(org
     assert groups.decide(dataset, 2, "keep-all")
     assert not groups.decide(dataset, 1, "keep-one", images["n02/3"].id)  # not a member: refused
     assert not groups.decide(dataset, 9, "drop-all")
-    assert groups.counts(dataset) == {"groups": 2, "images": 4, "dropped": 1, "undecided": 0}
+    assert groups.counts(dataset) == {"groups": 2, "images": 4, "dropped": 1, "undecided": 0, "unhashed": 1}
     groups.find(dataset)  # searching again keeps what was decided
     assert dict(DuplicateMember.select(DuplicateMember.image, DuplicateMember.decision).tuples()) == {
         images["n01/0"].id: "drop",
@@ -95,3 +96,27 @@ def test_the_page_runs_the_search_shows_the_groups_and_takes_decisions(app, clie
     assert post(other_client, f"/datasets/{dataset.id}/duplicates/find").status_code == 404
     assert post(other_client, f"/datasets/{foreign.id}/duplicates/2", decision="drop-all").status_code == 302
     assert DuplicateMember.get(DuplicateMember.image == images["n02/0"].id).decision is None
+
+
+def test_images_without_a_hash_are_fetched_and_hashed_when_asked(app, client, org, run_jobs, local_server):
+    """A manifest that gave sizes left its images unhashed: the search offers to fetch them first (through the
+    import's safe fetcher, here allowed the test server), and counts what it could not read."""
+    app.config["IMPORT_ALLOW_PRIVATE_URLS"] = True
+    dataset = make_dataset(org, classes=("n01",), candidates=3, positives=0, negatives=0)
+    first, second, third = Image.select().order_by(Image.id)
+    Image.update(url=f"{local_server}/a.png").where(Image.id == first.id).execute()
+    Image.update(url=f"{local_server}/nothing.png").where(Image.id == second.id).execute()
+    with app.app_context():
+        stored = storage.save(f"datasets/{dataset.id}/stored.png", picture(size=(320, 240)), "image/png")
+    Image.update(url=None, storage_path=stored).where(Image.id == third.id).execute()
+    page = client.get(f"/datasets/{dataset.id}").get_data(as_text=True)
+    assert "First fetch and hash the 3 images without a hash" in page
+    assert post(client, f"/datasets/{dataset.id}/duplicates/find", hash_missing="y").status_code == 302
+    run_jobs()
+    hashes = dict(Image.select(Image.id, Image.phash).tuples())
+    assert hashes[first.id] == hashing.phash_of_bytes(PICTURE) and hashes[second.id] is None
+    assert hashes[third.id] == hashing.phash_of_bytes(picture(size=(320, 240)))
+    page = client.get(f"/datasets/{dataset.id}").get_data(as_text=True)
+    assert "First fetch and hash the 1 image without a hash" in page
+    # the two flat red pictures are one picture to pHash: a group, found in the same job
+    assert "1 group of near-duplicates (2 images)" in page

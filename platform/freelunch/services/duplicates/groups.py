@@ -27,7 +27,7 @@ def find(dataset: Dataset, progress=None) -> dict[str, int]:
     unhashed = Image.select().where(Image.dataset == dataset, Image.phash.is_null()).count()
     ids, hashes = rows[:, 0], rows[:, 1].view(np.uint64)
     if progress:
-        progress(0.1, f"Comparing {len(ids):,} images")
+        progress(0.5, f"Comparing {len(ids):,} images")
     component = components(hashes)
     members: list[tuple[int, int, int]] = []  # (group, image id, distance to the group's first)
     grouped = np.flatnonzero(component >= 0)
@@ -102,9 +102,11 @@ def listing(dataset: Dataset, limit: int = 50) -> list[dict]:
 
 
 def counts(dataset: Dataset) -> dict[str, int]:
-    """How many groups and images the last search found, how many are dropped and how many groups await a decision."""
+    """How many groups and images the last search found, how many are dropped, how many groups await a decision,
+    and how many of the dataset's images have no hash (the search cannot see them)."""
     members = DuplicateMember.select().where(DuplicateMember.dataset == dataset)
     return {
+        "unhashed": Image.select().where(Image.dataset == dataset, Image.phash.is_null()).count(),
         "groups": members.select(DuplicateMember.group).distinct().count(),
         "images": members.count(),
         "dropped": members.where(DuplicateMember.decision == "drop").count(),
