@@ -7,9 +7,10 @@ from factories import PICTURE, make_dataset, picture
 from support import csrf_token, login
 
 from freelunch import storage
-from freelunch.models import Batch, DuplicateMember, HitPage, Image
+from freelunch.models import Batch, Dataset, DuplicateMember, HitPage, Image
 from freelunch.services.batches import builder
 from freelunch.services.batches.hits import build_hits
+from freelunch.services.datasets.deletion import delete_dataset
 from freelunch.services.duplicates import groups, hashing
 
 
@@ -28,7 +29,7 @@ def plant(dataset):
     return images
 
 
-def test_groups_within_and_across_classes_and_the_builder_leaves_dropped_out(org):
+def test_groups_within_and_across_classes_and_the_builder_leaves_dropped_out(app, org):
     dataset = make_dataset(org, candidates=10, positives=0, negatives=0)
     images = plant(dataset)
     Image.update(phash=None).where(Image.id == images["n02/9"].id).execute()
@@ -60,6 +61,10 @@ def test_groups_within_and_across_classes_and_the_builder_leaves_dropped_out(org
     shown = [i for page in HitPage.select() for i in page.image_ids + page.spare_image_ids]
     assert images["n01/0"].id not in shown and images["n01/1"].id in shown
     assert len({i for page in HitPage.select() for i in page.image_ids}) == 19
+
+    with app.app_context():  # storage: the dataset's files go too
+        delete_dataset(Dataset.get_by_id(dataset.id))  # the groups go with their dataset
+    assert not DuplicateMember.select().exists()
 
 
 def post(client, url, **data):
