@@ -17,7 +17,7 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass, field
 
-from peewee import JOIN, Case, fn
+from peewee import JOIN, SQL, Case, fn
 
 from ...models import Assignment, Candidate, HitPage, ImageRecord, PageSubmission, PageTally, PointerChunk, Vote
 from .counted import COUNTS
@@ -136,25 +136,47 @@ def control_scores(key, *where, wide: bool = False, batch_id: int | None = None)
     scope (a batch, an organization) the control candidates lead and find their
     few votes by index: CROSS JOIN makes SQLite keep that order, and is an inner
     join like any other to PostgreSQL. ``batch_id`` lets them use the votes'
-    covering index.
+    covering index; in a wide scope ``where`` names assignments only.
     """
-    columns = (key, Candidate.role, fn.COUNT(Vote.id), fn.SUM(VOTE_SELECTED))
     same_image = (Candidate.image_class == Vote.image_class) & (Candidate.image == Vote.image)
     if wide:
-        query = Candidate.select(*columns).join(Vote, JOIN.CROSS).where(same_image)
+        # The control votes are summed per assignment first, from the indexes alone (COUNT(*), no vote row read),
+        # and only those few sums meet their assignment: joining every vote to its assignment cost 2.6 times more.
+        per_assignment = (
+            Candidate.select(
+                Vote.assignment.alias("assignment_id"),
+                Candidate.role.alias("role"),
+                fn.COUNT(SQL("*")).alias("n"),
+                fn.SUM(VOTE_SELECTED).alias("selected"),
+            )
+            .join(Vote, JOIN.CROSS)
+            .where(same_image, Candidate.role.in_(CONTROL_ROLES))
+            .group_by(Vote.assignment, Candidate.role)
+        )
+        if batch_id is not None:
+            per_assignment = per_assignment.where(Vote.batch == batch_id)
+        votes = per_assignment.alias("votes")
+        query = (
+            Assignment.select(key, votes.c.role, fn.SUM(votes.c.n), fn.SUM(votes.c.selected))
+            .join(votes, on=(votes.c.assignment_id == Assignment.id))
+            .where(*where)
+            .group_by(key, votes.c.role)
+        )
     else:
-        query = Vote.select(*columns).join(Candidate, on=same_image).switch(Vote)
-    query = (
-        query.join(Assignment, on=(Vote.assignment == Assignment.id))
-        .where(Candidate.role.in_(CONTROL_ROLES), *where)
-        .group_by(key, Candidate.role)
-    )
-    if batch_id is not None:
-        query = query.where(Vote.batch == batch_id)
+        query = (
+            Vote.select(key, Candidate.role, fn.COUNT(Vote.id), fn.SUM(VOTE_SELECTED))
+            .join(Candidate, on=same_image)
+            .switch(Vote)
+            .join(Assignment, on=(Vote.assignment == Assignment.id))
+            .where(Candidate.role.in_(CONTROL_ROLES), *where)
+            .group_by(key, Candidate.role)
+        )
+        if batch_id is not None:
+            query = query.where(Vote.batch == batch_id)
     out: dict = {}
     for k, role, n, selected in query.tuples():
         positive, negative = out.get(k, (ControlScore(), ControlScore()))
-        score = _score(role, n, int(selected or 0))
+        score = _score(role, int(n), int(selected or 0))
         out[k] = (positive + score, negative) if role == "positive" else (positive, negative + score)
     return out
 
