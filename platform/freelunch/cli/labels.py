@@ -238,8 +238,8 @@ def first_round(scores_path, gold_path, target_precision, first, output):
 @click.option("--batch", "batch_id", type=int, required=True, help="The batch id.")
 def flags(batch_id):
     """How often each byproduct flag marks a control answer, and the error rate with and without it."""
-    from ..services.review import byproduct_flags
     from ..models import Batch
+    from ..services.review import byproduct_flags
 
     if Batch.get_or_none(Batch.id == batch_id) is None:
         raise click.ClickException(f"There is no batch {batch_id}.")
