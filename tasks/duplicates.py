@@ -8,10 +8,18 @@ from freelunch.services.duplicates import groups, missing
 from freelunch.services.jobs import JobProgress
 
 
-def find_duplicates(dataset_id: int, organization_id: int, hash_missing: bool = False) -> dict:
-    """``hash_missing``: first fetch (or read) and hash the images without a hash."""
+def find_duplicates(
+    dataset_id: int, organization_id: int, hash_missing: bool = False, reference_id: int | None = None
+) -> dict:
+    """``hash_missing``: first fetch (or read) and hash the images without a hash; ``reference_id``: another dataset
+    of the organization to compare with (images that must not be labelled again)."""
     dataset = Dataset.get_or_none(Dataset.id == dataset_id, Dataset.organization == organization_id)
-    if dataset is None:
+    reference = (
+        Dataset.get_or_none(Dataset.id == reference_id, Dataset.organization == organization_id)
+        if reference_id
+        else None
+    )
+    if dataset is None or (reference_id and reference is None):
         return {"error": "The dataset was deleted before the search ran."}
     progress = JobProgress()
     summary = ""
@@ -19,7 +27,7 @@ def find_duplicates(dataset_id: int, organization_id: int, hash_missing: bool = 
         hashed = missing.hash_missing(dataset, progress=progress)
         summary = f"{counted(hashed['hashed'], 'image')} hashed"
         summary += f", {counted(hashed['failed'], 'image')} could not be read. " if hashed["failed"] else ". "
-    found = groups.find(dataset, progress=progress)
+    found = groups.find(dataset, reference, progress=progress)
     summary += f"{counted(found['groups'], 'group')} of near-duplicates among {counted(found['compared'], 'image')}."
     if found["unhashed"]:
         summary += f" {counted(found['unhashed'], 'image')} without a hash not compared."

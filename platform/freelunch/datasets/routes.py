@@ -111,6 +111,7 @@ def _show(dataset: Dataset, status: int = 200, **forms):
         classes=_class_page(dataset),
         duplicates=duplicate_groups.listing(dataset, DUPLICATE_GROUPS_SHOWN),
         duplicate_counts=duplicate_groups.counts(dataset),
+        reference_choices=list(duplicate_groups.references(dataset)),
     ), status
 
 
@@ -465,11 +466,17 @@ def delete_scores(dataset_id):
 def find_duplicates(dataset_id):
     """Search the dataset's images for near-duplicates, in a job; the duplicates panel reloads when it ends."""
     dataset = owned_or_404(Dataset, dataset_id)  # the CSRF token is checked app-wide (extensions.csrf)
+    reference_id = request.form.get("reference_id", type=int)
+    if reference_id is not None:  # a reference set: another dataset of the organization's, or 404
+        if reference_id == dataset.id:
+            abort(404)
+        owned_or_404(Dataset, reference_id)
     job = jobs.enqueue(
         jobs.FIND_DUPLICATES,
         dataset.id,
         current_org().id,
         hash_missing=request.form.get("hash_missing") == "y",
+        reference_id=reference_id,
         organization_id=current_org().id,
         scope=f"dataset:{dataset.id}",
         title="Find near-duplicate images",

@@ -125,3 +125,31 @@ def test_images_without_a_hash_are_fetched_and_hashed_when_asked(app, client, or
     assert "First fetch and hash the 1 image without a hash" in page
     # the two flat red pictures are one picture to pHash: a group, found in the same job
     assert "1 group of near-duplicates (2 images)" in page
+
+
+def test_a_reference_set_is_searched_with_and_keeping_it_drops_the_candidate(app, client, org, make_account, run_jobs):
+    """A test set imported as a dataset of its own: its images join the search; a group shows which are the
+    reference's, and keeping the reference image drops the dataset's copy. Another organization's dataset, or the
+    dataset itself, is no reference (404)."""
+    dataset = make_dataset(org, candidates=10, positives=0, negatives=0)
+    images = plant(dataset)
+    reference = make_dataset(org, classes=("t01",), candidates=2, positives=0, negatives=0, name="Test set")
+    test_image, other = Image.select().where(Image.dataset == reference).order_by(Image.id)
+    Image.update(phash=images["n01/7"].phash ^ 0b11).where(Image.id == test_image.id).execute()  # 2 bits
+    Image.update(phash=images["n01/2"].phash ^ 0x0F0F0F0F0F).where(Image.id == other.id).execute()  # 16+ bits: far
+    assert post(client, f"/datasets/{dataset.id}/duplicates/find", reference_id=reference.id).status_code == 302
+    run_jobs()
+    page = client.get(f"/datasets/{dataset.id}").get_data(as_text=True)
+    assert "3 groups of near-duplicates (6 images)" in page and "matches the reference set" in page
+    assert f"{test_image.key} (reference set)" in page
+    group = DuplicateMember.get(DuplicateMember.image == test_image.id).group
+    kept = post(client, f"/datasets/{dataset.id}/duplicates/{group}", decision="keep-one", keep=test_image.id)
+    assert kept.status_code == 302
+    assert DuplicateMember.get(DuplicateMember.image == images["n01/7"].id).decision == "drop"
+    assert builder.dropped_candidates(dataset, None) == 1
+    assert not DuplicateMember.select().where(DuplicateMember.image == other.id).exists()
+
+    _, stranger = make_account("other@example.org", "Other lab")
+    theirs = make_dataset(stranger, classes=("x",), candidates=1, positives=0, negatives=0, name="Theirs")
+    assert post(client, f"/datasets/{dataset.id}/duplicates/find", reference_id=theirs.id).status_code == 404
+    assert post(client, f"/datasets/{dataset.id}/duplicates/find", reference_id=dataset.id).status_code == 404

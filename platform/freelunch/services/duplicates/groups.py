@@ -18,17 +18,26 @@ from . import search
 INSERT_CHUNK = 5000
 
 
-def find(dataset: Dataset, progress=None) -> dict[str, int]:
-    """Search the dataset's hashed images for near-duplicates and store the groups; counts for the summary."""
-    rows = np.array(
-        list(Image.select(Image.id, Image.phash).where(Image.dataset == dataset, Image.phash.is_null(False)).tuples()),
-        dtype=np.int64,
-    ).reshape(-1, 2)
+def _hashed(dataset: Dataset) -> np.ndarray:
+    """(image id, signed hash) rows of the dataset's hashed images."""
+    query = Image.select(Image.id, Image.phash).where(Image.dataset == dataset, Image.phash.is_null(False))
+    return np.array(list(query.tuples()), dtype=np.int64).reshape(-1, 2)
+
+
+def find(dataset: Dataset, reference: Dataset | None = None, progress=None) -> dict[str, int]:
+    """Search the dataset's hashed images for near-duplicates and store the groups; counts for the summary.
+
+    ``reference``: another dataset of the organization whose images must not be labelled again (a test set): its
+    images join the search, and a group of the dataset's images with one of them shows it; the reference's own
+    images are never labelled from here (they are no candidates of this dataset), so keeping one drops the rest."""
+    own = _hashed(dataset)
+    rows = np.concatenate([own, _hashed(reference)]) if reference is not None else own
     unhashed = Image.select().where(Image.dataset == dataset, Image.phash.is_null()).count()
     ids, hashes = rows[:, 0], rows[:, 1].view(np.uint64)
     if progress:
         progress(0.5, f"Comparing {len(ids):,} images")
     component = components(hashes)
+    component[len(own) :][~np.isin(component[len(own) :], component[: len(own)])] = -1  # the reference's own groups
     members: list[tuple[int, int, int]] = []  # (group, image id, distance to the group's first)
     grouped = np.flatnonzero(component >= 0)
     grouped = grouped[np.lexsort((ids[grouped], component[grouped]))]  # by group, then by import order
@@ -59,7 +68,7 @@ def find(dataset: Dataset, progress=None) -> dict[str, int]:
                 ]
             ).execute()
     groups = len({group for group, _, _ in members})
-    return {"groups": groups, "images": len(members), "compared": len(ids), "unhashed": unhashed}
+    return {"groups": groups, "images": len(members), "compared": len(own), "unhashed": unhashed}
 
 
 def components(hashes: np.ndarray) -> np.ndarray:
@@ -74,7 +83,8 @@ def components(hashes: np.ndarray) -> np.ndarray:
 
 
 def listing(dataset: Dataset, limit: int = 50) -> list[dict]:
-    """The first ``limit`` groups, each with its members (image, distance, decision, class keys) in import order."""
+    """The first ``limit`` groups, each with its members (image, distance, decision, of the reference set or not) in
+    import order, the classes of its images and how many of them are the reference set's."""
     rows = list(
         DuplicateMember.select(DuplicateMember, Image)
         .join(Image)
@@ -92,13 +102,25 @@ def listing(dataset: Dataset, limit: int = 50) -> list[dict]:
         classes.setdefault(image_id, []).append(key)
     groups: dict[int, dict] = {}
     for row in rows:
-        group = groups.setdefault(row.group, {"number": row.group, "members": [], "classes": set()})
+        group = groups.setdefault(row.group, {"number": row.group, "members": [], "classes": set(), "references": 0})
         keys = sorted(classes.get(row.image_id, []))
+        reference = row.image.dataset_id != dataset.id  # an image of the reference set the search compared with
         group["members"].append(
-            {"image": row.image, "distance": row.distance, "decision": row.decision, "classes": keys}
+            {"image": row.image, "distance": row.distance, "decision": row.decision, "reference": reference}
         )
-        group["classes"].update(keys)
+        group["references"] += reference
+        if not reference:  # the reference set's classes are its own, not this dataset's
+            group["classes"].update(keys)
     return [{**g, "across": len(g["classes"]) > 1} for g in groups.values()]
+
+
+def references(dataset: Dataset):
+    """The organization's other datasets, which a search may compare with (a reference set)."""
+    return (
+        Dataset.select(Dataset.id, Dataset.name)
+        .where(Dataset.organization == dataset.organization_id, Dataset.id != dataset.id)
+        .order_by(Dataset.name)
+    )
 
 
 def counts(dataset: Dataset) -> dict[str, int]:
