@@ -58,14 +58,15 @@ def test_every_page_of_images_read_from_either_end_is_the_same_order(app, client
         for key in IMAGE_SORTS:
             for sort in (Sort(key, False), Sort(key, True)):
                 query = Image.select().where(Image.dataset == dataset)
-                whole = [i.key for i in sorting.apply(query, sort, IMAGE_SORTS, Image.id)]
+                tie = Image.id.desc() if sort.descending else Image.id  # as the view does: an index reads it
+                whole = [i.key for i in sorting.apply(query, sort, IMAGE_SORTS, tie)]
                 walked = []
                 for number in range(1, 5):
                     page = paginate(
-                        sorting.apply(query, sort, IMAGE_SORTS, Image.id),
+                        sorting.apply(query, sort, IMAGE_SORTS, tie),
                         number,
                         per_page=3,
-                        backwards=sorting.apply(query, sort, IMAGE_SORTS, Image.id, backwards=True),
+                        backwards=sorting.apply(query, sort, IMAGE_SORTS, tie, backwards=True),
                     )
                     assert page.total == 11 and page.number == number
                     walked += [i.key for i in page.items]

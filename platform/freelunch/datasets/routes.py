@@ -277,8 +277,8 @@ def images(dataset_id):
             candidacy = candidacy.where(Candidate.role == role)
         query = query.where(Image.id.in_(candidacy))
     # A key is unique in its dataset: it needs no tie-breaker, and without one the (dataset, key) index serves the
-    # order; the other sorts have their (dataset, column, id) index.
-    tie_breakers = () if sort.key == "key" else (Image.id,)
+    # order; the other sorts have their (dataset, column, id) index, read either way when id goes the column's way.
+    tie_breakers = () if sort.key == "key" else (Image.id.desc() if sort.descending else Image.id,)
     page = paginate(
         sorting.apply(query, sort, IMAGE_SORTS, *tie_breakers),
         per_page=IMAGES_PER_PAGE,
