@@ -7,7 +7,7 @@ POSTGRES_TEST_URL ?= postgres://postgres@127.0.0.1:5432/test
 LOCK := constraints.txt
 
 # screenshots: docs/screenshots/*.png from the real app in Chromium (bench/screenshots.py).
-.PHONY: screenshots install lock lint run test test-postgres e2e bench-ingest bench-flush bench-scale bench-soak bench-page bench-dashboard bench-quality bench-imagenet clean
+.PHONY: screenshots install lock lint run test test-postgres e2e bench-ingest bench-flush bench-scale bench-soak bench-page bench-dashboard bench-quality bench-imagenet bench-duplicates clean
 
 # `make run` installs what running needs (.installed-local); `make test` adds the test tools (.installed-dev).
 $(BIN)/python:
@@ -81,6 +81,10 @@ bench-dashboard: install
 # Label quality per paid page: fixed-10 majority vote against Dawid–Skene in rounds, and a 144k refit (docs/performance.md).
 bench-quality: install
 	$(BIN)/python bench/quality.py
+
+# The near-duplicate search on 1.28 M hashes (about a minute; docs/performance.md).
+bench-duplicates: install
+	$(BIN)/python bench/duplicates.py
 
 # ImageNet at full size on PostgreSQL (SCALE=1; SCALE=0.1 for a tenth): import, build, pages, fit, exports (docs/performance.md).
 SCALE ?= 1

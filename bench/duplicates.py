@@ -1,4 +1,4 @@
-"""``python bench/duplicates.py``: the near-duplicate search (services/duplicates/groups.components, what the job
+"""``make bench-duplicates``: the near-duplicate search (services/duplicates/groups.components, what the job
 runs) on ImageNet's size, 1.28 M random 64-bit hashes with near-duplicates planted among them.
 
 Plants ``--planted`` pairs at 0 to 8 bits (each must be found in one group) and as many at 9 to 12 bits (each must
