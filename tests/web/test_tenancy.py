@@ -30,7 +30,8 @@ from freelunch.services import jobs
 from freelunch.services.accounts.users import create_user
 from freelunch.tenancy import DASHBOARD_BLUEPRINTS
 
-NON_ID_PARAMS = {"pageno": 1, "kind": "seed-jsonl"}
+# Not ids of rows: a page number, an export kind, a duplicate group's number within its (checked) dataset.
+NON_ID_PARAMS = {"pageno": 1, "kind": "seed-jsonl", "group": 1}
 
 
 def _other_organization(make_account, app) -> dict:
