@@ -147,7 +147,7 @@ class Image(TenantModel):
     width = IntegerField(null=True)  # original size, probed at import
     height = IntegerField(null=True)
     stored_bytes = BigIntegerField(default=0)  # what its file takes in media storage: the organization's quota
-    phash = BigIntegerField(null=True)  # 64-bit perceptual hash, signed (services/duplicates/hashing.py); None: unknown
+    phash = BigIntegerField(null=True)  # 64-bit perceptual hash, signed (services/imports/hashing.py); None: unknown
 
     class Meta:
         indexes = (

@@ -10,7 +10,7 @@ from factories import make_dataset
 from support import log_in
 
 from freelunch.models import Image
-from freelunch.services.duplicates import hashing
+from freelunch.services.imports import hashing
 
 pytestmark = pytest.mark.browser
 

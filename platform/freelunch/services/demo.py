@@ -23,7 +23,7 @@ from ..models import Batch, Candidate, Dataset, Hit, Image, ImageClass, Membersh
 from .accounts.users import create_user, sign_up
 from .batches.hits import build_hits
 from .batches.links import survey_link
-from .duplicates import hashing
+from .imports import hashing
 from .mturk import access, gateway
 
 EMAIL = "demo@example.com"

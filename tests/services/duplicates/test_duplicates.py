@@ -13,7 +13,8 @@ from PIL import Image as PILImage
 from PIL import ImageDraw
 
 from freelunch.services.demo import CLASSES, draw_image
-from freelunch.services.duplicates import hashing, search
+from freelunch.services.duplicates import search
+from freelunch.services.imports import hashing
 
 
 def synthetic(seed: int) -> bytes:

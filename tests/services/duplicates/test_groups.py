@@ -11,7 +11,8 @@ from freelunch.models import Batch, Dataset, DuplicateMember, HitPage, Image
 from freelunch.services.batches import builder
 from freelunch.services.batches.hits import build_hits
 from freelunch.services.datasets.deletion import delete_dataset
-from freelunch.services.duplicates import groups, hashing
+from freelunch.services.duplicates import groups
+from freelunch.services.imports import hashing
 
 
 def plant(dataset):

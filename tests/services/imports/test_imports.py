@@ -11,8 +11,8 @@ from factories import picture
 from freelunch import storage
 from freelunch.models import Candidate, Dataset, Image, ImageClass
 from freelunch.presets import IMAGENET_1K
-from freelunch.services.duplicates import hashing
 from freelunch.services.imports import classes as imports
+from freelunch.services.imports import hashing
 from freelunch.services.imports import images as image_imports
 from freelunch.services.imports.classes import ImportFailure
 

@@ -1,7 +1,7 @@
 """Importing images into a dataset: a manifest of URLs (CSV or JSON Lines), or a ZIP of files.
 
 Each image is offered to one class with a role (candidate, positive or negative
-control). Sizes and perceptual hashes (services/duplicates/hashing.py) are
+control). Sizes and perceptual hashes (services/imports/hashing.py) are
 probed with Pillow: a ZIP's files directly, a manifest's URLs by fetching them
 through services/safe_fetch (unless the manifest gives width and height, and
 then perhaps the hash). Rows are handled in chunks; a bad row is reported and
@@ -30,9 +30,8 @@ from PIL import Image as PILImage
 from ... import storage
 from ...db import database, insert_rows
 from ...models import CANDIDATE_ROLES, Dataset, Image, ImageClass
-from ..duplicates import hashing
 from ..jobs import ReportProgress
-from . import quota, safe_fetch
+from . import hashing, quota, safe_fetch
 from .classes import CHUNK, ImportFailure, Report, check_key, check_text, header_map
 
 WEB_FORMATS = {
