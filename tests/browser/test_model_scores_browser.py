@@ -37,7 +37,7 @@ def test_scores_import_then_a_fit_shows_the_model_panel(app, live_server, page, 
     page.click("button:has-text('Import scores')")
     page.wait_for_selector(".job:has-text('Import model scores from scores.csv')")
     run_jobs()
-    page.wait_for_selector(".job:has-text('rows with errors')")
+    page.wait_for_selector(".job:has-text('row with errors')")
     page.wait_for_selector("#dataset-summary:has-text('340 model scores')")
     page.wait_for_selector("#dataset-scores button:has-text('Delete the 340 model scores')")
     job = page.inner_text(".job:has-text('Import model scores from scores.csv')")

@@ -59,8 +59,8 @@ def test_reject_then_labels(app, live_server, page, make_account, run_jobs):
     step = page.locator("#mturk-decide-confirm .confirm-step")
     step.wait_for()
     assert "1 worker will be left out of this batch's labels at once." in step.inner_text()
-    step.locator("button", has_text="Reject them").click()
-    page.wait_for_load_state()
+    with page.expect_response(lambda response: response.request.method == "POST"):
+        step.locator("button", has_text="Reject them").click()
     with app.app_context():
         assert Batch.get_by_id(c.batch.id).excluded_workers == ["W3CCCCCCCC"]
         assert [job.title for job in jobs.recent(org.id, f"batch:{c.batch.id}")][0] == "Reject 1 assignments"
@@ -71,4 +71,4 @@ def test_reject_then_labels(app, live_server, page, make_account, run_jobs):
     assert (
         "0 of 2" in page.locator("tr:has(code:text-is('n01/an'))").inner_text()
     )  # W3's votes are out, W1 and W2 did not select it
-    assert page.locator("[data-testid=fit-stale]").is_visible()
+    page.locator("[data-testid=fit-stale]").wait_for(state="visible")
