@@ -40,7 +40,7 @@ def test_a_click_the_moment_an_image_shows_is_recorded_on_a_throttled_cpu(app, l
         if pageno == 1:
             assert len(held) == 1 and page.evaluate("typeof htmx") == "undefined"  # the page's scripts not all run
             held[0].continue_()
-            page.wait_for_function("document.readyState === 'complete'")  # Submit needs htmx
+            page.wait_for_load_state("load")  # Submit needs htmx (the page's CSP refuses wait_for_function)
         assert image.get_attribute("aria-checked") == "true"  # the tracker has the click
         page.locator(f'form#task[data-pageno="{pageno}"] [data-submit]').click()
         page.wait_for_selector(f'form#task[data-pageno="{pageno + 1}"]' if pageno < 3 else "[data-completion-code]")
