@@ -99,12 +99,7 @@ def bonus(batch: Batch, amount_text: str, reason: str) -> Preview:
     )
     if paid:
         preview.sentences.append(f"{len(paid)} got this bonus (same amount and reason) before and will not again.")
-    today = budget.today(batch.organization_id)
-    preview.sentences.append(f"Spent on MTurk today: ${today.spent:.2f} of ${today.limit:.2f}.")
-    if access.source(batch.organization_id) is None:
-        preview.problems.append(access.NO_ACCOUNT_SENTENCE)
-    elif preview.total > today.left:
-        preview.problems.append(str(budget.refusal(batch.organization_id, preview.total, "this bonus")))
+    _spend_checks(preview, batch.organization_id, "this bonus")
     if not n:
         preview.problems.append("No approved assignment is left to pay this bonus.")
     return preview
@@ -132,15 +127,20 @@ def top_up(batch: Batch, rate: Decimal) -> Preview:
             f"{plan.capped} top-up{'s are' if plan.capped != 1 else ' is'} cut to the largest bonus allowed, "
             f"${bonuses.ceiling(batch):.2f}."
         )
-    today = budget.today(batch.organization_id)
-    preview.sentences.append(f"Spent on MTurk today: ${today.spent:.2f} of ${today.limit:.2f}.")
-    if access.source(batch.organization_id) is None:
-        preview.problems.append(access.NO_ACCOUNT_SENTENCE)
-    elif preview.total > today.left:
-        preview.problems.append(str(budget.refusal(batch.organization_id, preview.total, "this top-up")))
+    _spend_checks(preview, batch.organization_id, "this top-up")
     if not n:
         preview.problems.append("No approved assignment is paid less than that: there is nothing to top up.")
     return preview
+
+
+def _spend_checks(preview: Preview, organization_id: int, what: str) -> None:
+    """Today's spend beside the total, and why it cannot be paid: no MTurk account, or over the daily limit."""
+    today = budget.today(organization_id)
+    preview.sentences.append(f"Spent on MTurk today: ${today.spent:.2f} of ${today.limit:.2f}.")
+    if access.source(organization_id) is None:
+        preview.problems.append(access.NO_ACCOUNT_SENTENCE)
+    elif preview.total > today.left:
+        preview.problems.append(str(budget.refusal(organization_id, preview.total, what)))
 
 
 def bonus_one(row: MTurkAssignment, amount_text: str, reason: str) -> Preview:
@@ -161,10 +161,5 @@ def bonus_one(row: MTurkAssignment, amount_text: str, reason: str) -> Preview:
         f"Pay a ${amount:.2f} bonus for assignment {row.mturk_assignment_id}: ${preview.amount:.2f} + "
         f"${preview.fees:.2f} MTurk fee (20 %) = ${preview.total:.2f}, new money from the balance."
     )
-    today = budget.today(batch.organization_id)
-    preview.sentences.append(f"Spent on MTurk today: ${today.spent:.2f} of ${today.limit:.2f}.")
-    if access.source(batch.organization_id) is None:
-        preview.problems.append(access.NO_ACCOUNT_SENTENCE)
-    elif preview.total > today.left:
-        preview.problems.append(str(budget.refusal(batch.organization_id, preview.total, "this bonus")))
+    _spend_checks(preview, batch.organization_id, "this bonus")
     return preview
