@@ -50,6 +50,27 @@ def write_lock(app):
         locker.close()
 
 
+def ingest_worker(redis_url: str, env: dict, stderr=subprocess.DEVNULL) -> subprocess.Popen:
+    """A real `rq worker --burst` on the ingest queue, as the Procfile runs it, in a process group of its own."""
+    return subprocess.Popen(
+        [
+            str(BIN / "rq"),
+            "worker",
+            "--burst",
+            "--worker-class",
+            "workers.app_worker.AppWorker",
+            "--url",
+            redis_url,
+            "ingest",
+        ],
+        env=env,
+        cwd=ROOT,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=stderr,
+    )
+
+
 def kill_worker(worker: subprocess.Popen) -> None:
     """SIGKILL an `rq worker` and its work horse, which RQ puts in a process group of its own (os.setpgrp)."""
     children = Path(f"/proc/{worker.pid}/task/{worker.pid}/children")

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 
 import pytest
 import redis
 from burst_worker import BurstWorker
 from factories import make_assignment, pointer_batch
-from processes import BIN, ROOT, kill_worker, wait_until, write_lock
+from processes import ingest_worker, kill_worker, wait_until, write_lock
 from rq import Queue
 from support import post_ingest
 
@@ -126,23 +125,7 @@ def test_a_flusher_killed_mid_bulk_loses_and_doubles_nothing(
         )
 
     with write_lock(app):
-        worker = subprocess.Popen(
-            [
-                str(BIN / "rq"),
-                "worker",
-                "--burst",
-                "--worker-class",
-                "workers.app_worker.AppWorker",
-                "--url",
-                redis_url,
-                "ingest",
-            ],
-            env=env,
-            cwd=ROOT,
-            start_new_session=True,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        worker = ingest_worker(redis_url, env)
         try:
             wait_until(lambda: pending() > 0, what="the worker to read a bulk from the cluster")
             kill_worker(worker)

@@ -18,7 +18,7 @@ import pytest
 import redis as redis_py
 from burst_worker import BurstWorker
 from factories import make_assignment, pointer_batch
-from processes import BIN, ROOT, kill_worker, wait_until, write_lock
+from processes import ingest_worker, kill_worker, wait_until, write_lock
 from rq import Queue
 from support import post_ingest
 
@@ -55,23 +55,7 @@ def test_a_worker_killed_mid_flush_loses_and_doubles_nothing(
         "INGEST_BULK": "40",
     }
     with write_lock(app):
-        worker = subprocess.Popen(
-            [
-                str(BIN / "rq"),
-                "worker",
-                "--burst",
-                "--worker-class",
-                "workers.app_worker.AppWorker",
-                "--url",
-                redis_url,
-                "ingest",
-            ],
-            env=env,
-            cwd=ROOT,
-            start_new_session=True,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
+        worker = ingest_worker(redis_url, env, stderr=subprocess.PIPE)
         try:
             # The worker has read a bulk and waits for the lock inside its INSERT: mid-flush.
             wait_until(
@@ -115,23 +99,7 @@ def test_a_worker_killed_between_bulks_loses_and_doubles_nothing(
         "FREELUNCH_INSTANCE": str(tmp_path),
         "INGEST_BULK": "5",
     }
-    worker = subprocess.Popen(
-        [
-            str(BIN / "rq"),
-            "worker",
-            "--burst",
-            "--worker-class",
-            "workers.app_worker.AppWorker",
-            "--url",
-            redis_url,
-            "ingest",
-        ],
-        env=env,
-        cwd=ROOT,
-        start_new_session=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    worker = ingest_worker(redis_url, env)
     try:
         wait_until(lambda: PointerChunk.select().count() >= 20, what="the first bulks to commit")
         kill_worker(worker)
