@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from factories import make_campaign
-from support import log_in
+from support import log_in, settled
 
 pytestmark = pytest.mark.browser
 
@@ -26,6 +26,7 @@ def test_filtered_labels_export_downloads_itself(app, live_server, page, make_ac
     page.select_option("select[name=decision]", "yes")
     page.click("#results button:has-text('Apply')")
     page.wait_for_url("**decision=yes**")
+    settled(page)
     page.click("button:has-text('Export the labels of record as CSV (yes only)')")
     page.wait_for_selector("#results-export .export-row:has-text('yes only')")
     with page.expect_download(timeout=20_000) as info:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from factories import make_campaign, make_dataset
-from support import log_in
+from support import log_in, settled
 
 from freelunch.models import Batch
 
@@ -14,6 +14,12 @@ pytestmark = pytest.mark.browser
 
 def names(page) -> list[str]:
     return page.locator("#batch-list tbody tr td:first-child").all_inner_texts()
+
+
+def arrive(page, url) -> None:
+    """The list swapped in for a URL, ready to be used again."""
+    page.wait_for_url(url)
+    settled(page)
 
 
 def test_batches_and_assignments_sort_and_filter_in_the_url(app, live_server, page, make_account):
@@ -28,28 +34,28 @@ def test_batches_and_assignments_sort_and_filter_in_the_url(app, live_server, pa
     assert names(page) == ["Zulu", "Alpha", "Review batch"]  # newest first
     page.evaluate("window.__noReload = true")
     page.click("#batch-list th a:has-text('Name')")
-    page.wait_for_url("**/batches/?sort=name")
+    arrive(page, "**/batches/?sort=name")
     assert names(page) == ["Alpha", "Review batch", "Zulu"]
     page.click("#batch-list th a:has-text('Name')")
-    page.wait_for_url("**/batches/?sort=-name")
+    arrive(page, "**/batches/?sort=-name")
     assert names(page) == ["Zulu", "Review batch", "Alpha"]
     page.select_option("select[name=state]", "failed")
-    page.wait_for_url("**state=failed**")
+    arrive(page, "**state=failed**")
     assert names(page) == ["Zulu"] and "sort=-name" in page.url
     assert page.evaluate("window.__noReload") is True
     page.go_back()
-    page.wait_for_url("**/batches/?sort=-name")
+    arrive(page, "**/batches/?sort=-name")
     page.reload()
     assert names(page) == ["Zulu", "Review batch", "Alpha"]
 
     page.goto(f"{live_server}/review/batches/{campaign.batch.id}/assignments")
     total = page.locator("#assignment-list tbody tr").count()
     page.click("#assignment-list th a:has-text('Worker')")
-    page.wait_for_url("**sort=worker")
+    arrive(page, "**sort=worker")
     workers = page.locator("#assignment-list tbody tr td:first-child code").all_inner_texts()
     assert workers == sorted(workers) and len(workers) == total
     sources = {s.split(" · ")[0] for s in page.locator("#assignment-list tbody tr td:nth-child(3)").all_inner_texts()}
     page.select_option("select[name=source]", sorted(sources)[0])
-    page.wait_for_url(f"**source={sorted(sources)[0]}**")
+    arrive(page, f"**source={sorted(sources)[0]}**")
     shown = page.locator("#assignment-list tbody tr td:nth-child(3)").all_inner_texts()
     assert shown and all(s.startswith(sorted(sources)[0]) for s in shown)

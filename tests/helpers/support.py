@@ -80,6 +80,14 @@ def builder_data(client, dataset, **overrides):
     return {k: v for k, v in data.items() if v is not None}
 
 
+def settled(page) -> None:
+    """Wait until htmx has swapped and settled: it pushes the URL before the swap, and gives swapped-in controls
+    their hx- behaviour only as the swap settles, so a control used before that does nothing."""
+    from playwright.sync_api import expect
+
+    expect(page.locator(".htmx-request, .htmx-swapping, .htmx-settling")).to_have_count(0)
+
+
 def log_in(page, base: str, email: str) -> None:
     """Log in through the login form of a real browser page (the session cookie is the page context's)."""
     page.goto(base + "/login")
