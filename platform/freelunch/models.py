@@ -424,6 +424,32 @@ class PointerChunk(BaseModel):
         )
 
 
+class PageChunkCount(BaseModel):
+    """How many pointer chunks are stored for one page of an assignment from one browser tab (PointerChunk's key
+    without its seq), so the progress and workers pages add up a row per page instead of every chunk.
+
+    Kept by the database, not by the code: a trigger on pointer_chunk (migration 0020) adds every chunk stored, by
+    the flush or by any other writer, in the writer's transaction; a re-delivered chunk the flush skips adds
+    nothing. Its rows go with their assignment, as the chunks do."""
+
+    assignment = ForeignKeyField(Assignment, on_delete="CASCADE", index=False)  # the unique index leads with it
+    pageno = SmallIntegerField()
+    tab = IntegerField()
+    received = IntegerField()
+
+    class Meta:
+        indexes = ((("assignment", "pageno", "tab"), True),)
+
+    @staticmethod
+    def of_submission():
+        """The condition that a count is that of its page's submission: same page, the submitting tab."""
+        return (
+            (PageChunkCount.assignment == PageSubmission.assignment)
+            & (PageChunkCount.pageno == PageSubmission.pageno)
+            & (PageChunkCount.tab == PageSubmission.tab)
+        )
+
+
 # --- MTurk: what reconciliation learnt, and what we asked MTurk to do ---------------
 
 MTURK_STATUSES = ("Submitted", "Approved", "Rejected")
@@ -802,6 +828,7 @@ MODELS = [
     PageSubmission,
     ImageRecord,
     PointerChunk,
+    PageChunkCount,
     Export,
     PageTally,
     Vote,

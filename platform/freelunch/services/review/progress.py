@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from peewee import fn
 
 from ...db import is_sqlite
-from ...models import Assignment, Batch, Hit, HitPage, PageSubmission, PointerChunk
+from ...models import Assignment, Batch, Hit, HitPage, PageChunkCount, PageSubmission
 from .quality import DONE, Figures
 from .tallies import in_batch
 
@@ -164,11 +164,11 @@ def batch_progress(batch: Batch) -> BatchProgress:
     )
     page_count, total_ms, reported, last = submitted.scalar(as_tuple=True)
     received = (
-        PointerChunk.select()
-        .join(PageSubmission, on=PointerChunk.of_submission())
-        .join(Assignment, on=(PointerChunk.assignment == Assignment.id))
+        PageChunkCount.select(fn.SUM(PageChunkCount.received))
+        .join(PageSubmission, on=PageChunkCount.of_submission())
+        .join(Assignment, on=(PageChunkCount.assignment == Assignment.id))
         .where(in_batch(batch.id))
-        .count()
+        .scalar()
     )
     if isinstance(last, str):  # SQLite hands aggregates back as text
         last = dt.datetime.fromisoformat(last)
@@ -186,7 +186,7 @@ def batch_progress(batch: Batch) -> BatchProgress:
             pages=page_count or 0,
             total_ms=int(total_ms or 0),
             chunks_reported=int(reported or 0),
-            chunks_received=received,
+            chunks_received=int(received or 0),
         ),
         last_submitted_at=last,
         throughput=throughput(batch),

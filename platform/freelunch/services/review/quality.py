@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from peewee import JOIN, SQL, Case, fn
 
-from ...models import Assignment, Candidate, HitPage, ImageRecord, PageSubmission, PageTally, PointerChunk, Vote
+from ...models import Assignment, Candidate, HitPage, ImageRecord, PageChunkCount, PageSubmission, PageTally, Vote
 from .counted import COUNTS
 from .tallies import ESTIMATE_BUCKETS, SEEN, SELECTED
 
@@ -119,14 +119,14 @@ def _pages(out: dict, key, where) -> None:
 def _chunks(out: dict, key, where) -> None:
     # Only chunks of submitted pages count: a page still open has reported nothing yet.
     query = (
-        PointerChunk.select(key, fn.COUNT(PointerChunk.id))
-        .join(PageSubmission, on=PointerChunk.of_submission())
-        .join(Assignment, on=(PointerChunk.assignment == Assignment.id))
+        PageChunkCount.select(key, fn.SUM(PageChunkCount.received))
+        .join(PageSubmission, on=PageChunkCount.of_submission())
+        .join(Assignment, on=(PageChunkCount.assignment == Assignment.id))
         .where(*where)
         .group_by(key)
     )
     for k, n in query.tuples():
-        out.setdefault(k, Figures()).chunks_received = n
+        out.setdefault(k, Figures()).chunks_received = int(n or 0)
 
 
 def control_scores(key, *where, wide: bool = False, batch_id: int | None = None) -> dict:
