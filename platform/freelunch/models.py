@@ -197,6 +197,22 @@ class Candidate(TenantModel):
         )
 
 
+class ClassRoleCount(BaseModel):
+    """How many candidates, positive and negative controls a class has: the builder reads a row per class and role
+    instead of every candidate of the dataset.
+
+    Kept by the database: triggers on candidate (migration 0021) count every insert, role change and delete, by
+    any writer and by the cascades from an image, class or dataset. A role no candidate has may read 0 or be
+    missing."""
+
+    image_class = ForeignKeyField(ImageClass, on_delete="CASCADE", index=False)  # the unique index leads with it
+    role = CharField(max_length=16)
+    n = IntegerField()
+
+    class Meta:
+        indexes = ((("image_class", "role"), True),)
+
+
 # --- batches and HITs -----------------------------------------------------
 
 VERSIONS = (
@@ -820,6 +836,7 @@ MODELS = [
     Image,
     DuplicateMember,
     Candidate,
+    ClassRoleCount,
     Batch,
     LabLink,
     Hit,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from peewee import fn
 
-from ...models import Batch, Candidate, Dataset, ImageClass
+from ...models import Batch, Candidate, ClassRoleCount, Dataset, ImageClass
 from .. import jobs
 from ..duplicates.groups import dropped
 
@@ -16,16 +16,27 @@ def class_role_counts(dataset: Dataset, class_ids: list[int] | None) -> dict[int
     if class_ids:
         classes = classes.where(ImageClass.id.in_(class_ids))
     counts: dict[int, dict[str, int]] = {class_id: {} for (class_id,) in classes.tuples()}
-    query = (
-        Candidate.select(Candidate.image_class, Candidate.role, fn.COUNT(Candidate.id))
-        .where(
-            Candidate.image_class.in_(classes),
-            ~((Candidate.role == "candidate") & Candidate.image.in_(dropped(dataset.id))),
-        )
-        .group_by(Candidate.image_class, Candidate.role)
-    )
-    for class_id, role, n in query.tuples():
+    # Kept counts (ClassRoleCount), less the few dropped near-duplicates, found from the decisions' side: reading
+    # every candidate cost a pass over the whole dataset.
+    for class_id, role, n in (
+        ClassRoleCount.select(ClassRoleCount.image_class, ClassRoleCount.role, ClassRoleCount.n)
+        .where(ClassRoleCount.image_class.in_(classes), ClassRoleCount.n > 0)
+        .tuples()
+    ):
         counts[class_id][role] = n
+    for class_id, n in (
+        Candidate.select(Candidate.image_class, fn.COUNT(Candidate.id))
+        .where(
+            Candidate.image.in_(dropped(dataset.id)),
+            Candidate.role == "candidate",
+            Candidate.image_class.in_(classes),
+        )
+        .group_by(Candidate.image_class)
+        .tuples()
+    ):
+        counts[class_id]["candidate"] -= n
+        if not counts[class_id]["candidate"]:
+            del counts[class_id]["candidate"]
     return counts
 
 
