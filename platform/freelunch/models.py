@@ -160,6 +160,26 @@ class Image(TenantModel):
         )
 
 
+class DatasetImageCount(BaseModel):
+    """How many images a dataset has, so its page and the datasets list read a row instead of every image.
+
+    Kept by the database: triggers on image (migration 0022) count every insert and delete, by any writer and by
+    the cascade from the dataset. A dataset without images may have no row; ``of`` reads that as 0."""
+
+    dataset = ForeignKeyField(Dataset, on_delete="CASCADE", unique=True)
+    n = IntegerField()
+
+    @staticmethod
+    def of(dataset_ids: list[int]) -> dict[int, int]:
+        """Images per dataset id (every id asked, 0 when it has none)."""
+        counts = dict(
+            DatasetImageCount.select(DatasetImageCount.dataset, DatasetImageCount.n)
+            .where(DatasetImageCount.dataset.in_(dataset_ids))
+            .tuples()
+        )
+        return {d: counts.get(d, 0) for d in dataset_ids}
+
+
 DUPLICATE_DECISIONS = ("keep", "drop")
 
 
@@ -834,6 +854,7 @@ MODELS = [
     Dataset,
     ImageClass,
     Image,
+    DatasetImageCount,
     DuplicateMember,
     Candidate,
     ClassRoleCount,

@@ -6,7 +6,7 @@ from peewee import fn
 from werkzeug.datastructures import FileStorage
 
 from .. import storage
-from ..models import CANDIDATE_ROLES, Batch, Candidate, Dataset, Image, ImageClass, ModelScore
+from ..models import CANDIDATE_ROLES, Batch, Candidate, Dataset, DatasetImageCount, Image, ImageClass, ModelScore
 from ..presets import PRESETS
 from ..queues import redis_connection
 from ..services import jobs
@@ -57,12 +57,7 @@ def _index(form: DatasetForm, status: int = 200):
         .group_by(ImageClass.dataset)
         .tuples()
     )
-    images = dict(
-        Image.select(Image.dataset, fn.COUNT(Image.id))
-        .where(Image.dataset.in_([d.id for d in page.items]))
-        .group_by(Image.dataset)
-        .tuples()
-    )
+    images = DatasetImageCount.of([d.id for d in page.items])
     # A refused create answers with the whole page (the form shows its errors), htmx or not.
     partial = "datasets/_list.html" if request.method == "GET" else "datasets/index.html"
     return partials.render(
@@ -96,7 +91,7 @@ def _show(dataset: Dataset, status: int = 200, **forms):
         "datasets/show.html",
         dataset=dataset,
         class_count=dataset.classes.count(),
-        image_count=dataset.images.count(),
+        image_count=DatasetImageCount.of([dataset.id])[dataset.id],
         batches=shown,
         phases=progress.phases(shown),  # the phase a requester reads, as on the batch list
         batch_count=batches.count(),

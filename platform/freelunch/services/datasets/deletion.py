@@ -15,7 +15,7 @@ from peewee import fn
 
 from ... import storage
 from ...db import database
-from ...models import Assignment, Batch, Dataset, Export, Hit, Image, ImageClass, PageSubmission
+from ...models import Assignment, Batch, Dataset, DatasetImageCount, Export, Hit, ImageClass, PageSubmission
 from ..exports import files as exports
 
 
@@ -83,7 +83,7 @@ def impact(dataset: Dataset) -> Impact:
     )
     return Impact(
         classes=ImageClass.select().where(ImageClass.dataset == dataset).count(),
-        images=Image.select().where(Image.dataset == dataset).count(),
+        images=DatasetImageCount.of([dataset.id])[dataset.id],
         batches=[BatchImpact(b, hits.get(b.id, 0), assignments.get(b.id, 0), pages.get(b.id, 0)) for b in batches],
     )
 
