@@ -13,6 +13,7 @@ import secrets
 from flask_login import UserMixin
 from peewee import (
     BigIntegerField,
+    BlobField,
     BooleanField,
     CharField,
     DateTimeField,
@@ -148,6 +149,7 @@ class Image(TenantModel):
     height = IntegerField(null=True)
     stored_bytes = BigIntegerField(default=0)  # what its file takes in media storage: the organization's quota
     phash = BigIntegerField(null=True)  # 64-bit perceptual hash, signed (services/imports/hashing.py); None: unknown
+    edge_phashes = BlobField(null=True)  # the pHashes with 5 % cut off each edge (hashing.py); None: unknown
 
     class Meta:
         indexes = (

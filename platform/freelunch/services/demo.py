@@ -146,6 +146,7 @@ def _make_dataset(organization: Organization) -> Dataset:
             path = storage.save(f"datasets/{dataset.id}/{key}/{key}_{n:03d}.jpg", data)
             with PILImage.open(io.BytesIO(data)) as probe:
                 width, height = probe.size
+            hashes = hashing.hashes_of_bytes(data)
             image = Image.create(
                 organization=organization,
                 dataset=dataset,
@@ -153,7 +154,8 @@ def _make_dataset(organization: Organization) -> Dataset:
                 storage_path=path,
                 width=width,
                 height=height,
-                phash=hashing.phash_of_bytes(data),  # as an import would: the duplicates panel can search them
+                phash=hashes.phash,  # as an import would: the duplicates panel can search them
+                edge_phashes=hashes.edges,
             )
             Candidate.create(organization=organization, image=image, image_class=image_class, role=role)
     return dataset

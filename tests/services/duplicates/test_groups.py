@@ -1,18 +1,23 @@
 """A dataset's near-duplicate groups: found by a real RQ job, shown on the dataset's page, decided by the requester
 (CSRF-checked, tenancy-checked), and the dropped images left out of the HITs the builder makes."""
 
+import io
 import random
+import zipfile
 
+import numpy as np
 from factories import PICTURE, make_dataset, picture
+from PIL import Image as PILImage
 from support import csrf_token, login
 
 from freelunch import storage
-from freelunch.models import Batch, Dataset, DuplicateMember, HitPage, Image
+from freelunch.models import Batch, Dataset, DuplicateMember, HitPage, Image, ImageClass
 from freelunch.services.batches import builder
 from freelunch.services.batches.hits import build_hits
 from freelunch.services.datasets.deletion import delete_dataset
-from freelunch.services.duplicates import groups
+from freelunch.services.duplicates import groups, search
 from freelunch.services.imports import hashing
+from freelunch.services.imports import images as image_imports
 
 
 def plant(dataset):
@@ -45,7 +50,14 @@ def test_groups_within_and_across_classes_and_the_builder_leaves_dropped_out(app
     assert groups.decide(dataset, 2, "keep-all")
     assert not groups.decide(dataset, 1, "keep-one", images["n02/3"].id)  # not a member: refused
     assert not groups.decide(dataset, 9, "drop-all")
-    assert groups.counts(dataset) == {"groups": 2, "images": 4, "dropped": 1, "undecided": 0, "unhashed": 1}
+    assert groups.counts(dataset) == {
+        "groups": 2,
+        "images": 4,
+        "dropped": 1,
+        "undecided": 0,
+        "unhashed": 1,
+        "edgeless": 20,
+    }
     groups.find(dataset)  # searching again keeps what was decided
     assert dict(DuplicateMember.select(DuplicateMember.image, DuplicateMember.decision).tuples()) == {
         images["n01/0"].id: "drop",
@@ -104,6 +116,39 @@ def test_the_page_runs_the_search_shows_the_groups_and_takes_decisions(app, clie
     assert DuplicateMember.get(DuplicateMember.image == images["n02/0"].id).decision is None
 
 
+def scene(seed: int, crop_right: float = 0.0) -> bytes:
+    """A picture of coloured blocks (one for each seed), optionally with a share of its width cut off the right."""
+    rng = np.random.default_rng(seed)
+    blocks = rng.integers(0, 255, (6, 8, 3), dtype=np.uint8)
+    image = PILImage.fromarray(blocks).resize((400, 300), PILImage.BICUBIC)
+    image = image.crop((0, 0, round(400 * (1 - crop_right)), 300))
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=90)
+    return out.getvalue()
+
+
+def test_a_copy_cropped_at_one_edge_is_grouped_with_its_original_after_a_zip_import(app, org, tmp_path):
+    """Through the import (which stores the edge hashes) and the search: the crop, which the whole-picture hash
+    alone misses (asserted, so this test keeps testing the edge hashes), is grouped 0-2 bits from its original."""
+    dataset = Dataset.create(organization=org, name="Crops")
+    ImageClass.create(organization=org, dataset=dataset, key="n01", names=["thing"])
+    pictures = {"original": scene(3), "cropped": scene(3, crop_right=0.05), "other": scene(4)}
+    whole = {name: hashing.hashes_of_bytes(data).phash for name, data in pictures.items()}
+    assert hashing.distance(whole["original"], whole["cropped"]) > search.DISTANCE
+    archive = tmp_path / "images.zip"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        for name, data in pictures.items():
+            zipped.writestr(f"n01/{name}.jpg", data)
+    with app.app_context():
+        image_imports.import_image_zip(dataset, archive)
+    assert groups.find(dataset) == {"groups": 1, "images": 2, "compared": 3, "unhashed": 0}
+    (group,) = groups.listing(dataset)
+    assert [(m["image"].key, m["distance"] <= 2) for m in group["members"]] == [
+        ("n01/original", True),
+        ("n01/cropped", True),
+    ]
+
+
 def test_images_without_a_hash_are_fetched_and_hashed_when_asked(app, client, org, run_jobs, local_server):
     """A manifest that gave sizes left its images unhashed: the search offers to fetch them first (through the
     import's safe fetcher, here allowed the test server), and counts what it could not read."""
@@ -114,16 +159,18 @@ def test_images_without_a_hash_are_fetched_and_hashed_when_asked(app, client, or
     Image.update(url=f"{local_server}/nothing.png").where(Image.id == second.id).execute()
     with app.app_context():
         stored = storage.save(f"datasets/{dataset.id}/stored.png", picture(size=(320, 240)), "image/png")
-    Image.update(url=None, storage_path=stored).where(Image.id == third.id).execute()
+    # the third has a manifest's pHash but no edge hashes: hashed again, so that its cropped copies are found
+    Image.update(url=None, storage_path=stored, phash=1).where(Image.id == third.id).execute()
     page = client.get(f"/datasets/{dataset.id}").get_data(as_text=True)
-    assert "First fetch and hash the 3 images without a hash" in page
+    assert "First fetch and hash the 3 images without a hash or edge hashes" in page
     assert post(client, f"/datasets/{dataset.id}/duplicates/find", hash_missing="y").status_code == 302
     run_jobs()
-    hashes = dict(Image.select(Image.id, Image.phash).tuples())
-    assert hashes[first.id] == hashing.phash_of_bytes(PICTURE) and hashes[second.id] is None
-    assert hashes[third.id] == hashing.phash_of_bytes(picture(size=(320, 240)))
+    query = Image.select(Image.id, Image.phash, Image.edge_phashes)
+    hashes = {i: (phash, edges and bytes(edges)) for i, phash, edges in query.tuples()}
+    assert hashes[first.id] == hashing.hashes_of_bytes(PICTURE) and hashes[second.id] == (None, None)
+    assert hashes[third.id] == hashing.hashes_of_bytes(picture(size=(320, 240)))
     page = client.get(f"/datasets/{dataset.id}").get_data(as_text=True)
-    assert "First fetch and hash the 1 image without a hash" in page
+    assert "First fetch and hash the 1 image without a hash or edge hashes" in page
     # the two flat red pictures are one picture to pHash: a group, found in the same job
     assert "1 group of near-duplicates (2 images)" in page
 

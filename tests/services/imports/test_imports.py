@@ -184,7 +184,7 @@ def test_manifest_json_lines_probes_each_url_once_and_reports_failures(dataset, 
     assert "not valid JSON" in errors["line 7"]
     image = Image.get(Image.key == "x/1")
     assert (image.width, image.height) == (640, 480)
-    assert image.phash == hashing.phash_of_bytes(bodies["https://img.example/a.png"])  # fetched, so hashed
+    assert (image.phash, bytes(image.edge_phashes)) == hashing.hashes_of_bytes(bodies["https://img.example/a.png"])
     assert image.candidacies.count() == 2
 
 
@@ -208,6 +208,7 @@ def test_manifest_phash_beside_the_size_is_kept_and_checked(dataset, tmp_path):
     assert "needs width and height" in errors["line 5"]
     a = Image.get(Image.key == "n01/a")
     assert hashing.to_hex(a.phash) == "ffd8c0a0b0e0f001" and a.phash < 0  # the top bit set: stored signed
+    assert a.edge_phashes is None  # the search matches it on its whole-picture hash alone
     assert Image.get(Image.key == "n01/b").phash is None
 
 
@@ -259,7 +260,7 @@ def test_zip_of_class_folders_is_stored_and_probed(app, dataset, tmp_path):
         assert "unknown class 'dog'" in errors["dog/d.png"]
         one = Image.get(Image.key == "cat/one")
         assert (one.width, one.height, one.url) == (300, 200, None)
-        assert one.phash == hashing.phash_of_bytes(picture(size=(300, 200)))
+        assert (one.phash, bytes(one.edge_phashes)) == hashing.hashes_of_bytes(picture(size=(300, 200)))
         assert storage.read(one.storage_path) == picture(size=(300, 200))
         assert one.storage_path.startswith(f"datasets/{dataset.id}/") and one.storage_path.endswith(".png")
         assert Image.get(Image.key == "cat/two").storage_path.endswith(".jpg")

@@ -81,8 +81,8 @@ MANIFEST_COLUMNS = {
 Fetcher = Callable[[str], bytes]
 
 
-def probe(data: bytes) -> tuple[int, int, str, int]:
-    """(width, height, Pillow format, perceptual hash) of an image browsers can show; ValueError says what is
+def probe(data: bytes) -> tuple[int, int, str, hashing.Hashes]:
+    """(width, height, Pillow format, perceptual hashes) of an image browsers can show; ValueError says what is
     wrong."""
     try:
         with warnings.catch_warnings():
@@ -92,7 +92,7 @@ def probe(data: bytes) -> tuple[int, int, str, int]:
                 if width * height > MAX_PIXELS:
                     raise PILImage.DecompressionBombError(f"{width}x{height}")
                 image.verify()
-            phash = hashing.phash_of_bytes(data)  # verify() leaves the image unusable: decoded afresh
+            hashes = hashing.hashes_of_bytes(data)  # verify() leaves the image unusable: decoded afresh
     except (PILImage.DecompressionBombError, PILImage.DecompressionBombWarning) as error:
         raise ValueError(
             f"the image has too many pixels to be safe to open (at most {MAX_PIXELS // 1_000_000} megapixels)"
@@ -101,7 +101,7 @@ def probe(data: bytes) -> tuple[int, int, str, int]:
         raise ValueError("not an image file (Pillow cannot read it)") from error
     if kind not in WEB_FORMATS:
         raise ValueError(f"{kind} images do not show in browsers; convert to JPEG or PNG")
-    return width, height, kind, phash
+    return width, height, kind, hashes
 
 
 def default_fetcher() -> Fetcher:
@@ -131,9 +131,10 @@ def _classes(dataset: Dataset, keys: set[str], create: bool, report: Report) -> 
 
 
 IMAGE_UPSERT = (
-    "INSERT INTO image (organization_id, dataset_id, key, url, storage_path, width, height, stored_bytes, phash)"
-    " {values} ON CONFLICT (dataset_id, key) DO UPDATE SET url = excluded.url, storage_path = excluded.storage_path,"
-    " width = excluded.width, height = excluded.height, stored_bytes = excluded.stored_bytes, phash = excluded.phash"
+    "INSERT INTO image (organization_id, dataset_id, key, url, storage_path, width, height, stored_bytes, phash,"
+    " edge_phashes) {values} ON CONFLICT (dataset_id, key) DO UPDATE SET url = excluded.url,"
+    " storage_path = excluded.storage_path, width = excluded.width, height = excluded.height,"
+    " stored_bytes = excluded.stored_bytes, phash = excluded.phash, edge_phashes = excluded.edge_phashes"
 )
 CANDIDATE_UPSERT = (
     "INSERT INTO candidate (organization_id, image_class_id, image_id, role) {values}"
@@ -163,6 +164,7 @@ def _store_rows(dataset: Dataset, rows: list[dict], report: Report) -> None:
                     row["height"],
                     row.get("stored_bytes", 0),
                     row.get("phash"),
+                    row.get("edge_phashes"),
                 )
                 for key, row in latest.items()
             ],
@@ -271,8 +273,8 @@ def _probe_urls(rows: list[tuple[str, dict]], fetcher: Fetcher, cache: dict, rep
 
     def size_of(url: str):
         try:
-            width, height, _, phash = probe(fetcher(url))
-            return width, height, phash
+            width, height, _, hashes = probe(fetcher(url))
+            return width, height, hashes
         except (ValueError, OSError) as error:  # FetchError/UnsafeURL are ValueErrors
             return error
 
@@ -285,7 +287,7 @@ def _probe_urls(rows: list[tuple[str, dict]], fetcher: Fetcher, cache: dict, rep
             if isinstance(size, Exception):
                 report.error(where, f"{row['url']}: {size}")
                 continue
-            row["width"], row["height"], row["phash"] = size
+            row["width"], row["height"], (row["phash"], row["edge_phashes"]) = size
         kept.append(row)
     return kept
 
@@ -465,7 +467,7 @@ def import_image_zip(
                     data = member.read(ZIP_MAX_FILE + 1)
                 if len(data) > ZIP_MAX_FILE:
                     raise ValueError(f"larger than {ZIP_MAX_FILE // (1024 * 1024)} MB")
-                width, height, kind, phash = probe(data)
+                width, height, kind, (phash, edge_phashes) = probe(data)
             except (ValueError, zipfile.BadZipFile, OSError) as error:
                 report.error(where, str(error))
                 continue
@@ -480,6 +482,7 @@ def import_image_zip(
                         "width": width,
                         "height": height,
                         "phash": phash,
+                        "edge_phashes": edge_phashes,
                         "kind": kind,
                         "data": data,
                         "url": None,
