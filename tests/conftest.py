@@ -135,6 +135,8 @@ def app_config(tmp_path, redis_url, postgres_url):
         "INSTANCE_PATH": str(tmp_path),
         "PUBLIC_URL": "http://localhost",
         "SERVER_NAME": "localhost",
+        # One cheap hash: the tests sign up and log in hundreds of accounts, and scrypt is slow on purpose.
+        "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1",
     }
 
 

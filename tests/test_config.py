@@ -44,3 +44,11 @@ def test_sqlite_runs_in_wal_mode(app):
     with database.connection_context():
         assert database.execute_sql("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert database.execute_sql("PRAGMA foreign_keys").fetchone()[0] == 1
+
+
+def test_passwords_are_hashed_with_scrypt_unless_told_otherwise(tmp_path):
+    assert config.load({}, tmp_path)["PASSWORD_HASH_METHOD"] == "scrypt"
+    chosen = config.load({"PASSWORD_HASH_METHOD": "pbkdf2:sha256:600000"}, tmp_path)
+    assert chosen["PASSWORD_HASH_METHOD"] == "pbkdf2:sha256:600000"
+    with pytest.raises(config.ConfigError, match="PASSWORD_HASH_METHOD must be"):
+        config.load({"PASSWORD_HASH_METHOD": "md5"}, tmp_path)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import secrets
 from pathlib import Path
 
@@ -53,6 +54,13 @@ def _amount(env, name: str, default: str) -> str:
         ok = False
     if not ok:
         raise ConfigError(f"{name} must be a positive number such as {default}, not {value!r}")
+    return value
+
+
+def _password_hash_method(value: str) -> str:
+    """Checked here, so a mistyped method stops the start rather than every sign-up."""
+    if not re.fullmatch(r"scrypt(:\d+){0,3}|pbkdf2(:sha\d+)?(:\d+)?", value):
+        raise ConfigError(f"PASSWORD_HASH_METHOD must be scrypt[:n:r:p] or pbkdf2[:sha256[:iterations]], not {value!r}")
     return value
 
 
@@ -104,6 +112,9 @@ def load(env: os._Environ | dict | None = None, instance: Path | None = None) ->
         "PERMANENT_SESSION_LIFETIME": dt.timedelta(minutes=int(env.get("SESSION_IDLE_MINUTES", 120))),
         "PUBLIC_URL": env.get("PUBLIC_URL", "http://127.0.0.1:5000").rstrip("/"),
         "OPEN_SIGNUP": _flag(env.get("OPEN_SIGNUP"), True),
+        # Werkzeug's password hash (method:cost...); its default is scrypt at a cost meant to be slow. The tests
+        # set a cheap one, since they sign up and log in hundreds of accounts.
+        "PASSWORD_HASH_METHOD": _password_hash_method(env.get("PASSWORD_HASH_METHOD") or "scrypt"),
         "SESSION_COOKIE_SECURE": _flag(env.get("SESSION_COOKIE_SECURE"), mode == "production"),
         "SESSION_COOKIE_SAMESITE": "Lax",
         "WTF_CSRF_TIME_LIMIT": None,

@@ -10,6 +10,7 @@ import gzip
 from functools import cache
 from importlib import resources
 
+from flask import current_app
 from werkzeug.security import check_password_hash, generate_password_hash
 
 MIN_LENGTH = 10
@@ -37,14 +38,18 @@ def problem(password: str, email: str = "") -> str | None:
     return None
 
 
+def hashed(password: str) -> str:
+    return generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
+
+
 @cache
-def _dummy_hash() -> str:
-    return generate_password_hash("not anybody's password")
+def _dummy_hash(method: str) -> str:
+    return generate_password_hash("not anybody's password", method=method)
 
 
 def check(password_hash: str | None, password: str) -> bool:
     """Whether the password matches; an unknown account (None) costs the same hash, so timing tells nothing."""
     if password_hash is None:
-        check_password_hash(_dummy_hash(), password)
+        check_password_hash(_dummy_hash(current_app.config["PASSWORD_HASH_METHOD"]), password)
         return False
     return check_password_hash(password_hash, password)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from flask import current_app
-from werkzeug.security import generate_password_hash
 
 from ...db import database, write_transaction
 from ...models import Invite, Membership, Organization, User, utcnow
@@ -25,7 +24,7 @@ def create_user(email: str, password: str, name: str = "", is_admin: bool = Fals
     if User.select().where(User.email == email).exists():
         raise AccountError("An account with this email already exists.")
     return User.create(
-        email=email, name=(name or "").strip(), is_admin=is_admin, password_hash=generate_password_hash(password)
+        email=email, name=(name or "").strip(), is_admin=is_admin, password_hash=passwords.hashed(password)
     )
 
 
@@ -39,7 +38,7 @@ def sign_up(email: str, password: str, organization_name: str, name: str = "") -
     """
     existing = User.get_or_none(User.email == normalise_email(email))
     if existing is not None:
-        generate_password_hash(password)
+        passwords.hashed(password)
         note_sign_up_attempt(existing)
         return None
     with database.atomic():
@@ -79,7 +78,7 @@ def change_password(user: User, current: str, new: str) -> None:
     """Set a new password and end every session of the user (the caller starts a fresh one)."""
     if not passwords.check(user.password_hash, current):
         raise AccountError("Your current password is not right.")
-    User.update(password_hash=generate_password_hash(new)).where(User.id == user.id).execute()
+    User.update(password_hash=passwords.hashed(new)).where(User.id == user.id).execute()
     end_sessions(user)
 
 
