@@ -1,8 +1,10 @@
 """The seed-format export: every record-format.md field, trajectories from stored chunks, streamed."""
 
 import json
+import threading
 import tracemalloc
 
+import pytest
 from click.testing import CliRunner
 from factories import make_batch, summary_for
 from support import open_assignment, post_page
@@ -168,3 +170,29 @@ def test_export_streams_with_flat_memory(app, client, make_account, monkeypatch)
     assert (small[0], large[0]) == (12, 96)
     assert PageSubmission.select().count() == 16 and Assignment.select().count() == 8
     assert large[1] < 2.5 * small[1], f"peak memory grew from {small[1]} to {large[1]} bytes"
+
+
+def _readers() -> list[str]:
+    return [t.name for t in threading.enumerate() if t.name.startswith("export-reader-")]
+
+
+def test_the_reader_thread_hands_its_error_over_and_stops_with_the_writer(app, campaign, monkeypatch):
+    """The slices are read by a thread of their own: its error is the export's, and it ends when the export does."""
+    monkeypatch.setattr("freelunch.services.exports.seed.PAGES_PER_QUERY", 1)
+    records = seed_records(campaign.batch)
+    first = next(records)
+    assert first["imageID"] == "n01/a1" and [(p["x"], p["y"]) for p in first["mouseTracking"]] == [
+        (0.1, 0.2),
+        (0.4, 0.5),
+    ]
+    records.close()  # a writer that stops early (a failed export) stops the reader
+    assert _readers() == []
+    assert len(list(seed_records(campaign.batch))) == 28  # 7 pages of 4 images, one page a slice
+
+    def broken(pages):
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr("freelunch.services.exports.seed._record_rows", broken)
+    with pytest.raises(RuntimeError, match="went away"):
+        list(seed_records(campaign.batch))
+    assert _readers() == []
