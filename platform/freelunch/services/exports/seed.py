@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from operator import itemgetter
 
 import orjson
@@ -209,7 +209,7 @@ def seed_records(batch: Batch) -> Iterator[dict]:
         slices.close()  # stops the reader now, not whenever the generator is collected
 
 
-def _read_ahead(batch: Batch) -> Iterator[Slice]:
+def _read_ahead(batch: Batch) -> Generator[Slice, None, None]:
     """The batch's slices, read by a thread on a connection of its own while the caller writes the one before.
 
     The thread stops when the caller does (a closed generator, an error): it finishes the slice it is reading.
