@@ -1,5 +1,6 @@
 /*
- * The batch builder: filter the class list, select what matches, and price the choice before submitting.
+ * The batch builder: filter the class list, select what matches, and price the choice before submitting
+ * (with images the model is sure about: what asking them one vote, in a batch of their own, saves).
  *
  * Pages and HITs are counted as services/batches/builder.plan does, the cost as
  * services/mturk/cost.estimate does (rewards plus MTurk's fee on MTurk HITs of at
@@ -73,21 +74,45 @@
       line.textContent = "Fill in the numbers to see the pages, HITs and cost.";
       return;
     }
-    var pages = (chosen.length ? chosen : all).reduce(function (sum, row) {
-      var candidates = Number(row.getAttribute("data-candidates"));
-      return sum + (candidates > 0 ? Math.ceil(candidates / perPage) : 0);
-    }, 0);
-    var hits = Math.ceil(pages / pagesPerHit);
     var feeStep = Number(line.getAttribute("data-fee-step")), maxPart = Number(line.getAttribute("data-max-part"));
-    var feesPerHit = split(assignments, maxPart).reduce(function (sum, size) {
-      return sum + feeCents(rewardCents, size, feeStep) * size;
-    }, 0);
-    var rewards = rewardCents * hits * assignments, fees = feesPerHit * hits;
-    line.textContent = counted(pages, "page") + " · " + counted(hits, "HIT") + " · " + counted(hits * assignments, "assignment") + " · on MTurk " +
-      dollars(rewards + fees) + " (" + dollars(rewards) + " rewards + " + dollars(fees) + " MTurk fee)";
+    var picked = chosen.length ? chosen : all;
+    // Pages, HITs, assignments and cents of pages of each row's countOf(row) candidates, asked `asked` votes each.
+    function price(countOf, asked) {
+      var pages = picked.reduce(function (sum, row) {
+        var n = countOf(row);
+        return sum + (n > 0 ? Math.ceil(n / perPage) : 0);
+      }, 0);
+      var hits = Math.ceil(pages / pagesPerHit);
+      var feesPerHit = split(asked, maxPart).reduce(function (sum, size) {
+        return sum + feeCents(rewardCents, size, feeStep) * size;
+      }, 0);
+      return { pages: pages, hits: hits, assignments: hits * asked, rewards: rewardCents * hits * asked, fees: feesPerHit * hits };
+    }
+    function candidates(row) { return Number(row.getAttribute("data-candidates")); }
+    function sureOf(row) { return Number(row.getAttribute("data-sure") || 0); }
+    var whole = price(candidates, assignments), priced = whole;
+    var pages = whole.pages;
+    var block = form.querySelector("[data-sure-images]"), saving = form.querySelector("[data-sure-saving]");
+    var sure = picked.reduce(function (sum, row) { return sum + sureOf(row); }, 0);
+    if (block && saving) {
+      // A lean first round (services/batches/builder.sure_companion): the sure candidates in a batch of their own.
+      var fewer = Number(block.getAttribute("data-sure-assignments"));
+      var rest = price(function (row) { return candidates(row) - sureOf(row); }, assignments), few = price(sureOf, fewer);
+      var lean = {
+        pages: rest.pages + few.pages, hits: rest.hits + few.hits, assignments: rest.assignments + few.assignments,
+        rewards: rest.rewards + few.rewards, fees: rest.fees + few.fees
+      };
+      saving.textContent = sure ? "The model is sure about " + count(sure) + " of the chosen candidates: asking them one vote saves " +
+        count(sure * (assignments - fewer)) + " votes, " + dollars(lean.rewards + lean.fees) + " instead of " +
+        dollars(whole.rewards + whole.fees) + " on MTurk." : "The model is sure about none of the chosen candidates.";
+      if (sure && form.elements.ask_sure_once && form.elements.ask_sure_once.checked) priced = lean;
+    }
+    line.textContent = counted(priced.pages, "page") + " · " + counted(priced.hits, "HIT") + " · " +
+      counted(priced.assignments, "assignment") + " · on MTurk " + dollars(priced.rewards + priced.fees) + " (" +
+      dollars(priced.rewards) + " rewards + " + dollars(priced.fees) + " MTurk fee)";
     var warning = document.getElementById("fee-warning");
     if (warning) warning.hidden = !(assignments >= feeStep);
-    shapeWarnings(form, chosen.length ? chosen : all, perPage, pages, pagesPerHit);
+    shapeWarnings(form, picked, perPage, pages, pagesPerHit);
   }
 
   // What the chosen classes cannot fill of the asked shape (services/batches/builder.shape_warnings says the same).

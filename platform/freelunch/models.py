@@ -270,6 +270,9 @@ class Batch(TenantModel):
     description = TextField(default="")
     shuffle_seed = BigIntegerField(null=True)
     class_ids = JSONField(null=True)  # the classes chosen in the builder; null: every class with images
+    # A lean first round (the builder's choice, services/batches/builder.py): "only" the candidates the model's
+    # scores make sure (one vote each), or all but them ("left-out"); null: every candidate.
+    sure_images = CharField(max_length=8, null=True)
     mturk = JSONField(default=dict)  # MTurk settings: keywords, durations, qualifications
     # Rounds (services/review/rounds.py): a follow-up batch asks again about the images its
     # predecessor left open; round 1 has none.

@@ -26,6 +26,7 @@ from freelunch.models import (
     Image,
     ImageClass,
     ImageRecord,
+    ModelScore,
     Organization,
     PageSubmission,
     PointerChunk,
@@ -450,3 +451,25 @@ def make_voted_batch(org, candidates=150, controls=10, workers=12, seed=4):
             )
     Vote.insert_many(rows).execute()
     return batch, truth
+
+
+def scored_dataset(org, sign: float = 1.0):
+    """Each class: 20 candidates scored surely yes, 10 surely no, 20 spread over the middle, and 30 + 30 controls
+    the model mostly ranks right (``sign`` -1: an inverted model, always wrong)."""
+    dataset = make_dataset(org, candidates=50, positives=30, negatives=30)
+    for image_class in ImageClass.select().where(ImageClass.dataset == dataset):
+        rows = list(Candidate.select().where(Candidate.image_class == image_class).order_by(Candidate.image))
+        candidates = [c for c in rows if c.role == "candidate"]
+        controls = {"positive": 0, "negative": 0}
+        for c in rows:
+            if c.role == "candidate":
+                at = candidates.index(c)
+                value = 10.0 + 0.1 * at if at < 20 else -10.0 - 0.1 * at if at < 30 else -6.0 + 0.6 * (at - 30)
+            else:
+                spread = -3.0 + 0.4 * controls[c.role]  # -3 .. 8.6: wrong about a few controls
+                controls[c.role] += 1
+                value = spread if c.role == "positive" else -spread
+            ModelScore.create(
+                organization=org, dataset=dataset, image_class=image_class, image=c.image_id, score=sign * value
+            )
+    return dataset

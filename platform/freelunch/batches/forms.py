@@ -60,6 +60,7 @@ class BatchForm(FlaskForm):
         description="HITs and workers take the ticked versions in turn.",
     )
     one_hit_per_worker = BooleanField("One HIT per worker")
+    ask_sure_once = BooleanField("Ask one vote of the images the model is sure about")
     reward = PlainDecimalField(
         "Reward per assignment (USD)",
         places=2,

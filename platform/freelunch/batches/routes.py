@@ -21,8 +21,8 @@ from ..parsing import whole_number
 from ..services import jobs, overview
 from ..services.batches import builder as batch_service
 from ..services.mturk import fairpay
-from ..services.mturk.cost import FEE_STEP_ASSIGNMENTS, MAX_ASSIGNMENTS_PER_MTURK_HIT, estimate
-from ..services.review import progress
+from ..services.mturk.cost import FEE_STEP_ASSIGNMENTS, MAX_ASSIGNMENTS_PER_MTURK_HIT, Estimate, estimate
+from ..services.review import prior_report, progress, rounds
 from ..tenancy import current_org, owned_or_404
 from ..web import partials, sorting
 from ..web.batch_tabs import render_tab
@@ -83,7 +83,8 @@ def _builder_form(dataset_id: int | None = None) -> tuple[BatchForm, Dataset | N
         chosen = dataset_id if dataset_id in owned else (datasets[0][0] if datasets else None)
         form.dataset_id.data = chosen
     dataset = Dataset.get_by_id(chosen) if chosen in owned else None
-    form.class_rows = _class_rows(dataset)
+    form.sure = batch_service.sure_images(dataset.id) if dataset else None
+    form.class_rows = _class_rows(dataset, form.sure)
     form.dropped_duplicates = batch_service.dropped_candidates(dataset, None) if dataset else 0
     form.class_ids.choices = [SelectChoice(r.id, r.label) for r in form.class_rows]
     return form, dataset
@@ -99,6 +100,7 @@ class ClassRow:
     candidates: int
     positives: int
     negatives: int
+    sure: int = 0  # candidates the model's scores make sure (a lean first round asks them one vote)
 
     @property
     def label(self) -> str:
@@ -112,7 +114,7 @@ class ClassRow:
         return " ".join([self.key, *self.names]).lower()
 
 
-def _class_rows(dataset: Dataset | None) -> list[ClassRow]:
+def _class_rows(dataset: Dataset | None, sure: prior_report.SureImages | None = None) -> list[ClassRow]:
     if dataset is None:
         return []
     counts = batch_service.class_role_counts(dataset, None)
@@ -130,13 +132,26 @@ def _class_rows(dataset: Dataset | None) -> list[ClassRow]:
             counts[c.id].get("candidate", 0),
             counts[c.id].get("positive", 0),
             counts[c.id].get("negative", 0),
+            sure.count(c.id) if sure else 0,
         )
         for c in classes
     ]
 
 
+def _plus(a: Estimate, b: Estimate) -> Estimate:
+    return Estimate(
+        a.hits + b.hits,
+        a.mturk_hits + b.mturk_hits,
+        a.assignments + b.assignments,
+        a.rewards + b.rewards,
+        a.fees + b.fees,
+    )
+
+
 def _cost_line(form: BatchForm, rows: list[ClassRow]) -> dict | None:
-    """Pages, HITs and MTurk cost of the form's current choice (the builder's JS keeps it current as it changes)."""
+    """Pages, HITs and MTurk cost of the form's current choice (the builder's JS keeps it current as it changes);
+    with images the model is sure about, what asking them one vote in a second batch saves ("lean"), and the cost
+    line counts both batches when the requester ticks it."""
     numbers = (
         form.images_per_page.data,
         form.positives_per_page.data,
@@ -149,16 +164,41 @@ def _cost_line(form: BatchForm, rows: list[ClassRow]) -> dict | None:
         return None
     images, positives, negatives, pages_per_hit, assignments, reward = numbers
     chosen = set(form.class_ids.data or ())
-    counts = [r.candidates for r in rows if r.id in chosen or not chosen]
-    pages, hits = batch_service.plan(counts, images, positives + negatives, pages_per_hit)
-    classes = [(r.key, r.candidates, r.positives, r.negatives) for r in rows if r.id in chosen or not chosen]
+    rows = [r for r in rows if r.id in chosen or not chosen]
+
+    def priced(counts: list[int], asked: int) -> tuple[int, Estimate]:
+        pages, hits = batch_service.plan(counts, images, positives + negatives, pages_per_hit)
+        return pages, estimate(hits, asked, reward)
+
+    pages, whole = priced([r.candidates for r in rows], assignments)
+    sure = sum(r.sure for r in rows)
+    lean = None
+    if sure:
+        rest_pages, rest = priced([r.candidates - r.sure for r in rows], assignments)
+        sure_pages, few = priced([r.sure for r in rows], batch_service.SURE_ASSIGNMENTS)
+        both = _plus(rest, few)
+        lean = {
+            "sure": sure,
+            "votes_saved": sure * (assignments - batch_service.SURE_ASSIGNMENTS),
+            "pages": rest_pages + sure_pages,
+            "cost": both,
+            "whole": whole,
+        }
+    ticked = bool(lean and form.ask_sure_once.data)
+    shown = lean["cost"] if ticked and lean else whole
+    classes = [(r.key, r.candidates, r.positives, r.negatives) for r in rows]
     return {
         "warnings": batch_service.shape_warnings(classes, images, positives, negatives, pages_per_hit),
-        "pages": pages,
-        "hits": hits,
-        "assignments": hits * assignments,
-        "cost": estimate(hits, assignments, reward),
+        "pages": lean["pages"] if ticked and lean else pages,
+        "hits": shown.hits,
+        "assignments": shown.assignments,
+        "cost": shown,
+        "lean": lean,
     }
+
+
+def _sure_terms() -> dict:
+    return {"sure_assignments": batch_service.SURE_ASSIGNMENTS, "target": rounds.DEFAULT_TARGET}
 
 
 def _builder_page(form: BatchForm, dataset: Dataset | None, status: int = 200):
@@ -169,6 +209,7 @@ def _builder_page(form: BatchForm, dataset: Dataset | None, status: int = 200):
         fee_step=FEE_STEP_ASSIGNMENTS,
         cost=_cost_line(form, form.class_rows),
         max_part=MAX_ASSIGNMENTS_PER_MTURK_HIT,
+        **_sure_terms(),
         fair_pay=fairpay.estimate_for(current_org().id, form.pages_per_hit.data or 1, form.reward.data or Decimal(0)),
     ), status
 
@@ -186,7 +227,7 @@ def builder_classes():
     if dataset_id is None:
         abort(400, "Choose a dataset.")
     form, dataset = _builder_form(owned_or_404(Dataset, dataset_id).id)
-    return render_template("batches/_builder_classes.html", form=form, dataset=dataset)
+    return render_template("batches/_builder_classes.html", form=form, dataset=dataset, cost=None, **_sure_terms())
 
 
 @bp.post("/")
@@ -199,7 +240,14 @@ def create():
         issues = batch_service.problems(
             dataset, form.class_ids.data, form.positives_per_page.data, form.negatives_per_page.data
         )
-        if issues:
+        chosen = [r for r in form.class_rows if r.id in set(form.class_ids.data or ()) or not form.class_ids.data]
+        sure = sum(r.sure for r in chosen) if form.ask_sure_once.data else 0
+        if sure and sure == sum(r.candidates for r in chosen):
+            form.ask_sure_once.errors = [
+                "The model is sure about every chosen candidate: leave this unticked and ask "
+                f"{batch_service.SURE_ASSIGNMENTS} assignment per HIT instead."
+            ]
+        elif issues:
             form.class_ids.errors = list(form.class_ids.errors) + issues
         else:
             batch = Batch.create(
@@ -217,7 +265,15 @@ def create():
                 title=(form.title.data or "").strip(),
                 description=(form.description.data or "").strip(),
             )
+            companion = batch_service.sure_companion(batch) if sure else None  # before either build reads them
             batch_service.start_build(batch, form.class_ids.data)
+            if companion:
+                batch_service.start_build(companion, form.class_ids.data)
+                flash(
+                    f"Batch {companion.name} created: the {sure:,} candidates the model is sure about, "
+                    f"{batch_service.SURE_ASSIGNMENTS} assignment per HIT.",
+                    "success",
+                )
             if batch.assignments_per_hit >= FEE_STEP_ASSIGNMENTS:
                 flash(
                     f"{batch.assignments_per_hit} assignments per HIT: MTurk's fee is 40% instead of 20% "

@@ -7,6 +7,10 @@ from peewee import fn
 from ...models import Batch, Candidate, ClassRoleCount, Dataset, ImageClass
 from .. import jobs
 from ..duplicates.groups import dropped
+from ..review import prior_report
+
+SURE_ASSIGNMENTS = 1  # what a lean first round asks of the images the model is sure about
+SURE_SUFFIX = " · sure images"
 
 
 def class_role_counts(dataset: Dataset, class_ids: list[int] | None) -> dict[int, dict[str, int]]:
@@ -38,6 +42,34 @@ def class_role_counts(dataset: Dataset, class_ids: list[int] | None) -> dict[int
         if not counts[class_id]["candidate"]:
             del counts[class_id]["candidate"]
     return counts
+
+
+def sure_images(dataset_id: int) -> prior_report.SureImages:
+    """The candidates the dataset's model scores make sure (one agreeing vote reaches the target, by the scored
+    controls), less the near-duplicates dropped: what a lean first round asks one vote of."""
+    sure = prior_report.sure_images(dataset_id)
+    if sure.by_class:
+        left_out = {image_id for (image_id,) in dropped(dataset_id).tuples()}
+        sure.by_class = {class_id: ids - left_out for class_id, ids in sure.by_class.items()}
+    return sure
+
+
+def sure_companion(batch: Batch) -> Batch:
+    """A lean first round: ``batch`` keeps the candidates the model is not sure about, and a second batch like it
+    (same classes, pages, controls, reward) asks the sure ones SURE_ASSIGNMENTS each; both built by ``start_build``."""
+    batch.sure_images = "left-out"
+    batch.save(only=[Batch.sure_images])
+    same = ["pages_per_hit", "images_per_page", "positives_per_page", "negatives_per_page", "versions"]
+    same += ["one_hit_per_worker", "reward", "title", "description", "mturk"]
+    fields = {name: getattr(batch, name) for name in same}
+    fields.update(
+        organization=batch.organization_id,
+        dataset=batch.dataset_id,
+        name=batch.name[: 120 - len(SURE_SUFFIX)] + SURE_SUFFIX,
+        assignments_per_hit=SURE_ASSIGNMENTS,
+        sure_images="only",
+    )
+    return Batch.create(**fields)
 
 
 def dropped_candidates(dataset: Dataset, class_ids: list[int] | None) -> int:

@@ -9,6 +9,7 @@ from ...models import Batch, Candidate, Hit, HitPage, ImageClass
 from ..duplicates.groups import dropped
 from ..errors import RequesterError
 from ..jobs import ReportProgress
+from . import builder
 
 SPARES = 3  # replacement images kept per page
 
@@ -17,14 +18,23 @@ class BuildError(RequesterError, ValueError):
     """The dataset cannot fill the batch as configured; the message says why."""
 
 
-def _pages_for_class(batch: Batch, image_class: ImageClass, rng: random.Random) -> list[tuple[list[int], list[int]]]:
-    """Split a class's candidates into pages, mixing controls in; returns (images, spares) per page."""
+def _pages_for_class(
+    batch: Batch, image_class: ImageClass, rng: random.Random, sure: set[int]
+) -> list[tuple[list[int], list[int]]]:
+    """Split a class's candidates into pages, mixing controls in; returns (images, spares) per page. ``sure``: the
+    class's candidates the model is sure about, which a lean first round's batches take ("only") or leave out."""
     by_role: dict[str, list[int]] = {"candidate": [], "positive": [], "negative": []}
     left_out = dropped(batch.dataset_id)  # near-duplicates the requester dropped: nobody is paid to label them twice
     query = Candidate.select(Candidate.image, Candidate.role).where(
         Candidate.image_class == image_class, ~((Candidate.role == "candidate") & Candidate.image.in_(left_out))
     )
     for candidate in query:
+        if (
+            candidate.role == "candidate"
+            and batch.sure_images
+            and (candidate.image_id in sure) != (batch.sure_images == "only")
+        ):
+            continue
         by_role[candidate.role].append(candidate.image_id)
     for ids in by_role.values():
         rng.shuffle(ids)
@@ -66,9 +76,11 @@ def build_hits(batch: Batch, class_ids: list[int] | None = None, progress: Repor
         classes = classes.where(ImageClass.id.in_(class_ids))
     classes = list(classes)
 
+    sure = builder.sure_images(batch.dataset_id).by_class if batch.sure_images else {}
     pages = []
     for done, image_class in enumerate(classes, 1):
-        pages += [(image_class, images, spares) for images, spares in _pages_for_class(batch, image_class, rng)]
+        made = _pages_for_class(batch, image_class, rng, sure.get(image_class.id, set()))
+        pages += [(image_class, images, spares) for images, spares in made]
         if progress:
             progress(0.5 * done / max(len(classes), 1))
     if not pages:

@@ -8,6 +8,8 @@ the scores against the way the votes lean (P(yes) of the votes alone at least 0.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numpy as np
 
 from ...models import Candidate, ModelScore
@@ -94,31 +96,63 @@ def summarize(
     }
 
 
-def first_round_savings(dataset_id: int, target: float = rounds.DEFAULT_TARGET) -> str:
-    """What a first round could save with the dataset's scores: ``rounds.first_round`` over its scored
-    candidates, the scored controls vouching for the model (one sentence for the import's summary)."""
+@dataclass
+class SureImages:
+    """The dataset's scored candidates a lean first round asks one vote of (``rounds.first_round``: the prior, the
+    model calibrated on the scored controls, leaves one agreeing vote short of the target), by class id."""
+
+    trusted: bool  # the scored controls show the model better than chance (else no image is sure)
+    controls: int  # scored controls
+    candidates: int  # scored candidates
+    votes_saved: int  # against DEFAULT_FIRST_ROUND votes each
+    by_class: dict[int, set[int]] = field(default_factory=dict)
+
+    def count(self, class_id: int | None = None) -> int:
+        if class_id is not None:
+            return len(self.by_class.get(class_id, ()))
+        return sum(len(ids) for ids in self.by_class.values())
+
+
+def sure_images(dataset_id: int, target: float = rounds.DEFAULT_TARGET) -> SureImages:
+    """Which scored candidates the model is sure about, by its controls; counts for what the requester sees."""
     rows = (
-        Candidate.select(Candidate.image_class, Candidate.role, ModelScore.score)
+        Candidate.select(Candidate.image_class, Candidate.image, Candidate.role, ModelScore.score)
         .join(ModelScore, on=(ModelScore.image == Candidate.image) & (ModelScore.image_class == Candidate.image_class))
         .where(ModelScore.dataset == dataset_id)
         .tuples()
     )
-    classes, roles, scores = zip(*rows) if rows else ((), (), ())
+    classes, images, roles, scores = zip(*rows) if rows else ((), (), (), ())
     if not classes:
-        return "No candidate of the dataset has a score yet."
-    _, item_class = np.unique(np.array(classes), return_inverse=True)
+        return SureImages(False, 0, 0, 0)
+    class_ids, item_class = np.unique(np.array(classes), return_inverse=True)
     gold = np.array([{"positive": 1, "negative": 0}.get(r, UNKNOWN) for r in roles], np.int8)
     asked, calibration = rounds.first_round(np.array(scores, float), item_class, gold, target)
-    candidates = int((gold == UNKNOWN).sum())
-    full = rounds.DEFAULT_FIRST_ROUND * candidates
-    if not calibration.trusted:
+    candidate = gold == UNKNOWN
+    out = SureImages(
+        bool(calibration.trusted),
+        int((~candidate).sum()),
+        int(candidate.sum()),
+        int(rounds.DEFAULT_FIRST_ROUND * candidate.sum() - asked.sum()),
+    )
+    if calibration.trusted:
+        for index in np.flatnonzero(candidate & (asked == 1)):
+            out.by_class.setdefault(int(class_ids[item_class[index]]), set()).add(int(images[index]))
+    return out
+
+
+def first_round_savings(dataset_id: int, target: float = rounds.DEFAULT_TARGET) -> str:
+    """What a first round could save with the dataset's scores: ``rounds.first_round`` over its scored
+    candidates, the scored controls vouching for the model (one sentence for the import's summary)."""
+    sure = sure_images(dataset_id, target)
+    if not sure.candidates:
+        return "No candidate of the dataset has a score yet."
+    if not sure.trusted:
         return (
-            f"The {int((gold != UNKNOWN).sum())} scored controls do not show the model to be better than chance: "
+            f"The {sure.controls} scored controls do not show the model to be better than chance: "
             "a first round would ask every image as many votes as without it."
         )
     return (
         f"With these scores a first round of {rounds.DEFAULT_FIRST_ROUND} votes per image could ask "
-        f"{full - int(asked.sum()):,} fewer votes of the {candidates:,} scored candidates "
-        f"({int(((asked < rounds.DEFAULT_FIRST_ROUND) & (gold == UNKNOWN)).sum()):,} images the model is sure about, "
-        "by its controls)."
+        f"{sure.votes_saved:,} fewer votes of the {sure.candidates:,} scored candidates "
+        f"({sure.count():,} images the model is sure about, by its controls)."
     )
