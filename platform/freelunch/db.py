@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 
@@ -86,3 +87,26 @@ def insert_rows(statement: str, rows: list[tuple]) -> None:
             from psycopg2.extras import execute_values
 
             execute_values(cursor, statement.format(values="VALUES %s"), rows, page_size=len(rows))
+
+
+def copy_rows(table: str, columns: list[str], rows: list[tuple]) -> None:
+    """Append plain rows (no conflict handling) to ``table``, each engine at its fastest: PostgreSQL's COPY, whose
+    text format the server parses faster than VALUES lists and psycopg2 writes faster than it quotes them (a fit's
+    130,000 labels: 5.2 s through ``insert_rows``); SQLite's prepared insert. Runs in the caller's transaction."""
+    if not rows:
+        return
+    if is_sqlite():
+        insert_rows(f'INSERT INTO "{table}" ({", ".join(columns)}) {{values}}', rows)
+        return
+    text = "".join("\t".join(_copy_value(v) for v in row) + "\n" for row in rows)
+    with peewee.__exception_wrapper__:
+        database.cursor().copy_expert(f'COPY "{table}" ({", ".join(columns)}) FROM STDIN', io.StringIO(text))
+
+
+def _copy_value(value) -> str:
+    if value is None:
+        return "\\N"
+    text = str(value)  # True/False, nan and inf are what PostgreSQL's boolean and float input read
+    if "\\" in text or "\t" in text or "\n" in text or "\r" in text:
+        text = text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    return text

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 from peewee import Case, Cast, fn
 
-from ...db import database, is_sqlite
+from ...db import copy_rows, database, is_sqlite
 from ...models import (
     Assignment,
     Batch,
@@ -185,7 +185,7 @@ def _class_keys(loaded: Loaded) -> list[str]:
 
 # --- fitting a batch in the background, and what the dashboard reads -------------
 
-INSERT_ROWS = 1000
+INSERT_ROWS = 5000
 
 
 def rounds_of(batch: Batch) -> list[int]:
@@ -377,11 +377,14 @@ def _nullable(rates: np.ndarray) -> list[float | None]:
 
 
 def _insert(model, fields, rows) -> None:
+    """Append plain rows (in ``fields``' order) INSERT_ROWS at a time through ``db.copy_rows``: peewee's insert_many
+    spent 14.8 of a 17.9 s fit writing the SQL for 130,000 labels."""
+    columns = [f.column_name for f in fields]
     batch: list[tuple] = []
     for row in rows:
         batch.append(row)
         if len(batch) == INSERT_ROWS:
-            model.insert_many(batch, fields=fields).execute()
+            copy_rows(model._meta.table_name, columns, batch)
             batch = []
     if batch:
-        model.insert_many(batch, fields=fields).execute()
+        copy_rows(model._meta.table_name, columns, batch)
