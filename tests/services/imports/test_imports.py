@@ -291,3 +291,18 @@ def test_unsafe_zip_is_refused_whole(app, dataset, tmp_path, entries, links, rea
 def test_a_file_that_is_not_a_zip(app, dataset, tmp_path):
     with app.app_context(), pytest.raises(ImportFailure, match="not a ZIP"):
         image_imports.import_image_zip(dataset, write(tmp_path, "x.zip", "plain text"))
+
+
+def test_check_text_refuses_exactly_unicodes_control_and_surrogate_characters():
+    """check_text's character ranges are Unicode's categories Cc (less tab, newline, carriage return) and Cs."""
+    import unicodedata
+
+    for code in range(0x110000):
+        c = chr(code)
+        category = unicodedata.category(c)
+        refused = (category == "Cc" and c not in "\t\n\r") or category == "Cs"
+        try:
+            imports.check_text(f"n01/{c}", "image id", 255)
+            assert not refused, hex(code)
+        except ValueError as error:
+            assert refused, f"{hex(code)}: {error}"

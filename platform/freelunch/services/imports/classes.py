@@ -12,7 +12,6 @@ import csv
 import io
 import json
 import re
-import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -86,12 +85,18 @@ def load_json(data: bytes, what: str):
         raise ImportFailure(f"{what} nests its JSON deeper than any class list does.") from None
 
 
+# Unicode's categories Cc (less tab, newline and carriage return) and Cs, as character ranges: a regular expression
+# finds them ten times faster than unicodedata.category per character, which was a sixth of a manifest import.
+CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def check_text(value: str, what: str, limit: int) -> str:
     """``value`` if it has no control character (a NUL would not even reach PostgreSQL), is text a database
     can store (no lone surrogate: a JSON ``"\\ud800"``, or bytes that were not UTF-8), and fits ``limit``."""
-    if any(unicodedata.category(c) == "Cc" and c not in "\t\n\r" for c in value):
+    if CONTROL.search(value):
         raise ValueError(f"the {what} contains a control character (such as NUL)")
-    if any(unicodedata.category(c) == "Cs" for c in value):
+    if SURROGATE.search(value):
         raise ValueError(f"the {what} is not valid text (a lone surrogate, or bytes that are not UTF-8)")
     if len(value) > limit:
         raise ValueError(f"the {what} is longer than {limit:,} characters")

@@ -29,7 +29,7 @@ from PIL import Image as PILImage
 
 from ... import storage
 from ...db import database, insert_rows
-from ...models import CANDIDATE_ROLES, Dataset, Image, ImageClass
+from ...models import CANDIDATE_ROLES, Dataset, ImageClass
 from ..jobs import ReportProgress
 from . import hashing, quota, safe_fetch
 from .classes import CHUNK, ImportFailure, Report, check_key, check_text, header_map
@@ -142,6 +142,16 @@ CANDIDATE_UPSERT = (
 )
 
 
+def _ids_by_key(dataset_id: int, keys: list[str]) -> dict[str, int]:
+    """Image id by key, of those keys that the dataset has. Plain SQL: peewee spent more writing the query for a
+    chunk's 5,000 keys than the database spent answering it (py-spy: 14 % of a manifest import)."""
+    marks = ", ".join([database.param] * len(keys))
+    cursor = database.execute_sql(
+        f"SELECT key, id FROM image WHERE dataset_id = {database.param} AND key IN ({marks})", [dataset_id, *keys]
+    )
+    return dict(cursor.fetchall())
+
+
 def _store_rows(dataset: Dataset, rows: list[dict], report: Report) -> None:
     """Upsert images by key and their candidacies by (class, image), in one transaction."""
     if not rows:
@@ -150,7 +160,7 @@ def _store_rows(dataset: Dataset, rows: list[dict], report: Report) -> None:
     latest = {row["key"]: row for row in rows}  # the last row for an image decides its file and size
     keys = list(latest)
     with database.atomic():
-        existing = {k for (k,) in Image.select(Image.key).where(Image.dataset == dataset, Image.key.in_(keys)).tuples()}
+        existing = _ids_by_key(dataset.id, keys).keys()
         insert_rows(
             IMAGE_UPSERT,
             [
@@ -169,7 +179,7 @@ def _store_rows(dataset: Dataset, rows: list[dict], report: Report) -> None:
                 for key, row in latest.items()
             ],
         )
-        ids = dict(Image.select(Image.key, Image.id).where(Image.dataset == dataset, Image.key.in_(keys)).tuples())
+        ids = _ids_by_key(dataset.id, keys)
         candidacies = {(row["class_id"], ids[row["key"]]): row["role"] for row in rows}
         insert_rows(
             CANDIDATE_UPSERT, [(org, class_id, image_id, role) for (class_id, image_id), role in candidacies.items()]
