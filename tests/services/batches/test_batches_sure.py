@@ -64,6 +64,10 @@ def test_ticked_the_sure_images_go_to_a_batch_of_one_assignment_and_the_rest_kee
         assert roles.count("positive") == 2 and roles.count("negative") == 1
     page = client.get(f"/batches/{main.id}", follow_redirects=True).get_data(as_text=True)
     assert f"the {len(sure_ids)} candidates the model is sure about, 1 assignment per HIT" in page
+    assert 'the sure ones are in the batch "Round 1 · sure images"' in page
+    assert "only the candidates the model's scores make sure" in client.get(f"/batches/{lean.id}").get_data(
+        as_text=True
+    )
 
 
 def test_unticked_one_batch_asks_every_candidate_the_same(client, org, run_jobs):
