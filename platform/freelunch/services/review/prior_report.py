@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ...db import database
 from ...models import Candidate, ModelScore
 from . import prior, rounds
 from .aggregation import UNKNOWN, Fit, Votes
@@ -115,17 +116,18 @@ class SureImages:
 
 def sure_images(dataset_id: int, target: float = rounds.DEFAULT_TARGET) -> SureImages:
     """Which scored candidates the model is sure about, by its controls; counts for what the requester sees."""
-    rows = (
+    query = (
         Candidate.select(Candidate.image_class, Candidate.image, Candidate.role, ModelScore.score)
         .join(ModelScore, on=(ModelScore.image == Candidate.image) & (ModelScore.image_class == Candidate.image_class))
         .where(ModelScore.dataset == dataset_id)
-        .tuples()
     )
-    classes, images, roles, scores = zip(*rows) if rows else ((), (), (), ())
-    if not classes:
+    rows = database.execute(query).fetchall()  # the cursor's rows: peewee's row objects took 3/4 of the time
+    if not rows:
         return SureImages(False, 0, 0, 0)
+    classes, images, roles, scores = zip(*rows)
     class_ids, item_class = np.unique(np.array(classes), return_inverse=True)
-    gold = np.array([{"positive": 1, "negative": 0}.get(r, UNKNOWN) for r in roles], np.int8)
+    roles_array = np.array(roles)
+    gold = np.where(roles_array == "positive", 1, np.where(roles_array == "negative", 0, UNKNOWN)).astype(np.int8)
     asked, calibration = rounds.first_round(np.array(scores, float), item_class, gold, target)
     candidate = gold == UNKNOWN
     out = SureImages(
@@ -135,8 +137,12 @@ def sure_images(dataset_id: int, target: float = rounds.DEFAULT_TARGET) -> SureI
         int(rounds.DEFAULT_FIRST_ROUND * candidate.sum() - asked.sum()),
     )
     if calibration.trusted:
-        for index in np.flatnonzero(candidate & (asked == 1)):
-            out.by_class.setdefault(int(class_ids[item_class[index]]), set()).add(int(images[index]))
+        sure = np.flatnonzero(candidate & (asked == 1))
+        sure = sure[np.argsort(item_class[sure], kind="stable")]
+        image_ids = np.array(images)[sure]
+        starts = np.flatnonzero(np.r_[True, np.diff(item_class[sure]) != 0]) if len(sure) else np.zeros(0, int)
+        for start, end in zip(starts, np.r_[starts[1:], len(sure)]):
+            out.by_class[int(class_ids[item_class[sure[start]]])] = set(image_ids[start:end].tolist())
     return out
 
 
