@@ -16,6 +16,16 @@ BEGIN
 END $$""",
     "CREATE TRIGGER pointer_chunk_counted AFTER INSERT ON pointer_chunk REFERENCING NEW TABLE AS stored"
     " FOR EACH STATEMENT EXECUTE FUNCTION page_chunk_count_add()",
+    # A chunk deleted (a purge, a test that takes some away) is no longer received.
+    """CREATE FUNCTION page_chunk_count_remove() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE page_chunk_count c SET received = c.received - gone.n
+    FROM (SELECT assignment_id, pageno, tab, count(*) AS n FROM removed GROUP BY 1, 2, 3) gone
+    WHERE (c.assignment_id, c.pageno, c.tab) = (gone.assignment_id, gone.pageno, gone.tab);
+    RETURN NULL;
+END $$""",
+    "CREATE TRIGGER pointer_chunk_uncounted AFTER DELETE ON pointer_chunk REFERENCING OLD TABLE AS removed"
+    " FOR EACH STATEMENT EXECUTE FUNCTION page_chunk_count_remove()",
 ]
 # SQLite has row triggers only; in process, one upsert a row is cheap. INSERT OR IGNORE fires none for a skipped row.
 SQLITE = [
@@ -23,6 +33,10 @@ SQLITE = [
     INSERT INTO page_chunk_count (assignment_id, pageno, tab, received)
     VALUES (NEW.assignment_id, NEW.pageno, NEW.tab, 1)
     ON CONFLICT (assignment_id, pageno, tab) DO UPDATE SET received = received + 1;
+END""",
+    """CREATE TRIGGER pointer_chunk_uncounted AFTER DELETE ON pointer_chunk BEGIN
+    UPDATE page_chunk_count SET received = received - 1
+    WHERE assignment_id = OLD.assignment_id AND pageno = OLD.pageno AND tab = OLD.tab;
 END""",
 ]
 
@@ -58,7 +72,9 @@ def up(migrator, db):
 
 
 def down(migrator, db):
-    db.execute_sql("DROP TRIGGER pointer_chunk_counted" + (" ON pointer_chunk" if _postgres(db) else ""))
+    for trigger in ("pointer_chunk_counted", "pointer_chunk_uncounted"):
+        db.execute_sql(f"DROP TRIGGER {trigger}" + (" ON pointer_chunk" if _postgres(db) else ""))
     if _postgres(db):
         db.execute_sql("DROP FUNCTION page_chunk_count_add()")
+        db.execute_sql("DROP FUNCTION page_chunk_count_remove()")
     db.execute_sql("DROP TABLE page_chunk_count")
