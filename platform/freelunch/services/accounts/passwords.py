@@ -10,7 +10,7 @@ import gzip
 from functools import cache
 from importlib import resources
 
-from flask import current_app
+from flask import current_app, has_app_context
 from werkzeug.security import check_password_hash, generate_password_hash
 
 MIN_LENGTH = 10
@@ -38,8 +38,13 @@ def problem(password: str, email: str = "") -> str | None:
     return None
 
 
+def _method() -> str:
+    # Outside an app (a script with the models alone) Werkzeug's default stands.
+    return current_app.config["PASSWORD_HASH_METHOD"] if has_app_context() else "scrypt"
+
+
 def hashed(password: str) -> str:
-    return generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
+    return generate_password_hash(password, method=_method())
 
 
 @cache
@@ -50,6 +55,6 @@ def _dummy_hash(method: str) -> str:
 def check(password_hash: str | None, password: str) -> bool:
     """Whether the password matches; an unknown account (None) costs the same hash, so timing tells nothing."""
     if password_hash is None:
-        check_password_hash(_dummy_hash(current_app.config["PASSWORD_HASH_METHOD"]), password)
+        check_password_hash(_dummy_hash(_method()), password)
         return False
     return check_password_hash(password_hash, password)
