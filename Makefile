@@ -43,15 +43,19 @@ run: $(BIN)/.installed-local
 	@$(BIN)/freelunch db upgrade
 	@$(BIN)/python -m workers.dev
 
+# Tests run in parallel test workers (pytest-xdist): the browser and job tests spend much of their time waiting.
+TEST_WORKERS ?= 2
+PYTEST := $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
+
 test: install
-	$(BIN)/python -m pytest
+	$(PYTEST)
 
 # The database-facing tests again, on PostgreSQL (CI runs this too).
 test-postgres: install
-	FREELUNCH_TEST_DATABASE_URL=$(POSTGRES_TEST_URL) $(BIN)/python -m pytest -m "not browser"
+	FREELUNCH_TEST_DATABASE_URL=$(POSTGRES_TEST_URL) $(PYTEST) -m "not browser"
 
 e2e: install
-	$(BIN)/python -m pytest -m browser
+	$(PYTEST) -m browser
 
 # The ingest path under load against the naive design (docs/performance.md); needs wrk and redis-server from Debian (apt-get install wrk redis-server).
 bench-ingest: install

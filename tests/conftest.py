@@ -26,12 +26,16 @@ from freelunch.services.schema import upgrade
 
 
 def pytest_collection_modifyitems(config, items):
-    """Tests of one database engine only (``sqlite_only``, ``postgres_only``) are left out of the other's run.
+    """Tests of one database engine only (``sqlite_only``, ``postgres_only``) are left out of the other's run,
+    and the Redis Cluster tests go to one test worker (``make test`` runs pytest-xdist with --dist loadgroup).
 
     They are not skipped: on the other engine there is nothing for them to check.
     """
     engine = "postgres" if os.environ.get("FREELUNCH_TEST_DATABASE_URL") else "sqlite"
     other = "sqlite_only" if engine == "postgres" else "postgres_only"
+    for item in items:
+        if item.get_closest_marker("cluster"):
+            item.add_marker(pytest.mark.xdist_group("cluster"))  # one test worker starts the one cluster they share
     left_out = [item for item in items if item.get_closest_marker(other)]
     if left_out:
         config.hook.pytest_deselected(items=left_out)
