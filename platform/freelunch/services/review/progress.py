@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from peewee import fn
+from peewee import JOIN, fn
 
 from ...db import is_sqlite
 from ...models import Assignment, Batch, Hit, HitPage, PageChunkCount, PageSubmission
@@ -157,19 +157,16 @@ def batch_progress(batch: Batch) -> BatchProgress:
             fn.COUNT(PageSubmission.id),
             fn.SUM(PageSubmission.ended_at - PageSubmission.started_at),
             fn.SUM(PageSubmission.chunks_reported),
+            fn.SUM(PageChunkCount.received),
             fn.MAX(PageSubmission.submitted_at),
         )
         .join(Assignment)
+        .switch(PageSubmission)
+        # In the same pass: only the chunks of submitted pages count (a page still open has reported nothing yet).
+        .join(PageChunkCount, JOIN.LEFT_OUTER, on=PageChunkCount.of_submission())
         .where(in_batch(batch.id))
     )
-    page_count, total_ms, reported, last = submitted.scalar(as_tuple=True)
-    received = (
-        PageChunkCount.select(fn.SUM(PageChunkCount.received))
-        .join(PageSubmission, on=PageChunkCount.of_submission())
-        .join(Assignment, on=(PageChunkCount.assignment == Assignment.id))
-        .where(in_batch(batch.id))
-        .scalar()
-    )
+    page_count, total_ms, reported, received, last = submitted.scalar(as_tuple=True)
     if isinstance(last, str):  # SQLite hands aggregates back as text
         last = dt.datetime.fromisoformat(last)
     return BatchProgress(

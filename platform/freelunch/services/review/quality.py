@@ -94,6 +94,7 @@ def _pages(out: dict, key, where) -> None:
             fn.COUNT(PageSubmission.id),
             fn.SUM(PAGE_MS),
             fn.SUM(PageSubmission.chunks_reported),
+            fn.SUM(PageChunkCount.received),
             fn.SUM(PageTally.images),
             fn.SUM(PageTally.selected),
             *sums,
@@ -101,32 +102,21 @@ def _pages(out: dict, key, where) -> None:
         .join(Assignment)
         .switch(PageSubmission)
         .join(PageTally, JOIN.LEFT_OUTER, on=(PageTally.page == PageSubmission.id))
+        # In the same pass: only the chunks of submitted pages count (a page still open has reported nothing yet).
+        .join(PageChunkCount, JOIN.LEFT_OUTER, on=PageChunkCount.of_submission())
         .where(*where)
         .group_by(key)
     )
-    for k, pages, ms, reported, images, selected, *histogram in query.tuples():
+    for k, pages, ms, reported, received, images, selected, *histogram in query.tuples():
         out[k] = Figures(
             pages,
             int(ms or 0),
             int(reported or 0),
-            0,
+            int(received or 0),
             int(images or 0),
             int(selected or 0),
             [int(n or 0) for n in histogram],
         )
-
-
-def _chunks(out: dict, key, where) -> None:
-    # Only chunks of submitted pages count: a page still open has reported nothing yet.
-    query = (
-        PageChunkCount.select(key, fn.SUM(PageChunkCount.received))
-        .join(PageSubmission, on=PageChunkCount.of_submission())
-        .join(Assignment, on=(PageChunkCount.assignment == Assignment.id))
-        .where(*where)
-        .group_by(key)
-    )
-    for k, n in query.tuples():
-        out.setdefault(k, Figures()).chunks_received = int(n or 0)
 
 
 def control_scores(key, *where, wide: bool = False, batch_id: int | None = None) -> dict:
@@ -204,7 +194,6 @@ def figures(key, *where, wide: bool = False, speed: bool = False, batch_id: int 
     """
     out: dict = {}
     _pages(out, key, where)
-    _chunks(out, key, where)
     for k, (positive, negative) in control_scores(key, *where, wide=wide, batch_id=batch_id).items():
         row = out.setdefault(k, Figures())
         row.positive, row.negative = positive, negative
@@ -218,7 +207,6 @@ def page_figures(assignment: Assignment) -> dict:
     mine = PageSubmission.assignment == assignment.id
     out: dict = {}
     _pages(out, PageSubmission.pageno, (mine,))
-    _chunks(out, PageSubmission.pageno, (mine,))
     controls = (
         ImageRecord.select(PageSubmission.pageno, Candidate.role, fn.COUNT(ImageRecord.id), fn.SUM(SELECTED))
         .join(PageSubmission)
