@@ -2,6 +2,7 @@
 XML files at ``Annotations/CLS-LOC/train_enriched/<wnid>/<image>.xml``, each ``<metadata>`` with
 ``selected`` ("True" for a selected image) and ``selectedRecord`` with ``x`` and ``y``."""
 
+import io
 import os
 import xml.etree.ElementTree as ET
 import zipfile
@@ -120,3 +121,26 @@ def test_member_names_stay_inside_their_folder():
     assert member_name("n01", "photo.v2.jpg") == "Annotations/CLS-LOC/train_enriched/n01/photo.xml"
     escaped = member_name("..", "a/..")
     assert "/../" not in escaped and escaped.count("/") == 4
+
+
+def test_buffered_metadata_makes_the_same_archive_however_small_the_buffer(app, campaign, monkeypatch):
+    """Records are gathered in memory and appended to their image's file a buffer at a time: the archive is the
+    same whether every record is its own buffer or all of them fit in one."""
+    from freelunch.services.exports import imagenet_ab
+
+    rule = {"labels_of_record": "rule", "threshold": 0.5, "min_annotations": 1, "min_accuracy": 0.0}
+
+    def archive(buffered: int) -> dict[str, bytes]:
+        monkeypatch.setattr(imagenet_ab, "BUFFERED_RECORDS", buffered)
+        out = io.BytesIO()
+        files = imagenet_ab.write(campaign.batch, out, rule, lambda fraction, message="": None)
+        with zipfile.ZipFile(out) as zipped:
+            members = {name: zipped.read(name) for name in zipped.namelist()}
+        assert files == len(members) - 1  # the labels_of_record note
+        return members
+
+    one_by_one = archive(1)
+    assert len(one_by_one) > 2
+    assert one_by_one == archive(10**6)
+    ap = one_by_one[member_name("n01", "n01/ap")].decode()
+    assert ap.count("<folder>n01</folder>") == 1 and ap.count("<metadata>") == 4  # shown on four submitted pages

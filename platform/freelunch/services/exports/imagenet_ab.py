@@ -18,7 +18,9 @@ no click at all says ``<selected>keyboard</selected>`` rather than ``True``
 the chosen rule or the latest fit), as the export recorded them when it
 started; ``labels_of_record.txt`` in the archive says which. Records stream in page
 order, so each image's metadata is appended to a file of its own in a
-temporary folder and the files are zipped at the end: memory stays flat.
+temporary folder (gathered in memory up to BUFFERED_RECORDS records first, so
+that a file is opened once per image per buffer, not once per record) and the
+files are zipped at the end: memory stays flat.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from . import seed as seed_format
 
 ROOT = "Annotations/CLS-LOC/train_enriched"
 RECORD_MEMBER = "labels_of_record.txt"
+BUFFERED_RECORDS = 5000  # a few MB of XML
 
 
 def decided_yes(batch: Batch, params: dict | None = None) -> set[tuple[str, str]]:
@@ -105,23 +108,34 @@ def write(batch: Batch, out: IO[bytes], params: dict, report: ReportProgress) ->
     wanted = of_record.yes_set(batch, chosen)
     with tempfile.TemporaryDirectory(prefix="imagenet-ab-") as folder:
         parts: dict[str, Path] = {}
+        buffered: dict[str, list[str]] = {}
         records = 0
+
+        def write_buffered() -> None:
+            for name, texts in buffered.items():
+                path = parts.get(name)
+                if path is None:
+                    path = parts[name] = Path(folder) / f"{len(parts)}.part"
+                with path.open("a", encoding="utf-8") as part:
+                    part.write("".join(texts))
+            buffered.clear()
+
         for record in seed_format.seed_records(batch):
             key = (record["classKey"], record["imageID"])
             if key not in wanted or record["loadStatus"] == "dropped":
                 continue
             name = member_name(*key)
-            path = parts.get(name)
-            if path is None:
-                path = parts[name] = Path(folder) / f"{len(parts)}.part"
-                path.write_text(
-                    _element("folder", key[0]) + _element("filename", _stem(key[1])) + "\n", encoding="utf-8"
-                )
-            with path.open("a", encoding="utf-8") as part:
-                part.write(metadata(record))
+            texts = buffered.get(name)
+            if texts is None:
+                texts = buffered[name] = []
+                if name not in parts:
+                    texts.append(_element("folder", key[0]) + _element("filename", _stem(key[1])) + "\n")
+            texts.append(metadata(record))
             records += 1
-            if records % 2000 == 0:
+            if records % BUFFERED_RECORDS == 0:
+                write_buffered()
                 report(0.5, f"{records:,} records of {len(parts):,} images")
+        write_buffered()
         with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
             note = f"Images decided yes by the batch's labels of record, the {chosen.describe()}.\n"
             archive.writestr(RECORD_MEMBER, note)
