@@ -177,6 +177,43 @@ def disk_busy_ms(path: Path) -> int:
     return int(stat.read_text().split()[9]) if stat.exists() else -1
 
 
+def context_switches(pid: int) -> int:
+    """Context switches (voluntary and not) of a process's live children and all their threads, from /proc."""
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    total = 0
+    for child in children.read_text().split() if children.exists() else []:
+        for task in Path(f"/proc/{child}/task").glob("*"):
+            try:
+                status = (task / "status").read_text()
+            except FileNotFoundError:
+                continue
+            total += sum(
+                int(line.split()[1])
+                for line in status.splitlines()
+                if line.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches"))
+            )
+    return total
+
+
+def wait_for_workers(pid: int, workers: int, seconds: float = 120) -> None:
+    """Wait until gunicorn's ``workers`` have loaded the app: they are all there and none is busy importing.
+
+    The port listens as soon as the arbiter binds it, seconds before its workers have imported the app
+    (more on a loaded machine), and a warm-up run meanwhile would measure the imports."""
+    end = time.monotonic() + seconds
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    while time.monotonic() < end:
+        pids = [int(c) for c in children.read_text().split()] if children.exists() else []
+        if len(pids) == workers:
+            before = [cpu_seconds(p, with_children=False) for p in pids]
+            time.sleep(0.5)
+            if all(cpu_seconds(p, with_children=False) - b < 0.05 for p, b in zip(pids, before)):
+                return
+        else:
+            time.sleep(0.5)
+    raise SystemExit(f"gunicorn's {workers} workers were not ready after {seconds} s")
+
+
 def make_assignments(n: int) -> list[str]:
     """n assignments on one HIT-per-assignment batch; returns their tokens."""
     from freelunch import create_app
@@ -408,6 +445,11 @@ def main() -> None:
         help="sqlite (a fresh file), postgres (a fresh database on BENCH_POSTGRES_URL's server) or a URL",
     )
     options.add_argument("--shards", type=int, default=1, help="INGEST_SHARDS (all on the benchmark's one Redis)")
+    options.add_argument(
+        "--profile",
+        type=Path,
+        help="a folder for py-spy flame graphs of the web workers in the first saturation round of each endpoint",
+    )
     args = options.parse_args()
     for tool in ("wrk", "redis-server"):
         if not shutil.which(tool):
@@ -440,6 +482,7 @@ def main() -> None:
         web_command = procfile_web(web_port, args.workers) + args.gunicorn.split()
         web = start(stack, web_command, env, tmp / "gunicorn.log")
         wait_for_port(web_port)
+        wait_for_workers(web.pid, args.workers)
         print(f"load average before: {os.getloadavg()[0]:.2f} (other processes share these {os.cpu_count()} cores)")
         print(
             f"stack: {' '.join(web_command[1:])}; redis-server (AOF everysec), rq worker; "
@@ -449,9 +492,25 @@ def main() -> None:
 
         watch = {"gunicorn": web.pid, "redis": redis_server.pid}
 
+        profiled: set[str] = set()
+
         def saturate(path: str, page: int, seq_base: int) -> dict:
-            trips_before = round_trips(r)
+            trips_before, switches_before = round_trips(r), context_switches(web.pid)
+            spy = None
+            if args.profile and path not in profiled:
+                profiled.add(path)
+                args.profile.mkdir(parents=True, exist_ok=True)
+                graph = args.profile / f"{path.strip('/').replace('/', '-')}.svg"
+                spy = subprocess.Popen(
+                    [str(BIN / "py-spy"), "record", "--subprocesses", "--nonblocking", "--rate", "200"]
+                    + ["--duration", str(args.saturation_seconds), "--output", str(graph), "--pid", str(web.pid)],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
             run = wrk(web_port, path, tokens_file, page, seq_base, args.saturation_seconds, args.connections, watch)
+            if spy:
+                spy.wait()
+            switches = (context_switches(web.pid) - switches_before) / max(run["completed"], 1)
             trips, appends = (after - before for after, before in zip(round_trips(r), trips_before))
             cpu = ", ".join(f"{name} {ms:.3f}" for name, ms in run["cpu_ms"].items())
             carried = (
@@ -461,7 +520,7 @@ def main() -> None:
             )
             print(
                 f"saturation {path}: {run['rps']:.0f} req/s ({run['failed']} failed); CPU ms a request: {cpu}; "
-                f"connections per web process {run['spread']}{carried}",
+                f"web context switches a request {switches:.1f}; connections per web process {run['spread']}{carried}",
                 flush=True,
             )
             return run

@@ -14,7 +14,8 @@ from support import login, post_ingest
 from freelunch.models import Assignment, Dataset, HitPage, ImageClass, PageSubmission, PointerChunk
 from freelunch.services.accounts.users import create_user
 from freelunch.services.ingest import flush as flush_service
-from freelunch.services.ingest.stream import GROUP, stream_key
+from freelunch.services.ingest import stream
+from freelunch.services.ingest.stream import GROUP, hit_bytes_key, page_bytes_key, stream_key
 
 STREAM = stream_key(0)  # one shard by default
 
@@ -412,3 +413,31 @@ def test_a_sender_with_many_assignments_of_one_hit_is_stopped_at_the_bound(app, 
     assert all(set(codes) == {409} for codes in list(answers.values())[-3:])  # the HIT is full for latecomers
     refused = post_ingest(client, pointer_batch(tokens[-1], seq=99, n=400))
     assert refused.status_code == 409 and "HIT has stored" in refused.get_json()["message"]
+
+
+def test_a_refused_batch_leaves_the_byte_counts_as_they_were(app):
+    """The script raises a count before it compares: a refusal takes the bytes back and leaves no key without expiry."""
+    bounds = stream.Bounds(hit="h1", page_bytes=1_000, hit_bytes=1_500, until=int(time.time()) + 3600)
+    batch = b'"' + b"x" * 598 + b'"'  # 600 bytes
+    big = b'"' + b"x" * 1998 + b'"'  # 2,000 bytes: more than a page may hold, from its first batch
+
+    def send(page: int, seq: int, events: bytes = batch) -> int:
+        return stream.append(app.config, 7, page, 0, seq, 1, events, bounds)
+
+    with app.app_context():
+        redis = stream.client()
+        assert send(1, 0) in (stream.ACCEPTED, stream.FLUSH_NEEDED)
+        assert send(1, 1) == stream.PAGE_FULL  # 1,200 > 1,000
+        assert send(2, 0) == stream.ACCEPTED  # the HIT at 1,200 of 1,500
+        assert send(3, 0) == stream.HIT_FULL  # 1,800 > 1,500: page 3 takes nothing either
+        assert send(4, 0, big) == stream.PAGE_FULL
+        counts = {key: redis.get(key) for key in (page_bytes_key(0, 7, p) for p in (1, 2, 3, 4))}
+        assert counts == {
+            page_bytes_key(0, 7, 1): b"600",
+            page_bytes_key(0, 7, 2): b"600",
+            page_bytes_key(0, 7, 3): None,
+            page_bytes_key(0, 7, 4): None,
+        }
+        assert redis.get(hit_bytes_key(0, "h1")) == b"1200"
+        assert all(redis.ttl(key) > 0 for key in redis.keys("ingest:{0}:*bytes*"))  # none kept forever
+        assert redis.xlen(STREAM) == 2

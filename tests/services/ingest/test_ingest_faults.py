@@ -270,3 +270,26 @@ def test_a_round_trip_that_fails_fails_every_batch_it_carries(app_config, app, o
         processes[-1].wait(10)
 
     assert _post_concurrently(private, token, range(8), while_waiting=redis_dies) == [503] * 8
+
+
+def test_a_redis_that_does_not_answer_in_time_answers_503_and_the_retried_batch_is_stored_once(
+    app_config, app, own_redis
+):
+    """The append's socket has the kernel's timeout (no Python timeout): a silent Redis gives 503, not a hung thread."""
+    from freelunch.services.ingest.stream import SOCKET_TIMEOUT_S
+
+    url = own_redis[0]
+    private = create_app({**app_config, "REDIS_URL": url})
+    client = private.test_client()
+    token = make_assignment(private)[1]
+    assert post_ingest(client, pointer_batch(token, seq=0)).status_code == 202  # the process's connection is open
+    connection = redis_py.Redis.from_url(url)
+    connection.client_pause(4 * SOCKET_TIMEOUT_S * 1000)  # longer than the round trip and its one retry wait
+
+    silent = post_ingest(client, pointer_batch(token, seq=1))
+    assert silent.status_code == 503 and int(silent.headers["Retry-After"]) > 0
+    wait_until(lambda: _pings(connection), seconds=30, what="the pause to end")
+    assert post_ingest(client, pointer_batch(token, seq=1)).status_code == 202  # the tracker sends it again
+    with private.app_context():
+        BurstWorker([Queue("ingest", connection=connection)], connection=connection).work(burst=True)
+    assert_stored_once({0, 1})  # the first send may have landed after the pause as well: still once

@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import socket
+import struct
 import threading
 import time
 import uuid
@@ -34,11 +36,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
 
+import hiredis
 from flask import current_app
 from redis import Redis, RedisCluster
 from redis.backoff import NoBackoff
 from redis.connection import AbstractConnection
-from redis.exceptions import ConnectionError, NoScriptError, TimeoutError
+from redis.exceptions import ConnectionError, NoScriptError, ResponseError, TimeoutError
 from redis.retry import Retry
 
 from .. import jobs
@@ -48,6 +51,7 @@ GROUP = "flushers"
 GUARD_TTL_S = 60  # if the enqueue after setting the guard fails, the guard lapses and cron flushes
 RATE_WINDOW_S = 10
 GRACE_MS = 10_000  # batches for a submitted page are still taken this long (services/ingest/closing.py)
+SOCKET_TIMEOUT_S = 2
 
 
 def stream_key(shard: int) -> str:
@@ -97,42 +101,57 @@ KEYS_PER_BATCH, VALUES_PER_BATCH = 6, 9
 # and the HIT's byte bounds, and when the counts may go (the token's expiry). One entry
 # per batch (one entry per round trip was tried: no gain, docs/performance.md). Returns
 # one outcome per batch; FLUSH_NEEDED for the first batch of a shard whose guard it set.
+# Each redis.call costs Redis about a microsecond, a fifth of a batch's checks: the byte
+# counts are raised first and taken back on the rare refusal (no GET before each INCRBY),
+# and a stream's length is read once per call.
 APPEND_LUA = """
 local bound, limit, grace = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[5])
 local time = redis.call('TIME')
 local now_ms = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-local outcomes, guard_tried = {}, {}
+local outcomes, guard_tried, lengths = {}, {}, {}
 for b = 1, #KEYS / 6 do
   local k, v = (b - 1) * 6, 5 + (b - 1) * 9
+  local stream, page_key, hit_key = KEYS[k + 1], KEYS[k + 5], KEYS[k + 6]
   local outcome = 0
   local closed_at = redis.call('GET', KEYS[k + 4])
-  local size = string.len(ARGV[v + 6])
   if closed_at and now_ms > tonumber(closed_at) + grace then
     outcome = -3
-  elseif redis.call('XLEN', KEYS[k + 1]) >= bound then
-    outcome = -1
   else
-    local used = redis.call('INCR', KEYS[k + 3])
-    if used == 1 then redis.call('EXPIRE', KEYS[k + 3], ARGV[3]) end
-    local page_used = tonumber(redis.call('GET', KEYS[k + 5]) or '0') + size
-    local hit_used = tonumber(redis.call('GET', KEYS[k + 6]) or '0') + size
-    if used > limit then
-      outcome = -2
-    elseif page_used > tonumber(ARGV[v + 7]) then
-      outcome = -4
-    elseif hit_used > tonumber(ARGV[v + 8]) then
-      outcome = -5
+    local length = lengths[stream] or redis.call('XLEN', stream)
+    if length >= bound then
+      outcome = -1
     else
-      for _, key in ipairs({KEYS[k + 5], KEYS[k + 6]}) do
-        if redis.call('INCRBY', key, size) == size then redis.call('EXPIREAT', key, ARGV[v + 9]) end
-      end
-      redis.call('XADD', KEYS[k + 1], '*', 'a', ARGV[v + 1], 'p', ARGV[v + 2], 't', ARGV[v + 3], 's', ARGV[v + 4],
-                 'n', ARGV[v + 5], 'e', ARGV[v + 6])
-      if not guard_tried[KEYS[k + 2]] then
-        guard_tried[KEYS[k + 2]] = true
-        if redis.call('SET', KEYS[k + 2], '1', 'NX', 'EX', ARGV[4]) then outcome = 1 end
+      local used = redis.call('INCR', KEYS[k + 3])
+      if used == 1 then redis.call('EXPIRE', KEYS[k + 3], ARGV[3]) end
+      local size = string.len(ARGV[v + 6])
+      if used > limit then
+        outcome = -2
+      else
+        local page_used = redis.call('INCRBY', page_key, size)
+        local hit_used = 0
+        if page_used > tonumber(ARGV[v + 7]) then
+          outcome = -4
+        else
+          hit_used = redis.call('INCRBY', hit_key, size)
+          if hit_used > tonumber(ARGV[v + 8]) then outcome = -5 end
+        end
+        if outcome ~= 0 then
+          if redis.call('DECRBY', page_key, size) == 0 then redis.call('DEL', page_key) end
+          if outcome == -5 and redis.call('DECRBY', hit_key, size) == 0 then redis.call('DEL', hit_key) end
+        else
+          if page_used == size then redis.call('EXPIREAT', page_key, ARGV[v + 9]) end
+          if hit_used == size then redis.call('EXPIREAT', hit_key, ARGV[v + 9]) end
+          redis.call('XADD', stream, '*', 'a', ARGV[v + 1], 'p', ARGV[v + 2], 't', ARGV[v + 3], 's', ARGV[v + 4],
+                     'n', ARGV[v + 5], 'e', ARGV[v + 6])
+          length = length + 1
+          if not guard_tried[KEYS[k + 2]] then
+            guard_tried[KEYS[k + 2]] = true
+            if redis.call('SET', KEYS[k + 2], '1', 'NX', 'EX', ARGV[4]) then outcome = 1 end
+          end
+        end
       end
     end
+    lengths[stream] = length
   end
   outcomes[b] = outcome
 end
@@ -146,14 +165,14 @@ def _client(url: str) -> Redis:
     # Short timeouts and one immediate retry (for a pooled connection that died
     # with a Redis restart): when Redis is away the request answers 503 at once,
     # so that the browser keeps the batch and retries it.
-    return Redis.from_url(url, socket_timeout=2, socket_connect_timeout=1, retry=Retry(NoBackoff(), 1))
+    return Redis.from_url(url, socket_timeout=SOCKET_TIMEOUT_S, socket_connect_timeout=1, retry=Retry(NoBackoff(), 1))
 
 
 @cache
 def _cluster_client(url: str) -> RedisCluster:
     # redis-py follows the cluster's slot map, MOVED/ASK redirections and failovers;
     # the same short socket timeouts, so a master that is away answers 503 quickly.
-    return RedisCluster.from_url(url, socket_timeout=2, socket_connect_timeout=1)
+    return RedisCluster.from_url(url, socket_timeout=SOCKET_TIMEOUT_S, socket_connect_timeout=1)
 
 
 def ingest_url(config: Mapping) -> str:
@@ -201,7 +220,7 @@ class _GroupAppender:
     there is one per shard, since a script may touch only one hash slot.
     """
 
-    def __init__(self, limits: tuple, send: Callable[[list], list[int]]):
+    def __init__(self, limits: tuple, send: Callable[[tuple], list[int]]):
         self.limits, self._send = limits, send
         self._lock = threading.Lock()
         self._queue: list[_Waiter] = []
@@ -242,7 +261,7 @@ class _GroupAppender:
 
     def _call(self, group: list[_Waiter]) -> list[int]:
         keys = [key for waiter in group for key in waiter.keys]
-        command = ["EVALSHA", APPEND_SHA, len(keys), *keys, *self.limits, *(v for w in group for v in w.values)]
+        command = ("EVALSHA", APPEND_SHA, len(keys), *keys, *self.limits, *(v for w in group for v in w.values))
         try:
             return self._send(command)
         except (ConnectionError, TimeoutError, OSError):
@@ -250,39 +269,66 @@ class _GroupAppender:
 
 
 class _BareConnection:
-    """Sends to a single Redis through a bare redis-py Connection, one per process."""
+    """Sends to a single Redis over the socket of one redis-py Connection per process.
+
+    The Connection opens it as the URL says (TCP, TLS or a unix socket, AUTH, SELECT);
+    each round trip is then one ``sendall`` of hiredis's packing and ``recv`` into
+    hiredis's reader. redis-py's client costs ~110 us of CPU a command here (pool
+    checkout, retry wrapper, observability hooks), its Connection ~35 us, most of it
+    packing each argument in Python and the socket timeout: a socket with a Python
+    timeout polls before every send and recv, so its timeout is the kernel's here
+    (SO_RCVTIMEO and SO_SNDTIMEO), on a blocking socket.
+    """
 
     def __init__(self, url: str):
         self.url = url
         self._connection: AbstractConnection | None = None
+        self._socket: socket.socket | None = None
+        self._reader = hiredis.Reader(replyError=ResponseError)
         self._pid = 0
 
-    def __call__(self, command: list) -> list[int]:
-        if self._connection is None or self._pid != os.getpid():  # a forked worker has its own
-            self._connection = self._connect()
+    def __call__(self, command: tuple) -> list[int]:
+        if self._socket is None or self._pid != os.getpid():  # a forked worker has its own
+            self._connect()
         try:
             try:
                 return self._round_trip(command)
             except NoScriptError:  # a restarted Redis has an empty script cache
-                self._round_trip(["SCRIPT", "LOAD", APPEND_LUA])
+                self._round_trip(("SCRIPT", "LOAD", APPEND_LUA))
                 return self._round_trip(command)
         except (ConnectionError, TimeoutError, OSError):
-            self._connection.disconnect()
-            self._connection = None
+            if self._connection is not None:
+                self._connection.disconnect()
+            self._connection = self._socket = None
             raise
 
-    def _connect(self) -> AbstractConnection:
-        # A bare Connection, not the client: redis-py's client costs ~110 us of CPU
-        # per command here (pool checkout, retry wrapper, observability hooks),
-        # its Connection ~35 us. The pool's class and settings: TCP, TLS or a unix socket.
+    def _connect(self) -> None:
         pool = _client(self.url).connection_pool
-        self._pid = os.getpid()
-        return pool.connection_class(**pool.connection_kwargs)
+        connection = pool.connection_class(**pool.connection_kwargs)
+        connection.connect()
+        sock = connection._sock
+        assert sock is not None  # connect() raises when it cannot
+        sock.settimeout(None)
+        timeout = struct.pack("ll", SOCKET_TIMEOUT_S, 0)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, timeout)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, timeout)
+        self._connection, self._socket, self._pid = connection, sock, os.getpid()
+        self._reader = hiredis.Reader(replyError=ResponseError)  # nothing half-read from a dead connection
 
-    def _round_trip(self, command: list):
-        assert self._connection is not None  # __call__ connects first
-        self._connection.send_command(*command, check_health=False)
-        return self._connection.read_response()
+    def _round_trip(self, command: tuple):
+        sock, reader = self._socket, self._reader
+        assert sock is not None  # __call__ connects first
+        sock.sendall(hiredis.pack_command(command))
+        reply = reader.gets()
+        while reply is False:
+            data = sock.recv(65536)
+            if not data:
+                raise ConnectionError("Redis closed the connection.")
+            reader.feed(data)
+            reply = reader.gets()
+        if isinstance(reply, ResponseError):
+            raise NoScriptError(str(reply)) if str(reply).startswith("NOSCRIPT") else reply
+        return reply
 
 
 class _ClusterCommand:
@@ -291,7 +337,7 @@ class _ClusterCommand:
     def __init__(self, url: str):
         self.cluster = _cluster_client(url)
 
-    def __call__(self, command: list) -> list[int]:
+    def __call__(self, command: tuple) -> list[int]:
         try:
             return self.cluster.execute_command(*command)
         except NoScriptError:  # a new or promoted master has an empty script cache
