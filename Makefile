@@ -63,7 +63,7 @@ bench-ingest: install
 
 # The flush alone, SQLite and PostgreSQL in the same run, and PostgreSQL's alternative bulk writes (docs/performance.md).
 bench-flush: install
-	$(BIN)/python bench/flush.py
+	$(BIN)/python bench/flush.py $(ARGS)
 
 # PostgreSQL flush, a real Redis Cluster with the Procfile's processes through kills and a failover, ingest_vs_bare (docs/performance.md).
 bench-scale: install

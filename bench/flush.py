@@ -9,8 +9,12 @@ bulk (only the fastest is production's):
 - ``production``: COPY into a temporary staging table + one INSERT ... SELECT ... ON CONFLICT DO NOTHING (production);
 - ``execute_values``: psycopg2's one multi-row INSERT ... VALUES per bulk;
 - ``executemany``: one prepared INSERT per row (what the flush did before).
-Every run checks that each batch is stored exactly once. The last line is
-machine-readable: ``sqlite_flush_events_per_s= pg_flush_events_per_s= ...``.
+First, at low load on PostgreSQL: ``--annotators`` batches a second through the
+production append (its flush guard and jobs) for ``--low-seconds``, flushed by
+``--flushers`` real ``rq worker`` processes: batches per commit and the flush lag
+(the age of the oldest unflushed batch, sampled every 10 ms; the mean from the
+flush's own statistics). Every run checks that each batch is stored exactly once.
+The last line is machine-readable: ``sqlite_flush_events_per_s= pg_flush_events_per_s= ... low_...=``.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import argparse
 import os
 import sys
 import tempfile
+import threading
 import time
 from contextlib import ExitStack
 from pathlib import Path
@@ -31,7 +36,7 @@ from peewee import fn
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from databases import POSTGRES_ADMIN_URL, fresh_postgres  # noqa: E402
-from ingest import cpu_seconds, free_port, start_redis  # noqa: E402
+from ingest import BIN, cpu_seconds, free_port, start, start_redis  # noqa: E402
 from ingest_load import events_json  # noqa: E402
 
 N_ASSIGNMENTS = 500
@@ -178,6 +183,99 @@ def run(
     return best
 
 
+def low_load(database_url: str, redis_url: str, tmp: Path, annotators: int, seconds: int, flushers: int) -> dict:
+    """``annotators`` each appending a batch a second through the production append (guard, flush jobs) for
+    ``seconds``, flushed by ``flushers`` real `rq worker` processes: batches per commit and the flush lag."""
+    from freelunch import create_app
+    from freelunch.db import database
+    from freelunch.models import Assignment, Batch, Dataset, Hit, Organization, PointerChunk
+    from freelunch.services.ingest import stream
+    from freelunch.services.schema import upgrade
+
+    config = {"DATABASE_URL": database_url, "REDIS_URL": redis_url, "SECRET_KEY": "bench", "INSTANCE_PATH": str(tmp)}
+    app = create_app(config)
+    r = redis.Redis.from_url(redis_url)
+    r.flushdb()
+    with app.app_context(), database.connection_context():
+        upgrade(database)
+        PointerChunk.delete().execute()
+        with database.atomic():
+            org = Organization.create(name="Bench")
+            dataset = Dataset.create(organization=org, name="Bench")
+            batch = Batch.create(organization=org, dataset=dataset, name="Bench")
+            ids = [
+                Assignment.create(
+                    organization=org,
+                    hit=Hit.create(organization=org, batch=batch),
+                    worker_id=f"L{k:09d}",
+                    source="lab",
+                    version="POINTER_ORIGINAL",
+                ).id
+                for k in range(annotators)
+            ]
+    env = {
+        **os.environ,
+        "FREELUNCH_ENV": "production",
+        "SECRET_KEY": "bench",
+        "FREELUNCH_INSTANCE": str(tmp),
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+    }
+    worker = [str(BIN / "rq"), "worker", "--worker-class", "workers.app_worker.AppWorker", "--url", redis_url, "ingest"]
+    with ExitStack() as stack:  # the workers stop with the phase
+        for k in range(flushers):
+            start(stack, worker, env, tmp / f"flusher{k}.log")
+        lags = _feed(app, r, ids, annotators, seconds)
+    stats = [r.hgetall(key) for key in r.keys(stream.stats_key(0, "*"))]
+    commits, chunks, lag_ms = (sum(int(h.get(name, 0)) for h in stats) for name in (b"commits", b"chunks", b"lag_ms"))
+    with app.app_context(), database.connection_context():
+        stored = PointerChunk.select().count()
+    if stored != annotators * seconds:
+        raise SystemExit(f"low load: {stored} chunks stored of {annotators * seconds}")
+    lags.sort()
+    return {
+        "batches_per_commit": chunks / max(commits, 1),
+        "commits_per_s": commits / seconds,
+        "lag_mean_s": lag_ms / 1000 / max(chunks, 1),
+        "lag_p99_s": lags[int(0.99 * len(lags))],
+        "lag_max_s": lags[-1],
+    }
+
+
+def _feed(app, r: redis.Redis, ids: list[int], annotators: int, seconds: int) -> list[float]:
+    """Each assignment appends a batch a second through the production append, until every batch is flushed;
+    returns the age of the oldest unflushed batch, sampled every 10 ms."""
+    from freelunch.services.ingest import stream
+
+    lags: list[float] = []
+    done = threading.Event()
+
+    def sample() -> None:  # the age of the oldest unflushed batch, every 10 ms
+        while not done.is_set():
+            oldest = r.xrange(stream.stream_key(0), count=1)
+            lags.append(time.time() - int(oldest[0][0].split(b"-")[0]) / 1000 if oldest else 0.0)
+            time.sleep(0.01)
+
+    sampler = threading.Thread(target=sample)
+    events = events_json(int(time.time() * 1000))
+    with app.app_context():
+        time.sleep(3)  # the workers' start-up
+        sampler.start()
+        begin = time.monotonic()
+        for tick in range(annotators * seconds):
+            second, who = divmod(tick, annotators)
+            delay = begin + second + who / annotators - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            if stream.append(app.config, ids[who], 1, 0, second, EVENTS_PER_BATCH, events) == stream.FLUSH_NEEDED:
+                stream.enqueue_flush(app.config["REDIS_URL"], 0)
+        while r.xlen(stream.stream_key(0)):
+            time.sleep(0.01)
+        done.set()
+        sampler.join()
+    return lags
+
+
 def main() -> None:
     options = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     options.add_argument("--batches", type=int, default=10_000, help="batches of 60 events per flush")
@@ -194,6 +292,11 @@ def main() -> None:
         default=True,
         help="also time execute_values and executemany on PostgreSQL",
     )
+    options.add_argument("--annotators", type=int, default=50, help="the low-load phase: batches a second")
+    options.add_argument("--low-seconds", type=int, default=20, help="the low-load phase's length")
+    # Two: more workers than busy shards, where two flushers of one shard used to split its batches.
+    options.add_argument("--flushers", type=int, default=2, help="the low-load phase's ingest workers")
+    options.add_argument("--low-load-only", action="store_true", help="only the low-load phase")
     args = options.parse_args()
     with ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-flush-")))
@@ -205,6 +308,20 @@ def main() -> None:
             f"{args.batches} batches of {EVENTS_PER_BATCH} events, bulks of {args.bulk}",
             flush=True,
         )
+        pg_low_url = fresh_postgres("bench_flush_low", args.postgres)
+        low = low_load(pg_low_url, redis_url, tmp, args.annotators, args.low_seconds, args.flushers)
+        print(
+            f"low load, PostgreSQL: {args.annotators} batches a second for {args.low_seconds} s, "
+            f"{args.flushers} ingest workers: {low['batches_per_commit']:.1f} batches a commit, "
+            f"{low['commits_per_s']:.1f} commits a second; flush lag mean {low['lag_mean_s']:.3f} s, "
+            f"p99 {low['lag_p99_s']:.3f} s, max {low['lag_max_s']:.3f} s",
+            flush=True,
+        )
+        low_figures = " ".join(f"low_{name}={value:.3f}" for name, value in low.items())
+        if args.low_load_only:
+            print(f"load average after: {os.getloadavg()[0]:.2f}", flush=True)
+            print(low_figures, flush=True)
+            return
         sqlite = run(
             f"sqlite:///{tmp / 'flush.db'}", redis_url, tmp, args.batches, args.bulk, args.rounds, ["production"]
         )
@@ -214,7 +331,8 @@ def main() -> None:
         print(f"load average after: {os.getloadavg()[0]:.2f}", flush=True)
         print(
             f"sqlite_flush_events_per_s={sqlite['production']:.0f} pg_flush_events_per_s={pg['production']:.0f} "
-            + " ".join(f"pg_{name}_events_per_s={rate:.0f}" for name, rate in pg.items() if name != "production"),
+            + " ".join(f"pg_{name}_events_per_s={rate:.0f}" for name, rate in pg.items() if name != "production")
+            + f" {low_figures}",
             flush=True,
         )
 

@@ -31,6 +31,7 @@ from .stream import GROUP, client, flush_job_prefix, guard_key, request_flush, s
 BUDGET_S = 10  # one job flushes for at most this long, then hands over to a fresh job
 LINGER_S = 0.5  # and ends after this long without new batches
 GATHER_S = 0.1  # the wait for more batches after a short read: the most a batch waits for a bulk
+RUNNING_GUARD_S = 5  # a running flush renews its shard's guard this far ahead (several times a second)
 STATS_TTL_S = 2 * 3600
 IDLE_CONSUMER_MS = 3600 * 1000
 CHECKPOINT_PAGES = 16_384  # 64 MB of WAL at 4 KB pages
@@ -51,15 +52,34 @@ def flush(consumer: str, shard: int, linger: bool = True) -> int:
     Order: this consumer's own pending entries (left by an earlier failed flush),
     then entries idle longer than INGEST_CLAIM_IDLE_MS in crashed consumers, then new ones,
     staying a while for more unless ``linger`` is off (the sweep's visit of every shard).
+
+    A flush job (``linger``) keeps its shard's flush guard set while it runs, so that the
+    batches arriving meanwhile enqueue no second flush of the shard: with several ingest
+    workers, two flushers of one shard would split its batches between them and commit
+    each bulk half as full. Leaving, it clears the guard and hands what came after its
+    last read to a new job. The guard is renewed for RUNNING_GUARD_S at a time, so a
+    killed flusher's lapses soon and the next batch enqueues a new job.
     """
     redis = client()
     ensure_group(redis, shard)
-    redis.delete(guard_key(shard))  # from now on a new arrival enqueues the next flush
+    if linger:
+        redis.set(guard_key(shard), 1, ex=RUNNING_GUARD_S)
     if is_sqlite():
         # A bulk is ~4 MB of WAL; at SQLite's default threshold (1,000 pages) every
         # commit would also checkpoint and fsync the database file. Checkpointing
         # every 64 MB instead takes flushing from ~550,000 to ~900,000 events/s.
         database.execute_sql(f"PRAGMA wal_autocheckpoint = {CHECKPOINT_PAGES}")
+    try:
+        stored = _drain(redis, shard, consumer, linger)
+    finally:
+        if linger:
+            redis.delete(guard_key(shard))  # from now on a new arrival enqueues the next flush
+    if _unread(redis, shard):  # arrived after the last read, before the guard went: theirs is a new job
+        request_flush(shard)
+    return stored
+
+
+def _drain(redis: Redis | RedisCluster, shard: int, consumer: str, linger: bool) -> int:
     bulk = current_app.config["INGEST_BULK"]
     deadline = time.monotonic() + BUDGET_S
     stored = 0
@@ -72,6 +92,8 @@ def flush(consumer: str, shard: int, linger: bool = True) -> int:
     # than commit a few batches at a time.
     last = time.monotonic()
     while (now := time.monotonic()) < deadline and now - last < LINGER_S:
+        if linger:
+            redis.expire(guard_key(shard), RUNNING_GUARD_S)
         entries = _read(redis, shard, consumer, ">", bulk)
         if entries:
             stored += store(redis, shard, entries)
@@ -81,9 +103,16 @@ def flush(consumer: str, shard: int, linger: bool = True) -> int:
             if not linger or _others_waiting(shard):
                 break
             time.sleep(GATHER_S)
-    if time.monotonic() >= deadline:
-        request_flush(shard)  # a successor, in case nothing arrives to enqueue one
     return stored
+
+
+def _unread(redis: Redis | RedisCluster, shard: int) -> int:
+    """Entries no flusher has read yet: flushed ones are deleted, so the stream holds the pending and the unread."""
+    with redis.pipeline(transaction=False) as pipe:
+        pipe.xlen(stream_key(shard))
+        pipe.xpending(stream_key(shard), GROUP)
+        length, pending = pipe.execute()
+    return length - pending["pending"]
 
 
 def _others_waiting(shard: int) -> bool:
@@ -159,13 +188,17 @@ def store(redis: Redis | RedisCluster, shard: int, entries: list) -> int:
         with database.atomic():
             insert_chunks(rows)
     events = sum(row[4] for row in rows)
-    minute = int(time.time()) // 60
+    now = time.time()
+    minute = int(now) // 60
     with redis.pipeline(transaction=False) as pipe:
         pipe.xack(stream_key(shard), GROUP, *ids)
         pipe.xdel(stream_key(shard), *ids)
         key = stats_key(shard, minute)
         pipe.hincrby(key, "events", events)
         pipe.hincrby(key, "chunks", len(rows))
+        pipe.hincrby(key, "commits", 1 if rows else 0)
+        # How long the batches waited from their arrival to their commit, summed (a mean per chunk).
+        pipe.hincrby(key, "lag_ms", int(now * 1000) * len(rows) - sum(row[6] for row in rows))
         pipe.hincrby(key, "busy_us", int((time.monotonic() - started) * 1e6))
         pipe.expire(key, STATS_TTL_S)
         pipe.execute()
