@@ -186,11 +186,19 @@ def _all_pages(app, batch, rule, per_page: int, decision: str | None = None) -> 
 
 @pytest.mark.parametrize("per_page", [2, 5, 7])
 def test_every_page_holds_its_slice_of_the_labels_in_order(app, org, per_page):
-    """Pages past the middle are read backwards from the end; together the pages are the labels, once, in order."""
+    """Together the pages are the labels, once, in order."""
     with app.app_context():
         batch = _votes(org, 23, 3, 2)
     shown, expected = _all_pages(app, batch, labels.Rule(threshold=0.5, min_annotations=2), per_page)
     assert len(expected) == 23 and shown == expected
+
+
+@pytest.mark.parametrize("per_page", [1, 5, 7, 50])
+def test_pages_that_start_in_one_class_and_end_in_the_next_hold_their_slice(app, campaign, per_page):
+    """A page starts in the class the summary's per-class counts find, and runs on into the next ones."""
+    shown, expected = _all_pages(app, campaign.batch, labels.Rule(threshold=0.5, min_annotations=2), per_page)
+    assert len(expected) == 12 and shown == expected
+    assert {key for key, _ in expected} == {"n01", "n02"}
 
 
 @pytest.mark.parametrize("decision", ["yes", "no", "undecided"])

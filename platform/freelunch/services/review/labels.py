@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from peewee import Case, fn
 from redis import RedisError
@@ -80,6 +80,8 @@ class Summary:
     excluded_workers: list[str]
     waiting_votes: int = 0  # votes of MTurk assignments MTurk has not confirmed yet (counted.waiting)
     waiting_assignments: int = 0
+    # (class id, images, yes, undecided) per class in class order: where a page of the results starts
+    per_class: list[tuple[int, int, int, int]] = field(default_factory=list)
 
 
 def excluded_workers(batch: Batch, rule: Rule) -> list[str]:
@@ -130,15 +132,19 @@ def _having(rule: Rule, decision: str):
     return {"yes": enough & reached, "no": enough & ~reached, "undecided": ~enough}[decision]
 
 
-def _decision_counts(batch: Batch, rule: Rule, left_out: list, class_id: int | None) -> tuple[int, int, int]:
-    """(pairs, yes, undecided): one pass over the batch's votes."""
+def _class_counts(batch: Batch, rule: Rule, left_out: list, class_id: int | None) -> list[tuple[int, int, int, int]]:
+    """(class id, images, yes, undecided) per class, in class order: one pass over the batch's votes."""
     counts = _counts(batch, left_out, class_id).order_by().alias("c")
     seen, selected = counts.c.seen, counts.c.selected
     enough = seen >= rule.min_annotations
     yes = Case(None, [(enough & (selected * 1000 >= seen * rule.per_mille), 1)], 0)
     undecided = Case(None, [(~enough, 1)], 0)
-    total, n_yes, n_undecided = counts.select_from(fn.COUNT(1), fn.SUM(yes), fn.SUM(undecided)).scalar(as_tuple=True)
-    return total or 0, int(n_yes or 0), int(n_undecided or 0)
+    query = (
+        counts.select_from(counts.c.class_id, fn.COUNT(1), fn.SUM(yes), fn.SUM(undecided))
+        .group_by(counts.c.class_id)
+        .order_by(counts.c.class_id)
+    )
+    return [(c, n, int(n_yes or 0), int(n_undecided or 0)) for c, n, n_yes, n_undecided in query.tuples()]
 
 
 def summary(batch: Batch, rule: Rule, class_id: int | None = None) -> Summary:
@@ -152,7 +158,7 @@ def summary(batch: Batch, rule: Rule, class_id: int | None = None) -> Summary:
     """
     excluded = excluded_workers(batch, rule)
     key = (
-        f"freelunch:labels:{batch.id}:{counted.version([batch.id], excluded)}:{rule.per_mille}:"
+        f"freelunch:labels:classes:{batch.id}:{counted.version([batch.id], excluded)}:{rule.per_mille}:"
         f"{rule.min_annotations}:{class_id}"
     )
     try:
@@ -160,14 +166,14 @@ def summary(batch: Batch, rule: Rule, class_id: int | None = None) -> Summary:
     except RedisError:
         cached = None
     if cached:
-        total, n_yes, n_undecided = json.loads(cached)
+        per_class = [tuple(row) for row in json.loads(cached)]
     else:
-        left_out = counted.votes_where([batch.id], excluded)
-        total, n_yes, n_undecided = _decision_counts(batch, rule, left_out, class_id)
+        per_class = _class_counts(batch, rule, counted.votes_where([batch.id], excluded), class_id)
         try:
-            redis_connection().set(key, json.dumps([total, n_yes, n_undecided]), ex=SUMMARY_TTL)
+            redis_connection().set(key, json.dumps(per_class), ex=SUMMARY_TTL)
         except RedisError:
             pass
+    total, n_yes, n_undecided = (sum(row[i] for row in per_class) for i in (1, 2, 3))
     waiting_votes, waiting_assignments = counted.waiting([batch.id])
     return Summary(
         total,
@@ -175,6 +181,7 @@ def summary(batch: Batch, rule: Rule, class_id: int | None = None) -> Summary:
         excluded,
         waiting_votes,
         waiting_assignments,
+        per_class,
     )
 
 
@@ -201,27 +208,35 @@ def page(
 ) -> tuple[Page, Summary]:
     """One page of labels (optionally one class, one decision) and the summary they belong to."""
     totals = summary(batch, rule, class_id)
-    query = _counts(batch, counted.votes_where([batch.id], totals.excluded_workers), class_id)
-    total = totals.total
-    if decision in DECISIONS:
-        query = query.having(_having(rule, decision))
-        total = totals.decisions[decision]
+    left_out = counted.votes_where([batch.id], totals.excluded_workers)
+    total = totals.decisions[decision] if decision in DECISIONS else totals.total
     number = max(1, min(number, -(-total // per_page)))
-    return Page(_describe(batch, rule, _page_rows(query, number, per_page, total)), number, per_page, total), totals
+    rows = _page_rows(batch, rule, left_out, totals.per_class, decision, (number - 1) * per_page, per_page)
+    return Page(_describe(batch, rule, rows), number, per_page, total), totals
 
 
-def _page_rows(query, number: int, per_page: int, total: int) -> list:
-    """One page of ``query``'s ``total`` rows.
+def _page_rows(
+    batch: Batch, rule: Rule, left_out: list, per_class: list, decision: str | None, start: int, size: int
+) -> list:
+    """``size`` rows from row ``start`` of the labels (of one decision, if given), in (class, image) order.
 
-    OFFSET reads every row it skips, so a page past the middle is read from the
-    far end, in the index's reverse order: the last page costs what the first does.
+    OFFSET reads every row it skips, so the summary's per-class counts find the class the page starts in: a page
+    skips rows of that one class only (at most a class's images), and page 500 costs what page 1 does.
     """
-    start = (number - 1) * per_page
-    if start <= total // 2:
-        return list(query.paginate(number, per_page).tuples())
-    end = min(total, start + per_page)
-    backwards = query.order_by(Vote.image_class.desc(), Vote.image.desc())
-    return list(reversed(backwards.limit(end - start).offset(total - end).tuples()))
+    rows: list = []
+    for class_id, images, yes, undecided in per_class:
+        n = {"yes": yes, "no": images - yes - undecided, "undecided": undecided}.get(decision or "", images)
+        if start >= n:
+            start -= n
+            continue
+        query = _counts(batch, left_out, class_id)
+        if decision in DECISIONS:
+            query = query.having(_having(rule, decision))
+        rows.extend(query.offset(start).limit(size - len(rows)).tuples().iterator())
+        start = 0
+        if len(rows) >= size:
+            break
+    return rows
 
 
 def stream(batch: Batch, rule: Rule) -> Iterator[LabelRow]:
