@@ -429,6 +429,11 @@ def _meets(name: str, value: float) -> str:
     return f"target {op} {target:,}: {'met' if ok else 'MISSED'} (ratio {value / target:.2f})"
 
 
+def _cell(value: float) -> str:
+    """A table cell: whole numbers in full (1466000, not 1.466e+06), others as short as they are."""
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
 def write_doc(scale: float, figures: dict, load: str) -> None:
     if not DOC.exists():
         return
@@ -442,7 +447,7 @@ def write_doc(scale: float, figures: dict, load: str) -> None:
             cells = [c.strip() for c in line.strip("|").split("|")]
             if cells and re.fullmatch(r"[0-9.]+", cells[0]):
                 rows[cells[0]] = line
-    row = f"| {scale:g} | {dt.date.today()} | {load} | " + " | ".join(f"{figures[n]:g}" for n in names) + " |"
+    row = f"| {scale:g} | {dt.date.today()} | {load} | " + " | ".join(_cell(figures[n]) for n in names) + " |"
     rows[f"{scale:g}"] = row
     table = header + "\n".join(rows[k] for k in sorted(rows, key=float)) + "\n"
     block = f"{BEGIN}\n{table}{END}"
