@@ -47,9 +47,10 @@ def poll_notifications() -> dict:
 
 
 @batch_job()
-def auto_review(batch: Batch) -> dict:
+def auto_review(batch: Batch, row_ids: list[int] | None = None) -> dict:
+    """The rules on the assignments the requester confirmed (``row_ids``; None: every one they may decide)."""
     tracking.sync_batch(batch)  # decide on what MTurk says now, not on the last reconciliation
-    return autoreview.auto_review(batch, progress=JobProgress()).as_dict()
+    return autoreview.auto_review(batch, progress=JobProgress(), only=row_ids).as_dict()
 
 
 @batch_job()

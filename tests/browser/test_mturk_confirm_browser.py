@@ -1,5 +1,5 @@
-"""A bulk bonus in Chromium: the server-rendered confirmation with MTurk's fee appears under the form, and only its
-button queues the payment."""
+"""A bulk bonus and one assignment's approval in Chromium: the server-rendered confirmation with MTurk's fee appears
+under the form, and only its button queues the payment."""
 
 from __future__ import annotations
 
@@ -33,14 +33,14 @@ def test_a_bulk_bonus_is_confirmed_with_its_total_before_it_is_queued(app, live_
             unique_request_token="token-1",
             mturk_hit_id="HIT1",
         )
-        for n in (1, 2):
+        for n, status in enumerate(("Approved", "Approved", "Submitted"), 1):
             MTurkAssignment.create(
                 organization=org,
                 hit=c.hits[0],
                 mturk_hit_id="HIT1",
                 mturk_assignment_id=f"A{n}",
                 worker_id=identity.anonymous_worker_id(org.id, f"AW{n}RAWWORKER"),
-                status="Approved",
+                status=status,
             )
 
     def queued() -> list[str]:
@@ -63,3 +63,18 @@ def test_a_bulk_bonus_is_confirmed_with_its_total_before_it_is_queued(app, live_
     step.locator("button", has_text="Pay the bonuses").click()
     page.locator("#mturk-bonus-confirm .confirm-step").wait_for(state="detached")  # the page after the redirect
     assert queued() == ["Bonus $1.00 for approved assignments"]
+
+    # One assignment, from its own page: approving pays its reward and MTurk's fee, shown before it is sent.
+    submitted = MTurkAssignment.get(MTurkAssignment.mturk_assignment_id == "A3")
+    page.goto(f"{live_server}/mturk/assignments/{submitted.id}")
+    page.check("input[name=action][value=approve]")
+    page.fill("textarea[name=feedback]", "Thank you")
+    page.click("button:has-text('Review and send to MTurk')")
+    step = page.locator("#mturk-decide-confirm .confirm-step")
+    step.wait_for()
+    assert "Approve 1 assignment: the workers are paid $0.50 in rewards + $0.10 MTurk fee = $0.60" in step.inner_text()
+    assert queued() == ["Bonus $1.00 for approved assignments"]
+    with page.expect_response(lambda response: response.request.method == "POST"):
+        step.locator("button", has_text="Approve it").click()
+    page.wait_for_url(f"{live_server}/mturk/assignments/{submitted.id}")
+    assert queued()[0] == "Approve 1 assignments"

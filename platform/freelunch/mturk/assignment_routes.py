@@ -148,8 +148,13 @@ def save_rules(batch_id):
 
 @bp.post("/batches/<int:batch_id>/mturk/auto-review")
 def run_auto_review(batch_id):
+    """What the rules would approve (and pay) and reject now, then, confirmed, the job deciding those assignments."""
     batch = owned_or_404(Batch, batch_id)
-    _enqueue(batch, jobs.MTURK_AUTO_REVIEW, f"Auto-review {batch.name}")
+    if request.form.get("confirmed") != "1":
+        preview, rows = confirm.auto_review(batch)
+        return _confirm_step(batch, "auto_review", preview=preview, fields=[("row", r) for r in rows])
+    rows = [n for n in (whole_number(v) for v in request.form.getlist("row")) if n is not None]
+    _enqueue(batch, jobs.MTURK_AUTO_REVIEW, f"Auto-review {batch.name}", rows)
     return redirect(url_for(".assignments", batch_id=batch.id))
 
 
@@ -178,7 +183,7 @@ def _done(batch: Batch, one: MTurkAssignment | None):
 
 @bp.post("/batches/<int:batch_id>/mturk/decisions")
 def decide(batch_id):
-    """Approve, reject or override the ticked assignments (one, from an assignment's own page)."""
+    """Approve, reject or override the ticked assignments (one, from an assignment's own page), once confirmed."""
     batch = owned_or_404(Batch, batch_id)
     form = DecisionForm()
     rows, one = _selected_rows(batch)
@@ -186,12 +191,14 @@ def decide(batch_id):
     if not rows:
         form.action.errors = [*form.action.errors, "Tick the assignments to decide."]
     if not rows or not valid:
-        if not one and partials.wanted():
-            return _confirm_step(batch, "decide", _form_problems(form))
+        if _wants_step("decide"):
+            return _confirm_step(batch, "decide", _form_problems(form), one=one)
         return _refused(batch, one, decision_form=form)
-    if not one and request.form.get("confirmed") != "1":  # a bulk decision: show what it does first
+    if request.form.get("confirmed") != "1":  # what it pays and does to the workers first
         chosen = list(MTurkAssignment.select().where(MTurkAssignment.id.in_(rows)).order_by(MTurkAssignment.id))
         fields = [("row", r) for r in rows] + [("action", form.action.data), ("feedback", form.feedback.data or "")]
+        if one:
+            fields.append(("back", "assignment"))
         preview = confirm.decision(batch, chosen, form.action.data)
         if form.action.data == "reject" and form.leave_out.data:
             fields.append(("leave_out", "y"))
@@ -199,7 +206,7 @@ def decide(batch_id):
             preview.sentences.append(
                 f"{workers} worker{'' if workers == 1 else 's'} will be left out of this batch's labels at once."
             )
-        return _confirm_step(batch, "decide", preview=preview, fields=fields)
+        return _confirm_step(batch, "decide", preview=preview, fields=fields, one=one)
     if form.action.data == "reject" and form.leave_out.data:
         _leave_out(batch, rows)
     _enqueue(
@@ -226,12 +233,23 @@ def _leave_out(batch: Batch, rows: list[int]) -> None:
     )
 
 
-CONFIRM_TARGETS = {"decide": "mturk-decide-confirm", "bonus": "mturk-bonus-confirm", "top_up": "mturk-top-up-confirm"}
-CONFIRM_ROUTES = {"decide": ".decide", "bonus": ".bonus_approved", "top_up": ".top_up"}
+CONFIRM_TARGETS = {
+    "decide": "mturk-decide-confirm",
+    "auto_review": "mturk-auto-review-confirm",
+    "bonus": "mturk-bonus-confirm",
+    "top_up": "mturk-top-up-confirm",
+}
+CONFIRM_ROUTES = {
+    "decide": ".decide",
+    "auto_review": ".run_auto_review",
+    "bonus": ".bonus_approved",
+    "top_up": ".top_up",
+}
 CONFIRM_LABELS = {
     "approve": "Approve them",
     "reject": "Reject them",
     "override": "Approve them after the rejection",
+    "auto_review": "Run auto-review",
     "bonus": "Pay the bonuses",
     "top_up": "Pay the top-ups",
 }
@@ -241,8 +259,15 @@ def _form_problems(form) -> list[str]:
     return [error for errors in form.errors.values() for error in errors]
 
 
-def _confirm_step(batch: Batch, kind: str, problems: list[str] | None = None, preview=None, fields=()):
-    """The confirmation step of a bulk action, rendered here: the fragment for htmx, else the page showing it."""
+def _wants_step(kind: str) -> bool:
+    """Whether htmx asked for the confirmation step alone, to show under the form."""
+    return partials.wanted() and request.headers.get("HX-Target") == CONFIRM_TARGETS[kind]
+
+
+def _confirm_step(batch: Batch, kind: str, problems: list[str] | None = None, preview=None, fields=(), one=None):
+    """The confirmation step of an action, rendered here: the fragment for htmx, else the page showing it
+    (the assignment's own page for ``one``)."""
+    cancel = url_for(".mturk_assignment", mturk_assignment_id=one.id) if one else None
     step = {
         "kind": kind,
         "preview": preview,
@@ -250,11 +275,16 @@ def _confirm_step(batch: Batch, kind: str, problems: list[str] | None = None, pr
         "fields": list(fields),
         "label": CONFIRM_LABELS.get(preview.action if preview else "", "Confirm"),
         "action_url": url_for(CONFIRM_ROUTES[kind], batch_id=batch.id, show=_show()),
-        "cancel_url": url_for(".assignments", batch_id=batch.id, show=_show()),
+        "cancel_url": cancel or url_for(".assignments", batch_id=batch.id, show=_show()),
     }
-    if partials.wanted() and request.headers.get("HX-Target") == CONFIRM_TARGETS[kind]:
+    if one and preview and preview.count == 1:
+        step["label"] = CONFIRM_LABELS[preview.action].replace(" them", " it")
+    if _wants_step(kind):
         return render_template("mturk/_confirm.html", step=step)
-    return _page(batch, _show(), 200 if preview else 400, confirm_step=step)
+    status = 200 if preview else 400
+    if one:
+        return _assignment_page(one, status, confirm_step=step)
+    return _page(batch, _show(), status, confirm_step=step)
 
 
 def _within_ceiling(batch: Batch, form: BonusForm) -> bool:

@@ -133,3 +133,54 @@ def test_one_assignments_bonus_is_confirmed_with_its_fee_too(app, client, review
     assert "<html" in page and "= $1.20" in page and queued(app, review) == []
     assert client.post(url, data={**data, "confirmed": "1"}).status_code == 302
     assert queued(app, review) == ["Bonus $1.00 for A1"]
+
+
+def test_one_assignments_approval_from_its_page_is_confirmed_with_the_reward_and_fee(app, client, review):
+    row = MTurkAssignment.get(MTurkAssignment.mturk_assignment_id == "A3")
+    url = f"/batches/{review.id}/mturk/decisions"
+    data = {"csrf_token": csrf_token(client), "row": row.id, "back": "assignment", "action": "approve", "feedback": ""}
+    html = client.post(url, data=data, headers={**HTMX, "HX-Target": "mturk-decide-confirm"}).get_data(as_text=True)
+    assert "<html" not in html
+    assert "Approve 1 assignment: the workers are paid $0.50 in rewards + $0.10 MTurk fee = $0.60" in html
+    assert "Total with MTurk's fee: <strong>$0.60</strong>" in html and ">Approve it<" in html
+    assert 'name="back" value="assignment"' in html and f'href="/mturk/assignments/{row.id}"' in html  # Cancel
+    assert queued(app, review) == []
+    page = client.post(url, data=data)  # without JavaScript: the assignment's page, showing the step
+    assert page.status_code == 200 and "<html" in page.get_data(as_text=True)
+    assert "= $0.60" in page.get_data(as_text=True) and queued(app, review) == []
+    done = client.post(url, data={**data, "confirmed": "1"})
+    assert done.status_code == 302 and done.headers["Location"].endswith(f"/mturk/assignments/{row.id}")
+    assert queued(app, review) == ["Approve 1 assignments"]
+
+
+def test_one_rejection_leaves_the_worker_out_only_once_confirmed(app, client, review):
+    from freelunch.models import Batch
+
+    row = MTurkAssignment.get(MTurkAssignment.mturk_assignment_id == "A3")
+    url = f"/batches/{review.id}/mturk/decisions"
+    data = {
+        "csrf_token": csrf_token(client),
+        "row": row.id,
+        "back": "assignment",
+        "action": "reject",
+        "feedback": "Random clicks",
+        "leave_out": "y",
+    }
+    html = client.post(url, data=data, headers={**HTMX, "HX-Target": "mturk-decide-confirm"}).get_data(as_text=True)
+    assert "Reject 1 assignment: the workers are not paid" in html and "lowers the worker" in html
+    assert "1 worker will be left out of this batch" in html and ">Reject it<" in html
+    assert queued(app, review) == [] and Batch.get_by_id(review.id).excluded_workers in ([], None)
+    client.post(url, data={**data, "confirmed": "1"})
+    assert queued(app, review) == ["Reject 1 assignments"]
+    assert Batch.get_by_id(review.id).excluded_workers == [row.worker_id]
+
+
+def test_auto_review_with_nothing_to_judge_cannot_be_confirmed(app, client, review):
+    html = client.post(
+        f"/batches/{review.id}/mturk/auto-review",
+        data={"csrf_token": csrf_token(client)},
+        headers={**HTMX, "HX-Target": "mturk-auto-review-confirm"},
+    ).get_data(as_text=True)
+    assert "No submitted assignment with data here is waiting for a decision." in html
+    assert "1 submitted assignment is without data here: the rules never decide it, you do." in html
+    assert 'name="confirmed"' not in html and queued(app, review) == []

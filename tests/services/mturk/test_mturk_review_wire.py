@@ -280,3 +280,57 @@ def test_sqs_events_only_trigger_a_reconcile_of_their_hit_once_each(app, wired, 
             again = notifications.poll()
         assert again["summary"] == "3 notifications read, 1 HIT reconciled."
         assert "Messages" not in sqs.receive_message(QueueUrl=queue)  # every handled message is deleted
+
+
+def test_auto_review_and_one_approval_from_the_dashboard_are_sent_only_once_confirmed(
+    app, client, wired, local_mturk, run_jobs
+):
+    from support import csrf_token, login
+
+    from freelunch.services import jobs
+
+    hit_id = publish(local_mturk, wired)
+    ReviewRules.create(organization=wired.organization, batch=wired, min_seconds_per_page=5)
+    rows = {}
+    for worker in ("AREVIEWED001", "ABYHAND0001"):
+        rows[worker] = local_mturk.accept(hit_id, worker)
+        local_mturk.submit(
+            rows[worker], completionCode=annotate(client, local_mturk, wired, hit_id, rows[worker], worker)
+        )
+    worked_for(Assignment.select().where(Assignment.mturk_assignment_id == rows["AREVIEWED001"]))
+    with app.app_context():
+        tracking.sync_batch(wired)
+    login(client, "owner@example.org")
+    token = csrf_token(client)
+
+    def statuses():
+        with local_mturk.store.lock:
+            return [local_mturk.store.assignments[rows[w]].status for w in ("AREVIEWED001", "ABYHAND0001")]
+
+    def queued():
+        with app.app_context():
+            return [job.title for job in jobs.recent(wired.organization_id, f"batch:{wired.id}")]
+
+    step = client.post(f"/batches/{wired.id}/mturk/auto-review", data={"csrf_token": token}).get_data(as_text=True)
+    assert "<html" in step and "The rules judge 2 submitted assignments" in step  # the page, without JavaScript
+    assert "approve 1: the workers are paid $0.50 in rewards + $0.10 MTurk fee = $0.60" in step
+    assert "leave 1 for you, flagged with why." in step  # its pages took no time: under 5 s
+    run_jobs()
+    assert queued() == [] and statuses() == ["Submitted", "Submitted"] and Decision.select().count() == 0
+    fields = re.findall(r'type="hidden" name="row" value="(\d+)"', step)
+    assert len(fields) == 2
+    client.post(f"/batches/{wired.id}/mturk/auto-review", data={"csrf_token": token, "confirmed": "1", "row": fields})
+    run_jobs()
+    assert statuses() == ["Approved", "Submitted"]
+    assert MTurkAssignment.get(MTurkAssignment.mturk_assignment_id == rows["ABYHAND0001"]).flag
+
+    by_hand = MTurkAssignment.get(MTurkAssignment.mturk_assignment_id == rows["ABYHAND0001"])
+    decide = {"csrf_token": token, "row": by_hand.id, "back": "assignment", "action": "approve", "feedback": "Thanks"}
+    shown = client.post(f"/batches/{wired.id}/mturk/decisions", data=decide).get_data(as_text=True)
+    assert "Approve 1 assignment: the workers are paid $0.50 in rewards + $0.10 MTurk fee = $0.60" in shown
+    run_jobs()
+    assert statuses() == ["Approved", "Submitted"]
+    client.post(f"/batches/{wired.id}/mturk/decisions", data={**decide, "confirmed": "1"})
+    run_jobs()
+    assert statuses() == ["Approved", "Approved"]
+    assert [d.source for d in Decision.select().order_by(Decision.id)] == ["auto", "dashboard"]

@@ -182,38 +182,57 @@ class ReviewSummary:
         )
 
 
-def auto_review(
-    batch: Batch, mturk=None, progress: ReportProgress | None = None, source: str = "auto"
-) -> ReviewSummary:
-    """Apply the batch's rules to every assignment they may decide."""
+def plan(batch: Batch, piles: tracking.Piles, only: list[int] | None = None) -> list[tuple[MTurkAssignment, Verdict]]:
+    """What the rules say of each assignment they may decide (``only``: of those rows alone), nothing sent yet."""
     rules = rules_for(batch)
-    recorded = as_dict(rules)
-    piles = tracking.sort_out(batch)
     rows = piles.ready  # submitted on MTurk, complete here, no decision in flight
-    summary = ReviewSummary(skipped_no_data=len(piles.no_data))
+    if only is not None:
+        rows = [row for row in rows if row.id in set(only)]
     if not rows:
-        return summary
-    mturk = mturk or tracking.client_for(batch)
+        return []
     ids = [row.assignment_id for row in rows]
     found = quality.figures(Assignment.id, Assignment.id.in_(ids))
     _bound_reported_chunks(found, ids)
     fastest = _fastest_pages(ids)
-    for done, row in enumerate(rows, 1):
-        verdict = judge(rules, row, found.get(row.assignment_id, quality.Figures()), fastest.get(row.assignment_id))
+    return [
+        (row, judge(rules, row, found.get(row.assignment_id, quality.Figures()), fastest.get(row.assignment_id)))
+        for row in rows
+    ]
+
+
+def feedback_for(rules: ReviewRules, verdict: Verdict) -> str:
+    """What the worker reads with the decision."""
+    if verdict.action == "approve":
+        return rules.approve_feedback
+    return DEFAULT_REJECT_FEEDBACK.format(reasons="; ".join(verdict.failed))
+
+
+def auto_review(
+    batch: Batch,
+    mturk=None,
+    progress: ReportProgress | None = None,
+    source: str = "auto",
+    only: list[int] | None = None,
+) -> ReviewSummary:
+    """Apply the batch's rules to every assignment they may decide (``only``: to those the requester confirmed)."""
+    rules = rules_for(batch)
+    recorded = as_dict(rules)
+    piles = tracking.sort_out(batch)
+    summary = ReviewSummary(skipped_no_data=len(piles.no_data))
+    judged = plan(batch, piles, only)
+    if not judged:
+        return summary
+    mturk = mturk or tracking.client_for(batch)
+    for done, (row, verdict) in enumerate(judged, 1):
         if verdict.action is None:
             flag = "; ".join(verdict.failed + verdict.unjudged)
             MTurkAssignment.update(flag=flag[:200]).where(MTurkAssignment.id == row.id).execute()
             summary.flagged += 1
         else:
-            feedback = (
-                rules.approve_feedback
-                if verdict.action == "approve"
-                else DEFAULT_REJECT_FEEDBACK.format(reasons="; ".join(verdict.failed))
-            )
             decision = decisions.intend(
                 row,
                 verdict.action,
-                feedback,
+                feedback_for(rules, verdict),
                 source=source,
                 rules={"rules": recorded, "figures": verdict.figures, "failed": verdict.failed},
             )
@@ -225,5 +244,5 @@ def auto_review(
                 summary.adopted += decision.state == "adopted"
                 summary.failed += decision.state == "failed"
         if progress:
-            progress(done / len(rows), f"{done} of {len(rows)} assignments judged")
+            progress(done / len(judged), f"{done} of {len(judged)} assignments judged")
     return summary

@@ -1,4 +1,5 @@
-"""What a bulk decision or bonus will do and cost, shown for the requester to confirm before anything is queued.
+"""What a decision, auto-review, bonus or top-up will do and cost, shown for the requester to confirm before anything
+is queued.
 
 Money is stated with MTurk's fee (cost.py): approving pays out what MTurk took
 when the HITs were created, rejecting returns it to the balance, a bonus is new
@@ -13,7 +14,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from ...models import Batch, MTurkAssignment, MTurkHit
-from . import access, bonuses, budget, cost, fairpay
+from . import access, autoreview, bonuses, budget, cost, fairpay, tracking
 from .bonuses import BonusError
 from .decisions import ALLOWED_FROM, DONE
 
@@ -22,7 +23,7 @@ from .decisions import ALLOWED_FROM, DONE
 class Preview:
     """One confirmation step: what happens, to how many, for how much."""
 
-    action: str  # approve, reject, override, bonus
+    action: str  # approve, reject, override, bonus, top_up, auto_review
     count: int  # assignments it applies to
     skipped: int  # ticked or approved, but it does not apply to them
     amount: Decimal  # rewards (or bonuses) that move
@@ -49,10 +50,8 @@ def _sizes(rows: list[MTurkAssignment]) -> dict[str, int]:
 def decision(batch: Batch, rows: list[MTurkAssignment], action: str) -> Preview:
     """Approve, reject or override the ticked rows: the money each moves and what the workers see."""
     applies = [r for r in rows if r.status == ALLOWED_FROM.get(action)]
-    reward = Decimal(batch.reward)
-    sizes = _sizes(applies)
-    fees = sum((cost.fee(reward, sizes.get(r.mturk_hit_id, 1)) for r in applies), Decimal("0"))
-    preview = Preview(action, len(applies), len(rows) - len(applies), reward * len(applies), fees)
+    amount, fees = _rewards(batch, applies)
+    preview = Preview(action, len(applies), len(rows) - len(applies), amount, fees)
     n = len(applies)
     money = f"${preview.amount:.2f} in rewards + ${preview.fees:.2f} MTurk fee = ${preview.total:.2f}"
     if action == "approve":
@@ -79,6 +78,51 @@ def decision(batch: Batch, rows: list[MTurkAssignment], action: str) -> Preview:
     if not n:
         preview.problems.append(f"None of the ticked assignments can be {DONE.get(action, action)} now.")
     return preview
+
+
+def _rewards(batch: Batch, rows: list[MTurkAssignment]) -> tuple[Decimal, Decimal]:
+    """The rewards of ``rows`` and MTurk's fee on them (the fee rate of each one's HIT)."""
+    reward = Decimal(batch.reward)
+    sizes = _sizes(rows)
+    return reward * len(rows), sum((cost.fee(reward, sizes.get(r.mturk_hit_id, 1)) for r in rows), Decimal("0"))
+
+
+def auto_review(batch: Batch) -> tuple[Preview, list[int]]:
+    """What the rules would do now to each assignment they may decide, and those rows (the job decides only them)."""
+    piles = tracking.sort_out(batch)
+    judged = autoreview.plan(batch, piles)
+    approve = [row for row, verdict in judged if verdict.action == "approve"]
+    reject = [row for row, verdict in judged if verdict.action == "reject"]
+    left = len(judged) - len(approve) - len(reject)
+    amount, fees = _rewards(batch, approve)
+    preview = Preview("auto_review", len(judged), len(piles.no_data), amount, fees)
+    preview.sentences.append(
+        f"The rules judge {len(judged)} submitted assignment{'s' * (len(judged) != 1)} as MTurk listed them at the "
+        "last reconciliation (the job reconciles first and decides only these):"
+    )
+    if approve:
+        preview.sentences.append(
+            f"approve {len(approve)}: the workers are paid ${amount:.2f} in rewards + ${fees:.2f} MTurk fee = "
+            f"${amount + fees:.2f}, which MTurk took from the balance when the HITs were created (no new charge);"
+        )
+    if reject:
+        back, back_fees = _rewards(batch, reject)
+        workers = len({row.worker_id for row in reject})
+        preview.sentences.append(
+            f"reject {len(reject)}: the workers are not paid, MTurk returns ${back + back_fees:.2f} (fee included) to "
+            f"the balance, and each rejection lowers the approval rate of the worker ({workers} "
+            f"worker{'s' * (workers != 1)}); they read why they failed;"
+        )
+    preview.sentences.append(f"leave {left} for you, flagged with why." if left else "leave none for you.")
+    if piles.no_data:
+        n = len(piles.no_data)
+        preview.sentences.append(
+            f"{n} submitted assignment{'s are' if n != 1 else ' is'} without data here: the rules never decide "
+            f"{'them' if n != 1 else 'it'}, you do."
+        )
+    if not judged:
+        preview.problems.append("No submitted assignment with data here is waiting for a decision.")
+    return preview, [row.id for row, _ in judged]
 
 
 def bonus(batch: Batch, amount_text: str, reason: str) -> Preview:
