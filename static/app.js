@@ -9,6 +9,9 @@
  *                         so pressing Export is the requester's one click)
  *   data-unsaved-blocks="SELECTOR" on a <form>: once it has unsaved edits, disable the buttons SELECTOR finds and
  *                         show [data-unsaved-note] (Publish sends the saved settings, never half-edited ones)
+ *   data-panel            a panel that reloads itself when a job ends (templates/_panels.html): the reload waits
+ *                         while the requester is in one of its forms or has its confirmation step open (saying so
+ *                         on the panel), runs once they leave, and keeps what they typed and ticked
  */
 (function () {
   document.addEventListener("change", function (event) {
@@ -52,6 +55,88 @@
       link.removeAttribute("data-auto-download");
       link.click();
     });
+  });
+
+  // Panels: a reload never takes a half-filled form away from the requester.
+  function busy(panel) {
+    var active = document.activeElement;
+    var typing = active && /^(INPUT|TEXTAREA|SELECT)$/.test(active.tagName) && !/^(submit|button|reset|image)$/.test(active.type);
+    if (typing && active.form && panel.contains(active)) return true;
+    return Boolean(panel.querySelector(".confirm-step, .htmx-request"));  // a step open, or one on its way
+  }
+  function fieldKey(field) {
+    var checkable = field.type === "checkbox" || field.type === "radio";
+    return [field.form.getAttribute("action"), field.name, checkable ? field.value : ""].join(" ");
+  }
+  function edits(panel) {
+    var changed = {};
+    panel.querySelectorAll("input, textarea, select").forEach(function (field) {
+      if (!field.form || !field.name || field.type === "hidden") return;
+      if (field.type === "checkbox" || field.type === "radio") {
+        if (field.checked !== field.defaultChecked) changed[fieldKey(field)] = field.checked;
+      } else if (field.tagName === "SELECT") {
+        var edited = Array.prototype.some.call(field.options, function (o) { return o.selected !== o.defaultSelected; });
+        if (edited) changed[fieldKey(field)] = field.value;
+      } else if (field.value !== field.defaultValue) {
+        changed[fieldKey(field)] = field.value;
+      }
+    });
+    return changed;
+  }
+  var keptEdits = {};
+  function wait(panel) {
+    panel.setAttribute("data-panel-waiting", "");
+    if (panel.querySelector("[data-panel-note]")) return;
+    var note = document.createElement("p");
+    note.className = "flash info";
+    note.setAttribute("data-panel-note", "");
+    note.setAttribute("role", "status");
+    note.textContent = "The figures here are updating: they show once you leave this form (what you typed stays).";
+    panel.insertBefore(note, panel.firstChild);
+  }
+  function resume() {
+    document.querySelectorAll("[data-panel-waiting]").forEach(function (panel) {
+      if (busy(panel)) return;
+      panel.removeAttribute("data-panel-waiting");
+      window.htmx.ajax("GET", panel.getAttribute("hx-get"), {
+        source: panel, target: panel, swap: "outerHTML", select: "#" + panel.id
+      });
+    });
+  }
+  document.addEventListener("htmx:confirm", function (event) {
+    var panel = event.detail.elt;
+    if (!panel.hasAttribute("data-panel") || !busy(panel)) return;
+    event.preventDefault();
+    wait(panel);
+  });
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var panel = event.detail.requestConfig && event.detail.requestConfig.elt;  // only a panel's own reload
+    if (!panel || !panel.hasAttribute("data-panel") || event.detail.target !== panel) return;
+    if (busy(panel)) {  // the requester came back to the form while the figures were on their way
+      event.detail.shouldSwap = false;
+      wait(panel);
+      return;
+    }
+    keptEdits[panel.id] = edits(panel);
+  });
+  document.addEventListener("htmx:afterSettle", function () {
+    Object.keys(keptEdits).forEach(function (id) {
+      var panel = document.getElementById(id);
+      var changed = keptEdits[id];
+      delete keptEdits[id];
+      if (!panel) return;
+      panel.querySelectorAll("input, textarea, select").forEach(function (field) {
+        if (!field.form || !field.name || !(fieldKey(field) in changed)) return;
+        var value = changed[fieldKey(field)];
+        if (field.type === "checkbox" || field.type === "radio") field.checked = value;
+        else field.value = value;
+        field.dispatchEvent(new Event("input", { bubbles: true }));  // what reacts to edits sees this one too
+      });
+    });
+    resume();
+  });
+  document.addEventListener("focusout", function () {
+    setTimeout(resume, 0);  // once focus has landed where it went
   });
   document.addEventListener("htmx:afterRequest", function (event) {
     var form = event.detail.elt;

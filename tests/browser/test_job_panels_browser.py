@@ -88,3 +88,75 @@ def test_edit_then_publish_sends_the_edited_settings_and_the_panels_follow_their
         run_jobs()
     page.wait_for_selector("#export-summary:has-text('Download all finished exports')", timeout=15_000)
     assert not page.is_visible("text=No exports yet.") and still_no_reload(page)
+
+
+QUESTION = (
+    '<ExternalQuestion xmlns="http://mechanicalturk.amazonaws.com/AWSMechanicalTurkDataSchemas/2006-07-14/'
+    'ExternalQuestion.xsd"><ExternalURL>https://freelunch.example.org/annotate</ExternalURL>'
+    "<FrameHeight>0</FrameHeight></ExternalQuestion>"
+)
+
+
+def test_a_panel_keeps_a_half_filled_form_when_its_job_ends_and_updates_once_it_is_left(
+    app, live_server, page, local_mturk, make_account, run_jobs
+):
+    from freelunch.models import MTurkHit
+
+    app.config["MTURK_ENDPOINT_URL"] = local_mturk.endpoint_url
+    _, org = make_account("requester@example.org", "Lab")
+    batch = make_batch(app, org, pages=2, per_page=4, assignments_per_hit=2)
+    batch.state = "published"
+    batch.save()
+    with app.app_context():
+        grant_server_account(org)
+    created = local_mturk.client().create_hit(
+        MaxAssignments=2,
+        LifetimeInSeconds=3600,
+        AssignmentDurationInSeconds=600,
+        AutoApprovalDelayInSeconds=3 * 24 * 3600,
+        Reward="0.50",
+        Title="Find the tench",
+        Description="Click every tench",
+        Question=QUESTION,
+    )["HIT"]
+    MTurkHit.create(
+        organization=org,
+        batch=batch,
+        hit=batch.hits.get(),
+        sandbox=True,
+        max_assignments=2,
+        unique_request_token="t-1",
+        state="created",
+        mturk_hit_id=created["HITId"],
+        hit_type_id=created["HITTypeId"],
+    )
+    for worker in ("AWORKERONE01", "AWORKERTWO02"):  # they submit on MTurk; the page learns it by reconciling
+        local_mturk.submit(local_mturk.accept(created["HITId"], worker), completionCode="ABCDEF")
+
+    log_in(page, live_server, "requester@example.org")
+    page.goto(f"{live_server}/batches/{batch.id}/mturk/review")
+    page.click("#mturk-review button:has-text('Reconcile now')")
+    page.wait_for_selector(".job:has-text('Reconcile')")
+    no_data = page.locator("#mturk-review .subnav a[data-show=no_data]")
+    assert no_data.inner_text() == "Submitted, no data here (0)"
+    no_reload_since(page)
+
+    # Half-way through a bonus reason when the reconcile ends: the panel waits, and says why.
+    page.click("#mturk-review input[name=amount]")
+    page.keyboard.type("0.25")
+    page.click("#mturk-review input[name=reason]")
+    page.keyboard.type("Careful wo")
+    run_jobs()
+    page.wait_for_selector("#mturk-review [data-panel-note]", timeout=15_000)
+    assert "updating" in page.inner_text("#mturk-review [data-panel-note]")
+    page.keyboard.type("rk")
+    assert page.input_value("#mturk-review input[name=reason]") == "Careful work"
+    assert no_data.inner_text() == "Submitted, no data here (0)"
+
+    # Leaving the form lets the figures in, and what was typed stays.
+    page.click("h1")
+    page.wait_for_selector("#mturk-review .subnav a[data-show=no_data]:has-text('(2)')", timeout=15_000)
+    assert page.locator("#mturk-review [data-panel-note]").count() == 0
+    assert page.input_value("#mturk-review input[name=amount]") == "0.25"
+    assert page.input_value("#mturk-review input[name=reason]") == "Careful work"
+    assert still_no_reload(page)
