@@ -72,7 +72,7 @@ def test_a_bulk_bonus_is_confirmed_with_its_total_before_it_is_queued(app, live_
     page.click("button:has-text('Review and send to MTurk')")
     step = page.locator("#mturk-decide-confirm .confirm-step")
     step.wait_for()
-    assert "Approve 1 assignment: the workers are paid $0.50 in rewards + $0.10 MTurk fee = $0.60" in step.inner_text()
+    assert "Approve 1 assignment: the worker is paid $0.50 in rewards + $0.10 MTurk fee = $0.60" in step.inner_text()
     assert queued() == ["Bonus $1.00 for approved assignments"]
     with page.expect_response(lambda response: response.request.method == "POST"):
         step.locator("button", has_text="Approve it").click()

@@ -98,7 +98,7 @@ def test_a_bulk_reject_says_what_happens_and_skips_what_it_cannot_decide(app, cl
     html = client.post(
         f"/batches/{review.id}/mturk/decisions", data=data, headers={**HTMX, "HX-Target": "mturk-decide-confirm"}
     ).get_data(as_text=True)
-    assert "Reject 1 assignment: the workers are not paid, MTurk returns $0.50 in rewards + $0.10 MTurk fee" in html
+    assert "Reject 1 assignment: the worker is not paid, MTurk returns $0.50 in rewards + $0.10 MTurk fee" in html
     assert "2 ticked assignments are not Submitted on MTurk" in html
     assert re.findall(r'name="row" value="(\d+)"', html) == [str(v) for v in rows.values()]
     assert queued(app, review) == []
@@ -141,7 +141,7 @@ def test_one_assignments_approval_from_its_page_is_confirmed_with_the_reward_and
     data = {"csrf_token": csrf_token(client), "row": row.id, "back": "assignment", "action": "approve", "feedback": ""}
     html = client.post(url, data=data, headers={**HTMX, "HX-Target": "mturk-decide-confirm"}).get_data(as_text=True)
     assert "<html" not in html
-    assert "Approve 1 assignment: the workers are paid $0.50 in rewards + $0.10 MTurk fee = $0.60" in html
+    assert "Approve 1 assignment: the worker is paid $0.50 in rewards + $0.10 MTurk fee = $0.60" in html
     assert "Total with MTurk's fee: <strong>$0.60</strong>" in html and ">Approve it<" in html
     assert 'name="back" value="assignment"' in html and f'href="/mturk/assignments/{row.id}"' in html  # Cancel
     assert queued(app, review) == []
@@ -167,7 +167,7 @@ def test_one_rejection_leaves_the_worker_out_only_once_confirmed(app, client, re
         "leave_out": "y",
     }
     html = client.post(url, data=data, headers={**HTMX, "HX-Target": "mturk-decide-confirm"}).get_data(as_text=True)
-    assert "Reject 1 assignment: the workers are not paid" in html and "lowers the worker" in html
+    assert "Reject 1 assignment: the worker is not paid" in html and "lowers the worker" in html
     assert "1 worker will be left out of this batch" in html and ">Reject it<" in html
     assert queued(app, review) == [] and Batch.get_by_id(review.id).excluded_workers in ([], None)
     client.post(url, data={**data, "confirmed": "1"})

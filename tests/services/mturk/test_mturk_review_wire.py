@@ -313,7 +313,7 @@ def test_auto_review_and_one_approval_from_the_dashboard_are_sent_only_once_conf
 
     step = client.post(f"/batches/{wired.id}/mturk/auto-review", data={"csrf_token": token}).get_data(as_text=True)
     assert "<html" in step and "The rules judge 2 submitted assignments" in step  # the page, without JavaScript
-    assert "approve 1: the workers are paid $0.50 in rewards + $0.10 MTurk fee = $0.60" in step
+    assert "approve 1: the worker is paid $0.50 in rewards + $0.10 MTurk fee = $0.60" in step
     assert "leave 1 for you, flagged with why." in step  # its pages took no time: under 5 s
     run_jobs()
     assert queued() == [] and statuses() == ["Submitted", "Submitted"] and Decision.select().count() == 0
@@ -327,7 +327,7 @@ def test_auto_review_and_one_approval_from_the_dashboard_are_sent_only_once_conf
     by_hand = MTurkAssignment.get(MTurkAssignment.mturk_assignment_id == rows["ABYHAND0001"])
     decide = {"csrf_token": token, "row": by_hand.id, "back": "assignment", "action": "approve", "feedback": "Thanks"}
     shown = client.post(f"/batches/{wired.id}/mturk/decisions", data=decide).get_data(as_text=True)
-    assert "Approve 1 assignment: the workers are paid $0.50 in rewards + $0.10 MTurk fee = $0.60" in shown
+    assert "Approve 1 assignment: the worker is paid $0.50 in rewards + $0.10 MTurk fee = $0.60" in shown
     run_jobs()
     assert statuses() == ["Approved", "Submitted"]
     client.post(f"/batches/{wired.id}/mturk/decisions", data={**decide, "confirmed": "1"})

@@ -54,19 +54,20 @@ def decision(batch: Batch, rows: list[MTurkAssignment], action: str) -> Preview:
     preview = Preview(action, len(applies), len(rows) - len(applies), amount, fees)
     n = len(applies)
     money = f"${preview.amount:.2f} in rewards + ${preview.fees:.2f} MTurk fee = ${preview.total:.2f}"
+    workers = "the workers are" if n != 1 else "the worker is"
     if action == "approve":
         preview.sentences.append(
-            f"Approve {n} assignment{'s' * (n != 1)}: the workers are paid {money}, "
+            f"Approve {n} assignment{'s' * (n != 1)}: {workers} paid {money}, "
             "which MTurk took from the balance when the HITs were created (no new charge)."
         )
     elif action == "reject":
         preview.sentences.append(
-            f"Reject {n} assignment{'s' * (n != 1)}: the workers are not paid, MTurk returns {money} to the "
+            f"Reject {n} assignment{'s' * (n != 1)}: {workers} not paid, MTurk returns {money} to the "
             "balance, and each rejection lowers the worker's approval rate. The feedback is shown to them."
         )
     else:
         preview.sentences.append(
-            f"Approve {n} assignment{'s' * (n != 1)} after their rejection: the workers are paid {money}, "
+            f"Approve {n} assignment{'s' * (n != 1)} after their rejection: {workers} paid {money}, "
             "charged to the balance again."
         )
     if preview.skipped:
@@ -101,15 +102,17 @@ def auto_review(batch: Batch) -> tuple[Preview, list[int]]:
         "last reconciliation (the job reconciles first and decides only these):"
     )
     if approve:
+        paid = "the workers are" if len(approve) != 1 else "the worker is"
         preview.sentences.append(
-            f"approve {len(approve)}: the workers are paid ${amount:.2f} in rewards + ${fees:.2f} MTurk fee = "
+            f"approve {len(approve)}: {paid} paid ${amount:.2f} in rewards + ${fees:.2f} MTurk fee = "
             f"${amount + fees:.2f}, which MTurk took from the balance when the HITs were created (no new charge);"
         )
     if reject:
         back, back_fees = _rewards(batch, reject)
         workers = len({row.worker_id for row in reject})
+        unpaid = "the workers are" if len(reject) != 1 else "the worker is"
         preview.sentences.append(
-            f"reject {len(reject)}: the workers are not paid, MTurk returns ${back + back_fees:.2f} (fee included) to "
+            f"reject {len(reject)}: {unpaid} not paid, MTurk returns ${back + back_fees:.2f} (fee included) to "
             f"the balance, and each rejection lowers the approval rate of the worker ({workers} "
             f"worker{'s' * (workers != 1)}); they read why they failed;"
         )
