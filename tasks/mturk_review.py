@@ -56,10 +56,12 @@ def auto_review(batch: Batch, row_ids: list[int] | None = None) -> dict:
 @batch_job()
 def decide_many(batch: Batch, row_ids: list[int], action: str, feedback: str, user_id: int | None = None) -> dict:
     """Bulk approve or reject: an intent row per assignment, then its call."""
+    # In a set order (PostgreSQL returns updated rows in no particular one), so a run's progress and its calls
+    # follow the rows as the requester saw them.
     rows = list(
-        MTurkAssignment.select().where(
-            MTurkAssignment.id.in_(row_ids), MTurkAssignment.organization == batch.organization_id
-        )
+        MTurkAssignment.select()
+        .where(MTurkAssignment.id.in_(row_ids), MTurkAssignment.organization == batch.organization_id)
+        .order_by(MTurkAssignment.id)
     )
     progress, counts, errors = JobProgress(), {"done": 0, "adopted": 0, "failed": 0}, []
     mturk = None
