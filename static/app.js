@@ -119,7 +119,8 @@
     }
     keptEdits[panel.id] = edits(panel);
   });
-  document.addEventListener("htmx:afterSettle", function () {
+  // On the swap itself, not once it settles: the fields are never seen empty, even for a moment.
+  document.addEventListener("htmx:afterSwap", function () {
     Object.keys(keptEdits).forEach(function (id) {
       var panel = document.getElementById(id);
       var changed = keptEdits[id];
@@ -133,8 +134,8 @@
         field.dispatchEvent(new Event("input", { bubbles: true }));  // what reacts to edits sees this one too
       });
     });
-    resume();
   });
+  document.addEventListener("htmx:afterSettle", resume);
   document.addEventListener("focusout", function () {
     setTimeout(resume, 0);  // once focus has landed where it went
   });

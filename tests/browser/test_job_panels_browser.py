@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 from factories import grant_server_account, make_batch
+from playwright.sync_api import expect
 from support import log_in
 
 pytestmark = pytest.mark.browser
@@ -157,6 +158,6 @@ def test_a_panel_keeps_a_half_filled_form_when_its_job_ends_and_updates_once_it_
     page.click("h1")
     page.wait_for_selector("#mturk-review .subnav a[data-show=no_data]:has-text('(2)')", timeout=15_000)
     assert page.locator("#mturk-review [data-panel-note]").count() == 0
-    assert page.input_value("#mturk-review input[name=amount]") == "0.25"
-    assert page.input_value("#mturk-review input[name=reason]") == "Careful work"
+    expect(page.locator("#mturk-review input[name=amount]")).to_have_value("0.25")
+    expect(page.locator("#mturk-review input[name=reason]")).to_have_value("Careful work")
     assert still_no_reload(page)
