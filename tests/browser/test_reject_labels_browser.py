@@ -44,10 +44,11 @@ def test_reject_then_labels(app, live_server, page, make_account, run_jobs):
     results = f"{live_server}/review/batches/{c.batch.id}/results"
     log_in(page, live_server, "owner@example.org")
     page.goto(results)
-    page.click("#label-fit button:has-text('Fit labels')")
+    with page.expect_response(lambda response: response.request.method == "POST"):  # queued before the jobs run
+        page.click("#label-fit button:has-text('Fit labels')")
     run_jobs()
     page.goto(results)
-    assert page.locator("[data-testid=fit-stale]").count() == 0
+    assert "fitted" in page.inner_text("#label-fit") and page.locator("[data-testid=fit-stale]").count() == 0
     assert "2 of 4" in page.locator("tr:has(code:text-is('n01/an'))").inner_text()  # W3 selected it twice, on two HITs
 
     page.goto(f"{live_server}/batches/{c.batch.id}/mturk/review")
