@@ -216,3 +216,9 @@ def test_a_lone_surrogate_in_a_class_key_or_a_non_utf8_manifest_line_is_a_row_er
     assert [c.key for c in ImageClass.select()] == ["n02"]
     assert "n02/\udcff" not in {i.key for i in Image.select()}
     assert "not valid text" in client.get(f"/datasets/{requester.id}").get_data(as_text=True)
+
+
+def test_a_nul_in_the_address_is_a_400_on_every_engine(client, campaign):
+    for url in (f"/datasets/{campaign.batch.dataset_id}?q=%00", "/batches/?state=a%00b"):
+        response = client.get(url)
+        assert response.status_code == 400 and "NUL character" in response.get_data(as_text=True)

@@ -22,6 +22,12 @@ def _wants_json() -> bool:
 
 
 def register(app: Flask) -> None:
+    @app.before_request
+    def _refuse_nul_in_the_address():
+        # PostgreSQL text cannot hold NUL, and psycopg2 refuses it before sending (a ValueError, not a DataError).
+        if any("\x00" in key or "\x00" in value for key, value in request.args.items(multi=True)):
+            raise BadRequest("The address has a NUL character in it.")
+
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException):
         if _wants_json():
