@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from PIL import Image as PILImage
+from playwright.sync_api import expect
 from worker import NEUTRAL, click, flush_until_complete, glide, jump, submit, wait_loaded
 
 from freelunch import storage
@@ -159,7 +160,7 @@ def test_a_requester_runs_a_campaign_end_to_end(app, app_config, live_server, br
     assert "selected" in page.get_attribute("[data-cell='0']", "class")
     page.fill("#replay-time", "0")
     page.dispatch_event("#replay-time", "input")
-    assert page.get_attribute("[data-cell='0'] .path", "points") == ""
+    expect(page.locator("[data-cell='0'] .path")).to_have_attribute("points", "")  # redrawn on the next frame
     assert "selected" not in page.get_attribute("[data-cell='0']", "class")
     # Opened again it shows the end; Play plays it from the start: the path is drawn again, point by point.
     page.reload()
