@@ -48,8 +48,10 @@ def grant(org_ref, note, daily_limit):
     """Let an organization with no key pair of its own use the server's MTurk account (and its balance)."""
     org = organization_or_fail(org_ref)
     if daily_limit is not None:
+        _limit(daily_limit)  # a bad amount is refused before anything is granted
+    found, new = access.grant(org, _operator(), note)  # a new grant starts at the site default
+    if daily_limit is not None:
         _set_limit(org, daily_limit)
-    found, new = access.grant(org, _operator(), note)
     if MTurkAccount.select().where(MTurkAccount.organization == org.id).exists():
         click.echo(f"Note: {org.name} has its own key pair, which it keeps using while it has one.")
     click.echo(

@@ -214,6 +214,7 @@ def _account_page(form: CredentialsForm, money_form: MoneyForm, status: int = 20
         account=MTurkAccount.get_or_none(MTurkAccount.organization == org.id),
         source=access.source(org.id),
         today=budget.today(org.id),
+        owners_set_limit=budget.set_by_owners(org.id),
         default_floor=fairpay.default_floor(),
     ), status
 
@@ -221,14 +222,14 @@ def _account_page(form: CredentialsForm, money_form: MoneyForm, status: int = 20
 @bp.post("/mturk/account/money")
 @role_required("owner")
 def save_money():
-    """The owner's daily limit (only on an account of its own: a site admin sets it on the server's) and pay floor."""
+    """The owner's daily limit (budget.set_by_owners: else a site admin sets it) and pay floor."""
     org = current_org()
     form = MoneyForm()
     if not form.validate_on_submit():
         return _account_page(CredentialsForm(formdata=None), form, 422)
     fields = [Organization.hourly_pay_floor]
     org.hourly_pay_floor = form.hourly_pay_floor.data
-    if access.owns_account(org.id):
+    if budget.set_by_owners(org.id):
         org.mturk_daily_limit = form.daily_limit.data
         fields.append(Organization.mturk_daily_limit)
     org.save(only=fields)

@@ -325,12 +325,13 @@ def test_grants_from_the_command_line_and_the_admin_page_are_recorded_and_revoca
     client.post(f"/admin/organizations/{org.id}/mturk/revoke", data={})  # no CSRF token: refused
     with app.app_context():
         assert access.grant_in_force(org.id) is not None
+    client.post(f"/admin/organizations/{org.id}/mturk/limit", data={"csrf_token": token, "daily_limit": "25"})
     client.post(f"/admin/organizations/{org.id}/mturk/limit", data={"csrf_token": token, "daily_limit": "abc"})
     client.post(f"/admin/organizations/{org.id}/mturk/revoke", data={"csrf_token": token})
     with app.app_context():
         assert access.grant_in_force(org.id) is None
         assert ServerAccountGrant.select().where(ServerAccountGrant.organization == org.id).count() == 2  # kept
-        assert budget.limit(org.id) == Decimal("40.00")  # "abc" changed nothing
+        assert budget.limit(org.id) == Decimal("25.00")  # "abc" changed nothing
     assert client.post("/admin/organizations/999/mturk/grant", data={"csrf_token": token}).status_code == 404
 
 
@@ -347,6 +348,8 @@ def test_owners_set_the_daily_limit_only_on_an_account_of_their_own(app, client,
         org = Organization.get_by_id(org.id)
         assert org.mturk_daily_limit is None and org.hourly_pay_floor == Decimal("12.00")  # the admin's to set
         credentials.store(org.id, "AKIAEXAMPLE12345", "the-secret-key-itself")
+        assert not budget.set_by_owners(org.id)  # the grant is still in force: still the admin's
+        access.revoke(org, "admin@example.org")
     assert 'name="daily_limit"' in client.get("/mturk/credentials").get_data(as_text=True)
     client.post("/mturk/account/money", data={"csrf_token": token, "daily_limit": "250", "hourly_pay_floor": ""})
     bad = client.post("/mturk/account/money", data={"csrf_token": token, "daily_limit": "-3"})
@@ -354,6 +357,36 @@ def test_owners_set_the_daily_limit_only_on_an_account_of_their_own(app, client,
     with app.app_context():
         assert budget.limit(org.id) == Decimal("250.00")
         assert Organization.get_by_id(org.id).hourly_pay_floor is None
+
+
+def test_a_granted_organization_cannot_raise_its_limit_through_a_key_pair_of_its_own(app, client, make_account):
+    """Add any key pair, raise the limit, remove the key pair: the server's account must not keep that limit."""
+    _, org = make_account("req@example.org", "Lab")
+    with app.app_context():
+        grant_server_account(org)
+        Organization.update(mturk_daily_limit=Decimal("40.00")).execute()  # the admin's choice
+    login(client, "req@example.org")
+    token = csrf_token(client)
+    client.post(
+        "/mturk/credentials",
+        data={"csrf_token": token, "access_key_id": "AKIAMADEUP0000000000", "secret_access_key": "x" * 40},
+    )
+    page = client.get("/mturk/credentials").get_data(as_text=True)
+    assert 'name="daily_limit"' not in page and "A site admin sets this organization's limit" in page
+    client.post("/mturk/account/money", data={"csrf_token": token, "daily_limit": "99999999", "hourly_pay_floor": ""})
+    client.post("/mturk/credentials/delete", data={"csrf_token": token})
+    with app.app_context():
+        assert access.source(org.id) == access.SERVER and budget.limit(org.id) == Decimal("40.00")
+
+        # A limit the owners set for an account of their own does not carry over to a new grant.
+        access.revoke(org, "admin@example.org")
+        credentials.store(org.id, "AKIAMADEUP0000000000", "x" * 40)
+    client.post("/mturk/account/money", data={"csrf_token": token, "daily_limit": "99999999", "hourly_pay_floor": ""})
+    client.post("/mturk/credentials/delete", data={"csrf_token": token})
+    with app.app_context():
+        assert budget.limit(org.id) == Decimal("99999999.00")  # their own, on no account at all now
+        access.grant(Organization.get_by_id(org.id), "admin@example.org")
+        assert budget.limit(org.id) == budget.default_limit()
 
 
 def test_an_extension_over_the_daily_limit_is_refused_before_any_call(app, batch, stubbed):

@@ -10,6 +10,7 @@ it, and nothing about the server's account is shown. Whether an organization
 
 from __future__ import annotations
 
+from ...db import database
 from ...models import MTurkAccount, Organization, ServerAccountGrant, utcnow
 from .errors import NO_ACCOUNT, MTurkError
 
@@ -57,11 +58,18 @@ def owns_account(organization_id: int) -> bool:
 
 
 def grant(organization: Organization, by: str, note: str = "") -> tuple[ServerAccountGrant, bool]:
-    """Let the organization use the server's account: (the grant in force, whether it is new)."""
+    """Let the organization use the server's account: (the grant in force, whether it is new).
+
+    A new grant starts at the site's default daily limit: one the owners set for an account of their own never
+    carries over to the server's (a site admin sets another on the admin page or with ``freelunch mturk limit``).
+    """
     found = grant_in_force(organization.id)
     if found is not None:
         return found, False
-    return ServerAccountGrant.create(organization=organization, granted_by=by, note=note.strip()), True
+    with database.atomic():
+        Organization.update(mturk_daily_limit=None).where(Organization.id == organization.id).execute()
+        organization.mturk_daily_limit = None
+        return ServerAccountGrant.create(organization=organization, granted_by=by, note=note.strip()), True
 
 
 def revoke(organization: Organization, by: str) -> int:

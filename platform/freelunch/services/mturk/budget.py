@@ -9,8 +9,8 @@ a retried call reserves nothing twice. A call MTurk refused releases its
 reservation. Approving moves no new money (the reward was taken at creation).
 
 The limit is the organization's own (``Organization.mturk_daily_limit``: its
-owners set it when the account is theirs, a site admin when it is the
-server's), else ``MTURK_DAILY_LIMIT``.
+owners set it when the account is theirs and no grant of the server's is in
+force, a site admin otherwise), else ``MTURK_DAILY_LIMIT``.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from peewee import fn
 
 from ...db import database
 from ...models import MTurkSpend, Organization, utcnow
+from . import access
 from .errors import OVER_LIMIT, MTurkError
 
 CENT = Decimal("0.01")
@@ -44,6 +45,15 @@ def default_limit() -> Decimal:
 def limit(organization_id: int) -> Decimal:
     own = Organization.select(Organization.mturk_daily_limit).where(Organization.id == organization_id).scalar()
     return default_limit() if own is None else Decimal(own).quantize(CENT)
+
+
+def set_by_owners(organization_id: int) -> bool:
+    """Whether the organization's owners set its limit: only on an account of their own, and no grant in force.
+
+    With a grant in force the limit is the site admin's even while a key pair is stored, or an organization could
+    add any key pair, raise its limit, remove the key pair and spend the server's account under its own limit.
+    """
+    return access.source(organization_id) == access.OWN and access.grant_in_force(organization_id) is None
 
 
 def day_start(now: dt.datetime | None = None) -> dt.datetime:

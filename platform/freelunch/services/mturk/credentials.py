@@ -6,7 +6,7 @@ key can be put in front while ``rotate()`` (``freelunch mturk rotate-credentials
 re-encrypts the stored secrets, after which the old key can go. Outside
 production, an unset variable means a key derived from ``SECRET_KEY``, so
 ``make run`` needs no set-up. An organization without a key pair uses the
-server's boto3 credential chain (environment, profile, instance role).
+server's boto3 credential chain only when a site admin granted it (access.py).
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ def remove(organization_id: int) -> bool:
 
 
 def load(organization_id: int | None) -> KeyPair | None:
-    """The organization's key pair, or None to use the boto3 credential chain."""
+    """The organization's key pair, or None (the caller decides whether the boto3 credential chain may be used)."""
     if organization_id is None:
         return None
     account = MTurkAccount.get_or_none(MTurkAccount.organization == organization_id)
