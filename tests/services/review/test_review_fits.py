@@ -3,6 +3,7 @@
 
 import csv
 import io
+import re
 
 from support import csrf_token, survey_url
 
@@ -136,6 +137,25 @@ def test_exports_carry_the_model(app, client, campaign, run_jobs):
     assert (
         float(worker["specificity"]) == round(estimate.specificity, 4) and worker["model_control_votes"] == "6"
     )  # three pages, two controls each
+
+
+def test_the_round_plan_states_the_shape_the_next_round_is_built_in(app, client, campaign, run_jobs):
+    # Asked for 8 images a page (6 candidates and a control of each kind), the classes have no candidate left
+    # unshown and one control of each kind: a follow-up page holds its open images and those two controls only.
+    campaign.batch.images_per_page = 8
+    campaign.batch.save()
+    done = fit(client, campaign.batch, run_jobs, target="0.99")
+    assert done.open
+
+    plan = client.get(f"/review/batches/{campaign.batch.id}/next-round").get_data(as_text=True)
+    client.post(f"/review/batches/{campaign.batch.id}/next-round", data={"csrf_token": csrf_token(client)})
+    follow_up = Batch.get(Batch.follows == campaign.batch)
+    pages, images = follow_up.shape()
+    assert int(images.split("–")[-1]) < 8  # the dataset filled less than asked
+    assert f"of {pages} page{'' if pages == '1' else 's'} × {images} images" in " ".join(plan.split())
+    assert "× 8 images" not in plan
+    extra = [int(n) for n in re.findall(r"<td>(\d+)</td></tr>", plan)]  # the table's last column: extra controls
+    assert extra and set(extra) == {0}  # every control is already on the page as one of its standard two
 
 
 def test_the_next_round_asks_the_open_images_of_fresh_workers(app, client, campaign, run_jobs):

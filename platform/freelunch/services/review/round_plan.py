@@ -39,7 +39,7 @@ class ClassRow:
     open: int
     pages: int
     fresh: int  # fresh candidates that fill its short pages
-    controls: int  # extra controls that fill the rest
+    controls: int  # extra controls that fill the rest, as many as the class has
 
 
 @dataclass
@@ -48,6 +48,7 @@ class RoundPlan:
     max_votes: int
     classes: list[ClassRow] = field(default_factory=list)
     pages: list[tuple[int, list[int], int]] = field(default_factory=list)  # (class id, image ids, assignments)
+    sizes: list[int] = field(default_factory=list)  # each page's images as the follow-up will show them
     votes: int = 0  # more votes asked of open images
 
     @property
@@ -64,6 +65,17 @@ class RoundPlan:
     def cost(self, batch: Batch) -> Decimal:
         """HITs × assignments × the reward per assignment (MTurk's fees not included)."""
         return self.hits(batch.pages_per_hit) * self.assignments_per_hit * Decimal(batch.reward or 0)
+
+    def shape(self, pages_per_hit: int) -> tuple[str, str]:
+        """(pages per HIT, images per page) of the follow-up as create_follow_up will build it, written as
+        Batch.shape writes a built batch's ("3", "10–26"): a class short of images and controls makes pages
+        smaller than the first round asked for, and the plan must not promise the asked shape."""
+        n, per_hit = len(self.pages), max(pages_per_hit, 1)
+        hits = [min(per_hit, n - start) for start in range(0, n, per_hit)]
+        return tuple(  # type: ignore[return-value]
+            f"{min(values)}–{max(values)}" if min(values) != max(values) else str(min(values))
+            for values in (hits, self.sizes)
+        )
 
 
 def _labels(fit: LabelFit) -> np.ndarray:
@@ -104,6 +116,7 @@ def plan(batch: Batch, fit: LabelFit, max_votes: int = rounds.DEFAULT_MAX_VOTES,
         c.id: c for c in ImageClass.select().where(ImageClass.id.in_(sorted({p.item_class for p in planned.pages})))
     }
     shown = set(zip(labels["image_class"].tolist(), labels["image"].tolist()))
+    pool = _control_pool(list(classes))
     rows: dict[int, ClassRow] = {}
     for page in planned.pages:
         class_id = page.item_class
@@ -122,9 +135,12 @@ def plan(batch: Batch, fit: LabelFit, max_votes: int = rounds.DEFAULT_MAX_VOTES,
             ][: page.fill]
             shown.update((class_id, i) for i in fresh)
             row.fresh += len(fresh)
-            row.controls += page.fill - len(fresh)
             images += fresh
+        # The controls this page will get, counted by the very function that picks them (any order gives the count).
+        controls = len(_controls(batch, pool[class_id], batch.images_per_page - len(images), random.Random(0)))
+        row.controls += controls - _standard_controls(batch, pool[class_id])
         out.pages.append((class_id, images, page.assignments))
+        out.sizes.append(len(images) + controls)
     out.classes = sorted(rows.values(), key=lambda r: r.image_class.key)
     return out
 
@@ -159,8 +175,9 @@ def create_follow_up(batch: Batch, round_plan: RoundPlan) -> Batch:
             round=batch.round + 1,
         )
         pages = []
+        pool = _control_pool(sorted({class_id for class_id, _, _ in round_plan.pages}))
         for class_id, images, _ in round_plan.pages:
-            controls = _controls(batch, class_id, batch.images_per_page - len(images), rng)
+            controls = _controls(batch, pool[class_id], batch.images_per_page - len(images), rng)
             grid = images + controls
             rng.shuffle(grid)
             pages.append((class_id, grid))
@@ -184,15 +201,28 @@ def create_follow_up(batch: Batch, round_plan: RoundPlan) -> Batch:
     return follow_up
 
 
-def _controls(batch: Batch, class_id: int, slots: int, rng: random.Random) -> list[int]:
-    """The page's positive and negative controls, then more of either to fill its remaining slots."""
-    by_role: dict[str, list[int]] = {"positive": [], "negative": []}
-    for image, role in (
-        Candidate.select(Candidate.image, Candidate.role)
-        .where(Candidate.image_class == class_id, Candidate.role.in_(("positive", "negative")))
+def _control_pool(class_ids: list[int]) -> dict[int, dict[str, list[int]]]:
+    """The controls of each class by role, in image order: {class id: {"positive": [...], "negative": [...]}}."""
+    pool: dict[int, dict[str, list[int]]] = {c: {"positive": [], "negative": []} for c in class_ids}
+    for class_id, image, role in (
+        Candidate.select(Candidate.image_class, Candidate.image, Candidate.role)
+        .where(Candidate.image_class.in_(class_ids), Candidate.role.in_(("positive", "negative")))
+        .order_by(Candidate.image)
         .tuples()
     ):
-        by_role[role].append(image)
+        pool[class_id][role].append(image)
+    return pool
+
+
+def _standard_controls(batch: Batch, by_role: dict[str, list[int]]) -> int:
+    """The controls every page of the class gets (the batch's positives and negatives per page, as it has them)."""
+    return min(batch.positives_per_page, len(by_role["positive"])) + min(
+        batch.negatives_per_page, len(by_role["negative"])
+    )
+
+
+def _controls(batch: Batch, by_role: dict[str, list[int]], slots: int, rng: random.Random) -> list[int]:
+    """The page's positive and negative controls, then more of either to fill its remaining slots."""
     chosen = rng.sample(by_role["positive"], min(batch.positives_per_page, len(by_role["positive"])))
     chosen += rng.sample(by_role["negative"], min(batch.negatives_per_page, len(by_role["negative"])))
     rest = [i for i in by_role["positive"] + by_role["negative"] if i not in chosen]
