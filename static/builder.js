@@ -113,6 +113,12 @@
     var warning = document.getElementById("fee-warning");
     if (warning) warning.hidden = !(assignments >= feeStep);
     shapeWarnings(form, picked, perPage, pages, pagesPerHit);
+    // The pages a HIT will have, which the hourly pay is estimated for (batches/new.html asks the server again).
+    var hitPages = document.getElementById("hit-pages"), longest = String(pages > 0 ? Math.min(pagesPerHit, pages) : pagesPerHit);
+    if (hitPages && hitPages.value !== longest) {
+      hitPages.value = longest;
+      document.body.dispatchEvent(new CustomEvent("hit-pages-changed"));
+    }
   }
 
   // What the chosen classes cannot fill of the asked shape (services/batches/builder.shape_warnings says the same).

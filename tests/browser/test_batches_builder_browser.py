@@ -111,3 +111,24 @@ def test_builder_filters_a_thousand_classes_and_prices_the_choice(app, live_serv
     batch = Batch.get(Batch.name == "Tench")
     assert Hit.select().where(Hit.batch == batch).count() == hits
     assert HitPage.select().join(Hit).where(Hit.batch == batch).count() == pages
+
+
+def test_the_hourly_pay_is_estimated_for_a_hit_as_the_chosen_classes_fill_it(app, live_server, page, make_account):
+    from factories import make_dataset
+
+    _, org = make_account("requester@example.org", "Lab")
+    with app.app_context():
+        dataset = make_dataset(org, candidates=10, positives=2, negatives=2)
+    log_in(page, live_server, "requester@example.org")
+    page.goto(f"{live_server}/batches/new?dataset_id={dataset.id}")
+    fair_pay = page.locator(".fair-pay")
+    for name, value in [("images_per_page", "6"), ("positives_per_page", "1"), ("negatives_per_page", "1")]:
+        page.fill(f"input[name={name}]", value)
+    # 4 candidates a page: each class of 10 fills 3 pages, so a HIT asked to have 10 has 6.
+    fair_pay.filter(has_text="At $0.10 a HIT of 6 pages").wait_for()
+    page.check("[data-class-list] li:has-text('n01 ') input")
+    fair_pay.filter(has_text="At $0.10 a HIT of 3 pages").wait_for()
+    page.fill("input[name=pages_per_hit]", "2")
+    fair_pay.filter(has_text="At $0.10 a HIT of 2 pages").wait_for()
+    page.fill("input[name=reward]", "0.50")
+    fair_pay.filter(has_text="At $0.50 a HIT of 2 pages").wait_for()

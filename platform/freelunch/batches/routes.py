@@ -202,15 +202,21 @@ def _sure_terms() -> dict:
 
 
 def _builder_page(form: BatchForm, dataset: Dataset | None, status: int = 200):
+    cost = _cost_line(form, form.class_rows)
+    # The hourly pay of a HIT as it will be built: the chosen classes may fill fewer pages than a HIT asks for.
+    hit_pages = max(form.pages_per_hit.data or 1, 1)
+    if cost and cost["pages"]:
+        hit_pages = min(hit_pages, cost["pages"])
     return render_template(
         "batches/new.html",
         form=form,
         dataset=dataset,
         fee_step=FEE_STEP_ASSIGNMENTS,
-        cost=_cost_line(form, form.class_rows),
+        cost=cost,
         max_part=MAX_ASSIGNMENTS_PER_MTURK_HIT,
         **_sure_terms(),
-        fair_pay=fairpay.estimate_for(current_org().id, form.pages_per_hit.data or 1, form.reward.data or Decimal(0)),
+        hit_pages=hit_pages,
+        fair_pay=fairpay.estimate_for(current_org().id, hit_pages, form.reward.data or Decimal(0)),
     ), status
 
 

@@ -82,9 +82,10 @@ def test_the_estimate_uses_a_stated_default_until_the_organization_has_measured_
 
     with app.app_context():  # the organization's own floor, and its own measured pace
         Organization.update(hourly_pay_floor=Decimal("0.50")).execute()
-        for key, seconds in (("h1w1", 40), ("h1w3", 80), ("h2w2", 400)):  # 10 pages each: 4, 8, 40 s a page
+        # Each by the 2 pages its HIT has, not the 10 the batch asked for: 4, 8, 40 s a page.
+        for key, seconds in (("h1w1", 8), ("h1w3", 16), ("h2w2", 80)):
             timed(c.assignments[key], seconds)
-        estimate = fairpay.estimate(batch)  # the median, 8 s a page: 80 s for $0.10 is $4.50 an hour
+        estimate = fairpay.estimate(batch)  # the median, 8 s a page: 80 s for 10 pages at $0.10 is $4.50 an hour
         assert (estimate.measured, estimate.seconds_per_page, estimate.hourly) == (3, 8.0, Decimal("4.50"))
         assert not estimate.below_floor
 
@@ -164,3 +165,14 @@ def test_the_builder_shows_the_hourly_pay_of_the_reward_as_it_is_typed(app, clie
     )
     odd = client.get("/mturk/fair-pay?reward=%C2%B2&pages_per_hit=-4", headers=HTMX)  # a Unicode digit, a negative
     assert odd.status_code == 200 and "At $0.00 a HIT of 1 page," in odd.get_data(as_text=True)
+
+
+def test_the_builder_estimates_the_hourly_pay_of_a_hit_as_the_dataset_fills_it(app, client, org):
+    from factories import make_dataset
+
+    with app.app_context():
+        dataset = make_dataset(org)  # 2 classes of 50 candidates: 42 a page fill 4 pages, not the 10 asked
+    page = " ".join(client.get(f"/batches/new?dataset_id={dataset.id}").get_data(as_text=True).split())
+    assert "a HIT will have 4, not 10" in page
+    assert "At $0.10 a HIT of 4 pages" in page and "10 pages" not in page
+    assert re.search(r'<input type="hidden" id="hit-pages" name="pages_per_hit" value="4">\s*</?', page)

@@ -20,8 +20,9 @@ from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal
 
 from flask import current_app
+from peewee import fn
 
-from ...models import Assignment, Batch, Bonus, Hit, MTurkAssignment, Organization
+from ...models import Assignment, Batch, Bonus, Hit, HitPage, MTurkAssignment, Organization
 from . import bonuses
 
 CENT = Decimal("0.01")
@@ -82,17 +83,23 @@ def estimate(batch: Batch, reward: Decimal | None = None) -> Estimate:
 
 def estimate_for(organization_id: int, pages_per_hit: int, reward: Decimal) -> Estimate:
     """The hourly pay of ``reward`` for a HIT of ``pages_per_hit`` pages, at the organization's measured pace."""
-    rows = (
-        Assignment.select(Assignment.started_at, Assignment.completed_at, Batch.pages_per_hit)
-        .join(Hit)
-        .join(Batch)
+    rows = list(
+        Assignment.select(Assignment.started_at, Assignment.completed_at, Assignment.hit)
         .where(Assignment.organization == organization_id, Assignment.done == True)  # noqa: E712
         .order_by(Assignment.id.desc())
         .limit(SAMPLE)
+        .tuples()
+    )
+    # Each by the pages its HIT has: a batch the dataset filled less than asked has fewer than its pages_per_hit.
+    pages_of = dict(
+        HitPage.select(HitPage.hit, fn.COUNT(HitPage.id))
+        .where(HitPage.hit.in_(sorted({hit for _, _, hit in rows})))
+        .group_by(HitPage.hit)
+        .tuples()
     )
     per_page = [
-        (completed - started).total_seconds() / max(pages, 1)
-        for started, completed, pages in rows.tuples()
+        (completed - started).total_seconds() / max(pages_of.get(hit, 1), 1)
+        for started, completed, hit in rows
         if completed is not None and (completed - started).total_seconds() >= MIN_SECONDS
     ]
     seconds = statistics.median(per_page) if per_page else float(current_app.config["FAIR_PAY_SECONDS_PER_PAGE"])
