@@ -152,6 +152,9 @@ def test_checker_matches_codes_to_assignments(client, batch, results):
     for verdict in ("wrong code", "unfinished", "no annotation", "unknown HIT", "no code"):
         assert f"1 {verdict}" in html, verdict
     assert "A1WORKER" not in html, "raw MTurk worker ids are not echoed"
+    # Our assignment of a problem row: a link to its page under the anonymised worker id, not a row id.
+    _, _, other = results
+    assert f'<a href="/review/assignments/{other.id}">{other.worker_id}</a>' in html and f"#{other.id}" not in html
 
 
 def test_checker_reads_an_uploaded_file_and_fills_approve_and_reject(client, batch, results):

@@ -129,7 +129,7 @@ def test_exports_carry_the_model(app, client, campaign, run_jobs):
             rows[kind] = list(csv.DictReader(io.StringIO(exports.file_path(export).read_text())))
     label = next(r for r in rows["labels-csv"] if r["image_id"] == "n01/a1")
     stored = ImageLabel.get(ImageLabel.fit == done, ImageLabel.image == campaign.images["a1"])
-    assert label["labels_of_record"].startswith(f"label fit #{done.id}: Dawid–Skene")
+    assert label["labels_of_record"].startswith("Dawid–Skene label fit at target precision")
     assert label["annotations"] == "2" and float(label["p_yes"]) == round(stored.p_yes, 6)
     assert label["decision"] == stored.decision
     worker = next(r for r in rows["workers-csv"] if r["worker_id"] == "W3CCCCCCCC")

@@ -2,6 +2,7 @@
 (tests/helpers/factories.py describes the campaign)."""
 
 import csv
+import html
 import io
 import re
 import zipfile
@@ -93,7 +94,14 @@ def test_results_and_every_export_agree_on_the_labels_of_record(app, client, cam
     }
     assert found["labels-csv"] == found["imagenet-ab"] == stored and len(stored) == results_yes(client, batch) > 0
     (csv_said,), (zip_said,) = said["labels-csv"], said["imagenet-ab"]
-    assert csv_said.startswith(f"label fit #{fit.id}: Dawid–Skene") and csv_said in zip_said
+    assert csv_said.startswith("Dawid–Skene label fit at target precision") and csv_said in zip_said
+    # Results and the Exports tab name the labels (and each file) as a requester reads them: no row ids.
+    for tab in ("results", "exports"):
+        text = html.unescape(
+            re.sub(r"<[^>]+>", " ", client.get(f"/review/batches/{batch.id}/{tab}").get_data(as_text=True))
+        )
+        assert "Dawid–Skene label fit at target precision 0.9" in text
+        assert not re.search(r"#\d", text), (tab, re.search(r".{40}#\d.{20}", text))
 
 
 def test_a_fit_is_refused_as_labels_of_record_before_there_is_one(client, campaign):

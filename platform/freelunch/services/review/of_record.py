@@ -43,7 +43,8 @@ class Record:
             at = f"target precision {fit.target_precision:g}" if fit.model == "ds" else f"threshold {fit.threshold:g}"
             rounds = f" of {len(fit.batch_ids)} rounds" if len(fit.batch_ids) > 1 else ""
             finished = fit.finished_at.strftime("%Y-%m-%d %H:%M") if fit.finished_at else "not finished"
-            return f"label fit #{fit.id}: {MODEL_NAMES[fit.model]} at {at}{rounds} (fitted {finished} UTC)"
+            # Named by its model, settings and time (a row id would mean nothing to a requester).
+            return f"{MODEL_NAMES[fit.model]} label fit at {at}{rounds} (fitted {finished} UTC)"
         rule = self.rule_used()
         bar = f", control accuracy bar {rule.min_accuracy:g}" if rule.min_accuracy else ""
         return (
@@ -52,10 +53,10 @@ class Record:
         )
 
     def params(self) -> dict:
-        """What an export records (``Export.params``): which labels, exactly."""
+        """What an export records (``Export.params``): which labels, exactly, and how its row names them."""
         if self.fit is not None:
-            return {"labels_of_record": "fit", "fit": self.fit.id}
-        return {"labels_of_record": "rule", **self.rule_used().as_dict()}
+            return {"labels_of_record": "fit", "fit": self.fit.id, "labels": self.describe()}
+        return {"labels_of_record": "rule", **self.rule_used().as_dict(), "labels": self.describe()}
 
 
 def of(batch: Batch) -> Record:
