@@ -163,13 +163,17 @@ class Image(TenantModel):
 
 
 class DatasetImageCount(BaseModel):
-    """How many images a dataset has, so its page and the datasets list read a row instead of every image.
+    """How many images a dataset has, and how many of them have no pHash or no edge hashes, so its page and the
+    datasets list read a row instead of every image.
 
-    Kept by the database: triggers on image (migration 0022) count every insert and delete, by any writer and by
-    the cascade from the dataset. A dataset without images may have no row; ``of`` reads that as 0."""
+    Kept by the database: triggers on image (migrations 0022 and 0025) count every insert, delete and change of
+    hashes, by any writer and by the cascade from the dataset. A dataset without images may have no row; ``of``
+    and ``hashes_of`` read that as 0."""
 
     dataset = ForeignKeyField(Dataset, on_delete="CASCADE", unique=True)
     n = IntegerField()
+    unhashed = IntegerField(default=0)  # phash IS NULL: the near-duplicate search cannot see them
+    edgeless = IntegerField(default=0)  # edge_phashes IS NULL: a copy cropped at one edge may be missed
 
     @staticmethod
     def of(dataset_ids: list[int]) -> dict[int, int]:
@@ -180,6 +184,18 @@ class DatasetImageCount(BaseModel):
             .tuples()
         )
         return {d: counts.get(d, 0) for d in dataset_ids}
+
+    @staticmethod
+    def hashes_of(dataset_id: int) -> dict[str, int]:
+        """The dataset's images without a pHash ("unhashed") and without edge hashes ("edgeless")."""
+        row = (
+            DatasetImageCount.select(DatasetImageCount.unhashed, DatasetImageCount.edgeless)
+            .where(DatasetImageCount.dataset == dataset_id)
+            .tuples()
+            .first()
+        )
+        unhashed, edgeless = row or (0, 0)
+        return {"unhashed": unhashed, "edgeless": edgeless}
 
 
 DUPLICATE_DECISIONS = ("keep", "drop")

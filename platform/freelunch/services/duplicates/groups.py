@@ -14,7 +14,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from ...db import database
-from ...models import Candidate, Dataset, DuplicateMember, Image, ImageClass
+from ...models import Candidate, Dataset, DatasetImageCount, DuplicateMember, Image, ImageClass
 from ..imports import hashing
 from . import search
 
@@ -174,8 +174,7 @@ def counts(dataset: Dataset) -> dict[str, int]:
     (those and the ones a manifest gave only the pHash of: a copy cropped at one edge may be missed)."""
     members = DuplicateMember.select().where(DuplicateMember.dataset == dataset)
     return {
-        "unhashed": Image.select().where(Image.dataset == dataset, Image.phash.is_null()).count(),
-        "edgeless": Image.select().where(Image.dataset == dataset, Image.edge_phashes.is_null()).count(),
+        **DatasetImageCount.hashes_of(dataset.id),  # kept by the database: not a count over every image
         "groups": members.select(DuplicateMember.group).distinct().count(),
         "images": members.count(),
         "dropped": members.where(DuplicateMember.decision == "drop").count(),
