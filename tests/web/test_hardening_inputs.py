@@ -3,6 +3,7 @@ the SQLite file is private."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import stat
@@ -186,8 +187,8 @@ def test_the_sqlite_file_is_private(app, app_config):
     assert mode == 0o600, oct(mode)
 
 
-def test_every_dashboard_form_posted_empty_or_with_huge_numbers_is_never_a_500(app, client, campaign):
-    """Forms missing fields (a description, say) or carrying ids past 64 bits get form errors, not 500s."""
+def _dashboard_posts(app, campaign):
+    """The URL of every dashboard (and auth, admin) form posted to, on the campaign's own objects."""
     from freelunch.models import Assignment, Membership
     from freelunch.tenancy import DASHBOARD_BLUEPRINTS
 
@@ -202,16 +203,55 @@ def test_every_dashboard_form_posted_empty_or_with_huge_numbers_is_never_a_500(a
         "kind": "labels-csv",
         "pageno": 1,
     }
-    token = csrf_token(client)
-    checked = 0
     for rule in app.url_map.iter_rules():
-        if rule.endpoint.split(".")[0] not in DASHBOARD_BLUEPRINTS | {"auth"} or "POST" not in rule.methods:
+        if rule.endpoint.split(".")[0] not in DASHBOARD_BLUEPRINTS | {"auth", "admin"} or "POST" not in rule.methods:
             continue
         if not set(rule.arguments) <= own.keys() or rule.endpoint in ("auth.logout", "auth.switch"):
             continue
-        url = rule.build({k: own[k] for k in rule.arguments}, append_unknown=False)[1]
+        yield rule.build({k: own[k] for k in rule.arguments}, append_unknown=False)[1]
+
+
+def test_every_dashboard_form_posted_empty_or_with_huge_numbers_is_never_a_500(app, client, campaign):
+    """Forms missing fields (a description, say) or carrying ids past 64 bits get form errors, not 500s."""
+    token = csrf_token(client)
+    checked = 0
+    for url in _dashboard_posts(app, campaign):
         for data in ({}, {"dataset_id": HUGE, "class_ids": HUGE, "batch_id": HUGE, "amount": HUGE, "role": "owner"}):
             response = client.post(url, data={"csrf_token": token, **data})
             assert response.status_code < 500, f"POST {url} {data}: {response.status_code}"
             checked += 1
+    assert checked > 20
+
+
+def _form_field_names(app) -> set[str]:
+    from flask_wtf import FlaskForm
+
+    import freelunch.web.forms  # noqa: F401  (every form class is imported by create_app already)
+
+    forms, found = list(FlaskForm.__subclasses__()), set()
+    while forms:
+        form = forms.pop()
+        forms.extend(form.__subclasses__())
+        with app.test_request_context():
+            found |= set(form(formdata=None, meta={"csrf": False})._fields)
+    return found - {"csrf_token"}
+
+
+@pytest.mark.parametrize("shape", ["object", "null", "nested list", "numbers", "file parts"])
+def test_every_dashboard_form_posted_as_json_of_any_shape_or_with_files_is_never_a_500(app, client, campaign, shape):
+    """Flask-WTF hands a field whatever the request holds under its name (a JSON object, null, a file part posted
+    as the email): every field of every form gets such a value at once; the answer is a form error or a 400."""
+    names = _form_field_names(app)
+    assert {"email", "reward", "daily_limit", "images", "class_ids"} <= names
+    token = csrf_token(client)
+    checked = 0
+    for url in _dashboard_posts(app, campaign):
+        if shape == "file parts":
+            files = {name: (io.BytesIO(b"1"), "1.csv") for name in names}
+            response = client.post(url, data={"csrf_token": token, **files}, content_type="multipart/form-data")
+        else:
+            value = {"object": {"a": 1}, "null": None, "nested list": [[1]], "numbers": [1, 2.5, True]}[shape]
+            response = client.post(url, json={name: value for name in names}, headers={"X-CSRFToken": token})
+        assert response.status_code < 500, f"POST {url} ({shape}): {response.status_code}"
+        checked += 1
     assert checked > 20

@@ -8,21 +8,21 @@ from __future__ import annotations
 
 from flask import abort, flash, redirect, url_for
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from wtforms import StringField
 from wtforms.validators import Length, NumberRange, Optional
 
 from ..models import Organization
 from ..parsing import PlainDecimalField
 from ..services.mturk import access
+from ..web.forms import Form
 from . import bp
 
 
-class GrantForm(FlaskForm):
+class GrantForm(Form):
     note = StringField("Why (kept with the grant)", validators=[Length(max=500)])
 
 
-class LimitForm(FlaskForm):
+class LimitForm(Form):
     daily_limit = PlainDecimalField(
         "Daily MTurk limit (USD)",
         places=2,

@@ -1,8 +1,8 @@
-from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, Email, EqualTo, Length, ValidationError
 
 from ..services.accounts import passwords
+from ..web.forms import Form
 
 
 def strong_password(form, field) -> None:
@@ -13,7 +13,7 @@ def strong_password(form, field) -> None:
         raise ValidationError(message)
 
 
-class SignupForm(FlaskForm):
+class SignupForm(Form):
     name = StringField("Your name", validators=[Length(max=120)])
     email = EmailField("Email", validators=[DataRequired(), Email(), Length(max=254)])
     organization = StringField("Organization", validators=[DataRequired(), Length(max=120)])
@@ -21,13 +21,13 @@ class SignupForm(FlaskForm):
     confirm = PasswordField("Repeat password", validators=[EqualTo("password", "Passwords do not match.")])
 
 
-class InviteSignupForm(FlaskForm):
+class InviteSignupForm(Form):
     name = StringField("Your name", validators=[Length(max=120)])
     email = EmailField("Email", validators=[DataRequired(), Email(), Length(max=254)])
     password = PasswordField("Password", validators=[DataRequired(), strong_password])
 
 
-class PasswordChangeForm(FlaskForm):
+class PasswordChangeForm(Form):
     current = PasswordField("Current password", validators=[DataRequired()])
     password = PasswordField("New password", validators=[DataRequired(), strong_password])
     confirm = PasswordField("Repeat the new password", validators=[EqualTo("password", "Passwords do not match.")])

@@ -12,7 +12,7 @@ up, and in two ways:
   distributed guesser cannot lock the owner out of their own browser.
 
 The email counted is the one the login form reads, whichever way it was posted
-(form-encoded, multipart or a JSON body). Counts live in Redis through
+(form-encoded, multipart or a JSON body, where a list's first email is the form's). Counts live in Redis through
 Flask-Limiter; a refusal is a 429 with Retry-After.
 """
 
@@ -26,6 +26,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from ..services.accounts.users import normalise_email
 from ..web.extensions import limiter
+from ..web.forms import posted_fields
 
 PER_ADDRESS = {
     "login": "20 per minute; 200 per hour",
@@ -42,12 +43,10 @@ DEVICE_COOKIE_DAYS = 180
 
 
 def submitted_email() -> str:
-    """The email of a posted form as Flask-WTF reads it: form fields (urlencoded or multipart), else a JSON object."""
-    email = request.form.get("email")
-    if email is None and request.is_json:
-        body = request.get_json(silent=True)
-        email = body.get("email") if isinstance(body, dict) else None
-    return normalise_email(email)[:254] if isinstance(email, str) else ""
+    """The email of a posted form exactly as the form reads it (web/forms.posted_fields), however it was posted."""
+    fields = posted_fields()
+    email = fields.get("email") if fields is not None else None
+    return normalise_email(email)[:254] if email is not None else ""
 
 
 def _account() -> str:

@@ -1,6 +1,5 @@
 from decimal import Decimal
 
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     IntegerField,
@@ -16,7 +15,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 from ..models import VERSION_MEANINGS, VERSIONS
 from ..parsing import PlainDecimalField
 from ..services.mturk.cost import FEE_STEP_ASSIGNMENTS
-from ..web.forms import whole_cents
+from ..web.forms import Form, whole_cents
 
 
 class Checkboxes(SelectMultipleField):
@@ -36,7 +35,7 @@ def _count(label: str, default: int, low: int, high: int, **kwargs) -> IntegerFi
     )
 
 
-class BatchForm(FlaskForm):
+class BatchForm(Form):
     name = StringField("Name", validators=[DataRequired("Give the batch a name."), Length(max=120)])
     dataset_id = SelectField("Dataset", coerce=int, validate_choice=True)
     class_ids = Checkboxes("Classes", coerce=int, description="None ticked means every class of the dataset.")
@@ -94,5 +93,5 @@ class BatchForm(FlaskForm):
             raise ValidationError("Controls must leave room for at least one candidate image per page.")
 
 
-class LabLinkForm(FlaskForm):
+class LabLinkForm(Form):
     label = StringField("Label (who the link is for)", validators=[Optional(), Length(max=120)])

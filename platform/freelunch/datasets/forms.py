@@ -1,18 +1,18 @@
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, ValidationError
 
 from ..presets import PRESETS
 from ..services.imports.classes import split_names
+from ..web.forms import Form
 
 
-class DatasetForm(FlaskForm):
+class DatasetForm(Form):
     name = StringField("Name", validators=[DataRequired("Give the dataset a name."), Length(max=120)])
     description = TextAreaField("Description", validators=[Length(max=2000)])
 
 
-class ClassForm(FlaskForm):
+class ClassForm(Form):
     names = StringField(
         "Names",
         validators=[DataRequired("A class needs at least one name."), Length(max=2000)],
@@ -28,7 +28,7 @@ class ClassForm(FlaskForm):
             raise ValidationError("Each name must be at most 200 characters.")
 
 
-class ClassImportForm(FlaskForm):
+class ClassImportForm(Form):
     classes = FileField(
         "Class file",
         validators=[FileRequired("Choose a class_info.json or CSV file.")],
@@ -40,7 +40,7 @@ class ClassImportForm(FlaskForm):
     )
 
 
-class PresetImportForm(FlaskForm):
+class PresetImportForm(Form):
     """One of the class lists that ship with Freelunch (freelunch/presets/): no upload."""
 
     preset = SelectField(
@@ -48,7 +48,7 @@ class PresetImportForm(FlaskForm):
     )
 
 
-class ImageImportForm(FlaskForm):
+class ImageImportForm(Form):
     images = FileField(
         "Image file",
         validators=[FileRequired("Choose a manifest (CSV or JSON Lines) or a ZIP.")],
@@ -58,7 +58,7 @@ class ImageImportForm(FlaskForm):
     create_classes = BooleanField("Create classes that do not exist yet (named after their key)")
 
 
-class ScoreImportForm(FlaskForm):
+class ScoreImportForm(Form):
     scores = FileField(
         "Scores file",
         validators=[FileRequired("Choose a CSV of image, class, score.")],
@@ -68,5 +68,5 @@ class ScoreImportForm(FlaskForm):
     )
 
 
-class DeleteDatasetForm(FlaskForm):
+class DeleteDatasetForm(Form):
     confirm_name = StringField("Type the dataset's name to confirm")

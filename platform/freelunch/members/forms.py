@@ -1,8 +1,8 @@
-from flask_wtf import FlaskForm
 from wtforms import SelectChoice, SelectField
 
 from ..models import ROLES
+from ..web.forms import Form
 
 
-class RoleForm(FlaskForm):
+class RoleForm(Form):
     role = SelectField("Role", choices=[SelectChoice(r, r.capitalize()) for r in ROLES], default="requester")

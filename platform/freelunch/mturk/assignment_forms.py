@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, IntegerField, RadioField, SelectChoice, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 
 from ..parsing import PlainDecimalField
 from ..services.mturk.bonuses import BonusError, parse_amount
 from ..services.mturk.decisions import FEEDBACK_MAX
+from ..web.forms import Form
 
 
 def _percent(label: str) -> PlainDecimalField:
@@ -22,7 +22,7 @@ def _percent(label: str) -> PlainDecimalField:
     )
 
 
-class RulesForm(FlaskForm):
+class RulesForm(Form):
     min_control_accuracy = _percent("Control accuracy at least (%)")
     min_seconds_per_page = IntegerField(
         "Every page took at least (seconds)",
@@ -35,7 +35,7 @@ class RulesForm(FlaskForm):
     approve_feedback = StringField("Message with an approval", validators=[Length(max=FEEDBACK_MAX)])
 
 
-class DecisionForm(FlaskForm):
+class DecisionForm(Form):
     action = RadioField(
         "Decision",
         choices=[
@@ -58,7 +58,7 @@ class DecisionForm(FlaskForm):
             raise ValidationError("Say why you reject: MTurk shows the reason to the worker.")
 
 
-class BonusForm(FlaskForm):
+class BonusForm(Form):
     amount = StringField("Bonus (USD)", validators=[DataRequired("Give an amount, e.g. 0.25.")])
     reason = StringField(
         "Reason shown to the worker", validators=[DataRequired("Say why you pay the bonus."), Length(max=1024)]
@@ -71,7 +71,7 @@ class BonusForm(FlaskForm):
             raise ValidationError(str(error)) from None
 
 
-class BlockForm(FlaskForm):
+class BlockForm(Form):
     kind = RadioField(
         "Block",
         choices=[
@@ -83,12 +83,12 @@ class BlockForm(FlaskForm):
     reason = StringField("Reason", validators=[DataRequired("Say why you block the worker."), Length(max=1024)])
 
 
-class NotifyForm(FlaskForm):
+class NotifyForm(Form):
     subject = StringField("Subject", validators=[DataRequired("Give the message a subject."), Length(max=200)])
     text = TextAreaField("Message", validators=[DataRequired("Write the message."), Length(max=4096)])
 
 
-class TopUpForm(FlaskForm):
+class TopUpForm(Form):
     rate = PlainDecimalField(
         "Bring approved assignments up to (USD an hour)",
         places=2,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import (
     BooleanField,
@@ -20,12 +19,12 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp, ValidationError
 
 from ..parsing import PlainDecimalField
-from ..web.forms import whole_cents
+from ..web.forms import Form, whole_cents
 
 COUNTRY = re.compile(r"^[A-Z]{2}$")
 
 
-class SettingsForm(FlaskForm):
+class SettingsForm(Form):
     environment = RadioField(
         "Where to publish",
         choices=[
@@ -90,13 +89,13 @@ class SettingsForm(FlaskForm):
         return [c.strip().upper() for c in (self.locales.data or "").split(",") if c.strip()]
 
 
-class PublishForm(FlaskForm):
+class PublishForm(Form):
     confirm_production = BooleanField("I understand this publishes to production and spends real money")
     # What the review step showed (panel.shown): publishing refuses when the saved settings differ from it.
     shown = HiddenField()
 
 
-class ExtendForm(FlaskForm):
+class ExtendForm(Form):
     more = IntegerField(
         "Assignments to add to every HIT",
         validators=[InputRequired("Give a number of assignments."), NumberRange(1, 100, "Between 1 and 100.")],
@@ -104,7 +103,7 @@ class ExtendForm(FlaskForm):
     confirm_production = BooleanField("I understand this spends real money (production)")
 
 
-class CredentialsForm(FlaskForm):
+class CredentialsForm(Form):
     access_key_id = StringField(
         "AWS access key id",
         validators=[
@@ -122,7 +121,7 @@ class CredentialsForm(FlaskForm):
     )
 
 
-class MoneyForm(FlaskForm):
+class MoneyForm(Form):
     """An organization's own money settings: its daily MTurk limit (own account only) and its hourly pay floor."""
 
     daily_limit = PlainDecimalField(
@@ -148,6 +147,6 @@ def settings_seconds(form: SettingsForm) -> dict:
     }
 
 
-class SurveyCheckForm(FlaskForm):
+class SurveyCheckForm(Form):
     results = FileField("MTurk results CSV")
     pasted = TextAreaField("…or paste its content", validators=[Length(max=50 * 1024 * 1024)])

@@ -1,7 +1,6 @@
 """Label models on the results page: fit one (an RQ job), see its counts, page through its labels."""
 
 from flask import flash, redirect, render_template, request, url_for
-from flask_wtf import FlaskForm
 
 from ..models import Batch, Image, ImageClass, ImageLabel, LabelFit
 from ..services import jobs
@@ -10,6 +9,7 @@ from ..services.review import round_plan as round_plan_service
 from ..tenancy import current_org, owned_or_404
 from ..web import partials
 from ..web.batch_tabs import render_tab
+from ..web.forms import Form
 from ..web.pagination import paginate
 from . import bp
 from .forms import FitForm
@@ -103,15 +103,13 @@ def plan_round(batch_id):
             round_plan = round_plan_service.plan(batch, fit)
         except round_plan_service.PlanError as failure:
             error = str(failure)
-    return render_tab(
-        "results", "review/round_plan.html", batch, fit=fit, plan=round_plan, error=error, form=FlaskForm()
-    )
+    return render_tab("results", "review/round_plan.html", batch, fit=fit, plan=round_plan, error=error, form=Form())
 
 
 @bp.post("/batches/<int:batch_id>/next-round")
 def create_round(batch_id):
     batch = owned_or_404(Batch, batch_id)
-    form = FlaskForm()
+    form = Form()
     fit = fits.latest(batch)
     if not form.validate_on_submit() or fit is None:
         flash("The plan is out of date or the form expired; here it is again.", "error")

@@ -1,8 +1,8 @@
-from flask_wtf import FlaskForm
 from wtforms import FloatField, HiddenField, IntegerField, SelectChoice, SelectField, StringField
 from wtforms.validators import Length, NumberRange, Optional, StopValidation
 
 from ..services.review.labels import DECISIONS, Rule
+from ..web.forms import Form
 
 
 def given(message: str):
@@ -15,7 +15,7 @@ def given(message: str):
     return check
 
 
-class RuleForm(FlaskForm):
+class RuleForm(Form):
     """The label rule: a frequency threshold, enough annotations, and a bar for workers' control accuracy."""
 
     threshold = FloatField(
@@ -63,7 +63,7 @@ class ResultsForm(RuleForm):
     )
 
 
-class ExportForm(FlaskForm):
+class ExportForm(Form):
     """Starting an export; a kind that carries labels writes the labels of record (and the results page's decision
     filter, for the labels CSV), and records them."""
 
@@ -73,7 +73,7 @@ class ExportForm(FlaskForm):
     force = HiddenField()  # "make a new one anyway", past an identical export
 
 
-class FitForm(FlaskForm):
+class FitForm(Form):
     """Fit a label model to the batch's votes (and its earlier rounds'): an RQ job."""
 
     model = SelectField(

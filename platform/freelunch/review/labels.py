@@ -1,12 +1,12 @@
 """The results page: the labels of record, and selection frequency and decision per image and class under a rule."""
 
 from flask import flash, redirect, render_template, request, url_for
-from flask_wtf import FlaskForm
 
 from ..models import Batch, Hit, HitPage, ImageClass
 from ..services.review import counted, fits, labels, of_record
 from ..tenancy import owned_or_404
 from ..web.batch_tabs import render_tab
+from ..web.forms import Form
 from ..web.pagination import requested_page
 from . import bp
 from .fits import panel_context
@@ -104,7 +104,7 @@ def choose_rule(batch_id):
 def choose_fit(batch_id):
     """Make the latest label fit (and each later one) the batch's labels of record."""
     batch = owned_or_404(Batch, batch_id)
-    if not FlaskForm().validate_on_submit():
+    if not Form().validate_on_submit():
         flash("The form expired; here it is again.", "error")
         return redirect(url_for("review.results", batch_id=batch.id))
     try:

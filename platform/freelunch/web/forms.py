@@ -1,17 +1,69 @@
-"""Forms and form checks that more than one blueprint draws: the login form (the landing page and the login page)
-and the whole-cents check of money fields (the batch builder and the MTurk tab)."""
+"""Forms and form checks that more than one blueprint draws: the base of every form (what it reads from a request),
+the login form (the landing page and the login page) and the whole-cents check of money fields (the batch builder
+and the MTurk tab)."""
 
 from __future__ import annotations
 
+from flask import abort, request
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField
+from werkzeug.datastructures import ImmutableMultiDict
+from wtforms import EmailField, FileField, PasswordField
 from wtforms.validators import DataRequired, Email, ValidationError
 
 from ..services.mturk.errors import InvalidRequest
 from ..services.mturk.validation import money
 
+SUBMITTED = ("POST", "PUT", "PATCH", "DELETE")  # Flask-WTF reads the request only for these
+_READ_THE_REQUEST = object()  # no formdata given: the form reads the request
 
-class LoginForm(FlaskForm):
+
+def posted_fields(file_fields: frozenset[str] = frozenset()) -> ImmutableMultiDict | None:
+    """What a form reads from the request: text for every field, an uploaded file only for ``file_fields``.
+
+    Flask-WTF hands a field whatever the request holds under its name: a file part posted as the email, or any
+    JSON value (an object, a list, null), which validators and views take for text and fail on with a 500. Here a
+    JSON body must be an object of text, numbers, booleans or lists of them (numbers become their text, true "y",
+    false and null nothing), and a file part counts only for a file field. None: the body is none of these.
+    """
+    if not request.files and not request.form and request.is_json:
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            return None
+        pairs: list[tuple[str, str]] = []
+        for name, value in body.items():
+            for item in value if isinstance(value, list) else [value]:
+                if isinstance(item, bool):
+                    pairs += [(name, "y")] if item else []
+                elif isinstance(item, str | int | float):
+                    pairs.append((name, str(item)))
+                elif item is not None:
+                    return None
+        return ImmutableMultiDict(pairs)
+    files = [(name, f) for name, f in request.files.items(multi=True) if name in file_fields]
+    return ImmutableMultiDict([*request.form.items(multi=True), *files])
+
+
+class Form(FlaskForm):
+    """The base of every form of the app: Flask-WTF's, reading the request through ``posted_fields``."""
+
+    class Meta(FlaskForm.Meta):
+        def wrap_formdata(self, form, formdata):
+            if formdata is not _READ_THE_REQUEST:
+                return formdata  # given by the view (None, request.args, ...)
+            if request.method not in SUBMITTED:
+                return None
+            found = posted_fields(
+                frozenset(name for name, field in form._fields.items() if isinstance(field, FileField))
+            )
+            if found is None:
+                abort(400, "A form is posted as fields, or as a JSON object of text, numbers or lists of them.")
+            return found
+
+    def __init__(self, formdata=_READ_THE_REQUEST, **kwargs):
+        super().__init__(formdata=formdata, **kwargs)
+
+
+class LoginForm(Form):
     email = EmailField("Email", validators=[DataRequired(), Email()])
     password = PasswordField("Password", validators=[DataRequired()])
 
