@@ -131,7 +131,9 @@ def test_a_phone_is_told_before_anything_is_created(app, live_server, playwright
     batch = make_batch(app, org, pages=1, per_page=4, assignments_per_hit=3)
     link = LabLink.create(organization=org, batch=batch, label="Lab session")
     hit_id = publish(app, local_mturk, batch)
-    hit = batch.hits.get()
+    # A survey link of a batch run from MTurk's own pages (a HIT published through the API takes none).
+    surveyed = make_batch(app, org, pages=1, per_page=4, assignments_per_hit=3, name="Survey")
+    survey_link = f"/annotate?hitDatasetName={surveyed.id}&imageNetHitId={surveyed.hits.get().key}"
     phone = browser.new_context(**playwright.devices["Pixel 5"])  # is_mobile, has_touch, a phone's screen
     assert playwright.devices["Pixel 5"]["is_mobile"] and playwright.devices["Pixel 5"]["has_touch"]
     tab = phone.new_page()
@@ -140,7 +142,7 @@ def test_a_phone_is_told_before_anything_is_created(app, live_server, playwright
     assert tab.is_visible(".needs-pointer") and "needs a mouse or a trackpad" in tab.inner_text(".needs-pointer")
     assert not tab.is_visible("form.lab")
 
-    tab.goto(f"{live_server}/annotate?hitDatasetName={batch.id}&imageNetHitId={hit.key}&workerId=APHONEWORKER")
+    tab.goto(f"{live_server}{survey_link}&workerId=APHONEWORKER")
     tab.wait_for_selector("[data-device-check] .needs-pointer")
     assert "Nothing has been started" in tab.inner_text(".needs-pointer") and not tab.is_visible(".opening")
 
@@ -159,7 +161,7 @@ def test_a_phone_is_told_before_anything_is_created(app, live_server, playwright
 
     computer = browser.new_context(viewport={"width": 1400, "height": 1500})  # the same links on a computer
     tab = computer.new_page()
-    tab.goto(f"{live_server}/annotate?hitDatasetName={batch.id}&imageNetHitId={hit.key}&workerId=APHONEWORKER")
+    tab.goto(f"{live_server}{survey_link}&workerId=APHONEWORKER")
     tab.wait_for_selector("form#task[data-pageno='1']")
     assert "token=" in tab.url and "pointer=" not in tab.url
     assert Assignment.select().count() == 1

@@ -141,6 +141,28 @@ def test_the_lab_links_tab_says_lab_annotators_come_on_top_of_mturk(client, hit)
     assert "never takes a place an MTurk worker accepted" in " ".join(said.split())
 
 
+def test_a_hit_on_mturk_opens_from_mturk_and_lab_links_only(app, hit):
+    """Its HIT key is in every MTurk preview's URL: a survey or plain link with a made-up workerId would
+    otherwise store votes that count at once, never confirmed by MTurk (issue 18.2)."""
+    MTurkHit.create(
+        organization=hit.organization_id,
+        batch=hit.batch_id,
+        hit=hit,
+        sandbox=True,
+        max_assignments=3,
+        unique_request_token="t-1",
+        state="created",
+        mturk_hit_id="3MTURKHIT",
+    )
+    for url in (survey_url(hit, "AINVENTED1"), f"/annotate?pointer=fine&imageNetHitId={hit.key}&workerId=AINVENTED2"):
+        response = app.test_client().get(url)
+        assert response.status_code == 403 and "accept it there" in response.get_data(as_text=True)
+    assert Assignment.select().count() == 0
+    link = LabLink.create(organization=hit.organization_id, batch=hit.batch_id)
+    assert opens(app, f"/annotate?pointer=fine&lab={link.token}&workerId=Ada") == 303, "the requester's lab link"
+    assert opens(app, mturk_url(hit, "AWORKER", "3ASSIGNMENT")) == 303
+
+
 # --- no takeover with a WorkerId --------------------------------------------------------
 
 

@@ -28,6 +28,7 @@ from ...models import (
     ImageClass,
     ImageRecord,
     LabLink,
+    MTurkHit,
     PageSubmission,
     Vote,
     utcnow,
@@ -63,6 +64,7 @@ RETURNED_MESSAGE = (
     "Please return this one too: a HIT cannot be done twice."
 )
 FOREIGN_ASSIGNMENT_MESSAGE = "This link's assignmentId belongs to another HIT. Open the HIT from MTurk again."
+ON_MTURK_MESSAGE = "This HIT is on Amazon Mechanical Turk: please accept it there and work on it from MTurk's page."
 EARLIER_ROUND_MESSAGE = (
     "You have already answered about some of these images in an earlier round of this task. "
     "Please return this HIT: we need a fresh pair of eyes on them."
@@ -273,6 +275,14 @@ def _get_or_create(hit: Hit, worker_id: str, fields: dict, params, cookies=None)
         return Assignment.get(Assignment.hit == hit, Assignment.worker_id == worker_id)
 
 
+def _on_mturk(hit: Hit) -> bool:
+    """Whether the HIT was published through MTurk's API. Then MTurk is the truth about who worked on it
+    (services/review/counted.py), so a survey or plain link, whose workerId anyone can make up and whose
+    votes would count at once, opens nothing: the HIT key is in every MTurk preview's URL. Lab links
+    (a token the requester handed out) still do."""
+    return MTurkHit.select().where(MTurkHit.hit == hit, MTurkHit.state != "intended").exists()
+
+
 def _mturk_param(params, name: str) -> str | None:
     value = (params.get(name) or "").strip()
     if value and not MTURK_ID.fullmatch(value):
@@ -299,6 +309,8 @@ def open_link(params, cookies=None) -> Opening:
     source = "mturk" if turk_submit_to else ("survey" if params.get("hitDatasetName") else "lab")
     if source == "mturk":  # (stored only as a keyed hash, but an MTurk link's ids are MTurk's)
         _mturk_param(params, "workerId")
+    elif _on_mturk(hit):
+        raise AnnotationError(403, ON_MTURK_MESSAGE)
     worker_id = identity.anonymous_worker_id(hit.organization_id, raw_worker)
     _check_one_hit_per_worker(batch, hit, worker_id)
     _check_earlier_rounds(batch, hit, worker_id)
