@@ -61,6 +61,7 @@ def test_edit_then_publish_sends_the_edited_settings_and_the_panels_follow_their
     run_jobs()
     page.wait_for_selector("#mturk-panel:has-text('1 of 1 HIT published')", timeout=15_000)
     page.wait_for_selector("#mturk-panel:has-text('Every HIT of the batch is on MTurk.')")
+    assert "1 MTurk HIT live" in page.inner_text("#mturk-panel")
     assert page.locator("#mturk-panel button[data-publish]").count() == 0
     assert page.locator("#mturk-panel .activity .job-done:has-text('Publish to MTurk')").count() == 1
     assert still_no_reload(page)

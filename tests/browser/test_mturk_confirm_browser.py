@@ -77,4 +77,4 @@ def test_a_bulk_bonus_is_confirmed_with_its_total_before_it_is_queued(app, live_
     with page.expect_response(lambda response: response.request.method == "POST"):
         step.locator("button", has_text="Approve it").click()
     page.wait_for_url(f"{live_server}/mturk/assignments/{submitted.id}")
-    assert queued()[0] == "Approve 1 assignments"
+    assert queued()[0] == "Approve 1 assignment"

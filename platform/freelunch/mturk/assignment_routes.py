@@ -11,6 +11,7 @@ from decimal import Decimal
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from ..formatting import counted
 from ..models import Batch, Hit, MTurkAssignment, ReviewRules, WorkerAction, utcnow
 from ..parsing import whole_number
 from ..services import jobs
@@ -212,7 +213,7 @@ def decide(batch_id):
     _enqueue(
         batch,
         jobs.MTURK_DECIDE,
-        f"{form.action.data.capitalize()} {len(rows)} assignments",
+        f"{form.action.data.capitalize()} {counted(len(rows), 'assignment')}",
         rows,
         form.action.data,
         form.feedback.data or "",
@@ -253,6 +254,14 @@ CONFIRM_LABELS = {
     "bonus": "Pay the bonuses",
     "top_up": "Pay the top-ups",
 }
+# The same for an action on one assignment (from its page, or one ticked).
+CONFIRM_LABELS_ONE = {
+    "approve": "Approve it",
+    "reject": "Reject it",
+    "override": "Approve it after the rejection",
+    "bonus": "Pay the bonus",
+    "top_up": "Pay the top-up",
+}
 
 
 def _form_problems(form) -> list[str]:
@@ -277,8 +286,8 @@ def _confirm_step(batch: Batch, kind: str, problems: list[str] | None = None, pr
         "action_url": url_for(CONFIRM_ROUTES[kind], batch_id=batch.id, show=_show()),
         "cancel_url": cancel or url_for(".assignments", batch_id=batch.id, show=_show()),
     }
-    if one and preview and preview.count == 1:
-        step["label"] = CONFIRM_LABELS[preview.action].replace(" them", " it")
+    if preview and preview.count == 1:
+        step["label"] = CONFIRM_LABELS_ONE.get(preview.action, step["label"])
     if _wants_step(kind):
         return render_template("mturk/_confirm.html", step=step)
     status = 200 if preview else 400
@@ -450,7 +459,7 @@ def notify(batch_id):
     _enqueue(
         batch,
         jobs.MTURK_NOTIFY,
-        f"Message the workers of {len(rows)} assignments",
+        f"Message the workers of {counted(len(rows), 'assignment')}",
         rows,
         form.subject.data.strip(),
         form.text.data.strip(),

@@ -99,7 +99,7 @@ def test_a_bulk_reject_says_what_happens_and_skips_what_it_cannot_decide(app, cl
         f"/batches/{review.id}/mturk/decisions", data=data, headers={**HTMX, "HX-Target": "mturk-decide-confirm"}
     ).get_data(as_text=True)
     assert "Reject 1 assignment: the worker is not paid, MTurk returns $0.50 in rewards + $0.10 MTurk fee" in html
-    assert "2 ticked assignments are not Submitted on MTurk" in html
+    assert "2 ticked assignments are not Submitted on MTurk" in html and ">Reject it<" in html  # one is rejected
     assert re.findall(r'name="row" value="(\d+)"', html) == [str(v) for v in rows.values()]
     assert queued(app, review) == []
     nothing = client.post(
@@ -150,7 +150,7 @@ def test_one_assignments_approval_from_its_page_is_confirmed_with_the_reward_and
     assert "= $0.60" in page.get_data(as_text=True) and queued(app, review) == []
     done = client.post(url, data={**data, "confirmed": "1"})
     assert done.status_code == 302 and done.headers["Location"].endswith(f"/mturk/assignments/{row.id}")
-    assert queued(app, review) == ["Approve 1 assignments"]
+    assert queued(app, review) == ["Approve 1 assignment"]
 
 
 def test_one_rejection_leaves_the_worker_out_only_once_confirmed(app, client, review):
@@ -171,7 +171,7 @@ def test_one_rejection_leaves_the_worker_out_only_once_confirmed(app, client, re
     assert "1 worker will be left out of this batch" in html and ">Reject it<" in html
     assert queued(app, review) == [] and Batch.get_by_id(review.id).excluded_workers in ([], None)
     client.post(url, data={**data, "confirmed": "1"})
-    assert queued(app, review) == ["Reject 1 assignments"]
+    assert queued(app, review) == ["Reject 1 assignment"]
     assert Batch.get_by_id(review.id).excluded_workers == [row.worker_id]
 
 
@@ -184,3 +184,12 @@ def test_auto_review_with_nothing_to_judge_cannot_be_confirmed(app, client, revi
     assert "No submitted assignment with data here is waiting for a decision." in html
     assert "1 submitted assignment is without data here: the rules never decide it, you do." in html
     assert 'name="confirmed"' not in html and queued(app, review) == []
+
+
+def test_job_summaries_count_with_their_nouns():
+    from freelunch.services.mturk.bonuses import BonusSummary
+    from freelunch.services.mturk.workers import NotifySummary
+
+    assert BonusSummary(paid=1).as_dict()["summary"] == "1 bonus paid now, 0 paid before, 0 failed."
+    assert BonusSummary(paid=3).as_dict()["summary"].startswith("3 bonuses paid now")
+    assert NotifySummary(sent=1).as_dict()["summary"] == "Message sent to 1 worker, 0 failed."

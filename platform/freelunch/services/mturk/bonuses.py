@@ -25,6 +25,7 @@ from decimal import Decimal, InvalidOperation
 
 from flask import current_app
 
+from ...formatting import counted
 from ...models import Batch, Bonus, Hit, MTurkAssignment, User, utcnow
 from ..accounts import identity
 from ..errors import RequesterError
@@ -192,7 +193,8 @@ class BonusSummary:
 
     def as_dict(self) -> dict:
         return dict(
-            self.__dict__, summary=f"{self.paid} bonuses paid now, {self.already} paid before, {self.failed} failed."
+            self.__dict__,
+            summary=f"{counted(self.paid, 'bonus')} paid now, {self.already} paid before, {self.failed} failed.",
         )
 
 

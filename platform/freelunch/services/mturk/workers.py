@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from ...formatting import counted
 from ...models import MTurkAssignment, User, WorkerAction, utcnow
 from ..accounts import identity
 from ..errors import RequesterError
@@ -117,7 +118,7 @@ class NotifySummary:
 
     def as_dict(self) -> dict:
         return {
-            "summary": f"Message sent to {self.sent} workers, {self.failed} failed.",
+            "summary": f"Message sent to {counted(self.sent, 'worker')}, {self.failed} failed.",
             "errors": self.errors,
             "error_count": len(self.errors),
         }

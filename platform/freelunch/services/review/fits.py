@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 from peewee import Case, Cast, fn
 
+from ... import formatting
 from ...db import copy_rows, database, is_sqlite
 from ...models import (
     Assignment,
@@ -368,7 +369,8 @@ def _fit_and_store(fit: LabelFit, report) -> dict:
     report(1.0, "Done")
     return {
         "summary": f"{loaded.votes.n_items:,} images labelled: {counts['yes']:,} yes, {counts['no']:,} no, "
-        f"{counts['open']:,} open ({len(loaded.worker_ids):,} workers, {fitted.iterations} iterations)."
+        f"{counts['open']:,} open ({formatting.counted(len(loaded.worker_ids), 'worker')}, "
+        f"{formatting.counted(fitted.iterations, 'iteration')})."
     }
 
 
