@@ -112,6 +112,9 @@ SHOWN = [
     ("/batches/{batch}/mturk/review", "Ready for review", jobs.MTURK_AUTO_REVIEW),
     ("/review/batches/{batch}/assignments", "W1AAAAAAAA", jobs.MTURK_DECIDE),
     ("/review/batches/{batch}/results", "Decision", jobs.FIT_LABELS),
+    ("/review/batches/{batch}/results", "No label model fitted yet", jobs.FIT_LABELS),  # the label model panel
+    ("/review/batches/{batch}/results", "No label model fitted yet", jobs.MTURK_DECIDE),  # a fit goes stale
+    ("/review/batches/{batch}/results", "Labels of record", jobs.MTURK_SYNC),
     ("/review/batches/{batch}/exports", "No exports yet.", jobs.RUN_EXPORT),
     ("/datasets/{dataset}", "classes ·", jobs.IMPORT_CLASSES),
     ("/datasets/{dataset}", "images", jobs.IMPORT_IMAGES),

@@ -4,7 +4,7 @@ from flask import flash, redirect, render_template, request, url_for
 
 from ..models import Batch, Image, ImageClass, ImageLabel, LabelFit
 from ..services import jobs
-from ..services.review import fits
+from ..services.review import fits, of_record
 from ..services.review import round_plan as round_plan_service
 from ..tenancy import current_org, owned_or_404
 from ..web import partials
@@ -26,6 +26,7 @@ def panel_context(batch: Batch, form: FitForm | None = None) -> dict:
     return dict(
         fit=fit,
         fit_stale=fit is not None and fits.is_stale(fit),
+        fit_record=of_record.of(batch),
         running=running,
         running_job=job,
         fit_form=form or FitForm(formdata=None),

@@ -80,6 +80,9 @@ def test_results_and_every_export_agree_on_the_labels_of_record(app, client, cam
     assert response.status_code == 200
     run_jobs()
     fit = LabelFit.get(LabelFit.batch == batch, LabelFit.state == "done")
+    panel = client.get(f"/review/batches/{batch.id}/fit", headers=HTMX).get_data(as_text=True)
+    said = " ".join(panel.split())
+    assert "Not the labels of record: Results and the exports use the selection frequency rule: threshold 0.5" in said
     assert (
         client.post(
             f"/review/batches/{batch.id}/labels-of-record/fit", data={"csrf_token": csrf_token(client)}
@@ -87,6 +90,8 @@ def test_results_and_every_export_agree_on_the_labels_of_record(app, client, cam
         == 302
     )
     assert Batch.get_by_id(batch.id).labels_of_record == {"source": "fit"}
+    panel = client.get(f"/review/batches/{batch.id}/fit", headers=HTMX).get_data(as_text=True)
+    assert "This fit is the batch's labels of record." in panel and "Not the labels" not in panel
     found, said = yes_sets(app, client, run_jobs, batch)
     stored = {
         member_name(label.image_class.key, label.image.key)
