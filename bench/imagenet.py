@@ -514,11 +514,14 @@ def main() -> None:
     os.environ["REDIS_URL"], redis_lock = own_redis_database()
     n_classes = max(1, round(CLASSES_FULL * args.scale))
     instance = tempfile.mkdtemp(prefix="freelunch-imagenet-")
-    url = databases.fresh_postgres("bench_imagenet")
+    # A database of this run's own: two engineers running the bench at once must not drop each other's.
+    database_name = f"bench_imagenet_{os.getpid()}"
+    url = databases.fresh_postgres(database_name)
     app = _app(url, instance)
     figures: dict[str, float] = {}
     load_start = os.getloadavg()[0]
     print(f"SCALE={args.scale:g}: {n_classes} classes; load average {load_start:.1f} on {os.cpu_count()} CPUs")
+    print(f"database {url}, instance folder {instance}", flush=True)
     try:
         with app.app_context(), database.connection_context():
             upgrade(database)
@@ -632,7 +635,7 @@ def main() -> None:
         figures["export_max_mb"] = round(max(peaks))
     finally:
         if not args.keep:
-            databases.drop_postgres("bench_imagenet")
+            databases.drop_postgres(database_name)
     load = f"{load_start:.1f}-{os.getloadavg()[0]:.1f}"
     for name, value in figures.items():
         verdict = _meets(name, value)
