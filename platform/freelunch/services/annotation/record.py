@@ -141,7 +141,8 @@ class Field:
         if len(at) == 1:
             i = at[0]
             return lambda row: out(row[i])
-        return lambda row: out(*(row[i] for i in at))
+        columns = itemgetter(*at)  # a tuple at C speed: a generator here was a tenth of a seed export's time
+        return lambda row: out(*columns(row))
 
 
 def _field(key: str, column: str, check: Callable[[Any], tuple], out: Callable[..., Any] | None = None) -> Field:

@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
+from itertools import groupby
 from operator import itemgetter
+from typing import NamedTuple
 
 import orjson
-from peewee import JOIN
+from peewee import Cast, JSONField
 
 from ...db import database
 from ...models import Assignment, Batch, Hit, HitPage, Image, ImageClass, ImageRecord, PageSubmission, PointerChunk
@@ -30,20 +32,87 @@ from ..review.counted import COUNTS
 # so 50 pages keep the peak near 40 MB however large the batch.
 PAGES_PER_QUERY = 50
 READ_AHEAD = 2  # slices read and waiting to be written: memory stays a few slices
-BY_TIME = itemgetter("time")
-BEFORE_KEYS = [field.key for field in record.BEFORE_TRACKING]
-AFTER_KEYS = [field.key for field in record.AFTER_TRACKING]
+BY_INDEX = itemgetter("i")
+BY_INDEX_AND_TIME = itemgetter("i", "time")
 OWN_COLUMNS = ("page_id", "grid_index", "key", "load_status", "replaces_key")  # read beside record.COLUMNS
+# The keys of a record, in the export's order: the fields of record.FIELDS around the trajectory, then the context.
+KEYS = (
+    "imageID",
+    *(field.key for field in record.BEFORE_TRACKING),
+    "mouseTracking",
+    *(field.key for field in record.AFTER_TRACKING),
+    # context: enough to use the record on its own (docs/export.md)
+    "worker_id",
+    "batchId",
+    "hitId",
+    "mturkHitId",
+    "assignmentId",
+    "mturkAssignmentId",
+    "source",
+    "version",
+    "pageno",
+    "pageStartedAt",
+    "pageEndedAt",
+    "pageNoneConfirmed",
+    "gridIndex",
+    "classKey",
+    "classNames",
+    "loadStatus",
+    "replacesImageID",
+)
+
+
+class Page(NamedTuple):
+    """A submitted page, as a slice reads it (plain values: peewee's models cost more than the rest of a page)."""
+
+    id: int
+    assignment_id: int
+    pageno: int
+    tab: int
+    started_at: int
+    ended_at: int
+    none_confirmed: bool
+    worker_id: str
+    source: str
+    version: str
+    mturk_assignment_id: str | None
+    assignment_hit_id: str | None
+    batch_id: int
+    hit_key: str
+    hit_mturk_id: str | None
+    class_key: str
+    class_names: list[str]
+
+
+PAGE_COLUMNS = (
+    PageSubmission.id,
+    PageSubmission.assignment,
+    PageSubmission.pageno,
+    PageSubmission.tab,
+    PageSubmission.started_at,
+    PageSubmission.ended_at,
+    PageSubmission.none_confirmed,
+    Assignment.worker_id,
+    Assignment.source,
+    Assignment.version,
+    Assignment.mturk_assignment_id,
+    Assignment.mturk_hit_id,
+    Hit.batch,
+    Hit.key,
+    Hit.mturk_hit_id,
+    ImageClass.key,
+    ImageClass.names,
+)
 # One slice as read: its pages, its records' (column names, raw rows), its pages' moves by grid index.
-Slice = tuple[list[PageSubmission], tuple[list[str], list[tuple]], dict[int, dict[int, list[dict]]]]
+Slice = tuple[list[Page], tuple[list[str], list[tuple]], dict[int, dict[int, list[dict]]]]
 
 
-def _submitted_pages(batch: Batch) -> Iterator[list[PageSubmission]]:
+def _submitted_pages(batch: Batch) -> Iterator[list[Page]]:
     """The batch's submitted pages whose votes count, in id order, a slice at a time."""
     last = 0
     while True:
-        pages = list(
-            PageSubmission.select(PageSubmission, Assignment, Hit, HitPage, ImageClass)
+        query = (
+            PageSubmission.select(*PAGE_COLUMNS)
             .join(Assignment)
             .join(Hit)
             .switch(PageSubmission)
@@ -53,6 +122,7 @@ def _submitted_pages(batch: Batch) -> Iterator[list[PageSubmission]]:
             .order_by(PageSubmission.id)
             .limit(PAGES_PER_QUERY)
         )
+        pages = [Page._make(row) for row in query.tuples()]
         if pages:
             yield pages
         if len(pages) < PAGES_PER_QUERY:
@@ -60,20 +130,24 @@ def _submitted_pages(batch: Batch) -> Iterator[list[PageSubmission]]:
         last = pages[-1].id
 
 
-def _moves(events: list[dict], page: PageSubmission, into: dict[int, list[dict]]) -> None:
-    started, ended, points_of = page.started_at, page.ended_at, into.setdefault
-    for event in events:
-        if event["type"] == "move" and started <= event["time"] <= ended:
-            points_of(event["i"], []).append({"x": event["x"], "y": event["y"], "time": event["time"]})
+def _page_moves(texts: list[str], page: Page) -> dict[int, list[dict]]:
+    """A page's "move" events between its start and its end, by grid index, in time order (a stable sort: equal
+    times keep their sending order), from its chunks' JSON in sending order."""
+    started, ended = page.started_at, page.ended_at
+    moves = [
+        event
+        for text in texts
+        for event in orjson.loads(text)
+        if event["type"] == "move" and started <= event["time"] <= ended
+    ]
+    moves.sort(key=BY_INDEX_AND_TIME)
+    return {
+        i: [{"x": event["x"], "y": event["y"], "time": event["time"]} for event in events]
+        for i, events in groupby(moves, BY_INDEX)
+    }
 
 
-def _sorted(moves: dict[int, list[dict]]) -> dict[int, list[dict]]:
-    for points in moves.values():
-        points.sort(key=BY_TIME)  # stable: equal times keep their sending order
-    return moves
-
-
-def _slice_tracking(pages: list[PageSubmission]) -> dict[int, dict[int, list[dict]]]:
+def _slice_tracking(pages: list[Page]) -> dict[int, dict[int, list[dict]]]:
     """Per page id, the page's "move" events by grid index, in time order, from its stored chunks.
 
     One query reads the chunks of a whole slice. Only moves between the page's
@@ -83,56 +157,55 @@ def _slice_tracking(pages: list[PageSubmission]) -> dict[int, dict[int, list[dic
     clicks) are not in the submitted records either.
     """
     by_key = {(p.assignment_id, p.pageno, p.tab): p for p in pages}
-    moves: dict[int, dict[int, list[dict]]] = {p.id: {} for p in pages}
+    texts: dict[int, list[str]] = {p.id: [] for p in pages}
     chunks = (
         PointerChunk.select(PointerChunk.assignment, PointerChunk.pageno, PointerChunk.tab, PointerChunk.events)
         .where(PointerChunk.assignment.in_({p.assignment_id for p in pages}))
         .order_by(PointerChunk.assignment, PointerChunk.pageno, PointerChunk.seq)
     )
-    for assignment_id, pageno, tab, events in chunks.tuples():
+    for assignment_id, pageno, tab, events in database.execute(chunks):
         page = by_key.get((assignment_id, pageno, tab))
         if page is not None:  # chunks of pages outside the slice (or never submitted) are skipped
-            _moves(orjson.loads(events), page, moves[page.id])
-    return {page_id: _sorted(m) for page_id, m in moves.items()}
+            texts[page.id].append(events)
+    return {page.id: _page_moves(texts[page.id], page) for page in pages}
 
 
-def _page_context(page: PageSubmission) -> tuple:
-    """The fields every record of a page shares, in the order _records unpacks them."""
-    assignment, image_class = page.assignment, page.hit_page.image_class
-    hit = assignment.hit
+def _page_context(page: Page) -> tuple:
+    """The fields every record of a page shares, in KEYS's order: worker_id to pageNoneConfirmed, then classKey
+    and classNames (around gridIndex)."""
     return (
-        assignment.worker_id,
-        hit.batch_id,
-        hit.key,
-        assignment.mturk_hit_id or hit.mturk_hit_id,
-        assignment.id,
-        assignment.mturk_assignment_id,
-        assignment.source,
-        assignment.version,
-        page.pageno,
-        page.started_at,
-        page.ended_at,
-        page.none_confirmed,
-        image_class.key,
-        image_class.names,
+        (
+            page.worker_id,
+            page.batch_id,
+            page.hit_key,
+            page.assignment_hit_id or page.hit_mturk_id,
+            page.assignment_id,
+            page.mturk_assignment_id,
+            page.source,
+            page.version,
+            page.pageno,
+            page.started_at,
+            page.ended_at,
+            page.none_confirmed,
+        ),
+        (page.class_key, page.class_names),
     )
 
 
-def _record_rows(pages: list[PageSubmission]) -> tuple[list[str], list[tuple]]:
+def _record_rows(pages: list[Page]) -> tuple[list[str], list[tuple]]:
     """The slice's image records as raw rows, and their column names."""
-    replaced = Image.alias()
+    shown, replaced = Image.alias(), Image.alias()
     rows = (
         ImageRecord.select(
             ImageRecord.page.alias("page_id"),
             ImageRecord.grid_index,
-            Image.key,
+            # Image keys by a lookup per record: as joins, PostgreSQL's planner hashed the whole image table for
+            # every slice (200 ms of a slice's 2,400 records; the lookups take a few).
+            shown.select(shown.key).where(shown.id == ImageRecord.image).alias("key"),
             ImageRecord.load_status,
-            replaced.key.alias("replaces_key"),
-            *(getattr(ImageRecord, column) for column in record.COLUMNS),
+            replaced.select(replaced.key).where(replaced.id == ImageRecord.replaces).alias("replaces_key"),
+            *(_as_read(getattr(ImageRecord, column)) for column in record.COLUMNS),
         )
-        .join(Image, on=(ImageRecord.image == Image.id))
-        .switch(ImageRecord)
-        .join(replaced, on=(ImageRecord.replaces == replaced.id), join_type=JOIN.LEFT_OUTER)
         .where(ImageRecord.page.in_([p.id for p in pages]))
         .order_by(ImageRecord.page, ImageRecord.grid_index)
     )
@@ -141,72 +214,133 @@ def _record_rows(pages: list[PageSubmission]) -> tuple[list[str], list[tuple]]:
     return [*OWN_COLUMNS, *record.COLUMNS], list(database.execute(rows))
 
 
-def _read(pages: list[PageSubmission]) -> Slice:
+def _as_read(column):
+    """A JSON column as its text, which record's fields decode with orjson: psycopg2 would decode PostgreSQL's
+    jsonb with the json module, a fifth of the export's time."""
+    return Cast(column, "text").alias(column.column_name) if isinstance(column, JSONField) else column
+
+
+def _read(pages: list[Page]) -> Slice:
     return pages, _record_rows(pages), _slice_tracking(pages)
 
 
-def _records(pages: list[PageSubmission], rows: tuple[list[str], list[tuple]], tracking: dict) -> Iterator[dict]:
-    names, raw = rows
-    own = OWN_COLUMNS
-    context = {p.id: _page_context(p) for p in pages}
-    page_of, grid_of, key_of, status_of, replaces_of = (itemgetter(names.index(name)) for name in own)
-    before = [field.reader(names) for field in record.BEFORE_TRACKING]
-    after = [field.reader(names) for field in record.AFTER_TRACKING]
-    for row in raw:
-        page_id, grid_index = page_of(row), grid_of(row)
-        (
-            worker_id,
-            batch_id,
-            hit_key,
-            mturk_hit_id,
-            assignment_id,
-            mturk_assignment_id,
-            source,
-            version,
-            pageno,
-            started_at,
-            ended_at,
-            none_confirmed,
-            class_key,
-            class_names,
-        ) = context[page_id]
-        out = {"imageID": key_of(row)}
-        out.update(zip(BEFORE_KEYS, [read(row) for read in before]))
-        out["mouseTracking"] = tracking[page_id].get(grid_index, [])
-        out.update(zip(AFTER_KEYS, [read(row) for read in after]))
-        out.update(
-            {
-                "worker_id": worker_id,
-                # context: enough to use the record on its own (docs/export.md)
-                "batchId": batch_id,
-                "hitId": hit_key,
-                "mturkHitId": mturk_hit_id,
-                "assignmentId": assignment_id,
-                "mturkAssignmentId": mturk_assignment_id,
-                "source": source,
-                "version": version,
-                "pageno": pageno,
-                "pageStartedAt": started_at,
-                "pageEndedAt": ended_at,
-                "pageNoneConfirmed": none_confirmed,
-                "gridIndex": grid_index,
-                "classKey": class_key,
-                "classNames": class_names,
-                "loadStatus": status_of(row),
-                "replacesImageID": replaces_of(row),
-            }
+class _Readers:
+    """How a slice's raw rows are read: by name, found once per slice (record.FIELDS's readers)."""
+
+    def __init__(self, names: list[str]):
+        self.page, self.grid, self.key, self.status, self.replaces = (
+            itemgetter(names.index(name)) for name in OWN_COLUMNS
         )
-        yield out
+        self.before = [field.reader(names) for field in record.BEFORE_TRACKING]
+        self.after = [field.reader(names) for field in record.AFTER_TRACKING]
+
+
+Keep = Callable[[str, str, str], bool]  # (class key, image key, load status) -> write the record?
+
+
+def _records(
+    pages: list[Page], rows: tuple[list[str], list[tuple]], tracking: dict, keep: Keep | None = None
+) -> list[dict]:
+    """The slice's records, in KEYS's order (only those ``keep`` keeps, if given)."""
+    names, raw = rows
+    contexts = {p.id: _page_context(p) for p in pages}
+    read = _Readers(names)
+    out = []
+    for row in raw:
+        page_id, grid_index = read.page(row), read.grid(row)
+        shared, named = contexts[page_id]
+        if keep is not None and not keep(named[0], read.key(row), read.status(row)):
+            continue
+        out.append(
+            dict(
+                zip(
+                    KEYS,
+                    (
+                        read.key(row),
+                        *[field(row) for field in read.before],
+                        tracking[page_id].get(grid_index) or [],
+                        *[field(row) for field in read.after],
+                        *shared,
+                        grid_index,
+                        *named,
+                        read.status(row),
+                        read.replaces(row),
+                    ),
+                )
+            )
+        )
+    return out
+
+
+OWN_KEYS = KEYS[: KEYS.index("worker_id")]  # imageID, the fields and mouseTracking: each record's own
+
+
+def _lines(pages: list[Page], rows: tuple[list[str], list[tuple]], tracking: dict) -> bytes:
+    """The slice's records as JSON Lines: ``orjson.dumps`` of each of ``_records``'s dicts and a newline, byte for
+    byte, but the context that a page's records share is serialized once per page and joined to each record's
+    own fields: half the keys and a third of the time of a record."""
+    names, raw = rows
+    read = _Readers(names)
+    around_grid = {}
+    for page in pages:
+        shared, named = _page_context(page)
+        before = orjson.dumps(dict(zip(KEYS[len(OWN_KEYS) : KEYS.index("gridIndex")], shared)))
+        after = orjson.dumps(dict(zip(("classKey", "classNames"), named)))
+        around_grid[page.id] = (b"," + before[1:-1] + b',"gridIndex":', b"," + after[1:-1] + b",")
+    tails: dict[tuple, bytes] = {}
+    out: list[bytes] = []
+    for row in raw:
+        page_id, grid_index = read.page(row), read.grid(row)
+        own = dict(
+            zip(
+                OWN_KEYS,
+                (
+                    read.key(row),
+                    *[field(row) for field in read.before],
+                    tracking[page_id].get(grid_index) or [],
+                    *[field(row) for field in read.after],
+                ),
+            )
+        )
+        end = (read.status(row), read.replaces(row))
+        tail = tails.get(end)
+        if tail is None:
+            tail = tails[end] = orjson.dumps(dict(zip(("loadStatus", "replacesImageID"), end)))[1:] + b"\n"
+        before, after = around_grid[page_id]
+        out += (orjson.dumps(own)[:-1], before, b"%d" % grid_index, after, tail)
+    return b"".join(out)
+
+
+def seed_slices(batch: Batch, keep: Keep | None = None) -> Generator[list[dict], None, None]:
+    """``seed_records``, a slice at a time (PAGES_PER_QUERY pages): a writer that writes a slice at once makes
+    fewer calls per record. ``keep(class key, image key, load status)``: only the records it keeps are made."""
+    slices = _read_ahead(batch)
+    try:
+        for pages, rows, tracking in slices:
+            yield _records(pages, rows, tracking, keep)
+    finally:
+        slices.close()  # stops the reader now, not whenever the generator is collected
+
+
+def seed_lines(batch: Batch) -> Generator[tuple[int, bytes], None, None]:
+    """``seed_records`` as JSON Lines (each record's ``orjson.dumps`` and a newline), a slice at a time:
+    (records, their lines)."""
+    slices = _read_ahead(batch)
+    try:
+        for pages, rows, tracking in slices:
+            yield len(rows[1]), _lines(pages, rows, tracking)
+    finally:
+        slices.close()
 
 
 def seed_records(batch: Batch) -> Iterator[dict]:
     """Every image record of every submitted page of the batch, in submission order."""
-    slices = _read_ahead(batch)
+    slices = seed_slices(batch)
     try:
-        for pages, rows, tracking in slices:
-            yield from _records(pages, rows, tracking)
+        for records in slices:
+            yield from records
     finally:
-        slices.close()  # stops the reader now, not whenever the generator is collected
+        slices.close()
 
 
 def _read_ahead(batch: Batch) -> Generator[Slice, None, None]:
