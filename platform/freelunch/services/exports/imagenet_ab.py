@@ -65,12 +65,29 @@ def _safe(part: str) -> str:
     return hashlib.sha1(part.encode()).hexdigest()[:16]
 
 
+def _text(value) -> str:
+    """A value as element text: strings escaped; numbers, booleans and None as str() writes them (no markup in
+    them to escape)."""
+    return escape(value) if isinstance(value, str) else str(value)
+
+
 def _element(name: str, value) -> str:
-    return f"<{name}>{escape(str(value))}</{name}>"
+    return f"<{name}>{_text(value)}</{name}>"
 
 
 def _points(name: str, entries: Iterable[dict], fields: tuple[str, ...]) -> str:
     return "".join(f"<{name}>" + "".join(_element(f, e[f]) for f in fields if f in e) + f"</{name}>" for e in entries)
+
+
+def _trajectory(points: list[dict]) -> str:
+    """``mouseTracking`` elements: ``_points`` for points that always have x, y and time (seed.py makes them so),
+    without its per-field loop: a record has ten points or more."""
+    return "".join(
+        [
+            f"<mouseTracking><x>{_text(p['x'])}</x><y>{_text(p['y'])}</y><time>{_text(p['time'])}</time></mouseTracking>"
+            for p in points
+        ]
+    )
 
 
 def metadata(record: dict) -> str:
@@ -82,24 +99,21 @@ def metadata(record: dict) -> str:
     else:
         selected = "True" if clicks else "keyboard"
     position = record["imagePosition"] or {}
-    parts = [
-        _element("imageID", record["imageID"]),
-        _element("worker_id", record["worker_id"]),
-        _element("selected", selected),
-        _element("selectedCount", record["selectedCount"]),
-        _points("selectedRecord", clicks, ("x", "y", "time")),
-        _points("keyboardSelectedRecord", keys, ("time",)),
-        _element("hoveredCount", record["hoveredCount"]),
-        _points("hoveredRecord", record["hoveredRecord"], ("action", "time")),
-        _points("mouseTracking", record["mouseTracking"], ("x", "y", "time")),
-        _element("estimateTime", record["estimateTime"]),
-        _element("imageWidth", record["imageWidth"]),
-        _element("imageHeight", record["imageHeight"]),
-        _element("originalImageWidth", record["originalImageWidth"]),
-        _element("originalImageHeight", record["originalImageHeight"]),
-        _points("imagePosition", [position] if position else [], ("x", "y")),
-    ]
-    return "<metadata>" + "".join(parts) + "</metadata>\n"
+    return (
+        f"<metadata><imageID>{_text(record['imageID'])}</imageID><worker_id>{_text(record['worker_id'])}</worker_id>"
+        f"<selected>{selected}</selected><selectedCount>{_text(record['selectedCount'])}</selectedCount>"
+        + _points("selectedRecord", clicks, ("x", "y", "time"))
+        + _points("keyboardSelectedRecord", keys, ("time",))
+        + f"<hoveredCount>{_text(record['hoveredCount'])}</hoveredCount>"
+        + _points("hoveredRecord", record["hoveredRecord"], ("action", "time"))
+        + _trajectory(record["mouseTracking"])
+        + f"<estimateTime>{_text(record['estimateTime'])}</estimateTime>"
+        f"<imageWidth>{_text(record['imageWidth'])}</imageWidth><imageHeight>{_text(record['imageHeight'])}</imageHeight>"
+        f"<originalImageWidth>{_text(record['originalImageWidth'])}</originalImageWidth>"
+        f"<originalImageHeight>{_text(record['originalImageHeight'])}</originalImageHeight>"
+        + _points("imagePosition", [position] if position else [], ("x", "y"))
+        + "</metadata>\n"
+    )
 
 
 def write(batch: Batch, out: IO[bytes], params: dict, report: ReportProgress) -> int:
@@ -120,10 +134,11 @@ def write(batch: Batch, out: IO[bytes], params: dict, report: ReportProgress) ->
                     part.write("".join(texts))
             buffered.clear()
 
-        for record in seed_format.seed_records(batch):
+        def keep(class_key: str, image_key: str, load_status: str) -> bool:
+            return (class_key, image_key) in wanted and load_status != "dropped"
+
+        for record in (r for records in seed_format.seed_slices(batch, keep) for r in records):
             key = (record["classKey"], record["imageID"])
-            if key not in wanted or record["loadStatus"] == "dropped":
-                continue
             name = member_name(*key)
             texts = buffered.get(name)
             if texts is None:

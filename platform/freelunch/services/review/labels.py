@@ -251,5 +251,24 @@ def stream(batch: Batch, rule: Rule) -> Iterator[LabelRow]:
         yield from _describe(batch, rule, list(_counts(batch, left_out, class_id).tuples()))
 
 
+def yes_keys(batch: Batch, rule: Rule) -> set[tuple[str, str]]:
+    """(class key, image key) of every image the rule calls yes: ``stream``'s yes rows, decided by the database
+    in one query (ImageNet-AB reads them all; a LabelRow each was a third of its time)."""
+    left_out = counted.votes_where([batch.id], excluded_workers(batch, rule))
+    yes = (
+        Vote.select(Vote.image_class.alias("class_id"), Vote.image.alias("image_id"))
+        .where(Vote.batch == batch.id, *left_out)
+        .group_by(Vote.image_class, Vote.image)
+        .having(_having(rule, "yes"))
+        .alias("yes")
+    )
+    query = (
+        yes.select_from(ImageClass.key, Image.key)
+        .join(ImageClass, on=(ImageClass.id == yes.c.class_id))
+        .join(Image, on=(Image.id == yes.c.image_id))
+    )
+    return set(query.tuples())
+
+
 def count(batch: Batch, rule: Rule) -> int:
     return summary(batch, rule).total

@@ -169,4 +169,4 @@ def yes_set(batch: Batch, record: Record) -> set[tuple[str, str]]:
             .where(ImageLabel.fit == record.fit.id, ImageLabel.decision == "yes")
             .tuples()
         )
-    return {(row.image_class.key, row.image.key) for row in rows(batch, record) if row.decision == "yes"}
+    return labels.yes_keys(batch, record.rule_used())
