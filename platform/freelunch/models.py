@@ -405,6 +405,29 @@ class Assignment(TenantModel):
         indexes = ((("hit", "worker_id"), True), (("mturk_assignment_id", "worker_id"), True))
 
 
+class BatchCount(BaseModel):
+    """A batch's HITs, HIT pages, assignments and assignments done, so the overview, the batches list and each
+    batch's phase read a row instead of every page and assignment of the batch.
+
+    Kept by the database: triggers on hit, hit_page and assignment (migration 0026) count every insert, delete and
+    assignment done, by any writer. A batch without HITs may have no row; ``of`` reads that as zeros."""
+
+    batch = ForeignKeyField(Batch, on_delete="CASCADE", unique=True)
+    hits = IntegerField()
+    hit_pages = IntegerField()
+    assignments = IntegerField()  # started (an assignment row is made when a worker starts)
+    assignments_done = IntegerField()
+
+    @staticmethod
+    def of(batch_ids) -> dict[int, BatchCount]:
+        """The counts of each batch id asked (zeros when it has none)."""
+        kept = {c.batch_id: c for c in BatchCount.select().where(BatchCount.batch.in_(list(batch_ids)))}
+        return {
+            b: kept.get(b) or BatchCount(batch=b, hits=0, hit_pages=0, assignments=0, assignments_done=0)
+            for b in batch_ids
+        }
+
+
 class PageSubmission(BaseModel):
     """One submitted page: the seed's ImageNetAnnotationPage."""
 
@@ -884,6 +907,7 @@ MODELS = [
     Hit,
     HitPage,
     Assignment,
+    BatchCount,
     PageSubmission,
     ImageRecord,
     PointerChunk,

@@ -15,9 +15,9 @@ from peewee import Case, fn
 from ..models import (
     Assignment,
     Batch,
+    BatchCount,
     Dataset,
     Hit,
-    HitPage,
     Image,
     ImageClass,
     ImageRecord,
@@ -30,7 +30,6 @@ from ..models import (
 from . import jobs
 from .mturk import lifecycle
 from .review import progress
-from .review.quality import DONE
 
 BATCHES_SHOWN = 50
 PACE_WINDOW = dt.timedelta(hours=1)
@@ -118,12 +117,7 @@ def batch_lines(organization: Organization, batches: list[Batch]) -> list[BatchL
     names = dict(
         Dataset.select(Dataset.id, Dataset.name).where(Dataset.id.in_({b.dataset_id for b in batches})).tuples()
     )
-    hits = _grouped(Hit.select(Hit.batch, fn.COUNT(Hit.id)).where(Hit.batch.in_(ids)), Hit.batch)
-    pages = _grouped(HitPage.select(Hit.batch, fn.COUNT(HitPage.id)).join(Hit).where(Hit.batch.in_(ids)), Hit.batch)
-    assignments = _grouped(
-        Assignment.select(Hit.batch, fn.COUNT(Assignment.id), fn.SUM(DONE)).join(Hit).where(Hit.batch.in_(ids)),
-        Hit.batch,
-    )
+    counts = BatchCount.of(ids)  # kept by the database: not a count of every page and assignment of the batch
     since = utcnow() - PACE_WINDOW
     recent = fn.SUM(Case(None, [(PageSubmission.submitted_at >= since, 1)], 0))
     submitted = _grouped(
@@ -147,7 +141,10 @@ def batch_lines(organization: Organization, batches: list[Batch]) -> list[BatchL
         .tuples()
     } | {
         batch_id
-        for (batch_id,) in Hit.select(Hit.batch).where(Hit.batch.in_(ids), Hit.mturk_hit_id.is_null(False)).tuples()
+        for (batch_id,) in Hit.select(Hit.batch)
+        .where(Hit.batch.in_(ids), Hit.mturk_hit_id.is_null(False))
+        .distinct()  # a batch once, not once per HIT published
+        .tuples()
     }
     unworkable = _grouped(
         ImageRecord.select(Hit.batch, fn.COUNT(fn.DISTINCT(Hit.id)))
@@ -161,11 +158,11 @@ def batch_lines(organization: Organization, batches: list[Batch]) -> list[BatchL
     for b in batches:
         line = BatchLine(b, names.get(b.dataset_id, ""))
         line.unworkable_hits = unworkable.get(b.id, (0,))[0]
-        line.hits = hits.get(b.id, (0,))[0]
-        line.pages_target = pages.get(b.id, (0,))[0] * b.assignments_per_hit
+        count = counts[b.id]
+        line.hits = count.hits
+        line.pages_target = count.hit_pages * b.assignments_per_hit
         line.assignments_target = line.hits * b.assignments_per_hit
-        started, done = assignments.get(b.id, (0, 0))
-        line.assignments_started, line.assignments_done = started or 0, int(done or 0)
+        line.assignments_started, line.assignments_done = count.assignments, count.assignments_done
         count, last_hour = submitted.get(b.id, (0, 0))
         line.pages_done, line.pages_last_hour = count or 0, int(last_hour or 0)
         line.to_review = to_review.get(b.id, (0,))[0]

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from peewee import JOIN, fn
 
 from ...db import is_sqlite
-from ...models import Assignment, Batch, Hit, HitPage, PageChunkCount, PageSubmission
+from ...models import Assignment, Batch, BatchCount, Hit, HitPage, PageChunkCount, PageSubmission
 from .quality import DONE, Figures
 from .tallies import in_batch
 
@@ -78,19 +78,16 @@ PHASES = ("draft", "building", "ready", "published", "annotating", "complete", "
 
 
 def phases(batches: list) -> dict[int, str]:
-    """The phase of each batch (id -> phase), from two grouped queries."""
-    ids = [b.id for b in batches]
-    hits = dict(Hit.select(Hit.batch, fn.COUNT(Hit.id)).where(Hit.batch.in_(ids)).group_by(Hit.batch).tuples())
-    started = {
-        batch_id: (n, int(d or 0))
-        for batch_id, n, d in Assignment.select(Hit.batch, fn.COUNT(Assignment.id), fn.SUM(DONE))
-        .join(Hit)
-        .where(Hit.batch.in_(ids))
-        .group_by(Hit.batch)
-        .tuples()
-    }
+    """The phase of each batch (id -> phase), from the counts the database keeps (BatchCount)."""
+    counts = BatchCount.of([b.id for b in batches])
     return {
-        b.id: phase(b.state, hits.get(b.id, 0) * b.assignments_per_hit, *started.get(b.id, (0, 0))) for b in batches
+        b.id: phase(
+            b.state,
+            counts[b.id].hits * b.assignments_per_hit,
+            counts[b.id].assignments,
+            counts[b.id].assignments_done,
+        )
+        for b in batches
     }
 
 
