@@ -255,3 +255,14 @@ def test_every_dashboard_form_posted_as_json_of_any_shape_or_with_files_is_never
         assert response.status_code < 500, f"POST {url} ({shape}): {response.status_code}"
         checked += 1
     assert checked > 20
+
+
+@pytest.mark.parametrize("field", ["pages_per_hit", "images_per_page", "assignments_per_hit", "positives_per_page"])
+@pytest.mark.parametrize("value", [str(HUGE), "1000000000000", "-5"])
+def test_the_builder_never_prices_a_number_it_refused(client, campaign, field, value):
+    """The builder's cost line and pay estimate read the numbers as typed: an assignments_per_hit of 10**12 asked
+    for a list of 10**11 MTurk HITs (a MemoryError, or seconds of work for a smaller one) before the form said no."""
+    from support import builder_data
+
+    response = client.post("/batches/", data=builder_data(client, campaign.batch.dataset, **{field: value}))
+    assert response.status_code == 422 and "Must be between" in response.get_data(as_text=True)

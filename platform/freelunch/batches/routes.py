@@ -148,17 +148,23 @@ def _plus(a: Estimate, b: Estimate) -> Estimate:
     )
 
 
+def _checked(field):
+    """A field's value unless the form refused it: the cost line and the pay estimate never compute with a number
+    out of its range (an assignments_per_hit of 10**12 asked for a list of 10**11 MTurk HITs)."""
+    return None if field.errors else field.data
+
+
 def _cost_line(form: BatchForm, rows: list[ClassRow]) -> dict | None:
     """Pages, HITs and MTurk cost of the form's current choice (the builder's JS keeps it current as it changes);
     with images the model is sure about, what asking them one vote in a second batch saves ("lean"), and the cost
     line counts both batches when the requester ticks it."""
     numbers = (
-        form.images_per_page.data,
-        form.positives_per_page.data,
-        form.negatives_per_page.data,
-        form.pages_per_hit.data,
-        form.assignments_per_hit.data,
-        form.reward.data,
+        _checked(form.images_per_page),
+        _checked(form.positives_per_page),
+        _checked(form.negatives_per_page),
+        _checked(form.pages_per_hit),
+        _checked(form.assignments_per_hit),
+        _checked(form.reward),
     )
     if any(n is None for n in numbers):
         return None
@@ -204,7 +210,7 @@ def _sure_terms() -> dict:
 def _builder_page(form: BatchForm, dataset: Dataset | None, status: int = 200):
     cost = _cost_line(form, form.class_rows)
     # The hourly pay of a HIT as it will be built: the chosen classes may fill fewer pages than a HIT asks for.
-    hit_pages = max(form.pages_per_hit.data or 1, 1)
+    hit_pages = max(_checked(form.pages_per_hit) or 1, 1)
     if cost and cost["pages"]:
         hit_pages = min(hit_pages, cost["pages"])
     return render_template(
@@ -216,7 +222,7 @@ def _builder_page(form: BatchForm, dataset: Dataset | None, status: int = 200):
         max_part=MAX_ASSIGNMENTS_PER_MTURK_HIT,
         **_sure_terms(),
         hit_pages=hit_pages,
-        fair_pay=fairpay.estimate_for(current_org().id, hit_pages, form.reward.data or Decimal(0)),
+        fair_pay=fairpay.estimate_for(current_org().id, hit_pages, _checked(form.reward) or Decimal(0)),
     ), status
 
 
