@@ -213,6 +213,27 @@ def test_a_bonus_over_the_cap_is_refused(app, approved, client, stubbed):
     assert page.status_code == 400 and "more than this batch allows" in page.get_data(as_text=True)
 
 
+def test_the_ceiling_bounds_all_of_an_assignments_bonuses_together(app, approved, client, stubbed):
+    """Each new reason is a new bonus: ten of $10.00 would pay $100 on a $10.00 ceiling."""
+    mturk, stubber = stubbed
+    with app.app_context():
+        grant_server_account(approved.organization)
+        expect_bonus(stubber, "6.00")
+        assert bonuses.bonus_one(approved, "6.00", "Thanks", mturk=mturk).state == "done"
+        assert bonuses.bonus_one(approved, "6.00", "Thanks", mturk=mturk).state == "done"  # the same, paid once
+        with pytest.raises(BonusError, match=r"has \$6\.00 in bonuses already.*Pay at most \$4\.00"):
+            bonuses.request(approved, "6.00", "For the second page")
+        summary = bonuses.bonus_approved(approved.hit.batch, "5.00", "For everyone", mturk=mturk)
+        assert (summary.paid, summary.failed) == (0, 1)
+        assert Bonus.select().count() == 1 and bonuses.given(approved) == Decimal("6.00")
+    login(client, "owner@example.org")
+    step = client.post(
+        f"/mturk/assignments/{approved.id}/bonus",
+        data={"csrf_token": csrf_token(client), "amount": "4.01", "reason": "More"},
+    ).get_data(as_text=True)
+    assert "Pay at most $4.00" in step
+
+
 def test_a_bonus_beyond_the_daily_limit_is_refused_before_it_is_sent(app, approved, stubbed):
     client, _ = stubbed
     sent = calls_of(client)

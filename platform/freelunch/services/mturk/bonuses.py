@@ -9,10 +9,10 @@ documented TurkErrorCode, so a refused resend is confirmed by the list too. Send
 it is read from GetAssignment at call time, checked against the hash we keep,
 and forgotten.
 
-A bonus is bounded: at most ``MTURK_BONUS_MAX_MULTIPLE`` times the batch's
-reward and never above ``MTURK_BONUS_MAX`` (``ceiling``), and it reserves its
-cost with MTurk's fee against the organization's daily limit before SendBonus
-(budget.py).
+An assignment's bonuses are bounded: together at most ``MTURK_BONUS_MAX_MULTIPLE``
+times the batch's reward and never above ``MTURK_BONUS_MAX`` (``ceiling``; each
+new reason would otherwise be another full bonus), and each reserves its cost with
+MTurk's fee against the organization's daily limit before SendBonus (budget.py).
 """
 
 from __future__ import annotations
@@ -24,7 +24,9 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from flask import current_app
+from peewee import fn
 
+from ...db import database
 from ...formatting import counted
 from ...models import Batch, Bonus, Hit, MTurkAssignment, User, utcnow
 from ..accounts import identity
@@ -77,6 +79,25 @@ def check_amount(batch: Batch, text: str | Decimal) -> Decimal:
     return amount
 
 
+def given(row: MTurkAssignment, besides: Bonus | None = None) -> Decimal:
+    """What the assignment's bonuses add up to: paid, or asked for and not failed (``besides`` left out)."""
+    query = Bonus.select(fn.SUM(Bonus.amount)).where(Bonus.mturk_assignment == row, Bonus.state != "failed")
+    if besides is not None:
+        query = query.where(Bonus.id != besides.id)
+    return Decimal(query.scalar() or 0).quantize(Decimal("0.01"))
+
+
+def check_total(row: MTurkAssignment, amount: Decimal, besides: Bonus | None = None) -> None:
+    """BonusError when ``amount`` more would take the assignment's bonuses past the batch's ceiling."""
+    so_far, top = given(row, besides), ceiling(row.hit.batch)
+    if so_far + amount > top:
+        raise BonusError(
+            f"Assignment {row.mturk_assignment_id} has ${so_far:.2f} in bonuses already: a ${amount:.2f} bonus would "
+            f"take it past ${top:.2f}, the most an assignment of this batch may get in all. "
+            f"Pay at most ${max(top - so_far, Decimal('0')):.2f}."
+        )
+
+
 def price(amount: Decimal) -> Decimal:
     """What a bonus costs with MTurk's fee."""
     return amount + cost.fee(amount)
@@ -100,11 +121,23 @@ def request(row: MTurkAssignment, amount: str | Decimal, reason: str, user: User
             "before paying a bonus."
         )
     check_amount(row.hit.batch, amount)
-    bonus, _ = Bonus.get_or_create(
-        mturk_assignment=row,
-        key=_key(amount, reason),
-        defaults=dict(organization=row.organization_id, amount=amount, reason=reason, user=user),
-    )
+    with database.atomic():
+        # A no-op write first: it locks the assignment's row (PostgreSQL) or the database (SQLite), so two bonuses
+        # asked at once add up one after the other instead of both fitting under the ceiling.
+        MTurkAssignment.update(status=MTurkAssignment.status).where(MTurkAssignment.id == row.id).execute()
+        bonus = Bonus.get_or_none(Bonus.mturk_assignment == row, Bonus.key == _key(amount, reason))
+        if bonus is not None and bonus.state != "failed":
+            return bonus
+        check_total(row, amount, besides=bonus)  # a failed one asked again counts anew
+        if bonus is None:
+            bonus = Bonus.create(
+                mturk_assignment=row,
+                key=_key(amount, reason),
+                organization=row.organization_id,
+                amount=amount,
+                reason=reason,
+                user=user,
+            )
     return bonus
 
 
@@ -255,7 +288,11 @@ def pay_each(
     mturk = mturk or tracking.client_for(batch)
     summary = BonusSummary()
     for done, (row, amount) in enumerate(pairs, 1):
-        bonus = request(row, amount, reason, user)
+        try:
+            bonus = request(row, amount, reason, user)
+        except BonusError:  # past the assignment's ceiling with its earlier bonuses: this one is not paid
+            summary.failed += 1
+            continue
         if bonus.state in ("done", "adopted"):
             summary.already += 1
         else:

@@ -171,8 +171,8 @@ def top_up(batch: Batch, rate: Decimal) -> Preview:
         preview.sentences.append(f"{plan.unmeasured} have no finished work here to time and get nothing.")
     if plan.capped:
         preview.sentences.append(
-            f"{plan.capped} top-up{'s are' if plan.capped != 1 else ' is'} cut to the largest bonus allowed, "
-            f"${bonuses.ceiling(batch):.2f}."
+            f"{plan.capped} top-up{'s are' if plan.capped != 1 else ' is'} cut to what the largest bonus allowed, "
+            f"${bonuses.ceiling(batch):.2f} an assignment in all, leaves."
         )
     _spend_checks(preview, batch.organization_id, "this top-up")
     if not n:
@@ -195,6 +195,8 @@ def bonus_one(row: MTurkAssignment, amount_text: str, reason: str) -> Preview:
     batch = row.hit.batch
     try:
         amount = bonuses.check_amount(batch, amount_text)
+        if not bonuses.already_paid([row], amount, reason):
+            bonuses.check_total(row, amount)
     except BonusError as error:
         preview = Preview("bonus", 0, 0, Decimal("0"), Decimal("0"))
         preview.problems.append(str(error))

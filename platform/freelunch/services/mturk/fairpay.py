@@ -202,7 +202,7 @@ class TopUp:
 
 
 def top_up(batch: Batch, rate: Decimal) -> TopUp:
-    """The top-ups of the batch's approved assignments to ``rate`` an hour, each within the bonus ceiling."""
+    """The top-ups of the batch's approved assignments to ``rate`` an hour, within what the bonus ceiling leaves."""
     ceiling = bonuses.ceiling(batch)
     plan = TopUp(Decimal(rate).quantize(CENT), [], 0, 0, 0)
     for row in bonuses.approved(batch):
@@ -213,7 +213,11 @@ def top_up(batch: Batch, rate: Decimal) -> TopUp:
         if amount <= 0:
             plan.enough += 1
             continue
-        if amount > ceiling:
-            amount, plan.capped = ceiling, plan.capped + 1
+        room = ceiling - bonuses.given(row)  # the ceiling bounds all of an assignment's bonuses together
+        if amount > room:
+            if room <= 0:
+                plan.capped += 1
+                continue
+            amount, plan.capped = room, plan.capped + 1
         plan.pay.append((row, amount))
     return plan
