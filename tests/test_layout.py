@@ -118,3 +118,14 @@ def test_no_blueprint_imports_another_blueprint():
 def test_services_never_import_a_blueprint():
     """Services sit under the blueprints, the ingest middleware, tasks/ and the CLI: they are called, never call up."""
     assert imported_blueprints(PACKAGE / "services", tuple(BLUEPRINTS) + MIDDLEWARE) == {}
+
+
+def test_every_form_reads_the_request_through_the_one_base():
+    """web/forms.Form turns what a request holds into text and files for its fields (a JSON object or a file part
+    sent as a text field was a 500): a form built on Flask-WTF's base directly would skip it."""
+    direct = [
+        str(path.relative_to(ROOT))
+        for path in (ROOT / "platform").rglob("*.py")
+        if "FlaskForm" in path.read_text() and path != ROOT / "platform/freelunch/web/forms.py"
+    ]
+    assert direct == []
