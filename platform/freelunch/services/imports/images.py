@@ -28,7 +28,7 @@ from flask import current_app
 from PIL import Image as PILImage
 
 from ... import storage
-from ...db import database, insert_rows
+from ...db import database, upsert_rows
 from ...models import CANDIDATE_ROLES, Dataset, ImageClass
 from ..jobs import ReportProgress
 from . import hashing, quota, safe_fetch
@@ -130,16 +130,15 @@ def _classes(dataset: Dataset, keys: set[str], create: bool, report: Report) -> 
     return found
 
 
-IMAGE_UPSERT = (
-    "INSERT INTO image (organization_id, dataset_id, key, url, storage_path, width, height, stored_bytes, phash,"
-    " edge_phashes) {values} ON CONFLICT (dataset_id, key) DO UPDATE SET url = excluded.url,"
-    " storage_path = excluded.storage_path, width = excluded.width, height = excluded.height,"
-    " stored_bytes = excluded.stored_bytes, phash = excluded.phash, edge_phashes = excluded.edge_phashes"
+IMAGE_COLUMNS = ["organization_id", "dataset_id", "key", "url", "storage_path", "width", "height", "stored_bytes"]
+IMAGE_COLUMNS += ["phash", "edge_phashes"]
+IMAGE_CONFLICT = (
+    "ON CONFLICT (dataset_id, key) DO UPDATE SET url = excluded.url, storage_path = excluded.storage_path,"
+    " width = excluded.width, height = excluded.height, stored_bytes = excluded.stored_bytes, phash = excluded.phash,"
+    " edge_phashes = excluded.edge_phashes"
 )
-CANDIDATE_UPSERT = (
-    "INSERT INTO candidate (organization_id, image_class_id, image_id, role) {values}"
-    " ON CONFLICT (image_class_id, image_id) DO UPDATE SET role = excluded.role"
-)
+CANDIDATE_COLUMNS = ["organization_id", "image_class_id", "image_id", "role"]
+CANDIDATE_CONFLICT = "ON CONFLICT (image_class_id, image_id) DO UPDATE SET role = excluded.role"
 
 
 def _ids_by_key(dataset_id: int, keys: list[str]) -> dict[str, int]:
@@ -161,8 +160,9 @@ def _store_rows(dataset: Dataset, rows: list[dict], report: Report) -> None:
     keys = list(latest)
     with database.atomic():
         existing = _ids_by_key(dataset.id, keys).keys()
-        insert_rows(
-            IMAGE_UPSERT,
+        upsert_rows(
+            "image",
+            IMAGE_COLUMNS,
             [
                 (
                     org,
@@ -178,11 +178,15 @@ def _store_rows(dataset: Dataset, rows: list[dict], report: Report) -> None:
                 )
                 for key, row in latest.items()
             ],
+            IMAGE_CONFLICT,
         )
         ids = _ids_by_key(dataset.id, keys)
         candidacies = {(row["class_id"], ids[row["key"]]): row["role"] for row in rows}
-        insert_rows(
-            CANDIDATE_UPSERT, [(org, class_id, image_id, role) for (class_id, image_id), role in candidacies.items()]
+        upsert_rows(
+            "candidate",
+            CANDIDATE_COLUMNS,
+            [(org, class_id, image_id, role) for (class_id, image_id), role in candidacies.items()],
+            CANDIDATE_CONFLICT,
         )
     report.counts["images created"] += len(latest.keys() - existing)
     report.counts["images updated"] += len(latest.keys() & existing)
