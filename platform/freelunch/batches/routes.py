@@ -23,6 +23,7 @@ from ..services.batches import builder as batch_service
 from ..services.mturk import fairpay
 from ..services.mturk.cost import FEE_STEP_ASSIGNMENTS, MAX_ASSIGNMENTS_PER_MTURK_HIT, Estimate, estimate
 from ..services.review import prior_report, progress, rounds
+from ..services.review.quality import DONE
 from ..tenancy import current_org, owned_or_404
 from ..web import partials, sorting
 from ..web.batch_tabs import render_tab
@@ -305,7 +306,8 @@ def _hit_page(batch: Batch):
     ids = [h.id for h in page.items]
     rows = (
         (
-            Assignment.select(Assignment.hit, fn.COUNT(Assignment.id), fn.SUM(Assignment.done.cast("integer")))
+            Assignment.select(Assignment.hit, fn.COUNT(Assignment.id), fn.SUM(progress.DONE_IN_CHANNEL), fn.SUM(DONE))
+            .join(Hit)
             .where(Assignment.hit.in_(ids))
             .group_by(Assignment.hit)
             .tuples()
@@ -313,7 +315,10 @@ def _hit_page(batch: Batch):
         if ids
         else []
     )
-    page.assignments = {hit_id: (n, int(done or 0)) for hit_id, n, done in rows}
+    # (started, done toward the HIT's assignments, done on top through lab links: progress.EXTRA)
+    page.assignments = {
+        hit_id: (n, int(toward or 0), int(done or 0) - int(toward or 0)) for hit_id, n, toward, done in rows
+    }
     return page
 
 

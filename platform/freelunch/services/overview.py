@@ -118,13 +118,12 @@ def batch_lines(organization: Organization, batches: list[Batch]) -> list[BatchL
         Dataset.select(Dataset.id, Dataset.name).where(Dataset.id.in_({b.dataset_id for b in batches})).tuples()
     )
     counts = BatchCount.of(ids)  # kept by the database: not a count of every page and assignment of the batch
+    extra = progress.extra_done(ids)  # lab work on top of MTurk's places, which completes no HIT
     since = utcnow() - PACE_WINDOW
     recent = fn.SUM(Case(None, [(PageSubmission.submitted_at >= since, 1)], 0))
+    toward = fn.SUM(Case(None, [(progress.EXTRA, 0)], 1))  # pages toward the target, extra work aside
     submitted = _grouped(
-        PageSubmission.select(Hit.batch, fn.COUNT(PageSubmission.id), recent)
-        .join(Assignment)
-        .join(Hit)
-        .where(Hit.batch.in_(ids)),
+        PageSubmission.select(Hit.batch, toward, recent).join(Assignment).join(Hit).where(Hit.batch.in_(ids)),
         Hit.batch,
     )
     to_review = _grouped(
@@ -162,9 +161,10 @@ def batch_lines(organization: Organization, batches: list[Batch]) -> list[BatchL
         line.hits = count.hits
         line.pages_target = count.hit_pages * b.assignments_per_hit
         line.assignments_target = line.hits * b.assignments_per_hit
-        line.assignments_started, line.assignments_done = count.assignments, count.assignments_done
+        line.assignments_started = count.assignments
+        line.assignments_done = count.assignments_done - extra.get(b.id, 0)
         count, last_hour = submitted.get(b.id, (0, 0))
-        line.pages_done, line.pages_last_hour = count or 0, int(last_hour or 0)
+        line.pages_done, line.pages_last_hour = int(count or 0), int(last_hour or 0)
         line.to_review = to_review.get(b.id, (0,))[0]
         line.spend = lifecycle.spend(b).paid  # MTurk's money has one reckoning
         line.reachable = b.id in reachable

@@ -6,7 +6,7 @@ import re
 from factories import make_campaign
 from support import login
 
-from freelunch.models import Assignment, Candidate, Membership, PageTally, Vote
+from freelunch.models import Assignment, Candidate, LabLink, Membership, PageTally, Vote
 from freelunch.services.accounts.users import create_user
 from freelunch.services.review import fits, labels, progress, quality, replay, tallies
 
@@ -28,6 +28,43 @@ def test_progress_counts_hits_assignments_pages_and_byproducts(app, campaign):
     assert (p.pages.chunks_received, p.pages.chunks_reported) == (8, 9)
     assert sum(bar.pages for bar in p.throughput.bars) == 7
     assert p.throughput.seconds == 60 and len(p.throughput.bars) == 7  # one page a minute
+
+
+def test_lab_work_on_a_hit_that_is_on_mturk_is_extra_and_never_completes_it(app, client, campaign):
+    # HIT 1 goes on MTurk after its two lab annotators finished: MTurk still offers both its places, so the HIT is
+    # not done and its lab work is counted apart (lab links have places of their own on top, annotation/places.py).
+    hit1, hit2 = campaign.hits
+    hit1.mturk_hit_id = "3HITONMTURK"
+    hit1.save()
+    LabLink.create(organization=campaign.batch.organization_id, batch=campaign.batch)  # how lab annotators came
+    with app.app_context():
+        p = progress.batch_progress(campaign.batch)
+    assert (p.hits_done, p.assignments_done, p.assignments_extra, p.assignments_open) == (0, 1, 2, 1)
+    assert (p.pages_target, p.pages_done, p.pages_extra, p.percent) == (8, 3, 4, 38)
+    assert p.phase == "annotating"
+    status = text(client.get(f"/batches/{campaign.batch.id}/status", headers=HTMX))
+    assert "1/4 assignments + 2 through lab links" in status and "3/8 pages" in status
+    hits = text(client.get(f"/batches/{campaign.batch.id}/hits"))
+    assert "0 / 2 of 2 <small" in hits and "(2 done through lab links on top)" in hits
+
+    # Two MTurk workers finish HIT 1 and the last lab annotator HIT 2: now it is complete, everywhere.
+    for n in (1, 2):
+        Assignment.create(
+            organization=campaign.batch.organization_id,
+            hit=hit1,
+            worker_id=f"MTURKW{n}XXXX",
+            source="mturk",
+            mturk_assignment_id=f"3ASSIGNMENT{n}",
+            version="POINTER_ORIGINAL",
+            done=True,
+        )
+    Assignment.update(done=True).where(Assignment.id == campaign.assignments["h2w3"].id).execute()
+    with app.app_context():
+        p = progress.batch_progress(campaign.batch)
+        assert progress.phases([campaign.batch]) == {campaign.batch.id: "complete"}
+    assert (p.hits_done, p.assignments_done, p.assignments_extra, p.phase) == (2, 4, 2, "complete")
+    for url in ("/batches/", "/"):
+        assert "complete" in text(client.get(url))
 
 
 def test_progress_page_polls_and_serves_a_partial_to_htmx(client, campaign):

@@ -9,12 +9,38 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from peewee import JOIN, fn
+from peewee import JOIN, Case, fn
 
 from ...db import is_sqlite
-from ...models import Assignment, Batch, BatchCount, Hit, HitPage, PageChunkCount, PageSubmission
+from ...models import Assignment, Batch, BatchCount, Hit, HitPage, LabLink, PageChunkCount, PageSubmission
 from .quality import DONE, Figures
 from .tallies import in_batch
+
+# A HIT asks for its assignments in one channel: once it is on MTurk, MTurk's (MTurk goes on offering places until
+# its own are done, whatever lab links did). Lab work on a HIT that is on MTurk has places of its own on top
+# (services/annotation/places.py): done, it is extra work, never what completes the HIT, so a HIT of 3 done by 2 MTurk
+# workers and a lab annotator is not complete while MTurk still offers a place. (Queries using it join Hit.)
+EXTRA = Hit.mturk_hit_id.is_null(False) & (Assignment.source == "lab")
+DONE_IN_CHANNEL = Case(None, [((Assignment.done == True) & ~EXTRA, 1)], 0)  # noqa: E712
+
+
+def extra_done(batch_ids: list[int]) -> dict[int, int]:
+    """Assignments done as extra work (EXTRA) per batch. Read only for batches with a lab link and a HIT on MTurk,
+    the only ones that can have any, so the lists keep reading kept counts (BatchCount) for the others."""
+    mixed = (
+        Hit.select(Hit.batch)
+        .where(Hit.batch.in_(batch_ids), Hit.mturk_hit_id.is_null(False))
+        .where(Hit.batch.in_(LabLink.select(LabLink.batch).where(LabLink.batch.in_(batch_ids))))
+        .distinct()
+    )
+    return dict(
+        Assignment.select(Hit.batch, fn.COUNT(Assignment.id))
+        .join(Hit)
+        .where(Hit.batch.in_(mixed), Assignment.done == True, EXTRA)  # noqa: E712
+        .group_by(Hit.batch)
+        .tuples()
+    )
+
 
 # Bucket widths for the throughput chart, in seconds: the smallest that keeps the chart at MAX_BARS bars.
 BUCKETS = (60, 300, 900, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 86400, 7 * 86400, 30 * 86400)
@@ -59,10 +85,17 @@ class BatchProgress:
     pages: Figures  # pages, time and pointer batches; no tallies needed here
     last_submitted_at: dt.datetime | None
     throughput: Throughput
+    assignments_extra: int = 0  # done through lab links on top of a HIT's MTurk places (EXTRA)
+    pages_extra: int = 0  # pages submitted by lab work on HITs that are on MTurk, done or not
 
     @property
     def assignments_open(self) -> int:
-        return self.assignments_started - self.assignments_done
+        return self.assignments_started - self.assignments_done - self.assignments_extra
+
+    @property
+    def pages_done(self) -> int:
+        """Pages submitted toward the pages the batch asks for (extra work aside)."""
+        return self.pages.pages - self.pages_extra
 
     @property
     def phase(self) -> str:
@@ -70,7 +103,7 @@ class BatchProgress:
 
     @property
     def percent(self) -> int:
-        return percent(self.pages.pages, self.pages_target)
+        return percent(self.pages_done, self.pages_target)
 
 
 # Every phase a requester reads, in a batch's order of life: the list filters on these, and shows them.
@@ -80,12 +113,13 @@ PHASES = ("draft", "building", "ready", "published", "annotating", "complete", "
 def phases(batches: list) -> dict[int, str]:
     """The phase of each batch (id -> phase), from the counts the database keeps (BatchCount)."""
     counts = BatchCount.of([b.id for b in batches])
+    extra = extra_done([b.id for b in batches])
     return {
         b.id: phase(
             b.state,
             counts[b.id].hits * b.assignments_per_hit,
             counts[b.id].assignments,
-            counts[b.id].assignments_done,
+            counts[b.id].assignments_done - extra.get(b.id, 0),
         )
         for b in batches
     }
@@ -144,9 +178,15 @@ def batch_progress(batch: Batch) -> BatchProgress:
         Hit.select(fn.COUNT(Hit.id), fn.COUNT(Hit.mturk_hit_id)).where(Hit.batch == batch).scalar(as_tuple=True)
     )
     hit_pages = HitPage.select().join(Hit).where(Hit.batch == batch).count()
-    per_hit = Assignment.select(Assignment.hit).where(in_batch(batch.id)).group_by(Assignment.hit)
+    per_hit = Assignment.select(Assignment.hit).join(Hit).where(Hit.batch == batch).group_by(Assignment.hit)
     started, done = (
         Assignment.select(fn.COUNT(Assignment.id), fn.SUM(DONE)).where(in_batch(batch.id)).scalar(as_tuple=True)
+    )
+    extra = extra_done([batch.id]).get(batch.id, 0)
+    extra_pages = (
+        PageSubmission.select().join(Assignment).join(Hit).where(Hit.batch == batch, EXTRA).count()
+        if published and LabLink.select().where(LabLink.batch == batch).exists()
+        else 0
     )
 
     submitted = (
@@ -171,10 +211,12 @@ def batch_progress(batch: Batch) -> BatchProgress:
         hits=hits,
         hits_published=published or 0,
         hits_started=per_hit.count(),
-        hits_done=per_hit.having(fn.SUM(DONE) >= batch.assignments_per_hit).count(),
+        hits_done=per_hit.having(fn.SUM(DONE_IN_CHANNEL) >= batch.assignments_per_hit).count(),
         assignments_target=hits * batch.assignments_per_hit,
         assignments_started=started or 0,
-        assignments_done=int(done or 0),
+        assignments_done=int(done or 0) - extra,
+        assignments_extra=extra,
+        pages_extra=extra_pages,
         pages_target=hit_pages * batch.assignments_per_hit,
         pages=Figures(
             pages=page_count or 0,
