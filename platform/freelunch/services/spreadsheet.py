@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterable
-from typing import IO, Any
+from typing import Any, Protocol
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -29,10 +29,14 @@ def _neutral_row(row: Iterable[Any]) -> list[Any]:
     return [("'" + v if v.startswith(FORMULA_STARTS) else v) if isinstance(v, str) else v for v in row]
 
 
+class Writable(Protocol):
+    def write(self, text: str, /) -> object: ...
+
+
 class Writer:
     """``csv.writer`` whose cells are neutralised."""
 
-    def __init__(self, out: IO[str], **options):
+    def __init__(self, out: Writable, **options):
         self._writer = csv.writer(out, **options)
 
     def writerow(self, row: Iterable[Any]) -> None:

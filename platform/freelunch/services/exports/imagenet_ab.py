@@ -76,7 +76,9 @@ def _element(name: str, value) -> str:
 
 
 def _points(name: str, entries: Iterable[dict], fields: tuple[str, ...]) -> str:
-    return "".join(f"<{name}>" + "".join(_element(f, e[f]) for f in fields if f in e) + f"</{name}>" for e in entries)
+    return "".join(
+        [f"<{name}>" + "".join([f"<{f}>{_text(e[f])}</{f}>" for f in fields if f in e]) + f"</{name}>" for e in entries]
+    )
 
 
 def _trajectory(points: list[dict]) -> str:

@@ -132,7 +132,8 @@ def _submitted_pages(batch: Batch) -> Iterator[list[Page]]:
 
 def _page_moves(texts: list[str], page: Page) -> dict[int, list[dict]]:
     """A page's "move" events between its start and its end, by grid index, in time order (a stable sort: equal
-    times keep their sending order), from its chunks' JSON in sending order."""
+    times keep their sending order), from its chunks' JSON in sending order. As stored: a record's are made
+    into the seed's points (``_points``) only if it is written."""
     started, ended = page.started_at, page.ended_at
     moves = [
         event
@@ -141,10 +142,11 @@ def _page_moves(texts: list[str], page: Page) -> dict[int, list[dict]]:
         if event["type"] == "move" and started <= event["time"] <= ended
     ]
     moves.sort(key=BY_INDEX_AND_TIME)
-    return {
-        i: [{"x": event["x"], "y": event["y"], "time": event["time"]} for event in events]
-        for i, events in groupby(moves, BY_INDEX)
-    }
+    return {i: list(events) for i, events in groupby(moves, BY_INDEX)}
+
+
+def _points(moves: list[dict]) -> list[dict]:
+    return [{"x": move["x"], "y": move["y"], "time": move["time"]} for move in moves]
 
 
 def _slice_tracking(pages: list[Page]) -> dict[int, dict[int, list[dict]]]:
@@ -239,37 +241,39 @@ Keep = Callable[[str, str, str], bool]  # (class key, image key, load status) ->
 
 
 def _records(
-    pages: list[Page], rows: tuple[list[str], list[tuple]], tracking: dict, keep: Keep | None = None
-) -> list[dict]:
-    """The slice's records, in KEYS's order (only those ``keep`` keeps, if given)."""
+    pages: list[Page],
+    rows: tuple[list[str], list[tuple]],
+    tracking: dict,
+    keep: Keep | None = None,
+    points: bool = True,
+) -> Iterator[dict]:
+    """The slice's records, in KEYS's order (only those ``keep`` keeps, if given; moves as stored unless
+    ``points``), made as they are asked for."""
     names, raw = rows
     contexts = {p.id: _page_context(p) for p in pages}
     read = _Readers(names)
-    out = []
+    trajectory = _points if points else list
     for row in raw:
         page_id, grid_index = read.page(row), read.grid(row)
         shared, named = contexts[page_id]
         if keep is not None and not keep(named[0], read.key(row), read.status(row)):
             continue
-        out.append(
-            dict(
-                zip(
-                    KEYS,
-                    (
-                        read.key(row),
-                        *[field(row) for field in read.before],
-                        tracking[page_id].get(grid_index) or [],
-                        *[field(row) for field in read.after],
-                        *shared,
-                        grid_index,
-                        *named,
-                        read.status(row),
-                        read.replaces(row),
-                    ),
-                )
+        yield dict(
+            zip(
+                KEYS,
+                (
+                    read.key(row),
+                    *[field(row) for field in read.before],
+                    trajectory(tracking[page_id].get(grid_index, ())),
+                    *[field(row) for field in read.after],
+                    *shared,
+                    grid_index,
+                    *named,
+                    read.status(row),
+                    read.replaces(row),
+                ),
             )
         )
-    return out
 
 
 OWN_KEYS = KEYS[: KEYS.index("worker_id")]  # imageID, the fields and mouseTracking: each record's own
@@ -297,7 +301,7 @@ def _lines(pages: list[Page], rows: tuple[list[str], list[tuple]], tracking: dic
                 (
                     read.key(row),
                     *[field(row) for field in read.before],
-                    tracking[page_id].get(grid_index) or [],
+                    _points(tracking[page_id].get(grid_index, ())),
                     *[field(row) for field in read.after],
                 ),
             )
@@ -311,13 +315,15 @@ def _lines(pages: list[Page], rows: tuple[list[str], list[tuple]], tracking: dic
     return b"".join(out)
 
 
-def seed_slices(batch: Batch, keep: Keep | None = None) -> Generator[list[dict], None, None]:
+def seed_slices(batch: Batch, keep: Keep | None = None, points: bool = True) -> Generator[list[dict], None, None]:
     """``seed_records``, a slice at a time (PAGES_PER_QUERY pages): a writer that writes a slice at once makes
-    fewer calls per record. ``keep(class key, image key, load status)``: only the records it keeps are made."""
+    fewer calls per record. ``keep(class key, image key, load status)``: only the records it keeps are made.
+    Without ``points``, each record's ``mouseTracking`` holds its moves as stored (every key, in time order), for
+    a writer that only counts them (a dict a point is most of the trajectories' cost)."""
     slices = _read_ahead(batch)
     try:
         for pages, rows, tracking in slices:
-            yield _records(pages, rows, tracking, keep)
+            yield list(_records(pages, rows, tracking, keep, points))
     finally:
         slices.close()  # stops the reader now, not whenever the generator is collected
 
@@ -335,12 +341,12 @@ def seed_lines(batch: Batch) -> Generator[tuple[int, bytes], None, None]:
 
 def seed_records(batch: Batch) -> Iterator[dict]:
     """Every image record of every submitted page of the batch, in submission order."""
-    slices = seed_slices(batch)
+    slices = _read_ahead(batch)
     try:
-        for records in slices:
-            yield from records
+        for pages, rows, tracking in slices:
+            yield from _records(pages, rows, tracking)
     finally:
-        slices.close()
+        slices.close()  # stops the reader now, not whenever the generator is collected
 
 
 def _read_ahead(batch: Batch) -> Generator[Slice, None, None]:

@@ -126,18 +126,46 @@ SUMMARISED = {
     "imageX": lambda r: (r["imagePosition"] or {}).get("x"),
     "imageY": lambda r: (r["imagePosition"] or {}).get("y"),
 }
-RECORD_CELLS = tuple(SUMMARISED.get(column) or itemgetter(column) for column in RECORD_COLUMNS)
+# A page's records share its first columns: they are made into CSV once per page, the rest once per record.
+PAGE_CELLS = itemgetter(*RECORD_COLUMNS[: RECORD_COLUMNS.index("gridIndex")])
+OWN_CELLS = itemgetter(*RECORD_COLUMNS[RECORD_COLUMNS.index("gridIndex") :])  # of a record with SUMMARISED set
+
+
+class _Lines(list):
+    """A csv writer's file that keeps each row's line (the writer writes a row in one call)."""
+
+    write = list.append
+
+
+def _csv_prefix(cells: tuple) -> str:
+    """Cells as the start of a CSV line: what the writer makes of them, with a comma instead of the line's end (a
+    cell's quoting depends on that cell alone, so the line is the same as if written whole)."""
+    line = _Lines()
+    spreadsheet.Writer(line).writerow(cells)
+    return line[0].removesuffix("\r\n") + ","
 
 
 def write_records_csv(batch: Batch, out: IO[str], params: dict, report: ReportProgress) -> int:
     writer = spreadsheet.Writer(out)
     writer.writerow(RECORD_COLUMNS)
     role = _Roles(batch)
+    summarised = tuple(SUMMARISED.items())
+    lines = _Lines()
+    own_writer = spreadsheet.Writer(lines)
     written = 0
-    for records in _counting_slices(seed_format.seed_slices(batch), _record_count(batch), report, "records"):
+    slices = seed_format.seed_slices(batch, points=False)  # mousePoints counts them
+    for records in _counting_slices(slices, _record_count(batch), report, "records"):
+        prefixes, page, prefix = [], None, ""
         for r in records:
+            r.update([(column, cell(r)) for column, cell in summarised])
             r["role"] = role(r["classKey"], r["imageID"])
-        writer.writerows([[cell(r) for cell in RECORD_CELLS] for r in records])
+            cells = PAGE_CELLS(r)
+            if cells != page:
+                page, prefix = cells, _csv_prefix(cells)
+            prefixes.append(prefix)
+        lines.clear()
+        own_writer.writerows(map(OWN_CELLS, records))
+        out.write("".join(map(str.__add__, prefixes, lines)))
         written += len(records)
     return written
 
