@@ -108,6 +108,27 @@ def test_made_up_mturk_assignments_are_freed_when_idle(app, hit):
     assert opens(app, mturk_url(hit, "AREALWORKER", "3REALONE")) == 303
 
 
+def test_made_up_mturk_assignments_that_finish_hold_no_place_unless_mturk_confirms_them(app, hit):
+    """Made-up AssignmentIds that submit every page would otherwise fill the HIT for good: every worker MTurk
+    sends would get 409. MTurk never sends more than MaxAssignments, so freeing them lets no extra work in."""
+    tokens = {}
+    for n in range(3):
+        client = app.test_client()
+        opened = client.get(mturk_url(hit, f"AFAKE{n}", f"3MADEUP{n}"))
+        tokens[n] = opened.headers["Location"].split("token=")[1]
+        for pageno in (1, 2):
+            assert post_page(client, tokens[n], pageno, summary_for(hit, pageno)).status_code == 200
+    assert all(a.done for a in Assignment.select())
+    assert opens(app, mturk_url(hit, "AREAL1", "3REAL1")) == 409, "just finished: MTurk may not have said yet"
+    ago = utcnow() - dt.timedelta(minutes=11)
+    Assignment.update(started_at=ago - dt.timedelta(minutes=30), completed_at=ago).execute()
+    PageSubmission.update(submitted_at=ago).execute()
+    Assignment.update(mturk_status="Submitted").where(Assignment.mturk_assignment_id == "3MADEUP0").execute()
+    assert [opens(app, mturk_url(hit, f"AREAL{n}", f"3REAL{n}")) for n in (1, 2, 3)] == [303, 303, 409]
+    fake = app.test_client().get(f"/annotate?token={tokens[1]}")
+    assert fake.status_code == 200, "a finished assignment's page (and code) still opens by its token"
+
+
 # --- MTurk and lab links: places of their own ---------------------------------------------
 
 

@@ -7,6 +7,12 @@ Two rules keep made-up links from squatting (issue 18):
 - An unfinished assignment holds its place only while it shows activity: opened,
   a page submitted or a pointer batch stored within ``PLACE_IDLE_MINUTES``
   (and never beyond the batch's assignment duration).
+- A finished MTurk assignment holds its place for good only once MTurk confirmed
+  it (services/review/counted.py); until then, for ``PLACE_IDLE_MINUTES`` after it
+  finished. Made-up AssignmentIds that finish every page would otherwise fill the
+  HIT for good, and the workers MTurk sends would all get 409. (MTurk itself never
+  sends more workers than MaxAssignments, so freeing such a place lets in no more
+  real work than MTurk sold.)
 
 MTurk and the other links (lab and survey links) have places of their own, each
 ``assignments_per_hit``: MTurk counts its own assignments (MaxAssignments) and is
@@ -24,6 +30,7 @@ from peewee import fn
 
 from ...models import Assignment, Batch, Hit, PageSubmission, PointerChunk, utcnow
 from ..mturk import settings as mturk_settings
+from ..review.counted import CONFIRMED
 
 MTURK = "mturk"
 LINKS = "links"  # lab links, survey links and plain links share one pool
@@ -55,7 +62,12 @@ def holding(batch: Batch):
     )
     in_time = Assignment.started_at >= now - dt.timedelta(seconds=assignment_seconds(batch))
     active = (Assignment.started_at >= idle_since) | fn.EXISTS(page_lately) | fn.EXISTS(pointer_lately)
-    return (Assignment.done == True) | (in_time & active)  # noqa: E712 (peewee builds SQL from ==)
+    kept = (
+        (Assignment.source != "mturk")
+        | Assignment.mturk_status.in_(CONFIRMED)
+        | (Assignment.completed_at >= idle_since)
+    )
+    return ((Assignment.done == True) & kept) | (in_time & active)  # noqa: E712 (peewee builds SQL from ==)
 
 
 def _in(pool: str):
