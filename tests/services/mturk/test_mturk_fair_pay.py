@@ -47,6 +47,9 @@ def campaign(app, make_account, client):
         )
         for n, (key, seconds) in enumerate((("h1w1", 60), ("h1w3", 120), ("h2w2", 600)), 1):
             timed(c.assignments[key], seconds)
+            Assignment.update(source="mturk", mturk_assignment_id=f"A{n}").where(
+                Assignment.id == c.assignments[key].id
+            ).execute()
             MTurkAssignment.create(
                 organization=org,
                 hit=c.assignments[key].hit,
@@ -91,6 +94,8 @@ def test_the_estimate_uses_a_stated_default_until_the_organization_has_measured_
 
 
 def test_effective_pay_is_the_median_and_the_slowest_quarter_by_the_servers_clock(app, client, campaign):
+    # A lab annotator's assignment is not paid the reward: its time is not MTurk's pay (h2w3 finished in 5 s).
+    timed(campaign.assignments["h2w3"], 5)
     with app.app_context():
         pay = fairpay.effective(campaign.batch)
     # 60, 120, 600 s for $0.50: the median 120 s pays $15.00 an hour, the slowest quarter (600 s) $3.00.
@@ -99,6 +104,7 @@ def test_effective_pay_is_the_median_and_the_slowest_quarter_by_the_servers_cloc
     for url in (f"/batches/{campaign.batch.id}/mturk", f"/batches/{campaign.batch.id}/mturk/review?show=decided"):
         page = client.get(url).get_data(as_text=True)
         assert "median <strong>$15.00 an hour</strong>" in page and "<strong>$3.00 an hour</strong> or less" in page
+        assert "over 3 finished\n  MTurk assignments" in page
         assert "Below your floor of $7.25 an hour" in page
 
 

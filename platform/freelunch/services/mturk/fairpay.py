@@ -133,10 +133,11 @@ class Effective:
 
 
 def durations(batch: Batch) -> list[float]:
+    """The batch's finished MTurk assignments' times: what the reward paid for (lab annotators are not paid it)."""
     query = (
         Assignment.select(Assignment.started_at, Assignment.completed_at)
         .join(Hit)
-        .where(Hit.batch == batch, Assignment.done == True)  # noqa: E712
+        .where(Hit.batch == batch, Assignment.done == True, Assignment.source == "mturk")  # noqa: E712
     )
     return _seconds(query)
 
