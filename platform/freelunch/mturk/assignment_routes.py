@@ -228,8 +228,11 @@ def _leave_out(batch: Batch, rows: list[int]) -> None:
     for worker in workers:
         labels.set_excluded(batch, worker, True)
     flash(
-        f"Left {len(workers)} worker{'' if len(workers) == 1 else 's'} out of this batch's labels "
-        "(Review › Workers counts them again). A label fit made before is out of date: fit again on Results.",
+        # (Not "Review › Workers counts them again": it lists the workers whose work counts, and a rejected
+        # assignment never does, so a worker rejected on their only assignment is not there.)
+        f"Left {len(workers)} worker{'' if len(workers) == 1 else 's'} out of this batch's labels: none of "
+        f"{'their' if len(workers) > 1 else 'the worker’s'} votes in this batch count, rejected or not. "
+        "A label fit made before is out of date: fit again on Results.",
         "success",
     )
 

@@ -173,6 +173,9 @@ def test_one_rejection_leaves_the_worker_out_only_once_confirmed(app, client, re
     client.post(url, data={**data, "confirmed": "1"})
     assert queued(app, review) == ["Reject 1 assignment"]
     assert Batch.get_by_id(review.id).excluded_workers == [row.worker_id]
+    said = client.get(f"/mturk/assignments/{row.id}").get_data(as_text=True).replace("&rsquo;", "’")
+    assert "none of the worker’s votes in this batch count, rejected or not" in said
+    assert "Review › Workers" not in said  # it lists only workers whose work counts: a promise it could not keep
 
 
 def test_auto_review_with_nothing_to_judge_cannot_be_confirmed(app, client, review):
