@@ -6,6 +6,7 @@ to run again: the intent rows make a rerun finish the work instead of repeating 
 
 from __future__ import annotations
 
+from freelunch.formatting import counted
 from freelunch.models import Batch
 from freelunch.services.jobs import JobProgress
 from freelunch.services.mturk import lifecycle, publish
@@ -21,7 +22,9 @@ def publish_batch(batch: Batch, confirm_production: bool = False) -> dict:
 
 def _outcome(outcome: lifecycle.Outcome, did: str) -> dict:
     summary = (
-        f"{outcome.done} MTurk HITs {did}" + (f", {outcome.skipped} left as they were" if outcome.skipped else "") + "."
+        f"{counted(outcome.done, 'MTurk HIT')} {did}"
+        + (f", {outcome.skipped} left as they were" if outcome.skipped else "")
+        + "."
     )
     errors = [["MTurk", e] for e in outcome.errors or []]
     return {"summary": summary, "errors": errors, "error_count": len(errors)}

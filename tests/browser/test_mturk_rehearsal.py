@@ -130,7 +130,7 @@ def test_a_paid_batch_rehearsed_on_the_local_mturk(app, live_server, page, local
     with local_mturk.store.lock:
         assert [(b.assignment_id, b.amount) for b in local_mturk.store.bonuses] == [(assignment_id, "0.25")]
 
-    assert "1 MTurk HITs expired" in run(app, "mturk", "expire", "--batch", str(batch.id))
+    assert "1 MTurk HIT expired" in run(app, "mturk", "expire", "--batch", str(batch.id))
     with local_mturk.store.lock:
         hit = local_mturk.store.hits[hit_id]
         assert hit.expiration <= local_mturk.store.now()

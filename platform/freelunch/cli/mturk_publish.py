@@ -83,7 +83,7 @@ def expire(batch_id):
     """Expire every live MTurk HIT of the batch now (accepted assignments may still be submitted)."""
     batch = batch_or_fail(batch_id)
     outcome = lifecycle.expire(batch, progress=echo_progress)
-    click.echo(f"{outcome.done} MTurk HITs expired, {outcome.skipped} had expired already.")
+    click.echo(f"{counted(outcome.done, 'MTurk HIT')} expired, {outcome.skipped} had expired already.")
     _fail_on(outcome)
 
 
@@ -100,7 +100,7 @@ def extend(batch_id, more, yes):
     if not yes:
         click.confirm(f"Add {more} assignments to each of the batch's {batch.hits.count()} HITs?", abort=True)
     outcome = lifecycle.extend(batch, more, confirm_production=True)
-    click.echo(f"{outcome.done} MTurk HITs extended or created.")
+    click.echo(f"{counted(outcome.done, 'MTurk HIT')} extended or created.")
     _fail_on(outcome)
 
 

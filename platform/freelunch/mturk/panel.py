@@ -59,8 +59,11 @@ def published(batch: Batch) -> bool:
     return MTurkHit.select().where(MTurkHit.batch == batch, MTurkHit.state != "intended").exists()
 
 
-def render(batch: Batch, status: int = 200, reviewing: bool = False, **forms) -> Response:
-    """The MTurk tab; ``reviewing``: with the review step before publishing (what goes to MTurk and its total)."""
+def render(
+    batch: Batch, status: int = 200, reviewing: bool = False, extend_review: dict | None = None, **forms
+) -> Response:
+    """The MTurk tab; ``reviewing``: with the review step before publishing (what goes to MTurk and its total);
+    ``extend_review``: with the confirmation step of an extension (routes.extend)."""
     the_plan = publish.plan(batch, confirm_production=True)  # the confirmation is a box on the form, not a problem
     counts = dict(
         MTurkHit.select(MTurkHit.state, fn.COUNT(MTurkHit.id))
@@ -87,5 +90,6 @@ def render(batch: Batch, status: int = 200, reviewing: bool = False, **forms) ->
         settings_form=forms.get("settings_form") or settings_form(batch),
         publish_form=forms.get("publish_form") or PublishForm(data={"shown": shown(batch)}),
         reviewing=reviewing,
+        extend_review=extend_review,
         extend_form=forms.get("extend_form") or ExtendForm(),
     )

@@ -152,10 +152,19 @@ def extend(batch_id):
     except MTurkError as error:
         flash(str(error), "error")
         return _tab(batch)
-    _enqueue(batch, jobs.MTURK_EXTEND, "Extend on MTurk", form.more.data, bool(form.confirm_production.data))
     new = sum(1 for target, _ in steps if not isinstance(target, MTurkHit))
+    if request.form.get("confirmed") != "1":  # money moves: what it adds and costs with MTurk's fee, then Confirm
+        review = {
+            "more": form.more.data,
+            "confirm_production": bool(form.confirm_production.data),
+            "hits": len({target.hit_id if isinstance(target, MTurkHit) else target.id for target, _ in steps}),
+            "new": new,
+            "cost": lifecycle.extension_cost(batch, steps),
+        }
+        return render(batch, extend_review=review)
+    _enqueue(batch, jobs.MTURK_EXTEND, "Extend on MTurk", form.more.data, bool(form.confirm_production.data))
     flash(
-        f"Adding {form.more.data} assignments to every HIT in the background"
+        f"Adding {counted(form.more.data, 'assignment')} to every HIT in the background"
         + (f" ({new} of our HITs need new MTurk HITs: one MTurk HIT never exceeds 9)." if new else "."),
         "success",
     )

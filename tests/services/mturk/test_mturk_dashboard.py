@@ -288,7 +288,7 @@ def test_cli_balance_and_expire_over_the_wire(app, requester, monkeypatch, tmp_p
         assert "MTurk refused to expire MTurk HIT" in expired.output
         turk.answer({})
         again = run(app, "mturk", "expire", "--batch", str(requester.id))
-        assert again.exit_code == 0 and "1 MTurk HITs expired, 2 had expired already." in again.output
+        assert again.exit_code == 0 and "1 MTurk HIT expired, 2 had expired already." in again.output
     assert [op for op, _ in turk.requests] == ["GetAccountBalance"] + ["UpdateExpirationForHIT"] * 4
     assert Organization.select().count() == 1
 

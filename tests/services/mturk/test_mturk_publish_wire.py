@@ -145,3 +145,43 @@ def test_finished_hits_are_deleted_and_the_others_left(app, local_mturk, wire_ba
     assert (outcome.done, outcome.skipped, outcome.failed) == (4, 1, 0)
     assert MTurkHit.get_by_id(first.id).state == "created"
     assert list(remote_hits(local_mturk)) == [first.unique_request_token]
+
+
+def test_extending_shows_what_it_adds_and_its_total_with_the_fee_before_it_spends(
+    app, client, local_mturk, make_account
+):
+    from support import csrf_token, login
+
+    from freelunch.services import jobs
+
+    app.config["MTURK_ENDPOINT_URL"] = local_mturk.endpoint_url
+    _, org = make_account("owner@example.org", "Lab")
+    with app.app_context():
+        grant_server_account(org)
+        batch = Batch.create(
+            organization=org,
+            dataset=Dataset.create(organization=org, name="D"),
+            name="Fish",
+            title="Find fish",
+            description="Click every fish",
+            reward=Decimal("0.10"),
+            assignments_per_hit=3,
+            state="ready",
+        )
+        for n in range(5):
+            Hit.create(organization=org, batch=batch, key=f"ext{n}")
+        assert publish.publish(batch).created == 5
+    login(client, "owner@example.org")
+    url = f"/batches/{batch.id}/mturk/extend"
+    token = csrf_token(client)
+    page = client.post(url, data={"csrf_token": token, "more": "1"})
+    said = " ".join(page.get_data(as_text=True).split())
+    assert page.status_code == 200 and 'id="extend-review"' in said
+    # 5 assignments x $0.10 + MTurk's 20 % ($0.02 each): $0.60, and nothing is asked of MTurk yet.
+    assert "Add 1 assignment to each of the batch's 5 HITs: 5 assignments × $0.10 = $0.50 in rewards" in said
+    assert "+ $0.10 MTurk fee = <strong>$0.60</strong>" in said and "Extend for $0.60" in said
+    with app.app_context():
+        assert jobs.recent(org.id, f"mturk:{batch.id}") == []
+    client.post(url, data={"csrf_token": token, "more": "1", "confirmed": "1"})
+    with app.app_context():
+        assert [job.title for job in jobs.recent(org.id, f"mturk:{batch.id}")] == ["Extend on MTurk"]

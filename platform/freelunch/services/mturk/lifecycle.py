@@ -148,10 +148,14 @@ def check_extension(batch: Batch, more: int, confirm_production: bool) -> list[t
     return steps
 
 
-def extension_price(batch: Batch, steps: list[tuple[Hit | MTurkHit, int]]) -> Decimal:
-    """What the extension costs with MTurk's fee: assignments added to MTurk HITs, and the new MTurk HITs."""
+def extension_cost(batch: Batch, steps: list[tuple[Hit | MTurkHit, int]]) -> cost.Estimate:
+    """What the extension costs: assignments added to MTurk HITs, and the new MTurk HITs, with MTurk's fee."""
     sizes = [m for target, n in steps for m in ([n] if isinstance(target, MTurkHit) else cost.split(n))]
-    return cost.of_sizes(sizes, Decimal(batch.reward), 0).total
+    return cost.of_sizes(sizes, Decimal(batch.reward), 0)
+
+
+def extension_price(batch: Batch, steps: list[tuple[Hit | MTurkHit, int]]) -> Decimal:
+    return extension_cost(batch, steps).total
 
 
 def extend(batch: Batch, more: int, mturk=None, confirm_production: bool = False) -> Outcome:
