@@ -402,6 +402,27 @@ def time_pages(app, batch_id: int, dataset_id: int, repeat: int) -> dict[str, tu
     return timings
 
 
+def _print_pages(pages: dict, repeat: int) -> None:
+    print(f"pages: median of {repeat} warm requests (first, slowest)")
+    for name, (first, median, slowest) in pages.items():
+        print(f"  {name:<17} {median:8.1f} ms  (first {first:8.1f}, max {slowest:8.1f})")
+
+
+def pages_only(name: str, repeat: int) -> None:
+    """Time the pages of a kept database again (while changing how a page reads its figures)."""
+    from freelunch.db import database
+    from freelunch.models import Batch
+
+    url = databases.POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    os.environ["REDIS_URL"], _lock = own_redis_database()
+    app = _app(url, tempfile.mkdtemp(prefix="freelunch-imagenet-"))
+    with app.app_context(), database.connection_context():
+        batch = Batch.select().order_by(Batch.id.desc()).first()
+    print(f"load average {os.getloadavg()[0]:.1f}")
+    _print_pages(time_pages(app, batch.id, batch.dataset_id, repeat), repeat)
+    print(f"load average {os.getloadavg()[0]:.1f}")
+
+
 def export_child(database_url: str, instance: str, batch_id: int, kind: str) -> None:
     """In a subprocess: run one export; prints its figures as JSON (peak RSS is this process's alone)."""
     from freelunch.db import database
@@ -486,6 +507,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5, help="warm requests per page to take the median of")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     parser.add_argument("--no-doc", action="store_true", help="do not write the table into docs/performance.md")
+    parser.add_argument(
+        "--pages", metavar="NAME", help="only time the pages of a database kept by --keep --name NAME, then stop"
+    )
     parser.add_argument("--database", help=argparse.SUPPRESS)
     parser.add_argument("--instance", help=argparse.SUPPRESS)
     parser.add_argument("--batch", type=int, help=argparse.SUPPRESS)
@@ -499,6 +523,8 @@ def main() -> None:
         return export_child(args.database, args.instance, args.batch, args.export_child)
     if args.plan_child:
         return plan_child(args.database, args.instance, args.batch)
+    if args.pages:
+        return pages_only(args.pages, args.repeat)
 
     from freelunch.db import database
     from freelunch.models import Batch, Dataset, ImageClass, ImageRecord, Membership
@@ -602,9 +628,7 @@ def main() -> None:
             figures["database_gb"] = round(total / 1e9, 2)
 
         pages = time_pages(app, batch.id, dataset.id, args.repeat)
-        print(f"pages: median of {args.repeat} warm requests (first, slowest)")
-        for name, (first, median, slowest) in pages.items():
-            print(f"  {name:<17} {median:8.1f} ms  (first {first:8.1f}, max {slowest:8.1f})")
+        _print_pages(pages, args.repeat)
         figures["page_p50_ms_max"] = round(max(m for _, m, _ in pages.values()), 1)
         figures["page_max_ms"] = round(max(s for _, _, s in pages.values()), 1)
 

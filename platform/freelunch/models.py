@@ -662,11 +662,18 @@ class Export(TenantModel):
 class PageTally(BaseModel):
     """A submitted page's image records added up, so review pages sum pages instead of records.
 
-    Holds nothing that depends on Candidate roles, which may still change.
+    Holds nothing that depends on Candidate roles, which may still change. It also carries its page's own figures
+    (batch, time, chunks, when submitted), so the triggers that keep BatchTally and BatchMinute (migration 0025)
+    read nothing but the rows they are given; the database keeps those copies, and ``chunks_received``, current.
     """
 
     page = ForeignKeyField(PageSubmission, unique=True, on_delete="CASCADE")
     assignment = ForeignKeyField(Assignment, on_delete="CASCADE")
+    batch = ForeignKeyField(Batch, on_delete="CASCADE", index=False)  # the (batch, submitted_at) index leads with it
+    page_ms = BigIntegerField(default=0)  # ended_at - started_at of the page
+    chunks_reported = IntegerField(default=0)
+    chunks_received = IntegerField(default=0)  # stored pointer chunks of the page from its submitting tab
+    submitted_at = DateTimeField()
     images = IntegerField()  # records of images that were shown (not dropped)
     selected = IntegerField()
     # estimateTime histogram: 0, (0, 250], (250, 500], (500, 1000], (1000, 2000], (2000, 4000], over 4000 ms
@@ -677,6 +684,34 @@ class PageTally(BaseModel):
     estimate_2000 = IntegerField()
     estimate_4000 = IntegerField()
     estimate_over = IntegerField()
+
+    class Meta:
+        indexes = ((("batch", "submitted_at"), False),)
+
+
+class BatchTally(BaseModel):
+    """A batch's page tallies added up: its progress figures read one row, not every page of the batch.
+
+    Kept by the database: triggers on page_tally (migration 0025) add each tally as it is derived, follow its
+    changes (chunks arriving after the page) and take it away when it is deleted."""
+
+    batch = ForeignKeyField(Batch, on_delete="CASCADE", unique=True)
+    pages = IntegerField()
+    page_ms = BigIntegerField()
+    chunks_reported = BigIntegerField()
+    chunks_received = BigIntegerField()
+
+
+class BatchMinute(BaseModel):
+    """Pages of a batch tallied per minute of submission (epoch seconds // 60), for the throughput chart; kept with
+    BatchTally. A minute whose pages were all deleted may stay, at 0."""
+
+    batch = ForeignKeyField(Batch, on_delete="CASCADE", index=False)  # the unique index leads with it
+    minute = BigIntegerField()
+    pages = IntegerField()
+
+    class Meta:
+        indexes = ((("batch", "minute"), True),)
 
 
 class Vote(BaseModel):
@@ -914,6 +949,8 @@ MODELS = [
     PageChunkCount,
     Export,
     PageTally,
+    BatchTally,
+    BatchMinute,
     Vote,
     MTurkAccount,
     ServerAccountGrant,

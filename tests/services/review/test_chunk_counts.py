@@ -41,7 +41,7 @@ def test_the_flush_counts_each_chunk_it_stores_once_per_page_and_tab(app, client
     # A page still open has reported nothing: its chunks are not "received" ones yet.
     assert progress.batch_progress(campaign.batch).pages.chunks_received == before
 
-    PageSubmission.create(
+    page = PageSubmission.create(
         assignment=late,
         hit_page=HitPage.get(HitPage.hit == late.hit_id, HitPage.pageno == 2),
         pageno=2,
@@ -50,6 +50,7 @@ def test_the_flush_counts_each_chunk_it_stores_once_per_page_and_tab(app, client
         chunks_reported=2,
         submitted_at=dt.datetime(2026, 12, 6),
     )
+    tallies.derive([page.id])  # as submit does, in its transaction
     figures = progress.batch_progress(campaign.batch).pages
     assert figures.chunks_received == before + 2 == _received_by_reading_every_chunk(campaign.batch.id)
     per_worker = quality.figures(Assignment.worker_id, tallies.in_batch(campaign.batch.id))

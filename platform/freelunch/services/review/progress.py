@@ -1,7 +1,8 @@
 """A batch's progress: HITs, assignments and pages done, byproduct completeness, throughput over time.
 
-All figures are a few aggregate queries, cheap enough to poll every few seconds
-while a requester watches the batch page.
+Every batch tab shows them and the batch page polls them every few seconds, so
+no figure here reads the batch's pages: their sums and the pages per minute are
+kept as each page is derived (BatchTally, BatchMinute: migration 0025).
 """
 
 from __future__ import annotations
@@ -9,10 +10,20 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from peewee import JOIN, Case, fn
+from peewee import Case, fn
 
-from ...db import is_sqlite
-from ...models import Assignment, Batch, BatchCount, Hit, HitPage, LabLink, PageChunkCount, PageSubmission
+from ...models import (
+    Assignment,
+    Batch,
+    BatchCount,
+    BatchMinute,
+    BatchTally,
+    Hit,
+    HitPage,
+    LabLink,
+    PageSubmission,
+    PageTally,
+)
 from .quality import DONE, Figures
 from .tallies import in_batch
 
@@ -148,29 +159,42 @@ def _duration(seconds: int) -> str:
     return f"{seconds} s"
 
 
-def _epoch_seconds(column):
-    """A datetime column as whole seconds since 1970, in each database's own words."""
-    if is_sqlite():
-        return fn.strftime("%s", column).cast("INTEGER")
-    return fn.date_part("epoch", column).cast("BIGINT")
-
-
 def throughput(batch: Batch) -> Throughput:
-    """Pages submitted over time (server clock, not the workers'), bucketed to fit the chart."""
-    epoch = _epoch_seconds(PageSubmission.submitted_at)
-    pages = PageSubmission.select().join(Assignment).where(in_batch(batch.id))
-    first, last = pages.select(fn.MIN(epoch), fn.MAX(epoch)).scalar(as_tuple=True)
-    if first is None:
+    """Pages submitted over time (server clock, not the workers'), bucketed to fit the chart.
+
+    From the pages kept per minute (BatchMinute): a batch's chart reads at most a row per minute between its first
+    and last page, whatever its size; the first and last come from the tallies' (batch, submitted_at) index."""
+    first_at, last_at = _first_last(batch)
+    if first_at is None or last_at is None:
         return Throughput()
-    first, last = int(first), int(last)
+    first, last = _epoch(first_at), _epoch(last_at)
     seconds = next((b for b in BUCKETS if (last - first) // b < MAX_BARS), BUCKETS[-1])
-    bucket = (epoch / seconds).alias("bucket")
-    counts = {int(b): n for b, n in pages.select(bucket, fn.COUNT(PageSubmission.id)).group_by(bucket).tuples()}
+    per_minute = seconds // 60  # every bucket is whole minutes
+    bucket = (BatchMinute.minute / per_minute).alias("bucket")
+    counts = {
+        int(b): int(n)
+        for b, n in BatchMinute.select(bucket, fn.SUM(BatchMinute.pages))
+        .where(BatchMinute.batch == batch.id)
+        .group_by(bucket)
+        .tuples()
+    }
     bars = [
         Bar(dt.datetime.fromtimestamp(b * seconds, dt.UTC).replace(tzinfo=None), counts.get(b, 0))
         for b in range(first // seconds, last // seconds + 1)
     ]
     return Throughput(seconds, bars)
+
+
+def _epoch(moment: dt.datetime) -> int:
+    return int(moment.replace(tzinfo=dt.UTC).timestamp())
+
+
+def _first_last(batch: Batch) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """The first and last page submitted, each one probe of the index (SQLite reads one MIN or MAX so, not two)."""
+    mine = PageTally.select(PageTally.submitted_at).where(PageTally.batch == batch.id)
+    first = mine.order_by(PageTally.submitted_at).limit(1).scalar()
+    last = mine.order_by(PageTally.submitted_at.desc()).limit(1).scalar()
+    return first, last
 
 
 def batch_progress(batch: Batch) -> BatchProgress:
@@ -189,23 +213,11 @@ def batch_progress(batch: Batch) -> BatchProgress:
         else 0
     )
 
-    submitted = (
-        PageSubmission.select(
-            fn.COUNT(PageSubmission.id),
-            fn.SUM(PageSubmission.ended_at - PageSubmission.started_at),
-            fn.SUM(PageSubmission.chunks_reported),
-            fn.SUM(PageChunkCount.received),
-            fn.MAX(PageSubmission.submitted_at),
-        )
-        .join(Assignment)
-        .switch(PageSubmission)
-        # In the same pass: only the chunks of submitted pages count (a page still open has reported nothing yet).
-        .join(PageChunkCount, JOIN.LEFT_OUTER, on=PageChunkCount.of_submission())
-        .where(in_batch(batch.id))
+    # The submitted pages' sums, kept as each page is derived (BatchTally): only the chunks of submitted pages count.
+    kept = BatchTally.get_or_none(BatchTally.batch == batch.id) or BatchTally(
+        pages=0, page_ms=0, chunks_reported=0, chunks_received=0
     )
-    page_count, total_ms, reported, received, last = submitted.scalar(as_tuple=True)
-    if isinstance(last, str):  # SQLite hands aggregates back as text
-        last = dt.datetime.fromisoformat(last)
+    _, last = _first_last(batch)
     return BatchProgress(
         state=batch.state,
         hits=hits,
@@ -219,10 +231,10 @@ def batch_progress(batch: Batch) -> BatchProgress:
         pages_extra=extra_pages,
         pages_target=hit_pages * batch.assignments_per_hit,
         pages=Figures(
-            pages=page_count or 0,
-            total_ms=int(total_ms or 0),
-            chunks_reported=int(reported or 0),
-            chunks_received=int(received or 0),
+            pages=kept.pages,
+            total_ms=kept.page_ms,
+            chunks_reported=kept.chunks_reported,
+            chunks_received=kept.chunks_received,
         ),
         last_submitted_at=last,
         throughput=throughput(batch),

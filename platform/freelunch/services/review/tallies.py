@@ -20,10 +20,10 @@ a requester may still change; those are joined when read.
 
 from __future__ import annotations
 
-from peewee import EXCLUDED, JOIN, Case, fn
+from peewee import EXCLUDED, JOIN, Case, Value, fn
 
-from ...db import database
-from ...models import Assignment, Hit, HitPage, ImageRecord, PageSubmission, PageTally, Vote
+from ...db import database, is_sqlite
+from ...models import Assignment, Hit, HitPage, ImageRecord, PageChunkCount, PageSubmission, PageTally, Vote
 
 PAGES_PER_STEP = 200
 SELECTED = Case(None, [(ImageRecord.selected == True, 1)], 0)  # noqa: E712 (SQL, not Python)
@@ -89,6 +89,32 @@ def _add_votes(page_ids: list[int]) -> None:
     )
 
 
+def _hold_chunk_counts(page_ids: list[int]) -> None:
+    """Take the pages' chunk-count rows (made if missing) until the transaction ends, on PostgreSQL.
+
+    A flush adds chunks to a page's tally only if it sees the tally; one that committed while this transaction
+    was deriving would not, and this tally would have read the count from before it. Holding the rows makes such
+    a flush wait for the tally, and this transaction read what a flush before it stored. (SQLite has one writer.)
+    """
+    if is_sqlite():
+        return
+    rows = (
+        PageSubmission.select(PageSubmission.assignment, PageSubmission.pageno, PageSubmission.tab, Value(0))
+        .where(PageSubmission.id.in_(page_ids))
+        .order_by(PageSubmission.assignment, PageSubmission.pageno, PageSubmission.tab)
+    )
+    (
+        PageChunkCount.insert_from(
+            rows, [PageChunkCount.assignment, PageChunkCount.pageno, PageChunkCount.tab, PageChunkCount.received]
+        )
+        .on_conflict(
+            conflict_target=[PageChunkCount.assignment, PageChunkCount.pageno, PageChunkCount.tab],
+            update={PageChunkCount.received: PageChunkCount.received},
+        )
+        .execute()
+    )
+
+
 def _add_tallies(page_ids: list[int]) -> None:
     # From the page side, so a page whose images were all dropped still gets its (empty) tally.
     sums = (
@@ -98,10 +124,22 @@ def _add_tallies(page_ids: list[int]) -> None:
             fn.COUNT(ImageRecord.id),
             fn.COALESCE(fn.SUM(SELECTED), 0),
             *(_in_bucket(lo, hi) for _, lo, hi in ESTIMATE_BUCKETS),
+            Hit.batch,
+            PageSubmission.ended_at - PageSubmission.started_at,
+            PageSubmission.chunks_reported,
+            fn.COALESCE(PageChunkCount.received, 0),
+            PageSubmission.submitted_at,
         )
         .join(ImageRecord, JOIN.LEFT_OUTER, on=((ImageRecord.page == PageSubmission.id) & SEEN))
+        .switch(PageSubmission)
+        .join(Assignment)
+        .join(Hit)
+        .switch(PageSubmission)
+        .join(PageChunkCount, JOIN.LEFT_OUTER, on=PageChunkCount.of_submission())
         .where(PageSubmission.id.in_(page_ids))
-        .group_by(PageSubmission.id, PageSubmission.assignment)
+        .group_by(PageSubmission.id, PageSubmission.assignment, Hit.batch, PageChunkCount.received)
+        # In page order: the batch's kept sums (BatchTally, migration 0025) are taken in one order by every writer.
+        .order_by(PageSubmission.id)
     )
     fields = [
         PageTally.page,
@@ -109,6 +147,11 @@ def _add_tallies(page_ids: list[int]) -> None:
         PageTally.images,
         PageTally.selected,
         *(getattr(PageTally, name) for name, _, _ in ESTIMATE_BUCKETS),
+        PageTally.batch,
+        PageTally.page_ms,
+        PageTally.chunks_reported,
+        PageTally.chunks_received,
+        PageTally.submitted_at,
     ]
     PageTally.insert_from(sums, fields).on_conflict_ignore().execute()
 
@@ -116,7 +159,8 @@ def _add_tallies(page_ids: list[int]) -> None:
 def derive(page_ids: list[int]) -> None:
     """The votes and tallies of these submitted pages, in the caller's transaction."""
     _add_votes(page_ids)  # votes first: a tally marks its page's votes as written
-    _add_tallies(page_ids)
+    _hold_chunk_counts(page_ids)
+    _add_tallies(page_ids)  # last: its triggers take the batch's kept sums, held until the commit
 
 
 def refresh(*where) -> int:
