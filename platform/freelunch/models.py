@@ -714,6 +714,20 @@ class BatchMinute(BaseModel):
         indexes = ((("batch", "minute"), True),)
 
 
+class AssignmentControls(BaseModel):
+    """An assignment's votes on control images and how many of them it selected, per role: a batch's control
+    accuracy per worker reads a row per assignment, not every control vote of the batch.
+
+    Kept by the database: triggers on vote and on candidate (migration 0026) follow every vote derived or changed
+    and every control role added, changed or deleted, by any writer and through the cascades."""
+
+    assignment = ForeignKeyField(Assignment, on_delete="CASCADE", unique=True)
+    positive = IntegerField()
+    positive_selected = IntegerField()
+    negative = IntegerField()
+    negative_selected = IntegerField()
+
+
 class Vote(BaseModel):
     """One assignment's answer on one image for one class (selected on any page that showed it).
 
@@ -726,6 +740,9 @@ class Vote(BaseModel):
     image = ForeignKeyField(Image, on_delete="CASCADE")
     assignment = ForeignKeyField(Assignment, on_delete="CASCADE", index=False)  # the unique index leads with it
     selected = BooleanField()
+    # The image's role for the class as a control: 1 positive, -1 negative, 0 neither. Written with the vote and
+    # kept by the database when a Candidate's role changes (migration 0026), for AssignmentControls.
+    control = SmallIntegerField(default=0)
 
     class Meta:
         indexes = (
@@ -951,6 +968,7 @@ MODELS = [
     PageTally,
     BatchTally,
     BatchMinute,
+    AssignmentControls,
     Vote,
     MTurkAccount,
     ServerAccountGrant,

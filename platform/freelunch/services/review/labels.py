@@ -89,7 +89,7 @@ def excluded_workers(batch: Batch, rule: Rule) -> list[str]:
     chosen = set(batch.excluded_workers or [])
     if rule.min_accuracy <= 0:
         return sorted(chosen)
-    scores = control_scores(Assignment.worker_id, counted.COUNTS, wide=True, batch_id=batch.id)
+    scores = control_scores(Assignment.worker_id, counted.COUNTS, batch_id=batch.id)
     controls = {worker: positive + negative for worker, (positive, negative) in scores.items()}
     return sorted(chosen | {w for w, s in controls.items() if s.n and s.accuracy < rule.min_accuracy})
 

@@ -2,14 +2,15 @@
 
 Every figure is an aggregate query grouped by a key the caller picks (an
 assignment, a worker, a page number) over the assignments a ``where`` clause
-admits, read from the review read model (PageTally, Vote: services/review/tallies.py,
-which ``figures`` and ``page_figures`` bring up to date for what they read), so a
-page of 50 workers costs a handful of queries over pages, not over image records.
+admits, read from the review read model (PageTally: services/review/tallies.py;
+AssignmentControls), so a page of 50 workers costs a handful of queries over
+pages, not over image records.
 
 A control's role comes from its Candidate row for the page's class: a positive
 control is right when selected, a negative one when not. Per assignment and
 worker it is read from the votes (an image shown twice to one worker counts
-once); per page, from that page's records.
+once), as the database keeps them per assignment (migration 0026); per page,
+from that page's records.
 """
 
 from __future__ import annotations
@@ -17,11 +18,21 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass, field
 
-from peewee import JOIN, SQL, Case, fn
+from peewee import JOIN, Case, fn
 
-from ...models import Assignment, Candidate, HitPage, ImageRecord, PageChunkCount, PageSubmission, PageTally, Vote
+from ...models import (
+    Assignment,
+    AssignmentControls,
+    Candidate,
+    HitPage,
+    ImageRecord,
+    PageChunkCount,
+    PageSubmission,
+    PageTally,
+    Vote,
+)
 from .counted import COUNTS
-from .tallies import ESTIMATE_BUCKETS, SEEN, SELECTED
+from .tallies import ESTIMATE_BUCKETS, SEEN, SELECTED, in_batch
 
 ESTIMATE_LABELS = ("0", "≤250 ms", "≤500 ms", "≤1 s", "≤2 s", "≤4 s", ">4 s")
 CONTROL_ROLES = ("positive", "negative")
@@ -119,55 +130,34 @@ def _pages(out: dict, key, where) -> None:
         )
 
 
-def control_scores(key, *where, wide: bool = False, batch_id: int | None = None) -> dict:
-    """(positive, negative) ControlScores per key, from the votes of the admitted assignments.
+def control_scores(key, *where, batch_id: int | None = None) -> dict:
+    """(positive, negative) ControlScores per key, over the admitted assignments (of batch ``batch_id``, if given).
 
-    For a handful of assignments the votes lead (found by assignment); for a wide
-    scope (a batch, an organization) the control candidates lead and find their
-    few votes by index: CROSS JOIN makes SQLite keep that order, and is an inner
-    join like any other to PostgreSQL. ``batch_id`` lets them use the votes'
-    covering index; in a wide scope ``where`` names assignments only.
+    From the control answers kept per assignment (AssignmentControls, migration 0026): a batch's or an
+    organization's scope reads a row per assignment, never its control votes.
     """
-    same_image = (Candidate.image_class == Vote.image_class) & (Candidate.image == Vote.image)
-    if wide:
-        # The control votes are summed per assignment first, from the indexes alone (COUNT(*), no vote row read),
-        # and only those few sums meet their assignment: joining every vote to its assignment cost 2.6 times more.
-        per_assignment = (
-            Candidate.select(
-                Vote.assignment.alias("assignment_id"),
-                Candidate.role.alias("role"),
-                fn.COUNT(SQL("*")).alias("n"),
-                fn.SUM(VOTE_SELECTED).alias("selected"),
-            )
-            .join(Vote, JOIN.CROSS)
-            .where(same_image, Candidate.role.in_(CONTROL_ROLES))
-            .group_by(Vote.assignment, Candidate.role)
+    kept = AssignmentControls
+    query = (
+        Assignment.select(
+            key,
+            fn.SUM(kept.positive),
+            fn.SUM(kept.positive_selected),
+            fn.SUM(kept.negative),
+            fn.SUM(kept.negative_selected),
         )
-        if batch_id is not None:
-            per_assignment = per_assignment.where(Vote.batch == batch_id)
-        votes = per_assignment.alias("votes")
-        query = (
-            Assignment.select(key, votes.c.role, fn.SUM(votes.c.n), fn.SUM(votes.c.selected))
-            .join(votes, on=(votes.c.assignment_id == Assignment.id))
-            .where(*where)
-            .group_by(key, votes.c.role)
-        )
-    else:
-        query = (
-            Vote.select(key, Candidate.role, fn.COUNT(Vote.id), fn.SUM(VOTE_SELECTED))
-            .join(Candidate, on=same_image)
-            .switch(Vote)
-            .join(Assignment, on=(Vote.assignment == Assignment.id))
-            .where(Candidate.role.in_(CONTROL_ROLES), *where)
-            .group_by(key, Candidate.role)
-        )
-        if batch_id is not None:
-            query = query.where(Vote.batch == batch_id)
+        .join(kept, on=(kept.assignment == Assignment.id))
+        .where(*where)
+        .group_by(key)
+    )
+    if batch_id is not None:
+        query = query.where(in_batch(batch_id))
     out: dict = {}
-    for k, role, n, selected in query.tuples():
-        positive, negative = out.get(k, (ControlScore(), ControlScore()))
-        score = _score(role, int(n), int(selected or 0))
-        out[k] = (positive + score, negative) if role == "positive" else (positive, negative + score)
+    for k, positive, positive_selected, negative, negative_selected in query.tuples():
+        if positive or negative:
+            out[k] = (
+                _score("positive", int(positive), int(positive_selected)),
+                _score("negative", int(negative), int(negative_selected)),
+            )
     return out
 
 
@@ -186,15 +176,14 @@ def _speed(out: dict, key, where) -> None:
         out.setdefault(k, Figures()).seconds_per_image = statistics.median(values)
 
 
-def figures(key, *where, wide: bool = False, speed: bool = False, batch_id: int | None = None) -> dict:
+def figures(key, *where, speed: bool = False, batch_id: int | None = None) -> dict:
     """Figures per value of ``key`` (an Assignment column) over the assignments ``where`` admits.
 
-    ``wide``, ``batch_id``: the scope is a batch or an organization (see ``control_scores``);
-    ``speed``: also the median time per image.
+    ``batch_id``: only the assignments of that batch; ``speed``: also the median time per image.
     """
     out: dict = {}
     _pages(out, key, where)
-    for k, (positive, negative) in control_scores(key, *where, wide=wide, batch_id=batch_id).items():
+    for k, (positive, negative) in control_scores(key, *where, batch_id=batch_id).items():
         row = out.setdefault(k, Figures())
         row.positive, row.negative = positive, negative
     if speed:
@@ -264,7 +253,6 @@ def worker_rows(rows, *where, batch_id: int | None = None) -> list[WorkerRow]:
         Assignment.worker_id.in_([r.worker_id for r in rows]),
         COUNTS,
         *where,
-        wide=True,
         speed=True,
         batch_id=batch_id,
     )

@@ -14,8 +14,9 @@ this rule, or by a bulk load) in steps; the label fit job and a periodic job
 Deriving the same page twice (two requests at once) writes the same rows:
 tallies are insert-or-ignore, and a vote is an upsert that ORs the selection,
 so an image shown twice to one worker (a control on two pages) is one vote,
-selected if either record was. Nothing here depends on Candidate roles, which
-a requester may still change; those are joined when read.
+selected if either record was. Candidate roles, which a requester may still
+change, are joined when read, except a vote's control role: written here, and
+kept by the database when a role changes (Vote.control, migration 0026).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from __future__ import annotations
 from peewee import EXCLUDED, JOIN, Case, Value, fn
 
 from ...db import database, is_sqlite
-from ...models import Assignment, Hit, HitPage, ImageRecord, PageChunkCount, PageSubmission, PageTally, Vote
+from ...models import Assignment, Candidate, Hit, HitPage, ImageRecord, PageChunkCount, PageSubmission, PageTally, Vote
 
 PAGES_PER_STEP = 200
 SELECTED = Case(None, [(ImageRecord.selected == True, 1)], 0)  # noqa: E712 (SQL, not Python)
@@ -69,18 +70,31 @@ def pending_pages(*where):
 
 
 def _add_votes(page_ids: list[int]) -> None:
+    # Each vote carries its image's control role (Vote.control), which the database keeps when a role changes.
+    control = Case(Candidate.role, [("positive", 1), ("negative", -1)], 0)
     answers = (
         ImageRecord.select(
-            Hit.batch, HitPage.image_class, ImageRecord.image, PageSubmission.assignment, fn.MAX(SELECTED) == 1
+            Hit.batch,
+            HitPage.image_class,
+            ImageRecord.image,
+            PageSubmission.assignment,
+            fn.MAX(SELECTED) == 1,
+            fn.MAX(control),
         )
         .join(PageSubmission)
         .join(HitPage, on=(PageSubmission.hit_page == HitPage.id))
         .join(Hit, on=(HitPage.hit == Hit.id))
+        .join(
+            Candidate,
+            JOIN.LEFT_OUTER,
+            on=((Candidate.image_class == HitPage.image_class) & (Candidate.image == ImageRecord.image)),
+        )
         .where(ImageRecord.page.in_(page_ids), SEEN)
         .group_by(Hit.batch, PageSubmission.assignment, HitPage.image_class, ImageRecord.image)
     )
+    fields = [Vote.batch, Vote.image_class, Vote.image, Vote.assignment, Vote.selected, Vote.control]
     (
-        Vote.insert_from(answers, [Vote.batch, Vote.image_class, Vote.image, Vote.assignment, Vote.selected])
+        Vote.insert_from(answers, fields)
         .on_conflict(
             conflict_target=[Vote.assignment, Vote.image_class, Vote.image],
             update={Vote.selected: Vote.selected | EXCLUDED.selected},
