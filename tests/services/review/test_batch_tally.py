@@ -1,4 +1,4 @@
-"""A batch's page sums and pages per minute, kept by the database as pages are derived (migration 0025), equal a
+"""A batch's page sums and pages per minute, kept by the database as pages are derived (migration 0026), equal a
 recount of the pages after every writer: submit, chunks flushed after a page, a page's times set again, chunks and
 assignments deleted, pages derived later in bulk, the batch deleted with its dataset."""
 
@@ -27,7 +27,7 @@ from freelunch.services.review import progress, tallies
 
 
 def _recount(batch_id: int) -> tuple[tuple[int, int, int, int], dict[int, int]]:
-    """What the batch's pages add up to, read from every derived page (as the progress figures did before 0025)."""
+    """What the batch's pages add up to, read from every derived page (as the progress figures did before 0026)."""
     rows = (
         PageSubmission.select(
             PageSubmission.ended_at - PageSubmission.started_at,
