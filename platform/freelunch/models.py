@@ -663,7 +663,7 @@ class PageTally(BaseModel):
     """A submitted page's image records added up, so review pages sum pages instead of records.
 
     Holds nothing that depends on Candidate roles, which may still change. It also carries its page's own figures
-    (batch, time, chunks, when submitted), so the triggers that keep BatchTally and BatchMinute (migration 0026)
+    (batch, time, chunks, when submitted), so the triggers that keep BatchTally and BatchMinute (migration 0027)
     read nothing but the rows they are given; the database keeps those copies, and ``chunks_received``, current.
     """
 
@@ -692,7 +692,7 @@ class PageTally(BaseModel):
 class BatchTally(BaseModel):
     """A batch's page tallies added up: its progress figures read one row, not every page of the batch.
 
-    Kept by the database: triggers on page_tally (migration 0026) add each tally as it is derived, follow its
+    Kept by the database: triggers on page_tally (migration 0027) add each tally as it is derived, follow its
     changes (chunks arriving after the page) and take it away when it is deleted."""
 
     batch = ForeignKeyField(Batch, on_delete="CASCADE", unique=True)
@@ -700,6 +700,7 @@ class BatchTally(BaseModel):
     page_ms = BigIntegerField()
     chunks_reported = BigIntegerField()
     chunks_received = BigIntegerField()
+    last_tally = BigIntegerField()  # the highest PageTally id added (a deletion leaves it): the votes' version
 
 
 class BatchMinute(BaseModel):
@@ -718,7 +719,7 @@ class AssignmentControls(BaseModel):
     """An assignment's votes on control images and how many of them it selected, per role: a batch's control
     accuracy per worker reads a row per assignment, not every control vote of the batch.
 
-    Kept by the database: triggers on vote and on candidate (migration 0027) follow every vote derived or changed
+    Kept by the database: triggers on vote and on candidate (migration 0028) follow every vote derived or changed
     and every control role added, changed or deleted, by any writer and through the cascades."""
 
     assignment = ForeignKeyField(Assignment, on_delete="CASCADE", unique=True)
@@ -741,7 +742,7 @@ class Vote(BaseModel):
     assignment = ForeignKeyField(Assignment, on_delete="CASCADE", index=False)  # the unique index leads with it
     selected = BooleanField()
     # The image's role for the class as a control: 1 positive, -1 negative, 0 neither. Written with the vote and
-    # kept by the database when a Candidate's role changes (migration 0027), for AssignmentControls.
+    # kept by the database when a Candidate's role changes (migration 0028), for AssignmentControls.
     control = SmallIntegerField(default=0)
 
     class Meta:

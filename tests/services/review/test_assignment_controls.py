@@ -1,4 +1,4 @@
-"""Each assignment's control answers, kept by the database (migration 0027), equal a recount from the votes and the
+"""Each assignment's control answers, kept by the database (migration 0028), equal a recount from the votes and the
 candidates' roles after every writer: votes derived and a selection ORed in, roles changed, controls added and
 deleted, an assignment deleted, an image deleted with its candidates and votes, the dataset deleted."""
 
@@ -15,7 +15,7 @@ from freelunch.services.review.quality import CONTROL_ROLES, VOTE_SELECTED
 
 def _recount() -> dict[int, tuple[int, int, int, int]]:
     """(positive, selected, negative, selected) per assignment, from every control vote (as the pages read them
-    before 0027)."""
+    before 0028)."""
     same_image = (Candidate.image_class == Vote.image_class) & (Candidate.image == Vote.image)
     out: dict[int, list[int]] = {}
     for assignment, role, n, selected in (

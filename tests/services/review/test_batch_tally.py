@@ -1,4 +1,4 @@
-"""A batch's page sums and pages per minute, kept by the database as pages are derived (migration 0026), equal a
+"""A batch's page sums and pages per minute, kept by the database as pages are derived (migration 0027), equal a
 recount of the pages after every writer: submit, chunks flushed after a page, a page's times set again, chunks and
 assignments deleted, pages derived later in bulk, the batch deleted with its dataset."""
 
@@ -27,7 +27,7 @@ from freelunch.services.review import progress, tallies
 
 
 def _recount(batch_id: int) -> tuple[tuple[int, int, int, int], dict[int, int]]:
-    """What the batch's pages add up to, read from every derived page (as the progress figures did before 0026)."""
+    """What the batch's pages add up to, read from every derived page (as the progress figures did before 0027)."""
     rows = (
         PageSubmission.select(
             PageSubmission.ended_at - PageSubmission.started_at,
@@ -108,6 +108,9 @@ def test_kept_sums_equal_a_recount_after_every_writer(app, client, campaign, run
         assert _kept(batch_id) == _recount(batch_id) and _kept(batch_id)[0][0] == 4
         assert tallies.refresh(tallies.in_batch(batch_id)) == 2
         assert _kept(batch_id) == _recount(batch_id) and _kept(batch_id)[0][0] == 6
+        # The highest tally id added, which the votes' version reads: raised by every tally added.
+        newest = PageTally.select(fn.MAX(PageTally.id)).where(PageTally.batch == batch_id).scalar()
+        assert BatchTally.get(BatchTally.batch == batch_id).last_tally == newest
 
         figures = progress.batch_progress(campaign.batch)
         (pages, ms, reported, received), minutes = _recount(batch_id)

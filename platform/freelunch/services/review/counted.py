@@ -19,7 +19,7 @@ import hashlib
 
 from peewee import fn
 
-from ...models import Assignment, Hit, PageTally, Vote
+from ...models import Assignment, BatchTally, Hit, Vote
 
 CONFIRMED = ("Submitted", "Approved")
 ON_MTURK = Assignment.source == "mturk"
@@ -59,12 +59,14 @@ def votes_where(batch_ids: list[int], workers: list[str] | tuple[str, ...] = ())
 def version(batch_ids: list[int], workers: list[str] | tuple[str, ...] = ()) -> str:
     """Changes whenever the batches' counted votes do: new pages (votes are written with their page's tally, and
     only then: bring them up to date first), or another set left out (reconcile, a rejection, a worker left out)."""
+    # From the batches' kept sums (BatchTally), not their tallies: a tally added raises the highest id, one
+    # deleted lowers the pages.
     pages, last = (
-        PageTally.select(fn.COUNT(PageTally.id), fn.MAX(PageTally.id))
-        .join(Assignment)
-        .where(_of_batches(batch_ids))
+        BatchTally.select(fn.SUM(BatchTally.pages), fn.MAX(BatchTally.last_tally))
+        .where(BatchTally.batch.in_(batch_ids), BatchTally.pages > 0)
         .scalar(as_tuple=True)
     )
+    pages = int(pages or 0)
     ids = ",".join(str(a) for (a,) in left_out(batch_ids, workers).order_by(Assignment.id).tuples())
     return f"{pages}.{last}.{hashlib.sha1(ids.encode()).hexdigest()[:16]}"
 

@@ -71,8 +71,8 @@ def left_out_workers(batch_ids: list[int]) -> list[str]:
 
 
 def votes_version(batch_ids: list[int]) -> str:
-    """What a fit of these rounds would read now (``counted.version``); brought up to date first."""
-    refresh(Assignment.hit.in_(Hit.select(Hit.id).where(Hit.batch.in_(batch_ids))))
+    """What a fit of these rounds would read now (``counted.version``). Not brought up to date here: a page view
+    asks it, and finding underived pages reads the batch (the fit job derives them before it asks)."""
     return counted.version(batch_ids, left_out_workers(batch_ids))
 
 
@@ -289,6 +289,7 @@ def run(fit_id: int, progress: ReportProgress | None = None) -> dict:
 
 def _fit_and_store(fit: LabelFit, report) -> dict:
     report(0.05, "Reading the votes…")
+    refresh(Assignment.hit.in_(Hit.select(Hit.id).where(Hit.batch.in_(fit.batch_ids))))
     version = votes_version(fit.batch_ids)  # before reading: a page arriving meanwhile makes the fit stale, not wrong
     loaded = load_votes(fit.batch_ids)
     if not len(loaded.votes.item):

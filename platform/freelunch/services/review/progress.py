@@ -2,7 +2,7 @@
 
 Every batch tab shows them and the batch page polls them every few seconds, so
 no figure here reads the batch's pages: their sums and the pages per minute are
-kept as each page is derived (BatchTally, BatchMinute: migration 0026).
+kept as each page is derived (BatchTally, BatchMinute: migration 0027).
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ pages, not over image records.
 A control's role comes from its Candidate row for the page's class: a positive
 control is right when selected, a negative one when not. Per assignment and
 worker it is read from the votes (an image shown twice to one worker counts
-once), as the database keeps them per assignment (migration 0027); per page,
+once), as the database keeps them per assignment (migration 0028); per page,
 from that page's records.
 """
 
@@ -133,7 +133,7 @@ def _pages(out: dict, key, where) -> None:
 def control_scores(key, *where, batch_id: int | None = None) -> dict:
     """(positive, negative) ControlScores per key, over the admitted assignments (of batch ``batch_id``, if given).
 
-    From the control answers kept per assignment (AssignmentControls, migration 0027): a batch's or an
+    From the control answers kept per assignment (AssignmentControls, migration 0028): a batch's or an
     organization's scope reads a row per assignment, never its control votes.
     """
     kept = AssignmentControls

@@ -16,7 +16,7 @@ tallies are insert-or-ignore, and a vote is an upsert that ORs the selection,
 so an image shown twice to one worker (a control on two pages) is one vote,
 selected if either record was. Candidate roles, which a requester may still
 change, are joined when read, except a vote's control role: written here, and
-kept by the database when a role changes (Vote.control, migration 0027).
+kept by the database when a role changes (Vote.control, migration 0028).
 """
 
 from __future__ import annotations
@@ -152,7 +152,7 @@ def _add_tallies(page_ids: list[int]) -> None:
         .join(PageChunkCount, JOIN.LEFT_OUTER, on=PageChunkCount.of_submission())
         .where(PageSubmission.id.in_(page_ids))
         .group_by(PageSubmission.id, PageSubmission.assignment, Hit.batch, PageChunkCount.received)
-        # In page order: the batch's kept sums (BatchTally, migration 0026) are taken in one order by every writer.
+        # In page order: the batch's kept sums (BatchTally, migration 0027) are taken in one order by every writer.
         .order_by(PageSubmission.id)
     )
     fields = [

@@ -3,7 +3,8 @@
 #
 # Each page's tally (page_tally) now carries what those figures need of its page (batch, time on the page, chunks
 # reported and received, when it was submitted), so the triggers read only the rows they are given, also when the
-# page, its assignment and its batch are being deleted in one cascade. batch_tally holds a row per batch, batch_minute
+# page, its assignment and its batch are being deleted in one cascade. batch_tally holds a row per batch (with the
+# highest tally id added, which the votes' version reads: services/review/counted.py), batch_minute
 # a row per batch and minute (the throughput chart's buckets are whole minutes). The chunks received by a tallied page
 # arrive after it too (the flush lags); the pointer_chunk triggers of 0020 now add them to its tally as well, and a
 # change to a submitted page's times or counts (none in the product; tests set the clock) reaches its tally.
@@ -17,7 +18,7 @@ PAGE_MS = "ended_at - started_at"
 def _signed(table: str, sign: str) -> str:
     minute = MINUTE_PG.format("submitted_at")
     return (
-        f"SELECT batch_id, {minute} AS minute, {sign}1 AS pages, {sign}page_ms AS page_ms,"
+        f"SELECT id, batch_id, {minute} AS minute, {sign}1 AS pages, {sign}page_ms AS page_ms,"
         f" {sign}chunks_reported AS chunks_reported, {sign}chunks_received AS chunks_received FROM {table}"
     )
 
@@ -25,12 +26,13 @@ def _signed(table: str, sign: str) -> str:
 def _add_pg(source: str) -> str:
     # In key order, so two statements that meet on a batch take its rows in the same order.
     return f"""
-    INSERT INTO batch_tally AS t (batch_id, pages, page_ms, chunks_reported, chunks_received)
-    SELECT batch_id, sum(pages), sum(page_ms), sum(chunks_reported), sum(chunks_received) FROM ({source}) d
+    INSERT INTO batch_tally AS t (batch_id, pages, page_ms, chunks_reported, chunks_received, last_tally)
+    SELECT batch_id, sum(pages), sum(page_ms), sum(chunks_reported), sum(chunks_received), max(id) FROM ({source}) d
     GROUP BY batch_id ORDER BY batch_id
     ON CONFLICT (batch_id) DO UPDATE SET pages = t.pages + excluded.pages, page_ms = t.page_ms + excluded.page_ms,
         chunks_reported = t.chunks_reported + excluded.chunks_reported,
-        chunks_received = t.chunks_received + excluded.chunks_received;
+        chunks_received = t.chunks_received + excluded.chunks_received,
+        last_tally = greatest(t.last_tally, excluded.last_tally);
     INSERT INTO batch_minute AS m (batch_id, minute, pages)
     SELECT batch_id, minute, sum(pages) FROM ({source}) d GROUP BY 1, 2 HAVING sum(pages) <> 0 ORDER BY 1, 2
     ON CONFLICT (batch_id, minute) DO UPDATE SET pages = m.pages + excluded.pages;"""
@@ -122,11 +124,11 @@ END $$""",
 
 # SQLite has row triggers only; one small write a row, in process.
 _MINUTE_NEW, _MINUTE_OLD = MINUTE_SQLITE.format("NEW.submitted_at"), MINUTE_SQLITE.format("OLD.submitted_at")
-_ADD = f"""INSERT INTO batch_tally (batch_id, pages, page_ms, chunks_reported, chunks_received)
-    VALUES (NEW.batch_id, 1, NEW.page_ms, NEW.chunks_reported, NEW.chunks_received)
+_ADD = f"""INSERT INTO batch_tally (batch_id, pages, page_ms, chunks_reported, chunks_received, last_tally)
+    VALUES (NEW.batch_id, 1, NEW.page_ms, NEW.chunks_reported, NEW.chunks_received, NEW.id)
     ON CONFLICT (batch_id) DO UPDATE SET pages = pages + 1, page_ms = page_ms + excluded.page_ms,
         chunks_reported = chunks_reported + excluded.chunks_reported,
-        chunks_received = chunks_received + excluded.chunks_received;
+        chunks_received = chunks_received + excluded.chunks_received, last_tally = max(last_tally, excluded.last_tally);
     INSERT INTO batch_minute (batch_id, minute, pages) VALUES (NEW.batch_id, {_MINUTE_NEW}, 1)
     ON CONFLICT (batch_id, minute) DO UPDATE SET pages = pages + 1;"""
 _REMOVE = f"""UPDATE batch_tally SET pages = pages - 1, page_ms = page_ms - OLD.page_ms,
@@ -180,6 +182,7 @@ def up(migrator, db):
         page_ms = BigIntegerField()
         chunks_reported = BigIntegerField()
         chunks_received = BigIntegerField()
+        last_tally = BigIntegerField()
 
         class Meta:
             database = db
@@ -231,8 +234,8 @@ def up(migrator, db):
         migrator.add_index("page_tally", ("batch_id", "submitted_at"), False),
     )
     db.execute_sql(
-        "INSERT INTO batch_tally (batch_id, pages, page_ms, chunks_reported, chunks_received)"
-        " SELECT batch_id, COUNT(*), SUM(page_ms), SUM(chunks_reported), SUM(chunks_received) FROM page_tally"
+        "INSERT INTO batch_tally (batch_id, pages, page_ms, chunks_reported, chunks_received, last_tally)"
+        " SELECT batch_id, COUNT(*), SUM(page_ms), SUM(chunks_reported), SUM(chunks_received), MAX(id) FROM page_tally"
         " GROUP BY batch_id"
     )
     minute = (MINUTE_PG if postgres else MINUTE_SQLITE).format("submitted_at")
