@@ -104,7 +104,18 @@ def plan_round(batch_id):
             round_plan = round_plan_service.plan(batch, fit)
         except round_plan_service.PlanError as failure:
             error = str(failure)
-    return render_tab("results", "review/round_plan.html", batch, fit=fit, plan=round_plan, error=error, form=Form())
+    return render_tab(
+        "results",
+        "review/round_plan.html",
+        batch,
+        fit=fit,
+        plan=round_plan,
+        error=error,
+        form=Form(),
+        # What the plan must say before it is made: it reads a fit the votes have moved past, or the round exists.
+        fit_stale=fit is not None and fits.is_stale(fit),
+        made=list(Batch.select(Batch.id, Batch.name).where(Batch.follows == batch).order_by(Batch.id)),
+    )
 
 
 @bp.post("/batches/<int:batch_id>/next-round")

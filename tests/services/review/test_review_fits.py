@@ -173,9 +173,12 @@ def test_the_next_round_asks_the_open_images_of_fresh_workers(app, client, campa
 
     plan = client.get(f"/review/batches/{campaign.batch.id}/next-round").get_data(as_text=True)
     assert f"{len(open_images)}</strong> open images" in plan and "Make round 2" in plan
+    assert 'data-testid="round-made"' not in plan and 'data-testid="plan-stale"' not in plan
     response = client.post(f"/review/batches/{campaign.batch.id}/next-round", data={"csrf_token": csrf_token(client)})
     assert response.status_code == 302
     follow_up = Batch.get(Batch.follows == campaign.batch)
+    again = client.get(f"/review/batches/{campaign.batch.id}/next-round").get_data(as_text=True)
+    assert "Round 2 of this batch exists already" in again and f'href="/batches/{follow_up.id}"' in again
     assert (
         follow_up.round == 2
         and follow_up.state == "ready"
@@ -217,3 +220,14 @@ def test_the_next_round_asks_the_open_images_of_fresh_workers(app, client, campa
     else:
         given = Assignment.get(Assignment.worker_id == alice, Assignment.hit.in_([h.id for h in hits]))
         assert given.hit_id not in {h.id for h in shown}
+
+
+def test_the_round_plan_says_when_its_fit_is_out_of_date(app, client, campaign, run_jobs):
+    from freelunch.services.review import labels
+
+    fit(client, campaign.batch, run_jobs, target="0.99")
+    url = f"/review/batches/{campaign.batch.id}/next-round"
+    assert 'data-testid="plan-stale"' not in client.get(url).get_data(as_text=True)
+    with app.app_context():
+        labels.set_excluded(campaign.batch, "W3CCCCCCCC", True)  # the votes that count change after the fit
+    assert "The votes that count changed since the fit this plan reads" in client.get(url).get_data(as_text=True)
