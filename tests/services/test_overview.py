@@ -8,8 +8,20 @@ from decimal import Decimal
 
 from support import csrf_token, login
 
-from freelunch.models import Batch, Bonus, Dataset, Image, ImageClass, MTurkAssignment, PageSubmission, utcnow
-from freelunch.services import jobs
+from freelunch.models import (
+    Batch,
+    Bonus,
+    Dataset,
+    Hit,
+    Image,
+    ImageClass,
+    LabLink,
+    MTurkAssignment,
+    PageSubmission,
+    utcnow,
+)
+from freelunch.services import jobs, overview
+from freelunch.services.review import progress
 
 
 def row(html: str, batch_id: int) -> str:
@@ -74,6 +86,27 @@ def test_the_batches_list_shows_progress_not_ready_for_a_batch_being_annotated(c
     html = client.get("/batches/").get_data(as_text=True)
     line = row(html, campaign.batch.id)
     assert ">annotating</span>" in line and "7/8 pages · 88%" in line and ">ready<" not in line
+
+
+def test_pages_come_from_the_kept_tallies_less_lab_work_on_a_hit_on_mturk(app, client, campaign):
+    """The lists read a batch's pages from its kept sum (BatchTally) and the last hour's from the tallies' index; a
+    batch with a lab link and a HIT on MTurk has its extra lab pages taken off, as the batch page counts them."""
+    batch = campaign.batch
+    with app.app_context():
+        (line,) = overview.batch_lines(batch.organization, [batch])
+    assert (line.pages_done, line.pages_target, line.pages_last_hour) == (7, 8, 0)
+    recent = [campaign.pages["h2w3a"].id]
+    PageSubmission.update(submitted_at=utcnow() - dt.timedelta(minutes=5)).where(
+        PageSubmission.id.in_(recent)
+    ).execute()
+    hit1, _ = campaign.hits
+    Hit.update(mturk_hit_id="3HITONMTURK").where(Hit.id == hit1.id).execute()
+    LabLink.create(organization=batch.organization_id, batch=batch)
+    with app.app_context():
+        (line,) = overview.batch_lines(batch.organization, [batch])
+        kept = progress.batch_progress(batch)
+    assert (line.pages_done, line.pages_last_hour) == (kept.pages_done, 1) == (3, 1)
+    assert "3/8 pages" in row(client.get("/batches/").get_data(as_text=True), batch.id)
 
 
 def test_failed_jobs_and_imports_with_errors_need_the_requester(app, client, make_account, redis_client):

@@ -35,19 +35,23 @@ EXTRA = Hit.mturk_hit_id.is_null(False) & (Assignment.source == "lab")
 DONE_IN_CHANNEL = Case(None, [((Assignment.done == True) & ~EXTRA, 1)], 0)  # noqa: E712
 
 
-def extra_done(batch_ids: list[int]) -> dict[int, int]:
-    """Assignments done as extra work (EXTRA) per batch. Read only for batches with a lab link and a HIT on MTurk,
-    the only ones that can have any, so the lists keep reading kept counts (BatchCount) for the others."""
-    mixed = (
+def mixed(batch_ids: list[int]):
+    """Those of the batches with a lab link and a HIT on MTurk (a subquery): the only ones with extra work (EXTRA)."""
+    return (
         Hit.select(Hit.batch)
         .where(Hit.batch.in_(batch_ids), Hit.mturk_hit_id.is_null(False))
         .where(Hit.batch.in_(LabLink.select(LabLink.batch).where(LabLink.batch.in_(batch_ids))))
         .distinct()
     )
+
+
+def extra_done(batch_ids: list[int]) -> dict[int, int]:
+    """Assignments done as extra work (EXTRA) per batch. Read only for the ``mixed`` batches, the only ones that can
+    have any, so the lists keep reading kept counts (BatchCount) for the others."""
     return dict(
         Assignment.select(Hit.batch, fn.COUNT(Assignment.id))
         .join(Hit)
-        .where(Hit.batch.in_(mixed), Assignment.done == True, EXTRA)  # noqa: E712
+        .where(Hit.batch.in_(mixed(batch_ids)), Assignment.done == True, EXTRA)  # noqa: E712
         .group_by(Hit.batch)
         .tuples()
     )
