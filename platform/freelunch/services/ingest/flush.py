@@ -30,7 +30,7 @@ from .stream import GROUP, client, flush_job_prefix, guard_key, request_flush, s
 
 BUDGET_S = 10  # one job flushes for at most this long, then hands over to a fresh job
 LINGER_S = 0.5  # and ends after this long without new batches
-GATHER_S = 0.1  # the wait for more batches after a short read: the most a batch waits for a bulk
+GATHER_S = 0.25  # the wait for more batches after a short read: the most a batch waits for a bulk
 RUNNING_GUARD_S = 5  # a running flush renews its shard's guard this far ahead (several times a second)
 STATS_TTL_S = 2 * 3600
 IDLE_CONSUMER_MS = 3600 * 1000
