@@ -306,7 +306,12 @@ def _hit_page(batch: Batch):
     ids = [h.id for h in page.items]
     rows = (
         (
-            Assignment.select(Assignment.hit, fn.COUNT(Assignment.id), fn.SUM(progress.DONE_IN_CHANNEL), fn.SUM(DONE))
+            Assignment.select(
+                Assignment.hit,
+                fn.COUNT(Assignment.id),
+                fn.SUM(progress.DONE_IN_CHANNEL if progress.mixed([batch.id]).exists() else DONE),
+                fn.SUM(DONE),
+            )
             .join(Hit)
             .where(Assignment.hit.in_(ids))
             .group_by(Assignment.hit)

@@ -36,6 +36,11 @@ def test_lab_work_on_a_hit_that_is_on_mturk_is_extra_and_never_completes_it(app,
     hit1, hit2 = campaign.hits
     hit1.mturk_hit_id = "3HITONMTURK"
     hit1.save()
+    # Without a lab link the work is read as before (plain links cannot open a HIT that is on MTurk), on every page.
+    status = text(client.get(f"/batches/{campaign.batch.id}/status", headers=HTMX))
+    assert "3/4 assignments" in status and "through lab links" not in status and "7/8 pages" in status
+    assert "lab links on top" not in text(client.get(f"/batches/{campaign.batch.id}/hits"))
+    assert "7/8 pages" in text(client.get("/"))
     LabLink.create(organization=campaign.batch.organization_id, batch=campaign.batch)  # how lab annotators came
     with app.app_context():
         p = progress.batch_progress(campaign.batch)
@@ -46,6 +51,7 @@ def test_lab_work_on_a_hit_that_is_on_mturk_is_extra_and_never_completes_it(app,
     assert "1/4 assignments + 2 through lab links" in status and "3/8 pages" in status
     hits = text(client.get(f"/batches/{campaign.batch.id}/hits"))
     assert "0 / 2 of 2 <small" in hits and "(2 done through lab links on top)" in hits
+    assert "3/8 pages" in text(client.get("/"))  # the home page's line agrees
 
     # Two MTurk workers finish HIT 1 and the last lab annotator HIT 2: now it is complete, everywhere.
     for n in (1, 2):
