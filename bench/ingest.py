@@ -195,22 +195,18 @@ def context_switches(pid: int) -> int:
     return total
 
 
-def wait_for_workers(pid: int, workers: int, seconds: float = 120) -> None:
-    """Wait until gunicorn's ``workers`` have loaded the app: they are all there and none is busy importing.
+def wait_for_workers(pid: int, workers: int, ready: Path, seconds: float = 120) -> None:
+    """Wait until gunicorn's ``workers`` have loaded the app, as each marks in ``ready`` (bench/gunicorn_ready.py).
 
     The port listens as soon as the arbiter binds it, seconds before its workers have imported the app
     (more on a loaded machine), and a warm-up run meanwhile would measure the imports."""
     end = time.monotonic() + seconds
     children = Path(f"/proc/{pid}/task/{pid}/children")
     while time.monotonic() < end:
-        pids = [int(c) for c in children.read_text().split()] if children.exists() else []
-        if len(pids) == workers:
-            before = [cpu_seconds(p, with_children=False) for p in pids]
-            time.sleep(0.5)
-            if all(cpu_seconds(p, with_children=False) - b < 0.05 for p, b in zip(pids, before)):
-                return
-        else:
-            time.sleep(0.5)
+        pids = children.read_text().split() if children.exists() else []
+        if len(pids) == workers and all((ready / p).exists() for p in pids):
+            return
+        time.sleep(0.2)
     raise SystemExit(f"gunicorn's {workers} workers were not ready after {seconds} s")
 
 
@@ -479,10 +475,14 @@ def main() -> None:
         tokens_file.write_text("\n".join(tokens))
         r = redis.Redis.from_url(redis_url)
 
-        web_command = procfile_web(web_port, args.workers) + args.gunicorn.split()
+        ready = tmp / "ready"
+        ready.mkdir()
+        env["BENCH_READY_DIR"] = str(ready)
+        web_command = procfile_web(web_port, args.workers) + ["-c", str(HERE / "gunicorn_ready.py")]
+        web_command += args.gunicorn.split()
         web = start(stack, web_command, env, tmp / "gunicorn.log")
         wait_for_port(web_port)
-        wait_for_workers(web.pid, args.workers)
+        wait_for_workers(web.pid, args.workers, ready)
         print(f"load average before: {os.getloadavg()[0]:.2f} (other processes share these {os.cpu_count()} cores)")
         print(
             f"stack: {' '.join(web_command[1:])}; redis-server (AOF everysec), rq worker; "
