@@ -19,12 +19,18 @@ import psycopg2
 import pytest
 import redis as redis_py
 from factories import PICTURE
+from hypothesis import HealthCheck, settings
 from local_mturk import local_mturk  # noqa: F401  (the fixture, for every test directory)
 
 from freelunch import create_app
 from freelunch.db import database, open_database
 from freelunch.services.accounts.users import sign_up
 from freelunch.services.schema import upgrade
+
+# Hypothesis times each example (200 ms by default) and calls a slow one a failure: on a loaded machine that
+# fails tests whose code is right. Correctness is what the properties check; speed is the benchmarks' job.
+settings.register_profile("freelunch", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("freelunch")
 
 
 def pytest_collection_modifyitems(config, items):
