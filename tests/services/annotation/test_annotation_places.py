@@ -142,10 +142,8 @@ def test_lab_links_and_mturk_keep_their_own_places(app, hit):
     assert opens(app, survey_url(hit, "ASURVEYWORKER")) == 409, "survey links share the lab links' places"
 
 
-def test_the_lab_links_tab_says_lab_annotators_come_on_top_of_mturk(client, hit):
-    requester, note = client, "data-places-note>"  # (the org fixture logged its owner in)
-    tab = requester.get(f"/batches/{hit.batch_id}/links").get_data(as_text=True)
-    assert "Lab links have places of their own" in tab and "live on MTurk" not in tab
+def published_on_mturk(hit) -> None:
+    """The HIT as publishing leaves it: live on (the sandbox of) MTurk, three places."""
     MTurkHit.create(
         organization=hit.organization_id,
         batch=hit.batch_id,
@@ -156,6 +154,13 @@ def test_the_lab_links_tab_says_lab_annotators_come_on_top_of_mturk(client, hit)
         state="created",
         mturk_hit_id="3MTURKHIT",
     )
+
+
+def test_the_lab_links_tab_says_lab_annotators_come_on_top_of_mturk(client, hit):
+    requester, note = client, "data-places-note>"  # (the org fixture logged its owner in)
+    tab = requester.get(f"/batches/{hit.batch_id}/links").get_data(as_text=True)
+    assert "Lab links have places of their own" in tab and "live on MTurk" not in tab
+    published_on_mturk(hit)
     tab = requester.get(f"/batches/{hit.batch_id}/links").get_data(as_text=True)
     said = tab.split(note, 1)[1].split("</p>", 1)[0]
     assert "This batch is live on MTurk" in said and "up to 3 lab annotators" in said
@@ -165,16 +170,7 @@ def test_the_lab_links_tab_says_lab_annotators_come_on_top_of_mturk(client, hit)
 def test_a_hit_on_mturk_opens_from_mturk_and_lab_links_only(app, hit):
     """Its HIT key is in every MTurk preview's URL: a survey or plain link with a made-up workerId would
     otherwise store votes that count at once, never confirmed by MTurk (issue 18.2)."""
-    MTurkHit.create(
-        organization=hit.organization_id,
-        batch=hit.batch_id,
-        hit=hit,
-        sandbox=True,
-        max_assignments=3,
-        unique_request_token="t-1",
-        state="created",
-        mturk_hit_id="3MTURKHIT",
-    )
+    published_on_mturk(hit)
     for url in (survey_url(hit, "AINVENTED1"), f"/annotate?pointer=fine&imageNetHitId={hit.key}&workerId=AINVENTED2"):
         response = app.test_client().get(url)
         assert response.status_code == 403 and "accept it there" in response.get_data(as_text=True)

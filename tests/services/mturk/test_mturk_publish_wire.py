@@ -25,19 +25,24 @@ def wire_batch(app, local_mturk):
     app.config["MTURK_ENDPOINT_URL"] = local_mturk.endpoint_url
     with app.app_context():
         org = Organization.create(name="Lab")
-        grant_server_account(org)
-        batch = Batch.create(
-            organization=org,
-            dataset=Dataset.create(organization=org, name="D"),
-            name="Fish",
-            title="Find fish",
-            description="Click every fish",
-            reward=Decimal("0.10"),
-            assignments_per_hit=3,
-            state="ready",
-        )
-        for n in range(5):
-            Hit.create(organization=org, batch=batch, key=f"wire{n}")
+        return ready_batch(org, "wire")
+
+
+def ready_batch(org, keys: str) -> Batch:
+    """A ready batch of 5 HITs, 3 assignments at $0.10, that ``org`` may publish on the server's account."""
+    grant_server_account(org)
+    batch = Batch.create(
+        organization=org,
+        dataset=Dataset.create(organization=org, name="D"),
+        name="Fish",
+        title="Find fish",
+        description="Click every fish",
+        reward=Decimal("0.10"),
+        assignments_per_hit=3,
+        state="ready",
+    )
+    for n in range(5):
+        Hit.create(organization=org, batch=batch, key=f"{keys}{n}")
     return batch
 
 
@@ -157,19 +162,7 @@ def test_extending_shows_what_it_adds_and_its_total_with_the_fee_before_it_spend
     app.config["MTURK_ENDPOINT_URL"] = local_mturk.endpoint_url
     _, org = make_account("owner@example.org", "Lab")
     with app.app_context():
-        grant_server_account(org)
-        batch = Batch.create(
-            organization=org,
-            dataset=Dataset.create(organization=org, name="D"),
-            name="Fish",
-            title="Find fish",
-            description="Click every fish",
-            reward=Decimal("0.10"),
-            assignments_per_hit=3,
-            state="ready",
-        )
-        for n in range(5):
-            Hit.create(organization=org, batch=batch, key=f"ext{n}")
+        batch = ready_batch(org, "ext")
         assert publish.publish(batch).created == 5
     login(client, "owner@example.org")
     url = f"/batches/{batch.id}/mturk/extend"
