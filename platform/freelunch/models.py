@@ -16,6 +16,7 @@ from peewee import (
     BlobField,
     BooleanField,
     CharField,
+    CompositeKey,
     DateTimeField,
     DecimalField,
     FloatField,
@@ -752,6 +753,34 @@ class Vote(BaseModel):
         )
 
 
+class VoteCount(BaseModel):
+    """An image's votes in a batch for a class (seen) and how many are selected: every vote, counted or not
+    (services/review/counted.py). Kept by triggers on vote (migration 0029); no row once an image has no votes."""
+
+    batch_id = IntegerField()
+    image_class_id = IntegerField()
+    image_id = IntegerField()
+    seen = IntegerField()
+    selected = IntegerField()
+
+    class Meta:
+        primary_key = CompositeKey("batch_id", "image_class_id", "image_id")
+
+
+class VoteHistogram(BaseModel):
+    """How many images of a batch's class have each (seen, selected) of VoteCount: a class's decisions under any
+    rule are a sum over its cells. Kept with VoteCount; a cell may stay at 0 images until a vote of its class goes."""
+
+    batch_id = IntegerField()
+    image_class_id = IntegerField()
+    seen = IntegerField()
+    selected = IntegerField()
+    images = IntegerField()
+
+    class Meta:
+        primary_key = CompositeKey("batch_id", "image_class_id", "seen", "selected")
+
+
 # --- MTurk: credentials, qualification types, HIT types, HITs (services/mturk/) ----
 
 
@@ -971,6 +1000,8 @@ MODELS = [
     BatchMinute,
     AssignmentControls,
     Vote,
+    VoteCount,
+    VoteHistogram,
     MTurkAccount,
     ServerAccountGrant,
     MTurkSpend,
