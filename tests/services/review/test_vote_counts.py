@@ -8,11 +8,27 @@ from __future__ import annotations
 from collections import Counter
 
 from factories import make_image, submit_page
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from peewee import fn
 
-from freelunch.models import Candidate, HitPage, ImageRecord, PageTally, Vote, VoteCount, VoteHistogram
+from freelunch.models import (
+    Assignment,
+    Batch,
+    Candidate,
+    Dataset,
+    Hit,
+    HitPage,
+    ImageClass,
+    ImageRecord,
+    Organization,
+    PageTally,
+    Vote,
+    VoteCount,
+    VoteHistogram,
+)
 from freelunch.services.datasets import deletion
-from freelunch.services.review import tallies
+from freelunch.services.review import counted, labels, tallies
 from freelunch.services.review.quality import VOTE_SELECTED
 
 
@@ -82,3 +98,132 @@ def test_kept_vote_counts_equal_a_recount_after_every_writer(app, campaign):
         deletion.delete_dataset(c.batch.dataset)
         assert _kept() == _recount() == ({}, {})
         assert not VoteHistogram.select().exists()  # no empty cell left behind either
+
+
+# --- the results' counts from the kept counts equal the full computation ---------------------------------------------
+
+
+def _oracle(batch, rule) -> list[tuple[int, int, int, int]]:
+    """(class id, images, yes, undecided) per class, from every vote the rule counts, grouped in Python (the results'
+    counts grouped every vote of the batch in SQL before 0029)."""
+    excluded = set(labels.excluded_workers(batch, rule))
+    assignments = {a.id: a for a in Assignment.select().join(Hit).where(Hit.batch == batch.id)}
+    per_image: dict[tuple[int, int], list[int]] = {}
+    for vote in Vote.select().where(Vote.batch == batch.id):
+        a = assignments[vote.assignment_id]
+        if counted.state(a) == "counts" and a.worker_id not in excluded:
+            row = per_image.setdefault((vote.image_class_id, vote.image_id), [0, 0])
+            row[0], row[1] = row[0] + 1, row[1] + vote.selected
+    per_class: dict[int, list[int]] = {}
+    for (class_id, _), (seen, selected) in per_image.items():
+        row = per_class.setdefault(class_id, [0, 0, 0])
+        decision = rule.decide(seen, selected)
+        row[0], row[1], row[2] = row[0] + 1, row[1] + (decision == "yes"), row[2] + (decision == "undecided")
+    return [(c, *row) for c, row in sorted(per_class.items())]
+
+
+def _summed(app, batch, rule, monkeypatch) -> tuple[list, str]:
+    """The summary's per-class counts, and which way they were read: "kept" (the histogram, less the votes left out)
+    or "grouped" (the votes that count, when most are left out)."""
+    grouped = []
+    group = labels._class_counts
+    monkeypatch.setattr(labels, "_class_counts", lambda *a: grouped.append(1) or group(*a))
+    with app.app_context():
+        found = labels.summary(batch, rule)
+        by_class = labels.summary(batch, rule, class_id=found.per_class[0][0]) if found.per_class else None
+    assert found.total == sum(row[1] for row in found.per_class)
+    assert by_class is None or by_class.per_class == found.per_class[:1]
+    return found.per_class, "grouped" if grouped else "kept"
+
+
+def _mturk(assignment, status: str | None) -> None:
+    assignment.source, assignment.mturk_status = "mturk", status
+    assignment.save()
+
+
+def test_results_counts_equal_the_full_count_either_way(app, campaign, monkeypatch):
+    c = campaign
+    rule = labels.Rule(threshold=0.5, min_annotations=2)
+    with app.app_context():
+        assert _summed(app, c.batch, rule, monkeypatch) == (_oracle(c.batch, rule), "kept")
+        # The requester leaves W3 out (3 of the 7 pages): its images move to the cells of the votes left.
+        labels.set_excluded(c.batch, "W3CCCCCCCC", True)
+        assert _summed(app, c.batch, rule, monkeypatch) == (_oracle(c.batch, rule), "kept")
+        labels.set_excluded(c.batch, "W3CCCCCCCC", False)
+        # W1's and W3's first HIT on MTurk, unconfirmed (4 of the 7 pages wait): the votes that count are grouped.
+        _mturk(c.assignments["h1w1"], None)
+        _mturk(c.assignments["h1w3"], "Rejected")
+        assert _summed(app, c.batch, rule, monkeypatch) == (_oracle(c.batch, rule), "grouped")
+        # MTurk confirms W1's: only the rejected one's 2 pages are out.
+        _mturk(c.assignments["h1w1"], "Approved")
+        assert _summed(app, c.batch, rule, monkeypatch) == (_oracle(c.batch, rule), "kept")
+        # A bar on control accuracy leaves W3 out (3 pages), then the requester W2 as well (5 of 7).
+        strict = labels.Rule(threshold=0.7, min_annotations=1, min_accuracy=0.5)
+        assert _summed(app, c.batch, strict, monkeypatch) == (_oracle(c.batch, strict), "kept")
+        labels.set_excluded(c.batch, "W2BBBBBBBB", True)
+        assert _summed(app, c.batch, strict, monkeypatch) == (_oracle(c.batch, strict), "grouped")
+
+
+@settings(max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.lists(  # per assignment: its HIT, worker, MTurk status (no MTurk: "lab"), and per page shown its choices
+        st.tuples(
+            st.integers(0, 2),
+            st.sampled_from(["W1", "W2", "W3", "W4"]),
+            st.sampled_from(["lab", None, "Submitted", "Approved", "Rejected"]),
+            st.lists(st.lists(st.booleans(), min_size=6, max_size=6), min_size=1, max_size=2),
+        ),
+        min_size=1,
+        max_size=7,
+        unique_by=lambda a: (a[0], a[1]),  # a worker takes a HIT once
+    ),
+    st.lists(st.sets(st.integers(0, 5), min_size=1, max_size=6), min_size=6, max_size=6),
+    st.sampled_from([0.0, 0.3, 0.5, 0.7, 1.0]),
+    st.integers(1, 4),
+    st.sampled_from([0.0, 0.5, 0.8]),
+    st.sets(st.sampled_from(["W1", "W2", "W3", "W4"]), max_size=2),
+)
+def test_results_counts_equal_the_full_count_for_any_votes_and_rule(
+    app, make_account, monkeypatch, assignments, shown, threshold, min_annotations, min_accuracy, left_out
+):
+    """Random HITs (3 of 2 pages, each showing a random subset of a class's 4 candidates and 2 controls), answered by
+    random workers on the lab or on MTurk in every state, under a random rule with workers left out by the
+    requester: the summary equals the count of the votes that count, whichever way it read them."""
+    rule = labels.Rule(threshold, min_annotations, min_accuracy)
+    with app.app_context():
+        org = Organization.create(name="Property")
+        dataset = Dataset.create(organization=org, name="Votes")
+        images = {}
+        for key in ("n01", "n02"):
+            image_class = ImageClass.create(organization=org, dataset=dataset, key=key, names=[key])
+            roles = ["candidate"] * 4 + ["positive", "negative"]
+            images[key] = (
+                image_class,
+                [make_image(org, dataset, image_class, f"{key}/{n}", r).id for n, r in enumerate(roles)],
+            )
+        batch = Batch.create(organization=org, dataset=dataset, name="Votes", excluded_workers=sorted(left_out))
+        hits = [Hit.create(organization=org, batch=batch) for _ in range(3)]
+        pages = {}
+        for h, hit in enumerate(hits):
+            for pageno, key in ((1, "n01"), (2, "n02")):
+                image_class, ids = images[key]
+                chosen = [ids[i] for i in sorted(shown[2 * h + pageno - 1])]
+                pages[h, pageno] = HitPage.create(
+                    organization=org, hit=hit, pageno=pageno, image_class=image_class, image_ids=chosen
+                )
+        for n, (h, worker, status, answers) in enumerate(assignments):
+            assignment = Assignment.create(
+                organization=org,
+                hit=hits[h],
+                worker_id=worker,
+                source="lab" if status == "lab" else "mturk",
+                mturk_status=None if status == "lab" else status,
+                version="POINTER_ORIGINAL",
+            )
+            for pageno, chosen in enumerate(answers, 1):
+                page = pages[h, pageno]
+                selected = {i for i, pick in zip(page.image_ids, chosen, strict=False) if pick}
+                submit_page(assignment, page, selected, 10**12 + 10**6 * n + 10**4 * pageno)
+        found, _ = _summed(app, batch, rule, monkeypatch)
+        assert found == _oracle(batch, rule)
+        assert _kept() == _recount()

@@ -48,6 +48,13 @@ def left_out(batch_ids: list[int], workers: list[str] | tuple[str, ...] = ()):
     return Assignment.select(Assignment.id).where(_of_batches(batch_ids), condition)
 
 
+def counting(batch_ids: list[int], workers: list[str] | tuple[str, ...] = ()):
+    """Ids of the batches' assignments whose votes count (a subquery): the others than ``left_out``'s."""
+    return Assignment.select(Assignment.id).where(
+        _of_batches(batch_ids), Assignment.id.not_in(left_out(batch_ids, workers))
+    )
+
+
 def votes_where(batch_ids: list[int], workers: list[str] | tuple[str, ...] = ()) -> list:
     """The ``where`` clauses that keep a Vote query to the votes that count (none when all do)."""
     out = left_out(batch_ids, workers)

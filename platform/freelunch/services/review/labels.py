@@ -25,7 +25,18 @@ from dataclasses import dataclass, field
 from peewee import Case, fn
 from redis import RedisError
 
-from ...models import Assignment, Batch, Candidate, Image, ImageClass, Vote
+from ...models import (
+    Assignment,
+    Batch,
+    BatchTally,
+    Candidate,
+    Image,
+    ImageClass,
+    PageTally,
+    Vote,
+    VoteCount,
+    VoteHistogram,
+)
 from ...queues import redis_connection
 from ...web.pagination import Page
 from . import counted
@@ -132,9 +143,9 @@ def _having(rule: Rule, decision: str):
     return {"yes": enough & reached, "no": enough & ~reached, "undecided": ~enough}[decision]
 
 
-def _class_counts(batch: Batch, rule: Rule, left_out: list, class_id: int | None) -> list[tuple[int, int, int, int]]:
-    """(class id, images, yes, undecided) per class, in class order: one pass over the batch's votes."""
-    counts = _counts(batch, left_out, class_id).order_by().alias("c")
+def _class_counts(batch: Batch, rule: Rule, where: list, class_id: int | None) -> list[tuple[int, int, int, int]]:
+    """(class id, images, yes, undecided) per class, in class order, from the votes ``where`` admits, grouped."""
+    counts = _counts(batch, where, class_id).order_by().alias("c")
     seen, selected = counts.c.seen, counts.c.selected
     enough = seen >= rule.min_annotations
     yes = Case(None, [(enough & (selected * 1000 >= seen * rule.per_mille), 1)], 0)
@@ -147,14 +158,73 @@ def _class_counts(batch: Batch, rule: Rule, left_out: list, class_id: int | None
     return [(c, n, int(n_yes or 0), int(n_undecided or 0)) for c, n, n_yes, n_undecided in query.tuples()]
 
 
+def _kept_class_counts(batch: Batch, rule: Rule, excluded: list[str], class_id: int | None) -> list:
+    """``_class_counts`` of the votes that count, read from the kept counts (VoteHistogram, VoteCount: migration 0029).
+
+    A class's decisions are a sum over its histogram cells, whatever the rule. The votes that do not count (MTurk's
+    unconfirmed, the workers left out) are usually few: their images, read through the votes' assignment index, move
+    from the cell of all their votes to the cell of the votes that count. When they are most of the batch's (a live
+    MTurk batch before reconcile), the votes that count are grouped instead, also through the assignment index.
+    """
+    out = counted.left_out([batch.id], excluded)
+    any_out = out.exists()
+    if any_out:
+        tally = BatchTally.get_or_none(BatchTally.batch == batch.id)
+        out_pages = PageTally.select().where(PageTally.assignment.in_(out)).count()
+        if tally is None or 2 * out_pages > tally.pages:
+            return _class_counts(batch, rule, [Vote.assignment.in_(counted.counting([batch.id], excluded))], class_id)
+    enough = VoteHistogram.seen >= rule.min_annotations
+    yes = enough & (VoteHistogram.selected * 1000 >= VoteHistogram.seen * rule.per_mille)
+    cells = VoteHistogram.select(
+        VoteHistogram.image_class_id,
+        fn.SUM(VoteHistogram.images),
+        fn.SUM(Case(None, [(yes, VoteHistogram.images)], 0)),
+        fn.SUM(Case(None, [(~enough, VoteHistogram.images)], 0)),
+    ).where(VoteHistogram.batch_id == batch.id)
+    if class_id is not None:
+        cells = cells.where(VoteHistogram.image_class_id == class_id)
+    per_class = {c: [int(n), int(y), int(u)] for c, n, y, u in cells.group_by(VoteHistogram.image_class_id).tuples()}
+    if any_out:
+        for c, seen, selected, n, s, images in _moves(batch, out, class_id):
+            # The image leaves the cell of all its votes for the cell of those that count (none when seen is 0).
+            for sign, (cell_seen, cell_selected) in ((-1, (seen, selected)), (1, (seen - n, selected - s))):
+                if cell_seen:
+                    decision = rule.decide(cell_seen, cell_selected)
+                    row = per_class.setdefault(c, [0, 0, 0])
+                    row[0] += sign * images
+                    row[1] += sign * images * (decision == "yes")
+                    row[2] += sign * images * (decision == "undecided")
+    return [(c, n, y, u) for c, (n, y, u) in sorted(per_class.items()) if n]
+
+
+def _moves(batch: Batch, out, class_id: int | None):
+    """(class id, kept seen, kept selected, seen left out, selected left out, images) of the images with votes of the
+    assignments ``out``, grouped."""
+    left = Vote.select(
+        Vote.image_class.alias("class_id"),
+        Vote.image.alias("image_id"),
+        SEEN_BY.alias("n"),
+        SELECTED_BY.alias("s"),
+    ).where(Vote.assignment.in_(out))
+    if class_id is not None:
+        left = left.where(Vote.image_class == class_id)
+    left = left.group_by(Vote.image_class, Vote.image).alias("left_out")
+    of_image = (
+        (VoteCount.batch_id == batch.id)
+        & (VoteCount.image_class_id == left.c.class_id)
+        & (VoteCount.image_id == left.c.image_id)
+    )
+    group = (left.c.class_id, VoteCount.seen, VoteCount.selected, left.c.n, left.c.s)
+    return VoteCount.select(*group, fn.COUNT(1)).join(left, on=of_image).group_by(*group).tuples()
+
+
 def summary(batch: Batch, rule: Rule, class_id: int | None = None) -> Summary:
     """How many images and classes there are, and how they are decided.
 
-    Counting the decisions reads every vote of the batch, so the counts are kept
-    in Redis for an hour under the votes' version, the rule and which votes count
-    (recomputed every time: control roles, MTurk's word and the workers left out
-    may change): paging through the results reads them once. Without Redis they
-    are simply computed.
+    The counts are kept in Redis for an hour under the votes' version, the rule
+    and which votes count (recomputed every time: control roles, MTurk's word and
+    the workers left out may change): paging through the results reads them once,
+    and the votes left out are read once. Without Redis they are simply computed.
     """
     excluded = excluded_workers(batch, rule)
     key = (
@@ -168,7 +238,7 @@ def summary(batch: Batch, rule: Rule, class_id: int | None = None) -> Summary:
     if cached:
         per_class = [tuple(row) for row in json.loads(cached)]
     else:
-        per_class = _class_counts(batch, rule, counted.votes_where([batch.id], excluded), class_id)
+        per_class = _kept_class_counts(batch, rule, excluded, class_id)
         try:
             redis_connection().set(key, json.dumps(per_class), ex=SUMMARY_TTL)
         except RedisError:
