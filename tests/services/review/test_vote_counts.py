@@ -146,21 +146,29 @@ def test_results_counts_equal_the_full_count_either_way(app, campaign, monkeypat
     rule = labels.Rule(threshold=0.5, min_annotations=2)
     with app.app_context():
         assert _summed(app, c.batch, rule, monkeypatch) == (_oracle(c.batch, rule), "kept")
-        # The requester leaves W3 out (3 of the 7 pages): its images move to the cells of the votes left.
-        labels.set_excluded(c.batch, "W3CCCCCCCC", True)
+        # An eighth page, by W5, whom the requester leaves out: its images move to the cells of the votes left.
+        w5 = Assignment.create(
+            organization=c.batch.organization_id,
+            hit=c.hits[0],
+            worker_id="W5",
+            source="lab",
+            version="POINTER_ORIGINAL",
+        )
+        submit_page(w5, HitPage.get(HitPage.hit == c.hits[0], HitPage.pageno == 1), {c.images["a1"].id}, 10**12)
+        labels.set_excluded(c.batch, "W5", True)
         assert _summed(app, c.batch, rule, monkeypatch) == (_oracle(c.batch, rule), "kept")
-        labels.set_excluded(c.batch, "W3CCCCCCCC", False)
-        # W1's and W3's first HIT on MTurk, unconfirmed (4 of the 7 pages wait): the votes that count are grouped.
-        _mturk(c.assignments["h1w1"], None)
-        _mturk(c.assignments["h1w3"], "Rejected")
+        # W3's second HIT on MTurk, unconfirmed, then rejected: 2 of the 8 pages out.
+        _mturk(c.assignments["h2w3"], None)
+        assert _summed(app, c.batch, rule, monkeypatch) == (_oracle(c.batch, rule), "kept")
+        _mturk(c.assignments["h2w3"], "Rejected")
+        assert _summed(app, c.batch, rule, monkeypatch) == (_oracle(c.batch, rule), "kept")
+        # W1's HIT unconfirmed as well (4 of 8 out): the votes that count are grouped; confirmed, they count again.
+        _mturk(c.assignments["h1w1"], "Assignable")
         assert _summed(app, c.batch, rule, monkeypatch) == (_oracle(c.batch, rule), "grouped")
-        # MTurk confirms W1's: only the rejected one's 2 pages are out.
         _mturk(c.assignments["h1w1"], "Approved")
         assert _summed(app, c.batch, rule, monkeypatch) == (_oracle(c.batch, rule), "kept")
-        # A bar on control accuracy leaves W3 out (3 pages), then the requester W2 as well (5 of 7).
+        # A bar on control accuracy leaves W3 out (4 of 8 with W5's).
         strict = labels.Rule(threshold=0.7, min_annotations=1, min_accuracy=0.5)
-        assert _summed(app, c.batch, strict, monkeypatch) == (_oracle(c.batch, strict), "kept")
-        labels.set_excluded(c.batch, "W2BBBBBBBB", True)
         assert _summed(app, c.batch, strict, monkeypatch) == (_oracle(c.batch, strict), "grouped")
 
 
