@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from types import SimpleNamespace
 
 import pytest
 from factories import make_assignment, pointer_batch
@@ -60,3 +61,25 @@ def test_each_commit_counts_in_the_flush_statistics(app, client, token, redis_cl
         stats = redis_client.hgetall(stats_key(0, int(time.time()) // 60 - 1))
     assert int(stats[b"chunks"]) == 5 and int(stats[b"commits"]) == 3  # bulks of 2, 2 and 1
     assert int(stats[b"lag_ms"]) >= 0
+
+
+def test_at_low_load_a_commit_carries_about_a_second_of_batches(app, client, redis_client, monkeypatch):
+    """50 batches a second, on a clock of the test's own: each of the flush's waits lets that many arrive."""
+    clock, sent = [1000.0], []
+    tokens = [make_assignment(app)[1] for _ in range(5)]  # 40 batches each, within the flood limit
+
+    def sleep(seconds: float) -> None:
+        for _ in range(round(seconds * 50)):
+            if len(sent) < 200:
+                batch = pointer_batch(tokens[len(sent) % 5], seq=len(sent))
+                sent.append(post_ingest(client, batch).status_code)
+        clock[0] += seconds
+
+    monkeypatch.setattr(flush_service, "time", SimpleNamespace(monotonic=lambda: clock[0], sleep=sleep, time=time.time))
+    with app.app_context():
+        flush_service.flush("worker", 0)
+
+    assert sorted(set(sent)) == [202] and len(sent) == 200 and PointerChunk.select().count() == 200
+    minute = int(time.time()) // 60
+    commits = sum(int(redis_client.hget(stats_key(0, m), "commits") or 0) for m in (minute - 1, minute))
+    assert commits <= 6  # ~50 a commit; a fixed 0.25 s wait made it 16 commits of ~12

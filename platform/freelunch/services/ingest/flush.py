@@ -30,7 +30,9 @@ from .stream import GROUP, client, flush_job_prefix, guard_key, request_flush, s
 
 BUDGET_S = 10  # one job flushes for at most this long, then hands over to a fresh job
 LINGER_S = 0.5  # and ends after this long without new batches
-GATHER_S = 0.25  # the wait for more batches after a short read: the most a batch waits for a bulk
+GATHER_BATCHES = 50  # after a short read, wait until about this many batches have come (at the rate just seen)
+GATHER_MAX_S = 1.0  # but no longer: the most a batch waits for a bulk to gather
+IDLE_S = 0.25  # after an empty read, look again this much later (until LINGER_S passes without a batch)
 RUNNING_GUARD_S = 5  # a running flush renews its shard's guard this far ahead (several times a second)
 STATS_TTL_S = 2 * 3600
 IDLE_CONSUMER_MS = 3600 * 1000
@@ -88,22 +90,39 @@ def _drain(redis: Redis | RedisCluster, shard: int, consumer: str, linger: bool)
     stored += reclaim(redis, shard, consumer)
     # Then new entries, and stay a while: under steady load one job keeps flushing
     # instead of a new one (a forked work horse, ~20 ms of CPU) for every few batches.
-    # A short read means the backlog is gone: wait for a bulk to gather rather
-    # than commit a few batches at a time.
-    last = time.monotonic()
-    while (now := time.monotonic()) < deadline and now - last < LINGER_S:
+    # A short read means the backlog is gone: wait for a commit's worth to gather
+    # (gather_s) rather than commit a few batches at a time.
+    last = read_at = time.monotonic()  # last: the last read that brought batches
+    while read_at < deadline:
         if linger:
             redis.expire(guard_key(shard), RUNNING_GUARD_S)
+        previous, read_at = read_at, time.monotonic()
         entries = _read(redis, shard, consumer, ">", bulk)
         if entries:
             stored += store(redis, shard, entries)
             last = time.monotonic()
+        elif read_at - last >= LINGER_S:
+            break
         if len(entries) < bulk:
             # Drained: stay for more, unless another shard's flush (or the sweep) waits for a worker.
             if not linger or _others_waiting(shard):
                 break
-            time.sleep(GATHER_S)
+            time.sleep(max(0.0, read_at + gather_s(len(entries), read_at - previous) - time.monotonic()))
     return stored
+
+
+def gather_s(read: int, interval: float) -> float:
+    """How long after a short read of ``read`` batches, which came in ``interval`` seconds, to read again.
+
+    As long as GATHER_BATCHES take at that rate, at most GATHER_MAX_S: at 50 batches a second a
+    commit carries ~50 (a fixed 0.25 s wait gave 13-16, each commit extending and truncating
+    PostgreSQL's staging table), and at 1,000 a second the flusher reads ~50 every ~50 ms rather
+    than 200-250 at once every 0.25 s, each such burst a ~1 MB reply from single-threaded Redis
+    and a commit's CPU while the web processes wait (docs/performance.md).
+    """
+    if read <= 0:
+        return IDLE_S
+    return min(GATHER_MAX_S, GATHER_BATCHES * interval / read)
 
 
 def _unread(redis: Redis | RedisCluster, shard: int) -> int:
