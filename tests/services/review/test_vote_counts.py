@@ -1,10 +1,11 @@
 """Each image's vote counts and each class's histogram of them, kept by the database (migration 0029), equal a
 recount from the votes after every writer: pages derived, a selection ORed in by a page derived again, control roles
 changed (which update the votes), votes inserted in bulk and moved, an assignment deleted, an image deleted with its
-votes, a class's votes deleted, the batch deleted with its dataset."""
+votes, a class's votes deleted, the batch deleted with its dataset; and under concurrent submits."""
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 
 from factories import make_image, submit_page
@@ -12,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from peewee import fn
 
+from freelunch.db import database
 from freelunch.models import (
     Assignment,
     Batch,
@@ -235,3 +237,42 @@ def test_results_counts_equal_the_full_count_for_any_votes_and_rule(
         found, _ = _summed(app, batch, rule, monkeypatch)
         assert found == _oracle(batch, rule)
         assert _kept() == _recount()
+
+
+def test_kept_vote_counts_hold_under_concurrent_submits(app, campaign):
+    """Eight workers submit the same HIT page at once, each in its own transaction: each image's old counts are read
+    from the row the previous submit committed, so every image lands in its one cell (on PostgreSQL the upsert waits
+    for that row; SQLite has one writer)."""
+    c = campaign
+    hit_page = HitPage.get(HitPage.hit == c.hits[0], HitPage.pageno == 1)
+    with app.app_context():
+        workers = [
+            Assignment.create(
+                organization=c.batch.organization_id,
+                hit=c.hits[0],
+                worker_id=f"WC{n:08d}",
+                source="lab",
+                version="POINTER_ORIGINAL",
+            )
+            for n in range(8)
+        ]
+    start = threading.Barrier(len(workers))
+    errors = []
+
+    def submit(n: int) -> None:
+        try:
+            with app.app_context(), database.connection_context():
+                start.wait()
+                with database.atomic():
+                    submit_page(workers[n], hit_page, set(hit_page.image_ids[: n % 4]), 10**12 + n)
+        except Exception as error:  # noqa: BLE001 (reported below, with the thread's number)
+            errors.append((n, error))
+
+    threads = [threading.Thread(target=submit, args=(n,)) for n in range(len(workers))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    with app.app_context():
+        assert not errors and _kept() == _recount()
+        assert _kept()[0][(c.batch.id, c.classes["A"].id, hit_page.image_ids[0])][0] == 2 + 8
