@@ -21,7 +21,10 @@ shape and takes fewer classes (SCALE=0.1: 100 classes, 128,000 candidates).
 
 It prints one figures line last (name=value) and writes its table into
 docs/performance.md (between the bench-imagenet markers, one row per SCALE).
-The database is dropped at the end unless --keep.
+The database is dropped at the end unless --keep. ``--until import`` or
+``--until build`` stops after that step and prints its figures with the job's
+CPU time and the database server's (no table): two checkouts compared back to
+back in a minute at SCALE=0.1.
 """
 
 from __future__ import annotations
@@ -122,8 +125,29 @@ def _child(args: list[str]) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def _cpu_s() -> float:
+    usage = os.times()
+    return usage.user + usage.system
+
+
+def _backends_cpu_s(database_url: str) -> dict[int, float]:
+    """CPU seconds so far of each server process connected to the run's database, by pid (/proc: the bench needs
+    the server on this machine for it, as it does for every other figure)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    name = database_url.rsplit("/", 1)[1]
+    cpu = {}
+    for (pid,) in databases.rows(database_url, f"SELECT pid FROM pg_stat_activity WHERE datname = '{name}'"):
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone, or a server elsewhere
+            continue
+        cpu[pid] = (int(fields[11]) + int(fields[12])) / ticks
+    return cpu
+
+
 def work_child(database_url: str, instance: str, queue: str) -> None:
-    """In a subprocess: an RQ worker (burst) on ``queue``, as the Procfile's worker runs jobs; prints its peak RSS."""
+    """In a subprocess: an RQ worker (burst) on ``queue``, as the Procfile's worker runs jobs; prints its peak RSS,
+    its CPU time and the database server's for the job (its connections stay open in the pool until the end)."""
     from rq import Queue, SimpleWorker
 
     from freelunch.queues import redis_connection
@@ -131,11 +155,15 @@ def work_child(database_url: str, instance: str, queue: str) -> None:
     app = _app(database_url, instance)
     with app.app_context():
         connection = redis_connection()
+        server_before = _backends_cpu_s(database_url)
+        cpu_before = _cpu_s()
         started = time.perf_counter()
         worker = SimpleWorker([Queue(queue, connection=connection)], connection=connection)
         worker.work(burst=True, logging_level="WARNING")
         seconds = time.perf_counter() - started
-    print(json.dumps({"seconds": seconds, "peak_mb": peak_mb()}))
+        cpu = _cpu_s() - cpu_before
+        server = sum(s - server_before.get(pid, 0) for pid, s in _backends_cpu_s(database_url).items())
+    print(json.dumps({"seconds": seconds, "peak_mb": peak_mb(), "cpu_s": cpu, "server_cpu_s": server}))
 
 
 def run_job(database_url: str, instance: str, job) -> dict:
@@ -506,6 +534,13 @@ def write_doc(scale: float, figures: dict, load: str) -> None:
     DOC.write_text(text)
 
 
+def _stopped(scale: float, load_start: float, figures: dict) -> None:
+    """The end of a run stopped by --until (the database is dropped on the way out): its figures with the CPU times,
+    and the load it ran at, not written into the docs table."""
+    print(f"load average {load_start:.1f}-{os.getloadavg()[0]:.1f}")
+    print(" ".join(f"{k}={v}" for k, v in {"scale": scale, **figures}.items()))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scale", type=float, default=float(os.environ.get("SCALE", 1)))
@@ -514,6 +549,11 @@ def main() -> None:
     parser.add_argument("--no-doc", action="store_true", help="do not write the table into docs/performance.md")
     parser.add_argument(
         "--pages", metavar="NAME", help="only time the pages of a database kept by --keep --name NAME, then stop"
+    )
+    parser.add_argument(
+        "--until",
+        choices=("import", "build"),
+        help="stop after this step (the import's and the build's figures, no docs table): to compare code quickly",
     )
     parser.add_argument("--database", help=argparse.SUPPRESS)
     parser.add_argument("--instance", help=argparse.SUPPRESS)
@@ -588,7 +628,14 @@ def main() -> None:
         figures["import_rows"] = rows
         figures["import_rows_per_s"] = round(rows / done["seconds"])
         figures["import_mb"] = round(done["peak_mb"])
-        print(f"import: {rows:,} rows in {done['seconds']:.1f} s, peak {done['peak_mb']:.0f} MB", flush=True)
+        cpu = {"import_cpu_s": round(done["cpu_s"], 1), "import_server_cpu_s": round(done["server_cpu_s"], 1)}
+        print(
+            f"import: {rows:,} rows in {done['seconds']:.1f} s, peak {done['peak_mb']:.0f} MB,"
+            f" CPU {done['cpu_s']:.1f} s (the database server's {done['server_cpu_s']:.1f} s)",
+            flush=True,
+        )
+        if args.until == "import":
+            return _stopped(args.scale, load_start, {**figures, **cpu})
 
         with app.app_context(), database.connection_context():
             class_ids = [c for (c,) in ImageClass.select(ImageClass.id).where(ImageClass.key.in_(keys)).tuples()]
@@ -607,7 +654,14 @@ def main() -> None:
         done = run_job(url, instance, job)
         figures["build_s"] = round(done["seconds"], 1)
         figures["build_mb"] = round(done["peak_mb"])
-        print(f"build: {done['seconds']:.1f} s, peak {done['peak_mb']:.0f} MB: {done['result']}", flush=True)
+        cpu.update(build_cpu_s=round(done["cpu_s"], 1), build_server_cpu_s=round(done["server_cpu_s"], 1))
+        print(
+            f"build: {done['seconds']:.1f} s, peak {done['peak_mb']:.0f} MB, CPU {done['cpu_s']:.1f} s (the database"
+            f" server's {done['server_cpu_s']:.1f} s): {done['result']}",
+            flush=True,
+        )
+        if args.until == "build":
+            return _stopped(args.scale, load_start, {**figures, **cpu})
 
         with app.app_context(), database.connection_context():
             started = time.perf_counter()
