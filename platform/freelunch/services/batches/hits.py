@@ -12,6 +12,7 @@ from ..jobs import ReportProgress
 from . import builder
 
 SPARES = 3  # replacement images kept per page
+WRITE_ROWS = 1000  # HITs or pages a statement
 
 
 class BuildError(RequesterError, ValueError):
@@ -28,14 +29,11 @@ def _pages_for_class(
     query = Candidate.select(Candidate.image, Candidate.role).where(
         Candidate.image_class == image_class, ~((Candidate.role == "candidate") & Candidate.image.in_(left_out))
     )
-    for candidate in query:
-        if (
-            candidate.role == "candidate"
-            and batch.sure_images
-            and (candidate.image_id in sure) != (batch.sure_images == "only")
-        ):
+    # Tuples: a model object per candidate was half the build's time (py-spy, 130,000 candidates at SCALE=0.1).
+    for image_id, role in query.tuples():
+        if role == "candidate" and batch.sure_images and (image_id in sure) != (batch.sure_images == "only"):
             continue
-        by_role[candidate.role].append(candidate.image_id)
+        by_role[role].append(image_id)
     for ids in by_role.values():
         rng.shuffle(ids)
 
@@ -87,27 +85,36 @@ def build_hits(batch: Batch, class_ids: list[int] | None = None, progress: Repor
         raise BuildError("The chosen classes have no candidate images.")
     rng.shuffle(pages)
 
-    hit_count = 0
+    # A statement per WRITE_ROWS HITs or pages, not one per HIT (each a round trip, and on PostgreSQL a firing of
+    # the batch counts' statement triggers): 620 statements at SCALE=0.1, now 5. A HIT's id is read back by its key.
+    starts = range(0, len(pages), batch.pages_per_hit)
+    keys = [Hit.key.default() for _ in starts]
     with database.atomic():
-        for start in range(0, len(pages), batch.pages_per_hit):
-            hit = Hit.create(organization=batch.organization_id, batch=batch)
-            HitPage.insert_many(
+        for first in range(0, len(keys), WRITE_ROWS):
+            Hit.insert_many(
                 [
-                    dict(
-                        organization=batch.organization_id,
-                        hit=hit,
-                        pageno=n,
-                        image_class=image_class,
-                        image_ids=images,
-                        spare_image_ids=spares,
-                    )
-                    for n, (image_class, images, spares) in enumerate(pages[start : start + batch.pages_per_hit], 1)
+                    dict(organization=batch.organization_id, batch=batch, key=key)
+                    for key in keys[first : first + WRITE_ROWS]
                 ]
             ).execute()
-            hit_count += 1
+        hit_ids = dict(Hit.select(Hit.key, Hit.id).where(Hit.batch == batch).tuples())
+        rows = [
+            dict(
+                organization=batch.organization_id,
+                hit=hit_ids[key],
+                pageno=n,
+                image_class=image_class,
+                image_ids=images,
+                spare_image_ids=spares,
+            )
+            for key, start in zip(keys, starts)
+            for n, (image_class, images, spares) in enumerate(pages[start : start + batch.pages_per_hit], 1)
+        ]
+        for first in range(0, len(rows), WRITE_ROWS):
+            HitPage.insert_many(rows[first : first + WRITE_ROWS]).execute()
             if progress:
-                progress(0.5 + 0.5 * start / len(pages))
+                progress(0.5 + 0.5 * first / len(rows))
         batch.state = "ready"
         batch.save()
         batch.record_shape()
-    return hit_count
+    return len(keys)
