@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import peewee
@@ -104,7 +106,7 @@ def copy_rows(table: str, columns: list[str], rows: list[tuple]) -> None:
     if is_sqlite():
         insert_rows(f'INSERT INTO "{table}" ({", ".join(columns)}) {{values}}', rows)
         return
-    text = "".join("\t".join(_copy_value(v) for v in row) + "\n" for row in rows)
+    text = "".join("\t".join(map(_copy_value, row)) + "\n" for row in rows)
     with peewee.__exception_wrapper__:
         database.cursor().copy_expert(f'COPY "{table}" ({", ".join(columns)}) FROM STDIN', io.StringIO(text))
 
@@ -121,19 +123,31 @@ def upsert_rows(table: str, columns: list[str], rows: list[tuple], conflict: str
     if is_sqlite():
         insert_rows(statement, rows)
         return
+    with staged_rows(table, columns, rows) as staged, peewee.__exception_wrapper__:
+        database.cursor().execute(statement.format(values=f"SELECT {names} FROM {staged} ORDER BY ctid"))  # as given
+
+
+@contextlib.contextmanager
+def staged_rows(table: str, columns: list[str], rows: list[tuple]) -> Iterator[str]:
+    """PostgreSQL only: ``rows`` copied (COPY) into a temporary table of ``table``'s ``columns``, whose name the
+    context gives and which it drops at its end; ``ORDER BY ctid`` reads the rows in their order. In the caller's
+    transaction."""
+    names = ", ".join(columns)
     staged = f"{table}_staged"
-    text = "".join("\t".join(_copy_value(v) for v in row) + "\n" for row in rows)
-    with peewee.__exception_wrapper__, database.atomic():  # dropped at the end; a failure rolls its creation back
+    text = "".join("\t".join(map(_copy_value, row)) + "\n" for row in rows)
+    with peewee.__exception_wrapper__, database.atomic():  # a failure rolls the table's creation back
         cursor = database.cursor()
         cursor.execute(f'CREATE TEMPORARY TABLE {staged} AS SELECT {names} FROM "{table}" WITH NO DATA')
         cursor.copy_expert(f"COPY {staged} ({names}) FROM STDIN", io.StringIO(text))
-        cursor.execute(statement.format(values=f"SELECT {names} FROM {staged} ORDER BY ctid"))  # as given
+        yield staged
         cursor.execute(f"DROP TABLE {staged}")
 
 
 def _copy_value(value) -> str:
     if value is None:
         return "\\N"
+    if type(value) is int:  # most values (ids, sizes), with nothing to escape; a bool is not one
+        return str(value)
     if isinstance(value, (bytes, memoryview)):  # bytea's hex input, its backslash escaped for COPY
         return "\\\\x" + bytes(value).hex()
     text = str(value)  # True/False, nan and inf are what PostgreSQL's boolean and float input read

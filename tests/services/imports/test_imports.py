@@ -9,7 +9,7 @@ import pytest
 from factories import picture
 
 from freelunch import storage
-from freelunch.models import Candidate, Dataset, Image, ImageClass
+from freelunch.models import Candidate, ClassRoleCount, Dataset, DatasetImageCount, Image, ImageClass
 from freelunch.presets import IMAGENET_1K
 from freelunch.services.imports import classes as imports
 from freelunch.services.imports import hashing
@@ -210,6 +210,65 @@ def test_manifest_phash_beside_the_size_is_kept_and_checked(dataset, tmp_path):
     assert hashing.to_hex(a.phash) == "ffd8c0a0b0e0f001" and a.phash < 0  # the top bit set: stored signed
     assert a.edge_phashes is None  # the search matches it on its whole-picture hash alone
     assert Image.get(Image.key == "n01/b").phash is None
+
+
+def test_manifest_in_chunks_upserts_new_and_known_images_and_reports_in_line_order(dataset, tmp_path, monkeypatch):
+    """Chunks of 2 good rows, read ahead by a thread: a chunk with new and known images (known ones updated, their
+    candidacies upserted), a key met again in a later chunk, more bad rows in a row than a chunk holds; the errors
+    come in the manifest's order, and the kept counts match a recount."""
+    monkeypatch.setattr(image_imports, "MANIFEST_CHUNK", 2)
+    add_class(dataset, "n01")
+    add_class(dataset, "n02")
+    header = "image_id,url,class,role,width,height\n"
+    image_imports.import_image_manifest(
+        dataset,
+        write(tmp_path, "first.csv", header + "n01/a,https://img.example/a.jpg,n01,candidate,10,10\n"),
+        fetcher=refuse_fetch,
+    )
+    manifest = write(
+        tmp_path,
+        "m.csv",
+        header
+        + "n01/a,https://img.example/a2.jpg,n01,positive,20,20\n"  # known: updated, its candidacy's role too
+        + "n01/b,https://img.example/b.jpg,n01,candidate,30,30\n"
+        + "n01/c,https://img.example/c.jpg,n09,candidate,1,1\n"  # an unknown class: refused when stored
+        + "n01/d,https://img.example/d.jpg,n01,maybe,1,1\n"
+        + "n01/e,https://img.example/e.jpg,n01,maybe,1,1\n"
+        + "n01/f,https://img.example/f.jpg,n01,maybe,1,1\n"
+        + "n01/b,https://img.example/b.jpg,n02,negative,40,40\n"  # made a chunk before: updated, a new candidacy
+        + "n01/g,https://img.example/g.jpg,n01,candidate,50,50\n",
+    )
+    report = image_imports.import_image_manifest(dataset, manifest, fetcher=refuse_fetch)
+    assert (report.counts["images created"], report.counts["images updated"]) == (2, 2)
+    assert [where for where, _ in report.errors] == ["line 5", "line 6", "line 7", "line 4"]  # line 4 when stored
+    sizes = {image.key: (image.url, image.width) for image in Image.select()}
+    assert sizes == {
+        "n01/a": ("https://img.example/a2.jpg", 20),
+        "n01/b": ("https://img.example/b.jpg", 40),
+        "n01/g": ("https://img.example/g.jpg", 50),
+    }
+    roles = {(c.image.key, c.image_class.key): c.role for c in Candidate.select()}
+    assert roles == {
+        ("n01/a", "n01"): "positive",
+        ("n01/b", "n01"): "candidate",
+        ("n01/b", "n02"): "negative",
+        ("n01/g", "n01"): "candidate",
+    }
+    assert DatasetImageCount.of([dataset.id])[dataset.id] == 3
+    kept = {(c.image_class.key, c.role): c.n for c in ClassRoleCount.select() if c.n}
+    assert kept == {("n01", "positive"): 1, ("n01", "candidate"): 2, ("n02", "negative"): 1}
+
+
+def test_manifest_that_breaks_midway_keeps_the_chunks_before(dataset, tmp_path, monkeypatch):
+    """An error the reader thread meets (a CSV field past the csv module's limit) ends the import as before: the
+    chunks before it are stored, the job says where it stopped."""
+    monkeypatch.setattr(image_imports, "MANIFEST_CHUNK", 2)
+    add_class(dataset, "n01")
+    rows = [f"n01/{n},https://img.example/{n}.jpg,n01,10,10\n" for n in range(4)]
+    manifest = write(tmp_path, "m.csv", "image_id,url,class,width,height\n" + "".join(rows) + "x" * 200_000 + "\n")
+    with pytest.raises(ImportFailure, match="cannot be read past line 5"):
+        image_imports.import_image_manifest(dataset, manifest, fetcher=refuse_fetch)
+    assert sorted(image.key for image in Image.select()) == ["n01/0", "n01/1", "n01/2", "n01/3"]
 
 
 def test_manifest_needs_its_columns(dataset, tmp_path):
