@@ -36,6 +36,7 @@ import json
 import os
 import random
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -456,29 +457,126 @@ def pages_only(name: str, repeat: int) -> None:
     print(f"load average {os.getloadavg()[0]:.1f}")
 
 
+def _backend_cpu(since: float) -> dict[int, float]:
+    """CPU seconds used so far by each PostgreSQL backend on this process's database that connected after ``since``
+    (epoch seconds: this process's start, so not the parent's or another session's). Pooled connections stay open
+    until the process ends, so a backend's count is still there after its export."""
+    from freelunch.db import database
+
+    ticks = os.sysconf("SC_CLK_TCK")
+    pids = database.execute_sql(
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND backend_start >= to_timestamp(%s)",
+        (since,),
+    ).fetchall()
+    cpu = {}
+    for (pid,) in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # ended, or the server runs elsewhere
+            continue
+        cpu[pid] = (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+    return cpu
+
+
 def export_child(database_url: str, instance: str, batch_id: int, kind: str) -> None:
-    """In a subprocess: run one export; prints its figures as JSON (peak RSS is this process's alone)."""
+    """In a subprocess: run one export; prints its figures as JSON (peak RSS is this process's alone; CPU is this
+    process's and its database backends' during the export, start-up left out)."""
     from freelunch.db import database
     from freelunch.models import Batch, Export
     from freelunch.services.exports import files as exports
 
+    process_start = time.time()  # before this process connects
     app = _app(database_url, instance)
     with app.app_context(), database.connection_context():
         batch = Batch.get_by_id(batch_id)
         export = Export.create(organization=batch.organization_id, batch=batch, kind=kind)
+        server_before = _backend_cpu(process_start)
+        cpu_before = time.process_time()
         started = time.perf_counter()
         result = exports.run(export.id)
         seconds = time.perf_counter() - started
+        cpu = time.process_time() - cpu_before
+        server_after = _backend_cpu(process_start)
+        path = exports.file_path(Export.get_by_id(export.id))
     print(
         json.dumps(
             {
                 "kind": kind,
                 "rows": result["rows"],
                 "seconds": seconds,
+                "cpu_s": cpu,
+                "db_cpu_s": sum(v - server_before.get(pid, 0.0) for pid, v in server_after.items()),
                 "peak_mb": peak_mb(),
+                "path": str(path),
             }
         )
     )
+
+
+def _digest(path: Path, binary: bool) -> str:
+    """A file's content as a hash to compare two runs by: a ZIP's member names and bytes in order (its stored times
+    differ from run to run)."""
+    import hashlib
+    import zipfile
+
+    digest = hashlib.sha256()
+    if binary:
+        with zipfile.ZipFile(path) as archive:
+            for name in archive.namelist():
+                digest.update(name.encode() + b"\0")
+                with archive.open(name) as member:
+                    while block := member.read(1 << 20):
+                        digest.update(block)
+    else:
+        with path.open("rb") as file:
+            while block := file.read(1 << 20):
+                digest.update(block)
+    return digest.hexdigest()[:16]
+
+
+def run_exports(url: str, instance: str, batch_id: int, records: int, kinds: list[str]) -> list[dict]:
+    """Each kind's export in a process of its own, printed as it ends; its file deleted once hashed."""
+    from freelunch.services.exports.kinds import KINDS
+
+    figures = []
+    for kind in kinds:
+        done = _child(["--export-child", kind, "--database", url, "--instance", instance, "--batch", str(batch_id)])
+        path = Path(done["path"])
+        done["digest"] = _digest(path, KINDS[kind].binary)
+        path.unlink()
+        done["records_per_s"] = records / done["seconds"]
+        print(
+            f"  export {kind:<14} {done['seconds']:7.1f} s {done['records_per_s']:>10,.0f} records/s "
+            f"{done['peak_mb']:4.0f} MB  CPU a record: {done['cpu_s'] / records * 1e6:5.1f} us process, "
+            f"{done['db_cpu_s'] / records * 1e6:5.1f} us database  {done['rows']:,} rows, content {done['digest']}",
+            flush=True,
+        )
+        figures.append(done)
+    return figures
+
+
+def exports_only(name: str, kinds: list[str]) -> None:
+    """Time the exports of a kept database again (while changing how an export makes its records), migrated first
+    as ``pages_only`` does."""
+    from freelunch.db import database
+    from freelunch.models import Batch, ImageRecord
+
+    url = databases.POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    os.environ["REDIS_URL"], _lock = own_redis_database()
+    instance = tempfile.mkdtemp(prefix="freelunch-imagenet-")
+    app = _app(url, instance)
+    with app.app_context(), database.connection_context():
+        if os.environ.get("BENCH_UPGRADE", "1") == "1":  # BENCH_UPGRADE=0 to time an older checkout's exports
+            from freelunch.services.schema import upgrade
+
+            started = time.perf_counter()
+            print(f"migrated {upgrade(database)} in {time.perf_counter() - started:.1f} s")
+        batch = Batch.select().order_by(Batch.id.desc()).first()
+        records = ImageRecord.select().count()
+    print(f"{records:,} records; load average {os.getloadavg()[0]:.1f}", flush=True)
+    run_exports(url, instance, batch.id, records, kinds)
+    print(f"load average {os.getloadavg()[0]:.1f}")
+    shutil.rmtree(instance, ignore_errors=True)
 
 
 def plan_child(database_url: str, instance: str, batch_id: int) -> None:
@@ -548,13 +646,21 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     parser.add_argument("--no-doc", action="store_true", help="do not write the table into docs/performance.md")
     parser.add_argument(
-        "--pages", metavar="NAME", help="only time the pages of a database kept by --keep --name NAME, then stop"
+        "--pages",
+        metavar="NAME",
+        help="only time the pages of database NAME, kept by an earlier run's --keep (it prints the name), then stop",
     )
     parser.add_argument(
         "--until",
         choices=("import", "build"),
         help="stop after this step (the import's and the build's figures, no docs table): to compare code quickly",
     )
+    parser.add_argument(
+        "--exports",
+        metavar="NAME",
+        help="only run the exports (--kinds, default all) on database NAME, kept as --pages says, then stop",
+    )
+    parser.add_argument("--kinds", help="with --exports: the kinds to run, comma-separated")
     parser.add_argument("--database", help=argparse.SUPPRESS)
     parser.add_argument("--instance", help=argparse.SUPPRESS)
     parser.add_argument("--batch", type=int, help=argparse.SUPPRESS)
@@ -570,6 +676,13 @@ def main() -> None:
         return plan_child(args.database, args.instance, args.batch)
     if args.pages:
         return pages_only(args.pages, args.repeat)
+    if args.exports:
+        from freelunch.services.exports.kinds import KINDS
+
+        kinds = args.kinds.split(",") if args.kinds else list(KINDS)
+        if unknown := set(kinds) - set(KINDS):
+            parser.error(f"no such kind: {', '.join(sorted(unknown))} (kinds: {', '.join(KINDS)})")
+        return exports_only(args.exports, kinds)
 
     from freelunch.db import database
     from freelunch.models import Batch, Dataset, ImageClass, ImageRecord, Membership
@@ -706,14 +819,8 @@ def main() -> None:
 
         with app.app_context(), database.connection_context():
             records = ImageRecord.select().count()
-        rates, peaks = [], []
-        for kind in KINDS:
-            done = _child(["--export-child", kind, "--database", url, "--instance", instance, "--batch", str(batch.id)])
-            rates.append(records / done["seconds"])
-            peaks.append(done["peak_mb"])
-            print(
-                f"  export {kind:<14} {done['seconds']:7.1f} s {rates[-1]:>10,.0f} records/s {done['peak_mb']:.0f} MB"
-            )
+        done = run_exports(url, instance, batch.id, records, list(KINDS))
+        rates, peaks = [d["records_per_s"] for d in done], [d["peak_mb"] for d in done]
         figures["export_min_records_per_s"] = round(min(rates))
         figures["export_max_mb"] = round(max(peaks))
     finally:
