@@ -189,7 +189,7 @@ def test_the_reader_thread_hands_its_error_over_and_stops_with_the_writer(app, c
     assert _readers() == []
     assert len(list(seed_records(campaign.batch))) == 28  # 7 pages of 4 images, one page a slice
 
-    def broken(pages):
+    def broken(*args):
         raise RuntimeError("the database went away")
 
     monkeypatch.setattr("freelunch.services.exports.seed._record_rows", broken)

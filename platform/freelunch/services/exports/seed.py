@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Callable, Generator, Iterator
+from collections import Counter
+from collections.abc import Callable, Collection, Generator, Iterator
 from itertools import groupby
 from operator import itemgetter
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import orjson
-from peewee import Cast, JSONField
+from peewee import Cast, JSONField, Tuple
 
 from ...db import database
 from ...models import Assignment, Batch, Hit, HitPage, Image, ImageClass, ImageRecord, PageSubmission, PointerChunk
@@ -103,8 +104,19 @@ PAGE_COLUMNS = (
     ImageClass.key,
     ImageClass.names,
 )
-# One slice as read: its pages, its records' (column names, raw rows), its pages' moves by grid index.
-Slice = tuple[list[Page], tuple[list[str], list[tuple]], dict[int, dict[int, list[dict]]]]
+
+
+class Slice(NamedTuple):
+    """One slice as read: its pages, its records as raw rows and their column names, and per page id its moves
+    by grid index: a list in time order, or (``count_moves``) their number."""
+
+    pages: list[Page]
+    names: list[str]
+    rows: list[tuple]
+    moves: dict[int, dict[int, Any]]
+
+
+Keep = Callable[[str, str, str], bool]  # (class key, image key, load status) -> write the record?
 
 
 def _submitted_pages(batch: Batch) -> Iterator[list[Page]]:
@@ -130,27 +142,41 @@ def _submitted_pages(batch: Batch) -> Iterator[list[Page]]:
         last = pages[-1].id
 
 
-def _page_moves(texts: list[str], page: Page) -> dict[int, list[dict]]:
+def _page_moves(texts: list[str], page: Page, wanted: Collection[int] | None = None) -> dict[int, list[dict]]:
     """A page's "move" events between its start and its end, by grid index, in time order (a stable sort: equal
-    times keep their sending order), from its chunks' JSON in sending order. As stored: a record's are made
-    into the seed's points (``_points``) only if it is written."""
+    times keep their sending order), from its chunks' JSON in sending order; only those of the grid indexes
+    ``wanted``, if given. As stored: a record's are made into the seed's points (``_points``) only if it is
+    written."""
     started, ended = page.started_at, page.ended_at
     moves = [
         event
         for text in texts
         for event in orjson.loads(text)
-        if event["type"] == "move" and started <= event["time"] <= ended
+        if event["type"] == "move" and started <= event["time"] <= ended and (wanted is None or event["i"] in wanted)
     ]
     moves.sort(key=BY_INDEX_AND_TIME)
     return {i: list(events) for i, events in groupby(moves, BY_INDEX)}
+
+
+def _page_move_counts(texts: list[str], page: Page) -> Counter[int]:
+    """How many moves ``_page_moves`` would give each grid index, without sorting or keeping them."""
+    started, ended = page.started_at, page.ended_at
+    return Counter(
+        [
+            event["i"]
+            for text in texts
+            for event in orjson.loads(text)
+            if event["type"] == "move" and started <= event["time"] <= ended
+        ]
+    )
 
 
 def _points(moves: list[dict]) -> list[dict]:
     return [{"x": move["x"], "y": move["y"], "time": move["time"]} for move in moves]
 
 
-def _slice_tracking(pages: list[Page]) -> dict[int, dict[int, list[dict]]]:
-    """Per page id, the page's "move" events by grid index, in time order, from its stored chunks.
+def _chunk_texts(pages: list[Page]) -> dict[int, list[str]]:
+    """Per page id, the JSON of the page's stored chunks in sending order.
 
     One query reads the chunks of a whole slice. Only moves between the page's
     startedAt and endedAt count, and only those of the browser tab that submitted
@@ -160,16 +186,16 @@ def _slice_tracking(pages: list[Page]) -> dict[int, dict[int, list[dict]]]:
     """
     by_key = {(p.assignment_id, p.pageno, p.tab): p for p in pages}
     texts: dict[int, list[str]] = {p.id: [] for p in pages}
+    # By page (the chunks' unique index), not by assignment: a slice's pages are of as many assignments as pages
+    # when workers submit at the same time, and each assignment's other pages' chunks would be read and dropped.
     chunks = (
         PointerChunk.select(PointerChunk.assignment, PointerChunk.pageno, PointerChunk.tab, PointerChunk.events)
-        .where(PointerChunk.assignment.in_({p.assignment_id for p in pages}))
+        .where(Tuple(PointerChunk.assignment, PointerChunk.pageno, PointerChunk.tab).in_(list(by_key)))
         .order_by(PointerChunk.assignment, PointerChunk.pageno, PointerChunk.seq)
     )
     for assignment_id, pageno, tab, events in database.execute(chunks):
-        page = by_key.get((assignment_id, pageno, tab))
-        if page is not None:  # chunks of pages outside the slice (or never submitted) are skipped
-            texts[page.id].append(events)
-    return {page.id: _page_moves(texts[page.id], page) for page in pages}
+        texts[by_key[assignment_id, pageno, tab].id].append(events)
+    return texts
 
 
 def _page_context(page: Page) -> tuple:
@@ -194,8 +220,10 @@ def _page_context(page: Page) -> tuple:
     )
 
 
-def _record_rows(pages: list[Page]) -> tuple[list[str], list[tuple]]:
-    """The slice's image records as raw rows, and their column names."""
+def _record_rows(pages: list[Page], fields: tuple[record.Field, ...]) -> tuple[list[str], list[tuple]]:
+    """The slice's image records as raw rows (OWN_COLUMNS and the columns of ``fields``), and their column
+    names."""
+    columns = [column for field in fields for column in field.columns]
     shown, replaced = Image.alias(), Image.alias()
     rows = (
         ImageRecord.select(
@@ -206,14 +234,14 @@ def _record_rows(pages: list[Page]) -> tuple[list[str], list[tuple]]:
             shown.select(shown.key).where(shown.id == ImageRecord.image).alias("key"),
             ImageRecord.load_status,
             replaced.select(replaced.key).where(replaced.id == ImageRecord.replaces).alias("replaces_key"),
-            *(_as_read(getattr(ImageRecord, column)) for column in record.COLUMNS),
+            *(_as_read(getattr(ImageRecord, column)) for column in columns),
         )
         .where(ImageRecord.page.in_([p.id for p in pages]))
         .order_by(ImageRecord.page, ImageRecord.grid_index)
     )
     # Raw rows, read by name (found once, then by index): peewee's per-column conversion would cost
     # more than all the rest of the export.
-    return [*OWN_COLUMNS, *record.COLUMNS], list(database.execute(rows))
+    return [*OWN_COLUMNS, *columns], list(database.execute(rows))
 
 
 def _as_read(column):
@@ -222,8 +250,35 @@ def _as_read(column):
     return Cast(column, "text").alias(column.column_name) if isinstance(column, JSONField) else column
 
 
-def _read(pages: list[Page]) -> Slice:
-    return pages, _record_rows(pages), _slice_tracking(pages)
+def _read(
+    pages: list[Page],
+    fields: tuple[record.Field, ...] = record.FIELDS,
+    count_moves: bool = False,
+    keep: Keep | None = None,
+) -> Slice:
+    """A slice of pages read: their records (only those ``keep`` keeps, if given), the columns of ``fields``, and
+    the moves of the records kept, in time order or (``count_moves``) counted."""
+    names, rows = _record_rows(pages, fields)
+    texts = _chunk_texts(pages)
+    wanted: dict[int, set[int] | None] = dict.fromkeys(texts)  # None: every grid index
+    if keep is not None:
+        page_at, grid_at, key_at, status_at = (names.index(name) for name in OWN_COLUMNS[:4])
+        class_of = {page.id: page.class_key for page in pages}
+        rows = [row for row in rows if keep(class_of[row[page_at]], row[key_at], row[status_at])]
+        kept: dict[int, set[int]] = {page.id: set() for page in pages}
+        for row in rows:
+            kept[row[page_at]].add(row[grid_at])
+        wanted.update(kept)
+    moves: dict[int, dict[int, Any]] = {}
+    for page in pages:
+        indexes = wanted[page.id]
+        if indexes is not None and not indexes:
+            moves[page.id] = {}  # nothing of the page is written: its chunks are not parsed
+        elif count_moves:
+            moves[page.id] = _page_move_counts(texts[page.id], page)
+        else:  # the moves of records left out are neither sorted nor grouped
+            moves[page.id] = _page_moves(texts[page.id], page, indexes)
+    return Slice(pages, names, rows, moves)
 
 
 class _Readers:
@@ -237,34 +292,20 @@ class _Readers:
         self.after = [field.reader(names) for field in record.AFTER_TRACKING]
 
 
-Keep = Callable[[str, str, str], bool]  # (class key, image key, load status) -> write the record?
-
-
-def _records(
-    pages: list[Page],
-    rows: tuple[list[str], list[tuple]],
-    tracking: dict,
-    keep: Keep | None = None,
-    points: bool = True,
-) -> Iterator[dict]:
-    """The slice's records, in KEYS's order (only those ``keep`` keeps, if given; moves as stored unless
-    ``points``), made as they are asked for."""
-    names, raw = rows
-    contexts = {p.id: _page_context(p) for p in pages}
-    read = _Readers(names)
-    trajectory = _points if points else list
-    for row in raw:
+def _records(part: Slice) -> Iterator[dict]:
+    """The slice's records, in KEYS's order, made as they are asked for."""
+    contexts = {p.id: _page_context(p) for p in part.pages}
+    read = _Readers(part.names)
+    for row in part.rows:
         page_id, grid_index = read.page(row), read.grid(row)
         shared, named = contexts[page_id]
-        if keep is not None and not keep(named[0], read.key(row), read.status(row)):
-            continue
         yield dict(
             zip(
                 KEYS,
                 (
                     read.key(row),
                     *[field(row) for field in read.before],
-                    trajectory(tracking[page_id].get(grid_index, ())),
+                    _points(part.moves[page_id].get(grid_index, ())),
                     *[field(row) for field in read.after],
                     *shared,
                     grid_index,
@@ -279,21 +320,20 @@ def _records(
 OWN_KEYS = KEYS[: KEYS.index("worker_id")]  # imageID, the fields and mouseTracking: each record's own
 
 
-def _lines(pages: list[Page], rows: tuple[list[str], list[tuple]], tracking: dict) -> bytes:
+def _lines(part: Slice) -> bytes:
     """The slice's records as JSON Lines: ``orjson.dumps`` of each of ``_records``'s dicts and a newline, byte for
     byte, but the context that a page's records share is serialized once per page and joined to each record's
     own fields: half the keys and a third of the time of a record."""
-    names, raw = rows
-    read = _Readers(names)
+    read = _Readers(part.names)
     around_grid = {}
-    for page in pages:
+    for page in part.pages:
         shared, named = _page_context(page)
         before = orjson.dumps(dict(zip(KEYS[len(OWN_KEYS) : KEYS.index("gridIndex")], shared)))
         after = orjson.dumps(dict(zip(("classKey", "classNames"), named)))
         around_grid[page.id] = (b"," + before[1:-1] + b',"gridIndex":', b"," + after[1:-1] + b",")
     tails: dict[tuple, bytes] = {}
     out: list[bytes] = []
-    for row in raw:
+    for row in part.rows:
         page_id, grid_index = read.page(row), read.grid(row)
         own = dict(
             zip(
@@ -301,7 +341,7 @@ def _lines(pages: list[Page], rows: tuple[list[str], list[tuple]], tracking: dic
                 (
                     read.key(row),
                     *[field(row) for field in read.before],
-                    _points(tracking[page_id].get(grid_index, ())),
+                    _points(part.moves[page_id].get(grid_index, ())),
                     *[field(row) for field in read.after],
                 ),
             )
@@ -315,42 +355,48 @@ def _lines(pages: list[Page], rows: tuple[list[str], list[tuple]], tracking: dic
     return b"".join(out)
 
 
-def seed_slices(batch: Batch, keep: Keep | None = None, points: bool = True) -> Generator[list[dict], None, None]:
-    """``seed_records``, a slice at a time (PAGES_PER_QUERY pages): a writer that writes a slice at once makes
-    fewer calls per record. ``keep(class key, image key, load status)``: only the records it keeps are made.
-    Without ``points``, each record's ``mouseTracking`` holds its moves as stored (every key, in time order), for
-    a writer that only counts them (a dict a point is most of the trajectories' cost)."""
-    slices = _read_ahead(batch)
+def slices(
+    batch: Batch,
+    fields: tuple[record.Field, ...] = record.FIELDS,
+    count_moves: bool = False,
+    keep: Keep | None = None,
+) -> Generator[Slice, None, None]:
+    """The batch's submitted pages as raw slices (PAGES_PER_QUERY pages each), for a writer that makes its rows
+    from them itself: each record's own columns (OWN_COLUMNS) and those of ``fields``; only the records that
+    ``keep(class key, image key, load status)`` keeps, if given; their moves by page and grid index, in time order,
+    or only their number (``count_moves``). A kind reads what it writes: decoding the JSON of fields it does not
+    write, or sorting moves it only counts, was a third of its time."""
+    read_ahead = _read_ahead(batch, lambda pages: _read(pages, fields, count_moves, keep))
     try:
-        for pages, rows, tracking in slices:
-            yield list(_records(pages, rows, tracking, keep, points))
+        yield from read_ahead
     finally:
-        slices.close()  # stops the reader now, not whenever the generator is collected
+        read_ahead.close()  # stops the reader now, not whenever the generator is collected
 
 
 def seed_lines(batch: Batch) -> Generator[tuple[int, bytes], None, None]:
     """``seed_records`` as JSON Lines (each record's ``orjson.dumps`` and a newline), a slice at a time:
     (records, their lines)."""
-    slices = _read_ahead(batch)
+    read_ahead = _read_ahead(batch, _read)
     try:
-        for pages, rows, tracking in slices:
-            yield len(rows[1]), _lines(pages, rows, tracking)
+        for part in read_ahead:
+            yield len(part.rows), _lines(part)
     finally:
-        slices.close()
+        read_ahead.close()
 
 
 def seed_records(batch: Batch) -> Iterator[dict]:
     """Every image record of every submitted page of the batch, in submission order."""
-    slices = _read_ahead(batch)
+    read_ahead = _read_ahead(batch, _read)
     try:
-        for pages, rows, tracking in slices:
-            yield from _records(pages, rows, tracking)
+        for part in read_ahead:
+            yield from _records(part)
     finally:
-        slices.close()  # stops the reader now, not whenever the generator is collected
+        read_ahead.close()  # stops the reader now, not whenever the generator is collected
 
 
-def _read_ahead(batch: Batch) -> Generator[Slice, None, None]:
-    """The batch's slices, read by a thread on a connection of its own while the caller writes the one before.
+def _read_ahead(batch: Batch, read_slice: Callable[[list[Page]], Slice]) -> Generator[Slice, None, None]:
+    """The batch's slices, read by ``read_slice`` in a thread on a connection of its own while the caller writes
+    the one before.
 
     The thread stops when the caller does (a closed generator, an error): it finishes the slice it is reading.
     An error in the thread is raised here."""
@@ -370,7 +416,7 @@ def _read_ahead(batch: Batch) -> Generator[Slice, None, None]:
         try:
             with database.connection_context():
                 for pages in _submitted_pages(batch):
-                    if not offer(_read(pages)):
+                    if not offer(read_slice(pages)):
                         return
         except Exception as error:  # handed to the caller, which raises it
             offer(error)

@@ -6,11 +6,13 @@ come, so memory stays flat however large the batch.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from operator import itemgetter
 from typing import IO
 
 from ...models import Assignment, Batch, Candidate, Image, ImageClass, ImageRecord, PageSubmission
 from .. import spreadsheet
+from ..annotation import record
 from ..jobs import ReportProgress
 from ..review import counted, fits, of_record, quality, tallies
 from . import seed as seed_format
@@ -36,18 +38,6 @@ def _counting(rows, total: int, report: ReportProgress, message: str):
         if n % REPORT_EVERY == 0:
             report(n / max(total, 1), f"{n:,} of {total:,} {message}")
         yield row
-    report(1.0, f"{n:,} {message}")
-
-
-def _counting_slices(slices, total: int, report: ReportProgress, message: str):
-    """Pass slices (lists of rows) through, reporting the share done every REPORT_EVERY rows or so."""
-    n = reported = 0
-    for rows in slices:
-        yield rows
-        n += len(rows)
-        if n - reported >= REPORT_EVERY:
-            reported = n
-            report(n / max(total, 1), f"{n:,} of {total:,} {message}")
     report(1.0, f"{n:,} {message}")
 
 
@@ -117,18 +107,10 @@ class _Roles:
         return self.by_class[class_key].get(image_key, "candidate")
 
 
-# Columns that are not a seed-record field of the same name, and how they are read (by name) from the record.
-SUMMARISED = {
-    "selected": lambda r: int(r["selected"]),
-    "pageNoneConfirmed": lambda r: int(r["pageNoneConfirmed"]),
-    "clickPoints": lambda r: len(r["selectedRecord"]),
-    "mousePoints": lambda r: len(r["mouseTracking"]),
-    "imageX": lambda r: (r["imagePosition"] or {}).get("x"),
-    "imageY": lambda r: (r["imagePosition"] or {}).get("y"),
-}
 # A page's records share its first columns: they are made into CSV once per page, the rest once per record.
-PAGE_CELLS = itemgetter(*RECORD_COLUMNS[: RECORD_COLUMNS.index("gridIndex")])
-OWN_CELLS = itemgetter(*RECORD_COLUMNS[RECORD_COLUMNS.index("gridIndex") :])  # of a record with SUMMARISED set
+PAGE_COLUMNS = RECORD_COLUMNS[: RECORD_COLUMNS.index("gridIndex")]
+# The record fields the CSV reads (hoveredRecord only as its count, which has a column of its own).
+CSV_FIELDS = tuple(field for field in record.FIELDS if field.key != "hoveredRecord")
 
 
 class _Lines(list):
@@ -145,28 +127,76 @@ def _csv_prefix(cells: tuple) -> str:
     return line[0].removesuffix("\r\n") + ","
 
 
+def _page_cells(page: seed_format.Page) -> tuple:
+    """A page's cells, PAGE_COLUMNS in order: the seed record's context."""
+    return (
+        page.batch_id,
+        page.hit_key,
+        page.assignment_hit_id or page.hit_mturk_id,
+        page.assignment_id,
+        page.mturk_assignment_id,
+        page.worker_id,
+        page.source,
+        page.version,
+        page.pageno,
+        page.started_at,
+        page.ended_at,
+        int(page.none_confirmed),
+    )
+
+
+def _own_cells(part: seed_format.Slice, role: _Roles) -> Iterator[tuple]:
+    """Each record's cells from gridIndex on, made straight from the slice's raw rows: as the seed record's fields
+    summarised (clickPoints and mousePoints counted, imagePosition's x and y), without making the record."""
+    names = part.names
+    page_at, grid_at, key_at, status_at, replaces_at = (names.index(name) for name in seed_format.OWN_COLUMNS)
+    column = {name: names.index(name) for name in names}
+    selected, clicks = (record.BY_KEY[key].reader(names) for key in ("selected", "selectedRecord"))
+    count_at, hovered_at, estimate_at = column["selected_count"], column["hovered_count"], column["estimate_time"]
+    boxes = itemgetter(column["width"], column["height"], column["original_width"], column["original_height"])
+    x_at, y_at = column["position_x"], column["position_y"]
+    classes = {page.id: page.class_key for page in part.pages}
+    for row in part.rows:
+        page_id, grid, key = row[page_at], row[grid_at], row[key_at]
+        class_key = classes[page_id]
+        x, y = row[x_at], row[y_at]
+        if x is None or y is None:  # imagePosition is null unless both are known
+            x = y = None
+        yield (
+            grid,
+            class_key,
+            key,
+            role(class_key, key),
+            row[status_at],
+            row[replaces_at],
+            int(selected(row)),
+            row[count_at],
+            len(clicks(row)),
+            row[hovered_at],
+            row[estimate_at],
+            part.moves[page_id].get(grid, 0),
+            *boxes(row),
+            x,
+            y,
+        )
+
+
 def write_records_csv(batch: Batch, out: IO[str], params: dict, report: ReportProgress) -> int:
     writer = spreadsheet.Writer(out)
     writer.writerow(RECORD_COLUMNS)
     role = _Roles(batch)
-    summarised = tuple(SUMMARISED.items())
     lines = _Lines()
     own_writer = spreadsheet.Writer(lines)
-    written = 0
-    slices = seed_format.seed_slices(batch, points=False)  # mousePoints counts them
-    for records in _counting_slices(slices, _record_count(batch), report, "records"):
-        prefixes, page, prefix = [], None, ""
-        for r in records:
-            r.update([(column, cell(r)) for column, cell in summarised])
-            r["role"] = role(r["classKey"], r["imageID"])
-            cells = PAGE_CELLS(r)
-            if cells != page:
-                page, prefix = cells, _csv_prefix(cells)
-            prefixes.append(prefix)
+    total, written = _record_count(batch), 0
+    for part in seed_format.slices(batch, CSV_FIELDS, count_moves=True):  # mousePoints counts them
+        prefixes = {page.id: _csv_prefix(_page_cells(page)) for page in part.pages}
+        page_at = part.names.index("page_id")
         lines.clear()
-        own_writer.writerows(map(OWN_CELLS, records))
-        out.write("".join(map(str.__add__, prefixes, lines)))
-        written += len(records)
+        own_writer.writerows(_own_cells(part, role))
+        out.write("".join([prefixes[row[page_at]] + line for row, line in zip(part.rows, lines)]))
+        written += len(part.rows)
+        report(written / max(total, 1), f"{written:,} of {total:,} records")
+    report(1.0, f"{written:,} records")
     return written
 
 
