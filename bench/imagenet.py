@@ -574,9 +574,11 @@ def exports_only(name: str, kinds: list[str]) -> None:
         batch = Batch.select().order_by(Batch.id.desc()).first()
         records = ImageRecord.select().count()
     print(f"{records:,} records; load average {os.getloadavg()[0]:.1f}", flush=True)
-    run_exports(url, instance, batch.id, records, kinds)
+    try:
+        run_exports(url, instance, batch.id, records, kinds)
+    finally:  # a failed export leaves its folder too
+        shutil.rmtree(instance, ignore_errors=True)
     print(f"load average {os.getloadavg()[0]:.1f}")
-    shutil.rmtree(instance, ignore_errors=True)
 
 
 def plan_child(database_url: str, instance: str, batch_id: int) -> None:
