@@ -3,6 +3,7 @@
 from flask import flash, redirect, render_template, request, url_for
 
 from ..models import Batch, Hit, HitPage, ImageClass
+from ..services import jobs
 from ..services.review import counted, fits, labels, of_record
 from ..tenancy import owned_or_404
 from ..web.batch_tabs import render_tab
@@ -42,14 +43,22 @@ def results(batch_id):
             valid = False
     if valid:
         rule = form.rule()
-        page, summary = labels.page(
-            batch,
-            rule,
-            requested_page(),
-            class_id=image_class.id if image_class else None,
-            decision=form.decision.data or None,
-        )
-        context.update(page=page, summary=summary, rule=rule, export_form=ExportForm(), is_record=record.rule == rule)
+        try:
+            page, summary = labels.page(
+                batch,
+                rule,
+                requested_page(),
+                class_id=image_class.id if image_class else None,
+                decision=form.decision.data or None,
+                wait=False,
+            )
+        except labels.Counting as counting:
+            # Its end reloads this panel (COUNT_LABELS changes "labels"), which then reads the counts it made.
+            context.update(counting=jobs.status(counting.job_id, batch.organization_id), rule=rule)
+        else:
+            context.update(
+                page=page, summary=summary, rule=rule, export_form=ExportForm(), is_record=record.rule == rule
+            )
     context.update(panel_context(batch))
     context.update(record_context(batch, record))
     return render_tab(

@@ -136,6 +136,18 @@ def test_results_page_shows_labels_and_counts(client, campaign):
     assert "n01/a1" in html and "1 of 1" in html and "Export the labels of record as CSV" in html
 
 
+def test_results_leave_many_votes_left_out_to_a_job_whose_end_shows_them(client, campaign, run_jobs, monkeypatch):
+    monkeypatch.setattr(labels, "INLINE_LEFT_OUT_PAGES", 0)  # W3's pages, below the bar, are already too many
+    url = f"/review/batches/{campaign.batch.id}/results?min_accuracy=0.5&min_annotations=1"
+    waiting = [client.get(url, headers=HTMX).get_data(as_text=True) for _ in range(2)]
+    jobs_shown = [re.findall(r'id="job-([0-9a-f-]+)"', html) for html in waiting]
+    assert 'data-testid="results-counting"' in waiting[0] and "pairs annotated" not in waiting[0]
+    assert jobs_shown[0] and jobs_shown[0] == jobs_shown[1]  # the second request watches the same job
+    run_jobs("default")
+    html = re.sub(r"\s+", " ", client.get(url, headers=HTMX).get_data(as_text=True))
+    assert "<strong>12</strong> image–class pairs annotated" in html and "results-counting" not in html
+
+
 def test_results_filters_by_class_and_decision(client, campaign):
     url = f"/review/batches/{campaign.batch.id}/results?min_annotations=1&class_key=n02&decision=undecided"
     html = client.get(url).get_data(as_text=True)

@@ -39,11 +39,23 @@ from ...models import (
 )
 from ...queues import redis_connection
 from ...web.pagination import Page
+from .. import jobs
 from . import counted
 from .quality import VOTE_SELECTED, control_scores
 
 DECISIONS = ("yes", "no", "undecided")
 SUMMARY_TTL = 3600
+# A request does not wait for counts whose votes left out fill more pages than this: moving their images costs
+# 2-5 µs a vote (docs/performance.md), seconds at ImageNet's size. A job makes them (COUNT_LABELS) instead.
+INLINE_LEFT_OUT_PAGES = 1000
+
+
+class Counting(Exception):
+    """The counts under the request's rule are being made by the job ``job_id``."""
+
+    def __init__(self, job_id: str):
+        super().__init__(job_id)
+        self.job_id = job_id
 
 
 @dataclass(frozen=True)
@@ -221,13 +233,14 @@ def _moves(batch: Batch, out, class_id: int | None):
     return VoteCount.select(*group, fn.COUNT(1)).join(left, on=of_image).group_by(*group).tuples()
 
 
-def summary(batch: Batch, rule: Rule, class_id: int | None = None) -> Summary:
+def summary(batch: Batch, rule: Rule, class_id: int | None = None, wait: bool = True) -> Summary:
     """How many images and classes there are, and how they are decided.
 
     The counts are kept in Redis for an hour under the votes' version, the rule
     and which votes count (recomputed every time: control roles, MTurk's word and
     the workers left out may change): paging through the results reads them once,
     and the votes left out are read once. Without Redis they are simply computed.
+    Unless ``wait``, counts with many votes left out are left to a job: raises Counting.
     """
     excluded = excluded_workers(batch, rule)
     key = (
@@ -241,6 +254,8 @@ def summary(batch: Batch, rule: Rule, class_id: int | None = None) -> Summary:
     if cached:
         per_class = [tuple(row) for row in json.loads(cached)]
     else:
+        if not wait and _left_out_pages(batch, excluded) > INLINE_LEFT_OUT_PAGES:
+            raise Counting(_count_job(batch, rule, class_id, key))
         per_class = _kept_class_counts(batch, rule, excluded, class_id)
         try:
             redis_connection().set(key, json.dumps(per_class), ex=SUMMARY_TTL)
@@ -256,6 +271,33 @@ def summary(batch: Batch, rule: Rule, class_id: int | None = None) -> Summary:
         waiting_assignments,
         per_class,
     )
+
+
+def _left_out_pages(batch: Batch, excluded: list[str]) -> int:
+    return PageTally.select().where(PageTally.assignment.in_(counted.left_out([batch.id], excluded))).count()
+
+
+def _count_job(batch: Batch, rule: Rule, class_id: int | None, key: str) -> str:
+    """The id of the job making the counts under ``key``: the one already queued or running, else a new one."""
+    connection = redis_connection()
+    job_id = connection.get(f"{key}:job")
+    if job_id:
+        running = jobs.status(job_id.decode() if isinstance(job_id, bytes) else job_id, batch.organization_id)
+        if running is not None and not running.finished:
+            return running.id
+    job = jobs.enqueue(
+        jobs.COUNT_LABELS,
+        batch.id,
+        rule.threshold,
+        rule.min_annotations,
+        rule.min_accuracy,
+        class_id,
+        organization_id=batch.organization_id,
+        scope=f"results:{batch.id}",
+        title=f"Counting the results of {batch.name}",
+    )
+    connection.set(f"{key}:job", job.id, ex=SUMMARY_TTL)
+    return job.id
 
 
 def _describe(batch: Batch, rule: Rule, rows: list) -> list[LabelRow]:
@@ -277,10 +319,17 @@ def _describe(batch: Batch, rule: Rule, rows: list) -> list[LabelRow]:
 
 
 def page(
-    batch: Batch, rule: Rule, number: int, per_page: int = 50, class_id: int | None = None, decision: str | None = None
+    batch: Batch,
+    rule: Rule,
+    number: int,
+    per_page: int = 50,
+    class_id: int | None = None,
+    decision: str | None = None,
+    wait: bool = True,
 ) -> tuple[Page, Summary]:
-    """One page of labels (optionally one class, one decision) and the summary they belong to."""
-    totals = summary(batch, rule, class_id)
+    """One page of labels (optionally one class, one decision) and the summary they belong to (``summary``'s
+    ``wait``)."""
+    totals = summary(batch, rule, class_id, wait)
     left_out = counted.votes_where([batch.id], totals.excluded_workers)
     total = totals.decisions[decision] if decision in DECISIONS else totals.total
     number = max(1, min(number, -(-total // per_page)))
