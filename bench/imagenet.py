@@ -174,6 +174,10 @@ def run_job(database_url: str, instance: str, job) -> dict:
     if job.get_status() != "finished" or (isinstance(result, dict) and result.get("error")):
         raise SystemExit(f"job {job.func_name} did not finish: {job.get_status()} {result!r}")
     figures["result"] = result
+    # The job's own time, not the worker's: a burst worker's exit waited up to 60 s now and then (RQ stops its
+    # pubsub thread with redis-py's join, which waits out a 60 s get_message; py-spy on a stalled build), and
+    # timed as the job that made build_s 60.2-63.1 s in some runs.
+    figures["seconds"] = (job.ended_at - job.started_at).total_seconds()
     return figures
 
 
