@@ -11,7 +11,17 @@ from factories import submit_page
 from mturk_support import stubbed_client
 from support import csrf_token
 
-from freelunch.models import Assignment, Batch, HitPage, ImageLabel, LabelFit, MTurkAssignment, MTurkHit
+from freelunch.models import (
+    Assignment,
+    Batch,
+    HitPage,
+    Image,
+    ImageClass,
+    ImageLabel,
+    LabelFit,
+    MTurkAssignment,
+    MTurkHit,
+)
 from freelunch.services.accounts.identity import anonymous_worker_id
 from freelunch.services.exports import imagenet_ab, writers
 from freelunch.services.mturk import tracking
@@ -125,7 +135,8 @@ def test_unconfirmed_mturk_votes_wait_and_confirmed_ones_count(app, client, on_m
         records = list(csv.DictReader(io.StringIO(exported(batch, writers.write_records_csv))))
         assert len(records) == 28 and {r["source"] for r in records} == {"lab"}
         assert all(json.loads(line)["source"] == "lab" for line in exported(batch, writers.write_seed_jsonl).split())
-        assert ("n01", "n01/a4") not in imagenet_ab.decided_yes(batch)  # 13 of 14 with the invented votes
+        a4 = (ImageClass.get(ImageClass.key == "n01").id, Image.get(Image.key == "n01/a4").id)
+        assert a4 not in imagenet_ab.decided_yes(batch)  # 13 of 14 with the invented votes
 
         real, rejected = INVENTED[5], "ABADWORKER"
         reconcile(batch, [remote("ABAD", rejected, "HIT1", "Rejected")], [remote("AREAL", real, "HIT2", "Submitted")])

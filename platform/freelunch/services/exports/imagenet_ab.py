@@ -18,17 +18,22 @@ no click at all says ``<selected>keyboard</selected>`` rather than ``True``
 the chosen rule or the latest fit), as the export recorded them when it
 started; ``labels_of_record.txt`` in the archive says which. Records stream in page
 order, so each image's metadata is gathered in memory up to BUFFERED_RECORDS
-records, then appended to one temporary file (``_Spool``), and read back an image
-at a time into the ZIP at the end: memory stays flat.
+records, then written to one temporary file as a run sorted by member name
+(``_Runs``), and the runs merged an image at a time into the ZIP at the end:
+memory stays flat.
 """
 
 from __future__ import annotations
 
 import hashlib
+import heapq
+import os
+import struct
 import tempfile
 import zipfile
 from array import array
 from collections.abc import Iterable, Iterator
+from itertools import groupby
 from operator import itemgetter
 from typing import IO
 from xml.sax.saxutils import escape
@@ -36,7 +41,7 @@ from xml.sax.saxutils import escape
 from ...models import Batch
 from ..annotation import record
 from ..jobs import ReportProgress
-from ..review import of_record
+from ..review import labels, of_record
 from . import seed as seed_format
 
 ROOT = "Annotations/CLS-LOC/train_enriched"
@@ -44,8 +49,8 @@ RECORD_MEMBER = "labels_of_record.txt"
 BUFFERED_RECORDS = 5000  # a few MB of XML
 
 
-def decided_yes(batch: Batch, params: dict | None = None) -> set[tuple[str, str]]:
-    """(class key, image key) of every image the labels of record (those ``params`` recorded) call yes."""
+def decided_yes(batch: Batch, params: dict | None = None) -> labels.YesImages:
+    """(class id, image id) of every image the labels of record (those ``params`` recorded) call yes."""
     return of_record.yes_set(batch, of_record.from_params(batch, params or {}))
 
 
@@ -135,42 +140,58 @@ def _metadata(part: seed_format.Slice) -> Iterator[tuple[str, str, str]]:
         )
 
 
-class _Spool:
-    """Each image's XML, appended to one temporary file in pieces as records come, and read back an image at a time.
+class _Runs:
+    """Each image's XML, in runs sorted by member name in one temporary file, merged by name at the end.
 
-    A file per image in a folder did the same with the filesystem as the index: opening 40,000 files to append and
-    deleting them took half of the export's time at SCALE=0.1 (py-spy). Here a piece is an offset and a length,
-    and each image's pieces a chain (its first and last piece, each piece's next): 24 bytes a piece and 16 an
-    image, in arrays, so memory stays flat."""
+    Records come in page order, an image's scattered over the whole export. Each buffer of them is written as a
+    run of pieces (member name, the class and image keys of its first record, XML) sorted by name, and the ZIP
+    from a merge of the runs, each read through a small window: memory is the buffer and a window per run, not
+    an index of every image and piece (with the names and the yes set, ~800 bytes an image: ~430 MB at full
+    size)."""
+
+    HEAD = struct.Struct("<IIII")  # the byte lengths of a piece's name, class key, image key and XML
+    WINDOW = 32 * 1024  # bytes read at once from a run in the merge
 
     def __init__(self, file: IO[bytes]):
         self.file = file
-        self.first, self.last = array("q"), array("q")  # by image number
-        self.offset, self.length, self.next = array("q"), array("q"), array("q")  # by piece; next -1: the last
-        self.end = 0
+        self.starts = array("q", [0])  # run n is bytes starts[n] to starts[n + 1]
 
-    def append(self, image: int, data: bytes) -> None:
-        """Append to image number ``image`` (numbered from 0 in the order first seen)."""
-        piece = len(self.offset)
-        self.offset.append(self.end)
-        self.length.append(len(data))
-        self.next.append(-1)
+    def write(self, pieces: list[tuple[bytes, bytes, bytes, bytes]]) -> None:
+        """A run of (name, class key, image key, XML), in name order."""
+        head = self.HEAD.pack
+        data = b"".join([head(len(n), len(c), len(i), len(x)) + n + c + i + x for n, c, i, x in pieces])
         self.file.write(data)
-        self.end += len(data)
-        if image == len(self.first):
-            self.first.append(piece)
-            self.last.append(piece)
-        else:
-            self.next[self.last[image]] = piece
-            self.last[image] = piece
+        self.starts.append(self.starts[-1] + len(data))
 
-    def read(self, image: int) -> bytes:
-        pieces, piece = [], self.first[image]
-        while piece != -1:
-            self.file.seek(self.offset[piece])
-            pieces.append(self.file.read(self.length[piece]))
-            piece = self.next[piece]
-        return b"".join(pieces)
+    def _run(self, n: int) -> Iterator[tuple[bytes, bytes, bytes, bytes]]:
+        fd, at, end = self.file.fileno(), self.starts[n], self.starts[n + 1]
+        unpack, size = self.HEAD.unpack_from, self.HEAD.size
+        window, used = b"", 0
+        while at < end or used < len(window):
+            left = len(window) - used
+            lengths = unpack(window, used) if left >= size else (0, 0, 0, 0)
+            need = size + sum(lengths)
+            if left < need:  # the next piece is not all in the window: read on
+                chunk = os.pread(fd, min(max(self.WINDOW, need - left), end - at), at)
+                window, used, at = window[used:] + chunk, 0, at + len(chunk)
+                continue
+            name_at = used + size
+            class_at = name_at + lengths[0]
+            image_at = class_at + lengths[1]
+            xml_at = image_at + lengths[2]
+            used = xml_at + lengths[3]
+            yield window[name_at:class_at], window[class_at:image_at], window[image_at:xml_at], window[xml_at:used]
+
+    def merged(self) -> Iterator[tuple[str, str, str, list[bytes]]]:
+        """(member name, class key, image key of its first record, XML of its pieces) of each name, in name order
+        (UTF-8's byte order is its code points'); a name's pieces in the order written."""
+        self.file.flush()
+        runs = [self._run(n) for n in range(len(self.starts) - 1)]
+        # On equal names heapq.merge takes the earlier run first.
+        for _, group in groupby(heapq.merge(*runs, key=itemgetter(0)), key=itemgetter(0)):
+            pieces = list(group)
+            name, class_key, image_key, _ = pieces[0]
+            yield name.decode(), class_key.decode(), image_key.decode(), [piece[3] for piece in pieces]
 
 
 def write(batch: Batch, out: IO[bytes], params: dict, report: ReportProgress) -> int:
@@ -178,45 +199,48 @@ def write(batch: Batch, out: IO[bytes], params: dict, report: ReportProgress) ->
     chosen = of_record.from_params(batch, params)
     wanted = of_record.yes_set(batch, chosen)
     with tempfile.TemporaryFile(prefix="imagenet-ab-") as file:
-        spool = _Spool(file)
-        images: dict[str, int] = {}  # member name -> its number in the spool
-        buffered: dict[str, list[str]] = {}
+        runs = _Runs(file)
+        buffered: dict[str, list[str]] = {}  # member name -> class key, image key, then its records' XML
         records = 0
 
         def write_buffered() -> None:
-            for name, texts in buffered.items():
-                number = images.get(name)
-                if number is None:
-                    number = images[name] = len(images)
-                spool.append(number, "".join(texts).encode())
+            runs.write(
+                sorted(
+                    [
+                        (name.encode(), texts[0].encode(), texts[1].encode(), "".join(texts[2:]).encode())
+                        for name, texts in buffered.items()
+                    ]
+                )
+            )
             buffered.clear()
 
-        def keep(class_key: str, image_key: str, load_status: str) -> bool:
-            return (class_key, image_key) in wanted and load_status != "dropped"
+        def keep(class_id: int, image_id: int, load_status: str) -> bool:
+            return load_status != "dropped" and (class_id, image_id) in wanted
 
         for part in seed_format.slices(batch, keep=keep):
             for class_key, image_key, element in _metadata(part):
                 name = member_name(class_key, image_key)
                 texts = buffered.get(name)
                 if texts is None:
-                    texts = buffered[name] = []
-                    if name not in images:
-                        texts.append(_element("folder", class_key) + _element("filename", _stem(image_key)) + "\n")
+                    texts = buffered[name] = [class_key, image_key]
                 texts.append(element)
                 records += 1
                 if records % BUFFERED_RECORDS == 0:
                     write_buffered()
-                    report(0.5, f"{records:,} records of {len(images):,} images")
+                    report(0.5, f"{records:,} records")
         write_buffered()
+        images = 0
         with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
             note = f"Images decided yes by the batch's labels of record, the {chosen.describe()}.\n"
             archive.writestr(RECORD_MEMBER, note)
-            for n, (name, number) in enumerate(sorted(images.items()), 1):
+            for name, class_key, image_key, pieces in runs.merged():
                 with archive.open(name, "w") as member:
                     member.write(b'<?xml version="1.0" encoding="utf-8"?>\n<annotation>\n')
-                    member.write(spool.read(number))
+                    header = _element("folder", class_key) + _element("filename", _stem(image_key)) + "\n"
+                    member.write(b"".join([header.encode(), *pieces]))
                     member.write(b"</annotation>\n")
-                if n % 500 == 0:
-                    report(0.5 + 0.5 * n / len(images), f"{n:,} of {len(images):,} images zipped")
-    report(1.0, f"{len(images):,} images")
-    return len(images)
+                images += 1
+                if images % 500 == 0:
+                    report(0.5 + 0.5 * min(images / max(len(wanted), 1), 1), f"{images:,} images zipped")
+    report(1.0, f"{images:,} images")
+    return images

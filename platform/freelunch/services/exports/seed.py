@@ -35,7 +35,7 @@ PAGES_PER_QUERY = 50
 READ_AHEAD = 2  # slices read and waiting to be written: memory stays a few slices
 BY_INDEX = itemgetter("i")
 BY_INDEX_AND_TIME = itemgetter("i", "time")
-OWN_COLUMNS = ("page_id", "grid_index", "key", "load_status", "replaces_key")  # read beside record.COLUMNS
+OWN_COLUMNS = ("page_id", "grid_index", "key", "load_status", "replaces_key", "image_id")  # beside record.COLUMNS
 # The keys of a record, in the export's order: the fields of record.FIELDS around the trajectory, then the context.
 KEYS = (
     "imageID",
@@ -83,6 +83,7 @@ class Page(NamedTuple):
     hit_mturk_id: str | None
     class_key: str
     class_names: list[str]
+    class_id: int
 
 
 PAGE_COLUMNS = (
@@ -103,6 +104,7 @@ PAGE_COLUMNS = (
     Hit.mturk_hit_id,
     ImageClass.key,
     ImageClass.names,
+    ImageClass.id,
 )
 
 
@@ -116,7 +118,7 @@ class Slice(NamedTuple):
     moves: dict[int, dict[int, Any]]
 
 
-Keep = Callable[[str, str, str], bool]  # (class key, image key, load status) -> write the record?
+Keep = Callable[[int, int, str], bool]  # (class id, image id, load status) -> write the record?
 
 
 def _submitted_pages(batch: Batch) -> Iterator[list[Page]]:
@@ -234,6 +236,7 @@ def _record_rows(pages: list[Page], fields: tuple[record.Field, ...]) -> tuple[l
             shown.select(shown.key).where(shown.id == ImageRecord.image).alias("key"),
             ImageRecord.load_status,
             replaced.select(replaced.key).where(replaced.id == ImageRecord.replaces).alias("replaces_key"),
+            ImageRecord.image.alias("image_id"),
             *(_as_read(getattr(ImageRecord, column)) for column in columns),
         )
         .where(ImageRecord.page.in_([p.id for p in pages]))
@@ -262,9 +265,11 @@ def _read(
     texts = _chunk_texts(pages)
     wanted: dict[int, set[int] | None] = dict.fromkeys(texts)  # None: every grid index
     if keep is not None:
-        page_at, grid_at, key_at, status_at = (names.index(name) for name in OWN_COLUMNS[:4])
-        class_of = {page.id: page.class_key for page in pages}
-        rows = [row for row in rows if keep(class_of[row[page_at]], row[key_at], row[status_at])]
+        page_at, grid_at, status_at, image_at = (
+            names.index(name) for name in ("page_id", "grid_index", "load_status", "image_id")
+        )
+        class_of = {page.id: page.class_id for page in pages}
+        rows = [row for row in rows if keep(class_of[row[page_at]], row[image_at], row[status_at])]
         kept: dict[int, set[int]] = {page.id: set() for page in pages}
         for row in rows:
             kept[row[page_at]].add(row[grid_at])
@@ -286,7 +291,7 @@ class _Readers:
 
     def __init__(self, names: list[str]):
         self.page, self.grid, self.key, self.status, self.replaces = (
-            itemgetter(names.index(name)) for name in OWN_COLUMNS
+            itemgetter(names.index(name)) for name in OWN_COLUMNS[:5]
         )
         self.before = [field.reader(names) for field in record.BEFORE_TRACKING]
         self.after = [field.reader(names) for field in record.AFTER_TRACKING]
@@ -363,7 +368,7 @@ def slices(
 ) -> Generator[Slice, None, None]:
     """The batch's submitted pages as raw slices (PAGES_PER_QUERY pages each), for a writer that makes its rows
     from them itself: each record's own columns (OWN_COLUMNS) and those of ``fields``; only the records that
-    ``keep(class key, image key, load status)`` keeps, if given; their moves by page and grid index, in time order,
+    ``keep(class id, image id, load status)`` keeps, if given; their moves by page and grid index, in time order,
     or only their number (``count_moves``). A kind reads what it writes: decoding the JSON of fields it does not
     write, or sorting moves it only counts, was a third of its time."""
     read_ahead = _read_ahead(batch, lambda pages: _read(pages, fields, count_moves, keep))

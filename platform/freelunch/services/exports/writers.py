@@ -149,7 +149,7 @@ def _own_cells(part: seed_format.Slice, role: _Roles) -> Iterator[tuple]:
     """Each record's cells from gridIndex on, made straight from the slice's raw rows: as the seed record's fields
     summarised (clickPoints and mousePoints counted, imagePosition's x and y), without making the record."""
     names = part.names
-    page_at, grid_at, key_at, status_at, replaces_at = (names.index(name) for name in seed_format.OWN_COLUMNS)
+    page_at, grid_at, key_at, status_at, replaces_at = (names.index(name) for name in seed_format.OWN_COLUMNS[:5])
     column = {name: names.index(name) for name in names}
     selected, clicks = (record.BY_KEY[key].reader(names) for key in ("selected", "selectedRecord"))
     count_at, hovered_at, estimate_at = column["selected_count"], column["hovered_count"], column["estimate_time"]

@@ -158,15 +158,13 @@ def decisions(batch: Batch, record: Record) -> dict[str, int]:
     return {"yes": found["yes"], "no": found["no"], "open": found["undecided"]}
 
 
-def yes_set(batch: Batch, record: Record) -> set[tuple[str, str]]:
-    """(class key, image key) of every image the labels of record call yes."""
+def yes_set(batch: Batch, record: Record) -> labels.YesImages:
+    """(class id, image id) of every image the labels of record call yes."""
     if record.fit is not None:
-        return set(
-            ImageLabel.select(ImageClass.key, Image.key)
-            .join(ImageClass)
-            .switch(ImageLabel)
-            .join(Image)
+        return labels.YesImages(
+            ImageLabel.select(ImageLabel.image_class, ImageLabel.image)
             .where(ImageLabel.fit == record.fit.id, ImageLabel.decision == "yes")
             .tuples()
+            .iterator()
         )
     return labels.yes_keys(batch, record.rule_used())
