@@ -381,7 +381,8 @@ class YesImages:
     are serials (32-bit on PostgreSQL), so a pair fits in 63 bits."""
 
     def __init__(self, pairs: Iterable[tuple[int, int]]):
-        self.packed = array("q", sorted((class_id << 32) | image_id for class_id, image_id in pairs))
+        """``pairs`` in (class id, image id) order, as the database sorts them: no list of them all is made."""
+        self.packed = array("q", ((class_id << 32) | image_id for class_id, image_id in pairs))
 
     def __contains__(self, pair: tuple[int, int]) -> bool:
         packed = (pair[0] << 32) | pair[1]
@@ -401,6 +402,7 @@ def yes_keys(batch: Batch, rule: Rule) -> YesImages:
         .where(Vote.batch == batch.id, *left_out)
         .group_by(Vote.image_class, Vote.image)
         .having(_having(rule, "yes"))
+        .order_by(Vote.image_class, Vote.image)
     )
     return YesImages(yes.tuples().iterator())
 

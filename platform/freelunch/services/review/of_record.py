@@ -164,6 +164,7 @@ def yes_set(batch: Batch, record: Record) -> labels.YesImages:
         return labels.YesImages(
             ImageLabel.select(ImageLabel.image_class, ImageLabel.image)
             .where(ImageLabel.fit == record.fit.id, ImageLabel.decision == "yes")
+            .order_by(ImageLabel.image_class, ImageLabel.image)
             .tuples()
             .iterator()
         )
