@@ -12,7 +12,9 @@
 (function () {
   "use strict";
 
-  var THROTTLE_MS = 1000 / 60;
+  // 1000/60 on the clock the points' times are in (whole milliseconds): a 60 Hz pointer's moves, 16 or 17 ms apart,
+  // all count.
+  var THROTTLE_MS = 16;
   var FLUSH_MS = 1000;
   var MAX_BATCH = 500; // events per batch; a second at 60 Hz is far below
   var outbox = []; // sealed batches not yet acknowledged, oldest first, across pages
@@ -215,11 +217,12 @@
 
   function onMove(rec, event) {
     if (rec.selected || page.frozen) return;
-    var now = performance.now();
-    if (now - rec.lastMove < THROTTLE_MS) return; // leading edge: the first move of a window counts
-    rec.lastMove = now;
-    var xy = ratio(rec, event);
+    // One clock read for the throttle and the point's time: with a second clock for the throttle, a renderer paused
+    // between the two reads stored points closer than the window. A clock set back starts a new window.
     var time = Date.now();
+    if (time - rec.lastMove < THROTTLE_MS && time >= rec.lastMove) return; // leading edge: a window's first move
+    rec.lastMove = time;
+    var xy = ratio(rec, event);
     rec.ratioX = xy[0];
     rec.ratioY = xy[1];
     if (!rec.checked) {

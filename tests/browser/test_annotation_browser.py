@@ -191,6 +191,29 @@ def test_export_matches_what_the_worker_did(app, live_server, page, org):
     assert all(p.chunks_reported >= 1 for p in stored)
 
 
+# A renderer paused between two clock reads: every other Date.now() returns 10 ms late (monotonic, as a real pause).
+PAUSING_CLOCK = """(() => { const now = Date.now.bind(Date); let calls = 0;
+  Date.now = () => { if (calls++ % 2) { const end = performance.now() + 10; while (performance.now() < end); }
+                     return now(); }; })();"""
+
+
+def test_points_stay_a_throttle_window_apart_when_the_renderer_pauses(app, live_server, page, org):
+    batch = make_batch(app, org, pages=1, per_page=6)
+    page.add_init_script(PAUSING_CLOCK)
+    page.goto(link(live_server, batch.hits.get()))
+    wait_loaded(page)
+    jump(page, *NEUTRAL)
+    glide(page, 0, [(0.1, 0.1), (0.9, 0.9), (0.2, 0.8)], seconds=1.5)
+    jump(page, *NEUTRAL)
+    submit(page, next_pageno=None)
+    flush_until_complete(app)
+    with app.app_context():
+        (record,) = [r for r in seed_records(batch) if r["gridIndex"] == 0]
+    times = [p["time"] for p in record["mouseTracking"]]
+    assert len(times) >= 20
+    assert all(b - a >= 16 for a, b in zip(times, times[1:])), "points closer than the throttle's window"
+
+
 VERSIONS = ["POINTER_ORIGINAL", "NO_POINTER_ORIGINAL", "POINTER_NO_ORIGINAL", "NO_POINTER_NO_ORIGINAL"]
 STYLE_JS = """i => { const img = document.querySelector(`img[data-i="${i}"]`); const cell = img.closest('.cell');
   const dot = cell.querySelector('.dot'); const d = dot.getBoundingClientRect();
