@@ -13,8 +13,6 @@ MTurk assignment's once MTurk has confirmed it, never a rejected one's.
 
 from __future__ import annotations
 
-import queue
-import threading
 from collections import Counter
 from collections.abc import Callable, Collection, Generator, Iterator
 from itertools import groupby
@@ -26,6 +24,7 @@ from peewee import Cast, JSONField, Tuple
 
 from ...db import database
 from ...models import Assignment, Batch, Hit, HitPage, Image, ImageClass, ImageRecord, PageSubmission, PointerChunk
+from ...read_ahead import read_ahead
 from ..annotation import record
 from ..review.counted import COUNTS
 
@@ -401,40 +400,10 @@ def seed_records(batch: Batch) -> Iterator[dict]:
 
 def _read_ahead(batch: Batch, read_slice: Callable[[list[Page]], Slice]) -> Generator[Slice, None, None]:
     """The batch's slices, read by ``read_slice`` in a thread on a connection of its own while the caller writes
-    the one before.
-
-    The thread stops when the caller does (a closed generator, an error): it finishes the slice it is reading.
-    An error in the thread is raised here."""
-    slices: queue.Queue = queue.Queue(maxsize=READ_AHEAD)
-    stop = threading.Event()
-
-    def offer(item) -> bool:
-        while not stop.is_set():
-            try:
-                slices.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def read() -> None:
-        try:
-            with database.connection_context():
-                for pages in _submitted_pages(batch):
-                    if not offer(read_slice(pages)):
-                        return
-        except Exception as error:  # handed to the caller, which raises it
-            offer(error)
-            return
-        offer(None)
-
-    reader = threading.Thread(target=read, name=f"export-reader-{batch.id}", daemon=True)
-    reader.start()
-    try:
-        while (item := slices.get()) is not None:
-            if isinstance(item, Exception):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        reader.join()
+    the one before."""
+    return read_ahead(
+        lambda: (read_slice(pages) for pages in _submitted_pages(batch)),
+        READ_AHEAD,
+        f"export-reader-{batch.id}",
+        database.connection_context,
+    )

@@ -17,16 +17,13 @@ import functools
 import hashlib
 import io
 import json
-import queue
 import re
 import stat
-import threading
 import warnings
 import zipfile
 from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
-from typing import TypeVar
 
 import peewee
 from flask import current_app
@@ -35,6 +32,7 @@ from PIL import Image as PILImage
 from ... import storage
 from ...db import copy_rows, database, is_sqlite, staged_rows, upsert_rows
 from ...models import CANDIDATE_ROLES, Dataset, ImageClass
+from ...read_ahead import read_ahead
 from ..jobs import ReportProgress
 from . import hashing, quota, safe_fetch
 from .classes import CHUNK, ImportFailure, Report, check_key, check_text, header_map
@@ -85,7 +83,6 @@ MANIFEST_COLUMNS = {
 }
 
 Fetcher = Callable[[str], bytes]
-T = TypeVar("T")
 
 
 def probe(data: bytes) -> tuple[int, int, str, hashing.Hashes]:
@@ -375,7 +372,7 @@ def import_image_manifest(
         total = max(sum(1 for _ in count), 1)
     sizes: dict[str, object] = {}
     done = 0
-    chunks = _read_ahead(_manifest_chunks(path))
+    chunks = read_ahead(lambda: _manifest_chunks(path), READ_AHEAD, "manifest-reader")
     try:
         for pending, errors, done in chunks:
             for where, message in errors:
@@ -423,48 +420,6 @@ def _manifest_chunks(path: Path) -> Generator[tuple[list[tuple[str, dict]], list
             yield [], errors, done
             errors = []
     yield pending, errors, done
-
-
-def _read_ahead(items: Generator[T, None, None]) -> Generator[T, None, None]:
-    """``items``, made by a thread READ_AHEAD ahead of the caller: the manifest is read and checked while the
-    database stores the chunk before (Python's part and the database's were a third and two thirds of the import,
-    one after the other). The thread stops when the caller does (a closed generator, an error); an error in the
-    thread is raised here."""
-    made: queue.Queue = queue.Queue(maxsize=READ_AHEAD)
-    stop = threading.Event()
-    end = object()
-
-    def offer(item) -> bool:
-        while not stop.is_set():
-            try:
-                made.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def read() -> None:
-        try:
-            for item in items:
-                if not offer(item):
-                    return
-        except BaseException as error:  # handed to the caller, which raises it
-            offer(error)
-            return
-        finally:
-            items.close()  # its file, now
-        offer(end)
-
-    reader = threading.Thread(target=read, name="manifest-reader", daemon=True)
-    reader.start()
-    try:
-        while (item := made.get()) is not end:
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        reader.join()
 
 
 # --- ZIP archives ---------------------------------------------------------
