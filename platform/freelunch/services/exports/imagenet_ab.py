@@ -19,7 +19,8 @@ the chosen rule or the latest fit), as the export recorded them when it
 started; ``labels_of_record.txt`` in the archive says which. Records stream in page
 order, so each image's metadata is gathered in memory up to BUFFERED_RECORDS
 records, then written to one temporary file as a run sorted by member name
-(``_Runs``), and the runs merged an image at a time into the ZIP at the end:
+(``_Runs``), and the runs merged an image at a time into the ZIP at the end,
+written by ``zip_writer`` (zipfile's bytes, without zipfile's object per member):
 memory stays flat.
 """
 
@@ -30,7 +31,7 @@ import heapq
 import os
 import struct
 import tempfile
-import zipfile
+import time
 from array import array
 from collections.abc import Iterable, Iterator
 from itertools import groupby
@@ -43,6 +44,7 @@ from ..annotation import record
 from ..jobs import ReportProgress
 from ..review import labels, of_record
 from . import seed as seed_format
+from .zip_writer import ZipWriter
 
 ROOT = "Annotations/CLS-LOC/train_enriched"
 RECORD_MEMBER = "labels_of_record.txt"
@@ -228,15 +230,19 @@ def write(batch: Batch, out: IO[bytes], params: dict, report: ReportProgress) ->
                     report(0.5, f"{records:,} records")
         write_buffered()
         images = 0
-        with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        with ZipWriter(out) as archive:
             note = f"Images decided yes by the batch's labels of record, the {chosen.describe()}.\n"
-            archive.writestr(RECORD_MEMBER, note)
+            archive.write(RECORD_MEMBER, [note.encode()], date_time=time.localtime()[:6])
             for name, class_key, image_key, pieces in runs.merged():
-                with archive.open(name, "w") as member:
-                    member.write(b'<?xml version="1.0" encoding="utf-8"?>\n<annotation>\n')
-                    header = _element("folder", class_key) + _element("filename", _stem(image_key)) + "\n"
-                    member.write(b"".join([header.encode(), *pieces]))
-                    member.write(b"</annotation>\n")
+                header = _element("folder", class_key) + _element("filename", _stem(image_key)) + "\n"
+                archive.write(
+                    name,
+                    [
+                        b'<?xml version="1.0" encoding="utf-8"?>\n<annotation>\n',
+                        b"".join([header.encode(), *pieces]),
+                        b"</annotation>\n",
+                    ],
+                )
                 images += 1
                 if images % 500 == 0:
                     report(0.5 + 0.5 * min(images / max(len(wanted), 1), 1), f"{images:,} images zipped")
