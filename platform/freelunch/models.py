@@ -418,15 +418,64 @@ class BatchCount(BaseModel):
     hit_pages = IntegerField()
     assignments = IntegerField()  # started (an assignment row is made when a worker starts)
     assignments_done = IntegerField()
+    # Kept by migration 0030's triggers (on assignment, hit and hit_count):
+    hits_published = IntegerField(default=0)  # with an MTurk HIT id
+    hits_started = IntegerField(default=0)  # with an assignment
+    hits_done = IntegerField(default=0)  # with assignments_per_hit assignments done (of any source: progress.EXTRA)
+    not_counted = IntegerField(default=0)  # assignments whose votes do not count (services/review/counted.py)
+    waiting = IntegerField(default=0)  # of those, the MTurk assignments MTurk has not confirmed nor rejected yet
 
     @staticmethod
     def of(batch_ids) -> dict[int, BatchCount]:
         """The counts of each batch id asked (zeros when it has none)."""
         kept = {c.batch_id: c for c in BatchCount.select().where(BatchCount.batch.in_(list(batch_ids)))}
         return {
-            b: kept.get(b) or BatchCount(batch=b, hits=0, hit_pages=0, assignments=0, assignments_done=0)
+            b: kept.get(b)
+            or BatchCount(
+                batch=b,
+                hits=0,
+                hit_pages=0,
+                assignments=0,
+                assignments_done=0,
+                hits_published=0,
+                hits_started=0,
+                hits_done=0,
+                not_counted=0,
+                waiting=0,
+            )
             for b in batch_ids
         }
+
+
+class HitCount(BaseModel):
+    """A HIT's assignments started and done (any source), kept by the database (migration 0030): what BatchCount's
+    HITs started and done follow."""
+
+    hit = ForeignKeyField(Hit, on_delete="CASCADE", unique=True)
+    batch_id = IntegerField()  # the HIT's, so the triggers that keep BatchCount read only the rows they are given
+    assignments = IntegerField()
+    done = IntegerField()
+
+
+class BatchWorker(BaseModel):
+    """A worker's assignments in a batch whose votes count (services/review/counted.py): how many, how many done,
+    and their control answers (AssignmentControls added up), so the workers list and the control-accuracy bar read a
+    row per worker, not every assignment of the batch.
+
+    Kept by the database: triggers on assignment, hit and assignment_controls (migration 0030). A worker with no
+    assignment that counts may keep a row of zeros."""
+
+    batch = ForeignKeyField(Batch, on_delete="CASCADE", index=False)  # the unique index leads with it
+    worker_id = CharField(max_length=16)
+    assignments = IntegerField()
+    done = IntegerField()
+    positive = IntegerField()
+    positive_selected = IntegerField()
+    negative = IntegerField()
+    negative_selected = IntegerField()
+
+    class Meta:
+        indexes = ((("batch", "worker_id"), True),)
 
 
 class PageSubmission(BaseModel):
@@ -990,6 +1039,8 @@ MODELS = [
     HitPage,
     Assignment,
     BatchCount,
+    HitCount,
+    BatchWorker,
     PageSubmission,
     ImageRecord,
     PointerChunk,

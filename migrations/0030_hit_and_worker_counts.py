@@ -1,0 +1,417 @@
+# What the batch tabs still counted over every assignment of the batch per request (issue 21: the tabs grew 3-7x
+# from SCALE=0.01 to 1), kept by triggers like 0026-0029, so every writer keeps them (the annotation page, reconcile,
+# bulk loads, deletes):
+# - hit_count: each HIT's assignments started and done (all sources), so batch_count can keep
+# - batch_count.hits_started, hits_done (done >= the batch's assignments_per_hit), hits_published (with an MTurk id),
+#   not_counted and waiting (assignments whose votes do not count, or wait for MTurk: services/review/counted.py);
+# - batch_worker: per batch and worker, over the assignments whose votes count: assignments, done, and their control
+#   answers (0028's assignment_controls added up), for the workers list and the control-accuracy bar.
+#
+# An assignment's contribution goes in when it is inserted, is swapped (old out, new in) when it changes, and comes
+# out before it is deleted (a row trigger before the delete, while its control answers and its HIT are still there;
+# in a cascade from the HIT, the HIT's own trigger takes out all of its assignments before they go). Rows are taken in
+# key order, so two statements that meet on a row take it in the same order.
+from peewee import *
+
+COUNTS = "({0}.source <> 'mturk' OR coalesce({0}.mturk_status IN ('Submitted', 'Approved'), false))"
+WAITING = "({0}.source = 'mturk' AND coalesce({0}.mturk_status NOT IN ('Submitted', 'Approved', 'Rejected'), true))"
+BATCH_COLUMNS = ("hits_published", "hits_started", "hits_done", "not_counted", "waiting")
+WORKER_SUMS = ("assignments", "done", "positive", "positive_selected", "negative", "negative_selected")
+
+
+def _int(condition: str, postgres: bool) -> str:
+    return f"({condition})::int" if postgres else f"({condition})"
+
+
+# --- PostgreSQL: statement triggers over transition tables, row triggers before deletes ---------------------------
+
+
+def _add_batch_pg(rows: str) -> str:
+    """Add (batch_id, hits_published, hits_started, hits_done, not_counted, waiting) deltas to batch_count."""
+    columns = ", ".join(BATCH_COLUMNS)
+    sums = ", ".join(f"sum({c})" for c in BATCH_COLUMNS)
+    sets = ", ".join(f"{c} = b.{c} + excluded.{c}" for c in BATCH_COLUMNS)
+    return f"""INSERT INTO batch_count AS b (batch_id, hits, hit_pages, assignments, assignments_done, {columns})
+    SELECT batch_id, 0, 0, 0, 0, {sums} FROM ({rows}) d (batch_id, {columns})
+    GROUP BY 1 HAVING {" OR ".join(f"sum({c}) <> 0" for c in BATCH_COLUMNS)} ORDER BY 1
+    ON CONFLICT (batch_id) DO UPDATE SET {sets};"""
+
+
+def _assignment_rows_pg(table: str, sign: str) -> dict[str, str]:
+    """An assignment's contributions to hit_count, batch_count and batch_worker, signed."""
+    counts, waiting = COUNTS.format(table), WAITING.format(table)
+    ac = "coalesce(ac.{0}, 0)"
+    controls = ", ".join(f"{sign}{_int(counts, True)} * {ac.format(c)}" for c in WORKER_SUMS[2:])
+    return {
+        "hit": f"SELECT hit_id, {sign}1, {sign}done::int FROM {table}",
+        "batch": f"SELECT h.batch_id, 0, 0, 0, {sign}{_int(f'NOT {counts}', True)}, {sign}{_int(waiting, True)}"
+        f" FROM {table} JOIN hit h ON h.id = {table}.hit_id",
+        "worker": f"SELECT h.batch_id, {table}.worker_id, {sign}{_int(counts, True)},"
+        f" {sign}{_int(f'{counts} AND {table}.done', True)}, {controls}"
+        f" FROM {table} JOIN hit h ON h.id = {table}.hit_id"
+        f" LEFT JOIN assignment_controls ac ON ac.assignment_id = {table}.id",
+    }
+
+
+def _upserts_pg(added: dict[str, str]) -> str:
+    worker_sets = ", ".join(f"{c} = w.{c} + excluded.{c}" for c in WORKER_SUMS)
+    worker_columns = ", ".join(WORKER_SUMS)
+    worker_sums = ", ".join(f"sum({c})" for c in WORKER_SUMS)
+    return f"""INSERT INTO hit_count AS c (hit_id, batch_id, assignments, done)
+    SELECT d.hit_id, h.batch_id, sum(n), sum(done) FROM ({added["hit"]}) d (hit_id, n, done)
+    JOIN hit h ON h.id = d.hit_id GROUP BY 1, 2 HAVING sum(n) <> 0 OR sum(done) <> 0 ORDER BY 1
+    ON CONFLICT (hit_id) DO UPDATE SET assignments = c.assignments + excluded.assignments, done = c.done + excluded.done;
+    {_add_batch_pg(added["batch"])}
+    INSERT INTO batch_worker AS w (batch_id, worker_id, {worker_columns})
+    SELECT batch_id, worker_id, {worker_sums} FROM ({added["worker"]}) d (batch_id, worker_id, {worker_columns})
+    GROUP BY 1, 2 HAVING {" OR ".join(f"sum({c}) <> 0" for c in WORKER_SUMS)} ORDER BY 1, 2
+    ON CONFLICT (batch_id, worker_id) DO UPDATE SET {worker_sets};"""
+
+
+def _function(name: str, body: str, returns: str = "NULL") -> str:
+    return f"CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$\nBEGIN\n    {body}\n    RETURN {returns};\nEND $$"
+
+
+_ADDED, _REMOVED = _assignment_rows_pg("added", ""), _assignment_rows_pg("removed", "-")
+# The assignment about to go (a row trigger, BEFORE DELETE): its HIT and control answers are still there.
+_OLD = {
+    "hit": "SELECT OLD.hit_id, -1, -OLD.done::int",
+    "batch": f"SELECT h.batch_id, 0, 0, 0, -{_int('NOT ' + COUNTS.format('OLD'), True)},"
+    f" -{_int(WAITING.format('OLD'), True)} FROM hit h WHERE h.id = OLD.hit_id",
+    "worker": f"SELECT h.batch_id, OLD.worker_id, -{_int(COUNTS.format('OLD'), True)},"
+    f" -{_int(COUNTS.format('OLD') + ' AND OLD.done', True)}, "
+    + ", ".join(f"-{_int(COUNTS.format('OLD'), True)} * coalesce(ac.{c}, 0)" for c in WORKER_SUMS[2:])
+    + " FROM hit h LEFT JOIN assignment_controls ac ON ac.assignment_id = OLD.id WHERE h.id = OLD.hit_id",
+}
+_CONTROL_DELTA = ", ".join(f"{{sign}}{_int(COUNTS.format('a'), True)} * t.{c}" for c in WORKER_SUMS[2:])
+
+
+def _controls_rows_pg(table: str, sign: str) -> str:
+    """A control answers row's contribution to its assignment's worker, when the assignment counts (and is there)."""
+    return (
+        f"SELECT h.batch_id, a.worker_id, 0, 0, {_CONTROL_DELTA.format(sign=sign)}"
+        f" FROM {table} t JOIN assignment a ON a.id = t.assignment_id JOIN hit h ON h.id = a.hit_id"
+        # Not for a batch going in this cascade (its votes may go before its HITs).
+        " JOIN batch b ON b.id = h.batch_id"
+    )
+
+
+def _worker_upsert_pg(rows: str) -> str:
+    columns = ", ".join(WORKER_SUMS)
+    return f"""INSERT INTO batch_worker AS w (batch_id, worker_id, {columns})
+    SELECT batch_id, worker_id, {", ".join(f"sum({c})" for c in WORKER_SUMS)} FROM ({rows}) d (batch_id, worker_id, {columns})
+    GROUP BY 1, 2 HAVING {" OR ".join(f"sum({c}) <> 0" for c in WORKER_SUMS)} ORDER BY 1, 2
+    ON CONFLICT (batch_id, worker_id) DO UPDATE SET {", ".join(f"{c} = w.{c} + excluded.{c}" for c in WORKER_SUMS)};"""
+
+
+# A HIT's start and completion, from its counts before and after: into batch_count.
+_HIT_STATE = (
+    "SELECT b.id, 0, {sign}(t.assignments > 0)::int, {sign}(t.done >= b.assignments_per_hit)::int, 0, 0"
+    " FROM {table} t JOIN batch b ON b.id = t.batch_id"
+)
+_PUBLISHED = "SELECT batch_id, {sign}(mturk_hit_id IS NOT NULL)::int, 0, 0, 0, 0 FROM {table}"
+
+# A HIT about to go, in a row trigger: what it and its assignments added, unless its batch goes in the same cascade.
+_HIT_GONE_PG = f"""IF EXISTS (SELECT 1 FROM batch WHERE id = OLD.batch_id) THEN
+        {
+    _add_batch_pg(
+        "SELECT OLD.batch_id, -(OLD.mturk_hit_id IS NOT NULL)::int, -coalesce((c.assignments > 0)::int, 0),"
+        " -coalesce((c.done >= b.assignments_per_hit)::int, 0), 0, 0 FROM batch b"
+        " LEFT JOIN hit_count c ON c.hit_id = OLD.id WHERE b.id = OLD.batch_id"
+        " UNION ALL "
+        f"SELECT OLD.batch_id, 0, 0, 0, -{_int('NOT ' + COUNTS.format('a'), True)}, -{_int(WAITING.format('a'), True)}"
+        " FROM assignment a WHERE a.hit_id = OLD.id"
+    )
+}
+        {
+    _worker_upsert_pg(
+        f"SELECT OLD.batch_id, a.worker_id, -{_int(COUNTS.format('a'), True)},"
+        f" -{_int(COUNTS.format('a') + ' AND a.done', True)}, "
+        + ", ".join(f"-{_int(COUNTS.format('a'), True)} * coalesce(ac.{c}, 0)" for c in WORKER_SUMS[2:])
+        + " FROM assignment a LEFT JOIN assignment_controls ac ON ac.assignment_id = a.id WHERE a.hit_id = OLD.id"
+    )
+}
+    END IF;"""
+
+POSTGRES = [
+    _function("hit_worker_counts_assignments_add", _upserts_pg(_ADDED)),
+    _function(
+        "hit_worker_counts_assignments_change",
+        _upserts_pg({k: f"{_ADDED[k]} UNION ALL {_REMOVED[k]}" for k in _ADDED}),
+    ),
+    # Before the row goes; nothing when its HIT is gone (a cascade from the HIT, which took it out already).
+    _function(
+        "hit_worker_counts_assignment_remove",
+        "IF EXISTS (SELECT 1 FROM hit WHERE id = OLD.hit_id) THEN\n    " + _upserts_pg(_OLD) + "\n    END IF;",
+        returns="OLD",
+    ),
+    _function("hit_count_started", _add_batch_pg(_HIT_STATE.format(sign="", table="added"))),
+    _function(
+        "hit_count_changed",
+        _add_batch_pg(
+            _HIT_STATE.format(sign="", table="added") + " UNION ALL " + _HIT_STATE.format(sign="-", table="removed")
+        ),
+    ),
+    _function("batch_worker_controls_add", _worker_upsert_pg(_controls_rows_pg("added", ""))),
+    _function(
+        "batch_worker_controls_change",
+        _worker_upsert_pg(_controls_rows_pg("added", "") + " UNION ALL " + _controls_rows_pg("removed", "-")),
+    ),
+    _function("hits_published_add", _add_batch_pg(_PUBLISHED.format(sign="", table="added"))),
+    _function(
+        "hits_published_change",
+        _add_batch_pg(
+            _PUBLISHED.format(sign="", table="added") + " UNION ALL " + _PUBLISHED.format(sign="-", table="removed")
+        ),
+    ),
+    _function("hit_worker_counts_hit_remove", _HIT_GONE_PG, returns="OLD"),
+    "CREATE TRIGGER hit_worker_counts_assignments_add AFTER INSERT ON assignment REFERENCING NEW TABLE AS added"
+    " FOR EACH STATEMENT EXECUTE FUNCTION hit_worker_counts_assignments_add()",
+    "CREATE TRIGGER hit_worker_counts_assignments_change AFTER UPDATE ON assignment"
+    " REFERENCING OLD TABLE AS removed NEW TABLE AS added FOR EACH STATEMENT"
+    " EXECUTE FUNCTION hit_worker_counts_assignments_change()",
+    "CREATE TRIGGER hit_worker_counts_assignment_remove BEFORE DELETE ON assignment FOR EACH ROW"
+    " EXECUTE FUNCTION hit_worker_counts_assignment_remove()",
+    "CREATE TRIGGER hit_count_started AFTER INSERT ON hit_count REFERENCING NEW TABLE AS added"
+    " FOR EACH STATEMENT EXECUTE FUNCTION hit_count_started()",
+    "CREATE TRIGGER hit_count_changed AFTER UPDATE ON hit_count REFERENCING OLD TABLE AS removed NEW TABLE AS added"
+    " FOR EACH STATEMENT EXECUTE FUNCTION hit_count_changed()",
+    "CREATE TRIGGER batch_worker_controls_add AFTER INSERT ON assignment_controls REFERENCING NEW TABLE AS added"
+    " FOR EACH STATEMENT EXECUTE FUNCTION batch_worker_controls_add()",
+    "CREATE TRIGGER batch_worker_controls_change AFTER UPDATE ON assignment_controls"
+    " REFERENCING OLD TABLE AS removed NEW TABLE AS added FOR EACH STATEMENT"
+    " EXECUTE FUNCTION batch_worker_controls_change()",
+    "CREATE TRIGGER hits_published_add AFTER INSERT ON hit REFERENCING NEW TABLE AS added"
+    " FOR EACH STATEMENT EXECUTE FUNCTION hits_published_add()",
+    "CREATE TRIGGER hits_published_change AFTER UPDATE ON hit REFERENCING OLD TABLE AS removed NEW TABLE AS added"
+    " FOR EACH STATEMENT EXECUTE FUNCTION hits_published_change()",
+    "CREATE TRIGGER hit_worker_counts_hit_remove BEFORE DELETE ON hit FOR EACH ROW"
+    " EXECUTE FUNCTION hit_worker_counts_hit_remove()",
+]
+PG_TRIGGERS = (
+    ("hit_worker_counts_assignments_add", "assignment"),
+    ("hit_worker_counts_assignments_change", "assignment"),
+    ("hit_worker_counts_assignment_remove", "assignment"),
+    ("hit_count_started", "hit_count"),
+    ("hit_count_changed", "hit_count"),
+    ("batch_worker_controls_add", "assignment_controls"),
+    ("batch_worker_controls_change", "assignment_controls"),
+    ("hits_published_add", "hit"),
+    ("hits_published_change", "hit"),
+    ("hit_worker_counts_hit_remove", "hit"),
+)
+PG_FUNCTIONS = (
+    "hit_worker_counts_assignments_add",
+    "hit_worker_counts_assignments_change",
+    "hit_worker_counts_assignment_remove",
+    "hit_count_started",
+    "hit_count_changed",
+    "batch_worker_controls_add",
+    "batch_worker_controls_change",
+    "hits_published_add",
+    "hits_published_change",
+    "hit_worker_counts_hit_remove",
+)
+
+
+# --- SQLite: row triggers ------------------------------------------------------------------------------------------
+
+
+def _batch_sqlite(batch: str, deltas: dict[str, str]) -> str:
+    values = [deltas.get(c, "0") for c in BATCH_COLUMNS]
+    return f"""INSERT INTO batch_count (batch_id, hits, hit_pages, assignments, assignments_done, {", ".join(BATCH_COLUMNS)})
+    SELECT {batch}, 0, 0, 0, 0, {", ".join(values)} WHERE {batch} IS NOT NULL
+    ON CONFLICT (batch_id) DO UPDATE SET {", ".join(f"{c} = {c} + excluded.{c}" for c in BATCH_COLUMNS)};"""
+
+
+def _worker_sqlite(batch: str, worker: str, values: list[str]) -> str:
+    return f"""INSERT INTO batch_worker (batch_id, worker_id, {", ".join(WORKER_SUMS)})
+    SELECT {batch}, {worker}, {", ".join(values)} WHERE {batch} IS NOT NULL
+    ON CONFLICT (batch_id, worker_id) DO UPDATE SET {", ".join(f"{c} = {c} + excluded.{c}" for c in WORKER_SUMS)};"""
+
+
+OF_HIT = "(SELECT batch_id FROM hit WHERE id = {0}.hit_id)"
+
+
+def _assignment_sqlite(row: str, sign: str) -> str:
+    """One assignment's contributions, signed; nothing when its HIT is gone."""
+    counts = COUNTS.format(row)
+    controls = f"(SELECT {{0}} FROM assignment_controls WHERE assignment_id = {row}.id)"
+    return f"""INSERT INTO hit_count (hit_id, batch_id, assignments, done)
+    SELECT {row}.hit_id, {OF_HIT.format(row)}, {sign}1, {sign}{row}.done WHERE {OF_HIT.format(row)} IS NOT NULL
+    ON CONFLICT (hit_id) DO UPDATE SET assignments = assignments + excluded.assignments, done = done + excluded.done;
+    {
+        _batch_sqlite(
+            OF_HIT.format(row), {"not_counted": f"{sign}(NOT {counts})", "waiting": f"{sign}{WAITING.format(row)}"}
+        )
+    }
+    {
+        _worker_sqlite(
+            OF_HIT.format(row),
+            f"{row}.worker_id",
+            [f"{sign}{counts}", f"{sign}({counts} AND {row}.done)"]
+            + [f"{sign}{counts} * coalesce({controls.format(c)}, 0)" for c in WORKER_SUMS[2:]],
+        )
+    }"""
+
+
+def _hit_state_sqlite(row: str, sign: str) -> str:
+    return _batch_sqlite(
+        f"{row}.batch_id",
+        {
+            "hits_started": f"{sign}({row}.assignments > 0)",
+            "hits_done": f"{sign}({row}.done >= (SELECT assignments_per_hit FROM batch WHERE id = {row}.batch_id))",
+        },
+    )
+
+
+def _controls_sqlite(row: str, sign: str) -> str:
+    a = f"(SELECT {{0}} FROM assignment WHERE id = {row}.assignment_id)"
+    counts = a.format(COUNTS.format("assignment"))
+    batch = (
+        "(SELECT b.id FROM assignment a JOIN hit h ON h.id = a.hit_id JOIN batch b ON b.id = h.batch_id"
+        f" WHERE a.id = {row}.assignment_id)"
+    )
+    return _worker_sqlite(
+        batch, a.format("worker_id"), ["0", "0"] + [f"{sign}coalesce({counts}, 0) * {row}.{c}" for c in WORKER_SUMS[2:]]
+    )
+
+
+_HIT_GONE_SQLITE = f"""{
+    _batch_sqlite(
+        "OLD.batch_id",
+        {
+            "hits_published": "-(OLD.mturk_hit_id IS NOT NULL)",
+            "hits_started": "-coalesce((SELECT assignments > 0 FROM hit_count WHERE hit_id = OLD.id), 0)",
+            "hits_done": "-coalesce((SELECT c.done >= b.assignments_per_hit FROM hit_count c JOIN batch b"
+            " ON b.id = c.batch_id WHERE c.hit_id = OLD.id), 0)",
+            "not_counted": f"-(SELECT count(*) FROM assignment a WHERE a.hit_id = OLD.id AND NOT {COUNTS.format('a')})",
+            "waiting": f"-(SELECT count(*) FROM assignment a WHERE a.hit_id = OLD.id AND {WAITING.format('a')})",
+        },
+    ).replace("WHERE OLD.batch_id IS NOT NULL", "WHERE EXISTS (SELECT 1 FROM batch WHERE id = OLD.batch_id)")
+}
+    INSERT INTO batch_worker (batch_id, worker_id, {", ".join(WORKER_SUMS)})
+    SELECT OLD.batch_id, a.worker_id, -count(*), -sum(a.done), {
+    ", ".join(f"-coalesce(sum(ac.{c}), 0)" for c in WORKER_SUMS[2:])
+}
+    FROM assignment a LEFT JOIN assignment_controls ac ON ac.assignment_id = a.id
+    WHERE a.hit_id = OLD.id AND {COUNTS.format("a")} AND EXISTS (SELECT 1 FROM batch WHERE id = OLD.batch_id)
+    GROUP BY a.worker_id
+    ON CONFLICT (batch_id, worker_id) DO UPDATE SET {", ".join(f"{c} = {c} + excluded.{c}" for c in WORKER_SUMS)};"""
+
+SQLITE = [
+    f"CREATE TRIGGER hit_worker_counts_assignments_add AFTER INSERT ON assignment BEGIN"
+    f" {_assignment_sqlite('NEW', '')} END",
+    "CREATE TRIGGER hit_worker_counts_assignments_change AFTER UPDATE OF hit_id, worker_id, source, mturk_status, done"
+    " ON assignment BEGIN"
+    f" {_assignment_sqlite('OLD', '-')} {_assignment_sqlite('NEW', '')} END",
+    f"CREATE TRIGGER hit_worker_counts_assignment_remove BEFORE DELETE ON assignment BEGIN"
+    f" {_assignment_sqlite('OLD', '-')} END",
+    f"CREATE TRIGGER hit_count_started AFTER INSERT ON hit_count BEGIN {_hit_state_sqlite('NEW', '')} END",
+    "CREATE TRIGGER hit_count_changed AFTER UPDATE ON hit_count BEGIN"
+    f" {_hit_state_sqlite('OLD', '-')} {_hit_state_sqlite('NEW', '')} END",
+    f"CREATE TRIGGER batch_worker_controls_add AFTER INSERT ON assignment_controls BEGIN {_controls_sqlite('NEW', '')} END",
+    "CREATE TRIGGER batch_worker_controls_change AFTER UPDATE ON assignment_controls BEGIN"
+    f" {_controls_sqlite('OLD', '-')} {_controls_sqlite('NEW', '')} END",
+    "CREATE TRIGGER hits_published_add AFTER INSERT ON hit WHEN NEW.mturk_hit_id IS NOT NULL BEGIN"
+    f" {_batch_sqlite('NEW.batch_id', {'hits_published': '1'})} END",
+    "CREATE TRIGGER hits_published_change AFTER UPDATE OF mturk_hit_id ON hit"
+    " WHEN (NEW.mturk_hit_id IS NULL) <> (OLD.mturk_hit_id IS NULL) BEGIN"
+    f" {_batch_sqlite('NEW.batch_id', {'hits_published': '(NEW.mturk_hit_id IS NOT NULL) - (OLD.mturk_hit_id IS NOT NULL)'})}"
+    " END",
+    f"CREATE TRIGGER hit_worker_counts_hit_remove BEFORE DELETE ON hit BEGIN {_HIT_GONE_SQLITE} END",
+]
+SQLITE_TRIGGERS = [name for name, _ in PG_TRIGGERS]
+
+
+def _postgres(db) -> bool:
+    return isinstance(getattr(db, "obj", db), PostgresqlDatabase)  # db may be the app's proxy
+
+
+def up(migrator, db):
+    class Batch(Model):
+        class Meta:
+            database = db
+            table_name = "batch"
+
+    class Hit(Model):
+        class Meta:
+            database = db
+            table_name = "hit"
+
+    class HitCount(Model):
+        hit = ForeignKeyField(Hit, on_delete="CASCADE", unique=True)
+        batch_id = IntegerField()
+        assignments = IntegerField()
+        done = IntegerField()
+
+        class Meta:
+            database = db
+            table_name = "hit_count"
+
+    class BatchWorker(Model):
+        batch = ForeignKeyField(Batch, on_delete="CASCADE", index=False)  # the unique index leads with it
+        worker_id = CharField(max_length=16)
+        assignments = IntegerField()
+        done = IntegerField()
+        positive = IntegerField()
+        positive_selected = IntegerField()
+        negative = IntegerField()
+        negative_selected = IntegerField()
+
+        class Meta:
+            database = db
+            table_name = "batch_worker"
+            indexes = ((("batch", "worker_id"), True),)
+
+    db.create_tables([HitCount, BatchWorker])
+    # Added in place (peewee's migrator would rebuild the table on SQLite, under 0026's triggers that name it).
+    for column in BATCH_COLUMNS:
+        db.execute_sql(f"ALTER TABLE batch_count ADD COLUMN {column} INTEGER NOT NULL DEFAULT 0")
+    postgres = _postgres(db)
+    done = "a.done" if postgres else "a.done = 1"
+    counts, waiting = COUNTS.format("a"), WAITING.format("a")
+
+    def when(condition: str) -> str:
+        return f"SUM(CASE WHEN {condition} THEN 1 ELSE 0 END)"
+
+    db.execute_sql(
+        "INSERT INTO hit_count (hit_id, batch_id, assignments, done)"
+        f" SELECT a.hit_id, h.batch_id, COUNT(*), {when(done)} FROM assignment a JOIN hit h ON h.id = a.hit_id"
+        " GROUP BY a.hit_id, h.batch_id"
+    )
+    db.execute_sql(
+        "UPDATE batch_count SET"
+        " hits_published = (SELECT COUNT(*) FROM hit WHERE hit.batch_id = batch_count.batch_id"
+        " AND hit.mturk_hit_id IS NOT NULL),"
+        " hits_started = (SELECT COUNT(*) FROM hit_count c WHERE c.batch_id = batch_count.batch_id AND c.assignments > 0),"
+        " hits_done = (SELECT COUNT(*) FROM hit_count c JOIN batch b ON b.id = c.batch_id"
+        " WHERE c.batch_id = batch_count.batch_id AND c.done >= b.assignments_per_hit),"
+        f" not_counted = (SELECT COUNT(*) FROM assignment a JOIN hit h ON h.id = a.hit_id"
+        f" WHERE h.batch_id = batch_count.batch_id AND NOT {counts}),"
+        f" waiting = (SELECT COUNT(*) FROM assignment a JOIN hit h ON h.id = a.hit_id"
+        f" WHERE h.batch_id = batch_count.batch_id AND {waiting})"
+    )
+    db.execute_sql(
+        f"INSERT INTO batch_worker (batch_id, worker_id, {', '.join(WORKER_SUMS)})"
+        f" SELECT h.batch_id, a.worker_id, COUNT(*), {when(done)},"
+        " COALESCE(SUM(ac.positive), 0), COALESCE(SUM(ac.positive_selected), 0),"
+        " COALESCE(SUM(ac.negative), 0), COALESCE(SUM(ac.negative_selected), 0)"
+        " FROM assignment a JOIN hit h ON h.id = a.hit_id LEFT JOIN assignment_controls ac ON ac.assignment_id = a.id"
+        f" WHERE {counts} GROUP BY h.batch_id, a.worker_id"
+    )
+    for statement in POSTGRES if postgres else SQLITE:
+        db.execute_sql(statement)
+
+
+def down(migrator, db):
+    postgres = _postgres(db)
+    for trigger, table in PG_TRIGGERS:
+        db.execute_sql(f"DROP TRIGGER {trigger}" + (f" ON {table}" if postgres else ""))
+    if postgres:
+        for function in PG_FUNCTIONS:
+            db.execute_sql(f"DROP FUNCTION {function}()")
+    for column in BATCH_COLUMNS:
+        db.execute_sql(f"ALTER TABLE batch_count DROP COLUMN {column}")
+    db.execute_sql("DROP TABLE batch_worker")
+    db.execute_sql("DROP TABLE hit_count")

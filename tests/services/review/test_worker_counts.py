@@ -1,0 +1,167 @@
+"""Each HIT's assignments started and done, a batch's HITs published, started and done and its assignments whose votes
+do not count or wait, and each worker's counted assignments and control answers in a batch: kept by the database
+(migration 0030), equal to a recount after every writer (the annotation page, derive, bulk loads, reconcile's status
+changes, publishing, control roles changed, deletions and their cascades)."""
+
+from __future__ import annotations
+
+from factories import make_batch, summary_for
+from support import open_assignment, post_page
+
+from freelunch.models import (
+    Assignment,
+    AssignmentControls,
+    Batch,
+    BatchCount,
+    BatchWorker,
+    Candidate,
+    Hit,
+    HitCount,
+    ImageRecord,
+    PageTally,
+)
+from freelunch.services.datasets import deletion
+from freelunch.services.review import counted, tallies
+
+
+def _recount() -> tuple[dict, dict, dict]:
+    """(per HIT, per batch, per (batch, worker)), from the assignments, HITs and control answers themselves."""
+    hits: dict[int, tuple[int, int]] = {}
+    workers: dict[tuple[int, str], list[int]] = {}
+    batches: dict[int, list[int]] = {b.id: [0, 0, 0, 0, 0] for b in Batch.select()}
+    controls = {c.assignment_id: c for c in AssignmentControls.select()}
+    for a in Assignment.select(Assignment, Hit).join(Hit):
+        n, done = hits.get(a.hit_id, (0, 0))
+        hits[a.hit_id] = (n + 1, done + a.done)
+        state = counted.state(a)
+        batches[a.hit.batch_id][3] += state != "counts"
+        batches[a.hit.batch_id][4] += state == "waiting"
+        if state == "counts":
+            c = controls.get(a.id)
+            row = workers.setdefault((a.hit.batch_id, a.worker_id), [0] * 6)
+            answers = (c.positive, c.positive_selected, c.negative, c.negative_selected) if c else (0, 0, 0, 0)
+            for i, value in enumerate((1, int(a.done), *answers)):
+                row[i] += value
+    per_hit = {b.id: b.assignments_per_hit for b in Batch.select()}
+    for hit in Hit.select():
+        n, done = hits.get(hit.id, (0, 0))
+        row = batches[hit.batch_id]
+        row[0] += hit.mturk_hit_id is not None
+        row[1] += n > 0
+        row[2] += done >= per_hit[hit.batch_id]
+    return (
+        {h: v for h, v in hits.items() if v != (0, 0)},
+        {b: tuple(v) for b, v in batches.items() if any(v)},
+        {k: tuple(v) for k, v in workers.items() if any(v)},
+    )
+
+
+def _kept() -> tuple[dict, dict, dict]:
+    hits = {c.hit_id: (c.assignments, c.done) for c in HitCount.select() if c.assignments or c.done}
+    batches = {
+        c.batch_id: (c.hits_published, c.hits_started, c.hits_done, c.not_counted, c.waiting)
+        for c in BatchCount.select()
+        if c.hits_published or c.hits_started or c.hits_done or c.not_counted or c.waiting
+    }
+    workers = {
+        (w.batch_id, w.worker_id): (
+            w.assignments,
+            w.done,
+            w.positive,
+            w.positive_selected,
+            w.negative,
+            w.negative_selected,
+        )
+        for w in BatchWorker.select()
+        if any((w.assignments, w.done, w.positive, w.positive_selected, w.negative, w.negative_selected))
+    }
+    return hits, batches, workers
+
+
+def test_kept_counts_equal_a_recount_after_every_writer(app, campaign):
+    with app.app_context():
+        assert _kept() == _recount()
+        batch = campaign.batch
+        hits, batches, workers = _kept()
+        assert batches[batch.id] == (0, 2, 1, 0, 0)  # HIT 1 has its 2 assignments done, HIT 2 one of 2
+        assert workers[(batch.id, "W3CCCCCCCC")][:2] == (2, 1)
+
+        # A bulk load of MTurk work in every state, on both HITs.
+        first, second = campaign.hits
+        Assignment.insert_many(
+            [
+                dict(
+                    organization=batch.organization_id,
+                    hit=hit,
+                    worker_id=w,
+                    source="mturk",
+                    version="V",
+                    done=d,
+                    mturk_status=s,
+                )
+                for hit, w, d, s in (
+                    (first, "M1", True, None),
+                    (first, "M2", True, "Submitted"),
+                    (second, "M3", True, "Rejected"),
+                    (second, "M4", False, "Approved"),
+                    (second, "M5", True, "Returned"),
+                )
+            ]
+        ).execute()
+        assert _kept() == _recount()
+        assert _kept()[1][batch.id][3:] == (3, 2)  # M1, M3, M5 do not count; M1 and M5 wait
+
+        # Reconcile's word, done set and unset, a worker id changed, another assignment's lab name (no count moves).
+        Assignment.update(mturk_status="Submitted").where(Assignment.worker_id == "M1").execute()
+        Assignment.update(mturk_status="Rejected").where(Assignment.worker_id == "M2").execute()
+        Assignment.update(done=True).where(Assignment.worker_id.in_(["M4", "W3CCCCCCCC"])).execute()
+        Assignment.update(done=False).where(Assignment.worker_id == "M3").execute()
+        Assignment.update(worker_id="W9").where(Assignment.id == campaign.assignments["h2w2"].id).execute()
+        Assignment.update(lab_name="Ann").where(Assignment.worker_id == "W1AAAAAAAA").execute()
+        assert _kept() == _recount()
+
+        # Published on MTurk and taken back.
+        Hit.update(mturk_hit_id="REMOTE1").where(Hit.id == first.id).execute()
+        Hit.update(mturk_hit_id="REMOTE2").where(Hit.id == second.id).execute()
+        assert _kept() == _recount() and _kept()[1][batch.id][0] == 2
+        Hit.update(mturk_hit_id=None).where(Hit.id == second.id).execute()
+        assert _kept() == _recount()
+
+        # Control answers: a selection ORed in by a page derived again, roles changed, a control deleted.
+        page = campaign.pages["h1w3a"]
+        ImageRecord.update(selected=True).where(
+            ImageRecord.page == page, ImageRecord.image == campaign.images["ap"]
+        ).execute()
+        PageTally.delete().where(PageTally.page == page).execute()
+        tallies.derive([page.id])
+        assert _kept() == _recount()
+        Candidate.update(role="candidate").where(Candidate.image == campaign.images["bp"]).execute()
+        Candidate.update(role="negative").where(Candidate.image == campaign.images["a1"]).execute()
+        Candidate.delete().where(Candidate.image == campaign.images["an"]).execute()
+        assert _kept() == _recount()
+
+        # Deletions: assignments (one that counts with its votes, one waiting), an image with its votes, a HIT with
+        # its assignments, then the dataset with the batch.
+        campaign.assignments["h1w1"].delete_instance(recursive=False)
+        Assignment.delete().where(Assignment.worker_id == "M5").execute()
+        assert _kept() == _recount()
+        campaign.images["ap"].delete_instance(recursive=False)
+        assert _kept() == _recount()
+        Hit.delete().where(Hit.id == second.id).execute()
+        assert _kept() == _recount()
+        deletion.delete_dataset(batch.dataset)
+        assert _kept() == _recount() == ({}, {}, {})
+
+
+def test_kept_counts_follow_the_annotation_page(app, client, org):
+    batch = make_batch(app, org, pages=2, per_page=6, hits=2, assignments_per_hit=1)
+    first, _ = Hit.select().where(Hit.batch == batch).order_by(Hit.id)
+    token, _ = open_assignment(client, first, "W1")
+    with app.app_context():
+        assert _kept() == _recount() and _kept()[1][batch.id] == (0, 1, 0, 0, 0)
+    for pageno in (1, 2):
+        assert post_page(client, token, pageno, summary_for(first, pageno)).status_code in (200, 303)
+    with app.app_context():
+        assert _kept() == _recount() and _kept()[1][batch.id] == (0, 1, 1, 0, 0)
+        (worker,) = BatchWorker.select().where(BatchWorker.batch == batch.id)
+        assert (worker.assignments, worker.done) == (1, 1)
