@@ -3,7 +3,8 @@
 # bulk loads, deletes):
 # - hit_count: each HIT's assignments started and done (all sources), so batch_count can keep
 # - batch_count.hits_started, hits_done (done >= the batch's assignments_per_hit), hits_published (with an MTurk id),
-#   not_counted and waiting (assignments whose votes do not count, or wait for MTurk: services/review/counted.py);
+#   not_counted and waiting (assignments whose votes do not count, or wait for MTurk: services/review/counted.py),
+#   mturk (assignments that came through MTurk: the MTurk review page reads them only when there are some);
 # - batch_worker: per batch and worker, over the assignments whose votes count: assignments, done, and their control
 #   answers (0028's assignment_controls added up), for the workers list and the control-accuracy bar.
 #
@@ -15,7 +16,8 @@ from peewee import *
 
 COUNTS = "({0}.source <> 'mturk' OR coalesce({0}.mturk_status IN ('Submitted', 'Approved'), false))"
 WAITING = "({0}.source = 'mturk' AND coalesce({0}.mturk_status NOT IN ('Submitted', 'Approved', 'Rejected'), true))"
-BATCH_COLUMNS = ("hits_published", "hits_started", "hits_done", "not_counted", "waiting")
+BATCH_COLUMNS = ("hits_published", "hits_started", "hits_done", "not_counted", "waiting", "mturk")
+MTURK = "({0}.source = 'mturk')"
 WORKER_SUMS = ("assignments", "done", "positive", "positive_selected", "negative", "negative_selected")
 
 
@@ -27,7 +29,7 @@ def _int(condition: str, postgres: bool) -> str:
 
 
 def _add_batch_pg(rows: str) -> str:
-    """Add (batch_id, hits_published, hits_started, hits_done, not_counted, waiting) deltas to batch_count."""
+    """Add (batch_id, hits_published, hits_started, hits_done, not_counted, waiting, mturk) deltas to batch_count."""
     columns = ", ".join(BATCH_COLUMNS)
     sums = ", ".join(f"sum({c})" for c in BATCH_COLUMNS)
     sets = ", ".join(f"{c} = b.{c} + excluded.{c}" for c in BATCH_COLUMNS)
@@ -44,7 +46,8 @@ def _assignment_rows_pg(table: str, sign: str) -> dict[str, str]:
     controls = ", ".join(f"{sign}{_int(counts, True)} * {ac.format(c)}" for c in WORKER_SUMS[2:])
     return {
         "hit": f"SELECT hit_id, {sign}1, {sign}done::int FROM {table}",
-        "batch": f"SELECT h.batch_id, 0, 0, 0, {sign}{_int(f'NOT {counts}', True)}, {sign}{_int(waiting, True)}"
+        "batch": f"SELECT h.batch_id, 0, 0, 0, {sign}{_int(f'NOT {counts}', True)}, {sign}{_int(waiting, True)},"
+        f" {sign}{_int(MTURK.format(table), True)}"
         f" FROM {table} JOIN hit h ON h.id = {table}.hit_id",
         "worker": f"SELECT h.batch_id, {table}.worker_id, {sign}{_int(counts, True)},"
         f" {sign}{_int(f'{counts} AND {table}.done', True)}, {controls}"
@@ -60,7 +63,8 @@ def _upserts_pg(added: dict[str, str]) -> str:
     return f"""INSERT INTO hit_count AS c (hit_id, batch_id, assignments, done)
     SELECT d.hit_id, h.batch_id, sum(n), sum(done) FROM ({added["hit"]}) d (hit_id, n, done)
     JOIN hit h ON h.id = d.hit_id GROUP BY 1, 2 HAVING sum(n) <> 0 OR sum(done) <> 0 ORDER BY 1
-    ON CONFLICT (hit_id) DO UPDATE SET assignments = c.assignments + excluded.assignments, done = c.done + excluded.done;
+    ON CONFLICT (hit_id) DO UPDATE SET assignments = c.assignments + excluded.assignments,
+        done = c.done + excluded.done;
     {_add_batch_pg(added["batch"])}
     INSERT INTO batch_worker AS w (batch_id, worker_id, {worker_columns})
     SELECT batch_id, worker_id, {worker_sums} FROM ({added["worker"]}) d (batch_id, worker_id, {worker_columns})
@@ -69,7 +73,10 @@ def _upserts_pg(added: dict[str, str]) -> str:
 
 
 def _function(name: str, body: str, returns: str = "NULL") -> str:
-    return f"CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$\nBEGIN\n    {body}\n    RETURN {returns};\nEND $$"
+    return (
+        f"CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$\nBEGIN\n    {body}\n"
+        f"    RETURN {returns};\nEND $$"
+    )
 
 
 _ADDED, _REMOVED = _assignment_rows_pg("added", ""), _assignment_rows_pg("removed", "-")
@@ -77,7 +84,7 @@ _ADDED, _REMOVED = _assignment_rows_pg("added", ""), _assignment_rows_pg("remove
 _OLD = {
     "hit": "SELECT OLD.hit_id, -1, -OLD.done::int",
     "batch": f"SELECT h.batch_id, 0, 0, 0, -{_int('NOT ' + COUNTS.format('OLD'), True)},"
-    f" -{_int(WAITING.format('OLD'), True)} FROM hit h WHERE h.id = OLD.hit_id",
+    f" -{_int(WAITING.format('OLD'), True)}, -{_int(MTURK.format('OLD'), True)} FROM hit h WHERE h.id = OLD.hit_id",
     "worker": f"SELECT h.batch_id, OLD.worker_id, -{_int(COUNTS.format('OLD'), True)},"
     f" -{_int(COUNTS.format('OLD') + ' AND OLD.done', True)}, "
     + ", ".join(f"-{_int(COUNTS.format('OLD'), True)} * coalesce(ac.{c}, 0)" for c in WORKER_SUMS[2:])
@@ -99,28 +106,29 @@ def _controls_rows_pg(table: str, sign: str) -> str:
 def _worker_upsert_pg(rows: str) -> str:
     columns = ", ".join(WORKER_SUMS)
     return f"""INSERT INTO batch_worker AS w (batch_id, worker_id, {columns})
-    SELECT batch_id, worker_id, {", ".join(f"sum({c})" for c in WORKER_SUMS)} FROM ({rows}) d (batch_id, worker_id, {columns})
+    SELECT batch_id, worker_id, {", ".join(f"sum({c})" for c in WORKER_SUMS)}
+    FROM ({rows}) d (batch_id, worker_id, {columns})
     GROUP BY 1, 2 HAVING {" OR ".join(f"sum({c}) <> 0" for c in WORKER_SUMS)} ORDER BY 1, 2
     ON CONFLICT (batch_id, worker_id) DO UPDATE SET {", ".join(f"{c} = w.{c} + excluded.{c}" for c in WORKER_SUMS)};"""
 
 
 # A HIT's start and completion, from its counts before and after: into batch_count.
 _HIT_STATE = (
-    "SELECT b.id, 0, {sign}(t.assignments > 0)::int, {sign}(t.done >= b.assignments_per_hit)::int, 0, 0"
+    "SELECT b.id, 0, {sign}(t.assignments > 0)::int, {sign}(t.done >= b.assignments_per_hit)::int, 0, 0, 0"
     " FROM {table} t JOIN batch b ON b.id = t.batch_id"
 )
-_PUBLISHED = "SELECT batch_id, {sign}(mturk_hit_id IS NOT NULL)::int, 0, 0, 0, 0 FROM {table}"
+_PUBLISHED = "SELECT batch_id, {sign}(mturk_hit_id IS NOT NULL)::int, 0, 0, 0, 0, 0 FROM {table}"
 
 # A HIT about to go, in a row trigger: what it and its assignments added, unless its batch goes in the same cascade.
 _HIT_GONE_PG = f"""IF EXISTS (SELECT 1 FROM batch WHERE id = OLD.batch_id) THEN
         {
     _add_batch_pg(
         "SELECT OLD.batch_id, -(OLD.mturk_hit_id IS NOT NULL)::int, -coalesce((c.assignments > 0)::int, 0),"
-        " -coalesce((c.done >= b.assignments_per_hit)::int, 0), 0, 0 FROM batch b"
+        " -coalesce((c.done >= b.assignments_per_hit)::int, 0), 0, 0, 0 FROM batch b"
         " LEFT JOIN hit_count c ON c.hit_id = OLD.id WHERE b.id = OLD.batch_id"
         " UNION ALL "
-        f"SELECT OLD.batch_id, 0, 0, 0, -{_int('NOT ' + COUNTS.format('a'), True)}, -{_int(WAITING.format('a'), True)}"
-        " FROM assignment a WHERE a.hit_id = OLD.id"
+        f"SELECT OLD.batch_id, 0, 0, 0, -{_int('NOT ' + COUNTS.format('a'), True)}, -{_int(WAITING.format('a'), True)},"
+        f" -{_int(MTURK.format('a'), True)} FROM assignment a WHERE a.hit_id = OLD.id"
     )
 }
         {
@@ -219,7 +227,8 @@ PG_FUNCTIONS = (
 
 def _batch_sqlite(batch: str, deltas: dict[str, str]) -> str:
     values = [deltas.get(c, "0") for c in BATCH_COLUMNS]
-    return f"""INSERT INTO batch_count (batch_id, hits, hit_pages, assignments, assignments_done, {", ".join(BATCH_COLUMNS)})
+    return f"""INSERT INTO batch_count (batch_id, hits, hit_pages, assignments, assignments_done,
+        {", ".join(BATCH_COLUMNS)})
     SELECT {batch}, 0, 0, 0, 0, {", ".join(values)} WHERE {batch} IS NOT NULL
     ON CONFLICT (batch_id) DO UPDATE SET {", ".join(f"{c} = {c} + excluded.{c}" for c in BATCH_COLUMNS)};"""
 
@@ -242,7 +251,12 @@ def _assignment_sqlite(row: str, sign: str) -> str:
     ON CONFLICT (hit_id) DO UPDATE SET assignments = assignments + excluded.assignments, done = done + excluded.done;
     {
         _batch_sqlite(
-            OF_HIT.format(row), {"not_counted": f"{sign}(NOT {counts})", "waiting": f"{sign}{WAITING.format(row)}"}
+            OF_HIT.format(row),
+            {
+                "not_counted": f"{sign}(NOT {counts})",
+                "waiting": f"{sign}{WAITING.format(row)}",
+                "mturk": f"{sign}{MTURK.format(row)}",
+            },
         )
     }
     {
@@ -287,6 +301,7 @@ _HIT_GONE_SQLITE = f"""{
             " ON b.id = c.batch_id WHERE c.hit_id = OLD.id), 0)",
             "not_counted": f"-(SELECT count(*) FROM assignment a WHERE a.hit_id = OLD.id AND NOT {COUNTS.format('a')})",
             "waiting": f"-(SELECT count(*) FROM assignment a WHERE a.hit_id = OLD.id AND {WAITING.format('a')})",
+            "mturk": f"-(SELECT count(*) FROM assignment a WHERE a.hit_id = OLD.id AND {MTURK.format('a')})",
         },
     ).replace("WHERE OLD.batch_id IS NOT NULL", "WHERE EXISTS (SELECT 1 FROM batch WHERE id = OLD.batch_id)")
 }
@@ -310,14 +325,16 @@ SQLITE = [
     f"CREATE TRIGGER hit_count_started AFTER INSERT ON hit_count BEGIN {_hit_state_sqlite('NEW', '')} END",
     "CREATE TRIGGER hit_count_changed AFTER UPDATE ON hit_count BEGIN"
     f" {_hit_state_sqlite('OLD', '-')} {_hit_state_sqlite('NEW', '')} END",
-    f"CREATE TRIGGER batch_worker_controls_add AFTER INSERT ON assignment_controls BEGIN {_controls_sqlite('NEW', '')} END",
+    "CREATE TRIGGER batch_worker_controls_add AFTER INSERT ON assignment_controls BEGIN"
+    f" {_controls_sqlite('NEW', '')} END",
     "CREATE TRIGGER batch_worker_controls_change AFTER UPDATE ON assignment_controls BEGIN"
     f" {_controls_sqlite('OLD', '-')} {_controls_sqlite('NEW', '')} END",
     "CREATE TRIGGER hits_published_add AFTER INSERT ON hit WHEN NEW.mturk_hit_id IS NOT NULL BEGIN"
     f" {_batch_sqlite('NEW.batch_id', {'hits_published': '1'})} END",
     "CREATE TRIGGER hits_published_change AFTER UPDATE OF mturk_hit_id ON hit"
     " WHEN (NEW.mturk_hit_id IS NULL) <> (OLD.mturk_hit_id IS NULL) BEGIN"
-    f" {_batch_sqlite('NEW.batch_id', {'hits_published': '(NEW.mturk_hit_id IS NOT NULL) - (OLD.mturk_hit_id IS NOT NULL)'})}"
+    # Published (+1) or taken back (-1): the WHEN says it changed.
+    f" {_batch_sqlite('NEW.batch_id', {'hits_published': '2 * (NEW.mturk_hit_id IS NOT NULL) - 1'})}"
     " END",
     f"CREATE TRIGGER hit_worker_counts_hit_remove BEFORE DELETE ON hit BEGIN {_HIT_GONE_SQLITE} END",
 ]
@@ -384,13 +401,16 @@ def up(migrator, db):
         "UPDATE batch_count SET"
         " hits_published = (SELECT COUNT(*) FROM hit WHERE hit.batch_id = batch_count.batch_id"
         " AND hit.mturk_hit_id IS NOT NULL),"
-        " hits_started = (SELECT COUNT(*) FROM hit_count c WHERE c.batch_id = batch_count.batch_id AND c.assignments > 0),"
+        " hits_started = (SELECT COUNT(*) FROM hit_count c WHERE c.batch_id = batch_count.batch_id"
+        " AND c.assignments > 0),"
         " hits_done = (SELECT COUNT(*) FROM hit_count c JOIN batch b ON b.id = c.batch_id"
         " WHERE c.batch_id = batch_count.batch_id AND c.done >= b.assignments_per_hit),"
         f" not_counted = (SELECT COUNT(*) FROM assignment a JOIN hit h ON h.id = a.hit_id"
         f" WHERE h.batch_id = batch_count.batch_id AND NOT {counts}),"
         f" waiting = (SELECT COUNT(*) FROM assignment a JOIN hit h ON h.id = a.hit_id"
-        f" WHERE h.batch_id = batch_count.batch_id AND {waiting})"
+        f" WHERE h.batch_id = batch_count.batch_id AND {waiting}),"
+        " mturk = (SELECT COUNT(*) FROM assignment a JOIN hit h ON h.id = a.hit_id"
+        f" WHERE h.batch_id = batch_count.batch_id AND {MTURK.format('a')})"
     )
     db.execute_sql(
         f"INSERT INTO batch_worker (batch_id, worker_id, {', '.join(WORKER_SUMS)})"

@@ -424,6 +424,7 @@ class BatchCount(BaseModel):
     hits_done = IntegerField(default=0)  # with assignments_per_hit assignments done (of any source: progress.EXTRA)
     not_counted = IntegerField(default=0)  # assignments whose votes do not count (services/review/counted.py)
     waiting = IntegerField(default=0)  # of those, the MTurk assignments MTurk has not confirmed nor rejected yet
+    mturk = IntegerField(default=0)  # assignments that came through MTurk
 
     @staticmethod
     def of(batch_ids) -> dict[int, BatchCount]:
@@ -442,6 +443,7 @@ class BatchCount(BaseModel):
                 hits_done=0,
                 not_counted=0,
                 waiting=0,
+                mturk=0,
             )
             for b in batch_ids
         }

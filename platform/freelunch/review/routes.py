@@ -3,7 +3,18 @@
 from flask import abort, flash, redirect, render_template, request, url_for
 from peewee import JOIN
 
-from ..models import SOURCES, Assignment, Batch, Hit, HitPage, ImageClass, LabLink, PageSubmission
+from ..models import (
+    SOURCES,
+    Assignment,
+    Batch,
+    BatchCount,
+    BatchWorker,
+    Hit,
+    HitPage,
+    ImageClass,
+    LabLink,
+    PageSubmission,
+)
 from ..services.review import annotators, counted, fits, labels, progress, quality, replay, tallies
 from ..tenancy import current_org, owned_or_404
 from ..web import partials, sorting
@@ -48,7 +59,9 @@ def assignments(batch_id):
     if source in SOURCES:
         query = query.where(Assignment.source == source)
     sort = sorting.requested(ASSIGNMENT_SORTS, "-started")
-    page = paginate(sorting.apply(query, sort, ASSIGNMENT_SORTS, Assignment.id.desc()))
+    # Unfiltered, the list is every assignment of the batch: the database keeps how many (BatchCount).
+    total = None if worker or source in SOURCES else BatchCount.of([batch.id])[batch.id].assignments
+    page = paginate(sorting.apply(query, sort, ASSIGNMENT_SORTS, Assignment.id.desc()), total=total)
     found = quality.figures(Assignment.id, Assignment.id.in_([a.id for a in page.items]))
     rows = [(a, found.get(a.id, quality.Figures())) for a in page.items]
     counting = {a.id: counted.state(a) for a in page.items}
@@ -106,11 +119,13 @@ def batch_workers(batch_id):
     batch = owned_or_404(Batch, batch_id)
     scope = tallies.in_batch(batch.id)
     estimates = fits.worker_estimates(batch)
-    sort = sorting.requested(quality.WORKER_SORTS, "worker")
-    query = _sorted_workers(scope, sort)
+    sort = sorting.requested(quality.BATCH_WORKER_SORTS, "worker")
+    query = sorting.apply(
+        quality.batch_workers_query(batch.id), sort, quality.BATCH_WORKER_SORTS, BatchWorker.worker_id
+    )
     flagged = request.args.get("flagged") == "1"
     if flagged:
-        query = query.where(Assignment.worker_id.in_([w for w, e in estimates.items() if e.flag]))
+        query = query.where(BatchWorker.worker_id.in_([w for w, e in estimates.items() if e.flag]))
     page = paginate(query)
     return render_tab(
         "review",

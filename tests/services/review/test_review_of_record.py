@@ -131,3 +131,22 @@ def test_an_export_of_a_replaced_fit_fails_with_a_message(app, client, campaign,
         result = exports.run(export.id)
     assert "replaced by a newer one" in result["error"]
     assert Export.get_by_id(export.id).state == "failed"
+
+
+def test_the_record_panel_leaves_many_votes_left_out_to_the_results_job(app, client, campaign, run_jobs, monkeypatch):
+    """A rule of record with an accuracy bar counts as Results does: past the pages a request may move, by a job."""
+    from freelunch.services.review import labels, of_record
+
+    monkeypatch.setattr(labels, "INLINE_LEFT_OUT_PAGES", 0)  # W3's pages, below the bar, are already too many
+    batch = campaign.batch
+    with app.app_context():
+        of_record.choose_rule(Batch.get_by_id(batch.id), labels.Rule(0.7, 1, 0.5))
+    url = f"/review/batches/{batch.id}/labels-of-record"
+    waiting = client.get(url, headers=HTMX).get_data(as_text=True)
+    assert 'data-testid="record-counting"' in waiting and 'id="job-' in waiting and " yes<" not in waiting
+    run_jobs("default")
+    panel = client.get(url, headers=HTMX).get_data(as_text=True)
+    assert "record-counting" not in panel
+    with app.app_context():
+        expected = labels.summary(Batch.get_by_id(batch.id), labels.Rule(0.7, 1, 0.5)).decisions["yes"]
+    assert re.search(r'class="decision yes"[^>]*>([\d,]+) yes', panel).group(1) == str(expected)

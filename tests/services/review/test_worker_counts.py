@@ -28,7 +28,7 @@ def _recount() -> tuple[dict, dict, dict]:
     """(per HIT, per batch, per (batch, worker)), from the assignments, HITs and control answers themselves."""
     hits: dict[int, tuple[int, int]] = {}
     workers: dict[tuple[int, str], list[int]] = {}
-    batches: dict[int, list[int]] = {b.id: [0, 0, 0, 0, 0] for b in Batch.select()}
+    batches: dict[int, list[int]] = {b.id: [0, 0, 0, 0, 0, 0] for b in Batch.select()}
     controls = {c.assignment_id: c for c in AssignmentControls.select()}
     for a in Assignment.select(Assignment, Hit).join(Hit):
         n, done = hits.get(a.hit_id, (0, 0))
@@ -36,6 +36,7 @@ def _recount() -> tuple[dict, dict, dict]:
         state = counted.state(a)
         batches[a.hit.batch_id][3] += state != "counts"
         batches[a.hit.batch_id][4] += state == "waiting"
+        batches[a.hit.batch_id][5] += a.source == "mturk"
         if state == "counts":
             c = controls.get(a.id)
             row = workers.setdefault((a.hit.batch_id, a.worker_id), [0] * 6)
@@ -59,9 +60,9 @@ def _recount() -> tuple[dict, dict, dict]:
 def _kept() -> tuple[dict, dict, dict]:
     hits = {c.hit_id: (c.assignments, c.done) for c in HitCount.select() if c.assignments or c.done}
     batches = {
-        c.batch_id: (c.hits_published, c.hits_started, c.hits_done, c.not_counted, c.waiting)
+        c.batch_id: (c.hits_published, c.hits_started, c.hits_done, c.not_counted, c.waiting, c.mturk)
         for c in BatchCount.select()
-        if c.hits_published or c.hits_started or c.hits_done or c.not_counted or c.waiting
+        if any((c.hits_published, c.hits_started, c.hits_done, c.not_counted, c.waiting, c.mturk))
     }
     workers = {
         (w.batch_id, w.worker_id): (
@@ -83,7 +84,7 @@ def test_kept_counts_equal_a_recount_after_every_writer(app, campaign):
         assert _kept() == _recount()
         batch = campaign.batch
         hits, batches, workers = _kept()
-        assert batches[batch.id] == (0, 2, 1, 0, 0)  # HIT 1 has its 2 assignments done, HIT 2 one of 2
+        assert batches[batch.id] == (0, 2, 1, 0, 0, 0)  # HIT 1 has its 2 assignments done, HIT 2 one of 2
         assert workers[(batch.id, "W3CCCCCCCC")][:2] == (2, 1)
 
         # A bulk load of MTurk work in every state, on both HITs.
@@ -109,7 +110,7 @@ def test_kept_counts_equal_a_recount_after_every_writer(app, campaign):
             ]
         ).execute()
         assert _kept() == _recount()
-        assert _kept()[1][batch.id][3:] == (3, 2)  # M1, M3, M5 do not count; M1 and M5 wait
+        assert _kept()[1][batch.id][3:] == (3, 2, 5)  # M1, M3, M5 do not count; M1 and M5 wait
 
         # Reconcile's word, done set and unset, a worker id changed, another assignment's lab name (no count moves).
         Assignment.update(mturk_status="Submitted").where(Assignment.worker_id == "M1").execute()
@@ -158,10 +159,10 @@ def test_kept_counts_follow_the_annotation_page(app, client, org):
     first, _ = Hit.select().where(Hit.batch == batch).order_by(Hit.id)
     token, _ = open_assignment(client, first, "W1")
     with app.app_context():
-        assert _kept() == _recount() and _kept()[1][batch.id] == (0, 1, 0, 0, 0)
+        assert _kept() == _recount() and _kept()[1][batch.id] == (0, 1, 0, 0, 0, 0)
     for pageno in (1, 2):
         assert post_page(client, token, pageno, summary_for(first, pageno)).status_code in (200, 303)
     with app.app_context():
-        assert _kept() == _recount() and _kept()[1][batch.id] == (0, 1, 1, 0, 0)
+        assert _kept() == _recount() and _kept()[1][batch.id] == (0, 1, 1, 0, 0, 0)
         (worker,) = BatchWorker.select().where(BatchWorker.batch == batch.id)
         assert (worker.assignments, worker.done) == (1, 1)

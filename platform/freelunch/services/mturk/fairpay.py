@@ -22,7 +22,7 @@ from decimal import ROUND_CEILING, Decimal
 from flask import current_app
 from peewee import fn
 
-from ...models import Assignment, Batch, Bonus, Hit, HitPage, MTurkAssignment, Organization
+from ...models import Assignment, Batch, BatchCount, Bonus, Hit, HitPage, MTurkAssignment, Organization
 from . import bonuses
 
 CENT = Decimal("0.01")
@@ -134,6 +134,8 @@ class Effective:
 
 def durations(batch: Batch) -> list[float]:
     """The batch's finished MTurk assignments' times: what the reward paid for (lab annotators are not paid it)."""
+    if not BatchCount.of([batch.id])[batch.id].mturk:
+        return []  # none came through MTurk (kept by the database: no scan of the batch's assignments)
     query = (
         Assignment.select(Assignment.started_at, Assignment.completed_at)
         .join(Hit)

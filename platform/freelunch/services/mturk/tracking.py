@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from peewee import JOIN
 
 from ...formatting import counted
-from ...models import Assignment, Batch, Decision, Hit, MTurkAssignment, MTurkHit, utcnow
+from ...models import Assignment, Batch, BatchCount, Decision, Hit, MTurkAssignment, MTurkHit, utcnow
 from ..accounts import identity
 from ..jobs import ReportProgress
 from . import gateway, qualifications
@@ -260,6 +260,8 @@ def sort_out(batch: Batch, now: dt.datetime | None = None) -> Piles:
         .where(Hit.batch == batch, Assignment.source == "mturk", Assignment.done == True)  # noqa: E712
         .order_by(Assignment.completed_at)
     )
+    if not BatchCount.of([batch.id])[batch.id].mturk:
+        return piles  # no assignment came through MTurk (kept by the database: no scan of the batch's assignments)
     # MTurk was asked about work done before the last reconciliation only: the rest is not "not submitted" yet.
     reconciled = batch_settings.reconciled_at(batch)
     for a in done_here:

@@ -19,7 +19,7 @@ import hashlib
 
 from peewee import fn
 
-from ...models import Assignment, BatchTally, Hit, Vote
+from ...models import Assignment, BatchCount, BatchTally, BatchWorker, Hit, Vote
 
 CONFIRMED = ("Submitted", "Approved")
 ON_MTURK = Assignment.source == "mturk"
@@ -48,6 +48,20 @@ def left_out(batch_ids: list[int], workers: list[str] | tuple[str, ...] = ()):
     return Assignment.select(Assignment.id).where(_of_batches(batch_ids), condition)
 
 
+def anything_left_out(batch_ids: list[int], workers: list[str] | tuple[str, ...] = ()) -> bool:
+    """Whether ``left_out`` has any assignment, from the kept counts (BatchCount.not_counted, BatchWorker: migration
+    0030), not a scan of the batches' assignments: a worker left out has some only if some of theirs count or some of
+    the batches' do not."""
+    not_counted = BatchCount.select(fn.SUM(BatchCount.not_counted)).where(BatchCount.batch.in_(batch_ids)).scalar()
+    if not_counted:
+        return True
+    return bool(workers) and (
+        BatchWorker.select()
+        .where(BatchWorker.batch.in_(batch_ids), BatchWorker.worker_id.in_(list(workers)), BatchWorker.assignments > 0)
+        .exists()
+    )
+
+
 def counting(batch_ids: list[int], workers: list[str] | tuple[str, ...] = ()):
     """Ids of the batches' assignments whose votes count (a subquery): the others than ``left_out``'s."""
     return Assignment.select(Assignment.id).where(
@@ -57,10 +71,9 @@ def counting(batch_ids: list[int], workers: list[str] | tuple[str, ...] = ()):
 
 def votes_where(batch_ids: list[int], workers: list[str] | tuple[str, ...] = ()) -> list:
     """The ``where`` clauses that keep a Vote query to the votes that count (none when all do)."""
-    out = left_out(batch_ids, workers)
-    if not out.exists():
+    if not anything_left_out(batch_ids, workers):
         return []
-    return [Vote.assignment.not_in(out)]
+    return [Vote.assignment.not_in(left_out(batch_ids, workers))]
 
 
 def version(batch_ids: list[int], workers: list[str] | tuple[str, ...] = ()) -> str:
@@ -74,12 +87,18 @@ def version(batch_ids: list[int], workers: list[str] | tuple[str, ...] = ()) -> 
         .scalar(as_tuple=True)
     )
     pages = int(pages or 0)
-    ids = ",".join(str(a) for (a,) in left_out(batch_ids, workers).order_by(Assignment.id).tuples())
+    ids = (
+        ",".join(str(a) for (a,) in left_out(batch_ids, workers).order_by(Assignment.id).tuples())
+        if anything_left_out(batch_ids, workers)
+        else ""
+    )
     return f"{pages}.{last}.{hashlib.sha1(ids.encode()).hexdigest()[:16]}"
 
 
 def waiting(batch_ids: list[int]) -> tuple[int, int]:
     """(votes, assignments with votes) of MTurk assignments MTurk has not confirmed yet, nor rejected."""
+    if not BatchCount.select(fn.SUM(BatchCount.waiting)).where(BatchCount.batch.in_(batch_ids)).scalar():
+        return 0, 0  # none, by the kept counts (migration 0030): no scan of the batches' assignments
     pending = Assignment.select(Assignment.id).where(_of_batches(batch_ids), WAITING)
     votes, assignments = (
         Vote.select(fn.COUNT(Vote.id), fn.COUNT(Vote.assignment.distinct()))

@@ -28,7 +28,6 @@ from peewee import Case, fn
 from redis import RedisError
 
 from ...models import (
-    Assignment,
     Batch,
     BatchTally,
     Candidate,
@@ -43,7 +42,7 @@ from ...queues import redis_connection
 from ...web.pagination import Page
 from .. import jobs
 from . import counted
-from .quality import VOTE_SELECTED, control_scores
+from .quality import VOTE_SELECTED, worker_controls
 
 DECISIONS = ("yes", "no", "undecided")
 SUMMARY_TTL = 3600
@@ -114,8 +113,7 @@ def excluded_workers(batch: Batch, rule: Rule) -> list[str]:
     chosen = set(batch.excluded_workers or [])
     if rule.min_accuracy <= 0:
         return sorted(chosen)
-    scores = control_scores(Assignment.worker_id, counted.COUNTS, batch_id=batch.id)
-    controls = {worker: positive + negative for worker, (positive, negative) in scores.items()}
+    controls = {worker: positive + negative for worker, (positive, negative) in worker_controls(batch.id).items()}
     return sorted(chosen | {w for w, s in controls.items() if s.n and s.accuracy < rule.min_accuracy})
 
 
@@ -182,7 +180,7 @@ def _kept_class_counts(batch: Batch, rule: Rule, excluded: list[str], class_id: 
     they are few).
     """
     out = counted.left_out([batch.id], excluded)
-    any_out = out.exists()
+    any_out = counted.anything_left_out([batch.id], excluded)
     if any_out:
         tally = BatchTally.get_or_none(BatchTally.batch == batch.id)
         out_pages = PageTally.select().where(PageTally.assignment.in_(out)).count()
@@ -276,6 +274,8 @@ def summary(batch: Batch, rule: Rule, class_id: int | None = None, wait: bool = 
 
 
 def _left_out_pages(batch: Batch, excluded: list[str]) -> int:
+    if not counted.anything_left_out([batch.id], excluded):
+        return 0
     return PageTally.select().where(PageTally.assignment.in_(counted.left_out([batch.id], excluded))).count()
 
 

@@ -150,11 +150,12 @@ def count(batch: Batch, record: Record) -> int:
     return labels.count(batch, record.rule_used())
 
 
-def decisions(batch: Batch, record: Record) -> dict[str, int]:
-    """How many labels of record are yes, no and open."""
+def decisions(batch: Batch, record: Record, wait: bool = True) -> dict[str, int]:
+    """How many labels of record are yes, no and open. Unless ``wait``, a rule's counts with many votes left out are
+    left to a job, as on Results: raises labels.Counting."""
     if record.fit is not None:
         return {"yes": record.fit.yes, "no": record.fit.no, "open": record.fit.open}
-    found = labels.summary(batch, record.rule_used()).decisions
+    found = labels.summary(batch, record.rule_used(), wait=wait).decisions
     return {"yes": found["yes"], "no": found["no"], "open": found["undecided"]}
 
 

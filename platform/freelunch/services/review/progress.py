@@ -19,13 +19,11 @@ from ...models import (
     BatchMinute,
     BatchTally,
     Hit,
-    HitPage,
     LabLink,
     PageSubmission,
     PageTally,
 )
-from .quality import DONE, Figures
-from .tallies import in_batch
+from .quality import Figures
 
 # A HIT asks for its assignments in one channel: once it is on MTurk, MTurk's (MTurk goes on offering places until
 # its own are done, whatever lab links did). Lab work on a HIT that is on MTurk has places of its own on top
@@ -201,20 +199,21 @@ def _first_last(batch: Batch) -> tuple[dt.datetime | None, dt.datetime | None]:
     return first, last
 
 
-def batch_progress(batch: Batch) -> BatchProgress:
-    hits, published = (
-        Hit.select(fn.COUNT(Hit.id), fn.COUNT(Hit.mturk_hit_id)).where(Hit.batch == batch).scalar(as_tuple=True)
-    )
-    hit_pages = HitPage.select().join(Hit).where(Hit.batch == batch).count()
+def _hits_done_in_channel(batch: Batch) -> int:
+    """HITs done by their channel's assignments (DONE_IN_CHANNEL), for a ``mixed`` batch, whose extra lab work the
+    kept counts (HitCount) do not tell apart: it groups the batch's assignments by HIT."""
     per_hit = Assignment.select(Assignment.hit).join(Hit).where(Hit.batch == batch).group_by(Assignment.hit)
-    started, done = (
-        Assignment.select(fn.COUNT(Assignment.id), fn.SUM(DONE)).where(in_batch(batch.id)).scalar(as_tuple=True)
-    )
-    extra = extra_done([batch.id]).get(batch.id, 0)
+    return per_hit.having(fn.SUM(DONE_IN_CHANNEL) >= batch.assignments_per_hit).count()
+
+
+def batch_progress(batch: Batch) -> BatchProgress:
+    # The batch's HITs, pages and assignments, kept by the database (BatchCount: migrations 0026 and 0030).
+    count = BatchCount.of([batch.id])[batch.id]
+    # Only a batch with HITs on MTurk and a lab link can have extra work (EXTRA): ``mixed``, from the kept counts.
+    is_mixed = count.hits_published > 0 and LabLink.select().where(LabLink.batch == batch).exists()
+    extra = extra_done([batch.id]).get(batch.id, 0) if is_mixed else 0
     extra_pages = (
-        PageSubmission.select().join(Assignment).join(Hit).where(Hit.batch == batch, EXTRA).count()
-        if published and LabLink.select().where(LabLink.batch == batch).exists()
-        else 0
+        PageSubmission.select().join(Assignment).join(Hit).where(Hit.batch == batch, EXTRA).count() if is_mixed else 0
     )
 
     # The submitted pages' sums, kept as each page is derived (BatchTally): only the chunks of submitted pages count.
@@ -224,16 +223,16 @@ def batch_progress(batch: Batch) -> BatchProgress:
     _, last = _first_last(batch)
     return BatchProgress(
         state=batch.state,
-        hits=hits,
-        hits_published=published or 0,
-        hits_started=per_hit.count(),
-        hits_done=per_hit.having(fn.SUM(DONE_IN_CHANNEL) >= batch.assignments_per_hit).count(),
-        assignments_target=hits * batch.assignments_per_hit,
-        assignments_started=started or 0,
-        assignments_done=int(done or 0) - extra,
+        hits=count.hits,
+        hits_published=count.hits_published,
+        hits_started=count.hits_started,
+        hits_done=_hits_done_in_channel(batch) if is_mixed else count.hits_done,
+        assignments_target=count.hits * batch.assignments_per_hit,
+        assignments_started=count.assignments,
+        assignments_done=count.assignments_done - extra,
         assignments_extra=extra,
         pages_extra=extra_pages,
-        pages_target=hit_pages * batch.assignments_per_hit,
+        pages_target=count.hit_pages * batch.assignments_per_hit,
         pages=Figures(
             pages=kept.pages,
             total_ms=kept.page_ms,

@@ -24,6 +24,7 @@ from ...db import is_sqlite
 from ...models import (
     Assignment,
     AssignmentControls,
+    BatchWorker,
     Candidate,
     HitPage,
     ImageRecord,
@@ -162,6 +163,22 @@ def control_scores(key, *where, batch_id: int | None = None) -> dict:
     return out
 
 
+def worker_controls(batch_id: int, worker_ids: list[str] | None = None) -> dict[str, tuple[ControlScore, ControlScore]]:
+    """``control_scores`` per worker over the batch's assignments that count (of ``worker_ids``, if given), read from
+    the sums kept per batch and worker (BatchWorker, migration 0030): a row per worker, not one per assignment."""
+    query = BatchWorker.select().where(BatchWorker.batch == batch_id, BatchWorker.assignments > 0)
+    if worker_ids is not None:
+        query = query.where(BatchWorker.worker_id.in_(worker_ids))
+    return {
+        w.worker_id: (
+            _score("positive", w.positive, w.positive_selected),
+            _score("negative", w.negative, w.negative_selected),
+        )
+        for w in query
+        if w.positive or w.negative
+    }
+
+
 def _speed(out: dict, key, where) -> None:
     """The median time per image of each key's pages. PostgreSQL takes the median itself (a page of 50 workers
     is some 15,000 pages: fetching them into Python was half the workers page); SQLite, in process, hands the
@@ -185,14 +202,16 @@ def _speed(out: dict, key, where) -> None:
         out.setdefault(k, Figures()).seconds_per_image = statistics.median(values)
 
 
-def figures(key, *where, speed: bool = False, batch_id: int | None = None) -> dict:
+def figures(key, *where, speed: bool = False, batch_id: int | None = None, controls: bool = True) -> dict:
     """Figures per value of ``key`` (an Assignment column) over the assignments ``where`` admits.
 
-    ``batch_id``: only the assignments of that batch; ``speed``: also the median time per image.
+    ``batch_id``: only the assignments of that batch; ``speed``: also the median time per image; not ``controls``:
+    no control answers (the caller reads them kept).
     """
     out: dict = {}
     _pages(out, key, where)
-    for k, (positive, negative) in control_scores(key, *where, batch_id=batch_id).items():
+    scores = control_scores(key, *where, batch_id=batch_id) if controls else {}
+    for k, (positive, negative) in scores.items():
         row = out.setdefault(k, Figures())
         row.positive, row.negative = positive, negative
     if speed:
@@ -231,6 +250,20 @@ def page_figures(assignment: Assignment) -> dict:
 WORKER_SORTS = {"worker": Assignment.worker_id, "assignments": fn.COUNT(Assignment.id)}
 
 
+# The same for one batch's workers, read from the rows kept per batch and worker (BatchWorker).
+BATCH_WORKER_SORTS = {"worker": BatchWorker.worker_id, "assignments": BatchWorker.assignments}
+
+
+def batch_workers_query(batch_id: int):
+    """``workers_query`` of one batch's assignments: a kept row per worker (BatchWorker, migration 0030), so a page
+    of the list reads the batch's workers, not its assignments."""
+    return (
+        BatchWorker.select(BatchWorker.worker_id, BatchWorker.assignments, BatchWorker.done)
+        .where(BatchWorker.batch == batch_id, BatchWorker.assignments > 0)
+        .order_by(BatchWorker.worker_id)
+    )
+
+
 def workers_query(*where):
     """One row per anonymised worker (worker_id, assignments, done), in a stable order, for pagination."""
     return (
@@ -257,12 +290,19 @@ def worker_rows(rows, *where, batch_id: int | None = None) -> list[WorkerRow]:
     rows = list(rows)
     if not rows:
         return []
+    ids = [r.worker_id for r in rows]
+    # One batch's control answers are kept per worker (BatchWorker); across batches they are summed per assignment.
     found = figures(
         Assignment.worker_id,
-        Assignment.worker_id.in_([r.worker_id for r in rows]),
+        Assignment.worker_id.in_(ids),
         COUNTS,
         *where,
         speed=True,
         batch_id=batch_id,
+        controls=batch_id is None,
     )
+    if batch_id is not None:
+        for worker_id, (positive, negative) in worker_controls(batch_id, ids).items():
+            row = found.setdefault(worker_id, Figures())
+            row.positive, row.negative = positive, negative
     return [WorkerRow(r.worker_id, r.assignments, int(r.done or 0), found.get(r.worker_id, Figures())) for r in rows]
