@@ -401,9 +401,16 @@ class Assignment(TenantModel):
     done = BooleanField(default=False)
     completed_at = DateTimeField(null=True)
     completion_code = CharField(max_length=6, null=True)
+    # Its HIT's batch, set by the database on every insert and update (migration 0030), whatever was sent: the
+    # assignments list reads a batch's newest from the (batch_id, started_at) index. None on a row made in memory.
+    batch_id = IntegerField(null=True)
 
     class Meta:
-        indexes = ((("hit", "worker_id"), True), (("mturk_assignment_id", "worker_id"), True))
+        indexes = (
+            (("hit", "worker_id"), True),
+            (("mturk_assignment_id", "worker_id"), True),
+            (("batch_id", "started_at"), False),
+        )
 
 
 class BatchCount(BaseModel):
@@ -767,6 +774,20 @@ class BatchMinute(BaseModel):
         indexes = ((("batch", "minute"), True),)
 
 
+class BatchPeriod(BaseModel):
+    """Pages of a batch tallied per hour and per day of submission (``seconds`` 3600 or 86400; ``period`` is epoch
+    seconds // seconds), kept beside BatchMinute by triggers on page_tally (migration 0030): the throughput chart of a
+    long batch reads its hours or days, not every minute."""
+
+    batch = ForeignKeyField(Batch, on_delete="CASCADE", index=False)  # the unique index leads with it
+    seconds = IntegerField()
+    period = BigIntegerField()
+    pages = IntegerField()
+
+    class Meta:
+        indexes = ((("batch", "seconds", "period"), True),)
+
+
 class AssignmentControls(BaseModel):
     """An assignment's votes on control images and how many of them it selected, per role: a batch's control
     accuracy per worker reads a row per assignment, not every control vote of the batch.
@@ -1051,6 +1072,7 @@ MODELS = [
     PageTally,
     BatchTally,
     BatchMinute,
+    BatchPeriod,
     AssignmentControls,
     Vote,
     VoteCount,

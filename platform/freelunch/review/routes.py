@@ -50,7 +50,7 @@ def assignments(batch_id):
         .join(Hit)
         .switch(Assignment)
         .join(LabLink, JOIN.LEFT_OUTER)
-        .where(Hit.batch == batch)
+        .where(Assignment.batch_id == batch.id)  # newest first from the (batch_id, started_at) index
     )
     worker = request.args.get("worker", "").strip().upper()[:16]
     if worker:

@@ -1,6 +1,6 @@
-"""A batch's page sums and pages per minute, kept by the database as pages are derived (migration 0027), equal a
-recount of the pages after every writer: submit, chunks flushed after a page, a page's times set again, chunks and
-assignments deleted, pages derived later in bulk, the batch deleted with its dataset."""
+"""A batch's page sums and pages per minute (0027), hour and day (0030), kept by the database as pages are derived,
+equal a recount of the pages after every writer: submit, chunks flushed after a page, a page's times set again,
+chunks and assignments deleted, pages derived later in bulk, the batch deleted with its dataset."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from support import post_ingest
 from freelunch.models import (
     Assignment,
     BatchMinute,
+    BatchPeriod,
     BatchTally,
     HitPage,
     PageChunkCount,
@@ -26,7 +27,7 @@ from freelunch.services.datasets import deletion
 from freelunch.services.review import progress, tallies
 
 
-def _recount(batch_id: int) -> tuple[tuple[int, int, int, int], dict[int, int]]:
+def _recount(batch_id: int) -> tuple[tuple[int, int, int, int], dict[int, int], dict[tuple[int, int], int]]:
     """What the batch's pages add up to, read from every derived page (as the progress figures did before 0027)."""
     rows = (
         PageSubmission.select(
@@ -43,21 +44,28 @@ def _recount(batch_id: int) -> tuple[tuple[int, int, int, int], dict[int, int]]:
         .where(tallies.in_batch(batch_id))
         .tuples()
     )
-    sums, minutes = [0, 0, 0, 0], Counter()
+    sums, minutes, periods = [0, 0, 0, 0], Counter(), Counter()
     for ms, reported, received, submitted_at in rows:
         for i, value in enumerate((1, ms, reported, received)):
             sums[i] += value
-        minutes[int(submitted_at.replace(tzinfo=dt.UTC).timestamp()) // 60] += 1
-    return (sums[0], sums[1], sums[2], sums[3]), dict(minutes)
+        epoch = int(submitted_at.replace(tzinfo=dt.UTC).timestamp())
+        minutes[epoch // 60] += 1
+        for seconds in (3600, 86400):
+            periods[(seconds, epoch // seconds)] += 1
+    return (sums[0], sums[1], sums[2], sums[3]), dict(minutes), dict(periods)
 
 
-def _kept(batch_id: int) -> tuple[tuple[int, int, int, int], dict[int, int]]:
+def _kept(batch_id: int) -> tuple[tuple[int, int, int, int], dict[int, int], dict[tuple[int, int], int]]:
     row = BatchTally.get_or_none(BatchTally.batch == batch_id)
     sums = (row.pages, row.page_ms, row.chunks_reported, row.chunks_received) if row else (0, 0, 0, 0)
     minutes = {
         m.minute: m.pages for m in BatchMinute.select().where(BatchMinute.batch == batch_id, BatchMinute.pages != 0)
     }
-    return sums, minutes
+    periods = {
+        (p.seconds, p.period): p.pages
+        for p in BatchPeriod.select().where(BatchPeriod.batch == batch_id, BatchPeriod.pages != 0)
+    }
+    return sums, minutes, periods
 
 
 def test_kept_sums_equal_a_recount_after_every_writer(app, client, campaign, run_jobs):
@@ -113,7 +121,7 @@ def test_kept_sums_equal_a_recount_after_every_writer(app, client, campaign, run
         assert BatchTally.get(BatchTally.batch == batch_id).last_tally == newest
 
         figures = progress.batch_progress(campaign.batch)
-        (pages, ms, reported, received), minutes = _recount(batch_id)
+        (pages, ms, reported, received), _, _ = _recount(batch_id)
         assert (figures.pages.pages, figures.pages.total_ms) == (pages, ms)
         assert (figures.pages.chunks_reported, figures.pages.chunks_received) == (reported, received)
         assert sum(bar.pages for bar in figures.throughput.bars) == pages
@@ -123,7 +131,8 @@ def test_kept_sums_equal_a_recount_after_every_writer(app, client, campaign, run
 
         # The batch goes with its dataset: its kept rows with it.
         deletion.delete_dataset(campaign.batch.dataset)
-        assert _kept(batch_id) == ((0, 0, 0, 0), {}) and not BatchMinute.select().exists()
+        assert _kept(batch_id) == ((0, 0, 0, 0), {}, {}) and not BatchMinute.select().exists()
+        assert not BatchPeriod.select().exists()
 
 
 def test_throughput_buckets_the_minutes_as_the_pages_would_be(app, campaign):
@@ -139,3 +148,20 @@ def test_throughput_buckets_the_minutes_as_the_pages_would_be(app, campaign):
     first = min(epochs) // chart.seconds
     assert [bar.pages for bar in chart.bars] == [expected.get(first + i, 0) for i in range(len(chart.bars))]
     assert chart.bars[0].start == dt.datetime.fromtimestamp(first * 300, dt.UTC).replace(tzinfo=None)
+
+
+def test_throughput_of_a_long_batch_reads_its_hours_and_days(app, campaign):
+    """Bars of hours and of days come from the pages kept per hour and day, and equal the pages' own buckets."""
+    for seconds_per_page, bucket in ((200_000, 3 * 3600), (3_000_000, 86400)):  # spans of 2 and 35 days
+        with app.app_context():
+            worked_for(campaign.assignments.values(), seconds_per_page=seconds_per_page)
+            chart = progress.throughput(campaign.batch)
+            submitted = [
+                p.submitted_at
+                for p in PageSubmission.select().join(PageTally, on=(PageTally.page == PageSubmission.id))
+            ]
+        epochs = [int(s.replace(tzinfo=dt.UTC).timestamp()) for s in submitted]
+        assert chart.seconds == bucket
+        expected = Counter(e // bucket for e in epochs)
+        first = min(epochs) // bucket
+        assert [bar.pages for bar in chart.bars] == [expected.get(first + i, 0) for i in range(len(chart.bars))]

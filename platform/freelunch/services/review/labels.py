@@ -274,9 +274,11 @@ def summary(batch: Batch, rule: Rule, class_id: int | None = None, wait: bool = 
 
 
 def _left_out_pages(batch: Batch, excluded: list[str]) -> int:
+    """The pages of the votes left out, counted up to one past INLINE_LEFT_OUT_PAGES (all a request needs to know)."""
     if not counted.anything_left_out([batch.id], excluded):
         return 0
-    return PageTally.select().where(PageTally.assignment.in_(counted.left_out([batch.id], excluded))).count()
+    out = PageTally.select(PageTally.id).where(PageTally.assignment.in_(counted.left_out([batch.id], excluded)))
+    return out.limit(INLINE_LEFT_OUT_PAGES + 1).count()
 
 
 def _count_job(batch: Batch, rule: Rule, class_id: int | None, key: str) -> str:

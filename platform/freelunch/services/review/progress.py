@@ -2,7 +2,7 @@
 
 Every batch tab shows them and the batch page polls them every few seconds, so
 no figure here reads the batch's pages: their sums and the pages per minute are
-kept as each page is derived (BatchTally, BatchMinute: migration 0027).
+kept as each page is derived (BatchTally, BatchMinute: migration 0027; BatchPeriod: 0030).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from ...models import (
     Batch,
     BatchCount,
     BatchMinute,
+    BatchPeriod,
     BatchTally,
     Hit,
     LabLink,
@@ -164,22 +165,24 @@ def _duration(seconds: int) -> str:
 def throughput(batch: Batch) -> Throughput:
     """Pages submitted over time (server clock, not the workers'), bucketed to fit the chart.
 
-    From the pages kept per minute (BatchMinute): a batch's chart reads at most a row per minute between its first
-    and last page, whatever its size; the first and last come from the tallies' (batch, submitted_at) index."""
+    From the pages kept per minute, hour and day (BatchMinute, BatchPeriod), the largest that divides the bucket: at
+    most 48 buckets of 30 rows (1,440) whatever the batch's size and span; the first and last come from the tallies'
+    (batch, submitted_at) index."""
     first_at, last_at = _first_last(batch)
     if first_at is None or last_at is None:
         return Throughput()
     first, last = _epoch(first_at), _epoch(last_at)
     seconds = next((b for b in BUCKETS if (last - first) // b < MAX_BARS), BUCKETS[-1])
-    per_minute = seconds // 60  # every bucket is whole minutes
-    bucket = (BatchMinute.minute / per_minute).alias("bucket")
-    counts = {
-        int(b): int(n)
-        for b, n in BatchMinute.select(bucket, fn.SUM(BatchMinute.pages))
-        .where(BatchMinute.batch == batch.id)
-        .group_by(bucket)
-        .tuples()
-    }
+    unit = next((u for u in (86400, 3600) if seconds % u == 0), 60)  # every bucket is whole minutes
+    if unit == 60:
+        bucket = (BatchMinute.minute / (seconds // 60)).alias("bucket")
+        kept = BatchMinute.select(bucket, fn.SUM(BatchMinute.pages)).where(BatchMinute.batch == batch.id)
+    else:
+        bucket = (BatchPeriod.period / (seconds // unit)).alias("bucket")
+        kept = BatchPeriod.select(bucket, fn.SUM(BatchPeriod.pages)).where(
+            BatchPeriod.batch == batch.id, BatchPeriod.seconds == unit
+        )
+    counts = {int(b): int(n) for b, n in kept.group_by(bucket).tuples()}
     bars = [
         Bar(dt.datetime.fromtimestamp(b * seconds, dt.UTC).replace(tzinfo=None), counts.get(b, 0))
         for b in range(first // seconds, last // seconds + 1)
