@@ -114,7 +114,9 @@ def excluded_workers(batch: Batch, rule: Rule) -> list[str]:
     if rule.min_accuracy <= 0:
         return sorted(chosen)
     controls = {worker: positive + negative for worker, (positive, negative) in worker_controls(batch.id).items()}
-    return sorted(chosen | {w for w, s in controls.items() if s.n and s.accuracy < rule.min_accuracy})
+    return sorted(
+        chosen | {w for w, s in controls.items() if s.accuracy is not None and s.accuracy < rule.min_accuracy}
+    )
 
 
 def set_excluded(batch: Batch, worker_id: str, excluded: bool) -> None:
