@@ -10,6 +10,7 @@ from ..models import (
     VERSIONS,
     Assignment,
     Batch,
+    BatchCount,
     Dataset,
     Hit,
     ImageClass,
@@ -302,14 +303,16 @@ def create():
 
 
 def _hit_page(batch: Batch):
-    page = paginate(Hit.select().where(Hit.batch == batch).order_by(Hit.id))
+    count = BatchCount.of([batch.id])[batch.id]  # kept by the database: no count of the batch's HITs
+    page = paginate(Hit.select().where(Hit.batch == batch).order_by(Hit.id), total=count.hits)
     ids = [h.id for h in page.items]
+    mixed = count.hits_published > 0 and progress.mixed([batch.id]).exists()
     rows = (
         (
             Assignment.select(
                 Assignment.hit,
                 fn.COUNT(Assignment.id),
-                fn.SUM(progress.DONE_IN_CHANNEL if progress.mixed([batch.id]).exists() else DONE),
+                fn.SUM(progress.DONE_IN_CHANNEL if mixed else DONE),
                 fn.SUM(DONE),
             )
             .join(Hit)
