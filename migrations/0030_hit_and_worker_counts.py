@@ -5,8 +5,9 @@
 # - batch_count.hits_started, hits_done (done >= the batch's assignments_per_hit), hits_published (with an MTurk id),
 #   not_counted and waiting (assignments whose votes do not count, or wait for MTurk: services/review/counted.py),
 #   mturk (assignments that came through MTurk: the MTurk review page reads them only when there are some);
-# - batch_worker: per batch and worker, over the assignments whose votes count: assignments, done, and their control
-#   answers (0028's assignment_controls added up), for the workers list and the control-accuracy bar;
+# - batch_worker: per batch and worker, over the assignments whose votes count: assignments, done, their control
+#   answers (0028's assignment_controls added up) and their pages' tallies (page_tally added up), for the workers list
+#   and the control-accuracy bar;
 # - assignment.batch_id: its HIT's batch, set by the database on every insert and update, so the assignments list
 #   reads a page of the batch's assignments newest first from an index, not a sort of all of them;
 # - batch_period: a batch's pages submitted per hour and per day, beside 0027's batch_minute: the throughput chart read
@@ -23,7 +24,45 @@ COUNTS = "({0}.source <> 'mturk' OR coalesce({0}.mturk_status IN ('Submitted', '
 WAITING = "({0}.source = 'mturk' AND coalesce({0}.mturk_status NOT IN ('Submitted', 'Approved', 'Rejected'), true))"
 BATCH_COLUMNS = ("hits_published", "hits_started", "hits_done", "not_counted", "waiting", "mturk")
 MTURK = "({0}.source = 'mturk')"
-WORKER_SUMS = ("assignments", "done", "positive", "positive_selected", "negative", "negative_selected")
+CONTROL_SUMS = ("positive", "positive_selected", "negative", "negative_selected")
+TALLY_SUMS = (
+    "pages",
+    "page_ms",
+    "chunks_reported",
+    "chunks_received",
+    "images",
+    "selected",
+    "estimate_zero",
+    "estimate_250",
+    "estimate_500",
+    "estimate_1000",
+    "estimate_2000",
+    "estimate_4000",
+    "estimate_over",
+)
+WORKER_SUMS = ("assignments", "done", *CONTROL_SUMS, *TALLY_SUMS)
+
+
+def _tally_value(column: str, row: str = "") -> str:
+    """A page tally's part of a worker's sum: 1 page, else its own column."""
+    return "1" if column == "pages" else f"{row}{column}"
+
+
+def _answers_pg(assignment: str) -> str:
+    """Joins for an assignment's control answers (ac) and its pages' tallies added up (pt)."""
+    sums = ", ".join(f"sum({_tally_value(c)}) AS {c}" for c in TALLY_SUMS)
+    return (
+        f" LEFT JOIN assignment_controls ac ON ac.assignment_id = {assignment}.id"
+        f" LEFT JOIN LATERAL (SELECT {sums} FROM page_tally WHERE assignment_id = {assignment}.id) pt ON true"
+    )
+
+
+def _answer_columns(sign: str, counts: str) -> str:
+    """What an assignment adds to its worker besides itself, when it counts: ``_answers_pg``'s sums, signed."""
+    return ", ".join(
+        [f"{sign}({counts})::int * coalesce(ac.{c}, 0)" for c in CONTROL_SUMS]
+        + [f"{sign}({counts})::int * coalesce(pt.{c}, 0)" for c in TALLY_SUMS]
+    )
 
 
 def _int(condition: str, postgres: bool) -> str:
@@ -47,8 +86,7 @@ def _add_batch_pg(rows: str) -> str:
 def _assignment_rows_pg(table: str, sign: str) -> dict[str, str]:
     """An assignment's contributions to hit_count, batch_count and batch_worker, signed."""
     counts, waiting = COUNTS.format(table), WAITING.format(table)
-    ac = "coalesce(ac.{0}, 0)"
-    controls = ", ".join(f"{sign}{_int(counts, True)} * {ac.format(c)}" for c in WORKER_SUMS[2:])
+    controls = _answer_columns(sign, counts)
     return {
         "hit": f"SELECT hit_id, {sign}1, {sign}done::int FROM {table}",
         "batch": f"SELECT h.batch_id, 0, 0, 0, {sign}{_int(f'NOT {counts}', True)}, {sign}{_int(waiting, True)},"
@@ -56,8 +94,7 @@ def _assignment_rows_pg(table: str, sign: str) -> dict[str, str]:
         f" FROM {table} JOIN hit h ON h.id = {table}.hit_id",
         "worker": f"SELECT h.batch_id, {table}.worker_id, {sign}{_int(counts, True)},"
         f" {sign}{_int(f'{counts} AND {table}.done', True)}, {controls}"
-        f" FROM {table} JOIN hit h ON h.id = {table}.hit_id"
-        f" LEFT JOIN assignment_controls ac ON ac.assignment_id = {table}.id",
+        f" FROM {table} JOIN hit h ON h.id = {table}.hit_id" + _answers_pg(table),
     }
 
 
@@ -92,19 +129,34 @@ _OLD = {
     f" -{_int(WAITING.format('OLD'), True)}, -{_int(MTURK.format('OLD'), True)} FROM hit h WHERE h.id = OLD.hit_id",
     "worker": f"SELECT h.batch_id, OLD.worker_id, -{_int(COUNTS.format('OLD'), True)},"
     f" -{_int(COUNTS.format('OLD') + ' AND OLD.done', True)}, "
-    + ", ".join(f"-{_int(COUNTS.format('OLD'), True)} * coalesce(ac.{c}, 0)" for c in WORKER_SUMS[2:])
-    + " FROM hit h LEFT JOIN assignment_controls ac ON ac.assignment_id = OLD.id WHERE h.id = OLD.hit_id",
+    + _answer_columns("-", COUNTS.format("OLD"))
+    + " FROM hit h"
+    + _answers_pg("OLD")
+    + " WHERE h.id = OLD.hit_id",
 }
-_CONTROL_DELTA = ", ".join(f"{{sign}}{_int(COUNTS.format('a'), True)} * t.{c}" for c in WORKER_SUMS[2:])
+_CONTROL_DELTA = ", ".join(f"{{sign}}{_int(COUNTS.format('a'), True)} * t.{c}" for c in CONTROL_SUMS)
+_NO_TALLY = ", ".join("0" for _ in TALLY_SUMS)
+_TALLY_DELTA = ", ".join(f"{{sign}}{_int(COUNTS.format('a'), True)} * {_tally_value(c, 't.')}" for c in TALLY_SUMS)
 
 
 def _controls_rows_pg(table: str, sign: str) -> str:
     """A control answers row's contribution to its assignment's worker, when the assignment counts (and is there)."""
     return (
-        f"SELECT h.batch_id, a.worker_id, 0, 0, {_CONTROL_DELTA.format(sign=sign)}"
+        f"SELECT h.batch_id, a.worker_id, 0, 0, {_CONTROL_DELTA.format(sign=sign)}, {_NO_TALLY}"
         f" FROM {table} t JOIN assignment a ON a.id = t.assignment_id JOIN hit h ON h.id = a.hit_id"
         # Not for a batch going in this cascade (its votes may go before its HITs).
         " JOIN batch b ON b.id = h.batch_id"
+    )
+
+
+def _tally_rows_pg(table: str, sign: str) -> str:
+    """A page tally's contribution to its assignment's worker, when the assignment counts (and it, its HIT and the
+    batch are there: in a cascade from the assignment or the HIT, whose pages may go first, their own triggers took
+    its tallies out before)."""
+    return (
+        f"SELECT t.batch_id, a.worker_id, 0, 0, 0, 0, 0, 0, {_TALLY_DELTA.format(sign=sign)}"
+        f" FROM {table} t JOIN assignment a ON a.id = t.assignment_id JOIN hit h ON h.id = a.hit_id"
+        " JOIN batch b ON b.id = t.batch_id"
     )
 
 
@@ -140,8 +192,10 @@ _HIT_GONE_PG = f"""IF EXISTS (SELECT 1 FROM batch WHERE id = OLD.batch_id) THEN
     _worker_upsert_pg(
         f"SELECT OLD.batch_id, a.worker_id, -{_int(COUNTS.format('a'), True)},"
         f" -{_int(COUNTS.format('a') + ' AND a.done', True)}, "
-        + ", ".join(f"-{_int(COUNTS.format('a'), True)} * coalesce(ac.{c}, 0)" for c in WORKER_SUMS[2:])
-        + " FROM assignment a LEFT JOIN assignment_controls ac ON ac.assignment_id = a.id WHERE a.hit_id = OLD.id"
+        + _answer_columns("-", COUNTS.format("a"))
+        + " FROM assignment a"
+        + _answers_pg("a")
+        + " WHERE a.hit_id = OLD.id"
     )
 }
     END IF;"""
@@ -170,6 +224,19 @@ POSTGRES = [
         "batch_worker_controls_change",
         _worker_upsert_pg(_controls_rows_pg("added", "") + " UNION ALL " + _controls_rows_pg("removed", "-")),
     ),
+    _function("batch_worker_tally_add", _worker_upsert_pg(_tally_rows_pg("added", ""))),
+    _function(
+        "batch_worker_tally_change",
+        _worker_upsert_pg(_tally_rows_pg("added", "") + " UNION ALL " + _tally_rows_pg("removed", "-")),
+    ),
+    _function("batch_worker_tally_remove", _worker_upsert_pg(_tally_rows_pg("removed", "-"))),
+    "CREATE TRIGGER batch_worker_tally_add AFTER INSERT ON page_tally REFERENCING NEW TABLE AS added"
+    " FOR EACH STATEMENT EXECUTE FUNCTION batch_worker_tally_add()",
+    "CREATE TRIGGER batch_worker_tally_change AFTER UPDATE ON page_tally"
+    " REFERENCING OLD TABLE AS removed NEW TABLE AS added FOR EACH STATEMENT"
+    " EXECUTE FUNCTION batch_worker_tally_change()",
+    "CREATE TRIGGER batch_worker_tally_remove AFTER DELETE ON page_tally REFERENCING OLD TABLE AS removed"
+    " FOR EACH STATEMENT EXECUTE FUNCTION batch_worker_tally_remove()",
     _function("hits_published_add", _add_batch_pg(_PUBLISHED.format(sign="", table="added"))),
     _function(
         "hits_published_change",
@@ -255,6 +322,9 @@ POSTGRES += [
     " EXECUTE FUNCTION assignment_batch()",
 ]
 PG_TRIGGERS = (
+    ("batch_worker_tally_add", "page_tally"),
+    ("batch_worker_tally_change", "page_tally"),
+    ("batch_worker_tally_remove", "page_tally"),
     ("assignment_batch", "assignment"),
     ("batch_period_add", "page_tally"),
     ("batch_period_change", "page_tally"),
@@ -271,6 +341,9 @@ PG_TRIGGERS = (
     ("hit_worker_counts_hit_remove", "hit"),
 )
 PG_FUNCTIONS = (
+    "batch_worker_tally_add",
+    "batch_worker_tally_change",
+    "batch_worker_tally_remove",
     "assignment_batch",
     "batch_period_add",
     "batch_period_change",
@@ -312,6 +385,7 @@ def _assignment_sqlite(row: str, sign: str) -> str:
     """One assignment's contributions, signed; nothing when its HIT is gone."""
     counts = COUNTS.format(row)
     controls = f"(SELECT {{0}} FROM assignment_controls WHERE assignment_id = {row}.id)"
+    tallies = f"(SELECT sum({{0}}) FROM page_tally WHERE assignment_id = {row}.id)"
     return f"""INSERT INTO hit_count (hit_id, batch_id, assignments, done)
     SELECT {row}.hit_id, {OF_HIT.format(row)}, {sign}1, {sign}{row}.done WHERE {OF_HIT.format(row)} IS NOT NULL
     ON CONFLICT (hit_id) DO UPDATE SET assignments = assignments + excluded.assignments, done = done + excluded.done;
@@ -330,7 +404,8 @@ def _assignment_sqlite(row: str, sign: str) -> str:
             OF_HIT.format(row),
             f"{row}.worker_id",
             [f"{sign}{counts}", f"{sign}({counts} AND {row}.done)"]
-            + [f"{sign}{counts} * coalesce({controls.format(c)}, 0)" for c in WORKER_SUMS[2:]],
+            + [f"{sign}{counts} * coalesce({controls.format(c)}, 0)" for c in CONTROL_SUMS]
+            + [f"{sign}{counts} * coalesce({tallies.format(_tally_value(c))}, 0)" for c in TALLY_SUMS],
         )
     }"""
 
@@ -353,7 +428,26 @@ def _controls_sqlite(row: str, sign: str) -> str:
         f" WHERE a.id = {row}.assignment_id)"
     )
     return _worker_sqlite(
-        batch, a.format("worker_id"), ["0", "0"] + [f"{sign}coalesce({counts}, 0) * {row}.{c}" for c in WORKER_SUMS[2:]]
+        batch,
+        a.format("worker_id"),
+        ["0", "0"] + [f"{sign}coalesce({counts}, 0) * {row}.{c}" for c in CONTROL_SUMS] + ["0" for _ in TALLY_SUMS],
+    )
+
+
+def _tally_sqlite(row: str, sign: str) -> str:
+    """A page tally's part of its worker's sums, when its assignment counts and it, its HIT and the batch are there
+    (a HIT's pages may go before its assignments in its cascade: its own trigger took them out before)."""
+    a = f"(SELECT {{0}} FROM assignment WHERE id = {row}.assignment_id)"
+    counts = a.format(COUNTS.format("assignment"))
+    batch = (
+        f"(SELECT b.id FROM assignment a JOIN hit h ON h.id = a.hit_id JOIN batch b ON b.id = {row}.batch_id"
+        f" WHERE a.id = {row}.assignment_id)"
+    )
+    return _worker_sqlite(
+        batch,
+        a.format("worker_id"),
+        ["0" for _ in ("assignments", "done", *CONTROL_SUMS)]
+        + [f"{sign}coalesce({counts}, 0) * {_tally_value(c, row + '.')}" for c in TALLY_SUMS],
     )
 
 
@@ -373,7 +467,13 @@ _HIT_GONE_SQLITE = f"""{
 }
     INSERT INTO batch_worker (batch_id, worker_id, {", ".join(WORKER_SUMS)})
     SELECT OLD.batch_id, a.worker_id, -count(*), -sum(a.done), {
-    ", ".join(f"-coalesce(sum(ac.{c}), 0)" for c in WORKER_SUMS[2:])
+    ", ".join(
+        [f"-coalesce(sum(ac.{c}), 0)" for c in CONTROL_SUMS]
+        + [
+            f"-coalesce(sum((SELECT sum({_tally_value(c)}) FROM page_tally WHERE assignment_id = a.id)), 0)"
+            for c in TALLY_SUMS
+        ]
+    )
 }
     FROM assignment a LEFT JOIN assignment_controls ac ON ac.assignment_id = a.id
     WHERE a.hit_id = OLD.id AND {COUNTS.format("a")} AND EXISTS (SELECT 1 FROM batch WHERE id = OLD.batch_id)
@@ -395,6 +495,10 @@ SQLITE = [
     f" {_controls_sqlite('NEW', '')} END",
     "CREATE TRIGGER batch_worker_controls_change AFTER UPDATE ON assignment_controls BEGIN"
     f" {_controls_sqlite('OLD', '-')} {_controls_sqlite('NEW', '')} END",
+    f"CREATE TRIGGER batch_worker_tally_add AFTER INSERT ON page_tally BEGIN {_tally_sqlite('NEW', '')} END",
+    "CREATE TRIGGER batch_worker_tally_change AFTER UPDATE ON page_tally BEGIN"
+    f" {_tally_sqlite('OLD', '-')} {_tally_sqlite('NEW', '')} END",
+    f"CREATE TRIGGER batch_worker_tally_remove AFTER DELETE ON page_tally BEGIN {_tally_sqlite('OLD', '-')} END",
     "CREATE TRIGGER hits_published_add AFTER INSERT ON hit WHEN NEW.mturk_hit_id IS NOT NULL BEGIN"
     f" {_batch_sqlite('NEW.batch_id', {'hits_published': '1'})} END",
     "CREATE TRIGGER hits_published_change AFTER UPDATE OF mturk_hit_id ON hit"
@@ -476,6 +580,19 @@ def up(migrator, db):
         positive_selected = IntegerField()
         negative = IntegerField()
         negative_selected = IntegerField()
+        pages = IntegerField()
+        page_ms = BigIntegerField()
+        chunks_reported = IntegerField()
+        chunks_received = IntegerField()
+        images = IntegerField()
+        selected = IntegerField()
+        estimate_zero = IntegerField()
+        estimate_250 = IntegerField()
+        estimate_500 = IntegerField()
+        estimate_1000 = IntegerField()
+        estimate_2000 = IntegerField()
+        estimate_4000 = IntegerField()
+        estimate_over = IntegerField()
 
         class Meta:
             database = db
@@ -533,8 +650,12 @@ def up(migrator, db):
         f"INSERT INTO batch_worker (batch_id, worker_id, {', '.join(WORKER_SUMS)})"
         f" SELECT h.batch_id, a.worker_id, COUNT(*), {when(done)},"
         " COALESCE(SUM(ac.positive), 0), COALESCE(SUM(ac.positive_selected), 0),"
-        " COALESCE(SUM(ac.negative), 0), COALESCE(SUM(ac.negative_selected), 0)"
-        " FROM assignment a JOIN hit h ON h.id = a.hit_id LEFT JOIN assignment_controls ac ON ac.assignment_id = a.id"
+        " COALESCE(SUM(ac.negative), 0), COALESCE(SUM(ac.negative_selected), 0), "
+        + ", ".join(f"COALESCE(SUM(pt.{c}), 0)" for c in TALLY_SUMS)
+        + " FROM assignment a JOIN hit h ON h.id = a.hit_id LEFT JOIN assignment_controls ac ON ac.assignment_id = a.id"
+        " LEFT JOIN (SELECT assignment_id, "
+        + ", ".join(f"SUM({_tally_value(c)}) AS {c}" for c in TALLY_SUMS)
+        + " FROM page_tally GROUP BY assignment_id) pt ON pt.assignment_id = a.id"
         f" WHERE {counts} GROUP BY h.batch_id, a.worker_id"
     )
     for seconds in PERIODS:

@@ -468,11 +468,12 @@ class HitCount(BaseModel):
 
 class BatchWorker(BaseModel):
     """A worker's assignments in a batch whose votes count (services/review/counted.py): how many, how many done,
-    and their control answers (AssignmentControls added up), so the workers list and the control-accuracy bar read a
-    row per worker, not every assignment of the batch.
+    their control answers (AssignmentControls added up) and their pages (PageTally added up: derived pages only, as
+    BatchTally's), so the workers list and the control-accuracy bar read a row per worker, not every assignment or
+    page of the batch.
 
-    Kept by the database: triggers on assignment, hit and assignment_controls (migration 0030). A worker with no
-    assignment that counts may keep a row of zeros."""
+    Kept by the database: triggers on assignment, hit, assignment_controls and page_tally (migration 0030). A worker
+    with no assignment that counts may keep a row of zeros."""
 
     batch = ForeignKeyField(Batch, on_delete="CASCADE", index=False)  # the unique index leads with it
     worker_id = CharField(max_length=16)
@@ -482,6 +483,19 @@ class BatchWorker(BaseModel):
     positive_selected = IntegerField()
     negative = IntegerField()
     negative_selected = IntegerField()
+    pages = IntegerField()
+    page_ms = BigIntegerField()
+    chunks_reported = IntegerField()
+    chunks_received = IntegerField()
+    images = IntegerField()
+    selected = IntegerField()
+    estimate_zero = IntegerField()
+    estimate_250 = IntegerField()
+    estimate_500 = IntegerField()
+    estimate_1000 = IntegerField()
+    estimate_2000 = IntegerField()
+    estimate_4000 = IntegerField()
+    estimate_over = IntegerField()
 
     class Meta:
         indexes = ((("batch", "worker_id"), True),)

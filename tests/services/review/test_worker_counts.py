@@ -5,7 +5,7 @@ changes, publishing, control roles changed, deletions and their cascades)."""
 
 from __future__ import annotations
 
-from factories import make_batch, summary_for
+from factories import make_batch, summary_for, worked_for
 from support import open_assignment, post_page
 
 from freelunch.models import (
@@ -18,10 +18,29 @@ from freelunch.models import (
     Hit,
     HitCount,
     ImageRecord,
+    PageSubmission,
     PageTally,
+    PointerChunk,
 )
 from freelunch.services.datasets import deletion
 from freelunch.services.review import counted, tallies
+
+# What a worker's pages add up to, as page_tally holds it (pages: one a tally).
+TALLY_SUMS = (
+    "pages",
+    "page_ms",
+    "chunks_reported",
+    "chunks_received",
+    "images",
+    "selected",
+    "estimate_zero",
+    "estimate_250",
+    "estimate_500",
+    "estimate_1000",
+    "estimate_2000",
+    "estimate_4000",
+    "estimate_over",
+)
 
 
 def _recount() -> tuple[dict, dict, dict]:
@@ -30,6 +49,11 @@ def _recount() -> tuple[dict, dict, dict]:
     workers: dict[tuple[int, str], list[int]] = {}
     batches: dict[int, list[int]] = {b.id: [0, 0, 0, 0, 0, 0] for b in Batch.select()}
     controls = {c.assignment_id: c for c in AssignmentControls.select()}
+    tallied: dict[int, list[int]] = {}
+    for t in PageTally.select():
+        sums = tallied.setdefault(t.assignment_id, [0] * len(TALLY_SUMS))
+        for i, column in enumerate(TALLY_SUMS):
+            sums[i] += 1 if column == "pages" else getattr(t, column)
     for a in Assignment.select(Assignment, Hit).join(Hit):
         assert a.batch_id == a.hit.batch_id  # set by the database from the HIT
         n, done = hits.get(a.hit_id, (0, 0))
@@ -40,9 +64,9 @@ def _recount() -> tuple[dict, dict, dict]:
         batches[a.hit.batch_id][5] += a.source == "mturk"
         if state == "counts":
             c = controls.get(a.id)
-            row = workers.setdefault((a.hit.batch_id, a.worker_id), [0] * 6)
+            row = workers.setdefault((a.hit.batch_id, a.worker_id), [0] * (6 + len(TALLY_SUMS)))
             answers = (c.positive, c.positive_selected, c.negative, c.negative_selected) if c else (0, 0, 0, 0)
-            for i, value in enumerate((1, int(a.done), *answers)):
+            for i, value in enumerate((1, int(a.done), *answers, *tallied.get(a.id, [0] * len(TALLY_SUMS)))):
                 row[i] += value
     per_hit = {b.id: b.assignments_per_hit for b in Batch.select()}
     for hit in Hit.select():
@@ -65,17 +89,11 @@ def _kept() -> tuple[dict, dict, dict]:
         for c in BatchCount.select()
         if any((c.hits_published, c.hits_started, c.hits_done, c.not_counted, c.waiting, c.mturk))
     }
+    columns = ("assignments", "done", "positive", "positive_selected", "negative", "negative_selected", *TALLY_SUMS)
     workers = {
-        (w.batch_id, w.worker_id): (
-            w.assignments,
-            w.done,
-            w.positive,
-            w.positive_selected,
-            w.negative,
-            w.negative_selected,
-        )
+        (w.batch_id, w.worker_id): tuple(getattr(w, c) for c in columns)
         for w in BatchWorker.select()
-        if any((w.assignments, w.done, w.positive, w.positive_selected, w.negative, w.negative_selected))
+        if any(getattr(w, c) for c in columns)
     }
     return hits, batches, workers
 
@@ -143,6 +161,21 @@ def test_kept_counts_equal_a_recount_after_every_writer(app, campaign):
         Candidate.update(role="candidate").where(Candidate.image == campaign.images["bp"]).execute()
         Candidate.update(role="negative").where(Candidate.image == campaign.images["a1"]).execute()
         Candidate.delete().where(Candidate.image == campaign.images["an"]).execute()
+        assert _kept() == _recount()
+
+        # Pages: their times set again (copied to their tallies), chunks arriving late, tallies gone and derived again.
+        worked_for(campaign.assignments.values(), seconds_per_page=90)
+        PageSubmission.update(chunks_reported=5).where(PageSubmission.id == campaign.pages["h2w2a"].id).execute()
+        assert _kept() == _recount()
+        done = campaign.assignments["h1w3"]
+        chunks = [dict(assignment=done, pageno=1, seq=seq, n_events=1, events="[]", received_at=0) for seq in (7, 8)]
+        PointerChunk.insert_many(chunks).execute()  # as the flush stores them, after the page
+        assert _kept() == _recount()
+        PageTally.delete().where(PageTally.assignment == done).execute()
+        assert _kept() == _recount()
+        assert tallies.refresh(tallies.in_batch(batch.id)) == 2
+        assert _kept() == _recount()
+        PageSubmission.delete().where(PageSubmission.id == campaign.pages["h2w2b"].id).execute()
         assert _kept() == _recount()
 
         # Deletions: assignments (one that counts with its votes, one waiting), an image with its votes, a HIT with

@@ -163,6 +163,27 @@ def control_scores(key, *where, batch_id: int | None = None) -> dict:
     return out
 
 
+def _kept_worker_figures(batch_id: int, worker_ids: list[str]) -> dict[str, Figures]:
+    """``figures`` of the batch's workers ``worker_ids`` from the rows kept per worker (BatchWorker), speed aside.
+    Their pages are the derived ones (PageTally), as the batch's own figures are (BatchTally)."""
+    out: dict[str, Figures] = {}
+    for w in BatchWorker.select().where(BatchWorker.batch == batch_id, BatchWorker.worker_id.in_(worker_ids)):
+        if not (w.pages or w.positive or w.negative):
+            continue
+        out[w.worker_id] = Figures(
+            w.pages,
+            w.page_ms,
+            w.chunks_reported,
+            w.chunks_received,
+            w.images,
+            w.selected,
+            [getattr(w, name) for name, _, _ in ESTIMATE_BUCKETS],
+            _score("positive", w.positive, w.positive_selected),
+            _score("negative", w.negative, w.negative_selected),
+        )
+    return out
+
+
 def worker_controls(batch_id: int, worker_ids: list[str] | None = None) -> dict[str, tuple[ControlScore, ControlScore]]:
     """``control_scores`` per worker over the batch's assignments that count (of ``worker_ids``, if given), read from
     the sums kept per batch and worker (BatchWorker, migration 0030): a row per worker, not one per assignment."""
@@ -291,18 +312,10 @@ def worker_rows(rows, *where, batch_id: int | None = None) -> list[WorkerRow]:
     if not rows:
         return []
     ids = [r.worker_id for r in rows]
-    # One batch's control answers are kept per worker (BatchWorker); across batches they are summed per assignment.
-    found = figures(
-        Assignment.worker_id,
-        Assignment.worker_id.in_(ids),
-        COUNTS,
-        *where,
-        speed=True,
-        batch_id=batch_id,
-        controls=batch_id is None,
-    )
-    if batch_id is not None:
-        for worker_id, (positive, negative) in worker_controls(batch_id, ids).items():
-            row = found.setdefault(worker_id, Figures())
-            row.positive, row.negative = positive, negative
+    if batch_id is None:
+        found = figures(Assignment.worker_id, Assignment.worker_id.in_(ids), COUNTS, *where, speed=True)
+    else:
+        # One batch's figures are kept per worker (BatchWorker); only the median time per image reads their pages.
+        found = _kept_worker_figures(batch_id, ids)
+        _speed(found, Assignment.worker_id, (Assignment.worker_id.in_(ids), COUNTS, *where))
     return [WorkerRow(r.worker_id, r.assignments, int(r.done or 0), found.get(r.worker_id, Figures())) for r in rows]
