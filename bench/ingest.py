@@ -38,6 +38,10 @@ import redis
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 BIN = Path(sys.executable).parent
+# The code measured is this tree's, also when the venv was installed from another tree (its editable
+# install points there): a copy of main beside a branch, run with the branch's venv, measures main.
+CODE_PATH = os.pathsep.join([str(HERE), str(ROOT / "platform")])
+sys.path[:0] = [str(ROOT / "platform")]
 
 
 def streams(shards: int) -> list[str]:
@@ -64,6 +68,19 @@ def procfile_web(port: int, workers: int) -> list[str]:
     command[0] = str(BIN / command[0])
     command[command.index("--bind") + 1] = f"127.0.0.1:{port}"
     return command[:-1] + ["--pythonpath", str(HERE), "ingest_app:create_app()"]
+
+
+def stop_cleanly_on_sigterm() -> None:
+    """Unwind on SIGTERM (and SIGHUP) as on Ctrl-C, so that the ExitStack stops what the run started.
+
+    By default SIGTERM ends Python at once: its redis-server, gunicorn and worker, each in a session of
+    its own, went on running after `kill` or a timeout."""
+
+    def leave(signum, frame):
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, leave)
+    signal.signal(signal.SIGHUP, leave)
 
 
 def wait_for_port(port: int, seconds: float = 20) -> None:
@@ -447,6 +464,7 @@ def main() -> None:
         help="a folder for py-spy flame graphs of the web workers in the first saturation round of each endpoint",
     )
     args = options.parse_args()
+    stop_cleanly_on_sigterm()
     for tool in ("wrk", "redis-server"):
         if not shutil.which(tool):
             raise SystemExit(f"{tool} is needed: apt-get install {tool.split('-')[0]}")
@@ -465,7 +483,7 @@ def main() -> None:
             "REDIS_URL": redis_url,
             "INGEST_STREAM_MAX": "1000000",
             "INGEST_SHARDS": str(args.shards),
-            "PYTHONPATH": str(HERE),
+            "PYTHONPATH": CODE_PATH,
         }
         os.environ.update(env)
         redis_server = start_redis(stack, redis_port, tmp, env, "--latency-monitor-threshold", "10")
