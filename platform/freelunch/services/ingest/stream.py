@@ -192,17 +192,18 @@ def client() -> Redis | RedisCluster:
 class _Waiter:
     """One request's batch, waiting for the round trip that carries it."""
 
-    __slots__ = ("keys", "values", "done", "outcome", "error", "leads")
+    __slots__ = ("keys", "values", "done", "outcome", "error", "leads", "wakes")
 
     def __init__(self, keys: tuple, values: tuple):
         self.keys, self.values = keys, values
         self.done = threading.Lock()
         self.done.acquire()  # released when the outcome is in, or when this waiter is to lead
-        self.outcome: int | None = None
-        # Until a reply says otherwise the batch is not stored: a leader that dies
+        # Until a reply sets the outcome the batch is not stored: a leader that dies
         # half-way must make its followers answer 503, never 202.
-        self.error: Exception | None = ConnectionError("The round trip carrying this batch did not complete.")
+        self.outcome: int | None = None
+        self.error: Exception | None = None
         self.leads = False
+        self.wakes: _Waiter | None = None  # the next follower of the same round trip, woken by this one
 
 
 class _GroupAppender:
@@ -212,8 +213,12 @@ class _GroupAppender:
     waking) and Redis ~40 us of its event loop, whatever it carries. So one
     thread at a time talks to Redis (the leader), carrying its own batch and
     every batch that other threads queued while the previous round trip was
-    out; those threads sleep until the leader wakes them with their outcome, and
-    the first of the next queue leads next. With one request in flight this is
+    out; those threads sleep until woken with their outcome, and the first of the
+    next queue leads next. The leader wakes only the first follower, and each
+    follower the next as it runs: woken all at once, they all wanted the GIL the
+    leader held, slept on it again, and then handed it round at every system call
+    of the responses (6.1-7.1 context switches a request at saturation against
+    4.3-4.9 so, docs/performance.md). With one request in flight this is
     one round trip, as before; at saturation a trip carries 2-4 batches
     (docs/performance.md). No background thread: the request threads take turns.
     On a single Redis one appender carries every shard's batches; on a cluster
@@ -233,11 +238,12 @@ class _GroupAppender:
             leads, self._busy = not self._busy, True
         if not leads:
             waiter.done.acquire()
+            if waiter.wakes is not None:
+                waiter.wakes.done.release()
         if leads or waiter.leads:
             self._lead()
-        if waiter.error is not None:
-            raise waiter.error
-        assert waiter.outcome is not None  # the reply that cleared the error set it
+        if waiter.outcome is None:
+            raise waiter.error or ConnectionError("The round trip carrying this batch did not complete.")
         return waiter.outcome
 
     def _lead(self) -> None:
@@ -245,10 +251,10 @@ class _GroupAppender:
             group, self._queue = self._queue, []  # the leader itself is first
         try:
             for waiter, outcome in zip(group, self._call(group), strict=True):
-                waiter.outcome, waiter.error = outcome, None
+                waiter.outcome = outcome
         except Exception as error:
             for waiter in group:
-                waiter.error = error
+                waiter.outcome, waiter.error = None, error
         finally:
             with self._lock:
                 if self._queue:
@@ -256,8 +262,11 @@ class _GroupAppender:
                     self._queue[0].done.release()
                 else:
                     self._busy = False
-            for waiter in group[1:]:
-                waiter.done.release()
+            followers = group[1:]
+            for waiter, following in zip(followers, followers[1:]):
+                waiter.wakes = following
+            if followers:
+                followers[0].done.release()
 
     def _call(self, group: list[_Waiter]) -> list[int]:
         keys = [key for waiter in group for key in waiter.keys]
@@ -285,6 +294,7 @@ class _BareConnection:
         self._connection: AbstractConnection | None = None
         self._socket: socket.socket | None = None
         self._reader = hiredis.Reader(replyError=ResponseError)
+        self._buffer = bytearray(65536)
         self._pid = 0
 
     def __call__(self, command: tuple) -> list[int]:
@@ -321,10 +331,10 @@ class _BareConnection:
         sock.sendall(hiredis.pack_command(command))
         reply = reader.gets()
         while reply is False:
-            data = sock.recv(65536)
-            if not data:
+            received = sock.recv_into(self._buffer)  # not recv(65536): a 64 KB bytes object a round trip
+            if not received:
                 raise ConnectionError("Redis closed the connection.")
-            reader.feed(data)
+            reader.feed(self._buffer, 0, received)
             reply = reader.gets()
         if isinstance(reply, ResponseError):
             raise NoScriptError(str(reply)) if str(reply).startswith("NOSCRIPT") else reply
