@@ -334,7 +334,7 @@ class _BareConnection:
             received = sock.recv_into(self._buffer)  # not recv(65536): a 64 KB bytes object a round trip
             if not received:
                 raise ConnectionError("Redis closed the connection.")
-            reader.feed(self._buffer, 0, received)
+            reader.feed(self._buffer, 0, received)  # type: ignore[arg-type]  # any buffer; the stub says bytes
             reply = reader.gets()
         if isinstance(reply, ResponseError):
             raise NoScriptError(str(reply)) if str(reply).startswith("NOSCRIPT") else reply
