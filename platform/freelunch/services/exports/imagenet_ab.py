@@ -93,9 +93,7 @@ def _trajectory(moves: list[seed_format.Event]) -> str:
     """``mouseTracking`` elements of a record's moves (``_points`` without its per-field loop: a record has ten
     points or more). Their x, y and time are numbers (ingest refuses anything else: services/ingest/validate.py),
     which an f-string writes as ``_text`` does."""
-    return "".join(
-        [f"<mouseTracking><x>{m.x}</x><y>{m.y}</y><time>{m.time}</time></mouseTracking>" for m in moves]
-    )
+    return "".join([f"<mouseTracking><x>{m.x}</x><y>{m.y}</y><time>{m.time}</time></mouseTracking>" for m in moves])
 
 
 def _metadata(part: seed_format.Slice) -> Iterator[tuple[str, str, str]]:
