@@ -16,6 +16,7 @@ from freelunch.cli import cli
 from freelunch.models import Batch, Export, Membership
 from freelunch.services.accounts.users import create_user
 from freelunch.services.exports import files as exports
+from freelunch.services.exports import writers
 from freelunch.services.exports.kinds import KINDS
 
 HTMX = {"HX-Request": "true"}
@@ -181,3 +182,16 @@ def test_the_cli_writes_every_kind_the_dashboard_offers_with_the_same_writer(app
         assert result.exit_code == 0, result.output
         assert contents(kind, out.read_bytes()) == contents(kind, dashboard), kind
         assert f"Wrote {export.rows} {KINDS[kind].rows}." in result.output
+
+
+def test_seed_lines_go_to_a_utf8_files_bytes_in_order_and_to_other_files_decoded(tmp_path):
+    line = '{"classNames":["犬"]}\n'.encode()
+    with (tmp_path / "a.jsonl").open("w", encoding="utf-8") as out:
+        out.write("first\n")  # through the text layer, still buffered there
+        write = writers._utf8_writer(out)
+        write(line)
+    assert (tmp_path / "a.jsonl").read_bytes() == b"first\n" + line
+    for out in (io.StringIO(), io.TextIOWrapper(io.BytesIO(), encoding="utf-16")):
+        writers._utf8_writer(out)(line)
+        out.seek(0)
+        assert out.read() == line.decode()

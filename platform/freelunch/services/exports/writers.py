@@ -6,7 +6,8 @@ come, so memory stays flat however large the batch.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import codecs
+from collections.abc import Callable, Iterator
 from operator import itemgetter
 from typing import IO
 
@@ -41,10 +42,22 @@ def _counting(rows, total: int, report: ReportProgress, message: str):
     report(1.0, f"{n:,} {message}")
 
 
+def _utf8_writer(out: IO[str]) -> Callable[[bytes], object]:
+    """How to write UTF-8 bytes to ``out``: into a UTF-8 text file's byte buffer (the text layer flushed first, so
+    nothing is overtaken), else decoded. Decoding a slice's megabytes for the text layer to encode them again took
+    a tenth of a seed export's CPU."""
+    buffer = getattr(out, "buffer", None)
+    if buffer is None or codecs.lookup(out.encoding).name != "utf-8":
+        return lambda data: out.write(data.decode())
+    out.flush()
+    return buffer.write
+
+
 def write_seed_jsonl(batch: Batch, out: IO[str], params: dict, report: ReportProgress) -> int:
     total, written = _record_count(batch), 0
+    write = _utf8_writer(out)
     for records, lines in seed_format.seed_lines(batch):  # a slice at a time: one write, not two a record
-        out.write(lines.decode())
+        write(lines)
         written += records
         report(written / max(total, 1), f"{written:,} of {total:,} records")
     report(1.0, f"{written:,} records")
