@@ -46,8 +46,8 @@ def _utf8_writer(out: IO[str]) -> Callable[[bytes], object]:
     """How to write UTF-8 bytes to ``out``: into a UTF-8 text file's byte buffer (the text layer flushed first, so
     nothing is overtaken), else decoded. Decoding a slice's megabytes for the text layer to encode them again took
     a tenth of a seed export's CPU."""
-    buffer = getattr(out, "buffer", None)
-    if buffer is None or codecs.lookup(out.encoding).name != "utf-8":
+    buffer, encoding = getattr(out, "buffer", None), getattr(out, "encoding", None)
+    if buffer is None or encoding is None or codecs.lookup(encoding).name != "utf-8":
         return lambda data: out.write(data.decode())
     out.flush()
     return buffer.write
