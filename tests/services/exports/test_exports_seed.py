@@ -199,3 +199,13 @@ def test_the_reader_thread_hands_its_error_over_and_stops_with_the_writer(app, c
     with pytest.raises(RuntimeError, match="went away"):
         list(seed_records(campaign.batch))
     assert _readers() == []
+
+
+def test_image_keys_are_the_same_when_the_export_keeps_almost_none(app, campaign, monkeypatch):
+    """The keys an export keeps for its next slices are forgotten past KEYS_KEPT, and read again."""
+    monkeypatch.setattr("freelunch.services.exports.seed.PAGES_PER_QUERY", 1)
+    with app.app_context():
+        kept = [(r["imageID"], r["replacesImageID"]) for r in seed_records(campaign.batch)]
+        monkeypatch.setattr("freelunch.services.exports.seed.KEYS_KEPT", 1)
+        assert [(r["imageID"], r["replacesImageID"]) for r in seed_records(campaign.batch)] == kept
+    assert len(kept) == 28 and len(set(kept)) > 1

@@ -35,6 +35,7 @@ PAGES_PER_READ = 500  # pages a query reads, then cut into slices: a query a sli
 READ_AHEAD = 2  # slices read and waiting to be written: memory stays a few slices
 BY_TIME = attrgetter("time")
 OWN_COLUMNS = ("page_id", "grid_index", "key", "load_status", "replaces_key", "image_id")  # beside record.COLUMNS
+KEYS_KEPT = 100_000  # image keys an export keeps for its next slices (~15 MB); past that it forgets them all
 # The keys of a record, in the export's order: the fields of record.FIELDS around the trajectory, then the context.
 KEYS = (
     "imageID",
@@ -244,17 +245,13 @@ def _record_rows(pages: list[Page], fields: tuple[record.Field, ...]) -> tuple[l
     """The slice's image records as raw rows (OWN_COLUMNS and the columns of ``fields``), and their column
     names."""
     columns = [column for field in fields for column in field.columns]
-    shown, replaced = Image.alias(), Image.alias()
     rows = (
         ImageRecord.select(
             ImageRecord.page.alias("page_id"),
             ImageRecord.grid_index,
-            # Image keys by a lookup per record: as joins, PostgreSQL's planner hashed the whole image table for
-            # every slice (200 ms of a slice's 2,400 records; the lookups take a few).
-            shown.select(shown.key).where(shown.id == ImageRecord.image).alias("key"),
             ImageRecord.load_status,
-            replaced.select(replaced.key).where(replaced.id == ImageRecord.replaces).alias("replaces_key"),
             ImageRecord.image.alias("image_id"),
+            ImageRecord.replaces.alias("replaces_id"),
             *(_as_read(getattr(ImageRecord, column)) for column in columns),
         )
         .where(ImageRecord.page.in_([p.id for p in pages]))
@@ -262,7 +259,33 @@ def _record_rows(pages: list[Page], fields: tuple[record.Field, ...]) -> tuple[l
     )
     # Raw rows, read by name (found once, then by index): peewee's per-column conversion would cost
     # more than all the rest of the export.
-    return [*OWN_COLUMNS, *columns], list(database.execute(rows))
+    return ["page_id", "grid_index", "load_status", "image_id", "replaces_id", *columns], list(database.execute(rows))
+
+
+class ImageKeys:
+    """Image keys by id, read for the ids a slice lacks and kept for the next slices (up to KEYS_KEPT).
+
+    Read by a lookup per record, the keys were a third of the database's time for an export. The records of a
+    HIT's assignments show the same images, and are mostly submitted near each other, so most slices find most
+    of their keys kept; a batch submitted in no such order costs one more query a slice than the lookups did.
+    """
+
+    def __init__(self) -> None:
+        self.by_id: dict[int, str] = {}
+
+    def added(self, names: list[str], rows: list[tuple]) -> tuple[list[str], list[tuple]]:
+        """The rows with their image's key and the replaced image's (or None) after their columns."""
+        image_at, replaces_at = names.index("image_id"), names.index("replaces_id")
+        wanted = {row[image_at] for row in rows} | {row[replaces_at] for row in rows}
+        wanted.discard(None)
+        missing = wanted - self.by_id.keys()
+        if len(self.by_id) + len(missing) > KEYS_KEPT:
+            self.by_id.clear()
+            missing = wanted
+        if missing:
+            self.by_id.update(Image.select(Image.id, Image.key).where(Image.id.in_(list(missing))).tuples())
+        key = self.by_id
+        return [*names, "key", "replaces_key"], [(*row, key[row[image_at]], key.get(row[replaces_at])) for row in rows]
 
 
 def _as_read(column):
@@ -273,6 +296,7 @@ def _as_read(column):
 
 def _read(
     pages: list[Page],
+    keys: ImageKeys,
     fields: tuple[record.Field, ...] = record.FIELDS,
     count_moves: bool = False,
     keep: Keep | None = None,
@@ -292,6 +316,7 @@ def _read(
         for row in rows:
             kept[row[page_at]].add(row[grid_at])
         wanted.update(kept)
+    names, rows = keys.added(names, rows)  # only the records kept: ImageNet-AB's are its yes records
     moves: dict[int, dict[int, Any]] = {}
     for page in pages:
         indexes = wanted[page.id]
@@ -389,7 +414,7 @@ def slices(
     ``keep(class id, image id, load status)`` keeps, if given; their moves by page and grid index, in time order,
     or only their number (``count_moves``). A kind reads what it writes: decoding the JSON of fields it does not
     write, or sorting moves it only counts, was a third of its time."""
-    read_ahead = _read_ahead(batch, lambda pages: _read(pages, fields, count_moves, keep))
+    read_ahead = _read_ahead(batch, lambda pages, keys: _read(pages, keys, fields, count_moves, keep))
     try:
         yield from read_ahead
     finally:
@@ -417,11 +442,17 @@ def seed_records(batch: Batch) -> Iterator[dict]:
         read_ahead.close()  # stops the reader now, not whenever the generator is collected
 
 
-def _read_ahead(batch: Batch, read_slice: Callable[[list[Page]], Slice]) -> Generator[Slice, None, None]:
-    """The batch's slices, read by ``read_slice`` in a thread on a connection of its own while the caller writes
-    the one before."""
+def _read_ahead(batch: Batch, read_slice: Callable[[list[Page], ImageKeys], Slice]) -> Generator[Slice, None, None]:
+    """The batch's slices, read by ``read_slice`` (with the export's image keys) in a thread on a connection of its
+    own while the caller writes the one before."""
+
+    def read_slices() -> Iterator[Slice]:
+        keys = ImageKeys()
+        for pages in _submitted_pages(batch):
+            yield read_slice(pages, keys)
+
     return read_ahead(
-        lambda: (read_slice(pages) for pages in _submitted_pages(batch)),
+        read_slices,
         READ_AHEAD,
         f"export-reader-{batch.id}",
         database.connection_context,
