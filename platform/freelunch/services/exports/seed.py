@@ -373,32 +373,28 @@ def _lines(part: Slice) -> bytes:
     byte, but the context that a page's records share is serialized once per page and joined to each record's
     own fields: half the keys and a third of the time of a record."""
     read = _Readers(part.names)
-    around_grid = {}
+    of_page = {}  # per page: its moves, and its context as the JSON around gridIndex
     for page in part.pages:
         shared, named = _page_context(page)
         before = orjson.dumps(dict(zip(KEYS[len(OWN_KEYS) : KEYS.index("gridIndex")], shared)))
         after = orjson.dumps(dict(zip(("classKey", "classNames"), named)))
-        around_grid[page.id] = (b"," + before[1:-1] + b',"gridIndex":', b"," + after[1:-1] + b",")
+        of_page[page.id] = (part.moves[page.id], b"," + before[1:-1] + b',"gridIndex":', b"," + after[1:-1] + b",")
+    # The own fields but mouseTracking, read into one list that the trajectory is inserted into: fewer
+    # temporaries a record than unpacking two lists into a tuple (4.5 -> 3.9 us a record for this function).
+    fields: list[Callable[[tuple], Any]] = [read.key, *read.before, *read.after]
+    tracking_at = 1 + len(read.before)
     tails: dict[tuple, bytes] = {}
     out: list[bytes] = []
     for row in part.rows:
-        page_id, grid_index = read.page(row), read.grid(row)
-        own = dict(
-            zip(
-                OWN_KEYS,
-                (
-                    read.key(row),
-                    *[field(row) for field in read.before],
-                    _points(part.moves[page_id].get(grid_index, ())),
-                    *[field(row) for field in read.after],
-                ),
-            )
-        )
+        grid_index = read.grid(row)
+        moves, before, after = of_page[read.page(row)]
+        values = [field(row) for field in fields]
+        values.insert(tracking_at, _points(moves.get(grid_index, ())))
+        own = dict(zip(OWN_KEYS, values))
         end = (read.status(row), read.replaces(row))
         tail = tails.get(end)
         if tail is None:
             tail = tails[end] = orjson.dumps(dict(zip(("loadStatus", "replacesImageID"), end)))[1:] + b"\n"
-        before, after = around_grid[page_id]
         out += (orjson.dumps(own)[:-1], before, b"%d" % grid_index, after, tail)
     return b"".join(out)
 
