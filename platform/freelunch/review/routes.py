@@ -134,6 +134,7 @@ def batch_workers(batch_id):
         partial="review/_workers.html",
         page=page,
         rows=quality.worker_rows(page.items, scope, batch_id=batch.id),
+        speed_within=quality.KEPT_SPEED_WITHIN,
         lab_annotators=annotators.lab_annotators(scope, [w.worker_id for w in page.items]),
         estimates=estimates,
         fit=fits.latest(batch),

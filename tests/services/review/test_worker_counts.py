@@ -1,19 +1,27 @@
 """Each HIT's assignments started and done, a batch's HITs published, started and done and its assignments whose votes
-do not count or wait, and each worker's counted assignments and control answers in a batch: kept by the database
-(migration 0030), equal to a recount after every writer (the annotation page, derive, bulk loads, reconcile's status
-changes, publishing, control roles changed, deletions and their cascades)."""
+do not count or wait, and each worker's counted assignments, control answers and pages in a batch (0030), with their
+pages per bucket of time per image (0031): kept by the database, equal to a recount after every writer (the annotation
+page, derive, bulk loads, reconcile's status changes, publishing, control roles changed, deletions and their
+cascades)."""
 
 from __future__ import annotations
 
+import random
+
 from factories import make_batch, summary_for, worked_for
+from peewee import Case
+from playhouse.migrate import SchemaMigrator
+from playhouse.migrations import Migration
 from support import open_assignment, post_page
 
+from freelunch.db import database
 from freelunch.models import (
     Assignment,
     AssignmentControls,
     Batch,
     BatchCount,
     BatchWorker,
+    BatchWorkerTime,
     Candidate,
     Hit,
     HitCount,
@@ -23,7 +31,8 @@ from freelunch.models import (
     PointerChunk,
 )
 from freelunch.services.datasets import deletion
-from freelunch.services.review import counted, tallies
+from freelunch.services.review import counted, quality, tallies
+from freelunch.services.schema import MIGRATIONS
 
 # What a worker's pages add up to, as page_tally holds it (pages: one a tally).
 TALLY_SUMS = (
@@ -43,14 +52,28 @@ TALLY_SUMS = (
 )
 
 
-def _recount() -> tuple[dict, dict, dict]:
-    """(per HIT, per batch, per (batch, worker)), from the assignments, HITs and control answers themselves."""
+def _bucket(page_ms: int, images: int) -> int:
+    """Migration 0031's bucket of a page's time per image: 0 below 1 ms, else 32 steps a power of two of ms."""
+    x = page_ms / images
+    if x < 1:
+        return 0
+    octave = sum(x >= 2**j for j in range(1, 31))
+    return 1 + 32 * octave + min(31, int((x / 2**octave - 1) * 32))
+
+
+def _recount() -> tuple[dict, dict, dict, dict]:
+    """(per HIT, per batch, per (batch, worker), per (batch, worker, bucket of time per image)), from the assignments,
+    HITs, control answers and page tallies themselves."""
     hits: dict[int, tuple[int, int]] = {}
     workers: dict[tuple[int, str], list[int]] = {}
+    times: dict[tuple[int, str, int], int] = {}
     batches: dict[int, list[int]] = {b.id: [0, 0, 0, 0, 0, 0] for b in Batch.select()}
     controls = {c.assignment_id: c for c in AssignmentControls.select()}
     tallied: dict[int, list[int]] = {}
+    buckets: dict[int, list[int]] = {}
     for t in PageTally.select():
+        if t.images:
+            buckets.setdefault(t.assignment_id, []).append(_bucket(t.page_ms, t.images))
         sums = tallied.setdefault(t.assignment_id, [0] * len(TALLY_SUMS))
         for i, column in enumerate(TALLY_SUMS):
             sums[i] += 1 if column == "pages" else getattr(t, column)
@@ -68,6 +91,9 @@ def _recount() -> tuple[dict, dict, dict]:
             answers = (c.positive, c.positive_selected, c.negative, c.negative_selected) if c else (0, 0, 0, 0)
             for i, value in enumerate((1, int(a.done), *answers, *tallied.get(a.id, [0] * len(TALLY_SUMS)))):
                 row[i] += value
+            for b in buckets.get(a.id, []):
+                key = (a.hit.batch_id, a.worker_id, b)
+                times[key] = times.get(key, 0) + 1
     per_hit = {b.id: b.assignments_per_hit for b in Batch.select()}
     for hit in Hit.select():
         n, done = hits.get(hit.id, (0, 0))
@@ -79,10 +105,11 @@ def _recount() -> tuple[dict, dict, dict]:
         {h: v for h, v in hits.items() if v != (0, 0)},
         {b: tuple(v) for b, v in batches.items() if any(v)},
         {k: tuple(v) for k, v in workers.items() if any(v)},
+        times,
     )
 
 
-def _kept() -> tuple[dict, dict, dict]:
+def _kept() -> tuple[dict, dict, dict, dict]:
     hits = {c.hit_id: (c.assignments, c.done) for c in HitCount.select() if c.assignments or c.done}
     batches = {
         c.batch_id: (c.hits_published, c.hits_started, c.hits_done, c.not_counted, c.waiting, c.mturk)
@@ -95,16 +122,18 @@ def _kept() -> tuple[dict, dict, dict]:
         for w in BatchWorker.select()
         if any(getattr(w, c) for c in columns)
     }
-    return hits, batches, workers
+    times = {(t.batch_id, t.worker_id, t.bucket): t.pages for t in BatchWorkerTime.select() if t.pages}
+    return hits, batches, workers, times
 
 
 def test_kept_counts_equal_a_recount_after_every_writer(app, campaign):
     with app.app_context():
         assert _kept() == _recount()
         batch = campaign.batch
-        hits, batches, workers = _kept()
+        hits, batches, workers, times = _kept()
         assert batches[batch.id] == (0, 2, 1, 0, 0, 0)  # HIT 1 has its 2 assignments done, HIT 2 one of 2
         assert workers[(batch.id, "W3CCCCCCCC")][:2] == (2, 1)
+        assert sum(n for (_, w, _), n in times.items() if w == "W3CCCCCCCC") == 3  # W3's pages
 
         # A bulk load of MTurk work in every state, on both HITs.
         first, second = campaign.hits
@@ -188,7 +217,7 @@ def test_kept_counts_equal_a_recount_after_every_writer(app, campaign):
         Hit.delete().where(Hit.id == second.id).execute()
         assert _kept() == _recount()
         deletion.delete_dataset(batch.dataset)
-        assert _kept() == _recount() == ({}, {}, {})
+        assert _kept() == _recount() == ({}, {}, {}, {})
 
 
 def test_kept_counts_follow_the_annotation_page(app, client, org):
@@ -203,3 +232,45 @@ def test_kept_counts_follow_the_annotation_page(app, client, org):
         assert _kept() == _recount() and _kept()[1][batch.id] == (0, 1, 1, 0, 0, 0)
         (worker,) = BatchWorker.select().where(BatchWorker.batch == batch.id)
         assert (worker.assignments, worker.done) == (1, 1)
+
+
+def test_kept_median_time_per_image_is_within_its_bound(app, campaign):
+    """The workers list's median time per image, read from the kept buckets, against the exact median of the pages:
+    within quality.KEPT_SPEED_WITHIN (1/64), for odd and even counts of pages, over times from 1 ms to hours."""
+    rng = random.Random(21)
+    scope = tallies.in_batch(campaign.batch.id)
+    with app.app_context():
+        pages = list(PageTally.select(PageTally.id, PageTally.images))
+        workers = quality.batch_workers_query(campaign.batch.id)
+        checked, worst = 0, 0.0
+        for _ in range(150):
+            times = {t.id: round(t.images * 10 ** rng.uniform(0, 7)) for t in pages}  # 1 ms to 3 h an image
+            PageTally.update(page_ms=Case(PageTally.id, list(times.items()))).execute()
+            kept = quality.worker_rows(workers, scope, batch_id=campaign.batch.id)
+            exact = quality.worker_rows(workers, scope, batch_id=campaign.batch.id, exact_speed=True)
+            for k, e in zip(kept, exact, strict=True):
+                if e.figures.seconds_per_image is None:
+                    assert k.figures.seconds_per_image is None
+                    continue
+                error = abs(k.figures.seconds_per_image - e.figures.seconds_per_image) / e.figures.seconds_per_image
+                assert error <= quality.KEPT_SPEED_WITHIN * (1 + 1e-9)
+                checked, worst = checked + 1, max(worst, error)
+        assert checked == 450  # 3 workers with pages (2, 2 and 3 of them) each time
+        assert worst > quality.KEPT_SPEED_WITHIN * 0.8  # the bound is nearly reached: it is the right one
+        assert _kept() == _recount()
+
+
+def test_migration_0031_backfills_the_buckets_and_goes_back(app, campaign):
+    """0031 on a database with pages: its buckets are the recount's; down() and up() again leave the triggers
+    working."""
+    migration = next(m for m in Migration.load_directory(str(MIGRATIONS)) if m.name.startswith("0031_")).load()
+    migrator = SchemaMigrator.from_database(database.obj)
+    with app.app_context():
+        worked_for(campaign.assignments.values(), seconds_per_page=90)
+        migration.down(migrator, database.obj)
+        assert not BatchWorkerTime.table_exists()
+        PageTally.update(page_ms=PageTally.page_ms + 7).execute()  # 0030's triggers alone: no buckets to keep
+        migration.up(migrator, database.obj)
+        assert _kept() == _recount() and _kept()[3]
+        Assignment.update(mturk_status="Rejected", source="mturk").where(Assignment.worker_id == "W3CCCCCCCC").execute()
+        assert _kept() == _recount()

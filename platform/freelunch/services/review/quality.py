@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass, field
+from itertools import groupby
 
 from peewee import JOIN, SQL, Case, NodeList, fn
 
@@ -25,6 +26,7 @@ from ...models import (
     Assignment,
     AssignmentControls,
     BatchWorker,
+    BatchWorkerTime,
     Candidate,
     HitPage,
     ImageRecord,
@@ -223,6 +225,46 @@ def _speed(out: dict, key, where) -> None:
         out.setdefault(k, Figures()).seconds_per_image = statistics.median(values)
 
 
+# Buckets of time per image kept per batch and worker (BatchWorkerTime, migration 0031): 0 below 1 ms, then each power
+# of two of milliseconds cut into PAGE_TIME_STEPS equal steps. A bucket's middle is within half a step, 1/64 of the
+# bucket's low end, of any time in it; so is a median of middles of the exact median (it is one middle, or the mean of
+# two, each as near its page's time).
+PAGE_TIME_STEPS = 32
+KEPT_SPEED_WITHIN = 1 / (2 * PAGE_TIME_STEPS)
+
+
+def _bucket_middle_s(bucket: int) -> float:
+    if bucket == 0:
+        return 0.0005
+    octave, step = divmod(bucket - 1, PAGE_TIME_STEPS)
+    return 2**octave * (1 + (step + 0.5) / PAGE_TIME_STEPS) / 1000
+
+
+def _kept_speed(out: dict, batch_id: int, worker_ids: list[str]) -> None:
+    """``_speed`` of the batch's workers ``worker_ids``, from their kept buckets (within KEPT_SPEED_WITHIN): a few dozen
+    rows a worker, not every page."""
+    rows = (
+        BatchWorkerTime.select(BatchWorkerTime.worker_id, BatchWorkerTime.bucket, BatchWorkerTime.pages)
+        .where(BatchWorkerTime.batch == batch_id, BatchWorkerTime.worker_id.in_(worker_ids), BatchWorkerTime.pages > 0)
+        .order_by(BatchWorkerTime.worker_id, BatchWorkerTime.bucket)
+        .tuples()
+    )
+    for worker, found in groupby(rows, key=lambda row: row[0]):
+        buckets = [(bucket, pages) for _, bucket, pages in found]
+        n = sum(pages for _, pages in buckets)
+        middle = (_nth_page_s(buckets, (n - 1) // 2) + _nth_page_s(buckets, n // 2)) / 2
+        out.setdefault(worker, Figures()).seconds_per_image = middle
+
+
+def _nth_page_s(buckets: list[tuple[int, int]], k: int) -> float:
+    """The middle of the bucket of the ``k``-th page (from 0) in time order."""
+    for bucket, pages in buckets:
+        if k < pages:
+            return _bucket_middle_s(bucket)
+        k -= pages
+    raise IndexError(k)
+
+
 def figures(key, *where, speed: bool = False, batch_id: int | None = None, controls: bool = True) -> dict:
     """Figures per value of ``key`` (an Assignment column) over the assignments ``where`` admits.
 
@@ -305,9 +347,10 @@ class WorkerRow:
     figures: Figures
 
 
-def worker_rows(rows, *where, batch_id: int | None = None) -> list[WorkerRow]:
+def worker_rows(rows, *where, batch_id: int | None = None, exact_speed: bool = False) -> list[WorkerRow]:
     """Figures for the workers of ``rows`` (from ``workers_query``), over the assignments ``where`` admits
-    (of the batch ``batch_id``, when the scope is one batch)."""
+    (of the batch ``batch_id``, when the scope is one batch). One batch's median time per image is read from the kept
+    buckets, within KEPT_SPEED_WITHIN, unless ``exact_speed`` (from every page of the workers)."""
     rows = list(rows)
     if not rows:
         return []
@@ -315,7 +358,10 @@ def worker_rows(rows, *where, batch_id: int | None = None) -> list[WorkerRow]:
     if batch_id is None:
         found = figures(Assignment.worker_id, Assignment.worker_id.in_(ids), COUNTS, *where, speed=True)
     else:
-        # One batch's figures are kept per worker (BatchWorker); only the median time per image reads their pages.
+        # One batch's figures are kept per worker (BatchWorker, BatchWorkerTime).
         found = _kept_worker_figures(batch_id, ids)
-        _speed(found, Assignment.worker_id, (Assignment.worker_id.in_(ids), COUNTS, *where))
+        if exact_speed:
+            _speed(found, Assignment.worker_id, (Assignment.worker_id.in_(ids), COUNTS, *where))
+        else:
+            _kept_speed(found, batch_id, ids)
     return [WorkerRow(r.worker_id, r.assignments, int(r.done or 0), found.get(r.worker_id, Figures())) for r in rows]
