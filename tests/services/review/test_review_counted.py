@@ -21,6 +21,7 @@ from freelunch.models import (
     LabelFit,
     MTurkAssignment,
     MTurkHit,
+    PageTally,
 )
 from freelunch.services.accounts.identity import anonymous_worker_id
 from freelunch.services.exports import imagenet_ab, writers
@@ -242,3 +243,40 @@ def test_reject_then_labels_leaves_the_worker_out_with_the_right_reason_and_the_
     a4 = ImageLabel.get(ImageLabel.fit == newest.get(), ImageLabel.image == on_mturk.images["a4"])
     assert (a4.votes, a4.selected) == (2, 1)
     assert 'data-testid="fit-stale"' not in client.get(f"/review/batches/{batch.id}/results").get_data(as_text=True)
+
+
+def test_left_out_pages_and_kept_version_follow_the_votes_left_out(app, on_mturk):
+    """The kept figures the results page reads instead of the assignments left out: their pages equal a count of
+    them, and the kept version changes whenever ``version`` (the ids of every assignment left out) does."""
+    batch = on_mturk.batch
+    worker_sets = ([], ["W3CCCCCCCC"], ["W1AAAAAAAA", "W3CCCCCCCC", "NOBODY"])
+
+    def figures() -> list[tuple[str, str]]:
+        for workers in worker_sets:
+            out = counted.left_out([batch.id], workers)
+            assert (
+                counted.left_out_pages([batch.id], workers)
+                == PageTally.select().where(PageTally.assignment.in_(out)).count()
+            )
+        return [(counted.version([batch.id], w), counted.kept_version([batch.id], w)) for w in worker_sets]
+
+    with app.app_context():
+        steps = [figures()]
+        reconcile(
+            batch,
+            [remote("ABAD", "ABADWORKER", "HIT1", "Rejected")],
+            [remote("AREAL", INVENTED[5], "HIT2", "Submitted")],
+        )
+        steps.append(figures())
+        w3 = on_mturk.assignments["h1w3"].id
+        Assignment.update(source="mturk", mturk_status="Rejected").where(Assignment.id == w3).execute()
+        steps.append(figures())
+        steps.append(figures())  # nothing changed
+        Assignment.delete().where(Assignment.id == on_mturk.assignments["h1w1"].id).execute()
+        steps.append(figures())
+        for before, after in zip(steps, steps[1:]):
+            for (version, kept), (version_after, kept_after) in zip(before, after, strict=True):
+                # It may change when the set does not (an assignment of a worker left out that stops counting):
+                # a count made again, never one out of date.
+                assert version == version_after or kept != kept_after
+        assert steps[2] == steps[3] and steps[0] != steps[1]

@@ -33,7 +33,6 @@ from ...models import (
     Candidate,
     Image,
     ImageClass,
-    PageTally,
     Vote,
     VoteCount,
     VoteHistogram,
@@ -42,7 +41,7 @@ from ...queues import redis_connection
 from ...web.pagination import Page
 from .. import jobs
 from . import counted
-from .quality import VOTE_SELECTED, worker_controls
+from .quality import VOTE_SELECTED, workers_below
 
 DECISIONS = ("yes", "no", "undecided")
 SUMMARY_TTL = 3600
@@ -113,10 +112,7 @@ def excluded_workers(batch: Batch, rule: Rule) -> list[str]:
     chosen = set(batch.excluded_workers or [])
     if rule.min_accuracy <= 0:
         return sorted(chosen)
-    controls = {worker: positive + negative for worker, (positive, negative) in worker_controls(batch.id).items()}
-    return sorted(
-        chosen | {w for w, s in controls.items() if s.accuracy is not None and s.accuracy < rule.min_accuracy}
-    )
+    return sorted(chosen | set(workers_below(batch.id, rule.min_accuracy)))
 
 
 def set_excluded(batch: Batch, worker_id: str, excluded: bool) -> None:
@@ -185,10 +181,9 @@ def _kept_class_counts(batch: Batch, rule: Rule, excluded: list[str], class_id: 
     any_out = counted.anything_left_out([batch.id], excluded)
     if any_out:
         tally = BatchTally.get_or_none(BatchTally.batch == batch.id)
-        out_pages = PageTally.select().where(PageTally.assignment.in_(out)).count()
         # A vote left out costs two to three times what a vote grouped does (measured at SCALE=0.1): past a quarter
         # of the pages left out, grouping the votes that count is as fast or faster.
-        if tally is None or 4 * out_pages > tally.pages:
+        if tally is None or 4 * counted.left_out_pages([batch.id], excluded) > tally.pages:
             return _class_counts(batch, rule, [Vote.assignment.in_(counted.counting([batch.id], excluded))], class_id)
     enough = VoteHistogram.seen >= rule.min_annotations
     yes = enough & (VoteHistogram.selected * 1000 >= VoteHistogram.seen * rule.per_mille)
@@ -246,7 +241,7 @@ def summary(batch: Batch, rule: Rule, class_id: int | None = None, wait: bool = 
     """
     excluded = excluded_workers(batch, rule)
     key = (
-        f"freelunch:labels:classes:{batch.id}:{counted.version([batch.id], excluded)}:{rule.per_mille}:"
+        f"freelunch:labels:classes:{batch.id}:{counted.kept_version([batch.id], excluded)}:{rule.per_mille}:"
         f"{rule.min_annotations}:{class_id}"
     )
     try:
@@ -256,7 +251,7 @@ def summary(batch: Batch, rule: Rule, class_id: int | None = None, wait: bool = 
     if cached:
         per_class = [tuple(row) for row in json.loads(cached)]
     else:
-        if not wait and _left_out_pages(batch, excluded) > INLINE_LEFT_OUT_PAGES:
+        if not wait and counted.left_out_pages([batch.id], excluded) > INLINE_LEFT_OUT_PAGES:
             raise Counting(_count_job(batch, rule, class_id, key))
         per_class = _kept_class_counts(batch, rule, excluded, class_id)
         try:
@@ -273,14 +268,6 @@ def summary(batch: Batch, rule: Rule, class_id: int | None = None, wait: bool = 
         waiting_assignments,
         per_class,
     )
-
-
-def _left_out_pages(batch: Batch, excluded: list[str]) -> int:
-    """The pages of the votes left out, counted up to one past INLINE_LEFT_OUT_PAGES (all a request needs to know)."""
-    if not counted.anything_left_out([batch.id], excluded):
-        return 0
-    out = PageTally.select(PageTally.id).where(PageTally.assignment.in_(counted.left_out([batch.id], excluded)))
-    return out.limit(INLINE_LEFT_OUT_PAGES + 1).count()
 
 
 def _count_job(batch: Batch, rule: Rule, class_id: int | None, key: str) -> str:

@@ -186,20 +186,16 @@ def _kept_worker_figures(batch_id: int, worker_ids: list[str]) -> dict[str, Figu
     return out
 
 
-def worker_controls(batch_id: int, worker_ids: list[str] | None = None) -> dict[str, tuple[ControlScore, ControlScore]]:
-    """``control_scores`` per worker over the batch's assignments that count (of ``worker_ids``, if given), read from
-    the sums kept per batch and worker (BatchWorker, migration 0030): a row per worker, not one per assignment."""
-    query = BatchWorker.select().where(BatchWorker.batch == batch_id, BatchWorker.assignments > 0)
-    if worker_ids is not None:
-        query = query.where(BatchWorker.worker_id.in_(worker_ids))
-    return {
-        w.worker_id: (
-            _score("positive", w.positive, w.positive_selected),
-            _score("negative", w.negative, w.negative_selected),
-        )
-        for w in query
-        if w.positive or w.negative
-    }
+def workers_below(batch_id: int, bar: float) -> list[str]:
+    """The batch's workers whose control accuracy over their assignments that count is below ``bar``, from the sums
+    kept per worker (BatchWorker, migration 0030). The database compares (as ControlScore.accuracy divides), so the
+    page reads the workers below the bar, not every worker's row."""
+    answered = BatchWorker.positive + BatchWorker.negative
+    correct = BatchWorker.positive_selected + BatchWorker.negative - BatchWorker.negative_selected
+    query = BatchWorker.select(BatchWorker.worker_id).where(
+        BatchWorker.batch == batch_id, BatchWorker.assignments > 0, answered > 0, correct.cast("FLOAT") / answered < bar
+    )
+    return [w for (w,) in query.tuples()]
 
 
 def _speed(out: dict, key, where) -> None:
