@@ -19,7 +19,7 @@ import hashlib
 
 from peewee import Case, fn
 
-from ...models import Assignment, BatchCount, BatchTally, BatchWorker, Hit, Vote
+from ...models import Assignment, BatchCount, BatchTally, BatchWorker, Vote
 
 CONFIRMED = ("Submitted", "Approved")
 ON_MTURK = Assignment.source == "mturk"
@@ -37,14 +37,21 @@ def state(assignment: Assignment) -> str:
 
 
 def _of_batches(batch_ids: list[int]):
-    return Assignment.hit.in_(Hit.select(Hit.id).where(Hit.batch.in_(batch_ids)))
+    return Assignment.batch_id.in_(batch_ids)  # kept from the HIT by the database (migration 0030)
+
+
+def _not_counted(batch_ids: list[int]) -> int:
+    return BatchCount.select(fn.SUM(BatchCount.not_counted)).where(BatchCount.batch.in_(batch_ids)).scalar() or 0
 
 
 def left_out(batch_ids: list[int], workers: list[str] | tuple[str, ...] = ()):
-    """Ids of the batches' assignments whose votes do not count (a subquery), also those of ``workers``."""
+    """Ids of the batches' assignments whose votes do not count (a subquery), also those of ``workers``. When all of
+    the batches' assignments count (the kept counts say so), only the workers' are asked for, which the database reads
+    through the worker index instead of testing every assignment of the batches (30,500 at full size)."""
     condition = NOT_COUNTED
     if workers:
-        condition = condition | Assignment.worker_id.in_(list(workers))
+        chosen = Assignment.worker_id.in_(list(workers))
+        condition = condition | chosen if _not_counted(batch_ids) else chosen
     return Assignment.select(Assignment.id).where(_of_batches(batch_ids), condition)
 
 
@@ -52,8 +59,7 @@ def anything_left_out(batch_ids: list[int], workers: list[str] | tuple[str, ...]
     """Whether ``left_out`` has any assignment, from the kept counts (BatchCount.not_counted, BatchWorker: migration
     0030), not a scan of the batches' assignments: a worker left out has some only if some of theirs count or some of
     the batches' do not."""
-    not_counted = BatchCount.select(fn.SUM(BatchCount.not_counted)).where(BatchCount.batch.in_(batch_ids)).scalar()
-    if not_counted:
+    if _not_counted(batch_ids):
         return True
     return bool(workers) and (
         BatchWorker.select()
@@ -100,10 +106,9 @@ def kept_version(batch_ids: list[int], workers: list[str] | tuple[str, ...] = ()
         .where(BatchTally.batch.in_(batch_ids), BatchTally.pages > 0)
         .scalar(as_tuple=True)
     )
-    not_counted = BatchCount.select(fn.SUM(BatchCount.not_counted)).where(BatchCount.batch.in_(batch_ids)).scalar()
     ids = (
         Assignment.select(Assignment.id).where(_of_batches(batch_ids), NOT_COUNTED).order_by(Assignment.id).tuples()
-        if not_counted
+        if _not_counted(batch_ids)
         else []
     )
     kept = (
