@@ -118,14 +118,14 @@ def replay_view(assignment_id, pageno):
 def batch_workers(batch_id):
     batch = owned_or_404(Batch, batch_id)
     scope = tallies.in_batch(batch.id)
-    estimates = fits.worker_estimates(batch)
+    fit = fits.latest(batch)
     sort = sorting.requested(quality.BATCH_WORKER_SORTS, "worker")
     query = sorting.apply(
         quality.batch_workers_query(batch.id), sort, quality.BATCH_WORKER_SORTS, BatchWorker.worker_id
     )
     flagged = request.args.get("flagged") == "1"
     if flagged:
-        query = query.where(BatchWorker.worker_id.in_([w for w, e in estimates.items() if e.flag]))
+        query = query.where(BatchWorker.worker_id.in_(fits.flagged_workers(fit) if fit else []))
     page = paginate(query)
     return render_tab(
         "review",
@@ -136,8 +136,8 @@ def batch_workers(batch_id):
         rows=quality.worker_rows(page.items, scope, batch_id=batch.id),
         speed_within=quality.KEPT_SPEED_WITHIN,
         lab_annotators=annotators.lab_annotators(scope, [w.worker_id for w in page.items]),
-        estimates=estimates,
-        fit=fits.latest(batch),
+        estimates=fits.worker_estimates(fit, [w.worker_id for w in page.items]),
+        fit=fit,
         sort=sort,
         flagged=flagged,
     )

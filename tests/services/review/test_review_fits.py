@@ -70,6 +70,9 @@ def test_the_fit_job_stores_labels_and_worker_estimates(app, client, campaign, r
     assert "n01/ap" in listed and "n01/an" not in listed
     workers_page = client.get(f"/review/batches/{campaign.batch.id}/workers").get_data(as_text=True)
     assert "Sensitivity" in workers_page and "4 on controls" in workers_page
+    WorkerEstimate.update(flag="random").where(WorkerEstimate.worker_id == "W3CCCCCCCC").execute()
+    only_flagged = client.get(f"/review/batches/{campaign.batch.id}/workers?flagged=1").get_data(as_text=True)
+    assert "W3CCCCCCCC" in only_flagged and "W1AAAAAAAA" not in only_flagged and "W2BBBBBBBB" not in only_flagged
 
     again = fit(client, campaign.batch, run_jobs, model="mv")
     assert again.state == "done" and again.model == "mv"

@@ -295,7 +295,7 @@ def write_workers_csv(batch: Batch, out: IO[str], params: dict, report: ReportPr
     writer.writerow(WORKER_COLUMNS)
     workers = quality.workers_query(scope)
     total = workers.count()
-    estimates = fits.worker_estimates(batch)
+    estimates = fits.worker_estimates(fits.latest(batch))
     n = 0
     for number in range(1, total // WORKERS_PER_QUERY + 2):
         # A file's medians are exact: an export reads every page of the batch anyway.

@@ -258,12 +258,21 @@ def is_stale(fit: LabelFit) -> bool:
     return fit.votes_version != votes_version(fit.batch_ids)
 
 
-def worker_estimates(batch: Batch) -> dict[str, WorkerEstimate]:
-    """The latest fit's estimate per worker id (empty without a fit)."""
-    fit = latest(batch)
+def worker_estimates(fit: LabelFit | None, worker_ids: list[str] | None = None) -> dict[str, WorkerEstimate]:
+    """The fit's estimate per worker id (of ``worker_ids``, if given: a page of the workers list reads its own, not
+    every worker's; empty without a fit)."""
     if fit is None:
         return {}
-    return {e.worker_id: e for e in WorkerEstimate.select().where(WorkerEstimate.fit == fit.id)}
+    query = WorkerEstimate.select().where(WorkerEstimate.fit == fit.id)
+    if worker_ids is not None:
+        query = query.where(WorkerEstimate.worker_id.in_(worker_ids))
+    return {e.worker_id: e for e in query}
+
+
+def flagged_workers(fit: LabelFit):
+    """The ids of the workers the fit flagged (a subquery)."""
+    flagged = WorkerEstimate.flag != ""
+    return WorkerEstimate.select(WorkerEstimate.worker_id).where(WorkerEstimate.fit == fit.id, flagged)
 
 
 def run(fit_id: int, progress: ReportProgress | None = None) -> dict:
