@@ -414,6 +414,7 @@ def time_pages(app, batch_id: int, dataset_id: int, repeat: int) -> dict[str, tu
         "results-last": f"{review}/results?page=999999",
         "results-filtered": f"{review}/results?threshold=0.5&min_annotations=3&min_accuracy=0.8&decision=yes&page=3",
         "workers": f"{review}/workers",
+        "workers-all": "/review/workers",
         "assignments": f"{review}/assignments",
         "assignment": f"/review/assignments/{assignment_id}",
         "replay": f"/review/assignments/{assignment_id}/pages/5",

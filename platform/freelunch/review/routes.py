@@ -133,7 +133,7 @@ def batch_workers(batch_id):
         batch,
         partial="review/_workers.html",
         page=page,
-        rows=quality.worker_rows(page.items, scope, batch_id=batch.id),
+        rows=quality.worker_rows(page.items, [batch.id]),
         speed_within=quality.KEPT_SPEED_WITHIN,
         lab_annotators=annotators.lab_annotators(scope, [w.worker_id for w in page.items]),
         estimates=fits.worker_estimates(fit, [w.worker_id for w in page.items]),
@@ -141,10 +141,6 @@ def batch_workers(batch_id):
         sort=sort,
         flagged=flagged,
     )
-
-
-def _sorted_workers(scope, sort: sorting.Sort):
-    return sorting.apply(quality.workers_query(scope), sort, quality.WORKER_SORTS, Assignment.worker_id)
 
 
 @bp.post("/batches/<int:batch_id>/exclusions")
@@ -162,16 +158,18 @@ def exclude_worker(batch_id):
 
 @bp.get("/workers")
 def workers():
-    """Every worker of the organization, across its batches."""
-    scope = Assignment.organization == current_org()
+    """Every worker of the organization, across its batches: their kept rows per batch added up."""
+    batches = Batch.owned(current_org(), Batch.id)
     sort = sorting.requested(quality.WORKER_SORTS, "worker")
-    page = paginate(_sorted_workers(scope, sort))
+    page = paginate(sorting.apply(quality.workers_query(batches), sort, quality.WORKER_SORTS, BatchWorker.worker_id))
+    worker_ids = [w.worker_id for w in page.items]
     return partials.render(
         "review/workers.html",
         "review/_workers.html",
         batch=None,
         page=page,
         sort=sort,
-        rows=quality.worker_rows(page.items, scope),
-        lab_annotators=annotators.lab_annotators(scope, [w.worker_id for w in page.items]),
+        rows=quality.worker_rows(page.items, batches),
+        speed_within=quality.KEPT_SPEED_WITHIN,
+        lab_annotators=annotators.lab_annotators(Assignment.organization == current_org(), worker_ids),
     )

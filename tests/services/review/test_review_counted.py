@@ -26,7 +26,7 @@ from freelunch.models import (
 from freelunch.services.accounts.identity import anonymous_worker_id
 from freelunch.services.exports import imagenet_ab, writers
 from freelunch.services.mturk import tracking
-from freelunch.services.review import counted, fits, labels, quality, tallies
+from freelunch.services.review import counted, fits, labels, quality
 
 NOW = dt.datetime.now(dt.UTC)
 INVENTED = [f"AINVENTED{n:02d}" for n in range(12)]
@@ -131,7 +131,7 @@ def test_unconfirmed_mturk_votes_wait_and_confirmed_ones_count(app, client, on_m
         results = " ".join(client.get(f"/review/batches/{batch.id}/results").get_data(as_text=True).split())
         assert "52 votes of 13 MTurk assignments wait for MTurk to confirm" in results
         assert fits.load_votes([batch.id]).votes.item.size == 28  # the lab workers' votes, as before
-        lab_workers = {w.worker_id for w in quality.workers_query(tallies.in_batch(batch.id))}
+        lab_workers = {w.worker_id for w in quality.workers_query([batch.id])}
         assert lab_workers == {"W1AAAAAAAA", "W2BBBBBBBB", "W3CCCCCCCC"}
         records = list(csv.DictReader(io.StringIO(exported(batch, writers.write_records_csv))))
         assert len(records) == 28 and {r["source"] for r in records} == {"lab"}

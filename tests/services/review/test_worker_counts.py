@@ -7,9 +7,10 @@ cascades)."""
 from __future__ import annotations
 
 import random
+import re
 
-from factories import make_batch, summary_for, worked_for
-from peewee import Case
+from factories import make_batch, make_campaign, summary_for, worked_for
+from peewee import Case, fn
 from playhouse.migrate import SchemaMigrator
 from playhouse.migrations import Migration
 from support import open_assignment, post_page
@@ -246,8 +247,8 @@ def test_kept_median_time_per_image_is_within_its_bound(app, campaign):
         for _ in range(150):
             times = {t.id: round(t.images * 10 ** rng.uniform(0, 7)) for t in pages}  # 1 ms to 3 h an image
             PageTally.update(page_ms=Case(PageTally.id, list(times.items()))).execute()
-            kept = quality.worker_rows(workers, scope, batch_id=campaign.batch.id)
-            exact = quality.worker_rows(workers, scope, batch_id=campaign.batch.id, exact_speed=True)
+            kept = quality.worker_rows(workers, [campaign.batch.id])
+            exact = quality.worker_rows(workers, [campaign.batch.id], scope, exact_speed=True)
             for k, e in zip(kept, exact, strict=True):
                 if e.figures.seconds_per_image is None:
                     assert k.figures.seconds_per_image is None
@@ -258,6 +259,60 @@ def test_kept_median_time_per_image_is_within_its_bound(app, campaign):
         assert checked == 450  # 3 workers with pages (2, 2 and 3 of them) each time
         assert worst > quality.KEPT_SPEED_WITHIN * 0.8  # the bound is nearly reached: it is the right one
         assert _kept() == _recount()
+
+
+def test_organization_workers_list_adds_up_its_batches_kept_rows(app, client, campaign, make_account):
+    """The organization's workers list (/review/workers) from the kept rows of its batches added up: the workers, their
+    assignments and every figure equal to what the list counted from the assignments and pages themselves, the median
+    time per image within its bound (the page says so), and another organization's batch with the same worker ids in
+    nothing."""
+    rng = random.Random(7)
+    org = campaign.batch.organization_id
+    _, other = make_account("other@example.org", "Other lab")
+    with app.app_context():
+        second = make_campaign(org, "Second batch")  # the same three workers in a second batch
+        make_campaign(other, "Theirs")  # and in another organization's
+        Assignment.insert_many(
+            [
+                dict(organization=org, hit=hit, worker_id=w, source="mturk", version="V", done=True, mturk_status=s)
+                for hit, w, s in ((second.hits[0], "M1", None), (second.hits[1], "M2", "Submitted"))
+            ]
+        ).execute()  # M1 waits for MTurk (not listed), M2 counts (listed, no pages)
+        times = {p.id: p.started_at + rng.randint(1, 10**6) for p in PageSubmission.select()}
+        PageSubmission.update(ended_at=Case(PageSubmission.id, list(times.items()))).execute()
+
+        batches = Batch.owned(org, Batch.id)
+        listed = quality.worker_rows(quality.workers_query(batches), batches)
+        # What the list counted before from the organization's assignments and pages.
+        mine = (Assignment.organization == org, counted.COUNTS)
+        exact = quality.figures(Assignment.worker_id, *mine)
+        quality._speed(exact, Assignment.worker_id, mine)
+        recount = (
+            Assignment.select(
+                Assignment.worker_id, fn.COUNT(Assignment.id), fn.SUM(Case(None, [(Assignment.done, 1)], 0))
+            )
+            .where(*mine)
+            .group_by(Assignment.worker_id)
+            .order_by(Assignment.worker_id)
+            .tuples()
+        )
+        assert [(w.worker_id, w.assignments, w.done) for w in listed] == [(w, n, int(d)) for w, n, d in recount]
+        assert [w.worker_id for w in listed] == ["M2", "W1AAAAAAAA", "W2BBBBBBBB", "W3CCCCCCCC"]
+        for w in listed:
+            kept, counted_before = w.figures, exact.get(w.worker_id, quality.Figures())
+            assert (kept.seconds_per_image is None) == (counted_before.seconds_per_image is None)
+            if kept.seconds_per_image is not None:
+                error = abs(kept.seconds_per_image / counted_before.seconds_per_image - 1)
+                assert error <= quality.KEPT_SPEED_WITHIN * (1 + 1e-9)
+                kept.seconds_per_image = counted_before.seconds_per_image
+            assert kept == counted_before
+        assert listed[1].figures.pages == 4  # W1's two pages in each batch
+
+    page = " ".join(client.get("/review/workers?sort=-assignments").get_data(as_text=True).split())
+    listed = re.findall(r"<td><code>(\w+)</code>", page)
+    assert listed == ["W3CCCCCCCC", "W1AAAAAAAA", "W2BBBBBBBB", "M2"]  # 4, 2, 2 and 1 assignments; not T1AAAAAAAA
+    assert 'Median time per image <small class="muted">±1.6 %</small>' in page
+    assert "within 1.6 % of the exact one" in page
 
 
 def test_migration_0031_backfills_the_buckets_and_goes_back(app, campaign):

@@ -293,15 +293,13 @@ def write_workers_csv(batch: Batch, out: IO[str], params: dict, report: ReportPr
     scope = tallies.in_batch(batch.id)
     writer = spreadsheet.Writer(out)
     writer.writerow(WORKER_COLUMNS)
-    workers = quality.workers_query(scope)
+    workers = quality.batch_workers_query(batch.id)
     total = workers.count()
     estimates = fits.worker_estimates(fits.latest(batch))
     n = 0
     for number in range(1, total // WORKERS_PER_QUERY + 2):
         # A file's medians are exact: an export reads every page of the batch anyway.
-        rows = quality.worker_rows(
-            workers.paginate(number, WORKERS_PER_QUERY), scope, batch_id=batch.id, exact_speed=True
-        )
+        rows = quality.worker_rows(workers.paginate(number, WORKERS_PER_QUERY), [batch.id], scope, exact_speed=True)
         for w in rows:
             f = w.figures
             e = estimates.get(w.worker_id)

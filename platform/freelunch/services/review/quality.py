@@ -165,23 +165,35 @@ def control_scores(key, *where, batch_id: int | None = None) -> dict:
     return out
 
 
-def _kept_worker_figures(batch_id: int, worker_ids: list[str]) -> dict[str, Figures]:
-    """``figures`` of the batch's workers ``worker_ids`` from the rows kept per worker (BatchWorker), speed aside.
-    Their pages are the derived ones (PageTally), as the batch's own figures are (BatchTally)."""
+def _kept_worker_figures(batches, worker_ids: list[str]) -> dict[str, Figures]:
+    """``figures`` of the workers ``worker_ids`` in ``batches`` (batch ids: a list or a query) from the rows kept per
+    batch and worker (BatchWorker) added up, speed aside. Their pages are the derived ones (PageTally), as each batch's
+    own figures are (BatchTally)."""
+    kept = BatchWorker
+    sums = [kept.pages, kept.page_ms, kept.chunks_reported, kept.chunks_received, kept.images, kept.selected]
+    sums += [getattr(kept, name) for name, _, _ in ESTIMATE_BUCKETS]
+    sums += [kept.positive, kept.positive_selected, kept.negative, kept.negative_selected]
+    query = (
+        kept.select(kept.worker_id, *(fn.SUM(column) for column in sums))
+        .where(kept.batch.in_(batches), kept.worker_id.in_(worker_ids))
+        .group_by(kept.worker_id)
+    )
     out: dict[str, Figures] = {}
-    for w in BatchWorker.select().where(BatchWorker.batch == batch_id, BatchWorker.worker_id.in_(worker_ids)):
-        if not (w.pages or w.positive or w.negative):
+    for worker, *values in query.tuples():
+        pages, ms, reported, received, images, selected, *rest = (int(v) for v in values)
+        histogram, (positive, positive_selected, negative, negative_selected) = rest[:-4], rest[-4:]
+        if not (pages or positive or negative):
             continue
-        out[w.worker_id] = Figures(
-            w.pages,
-            w.page_ms,
-            w.chunks_reported,
-            w.chunks_received,
-            w.images,
-            w.selected,
-            [getattr(w, name) for name, _, _ in ESTIMATE_BUCKETS],
-            _score("positive", w.positive, w.positive_selected),
-            _score("negative", w.negative, w.negative_selected),
+        out[worker] = Figures(
+            pages,
+            ms,
+            reported,
+            received,
+            images,
+            selected,
+            histogram,
+            _score("positive", positive, positive_selected),
+            _score("negative", negative, negative_selected),
         )
     return out
 
@@ -236,17 +248,20 @@ def _bucket_middle_s(bucket: int) -> float:
     return 2**octave * (1 + (step + 0.5) / PAGE_TIME_STEPS) / 1000
 
 
-def _kept_speed(out: dict, batch_id: int, worker_ids: list[str]) -> None:
-    """``_speed`` of the batch's workers ``worker_ids``, from their kept buckets (within KEPT_SPEED_WITHIN): a few dozen
-    rows a worker, not every page."""
+def _kept_speed(out: dict, batches, worker_ids: list[str]) -> None:
+    """``_speed`` of the workers ``worker_ids`` in ``batches`` (batch ids: a list or a query), from their kept buckets
+    added up over the batches (within KEPT_SPEED_WITHIN): a few dozen rows a worker and batch, not every page."""
+    pages = fn.SUM(BatchWorkerTime.pages)
     rows = (
-        BatchWorkerTime.select(BatchWorkerTime.worker_id, BatchWorkerTime.bucket, BatchWorkerTime.pages)
-        .where(BatchWorkerTime.batch == batch_id, BatchWorkerTime.worker_id.in_(worker_ids), BatchWorkerTime.pages > 0)
+        BatchWorkerTime.select(BatchWorkerTime.worker_id, BatchWorkerTime.bucket, pages)
+        .where(BatchWorkerTime.batch.in_(batches), BatchWorkerTime.worker_id.in_(worker_ids))
+        .group_by(BatchWorkerTime.worker_id, BatchWorkerTime.bucket)
+        .having(pages > 0)
         .order_by(BatchWorkerTime.worker_id, BatchWorkerTime.bucket)
         .tuples()
     )
     for worker, found in groupby(rows, key=lambda row: row[0]):
-        buckets = [(bucket, pages) for _, bucket, pages in found]
+        buckets = [(bucket, int(n)) for _, bucket, n in found]
         n = sum(pages for _, pages in buckets)
         middle = (_nth_page_s(buckets, (n - 1) // 2) + _nth_page_s(buckets, n // 2)) / 2
         out.setdefault(worker, Figures()).seconds_per_image = middle
@@ -261,11 +276,11 @@ def _nth_page_s(buckets: list[tuple[int, int]], k: int) -> float:
     raise IndexError(k)
 
 
-def figures(key, *where, speed: bool = False, batch_id: int | None = None, controls: bool = True) -> dict:
+def figures(key, *where, batch_id: int | None = None, controls: bool = True) -> dict:
     """Figures per value of ``key`` (an Assignment column) over the assignments ``where`` admits.
 
-    ``batch_id``: only the assignments of that batch; ``speed``: also the median time per image; not ``controls``:
-    no control answers (the caller reads them kept).
+    ``batch_id``: only the assignments of that batch; not ``controls``: no control answers (the caller reads them
+    kept).
     """
     out: dict = {}
     _pages(out, key, where)
@@ -273,8 +288,6 @@ def figures(key, *where, speed: bool = False, batch_id: int | None = None, contr
     for k, (positive, negative) in scores.items():
         row = out.setdefault(k, Figures())
         row.positive, row.negative = positive, negative
-    if speed:
-        _speed(out, key, where)
     return out
 
 
@@ -305,8 +318,9 @@ def page_figures(assignment: Assignment) -> dict:
 # A worker's figures are over the assignments whose votes count (services/review/counted.py): an MTurk
 # worker appears once MTurk has confirmed an assignment of theirs; a rejected assignment is not theirs to count.
 
-# The workers list's sortable columns (sorting.apply): aggregates, so the database sorts before it paginates.
-WORKER_SORTS = {"worker": Assignment.worker_id, "assignments": fn.COUNT(Assignment.id)}
+# The organization's workers list's sortable columns (sorting.apply): sums over its batches' kept rows, so the
+# database sorts before it paginates.
+WORKER_SORTS = {"worker": BatchWorker.worker_id, "assignments": fn.SUM(BatchWorker.assignments)}
 
 
 # The same for one batch's workers, read from the rows kept per batch and worker (BatchWorker).
@@ -314,8 +328,9 @@ BATCH_WORKER_SORTS = {"worker": BatchWorker.worker_id, "assignments": BatchWorke
 
 
 def batch_workers_query(batch_id: int):
-    """``workers_query`` of one batch's assignments: a kept row per worker (BatchWorker, migration 0030), so a page
-    of the list reads the batch's workers, not its assignments."""
+    """One row per anonymised worker of one batch (worker_id, assignments, done), in a stable order, for pagination:
+    a kept row per worker (BatchWorker, migration 0030), so a page of the list reads the batch's workers, not its
+    assignments."""
     return (
         BatchWorker.select(BatchWorker.worker_id, BatchWorker.assignments, BatchWorker.done)
         .where(BatchWorker.batch == batch_id, BatchWorker.assignments > 0)
@@ -323,15 +338,18 @@ def batch_workers_query(batch_id: int):
     )
 
 
-def workers_query(*where):
-    """One row per anonymised worker (worker_id, assignments, done), in a stable order, for pagination."""
+def workers_query(batches):
+    """``batch_workers_query`` over several batches (batch ids: a list or a query), a worker's kept rows added up: an
+    organization's list reads a row per batch and worker, not its assignments."""
+    assignments = fn.SUM(BatchWorker.assignments)
     return (
-        Assignment.select(
-            Assignment.worker_id, fn.COUNT(Assignment.id).alias("assignments"), fn.SUM(DONE).alias("done")
+        BatchWorker.select(
+            BatchWorker.worker_id, assignments.alias("assignments"), fn.SUM(BatchWorker.done).alias("done")
         )
-        .where(COUNTS, *where)
-        .group_by(Assignment.worker_id)
-        .order_by(Assignment.worker_id)
+        .where(BatchWorker.batch.in_(batches))
+        .group_by(BatchWorker.worker_id)
+        .having(assignments > 0)
+        .order_by(BatchWorker.worker_id)
     )
 
 
@@ -343,21 +361,20 @@ class WorkerRow:
     figures: Figures
 
 
-def worker_rows(rows, *where, batch_id: int | None = None, exact_speed: bool = False) -> list[WorkerRow]:
-    """Figures for the workers of ``rows`` (from ``workers_query``), over the assignments ``where`` admits
-    (of the batch ``batch_id``, when the scope is one batch). One batch's median time per image is read from the kept
-    buckets, within KEPT_SPEED_WITHIN, unless ``exact_speed`` (from every page of the workers)."""
+def worker_rows(rows, batches, *where, exact_speed: bool = False) -> list[WorkerRow]:
+    """Figures for the workers of ``rows`` (from ``workers_query`` or ``batch_workers_query``) in ``batches`` (batch
+    ids: a list or a query), from the rows kept per batch and worker added up (BatchWorker, BatchWorkerTime). Their
+    median time per image is read from the kept buckets, within KEPT_SPEED_WITHIN, unless ``exact_speed``: then from
+    every page of the workers among the assignments ``where`` admits (the same batches)."""
     rows = list(rows)
     if not rows:
         return []
     ids = [r.worker_id for r in rows]
-    if batch_id is None:
-        found = figures(Assignment.worker_id, Assignment.worker_id.in_(ids), COUNTS, *where, speed=True)
+    found = _kept_worker_figures(batches, ids)
+    if exact_speed:
+        _speed(found, Assignment.worker_id, (Assignment.worker_id.in_(ids), COUNTS, *where))
     else:
-        # One batch's figures are kept per worker (BatchWorker, BatchWorkerTime).
-        found = _kept_worker_figures(batch_id, ids)
-        if exact_speed:
-            _speed(found, Assignment.worker_id, (Assignment.worker_id.in_(ids), COUNTS, *where))
-        else:
-            _kept_speed(found, batch_id, ids)
-    return [WorkerRow(r.worker_id, r.assignments, int(r.done or 0), found.get(r.worker_id, Figures())) for r in rows]
+        _kept_speed(found, batches, ids)
+    return [
+        WorkerRow(r.worker_id, int(r.assignments), int(r.done or 0), found.get(r.worker_id, Figures())) for r in rows
+    ]
