@@ -36,7 +36,7 @@ from ...models import (
     Vote,
 )
 from .counted import COUNTS
-from .tallies import ESTIMATE_BUCKETS, SEEN, SELECTED, in_batch
+from .tallies import ESTIMATE_BUCKETS, SEEN, SELECTED
 
 ESTIMATE_LABELS = ("0", "≤250 ms", "≤500 ms", "≤1 s", "≤2 s", "≤4 s", ">4 s")
 CONTROL_ROLES = ("positive", "negative")
@@ -134,8 +134,8 @@ def _pages(out: dict, key, where) -> None:
         )
 
 
-def control_scores(key, *where, batch_id: int | None = None) -> dict:
-    """(positive, negative) ControlScores per key, over the admitted assignments (of batch ``batch_id``, if given).
+def control_scores(key, *where) -> dict:
+    """(positive, negative) ControlScores per key, over the admitted assignments.
 
     From the control answers kept per assignment (AssignmentControls, migration 0028): a batch's or an
     organization's scope reads a row per assignment, never its control votes.
@@ -153,8 +153,6 @@ def control_scores(key, *where, batch_id: int | None = None) -> dict:
         .where(*where)
         .group_by(key)
     )
-    if batch_id is not None:
-        query = query.where(in_batch(batch_id))
     out: dict = {}
     for k, positive, positive_selected, negative, negative_selected in query.tuples():
         if positive or negative:
@@ -276,16 +274,11 @@ def _nth_page_s(buckets: list[tuple[int, int]], k: int) -> float:
     raise IndexError(k)
 
 
-def figures(key, *where, batch_id: int | None = None, controls: bool = True) -> dict:
-    """Figures per value of ``key`` (an Assignment column) over the assignments ``where`` admits.
-
-    ``batch_id``: only the assignments of that batch; not ``controls``: no control answers (the caller reads them
-    kept).
-    """
+def figures(key, *where) -> dict:
+    """Figures per value of ``key`` (an Assignment column) over the assignments ``where`` admits."""
     out: dict = {}
     _pages(out, key, where)
-    scores = control_scores(key, *where, batch_id=batch_id) if controls else {}
-    for k, (positive, negative) in scores.items():
+    for k, (positive, negative) in control_scores(key, *where).items():
         row = out.setdefault(k, Figures())
         row.positive, row.negative = positive, negative
     return out
