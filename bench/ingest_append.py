@@ -85,17 +85,20 @@ def main() -> None:
         from freelunch.services.accounts.identity import assignment_token
 
         app = create_app()
-        with app.app_context():
-            tokens = [assignment_token(k + 1, pages=10) for k in range(64)]
         wsgi = app.wsgi_app
         print(f"code: {sys.modules['freelunch'].__file__}; load average {os.getloadavg()[0]:.2f}", flush=True)
 
+        refused: list[str] = []
+
         def start_response(status, headers):
             if not status.startswith("202"):
-                raise SystemExit(f"answered {status}")
+                refused.append(status)  # an exception here would end only its thread, without a word
 
         def run(path: str, calls: int, seq_base: int) -> None:
             per_thread = calls // args.threads
+            # Fresh assignments each round: an assignment's byte budget would refuse a long run's later calls.
+            with app.app_context():
+                tokens = [assignment_token(seq_base + k + 1, pages=10) for k in range(64)]
 
             def work(t: int) -> None:
                 # A body per call (distinct seq), built before the clock starts.
@@ -121,6 +124,8 @@ def main() -> None:
             barrier.wait()
             for thread in threads:
                 thread.join()
+            if refused:
+                raise SystemExit(f"{path}: {len(refused)} calls answered {refused[0]}, not 202")
 
         seq = 0
         for path in ("/bench/bare", "/api/ingest"):  # warm-up: token cache, connection, script cache
