@@ -142,7 +142,7 @@ class ImageClass(TenantModel):
 
 
 class Image(TenantModel):
-    dataset = ForeignKeyField(Dataset, backref="images", on_delete="CASCADE")
+    dataset = ForeignKeyField(Dataset, backref="images", on_delete="CASCADE", index=False)  # (dataset, key) leads
     key = CharField(max_length=255)  # the record's imageID, e.g. n01440764/n01440764_105
     url = TextField(null=True)  # an external URL ...
     storage_path = TextField(null=True)  # ... or a file in media storage
@@ -225,7 +225,8 @@ class Candidate(TenantModel):
     """An image offered for a class: to be labelled, or a known positive/negative control."""
 
     image = ForeignKeyField(Image, backref="candidacies", on_delete="CASCADE")
-    image_class = ForeignKeyField(ImageClass, backref="candidates", on_delete="CASCADE")
+    # (image_class, image) leads with it
+    image_class = ForeignKeyField(ImageClass, backref="candidates", on_delete="CASCADE", index=False)
     role = CharField(max_length=16, default="candidate", choices=[(r, r) for r in CANDIDATE_ROLES])
 
     class Meta:
