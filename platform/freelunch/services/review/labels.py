@@ -168,8 +168,9 @@ def _class_counts(batch: Batch, rule: Rule, where: list, class_id: int | None) -
     return [(c, n, int(n_yes or 0), int(n_undecided or 0)) for c, n, n_yes, n_undecided in query.tuples()]
 
 
-def _kept_class_counts(batch: Batch, rule: Rule, excluded: list[str], class_id: int | None) -> list:
+def _kept_class_counts(batch: Batch, rule: Rule, excluded: list[str], class_id: int | None, out_pages: int) -> list:
     """``_class_counts`` of the votes that count, read from the kept counts (VoteHistogram, VoteCount: migration 0029).
+    ``out_pages``: the pages of the votes left out (``counted.left_out_pages``).
 
     A class's decisions are a sum over its histogram cells, whatever the rule. The votes that do not count (MTurk's
     unconfirmed, the workers left out) are usually few: their images, read through the votes' assignment index, move
@@ -183,7 +184,7 @@ def _kept_class_counts(batch: Batch, rule: Rule, excluded: list[str], class_id: 
         tally = BatchTally.get_or_none(BatchTally.batch == batch.id)
         # A vote left out costs two to three times what a vote grouped does (measured at SCALE=0.1): past a quarter
         # of the pages left out, grouping the votes that count is as fast or faster.
-        if tally is None or 4 * counted.left_out_pages([batch.id], excluded) > tally.pages:
+        if tally is None or 4 * out_pages > tally.pages:
             return _class_counts(batch, rule, [Vote.assignment.in_(counted.counting([batch.id], excluded))], class_id)
     enough = VoteHistogram.seen >= rule.min_annotations
     yes = enough & (VoteHistogram.selected * 1000 >= VoteHistogram.seen * rule.per_mille)
@@ -251,9 +252,10 @@ def summary(batch: Batch, rule: Rule, class_id: int | None = None, wait: bool = 
     if cached:
         per_class = [tuple(row) for row in json.loads(cached)]
     else:
-        if not wait and counted.left_out_pages([batch.id], excluded) > INLINE_LEFT_OUT_PAGES:
+        out_pages = counted.left_out_pages([batch.id], excluded)
+        if not wait and out_pages > INLINE_LEFT_OUT_PAGES:
             raise Counting(_count_job(batch, rule, class_id, key))
-        per_class = _kept_class_counts(batch, rule, excluded, class_id)
+        per_class = _kept_class_counts(batch, rule, excluded, class_id, out_pages)
         try:
             redis_connection().set(key, json.dumps(per_class), ex=SUMMARY_TTL)
         except RedisError:
