@@ -18,6 +18,8 @@ IMAGES_PER_CLASS = 144
 PAGE = 48
 PAGES_PER_HIT = 10
 WORKERS = 600
+# a vote's control (Vote.control) by the image's role: candidate 0, positive 1, negative -1
+CONTROL = (0, 1, -1)
 
 
 def seed(database_url: str, images: int, votes: int, seed_value: int = 7) -> int:
@@ -102,8 +104,8 @@ def seed(database_url: str, images: int, votes: int, seed_value: int = 7) -> int
                     right = rng.random(len(image_ids[shown])) < 0.85
                     selected = np.where(right, truth[shown], ~truth[shown])
                     rows = [
-                        (batch, int(c), int(i), assignment, bool(s))
-                        for c, i, s in zip(image_class[shown], image_ids[shown], selected)
+                        (batch, int(c), int(i), assignment, bool(s), CONTROL[r])
+                        for c, i, s, r in zip(image_class[shown], image_ids[shown], selected, role[shown])
                     ]
                     vote_rows.extend(rows)
                 if len(vote_rows) >= 100_000:
@@ -117,8 +119,8 @@ def _insert_votes(database, rows: list[tuple]) -> None:
     """Many rows per statement through the driver (peewee's insert_many would take minutes for 1.44 M)."""
     from freelunch.db import is_sqlite
 
-    sql = "INSERT INTO vote (batch_id, image_class_id, image_id, assignment_id, selected) VALUES "
+    sql = "INSERT INTO vote (batch_id, image_class_id, image_id, assignment_id, selected, control) VALUES "
     for start in range(0, len(rows), 2000):
         part = rows[start : start + 2000]
-        marks = "(?, ?, ?, ?, ?)" if is_sqlite() else "(%s, %s, %s, %s, %s)"
+        marks = "(?, ?, ?, ?, ?, ?)" if is_sqlite() else "(%s, %s, %s, %s, %s, %s)"
         database.execute_sql(sql + ",".join([marks] * len(part)), [v for row in part for v in row])
