@@ -23,7 +23,7 @@ from .aggregation import UNKNOWN, Fit, log_likelihood_ratios, no_confidence
 DEFAULT_FIRST_ROUND = 2  # k0: votes every image gets in round 1
 DEFAULT_STEP = 2  # at most this many more votes per image per round
 # with a trusted model's prior most open images are within a vote of the target: one at a time stops each as
-# soon as it is decided (docs/performance.md: 2.75 votes per image against 3.01 with two)
+# soon as it is decided (docs/performance.md: 2.83 votes per image against 3.09 with two)
 STEP_WITH_PRIOR = 1
 DEFAULT_MAX_VOTES = 10
 DEFAULT_TARGET = 0.99  # the target precision of the yes labels
