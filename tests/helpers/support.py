@@ -130,7 +130,7 @@ def finished_file(client, run_jobs, batch, kind) -> tuple[Export, str]:
     assert f"/review/exports/{export.id}/download" in row and "hx-trigger" not in row
     response = client.get(f"/review/exports/{export.id}/download")
     assert response.status_code == 200
-    assert f"batch-{batch.id}-{kind}-{export.id}" in response.headers["Content-Disposition"]
+    assert f"-export-{export.id}." in response.headers["Content-Disposition"]  # its name: files.download_name
     return export, response.get_data(as_text=True)
 
 

@@ -147,9 +147,7 @@ def download_all(batch_id):
             compress = zipfile.ZIP_STORED if KINDS[export.kind].binary else zipfile.ZIP_DEFLATED
             out.write(exports.file_path(export), exports.download_name(export), compress_type=compress)
     archive.seek(0)
-    return send_file(
-        archive, mimetype="application/zip", as_attachment=True, download_name=f"batch-{batch.id}-exports.zip"
-    )
+    return send_file(archive, mimetype="application/zip", as_attachment=True, download_name=exports.archive_name(batch))
 
 
 @bp.get("/exports/<int:export_id>/download")

@@ -195,3 +195,35 @@ def test_seed_lines_go_to_a_utf8_files_bytes_in_order_and_to_other_files_decoded
         writers._utf8_writer(out)(line)
         out.seek(0)
         assert out.read() == line.decode()
+
+
+def test_a_download_is_named_in_the_requesters_words(app, client, run_jobs, campaign):
+    """The batch's name, the kind's title (never its code name), the decision kept, when it started, its number; one
+    ZIP of them all named after the batch; letters, digits and hyphens only, whatever the batch is called."""
+    batch = campaign.batch
+    Batch.update(name="Fische & Vögel: Runde 2/3").where(Batch.id == batch.id).execute()
+    export, _ = finished_file(client, run_jobs, batch, "seed-jsonl")
+    response = client.get(f"/review/exports/{export.id}/download")
+    started = export.created_at.strftime("%Y-%m-%d-%H%M")
+    name = f"fische-vogel-runde-2-3-imagenetv2-tool-json-lines-{started}-export-{export.id}.jsonl"
+    assert response.headers["Content-Disposition"] == f"attachment; filename={name}"
+    assert "seed" not in name
+
+    client.post(
+        f"/review/batches/{batch.id}/exports/labels-csv",
+        data={"csrf_token": csrf_token(client), **RULE_FORM, "decision": "yes"},
+    )
+    run_jobs()
+    with app.app_context():
+        yes_only = Export.select().order_by(Export.id.desc()).get()
+        assert re.fullmatch(
+            rf"fische-vogel-runde-2-3-labels-csv-yes-only-[0-9-]+-export-{yes_only.id}\.csv",
+            exports.download_name(yes_only),
+        )
+        Batch.update(name="運行").where(Batch.id == batch.id).execute()  # nothing left of it in ASCII: its number
+        assert exports.download_name(Export.get_by_id(export.id)).startswith(f"batch-{batch.id}-imagenetv2-tool-")
+    archive = client.get(f"/review/batches/{batch.id}/exports.zip")
+    assert re.fullmatch(
+        rf"attachment; filename=batch-{batch.id}-exports-\d{{4}}-\d\d-\d\d\.zip", archive.headers["Content-Disposition"]
+    )
+    assert len(set(zipfile.ZipFile(io.BytesIO(archive.data)).namelist())) == 2

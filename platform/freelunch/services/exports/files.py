@@ -9,6 +9,8 @@ complete, so a download never sees half a file.
 from __future__ import annotations
 
 import datetime as dt
+import re
+import unicodedata
 from pathlib import Path
 
 from flask import current_app
@@ -47,8 +49,31 @@ def remove_file(export: Export) -> None:
         (export_root() / export.path).unlink(missing_ok=True)
 
 
+def _words(text: str, most: int = 60) -> str:
+    """``text`` as a file name's part: ASCII letters (accents dropped) and digits, lowercase, joined by hyphens."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")[:most].strip("-")
+
+
+def _batch_words(batch: Batch) -> str:
+    return _words(batch.name) or f"batch-{batch.id}"
+
+
 def download_name(export: Export) -> str:
-    return f"batch-{export.batch_id}-{export.kind}-{export.id}.{KINDS[export.kind].extension}"
+    """The name a requester's browser saves an export under, in their words: the batch's name, what the file holds
+    (the kind's title, and the decision kept), the day and time it was started (UTC), and its number, which keeps two
+    exports of the same minute apart. Letters, digits and hyphens only, so it is a safe name on any system."""
+    kind = KINDS[export.kind]
+    parts = [_batch_words(export.batch), _words(kind.title)]
+    if export.params and export.params.get("decision"):
+        parts.append(_words(f"{export.params['decision']} only"))
+    parts += [export.created_at.strftime("%Y-%m-%d-%H%M"), f"export-{export.id}"]
+    return f"{'-'.join(parts)}.{kind.extension}"
+
+
+def archive_name(batch: Batch) -> str:
+    """The name of the ZIP of every finished export of the batch (download_name's words, the day of the download)."""
+    return f"{_batch_words(batch)}-exports-{utcnow().strftime('%Y-%m-%d')}.zip"
 
 
 def params(kind: Kind, batch: Batch, decision: str | None = None) -> dict:
