@@ -35,7 +35,7 @@ def test_a_batch_built_as_3_pages_of_20_says_3_by_20_to_the_requester_and_the_wo
     annotator = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
     annotator.goto(f"{live_server}/lab/{link.token}")
     intro = annotator.inner_text("body")
-    assert "This HIT has 3 pages" in intro and "20 candidate images" in intro and "48" not in intro
+    assert "This HIT has 3 pages" in intro and "20 images" in intro and "48" not in intro
     annotator.fill("input[name=workerId]", "Ada")
     annotator.click("button:has-text('Start')")
     wait_loaded(annotator)

@@ -8,6 +8,7 @@ from factories import make_dataset
 from support import builder_data, csrf_token
 
 from freelunch.models import Batch, Candidate, Hit, HitPage, Image, ImageClass, LabLink
+from freelunch.services.batches.hits import build_hits
 
 HTMX = {"HX-Request": "true"}
 
@@ -229,3 +230,31 @@ def test_the_builder_warns_where_the_dataset_cannot_fill_the_shape_asked_for(cli
     html = client.get(f"/batches/new?dataset_id={dataset.id}").get_data(as_text=True)
     assert 'data-positives="1" data-negatives="1"' in html  # builder.js says the same as the form changes
     assert "The chosen classes fill only 1 page" in html
+
+
+def test_the_instructions_count_the_images_a_worker_will_see_controls_among_them(client, org):
+    """A page of 24 with 3 + 3 controls, a class of 24 candidates: pages of 24 and of 12 images, each with its 6
+    controls, which a worker sees as images like the others. The instructions (lab page, MTurk landing page) say 12-24
+    images; "candidate" is the platform's word for the images that are not controls, so they never say it."""
+    dataset = make_dataset(org, classes=("n01", "n02"), candidates=24, positives=4, negatives=4)
+    batch = Batch.create(
+        organization=org,
+        dataset=dataset,
+        name="Controls",
+        pages_per_hit=2,
+        images_per_page=24,
+        positives_per_page=3,
+        negatives_per_page=3,
+    )
+    build_hits(batch)
+    link = LabLink.create(organization=org, batch=batch, label="Session")
+    shown = set()
+    for hit in Hit.select().where(Hit.batch == batch):
+        for pageno in (1, 2):
+            task = client.get(f"/batches/{batch.id}/hits/{hit.id}/preview?pageno={pageno}").get_data(as_text=True)
+            shown.add(task.count("data-image-id="))
+    assert shown == {12, 24}
+    for intro in (client.get(f"/lab/{link.token}"), client.get(f"/batches/{batch.id}/survey.html")):
+        text = " ".join(re.sub(r"<[^>]+>", "", intro.get_data(as_text=True)).split())
+        assert "one object class with its definition and 12–24 images." in text
+        assert "candidate" not in text

@@ -65,7 +65,7 @@ def test_landing_page_builds_the_seed_link_from_mturk_parameters(client, batch):
     for parameter in ("assignmentId", "workerId", "hitId", "imageNetHitId", "hitDatasetName", "version"):
         assert parameter in html
     assert "ASSIGNMENT_ID_NOT_AVAILABLE" in html and 'name="surveycode"' in html
-    assert "<strong>10 pages</strong>" in html and "<strong>48 candidate images</strong>" in html
+    assert "<strong>10 pages</strong>" in html and "<strong>48 images</strong>" in html
 
 
 def _assignment(app, hit_key, raw_worker, done=True, mturk_id=None):
