@@ -21,7 +21,7 @@ from freelunch.models import (
     utcnow,
 )
 from freelunch.services import jobs, overview
-from freelunch.services.review import progress
+from freelunch.web import batch_tabs
 
 
 def row(html: str, batch_id: int) -> str:
@@ -104,7 +104,7 @@ def test_pages_come_from_the_kept_tallies_less_lab_work_on_a_hit_on_mturk(app, c
     LabLink.create(organization=batch.organization_id, batch=batch)
     with app.app_context():
         (line,) = overview.batch_lines(batch.organization, [batch])
-        kept = progress.batch_progress(batch)
+        kept = batch_tabs.batch_progress(batch)
     assert (line.pages_done, line.pages_last_hour) == (kept.pages_done, 1) == (3, 1)
     assert "3/8 pages" in row(client.get("/batches/").get_data(as_text=True), batch.id)
 

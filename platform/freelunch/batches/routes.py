@@ -27,7 +27,7 @@ from ..services.review import prior_report, progress, rounds
 from ..services.review.quality import DONE
 from ..tenancy import current_org, owned_or_404
 from ..web import partials, sorting
-from ..web.batch_tabs import render_tab
+from ..web.batch_tabs import batch_progress, render_tab
 from ..web.pagination import paginate, requested_page
 from ..web.task_page import requester_preview
 from . import bp
@@ -358,7 +358,7 @@ def show(batch_id):
 def status(batch_id):
     """The live status line above the tabs (polled)."""
     batch = owned_or_404(Batch, batch_id)
-    return render_template("batches/_status.html", batch=batch, progress=progress.batch_progress(batch))
+    return render_template("batches/_status.html", batch=batch, progress=batch_progress(batch))
 
 
 @bp.get("/<int:batch_id>/hits")

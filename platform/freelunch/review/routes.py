@@ -15,10 +15,10 @@ from ..models import (
     LabLink,
     PageSubmission,
 )
-from ..services.review import annotators, counted, fits, labels, progress, quality, replay, tallies
+from ..services.review import annotators, counted, fits, labels, quality, replay, tallies
 from ..tenancy import current_org, owned_or_404
 from ..web import partials, sorting
-from ..web.batch_tabs import render_tab
+from ..web.batch_tabs import batch_progress, render_tab
 from ..web.pagination import paginate
 from . import bp
 
@@ -30,7 +30,7 @@ def progress_view(batch_id):
     batch = owned_or_404(Batch, batch_id)
     if not partials.wanted():
         return redirect(url_for("batches.show", batch_id=batch.id))
-    return render_template("review/_progress.html", batch=batch, progress=progress.batch_progress(batch))
+    return render_template("review/_progress.html", batch=batch, progress=batch_progress(batch))
 
 
 ASSIGNMENT_SORTS = {

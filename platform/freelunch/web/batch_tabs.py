@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from flask import Response, make_response, render_template, request
 
 from ..models import Batch
+from ..services.annotation import places
 from ..services.review import progress
 from . import partials
 
@@ -48,8 +49,15 @@ def render_tab(
         layout = None
     else:
         layout = "batches/_page.html"
-    context.setdefault("progress", progress.batch_progress(batch))
+    context.setdefault("progress", batch_progress(batch))
     body = render_template(template if layout else partial, batch=batch, tab=tab, batch_layout=layout, **context)
     response = make_response(body, status)
     response.vary.add("HX-Target")  # partials adds HX-Request and HX-History-Restore-Request
     return response
+
+
+def batch_progress(batch: Batch) -> progress.BatchProgress:
+    """The figures above the tabs and on the Overview (services/review/progress.py), with the places' rule of which
+    unfinished assignments are still being worked on (services/annotation/places.py): every view that draws them
+    reads them here."""
+    return progress.batch_progress(batch, places.working(batch))

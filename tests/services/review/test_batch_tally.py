@@ -25,6 +25,7 @@ from freelunch.models import (
 from freelunch.services.accounts.identity import assignment_token
 from freelunch.services.datasets import deletion
 from freelunch.services.review import progress, tallies
+from freelunch.web import batch_tabs
 
 
 def _recount(batch_id: int) -> tuple[tuple[int, int, int, int], dict[int, int], dict[tuple[int, int], int]]:
@@ -120,7 +121,7 @@ def test_kept_sums_equal_a_recount_after_every_writer(app, client, campaign, run
         newest = PageTally.select(fn.MAX(PageTally.id)).where(PageTally.batch == batch_id).scalar()
         assert BatchTally.get(BatchTally.batch == batch_id).last_tally == newest
 
-        figures = progress.batch_progress(campaign.batch)
+        figures = batch_tabs.batch_progress(campaign.batch)
         (pages, ms, reported, received), _, _ = _recount(batch_id)
         assert (figures.pages.pages, figures.pages.total_ms) == (pages, ms)
         assert (figures.pages.chunks_reported, figures.pages.chunks_received) == (reported, received)

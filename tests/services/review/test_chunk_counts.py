@@ -11,7 +11,8 @@ from support import post_ingest
 
 from freelunch.models import Assignment, HitPage, PageChunkCount, PageSubmission, PointerChunk
 from freelunch.services.accounts.identity import assignment_token
-from freelunch.services.review import progress, quality, tallies
+from freelunch.services.review import quality, tallies
+from freelunch.web import batch_tabs
 
 
 def _received_by_reading_every_chunk(batch_id: int) -> int:
@@ -25,11 +26,16 @@ def _received_by_reading_every_chunk(batch_id: int) -> int:
     )
 
 
+def _progress(app, batch):
+    with app.app_context():
+        return batch_tabs.batch_progress(batch)
+
+
 def test_the_flush_counts_each_chunk_it_stores_once_per_page_and_tab(app, client, campaign, run_jobs):
     late = campaign.assignments["h2w3"]  # page 2 not submitted yet
     with app.app_context():
         token = assignment_token(late.id)
-    before = progress.batch_progress(campaign.batch).pages.chunks_received
+    before = _progress(app, campaign.batch).pages.chunks_received
     assert before == _received_by_reading_every_chunk(campaign.batch.id) == 8
 
     for seq in (0, 1, 1):  # the second seq 1 is a retried request: stored once, counted once
@@ -39,7 +45,7 @@ def test_the_flush_counts_each_chunk_it_stores_once_per_page_and_tab(app, client
     counts = {(c.pageno, c.tab): c.received for c in PageChunkCount.select().where(PageChunkCount.assignment == late)}
     assert counts == {(1, 0): 1, (2, 0): 2, (2, 5): 1}
     # A page still open has reported nothing: its chunks are not "received" ones yet.
-    assert progress.batch_progress(campaign.batch).pages.chunks_received == before
+    assert _progress(app, campaign.batch).pages.chunks_received == before
 
     page = PageSubmission.create(
         assignment=late,
@@ -51,7 +57,7 @@ def test_the_flush_counts_each_chunk_it_stores_once_per_page_and_tab(app, client
         submitted_at=dt.datetime(2026, 12, 6),
     )
     tallies.derive([page.id])  # as submit does, in its transaction
-    figures = progress.batch_progress(campaign.batch).pages
+    figures = _progress(app, campaign.batch).pages
     assert figures.chunks_received == before + 2 == _received_by_reading_every_chunk(campaign.batch.id)
     per_worker = quality.figures(Assignment.worker_id, tallies.in_batch(campaign.batch.id))
     assert per_worker["W3CCCCCCCC"].chunks_received == 1 + 1 + 1 + 2  # h1w3's two pages, h2w3's two

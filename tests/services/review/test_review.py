@@ -1,5 +1,6 @@
 """Progress, assignments, workers and page replay of a batch (tests/helpers/factories.py describes the campaign)."""
 
+import datetime as dt
 import json
 import re
 
@@ -9,6 +10,7 @@ from support import login
 from freelunch.models import Assignment, Candidate, LabLink, Membership, PageTally, Vote
 from freelunch.services.accounts.users import create_user
 from freelunch.services.review import fits, labels, progress, quality, replay, tallies
+from freelunch.web import batch_tabs
 
 HTMX = {"HX-Request": "true"}
 
@@ -20,7 +22,7 @@ def text(response) -> str:
 
 def test_progress_counts_hits_assignments_pages_and_byproducts(app, campaign):
     with app.app_context():
-        p = progress.batch_progress(campaign.batch)
+        p = batch_tabs.batch_progress(campaign.batch)
     assert (p.hits, p.hits_started, p.hits_done) == (2, 2, 1)
     assert (p.assignments_target, p.assignments_started, p.assignments_done, p.assignments_open) == (4, 4, 3, 1)
     assert (p.pages_target, p.pages.pages) == (8, 7)
@@ -28,6 +30,37 @@ def test_progress_counts_hits_assignments_pages_and_byproducts(app, campaign):
     assert (p.pages.chunks_received, p.pages.chunks_reported) == (8, 9)
     assert sum(bar.pages for bar in p.throughput.bars) == 7
     assert p.throughput.seconds == 60 and len(p.throughput.bars) == 7  # one page a minute
+
+
+def test_work_left_unfinished_is_not_in_progress(app, client, campaign):
+    """Of the assignments started and not done, those being worked on are in progress; one returned or left idle
+    past PLACE_IDLE_MINUTES, or out of the assignment's time, stopped (annotation/places.working): said so."""
+    app.config["PLACE_IDLE_MINUTES"] = 10
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    hit1, hit2 = campaign.hits
+    Assignment.update(started_at=now - dt.timedelta(minutes=3)).where(
+        Assignment.id == campaign.assignments["h2w3"].id
+    ).execute()  # opened 3 minutes ago: in progress
+    for worker, hit, minutes in (("IDLE000001", hit1, 25), ("LATE000001", hit2, 90)):  # idle 25 min; past the hour
+        Assignment.create(
+            organization=campaign.batch.organization_id,
+            hit=hit,
+            worker_id=worker,
+            source="mturk",
+            mturk_assignment_id=f"A{worker}",
+            version="POINTER_ORIGINAL",
+            started_at=now - dt.timedelta(minutes=minutes),
+        )
+    for url in (f"/review/batches/{campaign.batch.id}/progress", f"/batches/{campaign.batch.id}"):
+        shown = text(client.get(url, headers=HTMX if "review" in url else {}))
+        assert (
+            '3<small>/4</small></span> assignments done <small class="muted" data-testid="assignments-open">1 in'
+            " progress · 2 stopped unfinished (returned, out of time or idle 10 min: their places are open to other"
+            " workers)</small>" in shown
+        ), url
+    with app.app_context():
+        p = batch_tabs.batch_progress(campaign.batch)
+    assert (p.assignments_started, p.assignments_done, p.assignments_working, p.assignments_stopped) == (6, 3, 1, 2)
 
 
 def test_lab_work_on_a_hit_that_is_on_mturk_is_extra_and_never_completes_it(app, client, campaign):
@@ -43,7 +76,7 @@ def test_lab_work_on_a_hit_that_is_on_mturk_is_extra_and_never_completes_it(app,
     assert "7/8 pages" in text(client.get("/"))
     LabLink.create(organization=campaign.batch.organization_id, batch=campaign.batch)  # how lab annotators came
     with app.app_context():
-        p = progress.batch_progress(campaign.batch)
+        p = batch_tabs.batch_progress(campaign.batch)
     assert (p.hits_done, p.assignments_done, p.assignments_extra, p.assignments_open) == (0, 1, 2, 1)
     assert (p.pages_target, p.pages_done, p.pages_extra, p.percent) == (8, 3, 4, 38)
     assert p.phase == "annotating"
@@ -66,7 +99,7 @@ def test_lab_work_on_a_hit_that_is_on_mturk_is_extra_and_never_completes_it(app,
         )
     Assignment.update(done=True).where(Assignment.id == campaign.assignments["h2w3"].id).execute()
     with app.app_context():
-        p = progress.batch_progress(campaign.batch)
+        p = batch_tabs.batch_progress(campaign.batch)
         assert progress.phases([campaign.batch]) == {campaign.batch.id: "complete"}
     assert (p.hits_done, p.assignments_done, p.assignments_extra, p.phase) == (2, 4, 2, "complete")
     for url in ("/batches/", "/"):

@@ -49,8 +49,10 @@ def idle_seconds() -> int:
     return int(current_app.config["PLACE_IDLE_MINUTES"] * 60)
 
 
-def holding(batch: Batch):
-    """The condition that an assignment holds a place: finished, or within its time and active lately."""
+def working(batch: Batch):
+    """The condition that an assignment is being worked on: within its time and active lately. An unfinished one
+    that is not has stopped (returned, expired, or left idle) and holds no place; its worker may come back to it
+    while it is in time and its place is free. The batch's progress tells the two apart by it (review.progress)."""
     now = utcnow()
     idle_since = now - dt.timedelta(seconds=idle_seconds())
     idle_since_ms = int(idle_since.replace(tzinfo=dt.UTC).timestamp() * 1000)
@@ -60,14 +62,20 @@ def holding(batch: Batch):
     pointer_lately = PointerChunk.select(PointerChunk.id).where(
         PointerChunk.assignment == Assignment.id, PointerChunk.received_at >= idle_since_ms
     )
+    # In time first: with it, the database reads a batch's recent assignments from the (batch_id, started_at) index.
     in_time = Assignment.started_at >= now - dt.timedelta(seconds=assignment_seconds(batch))
-    active = (Assignment.started_at >= idle_since) | fn.EXISTS(page_lately) | fn.EXISTS(pointer_lately)
+    return in_time & ((Assignment.started_at >= idle_since) | fn.EXISTS(page_lately) | fn.EXISTS(pointer_lately))
+
+
+def holding(batch: Batch):
+    """The condition that an assignment holds a place: finished, or being worked on (``working``)."""
+    idle_since = utcnow() - dt.timedelta(seconds=idle_seconds())
     kept = (
         (Assignment.source != "mturk")
         | Assignment.mturk_status.in_(CONFIRMED)
         | (Assignment.completed_at >= idle_since)
     )
-    return ((Assignment.done == True) & kept) | (in_time & active)  # noqa: E712 (peewee builds SQL from ==)
+    return ((Assignment.done == True) & kept) | working(batch)  # noqa: E712 (peewee builds SQL from ==)
 
 
 def _in(pool: str):

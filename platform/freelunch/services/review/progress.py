@@ -101,10 +101,17 @@ class BatchProgress:
     throughput: Throughput
     assignments_extra: int = 0  # done through lab links on top of a HIT's MTurk places (EXTRA)
     pages_extra: int = 0  # pages submitted by lab work on HITs that are on MTurk, done or not
+    assignments_working: int = 0  # of those not done, the ones being worked on (batch_progress's ``working``)
 
     @property
     def assignments_open(self) -> int:
+        """Assignments started and not done: being worked on, or stopped."""
         return self.assignments_started - self.assignments_done - self.assignments_extra
+
+    @property
+    def assignments_stopped(self) -> int:
+        """Assignments left unfinished: returned, expired or idle (their places are free for other workers)."""
+        return self.assignments_open - self.assignments_working
 
     @property
     def pages_done(self) -> int:
@@ -209,9 +216,21 @@ def _hits_done_in_channel(batch: Batch) -> int:
     return per_hit.having(fn.SUM(DONE_IN_CHANNEL) >= batch.assignments_per_hit).count()
 
 
-def batch_progress(batch: Batch) -> BatchProgress:
+def batch_progress(batch: Batch, working) -> BatchProgress:
+    """Every figure of the batch page. ``working``: the condition that an assignment is being worked on
+    (services/annotation/places.working, where the places' rules live, which review cannot import); the
+    assignments started and not done are in progress by it, stopped otherwise (read only when some are not done:
+    the batch's recent assignments, from the (batch_id, started_at) index)."""
     # The batch's HITs, pages and assignments, kept by the database (BatchCount: migrations 0026 and 0030).
     count = BatchCount.of([batch.id])[batch.id]
+    unfinished = count.assignments - count.assignments_done
+    in_progress = (
+        Assignment.select()
+        .where(Assignment.batch_id == batch.id, Assignment.done == False, working)  # noqa: E712
+        .count()
+        if unfinished > 0
+        else 0
+    )
     # Only a batch with HITs on MTurk and a lab link can have extra work (EXTRA): ``mixed``, from the kept counts.
     is_mixed = count.hits_published > 0 and LabLink.select().where(LabLink.batch == batch).exists()
     extra = extra_done([batch.id]).get(batch.id, 0) if is_mixed else 0
@@ -234,6 +253,7 @@ def batch_progress(batch: Batch) -> BatchProgress:
         assignments_started=count.assignments,
         assignments_done=count.assignments_done - extra,
         assignments_extra=extra,
+        assignments_working=in_progress,
         pages_extra=extra_pages,
         pages_target=count.hit_pages * batch.assignments_per_hit,
         pages=Figures(
