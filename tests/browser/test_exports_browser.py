@@ -46,3 +46,46 @@ def test_filtered_labels_export_downloads_itself(app, live_server, page, make_ac
     page.click(".export-kind:has-text('Image records CSV') button")
     page.wait_for_selector("[data-testid=export-same]:has-text('download it')")
     assert page.locator("#export-rows .export-row").count() == 2
+
+
+def test_an_export_of_labels_since_replaced_says_it_is_out_of_date_and_is_made_again_in_one_click(
+    app, live_server, page, make_account, run_jobs
+):
+    """The label model's fit is the labels of record; an export of it is current until a newer fit replaces it: then
+    its row says so (services/exports/files.out_of_date) and "Make it again" puts the new export's row above it, which
+    downloads itself once written."""
+    from freelunch.models import Export
+    from freelunch.services.exports import files
+    from freelunch.services.review import fits, of_record
+
+    _, org = make_account("owner@example.org", "Lab")
+    with app.app_context():
+        campaign = make_campaign(org)
+        fits.start(campaign.batch, "mv", 0.9, 0.5)
+    run_jobs()
+    with app.app_context():
+        of_record.choose_fit(campaign.batch)
+        files.start(campaign.batch, "labels-csv")
+    run_jobs()
+    exports = f"{live_server}/review/batches/{campaign.batch.id}/exports"
+    log_in(page, live_server, "owner@example.org")
+    page.goto(exports)
+    assert page.locator("[data-testid=export-out-of-date]").count() == 0
+
+    with app.app_context():
+        fits.start(campaign.batch, "ds", 0.9)
+    run_jobs()
+    page.goto(exports)
+    stale = page.locator("[data-testid=export-out-of-date]")
+    assert "Out of date: the batch's labels of record changed since it was made" in stale.inner_text()
+    stale.locator("button:has-text('Make it again')").click()
+    page.wait_for_selector("#export-rows .export-row.export-queued + .export-row.export-done")  # above the old one
+    with page.expect_download(timeout=20_000) as info:
+        run_jobs()
+    with app.app_context():
+        first, again = Export.select().order_by(Export.id)
+    assert again.params["fit"] != first.params["fit"]
+    assert info.value.suggested_filename.endswith(f"-export-{again.id}.csv")
+    settled(page)
+    assert "Out of date" not in page.inner_text(f"#export-{again.id}")
+    assert "Out of date" in page.inner_text(f"#export-{first.id}")

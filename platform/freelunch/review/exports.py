@@ -45,6 +45,7 @@ def _exports_page(batch: Batch, form: ExportForm, status: int = 200):
         kinds=KINDS,
         job_status=_job_status,
         size=exports.size,
+        out_of_date=exports.out_of_date(batch),
         sort=sort,
         kind=kind if kind in KINDS else "",
         sorts=EXPORT_SORT_LABELS,
@@ -118,6 +119,7 @@ def _row(export: Export, auto_download: bool = False):
         job_status=_job_status,
         kinds=KINDS,
         size=exports.size(export),
+        out_of_date=exports.out_of_date(export.batch),
         auto_download=auto_download,
     )
 

@@ -5,8 +5,9 @@ import csv
 import io
 import re
 import zipfile
+from html import unescape
 
-from support import csrf_token
+from support import csrf_token, login
 
 from freelunch.models import Export, PageSubmission, utcnow
 
@@ -101,3 +102,52 @@ def test_forced_re_exports_count_in_the_storage_quota_and_are_limited(app, clien
         assert quota.used_bytes(org) > quota.MB
     full = start(client, b, "records-csv")
     assert full.status_code == 422 and "storage is full" in full.get_data(as_text=True)
+
+
+def test_an_export_that_no_longer_matches_the_batch_says_so_and_offers_to_make_it_again(
+    app, client, campaign, run_jobs
+):
+    """What a file was made from (Export.params) against what its kind would write now: another rule of record
+    changes the labels kinds', a worker left out every kind's votes; the decision kept is kept again."""
+    from freelunch.models import Membership
+    from freelunch.services.accounts.users import create_user
+
+    b = campaign.batch.id
+    start(client, b, "labels-csv", decision="yes")
+    start(client, b, "records-csv")
+    run_jobs()
+    labels_export, records_export = Export.select().order_by(Export.id)
+
+    def rows() -> dict[int, str]:
+        html = unescape(client.get(f"/review/batches/{b}/exports").get_data(as_text=True))
+        found = (" ".join(row.split()) for row in html.split('<div class="export-row')[1:])
+        return {int(re.search(r'id="export-(\d+)"', row)[1]): row for row in found}
+
+    assert not any("Out of date" in row for row in rows().values())
+    rule = {"threshold": "0.7", "min_annotations": "1", "min_accuracy": "0"}
+    client.post(f"/review/batches/{b}/labels-of-record/rule", data={"csrf_token": csrf_token(client), **rule})
+    shown = rows()
+    assert "Out of date: the batch's labels of record changed since it was made" in shown[labels_export.id]
+    assert 'name="decision" value="yes"' in shown[labels_export.id] and "Make it again" in shown[labels_export.id]
+    assert "Out of date" not in shown[records_export.id]  # it carries votes, not labels
+
+    client.post(f"/review/batches/{b}/exclusions", data={"csrf_token": csrf_token(client), "worker_id": "W2BBBBBBBB"})
+    assert "Out of date: the votes that count changed since it was made" in rows()[records_export.id]
+    again = client.post(
+        f"/review/batches/{b}/exports/labels-csv",
+        data={"csrf_token": csrf_token(client), "decision": "yes"},
+        headers=HTMX,
+    )
+    assert again.status_code == 200 and "Out of date" not in again.get_data(as_text=True)
+    run_jobs()
+    newest = Export.select().order_by(Export.id.desc()).get()
+    assert newest.params["decision"] == "yes" and newest.params["threshold"] == 0.7
+    assert "Out of date" not in client.get(f"/review/exports/{newest.id}", headers=HTMX).get_data(as_text=True)
+
+    viewer = create_user("viewer@example.org", "password123")
+    with app.app_context():
+        Membership.create(user=viewer, organization=campaign.batch.organization_id, role="viewer")
+    client.post("/logout", data={"csrf_token": csrf_token(client)})
+    login(client, "viewer@example.org")
+    shown = rows()
+    assert "Out of date" in shown[records_export.id] and "Make it again" not in shown[records_export.id]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
+from collections.abc import Callable
 from pathlib import Path
 
 from flask import current_app
@@ -80,12 +81,46 @@ def params(kind: Kind, batch: Batch, decision: str | None = None) -> dict:
     """What the kind's writer reads, as ``Export.params`` records it: which votes count now (reconcile changes
     that without a new page); for a kind that carries labels, the labels of record (and the decisions kept,
     when the results page filtered them)."""
-    out = {"votes": counted.version([batch.id], batch.excluded_workers or [])}
+    return _made_from(kind, decision, _votes(batch), of_record.of(batch).params() if kind.labels else {})
+
+
+def _votes(batch: Batch) -> str:
+    return counted.version([batch.id], batch.excluded_workers or [])
+
+
+def _made_from(kind: Kind, decision: str | None, votes: str, record: dict) -> dict:
+    out = {"votes": votes}
     if kind.labels:
-        out.update(of_record.of(batch).params())
+        out.update(record)
         if decision:
             out["decision"] = decision
     return out
+
+
+def out_of_date(batch: Batch) -> Callable[[Export], str | None]:
+    """For the batch's exports: why a finished one no longer holds what its kind would write now, in a requester's
+    words (None while it still does): its ``params`` against ``params`` now, the votes and labels read once for
+    every row, and only if a row is finished."""
+    now: list = []
+
+    def why(export: Export) -> str | None:
+        if export.state != "done":
+            return None
+        if not now:
+            now.extend((_votes(batch), of_record.of(batch).params()))
+        votes, record = now
+        kind = KINDS[export.kind]
+        made = export.params or {}
+        if made == _made_from(kind, made.get("decision"), votes, record):
+            return None
+        if kind.labels and {k: made.get(k) for k in record} != record:
+            return "the batch's labels of record changed since it was made (another rule, or a new label fit)"
+        return (
+            "the votes that count changed since it was made (pages submitted, work MTurk confirmed or rejected, "
+            "or a worker left out or counted again)"
+        )
+
+    return why
 
 
 def size(export: Export) -> int | None:
