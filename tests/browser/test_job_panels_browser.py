@@ -54,8 +54,11 @@ def test_edit_then_publish_sends_the_edited_settings_and_the_panels_follow_their
     assert "$1.40 in rewards + $0.28 MTurk fee = $1.68" in page.inner_text("[data-review=total]")
     page.click("#publish-review button[data-publish]")
     page.wait_for_url(tab)
-    page.wait_for_selector("#mturk-panel .job:has-text('Publish to MTurk')")
+    # What publishing does and how far it is: the job's card, no flash that would outlive the job.
+    published = "Publish 1 MTurk HIT ($1.68 with MTurk's fee) to the local MTurk stand-in"
+    page.wait_for_selector(f'#mturk-panel .job:not(.job-finished):has-text("{published}")')
     assert "0 of 1 HIT published" in page.inner_text("#mturk-panel")
+    assert page.locator(".flash").count() == 0
     no_reload_since(page)
 
     run_jobs()
@@ -63,7 +66,8 @@ def test_edit_then_publish_sends_the_edited_settings_and_the_panels_follow_their
     page.wait_for_selector("#mturk-panel:has-text('Every HIT of the batch is on MTurk.')")
     assert "1 MTurk HIT live" in page.inner_text("#mturk-panel")
     assert page.locator("#mturk-panel button[data-publish]").count() == 0
-    assert page.locator("#mturk-panel .activity .job-done:has-text('Publish to MTurk')").count() == 1
+    assert page.locator(f'#mturk-panel .activity .job-done:has-text("{published}")').count() == 1
+    assert "background" not in page.inner_text("body")  # nothing still says it is being done
     assert still_no_reload(page)
     with local_mturk.store.lock:
         (hit,) = local_mturk.store.hits.values()

@@ -128,13 +128,12 @@ def publish_batch(batch_id):
         flash("The MTurk settings changed since you reviewed them: nothing was published. Review them again.", "error")
         return redirect(url_for("mturk.review_publish", batch_id=batch.id))
     remaining = the_plan.remaining
-    _enqueue(batch, jobs.MTURK_PUBLISH, "Publish to MTurk", bool(form.confirm_production.data))
-    flash(
-        f"Publishing {counted(remaining.mturk_hits, 'MTurk HIT')} (${remaining.total:.2f} with MTurk's fee) to "
-        f"{the_plan.where} "
-        "in the background.",
-        "success",
+    # No flash: the job's card on the tab says what it does, follows it, and says how it ended.
+    title = (
+        f"Publish {counted(remaining.mturk_hits, 'MTurk HIT')} (${remaining.total:.2f} with MTurk's fee) to "
+        f"{the_plan.where}"
     )
+    _enqueue(batch, jobs.MTURK_PUBLISH, title, bool(form.confirm_production.data))
     return _tab(batch)
 
 
@@ -162,28 +161,24 @@ def extend(batch_id):
             "cost": lifecycle.extension_cost(batch, steps),
         }
         return render(batch, extend_review=review)
-    _enqueue(batch, jobs.MTURK_EXTEND, "Extend on MTurk", form.more.data, bool(form.confirm_production.data))
-    flash(
-        f"Adding {counted(form.more.data, 'assignment')} to every HIT in the background"
-        + (f" ({new} of our HITs need new MTurk HITs: one MTurk HIT never exceeds 9)." if new else "."),
-        "success",
+    title = f"Add {counted(form.more.data, 'assignment')} to every HIT on MTurk" + (
+        f" ({new} of our HITs get new MTurk HITs: one MTurk HIT never exceeds 9)" if new else ""
     )
+    _enqueue(batch, jobs.MTURK_EXTEND, title, form.more.data, bool(form.confirm_production.data))
     return _tab(batch)
 
 
 @bp.post("/batches/<int:batch_id>/mturk/expire")
 def expire(batch_id):
     batch = owned_or_404(Batch, batch_id)
-    _enqueue(batch, jobs.MTURK_EXPIRE, "Expire on MTurk")
-    flash("Expiring the batch's MTurk HITs in the background: workers who accepted one may still submit it.", "success")
+    _enqueue(batch, jobs.MTURK_EXPIRE, "Expire the batch's MTurk HITs (workers who accepted one may still submit it)")
     return _tab(batch)
 
 
 @bp.post("/batches/<int:batch_id>/mturk/delete-finished")
 def delete_finished(batch_id):
     batch = owned_or_404(Batch, batch_id)
-    _enqueue(batch, jobs.MTURK_DELETE_FINISHED, "Delete finished MTurk HITs")
-    flash("Deleting the MTurk HITs that are finished (every assignment decided) in the background.", "success")
+    _enqueue(batch, jobs.MTURK_DELETE_FINISHED, "Delete the finished MTurk HITs (every assignment decided)")
     return _tab(batch)
 
 

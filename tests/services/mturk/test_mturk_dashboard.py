@@ -84,9 +84,8 @@ def test_the_tab_shows_the_cost_and_publishing_runs_as_a_job(app, client, reques
         data={"csrf_token": csrf_token(client), "shown": shown_on(review)},
         follow_redirects=True,
     )
-    assert "Publishing 3 MTurk HITs ($2.70 with MTurk&#39;s fee) to the MTurk sandbox" in response.get_data(
-        as_text=True
-    )
+    card = " ".join(response.get_data(as_text=True).split())
+    assert "Publish 3 MTurk HITs ($2.70 with MTurk&#39;s fee) to the MTurk sandbox</strong> · in the queue" in card
     run_jobs()
     assert MTurkHit.select().where(MTurkHit.state == "created").count() == 3
     html = client.get(f"/batches/{requester.id}/mturk").get_data(as_text=True)

@@ -177,4 +177,6 @@ def test_extending_shows_what_it_adds_and_its_total_with_the_fee_before_it_spend
         assert jobs.recent(org.id, f"mturk:{batch.id}") == []
     client.post(url, data={"csrf_token": token, "more": "1", "confirmed": "1"})
     with app.app_context():
-        assert [job.title for job in jobs.recent(org.id, f"mturk:{batch.id}")] == ["Extend on MTurk"]
+        assert [job.title for job in jobs.recent(org.id, f"mturk:{batch.id}")] == [
+            "Add 1 assignment to every HIT on MTurk"
+        ]
