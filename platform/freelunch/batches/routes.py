@@ -379,10 +379,7 @@ def build(batch_id):
         if issues:
             flash(" ".join(issues), "error")
         else:
-            batch_service.start_build(batch, batch.class_ids)
-            n = len(batch.class_ids or ())
-            chosen = f"the {n} chosen class{'es' if n != 1 else ''}" if n else "every class of the dataset"
-            flash(f"Building the HITs again, from {chosen}.", "success")
+            batch_service.start_build(batch, batch.class_ids)  # its job's card says so, and how it ends: no flash
     return redirect(url_for("batches.show", batch_id=batch.id))
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from peewee import fn
 
+from ... import formatting
 from ...models import Batch, Candidate, ClassRoleCount, Dataset, ImageClass
 from .. import jobs
 from ..duplicates.groups import dropped
@@ -164,7 +165,8 @@ def start_build(batch: Batch, class_ids: list[int] | None):
         batch.organization_id,
         organization_id=batch.organization_id,
         scope=f"batch:{batch.id}",
-        title=f"Build HITs of {batch.name}",
+        title=f"Build HITs of {batch.name}"
+        + (f" from {formatting.counted(len(class_ids), 'chosen class')}" if class_ids else ""),
     )
     batch.state, batch.class_ids = "building", class_ids or None
     batch.save()
