@@ -137,6 +137,7 @@ def batch_workers(batch_id):
         speed_within=quality.KEPT_SPEED_WITHIN,
         lab_annotators=annotators.lab_annotators(scope, [w.worker_id for w in page.items]),
         estimates=fits.worker_estimates(fit, [w.worker_id for w in page.items]),
+        not_counted=counted.not_counted([batch.id]),
         fit=fit,
         sort=sort,
         flagged=flagged,
@@ -172,4 +173,5 @@ def workers():
         rows=quality.worker_rows(page.items, batches),
         speed_within=quality.KEPT_SPEED_WITHIN,
         lab_annotators=annotators.lab_annotators(Assignment.organization == current_org(), worker_ids),
+        not_counted=counted.not_counted(batches),
     )

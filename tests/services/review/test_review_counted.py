@@ -5,6 +5,7 @@ import csv
 import datetime as dt
 import io
 import json
+import re
 
 import pytest
 from factories import submit_page
@@ -280,3 +281,33 @@ def test_left_out_pages_and_kept_version_follow_the_votes_left_out(app, on_mturk
                 # a count made again, never one out of date.
                 assert version == version_after or kept != kept_after
         assert steps[2] == steps[3] and steps[0] != steps[1]
+
+
+def test_the_workers_lists_say_what_work_they_leave_out(app, client, on_mturk):
+    """Review › Workers and the organization's list count the work that counts (kept rows per worker); the work that
+    does not, waiting for MTurk or rejected, is said above them from the kept counts (BatchCount), not left unsaid."""
+    batch = on_mturk.batch
+
+    def said(url: str) -> str:
+        return " ".join(re.sub(r"<[^>]+>", "", client.get(url).get_data(as_text=True)).split())
+
+    tab, everyone = f"/review/batches/{batch.id}/workers", "/review/workers"
+    for url in (tab, everyone):
+        shown = said(url)
+        assert (
+            "Each worker's figures count the work that counts: not 13 MTurk assignments waiting for MTurk to confirm"
+            " them: a worker with no other work is not listed" in shown
+        ), url
+        assert "W1AAAAAAAA" in shown and "No workers yet" not in shown
+    assert "(the MTurk assignments list every one)." in said(tab)
+    with app.app_context():
+        confirmed = anonymous_worker_id(batch.organization_id, INVENTED[5])
+        reconcile(
+            batch,
+            [remote("ABAD", "ABADWORKER", "HIT1", "Rejected")],
+            [remote("AREAL", INVENTED[5], "HIT2", "Submitted")],
+        )
+    for url in (tab, everyone):
+        shown = said(url)
+        assert "not 11 MTurk assignments waiting for MTurk to confirm them, nor 1 rejected assignment:" in shown, url
+        assert confirmed in shown  # confirmed: listed with its figures

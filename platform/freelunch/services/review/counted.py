@@ -16,6 +16,7 @@ batches counts, so the covering index is read as before).
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 
 from peewee import Case, fn
 
@@ -140,6 +141,27 @@ def version(batch_ids: list[int], workers: list[str] | tuple[str, ...] = ()) -> 
         else ""
     )
     return f"{pages}.{last}.{hashlib.sha1(ids.encode()).hexdigest()[:16]}"
+
+
+@dataclass(frozen=True)
+class NotCounted:
+    """The batches' assignments whose work does not count (yet), from the kept counts (BatchCount, migration 0030)."""
+
+    waiting: int  # MTurk has not confirmed them (nor rejected them) yet
+    rejected: int
+
+    def __bool__(self) -> bool:
+        return bool(self.waiting or self.rejected)
+
+
+def not_counted(batch_ids) -> NotCounted:
+    """``NotCounted`` of the batches (ids: a list or a query): a row per batch, not their assignments."""
+    left, waits = (
+        BatchCount.select(fn.SUM(BatchCount.not_counted), fn.SUM(BatchCount.waiting))
+        .where(BatchCount.batch.in_(batch_ids))
+        .scalar(as_tuple=True)
+    )
+    return NotCounted(int(waits or 0), int(left or 0) - int(waits or 0))
 
 
 def waiting(batch_ids: list[int]) -> tuple[int, int]:
