@@ -14,7 +14,7 @@ import pytest
 from factories import make_campaign, make_dataset
 from support import HTMX, builder_data
 
-from freelunch.models import Batch
+from freelunch.models import Batch, MTurkAssignment
 from freelunch.services import jobs
 
 
@@ -141,5 +141,38 @@ def test_every_panel_that_shows_what_a_job_changes_reloads_itself_when_that_job_
         names = panel["data-panel"].split()
         assert panel["hx-trigger"].startswith(", ".join(f"{name}-changed from:body" for name in names))
         assert panel["hx-select"] == f"#{panel['id']}" and panel["hx-disinherit"] == "*"
+        answer = client.get(panel["hx-get"], headers={**HTMX, "HX-Target": panel["id"]})
+        assert answer.status_code == 200 and f'id="{panel["id"]}"' in answer.get_data(as_text=True), panel
+
+
+# An MTurk assignment's own page: what the jobs queued from it change there (a decision, a bonus, a block or a
+# message to the worker) reloads when they end, as on the batch's pages.
+ON_THE_ASSIGNMENT = [
+    ("Status on MTurk", jobs.MTURK_DECIDE),
+    ("Decisions", jobs.MTURK_DECIDE),
+    ("Bonuses", jobs.MTURK_BONUS_ONE),
+    ("The worker", jobs.MTURK_BLOCK),
+    ("The worker", jobs.MTURK_NOTIFY),
+    ("Status on MTurk", jobs.MTURK_SYNC),
+]
+
+
+def test_an_mturk_assignments_page_reloads_what_its_jobs_change(client, org):
+    campaign = make_campaign(org)
+    row = MTurkAssignment.create(
+        organization=org,
+        hit=campaign.hits[0],
+        mturk_hit_id="H1",
+        mturk_assignment_id="A1",
+        worker_id="W1AAAAAAAA",
+        status="Submitted",
+    )
+    response = client.get(f"/mturk/assignments/{row.id}")
+    assert response.status_code == 200
+    page = Listeners()
+    page.feed(response.get_data(as_text=True))
+    for text, task in ON_THE_ASSIGNMENT:
+        assert any(listens(element, task) for element in page.around(text)), (text, task.path)
+    for panel in page.panels:
         answer = client.get(panel["hx-get"], headers={**HTMX, "HX-Target": panel["id"]})
         assert answer.status_code == 200 and f'id="{panel["id"]}"' in answer.get_data(as_text=True), panel
