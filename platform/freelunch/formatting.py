@@ -42,8 +42,16 @@ def version_name(code: str) -> str:
     return VERSION_MEANINGS.get(code, code)
 
 
+def source_name(code: str) -> str:
+    """Where an assignment came from as requesters read it ("MTurk", "lab link"), never its code name."""
+    from .models import SOURCE_MEANINGS
+
+    return SOURCE_MEANINGS.get(code, code)
+
+
 def register(app: Flask) -> None:
     app.add_template_filter(counted)
     app.add_template_filter(version_name)
+    app.add_template_filter(source_name)
     app.add_template_filter(duration)
     app.add_template_filter(file_size)

@@ -380,6 +380,9 @@ class LabLink(TenantModel):
 # --- what workers did -----------------------------------------------------
 
 SOURCES = ("mturk", "survey", "lab", "preview")
+# Where an assignment came from, in a requester's words (survey: a survey link or a worker link without MTurk's
+# frame; lab: a lab link).
+SOURCE_MEANINGS = {"mturk": "MTurk", "survey": "survey link", "lab": "lab link", "preview": "preview"}
 
 
 class Assignment(TenantModel):

@@ -142,9 +142,13 @@ def update(dataset_id):
 @bp.get("/<int:dataset_id>/delete")
 def confirm_delete(dataset_id):
     dataset = owned_or_404(Dataset, dataset_id)
-    return render_template(
-        "datasets/delete.html", dataset=dataset, impact=dataset_service.impact(dataset), form=DeleteDatasetForm()
-    )
+    return _delete_page(dataset, dataset_service.impact(dataset), DeleteDatasetForm())
+
+
+def _delete_page(dataset: Dataset, impact: dataset_service.Impact, form: DeleteDatasetForm):
+    """What deleting the dataset takes with it; each batch named by its phase, as the batch list does."""
+    phases = progress.phases([b.batch for b in impact.batches])
+    return render_template("datasets/delete.html", dataset=dataset, impact=impact, form=form, phases=phases)
 
 
 @bp.post("/<int:dataset_id>/delete")
@@ -165,7 +169,7 @@ def delete(dataset_id):
             "success",
         )
         return redirect(url_for("datasets.index"))
-    return render_template("datasets/delete.html", dataset=dataset, impact=impact, form=form), 422
+    return _delete_page(dataset, impact, form), 422
 
 
 # --- classes --------------------------------------------------------------
