@@ -1,6 +1,7 @@
 import json
 from urllib.parse import parse_qs, urlparse
 
+import pytest
 from click.testing import CliRunner
 from flask.cli import ScriptInfo
 from support import login
@@ -98,3 +99,32 @@ def test_classes_import_preset_needs_no_file(app, make_account):
     assert missing.exit_code != 0 and "There is no dataset 9999" in missing.output and "Traceback" not in missing.output
     unknown = run(app, "classes", "import", "--preset", "imagenet-22k", "--dataset", str(dataset.id))
     assert unknown.exit_code != 0 and "imagenet-1k" in unknown.output
+
+
+HUGE = str(2**64)  # past any id a database column holds
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["export", "--batch", HUGE], f"There is no batch {HUGE}."),
+        (["labels", "flags", "--batch", HUGE], f"There is no batch {HUGE}."),
+        (["mturk", "sync", "--batch", HUGE], f"There is no batch {HUGE}."),
+        (["mturk", "publish", "--batch", HUGE, "--yes"], f"There is no batch {HUGE}."),
+        (["mturk", "review", "--batch", HUGE, "--auto"], f"There is no batch {HUGE}."),
+        (["classes", "import", "--preset", "imagenet-1k", "--dataset", HUGE], f"There is no dataset {HUGE}."),
+    ],
+)
+def test_an_id_past_any_row_is_a_one_line_error(app, args, message):
+    result = run(app, *args)
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.exception
+    assert message in result.output and "Traceback" not in result.output
+
+
+def test_an_export_to_a_folder_that_does_not_exist_is_a_one_line_error(app, make_account, tmp_path):
+    _, org = make_account("req@example.org", "Lab")
+    batch = Batch.create(organization=org, dataset=Dataset.create(organization=org, name="D"), name="B")
+    target = tmp_path / "missing" / "out.jsonl"
+    result = run(app, "export", "--batch", str(batch.id), "-o", str(target))
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.exception
+    assert f"{target}: cannot be written" in result.output

@@ -13,7 +13,6 @@ from flask.cli import FlaskGroup
 
 from .. import create_app
 from ..db import database
-from ..models import Batch, Dataset
 from ..presets import PRESETS
 from ..services import demo as demo_service
 from ..services.accounts import passwords
@@ -24,6 +23,7 @@ from ..services.exports.kinds import KINDS
 from ..services.imports.classes import import_preset
 from ..services.review.of_record import RecordError
 from ..services.schema import make_migration, upgrade
+from .common import batch_or_fail, dataset_or_fail
 from .labels import labels
 from .mturk import mturk as mturk_commands
 
@@ -118,10 +118,7 @@ def classes():
 @click.option("--dataset", "dataset_id", type=int, required=True, help="The dataset id.")
 def classes_import(preset, dataset_id):
     """Import a built-in class list into a dataset, as the dataset page's button does."""
-    dataset = Dataset.get_or_none(Dataset.id == dataset_id)
-    if dataset is None:
-        raise click.ClickException(f"There is no dataset {dataset_id}.")
-    report = import_preset(dataset, PRESETS[preset])
+    report = import_preset(dataset_or_fail(dataset_id), PRESETS[preset])
     click.echo(report.summary())
 
 
@@ -143,9 +140,7 @@ def export(batch_id, kind, output):
 
     A kind that carries labels writes the batch's labels of record (chosen on its Results tab) and names them.
     """
-    batch = Batch.get_or_none(Batch.id == batch_id)
-    if batch is None:
-        raise click.ClickException(f"There is no batch {batch_id}.")
+    batch = batch_or_fail(batch_id)
     chosen = KINDS[kind]
     mode = {"mode": "wb"} if chosen.binary else {"mode": "w", "encoding": "utf-8"}
     try:
@@ -153,6 +148,8 @@ def export(batch_id, kind, output):
             rows = chosen.write(batch, out, export_files.params(chosen, batch), lambda *report: None)
     except RecordError as error:
         raise click.ClickException(str(error)) from error
+    except OSError as error:  # a folder that does not exist, no room left, ...
+        raise click.ClickException(f"{output}: cannot be written ({error.strerror or error}).") from error
     click.echo(f"Wrote {rows} {chosen.rows}.", err=True)
 
 

@@ -4,16 +4,25 @@ from __future__ import annotations
 
 import click
 
-from ..models import Batch, Organization
-from ..parsing import whole_number
+from ..models import Batch, Dataset, Organization
+from ..parsing import ID_MAX, whole_number
 
 
 def batch_or_fail(batch_id: int) -> Batch:
     """The batch, or a one-line error (exit code 1) when there is none."""
-    batch = Batch.get_or_none(Batch.id == batch_id)
+    # An id past what a column holds is no row's: the database would refuse the query itself (OverflowError).
+    batch = Batch.get_or_none(Batch.id == batch_id) if 0 < batch_id <= ID_MAX else None
     if batch is None:
         raise click.ClickException(f"There is no batch {batch_id}.")
     return batch
+
+
+def dataset_or_fail(dataset_id: int) -> Dataset:
+    """The dataset, or a one-line error (exit code 1) when there is none."""
+    dataset = Dataset.get_or_none(Dataset.id == dataset_id) if 0 < dataset_id <= ID_MAX else None
+    if dataset is None:
+        raise click.ClickException(f"There is no dataset {dataset_id}.")
+    return dataset
 
 
 def echo_progress(fraction: float, message: str = "") -> None:

@@ -12,6 +12,7 @@ from flask.cli import AppGroup
 
 from ..services.review import aggregation, rounds
 from ..services.review.vote_files import VoteFileError, read_scored_items, read_scores, read_votes, write_csv
+from .common import batch_or_fail
 
 LABEL_COLUMNS = ("image", "class", "n_votes", "p_yes", "decision")
 OPEN_COLUMNS = ("image", "class", "more_votes")
@@ -238,11 +239,9 @@ def first_round(scores_path, gold_path, target_precision, first, output):
 @click.option("--batch", "batch_id", type=int, required=True, help="The batch id.")
 def flags(batch_id):
     """How often each byproduct flag marks a control answer, and the error rate with and without it."""
-    from ..models import Batch
     from ..services.review import byproduct_flags
 
-    if Batch.get_or_none(Batch.id == batch_id) is None:
-        raise click.ClickException(f"There is no batch {batch_id}.")
+    batch_or_fail(batch_id)
     found = byproduct_flags.votes(batch_id)
     click.echo(f"{len(found)} records; control answers: {sum(v.wrong is not None for v in found)}")
     for selected_only in (False, True):
