@@ -128,3 +128,10 @@ def test_an_export_to_a_folder_that_does_not_exist_is_a_one_line_error(app, make
     result = run(app, "export", "--batch", str(batch.id), "-o", str(target))
     assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.exception
     assert f"{target}: cannot be written" in result.output
+
+
+@pytest.mark.parametrize("email", ["notanemail", "", "root@localhost", "x" * 250 + "@example.org"])
+def test_user_create_refuses_an_email_the_login_form_would_refuse(app, email):
+    result = run(app, "user", "create", "--email", email, "--password", "long enough password")
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
+    assert "That email is refused" in result.output and User.select().count() == 0

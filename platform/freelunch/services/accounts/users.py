@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 
 from ...db import database, write_transaction
@@ -21,6 +22,12 @@ def normalise_email(email: str) -> str:
 
 def create_user(email: str, password: str, name: str = "", is_admin: bool = False) -> User:
     email = normalise_email(email)
+    # The check the sign-up and login forms make (wtforms' Email()), for the command too: an account no one could
+    # log in to is refused when it is made.
+    try:
+        validate_email(email, check_deliverability=False)
+    except EmailNotValidError as error:
+        raise AccountError(f"That email is refused: {error}") from None
     if User.select().where(User.email == email).exists():
         raise AccountError("An account with this email already exists.")
     return User.create(
