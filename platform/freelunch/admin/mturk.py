@@ -14,7 +14,7 @@ from wtforms.validators import Length, NumberRange, Optional
 from ..models import Organization
 from ..parsing import PlainDecimalField
 from ..services.mturk import access
-from ..web.forms import Form
+from ..web.forms import Form, whole_cents
 from . import bp
 
 
@@ -29,6 +29,9 @@ class LimitForm(Form):
         validators=[Optional(), NumberRange(0, 99_999_999, "From 0 to 99,999,999 dollars.")],
         description="Empty: the site default (MTURK_DAILY_LIMIT).",
     )
+
+    def validate_daily_limit(self, field):
+        whole_cents(field, "The daily limit")
 
 
 def _organization(organization_id: int) -> Organization:

@@ -15,6 +15,8 @@ from flask.cli import with_appcontext
 
 from ..models import MTurkAccount, Organization, ServerAccountGrant
 from ..services.mturk import access, budget
+from ..services.mturk.errors import InvalidRequest
+from ..services.mturk.validation import money
 from .common import organization_or_fail
 
 
@@ -31,6 +33,10 @@ def _limit(text: str | None) -> Decimal | None:
         value = Decimal(-1)
     if not value.is_finite() or not 0 <= value < 100_000_000:
         raise click.BadParameter(f"{text!r} is not an amount in dollars from 0 to 99,999,999 (or 'default').")
+    try:
+        money(value, "The daily limit")  # whole cents, as the admin page takes it: 0.001 is not a limit of $0.00
+    except InvalidRequest as refused:
+        raise click.BadParameter(str(refused)) from None
     return value.quantize(Decimal("0.01"))
 
 

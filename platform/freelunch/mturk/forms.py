@@ -137,6 +137,9 @@ class MoneyForm(Form):
         description="The MTurk tab warns below it. Empty: the site default.",
     )
 
+    def validate_daily_limit(self, field):
+        whole_cents(field, "The daily limit")
+
 
 def settings_seconds(form: SettingsForm) -> dict:
     """The form's durations in the seconds MTurk takes."""

@@ -1,6 +1,6 @@
 """Forms and form checks that more than one blueprint draws: the base of every form (what it reads from a request),
-the login form (the landing page and the login page) and the whole-cents check of money fields (the batch builder
-and the MTurk tab)."""
+the login form (the landing page and the login page) and the whole-cents check of money fields (the batch builder,
+the MTurk tab, the daily limits of the MTurk account page and the admin page)."""
 
 from __future__ import annotations
 
@@ -68,10 +68,10 @@ class LoginForm(Form):
     password = PasswordField("Password", validators=[DataRequired()])
 
 
-def whole_cents(field) -> None:
-    """MTurk pays whole cents: refuse 1.005 instead of letting the database round it."""
+def whole_cents(field, what: str = "The reward") -> None:
+    """MTurk pays whole cents: refuse 1.005 instead of letting the database round it (a limit too: 0.001 is not $0)."""
     if field.data is not None:
         try:
-            money(field.data, "The reward")
+            money(field.data, what)
         except InvalidRequest as refused:
             raise ValidationError(str(refused)) from None

@@ -483,3 +483,29 @@ def test_two_reservations_at_once_cannot_both_fit_under_the_limit(app, batch):
     assert sorted(outcomes) == sorted(["reserved", OVER_LIMIT])
     with app.app_context():
         assert budget.spent_today(batch.organization_id) == Decimal("6.00")
+
+
+def test_a_daily_limit_with_fractions_of_a_cent_is_refused_not_rounded(app, client, make_account):
+    """0.001 rounded away would be a limit of $0.00 (nothing can be spent), 12.345 a limit nobody typed."""
+    _, org = make_account("req@example.org", "Lab")
+    with app.app_context():
+        credentials.store(org.id, "AKIAEXAMPLE12345", "the-secret-key-itself")  # an account of its own: owners set it
+    runner = CliRunner()
+    for amount in ("0.001", "12.345"):
+        refused = runner.invoke(
+            cli, ["mturk", "limit", "--org", str(org.id), amount], obj=ScriptInfo(create_app=lambda: app)
+        )
+        assert refused.exit_code == 2 and "fractions of a cent" in refused.output, refused.output
+    login(client, "req@example.org")
+    token = csrf_token(client)
+    owners = client.post("/mturk/account/money", data={"csrf_token": token, "daily_limit": "0.001"})
+    assert owners.status_code == 422 and "fractions of a cent" in owners.get_data(as_text=True)
+    with app.app_context():
+        User.create(email="admin@example.org", password_hash=User.get().password_hash, is_admin=True)
+    client.post("/logout", data={"csrf_token": token})
+    login(client, "admin@example.org")
+    token = csrf_token(client)
+    client.post(f"/admin/organizations/{org.id}/mturk/limit", data={"csrf_token": token, "daily_limit": "12.345"})
+    assert "fractions of a cent" in client.get("/admin/").get_data(as_text=True)
+    with app.app_context():
+        assert Organization.get_by_id(org.id).mturk_daily_limit is None  # still the site default
