@@ -68,3 +68,18 @@ def test_the_delete_page_names_each_batch_by_its_phase_as_the_batch_list_does(cl
     assert f"{campaign.batch.name} {campaign.batch.dataset.name} annotating" in listed
     page = _text(client.get(f"/datasets/{campaign.batch.dataset_id}/delete").get_data(as_text=True))
     assert f"{campaign.batch.name} annotating" in page and f"{campaign.batch.name} ready" not in page
+
+
+def test_the_mturk_review_page_names_no_mturk_operation(client, org):
+    campaign = make_campaign(org)
+    MTurkAssignment.create(
+        organization=org,
+        hit=campaign.hits[0],
+        mturk_hit_id="H1",
+        mturk_assignment_id="A1",
+        worker_id="W1AAAAAAAA",
+        status="Submitted",
+    )
+    html = client.get(f"/batches/{campaign.batch.id}/mturk/review?show=no_data").get_data(as_text=True)
+    assert "Send the message" in html
+    assert not re.search(r"\b(NotifyWorkers|CreateWorkerBlock|SendBonus|ApproveAssignment|RejectAssignment)\b", html)
