@@ -266,3 +266,24 @@ def test_the_builder_never_prices_a_number_it_refused(client, campaign, field, v
 
     response = client.post("/batches/", data=builder_data(client, campaign.batch.dataset, **{field: value}))
     assert response.status_code == 422 and "Must be between" in response.get_data(as_text=True)
+
+
+def test_a_nul_in_any_posted_field_is_a_400_and_nothing_is_stored(app, client, campaign):
+    """PostgreSQL text cannot hold NUL (psycopg2 refuses it with a ValueError, a 500) and SQLite stores a name that
+    shows as nothing: a NUL in a posted field is refused as it is in the address, before any form or view reads it."""
+    from freelunch.models import Dataset
+
+    names = _form_field_names(app) | {"worker_id", "decision", "show", "action"}
+    token = csrf_token(client)
+    datasets = Dataset.select().count()
+    checked = 0
+    for url in _dashboard_posts(app, campaign):
+        response = client.post(url, data={"csrf_token": token, **{name: "W1AAAAAAAA\x00" for name in names}})
+        assert response.status_code == 400, f"POST {url}: {response.status_code}"
+        checked += 1
+    assert checked > 20
+    named = client.post("/datasets/", data={"csrf_token": token, "name": "Fish\x00"})
+    assert named.status_code == 400 and "NUL" in named.get_data(as_text=True)
+    as_json = client.post("/datasets/", json={"name": "Fish\x00"}, headers={"X-CSRFToken": token})
+    assert as_json.status_code == 400
+    assert Dataset.select().count() == datasets

@@ -23,10 +23,16 @@ def _wants_json() -> bool:
 
 def register(app: Flask) -> None:
     @app.before_request
-    def _refuse_nul_in_the_address():
-        # PostgreSQL text cannot hold NUL, and psycopg2 refuses it before sending (a ValueError, not a DataError).
+    def _refuse_nul_in_the_address_or_a_form():
+        # PostgreSQL text cannot hold NUL, and psycopg2 refuses it before sending (a ValueError, not a DataError);
+        # SQLite would store a name that shows as nothing.
         if any("\x00" in key or "\x00" in value for key, value in request.args.items(multi=True)):
             raise BadRequest("The address has a NUL character in it.")
+        # Posted fields likewise (CSRF has read them already). The worker's page reads its own form, after raising
+        # the size a form may have (annotate/routes.py), and refuses a NUL there as a bad token, page or summary.
+        if request.method in ("POST", "PUT", "PATCH", "DELETE") and request.blueprint != "annotate":
+            if any("\x00" in key or "\x00" in value for key, value in request.form.items(multi=True)):
+                raise BadRequest("A form field has a NUL character in it.")
 
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException):

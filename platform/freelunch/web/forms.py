@@ -34,7 +34,7 @@ def posted_fields(file_fields: frozenset[str] = frozenset()) -> ImmutableMultiDi
             for item in value if isinstance(value, list) else [value]:
                 if isinstance(item, bool):
                     pairs += [(name, "y")] if item else []
-                elif isinstance(item, str | int | float):
+                elif isinstance(item, str | int | float) and "\x00" not in f"{name}{item}":  # as errors.py refuses
                     pairs.append((name, str(item)))
                 elif item is not None:
                     return None
