@@ -2,6 +2,7 @@
 the wrong box explained, a favicon."""
 
 import io
+import re
 import zipfile
 
 from support import csrf_token, login
@@ -53,3 +54,13 @@ def test_the_results_class_field_picks_from_the_batch_classes_and_a_class_search
     search = client.get(f"/datasets/{dataset_id}/classes?q=n01", headers={"HX-Request": "true"})
     assert search.headers["HX-Push-Url"] == f"/datasets/{dataset_id}?q=n01"
     assert "n01" in client.get(f"/datasets/{dataset_id}?q=n01").get_data(as_text=True)
+
+
+def test_the_import_help_shows_users_no_source_paths_or_notes_for_developers(client):
+    """docs/import-formats.md keeps its notes for developers in comments: the page a requester reads has none."""
+    html = client.get("/help/imports").get_data(as_text=True)
+    text = re.sub(r"<!--.*?-->", "", html, flags=re.S)
+    internals = ("platform/freelunch", "services/imports", "freelunch/presets", "keep this page in step", "TESTING")
+    for internal in internals:
+        assert internal not in text, internal
+    assert "freelunch classes import --preset" in text and "No setting turns the check off." in text
