@@ -99,7 +99,9 @@ def test_mturk_external_question_parameters(client, batch):
     evil = client.get(
         base.replace("https://workersandbox.mturk.com", "https://evil.example.org").replace("ASG1", "ASG3")
     )
-    assert evil.status_code == 400 and "not Amazon Mechanical Turk" in evil.get_data(as_text=True)
+    text = evil.get_data(as_text=True)
+    assert evil.status_code == 400 and "does not send the work back to Amazon Mechanical Turk" in text
+    assert "turkSubmitTo" not in text  # MTurk's parameter name means nothing to a worker
 
 
 def test_a_worker_who_did_a_hit_is_turned_away_from_its_other_mturk_copy(app, client, batch):

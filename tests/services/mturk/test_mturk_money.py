@@ -234,6 +234,24 @@ def test_the_ceiling_bounds_all_of_an_assignments_bonuses_together(app, approved
     assert "Pay at most $4.00" in step
 
 
+def test_the_spend_counts_approved_assignments_in_words(app, client, approved):
+    with app.app_context():
+        hit = approved.hit
+        MTurkHit.create(
+            organization=approved.organization,
+            batch=hit.batch,
+            hit=hit,
+            sandbox=True,
+            max_assignments=1,
+            state="created",
+            unique_request_token="token-1",
+            mturk_hit_id="HIT1",
+        )
+    login(client, "owner@example.org")
+    tab = " ".join(client.get(f"/batches/{approved.hit.batch_id}/mturk").get_data(as_text=True).split())
+    assert "Paid for 1 approved assignment:" in tab  # not "1 approved assignments"
+
+
 def test_a_bonus_beyond_the_daily_limit_is_refused_before_it_is_sent(app, approved, stubbed):
     client, _ = stubbed
     sent = calls_of(client)

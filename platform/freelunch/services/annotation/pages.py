@@ -137,7 +137,9 @@ def _turk_submit_to(params) -> str | None:
         return None
     parts = urlsplit(value)
     if f"{parts.scheme}://{parts.netloc}" not in turk_submit_hosts() or parts.path:
-        raise AnnotationError(400, "This link's turkSubmitTo is not Amazon Mechanical Turk.")
+        raise AnnotationError(
+            400, "This link does not send the work back to Amazon Mechanical Turk: open the HIT from MTurk again."
+        )
     return value
 
 
