@@ -124,6 +124,7 @@ def test_a_paid_batch_rehearsed_on_the_local_mturk(app, live_server, page, local
         "0.25",
         "--reason",
         "Careful pointer work",
+        "--yes",
     ]
     assert "paid." in run(app, *bonus)
     assert "paid before, nothing sent" in run(app, *bonus)

@@ -90,13 +90,21 @@ def review(batch_id, auto, assignment_id, action, feedback):
 @click.option("--assignment", "assignment_id", required=True, help="The MTurk AssignmentId.")
 @click.option("--amount", required=True, help="Dollars, e.g. 0.25.")
 @click.option("--reason", required=True, help="What MTurk shows the worker.")
-def bonus(batch_id, assignment_id, amount, reason):
-    """Pay a bonus once: the same command run again finds it paid and pays nothing."""
-    bonuses.parse_amount(amount)
+@click.option("--yes", is_flag=True, help="Pay without asking.")
+def bonus(batch_id, assignment_id, amount, reason, yes):
+    """Show the bonus with MTurk's fee, then pay it once: the same command run again finds it paid and pays nothing."""
+    dollars = bonuses.parse_amount(amount)
     batch = batch_or_fail(batch_id)
     mturk = tracking.client_for(batch)
     _sync(batch, mturk)
     row = _row(batch, assignment_id)
+    bonuses.check_amount(batch, dollars)
+    if not yes:  # before the intent row: a bonus declined here leaves nothing behind
+        click.echo(
+            f"Bonus for assignment {row.mturk_assignment_id}: ${dollars:.2f} + ${bonuses.price(dollars) - dollars:.2f}"
+            f" MTurk fee = ${bonuses.price(dollars):.2f} (a bonus already paid is not paid again)."
+        )
+        click.confirm("Pay it? This spends money on the MTurk account.", abort=True)
     request = bonuses.request(row, amount, reason)
     paid_before = request.state in ("done", "adopted")
     result = bonuses.pay(request, mturk)

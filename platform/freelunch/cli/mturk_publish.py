@@ -98,7 +98,12 @@ def extend(batch_id, more, yes):
     """Add assignments to every HIT: onto its MTurk HITs up to 9 each, the rest as new MTurk HITs."""
     batch = batch_or_fail(batch_id)
     if not yes:
-        click.confirm(f"Add {more} assignments to each of the batch's {batch.hits.count()} HITs?", abort=True)
+        price = lifecycle.extension_cost(batch, lifecycle.check_extension(batch, more, confirm_production=True))
+        click.echo(
+            f"{more} more assignments for each of the batch's {batch.hits.count()} HITs: ${price.rewards:.2f} + "
+            f"${price.fees:.2f} MTurk fee = ${price.total:.2f}."
+        )
+        click.confirm("Add them? This spends money on the MTurk account.", abort=True)
     outcome = lifecycle.extend(batch, more, confirm_production=True)
     click.echo(f"{counted(outcome.done, 'MTurk HIT')} extended or created.")
     _fail_on(outcome)

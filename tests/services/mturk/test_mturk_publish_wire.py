@@ -16,7 +16,7 @@ from flask.cli import ScriptInfo
 
 from freelunch.cli import cli
 from freelunch.localturk.requester import available_balance
-from freelunch.models import Batch, Dataset, Hit, MTurkHit, Organization, utcnow
+from freelunch.models import Batch, Dataset, Hit, MTurkExtension, MTurkHit, Organization, utcnow
 from freelunch.services.mturk import gateway, lifecycle, publish
 
 
@@ -77,6 +77,17 @@ def test_cli_publishes_every_hit_exactly_once_through_throttling_and_a_dropped_c
     second = run(app, "mturk", "publish", "--batch", str(wire_batch.id), "--yes")
     assert second.exit_code == 0 and "nothing to publish" in second.output
     assert len(remote_hits(local_mturk)) == 5
+
+    # Extending shows what it adds with MTurk's fee and asks first: 5 HITs x 1 assignment x $0.10 + 20 %.
+    declined = CliRunner().invoke(
+        cli,
+        ["mturk", "extend", "--batch", str(wire_batch.id), "--assignments", "1"],
+        obj=ScriptInfo(create_app=lambda: app),
+        input="n\n",
+    )
+    assert declined.exit_code != 0 and "$0.50 + $0.10 MTurk fee = $0.60." in declined.output
+    assert not MTurkExtension.select().exists()
+    assert available_balance(local_mturk.store) == Decimal("10000.00") - Decimal("1.80")
 
     shown = run(app, "mturk", "balance")
     assert shown.exit_code == 0 and "Connected to the local MTurk stand-in" in shown.output

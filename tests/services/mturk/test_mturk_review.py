@@ -52,8 +52,8 @@ class Runner:
     def __init__(self, app):
         self.app = app
 
-    def invoke(self, args: list[str]):
-        return CliRunner().invoke(cli, args, obj=ScriptInfo(create_app=lambda: self.app))
+    def invoke(self, args: list[str], input: str | None = None):
+        return CliRunner().invoke(cli, args, obj=ScriptInfo(create_app=lambda: self.app), input=input)
 
 
 @pytest.fixture
@@ -447,6 +447,10 @@ def test_cli_bonus_run_twice_pays_once_and_bad_input_exits_non_zero(app, mturk_c
         "Careful work",
     ]
     stub_sync(stubber, hit1, hit2)
+    declined = runner.invoke(args=args, input="n\n")  # the total is shown and asked for before the intent row
+    assert declined.exit_code != 0 and "$0.25 + $0.05 MTurk fee = $0.30" in declined.output
+    assert not Bonus.select().exists()
+    stub_sync(stubber, hit1, hit2)
     stubber.add_response("get_assignment", {"Assignment": hit1[0]}, {"AssignmentId": "A1"})
     stubber.add_response(
         "send_bonus",
@@ -459,14 +463,14 @@ def test_cli_bonus_run_twice_pays_once_and_bad_input_exits_non_zero(app, mturk_c
             "UniqueRequestToken": ANY,
         },
     )
-    first = runner.invoke(args=args)
+    first = runner.invoke(args=args, input="y\n")
     assert first.exit_code == 0, first.output
     assert "paid." in first.output and "2 HITs reconciled" in first.output
     stub_sync(stubber, hit1, hit2)
-    second = runner.invoke(args=args)
+    second = runner.invoke(args=[*args, "--yes"])
     assert second.exit_code == 0 and "paid before, nothing sent" in second.output
     assert Bonus.select().count() == 1
-    bad = runner.invoke(args=args[:-3] + ["1.005", "--reason", "x"])  # nothing stubbed: nothing may be sent
+    bad = runner.invoke(args=args[:-3] + ["1.005", "--reason", "x", "--yes"])  # nothing stubbed: nothing may be sent
     assert bad.exit_code != 0 and "dollars and cents" in bad.output
     unknown = runner.invoke(
         args=["mturk", "bonus", "--batch", "999", "--assignment", "A1", "--amount", "1", "--reason", "x"]

@@ -182,12 +182,13 @@ def test_the_same_bonus_command_twice_pays_once_and_a_lost_answer_is_found(app, 
         "0.25",
         "--reason",
         "Careful work",
+        "--yes",
     ]
     first, second = run(app, *args), run(app, *args)
     assert first.exit_code == 0 and "paid." in first.output, first.output
     assert second.exit_code == 0 and "paid before, nothing sent" in second.output
     assert len(local_mturk.store.bonuses) == 1
-    bad = run(app, *args[:-3], "1.005", "--reason", "x")
+    bad = run(app, *args[:-4], "1.005", "--reason", "x", "--yes")
     assert bad.exit_code != 0 and "dollars and cents" in bad.output
     # A second bonus whose answer is lost: the row stays "intended" after MTurk paid it; a day later it is retried.
     with app.app_context():
