@@ -148,10 +148,17 @@ def _backends_cpu_s(database_url: str) -> dict[int, float]:
 
 def work_child(database_url: str, instance: str, queue: str) -> None:
     """In a subprocess: an RQ worker (burst) on ``queue``, as the Procfile's worker runs jobs; prints its peak RSS,
-    its CPU time and the database server's for the job (its connections stay open in the pool until the end)."""
-    from rq import Queue, SimpleWorker
+    its CPU time and the database server's for the job (its connections stay open in the pool until the end).
+
+    The worker is the tests' BurstWorker (tests/helpers/burst_worker.py): RQ's SimpleWorker without the command
+    listener, whose shutdown at the end of a burst waited 60 s on a busy machine (counted in the count jobs' time,
+    or added after the import's)."""
+    from rq import Queue
 
     from freelunch.queues import redis_connection
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "helpers"))
+    from burst_worker import BurstWorker
 
     app = _app(database_url, instance)
     with app.app_context():
@@ -159,7 +166,7 @@ def work_child(database_url: str, instance: str, queue: str) -> None:
         server_before = _backends_cpu_s(database_url)
         cpu_before = _cpu_s()
         started = time.perf_counter()
-        worker = SimpleWorker([Queue(queue, connection=connection)], connection=connection)
+        worker = BurstWorker([Queue(queue, connection=connection)], connection=connection)
         worker.work(burst=True, logging_level="WARNING")
         seconds = time.perf_counter() - started
         cpu = _cpu_s() - cpu_before
