@@ -35,7 +35,7 @@ from peewee import fn
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from databases import POSTGRES_ADMIN_URL, drop_postgres, fresh_postgres  # noqa: E402
+from databases import POSTGRES_ADMIN_URL, drop_postgres, fresh_postgres, run_name  # noqa: E402
 from ingest import BIN, cpu_seconds, free_port, start, start_redis  # noqa: E402
 from ingest_load import events_json  # noqa: E402
 
@@ -284,7 +284,8 @@ def main() -> None:
     options.add_argument(
         "--postgres",
         default=POSTGRES_ADMIN_URL,
-        help="a PostgreSQL server where the benchmark may create and drop database bench_flush",
+        help="a PostgreSQL server where the benchmark may create and drop databases bench_flush_<run> and "
+        "bench_flush_low_<run> (bench/databases.py)",
     )
     options.add_argument(
         "--alternatives",
@@ -308,8 +309,8 @@ def main() -> None:
             f"{args.batches} batches of {EVENTS_PER_BATCH} events, bulks of {args.bulk}",
             flush=True,
         )
-        pg_low_url = fresh_postgres("bench_flush_low", args.postgres)
-        stack.callback(drop_postgres, "bench_flush_low", args.postgres)
+        pg_low_url = fresh_postgres(run_name("flush_low"), args.postgres)
+        stack.callback(drop_postgres, run_name("flush_low"), args.postgres)
         low = low_load(pg_low_url, redis_url, tmp, args.annotators, args.low_seconds, args.flushers)
         print(
             f"low load, PostgreSQL: {args.annotators} batches a second for {args.low_seconds} s, "
@@ -326,8 +327,8 @@ def main() -> None:
         sqlite = run(
             f"sqlite:///{tmp / 'flush.db'}", redis_url, tmp, args.batches, args.bulk, args.rounds, ["production"]
         )
-        pg_url = fresh_postgres("bench_flush", args.postgres)
-        stack.callback(drop_postgres, "bench_flush", args.postgres)
+        pg_url = fresh_postgres(run_name("flush"), args.postgres)
+        stack.callback(drop_postgres, run_name("flush"), args.postgres)
         strategies = ["production", "execute_values", "executemany"] if args.alternatives else ["production"]
         pg = run(pg_url, redis_url, tmp, args.batches, args.bulk, args.rounds, strategies)
         print(f"load average after: {os.getloadavg()[0]:.2f}", flush=True)

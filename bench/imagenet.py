@@ -713,7 +713,7 @@ def main() -> None:
     n_classes = max(1, round(CLASSES_FULL * args.scale))
     instance = tempfile.mkdtemp(prefix="freelunch-imagenet-")
     # A database of this run's own: two engineers running the bench at once must not drop each other's.
-    database_name = f"bench_imagenet_{os.getpid()}"
+    database_name = databases.run_name("imagenet")
     url = databases.fresh_postgres(database_name)
     app = _app(url, instance)
     figures: dict[str, float] = {}

@@ -474,6 +474,7 @@ def main() -> None:
         redis_port, web_port = free_port(), free_port()
         redis_url = f"redis://127.0.0.1:{redis_port}/0"
         database_url = databases.database_url(args.database, tmp, "ingest")
+        stack.callback(databases.drop_url, args.database, database_url)
         env = {
             **os.environ,
             "FREELUNCH_ENV": "production",

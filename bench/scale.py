@@ -198,9 +198,9 @@ def main() -> None:
         sqlite = flush_bench.run(
             f"sqlite:///{tmp / 'flush.db'}", rq_url, tmp, args.flush_batches, 200, 2, ["production"]
         )
-        pg = flush_bench.run(
-            databases.fresh_postgres("bench_flush"), rq_url, tmp, args.flush_batches, 200, 2, ["production"]
-        )
+        flush_url = databases.fresh_postgres(databases.run_name("scale_flush"))
+        stack.callback(databases.drop_postgres, databases.run_name("scale_flush"))
+        pg = flush_bench.run(flush_url, rq_url, tmp, args.flush_batches, 200, 2, ["production"])
         pg_flush = pg["production"]
         print(f"flush: SQLite {sqlite['production']:,.0f} events/s, PostgreSQL {pg_flush:,.0f} events/s", flush=True)
 
@@ -212,7 +212,8 @@ def main() -> None:
         from freelunch.services.ingest.stream import ingest_client, stream_key
         from freelunch.services.schema import upgrade
 
-        database_url = databases.fresh_postgres("bench_scale")
+        database_url = databases.fresh_postgres(databases.run_name("scale"))
+        stack.callback(databases.drop_postgres, databases.run_name("scale"))
         settings = {
             "DATABASE_URL": database_url,
             "REDIS_URL": rq_url,

@@ -111,7 +111,8 @@ def main() -> None:
         from freelunch.services.ingest.stream import ingest_client
         from freelunch.services.schema import upgrade
 
-        database_url = databases.fresh_postgres("bench_soak")
+        database_url = databases.fresh_postgres(databases.run_name("soak"))
+        stack.callback(databases.drop_postgres, databases.run_name("soak"))
         settings = {
             "DATABASE_URL": database_url,
             "REDIS_URL": redis_url,
