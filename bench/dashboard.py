@@ -10,7 +10,8 @@ into a fresh database with bulk inserts, then measures
   a subprocess of its own so its peak resident memory is its alone.
 
 Targets (issue 5): each page <= 150 ms; export >= 20,000 records/s with peak
-memory < 300 MB. ``--database postgres`` runs it on a fresh PostgreSQL database instead of SQLite.
+memory < 300 MB. ``--database postgres`` runs it on a fresh PostgreSQL database instead of SQLite (dropped at
+the end unless --keep). The last line is one line of figures (name=value), for scripts.
 """
 
 from __future__ import annotations
@@ -381,13 +382,26 @@ def main() -> None:
         export_child(args.database, args.instance, args.batch, args.export_child)
         return
 
+    instance = tempfile.mkdtemp(prefix="freelunch-bench-")
+    database_url = databases.database_url(args.database, Path(instance), "dashboard")
+    try:
+        figures = measure(args, instance, database_url)
+    finally:
+        if args.keep:
+            print(f"kept {instance}" + (f" and {database_url}" if args.database == "postgres" else ""))
+        else:
+            shutil.rmtree(instance)
+            databases.drop_url(args.database, database_url)
+    print(" ".join(f"{name}={value}" for name, value in figures.items()))
+
+
+def measure(args: argparse.Namespace, instance: str, database_url: str) -> dict[str, float]:
+    """Seed, time the pages and the exports, print them; returns the figures line's figures."""
     from freelunch.db import database, is_sqlite
     from freelunch.models import ImageRecord, PointerChunk
     from freelunch.services.review import tallies
     from freelunch.services.schema import upgrade
 
-    instance = tempfile.mkdtemp(prefix="freelunch-bench-")
-    database_url = databases.database_url(args.database, Path(instance), "dashboard")
     app = _app(database_url, instance)
     with app.app_context(), database.connection_context():
         upgrade(database)
@@ -413,7 +427,8 @@ def main() -> None:
             f"ratio {ms / PAGE_TARGET_MS:.2f}"
         )
     print(f"exports: {records:,} image records; records/s = image records / wall seconds (CPU seconds in brackets)")
-    for f in time_exports(database_url, instance, batch_id, records):
+    exports = time_exports(database_url, instance, batch_id, records)
+    for f in exports:
         print(
             f"  {f['kind']:<12} {f['rows']:>7,} rows {f['seconds']:6.2f} s {f['records_per_s']:>9,.0f} records/s "
             f"({records / f['cpu_seconds']:,.0f})   target >= {EXPORT_TARGET_RATE:,} ratio "
@@ -421,10 +436,12 @@ def main() -> None:
             f"target < {EXPORT_TARGET_MB} "
             f"ratio {f['peak_mb'] / EXPORT_TARGET_MB:.2f}   file {f['bytes'] / 1e6:.1f} MB"
         )
-    if args.keep:
-        print(f"kept {instance}")
-    else:
-        shutil.rmtree(instance)
+    return {
+        **{f"{name.replace('-', '_')}_ms": round(ms, 1) for name, (_, ms) in pages.items()},
+        "records": records,
+        "export_min_records_per_s": round(min(f["records_per_s"] for f in exports)),
+        "export_max_mb": round(max(f["peak_mb"] for f in exports)),
+    }
 
 
 if __name__ == "__main__":

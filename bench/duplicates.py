@@ -7,7 +7,8 @@ whole-picture hash is 0 to 5 bits from one of the original's edge hashes and far
 must be found in one group), and as many pairs at 9 to 12 bits and copies 6 to 9 bits from an edge hash (each must
 not be, unless chance joins them). Prints the seconds (and the CPU seconds, which the machine's load does not
 stretch), the peak resident memory, the candidate method (blocks, probe radius) and the load of the machine (2
-shared cores: the figure depends on it). docs/performance.md keeps the figures.
+shared cores: the figure depends on it), then one line of figures (name=value), for scripts.
+docs/performance.md keeps the figures.
 """
 
 from __future__ import annotations
@@ -102,6 +103,17 @@ def main() -> None:
     print(f"planted far pairs joined: {joined(far)} of {args.planted}")
     print(f"planted far cropped copies joined: {joined(far_cropped)} of {args.planted}")
     print(f"images in groups: {int((component >= 0).sum()):,}; load after: {os.getloadavg()[0]:.1f}")
+    figures = {
+        "images": args.images,
+        "seconds": round(seconds, 1),
+        "cpu_s": round(cpu, 1),
+        "peak_mb": round(peak / 1024),
+        "near_found": joined(near),
+        "cropped_found": joined(cropped),
+        "far_joined": joined(far),
+        "far_cropped_joined": joined(far_cropped),
+    }
+    print(" ".join(f"{name}={value}" for name, value in figures.items()))
     if joined(near) != args.planted or joined(cropped) != args.planted:
         sys.exit("FAILED: a planted near-duplicate was missed")
 
