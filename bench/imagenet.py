@@ -657,7 +657,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scale", type=float, default=float(os.environ.get("SCALE", 1)))
     parser.add_argument("--repeat", type=int, default=5, help="warm requests per page to take the median of")
-    parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument("--keep", action="store_true", help="keep the database (and the instance folder) afterwards")
     parser.add_argument("--no-doc", action="store_true", help="do not write the table into docs/performance.md")
     parser.add_argument(
         "--pages",
@@ -847,6 +847,7 @@ def main() -> None:
     finally:
         if not args.keep:
             databases.drop_postgres(database_name)
+            shutil.rmtree(instance, ignore_errors=True)
     load = f"{load_start:.1f}-{os.getloadavg()[0]:.1f}"
     for name, value in figures.items():
         verdict = _meets(name, value)

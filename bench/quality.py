@@ -256,13 +256,20 @@ def fit_child(database_url: str, batch_id: int) -> None:
 def time_fit(database_url: str | None, images: int, votes: int) -> dict:
     import seed_votes
 
-    url = database_url or f"sqlite:///{tempfile.mkdtemp()}/bench-quality.db"
-    start = time.perf_counter()
-    batch_id = seed_votes.seed(url, images, votes)
-    seeded = time.perf_counter() - start
-    out = subprocess.run(
-        [sys.executable, __file__, "--fit-child", url, str(batch_id)], check=True, capture_output=True, text=True
-    )
+    # One folder for the SQLite file and both apps' instance folders (the child's mkdtemp goes under its TMPDIR),
+    # removed at the end.
+    with tempfile.TemporaryDirectory(prefix="bench-quality-") as tmp:
+        url = database_url or f"sqlite:///{tmp}/bench-quality.db"
+        start = time.perf_counter()
+        batch_id = seed_votes.seed(url, images, votes, instance=tmp)
+        seeded = time.perf_counter() - start
+        out = subprocess.run(
+            [sys.executable, __file__, "--fit-child", url, str(batch_id)],
+            check=True,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "TMPDIR": tmp},
+        )
     result = json.loads(out.stdout.strip().splitlines()[-1])
     result["seed_seconds"] = seeded
     result["database"] = url.split(":")[0]

@@ -22,8 +22,9 @@ WORKERS = 600
 CONTROL = (0, 1, -1)
 
 
-def seed(database_url: str, images: int, votes: int, seed_value: int = 7) -> int:
-    """Create the batch in the (fresh) database at ``database_url``; returns its id."""
+def seed(database_url: str, images: int, votes: int, seed_value: int = 7, instance: str | None = None) -> int:
+    """Create the batch in the (fresh) database at ``database_url``; returns its id. ``instance``: the app's
+    instance folder (default: a new temporary one, left behind)."""
     import tempfile
 
     from freelunch import create_app
@@ -37,7 +38,7 @@ def seed(database_url: str, images: int, votes: int, seed_value: int = 7) -> int
             "DATABASE_URL": database_url,
             "SECRET_KEY": "bench",
             "WORKER_ID_KEY": "bench",
-            "INSTANCE_PATH": tempfile.mkdtemp(),
+            "INSTANCE_PATH": instance or tempfile.mkdtemp(),
         }
     )
     n_classes = images // IMAGES_PER_CLASS
