@@ -459,6 +459,15 @@ def main() -> None:
     )
     options.add_argument("--shards", type=int, default=1, help="INGEST_SHARDS (all on the benchmark's one Redis)")
     options.add_argument(
+        "--annotators-scale",
+        type=float,
+        default=1.0,
+        help="the open-loop phases' annotators (250, 1,000, 2,500) times this (below 1: a quick run, not figures)",
+    )
+    options.add_argument(
+        "--min-phase-seconds", type=int, default=5, help="the shortest open-loop phase (the 250 and 2,500 ones)"
+    )
+    options.add_argument(
         "--profile",
         type=Path,
         help="a folder for py-spy flame graphs of the web workers in the first saturation round of each endpoint",
@@ -616,8 +625,12 @@ def main() -> None:
             return result
 
         # Lightest first: an overloaded phase leaves a backlog that would spoil the next one.
-        phase("open loop /api/ingest", "/api/ingest", 250, max(5, args.seconds * 2 // 3), 1)
-        steady = phase("open loop /api/ingest", "/api/ingest", 1000, args.seconds, 1)
+        def annotators(n: int) -> int:
+            return max(1, round(n * args.annotators_scale))
+
+        short = max(args.min_phase_seconds, args.seconds * 2 // 3)
+        phase("open loop /api/ingest", "/api/ingest", annotators(250), short, 1)
+        steady = phase("open loop /api/ingest", "/api/ingest", annotators(1000), args.seconds, 1)
         for path, page in (("/api/ingest", 1), ("/bench/direct", 3)):
             stall = start(
                 stack,
@@ -626,13 +639,13 @@ def main() -> None:
                 tmp / "stall.log",
             )
             time.sleep(0.2)  # the first stall begins as the load does
-            result = phase(f"stalled {path}", path, 1000, args.seconds, page)
+            result = phase(f"stalled {path}", path, annotators(1000), args.seconds, page)
             stall.wait(30)
             if path == "/api/ingest":
                 stalled = result
             else:
                 direct_stalled = result
-        phase("open loop /api/ingest", "/api/ingest", 2500, max(5, args.seconds * 2 // 3), 1)
+        phase("open loop /api/ingest", "/api/ingest", annotators(2500), short, 1)
 
         drain(r, streams(args.shards), tmp / "worker.log")
         ingest_phases = [p for p in phases if p["path"] == "/api/ingest"]

@@ -7,11 +7,13 @@
    real pointer moves (Playwright), skipped when /usr/bin/chromium is missing.
 
 Runs on a throwaway SQLite database and media folder; needs no Redis for 1 and 2.
-The last line is one line of figures, for scripts.
+The last line is one line of figures, for scripts; it exits 1 when a figure misses its target (unless
+--no-targets). ``--renders N`` takes fewer renders (a quick run).
 """
 
 from __future__ import annotations
 
+import argparse
 import io
 import logging
 import os
@@ -106,7 +108,7 @@ def build(instance: Path):
     return app, url
 
 
-def render_times(app, url: str) -> tuple[list[float], list[float]]:
+def render_times(app, url: str, renders: int = RENDERS) -> tuple[list[float], list[float]]:
     """(wall, CPU) milliseconds per GET of the page, through the WSGI app itself (no HTTP client or socket).
 
     CPU time is reported too because this machine is shared: wall time includes waiting for a core.
@@ -122,7 +124,7 @@ def render_times(app, url: str) -> tuple[list[float], list[float]]:
     for _ in range(50):  # warm the template cache
         render()
     wall, cpu = [], []
-    for _ in range(RENDERS):
+    for _ in range(renders):
         start, start_cpu = time.perf_counter(), time.thread_time()
         render()
         wall.append((time.perf_counter() - start) * 1000)
@@ -178,15 +180,23 @@ def tracker_cost(app, url: str) -> tuple[float, int] | None:
 
 
 def main() -> int:
+    options = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    options.add_argument("--renders", type=int, default=RENDERS, help="renders to take the median and p95 of")
+    options.add_argument(
+        "--no-targets",
+        action="store_true",
+        help="exit 0 even when a figure misses its target (a run that checks the benchmark still runs)",
+    )
+    args = options.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         app, url = build(Path(tmp))
-        times, cpu = render_times(app, url)
+        times, cpu = render_times(app, url, max(args.renders, 2))
         median, p95 = statistics.median(times), statistics.quantiles(times, n=20)[-1]
         cpu_median = statistics.median(cpu)
         weight = page_weight(app, url)
         total_kb = sum(weight.values()) / 1024
         print(
-            f"render of a 48-image page, {RENDERS} renders: median {median:.2f} ms, p95 {p95:.2f} ms "
+            f"render of a 48-image page, {len(times)} renders: median {median:.2f} ms, p95 {p95:.2f} ms "
             f"(target median <= 5 ms); fastest {min(times):.2f} ms; CPU median {cpu_median:.2f} ms; "
             f"load average {os.getloadavg()[0]:.1f}"
         )
@@ -206,7 +216,7 @@ def main() -> int:
         f"render_median_ms={median:.2f} render_p95_ms={p95:.2f} render_min_ms={min(times):.2f} "
         f"render_cpu_median_ms={cpu_median:.2f} page_kb={total_kb:.1f} tracker_us_per_event={cost_us:.1f}"
     )
-    return 0 if median <= 5 and total_kb <= 100 else 1
+    return 0 if args.no_targets or (median <= 5 and total_kb <= 100) else 1
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(__file__))
 
 from quality_world import (  # noqa: E402
+    CLASSES,
     PAGE_CANDIDATES,
     World,
     first_pages,
@@ -83,8 +84,8 @@ def candidate_votes(world: World) -> float:
     return float((item < world.n_candidates).sum() / world.n_candidates)
 
 
-def fixed(seed: int, votes: int) -> World:
-    world = make_world(seed)
+def fixed(seed: int, votes: int, classes: int = CLASSES) -> World:
+    world = make_world(seed, classes)
     for c in range(world.item_class.max() + 1):
         for items in first_pages(world, c):
             world.show(c, items, votes, fill=PAGE_CANDIDATES - len(items))
@@ -131,6 +132,7 @@ def in_rounds(
     scores: np.ndarray | None = None,
     lean_first: bool = False,
     name: str = "rounds DS",
+    classes: int = CLASSES,
 ) -> Outcome:
     """Round 1: every candidate ``first`` votes; then refit, re-pool the open ones by class, until none is open.
 
@@ -138,7 +140,7 @@ def in_rounds(
     votes of the images the model (calibrated on the controls) is sure about: the code that
     ``freelunch labels first-round`` and ``next-round --scores`` run. ``step`` None: the rounds' default (one
     vote a round where the model is trusted, else two)."""
-    world = make_world(seed)
+    world = make_world(seed, classes)
     if scores is not None and lean_first:
         asked, _ = rounds.first_round(scores, world.item_class, world.gold, target, first)
         ask_again(world, asked)
@@ -163,11 +165,11 @@ def in_rounds(
     )
 
 
-def deng(seed: int, target: float, cap: int = FIXED_VOTES, min_cell: int = 5) -> Outcome:
+def deng(seed: int, target: float, cap: int = FIXED_VOTES, min_cell: int = 5, classes: int = CLASSES) -> Outcome:
     """Deng et al.'s calibration: per class, its first page gets ``cap`` votes; its majority labels give a
     table P(yes | k of m) from the first m votes; the other images are asked one vote per round until the
     table reaches the target (a cell needs ``min_cell`` calibration images to be trusted)."""
-    world = make_world(seed)
+    world = make_world(seed, classes)
     n_classes = world.item_class.max() + 1
     tables = np.full((n_classes, cap + 1, cap + 1), np.nan)
     calibration = np.zeros(world.n_items, bool)
@@ -281,6 +283,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=2009)
     parser.add_argument("--database", help="PostgreSQL URL for the 144k refit (default: a fresh SQLite file)")
     parser.add_argument("--fit-images", type=int, default=144_000)
+    parser.add_argument(
+        "--classes", type=int, default=CLASSES, help="the simulated world's classes (fewer: a quick run, not figures)"
+    )
     parser.add_argument("--fit-child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.fit_child:
@@ -288,19 +293,32 @@ def main() -> None:
         return
     print(f"load average at start: {os.getloadavg()[0]:.2f} (2 cores shared; timings are noisy)")
     started = time.perf_counter()
-    world = fixed(args.seed, FIXED_VOTES)
+    world = fixed(args.seed, FIXED_VOTES, args.classes)
     truth = world.truth[: world.n_candidates]
     fixed_pages = world.paid_pages
     outcomes = fixed_outcomes(world)
-    outcomes += [in_rounds(args.seed, 0.95), in_rounds(args.seed, 0.99), deng(args.seed, 0.99)]
+    outcomes += [
+        in_rounds(args.seed, 0.95, classes=args.classes),
+        in_rounds(args.seed, 0.99, classes=args.classes),
+        deng(args.seed, 0.99, classes=args.classes),
+    ]
     # the scored worlds: the same world's votes, a model's scores beside them
     good, model_auc = model_scores(world, MODEL_AUC)
     useless = random_scores(world)
     for name, scores in (("prior", good), ("useless prior", useless), ("inverted prior", -good)):
         for target in (0.95, 0.99) if name == "prior" else (0.99,):
-            outcomes.append(in_rounds(args.seed, target, scores=scores, lean_first=True, name=f"{name} DS"))
-    outcomes.append(in_rounds(args.seed, 0.99, scores=good, step=rounds.DEFAULT_STEP, name="prior k0=2,step=2"))
-    print(f"world: {world.n_candidates:,} candidates, 200 classes, 600 workers; fixed-10 = {fixed_pages:,} paid pages")
+            outcomes.append(
+                in_rounds(args.seed, target, scores=scores, lean_first=True, name=f"{name} DS", classes=args.classes)
+            )
+    outcomes.append(
+        in_rounds(
+            args.seed, 0.99, scores=good, step=rounds.DEFAULT_STEP, name="prior k0=2,step=2", classes=args.classes
+        )
+    )
+    print(
+        f"world: {world.n_candidates:,} candidates, {args.classes} classes, 600 workers; "
+        f"fixed-10 = {fixed_pages:,} paid pages"
+    )
     print(f"model scores: AUC {model_auc:.3f} (prior), 0.5 (useless prior), {1 - model_auc:.3f} (inverted prior)")
     print(
         f"{'strategy':<26} {'votes/img':>9} {'pages':>7} {'ratio':>6} {'rounds':>6} {'precision':>9} "

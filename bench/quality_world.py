@@ -103,10 +103,10 @@ class World:
             self.seen.setdefault(int(i), set()).add(w)
 
 
-def make_world(seed: int = 2009) -> World:
+def make_world(seed: int = 2009, classes: int = CLASSES) -> World:
     rng = np.random.default_rng(seed)
     item_class, truth, clarity, gold = [], [], [], []
-    for c in range(CLASSES):
+    for c in range(classes):
         n = int(rng.integers(*CANDIDATES_PER_CLASS))
         share = rng.uniform(0.3, 0.7)
         item_class.append(np.full(n, c))
@@ -116,7 +116,7 @@ def make_world(seed: int = 2009) -> World:
     n_candidates = sum(len(x) for x in item_class)
     controls = {}
     next_id = n_candidates
-    for c in range(CLASSES):
+    for c in range(classes):
         positives = np.arange(next_id, next_id + CONTROLS_PER_CLASS)
         negatives = np.arange(next_id + CONTROLS_PER_CLASS, next_id + 2 * CONTROLS_PER_CLASS)
         next_id += 2 * CONTROLS_PER_CLASS
