@@ -50,9 +50,10 @@ PYTEST := $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
 test: install
 	$(PYTEST)
 
-# The database-facing tests again, on PostgreSQL (CI runs this too).
+# The database-facing tests again, on PostgreSQL (CI runs this too). Not the benchmarks' smoke tests
+# (tests/test_benches.py): they choose their own databases, SQLite and PostgreSQL, whatever the run's.
 test-postgres: install
-	FREELUNCH_TEST_DATABASE_URL=$(POSTGRES_TEST_URL) $(PYTEST) -m "not browser"
+	FREELUNCH_TEST_DATABASE_URL=$(POSTGRES_TEST_URL) $(PYTEST) -m "not browser and not bench"
 
 e2e: install
 	$(PYTEST) -m browser
