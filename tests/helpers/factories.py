@@ -27,6 +27,8 @@ from freelunch.models import (
     ImageClass,
     ImageRecord,
     ModelScore,
+    MTurkAssignment,
+    MTurkHit,
     Organization,
     PageSubmission,
     PointerChunk,
@@ -473,3 +475,29 @@ def scored_dataset(org, sign: float = 1.0):
                 organization=org, dataset=dataset, image_class=image_class, image=c.image_id, score=sign * value
             )
     return dataset
+
+
+def published_on_mturk(hit, places: int = 3, mturk_hit_id: str = "3MTURKHIT") -> MTurkHit:
+    """The HIT as publishing leaves it: live on (the sandbox of) MTurk, with ``places`` assignments."""
+    return MTurkHit.create(
+        organization=hit.organization_id,
+        batch=hit.batch_id,
+        hit=hit,
+        sandbox=True,
+        max_assignments=places,
+        unique_request_token=f"token-{hit.id}",
+        state="created",
+        mturk_hit_id=mturk_hit_id,
+    )
+
+
+def mturk_assignment(org, hit, status: str, assignment_id="A1", worker_id="W1AAAAAAAA") -> MTurkAssignment:
+    """An MTurk assignment of ``hit`` as reconcile records it (``worker_id``: the anonymised id)."""
+    return MTurkAssignment.create(
+        organization=org,
+        hit=hit,
+        mturk_hit_id="H1",
+        mturk_assignment_id=assignment_id,
+        worker_id=worker_id,
+        status=status,
+    )

@@ -11,10 +11,10 @@ import json
 from html.parser import HTMLParser
 
 import pytest
-from factories import make_campaign, make_dataset
+from factories import make_campaign, make_dataset, mturk_assignment
 from support import HTMX, builder_data
 
-from freelunch.models import Batch, MTurkAssignment
+from freelunch.models import Batch
 from freelunch.services import jobs
 
 
@@ -159,14 +159,7 @@ ON_THE_ASSIGNMENT = [
 
 def test_an_mturk_assignments_page_reloads_what_its_jobs_change(client, org):
     campaign = make_campaign(org)
-    row = MTurkAssignment.create(
-        organization=org,
-        hit=campaign.hits[0],
-        mturk_hit_id="H1",
-        mturk_assignment_id="A1",
-        worker_id="W1AAAAAAAA",
-        status="Submitted",
-    )
+    row = mturk_assignment(org, campaign.hits[0], "Submitted")
     response = client.get(f"/mturk/assignments/{row.id}")
     assert response.status_code == 200
     page = Listeners()

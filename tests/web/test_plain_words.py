@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import re
 
-from factories import make_campaign
+from factories import make_campaign, mturk_assignment
 
-from freelunch.models import Assignment, Decision, MTurkAssignment, WorkerAction
+from freelunch.models import Assignment, Decision, WorkerAction
 
 
 def _text(html: str) -> str:
@@ -39,14 +39,7 @@ def test_the_assignments_list_names_where_each_assignment_came_from(client, org)
 
 def test_an_mturk_assignments_decisions_and_actions_read_as_words(client, org):
     campaign = make_campaign(org)
-    row = MTurkAssignment.create(
-        organization=org,
-        hit=campaign.hits[0],
-        mturk_hit_id="H1",
-        mturk_assignment_id="A1",
-        worker_id="W1AAAAAAAA",
-        status="Approved",
-    )
+    row = mturk_assignment(org, campaign.hits[0], "Approved")
     Decision.create(organization=org, mturk_assignment=row, action="reject", source="cli", state="failed", error="x")
     Decision.create(organization=org, mturk_assignment=row, action="override", source="auto", state="adopted")
     WorkerAction.create(
@@ -72,14 +65,7 @@ def test_the_delete_page_names_each_batch_by_its_phase_as_the_batch_list_does(cl
 
 def test_the_mturk_review_page_names_no_mturk_operation(client, org):
     campaign = make_campaign(org)
-    MTurkAssignment.create(
-        organization=org,
-        hit=campaign.hits[0],
-        mturk_hit_id="H1",
-        mturk_assignment_id="A1",
-        worker_id="W1AAAAAAAA",
-        status="Submitted",
-    )
+    mturk_assignment(org, campaign.hits[0], "Submitted")
     html = client.get(f"/batches/{campaign.batch.id}/mturk/review?show=no_data").get_data(as_text=True)
     assert "Send the message" in html
     assert not re.search(r"\b(NotifyWorkers|CreateWorkerBlock|SendBonus|ApproveAssignment|RejectAssignment)\b", html)

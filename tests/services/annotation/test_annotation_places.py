@@ -11,11 +11,11 @@ import datetime as dt
 import time
 
 import pytest
-from factories import make_batch, summary_for
+from factories import make_batch, published_on_mturk, summary_for
 from support import open_assignment, post_page, survey_url
 
 from freelunch.config import ConfigError, load
-from freelunch.models import Assignment, Hit, LabLink, MTurkHit, PageSubmission, PointerChunk, utcnow
+from freelunch.models import Assignment, Hit, LabLink, PageSubmission, PointerChunk, utcnow
 from freelunch.services.accounts.identity import anonymous_worker_id
 
 SANDBOX = "https://workersandbox.mturk.com"
@@ -140,20 +140,6 @@ def test_lab_links_and_mturk_keep_their_own_places(app, hit):
     lab = [opens(app, f"/annotate?pointer=fine&lab={link.token}&workerId=Annotator {n}") for n in range(3)]
     assert lab == [303, 303, 404], "nor the MTurk workers any of the lab links'"
     assert opens(app, survey_url(hit, "ASURVEYWORKER")) == 409, "survey links share the lab links' places"
-
-
-def published_on_mturk(hit) -> None:
-    """The HIT as publishing leaves it: live on (the sandbox of) MTurk, three places."""
-    MTurkHit.create(
-        organization=hit.organization_id,
-        batch=hit.batch_id,
-        hit=hit,
-        sandbox=True,
-        max_assignments=3,
-        unique_request_token="t-1",
-        state="created",
-        mturk_hit_id="3MTURKHIT",
-    )
 
 
 def test_the_lab_links_tab_says_lab_annotators_come_on_top_of_mturk(client, hit):

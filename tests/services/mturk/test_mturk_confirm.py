@@ -6,10 +6,10 @@ import re
 from decimal import Decimal
 
 import pytest
-from factories import grant_server_account, make_campaign
+from factories import grant_server_account, make_campaign, published_on_mturk
 from support import csrf_token, login
 
-from freelunch.models import MTurkAssignment, MTurkHit, Organization
+from freelunch.models import MTurkAssignment, Organization
 from freelunch.services import jobs
 from freelunch.services.accounts import identity
 
@@ -26,16 +26,7 @@ def review(app, make_account, client):
         c.batch.reward = Decimal("0.50")
         c.batch.save()
         hit = c.hits[0]
-        MTurkHit.create(
-            organization=org,
-            batch=c.batch,
-            hit=hit,
-            sandbox=True,
-            max_assignments=3,
-            state="created",
-            unique_request_token="token-1",
-            mturk_hit_id="HIT1",
-        )
+        published_on_mturk(hit, mturk_hit_id="HIT1")
         for n, status in enumerate(("Approved", "Approved", "Submitted"), 1):
             MTurkAssignment.create(
                 organization=org,

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from botocore.stub import ANY
 from click.testing import CliRunner
-from factories import grant_server_account, make_batch, make_campaign
+from factories import grant_server_account, make_batch, make_campaign, published_on_mturk
 from flask.cli import ScriptInfo
 from support import csrf_token, login
 
@@ -236,17 +236,7 @@ def test_the_ceiling_bounds_all_of_an_assignments_bonuses_together(app, approved
 
 def test_the_spend_counts_approved_assignments_in_words(app, client, approved):
     with app.app_context():
-        hit = approved.hit
-        MTurkHit.create(
-            organization=approved.organization,
-            batch=hit.batch,
-            hit=hit,
-            sandbox=True,
-            max_assignments=1,
-            state="created",
-            unique_request_token="token-1",
-            mturk_hit_id="HIT1",
-        )
+        published_on_mturk(approved.hit, places=1, mturk_hit_id="HIT1")
     login(client, "owner@example.org")
     tab = " ".join(client.get(f"/batches/{approved.hit.batch_id}/mturk").get_data(as_text=True).split())
     assert "Paid for 1 approved assignment:" in tab  # not "1 approved assignments"
