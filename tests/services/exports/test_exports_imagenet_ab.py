@@ -104,7 +104,7 @@ def test_the_demo_batch_exports_as_imagenet_ab_and_the_release_loader_reads_it(a
         assert all(m.find("hoveredRecord/action").text == "enter" for m in metadata)
         keyboard = [m for m in metadata if m.find("selected").text == "keyboard"]
         if (1, 0) in places:
-            assert len(keyboard) == 1 and keyboard[0].find("selectedRecord") is None
+            assert len(keyboard) == 1 and keyboard[0].find("selectedRecord").text == "None"
             assert keyboard[0].find("keyboardSelectedRecord/time").text == "1700000000500"
         else:
             assert keyboard == []

@@ -74,21 +74,25 @@ def entries(metadata: ET.Element, name: str, keys: tuple[str, ...]) -> list[dict
 
 def record_of(metadata: ET.Element) -> dict:
     """[tool] + [files] every field of one metadata element, typed as the release's readers type them."""
-    tracking = entries(metadata, "mouseTracking", ("x", "y", "time")) or []
+    tracking = entries(metadata, "mouseTracking", ("x", "y", "time"))
     hovers = entries(metadata, "hoveredRecord", ("action", "time"))
-    clicks = entries(metadata, "selectedRecord", ("x", "y", "time")) or []
+    clicks = entries(metadata, "selectedRecord", ("x", "y", "time"))
+    position = entries(metadata, "imagePosition", ("x", "y"))
     return {
         "imageID": metadata.find("imageID").text,
         "worker_id": metadata.find("worker_id").text,
         "selected": metadata.find("selected").text,
         "selectedCount": int(metadata.find("selectedCount").text),
-        "selectedRecord": [(float(c["x"]), float(c["y"]), int(c["time"])) for c in clicks],
+        "selectedRecord": None if clicks is None else [(float(c["x"]), float(c["y"]), int(c["time"])) for c in clicks],
         "hoveredCount": int(metadata.find("hoveredCount").text),
         "hoveredRecord": None if hovers is None else [(h["action"], int(h["time"])) for h in hovers],
-        "mouseTracking": [(float(m["x"]), float(m["y"]), int(m["time"])) for m in tracking],
+        "mouseTracking": None
+        if tracking is None
+        else [(float(m["x"]), float(m["y"]), int(m["time"])) for m in tracking],
         "estimateTime": int(metadata.find("estimateTime").text),
         "imageWidth": int(metadata.find("imageWidth").text),
         "imageHeight": int(metadata.find("imageHeight").text),
+        "imagePosition": None if position is None else [{k: int(v) for k, v in p.items()} for p in position],
     }
 
 
@@ -96,10 +100,10 @@ def record_of(metadata: ET.Element) -> dict:
 
 
 def annotate(client, hit: Hit, worker: str, n: int, start: int) -> tuple[object, dict]:
-    """Worker number ``n`` does every page of the HIT: selects images 0 and 1 by clicks at points of their own
-    (worker 2 selects image 1 by keyboard, then clicks it off and on again), hovers and moves over every image but
-    the last, whose record says it was never hovered. Returns the assignment and what was recorded, per
-    (pageno, grid index)."""
+    """Worker number ``n`` does every page of the HIT: hovers and moves over every image and selects images 0 and 1
+    by clicks at points of their own; but worker 1 selects image 1 by keyboard, then clicks it off and on again, and
+    worker 2 selects it by keyboard alone, the pointer never over it. Returns the assignment and what was recorded,
+    per (pageno, grid index)."""
     token, assignment = open_assignment(client, hit, worker)
     recorded: dict[tuple[int, int], dict] = {}
     for page in HitPage.select().where(HitPage.hit == hit).order_by(HitPage.pageno):
@@ -107,7 +111,6 @@ def annotate(client, hit: Hit, worker: str, n: int, start: int) -> tuple[object,
         t0 = start + 60_000 * page.pageno
         summary["startedAt"], summary["endedAt"] = t0, t0 + 50_000
         events = []
-        last = len(summary["images"]) - 1
         for image in summary["images"]:
             i = image["i"]
             at = t0 + 1000 * (i + 1)
@@ -136,12 +139,14 @@ def annotate(client, hit: Hit, worker: str, n: int, start: int) -> tuple[object,
                 }
                 image["selected"], image["selectedCount"] = True, 1
                 image["selectedRecord"] = [click]
-                if n == 2 and i == 1:  # keyboard first, a click off (records nothing), a click on
+                keyboard = {"time": at + 300, "input": "keyboard"}
+                if n == 1 and i == 1:  # keyboard first, a click off (records nothing), a click on
                     image["selectedCount"] = 2
-                    image["selectedRecord"] = [{"time": at + 300, "input": "keyboard"}, click]
-            if i == last:
-                moves = []
-                image["hoveredRecord"], image["hoveredCount"] = [], 0
+                    image["selectedRecord"] = [keyboard, click]
+                if n == 2 and i == 1:  # keyboard alone: no point, no hover, no move
+                    image["selectedRecord"] = [keyboard]
+                    image["hoveredRecord"], image["hoveredCount"], image["estimateTime"] = [], 0, 0
+                    moves = []
             events += [{"type": "enter", "i": i, "time": at}] if image["hoveredCount"] else []
             events += moves
             events += [
@@ -192,6 +197,7 @@ def test_the_published_loader_reads_what_the_workers_recorded(app, client, run_j
             shown.setdefault((p.image_class.key, keys[image_id]), []).append((p.pageno, n))
     yes = {k for k, places in shown.items() if any(n in (0, 1) for _, n in places)}
     assert yes, shown
+    written: list[dict] = []
 
     for (class_key, image_key), places in shown.items():
         image_path = f"/data/ILSVRC/Data/CLS-LOC/train/{class_key}/{image_key.rsplit('/', 1)[-1]}.JPEG"
@@ -204,8 +210,9 @@ def test_the_published_loader_reads_what_the_workers_recorded(app, client, run_j
         expected = [
             (assignment, pageno, recorded[pageno, n]) for assignment, recorded in done for pageno, n in sorted(places)
         ]
+        clicks_of = [[c for c in r["image"]["selectedRecord"] if "x" in c] for _, _, r in expected]
         first_clicks = [
-            [c for c in r["image"]["selectedRecord"] if "x" in c][0] for _, _, r in expected if r["image"]["selected"]
+            clicks[0] for (_, _, r), clicks in zip(expected, clicks_of) if r["image"]["selected"] and clicks
         ]
         assert points.tolist() == [[c["x"], c["y"]] for c in first_clicks], image_key
 
@@ -213,18 +220,25 @@ def test_the_published_loader_reads_what_the_workers_recorded(app, client, run_j
         assert root.find("folder").text == class_key
         assert root.find("filename").text == image_key.rsplit("/", 1)[-1].split(".")[0]
         records = [record_of(m) for m in root.findall("metadata")]
+        written += records
         assert len(records) == len(expected)
-        for got, (assignment, pageno, r) in zip(records, expected):
+        for got, (assignment, _pageno, r) in zip(records, expected):
             image = r["image"]
             assert got["imageID"] == image_key
             assert got["worker_id"] == assignment.worker_id
-            assert got["selected"] == ("True" if image["selected"] else "False")
-            assert got["selectedCount"] == image["selectedCount"]
             clicks = [(c["x"], c["y"], c["time"]) for c in image["selectedRecord"] if "x" in c]
-            assert got["selectedRecord"] == clicks
+            # a selection without a click has no point: "keyboard", which the loader passes over as it does "False"
+            assert got["selected"] == ("False" if not image["selected"] else "True" if clicks else "keyboard")
+            assert got["selectedCount"] == image["selectedCount"]
+            assert got["selectedRecord"] == (clicks or None)
             assert got["hoveredCount"] == image["hoveredCount"]
             hovers = [(h["action"], h["time"]) for h in image["hoveredRecord"]]
-            assert got["hoveredRecord"] == hovers
-            assert got["mouseTracking"] == r["moves"]
+            assert got["hoveredRecord"] == (hovers or None)  # [files]: no hovers is None
+            assert got["mouseTracking"] == (r["moves"] or None)
+            assert got["imagePosition"] == [image["imagePosition"]]
             assert got["estimateTime"] == image["estimateTime"]
             assert (got["imageWidth"], got["imageHeight"]) == (image["imageWidth"], image["imageHeight"])
+    # the cases above were met: a keyboard-only selection (no point, nothing hovered or tracked), and one after
+    # a keyboard selection with a click
+    assert any(r["selected"] == "keyboard" and r["hoveredRecord"] is r["mouseTracking"] is None for r in written)
+    assert any(r["selected"] == "True" and r["selectedCount"] == 2 for r in written)

@@ -12,7 +12,8 @@ loader reading ``selectedRecord/x`` never meets a point without one:
 ``selectedRecord`` holds pointer clicks only; a keyboard selection is a
 ``keyboardSelectedRecord`` (its time); and an image that ended selected with
 no click at all says ``<selected>keyboard</selected>`` rather than ``True``
-(docs/export.md).
+(docs/export.md). A release field with no value (no hover, no click, no move, no
+position) is the text ``None``, as in the released files.
 
 "Decided yes" is the batch's labels of record (services/review/of_record.py:
 the chosen rule or the latest fit), as the export recorded them when it
@@ -83,17 +84,38 @@ def _element(name: str, value) -> str:
     return f"<{name}>{_text(value)}</{name}>"
 
 
-def _points(name: str, entries: Iterable[dict], fields: tuple[str, ...]) -> str:
-    return "".join(
-        [f"<{name}>" + "".join([f"<{f}>{_text(e[f])}</{f}>" for f in fields if f in e]) + f"</{name}>" for e in entries]
+def _points(name: str, entries: Iterable[dict], fields: tuple[str, ...], empty: str = "") -> str:
+    """An element per entry, a child per field it has; ``empty`` when there is none."""
+    return (
+        "".join(
+            [
+                f"<{name}>" + "".join([f"<{f}>{_text(e[f])}</{f}>" for f in fields if f in e]) + f"</{name}>"
+                for e in entries
+            ]
+        )
+        or empty
     )
+
+
+def _none(name: str) -> str:
+    """A release field with no value, as the released files write one: ``<hoveredRecord>None</hoveredRecord>``
+    beside ``<hoveredCount>0</hoveredCount>`` (docs/export.md)."""
+    return f"<{name}>None</{name}>"
+
+
+NO_HOVERS, NO_CLICKS, NO_MOVES, NO_POSITION = map(
+    _none, ("hoveredRecord", "selectedRecord", "mouseTracking", "imagePosition")
+)
 
 
 def _trajectory(moves: list[seed_format.Event]) -> str:
     """``mouseTracking`` elements of a record's moves (``_points`` without its per-field loop: a record has ten
     points or more). Their x, y and time are numbers (ingest refuses anything else: services/ingest/validate.py),
     which an f-string writes as ``_text`` does."""
-    return "".join([f"<mouseTracking><x>{m.x}</x><y>{m.y}</y><time>{m.time}</time></mouseTracking>" for m in moves])
+    return (
+        "".join([f"<mouseTracking><x>{m.x}</x><y>{m.y}</y><time>{m.time}</time></mouseTracking>" for m in moves])
+        or NO_MOVES
+    )
 
 
 def _metadata(part: seed_format.Slice) -> Iterator[tuple[str, str, str]]:
@@ -126,16 +148,16 @@ def _metadata(part: seed_format.Slice) -> Iterator[tuple[str, str, str]]:
             image_key,
             f"<metadata><imageID>{_text(image_key)}</imageID>{worker}"
             f"<selected>{selected}</selected><selectedCount>{selected_count}</selectedCount>"
-            + _points("selectedRecord", clicks, ("x", "y", "time"))
+            + _points("selectedRecord", clicks, ("x", "y", "time"), NO_CLICKS)
             + _points("keyboardSelectedRecord", keys, ("time",))
             + f"<hoveredCount>{hovered_count}</hoveredCount>"
-            + _points("hoveredRecord", hovers(row), ("action", "time"))
+            + _points("hoveredRecord", hovers(row), ("action", "time"), NO_HOVERS)
             + _trajectory(part.moves[page_id].get(row[grid_at], ()))
             + f"<estimateTime>{estimate_time}</estimateTime>"
             f"<imageWidth>{width}</imageWidth><imageHeight>{height}</imageHeight>"
             f"<originalImageWidth>{original_width}</originalImageWidth>"
             f"<originalImageHeight>{original_height}</originalImageHeight>"
-            + _points("imagePosition", [position] if position else [], ("x", "y"))
+            + _points("imagePosition", [position] if position else [], ("x", "y"), NO_POSITION)
             + "</metadata>\n",
         )
 
