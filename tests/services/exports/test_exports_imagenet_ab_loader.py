@@ -25,6 +25,7 @@ Where each rule comes from:
 
 from __future__ import annotations
 
+import calendar
 import os
 import time
 import xml.etree.ElementTree as ET
@@ -34,7 +35,7 @@ import numpy as np
 from factories import summary_for
 from support import open_assignment, post_ingest, post_page
 
-from freelunch.models import Batch, Export, Hit, HitPage, Image
+from freelunch.models import Assignment, Batch, Export, Hit, HitPage, Image
 from freelunch.services import demo
 from freelunch.services.exports import files as exports
 from freelunch.services.exports.imagenet_ab import member_name
@@ -81,6 +82,10 @@ def record_of(metadata: ET.Element) -> dict:
     return {
         "imageID": metadata.find("imageID").text,
         "worker_id": metadata.find("worker_id").text,
+        "assignment_id": metadata.find("assignment_id").text,
+        "hit_id": metadata.find("hit_id").text,
+        "hit_submit_time": int(metadata.find("hit_submit_time").text),
+        "page_idx": int(metadata.find("page_idx").text),
         "selected": metadata.find("selected").text,
         "selectedCount": int(metadata.find("selectedCount").text),
         "selectedRecord": None if clicks is None else [(float(c["x"]), float(c["y"]), int(c["time"])) for c in clicks],
@@ -222,10 +227,15 @@ def test_the_published_loader_reads_what_the_workers_recorded(app, client, run_j
         records = [record_of(m) for m in root.findall("metadata")]
         written += records
         assert len(records) == len(expected)
-        for got, (assignment, _pageno, r) in zip(records, expected):
+        for got, (assignment, pageno, r) in zip(records, expected):
             image = r["image"]
             assert got["imageID"] == image_key
             assert got["worker_id"] == assignment.worker_id
+            # [files]: the record's assignment, HIT (ours: survey links), HIT submitted (epoch s), page from 0
+            assert (got["assignment_id"], got["hit_id"]) == (str(assignment.id), hit.key)
+            submitted = Assignment.get_by_id(assignment.id).completed_at
+            assert got["hit_submit_time"] == calendar.timegm(submitted.utctimetuple())
+            assert got["page_idx"] == pageno - 1
             clicks = [(c["x"], c["y"], c["time"]) for c in image["selectedRecord"] if "x" in c]
             # a selection without a click has no point: "keyboard", which the loader passes over as it does "False"
             assert got["selected"] == ("False" if not image["selected"] else "True" if clicks else "keyboard")

@@ -13,7 +13,8 @@ loader reading ``selectedRecord/x`` never meets a point without one:
 ``keyboardSelectedRecord`` (its time); and an image that ended selected with
 no click at all says ``<selected>keyboard</selected>`` rather than ``True``
 (docs/export.md). A release field with no value (no hover, no click, no move, no
-position) is the text ``None``, as in the released files.
+position) is the text ``None``, as in the released files, which also give each record its
+``assignment_id``, ``hit_id``, ``hit_submit_time`` and ``page_idx`` (``_context``).
 
 "Decided yes" is the batch's labels of record (services/review/of_record.py:
 the chosen rule or the latest fit), as the export recorded them when it
@@ -27,6 +28,7 @@ memory stays flat.
 
 from __future__ import annotations
 
+import calendar
 import hashlib
 import heapq
 import os
@@ -118,6 +120,21 @@ def _trajectory(moves: list[seed_format.Event]) -> str:
     )
 
 
+def _context(page: seed_format.Page) -> str:
+    """The elements a page's records share, the release's names for them: ``worker_id``; ``assignment_id`` and
+    ``hit_id``, MTurk's ids where the page came from MTurk (as the release's are) and ours otherwise;
+    ``hit_submit_time``, epoch seconds when the worker submitted the HIT's last page (None before); ``page_idx``, the
+    page's place in the HIT from 0."""
+    submitted = None if page.completed_at is None else calendar.timegm(page.completed_at.utctimetuple())
+    return (
+        _element("worker_id", page.worker_id)
+        + _element("assignment_id", page.mturk_assignment_id or str(page.assignment_id))
+        + _element("hit_id", page.assignment_hit_id or page.hit_mturk_id or page.hit_key)
+        + _element("hit_submit_time", submitted)
+        + _element("page_idx", page.pageno - 1)
+    )
+
+
 def _metadata(part: seed_format.Slice) -> Iterator[tuple[str, str, str]]:
     """(class key, image key, ``<metadata>`` element) of each record of a slice, made straight from its raw rows."""
     names = part.names
@@ -129,10 +146,10 @@ def _metadata(part: seed_format.Slice) -> Iterator[tuple[str, str, str]]:
     # Integer columns (or null), which an f-string writes as ``_text`` does.
     counted = itemgetter(*(names.index(column) for column in ("selected_count", "hovered_count", "estimate_time")))
     sizes = itemgetter(*(names.index(column) for column in ("width", "height", "original_width", "original_height")))
-    pages = {page.id: (page.class_key, _element("worker_id", page.worker_id)) for page in part.pages}
+    pages = {page.id: (page.class_key, _context(page)) for page in part.pages}
     for row in part.rows:
         page_id, image_key = row[page_at], row[key_at]
-        class_key, worker = pages[page_id]
+        class_key, context = pages[page_id]
         selections = entries(row)
         clicks = [e for e in selections if "x" in e and "y" in e]
         keys = [e for e in selections if not ("x" in e and "y" in e)]
@@ -146,7 +163,7 @@ def _metadata(part: seed_format.Slice) -> Iterator[tuple[str, str, str]]:
         yield (
             class_key,
             image_key,
-            f"<metadata><imageID>{_text(image_key)}</imageID>{worker}"
+            f"<metadata><imageID>{_text(image_key)}</imageID>{context}"
             f"<selected>{selected}</selected><selectedCount>{selected_count}</selectedCount>"
             + _points("selectedRecord", clicks, ("x", "y", "time"), NO_CLICKS)
             + _points("keyboardSelectedRecord", keys, ("time",))

@@ -13,6 +13,7 @@ MTurk assignment's once MTurk has confirmed it, never a rejected one's.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import Counter
 from collections.abc import Callable, Collection, Generator, Iterator
 from operator import attrgetter, itemgetter
@@ -84,6 +85,7 @@ class Page(NamedTuple):
     class_key: str
     class_names: list[str]
     class_id: int
+    completed_at: dt.datetime | None  # the assignment's last page submitted (ImageNet-AB's hit_submit_time)
 
 
 PAGE_COLUMNS = (
@@ -105,6 +107,7 @@ PAGE_COLUMNS = (
     ImageClass.key,
     ImageClass.names,
     ImageClass.id,
+    Assignment.completed_at,
 )
 
 
