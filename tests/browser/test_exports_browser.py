@@ -52,8 +52,8 @@ def test_an_export_of_labels_since_replaced_says_it_is_out_of_date_and_is_made_a
     app, live_server, page, make_account, run_jobs
 ):
     """The label model's fit is the labels of record; an export of it is current until a newer fit replaces it: then
-    its row says so (services/exports/files.out_of_date) and "Make it again" puts the new export's row above it, which
-    downloads itself once written."""
+    its row says so (services/exports/files.out_of_date), as soon as that fit ends, and "Make it again" puts the new
+    export's row above it, which downloads itself once written."""
     from freelunch.models import Export
     from freelunch.services.exports import files
     from freelunch.services.review import fits, of_record
@@ -72,12 +72,20 @@ def test_an_export_of_labels_since_replaced_says_it_is_out_of_date_and_is_made_a
     page.goto(exports)
     assert page.locator("[data-testid=export-out-of-date]").count() == 0
 
+    # A fit started on another page (here, by another requester): the Exports tab follows it to its end, and the
+    # row says it is out of date when it ends, without a reload.
     with app.app_context():
         fits.start(campaign.batch, "ds", 0.9)
-    run_jobs()
     page.goto(exports)
+    page.wait_for_selector("[data-testid=export-following] .job:not(.job-finished):has-text('Dawid–Skene labels')")
+    assert page.locator("[data-testid=export-out-of-date]").count() == 0
+    page.evaluate("window.__noReload = true")
+    run_jobs()
     stale = page.locator("[data-testid=export-out-of-date]")
+    stale.wait_for(timeout=15_000)
     assert "Out of date: the batch's labels of record changed since it was made" in stale.inner_text()
+    assert page.evaluate("window.__noReload === true")
+    assert page.locator("[data-testid=export-following] .job.job-finished").count() == 1  # it stopped polling
     stale.locator("button:has-text('Make it again')").click()
     page.wait_for_selector("#export-rows .export-row.export-queued + .export-row.export-done")  # above the old one
     with page.expect_download(timeout=20_000) as info:

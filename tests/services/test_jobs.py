@@ -3,6 +3,8 @@
 import importlib
 import inspect
 import pkgutil
+import re
+from pathlib import Path
 
 import pytest
 from factories import make_batch
@@ -108,3 +110,26 @@ def test_a_batch_job_answers_a_missing_batch_and_what_the_requester_can_fix_as_a
         assert rename(batch.id + 1000, org.id) == {"error": "The batch was deleted before it ran."}
         with pytest.raises(ZeroDivisionError):  # a fault is not the requester's to fix: RQ's failed registry keeps it
             tasks.batch_job()(lambda batch: 1 / 0)(batch.id, org.id)
+
+
+def test_every_scope_of_a_batchs_jobs_is_one_a_page_can_follow():
+    """jobs.running reads the batch's jobs by BATCH_SCOPES: a page listing a batch's jobs under a scope missing there
+    would leave them unfollowed (the Exports tab's out-of-date marks)."""
+    source = Path(jobs.__file__).resolve().parents[1]
+    used = {
+        scope
+        for path in source.rglob("*.py")
+        for scope in re.findall(r'f"([a-z]+):\{batch(?:\.id|_id)\}"', path.read_text(encoding="utf-8"))
+    }
+    assert used and used <= set(jobs.BATCH_SCOPES), used
+
+
+def test_running_lists_the_batchs_unfinished_jobs_that_change_the_panels_asked(app, redis_client, run_jobs):
+    with app.app_context():
+        fit = jobs.enqueue(jobs.FIT_LABELS, 1, organization_id=2, scope="labels:5", title="Fit")
+        jobs.enqueue(jobs.MTURK_DECIDE, 5, 2, organization_id=2, scope="batch:5", title="Approve")
+        jobs.enqueue(jobs.BUILD_BATCH, 5, 2, organization_id=2, scope="batch:5", title="Build")
+        jobs.enqueue(jobs.FIT_LABELS, 1, organization_id=2, scope="labels:6", title="Another batch")
+        jobs.enqueue(jobs.FIT_LABELS, 1, organization_id=3, scope="labels:5", title="Another organization")
+        assert [j.title for j in jobs.running(2, 5, {"labels", "assignments"})] == ["Approve", "Fit"]
+        assert [j.id for j in jobs.running(2, 5, {"labels"})] == [fit.id]

@@ -14,7 +14,7 @@ import pytest
 from factories import make_campaign, make_dataset, mturk_assignment
 from support import HTMX, builder_data
 
-from freelunch.models import Batch
+from freelunch.models import Batch, Export
 from freelunch.services import jobs
 
 
@@ -115,7 +115,9 @@ SHOWN = [
     ("/review/batches/{batch}/results", "No label model fitted yet", jobs.FIT_LABELS),  # the label model panel
     ("/review/batches/{batch}/results", "No label model fitted yet", jobs.MTURK_DECIDE),  # a fit goes stale
     ("/review/batches/{batch}/results", "Labels of record", jobs.MTURK_SYNC),
-    ("/review/batches/{batch}/exports", "No exports yet.", jobs.RUN_EXPORT),
+    ("/review/batches/{batch}/exports", "Download all finished exports", jobs.RUN_EXPORT),
+    ("/review/batches/{batch}/exports", "7 rows", jobs.FIT_LABELS),  # a finished export's out-of-date mark
+    ("/review/batches/{batch}/exports", "7 rows", jobs.MTURK_DECIDE),
     ("/datasets/{dataset}", "classes ·", jobs.IMPORT_CLASSES),
     ("/datasets/{dataset}", "images", jobs.IMPORT_IMAGES),
     ("/datasets/{dataset}", "Definition", jobs.IMPORT_PRESET),
@@ -124,6 +126,7 @@ SHOWN = [
 
 def test_every_panel_that_shows_what_a_job_changes_reloads_itself_when_that_job_ends(client, org):
     campaign = make_campaign(org)
+    Export.create(organization=org, batch=campaign.batch, kind="workers-csv", state="done", rows=7)
     ids = {"batch": campaign.batch.id, "dataset": campaign.batch.dataset_id}
     parsed: dict[str, Listeners] = {}
     for url in {page for page, _, _ in SHOWN}:

@@ -28,6 +28,13 @@ EXPORT_SORT_LABELS = {
 }  # rows, not a table: a choice in the form
 
 
+# The panels whose jobs can make a finished export out of date (files.out_of_date): those that change the labels of
+# record (a label fit) or the votes that count (MTurk confirming or rejecting work). A finished row reloads itself
+# when one of them ends (review/_export.html); the Exports tab follows those another page started
+# (review/_exports.html).
+STALES_ON = {"labels", "assignments"}
+
+
 def _exports_page(batch: Batch, form: ExportForm, status: int = 200):
     sort = sorting.requested(EXPORT_SORTS, "-created")
     query = sorting.apply(Export.select().where(Export.batch == batch), sort, EXPORT_SORTS, Export.id.desc())
@@ -46,6 +53,8 @@ def _exports_page(batch: Batch, form: ExportForm, status: int = 200):
         job_status=_job_status,
         size=exports.size,
         out_of_date=exports.out_of_date(batch),
+        following=jobs.running(current_org().id, batch.id, STALES_ON),
+        stales_on=sorted(STALES_ON),
         sort=sort,
         kind=kind if kind in KINDS else "",
         sorts=EXPORT_SORT_LABELS,
@@ -120,16 +129,21 @@ def _row(export: Export, auto_download: bool = False):
         kinds=KINDS,
         size=exports.size(export),
         out_of_date=exports.out_of_date(export.batch),
+        stales_on=sorted(STALES_ON),
         auto_download=auto_download,
     )
 
 
 @bp.get("/exports/<int:export_id>")
 def export_view(export_id):
-    """One export's row: progress while it runs (refreshed when its job finishes), then the download link."""
+    """One export's row: progress while it runs (refreshed when its job finishes), then the download link and
+    whether it is out of date (refreshed when a job changes the labels or the votes)."""
     export = owned_or_404(Export, export_id)
-    # This row asks again only while its job runs: done now, it downloads itself (one click: the Export button).
-    return _row(export, auto_download=partials.wanted() and export.state == "done")
+    # A row that followed its job asks with ?then=download: done now, it downloads itself (one click: the Export
+    # button). A finished row asking again after a label fit or an MTurk decision only redraws its out-of-date mark.
+    return _row(
+        export, auto_download=partials.wanted() and export.state == "done" and request.args.get("then") == "download"
+    )
 
 
 @bp.get("/batches/<int:batch_id>/exports.zip")

@@ -324,3 +324,20 @@ def recent(organization_id: int, scope: str) -> list[JobView]:
         for job, title in zip(jobs, titles)
         if job is not None and job.meta.get("organization_id") == organization_id
     ]
+
+
+# The scopes a batch's jobs are listed under, by the page that starts them: the Overview and MTurk review ("batch"),
+# the MTurk tab ("mturk"), the label model ("labels"), the results' counts ("results"), the Exports tab ("exports").
+# tests/services/test_jobs.py checks that every "<scope>:{batch.id}" of the code is one of them.
+BATCH_SCOPES = ("batch", "mturk", "labels", "results", "exports")
+
+
+def running(organization_id: int, batch_id: int, changes: set[str]) -> list[JobView]:
+    """The batch's jobs still queued or running whose end changes one of the panels ``changes``, newest first
+    within each scope: what a page follows to their end when another page started them."""
+    return [
+        job
+        for scope in BATCH_SCOPES
+        for job in recent(organization_id, f"{scope}:{batch_id}")
+        if not job.finished and changes & set(job.changes)
+    ]

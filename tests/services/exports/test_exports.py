@@ -72,6 +72,33 @@ def test_htmx_start_answers_with_a_row_that_refreshes_when_the_job_ends(client, 
     html = response.get_data(as_text=True)
     assert response.status_code == 200 and "<html" not in html
     assert 'hx-trigger="job-finished from:body"' in html and "Workers CSV" in html
+    assert "?then=download" in html  # done, it downloads itself
+
+
+def test_the_exports_tab_follows_a_job_another_page_started_that_may_put_its_files_out_of_date(
+    app, client, run_jobs, campaign
+):
+    """An MTurk decision queued on the MTurk review page: the Exports tab shows its card, which polls until it ends
+    and then tells the rows (assignments-changed); nothing running, nothing polls."""
+    from freelunch.services import jobs
+
+    tab = f"/review/batches/{campaign.batch.id}/exports"
+    assert "every 1s" not in client.get(tab).get_data(as_text=True)
+    with app.app_context():
+        jobs.enqueue(
+            jobs.MTURK_DECIDE,
+            campaign.batch.id,
+            campaign.batch.organization_id,
+            organization_id=campaign.batch.organization_id,
+            scope=f"batch:{campaign.batch.id}",
+            title="Approve 2 MTurk assignments",
+        )
+    html = client.get(tab).get_data(as_text=True)
+    assert 'data-testid="export-following"' in html and "Approve 2 MTurk assignments" in html
+    assert 'hx-trigger="every 1s"' in html
+    run_jobs()
+    html = client.get(tab).get_data(as_text=True)
+    assert "export-following" not in html and "every 1s" not in html
 
 
 def test_a_bad_rule_is_explained_and_not_made_the_labels_of_record(client, campaign):
