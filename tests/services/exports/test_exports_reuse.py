@@ -154,3 +154,31 @@ def test_an_export_that_no_longer_matches_the_batch_says_so_and_offers_to_make_i
     login(client, "viewer@example.org")
     shown = rows()
     assert "Out of date" in shown[records_export.id] and "Make it again" not in shown[records_export.id]
+
+
+def test_pages_stored_without_tallies_are_in_the_file_and_do_not_put_it_out_of_date_once_derived(
+    app, client, campaign, run_jobs
+):
+    """A bulk load stores pages without their tallies (no votes yet). An export written then holds them (the records
+    kinds read every page; the job derives their votes first, as a label fit does, so a labels file counts them too),
+    and records the votes it was written from: the periodic job deriving nothing more leaves it current. On main the
+    labels file left their votes out and the mark compared the votes of when the export was asked."""
+    from freelunch.models import Batch, PageTally, Vote
+    from freelunch.services.exports import files
+    from freelunch.services.review import tallies
+
+    b = campaign.batch.id
+    with app.app_context():
+        PageTally.delete().execute()  # as a bulk load leaves them (tests/services/review/test_review.py)
+        Vote.delete().execute()
+    start(client, b, "labels-csv")
+    start(client, b, "records-csv")
+    run_jobs()
+    labels_export, records_export = Export.select().order_by(Export.id)
+    labels = list(csv.DictReader(io.StringIO(client.get(f"/review/exports/{labels_export.id}/download").text)))
+    assert sum(int(r["annotations"]) for r in labels) == 7 * 4  # every vote of the 7 pages
+    assert records_export.rows == 28
+    with app.app_context():
+        assert tallies.refresh(tallies.in_batch(b)) == 0  # what the periodic job does: nothing left to derive
+        stale = files.out_of_date(Batch.get_by_id(b))
+        assert stale(Export.get_by_id(labels_export.id)) is None and stale(Export.get_by_id(records_export.id)) is None

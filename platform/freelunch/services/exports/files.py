@@ -23,7 +23,7 @@ from ..errors import RequesterError
 from ..imports import quota
 from ..jobs import ReportProgress
 from ..review import counted, of_record
-from ..review.tallies import in_batch
+from ..review.tallies import in_batch, refresh
 from .kinds import KINDS, Kind
 
 
@@ -100,7 +100,12 @@ def _made_from(kind: Kind, decision: str | None, votes: str, record: dict) -> di
 def out_of_date(batch: Batch) -> Callable[[Export], str | None]:
     """For the batch's exports: why a finished one no longer holds what its kind would write now, in a requester's
     words (None while it still does): its ``params`` against ``params`` now, the votes and labels read once for
-    every row, and only if a row is finished."""
+    every row, and only if a row is finished.
+
+    A page stored without its tally after the file was written (a bulk load) shows here only once it is derived
+    (the periodic job, within five minutes): seeing it at once would take reading every page of the batch (the
+    anti-join of ``tallies.pending_pages``) on each view, or a count of stored pages kept by the database (a
+    migration). Pages without tallies when the file was written are no matter: ``run`` derives them first."""
     now: list = []
 
     def why(export: Export) -> str | None:
@@ -212,7 +217,13 @@ def run(export_id: int, progress: ReportProgress | None = None) -> dict:
     if export is None:
         return {"error": "The export was deleted before it ran."}
     report = progress or (lambda fraction, message="": None)
-    Export.update(state="running").where(Export.id == export.id).execute()
+    # Pages stored without their tallies (a bulk load) are in the file (the records kinds read every page) but not yet
+    # in the votes the out-of-date mark compares: derive them first, as a label fit does, and record the votes the
+    # file is written from, not those of when it was asked. Otherwise the periodic job deriving them later would mark
+    # a file that holds them out of date, and a labels file would leave their votes out.
+    refresh(in_batch(export.batch_id))
+    export.params = {**export.params, "votes": _votes(export.batch)}
+    Export.update(state="running", params=export.params).where(Export.id == export.id).execute()
     relative = f"{export.organization_id}/{export.id}-{export.kind}.{KINDS[export.kind].extension}"
     target = export_root() / relative
     target.parent.mkdir(parents=True, exist_ok=True)
