@@ -14,7 +14,8 @@ from decimal import Decimal
 from wtforms import DecimalField
 
 ID_MAX = 2**63 - 1  # the largest id a database column holds
-PLAIN_DECIMAL = re.compile(r"^[0-9]{1,12}(\.[0-9]{0,6})?$")
+# A sign is read, so that "-3" meets the field's range ("From 0 to 100") instead of a note on how to write numbers.
+PLAIN_DECIMAL = re.compile(r"^-?[0-9]{1,12}(\.[0-9]{0,6})?$")
 
 
 def whole_number(text, default: int | None = None, low: int = 0, high: int = ID_MAX) -> int | None:
@@ -26,11 +27,15 @@ def whole_number(text, default: int | None = None, low: int = 0, high: int = ID_
 
 
 def plain_decimal(text) -> Decimal | None:
-    """``text`` as a Decimal when it is written as plain digits (at most 12 before the point, 6 after), else None."""
+    """``text`` as a Decimal when it is written as plain digits (a sign, at most 12 before the point, 6 after), else
+    None; "-0" is 0."""
     if not isinstance(text, str):
         return None
     text = text.strip()
-    return Decimal(text) if PLAIN_DECIMAL.match(text) else None
+    if not PLAIN_DECIMAL.match(text):
+        return None
+    value = Decimal(text)
+    return value.copy_abs() if value == 0 else value
 
 
 class PlainDecimalField(DecimalField):

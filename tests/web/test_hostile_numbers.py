@@ -64,6 +64,7 @@ def test_only_ascii_digits_make_a_number():
     assert whole_number("9" * 30) is None and whole_number("0", 1, low=1) == 1
     assert plain_decimal("0.25") is not None and plain_decimal("1e400") is None and plain_decimal("sNaN") is None
     assert plain_decimal("1" * 30) is None
+    assert plain_decimal("-3") == -3 and str(plain_decimal("-0.00")) == "0.00"  # a range then refuses "-3", in words
 
 
 def _own_ids(campaign) -> dict:
@@ -161,6 +162,51 @@ def test_a_plain_decimal_field_keeps_what_was_typed_and_refuses_it():
         form = Form(formdata=MultiDict({"reward": "1" * 30}))
         assert not form.validate() and "plain number" in form.reward.errors[0]
         assert form.reward._value() == "1" * 30  # shown again as typed, not rounded into a crash
+
+
+def _forms(base) -> list[type]:
+    return [form for sub in base.__subclasses__() for form in (sub, *_forms(sub))]
+
+
+@pytest.mark.parametrize("text", ["abc", "1,5", "²", "", "-3"])
+def test_text_that_is_no_number_is_one_error_in_a_requesters_words_on_every_form(app, text):
+    """The walk: "abc" in a number field said "Not a valid integer value." and, under it, the range the number must be
+    in (its validators found no number). Every number field of every form of the app now says one thing (left empty,
+    at most one: what the field asks for, or nothing when it may be empty)."""
+    import importlib
+
+    from werkzeug.datastructures import MultiDict
+    from wtforms import DecimalField, FloatField, IntegerField
+
+    from freelunch.web.forms import Form
+
+    for blueprint in app.blueprints.values():  # each blueprint's forms, wherever its package keeps them
+        for module in ("forms", "assignment_forms"):
+            try:
+                importlib.import_module(f"{blueprint.import_name}.{module}")
+            except ModuleNotFoundError:
+                pass
+    checked = 0
+    with app.test_request_context(method="POST"):
+        for form_class in set(_forms(Form)):
+            names = [
+                name
+                for name, field in form_class(formdata=None, meta={"csrf": False})._fields.items()
+                if isinstance(field, IntegerField | FloatField | DecimalField)
+            ]
+            if not names:
+                continue
+            form = form_class(formdata=MultiDict({n: text for n in names}), meta={"csrf": False})
+            for field in form:
+                if getattr(field, "choices", ()) is None:
+                    field.choices = []  # set by the view
+            form.validate()
+            for name in names:
+                errors = form[name].errors
+                assert len(errors) <= 1 if text == "" else len(errors) == 1, (form_class.__name__, name, errors)
+                assert not any(word in error for error in errors for word in ("integer", "float", "decimal")), errors
+                checked += 1
+    assert checked >= 20
 
 
 # --- import parsers: row errors, never a crashed job -------------------------------------------------------------

@@ -43,8 +43,16 @@ def posted_fields(file_fields: frozenset[str] = frozenset()) -> ImmutableMultiDi
     return ImmutableMultiDict([*request.form.items(multi=True), *files])
 
 
+# WTForms' words for text a number field cannot read, in a requester's ("float" is a programmer's word).
+UNREADABLE = {
+    "Not a valid integer value.": "Give a whole number, such as 12.",
+    "Not a valid float value.": "Give a number, such as 0.7.",
+}
+
+
 class Form(FlaskForm):
-    """The base of every form of the app: Flask-WTF's, reading the request through ``posted_fields``."""
+    """The base of every form of the app: Flask-WTF's, reading the request through ``posted_fields``; a field whose
+    text is not a number of its kind shows that one error."""
 
     class Meta(FlaskForm.Meta):
         def wrap_formdata(self, form, formdata):
@@ -62,6 +70,23 @@ class Form(FlaskForm):
     def __init__(self, formdata=_READ_THE_REQUEST, **kwargs):
         super().__init__(formdata=formdata, **kwargs)
 
+    def validate(self, extra_validators=None) -> bool:
+        valid = super().validate(extra_validators)
+        for field in self:
+            if not field.process_errors:
+                continue
+            # "abc" in a number field: its validators then find no number and add their own complaint ("Must be
+            # between 1 and 100") under the field's ("Not a valid integer value"), two errors for one mistake. Left
+            # empty, the validators' is the one ("Give a number from 1 to 100").
+            first = field.process_errors[0]
+            if field.raw_data and str(field.raw_data[0]).strip():
+                field.errors = [UNREADABLE.get(first, first)]
+            else:
+                field.errors = [e for e in field.errors if e not in field.process_errors] or [
+                    UNREADABLE.get(first, first)
+                ]
+        return valid
+
 
 class LoginForm(Form):
     email = EmailField("Email", validators=[DataRequired(), Email()])
@@ -69,8 +94,9 @@ class LoginForm(Form):
 
 
 def whole_cents(field, what: str = "The reward") -> None:
-    """MTurk pays whole cents: refuse 1.005 instead of letting the database round it (a limit too: 0.001 is not $0)."""
-    if field.data is not None:
+    """MTurk pays whole cents: refuse 1.005 instead of letting the database round it (a limit too: 0.001 is not $0).
+    Quiet when the field's range refused the amount already: one error for one mistake."""
+    if field.data is not None and not field.errors:
         try:
             money(field.data, what)
         except InvalidRequest as refused:

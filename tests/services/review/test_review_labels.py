@@ -161,7 +161,7 @@ def test_results_filters_by_class_and_decision(client, campaign):
     "query, message",
     [
         ("threshold=2", "The threshold is a share between 0 and 1."),
-        ("threshold=abc", "Not a valid float value."),
+        ("threshold=abc", "Give a number, such as 0.7."),
         ("min_annotations=0", "Between 1 and 1000 annotations."),
         ("min_accuracy=-1", "The bar is a share between 0 and 1."),
         ("class_key=n99", "no class with the key &#39;n99&#39;"),
