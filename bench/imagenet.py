@@ -456,16 +456,18 @@ def pages_only(name: str, repeat: int) -> None:
 
     url = databases.POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
     os.environ["REDIS_URL"], _lock = own_redis_database()
-    app = _app(url, tempfile.mkdtemp(prefix="freelunch-imagenet-"))
-    with app.app_context(), database.connection_context():
-        if os.environ.get("BENCH_UPGRADE", "1") == "1":  # BENCH_UPGRADE=0 to time an older checkout's pages
-            from freelunch.services.schema import upgrade
+    # The app's instance folder for these requests only (the kept run's own is elsewhere, or gone): removed after.
+    with tempfile.TemporaryDirectory(prefix="freelunch-imagenet-") as instance:
+        app = _app(url, instance)
+        with app.app_context(), database.connection_context():
+            if os.environ.get("BENCH_UPGRADE", "1") == "1":  # BENCH_UPGRADE=0 to time an older checkout's pages
+                from freelunch.services.schema import upgrade
 
-            started = time.perf_counter()
-            print(f"migrated {upgrade(database)} in {time.perf_counter() - started:.1f} s")
-        batch = Batch.select().order_by(Batch.id.desc()).first()
-    print(f"load average {os.getloadavg()[0]:.1f}")
-    _print_pages(time_pages(app, batch.id, batch.dataset_id, repeat), repeat)
+                started = time.perf_counter()
+                print(f"migrated {upgrade(database)} in {time.perf_counter() - started:.1f} s")
+            batch = Batch.select().order_by(Batch.id.desc()).first()
+        print(f"load average {os.getloadavg()[0]:.1f}")
+        _print_pages(time_pages(app, batch.id, batch.dataset_id, repeat), repeat)
     print(f"load average {os.getloadavg()[0]:.1f}")
 
 

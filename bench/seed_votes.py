@@ -24,8 +24,12 @@ CONTROL = (0, 1, -1)
 
 def seed(database_url: str, images: int, votes: int, seed_value: int = 7, instance: str | None = None) -> int:
     """Create the batch in the (fresh) database at ``database_url``; returns its id. ``instance``: the app's
-    instance folder (default: a new temporary one, left behind)."""
-    import tempfile
+    instance folder (default: a temporary one, removed once the batch is written)."""
+    if instance is None:
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="freelunch-seed-votes-") as folder:
+            return seed(database_url, images, votes, seed_value, folder)
 
     from freelunch import create_app
     from freelunch.db import database
@@ -38,7 +42,7 @@ def seed(database_url: str, images: int, votes: int, seed_value: int = 7, instan
             "DATABASE_URL": database_url,
             "SECRET_KEY": "bench",
             "WORKER_ID_KEY": "bench",
-            "INSTANCE_PATH": instance or tempfile.mkdtemp(),
+            "INSTANCE_PATH": instance,
         }
     )
     n_classes = images // IMAGES_PER_CLASS

@@ -186,3 +186,25 @@ def _run(bench: Bench, tag: str, tmp: Path, redis_url: str) -> None:
         assert _postgres("SELECT datname FROM pg_database WHERE datname LIKE %s", f"%{tag}") == []
     assert sorted(str(path.relative_to(tmp)) for path in tmp.rglob("*")) == []
     assert _files(DOCS) == docs
+
+
+def test_seeding_votes_without_an_instance_folder_leaves_nothing_behind(tmp_path):
+    """bench/seed_votes.py's seed, called without an instance folder (a script of one's own; bench/quality.py gives
+    its own), makes a temporary one for the app and removes it once the batch is written."""
+    tmp = Path(tempfile.mkdtemp(prefix="bench-smoke-"))
+    try:
+        script = (
+            f"import sys; sys.path.insert(0, {str(BENCH)!r}); import seed_votes; "
+            f"print(seed_votes.seed({'sqlite:///' + str(tmp_path / 'votes.db')!r}, 288, 2))"
+        )
+        run = subprocess.run(
+            [sys.executable, "-c", script],
+            env={**os.environ, "TMPDIR": str(tmp)},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert run.returncode == 0 and run.stdout.strip() == "1", run.stderr[-3000:]
+        assert sorted(str(path.relative_to(tmp)) for path in tmp.rglob("*")) == []
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
