@@ -198,6 +198,45 @@ def test_the_cli_says_when_it_ignores_scores_and_refuses_bad_ones(tmp_path):
     assert result.exit_code == 1 and "--scores is read by Dawid–Skene" in result.output
 
 
+def test_the_cli_reads_a_scores_file_the_dashboard_imports(tmp_path):
+    """docs/import-formats.md's scores file (its header image_id, class_key or wnid, any case) is the CLI's
+    scores.csv too: the same scores, the same labels and first round."""
+    v, truth, scores = crowd(votes=2)
+    vote_files(tmp_path, v, scores, truth)
+    rows = (tmp_path / "scores.csv").read_text().splitlines()[1:]
+    files = ["--votes", tmp_path / "votes.csv", "--gold", tmp_path / "gold.csv"]
+    run("aggregate", *files, "--scores", tmp_path / "scores.csv", "-o", tmp_path / "plain.csv")
+    run(
+        "first-round",
+        "--scores",
+        tmp_path / "scores.csv",
+        "--gold",
+        tmp_path / "gold.csv",
+        "--target-precision",
+        "0.99",
+        "-o",
+        tmp_path / "plain_first.csv",
+    )
+    for header in ("image_id,class_key,score", "ImageID,wnid,Score"):
+        (tmp_path / "dashboard.csv").write_text("\n".join([header, *rows]) + "\n")
+        result = run("aggregate", *files, "--scores", tmp_path / "dashboard.csv", "-o", tmp_path / "alias.csv")
+        assert result.exit_code == 0 and "Model scores used" in result.output, result.output
+        assert (tmp_path / "alias.csv").read_text() == (tmp_path / "plain.csv").read_text()
+        result = run(
+            "first-round",
+            "--scores",
+            tmp_path / "dashboard.csv",
+            "--gold",
+            tmp_path / "gold.csv",
+            "--target-precision",
+            "0.99",
+            "-o",
+            tmp_path / "alias_first.csv",
+        )
+        assert result.exit_code == 0, result.output
+        assert (tmp_path / "alias_first.csv").read_text() == (tmp_path / "plain_first.csv").read_text()
+
+
 def test_the_cli_plans_a_lean_first_round_from_scores_and_controls(tmp_path):
     v, truth, scores = crowd(model_strength=4.0)
     vote_files(tmp_path, v, scores, truth)

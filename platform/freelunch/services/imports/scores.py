@@ -16,9 +16,10 @@ import math
 from ...db import database
 from ...models import Dataset, Image, ImageClass, ModelScore
 from ..jobs import ReportProgress
+from ..review.vote_files import ALIASES
 from .classes import CHUNK, ImportFailure, Report, decode, header_map
 
-COLUMNS = {"image": ("image", "image_id", "imageid"), "class": ("class", "class_key", "wnid"), "score": ("score",)}
+COLUMNS = {**ALIASES, "score": ("score",)}
 
 
 def import_scores(dataset: Dataset, data: bytes, progress: ReportProgress | None = None) -> Report:

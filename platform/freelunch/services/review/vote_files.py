@@ -38,6 +38,9 @@ VOTE_COLUMNS = ("image", "class", "worker", "selected")
 GOLD_COLUMNS = ("image", "class", "label")
 SCORE_COLUMNS = ("image", "class", "score")
 BINARY = {"0": False, "1": True}
+# Other names a header may give a column: those of the dashboard's scores import (docs/import-formats.md),
+# which reads its header from this table, so a scores file the dashboard takes, the CLI takes too.
+ALIASES = {"image": ("image", "image_id", "imageid"), "class": ("class", "class_key", "wnid")}
 
 
 class VoteFileError(RequesterError, ValueError):
@@ -79,7 +82,9 @@ def _rows(path: str, columns: tuple[str, ...]) -> Iterable[tuple[int, list[str]]
                 continue
             if header is None:
                 header = [c.lower() for c in cells]
-                missing = [c for c in columns if c not in header]
+                # each column under the first of its names the header has
+                named = [next((a for a in ALIASES.get(c, (c,)) if a in header), c) for c in columns]
+                missing = [c for c, name in zip(columns, named) if name not in header]
                 if missing:
                     raise VoteFileError(
                         path,
@@ -87,10 +92,10 @@ def _rows(path: str, columns: tuple[str, ...]) -> Iterable[tuple[int, list[str]]
                         f"the header has no column {', '.join(missing)} "
                         f"(it needs {','.join(columns)}; found {','.join(cells)}).",
                     )
-                duplicated = sorted({c for c in columns if header.count(c) > 1})
+                duplicated = sorted({c for c in named if header.count(c) > 1})
                 if duplicated:
                     raise VoteFileError(path, line, f"the header names {', '.join(duplicated)} twice.")
-                where = [header.index(c) for c in columns]
+                where = [header.index(c) for c in named]
                 continue
             if len(cells) != len(header):
                 raise VoteFileError(path, line, f"has {len(cells)} cells; the header has {len(header)}.")
