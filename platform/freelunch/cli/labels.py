@@ -51,16 +51,39 @@ def _scores(scores_path: str | None, table):
     return scores
 
 
-def _say_calibration(fitted) -> None:
+def _untestable(scores: np.ndarray, item_class: np.ndarray, among: np.ndarray, none: str, equal: str) -> str | None:
+    """Why the scores of the items ``among`` cannot be set against their labels, if they cannot: ``none``
+    when none of them has a score, ``equal`` when their scores are all equal within each class (only their
+    order in the class counts). Said in words: a slope of "0.00 ± inf" tells the user nothing."""
+    scored = among & ~np.isnan(scores)
+    if not scored.any():
+        return none
+    if all(len(np.unique(scores[scored & (item_class == c)])) < 2 for c in np.unique(item_class[scored])):
+        return equal
+    return None
+
+
+def _slope(calibration) -> str:
+    if not np.isfinite(calibration.pooled_se):
+        return "the labels cannot test them"
+    return f"slope {calibration.pooled_slope:.2f} ± {calibration.pooled_se:.2f} per logit of rank"
+
+
+def _say_calibration(fitted, scores, table) -> None:
     calibration = fitted.calibration
     if calibration is None:
         return
-    slope = f"slope {calibration.pooled_slope:.2f} ± {calibration.pooled_se:.2f} per logit of rank"
-    if calibration.trusted:
-        click.echo(f"Model scores used as each image's prior ({slope}).", err=True)
+    candidates = table.votes.gold == aggregation.UNKNOWN
+    why = _untestable(
+        scores, table.votes.item_class, candidates, "no image to label has a score", "the scores are all equal"
+    )
+    if why:
+        click.echo(f"Model scores not used: {why}; every image keeps its class's prior.", err=True)
+    elif calibration.trusted:
+        click.echo(f"Model scores used as each image's prior ({_slope(calibration)}).", err=True)
     else:
         click.echo(
-            f"Model scores not used: the votes do not show them to predict the labels ({slope}); "
+            f"Model scores not used: the votes do not show them to predict the labels ({_slope(calibration)}); "
             "every image keeps its class's prior.",
             err=True,
         )
@@ -130,8 +153,9 @@ def aggregate(votes_path, gold_path, model, target_precision, threshold, scores_
     table = _read(votes_path, gold_path)
     if scores_path and model != "ds":
         raise click.ClickException("--scores is read by Dawid–Skene (--model ds) only.")
-    fitted = aggregation.fit(table.votes, model, scores=_scores(scores_path, table))
-    _say_calibration(fitted)
+    scores = _scores(scores_path, table)
+    fitted = aggregation.fit(table.votes, model, scores=scores)
+    _say_calibration(fitted, scores, table)
     if model == "mv":
         decisions = aggregation.decide_frequency(fitted.n_selected, fitted.n_votes, threshold)
     else:
@@ -177,7 +201,7 @@ def next_round(votes_path, gold_path, target_precision, max_votes, step, scores_
     table = _read(votes_path, gold_path)
     scores = _scores(scores_path, table)
     fitted = aggregation.fit(table.votes, "ds", scores=scores)
-    _say_calibration(fitted)
+    _say_calibration(fitted, scores, table)
     more = rounds.next_round(fitted, table.votes.gold, target_precision, max_votes, step)
     rows = ((image, class_, int(m)) for (image, class_), m in zip(table.items, more) if m > 0)
     n = _write(output, OPEN_COLUMNS, rows)
@@ -227,10 +251,23 @@ def first_round(scores_path, gold_path, target_precision, first, output):
     rows = ((image, class_, int(n)) for (image, class_), n, c in zip(scored.items, asked, candidates) if c)
     n = _write(output, FIRST_COLUMNS, rows)
     full = first * n
+    known = scored.gold != aggregation.UNKNOWN
+    why = _untestable(
+        scored.scores,
+        scored.item_class,
+        known,
+        "no control in --gold has a score in --scores",
+        "the controls' scores are all equal",
+    )
+    if why:
+        model = f"the model cannot be checked: {why}"
+    else:
+        model = (
+            f"the model on the controls: {_slope(calibration)}, {'trusted' if calibration.trusted else 'not trusted'}"
+        )
     click.echo(
         f"Round 1 asks {int(asked.sum())} votes of {n} images ({full - int(asked.sum())} fewer than "
-        f"{first} each); the model on the controls: slope {calibration.pooled_slope:.2f} ± "
-        f"{calibration.pooled_se:.2f}, {'trusted' if calibration.trusted else 'not trusted'}.",
+        f"{first} each); {model}.",
         err=True,
     )
 

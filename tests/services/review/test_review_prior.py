@@ -237,6 +237,32 @@ def test_the_cli_reads_a_scores_file_the_dashboard_imports(tmp_path):
         assert (tmp_path / "alias_first.csv").read_text() == (tmp_path / "plain_first.csv").read_text()
 
 
+def test_the_cli_says_plainly_when_the_scores_cannot_be_checked(tmp_path):
+    """No scored control for first-round, no scored image to label or scores all equal for a fit: a
+    sentence saying so, not a slope of "0.00 ± inf"."""
+    v, truth, scores = crowd(votes=2)
+    vote_files(tmp_path, v, scores, truth)
+    first = ["first-round", "--scores", tmp_path / "scores.csv", "--target-precision", "0.99", "-o", tmp_path / "f.csv"]
+    result = run(*first)  # no --gold: no control to check the model on
+    assert result.exit_code == 0 and "inf" not in result.output, result.output
+    assert "no control in --gold has a score" in result.output and "(0 fewer than 2 each)" in result.output
+    files = ["--votes", tmp_path / "votes.csv", "--gold", tmp_path / "gold.csv", "-o", tmp_path / "out.csv"]
+    rows = (tmp_path / "scores.csv").read_text().splitlines()
+    name = [f"img{i}" for i in range(v.n_items)]
+    controls = {name[i] for i in np.flatnonzero(v.gold != UNKNOWN)}
+    for content, said in [
+        ([r for r in rows[1:] if r.split(",")[0] in controls], "no image to label has a score"),
+        ([",".join([*r.split(",")[:2], "0.5"]) for r in rows[1:]], "the scores are all equal"),
+    ]:
+        (tmp_path / "some.csv").write_text("\n".join([rows[0], *content]) + "\n")
+        result = run("aggregate", *files, "--scores", tmp_path / "some.csv")
+        assert result.exit_code == 0 and "inf" not in result.output, result.output
+        assert f"Model scores not used: {said}" in result.output, result.output
+    first[2] = tmp_path / "some.csv"  # the scores all equal
+    result = run(*first, "--gold", tmp_path / "gold.csv")
+    assert result.exit_code == 0 and "the controls' scores are all equal" in result.output, result.output
+
+
 def test_the_cli_plans_a_lean_first_round_from_scores_and_controls(tmp_path):
     v, truth, scores = crowd(model_strength=4.0)
     vote_files(tmp_path, v, scores, truth)
