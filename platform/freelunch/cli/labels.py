@@ -17,6 +17,7 @@ from .common import batch_or_fail
 LABEL_COLUMNS = ("image", "class", "n_votes", "p_yes", "decision")
 OPEN_COLUMNS = ("image", "class", "more_votes")
 FIRST_COLUMNS = ("image", "class", "votes")
+WORKER_COLUMNS = ("worker", "votes", "control_votes", "sensitivity", "specificity", "flag")
 
 labels = AppGroup("labels", help="Labels from vote files: Dawid–Skene or selection frequency, and dynamic consensus.")
 
@@ -145,7 +146,14 @@ OUTPUT = click.option("-o", "--output", required=True, type=click.Path(dir_okay=
 )
 @SCORES
 @OUTPUT
-def aggregate(votes_path, gold_path, model, target_precision, threshold, scores_path, output):
+@click.option(
+    "--workers",
+    "workers_path",
+    type=click.Path(dir_okay=False),
+    help="Also write workers.csv: worker,votes,control_votes,sensitivity,specificity,flag (always-yes, random "
+    "or empty), what the fit makes of each worker.",
+)
+def aggregate(votes_path, gold_path, model, target_precision, threshold, scores_path, output, workers_path):
     """Write labels.csv: image,class,n_votes,p_yes,decision (yes, no or open) per image and class.
 
     Images of known label (in --gold) are listed with that label.
@@ -167,6 +175,19 @@ def aggregate(votes_path, gold_path, model, target_precision, threshold, scores_
         for (image, class_), n, p, d in zip(table.items, fitted.n_votes, fitted.p_yes, decisions)
     )
     n = _write(output, LABEL_COLUMNS, rows)
+    if workers_path:
+        _write(
+            workers_path,
+            WORKER_COLUMNS,
+            zip(
+                table.workers,
+                fitted.worker_votes.astype(int),
+                fitted.worker_gold.astype(int),
+                (f"{r:.4f}" for r in fitted.sensitivity),
+                (f"{r:.4f}" for r in fitted.specificity),
+                fitted.flags(),
+            ),
+        )
     counts = {d: int((decisions == d).sum()) for d in ("yes", "no", "open")}
     click.echo(
         f"Wrote {n} labels ({counts['yes']} yes, {counts['no']} no, {counts['open']} open) from "

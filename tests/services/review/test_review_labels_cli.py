@@ -73,6 +73,22 @@ def test_aggregate_labels_every_image_with_dawid_skene(tmp_path):
     assert "labels" in result.output and "(ds)" in result.output
 
 
+def test_aggregate_writes_each_workers_rates_and_flags_the_clickers(tmp_path):
+    """--workers: what the fit thinks of each worker (the dashboard's Workers figures), so a caller can see
+    who was down-weighted; the two always-yes clickers are flagged, the good workers not."""
+    votes, gold, _ = simulated_files(tmp_path)
+    out, workers = tmp_path / "labels.csv", tmp_path / "workers.csv"
+    result = run("aggregate", "--votes", votes, "--gold", gold, "-o", out, "--workers", workers)
+    assert result.exit_code == 0, result.output
+    rows = read(workers)
+    assert list(rows[0]) == ["worker", "votes", "control_votes", "sensitivity", "specificity", "flag"]
+    flag = {r["worker"]: r["flag"] for r in rows}
+    assert flag == {**{f"good{i}": "" for i in range(12)}, "yes1": "always-yes", "yes2": "always-yes"}
+    by_name = {r["worker"]: r for r in rows}
+    assert float(by_name["yes1"]["specificity"]) < 0.1 < 0.8 < float(by_name["good0"]["specificity"])
+    assert sum(int(r["votes"]) for r in rows) == sum(1 for _ in read(votes))
+
+
 def test_selection_frequency_is_the_other_model(tmp_path):
     votes = tmp_path / "votes.csv"
     votes.write_text(
