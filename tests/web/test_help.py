@@ -4,6 +4,7 @@ the wrong box explained, a favicon."""
 import io
 import re
 import zipfile
+from urllib.parse import urljoin
 
 from support import csrf_token, login
 
@@ -65,3 +66,19 @@ def test_the_import_help_shows_users_no_source_paths_or_notes_for_developers(cli
     for internal in internals:
         assert internal not in text, internal
     assert "freelunch classes import --preset" in text and "No setting turns the check off." in text
+
+
+def test_every_link_on_the_import_help_opens_and_it_names_no_internals(client, make_account):
+    """The page is docs/import-formats.md rendered at /help/imports: a link to a sibling doc (review.md) would be
+    /help/review.md, a 404, and a path in the repository (docs/..., instance/...) or the job queue's name means
+    nothing to a requester. Operators' notes stay in comments."""
+    make_account("req@example.org", "Lab")
+    login(client, "req@example.org")
+    html = client.get("/help/imports").get_data(as_text=True)
+    text = re.sub(r"<!--.*?-->", "", html, flags=re.S)
+    for href in set(re.findall(r'href="([^"#][^"]*)"', text)):
+        if not href.startswith(("http://", "https://", "mailto:")):
+            assert client.get(urljoin("/help/imports", href)).status_code == 200, href
+    body = re.sub(r"<[^>]+>", " ", text.split("<main", 1)[1])
+    for internal in ("review.md", "docs/", "instance/", "RQ job"):
+        assert internal not in body, internal
