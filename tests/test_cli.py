@@ -91,10 +91,10 @@ def test_classes_import_preset_needs_no_file(app, make_account):
     dataset = Dataset.create(organization=org, name="ImageNet")
     result = run(app, "classes", "import", "--preset", "imagenet-1k", "--dataset", str(dataset.id))
     assert result.exit_code == 0, result.output
-    assert "1000 classes created" in result.output
+    assert "1,000 classes created" in result.output
     assert ImageClass.select().where(ImageClass.dataset == dataset).count() == 1000
     again = run(app, "classes", "import", "--preset", "imagenet-1k", "--dataset", str(dataset.id))
-    assert "1000 classes updated" in again.output
+    assert "1,000 classes updated" in again.output
     missing = run(app, "classes", "import", "--preset", "imagenet-1k", "--dataset", "9999")
     assert missing.exit_code != 0 and "There is no dataset 9999" in missing.output and "Traceback" not in missing.output
     unknown = run(app, "classes", "import", "--preset", "imagenet-22k", "--dataset", str(dataset.id))

@@ -60,7 +60,7 @@ def test_requester_imports_edits_and_builds_without_reloads(app, live_server, pa
     page.click("button:has-text('Import classes')")
     page.wait_for_selector(".job:has-text('Import classes from class_info.json')")
     run_jobs()
-    page.wait_for_selector(".job-done:has-text('1000 classes created')", timeout=15_000)
+    page.wait_for_selector(".job-done:has-text('1,000 classes created')", timeout=15_000)
     page.wait_for_selector("#class-list tr:has-text('n01440764')")  # the list reloaded on job-finished
     page.wait_for_selector("#dataset-summary:has-text('1,000 classes')")
     assert still_same_page(page)

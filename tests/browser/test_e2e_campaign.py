@@ -93,7 +93,7 @@ def test_a_requester_runs_a_campaign_end_to_end(app, app_config, live_server, br
     page.set_input_files("input[name=wikipedia]", str(IMAGENET_1K.wikipedia_file))
     page.click("button:has-text('Import classes')")
     page.wait_for_selector(".job:has-text('Import classes')")
-    job_done(page, run_jobs, "1000 classes created")
+    job_done(page, run_jobs, "1,000 classes created")
     page.set_input_files("input[name=images]", manifest(app, app_config["MEDIA_ROOT"], live_server, tmp_path))
     page.click("button:has-text('Import images')")
     page.wait_for_selector(".job:has-text('Import images')")

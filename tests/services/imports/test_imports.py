@@ -365,3 +365,15 @@ def test_check_text_refuses_exactly_unicodes_control_and_surrogate_characters():
             assert not refused, hex(code)
         except ValueError as error:
             assert refused, f"{hex(code)}: {error}"
+
+
+def test_an_import_summary_counts_as_the_dashboard_does():
+    """One image is "1 image", a thousand classes "1,000 classes" (the job's card sat above "1,000 classes")."""
+    report = imports.Report()
+    report.counts.update({"classes created": 1000, "images created": 1, "candidate rows": 1, "positive rows": 2})
+    report.counts["hidden or system files skipped"] = 1
+    report.error("line 2", "bad")
+    assert report.summary() == (
+        "1 candidate row, 1,000 classes created, 1 hidden or system file skipped, 1 image created, 2 positive rows;"
+        " 1 row with errors"
+    )

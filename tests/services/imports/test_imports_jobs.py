@@ -38,11 +38,11 @@ def test_class_import_job_reports_progress_and_finishes(app, client, requester, 
     assert not any(p.exists() for p in uploads), "the job deletes the uploads it read"
     done = client.get(f"/jobs/{job_id(html)}", headers=HTMX)
     body = done.get_data(as_text=True)
-    assert "every 1s" not in body and "done" in body and "1000 classes created" in body
+    assert "every 1s" not in body and "done" in body and "1,000 classes created" in body
     assert "job-finished" in done.headers["HX-Trigger"]
     # The dataset page lists the finished import, and the classes.
     page = client.get(f"/datasets/{requester.id}").get_data(as_text=True)
-    assert "1000 classes created" in page and "n01440764" in page
+    assert "1,000 classes created" in page and "n01440764" in page
 
 
 def test_a_bad_class_file_fails_with_its_reason(client, requester, run_jobs):
@@ -181,7 +181,7 @@ def test_the_imagenet_1k_preset_imports_as_a_job_without_an_upload(app, client, 
     assert not (Path(app.config["INSTANCE_PATH"]) / "uploads").exists()
     run_jobs()
     done = client.get(f"/jobs/{job_id(html)}", headers=HTMX).get_data(as_text=True)
-    assert "done" in done and "1000 classes created" in done
+    assert "done" in done and "1,000 classes created" in done
     tench = ImageClass.get(ImageClass.dataset == requester, ImageClass.key == "n01440764")
     assert tench.names == ["tench", "Tinca tinca"] and tench.wikipedia == ["https://en.wikipedia.org/wiki/Tench"]
     assert IMAGENET_1K.classes_file.is_file(), "the packaged list stays where it is"
@@ -197,4 +197,4 @@ def test_the_preset_import_reports_its_progress_like_an_upload(app, client, requ
     assert job.meta["message"] == "In the queue…"
     run_jobs()
     job.refresh()
-    assert job.meta["message"] == "Read 1000 classes" and job.meta["progress"] > 0, job.meta
+    assert job.meta["message"] == "Read 1,000 classes" and job.meta["progress"] > 0, job.meta

@@ -51,7 +51,7 @@ class Report:
 
     def summary(self) -> str:
         """One line: what was imported, and how many rows had errors."""
-        counts = ", ".join(f"{n} {what}" for what, n in sorted(self.counts.items()) if n) or "nothing imported"
+        counts = ", ".join(_counted(n, what) for what, n in sorted(self.counts.items()) if n) or "nothing imported"
         return counts + (f"; {formatting.counted(self.error_count, 'row')} with errors" if self.error_count else "")
 
     def as_result(self, summary: str, link: dict | None = None) -> dict:
@@ -65,6 +65,21 @@ class Report:
         if link:
             result["link"] = link
         return result
+
+
+# The counted things of every import's report (counts' keys name them in the plural: "images created").
+_SINGULAR = {"classes": "class", "images": "image", "rows": "row", "files": "file", "scores": "score"}
+
+
+def _counted(n: int, what: str) -> str:
+    """ "1,000 classes created", "1 image created": as the rest of the dashboard writes counts (formatting.counted)."""
+    if n == 1:
+        words = what.split(" ")
+        noun = next((i for i, word in enumerate(words) if word in _SINGULAR), None)
+        if noun is not None:
+            words[noun] = _SINGULAR[words[noun]]
+        return "1 " + " ".join(words)
+    return f"{n:,} {what}"
 
 
 def decode(data: bytes, what: str) -> str:
@@ -227,7 +242,7 @@ def import_classes_json(
         seen.add(row["key"])
         rows.append(row)
     if progress:
-        progress(0.5, f"Read {len(rows)} classes")
+        progress(0.5, f"Read {formatting.counted(len(rows), 'class')}")
     upsert_classes(dataset, rows, report, with_links=links is not None)
     if links is not None:
         report.counts["classes with Wikipedia links"] = sum(1 for row in rows if row["wikipedia"])
@@ -295,7 +310,7 @@ def import_classes_csv(dataset: Dataset, data: bytes, progress: ReportProgress |
     except csv.Error as error:
         raise ImportFailure(f"The CSV cannot be read past line {reader.line_num}: {error}.") from error
     if progress:
-        progress(0.5, f"Read {len(rows)} classes")
+        progress(0.5, f"Read {formatting.counted(len(rows), 'class')}")
     upsert_classes(dataset, rows, report, with_links="wikipedia" in columns)
     return report
 
