@@ -9,6 +9,7 @@ import pytest
 from factories import picture
 
 from freelunch import storage
+from freelunch.datasets.forms import ImageImportForm
 from freelunch.models import Candidate, ClassRoleCount, Dataset, DatasetImageCount, Image, ImageClass
 from freelunch.presets import IMAGENET_1K
 from freelunch.services.imports import classes as imports
@@ -141,6 +142,8 @@ def test_manifest_csv_with_sizes_needs_no_fetch(dataset, tmp_path):
     errors = dict(report.errors)
     assert set(errors) == {"line 5", "line 6", "line 7", "line 8", "line 9"}
     assert "unknown class 'n09'" in errors["line 5"]
+    # the checkbox named as the dataset page labels it, so a requester can find it
+    assert f"tick '{ImageImportForm.create_classes.args[0].split(' (')[0]}'" in errors["line 5"]
     assert "only http and https" in errors["line 6"]
     assert "role 'maybe'" in errors["line 7"]
     assert "image id is missing" in errors["line 8"]
@@ -317,6 +320,7 @@ def test_zip_of_class_folders_is_stored_and_probed(app, dataset, tmp_path):
         assert set(errors) == {"cat/notes.txt", "cat/deep/er/x.png", "dog/d.png", "loose.png"}
         assert "not an image" in errors["cat/notes.txt"]
         assert "unknown class 'dog'" in errors["dog/d.png"]
+        assert "Create classes that do not exist yet" in errors["dog/d.png"]
         one = Image.get(Image.key == "cat/one")
         assert (one.width, one.height, one.url) == (300, 200, None)
         assert (one.phash, bytes(one.edge_phashes)) == hashing.hashes_of_bytes(picture(size=(300, 200)))

@@ -102,7 +102,7 @@ def probe(data: bytes) -> tuple[int, int, str, hashing.Hashes]:
             f"the image has too many pixels to be safe to open (at most {MAX_PIXELS // 1_000_000} megapixels)"
         ) from error
     except Exception as error:  # Pillow raises many kinds for a file that is not an image
-        raise ValueError("not an image file (Pillow cannot read it)") from error
+        raise ValueError("not an image file that can be opened (JPEG, PNG, GIF or WebP)") from error
     if kind not in WEB_FORMATS:
         raise ValueError(f"{kind} images do not show in browsers; convert to JPEG or PNG")
     return width, height, kind, hashes
@@ -112,6 +112,14 @@ def default_fetcher() -> Fetcher:
     """The safe fetcher; private addresses only for tests that say so (TESTING and IMPORT_ALLOW_PRIVATE_URLS)."""
     allow = bool(current_app.testing and current_app.config.get("IMPORT_ALLOW_PRIVATE_URLS"))
     return lambda url: safe_fetch.fetch(url, allow_private=allow)
+
+
+def _unknown_class(key: str) -> str:
+    """A row's class the dataset lacks: what to do, naming the checkbox as the dataset page labels it."""
+    return (
+        f"unknown class {key!r}: import the classes first, or tick"
+        " 'Create classes that do not exist yet' and import the file again"
+    )
 
 
 def _classes(dataset: Dataset, keys: set[str], create: bool, report: Report) -> dict[str, int]:
@@ -386,10 +394,7 @@ def import_image_manifest(
                     row["class_id"] = classes[row["class"]]
                     known.append((where, row))
                 else:
-                    report.error(
-                        where,
-                        f"unknown class {row['class']!r}: import the classes first, or tick 'create missing classes'",
-                    )
+                    report.error(where, _unknown_class(row["class"]))
             _store_rows(dataset, _probe_urls(known, fetcher, sizes, report), report)
             if progress:
                 progress(done / total, f"{done} of about {total} rows")
@@ -512,9 +517,7 @@ def import_image_zip(
         rows, full = [], None
         for where, row in pending:
             if row["class"] not in classes:
-                report.error(
-                    where, f"unknown class {row['class']!r}: import the classes first, or tick 'create missing classes'"
-                )
+                report.error(where, _unknown_class(row["class"]))
                 continue
             data = row.pop("data")
             try:
