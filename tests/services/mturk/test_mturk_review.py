@@ -659,3 +659,24 @@ def test_the_cron_job_reconciles_every_batch_with_a_live_hit(app, mturk_campaign
     MTurkHit.update(state="deleted").execute()
     with app.app_context():  # deleted HITs: nothing to ask MTurk
         assert mturk_review.sync_live_batches()["summary"] == "0 batches reconciled."
+
+
+def test_an_mturk_assignments_pages_here_are_counted_against_its_own_hit(client, org):
+    """A batch's HITs need not have the same number of pages (a class's last pages fill a short HIT): the worker's
+    pages are out of their HIT's, not the batch's range ("1 of 2 pages", not "1 of 2–5 pages")."""
+    campaign = make_campaign(org)
+    campaign.batch.built_shape = {"pages_per_hit": [2, 5], "images_per_page": [4, 4]}
+    campaign.batch.save()
+    row = MTurkAssignment.create(
+        organization=org,
+        hit=campaign.hits[1],
+        mturk_hit_id="H2",
+        mturk_assignment_id="A9",
+        worker_id="W3CCCCCCCC",
+        status="Submitted",
+        assignment=campaign.assignments["h2w3"],  # one of its two pages sent
+    )
+    page = re.sub(r"<[^>]+>", "", client.get(f"/mturk/assignments/{row.id}").get_data(as_text=True))
+    assert "1 of 2 pages" in page and "2–5" not in page
+    no_data = client.get(f"/batches/{campaign.batch.id}/mturk/review?show=no_data").get_data(as_text=True)
+    assert "1 of 2 pages here" in re.sub(r"<[^>]+>", "", no_data)
