@@ -10,6 +10,7 @@ import re
 from factories import make_campaign, mturk_assignment
 
 from freelunch.models import Assignment, Decision, WorkerAction
+from freelunch.services.mturk import credentials
 
 
 def _text(html: str) -> str:
@@ -68,4 +69,16 @@ def test_the_mturk_review_page_names_no_mturk_operation(client, org):
     mturk_assignment(org, campaign.hits[0], "Submitted")
     html = client.get(f"/batches/{campaign.batch.id}/mturk/review?show=no_data").get_data(as_text=True)
     assert "Send the message" in html
+    assert not re.search(r"\b(NotifyWorkers|CreateWorkerBlock|SendBonus|ApproveAssignment|RejectAssignment)\b", html)
+
+
+def test_the_mturk_assignment_page_names_no_mturk_operation(app, client, org):
+    """Its block form offered "MTurk's CreateWorkerBlock" (with a key pair of the organization's own, as the hard
+    block needs): the review page's test above never opened this page."""
+    with app.app_context():
+        credentials.store(org.id, "AKIAEXAMPLE12345", "the-secret-key-itself")
+    campaign = make_campaign(org)
+    row = mturk_assignment(org, campaign.hits[0], "Submitted")
+    html = client.get(f"/mturk/assignments/{row.id}").get_data(as_text=True)
+    assert "Block this worker" in html and "Hard: MTurk blocks them from every HIT of your account" in html
     assert not re.search(r"\b(NotifyWorkers|CreateWorkerBlock|SendBonus|ApproveAssignment|RejectAssignment)\b", html)

@@ -76,7 +76,9 @@ class BlockForm(Form):
         "Block",
         choices=[
             SelectChoice("soft_block", "Soft: keep them off this organization's HITs (a qualification)"),
-            SelectChoice("hard_block", "Hard: MTurk's CreateWorkerBlock (counts against the worker)"),
+            SelectChoice(
+                "hard_block", "Hard: MTurk blocks them from every HIT of your account (counts against the worker)"
+            ),
         ],
         default="soft_block",
     )
