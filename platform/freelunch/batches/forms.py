@@ -37,8 +37,23 @@ def _count(label: str, default: int, low: int, high: int, **kwargs) -> IntegerFi
 
 class BatchForm(Form):
     name = StringField("Name", validators=[DataRequired("Give the batch a name."), Length(max=120)])
-    dataset_id = SelectField("Dataset", coerce=int, validate_choice=True)
-    class_ids = Checkboxes("Classes", coerce=int, description="None ticked means every class of the dataset.")
+    # Choices outside the lists come from a form opened before a dataset or class was deleted (or a forged post):
+    # say what to do instead of WTForms' "'5', '6' are not valid choices for this field".
+    dataset_id = SelectField(
+        "Dataset",
+        coerce=int,
+        validate_choice=True,
+        invalid_choice_message="Choose one of this organization's datasets (that one was deleted, or is not yours).",
+    )
+    class_ids = Checkboxes(
+        "Classes",
+        coerce=int,
+        description="None ticked means every class of the dataset.",
+        invalid_choice_message=lambda n: (
+            f"{'1 ticked class is' if n == 1 else f'{n:,} ticked classes are'} no longer in this dataset:"
+            " tick the classes again."
+        ),
+    )
     pages_per_hit = _count("Pages per HIT (N)", 10, 1, 100)
     images_per_page = _count("Images per page (M)", 48, 1, 200, description="ImageNetV2's tool: 3 columns, 48 a page.")
     positives_per_page = _count(
@@ -57,6 +72,7 @@ class BatchForm(Form):
         choices=[SelectChoice(v, VERSION_MEANINGS[v]) for v in VERSIONS],
         default=["POINTER_ORIGINAL"],
         description="HITs and workers take the ticked versions in turn.",
+        invalid_choice_message="Tick the versions from the list.",
     )
     one_hit_per_worker = BooleanField("One HIT per worker")
     ask_sure_once = BooleanField("Ask one vote of the images the model is sure about")

@@ -45,6 +45,9 @@ def test_builder_shows_the_imagenetv2_defaults_and_the_datasets_classes(client, 
         ({"pages_per_hit": ""}, "Give a number from 1 to 100."),
         ({"assignments_per_hit": 0}, "Must be between 1 and 100."),
         ({"positives_per_page": 5}, "fewer than 5 positive or 1 negative controls (n01, n02)"),
+        # a class deleted (or a dataset changed) in another tab since the builder was opened
+        ({"class_ids": [987654]}, "1 ticked class is no longer in this dataset: tick the classes again."),
+        ({"versions": ["POINTER_ORIGINAL", "NEW"]}, "Tick the versions from the list."),
     ],
 )
 def test_builder_validation_messages(client, org, overrides, message):
@@ -60,7 +63,9 @@ def test_a_foreign_dataset_is_refused_not_swapped(app, client, org, make_account
     _, theirs = make_account("other@example.org", "Other")
     foreign = make_dataset(theirs, name="Theirs")
     response = client.post("/batches/", data=builder_data(client, foreign))
-    assert response.status_code == 422 and "Not a valid choice" in response.get_data(as_text=True)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422 and "Choose one of this organization&#39;s datasets" in page
+    assert "Not a valid choice" not in page
     assert Batch.select().count() == 0
 
 
