@@ -38,7 +38,16 @@ def test_bad_signup_rerenders_form_with_messages(client):
     )
     html = response.get_data(as_text=True)
     assert response.status_code == 200
-    assert "Invalid email address." in html and "Passwords do not match." in html
+    assert "An email address must have an @-sign. Check the address" in html and "Passwords do not match." in html
+    assert User.select().count() == 0
+
+
+def test_a_refused_signup_email_says_why(client):
+    """A reserved domain (.test, .local, .invalid) was only "Invalid email address.", which a new user cannot act on."""
+    data = {"email": "ann@lab.test", "organization": "Lab", "password": "a long passphrase", "csrf_token": ""}
+    data.update(confirm=data["password"], csrf_token=csrf_token(client))
+    html = client.post("/signup", data=data).get_data(as_text=True)
+    assert "special-use or reserved name" in html and "Invalid email address." not in html
     assert User.select().count() == 0
 
 
