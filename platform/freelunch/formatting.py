@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from flask import Flask
+from markupsafe import Markup
+
+# Explicit direction marks: embeddings and overrides (U+202A-U+202E) and isolates (U+2066-U+2069). An unclosed
+# right-to-left override in a name reverses the page's own words after it, up to the end of the paragraph
+# ("Dataset X created. Import its classes"; a class name in the worker's instructions). Right-to-left letters
+# show right to left without them.
+DIRECTION_MARKS = re.compile("[\u202a-\u202e\u2066-\u2069]")
 
 
 def duration(value: dt.timedelta) -> str:
@@ -49,7 +57,15 @@ def source_name(code: str) -> str:
     return SOURCE_MEANINGS.get(code, code)
 
 
+def shown(value):
+    """Every value a template prints (Jinja's finalize), without direction marks; the app's own HTML (Markup) as is."""
+    if isinstance(value, str) and not isinstance(value, Markup) and DIRECTION_MARKS.search(value):
+        return DIRECTION_MARKS.sub("", value)
+    return value
+
+
 def register(app: Flask) -> None:
+    app.jinja_env.finalize = shown  # before any template is compiled: the compiler writes the call into each
     app.add_template_filter(counted)
     app.add_template_filter(version_name)
     app.add_template_filter(source_name)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import stat
 import time
 
@@ -18,7 +19,7 @@ from rq.registry import FailedJobRegistry
 from support import csrf_token, login, open_assignment, post_page, upload
 
 from freelunch import storage
-from freelunch.models import ImageClass
+from freelunch.models import Dataset, ImageClass
 from freelunch.web.errors import IdConverter
 
 HUGE = 2**63
@@ -287,3 +288,19 @@ def test_a_nul_in_any_posted_field_is_a_400_and_nothing_is_stored(app, client, c
     as_json = client.post("/datasets/", json={"name": "Fish\x00"}, headers={"X-CSRFToken": token})
     assert as_json.status_code == 400
     assert Dataset.select().count() == datasets
+
+
+def test_direction_overrides_in_user_text_cannot_reverse_the_page_around_it(app, client, requester):
+    """A right-to-left override (U+202E) in a name ran on past it: "Dataset Fish<RLO>gpj created. Import its
+    classes" showed the page's own words reversed, and a class name did so in the worker's instructions. Pages
+    leave the explicit direction marks out of every value they show (a form's input keeps the name as typed: its
+    text is set apart from the page's); right-to-left letters need none."""
+    name = "שלום Fish\u202egpj.exe \u2066x\u202a"  # right-to-left letters need no marks, and keep their own
+    response = client.post(
+        f"/datasets/{requester.id}", data={"csrf_token": csrf_token(client), "name": name}, follow_redirects=True
+    )
+    assert response.status_code == 200
+    assert Dataset.get_by_id(requester.id).name == name  # kept as typed: only its display is neutralised
+    for page in (response, client.get("/datasets/"), client.get(f"/datasets/{requester.id}")):
+        html = re.sub(r"<input [^>]*>", "", page.get_data(as_text=True))
+        assert "שלום Fishgpj.exe x" in html and not re.search("[\u202a-\u202e\u2066-\u2069]", html)
