@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import re
 
-from factories import make_campaign, mturk_assignment
+from factories import make_campaign, make_image, mturk_assignment
 
-from freelunch.models import Assignment, Decision, WorkerAction
+from freelunch.models import Assignment, Dataset, Decision, ImageClass, WorkerAction
 from freelunch.services.mturk import credentials
 
 
@@ -62,6 +62,17 @@ def test_the_delete_page_names_each_batch_by_its_phase_as_the_batch_list_does(cl
     assert f"{campaign.batch.name} {campaign.batch.dataset.name} annotating" in listed
     page = _text(client.get(f"/datasets/{campaign.batch.dataset_id}/delete").get_data(as_text=True))
     assert f"{campaign.batch.name} annotating" in page and f"{campaign.batch.name} ready" not in page
+
+
+def test_the_delete_page_counts_as_the_dataset_page_does(client, org):
+    """It said "the dataset's 1000 classes" under a dataset page's "1,000 classes", and "1 classes"."""
+    dataset = Dataset.create(organization=org, name="Small")
+    ImageClass.insert_many(
+        [{"organization": org, "dataset": dataset, "key": f"n{n:04}", "names": ["x"]} for n in range(1000)]
+    ).execute()
+    make_image(org, dataset, ImageClass.get(ImageClass.key == "n0000"), "n0000/a", "candidate")
+    page = _text(client.get(f"/datasets/{dataset.id}/delete").get_data(as_text=True))
+    assert "This deletes the dataset's 1,000 classes and 1 image," in page
 
 
 def test_the_mturk_review_page_names_no_mturk_operation(client, org):

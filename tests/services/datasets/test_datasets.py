@@ -153,7 +153,8 @@ def test_deleting_a_dataset_that_batches_use_explains_and_needs_its_name(app, cl
         storage.save(f"datasets/{dataset.id}/a.png", picture())
     confirm = client.get(f"/datasets/{dataset.id}/delete").get_data(as_text=True)
     assert "1 batch uses this dataset and will be deleted with it" in confirm
-    assert "1 assignments and 1 submitted pages" in confirm and "Published on MTurk" in confirm
+    assert "1 assignment and 1 submitted page" in confirm and "1 submitted pages" not in confirm
+    assert "Published on MTurk" in confirm
     refused = post(client, f"/datasets/{dataset.id}/delete", confirm_name="fish")
     assert refused.status_code == 422 and "Type Fish exactly" in refused.get_data(as_text=True)
     assert Dataset.get_or_none(Dataset.id == dataset.id) is not None
