@@ -110,6 +110,29 @@ NO_HOVERS, NO_CLICKS, NO_MOVES, NO_POSITION = map(
 )
 
 
+def _clicks(clicks: list[dict]) -> str:
+    """``selectedRecord`` elements of a record's pointer clicks (``_points`` without its per-field loop, as
+    ``_trajectory``): their x, y and time are numbers (services/annotation/record.py refuses anything else), which an
+    f-string writes as ``_text`` does."""
+    return (
+        "".join(
+            [f"<selectedRecord><x>{c['x']}</x><y>{c['y']}</y><time>{c['time']}</time></selectedRecord>" for c in clicks]
+        )
+        or NO_CLICKS
+    )
+
+
+def _hovers(hovers: list[dict]) -> str:
+    """``hoveredRecord`` elements, as ``_clicks``: the action is "enter" or "leave" and the time a number
+    (services/annotation/record.py)."""
+    return (
+        "".join(
+            [f"<hoveredRecord><action>{h['action']}</action><time>{h['time']}</time></hoveredRecord>" for h in hovers]
+        )
+        or NO_HOVERS
+    )
+
+
 def _trajectory(moves: list[seed_format.Event]) -> str:
     """``mouseTracking`` elements of a record's moves (``_points`` without its per-field loop: a record has ten
     points or more). Their x, y and time are numbers (ingest refuses anything else: services/ingest/validate.py),
@@ -165,10 +188,10 @@ def _metadata(part: seed_format.Slice) -> Iterator[tuple[str, str, str]]:
             image_key,
             f"<metadata><imageID>{_text(image_key)}</imageID>{context}"
             f"<selected>{selected}</selected><selectedCount>{selected_count}</selectedCount>"
-            + _points("selectedRecord", clicks, ("x", "y", "time"), NO_CLICKS)
+            + _clicks(clicks)
             + _points("keyboardSelectedRecord", keys, ("time",))
             + f"<hoveredCount>{hovered_count}</hoveredCount>"
-            + _points("hoveredRecord", hovers(row), ("action", "time"), NO_HOVERS)
+            + _hovers(hovers(row))
             + _trajectory(part.moves[page_id].get(row[grid_at], ()))
             + f"<estimateTime>{estimate_time}</estimateTime>"
             f"<imageWidth>{width}</imageWidth><imageHeight>{height}</imageHeight>"
