@@ -42,6 +42,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import databases
@@ -449,23 +450,31 @@ def _print_pages(pages: dict, repeat: int) -> None:
         print(f"  {name:<17} {median:8.1f} ms  (first {first:8.1f}, max {slowest:8.1f})")
 
 
-def pages_only(name: str, repeat: int) -> None:
-    """Time the pages of a kept database again (while changing how a page reads its figures)."""
+@contextmanager
+def _kept(name: str):
+    """(url, instance folder, app, the newest batch) of a database kept by an earlier run's --keep, migrated first
+    (BENCH_UPGRADE=0 to time an older checkout), on an instance folder of its own (the kept run's is elsewhere, or
+    gone), removed afterwards even when the timing fails."""
     from freelunch.db import database
     from freelunch.models import Batch
 
     url = databases.POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
     os.environ["REDIS_URL"], _lock = own_redis_database()
-    # The app's instance folder for these requests only (the kept run's own is elsewhere, or gone): removed after.
     with tempfile.TemporaryDirectory(prefix="freelunch-imagenet-") as instance:
         app = _app(url, instance)
         with app.app_context(), database.connection_context():
-            if os.environ.get("BENCH_UPGRADE", "1") == "1":  # BENCH_UPGRADE=0 to time an older checkout's pages
+            if os.environ.get("BENCH_UPGRADE", "1") == "1":
                 from freelunch.services.schema import upgrade
 
                 started = time.perf_counter()
                 print(f"migrated {upgrade(database)} in {time.perf_counter() - started:.1f} s")
             batch = Batch.select().order_by(Batch.id.desc()).first()
+        yield url, instance, app, batch
+
+
+def pages_only(name: str, repeat: int) -> None:
+    """Time the pages of a kept database again (while changing how a page reads its figures)."""
+    with _kept(name) as (_url, _instance, app, batch):
         print(f"load average {os.getloadavg()[0]:.1f}")
         _print_pages(time_pages(app, batch.id, batch.dataset_id, repeat), repeat)
     print(f"load average {os.getloadavg()[0]:.1f}")
@@ -570,28 +579,15 @@ def run_exports(url: str, instance: str, batch_id: int, records: int, kinds: lis
 
 
 def exports_only(name: str, kinds: list[str]) -> None:
-    """Time the exports of a kept database again (while changing how an export makes its records), migrated first
-    as ``pages_only`` does."""
+    """Time the exports of a kept database again (while changing how an export makes its records)."""
     from freelunch.db import database
-    from freelunch.models import Batch, ImageRecord
+    from freelunch.models import ImageRecord
 
-    url = databases.POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-    os.environ["REDIS_URL"], _lock = own_redis_database()
-    instance = tempfile.mkdtemp(prefix="freelunch-imagenet-")
-    app = _app(url, instance)
-    with app.app_context(), database.connection_context():
-        if os.environ.get("BENCH_UPGRADE", "1") == "1":  # BENCH_UPGRADE=0 to time an older checkout's exports
-            from freelunch.services.schema import upgrade
-
-            started = time.perf_counter()
-            print(f"migrated {upgrade(database)} in {time.perf_counter() - started:.1f} s")
-        batch = Batch.select().order_by(Batch.id.desc()).first()
-        records = ImageRecord.select().count()
-    print(f"{records:,} records; load average {os.getloadavg()[0]:.1f}", flush=True)
-    try:
+    with _kept(name) as (url, instance, app, batch):
+        with app.app_context(), database.connection_context():
+            records = ImageRecord.select().count()
+        print(f"{records:,} records; load average {os.getloadavg()[0]:.1f}", flush=True)
         run_exports(url, instance, batch.id, records, kinds)
-    finally:  # a failed export leaves its folder too
-        shutil.rmtree(instance, ignore_errors=True)
     print(f"load average {os.getloadavg()[0]:.1f}")
 
 
