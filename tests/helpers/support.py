@@ -136,6 +136,20 @@ def finished_file(client, run_jobs, batch, kind) -> tuple[Export, str]:
     return export, response.get_data(as_text=True)
 
 
+def made_file(app, run_jobs, batch, kind):
+    """Start an export as the service does (the batch's labels of record as they are), run its job: (its Export, the
+    file's path)."""
+    from freelunch.services.exports import files as exports
+
+    with app.app_context():
+        export = exports.start(batch, kind)
+    run_jobs()
+    export = Export.get_by_id(export.id)
+    assert export.state == "done", export.error
+    with app.app_context():
+        return export, exports.file_path(export)
+
+
 def upload(client, dataset, kind: str, files: dict, htmx=True, **fields):
     """Upload files to a dataset's import form (classes or images)."""
     data = {"csrf_token": csrf_token(client), **fields}

@@ -9,11 +9,10 @@ import zipfile
 
 import numpy as np
 from factories import summary_for
-from support import login, open_assignment, post_page
+from support import login, made_file, open_assignment, post_page
 
-from freelunch.models import Batch, Export, Hit, HitPage, Image
+from freelunch.models import Batch, Hit, HitPage, Image
 from freelunch.services import demo
-from freelunch.services.exports import files as exports
 from freelunch.services.exports.imagenet_ab import RECORD_MEMBER, member_name
 
 # --- the loader, as the release describes it ------------------------------------------
@@ -63,13 +62,7 @@ def test_the_demo_batch_exports_as_imagenet_ab_and_the_release_loader_reads_it(a
     for worker, keyboard in (("ALICE", False), ("BOB", False), ("CAROL", True)):
         annotate(client, hit, worker, keyboard)
 
-    with app.app_context():
-        export = exports.start(batch, "imagenet-ab")
-    run_jobs()
-    export = Export.get_by_id(export.id)
-    assert export.state == "done", export.error
-    with app.app_context():
-        path = exports.file_path(export)
+    export, path = made_file(app, run_jobs, batch, "imagenet-ab")
     assert client.get(f"/review/exports/{export.id}/download").headers["Content-Type"] == "application/zip"
     with zipfile.ZipFile(path) as archive:
         names = archive.namelist()

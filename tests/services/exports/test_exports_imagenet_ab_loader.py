@@ -33,11 +33,10 @@ import zipfile
 
 import numpy as np
 from factories import summary_for
-from support import open_assignment, post_ingest, post_page
+from support import made_file, open_assignment, post_ingest, post_page
 
-from freelunch.models import Assignment, Batch, Export, Hit, HitPage, Image
+from freelunch.models import Assignment, Batch, Hit, HitPage, Image
 from freelunch.services import demo
-from freelunch.services.exports import files as exports
 from freelunch.services.exports.imagenet_ab import member_name
 
 # --- the published loader's parsing, rule by rule ----------------------------------------------------------
@@ -183,13 +182,7 @@ def test_the_published_loader_reads_what_the_workers_recorded(app, client, run_j
     done = [annotate(client, hit, worker, n, start) for n, worker in enumerate(("ALICE", "BOB", "CAROL"))]
     run_jobs("ingest")  # the tracker's batches flushed into pointer chunks
 
-    with app.app_context():
-        export = exports.start(batch, "imagenet-ab")
-    run_jobs()
-    export = Export.get_by_id(export.id)
-    assert export.state == "done", export.error
-    with app.app_context():
-        path = exports.file_path(export)
+    _, path = made_file(app, run_jobs, batch, "imagenet-ab")
     with zipfile.ZipFile(path) as archive:
         archive.extractall(tmp_path / "xml")
     xml_root = str(tmp_path / "xml")

@@ -5,12 +5,11 @@ import csv
 import io
 import re
 
-from support import csrf_token, survey_url
+from support import csrf_token, made_file, survey_url
 
 from freelunch.models import (
     Assignment,
     Batch,
-    Export,
     Hit,
     HitPage,
     ImageLabel,
@@ -20,7 +19,6 @@ from freelunch.models import (
     WorkerEstimate,
 )
 from freelunch.services.accounts.identity import anonymous_worker_id
-from freelunch.services.exports import files as exports
 from freelunch.services.review import fits, tallies
 
 HTMX = {"HX-Request": "true"}
@@ -124,12 +122,8 @@ def test_exports_carry_the_model(app, client, campaign, run_jobs):
     assert chosen.status_code == 302
     rows = {}
     for kind in ("labels-csv", "workers-csv"):
-        with app.app_context():
-            export = exports.start(Batch.get_by_id(campaign.batch.id), kind)
-        run_jobs()
-        export = Export.get_by_id(export.id)
-        with app.app_context():
-            rows[kind] = list(csv.DictReader(io.StringIO(exports.file_path(export).read_text())))
+        _, path = made_file(app, run_jobs, Batch.get_by_id(campaign.batch.id), kind)
+        rows[kind] = list(csv.DictReader(io.StringIO(path.read_text())))
     label = next(r for r in rows["labels-csv"] if r["image_id"] == "n01/a1")
     stored = ImageLabel.get(ImageLabel.fit == done, ImageLabel.image == campaign.images["a1"])
     assert label["labels_of_record"].startswith("Dawid–Skene label fit at target precision")
