@@ -19,13 +19,16 @@ NODE_TIMEOUT_MS = 1000  # how long a master may be silent before its replica tak
 
 
 def free_ports(n: int) -> list[int]:
-    """n free loopback ports; a cluster node also listens on port + 10000 (its bus), so that must be free too."""
+    """n free loopback ports; a cluster node also listens on port + 10000 (its bus), so that must be free too, and
+    neither may be another chosen node's port or bus (35265's bus is 45265: both were once picked, and the second
+    node could not bind)."""
     ports: list[int] = []
+    taken: set[int] = set()  # the chosen ports and their buses
     while len(ports) < n:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
-        if port + 10000 > 65535 or port in ports:
+        if port + 10000 > 65535 or port in taken or port + 10000 in taken:
             continue
         with socket.socket() as bus:
             try:
@@ -33,6 +36,7 @@ def free_ports(n: int) -> list[int]:
             except OSError:
                 continue
         ports.append(port)
+        taken.update((port, port + 10000))
     return ports
 
 
