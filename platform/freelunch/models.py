@@ -474,10 +474,11 @@ class BatchWorker(BaseModel):
     """A worker's assignments in a batch whose votes count (services/review/counted.py): how many, how many done,
     their control answers (AssignmentControls added up) and their pages (PageTally added up: derived pages only, as
     BatchTally's), so the workers list and the control-accuracy bar read a row per worker, not every assignment or
-    page of the batch.
+    page of the batch; and their MTurk assignments that do not count, waiting for MTurk or rejected (migration 0033),
+    so the workers lists show every worker who did work in the batch.
 
-    Kept by the database: triggers on assignment, hit, assignment_controls and page_tally (migration 0030). A worker
-    with no assignment that counts may keep a row of zeros."""
+    Kept by the database: triggers on assignment, hit, assignment_controls and page_tally (migrations 0030, 0033). A
+    worker with no assignment (counted, waiting or rejected) may keep a row of zeros."""
 
     batch = ForeignKeyField(Batch, on_delete="CASCADE", index=False)  # the unique index leads with it
     worker_id = CharField(max_length=16)
@@ -500,6 +501,8 @@ class BatchWorker(BaseModel):
     estimate_2000 = IntegerField()
     estimate_4000 = IntegerField()
     estimate_over = IntegerField()
+    waiting = IntegerField(default=0)  # MTurk assignments MTurk has not confirmed nor rejected yet (0033)
+    rejected = IntegerField(default=0)  # MTurk assignments MTurk rejected (0033)
 
     class Meta:
         indexes = ((("batch", "worker_id"), True),)

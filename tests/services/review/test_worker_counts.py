@@ -64,7 +64,8 @@ def _bucket(page_ms: int, images: int) -> int:
 
 def _recount() -> tuple[dict, dict, dict, dict]:
     """(per HIT, per batch, per (batch, worker), per (batch, worker, bucket of time per image)), from the assignments,
-    HITs, control answers and page tallies themselves."""
+    HITs, control answers and page tallies themselves. A worker's row: their counted assignments' figures, then their
+    assignments waiting for MTurk and rejected (0033)."""
     hits: dict[int, tuple[int, int]] = {}
     workers: dict[tuple[int, str], list[int]] = {}
     times: dict[tuple[int, str, int], int] = {}
@@ -86,9 +87,11 @@ def _recount() -> tuple[dict, dict, dict, dict]:
         batches[a.hit.batch_id][3] += state != "counts"
         batches[a.hit.batch_id][4] += state == "waiting"
         batches[a.hit.batch_id][5] += a.source == "mturk"
+        row = workers.setdefault((a.hit.batch_id, a.worker_id), [0] * (8 + len(TALLY_SUMS)))
+        row[-2] += state == "waiting"
+        row[-1] += state == "rejected"
         if state == "counts":
             c = controls.get(a.id)
-            row = workers.setdefault((a.hit.batch_id, a.worker_id), [0] * (6 + len(TALLY_SUMS)))
             answers = (c.positive, c.positive_selected, c.negative, c.negative_selected) if c else (0, 0, 0, 0)
             for i, value in enumerate((1, int(a.done), *answers, *tallied.get(a.id, [0] * len(TALLY_SUMS)))):
                 row[i] += value
@@ -117,7 +120,17 @@ def _kept() -> tuple[dict, dict, dict, dict]:
         for c in BatchCount.select()
         if any((c.hits_published, c.hits_started, c.hits_done, c.not_counted, c.waiting, c.mturk))
     }
-    columns = ("assignments", "done", "positive", "positive_selected", "negative", "negative_selected", *TALLY_SUMS)
+    columns = (
+        "assignments",
+        "done",
+        "positive",
+        "positive_selected",
+        "negative",
+        "negative_selected",
+        *TALLY_SUMS,
+        "waiting",
+        "rejected",
+    )
     workers = {
         (w.batch_id, w.worker_id): tuple(getattr(w, c) for c in columns)
         for w in BatchWorker.select()
@@ -277,7 +290,7 @@ def test_organization_workers_list_adds_up_its_batches_kept_rows(app, client, ca
                 dict(organization=org, hit=hit, worker_id=w, source="mturk", version="V", done=True, mturk_status=s)
                 for hit, w, s in ((second.hits[0], "M1", None), (second.hits[1], "M2", "Submitted"))
             ]
-        ).execute()  # M1 waits for MTurk (not listed), M2 counts (listed, no pages)
+        ).execute()  # M1 waits for MTurk (listed, nothing counted), M2 counts (listed, no pages)
         times = {p.id: p.started_at + rng.randint(1, 10**6) for p in PageSubmission.select()}
         PageSubmission.update(ended_at=Case(PageSubmission.id, list(times.items()))).execute()
 
@@ -296,7 +309,12 @@ def test_organization_workers_list_adds_up_its_batches_kept_rows(app, client, ca
             .order_by(Assignment.worker_id)
             .tuples()
         )
-        assert [(w.worker_id, w.assignments, w.done) for w in listed] == [(w, n, int(d)) for w, n, d in recount]
+        waiting = [("M1", 0, 0)]  # listed with nothing counted: 0033's waiting column
+        assert [(w.worker_id, w.assignments, w.done) for w in listed] == waiting + [
+            (w, n, int(d)) for w, n, d in recount
+        ]
+        assert [(w.worker_id, w.waiting, w.rejected) for w in listed][:2] == [("M1", 1, 0), ("M2", 0, 0)]
+        listed = listed[1:]
         assert [w.worker_id for w in listed] == ["M2", "W1AAAAAAAA", "W2BBBBBBBB", "W3CCCCCCCC"]
         for w in listed:
             kept, counted_before = w.figures, exact.get(w.worker_id, quality.Figures())
@@ -310,7 +328,8 @@ def test_organization_workers_list_adds_up_its_batches_kept_rows(app, client, ca
 
     page = " ".join(client.get("/review/workers?sort=-assignments").get_data(as_text=True).split())
     listed = re.findall(r"<td><code>(\w+)</code>", page)
-    assert listed == ["W3CCCCCCCC", "W1AAAAAAAA", "W2BBBBBBBB", "M2"]  # 4, 2, 2 and 1 assignments; not T1AAAAAAAA
+    # 4, 2, 2, 1 and 0 assignments counted (M1's waits); not T1AAAAAAAA
+    assert listed == ["W3CCCCCCCC", "W1AAAAAAAA", "W2BBBBBBBB", "M2", "M1"]
     assert 'Median time per image <small class="muted">±1.6 %</small>' in page
     assert "within 1.6 % of the exact one" in page
 
@@ -318,14 +337,17 @@ def test_organization_workers_list_adds_up_its_batches_kept_rows(app, client, ca
 def test_migration_0031_backfills_the_buckets_and_goes_back(app, campaign):
     """0031 on a database with pages: its buckets are the recount's; down() and up() again leave the triggers
     working."""
-    migration = next(m for m in Migration.load_directory(str(MIGRATIONS)) if m.name.startswith("0031_")).load()
+    migrations = {m.name[:4]: m for m in Migration.load_directory(str(MIGRATIONS))}
+    migration, later = migrations["0031"].load(), migrations["0033"].load()  # 0033 changes 0031's functions again
     migrator = SchemaMigrator.from_database(database.obj)
     with app.app_context():
         worked_for(campaign.assignments.values(), seconds_per_page=90)
+        later.down(migrator, database.obj)
         migration.down(migrator, database.obj)
         assert not BatchWorkerTime.table_exists()
         PageTally.update(page_ms=PageTally.page_ms + 7).execute()  # 0030's triggers alone: no buckets to keep
         migration.up(migrator, database.obj)
+        later.up(migrator, database.obj)
         assert _kept() == _recount() and _kept()[3]
         Assignment.update(mturk_status="Rejected", source="mturk").where(Assignment.worker_id == "W3CCCCCCCC").execute()
         assert _kept() == _recount()
