@@ -111,6 +111,9 @@ SHOWN = [
     ("/batches/{batch}/mturk/review", "Ready for review", jobs.MTURK_DECIDE),
     ("/batches/{batch}/mturk/review", "Ready for review", jobs.MTURK_AUTO_REVIEW),
     ("/review/batches/{batch}/assignments", "W1AAAAAAAA", jobs.MTURK_DECIDE),
+    ("/review/batches/{batch}/workers", "W1AAAAAAAA", jobs.MTURK_SYNC),  # work confirmed, waiting or rejected
+    ("/review/batches/{batch}/workers", "W1AAAAAAAA", jobs.MTURK_DECIDE),
+    ("/review/batches/{batch}/workers", "W1AAAAAAAA", jobs.FIT_LABELS),  # the label model's estimates
     ("/review/batches/{batch}/results", "Decision", jobs.FIT_LABELS),
     ("/review/batches/{batch}/results", "No label model fitted yet", jobs.FIT_LABELS),  # the label model panel
     ("/review/batches/{batch}/results", "No label model fitted yet", jobs.MTURK_DECIDE),  # a fit goes stale

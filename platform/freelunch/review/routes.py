@@ -15,6 +15,7 @@ from ..models import (
     LabLink,
     PageSubmission,
 )
+from ..services import jobs
 from ..services.review import annotators, counted, fits, labels, quality, replay, tallies
 from ..tenancy import current_org, owned_or_404
 from ..web import partials, sorting
@@ -114,6 +115,12 @@ def replay_view(assignment_id, pageno):
     )
 
 
+# The panels whose jobs change what the workers lists show: the work that counts, waits or was rejected (MTurk's
+# reconciliation and decisions) and the label model's estimates. The list reloads itself when one ends
+# (review/_workers.html); a batch's tab follows those another page started.
+WORKERS_CHANGE_ON = {"assignments", "labels"}
+
+
 @bp.get("/batches/<int:batch_id>/workers")
 def batch_workers(batch_id):
     batch = owned_or_404(Batch, batch_id)
@@ -138,6 +145,8 @@ def batch_workers(batch_id):
         lab_annotators=annotators.lab_annotators(scope, [w.worker_id for w in page.items]),
         estimates=fits.worker_estimates(fit, [w.worker_id for w in page.items]),
         not_counted=counted.not_counted([batch.id]),
+        following=jobs.running(current_org().id, batch.id, WORKERS_CHANGE_ON),
+        changes_on=sorted(WORKERS_CHANGE_ON),
         fit=fit,
         sort=sort,
         flagged=flagged,
@@ -174,4 +183,5 @@ def workers():
         speed_within=quality.KEPT_SPEED_WITHIN,
         lab_annotators=annotators.lab_annotators(Assignment.organization == current_org(), worker_ids),
         not_counted=counted.not_counted(batches),
+        changes_on=sorted(WORKERS_CHANGE_ON),
     )

@@ -132,8 +132,9 @@ def test_unconfirmed_mturk_votes_wait_and_confirmed_ones_count(app, client, on_m
         results = " ".join(client.get(f"/review/batches/{batch.id}/results").get_data(as_text=True).split())
         assert "52 votes of 13 MTurk assignments wait for MTurk to confirm" in results
         assert fits.load_votes([batch.id]).votes.item.size == 28  # the lab workers' votes, as before
-        lab_workers = {w.worker_id for w in quality.workers_query([batch.id])}
-        assert lab_workers == {"W1AAAAAAAA", "W2BBBBBBBB", "W3CCCCCCCC"}
+        listed = list(quality.workers_query([batch.id]))
+        assert {w.worker_id for w in listed if w.assignments} == {"W1AAAAAAAA", "W2BBBBBBBB", "W3CCCCCCCC"}
+        assert sum(w.waiting for w in listed) == 13 and len(listed) == 16  # the MTurk workers are listed, waiting
         records = list(csv.DictReader(io.StringIO(exported(batch, writers.write_records_csv))))
         assert len(records) == 28 and {r["source"] for r in records} == {"lab"}
         assert all(json.loads(line)["source"] == "lab" for line in exported(batch, writers.write_seed_jsonl).split())
@@ -285,23 +286,27 @@ def test_left_out_pages_and_kept_version_follow_the_votes_left_out(app, on_mturk
 
 def test_the_workers_lists_say_what_work_they_leave_out(app, client, on_mturk):
     """Review › Workers and the organization's list count the work that counts (kept rows per worker); the work that
-    does not, waiting for MTurk or rejected, is said above them from the kept counts (BatchCount), not left unsaid."""
+    does not, waiting for MTurk or rejected, is said above them from the kept counts (BatchCount), and counted per
+    worker in columns of its own (0033): a worker whose only work does not count is listed too."""
     batch = on_mturk.batch
 
     def said(url: str) -> str:
         return " ".join(re.sub(r"<[^>]+>", "", client.get(url).get_data(as_text=True)).split())
 
     tab, everyone = f"/review/batches/{batch.id}/workers", "/review/workers"
+    with app.app_context():
+        confirmed = anonymous_worker_id(batch.organization_id, INVENTED[5])
+        rejected = anonymous_worker_id(batch.organization_id, "ABADWORKER")
     for url in (tab, everyone):
         shown = said(url)
         assert (
             "Each worker's figures count the work that counts: not 13 MTurk assignments waiting for MTurk to confirm"
-            " them: a worker with no other work is not listed" in shown
+            " them: the columns Waiting for MTurk and Rejected say whose they are" in shown
         ), url
         assert "W1AAAAAAAA" in shown and "No workers yet" not in shown
+        assert confirmed in shown and rejected in shown  # their only work waits: listed
     assert "(the MTurk assignments list every one)." in said(tab)
     with app.app_context():
-        confirmed = anonymous_worker_id(batch.organization_id, INVENTED[5])
         reconcile(
             batch,
             [remote("ABAD", "ABADWORKER", "HIT1", "Rejected")],
@@ -311,3 +316,10 @@ def test_the_workers_lists_say_what_work_they_leave_out(app, client, on_mturk):
         shown = said(url)
         assert "not 11 MTurk assignments waiting for MTurk to confirm them, nor 1 rejected assignment:" in shown, url
         assert confirmed in shown  # confirmed: listed with its figures
+        assert re.search(
+            rf"{rejected}</code>.*?</td>\s*<td>0<small[^>]*>/0 done</small></td>\s*"
+            r'<td data-testid="worker-waiting"><span class="muted">—</span></td>\s*'
+            r'<td data-testid="worker-rejected">1</td>',
+            client.get(url).get_data(as_text=True),
+            re.S,
+        ), url

@@ -308,25 +308,45 @@ def page_figures(assignment: Assignment) -> dict:
 
 
 # --- rows for the tables ------------------------------------------------------
-# A worker's figures are over the assignments whose votes count (services/review/counted.py): an MTurk
-# worker appears once MTurk has confirmed an assignment of theirs; a rejected assignment is not theirs to count.
+# A worker's figures are over the assignments whose votes count (services/review/counted.py); their MTurk assignments
+# that do not, waiting for MTurk's confirmation or rejected, are counted beside them (kept since migration 0033), so a
+# worker whose only work does not count is listed too.
 
 # The organization's workers list's sortable columns (sorting.apply): sums over its batches' kept rows, so the
 # database sorts before it paginates.
-WORKER_SORTS = {"worker": BatchWorker.worker_id, "assignments": fn.SUM(BatchWorker.assignments)}
+WORKER_SORTS = {
+    "worker": BatchWorker.worker_id,
+    "assignments": fn.SUM(BatchWorker.assignments),
+    "waiting": fn.SUM(BatchWorker.waiting),
+    "rejected": fn.SUM(BatchWorker.rejected),
+}
 
 
 # The same for one batch's workers, read from the rows kept per batch and worker (BatchWorker).
-BATCH_WORKER_SORTS = {"worker": BatchWorker.worker_id, "assignments": BatchWorker.assignments}
+BATCH_WORKER_SORTS = {
+    "worker": BatchWorker.worker_id,
+    "assignments": BatchWorker.assignments,
+    "waiting": BatchWorker.waiting,
+    "rejected": BatchWorker.rejected,
+}
 
 
 def batch_workers_query(batch_id: int):
-    """One row per anonymised worker of one batch (worker_id, assignments, done), in a stable order, for pagination:
-    a kept row per worker (BatchWorker, migration 0030), so a page of the list reads the batch's workers, not its
-    assignments."""
+    """One row per anonymised worker of one batch (worker_id, assignments and done that count, waiting, rejected),
+    every worker with an assignment in any of the three, in a stable order, for pagination: a kept row per worker
+    (BatchWorker, migrations 0030, 0033), so a page of the list reads the batch's workers, not its assignments."""
     return (
-        BatchWorker.select(BatchWorker.worker_id, BatchWorker.assignments, BatchWorker.done)
-        .where(BatchWorker.batch == batch_id, BatchWorker.assignments > 0)
+        BatchWorker.select(
+            BatchWorker.worker_id,
+            BatchWorker.assignments,
+            BatchWorker.done,
+            BatchWorker.waiting,
+            BatchWorker.rejected,
+        )
+        .where(
+            BatchWorker.batch == batch_id,
+            (BatchWorker.assignments > 0) | (BatchWorker.waiting > 0) | (BatchWorker.rejected > 0),
+        )
         .order_by(BatchWorker.worker_id)
     )
 
@@ -334,14 +354,22 @@ def batch_workers_query(batch_id: int):
 def workers_query(batches):
     """``batch_workers_query`` over several batches (batch ids: a list or a query), a worker's kept rows added up: an
     organization's list reads a row per batch and worker, not its assignments."""
-    assignments = fn.SUM(BatchWorker.assignments)
+    assignments, waiting, rejected = (
+        fn.SUM(BatchWorker.assignments),
+        fn.SUM(BatchWorker.waiting),
+        fn.SUM(BatchWorker.rejected),
+    )
     return (
         BatchWorker.select(
-            BatchWorker.worker_id, assignments.alias("assignments"), fn.SUM(BatchWorker.done).alias("done")
+            BatchWorker.worker_id,
+            assignments.alias("assignments"),
+            fn.SUM(BatchWorker.done).alias("done"),
+            waiting.alias("waiting"),
+            rejected.alias("rejected"),
         )
         .where(BatchWorker.batch.in_(batches))
         .group_by(BatchWorker.worker_id)
-        .having(assignments > 0)
+        .having((assignments > 0) | (waiting > 0) | (rejected > 0))
         .order_by(BatchWorker.worker_id)
     )
 
@@ -349,9 +377,11 @@ def workers_query(batches):
 @dataclass
 class WorkerRow:
     worker_id: str
-    assignments: int
-    done: int
-    figures: Figures
+    assignments: int  # that count
+    done: int  # of those, done
+    figures: Figures  # over the assignments that count
+    waiting: int = 0  # MTurk assignments waiting for MTurk's confirmation
+    rejected: int = 0  # MTurk assignments MTurk rejected
 
 
 def worker_rows(rows, batches, *where, exact_speed: bool = False) -> list[WorkerRow]:
@@ -369,5 +399,13 @@ def worker_rows(rows, batches, *where, exact_speed: bool = False) -> list[Worker
     else:
         _kept_speed(found, batches, ids)
     return [
-        WorkerRow(r.worker_id, int(r.assignments), int(r.done or 0), found.get(r.worker_id, Figures())) for r in rows
+        WorkerRow(
+            r.worker_id,
+            int(r.assignments or 0),
+            int(r.done or 0),
+            found.get(r.worker_id, Figures()),
+            int(r.waiting or 0),
+            int(r.rejected or 0),
+        )
+        for r in rows
     ]
