@@ -265,8 +265,8 @@
     var img = rec.img;
     if (spare) {
       rec.status = "replacement";
-      rec.key = spare.key;
-      img.setAttribute("data-image-id", spare.key);
+      rec.key = spare.id;
+      img.setAttribute("data-image-id", spare.id);
       img.src = spare.src;
     } else {
       rec.status = "dropped";

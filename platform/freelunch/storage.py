@@ -147,6 +147,24 @@ def read(relative_path: str) -> bytes:
     return backend().read(relative_path)
 
 
+def read_or_none(relative_path: str) -> bytes | None:
+    """A stored file's bytes, or None when it is gone (a worker's page then replaces the image by a spare)."""
+    store = backend()
+    if isinstance(store, S3Storage):
+        from botocore.exceptions import ClientError
+
+        try:
+            return store.read(relative_path)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
+                return None
+            raise
+    try:
+        return store.read(relative_path)
+    except (OSError, ValueError):  # a missing file, or an unsafe path
+        return None
+
+
 def url_for_path(relative_path: str) -> str:
     """Where a browser loads the file: /media/... locally, a pre-signed URL on S3."""
     return backend().url(relative_path)

@@ -22,7 +22,7 @@ from worker import (
     wait_loaded,
 )
 
-from freelunch.models import Assignment, Hit, PageSubmission, PointerChunk
+from freelunch.models import Assignment, Hit, HitPage, Image, PageSubmission, PointerChunk
 from freelunch.services import demo
 from freelunch.services.exports.seed import seed_records
 
@@ -128,11 +128,14 @@ def test_export_matches_what_the_worker_did(app, live_server, page, org):
     with app.app_context():
         records = list(seed_records(batch))
     assert len(records) == 12
+    keys = dict(Image.select(Image.id, Image.key).tuples())
+    shown = {p.pageno: [keys[i] for i in p.image_ids] for p in HitPage.select().where(HitPage.hit == hit)}
     for record in records:
         assert list(record)[: len(RECORD_FIELDS)] == RECORD_FIELDS
         assert record["worker_id"] == assignment.worker_id and re.fullmatch(r"[0-9A-F]{10}", record["worker_id"])
         geometry = (dom if record["pageno"] == 1 else dom2)[record["gridIndex"]]
-        assert record["imageID"] == geometry["key"]
+        assert record["imageID"] == shown[record["pageno"]][record["gridIndex"]]  # the key, not the page's ref
+        assert geometry["key"] not in keys.values() and re.fullmatch(r"[\w-]{16}", geometry["key"])
         assert (record["originalImageWidth"], record["originalImageHeight"]) == (
             geometry["naturalWidth"],
             geometry["naturalHeight"],
@@ -316,9 +319,9 @@ def test_mturk_completion_and_one_hit_per_worker(app, live_server, page, org):
 
 
 def test_broken_images_are_replaced_or_dropped(app, live_server, page, org):
+    """The page names images by refs only (its HTML and every URL it loads); what is stored is the keys."""
+    import json
     import os
-
-    from freelunch.models import HitPage, Image
 
     batch = make_batch(app, org, pages=2, per_page=6)
     hit = batch.hits.get()
@@ -327,10 +330,18 @@ def test_broken_images_are_replaced_or_dropped(app, live_server, page, org):
     for image in broken:
         os.remove(os.path.join(app.config["MEDIA_ROOT"], image.storage_path))
     spare = Image.get_by_id(page_one.spare_image_ids[0])
+    loaded = []
+    page.on("request", lambda request: loaded.append(request.url))
     page.goto(link(live_server, hit))
     wait_loaded(page)
     assert page.locator(".cell.dropped").count() == 1
-    assert page.locator(f'img[data-image-id="{spare.key}"]').count() == 1
+    spares = json.loads(page.get_attribute(".grid", "data-spares"))
+    replaced = page.locator(f'img[data-image-id="{spares[0]["id"]}"]')
+    assert replaced.count() == 1 and replaced.get_attribute("src") == spares[0]["src"]
+    html = page.content()
+    for image in Image.select():
+        names = (image.key, image.storage_path, os.path.basename(image.storage_path), image.key.split("/")[-1])
+        assert not any(name in html or any(name in url for url in loaded) for name in names), image.key
     submit(page, next_pageno=2)
     with app.app_context():
         records = list(seed_records(batch))
@@ -340,6 +351,7 @@ def test_broken_images_are_replaced_or_dropped(app, live_server, page, org):
     assert statuses[1][:2] == ("replacement", spare.key) and statuses[1][2] in originals - {statuses[0][1]}
     dropped = next(r for r in records if r["loadStatus"] == "dropped")
     assert dropped["imageWidth"] is None and dropped["hoveredRecord"] == []
+    assert [r["imageID"] for r in records[2:6]] == [Image.get_by_id(i).key for i in page_one.image_ids[2:]]
 
 
 def test_demo_batch_end_to_end(app, live_server, page):

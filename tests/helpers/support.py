@@ -12,8 +12,9 @@ import json
 import re
 from urllib.parse import parse_qs, urlsplit
 
-from freelunch.models import Assignment, Export
-from freelunch.services.accounts.identity import anonymous_worker_id
+from freelunch.models import Assignment, Export, HitPage, Image
+from freelunch.services.accounts.identity import anonymous_worker_id, token_claims
+from freelunch.services.annotation import image_refs
 
 HTMX = {"HX-Request": "true"}
 RULE_FORM = {"threshold": "0.7", "min_annotations": "1", "min_accuracy": "0.5"}  # a label rule as the form posts it
@@ -48,10 +49,38 @@ def open_assignment(client, hit, worker="W1", **extra) -> tuple[str, Assignment]
     return token, Assignment.get(Assignment.worker_id == worker_id, Assignment.hit == hit)
 
 
+def as_the_page_sends(token, pageno, summary):
+    """``summary`` with each ``imageID`` given as a dataset key (as tests write them, e.g. factories.summary_for)
+    replaced by the ref the page shows for that image (services/annotation/image_refs.py); other values as
+    they are. A copy: the caller's summary keeps its keys. Needs an app context."""
+    claims = token_claims(token) if isinstance(token, str) else None
+    if not isinstance(summary, dict) or not isinstance(summary.get("images"), list) or claims is None:
+        return summary
+    page = (
+        HitPage.select(HitPage.image_ids, HitPage.spare_image_ids)
+        .join(Assignment, on=(Assignment.hit == HitPage.hit))
+        .where(Assignment.id == claims.assignment_id, HitPage.pageno == pageno)
+        .first()
+    )
+    if page is None:
+        return summary
+    ids = list(page.image_ids) + list(page.spare_image_ids)
+    refs = image_refs.refs(image_refs.scope(pageno, assignment_id=claims.assignment_id), ids)
+    by_key = {key: refs[i] for i, key in Image.select(Image.id, Image.key).where(Image.id.in_(ids)).tuples()}
+    sent = dict(summary, images=[dict(r) if isinstance(r, dict) else r for r in summary["images"]])
+    for image in sent["images"]:
+        if isinstance(image, dict) and isinstance(image.get("imageID"), str) and image["imageID"] in by_key:
+            image["imageID"] = by_key[image["imageID"]]
+    return sent
+
+
 def post_page(client, token, pageno, summary, htmx=True):
+    """Submit a page's summary as its page does: image ids given as dataset keys are sent as the page's refs."""
     headers = {"HX-Request": "true"} if htmx else {}
+    with client.application.app_context():
+        sent = as_the_page_sends(token, pageno, summary) if isinstance(pageno, int) else summary
     return client.post(
-        "/annotate/submit", data={"token": token, "pageno": pageno, "summary": json.dumps(summary)}, headers=headers
+        "/annotate/submit", data={"token": token, "pageno": pageno, "summary": json.dumps(sent)}, headers=headers
     )
 
 

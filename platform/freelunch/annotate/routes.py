@@ -1,17 +1,21 @@
 import json
+import mimetypes
+import time
 
-from flask import current_app, redirect, render_template, request, url_for
+from flask import Response, abort, current_app, redirect, render_template, request, url_for
 
+from .. import storage
 from ..models import Assignment
 from ..services.accounts import identity
+from ..services.annotation import image_refs, places
 from ..services.annotation import pages as annotation
-from ..services.annotation import places
 from ..services.annotation.pages import AnnotationError
 from ..web import partials
 from ..web.task_page import render_task
 from . import bp
 
 MAX_SUMMARY_BYTES = 4 * 1024 * 1024  # a 48-image page summary is ~50 KB even after long work
+PREVIEW_IMAGE_SECONDS = 3600  # a preview has no assignment whose time would bound its images' caching
 
 
 @bp.errorhandler(AnnotationError)
@@ -32,7 +36,7 @@ def _show(assignment: Assignment, token: str, partial: bool = False, state: anno
     if state.current is None:
         annotation.finish_if_done(assignment)
         return _done(assignment, partial)
-    return render_task(state, assignment.version, token, partial)
+    return render_task(state, assignment.version, token, partial, assignment_id=assignment.id)
 
 
 @bp.get("/annotate")
@@ -96,3 +100,30 @@ def submit():
 def lab(token):
     """A lab link asks the annotator who they are, then /annotate hands out their HIT."""
     return render_template("annotate/lab.html", link=annotation.lab_link_or_error(token))
+
+
+@bp.get("/annotate/image/<int:pageno>/<ref>")
+def image(pageno: int, ref: str):
+    """An image of a worker's page by its ref (services/annotation/image_refs.py), so that its URL names neither
+    its key nor its file: only among the pages of the assignment whose token comes with it (a preview's: the HIT
+    its signed ``preview`` names). Anything else, an expired token included, is a 404."""
+    token = request.args.get("token")
+    if token:
+        claims = identity.token_claims(token)
+        max_age = claims.expires_at - int(time.time()) if claims else 0
+        if claims is None or max_age <= 0:
+            abort(404)
+        path = image_refs.stored_path(pageno, ref, assignment_id=claims.assignment_id)
+    else:
+        hit_id = image_refs.previewed_hit(request.args.get("preview"))
+        if hit_id is None:
+            abort(404)
+        path = image_refs.stored_path(pageno, ref, hit_id=hit_id)
+        max_age = PREVIEW_IMAGE_SECONDS
+    data = storage.read_or_none(path) if path else None
+    if data is None:
+        abort(404)
+    # No Last-Modified, ETag or file name: a control imported on another day must not say so.
+    response = Response(data, mimetype=mimetypes.guess_type(path)[0] or "application/octet-stream")
+    response.headers["Cache-Control"] = f"private, max-age={max_age}, immutable"
+    return response

@@ -9,7 +9,7 @@ import pytest
 from factories import make_batch, summary_for
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from support import open_assignment, post_page, survey_url
+from support import as_the_page_sends, open_assignment, post_page, survey_url
 
 from freelunch.db import database
 from freelunch.models import (
@@ -25,6 +25,7 @@ from freelunch.models import (
     utcnow,
 )
 from freelunch.services.accounts.identity import assignment_token, completion_code
+from freelunch.services.annotation import image_refs
 from freelunch.services.annotation.pages import assignment_from_token
 
 
@@ -46,8 +47,11 @@ def test_survey_link_opens_an_anonymised_assignment_and_renders_the_page(client,
     assert not Assignment.select().where(Assignment.worker_id.contains("A1RAW")).exists()
     html = client.get(f"/annotate?token={token}").get_data(as_text=True)
     page = HitPage.get(HitPage.hit == hit, HitPage.pageno == 1)
-    keys = re.findall(r'data-image-id="([^"]+)"', html)
-    assert keys == [Image.get_by_id(i).key for i in page.image_ids]
+    shown = re.findall(r'data-image-id="([^"]+)"', html)  # the page's refs (image_refs.py), not the keys
+    with client.application.app_context():
+        refs = image_refs.refs(image_refs.scope(1, assignment_id=assignment.id), page.image_ids)
+    assert shown == [refs[i] for i in page.image_ids] and len(set(shown)) == len(shown)
+    assert not any(Image.get_by_id(i).key in html for i in page.image_ids)
     assert (
         "data-submit" in html
         and "Page 1 of 2</div>" in html
@@ -432,7 +436,8 @@ def test_a_long_page_summary_is_stored(client, batch):
     """Hours on one page make a summary larger than Flask's default 500 KB form field cap."""
     hit = batch.hits.first()
     token, _ = open_assignment(client, hit)
-    summary = summary_for(hit, 1)
+    with client.application.app_context():
+        summary = as_the_page_sends(token, 1, summary_for(hit, 1))
     hovers = [{"action": a, "time": 1_700_000_000_000 + n} for n in range(3000) for a in ("enter", "leave")]
     for image in summary["images"]:
         image.update(hoveredRecord=hovers, hoveredCount=3000)

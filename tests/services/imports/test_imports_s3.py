@@ -1,16 +1,18 @@
 """Media on S3 (moto): a ZIP import stores its images in the bucket, browsers get pre-signed URLs."""
 
+import re
 import zipfile
+from html import unescape
 from urllib.parse import parse_qs, urlsplit
 
 import boto3
 import pytest
-from factories import picture
+from factories import make_batch, picture
 from moto import mock_aws
-from support import csrf_token, login
+from support import csrf_token, login, open_assignment
 
 from freelunch import create_app, storage
-from freelunch.models import Dataset, Image, ImageClass
+from freelunch.models import Dataset, HitPage, Image, ImageClass
 from freelunch.services.imports import images as image_imports
 
 BUCKET = "freelunch-media-test"
@@ -73,3 +75,25 @@ def test_delete_prefix_only_touches_its_dataset(s3_app):
         storage.save("datasets/10/b.png", b"2")
         storage.delete_prefix("datasets/1")
         assert keys() == ["datasets/10/b.png"]
+
+
+def test_a_workers_page_loads_s3_images_through_the_image_route(s3_app, make_account):
+    """On S3 too the page names no object key: the image route reads the object (docs/annotation.md says why)."""
+    _, org = make_account("req@example.org", "Lab")
+    batch = make_batch(s3_app, org, pages=1, per_page=3)
+    hit = batch.hits.get()
+    client = s3_app.test_client()
+    token, _ = open_assignment(client, hit)
+    html = client.get(f"/annotate?token={token}").get_data(as_text=True)
+    assert BUCKET not in html and "X-Amz" not in html
+    srcs = [unescape(src) for src in re.findall(r'<img src="([^"]+)"', html)]
+    page = HitPage.get(HitPage.hit == hit, HitPage.pageno == 1)
+    images = [Image.get_by_id(i) for i in page.image_ids]
+    with s3_app.app_context():
+        stored = [storage.read(image.storage_path) for image in images]
+    for src, image, data in zip(srcs, images, stored, strict=True):
+        assert image.storage_path not in html and image.key not in html
+        response = client.get(src)
+        assert response.status_code == 200 and response.data == data
+    boto3.client("s3", region_name="us-east-1").delete_object(Bucket=BUCKET, Key=images[-1].storage_path)
+    assert client.get(srcs[-1]).status_code == 404  # a missing object: the page replaces it by a spare

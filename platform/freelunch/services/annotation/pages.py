@@ -39,7 +39,7 @@ from ..ingest.validate import MAX_TAB
 from ..mturk.gateway import local_stand_in_origin
 from ..review import tallies
 from ..review.fits import rounds_of
-from . import places, record
+from . import image_refs, places, record
 from .record import bounded_list, number
 
 PREVIEW_ASSIGNMENT = "ASSIGNMENT_ID_NOT_AVAILABLE"
@@ -521,45 +521,49 @@ def finish_if_done(assignment: Assignment) -> None:
 # --- storing a submitted page -----------------------------------------------
 
 
-def _image_record(raw, page: PageView, keys: dict[str, int]) -> dict:
+def _image_record(raw, page: PageView, shown_as: dict[str, int]) -> dict:
+    """One image's record; its ``imageID`` is the ref the page showed (image_refs.py), stored as the image."""
     if not isinstance(raw, dict):
         raise AnnotationError(400, "The page summary has a bad image record.")
     index = number(raw.get("i"), "grid index", 0, len(page.images) - 1)
     shown = page.images[index]
     status = raw.get("loadStatus", "ok")
-    key = raw.get("imageID")
+    ref = raw.get("imageID")
+    image_id = shown_as.get(ref) if isinstance(ref, str) else None
     if status in ("ok", "dropped"):
-        if key != shown.key:
+        if image_id != shown.id:
             raise AnnotationError(400, f"The page summary names the wrong image at place {index}.")
-        image_id, replaces = shown.id, None
+        replaces = None
     elif status == "replacement":
-        if not isinstance(key, str) or key not in keys or keys[key] not in page.hit_page.spare_image_ids:
+        if image_id is None or image_id not in page.hit_page.spare_image_ids:
             raise AnnotationError(400, f"The page summary names an unknown replacement at place {index}.")
-        image_id, replaces = keys[key], shown.id
+        replaces = shown.id
     else:
         raise AnnotationError(400, "The page summary has a bad loadStatus.")
     return dict(image=image_id, grid_index=index, load_status=status, replaces=replaces, **record.checked(raw))
 
 
-def parse_summary(summary, page: PageView) -> tuple[dict, list[dict]]:
-    """Check a page summary against the page that was shown; returns (page fields, image record rows)."""
+def parse_summary(summary, page: PageView, page_scope: str) -> tuple[dict, list[dict]]:
+    """Check a page summary against the page that was shown (its images named by their refs in ``page_scope``,
+    image_refs.py); returns (page fields, image record rows)."""
     if not isinstance(summary, dict):
         raise AnnotationError(400, "The page summary is missing.")
     try:
-        return _parsed(summary, page)
+        return _parsed(summary, page, page_scope)
     except record.BadValue as bad:
         raise AnnotationError(400, str(bad)) from None
 
 
-def _parsed(summary: dict, page: PageView) -> tuple[dict, list[dict]]:
+def _parsed(summary: dict, page: PageView, page_scope: str) -> tuple[dict, list[dict]]:
     started = number(summary.get("startedAt"), "startedAt")
     ended = number(summary.get("endedAt"), "endedAt")
     if ended < started:
         raise AnnotationError(400, "The page summary ends before it starts.")
     chunks = number(summary.get("chunks", 0), "chunk count", 0, 10_000_000)
     tab = number(summary.get("tab", 0), "tab", 0, MAX_TAB)
-    keys = {i.key: i.id for i in page.images + page.spares}
-    rows = [_image_record(raw, page, keys) for raw in bounded_list(summary.get("images"), "image list")]
+    # The one place a page's refs become its images again: what is stored keeps the dataset's key.
+    shown_as = {ref: i for i, ref in image_refs.refs(page_scope, [i.id for i in page.images + page.spares]).items()}
+    rows = [_image_record(raw, page, shown_as) for raw in bounded_list(summary.get("images"), "image list")]
     if sorted(r["grid_index"] for r in rows) != list(range(len(page.images))):
         raise AnnotationError(400, "The page summary must have one record for every image on the page.")
     none_confirmed = summary.get("noneConfirmed", False)
@@ -579,7 +583,7 @@ def submit_page(assignment: Assignment, pageno: int, summary) -> bool:
     if state.current is None or pageno != state.current.pageno:
         raise AnnotationError(409, "This page is not the one to submit next. Please reload the page.")
     page = page_view(state.current, len(state.pages))
-    fields, rows = parse_summary(summary, page)
+    fields, rows = parse_summary(summary, page, image_refs.scope(pageno, assignment_id=assignment.id))
     try:
         with database.atomic():
             submission = PageSubmission.create(assignment=assignment, hit_page=page.hit_page, pageno=pageno, **fields)
