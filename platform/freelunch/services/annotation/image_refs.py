@@ -42,7 +42,7 @@ def scope(pageno: int, assignment_id: int | None = None, hit_id: int | None = No
 
 def ref(page_scope: str, image_id: int) -> str:
     key = _derived(current_app.config["SECRET_KEY"])
-    mac = hmac.new(key, f"{page_scope}:{image_id}".encode(), hashlib.sha256).digest()[:REF_BYTES]
+    mac = hmac.digest(key, f"{page_scope}:{image_id}".encode(), "sha256")[:REF_BYTES]
     return base64.urlsafe_b64encode(mac).decode()
 
 
