@@ -1,10 +1,11 @@
 """Media storage for uploaded images: a local folder by default, an S3 bucket when S3_BUCKET is set.
 
-Workers load images inside MTurk's iframe without a session, so media is readable
-without one, but only through URLs that expire: S3's pre-signed URLs, and for
+A requester's pages load media through URLs that expire: S3's pre-signed URLs, and for
 local files ``/media/<path>?t=<hour>&s=<signature>`` (the media blueprint; itsdangerous, keyed by
 SECRET_KEY). The hour is rounded down, so a page's image URLs stay the same for
-an hour and browsers keep caching them.
+an hour and browsers keep caching them. Both name the stored path, so a worker's page
+does not use them: it loads its images by opaque ref through the annotate blueprint
+(services/annotation/image_refs.py), which reads the bytes here (``read_or_none``).
 """
 
 from __future__ import annotations

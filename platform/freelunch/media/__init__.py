@@ -1,8 +1,8 @@
-"""Serving locally stored media (``/media/<path>``) to browsers, workers included.
+"""Serving locally stored media (``/media/<path>``) to a requester's browser.
 
-Workers load images inside MTurk's iframe without a session, so this
-blueprint needs none: it serves only URLs that storage.py signed and that
-have not expired. On S3 browsers get pre-signed URLs instead and never come here.
+It serves only URLs that storage.py signed and that have not expired, and needs no
+session. Workers' pages never use it (its URLs name the stored path): they load images
+by ref from the annotate blueprint. On S3 browsers get pre-signed URLs instead.
 """
 
 from flask import Blueprint

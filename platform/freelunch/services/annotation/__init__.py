@@ -4,4 +4,5 @@
   (open or resume an assignment, show a page, store a submitted page by record-format.md's rules).
 - ``record``: ``FIELDS``, ``checked``, ``Field.reader`` (the per-image record's fields in one table: tracker key,
   column, export name, check; read by the summary check, the seed export and the records CSV).
+- ``image_refs``: ``refs``, ``stored_path`` (the opaque ids a worker's page names its images by, and back).
 """
