@@ -3,10 +3,11 @@
 1. Server time to render a 48-image page (GET /annotate?token=..., through Flask, the database
    and the template): median and p95 over 1,000 renders, wall and CPU time. Target: median <= 5 ms.
 2. Page weight without images: the page's HTML plus the JS and CSS it loads. Target: <= 100 KB.
-3. Tracker cost per pointer event in Chromium: the time spent in the tracker's listeners for
+3. Server time of one of the page's images (GET of each grid image's src, 5 times): median.
+4. Tracker cost per pointer event in Chromium: the time spent in the tracker's listeners for
    real pointer moves (Playwright), skipped when /usr/bin/chromium is missing.
 
-Runs on a throwaway SQLite database and media folder; needs no Redis for 1 and 2.
+Runs on a throwaway SQLite database and media folder; needs no Redis for 1 to 3.
 The last line is one line of figures, for scripts; it exits 1 when a figure misses its target (unless
 --no-targets). ``--renders N`` takes fewer renders (a quick run).
 """
@@ -17,11 +18,13 @@ import argparse
 import io
 import logging
 import os
+import re
 import statistics
 import sys
 import tempfile
 import threading
 import time
+from html import unescape
 from pathlib import Path
 
 from PIL import Image as PILImage
@@ -132,6 +135,24 @@ def render_times(app, url: str, renders: int = RENDERS) -> tuple[list[float], li
     return wall, cpu
 
 
+def image_times(app, url: str, rounds: int = 5) -> list[float]:
+    """Wall milliseconds per GET of one of the page's stored images (its 48 grid images, ``rounds`` times each)
+    through the WSGI app, as a worker's browser loads them."""
+    html = app.test_client().get(url).get_data(as_text=True)
+    srcs = [unescape(src) for src in re.findall(r'<img src="([^"]+)"', html)]
+    assert len(srcs) == 48
+    times, status = [], []
+    for _ in range(rounds):
+        for src in srcs:
+            path, _, query = src.partition("?")
+            environ = EnvironBuilder(path=path, query_string=query).get_environ()
+            start = time.perf_counter()
+            body = b"".join(app.wsgi_app(environ, lambda s, h, e=None: status.append(s)))
+            times.append((time.perf_counter() - start) * 1000)
+            assert status[-1].startswith("200") and body, src
+    return times
+
+
 def page_weight(app, url: str) -> dict[str, int]:
     html = app.test_client().get(url).get_data()
     assert html.count(b"data-image-id=") == 48
@@ -194,6 +215,7 @@ def main() -> int:
         median, p95 = statistics.median(times), statistics.quantiles(times, n=20)[-1]
         cpu_median = statistics.median(cpu)
         weight = page_weight(app, url)
+        images = image_times(app, url)
         total_kb = sum(weight.values()) / 1024
         print(
             f"render of a 48-image page, {len(times)} renders: median {median:.2f} ms, p95 {p95:.2f} ms "
@@ -205,6 +227,7 @@ def main() -> int:
             + ", ".join(f"{k} {v / 1024:.1f} KB" for k, v in weight.items())
             + f"; total {total_kb:.1f} KB (target <= 100 KB)"
         )
+        print(f"an image of the page: median {statistics.median(images):.2f} ms over {len(images)} GETs")
         cost = tracker_cost(app, url)
         if cost is None:
             print("tracker cost: skipped, /usr/bin/chromium is missing")
@@ -214,7 +237,8 @@ def main() -> int:
             print(f"tracker cost in Chromium: {cost_us:.1f} us per pointer event (mean over {events} real events)")
     print(
         f"render_median_ms={median:.2f} render_p95_ms={p95:.2f} render_min_ms={min(times):.2f} "
-        f"render_cpu_median_ms={cpu_median:.2f} page_kb={total_kb:.1f} tracker_us_per_event={cost_us:.1f}"
+        f"render_cpu_median_ms={cpu_median:.2f} page_kb={total_kb:.1f} image_median_ms={statistics.median(images):.2f} "
+        f"tracker_us_per_event={cost_us:.1f}"
     )
     return 0 if args.no_targets or (median <= 5 and total_kb <= 100) else 1
 

@@ -59,7 +59,7 @@ BENCHES = {
         "page.py",
         ("--renders", "20", "--no-targets"),  # --no-targets: a loaded machine misses the 5 ms render target
         ("render_median_ms", "render_p95_ms", "render_min_ms", "render_cpu_median_ms", "page_kb")
-        + ("tracker_us_per_event",),
+        + ("image_median_ms", "tracker_us_per_event"),
         needs=("chromium",),
     ),
     "dashboard": Bench(
