@@ -8,8 +8,9 @@ same refs (the tracker's sessionStorage and a resubmitted summary still match) a
 or another page of the same one, shows others (workers cannot pool what they learn). A HIT shown without
 an assignment (an MTurk preview, the requester's preview) is scoped by the HIT and page instead.
 
-Refs are turned back into images here only: the submitted summary's ``imageID`` (services/annotation/
-pages.py) and the annotate blueprint's image route. What is stored and exported keeps the dataset key.
+Refs are made here, and read back in two places only: a submitted summary's ``imageID`` (pages._parsed,
+through ``refs``) and the annotate blueprint's image route (``stored_path``). What is stored and exported
+keeps the dataset key.
 """
 
 from __future__ import annotations
