@@ -215,6 +215,22 @@ def test_manifest_phash_beside_the_size_is_kept_and_checked(dataset, tmp_path):
     assert Image.get(Image.key == "n01/b").phash is None
 
 
+def test_manifest_sizes_that_are_not_whole_numbers_are_row_errors(dataset, tmp_path):
+    """NaN and 1e400 (infinity, which crashed the import once) as sizes are the row's error; 10.0 is 10."""
+    add_class(dataset, "n01")
+    row = '"url": "https://img.example/x.jpg", "class": "n01"'
+    lines = [
+        f'{{"image_id": "n01/a", {row}, "width": NaN, "height": 10}}',
+        f'{{"image_id": "n01/b", {row}, "width": 1e400, "height": 10}}',
+        f'{{"image_id": "n01/c", {row}, "width": 10.0, "height": 1e1}}',
+    ]
+    manifest = write(tmp_path, "m.jsonl", "\n".join(lines) + "\n")
+    report = image_imports.import_image_manifest(dataset, manifest, fetcher=refuse_fetch)
+    errors = dict(report.errors)
+    assert set(errors) == {"line 1", "line 2"} and all("whole numbers" in e for e in errors.values())
+    assert [(image.key, image.width, image.height) for image in Image.select()] == [("n01/c", 10, 10)]
+
+
 def test_manifest_in_chunks_upserts_new_and_known_images_and_reports_in_line_order(dataset, tmp_path, monkeypatch):
     """Chunks of 2 good rows, read ahead by a thread: a chunk with new and known images (known ones updated, their
     candidacies upserted), a key met again in a later chunk, more bad rows in a row than a chunk holds; the errors

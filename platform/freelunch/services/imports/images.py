@@ -332,7 +332,7 @@ def _manifest_row(record: dict) -> dict:
         raise ValueError(both)
     try:
         width, height = int(given[0]), int(given[1])
-    except (TypeError, ValueError) as error:
+    except (TypeError, ValueError, OverflowError) as error:  # OverflowError: a JSON 1e400 is infinity
         raise ValueError(both) from error
     if not (0 < width <= SIZE_MAX and 0 < height <= SIZE_MAX):
         raise ValueError(f"width and height must be between 1 and {SIZE_MAX}")
