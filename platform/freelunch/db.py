@@ -97,21 +97,44 @@ def insert_rows(statement: str, rows: list[tuple]) -> None:
             execute_values(cursor, statement.format(values="VALUES %s"), rows, page_size=len(rows))
 
 
-def copy_rows(table: str, columns: list[str], rows: list[tuple]) -> None:
+class CopyText(str):
+    """Rows in COPY's text format (``copy_text``), made before they are written: a caller can make them away from
+    the database, e.g. in a thread while the database stores the rows before them. PostgreSQL only."""
+
+
+def copy_text(rows: list[tuple]) -> CopyText:
+    """``rows`` in COPY's text format, for ``copy_rows`` and ``staged_rows`` on PostgreSQL."""
+    return CopyText("".join("\t".join(map(_copy_value, row)) + "\n" for row in rows))
+
+
+def _copy(cursor, statement: str, text: str) -> None:
+    """COPY ``text`` in one piece: psycopg2 reads the file 8 KB at a time by default and takes the GIL back after
+    each piece, which waits up to the interpreter's switch interval (5 ms) while another thread computes."""
+    cursor.copy_expert(statement, io.StringIO(text), size=max(len(text), 8192))
+
+
+def copy_rows(table: str, columns: list[str], rows: list[tuple] | CopyText) -> None:
     """Append plain rows (no conflict handling) to ``table``, each engine at its fastest: PostgreSQL's COPY, whose
     text format the server parses faster than VALUES lists and psycopg2 writes faster than it quotes them (a fit's
-    130,000 labels: 5.2 s through ``insert_rows``); SQLite's prepared insert. Runs in the caller's transaction."""
+    130,000 labels: 5.2 s through ``insert_rows``); SQLite's prepared insert. ``rows`` may be ``copy_text``'s on
+    PostgreSQL. Runs in the caller's transaction."""
     if not rows:
         return
     if is_sqlite():
-        insert_rows(f'INSERT INTO "{table}" ({", ".join(columns)}) {{values}}', rows)
+        insert_rows(f'INSERT INTO "{table}" ({", ".join(columns)}) {{values}}', _tuples(rows))
         return
-    text = "".join("\t".join(map(_copy_value, row)) + "\n" for row in rows)
+    text = rows if isinstance(rows, CopyText) else copy_text(rows)
     with peewee.__exception_wrapper__:
-        database.cursor().copy_expert(f'COPY "{table}" ({", ".join(columns)}) FROM STDIN', io.StringIO(text))
+        _copy(database.cursor(), f'COPY "{table}" ({", ".join(columns)}) FROM STDIN', text)
 
 
-def upsert_rows(table: str, columns: list[str], rows: list[tuple], conflict: str) -> None:
+def _tuples(rows: list[tuple] | CopyText) -> list[tuple]:
+    if isinstance(rows, CopyText):
+        raise TypeError("rows in COPY's text format are for PostgreSQL; SQLite takes the tuples")
+    return rows
+
+
+def upsert_rows(table: str, columns: list[str], rows: list[tuple] | CopyText, conflict: str) -> None:
     """``INSERT INTO table (columns) VALUES … conflict`` for many rows (``conflict``: the ON CONFLICT clause), each
     engine at its fastest. On PostgreSQL the rows go by COPY into a temporary table that the INSERT reads in their
     order: psycopg2 quoting a VALUES list and the server parsing it took twice as long (a manifest import's images
@@ -121,26 +144,38 @@ def upsert_rows(table: str, columns: list[str], rows: list[tuple], conflict: str
     if not rows:
         return
     if is_sqlite():
-        insert_rows(statement, rows)
+        insert_rows(statement, _tuples(rows))
         return
     with staged_rows(table, columns, rows) as staged, peewee.__exception_wrapper__:
         database.cursor().execute(statement.format(values=f"SELECT {names} FROM {staged} ORDER BY ctid"))  # as given
 
 
 @contextlib.contextmanager
-def staged_rows(table: str, columns: list[str], rows: list[tuple]) -> Iterator[str]:
-    """PostgreSQL only: ``rows`` copied (COPY) into a temporary table of ``table``'s ``columns``, whose name the
-    context gives and which it drops at its end; ``ORDER BY ctid`` reads the rows in their order. In the caller's
-    transaction."""
+def staged_rows(table: str, columns: list[str], rows: list[tuple] | CopyText) -> Iterator[str]:
+    """PostgreSQL only: ``rows`` (or ``copy_text``'s) copied (COPY) into a temporary table of ``table``'s
+    ``columns``, whose name the context gives and which it drops at its end; ``ORDER BY ctid`` reads the rows in
+    their order. In the caller's transaction (in one of its own outside one)."""
     names = ", ".join(columns)
     staged = f"{table}_staged"
-    text = "".join("\t".join(map(_copy_value, row)) + "\n" for row in rows)
-    with peewee.__exception_wrapper__, database.atomic():  # a failure rolls the table's creation back
+    text = rows if isinstance(rows, CopyText) else copy_text(rows)
+    if not database.in_transaction():
+        with database.atomic(), staged_rows(table, columns, text) as made:
+            yield made
+        return
+    with peewee.__exception_wrapper__:
         cursor = database.cursor()
-        cursor.execute(f'CREATE TEMPORARY TABLE {staged} AS SELECT {names} FROM "{table}" WITH NO DATA')
-        cursor.copy_expert(f"COPY {staged} ({names}) FROM STDIN", io.StringIO(text))
-        yield staged
-        cursor.execute(f"DROP TABLE {staged}")
+        # Under a savepoint, so that a failure takes the table's creation back; each pair of statements is one round
+        # trip (a manifest import makes a table a chunk, and its connection waits out every trip).
+        cursor.execute(
+            f'SAVEPOINT {staged}; CREATE TEMPORARY TABLE {staged} AS SELECT {names} FROM "{table}" WITH NO DATA'
+        )
+        try:
+            _copy(cursor, f"COPY {staged} ({names}) FROM STDIN", text)
+            yield staged
+        except BaseException:
+            cursor.execute(f"ROLLBACK TO SAVEPOINT {staged}; RELEASE SAVEPOINT {staged}")
+            raise
+        cursor.execute(f"DROP TABLE {staged}; RELEASE SAVEPOINT {staged}")
 
 
 def _copy_value(value) -> str:

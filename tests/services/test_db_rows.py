@@ -3,7 +3,10 @@ given."""
 
 from __future__ import annotations
 
-from freelunch.db import copy_rows, database, is_sqlite, upsert_rows
+import peewee
+import pytest
+
+from freelunch.db import copy_rows, copy_text, database, is_sqlite, staged_rows, upsert_rows
 
 
 def test_copy_rows_keeps_nulls_booleans_and_awkward_text(app):
@@ -49,3 +52,24 @@ def test_upsert_rows_inserts_in_order_updates_on_conflict_and_keeps_bytes(app):
         ("k2", 2, None, "plain"),
         ("k4", None, b"", None),
     ]
+
+
+@pytest.mark.postgres_only
+def test_staged_rows_takes_its_table_back_when_the_caller_fails_and_has_a_transaction_outside_one(app):
+    """db.staged_rows in a transaction: a statement of the caller's that fails takes the staged table back with it
+    and leaves the transaction usable (its savepoint), so the rows can be staged again; outside a transaction it
+    runs in one of its own. Rows given as tuples or as copy_text's arrive alike; no staged table is left."""
+    with app.app_context(), database.connection_context():
+        database.execute_sql("CREATE TEMPORARY TABLE target (k text, n integer)")
+        with database.atomic():
+            with pytest.raises(peewee.DataError):
+                with staged_rows("target", ["k", "n"], [("a", 1)]):
+                    database.execute_sql("SELECT 1 / 0")
+            with staged_rows("target", ["k", "n"], copy_text([("b", 2)])) as staged:
+                database.execute_sql(f"INSERT INTO target SELECT k, n FROM {staged}")
+        with staged_rows("target", ["k", "n"], [("c\tx", 3)]) as staged:
+            database.execute_sql(f"INSERT INTO target SELECT k, n FROM {staged}")
+        rows = database.execute_sql("SELECT k, n FROM target ORDER BY k").fetchall()
+        left = database.execute_sql("SELECT count(*) FROM pg_class WHERE relname = 'target_staged'").fetchone()[0]
+        database.execute_sql("DROP TABLE target")
+    assert rows == [("b", 2), ("c\tx", 3)] and left == 0

@@ -3,10 +3,13 @@ refused."""
 
 import json
 import stat
+import threading
 import zipfile
 
+import peewee
 import pytest
 from factories import picture
+from rq.timeouts import JobTimeoutException
 
 from freelunch import storage
 from freelunch.datasets.forms import ImageImportForm
@@ -288,6 +291,66 @@ def test_manifest_that_breaks_midway_keeps_the_chunks_before(dataset, tmp_path, 
     with pytest.raises(ImportFailure, match="cannot be read past line 5"):
         image_imports.import_image_manifest(dataset, manifest, fetcher=refuse_fetch)
     assert sorted(image.key for image in Image.select()) == ["n01/0", "n01/1", "n01/2", "n01/3"]
+
+
+def _manifest_of(tmp_path, n):
+    rows = "".join(f"n01/{i},https://img.example/{i}.jpg,n01,candidate,10,10\n" for i in range(n))
+    return write(tmp_path, "m.csv", "image_id,url,class,role,width,height\n" + rows)
+
+
+def _reader_threads():
+    return [thread.name for thread in threading.enumerate() if thread.name == "manifest-reader"]
+
+
+def _kept_counts_match(dataset):
+    """The kept figures (triggers) agree with a recount: no chunk was stored in part."""
+    assert DatasetImageCount.of([dataset.id])[dataset.id] == Image.select().count()
+    assert sum(c.n for c in ClassRoleCount.select()) == Candidate.select().count()
+
+
+def test_a_manifest_import_stopped_midway_keeps_whole_chunks_and_stops_its_reader(dataset, tmp_path, monkeypatch):
+    """A job stopped while the reader thread prepares the next chunks (RQ's timeout raises in the job's thread, here
+    from its progress report after the second chunk): the chunks stored so far stay, each whole, nothing after them
+    is stored, and the reader thread is gone when the import has ended."""
+    monkeypatch.setattr(image_imports, "MANIFEST_CHUNK", 2)
+    add_class(dataset, "n01")
+    reports = []
+
+    def progress(fraction, message=""):
+        reports.append(fraction)
+        if len(reports) == 2:
+            raise JobTimeoutException("Task exceeded maximum timeout value")
+
+    with pytest.raises(JobTimeoutException):
+        image_imports.import_image_manifest(
+            dataset, _manifest_of(tmp_path, 10), fetcher=refuse_fetch, progress=progress
+        )
+    assert sorted(image.key for image in Image.select()) == ["n01/0", "n01/1", "n01/2", "n01/3"]
+    assert Candidate.select().count() == 4
+    _kept_counts_match(dataset)
+    assert _reader_threads() == []
+
+
+def test_a_chunk_the_database_refuses_is_rolled_back_whole_and_fails_the_import(dataset, tmp_path, monkeypatch):
+    """A database error while a chunk is stored (here its candidacies name a class that does not exist, after its
+    images went in) ends the import with that error: the chunk's images are rolled back with it, the chunks before
+    stay, the reader thread stops."""
+    monkeypatch.setattr(image_imports, "MANIFEST_CHUNK", 2)
+    add_class(dataset, "n01")
+    looked_up = image_imports._classes
+    calls = []
+
+    def classes(*args):
+        calls.append(args)
+        found = looked_up(*args)
+        return {key: 999_999 for key in found} if len(calls) == 2 else found
+
+    monkeypatch.setattr(image_imports, "_classes", classes)
+    with pytest.raises(peewee.IntegrityError):
+        image_imports.import_image_manifest(dataset, _manifest_of(tmp_path, 10), fetcher=refuse_fetch)
+    assert sorted(image.key for image in Image.select()) == ["n01/0", "n01/1"]
+    _kept_counts_match(dataset)
+    assert _reader_threads() == []
 
 
 def test_manifest_needs_its_columns(dataset, tmp_path):

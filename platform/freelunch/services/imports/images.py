@@ -21,8 +21,10 @@ import re
 import stat
 import warnings
 import zipfile
+from collections import Counter
 from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 import peewee
@@ -30,7 +32,7 @@ from flask import current_app
 from PIL import Image as PILImage
 
 from ... import storage
-from ...db import copy_rows, database, is_sqlite, staged_rows, upsert_rows
+from ...db import CopyText, copy_rows, copy_text, database, is_sqlite, staged_rows, upsert_rows, write_transaction
 from ...models import CANDIDATE_ROLES, Dataset, ImageClass
 from ...read_ahead import read_ahead
 from ..jobs import ReportProgress
@@ -163,8 +165,9 @@ def _ids_by_key(dataset_id: int, keys: list[str]) -> dict[str, int]:
     return dict(cursor.fetchall())
 
 
-def _upsert_images_postgres(rows: list[tuple]) -> tuple[dict[str, int], set[int]]:
-    """Upsert ``rows`` (IMAGE_COLUMNS) of one dataset, distinct keys: (image id by key, the ids created).
+def _upsert_images_postgres(images: CopyText, count: int) -> tuple[dict[str, int], set[int]]:
+    """Upsert ``count`` images (IMAGE_COLUMNS, in COPY's text format) of one dataset, distinct keys: (image id by
+    key, the ids created).
 
     The ids come back from the upserts themselves. Looking the keys up before and after (as on SQLite) cost two
     queries a chunk, and PostgreSQL planned each as a scan of all the dataset's images whenever its statistics were
@@ -172,7 +175,7 @@ def _upsert_images_postgres(rows: list[tuple]) -> tuple[dict[str, int], set[int]
     the square of its size. New keys first; an existing key (or one another import added meanwhile) is then
     updated through the same conflict clause, each row found by the unique index."""
     names = ", ".join(IMAGE_COLUMNS)
-    with staged_rows("image", IMAGE_COLUMNS, rows) as staged, peewee.__exception_wrapper__:
+    with staged_rows("image", IMAGE_COLUMNS, images) as staged, peewee.__exception_wrapper__:
         cursor = database.cursor()
         cursor.execute(
             f"INSERT INTO image ({names}) SELECT {names} FROM {staged} ORDER BY ctid"
@@ -180,7 +183,7 @@ def _upsert_images_postgres(rows: list[tuple]) -> tuple[dict[str, int], set[int]
         )
         ids = dict(cursor.fetchall())
         created = set(ids.values())
-        if len(ids) < len(rows):
+        if len(ids) < count:
             cursor.execute(
                 f"INSERT INTO image ({names}) SELECT {names} FROM {staged} WHERE NOT key = ANY(%s) ORDER BY ctid"
                 f" {IMAGE_CONFLICT} RETURNING key, id",
@@ -190,10 +193,19 @@ def _upsert_images_postgres(rows: list[tuple]) -> tuple[dict[str, int], set[int]
     return ids, created
 
 
-def _store_rows(dataset: Dataset, rows: list[dict], report: Report) -> None:
-    """Upsert images by key and their candidacies by (class, image), in one transaction."""
-    if not rows:
-        return
+@dataclass
+class _Prepared:
+    """Rows made ready to store, without the database: the manifest's reader thread prepares the next chunks while
+    the database stores one. The images once each, as the last row for a key gives them (IMAGE_COLUMNS; in COPY's
+    text format on PostgreSQL); their candidacies by (class key, image key), the last row's role; rows by role."""
+
+    images: list[tuple] | CopyText
+    keys: list[str]
+    candidacies: dict[tuple[str, str], str]
+    roles: Counter
+
+
+def _prepare(dataset: Dataset, rows: list[dict]) -> _Prepared:
     org = dataset.organization_id
     latest = {row["key"]: row for row in rows}  # the last row for an image decides its file and size
     images = [
@@ -211,41 +223,53 @@ def _store_rows(dataset: Dataset, rows: list[dict], report: Report) -> None:
         )
         for key, row in latest.items()
     ]
-    with database.atomic():
+    return _Prepared(
+        images=images if is_sqlite() else copy_text(images),
+        keys=list(latest),
+        candidacies={(row["class"], row["key"]): row["role"] for row in rows},
+        roles=Counter(row["role"] for row in rows),
+    )
+
+
+def _candidate_text(org: int, candidacies: dict[tuple[str, str], str], classes: dict[str, int], ids: dict[str, int]):
+    """Candidacies (CANDIDATE_COLUMNS) in COPY's text format, straight from their ids: whole numbers and a role of
+    CANDIDATE_ROLES need no escaping, and this is the only Python between a chunk's statements that grows with it."""
+    return CopyText(
+        "".join(f"{org}\t{classes[class_key]}\t{ids[key]}\t{role}\n" for (class_key, key), role in candidacies.items())
+    )
+
+
+def _store_rows(dataset: Dataset, rows: _Prepared, classes: dict[str, int], report: Report) -> None:
+    """Upsert images by key and their candidacies by (class, image), in one transaction; ``classes``: the id of each
+    class key the rows name."""
+    if not rows.keys:
+        return
+    org = dataset.organization_id
+    with write_transaction():
         if is_sqlite():
-            keys = list(latest)
-            existing = _ids_by_key(dataset.id, keys)
-            upsert_rows("image", IMAGE_COLUMNS, images, IMAGE_CONFLICT)
-            ids = _ids_by_key(dataset.id, keys)
+            existing = _ids_by_key(dataset.id, rows.keys)
+            upsert_rows("image", IMAGE_COLUMNS, rows.images, IMAGE_CONFLICT)
+            ids = _ids_by_key(dataset.id, rows.keys)
             created = set(ids.values()) - set(existing.values())
         else:
-            ids, created = _upsert_images_postgres(images)
-        candidacies = {(row["class_id"], ids[row["key"]]): row["role"] for row in rows}
+            assert isinstance(rows.images, CopyText)  # _prepare made them for this engine
+            ids, created = _upsert_images_postgres(rows.images, len(rows.keys))
         # An image made in this transaction has no candidacy yet: its rows are plain inserts (COPY on PostgreSQL),
         # without the conflict check and staging an upsert takes.
-        copy_rows(
-            "candidate",
-            CANDIDATE_COLUMNS,
-            [
-                (org, class_id, image_id, role)
-                for (class_id, image_id), role in candidacies.items()
-                if image_id in created
-            ],
-        )
-        upsert_rows(
-            "candidate",
-            CANDIDATE_COLUMNS,
-            [
-                (org, class_id, image_id, role)
-                for (class_id, image_id), role in candidacies.items()
-                if image_id not in created
-            ],
-            CANDIDATE_CONFLICT,
-        )
+        if len(created) == len(rows.keys) and not is_sqlite():  # all new (the common case): COPY's text at once
+            copy_rows("candidate", CANDIDATE_COLUMNS, _candidate_text(org, rows.candidacies, classes, ids))
+        else:
+            new: list[tuple] = []
+            known: list[tuple] = []
+            for (class_key, key), role in rows.candidacies.items():
+                image_id = ids[key]
+                (new if image_id in created else known).append((org, classes[class_key], image_id, role))
+            copy_rows("candidate", CANDIDATE_COLUMNS, new)
+            upsert_rows("candidate", CANDIDATE_COLUMNS, known, CANDIDATE_CONFLICT)
     report.counts["images created"] += len(created)
-    report.counts["images updated"] += len(latest) - len(created)
-    for row in rows:
-        report.counts[f"{row['role']} rows"] += 1
+    report.counts["images updated"] += len(rows.keys) - len(created)
+    for role, n in rows.roles.items():
+        report.counts[f"{role} rows"] += n
 
 
 # --- manifests ------------------------------------------------------------
@@ -373,29 +397,37 @@ def import_image_manifest(
     fetcher: Fetcher | None = None,
     progress: ReportProgress | None = None,
 ) -> Report:
-    """Images from a manifest of (image id, URL, class, role[, width, height[, phash]]) rows."""
+    """Images from a manifest of (image id, URL, class, role[, width, height[, phash]]) rows.
+
+    A thread reads, checks and prepares the next chunks (READ_AHEAD) while this one stores a chunk, so the job's
+    Python and the database's work overlap; all the database work stays here, on the job's connection, one
+    transaction a chunk."""
     fetcher = fetcher or default_fetcher()
     report = Report()
     with open(path, "rb") as count:
         total = max(sum(1 for _ in count), 1)
     sizes: dict[str, object] = {}
     done = 0
-    chunks = read_ahead(lambda: _manifest_chunks(path), READ_AHEAD, "manifest-reader")
+    chunks = read_ahead(lambda: _manifest_chunks(dataset, path), READ_AHEAD, "manifest-reader")
     try:
-        for pending, errors, done in chunks:
-            for where, message in errors:
+        for chunk in chunks:
+            done = chunk.done
+            for where, message in chunk.errors:
                 report.error(where, message)
-            if not pending:
+            if not chunk.rows:
                 continue
-            classes = _classes(dataset, {row["class"] for _, row in pending}, create_classes, report)
-            known = []
-            for where, row in pending:
-                if row["class"] in classes:
-                    row["class_id"] = classes[row["class"]]
-                    known.append((where, row))
-                else:
-                    report.error(where, _unknown_class(row["class"]))
-            _store_rows(dataset, _probe_urls(known, fetcher, sizes, report), report)
+            classes = _classes(dataset, chunk.classes, create_classes, report)
+            if chunk.prepared is not None and chunk.classes <= classes.keys():
+                prepared = chunk.prepared  # every row's class is known and no row needs its image fetched
+            else:
+                known = []
+                for where, row in chunk.rows:
+                    if row["class"] in classes:
+                        known.append((where, row))
+                    else:
+                        report.error(where, _unknown_class(row["class"]))
+                prepared = _prepare(dataset, _probe_urls(known, fetcher, sizes, report))
+            _store_rows(dataset, prepared, classes, report)
             if progress:
                 progress(done / total, f"{done} of about {total} rows")
     finally:
@@ -405,13 +437,31 @@ def import_image_manifest(
     return report
 
 
-def _manifest_chunks(path: Path) -> Generator[tuple[list[tuple[str, dict]], list[tuple[str, str]], int], None, None]:
-    """The manifest's rows, checked: (MANIFEST_CHUNK good rows as (where, row), (where, message) of the rows
-    refused before them, rows read so far), and a last tuple with the rest. Refused rows also come on their own
-    once MANIFEST_CHUNK of them wait, so a manifest of bad rows is not held whole."""
+@dataclass
+class _Chunk:
+    """Up to MANIFEST_CHUNK good rows of a manifest as (where, row), in order; (where, message) of the rows refused
+    before them; rows read so far; the rows' class keys; the rows prepared to store when none needs its image
+    fetched (else None)."""
+
+    rows: list[tuple[str, dict]]
+    errors: list[tuple[str, str]]
+    done: int
+    classes: set[str]
+    prepared: _Prepared | None
+
+
+def _manifest_chunks(dataset: Dataset, path: Path) -> Generator[_Chunk, None, None]:
+    """The manifest's rows, checked and prepared, a chunk at a time, and a last chunk with the rest. Refused rows
+    also come on their own once MANIFEST_CHUNK of them wait, so a manifest of bad rows is not held whole."""
     pending: list[tuple[str, dict]] = []
     errors: list[tuple[str, str]] = []
     done = 0
+
+    def chunk() -> _Chunk:
+        rows = [row for _, row in pending]
+        sized = all(row["width"] is not None for row in rows)
+        return _Chunk(pending, errors, done, {row["class"] for row in rows}, _prepare(dataset, rows) if sized else None)
+
     for where, record in _manifest_records(path):
         done += 1
         try:
@@ -419,12 +469,12 @@ def _manifest_chunks(path: Path) -> Generator[tuple[list[tuple[str, dict]], list
         except ValueError as error:
             errors.append((where, str(error)))
         if len(pending) >= MANIFEST_CHUNK:
-            yield pending, errors, done
+            yield chunk()
             pending, errors = [], []
         elif len(errors) >= MANIFEST_CHUNK:
-            yield [], errors, done
+            yield _Chunk([], errors, done, set(), None)
             errors = []
-    yield pending, errors, done
+    yield chunk()
 
 
 # --- ZIP archives ---------------------------------------------------------
@@ -531,7 +581,7 @@ def import_image_zip(
             row["stored_bytes"] = len(data)
             rows.append({**row, "class_id": classes[row["class"]]})
             storage.ensure_thumbnail(row["storage_path"])  # here in the job, not on the dataset page's first view
-        _store_rows(dataset, rows, report)
+        _store_rows(dataset, _prepare(dataset, rows), classes, report)
         pending, pending_bytes = [], 0
         if full:
             raise full
