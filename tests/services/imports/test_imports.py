@@ -353,6 +353,28 @@ def test_a_chunk_the_database_refuses_is_rolled_back_whole_and_fails_the_import(
     assert _reader_threads() == []
 
 
+def test_manifest_lines_are_read_as_json_reads_them(dataset, tmp_path):
+    """Lines are decoded by msgspec, and those it refuses by json.loads as before: a lone surrogate is the image id's
+    text error, a NaN size is not a whole number, a trailing comma has JSON's own message; a 30-digit image id (a
+    whole number msgspec reads too) is a key."""
+    add_class(dataset, "n01")
+    row = '"url": "https://img.example/x.jpg", "class": "n01"'
+    lines = [
+        f'{{"image_id": "n01/a", {row}, "width": 10, "height": 10}}',
+        f'{{"image_id": "n01/\\ud800", {row}, "width": 10, "height": 10}}',
+        f'{{"image_id": 123456789012345678901234567890, {row}, "width": 10, "height": 10}}',
+        f'{{"image_id": "n01/d", {row}, "width": NaN, "height": 10}}',
+        f'{{"image_id": "n01/e", {row}, "width": 10, "height": 10,}}',
+    ]
+    manifest = write(tmp_path, "m.jsonl", "\n".join(lines) + "\n")
+    report = image_imports.import_image_manifest(dataset, manifest, fetcher=refuse_fetch)
+    errors = dict(report.errors)
+    assert set(errors) == {"line 2", "line 4", "line 5"}
+    assert "image id is not valid text" in errors["line 2"] and "whole numbers" in errors["line 4"]
+    assert errors["line 5"].startswith("not valid JSON (Expecting property name enclosed in double quotes")
+    assert sorted(image.key for image in Image.select()) == ["123456789012345678901234567890", "n01/a"]
+
+
 def test_manifest_needs_its_columns(dataset, tmp_path):
     with pytest.raises(ImportFailure, match="missing: url, class"):
         image_imports.import_image_manifest(

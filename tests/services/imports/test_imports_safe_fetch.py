@@ -92,3 +92,45 @@ def test_errors_and_size_cap(local_server):
         safe_fetch.fetch(f"{local_server}/nothing.png", allow_private=True)
     with pytest.raises(FetchError, match="larger than"):
         safe_fetch.fetch(f"{local_server}/big", allow_private=True, max_bytes=1000)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://img.example/a.jpg",
+        "http://img.example",
+        "https://a-b.c.example/x y?q=1#f",
+        "https://img.example?x",
+        "https://img.example#x",
+        "https://.../x",
+        "HTTPS://img.example/a.jpg",
+        "https://img.example:443/a.jpg",
+        "https://img.example:99999/a.jpg",
+        "https://user@img.example/a.jpg",
+        "https://img.example@evil.example/a.jpg",
+        "https://[::1]/a.jpg",
+        "https://[::1/a.jpg",
+        "https:///a.jpg",
+        "https:/img.example/a.jpg",
+        "ftp://img.example/a.jpg",
+        "https://bücher.example/a.jpg",
+        "https://img.example\\@evil.example/a.jpg",
+        "https://img.exa\tmple/a.jpg",
+        "https://img.example/a\nb.jpg",
+        " https://img.example/a.jpg",
+        "//img.example/a.jpg",
+    ],
+)
+def test_validate_url_refuses_exactly_what_check_url_refuses(url):
+    """validate_url (a regex for plain URLs, check_url for the rest) says what check_url says, for each URL."""
+    try:
+        safe_fetch.check_url(url)
+        expected = None
+    except UnsafeURL as error:
+        expected = str(error)
+    try:
+        safe_fetch.validate_url(url)
+        got = None
+    except UnsafeURL as error:
+        got = str(error)
+    assert got == expected

@@ -111,7 +111,7 @@ def check_text(value: str, what: str, limit: int) -> str:
     can store (no lone surrogate: a JSON ``"\\ud800"``, or bytes that were not UTF-8), and fits ``limit``."""
     if CONTROL.search(value):
         raise ValueError(f"the {what} contains a control character (such as NUL)")
-    if SURROGATE.search(value):
+    if not value.isascii() and SURROGATE.search(value):  # isascii reads a flag the string keeps
         raise ValueError(f"the {what} is not valid text (a lone surrogate, or bytes that are not UTF-8)")
     if len(value) > limit:
         raise ValueError(f"the {what} is longer than {limit:,} characters")

@@ -27,6 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+import msgspec
 import peewee
 from flask import current_app
 from PIL import Image as PILImage
@@ -287,7 +288,7 @@ def _manifest_records(path: Path) -> Iterator[tuple[str, dict]]:
                 if not line.strip():
                     continue
                 try:
-                    record = json.loads(line)
+                    record = _json_line(line)
                 except json.JSONDecodeError as error:
                     yield f"line {number}", {"__error__": f"not valid JSON ({error.msg})"}
                     continue
@@ -312,6 +313,19 @@ def _manifest_records(path: Path) -> Iterator[tuple[str, dict]]:
                 yield f"line {reader.line_num}", {ours: record.get(theirs) for ours, theirs in columns.items()}
         except csv.Error as error:
             raise ImportFailure(f"The CSV cannot be read past line {reader.line_num}: {error}.") from error
+
+
+_decode_json = msgspec.json.Decoder().decode
+
+
+def _json_line(line: str):
+    """``json.loads(line)`` at msgspec's speed (a fifth of json's time a manifest line): what msgspec accepts,
+    json.loads reads the same; what msgspec refuses (NaN, a lone surrogate, bytes that were not UTF-8, a syntax
+    error) json.loads decides, with its own messages, as before."""
+    try:
+        return _decode_json(line)
+    except (ValueError, RecursionError):  # msgspec.DecodeError, or a lone surrogate that cannot be encoded
+        return json.loads(line)
 
 
 def _json_record(record: dict) -> dict:
@@ -341,7 +355,7 @@ def _manifest_row(record: dict) -> dict:
     check_text(url, "url", URL_MAX)
     if len(url) > URL_MAX:
         raise ValueError(f"the url is longer than {URL_MAX} characters")
-    safe_fetch.check_url(url)
+    safe_fetch.validate_url(url)
     class_key = check_key(str(record.get("class") or ""), "class")
     role = ROLE_ALIASES.get(str(record.get("role") or "").strip().lower())
     if role is None:
