@@ -308,6 +308,16 @@ def _kept_counts_match(dataset):
     assert sum(c.n for c in ClassRoleCount.select()) == Candidate.select().count()
 
 
+def test_manifest_chunks_start_small_and_double(dataset, tmp_path, monkeypatch):
+    """The first chunk is small, so the database starts early; each next one is twice as large, up to
+    MANIFEST_CHUNK; the last has the rest."""
+    monkeypatch.setattr(image_imports, "FIRST_CHUNK", 2)
+    monkeypatch.setattr(image_imports, "MANIFEST_CHUNK", 8)
+    chunks = list(image_imports._manifest_chunks(dataset, _manifest_of(tmp_path, 30)))
+    assert [len(chunk.rows) for chunk in chunks] == [2, 4, 8, 8, 8, 0]  # the last one has the rest: none here
+    assert [chunk.done for chunk in chunks] == [2, 6, 14, 22, 30, 30]
+
+
 def test_a_manifest_import_stopped_midway_keeps_whole_chunks_and_stops_its_reader(dataset, tmp_path, monkeypatch):
     """A job stopped while the reader thread prepares the next chunks (RQ's timeout raises in the job's thread, here
     from its progress report after the second chunk): the chunks stored so far stay, each whole, nothing after them

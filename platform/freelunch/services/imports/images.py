@@ -65,7 +65,8 @@ ZIP_MAX_FILE = 50 * 1024 * 1024
 ZIP_MAX_TOTAL = 4 * 1024**3  # uncompressed, the whole archive: 10 MB that unpack to 10 GB are refused at upload
 ZIP_MAX_RATIO = 100  # photos hardly compress; a file packed 100:1 or better is padding, not a picture
 ZIP_RATIO_FLOOR = 1024 * 1024  # ... once it unpacks to more than a megabyte
-MANIFEST_CHUNK = 5000  # rows a transaction: fewer round trips; a chunk of manifest rows is a few MB at most
+MANIFEST_CHUNK = 10_000  # rows a transaction at most: fewer round trips; a chunk of manifest rows is ~5 MB in Python
+FIRST_CHUNK = 1_000  # the database starts on a small first chunk; each next one is twice as large, to MANIFEST_CHUNK
 READ_AHEAD = 2  # chunks of a manifest read and checked ahead of the one being stored
 # The whole archive too: many padded files just under the floor (300 x 1 MB from 0.5 MB) are as much a bomb.
 # Pictures in a ZIP unpack to about their archive's size; 10 times it is far beyond any real photo archive.
@@ -465,11 +466,13 @@ class _Chunk:
 
 
 def _manifest_chunks(dataset: Dataset, path: Path) -> Generator[_Chunk, None, None]:
-    """The manifest's rows, checked and prepared, a chunk at a time, and a last chunk with the rest. Refused rows
-    also come on their own once MANIFEST_CHUNK of them wait, so a manifest of bad rows is not held whole."""
+    """The manifest's rows, checked and prepared, a chunk at a time (FIRST_CHUNK rows, then twice as many each time
+    up to MANIFEST_CHUNK), and a last chunk with the rest. Refused rows also come on their own once MANIFEST_CHUNK of
+    them wait, so a manifest of bad rows is not held whole."""
     pending: list[tuple[str, dict]] = []
     errors: list[tuple[str, str]] = []
     done = 0
+    size = min(FIRST_CHUNK, MANIFEST_CHUNK)
 
     def chunk() -> _Chunk:
         rows = [row for _, row in pending]
@@ -482,9 +485,10 @@ def _manifest_chunks(dataset: Dataset, path: Path) -> Generator[_Chunk, None, No
             pending.append((where, _manifest_row(record)))
         except ValueError as error:
             errors.append((where, str(error)))
-        if len(pending) >= MANIFEST_CHUNK:
+        if len(pending) >= size:
             yield chunk()
             pending, errors = [], []
+            size = min(2 * size, MANIFEST_CHUNK)
         elif len(errors) >= MANIFEST_CHUNK:
             yield _Chunk([], errors, done, set(), None)
             errors = []
