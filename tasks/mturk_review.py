@@ -10,6 +10,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from freelunch.models import Batch, MTurkAssignment, MTurkHit, User
+from freelunch.services import jobs
 from freelunch.services.errors import RequesterError
 from freelunch.services.jobs import JobProgress, ReportProgress
 from freelunch.services.mturk import autoreview, bonuses, decisions, fairpay, notifications, tracking, workers
@@ -29,12 +30,14 @@ def _sync(batch: Batch, progress: ReportProgress | None = None) -> tracking.Sync
 
 
 def sync_live_batches() -> dict:
-    """The cron job: reconcile every batch with a live MTurk HIT (one batch's refusal does not stop the others)."""
+    """The cron job: reconcile every batch with a live MTurk HIT (one batch's refusal does not stop the others). No
+    page started it, so it announces to each batch's open pages (and its organization's) that it changed them."""
     synced, errors = 0, []
     live = MTurkHit.select(MTurkHit.batch).where(MTurkHit.state == "created")
     for batch in Batch.select().where(Batch.id.in_(live)).order_by(Batch.id):
         try:
-            _sync(batch)
+            if _sync(batch).changed:
+                jobs.announce(jobs.MTURK_SYNC_LIVE, batch.organization_id, batch.id)
             synced += 1
         except RequesterError as error:
             errors.append([f"batch {batch.id}", str(error)])

@@ -7,15 +7,20 @@ itself from its own URL (templates/_panels.html). The browser side: tests/browse
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import re
+from html import unescape
 from html.parser import HTMLParser
 
 import pytest
-from factories import make_campaign, make_dataset, mturk_assignment
+from factories import make_campaign, make_dataset, mturk_assignment, published_on_mturk
 from support import HTMX, builder_data
 
 from freelunch.models import Batch, Export
+from freelunch.queues import redis_connection
 from freelunch.services import jobs
+from freelunch.services.mturk import tracking
 
 
 # Jobs no page watches (cron's, the ingest flush, thumbnails) keep their results briefly: nobody comes back for them.
@@ -114,6 +119,9 @@ SHOWN = [
     ("/review/batches/{batch}/workers", "W1AAAAAAAA", jobs.MTURK_SYNC),  # work confirmed, waiting or rejected
     ("/review/batches/{batch}/workers", "W1AAAAAAAA", jobs.MTURK_DECIDE),
     ("/review/batches/{batch}/workers", "W1AAAAAAAA", jobs.FIT_LABELS),  # the label model's estimates
+    ("/review/workers", "W1AAAAAAAA", jobs.MTURK_SYNC),  # the organization's Workers: any batch's jobs
+    ("/review/workers", "W1AAAAAAAA", jobs.MTURK_DECIDE),
+    ("/review/workers", "W1AAAAAAAA", jobs.FIT_LABELS),
     ("/review/batches/{batch}/results", "Decision", jobs.FIT_LABELS),
     ("/review/batches/{batch}/results", "No label model fitted yet", jobs.FIT_LABELS),  # the label model panel
     ("/review/batches/{batch}/results", "No label model fitted yet", jobs.MTURK_DECIDE),  # a fit goes stale
@@ -175,3 +183,86 @@ def test_an_mturk_assignments_page_reloads_what_its_jobs_change(client, org):
     for panel in page.panels:
         answer = client.get(panel["hx-get"], headers={**HTMX, "HX-Target": panel["id"]})
         assert answer.status_code == 200 and f'id="{panel["id"]}"' in answer.get_data(as_text=True), panel
+
+
+# Jobs nobody on the page started: cron's reconciliation has no progress card on any page, so it announces what it
+# changed, and each open page of the batch (and the organization's Workers) polls for announcements
+# (jobs/_announced.html), whose answer sends the events a finished job's card sends.
+def announced_poll(html: str, scope: str) -> str:
+    found = re.search(rf'data-announced="{scope}"\s+hx-get="([^"]+)"[^>]*hx-trigger="every 5s"', html)
+    assert found, f"no announcement poll for {scope}"
+    return unescape(found.group(1))
+
+
+LISTED_AT = dt.datetime.now(dt.UTC).replace(microsecond=0)
+
+
+def listed_on_mturk(hit_id: str, status: str) -> tuple[dict, dict]:
+    """ListAssignmentsForHIT's answer (and the parameters it expects) for one assignment of ``hit_id``."""
+    now = LISTED_AT
+    assignment = {
+        "AssignmentId": "3CRONASSIGNMENT",
+        "WorkerId": "AWCRONWORKER1",
+        "HITId": hit_id,
+        "AssignmentStatus": status,
+        "AcceptTime": now - dt.timedelta(minutes=20),
+        "SubmitTime": now - dt.timedelta(minutes=10),
+        "AutoApprovalTime": now + dt.timedelta(days=3),
+        "Answer": "",
+    }
+    expected = {"HITId": hit_id, "MaxResults": 100, "AssignmentStatuses": ["Submitted", "Approved", "Rejected"]}
+    return {"NumResults": 1, "Assignments": [assignment]}, expected
+
+
+def test_the_cron_reconciliation_tells_the_open_pages_of_the_batch_it_changed(
+    app, client, org, run_jobs, stubbed, monkeypatch
+):
+    mturk, stubber = stubbed
+    monkeypatch.setattr(tracking, "client_for", lambda batch: mturk)
+    campaign = make_campaign(org)
+    published_on_mturk(campaign.hits[0], mturk_hit_id="3CRONHIT")
+    batch_page = client.get(f"/batches/{campaign.batch.id}/mturk/review").get_data(as_text=True)
+    workers_page = client.get("/review/workers").get_data(as_text=True)
+    polls = [
+        announced_poll(batch_page, f"batch:{campaign.batch.id}"),
+        announced_poll(workers_page, f"organization:{org.id}"),
+    ]
+    for url in polls:
+        assert "HX-Trigger" not in client.get(url, headers=HTMX).headers  # nothing announced yet
+
+    def cron_reconciles(status: str) -> None:  # as rq cron queues it (workers/cron.py), run by a real RQ worker
+        stubber.add_response("list_assignments_for_hit", *listed_on_mturk("3CRONHIT", status))
+        with app.app_context():
+            jobs.enqueue_unwatched(jobs.MTURK_SYNC_LIVE, connection=redis_connection())
+        run_jobs()
+
+    cron_reconciles("Submitted")  # a new assignment on MTurk
+    later = []
+    for url in polls:
+        answer = client.get(url, headers=HTMX)
+        events = json.loads(answer.headers["HX-Trigger"])
+        assert set(events) == {"job-finished", "mturk-changed", "assignments-changed"}, url
+        assert events["job-finished"]["changes"] == ["mturk", "assignments"]
+        later.append(announced_poll(answer.get_data(as_text=True), url.split("scope=")[1].split("&")[0]))
+        assert "HX-Trigger" not in client.get(later[-1], headers=HTMX).headers  # heard once, not again
+
+    cron_reconciles("Submitted")  # MTurk lists the same: nothing changed, nothing announced
+    assert all("HX-Trigger" not in client.get(url, headers=HTMX).headers for url in later)
+    cron_reconciles("Approved")  # MTurk approved it meanwhile
+    assert all("assignments-changed" in client.get(url, headers=HTMX).headers.get("HX-Trigger", "") for url in later)
+    assert client.get("/jobs/announced?scope=batch:1&since=x", headers=HTMX).status_code == 404
+
+
+def test_the_organizations_workers_page_follows_a_job_of_any_batch_to_its_end(app, client, org, run_jobs):
+    from freelunch.services.review import fits
+
+    campaign = make_campaign(org)
+    with app.app_context():
+        fits.start(campaign.batch, "mv", 0.9, 0.5)  # a label fit, as started on the batch's Results tab
+    page = client.get("/review/workers").get_data(as_text=True)
+    (job_id,) = re.findall(r'data-testid="workers-following".*?id="job-([0-9a-f-]+)"', page, re.S)
+    assert "W1AAAAAAAA" in page
+    run_jobs()
+    events = json.loads(client.get(f"/jobs/{job_id}", headers=HTMX).headers["HX-Trigger"])
+    assert "labels-changed" in events  # on which the list reloads (SHOWN above)
+    assert 'data-testid="workers-following"' not in client.get("/review/workers").get_data(as_text=True)

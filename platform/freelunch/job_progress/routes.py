@@ -3,6 +3,7 @@ import re
 from flask import abort, render_template, request
 from htmx_flask import make_response
 
+from ..parsing import whole_number
 from ..services import jobs
 from ..tenancy import current_org
 from ..web import partials
@@ -19,6 +20,20 @@ def index():
     if not SCOPE.fullmatch(scope):
         abort(404)
     return render_template("jobs/_list.html", jobs=jobs.recent(current_org().id, scope), jobs_scope=scope)
+
+
+@bp.get("/announced")
+def announced():
+    """What jobs no page watches (cron's) announced to a scope since the page's number (jobs/_announced.html): the
+    events a finished job's card sends, for the panels they changed. The announcements are this organization's."""
+    scope = request.args.get("scope", "")
+    since = whole_number(request.args.get("since", ""))
+    if not SCOPE.fullmatch(scope) or since is None:
+        abort(404)
+    news = jobs.announced(current_org().id, scope, since)
+    job = news.job()
+    body = render_template("jobs/_announced.html", scope=scope, number=news.number)
+    return make_response(body, trigger=finished_events(job) if job else None)
 
 
 @bp.get("/<job_id>")

@@ -183,5 +183,8 @@ def workers():
         speed_within=quality.KEPT_SPEED_WITHIN,
         lab_annotators=annotators.lab_annotators(Assignment.organization == current_org(), worker_ids),
         not_counted=counted.not_counted(batches),
+        following=jobs.organization_running(current_org().id, WORKERS_CHANGE_ON),
         changes_on=sorted(WORKERS_CHANGE_ON),
+        announced_scope=jobs.organization_scope(current_org().id),
+        announced=jobs.announced(current_org().id, jobs.organization_scope(current_org().id), 0).number,
     )

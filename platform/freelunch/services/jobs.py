@@ -32,6 +32,7 @@ from ..queues import queue, redis_connection
 from .errors import RequesterError
 
 RECENT_KEEP = 10
+ORGANIZATION_KEEP = 30  # the organization's latest batch jobs, whichever batch (organization_running)
 RECENT_TTL = 7 * 24 * 3600
 RESULT_TTL = 7 * 24 * 3600
 CRON_RESULT_TTL = 500  # periodic jobs (workers/cron.py) come back soon; their results need not stay
@@ -92,6 +93,7 @@ class Task:
     timeout: int = 3600
     result_ttl: int = RESULT_TTL
     changes: tuple[str, ...] = ()
+    announces: tuple[str, ...] = ()  # a job no page watches (cron's): the panels it tells open pages it changed
 
     def function(self) -> Callable:
         return import_string(self.path)
@@ -115,7 +117,12 @@ MTURK_EXTEND = Task("tasks.mturk.extend_batch", changes=("mturk",))
 MTURK_EXPIRE = Task("tasks.mturk.expire_batch", changes=("mturk",))
 MTURK_DELETE_FINISHED = Task("tasks.mturk.delete_finished", changes=("mturk",))
 MTURK_SYNC = Task("tasks.mturk_review.sync_batch", changes=("mturk", "assignments"))
-MTURK_SYNC_LIVE = Task("tasks.mturk_review.sync_live_batches", timeout=1800, result_ttl=CRON_RESULT_TTL)
+MTURK_SYNC_LIVE = Task(
+    "tasks.mturk_review.sync_live_batches",
+    timeout=1800,
+    result_ttl=CRON_RESULT_TTL,
+    announces=("mturk", "assignments"),
+)
 MTURK_AUTO_REVIEW = Task("tasks.mturk_review.auto_review", changes=("mturk", "assignments"))
 MTURK_DECIDE = Task("tasks.mturk_review.decide_many", changes=("mturk", "assignments"))
 MTURK_BONUS_APPROVED = Task("tasks.mturk_review.bonus_approved", changes=("mturk", "assignments"))
@@ -202,6 +209,11 @@ def _take_place(task: Task, organization_id: int, job_id: str) -> None:
         raise QueueFull(task, limit)
 
 
+def organization_scope(organization_id: int) -> str:
+    """Where every batch job of the organization is listed too: the pages across its batches follow them."""
+    return f"organization:{organization_id}"
+
+
 def enqueue(task: Task, *args, organization_id: int, scope: str, title: str, **kwargs) -> Job:
     """Queue ``task(*args, **kwargs)`` for ``organization_id``; ``scope`` names the page listing it ("dataset:3")."""
     if not task.changes:
@@ -223,6 +235,11 @@ def enqueue(task: Task, *args, organization_id: int, scope: str, title: str, **k
     pipe.lpush(key, job.id)
     pipe.ltrim(key, 0, RECENT_KEEP - 1)
     pipe.expire(key, RECENT_TTL)
+    if scope.split(":")[0] in BATCH_SCOPES:
+        across = _recent_key(organization_id, organization_scope(organization_id))
+        pipe.lpush(across, job.id)
+        pipe.ltrim(across, 0, ORGANIZATION_KEEP - 1)
+        pipe.expire(across, RECENT_TTL)
     pipe.execute()
     return job
 
@@ -341,3 +358,73 @@ def running(organization_id: int, batch_id: int, changes: set[str]) -> list[JobV
         for job in recent(organization_id, f"{scope}:{batch_id}")
         if not job.finished and changes & set(job.changes)
     ]
+
+
+def organization_running(organization_id: int, changes: set[str]) -> list[JobView]:
+    """``running`` across all the organization's batches (its latest ORGANIZATION_KEEP batch jobs): what a page over
+    every batch (the organization's Workers) follows to their end."""
+    return [
+        job
+        for job in recent(organization_id, organization_scope(organization_id))
+        if not job.finished and changes & set(job.changes)
+    ]
+
+
+# A job no page started (cron's reconciliation) has no progress card to tell an open page it ended: it announces
+# what it changed instead, for the batch and for the organization. Per organization, a hash holds the number of the
+# latest announcement of each "<scope>:<panel>"; a page polls templates/jobs/_announced.html with the number it
+# has seen, and the answer sends the very events a finished job's card sends (job_progress/routes.finished_events)
+# for the panels announced since. Numbers only grow (one counter), so a page never misses nor repeats one.
+ANNOUNCED_TTL = 24 * 3600
+_ANNOUNCED_COUNTER = "freelunch:jobs:announced"
+
+
+def _announced_key(organization_id: int) -> str:
+    return f"freelunch:jobs:announced:{organization_id}"
+
+
+def announced_scopes(organization_id: int, batch_id: int) -> tuple[str, str]:
+    """The scopes an announcement about a batch reaches: the batch's pages and the organization's."""
+    return f"batch:{batch_id}", organization_scope(organization_id)
+
+
+def announce(task: Task, organization_id: int, batch_id: int) -> int:
+    """Tell the open pages of the batch (and of its organization) that a job of ``task`` changed its panels."""
+    connection = redis_connection()
+    number = connection.incr(_ANNOUNCED_COUNTER)
+    key = _announced_key(organization_id)
+    pipe = connection.pipeline()
+    pipe.hset(
+        key,
+        mapping={
+            f"{scope}:{panel}": number
+            for scope in announced_scopes(organization_id, batch_id)
+            for panel in task.announces
+        },
+    )
+    pipe.expire(key, ANNOUNCED_TTL)
+    pipe.execute()
+    return number
+
+
+@dataclass
+class Announced:
+    """What a page polling a scope hears: the latest announcement number, and the panels changed since its own."""
+
+    number: int
+    changes: tuple[str, ...]
+
+    def job(self) -> JobView | None:
+        """The announcement as the finished job the page's events name, None when nothing changed since."""
+        if not self.changes:
+            return None
+        return JobView(id=f"announced-{self.number}", title="", state="done", progress=1.0, changes=self.changes)
+
+
+def announced(organization_id: int, scope: str, since: int) -> Announced:
+    """The announcements to ``scope`` of the organization newer than ``since`` (0: none seen yet)."""
+    panels = list(PANELS)
+    replies = redis_connection().hmget(_announced_key(organization_id), [f"{scope}:{panel}" for panel in panels])
+    numbers = [int(n) if n else 0 for n in replies]
+    changed = tuple(panel for panel, n in zip(panels, numbers) if n > since)
+    return Announced(max([since, *numbers]), changed)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from flask import Response, make_response, render_template, request
 
 from ..models import Batch
+from ..services import jobs
 from ..services.annotation import places
 from ..services.review import progress
 from . import partials
@@ -50,6 +51,8 @@ def render_tab(
     else:
         layout = "batches/_page.html"
     context.setdefault("progress", batch_progress(batch))
+    if layout == "batches/_page.html":  # the whole page hears what jobs nobody on it started announce
+        context.setdefault("announced", jobs.announced(batch.organization_id, f"batch:{batch.id}", 0).number)
     body = render_template(template if layout else partial, batch=batch, tab=tab, batch_layout=layout, **context)
     response = make_response(body, status)
     response.vary.add("HX-Target")  # partials adds HX-Request and HX-History-Restore-Request

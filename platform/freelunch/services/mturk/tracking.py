@@ -98,6 +98,15 @@ def _fields(remote: dict) -> dict:
 
 def record(hit: Hit, remote: dict) -> MTurkAssignment:
     """Store one listed (or fetched) assignment; the raw WorkerId goes no further than the hash."""
+    return _record(hit, remote)[0]
+
+
+# What a listing may change about an assignment, beside when it was last listed (synced_at).
+_COMPARED = ("status", "accepted_at", "submitted_at", "auto_approval_at", "deadline", "decided_at", "answer")
+
+
+def _record(hit: Hit, remote: dict) -> tuple[MTurkAssignment, bool]:
+    """``record``, and whether it changed anything a page shows (a new row, a new status, ...)."""
     worker_id = identity.anonymous_worker_id(hit.organization_id, remote["WorkerId"])
     ours = Assignment.get_or_none(
         Assignment.hit == hit,
@@ -109,6 +118,7 @@ def record(hit: Hit, remote: dict) -> MTurkAssignment:
         MTurkAssignment.mturk_assignment_id == remote["AssignmentId"], MTurkAssignment.worker_id == worker_id
     )
     if row is None:
+        changed = True
         row = MTurkAssignment.create(
             organization=hit.organization_id,
             hit=hit,
@@ -119,11 +129,15 @@ def record(hit: Hit, remote: dict) -> MTurkAssignment:
             **fields,
         )
     else:
+        changed = row.assignment_id != (ours.id if ours else None) or any(
+            getattr(row, name) != fields[name] for name in _COMPARED
+        )
         MTurkAssignment.update(assignment=ours, **fields).where(MTurkAssignment.id == row.id).execute()
         row = MTurkAssignment.get_by_id(row.id)
     if ours is not None and ours.mturk_status != fields["status"]:
+        changed = True
         Assignment.update(mturk_status=fields["status"]).where(Assignment.id == ours.id).execute()
-    return row
+    return row, changed
 
 
 def _grant_did_this_batch(batch: Batch, row: MTurkAssignment, raw_worker_id: str, mturk) -> bool:
@@ -155,6 +169,7 @@ class SyncSummary:
     matched: int = 0  # listed, and we hold its data
     no_data: int = 0  # listed, and we hold nothing (or not all) of it
     qualified: int = 0
+    changed: int = 0  # assignments new here or listed otherwise than before: what the pages show changed
 
     def as_dict(self) -> dict:
         return dict(
@@ -172,7 +187,8 @@ def sync_hit(hit: Hit, mturk_hit_id: str, mturk, summary: SyncSummary | None = N
     summary = summary or SyncSummary()
     batch = hit.batch
     for remote in list_assignments(mturk, mturk_hit_id):
-        row = record(hit, remote)
+        row, changed = _record(hit, remote)
+        summary.changed += changed
         summary.assignments += 1
         has_data = row.assignment_id is not None and Assignment.get_by_id(row.assignment_id).done
         summary.matched += has_data
