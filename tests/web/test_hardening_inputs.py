@@ -266,7 +266,7 @@ def test_the_builder_never_prices_a_number_it_refused(client, campaign, field, v
     from support import builder_data
 
     response = client.post("/batches/", data=builder_data(client, campaign.batch.dataset, **{field: value}))
-    assert response.status_code == 422 and "Must be between" in response.get_data(as_text=True)
+    assert response.status_code == 422 and "Give a whole number of" in response.get_data(as_text=True)
 
 
 def test_a_nul_in_any_posted_field_is_a_400_and_nothing_is_stored(app, client, campaign):

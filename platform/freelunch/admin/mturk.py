@@ -9,17 +9,17 @@ from __future__ import annotations
 from flask import abort, flash, redirect, url_for
 from flask_login import current_user
 from wtforms import StringField
-from wtforms.validators import Length, NumberRange, Optional
+from wtforms.validators import NumberRange, Optional
 
 from ..models import Organization
 from ..parsing import PlainDecimalField
 from ..services.mturk import access
-from ..web.forms import Form, whole_cents
+from ..web.forms import Form, at_most, whole_cents
 from . import bp
 
 
 class GrantForm(Form):
-    note = StringField("Why (kept with the grant)", validators=[Length(max=500)])
+    note = StringField("Why (kept with the grant)", validators=[at_most(500, "A grant's note")])
 
 
 class LimitForm(Form):

@@ -1,9 +1,9 @@
 from email_validator import EmailNotValidError, validate_email
 from wtforms import EmailField, PasswordField, StringField
-from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
+from wtforms.validators import DataRequired, EqualTo, ValidationError
 
 from ..services.accounts import passwords
-from ..web.forms import Form
+from ..web.forms import Form, at_most
 
 
 def strong_password(form, field) -> None:
@@ -24,20 +24,26 @@ def usable_email(form, field) -> None:
 
 
 class SignupForm(Form):
-    name = StringField("Your name", validators=[Length(max=120)])
-    email = EmailField("Email", validators=[DataRequired(), usable_email, Length(max=254)])
-    organization = StringField("Organization", validators=[DataRequired(), Length(max=120)])
-    password = PasswordField("Password", validators=[DataRequired(), strong_password])
+    name = StringField("Your name", validators=[at_most(120, "A name")])
+    email = EmailField(
+        "Email", validators=[DataRequired("Give your email address."), usable_email, at_most(254, "An email address")]
+    )
+    organization = StringField(
+        "Organization", validators=[DataRequired("Name your organization."), at_most(120, "An organization's name")]
+    )
+    password = PasswordField("Password", validators=[DataRequired("Choose a password."), strong_password])
     confirm = PasswordField("Repeat password", validators=[EqualTo("password", "Passwords do not match.")])
 
 
 class InviteSignupForm(Form):
-    name = StringField("Your name", validators=[Length(max=120)])
-    email = EmailField("Email", validators=[DataRequired(), usable_email, Length(max=254)])
-    password = PasswordField("Password", validators=[DataRequired(), strong_password])
+    name = StringField("Your name", validators=[at_most(120, "A name")])
+    email = EmailField(
+        "Email", validators=[DataRequired("Give your email address."), usable_email, at_most(254, "An email address")]
+    )
+    password = PasswordField("Password", validators=[DataRequired("Choose a password."), strong_password])
 
 
 class PasswordChangeForm(Form):
-    current = PasswordField("Current password", validators=[DataRequired()])
-    password = PasswordField("New password", validators=[DataRequired(), strong_password])
+    current = PasswordField("Current password", validators=[DataRequired("Give your current password.")])
+    password = PasswordField("New password", validators=[DataRequired("Choose a new password."), strong_password])
     confirm = PasswordField("Repeat the new password", validators=[EqualTo("password", "Passwords do not match.")])

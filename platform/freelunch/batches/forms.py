@@ -9,13 +9,13 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.validators import DataRequired, InputRequired, NumberRange, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..models import VERSION_MEANINGS, VERSIONS
 from ..parsing import PlainDecimalField
 from ..services.mturk.cost import FEE_STEP_ASSIGNMENTS
-from ..web.forms import Form, whole_cents
+from ..web.forms import Form, at_most, whole_cents
 
 
 class Checkboxes(SelectMultipleField):
@@ -23,20 +23,21 @@ class Checkboxes(SelectMultipleField):
     option_widget = CheckboxInput()
 
 
-def _count(label: str, default: int, low: int, high: int, **kwargs) -> IntegerField:
+def _count(label: str, what: str, default: int, low: int, high: int, **kwargs) -> IntegerField:
+    """A whole-number field whose every error says what it takes: "Give a whole number of pages per HIT from 1 to
+    100." (empty, out of range, or not a whole number)."""
+    message = f"Give a whole number of {what} from {low} to {high}."
     return IntegerField(
         label,
         default=default,
-        validators=[
-            InputRequired(f"Give a number from {low} to {high}."),
-            NumberRange(low, high, f"Must be between {low} and {high}."),
-        ],
+        validators=[InputRequired(message), NumberRange(low, high, message)],
+        invalid_value_message=message,
         **kwargs,
     )
 
 
 class BatchForm(Form):
-    name = StringField("Name", validators=[DataRequired("Give the batch a name."), Length(max=120)])
+    name = StringField("Name", validators=[DataRequired("Give the batch a name."), at_most(120, "A batch name")])
     # Choices outside the lists come from a form opened before a dataset or class was deleted (or a forged post):
     # say what to do instead of WTForms' "'5', '6' are not valid choices for this field".
     dataset_id = SelectField(
@@ -54,14 +55,22 @@ class BatchForm(Form):
             " tick the classes again."
         ),
     )
-    pages_per_hit = _count("Pages per HIT (N)", 10, 1, 100)
-    images_per_page = _count("Images per page (M)", 48, 1, 200, description="ImageNetV2's tool: 3 columns, 48 a page.")
-    positives_per_page = _count(
-        "Positive controls per page", 3, 0, 199, description="ImageNetV2 used 3 positives and 3 negatives in 48."
+    pages_per_hit = _count("Pages per HIT (N)", "pages per HIT", 10, 1, 100)
+    images_per_page = _count(
+        "Images per page (M)", "images per page", 48, 1, 200, description="ImageNetV2's tool: 3 columns, 48 a page."
     )
-    negatives_per_page = _count("Negative controls per page", 3, 0, 199)
+    positives_per_page = _count(
+        "Positive controls per page",
+        "positive controls per page",
+        3,
+        0,
+        199,
+        description="ImageNetV2 used 3 positives and 3 negatives in 48.",
+    )
+    negatives_per_page = _count("Negative controls per page", "negative controls per page", 3, 0, 199)
     assignments_per_hit = _count(
         "Assignments per HIT",
+        "assignments per HIT",
         3,
         1,
         100,
@@ -88,10 +97,12 @@ class BatchForm(Form):
     title = StringField(
         "Title (shown to workers)",
         default="Label new images for machine learning dataset",
-        validators=[DataRequired("Give the HITs a title."), Length(max=200)],
+        validators=[DataRequired("Give the HITs a title."), at_most(200, "A HIT title")],
     )
     description = TextAreaField(
-        "Description", default="Select images containing objects of the appropriate type", validators=[Length(max=2000)]
+        "Description",
+        default="Select images containing objects of the appropriate type",
+        validators=[at_most(2000, "A HIT description")],
     )
 
     def validate_reward(self, field):
@@ -110,4 +121,4 @@ class BatchForm(Form):
 
 
 class LabLinkForm(Form):
-    label = StringField("Label (who the link is for)", validators=[Optional(), Length(max=120)])
+    label = StringField("Label (who the link is for)", validators=[Optional(), at_most(120, "A lab link's label")])

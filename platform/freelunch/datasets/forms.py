@@ -1,24 +1,24 @@
 from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, SelectChoice, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Length, ValidationError
+from wtforms.validators import DataRequired, ValidationError
 
 from ..presets import PRESETS
 from ..services.imports.classes import split_names
-from ..web.forms import Form
+from ..web.forms import Form, at_most
 
 
 class DatasetForm(Form):
-    name = StringField("Name", validators=[DataRequired("Give the dataset a name."), Length(max=120)])
-    description = TextAreaField("Description", validators=[Length(max=2000)])
+    name = StringField("Name", validators=[DataRequired("Give the dataset a name."), at_most(120, "A dataset name")])
+    description = TextAreaField("Description", validators=[at_most(2000, "A dataset description")])
 
 
 class ClassForm(Form):
     names = StringField(
         "Names",
-        validators=[DataRequired("A class needs at least one name."), Length(max=2000)],
+        validators=[DataRequired("A class needs at least one name."), at_most(2000, "A class's names")],
         description="Synonyms separated by commas (or by semicolons when a name has a comma).",
     )
-    description = TextAreaField("Definition", validators=[Length(max=2000)])
+    description = TextAreaField("Definition", validators=[at_most(2000, "A class definition")])
 
     def validate_names(self, field):
         names = split_names(field.data or "")
@@ -44,7 +44,10 @@ class PresetImportForm(Form):
     """One of the class lists that ship with Freelunch (freelunch/presets/): no upload."""
 
     preset = SelectField(
-        "Built-in class list", choices=[SelectChoice(p.name, p.title) for p in PRESETS.values()], validate_choice=True
+        "Built-in class list",
+        choices=[SelectChoice(p.name, p.title) for p in PRESETS.values()],
+        validate_choice=True,
+        invalid_choice_message="Choose one of the built-in class lists shown.",
     )
 
 

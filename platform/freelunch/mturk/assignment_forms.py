@@ -5,12 +5,12 @@ from __future__ import annotations
 from decimal import Decimal
 
 from wtforms import BooleanField, IntegerField, RadioField, SelectChoice, StringField, TextAreaField
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.validators import DataRequired, InputRequired, NumberRange, Optional, ValidationError
 
 from ..parsing import PlainDecimalField
 from ..services.mturk.bonuses import BonusError, parse_amount
 from ..services.mturk.decisions import FEEDBACK_MAX
-from ..web.forms import Form
+from ..web.forms import Form, at_most
 
 
 def _percent(label: str) -> PlainDecimalField:
@@ -32,7 +32,9 @@ class RulesForm(Form):
     require_completion_code = BooleanField("The completion code posted to MTurk is the one we gave")
     min_completeness = _percent("Pointer data complete at least (%)")
     reject_failures = BooleanField("Reject what fails a rule (otherwise it is left for you, flagged)")
-    approve_feedback = StringField("Message with an approval", validators=[Length(max=FEEDBACK_MAX)])
+    approve_feedback = StringField(
+        "Message with an approval", validators=[at_most(FEEDBACK_MAX, "A message with an approval")]
+    )
 
 
 class DecisionForm(Form):
@@ -45,10 +47,11 @@ class DecisionForm(Form):
         ],
         default="approve",
         validators=[DataRequired("Choose a decision.")],
+        invalid_choice_message="Choose a decision: approve, reject, or approve after a rejection.",
     )
     feedback = TextAreaField(
         "Feedback to the worker",
-        validators=[Length(max=FEEDBACK_MAX)],
+        validators=[at_most(FEEDBACK_MAX, "Feedback to a worker")],
         description="Required to reject: MTurk shows it to the worker.",
     )
     leave_out = BooleanField("When rejecting, also leave these workers out of this batch's labels")
@@ -61,7 +64,8 @@ class DecisionForm(Form):
 class BonusForm(Form):
     amount = StringField("Bonus (USD)", validators=[DataRequired("Give an amount, e.g. 0.25.")])
     reason = StringField(
-        "Reason shown to the worker", validators=[DataRequired("Say why you pay the bonus."), Length(max=1024)]
+        "Reason shown to the worker",
+        validators=[DataRequired("Say why you pay the bonus."), at_most(1024, "A bonus's reason")],
     )
 
     def validate_amount(self, field):
@@ -81,13 +85,18 @@ class BlockForm(Form):
             ),
         ],
         default="soft_block",
+        invalid_choice_message="Choose a soft or a hard block.",
     )
-    reason = StringField("Reason", validators=[DataRequired("Say why you block the worker."), Length(max=1024)])
+    reason = StringField(
+        "Reason", validators=[DataRequired("Say why you block the worker."), at_most(1024, "A block's reason")]
+    )
 
 
 class NotifyForm(Form):
-    subject = StringField("Subject", validators=[DataRequired("Give the message a subject."), Length(max=200)])
-    text = TextAreaField("Message", validators=[DataRequired("Write the message."), Length(max=4096)])
+    subject = StringField(
+        "Subject", validators=[DataRequired("Give the message a subject."), at_most(200, "A message's subject")]
+    )
+    text = TextAreaField("Message", validators=[DataRequired("Write the message."), at_most(4096, "A message")])
 
 
 class TopUpForm(Form):

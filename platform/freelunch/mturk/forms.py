@@ -19,7 +19,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp, ValidationError
 
 from ..parsing import PlainDecimalField
-from ..web.forms import Form, whole_cents
+from ..web.forms import Form, at_most, whole_cents
 
 COUNTRY = re.compile(r"^[A-Z]{2}$")
 
@@ -31,12 +31,16 @@ class SettingsForm(Form):
             SelectChoice("sandbox", "Sandbox (no money, test workers)"),
             SelectChoice("production", "Production (real workers, real money)"),
         ],
+        invalid_choice_message="Choose where to publish: the sandbox or production.",
     )
     title = StringField(
-        "Title (shown to workers)", validators=[DataRequired("Give the HITs a title."), Length(max=128)]
+        "Title (shown to workers)",
+        validators=[DataRequired("Give the HITs a title."), at_most(128, "A HIT title on MTurk")],
     )
-    description = TextAreaField("Description", validators=[DataRequired("Describe the task."), Length(max=2000)])
-    keywords = StringField("Keywords", validators=[Length(max=1000)])
+    description = TextAreaField(
+        "Description", validators=[DataRequired("Describe the task."), at_most(2000, "A HIT description")]
+    )
+    keywords = StringField("Keywords", validators=[at_most(1000, "The keywords")])
     reward = PlainDecimalField(
         "Reward per assignment (USD)",
         places=2,
@@ -71,7 +75,9 @@ class SettingsForm(Form):
         "Minimum approved HITs",
         validators=[Optional(), NumberRange(0, 1_000_000, "A number of HITs, or empty for none.")],
     )
-    locales = StringField("Worker countries (ISO codes, comma-separated; empty for any)", validators=[Length(max=200)])
+    locales = StringField(
+        "Worker countries (ISO codes, comma-separated; empty for any)", validators=[at_most(200, "The country list")]
+    )
     soft_block = BooleanField("Keep out workers on the organization's block list")
 
     def validate_reward(self, field):
@@ -95,10 +101,15 @@ class PublishForm(Form):
     shown = HiddenField()
 
 
+EXTEND_MOST = 100  # assignments added to every HIT at once (the CLI's --assignments takes as many)
+EXTEND_RANGE = f"Give a whole number of assignments from 1 to {EXTEND_MOST}."
+
+
 class ExtendForm(Form):
     more = IntegerField(
         "Assignments to add to every HIT",
-        validators=[InputRequired("Give a number of assignments."), NumberRange(1, 100, "Between 1 and 100.")],
+        validators=[InputRequired(EXTEND_RANGE), NumberRange(1, EXTEND_MOST, EXTEND_RANGE)],
+        invalid_value_message=EXTEND_RANGE,
     )
     confirm_production = BooleanField("I understand this spends real money (production)")
 
@@ -108,7 +119,7 @@ class CredentialsForm(Form):
         "AWS access key id",
         validators=[
             DataRequired("Give the access key id."),
-            Length(max=128),
+            at_most(128, "An access key id"),
             Regexp(r"^[A-Z0-9]{16,128}$", message="An access key id is 16 or more capital letters and digits (AKIA…)."),
         ],
     )
@@ -152,4 +163,4 @@ def settings_seconds(form: SettingsForm) -> dict:
 
 class SurveyCheckForm(Form):
     results = FileField("MTurk results CSV")
-    pasted = TextAreaField("…or paste its content", validators=[Length(max=50 * 1024 * 1024)])
+    pasted = TextAreaField("…or paste its content", validators=[at_most(50 * 1024 * 1024, "Pasted results")])

@@ -1,8 +1,8 @@
 from wtforms import FloatField, HiddenField, IntegerField, SelectChoice, SelectField, StringField
-from wtforms.validators import Length, NumberRange, Optional, StopValidation
+from wtforms.validators import NumberRange, Optional, StopValidation
 
 from ..services.review.labels import DECISIONS, Rule
-from ..web.forms import Form
+from ..web.forms import Form, at_most
 
 
 def given(message: str):
@@ -55,11 +55,14 @@ class ResultsForm(RuleForm):
 
     class_key = StringField(
         "Class",
-        validators=[Optional(), Length(max=120)],
+        validators=[Optional(), at_most(120, "A class key")],
         render_kw={"list": "class-keys", "autocomplete": "off", "placeholder": "any class"},
     )
     decision = SelectField(
-        "Decision", choices=[SelectChoice("", "any")] + [SelectChoice(d, d) for d in DECISIONS], default=""
+        "Decision",
+        choices=[SelectChoice("", "any")] + [SelectChoice(d, d) for d in DECISIONS],
+        default="",
+        invalid_choice_message="Choose a decision from the list: any, yes, no or undecided.",
     )
 
 
@@ -68,7 +71,10 @@ class ExportForm(Form):
     filter, for the labels CSV), and records them."""
 
     decision = SelectField(
-        "Decisions", choices=[SelectChoice("", "all")] + [SelectChoice(d, d) for d in DECISIONS], default=""
+        "Decisions",
+        choices=[SelectChoice("", "all")] + [SelectChoice(d, d) for d in DECISIONS],
+        default="",
+        invalid_choice_message="Choose which decisions to export from the list: all, yes, no or undecided.",
     )
     force = HiddenField()  # "make a new one anyway", past an identical export
 
@@ -80,6 +86,7 @@ class FitForm(Form):
         "Model",
         choices=[SelectChoice("ds", "Dawid–Skene (per-worker rates)"), SelectChoice("mv", "Selection frequency")],
         default="ds",
+        invalid_choice_message="Choose a label model from the list.",
     )
     target_precision = FloatField(
         "Target precision",

@@ -169,7 +169,9 @@ def test_the_imagenet_1k_preset_imports_as_a_job_without_an_upload(app, client, 
         data={"csrf_token": csrf_token(client), "preset": "imagenet-22k"},
         headers=HTMX,
     )
-    assert unknown.status_code == 422 and "Not a valid choice" in unknown.get_data(as_text=True)
+    assert unknown.status_code == 422 and "Choose one of the built-in class lists shown." in unknown.get_data(
+        as_text=True
+    )
 
     response = client.post(
         f"/datasets/{requester.id}/imports/preset",

@@ -191,3 +191,22 @@ def test_extending_shows_what_it_adds_and_its_total_with_the_fee_before_it_spend
         assert [job.title for job in jobs.recent(org.id, f"mturk:{batch.id}")] == [
             "Add 1 assignment to every HIT on MTurk"
         ]
+
+
+@pytest.mark.parametrize("more", ["-3", "0", "101", "", "three", "2.5"])
+def test_extending_by_a_number_out_of_range_says_which_numbers_it_takes(app, client, make_account, more):
+    """The walk: -3 assignments said only "Give a number of assignments."; each refusal now says what is allowed."""
+    from support import csrf_token, login
+
+    _, org = make_account("owner@example.org", "Lab")
+    with app.app_context():
+        batch = ready_batch(org, "ext")
+    login(client, "owner@example.org")
+    page = client.post(
+        f"/batches/{batch.id}/mturk/extend",
+        data={"csrf_token": csrf_token(client), "more": more},
+        follow_redirects=True,
+    )
+    said = page.get_data(as_text=True)
+    assert page.status_code == 200 and "Give a whole number of assignments from 1 to 100." in said
+    assert 'id="extend-review"' not in said

@@ -161,11 +161,11 @@ def test_results_filters_by_class_and_decision(client, campaign):
     "query, message",
     [
         ("threshold=2", "The threshold is a share between 0 and 1."),
-        ("threshold=abc", "Give a number, such as 0.7."),
+        ("threshold=abc", "Selection frequency threshold: give a number, such as 0.7."),
         ("min_annotations=0", "Between 1 and 1000 annotations."),
         ("min_accuracy=-1", "The bar is a share between 0 and 1."),
         ("class_key=n99", "no class with the key &#39;n99&#39;"),
-        ("decision=maybe", "Not a valid choice."),
+        ("decision=maybe", "Choose a decision from the list: any, yes, no or undecided."),
     ],
 )
 def test_results_form_explains_bad_values(client, campaign, query, message):
