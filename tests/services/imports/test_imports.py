@@ -262,7 +262,8 @@ def test_manifest_in_chunks_upserts_new_and_known_images_and_reports_in_line_ord
     )
     report = image_imports.import_image_manifest(dataset, manifest, fetcher=refuse_fetch)
     assert (report.counts["images created"], report.counts["images updated"]) == (2, 2)
-    assert [where for where, _ in report.errors] == ["line 5", "line 6", "line 7", "line 4"]  # line 4 when stored
+    # line 4 is refused when its chunk is stored, after lines 5-7 were read: told in line order all the same
+    assert [where for where, _ in report.errors] == ["line 4", "line 5", "line 6", "line 7"]
     sizes = {image.key: (image.url, image.width) for image in Image.select()}
     assert sizes == {
         "n01/a": ("https://img.example/a2.jpg", 20),
@@ -492,3 +493,35 @@ def test_an_import_summary_counts_as_the_dashboard_does():
         "1 candidate row, 1,000 classes created, 1 hidden or system file skipped, 1 image created, 2 positive rows;"
         " 1 row with errors"
     )
+
+
+def test_json_lines_errors_are_plain_and_listed_in_line_order(dataset, tmp_path):
+    """The walk: a broken line said Python's "Expecting ',' delimiter: line 1 column 17 (char 16)", and the errors
+    came out of line order (a chunk's unreadable lines first, then its unknown classes and failed fetches)."""
+    add_class(dataset, "n01")
+
+    def fetcher(url):
+        raise image_imports.safe_fetch.FetchError("the server answered HTTP 404")
+
+    lines = [
+        '{"image_id": "a", "url": "https://img.example/a.png", "class": "n01", "width": 5, "height": 5}',
+        '{"image_id": "b", "url": "https://img.example/missing.png", "class": "n01"}',
+        '{"image_id": "c", "url": "https://img.example/c.png", "class": "n09", "width": 5, "height": 5}',
+        '{"image_id": "d" "url": "https://img.example/d.png"}',
+        '{"image_id": "e", "url": "https://img.example/e.png", "class": "n01", "role": "maybe"}',
+        '{"image_id": "f", "url": "https://img.example/f.png",}',
+        '{"image_id": "g", "url": "https://img.example/g.png", "class": "n01", "width": 5, "height": 5} x',
+        "{'image_id': 'h'}",
+    ]
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text("\n".join(lines) + "\n")
+    report = image_imports.import_image_manifest(dataset, manifest, fetcher=fetcher)
+    assert [where for where, _ in report.errors] == [f"line {n}" for n in range(2, 9)]
+    errors = dict(report.errors)
+    assert errors["line 4"] == "not valid JSON (a comma or a closing brace is missing, near character 18)"
+    assert errors["line 6"].startswith("not valid JSON (a name is not in double quotes, or a comma is left over")
+    assert errors["line 7"].startswith("not valid JSON (more follows the end of the JSON, near character")
+    assert errors["line 8"].startswith("not valid JSON (a name is not in double quotes")
+    assert not any("Expecting" in message or "char " in message for message in errors.values())
+    with pytest.raises(ImportFailure, match=r"is not valid JSON: a colon is missing after a name at line 2, character"):
+        imports.import_classes_json(dataset, b'[\n{"wnid" "n01"}]')

@@ -36,18 +36,39 @@ class ImportFailure(RequesterError, ValueError):
     """The whole file is unusable (not JSON, not a ZIP, unsafe...); the message says why."""
 
 
+def _place(where: str) -> float:
+    """Where an error happened, in the file's order: "line 9" before "line 12"; other places (a ZIP's file, a class
+    file's entry) after the lines, in the order found."""
+    number = re.match(r"(?:line|row) ([0-9]+)", where)
+    return int(number.group(1)) if number else float("inf")
+
+
 @dataclass
 class Report:
-    """What an import did: counts by kind, and the first errors with where they happened."""
+    """What an import did: counts by kind, and the errors of the first MAX_ERRORS_KEPT places with where they
+    happened, in the file's order (a chunk's unreadable lines are found before its unknown classes and failed
+    fetches, which come before the lines stored: they are told in line order all the same)."""
 
     counts: Counter = field(default_factory=Counter)
-    errors: list[tuple[str, str]] = field(default_factory=list)
+    _errors: list[tuple[str, str]] = field(default_factory=list)
     error_count: int = 0
 
     def error(self, where: str, message: str) -> None:
         self.error_count += 1
-        if len(self.errors) < MAX_ERRORS_KEPT:
-            self.errors.append((where, message))
+        self._errors.append((where, message))
+        if len(self._errors) >= 2 * MAX_ERRORS_KEPT:
+            self._keep_first()
+
+    def _keep_first(self) -> None:
+        """The errors of the first places, whatever order they were found in (sorted: stable, so one place's
+        errors stay in the order found)."""
+        self._errors.sort(key=lambda error: _place(error[0]))
+        del self._errors[MAX_ERRORS_KEPT:]
+
+    @property
+    def errors(self) -> list[tuple[str, str]]:
+        self._keep_first()
+        return self._errors
 
     def summary(self) -> str:
         """One line: what was imported, and how many rows had errors."""
@@ -89,12 +110,38 @@ def decode(data: bytes, what: str) -> str:
         raise ImportFailure(f"{what} is not UTF-8 text (byte {error.start} is not valid UTF-8).") from error
 
 
+# Python's words for JSON it cannot read, in a requester's (the start of json.decoder's messages).
+JSON_PROBLEMS = {
+    "Expecting ',' delimiter": "a comma or a closing brace is missing",
+    "Expecting ':' delimiter": "a colon is missing after a name",
+    "Expecting value": "a value is missing, or text is not in double quotes",
+    "Expecting property name enclosed in double quotes": "a name is not in double quotes, or a comma is left over",
+    "Illegal trailing comma before end of object": "a comma is left over before the closing brace",
+    "Illegal trailing comma before end of array": "a comma is left over before the closing bracket",
+    "Unterminated string starting at": "a text in double quotes is not closed",
+    "Invalid control character at": "a text holds a tab or line break: write them as \\t and \\n",
+    "Invalid \\escape": "a backslash starts an escape JSON does not have: write \\\\ for a backslash",
+    "Invalid \\uXXXX escape": "a \\u escape needs four hexadecimal digits",
+    "Extra data": "more follows the end of the JSON",
+}
+
+
+def json_problem(error: json.JSONDecodeError) -> str:
+    """What is wrong with the JSON, in plain words: "a comma or a closing brace is missing"."""
+    return next((plain for python, plain in JSON_PROBLEMS.items() if error.msg.startswith(python)), "it is not JSON")
+
+
+def json_line_error(error: json.JSONDecodeError) -> str:
+    """A JSON Lines line's error: "not valid JSON (a comma or a closing brace is missing, near character 17)"."""
+    return f"not valid JSON ({json_problem(error)}, near character {error.colno:,})"
+
+
 def load_json(data: bytes, what: str):
     try:
         return json.loads(decode(data, what))
     except json.JSONDecodeError as error:
         raise ImportFailure(
-            f"{what} is not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}."
+            f"{what} is not valid JSON: {json_problem(error)} at line {error.lineno:,}, character {error.colno:,}."
         ) from error
     except RecursionError:
         raise ImportFailure(f"{what} nests its JSON deeper than any class list does.") from None

@@ -38,7 +38,7 @@ from ...models import CANDIDATE_ROLES, Dataset, ImageClass
 from ...read_ahead import read_ahead
 from ..jobs import ReportProgress
 from . import hashing, quota, safe_fetch
-from .classes import CHUNK, ImportFailure, Report, check_key, check_text, header_map
+from .classes import CHUNK, ImportFailure, Report, check_key, check_text, header_map, json_line_error
 
 WEB_FORMATS = {
     "JPEG": (".jpg", "image/jpeg"),
@@ -291,7 +291,7 @@ def _manifest_records(path: Path) -> Iterator[tuple[str, dict]]:
                 try:
                     record = _json_line(line)
                 except json.JSONDecodeError as error:
-                    yield f"line {number}", {"__error__": f"not valid JSON ({error.msg})"}
+                    yield f"line {number}", {"__error__": json_line_error(error)}
                     continue
                 except RecursionError:
                     yield f"line {number}", {"__error__": "JSON nested too deeply"}
