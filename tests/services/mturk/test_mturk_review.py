@@ -14,7 +14,7 @@ from botocore.stub import ANY
 from click.testing import CliRunner
 from factories import grant_server_account, make_campaign, worked_for
 from flask.cli import ScriptInfo
-from support import database_dump
+from support import database_dump, login
 
 from freelunch.cli import cli
 from freelunch.models import (
@@ -163,7 +163,9 @@ def test_sync_pages_past_100_and_stores_no_raw_worker_id(app, mturk_campaign, st
 def test_sort_out_puts_every_kind_of_mismatch_in_its_pile(app, mturk_campaign, stubbed):
     client, stubber = stubbed
     hit1, hit2 = standard_remote()
-    stub_sync(stubber, hit1[:1], hit2)  # A3 (done here) is not submitted on MTurk
+    stub_sync(stubber, hit1[:1], hit2)  # A3 (done here) is not submitted on MTurk, and its worker's time there ran out
+    a3 = mturk_campaign.assignments["h1w3"]
+    Assignment.update(started_at=utcnow() - dt.timedelta(hours=2)).where(Assignment.id == a3.id).execute()
     with app.app_context():
         tracking.sync_batch(mturk_campaign.batch, client)
         piles = tracking.sort_out(mturk_campaign.batch)
@@ -184,6 +186,51 @@ def test_work_done_here_is_not_called_unsubmitted_before_mturk_was_asked(app, mt
         assert batch_settings.reconciled_at(Batch.get_by_id(mturk_campaign.batch.id)) is not None
         after = tracking.sort_out(Batch.get_by_id(mturk_campaign.batch.id))
         assert after.unreconciled == []
+
+
+def test_work_finished_here_that_mturk_did_not_list_yet_is_counted_until_its_workers_time_there_ran_out(
+    app, client, mturk_campaign, stubbed
+):
+    """The walk: "1 MTurk assignment was finished here since the last reconciliation" when two were. A worker submits
+    on MTurk after finishing here; a reconciliation in between (the 10-minute one) put the first in "not submitted
+    on MTurk" (to compensate) and counted only the second. Not listed is "not submitted" once MTurk was asked after
+    the worker's time to submit there ran out (the batch's assignment duration after they started here)."""
+    client_, stubber = stubbed
+    hit1, hit2 = standard_remote()
+    stub_sync(stubber, hit1[:1], [])  # A1 submitted on MTurk; A3 and A2 (done here too) not yet
+    with app.app_context():
+        tracking.sync_batch(mturk_campaign.batch, client_)
+        reconciled = batch_settings.reconciled_at(Batch.get_by_id(mturk_campaign.batch.id))
+    a3, a2 = mturk_campaign.assignments["h1w3"], mturk_campaign.assignments["h2w2"]
+    minutes = dt.timedelta(minutes=1)
+    Assignment.update(started_at=reconciled - 9 * minutes, completed_at=reconciled - minutes).where(
+        Assignment.id == a3.id
+    ).execute()  # finished just before the reconciliation, submitted on MTurk just after
+    Assignment.update(started_at=reconciled - 5 * minutes, completed_at=reconciled + minutes).where(
+        Assignment.id == a2.id
+    ).execute()
+    with app.app_context():
+        piles = tracking.sort_out(Batch.get_by_id(mturk_campaign.batch.id))
+    assert [a.mturk_assignment_id for a in piles.unreconciled] == ["A3", "A2"] and piles.not_submitted == []
+    login(client, "owner@example.org")
+    page = client.get(f"/batches/{mturk_campaign.batch.id}/mturk/review").get_data(as_text=True)
+    said = " ".join(re.sub(r"<[^>]+>", " ", page).split())
+    assert "2 MTurk assignments were finished here that MTurk did not list as submitted when last asked" in said
+    assert "their workers had time left to submit there): reconcile to see them as MTurk lists them." in said
+
+    # An hour (the batch's assignment duration) after A3's worker started here, the next reconciliation's silence
+    # means it: A3 is not submitted on MTurk; A2's worker still has time.
+    later = reconciled + dt.timedelta(minutes=52)
+    with app.app_context():
+        batch = Batch.get_by_id(mturk_campaign.batch.id)
+        batch_settings.mark_reconciled(batch, later)
+        piles = tracking.sort_out(batch)
+    assert [a.mturk_assignment_id for a in piles.not_submitted] == ["A3"]
+    assert [a.mturk_assignment_id for a in piles.unreconciled] == ["A2"]
+    page = client.get(f"/batches/{mturk_campaign.batch.id}/mturk/review").get_data(as_text=True)
+    said = " ".join(re.sub(r"<[^>]+>", " ", page).split())
+    assert "1 MTurk assignment was finished here that MTurk did not list as submitted when last asked" in said
+    assert "its worker had time left to submit there): reconcile to see it as MTurk lists it." in said
 
 
 def test_answer_fields_reads_the_posted_form_and_survives_garbage():

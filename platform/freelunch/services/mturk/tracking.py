@@ -224,7 +224,9 @@ class Piles:
         default_factory=list
     )  # submitted, nothing here: decide by hand, with the Answer
     not_submitted: list[Assignment] = field(default_factory=list)  # done here, MTurk lists no submission: compensate
-    unreconciled: list[Assignment] = field(default_factory=list)  # done here since the last reconciliation
+    # Done here, and MTurk lists no submission yet: never reconciled, or its worker still had time to submit on MTurk
+    # when it last was (finishing here comes before the worker's submit on MTurk).
+    unreconciled: list[Assignment] = field(default_factory=list)
     closing: list[MTurkAssignment] = field(default_factory=list)  # undecided and MTurk approves it soon
     decided: list[MTurkAssignment] = field(default_factory=list)
     pending: list[MTurkAssignment] = field(default_factory=list)  # a decision was sent and has no answer yet
@@ -278,10 +280,14 @@ def sort_out(batch: Batch, now: dt.datetime | None = None) -> Piles:
     )
     if not BatchCount.of([batch.id])[batch.id].mturk:
         return piles  # no assignment came through MTurk (kept by the database: no scan of the batch's assignments)
-    # MTurk was asked about work done before the last reconciliation only: the rest is not "not submitted" yet.
+    # Not listed is "not submitted" only once MTurk was asked after the worker's time to submit there ran out: a
+    # worker submits on MTurk after finishing here, any time until the assignment's deadline (at most its duration
+    # after they started here, since they accepted before). Asked sooner (the 10-minute reconcile falls between
+    # the two), it is still on its way: counting it as not submitted hid it from the assignments finished since.
     reconciled = batch_settings.reconciled_at(batch)
+    duration = dt.timedelta(seconds=batch_settings.of(batch).assignment_seconds)
     for a in done_here:
         if (a.mturk_assignment_id, a.worker_id) not in listed:
-            asked = reconciled is not None and (a.completed_at is None or a.completed_at <= reconciled)
+            asked = reconciled is not None and (a.started_at is None or a.started_at + duration <= reconciled)
             (piles.not_submitted if asked else piles.unreconciled).append(a)
     return piles
