@@ -727,3 +727,30 @@ def test_an_mturk_assignments_pages_here_are_counted_against_its_own_hit(client,
     assert "1 of 2 pages" in page and "2–5" not in page
     no_data = client.get(f"/batches/{campaign.batch.id}/mturk/review?show=no_data").get_data(as_text=True)
     assert "1 of 2 pages here" in re.sub(r"<[^>]+>", "", no_data)
+
+
+@pytest.mark.parametrize("show", ["ready", "decided", "not_submitted"])
+@pytest.mark.parametrize(
+    "action, fields, error",
+    [
+        ("notify", {"subject": "Thanks", "text": "Well done"}, "Tick the assignments whose workers you write to."),
+        ("decisions", {"action": "approve"}, "Tick the assignments to decide."),
+    ],
+)
+def test_a_message_or_decision_posted_with_nothing_ticked_says_so_where_it_is_seen(
+    app, client, mturk_campaign, show, action, fields, error
+):
+    """The review: the message-to-workers form posted with no assignment ticked (forged: the page ticks at least
+    one) answered the page with its error on the form, which a list without rows (or the decided list) does not
+    show: the error was nowhere. It is at the top of the list then."""
+    from support import csrf_token
+
+    login(client, "owner@example.org")
+    batch = mturk_campaign.batch
+    response = client.post(
+        f"/batches/{batch.id}/mturk/{action}?show={show}", data={"csrf_token": csrf_token(client), **fields}
+    )
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert re.search(rf'<div class="flash error" role="alert" id="refused-\d">\s*<p>{re.escape(error)}</p>', page)
+    assert page.count(error) == 1
