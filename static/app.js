@@ -62,7 +62,8 @@
     var active = document.activeElement;
     var typing = active && /^(INPUT|TEXTAREA|SELECT)$/.test(active.tagName) && !/^(submit|button|reset|image)$/.test(active.type);
     if (typing && active.form && panel.contains(active)) return true;
-    return Boolean(panel.querySelector(".confirm-step, .htmx-request"));  // a step open, or one on its way
+    // A step open, or one on its way (not a job's card polling its progress: the Exports list holds running rows).
+    return Boolean(panel.querySelector(".confirm-step, .htmx-request:not(.job)"));
   }
   function fieldKey(field) {
     var checkable = field.type === "checkbox" || field.type === "radio";

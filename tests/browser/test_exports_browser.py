@@ -97,3 +97,60 @@ def test_an_export_of_labels_since_replaced_says_it_is_out_of_date_and_is_made_a
     settled(page)
     assert "Out of date" not in page.inner_text(f"#export-{again.id}")
     assert "Out of date" in page.inner_text(f"#export-{first.id}")
+
+
+def test_when_a_fit_ends_the_finished_rows_reload_in_one_request(app, live_server, page, make_account, run_jobs):
+    """The review: after a label fit ended, every finished export row asked for itself (up to 50 requests). The
+    rows' list reloads once, and every row says it is out of date."""
+    from freelunch.services.exports import files
+    from freelunch.services.review import fits, of_record
+
+    _, org = make_account("owner@example.org", "Lab")
+    with app.app_context():
+        campaign = make_campaign(org)
+        fits.start(campaign.batch, "mv", 0.9, 0.5)
+    run_jobs()
+    with app.app_context():
+        of_record.choose_fit(campaign.batch)
+        for decision in (None, "yes", "no"):
+            files.start(campaign.batch, "labels-csv", decision)
+    run_jobs()
+    log_in(page, live_server, "owner@example.org")
+    with app.app_context():
+        fits.start(campaign.batch, "ds", 0.9)  # started on another page: the Exports tab follows it to its end
+    page.goto(f"{live_server}/review/batches/{campaign.batch.id}/exports")
+    page.wait_for_selector("[data-testid=export-following] .job:not(.job-finished)")
+    asked: list[str] = []
+    page.on("request", lambda request: asked.append(request.url.removeprefix(live_server)))
+    run_jobs()
+    page.locator("[data-testid=export-out-of-date]").nth(2).wait_for(timeout=15_000)
+    settled(page)
+    assert page.locator("[data-testid=export-out-of-date]").count() == 3
+    assert [url for url in asked if url.startswith("/review/exports/")] == []  # no row asked for itself
+    assert len([url for url in asked if url.startswith(f"/review/batches/{campaign.batch.id}/exports")]) == 1
+
+
+def test_an_export_started_elsewhere_shows_up_without_a_reload(app, live_server, page, make_account, run_jobs):
+    """The review: an export started in another tab (or by the freelunch command) after the Exports tab loaded showed
+    only on a reload. The batch's status poll, which runs anyway, tells the tab its list changed: the list reloads
+    once, and nothing polls the list itself."""
+    from freelunch.services.exports import files
+
+    _, org = make_account("owner@example.org", "Lab")
+    with app.app_context():
+        campaign = make_campaign(org)
+    log_in(page, live_server, "owner@example.org")
+    page.goto(f"{live_server}/review/batches/{campaign.batch.id}/exports")
+    page.wait_for_selector("#export-list .empty")
+    page.evaluate("window.__noReload = true")
+    asked: list[str] = []
+    page.on("request", lambda request: asked.append(request.url.removeprefix(live_server)))
+    with app.app_context():
+        export = files.start(campaign.batch, "workers-csv")  # as `freelunch export` does
+    run_jobs()
+    page.wait_for_selector(f"#export-{export.id}.export-done", timeout=15_000)
+    assert page.evaluate("window.__noReload === true")
+    assert "Download all finished exports" in page.inner_text("#export-list")
+    assert len([url for url in asked if url.startswith(f"/review/batches/{campaign.batch.id}/exports")]) == 1
+    page.wait_for_timeout(5_500)  # another status poll: the list is what it shows now, nothing more is asked
+    assert len([url for url in asked if url.startswith(f"/review/batches/{campaign.batch.id}/exports")]) == 1

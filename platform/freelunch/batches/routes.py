@@ -1,7 +1,7 @@
 from dataclasses import dataclass
 from decimal import Decimal
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, make_response, redirect, render_template, request, url_for
 from peewee import fn
 from wtforms import SelectChoice
 
@@ -21,6 +21,7 @@ from ..models import (
 from ..parsing import whole_number
 from ..services import jobs, overview
 from ..services.batches import builder as batch_service
+from ..services.exports import files as export_files
 from ..services.mturk import fairpay
 from ..services.mturk.cost import FEE_STEP_ASSIGNMENTS, MAX_ASSIGNMENTS_PER_MTURK_HIT, Estimate, estimate
 from ..services.review import prior_report, progress, rounds
@@ -356,9 +357,15 @@ def show(batch_id):
 
 @bp.get("/<int:batch_id>/status")
 def status(batch_id):
-    """The live status line above the tabs (polled)."""
+    """The live status line above the tabs (polled). The Exports tab sends the export list it shows
+    (``exports_seen``, services/exports/files.listed): when the batch's differs (an export started or deleted
+    elsewhere), the answer tells it to reload its list (``export-list-changed``), with no poll of its own."""
     batch = owned_or_404(Batch, batch_id)
-    return render_template("batches/_status.html", batch=batch, progress=batch_progress(batch))
+    response = make_response(render_template("batches/_status.html", batch=batch, progress=batch_progress(batch)))
+    seen = request.args.get("exports_seen")
+    if seen is not None and seen != export_files.listed(batch):
+        response.headers["HX-Trigger"] = "export-list-changed"
+    return response
 
 
 @bp.get("/<int:batch_id>/hits")

@@ -29,9 +29,8 @@ EXPORT_SORT_LABELS = {
 
 
 # The panels whose jobs can make a finished export out of date (files.out_of_date): those that change the labels of
-# record (a label fit) or the votes that count (MTurk confirming or rejecting work). A finished row reloads itself
-# when one of them ends (review/_export.html); the Exports tab follows those another page started
-# (review/_exports.html).
+# record (a label fit) or the votes that count (MTurk confirming or rejecting work). The list of rows reloads (one
+# request) when one of them ends, and the Exports tab follows those another page started (review/_exports.html).
 STALES_ON = {"labels", "assignments"}
 
 
@@ -59,6 +58,7 @@ def _exports_page(batch: Batch, form: ExportForm, status: int = 200):
         kind=kind if kind in KINDS else "",
         sorts=EXPORT_SORT_LABELS,
         record=of_record.of(batch),
+        exports_seen=exports.listed(batch),
     )
 
 
@@ -115,9 +115,14 @@ def start_export(batch_id, kind):
         flash(str(refused), "error")
         return redirect(url_for("review.exports_view", batch_id=batch.id))
     if partials.wanted():
-        return _row(export)
+        return _row(export) + _seen(batch)
     flash(f"{KINDS[kind].title} started; the download link appears here when it is ready.", "success")
     return redirect(url_for("review.exports_view", batch_id=batch.id))
+
+
+def _seen(batch: Batch) -> str:
+    """The export list this tab now shows, out of band: its own change does not reload it (review/_exports.html)."""
+    return render_template("review/_exports_seen.html", exports_seen=exports.listed(batch), oob=True)
 
 
 def _row(export: Export, auto_download: bool = False):
@@ -129,7 +134,6 @@ def _row(export: Export, auto_download: bool = False):
         kinds=KINDS,
         size=exports.size(export),
         out_of_date=exports.out_of_date(export.batch),
-        stales_on=sorted(STALES_ON),
         auto_download=auto_download,
     )
 
@@ -184,6 +188,6 @@ def delete_export(export_id):
         abort(409, "This export is still being written; delete it once it has finished.")
     exports.delete(export)
     if partials.wanted():
-        return ""
+        return _seen(export.batch)
     flash("Export deleted.", "success")
     return redirect(url_for("review.exports_view", batch_id=export.batch_id))

@@ -158,7 +158,11 @@ def test_a_finished_export_can_be_deleted_with_its_file(client, run_jobs, campai
     path = Path(app_config["INSTANCE_PATH"]) / "exports" / export.path
     assert path.is_file()
     response = client.post(f"/review/exports/{export.id}/delete", data={"csrf_token": csrf_token(client)}, headers=HTMX)
-    assert response.status_code == 200 and response.get_data(as_text=True) == ""
+    # the row goes; the list the tab shows (out of band) is the batch's now, so the tab does not reload for it
+    assert response.status_code == 200
+    assert response.get_data(as_text=True).strip() == (
+        '<input type="hidden" id="exports-seen" name="exports_seen" value="0-0" hx-swap-oob="true">'
+    )
     assert Export.select().count() == 0 and not path.exists()
 
 
@@ -254,3 +258,48 @@ def test_a_download_is_named_in_the_requesters_words(app, client, run_jobs, camp
         rf"attachment; filename=batch-{batch.id}-exports-\d{{4}}-\d\d-\d\d\.zip", archive.headers["Content-Disposition"]
     )
     assert len(set(zipfile.ZipFile(io.BytesIO(archive.data)).namelist())) == 2
+
+
+def test_finished_rows_reload_as_one_list_when_a_job_could_put_them_out_of_date(client, campaign):
+    """The review: after a label fit ended, each finished export row asked for itself (up to 50 requests). The rows'
+    list is the one panel now: one request, answered with the list's partial."""
+    from support import HTMX
+
+    from freelunch.web.partials import VARY
+
+    batch = campaign.batch
+    for n in range(3):
+        Export.create(organization=batch.organization_id, batch=batch, kind="workers-csv", state="done", rows=n)
+    page = client.get(f"/review/batches/{batch.id}/exports").get_data(as_text=True)
+    rows = re.search(r'<div id="export-rows"[^>]*>', page).group(0)
+    assert 'hx-trigger="assignments-changed from:body, labels-changed from:body"' in rows
+    assert f'hx-get="/review/batches/{batch.id}/exports?sort=-created&amp;page=1"' in rows
+    assert 'hx-select="#export-rows"' in rows
+    assert len(re.findall(r'class="export-row[^"]*"[^>]*hx-get', page)) == 0  # no row reloads itself
+    assert page.count('class="export-row ') == 3
+    listed = client.get(f"/review/batches/{batch.id}/exports?sort=-created&page=1", headers=HTMX)
+    assert listed.status_code == 200 and "<html" not in listed.get_data(as_text=True)
+    assert listed.get_data(as_text=True).count('class="export-row ') == 3
+    assert set(VARY) <= set(listed.headers["Vary"].replace(" ", "").split(","))
+
+
+def test_an_export_started_elsewhere_reloads_the_list_through_the_status_poll(app, client, campaign):
+    """The review: an export started in another tab or by the freelunch command after the Exports tab loaded showed
+    only on a reload. The tab sends the list it shows with the batch's status poll (no poll of its own); the answer
+    says "export-list-changed" when the batch's list differs."""
+    from freelunch.services.exports import files
+
+    batch = campaign.batch
+    page = client.get(f"/review/batches/{batch.id}/exports").get_data(as_text=True)
+    seen = re.search(r'id="exports-seen" name="exports_seen" value="([^"]+)"', page).group(1)
+    assert seen == "0-0" and 'hx-include="#exports-seen"' in page
+    assert 'hx-trigger="export-list-changed from:body"' in re.search(r'<div id="export-list"[^>]*>', page).group(0)
+    status = f"/batches/{batch.id}/status"
+    assert "HX-Trigger" not in client.get(status, query_string={"exports_seen": seen}).headers
+    assert "HX-Trigger" not in client.get(status).headers  # another tab: nothing sent, nothing checked
+    with app.app_context():
+        export = files.start(batch, "workers-csv")  # as the freelunch command does
+    answer = client.get(status, query_string={"exports_seen": seen})
+    assert answer.status_code == 200 and answer.headers["HX-Trigger"] == "export-list-changed"
+    assert f'value="1-{export.id}"' in client.get(f"/review/batches/{batch.id}/exports").get_data(as_text=True)
+    assert "HX-Trigger" not in client.get(status, query_string={"exports_seen": f"1-{export.id}"}).headers

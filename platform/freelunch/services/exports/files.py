@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from flask import current_app
+from peewee import fn
 
 from ... import formatting
 from ...models import Assignment, Batch, Export, PageSubmission, utcnow
@@ -126,6 +127,16 @@ def out_of_date(batch: Batch) -> Callable[[Export], str | None]:
         )
 
     return why
+
+
+def listed(batch: Batch) -> str:
+    """What the batch's export list holds, as a mark ("3-17": how many exports, the newest id): the Exports tab sends
+    the mark it shows with the batch's status poll, and reloads its list when an export was started (another tab,
+    the freelunch command) or deleted elsewhere (review/_exports.html)."""
+    count, newest = (
+        Export.select(fn.COUNT(Export.id), fn.MAX(Export.id)).where(Export.batch == batch).scalar(as_tuple=True)
+    )
+    return f"{count}-{newest or 0}"
 
 
 def size(export: Export) -> int | None:
