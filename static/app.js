@@ -12,8 +12,18 @@
  *   data-panel            a panel that reloads itself when a job ends (templates/_panels.html): the reload waits
  *                         while the requester is in one of its forms or has its confirmation step open (saying so
  *                         on the panel), runs once they leave, and keeps what they typed and ticked
+ *   data-include-present="SELECTOR" on an htmx element: its requests carry the fields SELECTOR finds when the page
+ *                         has them (hx-include logs an error where it finds none: the batch's status poll carries the
+ *                         Exports tab's #exports-seen, only there)
  */
 (function () {
+  document.addEventListener("htmx:configRequest", function (event) {
+    var selector = event.detail.elt.getAttribute && event.detail.elt.getAttribute("data-include-present");
+    if (!selector) return;
+    document.querySelectorAll(selector).forEach(function (field) {
+      if (field.name) event.detail.parameters[field.name] = field.value;
+    });
+  });
   document.addEventListener("change", function (event) {
     var target = event.target;
     var form = target.form;

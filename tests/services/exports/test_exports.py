@@ -292,7 +292,7 @@ def test_an_export_started_elsewhere_reloads_the_list_through_the_status_poll(ap
     batch = campaign.batch
     page = client.get(f"/review/batches/{batch.id}/exports").get_data(as_text=True)
     seen = re.search(r'id="exports-seen" name="exports_seen" value="([^"]+)"', page).group(1)
-    assert seen == "0-0" and 'hx-include="#exports-seen"' in page
+    assert seen == "0-0" and 'data-include-present="#exports-seen"' in page
     assert 'hx-trigger="export-list-changed from:body"' in re.search(r'<div id="export-list"[^>]*>', page).group(0)
     status = f"/batches/{batch.id}/status"
     assert "HX-Trigger" not in client.get(status, query_string={"exports_seen": seen}).headers
