@@ -366,8 +366,8 @@ def test_a_chunk_the_database_refuses_is_rolled_back_whole_and_fails_the_import(
 
 def test_manifest_lines_are_read_as_json_reads_them(dataset, tmp_path):
     """Lines are decoded by msgspec, and those it refuses by json.loads as before: a lone surrogate is the image id's
-    text error, a NaN size is not a whole number, a trailing comma has JSON's own message; a 30-digit image id (a
-    whole number msgspec reads too) is a key."""
+    text error, a NaN size is not a whole number, a trailing comma has json's error in plain words; a 30-digit image id
+    (a whole number msgspec reads too) is a key."""
     add_class(dataset, "n01")
     row = '"url": "https://img.example/x.jpg", "class": "n01"'
     lines = [
@@ -382,7 +382,7 @@ def test_manifest_lines_are_read_as_json_reads_them(dataset, tmp_path):
     errors = dict(report.errors)
     assert set(errors) == {"line 2", "line 4", "line 5"}
     assert "image id is not valid text" in errors["line 2"] and "whole numbers" in errors["line 4"]
-    assert errors["line 5"].startswith("not valid JSON (Expecting property name enclosed in double quotes")
+    assert errors["line 5"].startswith("not valid JSON (a name is not in double quotes, or a comma is left over")
     assert sorted(image.key for image in Image.select()) == ["123456789012345678901234567890", "n01/a"]
 
 
