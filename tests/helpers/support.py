@@ -7,6 +7,7 @@ named ``conftest`` cannot both be imported by name.)
 
 from __future__ import annotations
 
+import importlib
 import io
 import json
 import re
@@ -193,3 +194,20 @@ def upload(client, dataset, kind: str, files: dict, htmx=True, **fields):
 
 def job_id(html: str) -> str:
     return re.search(r'id="job-([0-9a-f-]+)"', html).group(1)
+
+
+def form_classes(app) -> set[type]:
+    """Every form class of the app: each blueprint's forms imported, wherever its package keeps them."""
+    from freelunch.web.forms import Form
+
+    for blueprint in app.blueprints.values():
+        for module in ("forms", "assignment_forms"):
+            try:
+                importlib.import_module(f"{blueprint.import_name}.{module}")
+            except ModuleNotFoundError:
+                pass
+
+    def subclasses(base) -> list[type]:
+        return [form for sub in base.__subclasses__() for form in (sub, *subclasses(sub))]
+
+    return {form for form in subclasses(Form) if form.__module__.startswith("freelunch.")}

@@ -3,12 +3,12 @@ is required."): every check names the field in a requester's words, its own mess
 
 from __future__ import annotations
 
-import importlib
 import re
 from pathlib import Path
 
 import flask_wtf
 import wtforms
+from support import form_classes
 from werkzeug.datastructures import MultiDict
 from wtforms import StringField
 from wtforms.validators import DataRequired, Length, NumberRange
@@ -41,20 +41,6 @@ def _library_words(error: str) -> bool:
     return any(pattern.fullmatch(error) for pattern in LIBRARY)
 
 
-def _forms(base) -> list[type]:
-    return [form for sub in base.__subclasses__() for form in (sub, *_forms(sub))]
-
-
-def _every_form_class(app) -> set[type]:
-    for blueprint in app.blueprints.values():  # each blueprint's forms, wherever its package keeps them
-        for module in ("forms", "assignment_forms"):
-            try:
-                importlib.import_module(f"{blueprint.import_name}.{module}")
-            except ModuleNotFoundError:
-                pass
-    return {form for form in _forms(Form) if form.__module__.startswith("freelunch.")}
-
-
 def _bad_values(field) -> list[list[str]]:
     """What a forged or careless post puts in a field: nothing, blanks, words, a number far out of any range, minus,
     a choice no list has, two of them, and text one character past the field's longest length."""
@@ -84,7 +70,7 @@ def test_the_catalogue_of_library_words_is_read(app):
 def test_no_form_shows_a_wtforms_default_message_for_any_bad_input(app):
     """The walk found "Field cannot be longer than 120 characters." (and "Not a valid choice.") on many forms: every
     field of every form of the app, given each bad value, says what is wrong in words naming the field."""
-    forms = _every_form_class(app)
+    forms = form_classes(app)
     assert len(forms) > 25
     checked, said = 0, set()
     with app.test_request_context(method="POST"):

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rq import Queue
 from rq.registry import FailedJobRegistry
-from support import csrf_token, upload
+from support import csrf_token, form_classes, upload
 
 from freelunch.models import Assignment, Image, ImageClass, Membership
 from freelunch.parsing import PlainDecimalField, plain_decimal, whole_number
@@ -164,31 +164,17 @@ def test_a_plain_decimal_field_keeps_what_was_typed_and_refuses_it():
         assert form.reward._value() == "1" * 30  # shown again as typed, not rounded into a crash
 
 
-def _forms(base) -> list[type]:
-    return [form for sub in base.__subclasses__() for form in (sub, *_forms(sub))]
-
-
 @pytest.mark.parametrize("text", ["abc", "1,5", "²", "", "-3"])
 def test_text_that_is_no_number_is_one_error_in_a_requesters_words_on_every_form(app, text):
     """The walk: "abc" in a number field said "Not a valid integer value." and, under it, the range the number must be
     in (its validators found no number). Every number field of every form of the app now says one thing (left empty,
     at most one: what the field asks for, or nothing when it may be empty)."""
-    import importlib
-
     from werkzeug.datastructures import MultiDict
     from wtforms import DecimalField, FloatField, IntegerField
 
-    from freelunch.web.forms import Form
-
-    for blueprint in app.blueprints.values():  # each blueprint's forms, wherever its package keeps them
-        for module in ("forms", "assignment_forms"):
-            try:
-                importlib.import_module(f"{blueprint.import_name}.{module}")
-            except ModuleNotFoundError:
-                pass
     checked = 0
     with app.test_request_context(method="POST"):
-        for form_class in set(_forms(Form)):
+        for form_class in form_classes(app):
             names = [
                 name
                 for name, field in form_class(formdata=None, meta={"csrf": False})._fields.items()
