@@ -45,8 +45,12 @@ def sync_live_batches() -> dict:
 
 
 def poll_notifications() -> dict:
-    """The cron job that reads MTurk's SQS queue, when there is one."""
-    return notifications.poll()
+    """The cron job that reads MTurk's SQS queue, when there is one. Like the reconciliation, no page started it, so it
+    announces to the open pages of each batch it changed."""
+    result = notifications.poll()
+    for organization_id, batch_id in result.pop("changed", ()):
+        jobs.announce(jobs.MTURK_POLL_NOTIFICATIONS, organization_id, batch_id)
+    return result
 
 
 @batch_job()

@@ -130,7 +130,12 @@ MTURK_TOP_UP = Task("tasks.mturk_review.top_up", changes=("mturk", "assignments"
 MTURK_BONUS_ONE = Task("tasks.mturk_review.bonus_one", changes=("mturk", "assignments"))
 MTURK_BLOCK = Task("tasks.mturk_review.block_worker", changes=("assignments",))
 MTURK_NOTIFY = Task("tasks.mturk_review.notify_workers", changes=("assignments",))
-MTURK_POLL_NOTIFICATIONS = Task("tasks.mturk_review.poll_notifications", timeout=300, result_ttl=CRON_RESULT_TTL)
+MTURK_POLL_NOTIFICATIONS = Task(
+    "tasks.mturk_review.poll_notifications",
+    timeout=300,
+    result_ttl=CRON_RESULT_TTL,
+    announces=("mturk", "assignments"),
+)
 # Ingest: nobody reads a flush's result, and the sweep is the safety net for lost flushes (cron).
 INGEST_FLUSH = Task("tasks.ingest.flush", queue="ingest", timeout=300, result_ttl=60)
 INGEST_SWEEP = Task("tasks.ingest.sweep", queue="ingest", timeout=300, result_ttl=CRON_RESULT_TTL)

@@ -252,7 +252,7 @@ def test_sqs_events_only_trigger_a_reconcile_of_their_hit_once_each(app, wired, 
     import boto3
     from moto import mock_aws
 
-    from freelunch.services.mturk import notifications
+    from freelunch.services import jobs
     from tasks import mturk_review
 
     hit_id = publish(local_mturk, wired)
@@ -268,8 +268,10 @@ def test_sqs_events_only_trigger_a_reconcile_of_their_hit_once_each(app, wired, 
         assignment_id = local_mturk.accept(hit_id, "ANOTIFIEDONE1")
         local_mturk.submit(assignment_id, completionCode="ABCDEF")
         with app.app_context():
-            first = notifications.poll()
+            first = mturk_review.poll_notifications()  # the cron job
+            heard = jobs.announced(wired.organization_id, f"batch:{wired.id}", 0)
         assert first["summary"] == "1 notification read, 1 HIT reconciled."
+        assert set(heard.changes) == {"mturk", "assignments"}  # the batch's open pages reload what it changed
         assert MTurkAssignment.get().mturk_assignment_id == assignment_id
         with local_mturk.store.lock:  # SQS delivers at least once: the same event document again
             event = next(e for e in local_mturk.store.events if e["EventType"] == "AssignmentSubmitted")
@@ -278,7 +280,8 @@ def test_sqs_events_only_trigger_a_reconcile_of_their_hit_once_each(app, wired, 
             sqs.send_message(QueueUrl=queue, MessageBody=json.dumps(body))
         sqs.send_message(QueueUrl=queue, MessageBody="not json")
         with app.app_context():
-            again = notifications.poll()
+            again = mturk_review.poll_notifications()
+            assert not jobs.announced(wired.organization_id, f"batch:{wired.id}", heard.number).changes  # nothing new
         assert again["summary"] == "3 notifications read, 1 HIT reconciled."
         assert "Messages" not in sqs.receive_message(QueueUrl=queue)  # every handled message is deleted
 

@@ -78,27 +78,27 @@ def _hits_named(body: dict) -> set[str]:
     return {event["HITId"] for event in body.get("Events", []) if isinstance(event, dict) and event.get("HITId")}
 
 
-def handle(body: dict) -> int:
-    """Reconcile every HIT an event document names, once per document; returns how many HITs."""
+def handle(body: dict) -> list[tuple[Batch, tracking.SyncSummary]]:
+    """Reconcile every HIT an event document names, once per document; returns each HIT's batch and summary."""
     event_id = body.get("EventDocId")
     if not event_id or not _first_time(str(event_id)):
-        return 0
-    reconciled = 0
+        return []
+    reconciled = []
     for mturk_hit_id in sorted(_hits_named(body)):
         row = MTurkHit.select(MTurkHit, Hit).join(Hit).where(MTurkHit.mturk_hit_id == mturk_hit_id).first()
         if row is None:
             continue  # not ours (a shared queue), or deleted since
-        tracking.sync_hit(row.hit, mturk_hit_id, tracking.client_for(row.batch))
-        reconciled += 1
+        reconciled.append((row.batch, tracking.sync_hit(row.hit, mturk_hit_id, tracking.client_for(row.batch))))
     return reconciled
 
 
 def poll() -> dict:
-    """Read what the queue holds now and reconcile the HITs it names; a message is deleted once handled."""
+    """Read what the queue holds now and reconcile the HITs it names; a message is deleted once handled. ``changed``
+    holds the (organization, batch) pairs whose reconciliation changed what their pages show."""
     url = queue_url()
     if not url:
         return {"summary": "No MTURK_SQS_QUEUE_URL: notifications are off."}
-    sqs, messages, hits, errors = _sqs(), 0, 0, []
+    sqs, messages, hits, errors, changed = _sqs(), 0, 0, [], set()
     for _ in range(RECEIVE_ROUNDS):
         batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", [])
         if not batch:
@@ -107,7 +107,10 @@ def poll() -> dict:
             messages += 1
             try:
                 body = json.loads(message["Body"])
-                hits += handle(body if isinstance(body, dict) else {})
+                for its_batch, summary in handle(body if isinstance(body, dict) else {}):
+                    hits += 1
+                    if summary.changed:
+                        changed.add((its_batch.organization_id, its_batch.id))
             except MTurkError as error:  # left in the queue: SQS hands it out again after its visibility timeout
                 errors.append(["SQS message", str(error)])
                 redis_connection().delete(f"freelunch:mturk:event:{body.get('EventDocId')}")
@@ -120,4 +123,5 @@ def poll() -> dict:
         f"{formatting.counted(hits, 'HIT')} reconciled.",
         "errors": errors,
         "error_count": len(errors),
+        "changed": sorted(changed),
     }
