@@ -153,12 +153,49 @@ CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 SURROGATE = re.compile("[\ud800-\udfff]")
 
 
+# An identifier (an image id, a class key) is a key that files and programs match character for character, and
+# every export writes it (ImageNet-AB's XML, whose parsers read a carriage return as a line feed; CSV; JSON Lines):
+# it may hold no control character at all, tab and line breaks included (Unicode's Cc), nor a line or paragraph
+# separator (U+2028, U+2029), which line-based readers take for the end of a line. Free text (names,
+# descriptions) keeps CONTROL's rule: tabs and line breaks are text there.
+KEY_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+CHARACTER_NAMES = {
+    "\x00": "a NUL byte",
+    "\t": "a tab",
+    "\n": "a line feed",
+    "\r": "a carriage return",
+    "\x1b": "an escape",
+    "\x7f": "a delete",
+    "\x85": "a next-line character",
+    "\u2028": "a line separator",
+    "\u2029": "a paragraph separator",
+}
+
+
+def _which(found: re.Match) -> str:
+    """The character a check found, by name, code point and place: "a carriage return (U+000D) at character 7"."""
+    c, at = found.group(), f"at character {found.start() + 1:,}"
+    return f"{CHARACTER_NAMES[c]} (U+{ord(c):04X}) {at}" if c in CHARACTER_NAMES else f"U+{ord(c):04X} {at}"
+
+
 def check_text(value: str, what: str, limit: int) -> str:
     """``value`` if it has no control character (a NUL would not even reach PostgreSQL), is text a database
     can store (no lone surrogate: a JSON ``"\\ud800"``, or bytes that were not UTF-8), and fits ``limit``."""
-    if CONTROL.search(value):
-        raise ValueError(f"the {what} contains a control character (such as NUL)")
+    if found := CONTROL.search(value):
+        raise ValueError(f"the {what} may not contain control characters: {_which(found)}")
     if not value.isascii() and SURROGATE.search(value):  # isascii reads a flag the string keeps
+        raise ValueError(f"the {what} is not valid text (a lone surrogate, or bytes that are not UTF-8)")
+    if len(value) > limit:
+        raise ValueError(f"the {what} is longer than {limit:,} characters")
+    return value
+
+
+def check_identifier(value: str, what: str, limit: int) -> str:
+    """``check_text`` for an identifier (an image id, a class key): no control character at all (KEY_CONTROL, which
+    holds CONTROL's characters: one search a row, as before, on the manifest's path)."""
+    if found := KEY_CONTROL.search(value):
+        raise ValueError(f"the {what} may not contain control characters: {_which(found)}")
+    if not value.isascii() and SURROGATE.search(value):
         raise ValueError(f"the {what} is not valid text (a lone surrogate, or bytes that are not UTF-8)")
     if len(value) > limit:
         raise ValueError(f"the {what} is longer than {limit:,} characters")
@@ -187,7 +224,7 @@ def check_links(value, where: str) -> list[str]:
 def check_key(key, what: str = "key") -> str:
     if not isinstance(key, str) or not key.strip():
         raise ValueError(f"the {what} is missing")
-    key = check_text(key.strip(), what, 10 * KEY_MAX)
+    key = check_identifier(key, what, 10 * KEY_MAX).strip()  # a line break at either end is refused, not stripped
     if len(key) > KEY_MAX:
         raise ValueError(f"the {what} is longer than {KEY_MAX} characters")
     if "/" in key:

@@ -38,7 +38,16 @@ from ...models import CANDIDATE_ROLES, Dataset, ImageClass
 from ...read_ahead import read_ahead
 from ..jobs import ReportProgress
 from . import hashing, quota, safe_fetch
-from .classes import CHUNK, ImportFailure, Report, check_key, check_text, header_map, json_line_error
+from .classes import (
+    CHUNK,
+    ImportFailure,
+    Report,
+    check_identifier,
+    check_key,
+    check_text,
+    header_map,
+    json_line_error,
+)
 
 WEB_FORMATS = {
     "JPEG": (".jpg", "image/jpeg"),
@@ -346,10 +355,13 @@ def _manifest_row(record: dict) -> dict:
     if "__error__" in record:
         raise ValueError(record["__error__"])
     key = record.get("key")
-    key = str(key).strip() if isinstance(key, (str, int)) else ""
-    if not key:
+    key = str(key) if isinstance(key, (str, int)) else ""
+    if not key.strip():
         raise ValueError("the image id is missing")
-    check_text(key, "image id", IMAGE_KEY_MAX)
+    # Checked before the spaces around it are stripped: a line break at either end is refused, not dropped.
+    key = check_identifier(key, "image id", 10 * IMAGE_KEY_MAX).strip()
+    if len(key) > IMAGE_KEY_MAX:
+        raise ValueError(f"the image id is longer than {IMAGE_KEY_MAX} characters")
     url = str(record.get("url") or "").strip()
     if not url:
         raise ValueError("the url is missing")
@@ -612,7 +624,7 @@ def import_image_zip(
                 continue
             try:
                 class_key, role, filename = _zip_place(info.filename)
-                key = f"{class_key}/{PurePosixPath(filename).stem}"
+                key = check_identifier(f"{class_key}/{PurePosixPath(filename).stem}", "image id", IMAGE_KEY_MAX)
                 if key in seen:
                     raise ValueError(f"image id {key} was already taken by {seen[key]}")
                 if info.file_size > ZIP_MAX_FILE:
