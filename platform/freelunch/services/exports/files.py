@@ -25,6 +25,7 @@ from ..imports import quota
 from ..jobs import ReportProgress
 from ..review import counted, of_record
 from ..review.tallies import in_batch, refresh
+from . import imagenet_ab
 from .kinds import KINDS, Kind
 
 
@@ -244,7 +245,8 @@ def run(export_id: int, progress: ReportProgress | None = None) -> dict:
         with partial.open("wb") if kind.binary else partial.open("w", newline="", encoding="utf-8") as out:
             rows = kind.write(export.batch, out, export.params, report)
         partial.replace(target)
-    except of_record.RecordError as error:  # the labels it was asked for are gone: the user can fix that
+    # The labels it was asked for are gone (the user can fix that), or the batch holds text the kind cannot carry.
+    except (of_record.RecordError, imagenet_ab.Unwritable) as error:
         partial.unlink(missing_ok=True)
         Export.update(state="failed", error=str(error), finished_at=utcnow()).where(Export.id == export.id).execute()
         return {"error": str(error)}

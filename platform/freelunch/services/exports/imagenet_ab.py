@@ -31,7 +31,9 @@ from __future__ import annotations
 import calendar
 import hashlib
 import heapq
+import json
 import os
+import re
 import struct
 import tempfile
 import time
@@ -44,6 +46,7 @@ from xml.sax.saxutils import escape
 
 from ...models import Batch
 from ..annotation import record
+from ..errors import RequesterError
 from ..jobs import ReportProgress
 from ..review import labels, of_record
 from . import seed as seed_format
@@ -76,10 +79,31 @@ def _safe(part: str) -> str:
     return hashlib.sha1(part.encode()).hexdigest()[:16]
 
 
+# Characters XML 1.0 cannot hold at all, not even as a character reference (its production Char): C0 controls but
+# tab, line feed and carriage return; lone surrogates; U+FFFE and U+FFFF.
+UNWRITABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+class Unwritable(RequesterError):
+    """A stored text holds a character no XML file can (UNWRITABLE); the message names the text and what to do."""
+
+
 def _text(value) -> str:
-    """A value as element text: strings escaped; numbers, booleans and None as str() writes them (no markup in
-    them to escape)."""
-    return escape(value) if isinstance(value, str) else str(value)
+    """A value as element text that a parser reads back as the value: strings escaped, and a carriage return as
+    the reference ``&#13;`` (a parser reads a literal one, or a CR LF, as one line feed: XML 1.0's end-of-line
+    handling; tabs and line feeds are read as they are); numbers, booleans and None as str() writes them (no markup
+    in them to escape). Imports refuse control characters in ids and keys, but data stored before could hold any:
+    one XML cannot hold (a NUL, an escape) stops the export with Unwritable rather than be changed silently."""
+    if not isinstance(value, str):
+        return str(value)
+    if found := UNWRITABLE.search(value):
+        raise Unwritable(
+            f"The text {json.dumps(value)} (an image id or class key of the batch) holds "
+            f"U+{ord(found.group()):04X}, which no XML file can hold, not even as a character reference: the "
+            "ImageNet-AB export cannot carry it as stored. The JSON Lines and CSV exports carry it."
+        )
+    text = escape(value)
+    return text.replace("\r", "&#13;") if "\r" in text else text
 
 
 def _element(name: str, value) -> str:
