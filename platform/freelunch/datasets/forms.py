@@ -3,7 +3,7 @@ from wtforms import BooleanField, SelectChoice, SelectField, StringField, TextAr
 from wtforms.validators import DataRequired, ValidationError
 
 from ..presets import PRESETS
-from ..services.imports.classes import split_names
+from ..services.imports.classes import check_text, split_names
 from ..web.forms import Form, at_most
 
 
@@ -26,6 +26,22 @@ class ClassForm(Form):
             raise ValidationError("A class needs at least one name.")
         if any(len(name) > 200 for name in names):
             raise ValidationError("Each name must be at most 200 characters.")
+        for name in names:
+            _as_imports_check(check_text, name, "name", 200)
+
+    def validate_description(self, field):
+        _as_imports_check(check_text, (field.data or "").strip(), "definition", 2000)
+
+
+def _as_imports_check(check, value: str, what: str, limit: int) -> None:
+    """The imports' rule for the text (services/imports/classes.py: a control character other than a tab or a line
+    break is refused, and named), as a form's error: "The name may not contain control characters: U+001B at
+    character 6."."""
+    try:
+        check(value, what, limit)
+    except ValueError as error:
+        message = str(error)
+        raise ValidationError(message[:1].upper() + message[1:] + ".") from None
 
 
 class ClassImportForm(Form):

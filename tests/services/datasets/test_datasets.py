@@ -101,6 +101,27 @@ def test_inline_class_edit(client, org):
     assert "tench, Tinca tinca" in cancel
 
 
+def test_inline_class_edit_refuses_control_characters_as_imports_do(client, org):
+    """A name or definition with a control character (an escape, U+0085) was saved from the form although a class
+    import refuses it; tabs and line breaks stay text, as in imports."""
+    dataset = Dataset.create(organization=org, name="D")
+    (image_class,) = _classes(dataset, 1)
+    url = f"/datasets/classes/{image_class.id}"
+    bad = post(client, url, htmx=True, names="tench, Tin\x1bca", description="x")
+    assert bad.status_code == 422
+    assert "The name may not contain control characters: an escape (U+001B) at character 4." in bad.get_data(
+        as_text=True
+    )
+    bad = post(client, url, htmx=True, names="tench", description="a\x85fish")
+    assert bad.status_code == 422
+    assert "The definition may not contain control characters: a next-line character (U+0085) at character 2." in (
+        bad.get_data(as_text=True)
+    )
+    assert ImageClass.get_by_id(image_class.id).names == ["thing 0"]
+    good = post(client, url, htmx=True, names="tench", description="a fish\r\nof Europe")
+    assert good.status_code == 200 and ImageClass.get_by_id(image_class.id).description == "a fish\r\nof Europe"
+
+
 def test_image_browser_filters_and_paginates(app, client, org):
     dataset = Dataset.create(organization=org, name="D")
     fish, bird = _classes(dataset, 2)
