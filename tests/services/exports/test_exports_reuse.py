@@ -7,6 +7,7 @@ import re
 import zipfile
 from html import unescape
 
+import pytest
 from support import csrf_token, login
 
 from freelunch.models import Export, PageSubmission, utcnow
@@ -182,3 +183,103 @@ def test_pages_stored_without_tallies_are_in_the_file_and_do_not_put_it_out_of_d
         assert tallies.refresh(tallies.in_batch(b)) == 0  # what the periodic job does: nothing left to derive
         stale = files.out_of_date(Batch.get_by_id(b))
         assert stale(Export.get_by_id(labels_export.id)) is None and stale(Export.get_by_id(records_export.id)) is None
+
+
+def _campaign_change(name: str):
+    """What each case does to the campaign before the workers file is written (``before``), then after it (``then``).
+    One of W2's assignment is an MTurk one for the cases that need it (``status``: its mturk_status first)."""
+    from freelunch.models import Assignment, Candidate
+
+    def status(value):
+        def set_status(app, client, campaign, run_jobs):
+            Assignment.update(source="mturk", mturk_status=value).where(
+                Assignment.id == campaign.assignments["h2w2"].id
+            ).execute()
+
+        return set_status
+
+    def new_assignment(source):
+        def add(app, client, campaign, run_jobs):
+            Assignment.create(
+                organization=campaign.batch.organization_id,
+                hit=campaign.hits[1],
+                worker_id="W4DDDDDDDD",
+                source=source,
+                version="POINTER_ORIGINAL",
+            )
+
+        return add
+
+    def label_fit(app, client, campaign, run_jobs):
+        from freelunch.services.review import fits
+
+        fits.start(campaign.batch, "mv", 0.9, 0.5)
+        run_jobs()
+
+    def leave_out(app, client, campaign, run_jobs):
+        client.post(
+            f"/review/batches/{campaign.batch.id}/exclusions",
+            data={"csrf_token": csrf_token(client), "worker_id": "W2BBBBBBBB"},
+        )
+
+    def correct_a_control(app, client, campaign, run_jobs):
+        Candidate.update(role="candidate").where(Candidate.image == campaign.images["ap"].id).execute()
+
+    def nothing(app, client, campaign, run_jobs):
+        pass
+
+    return {
+        "waiting-rejected": (status(None), status("Rejected")),
+        "waiting-submitted": (status(None), status("Submitted")),
+        "submitted-approved": (status("Submitted"), status("Approved")),
+        "submitted-rejected": (status("Submitted"), status("Rejected")),
+        "rejected-approved": (status("Rejected"), status("Approved")),
+        "new-lab-assignment": (nothing, new_assignment("lab")),
+        "new-mturk-assignment": (nothing, new_assignment("mturk")),
+        "label-fit": (nothing, label_fit),
+        "worker-left-out": (nothing, leave_out),
+        "control-corrected": (nothing, correct_a_control),
+    }[name]
+
+
+CHANGES = {  # the change, and whether it alters the workers file
+    "waiting-rejected": True,  # the review: MTurk rejecting work it had not confirmed left the file current
+    "waiting-submitted": True,
+    "submitted-approved": False,  # both count: the file says nothing of which
+    "submitted-rejected": True,
+    "rejected-approved": True,
+    "new-lab-assignment": True,  # started, no page yet: a row (or an assignment) more
+    "new-mturk-assignment": True,
+    "label-fit": True,  # the file's sensitivity, specificity and flag are the latest fit's
+    "worker-left-out": False,  # the file lists every worker: left out of the labels, still a row
+    "control-corrected": True,
+}
+
+
+@pytest.mark.parametrize("change", list(CHANGES))
+def test_a_workers_file_is_out_of_date_exactly_when_writing_it_again_would_give_another_file(
+    app, client, campaign, run_jobs, change
+):
+    """The review: a workers CSV stayed current when MTurk rejected an assignment it had not confirmed (its waiting
+    and rejected columns changed, the set of work that does not count did not). The mark compares what the file is
+    written from (the batch's kept rows per worker, the latest fit), so it follows the file's content: out of date
+    after every change that would write another file, and not after one that would not."""
+    from freelunch.models import Batch
+    from freelunch.services.exports import files, writers
+
+    before, then = _campaign_change(change)
+    with app.app_context():
+        before(app, client, campaign, run_jobs)
+    start(client, campaign.batch.id, "workers-csv")
+    run_jobs()
+    export = Export.get()
+    with app.app_context():
+        made = files.file_path(export).read_bytes().decode()
+        assert files.out_of_date(Batch.get_by_id(campaign.batch.id))(export) is None
+        then(app, client, campaign, run_jobs)
+        batch = Batch.get_by_id(campaign.batch.id)
+        now = io.StringIO(newline="")
+        writers.write_workers_csv(batch, now, export.params, lambda *report: None)
+        assert (now.getvalue() != made) == CHANGES[change]  # the case does what it says
+        why = files.out_of_date(batch)(Export.get_by_id(export.id))
+    assert (why is not None) == CHANGES[change], why

@@ -12,6 +12,7 @@ import datetime as dt
 import re
 import unicodedata
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from flask import current_app
@@ -23,7 +24,7 @@ from .. import jobs
 from ..errors import RequesterError
 from ..imports import quota
 from ..jobs import ReportProgress
-from ..review import counted, of_record
+from ..review import counted, fits, of_record, quality
 from ..review.tallies import in_batch, refresh
 from . import imagenet_ab
 from .kinds import KINDS, Kind
@@ -79,21 +80,53 @@ def archive_name(batch: Batch) -> str:
     return f"{_batch_words(batch)}-exports-{utcnow().strftime('%Y-%m-%d')}.zip"
 
 
-def params(kind: Kind, batch: Batch, decision: str | None = None) -> dict:
-    """What the kind's writer reads, as ``Export.params`` records it: which votes count now (reconcile changes
-    that without a new page); for a kind that carries labels, the labels of record (and the decisions kept,
-    when the results page filtered them)."""
-    return _made_from(kind, decision, _votes(batch), of_record.of(batch).params() if kind.labels else {})
-
-
 def _votes(batch: Batch) -> str:
     return counted.version([batch.id], batch.excluded_workers or [])
 
 
-def _made_from(kind: Kind, decision: str | None, votes: str, record: dict) -> dict:
-    out = {"votes": votes}
+def _estimates(batch: Batch) -> int | None:
+    fit = fits.latest(batch)
+    return fit.id if fit else None
+
+
+@dataclass(frozen=True)
+class Input:
+    """Something a kind's writer reads that can change under a finished file (kinds.Kind.reads): how to read what it
+    is now (cheaply: the out-of-date mark reads it on every view of the Exports tab), and why a file is out of date
+    when it is no longer what the file was written from."""
+
+    now: Callable[[Batch], object]
+    changed: str
+
+
+INPUTS = {
+    "votes": Input(
+        _votes,
+        "the votes that count changed since it was made (pages submitted, work MTurk confirmed or rejected, "
+        "or a worker left out or counted again)",
+    ),
+    "workers": Input(
+        lambda batch: quality.kept_workers_version(batch.id),
+        "the workers' figures changed since it was made (pages submitted, assignments started, work MTurk "
+        "confirmed or rejected, or a control's role corrected)",
+    ),
+    "estimates": Input(_estimates, "a newer label fit estimated the workers since it was made"),
+}
+LABELS_CHANGED = "the batch's labels of record changed since it was made (another rule, or a new label fit)"
+
+
+def _inputs(kind: Kind, batch: Batch) -> dict:
+    return {name: INPUTS[name].now(batch) for name in kind.reads}
+
+
+def params(kind: Kind, batch: Batch, decision: str | None = None) -> dict:
+    """What the kind's writer reads, as ``Export.params`` records it: each of its inputs now (kinds.Kind.reads: the
+    votes that count, which reconcile changes without a new page, or the kept rows per worker and the latest fit);
+    for a kind that carries labels, the labels of record (and the decisions kept, when the results page filtered
+    them)."""
+    out = _inputs(kind, batch)
     if kind.labels:
-        out.update(record)
+        out.update(of_record.of(batch).params())
         if decision:
             out["decision"] = decision
     return out
@@ -101,31 +134,33 @@ def _made_from(kind: Kind, decision: str | None, votes: str, record: dict) -> di
 
 def out_of_date(batch: Batch) -> Callable[[Export], str | None]:
     """For the batch's exports: why a finished one no longer holds what its kind would write now, in a requester's
-    words (None while it still does): its ``params`` against ``params`` now, the votes and labels read once for
-    every row, and only if a row is finished.
+    words (None while it still does): each input its kind reads (kinds.Kind.reads) and its labels of record, in its
+    ``params`` against now, each read once for every row, and only if a row of a kind that reads it is finished.
 
     A page stored without its tally after the file was written (a bulk load) shows here only once it is derived
     (the periodic job, within five minutes): seeing it at once would take reading every page of the batch (the
     anti-join of ``tallies.pending_pages``) on each view, or a count of stored pages kept by the database (a
     migration). Pages without tallies when the file was written are no matter: ``run`` derives them first."""
-    now: list = []
+    now: dict = {}
+
+    def read(name: str):
+        if name not in now:
+            now[name] = of_record.of(batch).params() if name == "labels" else INPUTS[name].now(batch)
+        return now[name]
 
     def why(export: Export) -> str | None:
         if export.state != "done":
             return None
-        if not now:
-            now.extend((_votes(batch), of_record.of(batch).params()))
-        votes, record = now
         kind = KINDS[export.kind]
         made = export.params or {}
-        if made == _made_from(kind, made.get("decision"), votes, record):
-            return None
-        if kind.labels and {k: made.get(k) for k in record} != record:
-            return "the batch's labels of record changed since it was made (another rule, or a new label fit)"
-        return (
-            "the votes that count changed since it was made (pages submitted, work MTurk confirmed or rejected, "
-            "or a worker left out or counted again)"
-        )
+        if kind.labels:
+            record = read("labels")
+            if {k: made.get(k) for k in record} != record:
+                return LABELS_CHANGED
+        for name in kind.reads:
+            if name not in made or made[name] != read(name):
+                return INPUTS[name].changed
+        return None
 
     return why
 
@@ -234,7 +269,7 @@ def run(export_id: int, progress: ReportProgress | None = None) -> dict:
     # file is written from, not those of when it was asked. Otherwise the periodic job deriving them later would mark
     # a file that holds them out of date, and a labels file would leave their votes out.
     refresh(in_batch(export.batch_id))
-    export.params = {**export.params, "votes": _votes(export.batch)}
+    export.params = {**export.params, **_inputs(KINDS[export.kind], export.batch)}
     Export.update(state="running", params=export.params).where(Export.id == export.id).execute()
     relative = f"{export.organization_id}/{export.id}-{export.kind}.{KINDS[export.kind].extension}"
     target = export_root() / relative

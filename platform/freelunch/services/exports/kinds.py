@@ -7,6 +7,10 @@ file is named, typed and downloaded by this row. A kind whose ``labels`` is set
 carries labels: the batch's labels of record (services/review/of_record.py,
 recorded in ``Export.params`` when the export starts), and ``labels`` says where
 the file names the labels it used. The other kinds carry votes, not labels.
+
+``reads`` names what else the writer reads that can change under a finished file (files.INPUTS: the votes that
+count, the batch's kept rows per worker, the latest label fit): ``Export.params`` records each when the file is
+written, and the file is out of date when one of them is no longer what it was (files.out_of_date).
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ class Kind:
     write: Callable[[Batch, IO, dict, ReportProgress], int]
     labels: str = ""  # where the file names the labels of record it used; "": it carries no labels
     binary: bool = False  # the writer gets a bytes file
+    reads: tuple[str, ...] = ("votes",)  # what the file is written from besides its labels: files.INPUTS's names
 
 
 KINDS: dict[str, Kind] = {
@@ -72,6 +77,9 @@ KINDS: dict[str, Kind] = {
             "Per worker: assignments, control accuracy, time per image, hover-time distribution.",
             "workers",
             writers.write_workers_csv,
+            # Every column is the batch's kept row per worker (BatchWorker) or the latest fit's estimate: not the
+            # votes (a worker left out of the labels is still a row, with the same figures).
+            reads=("workers", "estimates"),
         ),
         Kind(
             "imagenet-ab",

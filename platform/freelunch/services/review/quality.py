@@ -15,6 +15,7 @@ from that page's records.
 
 from __future__ import annotations
 
+import hashlib
 import statistics
 from dataclasses import dataclass, field
 from itertools import groupby
@@ -349,6 +350,30 @@ def batch_workers_query(batch_id: int):
         )
         .order_by(BatchWorker.worker_id)
     )
+
+
+# What a batch's workers list and workers CSV show of each worker, as kept (BatchWorker): every column but the keys.
+WORKER_FIGURES = tuple(
+    field for name, field in BatchWorker._meta.fields.items() if name not in ("id", "batch", "worker_id")
+)
+
+
+def kept_workers_version(batch_id: int) -> str:
+    """Changes whenever a figure of the batch's kept rows per worker does (BatchWorker: assignments that count, done,
+    waiting for MTurk, rejected, control answers, pages and their sums), so whenever the workers CSV's figures would:
+    one aggregate over the batch's rows, not a read of them. Each column's sum, and its sum weighted by the row's id,
+    which moves when a figure passes from one worker to another as well (page_ms, which can be large, only summed: it
+    moves with ``pages``). Pages are the derived ones, as everywhere the rows are read."""
+    weighted = [f for f in WORKER_FIGURES if f.name != "page_ms"]
+    row = (
+        BatchWorker.select(
+            *(fn.SUM(f) for f in WORKER_FIGURES),
+            *(fn.SUM(f.cast("bigint") * BatchWorker.id) for f in weighted),
+        )
+        .where(BatchWorker.batch == batch_id)
+        .scalar(as_tuple=True)
+    )
+    return hashlib.sha1(",".join(str(int(v or 0)) for v in row).encode()).hexdigest()[:16]
 
 
 def workers_query(batches):
