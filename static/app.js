@@ -5,8 +5,10 @@
  *   data-copy="ID"        on a <button>: copy the value of input #ID, then say "Copied"
  *   data-reset-on-success on an htmx <form>: clear it after a successful request
  *   data-reveal="ID" data-reveal-at="N" on a number <input>: show #ID while the value is at least N
- *   data-auto-download    on a link swapped in by htmx: follow it once (an export's row that came back finished,
- *                         so pressing Export is the requester's one click)
+ *   data-started-here     on an export's row (id "export-N") that answered this page's Export button: once a row
+ *                         of that id shows the export finished (whatever swap drew it: its own refresh or its list's
+ *                         reload), follow its [data-download] link once, so pressing Export is the requester's one
+ *                         click; a row the list picked up (an export started in another tab) is never followed
  *   data-unsaved-blocks="SELECTOR" on a <form>: once it has unsaved edits, disable the buttons SELECTOR finds and
  *                         show [data-unsaved-note] (Publish sends the saved settings, never half-edited ones)
  *   data-panel            a panel that reloads itself when a job ends (templates/_panels.html): the reload waits
@@ -60,10 +62,18 @@
     var shown = target.getAttribute && document.getElementById(target.getAttribute("data-reveal"));
     if (shown) shown.hidden = !(target.valueAsNumber >= Number(target.getAttribute("data-reveal-at")));
   });
+  var startedHere = {};  // ids of the export rows this page started, until they end
   document.addEventListener("htmx:afterSettle", function () {
-    document.querySelectorAll("[data-auto-download]").forEach(function (link) {
-      link.removeAttribute("data-auto-download");
-      link.click();
+    document.querySelectorAll("[data-started-here]").forEach(function (row) {
+      row.removeAttribute("data-started-here");
+      startedHere[row.id] = true;
+    });
+    Object.keys(startedHere).forEach(function (id) {
+      var row = document.getElementById(id);
+      if (!row || row.classList.contains("export-queued") || row.classList.contains("export-running")) return;
+      delete startedHere[id];  // done (downloaded now) or failed (nothing to download)
+      var link = row.querySelector("a[data-download]");
+      if (link) link.click();
     });
   });
 

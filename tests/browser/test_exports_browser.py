@@ -154,3 +154,60 @@ def test_an_export_started_elsewhere_shows_up_without_a_reload(app, live_server,
     assert len([url for url in asked if url.startswith(f"/review/batches/{campaign.batch.id}/exports")]) == 1
     page.wait_for_timeout(5_500)  # another status poll: the list is what it shows now, nothing more is asked
     assert len([url for url in asked if url.startswith(f"/review/batches/{campaign.batch.id}/exports")]) == 1
+
+
+def test_an_export_started_elsewhere_is_not_downloaded_by_the_tab_that_picked_it_up(
+    app, live_server, page, make_account, run_jobs
+):
+    """The review: an export started in another tab while it ran was picked up by this tab's status poll, and when
+    its job ended it downloaded itself here too, where nobody asked for it. It shows its download link, no more."""
+    from freelunch.services.exports import files
+
+    _, org = make_account("owner@example.org", "Lab")
+    with app.app_context():
+        campaign = make_campaign(org)
+    log_in(page, live_server, "owner@example.org")
+    page.goto(f"{live_server}/review/batches/{campaign.batch.id}/exports")
+    page.wait_for_selector("#export-list .empty")
+    downloads: list = []
+    page.on("download", lambda download: downloads.append(download))
+    with app.app_context():
+        export = files.start(campaign.batch, "workers-csv")  # another tab's Export button
+    page.wait_for_selector(f"#export-{export.id}.export-queued", timeout=15_000)  # the status poll picked it up
+    settled(page)
+    run_jobs()
+    page.wait_for_selector(f"#export-{export.id}.export-done a[data-download]", timeout=15_000)
+    settled(page)
+    page.wait_for_timeout(1_000)
+    assert downloads == []
+
+
+def test_an_export_started_here_downloads_itself_once_even_after_the_list_reloaded(
+    app, live_server, page, make_account, run_jobs
+):
+    """This tab's Export button: its export downloads itself when done, also when the list reloaded meanwhile (an
+    export started in another tab, picked up by the status poll, redraws every row); the other tab's does not."""
+    from freelunch.models import Export
+    from freelunch.services.exports import files
+
+    _, org = make_account("owner@example.org", "Lab")
+    with app.app_context():
+        campaign = make_campaign(org)
+    log_in(page, live_server, "owner@example.org")
+    page.goto(f"{live_server}/review/batches/{campaign.batch.id}/exports")
+    page.click(".export-kind:has-text('Workers CSV') button")
+    page.wait_for_selector("#export-rows .export-row.export-queued")
+    with app.app_context():
+        mine = Export.get()
+        other = files.start(campaign.batch, "records-csv")  # another tab's
+    page.wait_for_selector(f"#export-{other.id}.export-queued", timeout=15_000)  # the list reloaded, both rows redrawn
+    settled(page)
+    downloads: list = []
+    page.on("download", lambda download: downloads.append(download))
+    with page.expect_download(timeout=20_000) as info:
+        run_jobs()
+    assert info.value.suggested_filename.endswith(f"-export-{mine.id}.csv")
+    page.wait_for_selector(f"#export-{other.id}.export-done a[data-download]", timeout=15_000)
+    settled(page)
+    page.wait_for_timeout(1_000)
+    assert [d.suggested_filename for d in downloads] == [info.value.suggested_filename]  # once, and only mine

@@ -114,8 +114,8 @@ def start_export(batch_id, kind):
             return response
         flash(str(refused), "error")
         return redirect(url_for("review.exports_view", batch_id=batch.id))
-    if partials.wanted():
-        return _row(export) + _seen(batch)
+    if partials.wanted():  # the row downloads itself once done, in this tab only (review/_export.html)
+        return _row(export, started_here=True) + _seen(batch)
     flash(f"{KINDS[kind].title} started; the download link appears here when it is ready.", "success")
     return redirect(url_for("review.exports_view", batch_id=batch.id))
 
@@ -125,7 +125,7 @@ def _seen(batch: Batch) -> str:
     return render_template("review/_exports_seen.html", exports_seen=exports.listed(batch), oob=True)
 
 
-def _row(export: Export, auto_download: bool = False):
+def _row(export: Export, started_here: bool = False):
     return render_template(
         "review/_export.html",
         export=export,
@@ -134,20 +134,16 @@ def _row(export: Export, auto_download: bool = False):
         kinds=KINDS,
         size=exports.size(export),
         out_of_date=exports.out_of_date(export.batch),
-        auto_download=auto_download,
+        started_here=started_here,
     )
 
 
 @bp.get("/exports/<int:export_id>")
 def export_view(export_id):
     """One export's row: progress while it runs (refreshed when its job finishes), then the download link and
-    whether it is out of date (refreshed when a job changes the labels or the votes)."""
-    export = owned_or_404(Export, export_id)
-    # A row that followed its job asks with ?then=download: done now, it downloads itself (one click: the Export
-    # button). A finished row asking again after a label fit or an MTurk decision only redraws its out-of-date mark.
-    return _row(
-        export, auto_download=partials.wanted() and export.state == "done" and request.args.get("then") == "download"
-    )
+    whether it is out of date (refreshed when a job changes the labels or the votes). Whether it downloads itself is
+    the page's to know, not this answer's: the tab that started it does (review/_export.html)."""
+    return _row(owned_or_404(Export, export_id))
 
 
 @bp.get("/batches/<int:batch_id>/exports.zip")

@@ -72,7 +72,7 @@ def test_htmx_start_answers_with_a_row_that_refreshes_when_the_job_ends(client, 
     html = response.get_data(as_text=True)
     assert response.status_code == 200 and "<html" not in html
     assert 'hx-trigger="job-finished from:body"' in html and "Workers CSV" in html
-    assert "?then=download" in html  # done, it downloads itself
+    assert "data-started-here" in html  # done, it downloads itself in this tab (static/app.js)
 
 
 def test_the_exports_tab_follows_a_job_another_page_started_that_may_put_its_files_out_of_date(
