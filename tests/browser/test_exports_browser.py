@@ -131,7 +131,7 @@ def test_when_a_fit_ends_the_finished_rows_reload_in_one_request(app, live_serve
 
 
 def test_an_export_started_elsewhere_shows_up_without_a_reload(app, live_server, page, make_account, run_jobs):
-    """The review: an export started in another tab (or by the freelunch command) after the Exports tab loaded showed
+    """The review: an export started in another tab after the Exports tab loaded showed
     only on a reload. The batch's status poll, which runs anyway, tells the tab its list changed: the list reloads
     once, and nothing polls the list itself."""
     from freelunch.services.exports import files
@@ -146,7 +146,7 @@ def test_an_export_started_elsewhere_shows_up_without_a_reload(app, live_server,
     asked: list[str] = []
     page.on("request", lambda request: asked.append(request.url.removeprefix(live_server)))
     with app.app_context():
-        export = files.start(campaign.batch, "workers-csv")  # as `freelunch export` does
+        export = files.start(campaign.batch, "workers-csv")  # as another tab does
     run_jobs()
     page.wait_for_selector(f"#export-{export.id}.export-done", timeout=15_000)
     assert page.evaluate("window.__noReload === true")
@@ -211,3 +211,37 @@ def test_an_export_started_here_downloads_itself_once_even_after_the_list_reload
     settled(page)
     page.wait_for_timeout(1_000)
     assert [d.suggested_filename for d in downloads] == [info.value.suggested_filename]  # once, and only mine
+
+
+def test_a_fit_started_elsewhere_after_the_tab_loaded_puts_its_files_out_of_date_without_a_reload(
+    app, live_server, page, make_account, run_jobs
+):
+    """The review: the Exports tab followed the jobs that may put its files out of date only if they ran when it
+    loaded; a label fit started afterwards on the Results tab ended unheard, and the rows said they were current
+    until a reload. The batch's status poll, which runs anyway, also tells the tab of such a job started since."""
+    from freelunch.services.exports import files
+    from freelunch.services.review import fits, of_record
+
+    _, org = make_account("owner@example.org", "Lab")
+    with app.app_context():
+        campaign = make_campaign(org)
+        fits.start(campaign.batch, "mv", 0.9, 0.5)
+    run_jobs()
+    with app.app_context():
+        of_record.choose_fit(campaign.batch)
+        files.start(campaign.batch, "labels-csv")
+        files.start(campaign.batch, "workers-csv")
+    run_jobs()
+    log_in(page, live_server, "owner@example.org")
+    page.goto(f"{live_server}/review/batches/{campaign.batch.id}/exports")
+    page.wait_for_selector("#export-rows .export-done >> nth=1")
+    assert page.locator("[data-testid=export-following]").count() == 0
+    page.evaluate("window.__noReload = true")
+    with app.app_context():
+        fits.start(campaign.batch, "ds", 0.9)  # on the Results tab, after this one loaded
+    page.wait_for_selector("[data-testid=export-following] .job", timeout=15_000)
+    run_jobs()
+    page.locator("[data-testid=export-out-of-date]").nth(1).wait_for(timeout=15_000)
+    texts = page.locator("[data-testid=export-out-of-date]").all_inner_texts()
+    assert any("labels of record changed" in t for t in texts) and any("newer label fit" in t for t in texts)
+    assert page.evaluate("window.__noReload === true")

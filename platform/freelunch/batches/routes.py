@@ -358,12 +358,16 @@ def show(batch_id):
 @bp.get("/<int:batch_id>/status")
 def status(batch_id):
     """The live status line above the tabs (polled). The Exports tab sends the export list it shows
-    (``exports_seen``, services/exports/files.listed): when the batch's differs (an export started or deleted
-    elsewhere), the answer tells it to reload its list (``export-list-changed``), with no poll of its own."""
+    (``exports_seen``, services/exports/files.listed) and the newest jobs it knows of that can put its files out of
+    date (``export_jobs_seen``, files.jobs_seen): when the batch's differ (an export started or deleted elsewhere, a
+    label fit or MTurk decisions started on another page), the answer tells it to reload its list
+    (``export-list-changed``), which then shows the new row or follows the new job, with no poll of its own."""
     batch = owned_or_404(Batch, batch_id)
     response = make_response(render_template("batches/_status.html", batch=batch, progress=batch_progress(batch)))
-    seen = request.args.get("exports_seen")
-    if seen is not None and seen != export_files.listed(batch):
+    seen, jobs_seen = request.args.get("exports_seen"), request.args.get("export_jobs_seen")
+    if (seen is not None and seen != export_files.listed(batch)) or (
+        jobs_seen is not None and jobs_seen != export_files.jobs_seen(batch)
+    ):
         response.headers["HX-Trigger"] = "export-list-changed"
     return response
 

@@ -28,10 +28,9 @@ EXPORT_SORT_LABELS = {
 }  # rows, not a table: a choice in the form
 
 
-# The panels whose jobs can make a finished export out of date (files.out_of_date): those that change the labels of
-# record (a label fit) or the votes that count (MTurk confirming or rejecting work). The list of rows reloads (one
+# The panels whose jobs can make a finished export out of date (files.out_of_date): the list of rows reloads (one
 # request) when one of them ends, and the Exports tab follows those another page started (review/_exports.html).
-STALES_ON = {"labels", "assignments"}
+STALES_ON = exports.STALES_ON
 
 
 def _exports_page(batch: Batch, form: ExportForm, status: int = 200):
@@ -59,6 +58,7 @@ def _exports_page(batch: Batch, form: ExportForm, status: int = 200):
         sorts=EXPORT_SORT_LABELS,
         record=of_record.of(batch),
         exports_seen=exports.listed(batch),
+        jobs_seen=exports.jobs_seen(batch),
     )
 
 

@@ -365,6 +365,26 @@ def running(organization_id: int, batch_id: int, changes: set[str]) -> list[JobV
     ]
 
 
+def newest(organization_id: int, batch_id: int, changes: set[str]) -> str:
+    """The batch's newest job per scope (queued, running or ended) whose end changes one of the panels ``changes``, as
+    a mark: it moves when such a job starts, whichever page started it, and not when one ends. A page that follows
+    ``running``'s jobs sends it with a poll it makes anyway, to hear of one started after it loaded. Two reads of
+    Redis (the scopes' lists, then their jobs), not ``running``'s progress and results."""
+    connection = redis_connection()
+    pipe = connection.pipeline()
+    for scope in BATCH_SCOPES:
+        pipe.lrange(_recent_key(organization_id, f"{scope}:{batch_id}"), 0, -1)
+    lists = [[_text(i) for i in ids] for ids in pipe.execute()]
+    ids = [i for scope_ids in lists for i in scope_ids]
+    found = dict(zip(ids, Job.fetch_many(ids, connection=connection))) if ids else {}
+
+    def follows(job: Job | None) -> bool:
+        task = task_of(job) if job is not None and job.meta.get("organization_id") == organization_id else None
+        return task is not None and bool(changes & set(task.changes))
+
+    return ",".join(next((i for i in scope_ids if follows(found[i])), "") for scope_ids in lists)
+
+
 def organization_running(organization_id: int, changes: set[str]) -> list[JobView]:
     """``running`` across all the organization's batches (its latest ORGANIZATION_KEEP batch jobs): what a page over
     every batch (the organization's Workers) follows to their end."""

@@ -284,7 +284,7 @@ def test_finished_rows_reload_as_one_list_when_a_job_could_put_them_out_of_date(
 
 
 def test_an_export_started_elsewhere_reloads_the_list_through_the_status_poll(app, client, campaign):
-    """The review: an export started in another tab or by the freelunch command after the Exports tab loaded showed
+    """The review: an export started in another tab after the Exports tab loaded showed
     only on a reload. The tab sends the list it shows with the batch's status poll (no poll of its own); the answer
     says "export-list-changed" when the batch's list differs."""
     from freelunch.services.exports import files
@@ -292,14 +292,41 @@ def test_an_export_started_elsewhere_reloads_the_list_through_the_status_poll(ap
     batch = campaign.batch
     page = client.get(f"/review/batches/{batch.id}/exports").get_data(as_text=True)
     seen = re.search(r'id="exports-seen" name="exports_seen" value="([^"]+)"', page).group(1)
-    assert seen == "0-0" and 'data-include-present="#exports-seen"' in page
+    assert seen == "0-0" and 'data-include-present="#exports-seen, #export-jobs-seen"' in page
     assert 'hx-trigger="export-list-changed from:body"' in re.search(r'<div id="export-list"[^>]*>', page).group(0)
     status = f"/batches/{batch.id}/status"
     assert "HX-Trigger" not in client.get(status, query_string={"exports_seen": seen}).headers
     assert "HX-Trigger" not in client.get(status).headers  # another tab: nothing sent, nothing checked
     with app.app_context():
-        export = files.start(batch, "workers-csv")  # as the freelunch command does
+        export = files.start(batch, "workers-csv")  # as another tab does
     answer = client.get(status, query_string={"exports_seen": seen})
     assert answer.status_code == 200 and answer.headers["HX-Trigger"] == "export-list-changed"
     assert f'value="1-{export.id}"' in client.get(f"/review/batches/{batch.id}/exports").get_data(as_text=True)
     assert "HX-Trigger" not in client.get(status, query_string={"exports_seen": f"1-{export.id}"}).headers
+
+
+def test_a_job_started_elsewhere_that_may_put_the_files_out_of_date_reloads_the_list_through_the_status_poll(
+    app, client, run_jobs, campaign
+):
+    """The review: the Exports tab followed a label fit (or MTurk's decisions) only if it ran when the tab loaded; one
+    started later ended unheard. The tab sends the newest such jobs it knows of with the status poll; the answer says
+    "export-list-changed" once another started, and not when one ends (its card tells the rows) nor for an export."""
+    from freelunch.services.review import fits
+
+    batch = campaign.batch
+    page = client.get(f"/review/batches/{batch.id}/exports").get_data(as_text=True)
+    seen = re.search(r'id="export-jobs-seen" name="export_jobs_seen" value="([^"]*)"', page).group(1)
+    assert 'data-include-present="#exports-seen, #export-jobs-seen"' in page
+    status = f"/batches/{batch.id}/status"
+    assert "HX-Trigger" not in client.get(status, query_string={"export_jobs_seen": seen}).headers
+    start_export(client, batch, "workers-csv")  # its own row tells the tab, not this mark
+    assert "HX-Trigger" not in client.get(status, query_string={"export_jobs_seen": seen}).headers
+    with app.app_context():
+        fits.start(Batch.get_by_id(batch.id), "mv", 0.9, 0.5)  # on the Results tab
+    answer = client.get(status, query_string={"export_jobs_seen": seen})
+    assert answer.headers["HX-Trigger"] == "export-list-changed"
+    page = client.get(f"/review/batches/{batch.id}/exports").get_data(as_text=True)
+    assert 'data-testid="export-following"' in page
+    now = re.search(r'id="export-jobs-seen" name="export_jobs_seen" value="([^"]*)"', page).group(1)
+    run_jobs()  # it ends: the mark stays, the card told the rows
+    assert "HX-Trigger" not in client.get(status, query_string={"export_jobs_seen": now}).headers

@@ -168,11 +168,24 @@ def out_of_date(batch: Batch) -> Callable[[Export], str | None]:
 def listed(batch: Batch) -> str:
     """What the batch's export list holds, as a mark ("3-17": how many exports, the newest id): the Exports tab sends
     the mark it shows with the batch's status poll, and reloads its list when an export was started (another tab,
-    the freelunch command) or deleted elsewhere (review/_exports.html)."""
+    not the freelunch command, which writes its file without a row) or deleted elsewhere (review/_exports.html)."""
     count, newest = (
         Export.select(fn.COUNT(Export.id), fn.MAX(Export.id)).where(Export.batch == batch).scalar(as_tuple=True)
     )
     return f"{count}-{newest or 0}"
+
+
+# The panels whose jobs can make a finished export out of date: those that change the labels of record (a label fit)
+# or what the files read (MTurk confirming or rejecting work: the votes that count, the workers' figures). The Exports
+# tab's rows reload when one of them ends, and the tab follows those another page started (review/_exports.html).
+STALES_ON = {"labels", "assignments"}
+
+
+def jobs_seen(batch: Batch) -> str:
+    """The batch's newest jobs that can put its exports out of date (``STALES_ON``), as a mark: the Exports tab sends
+    the mark it shows with the batch's status poll and reloads its list, which then follows such a job, when one was
+    started since it loaded (on the Results tab, on MTurk's review page, by another requester)."""
+    return jobs.newest(batch.organization_id, batch.id, STALES_ON)
 
 
 def size(export: Export) -> int | None:
