@@ -4,7 +4,8 @@ the review read model of pages that were stored without it (services/review/tall
 
 from __future__ import annotations
 
-from freelunch.models import Batch
+from freelunch.models import Assignment, Batch
+from freelunch.services import jobs
 from freelunch.services.jobs import JobProgress
 from freelunch.services.review import fits, labels, tallies
 
@@ -24,4 +25,20 @@ def count_labels(
 
 
 def derive_missing() -> dict:
-    return {"pages": tallies.refresh()}
+    """The cron job: derive the pages stored without their tallies (a bulk load), a batch at a time. No page started
+    it, so it announces to the open pages of each batch it derived pages of (the votes that count changed, and the
+    workers' figures: Results, Workers, the Exports tab's out-of-date marks), as the reconciliation does."""
+    pending = (
+        tallies.pending_pages()
+        .select(Assignment.organization, Assignment.batch_id)
+        .distinct()
+        .order_by(Assignment.batch_id)
+        .tuples()
+    )
+    pages = 0
+    for organization_id, batch_id in list(pending):
+        derived = tallies.refresh(tallies.in_batch(batch_id))
+        if derived:
+            jobs.announce(jobs.DERIVE_MISSING_TALLIES, organization_id, batch_id)
+        pages += derived
+    return {"pages": pages}

@@ -266,3 +266,34 @@ def test_the_organizations_workers_page_follows_a_job_of_any_batch_to_its_end(ap
     events = json.loads(client.get(f"/jobs/{job_id}", headers=HTMX).headers["HX-Trigger"])
     assert "labels-changed" in events  # on which the list reloads (SHOWN above)
     assert 'data-testid="workers-following"' not in client.get("/review/workers").get_data(as_text=True)
+
+
+def test_the_periodic_derivation_tells_the_open_pages_of_each_batch_whose_pages_it_derived(app, client, org, run_jobs):
+    """The review: pages stored without their tallies (a bulk load) are derived by cron's job every five minutes,
+    which changes the votes that count and the workers' figures (Results, Workers, and the Exports tab's out-of-date
+    marks), yet no page heard of it: it had no card and announced nothing. It announces, to the batches it derived
+    pages of, and only when it derived some."""
+    from freelunch.models import PageTally, Vote
+
+    campaign = make_campaign(org)
+    other = make_campaign(org, "Other batch")
+    batches = (campaign.batch, other.batch)
+    pages = [client.get(f"/review/batches/{b.id}/exports").get_data(as_text=True) for b in batches]
+    polls = [announced_poll(page, f"batch:{b.id}") for page, b in zip(pages, batches)]
+    with app.app_context():
+        PageTally.delete().where(PageTally.batch == campaign.batch.id).execute()  # as a bulk load leaves them
+        Vote.delete().where(Vote.batch == campaign.batch.id).execute()
+
+    def cron_derives() -> None:  # as rq cron queues it (workers/cron.py)
+        with app.app_context():
+            jobs.enqueue_unwatched(jobs.DERIVE_MISSING_TALLIES, connection=redis_connection())
+        run_jobs()
+
+    cron_derives()
+    answer = client.get(polls[0], headers=HTMX)
+    events = json.loads(answer.headers["HX-Trigger"])
+    assert {"labels-changed", "assignments-changed"} <= set(events)
+    assert "HX-Trigger" not in client.get(polls[1], headers=HTMX).headers  # nothing of the other batch derived
+    later = announced_poll(answer.get_data(as_text=True), f"batch:{campaign.batch.id}")
+    cron_derives()  # nothing left to derive: nothing announced
+    assert "HX-Trigger" not in client.get(later, headers=HTMX).headers

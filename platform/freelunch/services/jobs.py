@@ -111,7 +111,9 @@ RUN_EXPORT = Task("tasks.exports.run_export", queue=BULK_QUEUE, changes=("export
 MAKE_THUMBNAIL = Task("tasks.imports.make_thumbnail", queue=BULK_QUEUE, result_ttl=60)
 FIT_LABELS = Task("tasks.labels.fit_labels", changes=("labels",))
 COUNT_LABELS = Task("tasks.labels.count_labels", changes=("labels",))
-DERIVE_MISSING_TALLIES = Task("tasks.labels.derive_missing", timeout=1800, result_ttl=CRON_RESULT_TTL)
+DERIVE_MISSING_TALLIES = Task(
+    "tasks.labels.derive_missing", timeout=1800, result_ttl=CRON_RESULT_TTL, announces=("labels", "assignments")
+)
 MTURK_PUBLISH = Task("tasks.mturk.publish_batch", changes=("mturk",))
 MTURK_EXTEND = Task("tasks.mturk.extend_batch", changes=("mturk",))
 MTURK_EXPIRE = Task("tasks.mturk.expire_batch", changes=("mturk",))
