@@ -198,17 +198,21 @@ def _campaign_change(name: str):
 
         return set_status
 
-    def new_assignment(source):
+    def new_assignment(source, worker="W4DDDDDDDD"):
         def add(app, client, campaign, run_jobs):
             Assignment.create(
                 organization=campaign.batch.organization_id,
                 hit=campaign.hits[1],
-                worker_id="W4DDDDDDDD",
+                worker_id=worker,
                 source=source,
                 version="POINTER_ORIGINAL",
             )
 
         return add
+
+    def one_comes_one_goes(app, client, campaign, run_jobs):  # every column's sum the same: only who moved
+        Assignment.delete().where(Assignment.worker_id == "W5EEEEEEEE").execute()
+        new_assignment("lab")(app, client, campaign, run_jobs)
 
     def label_fit(app, client, campaign, run_jobs):
         from freelunch.services.review import fits
@@ -236,6 +240,7 @@ def _campaign_change(name: str):
         "rejected-approved": (status("Rejected"), status("Approved")),
         "new-lab-assignment": (nothing, new_assignment("lab")),
         "new-mturk-assignment": (nothing, new_assignment("mturk")),
+        "one-comes-one-goes": (new_assignment("lab", "W5EEEEEEEE"), one_comes_one_goes),
         "label-fit": (nothing, label_fit),
         "worker-left-out": (nothing, leave_out),
         "control-corrected": (nothing, correct_a_control),
@@ -250,6 +255,7 @@ CHANGES = {  # the change, and whether it alters the workers file
     "rejected-approved": True,
     "new-lab-assignment": True,  # started, no page yet: a row (or an assignment) more
     "new-mturk-assignment": True,
+    "one-comes-one-goes": True,  # a started assignment given up while another worker starts one
     "label-fit": True,  # the file's sensitivity, specificity and flag are the latest fit's
     "worker-left-out": False,  # the file lists every worker: left out of the labels, still a row
     "control-corrected": True,

@@ -361,19 +361,31 @@ WORKER_FIGURES = tuple(
 def kept_workers_version(batch_id: int) -> str:
     """Changes whenever a figure of the batch's kept rows per worker does (BatchWorker: assignments that count, done,
     waiting for MTurk, rejected, control answers, pages and their sums), so whenever the workers CSV's figures would:
-    one aggregate over the batch's rows, not a read of them. Each column's sum, and its sum weighted by the row's id,
-    which moves when a figure passes from one worker to another as well (page_ms, which can be large, only summed: it
-    moves with ``pages``). Pages are the derived ones, as everywhere the rows are read."""
-    weighted = [f for f in WORKER_FIGURES if f.name != "page_ms"]
+    one aggregate over the batch's rows, not a read of them. Each column's sum (any change of one worker's row moves
+    one), and one sum of each row's figures mixed and weighted by the row's id (it moves when figures pass from one
+    worker to another as well); page_ms, which can be large, only summed: it moves with ``pages``. Kept small
+    (modulo a prime) so that no sum overflows SQLite's integers. Pages are the derived ones, as wherever the rows are
+    read."""
+    wide = (lambda f: f) if is_sqlite() else (lambda f: f.cast("bigint"))  # PostgreSQL's integers are 32 bits
+    mixed = sum((wide(f) * (n + 1) for n, f in enumerate(f for f in WORKER_FIGURES if f.name != "page_ms")), 0)
     row = (
         BatchWorker.select(
             *(fn.SUM(f) for f in WORKER_FIGURES),
-            *(fn.SUM(f.cast("bigint") * BatchWorker.id) for f in weighted),
+            fn.SUM(_modulo(mixed) * _modulo(BatchWorker.id)),
         )
         .where(BatchWorker.batch == batch_id)
         .scalar(as_tuple=True)
     )
     return hashlib.sha1(",".join(str(int(v or 0)) for v in row).encode()).hexdigest()[:16]
+
+
+_PRIME = 1_000_003
+
+
+def _modulo(value):
+    """``value`` (not negative) modulo _PRIME in SQL, by integer division: peewee's ``%`` is LIKE, and SQLite has no
+    MOD() unless built with its math functions."""
+    return value - (value / _PRIME) * _PRIME
 
 
 def workers_query(batches):
