@@ -1,7 +1,7 @@
 """When a background job ends, every panel it changed reloads itself: one mechanism, pinned here.
 
 Each Task names the panels it changes (services/jobs.PANELS), a finished job's progress partial sends
-"<panel>-changed" (jobs/routes.finished_events), and each panel that shows such data listens for it and reloads
+"<panel>-changed" (web/job_events.finished_events), and each panel that shows such data listens for it and reloads
 itself from its own URL (templates/_panels.html). The browser side: tests/browser/test_job_panels_browser.py.
 """
 

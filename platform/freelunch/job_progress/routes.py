@@ -6,7 +6,7 @@ from htmx_flask import make_response
 from ..parsing import whole_number
 from ..services import jobs
 from ..tenancy import current_org
-from ..web import partials
+from ..web import job_events, partials
 from . import bp
 
 SCOPE = re.compile(r"[a-z]+:\d{1,12}")
@@ -24,16 +24,16 @@ def index():
 
 @bp.get("/announced")
 def announced():
-    """What jobs no page watches (cron's) announced to a scope since the page's number (jobs/_announced.html): the
-    events a finished job's card sends, for the panels they changed. The announcements are this organization's."""
+    """What jobs no page watches (cron's) announced to a scope since the page's number (jobs/_announced.html), for a
+    page without a status line to carry them (the organization's Workers): the events a finished job's card sends,
+    for the panels they changed (web/job_events). The announcements are this organization's."""
     scope = request.args.get("scope", "")
     since = whole_number(request.args.get("since", ""))
     if not SCOPE.fullmatch(scope) or since is None:
         abort(404)
-    news = jobs.announced(current_org().id, scope, since)
-    job = news.job()
-    body = render_template("jobs/_announced.html", scope=scope, number=news.number)
-    return make_response(body, trigger=finished_events(job) if job else None)
+    number, events = job_events.announcements(current_org().id, scope, since)
+    body = render_template("jobs/_announced.html", scope=scope, number=number)
+    return make_response(body, trigger=events or None)
 
 
 @bp.get("/<job_id>")
@@ -44,14 +44,4 @@ def show(job_id):
         abort(404)
     if not partials.wanted():
         return render_template("jobs/show.html", job=job)
-    return make_response(render_template("jobs/_progress.html", job=job), trigger=finished_events(job))
-
-
-def finished_events(job: jobs.JobView) -> dict | None:
-    """What the page hears when the job ends: job-finished, and "<panel>-changed" for each panel its task changes,
-    on which those panels reload themselves (hx-trigger="<panel>-changed from:body", templates/_panels.html)."""
-    if not job.finished:
-        return None
-    events = {"job-finished": {"id": job.id, "changes": list(job.changes)}}
-    events.update({f"{panel}-changed": {"id": job.id} for panel in job.changes})
-    return events
+    return make_response(render_template("jobs/_progress.html", job=job), trigger=job_events.finished_events(job))

@@ -216,6 +216,11 @@ def _take_place(task: Task, organization_id: int, job_id: str) -> None:
         raise QueueFull(task, limit)
 
 
+def batch_scope(batch_id: int) -> str:
+    """Where the batch's jobs are listed, and what announcements about it reach (its pages)."""
+    return f"batch:{batch_id}"
+
+
 def organization_scope(organization_id: int) -> str:
     """Where every batch job of the organization is listed too: the pages across its batches follow them."""
     return f"organization:{organization_id}"
@@ -400,7 +405,7 @@ def organization_running(organization_id: int, changes: set[str]) -> list[JobVie
 # A job no page started (cron's reconciliation) has no progress card to tell an open page it ended: it announces
 # what it changed instead, for the batch and for the organization. Per organization, a hash holds the number of the
 # latest announcement of each "<scope>:<panel>"; a page polls templates/jobs/_announced.html with the number it
-# has seen, and the answer sends the very events a finished job's card sends (job_progress/routes.finished_events)
+# has seen, and the answer sends the very events a finished job's card sends (web/job_events.py)
 # for the panels announced since. Numbers only grow (one counter), so a page never misses nor repeats one.
 ANNOUNCED_TTL = 24 * 3600
 _ANNOUNCED_COUNTER = "freelunch:jobs:announced"
@@ -412,7 +417,7 @@ def _announced_key(organization_id: int) -> str:
 
 def announced_scopes(organization_id: int, batch_id: int) -> tuple[str, str]:
     """The scopes an announcement about a batch reaches: the batch's pages and the organization's."""
-    return f"batch:{batch_id}", organization_scope(organization_id)
+    return batch_scope(batch_id), organization_scope(organization_id)
 
 
 def announce(task: Task, organization_id: int, batch_id: int) -> int:

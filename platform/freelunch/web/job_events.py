@@ -1,0 +1,48 @@
+"""What a page hears when jobs end: the htmx events (``HX-Trigger``) its panels reload on, decided here only.
+
+- A job a page started has a progress card (jobs/_progress.html, job_progress.show), which polls until the job ends
+  and then sends ``finished_events``: ``job-finished`` and ``<panel>-changed`` for each panel its Task changes.
+- A job no page started (cron's, ``Task.announces``) announces its end (services/jobs.announce). A page hears it
+  through a poll that carries the number of the latest announcement the page has heard (``heard``) and gets the
+  same events for the panels announced since (``announcements``): jobs/_announced.html (job_progress.announced).
+"""
+
+from __future__ import annotations
+
+from flask import request
+from werkzeug.exceptions import BadRequest
+
+from ..parsing import whole_number
+from ..services import jobs
+
+HEARD = "announced"  # the query argument of a poll: the latest announcement number the page has heard
+
+
+def finished_events(job: jobs.JobView) -> dict | None:
+    """What the page hears when the job ends: job-finished, and "<panel>-changed" for each panel its task changes,
+    on which those panels reload themselves (hx-trigger="<panel>-changed from:body", templates/_panels.html)."""
+    if not job.finished:
+        return None
+    events = {"job-finished": {"id": job.id, "changes": list(job.changes)}}
+    events.update({f"{panel}-changed": {"id": job.id} for panel in job.changes})
+    return events
+
+
+def heard() -> int | None:
+    """The announcement number the poll says its page has heard; None when it sends none. Anything but a whole
+    number is a 400 that says what the argument is."""
+    text = request.args.get(HEARD)
+    if text is None:
+        return None
+    number = whole_number(text)
+    if number is None:
+        raise BadRequest(f"{HEARD} is the number of the latest announcement the page has heard: a whole number.")
+    return number
+
+
+def announcements(organization_id: int, scope: str, since: int | None) -> tuple[int, dict]:
+    """The latest announcement number for ``scope`` (what the page has heard once it has this answer), and the events
+    for the panels announced since ``since`` (none when ``since`` is None: a page that starts listening now)."""
+    news = jobs.announced(organization_id, scope, since or 0)
+    job = news.job() if since is not None else None
+    return news.number, (finished_events(job) if job else None) or {}
