@@ -49,7 +49,7 @@ def test_after_a_build_every_figure_agrees_and_the_status_follows_the_build(clie
     batch = Batch.get()
     overview = client.get(created.headers["Location"]).get_data(as_text=True)
     assert batch.state == "building" and 'data-testid="batch-phase">building' in overview
-    assert 'hx-trigger="every 1s, job-finished from:body"' in overview  # polls fast while the build runs
+    assert 'hx-trigger="every 1s, job-finished from:#batch-tab"' in overview  # polls fast while the build runs
     assert "being built" not in overview  # no flash left behind to contradict the live status
 
     run_jobs()
@@ -58,7 +58,7 @@ def test_after_a_build_every_figure_agrees_and_the_status_follows_the_build(clie
     assert hits > 0
     status = client.get(f"/batches/{batch.id}/status", headers={"HX-Request": "true"}).get_data(as_text=True)
     assert 'data-testid="batch-phase">ready' in status and f"{hits} HITs" in status
-    assert 'hx-trigger="every 5s, job-finished from:body"' in status
+    assert 'hx-trigger="every 5s, job-finished from:#batch-tab"' in status
     mturk = client.get(f"/batches/{batch.id}/mturk", headers=SWAP).get_data(as_text=True)
     assert f"0 of {hits} HITs published" in mturk
     hit_tab = client.get(f"/batches/{batch.id}/hits").get_data(as_text=True)

@@ -36,8 +36,13 @@ def tasks() -> list[jobs.Task]:
     return [t for t in vars(jobs).values() if isinstance(t, jobs.Task)]
 
 
+# Where a page's elements hear the events of jobs: the body, or (the batch's status line, which reads what it would
+# hear from its own poll's announcements itself) the tab, where the cards of the page's own jobs are.
+HEARD_FROM = ("from:body", "from:#batch-tab")
+
+
 class Listeners(HTMLParser):
-    """Each text of a page with the element around it (innermost first) that reloads on an event from the body."""
+    """Each text of a page with the element around it (innermost first) that reloads on an event of a job."""
 
     def __init__(self):
         super().__init__()
@@ -58,7 +63,7 @@ class Listeners(HTMLParser):
 
     def handle_data(self, data):
         if data.strip():
-            around = [a for _, a in reversed(self.stack) if "from:body" in (a.get("hx-trigger") or "")]
+            around = [a for _, a in reversed(self.stack) if any(f in (a.get("hx-trigger") or "") for f in HEARD_FROM)]
             self.texts.append((" ".join(data.split()), around))
 
     def around(self, text: str) -> list[dict]:
@@ -70,7 +75,9 @@ class Listeners(HTMLParser):
 
 def listens(element: dict, task: jobs.Task) -> bool:
     trigger = element.get("hx-trigger", "")
-    return "job-finished from:body" in trigger or any(f"{p}-changed from:body" in trigger for p in task.changes)
+    return any(f"job-finished {f}" in trigger for f in HEARD_FROM) or any(
+        f"{p}-changed from:body" in trigger for p in task.changes
+    )
 
 
 def test_every_watched_task_names_the_panels_its_end_changes(app):
@@ -186,12 +193,28 @@ def test_an_mturk_assignments_page_reloads_what_its_jobs_change(client, org):
 
 
 # Jobs nobody on the page started: cron's reconciliation has no progress card on any page, so it announces what it
-# changed, and each open page of the batch (and the organization's Workers) polls for announcements
-# (jobs/_announced.html), whose answer sends the events a finished job's card sends.
+# changed. A batch page hears it through its status line's poll, which carries the latest announcement number it has
+# heard (batches/_status.html); the organization's Workers, which has no status line, polls for announcements
+# (jobs/_announced.html). Either answer sends the events a finished job's card sends, and the poll's next number.
 def announced_poll(html: str, scope: str) -> str:
     found = re.search(rf'data-announced="{scope}"\s+hx-get="([^"]+)"[^>]*hx-trigger="every 5s"', html)
     assert found, f"no announcement poll for {scope}"
     return unescape(found.group(1))
+
+
+def status_poll(html: str) -> str:
+    found = re.search(
+        r'id="batch-status"[^>]*hx-get="([^"]+)"\s+hx-trigger="every 5s, job-finished from:#batch-tab"', html
+    )
+    assert found, "no status poll"
+    return unescape(found.group(1))
+
+
+def next_poll(url: str, answer: str) -> str:
+    """The poll's URL in its answer (its own element, swapped in), which says the number it has heard now."""
+    if url.startswith("/batches/"):
+        return status_poll(answer)
+    return announced_poll(answer, url.split("scope=")[1].split("&")[0])
 
 
 LISTED_AT = dt.datetime.now(dt.UTC).replace(microsecond=0)
@@ -223,10 +246,8 @@ def test_the_cron_reconciliation_tells_the_open_pages_of_the_batch_it_changed(
     published_on_mturk(campaign.hits[0], mturk_hit_id="3CRONHIT")
     batch_page = client.get(f"/batches/{campaign.batch.id}/mturk/review").get_data(as_text=True)
     workers_page = client.get("/review/workers").get_data(as_text=True)
-    polls = [
-        announced_poll(batch_page, f"batch:{campaign.batch.id}"),
-        announced_poll(workers_page, f"organization:{org.id}"),
-    ]
+    polls = [status_poll(batch_page), announced_poll(workers_page, f"organization:{org.id}")]
+    assert "data-announced=" not in batch_page  # the status poll is the batch page's only one
     for url in polls:
         assert "HX-Trigger" not in client.get(url, headers=HTMX).headers  # nothing announced yet
 
@@ -243,7 +264,7 @@ def test_the_cron_reconciliation_tells_the_open_pages_of_the_batch_it_changed(
         events = json.loads(answer.headers["HX-Trigger"])
         assert set(events) == {"job-finished", "mturk-changed", "assignments-changed"}, url
         assert events["job-finished"]["changes"] == ["mturk", "assignments"]
-        later.append(announced_poll(answer.get_data(as_text=True), url.split("scope=")[1].split("&")[0]))
+        later.append(next_poll(url, answer.get_data(as_text=True)))
         assert "HX-Trigger" not in client.get(later[-1], headers=HTMX).headers  # heard once, not again
 
     cron_reconciles("Submitted")  # MTurk lists the same: nothing changed, nothing announced
@@ -251,6 +272,8 @@ def test_the_cron_reconciliation_tells_the_open_pages_of_the_batch_it_changed(
     cron_reconciles("Approved")  # MTurk approved it meanwhile
     assert all("assignments-changed" in client.get(url, headers=HTMX).headers.get("HX-Trigger", "") for url in later)
     assert client.get("/jobs/announced?scope=batch:1&since=x", headers=HTMX).status_code == 404
+    bad = client.get(f"/batches/{campaign.batch.id}/status?announced=x", headers=HTMX)
+    assert bad.status_code == 400 and "announced is the number of the latest announcement" in bad.get_data(as_text=True)
 
 
 def test_the_organizations_workers_page_follows_a_job_of_any_batch_to_its_end(app, client, org, run_jobs):

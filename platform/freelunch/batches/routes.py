@@ -1,7 +1,8 @@
 from dataclasses import dataclass
 from decimal import Decimal
 
-from flask import abort, current_app, flash, make_response, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from htmx_flask import make_response
 from peewee import fn
 from wtforms import SelectChoice
 
@@ -27,7 +28,7 @@ from ..services.mturk.cost import FEE_STEP_ASSIGNMENTS, MAX_ASSIGNMENTS_PER_MTUR
 from ..services.review import prior_report, progress, rounds
 from ..services.review.quality import DONE
 from ..tenancy import current_org, owned_or_404
-from ..web import partials, sorting
+from ..web import job_events, partials, sorting
 from ..web.batch_tabs import batch_progress, render_tab
 from ..web.pagination import paginate, requested_page
 from ..web.task_page import requester_preview
@@ -357,19 +358,24 @@ def show(batch_id):
 
 @bp.get("/<int:batch_id>/status")
 def status(batch_id):
-    """The live status line above the tabs (polled). The Exports tab sends the export list it shows
-    (``exports_seen``, services/exports/files.listed) and the newest jobs it knows of that can put its files out of
-    date (``export_jobs_seen``, files.jobs_seen): when the batch's differ (an export started or deleted elsewhere, a
-    label fit or MTurk decisions started on another page), the answer tells it to reload its list
-    (``export-list-changed``), which then shows the new row or follows the new job, with no poll of its own."""
+    """The live status line above the tabs: the batch page's one periodic request, which carries what else the page
+    hears. It sends the latest announcement number the page has heard (``announced``, web/job_events): the answer
+    sends the events of what jobs nobody on the page started announced since (their panels reload) and the new
+    number. The Exports tab sends the export list it shows (``exports_seen``, services/exports/files.listed) and the
+    newest jobs it knows of that can put its files out of date (``export_jobs_seen``, files.jobs_seen): when the
+    batch's differ (an export started or deleted elsewhere, a label fit or MTurk decisions started on another page),
+    the answer says ``export-list-changed``, and the list reloads and shows the new row or follows the new job."""
     batch = owned_or_404(Batch, batch_id)
-    response = make_response(render_template("batches/_status.html", batch=batch, progress=batch_progress(batch)))
+    # The announcements first, the figures after: a job announces once it has written, so the line drawn below shows
+    # what it announced, and the line need not reload on the job-finished it sends (batches/_status.html).
+    announced, events = job_events.announcements(batch.organization_id, jobs.batch_scope(batch.id), job_events.heard())
+    body = render_template("batches/_status.html", batch=batch, progress=batch_progress(batch), announced=announced)
     seen, jobs_seen = request.args.get("exports_seen"), request.args.get("export_jobs_seen")
     if (seen is not None and seen != export_files.listed(batch)) or (
         jobs_seen is not None and jobs_seen != export_files.jobs_seen(batch)
     ):
-        response.headers["HX-Trigger"] = "export-list-changed"
-    return response
+        events["export-list-changed"] = {}
+    return make_response(body, trigger=events or None)
 
 
 @bp.get("/<int:batch_id>/hits")

@@ -404,9 +404,10 @@ def organization_running(organization_id: int, changes: set[str]) -> list[JobVie
 
 # A job no page started (cron's reconciliation) has no progress card to tell an open page it ended: it announces
 # what it changed instead, for the batch and for the organization. Per organization, a hash holds the number of the
-# latest announcement of each "<scope>:<panel>"; a page polls templates/jobs/_announced.html with the number it
-# has seen, and the answer sends the very events a finished job's card sends (web/job_events.py)
-# for the panels announced since. Numbers only grow (one counter), so a page never misses nor repeats one.
+# latest announcement of each "<scope>:<panel>"; a page's poll sends the number it has seen (a batch page's status
+# line; the organization's Workers, templates/jobs/_announced.html), and the answer sends the very events a finished
+# job's card sends (web/job_events.py) for the panels announced since. Numbers only grow (one counter), so a page
+# never misses nor repeats one.
 ANNOUNCED_TTL = 24 * 3600
 _ANNOUNCED_COUNTER = "freelunch:jobs:announced"
 

@@ -16,7 +16,7 @@ from ..models import Batch
 from ..services import jobs
 from ..services.annotation import places
 from ..services.review import progress
-from . import partials
+from . import job_events, partials
 
 TAB_TARGET = "batch-tab"
 
@@ -51,8 +51,9 @@ def render_tab(
     else:
         layout = "batches/_page.html"
     context.setdefault("progress", batch_progress(batch))
-    if layout == "batches/_page.html":  # the whole page hears what jobs nobody on it started announce
-        context.setdefault("announced", jobs.announced(batch.organization_id, f"batch:{batch.id}", 0).number)
+    if layout == "batches/_page.html":  # the whole page hears, from now on, what jobs nobody on it started announce
+        heard, _ = job_events.announcements(batch.organization_id, jobs.batch_scope(batch.id), None)
+        context.setdefault("announced", heard)
     body = render_template(template if layout else partial, batch=batch, tab=tab, batch_layout=layout, **context)
     response = make_response(body, status)
     response.vary.add("HX-Target")  # partials adds HX-Request and HX-History-Restore-Request

@@ -4,7 +4,9 @@
   and then sends ``finished_events``: ``job-finished`` and ``<panel>-changed`` for each panel its Task changes.
 - A job no page started (cron's, ``Task.announces``) announces its end (services/jobs.announce). A page hears it
   through a poll that carries the number of the latest announcement the page has heard (``heard``) and gets the
-  same events for the panels announced since (``announcements``): jobs/_announced.html (job_progress.announced).
+  same events for the panels announced since (``announcements``): a batch page's status line, which polls anyway
+  (batches/_status.html, batches.status), or, on a page without one (the organization's Workers),
+  jobs/_announced.html (job_progress.announced).
 """
 
 from __future__ import annotations
@@ -29,8 +31,8 @@ def finished_events(job: jobs.JobView) -> dict | None:
 
 
 def heard() -> int | None:
-    """The announcement number the poll says its page has heard; None when it sends none. Anything but a whole
-    number is a 400 that says what the argument is."""
+    """The announcement number the poll says its page has heard; None when it sends none (a page drawn before the
+    status line carried it). Anything but a whole number is a 400 that says what the argument is."""
     text = request.args.get(HEARD)
     if text is None:
         return None
