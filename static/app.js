@@ -16,7 +16,7 @@
  *                         on the panel), runs once they leave, and keeps what they typed and ticked
  *   data-include-present="SELECTOR" on an htmx element: its requests carry the fields SELECTOR finds when the page
  *                         has them (hx-include logs an error where it finds none: the batch's status poll carries the
- *                         Exports tab's #exports-seen, only there)
+ *                         Exports tab's #exports-seen and the Overview's #progress-shown, each only there)
  */
 (function () {
   document.addEventListener("htmx:configRequest", function (event) {

@@ -42,7 +42,8 @@ def cron_lists(app, run_jobs, stubber, status: str) -> None:
 
 def test_an_idle_batch_page_makes_one_request_every_5_seconds(app, live_server, page, make_account):
     """The review: a batch page polled twice every 5 s, its status line and the announcement check (24 requests in an
-    idle minute). The status line's poll carries the announcements: 12 requests a minute, all of them that poll.
+    idle minute), and the Overview a third time, its progress panel (36). The status line's poll carries the
+    announcements and the Overview's panel: 12 requests a minute, all of them that poll.
     The page's clock is Playwright's: a minute passes in 5 s steps, each poll answered before the next step."""
     _, org = make_account("owner@example.org", "Lab")
     with app.app_context():
@@ -52,7 +53,7 @@ def test_an_idle_batch_page_makes_one_request_every_5_seconds(app, live_server, 
     page.on("request", lambda request: asked.append(request.url.removeprefix(live_server)))
     page.clock.install()  # time flows as usual until run_for moves it on
     batch = campaign.batch.id
-    for tab in (f"/batches/{batch}/mturk", f"/review/batches/{batch}/exports"):
+    for tab in (f"/batches/{batch}", f"/batches/{batch}/mturk", f"/review/batches/{batch}/exports"):
         page.goto(live_server + tab)
         settled(page)
         asked.clear()

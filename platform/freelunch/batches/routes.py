@@ -364,12 +364,16 @@ def status(batch_id):
     number. The Exports tab sends the export list it shows (``exports_seen``, services/exports/files.listed) and the
     newest jobs it knows of that can put its files out of date (``export_jobs_seen``, files.jobs_seen): when the
     batch's differ (an export started or deleted elsewhere, a label fit or MTurk decisions started on another page),
-    the answer says ``export-list-changed``, and the list reloads and shows the new row or follows the new job."""
+    the answer says ``export-list-changed``, and the list reloads and shows the new row or follows the new job. The
+    Overview sends ``progress_shown``: the answer carries its progress panel out of band, from the same read."""
     batch = owned_or_404(Batch, batch_id)
     # The announcements first, the figures after: a job announces once it has written, so the line drawn below shows
     # what it announced, and the line need not reload on the job-finished it sends (batches/_status.html).
     announced, events = job_events.announcements(batch.organization_id, jobs.batch_scope(batch.id), job_events.heard())
-    body = render_template("batches/_status.html", batch=batch, progress=batch_progress(batch), announced=announced)
+    figures = batch_progress(batch)
+    body = render_template("batches/_status.html", batch=batch, progress=figures, announced=announced)
+    if request.args.get("progress_shown"):
+        body += render_template("review/_progress.html", batch=batch, progress=figures, oob=True)
     seen, jobs_seen = request.args.get("exports_seen"), request.args.get("export_jobs_seen")
     if (seen is not None and seen != export_files.listed(batch)) or (
         jobs_seen is not None and jobs_seen != export_files.jobs_seen(batch)

@@ -322,7 +322,7 @@ def test_a_job_started_elsewhere_that_may_put_the_files_out_of_date_reloads_the_
     batch = campaign.batch
     page = client.get(f"/review/batches/{batch.id}/exports").get_data(as_text=True)
     seen = re.search(r'id="export-jobs-seen" name="export_jobs_seen" value="([^"]*)"', page).group(1)
-    assert 'data-include-present="#exports-seen, #export-jobs-seen"' in page
+    assert 'data-include-present="#exports-seen, #export-jobs-seen' in page
     status = f"/batches/{batch.id}/status"
     assert "HX-Trigger" not in client.get(status, query_string={"export_jobs_seen": seen}).headers
     start_export(client, batch, "workers-csv")  # its own row tells the tab, not this mark

@@ -106,11 +106,16 @@ def test_lab_work_on_a_hit_that_is_on_mturk_is_extra_and_never_completes_it(app,
         assert "complete" in text(client.get(url))
 
 
-def test_progress_page_polls_and_serves_a_partial_to_htmx(client, campaign):
+def test_progress_rides_the_status_poll_and_serves_a_partial_to_htmx(client, campaign):
     url = f"/review/batches/{campaign.batch.id}/progress"
     assert client.get(url).headers["Location"] == f"/batches/{campaign.batch.id}"  # the Overview tab shows it
     page = text(client.get(f"/batches/{campaign.batch.id}"))
-    assert "<html" in page and f'hx-get="{url}" hx-trigger="every 5s"' in page
+    panel = re.search(r'<section id="batch-progress"[^>]*>\s*<input[^>]*>', page).group(0)
+    assert "<html" in page and "hx-trigger" not in panel and 'name="progress_shown"' in panel  # no poll of its own
+    status = text(client.get(f"/batches/{campaign.batch.id}/status?progress_shown=1", headers=HTMX))
+    assert '<section id="batch-progress" class="progress-panel" hx-swap-oob="true">' in status
+    assert "7<small>/8</small></span> pages submitted" in status
+    assert 'id="batch-progress"' not in text(client.get(f"/batches/{campaign.batch.id}/status", headers=HTMX))
     partial = text(client.get(url, headers=HTMX))
     assert "<html" not in partial and 'id="batch-progress"' in partial
     assert "7<small>/8</small></span> pages submitted" in partial
