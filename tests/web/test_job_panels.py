@@ -302,7 +302,7 @@ def test_the_periodic_derivation_tells_the_open_pages_of_each_batch_whose_pages_
     other = make_campaign(org, "Other batch")
     batches = (campaign.batch, other.batch)
     pages = [client.get(f"/review/batches/{b.id}/exports").get_data(as_text=True) for b in batches]
-    polls = [announced_poll(page, f"batch:{b.id}") for page, b in zip(pages, batches)]
+    polls = [status_poll(page) for page in pages]
     with app.app_context():
         PageTally.delete().where(PageTally.batch == campaign.batch.id).execute()  # as a bulk load leaves them
         Vote.delete().where(Vote.batch == campaign.batch.id).execute()
@@ -317,6 +317,6 @@ def test_the_periodic_derivation_tells_the_open_pages_of_each_batch_whose_pages_
     events = json.loads(answer.headers["HX-Trigger"])
     assert {"labels-changed", "assignments-changed"} <= set(events)
     assert "HX-Trigger" not in client.get(polls[1], headers=HTMX).headers  # nothing of the other batch derived
-    later = announced_poll(answer.get_data(as_text=True), f"batch:{campaign.batch.id}")
+    later = status_poll(answer.get_data(as_text=True))
     cron_derives()  # nothing left to derive: nothing announced
     assert "HX-Trigger" not in client.get(later, headers=HTMX).headers
