@@ -40,6 +40,28 @@ def cron_lists(app, run_jobs, stubber, status: str) -> None:
     run_jobs()
 
 
+def requests_made(page, live_server) -> list[str]:
+    """The paths (with their queries) the page asks for from now on. The favicon is left out: the browser fetches it
+    once, whenever it gets to it (once in CI, after the page had settled), and it is no poll."""
+    asked: list[str] = []
+    page.on("request", lambda r: r.url.endswith("/favicon.svg") or asked.append(r.url.removeprefix(live_server)))
+    return asked
+
+
+def on_a_published_batch(app, page, live_server, make_account, stubbed, monkeypatch):
+    """A requester logged in, with a batch whose first HIT is on MTurk as 3CRONHIT; MTurk is ``stubbed``'s."""
+    from freelunch.services.mturk import tracking
+
+    mturk, stubber = stubbed
+    monkeypatch.setattr(tracking, "client_for", lambda batch: mturk)
+    _, org = make_account("owner@example.org", "Lab")
+    with app.app_context():
+        campaign = make_campaign(org)
+        published_on_mturk(campaign.hits[0], mturk_hit_id="3CRONHIT")
+    log_in(page, live_server, "owner@example.org")
+    return campaign, stubber
+
+
 def test_an_idle_batch_page_makes_one_request_every_5_seconds(app, live_server, page, make_account):
     """The review: a batch page polled twice every 5 s, its status line and the announcement check (24 requests in an
     idle minute), and the Overview a third time, its progress panel (36). The status line's poll carries the
@@ -49,9 +71,7 @@ def test_an_idle_batch_page_makes_one_request_every_5_seconds(app, live_server, 
     with app.app_context():
         campaign = make_campaign(org)
     log_in(page, live_server, "owner@example.org")
-    asked: list[str] = []
-    # The browser fetches the favicon once, whenever it gets to it (once in CI, after the page had settled): not a poll.
-    page.on("request", lambda r: r.url.endswith("/favicon.svg") or asked.append(r.url.removeprefix(live_server)))
+    asked = requests_made(page, live_server)
     page.clock.install()  # time flows as usual until run_for moves it on
     batch = campaign.batch.id
     for tab in (f"/batches/{batch}", f"/batches/{batch}/mturk", f"/review/batches/{batch}/exports"):
@@ -68,15 +88,7 @@ def test_an_idle_batch_page_makes_one_request_every_5_seconds(app, live_server, 
 def test_the_mturk_review_tab_shows_what_cron_reconciled_without_a_reload(
     app, live_server, page, make_account, run_jobs, stubbed, monkeypatch
 ):
-    from freelunch.services.mturk import tracking
-
-    mturk, stubber = stubbed
-    monkeypatch.setattr(tracking, "client_for", lambda batch: mturk)
-    _, org = make_account("owner@example.org", "Lab")
-    with app.app_context():
-        campaign = make_campaign(org)
-        published_on_mturk(campaign.hits[0], mturk_hit_id="3CRONHIT")
-    log_in(page, live_server, "owner@example.org")
+    campaign, stubber = on_a_published_batch(app, page, live_server, make_account, stubbed, monkeypatch)
     page.goto(f"{live_server}/batches/{campaign.batch.id}/mturk/review")
     assert page.inner_text("#batch-tab [data-show=no_data]") == "Submitted, no data here (0)"
     page.evaluate("window.__noReload = true")
@@ -91,23 +103,14 @@ def test_the_mturk_tab_counts_what_cron_reconciled_without_a_reload(
 ):
     """On the MTurk tab, cron's reconciliation finds MTurk approved an assignment: the tab's panel counts it (what was
     paid), heard through the status line's poll, without a reload."""
-    from freelunch.services.mturk import tracking
-
-    mturk, stubber = stubbed
-    monkeypatch.setattr(tracking, "client_for", lambda batch: mturk)
-    _, org = make_account("owner@example.org", "Lab")
-    with app.app_context():
-        campaign = make_campaign(org)
-        published_on_mturk(campaign.hits[0], mturk_hit_id="3CRONHIT")
-    log_in(page, live_server, "owner@example.org")
+    campaign, stubber = on_a_published_batch(app, page, live_server, make_account, stubbed, monkeypatch)
     page.clock.install()  # time flows as usual until run_for moves it on
     page.goto(f"{live_server}/batches/{campaign.batch.id}/mturk")
     settled(page)
     assert "Paid for 0 approved assignments" in page.inner_text("#mturk-panel")
     page.evaluate("window.__noReload = true")
     cron_lists(app, run_jobs, stubber, "Approved")
-    asked: list[str] = []
-    page.on("request", lambda request: asked.append(request.url.removeprefix(live_server)))
+    asked = requests_made(page, live_server)
     page.clock.run_for(5_000)  # the status line's next poll
     settled(page)
     assert "Paid for 1 approved assignment:" in page.inner_text("#mturk-panel")
