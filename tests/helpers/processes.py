@@ -71,12 +71,34 @@ def ingest_worker(redis_url: str, env: dict, stderr=subprocess.DEVNULL) -> subpr
     )
 
 
+def rq_worker(
+    redis_url: str, env: dict, queue: str, worker_class: str = "workers.app_worker.AppWorker", stderr=subprocess.DEVNULL
+) -> subprocess.Popen:
+    """A real `rq worker --burst` on ``queue`` in a process group of its own; ``worker_class`` importable from the
+    repository or tests/helpers (on its PYTHONPATH)."""
+    helpers = str(Path(__file__).resolve().parent)
+    pythonpath = os.pathsep.join(p for p in (helpers, env.get("PYTHONPATH", "")) if p)
+    return subprocess.Popen(
+        [str(BIN / "rq"), "worker", "--burst", "--worker-class", worker_class, "--url", redis_url, queue],
+        env={**env, "PYTHONPATH": pythonpath},
+        cwd=ROOT,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=stderr,
+    )
+
+
+def horses(worker: subprocess.Popen) -> list[int]:
+    """The work horses an `rq worker` forked (its children)."""
+    children = Path(f"/proc/{worker.pid}/task/{worker.pid}/children")
+    return [int(pid) for pid in children.read_text().split()] if children.exists() else []
+
+
 def kill_worker(worker: subprocess.Popen) -> None:
     """SIGKILL an `rq worker` and its work horse, which RQ puts in a process group of its own (os.setpgrp)."""
-    children = Path(f"/proc/{worker.pid}/task/{worker.pid}/children")
-    horses = [int(pid) for pid in children.read_text().split()] if children.exists() else []
+    forked = horses(worker)
     os.killpg(worker.pid, signal.SIGKILL)
-    for horse in horses:
+    for horse in forked:
         try:
             os.killpg(horse, signal.SIGKILL)
         except ProcessLookupError:
