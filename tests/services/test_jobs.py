@@ -4,10 +4,12 @@ import importlib
 import inspect
 import pkgutil
 import re
+import time
 from pathlib import Path
 
 import pytest
 from factories import make_batch
+from rq.job import JobStatus
 
 import tasks
 from freelunch.models import Export
@@ -133,3 +135,22 @@ def test_running_lists_the_batchs_unfinished_jobs_that_change_the_panels_asked(a
         jobs.enqueue(jobs.FIT_LABELS, 1, organization_id=3, scope="labels:5", title="Another organization")
         assert [j.title for j in jobs.running(2, 5, {"labels", "assignments"})] == ["Approve", "Fit"]
         assert [j.id for j in jobs.running(2, 5, {"labels"})] == [fit.id]
+
+
+def test_gone_only_for_a_job_rq_will_never_run(app, redis_client):
+    """jobs.gone: None for a job queued, started with a live worker, or no id; "lost" and "stopped" otherwise (a real
+    worker killed mid-job: tests/services/exports/test_exports_stuck.py)."""
+    with app.app_context():
+        bulk = queue(jobs.BULK_QUEUE)
+        job = bulk.enqueue("tasks.exports.run_export", 1)
+        assert jobs.gone(job.id) is None and jobs.gone(None) is None
+        registry = bulk.started_job_registry
+        job.set_status(JobStatus.STARTED)
+        redis_client.zadd(registry.key, {f"{job.id}:execution": time.time() + 90})  # as a live worker renews it
+        assert jobs.gone(job.id) is None
+        redis_client.zadd(registry.key, {f"{job.id}:execution": time.time() - 1})  # its heartbeat overdue
+        assert jobs.gone(job.id) == "stopped"
+        job.set_status(JobStatus.FAILED)
+        assert jobs.gone(job.id) == "stopped"
+        job.delete()
+        assert jobs.gone(job.id) == "lost"

@@ -26,6 +26,7 @@ from redis import Redis
 from rq import Queue, get_current_job
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
+from rq.registry import StartedJobRegistry
 from werkzeug.utils import import_string
 
 from ..queues import queue, redis_connection
@@ -300,6 +301,43 @@ def _text(reply: bytes | str) -> str:
     return reply.decode() if isinstance(reply, bytes) else reply
 
 
+def _clock() -> float:
+    """Now, as RQ's registries score it (seconds since the epoch); tests move it on, as the hours after a crash do."""
+    return time.time()
+
+
+def abandoned(job: Job) -> bool:
+    """A started job whose worker is gone (killed hard, out of memory, the machine restarted), by RQ's own test: the
+    worker watching a job's work horse renews its entry in the queue's StartedJobRegistry every
+    ``job_monitoring_interval`` (30 s), 90 s ahead, however slow the job; an entry that expired has no worker behind it.
+    RQ itself fails such a job (AbandonedJobError) only when a worker of the queue next cleans its registries, every ten
+    minutes (rq 2.12, Worker.clean_registries); a work horse killed under a living worker is failed at once instead
+    (status failed, "Work-horse terminated unexpectedly")."""
+    if job.get_status(refresh=False) != JobStatus.STARTED:
+        return False
+    registry = StartedJobRegistry(job.origin, connection=job.connection)
+    return job.id in registry.get_expired_job_ids(_clock())
+
+
+ENDED_STATES = {JobStatus.FINISHED, JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED}
+
+
+def gone(job_id: str | None) -> str | None:
+    """Why RQ will never run the job (any more), for a record that still waits for it: "lost" when Redis no longer
+    holds it (emptied, restarted without its data, or its result expired), "stopped" when it ended (failed, stopped,
+    canceled, or finished) or was abandoned (``abandoned``). None while it may still run or is running: queued,
+    deferred, scheduled, or started with its worker alive, however long it takes; and for no id at all."""
+    if not job_id:
+        return None
+    try:
+        job = Job.fetch(job_id, connection=redis_connection())
+    except NoSuchJobError:
+        return "lost"
+    if job.get_status(refresh=False) in ENDED_STATES or abandoned(job):
+        return "stopped"
+    return None
+
+
 def _view(job: Job, title: bytes | str | None) -> JobView:
     meta = job.meta
     state = {
@@ -309,11 +347,16 @@ def _view(job: Job, title: bytes | str | None) -> JobView:
         JobStatus.CANCELED: "failed",
         JobStatus.STARTED: "running",
     }.get(job.get_status(refresh=False), "queued")
+    lost_worker = state == "running" and abandoned(job)
+    if lost_worker:  # its card ends, and the page reloads what it was writing (exports: files.settle)
+        state = "failed"
     result = job.return_value() if state == "done" else None
     result = result if isinstance(result, dict) else {}
     error = ""
     if state == "done" and result.get("error"):
         state, error = "failed", result["error"]
+    elif lost_worker:
+        error = "The job stopped before it finished: its worker was stopped (a restart, or it ran out of memory)."
     elif state == "failed":
         error = "The job stopped unexpectedly. An admin can see why in the RQ monitor (job " + job.id + ")."
     return JobView(
