@@ -34,6 +34,7 @@ STALES_ON = exports.STALES_ON
 
 
 def _exports_page(batch: Batch, form: ExportForm, status: int = 200):
+    exports.settle_batch(batch)  # an export whose job is gone shows failed, not running forever
     sort = sorting.requested(EXPORT_SORTS, "-created")
     query = sorting.apply(Export.select().where(Export.batch == batch), sort, EXPORT_SORTS, Export.id.desc())
     kind = request.args.get("kind", "")
@@ -143,7 +144,7 @@ def export_view(export_id):
     """One export's row: progress while it runs (refreshed when its job finishes), then the download link and
     whether it is out of date (refreshed when a job changes the labels or the votes). Whether it downloads itself is
     the page's to know, not this answer's: the tab that started it does (review/_export.html)."""
-    return _row(owned_or_404(Export, export_id))
+    return _row(exports.settle(owned_or_404(Export, export_id)))
 
 
 @bp.get("/batches/<int:batch_id>/exports.zip")
@@ -178,8 +179,9 @@ def download(export_id):
 
 @bp.post("/exports/<int:export_id>/delete")
 def delete_export(export_id):
-    """Remove a finished export and its file; one still being written is left to finish."""
-    export = owned_or_404(Export, export_id)
+    """Remove a finished export and its file; one still being written is left to finish (one whose job is gone is
+    failed, files.settle)."""
+    export = exports.settle(owned_or_404(Export, export_id))
     if export.state in ("queued", "running"):
         abort(409, "This export is still being written; delete it once it has finished.")
     exports.delete(export)

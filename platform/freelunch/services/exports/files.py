@@ -165,6 +165,40 @@ def out_of_date(batch: Batch) -> Callable[[Export], str | None]:
     return why
 
 
+# Why an export waiting for its job failed when the job is gone (jobs.gone), in a requester's words: the row shows
+# "The export failed: " and this.
+GONE = {
+    "stopped": "it stopped before it finished: its worker was stopped (a restart, or it ran out of memory). "
+    "Make it again.",
+    "lost": "its job was lost from the queue before it ran (the queue was emptied or restarted). Make it again.",
+}
+WAITING = ("queued", "running")
+
+
+def settle(export: Export) -> Export:
+    """The export as it stands: one still queued or running whose RQ job is gone for good (jobs.gone: failed,
+    stopped, abandoned by a worker killed hard, or no longer in Redis) is recorded failed, with why (``GONE``), so the
+    Exports tab stops showing it running, it can be deleted, and an identical one is no longer offered instead of a
+    new file. One whose job is queued, or running with its worker alive, however slow, is left as it is. Every reader
+    of an unfinished export's state asks here first (review/exports.py, ``identical``)."""
+    if export.state not in WAITING:
+        return export
+    reason = jobs.gone(export.job_id)
+    if reason is None:
+        return export
+    # Only if still waiting: a job that ended as it was read has already recorded done or failed itself.
+    Export.update(state="failed", error=GONE[reason], finished_at=utcnow()).where(
+        Export.id == export.id, Export.state.in_(WAITING)
+    ).execute()
+    return Export.get_or_none(Export.id == export.id) or export
+
+
+def settle_batch(batch: Batch) -> None:
+    """``settle`` the batch's unfinished exports (none, most of the time: one indexed query)."""
+    for export in Export.select().where(Export.batch == batch, Export.state.in_(WAITING)):
+        settle(export)
+
+
 def listed(batch: Batch) -> str:
     """What the batch's export list holds, as a mark ("3-17": how many exports, the newest id): the Exports tab sends
     the mark it shows with the batch's status poll, and reloads its list when an export was started (another tab,
@@ -212,6 +246,9 @@ def identical(batch: Batch, kind: str, decision: str | None = None) -> Export | 
         .order_by(Export.id.desc())
     ):
         if export.params != wanted:
+            continue
+        export = settle(export)  # its job gone, it is failed now: not offered, a new file is made
+        if export.state == "failed":
             continue
         if export.state != "done" or (file_path(export) and (submitted is None or submitted < export.created_at)):
             return export

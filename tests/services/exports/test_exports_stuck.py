@@ -1,0 +1,120 @@
+"""An export whose RQ job is gone for good (its worker killed hard, Redis emptied) is failed, not running forever:
+the Exports tab says why, it can be deleted and made again (files.settle, jobs.gone). One whose worker is alive stays
+running, however slow."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import pytest
+from processes import horses, kill_worker, rq_worker, wait_until
+from rq import Queue
+from rq.job import Job, JobStatus
+from support import csrf_token, start_export
+
+from freelunch.models import Export
+from freelunch.services import jobs
+
+HTMX = {"HX-Request": "true"}
+STOPPED = "The export failed: it stopped before it finished: its worker was stopped"
+
+
+def _worker_env(app_config, redis_url, tmp_path) -> dict:
+    return {
+        **os.environ,
+        "FREELUNCH_ENV": "testing",
+        "SECRET_KEY": app_config["SECRET_KEY"],
+        "DATABASE_URL": app_config["DATABASE_URL"],
+        "REDIS_URL": redis_url,
+        "FREELUNCH_INSTANCE": str(tmp_path),
+    }
+
+
+def _delete(client, export):
+    return client.post(f"/review/exports/{export.id}/delete", data={"csrf_token": csrf_token(client)}, headers=HTMX)
+
+
+@pytest.mark.parametrize("killed", ["work horse", "worker and work horse"])
+def test_an_export_whose_worker_is_killed_mid_file_fails_and_can_be_made_again(
+    app, app_config, client, campaign, redis_client, redis_url, run_jobs, tmp_path, monkeypatch, killed
+):
+    """A real `rq worker` (the production class, its writer made to wait) is SIGKILLed while it writes an export: the
+    work horse alone (the kernel's OOM killer), or the worker with it (a machine restart; the row then fails once the
+    worker's heartbeat to RQ is overdue, which a test clock moves on to)."""
+    assert start_export(client, campaign.batch, "workers-csv").status_code == 302
+    export = Export.get()
+    worker = rq_worker(
+        redis_url,
+        _worker_env(app_config, redis_url, tmp_path),
+        jobs.BULK_QUEUE,
+        worker_class="blocking_export_worker.BlockingExportWorker",
+    )
+    try:
+        wait_until(lambda: Export.get_by_id(export.id).state == "running", 60, "the worker to start writing the file")
+        wait_until(lambda: horses(worker), what="the work horse")
+        # Merely slow, its worker alive: running, and not to be deleted.
+        row = client.get(f"/review/exports/{export.id}", headers=HTMX).get_data(as_text=True)
+        assert 'hx-trigger="job-finished from:body"' in row and "The export failed" not in row
+        assert _delete(client, export).status_code == 409
+        if killed == "work horse":
+            for horse in horses(worker):
+                os.killpg(horse, signal.SIGKILL)
+            job = Job.fetch(export.job_id, connection=redis_client)
+            # The worker fails it at once; it may then take up to a minute to exit (its pubsub thread), so it is
+            # killed below rather than waited for.
+            wait_until(lambda: job.get_status() == JobStatus.FAILED, 60, "the worker to fail the job")
+        else:
+            kill_worker(worker)
+            worker.wait(60)
+            assert Export.get_by_id(export.id).state == "running"  # what stayed so forever
+            # RQ's clock for the job: when the worker's last heartbeat runs out (30 + 60 s after it was sent).
+            registry = Queue(jobs.BULK_QUEUE, connection=redis_client).started_job_registry
+            (due,) = [
+                score
+                for entry, score in redis_client.zrange(registry.key, 0, -1, withscores=True)
+                if entry.decode().startswith(export.job_id)
+            ]
+            monkeypatch.setattr(jobs, "_clock", lambda: due - 1)
+            tab = client.get(f"/review/batches/{campaign.batch.id}/exports").get_data(as_text=True)
+            assert "The export failed" not in tab  # not overdue yet: as if merely slow
+            monkeypatch.setattr(jobs, "_clock", lambda: due + 1)
+            # The job's card ends (its page reloads the row), though RQ still lists the job as started.
+            card = client.get(f"/jobs/{export.job_id}", headers=HTMX)
+            assert "job-finished" in card.headers.get("HX-Trigger", "")
+            assert "its worker was stopped" in card.get_data(as_text=True)
+    finally:
+        if worker.poll() is None:
+            kill_worker(worker)
+            worker.wait(60)
+
+    tab = client.get(f"/review/batches/{campaign.batch.id}/exports").get_data(as_text=True)
+    assert STOPPED in tab and "Make it again" in tab
+    failed = Export.get_by_id(export.id)
+    assert failed.state == "failed" and failed.finished_at is not None
+
+    # Made again: a new file, not the failed one offered back.
+    response = client.post(
+        f"/review/batches/{campaign.batch.id}/exports/workers-csv",
+        data={"csrf_token": csrf_token(client), "decision": ""},
+    )
+    assert response.status_code == 302
+    again = Export.select().order_by(Export.id.desc()).get()
+    assert again.id != export.id and again.state == "queued"
+    run_jobs()
+    assert Export.get_by_id(again.id).state == "done"
+    assert client.get(f"/review/exports/{again.id}/download").get_data(as_text=True).startswith("worker_id")
+
+    assert _delete(client, failed).status_code == 200
+    assert [e.id for e in Export.select()] == [again.id]
+
+
+def test_a_queued_export_whose_job_left_redis_fails_and_can_be_deleted(client, campaign, redis_client):
+    assert start_export(client, campaign.batch, "records-csv").status_code == 302
+    export = Export.get()
+    assert export.state == "queued" and _delete(client, export).status_code == 409  # its job waits in the queue
+    redis_client.flushdb()  # Redis restarted without its data
+    row = client.get(f"/review/exports/{export.id}", headers=HTMX).get_data(as_text=True)
+    assert "The export failed: its job was lost from the queue before it ran" in row
+    assert "job-finished" not in row
+    assert _delete(client, export).status_code == 200 and Export.select().count() == 0
