@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import os
 import signal
+from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from processes import horses, kill_worker, rq_worker, wait_until
@@ -15,6 +17,7 @@ from support import csrf_token, start_export
 
 from freelunch.models import Export
 from freelunch.services import jobs
+from freelunch.services.exports.kinds import KINDS
 
 HTMX = {"HX-Request": "true"}
 STOPPED = "The export failed: it stopped before it finished: its worker was stopped"
@@ -118,3 +121,21 @@ def test_a_queued_export_whose_job_left_redis_fails_and_can_be_deleted(client, c
     assert "The export failed: its job was lost from the queue before it ran" in row
     assert "job-finished" not in row
     assert _delete(client, export).status_code == 200 and Export.select().count() == 0
+
+
+def test_an_export_deleted_while_its_file_is_written_leaves_no_file(
+    client, run_jobs, campaign, monkeypatch, app_config
+):
+    """Deleted while a worker still wrote it (settled failed as its worker seemed gone, then deleted): the worker
+    finishing after all keeps no file without a row."""
+
+    def deleted_meanwhile(batch, out, params, report):
+        Export.delete().execute()
+        out.write("worker_id\n")
+        return 0
+
+    monkeypatch.setitem(KINDS, "workers-csv", replace(KINDS["workers-csv"], write=deleted_meanwhile))
+    start_export(client, campaign.batch, "workers-csv")
+    run_jobs()
+    folder = Path(app_config["INSTANCE_PATH"]) / "exports" / str(campaign.batch.organization_id)
+    assert list(folder.iterdir()) == [] and Export.select().count() == 0

@@ -341,5 +341,12 @@ def run(export_id: int, progress: ReportProgress | None = None) -> dict:
             Export.id == export.id
         ).execute()
         raise
-    Export.update(state="done", path=relative, rows=rows, finished_at=utcnow()).where(Export.id == export.id).execute()
+    finished = (
+        Export.update(state="done", path=relative, rows=rows, finished_at=utcnow())
+        .where(Export.id == export.id)
+        .execute()
+    )
+    if not finished:  # deleted while it was written (settled failed as its worker seemed gone): no file without a row
+        target.unlink(missing_ok=True)
+        return {"error": "The export was deleted while it was written."}
     return {"summary": f"{formatting.counted(rows, 'row')} written.", "rows": rows}
