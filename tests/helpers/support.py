@@ -21,6 +21,14 @@ HTMX = {"HX-Request": "true"}
 RULE_FORM = {"threshold": "0.7", "min_annotations": "1", "min_accuracy": "0.5"}  # a label rule as the form posts it
 
 
+def tampered(signed: str) -> str:
+    """``signed`` (an itsdangerous token or key) with one character of its signature changed, which always changes the
+    signature's bytes: the last character of a base64 signature carries padding bits too, so changing it (or the
+    last two to a fixed pair, which may be what they were) can leave the same signature."""
+    k = len(signed) - 2
+    return signed[:k] + ("A" if signed[k] != "A" else "B") + signed[k + 1 :]
+
+
 def csrf_token(client) -> str:
     """The CSRF token of the client's session, as a page would embed it."""
     html = client.get("/login", follow_redirects=True).get_data(as_text=True)
