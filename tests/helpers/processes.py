@@ -52,23 +52,7 @@ def write_lock(app):
 
 def ingest_worker(redis_url: str, env: dict, stderr=subprocess.DEVNULL) -> subprocess.Popen:
     """A real `rq worker --burst` on the ingest queue, as the Procfile runs it, in a process group of its own."""
-    return subprocess.Popen(
-        [
-            str(BIN / "rq"),
-            "worker",
-            "--burst",
-            "--worker-class",
-            "workers.app_worker.AppWorker",
-            "--url",
-            redis_url,
-            "ingest",
-        ],
-        env=env,
-        cwd=ROOT,
-        start_new_session=True,
-        stdout=subprocess.DEVNULL,
-        stderr=stderr,
-    )
+    return rq_worker(redis_url, env, "ingest", stderr=stderr)
 
 
 def rq_worker(
