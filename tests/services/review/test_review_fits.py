@@ -101,6 +101,19 @@ def test_a_second_fit_is_refused_while_one_is_pending(app, client, campaign, run
     assert fit(client, campaign.batch, run_jobs).state == "done"  # once it is done, fitting again works
 
 
+def test_a_fit_whose_job_left_redis_no_longer_refuses_the_next(app, client, campaign, run_jobs, redis_client):
+    """The review: a fit whose job RQ will never run (here lost with Redis's data; its worker killed hard is the same
+    to jobs.gone, tests/services/exports/test_exports_stuck.py) stayed queued, and refused every later fit."""
+    form = {"csrf_token": csrf_token(client), "model": "ds", "target_precision": "0.9", "threshold": "0.7"}
+    url = f"/review/batches/{campaign.batch.id}/fit"
+    assert client.post(url, headers=HTMX, data=form).status_code == 200  # queued, no worker yet
+    redis_client.flushdb()  # Redis restarted without its data
+    assert client.get(url, headers=HTMX).status_code == 200  # the panel, which asks for a pending fit
+    lost = LabelFit.get()
+    assert lost.state == "failed" and "lost from the queue" in lost.error
+    assert fit(client, campaign.batch, run_jobs).state == "done"
+
+
 def test_a_batch_without_votes_fails_with_a_message(app, make_account, run_jobs):
     from factories import make_batch
 

@@ -243,14 +243,31 @@ def latest(batch: Batch) -> LabelFit | None:
     )
 
 
+WAITING = ("queued", "running")
+GONE = {  # why a fit whose job RQ will never run (jobs.gone) failed
+    "stopped": "It stopped before it finished: its worker was stopped (a restart, or it ran out of memory).",
+    "lost": "Its job was lost from the queue before it ran (the queue was emptied or restarted).",
+}
+
+
 def pending(batch: Batch) -> LabelFit | None:
-    """A fit of the batch still queued or running, if any."""
-    return (
-        LabelFit.select()
-        .where(LabelFit.batch == batch, LabelFit.state.in_(("queued", "running")))
-        .order_by(LabelFit.id.desc())
-        .first()
-    )
+    """A fit of the batch still queued or running, if any. One whose job RQ will never run (jobs.gone: its worker
+    killed hard, or the job lost from Redis) is recorded failed here first: pending for ever, it refused every later
+    fit of the batch (FitPending)."""
+    while True:
+        fit = (
+            LabelFit.select()
+            .where(LabelFit.batch == batch, LabelFit.state.in_(WAITING))
+            .order_by(LabelFit.id.desc())
+            .first()
+        )
+        reason = jobs.gone(fit.job_id) if fit is not None else None
+        if reason is None:
+            return fit
+        # Only if still waiting: a job that ended as it was read has already recorded done or failed itself.
+        LabelFit.update(state="failed", error=GONE[reason], finished_at=utcnow()).where(
+            LabelFit.id == fit.id, LabelFit.state.in_(WAITING)
+        ).execute()
 
 
 def is_stale(fit: LabelFit) -> bool:
