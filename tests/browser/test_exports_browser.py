@@ -13,6 +13,20 @@ from support import log_in, settled
 pytestmark = pytest.mark.browser
 
 
+def fitted_campaign(app, make_account, run_jobs):
+    """owner@example.org's campaign whose labels of record are a finished majority-vote fit's."""
+    from freelunch.services.review import fits, of_record
+
+    _, org = make_account("owner@example.org", "Lab")
+    with app.app_context():
+        campaign = make_campaign(org)
+        fits.start(campaign.batch, "mv", 0.9, 0.5)
+    run_jobs()
+    with app.app_context():
+        of_record.choose_fit(campaign.batch)
+    return campaign
+
+
 def test_filtered_labels_export_downloads_itself(app, live_server, page, make_account, run_jobs):
     _, org = make_account("owner@example.org", "Lab")
     with app.app_context():
@@ -56,15 +70,10 @@ def test_an_export_of_labels_since_replaced_says_it_is_out_of_date_and_is_made_a
     export's row above it, which downloads itself once written."""
     from freelunch.models import Export
     from freelunch.services.exports import files
-    from freelunch.services.review import fits, of_record
+    from freelunch.services.review import fits
 
-    _, org = make_account("owner@example.org", "Lab")
+    campaign = fitted_campaign(app, make_account, run_jobs)
     with app.app_context():
-        campaign = make_campaign(org)
-        fits.start(campaign.batch, "mv", 0.9, 0.5)
-    run_jobs()
-    with app.app_context():
-        of_record.choose_fit(campaign.batch)
         files.start(campaign.batch, "labels-csv")
     run_jobs()
     exports = f"{live_server}/review/batches/{campaign.batch.id}/exports"
@@ -103,15 +112,10 @@ def test_when_a_fit_ends_the_finished_rows_reload_in_one_request(app, live_serve
     """The review: after a label fit ended, every finished export row asked for itself (up to 50 requests). The
     rows' list reloads once, and every row says it is out of date."""
     from freelunch.services.exports import files
-    from freelunch.services.review import fits, of_record
+    from freelunch.services.review import fits
 
-    _, org = make_account("owner@example.org", "Lab")
+    campaign = fitted_campaign(app, make_account, run_jobs)
     with app.app_context():
-        campaign = make_campaign(org)
-        fits.start(campaign.batch, "mv", 0.9, 0.5)
-    run_jobs()
-    with app.app_context():
-        of_record.choose_fit(campaign.batch)
         for decision in (None, "yes", "no"):
             files.start(campaign.batch, "labels-csv", decision)
     run_jobs()
@@ -220,15 +224,10 @@ def test_a_fit_started_elsewhere_after_the_tab_loaded_puts_its_files_out_of_date
     loaded; a label fit started afterwards on the Results tab ended unheard, and the rows said they were current
     until a reload. The batch's status poll, which runs anyway, also tells the tab of such a job started since."""
     from freelunch.services.exports import files
-    from freelunch.services.review import fits, of_record
+    from freelunch.services.review import fits
 
-    _, org = make_account("owner@example.org", "Lab")
+    campaign = fitted_campaign(app, make_account, run_jobs)
     with app.app_context():
-        campaign = make_campaign(org)
-        fits.start(campaign.batch, "mv", 0.9, 0.5)
-    run_jobs()
-    with app.app_context():
-        of_record.choose_fit(campaign.batch)
         files.start(campaign.batch, "labels-csv")
         files.start(campaign.batch, "workers-csv")
     run_jobs()
