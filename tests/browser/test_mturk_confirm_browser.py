@@ -45,7 +45,7 @@ def test_a_bulk_bonus_is_confirmed_with_its_total_before_it_is_queued(app, live_
 
     def queued() -> list[str]:
         with app.app_context():
-            return [job.title for job in jobs.recent(org.id, f"batch:{c.batch.id}")]
+            return [job.title for job in jobs.recent(org.id, jobs.batch_scope(c.batch.id))]
 
     log_in(page, live_server, "owner@example.org")
     page.goto(f"{live_server}/batches/{c.batch.id}/mturk/review?show=decided")

@@ -64,7 +64,7 @@ def test_reject_then_labels(app, live_server, page, make_account, run_jobs):
         step.locator("button", has_text="Reject it").click()  # one assignment ticked
     with app.app_context():
         assert Batch.get_by_id(c.batch.id).excluded_workers == ["W3CCCCCCCC"]
-        assert [job.title for job in jobs.recent(org.id, f"batch:{c.batch.id}")][0] == "Reject 1 assignment"
+        assert [job.title for job in jobs.recent(org.id, jobs.batch_scope(c.batch.id))][0] == "Reject 1 assignment"
 
     page.goto(results)
     summary = " ".join(page.locator("#results p.summary").inner_text().split())

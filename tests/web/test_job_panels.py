@@ -95,7 +95,7 @@ def test_a_finished_job_tells_the_page_which_panels_it_changed(app, client, org,
     client.post("/batches/", data=builder_data(client, dataset, pages_per_hit=2, images_per_page=12))
     batch = Batch.get()
     with app.app_context():
-        (job,) = jobs.recent(org.id, f"batch:{batch.id}")
+        (job,) = jobs.recent(org.id, jobs.batch_scope(batch.id))
     running = client.get(f"/jobs/{job.id}", headers=HTMX)
     assert "HX-Trigger" not in running.headers and "in the queue" in running.get_data(as_text=True)
     run_jobs()

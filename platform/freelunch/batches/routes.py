@@ -350,7 +350,7 @@ def show(batch_id):
         "overview",
         "batches/show.html",
         batch,
-        recent_jobs=jobs.recent(current_org().id, f"batch:{batch.id}"),
+        recent_jobs=jobs.recent(current_org().id, jobs.batch_scope(batch.id)),
         fee_step=FEE_STEP_ASSIGNMENTS,
         version_meanings=VERSION_MEANINGS,
     )

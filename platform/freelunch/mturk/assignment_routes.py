@@ -35,7 +35,7 @@ SHOWS = {
 
 
 def _scope(batch: Batch) -> str:
-    return f"batch:{batch.id}"
+    return jobs.batch_scope(batch.id)
 
 
 def _enqueue(batch: Batch, task: jobs.Task, title: str, *args, **kwargs):

@@ -192,7 +192,7 @@ def overview(organization: Organization) -> Overview:
     lines = batch_lines(organization, batches)
     failed = []
     for line in lines:
-        found = _failed(organization, f"batch:{line.batch.id}")
+        found = _failed(organization, jobs.batch_scope(line.batch.id))
         line.failed_jobs = len(found)
         failed += found
     import_errors = []

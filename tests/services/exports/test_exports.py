@@ -91,7 +91,7 @@ def test_the_exports_tab_follows_a_job_another_page_started_that_may_put_its_fil
             campaign.batch.id,
             campaign.batch.organization_id,
             organization_id=campaign.batch.organization_id,
-            scope=f"batch:{campaign.batch.id}",
+            scope=jobs.batch_scope(campaign.batch.id),
             title="Approve 2 MTurk assignments",
         )
     html = client.get(tab).get_data(as_text=True)

@@ -42,7 +42,7 @@ def review(app, make_account, client):
 
 def queued(app, batch) -> list[str]:
     with app.app_context():
-        return [job.title for job in jobs.recent(batch.organization_id, f"batch:{batch.id}")]
+        return [job.title for job in jobs.recent(batch.organization_id, jobs.batch_scope(batch.id))]
 
 
 def test_a_bulk_bonus_shows_the_total_with_the_fee_then_pays_on_confirmation(app, client, review):

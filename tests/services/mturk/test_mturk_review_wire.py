@@ -269,7 +269,7 @@ def test_sqs_events_only_trigger_a_reconcile_of_their_hit_once_each(app, wired, 
         local_mturk.submit(assignment_id, completionCode="ABCDEF")
         with app.app_context():
             first = mturk_review.poll_notifications()  # the cron job
-            heard = jobs.announced(wired.organization_id, f"batch:{wired.id}", 0)
+            heard = jobs.announced(wired.organization_id, jobs.batch_scope(wired.id), 0)
         assert first["summary"] == "1 notification read, 1 HIT reconciled."
         assert set(heard.changes) == {"mturk", "assignments"}  # the batch's open pages reload what it changed
         assert MTurkAssignment.get().mturk_assignment_id == assignment_id
@@ -281,7 +281,8 @@ def test_sqs_events_only_trigger_a_reconcile_of_their_hit_once_each(app, wired, 
         sqs.send_message(QueueUrl=queue, MessageBody="not json")
         with app.app_context():
             again = mturk_review.poll_notifications()
-            assert not jobs.announced(wired.organization_id, f"batch:{wired.id}", heard.number).changes  # nothing new
+            scope = jobs.batch_scope(wired.id)
+            assert not jobs.announced(wired.organization_id, scope, heard.number).changes  # nothing new
         assert again["summary"] == "3 notifications read, 1 HIT reconciled."
         assert "Messages" not in sqs.receive_message(QueueUrl=queue)  # every handled message is deleted
 
@@ -313,7 +314,7 @@ def test_auto_review_and_one_approval_from_the_dashboard_are_sent_only_once_conf
 
     def queued():
         with app.app_context():
-            return [job.title for job in jobs.recent(wired.organization_id, f"batch:{wired.id}")]
+            return [job.title for job in jobs.recent(wired.organization_id, jobs.batch_scope(wired.id))]
 
     step = client.post(f"/batches/{wired.id}/mturk/auto-review", data={"csrf_token": token}).get_data(as_text=True)
     assert "<html" in step and "The rules judge 2 submitted assignments" in step  # the page, without JavaScript

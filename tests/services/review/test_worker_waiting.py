@@ -281,7 +281,7 @@ def test_the_workers_tab_reloads_when_a_job_changes_its_figures(app, client, wai
             batch.id,
             batch.organization_id,
             organization_id=batch.organization_id,
-            scope=f"batch:{batch.id}",
+            scope=jobs.batch_scope(batch.id),
             title="Reject 1 MTurk assignment",
         )
     html = client.get(tab).get_data(as_text=True)

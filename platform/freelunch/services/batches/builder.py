@@ -164,7 +164,7 @@ def start_build(batch: Batch, class_ids: list[int] | None):
         batch.id,
         batch.organization_id,
         organization_id=batch.organization_id,
-        scope=f"batch:{batch.id}",
+        scope=jobs.batch_scope(batch.id),
         title=f"Build HITs of {batch.name}"
         + (f" from {formatting.counted(len(class_ids), 'chosen class')}" if class_ids else ""),
     )
