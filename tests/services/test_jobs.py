@@ -69,6 +69,27 @@ def test_an_organization_has_a_few_places_per_queue_and_others_are_not_held_up(a
         jobs.enqueue(jobs.BUILD_BATCH, 10, 1, organization_id=1, scope="batch:1", title="B")
 
 
+def test_a_job_abandoned_by_its_killed_worker_frees_its_place(app, redis_client, monkeypatch):
+    """A job whose worker was killed hard stays "started" in RQ until a worker's cleanup, up to ten minutes on: it held
+    its organization's place until then, and so locked it out of building and exporting. Once its heartbeat to RQ is
+    overdue (jobs.abandoned: a real worker killed mid-build, tests/services/batches/test_batches_stuck.py) it counts
+    no more; one whose worker is alive, however slow, still does."""
+    app.config["JOBS_PENDING_PER_ORGANIZATION"] = 1
+    with app.app_context():
+        job = jobs.enqueue(jobs.BUILD_BATCH, 1, 1, organization_id=1, scope="batch:1", title="B")
+        job.set_status(JobStatus.STARTED)
+        registry = queue("default").started_job_registry
+        heartbeat = time.time() + 90
+        redis_client.zadd(registry.key, {f"{job.id}:execution": heartbeat})  # as a live worker renews it
+        with pytest.raises(jobs.QueueFull, match="already has 1 HIT builds"):
+            jobs.enqueue(jobs.BUILD_BATCH, 2, 1, organization_id=1, scope="batch:2", title="B")
+        monkeypatch.setattr(jobs, "_clock", lambda: heartbeat + 1)  # the worker's heartbeat is overdue: it is gone
+        assert job.get_status() == JobStatus.STARTED  # RQ has not failed it yet
+        jobs.enqueue(jobs.BUILD_BATCH, 2, 1, organization_id=1, scope="batch:2", title="B")
+        with pytest.raises(jobs.QueueFull):  # the new job holds the one place
+            jobs.enqueue(jobs.BUILD_BATCH, 3, 1, organization_id=1, scope="batch:3", title="B")
+
+
 def test_a_refused_job_is_a_clear_answer_on_the_page(app, client, make_account, redis_client):
     from factories import make_batch
     from support import RULE_FORM, csrf_token, login

@@ -197,14 +197,16 @@ def _take_place(task: Task, organization_id: int, job_id: str) -> None:
     One organization's 80 jobs made another's HIT build wait three times as long: each organization
     has a few places per queue (``JOBS_PENDING_PER_ORGANIZATION``), so the others' jobs go on. The id
     is added before it is counted, so simultaneous requests never pass the limit together; ids of
-    jobs that ended are dropped when the set is full.
+    jobs that will never run (any more) are dropped when the set is full: ended, lost from Redis, or
+    abandoned by a worker killed hard (``abandoned``), which RQ itself fails only at its next cleanup,
+    up to ten minutes on, and which held the organization's places until then.
     """
     limit = current_app.config["JOBS_PENDING_PER_ORGANIZATION"]
     connection, key = redis_connection(), _pending_key(organization_id, task.queue)
     if connection.scard(key) >= limit:
         ids = [_text(i) for i in connection.smembers(key)]
         jobs = Job.fetch_many(ids, connection=connection)
-        ended = [i for i, job in zip(ids, jobs) if job is None or job.get_status(refresh=False) not in PENDING_STATES]
+        ended = [i for i, job in zip(ids, jobs) if not _may_run(job)]
         if ended:
             connection.srem(key, *ended)
     pipe = connection.pipeline()
@@ -320,6 +322,12 @@ def abandoned(job: Job) -> bool:
 
 
 ENDED_STATES = {JobStatus.FINISHED, JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED}
+
+
+def _may_run(job: Job | None) -> bool:
+    """Whether RQ may still run the job, or is running it with its worker alive: ``gone``'s opposite, for a job
+    fetched already (None: lost from Redis)."""
+    return job is not None and job.get_status(refresh=False) in PENDING_STATES and not abandoned(job)
 
 
 def gone(job_id: str | None) -> str | None:
