@@ -8,6 +8,8 @@ from freelunch.services.batches.builder import dropped_candidates
 from freelunch.services.batches.hits import BuildError, build_hits
 from freelunch.services.jobs import JobProgress
 
+UNEXPECTED = "It stopped unexpectedly: an admin can see why in the RQ monitor."
+
 
 def build_batch(batch_id: int, organization_id: int) -> dict:
     """Build from the classes chosen in the builder (Batch.class_ids; none chosen: every class)."""
@@ -17,11 +19,11 @@ def build_batch(batch_id: int, organization_id: int) -> dict:
     try:
         count = build_hits(batch, batch.class_ids, progress=JobProgress())
     except BuildError as error:
-        batch.state = "failed"
-        batch.save()
+        batch.state, batch.build_error = "failed", str(error)
+        batch.save(only=[Batch.state, Batch.build_error])
         return {"error": str(error)}
     except Exception:
-        Batch.update(state="failed").where(Batch.id == batch.id).execute()
+        Batch.update(state="failed", build_error=UNEXPECTED).where(Batch.id == batch.id).execute()
         raise
     summary = f"{counted(count, 'HIT')} built."
     left_out = dropped_candidates(batch.dataset, batch.class_ids)

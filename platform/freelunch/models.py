@@ -303,6 +303,10 @@ class Batch(TenantModel):
     # The shape its HITs were built in, which the dataset may have made smaller than the one asked for:
     # {"pages_per_hit": [fewest, most], "images_per_page": [fewest, most]}; null until built (record_shape).
     built_shape = JSONField(null=True)
+    # The RQ job building its HITs (services/batches/builder.start_build) and why the last build failed, if it did:
+    # a build whose job RQ will never run is settled failed (builder.settle; migration 0034).
+    build_job_id = CharField(max_length=64, null=True)
+    build_error = TextField(default="")
     created_at = DateTimeField(default=utcnow)
 
     def record_shape(self) -> None:

@@ -50,6 +50,18 @@ def write_lock(app):
         locker.close()
 
 
+def worker_env(app_config, redis_url: str, instance) -> dict:
+    """The environment of a real worker process of the test's app: its database, Redis and instance folder."""
+    return {
+        **os.environ,
+        "FREELUNCH_ENV": "testing",
+        "SECRET_KEY": app_config["SECRET_KEY"],
+        "DATABASE_URL": app_config["DATABASE_URL"],
+        "REDIS_URL": redis_url,
+        "FREELUNCH_INSTANCE": str(instance),
+    }
+
+
 def ingest_worker(redis_url: str, env: dict, stderr=subprocess.DEVNULL) -> subprocess.Popen:
     """A real `rq worker --burst` on the ingest queue, as the Procfile runs it, in a process group of its own."""
     return rq_worker(redis_url, env, "ingest", stderr=stderr)

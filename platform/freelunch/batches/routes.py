@@ -365,12 +365,18 @@ def status(batch_id):
     newest jobs it knows of that can put its files out of date (``export_jobs_seen``, files.jobs_seen): when the
     batch's differ (an export started or deleted elsewhere, a label fit or MTurk decisions started on another page),
     the answer says ``export-list-changed``, and the list reloads and shows the new row or follows the new job. The
-    Overview sends ``progress_shown``: the answer carries its progress panel out of band, from the same read."""
+    Overview sends ``progress_shown``: the answer carries its progress panel out of band, from the same read. A line
+    drawn while the HITs were built sends ``building``: once they no longer are (the build ended, or its job is gone
+    and the batch was settled failed, services/batches/builder.settle, whichever request saw it first), the answer
+    sends what a build job's end sends (job-finished, hits-changed), so the Overview shows the failure and "Build the
+    HITs again", the job list drops a lost job's card, and the HITs list stops polling."""
     batch = owned_or_404(Batch, batch_id)
     # The announcements first, the figures after: a job announces once it has written, so the line drawn below shows
     # what it announced, and the line need not reload on the job-finished it sends (batches/_status.html).
     announced, events = job_events.announcements(batch.organization_id, jobs.batch_scope(batch.id), job_events.heard())
-    figures = batch_progress(batch)
+    figures = batch_progress(batch)  # settles a build whose job is gone
+    if request.args.get("building") and figures.state != "building":
+        events.update(job_events.build_ended(batch.build_job_id))
     body = render_template("batches/_status.html", batch=batch, progress=figures, announced=announced)
     if request.args.get("progress_shown"):
         body += render_template("review/_progress.html", batch=batch, progress=figures, oob=True)
@@ -390,7 +396,7 @@ def hits(batch_id):
 
 @bp.post("/<int:batch_id>/build")
 def build(batch_id):
-    batch = owned_or_404(Batch, batch_id)
+    batch = batch_service.settle(owned_or_404(Batch, batch_id))  # a build whose job is gone can be built again
     if batch.state not in ("draft", "failed") or batch.hits.exists():
         flash("Only a batch whose build failed (and has no HITs) can be built again.", "error")
     else:

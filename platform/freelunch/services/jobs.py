@@ -229,13 +229,29 @@ def organization_scope(organization_id: int) -> str:
     return f"organization:{organization_id}"
 
 
-def enqueue(task: Task, *args, organization_id: int, scope: str, title: str, **kwargs) -> Job:
-    """Queue ``task(*args, **kwargs)`` for ``organization_id``; ``scope`` names the page listing it ("dataset:3")."""
+def enqueue(
+    task: Task,
+    *args,
+    organization_id: int,
+    scope: str,
+    title: str,
+    record: Callable[[str], None] | None = None,
+    **kwargs,
+) -> Job:
+    """Queue ``task(*args, **kwargs)`` for ``organization_id``; ``scope`` names the page listing it ("dataset:3").
+    ``record(job_id)``, if given, is called once the job has its place and before it is queued: a row that names its
+    job (a batch's build_job_id) is written before a worker can run the job, and not at all when it is refused."""
     if not task.changes:
         raise ValueError(f"{task.path} is watched by a page, so its Task must name the panels it changes")
     # Raises QueueFull (a message for the user) when the organization has too many pending.
     job_id = str(uuid.uuid4())
     _take_place(task, organization_id, job_id)
+    if record is not None:
+        try:
+            record(job_id)
+        except BaseException:
+            redis_connection().srem(_pending_key(organization_id, task.queue), job_id)
+            raise
     job = _put(
         queue(task.queue),
         task,
@@ -344,6 +360,13 @@ def gone(job_id: str | None) -> str | None:
     if job.get_status(refresh=False) in ENDED_STATES or abandoned(job):
         return "stopped"
     return None
+
+
+def listed(organization_id: int, scope: str, task: Task) -> list[str]:
+    """The ids of the scope's listed jobs of ``task`` that Redis still holds, newest first."""
+    ids = [_text(i) for i in redis_connection().lrange(_recent_key(organization_id, scope), 0, -1)]
+    found = Job.fetch_many(ids, connection=redis_connection()) if ids else []
+    return [job.id for job in found if job is not None and job.func_name == task.path]
 
 
 def _view(job: Job, title: bytes | str | None) -> JobView:

@@ -30,6 +30,7 @@ from ..models import (
     utcnow,
 )
 from . import jobs
+from .batches import builder
 from .mturk import lifecycle
 from .review import progress
 
@@ -116,6 +117,8 @@ def batch_lines(organization: Organization, batches: list[Batch]) -> list[BatchL
     ids = [b.id for b in batches]
     if not ids:
         return []
+    for batch in batches:  # a build whose job RQ will never run shows failed, not building forever
+        builder.settle(batch)
     names = dict(
         Dataset.select(Dataset.id, Dataset.name).where(Dataset.id.in_({b.dataset_id for b in batches})).tuples()
     )

@@ -15,6 +15,7 @@ from flask import Response, make_response, render_template, request
 from ..models import Batch
 from ..services import jobs
 from ..services.annotation import places
+from ..services.batches import builder
 from ..services.review import progress
 from . import job_events, partials
 
@@ -63,5 +64,7 @@ def render_tab(
 def batch_progress(batch: Batch) -> progress.BatchProgress:
     """The figures above the tabs and on the Overview (services/review/progress.py), with the places' rule of which
     unfinished assignments are still being worked on (services/annotation/places.py): every view that draws them
-    reads them here."""
+    reads them here. A build whose job RQ will never run is settled failed first (services/batches/builder.settle),
+    so ``batch`` (updated in place) and the figures say so, and no view polls it as building forever."""
+    builder.settle(batch)
     return progress.batch_progress(batch, places.working(batch))

@@ -30,6 +30,14 @@ def finished_events(job: jobs.JobView) -> dict | None:
     return events
 
 
+def build_ended(job_id: str | None) -> dict:
+    """What a page that showed a batch's HITs being built hears once they no longer are: what the build job's card
+    sends when it ends (a card whose job is lost from Redis, or whose end was seen first by another request, never
+    sends it)."""
+    job = jobs.JobView(id=job_id or "build", title="", state="failed", progress=1.0, changes=jobs.BUILD_BATCH.changes)
+    return finished_events(job) or {}
+
+
 def heard() -> int | None:
     """The announcement number the poll says its page has heard; None when it sends none (a page drawn before the
     status line carried it). Anything but a whole number is a 400 that says what the argument is."""

@@ -10,7 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from processes import horses, kill_worker, rq_worker, wait_until
+from processes import horses, kill_worker, rq_worker, wait_until, worker_env
 from rq import Queue
 from rq.job import Job, JobStatus
 from support import csrf_token, start_export
@@ -21,17 +21,6 @@ from freelunch.services.exports.kinds import KINDS
 
 HTMX = {"HX-Request": "true"}
 STOPPED = "The export failed: it stopped before it finished: its worker was stopped"
-
-
-def _worker_env(app_config, redis_url, tmp_path) -> dict:
-    return {
-        **os.environ,
-        "FREELUNCH_ENV": "testing",
-        "SECRET_KEY": app_config["SECRET_KEY"],
-        "DATABASE_URL": app_config["DATABASE_URL"],
-        "REDIS_URL": redis_url,
-        "FREELUNCH_INSTANCE": str(tmp_path),
-    }
 
 
 def _delete(client, export):
@@ -49,7 +38,7 @@ def test_an_export_whose_worker_is_killed_mid_file_fails_and_can_be_made_again(
     export = Export.get()
     worker = rq_worker(
         redis_url,
-        _worker_env(app_config, redis_url, tmp_path),
+        worker_env(app_config, redis_url, tmp_path),
         jobs.BULK_QUEUE,
         worker_class="blocking_export_worker.BlockingExportWorker",
     )

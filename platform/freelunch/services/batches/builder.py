@@ -157,9 +157,16 @@ def problems(dataset: Dataset, class_ids: list[int] | None, positives: int, nega
 def start_build(batch: Batch, class_ids: list[int] | None):
     """Mark the batch as building and queue the job that makes its HITs from ``class_ids`` (None: every class).
 
-    The choice is kept on the batch, so that building again after a failure uses the same classes.
+    The choice is kept on the batch, so that building again after a failure uses the same classes; so is the job's id
+    (``settle``), written before the job is queued: a fast job that ends at once finds it, and is never undone by it.
+    A refused job (jobs.QueueFull) leaves the batch as it was.
     """
-    job = jobs.enqueue(  # first: a refused job (jobs.QueueFull) leaves the batch as it was
+
+    def record(job_id: str) -> None:
+        batch.state, batch.class_ids, batch.build_job_id, batch.build_error = "building", class_ids or None, job_id, ""
+        batch.save(only=[Batch.state, Batch.class_ids, Batch.build_job_id, Batch.build_error])
+
+    return jobs.enqueue(
         jobs.BUILD_BATCH,
         batch.id,
         batch.organization_id,
@@ -167,7 +174,42 @@ def start_build(batch: Batch, class_ids: list[int] | None):
         scope=jobs.batch_scope(batch.id),
         title=f"Build HITs of {batch.name}"
         + (f" from {formatting.counted(len(class_ids), 'chosen class')}" if class_ids else ""),
+        record=record,
     )
-    batch.state, batch.class_ids = "building", class_ids or None
-    batch.save()
-    return job
+
+
+# Why a build whose job RQ will never run failed (jobs.gone's reasons), as the Overview says it beside "Build again".
+GONE = {
+    "stopped": "It stopped before it finished: its worker was stopped (a restart, or it ran out of memory).",
+    "lost": "Its job was lost from the queue before it finished (the queue was emptied or restarted).",
+}
+
+
+def settle(batch: Batch) -> Batch:
+    """The batch as it stands: one building whose job RQ will never run (jobs.gone: its worker killed hard, or the job
+    lost from Redis) is recorded failed, with why (``GONE``), and can be built again; one whose job is queued, or
+    running with its worker alive, however slow, is left building. ``batch`` is updated in place and returned. Every
+    view of a batch's state reads it through here (web/batch_tabs.batch_progress: the tabs and the status line; the
+    batch lists, services/overview.batch_lines; the build route).
+
+    A batch left building by a version that kept no job id (before migration 0034) is settled by the build jobs its
+    page lists: left building while one may still run, failed once none is left that may."""
+    if batch.state != "building":
+        return batch
+    if batch.build_job_id:
+        reason = jobs.gone(batch.build_job_id)
+    else:
+        listed = jobs.listed(batch.organization_id, jobs.batch_scope(batch.id), jobs.BUILD_BATCH)
+        reasons = [jobs.gone(job_id) for job_id in listed]
+        reason = None if None in reasons else (reasons[0] if reasons else "lost")
+    if reason is None:
+        return batch
+    same_job = Batch.build_job_id == batch.build_job_id if batch.build_job_id else Batch.build_job_id.is_null()
+    # Only if still building with the same job: a job that ended as it was read has recorded ready or failed itself.
+    Batch.update(state="failed", build_error=GONE[reason]).where(
+        Batch.id == batch.id, Batch.state == "building", same_job
+    ).execute()
+    now = Batch.get_or_none(Batch.id == batch.id)
+    if now is not None:
+        batch.state, batch.build_error, batch.build_job_id = now.state, now.build_error, now.build_job_id
+    return batch
