@@ -20,7 +20,7 @@ def build_batch(batch_id: int, organization_id: int) -> dict:
         count = build_hits(batch, batch.class_ids, progress=JobProgress())
     except BuildError as error:
         batch.state, batch.build_error = "failed", str(error)
-        batch.save(only=[Batch.state, Batch.build_error])
+        batch.save()  # with the image order number drawn, which building again keeps
         return {"error": str(error)}
     except Exception:
         Batch.update(state="failed", build_error=UNEXPECTED).where(Batch.id == batch.id).execute()
