@@ -116,6 +116,7 @@ def test_a_failed_build_says_why_and_can_run_again(client, org, run_jobs):
     assert Batch.get_by_id(batch.id).state == "failed"
     page = client.get(f"/batches/{batch.id}").get_data(as_text=True)
     assert "too few control images" in page and "Build the HITs again" in page
+    assert "too few control images" in Batch.get_by_id(batch.id).build_error  # said beside the button, kept
 
     refused = client.post(f"/batches/{batch.id}/build", data={"csrf_token": csrf_token(client)}, follow_redirects=True)
     assert "fewer than 2 positive or 1 negative controls" in refused.get_data(as_text=True)
@@ -226,6 +227,7 @@ def test_an_unexpected_build_fault_fails_the_batch_and_points_to_the_rq_monitor(
     assert batch.state == "failed"
     page = client.get(f"/batches/{batch.id}").get_data(as_text=True)
     assert "The job stopped unexpectedly. An admin can see why in the RQ monitor" in page
+    assert "The build failed. It stopped unexpectedly: an admin can see why in the RQ monitor." in page
     assert "disk full" not in page, "tracebacks stay in the RQ monitor"
 
 

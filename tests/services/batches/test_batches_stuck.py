@@ -21,7 +21,7 @@ from freelunch.services import jobs
 from freelunch.services.batches import builder
 
 HTMX = {"HX-Request": "true"}
-FAILED = "The build failed: "
+FAILED = "The build failed. "
 
 
 def _build(client, org, class_key: str = "n01") -> tuple[Batch, int]:
