@@ -60,7 +60,9 @@ def test_an_organization_has_a_few_places_per_queue_and_others_are_not_held_up(a
     app.config["JOBS_PENDING_PER_ORGANIZATION"] = 3
     with app.app_context():
         queued = [jobs.enqueue(jobs.BUILD_BATCH, n, 1, organization_id=1, scope="batch:1", title="B") for n in range(3)]
-        with pytest.raises(jobs.QueueFull, match="3 HIT builds, label fits and MTurk calls waiting or running"):
+        with pytest.raises(
+            jobs.QueueFull, match="3 jobs waiting or running among its HIT builds, label fits and MTurk calls"
+        ):
             jobs.enqueue(jobs.BUILD_BATCH, 9, 1, organization_id=1, scope="batch:1", title="B")
         assert len(queue("default")) == 3  # the refused job was not queued
         jobs.enqueue(jobs.BUILD_BATCH, 9, 2, organization_id=2, scope="batch:9", title="B")  # another organization
@@ -81,7 +83,7 @@ def test_a_job_abandoned_by_its_killed_worker_frees_its_place(app, redis_client,
         registry = queue("default").started_job_registry
         heartbeat = time.time() + 90
         redis_client.zadd(registry.key, {f"{job.id}:execution": heartbeat})  # as a live worker renews it
-        with pytest.raises(jobs.QueueFull, match="already has 1 HIT builds"):
+        with pytest.raises(jobs.QueueFull, match="already has 1 job waiting or running among its HIT builds"):
             jobs.enqueue(jobs.BUILD_BATCH, 2, 1, organization_id=1, scope="batch:2", title="B")
         monkeypatch.setattr(jobs, "_clock", lambda: heartbeat + 1)  # the worker's heartbeat is overdue: it is gone
         assert job.get_status() == JobStatus.STARTED  # RQ has not failed it yet
@@ -105,10 +107,12 @@ def test_a_refused_job_is_a_clear_answer_on_the_page(app, client, make_account, 
         {"csrf_token": csrf_token(client), "force": "y", **RULE_FORM},
     )
     response = client.post(url, data=form)
-    assert response.status_code == 429 and "imports and exports waiting or running" in response.get_data(as_text=True)
+    assert response.status_code == 429 and "waiting or running among its imports and exports" in response.get_data(
+        as_text=True
+    )
     swapped = client.post(url, data=form, headers={"HX-Request": "true"})
     assert swapped.status_code == 422 and swapped.headers["HX-Retarget"] == "#flashes"
-    assert "imports and exports waiting or running" in swapped.get_data(as_text=True)
+    assert "waiting or running among its imports and exports" in swapped.get_data(as_text=True)
     assert Export.select().count() == 0  # a refused export leaves no row behind
 
 

@@ -29,6 +29,7 @@ from rq.job import Job, JobStatus
 from rq.registry import StartedJobRegistry
 from werkzeug.utils import import_string
 
+from .. import formatting
 from ..queues import queue, redis_connection
 from .errors import RequesterError
 
@@ -182,7 +183,7 @@ class QueueFull(RequesterError):
     def __init__(self, task: Task, limit: int):
         work = QUEUE_WORK.get(task.queue, "background jobs")
         super().__init__(
-            f"Your organization already has {limit} {work} waiting or running. "
+            f"Your organization already has {formatting.counted(limit, 'job')} waiting or running among its {work}. "
             "Wait for some of them to finish, then try again."
         )
 
