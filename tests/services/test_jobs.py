@@ -151,18 +151,19 @@ def test_every_scope_of_a_batchs_jobs_is_one_a_page_can_follow():
     assert used and used <= set(jobs.BATCH_SCOPES), used
 
 
-def test_the_batch_scope_is_written_once():
-    """jobs.batch_scope is the one spelling of "batch:<id>": the pages that list a batch's jobs, the jobs that announce
-    to it and the overview's failed jobs all read it there, never a copy that could drift."""
+@pytest.mark.parametrize("kind", ["batch", "dataset"])
+def test_a_job_scope_is_written_once(kind):
+    """jobs.batch_scope and jobs.dataset_scope are the one spelling of "batch:<id>" and "dataset:<id>": the pages that
+    list the jobs, the jobs that announce to them and the overview all read it there, never a copy that could drift."""
     root = Path(jobs.__file__).resolve().parents[3]
     written = [
         f"{path.relative_to(root)}: {match}"
         for folder in ("platform", "tasks", "templates")
         for path in (root / folder).rglob("*")
         if path.suffix in {".py", ".html"}
-        for match in re.findall(r"""["']batch:(?:\{|%d)[^"']*["']""", path.read_text(encoding="utf-8"))
+        for match in re.findall(rf"""["']{kind}:(?:\{{|%d)[^"']*["']""", path.read_text(encoding="utf-8"))
     ]
-    assert written == ['platform/freelunch/services/jobs.py: "batch:{batch_id}"'], written
+    assert written == [f'platform/freelunch/services/jobs.py: "{kind}:{{{kind}_id}}"'], written
 
 
 def test_running_lists_the_batchs_unfinished_jobs_that_change_the_panels_asked(app, redis_client, run_jobs):

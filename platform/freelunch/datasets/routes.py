@@ -111,7 +111,7 @@ def _show(dataset: Dataset, status: int = 200, **forms):
         image_form=forms.get("image_form") or ImageImportForm(),
         score_form=forms.get("score_form") or ScoreImportForm(),
         score_count=ModelScore.select().where(ModelScore.dataset == dataset).count(),
-        recent_jobs=jobs.recent(current_org().id, f"dataset:{dataset.id}"),
+        recent_jobs=jobs.recent(current_org().id, jobs.dataset_scope(dataset.id)),
         presets=PRESETS,
         classes=_class_page(dataset),
         duplicates=duplicate_groups.listing(dataset, DUPLICATE_GROUPS_SHOWN),
@@ -354,9 +354,21 @@ def _head(path: Path) -> bytes:
         return file.read(64)
 
 
-def _started(dataset: Dataset, job, what: str):
+def _start(dataset: Dataset, task: jobs.Task, *args, title: str, what: str, **kwargs):
+    """Queue one of the dataset's jobs (listed on its page) and answer with its card, or back to the page."""
+    organization_id = current_org().id
+    job = jobs.enqueue(
+        task,
+        dataset.id,
+        organization_id,
+        *args,
+        organization_id=organization_id,
+        scope=jobs.dataset_scope(dataset.id),
+        title=title,
+        **kwargs,
+    )
     if partials.wanted():
-        return render_template("jobs/_progress.html", job=jobs.status(job.id, current_org().id))
+        return render_template("jobs/_progress.html", job=jobs.status(job.id, organization_id))
     flash(f"{what} started; its progress shows below.", "success")
     return redirect(url_for("datasets.show", dataset_id=dataset.id))
 
@@ -384,18 +396,15 @@ def import_classes(dataset_id):
         return _import_error(dataset, class_form=form)
     kind = "json" if _head(upload).lstrip(b"\xef\xbb\xbf \t\r\n").startswith((b"[", b"{")) else "csv"
     wikipedia = str(_save_upload(form.wikipedia.data)) if form.wikipedia.data else None
-    job = jobs.enqueue(
+    return _start(
+        dataset,
         jobs.IMPORT_CLASSES,
-        dataset.id,
-        current_org().id,
         kind,
         str(upload),
         wikipedia,
-        organization_id=current_org().id,
-        scope=f"dataset:{dataset.id}",
         title=f"Import classes from {form.classes.data.filename}",
+        what="The class import",
     )
-    return _started(dataset, job, "The class import")
 
 
 @bp.post("/<int:dataset_id>/imports/preset")
@@ -406,16 +415,13 @@ def import_preset(dataset_id):
     if not form.validate_on_submit():
         return _import_error(dataset, preset_form=form)
     preset = PRESETS[form.preset.data]
-    job = jobs.enqueue(
+    return _start(
+        dataset,
         jobs.IMPORT_PRESET,
-        dataset.id,
-        current_org().id,
         preset.name,
-        organization_id=current_org().id,
-        scope=f"dataset:{dataset.id}",
         title=f"Import the {preset.title}",
+        what=f"The import of the {preset.title}",
     )
-    return _started(dataset, job, f"The import of the {preset.title}")
 
 
 @bp.post("/<int:dataset_id>/imports/images")
@@ -436,18 +442,15 @@ def import_images(dataset_id):
             upload.unlink(missing_ok=True)
             form.images.errors.append(str(failure))
             return _import_error(dataset, image_form=form)
-    job = jobs.enqueue(
+    return _start(
+        dataset,
         jobs.IMPORT_IMAGES,
-        dataset.id,
-        current_org().id,
         kind,
         str(upload),
         form.create_classes.data,
-        organization_id=current_org().id,
-        scope=f"dataset:{dataset.id}",
         title=f"Import images from {form.images.data.filename}",
+        what="The image import",
     )
-    return _started(dataset, job, "The image import")
 
 
 @bp.post("/<int:dataset_id>/imports/scores")
@@ -459,16 +462,13 @@ def import_scores(dataset_id):
     if not form.validate_on_submit():
         return _import_error(dataset, score_form=form)
     upload = _save_upload(form.scores.data)
-    job = jobs.enqueue(
+    return _start(
+        dataset,
         jobs.IMPORT_SCORES,
-        dataset.id,
-        current_org().id,
         str(upload),
-        organization_id=current_org().id,
-        scope=f"dataset:{dataset.id}",
         title=f"Import model scores from {form.scores.data.filename}",
+        what="The score import",
     )
-    return _started(dataset, job, "The score import")
 
 
 @bp.post("/<int:dataset_id>/scores/delete")
@@ -489,17 +489,14 @@ def find_duplicates(dataset_id):
         if reference_id == dataset.id:
             abort(404)
         owned_or_404(Dataset, reference_id)
-    job = jobs.enqueue(
+    return _start(
+        dataset,
         jobs.FIND_DUPLICATES,
-        dataset.id,
-        current_org().id,
         hash_missing=request.form.get("hash_missing") == "y",
         reference_id=reference_id,
-        organization_id=current_org().id,
-        scope=f"dataset:{dataset.id}",
         title="Find near-duplicate images",
+        what="The search for near-duplicates",
     )
-    return _started(dataset, job, "The search for near-duplicates")
 
 
 @bp.post("/<int:dataset_id>/duplicates/<int:group>")

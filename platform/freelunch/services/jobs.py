@@ -225,6 +225,11 @@ def batch_scope(batch_id: int) -> str:
     return f"batch:{batch_id}"
 
 
+def dataset_scope(dataset_id: int) -> str:
+    """Where the dataset's jobs (imports, the near-duplicate search) are listed: its page, and the overview's errors."""
+    return f"dataset:{dataset_id}"
+
+
 def organization_scope(organization_id: int) -> str:
     """Where every batch job of the organization is listed too: the pages across its batches follow them."""
     return f"organization:{organization_id}"

@@ -201,7 +201,7 @@ def overview(organization: Organization) -> Overview:
     import_errors = []
     for dataset in Dataset.owned(organization).order_by(Dataset.name):
         seen = set()
-        for job in jobs.recent(organization.id, f"dataset:{dataset.id}"):  # newest first
+        for job in jobs.recent(organization.id, jobs.dataset_scope(dataset.id)):  # newest first
             # The same import run again says what its newest run left: one line, not one per run.
             if job.title not in seen and (job.state == "failed" or job.result.get("error_count")):
                 import_errors.append((dataset, job))
