@@ -160,6 +160,22 @@
   document.addEventListener("focusout", function () {
     setTimeout(resume, 0);  // once focus has landed where it went
   });
+  // A job card polls every second until its job ends (jobs/_progress.html). A job Redis no longer holds (lost with
+  // Redis's data, or its record expired) answers 404 for good, the same as any job not the organization's, so the
+  // card ends here instead of asking every second until the page is left.
+  document.addEventListener("htmx:responseError", function (event) {
+    var card = event.detail.elt;
+    if (event.detail.xhr.status !== 404 || !card.matches || !card.matches(".job[hx-trigger]")) return;
+    var ended = document.createElement("div");
+    ended.className = "job job-failed job-finished";
+    ended.id = card.id;
+    var title = card.querySelector(".job-title strong").cloneNode(true);
+    var line = document.createElement("p");
+    line.className = "job-title";
+    line.append(title, " · no longer known: its record was lost, so whether it ended is not known here");
+    ended.append(line);
+    card.replaceWith(ended);
+  });
   document.addEventListener("htmx:afterRequest", function (event) {
     var form = event.detail.elt;
     if (event.detail.successful && form.hasAttribute && form.hasAttribute("data-reset-on-success")) form.reset();

@@ -6,9 +6,11 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from factories import grant_server_account, make_batch
+from factories import grant_server_account, make_batch, make_dataset
 from playwright.sync_api import expect
 from support import log_in
+
+from freelunch.services import jobs
 
 pytestmark = pytest.mark.browser
 
@@ -166,3 +168,31 @@ def test_a_panel_keeps_a_half_filled_form_when_its_job_ends_and_updates_once_it_
     expect(page.locator("#mturk-review input[name=amount]")).to_have_value("0.25")
     expect(page.locator("#mturk-review input[name=reason]")).to_have_value("Careful work")
     assert still_no_reload(page)
+
+
+def test_a_job_card_whose_job_redis_lost_ends_instead_of_polling_for_good(app, live_server, page, make_account):
+    _, org = make_account("requester@example.org", "Lab")
+    dataset = make_dataset(org)
+    with app.app_context():  # queued, and no worker here: it stays in the queue until Redis loses it
+        job = jobs.enqueue(
+            jobs.IMPORT_PRESET,
+            dataset.id,
+            org.id,
+            "imagenet-1k",
+            organization_id=org.id,
+            scope=jobs.dataset_scope(dataset.id),
+            title="Import the ImageNet classes",
+        )
+    log_in(page, live_server, "requester@example.org")
+    page.goto(f"{live_server}/datasets/{dataset.id}")
+    card = page.locator(f"#job-{job.id}")
+    expect(card).to_contain_text("Import the ImageNet classes · in the queue")
+    polls: list[str] = []
+    page.on("request", lambda request: f"/jobs/{job.id}" in request.url and polls.append(request.url))
+
+    job.delete()  # Redis's data lost (emptied, restarted without it)
+    expect(card).to_contain_text("Import the ImageNet classes · no longer known", timeout=10_000)
+    assert card.get_attribute("hx-trigger") is None
+    asked = len(polls)
+    page.wait_for_timeout(2_500)  # two and a half of the card's seconds: a card still polling asks at least twice
+    assert len(polls) == asked, polls
