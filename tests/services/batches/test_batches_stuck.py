@@ -138,6 +138,14 @@ def test_a_build_whose_job_left_redis_fails_and_can_be_built_again(client, org, 
     _built_again(client, batch, run_jobs, chosen)
 
 
+def test_the_dataset_page_lists_a_build_whose_job_left_redis_as_failed(client, org, redis_client):
+    batch, _ = _build(client, org)
+    redis_client.flushdb()  # Redis restarted without its data; the dataset page is the first to show the batch
+    page = client.get(f"/datasets/{batch.dataset_id}").get_data(as_text=True)
+    assert f"{batch.name}</a> (failed)" in page
+    assert Batch.get_by_id(batch.id).build_error == builder.GONE["lost"]
+
+
 def test_a_build_from_before_jobs_were_kept_is_settled_by_the_jobs_its_page_lists(app, client, org, redis_client):
     """A batch left building by a version that kept no build job id (migration 0034) stays building while a build job
     its page lists may still run, and fails once none is left that may."""
