@@ -48,6 +48,8 @@ def index():
     batches = sorting.apply(Batch.owned(current_org()), sort, BATCH_SORTS, Batch.id.desc())
     state = request.args.get("state", "")  # a phase: the list shows phases, so it filters on them
     if state in progress.PHASES:
+        for building in Batch.owned(current_org()).where(Batch.state == "building"):
+            batch_service.settle(building)  # filtered as it is shown: a build whose job is gone is failed
         live = list(
             Batch.owned(current_org(), Batch.id, Batch.state, Batch.assignments_per_hit).where(
                 Batch.state.in_(("ready", "published"))

@@ -20,6 +20,7 @@ from ..models import (
 from ..presets import PRESETS
 from ..queues import redis_connection
 from ..services import jobs
+from ..services.batches import builder
 from ..services.datasets import deletion as dataset_service
 from ..services.duplicates import groups as duplicate_groups
 from ..services.imports import quota
@@ -96,7 +97,7 @@ def create():
 
 def _show(dataset: Dataset, status: int = 200, **forms):
     batches = dataset.batches.order_by(Batch.created_at.desc())
-    shown = list(batches.limit(10))
+    shown = [builder.settle(batch) for batch in batches.limit(10)]  # a build whose job is gone shows failed
     return render_template(
         "datasets/show.html",
         dataset=dataset,

@@ -138,11 +138,15 @@ def test_a_build_whose_job_left_redis_fails_and_can_be_built_again(client, org, 
     _built_again(client, batch, run_jobs, chosen)
 
 
-def test_the_dataset_page_lists_a_build_whose_job_left_redis_as_failed(client, org, redis_client):
+@pytest.mark.parametrize("first", ["the dataset page", "the batch list filtered on building"])
+def test_the_lists_that_read_a_build_whose_job_left_redis_first_show_it_failed(client, org, redis_client, first):
     batch, _ = _build(client, org)
-    redis_client.flushdb()  # Redis restarted without its data; the dataset page is the first to show the batch
-    page = client.get(f"/datasets/{batch.dataset_id}").get_data(as_text=True)
-    assert f"{batch.name}</a> (failed)" in page
+    redis_client.flushdb()  # Redis restarted without its data; no page of the batch itself is opened
+    if first == "the dataset page":
+        page = client.get(f"/datasets/{batch.dataset_id}").get_data(as_text=True)
+        assert f"{batch.name}</a> (failed)" in page
+    else:
+        assert f'data-batch="{batch.id}"' not in client.get("/batches/?state=building").get_data(as_text=True)
     assert Batch.get_by_id(batch.id).build_error == builder.GONE["lost"]
 
 

@@ -190,8 +190,7 @@ def settle(batch: Batch) -> Batch:
     lost from Redis) is recorded failed, with why (``GONE``), and can be built again; one whose job is queued, or
     running with its worker alive, however slow, is left building. ``batch`` is updated in place and returned. Every
     view of a batch's state reads it through here (web/batch_tabs.batch_progress: the tabs and the status line; the
-    batch lists, services/overview.batch_lines; the phases of the batch list's filter and the dataset pages,
-    services/review/progress.phases; the build route).
+    batch lists, services/overview.batch_lines, and their filter; the dataset page's batches; the build route).
 
     A batch left building by a version that kept no job id (before migration 0034) is settled by the build jobs its
     page lists: left building while one may still run, failed once none is left that may."""

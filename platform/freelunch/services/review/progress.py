@@ -24,7 +24,6 @@ from ...models import (
     PageSubmission,
     PageTally,
 )
-from ..batches import builder
 from .quality import Figures
 
 # A HIT asks for its assignments in one channel: once it is on MTurk, MTurk's (MTurk goes on offering places until
@@ -133,10 +132,7 @@ PHASES = ("draft", "building", "ready", "published", "annotating", "complete", "
 
 
 def phases(batches: list) -> dict[int, str]:
-    """The phase of each batch (id -> phase), from the counts the database keeps (BatchCount). A build whose job RQ
-    will never run is settled failed first (services/batches/builder.settle), as on the batch's own pages."""
-    for batch in batches:
-        builder.settle(batch)
+    """The phase of each batch (id -> phase), from the counts the database keeps (BatchCount)."""
     counts = BatchCount.of([b.id for b in batches])
     extra = extra_done([b.id for b in batches])
     return {
