@@ -85,7 +85,7 @@ bench-dashboard: install
 
 # Label quality per paid page: fixed-10 majority vote against Dawid–Skene in rounds, and a 144k refit (docs/performance.md).
 bench-quality: install
-	$(BIN)/python bench/quality.py
+	$(BIN)/python bench/quality.py $(ARGS)
 
 # The near-duplicate search on 1.28 M hashes (about a minute; docs/performance.md).
 bench-duplicates: install

@@ -6,6 +6,11 @@ docs/performance.md), prints one table row per strategy, then times a refit of
 PostgreSQL) in a fresh subprocess, so its peak memory is its own. The last
 line holds the figures the issue names, one each.
 
+``--crowd weak``: instead, the weak crowd (bench/quality_world.py) at a fixed
+7 votes an image, on several seeds: selection frequency against Dawid–Skene
+with and without a model's scores, and against Dawid–Skene with each worker's
+own rates (fixed Beta(2, 1) pseudo-counts, the model before the pooled rates).
+
 Timings are wall-clock on a shared machine: the load average is printed with them.
 """
 
@@ -27,6 +32,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 from quality_world import (  # noqa: E402
     CLASSES,
     PAGE_CANDIDATES,
+    WEAK_RATES,
     World,
     first_pages,
     make_world,
@@ -84,8 +90,8 @@ def candidate_votes(world: World) -> float:
     return float((item < world.n_candidates).sum() / world.n_candidates)
 
 
-def fixed(seed: int, votes: int, classes: int = CLASSES) -> World:
-    world = make_world(seed, classes)
+def fixed(seed: int, votes: int, classes: int = CLASSES, crowd: str = "standard", workers: int | None = None) -> World:
+    world = make_world(seed, classes, crowd, workers)
     for c in range(world.item_class.max() + 1):
         for items in first_pages(world, c):
             world.show(c, items, votes, fill=PAGE_CANDIDATES - len(items))
@@ -211,6 +217,77 @@ def deng(seed: int, target: float, cap: int = FIXED_VOTES, min_cell: int = 5, cl
     return Outcome(f"Deng table {target}", decision, candidate_votes(world), world.paid_pages, n_rounds)
 
 
+# --- the weak crowd ---------------------------------------------------------------
+
+WEAK_VOTES = 7
+WEAK_SEEDS = (1, 2, 3, 4, 5)
+
+
+def weak_outcomes(world: World) -> list[Outcome]:
+    """Fixed-k selection frequency and Dawid–Skene (pooled rates, own rates, with scores) on one world's votes."""
+    v = votes_of(world)
+    n = world.n_candidates
+    per_image = candidate_votes(world)
+    k = round(per_image)
+    mv = aggregation.fit(v, "mv")
+    good, _ = model_scores(world, MODEL_AUC)
+    fits = {
+        "DS": aggregation.fit(v, "ds"),
+        "DS own rates": aggregation.fit(v, "ds", rate_prior=aggregation.RATE_PRIOR),
+        "DS + scores": aggregation.fit(v, "ds", scores=good),
+        "DS + useless scores": aggregation.fit(v, "ds", scores=random_scores(world)),
+    }
+    out = [
+        Outcome(
+            f"fixed-{k} MV {t}",
+            aggregation.decide_frequency(mv.n_selected, mv.n_votes, t)[:n],
+            per_image,
+            world.paid_pages,
+        )
+        for t in (0.5, 0.7)
+    ]
+    out += [
+        Outcome(f"fixed-{k} {name} 0.5", aggregation.decide(f.p_yes, 0.5)[:n], per_image, world.paid_pages)
+        for name, f in fits.items()
+    ]
+    return out
+
+
+def weak_main(seeds: list[int], classes: int, workers: int | None) -> None:
+    """One table per seed, then DS against selection frequency at 0.5 (accuracy), seed by seed."""
+    print(f"load average at start: {os.getloadavg()[0]:.2f}")
+    started = time.perf_counter()
+    gaps: dict[str, list[float]] = {}
+    for seed in seeds:
+        world = fixed(seed, WEAK_VOTES, classes, "weak", workers)
+        truth = world.truth[: world.n_candidates]
+        active = np.bincount(world.arrays()[1], minlength=len(world.activity)) > 0
+        print(
+            f"seed {seed}: {world.n_candidates:,} candidates, {classes} classes, {active.sum():,} of "
+            f"{len(world.activity):,} workers voted, rates uniform {WEAK_RATES[0]}-{WEAK_RATES[1]}"
+        )
+        print(f"  {'strategy':<32} {'precision':>9} {'recall':>7} {'accuracy':>8}")
+        rows = {}
+        for o in weak_outcomes(world):
+            rows[o.name] = s = o.scores(truth)
+            print(f"  {o.name:<32} {s['precision']:>9.4f} {s['recall']:>7.4f} {s['accuracy']:>8.4f}")
+        majority = next(s for name, s in rows.items() if name.endswith("MV 0.5"))
+        for name, s in rows.items():
+            if " DS" in name:
+                gaps.setdefault(name.split(" ", 1)[1], []).append(s["accuracy"] - majority["accuracy"])
+    print(f"accuracy minus selection frequency's at 0.5, seeds {', '.join(map(str, seeds))}:")
+    for name, values in gaps.items():
+        print(f"  {name:<25} " + " ".join(f"{g:+.4f}" for g in values) + f"  (worst {min(values):+.4f})")
+    print(f"simulation took {time.perf_counter() - started:.1f} s")
+    figures = {
+        "weak_ds_minus_mv_worst": min(gaps["DS 0.5"]),
+        "weak_own_rates_minus_mv_worst": min(gaps["DS own rates 0.5"]),
+        "weak_scores_minus_mv_worst": min(gaps["DS + scores 0.5"]),
+        "weak_useless_minus_mv_worst": min(gaps["DS + useless scores 0.5"]),
+    }
+    print(" ".join(f"{k}={v:.4f}" for k, v in figures.items()))
+
+
 # --- the 144k refit from a database ------------------------------------------------
 
 
@@ -286,10 +363,26 @@ def main() -> None:
     parser.add_argument(
         "--classes", type=int, default=CLASSES, help="the simulated world's classes (fewer: a quick run, not figures)"
     )
+    parser.add_argument(
+        "--crowd", choices=("standard", "weak"), default="standard", help="weak: the weak crowd's report instead"
+    )
+    parser.add_argument(
+        "--seeds",
+        default=",".join(map(str, WEAK_SEEDS)),
+        help="the weak crowd's seeds, comma-separated (default %(default)s)",
+    )
+    parser.add_argument("--workers", type=int, help="the weak crowd's workers (default 3,000)")
     parser.add_argument("--fit-child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.fit_child:
         fit_child(args.fit_child[0], int(args.fit_child[1]))
+        return
+    if args.crowd == "weak":
+        try:
+            seeds = [int(x) for x in args.seeds.split(",") if x.strip()]
+        except ValueError:
+            parser.error(f"--seeds: comma-separated integers, not {args.seeds!r}")
+        weak_main(seeds or list(WEAK_SEEDS), args.classes, args.workers)
         return
     print(f"load average at start: {os.getloadavg()[0]:.2f} (2 cores shared; timings are noisy)")
     started = time.perf_counter()

@@ -8,6 +8,11 @@ uneven activity (log-normal), 70 % good (sensitivity 0.87, specificity 0.86),
 images of known label, 25 positive and 25 negative per class. A page is one
 class: 42 candidates + 3 positive + 3 negative controls, seen by distinct
 workers, none of whom has voted on any of its images before.
+
+The *weak* crowd (``crowd="weak"``) is the same world with every worker weak
+(sensitivity and specificity each uniform in 0.55-0.70, no spammers) and
+3,000 of them, so that most workers see only a few pages: the half who do
+least cast under ~20 votes on controls each.
 """
 
 from __future__ import annotations
@@ -26,6 +31,9 @@ KINDS = (  # share, sensitivity, specificity
     ("random", 0.05, 0.5, 0.5),
     ("always-yes", 0.05, 1.0, 0.0),
 )
+WEAK_RATES = (0.55, 0.70)  # the weak crowd: each worker's sensitivity and specificity, uniform in this range
+WEAK_WORKERS = 3000
+CROWDS = ("standard", "weak")
 CLARITY = (15.0, 1.0)  # Beta(a, b): mean 0.94; 3.5 % of images below 0.8, 0.1 % below 0.6
 ACTIVITY_SIGMA = 1.0
 PAGE_CANDIDATES = 42
@@ -103,7 +111,12 @@ class World:
             self.seen.setdefault(int(i), set()).add(w)
 
 
-def make_world(seed: int = 2009, classes: int = CLASSES) -> World:
+def make_world(seed: int = 2009, classes: int = CLASSES, crowd: str = "standard", workers: int | None = None) -> World:
+    """The world of ``seed``; ``workers`` None: the crowd's own number (600, weak 3,000)."""
+    if crowd not in CROWDS:
+        raise ValueError(f"unknown crowd {crowd!r}; one of {', '.join(CROWDS)}")
+    if workers is None:
+        workers = WEAK_WORKERS if crowd == "weak" else WORKERS
     rng = np.random.default_rng(seed)
     item_class, truth, clarity, gold = [], [], [], []
     for c in range(classes):
@@ -126,9 +139,15 @@ def make_world(seed: int = 2009, classes: int = CLASSES) -> World:
         truth.append(labels)
         clarity.append(np.ones(2 * CONTROLS_PER_CLASS))  # controls are chosen because they are clear
         gold.append(labels.astype(int))
-    kinds = rng.choice([k[0] for k in KINDS], size=WORKERS, p=[k[1] for k in KINDS])
-    rates = {k[0]: (k[2], k[3]) for k in KINDS}
-    activity = rng.lognormal(0, ACTIVITY_SIGMA, WORKERS)
+    if crowd == "weak":
+        kinds = np.full(workers, "weak")
+        sens, spec = rng.uniform(*WEAK_RATES, size=(2, workers))
+    else:
+        kinds = rng.choice([k[0] for k in KINDS], size=workers, p=[k[1] for k in KINDS])
+        rates = {k[0]: (k[2], k[3]) for k in KINDS}
+        sens = np.array([rates[k][0] for k in kinds])
+        spec = np.array([rates[k][1] for k in kinds])
+    activity = rng.lognormal(0, ACTIVITY_SIGMA, workers)
     return World(
         rng=rng,
         item_class=np.concatenate(item_class),
@@ -136,8 +155,8 @@ def make_world(seed: int = 2009, classes: int = CLASSES) -> World:
         clarity=np.concatenate(clarity),
         gold=np.concatenate(gold).astype(np.int8),
         n_candidates=n_candidates,
-        worker_sens=np.array([rates[k][0] for k in kinds]),
-        worker_spec=np.array([rates[k][1] for k in kinds]),
+        worker_sens=sens,
+        worker_spec=spec,
         worker_kind=kinds,
         activity=activity / activity.sum(),
         controls=controls,

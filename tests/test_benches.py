@@ -84,6 +84,12 @@ BENCHES = {
         + ("fit_mb_144k", "prior95_votes", "prior99_votes", "prior99_precision", "prior99_recall")
         + ("useless_prior99_votes", "useless_prior99_precision", "inverted_prior99_precision"),
     ),
+    "quality-weak": Bench(
+        "quality.py",
+        ("--crowd", "weak", "--classes", "10", "--seeds", "1"),
+        ("weak_ds_minus_mv_worst", "weak_own_rates_minus_mv_worst", "weak_scores_minus_mv_worst")
+        + ("weak_useless_minus_mv_worst",),
+    ),
     "duplicates": Bench(
         "duplicates.py",
         ("--images", "5000", "--planted", "100"),
