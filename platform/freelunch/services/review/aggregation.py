@@ -13,8 +13,17 @@ that make those posteriors most likely (M). Control images are known labels:
 their posterior is fixed, so they anchor the rates (and keep EM from the
 mirror solution where every label is flipped); they do not count towards the
 class prior, since pages hold as many positive as negative controls whatever
-the class's share of positives. Rates and priors get Beta pseudo-counts, so a
-worker with a handful of votes is not taken as perfect.
+the class's share of positives. The class priors get Beta(1, 1) pseudo-counts.
+
+A worker's rates are pulled towards the crowd's pooled rates (empirical Bayes,
+``_pooled``): each worker's counts get Beta(m κ, (1 − m) κ) pseudo-counts,
+where m is the crowd's pooled rate and κ is read off how far the workers'
+rates spread beyond what their numbers of votes explain (the beta-binomial
+method of moments), within ``POOLING``. A crowd of workers who differ (good
+ones, spammers) keeps κ small and each worker nearly their own rates; a crowd
+of workers alike, each with few votes, gets a large κ and nearly the pooled
+rates, where the noise of a worker's own estimate would otherwise weigh their
+votes at random and lose to counting votes (docs/review.md).
 
 Selection frequency (``model="mv"``) is the share of an item's votes that
 selected it, the rule ImageNetV2 used; the worker rates are still estimated
@@ -32,8 +41,11 @@ from . import prior as model_prior
 MODELS = ("ds", "mv")
 UNKNOWN = -1  # gold value of an item whose label is not known
 RATE_FLOOR = 1e-3  # no worker is certain: keeps every log finite
-# Beta pseudo-counts: a new worker starts as somewhat better than a coin (2/3)
+# Beta pseudo-counts of the crowd's pooled rates: a crowd starts as somewhat better than a coin (2/3)
 RATE_PRIOR = (2.0, 1.0)
+# The least and most pseudo-counts (κ) a worker's rate takes from the crowd's pooled rate: at least as many
+# as the fixed Beta(2, 1) of before, at most as many as a worker's 1,000 votes
+POOLING = (3.0, 1000.0)
 CLASS_PRIOR = (1.0, 1.0)
 NO_CONFIDENCE = 0.95
 
@@ -116,10 +128,11 @@ def fit(
     model: str = "ds",
     max_iterations: int = 100,
     tolerance: float = 1e-5,
-    rate_prior: tuple[float, float] = RATE_PRIOR,
+    rate_prior: tuple[float, float] | None = None,
     scores: np.ndarray | None = None,
 ) -> Fit:
-    """Fit ``model`` ("ds" or "mv") to the votes; ``rate_prior`` are the rates' Beta pseudo-counts.
+    """Fit ``model`` ("ds" or "mv") to the votes. ``rate_prior`` None: each worker's rates are pulled towards
+    the crowd's pooled rates (``_pooled``); a pair: fixed Beta pseudo-counts instead ((0, 0): plain Dawid–Skene).
 
     ``scores`` (per item, nan where none) are a model's: Dawid–Skene then takes each scored candidate's
     prior from them, calibrated inside EM (services/review/prior.py); selection frequency ignores them."""
@@ -167,12 +180,12 @@ def fit(
     return result
 
 
-def _rates(votes: Votes, q: np.ndarray, prior: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
+def _rates(votes: Votes, q: np.ndarray, prior: tuple[float, float] | None) -> tuple[np.ndarray, np.ndarray]:
     """Sensitivity and specificity per worker, weighting each vote by its item's P(yes) and P(no).
 
-    Items whose q is nan (unknown, for the controls-only estimate) weigh nothing.
+    Items whose q is nan (unknown, for the controls-only estimate) weigh nothing. ``prior``: Beta
+    pseudo-counts, or None for pseudo-counts from the crowd's pooled rates (``_pooled``).
     """
-    a, b = prior
     q_vote = q[votes.item]
     weight_yes = np.nan_to_num(q_vote, nan=0.0)
     weight_no = np.nan_to_num(1 - q_vote, nan=0.0)
@@ -182,10 +195,43 @@ def _rates(votes: Votes, q: np.ndarray, prior: tuple[float, float]) -> tuple[np.
     yes_selected = np.bincount(votes.worker, weights=weight_yes * sel, minlength=n)
     no_total = np.bincount(votes.worker, weights=weight_no, minlength=n)
     no_unselected = np.bincount(votes.worker, weights=weight_no * ~sel, minlength=n)
+    if prior is None:
+        return _pooled(yes_selected, yes_total), _pooled(no_unselected, no_total)
+    a, b = prior
     with np.errstate(invalid="ignore", divide="ignore"):
         sens = (yes_selected + a) / (yes_total + a + b)
         spec = (no_unselected + a) / (no_total + a + b)
     return sens, spec
+
+
+def _pooled(right: np.ndarray, total: np.ndarray) -> np.ndarray:
+    """Per worker (``right`` of ``total``, soft counts) the rate with Beta(m κ, (1 − m) κ) pseudo-counts: m the
+    crowd's pooled rate (itself with ``RATE_PRIOR``'s pseudo-counts), κ from the workers' spread
+    (``_concentration``)."""
+    a, b = RATE_PRIOR
+    pooled = (right.sum() + a) / (total.sum() + a + b)
+    kappa = _concentration(right, total)
+    return (right + pooled * kappa) / (total + kappa)
+
+
+def _concentration(right: np.ndarray, total: np.ndarray) -> float:
+    """κ of the Beta the workers' true rates are drawn from, by the beta-binomial method of moments for
+    unequal numbers of votes (Kleinman 1973): the spread of the workers' observed rates, less what binomial
+    noise of their numbers of votes explains, is the spread of their true rates; κ = 1 / ρ − 1, ρ the
+    intra-worker correlation. Clipped to ``POOLING``; its least where nothing measures the spread."""
+    least, most = POOLING
+    active = total > 0
+    n = total[active]
+    workers, votes = len(n), float(n.sum())
+    if workers < 2 or votes <= 0:
+        return least
+    m = float(right[active].sum()) / votes
+    noise = votes - float((n**2).sum()) / votes - (workers - 1)
+    if not 0 < m < 1 or noise <= 0:
+        return least
+    spread = float((n * (right[active] / n - m) ** 2).sum())
+    rho = (spread / (m * (1 - m)) - (workers - 1)) / noise
+    return 1 / float(np.clip(rho, 1 / (most + 1), 1 / (least + 1))) - 1
 
 
 def _class_prior(votes: Votes, q: np.ndarray, known: np.ndarray) -> np.ndarray:
