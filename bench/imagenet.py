@@ -399,8 +399,11 @@ def fill(batch_id: int, seed: int = 7) -> dict:
 # --- measuring ---------------------------------------------------------------------
 
 
-def time_pages(app, batch_id: int, dataset_id: int, repeat: int) -> dict[str, tuple[float, float, float]]:
-    """Server time (ms) of each page through the app: (first request, median of warm requests, slowest)."""
+def time_pages(
+    app, batch_id: int, dataset_id: int, repeat: int, urls: dict[str, str] | None = None
+) -> dict[str, tuple[float, float, float]]:
+    """Server time (ms) of each page through the app (``urls``, or every page below): (first request, median of warm
+    requests, slowest)."""
     from freelunch.models import Assignment, Hit
 
     client = app.test_client()
@@ -412,7 +415,7 @@ def time_pages(app, batch_id: int, dataset_id: int, repeat: int) -> dict[str, tu
     review = f"/review/batches/{batch_id}"
     # "Last" is page=999999: the highest number a page argument takes (web/pagination.requested_page); a larger one
     # reads as page 1, which is what page=1000000 measured.
-    urls = {
+    urls = urls or {
         "overview": "/",
         "batches": "/batches/",
         "batch": f"/batches/{batch_id}",
@@ -442,6 +445,13 @@ def time_pages(app, batch_id: int, dataset_id: int, repeat: int) -> dict[str, tu
                 raise SystemExit(f"{url} answered {response.status_code}")
         timings[name] = (samples[0], statistics.median(samples[1:]), max(samples))
     return timings
+
+
+def export_pages(batch_id: int) -> dict[str, str]:
+    return {
+        "exports": f"/review/batches/{batch_id}/exports",
+        "status-exports": f"/batches/{batch_id}/status?exports_seen=0-0&export_jobs_seen=&export_marks=",
+    }
 
 
 def _print_pages(pages: dict, repeat: int) -> None:
@@ -842,6 +852,10 @@ def main() -> None:
         rates, peaks = [d["records_per_s"] for d in done], [d["peak_mb"] for d in done]
         figures["export_min_records_per_s"] = round(min(rates))
         figures["export_max_mb"] = round(max(peaks))
+        # The Exports tab with a finished file of every kind (each row's out-of-date mark), and the batch's status poll
+        # as that tab sends it (the marks it shows: services/exports/files.marks).
+        tab = time_pages(app, batch.id, dataset.id, args.repeat, urls=export_pages(batch.id))
+        _print_pages(tab, args.repeat)  # printed, not in the doc's table (its columns are those of earlier runs)
     finally:
         if not args.keep:
             databases.drop_postgres(database_name)
