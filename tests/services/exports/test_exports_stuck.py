@@ -128,3 +128,51 @@ def test_an_export_deleted_while_its_file_is_written_leaves_no_file(
     run_jobs()
     folder = Path(app_config["INSTANCE_PATH"]) / "exports" / str(campaign.batch.organization_id)
     assert list(folder.iterdir()) == [] and Export.select().count() == 0
+
+
+class _Died(BaseException):
+    """The process stopping where it stands (SIGKILL, the machine restarted): no handler runs."""
+
+
+def test_an_export_whose_process_died_before_its_job_id_was_saved_fails_once_the_grace_has_passed(
+    app, client, campaign, monkeypatch
+):
+    """The review: ``start`` writes the row, queues its job, then saves the job's id; a process that died in between
+    left a row with no job id, which ``settle`` could not judge (jobs.gone(None) is None): "queued" for ever, never
+    to be deleted, and offered again instead of a new file. Past files.UNSAVED_JOB_GRACE (far longer than ``start``
+    takes) such a row is failed as lost; before it, it is left waiting."""
+    import datetime as dt
+
+    from freelunch.models import utcnow
+    from freelunch.services.exports import files
+
+    def dies(*args, **kwargs):
+        raise _Died()
+
+    monkeypatch.setattr(jobs, "enqueue", dies)
+    with app.app_context(), pytest.raises(_Died):
+        files.start(campaign.batch, "records-csv")
+    export = Export.get()
+    assert export.job_id is None and export.state == "queued"
+    row = client.get(f"/review/exports/{export.id}", headers=HTMX).get_data(as_text=True)
+    assert "The export failed" not in row and _delete(client, export).status_code == 409  # within the grace
+    Export.update(created_at=utcnow() - dt.timedelta(hours=1)).execute()  # past the grace, whatever it is
+    tab = client.get(f"/review/batches/{campaign.batch.id}/exports").get_data(as_text=True)
+    assert "The export failed: its job was lost from the queue before it ran" in tab and "Make it again" in tab
+    assert _delete(client, export).status_code == 200 and Export.select().count() == 0
+
+
+def test_an_export_whose_job_could_not_be_queued_leaves_no_row(app, campaign, monkeypatch):
+    """Redis unreachable as the job is queued: the error goes to the caller, and no row waits for a job that was
+    never queued (only a full queue took its row away before)."""
+    from redis.exceptions import ConnectionError as RedisDown
+
+    from freelunch.services.exports import files
+
+    def down(*args, **kwargs):
+        raise RedisDown("Connection refused")
+
+    monkeypatch.setattr(jobs, "enqueue", down)
+    with app.app_context(), pytest.raises(RedisDown):
+        files.start(campaign.batch, "records-csv")
+    assert Export.select().count() == 0

@@ -173,6 +173,7 @@ GONE = {
     "lost": "its job was lost from the queue before it ran (the queue was emptied or restarted). Make it again.",
 }
 WAITING = ("queued", "running")
+UNSAVED_JOB_GRACE = dt.timedelta(minutes=2)  # far longer than ``start`` takes from the row to its job id
 
 
 def settle(export: Export) -> Export:
@@ -183,7 +184,12 @@ def settle(export: Export) -> Export:
     of an unfinished export's state asks here first (review/exports.py, ``identical``)."""
     if export.state not in WAITING:
         return export
-    reason = jobs.gone(export.job_id)
+    if export.job_id:
+        reason = jobs.gone(export.job_id)
+    else:
+        # Its job id is saved a moment after the row is written (``start``): one still without it once
+        # UNSAVED_JOB_GRACE has passed was left by a process that died in between, and its job, if any, is lost to it.
+        reason = "lost" if export.created_at < utcnow() - UNSAVED_JOB_GRACE else None
     if reason is None:
         return export
     # Only if still waiting: a job that ended as it was read has already recorded done or failed itself.
@@ -300,7 +306,7 @@ def start(batch: Batch, kind: str, decision: str | None = None, forced: bool = F
             scope=f"exports:{batch.id}",
             title=f"{KINDS[kind].title} of {batch.name}",
         )
-    except jobs.QueueFull:
+    except Exception:  # the queue full, or Redis unreachable: no row waiting for a job that was never queued
         export.delete_instance()
         raise
     export.job_id = job.id
