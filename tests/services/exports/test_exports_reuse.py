@@ -112,7 +112,8 @@ def test_an_export_that_no_longer_matches_the_batch_says_so_and_offers_to_make_i
     app, client, campaign, run_jobs
 ):
     """What a file was made from (Export.params) against what its kind would write now: another rule of record
-    changes the labels kinds', a worker left out every kind's votes; the decision kept is kept again."""
+    changes the labels kinds', a worker left out the votes of the kinds that carry labels (not the records'); the
+    decision kept is kept again."""
     from freelunch.models import Membership
     from freelunch.services.accounts.users import create_user
 
@@ -136,7 +137,8 @@ def test_an_export_that_no_longer_matches_the_batch_says_so_and_offers_to_make_i
     assert "Out of date" not in shown[records_export.id]  # it carries votes, not labels
 
     client.post(f"/review/batches/{b}/exclusions", data={"csrf_token": csrf_token(client), "worker_id": "W2BBBBBBBB"})
-    assert "Out of date: the votes that count changed since it was made" in rows()[records_export.id]
+    # The records file holds every page that counts, whoever is left out of the labels: the same file again.
+    assert "Out of date" not in rows()[records_export.id]
     again = client.post(
         f"/review/batches/{b}/exports/labels-csv",
         data={"csrf_token": csrf_token(client), "decision": "yes"},
@@ -154,7 +156,7 @@ def test_an_export_that_no_longer_matches_the_batch_says_so_and_offers_to_make_i
     client.post("/logout", data={"csrf_token": csrf_token(client)})
     login(client, "viewer@example.org")
     shown = rows()
-    assert "Out of date" in shown[records_export.id] and "Make it again" not in shown[records_export.id]
+    assert "Out of date" in shown[labels_export.id] and "Make it again" not in shown[labels_export.id]
 
 
 def test_pages_stored_without_tallies_are_in_the_file_and_do_not_put_it_out_of_date_once_derived(
@@ -186,9 +188,11 @@ def test_pages_stored_without_tallies_are_in_the_file_and_do_not_put_it_out_of_d
 
 
 def _campaign_change(name: str):
-    """What each case does to the campaign before the workers file is written (``before``), then after it (``then``).
+    """What each case does to the campaign before the files are written (``before``), then after it (``then``).
     One of W2's assignment is an MTurk one for the cases that need it (``status``: its mturk_status first)."""
-    from freelunch.models import Assignment, Candidate
+    from factories import T0, make_image, submit_page
+
+    from freelunch.models import Assignment, Candidate, Dataset, HitPage, ImageClass
 
     def status(value):
         def set_status(app, client, campaign, run_jobs):
@@ -229,8 +233,46 @@ def _campaign_change(name: str):
     def correct_a_control(app, client, campaign, run_jobs):
         Candidate.update(role="candidate").where(Candidate.image == campaign.images["ap"].id).execute()
 
+    def imported_role(key: str, role: str, dataset_id=None):
+        """The requester corrects an image's role as they set it: a manifest naming it again, through the Datasets
+        page's image import (its candidacy's role is replaced: services/imports/images.CANDIDATE_CONFLICT)."""
+
+        def correct(app, client, campaign, run_jobs):
+            class_key = key.split("/")[0]
+            manifest = f"image_id,url,class,role,width,height\n{key},https://example.org/{key}.jpg,{class_key},{role},500,375\n"
+            answer = client.post(
+                f"/datasets/{dataset_id or campaign.batch.dataset_id}/imports/images",
+                data={"csrf_token": csrf_token(client), "images": (io.BytesIO(manifest.encode()), "roles.csv")},
+                content_type="multipart/form-data",
+            )
+            assert answer.status_code in (200, 302), answer.get_data(as_text=True)
+            run_jobs()
+            assert Candidate.get(Candidate.image == Image.get(Image.key == key).id).role == role
+
+        return correct
+
+    def another_dataset(app, client, campaign, run_jobs):
+        org = campaign.batch.organization_id
+        dataset = Dataset.create(organization=org, name="Another")
+        image_class = ImageClass.create(organization=org, dataset=dataset, key="n09", names=["other"])
+        make_image(org, dataset, image_class, "n09/xp", "positive")
+
+    def other_dataset_role(app, client, campaign, run_jobs):
+        imported_role("n09/xp", "negative", Dataset.get(Dataset.name == "Another").id)(app, client, campaign, run_jobs)
+
+    def waiting_w3(app, client, campaign, run_jobs):
+        Assignment.update(source="mturk", mturk_status=None).where(
+            Assignment.id == campaign.assignments["h2w3"].id
+        ).execute()
+
+    def w3_submits_page_2(app, client, campaign, run_jobs):
+        page = HitPage.get(HitPage.hit == campaign.hits[1], HitPage.pageno == 2)
+        submit_page(Assignment.get_by_id(campaign.assignments["h2w3"].id), page, {campaign.images["b4"].id}, T0 + 10**6)
+
     def nothing(app, client, campaign, run_jobs):
         pass
+
+    from freelunch.models import Image
 
     return {
         "waiting-rejected": (status(None), status("Rejected")),
@@ -244,48 +286,105 @@ def _campaign_change(name: str):
         "label-fit": (nothing, label_fit),
         "worker-left-out": (nothing, leave_out),
         "control-corrected": (nothing, correct_a_control),
+        "control-corrected-by-import": (nothing, imported_role("n01/ap", "candidate")),
+        "control-corrected-within-the-bar": (nothing, imported_role("n01/ap", "candidate")),
+        "control-corrected-across-the-bar": (nothing, imported_role("n01/an", "positive")),
+        "control-of-another-dataset": (another_dataset, other_dataset_role),
+        "page-submitted": (nothing, w3_submits_page_2),
+        "page-of-work-mturk-has-not-confirmed": (waiting_w3, w3_submits_page_2),
     }[name]
 
 
-CHANGES = {  # the change, and whether it alters the workers file
-    "waiting-rejected": True,  # the review: MTurk rejecting work it had not confirmed left the file current
-    "waiting-submitted": True,
-    "submitted-approved": False,  # both count: the file says nothing of which
-    "submitted-rejected": True,
-    "rejected-approved": True,
-    "new-lab-assignment": True,  # started, no page yet: a row (or an assignment) more
-    "new-mturk-assignment": True,
-    "one-comes-one-goes": True,  # a started assignment given up while another worker starts one
-    "label-fit": True,  # the file's sensitivity, specificity and flag are the latest fit's
-    "worker-left-out": False,  # the file lists every worker: left out of the labels, still a row
-    "control-corrected": True,
+ALL = {"seed-jsonl", "records-csv", "labels-csv", "workers-csv", "imagenet-ab"}
+RECORDS = {"seed-jsonl", "records-csv", "imagenet-ab"}  # the kinds that write image records
+CHANGES = {  # the change, and the files it alters
+    "waiting-rejected": {"workers-csv"},  # the review: MTurk rejecting work it had not confirmed left the file current
+    "waiting-submitted": ALL,
+    "submitted-approved": set(),  # both count: no file says which
+    "submitted-rejected": ALL,
+    "rejected-approved": ALL,
+    "new-lab-assignment": {"workers-csv"},  # started, no page yet: a row (or an assignment) more
+    "new-mturk-assignment": {"workers-csv"},
+    "one-comes-one-goes": {"workers-csv"},  # a started assignment given up while another worker starts one
+    "label-fit": {"workers-csv"},  # the file's sensitivity, specificity and flag are the latest fit's
+    # Left out of the labels: still a row of the workers file, their pages still in the records
+    "worker-left-out": {"labels-csv", "imagenet-ab"},
+    # A role is a column of the records and labels files, and the workers' control accuracy.
+    "control-corrected": {"records-csv", "labels-csv", "workers-csv"},
+    "control-corrected-by-import": {"records-csv", "labels-csv", "workers-csv"},
+    # Under a rule with a control-accuracy bar (RULES), which leaves the same workers out, or others.
+    "control-corrected-within-the-bar": {"records-csv", "labels-csv", "workers-csv"},
+    "control-corrected-across-the-bar": ALL - {"seed-jsonl"},
+    "control-of-another-dataset": set(),
+    "page-submitted": ALL,
+    "page-of-work-mturk-has-not-confirmed": set(),  # its assignment waits (and had a page already)
+}
+RULE = {"threshold": "0.5", "min_annotations": "1", "min_accuracy": "0"}
+RULES = {  # the labels of record, when not RULE: W3 answers every control wrong (0 of 6), W1 and W2 all right
+    "control-corrected-within-the-bar": {**RULE, "min_accuracy": "0.5"},  # W3 still out, W1 and W2 still in
+    "control-corrected-across-the-bar": {**RULE, "min_accuracy": "0.8"},  # "n01/an" positive: W1 and W2 at 0.75
 }
 
 
+def _shown_rows(client, batch_id: int) -> dict[int, str]:
+    """The Exports tab's rows by export id, their text on one line."""
+    html = unescape(client.get(f"/review/batches/{batch_id}/exports").get_data(as_text=True))
+    found = (" ".join(row.split()) for row in html.split('<div class="export-row')[1:])
+    return {int(re.search(r'id="export-(\d+)"', row)[1]): row for row in found}
+
+
+def _content(kind: str, data: bytes):
+    """A file's content: its bytes, or a ZIP's members and theirs (labels_of_record.txt is stamped with the time the
+    file was written)."""
+    if kind != "imagenet-ab":
+        return data
+    archive = zipfile.ZipFile(io.BytesIO(data))
+    return [(name, archive.read(name)) for name in archive.namelist()]
+
+
+def _written_now(batch, export: Export):
+    """What the export's kind would write now, from the same params (``_content``)."""
+    from freelunch.services.exports.kinds import KINDS
+
+    kind = KINDS[export.kind]
+    out = io.BytesIO() if kind.binary else io.StringIO(newline="")
+    kind.write(batch, out, export.params, lambda *report: None)
+    value = out.getvalue()
+    return _content(export.kind, value if isinstance(value, bytes) else value.encode())
+
+
 @pytest.mark.parametrize("change", list(CHANGES))
-def test_a_workers_file_is_out_of_date_exactly_when_writing_it_again_would_give_another_file(
+def test_a_file_is_out_of_date_exactly_when_writing_it_again_would_give_another_file(
     app, client, campaign, run_jobs, change
 ):
-    """The review: a workers CSV stayed current when MTurk rejected an assignment it had not confirmed (its waiting
-    and rejected columns changed, the set of work that does not count did not). The mark compares what the file is
-    written from (the batch's kept rows per worker, the latest fit), so it follows the file's content: out of date
-    after every change that would write another file, and not after one that would not."""
+    """Every kind's file, made, then the case's change: the Exports tab marks it out of date if and only if its kind
+    would now write other bytes. The review: a workers CSV stayed current when MTurk rejected an assignment it had
+    not confirmed; a control's role corrected left the records and labels files current (and ImageNet-AB, when
+    the rule's control-accuracy bar then leaves other workers out); pointer batches flushed after their page was
+    submitted left the files with trajectories current; leaving a worker out of the labels marked the records files,
+    which hold their pages all the same. The mark compares what each file is written from (kinds.Kind.reads), so it
+    follows the files' contents."""
     from freelunch.models import Batch
-    from freelunch.services.exports import files, writers
+    from freelunch.services.exports import files
 
+    b = campaign.batch.id
     before, then = _campaign_change(change)
     with app.app_context():
         before(app, client, campaign, run_jobs)
-    start(client, campaign.batch.id, "workers-csv")
+    rule = RULES.get(change, RULE)
+    client.post(f"/review/batches/{b}/labels-of-record/rule", data={"csrf_token": csrf_token(client), **rule})
+    for kind in sorted(ALL):
+        client.post(f"/review/batches/{b}/exports/{kind}", data={"csrf_token": csrf_token(client)}, headers=HTMX)
     run_jobs()
-    export = Export.get()
+    made = {e.kind: e for e in Export.select()}
+    assert set(made) == ALL and {e.state for e in made.values()} == {"done"}
+    assert not any("Out of date" in row for row in _shown_rows(client, b).values())
     with app.app_context():
-        made = files.file_path(export).read_bytes().decode()
-        assert files.out_of_date(Batch.get_by_id(campaign.batch.id))(export) is None
+        written = {kind: _content(kind, files.file_path(e).read_bytes()) for kind, e in made.items()}
         then(app, client, campaign, run_jobs)
-        batch = Batch.get_by_id(campaign.batch.id)
-        now = io.StringIO(newline="")
-        writers.write_workers_csv(batch, now, export.params, lambda *report: None)
-        assert (now.getvalue() != made) == CHANGES[change]  # the case does what it says
-        why = files.out_of_date(batch)(Export.get_by_id(export.id))
-    assert (why is not None) == CHANGES[change], why
+        batch = Batch.get_by_id(b)
+        changed = {kind for kind, e in made.items() if _written_now(batch, e) != written[kind]}
+    assert changed == CHANGES[change]  # the case does what it says
+    shown = _shown_rows(client, b)
+    marked = {kind for kind, e in made.items() if "Out of date" in shown[e.id]}
+    assert marked == changed, {kind: shown[e.id] for kind, e in made.items()}

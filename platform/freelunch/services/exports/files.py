@@ -9,6 +9,7 @@ complete, so a download never sees half a file.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
 import unicodedata
 from collections.abc import Callable
@@ -16,10 +17,21 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from flask import current_app
-from peewee import fn
+from peewee import Case, fn
 
 from ... import formatting
-from ...models import Assignment, Batch, Export, PageSubmission, utcnow
+from ...db import is_sqlite
+from ...models import (
+    Assignment,
+    Batch,
+    BatchWorker,
+    Candidate,
+    Export,
+    ImageClass,
+    PageSubmission,
+    PageTally,
+    utcnow,
+)
 from .. import jobs
 from ..errors import RequesterError
 from ..imports import quota
@@ -80,8 +92,74 @@ def archive_name(batch: Batch) -> str:
     return f"{_batch_words(batch)}-exports-{utcnow().strftime('%Y-%m-%d')}.zip"
 
 
+def _counted_pages(batch: Batch, workers: list[str]) -> str:
+    """Which pages count, leaving out ``workers``' too (counted.left_out), from kept rows: each worker's pages that
+    count (BatchWorker, a row per worker), and the assignments left out that have pages. Unlike counted.version (the
+    fits'), an assignment left out without a page (an MTurk one just started, or rejected before its first page), or
+    a page added to one already left out, changes nothing: no file holds them. Pages are the derived ones, as
+    wherever the rows are read (``run`` derives the others first)."""
+    of_batch = [BatchWorker.batch == batch.id]
+    if workers:
+        of_batch.append(BatchWorker.worker_id.not_in(workers))
+    sums = (
+        BatchWorker.select(fn.SUM(BatchWorker.pages), fn.SUM(quality.modulo(BatchWorker.pages) * BatchWorker.id))
+        .where(*of_batch)
+        .scalar(as_tuple=True)
+    )
+    ids = ""
+    if counted.anything_left_out([batch.id], workers):
+        with_pages = fn.EXISTS(PageTally.select(PageTally.id).where(PageTally.assignment == Assignment.id))
+        left_out = counted.left_out([batch.id], workers).where(with_pages).order_by(Assignment.id).tuples()
+        ids = ",".join(str(a) for (a,) in left_out)
+    return f"{int(sums[0] or 0)}.{int(sums[1] or 0)}.{hashlib.sha1(ids.encode()).hexdigest()[:16]}"
+
+
 def _votes(batch: Batch) -> str:
-    return counted.version([batch.id], batch.excluded_workers or [])
+    """The votes that count: the pages that count, less those of the workers left out of the labels."""
+    return _counted_pages(batch, batch.excluded_workers or [])
+
+
+def _pages(batch: Batch) -> str:
+    """The pages that count, whoever the requester left out of the labels: what the record kinds write."""
+    return _counted_pages(batch, [])
+
+
+def _left_out_by_bar(batch: Batch) -> str:
+    """The workers the labels of record's control-accuracy bar leaves out now (none for a fit or a rule without a
+    bar): a corrected control moves a worker across it without a new vote. A row per worker below the bar."""
+    record = of_record.of(batch)
+    if record.fit is not None or record.rule_used().min_accuracy <= 0:
+        return ""
+    below = quality.workers_below(batch.id, record.rule_used().min_accuracy)
+    return hashlib.sha1(",".join(sorted(below)).encode()).hexdigest()[:16]
+
+
+_CONTROLS = ("positive", "negative")
+_PRIME = 1_000_003  # above any class id: image * _PRIME + class is one number per (class, image)
+
+
+def _roles(batch: Batch) -> str:
+    """The control roles of the batch's classes: every (class, image, role) that is not a plain candidate, which is
+    what a role read from (class, image) can differ by. From the control rows alone, through their index (role,
+    image_class, image): a count and two sums that move when a control is added, corrected or taken back."""
+    classes = (
+        batch.class_ids
+        if batch.class_ids is not None
+        else ImageClass.select(ImageClass.id).where(ImageClass.dataset == batch.dataset_id)
+    )
+    wide = (lambda f: f) if is_sqlite() else (lambda f: f.cast("bigint"))
+    role = Case(None, [(Candidate.role == "negative", 2)], 1)
+    base = wide(Candidate.image) * _PRIME + Candidate.image_class
+    row = (
+        Candidate.select(
+            fn.COUNT(Candidate.id),
+            fn.SUM(base * role),
+            fn.SUM(quality.modulo(base) * quality.modulo(base) * role),
+        )
+        .where(Candidate.role.in_(_CONTROLS), Candidate.image_class.in_(classes))
+        .scalar(as_tuple=True)
+    )
+    return hashlib.sha1(",".join(str(int(v or 0)) for v in row).encode()).hexdigest()[:16]
 
 
 def _estimates(batch: Batch) -> int | None:
@@ -111,7 +189,18 @@ INPUTS = {
         "confirmed or rejected, or a control's role corrected)",
     ),
     "estimates": Input(_estimates, "a newer label fit estimated the workers since it was made"),
+    "pages": Input(
+        _pages,
+        "the pages that count changed since it was made (pages submitted, or work MTurk confirmed or rejected)",
+    ),
+    "roles": Input(_roles, "a control image's role was corrected since it was made"),
+    "bar": Input(
+        _left_out_by_bar,
+        "the workers below the control-accuracy bar changed since it was made (a control image's role corrected)",
+    ),
 }
+# A file made before its kind recorded one of its inputs (kinds.Kind.reads grew): whether it is current is unknown.
+UNRECORDED = "it was made before this kind of file recorded everything it is made from; make it again to be sure"
 LABELS_CHANGED = "the batch's labels of record changed since it was made (another rule, or a new label fit)"
 
 
@@ -158,7 +247,9 @@ def out_of_date(batch: Batch) -> Callable[[Export], str | None]:
             if {k: made.get(k) for k in record} != record:
                 return LABELS_CHANGED
         for name in kind.reads:
-            if name not in made or made[name] != read(name):
+            if name not in made:
+                return UNRECORDED
+            if made[name] != read(name):
                 return INPUTS[name].changed
         return None
 

@@ -371,7 +371,7 @@ def kept_workers_version(batch_id: int) -> str:
     row = (
         BatchWorker.select(
             *(fn.SUM(f) for f in WORKER_FIGURES),
-            fn.SUM(_modulo(mixed) * _modulo(BatchWorker.id)),
+            fn.SUM(modulo(mixed) * modulo(BatchWorker.id)),
         )
         .where(BatchWorker.batch == batch_id)
         .scalar(as_tuple=True)
@@ -382,7 +382,7 @@ def kept_workers_version(batch_id: int) -> str:
 _PRIME = 1_000_003
 
 
-def _modulo(value):
+def modulo(value):
     """``value`` (not negative) modulo _PRIME in SQL, by integer division: peewee's ``%`` is LIKE, and SQLite has no
     MOD() unless built with its math functions."""
     return value - (value / _PRIME) * _PRIME
