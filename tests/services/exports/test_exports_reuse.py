@@ -190,9 +190,13 @@ def test_pages_stored_without_tallies_are_in_the_file_and_do_not_put_it_out_of_d
 def _campaign_change(name: str):
     """What each case does to the campaign before the files are written (``before``), then after it (``then``).
     One of W2's assignment is an MTurk one for the cases that need it (``status``: its mturk_status first)."""
+    import json
+
     from factories import T0, make_image, submit_page
 
+    from freelunch.db import database
     from freelunch.models import Assignment, Candidate, Dataset, HitPage, ImageClass
+    from freelunch.services.ingest.insert import insert_chunks
 
     def status(value):
         def set_status(app, client, campaign, run_jobs):
@@ -260,6 +264,19 @@ def _campaign_change(name: str):
     def other_dataset_role(app, client, campaign, run_jobs):
         imported_role("n09/xp", "negative", Dataset.get(Dataset.name == "Another").id)(app, client, campaign, run_jobs)
 
+    def pointer_batch(page: str, tab: int = 0, seq: int = 2):
+        """A pointer batch stored by the flush (its bulk insert) after the page was submitted: a move over the
+        page's first image while it was shown. ``page``: the campaign's page key, or "h2w3b" (never submitted)."""
+
+        def flush(app, client, campaign, run_jobs):
+            assignment = campaign.assignments[page[:4]]
+            pageno = 1 if page.endswith("a") else 2
+            move = [{"type": "move", "i": 0, "x": 0.25, "y": 0.75, "time": T0 + 200}]
+            with database.atomic():
+                insert_chunks([(assignment.id, pageno, tab, seq, 1, json.dumps(move), T0 + 9_000)])
+
+        return flush
+
     def waiting_w3(app, client, campaign, run_jobs):
         Assignment.update(source="mturk", mturk_status=None).where(
             Assignment.id == campaign.assignments["h2w3"].id
@@ -292,6 +309,9 @@ def _campaign_change(name: str):
         "control-of-another-dataset": (another_dataset, other_dataset_role),
         "page-submitted": (nothing, w3_submits_page_2),
         "page-of-work-mturk-has-not-confirmed": (waiting_w3, w3_submits_page_2),
+        "late-pointer-batch": (nothing, pointer_batch("h1w1a")),
+        "pointer-batch-of-another-tab": (nothing, pointer_batch("h1w1a", tab=7, seq=0)),
+        "pointer-batch-of-a-page-not-submitted": (nothing, pointer_batch("h2w3b", seq=0)),
     }[name]
 
 
@@ -318,6 +338,9 @@ CHANGES = {  # the change, and the files it alters
     "control-of-another-dataset": set(),
     "page-submitted": ALL,
     "page-of-work-mturk-has-not-confirmed": set(),  # its assignment waits (and had a page already)
+    "late-pointer-batch": RECORDS | {"workers-csv"},  # its moves, and the page's byproduct completeness
+    "pointer-batch-of-another-tab": set(),  # the records are the submitting tab's
+    "pointer-batch-of-a-page-not-submitted": set(),
 }
 RULE = {"threshold": "0.5", "min_annotations": "1", "min_accuracy": "0"}
 RULES = {  # the labels of record, when not RULE: W3 answers every control wrong (0 of 6), W1 and W2 all right

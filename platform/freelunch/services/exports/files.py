@@ -162,6 +162,14 @@ def _roles(batch: Batch) -> str:
     return hashlib.sha1(",".join(str(int(v or 0)) for v in row).encode()).hexdigest()[:16]
 
 
+def _pointer(batch: Batch) -> int:
+    """Pointer chunks stored for the submitted pages that count (from their submitting tab): the database adds each
+    chunk the flush stores to its page's tally and so to its worker's kept row (BatchWorker, migrations 0027, 0030),
+    so a batch arriving after its page was submitted moves it. A row per worker, not the chunks."""
+    received = BatchWorker.select(fn.SUM(BatchWorker.chunks_received)).where(BatchWorker.batch == batch.id)
+    return int(received.scalar() or 0)
+
+
 def _estimates(batch: Batch) -> int | None:
     fit = fits.latest(batch)
     return fit.id if fit else None
@@ -197,6 +205,9 @@ INPUTS = {
     "bar": Input(
         _left_out_by_bar,
         "the workers below the control-accuracy bar changed since it was made (a control image's role corrected)",
+    ),
+    "pointer": Input(
+        _pointer, "pointer data of submitted pages arrived since it was made (the tracker's late batches)"
     ),
 }
 # A file made before its kind recorded one of its inputs (kinds.Kind.reads grew): whether it is current is unknown.

@@ -9,8 +9,8 @@ recorded in ``Export.params`` when the export starts), and ``labels`` says where
 the file names the labels it used. The other kinds carry votes, not labels.
 
 ``reads`` names what else the writer reads that can change under a finished file (files.INPUTS: the votes that
-count or the pages that count, the control roles, the workers a rule's accuracy bar leaves out, the batch's kept rows
-per worker, the latest label fit): ``Export.params`` records each when the file is
+count or the pages that count, the control roles, the workers a rule's accuracy bar leaves out, the pointer chunks
+stored, the batch's kept rows per worker, the latest label fit): ``Export.params`` records each when the file is
 written, and the file is out of date when one of them is no longer what it was (files.out_of_date).
 """
 
@@ -50,8 +50,8 @@ KINDS: dict[str, Kind] = {
             "Every image record with its pointer trajectory, hovers and clicks, in the original tool's format.",
             "records",
             writers.write_seed_jsonl,
-            # Every counted page's records, whoever is left out of the labels.
-            reads=("pages",),
+            # Every counted page's records, whoever is left out of the labels, with their pointer trajectories.
+            reads=("pages", "pointer"),
         ),
         Kind(
             "records-csv",
@@ -61,7 +61,7 @@ KINDS: dict[str, Kind] = {
             "One row per image record: selection, hovers, times, the image's role, byproduct counts.",
             "records",
             writers.write_records_csv,
-            reads=("pages", "roles"),  # the seed's records, with each image's role
+            reads=("pages", "roles", "pointer"),  # the seed's records, with each image's role and its moves counted
         ),
         Kind(
             "labels-csv",
@@ -97,7 +97,7 @@ KINDS: dict[str, Kind] = {
             imagenet_ab.write,
             binary=True,
             labels=f"the archive's {imagenet_ab.RECORD_MEMBER}",
-            reads=("votes", "bar"),  # no role: controls are written as the other images
+            reads=("votes", "pointer", "bar"),  # no role: controls are written as the other images
         ),
     )
 }
