@@ -363,15 +363,17 @@ def status(batch_id):
     """The live status line above the tabs: the batch page's one periodic request, which carries what else the page
     hears. It sends the latest announcement number the page has heard (``announced``, web/job_events): the answer
     sends the events of what jobs nobody on the page started announced since (their panels reload) and the new
-    number. The Exports tab sends the export list it shows (``exports_seen``, services/exports/files.listed) and the
-    newest jobs it knows of that can put its files out of date (``export_jobs_seen``, files.jobs_seen): when the
-    batch's differ (an export started or deleted elsewhere, a label fit or MTurk decisions started on another page),
-    the answer says ``export-list-changed``, and the list reloads and shows the new row or follows the new job. The
-    Overview sends ``progress_shown``: the answer carries its progress panel out of band, from the same read. A line
-    drawn while the HITs were built sends ``building``: once they no longer are (the build ended, or its job is gone
-    and the batch was settled failed, services/batches/builder.settle, whichever request saw it first), the answer
-    sends what a build job's end sends (job-finished, hits-changed), so the Overview shows the failure and "Build the
-    HITs again", the job list drops a lost job's card, and the HITs list stops polling."""
+    number. The Exports tab sends the export list it shows (``exports_seen``, services/exports/files.listed), the
+    newest jobs it knows of that can put its files out of date (``export_jobs_seen``, files.jobs_seen) and the
+    out-of-date marks it shows (``export_marks``, files.marks): when the batch's differ (an export started or deleted
+    elsewhere, a label fit or MTurk decisions started on another page, what a file is made from changed otherwise: a
+    page submitted, a control corrected, pointer batches flushed), the answer says ``export-list-changed``, and the
+    list reloads and shows the new row, follows the new job or shows the new marks. The Overview sends
+    ``progress_shown``: the answer carries its progress panel out of band, from the same read. A line drawn while the
+    HITs were built sends ``building``: once they no longer are (the build ended, or its job is gone and the batch was
+    settled failed, services/batches/builder.settle, whichever request saw it first), the answer sends what a build
+    job's end sends (job-finished, hits-changed), so the Overview shows the failure and "Build the HITs again", the
+    job list drops a lost job's card, and the HITs list stops polling."""
     batch = owned_or_404(Batch, batch_id)
     # The announcements first, the figures after: a job announces once it has written, so the line drawn below shows
     # what it announced, and the line need not reload on the job-finished it sends (batches/_status.html).
@@ -383,8 +385,11 @@ def status(batch_id):
     if request.args.get("progress_shown"):
         body += render_template("review/_progress.html", batch=batch, progress=figures, oob=True)
     seen, jobs_seen = request.args.get("exports_seen"), request.args.get("export_jobs_seen")
-    if (seen is not None and seen != export_files.listed(batch)) or (
-        jobs_seen is not None and jobs_seen != export_files.jobs_seen(batch)
+    marks = request.args.get("export_marks")
+    if (
+        (seen is not None and seen != export_files.listed(batch))
+        or (jobs_seen is not None and jobs_seen != export_files.jobs_seen(batch))
+        or (marks is not None and marks != export_files.marks(batch))
     ):
         events["export-list-changed"] = {}
     return make_response(body, trigger=events or None)

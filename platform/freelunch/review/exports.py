@@ -40,6 +40,7 @@ def _exports_page(batch: Batch, form: ExportForm, status: int = 200):
     kind = request.args.get("kind", "")
     if kind in KINDS:
         query = query.where(Export.kind == kind)
+    stale = exports.out_of_date(batch)  # each input read once, for the rows and the marks the tab sends
     return render_tab(
         "exports",
         "review/exports.html",
@@ -51,7 +52,8 @@ def _exports_page(batch: Batch, form: ExportForm, status: int = 200):
         kinds=KINDS,
         job_status=_job_status,
         size=exports.size,
-        out_of_date=exports.out_of_date(batch),
+        out_of_date=stale,
+        marks=exports.marks(batch, stale),
         following=jobs.running(current_org().id, batch.id, STALES_ON),
         stales_on=sorted(STALES_ON),
         sort=sort,

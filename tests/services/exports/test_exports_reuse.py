@@ -411,3 +411,47 @@ def test_a_file_is_out_of_date_exactly_when_writing_it_again_would_give_another_
     shown = _shown_rows(client, b)
     marked = {kind for kind, e in made.items() if "Out of date" in shown[e.id]}
     assert marked == changed, {kind: shown[e.id] for kind, e in made.items()}
+
+
+@pytest.mark.parametrize(
+    "change",
+    ["control-corrected-by-import", "late-pointer-batch", "page-submitted", "pointer-batch-of-another-tab"],
+)
+def test_an_open_exports_tab_hears_its_marks_change_through_the_status_poll(app, client, campaign, run_jobs, change):
+    """The review: a control corrected (an import on the Datasets page), pointer batches flushed (an RQ job no page
+    started) or a page submitted changed no mark on an open Exports tab until it was reloaded. The tab sends the marks
+    it shows (files.marks) with the batch's status poll, which answers "export-list-changed" when the batch's differ,
+    so the list reloads; nothing when no file's mark changed."""
+    import json
+
+    b = campaign.batch.id
+    before, then = _campaign_change(change)
+    with app.app_context():
+        before(app, client, campaign, run_jobs)
+    client.post(f"/review/batches/{b}/labels-of-record/rule", data={"csrf_token": csrf_token(client), **RULE})
+    for kind in ("seed-jsonl", "records-csv", "labels-csv"):
+        client.post(f"/review/batches/{b}/exports/{kind}", data={"csrf_token": csrf_token(client)}, headers=HTMX)
+    run_jobs()
+
+    def shown() -> dict:
+        page = client.get(f"/review/batches/{b}/exports").get_data(as_text=True)
+        assert 'data-include-present="#exports-seen, #export-jobs-seen, #export-marks' in page
+        fields = re.findall(
+            r'<input type="hidden" id="[^"]+" name="(export_marks|exports_seen|export_jobs_seen)" '
+            r'value="([^"]*)"',
+            page,
+        )
+        return dict(fields)
+
+    seen, status = shown(), f"/batches/{b}/status"
+    assert set(seen) == {"export_marks", "exports_seen", "export_jobs_seen"}
+    assert "HX-Trigger" not in client.get(status, query_string=seen).headers
+    with app.app_context():
+        then(app, client, campaign, run_jobs)
+    answer = client.get(status, query_string=seen)
+    if CHANGES[change] & {"seed-jsonl", "records-csv", "labels-csv"}:
+        assert json.loads(answer.headers["HX-Trigger"]) == {"export-list-changed": {}}
+        assert "Out of date" in client.get(f"/review/batches/{b}/exports").get_data(as_text=True)
+        assert "HX-Trigger" not in client.get(status, query_string=shown()).headers  # the reloaded list's marks
+    else:
+        assert "HX-Trigger" not in answer.headers

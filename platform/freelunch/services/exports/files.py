@@ -267,6 +267,23 @@ def out_of_date(batch: Batch) -> Callable[[Export], str | None]:
     return why
 
 
+def marks(batch: Batch, why: Callable[[Export], str | None] | None = None) -> str:
+    """The out-of-date marks of the batch's finished exports (``out_of_date``, or ``why`` if the caller has it), as a
+    mark: the Exports tab sends the one it shows with the batch's status poll and reloads its list when it differs, so
+    a mark appears without a reload whatever changed the file's inputs (a page submitted, a control corrected by an
+    import, pointer batches flushed after Submit). Only the rows out of date, so a file finishing current reloads
+    nothing."""
+    why = why or out_of_date(batch)
+    stale = [
+        f"{export.id}:{reason}"
+        for export in Export.select(Export.id, Export.kind, Export.params, Export.state)
+        .where(Export.batch == batch, Export.state == "done")
+        .order_by(Export.id)
+        if (reason := why(export))
+    ]
+    return hashlib.sha1("|".join(stale).encode()).hexdigest()[:12] if stale else "current"
+
+
 # Why an export waiting for its job failed when the job is gone (jobs.gone), in a requester's words: the row shows
 # "The export failed: " and this.
 GONE = {
