@@ -244,3 +244,44 @@ def test_a_fit_started_elsewhere_after_the_tab_loaded_puts_its_files_out_of_date
     texts = page.locator("[data-testid=export-out-of-date]").all_inner_texts()
     assert any("labels of record changed" in t for t in texts) and any("newer label fit" in t for t in texts)
     assert page.evaluate("window.__noReload === true")
+
+
+def test_a_control_corrected_and_a_late_pointer_batch_put_files_out_of_date_without_a_reload(
+    app, live_server, page, make_account, run_jobs
+):
+    """The review: a control's role corrected (the Datasets page's import) and pointer batches flushed after their
+    page was submitted (an RQ job no page started) left an open Exports tab saying its files were current. The tab
+    sends the marks it shows with the batch's status poll (files.marks), which tells it when they changed."""
+    import json
+
+    from factories import T0
+
+    from freelunch.db import database
+    from freelunch.models import Candidate
+    from freelunch.services.exports import files
+    from freelunch.services.ingest.insert import insert_chunks
+
+    _, org = make_account("owner@example.org", "Lab")
+    with app.app_context():
+        campaign = make_campaign(org)
+        files.start(campaign.batch, "labels-csv")
+        files.start(campaign.batch, "seed-jsonl")
+    run_jobs()
+    log_in(page, live_server, "owner@example.org")
+    page.goto(f"{live_server}/review/batches/{campaign.batch.id}/exports")
+    page.wait_for_selector("#export-rows .export-done >> nth=1")
+    assert page.locator("[data-testid=export-out-of-date]").count() == 0
+    page.evaluate("window.__noReload = true")
+    with app.app_context():
+        Candidate.update(role="candidate").where(Candidate.image == campaign.images["ap"].id).execute()
+    labels = page.locator(".export-row:has-text('Labels CSV') [data-testid=export-out-of-date]")
+    labels.wait_for(timeout=15_000)
+    assert "a control image's role was corrected" in labels.inner_text()
+    assert page.locator("[data-testid=export-out-of-date]").count() == 1  # the seed holds no role
+    move = [{"type": "move", "i": 0, "x": 0.25, "y": 0.75, "time": T0 + 200}]
+    with app.app_context(), database.atomic():
+        insert_chunks([(campaign.assignments["h1w1"].id, 1, 0, 2, 1, json.dumps(move), T0 + 9_000)])
+    seed = page.locator(".export-row:has-text('JSON Lines') [data-testid=export-out-of-date]")
+    seed.wait_for(timeout=15_000)
+    assert "pointer data of submitted pages arrived" in seed.inner_text()
+    assert page.evaluate("window.__noReload === true")
