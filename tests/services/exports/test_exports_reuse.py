@@ -286,6 +286,16 @@ def _campaign_change(name: str):
         page = HitPage.get(HitPage.hit == campaign.hits[1], HitPage.pageno == 2)
         submit_page(Assignment.get_by_id(campaign.assignments["h2w3"].id), page, {campaign.images["b4"].id}, T0 + 10**6)
 
+    def class_edited(**fields):
+        """The requester edits class n01 on the Datasets page (its names shown as the form shows them)."""
+
+        def edit(app, client, campaign, run_jobs):
+            form = {"csrf_token": csrf_token(client), "names": "fish, tench", "description": "a fish", **fields}
+            answer = client.post(f"/datasets/classes/{campaign.classes['A'].id}", data=form)
+            assert answer.status_code == 302
+
+        return edit
+
     def nothing(app, client, campaign, run_jobs):
         pass
 
@@ -309,6 +319,8 @@ def _campaign_change(name: str):
         "control-of-another-dataset": (another_dataset, other_dataset_role),
         "page-submitted": (nothing, w3_submits_page_2),
         "page-of-work-mturk-has-not-confirmed": (waiting_w3, w3_submits_page_2),
+        "class-renamed": (nothing, class_edited(names="fish, tench, Tinca tinca")),
+        "class-described": (nothing, class_edited(description="a freshwater fish")),
         "late-pointer-batch": (nothing, pointer_batch("h1w1a")),
         "pointer-batch-of-another-tab": (nothing, pointer_batch("h1w1a", tab=7, seq=0)),
         "pointer-batch-of-a-page-not-submitted": (nothing, pointer_batch("h2w3b", seq=0)),
@@ -338,6 +350,8 @@ CHANGES = {  # the change, and the files it alters
     "control-of-another-dataset": set(),
     "page-submitted": ALL,
     "page-of-work-mturk-has-not-confirmed": set(),  # its assignment waits (and had a page already)
+    "class-renamed": {"seed-jsonl", "labels-csv"},  # classNames, class_names
+    "class-described": set(),  # no file holds the definition
     "late-pointer-batch": RECORDS | {"workers-csv"},  # its moves, and the page's byproduct completeness
     "pointer-batch-of-another-tab": set(),  # the records are the submitting tab's
     "pointer-batch-of-a-page-not-submitted": set(),

@@ -138,15 +138,27 @@ _CONTROLS = ("positive", "negative")
 _PRIME = 1_000_003  # above any class id: image * _PRIME + class is one number per (class, image)
 
 
+def _classes(batch: Batch):
+    """The ids of the batch's classes: those chosen in the builder, or every class of its dataset."""
+    if batch.class_ids is not None:
+        return batch.class_ids
+    return ImageClass.select(ImageClass.id).where(ImageClass.dataset == batch.dataset_id)
+
+
+def _class_names(batch: Batch) -> str:
+    """The names of the batch's classes (the seed's classNames, the labels CSV's class_names), which the Datasets
+    page edits: a row per class."""
+    digest = hashlib.sha1()
+    query = ImageClass.select(ImageClass.id, ImageClass.names).where(ImageClass.id.in_(_classes(batch)))
+    for class_id, names in query.order_by(ImageClass.id).tuples():
+        digest.update(f"{class_id}:{names!r}\n".encode())
+    return digest.hexdigest()[:16]
+
+
 def _roles(batch: Batch) -> str:
     """The control roles of the batch's classes: every (class, image, role) that is not a plain candidate, which is
     what a role read from (class, image) can differ by. From the control rows alone, through their index (role,
     image_class, image): a count and two sums that move when a control is added, corrected or taken back."""
-    classes = (
-        batch.class_ids
-        if batch.class_ids is not None
-        else ImageClass.select(ImageClass.id).where(ImageClass.dataset == batch.dataset_id)
-    )
     wide = (lambda f: f) if is_sqlite() else (lambda f: f.cast("bigint"))
     role = Case(None, [(Candidate.role == "negative", 2)], 1)
     base = wide(Candidate.image) * _PRIME + Candidate.image_class
@@ -156,7 +168,7 @@ def _roles(batch: Batch) -> str:
             fn.SUM(base * role),
             fn.SUM(quality.modulo(base) * quality.modulo(base) * role),
         )
-        .where(Candidate.role.in_(_CONTROLS), Candidate.image_class.in_(classes))
+        .where(Candidate.role.in_(_CONTROLS), Candidate.image_class.in_(_classes(batch)))
         .scalar(as_tuple=True)
     )
     return hashlib.sha1(",".join(str(int(v or 0)) for v in row).encode()).hexdigest()[:16]
@@ -202,6 +214,7 @@ INPUTS = {
         "the pages that count changed since it was made (pages submitted, or work MTurk confirmed or rejected)",
     ),
     "roles": Input(_roles, "a control image's role was corrected since it was made"),
+    "class_names": Input(_class_names, "a class's names were edited since it was made"),
     "bar": Input(
         _left_out_by_bar,
         "the workers below the control-accuracy bar changed since it was made (a control image's role corrected)",

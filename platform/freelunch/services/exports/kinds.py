@@ -9,9 +9,9 @@ recorded in ``Export.params`` when the export starts), and ``labels`` says where
 the file names the labels it used. The other kinds carry votes, not labels.
 
 ``reads`` names what else the writer reads that can change under a finished file (files.INPUTS: the votes that
-count or the pages that count, the control roles, the workers a rule's accuracy bar leaves out, the pointer chunks
-stored, the batch's kept rows per worker, the latest label fit): ``Export.params`` records each when the file is
-written, and the file is out of date when one of them is no longer what it was (files.out_of_date).
+count or the pages that count, the control roles, the class names, the workers a rule's accuracy bar leaves out, the
+pointer chunks stored, the batch's kept rows per worker, the latest label fit): ``Export.params`` records each when
+the file is written, and the file is out of date when one of them is no longer what it was (files.out_of_date).
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ KINDS: dict[str, Kind] = {
             "records",
             writers.write_seed_jsonl,
             # Every counted page's records, whoever is left out of the labels, with their pointer trajectories.
-            reads=("pages", "pointer"),
+            reads=("pages", "pointer", "class_names"),
         ),
         Kind(
             "records-csv",
@@ -72,7 +72,12 @@ KINDS: dict[str, Kind] = {
             "labels",
             writers.write_labels_csv,
             labels="the labels_of_record column",
-            reads=("votes", "roles", "bar"),  # the role column; a rule's bar leaves out workers by their controls
+            reads=(
+                "votes",
+                "roles",
+                "bar",
+                "class_names",
+            ),  # the role column; a rule's bar leaves out workers by their controls
         ),
         Kind(
             "workers-csv",
