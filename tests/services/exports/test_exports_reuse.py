@@ -469,3 +469,21 @@ def test_an_open_exports_tab_hears_its_marks_change_through_the_status_poll(app,
         assert "HX-Trigger" not in client.get(status, query_string=shown()).headers  # the reloaded list's marks
     else:
         assert "HX-Trigger" not in answer.headers
+
+
+def test_the_marks_inputs_read_a_full_size_batch_without_overflow(app, campaign):
+    """Each input is an aggregate in the database: at full size its products pass 32 bits (PostgreSQL's integers),
+    a worker's 100,000 pages times a row id past a million, an image id past a million times the class factor."""
+    from freelunch.models import Batch, BatchWorker, Candidate, Image
+    from freelunch.services.exports import files
+
+    with app.app_context():
+        BatchWorker.update(id=BatchWorker.id + 10**6, pages=100_000).execute()
+        org = campaign.batch.organization_id
+        Image.create(
+            id=3 * 10**6, organization=org, dataset=campaign.batch.dataset_id, key="n01/big", url="https://e/b"
+        )
+        Candidate.create(organization=org, image=3 * 10**6, image_class=campaign.classes["A"], role="positive")
+        batch = Batch.get_by_id(campaign.batch.id)
+        now = {name: files.INPUTS[name].now(batch) for name in files.INPUTS}
+    assert now["pages"].startswith(f"{3 * 100_000}.")  # the three workers' pages that count

@@ -92,6 +92,11 @@ def archive_name(batch: Batch) -> str:
     return f"{_batch_words(batch)}-exports-{utcnow().strftime('%Y-%m-%d')}.zip"
 
 
+def _wide(field):
+    """``field`` as a 64-bit integer in arithmetic: PostgreSQL's integers are 32 bits, SQLite's 64."""
+    return field if is_sqlite() else field.cast("bigint")
+
+
 def _counted_pages(batch: Batch, workers: list[str]) -> str:
     """Which pages count, leaving out ``workers``' too (counted.left_out), from kept rows: each worker's pages that
     count (BatchWorker, a row per worker), and the assignments left out that have pages. Unlike counted.version (the
@@ -102,7 +107,7 @@ def _counted_pages(batch: Batch, workers: list[str]) -> str:
     if workers:
         of_batch.append(BatchWorker.worker_id.not_in(workers))
     sums = (
-        BatchWorker.select(fn.SUM(BatchWorker.pages), fn.SUM(quality.modulo(BatchWorker.pages) * BatchWorker.id))
+        BatchWorker.select(fn.SUM(BatchWorker.pages), fn.SUM(_wide(BatchWorker.pages) * BatchWorker.id))
         .where(*of_batch)
         .scalar(as_tuple=True)
     )
@@ -159,9 +164,8 @@ def _roles(batch: Batch) -> str:
     """The control roles of the batch's classes: every (class, image, role) that is not a plain candidate, which is
     what a role read from (class, image) can differ by. From the control rows alone, through their index (role,
     image_class, image): a count and two sums that move when a control is added, corrected or taken back."""
-    wide = (lambda f: f) if is_sqlite() else (lambda f: f.cast("bigint"))
     role = Case(None, [(Candidate.role == "negative", 2)], 1)
-    base = wide(Candidate.image) * _PRIME + Candidate.image_class
+    base = _wide(Candidate.image) * _PRIME + Candidate.image_class
     row = (
         Candidate.select(
             fn.COUNT(Candidate.id),
