@@ -11,12 +11,21 @@ line holds the figures the issue names, one each.
 with and without a model's scores, and against Dawid–Skene with each worker's
 own rates (fixed Beta(2, 1) pseudo-counts, the model before the pooled rates).
 
+``--crowd one-class``: 144 simulations of one class voted on by weak workers
+(30-3,000 workers, 1,000-3,000 images, 5 or 7 votes, share of yes 0.3-0.5,
+seeds 1-2; ``--workers`` keeps one number of workers): Dawid–Skene against
+selection frequency at 0.5, the class's fitted share against its true one, and
+Dawid–Skene's rates with the true share in place of the fitted one.
+``--class-prior A`` (an experiment): Beta(A, A) pseudo-counts on each class's
+share instead of aggregation.CLASS_PRIOR's.
+
 Timings are wall-clock on a shared machine: the load average is printed with them.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import subprocess
@@ -31,12 +40,14 @@ sys.path.insert(0, os.path.dirname(__file__))
 
 from quality_world import (  # noqa: E402
     CLASSES,
+    ONE_CLASS_GRID,
     PAGE_CANDIDATES,
     WEAK_RATES,
     World,
     first_pages,
     make_world,
     model_scores,
+    one_class_votes,
     random_scores,
 )
 
@@ -288,6 +299,57 @@ def weak_main(seeds: list[int], classes: int, workers: int | None) -> None:
     print(" ".join(f"{k}={v:.4f}" for k, v in figures.items()))
 
 
+# --- one class, weak workers ------------------------------------------------------
+
+
+def one_class_main(workers: int | None) -> None:
+    """The one-class grid (quality_world.ONE_CLASS_GRID): per run DS minus MV in accuracy at 0.5 (candidates
+    only), the fitted and the true share, and DS minus MV with the fitted rates and the true share."""
+    print(f"load average at start: {os.getloadavg()[0]:.2f}; class prior Beta{aggregation.CLASS_PRIOR}")
+    started = time.perf_counter()
+    grid = [g for g in itertools.product(*ONE_CLASS_GRID) if workers is None or g[0] == workers]
+    if not grid:
+        raise SystemExit(f"--workers: one of {', '.join(map(str, ONE_CLASS_GRID[0]))} for --crowd one-class")
+    rows = []
+    for w, images, k, share, seed in grid:
+        item, worker, selected, gold, truth = one_class_votes(w, images, k, share, seed)
+        v = aggregation.Votes(item, worker, selected, np.zeros(images, np.int64), gold, w)
+        unknown = gold == aggregation.UNKNOWN
+        ds = aggregation.fit(v, "ds")
+        mv = aggregation.fit(v, "mv")
+        true_share = float(truth[unknown].mean())
+        with_true = aggregation.posterior(v, ds.sensitivity, ds.specificity, np.array([true_share]), ~unknown)
+        mv_accuracy = ((mv.p_yes > 0.5) == truth)[unknown].mean()
+        rows.append(
+            (
+                (w, images, k, share, seed),
+                true_share,
+                float(ds.class_prior[0]),
+                float(((ds.p_yes >= 0.5) == truth)[unknown].mean() - mv_accuracy),
+                float(((with_true >= 0.5) == truth)[unknown].mean() - mv_accuracy),
+            )
+        )
+    gaps = np.array([r[3] for r in rows])
+    true_gaps = np.array([r[4] for r in rows])
+    share_errors = np.array([abs(r[2] - r[1]) for r in rows])
+    print(f"{len(rows)} runs; DS minus MV in accuracy at 0.5, the runs more than 0.01 under MV:")
+    print(f"  {'workers, images, votes, share, seed':<36} {'true':>5} {'fitted':>6} {'DS-MV':>7} {'true share':>10}")
+    for key, true_share, fitted, gap, true_gap in sorted(rows, key=lambda r: r[3]):
+        if gap < -0.01:
+            print(f"  {str(key):<36} {true_share:>5.3f} {fitted:>6.3f} {gap:>+7.4f} {true_gap:>+10.4f}")
+    print(f"simulation took {time.perf_counter() - started:.1f} s")
+    figures = {
+        "one_class_runs": len(rows),
+        "one_class_under_mv": int((gaps < -0.01).sum()),
+        "one_class_mean": float(gaps.mean()),
+        "one_class_worst": float(gaps.min()),
+        "one_class_true_share_under_mv": int((true_gaps < -0.01).sum()),
+        "one_class_share_error_mean": float(share_errors.mean()),
+        "one_class_share_error_max": float(share_errors.max()),
+    }
+    print(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in figures.items()))
+
+
 # --- the 144k refit from a database ------------------------------------------------
 
 
@@ -364,18 +426,31 @@ def main() -> None:
         "--classes", type=int, default=CLASSES, help="the simulated world's classes (fewer: a quick run, not figures)"
     )
     parser.add_argument(
-        "--crowd", choices=("standard", "weak"), default="standard", help="weak: the weak crowd's report instead"
+        "--crowd",
+        choices=("standard", "weak", "one-class"),
+        default="standard",
+        help="weak: the weak crowd's report instead; one-class: one class of weak workers, 144 runs",
     )
     parser.add_argument(
         "--seeds",
         default=",".join(map(str, WEAK_SEEDS)),
         help="the weak crowd's seeds, comma-separated (default %(default)s)",
     )
-    parser.add_argument("--workers", type=int, help="the weak crowd's workers (default 3,000)")
+    parser.add_argument("--workers", type=int, help="the weak crowd's workers (default 3,000; one-class: all)")
+    parser.add_argument(
+        "--class-prior", type=float, help="an experiment: Beta(A, A) pseudo-counts on each class's share of yes"
+    )
     parser.add_argument("--fit-child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.fit_child:
         fit_child(args.fit_child[0], int(args.fit_child[1]))
+        return
+    if args.class_prior is not None:
+        if not args.class_prior > 0:
+            parser.error(f"--class-prior: a positive number of pseudo-counts, not {args.class_prior}")
+        aggregation.CLASS_PRIOR = (args.class_prior, args.class_prior)
+    if args.crowd == "one-class":
+        one_class_main(args.workers)
         return
     if args.crowd == "weak":
         try:

@@ -204,3 +204,27 @@ def model_scores(world: World, target_auc: float, seed: int = 1) -> tuple[np.nda
 def random_scores(world: World, seed: int = 2) -> np.ndarray:
     """A model with no signal: N(0, 1) scores that know nothing of the truth."""
     return np.random.default_rng(seed).standard_normal(world.n_items)
+
+
+# --- one class, the weak crowd's workers ---------------------------------------------
+
+# workers, images, votes an image, share of yes, seed: the grid of ``make bench-quality ARGS="--crowd one-class"``
+ONE_CLASS_GRID = ((30, 100, 300, 600, 1000, 3000), (1000, 3000), (5, 7), (0.3, 0.4, 0.5), (1, 2))
+ONE_CLASS_CONTROLS_EVERY = 8  # every 8th image is a control of known label
+
+
+def one_class_votes(workers: int, images: int, votes: int, share: float, seed: int):
+    """One class of ``images`` (every 8th a control), each voted on by ``votes`` distinct workers drawn
+    uniformly from ``workers`` weak ones (rates uniform in WEAK_RATES); no clarity, no pages. Returns
+    (item, worker, selected, gold, truth), gold -1 where unknown. The workers' rates depend on (workers, seed)
+    only, the votes on seed: the same draws as tests/services/review/test_review_aggregation.py's ``simulate``."""
+    rates = np.random.default_rng(1000 + seed + workers).uniform(*WEAK_RATES, size=(2, workers))
+    rng = np.random.default_rng(seed)
+    truth = rng.random(images) < share
+    item = np.repeat(np.arange(images), votes)
+    worker = np.concatenate([rng.choice(workers, votes, replace=False) for _ in range(images)])
+    p_select = np.where(truth[item], rates[0][worker], 1 - rates[1][worker])
+    selected = rng.random(len(item)) < p_select
+    gold = np.full(images, -1, np.int8)
+    gold[::ONE_CLASS_CONTROLS_EVERY] = truth[::ONE_CLASS_CONTROLS_EVERY]
+    return item, worker, selected, gold, truth

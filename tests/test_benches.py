@@ -90,6 +90,12 @@ BENCHES = {
         ("weak_ds_minus_mv_worst", "weak_own_rates_minus_mv_worst", "weak_scores_minus_mv_worst")
         + ("weak_useless_minus_mv_worst",),
     ),
+    "quality-one-class": Bench(
+        "quality.py",
+        ("--crowd", "one-class", "--workers", "30"),  # 24 of the 144 runs
+        ("one_class_runs", "one_class_under_mv", "one_class_mean", "one_class_worst")
+        + ("one_class_true_share_under_mv", "one_class_share_error_mean", "one_class_share_error_max"),
+    ),
     "duplicates": Bench(
         "duplicates.py",
         ("--images", "5000", "--planted", "100"),
