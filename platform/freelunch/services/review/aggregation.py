@@ -218,7 +218,11 @@ def _concentration(right: np.ndarray, total: np.ndarray) -> float:
     """κ of the Beta the workers' true rates are drawn from, by the beta-binomial method of moments for
     unequal numbers of votes (Kleinman 1973): the spread of the workers' observed rates, less what binomial
     noise of their numbers of votes explains, is the spread of their true rates; κ = 1 / ρ − 1, ρ the
-    intra-worker correlation. Clipped to ``POOLING``; its least where nothing measures the spread."""
+    intra-worker correlation. Clipped to ``POOLING``; its least where nothing measures the spread (one worker,
+    or every answer the same), its most where the workers' counts are too thin to tell spread from noise (about
+    one vote's weight or less a worker: the weights are EM's soft counts): then a worker's own rate is that one
+    vote, and the crowd's pooled rate is the better guess (a weak crowd of 3,000 workers at ~2 votes each, where
+    κ = 3 let EM drift the class's share from 0.30 to 0.48, docs/performance.md)."""
     least, most = POOLING
     active = total > 0
     n = total[active]
@@ -226,9 +230,11 @@ def _concentration(right: np.ndarray, total: np.ndarray) -> float:
     if workers < 2 or votes <= 0:
         return least
     m = float(right[active].sum()) / votes
-    noise = votes - float((n**2).sum()) / votes - (workers - 1)
-    if not 0 < m < 1 or noise <= 0:
+    if not 0 < m < 1:
         return least
+    noise = votes - float((n**2).sum()) / votes - (workers - 1)
+    if noise <= 0:
+        return most
     spread = float((n * (right[active] / n - m) ** 2).sum())
     rho = (spread / (m * (1 - m)) - (workers - 1)) / noise
     return 1 / float(np.clip(rho, 1 / (most + 1), 1 / (least + 1))) - 1
