@@ -14,16 +14,15 @@ from freelunch.services.batches import builder
 pytestmark = pytest.mark.browser
 
 
-def test_tabs_swap_in_place_keep_their_urls_and_the_status_follows_the_build(
-    app, live_server, page, make_account, run_jobs
-):
+def on_a_building_batch(app, page, live_server, make_account, name: str) -> Batch:
+    """A requester logged in on the Overview of a small batch whose build is queued (no worker runs it yet)."""
     _, org = make_account("requester@example.org", "Lab")
     with app.app_context():
         dataset = make_dataset(org, classes=("n01",), candidates=20)
         batch = Batch.create(
             organization=org,
             dataset=dataset,
-            name="Tabs",
+            name=name,
             pages_per_hit=2,
             images_per_page=6,
             positives_per_page=1,
@@ -32,9 +31,16 @@ def test_tabs_swap_in_place_keep_their_urls_and_the_status_follows_the_build(
         )
         builder.start_build(batch, None)
     log_in(page, live_server, "requester@example.org")
-    base = f"{live_server}/batches/{batch.id}"
-    page.goto(base)
+    page.goto(f"{live_server}/batches/{batch.id}")
     page.wait_for_selector("[data-testid=batch-phase]:has-text('building')")
+    return batch
+
+
+def test_tabs_swap_in_place_keep_their_urls_and_the_status_follows_the_build(
+    app, live_server, page, make_account, run_jobs
+):
+    batch = on_a_building_batch(app, page, live_server, make_account, "Tabs")
+    base = f"{live_server}/batches/{batch.id}"
     page.evaluate("window.__noReload = true")
 
     run_jobs()  # the status line polls every second while building, then reads ready with the HITs' figures
@@ -73,23 +79,7 @@ def test_a_build_whose_job_is_lost_shows_failed_and_offers_building_again_withou
     tests/services/batches/test_batches_stuck.py), the build polled as building forever. Now the open page hears it
     failed: the status line, the Overview (why, and "Build the HITs again") and the job list (the lost job's card,
     which polled for ever, is gone) change in place, and nothing polls the build any more."""
-    _, org = make_account("requester@example.org", "Lab")
-    with app.app_context():
-        dataset = make_dataset(org, classes=("n01",), candidates=20)
-        batch = Batch.create(
-            organization=org,
-            dataset=dataset,
-            name="Lost",
-            pages_per_hit=2,
-            images_per_page=6,
-            positives_per_page=1,
-            negatives_per_page=1,
-            assignments_per_hit=2,
-        )
-        builder.start_build(batch, None)
-    log_in(page, live_server, "requester@example.org")
-    page.goto(f"{live_server}/batches/{batch.id}")
-    page.wait_for_selector("[data-testid=batch-phase]:has-text('building')")
+    batch = on_a_building_batch(app, page, live_server, make_account, "Lost")
     card = f"#job-{Batch.get_by_id(batch.id).build_job_id}"
     assert page.locator(f"{card}[hx-trigger='every 1s']").count() == 1
     page.evaluate("window.__noReload = true")
