@@ -73,18 +73,24 @@ def test_dawid_skene_recovers_worker_rates_and_beats_the_majority():
     assert list(flags[20:23]) == ["random"] * 3 and list(flags[23:]) == ["always-yes"] * 3
 
 
+def fitted_weak_crowd(workers: int, rates_seed: int, **simulated):
+    """Votes of ``workers`` each right 55-70 % of the time (``simulate``'s ``simulated``), their truth, the
+    Dawid-Skene fit, and its accuracy and selection frequency's on the candidates."""
+    rng = np.random.default_rng(rates_seed)
+    votes, truth = simulate(list(zip(*rng.uniform(0.55, 0.70, size=(2, workers)))), **simulated)
+    unknown = votes.gold == UNKNOWN
+    ds, mv = aggregation.fit(votes, "ds"), aggregation.fit(votes, "mv")
+    return votes, truth, ds, ((ds.p_yes >= 0.5) == truth)[unknown].mean(), ((mv.p_yes > 0.5) == truth)[unknown].mean()
+
+
 def test_a_weak_crowd_of_alike_workers_with_few_votes_each_is_not_worse_than_counting_votes():
     # 1,000 workers each right 55-70 % of the time, 7 votes an image, ~21 votes a worker (3 on controls):
     # each worker's own rates are mostly noise, and weighing votes by them lost 0.04-0.06 of accuracy
     # to selection frequency (seed 3: 0.0549). Pulled towards the crowd's pooled rates, they no longer do.
-    rng = np.random.default_rng(103)
-    rates = list(zip(*rng.uniform(0.55, 0.70, size=(2, 1000))))
-    votes, truth = simulate(rates, n_items=3000, votes_per_item=7, seed=3, gold_every=8)
+    votes, truth, ds, ds_accuracy, mv_accuracy = fitted_weak_crowd(
+        1000, 103, n_items=3000, votes_per_item=7, seed=3, gold_every=8
+    )
     unknown = votes.gold == UNKNOWN
-    ds = aggregation.fit(votes, "ds")
-    mv = aggregation.fit(votes, "mv")
-    ds_accuracy = ((ds.p_yes >= 0.5) == truth)[unknown].mean()
-    mv_accuracy = ((mv.p_yes > 0.5) == truth)[unknown].mean()
     assert ds_accuracy >= mv_accuracy - 0.005, (ds_accuracy, mv_accuracy)
     # the workers' rates are nearly the crowd's: their true spread (sd ~0.04) is less than one worker's noise
     active = ds.worker_votes > 0
@@ -101,14 +107,9 @@ def test_workers_too_thin_to_measure_their_spread_get_the_crowds_rates():
     # from noise. It took the least pooling (κ = 3): each worker's rates were their one or two votes, EM drifted
     # the class's share from 0.30 to 0.48, and DS was 0.119 under selection frequency
     # (bench-quality --crowd one-class's worst run). The crowd's rates keep the share near the votes' 0.36.
-    rng = np.random.default_rng(4001)
-    rates = list(zip(*rng.uniform(0.55, 0.70, size=(2, 3000))))
-    votes, truth = simulate(rates, n_items=1000, votes_per_item=5, share=0.3, seed=1, gold_every=8)
-    unknown = votes.gold == UNKNOWN
-    ds = aggregation.fit(votes, "ds")
-    mv = aggregation.fit(votes, "mv")
-    ds_accuracy = ((ds.p_yes >= 0.5) == truth)[unknown].mean()
-    mv_accuracy = ((mv.p_yes > 0.5) == truth)[unknown].mean()
+    _, _, ds, ds_accuracy, mv_accuracy = fitted_weak_crowd(
+        3000, 4001, n_items=1000, votes_per_item=5, share=0.3, seed=1, gold_every=8
+    )
     assert ds_accuracy >= mv_accuracy - 0.005, (ds_accuracy, mv_accuracy)
     assert ds.class_prior[0] < 0.40, ds.class_prior[0]
     # half a vote's weight a worker: nothing tells spread from noise, so the most pooling
