@@ -140,7 +140,9 @@ def _left_out_by_bar(batch: Batch) -> str:
 
 
 _CONTROLS = ("positive", "negative")
-_PRIME = 1_000_003  # above any class id: image * _PRIME + class is one number per (class, image)
+_PRIME = 1_000_003  # image * _PRIME + class: one number per (class, image) while class ids stay under it; past it,
+# two pairs may share a number, which a correction still moves (its role weighs 1 or 2): only exactly cancelling
+# changes could go unseen
 
 
 def _classes(batch: Batch):
