@@ -15,6 +15,7 @@ in a key of its own, never in its meta.
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 import uuid
 from collections.abc import Callable
@@ -30,6 +31,7 @@ from rq.registry import StartedJobRegistry
 from werkzeug.utils import import_string
 
 from .. import formatting
+from ..models import utcnow
 from ..queues import queue, redis_connection
 from .errors import RequesterError
 
@@ -366,6 +368,18 @@ def gone(job_id: str | None) -> str | None:
     if job.get_status(refresh=False) in ENDED_STATES or abandoned(job):
         return "stopped"
     return None
+
+
+UNSAVED_JOB_GRACE = dt.timedelta(minutes=2)  # far longer than a record takes from being written to naming its job
+
+
+def gone_since(job_id: str | None, written_at: dt.datetime) -> str | None:
+    """``gone`` for a record written (UTC) at ``written_at`` that names its job once it is queued (an export, a label
+    fit): one still naming none UNSAVED_JOB_GRACE later was left by a process that died in between, and its job, if
+    it was queued, is lost to it ("lost"); within the grace it is still being queued (None)."""
+    if job_id:
+        return gone(job_id)
+    return "lost" if written_at < utcnow() - UNSAVED_JOB_GRACE else None
 
 
 def listed(organization_id: int, scope: str, task: Task) -> list[str]:

@@ -139,7 +139,7 @@ def test_an_export_whose_process_died_before_its_job_id_was_saved_fails_once_the
 ):
     """The review: ``start`` writes the row, queues its job, then saves the job's id; a process that died in between
     left a row with no job id, which ``settle`` could not judge (jobs.gone(None) is None): "queued" for ever, never
-    to be deleted, and offered again instead of a new file. Past files.UNSAVED_JOB_GRACE (far longer than ``start``
+    to be deleted, and offered again instead of a new file. Past jobs.UNSAVED_JOB_GRACE (far longer than ``start``
     takes) such a row is failed as lost; before it, it is left waiting."""
     import datetime as dt
 

@@ -5,6 +5,7 @@ import csv
 import io
 import re
 
+import pytest
 from support import csrf_token, made_file, survey_url
 
 from freelunch.models import (
@@ -110,6 +111,48 @@ def test_a_fit_whose_job_left_redis_no_longer_refuses_the_next(app, client, camp
     redis_client.flushdb()  # Redis restarted without its data
     assert client.get(url, headers=HTMX).status_code == 200  # the panel, which asks for a pending fit
     lost = LabelFit.get()
+    assert lost.state == "failed" and "lost from the queue" in lost.error
+    assert fit(client, campaign.batch, run_jobs).state == "done"
+
+
+def test_a_fit_whose_process_died_before_naming_its_job_refuses_the_next_only_within_the_grace(
+    app, client, campaign, run_jobs, monkeypatch
+):
+    """``start`` writes the fit, queues its job, then saves the job's id: a process that died in between left a fit
+    naming no job, which ``pending`` could not judge (jobs.gone(None) is None), so it refused every later fit. Past
+    jobs.UNSAVED_JOB_GRACE it is failed as lost; a job that could not be queued at all takes its fit back."""
+    import datetime as dt
+
+    from redis.exceptions import ConnectionError as RedisDown
+
+    from freelunch.models import utcnow
+    from freelunch.services import jobs
+
+    class Died(BaseException):
+        """The process ending between the queued job and saving its id (not an error the code could catch)."""
+
+    def dies(*args, **kwargs):
+        raise Died()
+
+    def down(*args, **kwargs):
+        raise RedisDown("Connection refused")
+
+    with app.app_context():
+        monkeypatch.setattr(jobs, "enqueue", down)
+        with pytest.raises(RedisDown):
+            fits.start(campaign.batch, "ds", 0.9)
+        assert LabelFit.select().count() == 0  # no fit waits for a job that was never queued
+        monkeypatch.setattr(jobs, "enqueue", dies)
+        with pytest.raises(Died):
+            fits.start(campaign.batch, "ds", 0.9)
+        monkeypatch.undo()
+        orphan = LabelFit.get()
+        assert orphan.job_id is None and fits.pending(campaign.batch) == orphan  # within the grace: still queuing
+        with pytest.raises(fits.FitPending):
+            fits.start(campaign.batch, "ds", 0.9)
+        LabelFit.update(created_at=utcnow() - dt.timedelta(hours=1)).execute()  # past the grace, whatever it is
+        assert fits.pending(campaign.batch) is None
+    lost = LabelFit.get_by_id(orphan.id)
     assert lost.state == "failed" and "lost from the queue" in lost.error
     assert fit(client, campaign.batch, run_jobs).state == "done"
 

@@ -311,7 +311,6 @@ GONE = {
     "lost": "its job was lost from the queue before it ran (the queue was emptied or restarted). Make it again.",
 }
 WAITING = ("queued", "running")
-UNSAVED_JOB_GRACE = dt.timedelta(minutes=2)  # far longer than ``start`` takes from the row to its job id
 
 
 def settle(export: Export) -> Export:
@@ -322,12 +321,7 @@ def settle(export: Export) -> Export:
     of an unfinished export's state asks here first (review/exports.py, ``identical``)."""
     if export.state not in WAITING:
         return export
-    if export.job_id:
-        reason = jobs.gone(export.job_id)
-    else:
-        # Its job id is saved a moment after the row is written (``start``): one still without it once
-        # UNSAVED_JOB_GRACE has passed was left by a process that died in between, and its job, if any, is lost to it.
-        reason = "lost" if export.created_at < utcnow() - UNSAVED_JOB_GRACE else None
+    reason = jobs.gone_since(export.job_id, export.created_at)  # the job id is saved a moment after the row (start)
     if reason is None:
         return export
     # Only if still waiting: a job that ended as it was read has already recorded done or failed itself.

@@ -228,7 +228,7 @@ def start(batch: Batch, model: str, target_precision: float, threshold: float = 
             scope=f"labels:{batch.id}",
             title=f"{name} labels of {batch.name}",
         )
-    except jobs.QueueFull:
+    except Exception:  # the queue full, or Redis unreachable: no fit waiting for a job that was never queued
         fit.delete_instance()
         raise
     fit.job_id = job.id
@@ -252,8 +252,8 @@ GONE = {  # why a fit whose job RQ will never run (jobs.gone) failed
 
 def pending(batch: Batch) -> LabelFit | None:
     """A fit of the batch still queued or running, if any. One whose job RQ will never run (jobs.gone: its worker
-    killed hard, or the job lost from Redis) is recorded failed here first: pending for ever, it refused every later
-    fit of the batch (FitPending)."""
+    killed hard, or the job lost from Redis, or never named by a process that died as it queued it) is recorded failed
+    here first: pending for ever, it refused every later fit of the batch (FitPending)."""
     while True:
         fit = (
             LabelFit.select()
@@ -261,7 +261,7 @@ def pending(batch: Batch) -> LabelFit | None:
             .order_by(LabelFit.id.desc())
             .first()
         )
-        reason = jobs.gone(fit.job_id) if fit is not None else None
+        reason = jobs.gone_since(fit.job_id, fit.created_at) if fit is not None else None
         if reason is None:
             return fit
         # Only if still waiting: a job that ended as it was read has already recorded done or failed itself.
