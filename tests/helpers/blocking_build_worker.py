@@ -15,7 +15,7 @@ from workers.app_worker import AppWorker
 STARTED = "Reading the candidates…"
 
 
-def _never_ends(batch, class_ids=None, progress=None):
+def _never_ends(batch, class_ids=None, progress=None, job_id=None):
     if progress:
         progress(0.1, STARTED)
     time.sleep(600)  # the test kills the process long before

@@ -160,3 +160,36 @@ def test_a_build_from_before_jobs_were_kept_is_settled_by_the_jobs_its_page_list
         assert jobs.listed(org.id, jobs.batch_scope(batch.id), jobs.BUILD_BATCH) == [batch.build_job_id]
     Job.fetch(batch.build_job_id, connection=redis_client).delete()  # its result expired, or Redis lost it
     _settled_failed(client, batch, builder.GONE["lost"])
+
+
+@pytest.mark.parametrize("ends", ["with its HITs made", "refused (the batch has its HITs already)"])
+def test_a_build_given_up_while_it_ran_writes_nothing_and_leaves_the_newer_build_alone(
+    client, org, redis_client, run_jobs, monkeypatch, ends
+):
+    """Redis emptied while a worker still builds: the batch is settled failed, and the requester builds it again. The
+    first build, when it ends, must neither add its HITs beside the newer build's (two sets of HITs) nor record the
+    batch ready or failed under it (its early "has its HITs already" once the newer one was done)."""
+    import tasks.batches
+    from freelunch.services.batches import hits
+
+    batch, chosen = _build(client, org)
+    given_up = batch.build_job_id
+    redis_client.flushdb()
+    _settled_failed(client, batch, builder.GONE["lost"])
+    assert client.post(f"/batches/{batch.id}/build", data={"csrf_token": csrf_token(client)}).status_code == 302
+    newer = Batch.get_by_id(batch.id).build_job_id
+    monkeypatch.setattr(tasks.batches, "get_current_job", lambda: Job(given_up, connection=redis_client))
+    if ends != "with its HITs made":
+
+        def refused(*args, **kwargs):
+            raise hits.BuildError("no")
+
+        monkeypatch.setattr(tasks.batches, "build_hits", refused)
+    result = tasks.batches.build_batch(batch.id, org.id)
+    assert result["error"] in (tasks.batches.SUPERSEDED, "no")
+    now = Batch.get_by_id(batch.id)
+    assert (now.state, now.build_job_id, now.build_error, Hit.select().count()) == ("building", newer, "", 0)
+    monkeypatch.undo()
+    run_jobs()  # the newer build
+    assert Batch.get_by_id(batch.id).state == "ready" and Hit.select().count() > 0
+    assert {p.image_class_id for p in HitPage.select()} == {chosen}

@@ -19,6 +19,23 @@ class BuildError(RequesterError, ValueError):
     """The dataset cannot fill the batch as configured; the message says why."""
 
 
+class Superseded(Exception):
+    """The build's job is no longer the batch's build: the batch was settled failed while it ran (its job lost from
+    Redis, services/batches/builder.settle), and may have been built again since. It writes nothing."""
+
+
+def still_building(batch_id: int, job_id: str | None) -> list:
+    """The condition for a build job to write to its batch: building, by ``job_id`` (or by a build from before
+    migration 0034, which named no job). None: not a job's build (the demo, tests): no condition."""
+    if job_id is None:
+        return []
+    return [
+        Batch.id == batch_id,
+        Batch.state == "building",
+        (Batch.build_job_id == job_id) | Batch.build_job_id.is_null(),
+    ]
+
+
 def _pages_for_class(
     batch: Batch, image_class: ImageClass, rng: random.Random, sure: set[int]
 ) -> list[tuple[list[int], list[int]]]:
@@ -62,8 +79,11 @@ def _pages_for_class(
     return pages
 
 
-def build_hits(batch: Batch, class_ids: list[int] | None = None, progress: ReportProgress | None = None) -> int:
-    """Create the batch's HITs (pages_per_hit pages each) with a recorded shuffle seed; returns the count."""
+def build_hits(
+    batch: Batch, class_ids: list[int] | None = None, progress: ReportProgress | None = None, job_id: str | None = None
+) -> int:
+    """Create the batch's HITs (pages_per_hit pages each) with a recorded shuffle seed; returns the count. Built by the
+    RQ job ``job_id``: only while the batch is still building by it (``still_building``), else Superseded."""
     if batch.hits.exists():
         raise BuildError("This batch has its HITs already.")
     if batch.shuffle_seed is None:
@@ -90,6 +110,16 @@ def build_hits(batch: Batch, class_ids: list[int] | None = None, progress: Repor
     starts = range(0, len(pages), batch.pages_per_hit)
     keys = [Hit.key.default() for _ in starts]
     with database.atomic():
+        # First, and in the same transaction as the HITs: the batch's row is locked (PostgreSQL; SQLite's one writer)
+        # until they are in, so a newer build of it waits for this one, and a build the batch no longer waits for
+        # (settled failed while it ran) writes nothing.
+        if (
+            job_id is not None
+            and not Batch.update(build_job_id=Batch.build_job_id).where(*still_building(batch.id, job_id)).execute()
+        ):
+            raise Superseded()
+        if batch.hits.exists():  # a build of it that ended while this one was making its pages
+            raise BuildError("This batch has its HITs already.")
         for first in range(0, len(keys), WRITE_ROWS):
             Hit.insert_many(
                 [
