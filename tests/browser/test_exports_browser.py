@@ -27,6 +27,22 @@ def fitted_campaign(app, make_account, run_jobs):
     return campaign
 
 
+def on_the_exports_tab_with(app, page, live_server, run_jobs, batch, *kinds):
+    """A file of each of ``kinds`` made for the batch, and owner@example.org on its Exports tab, none of them out of
+    date, marked so that a reload shows (window.__noReload)."""
+    from freelunch.services.exports import files
+
+    with app.app_context():
+        for kind in kinds:
+            files.start(batch, kind)
+    run_jobs()
+    log_in(page, live_server, "owner@example.org")
+    page.goto(f"{live_server}/review/batches/{batch.id}/exports")
+    page.wait_for_selector(f"#export-rows .export-done >> nth={len(kinds) - 1}")
+    assert page.locator("[data-testid=export-out-of-date]").count() == 0
+    page.evaluate("window.__noReload = true")
+
+
 def test_filtered_labels_export_downloads_itself(app, live_server, page, make_account, run_jobs):
     _, org = make_account("owner@example.org", "Lab")
     with app.app_context():
@@ -223,19 +239,11 @@ def test_a_fit_started_elsewhere_after_the_tab_loaded_puts_its_files_out_of_date
     """The review: the Exports tab followed the jobs that may put its files out of date only if they ran when it
     loaded; a label fit started afterwards on the Results tab ended unheard, and the rows said they were current
     until a reload. The batch's status poll, which runs anyway, also tells the tab of such a job started since."""
-    from freelunch.services.exports import files
     from freelunch.services.review import fits
 
     campaign = fitted_campaign(app, make_account, run_jobs)
-    with app.app_context():
-        files.start(campaign.batch, "labels-csv")
-        files.start(campaign.batch, "workers-csv")
-    run_jobs()
-    log_in(page, live_server, "owner@example.org")
-    page.goto(f"{live_server}/review/batches/{campaign.batch.id}/exports")
-    page.wait_for_selector("#export-rows .export-done >> nth=1")
+    on_the_exports_tab_with(app, page, live_server, run_jobs, campaign.batch, "labels-csv", "workers-csv")
     assert page.locator("[data-testid=export-following]").count() == 0
-    page.evaluate("window.__noReload = true")
     with app.app_context():
         fits.start(campaign.batch, "ds", 0.9)  # on the Results tab, after this one loaded
     page.wait_for_selector("[data-testid=export-following] .job", timeout=15_000)
@@ -258,20 +266,12 @@ def test_a_control_corrected_and_a_late_pointer_batch_put_files_out_of_date_with
 
     from freelunch.db import database
     from freelunch.models import Candidate
-    from freelunch.services.exports import files
     from freelunch.services.ingest.insert import insert_chunks
 
     _, org = make_account("owner@example.org", "Lab")
     with app.app_context():
         campaign = make_campaign(org)
-        files.start(campaign.batch, "labels-csv")
-        files.start(campaign.batch, "seed-jsonl")
-    run_jobs()
-    log_in(page, live_server, "owner@example.org")
-    page.goto(f"{live_server}/review/batches/{campaign.batch.id}/exports")
-    page.wait_for_selector("#export-rows .export-done >> nth=1")
-    assert page.locator("[data-testid=export-out-of-date]").count() == 0
-    page.evaluate("window.__noReload = true")
+    on_the_exports_tab_with(app, page, live_server, run_jobs, campaign.batch, "labels-csv", "seed-jsonl")
     with app.app_context():
         Candidate.update(role="candidate").where(Candidate.image == campaign.images["ap"].id).execute()
     labels = page.locator(".export-row:has-text('Labels CSV') [data-testid=export-out-of-date]")
